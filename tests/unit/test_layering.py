@@ -1,0 +1,36 @@
+"""The core is pure: importing it must not pull in I/O frameworks."""
+
+import subprocess
+import sys
+
+import pytest
+
+FORBIDDEN = ("asyncio", "sqlite3", "zeroconf", "prompt_toolkit", "socket", "selectors")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=30)
+    return set(out.stdout.split())
+
+
+def test_core_imports_no_io_frameworks() -> None:
+    code = "import pkgutil, importlib, p2pchat.core as c\n" \
+           "[importlib.import_module('p2pchat.core.' + m.name) " \
+           "for m in pkgutil.iter_modules(c.__path__)]"
+    loaded = _modules_after(code)
+    assert "p2pchat.core.identity" in loaded  # the probe really imported the core
+    leaked = {m for m in loaded if m.split(".")[0] in FORBIDDEN}
+    assert not leaked, f"p2pchat.core pulled in {sorted(leaked)}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["id", "--help"],
+                                  ["safety", "--help"]])
+def test_fast_commands_stay_light(argv: list[str]) -> None:
+    code = "import sys\nfrom p2pchat.cli import main\n" \
+           f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+    loaded = _modules_after(code)
+    assert "p2pchat.cli" in loaded
+    heavy = {m for m in loaded if m.split(".")[0] in ("asyncio", "zeroconf", "prompt_toolkit")}
+    assert not heavy, f"{argv} imported {sorted(heavy)}"
