@@ -1,0 +1,745 @@
+"""The node's SQLite store: contacts, conversations, messages and sync state, one file per home.
+
+Durability model: every write joins one open transaction (begun on the first write) and becomes
+durable only at `commit()`. The node batches the writes of one event-loop turn and commits once;
+it reports a message "queued" to the user only after that commit. `close()` without `commit()`
+discards the pending writes, exactly as a crash would.
+
+Confidentiality: each message is stored as its full encoded record sealed with SecretBox under a
+key the node derives from the identity secret. Only the metadata that queries need (conversation,
+author, seq, lamport, times, hash, flags) is plaintext; contact names, notes and addresses are
+plaintext too, as they are local address-book data rather than message content.
+
+The schema is versioned with `PRAGMA user_version`; `_MIGRATIONS[i]` takes a database from
+version i to i+1 inside one transaction. A file that is not ours, or is newer than this code, is
+refused with `StoreError` before anything writes to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, get_args
+
+import nacl.exceptions
+import nacl.secret
+
+from p2pchat.core.errors import ProtocolError
+from p2pchat.core.messages import (
+    MAX_NAME_CHARS,
+    Envelope,
+    decode_record,
+    encode_record,
+    envelope_hash,
+)
+
+__all__ = [
+    "MAX_ADDRS",
+    "MAX_NAME",
+    "MAX_NOTE",
+    "SCHEMA_VERSION",
+    "Contact",
+    "ContactState",
+    "Conversation",
+    "DeliveryStatus",
+    "NameTaken",
+    "Store",
+    "StoreError",
+    "StoredMessage",
+]
+
+ContactState = Literal["contact", "request", "blocked"]
+ConversationKind = Literal["dm", "group"]
+DeliveryStatus = Literal["queued", "sent", "delivered"]
+
+_CONTACT_STATES: Final = frozenset(get_args(ContactState))
+_BIDI: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+MAX_NAME: Final = MAX_NAME_CHARS  # what a peer may announce must fit
+MAX_NOTE: Final = 1000  # characters; a local note may outgrow a request's 280
+MAX_ADDRS: Final = 16  # per contact; discovery refreshes them, so a few recent ones suffice
+MAX_ADDR: Final = 262  # "[" + 253-char host + "]:" + 5-digit port, rounded up
+_KEY: Final = 32  # Ed25519 public key / message hash
+_CONV_ID: Final = 16
+
+# "P2CH" in the header's application_id field: marks the file as ours so that some other
+# program's SQLite database handed to --home is refused instead of having tables added to it.
+_APPLICATION_ID: Final = 0x50324348
+_SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+_BUSY_TIMEOUT_MS: Final = 5000
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked: bad or foreign file, unknown row, undecryptable data."""
+
+
+class NameTaken(StoreError):
+    """Another contact already has this name (names are unique, compared case-insensitively)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    key: bytes
+    name: str
+    state: ContactState
+    note: str
+    addrs: tuple[str, ...]
+    created_at: int  # unix ms
+    last_seen: int | None  # unix ms; None until we have had a link with them
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: bytes
+    kind: ConversationKind
+    peer: bytes | None  # the other party of a dm; None for a group
+    title: str | None
+    created_at: int  # unix ms
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    envelope: Envelope
+    hash: bytes
+    received_at: int  # unix ms, our clock
+    own: bool
+    sent: bool
+    # For own messages: 'delivered' once the dm peer's vector covers the seq, else 'sent' once
+    # written to a link, else 'queued'. None for messages written by someone else.
+    status: DeliveryStatus | None
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+# STRICT tables make SQLite reject a value of the wrong type instead of storing it silently.
+_V1: Final[tuple[str, ...]] = (
+    f"PRAGMA application_id = {_APPLICATION_ID}",
+    """
+    CREATE TABLE contacts (
+        key        BLOB PRIMARY KEY CHECK (length(key) = 32),
+        name       TEXT NOT NULL,
+        -- casefolded name: SQLite's NOCASE folds ASCII only, so uniqueness is enforced on a
+        -- Python-folded copy instead
+        name_fold  TEXT NOT NULL UNIQUE,
+        state      TEXT NOT NULL CHECK (state IN ('contact', 'request', 'blocked')),
+        note       TEXT NOT NULL DEFAULT '',
+        addrs      TEXT NOT NULL DEFAULT '[]',  -- JSON list of "host:port"
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER
+    ) STRICT
+    """,
+    """
+    CREATE TABLE ik_timestamps (
+        key BLOB PRIMARY KEY CHECK (length(key) = 32),
+        ts  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE conversations (
+        id         BLOB PRIMARY KEY CHECK (length(id) = 16),
+        kind       TEXT NOT NULL CHECK (kind IN ('dm', 'group')),
+        peer       BLOB UNIQUE CHECK (peer IS NULL OR length(peer) = 32),
+        title      TEXT,
+        created_at INTEGER NOT NULL,
+        CHECK ((kind = 'dm') = (peer IS NOT NULL))
+    ) STRICT
+    """,
+    """
+    CREATE TABLE messages (
+        conv        BLOB NOT NULL REFERENCES conversations (id),
+        author      BLOB NOT NULL CHECK (length(author) = 32),
+        seq         INTEGER NOT NULL CHECK (seq >= 1),  -- logs start at seq 1
+        lamport     INTEGER NOT NULL,
+        sent_at     INTEGER NOT NULL,
+        hash        BLOB NOT NULL CHECK (length(hash) = 32),
+        received_at INTEGER NOT NULL,
+        own         INTEGER NOT NULL CHECK (own IN (0, 1)),
+        sent        INTEGER NOT NULL DEFAULT 0 CHECK (sent IN (0, 1)),
+        sealed      BLOB NOT NULL,  -- SecretBox(encode_record(envelope))
+        PRIMARY KEY (conv, author, seq)
+    ) STRICT  -- a rowid table: rows carry blobs up to 64 KiB, which WITHOUT ROWID handles badly
+    """,
+    # display order; also serves "newest N" by walking it backwards
+    "CREATE INDEX messages_order ON messages (conv, lamport, author, seq)",
+    """
+    CREATE TABLE peer_seqs (
+        conv   BLOB NOT NULL REFERENCES conversations (id),
+        peer   BLOB NOT NULL CHECK (length(peer) = 32),
+        author BLOB NOT NULL CHECK (length(author) = 32),
+        seq    INTEGER NOT NULL,
+        PRIMARY KEY (conv, peer, author)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Groups come in a later migration (v2): a `groups` table (conversation id, owner, current
+    # epoch), `group_members` (conv, member key, role, joined/left), and `group_keys` (conv,
+    # epoch, sealed key). Messages and peer_seqs already key on conv and author, so group
+    # conversations reuse them unchanged.
+)
+
+
+def _apply(statements: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
+    def migrate(conn: sqlite3.Connection) -> None:
+        # Statement by statement, not executescript(): executescript() COMMITs first, which
+        # would break the all-or-nothing migration transaction.
+        for sql in statements:
+            conn.execute(sql)
+
+    return migrate
+
+
+# _MIGRATIONS[i] upgrades user_version i to i+1. To add v2: append `_apply(_V2)` (or a function
+# that transforms data). Never edit a migration that has shipped.
+_MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_apply(_V1),)
+SCHEMA_VERSION: Final = len(_MIGRATIONS)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# --- input bounds ------------------------------------------------------------------------------
+
+
+def _check_bytes(what: str, value: bytes, size: int) -> bytes:
+    if not isinstance(value, bytes) or len(value) != size:
+        raise ValueError(f"{what} must be {size} bytes")
+    return value
+
+
+def _check_text(what: str, value: str, max_chars: int, *, newlines: bool) -> str:
+    if len(value) > max_chars:
+        raise ValueError(f"{what} must be at most {max_chars} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode (lone surrogate)") from None
+    # Same rule as the wire codec (so any name a peer may send can be stored): these end up on a
+    # terminal, where control characters drive it and bidi overrides disguise one name as another.
+    for ch in value:
+        if (ch == "\n" and newlines) or (unicodedata.category(ch) != "Cc" and ch not in _BIDI):
+            continue
+        raise ValueError(f"{what} must not contain control character U+{ord(ch):04X}")
+    return value
+
+
+def _clean_name(name: str) -> tuple[str, str]:
+    """Return (display name, fold used for uniqueness and lookup)."""
+    name = _check_text("name", unicodedata.normalize("NFC", name).strip(), MAX_NAME, newlines=False)
+    if not name:
+        raise ValueError("name must not be empty")
+    # NFKC before casefolding so that, e.g., fullwidth "ａｌｉｃｅ" and "Alice" are one name
+    return name, unicodedata.normalize("NFKC", name).casefold()
+
+
+def _clean_note(note: str) -> str:
+    return _check_text("note", note, MAX_NOTE, newlines=True)
+
+
+def _clean_addrs(addrs: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for addr in addrs:
+        if not isinstance(addr, str) or not addr or len(addr) > MAX_ADDR:
+            raise ValueError(f"bad address {addr!r}: expected host:port")
+        host, sep, port = addr.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"bad address {addr!r}: expected host:port")
+        if addr not in out:
+            out.append(addr)
+    if len(out) > MAX_ADDRS:
+        raise ValueError(f"at most {MAX_ADDRS} addresses per contact")
+    return tuple(out)
+
+
+def _check_state(state: str) -> ContactState:
+    if state not in _CONTACT_STATES:
+        raise ValueError(f"contact state must be one of {sorted(_CONTACT_STATES)}, not {state!r}")
+    return state  # type: ignore[return-value]
+
+
+# --- opening -----------------------------------------------------------------------------------
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty DB file with mode 0600 unless one exists.
+
+    SQLite gives the -wal and -shm files the same mode as the database file (and fchmods them
+    to it regardless of umask), so a 0600 main file keeps all three private without touching the
+    process-wide umask, which other threads (zeroconf) may be relying on.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create database {path}: {exc.strerror}") from exc
+    os.close(fd)
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file that is not SQLite before the SQLite library gets to touch it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"cannot read database {path}: {exc.strerror}") from exc
+    # An empty file is what _create_private leaves behind; SQLite treats it as a new database.
+    if head and head != _SQLITE_MAGIC:
+        raise StoreError(f"{path} is not a p2pchat database (not an SQLite file); left untouched")
+
+
+def _tighten_modes(path: Path) -> None:
+    # A file created by an older build or copied in may be group/world readable.
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(os.stat(p).st_mode)
+            if mode & 0o077:
+                os.chmod(p, mode & 0o700)
+        except FileNotFoundError:
+            pass
+
+
+class Store:
+    """One home's database. Not thread-safe: the node uses it from its event-loop thread."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        body_key: bytes,
+        *,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        _check_bytes("body_key", body_key, nacl.secret.SecretBox.KEY_SIZE)
+        self.path = Path(path)
+        self._box = nacl.secret.SecretBox(body_key)
+        # created_at for contacts and conversations; injectable so tests are deterministic
+        self._clock = clock if clock is not None else _now_ms
+        _create_private(self.path)
+        _check_header(self.path)
+        try:
+            # isolation_level=None: the sqlite3 module issues no implicit BEGIN/COMMIT; this
+            # class decides where transactions begin and end.
+            self._conn = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        try:
+            self._check_ours()
+            self._configure()
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+        _tighten_modes(self.path)
+
+    # -- opening steps --
+
+    def _check_ours(self) -> None:
+        # Read-only queries: a refused file must not be modified (no WAL switch, no migration).
+        try:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+            n_objects = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a usable database ({exc}); left untouched"
+            ) from exc
+        if app_id != _APPLICATION_ID and (app_id != 0 or version != 0 or n_objects != 0):
+            raise StoreError(
+                f"{self.path} is an SQLite database of some other program; left untouched"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, but this p2pchat knows only up to "
+                f"{SCHEMA_VERSION}; upgrade p2pchat to use this home. The file was left untouched."
+            )
+
+    def _configure(self) -> None:
+        try:
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: could not switch to WAL mode (got {mode!r})")
+            # FULL: in WAL mode the WAL is fsynced at every commit, so a commit survives power
+            # loss, not only a process crash (NORMAL may lose the last commits on power loss).
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            # Overwrite deleted content (a removed contact's name and note) instead of leaving
+            # it in free pages.
+            self._conn.execute("PRAGMA secure_delete = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot configure database {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        try:
+            # IMMEDIATE takes the write lock first, so two processes opening the same new home
+            # cannot both run the migrations; the version is re-read under the lock.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:  # another process upgraded it meanwhile
+                    raise StoreError(
+                        f"{self.path} has schema version {version}, newer than this p2pchat "
+                        f"({SCHEMA_VERSION})"
+                    )
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    _MIGRATIONS[target - 1](self._conn)
+                    # user_version lives in the header page and is part of the transaction
+                    self._conn.execute(f"PRAGMA user_version = {target}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot migrate database {self.path}: {exc}") from exc
+
+    # -- transactions --
+
+    def commit(self) -> None:
+        """Make every write since the last commit durable."""
+        if self._conn.in_transaction:
+            self._run(lambda: self._conn.execute("COMMIT"))
+
+    def rollback(self) -> None:
+        """Discard every write since the last commit."""
+        if self._conn.in_transaction:
+            self._run(lambda: self._conn.execute("ROLLBACK"))
+
+    def close(self) -> None:
+        """Close the database. Uncommitted writes are discarded, as after a crash."""
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Commit on success, roll back on an exception. Includes writes already pending."""
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- SQL helpers: every statement goes through these, parameterised, with errors wrapped --
+
+    def _run(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"constraint violated: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"database error: {exc}") from exc
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute a write inside the pending transaction (begun here if none); rows changed."""
+
+        def go() -> int:
+            if not self._conn.in_transaction:
+                # IMMEDIATE: take the write lock now rather than fail to upgrade a read lock
+                # later with SQLITE_BUSY that busy_timeout cannot resolve.
+                self._conn.execute("BEGIN IMMEDIATE")
+            return self._conn.execute(sql, params).rowcount
+
+        result: int = self._run(go)
+        return result
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        rows: list[Any] = self._run(lambda: self._conn.execute(sql, params).fetchall())
+        return rows
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._run(lambda: self._conn.execute(sql, params).fetchone())
+
+    # -- contacts --
+
+    _CONTACT_COLS: Final = "key, name, state, note, addrs, created_at, last_seen"
+
+    @staticmethod
+    def _contact(row: Any) -> Contact:
+        key, name, state, note, addrs, created_at, last_seen = row
+        return Contact(key, name, state, note, tuple(json.loads(addrs)), created_at, last_seen)
+
+    def add_contact(
+        self,
+        key: bytes,
+        name: str,
+        state: ContactState,
+        addrs: Iterable[str] = (),
+        note: str = "",
+    ) -> Contact:
+        _check_bytes("key", key, _KEY)
+        name, fold = _clean_name(name)
+        state = _check_state(state)
+        clean_addrs = _clean_addrs(addrs)
+        note = _clean_note(note)
+        if self.get_contact(key) is not None:
+            raise StoreError("this key is already in contacts")
+        self._check_name_free(fold, key)
+        self._write(
+            "INSERT INTO contacts (key, name, name_fold, state, note, addrs, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, name, fold, state, note, json.dumps(list(clean_addrs)), self._clock()),
+        )
+        contact = self.get_contact(key)
+        assert contact is not None
+        return contact
+
+    def _check_name_free(self, fold: str, key: bytes) -> None:
+        row = self._one("SELECT key FROM contacts WHERE name_fold = ?", (fold,))
+        if row is not None and row[0] != key:
+            raise NameTaken(f"another contact is already called {fold!r}")
+
+    def get_contact(self, key: bytes) -> Contact | None:
+        row = self._one(f"SELECT {self._CONTACT_COLS} FROM contacts WHERE key = ?", (key,))
+        return None if row is None else self._contact(row)
+
+    def contact_by_name(self, name: str) -> Contact | None:
+        try:
+            _, fold = _clean_name(name)
+        except ValueError:
+            return None  # no stored name can match an invalid one
+        row = self._one(f"SELECT {self._CONTACT_COLS} FROM contacts WHERE name_fold = ?", (fold,))
+        return None if row is None else self._contact(row)
+
+    def list_contacts(self, states: Iterable[ContactState] | None = None) -> list[Contact]:
+        rows = self._all(f"SELECT {self._CONTACT_COLS} FROM contacts ORDER BY name_fold")
+        contacts = [self._contact(r) for r in rows]
+        if states is None:
+            return contacts
+        wanted = {_check_state(s) for s in states}
+        return [c for c in contacts if c.state in wanted]
+
+    def count_contacts(self, state: ContactState) -> int:
+        row = self._one("SELECT count(*) FROM contacts WHERE state = ?", (_check_state(state),))
+        return int(row[0])
+
+    def _update_contact(self, key: bytes, sql_set: str, params: Sequence[Any]) -> None:
+        if self._write(f"UPDATE contacts SET {sql_set} WHERE key = ?", (*params, key)) == 0:
+            raise StoreError("no such contact")
+
+    def set_contact_state(self, key: bytes, state: ContactState) -> None:
+        self._update_contact(key, "state = ?", (_check_state(state),))
+
+    def set_contact_name(self, key: bytes, name: str) -> None:
+        name, fold = _clean_name(name)
+        self._check_name_free(fold, key)
+        self._update_contact(key, "name = ?, name_fold = ?", (name, fold))
+
+    def set_contact_note(self, key: bytes, note: str) -> None:
+        self._update_contact(key, "note = ?", (_clean_note(note),))
+
+    def set_contact_addrs(self, key: bytes, addrs: Iterable[str]) -> None:
+        self._update_contact(key, "addrs = ?", (json.dumps(list(_clean_addrs(addrs))),))
+
+    def set_contact_last_seen(self, key: bytes, when: int) -> None:
+        self._update_contact(key, "last_seen = ?", (when,))
+
+    def remove_contact(self, key: bytes) -> bool:
+        """Forget a contact. Its conversation and messages stay; returns False if unknown."""
+        return self._write("DELETE FROM contacts WHERE key = ?", (key,)) > 0
+
+    # -- IK replay protection --
+
+    def get_ik_timestamps(self) -> dict[bytes, int]:
+        return {k: ts for k, ts in self._all("SELECT key, ts FROM ik_timestamps")}
+
+    def set_ik_timestamp(self, key: bytes, ts: int) -> None:
+        """Record the last accepted IK timestamp of a peer; never moves backwards."""
+        _check_bytes("key", key, _KEY)
+        self._write(
+            "INSERT INTO ik_timestamps (key, ts) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET ts = max(ts, excluded.ts)",
+            (key, ts),
+        )
+
+    # -- conversations --
+
+    _CONV_COLS: Final = "id, kind, peer, title, created_at"
+
+    def ensure_dm(self, conv: bytes, peer: bytes) -> Conversation:
+        """Return the dm `conv` with `peer`, creating it if new. One dm per peer."""
+        _check_bytes("conv", conv, _CONV_ID)
+        _check_bytes("peer", peer, _KEY)
+        existing = self.get_conversation(conv)
+        if existing is None:
+            other = self.conversation_for_peer(peer)
+            if other is not None:
+                raise StoreError("a different dm with this peer already exists")
+            self._write(
+                "INSERT INTO conversations (id, kind, peer, created_at) VALUES (?, 'dm', ?, ?)",
+                (conv, peer, self._clock()),
+            )
+            existing = self.get_conversation(conv)
+            assert existing is not None
+        elif existing.kind != "dm" or existing.peer != peer:
+            raise StoreError("conversation id already used by a different conversation")
+        return existing
+
+    def get_conversation(self, conv: bytes) -> Conversation | None:
+        row = self._one(f"SELECT {self._CONV_COLS} FROM conversations WHERE id = ?", (conv,))
+        return None if row is None else Conversation(*row)
+
+    def conversation_for_peer(self, peer: bytes) -> Conversation | None:
+        row = self._one(f"SELECT {self._CONV_COLS} FROM conversations WHERE peer = ?", (peer,))
+        return None if row is None else Conversation(*row)
+
+    def list_conversations(self) -> list[Conversation]:
+        rows = self._all(f"SELECT {self._CONV_COLS} FROM conversations ORDER BY created_at, id")
+        return [Conversation(*r) for r in rows]
+
+    # -- messages --
+
+    def _seal(self, env: Envelope) -> bytes:
+        return bytes(self._box.encrypt(encode_record(env)))
+
+    def _unseal(
+        self, sealed: bytes, conv: bytes, author: bytes, seq: int, hash_: bytes
+    ) -> Envelope:
+        try:
+            record = decode_record(self._box.decrypt(sealed))
+        except nacl.exceptions.CryptoError as exc:
+            raise StoreError(
+                "a stored message does not decrypt: wrong body key or damaged database"
+            ) from exc
+        except ProtocolError as exc:  # decrypted but not a valid record: damaged or foreign
+            raise StoreError(f"a stored message does not decode: {exc}") from exc
+        # SecretBox does not bind a ciphertext to its row, so check it: someone with write
+        # access to the file could otherwise swap sealed blobs between rows or conversations.
+        if (
+            not isinstance(record, Envelope)
+            or (record.conv, record.author, record.seq) != (conv, author, seq)
+            or envelope_hash(record) != hash_
+        ):
+            raise StoreError("a stored message does not match its row: damaged database")
+        return record
+
+    def insert_envelope(self, env: Envelope, received_at: int, own: bool) -> bool:
+        """Store an envelope unless (conv, author, seq) is already there. True if it was new.
+
+        The caller has verified the signature and inserts each author's seqs contiguously.
+        A second, different envelope for a taken (conv, author, seq) is ignored too: the first
+        one wins, so sync never shows a message twice or replaces one already shown.
+        """
+        # Envelope validated its own fields at construction.
+        changed = self._write(
+            "INSERT OR IGNORE INTO messages"
+            " (conv, author, seq, lamport, sent_at, hash, received_at, own, sealed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                env.conv,
+                env.author,
+                env.seq,
+                env.lamport,
+                env.sent_at,
+                envelope_hash(env),
+                received_at,
+                int(own),
+                self._seal(env),
+            ),
+        )
+        return changed == 1
+
+    def heads(self, conv: bytes) -> dict[bytes, tuple[int, bytes]]:
+        """author -> (highest seq, its hash); the version vector plus the prev for a new seq."""
+        # SQLite guarantees that a bare column next to max() comes from the row holding the max.
+        rows = self._all(
+            "SELECT author, max(seq), hash FROM messages WHERE conv = ? GROUP BY author", (conv,)
+        )
+        return {author: (seq, hash_) for author, seq, hash_ in rows}
+
+    def max_lamport(self, conv: bytes) -> int:
+        row = self._one("SELECT coalesce(max(lamport), 0) FROM messages WHERE conv = ?", (conv,))
+        return int(row[0])
+
+    def envelopes(
+        self, conv: bytes, author: bytes, first: int, last: int, limit: int | None = None
+    ) -> list[Envelope]:
+        """The author's envelopes with first <= seq <= last, in seq order (at most `limit`)."""
+        rows = self._all(
+            "SELECT sealed, conv, author, seq, hash FROM messages"
+            " WHERE conv = ? AND author = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+            (conv, author, first, last, -1 if limit is None else limit),
+        )
+        return [self._unseal(*r) for r in rows]
+
+    def history(self, conv: bytes, limit: int | None = None) -> list[StoredMessage]:
+        """Messages in display order (lamport, author, seq); with `limit`, the newest ones."""
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        # Take the newest `limit` by walking the display order backwards, then flip them back.
+        rows = self._all(
+            "SELECT m.sealed, m.conv, m.author, m.seq, m.hash, m.received_at, m.own, m.sent,"
+            "       coalesce(p.seq >= m.seq, 0)"
+            " FROM messages AS m"
+            " JOIN conversations AS c ON c.id = m.conv"
+            " LEFT JOIN peer_seqs AS p"
+            "   ON p.conv = m.conv AND p.peer = c.peer AND p.author = m.author"
+            " WHERE m.conv = ?"
+            " ORDER BY m.lamport DESC, m.author DESC, m.seq DESC LIMIT ?",
+            (conv, -1 if limit is None else limit),
+        )
+        out: list[StoredMessage] = []
+        for sealed, c, author, seq, hash_, received_at, own, sent, delivered in reversed(rows):
+            status: DeliveryStatus | None = None
+            if own:
+                status = "delivered" if delivered else "sent" if sent else "queued"
+            env = self._unseal(sealed, c, author, seq, hash_)
+            out.append(StoredMessage(env, hash_, received_at, bool(own), bool(sent), status))
+        return out
+
+    # -- delivery --
+
+    def mark_sent(self, conv: bytes, author: bytes, upto_seq: int) -> None:
+        """Own messages of `author` up to `upto_seq` have been written to a link."""
+        self._write(
+            "UPDATE messages SET sent = 1"
+            " WHERE conv = ? AND author = ? AND seq <= ? AND own = 1 AND sent = 0",
+            (conv, author, upto_seq),
+        )
+
+    def set_peer_seq(self, conv: bytes, peer: bytes, author: bytes, seq: int) -> None:
+        """`peer` holds `author`'s log in `conv` up to `seq`. Never lowers a stored value: an
+        old vector arriving late must not make delivered messages look undelivered."""
+        _check_bytes("peer", peer, _KEY)
+        _check_bytes("author", author, _KEY)
+        self._write(
+            "INSERT INTO peer_seqs (conv, peer, author, seq) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (conv, peer, author) DO UPDATE SET seq = max(seq, excluded.seq)",
+            (conv, peer, author, seq),
+        )
+
+    def peer_vector(self, conv: bytes, peer: bytes) -> dict[bytes, int]:
+        rows = self._all(
+            "SELECT author, seq FROM peer_seqs WHERE conv = ? AND peer = ?", (conv, peer)
+        )
+        return {author: seq for author, seq in rows}
+
+    def undelivered(
+        self, conv: bytes, author: bytes, peer: bytes, limit: int | None = None
+    ) -> list[Envelope]:
+        """The outbox towards `peer`: `author`'s envelopes beyond what `peer` acknowledged."""
+        row = self._one(
+            "SELECT seq FROM peer_seqs WHERE conv = ? AND peer = ? AND author = ?",
+            (conv, peer, author),
+        )
+        acked = 0 if row is None else int(row[0])  # seqs start at 1, so 0 means none
+        rows = self._all(
+            "SELECT sealed, conv, author, seq, hash FROM messages"
+            " WHERE conv = ? AND author = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (conv, author, acked, -1 if limit is None else limit),
+        )
+        return [self._unseal(*r) for r in rows]
