@@ -1,0 +1,435 @@
+"""Typed application records and their codec.
+
+A session hands us opaque, already-authenticated record bytes; this module turns them into frozen
+dataclasses and back. Wire shape: one msgpack array ``[type_code, field1, field2, ...]``, fields
+positional (compact, and there is exactly one way to lay a record out).
+
+Canonical encoding: the decoder re-encodes every record it parses and refuses input whose bytes
+differ. So the bytes that travelled are always ``encode_record(decoded)``, which is what makes
+``envelope_hash`` and ``Envelope.signing_bytes`` cover the exact received bytes without anyone
+keeping them around (DESIGN: "nothing is re-encoded before verifying" — here re-encoding is
+provably the identity). It also rejects non-minimal ints, duplicate or unsorted map keys and
+trailing bytes in one stroke.
+
+Every problem with input, whether it came off the wire or from a local caller constructing a
+record, raises ``ProtocolError`` with a message that says what was wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from typing import ClassVar, TypeAlias
+
+import msgpack
+
+from p2pchat.core.errors import ProtocolError
+
+__all__ = [
+    "CONV_ID_LEN",
+    "HASH_LEN",
+    "KEY_LEN",
+    "MAX_BODY_LEN",
+    "MAX_INT",
+    "MAX_NAME_CHARS",
+    "MAX_NOTE_CHARS",
+    "MAX_RECORD_LEN",
+    "MAX_REQUEST_SPAN",
+    "MAX_TEXT_BYTES",
+    "MAX_VECTOR_AUTHORS",
+    "SIG_LEN",
+    "ZERO_HASH",
+    "ContactAccept",
+    "ContactRequest",
+    "Envelope",
+    "Hello",
+    "Record",
+    "SyncRequest",
+    "SyncVector",
+    "decode_record",
+    "decode_text",
+    "dm_conversation_id",
+    "encode_record",
+    "encode_text",
+    "envelope_hash",
+]
+
+# --- limits -------------------------------------------------------------------------------------
+
+CONV_ID_LEN = 16
+KEY_LEN = 32  # Ed25519 public key
+HASH_LEN = 32  # BLAKE2b-256
+SIG_LEN = 64  # Ed25519 signature
+ZERO_HASH = bytes(HASH_LEN)  # prev of an author's first envelope
+
+# Largest int on the wire. Signed 64-bit so the SQLite store can keep every value as INTEGER.
+MAX_INT = 2**63 - 1
+MAX_NAME_CHARS = 64
+MAX_NOTE_CHARS = 280
+MAX_BODY_LEN = 64 * 1024
+MAX_TEXT_BYTES = 16 * 1024
+MAX_VECTOR_AUTHORS = 256
+# A SyncRequest covers at most this many seqs (last - first < MAX_REQUEST_SPAN).
+MAX_REQUEST_SPAN = 1024
+# Largest record: an Envelope with a full body plus its fixed fields (~200 bytes) fits easily;
+# a full SyncVector is 256 * ~45 bytes. Anything bigger is refused before it is parsed.
+MAX_RECORD_LEN = MAX_BODY_LEN + 4096
+# Strings in records are names/notes; 4 bytes per char is the UTF-8 worst case.
+_MAX_RECORD_STR_BYTES = 4 * MAX_NOTE_CHARS
+_MAX_RECORD_FIELDS = 16
+
+# Domain separation for every hash this module defines (BLAKE2b person is at most 16 bytes).
+_PERSON_ENVELOPE = b"p2pchat-env-v1"
+_PERSON_DM = b"p2pchat-dm-v1"
+
+# Bidirectional-override characters let a name display as something it is not.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+# --- field validators (all raise ProtocolError) -------------------------------------------------
+
+
+def _check_int(what: str, value: object, minimum: int = 0) -> int:
+    # `type(...) is int` because bool is an int subclass and must not pass for a number.
+    if type(value) is not int:
+        raise ProtocolError(f"{what}: expected int, got {type(value).__name__}")
+    if value < minimum or value > MAX_INT:
+        raise ProtocolError(f"{what}: {value} outside [{minimum}, 2**63-1]")
+    return value
+
+
+def _check_bytes(what: str, value: object, *, exact: int | None = None, maximum: int = 0) -> bytes:
+    if type(value) is not bytes:
+        raise ProtocolError(f"{what}: expected bytes, got {type(value).__name__}")
+    if exact is not None and len(value) != exact:
+        raise ProtocolError(f"{what}: expected {exact} bytes, got {len(value)}")
+    if exact is None and len(value) > maximum:
+        raise ProtocolError(f"{what}: {len(value)} bytes exceeds the limit of {maximum}")
+    return value
+
+
+def _check_str(what: str, value: object, max_chars: int, *, newlines: bool = False) -> str:
+    if type(value) is not str:
+        raise ProtocolError(f"{what}: expected str, got {type(value).__name__}")
+    if len(value) > max_chars:
+        raise ProtocolError(f"{what}: {len(value)} characters exceeds the limit of {max_chars}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError(f"{what}: not valid Unicode (lone surrogate)") from None
+    # Names and notes end up on a terminal: control characters could drive it (escape
+    # sequences) and bidi overrides could make one name look like another.
+    for ch in value:
+        if ch == "\n" and newlines:
+            continue
+        if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
+            raise ProtocolError(f"{what}: control character U+{ord(ch):04X} not allowed")
+    return value
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """First record each side sends after the handshake: who I call myself, what I run."""
+
+    CODE: ClassVar[int] = 1
+    name: str
+    software: str
+
+    def __post_init__(self) -> None:
+        _check_str("Hello.name", self.name, MAX_NAME_CHARS)
+        _check_str("Hello.software", self.software, MAX_NAME_CHARS)
+
+    def _fields(self) -> list[object]:
+        return [self.name, self.software]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRequest:
+    """A stranger asking to be added as a contact (the key comes from the session)."""
+
+    CODE: ClassVar[int] = 2
+    name: str
+    note: str
+
+    def __post_init__(self) -> None:
+        _check_str("ContactRequest.name", self.name, MAX_NAME_CHARS)
+        _check_str("ContactRequest.note", self.note, MAX_NOTE_CHARS, newlines=True)
+
+    def _fields(self) -> list[object]:
+        return [self.name, self.note]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAccept:
+    """Tells a stranger their ContactRequest was accepted, so both sides now list each other."""
+
+    CODE: ClassVar[int] = 3
+    name: str
+
+    def __post_init__(self) -> None:
+        _check_str("ContactAccept.name", self.name, MAX_NAME_CHARS)
+
+    def _fields(self) -> list[object]:
+        return [self.name]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One entry of one author's append-only log in a conversation.
+
+    ``sig`` is empty in 1:1 chats (deniable: the Noise session already authenticates the author)
+    and a 64-byte Ed25519 signature over ``signing_bytes()`` in groups.
+    ``prev`` is ``envelope_hash`` of the same author's previous envelope in ``conv``
+    (``ZERO_HASH`` for seq 1), so a log is a hash chain and a fork is detectable.
+    """
+
+    CODE: ClassVar[int] = 16
+    conv: bytes
+    author: bytes
+    seq: int
+    lamport: int
+    sent_at: int  # unix milliseconds, sender's clock: shown, never trusted for ordering
+    prev: bytes
+    body: bytes
+    sig: bytes = b""
+
+    def __post_init__(self) -> None:
+        _check_bytes("Envelope.conv", self.conv, exact=CONV_ID_LEN)
+        _check_bytes("Envelope.author", self.author, exact=KEY_LEN)
+        _check_int("Envelope.seq", self.seq, 1)
+        _check_int("Envelope.lamport", self.lamport, 1)
+        _check_int("Envelope.sent_at", self.sent_at)
+        _check_bytes("Envelope.prev", self.prev, exact=HASH_LEN)
+        if self.seq == 1 and self.prev != ZERO_HASH:
+            raise ProtocolError("Envelope.prev: must be all zeros for seq 1")
+        _check_bytes("Envelope.body", self.body, maximum=MAX_BODY_LEN)
+        _check_bytes("Envelope.sig", self.sig, maximum=SIG_LEN)
+        if len(self.sig) not in (0, SIG_LEN):
+            raise ProtocolError(f"Envelope.sig: must be empty or {SIG_LEN} bytes")
+
+    def _fields(self) -> list[object]:
+        return [
+            self.conv,
+            self.author,
+            self.seq,
+            self.lamport,
+            self.sent_at,
+            self.prev,
+            self.body,
+            self.sig,
+        ]
+
+    def signing_bytes(self) -> bytes:
+        """The exact bytes an author signs: this envelope's canonical encoding with sig=b""."""
+        return _pack([self.CODE, *self._fields()[:-1], b""])
+
+
+@dataclass(frozen=True, slots=True)
+class SyncVector:
+    """I have every author's log up to these seqs: also the delivery acknowledgement."""
+
+    CODE: ClassVar[int] = 17
+    conv: bytes
+    vector: dict[bytes, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_bytes("SyncVector.conv", self.conv, exact=CONV_ID_LEN)
+        if type(self.vector) is not dict:
+            raise ProtocolError("SyncVector.vector: expected a map")
+        if len(self.vector) > MAX_VECTOR_AUTHORS:
+            raise ProtocolError(
+                f"SyncVector.vector: {len(self.vector)} authors exceeds {MAX_VECTOR_AUTHORS}"
+            )
+        for author, seq in self.vector.items():
+            _check_bytes("SyncVector author", author, exact=KEY_LEN)
+            _check_int("SyncVector seq", seq)
+        # Own a copy: a frozen record must not change under the caller's feet.
+        object.__setattr__(self, "vector", dict(self.vector))
+
+    def _fields(self) -> list[object]:
+        # Sorted so the encoding is canonical (see module docstring).
+        return [self.conv, dict(sorted(self.vector.items()))]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """Send me envelopes first..last (inclusive) of this author in this conversation."""
+
+    CODE: ClassVar[int] = 18
+    conv: bytes
+    author: bytes
+    first: int
+    last: int
+
+    def __post_init__(self) -> None:
+        _check_bytes("SyncRequest.conv", self.conv, exact=CONV_ID_LEN)
+        _check_bytes("SyncRequest.author", self.author, exact=KEY_LEN)
+        _check_int("SyncRequest.first", self.first, 1)
+        _check_int("SyncRequest.last", self.last, 1)
+        if not 0 <= self.last - self.first < MAX_REQUEST_SPAN:
+            raise ProtocolError(
+                f"SyncRequest: range {self.first}..{self.last} must be ascending and span "
+                f"fewer than {MAX_REQUEST_SPAN} seqs"
+            )
+
+    def _fields(self) -> list[object]:
+        return [self.conv, self.author, self.first, self.last]
+
+
+Record: TypeAlias = Hello | ContactRequest | ContactAccept | Envelope | SyncVector | SyncRequest
+
+_RECORD_TYPES: dict[int, type[Record]] = {
+    cls.CODE: cls
+    for cls in (Hello, ContactRequest, ContactAccept, Envelope, SyncVector, SyncRequest)
+}
+# Field count per type, so a wrong arity is a ProtocolError and never a TypeError from __init__.
+_ARITY: dict[int, int] = {
+    Hello.CODE: 2,
+    ContactRequest.CODE: 2,
+    ContactAccept.CODE: 1,
+    Envelope.CODE: 8,
+    SyncVector.CODE: 2,
+    SyncRequest.CODE: 4,
+}
+
+
+# --- codec --------------------------------------------------------------------------------------
+
+
+def _pack(obj: object) -> bytes:
+    packed = msgpack.packb(obj, use_bin_type=True)
+    assert isinstance(packed, bytes)  # packb without a stream always returns bytes
+    return packed
+
+
+def _unpack(
+    data: bytes,
+    *,
+    max_len: int,
+    max_str: int,
+    max_bin: int,
+    max_array: int,
+    max_map: int,
+    what: str,
+) -> object:
+    """Parse exactly one msgpack value from ``data`` under explicit limits."""
+    if type(data) is not bytes:
+        raise ProtocolError(f"{what}: expected bytes, got {type(data).__name__}")
+    if len(data) > max_len:
+        raise ProtocolError(f"{what}: {len(data)} bytes exceeds the limit of {max_len}")
+    unpacker = msgpack.Unpacker(
+        None,
+        max_buffer_size=max_len,
+        raw=False,
+        use_list=True,
+        strict_map_key=True,
+        max_str_len=max_str,
+        max_bin_len=max_bin,
+        max_array_len=max_array,
+        max_map_len=max_map,
+        max_ext_len=0,  # no record uses msgpack extension types
+    )
+    try:
+        unpacker.feed(data)
+        obj = unpacker.unpack()
+        consumed = unpacker.tell()
+    # The C unpacker signals malformed input with a spread of types (OutOfData, FormatError,
+    # StackError, ValueError, UnicodeDecodeError, TypeError for bad map keys, ...). All of them
+    # mean the same thing to us: the peer sent garbage.
+    except Exception as exc:
+        raise ProtocolError(f"{what}: malformed msgpack ({type(exc).__name__}: {exc})") from None
+    if consumed != len(data):
+        raise ProtocolError(f"{what}: {len(data) - consumed} trailing bytes")
+    return obj
+
+
+def encode_record(record: Record) -> bytes:
+    """Canonical bytes of a record (validated at construction, so this cannot fail)."""
+    return _pack([record.CODE, *record._fields()])
+
+
+def decode_record(data: bytes) -> Record:
+    """Parse one record; anything malformed raises ProtocolError and nothing else."""
+    obj = _unpack(
+        data,
+        max_len=MAX_RECORD_LEN,
+        max_str=_MAX_RECORD_STR_BYTES,
+        max_bin=MAX_BODY_LEN,
+        max_array=_MAX_RECORD_FIELDS,
+        max_map=MAX_VECTOR_AUTHORS,
+        what="record",
+    )
+    if type(obj) is not list or not obj:
+        raise ProtocolError("record: expected a non-empty array [type, fields...]")
+    code = obj[0]
+    if type(code) is not int:
+        raise ProtocolError(f"record: type code must be an int, got {type(code).__name__}")
+    cls = _RECORD_TYPES.get(code)
+    if cls is None:
+        raise ProtocolError(f"record: unknown type code {code}")
+    fields = obj[1:]
+    if len(fields) != _ARITY[code]:
+        raise ProtocolError(f"{cls.__name__}: expected {_ARITY[code]} fields, got {len(fields)}")
+    record = cls(*fields)  # __post_init__ validates every field, raising ProtocolError
+    if encode_record(record) != data:
+        raise ProtocolError(f"{cls.__name__}: non-canonical encoding")
+    return record
+
+
+def envelope_hash(env: Envelope) -> bytes:
+    """Message id and prev-hash: BLAKE2b-256 (person "p2pchat-env-v1") of the full encoding."""
+    digest = hashlib.blake2b(encode_record(env), digest_size=HASH_LEN, person=_PERSON_ENVELOPE)
+    return digest.digest()
+
+
+def dm_conversation_id(key_a: bytes, key_b: bytes) -> bytes:
+    """The 1:1 conversation id two keys share; both sides compute it alone, order-independent."""
+    _check_bytes("dm key", key_a, exact=KEY_LEN)
+    _check_bytes("dm key", key_b, exact=KEY_LEN)
+    low, high = sorted((key_a, key_b))
+    return hashlib.blake2b(low + high, digest_size=CONV_ID_LEN, person=_PERSON_DM).digest()
+
+
+# --- text bodies --------------------------------------------------------------------------------
+
+
+def encode_text(text: str) -> bytes:
+    """Body of a text message: msgpack map {"text": text}, text at most 16 KiB of UTF-8."""
+    _check_text(text)
+    return _pack({"text": text})
+
+
+def decode_text(body: bytes) -> str:
+    """Inverse of encode_text. Any other shape raises ProtocolError.
+
+    Control characters are allowed in chat text (tabs, newlines, pasted content); whatever shows
+    the text on a terminal must make it safe.
+    """
+    obj = _unpack(
+        body,
+        max_len=MAX_TEXT_BYTES + 64,  # the map header and the "text" key
+        max_str=MAX_TEXT_BYTES,
+        max_bin=0,
+        max_array=0,
+        max_map=1,
+        what="text body",
+    )
+    if type(obj) is not dict or list(obj) != ["text"]:
+        raise ProtocolError('text body: expected the map {"text": str}')
+    return _check_text(obj["text"])
+
+
+def _check_text(text: object) -> str:
+    if type(text) is not str:
+        raise ProtocolError(f"text: expected str, got {type(text).__name__}")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ProtocolError("text: not valid Unicode (lone surrogate)") from None
+    if size > MAX_TEXT_BYTES:
+        raise ProtocolError(f"text: {size} bytes exceeds the limit of {MAX_TEXT_BYTES}")
+    return text
