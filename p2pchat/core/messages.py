@@ -70,6 +70,7 @@ MAX_NOTE_CHARS = 280
 MAX_BODY_LEN = 64 * 1024
 MAX_TEXT_BYTES = 16 * 1024
 MAX_VECTOR_AUTHORS = 256
+MAX_PORTS = 8
 # A SyncRequest covers at most this many seqs (last - first < MAX_REQUEST_SPAN).
 MAX_REQUEST_SPAN = 1024
 # Largest record: an Envelope with a full body plus its fixed fields (~200 bytes) fits easily;
@@ -133,18 +134,33 @@ def _check_str(what: str, value: object, max_chars: int, *, newlines: bool = Fal
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """First record each side sends after the handshake: who I call myself, what I run."""
+    """First record each side sends after the handshake.
+
+    ``knows_you`` says whether the sender has the receiver as a contact, so someone who added
+    us knows to send a ContactRequest; ``ports`` are the TCP ports the sender listens on, so a
+    peer that reached us can dial back later.
+    """
 
     CODE: ClassVar[int] = 1
     name: str
     software: str
+    knows_you: bool = False
+    ports: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check_str("Hello.name", self.name, MAX_NAME_CHARS)
         _check_str("Hello.software", self.software, MAX_NAME_CHARS)
+        if type(self.knows_you) is not bool:
+            raise ProtocolError("Hello.knows_you: expected bool")
+        if type(self.ports) not in (list, tuple) or len(self.ports) > MAX_PORTS:
+            raise ProtocolError(f"Hello.ports: expected at most {MAX_PORTS} ports")
+        for port in self.ports:
+            if type(port) is not int or not 0 < port < 65536:
+                raise ProtocolError(f"Hello.ports: {port!r} is not a port")
+        object.__setattr__(self, "ports", tuple(self.ports))
 
     def _fields(self) -> list[object]:
-        return [self.name, self.software]
+        return [self.name, self.software, self.knows_you, list(self.ports)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +304,7 @@ _RECORD_TYPES: dict[int, type[Record]] = {
 }
 # Field count per type, so a wrong arity is a ProtocolError and never a TypeError from __init__.
 _ARITY: dict[int, int] = {
-    Hello.CODE: 2,
+    Hello.CODE: 4,
     ContactRequest.CODE: 2,
     ContactAccept.CODE: 1,
     Envelope.CODE: 8,

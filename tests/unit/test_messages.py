@@ -89,7 +89,8 @@ def sync_requests(draw: st.DrawFn) -> SyncRequest:
 
 
 records: st.SearchStrategy[Record] = st.one_of(
-    st.builds(Hello, name=name_text, software=name_text),
+    st.builds(Hello, name=name_text, software=name_text, knows_you=st.booleans(),
+              ports=st.lists(st.integers(1, 65535), max_size=8).map(tuple)),
     st.builds(ContactRequest, name=name_text, note=name_text),
     st.builds(ContactAccept, name=name_text),
     envelopes(),
@@ -153,7 +154,7 @@ def test_wire_shape_is_a_positional_array() -> None:
     assert msgpack.unpackb(encode_record(env), raw=False) == [
         16, env.conv, env.author, env.seq, env.lamport, env.sent_at, env.prev, env.body, b"",
     ]  # fmt: skip
-    assert msgpack.unpackb(encode_record(Hello("a", "b")), raw=False) == [1, "a", "b"]
+    assert msgpack.unpackb(encode_record(Hello("a", "b")), raw=False) == [1, "a", "b", False, []]
 
 
 def test_sync_vector_encoding_is_order_independent() -> None:
@@ -284,17 +285,19 @@ def _pack(obj: object) -> bytes:
         (_pack([]), "non-empty array"),
         (_pack({"a": 1}), "non-empty array"),
         (_pack(["1", "a", "b"]), "type code"),
-        (_pack([1, "a"]), "expected 2 fields"),
-        (_pack([1, "a", "b", "c"]), "expected 2 fields"),
+        (_pack([1, "a"]), "expected 4 fields"),
+        (_pack([1, "a", "b", "c"]), "expected 4 fields"),
+        (_pack([1, "a", "b", 1, []]), "knows_you"),
+        (_pack([1, "a", "b", True, [0]]), "not a port"),
         (_pack([18, CONV, ALICE, 1, -5]), "SyncRequest.last"),
         (_pack([18, CONV, ALICE, 1, 2**64 - 1]), "SyncRequest.last"),
-        (_pack([1, b"a", "b"]), "Hello.name"),
+        (_pack([1, b"a", "b", False, []]), "Hello.name"),
         (_pack([17, CONV, {"k": 1}]), "SyncVector author"),
         (_pack([17, CONV, {BOB: 1, ALICE: 1}]), "non-canonical"),  # unsorted keys
-        (b"\x93\x01\xd9\x01a\xa1b", "non-canonical"),  # str8 where fixstr fits
-        (b"\x93\xcc\x01\xa1a\xa1b", "non-canonical"),  # uint8 type code 1
-        (b"\x93\x01\xa2\xff\xfe\xa1b", "malformed"),  # invalid UTF-8
-        (b"\x93\x01\xc7\x01\x05x\xa1b", "malformed"),  # ext type
+        (b"\x95\x01\xd9\x01a\xa1b\xc2\x90", "non-canonical"),  # str8 where fixstr fits
+        (b"\x95\xcc\x01\xa1a\xa1b\xc2\x90", "non-canonical"),  # uint8 type code 1
+        (b"\x95\x01\xa2\xff\xfe\xa1b\xc2\x90", "malformed"),  # invalid UTF-8
+        (b"\x95\x01\xc7\x01\x05x\xa1b\xc2\x90", "malformed"),  # ext type
         (b"\x91" * 2000, "malformed"),  # deep nesting
         (b"\xdc\xff\xff" + b"\x01" * 100, "malformed"),  # array bigger than allowed
         (b"\xc4" + b"\x00" * (MAX_RECORD_LEN + 1), "exceeds the limit"),
