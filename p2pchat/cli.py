@@ -133,6 +133,147 @@ def cmd_safety(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- the running node
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from p2pchat.node import CommandError, NodeConfig, parse_addr
+    from p2pchat.runner import configure_logging, serve
+
+    try:
+        listen = tuple(parse_addr(text) for text in args.listen or ["0.0.0.0:0"])
+    except ValueError as exc:
+        _fail(f"--listen: {exc}")
+    stored = load_identity(ensure_home(args.home), args)
+    if not stored.sealed:
+        print("note: this identity is stored without a passphrase", file=sys.stderr)
+    config = NodeConfig(
+        listen=listen, mdns=not args.no_mdns,
+        mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
+        presence=args.presence,
+    )
+    configure_logging(args.verbose - args.quiet)
+    try:
+        asyncio.run(serve(args.home, stored.identity, stored.name, config))
+    except CommandError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot start the node: {exc.strerror or exc}")
+    return 0
+
+
+def _call(args: argparse.Namespace, method: str, **params: Any) -> Any:
+    from p2pchat.control_client import ControlClient, ControlError
+
+    try:
+        with ControlClient(args.home) as client:
+            return client.call(method, **params)
+    except ControlError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot talk to the node: {exc}")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = _call(args, "status")
+    if args.json:
+        _print_json(status)
+        return 0
+    print(f"{status['name']}  {status['fingerprint']}")
+    print(f"listening: {', '.join(status['listen'])}")
+    print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
+          f"   presence: {status['presence']}")
+    return 0
+
+
+def _print_contacts(contacts: list[dict[str, Any]]) -> None:
+    if not contacts:
+        print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
+    for c in contacts:
+        online = "online " if c["online"] else "offline"
+        state = "" if c["state"] == "contact" else f"  [{c['state']}]"
+        print(f"{c['name']:<20} {online} {c['fingerprint']}{state}")
+        if c["state"] == "request":
+            note = f": {c['note']}" if c["note"] else ""
+            print(f"{'':<20} asks to connect{note}  (p2pchat contacts accept {c['name']})")
+
+
+def cmd_contacts(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "list":
+        result = _call(args, "contacts.list")
+        if args.json:
+            _print_json(result)
+        else:
+            _print_contacts(result)
+        return 0
+    if action == "add":
+        from p2pchat.core.identity import FingerprintError, parse_fingerprint
+
+        try:
+            parse_fingerprint(args.fingerprint)  # a typo is refused before the node is asked
+        except FingerprintError as exc:
+            _fail(f"that fingerprint is not valid: {exc}")
+        result = _call(args, "contacts.add", fingerprint=args.fingerprint, name=args.name,
+                       addrs=args.addr or [])
+    elif action == "accept":
+        result = _call(args, "contacts.accept", who=args.who, name=args.name)
+    elif action == "block":
+        result = _call(args, "contacts.block", who=args.who)
+    else:
+        result = _call(args, "contacts.remove", who=args.who)
+    if args.json:
+        _print_json(result)
+    elif action == "remove":
+        print(f"Removed {result['name']}")
+    else:
+        _print_contacts([result])
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    result = _call(args, "send", to=args.to, text=args.text)
+    if args.json:
+        _print_json(result)
+    else:
+        print(result["id"])
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 0:
+        _fail("--limit must be 0 or more")
+    messages = _call(args, "log", **{"with": args.who, "limit": args.limit})
+    for m in messages:
+        if args.json:
+            _print_json(m)
+        else:
+            status = f"  ({m['status']})" if m.get("status") else ""
+            print(f"{m['sent_at'][:19].replace('T', ' ')}  {m['author_name']}: {m['text']}{status}")
+    return 0
+
+
+def cmd_peers(args: argparse.Namespace) -> int:
+    result = _call(args, "peers")
+    if args.json:
+        _print_json(result)
+        return 0
+    if not result["links"]:
+        print("No live links.")
+    for p in result["links"]:
+        print(f"{p['name']:<20} {p['state']:<8} {p['direction']:<8} {p['address']}")
+    if result["nearby"]:
+        print("Nearby:")
+        for n in result["nearby"]:
+            label = n.get("name") or "(private)"
+            print(f"  {label:<20} {n.get('fingerprint') or ''} {' '.join(n['addresses'])}")
+    for r in result["requests"]:
+        print(f"{r['name']} asks to connect: p2pchat contacts accept {r['name']}")
+    return 0
+
+
 # ---------------------------------------------------------------- the parser
 
 
@@ -183,6 +324,62 @@ def build_parser() -> argparse.ArgumentParser:
     safety.add_argument("fingerprint", help="their fingerprint")
     safety.add_argument("--json", action="store_true", help="print a JSON object")
     _add_passphrase_file(safety)
+
+    node = command("node", cmd_node, "run your node in the foreground (Ctrl-C stops it)")
+    node.add_argument("--listen", action="append", metavar="HOST:PORT",
+                      help="address to accept links on; repeatable; port 0 picks a free one"
+                      " (default 0.0.0.0:0)")
+    node.add_argument("--no-mdns", action="store_true",
+                      help="don't advertise or look for nodes on the local network")
+    node.add_argument("--mdns-interface", action="append", metavar="ADDR",
+                      help="announce and browse only on the interface with this address"
+                      " (repeatable; default: every non-loopback interface)")
+    node.add_argument("--presence", choices=("public", "private"), default="public",
+                      help="public: announce your name and fingerprint; private: only people"
+                      " who know your key can recognise and reach you")
+    node.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    node.add_argument("-q", "--quiet", action="count", default=0, help="log only warnings")
+    _add_passphrase_file(node)
+
+    status = command("status", cmd_status, "show the running node: fingerprint, ports, links")
+    status.add_argument("--json", action="store_true", help="print a JSON object")
+
+    contacts = command("contacts", cmd_contacts, "add, list, accept, block or remove contacts")
+    actions = contacts.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help, description=help)
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        sub.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                         help="data directory of this node")
+        return sub
+
+    action("list", "list contacts and requests")
+    add = action("add", "add a contact by fingerprint")
+    add.add_argument("fingerprint", help="their fingerprint (from 'p2pchat id')")
+    add.add_argument("--name", required=True, help="what you call them")
+    add.add_argument("--addr", action="append", metavar="HOST:PORT",
+                     help="where to reach them, if mDNS can't find them (repeatable)")
+    accept = action("accept", "accept someone who asked to connect")
+    accept.add_argument("who", help="their name or fingerprint")
+    accept.add_argument("--name", help="rename them as you accept")
+    block = action("block", "refuse all links and requests from someone")
+    block.add_argument("who", help="their name or fingerprint")
+    remove = action("remove", "forget a contact (your history with them is kept)")
+    remove.add_argument("who", help="their name or fingerprint")
+
+    send = command("send", cmd_send, "send a message; prints its id once it is safely queued")
+    send.add_argument("to", help="a contact's name or fingerprint")
+    send.add_argument("text", help="the message")
+    send.add_argument("--json", action="store_true", help="print a JSON object")
+
+    log_cmd = command("log", cmd_log, "show the conversation with a contact, oldest first")
+    log_cmd.add_argument("who", help="a contact's name or fingerprint")
+    log_cmd.add_argument("--limit", type=int, metavar="N", help="only the last N messages")
+    log_cmd.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    peers = command("peers", cmd_peers, "show live links, nearby nodes and contact requests")
+    peers.add_argument("--json", action="store_true", help="print a JSON object")
 
     return parser
 

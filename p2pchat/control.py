@@ -1,0 +1,180 @@
+"""The local control API: a Unix socket in the home, JSON lines (see docs/api.md).
+
+Each request is one line `{"id": any, "method": "...", "params": {...}}` and gets one line back:
+`{"id": ..., "ok": true, "result": ...}` or `{"id": ..., "ok": false, "error": {"code", "message"}}`.
+After `{"method": "subscribe"}` the connection also receives `{"event": {...}}` lines.
+Only the owner can connect: the socket is mode 0600 inside a 0700 home.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from p2pchat.node import CommandError, Node
+
+log = logging.getLogger("p2pchat.control")
+
+SOCKET_NAME = "control.sock"
+MAX_LINE = 256 * 1024
+MAX_CLIENTS = 32
+
+
+def socket_path(home: Path) -> Path:
+    return home / SOCKET_NAME
+
+
+def _params(request: dict[str, Any]) -> dict[str, Any]:
+    params = request.get("params", {})
+    if not isinstance(params, dict):
+        raise CommandError("bad_request", "params must be an object")
+    return params
+
+
+def _text(params: dict[str, Any], key: str, required: bool = True) -> str:
+    value = params.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise CommandError("bad_request", f"'{key}' must be a string")
+    return value
+
+
+def _limit(params: dict[str, Any]) -> int | None:
+    value = params.get("limit")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CommandError("bad_request", "'limit' must be a whole number")
+    return value
+
+
+class ControlServer:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.path = socket_path(node.home)
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: set[asyncio.Task[Any]] = set()
+        node_ = node
+        self._methods: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
+            "status": self._sync(lambda p: node_.status()),
+            "peers": self._sync(lambda p: node_.peers()),
+            "contacts.list": self._sync(lambda p: node_.list_contacts()),
+            "contacts.add": lambda p: node_.add_contact(
+                _text(p, "fingerprint"), _text(p, "name"), p.get("addrs") or []),
+            "contacts.accept": lambda p: node_.accept_contact(
+                _text(p, "who"), _text(p, "name", required=False) or None),
+            "contacts.block": lambda p: node_.block_contact(_text(p, "who")),
+            "contacts.remove": lambda p: node_.remove_contact(_text(p, "who")),
+            "send": lambda p: node_.send(_text(p, "to"), _text(p, "text")),
+            "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
+        }
+
+    @staticmethod
+    def _sync(fn: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+        async def call(params: dict[str, Any]) -> Any:
+            return fn(params)
+
+        return call
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # a stale socket from a node that died; the home lock is ours
+        old_umask = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._on_client, path=str(self.path), limit=MAX_LINE)
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._clients):
+            task.cancel()
+        for task in list(self._clients):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _on_client(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if len(self._clients) >= MAX_CLIENTS:
+            writer.close()
+            return
+        assert task is not None
+        self._clients.add(task)
+        subscription: asyncio.Task[None] | None = None
+        write_lock = asyncio.Lock()
+
+        async def send(obj: dict[str, Any]) -> None:
+            async with write_lock:
+                writer.write(json.dumps(obj, ensure_ascii=False).encode() + b"\n")
+                await writer.drain()
+
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError:  # longer than MAX_LINE
+                    await send({"id": None, "ok": False, "error": {
+                        "code": "bad_request", "message": "request line too long"}})
+                    break
+                if not line:
+                    break
+                response, subscribe = await self._handle(line)
+                await send(response)
+                if subscribe and subscription is None:
+                    subscription = asyncio.create_task(self._forward_events(send))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            if subscription is not None:
+                subscription.cancel()
+            self._clients.discard(task)
+            writer.close()
+
+    async def _forward_events(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        queue = self.node.events.subscribe()
+        try:
+            while True:
+                event = await queue.get()
+                if event is None:
+                    await send({"event": {"type": "lagged"}})
+                    return
+                await send({"event": event})
+        finally:
+            self.node.events.unsubscribe(queue)
+
+    async def _handle(self, line: bytes) -> tuple[dict[str, Any], bool]:
+        request_id: Any = None
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise CommandError("bad_request", "a request is a JSON object")
+            request_id = request.get("id")
+            method = request.get("method")
+            if method == "subscribe":
+                return {"id": request_id, "ok": True, "result": "subscribed"}, True
+            handler = self._methods.get(method) if isinstance(method, str) else None
+            if handler is None:
+                raise CommandError("unknown_method", f"no method {method!r}")
+            result = await handler(_params(request))
+            return {"id": request_id, "ok": True, "result": result}, False
+        except json.JSONDecodeError:
+            error = {"code": "bad_request", "message": "a request is one JSON object per line"}
+        except CommandError as exc:
+            error = {"code": exc.code, "message": str(exc)}
+        except Exception as exc:  # a bug must not take the node down, and must be visible
+            log.exception("control request failed")
+            error = {"code": "internal", "message": f"internal error: {exc.__class__.__name__}"}
+        return {"id": request_id, "ok": False, "error": error}, False

@@ -1,0 +1,81 @@
+"""A blocking client of the control API, for the CLI and for scripts."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from p2pchat.control import socket_path
+
+# Replies can be large (a whole conversation log); they come from our own node.
+MAX_REPLY = 64 * 1024 * 1024
+
+
+class ControlError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ControlClient:
+    def __init__(self, home: Path, timeout: float | None = 30.0) -> None:
+        path = socket_path(home)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            self._sock.close()
+            raise ControlError(
+                "no_node",
+                f"no node is running for {home}: start one with 'p2pchat --home {home} node'",
+            ) from None
+        self._file = self._sock.makefile("rb")
+        self._next_id = 0
+
+    def close(self) -> None:
+        self._file.close()
+        self._sock.close()
+
+    def __enter__(self) -> ControlClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, method: str, **params: Any) -> Any:
+        self._next_id += 1
+        request = {"id": self._next_id, "method": method, "params": params}
+        self._sock.sendall(json.dumps(request).encode() + b"\n")
+        while True:
+            reply = self._read()
+            if "event" in reply:
+                continue  # events interleave with replies once subscribed
+            if not reply.get("ok"):
+                error = reply.get("error") or {}
+                raise ControlError(str(error.get("code")), str(error.get("message")))
+            return reply.get("result")
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        self.call("subscribe")
+        while True:
+            reply = self._read()
+            if "event" in reply:
+                yield reply["event"]
+
+    def _read(self) -> dict[str, Any]:
+        line = self._file.readline(MAX_REPLY + 1)
+        if not line:
+            raise ControlError("disconnected", "the node closed the control connection")
+        if not line.endswith(b"\n"):
+            raise ControlError("bad_reply", "the node's reply was cut short or too long")
+        try:
+            value = json.loads(line)
+        except ValueError:
+            raise ControlError("bad_reply", "the node sent something that is not JSON") from None
+        if not isinstance(value, dict):
+            raise ControlError("bad_reply", "the node sent something that is not an object")
+        return value

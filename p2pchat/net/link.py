@@ -1,0 +1,122 @@
+"""One TCP connection running one core Session: the only place a session's bytes meet a socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from p2pchat.core.session import Closed, Established, Session
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 65536
+# A peer that stops reading must not make us buffer without end.
+MAX_WRITE_BUFFER = 8 * 1024 * 1024
+
+
+class Link:
+    """Pumps bytes between a stream and a Session and hands session events to the node.
+
+    The node's handler runs synchronously for every event, in order; it may call send_record()
+    and close() on this link.
+    """
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        session: Session,
+        *,
+        outbound: bool,
+        on_event: Callable[[Link, Any], None],
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.session = session
+        self.outbound = outbound
+        self._on_event = on_event
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        self.address: tuple[str, int] = (str(peer[0]), int(peer[1]))
+        self.established = asyncio.get_running_loop().create_future()
+        self.remote_key: bytes | None = None
+        self.close_reason: str | None = None
+        self.info: dict[str, Any] = {}  # what the node learns of the peer (its Hello, its state)
+
+    @property
+    def closed(self) -> bool:
+        return self.close_reason is not None
+
+    def send_record(self, record: bytes) -> None:
+        if self.closed:
+            return
+        self.session.send_record(record, _now())
+        self._flush()
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.close_reason = reason
+        with contextlib.suppress(Exception):
+            self.session.close(reason)
+            self._flush()
+        self.writer.close()
+        if not self.established.done():
+            self.established.set_result(False)
+
+    def tick(self) -> None:
+        if self.closed:
+            return
+        self._dispatch(self.session.tick(_now()))
+        self._flush()
+
+    def _flush(self) -> None:
+        data = self.session.data_to_send()
+        if data and not self.writer.is_closing():
+            self.writer.write(data)
+            if self.writer.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+                self.close("peer is not reading")
+
+    def _dispatch(self, events: list[Any]) -> None:
+        for event in events:
+            if isinstance(event, Established):
+                self.remote_key = event.remote_key
+            if isinstance(event, Closed) and self.close_reason is None:
+                self.close_reason = event.reason
+            self._on_event(self, event)
+            if isinstance(event, Established) and not self.established.done():
+                self.established.set_result(not self.closed)
+
+    async def run(self) -> None:
+        """Read until the peer or the session ends the link; always closes the socket."""
+        try:
+            self._flush()  # an initiator's first handshake message is ready at once
+            while not self.closed:
+                data = await self.reader.read(READ_SIZE)
+                if not data:
+                    self._end("connection closed by peer")
+                    break
+                self._dispatch(self.session.receive_data(data, _now()))
+                self._flush()
+                if not self.closed:
+                    await self.writer.drain()
+        except (ConnectionError, OSError) as exc:
+            self._end(f"connection error: {exc.__class__.__name__}")
+        finally:
+            if not self.closed:
+                self._end("link ended")
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.writer.wait_closed(), 2)
+            if not self.established.done():
+                self.established.set_result(False)
+
+    def _end(self, reason: str) -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()

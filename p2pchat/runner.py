@@ -1,0 +1,48 @@
+"""Run a node and its control API in the foreground until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from p2pchat.control import ControlServer
+from p2pchat.core.identity import Identity
+from p2pchat.node import Node, NodeConfig
+
+
+def configure_logging(verbosity: int) -> None:
+    level = {0: logging.INFO, 1: logging.DEBUG}.get(verbosity, logging.DEBUG)
+    if verbosity < 0:
+        level = logging.WARNING
+    logging.basicConfig(stream=sys.stderr, level=level,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+
+
+async def serve(home: Path, identity: Identity, name: str, config: NodeConfig,
+                ready: asyncio.Event | None = None) -> None:
+    node = Node(home, identity, name, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    control = ControlServer(node)
+    try:
+        await node.start()
+        await control.start()
+        status = node.status()
+        print(f"p2pchat node for {status['name']} ({status['fingerprint']})", flush=True)
+        print(f"listening on {', '.join(status['listen'])}", flush=True)
+        print("stop with Ctrl-C", flush=True)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await control.stop()
+        await node.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

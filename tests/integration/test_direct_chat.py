@@ -1,0 +1,182 @@
+"""Direct chat between real node processes on 127.0.0.1, driven through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+from collections.abc import Callable
+
+import pytest
+
+from p2pchat.control_client import ControlClient
+from tests.cli import assert_clean_failure
+from tests.nodes import NodeProcess, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+MakeNode = Callable[[str], NodeProcess]
+
+
+def befriend(a: NodeProcess, b: NodeProcess) -> None:
+    """Mutual contacts with addresses, typed as a user would."""
+    a.cli("contacts", "add", b.fingerprint, "--name", b.name, "--addr", b.addr, check=True)
+    b.cli("contacts", "add", a.fingerprint, "--name", a.name, "--addr", a.addr, check=True)
+
+
+def texts(node: NodeProcess, who: str) -> list[str]:
+    return [m["text"] for m in node.log_json(who)]
+
+
+def linked(node: NodeProcess, other: NodeProcess) -> bool:
+    peers = node.json("peers")["links"]
+    return any(p["fingerprint"] == other.fingerprint and p["state"] == "contact" for p in peers)
+
+
+def test_message_arrives_and_is_delivered(make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    befriend(alice, bob)
+    sent = alice.cli("send", "bob", "hello bob", check=True).stdout.strip()
+    got = wait_for(lambda: bob.log_json("alice"), 5, "bob to receive the message")
+    assert [(m["text"], m["author"], m["author_name"]) for m in got] == [
+        ("hello bob", alice.fingerprint, "alice")]
+    assert got[0]["id"] == sent and got[0]["sent_at"].endswith("+00:00")
+    wait_for(lambda: alice.log_json("bob")[0]["status"] == "delivered", 5, "delivery receipt")
+    bob.cli("send", "alice", "hi alice", check=True)
+    wait_for(lambda: texts(alice, "bob") == ["hello bob", "hi alice"], 5, "the reply")
+    status = alice.json("status")
+    assert status["fingerprint"] == alice.fingerprint and status["links"] == 1
+    assert status["listen"] == [alice.addr]
+
+
+def test_message_waits_for_a_receiver_that_is_down(make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    befriend(alice, bob)
+    wait_for(lambda: linked(alice, bob), 10, "the link")
+    bob.stop()
+    alice.cli("send", "bob", "while you were out", check=True)
+    assert alice.log_json("bob")[0]["status"] in ("queued", "sent")
+    bob.start()
+    wait_for(lambda: texts(bob, "alice") == ["while you were out"], 15, "the queued message")
+    wait_for(lambda: alice.log_json("bob")[0]["status"] == "delivered", 5, "delivery")
+
+
+def test_fifty_messages_to_a_killed_receiver_arrive_once_in_order(make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    befriend(alice, bob)
+    wait_for(lambda: linked(alice, bob), 10, "the link")
+    bob.kill()
+    for i in range(50):
+        alice.cli("send", "bob", f"message {i}", check=True)
+    bob.start()
+    expected = [f"message {i}" for i in range(50)]
+    wait_for(lambda: texts(bob, "alice") == expected, 15, "all 50 messages in order")
+    assert [m["seq"] for m in bob.log_json("alice")] == list(range(1, 51))
+
+
+def _send_many(node: NodeProcess, to: str, count: int, prefix: str,
+               kill_at: int, victim: NodeProcess) -> list[str]:
+    """Send through the control API, like a bot, and SIGKILL `victim` right after the
+    `kill_at`-th acknowledgement. Returns the ids the sending node acknowledged."""
+    ids = []
+    with ControlClient(node.home) as client:
+        for i in range(count):
+            try:
+                ids.append(client.call("send", to=to, text=f"{prefix} {i}")["id"])
+            except Exception:
+                break  # the sender died under us: only acknowledged messages count
+            if len(ids) == kill_at:
+                victim.kill()
+    return ids
+
+
+@pytest.mark.parametrize("victim", ["receiver", "sender"])
+def test_sigkill_with_messages_in_flight_loses_and_doubles_nothing(
+        make_node: MakeNode, victim: str) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    befriend(alice, bob)
+    wait_for(lambda: linked(alice, bob), 10, "the link")
+    killed = bob if victim == "receiver" else alice
+    acknowledged = _send_many(alice, "bob", 1000, "burst", kill_at=300, victim=killed)
+    # The receiver dies with messages on the wire and 700 more queued behind it; the sender
+    # dies with acknowledged messages not yet delivered.
+    assert len(acknowledged) == (1000 if victim == "receiver" else 300)
+    killed.start()
+    wait_for(lambda: linked(alice, bob), 15, "the link after restart")
+
+    def all_arrived() -> list[dict[str, object]] | None:
+        log = bob.log_json("alice")
+        got = {m["id"] for m in log}
+        return log if set(acknowledged) <= got else None
+
+    log = wait_for(all_arrived, 60, "every acknowledged message")
+    ids = [m["id"] for m in log]
+    assert len(ids) == len(set(ids)), "a message was shown twice"
+    assert [m["seq"] for m in log] == list(range(1, len(log) + 1)), "order or a gap"
+    assert [m["text"] for m in log] == [f"burst {i}" for i in range(len(log))]
+    statuses = {m["status"] for m in alice.log_json("bob")}
+    wait_for(lambda: {m["status"] for m in alice.log_json("bob")} == {"delivered"}, 15,
+             f"every message marked delivered (now {statuses})")
+
+
+def test_mistyped_fingerprint_is_refused(make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob")
+    typo = bob.fingerprint[:20] + ("A" if bob.fingerprint[20] != "A" else "B") + \
+        bob.fingerprint[21:]
+    proc = alice.cli("contacts", "add", typo, "--name", "bob")
+    assert_clean_failure(proc)
+    assert "mistyped" in proc.stderr
+    assert alice.json("contacts", "list") == []
+
+
+def test_commands_without_a_node_say_how_to_start_one(make_node: MakeNode) -> None:
+    alice = make_node("alice")
+    for args in (["status"], ["send", "bob", "hi"], ["log", "bob"], ["peers"],
+                 ["contacts", "list"]):
+        proc = alice.cli(*args)
+        assert_clean_failure(proc)
+        assert "node" in proc.stderr and "start" in proc.stderr
+
+
+def test_wrong_key_at_a_contacts_address_is_refused_loudly(make_node: MakeNode) -> None:
+    alice, bob, mallory = make_node("alice").start(), make_node("bob"), make_node("mallory")
+    mallory.start()
+    # Alice believes bob is at mallory's address.
+    alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", "--addr", mallory.addr,
+              check=True)
+    wait_for(lambda: "presented key" in alice.log_path.read_text(), 10, "the warning")
+    log = alice.log_path.read_text()
+    assert "WARNING" in log and mallory.fingerprint in log
+    assert alice.json("peers")["links"] == []
+    alice.cli("send", "bob", "for bob only", check=True)
+    assert all(p["fingerprint"] != alice.fingerprint for p in mallory.json("peers")["links"])
+    assert mallory.json("contacts", "list") == []  # mallory never even learned who called
+
+
+def _raw(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def test_garbage_on_the_port_leaves_the_node_serving(make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    befriend(alice, bob)
+    wait_for(lambda: linked(alice, bob), 10, "the link")
+    assert bob.port is not None
+    with _raw(bob.port) as s:  # random bytes
+        s.sendall(os.urandom(4096))
+    with _raw(bob.port) as s:  # a half handshake: a valid XX first message, then nothing
+        s.sendall(struct.pack(">H", 33) + b"\x01" + os.urandom(32))
+    with _raw(bob.port) as s:  # an oversize frame header
+        s.sendall(b"\xff\xff" + os.urandom(1000))
+    flood = [_raw(bob.port) for _ in range(200)]  # many connections from one address
+    try:
+        alice.cli("send", "bob", "still there?", check=True)
+        wait_for(lambda: texts(bob, "alice") == ["still there?"], 10, "chat to carry on")
+    finally:
+        for s in flood:
+            s.close()
+    log = bob.log_path.read_text()
+    assert "too many links" in log
+    assert bob.proc is not None and bob.proc.poll() is None
+    assert json.loads(bob.cli("status", "--json").stdout)["links"] == 1
