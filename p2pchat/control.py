@@ -1,7 +1,8 @@
 """The local control API: a Unix socket in the home, JSON lines (see docs/api.md).
 
 Each request is one line `{"id": any, "method": "...", "params": {...}}` and gets one line back:
-`{"id": ..., "ok": true, "result": ...}` or `{"id": ..., "ok": false, "error": {"code", "message"}}`.
+`{"id": ..., "ok": true, "result": ...}` or
+`{"id": ..., "ok": false, "error": {"code": ..., "message": ...}}`.
 After `{"method": "subscribe"}` the connection also receives `{"event": {...}}` lines.
 Only the owner can connect: the socket is mode 0600 inside a 0700 home.
 """

@@ -334,7 +334,7 @@ class Node:
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(*address), self.config.connect_timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             log.debug("cannot reach %s: %s", _format_addr(address), exc)
             return False
         session = Session(
@@ -348,7 +348,7 @@ class Node:
         try:
             ok = await asyncio.wait_for(asyncio.shield(link.established),
                                         self.config.session.handshake_timeout + 1)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             link.close("handshake timed out")
             return False
         return bool(ok) and self.links.get(key) is link
@@ -462,7 +462,7 @@ class Node:
         link.info["since"] = _now_ms()
         ports = [port for _, port in self.listen_addresses]
         self._queue(link, Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
-                                ports=ports[:MAX_ADDRS]))
+                                ports=tuple(ports[:MAX_ADDRS])))
         if is_contact:
             self._start_sync(link, key)
         log.info("link to %s up (%s, %s)", short_fingerprint(key),

@@ -72,8 +72,8 @@ class Dialer:
 
     def backoff(self, attempt: int) -> float:
         """Full delay for the n-th failure: doubling up to the cap, then jittered to 50-100%."""
-        delay = min(self._cap, self._base * (2 ** min(attempt, 16)))
-        return delay * (0.5 + self._rng.random() / 2)
+        delay: float = min(self._cap, self._base * 2.0 ** min(attempt, 16))
+        return delay * (0.5 + self._rng.random() / 2.0)
 
     async def _run(self, key: bytes) -> None:
         wake = self._wakes[key]
