@@ -69,7 +69,7 @@ from p2pchat.core.session import (
 from p2pchat.core.sync import ConversationLog
 from p2pchat.net.dialer import Address, Dialer
 from p2pchat.net.link import Link
-from p2pchat.storage.store import Contact, Store
+from p2pchat.storage.store import Contact, Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
 
@@ -97,7 +97,7 @@ class NodeConfig:
     max_links_per_ip: int = 16
     max_strangers: int = 8
     max_requests: int = 64
-    stranger_lifetime: float = 120.0
+    stranger_lifetime: float = 30.0
     connect_timeout: float = 5.0
     session: SessionConfig = field(default_factory=SessionConfig)
 
@@ -217,11 +217,11 @@ class Node:
             server.close()
         for link in list(self._connections):
             link.close("node shutting down")
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2)
@@ -249,7 +249,7 @@ class Node:
         return task
 
     async def _ticker(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(1.0)
             now = asyncio.get_running_loop().time()
             for link in list(self._connections):
@@ -297,14 +297,17 @@ class Node:
                 if not waiter.done():
                     waiter.set_exception(CommandError("storage", f"could not save: {exc}"))
             return
-        for link, record in outq:
-            try:
-                link.send_record(record)
-            except (ProtocolError, ValueError) as exc:
-                link.close(f"cannot send: {exc}")
+        # Committed: from here on the waiters must be released whatever a link does.
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        for link, record in outq:
+            try:
+                link.send_record(record)
+            except Exception as exc:
+                log.warning("closing link to %s: cannot send: %s",
+                            _format_addr(link.address), exc)
+                link.close(f"cannot send: {exc}")
 
     # ------------------------------------------------------------ connections
 
@@ -525,24 +528,39 @@ class Node:
         if not link.outbound:
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             self._learned_addrs[key] = learned[:MAX_ADDRS]
-        if is_contact and not hello.knows_you:
-            # We added them; they don't know us yet: ask, once per link.
-            self._queue(link, ContactRequest(name=self.name, note=""))
+        if is_contact:
+            # We added them; if they don't know us yet, ask (once per link) and then wait for
+            # them to accept and dial us rather than knocking again and again.
+            self._dialer.set_patient(key, not hello.knows_you)
+            if not hello.knows_you:
+                self._queue(link, ContactRequest(name=self.name, note=""))
 
     def _on_contact_request(self, link: Link, key: bytes, request: ContactRequest,
                             contact: Contact | None) -> None:
-        if contact is not None or link.info.get("requested"):
-            return  # one request per stranger; a known requester is already listed
-        link.info["requested"] = True
+        # A stranger's link has done all it may do once its request is in: free the slot.
+        # If we accept, we dial them back at the address their Hello gave.
+        self._close_after_flush(link, "contact request received")
+        if contact is not None:
+            return  # one request per stranger: it is already listed
         if self.db.count_contacts("request") >= self.config.max_requests:
             log.warning("ignored a contact request: %d are already waiting",
                         self.config.max_requests)
             return
         addrs = [_format_addr(a) for a in self._learned_addrs.get(key, [])]
-        self.db.add_contact(key, request.name, "request", addrs=addrs, note=request.note)
+        name = request.name.strip() or short_fingerprint(key)
+        if self.db.contact_by_name(name) is not None:
+            name = f"{name} ({short_fingerprint(key)})"  # a stranger can't take a known name
+        try:
+            self.db.add_contact(key, name, "request", addrs=addrs, note=request.note)
+        except (StoreError, ValueError) as exc:
+            log.warning("ignored a contact request: %s", exc)
+            return
         self._schedule_flush()
         self.events.emit({"type": "contact_request", "fingerprint": fingerprint(key),
-                          "name": request.name, "note": request.note})
+                          "name": name, "note": request.note})
+
+    def _close_after_flush(self, link: Link, reason: str) -> None:
+        asyncio.get_running_loop().call_soon(link.close, reason)
 
     def _promote(self, link: Link, key: bytes) -> None:
         """A stranger's link becomes a contact's link (we accepted them, or they us)."""

@@ -71,6 +71,8 @@ class Link:
             return
         self._dispatch(self.session.tick(_now()))
         self._flush()
+        if self.session.closed:  # a timeout: the read loop may be parked on a silent peer
+            self.writer.close()
 
     def _flush(self) -> None:
         data = self.session.data_to_send()

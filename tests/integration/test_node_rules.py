@@ -1,0 +1,202 @@
+"""Nodes in one process on 127.0.0.1: who may link, who may write, one link per peer."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from p2pchat.core.identity import Identity
+from p2pchat.core.session import SessionConfig
+from p2pchat.home import ensure_home
+from p2pchat.node import CommandError, Node, NodeConfig
+
+pytestmark = pytest.mark.timeout(60)
+
+MakeNode = Callable[..., Awaitable[Node]]
+
+
+@pytest.fixture
+async def make_node(tmp_path: Path) -> AsyncIterator[MakeNode]:
+    nodes: list[Node] = []
+
+    async def make(name: str, **config: Any) -> Node:
+        home = ensure_home(tmp_path / name)
+        node = Node(home, Identity.generate(), name,
+                    NodeConfig(listen=(("127.0.0.1", 0),), mdns=False, **config))
+        await node.start()
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        await node.stop()
+
+
+async def until(condition: Callable[[], Any], timeout: float = 10, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await asyncio.sleep(0.02)  # bounded: polling a condition with a deadline
+    return value
+
+
+def addr(node: Node) -> str:
+    host, port = node.listen_addresses[0]
+    return f"{host}:{port}"
+
+
+def fp(node: Node) -> str:
+    return node.status()["fingerprint"]
+
+
+def texts(node: Node, who: str) -> list[str]:
+    return [m["text"] for m in node.history(who)]
+
+
+async def test_stranger_asks_then_is_accepted(make_node: MakeNode) -> None:
+    alice, bob = await make_node("alice"), await make_node("bob")
+    events = bob.events.subscribe()
+    await alice.add_contact(fp(bob), "bob", [addr(bob)])
+    await alice.send("bob", "it's alice, add me?")
+    request = await asyncio.wait_for(_next(events, "contact_request"), 10)
+    assert request["fingerprint"] == fp(alice) and request["name"] == "alice"
+    [listed] = bob.list_contacts()
+    assert listed["state"] == "request"
+    assert [r["fingerprint"] for r in bob.peers()["requests"]] == [fp(alice)]
+    # The stranger's link is closed once its request is in, and nothing else was stored.
+    await until(lambda: not bob._is_linked(alice.key), what="the stranger link to close")
+    assert bob.db.list_conversations() == []
+    await bob.accept_contact("alice")  # bob dials alice back at the address her Hello gave
+    await until(lambda: texts(bob, "alice") == ["it's alice, add me?"], what="the message")
+    await until(lambda: alice.history("bob")[0]["status"] == "delivered", what="delivery")
+    await bob.send("alice", "welcome")
+    await until(lambda: "welcome" in texts(alice, "bob"), what="the reply")
+
+
+async def test_blocked_peer_gets_nothing_through(make_node: MakeNode) -> None:
+    alice, bob = await make_node("alice"), await make_node("bob")
+    await bob.add_contact(fp(alice), "alice", [addr(alice)])
+    await alice.add_contact(fp(bob), "bob", [addr(bob)])
+    await until(lambda: bob._is_linked(alice.key), what="the link")
+    await bob.block_contact("alice")
+    await until(lambda: not alice._is_linked(bob.key), what="the link to drop")
+    await alice.send("bob", "let me in")
+    await alice._dial(bob.key, bob.listen_addresses[0])  # dialling again is refused too
+    assert not bob._is_linked(alice.key)
+    assert texts(bob, "alice") == []
+    assert bob.list_contacts()[0]["state"] == "blocked"
+
+
+async def test_simultaneous_dials_keep_one_agreed_link(make_node: MakeNode) -> None:
+    for round in range(3):
+        alice, bob = await make_node(f"alice{round}"), await make_node(f"bob{round}")
+        await _dial_each_other(alice, bob)
+        await alice.stop()
+        await bob.stop()
+
+
+async def _dial_each_other(alice: Node, bob: Node) -> None:
+    await asyncio.gather(alice.add_contact(fp(bob), "bob", [addr(bob)]),
+                         bob.add_contact(fp(alice), "alice", [addr(alice)]))
+    await asyncio.gather(alice._dial(bob.key, bob.listen_addresses[0]),
+                         bob._dial(alice.key, alice.listen_addresses[0]))
+
+    def settled() -> bool:
+        a, b = alice.links.get(bob.key), bob.links.get(alice.key)
+        live = [c for c in alice._connections if c.remote_key == bob.key and not c.closed]
+        return bool(a and b and not a.closed and not b.closed and len(live) == 1)
+
+    await until(settled, what="one link")
+    # The link initiated by the smaller key wins, on both sides.
+    smaller_is_alice = alice.key < bob.key
+    assert alice.links[bob.key].outbound == smaller_is_alice
+    assert bob.links[alice.key].outbound == (not smaller_is_alice)
+    await alice.send("bob", "one link")
+    await until(lambda: texts(bob, "alice") == ["one link"], what="delivery")
+
+
+async def test_trickling_handshake_is_cut_off(make_node: MakeNode) -> None:
+    fast = dataclasses.replace(SessionConfig(), handshake_timeout=1.0)
+    bob = await make_node("bob", session=fast)
+    host, port = bob.listen_addresses[0]
+    reader, writer = await asyncio.open_connection(host, port)
+    started = time.monotonic()
+    try:
+        for byte in b"\x00\x21\x01":  # the start of a frame, one byte at a time
+            writer.write(bytes([byte]))
+            await writer.drain()
+        assert await asyncio.wait_for(reader.read(100), 10) == b""  # the node hung up
+    finally:
+        writer.close()
+    assert time.monotonic() - started < 5
+    assert not bob._connections or all(c.closed for c in bob._connections)
+
+
+async def test_strangers_are_bounded(make_node: MakeNode) -> None:
+    bob = await make_node("bob", max_strangers=2, max_requests=3)
+    strangers = [await make_node(f"s{i}") for i in range(5)]
+    for s in strangers:
+        await s.add_contact(fp(bob), "bob", [addr(bob)])
+    await until(lambda: len(bob.list_contacts()) >= 2, what="requests")
+    for s in strangers:
+        s._dialer.wake(bob.key)
+    await until(lambda: len(bob.list_contacts()) == 3, what="three requests")
+    live = [c for c in bob._connections if c.info.get("stranger") and not c.closed]
+    assert len(live) <= 2
+    assert len(bob.list_contacts()) == 3  # never more than max_requests
+
+
+async def test_key_mismatch_is_an_event_and_no_link(make_node: MakeNode) -> None:
+    alice, mallory = await make_node("alice"), await make_node("mallory")
+    bob_key = Identity.generate().public_key
+    from p2pchat.core.identity import fingerprint
+
+    events = alice.events.subscribe()
+    await alice.add_contact(fingerprint(bob_key), "bob", [addr(mallory)])
+    event = await asyncio.wait_for(_next(events, "key_mismatch"), 10)
+    assert event["expected"] == fingerprint(bob_key) and event["presented"] == fp(mallory)
+    assert not alice._is_linked(bob_key) and not alice.links
+
+
+async def test_command_errors_are_clear(make_node: MakeNode) -> None:
+    alice = await make_node("alice")
+    with pytest.raises(CommandError, match="not valid"):
+        await alice.add_contact("ABC", "x")
+    with pytest.raises(CommandError, match="your own"):
+        await alice.add_contact(fp(alice), "me")
+    with pytest.raises(CommandError, match="no contact"):
+        await alice.send("nobody", "hi")
+    other = Identity.generate().public_key
+    from p2pchat.core.identity import fingerprint
+
+    await alice.add_contact(fingerprint(other), "bob", ["127.0.0.1:9"])
+    with pytest.raises(CommandError, match="already"):
+        await alice.add_contact(fingerprint(other), "bob")
+    with pytest.raises(CommandError, match="nothing to send"):
+        await alice.send("bob", "   ")
+    with pytest.raises(CommandError, match="HOST:PORT"):
+        await alice.add_contact(fingerprint(Identity.generate().public_key), "c", ["nope"])
+
+
+async def test_second_node_on_the_same_home_is_refused(make_node: MakeNode,
+                                                       tmp_path: Path) -> None:
+    alice = await make_node("alice")
+    twin = Node(alice.home, alice.identity, "alice", NodeConfig(mdns=False))
+    with pytest.raises(CommandError, match="already running"):
+        await twin.start()
+
+
+async def _next(queue: asyncio.Queue[dict[str, Any] | None], kind: str) -> dict[str, Any]:
+    while True:
+        event = await queue.get()
+        assert event is not None
+        if event["type"] == kind:
+            return event
+
