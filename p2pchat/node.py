@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import ipaddress
 import logging
 import os
 import time
@@ -145,6 +146,13 @@ def _format_addr(address: Address) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def parse_addr(text: str) -> Address:
     """'host:port' or '[v6]:port' into a pair; ValueError with a readable message otherwise."""
     text = text.strip()
@@ -181,8 +189,10 @@ class Node:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock_fd: int | None = None
         self._replay_guard = ReplayGuard()
-        self._dialer = Dialer(self._dial, self._addresses_for, self._is_linked)
+        self._dialer = Dialer(self._dial, self._addresses_for, self._has_working_link)
         self.discovery: Any = None
+        self._advert: tuple[int, dict[str, str], str, int] | None = None  # port, TXT, name, day
+        self._local_addrs: set[str] = set()
         self._stopping = False
 
     # ------------------------------------------------------------ lifecycle
@@ -201,7 +211,11 @@ class Node:
         for contact in self.store.list_contacts(states=("contact",)):
             self._dialer.want(contact.key)
         if self.config.mdns:
-            await self._start_discovery()
+            try:
+                await self._start_discovery()
+            except Exception as exc:  # chat still works with typed addresses
+                log.warning("mDNS discovery is off: %s", exc)
+                self.discovery = None
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(_format_addr(a) for a in self.listen_addresses))
 
@@ -388,6 +402,31 @@ class Node:
         link = self.links.get(key)
         return link is not None and not link.closed
 
+    def _has_working_link(self, key: bytes) -> bool:
+        """Linked, and not over a path the network has since moved away from."""
+        link = self.links.get(key)
+        return link is not None and not link.closed and not self._is_stale(link)
+
+    def _is_stale(self, link: Link) -> bool:
+        """A link whose peer now advertises only other addresses, or whose local address went.
+
+        Such a TCP connection usually dies silently; waiting for the idle timeout would leave a
+        moved peer unreachable for half a minute. Adverts only make us dial: the handshake on
+        the new path must succeed before the old link is dropped.
+        """
+        if link.remote_key is None:
+            return False
+        local_ip = link.local_ip
+        if self._local_addrs and local_ip and local_ip not in self._local_addrs \
+                and not _is_loopback(local_ip):
+            return True
+        if self.discovery is None:
+            return False
+        day = day_number(time.time())
+        advertised = [a for advert in self.discovery.adverts()
+                      if advert.may_be(link.remote_key, day) for a in advert.addresses]
+        return bool(advertised) and all(host != link.address[0] for host, _ in advertised)
+
     def _addresses_for(self, key: bytes) -> list[Address]:
         found: list[Address] = []
         contact = self.db.get_contact(key)
@@ -479,11 +518,13 @@ class Node:
 
         Rule both sides compute alike: the link whose initiator has the smaller public key
         wins. Two links in the same direction mean the initiator redialled, so the newer wins.
+        A stale link (the peer moved, or our address went away) always gives way.
         """
         existing = self.links.get(key)
         if existing is not None and not existing.closed and existing is not link:
             preferred_outbound = self.key < key
-            if existing.outbound == link.outbound or link.outbound == preferred_outbound:
+            if (existing.outbound == link.outbound or link.outbound == preferred_outbound
+                    or self._is_stale(existing)):
                 existing.close("replaced by a newer link")
             else:
                 link.close("duplicate link")
@@ -846,13 +887,50 @@ class Node:
 
         self.discovery = Discovery(interfaces=self.config.mdns_interfaces,
                                    on_change=self._on_discovery_change)
+        self._advert = self._make_advert()
+        port, properties, instance, _ = self._advert
+        await self.discovery.async_start(port, properties, instance)
+        if self.config.mdns_interfaces is None:
+            from p2pchat.net.discovery import local_addresses
+
+            self._local_addrs = set(local_addresses())
+        self._spawn(self._watch_network(), "watch-network")
+
+    def _make_advert(self) -> tuple[int, dict[str, str], str, int]:
+        day = day_number(time.time())
+        port = self.listen_addresses[0][1]
         if self.config.presence == "private":
-            properties = private_properties(self.key, day_number(time.time()))
-            instance = private_instance_name()
-        else:
-            properties = public_properties(self.key, self.name)
-            instance = public_instance_name(self.key)
-        await self.discovery.async_start(self.listen_addresses[0][1], properties, instance)
+            # A fresh random instance name with each tag, so old and new can't be linked.
+            return port, private_properties(self.key, day), private_instance_name(), day
+        return port, public_properties(self.key, self.name), public_instance_name(self.key), day
+
+    async def _watch_network(self) -> None:
+        """Follow renumbering (a new DHCP lease, another hotspot) and the daily private tag."""
+        from p2pchat.net.discovery import local_addresses
+
+        while not self._stopping:
+            await asyncio.sleep(1.0)
+            assert self._advert is not None
+            moved = False
+            if self.config.mdns_interfaces is None:
+                current = set(local_addresses())
+                moved = current != self._local_addrs
+                self._local_addrs = current
+            new_day = day_number(time.time()) != self._advert[3]
+            if not (moved or (new_day and self.config.presence == "private")):
+                continue
+            if moved:
+                log.info("local addresses changed to %s", ", ".join(sorted(current)) or "none")
+                for link in list(self._connections):
+                    if self._is_stale(link):
+                        link.close("local address went away")
+            self._advert = self._make_advert() if new_day else self._advert
+            port, properties, instance, _ = self._advert
+            try:
+                await self.discovery.async_update(port, properties, instance)
+            except Exception as exc:
+                log.warning("could not update the mDNS advert: %s", exc)
+            self._dialer.wake_all()
 
     def _on_discovery_change(self) -> None:
         # An advert only suggests where to dial; the handshake decides who answers.

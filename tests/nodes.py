@@ -40,20 +40,20 @@ class NodeProcess:
         self.fingerprint: str = run_json(home, "id")["fingerprint"]
         self.port: int | None = None
 
-    def start(self, *extra: str, listen: str | None = None) -> NodeProcess:
+    def start(self, *extra: str, listen: str | None = None, mdns: bool = False,
+              host: Any = None) -> NodeProcess:
+        """Start the node; in a network-namespace `host` when given (see tests/netns)."""
         listen = listen or f"127.0.0.1:{self.port or 0}"
-        args = ["node", "--listen", listen, "--no-mdns", *extra]
-        log = self.log_path.open("a")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "p2pchat", "--home", str(self.home), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=cli_env(),
-            start_new_session=True,
-        )
-        log.close()
+        args = ["node", "--listen", listen, *([] if mdns else ["--no-mdns"]), *extra]
+        argv = [sys.executable, "-m", "p2pchat", "--home", str(self.home), *args]
+        with self.log_path.open("a") as log:
+            if host is not None:
+                self.proc = host.popen(argv, cli_env(), stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
+            else:
+                self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, text=True, env=cli_env(),
+                                             start_new_session=True)
         status = wait_for(self._status, 20, f"{self.name}'s node to start")
         self.port = int(status["listen"][0].rsplit(":", 1)[1])
         return self

@@ -86,6 +86,11 @@ def _non_loopback_interfaces() -> tuple[InterfaceList, list[str]]:
     return interfaces, advertised
 
 
+def local_addresses() -> list[str]:
+    """This host's non-loopback addresses now: a node compares them to notice renumbering."""
+    return _non_loopback_interfaces()[1]
+
+
 def _explicit_interfaces(addresses: Sequence[str]) -> tuple[InterfaceList, list[str]]:
     interfaces: InterfaceList = []
     for text in addresses:

@@ -44,6 +44,12 @@ class Link:
         self.remote_key: bytes | None = None
         self.close_reason: str | None = None
         self.info: dict[str, Any] = {}  # what the node learns of the peer (its Hello, its state)
+        self.last_received = _now()
+
+    @property
+    def local_ip(self) -> str | None:
+        local = self.writer.get_extra_info("sockname")
+        return str(local[0]) if local else None
 
     @property
     def closed(self) -> bool:
@@ -100,6 +106,7 @@ class Link:
                 if not data:
                     self._end("connection closed by peer")
                     break
+                self.last_received = _now()
                 self._dispatch(self.session.receive_data(data, _now()))
                 self._flush()
                 if not self.closed:
