@@ -20,6 +20,10 @@ pytestmark = pytest.mark.timeout(30)
 
 WAIT = 10.0  # seconds for any one condition
 
+# Ports that adverts carry; nothing listens on them (discovery only passes them along).
+PORT_01, PORT_02, PORT_03 = 40001, 40002, 40003
+PORT_11, PORT_12 = 40011, 40012
+
 
 class Watcher:
     """Wakes a waiter whenever a Discovery reports a change."""
@@ -74,12 +78,12 @@ async def test_two_nodes_find_each_other_and_see_goodbyes(
     await asyncio.wait_for(
         asyncio.gather(
             a.async_start(
-                40001,
+                PORT_01,
                 presence.public_properties(key_a, "alice"),
                 presence.public_instance_name(key_a),
             ),
             b.async_start(
-                40002,
+                PORT_02,
                 presence.public_properties(key_b, "bob"),
                 presence.public_instance_name(key_b),
             ),
@@ -92,10 +96,10 @@ async def test_two_nodes_find_each_other_and_see_goodbyes(
     seen_by_a = find(a, key_b)
     assert seen_by_a is not None
     assert seen_by_a.name == "bob"
-    assert seen_by_a.addresses == (("127.0.0.1", 40002),)
+    assert seen_by_a.addresses == (("127.0.0.1", PORT_02),)
     seen_by_b = find(b, key_a)
     assert seen_by_b is not None
-    assert seen_by_b.addresses == (("127.0.0.1", 40001),)
+    assert seen_by_b.addresses == (("127.0.0.1", PORT_01),)
     assert a.registered_name is not None
     assert seen_by_b.instance == a.registered_name
     # Nobody sees itself.
@@ -104,14 +108,16 @@ async def test_two_nodes_find_each_other_and_see_goodbyes(
     # A name change (and a new port) reaches the other side as an update.
     await asyncio.wait_for(
         b.async_update(
-            40003, presence.public_properties(key_b, "bobby"), presence.public_instance_name(key_b)
+            PORT_03,
+            presence.public_properties(key_b, "bobby"),
+            presence.public_instance_name(key_b),
         ),
         timeout=WAIT,
     )
 
     def updated() -> bool:
         advert = find(a, key_b)
-        return advert is not None and advert.name == "bobby" and advert.addresses[0][1] == 40003
+        return advert is not None and advert.name == "bobby" and advert.addresses[0][1] == PORT_03
 
     await watch_a.until(updated)
 
@@ -129,12 +135,12 @@ async def test_private_mode_is_recognised_by_tag_only(
     await asyncio.wait_for(
         asyncio.gather(
             a.async_start(
-                40011,
+                PORT_11,
                 presence.public_properties(key_a, "alice"),
                 presence.public_instance_name(key_a),
             ),
             b.async_start(
-                40012, presence.private_properties(key_b, day), presence.private_instance_name()
+                PORT_12, presence.private_properties(key_b, day), presence.private_instance_name()
             ),
         ),
         timeout=WAIT,
@@ -150,7 +156,7 @@ async def test_private_mode_is_recognised_by_tag_only(
     assert advert is not None
     assert advert.public_key is None and advert.name is None
     assert advert.may_be(key_b, day)
-    assert advert.addresses == (("127.0.0.1", 40012),)
+    assert advert.addresses == (("127.0.0.1", PORT_12),)
 
 
 async def test_adverts_of_unknown_versions_are_ignored(
