@@ -193,6 +193,7 @@ class Node:
         self.discovery: Any = None
         self._advert: tuple[int, dict[str, str], str, int] | None = None  # port, TXT, name, day
         self._local_addrs: set[str] = set()
+        self._mismatches: set[tuple[str, bytes, bytes]] = set()
         self._stopping = False
 
     # ------------------------------------------------------------ lifecycle
@@ -468,6 +469,12 @@ class Node:
         contact = self.db.get_contact(event.expected)
         who = contact.name if contact else short_fingerprint(event.expected)
         address = _format_addr(link.info.get("dialed", link.address))
+        seen = (address, event.expected, event.presented)
+        if seen in self._mismatches:  # loud once; the dialer will keep meeting it
+            log.debug("the peer at %s still presents a different key", address)
+            return
+        if len(self._mismatches) < 1024:
+            self._mismatches.add(seen)
         log.warning(
             "WARNING: the peer at %s presented key %s, not the key pinned for %s (%s). Refused."
             " Someone may be impersonating them. If %s really has a new key, verify the safety"
