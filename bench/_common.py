@@ -10,6 +10,7 @@ import gc
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -77,6 +78,29 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
     }
+
+
+def versions() -> dict[str, Any]:
+    """PyNaCl, its bundled libsodium and zeroconf versions, as installed."""
+    from importlib import metadata
+
+    out: dict[str, Any] = {}
+    for dist in ("PyNaCl", "zeroconf", "msgpack"):
+        try:
+            out[dist.lower()] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist.lower()] = None
+    # PyNaCl's bundled libsodium exports no version function through its cffi module; its own
+    # changelog (in the package metadata) names the libsodium it ships.
+    out["libsodium"] = None
+    try:
+        text = metadata.metadata("PyNaCl").get_payload()  # type: ignore[attr-defined]
+        found = re.search(r"libsodium``\s+to\s+([0-9][\w.\-]*)", str(text))
+        if found:
+            out["libsodium"] = f"{found.group(1)} (bundled, per PyNaCl's changelog)"
+    except Exception:
+        pass
+    return out
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -14,9 +14,8 @@ import os
 import struct
 from typing import Any
 
-import nacl
 import nacl.bindings as sodium
-from _common import emit, environment, per_op, ratio
+from _common import emit, environment, per_op, ratio, versions
 
 from p2pchat.core.identity import Identity
 from p2pchat.core.noise import CipherState, HandshakeState
@@ -159,9 +158,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     dh_floor = XX_VAR_MULTS * x_cpu + XX_BASE_MULTS * x25519_base["cpu_median_s"]
     results: dict[str, Any] = {
         "benchmark": "crypto",
-        "environment": {**environment(), "pynacl": nacl.__version__,
-                        "libsodium": sodium.sodium_version_string()
-                        if hasattr(sodium, "sodium_version_string") else None},
+        "environment": {**environment(), **versions()},
         "units": "microseconds per operation (CPU median unless *_wall_)",
         "x25519": {
             "what": "one crypto_scalarmult (variable base), nacl.bindings",

@@ -15,6 +15,7 @@ from p2pchat.core.identity import Identity
 from p2pchat.core.session import SessionConfig
 from p2pchat.home import ensure_home
 from p2pchat.node import CommandError, Node, NodeConfig
+from tests.aio import next_event, until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,15 +39,6 @@ async def make_node(tmp_path: Path) -> AsyncIterator[MakeNode]:
         await node.stop()
 
 
-async def until(condition: Callable[[], Any], timeout: float = 10, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await asyncio.sleep(0.02)  # bounded: polling a condition with a deadline
-    return value
-
-
 def addr(node: Node) -> str:
     host, port = node.listen_addresses[0]
     return f"{host}:{port}"
@@ -65,7 +57,7 @@ async def test_stranger_asks_then_is_accepted(make_node: MakeNode) -> None:
     events = bob.events.subscribe()
     await alice.add_contact(fp(bob), "bob", [addr(bob)])
     await alice.send("bob", "it's alice, add me?")
-    request = await asyncio.wait_for(_next(events, "contact_request"), 10)
+    request = await next_event(events, "contact_request", 10)
     assert request["fingerprint"] == fp(alice) and request["name"] == "alice"
     [listed] = bob.list_contacts()
     assert listed["state"] == "request"
@@ -160,7 +152,7 @@ async def test_key_mismatch_is_an_event_and_no_link(make_node: MakeNode) -> None
 
     events = alice.events.subscribe()
     await alice.add_contact(fingerprint(bob_key), "bob", [addr(mallory)])
-    event = await asyncio.wait_for(_next(events, "key_mismatch"), 10)
+    event = await next_event(events, "key_mismatch", 10)
     assert event["expected"] == fingerprint(bob_key) and event["presented"] == fp(mallory)
     assert not alice._is_linked(bob_key) and not alice.links
 
@@ -191,12 +183,3 @@ async def test_second_node_on_the_same_home_is_refused(make_node: MakeNode,
     twin = Node(alice.home, alice.identity, "alice", NodeConfig(mdns=False))
     with pytest.raises(CommandError, match="already running"):
         await twin.start()
-
-
-async def _next(queue: asyncio.Queue[dict[str, Any] | None], kind: str) -> dict[str, Any]:
-    while True:
-        event = await queue.get()
-        assert event is not None
-        if event["type"] == kind:
-            return event
-
