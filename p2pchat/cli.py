@@ -139,7 +139,8 @@ def cmd_safety(args: argparse.Namespace) -> int:
 def cmd_node(args: argparse.Namespace) -> int:
     import asyncio
 
-    from p2pchat.node import CommandError, NodeConfig, parse_addr
+    from p2pchat.net.addresses import parse_addr
+    from p2pchat.node import CommandError, NodeConfig
     from p2pchat.runner import configure_logging, serve
 
     try:
@@ -148,7 +149,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         _fail(f"--listen: {exc}")
     stored = load_identity(ensure_home(args.home), args)
     if not stored.sealed:
-        print("note: this identity is stored without a passphrase", file=sys.stderr)
+        print("p2pchat: note: this identity is stored without a passphrase", file=sys.stderr)
     config = NodeConfig(
         listen=listen, mdns=not args.no_mdns,
         mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.node import CommandError, Node
+from p2pchat.storage.store import StoreError
 
 log = logging.getLogger("p2pchat.control")
 
@@ -175,6 +176,9 @@ class ControlServer:
             error = {"code": "bad_request", "message": "a request is one JSON object per line"}
         except CommandError as exc:
             error = {"code": exc.code, "message": str(exc)}
+        except StoreError as exc:
+            log.error("storage error: %s", exc)
+            error = {"code": "storage", "message": str(exc)}
         except Exception as exc:  # a bug must not take the node down, and must be visible
             log.exception("control request failed")
             error = {"code": "internal", "message": f"internal error: {exc.__class__.__name__}"}

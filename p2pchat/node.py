@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import errno
 import fcntl
-import ipaddress
 import logging
 import os
 import time
@@ -68,7 +67,9 @@ from p2pchat.core.session import (
     SessionConfig,
 )
 from p2pchat.core.sync import ConversationLog
-from p2pchat.net.dialer import Address, Dialer
+from p2pchat.events import EventBus
+from p2pchat.net.addresses import Address, format_addr, is_loopback, parse_addr
+from p2pchat.net.dialer import Dialer
 from p2pchat.net.link import Link
 from p2pchat.storage.store import Contact, Store, StoreError
 
@@ -103,67 +104,12 @@ class NodeConfig:
     session: SessionConfig = field(default_factory=SessionConfig)
 
 
-class EventBus:
-    """Fan-out of node events to subscribers, each with a bounded queue.
-
-    A subscriber that falls too far behind is dropped (it gets None) rather than letting memory
-    grow: a UI reconnects and re-reads the log.
-    """
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._queues: set[asyncio.Queue[dict[str, Any] | None]] = set()
-        self._limit = limit
-
-    def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._limit)
-        self._queues.add(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
-        self._queues.discard(queue)
-
-    def emit(self, event: dict[str, Any]) -> None:
-        for queue in list(self._queues):
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:
-                self._queues.discard(queue)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-                queue.put_nowait(None)
-
-
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _format_addr(address: Address) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_addr(text: str) -> Address:
-    """'host:port' or '[v6]:port' into a pair; ValueError with a readable message otherwise."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    else:
-        host, _, port_text = text.rpartition(":")
-    if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"{text!r} is not HOST:PORT")
-    return host, int(port_text)
 
 
 class Node:
@@ -200,7 +146,17 @@ class Node:
 
     async def start(self) -> None:
         self._take_lock()
-        self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        try:
+            self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
+        except StoreError as exc:
+            raise CommandError("storage", f"cannot open the message store: {exc}") from None
         self._replay_guard = ReplayGuard(self.store.get_ik_timestamps())
         for host, port in self.config.listen:
             server = await asyncio.start_server(self._on_inbound, host, port)
@@ -218,7 +174,7 @@ class Node:
                 log.warning("mDNS discovery is off: %s", exc)
                 self.discovery = None
         log.info("node %s listening on %s", short_fingerprint(self.key),
-                 ", ".join(_format_addr(a) for a in self.listen_addresses))
+                 ", ".join(format_addr(a) for a in self.listen_addresses))
 
     async def stop(self) -> None:
         if self._stopping:
@@ -241,7 +197,8 @@ class Node:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2)
         if self.store is not None:
-            self._commit()
+            with contextlib.suppress(StoreError):
+                self._commit()
             self.store.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -321,7 +278,7 @@ class Node:
                 link.send_record(record)
             except Exception as exc:
                 log.warning("closing link to %s: cannot send: %s",
-                            _format_addr(link.address), exc)
+                            format_addr(link.address), exc)
                 link.close(f"cannot send: {exc}")
 
     # ------------------------------------------------------------ connections
@@ -353,7 +310,7 @@ class Node:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(*address), self.config.connect_timeout)
         except (TimeoutError, OSError) as exc:
-            log.debug("cannot reach %s: %s", _format_addr(address), exc)
+            log.debug("cannot reach %s: %s", format_addr(address), exc)
             return False
         session = Session(
             identity=self.identity, initiator=True, now=asyncio.get_running_loop().time(),
@@ -389,7 +346,7 @@ class Node:
         reason = link.close_reason or "closed"
         if key is None:
             log.info("connection %s ended before the handshake: %s",
-                     _format_addr(link.address), reason)
+                     format_addr(link.address), reason)
             return
         if self.links.get(key) is link:
             del self.links[key]
@@ -419,7 +376,7 @@ class Node:
             return False
         local_ip = link.local_ip
         if self._local_addrs and local_ip and local_ip not in self._local_addrs \
-                and not _is_loopback(local_ip):
+                and not is_loopback(local_ip):
             return True
         if self.discovery is None:
             return False
@@ -456,19 +413,19 @@ class Node:
             try:
                 record = decode_record(event.record)
             except ProtocolError as exc:
-                log.warning("closing link to %s: %s", _format_addr(link.address), exc)
+                log.warning("closing link to %s: %s", format_addr(link.address), exc)
                 link.close(f"bad record: {exc}")
                 return
             self._on_record(link, record)
         elif isinstance(event, KeyMismatch):
             self._on_key_mismatch(link, event)
         elif isinstance(event, Closed):
-            log.debug("session %s closed: %s", _format_addr(link.address), event.reason)
+            log.debug("session %s closed: %s", format_addr(link.address), event.reason)
 
     def _on_key_mismatch(self, link: Link, event: KeyMismatch) -> None:
         contact = self.db.get_contact(event.expected)
         who = contact.name if contact else short_fingerprint(event.expected)
-        address = _format_addr(link.info.get("dialed", link.address))
+        address = format_addr(link.info.get("dialed", link.address))
         seen = (address, event.expected, event.presented)
         if seen in self._mismatches:  # loud once; the dialer will keep meeting it
             log.debug("the peer at %s still presents a different key", address)
@@ -518,7 +475,7 @@ class Node:
                  "outbound" if link.outbound else "inbound", event.pattern)
         self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
                           "name": self._display_name(key), "contact": is_contact,
-                          "address": _format_addr(link.address)})
+                          "address": format_addr(link.address)})
 
     def _claim_link(self, key: bytes, link: Link) -> bool:
         """Keep exactly one link per peer when both dial at once.
@@ -594,7 +551,7 @@ class Node:
             log.warning("ignored a contact request: %d are already waiting",
                         self.config.max_requests)
             return
-        addrs = [_format_addr(a) for a in self._learned_addrs.get(key, [])]
+        addrs = [format_addr(a) for a in self._learned_addrs.get(key, [])]
         name = request.name.strip() or short_fingerprint(key)
         if self.db.contact_by_name(name) is not None:
             name = f"{name} ({short_fingerprint(key)})"  # a stranger can't take a known name
@@ -720,7 +677,7 @@ class Node:
         parsed: list[str] = []
         for text in addrs or []:
             try:
-                parsed.append(_format_addr(parse_addr(text)))
+                parsed.append(format_addr(parse_addr(text)))
             except ValueError as exc:
                 raise CommandError("bad_address", str(exc)) from None
         same_name = self.db.contact_by_name(name)
@@ -819,7 +776,7 @@ class Node:
             "fingerprint": fingerprint(self.key),
             "public_key": self.key.hex(),
             "home": str(self.home),
-            "listen": [_format_addr(a) for a in self.listen_addresses],
+            "listen": [format_addr(a) for a in self.listen_addresses],
             "links": sum(1 for link in self.links.values() if not link.closed),
             "mdns": self.discovery is not None,
             "presence": self.config.presence,
@@ -839,7 +796,7 @@ class Node:
                 "their_name": link.info.get("name"),
                 "state": "stranger" if link.info.get("stranger") else "contact",
                 "contact": contact.state if contact else None,
-                "address": _format_addr(link.address),
+                "address": format_addr(link.address),
                 "direction": "outbound" if link.outbound else "inbound",
                 "handshake": link.info.get("pattern"),
                 "since": _iso(link.info.get("since", 0)),
@@ -958,7 +915,7 @@ class Node:
             nearby.append({
                 "fingerprint": fingerprint(key) if key is not None else None,
                 "name": contact.name if contact else (advert.name if key is not None else None),
-                "addresses": [_format_addr(a) for a in advert.addresses],
+                "addresses": [format_addr(a) for a in advert.addresses],
                 "contact": contact is not None and contact.state == "contact",
                 "private": advert.public_key is None,
             })

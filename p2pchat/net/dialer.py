@@ -8,9 +8,10 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
+from p2pchat.net.addresses import Address
+
 log = logging.getLogger(__name__)
 
-Address = tuple[str, int]
 
 
 class Dialer:

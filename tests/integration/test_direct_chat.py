@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -169,14 +171,48 @@ def test_garbage_on_the_port_leaves_the_node_serving(make_node: MakeNode) -> Non
         s.sendall(struct.pack(">H", 33) + b"\x01" + os.urandom(32))
     with _raw(bob.port) as s:  # an oversize frame header
         s.sendall(b"\xff\xff" + os.urandom(1000))
-    flood = [_raw(bob.port) for _ in range(200)]  # many connections from one address
+    rss_before = _rss_kib(bob)
+    flood = []
     try:
+        for _ in range(1000):  # a thousand connections from one address, left open
+            flood.append(_raw(bob.port))
         alice.cli("send", "bob", "still there?", check=True)
         wait_for(lambda: texts(bob, "alice") == ["still there?"], 10, "chat to carry on")
+        rss_during = _rss_kib(bob)
     finally:
         for s in flood:
             s.close()
     log = bob.log_path.read_text()
-    assert "too many links" in log
+    assert "too many links from that address" in log
     assert bob.proc is not None and bob.proc.poll() is None
     assert json.loads(bob.cli("status", "--json").stdout)["links"] == 1
+    assert rss_during - rss_before < 64 * 1024, (rss_before, rss_during)  # KiB
+
+
+def _rss_kib(node: NodeProcess) -> int:
+    assert node.proc is not None
+    status = Path(f"/proc/{node.proc.pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+
+
+def test_home_stays_private_and_damage_gives_clean_errors(make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    befriend(alice, bob)
+    alice.cli("send", "bob", "hi", check=True)
+    wait_for(lambda: texts(bob, "alice") == ["hi"], 10, "the message")
+    for node in (alice, bob):
+        for path in [node.home, *node.home.iterdir()]:
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    bob.stop()
+    for path in bob.home.iterdir():
+        if path.is_file():
+            path.write_bytes(os.urandom(max(path.stat().st_size, 100)))
+    for args in (["id"], ["node", "--listen", "127.0.0.1:0", "--no-mdns"]):
+        assert_clean_failure(bob.cli(*args))
+    alice.stop()
+    (alice.home / "p2pchat.db").write_bytes(os.urandom(8192))
+    for suffix in ("-wal", "-shm"):
+        (alice.home / f"p2pchat.db{suffix}").unlink(missing_ok=True)
+    proc = alice.cli("node", "--listen", "127.0.0.1:0", "--no-mdns")
+    assert_clean_failure(proc)
+    assert "message store" in proc.stderr

@@ -1,0 +1,32 @@
+"""Addresses as people type them ("host:port", "[v6]:port") and as the node shows them."""
+
+from __future__ import annotations
+
+import ipaddress
+
+Address = tuple[str, int]
+
+
+def format_addr(address: Address) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_addr(text: str) -> Address:
+    """'host:port' or '[v6]:port' into a pair; ValueError with a readable message otherwise."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port_text = text.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    return host, int(port_text)
