@@ -590,6 +590,11 @@ class Node:
     def _on_envelope(self, link: Link, peer: bytes, env: Envelope) -> None:
         # In a 1:1 chat only the peer on this authenticated link may author: envelopes are not
         # signed (deniability), so the Noise session is the only proof of authorship.
+        if env.author == self.key:
+            # Our own words coming back (we lost our store?): unsigned, so the peer's copy can't
+            # be told from a forgery. Ignore it; never let it break the link.
+            log.debug("ignored an envelope of ours pushed back by %s", short_fingerprint(peer))
+            return
         if env.conv != self._dm(peer) or env.author != peer or env.sig:
             link.close("envelope for a conversation this peer may not write to")
             return

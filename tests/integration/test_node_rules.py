@@ -183,3 +183,29 @@ async def test_second_node_on_the_same_home_is_refused(make_node: MakeNode,
     twin = Node(alice.home, alice.identity, "alice", NodeConfig(mdns=False))
     with pytest.raises(CommandError, match="already running"):
         await twin.start()
+
+
+async def test_peer_may_only_write_as_itself(make_node: MakeNode) -> None:
+    from p2pchat.core.messages import ZERO_HASH, Envelope, dm_conversation_id, encode_text
+
+    alice, bob = await make_node("alice"), await make_node("bob")
+    await bob.add_contact(fp(alice), "alice", [addr(alice)])
+    await alice.add_contact(fp(bob), "bob", [addr(bob)])
+    await until(lambda: alice._has_working_link(bob.key) and bob._has_working_link(alice.key),
+                what="the link")
+    conv = dm_conversation_id(alice.key, bob.key)
+
+    def forged(author: bytes) -> Envelope:
+        return Envelope(conv=conv, author=author, seq=1, lamport=1, sent_at=0, prev=ZERO_HASH,
+                        body=encode_text("forged"))
+
+    link = alice.links[bob.key]
+    alice._queue(link, forged(bob.key))  # bob's own words, "pushed back": ignored, link stays
+    await alice.send("bob", "real")
+    await until(lambda: texts(bob, "alice") == ["real"], what="the real message")
+    assert not link.closed and [m["text"] for m in bob.history("alice")] == ["real"]
+    carol = Identity.generate().public_key
+    alice._queue(link, forged(carol))  # someone else's words on alice's link: refused
+    await until(lambda: link.closed, what="the link to be cut")
+    assert "may not write" in (link.close_reason or "")  # bob told alice why
+    assert [m["text"] for m in bob.history("alice")] == ["real"]
