@@ -18,13 +18,13 @@ record, raises ``ProtocolError`` with a message that says what was wrong.
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeAlias
 
 import msgpack
 
 from p2pchat.core.errors import ProtocolError
+from p2pchat.core.text import first_unsafe
 
 __all__ = [
     "CONV_ID_LEN",
@@ -84,8 +84,6 @@ _MAX_RECORD_FIELDS = 16
 _PERSON_ENVELOPE = b"p2pchat-env-v1"
 _PERSON_DM = b"p2pchat-dm-v1"
 
-# Bidirectional-override characters let a name display as something it is not.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 # --- field validators (all raise ProtocolError) -------------------------------------------------
@@ -119,13 +117,9 @@ def _check_str(what: str, value: object, max_chars: int, *, newlines: bool = Fal
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ProtocolError(f"{what}: not valid Unicode (lone surrogate)") from None
-    # Names and notes end up on a terminal: control characters could drive it (escape
-    # sequences) and bidi overrides could make one name look like another.
-    for ch in value:
-        if ch == "\n" and newlines:
-            continue
-        if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
-            raise ProtocolError(f"{what}: control character U+{ord(ch):04X} not allowed")
+    unsafe = first_unsafe(value, newlines=newlines)
+    if unsafe is not None:
+        raise ProtocolError(f"{what}: control character U+{ord(unsafe):04X} not allowed")
     return value
 
 

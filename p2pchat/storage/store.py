@@ -40,6 +40,7 @@ from p2pchat.core.messages import (
     encode_record,
     envelope_hash,
 )
+from p2pchat.core.text import first_unsafe
 
 __all__ = [
     "MAX_ADDRS",
@@ -61,7 +62,6 @@ ConversationKind = Literal["dm", "group"]
 DeliveryStatus = Literal["queued", "sent", "delivered"]
 
 _CONTACT_STATES: Final = frozenset(get_args(ContactState))
-_BIDI: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 MAX_NAME: Final = MAX_NAME_CHARS  # what a peer may announce must fit
 MAX_NOTE: Final = 1000  # characters; a local note may outgrow a request's 280
@@ -221,12 +221,10 @@ def _check_text(what: str, value: str, max_chars: int, *, newlines: bool) -> str
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(f"{what} is not valid Unicode (lone surrogate)") from None
-    # Same rule as the wire codec (so any name a peer may send can be stored): these end up on a
-    # terminal, where control characters drive it and bidi overrides disguise one name as another.
-    for ch in value:
-        if (ch == "\n" and newlines) or (unicodedata.category(ch) != "Cc" and ch not in _BIDI):
-            continue
-        raise ValueError(f"{what} must not contain control character U+{ord(ch):04X}")
+    # The wire codec's rule, so any name a peer may send can be stored (see core/text.py).
+    unsafe = first_unsafe(value, newlines=newlines)
+    if unsafe is not None:
+        raise ValueError(f"{what} must not contain control character U+{ord(unsafe):04X}")
     return value
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,29 +11,11 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.presence import SERVICE_TYPE
-from p2pchat.home import ensure_home
-from p2pchat.node import Node, NodeConfig
 from tests.aio import next_event, until
+from tests.integration.conftest import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
 
-MakeNode = Callable[..., Awaitable[Node]]
-
-
-@pytest.fixture
-async def make_node(tmp_path: Path) -> AsyncIterator[MakeNode]:
-    nodes: list[Node] = []
-
-    async def make(name: str, mdns: bool = True, identity: Identity | None = None) -> Node:
-        config = NodeConfig(listen=(("127.0.0.1", 0),), mdns=mdns, mdns_interfaces=("127.0.0.1",))
-        node = Node(ensure_home(tmp_path / name), identity or Identity.generate(), name, config)
-        await node.start()
-        nodes.append(node)
-        return node
-
-    yield make
-    for node in nodes:
-        await node.stop()
 
 
 @pytest.fixture
@@ -57,10 +38,10 @@ async def forger() -> AsyncIterator[Callable[[str, int, dict[bytes, bytes]], Awa
     await aiozc.async_close()
 
 
-async def test_forged_advert_never_changes_who_a_contact_is(make_node: MakeNode,
+async def test_forged_advert_never_changes_who_a_contact_is(make_local_node: MakeLocalNode,
                                                             forger: Any) -> None:
-    alice = await make_node("alice")
-    mallory = await make_node("mallory", mdns=False)
+    alice = await make_local_node("alice", mdns=True, mdns_interfaces=("127.0.0.1",))
+    mallory = await make_local_node("mallory")
     bob_identity = Identity.generate()
     bob_fp = fingerprint(bob_identity.public_key)
     events = alice.events.subscribe()
@@ -82,7 +63,8 @@ async def test_forged_advert_never_changes_who_a_contact_is(make_node: MakeNode,
     assert mallory.db.list_contacts() == [] and mallory.db.list_conversations() == []
 
     # The real bob appears: the same pinned contact reaches him, and only him.
-    bob = await make_node("bob", identity=bob_identity)
+    bob = await make_local_node("bob", identity=bob_identity, mdns=True,
+                                mdns_interfaces=("127.0.0.1",))
     await bob.add_contact(fingerprint(alice.key), "alice")
     await alice.send("bob", "only for the real bob")
     await until(lambda: [m["text"] for m in bob.history("alice")] == ["only for the real bob"],

@@ -5,38 +5,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from p2pchat.core.identity import Identity
 from p2pchat.core.session import SessionConfig
-from p2pchat.home import ensure_home
 from p2pchat.node import CommandError, Node, NodeConfig
 from tests.aio import next_event, until
+from tests.integration.conftest import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
 
-MakeNode = Callable[..., Awaitable[Node]]
-
-
-@pytest.fixture
-async def make_node(tmp_path: Path) -> AsyncIterator[MakeNode]:
-    nodes: list[Node] = []
-
-    async def make(name: str, **config: Any) -> Node:
-        home = ensure_home(tmp_path / name)
-        node = Node(home, Identity.generate(), name,
-                    NodeConfig(listen=(("127.0.0.1", 0),), mdns=False, **config))
-        await node.start()
-        nodes.append(node)
-        return node
-
-    yield make
-    for node in nodes:
-        await node.stop()
 
 
 def addr(node: Node) -> str:
@@ -52,8 +32,8 @@ def texts(node: Node, who: str) -> list[str]:
     return [m["text"] for m in node.history(who)]
 
 
-async def test_stranger_asks_then_is_accepted(make_node: MakeNode) -> None:
-    alice, bob = await make_node("alice"), await make_node("bob")
+async def test_stranger_asks_then_is_accepted(make_local_node: MakeLocalNode) -> None:
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
     events = bob.events.subscribe()
     await alice.add_contact(fp(bob), "bob", [addr(bob)])
     await alice.send("bob", "it's alice, add me?")
@@ -72,8 +52,8 @@ async def test_stranger_asks_then_is_accepted(make_node: MakeNode) -> None:
     await until(lambda: "welcome" in texts(alice, "bob"), what="the reply")
 
 
-async def test_blocked_peer_gets_nothing_through(make_node: MakeNode) -> None:
-    alice, bob = await make_node("alice"), await make_node("bob")
+async def test_blocked_peer_gets_nothing_through(make_local_node: MakeLocalNode) -> None:
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
     await bob.add_contact(fp(alice), "alice", [addr(alice)])
     await alice.add_contact(fp(bob), "bob", [addr(bob)])
     await until(lambda: bob._is_linked(alice.key), what="the link")
@@ -86,9 +66,9 @@ async def test_blocked_peer_gets_nothing_through(make_node: MakeNode) -> None:
     assert bob.list_contacts()[0]["state"] == "blocked"
 
 
-async def test_simultaneous_dials_keep_one_agreed_link(make_node: MakeNode) -> None:
+async def test_simultaneous_dials_keep_one_agreed_link(make_local_node: MakeLocalNode) -> None:
     for round in range(3):
-        alice, bob = await make_node(f"alice{round}"), await make_node(f"bob{round}")
+        alice, bob = await make_local_node(f"alice{round}"), await make_local_node(f"bob{round}")
         await _dial_each_other(alice, bob)
         await alice.stop()
         await bob.stop()
@@ -114,9 +94,9 @@ async def _dial_each_other(alice: Node, bob: Node) -> None:
     await until(lambda: texts(bob, "alice") == ["one link"], what="delivery")
 
 
-async def test_trickling_handshake_is_cut_off(make_node: MakeNode) -> None:
+async def test_trickling_handshake_is_cut_off(make_local_node: MakeLocalNode) -> None:
     fast = dataclasses.replace(SessionConfig(), handshake_timeout=1.0)
-    bob = await make_node("bob", session=fast)
+    bob = await make_local_node("bob", session=fast)
     host, port = bob.listen_addresses[0]
     reader, writer = await asyncio.open_connection(host, port)
     started = time.monotonic()
@@ -131,9 +111,9 @@ async def test_trickling_handshake_is_cut_off(make_node: MakeNode) -> None:
     assert not bob._connections or all(c.closed for c in bob._connections)
 
 
-async def test_strangers_are_bounded(make_node: MakeNode) -> None:
-    bob = await make_node("bob", max_strangers=2, max_requests=3)
-    strangers = [await make_node(f"s{i}") for i in range(5)]
+async def test_strangers_are_bounded(make_local_node: MakeLocalNode) -> None:
+    bob = await make_local_node("bob", max_strangers=2, max_requests=3)
+    strangers = [await make_local_node(f"s{i}") for i in range(5)]
     for s in strangers:
         await s.add_contact(fp(bob), "bob", [addr(bob)])
     await until(lambda: len(bob.list_contacts()) >= 2, what="requests")
@@ -145,8 +125,8 @@ async def test_strangers_are_bounded(make_node: MakeNode) -> None:
     assert len(bob.list_contacts()) == 3  # never more than max_requests
 
 
-async def test_key_mismatch_is_an_event_and_no_link(make_node: MakeNode) -> None:
-    alice, mallory = await make_node("alice"), await make_node("mallory")
+async def test_key_mismatch_is_an_event_and_no_link(make_local_node: MakeLocalNode) -> None:
+    alice, mallory = await make_local_node("alice"), await make_local_node("mallory")
     bob_key = Identity.generate().public_key
     from p2pchat.core.identity import fingerprint
 
@@ -157,8 +137,8 @@ async def test_key_mismatch_is_an_event_and_no_link(make_node: MakeNode) -> None
     assert not alice._is_linked(bob_key) and not alice.links
 
 
-async def test_command_errors_are_clear(make_node: MakeNode) -> None:
-    alice = await make_node("alice")
+async def test_command_errors_are_clear(make_local_node: MakeLocalNode) -> None:
+    alice = await make_local_node("alice")
     with pytest.raises(CommandError, match="not valid"):
         await alice.add_contact("ABC", "x")
     with pytest.raises(CommandError, match="your own"):
@@ -177,18 +157,18 @@ async def test_command_errors_are_clear(make_node: MakeNode) -> None:
         await alice.add_contact(fingerprint(Identity.generate().public_key), "c", ["nope"])
 
 
-async def test_second_node_on_the_same_home_is_refused(make_node: MakeNode,
+async def test_second_node_on_the_same_home_is_refused(make_local_node: MakeLocalNode,
                                                        tmp_path: Path) -> None:
-    alice = await make_node("alice")
+    alice = await make_local_node("alice")
     twin = Node(alice.home, alice.identity, "alice", NodeConfig(mdns=False))
     with pytest.raises(CommandError, match="already running"):
         await twin.start()
 
 
-async def test_peer_may_only_write_as_itself(make_node: MakeNode) -> None:
+async def test_peer_may_only_write_as_itself(make_local_node: MakeLocalNode) -> None:
     from p2pchat.core.messages import ZERO_HASH, Envelope, dm_conversation_id, encode_text
 
-    alice, bob = await make_node("alice"), await make_node("bob")
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
     await bob.add_contact(fp(alice), "alice", [addr(alice)])
     await alice.add_contact(fp(bob), "bob", [addr(bob)])
     await until(lambda: alice._has_working_link(bob.key) and bob._has_working_link(alice.key),
