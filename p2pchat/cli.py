@@ -247,6 +247,8 @@ def cmd_log(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         _fail("--limit must be 0 or more")
     messages = _call(args, "log", **{"with": args.who, "limit": args.limit})
+    if not messages and not args.json:
+        print(f"No messages with {args.who} yet.", file=sys.stderr)
     for m in messages:
         if args.json:
             _print_json(m)

@@ -352,7 +352,7 @@ class Node:
             del self.links[key]
             self._dialer.wake(key)
         if link.info.get("up"):
-            log.info("link to %s down: %s", short_fingerprint(key), reason)
+            log.info("link to %s down: %s", self._who(key), reason)
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
                               "name": self._display_name(key), "reason": reason})
 
@@ -471,7 +471,7 @@ class Node:
                                 ports=tuple(ports[:MAX_ADDRS])))
         if is_contact:
             self._start_sync(link, key)
-        log.info("link to %s up (%s, %s)", short_fingerprint(key),
+        log.info("link to %s up (%s, %s)", self._who(key),
                  "outbound" if link.outbound else "inbound", event.pattern)
         self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
                           "name": self._display_name(key), "contact": is_contact,
@@ -811,6 +811,12 @@ class Node:
         return {"links": links, "nearby": nearby, "requests": requests}
 
     # ------------------------------------------------------------ views
+
+    def _who(self, key: bytes) -> str:
+        """For logs: a contact's name with the short fingerprint, or the fingerprint alone."""
+        contact = self.db.get_contact(key)
+        short = short_fingerprint(key)
+        return f"{contact.name} ({short})" if contact is not None else short
 
     def _display_name(self, key: bytes) -> str:
         contact = self.db.get_contact(key)
