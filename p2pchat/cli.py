@@ -144,7 +144,7 @@ def cmd_node(args: argparse.Namespace) -> int:
     from p2pchat.runner import configure_logging, serve
 
     try:
-        listen = tuple(parse_addr(text) for text in args.listen or ["0.0.0.0:0"])
+        listen = tuple(parse_addr(text) for text in args.listen or ["[::]:0"])
     except ValueError as exc:
         _fail(f"--listen: {exc}")
     stored = load_identity(ensure_home(args.home), args)
@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     node = command("node", cmd_node, "run your node in the foreground (Ctrl-C stops it)")
     node.add_argument("--listen", action="append", metavar="HOST:PORT",
                       help="address to accept links on; repeatable; port 0 picks a free one"
-                      " (default 0.0.0.0:0)")
+                      " (default [::]:0: every interface, IPv6 and IPv4)")
     node.add_argument("--no-mdns", action="store_true",
                       help="don't advertise or look for nodes on the local network")
     node.add_argument("--mdns-interface", action="append", metavar="ADDR",

@@ -18,6 +18,7 @@ import errno
 import fcntl
 import logging
 import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -68,7 +69,7 @@ from p2pchat.core.session import (
 )
 from p2pchat.core.sync import ConversationLog
 from p2pchat.events import EventBus
-from p2pchat.net.addresses import Address, format_addr, is_loopback, parse_addr
+from p2pchat.net.addresses import Address, format_addr, is_loopback, parse_addr, plain_host
 from p2pchat.net.dialer import Dialer
 from p2pchat.net.link import Link
 from p2pchat.storage.store import Contact, Store, StoreError
@@ -79,6 +80,7 @@ DB_FILE = "p2pchat.db"
 LOCK_FILE = "node.lock"
 SOFTWARE = f"p2pchat/{__version__}"
 MAX_ADDRS = 8
+MAX_LEARNED = 1024  # peers whose dial-back addresses we remember
 
 
 class CommandError(Exception):
@@ -91,7 +93,7 @@ class CommandError(Exception):
 
 @dataclass(frozen=True)
 class NodeConfig:
-    listen: tuple[Address, ...] = (("0.0.0.0", 0),)
+    listen: tuple[Address, ...] = (("::", 0),)  # every interface, IPv6 and IPv4, one port
     mdns: bool = True
     mdns_interfaces: tuple[str, ...] | None = None
     presence: str = "public"  # or "private": see docs/privacy.md
@@ -127,6 +129,7 @@ class Node:
         self._connections: set[Link] = set()  # every connection, handshaking ones included
         self._per_ip: Counter[str] = Counter()
         self._conv_logs: dict[bytes, ConversationLog] = {}
+        self._dm_ids: dict[bytes, bytes] = {}
         self._learned_addrs: dict[bytes, list[Address]] = {}
         self._outq: list[tuple[Link, bytes]] = []
         self._flush_waiters: list[asyncio.Future[None]] = []
@@ -159,7 +162,7 @@ class Node:
             raise CommandError("storage", f"cannot open the message store: {exc}") from None
         self._replay_guard = ReplayGuard(self.store.get_ik_timestamps())
         for host, port in self.config.listen:
-            server = await asyncio.start_server(self._on_inbound, host, port)
+            server = await self._listen(host, port)
             self._servers.append(server)
             for sock in server.sockets:
                 bound = sock.getsockname()
@@ -175,6 +178,25 @@ class Node:
                 self.discovery = None
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
+
+    async def _listen(self, host: str, port: int) -> asyncio.Server:
+        if host == "::":
+            # One dual-stack socket, so the one port we advertise serves IPv6 and IPv4 alike
+            # (asyncio's own would set IPV6_V6ONLY and need a second socket on another port).
+            try:
+                sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            except OSError:
+                host = "0.0.0.0"  # no IPv6 on this host
+            else:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                    sock.bind(("::", port))
+                except OSError:
+                    sock.close()
+                    raise
+                return await asyncio.start_server(self._on_inbound, sock=sock)
+        return await asyncio.start_server(self._on_inbound, host, port)
 
     async def stop(self) -> None:
         if self._stopping:
@@ -286,7 +308,7 @@ class Node:
     async def _on_inbound(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
-        ip = str(peer[0])
+        ip = plain_host(str(peer[0]))
         if len(self._connections) >= self.config.max_links:
             log.warning("refused a connection from %s: too many links", ip)
             writer.close()
@@ -532,6 +554,9 @@ class Node:
         link.info["software"] = hello.software
         if not link.outbound:
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
+            if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
+                # Strangers come and go: forget the oldest rather than grow without end.
+                del self._learned_addrs[next(iter(self._learned_addrs))]
             self._learned_addrs[key] = learned[:MAX_ADDRS]
         if is_contact:
             # We added them; if they don't know us yet, ask (once per link) and then wait for
@@ -576,8 +601,12 @@ class Node:
     # ------------------------------------------------------------ sync
 
     def _dm(self, peer: bytes) -> bytes:
-        conv = dm_conversation_id(self.key, peer)
-        self.db.ensure_dm(conv, peer)
+        """The 1:1 conversation with `peer`, created in the store on first use."""
+        conv = self._dm_ids.get(peer)
+        if conv is None:
+            conv = dm_conversation_id(self.key, peer)
+            self.db.ensure_dm(conv, peer)
+            self._dm_ids[peer] = conv
         return conv
 
     def _log(self, conv: bytes) -> ConversationLog:

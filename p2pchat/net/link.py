@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from p2pchat.core.session import Closed, Established, Session
+from p2pchat.net.addresses import plain_host
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Link:
         self.outbound = outbound
         self._on_event = on_event
         peer = writer.get_extra_info("peername") or ("?", 0)
-        self.address: tuple[str, int] = (str(peer[0]), int(peer[1]))
+        self.address: tuple[str, int] = (plain_host(str(peer[0])), int(peer[1]))
         self.established = asyncio.get_running_loop().create_future()
         self.remote_key: bytes | None = None
         self.close_reason: str | None = None
@@ -49,7 +50,7 @@ class Link:
     @property
     def local_ip(self) -> str | None:
         local = self.writer.get_extra_info("sockname")
-        return str(local[0]) if local else None
+        return plain_host(str(local[0])) if local else None
 
     @property
     def closed(self) -> bool:

@@ -189,3 +189,24 @@ async def test_peer_may_only_write_as_itself(make_local_node: MakeLocalNode) -> 
     await until(lambda: link.closed, what="the link to be cut")
     assert "may not write" in (link.close_reason or "")  # bob told alice why
     assert [m["text"] for m in bob.history("alice")] == ["real"]
+
+
+async def test_default_listener_serves_ipv4_and_ipv6_on_one_port(
+        make_local_node: MakeLocalNode) -> None:
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("this Python has no IPv6")
+    bob = await make_local_node("bob", listen=(("::", 0),))
+    [(host, port)] = bob.listen_addresses
+    assert host == "::"
+    alice, carol = await make_local_node("alice"), await make_local_node("carol")
+    for friend, address in ((alice, f"127.0.0.1:{port}"), (carol, f"[::1]:{port}")):
+        await bob.add_contact(fp(friend), friend.name)
+        await friend.add_contact(fp(bob), "bob", [address])
+        await friend.send("bob", f"hi from {friend.name}")
+        await until(lambda f=friend: texts(bob, f.name) == [f"hi from {f.name}"],
+                    what=f"{friend.name}'s message over {address}")
+    addresses = {link.remote_key: link.address[0] for link in bob.links.values()}
+    assert addresses[alice.key] == "127.0.0.1"  # v4-mapped shown plain
+    assert addresses[carol.key] == "::1"
