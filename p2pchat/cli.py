@@ -136,25 +136,32 @@ def cmd_safety(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- the running node
 
 
-def cmd_node(args: argparse.Namespace) -> int:
-    import asyncio
-
+def _node_config(args: argparse.Namespace) -> Any:
+    """The NodeConfig that `node` and `chat` build from their shared options."""
     from p2pchat.net.addresses import parse_addr
-    from p2pchat.node import CommandError, NodeConfig
-    from p2pchat.runner import configure_logging, serve
+    from p2pchat.node import NodeConfig
 
     try:
         listen = tuple(parse_addr(text) for text in args.listen or ["[::]:0"])
     except ValueError as exc:
         _fail(f"--listen: {exc}")
-    stored = load_identity(ensure_home(args.home), args)
-    if not stored.sealed:
-        print("p2pchat: note: this identity is stored without a passphrase", file=sys.stderr)
-    config = NodeConfig(
+    return NodeConfig(
         listen=listen, mdns=not args.no_mdns,
         mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
         presence=args.presence,
     )
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from p2pchat.node import CommandError
+    from p2pchat.runner import configure_logging, serve
+
+    config = _node_config(args)
+    stored = load_identity(ensure_home(args.home), args)
+    if not stored.sealed:
+        print("p2pchat: note: this identity is stored without a passphrase", file=sys.stderr)
     configure_logging(args.verbose - args.quiet)
     try:
         asyncio.run(serve(args.home, stored.identity, stored.name, config))
@@ -163,6 +170,17 @@ def cmd_node(args: argparse.Namespace) -> int:
     except OSError as exc:
         _fail(f"cannot start the node: {exc.strerror or exc}")
     return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    config = _node_config(args)
+    home = ensure_home(args.home)
+    from p2pchat.tui.main import StartError, run_chat  # prompt_toolkit only for this command
+
+    try:
+        return run_chat(home, config, lambda: load_identity(home, args))
+    except StartError as exc:
+        _fail(str(exc))
 
 
 def _call(args: argparse.Namespace, method: str, **params: Any) -> Any:
@@ -291,6 +309,22 @@ def _add_passphrase_file(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_node_options(parser: argparse.ArgumentParser) -> None:
+    """How a node runs: shared by `node` and by `chat`, which runs one when none is running."""
+    parser.add_argument("--listen", action="append", metavar="HOST:PORT",
+                        help="address to accept links on; repeatable; port 0 picks a free one"
+                        " (default [::]:0: every interface, IPv6 and IPv4)")
+    parser.add_argument("--no-mdns", action="store_true",
+                        help="don't advertise or look for nodes on the local network")
+    parser.add_argument("--mdns-interface", action="append", metavar="ADDR",
+                        help="announce and browse only on the interface with this address"
+                        " (repeatable; default: every non-loopback interface)")
+    parser.add_argument("--presence", choices=("public", "private"), default="public",
+                        help="public: announce your name and fingerprint; private: only people"
+                        " who know your key can recognise and reach you")
+    _add_passphrase_file(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="p2pchat",
@@ -329,20 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_passphrase_file(safety)
 
     node = command("node", cmd_node, "run your node in the foreground (Ctrl-C stops it)")
-    node.add_argument("--listen", action="append", metavar="HOST:PORT",
-                      help="address to accept links on; repeatable; port 0 picks a free one"
-                      " (default [::]:0: every interface, IPv6 and IPv4)")
-    node.add_argument("--no-mdns", action="store_true",
-                      help="don't advertise or look for nodes on the local network")
-    node.add_argument("--mdns-interface", action="append", metavar="ADDR",
-                      help="announce and browse only on the interface with this address"
-                      " (repeatable; default: every non-loopback interface)")
-    node.add_argument("--presence", choices=("public", "private"), default="public",
-                      help="public: announce your name and fingerprint; private: only people"
-                      " who know your key can recognise and reach you")
+    _add_node_options(node)
     node.add_argument("-v", "--verbose", action="count", default=0, help="log more")
     node.add_argument("-q", "--quiet", action="count", default=0, help="log only warnings")
-    _add_passphrase_file(node)
+
+    chat = command("chat", cmd_chat, "open the chat screen (runs your node too if none is"
+                   " running for this home)")
+    _add_node_options(chat)
 
     status = command("status", cmd_status, "show the running node: fingerprint, ports, links")
     status.add_argument("--json", action="store_true", help="print a JSON object")

@@ -458,7 +458,8 @@ class Node:
             "WARNING: the peer at %s presented key %s, not the key pinned for %s (%s). Refused."
             " Someone may be impersonating them. If %s really has a new key, verify the safety"
             " number in person, then remove and re-add the contact.",
-            address, fingerprint(event.presented), who, fingerprint(event.expected), who)
+            address, fingerprint(event.presented), who, fingerprint(event.expected), who,
+            extra={"shown_as_event": True})  # UIs show the event; they skip this log line
         self.events.emit({
             "type": "key_mismatch", "address": address, "name": who,
             "expected": fingerprint(event.expected), "presented": fingerprint(event.presented),

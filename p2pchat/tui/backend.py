@@ -1,0 +1,244 @@
+"""The one interface the UI talks to, and its two implementations.
+
+`NodeBackend` drives a Node in this process; `ControlBackend` drives a running node over its
+control socket. Both return the same dicts (docs/api.md) and raise BackendError with the node's
+error code, so the UI cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from p2pchat.control_client import ControlError
+from p2pchat.node import CommandError, Node
+from p2pchat.storage.store import StoreError
+from p2pchat.tui.client import AsyncControlClient
+
+
+class BackendError(Exception):
+    """A command that failed; the message is for people (it becomes a notice line)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class EventStream(Protocol):
+    """The node's events, in order. Ends after a {"type": "lagged"} event or when the node goes."""
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ChatBackend(Protocol):
+    mode: str  # "in-process" or "attached": shown in the status line
+
+    async def status(self) -> dict[str, Any]: ...
+    async def peers(self) -> dict[str, Any]: ...
+    async def contacts(self) -> list[dict[str, Any]]: ...
+    async def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]: ...
+    async def send(self, who: str, text: str) -> dict[str, Any]: ...
+    async def add_contact(self, fingerprint: str, name: str,
+                          addrs: list[str]) -> dict[str, Any]: ...
+    async def accept(self, who: str) -> dict[str, Any]: ...
+    async def block(self, who: str) -> dict[str, Any]: ...
+    async def remove(self, who: str) -> dict[str, Any]: ...
+    async def subscribe(self) -> EventStream: ...
+    async def close(self) -> None: ...
+
+
+class _QueueStream:
+    """Events from an asyncio.Queue, ended by None.
+
+    The node's EventBus puts None when a subscriber falls behind; the control client puts None
+    when the connection ends. `none_is_lag` says which, so the stream can end with a "lagged"
+    event the way the control API does.
+    """
+
+    def __init__(self, queue: asyncio.Queue[dict[str, Any] | None],
+                 on_close: Callable[[], Awaitable[None] | None], *, none_is_lag: bool) -> None:
+        self._queue = queue
+        self._on_close = on_close
+        self._none_is_lag = none_is_lag
+        self._done = False
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        while not self._done:
+            event = await self._queue.get()
+            if event is None:
+                self._done = True
+                if self._none_is_lag:
+                    yield {"type": "lagged"}
+                return
+            if event.get("type") == "lagged":
+                self._done = True  # the node sends nothing more on this subscription
+            yield event
+
+    async def aclose(self) -> None:
+        self._done = True
+        result = self._on_close()
+        if result is not None:
+            await result
+
+
+@contextlib.contextmanager
+def _node_errors() -> Iterator[None]:
+    """The node's own errors, as BackendError: the UI shows them as notices."""
+    try:
+        yield
+    except CommandError as exc:
+        raise BackendError(exc.code, str(exc)) from None
+    except StoreError as exc:
+        raise BackendError("storage", str(exc)) from None
+
+
+class NodeBackend:
+    """A Node in this process: commands are method calls, events its EventBus."""
+
+    mode = "in-process"
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def status(self) -> dict[str, Any]:
+        return self.node.status()
+
+    async def peers(self) -> dict[str, Any]:
+        with _node_errors():
+            return self.node.peers()
+
+    async def contacts(self) -> list[dict[str, Any]]:
+        with _node_errors():
+            return self.node.list_contacts()
+
+    async def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+        with _node_errors():
+            return self.node.history(who, limit)
+
+    async def send(self, who: str, text: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.send(who, text)
+
+    async def add_contact(self, fingerprint: str, name: str,
+                          addrs: list[str]) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.add_contact(fingerprint, name, addrs)
+
+    async def accept(self, who: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.accept_contact(who)
+
+    async def block(self, who: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.block_contact(who)
+
+    async def remove(self, who: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.remove_contact(who)
+
+    async def subscribe(self) -> EventStream:
+        queue = self.node.events.subscribe()
+        return _QueueStream(queue, lambda: self.node.events.unsubscribe(queue), none_is_lag=True)
+
+    async def close(self) -> None:
+        """The node belongs to whoever started it; nothing to release here."""
+
+
+class ControlBackend:
+    """A running node over its control socket: one connection for commands, one for events.
+
+    Events get their own connection because the node subscribes a connection only once: after
+    a lag the stream is re-opened on a fresh connection.
+    """
+
+    mode = "attached"
+
+    def __init__(self, home: Path, client: AsyncControlClient, timeout: float = 30.0) -> None:
+        self.home = home
+        self._client = client
+        self._timeout = timeout
+        self._event_clients: set[AsyncControlClient] = set()
+
+    @classmethod
+    async def connect(cls, home: Path, timeout: float = 30.0) -> ControlBackend:
+        try:
+            client = await AsyncControlClient.connect(home, timeout)
+        except ControlError as exc:
+            raise BackendError(exc.code, str(exc)) from None
+        return cls(home, client, timeout)
+
+    async def _call(self, method: str, **params: Any) -> Any:
+        try:
+            return await self._client.call(method, **params)
+        except ControlError as exc:
+            raise BackendError(exc.code, str(exc)) from None
+
+    async def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("status")
+        return result
+
+    async def peers(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("peers")
+        return result
+
+    async def contacts(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("contacts.list")
+        return result
+
+    async def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"with": who}
+        if limit is not None:
+            params["limit"] = limit
+        result: list[dict[str, Any]] = await self._call("log", **params)
+        return result
+
+    async def send(self, who: str, text: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("send", to=who, text=text)
+        return result
+
+    async def add_contact(self, fingerprint: str, name: str,
+                          addrs: list[str]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "contacts.add", fingerprint=fingerprint, name=name, addrs=addrs)
+        return result
+
+    async def accept(self, who: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("contacts.accept", who=who)
+        return result
+
+    async def block(self, who: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("contacts.block", who=who)
+        return result
+
+    async def remove(self, who: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("contacts.remove", who=who)
+        return result
+
+    async def subscribe(self) -> EventStream:
+        try:
+            client = await AsyncControlClient.connect(self.home, self._timeout)
+            await client.subscribe()
+        except ControlError as exc:
+            raise BackendError(exc.code, str(exc)) from None
+        self._event_clients.add(client)
+
+        async def close() -> None:
+            self._event_clients.discard(client)
+            await client.close()
+
+        return _QueueStream(client.events, close, none_is_lag=False)
+
+    async def close(self) -> None:
+        for client in list(self._event_clients):
+            with contextlib.suppress(Exception):
+                await client.close()
+        self._event_clients.clear()
+        await self._client.close()

@@ -1,0 +1,268 @@
+"""The UI's view-model: conversations, their messages and unread counts, notices, the status.
+
+Pure: it only applies what the node says (command results and events) and never talks to it,
+so every rule here is tested without a terminal. Everything from outside is sanitised on the
+way in (see sanitize.py), so nothing kept here can drive the terminal.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from p2pchat.tui.sanitize import clean
+
+# A delivery can overtake the reply to its own send (or refer to history not loaded yet).
+STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2}
+MAX_EARLY_DELIVERIES = 1024
+MAX_NOTICES = 200
+
+
+@dataclass
+class Message:
+    id: str
+    author: str  # fingerprint
+    author_name: str
+    text: str
+    sent_at: str  # ISO 8601 UTC, as the node gives it; sorts in time order
+    own: bool
+    status: str | None = None  # own messages: queued, sent or delivered
+
+
+@dataclass
+class Conversation:
+    fingerprint: str
+    name: str
+    state: str = "contact"  # contact, request or blocked
+    online: bool = False
+    unread: int = 0
+    note: str = ""
+    loaded: bool = False  # history fetched from the node
+    messages: list[Message] = field(default_factory=list)
+
+    def find(self, message_id: str) -> Message | None:
+        return next((m for m in self.messages if m.id == message_id), None)
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str  # info, error, warning or request: picks the colour
+    text: str
+
+
+@dataclass
+class Me:
+    name: str = ""
+    fingerprint: str = ""
+    public_key: str = ""  # hex
+
+
+class ChatState:
+    def __init__(self, mode: str = "in-process") -> None:
+        self.mode = mode
+        self.me = Me()
+        self.links = 0
+        self.mdns = False
+        self.presence = ""
+        self.connected = True
+        self.conversations: dict[str, Conversation] = {}
+        self.selected: str | None = None
+        self.notices: deque[Notice] = deque(maxlen=MAX_NOTICES)
+        self._early_deliveries: dict[str, bool] = {}  # insertion-ordered, bounded
+
+    # ------------------------------------------------------------ loading
+
+    def set_status(self, status: dict[str, Any]) -> None:
+        self.me = Me(clean(status.get("name")), clean(status.get("fingerprint")),
+                     clean(status.get("public_key")))
+        self.links = int(status.get("links") or 0)
+        self.mdns = bool(status.get("mdns"))
+        self.presence = clean(status.get("presence"))
+
+    def set_contacts(self, contacts: list[dict[str, Any]]) -> None:
+        """Replace the list; conversations keep their messages and unread counts."""
+        seen = set()
+        for contact in contacts:
+            conv = self.upsert_contact(contact)
+            if conv is not None:
+                seen.add(conv.fingerprint)
+        for fp in [fp for fp in self.conversations if fp not in seen]:
+            self.forget(fp)
+        self._ensure_selection()
+
+    def upsert_contact(self, contact: dict[str, Any]) -> Conversation | None:
+        """A contact dict from the node; blocked ones leave the list."""
+        fp = clean(contact.get("fingerprint"))
+        if not fp:
+            return None
+        if contact.get("state") == "blocked":
+            self.forget(fp)
+            return None
+        conv = self.conversations.get(fp)
+        if conv is None:
+            conv = self.conversations[fp] = Conversation(fp, clean(contact.get("name")))
+        conv.name = clean(contact.get("name")) or conv.name
+        conv.state = clean(contact.get("state")) or "contact"
+        conv.note = clean(contact.get("note"))
+        conv.online = bool(contact.get("online"))
+        self._ensure_selection()
+        return conv
+
+    def forget(self, fingerprint: str) -> None:
+        self.conversations.pop(fingerprint, None)
+        if self.selected == fingerprint:
+            self.selected = None
+            self._ensure_selection()
+
+    def load_history(self, fingerprint: str, messages: list[dict[str, Any]]) -> None:
+        """Merge the node's log with whatever events already brought."""
+        conv = self.conversations.get(fingerprint)
+        if conv is None:
+            return
+        for event in messages:
+            self._add_message(conv, event, count_unread=False)
+        conv.loaded = True
+
+    # ------------------------------------------------------------ events
+
+    def apply(self, event: dict[str, Any]) -> set[str]:
+        """Apply one node event (or a command's result of the same shape).
+
+        Returns what the caller should re-read from the node: "status" (link counts) or
+        "contacts" (a conversation we did not know of).
+        """
+        kind = event.get("type")
+        refresh: set[str] = set()
+        if kind == "message":
+            fp = clean(event.get("conversation"))
+            conv = self.conversations.get(fp)
+            if conv is None:
+                # From someone not in our list yet: show it now, the contacts read fills in.
+                name = event.get("author_name") if not event.get("own") else fp[:7]
+                conv = self.conversations[fp] = Conversation(fp, clean(name))
+                refresh.add("contacts")
+                self._ensure_selection()
+            self._add_message(conv, event, count_unread=True)
+        elif kind == "delivery":
+            self._delivered(clean(event.get("fingerprint")), clean(event.get("id")))
+        elif kind == "contact_request":
+            fp = clean(event.get("fingerprint"))
+            name = clean(event.get("name")) or fp[:7]
+            self.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
+                                 "note": event.get("note") or "", "online": False})
+            note = clean(event.get("note"))
+            self.notice("request", f"{name} asks to connect{': ' + note if note else ''}"
+                                   f" (/accept {name} or /block {name})")
+        elif kind in ("link_up", "link_down"):
+            conv = self.conversations.get(clean(event.get("fingerprint")))
+            if conv is not None:
+                conv.online = kind == "link_up"
+            refresh.add("status")
+        elif kind == "key_mismatch":
+            self.notice("warning",
+                        f"WARNING: the peer at {clean(event.get('address'))} presented key"
+                        f" {clean(event.get('presented'))}, not the one pinned for"
+                        f" {clean(event.get('name'))}. Refused: someone may be impersonating"
+                        " them. Compare safety numbers in person (/safety NAME).")
+        elif kind == "lagged":
+            # The controller re-subscribes and re-reads everything.
+            self.notice("warning", "fell behind the node's events; reloading")
+        return refresh
+
+    def _add_message(self, conv: Conversation, event: dict[str, Any], *,
+                     count_unread: bool) -> None:
+        message_id = clean(event.get("id"))
+        own = bool(event.get("own"))
+        status = clean(event.get("status")) if own else None
+        if own and self._early_deliveries.pop(message_id, False):
+            status = "delivered"
+        existing = conv.find(message_id)
+        if existing is not None:
+            # The same message again (a send's reply and its event, or history and an event):
+            # only its status can move, and only forward.
+            existing.status = _later(existing.status, status)
+            return
+        message = Message(
+            id=message_id, author=clean(event.get("author")),
+            author_name=clean(event.get("author_name")),
+            text=clean(event.get("text"), newlines=True), sent_at=clean(event.get("sent_at")),
+            own=own, status=status,
+        )
+        messages = conv.messages
+        index = len(messages)
+        while index > 0 and messages[index - 1].sent_at > message.sent_at:
+            index -= 1  # usually none: only history merged after live events reorders
+        messages.insert(index, message)
+        if count_unread and not own and conv.fingerprint != self.selected:
+            conv.unread += 1
+
+    def _delivered(self, fingerprint: str, message_id: str) -> None:
+        conv = self.conversations.get(fingerprint)
+        message = conv.find(message_id) if conv is not None else None
+        if message is not None:
+            message.status = "delivered"
+            return
+        self._early_deliveries[message_id] = True
+        while len(self._early_deliveries) > MAX_EARLY_DELIVERIES:
+            del self._early_deliveries[next(iter(self._early_deliveries))]
+
+    # ------------------------------------------------------------ selection
+
+    def order(self) -> list[Conversation]:
+        """Requests first (they wait for an answer), then contacts by name."""
+        return sorted(self.conversations.values(),
+                      key=lambda c: (c.state != "request", c.name.casefold(), c.fingerprint))
+
+    def select(self, fingerprint: str) -> Conversation | None:
+        conv = self.conversations.get(fingerprint)
+        if conv is not None:
+            self.selected = fingerprint
+            conv.unread = 0
+        return conv
+
+    def select_next(self, step: int) -> Conversation | None:
+        order = self.order()
+        if not order:
+            return None
+        fps = [c.fingerprint for c in order]
+        index = fps.index(self.selected) + step if self.selected in fps else 0
+        return self.select(fps[index % len(fps)])
+
+    @property
+    def current(self) -> Conversation | None:
+        return self.conversations.get(self.selected) if self.selected else None
+
+    def find(self, who: str) -> Conversation | None:
+        """By name (case-insensitive), else by fingerprint (dashes and case don't matter)."""
+        wanted = who.strip().casefold()
+        for conv in self.conversations.values():
+            if conv.name.casefold() == wanted:
+                return conv
+        squeezed = "".join(ch for ch in wanted if ch not in " -")
+        for conv in self.conversations.values():
+            if squeezed and conv.fingerprint.replace("-", "").casefold() == squeezed:
+                return conv
+        return None
+
+    def _ensure_selection(self) -> None:
+        if self.selected not in self.conversations:
+            order = [c for c in self.order() if c.state == "contact"] or self.order()
+            self.selected = None
+            if order:
+                self.select(order[0].fingerprint)
+
+    # ------------------------------------------------------------ notices
+
+    def notice(self, kind: str, text: str) -> None:
+        for line in clean(text, newlines=True).split("\n"):
+            self.notices.append(Notice(kind, line))
+
+    def clear_notices(self) -> None:
+        self.notices.clear()
+
+
+def _later(old: str | None, new: str | None) -> str | None:
+    if old is None or new is None:
+        return old or new
+    return new if STATUS_RANK.get(new, -1) > STATUS_RANK.get(old, -1) else old

@@ -1,0 +1,189 @@
+"""The real Application, keys through a pipe, against real nodes on 127.0.0.1.
+
+Keys go in through prompt_toolkit's pipe input; the screen goes to a DummyOutput; assertions
+read the view-model and the nodes. Every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import PipeInput, create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from p2pchat.control import ControlServer, socket_path
+from p2pchat.core.identity import Identity
+from p2pchat.home import ensure_home
+from p2pchat.net.addresses import format_addr
+from p2pchat.node import Node, NodeConfig
+from p2pchat.tui import main as tui_main
+from p2pchat.tui import render
+from p2pchat.tui.app import ChatApp
+from p2pchat.tui.backend import ChatBackend, ControlBackend, NodeBackend
+from p2pchat.tui.client import AsyncControlClient
+from tests.aio import until
+from tests.tui.conftest import MakeNode
+
+pytestmark = pytest.mark.timeout(60)
+
+ENTER = "\r"
+TAB = "\t"
+CTRL_C = "\x03"
+CTRL_D = "\x04"
+PAGE_UP = "\x1b[5~"
+PAGE_DOWN = "\x1b[6~"
+
+
+@asynccontextmanager
+async def running(backend: ChatBackend) -> AsyncIterator[tuple[ChatApp, PipeInput]]:
+    """A ChatApp on a pipe input, started and ready; it must have exited by the end."""
+    with create_pipe_input() as keys:
+        chat = ChatApp(backend, input=keys, output=DummyOutput())
+        task = asyncio.create_task(chat.run())
+        try:
+            await until(lambda: task.done() or (chat.application.is_running
+                                                 and chat.controller.ready.is_set()),
+                        10, "the UI to start")
+            assert not task.done(), task
+            yield chat, keys
+            await asyncio.wait_for(task, 10)  # the test quits with a key
+        finally:
+            if not task.done():
+                chat.exit()
+                await asyncio.wait_for(task, 10)
+
+
+@asynccontextmanager
+async def backend_for(node: Node, attach: bool) -> AsyncIterator[ChatBackend]:
+    if not attach:
+        yield NodeBackend(node)
+        return
+    control = ControlServer(node)
+    await control.start()
+    backend = await ControlBackend.connect(node.home, timeout=10)
+    try:
+        yield backend
+    finally:
+        await backend.close()
+        await control.stop()
+
+
+def conversation_text(chat: ChatApp) -> str:
+    return "".join(text for _, text in render.conversation_list(chat.state, 24))
+
+
+def notice_text(chat: ChatApp) -> str:
+    return "\n".join(n.text for n in chat.state.notices)
+
+
+@pytest.mark.parametrize("attach", [False, True], ids=["in-process", "attached"])
+async def test_add_send_deliver_and_unread(make_node: MakeNode, attach: bool) -> None:
+    alice, bob = await make_node("alice"), await make_node("bob")
+    await bob.add_contact(alice.identity.fingerprint, "alice", [])  # alice will dial bob
+    bob_addr = format_addr(bob.listen_addresses[0])
+    carol = Identity.generate().fingerprint  # a contact who is never online
+    async with backend_for(alice, attach) as backend, running(backend) as (chat, keys):
+        state = chat.state
+        assert state.me.name == "alice" and state.mode == backend.mode
+        assert "alice" in "".join(t for _, t in render.status_line(state))
+
+        keys.send_text(f"/add {bob.identity.fingerprint} bob {bob_addr}{ENTER}")
+        conv = await until(lambda: state.find("bob"), 10, "bob in the conversation list")
+        assert state.selected == conv.fingerprint
+        await until(lambda: conv.online, 10, "the link to bob")
+
+        keys.send_text(f"hello bob{ENTER}")
+        await until(lambda: [m["text"] for m in bob.history("alice")] == ["hello bob"], 10,
+                    "bob's node to store the message")
+        await until(lambda: conv.messages and conv.messages[-1].status == "delivered", 10,
+                    "the UI to show the message delivered")
+        assert [(m.text, m.own, m.author_name) for m in conv.messages] == [
+            ("hello bob", True, "alice")]
+
+        # With another conversation selected, bob's message counts as unread there.
+        keys.send_text(f"/add {carol} carol{ENTER}")
+        await until(lambda: state.current is not None and state.current.name == "carol", 10,
+                    "carol selected")
+        await bob.send("alice", "hi alice\x1b[2J\x07")  # control characters from a peer
+        await until(lambda: conv.unread == 1, 10, "an unread count for bob")
+        last = conv.messages[-1]
+        assert (last.text, last.own, last.author_name) == ("hi alice\ufffd[2J\ufffd", False, "bob")
+        assert "bob (1)" in conversation_text(chat)
+
+        keys.send_text(TAB)  # carol -> bob (wraps around)
+        await until(lambda: state.selected == conv.fingerprint, 10, "Tab to select bob")
+        assert conv.unread == 0 and "(1)" not in conversation_text(chat)
+        keys.send_text(PAGE_UP)  # two lines of history: scrolls up by one, no further
+        await until(lambda: chat._scroll == 1, 10, "PageUp to scroll")
+        keys.send_text(PAGE_DOWN)
+        await until(lambda: chat._scroll == 0, 10, "PageDown to scroll back")
+
+        # Mistakes are notices, not tracebacks.
+        keys.send_text(f"/add NOTAFINGERPRINT dave{ENTER}/to nobody{ENTER}/frobnicate{ENTER}")
+        await until(lambda: "/frobnicate" in notice_text(chat), 10, "three error notices")
+        text = notice_text(chat)
+        assert "that fingerprint is not valid" in text and "'nobody'" in text
+        assert "Traceback" not in text
+
+        keys.send_text(CTRL_D)
+
+
+async def test_requests_accept_and_safety(make_node: MakeNode) -> None:
+    alice, bob = await make_node("alice"), await make_node("bob")
+    async with running(NodeBackend(alice)) as (chat, keys):
+        state = chat.state
+        # bob asks alice, who does not know him yet: a request shows up and is announced.
+        await bob.add_contact(alice.identity.fingerprint, "alice",
+                              [format_addr(alice.listen_addresses[0])])
+        conv = await until(lambda: state.find("bob"), 10, "bob's request in the list")
+        assert conv.state == "request"
+        assert "bob asks to connect" in notice_text(chat)
+        assert "? bob" in conversation_text(chat)
+
+        keys.send_text(f"/safety bob{ENTER}")
+        number = await until(lambda: [n.text for n in state.notices if n.text.startswith("  ")],
+                             10, "the safety number")
+        groups = " ".join(number).split()
+        assert len(groups) == 12 and all(len(g) == 5 and g.isdigit() for g in groups)
+
+        keys.send_text("/acc")
+        keys.send_text(TAB)  # completes the command
+        await until(lambda: chat.input.text == "/accept", 10, "completion of /accept")
+        keys.send_text(f" b{TAB}")
+        await until(lambda: chat.input.text == "/accept bob", 10, "completion of the name")
+        keys.send_text(ENTER)
+        await until(lambda: conv.state == "contact", 10, "bob accepted")
+        assert state.selected == conv.fingerprint
+        keys.send_text(f"hi bob{ENTER}")
+        await until(lambda: [m["text"] for m in bob.history("alice")] == ["hi bob"], 10,
+                    "the first message after accepting")
+        keys.send_text(CTRL_C)
+
+
+async def test_in_process_serves_the_cli_and_stops_cleanly(tmp_path: Path) -> None:
+    home = ensure_home(tmp_path / "alice")
+    identity = Identity.generate()
+    stored = SimpleNamespace(identity=identity, name="alice", sealed=False)
+    config = NodeConfig(listen=(("127.0.0.1", 0),), mdns=False)
+    with create_pipe_input() as keys, create_app_session(input=keys, output=DummyOutput()):
+        task = asyncio.create_task(tui_main._in_process(home, stored, config))
+        # The control socket answers while the UI runs, as with `p2pchat node`.
+        await until(lambda: socket_path(home).exists(), 10, "the control socket")
+        client = await AsyncControlClient.connect(home, timeout=10)
+        try:
+            status = await client.call("status")
+        finally:
+            await client.close()
+        assert status["fingerprint"] == identity.fingerprint
+        keys.send_text(CTRL_C)
+        await asyncio.wait_for(task, 15)
+    assert not socket_path(home).exists()
+    again = Node(home, identity, "alice", config)  # the home lock was released
+    await again.start()
+    await again.stop()

@@ -1,0 +1,88 @@
+"""Parsing what is typed on the input line, and what Tab completes."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pchat.core.identity import Identity
+from p2pchat.tui.commands import (
+    COMMANDS,
+    AddContact,
+    Named,
+    ParseError,
+    Plain,
+    SendText,
+    complete,
+    help_lines,
+    parse,
+)
+
+FP = Identity.from_seed(b"f" * 32).fingerprint
+
+
+def test_plain_text_is_a_message() -> None:
+    assert parse("hello there") == SendText("hello there")
+    assert parse("  spaced  ") == SendText("  spaced  ")
+    assert parse("//etc/hosts is a path") == SendText("/etc/hosts is a path")
+    assert parse("") is None and parse("   ") is None
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    (f"/add {FP} bob", AddContact(FP, "bob")),
+    (f"/add {FP} bob 192.168.1.20:7331", AddContact(FP, "bob", ("192.168.1.20:7331",))),
+    (f"/add {FP} Bob Smith [fe80::1]:7331 10.0.0.2:1",
+     AddContact(FP, "Bob Smith", ("[fe80::1]:7331", "10.0.0.2:1"))),
+    (f"/add {FP} bob:2", AddContact(FP, "bob:2")),  # one word after the key is the name
+    (f"/add {FP.replace('-', ' ')} bob", AddContact(FP.replace("-", " "), "bob")),
+    (f"/ADD {FP.lower()} bob", AddContact(FP.lower(), "bob")),
+])
+def test_add(line: str, expected: AddContact) -> None:
+    assert parse(line) == expected
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("/add", "usage: /add FINGERPRINT NAME"),
+    (f"/add {FP}", "a name is needed"),
+    ("/add NOTAFINGERPRINT bob", "that fingerprint is not valid"),
+    (f"/add {FP[:-1]}{'A' if FP[-1] != 'A' else 'B'} bob", "mistyped"),
+    (f"/add {FP[:10]} bob", "that fingerprint is not valid"),
+])
+def test_add_mistakes(line: str, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse(line)
+
+
+def test_commands_about_a_contact_take_the_rest_of_the_line() -> None:
+    assert parse("/to bob (ABCDEFG)") == Named("to", "bob (ABCDEFG)")
+    assert parse("/accept  carol ") == Named("accept", "carol")
+    assert parse("/block mallory") == Named("block", "mallory")
+    assert parse("/remove bob") == Named("remove", "bob")
+    assert parse("/safety bob") == Named("safety", "bob")
+    with pytest.raises(ParseError, match="usage: /to NAME"):
+        parse("/to")
+
+
+def test_commands_without_arguments() -> None:
+    for name in ("peers", "id", "help", "quit"):
+        assert parse(f"/{name}") == Plain(name)
+    with pytest.raises(ParseError, match="takes no arguments"):
+        parse("/quit now")
+    with pytest.raises(ParseError, match="unknown command /frob"):
+        parse("/frob")
+
+
+def test_completion_of_commands_and_names() -> None:
+    names = ["bob", "Bea", "carol", "bob"]
+    assert complete("/a", names) == [("/add", -2), ("/accept", -2)]
+    assert complete("/TO", names) == [("/to", -3)]
+    assert complete("/to b", names) == [("Bea", -1), ("bob", -1)]
+    assert complete("/safety  CA", names) == [("carol", -2)]
+    assert complete("/to ", names) == [("Bea", 0), ("bob", 0), ("carol", 0)]
+    assert complete("/add b", names) == []
+    assert complete("hello", names) == [] and complete("//x", names) == []
+
+
+def test_help_names_every_command() -> None:
+    text = "\n".join(help_lines())
+    assert all(command in text for command in COMMANDS)
+    assert "Tab" in text and "PageUp" in text

@@ -1,0 +1,90 @@
+"""The panes as styled text: marks, colours, times, and nothing that drives a terminal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+from prompt_toolkit.styles import Style
+
+from p2pchat.core.text import is_unsafe
+from p2pchat.tui import render
+from p2pchat.tui.sanitize import clean
+from p2pchat.tui.state import ChatState
+from tests.tui.test_state import BOB, CAROL, contact, loaded_state, message
+
+
+def text_of(fragments: render.Fragments) -> str:
+    return "".join(text for _, text in fragments)
+
+
+def test_styles_and_author_colours_parse() -> None:
+    Style.from_dict(render.STYLE_RULES)
+    for colour in render.AUTHOR_COLOURS:
+        Style.from_dict({"x": f"bold fg:{colour}"})
+    assert render.author_style(BOB, False) == render.author_style(BOB, False)
+    assert render.author_style(BOB, True) == render.OWN_STYLE
+
+
+def test_conversation_list_marks_online_requests_and_unread() -> None:
+    state = ChatState()
+    state.set_contacts([contact(BOB, "bob", online=True), contact(CAROL, "carol")])
+    state.apply(message(CAROL, "c1", "hi", author_name="carol"))
+    state.apply({"type": "contact_request", "fingerprint": "D" * 56, "name": "dave", "note": ""})
+    rows = text_of(render.conversation_list(state, 20)).splitlines()
+    assert rows[1].startswith(" ? dave") and rows[2].startswith(" ● bob")
+    assert rows[3].startswith(" ○ carol (1)")
+    assert all(len(row) == 20 for row in rows[1:])
+
+
+def test_fit_counts_terminal_cells() -> None:
+    assert render.fit("bob", 5) == "bob"
+    assert render.fit("abcdefgh", 5) == "abcd…"
+    assert render.fit("漢字漢字", 5) == "漢字…"
+
+
+def test_local_time_shows_the_date_only_for_other_days() -> None:
+    now = datetime.now().astimezone()
+    iso = now.isoformat()
+    assert render.local_time(iso, now.date()) == now.strftime("%H:%M")
+    assert render.local_time(iso, now.date() + timedelta(days=1)) == now.strftime("%Y-%m-%d %H:%M")
+    assert render.local_time("garbage") == "??:??"
+
+
+def test_history_shows_status_and_indents_continuation_lines() -> None:
+    state = loaded_state()
+    state.apply(message(BOB, "m1", "two\nlines", at="2026-01-01T10:00:00.000+00:00"))
+    state.apply(message(BOB, "m2", "mine", own=True, status="queued",
+                        at="2026-01-01T10:01:00.000+00:00"))
+    state.apply({"type": "delivery", "id": "m2", "status": "delivered", "fingerprint": BOB})
+    fragments, lines = render.history(state)
+    text = text_of(fragments)
+    assert lines == 3 and len(text.splitlines()) == 3
+    first, second, third = text.splitlines()
+    assert first.endswith("bob: two") and second.strip() == "lines"
+    assert second.startswith(" " * (len(first) - len("bob: two")))
+    assert third.endswith("me: mine  ✓✓ delivered")
+
+
+def test_status_line() -> None:
+    state = loaded_state()
+    state.links = 2
+    text = text_of(render.status_line(state))
+    assert "me " + state.me.fingerprint[:7] in text and "links 2" in text
+    assert "mDNS off" in text and "presence public" in text and "in-process" in text
+    state.connected = False
+    assert "DISCONNECTED" in text_of(render.status_line(state))
+
+
+@given(st.text(), st.text())
+def test_nothing_unsafe_reaches_the_screen(name: str, text: str) -> None:
+    state = loaded_state()
+    state.apply({"type": "contact_request", "fingerprint": "D" * 56, "name": name, "note": text})
+    state.apply(message(BOB, "m1", text, author_name=name))
+    state.apply({"type": "key_mismatch", "address": text, "name": name, "expected": BOB,
+                 "presented": text})
+    shown = (text_of(render.conversation_list(state, 24)) + text_of(render.history(state)[0])
+             + text_of(render.notices(state, 100)) + text_of(render.status_line(state)))
+    assert not any(is_unsafe(ch, newlines=True) for ch in shown)
+    assert clean(text, newlines=True).count("\n") == text.replace("\r\n", "\n").count("\n")
