@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_nodes import make_local_node  # noqa: F401  (a fixture for every test)
 from tests.nodes import NodeProcess
 
 

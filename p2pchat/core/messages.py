@@ -24,7 +24,7 @@ from typing import ClassVar, TypeAlias
 import msgpack
 
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.text import first_unsafe
+from p2pchat.core.text import text_problem
 
 __all__ = [
     "CONV_ID_LEN",
@@ -111,15 +111,9 @@ def _check_bytes(what: str, value: object, *, exact: int | None = None, maximum:
 def _check_str(what: str, value: object, max_chars: int, *, newlines: bool = False) -> str:
     if type(value) is not str:
         raise ProtocolError(f"{what}: expected str, got {type(value).__name__}")
-    if len(value) > max_chars:
-        raise ProtocolError(f"{what}: {len(value)} characters exceeds the limit of {max_chars}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ProtocolError(f"{what}: not valid Unicode (lone surrogate)") from None
-    unsafe = first_unsafe(value, newlines=newlines)
-    if unsafe is not None:
-        raise ProtocolError(f"{what}: control character U+{ord(unsafe):04X} not allowed")
+    problem = text_problem(value, max_chars, newlines=newlines)
+    if problem is not None:
+        raise ProtocolError(f"{what}: {problem}")
     return value
 
 

@@ -22,3 +22,17 @@ def is_unsafe(ch: str, *, newlines: bool = False) -> bool:
 def first_unsafe(text: str, *, newlines: bool = False) -> str | None:
     """The first character of `text` that must not be shown, or None."""
     return next((ch for ch in text if is_unsafe(ch, newlines=newlines)), None)
+
+
+def text_problem(value: str, max_chars: int, *, newlines: bool = False) -> str | None:
+    """Why `value` may not be stored or shown as a name or note, or None when it may."""
+    if len(value) > max_chars:
+        return f"{len(value)} characters exceeds the limit of {max_chars}"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid Unicode (lone surrogate)"
+    unsafe = first_unsafe(value, newlines=newlines)
+    if unsafe is not None:
+        return f"control character U+{ord(unsafe):04X} not allowed"
+    return None

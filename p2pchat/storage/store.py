@@ -40,7 +40,7 @@ from p2pchat.core.messages import (
     encode_record,
     envelope_hash,
 )
-from p2pchat.core.text import first_unsafe
+from p2pchat.core.text import text_problem
 
 __all__ = [
     "MAX_ADDRS",
@@ -215,16 +215,10 @@ def _check_bytes(what: str, value: bytes, size: int) -> bytes:
 
 
 def _check_text(what: str, value: str, max_chars: int, *, newlines: bool) -> str:
-    if len(value) > max_chars:
-        raise ValueError(f"{what} must be at most {max_chars} characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} is not valid Unicode (lone surrogate)") from None
     # The wire codec's rule, so any name a peer may send can be stored (see core/text.py).
-    unsafe = first_unsafe(value, newlines=newlines)
-    if unsafe is not None:
-        raise ValueError(f"{what} must not contain control character U+{ord(unsafe):04X}")
+    problem = text_problem(value, max_chars, newlines=newlines)
+    if problem is not None:
+        raise ValueError(f"{what}: {problem}")
     return value
 
 

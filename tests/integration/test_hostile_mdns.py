@@ -12,7 +12,7 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.presence import SERVICE_TYPE
 from tests.aio import next_event, until
-from tests.integration.conftest import MakeLocalNode
+from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
 

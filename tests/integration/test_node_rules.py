@@ -13,7 +13,7 @@ from p2pchat.core.identity import Identity
 from p2pchat.core.session import SessionConfig
 from p2pchat.node import CommandError, Node, NodeConfig
 from tests.aio import next_event, until
-from tests.integration.conftest import MakeLocalNode
+from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,7 +8,7 @@ import p2pchat.node
 from p2pchat.core.presence import matches_tag
 from p2pchat.net.discovery import Discovery
 from tests.aio import until
-from tests.integration.conftest import MakeLocalNode
+from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
 

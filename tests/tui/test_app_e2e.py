@@ -28,7 +28,7 @@ from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import ChatBackend, ControlBackend, NodeBackend
 from p2pchat.tui.client import AsyncControlClient
 from tests.aio import until
-from tests.tui.conftest import MakeNode
+from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,8 +83,8 @@ def notice_text(chat: ChatApp) -> str:
 
 
 @pytest.mark.parametrize("attach", [False, True], ids=["in-process", "attached"])
-async def test_add_send_deliver_and_unread(make_node: MakeNode, attach: bool) -> None:
-    alice, bob = await make_node("alice"), await make_node("bob")
+async def test_add_send_deliver_and_unread(make_local_node: MakeLocalNode, attach: bool) -> None:
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
     await bob.add_contact(alice.identity.fingerprint, "alice", [])  # alice will dial bob
     bob_addr = format_addr(bob.listen_addresses[0])
     carol = Identity.generate().fingerprint  # a contact who is never online
@@ -134,8 +134,8 @@ async def test_add_send_deliver_and_unread(make_node: MakeNode, attach: bool) ->
         keys.send_text(CTRL_D)
 
 
-async def test_requests_accept_and_safety(make_node: MakeNode) -> None:
-    alice, bob = await make_node("alice"), await make_node("bob")
+async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> None:
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
     async with running(NodeBackend(alice)) as (chat, keys):
         state = chat.state
         # bob asks alice, who does not know him yet: a request shows up and is announced.

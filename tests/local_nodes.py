@@ -1,3 +1,5 @@
+"""In-process nodes for tests: real Node objects on 127.0.0.1 in the test's event loop."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
