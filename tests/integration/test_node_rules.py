@@ -210,3 +210,31 @@ async def test_default_listener_serves_ipv4_and_ipv6_on_one_port(
     addresses = {link.remote_key: link.address[0] for link in bob.links.values()}
     assert addresses[alice.key] == "127.0.0.1"  # v4-mapped shown plain
     assert addresses[carol.key] == "::1"
+
+
+async def test_a_burst_of_messages_is_committed_in_few_batches(
+        make_local_node: MakeLocalNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    from p2pchat.storage.store import Store
+
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
+    await bob.add_contact(fp(alice), "alice", [addr(alice)])
+    await alice.add_contact(fp(bob), "bob", [addr(bob)])
+    await until(lambda: alice._has_working_link(bob.key), what="the link")
+    await bob.stop()  # alice queues while bob is away
+    for i in range(200):
+        await alice.send("bob", f"queued {i}")
+    bob = await make_local_node("bob2", identity=bob.identity)  # a fresh process, same person
+    commits = 0
+    real_commit = Store.commit
+
+    def counting_commit(self: Store) -> None:
+        nonlocal commits
+        if self is bob.store:
+            commits += 1
+        real_commit(self)
+
+    monkeypatch.setattr(Store, "commit", counting_commit)
+    await bob.add_contact(fp(alice), "alice", [addr(alice)])
+    await until(lambda: len(bob.history("alice")) == 200, 20, "the burst to arrive")
+    print(f"{commits} commits for 200 received messages")
+    assert commits < 40, f"{commits} commits for 200 messages: writes are not batched"
