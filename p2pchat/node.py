@@ -143,6 +143,7 @@ class Node:
         self._advert: tuple[int, dict[str, str], str, int] | None = None  # port, TXT, name, day
         self._local_addrs: set[str] = set()
         self._mismatches: set[tuple[str, bytes, bytes]] = set()
+        self._ik_sent: dict[bytes, int] = {}  # last IK timestamp we sent, per contact
         self._stopping = False
 
     # ------------------------------------------------------------ lifecycle
@@ -336,7 +337,8 @@ class Node:
             return False
         session = Session(
             identity=self.identity, initiator=True, now=asyncio.get_running_loop().time(),
-            remote_key=key, ik_timestamp=time.time_ns(), replay_guard=self._replay_guard,
+            remote_key=key, ik_timestamp=self._next_ik_timestamp(key),
+            replay_guard=self._replay_guard,
             config=self.config.session,
         )
         link = Link(reader, writer, session, outbound=True, on_event=self._on_link_event)
@@ -349,6 +351,13 @@ class Node:
             link.close("handshake timed out")
             return False
         return bool(ok) and self.links.get(key) is link
+
+    def _next_ik_timestamp(self, key: bytes) -> int:
+        """Wall-clock nanoseconds, but never at or below what we last sent this peer: if our
+        clock steps back, a peer that takes only IK (private presence) must still accept us."""
+        stamp = max(time.time_ns(), self._ik_sent.get(key, 0) + 1)
+        self._ik_sent[key] = stamp
+        return stamp
 
     async def _serve(self, link: Link) -> None:
         ip = link.address[0]

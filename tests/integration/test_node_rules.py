@@ -238,3 +238,20 @@ async def test_a_burst_of_messages_is_committed_in_few_batches(
     await until(lambda: len(bob.history("alice")) == 200, 20, "the burst to arrive")
     print(f"{commits} commits for 200 received messages")
     assert commits < 40, f"{commits} commits for 200 messages: writes are not batched"
+
+
+async def test_private_peer_still_accepts_us_after_our_clock_steps_back(
+        make_local_node: MakeLocalNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    bob = await make_local_node("bob", presence="private")  # IK only: no XX fallback
+    alice = await make_local_node("alice")
+    await bob.add_contact(fp(alice), "alice")
+    await alice.add_contact(fp(bob), "bob", [addr(bob)])
+    await until(lambda: alice._has_working_link(bob.key), what="the first link")
+    await bob._dialer.stop()  # only alice dials from here on: her timestamps are under test
+    real_time_ns = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real_time_ns() - 3600 * 10**9)
+    old = alice.links[bob.key]
+    bob.links[alice.key].close("test: drop the link")
+    await until(lambda: alice.links.get(bob.key) not in (None, old)
+                and alice._has_working_link(bob.key), what="a new link")
+    assert alice.links[bob.key].outbound and alice.links[bob.key].info["pattern"] == "IK"
