@@ -151,6 +151,15 @@ class Host:
         _ip("-n", self.name, "route", "replace", "224.0.0.0/4", "dev", self.ifname)
         self.address = address
 
+    def use_ipv6_only(self, address: str, prefixlen: int = 64) -> None:
+        """Drop IPv4 from this host and give it one IPv6 address (a ULA, fd00::/8)."""
+        if not ipaddress.IPv6Address(address).is_private:
+            raise ValueError("test hosts get private (ULA) IPv6 addresses only")
+        _ip("-n", self.name, "addr", "flush", "dev", self.ifname)
+        _ip("-n", self.name, "addr", "add", f"{address}/{prefixlen}", "dev", self.ifname, "nodad")
+        _ip("-n", self.name, "-6", "route", "replace", "ff02::/16", "dev", self.ifname)
+        self.address = address
+
     def kill_processes(self) -> None:
         for process in self.processes:
             if process.poll() is None:

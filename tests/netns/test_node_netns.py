@@ -138,3 +138,23 @@ def test_private_presence_reaches_contacts_and_hides_from_strangers(
     seen_by_eve = json.dumps(eve.json("peers"))
     assert bob.fingerprint not in seen_by_eve and "bob" not in seen_by_eve
     assert bob.json("status")["presence"] == "private"
+
+
+def test_ipv6_only_hosts_find_each_other_and_chat(
+        make_network: Callable[[int], Network], tmp_path: Path, nodes: list[NodeProcess]) -> None:
+    net = make_network(2)
+    for index, host in enumerate(net.hosts, start=1):
+        host.use_ipv6_only(f"fd42::{index}")
+    alice, bob = _node(tmp_path, "alice"), _node(tmp_path, "bob")
+    nodes += [alice, bob]
+    alice.start(listen="[::]:0", mdns=True, host=net.hosts[0])  # the default: dual-stack
+    bob.start(listen="[::]:0", mdns=True, host=net.hosts[1])
+    nearby = wait_for(lambda: alice.json("peers")["nearby"], 15, "bob, seen over IPv6 mDNS")
+    assert nearby[0]["fingerprint"] == bob.fingerprint
+    assert nearby[0]["addresses"][0].startswith("[fd42::2]:")
+    _add(alice, bob)
+    _add(bob, alice)
+    alice.cli("send", "bob", "over IPv6", check=True)
+    wait_for(lambda: _texts(bob, "alice") == ["over IPv6"], 15, "the message over IPv6")
+    [link] = alice.json("peers")["links"]
+    assert link["address"].startswith("[fd42::2]:")
