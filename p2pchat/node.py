@@ -166,8 +166,12 @@ class Node:
             server = await self._listen(host, port)
             self._servers.append(server)
             for sock in server.sockets:
-                bound = sock.getsockname()
-                self.listen_addresses.append((str(bound[0]), int(bound[1])))
+                host, port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
+                dual_stack = sock.family == socket.AF_INET6 and host == "::" and not \
+                    sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+                if dual_stack:  # it serves IPv4 too: say so first, in the form most tools read
+                    self.listen_addresses.append(("0.0.0.0", port))
+                self.listen_addresses.append((host, port))
         self._spawn(self._ticker(), "ticker")
         for contact in self.store.list_contacts(states=("contact",)):
             self._dialer.want(contact.key)
@@ -498,7 +502,7 @@ class Node:
         link.info["up"] = True
         link.info["pattern"] = event.pattern
         link.info["since"] = _now_ms()
-        ports = [port for _, port in self.listen_addresses]
+        ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
         self._queue(link, Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
                                 ports=tuple(ports[:MAX_ADDRS])))
         if is_contact:

@@ -198,8 +198,9 @@ async def test_default_listener_serves_ipv4_and_ipv6_on_one_port(
     if not socket.has_ipv6:
         pytest.skip("this Python has no IPv6")
     bob = await make_local_node("bob", listen=(("::", 0),))
-    [(host, port)] = bob.listen_addresses
-    assert host == "::"
+    [(host4, port), (host6, port6)] = bob.listen_addresses  # one socket, both families
+    assert (host4, host6) == ("0.0.0.0", "::") and port == port6
+    assert bob.status()["listen"] == [f"0.0.0.0:{port}", f"[::]:{port}"]
     alice, carol = await make_local_node("alice"), await make_local_node("carol")
     for friend, address in ((alice, f"127.0.0.1:{port}"), (carol, f"[::1]:{port}")):
         await bob.add_contact(fp(friend), friend.name)
