@@ -129,7 +129,8 @@ class Node:
         self._connections: set[Link] = set()  # every connection, handshaking ones included
         self._per_ip: Counter[str] = Counter()
         self._conv_logs: dict[bytes, ConversationLog] = {}
-        self._dm_ids: dict[bytes, bytes] = {}
+        self._dm_ids: dict[bytes, bytes] = {}  # peer -> 1:1 conversation, and back
+        self._dm_peers: dict[bytes, bytes] = {}
         self._learned_addrs: dict[bytes, list[Address]] = {}
         self._outq: list[tuple[Link, bytes]] = []
         self._flush_waiters: list[asyncio.Future[None]] = []
@@ -621,6 +622,7 @@ class Node:
             conv = dm_conversation_id(self.key, peer)
             self.db.ensure_dm(conv, peer)
             self._dm_ids[peer] = conv
+            self._dm_peers[conv] = peer
         return conv
 
     def _log(self, conv: bytes) -> ConversationLog:
@@ -882,11 +884,14 @@ class Node:
             text = decode_text(env.body)
         except ProtocolError:
             text = "(unreadable message)"
-        peer = self.db.get_conversation(env.conv)
+        peer = self._dm_peers.get(env.conv)
+        if peer is None:
+            stored = self.db.get_conversation(env.conv)
+            peer = stored.peer if stored else None
         event: dict[str, Any] = {
             "type": "message",
             "id": envelope_hash(env).hex()[:32],
-            "conversation": fingerprint(peer.peer) if peer and peer.peer else env.conv.hex(),
+            "conversation": fingerprint(peer) if peer else env.conv.hex(),
             "author": fingerprint(env.author),
             "author_name": self.name if env.author == self.key else self._display_name(env.author),
             "seq": env.seq,

@@ -10,6 +10,7 @@ character always breaks its run's check, so a typo is refused before anything to
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ def _luhn32(text: str) -> str:
     return _ALPHABET[(32 - total % 32) % 32]
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and shown for every message and peer listed
 def fingerprint(public_key: bytes) -> str:
     """The display form of a public key: eight groups of seven characters joined by dashes."""
     if len(public_key) != KEY_SIZE:
