@@ -254,7 +254,7 @@ class Node:
             now = asyncio.get_running_loop().time()
             for link in list(self._connections):
                 link.tick()
-                expires = link.info.get("stranger_until")
+                expires = link.peer.stranger_until
                 if expires is not None and now > expires:
                     link.close("stranger link expired")
 
@@ -347,7 +347,7 @@ class Node:
             config=self.config.session,
         )
         link = Link(reader, writer, session, outbound=True, on_event=self._on_link_event)
-        link.info["dialed"] = address
+        link.dialed = address
         self._spawn(self._serve(link), "link")
         try:
             ok = await asyncio.wait_for(asyncio.shield(link.established),
@@ -387,7 +387,7 @@ class Node:
         if self.links.get(key) is link:
             del self.links[key]
             self._dialer.wake(key)
-        if link.info.get("up"):
+        if link.peer.up:
             log.info("link to %s down: %s", self._who(key), reason)
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
                               "name": self._display_name(key), "reason": reason})
@@ -461,7 +461,7 @@ class Node:
     def _on_key_mismatch(self, link: Link, event: KeyMismatch) -> None:
         contact = self.db.get_contact(event.expected)
         who = contact.name if contact else short_fingerprint(event.expected)
-        address = format_addr(link.info.get("dialed", link.address))
+        address = format_addr(link.dialed or link.address)
         seen = (address, event.expected, event.presented)
         if seen in self._mismatches:  # loud once; the dialer will keep meeting it
             log.debug("the peer at %s still presents a different key", address)
@@ -491,18 +491,16 @@ class Node:
         self._persist_replay_guard(key)
         is_contact = contact is not None and contact.state == "contact"
         if not is_contact:
-            strangers = sum(1 for c in self._connections if c.info.get("stranger"))
+            strangers = sum(1 for c in self._connections if c.peer.stranger)
             if strangers >= self.config.max_strangers:
                 link.close("too many strangers connected")
                 return
-            link.info["stranger"] = True
-            link.info["stranger_until"] = (asyncio.get_running_loop().time()
-                                           + self.config.stranger_lifetime)
+            link.peer.stranger_until = (asyncio.get_running_loop().time()
+                                        + self.config.stranger_lifetime)
         if not self._claim_link(key, link):
             return
-        link.info["up"] = True
-        link.info["pattern"] = event.pattern
-        link.info["since"] = _now_ms()
+        link.peer.up = True
+        link.peer.since_ms = _now_ms()
         ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
         self._queue(link, Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
                                 ports=tuple(ports[:MAX_ADDRS])))
@@ -553,9 +551,9 @@ class Node:
             if not is_contact:
                 self._on_contact_request(link, key, record, contact)
         elif isinstance(record, ContactAccept):
-            if is_contact and link.info.get("stranger"):
+            if is_contact and link.peer.stranger:
                 self._promote(link, key)
-        elif not is_contact or link.info.get("stranger"):
+        elif not is_contact or link.peer.stranger:
             return  # strangers get to ask, nothing more
         elif isinstance(record, Envelope):
             self._on_envelope(link, key, record)
@@ -565,8 +563,7 @@ class Node:
             self._on_sync_request(link, key, record)
 
     def _on_hello(self, link: Link, key: bytes, hello: Hello, is_contact: bool) -> None:
-        link.info["name"] = hello.name
-        link.info["software"] = hello.software
+        link.peer.their_name = hello.name
         if not link.outbound:
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
@@ -584,7 +581,7 @@ class Node:
                             contact: Contact | None) -> None:
         # A stranger's link has done all it may do once its request is in: free the slot.
         # If we accept, we dial them back at the address their Hello gave.
-        self._close_after_flush(link, "contact request received")
+        self._close_soon(link, "contact request received")
         if contact is not None:
             return  # one request per stranger: it is already listed
         if self.db.count_contacts("request") >= self.config.max_requests:
@@ -604,13 +601,13 @@ class Node:
         self.events.emit({"type": "contact_request", "fingerprint": fingerprint(key),
                           "name": name, "note": request.note})
 
-    def _close_after_flush(self, link: Link, reason: str) -> None:
+    def _close_soon(self, link: Link, reason: str) -> None:
+        """Close once the records of this read are handled (not from inside their dispatch)."""
         asyncio.get_running_loop().call_soon(link.close, reason)
 
     def _promote(self, link: Link, key: bytes) -> None:
         """A stranger's link becomes a contact's link (we accepted them, or they us)."""
-        link.info.pop("stranger", None)
-        link.info.pop("stranger_until", None)
+        link.peer.stranger_until = None
         self._start_sync(link, key)
 
     # ------------------------------------------------------------ sync
@@ -659,7 +656,7 @@ class Node:
 
     def _schedule_ack(self, link: Link, conv: bytes) -> None:
         """One vector per conversation per flush: it acknowledges everything accepted so far."""
-        pending: set[bytes] = link.info.setdefault("ack_pending", set())
+        pending = link.peer.ack_pending
         if conv in pending:
             return
         pending.add(conv)
@@ -760,7 +757,7 @@ class Node:
 
     def _on_became_contact(self, key: bytes) -> None:
         link = self.links.get(key)
-        if link is not None and not link.closed and link.info.get("stranger"):
+        if link is not None and not link.closed and link.peer.stranger:
             self._queue(link, ContactAccept(name=self.name))
             self._promote(link, key)
         self._dialer.want(key)
@@ -801,7 +798,7 @@ class Node:
         env = self._log(conv).append_local(self.key, body, _now_ms())
         self.db.insert_envelope(env, env.sent_at, own=True)
         link = self.links.get(contact.key)
-        online = link is not None and not link.closed and not link.info.get("stranger")
+        online = link is not None and not link.closed and not link.peer.stranger
         if online:
             assert link is not None
             self._queue(link, env)  # leaves only after the commit below
@@ -837,19 +834,19 @@ class Node:
         links = []
         for link in list(self._connections):
             key = link.remote_key
-            if key is None or not link.info.get("up") or link.closed:
+            if key is None or not link.peer.up or link.closed:
                 continue
             contact = self.db.get_contact(key)
             links.append({
                 "fingerprint": fingerprint(key),
                 "name": self._display_name(key),
-                "their_name": link.info.get("name"),
-                "state": "stranger" if link.info.get("stranger") else "contact",
+                "their_name": link.peer.their_name,
+                "state": "stranger" if link.peer.stranger else "contact",
                 "contact": contact.state if contact else None,
                 "address": format_addr(link.address),
                 "direction": "outbound" if link.outbound else "inbound",
-                "handshake": link.info.get("pattern"),
-                "since": _iso(link.info.get("since", 0)),
+                "handshake": link.session.pattern,
+                "since": _iso(link.peer.since_ms),
             })
         nearby = self._nearby()
         requests = [self._contact_view(c) for c in self.db.list_contacts(states=("request",))]

@@ -21,8 +21,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeAlias
 
-import msgpack
-
+from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.text import text_problem
 
@@ -229,7 +228,7 @@ class Envelope:
 
     def signing_bytes(self) -> bytes:
         """The exact bytes an author signs: this envelope's canonical encoding with sig=b""."""
-        return _pack([self.CODE, *self._fields()[:-1], b""])
+        return pack([self.CODE, *self._fields()[:-1], b""])
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,61 +303,14 @@ _ARITY: dict[int, int] = {
 # --- codec --------------------------------------------------------------------------------------
 
 
-def _pack(obj: object) -> bytes:
-    packed = msgpack.packb(obj, use_bin_type=True)
-    assert isinstance(packed, bytes)  # packb without a stream always returns bytes
-    return packed
-
-
-def _unpack(
-    data: bytes,
-    *,
-    max_len: int,
-    max_str: int,
-    max_bin: int,
-    max_array: int,
-    max_map: int,
-    what: str,
-) -> object:
-    """Parse exactly one msgpack value from ``data`` under explicit limits."""
-    if type(data) is not bytes:
-        raise ProtocolError(f"{what}: expected bytes, got {type(data).__name__}")
-    if len(data) > max_len:
-        raise ProtocolError(f"{what}: {len(data)} bytes exceeds the limit of {max_len}")
-    unpacker = msgpack.Unpacker(
-        None,
-        max_buffer_size=max_len,
-        raw=False,
-        use_list=True,
-        strict_map_key=True,
-        max_str_len=max_str,
-        max_bin_len=max_bin,
-        max_array_len=max_array,
-        max_map_len=max_map,
-        max_ext_len=0,  # no record uses msgpack extension types
-    )
-    try:
-        unpacker.feed(data)
-        obj = unpacker.unpack()
-        consumed = unpacker.tell()
-    # The C unpacker signals malformed input with a spread of types (OutOfData, FormatError,
-    # StackError, ValueError, UnicodeDecodeError, TypeError for bad map keys, ...). All of them
-    # mean the same thing to us: the peer sent garbage.
-    except Exception as exc:
-        raise ProtocolError(f"{what}: malformed msgpack ({type(exc).__name__}: {exc})") from None
-    if consumed != len(data):
-        raise ProtocolError(f"{what}: {len(data) - consumed} trailing bytes")
-    return obj
-
-
 def encode_record(record: Record) -> bytes:
     """Canonical bytes of a record (validated at construction, so this cannot fail)."""
-    return _pack([record.CODE, *record._fields()])
+    return pack([record.CODE, *record._fields()])
 
 
 def decode_record(data: bytes) -> Record:
     """Parse one record; anything malformed raises ProtocolError and nothing else."""
-    obj = _unpack(
+    obj = unpack(
         data,
         max_len=MAX_RECORD_LEN,
         max_str=_MAX_RECORD_STR_BYTES,
@@ -404,7 +356,7 @@ def dm_conversation_id(key_a: bytes, key_b: bytes) -> bytes:
 def encode_text(text: str) -> bytes:
     """Body of a text message: msgpack map {"text": text}, text at most 16 KiB of UTF-8."""
     _check_text(text)
-    return _pack({"text": text})
+    return pack({"text": text})
 
 
 def decode_text(body: bytes) -> str:
@@ -413,7 +365,7 @@ def decode_text(body: bytes) -> str:
     Control characters are allowed in chat text (tabs, newlines, pasted content); whatever shows
     the text on a terminal must make it safe.
     """
-    obj = _unpack(
+    obj = unpack(
         body,
         max_len=MAX_TEXT_BYTES + 64,  # the map header and the "text" key
         max_str=MAX_TEXT_BYTES,

@@ -32,8 +32,7 @@ from enum import Enum, auto
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
-import msgpack
-
+from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.framing import FrameDecoder, encode_frame
 from p2pchat.core.identity import Identity, IdentityError, x25519_from_ed25519_public
@@ -234,26 +233,15 @@ def _prologue(protocol_name: str) -> bytes:
 
 
 def _encode_payload(fields: Mapping[str, object]) -> bytes:
-    packed: bytes = msgpack.packb(dict(fields), use_bin_type=True)
-    return packed
+    return pack(dict(fields))
 
 
 def _decode_payload(data: bytes) -> dict[str, object]:
     """A handshake payload: a msgpack map with string keys. Unknown keys are ignored so later
     versions can add fields; everything is size-limited because it comes from a stranger."""
-    try:
-        obj = msgpack.unpackb(
-            data,
-            raw=False,
-            strict_map_key=True,
-            max_str_len=MAX_HANDSHAKE_FRAME,
-            max_bin_len=MAX_HANDSHAKE_FRAME,
-            max_array_len=256,
-            max_map_len=64,
-            max_ext_len=MAX_HANDSHAKE_FRAME,
-        )
-    except Exception as exc:  # msgpack raises a zoo of types on hostile input; all mean "bad"
-        raise ProtocolError(f"malformed handshake payload ({type(exc).__name__})") from None
+    obj = unpack(data, max_len=MAX_HANDSHAKE_FRAME, max_str=MAX_HANDSHAKE_FRAME,
+                 max_bin=MAX_HANDSHAKE_FRAME, max_array=256, max_map=64,
+                 what="handshake payload")
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
         raise ProtocolError("handshake payload is not a map with string keys")
     return obj
@@ -355,14 +343,7 @@ class Session:
         elif self._expected_key is not None:
             # Local input: an invalid key raises IdentityError (a ValueError) right here.
             rs = x25519_from_ed25519_public(self._expected_key)
-            self._hs = HandshakeState(
-                IK_PROTOCOL,
-                True,
-                _prologue(IK_PROTOCOL),
-                s=identity.x25519_private,
-                rs=rs,
-                random=random,
-            )
+            self._hs = self._handshake(IK_PROTOCOL, initiator=True, rs=rs)
             payload = {
                 F_ED25519: identity.public_key,
                 F_TIMESTAMP: ik_timestamp,
@@ -513,14 +494,20 @@ class Session:
 
     # -- handshake ----------------------------------------------------------------------------
 
-    def _start_xx(self) -> None:
-        self._hs = HandshakeState(
-            XX_PROTOCOL,
-            True,
-            _prologue(XX_PROTOCOL),
+    def _handshake(self, protocol: str, *, initiator: bool, rs: bytes | None = None,
+                   prologue_extra: bytes = b"") -> HandshakeState:
+        """A handshake with our static key; the prologue binds protocol name and version."""
+        return HandshakeState(
+            protocol,
+            initiator,
+            _prologue(protocol) + prologue_extra,
             s=self._identity.x25519_private,
+            rs=rs,
             random=self._random,
         )
+
+    def _start_xx(self) -> None:
+        self._hs = self._handshake(XX_PROTOCOL, initiator=True)
         # XX1's payload travels in clear text: it carries nothing but an empty map.
         self._queue_handshake(KIND_XX1, self._hs.write_message(_encode_payload({})))
         self._state = _State.INITIATOR_XX_SENT
@@ -548,13 +535,7 @@ class Session:
             raise ProtocolError(f"unexpected handshake frame kind 0x{kind:02x} at this point")
 
     def _responder_ik1(self, message: bytes) -> None:
-        hs = HandshakeState(
-            IK_PROTOCOL,
-            False,
-            _prologue(IK_PROTOCOL),
-            s=self._identity.x25519_private,
-            random=self._random,
-        )
+        hs = self._handshake(IK_PROTOCOL, initiator=False)
         try:
             payload = _decode_payload(hs.read_message(message))
             remote = self._proven_identity(payload, hs.remote_static)
@@ -578,13 +559,7 @@ class Session:
     def _responder_xx1(self, message: bytes) -> None:
         if not self._allow_xx:
             raise ProtocolError("XX handshake refused: only peers that know our key may connect")
-        hs = HandshakeState(
-            XX_PROTOCOL,
-            False,
-            _prologue(XX_PROTOCOL),
-            s=self._identity.x25519_private,
-            random=self._random,
-        )
+        hs = self._handshake(XX_PROTOCOL, initiator=False)
         _decode_payload(hs.read_message(message))  # must be a map; nothing in it is used yet
         payload = {F_ED25519: self._identity.public_key, F_REKEY: self._config.rekey_every}
         self._queue_handshake(KIND_XX2, hs.write_message(_encode_payload(payload)))
@@ -718,15 +693,8 @@ class Session:
     def _new_kk(self, *, initiator: bool) -> HandshakeState:
         assert self._remote_static is not None
         # Chaining the previous handshake hash ties the new keys to this very link.
-        prologue = _prologue(KK_PROTOCOL) + self._chain_hash
-        return HandshakeState(
-            KK_PROTOCOL,
-            initiator,
-            prologue,
-            s=self._identity.x25519_private,
-            rs=self._remote_static,
-            random=self._random,
-        )
+        return self._handshake(KK_PROTOCOL, initiator=initiator, rs=self._remote_static,
+                               prologue_extra=self._chain_hash)
 
     def _on_rekey_init(self, message: bytes) -> None:
         if self._rekey_recv is not None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from p2pchat.core.session import Closed, Established, Session
@@ -16,6 +17,21 @@ log = logging.getLogger(__name__)
 READ_SIZE = 65536
 # A peer that stops reading must not make us buffer without end.
 MAX_WRITE_BUFFER = 8 * 1024 * 1024
+
+
+@dataclass
+class PeerState:
+    """What the node has decided and learned about the peer on one link."""
+
+    up: bool = False  # the node accepted this link as the peer's one link
+    stranger_until: float | None = None  # set while the peer is not a contact: when to cut it
+    since_ms: int = 0
+    their_name: str | None = None  # as their Hello gave it: theirs to choose, never trusted
+    ack_pending: set[bytes] = field(default_factory=set)  # conversations with an ack queued
+
+    @property
+    def stranger(self) -> bool:
+        return self.stranger_until is not None
 
 
 class Link:
@@ -42,10 +58,15 @@ class Link:
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.address: tuple[str, int] = (plain_host(str(peer[0])), int(peer[1]))
         self.established = asyncio.get_running_loop().create_future()
-        self.remote_key: bytes | None = None
         self.close_reason: str | None = None
-        self.info: dict[str, Any] = {}  # what the node learns of the peer (its Hello, its state)
+        self.dialed: tuple[str, int] | None = None  # the address we dialed, for outbound links
+        self.peer = PeerState()
         self.last_received = _now()
+
+    @property
+    def remote_key(self) -> bytes | None:
+        """The peer's Ed25519 key, once the handshake has proven it."""
+        return self.session.remote_key
 
     @property
     def local_ip(self) -> str | None:
@@ -90,8 +111,6 @@ class Link:
 
     def _dispatch(self, events: list[Any]) -> None:
         for event in events:
-            if isinstance(event, Established):
-                self.remote_key = event.remote_key
             if isinstance(event, Closed) and self.close_reason is None:
                 self.close_reason = event.reason
             self._on_event(self, event)

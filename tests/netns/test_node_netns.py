@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -14,9 +13,7 @@ from tests.nodes import NodeProcess, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
-
-def _node(tmp_path: Path, name: str) -> NodeProcess:
-    return NodeProcess(tmp_path / name, name)
+MakeNode = Callable[[str], NodeProcess]
 
 
 def _start(node: NodeProcess, host: object, *extra: str) -> NodeProcess:
@@ -26,6 +23,11 @@ def _start(node: NodeProcess, host: object, *extra: str) -> NodeProcess:
 def _add(a: NodeProcess, b: NodeProcess) -> None:
     """Only the fingerprint is typed: no address."""
     a.cli("contacts", "add", b.fingerprint, "--name", b.name, check=True)
+
+
+def _befriend(a: NodeProcess, b: NodeProcess) -> None:
+    _add(a, b)
+    _add(b, a)
 
 
 def _texts(node: NodeProcess, who: str) -> list[str]:
@@ -38,26 +40,16 @@ def _linked(a: NodeProcess, b: NodeProcess) -> bool:
                for p in a.json("peers")["links"])
 
 
-@pytest.fixture
-def nodes(tmp_path: Path) -> list[NodeProcess]:
-    made: list[NodeProcess] = []
-    yield made  # type: ignore[misc]
-    for node in made:
-        node.close()
-
-
 def test_two_hosts_chat_with_only_fingerprints(
-        make_network: Callable[[int], Network], tmp_path: Path, nodes: list[NodeProcess]) -> None:
+        make_network: Callable[[int], Network], make_node: MakeNode) -> None:
     net = make_network(2)
-    alice, bob = _node(tmp_path, "alice"), _node(tmp_path, "bob")
-    nodes += [alice, bob]
+    alice, bob = make_node("alice"), make_node("bob")
     _start(alice, net.hosts[0])
     _start(bob, net.hosts[1])
     nearby = wait_for(lambda: alice.json("peers")["nearby"], 10, "bob in alice's nearby list")
     assert nearby[0]["fingerprint"] == bob.fingerprint and nearby[0]["name"] == "bob"
     assert nearby[0]["addresses"][0].startswith(net.hosts[1].address + ":")
-    _add(alice, bob)
-    _add(bob, alice)
+    _befriend(alice, bob)
     started = time.monotonic()
     alice.cli("send", "bob", "found you", check=True)
     wait_for(lambda: _texts(bob, "alice") == ["found you"], 10, "the message over mDNS")
@@ -65,10 +57,9 @@ def test_two_hosts_chat_with_only_fingerprints(
 
 
 def test_three_hosts_all_chat(
-        make_network: Callable[[int], Network], tmp_path: Path, nodes: list[NodeProcess]) -> None:
+        make_network: Callable[[int], Network], make_node: MakeNode) -> None:
     net = make_network(3)
-    people = [_node(tmp_path, n) for n in ("alice", "bob", "carol")]
-    nodes += people
+    people = [make_node(n) for n in ("alice", "bob", "carol")]
     for person, host in zip(people, net.hosts, strict=True):
         _start(person, host)
     for a in people:
@@ -87,14 +78,12 @@ def test_three_hosts_all_chat(
 
 
 def test_a_host_that_changes_address_is_found_again(
-        make_network: Callable[[int], Network], tmp_path: Path, nodes: list[NodeProcess]) -> None:
+        make_network: Callable[[int], Network], make_node: MakeNode) -> None:
     net = make_network(2)
-    alice, bob = _node(tmp_path, "alice"), _node(tmp_path, "bob")
-    nodes += [alice, bob]
+    alice, bob = make_node("alice"), make_node("bob")
     _start(alice, net.hosts[0])
     _start(bob, net.hosts[1])
-    _add(alice, bob)
-    _add(bob, alice)
+    _befriend(alice, bob)
     wait_for(lambda: _linked(alice, bob), 10, "the first link")
     new_address = net.spare_address()
     net.hosts[1].set_address(new_address)
@@ -111,15 +100,13 @@ def test_a_host_that_changes_address_is_found_again(
 
 
 def test_private_presence_reaches_contacts_and_hides_from_strangers(
-        make_network: Callable[[int], Network], tmp_path: Path, nodes: list[NodeProcess]) -> None:
+        make_network: Callable[[int], Network], make_node: MakeNode) -> None:
     net = make_network(3)
-    alice, bob, eve = (_node(tmp_path, n) for n in ("alice", "bob", "eve"))
-    nodes += [alice, bob, eve]
+    alice, bob, eve = (make_node(n) for n in ("alice", "bob", "eve"))
     _start(alice, net.hosts[0])
     _start(bob, net.hosts[1])
     _start(eve, net.hosts[2])
-    _add(alice, bob)
-    _add(bob, alice)
+    _befriend(alice, bob)
     alice.cli("send", "bob", "before", check=True)
     wait_for(lambda: _texts(bob, "alice") == ["before"], 10, "the first message")
     wait_for(lambda: any(n["name"] == "bob" for n in eve.json("peers")["nearby"]), 10,
@@ -141,19 +128,17 @@ def test_private_presence_reaches_contacts_and_hides_from_strangers(
 
 
 def test_ipv6_only_hosts_find_each_other_and_chat(
-        make_network: Callable[[int], Network], tmp_path: Path, nodes: list[NodeProcess]) -> None:
+        make_network: Callable[[int], Network], make_node: MakeNode) -> None:
     net = make_network(2)
     for index, host in enumerate(net.hosts, start=1):
         host.use_ipv6_only(f"fd42::{index}")
-    alice, bob = _node(tmp_path, "alice"), _node(tmp_path, "bob")
-    nodes += [alice, bob]
+    alice, bob = make_node("alice"), make_node("bob")
     alice.start(listen="[::]:0", mdns=True, host=net.hosts[0])  # the default: dual-stack
     bob.start(listen="[::]:0", mdns=True, host=net.hosts[1])
     nearby = wait_for(lambda: alice.json("peers")["nearby"], 15, "bob, seen over IPv6 mDNS")
     assert nearby[0]["fingerprint"] == bob.fingerprint
     assert nearby[0]["addresses"][0].startswith("[fd42::2]:")
-    _add(alice, bob)
-    _add(bob, alice)
+    _befriend(alice, bob)
     alice.cli("send", "bob", "over IPv6", check=True)
     wait_for(lambda: _texts(bob, "alice") == ["over IPv6"], 15, "the message over IPv6")
     [link] = alice.json("peers")["links"]

@@ -1,5 +1,3 @@
-import itertools
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,11 +16,6 @@ from p2pchat.core.identity import (
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 seeds = st.binary(min_size=32, max_size=32)
-
-
-def counter_random() -> "callable":
-    counter = itertools.count()
-    return lambda n: bytes([next(counter) % 256]) * n
 
 
 def test_identity_is_deterministic_from_seed() -> None:

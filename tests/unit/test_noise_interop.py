@@ -30,7 +30,7 @@ from noise.connection import Keypair, NoiseConnection
 from noise.exceptions import NoiseInvalidMessage
 
 from p2pchat.core.errors import NoiseError
-from p2pchat.core.noise import PATTERNS, HandshakeState, x25519_public
+from p2pchat.core.noise import PATTERNS, CipherState, HandshakeState, x25519_public
 
 pytestmark = pytest.mark.filterwarnings("ignore:One of ephemeral keypairs:UserWarning")
 
@@ -111,22 +111,22 @@ class Ours:
     def handshake_hash(self) -> bytes:
         return self.hs.handshake_hash
 
-    # split() -> (c1, c2): c1 protects initiator -> responder, c2 the other way.
-    def encrypt(self, plaintext: bytes) -> bytes:
+    def _transport(self) -> tuple[CipherState, CipherState]:
+        """(sending, receiving): split()'s c1 protects initiator -> responder, c2 the reverse."""
         c1, c2 = self.hs.split()
-        return (c1 if self.initiator else c2).encrypt_with_ad(b"", plaintext)
+        return (c1, c2) if self.initiator else (c2, c1)
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return self._transport()[0].encrypt_with_ad(b"", plaintext)
 
     def decrypt(self, ciphertext: bytes) -> bytes:
-        c1, c2 = self.hs.split()
-        return (c2 if self.initiator else c1).decrypt_with_ad(b"", ciphertext)
+        return self._transport()[1].decrypt_with_ad(b"", ciphertext)
 
     def rekey_send(self) -> None:
-        c1, c2 = self.hs.split()
-        (c1 if self.initiator else c2).rekey()
+        self._transport()[0].rekey()
 
     def rekey_recv(self) -> None:
-        c1, c2 = self.hs.split()
-        (c2 if self.initiator else c1).rekey()
+        self._transport()[1].rekey()
 
 
 class Theirs:
