@@ -59,7 +59,7 @@ async def test_forged_advert_never_changes_who_a_contact_is(make_local_node: Mak
     mismatch = await next_event(events, "key_mismatch", 20)
     assert mismatch["expected"] == bob_fp
     assert mismatch["presented"] == fingerprint(mallory.key)
-    assert not alice._is_linked(bob_identity.public_key) and not alice.links
+    assert not alice.links.is_linked(bob_identity.public_key) and not alice.links.by_peer
     assert mallory.db.list_contacts() == [] and mallory.db.list_conversations() == []
 
     # The real bob appears: the same pinned contact reaches him, and only him.
@@ -69,6 +69,6 @@ async def test_forged_advert_never_changes_who_a_contact_is(make_local_node: Mak
     await alice.send("bob", "only for the real bob")
     await until(lambda: [m["text"] for m in bob.history("alice")] == ["only for the real bob"],
                 20, "the real bob to receive it")
-    assert alice.links[bob.key].remote_key == bob.key
+    assert alice.links.by_peer[bob.key].remote_key == bob.key
     assert [c["fingerprint"] for c in alice.list_contacts()] == [bob_fp]
     assert mallory.db.list_conversations() == []

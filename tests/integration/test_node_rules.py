@@ -43,7 +43,7 @@ async def test_stranger_asks_then_is_accepted(make_local_node: MakeLocalNode) ->
     assert listed["state"] == "request"
     assert [r["fingerprint"] for r in bob.peers()["requests"]] == [fp(alice)]
     # The stranger's link is closed once its request is in, and nothing else was stored.
-    await until(lambda: not bob._is_linked(alice.key), what="the stranger link to close")
+    await until(lambda: not bob.links.is_linked(alice.key), what="the stranger link to close")
     assert bob.db.list_conversations() == []
     await bob.accept_contact("alice")  # bob dials alice back at the address her Hello gave
     await until(lambda: texts(bob, "alice") == ["it's alice, add me?"], what="the message")
@@ -56,12 +56,12 @@ async def test_blocked_peer_gets_nothing_through(make_local_node: MakeLocalNode)
     alice, bob = await make_local_node("alice"), await make_local_node("bob")
     await bob.add_contact(fp(alice), "alice", [addr(alice)])
     await alice.add_contact(fp(bob), "bob", [addr(bob)])
-    await until(lambda: bob._is_linked(alice.key), what="the link")
+    await until(lambda: bob.links.is_linked(alice.key), what="the link")
     await bob.block_contact("alice")
-    await until(lambda: not alice._is_linked(bob.key), what="the link to drop")
+    await until(lambda: not alice.links.is_linked(bob.key), what="the link to drop")
     await alice.send("bob", "let me in")
-    await alice._dial(bob.key, bob.listen_addresses[0])  # dialling again is refused too
-    assert not bob._is_linked(alice.key)
+    await alice.links.dial(bob.key, bob.listen_addresses[0])  # dialling again is refused too
+    assert not bob.links.is_linked(alice.key)
     assert texts(bob, "alice") == []
     assert bob.list_contacts()[0]["state"] == "blocked"
 
@@ -77,19 +77,19 @@ async def test_simultaneous_dials_keep_one_agreed_link(make_local_node: MakeLoca
 async def _dial_each_other(alice: Node, bob: Node) -> None:
     await asyncio.gather(alice.add_contact(fp(bob), "bob", [addr(bob)]),
                          bob.add_contact(fp(alice), "alice", [addr(alice)]))
-    await asyncio.gather(alice._dial(bob.key, bob.listen_addresses[0]),
-                         bob._dial(alice.key, alice.listen_addresses[0]))
+    await asyncio.gather(alice.links.dial(bob.key, bob.listen_addresses[0]),
+                         bob.links.dial(alice.key, alice.listen_addresses[0]))
 
     def settled() -> bool:
-        a, b = alice.links.get(bob.key), bob.links.get(alice.key)
-        live = [c for c in alice._connections if c.remote_key == bob.key and not c.closed]
+        a, b = alice.links.by_peer.get(bob.key), bob.links.by_peer.get(alice.key)
+        live = [c for c in alice.links.connections if c.remote_key == bob.key and not c.closed]
         return bool(a and b and not a.closed and not b.closed and len(live) == 1)
 
     await until(settled, what="one link")
     # The link initiated by the smaller key wins, on both sides.
     smaller_is_alice = alice.key < bob.key
-    assert alice.links[bob.key].outbound == smaller_is_alice
-    assert bob.links[alice.key].outbound == (not smaller_is_alice)
+    assert alice.links.by_peer[bob.key].outbound == smaller_is_alice
+    assert bob.links.by_peer[alice.key].outbound == (not smaller_is_alice)
     await alice.send("bob", "one link")
     await until(lambda: texts(bob, "alice") == ["one link"], what="delivery")
 
@@ -107,7 +107,7 @@ async def test_trickling_handshake_is_cut_off(make_local_node: MakeLocalNode) ->
         assert await asyncio.wait_for(reader.read(100), 10) == b""  # the node hung up
     finally:
         writer.close()
-    assert not bob._connections or all(c.closed for c in bob._connections)
+    assert not bob.links.connections or all(c.closed for c in bob.links.connections)
 
 
 async def test_strangers_are_bounded(make_local_node: MakeLocalNode) -> None:
@@ -117,9 +117,9 @@ async def test_strangers_are_bounded(make_local_node: MakeLocalNode) -> None:
         await s.add_contact(fp(bob), "bob", [addr(bob)])
     await until(lambda: len(bob.list_contacts()) >= 2, what="requests")
     for s in strangers:
-        s._dialer.wake(bob.key)
+        s.links.dialer.wake(bob.key)
     await until(lambda: len(bob.list_contacts()) == 3, what="three requests")
-    live = [c for c in bob._connections if c.peer.stranger and not c.closed]
+    live = [c for c in bob.links.connections if c.peer.stranger and not c.closed]
     assert len(live) <= 2
     assert len(bob.list_contacts()) == 3  # never more than max_requests
 
@@ -133,7 +133,7 @@ async def test_key_mismatch_is_an_event_and_no_link(make_local_node: MakeLocalNo
     await alice.add_contact(fingerprint(bob_key), "bob", [addr(mallory)])
     event = await next_event(events, "key_mismatch", 10)
     assert event["expected"] == fingerprint(bob_key) and event["presented"] == fp(mallory)
-    assert not alice._is_linked(bob_key) and not alice.links
+    assert not alice.links.is_linked(bob_key) and not alice.links.by_peer
 
 
 async def test_command_errors_are_clear(make_local_node: MakeLocalNode) -> None:
@@ -170,21 +170,21 @@ async def test_peer_may_only_write_as_itself(make_local_node: MakeLocalNode) -> 
     alice, bob = await make_local_node("alice"), await make_local_node("bob")
     await bob.add_contact(fp(alice), "alice", [addr(alice)])
     await alice.add_contact(fp(bob), "bob", [addr(bob)])
-    await until(lambda: alice._has_working_link(bob.key) and bob._has_working_link(alice.key),
-                what="the link")
+    await until(lambda: alice.links.has_working_link(bob.key)
+                and bob.links.has_working_link(alice.key), what="the link")
     conv = dm_conversation_id(alice.key, bob.key)
 
     def forged(author: bytes) -> Envelope:
         return Envelope(conv=conv, author=author, seq=1, lamport=1, sent_at=0, prev=ZERO_HASH,
                         body=encode_text("forged"))
 
-    link = alice.links[bob.key]
-    alice._queue(link, forged(bob.key))  # bob's own words, "pushed back": ignored, link stays
+    link = alice.links.by_peer[bob.key]
+    alice.outbox.queue(link, forged(bob.key))  # bob's own words, "pushed back": ignored, link stays
     await alice.send("bob", "real")
     await until(lambda: texts(bob, "alice") == ["real"], what="the real message")
     assert not link.closed and [m["text"] for m in bob.history("alice")] == ["real"]
     carol = Identity.generate().public_key
-    alice._queue(link, forged(carol))  # someone else's words on alice's link: refused
+    alice.outbox.queue(link, forged(carol))  # someone else's words on alice's link: refused
     await until(lambda: link.closed, what="the link to be cut")
     assert "may not write" in (link.close_reason or "")  # bob told alice why
     assert [m["text"] for m in bob.history("alice")] == ["real"]
@@ -207,7 +207,7 @@ async def test_default_listener_serves_ipv4_and_ipv6_on_one_port(
         await friend.send("bob", f"hi from {friend.name}")
         await until(lambda f=friend: texts(bob, f.name) == [f"hi from {f.name}"],
                     what=f"{friend.name}'s message over {address}")
-    addresses = {link.remote_key: link.address[0] for link in bob.links.values()}
+    addresses = {link.remote_key: link.address[0] for link in bob.links.by_peer.values()}
     assert addresses[alice.key] == "127.0.0.1"  # v4-mapped shown plain
     assert addresses[carol.key] == "::1"
 
@@ -219,7 +219,7 @@ async def test_a_burst_of_messages_is_committed_in_few_batches(
     alice, bob = await make_local_node("alice"), await make_local_node("bob")
     await bob.add_contact(fp(alice), "alice", [addr(alice)])
     await alice.add_contact(fp(bob), "bob", [addr(bob)])
-    await until(lambda: alice._has_working_link(bob.key), what="the link")
+    await until(lambda: alice.links.has_working_link(bob.key), what="the link")
     await bob.stop()  # alice queues while bob is away
     for i in range(200):
         await alice.send("bob", f"queued {i}")
@@ -246,12 +246,13 @@ async def test_private_peer_still_accepts_us_after_our_clock_steps_back(
     alice = await make_local_node("alice")
     await bob.add_contact(fp(alice), "alice")
     await alice.add_contact(fp(bob), "bob", [addr(bob)])
-    await until(lambda: alice._has_working_link(bob.key), what="the first link")
-    await bob._dialer.stop()  # only alice dials from here on: her timestamps are under test
+    await until(lambda: alice.links.has_working_link(bob.key), what="the first link")
+    await bob.links.dialer.stop()  # only alice dials from here on: her timestamps are under test
     real_time_ns = time.time_ns
     monkeypatch.setattr(time, "time_ns", lambda: real_time_ns() - 3600 * 10**9)
-    old = alice.links[bob.key]
-    bob.links[alice.key].close("test: drop the link")
-    await until(lambda: alice.links.get(bob.key) not in (None, old)
-                and alice._has_working_link(bob.key), what="a new link")
-    assert alice.links[bob.key].outbound and alice.links[bob.key].session.pattern == "IK"
+    old = alice.links.by_peer[bob.key]
+    bob.links.by_peer[alice.key].close("test: drop the link")
+    await until(lambda: alice.links.by_peer.get(bob.key) not in (None, old)
+                and alice.links.has_working_link(bob.key), what="a new link")
+    new = alice.links.by_peer[bob.key]
+    assert new.outbound and new.session.pattern == "IK"

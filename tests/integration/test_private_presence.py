@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import p2pchat.node
+import p2pchat.node.nearby
 from p2pchat.core.presence import matches_tag
 from p2pchat.net.discovery import Discovery
 from tests.aio import until
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(60)
 async def test_private_advert_rotates_daily_and_names_no_one(
         make_local_node: MakeLocalNode, monkeypatch: pytest.MonkeyPatch) -> None:
     day = 20_000
-    monkeypatch.setattr(p2pchat.node, "day_number", lambda _seconds: day)
+    monkeypatch.setattr(p2pchat.node.nearby, "day_number", lambda _seconds: day)
     bob = await make_local_node("bob", mdns=True, mdns_interfaces=("127.0.0.1",),
                                 presence="private")
     watcher = Discovery(interfaces=["127.0.0.1"])

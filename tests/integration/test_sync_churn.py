@@ -40,7 +40,7 @@ async def test_nothing_lost_nothing_doubled_under_churn(make_local_node: MakeLoc
             await node.send(other[name], text)
             sent[name].append(text)
         elif action < 0.85:
-            link = node.links.get(nodes[other[name]].key)
+            link = node.links.by_peer.get(nodes[other[name]].key)
             if link is not None:
                 link.close("churn: drop the link")
         else:

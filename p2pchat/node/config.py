@@ -1,0 +1,35 @@
+"""What a node is told at start, and the one error its commands raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from p2pchat import __version__
+from p2pchat.core.session import SessionConfig
+from p2pchat.net.addresses import Address
+
+SOFTWARE = f"p2pchat/{__version__}"
+MAX_ADDRS = 8  # addresses kept per contact, and ports announced in a Hello
+
+
+class CommandError(Exception):
+    """A command the user (or a script) got wrong; the message says how to put it right."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    listen: tuple[Address, ...] = (("::", 0),)  # every interface, IPv6 and IPv4, one port
+    mdns: bool = True
+    mdns_interfaces: tuple[str, ...] | None = None
+    presence: str = "public"  # or "private": see docs/privacy.md
+    max_links: int = 128
+    max_links_per_ip: int = 16
+    max_strangers: int = 8
+    max_requests: int = 64
+    stranger_lifetime: float = 30.0
+    connect_timeout: float = 5.0
+    session: SessionConfig = field(default_factory=SessionConfig)

@@ -1,0 +1,194 @@
+"""Conversations: the one sync driver, between the store, the pure logs and the links.
+
+Every conversation is a set of per-author append-only logs (`core.sync.ConversationLog`). This
+part keeps one log object per conversation, appends what we write, accepts what a peer sends,
+answers vectors and requests with what the peer lacks, and acknowledges with a vector once what
+was accepted is committed (the outbox sends nothing before that). 1:1 chats are the only kind
+today; groups will drive the same logs through this part, with their own authorisation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from p2pchat.core.errors import ProtocolError
+from p2pchat.core.identity import fingerprint, short_fingerprint
+from p2pchat.core.messages import (
+    Envelope,
+    SyncRequest,
+    SyncVector,
+    dm_conversation_id,
+    encode_text,
+)
+from p2pchat.core.sync import ConversationLog
+from p2pchat.events import EventBus
+from p2pchat.net.link import Link
+from p2pchat.node.config import CommandError
+from p2pchat.node.outbox import Outbox
+from p2pchat.node.views import Views, message_id
+from p2pchat.storage.store import Store
+
+log = logging.getLogger("p2pchat.node")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Conversations:
+    def __init__(
+        self,
+        key: bytes,
+        *,
+        store: Callable[[], Store],
+        outbox: Outbox,
+        events: EventBus,
+        views: Views,
+        live_link: Callable[[bytes], Link | None],
+    ) -> None:
+        self._key = key
+        self._store = store
+        self._outbox = outbox
+        self._events = events
+        self._views = views
+        self._live_link = live_link
+        self._logs: dict[bytes, ConversationLog] = {}
+        self._dm_ids: dict[bytes, bytes] = {}  # peer -> 1:1 conversation, and back
+        self._dm_peers: dict[bytes, bytes] = {}
+
+    # ------------------------------------------------------------ conversations
+
+    def dm(self, peer: bytes) -> bytes:
+        """The 1:1 conversation with `peer`, created in the store on first use."""
+        conv = self._dm_ids.get(peer)
+        if conv is None:
+            conv = dm_conversation_id(self._key, peer)
+            self._store().ensure_dm(conv, peer)
+            self._dm_ids[peer] = conv
+            self._dm_peers[conv] = peer
+        return conv
+
+    def peer_of(self, conv: bytes) -> bytes | None:
+        """The other person in a 1:1 conversation (None for an unknown conversation)."""
+        peer = self._dm_peers.get(conv)
+        if peer is None:
+            stored = self._store().get_conversation(conv)
+            peer = stored.peer if stored else None
+        return peer
+
+    def _log(self, conv: bytes) -> ConversationLog:
+        conv_log = self._logs.get(conv)
+        if conv_log is None:
+            db = self._store()
+            conv_log = ConversationLog(conv, db.heads(conv), db.max_lamport(conv))
+            self._logs[conv] = conv_log
+        return conv_log
+
+    # ------------------------------------------------------------ commands
+
+    async def send(self, peer: bytes, text: str) -> dict[str, Any]:
+        try:
+            body = encode_text(text)
+        except ProtocolError as exc:
+            raise CommandError("bad_text", str(exc)) from None
+        if not text.strip():
+            raise CommandError("bad_text", "nothing to send")
+        conv = self.dm(peer)
+        env = self._log(conv).append_local(self._key, body, now_ms())
+        db = self._store()
+        db.insert_envelope(env, env.sent_at, own=True)
+        link = self._live_link(peer)
+        online = link is not None and not link.peer.stranger
+        if online:
+            assert link is not None
+            self._outbox.queue(link, env)  # leaves only after the commit below
+            db.mark_sent(conv, self._key, env.seq)
+        await self._outbox.durable()
+        event = self._views.message(env, own=True, status="sent" if online else "queued")
+        self._events.emit(event)
+        return event
+
+    def history(self, peer: bytes, limit: int | None = None) -> list[dict[str, Any]]:
+        conv = dm_conversation_id(self._key, peer)
+        return [self._views.message(stored.envelope, own=stored.own,
+                                    status=stored.status if stored.own else None)
+                for stored in self._store().history(conv, limit)]
+
+    # ------------------------------------------------------------ sync with a contact
+
+    def start_sync(self, link: Link, peer: bytes) -> None:
+        """A contact's link is up: tell them what we hold, so each side sends what is missing."""
+        conv = self.dm(peer)
+        self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
+
+    def on_envelope(self, link: Link, peer: bytes, env: Envelope) -> None:
+        # In a 1:1 chat only the peer on this authenticated link may author: envelopes are not
+        # signed (deniability), so the Noise session is the only proof of authorship.
+        if env.author == self._key:
+            # Our own words coming back (we lost our store?): unsigned, so the peer's copy can't
+            # be told from a forgery. Ignore it; never let it break the link.
+            log.debug("ignored an envelope of ours pushed back by %s", short_fingerprint(peer))
+            return
+        if env.conv != self.dm(peer) or env.author != peer or env.sig:
+            link.close("envelope for a conversation this peer may not write to")
+            return
+        received = self._log(env.conv).receive(env)
+        if received.error:
+            log.warning("dropped an envelope from %s: %s", short_fingerprint(peer),
+                        received.error)
+        now = now_ms()
+        db = self._store()
+        for accepted in received.accepted:
+            if db.insert_envelope(accepted, now, own=False):
+                self._events.emit(self._views.message(accepted, own=False, status=None))
+        for request in received.requests:
+            self._outbox.queue(link, request)
+        if received.accepted:
+            self._schedule_ack(link, env.conv)
+
+    def _schedule_ack(self, link: Link, conv: bytes) -> None:
+        """One vector per conversation per flush: it acknowledges everything accepted so far."""
+        pending = link.peer.ack_pending
+        if conv in pending:
+            return
+        pending.add(conv)
+
+        def send_ack() -> None:
+            pending.discard(conv)
+            self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
+
+        asyncio.get_running_loop().call_soon(send_ack)
+
+    def on_sync_vector(self, link: Link, peer: bytes, sync: SyncVector) -> None:
+        if sync.conv != self.dm(peer):
+            return
+        db = self._store()
+        conv_log = self._log(sync.conv)
+        acked = sync.vector.get(self._key, 0)
+        before = db.peer_vector(sync.conv, peer).get(self._key, 0)
+        mine = conv_log.head(self._key)[0]
+        if acked > before and acked <= mine:
+            db.set_peer_seq(sync.conv, peer, self._key, acked)
+            for env in db.envelopes(sync.conv, self._key, before + 1, acked):
+                self._events.emit({"type": "delivery", "id": message_id(env),
+                                   "status": "delivered", "fingerprint": fingerprint(peer)})
+            self._outbox.schedule_flush()
+        for author, first, last in conv_log.missing_for(sync.vector):
+            self._send_range(link, sync.conv, author, first, last)
+
+    def on_sync_request(self, link: Link, peer: bytes, request: SyncRequest) -> None:
+        if request.conv != self.dm(peer):
+            return
+        self._send_range(link, request.conv, request.author, request.first, request.last)
+
+    def _send_range(self, link: Link, conv: bytes, author: bytes, first: int, last: int) -> None:
+        db = self._store()
+        envelopes = db.envelopes(conv, author, first, last)
+        for env in envelopes:
+            self._outbox.queue(link, env)
+        if author == self._key and envelopes:
+            db.mark_sent(conv, author, envelopes[-1].seq)

@@ -1,0 +1,243 @@
+"""The link table: listening, accepting, dialling, and the rule of one live link per peer.
+
+Every TCP connection is a `Link` running one core `Session`. This part owns all of them: it caps
+how many there are (in total and per source address), keeps exactly one authorised link per peer
+when both sides dial at once, drives the dialer that keeps reaching wanted peers, and ticks the
+sessions (keepalives, timeouts) and the strangers' time limit. What a link *means* (contact or
+stranger, which records it may carry) is decided by the node's other parts, through the
+`on_event` and `on_gone` callbacks it is built with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from p2pchat.core.identity import Identity
+from p2pchat.core.session import ReplayGuard, Session
+from p2pchat.net.addresses import Address, format_addr, plain_host
+from p2pchat.net.dialer import Dialer
+from p2pchat.net.link import Link
+from p2pchat.node.config import NodeConfig
+
+log = logging.getLogger("p2pchat.node")
+
+LinkEvents = Callable[[Link, Any], None]
+Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+
+
+class LinkTable:
+    def __init__(
+        self,
+        identity: Identity,
+        config: NodeConfig,
+        *,
+        spawn: Spawn,
+        on_event: LinkEvents,
+        on_gone: Callable[[Link], None],
+        addresses_for: Callable[[bytes], list[Address]],
+        is_stale: Callable[[Link], bool],
+    ) -> None:
+        self._identity = identity
+        self._key = identity.public_key
+        self._config = config
+        self._spawn = spawn
+        self._on_event = on_event
+        self._on_gone = on_gone
+        self._is_stale = is_stale
+        self.by_peer: dict[bytes, Link] = {}  # the one live, authorised link per peer
+        self.connections: set[Link] = set()  # every connection, handshaking ones included
+        self.listen_addresses: list[Address] = []
+        self.replay_guard = ReplayGuard()
+        self.dialer = Dialer(self.dial, addresses_for, self.has_working_link)
+        self._per_ip: Counter[str] = Counter()
+        self._servers: list[asyncio.Server] = []
+        self._ik_sent: dict[bytes, int] = {}  # last IK timestamp we sent, per contact
+        self._stopping = False
+
+    # ------------------------------------------------------------ listening
+
+    async def listen(self, host: str, port: int) -> None:
+        server = await self._start_server(host, port)
+        self._servers.append(server)
+        for sock in server.sockets:
+            host, port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
+            dual_stack = sock.family == socket.AF_INET6 and host == "::" and not \
+                sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+            if dual_stack:  # it serves IPv4 too: say so first, in the form most tools read
+                self.listen_addresses.append(("0.0.0.0", port))
+            self.listen_addresses.append((host, port))
+
+    async def _start_server(self, host: str, port: int) -> asyncio.Server:
+        if host == "::":
+            # One dual-stack socket, so the one port we advertise serves IPv6 and IPv4 alike
+            # (asyncio's own would set IPV6_V6ONLY and need a second socket on another port).
+            try:
+                sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            except OSError:
+                host = "0.0.0.0"  # no IPv6 on this host
+            else:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                    sock.bind(("::", port))
+                except OSError:
+                    sock.close()
+                    raise
+                return await asyncio.start_server(self._on_inbound, sock=sock)
+        return await asyncio.start_server(self._on_inbound, host, port)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self.dialer.stop()
+        for server in self._servers:
+            server.close()
+        for link in list(self.connections):
+            link.close("node shutting down")
+
+    async def wait_closed(self) -> None:
+        for server in self._servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 2)
+            except Exception as exc:  # shutting down: nothing left to do about it
+                log.debug("listener did not close cleanly: %s", exc)
+
+    # ------------------------------------------------------------ connections
+
+    async def _on_inbound(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        ip = plain_host(str(peer[0]))
+        if len(self.connections) >= self._config.max_links:
+            log.warning("refused a connection from %s: too many links", ip)
+            writer.close()
+            return
+        if self._per_ip[ip] >= self._config.max_links_per_ip:
+            log.warning("refused a connection from %s: too many links from that address", ip)
+            writer.close()
+            return
+        session = Session(
+            identity=self._identity, initiator=False, now=asyncio.get_running_loop().time(),
+            replay_guard=self.replay_guard, allow_xx=self._config.presence != "private",
+            config=self._config.session,
+        )
+        link = Link(reader, writer, session, outbound=False, on_event=self._on_event)
+        await self._serve(link)
+
+    async def dial(self, key: bytes, address: Address) -> bool:
+        """Connect to `key` at `address`; True once that link is the peer's one link."""
+        if self._stopping or len(self.connections) >= self._config.max_links:
+            return False
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(*address), self._config.connect_timeout)
+        except (TimeoutError, OSError) as exc:
+            log.debug("cannot reach %s: %s", format_addr(address), exc)
+            return False
+        session = Session(
+            identity=self._identity, initiator=True, now=asyncio.get_running_loop().time(),
+            remote_key=key, ik_timestamp=self._next_ik_timestamp(key),
+            replay_guard=self.replay_guard,
+            config=self._config.session,
+        )
+        link = Link(reader, writer, session, outbound=True, on_event=self._on_event)
+        link.dialed = address
+        self._spawn(self._serve(link), "link")
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(link.established),
+                                        self._config.session.handshake_timeout + 1)
+        except TimeoutError:
+            link.close("handshake timed out")
+            return False
+        return bool(ok) and self.by_peer.get(key) is link
+
+    def _next_ik_timestamp(self, key: bytes) -> int:
+        """Wall-clock nanoseconds, but never at or below what we last sent this peer: if our
+        clock steps back, a peer that takes only IK (private presence) must still accept us."""
+        stamp = max(time.time_ns(), self._ik_sent.get(key, 0) + 1)
+        self._ik_sent[key] = stamp
+        return stamp
+
+    async def _serve(self, link: Link) -> None:
+        ip = link.address[0]
+        self.connections.add(link)
+        self._per_ip[ip] += 1
+        try:
+            await link.run()
+        finally:
+            self.connections.discard(link)
+            self._per_ip[ip] -= 1
+            if self._per_ip[ip] <= 0:
+                del self._per_ip[ip]
+            key = link.remote_key
+            if key is not None and self.by_peer.get(key) is link:
+                del self.by_peer[key]
+                self.dialer.wake(key)
+            self._on_gone(link)
+
+    # ------------------------------------------------------------ one link per peer
+
+    def claim(self, key: bytes, link: Link) -> bool:
+        """Make `link` the peer's one link, or close it; True if it is now the one.
+
+        When both sides dial at once, the rule both compute alike: the link whose initiator has
+        the smaller public key wins. Two links in the same direction mean the initiator
+        redialled, so the newer wins. A stale link (the peer moved, or our address went away)
+        always gives way.
+        """
+        existing = self.by_peer.get(key)
+        if existing is not None and not existing.closed and existing is not link:
+            preferred_outbound = self._key < key
+            if (existing.outbound == link.outbound or link.outbound == preferred_outbound
+                    or self._is_stale(existing)):
+                existing.close("replaced by a newer link")
+            else:
+                link.close("duplicate link")
+                return False
+        self.by_peer[key] = link
+        return True
+
+    def latest_ik_timestamp(self, key: bytes) -> int | None:
+        """The newest IK timestamp `key` has shown us (kept so a replay stays refused)."""
+        return self.replay_guard.latest.get(key)
+
+    def is_linked(self, key: bytes) -> bool:
+        link = self.by_peer.get(key)
+        return link is not None and not link.closed
+
+    def has_working_link(self, key: bytes) -> bool:
+        """Linked, and not over a path the network has since moved away from."""
+        link = self.by_peer.get(key)
+        return link is not None and not link.closed and not self._is_stale(link)
+
+    def live(self, key: bytes) -> Link | None:
+        """The peer's link if it is open, else None."""
+        link = self.by_peer.get(key)
+        return link if link is not None and not link.closed else None
+
+    def count_strangers(self) -> int:
+        return sum(1 for link in self.connections if link.peer.stranger)
+
+    def close_peer(self, key: bytes, reason: str) -> None:
+        """Close every connection with `key`, handshaking or not."""
+        for link in list(self.connections):
+            if link.remote_key == key:
+                link.close(reason)
+
+    def close_stale(self, reason: str) -> None:
+        for link in list(self.connections):
+            if self._is_stale(link):
+                link.close(reason)
+
+    def tick(self, now: float) -> None:
+        """Once a second: session timers, and strangers whose time is up."""
+        for link in list(self.connections):
+            link.tick()
+            expires = link.peer.stranger_until
+            if expires is not None and now > expires:
+                link.close("stranger link expired")

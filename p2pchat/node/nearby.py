@@ -1,0 +1,174 @@
+"""Discovery glue: our mDNS advert, the adverts we hear, and the host's own addresses.
+
+An advert only ever suggests where to dial; the handshake decides who answers. This part turns
+what mDNS says into the three things the rest of the node asks: where might a key be
+(`addresses_of`), has a link's path gone stale (`is_stale`), and who is nearby (`view`). It also
+follows the host being renumbered and the daily rotation of the private tag, and re-advertises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from p2pchat.core.identity import fingerprint
+from p2pchat.core.presence import (
+    day_number,
+    private_instance_name,
+    private_properties,
+    public_instance_name,
+    public_properties,
+)
+from p2pchat.net.addresses import Address, format_addr, is_loopback
+from p2pchat.net.link import Link
+from p2pchat.node.config import NodeConfig
+from p2pchat.node.links import Spawn
+from p2pchat.storage.store import Contact
+
+log = logging.getLogger("p2pchat.node")
+
+Advert = tuple[int, dict[str, str], str, int]  # port, TXT, instance name, day
+
+
+class Nearby:
+    def __init__(
+        self,
+        key: bytes,
+        name: str,
+        config: NodeConfig,
+        *,
+        spawn: Spawn,
+        contacts: Callable[[], list[Contact]],
+        on_moved: Callable[[], None],
+        on_change: Callable[[], None],
+        wake_dialer: Callable[[], None],
+    ) -> None:
+        self._key = key
+        self._name = name
+        self._config = config
+        self._spawn = spawn
+        self._contacts = contacts
+        self._on_moved = on_moved
+        self._on_change = on_change  # what is advertised nearby changed
+        self._wake_dialer = wake_dialer
+        self.discovery: Any = None
+        self._advert: Advert | None = None
+        self._local_addrs: set[str] = set()
+        self._stopping = False
+
+    @property
+    def on(self) -> bool:
+        return self.discovery is not None
+
+    async def start(self, port: int) -> None:
+        """Advertise `port` and start listening to adverts; chat works without, so errors only
+        turn discovery off."""
+        from p2pchat.net.discovery import Discovery  # zeroconf only when mDNS is on
+
+        try:
+            self.discovery = Discovery(interfaces=self._config.mdns_interfaces,
+                                       on_change=self._on_change)
+            self._advert = self._make_advert(port)
+            _, properties, instance, _ = self._advert
+            await self.discovery.async_start(port, properties, instance)
+        except Exception as exc:
+            log.warning("mDNS discovery is off: %s", exc)
+            self.discovery = None
+            return
+        if self._config.mdns_interfaces is None:
+            from p2pchat.net.discovery import local_addresses
+
+            self._local_addrs = set(local_addresses())
+        self._spawn(self._watch_network(), "watch-network")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.discovery is not None:
+            with contextlib.suppress(Exception):
+                await self.discovery.async_stop()
+
+    def _make_advert(self, port: int) -> Advert:
+        day = day_number(time.time())
+        if self._config.presence == "private":
+            # A fresh random instance name with each tag, so old and new can't be linked.
+            return port, private_properties(self._key, day), private_instance_name(), day
+        return (port, public_properties(self._key, self._name),
+                public_instance_name(self._key), day)
+
+    async def _watch_network(self) -> None:
+        """Follow renumbering (a new DHCP lease, another hotspot) and the daily private tag."""
+        from p2pchat.net.discovery import local_addresses
+
+        while not self._stopping:
+            await asyncio.sleep(1.0)
+            assert self._advert is not None
+            moved = False
+            if self._config.mdns_interfaces is None:
+                current = set(local_addresses())
+                moved = current != self._local_addrs
+                self._local_addrs = current
+            new_day = day_number(time.time()) != self._advert[3]
+            if not (moved or (new_day and self._config.presence == "private")):
+                continue
+            if moved:
+                log.info("local addresses changed to %s", ", ".join(sorted(current)) or "none")
+                self._on_moved()
+            port = self._advert[0]
+            self._advert = self._make_advert(port) if new_day else self._advert
+            _, properties, instance, _ = self._advert
+            try:
+                await self.discovery.async_update(port, properties, instance)
+            except Exception as exc:
+                log.warning("could not update the mDNS advert: %s", exc)
+            self._wake_dialer()
+
+    # ------------------------------------------------------------ what the node asks
+
+    def addresses_of(self, key: bytes) -> list[Address]:
+        """Where adverts say `key` may be (public adverts name it; private ones match its tag)."""
+        if self.discovery is None:
+            return []
+        day = day_number(time.time())
+        return [address for advert in self.discovery.adverts() if advert.may_be(key, day)
+                for address in advert.addresses]
+
+    def is_stale(self, link: Link) -> bool:
+        """A link whose peer now advertises only other addresses, or whose local address went.
+
+        Such a TCP connection usually dies silently; waiting for the idle timeout would leave a
+        moved peer unreachable for half a minute. Adverts only make us dial: the handshake on
+        the new path must succeed before the old link is dropped.
+        """
+        if link.remote_key is None:
+            return False
+        local_ip = link.local_ip
+        if self._local_addrs and local_ip and local_ip not in self._local_addrs \
+                and not is_loopback(local_ip):
+            return True
+        advertised = self.addresses_of(link.remote_key)
+        return bool(advertised) and all(host != link.address[0] for host, _ in advertised)
+
+    def view(self, contact_of: Callable[[bytes], Contact | None]) -> list[dict[str, Any]]:
+        """Who is advertising nearby, named where we know them."""
+        if self.discovery is None:
+            return []
+        day = day_number(time.time())
+        contacts = [c for c in self._contacts() if c.state == "contact"]
+        nearby = []
+        for advert in self.discovery.adverts():
+            key = advert.public_key
+            if key is None:  # a private advert: recognisable only by those who know the key
+                key = next((c.key for c in contacts if advert.may_be(c.key, day)), None)
+            contact = contact_of(key) if key is not None else None
+            nearby.append({
+                "fingerprint": fingerprint(key) if key is not None else None,
+                "name": contact.name if contact else (advert.name if key is not None else None),
+                "addresses": [format_addr(a) for a in advert.addresses],
+                "contact": contact is not None and contact.state == "contact",
+                "private": advert.public_key is None,
+            })
+        return nearby

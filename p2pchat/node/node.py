@@ -1,0 +1,282 @@
+"""Node: one user's running chat, the one façade every UI and script talks to.
+
+It wires the parts together and holds no rules of its own: the link table (connections, one link
+per peer), trust (contacts and strangers), conversations (the sync driver), the outbox (commit
+before anything leaves), nearby (mDNS) and views (what the outside sees). Commands go in, and one
+stream of events (message, delivery, contact request, link up/down, key mismatch) comes out;
+`control.py` and the terminal UI are thin clients of this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from p2pchat import __version__
+from p2pchat.core.errors import ProtocolError
+from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
+from p2pchat.core.messages import (
+    ContactAccept,
+    ContactRequest,
+    Envelope,
+    Hello,
+    Record,
+    SyncRequest,
+    SyncVector,
+    decode_record,
+)
+from p2pchat.core.session import Closed, Established, KeyMismatch, RecordReceived, ReplayGuard
+from p2pchat.events import EventBus
+from p2pchat.net.addresses import format_addr
+from p2pchat.net.link import Link
+from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
+from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.links import LinkTable
+from p2pchat.node.nearby import Nearby
+from p2pchat.node.outbox import Outbox
+from p2pchat.node.trust import Trust
+from p2pchat.node.views import Views
+from p2pchat.storage.store import Store, StoreError
+
+log = logging.getLogger("p2pchat.node")
+
+DB_FILE = "p2pchat.db"
+LOCK_FILE = "node.lock"
+
+
+class Node:
+    def __init__(self, home: Path, identity: Identity, name: str,
+                 config: NodeConfig | None = None) -> None:
+        self.home = home
+        self.identity = identity
+        self.key = identity.public_key
+        self.name = name
+        self.config = config or NodeConfig()
+        self.events = EventBus()
+        self.store: Store | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._lock_fd: int | None = None
+        self._stopping = False
+
+        self.outbox = Outbox(lambda: self.db)
+        self.nearby = Nearby(
+            self.key, name, self.config, spawn=self._spawn,
+            contacts=lambda: self.db.list_contacts(states=("contact",)),
+            on_moved=lambda: self.links.close_stale("local address went away"),
+            on_change=self._on_nearby_change,
+            wake_dialer=lambda: self.links.dialer.wake_all(),
+        )
+        self.links = LinkTable(
+            identity, self.config, spawn=self._spawn, on_event=self._on_link_event,
+            on_gone=self._on_link_gone, addresses_for=lambda key: self.trust.addresses_for(key),
+            is_stale=self.nearby.is_stale,
+        )
+        self.views = Views(self.key, name, store=lambda: self.db,
+                           is_linked=self.links.is_linked,
+                           peer_of=lambda conv: self.conversations.peer_of(conv))
+        self.conversations = Conversations(
+            self.key, store=lambda: self.db, outbox=self.outbox, events=self.events,
+            views=self.views, live_link=self.links.live,
+        )
+        self.trust = Trust(
+            self.key, name, self.config, store=lambda: self.db, outbox=self.outbox,
+            events=self.events, views=self.views, links=self.links,
+            ensure_dm=self.conversations.dm, on_promoted=self.conversations.start_sync,
+            advertised=self.nearby.addresses_of,
+        )
+
+    @property
+    def db(self) -> Store:
+        assert self.store is not None, "node not started"
+        return self.store
+
+    @property
+    def listen_addresses(self) -> list[tuple[str, int]]:
+        return self.links.listen_addresses
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._take_lock()
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        try:
+            self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
+        except StoreError as exc:
+            raise CommandError("storage", f"cannot open the message store: {exc}") from None
+        self.links.replay_guard = ReplayGuard(self.store.get_ik_timestamps())
+        for host, port in self.config.listen:
+            await self.links.listen(host, port)
+        self._spawn(self._ticker(), "ticker")
+        for contact in self.store.list_contacts(states=("contact",)):
+            self.links.dialer.want(contact.key)
+        if self.config.mdns:
+            await self.nearby.start(self.listen_addresses[0][1])
+        log.info("node %s listening on %s", short_fingerprint(self.key),
+                 ", ".join(format_addr(a) for a in self.listen_addresses))
+
+    async def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        await self.nearby.stop()
+        await self.links.stop()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        await self.links.wait_closed()
+        if self.store is not None:
+            try:
+                self.outbox.commit()
+            except StoreError as exc:
+                log.error("could not commit on shutdown: %s", exc)
+            self.store.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+
+    def _take_lock(self) -> None:
+        fd = os.open(self.home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise CommandError("busy", f"a node is already running for {self.home}") from None
+            raise
+        self._lock_fd = fd
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _ticker(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(1.0)
+            self.links.tick(asyncio.get_running_loop().time())
+
+    # ------------------------------------------------------------ link events
+
+    def _on_link_event(self, link: Link, event: Any) -> None:
+        if isinstance(event, Established):
+            self._on_established(link, event)
+        elif isinstance(event, RecordReceived):
+            try:
+                record = decode_record(event.record)
+            except ProtocolError as exc:
+                log.warning("closing link to %s: %s", format_addr(link.address), exc)
+                link.close(f"bad record: {exc}")
+                return
+            self._on_record(link, record)
+        elif isinstance(event, KeyMismatch):
+            self.trust.on_key_mismatch(link, event)
+        elif isinstance(event, Closed):
+            log.debug("session %s closed: %s", format_addr(link.address), event.reason)
+
+    def _on_established(self, link: Link, event: Established) -> None:
+        key = event.remote_key
+        is_contact = self.trust.admit(link, key)
+        if is_contact is None or not self.links.claim(key, link):
+            return
+        link.peer.up = True
+        link.peer.since_ms = now_ms()
+        ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
+        self.outbox.queue(link, Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
+                                      ports=tuple(ports[:MAX_ADDRS])))
+        if is_contact:
+            self.conversations.start_sync(link, key)
+        log.info("link to %s up (%s, %s)", self.views.who(key),
+                 "outbound" if link.outbound else "inbound", event.pattern)
+        self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
+                          "name": self.views.display_name(key), "contact": is_contact,
+                          "address": format_addr(link.address)})
+
+    def _on_record(self, link: Link, record: Record) -> None:
+        key = link.remote_key
+        assert key is not None
+        if isinstance(record, Hello):
+            self.trust.on_hello(link, key, record)
+        elif isinstance(record, ContactRequest):
+            self.trust.on_contact_request(link, key, record)
+        elif isinstance(record, ContactAccept):
+            self.trust.on_contact_accept(link, key)
+        elif link.peer.stranger or not self.trust.is_contact(key):
+            return  # strangers get to ask, nothing more
+        elif isinstance(record, Envelope):
+            self.conversations.on_envelope(link, key, record)
+        elif isinstance(record, SyncVector):
+            self.conversations.on_sync_vector(link, key, record)
+        elif isinstance(record, SyncRequest):
+            self.conversations.on_sync_request(link, key, record)
+
+    def _on_link_gone(self, link: Link) -> None:
+        key = link.remote_key
+        reason = link.close_reason or "closed"
+        if key is None:
+            log.info("connection %s ended before the handshake: %s",
+                     format_addr(link.address), reason)
+        elif link.peer.up:
+            log.info("link to %s down: %s", self.views.who(key), reason)
+            self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
+                              "name": self.views.display_name(key), "reason": reason})
+
+    def _on_nearby_change(self) -> None:
+        self.links.dialer.wake_all()
+        self.events.emit({"type": "nearby_changed"})
+
+    # ------------------------------------------------------------ commands
+
+    async def add_contact(self, fingerprint_text: str, name: str,
+                          addrs: list[str] | None = None) -> dict[str, Any]:
+        return await self.trust.add_contact(fingerprint_text, name, addrs)
+
+    async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
+        return await self.trust.accept_contact(who, name)
+
+    async def block_contact(self, who: str) -> dict[str, Any]:
+        return await self.trust.block_contact(who)
+
+    async def remove_contact(self, who: str) -> dict[str, Any]:
+        return await self.trust.remove_contact(who)
+
+    def list_contacts(self) -> list[dict[str, Any]]:
+        return self.trust.list_contacts()
+
+    async def send(self, who: str, text: str) -> dict[str, Any]:
+        return await self.conversations.send(self.trust.contact_for(who).key, text)
+
+    def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        return self.conversations.history(contact.key, limit)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fingerprint": fingerprint(self.key),
+            "public_key": self.key.hex(),
+            "home": str(self.home),
+            "listen": [format_addr(a) for a in self.listen_addresses],
+            "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
+            "mdns": self.nearby.on,
+            "presence": self.config.presence,
+            "version": __version__,
+        }
+
+    def peers(self) -> dict[str, Any]:
+        links = [view for link in list(self.links.connections)
+                 if (view := self.views.link(link)) is not None]
+        return {"links": links, "nearby": self.nearby.view(self.db.get_contact),
+                "requests": self.trust.requests()}

@@ -1,0 +1,76 @@
+"""Durability: the writes of one event-loop turn are committed together, and nothing that depends
+on them leaves before the commit.
+
+Parts of the node write to the store freely during a turn and hand records for peers to
+`queue`; a command that must not answer before its writes are on disk awaits `durable`. At the end
+of the turn `flush` commits once and only then writes the queued records to their links. So a
+message acknowledged to the user or to a peer is on disk, and a crash at any instant can lose
+only what nobody was told about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from p2pchat.core.messages import Record, encode_record
+from p2pchat.net.addresses import format_addr
+from p2pchat.net.link import Link
+from p2pchat.node.config import CommandError
+from p2pchat.storage.store import Store
+
+log = logging.getLogger("p2pchat.node")
+
+
+class Outbox:
+    def __init__(self, store: Callable[[], Store]) -> None:
+        self._store = store
+        self._queued: list[tuple[Link, bytes]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._scheduled = False
+
+    def queue(self, link: Link, record: Record) -> None:
+        """Send `record` on `link` once the current turn's writes are committed."""
+        self._queued.append((link, encode_record(record)))
+        self.schedule_flush()
+
+    def schedule_flush(self) -> None:
+        """Commit at the end of this turn (for writes that no record or waiter depends on)."""
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    async def durable(self) -> None:
+        """Wait until every write made so far is committed; CommandError("storage") if not."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self.schedule_flush()
+        await waiter
+
+    def commit(self) -> None:
+        self._store().commit()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        waiters, self._waiters = self._waiters, []
+        queued, self._queued = self._queued, []
+        try:
+            self.commit()
+        except Exception as exc:
+            log.error("could not commit to the database: %s", exc)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(CommandError("storage", f"could not save: {exc}"))
+            return
+        # Committed: from here on the waiters must be released whatever a link does.
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        for link, record in queued:
+            try:
+                link.send_record(record)
+            except Exception as exc:
+                log.warning("closing link to %s: cannot send: %s",
+                            format_addr(link.address), exc)
+                link.close(f"cannot send: {exc}")

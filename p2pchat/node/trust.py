@@ -1,0 +1,275 @@
+"""Trust: who is a contact, what a stranger may do, and whose key is pinned.
+
+A contact is a key the user added or accepted; a stranger is anyone else who completes a
+handshake. Strangers get a short-lived link on which they may say hello and ask to become a
+contact, nothing more, and a handful of them at a time. Blocked keys are cut at once. A contact
+who answers with another key is refused loudly (the key is pinned). The contact commands the user
+gives (add, accept, block, remove) live here too, with the addresses we keep for dialling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from p2pchat.core.identity import (
+    FingerprintError,
+    fingerprint,
+    parse_fingerprint,
+    short_fingerprint,
+)
+from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
+from p2pchat.core.session import KeyMismatch
+from p2pchat.events import EventBus
+from p2pchat.net.addresses import Address, format_addr, parse_addr
+from p2pchat.net.link import Link
+from p2pchat.node.config import MAX_ADDRS, CommandError, NodeConfig
+from p2pchat.node.links import LinkTable
+from p2pchat.node.outbox import Outbox
+from p2pchat.node.views import Views
+from p2pchat.storage.store import Contact, Store, StoreError
+
+log = logging.getLogger("p2pchat.node")
+
+MAX_LEARNED = 1024  # peers whose dial-back addresses we remember
+MAX_MISMATCH_WARNINGS = 1024
+
+
+class Trust:
+    def __init__(
+        self,
+        key: bytes,
+        name: str,
+        config: NodeConfig,
+        *,
+        store: Callable[[], Store],
+        outbox: Outbox,
+        events: EventBus,
+        views: Views,
+        links: LinkTable,
+        ensure_dm: Callable[[bytes], bytes],
+        on_promoted: Callable[[Link, bytes], None],
+        advertised: Callable[[bytes], list[Address]],
+    ) -> None:
+        self._key = key
+        self._name = name
+        self._config = config
+        self._store = store
+        self._outbox = outbox
+        self._events = events
+        self._views = views
+        self._links = links
+        self._ensure_dm = ensure_dm
+        self._on_promoted = on_promoted
+        self._advertised = advertised
+        self._learned_addrs: dict[bytes, list[Address]] = {}
+        self._mismatches: set[tuple[str, bytes, bytes]] = set()
+
+    def is_contact(self, key: bytes) -> bool:
+        contact = self._store().get_contact(key)
+        return contact is not None and contact.state == "contact"
+
+    # ------------------------------------------------------------ links
+
+    def admit(self, link: Link, key: bytes) -> bool | None:
+        """A handshake with `key` completed on `link`: True for a contact, False for a stranger
+        it may talk to for a while, None if refused (the link is closed)."""
+        if key == self._key:
+            link.close("connected to ourselves")
+            return None
+        contact = self._store().get_contact(key)
+        if contact is not None and contact.state == "blocked":
+            link.close("blocked")
+            return None
+        self._persist_replay_guard(key)
+        if contact is not None and contact.state == "contact":
+            return True
+        if self._links.count_strangers() >= self._config.max_strangers:
+            link.close("too many strangers connected")
+            return None
+        link.peer.stranger_until = asyncio.get_running_loop().time() \
+            + self._config.stranger_lifetime
+        return False
+
+    def _persist_replay_guard(self, key: bytes) -> None:
+        latest = self._links.latest_ik_timestamp(key)
+        if latest is not None:
+            self._store().set_ik_timestamp(key, latest)
+
+    def on_hello(self, link: Link, key: bytes, hello: Hello) -> None:
+        link.peer.their_name = hello.name
+        if not link.outbound:
+            learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
+            if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
+                # Strangers come and go: forget the oldest rather than grow without end.
+                del self._learned_addrs[next(iter(self._learned_addrs))]
+            self._learned_addrs[key] = learned[:MAX_ADDRS]
+        if self.is_contact(key):
+            # We added them; if they don't know us yet, ask (once per link) and then wait for
+            # them to accept and dial us rather than knocking again and again.
+            self._links.dialer.set_patient(key, not hello.knows_you)
+            if not hello.knows_you:
+                self._outbox.queue(link, ContactRequest(name=self._name, note=""))
+
+    def on_contact_request(self, link: Link, key: bytes, request: ContactRequest) -> None:
+        if self.is_contact(key):
+            return
+        # A stranger's link has done all it may do once its request is in: free the slot.
+        # If we accept, we dial them back at the address their Hello gave.
+        asyncio.get_running_loop().call_soon(link.close, "contact request received")
+        db = self._store()
+        if db.get_contact(key) is not None:
+            return  # one request per stranger: it is already listed
+        if db.count_contacts("request") >= self._config.max_requests:
+            log.warning("ignored a contact request: %d are already waiting",
+                        self._config.max_requests)
+            return
+        addrs = [format_addr(a) for a in self._learned_addrs.get(key, [])]
+        name = request.name.strip() or short_fingerprint(key)
+        if db.contact_by_name(name) is not None:
+            name = f"{name} ({short_fingerprint(key)})"  # a stranger can't take a known name
+        try:
+            db.add_contact(key, name, "request", addrs=addrs, note=request.note)
+        except (StoreError, ValueError) as exc:
+            log.warning("ignored a contact request: %s", exc)
+            return
+        self._outbox.schedule_flush()
+        self._events.emit({"type": "contact_request", "fingerprint": fingerprint(key),
+                           "name": name, "note": request.note})
+
+    def on_contact_accept(self, link: Link, key: bytes) -> None:
+        if self.is_contact(key) and link.peer.stranger:
+            self._promote(link, key)
+
+    def _promote(self, link: Link, key: bytes) -> None:
+        """A stranger's link becomes a contact's link (we accepted them, or they us)."""
+        link.peer.stranger_until = None
+        self._on_promoted(link, key)
+
+    def on_key_mismatch(self, link: Link, event: KeyMismatch) -> None:
+        contact = self._store().get_contact(event.expected)
+        who = contact.name if contact else short_fingerprint(event.expected)
+        address = format_addr(link.dialed or link.address)
+        seen = (address, event.expected, event.presented)
+        if seen in self._mismatches:  # loud once; the dialer will keep meeting it
+            log.debug("the peer at %s still presents a different key", address)
+            return
+        if len(self._mismatches) < MAX_MISMATCH_WARNINGS:
+            self._mismatches.add(seen)
+        log.warning(
+            "WARNING: the peer at %s presented key %s, not the key pinned for %s (%s). Refused."
+            " Someone may be impersonating them. If %s really has a new key, verify the safety"
+            " number in person, then remove and re-add the contact.",
+            address, fingerprint(event.presented), who, fingerprint(event.expected), who,
+            extra={"shown_as_event": True})  # UIs show the event; they skip this log line
+        self._events.emit({
+            "type": "key_mismatch", "address": address, "name": who,
+            "expected": fingerprint(event.expected), "presented": fingerprint(event.presented),
+        })
+
+    def addresses_for(self, key: bytes) -> list[Address]:
+        """Where to dial `key`: addresses the user gave, then learned, then advertised."""
+        candidates: list[Address] = []
+        contact = self._store().get_contact(key)
+        if contact is not None:
+            for text in contact.addrs:
+                with contextlib.suppress(ValueError):
+                    candidates.append(parse_addr(text))
+        candidates += self._learned_addrs.get(key, [])
+        candidates += self._advertised(key)
+        return list(dict.fromkeys(candidates))[: 2 * MAX_ADDRS]
+
+    # ------------------------------------------------------------ commands
+
+    def contact_for(self, who: str, states: Iterable[str] = ("contact",)) -> Contact:
+        """A contact by name (case-insensitive) or fingerprint."""
+        db = self._store()
+        contact = db.contact_by_name(who)
+        if contact is None:
+            try:
+                contact = db.get_contact(parse_fingerprint(who))
+            except FingerprintError:
+                contact = None
+        if contact is None or contact.state not in states:
+            raise CommandError("unknown_contact",
+                               f"no contact named {who!r}: see 'p2pchat contacts list'")
+        return contact
+
+    async def add_contact(self, fingerprint_text: str, name: str,
+                          addrs: list[str] | None = None) -> dict[str, Any]:
+        try:
+            key = parse_fingerprint(fingerprint_text)
+        except FingerprintError as exc:
+            raise CommandError("bad_fingerprint", f"that fingerprint is not valid: {exc}") from None
+        if key == self._key:
+            raise CommandError("bad_fingerprint", "that is your own fingerprint")
+        name = name.strip()
+        if not name or len(name) > 64:
+            raise CommandError("bad_name", "a contact name is 1 to 64 characters")
+        parsed: list[str] = []
+        for text in addrs or []:
+            try:
+                parsed.append(format_addr(parse_addr(text)))
+            except ValueError as exc:
+                raise CommandError("bad_address", str(exc)) from None
+        db = self._store()
+        same_name = db.contact_by_name(name)
+        if same_name is not None and same_name.key != key:
+            raise CommandError("name_taken", f"you already have a contact named {name!r}")
+        existing = db.get_contact(key)
+        if existing is not None and existing.state == "contact":
+            raise CommandError("exists", f"already a contact, named {existing.name!r}")
+        if existing is None:
+            db.add_contact(key, name, "contact", addrs=parsed[:MAX_ADDRS])
+        else:
+            db.set_contact_name(key, name)
+            db.set_contact_state(key, "contact")
+            if parsed:
+                db.set_contact_addrs(key, parsed[:MAX_ADDRS])
+        self._ensure_dm(key)
+        await self._outbox.durable()
+        self._became_contact(key)
+        return self._views.contact(self.contact_for(fingerprint(key)))
+
+    async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
+        contact = self.contact_for(who, states=("request",))
+        db = self._store()
+        if name:
+            db.set_contact_name(contact.key, name)
+        db.set_contact_state(contact.key, "contact")
+        self._ensure_dm(contact.key)
+        await self._outbox.durable()
+        self._became_contact(contact.key)
+        return self._views.contact(self.contact_for(fingerprint(contact.key)))
+
+    def _became_contact(self, key: bytes) -> None:
+        link = self._links.live(key)
+        if link is not None and link.peer.stranger:
+            self._outbox.queue(link, ContactAccept(name=self._name))
+            self._promote(link, key)
+        self._links.dialer.want(key)
+
+    async def block_contact(self, who: str) -> dict[str, Any]:
+        contact = self.contact_for(who, states=("contact", "request", "blocked"))
+        self._store().set_contact_state(contact.key, "blocked")
+        await self._outbox.durable()
+        self._links.dialer.forget(contact.key)
+        self._links.close_peer(contact.key, "blocked")
+        return self._views.contact(self.contact_for(fingerprint(contact.key), ("blocked",)))
+
+    async def remove_contact(self, who: str) -> dict[str, Any]:
+        contact = self.contact_for(who, states=("contact", "request", "blocked"))
+        self._store().remove_contact(contact.key)
+        await self._outbox.durable()
+        self._links.dialer.forget(contact.key)
+        self._links.close_peer(contact.key, "contact removed")
+        return {"removed": fingerprint(contact.key), "name": contact.name}
+
+    def list_contacts(self) -> list[dict[str, Any]]:
+        return [self._views.contact(c) for c in self._store().list_contacts()]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return [self._views.contact(c) for c in self._store().list_contacts(states=("request",))]

@@ -1,0 +1,107 @@
+"""Views: the dicts the control API, the CLI and the UI read, built from the store and the links.
+
+One place decides how a contact, a message and a link look from outside (docs/api.md), so
+commands and events always agree. Names shown here are the user's own names for their contacts;
+what peers call themselves is shown only as `their_name`, and every UI sanitises text before
+drawing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from p2pchat.core.errors import ProtocolError
+from p2pchat.core.identity import fingerprint, short_fingerprint
+from p2pchat.core.messages import Envelope, decode_text, envelope_hash
+from p2pchat.net.addresses import format_addr
+from p2pchat.net.link import Link
+from p2pchat.storage.store import Contact, Store
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def message_id(env: Envelope) -> str:
+    return envelope_hash(env).hex()[:32]
+
+
+class Views:
+    def __init__(
+        self,
+        key: bytes,
+        name: str,
+        *,
+        store: Callable[[], Store],
+        is_linked: Callable[[bytes], bool],
+        peer_of: Callable[[bytes], bytes | None],
+    ) -> None:
+        self._key = key
+        self._name = name
+        self._store = store
+        self._is_linked = is_linked
+        self._peer_of = peer_of
+
+    def who(self, key: bytes) -> str:
+        """For logs: a contact's name with the short fingerprint, or the fingerprint alone."""
+        contact = self._store().get_contact(key)
+        short = short_fingerprint(key)
+        return f"{contact.name} ({short})" if contact is not None else short
+
+    def display_name(self, key: bytes) -> str:
+        contact = self._store().get_contact(key)
+        if contact is not None:
+            return contact.name
+        return short_fingerprint(key)
+
+    def contact(self, contact: Contact) -> dict[str, Any]:
+        return {
+            "fingerprint": fingerprint(contact.key),
+            "name": contact.name,
+            "state": contact.state,
+            "note": contact.note,
+            "addrs": list(contact.addrs),
+            "online": self._is_linked(contact.key),
+        }
+
+    def message(self, env: Envelope, *, own: bool, status: str | None) -> dict[str, Any]:
+        try:
+            text = decode_text(env.body)
+        except ProtocolError:
+            text = "(unreadable message)"
+        peer = self._peer_of(env.conv)
+        event: dict[str, Any] = {
+            "type": "message",
+            "id": message_id(env),
+            "conversation": fingerprint(peer) if peer else env.conv.hex(),
+            "author": fingerprint(env.author),
+            "author_name": self._name if env.author == self._key
+            else self.display_name(env.author),
+            "seq": env.seq,
+            "text": text,
+            "sent_at": iso(env.sent_at),
+            "own": own,
+        }
+        if own:
+            event["status"] = status
+        return event
+
+    def link(self, link: Link) -> dict[str, Any] | None:
+        """A live, accepted link as `peers` shows it; None for one still handshaking or gone."""
+        key = link.remote_key
+        if key is None or not link.peer.up or link.closed:
+            return None
+        contact = self._store().get_contact(key)
+        return {
+            "fingerprint": fingerprint(key),
+            "name": self.display_name(key),
+            "their_name": link.peer.their_name,
+            "state": "stranger" if link.peer.stranger else "contact",
+            "contact": contact.state if contact else None,
+            "address": format_addr(link.address),
+            "direction": "outbound" if link.outbound else "inbound",
+            "handshake": link.session.pattern,
+            "since": iso(link.peer.since_ms),
+        }
