@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, auto
 from types import MappingProxyType
@@ -126,7 +126,9 @@ class SessionConfig:
     rekey_every: int = 10_000  # transport messages we send between automatic Rekey()s
     keepalive_interval: float = 10.0  # send a keepalive after this long without sending
     idle_timeout: float = 30.0  # close after this long without receiving
-    handshake_timeout: float = 10.0  # from creation to Established
+    # From creation to Established: milliseconds on a LAN, so a slow one is most likely a
+    # connection held open to take a slot.
+    handshake_timeout: float = 5.0
     rekey_timeout: float = 10.0  # an on-demand rekey must finish within this
     max_send_buffer: int = 8 << 20  # bytes queued for the socket before send_record refuses
 
@@ -189,22 +191,38 @@ class ReplayGuard:
 
     An IK first message is a complete, authenticated message that anyone who recorded it can
     send again; the timestamp inside it must be strictly greater than the last one accepted
-    from that peer (as WireGuard does). The node persists `latest` so a restart keeps refusing.
+    from that peer (as WireGuard does). The node persists the timestamps of its contacts so a
+    restart keeps refusing their replays.
 
-    Memory is bounded by `max_peers`: the peer seen least recently is forgotten first. A
-    forgotten peer's old first message could be replayed, but a replayer holds no ephemeral
-    private key, so it can never finish the handshake; the guard mostly saves work and keeps a
-    replay from looking like a fresh connection.
+    Contacts are `pinned`: never forgotten, however many other keys come by. Any other key is
+    remembered in a bounded table, the least recently seen forgotten first, so throwaway keys
+    can neither grow memory nor push a contact out. A forgotten key's old first message passes
+    this check, but the replayer holds no keys: the responder waits for a transport message
+    before the link counts as established (key confirmation), and none comes.
     """
 
-    def __init__(self, initial: Mapping[bytes, int] = _EMPTY_GUARD, *, max_peers: int = 65536):
+    def __init__(self, initial: Mapping[bytes, int] = _EMPTY_GUARD, *,
+                 pinned: Iterable[bytes] = (), max_peers: int = 4096):
         if max_peers < 1:
             raise ValueError("max_peers must be >= 1")
         self._max_peers = max_peers
-        self.latest: dict[bytes, int] = {}
+        self._pinned = {bytes(key) for key in pinned}
+        self.latest: dict[bytes, int] = {}  # least recently seen first
         for key, ts in initial.items():
             self.latest[bytes(key)] = int(ts)
         self._trim()
+
+    def pin(self, key: bytes) -> None:
+        """Never forget `key` (a contact)."""
+        self._pinned.add(bytes(key))
+
+    def unpin(self, key: bytes) -> None:
+        self._pinned.discard(bytes(key))
+        self._trim()
+
+    def pinned_latest(self) -> dict[bytes, int]:
+        """The timestamps of pinned keys: what the node keeps across restarts."""
+        return {key: ts for key, ts in self.latest.items() if key in self._pinned}
 
     def check_and_update(self, peer_ed25519_key: bytes, ts: int) -> bool:
         """True (and remember `ts`) if `ts` is newer than anything seen from this peer."""
@@ -219,8 +237,15 @@ class ReplayGuard:
         return True
 
     def _trim(self) -> None:
-        while len(self.latest) > self._max_peers:
-            del self.latest[next(iter(self.latest))]
+        unpinned = len(self.latest) - len(self._pinned.intersection(self.latest))
+        if unpinned <= self._max_peers:
+            return
+        for key in list(self.latest):
+            if key not in self._pinned:
+                del self.latest[key]
+                unpinned -= 1
+                if unpinned <= self._max_peers:
+                    return
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,6 +297,9 @@ class _State(Enum):
     RESPONDER_START = auto()  # expecting XX1 or IK1
     RESPONDER_RETRY_SENT = auto()  # refused an IK1, sent RETRY_XX; expecting XX1
     RESPONDER_XX2_SENT = auto()  # expecting XX3
+    # Sent IK2: keys are split, but an IK1 can be replayed by anyone, so the link counts as
+    # established only once the initiator's first transport message proves it holds the keys.
+    RESPONDER_IK_CONFIRMING = auto()
     TRANSPORT = auto()
 
 
@@ -411,7 +439,7 @@ class Session:
                 frame = self._decoder.next_frame()
                 if frame is None:
                     break
-                if self._state is _State.TRANSPORT:
+                if self._state in (_State.TRANSPORT, _State.RESPONDER_IK_CONFIRMING):
                     self._on_transport_frame(bytes(frame))
                 else:
                     self._on_handshake_frame(bytes(frame))
@@ -554,7 +582,7 @@ class Session:
             return
         reply = hs.write_message(_encode_payload({F_REKEY: self._config.rekey_every}))
         self._queue_handshake(KIND_IK2, reply)
-        self._finish_handshake(hs, remote, "IK", peer_rekey)
+        self._finish_handshake(hs, remote, "IK", peer_rekey, confirmed=False)
 
     def _responder_xx1(self, message: bytes) -> None:
         if not self._allow_xx:
@@ -581,6 +609,9 @@ class Session:
         peer_rekey = _get_int(payload, F_REKEY, 1, MAX_REKEY_EVERY)
         # IK's se/es DHs prove the responder holds the static key we derived from expected.
         self._finish_handshake(hs, self._expected_key, "IK", peer_rekey)
+        # Key confirmation: the responder waits for a transport message before it trusts the
+        # link (a replayed IK1 never gets one), so send one now even with nothing to say.
+        self._send_transport(T_KEEPALIVE, b"")
 
     def _initiator_xx2(self, message: bytes) -> None:
         hs = self._hs
@@ -611,7 +642,8 @@ class Session:
         return key
 
     def _finish_handshake(
-        self, hs: HandshakeState, remote: bytes, pattern: str, peer_rekey: int
+        self, hs: HandshakeState, remote: bytes, pattern: str, peer_rekey: int,
+        *, confirmed: bool = True,
     ) -> None:
         c1, c2 = hs.split()
         self._send, self._recv = (c1, c2) if self._initiator else (c2, c1)
@@ -621,10 +653,13 @@ class Session:
         self._handshake_hash = self._chain_hash = hs.handshake_hash
         self._pattern = pattern
         self._hs = None
-        self._state = _State.TRANSPORT
         self._last_received = self._now
         self._last_sent = self._now
-        self._events.append(Established(remote, hs.handshake_hash, pattern))
+        if confirmed:
+            self._state = _State.TRANSPORT
+            self._events.append(Established(remote, hs.handshake_hash, pattern))
+        else:
+            self._state = _State.RESPONDER_IK_CONFIRMING
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -643,6 +678,10 @@ class Session:
         recv = self._recv
         assert recv is not None
         plaintext = recv.decrypt_with_ad(b"", frame)  # a dropped/replayed/reordered frame fails
+        if self._state is _State.RESPONDER_IK_CONFIRMING:
+            assert self._remote_key is not None and self._handshake_hash is not None
+            self._state = _State.TRANSPORT
+            self._events.append(Established(self._remote_key, self._handshake_hash, "IK"))
         self._recv_count += 1
         if self._recv_count >= self._recv_rekey_every:
             recv.rekey()

@@ -61,7 +61,7 @@ class Link:
         self.close_reason: str | None = None
         self.dialed: tuple[str, int] | None = None  # the address we dialed, for outbound links
         self.peer = PeerState()
-        self.last_received = _now()
+        self.opened = self.last_received = _now()
 
     @property
     def remote_key(self) -> bytes | None:
@@ -82,6 +82,16 @@ class Link:
             return
         self.session.send_record(record, _now())
         self._flush()
+
+    async def drained(self) -> bool:
+        """Wait until what was written has mostly left for the peer; False if the link ended."""
+        if self.closed or self.writer.is_closing():
+            return False
+        try:
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            return False
+        return not self.closed
 
     def close(self, reason: str) -> None:
         if self.closed:

@@ -26,8 +26,12 @@ class NodeConfig:
     mdns: bool = True
     mdns_interfaces: tuple[str, ...] | None = None
     presence: str = "public"  # or "private": see docs/privacy.md
-    max_links: int = 128
+    max_links: int = 128  # authenticated links, and our own dials
     max_links_per_ip: int = 16
+    # Inbound connections still handshaking: kept apart from the links above, so strangers
+    # holding idle connections can neither fill the node nor stop it dialling its contacts.
+    max_handshakes: int = 32
+    max_handshakes_per_ip: int = 4
     max_strangers: int = 8
     max_requests: int = 64
     stranger_lifetime: float = 30.0

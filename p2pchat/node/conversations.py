@@ -29,6 +29,7 @@ from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.sender import Sender
 from p2pchat.node.views import Views, message_id
 from p2pchat.storage.store import Store
 
@@ -46,6 +47,7 @@ class Conversations:
         *,
         store: Callable[[], Store],
         outbox: Outbox,
+        sender: Sender,
         events: EventBus,
         views: Views,
         live_link: Callable[[bytes], Link | None],
@@ -53,6 +55,7 @@ class Conversations:
         self._key = key
         self._store = store
         self._outbox = outbox
+        self._sender = sender
         self._events = events
         self._views = views
         self._live_link = live_link
@@ -105,7 +108,7 @@ class Conversations:
         online = link is not None and not link.peer.stranger
         if online:
             assert link is not None
-            self._outbox.queue(link, env)  # leaves only after the commit below
+            self._sender.push(link, env)  # leaves only after the commit below
             db.mark_sent(conv, self._key, env.seq)
         await self._outbox.durable()
         event = self._views.message(env, own=True, status="sent" if online else "queued")
@@ -166,6 +169,9 @@ class Conversations:
     def on_sync_vector(self, link: Link, peer: bytes, sync: SyncVector) -> None:
         if sync.conv != self.dm(peer):
             return
+        if not self._sender.admit_sync(link):
+            link.close("too many sync records")
+            return
         db = self._store()
         conv_log = self._log(sync.conv)
         acked = sync.vector.get(self._key, 0)
@@ -178,17 +184,14 @@ class Conversations:
                                    "status": "delivered", "fingerprint": fingerprint(peer)})
             self._outbox.schedule_flush()
         for author, first, last in conv_log.missing_for(sync.vector):
-            self._send_range(link, sync.conv, author, first, last)
+            self._sender.serve(link, sync.conv, author, first, last)
 
     def on_sync_request(self, link: Link, peer: bytes, request: SyncRequest) -> None:
         if request.conv != self.dm(peer):
             return
-        self._send_range(link, request.conv, request.author, request.first, request.last)
-
-    def _send_range(self, link: Link, conv: bytes, author: bytes, first: int, last: int) -> None:
-        db = self._store()
-        envelopes = db.envelopes(conv, author, first, last)
-        for env in envelopes:
-            self._outbox.queue(link, env)
-        if author == self._key and envelopes:
-            db.mark_sent(conv, author, envelopes[-1].seq)
+        if not self._sender.admit_sync(link):
+            link.close("too many sync records")
+            return
+        span = self._log(request.conv).clip_request(request)
+        if span is not None:
+            self._sender.serve(link, request.conv, request.author, *span, asked=True)

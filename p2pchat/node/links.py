@@ -37,6 +37,7 @@ class LinkTable:
         identity: Identity,
         config: NodeConfig,
         *,
+        replay_guard: ReplayGuard,
         spawn: Spawn,
         on_event: LinkEvents,
         on_gone: Callable[[Link], None],
@@ -53,7 +54,7 @@ class LinkTable:
         self.by_peer: dict[bytes, Link] = {}  # the one live, authorised link per peer
         self.connections: set[Link] = set()  # every connection, handshaking ones included
         self.listen_addresses: list[Address] = []
-        self.replay_guard = ReplayGuard()
+        self._replay_guard = replay_guard
         self.dialer = Dialer(self.dial, addresses_for, self.has_working_link)
         self._per_ip: Counter[str] = Counter()
         self._servers: list[asyncio.Server] = []
@@ -113,25 +114,47 @@ class LinkTable:
                           writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
         ip = plain_host(str(peer[0]))
-        if len(self.connections) >= self._config.max_links:
-            log.warning("refused a connection from %s: too many links", ip)
-            writer.close()
-            return
-        if self._per_ip[ip] >= self._config.max_links_per_ip:
-            log.warning("refused a connection from %s: too many links from that address", ip)
+        refusal = self._admit_inbound(ip)
+        if refusal is not None:
+            log.warning("refused a connection from %s: %s", ip, refusal)
             writer.close()
             return
         session = Session(
             identity=self._identity, initiator=False, now=asyncio.get_running_loop().time(),
-            replay_guard=self.replay_guard, allow_xx=self._config.presence != "private",
+            replay_guard=self._replay_guard, allow_xx=self._config.presence != "private",
             config=self._config.session,
         )
         link = Link(reader, writer, session, outbound=False, on_event=self._on_event)
         await self._serve(link)
 
+    def _admit_inbound(self, ip: str) -> str | None:
+        """Why a new connection from `ip` is refused, or None to take it.
+
+        Handshakes have slots of their own. When they are all taken the oldest handshake gives
+        way, so a contact's handshake (milliseconds on a LAN) gets through however many idle
+        connections a stranger opens; one address can hold only a few of them.
+        """
+        cfg = self._config
+        if self._per_ip[ip] >= cfg.max_links_per_ip:
+            return "too many links from that address"
+        handshaking = [link for link in self.connections if _handshaking(link)]
+        if sum(1 for link in handshaking if link.address[0] == ip) >= cfg.max_handshakes_per_ip:
+            return "too many handshakes from that address"
+        if self._links_in_use() >= cfg.max_links:
+            return "too many links"
+        if len(handshaking) >= cfg.max_handshakes:
+            oldest = min(handshaking, key=lambda link: link.opened)
+            oldest.close("too many handshakes at once")
+        return None
+
+    def _links_in_use(self) -> int:
+        """Connections that count against `max_links`: ours, and contacts' accepted links."""
+        return sum(1 for link in self.connections
+                   if not _handshaking(link) and not link.peer.stranger)
+
     async def dial(self, key: bytes, address: Address) -> bool:
         """Connect to `key` at `address`; True once that link is the peer's one link."""
-        if self._stopping or len(self.connections) >= self._config.max_links:
+        if self._stopping or self._links_in_use() >= self._config.max_links:
             return False
         try:
             reader, writer = await asyncio.wait_for(
@@ -142,7 +165,7 @@ class LinkTable:
         session = Session(
             identity=self._identity, initiator=True, now=asyncio.get_running_loop().time(),
             remote_key=key, ik_timestamp=self._next_ik_timestamp(key),
-            replay_guard=self.replay_guard,
+            replay_guard=self._replay_guard,
             config=self._config.session,
         )
         link = Link(reader, writer, session, outbound=True, on_event=self._on_event)
@@ -202,10 +225,6 @@ class LinkTable:
         self.by_peer[key] = link
         return True
 
-    def latest_ik_timestamp(self, key: bytes) -> int | None:
-        """The newest IK timestamp `key` has shown us (kept so a replay stays refused)."""
-        return self.replay_guard.latest.get(key)
-
     def is_linked(self, key: bytes) -> bool:
         link = self.by_peer.get(key)
         return link is not None and not link.closed
@@ -241,3 +260,8 @@ class LinkTable:
             expires = link.peer.stranger_until
             if expires is not None and now > expires:
                 link.close("stranger link expired")
+
+
+def _handshaking(link: Link) -> bool:
+    """An inbound connection that has not (yet) become an accepted link."""
+    return not link.outbound and not link.peer.up and not link.closed

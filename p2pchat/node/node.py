@@ -39,6 +39,7 @@ from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.sender import Sender
 from p2pchat.node.trust import Trust
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
@@ -71,21 +72,26 @@ class Node:
             on_change=self._on_nearby_change,
             wake_dialer=lambda: self.links.dialer.wake_all(),
         )
+        replay_guard = ReplayGuard()
         self.links = LinkTable(
-            identity, self.config, spawn=self._spawn, on_event=self._on_link_event,
-            on_gone=self._on_link_gone, addresses_for=lambda key: self.trust.addresses_for(key),
+            identity, self.config, replay_guard=replay_guard, spawn=self._spawn,
+            on_event=self._on_link_event, on_gone=self._on_link_gone,
+            addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale,
         )
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
                            peer_of=lambda conv: self.conversations.peer_of(conv))
+        self.sender = Sender(self.key, store=lambda: self.db, outbox=self.outbox,
+                             spawn=self._spawn)
         self.conversations = Conversations(
-            self.key, store=lambda: self.db, outbox=self.outbox, events=self.events,
+            self.key, store=lambda: self.db, outbox=self.outbox, sender=self.sender,
+            events=self.events,
             views=self.views, live_link=self.links.live,
         )
         self.trust = Trust(
             self.key, name, self.config, store=lambda: self.db, outbox=self.outbox,
-            events=self.events, views=self.views, links=self.links,
+            events=self.events, views=self.views, links=self.links, replay_guard=replay_guard,
             ensure_dm=self.conversations.dm, on_promoted=self.conversations.start_sync,
             advertised=self.nearby.addresses_of,
         )
@@ -114,7 +120,7 @@ class Node:
             self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
         except StoreError as exc:
             raise CommandError("storage", f"cannot open the message store: {exc}") from None
-        self.links.replay_guard = ReplayGuard(self.store.get_ik_timestamps())
+        self.trust.restore_replay_guard()
         for host, port in self.config.listen:
             await self.links.listen(host, port)
         self._spawn(self._ticker(), "ticker")
@@ -223,6 +229,7 @@ class Node:
             self.conversations.on_sync_request(link, key, record)
 
     def _on_link_gone(self, link: Link) -> None:
+        self.sender.forget(link)
         key = link.remote_key
         reason = link.close_reason or "closed"
         if key is None:

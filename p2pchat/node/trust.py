@@ -22,7 +22,7 @@ from p2pchat.core.identity import (
     short_fingerprint,
 )
 from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
-from p2pchat.core.session import KeyMismatch
+from p2pchat.core.session import KeyMismatch, ReplayGuard
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import Address, format_addr, parse_addr
 from p2pchat.net.link import Link
@@ -36,6 +36,7 @@ log = logging.getLogger("p2pchat.node")
 
 MAX_LEARNED = 1024  # peers whose dial-back addresses we remember
 MAX_MISMATCH_WARNINGS = 1024
+MAX_REQUESTS_PER_ADDRESS = 4  # waiting requests from one source address
 
 
 class Trust:
@@ -50,6 +51,7 @@ class Trust:
         events: EventBus,
         views: Views,
         links: LinkTable,
+        replay_guard: ReplayGuard,
         ensure_dm: Callable[[bytes], bytes],
         on_promoted: Callable[[Link, bytes], None],
         advertised: Callable[[bytes], list[Address]],
@@ -62,10 +64,13 @@ class Trust:
         self._events = events
         self._views = views
         self._links = links
+        self._replay_guard = replay_guard
         self._ensure_dm = ensure_dm
         self._on_promoted = on_promoted
         self._advertised = advertised
         self._learned_addrs: dict[bytes, list[Address]] = {}
+        self._request_sources: dict[bytes, str] = {}  # waiting request -> address it came from
+        self.requests_dropped = 0
         self._mismatches: set[tuple[str, bytes, bytes]] = set()
 
     def is_contact(self, key: bytes) -> bool:
@@ -84,8 +89,8 @@ class Trust:
         if contact is not None and contact.state == "blocked":
             link.close("blocked")
             return None
-        self._persist_replay_guard(key)
         if contact is not None and contact.state == "contact":
+            self._persist_replay_guard(key)
             return True
         if self._links.count_strangers() >= self._config.max_strangers:
             link.close("too many strangers connected")
@@ -94,8 +99,19 @@ class Trust:
             + self._config.stranger_lifetime
         return False
 
+    def restore_replay_guard(self) -> None:
+        """At start: contacts' IK timestamps from the store, pinned; nobody else's is kept."""
+        db = self._store()
+        db.prune_ik_timestamps()
+        for contact in db.list_contacts(states=("contact",)):
+            self._replay_guard.pin(contact.key)
+        for key, ts in db.get_ik_timestamps().items():
+            self._replay_guard.check_and_update(key, ts)
+
     def _persist_replay_guard(self, key: bytes) -> None:
-        latest = self._links.latest_ik_timestamp(key)
+        """Only a contact's timestamp is written down (docs/privacy.md says what it records)."""
+        self._replay_guard.pin(key)
+        latest = self._replay_guard.latest.get(key)
         if latest is not None:
             self._store().set_ik_timestamp(key, latest)
 
@@ -123,10 +139,17 @@ class Trust:
         db = self._store()
         if db.get_contact(key) is not None:
             return  # one request per stranger: it is already listed
-        if db.count_contacts("request") >= self._config.max_requests:
-            log.warning("ignored a contact request: %d are already waiting",
-                        self._config.max_requests)
+        source = link.address[0]
+        waiting = db.list_contacts(states=("request",))
+        if sum(1 for c in waiting if self._source_of(c) == source) >= MAX_REQUESTS_PER_ADDRESS:
+            self._dropped(f"{MAX_REQUESTS_PER_ADDRESS} are already waiting from {source}")
             return
+        if len(waiting) >= self._config.max_requests:
+            # Throwaway keys must not lock genuine requests out: the oldest unanswered goes.
+            oldest = min(waiting, key=lambda c: c.created_at)
+            db.remove_contact(oldest.key)
+            self._request_sources.pop(oldest.key, None)
+            self._dropped(f"the inbox holds {self._config.max_requests}; the oldest went")
         addrs = [format_addr(a) for a in self._learned_addrs.get(key, [])]
         name = request.name.strip() or short_fingerprint(key)
         if db.contact_by_name(name) is not None:
@@ -136,9 +159,24 @@ class Trust:
         except (StoreError, ValueError) as exc:
             log.warning("ignored a contact request: %s", exc)
             return
+        self._request_sources[key] = source
         self._outbox.schedule_flush()
         self._events.emit({"type": "contact_request", "fingerprint": fingerprint(key),
                            "name": name, "note": request.note})
+
+    def _source_of(self, request: Contact) -> str | None:
+        """The address a waiting request came from (after a restart: its dial-back host)."""
+        source = self._request_sources.get(request.key)
+        if source is None and request.addrs:
+            with contextlib.suppress(ValueError):
+                source = parse_addr(request.addrs[0])[0]
+        return source
+
+    def _dropped(self, why: str) -> None:
+        self.requests_dropped += 1
+        log.warning("dropped a contact request: %s", why)
+        self._events.emit({"type": "requests_dropped", "count": self.requests_dropped,
+                           "reason": why})
 
     def on_contact_accept(self, link: Link, key: bytes) -> None:
         if self.is_contact(key) and link.peer.stranger:
@@ -246,6 +284,7 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     def _became_contact(self, key: bytes) -> None:
+        self._persist_replay_guard(key)
         link = self._links.live(key)
         if link is not None and link.peer.stranger:
             self._outbox.queue(link, ContactAccept(name=self._name))
@@ -256,6 +295,7 @@ class Trust:
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
         self._store().set_contact_state(contact.key, "blocked")
         await self._outbox.durable()
+        self._replay_guard.unpin(contact.key)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "blocked")
         return self._views.contact(self.contact_for(fingerprint(contact.key), ("blocked",)))
@@ -264,6 +304,7 @@ class Trust:
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
         self._store().remove_contact(contact.key)
         await self._outbox.durable()
+        self._replay_guard.unpin(contact.key)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "contact removed")
         return {"removed": fingerprint(contact.key), "name": contact.name}

@@ -549,6 +549,12 @@ class Store:
     def get_ik_timestamps(self) -> dict[bytes, int]:
         return {k: ts for k, ts in self._all("SELECT key, ts FROM ik_timestamps")}
 
+    def prune_ik_timestamps(self) -> int:
+        """Forget the IK timestamps of keys that are not contacts; returns how many."""
+        return self._write(
+            "DELETE FROM ik_timestamps WHERE key NOT IN"
+            " (SELECT key FROM contacts WHERE state = 'contact')")
+
     def set_ik_timestamp(self, key: bytes, ts: int) -> None:
         """Record the last accepted IK timestamp of a peer; never moves backwards."""
         _check_bytes("key", key, _KEY)

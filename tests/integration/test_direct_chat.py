@@ -183,7 +183,7 @@ def test_garbage_on_the_port_leaves_the_node_serving(make_node: MakeNode) -> Non
         for s in flood:
             s.close()
     log = bob.log_path.read_text()
-    assert "too many links from that address" in log
+    assert "too many handshakes from that address" in log
     assert bob.proc is not None and bob.proc.poll() is None
     assert json.loads(bob.cli("status", "--json").stdout)["links"] == 1
     assert rss_during - rss_before < 64 * 1024, (rss_before, rss_during)  # KiB

@@ -198,14 +198,31 @@ def test_handshake_completes_and_records_flow_both_ways(
     assert pair.records("a") == [b"hello alice", b""]
 
 
-def test_ik_is_one_round_trip() -> None:
+def test_ik_is_one_round_trip_and_the_responder_waits_for_key_confirmation() -> None:
     pair = Pair(initiator(BOB), responder())
     pair.a_to_b()
-    assert pair.b.established  # the responder is done after its reply
-    pair.b.send_record(b"early", 0.0)  # and may send right behind it
+    assert not pair.b.established  # an IK1 alone could be a replay
     pair.b_to_a()
-    assert pair.a.established
-    assert pair.records("a") == [b"early"]
+    assert pair.a.established  # the initiator is done after one round trip...
+    pair.a.send_record(b"early", 0.0)  # ...and may send at once
+    pair.a_to_b()  # its key confirmation, then the record
+    assert pair.b.established
+    assert [type(e) for e in pair.b_events] == [Established, RecordReceived]
+    assert pair.records("b") == [b"early"]
+
+
+def test_a_replayed_ik1_that_the_guard_forgot_never_establishes() -> None:
+    # The guard kept nothing (a restart without a store, or an eviction): the replay passes the
+    # timestamp check, but the replayer holds no keys, so no transport message ever comes.
+    ik1 = initiator(BOB, ts=100).data_to_send()
+    fresh = responder(guard=ReplayGuard(), config=SessionConfig(handshake_timeout=5.0))
+    assert fresh.receive_data(ik1, 0.0) == []
+    assert fresh.data_to_send()  # IK2, to nobody who can read it
+    assert not fresh.established
+    with pytest.raises(LocalProtocolError):
+        fresh.send_record(b"for alice's eyes", 0.0)
+    events = fresh.tick(5.0)
+    assert [type(e) for e in events] == [Closed] and fresh.closed
 
 
 def test_ik_to_a_different_key_falls_back_to_xx_and_reports_key_mismatch() -> None:
@@ -263,7 +280,7 @@ def test_replayed_or_older_ik_first_message_is_refused(allow_xx: bool) -> None:
     first = initiator(BOB, ts=100)
     ik1 = first.data_to_send()
     original = responder(guard=guard, allow_xx=allow_xx)
-    assert isinstance(original.receive_data(ik1, 0.0)[0], Established)
+    assert original.receive_data(ik1, 0.0) == []  # established on key confirmation only
     assert guard.latest == {ALICE.public_key: 100}
 
     expected_answer = encode_frame(bytes([KIND_RETRY_XX])) if allow_xx else b""
@@ -290,6 +307,21 @@ def test_replay_guard_bounds_and_persists() -> None:
     assert guard.check_and_update(b"b", 0)
     with pytest.raises(ValueError):
         ReplayGuard(max_peers=0)
+
+
+def test_replay_guard_never_forgets_a_pinned_contact() -> None:
+    contact = b"c" * 32
+    guard = ReplayGuard({contact: 50}, pinned=[contact], max_peers=100)
+    for n in range(1000):  # a flood of throwaway keys
+        assert guard.check_and_update(n.to_bytes(32, "big"), 1)
+    assert len(guard.latest) == 101
+    assert not guard.check_and_update(contact, 50)  # the contact's replay is still refused
+    assert guard.pinned_latest() == {contact: 50}
+    guard.unpin(contact)  # removed: now an ordinary key, forgotten when it is the stalest
+    assert len(guard.latest) == 100
+    for n in range(100):
+        guard.check_and_update((5000 + n).to_bytes(32, "big"), 1)
+    assert contact not in guard.latest and len(guard.latest) == 100
 
 
 def test_payload_key_must_match_the_noise_static() -> None:
@@ -805,9 +837,9 @@ def test_handshake_timeout() -> None:
     a = initiator(now=100.0)
     b = responder(now=100.0)
     b.receive_data(a.data_to_send(), 101.0)
-    assert a.tick(109.9) == [] and b.tick(109.9) == []
-    assert a.tick(110.0) == [Closed("handshake timed out")]
-    assert b.tick(110.0) == [Closed("handshake timed out")]
+    assert a.tick(104.9) == [] and b.tick(104.9) == []  # default: 5 s
+    assert a.tick(105.0) == [Closed("handshake timed out")]
+    assert b.tick(105.0) == [Closed("handshake timed out")]
     assert a.closed and b.closed
 
 
