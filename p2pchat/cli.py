@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from p2pchat import __version__
+from p2pchat.core.text import is_unsafe
 from p2pchat.home import HOME_ENV, ensure_home, resolve_home
 from p2pchat.tui.sanitize import clean
 
@@ -312,7 +313,10 @@ def cmd_peers(args: argparse.Namespace) -> int:
 
 
 def _print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False))
+    text = json.dumps(value, ensure_ascii=False)
+    # JSON escapes only C0 controls; escape DEL, C1 and bidi controls too, so the value stays
+    # the same for programs and a terminal shown it is not driven by a peer's text.
+    print("".join(f"\\u{ord(ch):04x}" if is_unsafe(ch) else ch for ch in text))
 
 
 def _add_passphrase_file(parser: argparse.ArgumentParser) -> None:
