@@ -150,3 +150,4 @@ async def test_a_peer_that_fails_the_handshake_is_reported(
     with pytest.raises(PeerClosed, match="handshake"):
         async with HostilePeer.connect(Identity.generate(), alice.listen_addresses[0]):
             pass
+

@@ -24,6 +24,7 @@ from p2pchat.core.messages import (
     encode_text,
     envelope_hash,
 )
+from p2pchat.core.session import MAX_IK_TIMESTAMP
 from p2pchat.storage.store import NameTaken, Store, StoreError
 from tests.hostile_peer import raw_envelope, raw_hash
 
@@ -428,6 +429,7 @@ def test_list_count_and_remove_contacts(store: Store) -> None:
         lambda s: s.add_contact(PEER, "x" * 65, "contact"),
         lambda s: s.add_contact(PEER, "evil\x1b[2J", "contact"),
         lambda s: s.add_contact(PEER, "gnp.exe\u202e", "contact"),
+        lambda s: s.add_contact(PEER, "a\x9b2J", "contact"),  # C1, which Hello refuses too
         lambda s: s.add_contact(PEER, "a", "friend"),
         lambda s: s.add_contact(b"short", "a", "contact"),
         lambda s: s.add_contact(PEER, "a", "contact", note="n" * 1001),
@@ -454,10 +456,11 @@ def test_ik_timestamps_survive_restart_and_never_go_back(db_path: Path) -> None:
     s.set_ik_timestamp(PEER, 100)
     s.set_ik_timestamp(PEER, 50)
     s.set_ik_timestamp(OTHER, 7)
+    s.set_ik_timestamp(ME, MAX_IK_TIMESTAMP)  # the largest a session accepts fits
     s.commit()
     s.close()
     s = open_store(db_path)
-    assert s.get_ik_timestamps() == {PEER: 100, OTHER: 7}
+    assert s.get_ik_timestamps() == {PEER: 100, OTHER: 7, ME: MAX_IK_TIMESTAMP}
     s.close()
 
 
