@@ -699,7 +699,8 @@ class Store:
     def envelopes(
         self, conv: bytes, author: bytes, first: int, last: int, limit: int | None = None
     ) -> list[Envelope]:
-        """The author's envelopes with first <= seq <= last, in seq order (at most `limit`)."""
+        """The author's envelopes with first <= seq <= last, in seq order (at most `limit`),
+        up to the first row that cannot be read (see `_readable_prefix`)."""
         rows = self._all(
             "SELECT sealed, conv, author, seq, hash FROM messages"
             " WHERE conv = ? AND author = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
@@ -767,7 +768,8 @@ class Store:
     def undelivered(
         self, conv: bytes, author: bytes, peer: bytes, limit: int | None = None
     ) -> list[Envelope]:
-        """The outbox towards `peer`: `author`'s envelopes beyond what `peer` acknowledged."""
+        """The outbox towards `peer`: `author`'s envelopes beyond what `peer` acknowledged,
+        up to the first row that cannot be read."""
         row = self._one(
             "SELECT seq FROM peer_seqs WHERE conv = ? AND peer = ? AND author = ?",
             (conv, peer, author),
