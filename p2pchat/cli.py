@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from p2pchat import __version__
+from p2pchat.core.text import is_unsafe
 from p2pchat.home import HOME_ENV, ensure_home, resolve_home
+from p2pchat.tui.sanitize import clean
+
+# Where the continuation lines of a multi-line message or note start in plain output: indented
+# under the text, so a peer's newline can never start a line that looks like one of ours.
+_INDENT = " " * 21
 
 PASSPHRASE_ENV = "P2PCHAT_PASSPHRASE"
 
@@ -29,6 +35,11 @@ class UserError(Exception):
 
 def _fail(message: str) -> NoReturn:
     raise UserError(message)
+
+
+def _lines(text: object) -> str:
+    """Peer text for a terminal, newlines kept as indented continuation lines (the UI's rule)."""
+    return clean(text, newlines=True).replace("\n", "\n" + _INDENT)
 
 
 # ---------------------------------------------------------------- passphrase and identity
@@ -200,8 +211,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(status)
         return 0
-    print(f"{status['name']}  {status['fingerprint']}")
-    print(f"listening: {', '.join(status['listen'])}")
+    print(f"{clean(status['name'])}  {status['fingerprint']}")
+    print(f"listening: {clean(', '.join(status['listen']))}")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
     return 0
@@ -211,12 +222,13 @@ def _print_contacts(contacts: list[dict[str, Any]]) -> None:
     if not contacts:
         print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
     for c in contacts:
+        name = clean(c["name"])
         online = "online " if c["online"] else "offline"
-        state = "" if c["state"] == "contact" else f"  [{c['state']}]"
-        print(f"{c['name']:<20} {online} {c['fingerprint']}{state}")
+        state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
+        print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
         if c["state"] == "request":
-            note = f": {c['note']}" if c["note"] else ""
-            print(f"{'':<20} asks to connect{note}  (p2pchat contacts accept {c['name']})")
+            note = f": {_lines(c['note'])}" if c["note"] else ""
+            print(f"{'':<20} asks to connect{note}  (p2pchat contacts accept {name})")
 
 
 def cmd_contacts(args: argparse.Namespace) -> int:
@@ -246,7 +258,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
     elif action == "remove":
-        print(f"Removed {result['name']}")
+        print(f"Removed {clean(result['name'])}")
     else:
         _print_contacts([result])
     return 0
@@ -266,13 +278,14 @@ def cmd_log(args: argparse.Namespace) -> int:
         _fail("--limit must be 0 or more")
     messages = _call(args, "log", **{"with": args.who, "limit": args.limit})
     if not messages and not args.json:
-        print(f"No messages with {args.who} yet.", file=sys.stderr)
+        print(f"No messages with {clean(args.who)} yet.", file=sys.stderr)
     for m in messages:
         if args.json:
             _print_json(m)
         else:
-            status = f"  ({m['status']})" if m.get("status") else ""
-            print(f"{m['sent_at'][:19].replace('T', ' ')}  {m['author_name']}: {m['text']}{status}")
+            status = f"  ({clean(m['status'])})" if m.get("status") else ""
+            when = clean(m["sent_at"])[:19].replace("T", " ")
+            print(f"{when}  {clean(m['author_name'])}: {_lines(m['text'])}{status}")
     return 0
 
 
@@ -284,14 +297,15 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if not result["links"]:
         print("No live links.")
     for p in result["links"]:
-        print(f"{p['name']:<20} {p['state']:<8} {p['direction']:<8} {p['address']}")
+        print(clean(f"{p['name']:<20} {p['state']:<8} {p['direction']:<8} {p['address']}"))
     if result["nearby"]:
         print("Nearby:")
         for n in result["nearby"]:
             label = n.get("name") or "(private)"
-            print(f"  {label:<20} {n.get('fingerprint') or ''} {' '.join(n['addresses'])}")
+            print(clean(f"  {label:<20} {n.get('fingerprint') or ''} {' '.join(n['addresses'])}"))
     for r in result["requests"]:
-        print(f"{r['name']} asks to connect: p2pchat contacts accept {r['name']}")
+        name = clean(r["name"])
+        print(f"{name} asks to connect: p2pchat contacts accept {name}")
     return 0
 
 
@@ -299,7 +313,10 @@ def cmd_peers(args: argparse.Namespace) -> int:
 
 
 def _print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False))
+    text = json.dumps(value, ensure_ascii=False)
+    # JSON escapes only C0 controls; escape DEL, C1 and bidi controls too, so the value stays
+    # the same for programs and a terminal shown it is not driven by a peer's text.
+    print("".join(f"\\u{ord(ch):04x}" if is_unsafe(ch) else ch for ch in text))
 
 
 def _add_passphrase_file(parser: argparse.ArgumentParser) -> None:
@@ -426,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except (UserError, KeystoreError) as exc:
-        print(f"p2pchat: {exc}", file=sys.stderr)
+        print(f"p2pchat: {clean(str(exc))}", file=sys.stderr)  # may quote what a peer chose
         return 1
     except KeyboardInterrupt:
         print("p2pchat: interrupted", file=sys.stderr)

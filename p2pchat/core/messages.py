@@ -23,7 +23,8 @@ from typing import ClassVar, TypeAlias
 
 from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.text import text_problem
+from p2pchat.core.text import MAX_NAME_CHARS, name_problem, text_problem
+from p2pchat.core.timestamps import MAX_TIMESTAMP_MS
 
 __all__ = [
     "CONV_ID_LEN",
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_NOTE_CHARS",
     "MAX_RECORD_LEN",
     "MAX_REQUEST_SPAN",
+    "MAX_SENT_AT",
     "MAX_TEXT_BYTES",
     "MAX_VECTOR_AUTHORS",
     "SIG_LEN",
@@ -64,7 +66,9 @@ ZERO_HASH = bytes(HASH_LEN)  # prev of an author's first envelope
 
 # Largest int on the wire. Signed 64-bit so the SQLite store can keep every value as INTEGER.
 MAX_INT = 2**63 - 1
-MAX_NAME_CHARS = 64
+# Envelope.sent_at: the last millisecond of the year 9999. Anything later cannot be shown as a
+# date, and a record that a view cannot render must never get into a store.
+MAX_SENT_AT = MAX_TIMESTAMP_MS
 MAX_NOTE_CHARS = 280
 MAX_BODY_LEN = 64 * 1024
 MAX_TEXT_BYTES = 16 * 1024
@@ -88,12 +92,12 @@ _PERSON_DM = b"p2pchat-dm-v1"
 # --- field validators (all raise ProtocolError) -------------------------------------------------
 
 
-def _check_int(what: str, value: object, minimum: int = 0) -> int:
+def _check_int(what: str, value: object, minimum: int = 0, maximum: int = MAX_INT) -> int:
     # `type(...) is int` because bool is an int subclass and must not pass for a number.
     if type(value) is not int:
         raise ProtocolError(f"{what}: expected int, got {type(value).__name__}")
-    if value < minimum or value > MAX_INT:
-        raise ProtocolError(f"{what}: {value} outside [{minimum}, 2**63-1]")
+    if value < minimum or value > maximum:
+        raise ProtocolError(f"{what}: {value} outside [{minimum}, {maximum}]")
     return value
 
 
@@ -111,6 +115,15 @@ def _check_str(what: str, value: object, max_chars: int, *, newlines: bool = Fal
     if type(value) is not str:
         raise ProtocolError(f"{what}: expected str, got {type(value).__name__}")
     problem = text_problem(value, max_chars, newlines=newlines)
+    if problem is not None:
+        raise ProtocolError(f"{what}: {problem}")
+    return value
+
+
+def _check_name(what: str, value: object) -> str:
+    if type(value) is not str:
+        raise ProtocolError(f"{what}: expected str, got {type(value).__name__}")
+    problem = name_problem(value)
     if problem is not None:
         raise ProtocolError(f"{what}: {problem}")
     return value
@@ -135,7 +148,7 @@ class Hello:
     ports: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_str("Hello.name", self.name, MAX_NAME_CHARS)
+        _check_name("Hello.name", self.name)
         _check_str("Hello.software", self.software, MAX_NAME_CHARS)
         if type(self.knows_you) is not bool:
             raise ProtocolError("Hello.knows_you: expected bool")
@@ -159,7 +172,7 @@ class ContactRequest:
     note: str
 
     def __post_init__(self) -> None:
-        _check_str("ContactRequest.name", self.name, MAX_NAME_CHARS)
+        _check_name("ContactRequest.name", self.name)
         _check_str("ContactRequest.note", self.note, MAX_NOTE_CHARS, newlines=True)
 
     def _fields(self) -> list[object]:
@@ -174,7 +187,7 @@ class ContactAccept:
     name: str
 
     def __post_init__(self) -> None:
-        _check_str("ContactAccept.name", self.name, MAX_NAME_CHARS)
+        _check_name("ContactAccept.name", self.name)
 
     def _fields(self) -> list[object]:
         return [self.name]
@@ -195,7 +208,7 @@ class Envelope:
     author: bytes
     seq: int
     lamport: int
-    sent_at: int  # unix milliseconds, sender's clock: shown, never trusted for ordering
+    sent_at: int  # unix ms, sender's clock, 0..MAX_SENT_AT: shown, never trusted for ordering
     prev: bytes
     body: bytes
     sig: bytes = b""
@@ -205,7 +218,7 @@ class Envelope:
         _check_bytes("Envelope.author", self.author, exact=KEY_LEN)
         _check_int("Envelope.seq", self.seq, 1)
         _check_int("Envelope.lamport", self.lamport, 1)
-        _check_int("Envelope.sent_at", self.sent_at)
+        _check_int("Envelope.sent_at", self.sent_at, 0, MAX_SENT_AT)
         _check_bytes("Envelope.prev", self.prev, exact=HASH_LEN)
         if self.seq == 1 and self.prev != ZERO_HASH:
             raise ProtocolError("Envelope.prev: must be all zeros for seq 1")

@@ -42,6 +42,7 @@ __all__ = [
     "IK_PROTOCOL",
     "KK_PROTOCOL",
     "MAX_CHUNK",
+    "MAX_IK_TIMESTAMP",
     "PROLOGUE_PREFIX",
     "XX_PROTOCOL",
     "Closed",
@@ -95,7 +96,9 @@ MAX_CHUNK: Final = MAX_NOISE_MESSAGE - TAG_LEN - 1  # 65518
 # future payload fields.
 MAX_HANDSHAKE_FRAME: Final = 4096
 MAX_CLOSE_REASON: Final = 200  # bytes of UTF-8 we send, characters we show
-MAX_U64: Final = 2**64 - 1
+# IK timestamps are signed 64-bit, like every integer the node stores (SQLite INTEGER): a larger
+# one from an authenticated contact would otherwise blow up the replay guard's persistence.
+MAX_IK_TIMESTAMP: Final = 2**63 - 1
 MAX_REKEY_EVERY: Final = 2**32 - 1
 _FRAME_OVERHEAD: Final = 2 + TAG_LEN + 1  # length prefix, tag, inner type
 
@@ -326,8 +329,8 @@ class Session:
     ) -> None:
         if remote_key is not None and not initiator:
             raise ValueError("only an initiator can expect a remote key")
-        if not 0 <= ik_timestamp <= MAX_U64:
-            raise ValueError("ik_timestamp must fit in an unsigned 64-bit integer")
+        if not 0 <= ik_timestamp <= MAX_IK_TIMESTAMP:
+            raise ValueError("ik_timestamp must be in 0..2**63-1")
         self._identity = identity
         self._initiator = initiator
         self._config = config
@@ -567,7 +570,7 @@ class Session:
         try:
             payload = _decode_payload(hs.read_message(message))
             remote = self._proven_identity(payload, hs.remote_static)
-            ts = _get_int(payload, F_TIMESTAMP, 0, MAX_U64)
+            ts = _get_int(payload, F_TIMESTAMP, 0, MAX_IK_TIMESTAMP)
             peer_rekey = _get_int(payload, F_REKEY, 1, MAX_REKEY_EVERY)
             # Checked last, so only an authenticated first message can advance the guard.
             if not self._replay_guard.check_and_update(remote, ts):

@@ -1,4 +1,4 @@
-"""What text written by others may contain before it reaches a terminal.
+"""What text written by others may contain before it reaches a terminal, and what a name is.
 
 Names, notes and adverts end up on screens: control characters could drive a terminal (escape
 sequences), and bidi overrides could make one name display as another. One rule for all of them,
@@ -10,6 +10,11 @@ from __future__ import annotations
 import unicodedata
 
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MAX_NAME_CHARS = 64
+
+
+class BadName(ValueError):
+    """A display name breaks the name rule (`name_problem`); the message says how."""
 
 
 def is_unsafe(ch: str, *, newlines: bool = False) -> bool:
@@ -36,3 +41,35 @@ def text_problem(value: str, max_chars: int, *, newlines: bool = False) -> str |
     if unsafe is not None:
         return f"control character U+{ord(unsafe):04X} not allowed"
     return None
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` is not a display name, or None: THE name rule (docs/protocol.md section 7).
+
+    A name is 1 to 64 characters in Unicode NFC, without leading or trailing white space, with no
+    control (Cc) or bidi-control character. The wire (Hello, ContactRequest, ContactAccept), the
+    identity file and the contact store all apply this one rule, so a name one of them accepts
+    is never refused by another.
+    """
+    problem = text_problem(name, MAX_NAME_CHARS)
+    if problem is not None:
+        return problem
+    if not name:
+        return "a name must not be empty"
+    if name != name.strip():
+        return "a name must not start or end with white space"
+    if not unicodedata.is_normalized("NFC", name):
+        return "a name must be in Unicode NFC form"
+    return None
+
+
+def valid_name(text: str) -> str:
+    """What a person typed, made a name (NFC, trimmed); raises BadName if the rule refuses it."""
+    try:
+        name = unicodedata.normalize("NFC", text).strip()
+    except (TypeError, UnicodeError):
+        raise BadName("a name is text") from None
+    problem = name_problem(name)
+    if problem is not None:
+        raise BadName(f"name: {problem}")
+    return name

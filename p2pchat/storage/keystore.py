@@ -27,12 +27,13 @@ import nacl.secret
 import nacl.utils
 
 from p2pchat.core.identity import Identity, IdentityError
+from p2pchat.core.text import MAX_NAME_CHARS, BadName, name_problem, valid_name
 
 FILE_NAME = "identity.json"
 FORMAT = "p2pchat-identity"
 VERSION = 1
 MAX_FILE_SIZE = 16 * 1024
-MAX_NAME = 64
+MAX_NAME = MAX_NAME_CHARS
 # Interactive limits keep unlocking under a second on a small machine. A hostile file could ask
 # for absurd costs to hang us, so anything above these ceilings is refused.
 OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
@@ -79,10 +80,12 @@ def exists(home: Path) -> bool:
 
 
 def validate_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME or any(ch < " " or ch == "\x7f" for ch in name):
-        raise KeystoreError(f"a name is 1 to {MAX_NAME} printable characters")
-    return name
+    """`name` as the identity keeps it and Hello sends it: the one name rule of core.text."""
+    try:
+        return valid_name(name)
+    except BadName as exc:
+        raise KeystoreError(f"{exc} (a name is 1 to {MAX_NAME} characters, no control or"
+                            " bidi characters)") from None
 
 
 def create(home: Path, identity: Identity, name: str, passphrase: bytes | None) -> None:
@@ -165,7 +168,8 @@ def _read(home: Path) -> dict[str, Any]:
         raise KeystoreError(f"{damaged} (too large)")
     try:
         record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    # RecursionError: deep nesting ("[[[[..."), which fits in far fewer bytes than the cap.
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise KeystoreError(damaged) from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise KeystoreError(damaged)
@@ -176,8 +180,19 @@ def _read(home: Path) -> dict[str, Any]:
             " upgrade p2pchat"
         )
     try:
+        name = _typed(record, "name", str)
+    except TypeError:
+        raise KeystoreError(damaged) from None
+    problem = name_problem(name)
+    if problem is not None:
+        # Written by a version with a looser rule: say what to fix rather than "damaged".
+        raise KeystoreError(
+            f"the name in {path} is not allowed ({problem}): edit its \"name\" field"
+            f" (1 to {MAX_NAME} characters, no control or bidi characters)"
+        )
+    try:
         checked: dict[str, Any] = {
-            "name": validate_name(_typed(record, "name", str)),
+            "name": name,
             "public_key": _hex(record, "public_key", 32),
             "sealed": _typed(record, "sealed", bool),
         }

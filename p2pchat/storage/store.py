@@ -18,6 +18,7 @@ refused with `StoreError` before anything writes to it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import stat
@@ -35,12 +36,14 @@ import nacl.secret
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.messages import (
     MAX_NAME_CHARS,
+    MAX_SENT_AT,
+    ZERO_HASH,
     Envelope,
     decode_record,
     encode_record,
     envelope_hash,
 )
-from p2pchat.core.text import text_problem
+from p2pchat.core.text import text_problem, valid_name
 
 __all__ = [
     "MAX_ADDRS",
@@ -62,6 +65,8 @@ ConversationKind = Literal["dm", "group"]
 DeliveryStatus = Literal["queued", "sent", "delivered"]
 
 _CONTACT_STATES: Final = frozenset(get_args(ContactState))
+
+log = logging.getLogger("p2pchat.store")
 
 MAX_NAME: Final = MAX_NAME_CHARS  # what a peer may announce must fit
 MAX_NOTE: Final = 1000  # characters; a local note may outgrow a request's 280
@@ -115,6 +120,11 @@ class StoredMessage:
     # For own messages: 'delivered' once the dm peer's vector covers the seq, else 'sent' once
     # written to a link, else 'queued'. None for messages written by someone else.
     status: DeliveryStatus | None
+    # False when the row could not be unsealed or decoded (damaged, or stored by a version with
+    # looser bounds): `envelope` is then a stand-in with the row's place (conv, author, seq), an
+    # empty body, `received_at` as sent_at and a made-up lamport and prev, so a view can show
+    # "unreadable" in its place. Never send it anywhere; `hash` is the row's real id.
+    readable: bool = True
 
 
 # --- schema ------------------------------------------------------------------------------------
@@ -223,10 +233,8 @@ def _check_text(what: str, value: str, max_chars: int, *, newlines: bool) -> str
 
 
 def _clean_name(name: str) -> tuple[str, str]:
-    """Return (display name, fold used for uniqueness and lookup)."""
-    name = _check_text("name", unicodedata.normalize("NFC", name).strip(), MAX_NAME, newlines=False)
-    if not name:
-        raise ValueError("name must not be empty")
+    """Return (display name, fold used for uniqueness and lookup); BadName if the rule refuses."""
+    name = valid_name(name)  # the one name rule, shared with the wire and the identity file
     # NFKC before casefolding so that, e.g., fullwidth "ａｌｉｃｅ" and "Alice" are one name
     return name, unicodedata.normalize("NFKC", name).casefold()
 
@@ -296,6 +304,12 @@ def _tighten_modes(path: Path) -> None:
                 os.chmod(p, mode & 0o700)
         except FileNotFoundError:
             pass
+
+
+def _stand_in(conv: bytes, author: bytes, seq: int, received_at: int) -> Envelope:
+    """What `history` returns in place of an unreadable row (see StoredMessage.readable)."""
+    return Envelope(conv=conv, author=author, seq=seq, lamport=1,
+                    sent_at=min(max(received_at, 0), MAX_SENT_AT), prev=ZERO_HASH, body=b"")
 
 
 class Store:
@@ -625,6 +639,31 @@ class Store:
             raise StoreError("a stored message does not match its row: damaged database")
         return record
 
+    def _try_unseal(
+        self, sealed: bytes, conv: bytes, author: bytes, seq: int, hash_: bytes
+    ) -> Envelope | None:
+        """The row's envelope, or None when it cannot be read (one bad row breaks no view)."""
+        try:
+            return self._unseal(sealed, conv, author, seq, hash_)
+        except StoreError as exc:
+            log.warning("message %s seq %d in %s is unreadable: %s",
+                        author.hex()[:8], seq, conv.hex()[:8], exc)
+            return None
+
+    def _readable_prefix(self, rows: Iterable[Sequence[Any]]) -> list[Envelope]:
+        """Envelopes of rows in seq order, up to the first unreadable one.
+
+        For sync: what follows a gap could not be accepted by the peer anyway (hash chain), and
+        a stand-in must never leave the node as if it were the author's envelope.
+        """
+        out: list[Envelope] = []
+        for sealed, conv, author, seq, hash_ in rows:
+            env = self._try_unseal(sealed, conv, author, seq, hash_)
+            if env is None:
+                break
+            out.append(env)
+        return out
+
     def insert_envelope(self, env: Envelope, received_at: int, own: bool) -> bool:
         """Store an envelope unless (conv, author, seq) is already there. True if it was new.
 
@@ -666,13 +705,14 @@ class Store:
     def envelopes(
         self, conv: bytes, author: bytes, first: int, last: int, limit: int | None = None
     ) -> list[Envelope]:
-        """The author's envelopes with first <= seq <= last, in seq order (at most `limit`)."""
+        """The author's envelopes with first <= seq <= last, in seq order (at most `limit`),
+        up to the first row that cannot be read (see `_readable_prefix`)."""
         rows = self._all(
             "SELECT sealed, conv, author, seq, hash FROM messages"
             " WHERE conv = ? AND author = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
             (conv, author, first, last, -1 if limit is None else limit),
         )
-        return [self._unseal(*r) for r in rows]
+        return self._readable_prefix(rows)
 
     def history(self, conv: bytes, limit: int | None = None) -> list[StoredMessage]:
         """Messages in display order (lamport, author, seq); with `limit`, the newest ones."""
@@ -695,8 +735,13 @@ class Store:
             status: DeliveryStatus | None = None
             if own:
                 status = "delivered" if delivered else "sent" if sent else "queued"
-            env = self._unseal(sealed, c, author, seq, hash_)
-            out.append(StoredMessage(env, hash_, received_at, bool(own), bool(sent), status))
+            env = self._try_unseal(sealed, c, author, seq, hash_)
+            readable = env is not None
+            if env is None:
+                env = _stand_in(c, author, seq, received_at)
+            out.append(
+                StoredMessage(env, hash_, received_at, bool(own), bool(sent), status, readable)
+            )
         return out
 
     # -- delivery --
@@ -729,7 +774,8 @@ class Store:
     def undelivered(
         self, conv: bytes, author: bytes, peer: bytes, limit: int | None = None
     ) -> list[Envelope]:
-        """The outbox towards `peer`: `author`'s envelopes beyond what `peer` acknowledged."""
+        """The outbox towards `peer`: `author`'s envelopes beyond what `peer` acknowledged,
+        up to the first row that cannot be read."""
         row = self._one(
             "SELECT seq FROM peer_seqs WHERE conv = ? AND peer = ? AND author = ?",
             (conv, peer, author),
@@ -740,4 +786,4 @@ class Store:
             " WHERE conv = ? AND author = ? AND seq > ? ORDER BY seq LIMIT ?",
             (conv, author, acked, -1 if limit is None else limit),
         )
-        return [self._unseal(*r) for r in rows]
+        return self._readable_prefix(rows)

@@ -69,7 +69,7 @@ def local_time(sent_at: str, today: date | None = None) -> str:
     """HH:MM in local time; with the date when it is not today."""
     try:
         when = datetime.fromisoformat(sent_at).astimezone()
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: 9999-12-31 moved east of UTC
         return "??:??"
     if when.date() == (today or datetime.now().astimezone().date()):
         return when.strftime("%H:%M")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prompt_toolkit.styles import Style
@@ -50,6 +52,20 @@ def test_local_time_shows_the_date_only_for_other_days() -> None:
     assert render.local_time(iso, now.date()) == now.strftime("%H:%M")
     assert render.local_time(iso, now.date() + timedelta(days=1)) == now.strftime("%Y-%m-%d %H:%M")
     assert render.local_time("garbage") == "??:??"
+
+
+def test_local_time_of_the_last_representable_instant_east_of_utc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The codec allows sent_at up to 9999-12-31T23:59:59.999Z; in Tokyo that is year 10000.
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert render.local_time("9999-12-31T23:59:59.999+00:00") == "??:??"
+        assert render.local_time("9999-12-30T00:00:00.000+00:00") == "9999-12-30 09:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_history_shows_status_and_indents_continuation_lines() -> None:

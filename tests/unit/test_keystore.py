@@ -74,3 +74,29 @@ def test_seed_swapped_for_another_is_detected(tmp_path: Path) -> None:
     path.write_text(json.dumps(record))
     with pytest.raises(keystore.KeystoreError, match="does not match"):
         keystore.load(tmp_path, None)
+
+
+def test_deeply_nested_file_is_damaged_not_a_recursion_error(tmp_path: Path) -> None:
+    path = keystore.identity_path(tmp_path)
+    path.write_bytes(b"[" * 8000)  # well under the size cap, far over the parser's stack
+    with pytest.raises(keystore.KeystoreError, match="damaged"):
+        keystore.load(tmp_path, None)
+    assert path.read_bytes() == b"[" * 8000
+
+
+@pytest.mark.parametrize("name", ["evil\u202eexe", "a\x9b31m", "a\x85b", " ", ""])
+def test_names_the_wire_would_refuse_are_refused_at_init(tmp_path: Path, name: str) -> None:
+    with pytest.raises(keystore.KeystoreError, match="name"):
+        keystore.create(tmp_path, Identity.generate(), name, None)
+    assert not keystore.exists(tmp_path)
+
+
+def test_a_file_whose_name_breaks_the_rule_says_what_to_fix(tmp_path: Path) -> None:
+    # Written by an older version, whose rule let C1 and bidi controls through.
+    keystore.create(tmp_path, Identity.generate(), "alice", None)
+    path = keystore.identity_path(tmp_path)
+    record = json.loads(path.read_text())
+    record["name"] = "alice\u202e"
+    path.write_text(json.dumps(record))
+    with pytest.raises(keystore.KeystoreError, match=r"U\+202E.*edit its \"name\" field"):
+        keystore.load(tmp_path, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 import msgpack
 import pytest
@@ -13,6 +14,7 @@ from p2pchat.core.errors import ProtocolError
 from p2pchat.core.messages import (
     MAX_BODY_LEN,
     MAX_RECORD_LEN,
+    MAX_SENT_AT,
     MAX_TEXT_BYTES,
     ZERO_HASH,
     ContactAccept,
@@ -29,6 +31,7 @@ from p2pchat.core.messages import (
     encode_text,
     envelope_hash,
 )
+from p2pchat.core.text import name_problem
 
 SETTINGS = settings(derandomize=True, deadline=None, database=None, max_examples=300)
 
@@ -55,10 +58,14 @@ def _env(**over: object) -> Envelope:
 
 u63 = st.integers(min_value=0, max_value=2**63 - 1)
 pos63 = st.integers(min_value=1, max_value=2**63 - 1)
-# Names: no control characters (Cc) and no surrogates, which the codec refuses.
-name_text = st.text(
+# Free text: no control characters (Cc) and no surrogates, which the codec refuses.
+safe_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\u202e"),
     max_size=64,
+)
+# Names follow the name rule too: NFC, trimmed, not empty (see core/text.py).
+name_text = safe_text.map(lambda s: unicodedata.normalize("NFC", s).strip()).filter(
+    lambda s: name_problem(s) is None
 )
 
 
@@ -70,7 +77,7 @@ def envelopes(draw: st.DrawFn) -> Envelope:
         author=draw(st.binary(min_size=32, max_size=32)),
         seq=seq,
         lamport=draw(pos63),
-        sent_at=draw(u63),
+        sent_at=draw(st.integers(min_value=0, max_value=MAX_SENT_AT)),
         prev=ZERO_HASH if seq == 1 else draw(st.binary(min_size=32, max_size=32)),
         body=draw(st.binary(max_size=2048)),
         sig=draw(st.sampled_from([b"", b"\x01" * 64])),
@@ -89,9 +96,9 @@ def sync_requests(draw: st.DrawFn) -> SyncRequest:
 
 
 records: st.SearchStrategy[Record] = st.one_of(
-    st.builds(Hello, name=name_text, software=name_text, knows_you=st.booleans(),
+    st.builds(Hello, name=name_text, software=safe_text, knows_you=st.booleans(),
               ports=st.lists(st.integers(1, 65535), max_size=8).map(tuple)),
-    st.builds(ContactRequest, name=name_text, note=name_text),
+    st.builds(ContactRequest, name=name_text, note=safe_text),
     st.builds(ContactAccept, name=name_text),
     envelopes(),
     st.builds(
@@ -137,7 +144,7 @@ def test_every_record_round_trips(record: Record) -> None:
         ContactAccept("carol"),
         _env(),
         _env(seq=1, prev=ZERO_HASH, sig=b"\x02" * 64, body=b""),
-        _env(seq=2**63 - 1, lamport=2**63 - 1, sent_at=2**63 - 1, body=b"\0" * MAX_BODY_LEN),
+        _env(seq=2**63 - 1, lamport=2**63 - 1, sent_at=MAX_SENT_AT, body=b"\0" * MAX_BODY_LEN),
         SyncVector(CONV, {ALICE: 3, BOB: 0}),
         SyncVector(CONV, {}),
         SyncRequest(CONV, ALICE, 1, 1024),
@@ -225,6 +232,8 @@ def test_dm_conversation_id() -> None:
         {"seq": True},
         {"lamport": 0},
         {"sent_at": -1},
+        {"sent_at": MAX_SENT_AT + 1},  # after the year 9999: no calendar can show it
+        {"sent_at": 2**63 - 1},
         {"sent_at": 1.5},
         {"prev": b"x" * 31},
         {"seq": 1, "prev": b"x" * 32},
@@ -247,6 +256,12 @@ def test_invalid_envelope_fields_raise_protocol_error(over: dict[str, object]) -
         lambda: Hello("\u202eevil", "s"),  # bidi override
         lambda: Hello("a\nb", "s"),
         lambda: Hello("\ud800", "s"),  # lone surrogate
+        lambda: Hello("a\x9b31m", "s"),  # C1 CSI
+        lambda: Hello("", "s"),  # the name rule: not empty,
+        lambda: Hello(" alice", "s"),  # trimmed,
+        lambda: Hello("e\u0301", "s"),  # and NFC
+        lambda: ContactRequest("\u202eevil", "n"),
+        lambda: ContactAccept("bob "),
         lambda: ContactRequest("a", "n" * 281),
         lambda: ContactAccept(b"name"),  # type: ignore[arg-type]
         lambda: SyncVector(CONV, {bytes([i]) * 32: 1 for i in range(256)} | {b"\xff" * 31: 1}),

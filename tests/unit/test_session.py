@@ -19,13 +19,16 @@ from hypothesis import strategies as st
 
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.framing import encode_frame
-from p2pchat.core.identity import Identity
+from p2pchat.core.identity import Identity, x25519_from_ed25519_public
 from p2pchat.core.noise import CipherState, HandshakeState
 from p2pchat.core.session import (
+    IK_PROTOCOL,
+    KIND_IK1,
     KIND_RETRY_XX,
     KIND_XX1,
     KIND_XX2,
     MAX_CHUNK,
+    MAX_IK_TIMESTAMP,
     PROLOGUE_PREFIX,
     T_DATA_FINAL,
     T_DATA_MORE,
@@ -296,6 +299,31 @@ def test_replayed_or_older_ik_first_message_is_refused(allow_xx: bool) -> None:
     newer.pump()
     assert newer.a.established and newer.b.established
     assert guard.latest == {ALICE.public_key: 101}
+
+
+def _hand_rolled_ik1(ts: int) -> bytes:
+    """Alice's IK first message to Bob carrying any timestamp, even one Session won't write."""
+    hs = HandshakeState(IK_PROTOCOL, True, PROLOGUE_PREFIX + IK_PROTOCOL.encode(),
+                        s=ALICE.x25519_private, rs=x25519_from_ed25519_public(BOB.public_key),
+                        random=rng(5))
+    payload = msgpack.packb({"ed25519": ALICE.public_key, "ts": ts, "rekey": 10})
+    return encode_frame(bytes([KIND_IK1]) + hs.write_message(payload))
+
+
+@pytest.mark.parametrize("ts", [MAX_IK_TIMESTAMP + 1, 2**64 - 1])
+def test_ik_timestamp_beyond_signed_64_bits_is_refused(ts: int) -> None:
+    # The store keeps the guard in an SQLite INTEGER: 2**63 would raise OverflowError there.
+    guard = ReplayGuard()
+    fresh = responder(guard=guard)
+    events = fresh.receive_data(_hand_rolled_ik1(ts), 0.0)
+    assert not any(isinstance(e, Established) for e in events)
+    assert fresh.data_to_send() == encode_frame(bytes([KIND_RETRY_XX]))
+    assert guard.latest == {}
+    edge = responder(guard=guard)
+    assert isinstance(edge.receive_data(_hand_rolled_ik1(MAX_IK_TIMESTAMP), 0.0)[0], Established)
+    assert guard.latest == {ALICE.public_key: MAX_IK_TIMESTAMP}
+    with pytest.raises(ValueError):
+        initiator(BOB, ts=MAX_IK_TIMESTAMP + 1)
 
 
 def test_replay_guard_bounds_and_persists() -> None:

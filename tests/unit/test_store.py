@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from nacl.secret import SecretBox
 
 import p2pchat.storage.store as store_mod
 from p2pchat.core.messages import (
@@ -23,7 +24,9 @@ from p2pchat.core.messages import (
     encode_text,
     envelope_hash,
 )
+from p2pchat.core.session import MAX_IK_TIMESTAMP
 from p2pchat.storage.store import NameTaken, Store, StoreError
+from tests.hostile_peer import raw_envelope, raw_hash
 
 BODY_KEY = bytes(range(32))
 ME = b"\x01" * 32
@@ -305,33 +308,62 @@ def test_bodies_are_not_stored_in_plaintext(dm: Store, db_path: Path) -> None:
         assert needle not in all_bytes()
 
 
-def test_wrong_body_key_raises_store_error(db_path: Path) -> None:
+def test_rows_that_do_not_decrypt_read_as_unreadable(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     s = open_store(db_path)
     s.ensure_dm(CONV, PEER)
-    s.insert_envelope(make_log(ME, [1])[0], NOW, own=True)
+    [env] = make_log(ME, [1])
+    s.insert_envelope(env, NOW, own=True)
     s.commit()
     s.close()
     s = open_store(db_path, key=b"\x55" * 32)
     try:
-        with pytest.raises(StoreError, match="does not decrypt"):
-            s.history(CONV)
-        with pytest.raises(StoreError):
-            s.envelopes(CONV, ME, 1, 1)
+        [msg] = s.history(CONV)
+        assert not msg.readable and msg.own and msg.hash == envelope_hash(env)
+        assert (msg.envelope.seq, msg.envelope.body) == (1, b"")
+        assert s.envelopes(CONV, ME, 1, 1) == []  # never sent on as something it is not
+        assert s.undelivered(CONV, ME, PEER) == []
     finally:
         s.close()
+    assert "does not decrypt" in caplog.text
 
 
-def test_swapped_ciphertexts_are_detected(dm: Store) -> None:
-    a, b = make_log(ME, [1, 2])
-    dm.insert_envelope(a, NOW, own=True)
-    dm.insert_envelope(b, NOW, own=True)
+def test_swapped_ciphertexts_are_detected(dm: Store, caplog: pytest.LogCaptureFixture) -> None:
+    a, b, c = make_log(ME, [1, 2, 3])
+    for env in (a, b, c):
+        dm.insert_envelope(env, NOW, own=True)
     dm.commit()
     # someone with write access to the file moves one sealed body onto another row
     dm._conn.execute(
-        "UPDATE messages SET sealed = (SELECT sealed FROM messages WHERE seq = 2) WHERE seq = 1"
+        "UPDATE messages SET sealed = (SELECT sealed FROM messages WHERE seq = 3) WHERE seq = 2"
     )
-    with pytest.raises(StoreError, match="does not match its row"):
-        dm.history(CONV)
+    assert [m.readable for m in dm.history(CONV)] == [True, False, True]
+    assert [m.envelope for m in dm.history(CONV)][::2] == [a, c]
+    # Sync gets what precedes the bad row, and nothing from beyond it.
+    assert dm.envelopes(CONV, ME, 1, 3) == [a]
+    assert dm.envelopes(CONV, ME, 3, 3) == [c]
+    assert "does not match its row" in caplog.text
+
+
+def test_a_row_stored_with_a_far_future_sent_at_reads_as_unreadable(dm: Store) -> None:
+    # An older version stored envelopes whose sent_at no calendar can show (year > 9999);
+    # the codec now refuses them, and every view must still work around such a row.
+    first, second = make_log(PEER, [1, 2])
+    dm.insert_envelope(first, NOW, own=False)
+    dm.insert_envelope(second, NOW + 7, own=False)
+    dm.commit()
+    poisoned = raw_envelope(second, sent_at=2**63 - 1)
+    dm._conn.execute(
+        "UPDATE messages SET sealed = ?, hash = ?, sent_at = ? WHERE seq = 2",
+        (bytes(SecretBox(BODY_KEY).encrypt(poisoned)), raw_hash(poisoned), 2**63 - 1),
+    )
+    history = dm.history(CONV)
+    assert [m.readable for m in history] == [True, False]
+    assert history[1].hash == raw_hash(poisoned)
+    assert history[1].envelope.sent_at == NOW + 7  # shown at its arrival
+    assert dm.envelopes(CONV, PEER, 1, 2) == [first]
+    assert dm.history(CONV, limit=1)[0].readable is False
 
 
 # --- contacts --------------------------------------------------------------------------------
@@ -397,6 +429,7 @@ def test_list_count_and_remove_contacts(store: Store) -> None:
         lambda s: s.add_contact(PEER, "x" * 65, "contact"),
         lambda s: s.add_contact(PEER, "evil\x1b[2J", "contact"),
         lambda s: s.add_contact(PEER, "gnp.exe\u202e", "contact"),
+        lambda s: s.add_contact(PEER, "a\x9b2J", "contact"),  # C1, which Hello refuses too
         lambda s: s.add_contact(PEER, "a", "friend"),
         lambda s: s.add_contact(b"short", "a", "contact"),
         lambda s: s.add_contact(PEER, "a", "contact", note="n" * 1001),
@@ -423,10 +456,11 @@ def test_ik_timestamps_survive_restart_and_never_go_back(db_path: Path) -> None:
     s.set_ik_timestamp(PEER, 100)
     s.set_ik_timestamp(PEER, 50)
     s.set_ik_timestamp(OTHER, 7)
+    s.set_ik_timestamp(ME, MAX_IK_TIMESTAMP)  # the largest a session accepts fits
     s.commit()
     s.close()
     s = open_store(db_path)
-    assert s.get_ik_timestamps() == {PEER: 100, OTHER: 7}
+    assert s.get_ik_timestamps() == {PEER: 100, OTHER: 7, ME: MAX_IK_TIMESTAMP}
     s.close()
 
 

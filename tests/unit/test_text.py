@@ -1,0 +1,74 @@
+"""The one name rule, and times that always render."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from p2pchat.core.errors import ProtocolError
+from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
+from p2pchat.core.text import BadName, name_problem, valid_name
+from p2pchat.core.timestamps import MAX_TIMESTAMP_MS, iso_from_ms
+
+SETTINGS = settings(derandomize=True, deadline=None, database=None, max_examples=300)
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("alice", "alice"),
+        ("  Bob  ", "Bob"),
+        ("e\u0301mile", "\u00e9mile"),  # NFC composes what a keyboard may send decomposed
+        ("dev 👩\u200d💻", "dev 👩\u200d💻"),  # a zero-width joiner is a format char, fine
+        ("x" * 64, "x" * 64),
+    ],
+)
+def test_valid_names_are_normalised(typed: str, stored: str) -> None:
+    assert valid_name(typed) == stored
+    assert name_problem(stored) is None
+    Hello(stored, "s")  # what the identity file keeps, the wire takes
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["", "   ", "x" * 65, "a\x1b[2Jb", "a\x9bb", "a\x85b", "gnp.exe\u202e", "a\u2066b", "a\nb",
+     "a\tb", "\ud800"],
+)
+def test_invalid_names_are_refused_everywhere_alike(typed: str) -> None:
+    with pytest.raises(BadName):
+        valid_name(typed)
+    for make in (lambda n: Hello(n, "s"), ContactAccept, lambda n: ContactRequest(n, "")):
+        with pytest.raises(ProtocolError):
+            make(typed)
+
+
+@SETTINGS
+@given(st.text(max_size=80))
+def test_whatever_valid_name_accepts_the_wire_accepts(typed: str) -> None:
+    try:
+        name = valid_name(typed)
+    except BadName:
+        return
+    assert valid_name(name) == name  # idempotent: what is stored validates again unchanged
+    assert Hello(name, "s").name == name
+    assert unicodedata.is_normalized("NFC", name)
+
+
+def test_iso_from_ms_matches_datetime_and_never_raises() -> None:
+    ms = 1_700_000_000_123
+    expected = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    assert iso_from_ms(ms) == expected
+    assert iso_from_ms(0) == "1970-01-01T00:00:00.000+00:00"
+    assert iso_from_ms(MAX_TIMESTAMP_MS) == "9999-12-31T23:59:59.999+00:00"  # exact, no float
+    assert iso_from_ms(2**63 - 1) == iso_from_ms(MAX_TIMESTAMP_MS)
+    assert iso_from_ms(-1) == iso_from_ms(0)
+
+
+@SETTINGS
+@given(st.integers(min_value=-(2**80), max_value=2**80))
+def test_iso_from_ms_is_total(ms: int) -> None:
+    assert datetime.fromisoformat(iso_from_ms(ms)).year in range(1970, 10000)
