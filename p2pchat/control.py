@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from p2pchat.core.text import BadName
 from p2pchat.node import CommandError, Node
 from p2pchat.storage.store import StoreError
 
@@ -177,8 +176,6 @@ class ControlServer:
             error = {"code": "bad_request", "message": "a request is one JSON object per line"}
         except CommandError as exc:
             error = {"code": exc.code, "message": str(exc)}
-        except BadName as exc:  # the one name rule (core.text), wherever a command applied it
-            error = {"code": "bad_name", "message": str(exc)}
         except StoreError as exc:
             log.error("storage error: %s", exc)
             error = {"code": "storage", "message": str(exc)}

@@ -118,7 +118,8 @@ class Conversations:
     def history(self, peer: bytes, limit: int | None = None) -> list[dict[str, Any]]:
         conv = dm_conversation_id(self._key, peer)
         return [self._views.message(stored.envelope, own=stored.own,
-                                    status=stored.status if stored.own else None)
+                                    status=stored.status if stored.own else None,
+                                    stored_hash=stored.hash, readable=stored.readable)
                 for stored in self._store().history(conv, limit)]
 
     # ------------------------------------------------------------ sync with a contact

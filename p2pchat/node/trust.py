@@ -23,6 +23,7 @@ from p2pchat.core.identity import (
 )
 from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
 from p2pchat.core.session import KeyMismatch, ReplayGuard
+from p2pchat.core.text import MAX_NAME_CHARS, BadName, valid_name
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import Address, format_addr, parse_addr
 from p2pchat.net.link import Link
@@ -151,9 +152,10 @@ class Trust:
             self._request_sources.pop(oldest.key, None)
             self._dropped(f"the inbox holds {self._config.max_requests}; the oldest went")
         addrs = [format_addr(a) for a in self._learned_addrs.get(key, [])]
-        name = request.name.strip() or short_fingerprint(key)
-        if db.contact_by_name(name) is not None:
-            name = f"{name} ({short_fingerprint(key)})"  # a stranger can't take a known name
+        name = request.name
+        if db.contact_by_name(name) is not None:  # a stranger can't take a known name
+            suffix = f" ({short_fingerprint(key)})"
+            name = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
         try:
             db.add_contact(key, name, "request", addrs=addrs, note=request.note)
         except (StoreError, ValueError) as exc:
@@ -244,9 +246,7 @@ class Trust:
             raise CommandError("bad_fingerprint", f"that fingerprint is not valid: {exc}") from None
         if key == self._key:
             raise CommandError("bad_fingerprint", "that is your own fingerprint")
-        name = name.strip()
-        if not name or len(name) > 64:
-            raise CommandError("bad_name", "a contact name is 1 to 64 characters")
+        name = _valid_name(name)
         parsed: list[str] = []
         for text in addrs or []:
             try:
@@ -276,7 +276,7 @@ class Trust:
         contact = self.contact_for(who, states=("request",))
         db = self._store()
         if name:
-            db.set_contact_name(contact.key, name)
+            db.set_contact_name(contact.key, _valid_name(name))
         db.set_contact_state(contact.key, "contact")
         self._ensure_dm(contact.key)
         await self._outbox.durable()
@@ -314,3 +314,10 @@ class Trust:
 
     def requests(self) -> list[dict[str, Any]]:
         return [self._views.contact(c) for c in self._store().list_contacts(states=("request",))]
+
+
+def _valid_name(name: str) -> str:
+    try:
+        return valid_name(name)
+    except BadName as exc:
+        raise CommandError("bad_name", str(exc)) from None

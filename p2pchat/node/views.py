@@ -9,19 +9,17 @@ drawing it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import Envelope, decode_text, envelope_hash
+from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.net.addresses import format_addr
 from p2pchat.net.link import Link
 from p2pchat.storage.store import Contact, Store
 
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+UNREADABLE = "(unreadable message)"
 
 
 def message_id(env: Envelope) -> str:
@@ -66,22 +64,25 @@ class Views:
             "online": self._is_linked(contact.key),
         }
 
-    def message(self, env: Envelope, *, own: bool, status: str | None) -> dict[str, Any]:
+    def message(self, env: Envelope, *, own: bool, status: str | None,
+                stored_hash: bytes | None = None, readable: bool = True) -> dict[str, Any]:
+        """A message as events and `log` show it. A stored row passes its own hash (the id) and
+        whether it could be read: an unreadable row is shown as such, never left out."""
         try:
-            text = decode_text(env.body)
+            text = decode_text(env.body) if readable else UNREADABLE
         except ProtocolError:
-            text = "(unreadable message)"
+            text = UNREADABLE
         peer = self._peer_of(env.conv)
         event: dict[str, Any] = {
             "type": "message",
-            "id": message_id(env),
+            "id": stored_hash.hex()[:32] if stored_hash is not None else message_id(env),
             "conversation": fingerprint(peer) if peer else env.conv.hex(),
             "author": fingerprint(env.author),
             "author_name": self._name if env.author == self._key
             else self.display_name(env.author),
             "seq": env.seq,
             "text": text,
-            "sent_at": iso(env.sent_at),
+            "sent_at": iso_from_ms(env.sent_at),
             "own": own,
         }
         if own:
@@ -103,5 +104,5 @@ class Views:
             "address": format_addr(link.address),
             "direction": "outbound" if link.outbound else "inbound",
             "handshake": link.session.pattern,
-            "since": iso(link.peer.since_ms),
+            "since": iso_from_ms(link.peer.since_ms),
         }

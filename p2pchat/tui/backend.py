@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from p2pchat.control_client import ControlError
-from p2pchat.core.text import BadName
 from p2pchat.node import CommandError, Node
 from p2pchat.storage.store import StoreError
 from p2pchat.tui.client import AsyncControlClient
@@ -97,8 +96,6 @@ def _node_errors() -> Iterator[None]:
         yield
     except CommandError as exc:
         raise BackendError(exc.code, str(exc)) from None
-    except BadName as exc:  # the one name rule (core.text), as the control API reports it
-        raise BackendError("bad_name", str(exc)) from None
     except StoreError as exc:
         raise BackendError("storage", str(exc)) from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -25,6 +26,8 @@ async def forger() -> AsyncIterator[Callable[[str, int, dict[bytes, bytes]], Awa
     infos: list[AsyncServiceInfo] = []
 
     async def advertise(instance: str, port: int, properties: dict[bytes, bytes]) -> None:
+        # A random suffix: another run on this host's loopback must not hold the same name.
+        instance = f"{instance}-{os.urandom(4).hex()}"
         info = AsyncServiceInfo(
             SERVICE_TYPE, f"{instance}.{SERVICE_TYPE}", port=port, properties=properties,
             addresses=[socket.inet_aton("127.0.0.1")], server=f"{instance}.local.",
