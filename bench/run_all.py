@@ -1,6 +1,6 @@
 """Run every benchmark and print one JSON document (optionally also written to a file).
 
-    .venv/bin/python bench/run_all.py [--out bench/results.json] [--only crypto,chat]
+    .venv/bin/python bench/run_all.py [--out bench/results.json] [--only crypto,chat,growth]
 
 Each benchmark runs in its own process (so none inherits another's warm caches or threads),
 with a timeout; a benchmark that fails or times out is reported as such, and the others still
@@ -24,6 +24,7 @@ BENCHMARKS = {
     "crypto": "bench_crypto.py",
     "discovery": "bench_discovery.py",
     "chat": "bench_chat.py",
+    "growth": "bench_growth.py",
 }
 TIMEOUT = 120.0  # seconds per benchmark; each normally takes well under a minute
 
