@@ -1,26 +1,33 @@
 """Does a message cost more when its conversation already holds a long history?
 
-    .venv/bin/python bench/bench_growth.py [-n 500] [--history 10000,50000]
+    .venv/bin/python bench/bench_growth.py [-n 1000] [--history 10000,50000]
 
-Two `p2pchat node` processes (`--no-mdns`, 127.0.0.1, port 0), mutual contacts with typed
-addresses, as in bench_chat.py. One control-API client sends N 100-character messages one at a
-time (`ControlClient.call("send")`, each returning after the sender's commit):
+Three pairs of `p2pchat node` processes (`--no-mdns`, 127.0.0.1, port 0), each pair mutual
+contacts with typed addresses as in bench_chat.py, one dm conversation per pair:
 
-1. `rate_empty`: with an empty conversation (after a short untimed warm-up);
-2. the nodes are stopped, and both stores are extended *directly* (through `Store`, in one
-   transaction per store) until the conversation holds 10,000 messages, written alternately by
-   the two nodes, hash-chained on from each author's head. Both stores get the same envelopes;
-   each marks its own as sent and records the other node's acknowledgement of them. The two
-   stores' heads are then compared (they must be equal), so the sync on reconnecting finds
-   nothing missing and sends no envelope. The nodes restart on the same ports:
-   `rate_after_10k`;
-3. the same up to 50,000 messages: `rate_after_50k`, then `log_last50_ms`, the median time of
-   a `log` control call for the newest 50 messages of that conversation (what `p2pchat log
-   NAME -n 50` asks).
+* `empty`: the conversation starts empty;
+* `after_10k`, `after_50k`: before the timed sends, the pair's nodes are stopped and both of
+  their stores are filled *directly* (through `Store`, one transaction per store) until the
+  conversation holds 10,000 / 50,000 messages, written alternately by the two nodes and
+  hash-chained from each author's head. Both stores get the same envelopes; each marks its own
+  as sent and records the other node's acknowledgement of them; the two stores' heads are then
+  compared (they must be equal), so the sync on reconnecting finds nothing missing and sends no
+  envelope. The nodes restart on the same ports.
 
-`ratio` = rate_after_50k / rate_empty, in the same run. Targets: both rates after history at
-least 0.8 x the empty one, and log of the last 50 under 50 ms. Prints one JSON object; every
-wait has a deadline; nothing is asserted about time.
+Each pair gets an untimed warm-up, then one control-API client per pair sends N 100-character
+messages one at a time (`ControlClient.call("send")`, each returning after the sender's
+commit), in blocks that take turns between the pairs (round robin, the order rotating each
+round). Interleaving puts the three measurements in the same seconds: on a shared virtual disk
+the fsync latency drifts by several times within a minute, which sequential phases would read
+as a difference between them. `rate_*` is the median of a pair's block rates (messages/s);
+the overall rate is reported too. Afterwards each receiver must hold the last message and each
+sender must show it delivered.
+
+`ratio` = rate_after_50k / rate_empty. `log_last50_ms`: the median time of a `log` control call
+for the newest 50 messages of the 50,000-message conversation (what `p2pchat log NAME -n 50`
+asks), next to the same call on the empty pair's conversation. Targets: both rates after
+history at least 0.8 x the empty one, and log of the last 50 under 50 ms. Prints one JSON
+object; every wait has a deadline; nothing is asserted about time.
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ import contextlib
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from _common import emit, environment, ratio, versions
+from bench_chat import cpu_seconds
 
 from p2pchat.control_client import ControlClient
 from p2pchat.core.messages import Envelope, dm_conversation_id, encode_text, envelope_hash
@@ -41,8 +50,9 @@ from p2pchat.storage import keystore
 from p2pchat.storage.store import Store
 from tests.nodes import NodeProcess, wait_for
 
-WAIT = 60.0  # seconds before a phase gives up
-WARMUP = 20  # untimed sends after each (re)start: the first ones pay for connection set-up
+WAIT = 60.0  # seconds before a wait gives up
+WARMUP = 50  # untimed sends per pair first: connection set-up, caches, the WAL file's growth
+BLOCKS = 20  # timed blocks per pair; N messages are split between them
 DB_FILE = "p2pchat.db"  # the node's store inside its home (p2pchat.node.DB_FILE)
 LOG_CALLS = 21  # `log -n 50` calls timed; the median is reported
 
@@ -82,11 +92,11 @@ def extend_history(alice: NodeProcess, bob: NodeProcess, conv: bytes, total: int
         if heads != b_store.heads(conv):
             raise RuntimeError("the two stores disagree before pre-filling; sync has not settled")
         lamport = max(a_store.max_lamport(conv), b_store.max_lamport(conv))
-        missing = total - history_size(a_store, conv)
+        missing = max(0, total - history_size(a_store, conv))
         authors = list(keys.values())
         tips = {key: heads.get(key, (0, bytes(32))) for key in authors}
         now = time.time_ns() // 1_000_000
-        for i in range(max(0, missing)):
+        for i in range(missing):
             author = authors[i % 2]
             seq, prev = tips[author]
             lamport += 1
@@ -100,14 +110,15 @@ def extend_history(alice: NodeProcess, bob: NodeProcess, conv: bytes, total: int
         for fp, store in stores.items():
             me = keys[fp]
             other = next(k for k in authors if k != me)
-            store.mark_sent(conv, me, tips[me][0])
-            store.set_peer_seq(conv, other, me, tips[me][0])
+            if tips[me][0]:
+                store.mark_sent(conv, me, tips[me][0])
+                store.set_peer_seq(conv, other, me, tips[me][0])
             store.commit()
         # Equal heads mean equal version vectors: on reconnecting, neither side finds anything
         # missing, so the sync exchanges one vector each way and sends no envelope.
         if a_store.heads(conv) != b_store.heads(conv):
             raise RuntimeError("the two stores disagree after pre-filling")
-        return max(0, missing)
+        return missing
     finally:
         for store in stores.values():
             store.close()
@@ -123,95 +134,161 @@ def newest(client: ControlClient, who: str) -> dict[str, Any] | None:
     return last[-1] if last else None
 
 
-def send_run(alice: NodeProcess, bob: NodeProcess, n: int, label: str) -> dict[str, Any]:
-    """Warm up, then send n messages one at a time; wait until the receiver has them all and
-    the sender shows the last one delivered (so both stores agree before the next phase)."""
-    latencies: list[float] = []
-    with ControlClient(alice.home, timeout=WAIT) as client:
-        for i in range(WARMUP):
-            client.call("send", to=bob.name, text=text_for(f"{label}-warmup", i))
+@dataclass
+class Pair:
+    """Two nodes, one conversation, and the measurements of the sends between them."""
+
+    label: str
+    history: int
+    alice: NodeProcess
+    bob: NodeProcess
+    prefilled: int = 0
+    prefill_s: float = 0.0
+    sent: int = 0
+    block_s: list[float] = field(default_factory=list)
+    block_rates: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=lambda: {"sender_node": 0.0,
+                                                             "receiver_node": 0.0})
+    client: ControlClient | None = None
+
+    @property
+    def conv(self) -> bytes:
+        return dm_conversation_id(public_key(self.alice), public_key(self.bob))
+
+    def pids(self) -> dict[str, int]:
+        assert self.alice.proc is not None and self.bob.proc is not None
+        return {"sender_node": self.alice.proc.pid, "receiver_node": self.bob.proc.pid}
+
+    def send(self, text: str) -> float:
+        assert self.client is not None
+        t0 = time.perf_counter()
+        self.client.call("send", to=self.bob.name, text=text)
+        return time.perf_counter() - t0
+
+    def block(self, count: int) -> None:
+        cpu_before = {who: cpu_seconds(pid) for who, pid in self.pids().items()}
         started = time.perf_counter()
-        for i in range(n):
-            t0 = time.perf_counter()
-            client.call("send", to=bob.name, text=text_for(label, i))
-            latencies.append(time.perf_counter() - t0)
+        for _ in range(count):
+            self.latencies.append(self.send(text_for(self.label, self.sent)))
+            self.sent += 1
         elapsed = time.perf_counter() - started
-        last_text = text_for(label, n - 1)
-        with ControlClient(bob.home, timeout=WAIT) as receiver:
-            wait_for(lambda: (newest(receiver, alice.name) or {}).get("text") == last_text,
-                     WAIT, f"{label}: the last message on the receiver")
-        wait_for(lambda: (newest(client, bob.name) or {}).get("status") == "delivered",
-                 WAIT, f"{label}: the last message delivered")
-    return {
-        "messages": n,
-        "send_s": round(elapsed, 3),
-        "rate_per_s": round(n / elapsed, 1),
-        "send_call_latency_ms": {
-            "median": round(statistics.median(latencies) * 1e3, 3),
-            "max": round(max(latencies) * 1e3, 3),
-        },
-    }
+        self.block_s.append(elapsed)
+        self.block_rates.append(count / elapsed)
+        for who, pid in self.pids().items():
+            after, before = cpu_seconds(pid), cpu_before[who]
+            if after is not None and before is not None:
+                self.cpu_s[who] += after - before
+
+    def settle(self) -> None:
+        """Wait until the receiver holds the last message and the sender shows it delivered."""
+        assert self.client is not None
+        client = self.client
+        last_text = text_for(self.label, self.sent - 1)
+        with ControlClient(self.bob.home, timeout=WAIT) as receiver:
+            wait_for(lambda: (newest(receiver, self.alice.name) or {}).get("text") == last_text,
+                     WAIT, f"{self.label}: the last message on the receiver")
+        wait_for(lambda: (newest(client, self.bob.name) or {}).get("status") == "delivered",
+                 WAIT, f"{self.label}: the last message delivered")
+
+    def time_log(self) -> dict[str, Any]:
+        times: list[float] = []
+        with ControlClient(self.alice.home, timeout=WAIT) as client:
+            for _ in range(LOG_CALLS):
+                t0 = time.perf_counter()
+                got = client.call("log", **{"with": self.bob.name, "limit": 50})
+                times.append(time.perf_counter() - t0)
+                if len(got) != 50:
+                    raise RuntimeError(f"log -n 50 returned {len(got)} messages")
+        return {"calls": LOG_CALLS, "median_ms": round(statistics.median(times) * 1e3, 3),
+                "max_ms": round(max(times) * 1e3, 3)}
+
+    def report(self) -> dict[str, Any]:
+        total_s = sum(self.block_s)
+        return {
+            "history_before": self.history,
+            "prefilled": self.prefilled,
+            "prefill_s": round(self.prefill_s, 2),
+            "messages": self.sent,
+            "blocks": len(self.block_s),
+            "rate_per_s": round(statistics.median(self.block_rates), 1),
+            "overall_rate_per_s": round(self.sent / total_s, 1) if total_s > 0 else None,
+            "block_rates_per_s": [round(r, 1) for r in self.block_rates],
+            "send_call_latency_ms": {
+                "median": round(statistics.median(self.latencies) * 1e3, 3),
+                "max": round(max(self.latencies) * 1e3, 3),
+            },
+            # while the sends were acknowledged; the receiver may still be finishing the last
+            "cpu_ms_per_message": {who: round(s * 1e3 / self.sent, 3)
+                                   for who, s in self.cpu_s.items()},
+        }
 
 
-def time_log(alice: NodeProcess, bob: NodeProcess) -> dict[str, Any]:
-    times: list[float] = []
-    with ControlClient(alice.home, timeout=WAIT) as client:
-        for _ in range(LOG_CALLS):
-            t0 = time.perf_counter()
-            got = client.call("log", **{"with": bob.name, "limit": 50})
-            times.append(time.perf_counter() - t0)
-            if len(got) != 50:
-                raise RuntimeError(f"log -n 50 returned {len(got)} messages")
-    return {"calls": LOG_CALLS, "median_ms": round(statistics.median(times) * 1e3, 3),
-            "max_ms": round(max(times) * 1e3, 3)}
-
-
-def restart(alice: NodeProcess, bob: NodeProcess) -> None:
-    for node in (alice, bob):
-        node.start()
+def start_pair(directory: Path, label: str, history: int) -> Pair:
+    home = directory / label
+    home.mkdir()
+    pair = Pair(label, history, NodeProcess(home / "alice", "alice"),
+                NodeProcess(home / "bob", "bob"))
+    alice, bob = pair.alice, pair.bob
+    alice.start()
+    bob.start()
+    alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", "--addr", bob.addr,
+              check=True)
+    bob.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr", alice.addr,
+            check=True)
     link_up(alice, bob)
+    if history:
+        for node in (alice, bob):
+            node.stop()
+        t0 = time.perf_counter()
+        pair.prefilled = extend_history(alice, bob, pair.conv, history)
+        pair.prefill_s = time.perf_counter() - t0
+        alice.start()
+        bob.start()
+        link_up(alice, bob)
+    return pair
 
 
-def run(n: int = 500, histories: tuple[int, ...] = (10_000, 50_000)) -> dict[str, Any]:
+def run(n: int = 1000, histories: tuple[int, ...] = (10_000, 50_000)) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {"benchmark": "growth",
                               "environment": {**environment(), **versions()},
-                              "messages_per_run": n, "warmup_per_run": WARMUP,
+                              "messages_per_pair": n, "warmup_per_pair": WARMUP,
                               "history": "pre-filled directly into both stores (nodes stopped)"}
-    runs: dict[str, Any] = {}
+    blocks = min(BLOCKS, n)
+    sizes = [n // blocks + (1 if i < n % blocks else 0) for i in range(blocks)]
+    pairs: list[Pair] = []
     with tempfile.TemporaryDirectory(prefix="p2pbench-growth-") as tmp:
         directory = Path(tmp).resolve()
-        alice = NodeProcess(directory / "alice", "alice")
-        bob = NodeProcess(directory / "bob", "bob")
-        conv = dm_conversation_id(public_key(alice), public_key(bob))
         try:
-            alice.start()
-            bob.start()
-            alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", "--addr", bob.addr,
-                      check=True)
-            bob.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr",
-                    alice.addr, check=True)
-            link_up(alice, bob)
-            runs["empty"] = {"history_before": 0, **send_run(alice, bob, n, "empty")}
-            for total in histories:
-                for node in (alice, bob):
-                    node.stop()
-                t0 = time.perf_counter()
-                added = extend_history(alice, bob, conv, total)
-                prefill_s = time.perf_counter() - t0
-                restart(alice, bob)
-                label = f"after_{total // 1000}k"
-                runs[label] = {"history_before": total, "prefilled": added,
-                               "prefill_s": round(prefill_s, 2),
-                               **send_run(alice, bob, n, label)}
-            result["log_last50"] = time_log(alice, bob)
+            for label, history in (("empty", 0),
+                                   *((f"after_{h // 1000}k", h) for h in histories)):
+                pairs.append(start_pair(directory, label, history))
+            with contextlib.ExitStack() as clients:
+                for pair in pairs:
+                    pair.client = clients.enter_context(
+                        ControlClient(pair.alice.home, timeout=WAIT))
+                    for i in range(WARMUP):
+                        pair.send(text_for(f"{pair.label}-warmup", i))
+                for round_no, size in enumerate(sizes):
+                    shift = round_no % len(pairs)
+                    for pair in pairs[shift:] + pairs[:shift]:
+                        pair.block(size)
+                for pair in pairs:
+                    pair.settle()
+            result["log_last50"] = pairs[-1].time_log()
+            result["log_last50_empty_pair"] = pairs[0].time_log()
         finally:
-            for node in (alice, bob):
-                with contextlib.suppress(Exception):
-                    node.stop()
-                node.close()
-        with contextlib.closing(open_store(alice.home)) as store:
-            result["history_at_end"] = history_size(store, conv)
+            for pair in pairs:
+                for node in (pair.alice, pair.bob):
+                    with contextlib.suppress(Exception):
+                        node.stop()
+                    node.close()
+        runs: dict[str, Any] = {}
+        for pair in pairs:
+            with contextlib.closing(open_store(pair.alice.home)) as store:
+                runs[pair.label] = {**pair.report(),
+                                    "history_at_end": history_size(store, pair.conv)}
     empty = runs["empty"]["rate_per_s"]
     result["runs"] = runs
     result["rate_empty"] = empty
@@ -219,8 +296,7 @@ def run(n: int = 500, histories: tuple[int, ...] = (10_000, 50_000)) -> dict[str
         label = f"after_{total // 1000}k"
         result[f"rate_{label}"] = runs[label]["rate_per_s"]
         result[f"ratio_{label}"] = ratio(runs[label]["rate_per_s"], empty)
-    last = f"after_{histories[-1] // 1000}k"
-    result["ratio"] = ratio(runs[last]["rate_per_s"], empty)
+    result["ratio"] = ratio(runs[f"after_{histories[-1] // 1000}k"]["rate_per_s"], empty)
     result["log_last50_ms"] = result["log_last50"]["median_ms"]
     result["targets"] = {
         **{f"rate_after_{t // 1000}k_ge_0.8x_empty": (result[f"ratio_after_{t // 1000}k"] or 0)
@@ -233,18 +309,19 @@ def run(n: int = 500, histories: tuple[int, ...] = (10_000, 50_000)) -> dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", type=int, default=500, choices=range(1, 10_001), metavar="N",
-                        help="messages timed per run (1..10000, default 500)")
+    parser.add_argument("-n", type=int, default=1000, choices=range(1, 10_001),
+                        metavar="N", help="messages timed per pair (1..10000, default 1000)")
     parser.add_argument("--history", default="10000,50000",
-                        help="conversation sizes to measure at, increasing (default 10000,50000)")
+                        help="conversation sizes to measure at, increasing, each a multiple "
+                             "of 1000 (default 10000,50000)")
     args = parser.parse_args()
     try:
         histories = tuple(int(x) for x in args.history.split(","))
     except ValueError:
         parser.error("--history: comma-separated message counts")
     if not histories or any(b <= a for a, b in zip((0, *histories), histories, strict=False)) \
-            or histories[-1] > 1_000_000:
-        parser.error("--history: increasing counts, each above 0, at most 1000000")
+            or any(h % 1000 for h in histories) or histories[-1] > 1_000_000:
+        parser.error("--history: increasing multiples of 1000, at most 1000000")
     emit(run(n=args.n, histories=histories))
 
 
