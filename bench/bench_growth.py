@@ -62,7 +62,7 @@ def text_for(run: str, i: int) -> str:
 
 
 def public_key(node: NodeProcess) -> bytes:
-    return keystore.load(node.home, None).identity.public_key
+    return bytes(keystore.load(node.home, None).identity.public_key)
 
 
 def open_store(home: Path) -> Store:
@@ -154,7 +154,7 @@ class Pair:
 
     @property
     def conv(self) -> bytes:
-        return dm_conversation_id(public_key(self.alice), public_key(self.bob))
+        return bytes(dm_conversation_id(public_key(self.alice), public_key(self.bob)))
 
     def pids(self) -> dict[str, int]:
         assert self.alice.proc is not None and self.bob.proc is not None
