@@ -188,10 +188,35 @@ _V1: Final[tuple[str, ...]] = (
         PRIMARY KEY (conv, peer, author)
     ) STRICT, WITHOUT ROWID
     """,
-    # Groups come in a later migration (v2): a `groups` table (conversation id, owner, current
+    # Groups come in a later migration: a `groups` table (conversation id, owner, current
     # epoch), `group_members` (conv, member key, role, joined/left), and `group_keys` (conv,
     # epoch, sealed key). Messages and peer_seqs already key on conv and author, so group
     # conversations reuse them unchanged.
+)
+
+# v2: nothing on the per-message path may walk a conversation's history (issue #16).
+_V2: Final[tuple[str, ...]] = (
+    # Only own messages not yet written to a link: what mark_sent searches. It holds the queue,
+    # not the history, so marking one message sent touches one entry however long the log is.
+    "CREATE INDEX messages_unsent ON messages (conv, author, seq) WHERE own = 1 AND sent = 0",
+    # Each author's newest seq and its hash per conversation (the version vector and the prev
+    # of the next seq), kept by insert_envelope so that heads() reads one row per author instead
+    # of grouping every message. Messages are never deleted, so a head never moves back.
+    """
+    CREATE TABLE log_heads (
+        conv   BLOB NOT NULL REFERENCES conversations (id),
+        author BLOB NOT NULL CHECK (length(author) = 32),
+        seq    INTEGER NOT NULL CHECK (seq >= 1),
+        hash   BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (conv, author)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Existing homes: one pass over the history, once. A bare column next to max() comes from
+    # the row holding the max (SQLite guarantees this).
+    """
+    INSERT INTO log_heads (conv, author, seq, hash)
+    SELECT conv, author, max(seq), hash FROM messages GROUP BY conv, author
+    """,
 )
 
 
@@ -205,9 +230,12 @@ def _apply(statements: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
     return migrate
 
 
-# _MIGRATIONS[i] upgrades user_version i to i+1. To add v2: append `_apply(_V2)` (or a function
+# _MIGRATIONS[i] upgrades user_version i to i+1. To add v3: append `_apply(_V3)` (or a function
 # that transforms data). Never edit a migration that has shipped.
-_MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_apply(_V1),)
+_MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
+    _apply(_V1),
+    _apply(_V2),
+)
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 
@@ -672,6 +700,7 @@ class Store:
         one wins, so sync never shows a message twice or replaces one already shown.
         """
         # Envelope validated its own fields at construction.
+        hash_ = envelope_hash(env)
         changed = self._write(
             "INSERT OR IGNORE INTO messages"
             " (conv, author, seq, lamport, sent_at, hash, received_at, own, sealed)"
@@ -682,25 +711,34 @@ class Store:
                 env.seq,
                 env.lamport,
                 env.sent_at,
-                envelope_hash(env),
+                hash_,
                 received_at,
                 int(own),
                 self._seal(env),
             ),
         )
-        return changed == 1
+        if changed != 1:
+            return False
+        # Same transaction as the message, so the head never disagrees with the log.
+        self._write(
+            "INSERT INTO log_heads (conv, author, seq, hash) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (conv, author) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
+            " WHERE excluded.seq > log_heads.seq",
+            (env.conv, env.author, env.seq, hash_),
+        )
+        return True
 
     def heads(self, conv: bytes) -> dict[bytes, tuple[int, bytes]]:
         """author -> (highest seq, its hash); the version vector plus the prev for a new seq."""
-        # SQLite guarantees that a bare column next to max() comes from the row holding the max.
-        rows = self._all(
-            "SELECT author, max(seq), hash FROM messages WHERE conv = ? GROUP BY author", (conv,)
-        )
+        rows = self._all("SELECT author, seq, hash FROM log_heads WHERE conv = ?", (conv,))
         return {author: (seq, hash_) for author, seq, hash_ in rows}
 
     def max_lamport(self, conv: bytes) -> int:
-        row = self._one("SELECT coalesce(max(lamport), 0) FROM messages WHERE conv = ?", (conv,))
-        return int(row[0])
+        # The last entry of the display-order index: one step, not a pass over the history.
+        row = self._one(
+            "SELECT lamport FROM messages WHERE conv = ? ORDER BY lamport DESC LIMIT 1", (conv,)
+        )
+        return 0 if row is None else int(row[0])
 
     def envelopes(
         self, conv: bytes, author: bytes, first: int, last: int, limit: int | None = None
@@ -748,8 +786,11 @@ class Store:
 
     def mark_sent(self, conv: bytes, author: bytes, upto_seq: int) -> None:
         """Own messages of `author` up to `upto_seq` have been written to a link."""
+        # INDEXED BY: the statement fails to prepare rather than fall back to walking every
+        # earlier message of the author (the primary key's seq <= ? range) if the partial index
+        # ever stops matching this WHERE clause.
         self._write(
-            "UPDATE messages SET sent = 1"
+            "UPDATE messages INDEXED BY messages_unsent SET sent = 1"
             " WHERE conv = ? AND author = ? AND seq <= ? AND own = 1 AND sent = 0",
             (conv, author, upto_seq),
         )

@@ -93,7 +93,7 @@ def test_new_database_settings(store: Store, db_path: Path) -> None:
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == 2
 
 
 def test_files_are_private_even_with_a_permissive_umask(tmp_path: Path) -> None:
@@ -173,28 +173,30 @@ def test_a_new_migration_is_applied_once_and_keeps_data(
     s.add_contact(PEER, "peer", "contact")
     s.commit()
     s.close()
-    v2 = store_mod._apply(["CREATE TABLE groups (conv BLOB PRIMARY KEY) STRICT"])
-    monkeypatch.setattr(store_mod, "_MIGRATIONS", (*store_mod._MIGRATIONS, v2))
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    nxt = store_mod.SCHEMA_VERSION + 1
+    step = store_mod._apply(["CREATE TABLE groups (conv BLOB PRIMARY KEY) STRICT"])
+    monkeypatch.setattr(store_mod, "_MIGRATIONS", (*store_mod._MIGRATIONS, step))
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", nxt)
     s = open_store(db_path)
-    assert s._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert s._conn.execute("PRAGMA user_version").fetchone()[0] == nxt
     assert s._conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 0
     assert s.get_contact(PEER) is not None
     s.close()
-    open_store(db_path).close()  # v2 already applied: CREATE TABLE is not run again
+    open_store(db_path).close()  # already applied: CREATE TABLE is not run again
 
 
 def test_a_failing_migration_changes_nothing(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     open_store(db_path).close()
+    current = store_mod.SCHEMA_VERSION
     broken = store_mod._apply(["CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"])
     monkeypatch.setattr(store_mod, "_MIGRATIONS", (*store_mod._MIGRATIONS, broken))
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", current + 1)
     with pytest.raises(StoreError, match="migrate"):
         open_store(db_path)
     conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == current
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "half_done" not in names
     conn.close()
