@@ -582,6 +582,9 @@ class GroupGossip:
     def __init__(self, group: bytes) -> None:
         self.group = group
         self._lazy: set[bytes] = set()
+        # Per peer: the highest op number it has shown us or we sent it, so a stale op (a
+        # replay, or ops we pushed coming back) never makes us push the same ops again.
+        self._ops_known: dict[bytes, int] = {}
 
     def push_targets(
         self, state: GroupState, links: Iterable[bytes], came_from: bytes | None, author: bytes
@@ -611,8 +614,21 @@ class GroupGossip:
         self._lazy.discard(peer)
 
     def forget(self, peer: bytes) -> None:
-        """The link closed: a new one starts eager."""
+        """The link closed: a new one starts eager and knows nothing of the peer's ops."""
         self._lazy.discard(peer)
+        self._ops_known.pop(peer, None)
+
+    def saw_op(self, peer: bytes, number: int) -> None:
+        """``peer`` sent us op ``number`` (applied or not): it holds at least that far."""
+        self._ops_known[peer] = max(self._ops_known.get(peer, 0), number)
+
+    def ops_behind(self, state: GroupState, peer: bytes, number: int) -> tuple[GroupOp, ...]:
+        """``peer`` sent our own op ``number`` (its head, on link start or after an OpGap): the
+        ops that follow it, to send in order; nothing if we already sent or saw them."""
+        if number < self._ops_known.get(peer, 0):
+            return ()
+        self._ops_known[peer] = state.number
+        return state.ops[number:]
 
     def is_eager(self, peer: bytes) -> bool:
         return peer not in self._lazy

@@ -567,7 +567,7 @@ _ARITY: dict[int, int] = {
     SyncRequest.CODE: 4,
     GroupOp.CODE: 11,
     GroupInvite.CODE: 3,
-    GroupKey.CODE: 2,
+    GroupKey.CODE: 3,
     GroupKeyRequest.CODE: 2,
     GroupLeave.CODE: 5,
     GroupPrune.CODE: 1,
