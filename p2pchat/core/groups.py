@@ -572,16 +572,20 @@ def open_group_envelope(state: GroupState, keys: Mapping[int, bytes], env: Envel
 
 
 class GroupGossip:
-    """Which of our member links get a group's new envelopes pushed (Plumtree-style).
+    """Which of our member links get a group's new envelopes pushed (Plumtree, one tree per
+    author).
 
-    Every link starts eager. An envelope that arrives again on an eager link shows that link is
-    redundant: we stop pushing on it and tell the peer (GroupPrune) to do the same. Pruned links
-    still swap vectors, and a SyncRequest on one (either way) makes it eager again, so when the
-    tree of eager links breaks, the pull that repairs it also regrows it."""
+    Every link starts eager for every author. An envelope that arrives again on an eager link
+    shows that link is redundant for that author's envelopes: we stop pushing them on it and tell
+    the peer (GroupPrune) to do the same. For a fixed author the first copy always arrives along
+    a link nobody prunes, so the eager links left form a spanning tree of that author's pushes.
+    Pruned links still swap vectors, and a SyncRequest on one (either way) makes it eager again,
+    so when a tree breaks, the pull that repairs it also regrows it. Bounded: at most
+    MAX_GROUP_OPS authors times the links we hold."""
 
     def __init__(self, group: bytes) -> None:
         self.group = group
-        self._lazy: set[bytes] = set()
+        self._lazy: set[tuple[bytes, bytes]] = set()  # (author, peer)
         # Per peer: the highest op number it has shown us or we sent it, so a stale op (a
         # replay, or ops we pushed coming back) never makes us push the same ops again.
         self._ops_known: dict[bytes, int] = {}
@@ -589,34 +593,38 @@ class GroupGossip:
     def push_targets(
         self, state: GroupState, links: Iterable[bytes], came_from: bytes | None, author: bytes
     ) -> list[bytes]:
-        """Where to push an envelope we just accepted: eager links to current members, except
-        where it came from and its author."""
+        """Where to push an envelope of ``author`` we just accepted (or wrote): eager links to
+        current members, except where it came from and its author."""
         return sorted(
             peer
             for peer in links
             if peer in state.members
             and peer not in (came_from, author)
-            and peer not in self._lazy
+            and (author, peer) not in self._lazy
         )
 
-    def on_duplicate(self, peer: bytes) -> GroupPrune | None:
-        """A pushed envelope we already held came from ``peer``: the prune to send it, once."""
-        if peer in self._lazy:
+    def on_duplicate(self, peer: bytes, author: bytes) -> GroupPrune | None:
+        """An envelope of ``author`` we already held came from ``peer``: the prune to send back,
+        once."""
+        if (author, peer) in self._lazy:
             return None
-        self._lazy.add(peer)
-        return GroupPrune(group=self.group)
+        self._lazy.add((author, peer))
+        return GroupPrune(group=self.group, author=author)
 
-    def on_prune(self, peer: bytes) -> None:
-        self._lazy.add(peer)
+    def on_prune(self, peer: bytes, author: bytes) -> None:
+        self._lazy.add((author, peer))
 
-    def on_request(self, peer: bytes) -> None:
-        """A SyncRequest for this group went to or came from ``peer``: push to it again."""
-        self._lazy.discard(peer)
+    def on_request(self, peer: bytes, author: bytes) -> None:
+        """A SyncRequest for ``author``'s log went to or came from ``peer``: push to it again."""
+        self._lazy.discard((author, peer))
 
     def forget(self, peer: bytes) -> None:
         """The link closed: a new one starts eager and knows nothing of the peer's ops."""
-        self._lazy.discard(peer)
+        self._lazy = {entry for entry in self._lazy if entry[1] != peer}
         self._ops_known.pop(peer, None)
+
+    def is_eager(self, peer: bytes, author: bytes) -> bool:
+        return (author, peer) not in self._lazy
 
     def saw_op(self, peer: bytes, number: int) -> None:
         """``peer`` sent us op ``number`` (applied or not): it holds at least that far."""
@@ -629,9 +637,6 @@ class GroupGossip:
             return ()
         self._ops_known[peer] = state.number
         return state.ops[number:]
-
-    def is_eager(self, peer: bytes) -> bool:
-        return peer not in self._lazy
 
 
 def op_targets(

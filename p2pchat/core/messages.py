@@ -513,16 +513,18 @@ class GroupLeave:
 
 @dataclass(frozen=True, slots=True)
 class GroupPrune:
-    """Stop pushing this group's envelopes to me on this link; I pull by vector (gossip)."""
+    """Stop pushing this author's envelopes in this group to me on this link; I pull by vector."""
 
     CODE: ClassVar[int] = 37
     group: bytes
+    author: bytes
 
     def __post_init__(self) -> None:
         _check_bytes("GroupPrune.group", self.group, exact=CONV_ID_LEN)
+        _check_bytes("GroupPrune.author", self.author, exact=KEY_LEN)
 
     def _fields(self) -> list[object]:
-        return [self.group]
+        return [self.group, self.author]
 
 
 Record: TypeAlias = (
@@ -570,7 +572,7 @@ _ARITY: dict[int, int] = {
     GroupKey.CODE: 3,
     GroupKeyRequest.CODE: 2,
     GroupLeave.CODE: 5,
-    GroupPrune.CODE: 1,
+    GroupPrune.CODE: 2,
 }
 
 

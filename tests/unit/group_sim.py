@@ -195,13 +195,11 @@ class Sim:
         if isinstance(record, Envelope):
             self._on_envelope(rep, src, record)
         elif isinstance(record, SyncVector):
-            requests = rep.log.wanted_from(record.vector, again=False)
-            if requests:
-                rep.gossip.on_request(src)
-            for request in requests:
+            for request in rep.log.wanted_from(record.vector, again=False):
+                rep.gossip.on_request(src, request.author)
                 self.send(dst, src, request)
         elif isinstance(record, SyncRequest):
-            rep.gossip.on_request(src)
+            rep.gossip.on_request(src, record.author)
             span = rep.log.clip_request(record)
             if span is not None:
                 for seq in range(span[0], span[1] + 1):
@@ -209,7 +207,7 @@ class Sim:
                     if env is not None:
                         self.send(dst, src, env)
         elif isinstance(record, GroupPrune):
-            rep.gossip.on_prune(src)
+            rep.gossip.on_prune(src, record.author)
         elif isinstance(record, GroupOp):
             self._on_op(rep, src, record)
         elif isinstance(record, GroupKey):
@@ -223,14 +221,17 @@ class Sim:
         try:
             groups.check_group_envelope(rep.state, env)
         except groups.UnknownEpoch:
-            return  # the op is on its way; anti-entropy brings the envelope again
+            # We lack ops: show the sender our head so it sends them; the envelope comes back
+            # by anti-entropy once we can place it.
+            self.send(rep.key, src, rep.state.ops[-1])
+            return
         except GroupError as exc:
             rep.refused.append(str(exc))
             return
         received = rep.log.receive(env)
         assert received.error is None, received.error
         if received.duplicate:
-            prune = rep.gossip.on_duplicate(src)
+            prune = rep.gossip.on_duplicate(src, env.author)
             if prune is not None:
                 self.send(rep.key, src, prune)
         for accepted in received.accepted:
@@ -238,9 +239,8 @@ class Sim:
             self._show(rep, accepted)
             for peer in rep.gossip.push_targets(rep.state, rep.links, src, accepted.author):
                 self.send(rep.key, peer, accepted)
-        if received.requests:
-            rep.gossip.on_request(src)
         for request in received.requests:
+            rep.gossip.on_request(src, request.author)
             self.send(rep.key, src, request)
 
     def _show(self, rep: Replica, env: Envelope) -> None:

@@ -315,7 +315,7 @@ group_records = st.one_of(
     st.builds(GroupLeave, group=st.binary(min_size=16, max_size=16), member=keys32,
               number=st.integers(1, 2**63 - 1), last_seq=st.integers(0, 2**63 - 1),
               sig=st.binary(min_size=64, max_size=64)),
-    st.builds(GroupPrune, group=st.binary(min_size=16, max_size=16)),
+    st.builds(GroupPrune, group=st.binary(min_size=16, max_size=16), author=keys32),
 )
 
 
@@ -453,6 +453,23 @@ def test_simulation_every_message_reaches_every_member_once(seed: int) -> None:
     print(f"\ngroup gossip: {sim.envelope_sends} envelope transmissions for {reached} "
           f"deliveries = {ratio:.3f} per member reached; other records {dict(sim.other_sends)}")
     assert ratio <= 2.0
+
+
+@pytest.mark.parametrize("seed", [1, 6, 7])
+def test_simulation_pushes_settle_into_one_tree_per_author(seed: int) -> None:
+    """Once every author's tree is pruned, pushes alone reach everyone, about once each."""
+    sim = Sim(N, seed=seed)
+    say_randomly(sim, 100, sim.order)
+    sim.settle()
+    before = sim.envelope_sends
+    say_randomly(sim, 200, sim.order)
+    sim.run()
+    assert all(len(r.store) == 300 for r in sim.replicas.values())  # no anti-entropy needed
+    ratio = (sim.envelope_sends - before) / (200 * (N - 1))
+    print(f"\ngroup gossip after warm-up: {ratio:.3f} transmissions per member reached")
+    assert ratio <= 1.1
+    assert sim.settle() == 0
+    assert_converged(sim)
 
 
 def test_simulation_a_member_away_for_100_messages_catches_up() -> None:
