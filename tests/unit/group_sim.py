@@ -19,6 +19,7 @@ from p2pchat.core.identity import Identity
 from p2pchat.core.messages import (
     Envelope,
     GroupKey,
+    GroupLeave,
     GroupOp,
     GroupPrune,
     Record,
@@ -46,6 +47,8 @@ class Replica:
     shown: Counter[bytes] = field(default_factory=Counter)  # envelope hash -> times displayed
     unread: set[bytes] = field(default_factory=set)  # stored, key missing
     refused: list[str] = field(default_factory=list)
+    pending_leaves: dict[bytes, GroupLeave] = field(default_factory=dict)
+    left: bool = False  # asked to leave: stopped locally, whatever the owner does
 
     @property
     def key(self) -> bytes:
@@ -139,6 +142,19 @@ class Sim:
             self.send(author, peer, env)
         return env
 
+    def leave(self, member: bytes) -> GroupLeave:
+        """``member`` leaves: stops at once, tells its links, then closes them."""
+        rep = self.replicas[member]
+        leave = groups.request_leave(rep.state, rep.identity, rep.log.head(member)[0])
+        rep.left = True
+        rep.keys.clear()
+        for peer in sorted(rep.links):
+            self.send(member, peer, leave)
+        self.run()
+        for peer in sorted(rep.links):
+            self.unlink(member, peer)
+        return leave
+
     def apply_owner_change(self, by: bytes, change: groups.Change) -> None:
         """The owner ``by`` made ``change``: keep its key, flood the op, deliver keys pairwise."""
         owner = self.replicas[by]
@@ -175,6 +191,8 @@ class Sim:
             for peer in sorted(rep.links):
                 self.send(key, peer, SyncVector(conv=self.group, vector=rep.log.vector()))
                 self.send(key, peer, rep.state.ops[-1])
+                for leave in rep.pending_leaves.values():
+                    self.send(key, peer, leave)
         self.run()
 
     def settle(self, rounds: int = 20) -> int:
@@ -212,11 +230,30 @@ class Sim:
             self._on_op(rep, src, record)
         elif isinstance(record, GroupKey):
             self._on_key(rep, record)
+        elif isinstance(record, GroupLeave):
+            self._on_leave(rep, src, record)
         else:  # pragma: no cover - the simulation sends nothing else
             raise AssertionError(record)
 
+    def _on_leave(self, rep: Replica, src: bytes, leave: GroupLeave) -> None:
+        if rep.left or leave.member in rep.pending_leaves:
+            return
+        try:
+            groups.check_leave(rep.state, leave)
+        except GroupError as exc:
+            rep.refused.append(str(exc))
+            return
+        if rep.key == rep.state.owner:
+            change = groups.enact_leave(rep.state, rep.identity, leave, self.rng.randbytes)
+            self.apply_owner_change(rep.key, change)
+            return
+        rep.pending_leaves[leave.member] = leave
+        for peer in sorted(rep.links):
+            if peer != src and peer in rep.state.members:
+                self.send(rep.key, peer, leave)
+
     def _on_envelope(self, rep: Replica, src: bytes, env: Envelope) -> None:
-        if rep.key not in rep.state.members:
+        if rep.left or rep.key not in rep.state.members:
             return  # left or removed: reads and forwards nothing of the group
         try:
             groups.check_group_envelope(rep.state, env)
@@ -275,6 +312,7 @@ class Sim:
     def _after_op(self, rep: Replica, before: GroupState, op: GroupOp, src: bytes | None) -> None:
         if op.kind in (3, 4):  # remove, leave: the subject's log ends at the cut
             self._truncate(rep, op.subject, op.cut)
+            rep.pending_leaves.pop(op.subject, None)
         for peer in groups.op_targets(before, rep.state, rep.links, src):
             self.send(rep.key, peer, op)
 

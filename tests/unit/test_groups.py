@@ -271,6 +271,42 @@ def test_a_newcomer_cannot_write_into_an_epoch_before_it_joined() -> None:
     assert keys
 
 
+# --- gossip -------------------------------------------------------------------------------------
+
+
+def test_gossip_prunes_per_author_and_regrows_on_a_request() -> None:
+    state, _ = group_of(BOB, CAROL, DAVE)
+    gossip = groups.GroupGossip(state.group)
+    links = [BOB.public_key, CAROL.public_key, EVE.public_key]  # Eve is no member
+    author = OWNER.public_key
+    assert gossip.push_targets(state, links, BOB.public_key, author) == [CAROL.public_key]
+    assert gossip.push_targets(state, links, None, BOB.public_key) == [CAROL.public_key]
+    prune = gossip.on_duplicate(CAROL.public_key, author)
+    assert prune == GroupPrune(group=state.group, author=author)
+    assert gossip.on_duplicate(CAROL.public_key, author) is None  # once
+    assert gossip.push_targets(state, links, None, author) == [BOB.public_key]
+    assert CAROL.public_key in gossip.push_targets(state, links, None, DAVE.public_key)
+    gossip.on_request(CAROL.public_key, author)
+    assert gossip.is_eager(CAROL.public_key, author)
+    gossip.on_prune(BOB.public_key, author)
+    gossip.forget(BOB.public_key)
+    assert gossip.is_eager(BOB.public_key, author)
+
+
+def test_gossip_sends_missing_ops_once_per_link() -> None:
+    state, _ = group_of(BOB, CAROL)
+    gossip = groups.GroupGossip(state.group)
+    assert gossip.ops_behind(state, BOB.public_key, 1) == state.ops[1:]
+    assert gossip.ops_behind(state, BOB.public_key, 2) == ()  # our own push coming back
+    assert gossip.ops_behind(state, BOB.public_key, 3) == ()  # at our head: nothing to send
+    gossip.forget(BOB.public_key)
+    assert gossip.ops_behind(state, BOB.public_key, 2) == state.ops[2:]
+    before = state
+    after = groups.remove(state, OWNER, CAROL.public_key, 0, rand()).state
+    links = [BOB.public_key, CAROL.public_key, EVE.public_key]
+    assert groups.op_targets(before, after, links, BOB.public_key) == [CAROL.public_key]
+
+
 # --- codec --------------------------------------------------------------------------------------
 
 keys32 = st.binary(min_size=32, max_size=32)
@@ -559,6 +595,45 @@ def test_simulation_removed_member_reads_nothing_after_its_removal() -> None:
                 nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, ad, nonce, key)
     held = {envelope_hash(e) for e in removed.store.values()}
     assert not held & {envelope_hash(e) for e in sim.messages[-40:]}
+
+
+def test_simulation_a_leave_while_the_owner_is_away_is_enacted_when_it_returns() -> None:
+    sim = Sim(N, seed=8)
+    say_randomly(sim, 20, sim.order)
+    sim.settle()
+    owner_key, leaver_key = sim.order[0], sim.order[11]
+    owner, leaver = sim.replicas[owner_key], sim.replicas[leaver_key]
+    owner_links = sorted(owner.links)
+    for peer in owner_links:
+        sim.unlink(owner_key, peer)
+    epoch = owner.state.epoch
+    sim.say(leaver_key, "bye")
+    sim.run()
+    leave = sim.leave(leaver_key)
+    assert leave.last_seq == leaver.log.head(leaver_key)[0]
+    assert not leaver.keys and not leaver.links  # stopped at once, locally
+    with pytest.raises(MissingKey):
+        sim.say(leaver_key, "one more")
+    # The others keep talking in the old epoch meanwhile, and hold the request for the owner.
+    stayers = [k for k in sim.order if k not in (owner_key, leaver_key)]
+    say_randomly(sim, 30, stayers)
+    sim.settle()
+    assert all(r.state.epoch == epoch for r in sim.replicas.values())
+    assert all(leaver_key in sim.replicas[k].pending_leaves for k in stayers)
+    # The owner comes back, gets the request from a member and rekeys without the leaver.
+    for peer in owner_links:
+        sim.link(owner_key, peer)
+    sim.settle()
+    assert owner.state.epoch == epoch + 1 and leaver_key not in owner.state.members
+    assert owner.state.ops[-1].kind == GroupOpKind.LEAVE and owner.state.ops[-1].cut == (
+        leave.last_seq)
+    assert all(r.state == owner.state for k, r in sim.replicas.items() if k != leaver_key)
+    assert all(not r.pending_leaves for r in sim.members())
+    assert epoch + 1 not in leaver.keys
+    say_randomly(sim, 20, [m.key for m in sim.members()])
+    sim.settle()
+    assert_converged(sim)
+    assert all(m.log.head(leaver_key)[0] == leave.last_seq for m in sim.members())
 
 
 def test_simulation_forgeries_and_replayed_changes_are_refused_everywhere() -> None:
