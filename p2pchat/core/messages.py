@@ -28,9 +28,12 @@ from p2pchat.core.timestamps import MAX_TIMESTAMP_MS
 
 __all__ = [
     "CONV_ID_LEN",
+    "GROUP_KEY_CHECK_LEN",
+    "GROUP_KEY_LEN",
     "HASH_LEN",
     "KEY_LEN",
     "MAX_BODY_LEN",
+    "MAX_GROUP_OPS",
     "MAX_INT",
     "MAX_NAME_CHARS",
     "MAX_NOTE_CHARS",
@@ -44,6 +47,13 @@ __all__ = [
     "ContactAccept",
     "ContactRequest",
     "Envelope",
+    "GroupInvite",
+    "GroupKey",
+    "GroupKeyRequest",
+    "GroupLeave",
+    "GroupOp",
+    "GroupOpKind",
+    "GroupPrune",
     "Hello",
     "Record",
     "SyncRequest",
@@ -82,6 +92,13 @@ MAX_RECORD_LEN = MAX_BODY_LEN + 4096
 # Strings in records are names/notes; 4 bytes per char is the UTF-8 worst case.
 _MAX_RECORD_STR_BYTES = 4 * MAX_NOTE_CHARS
 _MAX_RECORD_FIELDS = 16
+# Groups: a group's whole history of membership changes travels in one GroupInvite, so it is
+# bounded; 100 worst-case ops (~460 bytes each) plus 100 heads fit in MAX_RECORD_LEN.
+MAX_GROUP_OPS = 100
+GROUP_KEY_LEN = 32  # XChaCha20-Poly1305 key
+GROUP_KEY_CHECK_LEN = 16  # commitment to an epoch key, carried in the signed op
+# The largest array a record may hold: its fields, or a GroupInvite's ops and heads.
+_MAX_RECORD_ARRAY = max(_MAX_RECORD_FIELDS, MAX_GROUP_OPS)
 
 # Domain separation for every hash this module defines (BLAKE2b person is at most 16 bytes).
 _PERSON_ENVELOPE = b"p2pchat-env-v1"
@@ -296,11 +313,264 @@ class SyncRequest:
         return [self.conv, self.author, self.first, self.last]
 
 
-Record: TypeAlias = Hello | ContactRequest | ContactAccept | Envelope | SyncVector | SyncRequest
+# --- group records (semantics and rules: p2pchat/core/groups.py, docs/protocol.md "Groups") -------
+
+
+class GroupOpKind:
+    """What a GroupOp does (an int on the wire)."""
+
+    CREATE = 1  # op 1: subject = creator (first owner), name = creator's name, title = group name
+    ADD = 2  # owner adds subject (named `name`); new epoch
+    REMOVE = 3  # owner removes subject, whose log ends at `cut`; new epoch
+    LEAVE = 4  # owner enacts subject's GroupLeave, log ends at `cut`; new epoch
+    TRANSFER = 5  # owner hands ownership to subject (a member); same epoch
+
+    ALL = (CREATE, ADD, REMOVE, LEAVE, TRANSFER)
+    NAMES: ClassVar[dict[int, str]] = {
+        CREATE: "create", ADD: "add", REMOVE: "remove", LEAVE: "leave", TRANSFER: "transfer"
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupOp:
+    """One membership change, numbered and signed by the group's owner (before the change).
+
+    Structural checks only; whether it applies (number, prev, signer, kind rules) is
+    ``groups.apply_op``'s job. ``sig`` is over ``signing_bytes()``.
+    """
+
+    CODE: ClassVar[int] = 32
+    group: bytes
+    number: int
+    kind: int
+    epoch: int
+    subject: bytes
+    name: str
+    title: str
+    cut: int
+    key_check: bytes
+    prev: bytes
+    sig: bytes
+
+    def __post_init__(self) -> None:
+        _check_bytes("GroupOp.group", self.group, exact=CONV_ID_LEN)
+        _check_int("GroupOp.number", self.number, 1)
+        if self.number > MAX_GROUP_OPS:
+            raise ProtocolError(f"GroupOp.number: a group holds at most {MAX_GROUP_OPS} ops")
+        if type(self.kind) is not int or self.kind not in GroupOpKind.ALL:
+            raise ProtocolError(f"GroupOp.kind: unknown kind {self.kind!r}")
+        if (self.kind == GroupOpKind.CREATE) != (self.number == 1):
+            raise ProtocolError("GroupOp: op 1 and only op 1 is a create")
+        _check_int("GroupOp.epoch", self.epoch, 1)
+        _check_bytes("GroupOp.subject", self.subject, exact=KEY_LEN)
+        _check_str("GroupOp.name", self.name, MAX_NAME_CHARS)
+        _check_str("GroupOp.title", self.title, MAX_NAME_CHARS)
+        _check_int("GroupOp.cut", self.cut)
+        _check_bytes("GroupOp.key_check", self.key_check, maximum=GROUP_KEY_CHECK_LEN)
+        _check_bytes("GroupOp.prev", self.prev, exact=HASH_LEN)
+        _check_bytes("GroupOp.sig", self.sig, exact=SIG_LEN)
+        # One way to write each kind: fields a kind does not use must be empty.
+        kind = self.kind
+        if self.name and kind not in (GroupOpKind.CREATE, GroupOpKind.ADD):
+            raise ProtocolError("GroupOp.name: only create and add name someone")
+        if self.title and kind != GroupOpKind.CREATE:
+            raise ProtocolError("GroupOp.title: only create sets the title")
+        if self.cut and kind not in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
+            raise ProtocolError("GroupOp.cut: only remove and leave end a log")
+        if (len(self.key_check) == GROUP_KEY_CHECK_LEN) == (kind == GroupOpKind.TRANSFER):
+            raise ProtocolError(
+                f"GroupOp.key_check: {GROUP_KEY_CHECK_LEN} bytes for an op that starts an"
+                " epoch, empty for a transfer"
+            )
+
+    def _fields(self) -> list[object]:
+        return [
+            self.group,
+            self.number,
+            self.kind,
+            self.epoch,
+            self.subject,
+            self.name,
+            self.title,
+            self.cut,
+            self.key_check,
+            self.prev,
+            self.sig,
+        ]
+
+    def signing_bytes(self) -> bytes:
+        """The exact bytes the owner signs: the op's canonical encoding with sig = b"" (as
+        ``Envelope.signing_bytes``)."""
+        return pack([self.CODE, *self._fields()[:-1], b""])
+
+
+GroupHead: TypeAlias = tuple[bytes, int, bytes]  # (author, seq, envelope_hash at that seq)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInvite:
+    """The owner's invitation: every op from creation (ending with the one that adds the
+    invitee) and where the invitee's copy of the group log starts (per-author heads, lamport).
+
+    Sent only over the pairwise session from the owner to the invitee."""
+
+    CODE: ClassVar[int] = 33
+    ops: tuple[GroupOp, ...]
+    heads: tuple[GroupHead, ...] = ()
+    lamport: int = 0
+
+    def __post_init__(self) -> None:
+        if type(self.ops) not in (list, tuple) or not 0 < len(self.ops) <= MAX_GROUP_OPS:
+            raise ProtocolError(f"GroupInvite.ops: expected 1 to {MAX_GROUP_OPS} ops")
+        ops = tuple(_nested_op(item) for item in self.ops)
+        if type(self.heads) not in (list, tuple) or len(self.heads) > MAX_GROUP_OPS:
+            raise ProtocolError(f"GroupInvite.heads: expected at most {MAX_GROUP_OPS} heads")
+        heads: list[GroupHead] = []
+        for item in self.heads:
+            if type(item) not in (list, tuple) or len(item) != 3:
+                raise ProtocolError("GroupInvite.heads: each head is [author, seq, hash]")
+            author, seq, digest = item
+            heads.append(
+                (
+                    _check_bytes("GroupInvite head author", author, exact=KEY_LEN),
+                    _check_int("GroupInvite head seq", seq, 1),
+                    _check_bytes("GroupInvite head hash", digest, exact=HASH_LEN),
+                )
+            )
+        if [h[0] for h in heads] != sorted({h[0] for h in heads}):
+            raise ProtocolError("GroupInvite.heads: authors must be unique and ascending")
+        _check_int("GroupInvite.lamport", self.lamport)
+        object.__setattr__(self, "ops", ops)
+        object.__setattr__(self, "heads", tuple(heads))
+
+    def _fields(self) -> list[object]:
+        return [
+            [[op.CODE, *op._fields()] for op in self.ops],
+            [list(head) for head in self.heads],
+            self.lamport,
+        ]
+
+
+def _nested_op(item: object) -> GroupOp:
+    if isinstance(item, GroupOp):
+        return item
+    if type(item) is not list or not item or item[0] != GroupOp.CODE:
+        raise ProtocolError("GroupInvite.ops: each op is a GroupOp record")
+    if len(item) != 12:
+        raise ProtocolError(f"GroupOp: expected 11 fields, got {len(item) - 1}")
+    return GroupOp(*item[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKey:
+    """An epoch's key, for one member. Sent only inside a pairwise Noise session."""
+
+    CODE: ClassVar[int] = 34
+    group: bytes
+    epoch: int
+    key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        _check_bytes("GroupKey.group", self.group, exact=CONV_ID_LEN)
+        _check_int("GroupKey.epoch", self.epoch, 1)
+        _check_bytes("GroupKey.key", self.key, exact=GROUP_KEY_LEN)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.epoch, self.key]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKeyRequest:
+    """I am a member at this epoch and lack its key: send me a GroupKey if you hold it."""
+
+    CODE: ClassVar[int] = 35
+    group: bytes
+    epoch: int
+
+    def __post_init__(self) -> None:
+        _check_bytes("GroupKeyRequest.group", self.group, exact=CONV_ID_LEN)
+        _check_int("GroupKeyRequest.epoch", self.epoch, 1)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.epoch]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLeave:
+    """A member's signed request to leave, forwarded by members until the owner enacts it.
+
+    ``number`` is the last op the member had applied (binds the request to this membership:
+    replayed after a re-add it is refused); ``last_seq`` is where the member's log ends."""
+
+    CODE: ClassVar[int] = 36
+    group: bytes
+    member: bytes
+    number: int
+    last_seq: int
+    sig: bytes
+
+    def __post_init__(self) -> None:
+        _check_bytes("GroupLeave.group", self.group, exact=CONV_ID_LEN)
+        _check_bytes("GroupLeave.member", self.member, exact=KEY_LEN)
+        _check_int("GroupLeave.number", self.number, 1)
+        _check_int("GroupLeave.last_seq", self.last_seq)
+        _check_bytes("GroupLeave.sig", self.sig, exact=SIG_LEN)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.member, self.number, self.last_seq, self.sig]
+
+    def signing_bytes(self) -> bytes:
+        """The exact bytes the member signs: the canonical encoding with sig = b""."""
+        return pack([self.CODE, *self._fields()[:-1], b""])
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPrune:
+    """Stop pushing this author's envelopes in this group to me on this link; I pull by vector."""
+
+    CODE: ClassVar[int] = 37
+    group: bytes
+    author: bytes
+
+    def __post_init__(self) -> None:
+        _check_bytes("GroupPrune.group", self.group, exact=CONV_ID_LEN)
+        _check_bytes("GroupPrune.author", self.author, exact=KEY_LEN)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.author]
+
+
+Record: TypeAlias = (
+    Hello
+    | ContactRequest
+    | ContactAccept
+    | Envelope
+    | SyncVector
+    | SyncRequest
+    | GroupOp
+    | GroupInvite
+    | GroupKey
+    | GroupKeyRequest
+    | GroupLeave
+    | GroupPrune
+)
 
 _RECORD_TYPES: dict[int, type[Record]] = {
     cls.CODE: cls
-    for cls in (Hello, ContactRequest, ContactAccept, Envelope, SyncVector, SyncRequest)
+    for cls in (
+        Hello,
+        ContactRequest,
+        ContactAccept,
+        Envelope,
+        SyncVector,
+        SyncRequest,
+        GroupOp,
+        GroupInvite,
+        GroupKey,
+        GroupKeyRequest,
+        GroupLeave,
+        GroupPrune,
+    )
 }
 # Field count per type, so a wrong arity is a ProtocolError and never a TypeError from __init__.
 _ARITY: dict[int, int] = {
@@ -310,6 +580,12 @@ _ARITY: dict[int, int] = {
     Envelope.CODE: 8,
     SyncVector.CODE: 2,
     SyncRequest.CODE: 4,
+    GroupOp.CODE: 11,
+    GroupInvite.CODE: 3,
+    GroupKey.CODE: 3,
+    GroupKeyRequest.CODE: 2,
+    GroupLeave.CODE: 5,
+    GroupPrune.CODE: 2,
 }
 
 
@@ -328,7 +604,7 @@ def decode_record(data: bytes) -> Record:
         max_len=MAX_RECORD_LEN,
         max_str=_MAX_RECORD_STR_BYTES,
         max_bin=MAX_BODY_LEN,
-        max_array=_MAX_RECORD_FIELDS,
+        max_array=_MAX_RECORD_ARRAY,
         max_map=MAX_VECTOR_AUTHORS,
         what="record",
     )

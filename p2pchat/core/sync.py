@@ -18,8 +18,8 @@ node before ``receive`` is called. ``receive`` checks only the log's own consist
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.messages import (
@@ -133,9 +133,17 @@ class ConversationLog:
 
     # --- writing --------------------------------------------------------------------------------
 
-    def append_local(self, author: bytes, body: bytes, sent_at: int) -> Envelope:
+    def append_local(
+        self,
+        author: bytes,
+        body: bytes,
+        sent_at: int,
+        sign: Callable[[bytes], bytes] | None = None,
+    ) -> Envelope:
         """Our own next envelope: next seq, lamport one past everything seen, chained to head.
 
+        ``sign`` (groups) signs ``signing_bytes()``; it must happen here, before the head hash
+        is taken, because the hash covers the signature.
         Raises ProtocolError for a body over the limit (from Envelope's validation)."""
         seq, prev = self.head(author)
         env = Envelope(
@@ -147,6 +155,8 @@ class ConversationLog:
             prev=prev,
             body=body,
         )
+        if sign is not None:
+            env = replace(env, sig=sign(env.signing_bytes()))
         self._advance(env)
         return env
 
@@ -206,19 +216,24 @@ class ConversationLog:
                 ranges.append((author, theirs + 1, seq))
         return ranges
 
-    def wanted_from(self, peer_vector: Mapping[bytes, int]) -> list[SyncRequest]:
+    def wanted_from(
+        self, peer_vector: Mapping[bytes, int], *, again: bool = True
+    ) -> list[SyncRequest]:
         """Requests for what the peer holds and we lack: call on every SyncVector from a peer.
 
         This is the repair path, so it asks again from head+1 even if that was asked before
         (the earlier request may have gone to a member that lacked it, or died with a link;
-        a duplicate answer costs little and is dropped). It asks only for seqs this peer
-        claims, at most one window per author; as answers arrive, ``receive`` asks for the
-        next window itself, so a long catch-up is pipelined, not one huge burst."""
+        a duplicate answer costs little and is dropped). ``again=False`` (groups, where
+        several members announce the same envelopes) asks each range once until
+        ``forget_outstanding``, so a catch-up is fetched once, not once per member linked.
+        It asks only for seqs this peer claims, at most one window per author; as answers
+        arrive, ``receive`` asks for the next window itself, so a long catch-up is pipelined,
+        not one huge burst."""
         requests: list[SyncRequest] = []
         for author, seq in sorted(peer_vector.items()):
             if seq > self.head(author)[0]:
                 self._known[author] = max(self._known.get(author, 0), seq)
-                requests.extend(self._gap_requests(author, upto=seq, again=True))
+                requests.extend(self._gap_requests(author, upto=seq, again=again))
         return requests
 
     def clip_request(self, request: SyncRequest) -> tuple[int, int] | None:
