@@ -371,9 +371,13 @@ class GroupOp:
         _check_bytes("GroupOp.sig", self.sig, exact=SIG_LEN)
         # One way to write each kind: fields a kind does not use must be empty.
         kind = self.kind
-        if self.name and kind not in (GroupOpKind.CREATE, GroupOpKind.ADD):
+        if kind in (GroupOpKind.CREATE, GroupOpKind.ADD):
+            _check_name("GroupOp.name", self.name)  # the one name rule: it reaches screens
+        elif self.name:
             raise ProtocolError("GroupOp.name: only create and add name someone")
-        if self.title and kind != GroupOpKind.CREATE:
+        if kind == GroupOpKind.CREATE:
+            _check_name("GroupOp.title", self.title)
+        elif self.title:
             raise ProtocolError("GroupOp.title: only create sets the title")
         if self.cut and kind not in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             raise ProtocolError("GroupOp.cut: only remove and leave end a log")

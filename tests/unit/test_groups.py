@@ -44,6 +44,7 @@ from p2pchat.core.messages import (
 )
 from p2pchat.core.sync import ConversationLog, display_key
 from tests.unit.group_sim import Sim
+from tests.unit.test_messages import name_text
 
 SETTINGS = settings(
     derandomize=True,
@@ -310,9 +311,7 @@ def test_gossip_sends_missing_ops_once_per_link() -> None:
 # --- codec --------------------------------------------------------------------------------------
 
 keys32 = st.binary(min_size=32, max_size=32)
-names = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=MAX_NAME_CHARS
-)
+names = name_text  # the one name rule, as the other record tests draw it
 
 
 @st.composite
