@@ -87,9 +87,27 @@ class Conversations:
         conv_log = self._logs.get(conv)
         if conv_log is None:
             db = self._store()
-            conv_log = ConversationLog(conv, db.heads(conv), db.max_lamport(conv))
+            heads = db.heads(conv)
+            head_lamports = {author: db.lamport_of(conv, author, seq) or 0
+                             for author, (seq, _) in heads.items()}
+            conv_log = ConversationLog(conv, heads, db.max_lamport(conv),
+                                       head_lamports=head_lamports)
+            peer = self.peer_of(conv)
+            if peer is not None:  # the floor its last vector set (see core.sync.floor)
+                seen = db.peer_vector(conv, peer)
+                self._add_floor(conv_log, peer, seen.get(peer, 0), seen.get(self._key, 0))
             self._logs[conv] = conv_log
         return conv_log
+
+    def _add_floor(self, conv_log: ConversationLog, peer: bytes, own_seq: int,
+                   acked: int) -> None:
+        """`peer`, with its own log at `own_seq`, said it held our messages up to `acked`: its
+        later messages must come after ours at `acked` (they can't be backdated before it)."""
+        if acked <= 0 or acked > conv_log.head(self._key)[0]:
+            return
+        lamport = self._store().lamport_of(conv_log.conv, self._key, acked)
+        if lamport is not None:
+            conv_log.add_floor(peer, own_seq, lamport)
 
     # ------------------------------------------------------------ commands
 
@@ -180,6 +198,10 @@ class Conversations:
         mine = conv_log.head(self._key)[0]
         if acked > before and acked <= mine:
             db.set_peer_seq(sync.conv, peer, self._key, acked)
+            # Kept with the ack (the store keeps the highest of each), so the floor outlives
+            # a restart: an honest peer's own seq and its ack of ours only ever grow together.
+            db.set_peer_seq(sync.conv, peer, peer, sync.vector.get(peer, 0))
+            self._add_floor(conv_log, peer, sync.vector.get(peer, 0), acked)
             for env in db.envelopes(sync.conv, self._key, before + 1, acked):
                 self._events.emit({"type": "delivery", "id": message_id(env),
                                    "status": "delivered", "fingerprint": fingerprint(peer)})

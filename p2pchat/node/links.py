@@ -93,6 +93,21 @@ class LinkTable:
                 return await asyncio.start_server(self._on_inbound, sock=sock)
         return await asyncio.start_server(self._on_inbound, host, port)
 
+    async def new_ports(self) -> int | None:
+        """Listen on fresh OS-chosen ports (where the user fixed none) and close the old
+        listeners; links already up stay up. Returns the first new port, or None if the
+        ports are fixed. Private presence uses it so adverts of different days or networks
+        can't be linked by port (docs/privacy.md)."""
+        if any(port != 0 for _, port in self._config.listen):
+            return None
+        old = self._servers
+        self._servers, self.listen_addresses = [], []
+        for host, _ in self._config.listen:
+            await self.listen(host, 0)
+        for server in old:
+            server.close()
+        return self.listen_addresses[0][1]
+
     async def stop(self) -> None:
         self._stopping = True
         await self.dialer.stop()

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.core.identity import fingerprint
@@ -46,6 +46,7 @@ class Nearby:
         on_moved: Callable[[], None],
         on_change: Callable[[], None],
         wake_dialer: Callable[[], None],
+        new_port: Callable[[], Awaitable[int | None]],
     ) -> None:
         self._key = key
         self._name = name
@@ -55,6 +56,7 @@ class Nearby:
         self._on_moved = on_moved
         self._on_change = on_change  # what is advertised nearby changed
         self._wake_dialer = wake_dialer
+        self._new_port = new_port
         self.discovery: Any = None
         self._advert: Advert | None = None
         self._local_addrs: set[str] = set()
@@ -118,7 +120,14 @@ class Nearby:
                 log.info("local addresses changed to %s", ", ".join(sorted(current)) or "none")
                 self._on_moved()
             port = self._advert[0]
-            self._advert = self._make_advert(port) if new_day else self._advert
+            if self._config.presence == "private":
+                # A port kept across days or networks would link adverts the tag keeps apart.
+                try:
+                    port = await self._new_port() or port
+                except OSError as exc:
+                    log.warning("could not listen on a fresh port: %s", exc)
+            rotate = new_day or port != self._advert[0]
+            self._advert = self._make_advert(port) if rotate else self._advert
             _, properties, instance, _ = self._advert
             try:
                 await self.discovery.async_update(port, properties, instance)

@@ -71,6 +71,7 @@ class Node:
             on_moved=lambda: self.links.close_stale("local address went away"),
             on_change=self._on_nearby_change,
             wake_dialer=lambda: self.links.dialer.wake_all(),
+            new_port=lambda: self.links.new_ports(),
         )
         replay_guard = ReplayGuard()
         self.links = LinkTable(
@@ -279,6 +280,7 @@ class Node:
             "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
             "mdns": self.nearby.on,
             "presence": self.config.presence,
+            "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
         }
 

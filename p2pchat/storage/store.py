@@ -740,6 +740,14 @@ class Store:
         )
         return 0 if row is None else int(row[0])
 
+    def lamport_of(self, conv: bytes, author: bytes, seq: int) -> int | None:
+        """The lamport of one stored envelope (a primary-key lookup; nothing is unsealed)."""
+        row = self._one(
+            "SELECT lamport FROM messages WHERE conv = ? AND author = ? AND seq = ?",
+            (conv, author, seq),
+        )
+        return None if row is None else int(row[0])
+
     def envelopes(
         self, conv: bytes, author: bytes, first: int, last: int, limit: int | None = None
     ) -> list[Envelope]:
