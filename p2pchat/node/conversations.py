@@ -125,6 +125,21 @@ class Conversations:
         conv = self.dm(peer)
         self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
 
+    def reload(self) -> None:
+        """A commit failed: forget the in-memory logs, so they are rebuilt from what the store
+        really holds (nothing rolled back is acknowledged; its gaps are asked for again)."""
+        self._logs.clear()
+
+    def resync(self, link: Link, peer: bytes) -> None:
+        """After a storage fault: our vector again, and our own envelopes the peer has not
+        acknowledged (answers we dropped while the disk failed)."""
+        self.start_sync(link, peer)
+        conv = self.dm(peer)
+        acked = self._store().peer_vector(conv, peer).get(self._key, 0)
+        head = self._log(conv).head(self._key)[0]
+        if head > acked:
+            self._send_range(link, conv, self._key, acked + 1, head)
+
     def on_envelope(self, link: Link, peer: bytes, env: Envelope) -> None:
         # In a 1:1 chat only the peer on this authenticated link may author: envelopes are not
         # signed (deniability), so the Noise session is the only proof of authorship.

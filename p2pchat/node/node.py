@@ -36,6 +36,7 @@ from p2pchat.net.addresses import format_addr
 from p2pchat.net.link import Link
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.health import StorageHealth
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.outbox import Outbox
@@ -63,7 +64,11 @@ class Node:
         self._lock_fd: int | None = None
         self._stopping = False
 
-        self.outbox = Outbox(lambda: self.db)
+        self.outbox = Outbox(lambda: self.db, on_failed=lambda exc: self.health.failed(exc),
+                             on_committed=lambda: self.health.committed())
+        self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
+                                    on_failed=lambda: self.conversations.reload(),
+                                    on_recovered=self._resync_all)
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
             contacts=lambda: self.db.list_contacts(states=("contact",)),
@@ -171,6 +176,16 @@ class Node:
     # ------------------------------------------------------------ link events
 
     def _on_link_event(self, link: Link, event: Any) -> None:
+        try:
+            self._route_link_event(link, event)
+        except StoreError as exc:
+            # A write failed (disk full, I/O error): undo the turn and keep the link; what it
+            # carried is asked for again once storage works (StorageHealth).
+            self.outbox.fail(exc)
+            if isinstance(event, Established):
+                link.close("storage failing")  # half-admitted: let the dialer start over
+
+    def _route_link_event(self, link: Link, event: Any) -> None:
         if isinstance(event, Established):
             self._on_established(link, event)
         elif isinstance(event, RecordReceived):
@@ -233,6 +248,13 @@ class Node:
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
                               "name": self.views.display_name(key), "reason": reason})
 
+    def _resync_all(self) -> None:
+        """Storage works again: every contact's live link gets our fresh vector (they send what
+        we dropped) and what of ours they have not acknowledged."""
+        for key, link in list(self.links.by_peer.items()):
+            if not link.closed and not link.peer.stranger and self.trust.is_contact(key):
+                self.conversations.resync(link, key)
+
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
         self.events.emit({"type": "nearby_changed"})
@@ -273,6 +295,7 @@ class Node:
             "mdns": self.nearby.on,
             "presence": self.config.presence,
             "version": __version__,
+            **self.health.view(),
         }
 
     def peers(self) -> dict[str, Any]:

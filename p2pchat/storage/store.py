@@ -396,10 +396,31 @@ class Store:
 
     # -- transactions --
 
-    def commit(self) -> None:
-        """Make every write since the last commit durable."""
+    def commit(self) -> bool:
+        """Make every write since the last commit durable; True if there was any to commit."""
+        if not self._conn.in_transaction:
+            return False
+        self._run(lambda: self._conn.execute("COMMIT"))
+        return True
+
+    def probe(self) -> None:
+        """Commit one tiny real write (the header's own schema version, unchanged), or raise
+        StoreError: after a failed commit, this says when the disk takes writes again."""
         if self._conn.in_transaction:
-            self._run(lambda: self._conn.execute("COMMIT"))
+            raise StoreError("probe with writes pending")
+
+        def go() -> None:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                self._conn.execute(f"PRAGMA user_version = {int(version)}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+        self._run(go)
 
     def rollback(self) -> None:
         """Discard every write since the last commit."""
