@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.clock import wall_ns
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import (
@@ -36,7 +36,7 @@ log = logging.getLogger("p2pchat.node")
 
 
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return wall_ns() // 1_000_000
 
 
 class Conversations:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from p2pchat.clock import wall_ns
 from p2pchat.core.identity import Identity
 from p2pchat.core.session import ReplayGuard, Session
 from p2pchat.net.addresses import Address, format_addr, plain_host
@@ -159,7 +159,7 @@ class LinkTable:
     def _next_ik_timestamp(self, key: bytes) -> int:
         """Wall-clock nanoseconds, but never at or below what we last sent this peer: if our
         clock steps back, a peer that takes only IK (private presence) must still accept us."""
-        stamp = max(time.time_ns(), self._ik_sent.get(key, 0) + 1)
+        stamp = max(wall_ns(), self._ik_sent.get(key, 0) + 1)
         self._ik_sent[key] = stamp
         return stamp
 

@@ -21,7 +21,6 @@ import json
 import os
 import sqlite3
 import stat
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from typing import Any, Final, Literal, get_args
 import nacl.exceptions
 import nacl.secret
 
+from p2pchat.clock import wall_ns
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.messages import (
     MAX_NAME_CHARS,
@@ -202,7 +202,7 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 
 def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return wall_ns() // 1_000_000
 
 
 # --- input bounds ------------------------------------------------------------------------------
