@@ -14,6 +14,7 @@ import errno
 import fcntl
 import logging
 import os
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -261,24 +262,34 @@ class Node:
 
     # ------------------------------------------------------------ commands
 
+    async def _storing(self, command: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        """Run a command that writes; a write that fails undoes the turn as a failed commit
+        does (memory is rebuilt from the store), and the user gets a clean "storage" error."""
+        try:
+            return await command
+        except StoreError as exc:
+            self.outbox.fail(exc)
+            raise CommandError("storage", f"could not save: {exc}") from None
+
     async def add_contact(self, fingerprint_text: str, name: str,
                           addrs: list[str] | None = None) -> dict[str, Any]:
-        return await self.trust.add_contact(fingerprint_text, name, addrs)
+        return await self._storing(self.trust.add_contact(fingerprint_text, name, addrs))
 
     async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
-        return await self.trust.accept_contact(who, name)
+        return await self._storing(self.trust.accept_contact(who, name))
 
     async def block_contact(self, who: str) -> dict[str, Any]:
-        return await self.trust.block_contact(who)
+        return await self._storing(self.trust.block_contact(who))
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
-        return await self.trust.remove_contact(who)
+        return await self._storing(self.trust.remove_contact(who))
 
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
-        return await self.conversations.send(self.trust.contact_for(who).key, text)
+        return await self._storing(
+            self.conversations.send(self.trust.contact_for(who).key, text))
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))

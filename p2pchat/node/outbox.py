@@ -84,7 +84,8 @@ class Outbox:
 
     def fail(self, exc: Exception) -> None:
         """A write or the commit failed: undo this turn, tell its waiters, drop its records."""
-        log.error("could not commit to the database: %s", exc)
+        # StorageHealth says it loudly once; every failed turn after that is detail.
+        log.debug("could not commit to the database: %s", exc)
         waiters, self._waiters = self._waiters, []
         dropped, self._queued = len(self._queued), []
         try:
@@ -92,7 +93,7 @@ class Outbox:
         except StoreError as rollback_exc:
             log.error("could not roll back either: %s", rollback_exc)
         if dropped:
-            log.info("dropped %d records that depended on the failed commit", dropped)
+            log.debug("dropped %d records that depended on the failed commit", dropped)
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_exception(CommandError("storage", f"could not save: {exc}"))

@@ -9,8 +9,10 @@ the limits the issue sets, not benchmarks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 from p2pchat.control_client import ControlClient
+from tests.cli import assert_clean_failure
 from tests.faults import EventLog, Forwarder, link_gaps
 from tests.nodes import NodeProcess, wait_for
 
@@ -186,3 +189,97 @@ def test_clock_jumps_do_not_stop_links_or_reorder(
     wait_for(lambda: received(alice, "bob") == ["reply"], 10, "bob's reply")
     # Shown in the order written, whatever the clocks said.
     assert [m["text"] for m in history(alice, "bob")] == [*sent, "reply"]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Any) -> Any:
+    """A 16 MiB ext4 filesystem on a loop device: a real disk that really fills up."""
+    image, mount_point = tmp_path / "disk.img", tmp_path / "disk"
+    mount_point.mkdir()
+    with image.open("wb") as f:
+        f.truncate(16 * 1024 * 1024)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(image)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a filesystem: {made.stderr.strip()}")
+    mounted = subprocess.run(["mount", "-o", "loop", str(image), str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a loop device is not permitted here: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def fill(directory: Any) -> Any:
+    """Write a file until the disk is full; returns it (delete it to free the space)."""
+    filler = directory / "filler"
+    chunk = b"\0" * (1 << 20)
+    with filler.open("wb", buffering=0) as f:
+        for size in (1 << 20, 1 << 12, 1):  # big chunks first, then the last crumbs
+            for _ in range(64 * 1024 * 1024 // size):  # bounded: more than the disk holds
+                try:
+                    f.write(chunk[:size])
+                except OSError:
+                    break
+        with contextlib.suppress(OSError):
+            os.fsync(f.fileno())
+    return filler
+
+
+def test_a_full_disk_heals_without_a_restart(
+        make_node: MakeNode, small_disk: Any, tmp_path: Any) -> None:
+    alice = make_node("alice")
+    bob = NodeProcess(small_disk / "bob", "bob")
+    bob.log_path = tmp_path / "bob.log"  # the log must not need the full disk
+    try:
+        alice.start()
+        bob.start()
+        befriend(alice, bob, bob.addr, alice.addr)
+        before = [f"before {i}" for i in range(100)]
+        send_many(alice, "bob", before)
+        wait_for(lambda: all_delivered(alice, "bob", 100), 20, "the first 100 receipts")
+        assert bob.proc is not None
+        bob_pid = bob.proc.pid
+        bob_events = EventLog(bob.home)
+        try:
+            filler = fill(small_disk)
+            during = [f"during {i}" for i in range(300)]
+            send_many(alice, "bob", during)
+            failing = wait_for(lambda: bob.json("status")["storage"] == "failing", 15,
+                               "bob to notice his disk is full")
+            assert failing
+            status = bob.json("status")
+            print(f"bob: {status['storage_error']}")
+            assert "full" in status["storage_error"]
+            # Nothing bob could not keep was acknowledged to alice.
+            kept = len(received(bob, "alice"))
+            delivered = sum(1 for m in history(alice, "bob")
+                            if m["own"] and m["status"] == "delivered")
+            print(f"while full: {kept} kept at bob, {delivered} delivered at alice")
+            assert delivered <= kept < 400
+            refused = bob.cli("send", "alice", "while full")
+            assert_clean_failure(refused)
+            assert "could not save" in refused.stderr
+            filler.unlink()
+            freed = time.monotonic()
+            wait_for(lambda: received(bob, "alice") == before + during, 15,
+                     "every message at bob once the disk has room", interval=0.2)
+            wait_for(lambda: all_delivered(alice, "bob", 400), 15, "every receipt at alice",
+                     interval=0.2)
+            print(f"healed: all 400 at bob and delivered at alice "
+                  f"{time.monotonic() - freed:.2f}s after the space was freed")
+            assert bob.json("status")["storage"] == "ok"
+            # The refused message left no trace: bob's next one is the first alice gets.
+            bob.cli("send", "alice", "room again", check=True)
+            wait_for(lambda: received(alice, "bob") == ["room again"], 10, "bob's message")
+            assert [m["text"] for m in history(bob, "alice") if m["own"]] == ["room again"]
+            assert bob.proc is not None and bob.proc.pid == bob_pid  # no restart
+            states = [e["state"] for _, e in bob_events.of("storage")]
+            print(f"storage events at bob: {states}")
+            assert states[:1] == ["failing"] and states[-1] == "ok"
+        finally:
+            bob_events.close()
+    finally:
+        bob.close()
