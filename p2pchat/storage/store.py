@@ -410,8 +410,10 @@ class Store:
             raise StoreError("probe with writes pending")
 
         def go() -> None:
-            self._conn.execute("BEGIN IMMEDIATE")
+            # Never wait for a lock here: the node asks again soon, and must not stall meanwhile.
+            self._conn.execute("PRAGMA busy_timeout = 0")
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
                 version = self._conn.execute("PRAGMA user_version").fetchone()[0]
                 self._conn.execute(f"PRAGMA user_version = {int(version)}")
                 self._conn.execute("COMMIT")
@@ -419,6 +421,8 @@ class Store:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
 
         self._run(go)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -283,3 +284,30 @@ def test_a_full_disk_heals_without_a_restart(
             bob_events.close()
     finally:
         bob.close()
+
+
+def test_a_locked_database_heals_without_a_restart(make_node: MakeNode) -> None:
+    # Another program (a backup, an sqlite3 shell) holds the write lock on bob's database.
+    alice, bob = make_node("alice"), make_node("bob")
+    alice.start()
+    bob.start()
+    befriend(alice, bob, bob.addr, alice.addr)
+    alice.cli("send", "bob", "before", check=True)
+    wait_for(lambda: received(bob, "alice") == ["before"], 15, "the first message")
+    holder = sqlite3.connect(bob.home / "p2pchat.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        texts = [f"locked out {i}" for i in range(10)]
+        send_many(alice, "bob", texts)
+        wait_for(lambda: bob.json("status")["storage"] == "failing", 30,
+                 "bob to notice his database is locked")
+        assert "locked" in bob.json("status")["storage_error"]
+        assert not all_delivered(alice, "bob", 11)
+    finally:
+        holder.rollback()
+        holder.close()
+    released = time.monotonic()
+    wait_for(lambda: received(bob, "alice") == ["before", *texts], 20, "the messages")
+    wait_for(lambda: all_delivered(alice, "bob", 11), 10, "alice's receipts")
+    print(f"healed {time.monotonic() - released:.2f}s after the lock was released")
+    assert bob.json("status")["storage"] == "ok"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 from p2pchat.net.addresses import Address
@@ -53,7 +54,7 @@ async def test_a_patient_peer_is_redialled_within_the_interval() -> None:
         await until(lambda: len(attempts) >= 4, 5, "four knocks")
     finally:
         await dialer.stop()
-    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert max(gaps) < 1.0
 
 
