@@ -38,6 +38,7 @@ from p2pchat.net.link import Link
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.health import StorageHealth
+from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.outbox import Outbox
@@ -120,7 +121,11 @@ class Node:
             self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
         except StoreError as exc:
             raise CommandError("storage", f"cannot open the message store: {exc}") from None
-        self.links.replay_guard = ReplayGuard(self.store.get_ik_timestamps())
+        stamps = self.store.get_ik_timestamps()
+        self.links.replay_guard = ReplayGuard(stamps)
+        # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
+        # a link to ourselves is refused before anything is recorded).
+        self.links.ik_stamps = IkStamps(stamps.get(self.key, 0), self._persist_ik_floor)
         for host, port in self.config.listen:
             await self.links.listen(host, port)
         self._spawn(self._ticker(), "ticker")
@@ -130,6 +135,14 @@ class Node:
             await self.nearby.start(self.listen_addresses[0][1])
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
+
+    def _persist_ik_floor(self, floor: int) -> None:
+        try:
+            self.db.set_ik_timestamp(self.key, floor)
+        except StoreError as exc:
+            self.outbox.fail(exc)
+            return
+        self.outbox.schedule_flush()
 
     async def stop(self) -> None:
         if self._stopping:

@@ -311,3 +311,27 @@ def test_a_locked_database_heals_without_a_restart(make_node: MakeNode) -> None:
     wait_for(lambda: all_delivered(alice, "bob", 11), 10, "alice's receipts")
     print(f"healed {time.monotonic() - released:.2f}s after the lock was released")
     assert bob.json("status")["storage"] == "ok"
+
+
+def test_a_restart_after_the_clock_went_back_still_links_to_an_ik_only_peer(
+        make_node: MakeNode, tmp_path: Any) -> None:
+    # Bob remembers the newest IK timestamp alice sent (replay protection) and takes only IK.
+    # Alice's clock then steps back an hour and she restarts: her next timestamps must still
+    # be newer than what bob holds, or she could never reach him again.
+    skew = tmp_path / "alice-clock"
+    skew.write_text("0")
+    alice, bob = make_node("alice"), make_node("bob")
+    bob.start("--presence", "private")
+    clock = {"P2PCHAT_TEST_CLOCK_SKEW_FILE": str(skew)}
+    alice.start(listen="127.0.0.2:0", env=clock)  # bob cannot dial her: she must dial him
+    befriend(alice, bob, bob.addr, "127.0.0.1:9")
+    alice.cli("send", "bob", "before", check=True)
+    wait_for(lambda: received(bob, "alice") == ["before"], 15, "the first message")
+    alice.stop()
+    skew.write_text("-3600")
+    alice.start(listen="127.0.0.2:0", env=clock)
+    restarted = time.monotonic()
+    alice.cli("send", "bob", "after", check=True)
+    wait_for(lambda: received(bob, "alice") == ["before", "after"], 15,
+             "a message after the restart with the clock an hour back")
+    print(f"linked {time.monotonic() - restarted:.2f}s after the restart")
