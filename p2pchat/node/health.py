@@ -22,6 +22,9 @@ from p2pchat.storage.store import Store, StoreError
 log = logging.getLogger("p2pchat.node")
 
 MAX_ERROR_CHARS = 300  # an error text is shown to the user; SQLite's are short
+# While failing, a write waits this long for a lock, not the usual 5 s: the node must stay
+# responsive while another program holds the database, and the probe finds the end of it.
+FAILING_BUSY_MS = 100
 
 
 class StorageHealth:
@@ -58,6 +61,7 @@ class StorageHealth:
         # What memory holds may now be ahead of the store: rebuild it, every time.
         self._on_failed()
         if first:
+            self._set_busy(FAILING_BUSY_MS)
             log.error("storage is failing (%s); retrying, nothing unsaved is acknowledged",
                       self.error)
             self._events.emit({"type": "storage", "state": "failing", "error": self.error})
@@ -82,8 +86,15 @@ class StorageHealth:
                 continue
             self._recovered()
 
+    def _set_busy(self, ms: int | None) -> None:
+        try:
+            self._store().set_busy_timeout(ms)
+        except StoreError as exc:
+            log.debug("could not change the busy timeout: %s", exc)
+
     def _recovered(self) -> None:
         self.error = None
+        self._set_busy(None)
         log.warning("storage works again; asking live links for what was not kept")
         self._events.emit({"type": "storage", "state": "ok"})
         self._on_recovered()

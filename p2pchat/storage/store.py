@@ -364,6 +364,7 @@ class Store:
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._busy_ms = _BUSY_TIMEOUT_MS
             # Overwrite deleted content (a removed contact's name and note) instead of leaving
             # it in free pages.
             self._conn.execute("PRAGMA secure_delete = ON")
@@ -403,6 +404,11 @@ class Store:
         self._run(lambda: self._conn.execute("COMMIT"))
         return True
 
+    def set_busy_timeout(self, ms: int | None) -> None:
+        """How long a write waits for another program's lock (None: the default, 5 s)."""
+        self._busy_ms = _BUSY_TIMEOUT_MS if ms is None else max(0, int(ms))
+        self._run(lambda: self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}"))
+
     def probe(self) -> None:
         """Commit one tiny real write (the header's own schema version, unchanged), or raise
         StoreError: after a failed commit, this says when the disk takes writes again."""
@@ -422,7 +428,7 @@ class Store:
                     self._conn.execute("ROLLBACK")
                 raise
             finally:
-                self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
 
         self._run(go)
 
