@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 
 from p2pchat.net.addresses import Address
@@ -47,6 +46,7 @@ async def test_a_requester_keeps_knocking_then_slows_down() -> None:
 
 
 async def test_a_patient_peer_is_redialled_within_the_interval() -> None:
+    # With the old fixed patience (60 s) the second knock would come long after the deadline.
     dialer, attempts = make([], patient_interval=0.1, eager_window=60.0, patience=60.0)
     dialer.set_patient(KEY, True)
     dialer.want(KEY)
@@ -54,18 +54,15 @@ async def test_a_patient_peer_is_redialled_within_the_interval() -> None:
         await until(lambda: len(attempts) >= 4, 5, "four knocks")
     finally:
         await dialer.stop()
-    gaps = [b - a for a, b in itertools.pairwise(attempts)]
-    assert max(gaps) < 1.0
 
 
 async def test_a_wake_retries_at_once_after_failures() -> None:
-    dialer, attempts = make([], base=10.0, cap=10.0)
+    # The backoff after the failure is 15-30 s: only the wake can bring the second dial in time.
+    dialer, attempts = make([], base=30.0, cap=30.0)
     dialer.want(KEY)
     try:
         await until(lambda: len(attempts) >= 1, 5, "the first dial")
-        woken = asyncio.get_running_loop().time()
         dialer.wake(KEY)  # a new address, a lost link, an acceptance
         await until(lambda: len(attempts) >= 2, 5, "the dial after the wake")
     finally:
         await dialer.stop()
-    assert attempts[1] - woken < 1.0
