@@ -100,7 +100,11 @@ def test_accepted_request_links_at_once_and_1000_messages_survive_random_resets(
 
         texts = [f"m{i}" for i in range(1000)]
         started = time.monotonic()
-        send_many(alice, "bob", texts)
+        for batch in range(10):
+            send_many(alice, "bob", texts[batch * 100:(batch + 1) * 100])
+            # However fast the sending, the stream spans many resets.
+            resets = path.resets
+            wait_for(lambda r=resets: path.resets > r, 10, "the path to reset a link")
         wait_for(lambda: len(received(bob, "alice")) >= 1000, 90, "1000 messages at bob",
                  interval=0.5)
         wait_for(lambda: all_delivered(alice, "bob", 1000), 30, "every receipt at alice",
@@ -111,7 +115,7 @@ def test_accepted_request_links_at_once_and_1000_messages_survive_random_resets(
         gaps = link_gaps(links, accepted)
         print(f"1000 messages in {done - started:.1f}s, {path.resets} resets, "
               f"{len(gaps)} relinks, longest gap {max(gaps, default=0):.2f}s")
-        assert path.resets >= 3 and len(gaps) >= 3, "the path was meant to be flaky"
+        assert len(gaps) >= 5, "the stream was meant to span many resets"
         assert max(gaps) <= 5.0
     finally:
         bob_events.close()
