@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.clock import wall_ns
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import (
+    MAX_REQUEST_SPAN,
     Envelope,
     SyncRequest,
     SyncVector,
@@ -37,7 +38,7 @@ log = logging.getLogger("p2pchat.node")
 
 
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return wall_ns() // 1_000_000
 
 
 class Conversations:
@@ -146,6 +147,26 @@ class Conversations:
         """A contact's link is up: tell them what we hold, so each side sends what is missing."""
         conv = self.dm(peer)
         self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
+
+    def reload(self) -> None:
+        """A commit failed: forget the in-memory logs, so they are rebuilt from what the store
+        really holds (nothing rolled back is acknowledged; its gaps are asked for again)."""
+        self._logs.clear()
+
+    def resync(self, link: Link, peer: bytes) -> None:
+        """After a storage fault: our vector again, our own envelopes the peer has not
+        acknowledged, and an explicit request for the peer's (both sides believe those were
+        handed over already, so only an explicit ask makes them go again)."""
+        self.start_sync(link, peer)
+        conv = self.dm(peer)
+        conv_log = self._log(conv)
+        acked = self._store().peer_vector(conv, peer).get(self._key, 0)
+        head = conv_log.head(self._key)[0]
+        if head > acked:
+            self._sender.serve(link, conv, self._key, acked + 1, head, asked=True)
+        # The peer clips the request to what it holds; answers pull the next window in turn.
+        for request in conv_log.wanted_from({peer: conv_log.head(peer)[0] + MAX_REQUEST_SPAN}):
+            self._outbox.queue(link, request)
 
     def on_envelope(self, link: Link, peer: bytes, env: Envelope) -> None:
         # In a 1:1 chat only the peer on this authenticated link may author: envelopes are not

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -24,6 +23,7 @@ from p2pchat.net.addresses import Address, format_addr, plain_host
 from p2pchat.net.dialer import Dialer
 from p2pchat.net.link import Link
 from p2pchat.node.config import NodeConfig
+from p2pchat.node.ik_stamps import IkStamps
 
 log = logging.getLogger("p2pchat.node")
 
@@ -58,7 +58,7 @@ class LinkTable:
         self.dialer = Dialer(self.dial, addresses_for, self.has_working_link)
         self._per_ip: Counter[str] = Counter()
         self._servers: list[asyncio.Server] = []
-        self._ik_sent: dict[bytes, int] = {}  # last IK timestamp we sent, per contact
+        self.ik_stamps = IkStamps()  # the node gives it the stored floor at start
         self._stopping = False
 
     # ------------------------------------------------------------ listening
@@ -195,11 +195,9 @@ class LinkTable:
         return bool(ok) and self.by_peer.get(key) is link
 
     def _next_ik_timestamp(self, key: bytes) -> int:
-        """Wall-clock nanoseconds, but never at or below what we last sent this peer: if our
-        clock steps back, a peer that takes only IK (private presence) must still accept us."""
-        stamp = max(time.time_ns(), self._ik_sent.get(key, 0) + 1)
-        self._ik_sent[key] = stamp
-        return stamp
+        """Never at or below what we sent before, even across a clock step and a restart: a
+        peer that takes only IK (private presence) must still accept us (node/ik_stamps.py)."""
+        return self.ik_stamps.next(key)
 
     async def _serve(self, link: Link) -> None:
         ip = link.address[0]

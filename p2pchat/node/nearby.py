@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from p2pchat.clock import wall_time
 from p2pchat.core.identity import fingerprint
 from p2pchat.core.presence import (
     day_number,
@@ -94,7 +94,7 @@ class Nearby:
                 await self.discovery.async_stop()
 
     def _make_advert(self, port: int) -> Advert:
-        day = day_number(time.time())
+        day = day_number(wall_time())
         if self._config.presence == "private":
             # A fresh random instance name with each tag, so old and new can't be linked.
             return port, private_properties(self._key, day), private_instance_name(), day
@@ -113,7 +113,7 @@ class Nearby:
                 current = set(local_addresses())
                 moved = current != self._local_addrs
                 self._local_addrs = current
-            new_day = day_number(time.time()) != self._advert[3]
+            new_day = day_number(wall_time()) != self._advert[3]
             if not (moved or (new_day and self._config.presence == "private")):
                 continue
             if moved:
@@ -141,7 +141,7 @@ class Nearby:
         """Where adverts say `key` may be (public adverts name it; private ones match its tag)."""
         if self.discovery is None:
             return []
-        day = day_number(time.time())
+        day = day_number(wall_time())
         return [address for advert in self.discovery.adverts() if advert.may_be(key, day)
                 for address in advert.addresses]
 
@@ -165,7 +165,7 @@ class Nearby:
         """Who is advertising nearby, named where we know them."""
         if self.discovery is None:
             return []
-        day = day_number(time.time())
+        day = day_number(wall_time())
         contacts = [c for c in self._contacts() if c.state == "contact"]
         nearby = []
         for advert in self.discovery.adverts():

@@ -14,6 +14,7 @@ import errno
 import fcntl
 import logging
 import os
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ from p2pchat.net.addresses import format_addr
 from p2pchat.net.link import Link
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.health import StorageHealth
+from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.outbox import Outbox
@@ -64,7 +67,11 @@ class Node:
         self._lock_fd: int | None = None
         self._stopping = False
 
-        self.outbox = Outbox(lambda: self.db)
+        self.outbox = Outbox(lambda: self.db, on_failed=lambda exc: self.health.failed(exc),
+                             on_committed=lambda: self.health.committed())
+        self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
+                                    on_failed=lambda: self.conversations.reload(),
+                                    on_recovered=self._resync_all)
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
             contacts=lambda: self.db.list_contacts(states=("contact",)),
@@ -122,6 +129,10 @@ class Node:
         except StoreError as exc:
             raise CommandError("storage", f"cannot open the message store: {exc}") from None
         self.trust.restore_replay_guard()
+        # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
+        # a link to ourselves is refused before anything is recorded).
+        own_floor = self.store.get_ik_timestamps().get(self.key, 0)
+        self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
         for host, port in self.config.listen:
             await self.links.listen(host, port)
         self._spawn(self._ticker(), "ticker")
@@ -131,6 +142,14 @@ class Node:
             await self.nearby.start(self.listen_addresses[0][1])
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
+
+    def _persist_ik_floor(self, floor: int) -> None:
+        try:
+            self.db.set_ik_timestamp(self.key, floor)
+        except StoreError as exc:
+            self.outbox.fail(exc)
+            return
+        self.outbox.schedule_flush()
 
     async def stop(self) -> None:
         if self._stopping:
@@ -178,6 +197,16 @@ class Node:
     # ------------------------------------------------------------ link events
 
     def _on_link_event(self, link: Link, event: Any) -> None:
+        try:
+            self._route_link_event(link, event)
+        except StoreError as exc:
+            # A write failed (disk full, I/O error): undo the turn and keep the link; what it
+            # carried is asked for again once storage works (StorageHealth).
+            self.outbox.fail(exc)
+            if isinstance(event, Established):
+                link.close("storage failing")  # half-admitted: let the dialer start over
+
+    def _route_link_event(self, link: Link, event: Any) -> None:
         if isinstance(event, Established):
             self._on_established(link, event)
         elif isinstance(event, RecordReceived):
@@ -241,30 +270,47 @@ class Node:
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
                               "name": self.views.display_name(key), "reason": reason})
 
+    def _resync_all(self) -> None:
+        """Storage works again: every contact's live link gets our fresh vector (they send what
+        we dropped) and what of ours they have not acknowledged."""
+        for key, link in list(self.links.by_peer.items()):
+            if not link.closed and not link.peer.stranger and self.trust.is_contact(key):
+                self.conversations.resync(link, key)
+
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
         self.events.emit({"type": "nearby_changed"})
 
     # ------------------------------------------------------------ commands
 
+    async def _storing(self, command: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        """Run a command that writes; a write that fails undoes the turn as a failed commit
+        does (memory is rebuilt from the store), and the user gets a clean "storage" error."""
+        try:
+            return await command
+        except StoreError as exc:
+            self.outbox.fail(exc)
+            raise CommandError("storage", f"could not save: {exc}") from None
+
     async def add_contact(self, fingerprint_text: str, name: str,
                           addrs: list[str] | None = None) -> dict[str, Any]:
-        return await self.trust.add_contact(fingerprint_text, name, addrs)
+        return await self._storing(self.trust.add_contact(fingerprint_text, name, addrs))
 
     async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
-        return await self.trust.accept_contact(who, name)
+        return await self._storing(self.trust.accept_contact(who, name))
 
     async def block_contact(self, who: str) -> dict[str, Any]:
-        return await self.trust.block_contact(who)
+        return await self._storing(self.trust.block_contact(who))
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
-        return await self.trust.remove_contact(who)
+        return await self._storing(self.trust.remove_contact(who))
 
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
-        return await self.conversations.send(self.trust.contact_for(who).key, text)
+        return await self._storing(
+            self.conversations.send(self.trust.contact_for(who).key, text))
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
@@ -282,6 +328,7 @@ class Node:
             "presence": self.config.presence,
             "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
+            **self.health.view(),
         }
 
     def peers(self) -> dict[str, Any]:

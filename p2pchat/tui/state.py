@@ -165,6 +165,12 @@ class ChatState:
                         f" {clean(event.get('presented'))}, not the one pinned for"
                         f" {clean(event.get('name'))}. Refused: someone may be impersonating"
                         " them. Compare safety numbers in person (/safety NAME).")
+        elif kind == "storage":
+            if event.get("state") == "ok":
+                self.notice("info", "storage works again; missed messages are being fetched")
+            else:
+                self.notice("warning", f"cannot save to disk: {clean(event.get('error'))}."
+                                       " Nothing unsaved is acknowledged; retrying.")
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")
