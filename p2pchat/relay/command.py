@@ -44,6 +44,9 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queue", type=int, default=d.max_queue, metavar="BYTES",
                         help="bytes waiting for one slow receiver before frames to it are"
                         f" refused (default {d.max_queue})")
+    parser.add_argument("--stall-timeout", type=float, default=d.stall_timeout,
+                        metavar="SECONDS", help="how long a sender waits for a receiver"
+                        f" above its high-water mark (default {d.stall_timeout:g})")
     parser.add_argument("--byte-rate", type=int, default=d.byte_rate, metavar="BYTES",
                         help=f"bytes per second per client (default {d.byte_rate})")
     parser.add_argument("--frame-rate", type=int, default=d.frame_rate, metavar="N",
@@ -83,6 +86,7 @@ def _limits(args: argparse.Namespace) -> Any:
             attach_timeout=args.attach_timeout, idle_timeout=args.idle_timeout,
             max_data=args.max_frame, max_queue=args.max_queue,
             high_water=min(RelayLimits().high_water, args.max_queue),
+            stall_timeout=args.stall_timeout,
             byte_rate=args.byte_rate, frame_rate=args.frame_rate,
         )
     except ValueError as exc:
