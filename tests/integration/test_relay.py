@@ -345,3 +345,11 @@ async def test_a_slow_receiver_gets_frames_refused_not_relay_memory(
     finally:
         for client in (a, slow, c):
             await client.close()
+
+
+def test_a_relay_refuses_a_passphrase_protected_home(tmp_path: Path) -> None:
+    home = tmp_path / "user"
+    run(home, "init", "--name", "me", env={"P2PCHAT_PASSPHRASE": "secret words"}, check=True)
+    proc = run(home, "relay", "--no-mdns", "--listen", "127.0.0.1:0")
+    assert_clean_failure(proc)
+    assert "home of its own" in proc.stderr
