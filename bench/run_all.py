@@ -24,6 +24,7 @@ BENCHMARKS = {
     "crypto": "bench_crypto.py",
     "discovery": "bench_discovery.py",
     "chat": "bench_chat.py",
+    "relay": "bench_relay.py",
 }
 TIMEOUT = 120.0  # seconds per benchmark; each normally takes well under a minute
 

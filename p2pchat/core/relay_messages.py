@@ -197,17 +197,30 @@ def bucket_for(size: int) -> int:
     raise ProtocolError(f"relay record of {size} bytes exceeds {MAX_RELAY_RECORD}")
 
 
+def _bin_header(size: int) -> bytes:
+    """msgpack's own (shortest) header for a byte string of `size` bytes."""
+    if size < 0x100:
+        return bytes((0xC4, size))
+    if size < 0x10000:
+        return b"\xc5" + size.to_bytes(2, "big")
+    return b"\xc6" + size.to_bytes(4, "big")
+
+
 def encode_relay_record(record: RelayRecord) -> bytes:
     """The record, padded with zeros to its bucket (see the module docstring)."""
     fields = record._fields()
     # A fixarray header (at most 15 elements), then each element as msgpack writes it: the same
-    # bytes msgpack gives for the whole array, which we build by hand to control pad's header.
-    parts = [bytes((0x90 | (len(fields) + 2),)), pack(record.CODE)]
-    parts.extend(pack(f) for f in fields)
-    size = sum(len(p) for p in parts) + _PAD_HEADER.size
+    # bytes msgpack gives for the whole array, built by hand to control pad's header (and to
+    # copy each data field once: this is the relay's per-frame path).
+    parts = [bytes((0x90 | (len(fields) + 2), record.CODE))]  # codes < 128: positive fixint
+    for value in fields:
+        if type(value) is bytes:
+            parts += (_bin_header(len(value)), value)
+        else:
+            parts.append(pack(value))
+    size = sum(map(len, parts)) + _PAD_HEADER.size
     pad = bucket_for(size) - size
-    parts.append(_PAD_HEADER.pack(_BIN16, pad))
-    parts.append(bytes(pad))
+    parts += (_PAD_HEADER.pack(_BIN16, pad), bytes(pad))
     return b"".join(parts)
 
 
