@@ -133,8 +133,8 @@ class RelayClient:
         self._session.send_record(record, _now())
         self._flush()
 
-    def send(self, to: bytes, data: bytes) -> None:
-        self.send_record(Send(to, data))
+    def send(self, to: bytes, data: bytes, stream: int = 1) -> None:
+        self.send_record(Send(to, stream, data))
 
     async def drain(self) -> None:
         assert self._writer is not None

@@ -30,6 +30,7 @@ __all__ = [
     "KEY_LEN",
     "MAX_DATA",
     "MAX_RELAY_RECORD",
+    "MAX_STREAM",
     "REFUSED_QUEUE_FULL",
     "Attach",
     "Attached",
@@ -50,10 +51,11 @@ KEY_LEN: Final = 32  # an Ed25519 public key
 MAX_RELAY_RECORD: Final = MAX_CHUNK  # 65518
 # Record sizes a padded record takes. Small chat traffic lands in the first two; bulk in the last.
 BUCKETS: Final = (256, 1024, 4096, 16384, MAX_RELAY_RECORD)
-# Fixed bytes around `data` in a Send or Deliver: array header, code, bin8 key (2 + 32), bin16
-# header of data, bin16 header of pad.
-_DATA_OVERHEAD: Final = 1 + 1 + 2 + KEY_LEN + 3 + 3
-MAX_DATA: Final = MAX_RELAY_RECORD - _DATA_OVERHEAD  # 65476: the largest that still fits
+MAX_STREAM: Final = 2**32 - 1
+# Fixed bytes around `data` in a Send or Deliver at most: array header, code, bin8 key (2 + 32),
+# stream (uint32: 5), bin16 header of data, bin16 header of pad.
+_DATA_OVERHEAD: Final = 1 + 1 + 2 + KEY_LEN + 5 + 3 + 3
+MAX_DATA: Final = MAX_RELAY_RECORD - _DATA_OVERHEAD  # 65471: the largest that always fits
 MAX_RATE: Final = 2**32 - 1  # rates announced in Attached
 
 # Refused reasons.
@@ -111,65 +113,77 @@ class Attached:
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Client -> relay: forward `data` to the client attached with key `to`."""
+    """Client -> relay: forward `data` of `stream` to the client attached with key `to`.
+
+    `stream` is the sender's number for one end-to-end session with `to` (what a TCP
+    connection is between two nodes); the relay passes it on and never looks inside `data`.
+    """
 
     CODE: ClassVar[int] = 66
     to: bytes
+    stream: int
     data: bytes
 
     def __post_init__(self) -> None:
         _key("Send.to", self.to)
+        _count("Send.stream", self.stream, 0, MAX_STREAM)
         _data("Send.data", self.data)
 
     def _fields(self) -> list[object]:
-        return [self.to, self.data]
+        return [self.to, self.stream, self.data]
 
 
 @dataclass(frozen=True, slots=True)
 class Deliver:
-    """Relay -> client: `data` from the client attached with key `sender` (proven by its
-    handshake with the relay; the end-to-end session inside `data` proves it again)."""
+    """Relay -> client: `data` of `stream` from the client attached with key `sender` (proven
+    by its handshake with the relay; the end-to-end session inside `data` proves it again)."""
 
     CODE: ClassVar[int] = 67
     sender: bytes
+    stream: int
     data: bytes
 
     def __post_init__(self) -> None:
         _key("Deliver.sender", self.sender)
+        _count("Deliver.stream", self.stream, 0, MAX_STREAM)
         _data("Deliver.data", self.data)
 
     def _fields(self) -> list[object]:
-        return [self.sender, self.data]
+        return [self.sender, self.stream, self.data]
 
 
 @dataclass(frozen=True, slots=True)
 class NotHere:
-    """Relay -> client: nobody is attached with key `to`; the frame was dropped."""
+    """Relay -> client: nobody is attached with key `to`; the frame of `stream` was dropped."""
 
     CODE: ClassVar[int] = 68
     to: bytes
+    stream: int
 
     def __post_init__(self) -> None:
         _key("NotHere.to", self.to)
+        _count("NotHere.stream", self.stream, 0, MAX_STREAM)
 
     def _fields(self) -> list[object]:
-        return [self.to]
+        return [self.to, self.stream]
 
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """Relay -> client: a frame to `to` was dropped, for `reason` (REFUSED_*)."""
+    """Relay -> client: a frame of `stream` to `to` was dropped, for `reason` (REFUSED_*)."""
 
     CODE: ClassVar[int] = 69
     to: bytes
+    stream: int
     reason: int
 
     def __post_init__(self) -> None:
         _key("Refused.to", self.to)
+        _count("Refused.stream", self.stream, 0, MAX_STREAM)
         _count("Refused.reason", self.reason, 0, 255)
 
     def _fields(self) -> list[object]:
-        return [self.to, self.reason]
+        return [self.to, self.stream, self.reason]
 
 
 RelayRecord: TypeAlias = Attach | Attached | Send | Deliver | NotHere | Refused
@@ -178,14 +192,14 @@ _TYPES: dict[int, type[RelayRecord]] = {
     cls.CODE: cls for cls in (Attach, Attached, Send, Deliver, NotHere, Refused)
 }
 _ARITY: dict[int, int] = {
-    Attach.CODE: 0, Attached.CODE: 3, Send.CODE: 2, Deliver.CODE: 2, NotHere.CODE: 1,
-    Refused.CODE: 2,
+    Attach.CODE: 0, Attached.CODE: 3, Send.CODE: 3, Deliver.CODE: 3, NotHere.CODE: 2,
+    Refused.CODE: 3,
 }
 
 
 def wire_cost(data_len: int) -> int:
-    """Bytes a Send or Deliver of `data_len` data bytes takes on the wire: padded record, the
-    transport message's type byte and tag, and the 2-byte length."""
+    """Bytes a Send or Deliver of `data_len` data bytes takes on the wire at most: padded
+    record, the transport message's type byte and tag, and the 2-byte length."""
     return bucket_for(data_len + _DATA_OVERHEAD) + 1 + 16 + 2
 
 

@@ -268,12 +268,14 @@ class RelayServer:
         if isinstance(route, Forward):
             dest = self._conns[route.dest]
             assert conn.key is not None  # route() refuses a connection that is not attached
-            self._send(dest, Deliver(conn.key, record.data), flush=touched is None)
+            self._send(dest, Deliver(conn.key, record.stream, record.data),
+                       flush=touched is None)
             if touched is not None:
                 touched[dest.id] = dest
             return
-        answer: RelayRecord = (NotHere(record.to) if isinstance(route, NotAttached)
-                               else Refused(record.to, REFUSED_QUEUE_FULL))
+        answer: RelayRecord = (NotHere(record.to, record.stream)
+                               if isinstance(route, NotAttached)
+                               else Refused(record.to, record.stream, REFUSED_QUEUE_FULL))
         if self.state.may_answer(conn.id):
             self._send(conn, answer, flush=False)
 

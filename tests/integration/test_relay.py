@@ -117,7 +117,7 @@ async def test_two_clients_talk_both_ways_and_run_their_own_session_inside(
         assert [(await b.next_delivery()).data for _ in range(2)] == \
             [b"frame one a->b", b"frame two a->b"]
         got = await a.next_delivery()
-        assert (got.sender, got.data) == (b.key, b"frame one b->a")
+        assert (got.sender, got.stream, got.data) == (b.key, 1, b"frame one b->a")
 
         # An end-to-end Noise session (IK: a knows b's key) inside the frames.
         now = asyncio.get_running_loop().time()
@@ -179,8 +179,8 @@ async def test_a_frame_to_a_key_nobody_holds_is_answered_not_here(
     a = await attach(relay)
     try:
         nobody = Identity.generate().public_key
-        a.send(nobody, b"hello?")
-        assert await a.next_record() == NotHere(nobody)
+        a.send(nobody, b"hello?", stream=7)
+        assert await a.next_record() == NotHere(nobody, 7)
     finally:
         await a.close()
 
@@ -296,7 +296,7 @@ async def test_frame_over_the_limit_closes_the_sender(start_relay: StartRelay) -
     # A record bigger than one relay frame is refused by the relay's session itself.
     big = RelayClient(config=SessionConfig(max_record=1 << 20))
     await big.connect("127.0.0.1", relay.port, relay_key=relay.key)
-    big.send_raw_record(encode_relay_record(Send(b.key, bytes(100))) + bytes(70_000))
+    big.send_raw_record(encode_relay_record(Send(b.key, 1, bytes(100))) + bytes(70_000))
     assert "over the limit" in await big.wait_closed()
     await b.close()
 
@@ -335,7 +335,7 @@ async def test_a_slow_receiver_gets_frames_refused_not_relay_memory(
                 if isinstance(record, Refused):
                     refused = record
                     break
-        assert refused == Refused(slow.key, REFUSED_QUEUE_FULL)
+        assert refused == Refused(slow.key, 1, REFUSED_QUEUE_FULL)
         # Others are still served while the slow one lags.
         a.send(c.key, b"not stuck")
         while (delivery := await c.next_delivery()).sender != a.key:  # bounded by WAIT
