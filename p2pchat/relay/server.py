@@ -166,6 +166,9 @@ class RelayServer:
             await self._pump(conn)
         except (ConnectionError, OSError):
             self._close(conn, "connection error", count=None)
+        except Exception:  # a bug must cost one connection, never the relay
+            log.exception("internal error on a connection")
+            self._close(conn, "internal error", count=None)
         finally:
             self._close(conn, "connection ended", count=None)
             if task is not None:
@@ -284,7 +287,11 @@ class RelayServer:
     def _send(self, conn: _Conn, record: RelayRecord, *, flush: bool = True) -> None:
         if conn.closed:
             return
-        conn.session.send_record(encode_relay_record(record), _now())
+        try:
+            conn.session.send_record(encode_relay_record(record), _now())
+        except ProtocolError as exc:  # its session closed or is full: that connection is done
+            self._close(conn, f"cannot send: {exc}", count=None)
+            return
         if flush:
             self._flush(conn)
 
