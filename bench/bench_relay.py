@@ -348,6 +348,12 @@ def main() -> None:
                         await c.close()
 
             rss_after = asyncio.run(idle())
+            from p2pchat.relay.status import read_status
+
+            counts = read_status(home)
+            relay_counts = {k: counts[k] for k in ("frames_forwarded", "not_here",
+                                                   "dropped_queue_full", "throttled",
+                                                   "refusals")}
         finally:
             os.killpg(relay.pid, signal.SIGTERM)
             relay.wait(WAIT)
@@ -362,6 +368,7 @@ def main() -> None:
         "bulk": {"relay": bulk_relay, "baseline": bulk_base, "ratio": bulk_ratio},
         "small_ratio_vs_socat": small_ratio,
         "bulk_ratio_vs_socat": bulk_ratio,
+        "relay_status": relay_counts,
         "rss_before_clients_mb": round(rss_before, 1),
         "rss_200_clients_mb": round(rss_after, 1),
         "targets": {
