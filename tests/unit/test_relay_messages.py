@@ -50,8 +50,8 @@ def test_round_trip_and_every_record_is_exactly_a_bucket(record: RelayRecord) ->
 @given(st.integers(1, MAX_DATA), streams)
 def test_data_size_maps_to_the_smallest_bucket_that_holds_it(size: int, stream: int) -> None:
     encoded = encode_relay_record(Deliver(bytes(32), stream, bytes(size)))
-    smaller = [b for b in BUCKETS if b < len(encoded)]
-    assert not smaller or size + 42 > smaller[-1]  # 42: the fewest fixed bytes around data
+    unpadded = len(msgpack.packb([67, bytes(32), stream, bytes(size), b""])) + 1  # pad: bin 16
+    assert len(encoded) == min(b for b in BUCKETS if b >= unpadded)
     assert wire_cost(size) >= len(encoded) + 19  # type byte, tag, length prefix
 
 
