@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -37,7 +38,9 @@ def reachable_addresses(bound: list[Address]) -> list[Address]:
         if host in ("0.0.0.0", "::"):
             from p2pchat.net.discovery import local_addresses
 
-            candidates = [a for a in local_addresses() if (":" in a) == (host == "::")]
+            # Link-local IPv6 needs a scope that differs on every client: no use in a pasted line.
+            candidates = [a for a in local_addresses() if (":" in a) == (host == "::")
+                          and not ipaddress.ip_address(a).is_link_local]
             hosts = candidates or (["127.0.0.1"] if host == "0.0.0.0" else [])
         else:
             hosts = [host]
