@@ -303,7 +303,7 @@ def main() -> None:
         relay = subprocess.Popen(
             [sys.executable, "-m", "p2pchat", "--home", str(home), "relay", "--listen",
              "127.0.0.1:0", "--no-mdns", "--byte-rate", str(2**32 - 1), "--frame-rate",
-             str(2**32 - 1), "--max-clients", "300", "-q"],
+             str(2**32 - 1), "--max-clients", "300", "--max-clients-per-host", "300", "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=cli_env(),
             stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
         try:

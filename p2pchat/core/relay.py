@@ -10,8 +10,9 @@ Connections go through two budgets, so strangers cannot take the places of clien
   runs and its key is not yet proven. At most `max_pending` in all and `max_pending_per_host`
   from one address; each must attach within `attach_timeout`.
 * *attached*: clients whose key the handshake proved (and, on a private relay, is on the
-  allow-list). At most `max_clients`. A key attaching again replaces its older connection
-  (a laptop that lost the Wi-Fi comes back before the old TCP connection times out).
+  allow-list). At most `max_clients`, and `max_clients_per_host` from one address. A key
+  attaching again replaces its older connection (a laptop that lost the Wi-Fi comes back
+  before the old TCP connection times out).
 
 Frames: a frame to a key that is not attached is answered "not here". A frame to a receiver
 whose queue (bytes handed to its socket and not yet sent) would pass `max_queue` is dropped and
@@ -51,6 +52,7 @@ REFUSALS: Final = (
     "pending_full",  # too many handshakes under way
     "pending_per_host",  # too many handshakes under way from one address
     "relay_full",  # max_clients attached
+    "host_full",  # max_clients_per_host attached from that address
     "not_allowed",  # key not on the allow-list of a private relay
     "attach_timeout",  # no Attach within attach_timeout of the accept
     "protocol_error",  # bad handshake, bad record, anything the client got wrong
@@ -66,6 +68,7 @@ class RelayLimits:
     max_clients: int = 200
     max_pending: int = 64
     max_pending_per_host: int = 16
+    max_clients_per_host: int = 16
     attach_timeout: float = 10.0
     idle_timeout: float = 60.0
     max_data: int = MAX_DATA
@@ -77,8 +80,8 @@ class RelayLimits:
     burst_seconds: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("max_clients", "max_pending", "max_pending_per_host", "max_queue",
-                     "high_water"):
+        for name in ("max_clients", "max_pending", "max_pending_per_host",
+                     "max_clients_per_host", "max_queue", "high_water"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         for name in ("attach_timeout", "idle_timeout", "stall_timeout", "burst_seconds"):
@@ -147,6 +150,7 @@ Route: TypeAlias = Forward | NotAttached | QueueFull
 @dataclass
 class _Client:
     key: bytes
+    host: str
     bytes_bucket: TokenBucket
     frames_bucket: TokenBucket
     backlog: int = 0
@@ -181,6 +185,7 @@ class RelayState:
         self._next_id: ConnId = 1
         self._pending: dict[ConnId, _Pending] = {}
         self._pending_per_host: Counter[str] = Counter()
+        self._clients_per_host: Counter[str] = Counter()
         self._clients: dict[ConnId, _Client] = {}
         self._by_key: dict[bytes, ConnId] = {}
         self.stats = RelayStats()
@@ -227,15 +232,24 @@ class RelayState:
             self.refuse("not_allowed")
             return "not_allowed"
         old = self._by_key.get(key)
+        host = self._pending[conn].host
         if old is None and len(self._clients) >= self.limits.max_clients:
             self.refuse("relay_full")
             return "relay_full"
+        # One address holding many keys (one person, or a stranger making keys up) may not take
+        # every slot; the same key coming back from the same address replaces, never adds.
+        same_host = old is not None and self._clients[old].host == host
+        if not same_host and self._clients_per_host[host] >= self.limits.max_clients_per_host:
+            self.refuse("host_full")
+            return "host_full"
         self._forget_pending(conn)
         if old is not None:
-            del self._clients[old]
+            self._drop_client(old)
         limits = self.limits
+        self._clients_per_host[host] += 1
         self._clients[conn] = _Client(
             key,
+            host,
             TokenBucket(limits.byte_rate, limits.byte_rate * limits.burst_seconds, now),
             TokenBucket(limits.frame_rate, limits.frame_rate * limits.burst_seconds, now),
         )
@@ -246,9 +260,7 @@ class RelayState:
     def close(self, conn: ConnId) -> None:
         """The connection is gone (any reason); forget it. Closing twice is harmless."""
         self._forget_pending(conn)
-        client = self._clients.pop(conn, None)
-        if client is not None and self._by_key.get(client.key) == conn:
-            del self._by_key[client.key]
+        self._drop_client(conn)
 
     def expired(self, now: float) -> list[ConnId]:
         """Pending connections past `attach_timeout`: the caller closes them (counted here)."""
@@ -333,6 +345,16 @@ class RelayState:
             "throttled": s.throttled,
             "refusals": {reason: s.refusals[reason] for reason in REFUSALS},
         }
+
+    def _drop_client(self, conn: ConnId) -> None:
+        client = self._clients.pop(conn, None)
+        if client is None:
+            return
+        if self._by_key.get(client.key) == conn:
+            del self._by_key[client.key]
+        self._clients_per_host[client.host] -= 1
+        if not self._clients_per_host[client.host]:
+            del self._clients_per_host[client.host]
 
     def _forget_pending(self, conn: ConnId) -> None:
         pending = self._pending.pop(conn, None)

@@ -33,6 +33,9 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
                         help="don't advertise the relay on the local network")
     parser.add_argument("--max-clients", type=int, default=d.max_clients, metavar="N",
                         help=f"clients attached at once (default {d.max_clients})")
+    parser.add_argument("--max-clients-per-host", type=int, default=d.max_clients_per_host,
+                        metavar="N", help="of those, from one address"
+                        f" (default {d.max_clients_per_host})")
     parser.add_argument("--max-pending", type=int, default=d.max_pending, metavar="N",
                         help="connections still in their handshake, a budget of their own"
                         f" (default {d.max_pending})")
@@ -83,6 +86,7 @@ def _limits(args: argparse.Namespace) -> Any:
         return RelayLimits(
             max_clients=args.max_clients, max_pending=args.max_pending,
             max_pending_per_host=args.max_pending_per_host,
+            max_clients_per_host=args.max_clients_per_host,
             attach_timeout=args.attach_timeout, idle_timeout=args.idle_timeout,
             max_data=args.max_frame, max_queue=args.max_queue,
             high_water=min(RelayLimits().high_water, args.max_queue),

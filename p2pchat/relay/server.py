@@ -251,7 +251,8 @@ class RelayServer:
             raise ProtocolError("Attach before the handshake")
         result = self.state.attach(conn.id, key, now)
         if isinstance(result, str):
-            text = {"relay_full": "relay full", "not_allowed": "not on this relay's allow-list"}
+            text = {"relay_full": "relay full", "not_allowed": "not on this relay's allow-list",
+                    "host_full": "too many clients from your address"}
             self._close(conn, text.get(result, result), count=None)  # counted by attach()
             return
         conn.key = key
@@ -328,7 +329,8 @@ class RelayServer:
             log.info("client %s left: %s (%d attached)", short_fingerprint(conn.key),
                      _safe_reason(reason), self.state.client_count)
         elif count is not None:
-            log.info("refused a connection: %s", _safe_reason(reason))
+            # Debug only: strangers can make these as fast as they like; the status counts them.
+            log.debug("refused a connection: %s", _safe_reason(reason))
 
     # -- timers -----------------------------------------------------------------------------
 

@@ -229,6 +229,18 @@ def test_a_bad_allow_fingerprint_is_a_clean_error(tmp_path: Path) -> None:
     assert "--allow" in proc.stderr
 
 
+async def test_clients_per_address(start_relay: StartRelay) -> None:
+    relay = start_relay("--max-clients-per-host", "1")
+    a = await attach(relay)
+    b = RelayClient()
+    await b.connect("127.0.0.1", relay.port, relay_key=relay.key, attach=False)
+    await until(lambda: b._session is not None and b._session.established, 20)
+    b.send_record(Attach())
+    assert "too many clients from your address" in await b.wait_closed()
+    relay.status_where(lambda s: s["refusals"]["host_full"] == 1, "the refusal counted")
+    await a.close()
+
+
 async def test_max_clients(start_relay: StartRelay) -> None:
     relay = start_relay("--max-clients", "1")
     a = await attach(relay)

@@ -162,7 +162,8 @@ def test_token_bucket_never_admits_more_than_burst_plus_rate(
 @given(st.lists(st.sampled_from(["open", "attach", "close", "expire"]), max_size=80),
        st.integers(0, 2**32))
 def test_counts_stay_within_budgets_whatever_happens(ops: list[str], seed: int) -> None:
-    limits = RelayLimits(max_clients=3, max_pending=4, max_pending_per_host=2, attach_timeout=5)
+    limits = RelayLimits(max_clients=3, max_pending=4, max_pending_per_host=2,
+                         max_clients_per_host=2, attach_timeout=5)
     state = RelayState(limits)
     conns: list[int] = []
     now = 0.0
@@ -184,6 +185,8 @@ def test_counts_stay_within_budgets_whatever_happens(ops: list[str], seed: int) 
         assert state.client_count <= limits.max_clients
         assert state.pending_count <= limits.max_pending
         assert all(n <= limits.max_pending_per_host for n in state._pending_per_host.values())
+        assert all(n <= limits.max_clients_per_host for n in state._clients_per_host.values())
+        assert sum(state._clients_per_host.values()) == state.client_count
         assert set(state._by_key.values()) == set(state._clients)
 
 
@@ -201,3 +204,20 @@ def test_snapshot_holds_counts_only() -> None:
 def test_limits_are_checked(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RelayLimits(**bad)  # type: ignore[arg-type]
+
+
+def test_one_address_cannot_take_every_client_slot() -> None:
+    state = RelayState(RelayLimits(max_clients=10, max_clients_per_host=2))
+    attached(state, A, host="6.6.6.6")
+    attached(state, B, host="6.6.6.6")
+    third = state.open("6.6.6.6", 0)
+    assert third is not None
+    assert state.attach(third, C, 0) == "host_full"
+    attached(state, C, host="10.0.0.9")  # other addresses still get in
+    # A key coming back from the same address replaces its connection: not a third client.
+    again = state.open("6.6.6.6", 1)
+    assert again is not None
+    assert isinstance(state.attach(again, A, 1), Replaced)
+    refusals = state.snapshot()["refusals"]
+    assert isinstance(refusals, dict) and refusals["host_full"] == 1
+    assert state.client_count == 3
