@@ -202,6 +202,19 @@ class RelayProcess:
         proc = run(self.home, "relay", "status", "--json")
         return json.loads(proc.stdout) if proc.returncode == 0 else None
 
+    def read_status_file(self) -> dict[str, Any]:
+        from p2pchat.relay.status import read_status
+
+        return read_status(self.home)
+
+    def rss_kib(self) -> int:
+        """The relay process's resident memory, from /proc."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS for the relay")
+
     def status_where(self, condition: Callable[[dict[str, Any]], bool],
                      what: str) -> dict[str, Any]:
         """The status file once `condition` holds (the relay rewrites it about once a second)."""

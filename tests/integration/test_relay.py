@@ -348,6 +348,14 @@ async def test_a_slow_receiver_gets_frames_refused_not_relay_memory(
                     refused = record
                     break
         assert refused == Refused(slow.key, 1, REFUSED_QUEUE_FULL)
+        # Keep pushing: every further frame is refused, and the relay's memory stays put.
+        rss_before = relay.rss_kib()
+        for _ in range(400):  # 26 MB more
+            a.send(slow.key, bytes(MAX_DATA))
+            await a.drain()
+        await until(lambda: relay.read_status_file()["dropped_queue_full"] >= 300, 30,
+                    "the flood to be refused")
+        assert relay.rss_kib() - rss_before < 8 * 1024
         # Others are still served while the slow one lags.
         a.send(c.key, b"not stuck")
         while (delivery := await c.next_delivery()).sender != a.key:  # bounded by WAIT
