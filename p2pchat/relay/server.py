@@ -59,7 +59,6 @@ _MAX_LOGGED_REASON = 120
 @dataclass
 class _Conn:
     id: ConnId
-    host: str
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     session: Session
@@ -152,7 +151,7 @@ class RelayServer:
         if conn_id is None:
             writer.close()
             return
-        conn = _Conn(conn_id, plain_host(str(peer[0])), reader, writer,
+        conn = _Conn(conn_id, reader, writer,
                      Session(identity=self.identity, initiator=False, now=now,
                              replay_guard=self._guard, config=self._config))
         self._conns[conn_id] = conn
