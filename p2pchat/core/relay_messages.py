@@ -41,6 +41,7 @@ __all__ = [
     "Send",
     "bucket_for",
     "decode_relay_record",
+    "encode_deliver",
     "encode_relay_record",
     "wire_cost",
 ]
@@ -222,11 +223,20 @@ def _bin_header(size: int) -> bytes:
 
 def encode_relay_record(record: RelayRecord) -> bytes:
     """The record, padded with zeros to its bucket (see the module docstring)."""
-    fields = record._fields()
+    return _encode(record.CODE, record._fields())
+
+
+def encode_deliver(sender: bytes, stream: int, data: bytes) -> bytes:
+    """`encode_relay_record(Deliver(sender, stream, data))` for fields already checked (the
+    relay's per-frame path: they come from a decoded Send and an attached client's key)."""
+    return _encode(Deliver.CODE, [sender, stream, data])
+
+
+def _encode(code: int, fields: list[object]) -> bytes:
     # A fixarray header (at most 15 elements), then each element as msgpack writes it: the same
     # bytes msgpack gives for the whole array, built by hand to control pad's header (and to
     # copy each data field once: this is the relay's per-frame path).
-    parts = [bytes((0x90 | (len(fields) + 2), record.CODE))]  # codes < 128: positive fixint
+    parts = [bytes((0x90 | (len(fields) + 2), code))]  # codes < 128: positive fixint
     for value in fields:
         if type(value) is bytes:
             parts += (_bin_header(len(value)), value)

@@ -29,12 +29,12 @@ from p2pchat.core.relay_messages import (
     REFUSED_QUEUE_FULL,
     Attach,
     Attached,
-    Deliver,
     NotHere,
     Refused,
     RelayRecord,
     Send,
     decode_relay_record,
+    encode_deliver,
     encode_relay_record,
 )
 from p2pchat.core.session import (
@@ -271,8 +271,8 @@ class RelayServer:
         if isinstance(route, Forward):
             dest = self._conns[route.dest]
             assert conn.key is not None  # route() refuses a connection that is not attached
-            self._send(dest, Deliver(conn.key, record.stream, record.data),
-                       flush=touched is None)
+            self._send_bytes(dest, encode_deliver(conn.key, record.stream, record.data),
+                             flush=touched is None)
             if touched is not None:
                 touched[dest.id] = dest
             return
@@ -285,10 +285,13 @@ class RelayServer:
     # -- output -----------------------------------------------------------------------------
 
     def _send(self, conn: _Conn, record: RelayRecord, *, flush: bool = True) -> None:
+        self._send_bytes(conn, encode_relay_record(record), flush=flush)
+
+    def _send_bytes(self, conn: _Conn, record: bytes, *, flush: bool = True) -> None:
         if conn.closed:
             return
         try:
-            conn.session.send_record(encode_relay_record(record), _now())
+            conn.session.send_record(record, _now())
         except ProtocolError as exc:  # its session closed or is full: that connection is done
             self._close(conn, f"cannot send: {exc}", count=None)
             return

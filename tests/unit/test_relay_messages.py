@@ -22,6 +22,7 @@ from p2pchat.core.relay_messages import (
     RelayRecord,
     Send,
     decode_relay_record,
+    encode_deliver,
     encode_relay_record,
     wire_cost,
 )
@@ -113,3 +114,9 @@ def test_oversized_input_is_refused_before_parsing() -> None:
 
 def test_refused_reason_constant() -> None:
     assert Refused(bytes(32), 0, REFUSED_QUEUE_FULL).reason == 1
+
+
+@given(keys, streams, datas)
+def test_the_relays_fast_deliver_encoding_is_the_records(key: bytes, stream: int,
+                                                         data: bytes) -> None:
+    assert encode_deliver(key, stream, data) == encode_relay_record(Deliver(key, stream, data))
