@@ -309,6 +309,16 @@ def cmd_peers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relay(args: argparse.Namespace) -> int:
+    from p2pchat.relay.command import RelayError
+    from p2pchat.relay.command import cmd_relay as run_relay
+
+    try:
+        return run_relay(args)
+    except RelayError as exc:
+        _fail(str(exc))
+
+
 # ---------------------------------------------------------------- the parser
 
 
@@ -427,6 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     peers = command("peers", cmd_peers, "show live links, nearby nodes and contact requests")
     peers.add_argument("--json", action="store_true", help="print a JSON object")
+
+    from p2pchat.relay.command import add_relay_arguments
+
+    relay = command("relay", cmd_relay, "run a relay on a spare machine: it joins nodes that"
+                    " cannot reach each other and forwards only ciphertext (docs/relay.md)")
+    add_relay_arguments(relay)
 
     return parser
 
