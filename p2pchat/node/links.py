@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -22,6 +21,7 @@ from p2pchat.core.session import ReplayGuard, Session
 from p2pchat.net.addresses import Address, format_addr, plain_host
 from p2pchat.net.dialer import Dialer
 from p2pchat.net.link import Link
+from p2pchat.net.listen import bound_addresses, listen
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.ik_stamps import IkStamps
 
@@ -64,34 +64,9 @@ class LinkTable:
     # ------------------------------------------------------------ listening
 
     async def listen(self, host: str, port: int) -> None:
-        server = await self._start_server(host, port)
+        server = await listen(self._on_inbound, host, port)
         self._servers.append(server)
-        for sock in server.sockets:
-            host, port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
-            dual_stack = sock.family == socket.AF_INET6 and host == "::" and not \
-                sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
-            if dual_stack:  # it serves IPv4 too: say so first, in the form most tools read
-                self.listen_addresses.append(("0.0.0.0", port))
-            self.listen_addresses.append((host, port))
-
-    async def _start_server(self, host: str, port: int) -> asyncio.Server:
-        if host == "::":
-            # One dual-stack socket, so the one port we advertise serves IPv6 and IPv4 alike
-            # (asyncio's own would set IPV6_V6ONLY and need a second socket on another port).
-            try:
-                sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            except OSError:
-                host = "0.0.0.0"  # no IPv6 on this host
-            else:
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                    sock.bind(("::", port))
-                except OSError:
-                    sock.close()
-                    raise
-                return await asyncio.start_server(self._on_inbound, sock=sock)
-        return await asyncio.start_server(self._on_inbound, host, port)
+        self.listen_addresses += bound_addresses(server)
 
     async def new_ports(self) -> int | None:
         """Listen on fresh OS-chosen ports (where the user fixed none) and close the old

@@ -151,7 +151,8 @@ def _run(args: argparse.Namespace) -> int:
 
     import asyncio
 
-    from p2pchat.relay.main import configure_logging, serve_relay
+    from p2pchat.relay.main import serve_relay
+    from p2pchat.runner import configure_logging
 
     configure_logging(args.verbose - args.quiet)
     try:

@@ -8,7 +8,6 @@ import ipaddress
 import logging
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,6 @@ from p2pchat.relay.status import write_status
 log = logging.getLogger("p2pchat.relay")
 
 STATUS_REFRESH = 30.0  # seconds: rewrite an unchanged status this often, to show it is alive
-
-
-def configure_logging(verbosity: int) -> None:
-    level = logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO
-    logging.basicConfig(stream=sys.stderr, level=level,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
 
 
 def reachable_addresses(bound: list[Address]) -> list[Address]:
