@@ -166,8 +166,9 @@ def _node_config(args: argparse.Namespace) -> Any:
 def cmd_node(args: argparse.Namespace) -> int:
     import asyncio
 
+    from p2pchat.logsetup import configure_logging
     from p2pchat.node import CommandError
-    from p2pchat.runner import configure_logging, serve
+    from p2pchat.runner import serve
 
     config = _node_config(args)
     stored = load_identity(ensure_home(args.home), args)

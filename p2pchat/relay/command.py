@@ -151,8 +151,8 @@ def _run(args: argparse.Namespace) -> int:
 
     import asyncio
 
+    from p2pchat.logsetup import configure_logging
     from p2pchat.relay.main import serve_relay
-    from p2pchat.runner import configure_logging
 
     configure_logging(args.verbose - args.quiet)
     try:
