@@ -37,7 +37,7 @@ from _common import ROOT, emit, environment, ratio, versions
 
 from p2pchat.core.identity import Identity
 from p2pchat.core.relay_messages import MAX_DATA, Deliver
-from p2pchat.core.session import Established, RecordReceived, Session
+from p2pchat.core.session import RecordReceived, Session
 from tests.cli import cli_env
 from tests.relay_client import RelayClient
 
@@ -117,13 +117,12 @@ async def run_receiver(args: argparse.Namespace) -> None:
     got, nbytes, first, first_cpu = 0, 0, 0.0, 0.0
     while got < args.count:  # bounded: every receive waits at most WAIT
         for event in await peer.receive():
-            if isinstance(event, Established):
-                peer.push()
-            elif isinstance(event, RecordReceived):
+            if isinstance(event, RecordReceived):
                 if got == 0:
                     first, first_cpu = time.perf_counter(), time.process_time()
                 got += 1
                 nbytes += len(event.record)
+        peer.push()  # IK2 after IK1 (we are established only on the key confirmation)
     elapsed = time.perf_counter() - first
     print(json.dumps({"records": got, "bytes": nbytes, "elapsed_s": elapsed,
                       "cpu_s": time.process_time() - first_cpu}), flush=True)

@@ -125,9 +125,11 @@ async def test_two_clients_talk_both_ways_and_run_their_own_session_inside(
                      ik_timestamp=1)
         sb = Session(identity=b.identity, initiator=False, now=now)
         push(a, b.key, sa)
-        assert any(isinstance(e, Established) for e in await feed(b, a.key, sb))
+        assert await feed(b, a.key, sb) == []  # IK1: b waits for key confirmation
         push(b, a.key, sb)
         assert any(isinstance(e, Established) for e in await feed(a, b.key, sa))
+        push(a, b.key, sa)  # a's key confirmation
+        assert any(isinstance(e, Established) for e in await feed(b, a.key, sb))
         sa.send_record(SECRET_AB, now)
         push(a, b.key, sa)
         assert RecordReceived(SECRET_AB) in await feed(b, a.key, sb)
