@@ -74,6 +74,9 @@ class ControlServer:
                 _text(p, "who"), _text(p, "name", required=False) or None),
             "contacts.block": lambda p: node_.block_contact(_text(p, "who")),
             "contacts.remove": lambda p: node_.remove_contact(_text(p, "who")),
+            "contacts.unblock": lambda p: node_.unblock_contact(_text(p, "who")),
+            "contacts.rename": lambda p: node_.rename_contact(_text(p, "who"), _text(p, "name")),
+            "rekey": self._sync(lambda p: node_.rekey()),
             "send": lambda p: node_.send(_text(p, "to"), _text(p, "text")),
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
         }

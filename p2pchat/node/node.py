@@ -131,6 +131,12 @@ class Node:
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
 
+    async def start_discovery(self) -> None:
+        """Start mDNS on a node started without it (the chat screen draws first and starts
+        discovery, the slow part, behind it)."""
+        if not self.nearby.on and self.listen_addresses:
+            await self.nearby.start(self.listen_addresses[0][1])
+
     async def stop(self) -> None:
         if self._stopping:
             return
@@ -258,6 +264,17 @@ class Node:
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
         return await self.trust.remove_contact(who)
+
+    async def unblock_contact(self, who: str) -> dict[str, Any]:
+        return await self.trust.unblock_contact(who)
+
+    async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
+        return await self.trust.rename_contact(who, name)
+
+    def rekey(self) -> dict[str, Any]:
+        """New session keys now: every contact link is closed and dialled again at once (a new
+        Noise handshake), so nothing of the old keys protects later messages."""
+        return {"links": self.links.restart_contact_links()}
 
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()

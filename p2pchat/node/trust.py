@@ -309,6 +309,28 @@ class Trust:
         self._links.close_peer(contact.key, "contact removed")
         return {"removed": fingerprint(contact.key), "name": contact.name}
 
+    async def unblock_contact(self, who: str) -> dict[str, Any]:
+        """A blocked contact becomes a contact again: links and messages resume."""
+        contact = self.contact_for(who, states=("blocked",))
+        self._store().set_contact_state(contact.key, "contact")
+        self._ensure_dm(contact.key)
+        await self._outbox.durable()
+        self._became_contact(contact.key)
+        return self._views.contact(self.contact_for(fingerprint(contact.key)))
+
+    async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
+        """What we call a contact (or a request, or a blocked one); names stay unique."""
+        states = ("contact", "request", "blocked")
+        contact = self.contact_for(who, states=states)
+        name = _valid_name(name)
+        db = self._store()
+        same_name = db.contact_by_name(name)
+        if same_name is not None and same_name.key != contact.key:
+            raise CommandError("name_taken", f"you already have a contact named {name!r}")
+        db.set_contact_name(contact.key, name)
+        await self._outbox.durable()
+        return self._views.contact(self.contact_for(fingerprint(contact.key), states))
+
     def list_contacts(self) -> list[dict[str, Any]]:
         return [self._views.contact(c) for c in self._store().list_contacts()]
 

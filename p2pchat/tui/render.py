@@ -7,11 +7,12 @@ it entered the state.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
 
-from p2pchat.tui.state import ChatState, Conversation, Message
+from p2pchat.tui.state import ChatState, Conversation, Message, Page
 
 Fragments = list[tuple[str, str]]
 
@@ -19,7 +20,8 @@ Fragments = list[tuple[str, str]]
 AUTHOR_COLOURS = ("ansicyan", "ansigreen", "ansimagenta", "ansiyellow", "ansiblue", "ansired",
                   "#ff8700", "#5fafff", "#d75fd7", "#87d700")
 OWN_STYLE = "class:own"
-STATUS_MARKS = {"queued": "· queued", "sent": "✓ sent", "delivered": "✓✓ delivered"}
+# Quiet marks: a clock-like dot while waiting, one tick sent, two ticks delivered.
+STATUS_MARKS = {"queued": "·", "sent": "✓", "delivered": "✓✓"}
 
 STYLE_RULES = {
     "conv": "",
@@ -41,6 +43,10 @@ STYLE_RULES = {
     "title": "bold",
     "empty": "ansibrightblack italic",
     "separator": "ansibrightblack",
+    "header": "bold",
+    "day": "ansibrightblack",
+    "newline": "ansired",
+    "more": "reverse ansiyellow",
 }
 
 
@@ -81,12 +87,12 @@ def conversation_list(state: ChatState, width: int) -> Fragments:
     order = state.order()
     if not order:
         out.append(("class:empty", " none yet: /add\n"))
-    for conv in order:
-        out += _conversation_row(conv, conv.fingerprint == state.selected, width)
+    for number, conv in enumerate(order, 1):
+        out += _conversation_row(conv, conv.fingerprint == state.selected, width, number)
     return out
 
 
-def _conversation_row(conv: Conversation, selected: bool, width: int) -> Fragments:
+def _conversation_row(conv: Conversation, selected: bool, width: int, number: int) -> Fragments:
     base = "class:conv.selected" if selected else "class:conv"
     if conv.state == "request":
         dot, dot_style = "?", "class:conv.request"
@@ -104,55 +110,185 @@ def _conversation_row(conv: Conversation, selected: bool, width: int) -> Fragmen
     ]
 
 
-def history(state: ChatState, today: date | None = None) -> tuple[Fragments, int]:
-    """The selected conversation, oldest first, and how many lines it takes."""
+def wrap(fragments: Iterable[tuple[str, str]], width: int, indent: int = 0) -> list[Fragments]:
+    """One logical line as screen rows of `width` cells, broken at spaces when it can be;
+    continuation rows start with `indent` spaces (a hanging indent under the text)."""
+    width = max(1, width)
+    indent = indent if indent < width // 2 else 0
+    tokens: list[list[tuple[str, str]]] = []
+    for style, text in fragments:
+        for ch in text:
+            if tokens and not (ch != " " and tokens[-1][-1][1] == " "):
+                tokens[-1].append((style, ch))
+            else:
+                tokens.append([(style, ch)])
+    rows: list[Fragments] = []
+    row: Fragments = []
+    used = 0
+    for token in tokens:
+        word = [(s, c) for s, c in token if c != " "]
+        word_width = sum(get_cwidth(c) for _, c in word)
+        if used and used + word_width > width and word_width <= width - indent:
+            rows.append(row)
+            row, used = [("", " " * indent)] if indent else [], indent
+        for style, ch in token:
+            w = get_cwidth(ch)
+            if used + w > width:
+                if ch == " ":
+                    continue  # spaces at the end of a row are not carried over
+                rows.append(row)
+                row, used = [("", " " * indent)] if indent else [], indent
+            row.append((style, ch))
+            used += w
+    rows.append(row)
+    return [_merge(_rstrip(r)) for r in rows]
+
+
+def _rstrip(row: Fragments) -> Fragments:
+    while row and row[-1][1] == " " and len(row) > 1:
+        row = row[:-1]
+    return row
+
+
+def _merge(row: Fragments) -> Fragments:
+    out: Fragments = []
+    for style, text in row:
+        if out and out[-1][0] == style:
+            out[-1] = (style, out[-1][1] + text)
+        else:
+            out.append((style, text))
+    return out
+
+
+def day_label(sent_at: str) -> str:
+    try:
+        return datetime.fromisoformat(sent_at).astimezone().strftime("%A %d %B %Y")
+    except (ValueError, OverflowError):
+        return "an unknown day"
+
+
+def history_rows(state: ChatState, width: int, today: date | None = None) -> list[Fragments]:
+    """The main pane as screen rows: the open page, else the selected conversation."""
+    if state.page is not None:
+        return page_rows(state.page, width)
     conv = state.current
     if conv is None:
-        return [("class:empty", "No conversation selected. /add a contact, or /help.")], 1
+        if state.starting:
+            return wrap([("class:empty", "Starting your node...")], width)
+        return wrap([("class:empty", "No conversation yet: /add someone, /nearby shows who is"
+                                      " around, /help lists everything.")], width)
     if conv.state == "request":
         note = f' ("{conv.note}")' if conv.note else ""
-        text = (f"{conv.name} asks to connect{note}.\n"
-                f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
-                f" /safety {conv.name} to check who it is.")
-        return [("class:notice.request", text)], 2
+        rows = wrap([("class:notice.request", f"{conv.name} asks to connect{note}.")], width)
+        rows += wrap([("", f"Fingerprint: {conv.fingerprint}")], width, 13)
+        rows += wrap([("class:notice.request",
+                       f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
+                       f" /verify {conv.name} to check who it is.")], width)
+        return rows
     if not conv.messages:
         loading = "" if conv.loaded else " (loading)"
-        return [("class:empty", f"No messages with {conv.name} yet{loading}.")], 1
+        return wrap([("class:empty", f"No messages with {conv.name} yet{loading}.")], width)
+    rows = []
+    day = ""
+    today = today or datetime.now().astimezone().date()
+    for message in conv.messages:
+        label = day_label(message.sent_at)
+        if label != day:
+            day = label
+            rows.append(_rule(label, width, "class:day"))
+        if message.id == conv.first_unread:
+            rows.append(_rule("new messages", width, "class:newline"))
+        fragments, indent = _message(message, today)
+        for line_index, line in enumerate(_split_newlines(fragments)):
+            rows += wrap(([("", " " * indent)] if line_index else []) + line, width, indent)
+    return rows
+
+
+def _rule(label: str, width: int, style: str) -> Fragments:
+    text = f" {label} "
+    side = max(0, width - get_cwidth(text)) // 2
+    return [(style, fit("─" * side + text + "─" * side, width))]
+
+
+def _split_newlines(fragments: Fragments) -> list[Fragments]:
+    lines: list[Fragments] = [[]]
+    for style, text in fragments:
+        parts = text.split("\n")
+        for index, part in enumerate(parts):
+            if index:
+                lines.append([])
+            if part:
+                lines[-1].append((style, part))
+    return lines
+
+
+def history(state: ChatState, today: date | None = None) -> tuple[Fragments, int]:
+    """The selected conversation as one text (for tests and plain readers), and its rows."""
+    rows = history_rows(state, 10_000, today)
     out: Fragments = []
-    lines = 0
-    for index, message in enumerate(conv.messages):
+    for index, row in enumerate(rows):
         if index:
             out.append(("", "\n"))
-        out += _message(message, today)
-        lines += message.text.count("\n") + 1
-    return out, lines
+        out += row
+    return out, len(rows)
 
 
-def _message(message: Message, today: date | None) -> Fragments:
+def _message(message: Message, today: date) -> tuple[Fragments, int]:
     stamp = local_time(message.sent_at, today)
+    if len(stamp) > 5:
+        stamp = stamp[-5:]  # the day separator above says which day
     out: Fragments = [("class:time", stamp + " "),
                       (author_style(message.author, message.own), message.author_name),
                       ("", ": ")]
-    indent = " " * (get_cwidth(stamp) + 1)
-    out.append(("", message.text.replace("\n", "\n" + indent)))
+    indent = get_cwidth(stamp) + 1
+    out.append(("", message.text))
     if message.own and message.status:
         mark_style = "class:mark.delivered" if message.status == "delivered" else "class:mark"
-        out.append((mark_style, "  " + STATUS_MARKS.get(message.status, message.status)))
-    return out
+        out.append((mark_style, " " + STATUS_MARKS.get(message.status, message.status)))
+    return out, indent
+
+
+def page_rows(page: Page, width: int) -> list[Fragments]:
+    rows = wrap([("class:title", page.title)], width)
+    for kind, text in page.lines:
+        indent = len(text) - len(text.lstrip(" "))
+        rows += wrap([(f"class:notice.{kind}", text)], width, min(indent + 2, 30))
+    return rows
+
+
+def header(state: ChatState) -> str:
+    """The main pane's title: what it shows, and how to leave a page."""
+    if state.page is not None:
+        return f" {state.page.title} (Esc to close)"
+    conv = state.current
+    if conv is None:
+        return " p2pchat"
+    where = "online" if conv.online else "offline"
+    if conv.state == "request":
+        where = "asks to connect"
+    return f" {conv.name} · {where}"
 
 
 def status_line(state: ChatState) -> Fragments:
     me = state.me
-    parts = [
-        f" {me.name} {me.fingerprint[:7]}",
-        f"links {state.links}",
-        f"mDNS {'on' if state.mdns else 'off'}",
-        f"presence {state.presence or '?'}",
-        state.mode,
-    ]
-    out: Fragments = [("class:status", " │ ".join(parts) + " ")]
+    online = sum(1 for c in state.conversations.values()
+                 if c.online and c.state == "contact")
+    if state.starting:
+        network = "connecting..."
+    elif not state.mdns:
+        network = "not looking on this network"
+    elif state.presence == "private":
+        network = "visible only to contacts"
+    else:
+        network = "visible on this network"
+    parts = [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network]
+    if state.unread_total:
+        parts.append(f"{state.unread_total} unread")
+    if state.mode == "attached":
+        parts.append("node in background")
+    out: Fragments = [("class:status", " · ".join(parts) + " ")]
     if not state.connected:
-        out.append(("class:status.warn", " DISCONNECTED from the node: /quit "))
+        out.append(("class:status.warn", " node stopped: reconnecting... "))
     return out
 
 

@@ -40,6 +40,8 @@ class Conversation:
     note: str = ""
     loaded: bool = False  # history fetched from the node
     messages: list[Message] = field(default_factory=list)
+    last_activity: str = ""  # ISO time of the newest message: the list is ordered by it
+    first_unread: str | None = None  # the id the "new messages" line sits above
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -49,6 +51,14 @@ class Conversation:
 class Notice:
     kind: str  # info, error, warning or request: picks the colour
     text: str
+
+
+@dataclass
+class Page:
+    """Long output (help, contacts, nearby, search results) shown in the main pane."""
+
+    title: str
+    lines: list[tuple[str, str]]  # (kind, text): kind picks the colour, as for notices
 
 
 @dataclass
@@ -69,6 +79,10 @@ class ChatState:
         self.conversations: dict[str, Conversation] = {}
         self.selected: str | None = None
         self.notices: deque[Notice] = deque(maxlen=MAX_NOTICES)
+        self.page: Page | None = None
+        self.nearby: list[dict[str, Any]] = []  # as /nearby numbered them
+        self.blocked: list[str] = []  # names, for /unblock completion
+        self.starting = False  # the node is still starting behind the first screen
         self._early_deliveries: dict[str, bool] = {}  # insertion-ordered, bounded
 
     # ------------------------------------------------------------ loading
@@ -194,8 +208,11 @@ class ChatState:
         while index > 0 and messages[index - 1].sent_at > message.sent_at:
             index -= 1  # usually none: only history merged after live events reorders
         messages.insert(index, message)
+        conv.last_activity = max(conv.last_activity, message.sent_at)
         if count_unread and not own and conv.fingerprint != self.selected:
             conv.unread += 1
+            if conv.first_unread is None:
+                conv.first_unread = message.id
 
     def _delivered(self, fingerprint: str, message_id: str) -> None:
         conv = self.conversations.get(fingerprint)
@@ -210,16 +227,27 @@ class ChatState:
     # ------------------------------------------------------------ selection
 
     def order(self) -> list[Conversation]:
-        """Requests first (they wait for an answer), then contacts by name."""
-        return sorted(self.conversations.values(),
-                      key=lambda c: (c.state != "request", c.name.casefold(), c.fingerprint))
+        """Requests first (they wait for an answer), then by last activity, then by name."""
+        by_name = sorted(self.conversations.values(),
+                         key=lambda c: (c.name.casefold(), c.fingerprint))
+        by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
+        return sorted(by_activity, key=lambda c: c.state != "request")
 
     def select(self, fingerprint: str) -> Conversation | None:
         conv = self.conversations.get(fingerprint)
         if conv is not None:
+            if self.selected != fingerprint:
+                previous = self.conversations.get(self.selected or "")
+                if previous is not None:
+                    previous.first_unread = None  # read: its "new messages" line goes
             self.selected = fingerprint
             conv.unread = 0
+            self.page = None
         return conv
+
+    @property
+    def unread_total(self) -> int:
+        return sum(c.unread for c in self.conversations.values())
 
     def select_next(self, step: int) -> Conversation | None:
         order = self.order()
@@ -260,6 +288,9 @@ class ChatState:
 
     def clear_notices(self) -> None:
         self.notices.clear()
+
+    def show_page(self, title: str, lines: list[str], kind: str = "info") -> None:
+        self.page = Page(clean(title), [(kind, clean(line)) for line in lines])
 
 
 def _later(old: str | None, new: str | None) -> str | None:

@@ -38,6 +38,8 @@ CTRL_C = "\x03"
 CTRL_D = "\x04"
 PAGE_UP = "\x1b[5~"
 PAGE_DOWN = "\x1b[6~"
+ALT_UP = "\x1b[1;3A"
+ALT_DOWN = "\x1b[1;3B"
 
 
 @asynccontextmanager
@@ -116,13 +118,22 @@ async def test_add_send_deliver_and_unread(make_local_node: MakeLocalNode, attac
         assert (last.text, last.own, last.author_name) == ("hi alice\ufffd[2J\ufffd", False, "bob")
         assert "bob (1)" in conversation_text(chat)
 
-        keys.send_text(TAB)  # carol -> bob (wraps around)
-        await until(lambda: state.selected == conv.fingerprint, 10, "Tab to select bob")
+        # Tab in the middle of a message completes (nothing here) and never switches.
+        carol_fp = state.selected
+        keys.send_text(f"draft for carol{TAB}")
+        await until(lambda: chat.input.text == "draft for carol", 10, "the draft typed")
+        assert state.selected == carol_fp
+        keys.send_text(ALT_UP)  # bob is listed first: he has the latest message
+        await until(lambda: state.selected == conv.fingerprint, 10, "Alt+Up to select bob")
         assert conv.unread == 0 and "(1)" not in conversation_text(chat)
-        keys.send_text(PAGE_UP)  # two lines of history: scrolls up by one, no further
-        await until(lambda: chat._scroll == 1, 10, "PageUp to scroll")
+        await until(lambda: chat.input.text == "", 10, "bob's (empty) draft in the input")
+        keys.send_text(ALT_DOWN)
+        await until(lambda: chat.input.text == "draft for carol", 10, "carol's draft back")
+        keys.send_text("\x1b1")  # Alt+1: the first conversation, bob
+        await until(lambda: state.selected == conv.fingerprint, 10, "Alt+1 to select bob")
+        keys.send_text(PAGE_UP)  # everything fits: nothing to scroll
         keys.send_text(PAGE_DOWN)
-        await until(lambda: chat._scroll == 0, 10, "PageDown to scroll back")
+        await until(lambda: chat._scroll == 0, 10, "no scrolling past the history")
 
         # Mistakes are notices, not tracebacks.
         keys.send_text(f"/add NOTAFINGERPRINT dave{ENTER}/to nobody{ENTER}/frobnicate{ENTER}")
@@ -131,7 +142,11 @@ async def test_add_send_deliver_and_unread(make_local_node: MakeLocalNode, attac
         assert "that fingerprint is not valid" in text and "'nobody'" in text
         assert "Traceback" not in text
 
+        # Ctrl-D on an empty line quits, but carol's draft would be lost: it asks first.
         keys.send_text(CTRL_D)
+        await until(lambda: chat.confirm is not None, 10, "the question before quitting")
+        assert "unsent text" in chat.confirm[0]
+        keys.send_text("y")
 
 
 async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> None:
@@ -164,6 +179,8 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
         await until(lambda: [m["text"] for m in bob.history("alice")] == ["hi bob"], 10,
                     "the first message after accepting")
         keys.send_text(CTRL_C)
+        await until(lambda: chat.confirm is not None, 10, "the question before quitting")
+        keys.send_text("y")
 
 
 async def test_in_process_serves_the_cli_and_stops_cleanly(tmp_path: Path) -> None:
@@ -182,6 +199,7 @@ async def test_in_process_serves_the_cli_and_stops_cleanly(tmp_path: Path) -> No
             await client.close()
         assert status["fingerprint"] == identity.fingerprint
         keys.send_text(CTRL_C)
+        keys.send_text("y")
         await asyncio.wait_for(task, 15)
     assert not socket_path(home).exists()
     again = Node(home, identity, "alice", config)  # the home lock was released

@@ -117,7 +117,9 @@ async def test_commands_run_in_order_and_failures_are_notices() -> None:
         assert "internal error: RuntimeError: oops" in text
         assert "no conversation named 'nobody'" in text
         assert f"You are me; your fingerprint, for friends to add:\n  {ME}" in text
-        assert "link: bob contact outbound 127.0.0.1:9" in text
+        page = controller.state.page
+        assert page is not None and page.title == "Peers"
+        assert ("info", "link: bob contact outbound 127.0.0.1:9") in page.lines
         assert [m.id for m in controller.state.conversations[BOB].messages] == ["first", "second"]
     finally:
         await controller.stop()
