@@ -115,10 +115,13 @@ def _ask_name() -> str:
     from p2pchat.storage import keystore
 
     for _ in range(PASSPHRASE_TRIES):
-        try:
-            typed = input("Your name, as your contacts will see it: ").strip()
-        except EOFError:
+        # Not input(): at a terminal it writes its prompt to stderr, which may be a log file.
+        sys.stdout.write("Your name, as your contacts will see it: ")
+        sys.stdout.flush()
+        line = sys.stdin.readline(4096)
+        if not line:
             _fail("no name given; nothing was written")
+        typed = line.strip()
         try:
             return keystore.validate_name(typed)
         except keystore.KeystoreError as exc:

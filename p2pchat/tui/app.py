@@ -119,6 +119,7 @@ class ChatApp:
         self.controller = controller
         controller.on_change = self.redraw
         controller.on_quit = self.request_quit
+        controller.ask = self.ask
         self.state = self.controller.state
         self.notifier = notifier or Notifier(self._write_raw)
         self._scroll = 0  # rows scrolled up from the bottom
@@ -228,6 +229,11 @@ class ChatApp:
         self.confirm = (prompt, choices)
         self.redraw()
 
+    def ask(self, question: str, on_yes: Callable[[], None]) -> None:
+        """A yes/no question in the notice row; any other key means no."""
+        self.confirm = (question, {"y": on_yes, "n": self._cancel_confirm})
+        self.redraw()
+
     def _leave_in_background(self) -> None:
         self.quit_choice = "background"
         self.exit()
@@ -275,9 +281,12 @@ class ChatApp:
 
     def _history_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
         rows = cast(list[StyleAndTextTuples], render.history_rows(self.state, width))
-        shown_for = self.state.page or self.state.selected
-        if shown_for is not self._shown_for:
-            self._shown_for, self._scroll, self.new_below = shown_for, 0, False
+        page = self.state.page
+        shown_for = ("page", id(page)) if page is not None else ("conv", self.state.selected)
+        if shown_for != self._shown_for:
+            # A conversation opens at its newest message, a page (help...) at its top.
+            top = len(rows) if self.state.page is not None else 0
+            self._shown_for, self._scroll, self.new_below = shown_for, top, False
         elif self._scroll and len(rows) > self._total_rows:
             self._scroll += len(rows) - self._total_rows  # keep the rows being read in place
             self.new_below = self.state.page is None

@@ -32,9 +32,10 @@ class Spec:
 
 # name -> Spec; the order is the order of /help.
 COMMANDS: dict[str, Spec] = {
-    "/msg": Spec("NAME [TEXT]", "open the conversation with NAME (and send TEXT)", "name"),
-    "/add": Spec("FINGERPRINT NAME [HOST:PORT] | NUMBER|NAME from /nearby",
-                 "add a contact", "nearby"),
+    "/msg": Spec("NAME [TEXT]", "open the conversation with NAME (and send TEXT); or /to",
+                 "name"),
+    "/add": Spec("FINGERPRINT NAME", "add a contact; /add NUMBER adds someone from /nearby;"
+                 " a HOST:PORT after the name if they can't be found", "nearby"),
     "/accept": Spec("NAME", "accept someone who asks to connect", "name"),
     "/block": Spec("NAME", "refuse all links and requests from someone (asks first)", "name"),
     "/unblock": Spec("NAME", "let a blocked contact reach you again", "blocked"),
@@ -55,17 +56,13 @@ COMMANDS: dict[str, Spec] = {
 }
 ALIASES = {"/to": "/msg", "/q": "/quit"}
 KEYS_HELP = (
-    "",
     "Keys:",
-    "  Tab                  complete a command, a name or a nearby fingerprint",
-    "  Alt+Up / Alt+Down    previous / next conversation (also Ctrl-P / Ctrl-N)",
-    "  Alt+1 .. Alt+9       the conversation with that number",
-    "  PageUp / PageDown    scroll; Home / End: oldest / newest; the mouse wheel scrolls",
-    "  Esc                  close this page, clear the notices",
-    "  Ctrl-D               delete a character; on an empty line, quit",
-    "  Ctrl-C               quit (asks if you have a draft)",
-    "  //text               sends text that starts with /",
-    "Drafts are kept per conversation.",
+    "  Tab completes commands, names and nearby people. Alt+Up/Alt+Down (or Ctrl-P/Ctrl-N)"
+    " and Alt+1..9 switch conversation; drafts are kept per conversation.",
+    "  PageUp/PageDown, Home/End and the mouse wheel scroll. Esc closes this page and clears"
+    " the notices.",
+    "  Ctrl-D deletes a character, and quits on an empty line; Ctrl-C quits (asking first if"
+    " a draft would be lost). //text sends text starting with /.",
 )
 
 
@@ -185,16 +182,9 @@ def usage(command: str) -> str:
 
 
 def help_lines() -> list[str]:
-    lines = ["Type a message and Enter to send it to the open conversation.", "", "Commands:"]
-    width = max(len(usage(cmd)) for cmd in COMMANDS if len(usage(cmd)) < 30)
-    for cmd, spec in COMMANDS.items():
-        shown = usage(cmd)
-        if len(shown) > width:
-            lines.append(f"  {shown}")
-            lines.append(f"  {'':<{width}}  {spec.help}")
-        else:
-            lines.append(f"  {shown:<{width}}  {spec.help}")
-    lines.append(f"  {'/to':<{width}}  the same as /msg")
+    lines = ["Enter sends what you type to the open conversation. Commands:"]
+    width = max(len(usage(cmd)) for cmd in COMMANDS)
+    lines += [f"  {usage(cmd):<{width}}  {spec.help}" for cmd, spec in COMMANDS.items()]
     return lines + list(KEYS_HELP)
 
 

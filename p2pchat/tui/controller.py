@@ -44,6 +44,8 @@ class Controller:
         self.state = ChatState(mode=backend.mode)
         self.on_change = on_change
         self.on_quit = on_quit
+        # How to ask the user yes or no before something hard to undo; None: don't ask.
+        self.ask: Callable[[str, Callable[[], None]], None] | None = None
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
@@ -290,7 +292,17 @@ class Controller:
             await self.switch_to(conv)
 
     async def _block(self, who: str) -> None:
-        contact = await self.backend.block(self._known(who))
+        target = self._known(who)
+        if self.ask is None:
+            await self._block_now(target)
+            return
+        conv = self.state.find(who)
+        shown = f"{conv.name} ({conv.fingerprint[:7]})" if conv is not None else who
+        self.ask(f"Block {shown}? No links, messages or requests from them until /unblock."
+                 " y/n", lambda: self.spawn_guarded(lambda: self._block_now(target), "block"))
+
+    async def _block_now(self, who: str) -> None:
+        contact = await self.backend.block(who)
         self.state.upsert_contact(contact)
         name = contact.get("name")
         self.state.notice("info", f"blocked {name}: no links or requests from them;"

@@ -173,10 +173,7 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
         return page_rows(state.page, width)
     conv = state.current
     if conv is None:
-        if state.starting:
-            return wrap([("class:empty", "Starting your node...")], width)
-        return wrap([("class:empty", "No conversation yet: /add someone, /nearby shows who is"
-                                      " around, /help lists everything.")], width)
+        return welcome_rows(state, width)
     if conv.state == "request":
         note = f' ("{conv.note}")' if conv.note else ""
         rows = wrap([("class:notice.request", f"{conv.name} asks to connect{note}.")], width)
@@ -201,6 +198,29 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
         fragments, indent = _message(message, today)
         for line_index, line in enumerate(_split_newlines(fragments)):
             rows += wrap(([("", " " * indent)] if line_index else []) + line, width, indent)
+    return rows
+
+
+def welcome_rows(state: ChatState, width: int) -> list[Fragments]:
+    """The first screen of someone with no contacts yet: who they are and how to start."""
+    me = state.me
+    lines: list[tuple[str, str, int]] = [
+        ("class:title", f"Welcome{', ' + me.name if me.name else ''}!", 0),
+        ("", "", 0),
+        ("", "Your fingerprint (give it to the people you want to chat with):", 0),
+        ("class:title", "  " + (me.fingerprint or "..."), 2),
+        ("", "", 0),
+        ("", "To share it: /id shows it again; /verify NAME shows it as a QR code with the"
+             " safety number you compare in person.", 2),
+        ("", "To add someone: /nearby lists people on this network, then /add NUMBER;"
+             " or /add FINGERPRINT NAME with the fingerprint they gave you.", 2),
+        ("", "Everything else: /help.", 0),
+    ]
+    if state.starting:
+        lines.append(("class:empty", "Starting your node...", 0))
+    rows: list[Fragments] = []
+    for style, text, indent in lines:
+        rows += wrap([(style, text)], width, indent)
     return rows
 
 
@@ -252,7 +272,11 @@ def page_rows(page: Page, width: int) -> list[Fragments]:
     rows = wrap([("class:title", page.title)], width)
     for kind, text in page.lines:
         indent = len(text) - len(text.lstrip(" "))
-        rows += wrap([(f"class:notice.{kind}", text)], width, min(indent + 2, 30))
+        if text.startswith("  /"):  # a command: its description wraps under itself
+            indent = text.find("  ", 3) + 2 if text.find("  ", 3) > 0 else indent + 2
+        else:
+            indent += 2
+        rows += wrap([(f"class:notice.{kind}", text)], width, min(indent, 30))
     return rows
 
 

@@ -17,6 +17,7 @@ from p2pchat.tui.sanitize import clean
 STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2}
 MAX_EARLY_DELIVERIES = 1024
 MAX_NOTICES = 200
+MAX_LINK_STATES = 4096
 
 
 @dataclass
@@ -84,6 +85,9 @@ class ChatState:
         self.blocked: list[str] = []  # names, for /unblock completion
         self.starting = False  # the node is still starting behind the first screen
         self._early_deliveries: dict[str, bool] = {}  # insertion-ordered, bounded
+        # The latest link_up/link_down per fingerprint: fresher than a command's reply that
+        # was computed before the link came up (an /add's reply can arrive after link_up).
+        self._linked: dict[str, bool] = {}
 
     # ------------------------------------------------------------ loading
 
@@ -119,12 +123,13 @@ class ChatState:
         conv.name = clean(contact.get("name")) or conv.name
         conv.state = clean(contact.get("state")) or "contact"
         conv.note = clean(contact.get("note"))
-        conv.online = bool(contact.get("online"))
+        conv.online = self._linked.get(fp, bool(contact.get("online")))
         self._ensure_selection()
         return conv
 
     def forget(self, fingerprint: str) -> None:
         self.conversations.pop(fingerprint, None)
+        self._linked.pop(fingerprint, None)
         if self.selected == fingerprint:
             self.selected = None
             self._ensure_selection()
@@ -169,7 +174,11 @@ class ChatState:
             self.notice("request", f"{name} asks to connect{': ' + note if note else ''}"
                                    f" (/accept {name} or /block {name})")
         elif kind in ("link_up", "link_down"):
-            conv = self.conversations.get(clean(event.get("fingerprint")))
+            fp = clean(event.get("fingerprint"))
+            conv = self.conversations.get(fp)
+            if conv is not None or event.get("contact"):
+                if len(self._linked) < MAX_LINK_STATES or fp in self._linked:
+                    self._linked[fp] = kind == "link_up"
             if conv is not None:
                 conv.online = kind == "link_up"
             refresh.add("status")
