@@ -27,7 +27,7 @@ from p2pchat.control_client import ControlClient, ControlError
 from p2pchat.node import CommandError, Node, NodeConfig
 from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
-from p2pchat.tui.state import ChatState
+from p2pchat.tui.state import ChatState, Me
 
 PROBE_TIMEOUT = 5.0
 MAX_EARLY_RECORDS = 100
@@ -129,6 +129,8 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
     control = ControlServer(node)
     app = ChatApp(NodeBackend(node))
     app.state.starting = True
+    app.state.me = Me(stored.name, stored.identity.fingerprint,
+                      stored.identity.public_key.hex())  # known before the node is up
     busy: list[bool] = []
     started: list[bool] = []
 
