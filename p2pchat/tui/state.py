@@ -176,9 +176,9 @@ class ChatState:
         elif kind in ("link_up", "link_down"):
             fp = clean(event.get("fingerprint"))
             conv = self.conversations.get(fp)
-            if conv is not None or event.get("contact"):
-                if len(self._linked) < MAX_LINK_STATES or fp in self._linked:
-                    self._linked[fp] = kind == "link_up"
+            known = conv is not None or bool(event.get("contact"))
+            if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
+                self._linked[fp] = kind == "link_up"
             if conv is not None:
                 conv.online = kind == "link_up"
             refresh.add("status")

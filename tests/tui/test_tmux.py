@@ -204,8 +204,9 @@ def test_a_session_with_bob(tmp_path: Path, terminal: Terminal) -> None:
             if "//text sends" in terminal.screen():
                 break
             terminal.keys("PageDown")
-            wait_for(lambda: terminal.screen() != screen, 5, "the page to move")
-            screen = terminal.screen()
+            before = screen
+            screen = wait_for(lambda: (s := terminal.screen()) != before and s, 5,
+                              "the page to move")
         terminal.wait_screen(lambda s: "//text sends" in s, "the end of the help")
         terminal.keys("Escape")
         terminal.wait_screen(lambda s: "Help" not in header(s), "the help closed")
