@@ -204,9 +204,8 @@ def test_a_session_with_bob(tmp_path: Path, terminal: Terminal) -> None:
             if "//text sends" in terminal.screen():
                 break
             terminal.keys("PageDown")
-            before = screen
-            screen = wait_for(lambda: (s := terminal.screen()) != before and s, 5,
-                              "the page to move")
+            screen = terminal.wait_screen(lambda s, before=screen: s != before,
+                                          "the page to move")
         terminal.wait_screen(lambda s: "//text sends" in s, "the end of the help")
         terminal.keys("Escape")
         terminal.wait_screen(lambda s: "Help" not in header(s), "the help closed")
