@@ -233,9 +233,11 @@ class Trust:
                 contact = db.get_contact(parse_fingerprint(who))
             except FingerprintError:
                 contact = None
-        if contact is None or contact.state not in states:
+        if contact is None:
             raise CommandError("unknown_contact",
                                f"no contact named {who!r}: see 'p2pchat contacts list'")
+        if contact.state not in states:
+            raise CommandError("unknown_contact", f"{contact.name!r} {_IS[contact.state]}")
         return contact
 
     async def add_contact(self, fingerprint_text: str, name: str,
@@ -336,6 +338,14 @@ class Trust:
 
     def requests(self) -> list[dict[str, Any]]:
         return [self._views.contact(c) for c in self._store().list_contacts(states=("request",))]
+
+
+# Why a known contact does not fit a command, for its error message.
+_IS = {
+    "contact": "is already a contact",
+    "request": "asked to connect and is not a contact yet: accept them first",
+    "blocked": "is blocked: unblock them first",
+}
 
 
 def _valid_name(name: str) -> str:

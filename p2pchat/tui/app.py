@@ -249,8 +249,10 @@ class ChatApp:
         selected = self.state.selected
         if selected == self._draft_for:
             return
-        if self._draft_for is not None:
-            self.drafts[self._draft_for] = self.input.text
+        if self._draft_for is None:  # typed before anything was open: it goes with the first
+            self._draft_for = selected
+            return
+        self.drafts[self._draft_for] = self.input.text
         text = self.drafts.pop(selected, "") if selected is not None else ""
         self.input.buffer.set_document(Document(text, len(text)), bypass_readonly=True)
         self._draft_for = selected

@@ -185,7 +185,7 @@ class Controller:
         try:
             await work
         except BackendError as exc:
-            self.state.notice("error", str(exc))
+            self.state.notice("error", in_chat_words(str(exc)))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not kill the UI, and must be seen
@@ -453,6 +453,20 @@ class Controller:
         if self.state.select(fingerprint) is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")
+
+
+# The node's errors name CLI commands; inside the chat, the chat's commands do the same.
+_CLI_TO_CHAT = (
+    ("see 'p2pchat contacts list'", "see /contacts"),
+    ("accept them first", "/accept them first"),
+    ("unblock them first", "/unblock them first"),
+)
+
+
+def in_chat_words(message: str) -> str:
+    for cli, chat in _CLI_TO_CHAT:
+        message = message.replace(cli, chat)
+    return message
 
 
 def qr_lines(text: str) -> list[str]:

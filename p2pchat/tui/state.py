@@ -171,8 +171,9 @@ class ChatState:
             self.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
                                  "note": event.get("note") or "", "online": False})
             note = clean(event.get("note"))
-            self.notice("request", f"{name} asks to connect{': ' + note if note else ''}"
-                                   f" (/accept {name} or /block {name})")
+            self.notice("request", f"{name} ({fp[:7]}) asks to connect"
+                                   f"{': ' + note if note else ''} (/accept {name},"
+                                   f" /block {name}, or /verify {name} first)")
         elif kind in ("link_up", "link_down"):
             fp = clean(event.get("fingerprint"))
             conv = self.conversations.get(fp)

@@ -158,7 +158,7 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
                               [format_addr(alice.listen_addresses[0])])
         conv = await until(lambda: state.find("bob"), 10, "bob's request in the list")
         assert conv.state == "request"
-        assert "bob asks to connect" in notice_text(chat)
+        assert f"bob ({bob.identity.fingerprint[:7]}) asks to connect" in notice_text(chat)
         assert "? bob" in conversation_text(chat)
 
         keys.send_text(f"/safety bob{ENTER}")
