@@ -183,7 +183,9 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
         keys.send_text("y")
 
 
-async def test_in_process_serves_the_cli_and_stops_cleanly(tmp_path: Path) -> None:
+async def test_in_process_serves_the_cli_and_stops_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
     home = ensure_home(tmp_path / "alice")
     identity = Identity.generate()
     stored = SimpleNamespace(identity=identity, name="alice", sealed=False)
@@ -200,7 +202,8 @@ async def test_in_process_serves_the_cli_and_stops_cleanly(tmp_path: Path) -> No
         assert status["fingerprint"] == identity.fingerprint
         keys.send_text(CTRL_C)
         keys.send_text("y")
-        await asyncio.wait_for(task, 15)
+        assert await asyncio.wait_for(task, 15) == "quit"
+    assert "You are offline now" in capsys.readouterr().err  # said once the screen is gone
     assert not socket_path(home).exists()
     again = Node(home, identity, "alice", config)  # the home lock was released
     await again.start()

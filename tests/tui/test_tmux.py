@@ -6,9 +6,12 @@ off; tmux runs its own server on a private socket, so a user's tmux is never tou
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -105,7 +108,9 @@ def mutual(a: NodeProcess, b: NodeProcess, a_name: str, b_name: str) -> None:
     wait_for(lambda: any(c["online"] for c in a.json("contacts", "list")), 20, "the link")
 
 
-def test_first_run_asks_once_and_greets(tmp_path: Path, terminal: Terminal) -> None:
+def test_first_run_asks_once_greets_and_can_leave_the_node_running(
+    tmp_path: Path, terminal: Terminal,
+) -> None:
     home = tmp_path / "alice"  # nothing here yet
     exit_file = tmp_path / "exit"
     terminal.start(chat_argv(home, "--listen", "127.0.0.1:0"), exit_file)
@@ -121,13 +126,40 @@ def test_first_run_asks_once_and_greets(tmp_path: Path, terminal: Terminal) -> N
     fingerprint = run_json(home, "id")["fingerprint"]  # public: no passphrase, no terminal
     assert fingerprint in screen and f"alice {fingerprint[:7]}" in screen
 
-    terminal.line("/quit")  # the node runs in this window: leaving takes us offline, it asks
+    # The node runs in this window: leaving asks, and it can keep running in the background.
+    terminal.line("/quit")
     terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("y")
-    assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0", \
+    terminal.keys("b")
+    assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
         (tmp_path / "exit.err").read_text()
-    assert "offline" in (tmp_path / "exit.err").read_text()
-    assert not (home / "control.sock").exists()  # the node stopped cleanly
+    said = (tmp_path / "exit.err").read_text()
+    assert "keeps running in the background" in said
+    pid = int(said.split("(pid ")[1].split(";")[0])
+    try:
+        # The background node got the passphrase from the chat: nobody typed it again.
+        assert run_json(home, "status")["fingerprint"] == fingerprint
+
+        # The next chat attaches to it, and reconnects by itself when it restarts.
+        exit_file.unlink()
+        terminal.start(chat_argv(home), exit_file)
+        terminal.wait_screen(lambda s: "node in background" in s, "the attached screen")
+        os.kill(pid, signal.SIGTERM)
+        terminal.wait_screen(lambda s: "node stopped: reconnecting" in s, "the node gone")
+        node = subprocess.Popen(
+            [sys.executable, "-m", "p2pchat", "--home", str(home), "node", "--no-mdns",
+             "--listen", "127.0.0.1:0"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env=cli_env({"P2PCHAT_PASSPHRASE": PW}),
+            start_new_session=True)
+        pid = node.pid
+        terminal.wait_screen(lambda s: "reconnected to the node" in s
+                             and "node stopped: reconnecting" not in s,
+                             "the screen back on the restarted node", timeout=30)
+        terminal.keys("C-c")  # attached, no draft: leaves at once, the node stays
+        assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+        assert run_json(home, "status")["fingerprint"] == fingerprint
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_session_with_bob(tmp_path: Path, terminal: Terminal) -> None:
