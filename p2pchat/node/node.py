@@ -39,6 +39,7 @@ from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.reading import ReadPositions
 from p2pchat.node.sender import Sender
 from p2pchat.node.trust import Trust
 from p2pchat.node.views import Views
@@ -95,6 +96,8 @@ class Node:
             ensure_dm=self.conversations.dm, on_promoted=self.conversations.start_sync,
             advertised=self.nearby.addresses_of,
         )
+
+        self.reading = ReadPositions(home, self.key, store=lambda: self.db)
 
     @property
     def db(self) -> Store:
@@ -278,6 +281,19 @@ class Node:
 
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
+
+    def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
+        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        try:
+            self.reading.mark_read(contact.key, message_id)
+        except ValueError as exc:
+            raise CommandError("bad_request", str(exc)) from None
+        return {}
+
+    def unread(self) -> dict[str, int]:
+        """Unread messages per contact (fingerprint -> count, at most 99), for every screen."""
+        return {fingerprint(c.key): n for c in self.db.list_contacts(states=("contact",))
+                if (n := self.reading.unread(c.key))}
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
         return await self.conversations.send(self.trust.contact_for(who).key, text)

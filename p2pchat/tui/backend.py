@@ -51,6 +51,8 @@ class ChatBackend(Protocol):
     async def unblock(self, who: str) -> dict[str, Any]: ...
     async def rename(self, who: str, name: str) -> dict[str, Any]: ...
     async def rekey(self) -> dict[str, Any]: ...
+    async def mark_read(self, who: str, message_id: str) -> None: ...
+    async def unread(self) -> dict[str, int]: ...
     async def subscribe(self) -> EventStream: ...
     async def close(self) -> None: ...
 
@@ -159,6 +161,14 @@ class NodeBackend:
         with _node_errors():
             return self.node.rekey()
 
+    async def mark_read(self, who: str, message_id: str) -> None:
+        with _node_errors():
+            self.node.mark_read(who, message_id)
+
+    async def unread(self) -> dict[str, int]:
+        with _node_errors():
+            return self.node.unread()
+
     async def subscribe(self) -> EventStream:
         queue = self.node.events.subscribe()
         return _QueueStream(queue, lambda: self.node.events.unsubscribe(queue), none_is_lag=True)
@@ -247,6 +257,13 @@ class ControlBackend:
 
     async def rekey(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("rekey")
+        return result
+
+    async def mark_read(self, who: str, message_id: str) -> None:
+        await self._call("read", id=message_id, **{"with": who})
+
+    async def unread(self) -> dict[str, int]:
+        result: dict[str, int] = await self._call("unread")
         return result
 
     async def subscribe(self) -> EventStream:

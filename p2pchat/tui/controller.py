@@ -33,6 +33,7 @@ log = logging.getLogger("p2pchat.tui")
 
 HISTORY_LIMIT = 500  # messages read per conversation when it is opened
 MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on forever
+MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
 
@@ -88,9 +89,19 @@ class Controller:
     async def _reload(self) -> None:
         self.state.set_status(await self.backend.status())
         self.state.set_contacts(await self.backend.contacts())
+        self.state.set_unread(await self.backend.unread())
         for conv in self.state.conversations.values():
             conv.loaded = False
+        await self._load_activity()
         await self._load_current()
+
+    async def _load_activity(self) -> None:
+        """Each conversation's newest message, so the list is ordered by last activity."""
+        for conv in list(self.state.conversations.values())[:MAX_ACTIVITY_READS]:
+            if conv.state == "contact" and not conv.messages:
+                newest = await self.backend.history(conv.fingerprint, 1)
+                if newest:
+                    conv.last_activity = max(conv.last_activity, str(newest[-1].get("sent_at")))
 
     async def _load_current(self) -> None:
         conv = self.state.current
@@ -98,6 +109,17 @@ class Controller:
             history = await self.backend.history(conv.fingerprint, HISTORY_LIMIT)
             self.state.load_history(conv.fingerprint, history)
             self._changed()
+        await self._mark_read()
+
+    async def _mark_read(self) -> None:
+        """Tell the node the open conversation is read up to its newest message."""
+        conv = self.state.current
+        if conv is None or conv.state != "contact" or not conv.loaded or not conv.messages:
+            return
+        newest = conv.messages[-1].id
+        if newest != conv.read_marked:
+            conv.read_marked = newest
+            await self.backend.mark_read(conv.fingerprint, newest)
 
     # ------------------------------------------------------------ events
 
@@ -151,6 +173,8 @@ class Controller:
     async def _on_event(self, event: dict[str, Any]) -> None:
         refresh = self.state.apply(event)
         self._changed()
+        if event.get("type") == "message" and event.get("conversation") == self.state.selected:
+            await self._mark_read()
         if "status" in refresh:
             self.state.set_status(await self.backend.status())
         if "contacts" in refresh:

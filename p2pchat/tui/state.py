@@ -43,6 +43,7 @@ class Conversation:
     messages: list[Message] = field(default_factory=list)
     last_activity: str = ""  # ISO time of the newest message: the list is ordered by it
     first_unread: str | None = None  # the id the "new messages" line sits above
+    read_marked: str = ""  # the newest id the node was told we read
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -97,6 +98,13 @@ class ChatState:
         self.links = int(status.get("links") or 0)
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
+
+    def set_unread(self, counts: dict[str, Any]) -> None:
+        """The node's unread counts (kept across restarts); the open conversation is read."""
+        for conv in self.conversations.values():
+            if conv.fingerprint != self.selected:
+                count = counts.get(conv.fingerprint)
+                conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
 
     def set_contacts(self, contacts: list[dict[str, Any]]) -> None:
         """Replace the list; conversations keep their messages and unread counts."""

@@ -84,6 +84,21 @@ class FakeBackend:
     async def remove(self, who: str) -> dict[str, Any]:
         return {"removed": who, "name": "bob"}
 
+    async def unblock(self, who: str) -> dict[str, Any]:
+        return contact(who, "bob")
+
+    async def rename(self, who: str, name: str) -> dict[str, Any]:
+        return contact(who, name)
+
+    async def rekey(self) -> dict[str, Any]:
+        return {"links": 1}
+
+    async def mark_read(self, who: str, message_id: str) -> None:
+        self.calls.append(("read", (who, message_id)))
+
+    async def unread(self) -> dict[str, int]:
+        return {CAROL: 3}
+
     async def subscribe(self) -> Stream:
         self.streams.append(Stream())
         return self.streams[-1]
@@ -193,5 +208,19 @@ async def test_events_that_need_a_reread() -> None:
                                  "contact": True, "address": "127.0.0.1:9"})
         await until(lambda: backend.status_reads == 2, 10, "the status re-read")
         assert controller.state.conversations[BOB].online
+    finally:
+        await controller.stop()
+
+
+async def test_unread_counts_come_from_the_node_and_reading_is_reported() -> None:
+    controller, backend, _ = await started()
+    try:
+        assert controller.state.conversations[CAROL].unread == 3  # kept by the node
+        stream = backend.streams[0]
+        stream.queue.put_nowait({"type": "message", "id": "b1", "conversation": BOB,
+                                 "author": BOB, "author_name": "bob", "seq": 1, "text": "hi",
+                                 "sent_at": "2026-01-01T10:00:00.000+00:00", "own": False})
+        await until(lambda: ("read", (BOB, "b1")) in backend.calls, 10,
+                    "the open conversation marked read")
     finally:
         await controller.stop()
