@@ -132,7 +132,7 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
     app.state.me = Me(stored.name, stored.identity.fingerprint,
                       stored.identity.public_key.hex())  # known before the node is up
     busy: list[bool] = []
-    started: list[bool] = []
+    failed: list[str] = []
 
     async def start_node() -> None:
         try:
@@ -140,12 +140,14 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
         except CommandError as exc:
             if exc.code == "busy":  # a node started since we looked: use it instead
                 busy.append(True)
-                app.exit()
-            raise BackendError(exc.code, str(exc)) from None
+            else:
+                failed.append(str(exc))
+            app.exit()
+            raise BackendError(exc.code, str(exc)) from None  # nothing more to load
         except OSError as exc:
-            raise BackendError("start", f"cannot start the node: {exc.strerror or exc}")\
-                from None
-        started.append(True)
+            failed.append(f"cannot start the node: {exc.strerror or exc}")
+            app.exit()
+            raise BackendError("start", failed[-1]) from None
         await control.start()
         if not stored.sealed:
             handler.emit(logging.makeLogRecord(
@@ -167,9 +169,8 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
     if busy:
         await _attached(home)
         return "quit"
-    if not started:
-        raise StartError("the node did not start: " + " ".join(
-            n.text for n in app.state.notices if n.kind == "error")[:500])
+    if failed:
+        raise StartError(failed[0])
     if app.quit_choice == "quit":
         print("You are offline now: your node stopped with the chat.", file=sys.stderr)
     return app.quit_choice

@@ -208,3 +208,18 @@ async def test_in_process_serves_the_cli_and_stops_cleanly(
     again = Node(home, identity, "alice", config)  # the home lock was released
     await again.start()
     await again.stop()
+
+
+async def test_a_node_that_cannot_start_is_a_clean_error(tmp_path: Path) -> None:
+    import socket
+
+    home = ensure_home(tmp_path / "alice")
+    stored = SimpleNamespace(identity=Identity.generate(), name="alice", sealed=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = NodeConfig(listen=(taken.getsockname(),), mdns=False)
+        with (create_pipe_input() as keys,
+              create_app_session(input=keys, output=DummyOutput()),
+              pytest.raises(tui_main.StartError, match="cannot start the node")):
+            await asyncio.wait_for(tui_main._in_process(home, stored, config), 15)
