@@ -226,6 +226,28 @@ def _contact_key(args: argparse.Namespace, who: str, problem: Exception) -> byte
     _fail(f"{who!r} is neither a valid fingerprint ({problem}) nor a contact's name")
 
 
+def cmd_nick(args: argparse.Namespace) -> int:
+    """Your own name: through the running node (which uses it at once), else in the file."""
+    from p2pchat.control_client import ControlClient, ControlError
+    from p2pchat.storage import keystore
+
+    _check_home(args.home)
+    try:
+        with ControlClient(args.home) as client:
+            name = client.call("rename_self", name=args.name)["name"]
+    except ControlError as exc:
+        if exc.code != "no_node":
+            _fail(str(exc))
+        name = keystore.rename(args.home, args.name)
+    except OSError as exc:
+        _fail(f"cannot talk to the node: {exc}")
+    if args.json:
+        _print_json({"name": name})
+    else:
+        print(f"You are now {clean(name)}; contacts see it on the next link.")
+    return 0
+
+
 # ---------------------------------------------------------------- the running node
 
 
@@ -537,6 +559,10 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--json", action="store_true", help="print a JSON object")
     ident.add_argument("--qr", action="store_true", help="draw the fingerprint as a QR code")
     _add_passphrase_file(ident)
+
+    nick = command("nick", cmd_nick, "change your own name (what your contacts see)")
+    nick.add_argument("name", help="your new name")
+    nick.add_argument("--json", action="store_true", help="print a JSON object")
 
     safety = command("safety", cmd_safety,
                      "show the safety number you share with someone, to compare in person")

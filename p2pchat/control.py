@@ -77,6 +77,7 @@ class ControlServer:
             "contacts.unblock": lambda p: node_.unblock_contact(_text(p, "who")),
             "contacts.rename": lambda p: node_.rename_contact(_text(p, "who"), _text(p, "name")),
             "rekey": self._sync(lambda p: node_.rekey()),
+            "rename_self": self._sync(lambda p: node_.rename_self(_text(p, "name"))),
             "read": self._sync(lambda p: node_.mark_read(_text(p, "with"), _text(p, "id"))),
             "unread": self._sync(lambda p: node_.unread()),
             "send": lambda p: node_.send(_text(p, "to"), _text(p, "text")),

@@ -282,6 +282,20 @@ class Node:
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
 
+    def rename_self(self, name: str) -> dict[str, Any]:
+        """A new name for us: kept with the identity, and carried by every later hello, request
+        and public advert (contacts see it on the next link)."""
+        from p2pchat.storage import keystore
+
+        try:
+            name = keystore.rename(self.home, name)
+        except keystore.KeystoreError as exc:
+            raise CommandError("bad_name", str(exc)) from None
+        self.name = name
+        for part in (self.views, self.trust, self.nearby):
+            part.rename_self(name)
+        return self.status()
+
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
         contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
         try:

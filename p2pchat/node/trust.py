@@ -74,6 +74,10 @@ class Trust:
         self.requests_dropped = 0
         self._mismatches: set[tuple[str, bytes, bytes]] = set()
 
+    def rename_self(self, name: str) -> None:
+        """Our own name, as later requests and accepts carry it."""
+        self._name = name
+
     def is_contact(self, key: bytes) -> bool:
         contact = self._store().get_contact(key)
         return contact is not None and contact.state == "contact"

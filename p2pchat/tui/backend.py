@@ -51,6 +51,7 @@ class ChatBackend(Protocol):
     async def unblock(self, who: str) -> dict[str, Any]: ...
     async def rename(self, who: str, name: str) -> dict[str, Any]: ...
     async def rekey(self) -> dict[str, Any]: ...
+    async def rename_self(self, name: str) -> dict[str, Any]: ...
     async def mark_read(self, who: str, message_id: str) -> None: ...
     async def unread(self) -> dict[str, int]: ...
     async def subscribe(self) -> EventStream: ...
@@ -161,6 +162,10 @@ class NodeBackend:
         with _node_errors():
             return self.node.rekey()
 
+    async def rename_self(self, name: str) -> dict[str, Any]:
+        with _node_errors():
+            return self.node.rename_self(name)
+
     async def mark_read(self, who: str, message_id: str) -> None:
         with _node_errors():
             self.node.mark_read(who, message_id)
@@ -257,6 +262,10 @@ class ControlBackend:
 
     async def rekey(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("rekey")
+        return result
+
+    async def rename_self(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("rename_self", name=name)
         return result
 
     async def mark_read(self, who: str, message_id: str) -> None:

@@ -42,6 +42,8 @@ COMMANDS: dict[str, Spec] = {
     "/remove": Spec("NAME", "forget a contact; they may ask again (/block refuses them)",
                     "name"),
     "/rename": Spec("NAME NEWNAME", "call a contact something else", "name"),
+    "/nick": Spec("NAME", "change your own name (contacts see it on the next link)",
+                  takes_rest=True),
     "/contacts": Spec("", "contacts, requests and blocked people"),
     "/nearby": Spec("", "people on this network (then /add NUMBER)"),
     "/search": Spec("TEXT", "find TEXT in the open conversation", takes_rest=True),

@@ -235,7 +235,7 @@ class Controller:
         return {
             "msg": self._msg, "accept": self._accept, "block": self._block,
             "unblock": self._unblock, "remove": self._remove, "rename": self._rename,
-            "contacts": self._contacts, "nearby": self._nearby,
+            "nick": self._nick, "contacts": self._contacts, "nearby": self._nearby,
             "search": self._search, "verify": self._verify, "safety": self._safety_cmd,
             "rekey": self._rekey, "peers": self._peers, "id": self._id, "help": self._help,
             "quit": self._quit,
@@ -359,6 +359,13 @@ class Controller:
         contact = await self.backend.rename(conv.fingerprint, new_name)
         self.state.upsert_contact(contact)
         self.state.notice("info", f"{conv.fingerprint[:7]} is now called {contact.get('name')}")
+
+    async def _nick(self, name: str) -> None:
+        if not name:
+            raise BackendError("usage", "usage: /nick NAME")
+        self.state.set_status(await self.backend.rename_self(name))
+        self.state.notice("info", f"you are now {self.state.me.name}; contacts see it on the"
+                                  " next link")
 
     async def _contacts(self, _: str) -> None:
         contacts = await self.backend.contacts()

@@ -223,3 +223,27 @@ async def test_a_node_that_cannot_start_is_a_clean_error(tmp_path: Path) -> None
               create_app_session(input=keys, output=DummyOutput()),
               pytest.raises(tui_main.StartError, match="cannot start the node")):
             await asyncio.wait_for(tui_main._in_process(home, stored, config), 15)
+
+
+async def test_nick_and_rekey(make_local_node: MakeLocalNode) -> None:
+    from p2pchat.storage import keystore
+
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
+    await bob.add_contact(alice.identity.fingerprint, "alice", [])
+    await alice.add_contact(bob.identity.fingerprint, "bob",
+                            [format_addr(bob.listen_addresses[0])])
+    await until(lambda: bob.peers()["links"], 10, "the link")
+    keystore.create(alice.home, alice.identity, "alice", None)
+    async with running(NodeBackend(alice)) as (chat, keys):
+        keys.send_text(f"/nick Alicia Keys{ENTER}")
+        await until(lambda: chat.state.me.name == "Alicia Keys", 10, "the new name")
+        assert keystore.read_header(alice.home).name == "Alicia Keys"  # kept for next time
+        old = bob.peers()["links"][0]["since"]
+        keys.send_text(f"/rekey{ENTER}")  # a fresh handshake, which carries the new name
+        await until(lambda: "new session keys on 1 link" in notice_text(chat), 10, "/rekey")
+        await until(lambda: [(link["their_name"], link["since"] != old)
+                             for link in bob.peers()["links"]] == [("Alicia Keys", True)], 15,
+                    "bob to see the new name on a new link")
+        keys.send_text(CTRL_C)
+        await until(lambda: chat.confirm is not None, 10, "the question before quitting")
+        keys.send_text("y")

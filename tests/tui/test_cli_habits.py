@@ -97,3 +97,14 @@ def test_clean_errors_for_scripts_and_missing_homes(tmp_path: Path) -> None:
     chat = run(tmp_path / "chat-home", "chat")  # no terminal: refused, and nothing created
     assert_clean_failure(chat)
     assert "needs a terminal" in chat.stderr and not (tmp_path / "chat-home").exists()
+
+
+def test_nick_without_a_node_changes_the_name_only(tmp_path: Path) -> None:
+    home = tmp_path / "a"
+    run(home, "init", "--name", "root", env={"P2PCHAT_PASSPHRASE": "pw pw"}, check=True)
+    before = run_json(home, "id")
+    assert run_json(home, "nick", "Ada")["name"] == "Ada"
+    after = run_json(home, "id")
+    assert after["name"] == "Ada" and after["fingerprint"] == before["fingerprint"]
+    assert_clean_failure(run(home, "nick", "bad\x1bname"))
+    assert run_json(home, "id")["name"] == "Ada"
