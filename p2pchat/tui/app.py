@@ -325,7 +325,7 @@ class ChatApp:
         return Dimension.exact(min(len(self.state.notices), MAX_NOTICE_ROWS))
 
     def _status_text(self) -> StyleAndTextTuples:
-        return list(render.status_line(self.state))
+        return list(render.status_line(self.state, self._columns()))
 
     # ------------------------------------------------------------ keys
 

@@ -87,19 +87,24 @@ def conversation_list(state: ChatState, width: int) -> Fragments:
     order = state.order()
     if not order:
         out.append(("class:empty", " none yet: /add\n"))
-    for number, conv in enumerate(order, 1):
-        out += _conversation_row(conv, conv.fingerprint == state.selected, width, number)
+    for conv in order:
+        out += _conversation_row(conv, conv.fingerprint == state.selected, width)
     return out
 
 
-def _conversation_row(conv: Conversation, selected: bool, width: int, number: int) -> Fragments:
-    base = "class:conv.selected" if selected else "class:conv"
+def row_mark(conv: Conversation) -> tuple[str, str]:
+    """The mark before a conversation's name, and its style. A new kind of conversation (a
+    group, say) adds its case here."""
     if conv.state == "request":
-        dot, dot_style = "?", "class:conv.request"
-    elif conv.online:
-        dot, dot_style = "●", "class:online"
-    else:
-        dot, dot_style = "○", "class:offline"
+        return "?", "class:conv.request"
+    if conv.online:
+        return "●", "class:online"
+    return "○", "class:offline"
+
+
+def _conversation_row(conv: Conversation, selected: bool, width: int) -> Fragments:
+    base = "class:conv.selected" if selected else "class:conv"
+    dot, dot_style = row_mark(conv)
     badge = f" ({conv.unread})" if conv.unread else ""
     label = fit(conv.name, max(1, width - 3 - get_cwidth(badge)))
     pad = " " * max(0, width - 3 - get_cwidth(label) - get_cwidth(badge))
@@ -293,26 +298,35 @@ def header(state: ChatState) -> str:
     return f" {conv.name} · {where}"
 
 
-def status_line(state: ChatState) -> Fragments:
+def status_line(state: ChatState, width: int = 10_000) -> Fragments:
+    """Name, who is online, how visible we are; shorter words when the window is narrow."""
     me = state.me
     online = sum(1 for c in state.conversations.values()
                  if c.online and c.state == "contact")
     if state.starting:
-        network = "connecting..."
+        network = ("connecting...", "connecting")
     elif not state.mdns:
-        network = "not looking on this network"
+        network = ("not looking on this network", "not on LAN")
     elif state.presence == "private":
-        network = "visible only to contacts"
+        network = ("visible only to contacts", "private")
     else:
-        network = "visible on this network"
-    parts = [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network]
-    if state.unread_total:
-        parts.append(f"{state.unread_total} unread")
-    if state.mode == "attached":
-        parts.append("node in background")
-    out: Fragments = [("class:status", " · ".join(parts) + " ")]
-    if not state.connected:
-        out.append(("class:status.warn", " node stopped: reconnecting... "))
+        network = ("visible on this network", "visible")
+    warn = " node stopped: reconnecting... " if not state.connected else ""
+    unread = f"{state.unread_total} unread" if state.unread_total else ""
+    background = "node in background" if state.mode == "attached" else ""
+    candidates = (
+        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[0], unread, background],
+        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[1], unread],
+        [f" {me.name}", f"{online} on", network[1], unread],
+    )
+    text = ""
+    for parts in candidates:
+        text = " · ".join(p for p in parts if p) + " "
+        if get_cwidth(text) + get_cwidth(warn) <= width:
+            break
+    out: Fragments = [("class:status", fit(text, max(1, width - get_cwidth(warn))))]
+    if warn:
+        out.append(("class:status.warn", fit(warn, width)))
     return out
 
 

@@ -33,9 +33,10 @@ class Message:
 
 @dataclass
 class Conversation:
-    fingerprint: str
+    fingerprint: str  # the peer's; the conversation's id for other kinds
     name: str
     state: str = "contact"  # contact, request or blocked
+    kind: str = "dm"  # what render.row_mark and the commands tell apart
     online: bool = False
     unread: int = 0
     note: str = ""

@@ -98,6 +98,9 @@ def test_status_line_speaks_plainly() -> None:
     assert "visible only to contacts" in text_of(render.status_line(state))
     state.connected = False
     assert "reconnecting" in text_of(render.status_line(state))
+    state.connected = True
+    narrow = text_of(render.status_line(state, 40))
+    assert len(narrow) <= 40 and "1 online" in narrow and "private" in narrow
 
 
 def test_wrap_breaks_at_words_with_a_hanging_indent() -> None:
