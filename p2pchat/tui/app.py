@@ -73,8 +73,9 @@ class _Completer(Completer):
 
 def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
     names = [c.name for c in state.conversations.values()]
-    nearby = [str(n.get("name") or "") for n in state.nearby if n.get("name")]
-    nearby += [str(n.get("fingerprint") or "") for n in state.nearby if n.get("fingerprint")]
+    strangers = [n for n in state.nearby + state.nearby_now if not n.get("contact")]
+    nearby = [str(n.get("name") or "") for n in strangers if n.get("name")]
+    nearby += [str(n.get("fingerprint") or "") for n in strangers if n.get("fingerprint")]
     return complete(text, names, {"blocked": state.blocked, "nearby": nearby})
 
 

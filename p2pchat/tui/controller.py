@@ -33,6 +33,7 @@ log = logging.getLogger("p2pchat.tui")
 
 HISTORY_LIMIT = 500  # messages read per conversation when it is opened
 MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on forever
+MAX_NEARBY = 500
 MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
@@ -93,7 +94,12 @@ class Controller:
         for conv in self.state.conversations.values():
             conv.loaded = False
         await self._load_activity()
+        await self._load_nearby()
         await self._load_current()
+
+    async def _load_nearby(self) -> None:
+        nearby = (await self.backend.peers()).get("nearby") or []
+        self.state.nearby_now = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
 
     async def _load_activity(self) -> None:
         """Each conversation's newest message, so the list is ordered by last activity."""
@@ -179,6 +185,8 @@ class Controller:
             self.state.set_status(await self.backend.status())
         if "contacts" in refresh:
             self.state.set_contacts(await self.backend.contacts())
+        if "nearby" in refresh:
+            await self._load_nearby()
         if refresh:
             self._changed()
 
@@ -289,8 +297,9 @@ class Controller:
             name = " ".join(words[1:])
         else:
             wanted = who.casefold()
-            chosen = next((n for n in self.state.nearby
-                           if str(n.get("name") or "").casefold() == wanted), None)
+            chosen = next((n for n in self.state.nearby + self.state.nearby_now
+                           if wanted in (str(n.get("name") or "").casefold(),
+                                         str(n.get("fingerprint") or "").casefold())), None)
             name = who
         if chosen is None or not chosen.get("fingerprint"):
             raise BackendError("unknown_contact", f"no one called {who!r} is nearby (/nearby"

@@ -83,7 +83,8 @@ class ChatState:
         self.selected: str | None = None
         self.notices: deque[Notice] = deque(maxlen=MAX_NOTICES)
         self.page: Page | None = None
-        self.nearby: list[dict[str, Any]] = []  # as /nearby numbered them
+        self.nearby: list[dict[str, Any]] = []  # as /nearby numbered them (for /add NUMBER)
+        self.nearby_now: list[dict[str, Any]] = []  # kept current: what Tab offers after /add
         self.blocked: list[str] = []  # names, for /unblock completion
         self.starting = False  # the node is still starting behind the first screen
         self._early_deliveries: dict[str, bool] = {}  # insertion-ordered, bounded
@@ -198,6 +199,8 @@ class ChatState:
                         f" {clean(event.get('presented'))}, not the one pinned for"
                         f" {clean(event.get('name'))}. Refused: someone may be impersonating"
                         " them. Compare safety numbers in person (/safety NAME).")
+        elif kind == "nearby_changed":
+            refresh.add("nearby")
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")

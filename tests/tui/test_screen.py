@@ -214,3 +214,48 @@ async def test_ctrl_c_without_a_draft_in_an_attached_screen_quits_at_once() -> N
         keys.send_text(CTRL_C)
         await asyncio.wait_for(task, 10)
         assert chat.confirm is None and chat.quit_choice == "quit"
+
+
+async def test_nearby_people_are_offered_by_tab_and_added_by_number_or_name() -> None:
+    from p2pchat.core.identity import Identity
+    from p2pchat.tui.app import completions
+
+    carl = Identity.generate().fingerprint
+
+    class Nearby(FakeBackend):
+        def __init__(self) -> None:
+            super().__init__()
+            self.nearby: list[dict[str, Any]] = []
+            self.added: list[tuple[str, str]] = []
+
+        async def peers(self) -> dict[str, Any]:
+            return {"links": [], "requests": [], "nearby": list(self.nearby)}
+
+        async def add_contact(self, fingerprint: str, name: str,
+                              addrs: list[str]) -> dict[str, Any]:
+            self.added.append((fingerprint, name))
+            return contact(fingerprint, name)
+
+    backend = Nearby()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        backend.nearby = [{"fingerprint": carl, "name": "carl", "addresses": [],
+                           "contact": False, "private": False},
+                          {"fingerprint": BOB, "name": "bob", "addresses": [], "contact": True,
+                           "private": False}]
+        backend.streams[0].queue.put_nowait({"type": "nearby_changed"})
+        await until(lambda: controller.state.nearby_now, 10, "the nearby list")
+        assert completions(controller.state, "/add c") == [("carl", -1)]
+        assert completions(controller.state, "/add b") == []  # bob is a contact already
+        await controller.execute("/add carl")
+        assert backend.added == [(carl, "carl")]
+        await controller.execute("/nearby")
+        page = controller.state.page
+        assert page is not None and any("1. carl" in line for _, line in page.lines)
+        await controller.execute("/add 1 Carl K")
+        assert backend.added[-1] == (carl, "Carl K")
+        await controller.execute("/add 7")
+        assert any("no one called '7' is nearby" in n.text for n in controller.state.notices)
+    finally:
+        await controller.stop()
