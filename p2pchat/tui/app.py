@@ -149,8 +149,7 @@ class ChatApp:
                 Window(FormattedTextControl(self._header_text), height=1,
                        style="class:header"),
                 Window(_RowsControl(self._history_rows, on_wheel=self.scroll)),
-                Window(FormattedTextControl(self._notices_text), wrap_lines=False,
-                       height=self._notices_height),
+                Window(_RowsControl(self._notice_rows), height=self._notices_height),
             ]),
         ])
         root = FloatContainer(
@@ -169,6 +168,7 @@ class ChatApp:
         # Alt+key arrives as Esc then the key: wait a little for the key before taking a lone
         # Esc, so Alt is never swallowed.
         self.application.ttimeoutlen = 0.05
+        self.application.timeoutlen = 0.2  # a lone Esc acts after this; Alt+key comes at once
         self.application.before_render += lambda _: self._sync_draft()
 
     async def run(self, *, started: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -315,15 +315,27 @@ class ChatApp:
             text += "  (Alt+Up/Down: other conversations)"
         return [("class:header", text)]
 
-    def _notices_text(self) -> StyleAndTextTuples:
+    def _all_notice_rows(self, width: int) -> list[StyleAndTextTuples]:
+        """The newest notices, wrapped; the newest row is always the last one shown."""
         if self.confirm is not None:
-            return [("class:notice.warning", self.confirm[0])]
-        return list(render.notices(self.state, MAX_NOTICE_ROWS))
+            notices = [("class:notice.warning", self.confirm[0])]
+        else:
+            notices = [(f"class:notice.{n.kind}", n.text)
+                       for n in list(self.state.notices)[-MAX_NOTICE_ROWS:]]
+        rows: list[StyleAndTextTuples] = []
+        for style, text in notices:
+            rows += cast(list[StyleAndTextTuples], render.wrap([(style, text)], width, 2))
+        return rows[-MAX_NOTICE_ROWS:]
+
+    def _notice_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
+        return self._all_notice_rows(width)[-height:] if height else []
+
+    def _main_width(self) -> int:
+        columns = self._columns()
+        return columns - CONVERSATIONS_WIDTH - 1 if columns >= NARROW else columns
 
     def _notices_height(self) -> Dimension:
-        if self.confirm is not None:
-            return Dimension.exact(1)
-        return Dimension.exact(min(len(self.state.notices), MAX_NOTICE_ROWS))
+        return Dimension.exact(len(self._all_notice_rows(self._main_width())))
 
     def _status_text(self) -> StyleAndTextTuples:
         return list(render.status_line(self.state, self._columns()))

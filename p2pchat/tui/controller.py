@@ -428,10 +428,10 @@ class Controller:
     async def _safety_cmd(self, who: str) -> None:
         conv = self._resolve(who)
         rows = self._safety_rows(conv)
-        self.state.notice("info", f"Safety number with {conv.name} (it must be the same on"
-                                  " both screens; compare it in person):")
-        for row in rows:
-            self.state.notice("info", "  " + row)
+        self.state.show_page(f"Safety number with {conv.name}", [
+            "It must be the same on both screens; compare it in person:", "",
+            *[f"  {row}" for row in rows], "", f"Their fingerprint: {conv.fingerprint}",
+            f"/verify {conv.name} also shows your fingerprint as a QR code."])
 
     def _safety_rows(self, conv: Conversation) -> list[str]:
         try:

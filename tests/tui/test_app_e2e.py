@@ -162,7 +162,8 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
         assert "? bob" in conversation_text(chat)
 
         keys.send_text(f"/safety bob{ENTER}")
-        number = await until(lambda: [n.text for n in state.notices if n.text.startswith("  ")],
+        number = await until(lambda: state.page and [text for _, text in state.page.lines
+                                                     if text.startswith("  ")],
                              10, "the safety number")
         groups = " ".join(number).split()
         assert len(groups) == 12 and all(len(g) == 5 and g.isdigit() for g in groups)

@@ -176,7 +176,9 @@ async def test_safety_number_uses_both_keys() -> None:
     try:
         await controller.execute("/safety bob")
         expected = safety_number(bytes.fromhex("11" * 32), parse_fingerprint(BOB)).split()
-        shown = " ".join(n.text for n in controller.state.notices if n.text.startswith("  "))
+        page = controller.state.page
+        assert page is not None and page.title == "Safety number with bob"
+        shown = " ".join(text for _, text in page.lines if text.startswith("  "))
         assert shown.split() == expected
     finally:
         await controller.stop()

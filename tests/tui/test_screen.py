@@ -259,3 +259,11 @@ async def test_nearby_people_are_offered_by_tab_and_added_by_number_or_name() ->
         assert any("no one called '7' is nearby" in n.text for n in controller.state.notices)
     finally:
         await controller.stop()
+
+
+def test_the_newest_notice_is_never_pushed_off_by_a_long_one() -> None:
+    chat = with_history(0)
+    chat.state.notice("info", "a long notice that wraps over several rows of a narrow pane " * 3)
+    chat.state.notice("error", "no conversation named 'bob'")
+    rows = text(chat._notice_rows(30, 3))
+    assert len(rows) == 3 and rows[-1].strip().endswith("'bob'")
