@@ -42,6 +42,7 @@ from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
+from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
 
 from p2pchat.core.messages import MAX_TEXT_BYTES
@@ -134,7 +135,7 @@ class ChatApp:
         self._draft_for: str | None = None
         self.drafts: dict[str, str] = {}
         self.input = TextArea(
-            height=Dimension(min=1, max=MAX_INPUT_ROWS), prompt="> ", multiline=True,
+            height=self._input_height, prompt="> ", multiline=True,
             wrap_lines=True, completer=_Completer(self.state), complete_while_typing=True,
         )
         wide = Condition(lambda: self._columns() >= NARROW)
@@ -260,6 +261,17 @@ class ChatApp:
 
     # ------------------------------------------------------------ panes
 
+    def _input_height(self) -> Dimension:
+        """As many rows as the typed text needs when wrapped, at most MAX_INPUT_ROWS."""
+        columns = max(1, self._columns())
+        rows = 0
+        for index, line in enumerate(self.input.text.split("\n") if self.input.text else [""]):
+            width = get_cwidth(line) + (2 if index == 0 else 0)  # the prompt
+            rows += max(1, -(-width // columns))
+            if rows >= MAX_INPUT_ROWS:
+                break
+        return Dimension.exact(min(rows, MAX_INPUT_ROWS))
+
     def _columns(self) -> int:
         try:
             return self.application.output.get_size().columns
@@ -300,6 +312,8 @@ class ChatApp:
             self.new_below = False
         end = len(rows) - self._scroll
         visible: list[StyleAndTextTuples] = list(rows[max(0, end - height):end])
+        if self.state.page is None and len(visible) < height:
+            visible = [[] for _ in range(height - len(visible))] + visible  # newest at the bottom
         if self._scroll:
             label = "new messages below: End" if self.new_below else "more below: End"
             visible[-1] = [("class:more", render.fit(f" ↓ {label} ", width))]

@@ -274,7 +274,8 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
 
 
 def page_rows(page: Page, width: int) -> list[Fragments]:
-    rows = wrap([("class:title", page.title)], width)
+    """A page's lines (its title is in the header above it)."""
+    rows: list[Fragments] = []
     for kind, text in page.lines:
         indent = len(text) - len(text.lstrip(" "))
         if text.startswith("  /"):  # a command: its description wraps under itself
