@@ -21,6 +21,8 @@ async def test_unread_survives_a_restart_and_follows_the_read_position(
                             [format_addr(bob.listen_addresses[0])])
     bob_fp = bob.identity.fingerprint
     await alice.send("bob", "I read what I answer")
+    # bob's replies come after it in the display order once he has it.
+    await until(lambda: len(bob.history("alice")) == 1, 10, "alice's message at bob")
     for text in ("one", "two", "three"):
         await bob.send("alice", text)
     await until(lambda: len(alice.history("bob")) == 4, 10, "bob's messages at alice")
