@@ -68,7 +68,10 @@ class _Completer(Completer):
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterable[Completion]:
-        for text, start in completions(self._state, document.text_before_cursor):
+        typed = document.text_before_cursor
+        if not typed.startswith("/") and not complete_event.completion_requested:
+            return  # in a message, names complete on Tab only: no menu while typing
+        for text, start in completions(self._state, typed):
             yield Completion(text, start_position=start)
 
 

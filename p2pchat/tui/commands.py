@@ -199,7 +199,12 @@ def complete(text: str, names: Iterable[str],
     prompt_toolkit wants.
     """
     if not text.startswith("/") or text.startswith("//"):
-        return []
+        # In a message, the word being typed completes to a name (as weechat does nicks).
+        word = text.rsplit(None, 1)[-1] if text and not text[-1].isspace() else ""
+        wanted = word.casefold()
+        return [(name, -len(word)) for name in sorted(set(names), key=str.casefold)
+                if wanted and " " not in name and name.casefold().startswith(wanted)
+                and name.casefold() != wanted]
     verb, space, rest = text.partition(" ")
     if not space:
         verbs = list(COMMANDS) + list(ALIASES)

@@ -95,6 +95,8 @@ def test_completion_of_commands_and_names() -> None:
     assert complete("/to ", names) == [("Bea", 0), ("bob", 0), ("carol", 0)]
     assert complete("/add b", names) == []  # no one nearby
     assert complete("hello", names) == [] and complete("//x", names) == []
+    assert complete("thanks ca", names) == [("carol", -2)]  # a name inside a message
+    assert complete("thanks ", names) == []
 
 
 def test_help_names_every_command() -> None:
