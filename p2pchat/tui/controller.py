@@ -16,6 +16,7 @@ from typing import Any
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
+    COMMANDS,
     AddContact,
     AddNearby,
     Command,
@@ -239,15 +240,10 @@ class Controller:
             await handler(command.who if isinstance(command, Named) else "")
 
     def handlers(self) -> dict[str, Callable[[str], Awaitable[None]]]:
-        """Command name -> what it does with its argument: one entry per command."""
-        return {
-            "msg": self._msg, "accept": self._accept, "block": self._block,
-            "unblock": self._unblock, "remove": self._remove, "rename": self._rename,
-            "nick": self._nick, "contacts": self._contacts, "nearby": self._nearby,
-            "search": self._search, "verify": self._verify, "safety": self._safety_cmd,
-            "rekey": self._rekey, "peers": self._peers, "id": self._id, "help": self._help,
-            "quit": self._quit,
-        }
+        """Command name -> what it does with its argument: the method `cmd_<name>`. A new
+        command is one Spec in commands.COMMANDS and one such method."""
+        return {name[1:]: getattr(self, f"cmd_{name[1:]}") for name in COMMANDS
+                if hasattr(self, f"cmd_{name[1:]}")}
 
     async def _send(self, text: str) -> None:
         conv = self.state.current
@@ -306,7 +302,7 @@ class Controller:
                                                   " lists who is); or /add FINGERPRINT NAME")
         await self._add(str(chosen["fingerprint"]), name or str(chosen.get("name") or ""), [])
 
-    async def _msg(self, rest: str) -> None:
+    async def cmd_msg(self, rest: str) -> None:
         conv, text = self._split_name(rest)
         await self.switch_to(conv)
         if text:
@@ -317,14 +313,14 @@ class Controller:
         known = self.state.find(who)
         return known.fingerprint if known is not None else who
 
-    async def _accept(self, who: str) -> None:
+    async def cmd_accept(self, who: str) -> None:
         contact = await self.backend.accept(self._known(who))
         conv = self.state.upsert_contact(contact)
         if conv is not None:
             self.state.notice("info", f"accepted {conv.name}")
             await self.switch_to(conv)
 
-    async def _block(self, who: str) -> None:
+    async def cmd_block(self, who: str) -> None:
         target = self._known(who)
         if self.ask is None:
             await self._block_now(target)
@@ -343,7 +339,7 @@ class Controller:
         self._blocked_changed(str(name), add=True)
         await self._load_current()
 
-    async def _unblock(self, who: str) -> None:
+    async def cmd_unblock(self, who: str) -> None:
         contact = await self.backend.unblock(who)
         self.state.upsert_contact(contact)
         self.state.notice("info", f"unblocked {contact.get('name')}")
@@ -353,7 +349,7 @@ class Controller:
         names = [n for n in self.state.blocked if n != name]
         self.state.blocked = [*names, name] if add else names
 
-    async def _remove(self, who: str) -> None:
+    async def cmd_remove(self, who: str) -> None:
         result = await self.backend.remove(self._known(who))
         self.state.forget(str(result.get("removed")))
         name = result.get("name")
@@ -361,7 +357,7 @@ class Controller:
                                   f" /block {name} refuses them for good")
         await self._load_current()
 
-    async def _rename(self, rest: str) -> None:
+    async def cmd_rename(self, rest: str) -> None:
         conv, new_name = self._split_name(rest)
         if not new_name:
             raise BackendError("usage", "usage: /rename NAME NEWNAME")
@@ -369,14 +365,14 @@ class Controller:
         self.state.upsert_contact(contact)
         self.state.notice("info", f"{conv.fingerprint[:7]} is now called {contact.get('name')}")
 
-    async def _nick(self, name: str) -> None:
+    async def cmd_nick(self, name: str) -> None:
         if not name:
             raise BackendError("usage", "usage: /nick NAME")
         self.state.set_status(await self.backend.rename_self(name))
         self.state.notice("info", f"you are now {self.state.me.name}; contacts see it on the"
                                   " next link")
 
-    async def _contacts(self, _: str) -> None:
+    async def cmd_contacts(self, _: str) -> None:
         contacts = await self.backend.contacts()
         lines = []
         for c in contacts:
@@ -386,7 +382,7 @@ class Controller:
         self.state.blocked = [str(c.get("name")) for c in contacts if c.get("state") == "blocked"]
         self.state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"])
 
-    async def _nearby(self, _: str) -> None:
+    async def cmd_nearby(self, _: str) -> None:
         self.state.nearby = (await self.backend.peers()).get("nearby") or []
         lines = []
         for number, near in enumerate(self.state.nearby, 1):
@@ -398,7 +394,7 @@ class Controller:
             lines = ["No one is visible on this network right now."]
         self.state.show_page("Nearby", lines)
 
-    async def _search(self, text: str) -> None:
+    async def cmd_search(self, text: str) -> None:
         conv = self.state.current
         if conv is None:
             raise BackendError("usage", "open a conversation first: /msg NAME")
@@ -413,7 +409,7 @@ class Controller:
         self.state.show_page(f"{len(found)} found for {text!r} with {conv.name}",
                              lines or ["  nothing"])
 
-    async def _verify(self, who: str) -> None:
+    async def cmd_verify(self, who: str) -> None:
         conv = self._resolve(who)
         rows = self._safety_rows(conv)
         me = self.state.me
@@ -425,7 +421,7 @@ class Controller:
         lines += qr_lines(me.fingerprint)
         self.state.show_page(f"Verify {conv.name}", lines)
 
-    async def _safety_cmd(self, who: str) -> None:
+    async def cmd_safety(self, who: str) -> None:
         conv = self._resolve(who)
         rows = self._safety_rows(conv)
         self.state.show_page(f"Safety number with {conv.name}", [
@@ -441,22 +437,22 @@ class Controller:
             raise BackendError("bad_key", f"cannot compute the safety number: {exc}") from None
         return safety_rows(number)
 
-    async def _rekey(self, _: str) -> None:
+    async def cmd_rekey(self, _: str) -> None:
         result = await self.backend.rekey()
         self.state.notice("info", f"new session keys on {result.get('links', 0)} link(s)")
 
-    async def _peers(self, _: str) -> None:
+    async def cmd_peers(self, _: str) -> None:
         self._show_peers(await self.backend.peers())
 
-    async def _id(self, _: str) -> None:
+    async def cmd_id(self, _: str) -> None:
         me = self.state.me
         self.state.notice("info", f"You are {me.name}; your fingerprint, for friends to add:")
         self.state.notice("info", f"  {me.fingerprint}")
 
-    async def _help(self, _: str) -> None:
+    async def cmd_help(self, _: str) -> None:
         self.state.show_page("Help", help_lines())
 
-    async def _quit(self, _: str) -> None:
+    async def cmd_quit(self, _: str) -> None:
         self.on_quit()
 
     def _show_peers(self, peers: dict[str, Any]) -> None:

@@ -226,3 +226,10 @@ async def test_unread_counts_come_from_the_node_and_reading_is_reported() -> Non
                     "the open conversation marked read")
     finally:
         await controller.stop()
+
+
+def test_every_command_has_a_handler() -> None:
+    from p2pchat.tui.commands import COMMANDS
+
+    handled = set(Controller(FakeBackend()).handlers())
+    assert handled == {name[1:] for name in COMMANDS} - {"add"}  # /add is parsed apart
