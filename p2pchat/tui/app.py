@@ -51,6 +51,7 @@ from p2pchat.tui.backend import ChatBackend
 from p2pchat.tui.commands import complete
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notify import Notifier
+from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
 
 CONVERSATIONS_WIDTH = 24
@@ -78,8 +79,9 @@ class _Completer(Completer):
 def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
     names = [c.name for c in state.conversations.values()]
     strangers = [n for n in state.nearby + state.nearby_now if not n.get("contact")]
-    nearby = [str(n.get("name") or "") for n in strangers if n.get("name")]
-    nearby += [str(n.get("fingerprint") or "") for n in strangers if n.get("fingerprint")]
+    offered = [str(n.get(field) or "") for n in strangers for field in ("name", "fingerprint")]
+    # Heard on the network: only what is already safe to show (and to type) is offered.
+    nearby = [text for text in offered if text and clean(text) == text]
     return complete(text, names, {"blocked": state.blocked, "nearby": nearby})
 
 

@@ -28,6 +28,7 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.safety import safety_rows
+from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState, Conversation
 
 log = logging.getLogger("p2pchat.tui")
@@ -282,14 +283,15 @@ class Controller:
             await self.switch_to(conv)
 
     async def _add_nearby(self, who: str) -> None:
-        if not self.state.nearby:
-            self.state.nearby = (await self.backend.peers()).get("nearby") or []
+        if not self.state.nearby and not self.state.nearby_now:
+            await self._load_nearby()
         words = who.split()
         chosen: dict[str, Any] | None = None
         if words[0].isdigit():
             index = int(words[0]) - 1
-            if 0 <= index < len(self.state.nearby):
-                chosen = self.state.nearby[index]
+            numbered = self.state.nearby or self.state.nearby_now  # as /nearby showed them
+            if 0 <= index < len(numbered):
+                chosen = numbered[index]
             name = " ".join(words[1:])
         else:
             wanted = who.casefold()
@@ -379,11 +381,13 @@ class Controller:
             online = "online " if c.get("online") else "offline"
             state = "" if c.get("state") == "contact" else f" [{c.get('state')}]"
             lines.append(f"  {c.get('name')!s:<20} {online} {c.get('fingerprint')}{state}")
-        self.state.blocked = [str(c.get("name")) for c in contacts if c.get("state") == "blocked"]
+        self.state.blocked = [clean(c.get("name")) for c in contacts
+                              if c.get("state") == "blocked"][:MAX_NEARBY]
         self.state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"])
 
     async def cmd_nearby(self, _: str) -> None:
-        self.state.nearby = (await self.backend.peers()).get("nearby") or []
+        nearby = (await self.backend.peers()).get("nearby") or []
+        self.state.nearby = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
         lines = []
         for number, near in enumerate(self.state.nearby, 1):
             label = near.get("name") or "(private: only contacts recognise them)"
