@@ -74,6 +74,12 @@ class ControlServer:
                 _text(p, "who"), _text(p, "name", required=False) or None),
             "contacts.block": lambda p: node_.block_contact(_text(p, "who")),
             "contacts.remove": lambda p: node_.remove_contact(_text(p, "who")),
+            "contacts.unblock": lambda p: node_.unblock_contact(_text(p, "who")),
+            "contacts.rename": lambda p: node_.rename_contact(_text(p, "who"), _text(p, "name")),
+            "rekey": self._sync(lambda p: node_.rekey()),
+            "rename_self": self._sync(lambda p: node_.rename_self(_text(p, "name"))),
+            "read": self._sync(lambda p: node_.mark_read(_text(p, "with"), _text(p, "id"))),
+            "unread": self._sync(lambda p: node_.unread()),
             "send": lambda p: node_.send(_text(p, "to"), _text(p, "text")),
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
         }

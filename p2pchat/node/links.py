@@ -236,6 +236,16 @@ class LinkTable:
             if link.remote_key == key:
                 link.close(reason)
 
+    def restart_contact_links(self) -> int:
+        """Close every live contact link; the dialer links again at once, with fresh keys.
+        Returns how many were closed."""
+        closed = 0
+        for link in list(self.by_peer.values()):
+            if not link.closed and not link.peer.stranger:
+                link.close("rekey")
+                closed += 1
+        return closed
+
     def close_stale(self, reason: str) -> None:
         for link in list(self.connections):
             if self._is_stale(link):

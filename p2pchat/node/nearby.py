@@ -93,6 +93,21 @@ class Nearby:
             with contextlib.suppress(Exception):
                 await self.discovery.async_stop()
 
+    def rename_self(self, name: str) -> None:
+        """Our own name; a public advert is updated to carry it."""
+        self._name = name
+        if self.discovery is not None and self._advert is not None:
+            self._advert = self._make_advert(self._advert[0])
+            self._spawn(self._readvertise(), "mdns-rename")
+
+    async def _readvertise(self) -> None:
+        assert self.discovery is not None and self._advert is not None
+        port, properties, instance, _ = self._advert
+        try:
+            await self.discovery.async_update(port, properties, instance)
+        except Exception as exc:
+            log.warning("could not update the mDNS advert: %s", exc)
+
     def _make_advert(self, port: int) -> Advert:
         day = day_number(wall_time())
         if self._config.presence == "private":

@@ -42,6 +42,7 @@ from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.reading import ReadPositions
 from p2pchat.node.sender import Sender
 from p2pchat.node.trust import Trust
 from p2pchat.node.views import Views
@@ -104,6 +105,8 @@ class Node:
             advertised=self.nearby.addresses_of,
         )
 
+        self.reading = ReadPositions(home, self.key, store=lambda: self.db)
+
     @property
     def db(self) -> Store:
         assert self.store is not None, "node not started"
@@ -150,6 +153,12 @@ class Node:
             self.outbox.fail(exc)
             return
         self.outbox.schedule_flush()
+
+    async def start_discovery(self) -> None:
+        """Start mDNS on a node started without it (the chat screen draws first and starts
+        discovery, the slow part, behind it)."""
+        if not self.nearby.on and self.listen_addresses:
+            await self.nearby.start(self.listen_addresses[0][1])
 
     async def stop(self) -> None:
         if self._stopping:
@@ -305,8 +314,46 @@ class Node:
     async def remove_contact(self, who: str) -> dict[str, Any]:
         return await self._storing(self.trust.remove_contact(who))
 
+    async def unblock_contact(self, who: str) -> dict[str, Any]:
+        return await self.trust.unblock_contact(who)
+
+    async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
+        return await self.trust.rename_contact(who, name)
+
+    def rekey(self) -> dict[str, Any]:
+        """New session keys now: every contact link is closed and dialled again at once (a new
+        Noise handshake), so nothing of the old keys protects later messages."""
+        return {"links": self.links.restart_contact_links()}
+
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
+
+    def rename_self(self, name: str) -> dict[str, Any]:
+        """A new name for us: kept with the identity, and carried by every later hello, request
+        and public advert (contacts see it on the next link)."""
+        from p2pchat.storage import keystore
+
+        try:
+            name = keystore.rename(self.home, name)
+        except keystore.KeystoreError as exc:
+            raise CommandError("bad_name", str(exc)) from None
+        self.name = name
+        for part in (self.views, self.trust, self.nearby):
+            part.rename_self(name)
+        return self.status()
+
+    def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
+        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        try:
+            self.reading.mark_read(contact.key, message_id)
+        except ValueError as exc:
+            raise CommandError("bad_request", str(exc)) from None
+        return {}
+
+    def unread(self) -> dict[str, int]:
+        """Unread messages per contact (fingerprint -> count, at most 99), for every screen."""
+        return {fingerprint(c.key): n for c in self.db.list_contacts(states=("contact",))
+                if (n := self.reading.unread(c.key))}
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
         return await self._storing(

@@ -42,6 +42,9 @@ class Views:
         self._is_linked = is_linked
         self._peer_of = peer_of
 
+    def rename_self(self, name: str) -> None:
+        self._name = name
+
     def who(self, key: bytes) -> str:
         """For logs: a contact's name with the short fingerprint, or the fingerprint alone."""
         contact = self._store().get_contact(key)
