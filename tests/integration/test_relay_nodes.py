@@ -6,6 +6,7 @@ way to find each other (contacts by fingerprint, no address) and the relay is th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -73,10 +74,8 @@ class Pipe:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self._closed.set()
@@ -236,3 +235,26 @@ def test_a_direct_link_that_appears_replaces_the_relayed_one(
     assert gate.seen  # the direct link really went through the opened path
     wait_for(lambda: all(m["status"] == "delivered" for m in a.log_json("bob")), 15,
              "receipts")
+
+
+def test_when_a_relay_vanishes_another_one_carries_the_link(
+        make_node: MakeNode, relay: RelayProcess, tmp_path: Path) -> None:
+    second = RelayProcess(tmp_path / "relay2").start()
+    try:
+        a, b = make_node("alice"), make_node("bob")
+        for node in (a, b):
+            node.start("--relay", relay_arg(relay), "--relay", relay_arg(second))
+        contacts(a, b)
+        send(a, "bob", "first")
+        wait_for(lambda: texts(b, "alice") == ["first"], 10, "the first message")
+        used = (link_to(a, b) or {}).get("relay")
+        assert used in (relay_arg(relay), relay_arg(second))
+        (relay if used == relay_arg(relay) else second).close()
+        send(a, "bob", "second")
+        wait_for(lambda: texts(b, "alice") == ["first", "second"], 15, "a message after")
+        now = (link_to(a, b) or {}).get("relay")
+        assert now is not None and now != used
+        states = sorted(r["state"] for r in a.json("status")["relays"])
+        assert states == ["attached", "waiting"] or states == ["attached", "connecting"]
+    finally:
+        second.close()
