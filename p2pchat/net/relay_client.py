@@ -297,6 +297,14 @@ class RelayedLink(Link):
         else:
             self._flush()
 
+    def _dispatch(self, events: list[Any]) -> None:
+        if any(isinstance(e, Established) and e.remote_key != self.peer_key for e in events):
+            # The Deliver's sender is only the relay's word: our answers would go to a key
+            # the handshake did not prove.
+            self.close("the relay's sender key is not the one the handshake proved")
+            return
+        super()._dispatch(events)
+
     def flush_soon(self) -> None:
         self._flush()
 
