@@ -67,10 +67,17 @@ class Relays:
 
     async def start(self) -> None:
         for relay in self._config.relays:
-            self._add(_Relay([relay.address], relay.key, "config"))
+            same = next((r for r in self._relays if relay.key is not None and r.key == relay.key),
+                        None)
+            if same is not None:  # another address of a relay already listed
+                same.addresses.append(relay.address)
+            else:
+                self._add(_Relay([relay.address], relay.key, "config"))
         if self._config.relays or self._config.mdns:
             self._spawn(self._ticker(), "relay-ticker")
-        if self._config.mdns:
+        if self._config.mdns and self._config.presence != "private":
+            # Attaching proves our key to the relay: a private node uses only relays it was
+            # given (docs/privacy.md).
             await self._browse()
 
     async def stop(self) -> None:
@@ -146,8 +153,23 @@ class Relays:
             self._relays.remove(relay)
 
     def _changed(self) -> None:
+        self._drop_duplicates()
         if self.attached():
             self._on_attached()
+
+    def _drop_duplicates(self) -> None:
+        """One connection per relay key: the relay replaces a key's older connection with its
+        newer one, so two of ours (two addresses of one relay, or --relay and its advert)
+        would push each other out for ever. The later one goes."""
+        seen: set[bytes] = set()
+        for relay in self._relays:
+            conn = relay.conn
+            if conn is None or not conn.attached or conn.key is None:
+                continue
+            if conn.key in seen:
+                relay.gone = True
+                conn.close("already attached to this relay at another address")
+            seen.add(conn.key)
 
     async def _ticker(self) -> None:
         while not self._stopping:
@@ -182,7 +204,8 @@ class Relays:
             if key is None or not advert.addresses or key == self._identity.public_key:
                 continue
             seen.add(key)
-            known = next((r for r in self._relays if r.key == key), None)
+            known = next((r for r in self._relays if r.key == key
+                          or (r.conn is not None and r.conn.key == key)), None)
             if known is not None:
                 if known.found_by == "mdns":
                     known.addresses = list(advert.addresses)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,7 @@ from p2pchat.net.relay_client import RELAY_SESSION, RelayAddress
 from p2pchat.node import Node
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
+from tests.relay_client import RelayProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -161,3 +163,18 @@ async def test_a_relay_that_never_attaches_us_is_left_and_retried(
                        10, "the relay link dropped")
     assert view[0]["state"] != "attached"
     await until(lambda: lying_relay.attaches >= 2, 15, "a new attempt after the backoff")
+
+
+async def test_two_addresses_of_one_relay_make_one_attachment(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    relay = RelayProcess(tmp_path / "relay").start()
+    try:
+        # Unpinned: the node learns only after attaching that both lines are one relay.
+        node = await make_local_node("twice", relays=(
+            RelayAddress(("127.0.0.1", relay.port)), RelayAddress(("localhost", relay.port))))
+        view = await until(lambda: (v := node.status()["relays"]) and len(v) == 1
+                           and v[0]["state"] == "attached" and v, 15, "one relay left")
+        assert view[0]["relay"].endswith(relay.status["fingerprint"])
+        relay.status_where(lambda s: s["clients"] == 1, "one client attached")
+    finally:
+        relay.close()
