@@ -254,16 +254,21 @@ def cmd_nick(args: argparse.Namespace) -> int:
 def _node_config(args: argparse.Namespace) -> Any:
     """The NodeConfig that `node` and `chat` build from their shared options."""
     from p2pchat.net.addresses import parse_addr
+    from p2pchat.net.relay_client import parse_relay
     from p2pchat.node import NodeConfig
 
     try:
         listen = tuple(parse_addr(text) for text in args.listen or ["[::]:0"])
     except ValueError as exc:
         _fail(f"--listen: {exc}")
+    try:
+        relays = tuple(dict.fromkeys(parse_relay(text) for text in args.relay or []))
+    except ValueError as exc:
+        _fail(f"--relay: {exc}")
     return NodeConfig(
         listen=listen, mdns=not args.no_mdns,
         mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
-        presence=args.presence,
+        presence=args.presence, relays=relays,
     )
 
 
@@ -380,6 +385,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"listening: {clean(', '.join(status['listen']))}")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
+    for relay in status.get("relays", []):
+        error = f" ({relay['last_error']})" if relay["last_error"] and \
+            relay["state"] != "attached" else ""
+        print(clean(f"relay: {relay['relay']}  {relay['state']}, {relay['links']} link(s),"
+                    f" from {relay['found_by']}{error}"))
     return 0
 
 
@@ -485,7 +495,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if not result["links"]:
         print("No live links.")
     for p in result["links"]:
-        print(clean(f"{p['name']:<20} {p['state']:<8} {p['direction']:<8} {p['address']}"))
+        path = p["address"] if p.get("relay") is None else f"via relay {p['relay']}"
+        print(clean(f"{p['name']:<20} {p['state']:<8} {p['direction']:<8} {path}"))
     if result["nearby"]:
         print("Nearby:")
         for n in result["nearby"]:
@@ -537,6 +548,10 @@ def _add_node_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presence", choices=("public", "private"), default="public",
                         help="public: announce your name and fingerprint; private: only people"
                         " who know your key can recognise and reach you")
+    parser.add_argument("--relay", action="append", metavar="HOST:PORT[#FINGERPRINT]",
+                        help="a relay to attach to, for contacts you cannot reach directly"
+                        " (repeatable; the line 'p2pchat relay' prints; with a fingerprint"
+                        " the relay must prove that key). Relays found by mDNS are used too")
     _add_passphrase_file(parser)
 
 

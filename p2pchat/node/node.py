@@ -43,6 +43,7 @@ from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.reading import ReadPositions
+from p2pchat.node.relay_client import Relays
 from p2pchat.node.sender import Sender
 from p2pchat.node.trust import Trust
 from p2pchat.node.views import Views
@@ -86,7 +87,12 @@ class Node:
             identity, self.config, replay_guard=replay_guard, spawn=self._spawn,
             on_event=self._on_link_event, on_gone=self._on_link_gone,
             addresses_for=lambda key: self.trust.addresses_for(key),
-            is_stale=self.nearby.is_stale,
+            is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
+        )
+        self.relays = Relays(
+            identity, self.config, spawn=self._spawn,
+            ik_timestamp=lambda key: self.links.ik_stamps.next(key),
+            accept=self.links.accept_relayed, on_attached=self.links.dialer.wake_all,
         )
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
@@ -139,6 +145,7 @@ class Node:
         for host, port in self.config.listen:
             await self.links.listen(host, port)
         self._spawn(self._ticker(), "ticker")
+        await self.relays.start()
         for contact in self.store.list_contacts(states=("contact",)):
             self.links.dialer.want(contact.key)
         if self.config.mdns:
@@ -165,6 +172,7 @@ class Node:
             return
         self._stopping = True
         await self.nearby.stop()
+        await self.relays.stop()
         await self.links.stop()
         tasks = list(self._tasks)
         for task in tasks:
@@ -372,6 +380,7 @@ class Node:
             "listen": [format_addr(a) for a in self.listen_addresses],
             "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
             "mdns": self.nearby.on,
+            "relays": self.relays.view(),
             "presence": self.config.presence,
             "requests_dropped": self.trust.requests_dropped,
             "version": __version__,

@@ -123,7 +123,7 @@ class Trust:
 
     def on_hello(self, link: Link, key: bytes, hello: Hello) -> None:
         link.peer.their_name = hello.name
-        if not link.outbound:
+        if not link.outbound and link.relay is None:  # a relay's address is not the peer's
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
                 # Strangers come and go: forget the oldest rather than grow without end.
@@ -145,7 +145,7 @@ class Trust:
         db = self._store()
         if db.get_contact(key) is not None:
             return  # one request per stranger: it is already listed
-        source = link.address[0]
+        source = link.source
         waiting = db.list_contacts(states=("request",))
         if sum(1 for c in waiting if self._source_of(c) == source) >= MAX_REQUESTS_PER_ADDRESS:
             self._dropped(f"{MAX_REQUESTS_PER_ADDRESS} are already waiting from {source}")

@@ -106,6 +106,8 @@ class Views:
             "contact": contact.state if contact else None,
             "address": format_addr(link.address),
             "direction": "outbound" if link.outbound else "inbound",
+            "path": "direct" if link.relay is None else "relay",
+            "relay": link.relay,
             "handshake": link.session.pattern,
             "since": iso_from_ms(link.peer.since_ms),
         }
