@@ -10,11 +10,12 @@ again, alone. Timed: from the moment the receiver's process is started (`Popen`)
 holds all N *committed* (read from the receiver's database file by a separate read-only
 connection, which sees only committed transactions; `log_heads` is kept in the same transaction
 as each message, so its seq counts them). The receiver dials the sender at start; the sender
-serves the range the receiver's vector lacks.
+serves the range the receiver's vector lacks. `first_committed_s`: when the first batch was
+committed (start-up and link), so `seconds - first_committed_s` is the transfer itself.
 
 Baselines in the same run: the receiver's own start (process start until its control API
-answers), and SQLite alone inserting N rows of the same size in transactions of 256 with
-synchronous=FULL. Prints one JSON object; nothing is asserted.
+answers, polled with `p2pchat status`, so coarse), and SQLite alone inserting N rows of the
+same size in transactions of 256 with synchronous=FULL. Prints one JSON object; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import contextlib
 import os
 import sqlite3
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,22 @@ def committed_seq(db: Path, author: bytes) -> int:
         conn.close()
 
 
+def watch(db: Path, author: bytes, n: int, t0: float, marks: dict[str, float]) -> None:
+    """Poll the receiver's committed head from t0 on: when the first and the last arrived."""
+    deadline = t0 + WAIT
+    while time.monotonic() < deadline:
+        got = 0
+        if db.exists():
+            with contextlib.suppress(sqlite3.Error):
+                got = committed_seq(db, author)
+        if got and "first" not in marks:
+            marks["first"] = time.monotonic() - t0
+        if got >= n:
+            marks["done"] = time.monotonic() - t0
+            return
+        time.sleep(POLL)  # polling a file with a deadline
+
+
 def sqlite_baseline(directory: Path, n: int) -> float:
     conn = sqlite3.connect(directory / "baseline.sqlite3", isolation_level=None)
     try:
@@ -114,20 +132,20 @@ def run(n: int, repeats: int) -> dict[str, Any]:
                 alice.start()
                 assert alice.proc is not None
                 alice_cpu0 = cpu_seconds(alice.proc.pid)
+                marks: dict[str, float] = {}
                 t0 = time.monotonic()
+                watcher = threading.Thread(target=watch, args=(db, author, n, t0, marks),
+                                           daemon=True)
+                watcher.start()
                 bob.start()  # returns once its control API answers
                 ready = time.monotonic() - t0
-                deadline = t0 + WAIT
-                done = None
-                while time.monotonic() < deadline:
-                    if committed_seq(db, author) >= n:
-                        done = time.monotonic() - t0
-                        break
-                    time.sleep(POLL)  # polling a file with a deadline
+                watcher.join(WAIT)
+                done, first = marks.get("done"), marks.get("first")
                 assert bob.proc is not None
                 runs.append({
                     "seconds": None if done is None else round(done, 3),
                     "receiver_control_ready_s": round(ready, 3),
+                    "first_committed_s": None if first is None else round(first, 3),
                     "received": committed_seq(db, author),
                     "prefill_s": round(prefill_s, 2),
                     "receiver_cpu_s_since_start": cpu_seconds(bob.proc.pid),
@@ -148,6 +166,7 @@ def run(n: int, repeats: int) -> dict[str, Any]:
         "seconds": best,
         "seconds_runs": [r["seconds"] for r in runs],
         "runs": runs,
+        "first_committed_s": sorted(r["first_committed_s"] or 0 for r in runs)[len(runs) // 2],
         "baseline_receiver_start_s": sorted(r["receiver_control_ready_s"] for r in runs)[
             len(runs) // 2],
         "baseline_sqlite_insert_s": round(baseline_sqlite_s, 3),

@@ -631,8 +631,20 @@ def decode_record(data: bytes) -> Record:
 
 def envelope_hash(env: Envelope) -> bytes:
     """Message id and prev-hash: BLAKE2b-256 (person "p2pchat-env-v1") of the full encoding."""
-    digest = hashlib.blake2b(encode_record(env), digest_size=HASH_LEN, person=_PERSON_ENVELOPE)
-    return digest.digest()
+    # The path of one message asks for its hash three times (the log's chain, the store's row,
+    # the event's id), one envelope at a time: remember the last one. Envelopes are frozen, and
+    # the memo holds the envelope itself, so `is` cannot match a different one.
+    global _last_hashed
+    last_env, last_digest = _last_hashed
+    if env is last_env:
+        return last_digest
+    digest = hashlib.blake2b(encode_record(env), digest_size=HASH_LEN,
+                             person=_PERSON_ENVELOPE).digest()
+    _last_hashed = (env, digest)
+    return digest
+
+
+_last_hashed: tuple[Envelope | None, bytes] = (None, b"")
 
 
 def dm_conversation_id(key_a: bytes, key_b: bytes) -> bytes:

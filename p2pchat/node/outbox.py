@@ -6,6 +6,11 @@ Parts of the node write to the store freely during a turn and hand records for p
 of the turn `flush` commits once and only then writes the queued records to their links. So a
 message acknowledged to the user or to a peer is on disk, and a crash at any instant can lose
 only what nobody was told about.
+
+Writes that nobody is told about (a peer's acknowledgement of our messages) need no fsync of
+their own: `schedule_lazy_flush` lets them ride on the next commit that is made anyway, or
+commits them within LAZY_COMMIT_S when none comes. Records queued for one link in a turn leave in
+one socket write.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
 
+LAZY_COMMIT_S = 0.05  # at most this long before a lazy write is committed
+
 
 class Outbox:
     def __init__(self, store: Callable[[], Store]) -> None:
@@ -29,6 +36,7 @@ class Outbox:
         self._queued: list[tuple[Link, bytes]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
+        self._lazy: asyncio.TimerHandle | None = None
 
     def queue(self, link: Link, record: Record) -> None:
         """Send `record` on `link` once the current turn's writes are committed."""
@@ -41,6 +49,12 @@ class Outbox:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
+    def schedule_lazy_flush(self) -> None:
+        """Commit with the next flush, or within LAZY_COMMIT_S: for writes nobody waits on,
+        whose loss in a crash costs nothing a peer does not send again (acknowledgements)."""
+        if not self._scheduled and self._lazy is None:
+            self._lazy = asyncio.get_running_loop().call_later(LAZY_COMMIT_S, self.flush)
+
     async def durable(self) -> None:
         """Wait until every write made so far is committed; CommandError("storage") if not."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -49,6 +63,9 @@ class Outbox:
         await waiter
 
     def commit(self) -> None:
+        if self._lazy is not None:  # this commit covers the lazy writes too
+            self._lazy.cancel()
+            self._lazy = None
         self._store().commit()
 
     def flush(self) -> None:
@@ -67,9 +84,12 @@ class Outbox:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        by_link: dict[Link, list[bytes]] = {}
         for link, record in queued:
+            by_link.setdefault(link, []).append(record)
+        for link, records in by_link.items():
             try:
-                link.send_record(record)
+                link.send_records(records)
             except Exception as exc:
                 log.warning("closing link to %s: cannot send: %s",
                             format_addr(link.address), exc)
