@@ -19,7 +19,8 @@ both alike (each figure is the median over the rounds):
   subscriber (a control-API event stream in this process) seeing the message, at 100 msg/s.
 
 Between blocks the receiver must have received everything sent, so no block inherits a backlog.
-CPU per message of each node comes from /proc. Prints one JSON object; nothing is asserted.
+CPU per message of each node, and of this process (the control clients and the subscriber,
+which share the same 2 cores), comes from /proc. Prints one JSON object; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -139,13 +140,14 @@ class Direct:
             raise RuntimeError(f"the receiver did not get all of {label} within {WAIT:g} s")
 
     def _measure(self, kind: str, label: str, n: int, work: Any) -> float:
-        before = [cpu_seconds(p) for p in pids(self.alice, self.bob)]
+        before = [cpu_seconds(p) for p in (*pids(self.alice, self.bob), os.getpid())]
         started = time.perf_counter()
         work()
         elapsed = time.perf_counter() - started
         self._settle(label, n)
-        after = [cpu_seconds(p) for p in pids(self.alice, self.bob)]
-        acc = self.cpu.setdefault(kind, {"sender_node": 0.0, "receiver_node": 0.0})
+        after = [cpu_seconds(p) for p in (*pids(self.alice, self.bob), os.getpid())]
+        acc = self.cpu.setdefault(kind, {"sender_node": 0.0, "receiver_node": 0.0,
+                                         "benchmark_clients": 0.0})
         for who, b, a in zip(acc, before, after, strict=True):
             if a is not None and b is not None:
                 acc[who] += a - b
