@@ -35,6 +35,8 @@ from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
 
+ACK_DELAY = 0.005  # seconds a receipt waits for more records to acknowledge with it
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -155,7 +157,11 @@ class Conversations:
             self._schedule_ack(link, env.conv)
 
     def _schedule_ack(self, link: Link, conv: bytes) -> None:
-        """One vector per conversation per flush: it acknowledges everything accepted so far."""
+        """One vector per conversation per ACK_DELAY: it acknowledges everything accepted so far.
+
+        The vector leaves only after the commit it triggers, so what arrives within ACK_DELAY
+        (a stream of messages, the reads of one catch-up step) shares one commit: the receiver
+        fsyncs once per window, not once per record, and the sender handles one vector."""
         pending = link.peer.ack_pending
         if conv in pending:
             return
@@ -165,7 +171,7 @@ class Conversations:
             pending.discard(conv)
             self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
 
-        asyncio.get_running_loop().call_soon(send_ack)
+        asyncio.get_running_loop().call_later(ACK_DELAY, send_ack)
 
     def on_sync_vector(self, link: Link, peer: bytes, sync: SyncVector) -> None:
         if sync.conv != self.dm(peer):
