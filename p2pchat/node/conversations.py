@@ -169,6 +169,9 @@ class Conversations:
 
         def send_ack() -> None:
             pending.discard(conv)
+            if link.closed:  # gone meanwhile: commit what it sent; its next link re-syncs
+                self._outbox.schedule_flush()
+                return
             self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
 
         asyncio.get_running_loop().call_later(ACK_DELAY, send_ack)
