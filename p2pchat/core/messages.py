@@ -598,7 +598,19 @@ _ARITY: dict[int, int] = {
 
 def encode_record(record: Record) -> bytes:
     """Canonical bytes of a record (validated at construction, so this cannot fail)."""
-    return pack([record.CODE, *record._fields()])
+    # One envelope's path encodes it up to four times (the canonical check on receipt, its
+    # hash, sealing it for the store, the record for the link), one envelope at a time:
+    # remember the last one. Only envelopes, whose fields are all immutable, and by identity.
+    global _last_encoded
+    if record is _last_encoded[0]:
+        return _last_encoded[1]
+    data = pack([record.CODE, *record._fields()])
+    if type(record) is Envelope:
+        _last_encoded = (record, data)
+    return data
+
+
+_last_encoded: tuple[Envelope | None, bytes] = (None, b"")
 
 
 def decode_record(data: bytes) -> Record:

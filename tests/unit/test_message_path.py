@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from p2pchat.core.messages import Envelope, encode_record, encode_text, envelope_hash
+from p2pchat.core.messages import (
+    Envelope,
+    SyncVector,
+    decode_record,
+    encode_record,
+    encode_text,
+    envelope_hash,
+)
 from p2pchat.node.outbox import Outbox
 from p2pchat.storage.store import Store
 from tests.aio import until
@@ -89,6 +96,17 @@ def test_envelope_hash_memo_never_answers_for_another_envelope() -> None:
     assert envelope_hash(other) != first
     assert envelope_hash(b) == long_hash(b)
     assert envelope_hash(a) == first == long_hash(a)
+
+
+def test_encoding_memo_never_answers_for_another_record() -> None:
+    a, b = make_log(ME, [1, 2])
+    data = encode_record(a)
+    assert encode_record(a) is data  # remembered
+    assert decode_record(data) == a
+    assert encode_record(b) != data
+    assert encode_record(a) == data
+    vector = SyncVector(conv=CONV, vector={ME: 1})
+    assert decode_record(encode_record(vector)) == vector
 
 
 def long_hash(env: Envelope) -> bytes:
