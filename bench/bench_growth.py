@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_growth.py [-n 1000] [--history 10000,50000]
 
 Three pairs of `p2pchat node` processes (`--no-mdns`, 127.0.0.1, port 0), each pair mutual
-contacts with typed addresses as in bench_chat.py, one dm conversation per pair:
+contacts with typed addresses as in bench_direct.py, one dm conversation per pair:
 
 * `empty`: the conversation starts empty;
 * `after_10k`, `after_50k`: before the timed sends, the pair's nodes are stopped and both of
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import emit, environment, ratio, versions
-from bench_chat import cpu_seconds
+from _nodes import cpu_seconds
 
 from p2pchat.control_client import ControlClient
 from p2pchat.core.messages import Envelope, dm_conversation_id, encode_text, envelope_hash

@@ -26,6 +26,7 @@ log = logging.getLogger("p2pchat.control")
 SOCKET_NAME = "control.sock"
 MAX_LINE = 256 * 1024
 MAX_CLIENTS = 32
+EVENT_BATCH = 256  # events written to a subscriber at once
 
 
 def socket_path(home: Path) -> Path:
@@ -124,9 +125,10 @@ class ControlServer:
         subscription: asyncio.Task[None] | None = None
         write_lock = asyncio.Lock()
 
-        async def send(obj: dict[str, Any]) -> None:
+        async def send(*objs: dict[str, Any]) -> None:
             async with write_lock:
-                writer.write(json.dumps(obj, ensure_ascii=False).encode() + b"\n")
+                writer.write(b"".join(json.dumps(obj, ensure_ascii=False).encode() + b"\n"
+                                      for obj in objs))
                 await writer.drain()
 
         try:
@@ -151,15 +153,22 @@ class ControlServer:
             self._clients.discard(task)
             writer.close()
 
-    async def _forward_events(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def _forward_events(self, send: Callable[..., Awaitable[None]]) -> None:
         queue = self.node.events.subscribe()
         try:
             while True:
-                event = await queue.get()
-                if event is None:
-                    await send({"event": {"type": "lagged"}})
+                # Whatever is waiting goes out in one write (a burst of received messages is
+                # one syscall, not one each); at most EVENT_BATCH, so a write stays bounded.
+                batch = [await queue.get()]
+                while len(batch) < EVENT_BATCH and not queue.empty() and batch[-1] is not None:
+                    batch.append(queue.get_nowait())
+                lagged = batch[-1] is None
+                lines = [{"event": event} for event in batch if event is not None]
+                if lagged:
+                    lines.append({"event": {"type": "lagged"}})
+                await send(*lines)
+                if lagged:
                     return
-                await send({"event": event})
         finally:
             self.node.events.unsubscribe(queue)
 

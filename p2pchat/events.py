@@ -26,6 +26,11 @@ class EventBus:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
         self._queues.discard(queue)
 
+    @property
+    def wanted(self) -> bool:
+        """Whether anyone subscribes: an event nobody reads need not be built."""
+        return bool(self._queues)
+
     def emit(self, event: dict[str, Any]) -> None:
         for queue in list(self._queues):
             try:

@@ -598,7 +598,19 @@ _ARITY: dict[int, int] = {
 
 def encode_record(record: Record) -> bytes:
     """Canonical bytes of a record (validated at construction, so this cannot fail)."""
-    return pack([record.CODE, *record._fields()])
+    # One envelope's path encodes it up to four times (the canonical check on receipt, its
+    # hash, sealing it for the store, the record for the link), one envelope at a time:
+    # remember the last one. Only envelopes, whose fields are all immutable, and by identity.
+    global _last_encoded
+    if record is _last_encoded[0]:
+        return _last_encoded[1]
+    data = pack([record.CODE, *record._fields()])
+    if type(record) is Envelope:
+        _last_encoded = (record, data)
+    return data
+
+
+_last_encoded: tuple[Envelope | None, bytes] = (None, b"")
 
 
 def decode_record(data: bytes) -> Record:
@@ -631,8 +643,20 @@ def decode_record(data: bytes) -> Record:
 
 def envelope_hash(env: Envelope) -> bytes:
     """Message id and prev-hash: BLAKE2b-256 (person "p2pchat-env-v1") of the full encoding."""
-    digest = hashlib.blake2b(encode_record(env), digest_size=HASH_LEN, person=_PERSON_ENVELOPE)
-    return digest.digest()
+    # The path of one message asks for its hash three times (the log's chain, the store's row,
+    # the event's id), one envelope at a time: remember the last one. Envelopes are frozen, and
+    # the memo holds the envelope itself, so `is` cannot match a different one.
+    global _last_hashed
+    last_env, last_digest = _last_hashed
+    if env is last_env:
+        return last_digest
+    digest = hashlib.blake2b(encode_record(env), digest_size=HASH_LEN,
+                             person=_PERSON_ENVELOPE).digest()
+    _last_hashed = (env, digest)
+    return digest
+
+
+_last_hashed: tuple[Envelope | None, bytes] = (None, b"")
 
 
 def dm_conversation_id(key_a: bytes, key_b: bytes) -> bytes:

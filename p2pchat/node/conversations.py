@@ -31,10 +31,12 @@ from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.sender import Sender
-from p2pchat.node.views import Views, message_id
+from p2pchat.node.views import Views
 from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
+
+ACK_DELAY = 0.005  # seconds a receipt waits for more records to acknowledge with it
 
 
 def now_ms() -> int:
@@ -121,14 +123,13 @@ class Conversations:
             raise CommandError("bad_text", "nothing to send")
         conv = self.dm(peer)
         env = self._log(conv).append_local(self._key, body, now_ms())
-        db = self._store()
-        db.insert_envelope(env, env.sent_at, own=True)
         link = self._live_link(peer)
         online = link is not None and not link.peer.stranger
+        # Stored as sent when it is handed to the link now: one INSERT, no UPDATE after it.
+        self._store().insert_envelope(env, env.sent_at, own=True, sent=online)
         if online:
             assert link is not None
             self._sender.push(link, env)  # leaves only after the commit below
-            db.mark_sent(conv, self._key, env.seq)
         await self._outbox.durable()
         event = self._views.message(env, own=True, status="sent" if online else "queued")
         self._events.emit(event)
@@ -186,7 +187,8 @@ class Conversations:
         now = now_ms()
         db = self._store()
         for accepted in received.accepted:
-            if db.insert_envelope(accepted, now, own=False):
+            # The event is built only when someone listens (not during a catch-up in the dark).
+            if db.insert_envelope(accepted, now, own=False) and self._events.wanted:
                 self._events.emit(self._views.message(accepted, own=False, status=None))
         for request in received.requests:
             self._outbox.queue(link, request)
@@ -194,7 +196,11 @@ class Conversations:
             self._schedule_ack(link, env.conv)
 
     def _schedule_ack(self, link: Link, conv: bytes) -> None:
-        """One vector per conversation per flush: it acknowledges everything accepted so far."""
+        """One vector per conversation per ACK_DELAY: it acknowledges everything accepted so far.
+
+        The vector leaves only after the commit it triggers, so what arrives within ACK_DELAY
+        (a stream of messages, the reads of one catch-up step) shares one commit: the receiver
+        fsyncs once per window, not once per record, and the sender handles one vector."""
         pending = link.peer.ack_pending
         if conv in pending:
             return
@@ -202,9 +208,12 @@ class Conversations:
 
         def send_ack() -> None:
             pending.discard(conv)
+            if link.closed:  # gone meanwhile: commit what it sent; its next link re-syncs
+                self._outbox.schedule_flush()
+                return
             self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
 
-        asyncio.get_running_loop().call_soon(send_ack)
+        asyncio.get_running_loop().call_later(ACK_DELAY, send_ack)
 
     def on_sync_vector(self, link: Link, peer: bytes, sync: SyncVector) -> None:
         if sync.conv != self.dm(peer):
@@ -223,10 +232,15 @@ class Conversations:
             # a restart: an honest peer's own seq and its ack of ours only ever grow together.
             db.set_peer_seq(sync.conv, peer, peer, sync.vector.get(peer, 0))
             self._add_floor(conv_log, peer, sync.vector.get(peer, 0), acked)
-            for env in db.envelopes(sync.conv, self._key, before + 1, acked):
-                self._events.emit({"type": "delivery", "id": message_id(env),
-                                   "status": "delivered", "fingerprint": fingerprint(peer)})
-            self._outbox.schedule_flush()
+            who = fingerprint(peer)
+            # The ids are the stored hashes: nothing to unseal for a receipt.
+            for hash_ in (db.hashes(sync.conv, self._key, before + 1, acked)
+                          if self._events.wanted else ()):
+                self._events.emit({"type": "delivery", "id": hash_.hex()[:32],
+                                   "status": "delivered", "fingerprint": who})
+            # A receipt needs no fsync of its own: lost in a crash, the peer's next vector
+            # brings it again. It rides on the next commit made for a send or a receive.
+            self._outbox.schedule_lazy_flush()
         for author, first, last in conv_log.missing_for(sync.vector):
             self._sender.serve(link, sync.conv, author, first, last)
 

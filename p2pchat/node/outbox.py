@@ -11,6 +11,11 @@ A commit can fail (disk full, I/O error, a locked database). Then the turn is un
 the transaction is rolled back, the records that waited on it are dropped (an acknowledgement of
 what is not on disk must never leave), waiters get a "storage" error, and `on_failed` lets the
 node rebuild what it holds in memory from the store and watch for the disk to heal.
+
+Writes that nobody is told about (a peer's acknowledgement of our messages) need no fsync of
+their own: `schedule_lazy_flush` lets them ride on the next commit that is made anyway, or
+commits them within LAZY_COMMIT_S when none comes. Records queued for one link in a turn leave in
+one socket write.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from p2pchat.storage.store import Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
 
+LAZY_COMMIT_S = 0.05  # at most this long before a lazy write is committed
+
 
 class Outbox:
     def __init__(self, store: Callable[[], Store], *,
@@ -38,6 +45,7 @@ class Outbox:
         self._queued: list[tuple[Link, bytes]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
+        self._lazy: asyncio.TimerHandle | None = None
 
     def queue(self, link: Link, record: Record) -> None:
         """Send `record` on `link` once the current turn's writes are committed."""
@@ -50,6 +58,12 @@ class Outbox:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
+    def schedule_lazy_flush(self) -> None:
+        """Commit with the next flush, or within LAZY_COMMIT_S: for writes nobody waits on,
+        whose loss in a crash costs nothing a peer does not send again (acknowledgements)."""
+        if not self._scheduled and self._lazy is None:
+            self._lazy = asyncio.get_running_loop().call_later(LAZY_COMMIT_S, self.flush)
+
     async def durable(self) -> None:
         """Wait until every write made so far is committed; CommandError("storage") if not."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -58,6 +72,9 @@ class Outbox:
         await waiter
 
     def commit(self) -> None:
+        if self._lazy is not None:  # this commit covers the lazy writes too
+            self._lazy.cancel()
+            self._lazy = None
         if self._store().commit() and self._on_committed is not None:
             self._on_committed()
 
@@ -74,9 +91,12 @@ class Outbox:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        by_link: dict[Link, list[bytes]] = {}
         for link, record in queued:
+            by_link.setdefault(link, []).append(record)
+        for link, records in by_link.items():
             try:
-                link.send_record(record)
+                link.send_records(records)
             except Exception as exc:
                 log.warning("closing link to %s: cannot send: %s",
                             format_addr(link.address), exc)

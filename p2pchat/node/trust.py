@@ -79,8 +79,7 @@ class Trust:
         self._name = name
 
     def is_contact(self, key: bytes) -> bool:
-        contact = self._store().get_contact(key)
-        return contact is not None and contact.state == "contact"
+        return self._store().contact_state(key) == "contact"
 
     # ------------------------------------------------------------ links
 

@@ -602,6 +602,11 @@ class Store:
         row = self._one(f"SELECT {self._CONTACT_COLS} FROM contacts WHERE key = ?", (key,))
         return None if row is None else self._contact(row)
 
+    def contact_state(self, key: bytes) -> ContactState | None:
+        """A contact's state alone (what every incoming record is checked against)."""
+        row = self._one("SELECT state FROM contacts WHERE key = ?", (key,))
+        return None if row is None else _check_state(row[0])
+
     def contact_by_name(self, name: str) -> Contact | None:
         try:
             _, fold = _clean_name(name)
@@ -754,8 +759,10 @@ class Store:
             out.append(env)
         return out
 
-    def insert_envelope(self, env: Envelope, received_at: int, own: bool) -> bool:
+    def insert_envelope(self, env: Envelope, received_at: int, own: bool,
+                        sent: bool = False) -> bool:
         """Store an envelope unless (conv, author, seq) is already there. True if it was new.
+        `sent`: an own message already handed to a link (saves a `mark_sent` right after).
 
         The caller has verified the signature and inserts each author's seqs contiguously.
         A second, different envelope for a taken (conv, author, seq) is ignored too: the first
@@ -765,8 +772,8 @@ class Store:
         hash_ = envelope_hash(env)
         changed = self._write(
             "INSERT OR IGNORE INTO messages"
-            " (conv, author, seq, lamport, sent_at, hash, received_at, own, sealed)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " (conv, author, seq, lamport, sent_at, hash, received_at, own, sent, sealed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 env.conv,
                 env.author,
@@ -776,6 +783,7 @@ class Store:
                 hash_,
                 received_at,
                 int(own),
+                int(own and sent),
                 self._seal(env),
             ),
         )
@@ -811,16 +819,41 @@ class Store:
         return None if row is None else int(row[0])
 
     def envelopes(
-        self, conv: bytes, author: bytes, first: int, last: int, limit: int | None = None
+        self, conv: bytes, author: bytes, first: int, last: int, limit: int | None = None,
+        max_bytes: int | None = None,
     ) -> list[Envelope]:
         """The author's envelopes with first <= seq <= last, in seq order (at most `limit`),
-        up to the first row that cannot be read (see `_readable_prefix`)."""
+        up to the first row that cannot be read (see `_readable_prefix`). With `max_bytes`,
+        rows are read only until their sealed sizes add up to it (always at least one), so a
+        large batch of large messages is never all in memory at once."""
+        def rows() -> list[Any]:
+            cursor = self._conn.execute(
+                "SELECT sealed, conv, author, seq, hash FROM messages"
+                " WHERE conv = ? AND author = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+                (conv, author, first, last, -1 if limit is None else limit),
+            )
+            if max_bytes is None:
+                return cursor.fetchall()
+            out, size = [], 0
+            for row in cursor:  # bounded by LIMIT and by max_bytes
+                out.append(row)
+                size += len(row[0])
+                if size >= max_bytes:
+                    break
+            cursor.close()
+            return out
+
+        return self._readable_prefix(self._run(rows))
+
+    def hashes(self, conv: bytes, author: bytes, first: int, last: int) -> list[bytes]:
+        """The hashes (message ids) of the author's messages first <= seq <= last, in seq
+        order, read from the index columns: nothing is unsealed."""
         rows = self._all(
-            "SELECT sealed, conv, author, seq, hash FROM messages"
-            " WHERE conv = ? AND author = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
-            (conv, author, first, last, -1 if limit is None else limit),
+            "SELECT hash FROM messages WHERE conv = ? AND author = ? AND seq BETWEEN ? AND ?"
+            " ORDER BY seq",
+            (conv, author, first, last),
         )
-        return self._readable_prefix(rows)
+        return [row[0] for row in rows]
 
     def history(self, conv: bytes, limit: int | None = None) -> list[StoredMessage]:
         """Messages in display order (lamport, author, seq); with `limit`, the newest ones."""

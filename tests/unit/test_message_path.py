@@ -1,0 +1,132 @@
+"""The store calls and the outbox behaviour the fast message path relies on (issue #13).
+
+Nothing here measures time: the figures come from `python -m bench`."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from p2pchat.core.messages import (
+    Envelope,
+    SyncVector,
+    decode_record,
+    encode_record,
+    encode_text,
+    envelope_hash,
+)
+from p2pchat.node.outbox import Outbox
+from p2pchat.storage.store import Store
+from tests.aio import until
+from tests.unit.test_store import CONV, ME, NOW, PEER, make_log, open_store
+
+
+@pytest.fixture
+def dm(tmp_path: Path) -> Iterator[Store]:
+    store = open_store(tmp_path / "p2pchat.db")
+    store.ensure_dm(CONV, PEER)
+    store.commit()
+    yield store
+    store.close()
+
+
+def committed_peer_seq(path: Path) -> int | None:
+    """What another connection sees: only committed writes."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT max(seq) FROM peer_seqs").fetchone()
+        return None if row is None else row[0]
+    finally:
+        conn.close()
+
+
+def test_envelopes_stop_at_max_bytes_but_return_at_least_one(dm: Store) -> None:
+    log = make_log(ME, list(range(1, 11)))
+    for env in log:
+        dm.insert_envelope(env, NOW, own=True)
+    assert dm.envelopes(CONV, ME, 1, 10, max_bytes=10**9) == log
+    assert dm.envelopes(CONV, ME, 1, 10, max_bytes=1) == log[:1]
+    some = dm.envelopes(CONV, ME, 1, 10, max_bytes=250)
+    assert 1 < len(some) < len(log)
+    assert some == log[: len(some)]
+    assert dm.envelopes(CONV, ME, 3, 10, limit=2, max_bytes=10**9) == log[2:4]
+
+
+def test_hashes_are_the_message_ids_in_seq_order(dm: Store) -> None:
+    log = make_log(ME, [1, 2, 3, 4])
+    for env in reversed(log):
+        dm.insert_envelope(env, NOW, own=True)
+    assert dm.hashes(CONV, ME, 2, 3) == [envelope_hash(e) for e in log[1:3]]
+    assert dm.hashes(CONV, PEER, 1, 9) == []
+
+
+def test_an_own_message_can_be_stored_as_sent_in_its_insert(dm: Store) -> None:
+    mine = make_log(ME, [1, 2])
+    dm.insert_envelope(mine[0], NOW, own=True, sent=True)
+    dm.insert_envelope(mine[1], NOW, own=True)
+    theirs = make_log(PEER, [3])[0]
+    dm.insert_envelope(theirs, NOW, own=False, sent=True)  # `sent` means nothing for theirs
+    statuses = {(m.envelope.author, m.envelope.seq): (m.sent, m.status) for m in dm.history(CONV)}
+    assert statuses == {(ME, 1): (True, "sent"), (ME, 2): (False, "queued"),
+                        (PEER, 1): (False, None)}
+
+
+def test_contact_state_alone(dm: Store) -> None:
+    assert dm.contact_state(PEER) is None
+    dm.add_contact(PEER, "peer", "request")
+    assert dm.contact_state(PEER) == "request"
+    dm.set_contact_state(PEER, "contact")
+    assert dm.contact_state(PEER) == "contact"
+
+
+def test_envelope_hash_memo_never_answers_for_another_envelope() -> None:
+    a, b = make_log(ME, [1, 2])
+    twin = Envelope(conv=a.conv, author=a.author, seq=a.seq, lamport=a.lamport,
+                    sent_at=a.sent_at, prev=a.prev, body=a.body)
+    other = Envelope(conv=a.conv, author=a.author, seq=a.seq, lamport=a.lamport,
+                     sent_at=a.sent_at, prev=a.prev, body=encode_text("something else"))
+    first = envelope_hash(a)
+    assert envelope_hash(a) == first
+    assert envelope_hash(twin) == first
+    assert envelope_hash(other) != first
+    assert envelope_hash(b) == long_hash(b)
+    assert envelope_hash(a) == first == long_hash(a)
+
+
+def test_encoding_memo_never_answers_for_another_record() -> None:
+    a, b = make_log(ME, [1, 2])
+    data = encode_record(a)
+    assert encode_record(a) is data  # remembered
+    assert decode_record(data) == a
+    assert encode_record(b) != data
+    assert encode_record(a) == data
+    vector = SyncVector(conv=CONV, vector={ME: 1})
+    assert decode_record(encode_record(vector)) == vector
+
+
+def long_hash(env: Envelope) -> bytes:
+    """The hash computed the long way, past any memo."""
+    return hashlib.blake2b(encode_record(env), digest_size=32, person=b"p2pchat-env-v1").digest()
+
+
+async def test_a_lazy_write_rides_on_the_next_commit(dm: Store) -> None:
+    outbox = Outbox(lambda: dm)
+    dm.set_peer_seq(CONV, PEER, ME, 1)
+    outbox.schedule_lazy_flush()
+    dm.insert_envelope(make_log(ME, [1])[0], NOW, own=True)
+    await asyncio.wait_for(outbox.durable(), 10)  # a send's commit covers the receipt too
+    assert committed_peer_seq(dm.path) == 1
+
+
+async def test_a_lazy_write_alone_is_committed_soon(dm: Store) -> None:
+    outbox = Outbox(lambda: dm)
+    dm.set_peer_seq(CONV, PEER, ME, 2)
+    outbox.schedule_lazy_flush()
+    outbox.schedule_lazy_flush()  # a second receipt in the meantime adds no second timer
+    assert committed_peer_seq(dm.path) is None  # nothing forced an fsync for it
+    await until(lambda: committed_peer_seq(dm.path) == 2, 10, "the lazy commit")
