@@ -320,6 +320,16 @@ def cmd_relay(args: argparse.Namespace) -> int:
         _fail(str(exc))
 
 
+def cmd_network(args: argparse.Namespace) -> int:
+    from p2pchat.network_command import NetworkCommandError
+    from p2pchat.network_command import cmd_network as run_network
+
+    try:
+        return run_network(args, load_identity)
+    except NetworkCommandError as exc:
+        _fail(str(exc))
+
+
 # ---------------------------------------------------------------- the parser
 
 
@@ -438,6 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     peers = command("peers", cmd_peers, "show live links, nearby nodes and contact requests")
     peers.add_argument("--json", action="store_true", help="print a JSON object")
+
+    from p2pchat.network_command import add_network_arguments
+
+    network = command("network", cmd_network, "join, leave or list networks: a passphrase"
+                      " that decides who can see and reach you (docs/privacy.md)")
+    add_network_arguments(network, lambda sub: sub.add_argument(
+        "--home", metavar="DIR", default=argparse.SUPPRESS, help="data directory of this node"))
 
     from p2pchat.relay.command import add_relay_arguments
 

@@ -43,6 +43,8 @@ class LinkTable:
         on_gone: Callable[[Link], None],
         addresses_for: Callable[[bytes], list[Address]],
         is_stale: Callable[[Link], bool],
+        network_psks: Callable[[], tuple[bytes, ...]] = tuple,
+        psk_for: Callable[[bytes], tuple[bytes, ...]] = lambda key: (),
     ) -> None:
         self._identity = identity
         self._key = identity.public_key
@@ -51,6 +53,8 @@ class LinkTable:
         self._on_event = on_event
         self._on_gone = on_gone
         self._is_stale = is_stale
+        self._network_psks = network_psks  # every network we answer for (node/networks.py)
+        self._psk_for = psk_for  # the network to dial a peer in, if any
         self.by_peer: dict[bytes, Link] = {}  # the one live, authorised link per peer
         self.connections: set[Link] = set()  # every connection, handshaking ones included
         self.listen_addresses: list[Address] = []
@@ -109,10 +113,13 @@ class LinkTable:
             log.warning("refused a connection from %s: %s", ip, refusal)
             writer.close()
             return
+        psks = self._network_psks()
         session = Session(
             identity=self._identity, initiator=False, now=asyncio.get_running_loop().time(),
-            replay_guard=self._replay_guard, allow_xx=self._config.presence != "private",
-            config=self._config.session,
+            replay_guard=self._replay_guard,
+            # Inside networks a plain XX would greet any stranger; contacts still use IK.
+            allow_xx=self._config.presence != "private" and not psks,
+            config=self._config.session, psks=psks,
         )
         link = Link(reader, writer, session, outbound=False, on_event=self._on_event)
         await self._serve(link)
@@ -156,7 +163,7 @@ class LinkTable:
             identity=self._identity, initiator=True, now=asyncio.get_running_loop().time(),
             remote_key=key, ik_timestamp=self._next_ik_timestamp(key),
             replay_guard=self._replay_guard,
-            config=self._config.session,
+            config=self._config.session, psks=self._psk_for(key),
         )
         link = Link(reader, writer, session, outbound=True, on_event=self._on_event)
         link.dialed = address

@@ -41,6 +41,7 @@ from p2pchat.node.health import StorageHealth
 from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
+from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.sender import Sender
 from p2pchat.node.trust import Trust
@@ -72,6 +73,7 @@ class Node:
         self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
                                     on_failed=lambda: self.conversations.reload(),
                                     on_recovered=self._resync_all)
+        self.networks = Networks(home, identity, name, on_change=self._on_networks_changed)
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
             contacts=lambda: self.db.list_contacts(states=("contact",)),
@@ -79,6 +81,7 @@ class Node:
             on_change=self._on_nearby_change,
             wake_dialer=lambda: self.links.dialer.wake_all(),
             new_port=lambda: self.links.new_ports(),
+            networks=self.networks,
         )
         replay_guard = ReplayGuard()
         self.links = LinkTable(
@@ -86,6 +89,7 @@ class Node:
             on_event=self._on_link_event, on_gone=self._on_link_gone,
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale,
+            network_psks=self.networks.psks, psk_for=self.networks.psk_for,
         )
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
@@ -128,6 +132,7 @@ class Node:
             self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
         except StoreError as exc:
             raise CommandError("storage", f"cannot open the message store: {exc}") from None
+        self.networks.load()
         self.trust.restore_replay_guard()
         # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
         # a link to ourselves is refused before anything is recorded).
@@ -224,6 +229,8 @@ class Node:
 
     def _on_established(self, link: Link, event: Established) -> None:
         key = event.remote_key
+        if not self.networks.admit(link, event, self.trust.is_contact(key)):
+            return
         is_contact = self.trust.admit(link, key)
         if is_contact is None or not self.links.claim(key, link):
             return
@@ -277,6 +284,11 @@ class Node:
             if not link.closed and not link.peer.stranger and self.trust.is_contact(key):
                 self.conversations.resync(link, key)
 
+    def _on_networks_changed(self) -> None:
+        if self.store is not None:  # running: tell the LAN, and look for the new members
+            self._spawn(self.nearby.readvertise(), "readvertise")
+        self.events.emit({"type": "networks_changed", "networks": self.networks.names()})
+
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
         self.events.emit({"type": "nearby_changed"})
@@ -326,6 +338,7 @@ class Node:
             "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
             "mdns": self.nearby.on,
             "presence": self.config.presence,
+            "networks": self.networks.names(),
             "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
             **self.health.view(),
