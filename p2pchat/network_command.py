@@ -43,18 +43,19 @@ def add_network_arguments(parser: argparse.ArgumentParser, home_option: Any) -> 
     listing.add_argument("--json", action="store_true", help="print a JSON object")
 
 
-def _network_passphrase(args: argparse.Namespace) -> bytes:
-    if args.passphrase_file:
+def read_network_passphrase(name: str, passphrase_file: str | None) -> bytes:
+    """From `passphrase_file`, else $P2PCHAT_NETWORK_PASSPHRASE, else a prompt (asked twice)."""
+    if passphrase_file:
         try:
-            lines = Path(args.passphrase_file).read_text(encoding="utf-8").splitlines()
+            lines = Path(passphrase_file).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise NetworkCommandError(
-                f"cannot read the passphrase file {args.passphrase_file}: {exc}") from None
+                f"cannot read the passphrase file {passphrase_file}: {exc}") from None
         text = lines[0] if lines else ""
     elif os.environ.get(NETWORK_PASSPHRASE_ENV):
         text = os.environ[NETWORK_PASSPHRASE_ENV]
     elif sys.stdin.isatty():
-        text = getpass.getpass(f"Passphrase of network {args.name}: ")
+        text = getpass.getpass(f"Passphrase of network {name}: ")
         # A typo would silently make another network: ask twice.
         if getpass.getpass("Again: ") != text:
             raise NetworkCommandError("the two passphrases differ; nothing was joined")
@@ -101,7 +102,8 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
                 print("\n".join(names) if names else "In no network.")
             return 0
         if args.action == "join":
-            key = net.derive_key(args.name, _network_passphrase(args))
+            passphrase = read_network_passphrase(args.name, args.passphrase_file)
+            key = net.derive_key(args.name, passphrase)
             stored.save(home, identity, stored.joined(current, stored.Network(args.name, key)))
         else:
             stored.save(home, identity, stored.left(current, args.name))
