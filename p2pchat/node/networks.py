@@ -46,6 +46,7 @@ class Networks:
         self._psks: dict[bytes, str] = {}  # handshake PSK -> network name
         self._opened: dict[tuple[str, int], tuple[str, bytes, str | None] | None] = {}
         self._met: dict[bytes, str] = {}  # peer key -> network of its last network handshake
+        self._attempts: dict[bytes, int] = {}  # dials to keys of unknown network (psk_for)
 
     # ------------------------------------------------------------ state
 
@@ -75,7 +76,9 @@ class Networks:
 
     def psk_for(self, key: bytes) -> tuple[bytes, ...]:
         """The PSK to dial `key` with: a network whose advert names the key, else the one we
-        last met it in; none (a plain handshake) for anyone else."""
+        last met it in. A key we know from neither (an address typed by hand) gets each of our
+        networks in turn and then a plain handshake, one per dial: the first that works is
+        remembered."""
         names = [opened[0] for opened in self._opened.values()
                  if opened is not None and hmac.compare_digest(opened[1], key)]
         met = self._met.get(key)
@@ -83,7 +86,14 @@ class Networks:
             for psk, name in self._psks.items():
                 if name == network_name:
                     return (psk,)
-        return ()
+        if not self._psks:
+            return ()
+        attempt = self._attempts.pop(key, -1) + 1
+        if len(self._attempts) >= MAX_MET:
+            del self._attempts[next(iter(self._attempts))]
+        self._attempts[key] = attempt
+        choices = [*((psk,) for psk in self._psks), ()]
+        return choices[attempt % len(choices)]
 
     def admit(self, link: Link, event: Established, is_contact: bool) -> bool:
         """Whether a completed handshake may go on to trust; closes the link if not."""
