@@ -344,10 +344,13 @@ class Session:
         random: Callable[[int], bytes] = os.urandom,
         psks: Sequence[bytes] = (),
         allow_plain: bool = True,
+        plain_from: Callable[[bytes], bool] | None = None,
     ) -> None:
         """`psks`: the network PSKs. An initiator passes at most one (the network it dials
         in); a responder passes every network it answers for. `allow_plain`: whether a
-        responder also takes handshakes without a PSK (`allow_xx` still rules plain XX)."""
+        responder also takes handshakes without a PSK (`allow_xx` still rules plain XX);
+        `plain_from`, if given, the Ed25519 keys it takes a plain IK from (checked before
+        IK2 is sent, so anyone else learns nothing, not even that we are here)."""
         if remote_key is not None and not initiator:
             raise ValueError("only an initiator can expect a remote key")
         if len(psks) > (1 if initiator else MAX_NETWORK_PSKS):
@@ -356,6 +359,7 @@ class Session:
             raise ValueError(f"a network PSK is {PSK_LEN} bytes")
         self._psks = tuple(bytes(psk) for psk in psks)
         self._allow_plain = allow_plain
+        self._plain_from = plain_from
         self._used_psk: bytes | None = self._psks[0] if initiator and self._psks else None
         if not 0 <= ik_timestamp <= MAX_IK_TIMESTAMP:
             raise ValueError("ik_timestamp must be in 0..2**63-1")
@@ -643,6 +647,8 @@ class Session:
             hs, plaintext = self._first_read("IK", message, with_psk)
             payload = _decode_payload(plaintext)
             remote = self._proven_identity(payload, hs.remote_static)
+            if not with_psk and self._plain_from is not None and not self._plain_from(remote):
+                raise ProtocolError("plain IK from a key we do not take it from")
             ts = _get_int(payload, F_TIMESTAMP, 0, MAX_IK_TIMESTAMP)
             peer_rekey = _get_int(payload, F_REKEY, 1, MAX_REKEY_EVERY)
             # Checked last, so only an authenticated first message can advance the guard.

@@ -45,6 +45,7 @@ class LinkTable:
         is_stale: Callable[[Link], bool],
         network_psks: Callable[[], tuple[bytes, ...]] = tuple,
         psk_for: Callable[[bytes], tuple[bytes, ...]] = lambda key: (),
+        is_contact: Callable[[bytes], bool] = lambda key: True,
     ) -> None:
         self._identity = identity
         self._key = identity.public_key
@@ -55,6 +56,7 @@ class LinkTable:
         self._is_stale = is_stale
         self._network_psks = network_psks  # every network we answer for (node/networks.py)
         self._psk_for = psk_for  # the network to dial a peer in, if any
+        self._is_contact = is_contact
         self.by_peer: dict[bytes, Link] = {}  # the one live, authorised link per peer
         self.connections: set[Link] = set()  # every connection, handshaking ones included
         self.listen_addresses: list[Address] = []
@@ -120,6 +122,7 @@ class LinkTable:
             # Inside networks a plain XX would greet any stranger; contacts still use IK.
             allow_xx=self._config.presence != "private" and not psks,
             config=self._config.session, psks=psks,
+            plain_from=self._is_contact if psks else None,
         )
         link = Link(reader, writer, session, outbound=False, on_event=self._on_event)
         await self._serve(link)

@@ -90,6 +90,7 @@ class Node:
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale,
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
+            is_contact=lambda key: self.trust.is_contact(key),
         )
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,

@@ -19,7 +19,8 @@ from p2pchat.storage import networks as stored
 
 ALICE = Identity.from_seed(b"\x01" * 32)
 BOB = Identity.from_seed(b"\x02" * 32)
-FAST = {"opslimit": nacl.pwhash.argon2id.OPSLIMIT_MIN, "memlimit": nacl.pwhash.argon2id.MEMLIMIT_MIN}
+FAST = {"opslimit": nacl.pwhash.argon2id.OPSLIMIT_MIN,
+        "memlimit": nacl.pwhash.argon2id.MEMLIMIT_MIN}
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 DAY = 20_000

@@ -103,7 +103,7 @@ def test_members_connect_and_learn_the_network(knows_bob: bool) -> None:
 def test_ik_with_an_old_responder_key_falls_back_to_xx_in_the_network() -> None:
     old_bob = Identity.from_seed(b"\x09" * 32)
     a, b = _initiator(PSK_CLASS, bob=old_bob), _responder((PSK_CLASS,))
-    a_events, b_events, _, _ = _run(a, b)
+    a_events, _, _, _ = _run(a, b)
     # Alice expected old_bob and got bob: a key mismatch, as without networks.
     assert _established(a_events) is None
     assert any(isinstance(e, Closed) for e in a_events)
@@ -147,6 +147,16 @@ def test_plain_handshakes_refused_when_only_networks_are_answered() -> None:
         _, b_events, _, b_sent = _run(a, b)
         assert any(isinstance(e, Closed) for e in b_events)
         assert b_sent == b""
+
+
+def test_plain_ik_only_from_the_keys_allowed() -> None:
+    """A node in networks takes plain IK only from its contacts: anyone else who knows its key
+    gets no reply at all, so cannot even confirm that it is there."""
+    a = _initiator(None)
+    b = Session(identity=BOB, initiator=False, now=0.0, psks=(PSK_CLASS,), allow_xx=False,
+                plain_from=lambda key: key != ALICE.public_key, random=rng(2))
+    _, b_events, _, b_sent = _run(a, b)
+    assert b_sent == b"" and any(isinstance(e, Closed) for e in b_events)
 
 
 def test_plain_ik_still_taken_when_allowed() -> None:
