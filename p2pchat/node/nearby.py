@@ -189,6 +189,15 @@ class Nearby:
         advertised = self.addresses_of(link.remote_key)
         return bool(advertised) and all(host != link.address[0] for host, _ in advertised)
 
+    def hidden(self) -> int:
+        """Adverts of networks we can't open: how many, and nothing else about them."""
+        if self.discovery is None:
+            return 0
+        day = day_number(wall_time())
+        nets = self._networks
+        return sum(1 for advert in self.discovery.adverts()
+                   if advert.sealed and (nets is None or nets.member(advert, day) is None))
+
     def view(self, contact_of: Callable[[bytes], Contact | None]) -> list[dict[str, Any]]:
         """Who is advertising nearby, named where we know them."""
         if self.discovery is None:

@@ -349,4 +349,4 @@ class Node:
         links = [view for link in list(self.links.connections)
                  if (view := self.views.link(link)) is not None]
         return {"links": links, "nearby": self.nearby.view(self.db.get_contact),
-                "requests": self.trust.requests()}
+                "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}
