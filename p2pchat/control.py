@@ -76,11 +76,11 @@ class ControlServer:
             "contacts.remove": lambda p: node_.remove_contact(_text(p, "who")),
             "send": lambda p: node_.send(_text(p, "to"), _text(p, "text")),
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
-            "network_join": lambda p: node_.networks.join(_text(p, "name"),
+            "network.join": lambda p: node_.networks.join(_text(p, "name"),
                                                           _text(p, "passphrase")),
-            "network_leave": self._sync(lambda p: node_.networks.leave(_text(p, "name"))),
-            "network_list": self._sync(lambda p: node_.networks.view()),
-            "network_reload": self._sync(lambda p: node_.networks.reload()),
+            "network.leave": self._sync(lambda p: node_.networks.leave(_text(p, "name"))),
+            "network.list": self._sync(lambda p: node_.networks.view()),
+            "network.reload": self._sync(lambda p: node_.networks.reload()),
         }
 
     @staticmethod

@@ -111,7 +111,7 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
         raise NetworkCommandError(str(exc)) from None
     except OSError as exc:
         raise NetworkCommandError(f"cannot write the networks file: {exc}") from None
-    running = _tell_node(home, "network_reload")
+    running = _tell_node(home, "network.reload")
     verb = "Joined" if args.action == "join" else "Left"
     print(f"{verb} network {args.name}" + (" (the running node knows)" if running else ""))
     return 0

@@ -48,6 +48,8 @@ class ChatBackend(Protocol):
     async def accept(self, who: str) -> dict[str, Any]: ...
     async def block(self, who: str) -> dict[str, Any]: ...
     async def remove(self, who: str) -> dict[str, Any]: ...
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]: ...
     async def subscribe(self) -> EventStream: ...
     async def close(self) -> None: ...
 
@@ -144,6 +146,15 @@ class NodeBackend:
         with _node_errors():
             return await self.node.remove_contact(who)
 
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]:
+        with _node_errors():
+            if action == "join":
+                return await self.node.networks.join(name, passphrase)
+            if action == "leave":
+                return self.node.networks.leave(name)
+            return self.node.networks.view()
+
     async def subscribe(self) -> EventStream:
         queue = self.node.events.subscribe()
         return _QueueStream(queue, lambda: self.node.events.unsubscribe(queue), none_is_lag=True)
@@ -220,6 +231,13 @@ class ControlBackend:
 
     async def remove(self, who: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("contacts.remove", who=who)
+        return result
+
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]:
+        params = {"join": {"name": name, "passphrase": passphrase},
+                  "leave": {"name": name}}.get(action, {})
+        result: dict[str, Any] = await self._call(f"network.{action}", **params)
         return result
 
     async def subscribe(self) -> EventStream:

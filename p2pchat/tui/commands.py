@@ -7,7 +7,7 @@ stranger whose name was taken is called "bob (ABCDEFG)"), so NAME is the rest of
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.net.addresses import parse_addr
@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/to": ("NAME", "switch to the conversation with NAME"),
     "/peers": ("", "live links, nearby nodes and requests"),
     "/id": ("", "your name and fingerprint"),
+    "/network": ("join NAME PASSPHRASE | leave NAME | list", "the room passwords you are in"),
     "/safety": ("NAME", "the safety number to compare with NAME in person"),
     "/help": ("", "this list"),
     "/quit": ("", "leave (Ctrl-C and Ctrl-D too)"),
@@ -65,7 +66,16 @@ class Plain:
     command: str
 
 
-Command = SendText | AddContact | Named | Plain
+@dataclass(frozen=True)
+class NetworkCommand:
+    """/network join NAME PASSPHRASE, /network leave NAME, /network list."""
+
+    action: str
+    name: str = ""
+    passphrase: str = field(default="", repr=False)
+
+
+Command = SendText | AddContact | Named | Plain | NetworkCommand
 
 
 def parse(line: str) -> Command | None:
@@ -83,6 +93,8 @@ def parse(line: str) -> Command | None:
         raise ParseError(f"unknown command {verb}: /help lists them")
     if verb == "/add":
         return _parse_add(rest)
+    if verb == "/network":
+        return _parse_network(rest)
     if verb in NAME_COMMANDS:
         if not rest:
             raise ParseError(f"usage: {usage(verb)}")
@@ -112,6 +124,18 @@ def _parse_add(rest: str) -> AddContact:
     if not words:
         raise ParseError(f"a name is needed: {usage('/add')}")
     return AddContact(fingerprint, " ".join(words), tuple(addrs))
+
+
+def _parse_network(rest: str) -> NetworkCommand:
+    action, _, args = rest.partition(" ")
+    name, _, passphrase = args.strip().partition(" ")
+    if action == "list" and not args.strip():
+        return NetworkCommand("list")
+    if action == "leave" and name and not passphrase:
+        return NetworkCommand("leave", name)
+    if action == "join" and name and passphrase.strip():
+        return NetworkCommand("join", name, passphrase.strip())  # the passphrase may have spaces
+    raise ParseError(f"usage: {usage('/network')}")
 
 
 def _is_addr(word: str) -> bool:

@@ -15,8 +15,18 @@ from typing import Any
 
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
-from p2pchat.tui.commands import AddContact, Command, Named, ParseError, Plain, SendText, help_lines
+from p2pchat.tui.commands import (
+    AddContact,
+    Command,
+    Named,
+    NetworkCommand,
+    ParseError,
+    Plain,
+    SendText,
+    help_lines,
+)
 from p2pchat.tui.commands import parse as parse_command
+from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState, Conversation
 
 log = logging.getLogger("p2pchat.tui")
@@ -164,6 +174,8 @@ class Controller:
             await self._run_named(command)
         elif isinstance(command, Plain):
             await self._run_plain(command)
+        elif isinstance(command, NetworkCommand):
+            await self._run_network(command)
 
     async def _send(self, text: str) -> None:
         conv = self.state.current
@@ -235,6 +247,15 @@ class Controller:
             self.state.notice("info", f"  {me.fingerprint}")
         elif command.command == "peers":
             self._show_peers(await self.backend.peers())
+
+    async def _run_network(self, command: NetworkCommand) -> None:
+        if command.action == "join":
+            self.state.notice("info", f"joining {command.name} (deriving its key)...")
+            self._changed()
+        result = await self.backend.network(command.action, command.name, command.passphrase)
+        names = ", ".join(clean(n) for n in result.get("networks") or []) or "none"
+        self.state.notice("info", f"networks: {names}")
+        self.state.set_status(await self.backend.status())
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         links = peers.get("links") or []

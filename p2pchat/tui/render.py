@@ -141,6 +141,11 @@ def _message(message: Message, today: date | None) -> Fragments:
     return out
 
 
+def _networks_part(state: ChatState) -> list[str]:
+    """The networks we are in, when any: they decide who can see and reach us."""
+    return [f"network {', '.join(state.networks)}"] if state.networks else []
+
+
 def status_line(state: ChatState) -> Fragments:
     me = state.me
     parts = [
@@ -148,6 +153,7 @@ def status_line(state: ChatState) -> Fragments:
         f"links {state.links}",
         f"mDNS {'on' if state.mdns else 'off'}",
         f"presence {state.presence or '?'}",
+        *_networks_part(state),
         state.mode,
     ]
     out: Fragments = [("class:status", " │ ".join(parts) + " ")]

@@ -65,6 +65,7 @@ class ChatState:
         self.links = 0
         self.mdns = False
         self.presence = ""
+        self.networks: list[str] = []
         self.connected = True
         self.conversations: dict[str, Conversation] = {}
         self.selected: str | None = None
@@ -79,6 +80,7 @@ class ChatState:
         self.links = int(status.get("links") or 0)
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
+        self.networks = [clean(n) for n in status.get("networks") or []]
 
     def set_contacts(self, contacts: list[dict[str, Any]]) -> None:
         """Replace the list; conversations keep their messages and unread counts."""
