@@ -12,7 +12,7 @@ import pytest
 from p2pchat.core import network as net
 from p2pchat.core.identity import Identity, x25519_from_ed25519_public
 from p2pchat.core.messages import ContactRequest
-from p2pchat.node import Node
+from p2pchat.node import CommandError, Node
 from p2pchat.storage import networks as stored
 from tests.aio import until
 from tests.cli import assert_clean_failure, run
@@ -155,3 +155,36 @@ def test_a_bad_relay_network_name_is_a_clean_error(tmp_path: Path) -> None:
     proc = run(tmp_path / "r", "relay", "--network", "Not A Name", "--no-mdns")
     assert_clean_failure(proc)
     assert "--network" in proc.stderr
+
+
+# ---------------------------------------------------------------- commands
+
+
+async def test_join_and_leave_through_the_node(make_local_node: MakeLocalNode) -> None:
+    a = await make_local_node("alice")
+    events = a.events.subscribe()
+    assert (await a.networks.join("class", "blue-otter-42")) == {"networks": ["class"]}
+    assert stored.load(a.home, a.identity)[0].key == net.derive_key("class", b"blue-otter-42")
+    assert "blue-otter-42" not in (a.home / stored.FILE_NAME).read_text()
+    assert (await events.get())["type"] == "networks_changed"
+    assert a.networks.leave("class") == {"networks": []}
+    for call in (a.networks.join("Bad Name", "x"), a.networks.join("class", "")):
+        with pytest.raises(CommandError):
+            await call
+    with pytest.raises(CommandError):
+        a.networks.leave("class")
+
+
+def test_network_commands_on_a_running_node(make_node: Any) -> None:
+    alice = make_node("alice").start()
+    env = {"P2PCHAT_NETWORK_PASSPHRASE": "blue-otter-42"}
+    proc = alice.cli("network", "join", "class", env=env, check=True)
+    assert "the running node knows" in proc.stdout
+    assert alice.json("status")["networks"] == ["class"]
+    assert alice.json("network", "list", "--json") == {"networks": ["class"]}
+    assert_clean_failure(alice.cli("network", "join", "class"))  # no passphrase, no terminal
+    assert_clean_failure(alice.cli("network", "leave", "nope"))
+    alice.cli("network", "leave", "class", check=True)
+    assert alice.json("status")["networks"] == []
+    (alice.home / stored.FILE_NAME).write_text("{damaged")
+    assert_clean_failure(alice.cli("network", "list"))
