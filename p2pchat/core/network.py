@@ -33,8 +33,8 @@ from p2pchat.core.presence import MAX_VALUE_BYTES, clean_name
 KEY_LEN: Final = 32
 MAX_NETWORKS: Final = 8  # networks one node is in (the responder tries each PSK)
 NAME_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
-# Argon2id costs: libsodium's MODERATE (3 passes over 256 MiB), about a second per guess on a
-# laptop. An outsider who recorded a handshake tests guesses offline at this price.
+# Argon2id costs: libsodium's MODERATE (3 passes over 256 MiB), about half a second per guess
+# (bench/bench_network.py). An outsider who recorded a handshake tests guesses at this price.
 OPSLIMIT: Final = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
 MEMLIMIT: Final = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
 SALT_PERSON: Final = b"p2pchat-netsalt"
