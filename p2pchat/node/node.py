@@ -288,6 +288,11 @@ class Node:
     def _on_networks_changed(self) -> None:
         if self.store is not None:  # running: tell the LAN, and look for the new members
             self._spawn(self.nearby.readvertise(), "readvertise")
+            # A stranger we met only through a network we left has no business here any more.
+            for key, link in list(self.links.by_peer.items()):
+                met = self.networks.network_of(key)
+                if link.peer.stranger and met is not None and met not in self.networks.names():
+                    link.close("left the network")
         self.events.emit({"type": "networks_changed", "networks": self.networks.names()})
 
     def _on_nearby_change(self) -> None:
@@ -346,7 +351,8 @@ class Node:
         }
 
     def peers(self) -> dict[str, Any]:
-        links = [view for link in list(self.links.connections)
+        links = [{**view, **self.networks.peer_view(link.remote_key or b"")}
+                 for link in list(self.links.connections)
                  if (view := self.views.link(link)) is not None]
         return {"links": links, "nearby": self.nearby.view(self.db.get_contact),
                 "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}

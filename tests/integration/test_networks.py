@@ -188,3 +188,16 @@ def test_network_commands_on_a_running_node(make_node: Any) -> None:
     assert alice.json("status")["networks"] == []
     (alice.home / stored.FILE_NAME).write_text("{damaged")
     assert_clean_failure(alice.cli("network", "list"))
+
+
+async def test_leaving_closes_strangers_met_through_the_network(
+        make_local_node: MakeLocalNode) -> None:
+    b = await make_local_node("bob")
+    _join(b, CLASS_KEY)
+    member = Identity.generate()
+    async with HostilePeer.connect(member, b.listen_addresses[0],
+                                   psks=(net.handshake_psk(CLASS_KEY),)) as peer:
+        await until(lambda: any(view.get("network") == "class" and view["state"] == "stranger"
+                                for view in b.peers()["links"]), 10, "the member's link")
+        b.networks.leave("class")
+        assert "left the network" in await peer.wait_closed(10)
