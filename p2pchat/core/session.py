@@ -11,7 +11,8 @@ numbers. In short:
 * Handshake: ``Noise_XX_25519_ChaChaPoly_BLAKE2b`` (first contact) or
   ``Noise_IK_25519_ChaChaPoly_BLAKE2b`` (the initiator knows the responder's key), with a
   "retry with XX" answer when an IK first message cannot be accepted. Each handshake frame is one
-  kind byte followed by the Noise message.
+  kind byte followed by the Noise message. Inside a network the same patterns run with the
+  network's PSK (``psk0``), and the kind byte has its 0x40 bit set.
 * Transport: each frame is one Noise transport message whose plaintext is one inner-type byte
   followed by data (record chunks, keepalive, close, on-demand rekey handshake).
 * Every frame, handshake or transport, carries the 2-byte length prefix of `framing.py`.
