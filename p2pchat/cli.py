@@ -216,6 +216,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"listening: {clean(', '.join(status['listen']))}")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
+    if status.get("networks"):
+        print(f"networks: {clean(', '.join(status['networks']))}")
     return 0
 
 
