@@ -5,16 +5,19 @@
 Two peers run their own end-to-end Noise `Session` (as nodes will), each in its own process:
 
 * through the relay: each peer attached to a `p2pchat relay` process (its per-client rates
-  lifted with --byte-rate/--frame-rate, so the forwarding itself is measured); every end-to-end
-  message goes out as relay frames, padded to buckets, in the relay's Noise session;
+  lifted with --byte-rate/--frame-rate, so the forwarding itself is measured) with the node's
+  own relay client (`net/relay_client.py`): what a stream writes in one event-loop turn goes
+  out as one relay frame (or a few, at most `max_data` each), padded to its bucket, in the
+  relay's Noise session;
 * baseline, same run: the same two peers joined by a plain asyncio byte pipe in its own process
   (what socat would do: it forwards their session's bytes unchanged). The pipe is used even
   where socat is installed, so figures from different machines compare; the JSON says which.
 
 Measured at the receiver, from its first record to its last: small frames (N chat-sized records
-of 100 bytes, each sent at once as its own frame) in records/s, and bulk (M one-MiB records) in
-MiB/s; the ratio of each to the baseline. Then 200 clients attach and sit idle: the relay's
-resident memory (VmRSS) before and after. Prints one JSON object; nothing is asserted.
+of 100 bytes, written one by one, 16 per event-loop turn, in both modes) in records/s, and
+bulk (M one-MiB records) in MiB/s; the ratio of each to the baseline. Then 200 clients attach
+and sit idle: the relay's resident memory (VmRSS) before and after. Prints one JSON object;
+nothing is asserted.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ from typing import Any
 from _common import ROOT, emit, environment, ratio, versions
 
 from p2pchat.core.identity import Identity
-from p2pchat.core.relay_messages import MAX_DATA, Deliver
 from p2pchat.core.session import RecordReceived, Session
+from p2pchat.net.relay_client import RELAY_SESSION, RelayAddress, RelayConnection, RelayedLink
 from tests.cli import cli_env
 from tests.relay_client import RelayClient
 
@@ -45,6 +48,14 @@ WAIT = 60.0  # seconds before any one phase gives up
 SMALL_SIZE = 100
 BULK_RECORD = 1 << 20
 IDLE_CLIENTS = 200
+TURN = 16  # small records a sender writes between two yields to the event loop
+BULK_TURN = 4  # 1 MiB records per turn: 4 MiB, under the 8 MiB a link lets a peer leave unread
+
+
+def turn_of(size: int) -> int:
+    """Records per turn: 16 small ones, or 4 bulk ones (a link closes on a peer that leaves
+    more than 8 MiB unread, net/link.py, so a node never writes 16 MiB in one turn)."""
+    return TURN if size < BULK_RECORD else BULK_TURN
 TARGETS = {"small_ratio_vs_socat": 0.5, "bulk_ratio_vs_socat": 0.5, "rss_200_clients_mb": 60}
 
 
@@ -52,60 +63,33 @@ TARGETS = {"small_ratio_vs_socat": 0.5, "bulk_ratio_vs_socat": 0.5, "rss_200_cli
 
 
 class Peer:
-    """One end of an end-to-end session, over the relay (frames) or over the pipe (bytes)."""
+    """One end of an end-to-end session over the baseline pipe (bytes, unchanged)."""
 
     def __init__(self, identity: Identity, peer_key: bytes, mode: str) -> None:
         self.identity, self.peer_key, self.mode = identity, peer_key, mode
         self.session: Session | None = None
-        self.client: RelayClient | None = None
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def connect(self, port: int, relay_key: bytes | None) -> None:
-        if self.mode == "relay":
-            self.client = await RelayClient(self.identity).connect("127.0.0.1", port,
-                                                                   relay_key=relay_key)
-        else:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
 
     def push(self) -> None:
-        assert self.session is not None
+        assert self.session is not None and self.writer is not None
         data = self.session.data_to_send()
-        if not data:
-            return
-        if self.client is not None:
-            for start in range(0, len(data), MAX_DATA):
-                self.client.send(self.peer_key, data[start : start + MAX_DATA])
-        else:
-            assert self.writer is not None
+        if data:
             self.writer.write(data)
 
     async def drain(self) -> None:
-        if self.client is not None:
-            await self.client.drain()
-        else:
-            assert self.writer is not None
-            await self.writer.drain()
+        assert self.writer is not None
+        await self.writer.drain()
 
     async def receive(self) -> list[Any]:
-        assert self.session is not None
-        now = asyncio.get_running_loop().time()
-        if self.client is not None:
-            # Everything already queued in one go, as a node's relay client would take it.
-            queue = self.client.records
-            records = [await self.client.next_record(WAIT) if queue.empty()
-                       else queue.get_nowait()]
-            while not queue.empty():
-                records.append(queue.get_nowait())
-            assert all(isinstance(r, Deliver) for r in records), records
-            # The data of consecutive frames is one byte stream: feed it to the session at once.
-            return self.session.receive_data(b"".join(r.data for r in records  # type: ignore[union-attr]
-                                                      ), now)
-        assert self.reader is not None
+        assert self.session is not None and self.reader is not None
         data = await asyncio.wait_for(self.reader.read(1 << 20), WAIT)
         if not data:
             raise RuntimeError("the pipe closed")
-        return self.session.receive_data(data, now)
+        return self.session.receive_data(data, asyncio.get_running_loop().time())
 
 
 async def run_receiver(args: argparse.Namespace) -> None:
@@ -138,15 +122,96 @@ async def run_sender(args: argparse.Namespace) -> None:
     while not peer.session.established:  # bounded: every receive waits at most WAIT
         await peer.receive()
     record = os.urandom(args.size)
+    turn = turn_of(args.size)
     started_cpu = time.process_time()
     for i in range(args.count):
         peer.session.send_record(record, loop.time())
         peer.push()  # each record leaves at once, as a chat message would
-        if i % 16 == 15:
+        if i % turn == turn - 1:
             await peer.drain()
+            await asyncio.sleep(0)  # the same turns as the node's relay client
     await peer.drain()
     print(json.dumps({"cpu_s": time.process_time() - started_cpu}), flush=True)
     # Stay connected until the orchestrator has the receiver's figures.
+    await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.read), WAIT)
+
+
+# ------------------------------------------------ through the relay with the node's relay client
+
+
+class NodeClient:
+    """One peer through the node's own relay client (net/relay_client.py): what a stream writes
+    in one event-loop turn leaves as one Send."""
+
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
+        self.attached = asyncio.Event()
+        self.done = asyncio.Event()
+        self.got, self.nbytes, self.first, self.first_cpu = 0, 0, 0.0, 0.0
+        self.count = 0
+        self.conn: RelayConnection | None = None
+
+    async def connect(self, port: int, relay_key: bytes | None) -> RelayConnection:
+        def relay_session(key: bytes | None) -> Session:
+            return Session(identity=self.identity, initiator=True,
+                           now=asyncio.get_running_loop().time(), remote_key=key,
+                           ik_timestamp=time.time_ns(), config=RELAY_SESSION)
+
+        self.conn = RelayConnection(RelayAddress(("127.0.0.1", port), relay_key),
+                                    session=relay_session, on_inbound=self._inbound,
+                                    on_change=self.attached.set)
+        asyncio.get_running_loop().create_task(self.conn.run(WAIT))
+        await asyncio.wait_for(self.attached.wait(), WAIT)
+        return self.conn
+
+    def _inbound(self, conn: RelayConnection, sender: bytes, stream: int) -> RelayedLink:
+        session = Session(identity=self.identity, initiator=False,
+                          now=asyncio.get_running_loop().time())
+        return conn.carry(sender, stream, session, outbound=False, on_event=self.on_event)
+
+    def on_event(self, link: Any, event: Any) -> None:
+        if isinstance(event, RecordReceived):
+            if self.got == 0:
+                self.first, self.first_cpu = time.perf_counter(), time.process_time()
+            self.got += 1
+            self.nbytes += len(event.record)
+            if self.got >= self.count:
+                self.done.set()
+
+
+async def run_node_receiver(args: argparse.Namespace) -> None:
+    peer = NodeClient(Identity.from_seed(bytes.fromhex(args.seed)))
+    peer.count = args.count
+    await peer.connect(args.port, bytes.fromhex(args.relay_key) if args.relay_key else None)
+    print("ready", flush=True)
+    await asyncio.wait_for(peer.done.wait(), WAIT)
+    elapsed = time.perf_counter() - peer.first
+    print(json.dumps({"records": peer.got, "bytes": peer.nbytes, "elapsed_s": elapsed,
+                      "cpu_s": time.process_time() - peer.first_cpu}), flush=True)
+
+
+async def run_node_sender(args: argparse.Namespace) -> None:
+    peer = NodeClient(Identity.from_seed(bytes.fromhex(args.seed)))
+    conn = await peer.connect(args.port,
+                              bytes.fromhex(args.relay_key) if args.relay_key else None)
+    loop = asyncio.get_running_loop()
+    peer_key = bytes.fromhex(args.peer)
+    session = Session(identity=peer.identity, initiator=True, now=loop.time(),
+                      remote_key=peer_key, ik_timestamp=time.time_ns())
+    link = conn.open(peer_key, session, peer.on_event)
+    assert link is not None
+    assert await asyncio.wait_for(asyncio.shield(link.established), WAIT)
+    record = os.urandom(args.size)
+    turn = turn_of(args.size)
+    started_cpu = time.process_time()
+    for i in range(args.count):
+        link.send_record(record)
+        if i % turn == turn - 1:
+            await link.drained()
+            await asyncio.sleep(0)  # the end of a turn, as between two bursts of a node
+    await asyncio.sleep(0)
+    await link.drained()
+    print(json.dumps({"cpu_s": time.process_time() - started_cpu}), flush=True)
     await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.read), WAIT)
 
 
@@ -288,10 +353,10 @@ def main() -> None:
         asyncio.run(run_pipe())
         return
     if args.send:
-        asyncio.run(run_sender(args))
+        asyncio.run(run_node_sender(args) if args.mode == "relay" else run_sender(args))
         return
     if args.receive:
-        asyncio.run(run_receiver(args))
+        asyncio.run(run_node_receiver(args) if args.mode == "relay" else run_receiver(args))
         return
 
     # socat is the reference forwarder; the pipe does its job in the same run on any machine.

@@ -27,6 +27,7 @@ BENCHMARKS = {
     "growth": "bench_growth.py",
     "relay": "bench_relay.py",
     "network": "bench_network.py",
+    "startup": "bench_startup.py",
 }
 TIMEOUT = 120.0  # seconds per benchmark; each normally takes well under a minute
 # growth takes about 20 s, but where the history does make messages dearer (the code it was

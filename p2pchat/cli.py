@@ -67,28 +67,83 @@ def _read_passphrase(args: argparse.Namespace, *, confirm: bool) -> bytes | None
     return passphrase.encode("utf-8")
 
 
+PASSPHRASE_TRIES = 3
+
+
 def load_identity(home: Path, args: argparse.Namespace) -> Any:
     """Unlock the identity in `home`, asking for the passphrase only if the file is sealed."""
+    return unlock_identity(home, args)[0]
+
+
+def unlock_identity(home: Path, args: argparse.Namespace) -> tuple[Any, bytes | None]:
+    """The unlocked identity and the passphrase that opened it. A passphrase typed at a
+    terminal may be retyped up to three times; one from a file or the environment is not."""
     from p2pchat.storage import keystore
 
     header = keystore.read_header(home)
-    passphrase = _read_passphrase(args, confirm=False) if header.sealed else None
-    return keystore.load(home, passphrase)
+    if not header.sealed:
+        return keystore.load(home, None), None
+    interactive = not getattr(args, "passphrase_file", None) and not os.environ.get(
+        PASSPHRASE_ENV) and sys.stdin.isatty()
+    for attempt in range(1, PASSPHRASE_TRIES + 1):
+        passphrase = _read_passphrase(args, confirm=False)
+        try:
+            return keystore.load(home, passphrase), passphrase
+        except keystore.WrongPassphrase:
+            if not interactive or attempt == PASSPHRASE_TRIES:
+                raise
+            print("Wrong passphrase; try again.", file=sys.stderr)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 # ---------------------------------------------------------------- identity commands
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from p2pchat.core.identity import Identity
     from p2pchat.storage import keystore
 
     home = ensure_home(args.home)
     if keystore.exists(home):
         _fail(f"an identity already exists in {home}; not overwriting it")
-    name = keystore.validate_name(args.name or getpass.getuser())
-    passphrase = None if args.no_passphrase else _read_passphrase(args, confirm=True)
-    if passphrase is None and not args.no_passphrase:
+    _create_identity(home, args)
+    return 0
+
+
+def _ask_name() -> str:
+    """On a first run at a terminal: the name contacts will see (not the login name, which is
+    often `root` or a machine's account)."""
+    from p2pchat.storage import keystore
+
+    for _ in range(PASSPHRASE_TRIES):
+        # Not input(): at a terminal it writes its prompt to stderr, which may be a log file.
+        sys.stdout.write("Your name, as your contacts will see it: ")
+        sys.stdout.flush()
+        line = sys.stdin.readline(4096)
+        if not line:
+            _fail("no name given; nothing was written")
+        typed = line.strip()
+        try:
+            return keystore.validate_name(typed)
+        except keystore.KeystoreError as exc:
+            print(f"p2pchat: {exc}", file=sys.stderr)
+    _fail("no usable name given; nothing was written")
+
+
+def _create_identity(home: Path, args: argparse.Namespace) -> tuple[Any, bytes | None]:
+    """Create the identity in `home` (asking what is missing); returns it, unlocked, and the
+    passphrase, so a first `chat` does not ask for it again."""
+    from p2pchat.core.identity import Identity
+    from p2pchat.storage import keystore
+
+    no_passphrase = getattr(args, "no_passphrase", False)
+    if getattr(args, "name", None):
+        name = keystore.validate_name(args.name)
+    elif sys.stdin.isatty():
+        name = _ask_name()
+    else:
+        name = keystore.validate_name(getpass.getuser())
+    passphrase = None if no_passphrase else _read_passphrase(args, confirm=True)
+    if passphrase is None and not no_passphrase:
         _fail(
             "a passphrase is needed to protect your identity: run this in a terminal, set"
             f" {PASSPHRASE_ENV}, pass --passphrase-file FILE, or choose --no-passphrase"
@@ -99,48 +154,97 @@ def cmd_init(args: argparse.Namespace) -> int:
     if passphrase is None:
         print("It is stored without a passphrase: anyone who can read this home can use it.")
     print(f"Your fingerprint: {identity.fingerprint}")
-    return 0
+    return keystore.StoredIdentity(identity, name, passphrase is not None), passphrase
+
+
+def _public_identity(home: Path) -> Any:
+    """Name and public key: readable without the passphrase (the fingerprint is public)."""
+    from p2pchat.storage import keystore
+
+    return keystore.read_header(home)
 
 
 def cmd_id(args: argparse.Namespace) -> int:
-    stored = load_identity(args.home, args)
-    identity = stored.identity
+    from p2pchat.core.identity import fingerprint
+
+    header = _public_identity(args.home)
+    shown = fingerprint(header.public_key)
     if args.json:
         _print_json({
-            "name": stored.name,
-            "fingerprint": identity.fingerprint,
-            "public_key": identity.public_key.hex(),
-            "passphrase_protected": stored.sealed,
+            "name": header.name,
+            "fingerprint": shown,
+            "public_key": header.public_key.hex(),
+            "passphrase_protected": header.sealed,
             "home": str(args.home),
         })
         return 0
-    print(f"Name:        {stored.name}")
-    print(f"Fingerprint: {identity.fingerprint}")
-    if not stored.sealed:
+    print(f"Name:        {header.name}")
+    print(f"Fingerprint: {shown}")
+    if not header.sealed:
         print("Note:        this identity is stored without a passphrase")
     if args.qr:
         import segno
 
-        segno.make(identity.fingerprint, error="m").terminal(compact=True)
+        segno.make(shown, error="m").terminal(compact=True)
     return 0
 
 
 def cmd_safety(args: argparse.Namespace) -> int:
-    from p2pchat.core.identity import FingerprintError, parse_fingerprint, safety_number
+    from p2pchat.core.identity import (
+        FingerprintError,
+        fingerprint,
+        parse_fingerprint,
+        safety_number,
+    )
+    from p2pchat.tui.safety import safety_rows
 
+    who = " ".join(args.who)
     try:
-        theirs = parse_fingerprint(args.fingerprint)
+        theirs = parse_fingerprint(who)
     except FingerprintError as exc:
-        _fail(f"that fingerprint is not valid: {exc}")
-    mine = load_identity(args.home, args).identity
-    number = safety_number(mine.public_key, theirs)
+        theirs = _contact_key(args, who, exc)
+    mine = _public_identity(args.home).public_key
+    number = safety_number(mine, theirs)
     if args.json:
-        _print_json({"safety_number": number, "fingerprint": args.fingerprint})
+        _print_json({"safety_number": number, "fingerprint": fingerprint(theirs)})
         return 0
     print("Safety number (compare it with theirs, it must be the same on both screens):")
-    groups = number.split()
-    for row in range(0, len(groups), 4):
-        print("  " + "  ".join(groups[row : row + 4]))
+    for row in safety_rows(number):
+        print("  " + row)
+    return 0
+
+
+def _contact_key(args: argparse.Namespace, who: str, problem: Exception) -> bytes:
+    """A contact's public key by name, from the running node or else the store."""
+    from p2pchat.core.identity import parse_fingerprint
+
+    contacts = _read(args, "contacts.list")
+    wanted = who.strip().casefold()
+    for contact in contacts:
+        if str(contact.get("name", "")).casefold() == wanted:
+            return parse_fingerprint(str(contact["fingerprint"]))
+    _fail(f"{who!r} is neither a valid fingerprint ({problem}) nor a contact's name")
+
+
+def cmd_nick(args: argparse.Namespace) -> int:
+    """Your own name: through the running node (which uses it at once), else in the file."""
+    from p2pchat.control_client import ControlClient, ControlError
+    from p2pchat.storage import keystore
+
+    _check_home(args.home)
+    try:
+        with ControlClient(args.home) as client:
+            name = client.call("rename_self", name=args.name)["name"]
+    except ControlError as exc:
+        if exc.code != "no_node":
+            _fail(str(exc))
+        name = keystore.rename(args.home, args.name)
+    except OSError as exc:
+        _fail(f"cannot talk to the node: {exc}")
+    if args.json:
+        _print_json({"name": name})
+    else:
+        print(f"You are now {clean(name)}; contacts see it on the next link.")
     return 0
 
 
@@ -150,16 +254,21 @@ def cmd_safety(args: argparse.Namespace) -> int:
 def _node_config(args: argparse.Namespace) -> Any:
     """The NodeConfig that `node` and `chat` build from their shared options."""
     from p2pchat.net.addresses import parse_addr
+    from p2pchat.net.relay_client import parse_relay
     from p2pchat.node import NodeConfig
 
     try:
         listen = tuple(parse_addr(text) for text in args.listen or ["[::]:0"])
     except ValueError as exc:
         _fail(f"--listen: {exc}")
+    try:
+        relays = tuple(dict.fromkeys(parse_relay(text) for text in args.relay or []))
+    except ValueError as exc:
+        _fail(f"--relay: {exc}")
     return NodeConfig(
         listen=listen, mdns=not args.no_mdns,
         mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
-        presence=args.presence,
+        presence=args.presence, relays=relays,
     )
 
 
@@ -185,19 +294,52 @@ def cmd_node(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from p2pchat.storage import keystore
+
     config = _node_config(args)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        _fail("'p2pchat chat' needs a terminal; scripts can use the other commands")
     home = ensure_home(args.home)
-    from p2pchat.tui.main import StartError, run_chat  # prompt_toolkit only for this command
+    from p2pchat.tui.main import Background, StartError, run_chat  # prompt_toolkit only here
+
+    unlocked: list[bytes | None] = []
+
+    def unlock() -> Any:
+        if not keystore.exists(home):  # a first run: create the identity, ask nothing twice
+            print("Welcome to p2pchat. First, your identity (it stays on this machine).")
+            stored, passphrase = _create_identity(home, args)
+        else:
+            stored, passphrase = unlock_identity(home, args)
+        unlocked.append(passphrase)
+        return stored
+
+    def background() -> Background:
+        argv = [sys.executable, "-m", "p2pchat", "--home", str(home), "node",
+                "--presence", args.presence, "--passphrase-file", "/dev/stdin"]
+        for addr in args.listen or []:
+            argv += ["--listen", addr]
+        for addr in args.mdns_interface or []:
+            argv += ["--mdns-interface", addr]
+        if args.no_mdns:
+            argv.append("--no-mdns")
+        return Background(argv, unlocked[0] if unlocked else None)
 
     try:
-        return run_chat(home, config, lambda: load_identity(home, args))
+        return run_chat(home, config, unlock, background)
     except StartError as exc:
         _fail(str(exc))
+
+
+def _check_home(home: Path) -> None:
+    if not home.is_dir():
+        _fail(f"there is no p2pchat home at {home}: create one with"
+              f" 'p2pchat --home {home} init', or give the right --home")
 
 
 def _call(args: argparse.Namespace, method: str, **params: Any) -> Any:
     from p2pchat.control_client import ControlClient, ControlError
 
+    _check_home(args.home)
     try:
         with ControlClient(args.home) as client:
             return client.call(method, **params)
@@ -205,6 +347,33 @@ def _call(args: argparse.Namespace, method: str, **params: Any) -> Any:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot talk to the node: {exc}")
+
+
+def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
+    """A read-only method: from the running node, or, with none, from the store itself."""
+    from p2pchat.control_client import ControlClient, ControlError
+    from p2pchat.node import CommandError
+    from p2pchat.offline import OfflineReader
+    from p2pchat.storage import keystore
+
+    _check_home(args.home)
+    try:
+        with ControlClient(args.home) as client:
+            return client.call(method, **params)
+    except ControlError as exc:
+        if exc.code != "no_node":
+            _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot talk to the node: {exc}")
+    header = keystore.read_header(args.home)
+    body_key = None
+    if method != "contacts.list":  # message texts are sealed with a key from the identity
+        body_key = load_identity(args.home, args).identity.derive_key("store")
+    try:
+        with OfflineReader(args.home, header.public_key, header.name, body_key) as reader:
+            return reader.call(method, **params)
+    except CommandError as exc:
+        _fail(str(exc))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -218,6 +387,11 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"   presence: {status['presence']}")
     if status.get("networks"):
         print(f"networks: {clean(', '.join(status['networks']))}")
+    for relay in status.get("relays", []):
+        error = f" ({relay['last_error']})" if relay["last_error"] and \
+            relay["state"] != "attached" else ""
+        print(clean(f"relay: {relay['relay']}  {relay['state']}, {relay['links']} link(s),"
+                    f" from {relay['found_by']}{error}"))
     return 0
 
 
@@ -237,7 +411,7 @@ def _print_contacts(contacts: list[dict[str, Any]]) -> None:
 def cmd_contacts(args: argparse.Namespace) -> int:
     action = args.action
     if action == "list":
-        result = _call(args, "contacts.list")
+        result = _read(args, "contacts.list")
         if args.json:
             _print_json(result)
         else:
@@ -246,22 +420,29 @@ def cmd_contacts(args: argparse.Namespace) -> int:
     if action == "add":
         from p2pchat.core.identity import FingerprintError, parse_fingerprint
 
+        typed = " ".join(args.fingerprint)
         try:
-            parse_fingerprint(args.fingerprint)  # a typo is refused before the node is asked
+            parse_fingerprint(typed)  # a typo is refused before the node is asked
         except FingerprintError as exc:
             _fail(f"that fingerprint is not valid: {exc}")
-        result = _call(args, "contacts.add", fingerprint=args.fingerprint, name=args.name,
+        result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
                        addrs=args.addr or [])
     elif action == "accept":
         result = _call(args, "contacts.accept", who=args.who, name=args.name)
     elif action == "block":
         result = _call(args, "contacts.block", who=args.who)
+    elif action == "unblock":
+        result = _call(args, "contacts.unblock", who=args.who)
+    elif action == "rename":
+        result = _call(args, "contacts.rename", who=args.who, name=args.new_name)
     else:
         result = _call(args, "contacts.remove", who=args.who)
     if args.json:
         _print_json(result)
     elif action == "remove":
-        print(f"Removed {clean(result['name'])}")
+        name = clean(result["name"])
+        print(f"Removed {name}; your history is kept. They can ask to connect again;"
+              f" 'p2pchat contacts block {name}' refuses them for good.")
     else:
         _print_contacts([result])
     return 0
@@ -279,7 +460,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         _fail("--limit must be 0 or more")
-    messages = _call(args, "log", **{"with": args.who, "limit": args.limit})
+    messages = _read(args, "log", **{"with": args.who, "limit": args.limit})
     if not messages and not args.json:
         print(f"No messages with {clean(args.who)} yet.", file=sys.stderr)
     for m in messages:
@@ -292,6 +473,22 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Messages with a contact that contain TEXT (case-insensitive), oldest first."""
+    messages = _read(args, "log", **{"with": args.who, "limit": None})
+    wanted = args.text.casefold()
+    found = [m for m in messages if wanted in str(m.get("text", "")).casefold()]
+    if not found and not args.json:
+        print(f"Nothing with {clean(args.who)} contains {clean(args.text)!r}.", file=sys.stderr)
+    for m in found:
+        if args.json:
+            _print_json(m)
+        else:
+            when = clean(m["sent_at"])[:19].replace("T", " ")
+            print(f"{when}  {clean(m['author_name'])}: {_lines(m['text'])}")
+    return 0
+
+
 def cmd_peers(args: argparse.Namespace) -> int:
     result = _call(args, "peers")
     if args.json:
@@ -300,7 +497,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if not result["links"]:
         print("No live links.")
     for p in result["links"]:
-        print(clean(f"{p['name']:<20} {p['state']:<8} {p['direction']:<8} {p['address']}"))
+        path = p["address"] if p.get("relay") is None else f"via relay {p['relay']}"
+        print(clean(f"{p['name']:<20} {p['state']:<8} {p['direction']:<8} {path}"))
     if result["nearby"]:
         print("Nearby:")
         for n in result["nearby"]:
@@ -362,6 +560,10 @@ def _add_node_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presence", choices=("public", "private"), default="public",
                         help="public: announce your name and fingerprint; private: only people"
                         " who know your key can recognise and reach you")
+    parser.add_argument("--relay", action="append", metavar="HOST:PORT[#FINGERPRINT]",
+                        help="a relay to attach to, for contacts you cannot reach directly"
+                        " (repeatable; the line 'p2pchat relay' prints; with a fingerprint"
+                        " the relay must prove that key). Relays found by mDNS are used too")
     _add_passphrase_file(parser)
 
 
@@ -396,9 +598,14 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--qr", action="store_true", help="draw the fingerprint as a QR code")
     _add_passphrase_file(ident)
 
+    nick = command("nick", cmd_nick, "change your own name (what your contacts see)")
+    nick.add_argument("name", help="your new name")
+    nick.add_argument("--json", action="store_true", help="print a JSON object")
+
     safety = command("safety", cmd_safety,
                      "show the safety number you share with someone, to compare in person")
-    safety.add_argument("fingerprint", help="their fingerprint")
+    safety.add_argument("who", nargs="+", metavar="FINGERPRINT|NAME",
+                        help="their fingerprint (spaces allowed) or a contact's name")
     safety.add_argument("--json", action="store_true", help="print a JSON object")
     _add_passphrase_file(safety)
 
@@ -426,7 +633,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     action("list", "list contacts and requests")
     add = action("add", "add a contact by fingerprint")
-    add.add_argument("fingerprint", help="their fingerprint (from 'p2pchat id')")
+    add.add_argument("fingerprint", nargs="+", metavar="FINGERPRINT",
+                     help="their fingerprint (from 'p2pchat id'; spaces allowed)")
     add.add_argument("--name", required=True, help="what you call them")
     add.add_argument("--addr", action="append", metavar="HOST:PORT",
                      help="where to reach them, if mDNS can't find them (repeatable)")
@@ -435,8 +643,14 @@ def build_parser() -> argparse.ArgumentParser:
     accept.add_argument("--name", help="rename them as you accept")
     block = action("block", "refuse all links and requests from someone")
     block.add_argument("who", help="their name or fingerprint")
-    remove = action("remove", "forget a contact (your history with them is kept)")
+    remove = action("remove", "forget a contact (your history is kept; they may ask again:"
+                    " block refuses them for good)")
     remove.add_argument("who", help="their name or fingerprint")
+    unblock = action("unblock", "let a blocked contact reach you again")
+    unblock.add_argument("who", help="their name or fingerprint")
+    rename = action("rename", "call a contact (or a request) something else")
+    rename.add_argument("who", help="their name or fingerprint")
+    rename.add_argument("new_name", metavar="NEW_NAME", help="the new name")
 
     send = command("send", cmd_send, "send a message; prints its id once it is safely queued")
     send.add_argument("to", help="a contact's name or fingerprint")
@@ -447,6 +661,13 @@ def build_parser() -> argparse.ArgumentParser:
     log_cmd.add_argument("who", help="a contact's name or fingerprint")
     log_cmd.add_argument("--limit", type=int, metavar="N", help="only the last N messages")
     log_cmd.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_passphrase_file(log_cmd)
+
+    search = command("search", cmd_search, "find messages with a contact that contain TEXT")
+    search.add_argument("who", help="a contact's name or fingerprint")
+    search.add_argument("text", help="what to look for (case does not matter)")
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_passphrase_file(search)
 
     peers = command("peers", cmd_peers, "show live links, nearby nodes and contact requests")
     peers.add_argument("--json", action="store_true", help="print a JSON object")
@@ -467,6 +688,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_code(exc: Exception) -> str:
+    from p2pchat.storage.keystore import KeystoreError, PassphraseNeeded, WrongPassphrase
+
+    if isinstance(exc, WrongPassphrase):
+        return "wrong_passphrase"
+    if isinstance(exc, PassphraseNeeded):
+        return "passphrase_needed"
+    if isinstance(exc, KeystoreError):
+        return "identity"
+    return "failed"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -479,7 +712,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except (UserError, KeystoreError) as exc:
-        print(f"p2pchat: {clean(str(exc))}", file=sys.stderr)  # may quote what a peer chose
+        message = str(exc)
+        if message.startswith(f"no identity in {args.home}"):
+            message = (f"no identity in {args.home}: create one with"
+                       f" 'p2pchat --home {args.home} init'")
+        if getattr(args, "json", False):
+            # Scripts asked for JSON: the error is JSON too, on stdout, with the exit status.
+            _print_json({"error": {"code": _error_code(exc), "message": message}})
+        print(f"p2pchat: {clean(message)}", file=sys.stderr)  # may quote what a peer chose
         return 1
     except KeyboardInterrupt:
         print("p2pchat: interrupted", file=sys.stderr)

@@ -6,6 +6,11 @@ dialling a LAN address that refuses costs nothing). A requester, whose contact r
 the peer and who waits to be accepted, keeps knocking every second or two for `eager_window`
 after it asked (the accepter may be unable to dial back: a one-way firewall, an address seen
 through NAT), and only then slows to once per `patience`.
+
+A `fallback` (a relay) is tried once a peer has been unreachable directly for `fallback_after`
+seconds (it returns None when it has no way to try: then, with no address either, the task
+waits to be woken, as without one); while it carries the link, direct addresses are still
+tried at the backoff's pace, so a direct path that appears takes over.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class Dialer:
         patient_interval: float = 2.0,
         eager_window: float = 600.0,
         patience: float = 60.0,
+        fallback: Callable[[bytes], Awaitable[bool | None]] | None = None,
+        fallback_after: float = 3.0,
         rng: random.Random | None = None,
     ) -> None:
         self._connect = connect
@@ -53,6 +60,8 @@ class Dialer:
         self._patient_interval = patient_interval
         self._eager_window = eager_window
         self._patience = patience
+        self._fallback = fallback
+        self._fallback_after = fallback_after
         self._patient: dict[bytes, float] = {}  # peer -> when we first found it had our request
 
     def want(self, key: bytes) -> None:
@@ -123,12 +132,17 @@ class Dialer:
     async def _run(self, key: bytes) -> None:
         wake = self._wakes[key]
         failures = 0
+        loop = asyncio.get_running_loop()
+        unlinked_since: float | None = None  # when the peer was last seen linked directly
         while not self._stopped:
             wake.clear()
             if self._is_linked(key):
                 failures = 0
+                unlinked_since = None
                 await wake.wait()
                 continue
+            if unlinked_since is None:
+                unlinked_since = loop.time()
             patient = self.patient_delay(key, asyncio.get_running_loop().time())
             if patient is not None:
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -136,8 +150,8 @@ class Dialer:
                 if self._is_linked(key) or self._stopped:
                     continue
             addresses = self._addresses(key)
-            if not addresses:  # nowhere to dial yet: discovery or the user will wake us
-                await wake.wait()
+            if not addresses and self._fallback is None:
+                await wake.wait()  # nowhere to dial yet: discovery or the user will wake us
                 continue
             linked = False
             for address in addresses:
@@ -150,6 +164,20 @@ class Dialer:
             if linked:
                 failures = 0
                 continue
+            if self._fallback is not None:
+                waited = loop.time() - unlinked_since
+                if waited < self._fallback_after:  # a direct link may still come up
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(wake.wait(), self._fallback_after - waited)
+                    continue
+                relayed: bool | None = False
+                try:
+                    relayed = await self._fallback(key)
+                except Exception as exc:
+                    log.debug("relayed dial failed: %s", exc)
+                if relayed is None and not addresses:  # no relay either: wait to be woken
+                    await wake.wait()
+                    continue
             delay = self.backoff(failures)
             failures += 1
             with contextlib.suppress(asyncio.TimeoutError):

@@ -184,6 +184,20 @@ class Discovery:
         `instance_name` is the DNS-SD instance label (no dots, at most 63 UTF-8 bytes),
         e.g. from presence.public_instance_name / private_instance_name.
         """
+        await self._open()
+        try:
+            await self._register(port, properties, instance_name)
+        except BaseException:
+            await self.async_stop()
+            raise
+
+    async def async_browse(self) -> None:
+        """Only browse: keep a view of the adverts of our service type, advertise nothing
+        (a node looking for relays)."""
+        await self._open()
+
+    async def _open(self) -> None:
+        """Bind and start browsing."""
         if self._aiozc is not None:
             raise DiscoveryError("discovery is already running")
         self._interfaces, self._advertised = self._choose_interfaces()
@@ -199,7 +213,6 @@ class Discovery:
                 handlers=[self._on_service_state_change],
             )
             self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
-            await self._register(port, properties, instance_name)
         except BaseException:
             await self.async_stop()
             raise

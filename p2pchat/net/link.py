@@ -41,6 +41,10 @@ class Link:
     and close() on this link.
     """
 
+    # The relay this link goes through ("host:port#fingerprint"), None for a direct TCP link.
+    # net/relay_client.py's RelayedLink sets it.
+    relay: str | None = None
+
     def __init__(
         self,
         reader: asyncio.StreamReader,
@@ -67,6 +71,11 @@ class Link:
     def remote_key(self) -> bytes | None:
         """The peer's Ed25519 key, once the handshake has proven it."""
         return self.session.remote_key
+
+    @property
+    def source(self) -> str:
+        """Whom the per-address caps count this link against: the peer's IP address."""
+        return self.address[0]
 
     @property
     def local_ip(self) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from p2pchat import __version__
 from p2pchat.core.session import SessionConfig
 from p2pchat.net.addresses import Address
+from p2pchat.net.relay_client import RelayAddress
 
 SOFTWARE = f"p2pchat/{__version__}"
 MAX_ADDRS = 8  # addresses kept per contact, and ports announced in a Hello
@@ -37,3 +38,5 @@ class NodeConfig:
     stranger_lifetime: float = 30.0
     connect_timeout: float = 5.0
     session: SessionConfig = field(default_factory=SessionConfig)
+    relays: tuple[RelayAddress, ...] = ()  # --relay; mDNS adds the ones it finds
+    relay_after: float = 3.0  # seconds without a direct link before a relay carries it

@@ -22,6 +22,7 @@ from p2pchat.net.addresses import Address, format_addr, plain_host
 from p2pchat.net.dialer import Dialer
 from p2pchat.net.link import Link
 from p2pchat.net.listen import bound_addresses, listen
+from p2pchat.net.relay_client import RelayConnection, RelayedLink
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.ik_stamps import IkStamps
 
@@ -46,6 +47,7 @@ class LinkTable:
         network_psks: Callable[[], tuple[bytes, ...]] = tuple,
         psk_for: Callable[[bytes], tuple[bytes, ...]] = lambda key: (),
         is_contact: Callable[[bytes], bool] = lambda key: True,
+        relays: Callable[[], list[RelayConnection]] = list,
     ) -> None:
         self._identity = identity
         self._key = identity.public_key
@@ -53,15 +55,19 @@ class LinkTable:
         self._spawn = spawn
         self._on_event = on_event
         self._on_gone = on_gone
-        self._is_stale = is_stale
         self._network_psks = network_psks  # every network we answer for (node/networks.py)
         self._psk_for = psk_for  # the network to dial a peer in, if any
         self._is_contact = is_contact
+        # A relayed link's path is the relay's: adverts of the peer's own addresses say
+        # nothing about it.
+        self._path_stale = is_stale
+        self._relays = relays
         self.by_peer: dict[bytes, Link] = {}  # the one live, authorised link per peer
         self.connections: set[Link] = set()  # every connection, handshaking ones included
         self.listen_addresses: list[Address] = []
         self._replay_guard = replay_guard
-        self.dialer = Dialer(self.dial, addresses_for, self.has_working_link)
+        self.dialer = Dialer(self.dial, addresses_for, self.has_working_link,
+                             fallback=self.dial_via_relay, fallback_after=config.relay_after)
         self._per_ip: Counter[str] = Counter()
         self._servers: list[asyncio.Server] = []
         self.ik_stamps = IkStamps()  # the node gives it the stored floor at start
@@ -115,8 +121,13 @@ class LinkTable:
             log.warning("refused a connection from %s: %s", ip, refusal)
             writer.close()
             return
+        link = Link(reader, writer, self._responder_session(), outbound=False,
+                    on_event=self._on_event)
+        await self._serve(link)
+
+    def _responder_session(self) -> Session:
         psks = self._network_psks()
-        session = Session(
+        return Session(
             identity=self._identity, initiator=False, now=asyncio.get_running_loop().time(),
             replay_guard=self._replay_guard,
             # Inside networks a plain XX would greet any stranger; contacts still use IK.
@@ -124,8 +135,31 @@ class LinkTable:
             config=self._config.session, psks=psks,
             plain_from=self._is_contact if psks else None,
         )
-        link = Link(reader, writer, session, outbound=False, on_event=self._on_event)
-        await self._serve(link)
+
+    def _initiator_session(self, key: bytes) -> Session:
+        return Session(
+            identity=self._identity, initiator=True, now=asyncio.get_running_loop().time(),
+            remote_key=key, ik_timestamp=self._next_ik_timestamp(key),
+            replay_guard=self._replay_guard,
+            config=self._config.session, psks=self._psk_for(key),
+        )
+
+    def accept_relayed(self, conn: RelayConnection, sender: bytes,
+                       stream: int) -> RelayedLink | None:
+        """A stream a peer opened through a relay: admitted like an inbound connection (the
+        same handshake slots and caps, counted per claimed sender key), or None."""
+        if self._stopping:
+            return None
+        link = conn.carry(sender, stream, self._responder_session(), outbound=False,
+                          on_event=self._on_event)
+        refusal = self._admit_inbound(link.source)
+        if refusal is not None:
+            log.warning("refused a stream through %s: %s", link.relay, refusal)
+            link.close(refusal)
+            return None
+        self._track(link)  # counted before its first bytes are fed
+        self._spawn(self._serve(link), "relayed-link")
+        return link
 
     def _admit_inbound(self, ip: str) -> str | None:
         """Why a new connection from `ip` is refused, or None to take it.
@@ -138,7 +172,7 @@ class LinkTable:
         if self._per_ip[ip] >= cfg.max_links_per_ip:
             return "too many links from that address"
         handshaking = [link for link in self.connections if _handshaking(link)]
-        if sum(1 for link in handshaking if link.address[0] == ip) >= cfg.max_handshakes_per_ip:
+        if sum(1 for link in handshaking if link.source == ip) >= cfg.max_handshakes_per_ip:
             return "too many handshakes from that address"
         if self._links_in_use() >= cfg.max_links:
             return "too many links"
@@ -162,14 +196,30 @@ class LinkTable:
         except (TimeoutError, OSError) as exc:
             log.debug("cannot reach %s: %s", format_addr(address), exc)
             return False
-        session = Session(
-            identity=self._identity, initiator=True, now=asyncio.get_running_loop().time(),
-            remote_key=key, ik_timestamp=self._next_ik_timestamp(key),
-            replay_guard=self._replay_guard,
-            config=self._config.session, psks=self._psk_for(key),
-        )
-        link = Link(reader, writer, session, outbound=True, on_event=self._on_event)
+        link = Link(reader, writer, self._initiator_session(key), outbound=True,
+                    on_event=self._on_event)
         link.dialed = address
+        return await self._run_dialed(key, link)
+
+    async def dial_via_relay(self, key: bytes) -> bool | None:
+        """Reach `key` through an attached relay (the dialer's fallback when direct addresses
+        failed for a while); True once linked, None when no relay is attached. An existing
+        relayed link is kept: only a direct one is still worth dialling for, and the dialer
+        keeps trying those."""
+        if self.live(key) is not None:
+            return True
+        relays = self._relays()
+        if not relays:
+            return None
+        for conn in relays:
+            if self._stopping or self._links_in_use() >= self._config.max_links:
+                return False
+            link = conn.open(key, self._initiator_session(key), self._on_event)
+            if link is not None and await self._run_dialed(key, link):
+                return True
+        return False
+
+    async def _run_dialed(self, key: bytes, link: Link) -> bool:
         self._spawn(self._serve(link), "link")
         try:
             ok = await asyncio.wait_for(asyncio.shield(link.established),
@@ -184,10 +234,14 @@ class LinkTable:
         peer that takes only IK (private presence) must still accept us (node/ik_stamps.py)."""
         return self.ik_stamps.next(key)
 
-    async def _serve(self, link: Link) -> None:
-        ip = link.address[0]
+    def _track(self, link: Link) -> None:
         self.connections.add(link)
-        self._per_ip[ip] += 1
+        self._per_ip[link.source] += 1
+
+    async def _serve(self, link: Link) -> None:
+        ip = link.source
+        if link not in self.connections:
+            self._track(link)
         try:
             await link.run()
         finally:
@@ -214,8 +268,12 @@ class LinkTable:
         existing = self.by_peer.get(key)
         if existing is not None and not existing.closed and existing is not link:
             preferred_outbound = self._key < key
-            if (existing.outbound == link.outbound or link.outbound == preferred_outbound
-                    or self._is_stale(existing)):
+            if (existing.relay is None) != (link.relay is None):
+                replace = link.relay is None  # direct beats relayed, whoever dialled
+            else:
+                replace = (existing.outbound == link.outbound
+                           or link.outbound == preferred_outbound or self._is_stale(existing))
+            if replace:
                 existing.close("replaced by a newer link")
             else:
                 link.close("duplicate link")
@@ -223,14 +281,19 @@ class LinkTable:
         self.by_peer[key] = link
         return True
 
+    def _is_stale(self, link: Link) -> bool:
+        return link.relay is None and self._path_stale(link)
+
     def is_linked(self, key: bytes) -> bool:
         link = self.by_peer.get(key)
         return link is not None and not link.closed
 
     def has_working_link(self, key: bytes) -> bool:
-        """Linked, and not over a path the network has since moved away from."""
+        """Linked directly, and not over a path the network has since moved away from (the
+        dialer keeps looking for a direct path while a relay carries the link)."""
         link = self.by_peer.get(key)
-        return link is not None and not link.closed and not self._is_stale(link)
+        return (link is not None and not link.closed and link.relay is None
+                and not self._is_stale(link))
 
     def live(self, key: bytes) -> Link | None:
         """The peer's link if it is open, else None."""
@@ -245,6 +308,16 @@ class LinkTable:
         for link in list(self.connections):
             if link.remote_key == key:
                 link.close(reason)
+
+    def restart_contact_links(self) -> int:
+        """Close every live contact link; the dialer links again at once, with fresh keys.
+        Returns how many were closed."""
+        closed = 0
+        for link in list(self.by_peer.values()):
+            if not link.closed and not link.peer.stranger:
+                link.close("rekey")
+                closed += 1
+        return closed
 
     def close_stale(self, reason: str) -> None:
         for link in list(self.connections):

@@ -96,6 +96,21 @@ class Nearby:
             with contextlib.suppress(Exception):
                 await self.discovery.async_stop()
 
+    def rename_self(self, name: str) -> None:
+        """Our own name; a public advert is updated to carry it."""
+        self._name = name
+        if self.discovery is not None and self._advert is not None:
+            self._advert = self._make_advert(self._advert[0])
+            self._spawn(self._readvertise(), "mdns-rename")
+
+    async def _readvertise(self) -> None:
+        assert self.discovery is not None and self._advert is not None
+        port, properties, instance, _ = self._advert
+        try:
+            await self.discovery.async_update(port, properties, instance)
+        except Exception as exc:
+            log.warning("could not update the mDNS advert: %s", exc)
+
     @property
     def _rotating(self) -> bool:
         """Private presence and networks: adverts must not be linkable across days."""
@@ -109,11 +124,7 @@ class Nearby:
         with contextlib.suppress(OSError):
             port = await self._new_port() or port
         self._advert = self._make_advert(port)
-        _, properties, instance, _ = self._advert
-        try:
-            await self.discovery.async_update(port, properties, instance)
-        except Exception as exc:
-            log.warning("could not update the mDNS advert: %s", exc)
+        await self._readvertise()
         self._wake_dialer()
 
     def _make_advert(self, port: int) -> Advert:

@@ -95,6 +95,17 @@ class Networks:
         choices = [*((psk,) for psk in self._psks), ()]
         return choices[attempt % len(choices)]
 
+    def relay_psk(self, key: bytes | None, configured: bool) -> tuple[bytes, ...]:
+        """The PSK to attach to a relay with. A relay the user gave is tried like any peer
+        (each network, then plain); one only heard on mDNS gets network handshakes only, so
+        a stranger's relay never learns who we are."""
+        if not self._psks:
+            return ()
+        choice = self.psk_for(key or b"")
+        if choice or configured:
+            return choice
+        return self.psk_for(key or b"") or self.psks()[:1]
+
     def admit(self, link: Link, event: Established, is_contact: bool) -> bool:
         """Whether a completed handshake may go on to trust; closes the link if not."""
         if event.psk is not None:

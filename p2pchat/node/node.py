@@ -43,6 +43,8 @@ from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.reading import ReadPositions
+from p2pchat.node.relay_client import Relays
 from p2pchat.node.sender import Sender
 from p2pchat.node.trust import Trust
 from p2pchat.node.views import Views
@@ -88,9 +90,15 @@ class Node:
             identity, self.config, replay_guard=replay_guard, spawn=self._spawn,
             on_event=self._on_link_event, on_gone=self._on_link_gone,
             addresses_for=lambda key: self.trust.addresses_for(key),
-            is_stale=self.nearby.is_stale,
+            is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
             is_contact=lambda key: self.trust.is_contact(key),
+        )
+        self.relays = Relays(
+            identity, self.config, spawn=self._spawn,
+            ik_timestamp=lambda key: self.links.ik_stamps.next(key),
+            accept=self.links.accept_relayed, on_attached=self.links.dialer.wake_all,
+            psk_for=self.networks.relay_psk,
         )
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
@@ -108,6 +116,8 @@ class Node:
             ensure_dm=self.conversations.dm, on_promoted=self.conversations.start_sync,
             advertised=self.nearby.addresses_of,
         )
+
+        self.reading = ReadPositions(home, self.key, store=lambda: self.db)
 
     @property
     def db(self) -> Store:
@@ -142,6 +152,7 @@ class Node:
         for host, port in self.config.listen:
             await self.links.listen(host, port)
         self._spawn(self._ticker(), "ticker")
+        await self.relays.start()
         for contact in self.store.list_contacts(states=("contact",)):
             self.links.dialer.want(contact.key)
         if self.config.mdns:
@@ -157,11 +168,18 @@ class Node:
             return
         self.outbox.schedule_flush()
 
+    async def start_discovery(self) -> None:
+        """Start mDNS on a node started without it (the chat screen draws first and starts
+        discovery, the slow part, behind it)."""
+        if not self.nearby.on and self.listen_addresses:
+            await self.nearby.start(self.listen_addresses[0][1])
+
     async def stop(self) -> None:
         if self._stopping:
             return
         self._stopping = True
         await self.nearby.stop()
+        await self.relays.stop()
         await self.links.stop()
         tasks = list(self._tasks)
         for task in tasks:
@@ -323,8 +341,46 @@ class Node:
     async def remove_contact(self, who: str) -> dict[str, Any]:
         return await self._storing(self.trust.remove_contact(who))
 
+    async def unblock_contact(self, who: str) -> dict[str, Any]:
+        return await self.trust.unblock_contact(who)
+
+    async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
+        return await self.trust.rename_contact(who, name)
+
+    def rekey(self) -> dict[str, Any]:
+        """New session keys now: every contact link is closed and dialled again at once (a new
+        Noise handshake), so nothing of the old keys protects later messages."""
+        return {"links": self.links.restart_contact_links()}
+
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
+
+    def rename_self(self, name: str) -> dict[str, Any]:
+        """A new name for us: kept with the identity, and carried by every later hello, request
+        and public advert (contacts see it on the next link)."""
+        from p2pchat.storage import keystore
+
+        try:
+            name = keystore.rename(self.home, name)
+        except keystore.KeystoreError as exc:
+            raise CommandError("bad_name", str(exc)) from None
+        self.name = name
+        for part in (self.views, self.trust, self.nearby):
+            part.rename_self(name)
+        return self.status()
+
+    def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
+        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        try:
+            self.reading.mark_read(contact.key, message_id)
+        except ValueError as exc:
+            raise CommandError("bad_request", str(exc)) from None
+        return {}
+
+    def unread(self) -> dict[str, int]:
+        """Unread messages per contact (fingerprint -> count, at most 99), for every screen."""
+        return {fingerprint(c.key): n for c in self.db.list_contacts(states=("contact",))
+                if (n := self.reading.unread(c.key))}
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
         return await self._storing(
@@ -343,6 +399,7 @@ class Node:
             "listen": [format_addr(a) for a in self.listen_addresses],
             "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
             "mdns": self.nearby.on,
+            "relays": self.relays.view(),
             "presence": self.config.presence,
             "networks": self.networks.names(),
             "requests_dropped": self.trust.requests_dropped,

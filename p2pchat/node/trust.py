@@ -74,6 +74,10 @@ class Trust:
         self.requests_dropped = 0
         self._mismatches: set[tuple[str, bytes, bytes]] = set()
 
+    def rename_self(self, name: str) -> None:
+        """Our own name, as later requests and accepts carry it."""
+        self._name = name
+
     def is_contact(self, key: bytes) -> bool:
         contact = self._store().get_contact(key)
         return contact is not None and contact.state == "contact"
@@ -119,7 +123,7 @@ class Trust:
 
     def on_hello(self, link: Link, key: bytes, hello: Hello) -> None:
         link.peer.their_name = hello.name
-        if not link.outbound:
+        if not link.outbound and link.relay is None:  # a relay's address is not the peer's
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
                 # Strangers come and go: forget the oldest rather than grow without end.
@@ -141,7 +145,7 @@ class Trust:
         db = self._store()
         if db.get_contact(key) is not None:
             return  # one request per stranger: it is already listed
-        source = link.address[0]
+        source = link.source
         waiting = db.list_contacts(states=("request",))
         if sum(1 for c in waiting if self._source_of(c) == source) >= MAX_REQUESTS_PER_ADDRESS:
             self._dropped(f"{MAX_REQUESTS_PER_ADDRESS} are already waiting from {source}")
@@ -234,9 +238,11 @@ class Trust:
                 contact = db.get_contact(parse_fingerprint(who))
             except FingerprintError:
                 contact = None
-        if contact is None or contact.state not in states:
+        if contact is None:
             raise CommandError("unknown_contact",
                                f"no contact named {who!r}: see 'p2pchat contacts list'")
+        if contact.state not in states:
+            raise CommandError("unknown_contact", f"{contact.name!r} {_IS[contact.state]}")
         return contact
 
     async def add_contact(self, fingerprint_text: str, name: str,
@@ -310,11 +316,41 @@ class Trust:
         self._links.close_peer(contact.key, "contact removed")
         return {"removed": fingerprint(contact.key), "name": contact.name}
 
+    async def unblock_contact(self, who: str) -> dict[str, Any]:
+        """A blocked contact becomes a contact again: links and messages resume."""
+        contact = self.contact_for(who, states=("blocked",))
+        self._store().set_contact_state(contact.key, "contact")
+        self._ensure_dm(contact.key)
+        await self._outbox.durable()
+        self._became_contact(contact.key)
+        return self._views.contact(self.contact_for(fingerprint(contact.key)))
+
+    async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
+        """What we call a contact (or a request, or a blocked one); names stay unique."""
+        states = ("contact", "request", "blocked")
+        contact = self.contact_for(who, states=states)
+        name = _valid_name(name)
+        db = self._store()
+        same_name = db.contact_by_name(name)
+        if same_name is not None and same_name.key != contact.key:
+            raise CommandError("name_taken", f"you already have a contact named {name!r}")
+        db.set_contact_name(contact.key, name)
+        await self._outbox.durable()
+        return self._views.contact(self.contact_for(fingerprint(contact.key), states))
+
     def list_contacts(self) -> list[dict[str, Any]]:
         return [self._views.contact(c) for c in self._store().list_contacts()]
 
     def requests(self) -> list[dict[str, Any]]:
         return [self._views.contact(c) for c in self._store().list_contacts(states=("request",))]
+
+
+# Why a known contact does not fit a command, for its error message.
+_IS = {
+    "contact": "is already a contact",
+    "request": "asked to connect and is not a contact yet: accept them first",
+    "blocked": "is blocked: unblock them first",
+}
 
 
 def _valid_name(name: str) -> str:

@@ -42,6 +42,9 @@ class Views:
         self._is_linked = is_linked
         self._peer_of = peer_of
 
+    def rename_self(self, name: str) -> None:
+        self._name = name
+
     def who(self, key: bytes) -> str:
         """For logs: a contact's name with the short fingerprint, or the fingerprint alone."""
         contact = self._store().get_contact(key)
@@ -103,6 +106,8 @@ class Views:
             "contact": contact.state if contact else None,
             "address": format_addr(link.address),
             "direction": "outbound" if link.outbound else "inbound",
+            "path": "direct" if link.relay is None else "relay",
+            "relay": link.relay,
             "handshake": link.session.pattern,
             "since": iso_from_ms(link.peer.since_ms),
         }

@@ -7,8 +7,9 @@ Format (JSON, so a person can see what it holds and what it does not):
 With "sealed": false there is no "kdf" and "seed" is the plain seed (relays, tests).
 
 The seed is sealed with SecretBox (XSalsa20-Poly1305) under a key stretched from the passphrase by
-Argon2id. The file is written atomically (temp file, fsync, rename) with mode 0600 and is never
-overwritten: a wrong passphrase or a damaged file is reported and left as it is.
+Argon2id. The file is written atomically (temp file, fsync, rename) with mode 0600. Its key
+material is never rewritten: a wrong passphrase or a damaged file is reported and left as it is;
+only `rename` replaces the file, with the same fields and a new name.
 """
 
 from __future__ import annotations
@@ -106,6 +107,30 @@ def create(home: Path, identity: Identity, name: str, passphrase: bytes | None) 
                          "salt": salt.hex()}
         record["seed"] = bytes(box.encrypt(identity.seed)).hex()
     _write_new(identity_path(home), json.dumps(record, indent=2).encode() + b"\n")
+
+
+def rename(home: Path, name: str) -> str:
+    """Change the name kept with the identity (what contacts see); the key stays as it is."""
+    name = validate_name(name)
+    path = identity_path(home)
+    _read(home)  # the file must be sound before we touch it
+    try:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"cannot read {path}: {exc}") from None
+    record["name"] = name
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.rename")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(json.dumps(record, indent=2).encode() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return name
 
 
 def read_header(home: Path) -> IdentityHeader:

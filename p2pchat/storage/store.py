@@ -374,6 +374,36 @@ class Store:
             raise
         _tighten_modes(self.path)
 
+    @classmethod
+    def open_readonly(cls, path: str | Path, body_key: bytes) -> Store:
+        """The store opened for reading only, beside a running node or none: SQLite's WAL lets
+        a reader in while the node writes. Nothing is created, migrated or changed."""
+        _check_bytes("body_key", body_key, nacl.secret.SecretBox.KEY_SIZE)
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        store._box = nacl.secret.SecretBox(body_key)
+        store._clock = _now_ms
+        if not store.path.exists():
+            raise StoreError(f"no message store at {store.path} yet")
+        _check_header(store.path)
+        try:
+            store._conn = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True,
+                                          timeout=_BUSY_TIMEOUT_MS / 1000,
+                                          isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {store.path}: {exc}") from exc
+        try:
+            store._check_ours()
+            version = store._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"{store.path} needs an upgrade that only a running node"
+                                 " makes: start the node once")
+            store._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        except BaseException:
+            store._conn.close()
+            raise
+        return store
+
     # -- opening steps --
 
     def _check_ours(self) -> None:

@@ -1,27 +1,34 @@
 """The screen: prompt_toolkit layout and keys around the controller and its view-model.
 
-    ┌ conversations ┬ history of the selected one ───────────┐
-    │ ● bob (2)     │ 12:01 bob: lunch?                       │
-    │ ? carol       │ 12:02 alice: yes  ✓✓ delivered          │
-    │               ├ notices (requests, warnings, /help) ────┤
-    ├ status: name, short fingerprint, links, mDNS, presence ─┤
-    └ > input line, Tab completes /commands and names ────────┘
+    ┌ conversations ┬ bob · online ──────────────────────────┐
+    │ 1 ● bob (2)   │ ───── Sunday 29 November 2026 ─────    │
+    │ 2 ? carol     │ 12:01 bob: lunch?                       │
+    │               │ 12:02 alice: yes ✓✓                     │
+    │               ├ notices: the newest, one row each ──────┤
+    ├ status: name, short fingerprint, who is online ─────────┤
+    └ > input, wraps over a few rows; Tab completes ──────────┘
+
+Below NARROW columns the conversation list folds away (the header names the conversation).
+The main pane is drawn by `_RowsControl`, which gets the real width and height, so wrapping,
+paging and the "new messages below" line are exact at every size.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import cast
 
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
+from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.formatted_text import StyleAndTextTuples
-from prompt_toolkit.formatted_text.utils import split_lines
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.layout import (
+    ConditionalContainer,
     Dimension,
     Float,
     FloatContainer,
@@ -30,59 +37,125 @@ from prompt_toolkit.layout import (
     VSplit,
     Window,
 )
-from prompt_toolkit.layout.controls import FormattedTextControl
+from prompt_toolkit.layout.controls import FormattedTextControl, UIContent, UIControl
 from prompt_toolkit.layout.menus import CompletionsMenu
+from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
+from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
 
+from p2pchat.core.messages import MAX_TEXT_BYTES
 from p2pchat.tui import render
 from p2pchat.tui.backend import ChatBackend
 from p2pchat.tui.commands import complete
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.notify import Notifier
+from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
 
 CONVERSATIONS_WIDTH = 24
-MAX_NOTICE_LINES = 8
-CURSOR = "[SetCursorPosition]"  # FormattedTextControl scrolls its Window to keep this in view
+NARROW = 72  # below this many columns the conversation list folds away
+MAX_NOTICE_ROWS = 3
+MAX_INPUT_ROWS = 5
+WHEEL_ROWS = 3
 
 
 class _Completer(Completer):
-    """/commands, and contact names after the commands that take one."""
+    """/commands; names, blocked names or nearby people after the commands that take one."""
 
     def __init__(self, state: ChatState) -> None:
         self._state = state
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterable[Completion]:
-        names = [c.name for c in self._state.conversations.values()]
-        for text, start in complete(document.text_before_cursor, names):
+        typed = document.text_before_cursor
+        if not typed.startswith("/") and not complete_event.completion_requested:
+            return  # in a message, names complete on Tab only: no menu while typing
+        for text, start in completions(self._state, typed):
             yield Completion(text, start_position=start)
 
 
+def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
+    names = [c.name for c in state.conversations.values()]
+    strangers = [n for n in state.nearby + state.nearby_now if not n.get("contact")]
+    offered = [str(n.get(field) or "") for n in strangers for field in ("name", "fingerprint")]
+    # Heard on the network: only what is already safe to show (and to type) is offered.
+    nearby = [text for text in offered if text and clean(text) == text]
+    return complete(text, names, {"blocked": state.blocked, "nearby": nearby})
+
+
+class _RowsControl(UIControl):
+    """Rows computed for the exact size the window gets; the mouse wheel scrolls."""
+
+    def __init__(self, rows: Callable[[int, int], list[StyleAndTextTuples]],
+                 on_wheel: Callable[[int], None] | None = None,
+                 on_click: Callable[[int], None] | None = None) -> None:
+        self._rows = rows
+        self._on_wheel = on_wheel
+        self._on_click = on_click
+
+    def create_content(self, width: int, height: int) -> UIContent:
+        rows = self._rows(width, height)
+        return UIContent(get_line=lambda i: rows[i] if i < len(rows) else [],
+                         line_count=len(rows), show_cursor=False)
+
+    def mouse_handler(self, mouse_event: MouseEvent) -> object:
+        kind = mouse_event.event_type
+        if kind == MouseEventType.SCROLL_UP and self._on_wheel:
+            self._on_wheel(WHEEL_ROWS)
+        elif kind == MouseEventType.SCROLL_DOWN and self._on_wheel:
+            self._on_wheel(-WHEEL_ROWS)
+        elif kind == MouseEventType.MOUSE_UP and self._on_click:
+            self._on_click(mouse_event.position.y)
+        else:
+            return NotImplemented
+        return None
+
+    def is_focusable(self) -> bool:
+        return False
+
+
 class ChatApp:
-    def __init__(self, backend: ChatBackend, *, input: Input | None = None,
-                 output: Output | None = None) -> None:
-        self.controller = Controller(backend, on_change=self.redraw, on_quit=self.exit)
+    def __init__(self, backend: ChatBackend | None = None, *, input: Input | None = None,
+                 output: Output | None = None, controller: Controller | None = None,
+                 notifier: Notifier | None = None) -> None:
+        if controller is None:
+            assert backend is not None
+            controller = Controller(backend)
+        self.controller = controller
+        controller.on_change = self.redraw
+        controller.on_quit = self.request_quit
+        controller.ask = self.ask
         self.state = self.controller.state
-        self._scroll = 0  # history lines scrolled up from the bottom
-        self._history_lines = 1
+        self.notifier = notifier or Notifier(self._write_raw)
+        self._scroll = 0  # rows scrolled up from the bottom
+        self._page_rows = 10
+        self._total_rows = 0
+        self._shown_for: object = None  # what the pane showed last: a new one starts at the end
+        self.new_below = False
         self._quitting = False
+        self.confirm: tuple[str, dict[str, Callable[[], None]]] | None = None
+        self.quit_choice = "quit"  # "quit" or "background": what main does after the screen
+        self._draft_for: str | None = None
+        self.drafts: dict[str, str] = {}
         self.input = TextArea(
-            height=1, prompt="> ", multiline=False, wrap_lines=False,
-            completer=_Completer(self.state), complete_while_typing=True,
-            accept_handler=self._accept,
+            height=self._input_height, prompt="> ", multiline=True,
+            wrap_lines=True, completer=_Completer(self.state), complete_while_typing=True,
         )
-        self._history_window = Window(
-            FormattedTextControl(self._history_text), wrap_lines=True,
-        )
+        wide = Condition(lambda: self._columns() >= NARROW)
         body = VSplit([
-            Window(FormattedTextControl(self._conversations_text), width=CONVERSATIONS_WIDTH),
-            Window(width=1, char="│", style="class:separator"),
+            ConditionalContainer(
+                Window(_RowsControl(self._conversation_rows, on_click=self._click),
+                       width=CONVERSATIONS_WIDTH),
+                filter=wide),
+            ConditionalContainer(Window(width=1, char="│", style="class:separator"),
+                                 filter=wide),
             HSplit([
-                self._history_window,
-                Window(FormattedTextControl(self._notices_text), wrap_lines=True,
-                       height=self._notices_height),
+                Window(FormattedTextControl(self._header_text), height=1,
+                       style="class:header"),
+                Window(_RowsControl(self._history_rows, on_wheel=self.scroll)),
+                Window(_RowsControl(self._notice_rows), height=self._notices_height),
             ]),
         ])
         root = FloatContainer(
@@ -95,18 +168,32 @@ class ChatApp:
         )
         self.application: Application[None] = Application(
             layout=Layout(root, focused_element=self.input), key_bindings=self._keys(),
-            style=Style.from_dict(render.STYLE_RULES), full_screen=True,
+            style=Style.from_dict(render.STYLE_RULES), full_screen=True, mouse_support=True,
             input=input, output=output,
         )
+        # Alt+key arrives as Esc then the key: wait a little for the key before taking a lone
+        # Esc, so Alt is never swallowed.
+        self.application.ttimeoutlen = 0.05
+        self.application.timeoutlen = 0.2  # a lone Esc acts after this; Alt+key comes at once
+        self.application.before_render += lambda _: self._sync_draft()
 
-    async def run(self) -> None:
-        """Load, then take the screen until /quit, Ctrl-C or Ctrl-D."""
-        await self.controller.start()  # before the screen: a failure prints like any error
+    async def run(self, *, started: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Take the screen at once; load behind it; leave on /quit, Ctrl-C or Ctrl-D.
+
+        `started` runs once the screen is up (the in-process node starts its network there).
+        """
+        async def load() -> None:
+            if started is not None:
+                await started()
+            await self.controller.start()
         try:
             if not self._quitting:
-                await self.application.run_async()
+                await self.application.run_async(pre_run=lambda: self._begin(load))
         finally:
             await self.controller.stop()
+
+    def _begin(self, load: Callable[[], Awaitable[None]]) -> None:
+        self.controller.spawn_guarded(load, "tui-load-all")
 
     def exit(self) -> None:
         app = self.application
@@ -115,114 +202,284 @@ class ChatApp:
             with contextlib.suppress(Exception):  # already exiting: nothing more to do
                 app.exit()
 
+    def _write_raw(self, text: str) -> None:
+        if self.application.is_running:
+            self.application.output.write_raw(text)
+            self.application.output.flush()
+
     def redraw(self) -> None:
+        self.notifier.update(self.state)
         self.application.invalidate()  # a no-op until the application runs
 
-    def _accept(self, buffer: Buffer) -> bool:
-        self._scroll = 0
-        self.controller.submit(buffer.text)
-        return False  # clear the line
+    # ------------------------------------------------------------ leaving
+
+    def has_draft(self) -> bool:
+        self._sync_draft()
+        return any(text.strip() for text in self.drafts.values()) or bool(
+            self.input.text.strip())
+
+    def request_quit(self) -> None:
+        """Leave, but ask first if a draft would be lost or the node goes offline."""
+        questions = []
+        if self.has_draft():
+            questions.append("You have unsent text.")
+        choices: dict[str, Callable[[], None]] = {"y": self.exit, "n": self._cancel_confirm}
+        if self.state.mode == "in-process":
+            questions.append("Leaving stops your node: you will be offline.")
+            choices["b"] = self._leave_in_background
+            prompt = " ".join(questions) + " Quit? y: yes  b: keep the node running  n: no"
+        elif questions:
+            prompt = " ".join(questions) + " Quit anyway? y/n"
+        else:
+            self.exit()
+            return
+        self.confirm = (prompt, choices)
+        self.redraw()
+
+    def ask(self, question: str, on_yes: Callable[[], None]) -> None:
+        """A yes/no question in the notice row; any other key means no."""
+        self.confirm = (question, {"y": on_yes, "n": self._cancel_confirm})
+        self.redraw()
+
+    def _leave_in_background(self) -> None:
+        self.quit_choice = "background"
+        self.exit()
+
+    def _cancel_confirm(self) -> None:
+        self.confirm = None
+        self.redraw()
+
+    # ------------------------------------------------------------ drafts
+
+    def _sync_draft(self) -> None:
+        """Each conversation keeps what was typed for it; switching swaps the input."""
+        selected = self.state.selected
+        if selected == self._draft_for:
+            return
+        if self._draft_for is None:  # typed before anything was open: it goes with the first
+            self._draft_for = selected
+            return
+        self.drafts[self._draft_for] = self.input.text
+        text = self.drafts.pop(selected, "") if selected is not None else ""
+        self.input.buffer.set_document(Document(text, len(text)), bypass_readonly=True)
+        self._draft_for = selected
 
     # ------------------------------------------------------------ panes
 
-    def _conversations_text(self) -> StyleAndTextTuples:
-        return list(render.conversation_list(self.state, CONVERSATIONS_WIDTH))
+    def _input_height(self) -> Dimension:
+        """As many rows as the typed text needs when wrapped, at most MAX_INPUT_ROWS."""
+        columns = max(1, self._columns())
+        rows = 0
+        for index, line in enumerate(self.input.text.split("\n") if self.input.text else [""]):
+            width = get_cwidth(line) + (2 if index == 0 else 0)  # the prompt
+            rows += max(1, -(-width // columns))
+            if rows >= MAX_INPUT_ROWS:
+                break
+        return Dimension.exact(min(rows, MAX_INPUT_ROWS))
 
-    def _history_text(self) -> StyleAndTextTuples:
-        fragments, _ = render.history(self.state)
-        lines = list(split_lines(list(fragments)))
-        self._history_lines = len(lines)
-        self._scroll = max(0, min(self._scroll, len(lines) - 1))
-        target = len(lines) - 1 - self._scroll
-        out: StyleAndTextTuples = []
-        for index, line in enumerate(lines):
-            if index:
-                out.append(("", "\n"))
-            out.extend(line)
-            if index == target:
-                out.append((CURSOR, ""))  # the end of this line stays in view
-        return out
+    def _columns(self) -> int:
+        try:
+            return self.application.output.get_size().columns
+        except Exception:  # no terminal yet
+            return 80
 
-    def _notices_text(self) -> StyleAndTextTuples:
-        return list(render.notices(self.state, MAX_NOTICE_LINES))
+    def _conversation_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
+        text = render.conversation_list(self.state, width)
+        rows: list[StyleAndTextTuples] = [[]]
+        for style, chunk in text:
+            for index, part in enumerate(chunk.split("\n")):
+                if index:
+                    rows.append([])
+                if part:
+                    rows[-1].append((style, part))
+        return rows[:height] if rows[-1] else rows[:-1][:height]
+
+    def _click(self, row: int) -> None:
+        order = self.state.order()
+        if 1 <= row <= len(order):
+            self.controller.select(order[row - 1].fingerprint)
+
+    def _history_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
+        rows = cast(list[StyleAndTextTuples], render.history_rows(self.state, width))
+        page = self.state.page
+        shown_for = ("page", id(page)) if page is not None else ("conv", self.state.selected)
+        if shown_for != self._shown_for:
+            # A conversation opens at its newest message, a page (help...) at its top.
+            top = len(rows) if self.state.page is not None else 0
+            self._shown_for, self._scroll, self.new_below = shown_for, top, False
+        elif self._scroll and len(rows) > self._total_rows:
+            self._scroll += len(rows) - self._total_rows  # keep the rows being read in place
+            self.new_below = self.state.page is None
+        self._total_rows = len(rows)
+        self._page_rows = max(1, height - 1)
+        self._scroll = max(0, min(self._scroll, len(rows) - height))
+        if self._scroll == 0:
+            self.new_below = False
+        end = len(rows) - self._scroll
+        visible: list[StyleAndTextTuples] = list(rows[max(0, end - height):end])
+        if self.state.page is None and len(visible) < height:
+            visible = [[] for _ in range(height - len(visible))] + visible  # newest at the bottom
+        if self._scroll:
+            label = "new messages below: End" if self.new_below else "more below: End"
+            visible[-1] = [("class:more", render.fit(f" ↓ {label} ", width))]
+        return visible
+
+    def scroll(self, rows: int) -> None:
+        self._scroll = max(0, self._scroll + rows)  # clamped when drawn
+        self.redraw()
+
+    def _header_text(self) -> StyleAndTextTuples:
+        text = render.header(self.state)
+        if self._columns() < NARROW and self.state.page is None:
+            text += "  (Alt+Up/Down: other conversations)"
+        return [("class:header", text)]
+
+    def _all_notice_rows(self, width: int) -> list[StyleAndTextTuples]:
+        """The newest notices, wrapped; the newest row is always the last one shown."""
+        if self.confirm is not None:
+            notices = [("class:notice.warning", self.confirm[0])]
+        else:
+            notices = [(f"class:notice.{n.kind}", n.text)
+                       for n in list(self.state.notices)[-MAX_NOTICE_ROWS:]]
+        rows: list[StyleAndTextTuples] = []
+        for style, text in notices:
+            rows += cast(list[StyleAndTextTuples], render.wrap([(style, text)], width, 2))
+        return rows[-MAX_NOTICE_ROWS:]
+
+    def _notice_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
+        return self._all_notice_rows(width)[-height:] if height else []
+
+    def _main_width(self) -> int:
+        columns = self._columns()
+        return columns - CONVERSATIONS_WIDTH - 1 if columns >= NARROW else columns
 
     def _notices_height(self) -> Dimension:
-        return Dimension.exact(min(len(self.state.notices), MAX_NOTICE_LINES))
+        return Dimension.exact(len(self._all_notice_rows(self._main_width())))
 
     def _status_text(self) -> StyleAndTextTuples:
-        return list(render.status_line(self.state))
+        return list(render.status_line(self.state, self._columns()))
 
     # ------------------------------------------------------------ keys
 
-    def _page(self) -> int:
-        info = self._history_window.render_info
-        return max(1, (info.window_height if info else 10) - 1)
-
     def _keys(self) -> KeyBindings:
         keys = KeyBindings()
+        confirming = Condition(lambda: self.confirm is not None)
+        typing = Condition(lambda: bool(self.input.text))
 
-        @keys.add("c-c")
-        @keys.add("c-d")
+        @keys.add("<any>", filter=confirming)
+        def _answer(event: KeyPressEvent) -> None:
+            assert self.confirm is not None
+            action = self.confirm[1].get(event.data.lower(), self._cancel_confirm)
+            self.confirm = None
+            action()
+
+        @keys.add("enter", filter=~confirming)
+        def _enter(event: KeyPressEvent) -> None:
+            buffer = self.input.buffer
+            state = buffer.complete_state
+            if state is not None and state.current_completion is not None:
+                buffer.apply_completion(state.current_completion)
+                return
+            self.submit()
+
+        @keys.add("escape", "enter", filter=~confirming)
+        @keys.add("c-j", filter=~confirming)
+        def _newline(event: KeyPressEvent) -> None:
+            self.input.buffer.insert_text("\n")
+
+        @keys.add("c-d", filter=typing & ~confirming)
+        def _delete(event: KeyPressEvent) -> None:
+            self.input.buffer.delete()
+
+        @keys.add("c-d", filter=~typing & ~confirming)
+        @keys.add("c-c", filter=~confirming)
         @keys.add("<sigint>")
         def _quit(event: KeyPressEvent) -> None:
-            self.exit()
+            self.request_quit()
 
-        @keys.add("tab")
+        @keys.add("tab", filter=~confirming)
         def _tab(event: KeyPressEvent) -> None:
             buffer = self.input.buffer
             if buffer.complete_state and buffer.complete_state.current_completion:
                 buffer.complete_next()  # already choosing in the menu
-            elif buffer.text.startswith("/"):  # Tab completes commands and names...
-                self._complete_now(buffer)
-            else:  # ...and otherwise moves between conversations
-                self._switch(1)
-
-        @keys.add("s-tab")
-        def _shift_tab(event: KeyPressEvent) -> None:
-            buffer = self.input.buffer
-            if buffer.complete_state:
-                buffer.complete_previous()
             else:
-                self._switch(-1)
+                self._complete_now(buffer)  # Tab never switches conversation
 
-        @keys.add("c-n")
+        @keys.add("s-tab", filter=has_completions)
+        def _shift_tab(event: KeyPressEvent) -> None:
+            self.input.buffer.complete_previous()
+
+        @keys.add("escape", "down", filter=~confirming)
+        @keys.add("c-n", filter=~confirming)
         def _next(event: KeyPressEvent) -> None:
-            self._switch(1)
+            self.controller.switch(1)
 
-        @keys.add("c-p")
+        @keys.add("escape", "up", filter=~confirming)
+        @keys.add("c-p", filter=~confirming)
         def _previous(event: KeyPressEvent) -> None:
-            self._switch(-1)
+            self.controller.switch(-1)
+
+        for digit in "123456789":
+            @keys.add("escape", digit, filter=~confirming)
+            def _number(event: KeyPressEvent) -> None:
+                order = self.state.order()
+                number = int(event.key_sequence[-1].data)
+                if number <= len(order):
+                    self.controller.select(order[number - 1].fingerprint)
 
         @keys.add("pageup")
         def _up(event: KeyPressEvent) -> None:
-            self._scroll = min(self._scroll + self._page(), max(0, self._history_lines - 1))
+            self.scroll(self._page_rows)
 
         @keys.add("pagedown")
         def _down(event: KeyPressEvent) -> None:
-            self._scroll = max(0, self._scroll - self._page())
+            self.scroll(-self._page_rows)
 
-        @keys.add("escape", eager=True)
+        @keys.add("home", filter=~typing)
+        @keys.add("c-home")
+        def _top(event: KeyPressEvent) -> None:
+            self.scroll(self._total_rows)
+
+        @keys.add("end", filter=~typing)
+        @keys.add("c-end")
+        def _bottom(event: KeyPressEvent) -> None:
+            self._scroll = 0
+            self.redraw()
+
+        @keys.add("escape", filter=~confirming)
         def _clear(event: KeyPressEvent) -> None:
             buffer = self.input.buffer
             if buffer.complete_state:
                 buffer.cancel_completion()
+            elif self.state.page is not None:
+                self.state.page = None
             else:
                 self.state.clear_notices()
+            self.redraw()
 
         return keys
+
+    def submit(self) -> None:
+        """Enter: send the line, unless it is too long (then it stays, with the reason)."""
+        text = self.input.text
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_TEXT_BYTES and not text.startswith("/"):
+            self.state.notice("error", f"that message is {size} bytes; the limit is"
+                                       f" {MAX_TEXT_BYTES}: shorten it or send it in parts")
+            self.redraw()
+            return
+        self._scroll = 0
+        self.input.buffer.reset(append_to_history=bool(text.strip()))
+        if text.strip():
+            self.controller.submit(text)
 
     def _complete_now(self, buffer: Buffer) -> None:
         """Complete from what is typed right now, not from a background run that may lag a
         quick typist: one match is inserted, several open the menu."""
-        names = [c.name for c in self.state.conversations.values()]
-        options = complete(buffer.document.text_before_cursor, names)
+        options = completions(self.state, buffer.document.text_before_cursor)
         if len(options) == 1:
             text, start = options[0]
             buffer.delete_before_cursor(-start)
             buffer.insert_text(text)
         elif options:
             buffer.start_completion(select_first=True)
-
-    def _switch(self, step: int) -> None:
-        self._scroll = 0
-        self.controller.switch(step)

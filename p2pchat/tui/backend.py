@@ -48,6 +48,12 @@ class ChatBackend(Protocol):
     async def accept(self, who: str) -> dict[str, Any]: ...
     async def block(self, who: str) -> dict[str, Any]: ...
     async def remove(self, who: str) -> dict[str, Any]: ...
+    async def unblock(self, who: str) -> dict[str, Any]: ...
+    async def rename(self, who: str, name: str) -> dict[str, Any]: ...
+    async def rekey(self) -> dict[str, Any]: ...
+    async def rename_self(self, name: str) -> dict[str, Any]: ...
+    async def mark_read(self, who: str, message_id: str) -> None: ...
+    async def unread(self) -> dict[str, int]: ...
     async def network(self, action: str, name: str = "",
                       passphrase: str = "") -> dict[str, Any]: ...
     async def subscribe(self) -> EventStream: ...
@@ -146,6 +152,30 @@ class NodeBackend:
         with _node_errors():
             return await self.node.remove_contact(who)
 
+    async def unblock(self, who: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.unblock_contact(who)
+
+    async def rename(self, who: str, name: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.rename_contact(who, name)
+
+    async def rekey(self) -> dict[str, Any]:
+        with _node_errors():
+            return self.node.rekey()
+
+    async def rename_self(self, name: str) -> dict[str, Any]:
+        with _node_errors():
+            return self.node.rename_self(name)
+
+    async def mark_read(self, who: str, message_id: str) -> None:
+        with _node_errors():
+            self.node.mark_read(who, message_id)
+
+    async def unread(self) -> dict[str, int]:
+        with _node_errors():
+            return self.node.unread()
+
     async def network(self, action: str, name: str = "",
                       passphrase: str = "") -> dict[str, Any]:
         with _node_errors():
@@ -233,6 +263,29 @@ class ControlBackend:
         result: dict[str, Any] = await self._call("contacts.remove", who=who)
         return result
 
+    async def unblock(self, who: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("contacts.unblock", who=who)
+        return result
+
+    async def rename(self, who: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("contacts.rename", who=who, name=name)
+        return result
+
+    async def rekey(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("rekey")
+        return result
+
+    async def rename_self(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("rename_self", name=name)
+        return result
+
+    async def mark_read(self, who: str, message_id: str) -> None:
+        await self._call("read", id=message_id, **{"with": who})
+
+    async def unread(self) -> dict[str, int]:
+        result: dict[str, int] = await self._call("unread")
+        return result
+
     async def network(self, action: str, name: str = "",
                       passphrase: str = "") -> dict[str, Any]:
         params = {"join": {"name": name, "passphrase": passphrase},
@@ -246,6 +299,8 @@ class ControlBackend:
             await client.subscribe()
         except ControlError as exc:
             raise BackendError(exc.code, str(exc)) from None
+        except OSError as exc:
+            raise BackendError("no_node", str(exc)) from None
         self._event_clients.add(client)
 
         async def close() -> None:
@@ -253,6 +308,15 @@ class ControlBackend:
             await client.close()
 
         return _QueueStream(client.events, close, none_is_lag=False)
+
+    async def reconnect(self) -> None:
+        """A fresh command connection, after the node went away and came back."""
+        with contextlib.suppress(Exception):
+            await self._client.close()
+        try:
+            self._client = await AsyncControlClient.connect(self.home, self._timeout)
+        except (ControlError, OSError) as exc:
+            raise BackendError("no_node", str(exc)) from None
 
     async def close(self) -> None:
         for client in list(self._event_clients):

@@ -1,12 +1,17 @@
 """What the input line means: a message to send or a / command; and what Tab may complete.
 
 Pure functions: parsing never talks to the node. Names may contain spaces (a request from a
-stranger whose name was taken is called "bob (ABCDEFG)"), so NAME is the rest of the line.
+stranger whose name was taken is called "bob (ABCDEFG)"), so NAME is the rest of the line;
+commands that take a NAME and then more text (/msg, /rename) are split by the controller,
+which knows the names.
+
+Adding a command is one `Spec` in COMMANDS (its place there is its place in /help) and one
+handler in the controller's table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
@@ -14,24 +19,54 @@ from p2pchat.net.addresses import parse_addr
 
 FINGERPRINT_CHARS = 56  # eight groups of seven, without dashes (see core/identity.py)
 
-# name -> (arguments, what it does); the order is the order of /help.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "/add": ("FINGERPRINT NAME [HOST:PORT]", "add a contact (the address if mDNS can't find them)"),
-    "/accept": ("NAME", "accept someone who asks to connect"),
-    "/block": ("NAME", "refuse all links and requests from someone"),
-    "/remove": ("NAME", "forget a contact (the history is kept)"),
-    "/to": ("NAME", "switch to the conversation with NAME"),
-    "/peers": ("", "live links, nearby nodes and requests"),
-    "/id": ("", "your name and fingerprint"),
-    "/network": ("join NAME PASSPHRASE | leave NAME | list", "the room passwords you are in"),
-    "/safety": ("NAME", "the safety number to compare with NAME in person"),
-    "/help": ("", "this list"),
-    "/quit": ("", "leave (Ctrl-C and Ctrl-D too)"),
+
+@dataclass(frozen=True)
+class Spec:
+    args: str  # as /help shows them; "" for none
+    help: str
+    # What Tab completes for the first argument: "" nothing, "name" a conversation,
+    # "blocked" a blocked contact, "nearby" someone nearby.
+    completes: str = ""
+    takes_rest: bool = False  # everything after the verb is one argument (may be empty)
+
+
+# name -> Spec; the order is the order of /help.
+COMMANDS: dict[str, Spec] = {
+    "/msg": Spec("NAME [TEXT]", "open the conversation with NAME (and send TEXT); or /to",
+                 "name"),
+    "/add": Spec("FINGERPRINT NAME", "add a contact; /add NUMBER adds someone from /nearby;"
+                 " a HOST:PORT after the name if they can't be found", "nearby"),
+    "/accept": Spec("NAME", "accept someone who asks to connect", "name"),
+    "/block": Spec("NAME", "refuse all links and requests from someone (asks first)", "name"),
+    "/unblock": Spec("NAME", "let a blocked contact reach you again", "blocked"),
+    "/remove": Spec("NAME", "forget a contact; they may ask again (/block refuses them)",
+                    "name"),
+    "/rename": Spec("NAME NEWNAME", "call a contact something else", "name"),
+    "/nick": Spec("NAME", "change your own name (contacts see it on the next link)",
+                  takes_rest=True),
+    "/contacts": Spec("", "contacts, requests and blocked people"),
+    "/nearby": Spec("", "people on this network (then /add NUMBER)"),
+    "/network": Spec("ACTION", "join NAME PASSPHRASE, leave NAME, list: room passwords",
+                     takes_rest=True),
+    "/search": Spec("TEXT", "find TEXT in the open conversation", takes_rest=True),
+    "/verify": Spec("NAME", "the safety number with NAME, and your fingerprint as a QR code",
+                    "name"),
+    "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
+    "/rekey": Spec("", "new session keys on every link, now"),
+    "/peers": Spec("", "live links, nearby nodes and requests"),
+    "/id": Spec("", "your name and fingerprint, to give to friends"),
+    "/help": Spec("", "this list (Esc returns to the conversation)"),
+    "/quit": Spec("", "leave (Ctrl-D on an empty line too)"),
 }
-NAME_COMMANDS = ("/accept", "/block", "/remove", "/to", "/safety")
+ALIASES = {"/to": "/msg", "/q": "/quit"}
 KEYS_HELP = (
-    "Tab/Shift-Tab or Ctrl-N/Ctrl-P: next/previous conversation (Tab completes after /)",
-    "PageUp/PageDown: scroll    Esc: clear these notices    //text sends text starting with /",
+    "Keys:",
+    "  Tab completes commands, names and nearby people. Alt+Up/Alt+Down (or Ctrl-P/Ctrl-N)"
+    " and Alt+1..9 switch conversation; drafts are kept per conversation.",
+    "  PageUp/PageDown, Home/End and the mouse wheel scroll. Esc closes this page and clears"
+    " the notices.",
+    "  Ctrl-D deletes a character, and quits on an empty line; Ctrl-C quits (asking first if"
+    " a draft would be lost). //text sends text starting with /.",
 )
 
 
@@ -52,8 +87,15 @@ class AddContact:
 
 
 @dataclass(frozen=True)
+class AddNearby:
+    """/add with a number or name from /nearby instead of a fingerprint."""
+
+    who: str
+
+
+@dataclass(frozen=True)
 class Named:
-    """A command about one contact: accept, block, remove, to or safety."""
+    """A command with one argument: a NAME (maybe followed by more), or TEXT."""
 
     command: str
     who: str
@@ -61,21 +103,17 @@ class Named:
 
 @dataclass(frozen=True)
 class Plain:
-    """A command without arguments: peers, id, help or quit."""
+    """A command without arguments."""
 
     command: str
 
 
-@dataclass(frozen=True)
-class NetworkCommand:
-    """/network join NAME PASSPHRASE, /network leave NAME, /network list."""
-
-    action: str
-    name: str = ""
-    passphrase: str = field(default="", repr=False)
+Command = SendText | AddContact | AddNearby | Named | Plain
 
 
-Command = SendText | AddContact | Named | Plain | NetworkCommand
+def canonical(verb: str) -> str:
+    verb = verb.lower()
+    return ALIASES.get(verb, verb)
 
 
 def parse(line: str) -> Command | None:
@@ -87,16 +125,15 @@ def parse(line: str) -> Command | None:
     if line.startswith("//"):
         return SendText(line[1:])  # "//" escapes a message that starts with a slash
     verb, _, rest = line.partition(" ")
-    verb = verb.lower()
+    verb = canonical(verb)
     rest = rest.strip()
-    if verb not in COMMANDS:
+    spec = COMMANDS.get(verb)
+    if spec is None:
         raise ParseError(f"unknown command {verb}: /help lists them")
     if verb == "/add":
         return _parse_add(rest)
-    if verb == "/network":
-        return _parse_network(rest)
-    if verb in NAME_COMMANDS:
-        if not rest:
+    if spec.args:
+        if not rest and not spec.takes_rest:
             raise ParseError(f"usage: {usage(verb)}")
         return Named(verb[1:], rest)
     if rest:
@@ -104,16 +141,25 @@ def parse(line: str) -> Command | None:
     return Plain(verb[1:])
 
 
-def _parse_add(rest: str) -> AddContact:
+def _looks_like_fingerprint(words: list[str]) -> bool:
+    """A fingerprint attempt (then a typo is an error), not a name from /nearby."""
+    groups = words[:8]
+    return ("-" in words[0] or len(words[0]) >= 15
+            or (len(groups) == 8 and all(len(w) == 7 for w in groups)))
+
+
+def _parse_add(rest: str) -> AddContact | AddNearby:
     words = rest.split()
+    if not words:
+        raise ParseError(f"usage: {usage('/add')}")
+    if not _looks_like_fingerprint(words):
+        return AddNearby(rest)  # a number or name from /nearby
     # The fingerprint may be typed in groups separated by spaces: take words until it is whole.
     taken, letters = 0, 0
     while taken < len(words) and letters < FINGERPRINT_CHARS:
         letters += len(words[taken].replace("-", ""))
         taken += 1
     fingerprint, words = " ".join(words[:taken]), words[taken:]
-    if not fingerprint:
-        raise ParseError(f"usage: {usage('/add')}")
     try:
         parse_fingerprint(fingerprint)  # a typo is caught here, before the node is asked
     except FingerprintError as exc:
@@ -122,20 +168,8 @@ def _parse_add(rest: str) -> AddContact:
     while len(words) > 1 and _is_addr(words[-1]):
         addrs.insert(0, words.pop())  # addresses trail; at least one word stays the name
     if not words:
-        raise ParseError(f"a name is needed: {usage('/add')}")
+        raise ParseError(f"a name is needed: /add {fingerprint[:15]}... NAME")
     return AddContact(fingerprint, " ".join(words), tuple(addrs))
-
-
-def _parse_network(rest: str) -> NetworkCommand:
-    action, _, args = rest.partition(" ")
-    name, _, passphrase = args.strip().partition(" ")
-    if action == "list" and not args.strip():
-        return NetworkCommand("list")
-    if action == "leave" and name and not passphrase:
-        return NetworkCommand("leave", name)
-    if action == "join" and name and passphrase.strip():
-        return NetworkCommand("join", name, passphrase.strip())  # the passphrase may have spaces
-    raise ParseError(f"usage: {usage('/network')}")
 
 
 def _is_addr(word: str) -> bool:
@@ -146,30 +180,67 @@ def _is_addr(word: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class NetworkCommand:
+    """/network join NAME PASSPHRASE, /network leave NAME, /network list."""
+
+    action: str
+    name: str = ""
+    passphrase: str = field(default="", repr=False)
+
+
+def parse_network(rest: str) -> NetworkCommand:
+    """The arguments of /network (the passphrase is the rest of the line: it may have spaces)."""
+    action, _, args = rest.strip().partition(" ")
+    name, _, passphrase = args.strip().partition(" ")
+    if action == "list" and not args.strip():
+        return NetworkCommand("list")
+    if action == "leave" and name and not passphrase.strip():
+        return NetworkCommand("leave", name)
+    if action == "join" and name and passphrase.strip():
+        return NetworkCommand("join", name, passphrase.strip())
+    raise ParseError("usage: /network join NAME PASSPHRASE, /network leave NAME, /network list")
+
+
 def usage(command: str) -> str:
-    args = COMMANDS[command][0]
+    args = COMMANDS[command].args
     return f"{command} {args}" if args else command
 
 
 def help_lines() -> list[str]:
-    lines = ["Type a message and Enter to send it to the selected conversation. Commands:"]
-    lines += [f"  {usage(cmd):<36} {what}" for cmd, (_, what) in COMMANDS.items()]
+    lines = ["Enter sends what you type to the open conversation. Commands:"]
+    width = max(len(usage(cmd)) for cmd in COMMANDS)
+    lines += [f"  {usage(cmd):<{width}}  {spec.help}" for cmd, spec in COMMANDS.items()]
     return lines + list(KEYS_HELP)
 
 
-def complete(text: str, names: Iterable[str]) -> list[tuple[str, int]]:
+def complete(text: str, names: Iterable[str],
+             extra: Mapping[str, Iterable[str]] | None = None) -> list[tuple[str, int]]:
     """Completions for the text before the cursor: (replacement, start position) pairs.
 
-    The start position is negative, counted back from the cursor, as prompt_toolkit wants.
+    `names` are the conversations; `extra` maps a Spec.completes kind ("blocked", "nearby") to
+    its candidates. The start position is negative, counted back from the cursor, as
+    prompt_toolkit wants.
     """
     if not text.startswith("/") or text.startswith("//"):
-        return []
+        # In a message, the word being typed completes to a name (as weechat does nicks).
+        word = text.rsplit(None, 1)[-1] if text and not text[-1].isspace() else ""
+        wanted = word.casefold()
+        return [(name, -len(word)) for name in sorted(set(names), key=str.casefold)
+                if wanted and " " not in name and name.casefold().startswith(wanted)
+                and name.casefold() != wanted]
     verb, space, rest = text.partition(" ")
     if not space:
-        return [(cmd, -len(text)) for cmd in COMMANDS if cmd.startswith(verb.lower())]
-    if verb.lower() not in NAME_COMMANDS:
+        verbs = list(COMMANDS) + list(ALIASES)
+        return [(cmd, -len(text)) for cmd in verbs if cmd.startswith(verb.lower())]
+    spec = COMMANDS.get(canonical(verb))
+    if spec is None or not spec.completes:
         return []
+    if spec.completes == "name":
+        candidates: Iterable[str] = names
+    else:
+        candidates = (extra or {}).get(spec.completes, ())
     prefix = rest.lstrip()
     wanted = prefix.casefold()
-    return [(name, -len(prefix)) for name in sorted(set(names), key=str.casefold)
-            if name.casefold().startswith(wanted)]
+    return [(name, -len(prefix)) for name in sorted(set(candidates), key=str.casefold)
+            if name.casefold().startswith(wanted) and name.casefold() != wanted]

@@ -16,16 +16,19 @@ from typing import Any
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
+    COMMANDS,
     AddContact,
+    AddNearby,
     Command,
     Named,
-    NetworkCommand,
     ParseError,
     Plain,
     SendText,
     help_lines,
+    parse_network,
 )
 from p2pchat.tui.commands import parse as parse_command
+from p2pchat.tui.safety import safety_rows
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState, Conversation
 
@@ -33,6 +36,10 @@ log = logging.getLogger("p2pchat.tui")
 
 HISTORY_LIMIT = 500  # messages read per conversation when it is opened
 MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on forever
+MAX_NEARBY = 500
+MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
+RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
+RECONNECT_DELAY = 1.0
 
 
 class Controller:
@@ -40,8 +47,10 @@ class Controller:
                  on_quit: Callable[[], None] = lambda: None) -> None:
         self.backend = backend
         self.state = ChatState(mode=backend.mode)
-        self._on_change = on_change
-        self._on_quit = on_quit
+        self.on_change = on_change
+        self.on_quit = on_quit
+        # How to ask the user yes or no before something hard to undo; None: don't ask.
+        self.ask: Callable[[str, Callable[[], None]], None] | None = None
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
@@ -74,15 +83,34 @@ class Controller:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def spawn_guarded(self, work: Callable[[], Awaitable[None]], name: str) -> None:
+        """Run `work()` in the background; a failure becomes a notice."""
+        self._spawn(self._guarded(work()), name)
+
     def _changed(self) -> None:
-        self._on_change()
+        self.on_change()
 
     async def _reload(self) -> None:
         self.state.set_status(await self.backend.status())
         self.state.set_contacts(await self.backend.contacts())
+        self.state.set_unread(await self.backend.unread())
         for conv in self.state.conversations.values():
             conv.loaded = False
+        await self._load_activity()
+        await self._load_nearby()
         await self._load_current()
+
+    async def _load_nearby(self) -> None:
+        nearby = (await self.backend.peers()).get("nearby") or []
+        self.state.nearby_now = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
+
+    async def _load_activity(self) -> None:
+        """Each conversation's newest message, so the list is ordered by last activity."""
+        for conv in list(self.state.conversations.values())[:MAX_ACTIVITY_READS]:
+            if conv.state == "contact" and not conv.messages:
+                newest = await self.backend.history(conv.fingerprint, 1)
+                if newest:
+                    conv.last_activity = max(conv.last_activity, str(newest[-1].get("sent_at")))
 
     async def _load_current(self) -> None:
         conv = self.state.current
@@ -90,6 +118,17 @@ class Controller:
             history = await self.backend.history(conv.fingerprint, HISTORY_LIMIT)
             self.state.load_history(conv.fingerprint, history)
             self._changed()
+        await self._mark_read()
+
+    async def _mark_read(self) -> None:
+        """Tell the node the open conversation is read up to its newest message."""
+        conv = self.state.current
+        if conv is None or conv.state != "contact" or not conv.loaded or not conv.messages:
+            return
+        newest = conv.messages[-1].id
+        if newest != conv.read_marked:
+            conv.read_marked = newest
+            await self.backend.mark_read(conv.fingerprint, newest)
 
     # ------------------------------------------------------------ events
 
@@ -100,28 +139,57 @@ class Controller:
             async for event in self._events:
                 lagged = event.get("type") == "lagged"
                 await self._guarded(self._on_event(event))
-            if not lagged:
-                break
-            # The node dropped us for falling behind: a fresh stream, then re-read everything.
             with contextlib.suppress(Exception):
                 await self._events.aclose()
-            try:
-                self._events = await self.backend.subscribe()
-            except BackendError as exc:
-                self.state.notice("error", f"cannot follow the node any more: {exc}")
+            if lagged:
+                # The node dropped us for falling behind: a fresh stream, then re-read all.
+                try:
+                    self._events = await self.backend.subscribe()
+                except BackendError as exc:
+                    self.state.notice("error", f"cannot follow the node any more: {exc}")
+                    break
+                await self._guarded(self._reload())
+            elif not await self._reconnect():
                 break
-            await self._guarded(self._reload())
         self.state.connected = False
         self.state.notice("error", "lost the connection to the node; /quit and start again")
         self._changed()
 
+    async def _reconnect(self) -> bool:
+        """The node went away (restarted, say): wait for it to answer again, then re-read."""
+        reconnect = getattr(self.backend, "reconnect", None)
+        if reconnect is None:
+            return False
+        self.state.connected = False
+        for conv in self.state.conversations.values():
+            conv.online = False
+        self.state.notice("warning", "the node stopped; reconnecting when it is back")
+        self._changed()
+        for _ in range(RECONNECT_ATTEMPTS):
+            try:
+                await reconnect()
+                self._events = await self.backend.subscribe()
+                await self._reload()
+            except BackendError:
+                await asyncio.sleep(RECONNECT_DELAY)
+                continue
+            self.state.connected = True
+            self.state.notice("info", "reconnected to the node")
+            self._changed()
+            return True
+        return False
+
     async def _on_event(self, event: dict[str, Any]) -> None:
         refresh = self.state.apply(event)
         self._changed()
+        if event.get("type") == "message" and event.get("conversation") == self.state.selected:
+            await self._mark_read()
         if "status" in refresh:
             self.state.set_status(await self.backend.status())
         if "contacts" in refresh:
             self.state.set_contacts(await self.backend.contacts())
+        if "nearby" in refresh:
+            await self._load_nearby()
         if refresh:
             self._changed()
 
@@ -152,7 +220,7 @@ class Controller:
         try:
             await work
         except BackendError as exc:
-            self.state.notice("error", str(exc))
+            self.state.notice("error", in_chat_words(str(exc)))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not kill the UI, and must be seen
@@ -164,23 +232,25 @@ class Controller:
         if isinstance(command, SendText):
             await self._send(command.text)
         elif isinstance(command, AddContact):
-            contact = await self.backend.add_contact(command.fingerprint, command.name,
-                                                     list(command.addrs))
-            conv = self.state.upsert_contact(contact)
-            if conv is not None:
-                self.state.notice("info", f"added {conv.name}")
-                await self.switch_to(conv)
-        elif isinstance(command, Named):
-            await self._run_named(command)
-        elif isinstance(command, Plain):
-            await self._run_plain(command)
-        elif isinstance(command, NetworkCommand):
-            await self._run_network(command)
+            await self._add(command.fingerprint, command.name, list(command.addrs))
+        elif isinstance(command, AddNearby):
+            await self._add_nearby(command.who)
+        elif isinstance(command, (Named, Plain)):
+            handler = self.handlers().get(command.command)
+            if handler is None:
+                raise BackendError("unknown_command", f"/{command.command} is not available")
+            await handler(command.who if isinstance(command, Named) else "")
+
+    def handlers(self) -> dict[str, Callable[[str], Awaitable[None]]]:
+        """Command name -> what it does with its argument: the method `cmd_<name>`. A new
+        command is one Spec in commands.COMMANDS and one such method."""
+        return {name[1:]: getattr(self, f"cmd_{name[1:]}") for name in COMMANDS
+                if hasattr(self, f"cmd_{name[1:]}")}
 
     async def _send(self, text: str) -> None:
         conv = self.state.current
         if conv is None:
-            self.state.notice("error", "no conversation selected: /to NAME, or /add one")
+            self.state.notice("error", "no conversation open: /msg NAME, or /add someone")
             return
         if conv.state == "request":
             self.state.notice("error", f"{conv.name} is not a contact yet: /accept {conv.name}")
@@ -191,64 +261,197 @@ class Controller:
     def _resolve(self, who: str) -> Conversation:
         conv = self.state.find(who)
         if conv is None:
-            raise BackendError("unknown_contact", f"no conversation named {who!r}")
+            raise BackendError("unknown_contact", f"no conversation named {who!r}:"
+                                                  " /contacts lists them")
         return conv
 
-    async def _run_named(self, command: Named) -> None:
-        if command.command == "to":
-            await self.switch_to(self._resolve(command.who))
-        elif command.command == "safety":
-            self._safety(self._resolve(command.who))
-        else:
-            # The node knows blocked contacts the list hides: ask it when we don't know the name.
-            known = self.state.find(command.who)
-            who = known.fingerprint if known is not None else command.who
-            await self._change_contact(command.command, who)
-
-    async def _change_contact(self, action: str, who: str) -> None:
-        if action == "accept":
-            contact = await self.backend.accept(who)
-            conv = self.state.upsert_contact(contact)
+    def _split_name(self, rest: str) -> tuple[Conversation, str]:
+        """NAME then more text, where NAME may have spaces: the longest name that fits."""
+        words = rest.split(" ")
+        for cut in range(len(words), 0, -1):
+            conv = self.state.find(" ".join(words[:cut]))
             if conv is not None:
-                self.state.notice("info", f"accepted {conv.name}")
-                await self.switch_to(conv)
-        elif action == "block":
-            contact = await self.backend.block(who)
-            self.state.upsert_contact(contact)
-            self.state.notice("info", f"blocked {contact.get('name')}")
-        elif action == "remove":
-            result = await self.backend.remove(who)
-            self.state.forget(str(result.get("removed")))
-            self.state.notice("info", f"removed {result.get('name')} (the history is kept)")
+                return conv, " ".join(words[cut:]).strip()
+        raise BackendError("unknown_contact", f"no conversation named {words[0]!r}:"
+                                              " /contacts lists them")
+
+    async def _add(self, fingerprint_text: str, name: str, addrs: list[str]) -> None:
+        contact = await self.backend.add_contact(fingerprint_text, name, addrs)
+        conv = self.state.upsert_contact(contact)
+        if conv is not None:
+            self.state.notice("info", f"added {conv.name}; they see a request until they"
+                                      " add you too")
+            await self.switch_to(conv)
+
+    async def _add_nearby(self, who: str) -> None:
+        if not self.state.nearby and not self.state.nearby_now:
+            await self._load_nearby()
+        words = who.split()
+        chosen: dict[str, Any] | None = None
+        if words[0].isdigit():
+            index = int(words[0]) - 1
+            numbered = self.state.nearby or self.state.nearby_now  # as /nearby showed them
+            if 0 <= index < len(numbered):
+                chosen = numbered[index]
+            name = " ".join(words[1:])
+        else:
+            wanted = who.casefold()
+            chosen = next((n for n in self.state.nearby + self.state.nearby_now
+                           if wanted in (str(n.get("name") or "").casefold(),
+                                         str(n.get("fingerprint") or "").casefold())), None)
+            name = who
+        if chosen is None or not chosen.get("fingerprint"):
+            raise BackendError("unknown_contact", f"no one called {who!r} is nearby (/nearby"
+                                                  " lists who is); or /add FINGERPRINT NAME")
+        await self._add(str(chosen["fingerprint"]), name or str(chosen.get("name") or ""), [])
+
+    async def cmd_msg(self, rest: str) -> None:
+        conv, text = self._split_name(rest)
+        await self.switch_to(conv)
+        if text:
+            await self._send(text)
+
+    def _known(self, who: str) -> str:
+        # The node knows blocked contacts the list hides: ask it when we don't know the name.
+        known = self.state.find(who)
+        return known.fingerprint if known is not None else who
+
+    async def cmd_accept(self, who: str) -> None:
+        contact = await self.backend.accept(self._known(who))
+        conv = self.state.upsert_contact(contact)
+        if conv is not None:
+            self.state.notice("info", f"accepted {conv.name}")
+            await self.switch_to(conv)
+
+    async def cmd_block(self, who: str) -> None:
+        target = self._known(who)
+        if self.ask is None:
+            await self._block_now(target)
+            return
+        conv = self.state.find(who)
+        shown = f"{conv.name} ({conv.fingerprint[:7]})" if conv is not None else who
+        self.ask(f"Block {shown}? No links, messages or requests from them until /unblock."
+                 " y/n", lambda: self.spawn_guarded(lambda: self._block_now(target), "block"))
+
+    async def _block_now(self, who: str) -> None:
+        contact = await self.backend.block(who)
+        self.state.upsert_contact(contact)
+        name = contact.get("name")
+        self.state.notice("info", f"blocked {name}: no links or requests from them;"
+                                  f" /unblock {name} undoes it")
+        self._blocked_changed(str(name), add=True)
         await self._load_current()
 
-    def _safety(self, conv: Conversation) -> None:
+    async def cmd_unblock(self, who: str) -> None:
+        contact = await self.backend.unblock(who)
+        self.state.upsert_contact(contact)
+        self.state.notice("info", f"unblocked {contact.get('name')}")
+        self._blocked_changed(str(contact.get("name")), add=False)
+
+    def _blocked_changed(self, name: str, *, add: bool) -> None:
+        names = [n for n in self.state.blocked if n != name]
+        self.state.blocked = [*names, name] if add else names
+
+    async def cmd_remove(self, who: str) -> None:
+        result = await self.backend.remove(self._known(who))
+        self.state.forget(str(result.get("removed")))
+        name = result.get("name")
+        self.state.notice("info", f"removed {name} (the history is kept); they can ask again:"
+                                  f" /block {name} refuses them for good")
+        await self._load_current()
+
+    async def cmd_rename(self, rest: str) -> None:
+        conv, new_name = self._split_name(rest)
+        if not new_name:
+            raise BackendError("usage", "usage: /rename NAME NEWNAME")
+        contact = await self.backend.rename(conv.fingerprint, new_name)
+        self.state.upsert_contact(contact)
+        self.state.notice("info", f"{conv.fingerprint[:7]} is now called {contact.get('name')}")
+
+    async def cmd_nick(self, name: str) -> None:
+        if not name:
+            raise BackendError("usage", "usage: /nick NAME")
+        self.state.set_status(await self.backend.rename_self(name))
+        self.state.notice("info", f"you are now {self.state.me.name}; contacts see it on the"
+                                  " next link")
+
+    async def cmd_contacts(self, _: str) -> None:
+        contacts = await self.backend.contacts()
+        lines = []
+        for c in contacts:
+            online = "online " if c.get("online") else "offline"
+            state = "" if c.get("state") == "contact" else f" [{c.get('state')}]"
+            lines.append(f"  {c.get('name')!s:<20} {online} {c.get('fingerprint')}{state}")
+        self.state.blocked = [clean(c.get("name")) for c in contacts
+                              if c.get("state") == "blocked"][:MAX_NEARBY]
+        self.state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"])
+
+    async def cmd_nearby(self, _: str) -> None:
+        nearby = (await self.backend.peers()).get("nearby") or []
+        self.state.nearby = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
+        lines = []
+        for number, near in enumerate(self.state.nearby, 1):
+            label = near.get("name") or "(private: only contacts recognise them)"
+            lines.append(f"  {number}. {label}  {near.get('fingerprint') or ''}")
+        if lines:
+            lines += ["", "Add someone with /add NUMBER (or /add NAME; Tab completes)."]
+        else:
+            lines = ["No one is visible on this network right now."]
+        self.state.show_page("Nearby", lines)
+
+    async def cmd_search(self, text: str) -> None:
+        conv = self.state.current
+        if conv is None:
+            raise BackendError("usage", "open a conversation first: /msg NAME")
+        if not text:
+            raise BackendError("usage", "usage: /search TEXT")
+        if not conv.loaded:
+            await self._load_current()
+        wanted = text.casefold()
+        found = [m for m in conv.messages if wanted in m.text.casefold()]
+        lines = [f"  {m.sent_at[:16].replace('T', ' ')} {m.author_name}: {m.text}"
+                 for m in found]
+        self.state.show_page(f"{len(found)} found for {text!r} with {conv.name}",
+                             lines or ["  nothing"])
+
+    async def cmd_verify(self, who: str) -> None:
+        conv = self._resolve(who)
+        rows = self._safety_rows(conv)
+        me = self.state.me
+        lines = [f"Safety number with {conv.name} (it must be the same on both screens;"
+                 " compare it in person):", ""] + [f"  {row}" for row in rows]
+        lines += ["", f"Your fingerprint: {me.fingerprint}",
+                  f"Theirs:           {conv.fingerprint}",
+                  "", "Your fingerprint as a QR code, for their phone or camera:"]
+        lines += qr_lines(me.fingerprint)
+        self.state.show_page(f"Verify {conv.name}", lines)
+
+    async def cmd_safety(self, who: str) -> None:
+        conv = self._resolve(who)
+        rows = self._safety_rows(conv)
+        self.state.show_page(f"Safety number with {conv.name}", [
+            "It must be the same on both screens; compare it in person:", "",
+            *[f"  {row}" for row in rows], "", f"Their fingerprint: {conv.fingerprint}",
+            f"/verify {conv.name} also shows your fingerprint as a QR code."])
+
+    def _safety_rows(self, conv: Conversation) -> list[str]:
         try:
             theirs = parse_fingerprint(conv.fingerprint)
             number = safety_number(bytes.fromhex(self.state.me.public_key), theirs)
         except (FingerprintError, IdentityError, ValueError) as exc:
-            self.state.notice("error", f"cannot compute the safety number: {exc}")
+            raise BackendError("bad_key", f"cannot compute the safety number: {exc}") from None
+        return safety_rows(number)
+
+    async def cmd_rekey(self, _: str) -> None:
+        result = await self.backend.rekey()
+        self.state.notice("info", f"new session keys on {result.get('links', 0)} link(s)")
+
+    async def cmd_network(self, rest: str) -> None:
+        try:
+            command = parse_network(rest)
+        except ParseError as exc:
+            self.state.notice("error", str(exc))
             return
-        groups = number.split()
-        self.state.notice("info", f"Safety number with {conv.name} (it must be the same on"
-                                  " both screens; compare it in person):")
-        for row in range(0, len(groups), 6):
-            self.state.notice("info", "  " + "  ".join(groups[row : row + 6]))
-
-    async def _run_plain(self, command: Plain) -> None:
-        if command.command == "quit":
-            self._on_quit()
-        elif command.command == "help":
-            for line in help_lines():
-                self.state.notice("info", line)
-        elif command.command == "id":
-            me = self.state.me
-            self.state.notice("info", f"You are {me.name}; your fingerprint, for friends to add:")
-            self.state.notice("info", f"  {me.fingerprint}")
-        elif command.command == "peers":
-            self._show_peers(await self.backend.peers())
-
-    async def _run_network(self, command: NetworkCommand) -> None:
         if command.action == "join":
             self.state.notice("info", f"joining {command.name} (deriving its key)...")
             self._changed()
@@ -257,20 +460,35 @@ class Controller:
         self.state.notice("info", f"networks: {names}")
         self.state.set_status(await self.backend.status())
 
+    async def cmd_peers(self, _: str) -> None:
+        self._show_peers(await self.backend.peers())
+
+    async def cmd_id(self, _: str) -> None:
+        me = self.state.me
+        self.state.notice("info", f"You are {me.name}; your fingerprint, for friends to add:")
+        self.state.notice("info", f"  {me.fingerprint}")
+
+    async def cmd_help(self, _: str) -> None:
+        self.state.show_page("Help", help_lines())
+
+    async def cmd_quit(self, _: str) -> None:
+        self.on_quit()
+
     def _show_peers(self, peers: dict[str, Any]) -> None:
+        lines = []
         links = peers.get("links") or []
         if not links:
-            self.state.notice("info", "No live links.")
+            lines.append("No live links.")
         for link in links:
-            self.state.notice("info", f"link: {link.get('name')} {link.get('state')}"
-                                      f" {link.get('direction')} {link.get('address')}")
+            lines.append(f"link: {link.get('name')} {link.get('state')}"
+                         f" {link.get('direction')} {link.get('address')}")
         for near in peers.get("nearby") or []:
             label = near.get("name") or "(private)"
-            self.state.notice("info", f"nearby: {label} {near.get('fingerprint') or ''}"
-                                      f" {' '.join(near.get('addresses') or [])}")
+            lines.append(f"nearby: {label} {near.get('fingerprint') or ''}"
+                         f" {' '.join(near.get('addresses') or [])}")
         for request in peers.get("requests") or []:
-            self.state.notice("request", f"{request.get('name')} asks to connect:"
-                                         f" /accept {request.get('name')}")
+            lines.append(f"{request.get('name')} asks to connect: /accept {request.get('name')}")
+        self.state.show_page("Peers", lines)
 
     # ------------------------------------------------------------ selection
 
@@ -284,3 +502,49 @@ class Controller:
         if self.state.select_next(step) is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")
+
+    def select(self, fingerprint: str) -> None:
+        """One conversation by fingerprint (Alt+digit, a click)."""
+        if self.state.select(fingerprint) is not None:
+            self._changed()
+            self._spawn(self._guarded(self._load_current()), "tui-load")
+
+
+# The node's errors name CLI commands; inside the chat, the chat's commands do the same.
+_CLI_TO_CHAT = (
+    ("see 'p2pchat contacts list'", "see /contacts"),
+    ("accept them first", "/accept them first"),
+    ("unblock them first", "/unblock them first"),
+)
+
+
+def in_chat_words(message: str) -> str:
+    for cli, chat in _CLI_TO_CHAT:
+        message = message.replace(cli, chat)
+    return message
+
+
+def qr_lines(text: str) -> list[str]:
+    """`text` as a QR code in half-block characters (two rows per line), or nothing."""
+    try:
+        import segno
+    except ImportError:
+        return ["(no QR code: the segno package is missing)"]
+    code = segno.make(text, error="m")
+    matrix = [list(row) for row in code.matrix]
+    border = 2
+    size = len(matrix) + 2 * border
+
+    def dark(y: int, x: int) -> bool:
+        y, x = y - border, x - border
+        return 0 <= y < len(matrix) and 0 <= x < len(matrix) and bool(matrix[y][x])
+
+    lines = []
+    for y in range(0, size, 2):
+        row = ""
+        for x in range(size):
+            top, bottom = dark(y, x), dark(y + 1, x)
+            row += {(False, False): "█", (True, False): "▄", (False, True): "▀",
+                    (True, True): " "}[(top, bottom)]
+        lines.append("  " + row)
+    return lines

@@ -2,16 +2,22 @@
 
 In-process, the node also serves its control socket, so the CLI and scripts work alongside the
 UI exactly as with `p2pchat node`. Its log goes to the notice area instead of stderr, which the
-full-screen UI owns.
+full-screen UI owns. The screen is drawn first; the node (and mDNS, the slow part) starts
+behind it. Leaving can hand the node over to a background `p2pchat node` that the next
+`p2pchat chat` attaches to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
 import signal
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,11 +26,13 @@ from p2pchat.control import ControlServer
 from p2pchat.control_client import ControlClient, ControlError
 from p2pchat.node import CommandError, Node, NodeConfig
 from p2pchat.tui.app import ChatApp
-from p2pchat.tui.backend import BackendError, ChatBackend, ControlBackend, NodeBackend
-from p2pchat.tui.state import ChatState
+from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
+from p2pchat.tui.state import ChatState, Me
 
 PROBE_TIMEOUT = 5.0
 MAX_EARLY_RECORDS = 100
+BACKGROUND_LOG = "node.log"
+BACKGROUND_WAIT = 15.0  # seconds for the background node to answer
 
 
 class StartError(Exception):
@@ -61,16 +69,26 @@ class _NoticeHandler(logging.Handler):
         self._redraw()
 
 
-def run_chat(home: Path, config: NodeConfig, unlock: Callable[[], Any]) -> int:
+@dataclasses.dataclass(frozen=True)
+class Background:
+    """How to start this home's node in the background: the `p2pchat node` command line and
+    the passphrase (None for an unsealed identity), handed over on the child's stdin."""
+
+    argv: list[str]
+    passphrase: bytes | None
+
+
+def run_chat(home: Path, config: NodeConfig, unlock: Callable[[], Any],
+             background: Callable[[], Background] | None = None) -> int:
     """Run the UI until the user quits. `unlock()` gives the stored identity (it may ask for
     the passphrase), and is called only when no node is running for `home`."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise StartError("'p2pchat chat' needs a terminal; scripts can use the other commands")
     if _node_answers(home):
         asyncio.run(_attached(home))
         return 0
     stored = unlock()
-    asyncio.run(_in_process(home, stored, config))
+    choice = asyncio.run(_in_process(home, stored, config))
+    if choice == "background" and background is not None:
+        _start_background(home, background())
     return 0
 
 
@@ -93,48 +111,109 @@ async def _attached(home: Path) -> None:
     except BackendError as exc:
         raise StartError(f"cannot attach to the node for {home}: {exc}") from None
     try:
-        await _run_app(backend, None)
+        await _run_app(ChatApp(backend), None)
     finally:
         await backend.close()
 
 
-async def _in_process(home: Path, stored: Any, config: NodeConfig) -> None:
+async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
+    """Run the node here with the screen; returns how the user left ("quit", "background")."""
     handler = _NoticeHandler()
     logger = logging.getLogger("p2pchat")
     saved = (logger.level, logger.propagate)
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
     logger.propagate = False  # nothing may write to the terminal under the UI
-    node = Node(home, stored.identity, stored.name, config)
-    try:
+    # mDNS starts once the screen is up: it is most of the start-up time.
+    node = Node(home, stored.identity, stored.name, dataclasses.replace(config, mdns=False))
+    control = ControlServer(node)
+    app = ChatApp(NodeBackend(node))
+    app.state.starting = True
+    app.state.me = Me(stored.name, stored.identity.fingerprint,
+                      stored.identity.public_key.hex())  # known before the node is up
+    busy: list[bool] = []
+    failed: list[str] = []
+
+    async def start_node() -> None:
         try:
             await node.start()
         except CommandError as exc:
-            if exc.code == "busy":  # a node started since we looked: use it
-                await _attached(home)
-                return
-            raise StartError(str(exc)) from None
+            if exc.code == "busy":  # a node started since we looked: use it instead
+                busy.append(True)
+            else:
+                failed.append(str(exc))
+            app.exit()
+            raise BackendError(exc.code, str(exc)) from None  # nothing more to load
         except OSError as exc:
-            raise StartError(f"cannot start the node: {exc.strerror or exc}") from None
-        control = ControlServer(node)
-        try:
-            await control.start()
-            if not stored.sealed:
-                handler.emit(logging.makeLogRecord(
-                    {"msg": "note: this identity is stored without a passphrase"}))
-            await _run_app(NodeBackend(node), handler)
-        finally:
-            with contextlib.suppress(Exception):
-                await control.stop()
-            await node.stop()  # links closed, store committed, lock released
+            failed.append(f"cannot start the node: {exc.strerror or exc}")
+            app.exit()
+            raise BackendError("start", failed[-1]) from None
+        await control.start()
+        if not stored.sealed:
+            handler.emit(logging.makeLogRecord(
+                {"msg": "note: this identity is stored without a passphrase"}))
+        app.state.starting = False
+        if config.mdns:
+            node_ = node
+            app.controller.spawn_guarded(node_.start_discovery, "mdns-start")
+
+    try:
+        await _run_app(app, handler, started=start_node)
     finally:
+        with contextlib.suppress(Exception):
+            await control.stop()
+        await node.stop()  # links closed, store committed, lock released
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
+    if busy:
+        await _attached(home)
+        return "quit"
+    if failed:
+        raise StartError(failed[0])
+    if app.quit_choice == "quit":
+        print("You are offline now: your node stopped with the chat.", file=sys.stderr)
+    return app.quit_choice
 
 
-async def _run_app(backend: ChatBackend, handler: _NoticeHandler | None) -> None:
-    app = ChatApp(backend)
+def _start_background(home: Path, background: Background) -> None:
+    """Start `p2pchat node` detached, give it the passphrase, and wait until it answers."""
+    log_path = home / BACKGROUND_LOG
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        child = subprocess.Popen(
+            background.argv, stdin=subprocess.PIPE, stdout=fd, stderr=fd,
+            start_new_session=True,  # the terminal closing does not stop it
+        )
+    except OSError as exc:
+        raise StartError(f"cannot start a background node: {exc}") from None
+    finally:
+        os.close(fd)
+    assert child.stdin is not None
+    with contextlib.suppress(OSError):
+        child.stdin.write((background.passphrase or b"") + b"\n")
+    with contextlib.suppress(OSError):
+        child.stdin.close()
+    deadline = time.monotonic() + BACKGROUND_WAIT
+    while time.monotonic() < deadline and child.poll() is None:
+        if _node_answers_quietly(home):
+            print(f"Your node keeps running in the background (pid {child.pid}; its log is"
+                  f" {log_path}). 'p2pchat chat' attaches to it; 'kill {child.pid}' stops it.",
+                  file=sys.stderr)
+            return
+        time.sleep(0.1)  # polling a child process, not synchronising tests
+    raise StartError(f"the background node did not start; see {log_path}")
+
+
+def _node_answers_quietly(home: Path) -> bool:
+    try:
+        return _node_answers(home)
+    except StartError:
+        return False
+
+
+async def _run_app(app: ChatApp, handler: _NoticeHandler | None, *,
+                   started: Callable[[], Any] | None = None) -> None:
     if handler is not None:
         handler.show_in(app.state, app.redraw)
     loop = asyncio.get_running_loop()
@@ -142,7 +221,7 @@ async def _run_app(backend: ChatBackend, handler: _NoticeHandler | None) -> None
     for sig in signals:  # a closed terminal or a kill still stops the node cleanly
         loop.add_signal_handler(sig, app.exit)
     try:
-        await app.run()
+        await app.run(started=started)
     except BackendError as exc:
         raise StartError(f"cannot read from the node: {exc}") from None
     finally:

@@ -7,11 +7,12 @@ it entered the state.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
 
-from p2pchat.tui.state import ChatState, Conversation, Message
+from p2pchat.tui.state import ChatState, Conversation, Message, Page
 
 Fragments = list[tuple[str, str]]
 
@@ -19,7 +20,8 @@ Fragments = list[tuple[str, str]]
 AUTHOR_COLOURS = ("ansicyan", "ansigreen", "ansimagenta", "ansiyellow", "ansiblue", "ansired",
                   "#ff8700", "#5fafff", "#d75fd7", "#87d700")
 OWN_STYLE = "class:own"
-STATUS_MARKS = {"queued": "· queued", "sent": "✓ sent", "delivered": "✓✓ delivered"}
+# Quiet marks: a clock-like dot while waiting, one tick sent, two ticks delivered.
+STATUS_MARKS = {"queued": "·", "sent": "✓", "delivered": "✓✓"}
 
 STYLE_RULES = {
     "conv": "",
@@ -41,6 +43,10 @@ STYLE_RULES = {
     "title": "bold",
     "empty": "ansibrightblack italic",
     "separator": "ansibrightblack",
+    "header": "bold",
+    "day": "ansibrightblack",
+    "newline": "ansired",
+    "more": "reverse ansiyellow",
 }
 
 
@@ -86,14 +92,19 @@ def conversation_list(state: ChatState, width: int) -> Fragments:
     return out
 
 
+def row_mark(conv: Conversation) -> tuple[str, str]:
+    """The mark before a conversation's name, and its style. A new kind of conversation (a
+    group, say) adds its case here."""
+    if conv.state == "request":
+        return "?", "class:conv.request"
+    if conv.online:
+        return "●", "class:online"
+    return "○", "class:offline"
+
+
 def _conversation_row(conv: Conversation, selected: bool, width: int) -> Fragments:
     base = "class:conv.selected" if selected else "class:conv"
-    if conv.state == "request":
-        dot, dot_style = "?", "class:conv.request"
-    elif conv.online:
-        dot, dot_style = "●", "class:online"
-    else:
-        dot, dot_style = "○", "class:offline"
+    dot, dot_style = row_mark(conv)
     badge = f" ({conv.unread})" if conv.unread else ""
     label = fit(conv.name, max(1, width - 3 - get_cwidth(badge)))
     pad = " " * max(0, width - 3 - get_cwidth(label) - get_cwidth(badge))
@@ -104,61 +115,222 @@ def _conversation_row(conv: Conversation, selected: bool, width: int) -> Fragmen
     ]
 
 
-def history(state: ChatState, today: date | None = None) -> tuple[Fragments, int]:
-    """The selected conversation, oldest first, and how many lines it takes."""
-    conv = state.current
-    if conv is None:
-        return [("class:empty", "No conversation selected. /add a contact, or /help.")], 1
-    if conv.state == "request":
-        note = f' ("{conv.note}")' if conv.note else ""
-        text = (f"{conv.name} asks to connect{note}.\n"
-                f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
-                f" /safety {conv.name} to check who it is.")
-        return [("class:notice.request", text)], 2
-    if not conv.messages:
-        loading = "" if conv.loaded else " (loading)"
-        return [("class:empty", f"No messages with {conv.name} yet{loading}.")], 1
+def wrap(fragments: Iterable[tuple[str, str]], width: int, indent: int = 0) -> list[Fragments]:
+    """One logical line as screen rows of `width` cells, broken at spaces when it can be;
+    continuation rows start with `indent` spaces (a hanging indent under the text)."""
+    width = max(1, width)
+    indent = indent if indent < width // 2 else 0
+    tokens: list[list[tuple[str, str]]] = []
+    for style, text in fragments:
+        for ch in text:
+            if tokens and not (ch != " " and tokens[-1][-1][1] == " "):
+                tokens[-1].append((style, ch))
+            else:
+                tokens.append([(style, ch)])
+    rows: list[Fragments] = []
+    row: Fragments = []
+    used = 0
+    for token in tokens:
+        word = [(s, c) for s, c in token if c != " "]
+        word_width = sum(get_cwidth(c) for _, c in word)
+        if used and used + word_width > width and word_width <= width - indent:
+            rows.append(row)
+            row, used = [("", " " * indent)] if indent else [], indent
+        for style, ch in token:
+            w = get_cwidth(ch)
+            if used + w > width:
+                if ch == " ":
+                    continue  # spaces at the end of a row are not carried over
+                rows.append(row)
+                row, used = [("", " " * indent)] if indent else [], indent
+            row.append((style, ch))
+            used += w
+    rows.append(row)
+    return [_merge(_rstrip(r)) for r in rows]
+
+
+def _rstrip(row: Fragments) -> Fragments:
+    while row and row[-1][1] == " " and len(row) > 1:
+        row = row[:-1]
+    return row
+
+
+def _merge(row: Fragments) -> Fragments:
     out: Fragments = []
-    lines = 0
-    for index, message in enumerate(conv.messages):
-        if index:
-            out.append(("", "\n"))
-        out += _message(message, today)
-        lines += message.text.count("\n") + 1
-    return out, lines
-
-
-def _message(message: Message, today: date | None) -> Fragments:
-    stamp = local_time(message.sent_at, today)
-    out: Fragments = [("class:time", stamp + " "),
-                      (author_style(message.author, message.own), message.author_name),
-                      ("", ": ")]
-    indent = " " * (get_cwidth(stamp) + 1)
-    out.append(("", message.text.replace("\n", "\n" + indent)))
-    if message.own and message.status:
-        mark_style = "class:mark.delivered" if message.status == "delivered" else "class:mark"
-        out.append((mark_style, "  " + STATUS_MARKS.get(message.status, message.status)))
+    for style, text in row:
+        if out and out[-1][0] == style:
+            out[-1] = (style, out[-1][1] + text)
+        else:
+            out.append((style, text))
     return out
 
 
-def _networks_part(state: ChatState) -> list[str]:
-    """The networks we are in, when any: they decide who can see and reach us."""
-    return [f"network {', '.join(state.networks)}"] if state.networks else []
+def day_label(sent_at: str) -> str:
+    try:
+        return datetime.fromisoformat(sent_at).astimezone().strftime("%A %d %B %Y")
+    except (ValueError, OverflowError):
+        return "an unknown day"
 
 
-def status_line(state: ChatState) -> Fragments:
+def history_rows(state: ChatState, width: int, today: date | None = None) -> list[Fragments]:
+    """The main pane as screen rows: the open page, else the selected conversation."""
+    if state.page is not None:
+        return page_rows(state.page, width)
+    conv = state.current
+    if conv is None:
+        return welcome_rows(state, width)
+    if conv.state == "request":
+        note = f' ("{conv.note}")' if conv.note else ""
+        rows = wrap([("class:notice.request", f"{conv.name} asks to connect{note}.")], width)
+        rows += wrap([("", f"Fingerprint: {conv.fingerprint}")], width, 13)
+        rows += wrap([("class:notice.request",
+                       f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
+                       f" /verify {conv.name} to check who it is.")], width)
+        return rows
+    if not conv.messages:
+        loading = "" if conv.loaded else " (loading)"
+        return wrap([("class:empty", f"No messages with {conv.name} yet{loading}.")], width)
+    rows = []
+    day = ""
+    today = today or datetime.now().astimezone().date()
+    for message in conv.messages:
+        label = day_label(message.sent_at)
+        if label != day:
+            day = label
+            rows.append(_rule(label, width, "class:day"))
+        if message.id == conv.first_unread:
+            rows.append(_rule("new messages", width, "class:newline"))
+        fragments, indent = _message(message, today)
+        for line_index, line in enumerate(_split_newlines(fragments)):
+            rows += wrap(([("", " " * indent)] if line_index else []) + line, width, indent)
+    return rows
+
+
+def welcome_rows(state: ChatState, width: int) -> list[Fragments]:
+    """The first screen of someone with no contacts yet: who they are and how to start."""
     me = state.me
-    parts = [
-        f" {me.name} {me.fingerprint[:7]}",
-        f"links {state.links}",
-        f"mDNS {'on' if state.mdns else 'off'}",
-        f"presence {state.presence or '?'}",
-        *_networks_part(state),
-        state.mode,
+    lines: list[tuple[str, str, int]] = [
+        ("class:title", f"Welcome{', ' + me.name if me.name else ''}!", 0),
+        ("", "", 0),
+        ("", "Your fingerprint (give it to the people you want to chat with):", 0),
+        ("class:title", "  " + (me.fingerprint or "..."), 2),
+        ("", "", 0),
+        ("", "To share it: /id shows it again; /verify NAME shows it as a QR code with the"
+             " safety number you compare in person.", 2),
+        ("", "To add someone: /nearby lists people on this network, then /add NUMBER;"
+             " or /add FINGERPRINT NAME with the fingerprint they gave you.", 2),
+        ("", "Everything else: /help.", 0),
     ]
-    out: Fragments = [("class:status", " │ ".join(parts) + " ")]
-    if not state.connected:
-        out.append(("class:status.warn", " DISCONNECTED from the node: /quit "))
+    if state.starting:
+        lines.append(("class:empty", "Starting your node...", 0))
+    rows: list[Fragments] = []
+    for style, text, indent in lines:
+        rows += wrap([(style, text)], width, indent)
+    return rows
+
+
+def _rule(label: str, width: int, style: str) -> Fragments:
+    text = f" {label} "
+    side = max(0, width - get_cwidth(text)) // 2
+    return [(style, fit("─" * side + text + "─" * side, width))]
+
+
+def _split_newlines(fragments: Fragments) -> list[Fragments]:
+    lines: list[Fragments] = [[]]
+    for style, text in fragments:
+        parts = text.split("\n")
+        for index, part in enumerate(parts):
+            if index:
+                lines.append([])
+            if part:
+                lines[-1].append((style, part))
+    return lines
+
+
+def history(state: ChatState, today: date | None = None) -> tuple[Fragments, int]:
+    """The selected conversation as one text (for tests and plain readers), and its rows."""
+    rows = history_rows(state, 10_000, today)
+    out: Fragments = []
+    for index, row in enumerate(rows):
+        if index:
+            out.append(("", "\n"))
+        out += row
+    return out, len(rows)
+
+
+def _message(message: Message, today: date) -> tuple[Fragments, int]:
+    stamp = local_time(message.sent_at, today)
+    if len(stamp) > 5:
+        stamp = stamp[-5:]  # the day separator above says which day
+    out: Fragments = [("class:time", stamp + " "),
+                      (author_style(message.author, message.own), message.author_name),
+                      ("", ": ")]
+    indent = get_cwidth(stamp) + 1
+    out.append(("", message.text))
+    if message.own and message.status:
+        mark_style = "class:mark.delivered" if message.status == "delivered" else "class:mark"
+        out.append((mark_style, " " + STATUS_MARKS.get(message.status, message.status)))
+    return out, indent
+
+
+def page_rows(page: Page, width: int) -> list[Fragments]:
+    """A page's lines (its title is in the header above it)."""
+    rows: list[Fragments] = []
+    for kind, text in page.lines:
+        indent = len(text) - len(text.lstrip(" "))
+        if text.startswith("  /"):  # a command: its description wraps under itself
+            indent = text.find("  ", 3) + 2 if text.find("  ", 3) > 0 else indent + 2
+        else:
+            indent += 2
+        rows += wrap([(f"class:notice.{kind}", text)], width, min(indent, 30))
+    return rows
+
+
+def header(state: ChatState) -> str:
+    """The main pane's title: what it shows, and how to leave a page."""
+    if state.page is not None:
+        return f" {state.page.title} (Esc to close)"
+    conv = state.current
+    if conv is None:
+        return " p2pchat"
+    where = "online" if conv.online else "offline"
+    if conv.state == "request":
+        where = "asks to connect"
+    return f" {conv.name} · {where}"
+
+
+def status_line(state: ChatState, width: int = 10_000) -> Fragments:
+    """Name, who is online, how visible we are; shorter words when the window is narrow."""
+    me = state.me
+    online = sum(1 for c in state.conversations.values()
+                 if c.online and c.state == "contact")
+    if state.starting:
+        network = ("connecting...", "connecting")
+    elif not state.mdns:
+        network = ("not looking on this network", "not on LAN")
+    elif state.networks:  # only members of these networks see or reach us
+        names = ", ".join(state.networks)
+        network = (f"visible to network {names}", f"net {names}")
+    elif state.presence == "private":
+        network = ("visible only to contacts", "private")
+    else:
+        network = ("visible on this network", "visible")
+    warn = " node stopped: reconnecting... " if not state.connected else ""
+    unread = f"{state.unread_total} unread" if state.unread_total else ""
+    background = "node in background" if state.mode == "attached" else ""
+    candidates = (
+        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[0], unread, background],
+        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[1], unread],
+        [f" {me.name}", f"{online} on", network[1], unread],
+    )
+    text = ""
+    for parts in candidates:
+        text = " · ".join(p for p in parts if p) + " "
+        if get_cwidth(text) + get_cwidth(warn) <= width:
+            break
+    out: Fragments = [("class:status", fit(text, max(1, width - get_cwidth(warn))))]
+    if warn:
+        out.append(("class:status.warn", fit(warn, width)))
     return out
 
 

@@ -17,6 +17,7 @@ from p2pchat.tui.sanitize import clean
 STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2}
 MAX_EARLY_DELIVERIES = 1024
 MAX_NOTICES = 200
+MAX_LINK_STATES = 4096
 
 
 @dataclass
@@ -32,14 +33,18 @@ class Message:
 
 @dataclass
 class Conversation:
-    fingerprint: str
+    fingerprint: str  # the peer's; the conversation's id for other kinds
     name: str
     state: str = "contact"  # contact, request or blocked
+    kind: str = "dm"  # what render.row_mark and the commands tell apart
     online: bool = False
     unread: int = 0
     note: str = ""
     loaded: bool = False  # history fetched from the node
     messages: list[Message] = field(default_factory=list)
+    last_activity: str = ""  # ISO time of the newest message: the list is ordered by it
+    first_unread: str | None = None  # the id the "new messages" line sits above
+    read_marked: str = ""  # the newest id the node was told we read
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -49,6 +54,14 @@ class Conversation:
 class Notice:
     kind: str  # info, error, warning or request: picks the colour
     text: str
+
+
+@dataclass
+class Page:
+    """Long output (help, contacts, nearby, search results) shown in the main pane."""
+
+    title: str
+    lines: list[tuple[str, str]]  # (kind, text): kind picks the colour, as for notices
 
 
 @dataclass
@@ -70,7 +83,15 @@ class ChatState:
         self.conversations: dict[str, Conversation] = {}
         self.selected: str | None = None
         self.notices: deque[Notice] = deque(maxlen=MAX_NOTICES)
+        self.page: Page | None = None
+        self.nearby: list[dict[str, Any]] = []  # as /nearby numbered them (for /add NUMBER)
+        self.nearby_now: list[dict[str, Any]] = []  # kept current: what Tab offers after /add
+        self.blocked: list[str] = []  # names, for /unblock completion
+        self.starting = False  # the node is still starting behind the first screen
         self._early_deliveries: dict[str, bool] = {}  # insertion-ordered, bounded
+        # The latest link_up/link_down per fingerprint: fresher than a command's reply that
+        # was computed before the link came up (an /add's reply can arrive after link_up).
+        self._linked: dict[str, bool] = {}
 
     # ------------------------------------------------------------ loading
 
@@ -81,6 +102,13 @@ class ChatState:
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
         self.networks = [clean(n) for n in status.get("networks") or []]
+
+    def set_unread(self, counts: dict[str, Any]) -> None:
+        """The node's unread counts (kept across restarts); the open conversation is read."""
+        for conv in self.conversations.values():
+            if conv.fingerprint != self.selected:
+                count = counts.get(conv.fingerprint)
+                conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
 
     def set_contacts(self, contacts: list[dict[str, Any]]) -> None:
         """Replace the list; conversations keep their messages and unread counts."""
@@ -107,12 +135,13 @@ class ChatState:
         conv.name = clean(contact.get("name")) or conv.name
         conv.state = clean(contact.get("state")) or "contact"
         conv.note = clean(contact.get("note"))
-        conv.online = bool(contact.get("online"))
+        conv.online = self._linked.get(fp, bool(contact.get("online")))
         self._ensure_selection()
         return conv
 
     def forget(self, fingerprint: str) -> None:
         self.conversations.pop(fingerprint, None)
+        self._linked.pop(fingerprint, None)
         if self.selected == fingerprint:
             self.selected = None
             self._ensure_selection()
@@ -154,10 +183,15 @@ class ChatState:
             self.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
                                  "note": event.get("note") or "", "online": False})
             note = clean(event.get("note"))
-            self.notice("request", f"{name} asks to connect{': ' + note if note else ''}"
-                                   f" (/accept {name} or /block {name})")
+            self.notice("request", f"{name} ({fp[:7]}) asks to connect"
+                                   f"{': ' + note if note else ''} (/accept {name},"
+                                   f" /block {name}, or /verify {name} first)")
         elif kind in ("link_up", "link_down"):
-            conv = self.conversations.get(clean(event.get("fingerprint")))
+            fp = clean(event.get("fingerprint"))
+            conv = self.conversations.get(fp)
+            known = conv is not None or bool(event.get("contact"))
+            if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
+                self._linked[fp] = kind == "link_up"
             if conv is not None:
                 conv.online = kind == "link_up"
             refresh.add("status")
@@ -173,6 +207,8 @@ class ChatState:
             else:
                 self.notice("warning", f"cannot save to disk: {clean(event.get('error'))}."
                                        " Nothing unsaved is acknowledged; retrying.")
+        elif kind == "nearby_changed":
+            refresh.add("nearby")
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")
@@ -202,8 +238,11 @@ class ChatState:
         while index > 0 and messages[index - 1].sent_at > message.sent_at:
             index -= 1  # usually none: only history merged after live events reorders
         messages.insert(index, message)
+        conv.last_activity = max(conv.last_activity, message.sent_at)
         if count_unread and not own and conv.fingerprint != self.selected:
             conv.unread += 1
+            if conv.first_unread is None:
+                conv.first_unread = message.id
 
     def _delivered(self, fingerprint: str, message_id: str) -> None:
         conv = self.conversations.get(fingerprint)
@@ -218,16 +257,27 @@ class ChatState:
     # ------------------------------------------------------------ selection
 
     def order(self) -> list[Conversation]:
-        """Requests first (they wait for an answer), then contacts by name."""
-        return sorted(self.conversations.values(),
-                      key=lambda c: (c.state != "request", c.name.casefold(), c.fingerprint))
+        """Requests first (they wait for an answer), then by last activity, then by name."""
+        by_name = sorted(self.conversations.values(),
+                         key=lambda c: (c.name.casefold(), c.fingerprint))
+        by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
+        return sorted(by_activity, key=lambda c: c.state != "request")
 
     def select(self, fingerprint: str) -> Conversation | None:
         conv = self.conversations.get(fingerprint)
         if conv is not None:
+            if self.selected != fingerprint:
+                previous = self.conversations.get(self.selected or "")
+                if previous is not None:
+                    previous.first_unread = None  # read: its "new messages" line goes
             self.selected = fingerprint
             conv.unread = 0
+            self.page = None
         return conv
+
+    @property
+    def unread_total(self) -> int:
+        return sum(c.unread for c in self.conversations.values())
 
     def select_next(self, step: int) -> Conversation | None:
         order = self.order()
@@ -268,6 +318,9 @@ class ChatState:
 
     def clear_notices(self) -> None:
         self.notices.clear()
+
+    def show_page(self, title: str, lines: list[str], kind: str = "info") -> None:
+        self.page = Page(clean(title), [(kind, clean(line)) for line in lines])
 
 
 def _later(old: str | None, new: str | None) -> str | None:

@@ -25,14 +25,24 @@ def test_init_id_and_refusal(tmp_path: Path) -> None:
 
 def test_wrong_or_missing_passphrase(tmp_path: Path) -> None:
     home = tmp_path / "a"
-    run(home, "init", env=PW, check=True)
-    wrong = run(home, "id", env={"P2PCHAT_PASSPHRASE": "guess"})
+    run(home, "init", "--name", "alice", env=PW, check=True)
+    # The fingerprint is public: `id` and `safety` never ask for the passphrase.
+    ident = run_json(home, "id")
+    assert ident["name"] == "alice" and ident["passphrase_protected"] is True
+    # Reading messages does (they are sealed with a key from the identity).
+    wrong = run(home, "log", "bob", env={"P2PCHAT_PASSPHRASE": "guess"})
     assert_clean_failure(wrong)
     assert "wrong passphrase" in wrong.stderr
-    assert_clean_failure(run(home, "id"))  # no terminal, no variable: says how to give one
+    missing = run(home, "log", "bob")  # no terminal, no variable: says how to give one
+    assert_clean_failure(missing)
+    assert "P2PCHAT_PASSPHRASE" in missing.stderr
     pwfile = tmp_path / "pw"
     pwfile.write_text("open sesame\n")
-    assert run(home, "id", "--passphrase-file", str(pwfile)).returncode == 0
+    right = run(home, "log", "bob", "--passphrase-file", str(pwfile))
+    assert_clean_failure(right)
+    assert "no contact named 'bob'" in right.stderr  # unlocked, and nothing to read yet
+    as_json = run(home, "log", "bob", "--json")
+    assert as_json.returncode == 1 and '"code": "passphrase_needed"' in as_json.stdout
 
 
 def test_init_without_passphrase_source_refuses(tmp_path: Path) -> None:

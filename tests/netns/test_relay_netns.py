@@ -109,3 +109,39 @@ def _relay_advert(seeker: subprocess.Popen[str], fp: str) -> dict[str, Any] | No
     if message.get("event") != "adverts":
         return None
     return next((a for a in message["adverts"] if a["fp"] == fp), None)
+
+
+def test_isolated_nodes_find_a_relay_by_mdns_and_chat_through_it(
+        make_network: Any, make_node: Any, tmp_path: Path) -> None:
+    """Real `p2pchat node`s, nothing typed but fingerprints: each finds the relay by mDNS and,
+    as the hotspot keeps them apart, the relay carries their chat both ways."""
+    net: Network = make_network(3)
+    relay_host, host_a, host_b = net.hosts
+    isolate(host_a, host_b)
+    home = tmp_path / "relay"
+    relay = relay_host.popen([sys.executable, "-m", "p2pchat", "--home", str(home), "relay",
+                              "--listen", "0.0.0.0:0"], cli_env(), cwd=str(ROOT),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    status = wait_for(lambda: _running(home), 20, "the relay to start")
+    alice, bob = make_node("alice"), make_node("bob")
+    alice.start(listen="0.0.0.0:0", mdns=True, host=host_a)
+    bob.start(listen="0.0.0.0:0", mdns=True, host=host_b)
+    for node in (alice, bob):
+        wait_for(lambda n=node: [(r["state"], r["found_by"]) for r in n.json("status")["relays"]]
+                 == [("attached", "mdns")], 20, f"{node.name} to attach to the relay")
+    alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", check=True)
+    bob.cli("contacts", "add", alice.fingerprint, "--name", "alice", check=True)
+
+    def said(node: Any, who: str) -> list[str]:
+        return [m["text"] for m in node.log_json(who) if not m["own"]]
+
+    alice.cli("send", "bob", "hello bob, through the relay", check=True)
+    wait_for(lambda: said(bob, "alice") == ["hello bob, through the relay"], 20, "alice's message")
+    bob.cli("send", "alice", "hello alice, same way back", check=True)
+    wait_for(lambda: said(alice, "bob") == ["hello alice, same way back"], 20, "bob's reply")
+    link = next(p for p in alice.json("peers")["links"] if p["fingerprint"] == bob.fingerprint)
+    assert link["path"] == "relay"
+    assert link["relay"].startswith(f"{relay_host.address}:")
+    assert link["relay"].endswith(f"#{status['fingerprint']}")
+    relay.terminate()
+    assert relay.wait(30) == 0

@@ -38,6 +38,8 @@ CTRL_C = "\x03"
 CTRL_D = "\x04"
 PAGE_UP = "\x1b[5~"
 PAGE_DOWN = "\x1b[6~"
+ALT_UP = "\x1b[1;3A"
+ALT_DOWN = "\x1b[1;3B"
 
 
 @asynccontextmanager
@@ -116,13 +118,22 @@ async def test_add_send_deliver_and_unread(make_local_node: MakeLocalNode, attac
         assert (last.text, last.own, last.author_name) == ("hi alice\ufffd[2J\ufffd", False, "bob")
         assert "bob (1)" in conversation_text(chat)
 
-        keys.send_text(TAB)  # carol -> bob (wraps around)
-        await until(lambda: state.selected == conv.fingerprint, 10, "Tab to select bob")
+        # Tab in the middle of a message completes (nothing here) and never switches.
+        carol_fp = state.selected
+        keys.send_text(f"draft for carol{TAB}")
+        await until(lambda: chat.input.text == "draft for carol", 10, "the draft typed")
+        assert state.selected == carol_fp
+        keys.send_text(ALT_UP)  # bob is listed first: he has the latest message
+        await until(lambda: state.selected == conv.fingerprint, 10, "Alt+Up to select bob")
         assert conv.unread == 0 and "(1)" not in conversation_text(chat)
-        keys.send_text(PAGE_UP)  # two lines of history: scrolls up by one, no further
-        await until(lambda: chat._scroll == 1, 10, "PageUp to scroll")
+        await until(lambda: chat.input.text == "", 10, "bob's (empty) draft in the input")
+        keys.send_text(ALT_DOWN)
+        await until(lambda: chat.input.text == "draft for carol", 10, "carol's draft back")
+        keys.send_text("\x1b1")  # Alt+1: the first conversation, bob
+        await until(lambda: state.selected == conv.fingerprint, 10, "Alt+1 to select bob")
+        keys.send_text(PAGE_UP)  # everything fits: nothing to scroll
         keys.send_text(PAGE_DOWN)
-        await until(lambda: chat._scroll == 0, 10, "PageDown to scroll back")
+        await until(lambda: chat._scroll == 0, 10, "no scrolling past the history")
 
         # Mistakes are notices, not tracebacks.
         keys.send_text(f"/add NOTAFINGERPRINT dave{ENTER}/to nobody{ENTER}/frobnicate{ENTER}")
@@ -131,7 +142,11 @@ async def test_add_send_deliver_and_unread(make_local_node: MakeLocalNode, attac
         assert "that fingerprint is not valid" in text and "'nobody'" in text
         assert "Traceback" not in text
 
+        # Ctrl-D on an empty line quits, but carol's draft would be lost: it asks first.
         keys.send_text(CTRL_D)
+        await until(lambda: chat.confirm is not None, 10, "the question before quitting")
+        assert "unsent text" in chat.confirm[0]
+        keys.send_text("y")
 
 
 async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> None:
@@ -143,11 +158,12 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
                               [format_addr(alice.listen_addresses[0])])
         conv = await until(lambda: state.find("bob"), 10, "bob's request in the list")
         assert conv.state == "request"
-        assert "bob asks to connect" in notice_text(chat)
+        assert f"bob ({bob.identity.fingerprint[:7]}) asks to connect" in notice_text(chat)
         assert "? bob" in conversation_text(chat)
 
         keys.send_text(f"/safety bob{ENTER}")
-        number = await until(lambda: [n.text for n in state.notices if n.text.startswith("  ")],
+        number = await until(lambda: state.page and [text for _, text in state.page.lines
+                                                     if text.startswith("  ")],
                              10, "the safety number")
         groups = " ".join(number).split()
         assert len(groups) == 12 and all(len(g) == 5 and g.isdigit() for g in groups)
@@ -164,9 +180,13 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
         await until(lambda: [m["text"] for m in bob.history("alice")] == ["hi bob"], 10,
                     "the first message after accepting")
         keys.send_text(CTRL_C)
+        await until(lambda: chat.confirm is not None, 10, "the question before quitting")
+        keys.send_text("y")
 
 
-async def test_in_process_serves_the_cli_and_stops_cleanly(tmp_path: Path) -> None:
+async def test_in_process_serves_the_cli_and_stops_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
     home = ensure_home(tmp_path / "alice")
     identity = Identity.generate()
     stored = SimpleNamespace(identity=identity, name="alice", sealed=False)
@@ -182,8 +202,49 @@ async def test_in_process_serves_the_cli_and_stops_cleanly(tmp_path: Path) -> No
             await client.close()
         assert status["fingerprint"] == identity.fingerprint
         keys.send_text(CTRL_C)
-        await asyncio.wait_for(task, 15)
+        keys.send_text("y")
+        assert await asyncio.wait_for(task, 15) == "quit"
+    assert "You are offline now" in capsys.readouterr().err  # said once the screen is gone
     assert not socket_path(home).exists()
     again = Node(home, identity, "alice", config)  # the home lock was released
     await again.start()
     await again.stop()
+
+
+async def test_a_node_that_cannot_start_is_a_clean_error(tmp_path: Path) -> None:
+    import socket
+
+    home = ensure_home(tmp_path / "alice")
+    stored = SimpleNamespace(identity=Identity.generate(), name="alice", sealed=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = NodeConfig(listen=(taken.getsockname(),), mdns=False)
+        with (create_pipe_input() as keys,
+              create_app_session(input=keys, output=DummyOutput()),
+              pytest.raises(tui_main.StartError, match="cannot start the node")):
+            await asyncio.wait_for(tui_main._in_process(home, stored, config), 15)
+
+
+async def test_nick_and_rekey(make_local_node: MakeLocalNode) -> None:
+    from p2pchat.storage import keystore
+
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
+    await bob.add_contact(alice.identity.fingerprint, "alice", [])
+    await alice.add_contact(bob.identity.fingerprint, "bob",
+                            [format_addr(bob.listen_addresses[0])])
+    await until(lambda: bob.peers()["links"], 10, "the link")
+    keystore.create(alice.home, alice.identity, "alice", None)
+    async with running(NodeBackend(alice)) as (chat, keys):
+        keys.send_text(f"/nick Alicia Keys{ENTER}")
+        await until(lambda: chat.state.me.name == "Alicia Keys", 10, "the new name")
+        assert keystore.read_header(alice.home).name == "Alicia Keys"  # kept for next time
+        old = bob.peers()["links"][0]["since"]
+        keys.send_text(f"/rekey{ENTER}")  # a fresh handshake, which carries the new name
+        await until(lambda: "new session keys on 1 link" in notice_text(chat), 10, "/rekey")
+        await until(lambda: [(link["their_name"], link["since"] != old)
+                             for link in bob.peers()["links"]] == [("Alicia Keys", True)], 15,
+                    "bob to see the new name on a new link")
+        keys.send_text(CTRL_C)
+        await until(lambda: chat.confirm is not None, 10, "the question before quitting")
+        keys.send_text("y")

@@ -8,6 +8,7 @@ from p2pchat.core.identity import Identity
 from p2pchat.tui.commands import (
     COMMANDS,
     AddContact,
+    AddNearby,
     Named,
     ParseError,
     Plain,
@@ -53,17 +54,27 @@ def test_add_mistakes(line: str, message: str) -> None:
 
 
 def test_commands_about_a_contact_take_the_rest_of_the_line() -> None:
-    assert parse("/to bob (ABCDEFG)") == Named("to", "bob (ABCDEFG)")
+    assert parse("/to bob (ABCDEFG)") == Named("msg", "bob (ABCDEFG)")  # /to is /msg
+    assert parse("/msg bob hello there") == Named("msg", "bob hello there")
+    assert parse("/unblock mallory") == Named("unblock", "mallory")
+    assert parse("/rename bob Bob Smith") == Named("rename", "bob Bob Smith")
+    assert parse("/search") == Named("search", "")
     assert parse("/accept  carol ") == Named("accept", "carol")
     assert parse("/block mallory") == Named("block", "mallory")
     assert parse("/remove bob") == Named("remove", "bob")
     assert parse("/safety bob") == Named("safety", "bob")
-    with pytest.raises(ParseError, match="usage: /to NAME"):
+    with pytest.raises(ParseError, match="usage: /msg NAME"):
         parse("/to")
 
 
+def test_add_by_nearby_number_or_name() -> None:
+    assert parse("/add 2") == AddNearby("2")
+    assert parse("/add 2 Bob") == AddNearby("2 Bob")
+    assert parse("/add bob") == AddNearby("bob")
+
+
 def test_commands_without_arguments() -> None:
-    for name in ("peers", "id", "help", "quit"):
+    for name in ("peers", "id", "help", "quit", "contacts", "nearby", "rekey"):
         assert parse(f"/{name}") == Plain(name)
     with pytest.raises(ParseError, match="takes no arguments"):
         parse("/quit now")
@@ -75,14 +86,20 @@ def test_completion_of_commands_and_names() -> None:
     names = ["bob", "Bea", "carol", "bob"]
     assert complete("/a", names) == [("/add", -2), ("/accept", -2)]
     assert complete("/TO", names) == [("/to", -3)]
+    assert complete("/m", names) == [("/msg", -2)]
     assert complete("/to b", names) == [("Bea", -1), ("bob", -1)]
+    assert complete("/msg bob", names) == []  # already whole
+    assert complete("/unblock m", names, {"blocked": ["mallory"]}) == [("mallory", -1)]
+    assert complete("/add ca", names, {"nearby": ["carl", "dave"]}) == [("carl", -2)]
     assert complete("/safety  CA", names) == [("carol", -2)]
     assert complete("/to ", names) == [("Bea", 0), ("bob", 0), ("carol", 0)]
-    assert complete("/add b", names) == []
+    assert complete("/add b", names) == []  # no one nearby
     assert complete("hello", names) == [] and complete("//x", names) == []
+    assert complete("thanks ca", names) == [("carol", -2)]  # a name inside a message
+    assert complete("thanks ", names) == []
 
 
 def test_help_names_every_command() -> None:
     text = "\n".join(help_lines())
     assert all(command in text for command in COMMANDS)
-    assert "Tab" in text and "PageUp" in text
+    assert "Tab" in text and "PageUp" in text and "Alt+Up" in text

@@ -84,6 +84,21 @@ class FakeBackend:
     async def remove(self, who: str) -> dict[str, Any]:
         return {"removed": who, "name": "bob"}
 
+    async def unblock(self, who: str) -> dict[str, Any]:
+        return contact(who, "bob")
+
+    async def rename(self, who: str, name: str) -> dict[str, Any]:
+        return contact(who, name)
+
+    async def rekey(self) -> dict[str, Any]:
+        return {"links": 1}
+
+    async def mark_read(self, who: str, message_id: str) -> None:
+        self.calls.append(("read", (who, message_id)))
+
+    async def unread(self) -> dict[str, int]:
+        return {CAROL: 3}
+
     async def subscribe(self) -> Stream:
         self.streams.append(Stream())
         return self.streams[-1]
@@ -117,7 +132,9 @@ async def test_commands_run_in_order_and_failures_are_notices() -> None:
         assert "internal error: RuntimeError: oops" in text
         assert "no conversation named 'nobody'" in text
         assert f"You are me; your fingerprint, for friends to add:\n  {ME}" in text
-        assert "link: bob contact outbound 127.0.0.1:9" in text
+        page = controller.state.page
+        assert page is not None and page.title == "Peers"
+        assert ("info", "link: bob contact outbound 127.0.0.1:9") in page.lines
         assert [m.id for m in controller.state.conversations[BOB].messages] == ["first", "second"]
     finally:
         await controller.stop()
@@ -159,7 +176,9 @@ async def test_safety_number_uses_both_keys() -> None:
     try:
         await controller.execute("/safety bob")
         expected = safety_number(bytes.fromhex("11" * 32), parse_fingerprint(BOB)).split()
-        shown = " ".join(n.text for n in controller.state.notices if n.text.startswith("  "))
+        page = controller.state.page
+        assert page is not None and page.title == "Safety number with bob"
+        shown = " ".join(text for _, text in page.lines if text.startswith("  "))
         assert shown.split() == expected
     finally:
         await controller.stop()
@@ -193,3 +212,24 @@ async def test_events_that_need_a_reread() -> None:
         assert controller.state.conversations[BOB].online
     finally:
         await controller.stop()
+
+
+async def test_unread_counts_come_from_the_node_and_reading_is_reported() -> None:
+    controller, backend, _ = await started()
+    try:
+        assert controller.state.conversations[CAROL].unread == 3  # kept by the node
+        stream = backend.streams[0]
+        stream.queue.put_nowait({"type": "message", "id": "b1", "conversation": BOB,
+                                 "author": BOB, "author_name": "bob", "seq": 1, "text": "hi",
+                                 "sent_at": "2026-01-01T10:00:00.000+00:00", "own": False})
+        await until(lambda: ("read", (BOB, "b1")) in backend.calls, 10,
+                    "the open conversation marked read")
+    finally:
+        await controller.stop()
+
+
+def test_every_command_has_a_handler() -> None:
+    from p2pchat.tui.commands import COMMANDS
+
+    handled = set(Controller(FakeBackend()).handlers())
+    assert handled == {name[1:] for name in COMMANDS} - {"add"}  # /add is parsed apart

@@ -7,31 +7,35 @@ from typing import Any
 import pytest
 
 from p2pchat.tui import render
-from p2pchat.tui.commands import NetworkCommand, ParseError, parse
-from tests.aio import until
+from p2pchat.tui.commands import Named, NetworkCommand, ParseError, parse, parse_network
+from p2pchat.tui.controller import Controller
 from tests.tui.test_controller import FakeBackend, notices
-from tests.tui.test_render import loaded_state, text_of
+from tests.tui.test_render import text_of
+from tests.tui.test_state import loaded_state
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def test_network_commands_parse() -> None:
-    assert parse("/network list") == NetworkCommand("list")
-    assert parse("/network leave class") == NetworkCommand("leave", "class")
-    joined = parse("/network join class blue otter 42")
+    assert parse("/network join class blue otter 42") == \
+        Named("network", "join class blue otter 42")
+    assert parse_network("list") == NetworkCommand("list")
+    assert parse_network("leave class") == NetworkCommand("leave", "class")
+    joined = parse_network("join class blue otter 42")
     assert joined == NetworkCommand("join", "class", "blue otter 42")
     assert "blue" not in repr(joined)  # the passphrase stays out of logs and tracebacks
-    for bad in ("/network", "/network join class", "/network leave", "/network list x",
-                "/network leave a b", "/network part class"):
+    for bad in ("", "join class", "leave", "list x", "leave a b", "part class"):
         with pytest.raises(ParseError, match="usage: /network"):
-            parse(bad)
+            parse_network(bad)
 
 
 def test_the_status_line_names_the_networks() -> None:
     state = loaded_state()
-    assert "network" not in text_of(render.status_line(state))
-    state.set_status({"name": "me", "fingerprint": "A" * 56, "networks": ["class", "club"]})
-    assert "network class, club" in text_of(render.status_line(state))
+    assert "visible to network" not in text_of(render.status_line(state))
+    state.set_status({"name": "me", "fingerprint": "A" * 56, "mdns": True,
+                      "networks": ["class", "club"]})
+    assert "visible to network class, club" in text_of(render.status_line(state))
+    assert "net class, club" in text_of(render.status_line(state, 40))
 
 
 class NetworkBackend(FakeBackend):
@@ -54,8 +58,6 @@ class NetworkBackend(FakeBackend):
 
 
 async def test_join_and_leave_update_the_status_line() -> None:
-    from p2pchat.tui.controller import Controller
-
     backend = NetworkBackend()
     controller = Controller(backend)
     await controller.start()
@@ -66,8 +68,10 @@ async def test_join_and_leave_update_the_status_line() -> None:
         assert "network class" in text_of(render.status_line(controller.state))
         await controller.execute("/network list")
         await controller.execute("/network leave class")
-        await until(lambda: controller.state.networks == [], 5, "the status to follow")
-        assert "networks: class" in notices(controller) and "networks: none" in notices(controller)
-        assert "blue-otter-42" not in notices(controller)
+        assert controller.state.networks == []
+        await controller.execute("/network join class")
+        text = notices(controller)
+        assert "networks: class" in text and "networks: none" in text
+        assert "usage: /network" in text and "blue-otter-42" not in text
     finally:
         await controller.stop()

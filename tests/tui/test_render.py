@@ -35,8 +35,9 @@ def test_conversation_list_marks_online_requests_and_unread() -> None:
     state.apply(message(CAROL, "c1", "hi", author_name="carol"))
     state.apply({"type": "contact_request", "fingerprint": "D" * 56, "name": "dave", "note": ""})
     rows = text_of(render.conversation_list(state, 20)).splitlines()
-    assert rows[1].startswith(" ? dave") and rows[2].startswith(" ● bob")
-    assert rows[3].startswith(" ○ carol (1)")
+    # Requests first, then by last activity (carol wrote), then by name.
+    assert rows[1].startswith(" ? dave") and rows[2].startswith(" ○ carol (1)")
+    assert rows[3].startswith(" ● bob")
     assert all(len(row) == 20 for row in rows[1:])
 
 
@@ -76,21 +77,54 @@ def test_history_shows_status_and_indents_continuation_lines() -> None:
     state.apply({"type": "delivery", "id": "m2", "status": "delivered", "fingerprint": BOB})
     fragments, lines = render.history(state)
     text = text_of(fragments)
-    assert lines == 3 and len(text.splitlines()) == 3
-    first, second, third = text.splitlines()
+    assert lines == 4 and len(text.splitlines()) == 4
+    day, first, second, third = text.splitlines()
+    assert render.day_label("2026-01-01T10:00:00.000+00:00") in day and "─" in day
     assert first.endswith("bob: two") and second.strip() == "lines"
     assert second.startswith(" " * (len(first) - len("bob: two")))
-    assert third.endswith("me: mine  ✓✓ delivered")
+    assert third.endswith("me: mine ✓✓")  # a quiet mark, no words
 
 
-def test_status_line() -> None:
+def test_status_line_speaks_plainly() -> None:
     state = loaded_state()
-    state.links = 2
+    state.conversations[BOB].online = True
     text = text_of(render.status_line(state))
-    assert "me " + state.me.fingerprint[:7] in text and "links 2" in text
-    assert "mDNS off" in text and "presence public" in text and "in-process" in text
+    assert "me " + state.me.fingerprint[:7] in text and "1 online" in text
+    assert "not looking on this network" in text
+    assert "links" not in text and "mDNS" not in text and "in-process" not in text
+    state.mdns = True
+    assert "visible on this network" in text_of(render.status_line(state))
+    state.presence = "private"
+    assert "visible only to contacts" in text_of(render.status_line(state))
     state.connected = False
-    assert "DISCONNECTED" in text_of(render.status_line(state))
+    assert "reconnecting" in text_of(render.status_line(state))
+    state.connected = True
+    narrow = text_of(render.status_line(state, 40))
+    assert len(narrow) <= 40 and "1 online" in narrow and "private" in narrow
+
+
+def test_wrap_breaks_at_words_with_a_hanging_indent() -> None:
+    rows = render.wrap([("", "12:00 bob: the quick brown fox jumps")], 16, 6)
+    texts = [text_of(row) for row in rows]
+    assert texts == ["12:00 bob: the", "      quick", "      brown fox", "      jumps"]
+    assert all(len(t) <= 16 for t in texts)
+    long_word = [text_of(r) for r in render.wrap([("", "x" * 25)], 10, 2)]
+    assert long_word == ["x" * 10, "  " + "x" * 8, "  " + "x" * 7]
+    assert [text_of(r) for r in render.wrap([("", "漢字漢字漢字")], 5)] == ["漢字", "漢字", "漢字"]
+
+
+def test_a_new_messages_line_above_the_first_unread() -> None:
+    state = loaded_state()
+    state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol")])
+    state.select(CAROL)
+    state.apply(message(BOB, "m1", "unseen", at="2026-01-01T10:00:00.000+00:00"))
+    state.select(BOB)
+    rows = [text_of(r) for r in render.history_rows(state, 40)]
+    assert "new messages" in rows[1] and rows[2].endswith("bob: unseen")
+    state.select(CAROL)  # once read and left, the line goes
+    state.select(BOB)
+    assert not any("new messages" in r for r in render.history_rows(state, 40)
+                   for r in [text_of(r)])
 
 
 @given(st.text(), st.text())

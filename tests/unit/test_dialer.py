@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
+
+import pytest
 
 from p2pchat.net.addresses import Address
 from p2pchat.net.dialer import Dialer
@@ -13,7 +16,7 @@ KEY = b"k" * 32
 ADDRESS: Address = ("127.0.0.1", 9)
 
 
-def make(connect_results: list[bool], **kwargs: float) -> tuple[Dialer, list[float]]:
+def make(connect_results: list[bool], **kwargs: Any) -> tuple[Dialer, list[float]]:
     attempts: list[float] = []
 
     async def connect(key: bytes, address: Address) -> bool:
@@ -64,5 +67,49 @@ async def test_a_wake_retries_at_once_after_failures() -> None:
         await until(lambda: len(attempts) >= 1, 5, "the first dial")
         dialer.wake(KEY)  # a new address, a lost link, an acceptance
         await until(lambda: len(attempts) >= 2, 5, "the dial after the wake")
+    finally:
+        await dialer.stop()
+
+
+async def test_the_fallback_comes_only_after_direct_dials_failed_for_a_while() -> None:
+    relayed: list[float] = []
+
+    async def fallback(key: bytes) -> bool | None:
+        relayed.append(asyncio.get_running_loop().time())
+        return True  # a relay carries the link; direct dials go on
+
+    dialer, attempts = make([], base=0.05, cap=0.1, fallback=fallback, fallback_after=0.5)
+    start = asyncio.get_running_loop().time()
+    dialer.want(KEY)
+    try:
+        await until(lambda: len(relayed) >= 2, 5, "the relay tried, and direct dials after it")
+        assert relayed[0] - start >= 0.5
+        assert sum(1 for t in attempts if t < relayed[0]) >= 2  # direct first, repeatedly
+        assert any(t > relayed[0] for t in attempts)  # and still, while relayed
+    finally:
+        await dialer.stop()
+
+
+async def test_no_address_and_no_relay_waits_to_be_woken() -> None:
+    calls: list[bytes] = []
+
+    async def fallback(key: bytes) -> bool | None:
+        calls.append(key)
+        return None  # no relay attached
+
+    async def connect(key: bytes, address: Address) -> bool:
+        raise AssertionError("nothing to dial")
+
+    # A backoff of 10 ms: a task that retried instead of parking would call again at once.
+    dialer = Dialer(connect, lambda key: [], lambda key: False, fallback=fallback,
+                    fallback_after=0.0, base=0.01, cap=0.01, rng=random.Random(1))
+    dialer.want(KEY)
+    try:
+        await until(lambda: calls, 5, "the first try")
+        with pytest.raises(AssertionError):
+            await until(lambda: len(calls) > 1, 0.3, "a retry that must not come")
+        assert len(calls) == 1
+        dialer.wake(KEY)  # a relay attached
+        await until(lambda: len(calls) == 2, 5, "a try once woken")
     finally:
         await dialer.stop()

@@ -1,0 +1,98 @@
+"""Read positions: how far the user has read each conversation, so unread counts survive a
+restart and agree between every screen attached to the node.
+
+Kept in `read_positions.json` in the home (fingerprint -> id of the newest message read), written
+atomically; the file is bounded and checked like any file on disk. Without a position, what came
+after our own last message counts as unread (we had read what we answered).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from p2pchat.core.identity import fingerprint
+from p2pchat.core.messages import dm_conversation_id
+from p2pchat.storage.store import Store
+
+log = logging.getLogger("p2pchat.node")
+
+FILE_NAME = "read_positions.json"
+MAX_FILE = 1024 * 1024
+MAX_ENTRIES = 10_000
+MAX_COUNTED = 99  # "99" means "99 or more": counting reads that many messages at most
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class ReadPositions:
+    def __init__(self, home: Path, key: bytes, *, store: Callable[[], Store]) -> None:
+        self._path = home / FILE_NAME
+        self._key = key
+        self._store = store
+        self._positions: dict[str, str] | None = None  # read on first use
+
+    def _loaded(self) -> dict[str, str]:
+        if self._positions is None:
+            self._positions = self._read()
+        return self._positions
+
+    def _read(self) -> dict[str, str]:
+        try:
+            with self._path.open("rb") as handle:
+                raw = handle.read(MAX_FILE + 1)
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            log.warning("cannot read %s: %s", self._path, exc.strerror)
+            return {}
+        try:
+            value = json.loads(raw) if len(raw) <= MAX_FILE else None
+        except (ValueError, RecursionError):
+            value = None
+        if not isinstance(value, dict):
+            log.warning("%s is damaged; unread counts start again", self._path)
+            return {}
+        return {k: v for k, v in list(value.items())[:MAX_ENTRIES]
+                if isinstance(k, str) and len(k) <= 80 and isinstance(v, str) and _ID.fullmatch(v)}
+
+    def mark_read(self, peer: bytes, message_id: str) -> None:
+        if not _ID.fullmatch(message_id):
+            raise ValueError("a message id is 32 lowercase hex digits")
+        positions = self._loaded()
+        who = fingerprint(peer)
+        if positions.get(who) == message_id:
+            return
+        positions.pop(who, None)
+        positions[who] = message_id  # newest last: the oldest entries go first when full
+        while len(positions) > MAX_ENTRIES:
+            del positions[next(iter(positions))]
+        self._write(positions)
+
+    def unread(self, peer: bytes) -> int:
+        conv = dm_conversation_id(self._key, peer)
+        messages = self._store().history(conv, MAX_COUNTED + 1)
+        position = self._loaded().get(fingerprint(peer))
+        ids = [m.hash.hex()[:32] for m in messages]
+        if position in ids:
+            start = ids.index(position) + 1
+        else:
+            own = [i for i, m in enumerate(messages) if m.own]
+            start = own[-1] + 1 if own else 0
+        return min(MAX_COUNTED, sum(1 for m in messages[start:] if not m.own))
+
+    def _write(self, positions: dict[str, str]) -> None:
+        tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(positions, handle)
+            os.replace(tmp, self._path)
+        except OSError as exc:  # unread counts are a convenience: never fail a command on them
+            log.warning("cannot save read positions: %s", exc.strerror)
+            with contextlib.suppress(OSError):
+                tmp.unlink()

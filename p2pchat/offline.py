@@ -1,0 +1,88 @@
+"""Reading a home without its node: contacts and history from the store, opened read-only.
+
+`p2pchat log` and `p2pchat contacts list` work whether or not a node runs: with none, the
+store is opened for reading only (SQLite's WAL lets a reader in beside a writer), and the
+answers have the same shape as the control API's (docs/api.md), built by the node's own Views.
+Nobody is online when no node runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from p2pchat.core.identity import FingerprintError, parse_fingerprint
+from p2pchat.core.messages import dm_conversation_id
+from p2pchat.node.config import CommandError
+from p2pchat.node.node import DB_FILE
+from p2pchat.node.views import Views
+from p2pchat.storage.store import Contact, Store, StoreError
+
+READABLE_STATES = ("contact", "request", "blocked")
+
+
+class OfflineReader:
+    def __init__(self, home: Path, public_key: bytes, name: str,
+                 body_key: bytes | None = None) -> None:
+        """`body_key` (the identity's "store" key) is needed only to read message texts; the
+        contact list is not sealed, so `contacts.list` works without the passphrase."""
+        self._key = public_key
+        self._can_read_bodies = body_key is not None
+        self._store: Store | None = None  # no store yet: a node never ran, nothing to read
+        if (home / DB_FILE).exists():
+            try:
+                self._store = Store.open_readonly(home / DB_FILE, body_key or bytes(32))
+            except StoreError as exc:
+                raise CommandError("storage", str(exc)) from None
+        self._views = Views(self._key, name, store=self._opened,
+                            is_linked=lambda key: False, peer_of=self._peer_of)
+
+    def _opened(self) -> Store:
+        assert self._store is not None
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> OfflineReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _peer_of(self, conv: bytes) -> bytes | None:
+        stored = self._opened().get_conversation(conv)
+        return stored.peer if stored else None
+
+    def call(self, method: str, **params: Any) -> Any:
+        """The read-only control methods, answered from the store."""
+        if method == "contacts.list":
+            if self._store is None:
+                return []
+            return [self._views.contact(c) for c in self._store.list_contacts()]
+        if method == "log":
+            if not self._can_read_bodies:
+                raise CommandError("locked", "reading messages needs the identity unlocked")
+            store = self._store
+            who = str(params.get("with", ""))
+            if store is None:
+                raise CommandError("unknown_contact", f"no contact named {who!r}")
+            contact = self._contact(store, who)
+            conv = dm_conversation_id(self._key, contact.key)
+            return [self._views.message(m.envelope, own=m.own,
+                                        status=m.status if m.own else None,
+                                        stored_hash=m.hash, readable=m.readable)
+                    for m in store.history(conv, params.get("limit"))]
+        raise CommandError("no_node", f"'{method}' needs the running node")
+
+    def _contact(self, store: Store, who: str) -> Contact:
+        contact = store.contact_by_name(who)
+        if contact is None:
+            try:
+                contact = store.get_contact(parse_fingerprint(who))
+            except FingerprintError:
+                contact = None
+        if contact is None or contact.state not in READABLE_STATES:
+            raise CommandError("unknown_contact", f"no contact named {who!r}")
+        return contact

@@ -1,0 +1,62 @@
+"""Telling the user about a message they are not looking at: bell, title, desktop notice.
+
+The terminal title carries the unread total; the bell rings (unless turned off with
+$P2PCHAT_BELL=0) and a desktop notification appears (where `notify-send` exists) when the total
+grows. Only the count and the sender's name leave the screen, never the text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+
+from p2pchat.tui.state import ChatState
+
+BELL_ENV = "P2PCHAT_BELL"
+DESKTOP_ENV = "P2PCHAT_DESKTOP_NOTIFY"
+
+
+class Notifier:
+    def __init__(self, write: Callable[[str], None] | None = None, *, bell: bool | None = None,
+                 desktop: bool | None = None) -> None:
+        self._out = write
+        self.bell = os.environ.get(BELL_ENV, "1") != "0" if bell is None else bell
+        wants_desktop = os.environ.get(DESKTOP_ENV, "1") != "0" if desktop is None else desktop
+        self._notify_send = shutil.which("notify-send") if wants_desktop else None
+        self._last_total = 0
+        self._last_title = ""
+
+    def update(self, state: ChatState) -> None:
+        total = state.unread_total
+        title = f"p2pchat ({total})" if total else "p2pchat"
+        if self._out is None:
+            return
+        if title != self._last_title:
+            self._last_title = title
+            self._write(f"\x1b]2;{title}\x07")
+        if total > self._last_total:
+            if self.bell:
+                self._write("\x07")
+            self._desktop(state, total)
+        self._last_total = total
+
+    def _write(self, text: str) -> None:
+        assert self._out is not None
+        with contextlib.suppress(OSError, ValueError):  # a closed terminal: nothing to tell
+            self._out(text)
+
+    def _desktop(self, state: ChatState, total: int) -> None:
+        if self._notify_send is None or not os.environ.get("DISPLAY", "") + os.environ.get(
+                "WAYLAND_DISPLAY", ""):
+            return
+        senders = sorted(c.name for c in state.conversations.values() if c.unread)
+        body = f"{total} unread from {', '.join(senders[:3])}"
+        try:
+            subprocess.Popen([self._notify_send, "p2pchat", body], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:
+            self._notify_send = None
+

@@ -1,0 +1,110 @@
+"""The CLI agrees with the chat screen, reads without a node, and fails cleanly; real processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from p2pchat.core.identity import Identity
+from p2pchat.node.node import DB_FILE
+from p2pchat.storage.store import Store
+from p2pchat.tui.safety import safety_rows
+from tests.cli import assert_clean_failure, run, run_json
+from tests.nodes import NodeProcess, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_safety_by_name_or_spaced_fingerprint_same_layout_as_the_chat(tmp_path: Path) -> None:
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = Identity.generate()
+    try:
+        alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", check=True)
+        by_fp = run_json(alice.home, "safety", bob.fingerprint)["safety_number"]
+        spaced = bob.fingerprint.replace("-", " ").split()  # several arguments, no quotes
+        assert run_json(alice.home, "safety", *spaced)["safety_number"] == by_fp
+        assert run_json(alice.home, "safety", "bob")["safety_number"] == by_fp  # by name
+        shown = run(alice.home, "safety", "bob", check=True).stdout.splitlines()[1:]
+        assert [row.strip() for row in shown] == safety_rows(by_fp)  # as /safety shows it
+        assert len(shown) == 3 and all(len(row.split()) == 4 for row in shown)
+    finally:
+        alice.close()
+
+
+def test_history_and_contacts_without_a_node(tmp_path: Path) -> None:
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", "--addr", bob.addr,
+                  check=True)
+        bob.cli("contacts", "add", alice.fingerprint, "--name", "alice", check=True)
+        alice.cli("send", "bob", "lunch at noon?", check=True)
+        wait_for(lambda: [m["text"] for m in bob.log_json("alice")] == ["lunch at noon?"], 20,
+                 "the message")
+        # Beside the running node, a read-only store sees what it wrote.
+        reader = Store.open_readonly(alice.home / DB_FILE, bytes(32))
+        try:
+            assert [c.name for c in reader.list_contacts()] == ["bob"]
+        finally:
+            reader.close()
+        alice.stop()
+        assert [m["text"] for m in alice.log_json("bob")] == ["lunch at noon?"]
+        contacts = run_json(alice.home, "contacts", "list")
+        assert [(c["name"], c["online"]) for c in contacts] == [("bob", False)]
+        found = run(alice.home, "search", "bob", "LUNCH", check=True).stdout
+        assert "lunch at noon?" in found
+        alice.start()  # the read-only opens left the store as the node wants it
+        assert alice.json("status")["name"] == "alice"
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_contact_commands_say_what_is_wrong(tmp_path: Path) -> None:
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    carol = Identity.generate()
+    try:
+        alice.cli("contacts", "add", carol.fingerprint, "--name", "carol", check=True)
+        taken = alice.cli("contacts", "accept", "carol")
+        assert_clean_failure(taken)
+        assert "'carol' is already a contact" in taken.stderr
+        renamed = alice.json("contacts", "rename", "carol", "Carol S")
+        assert renamed["name"] == "Carol S"
+        alice.cli("contacts", "block", "Carol S", check=True)
+        blocked = alice.cli("contacts", "accept", "Carol S")
+        assert "'Carol S' is blocked: unblock them first" in blocked.stderr
+        assert alice.json("contacts", "unblock", "Carol S")["state"] == "contact"
+        removed = alice.cli("contacts", "remove", "Carol S", check=True).stdout
+        assert "can ask to connect again" in removed and "block" in removed
+    finally:
+        alice.close()
+
+
+def test_clean_errors_for_scripts_and_missing_homes(tmp_path: Path) -> None:
+    nowhere = tmp_path / "nowhere"
+    status = run(nowhere, "status")
+    assert_clean_failure(status)
+    assert "there is no p2pchat home at" in status.stderr and "init" in status.stderr
+    as_json = run(nowhere, "contacts", "list", "--json")
+    assert as_json.returncode == 1
+    error = json.loads(as_json.stdout)["error"]
+    assert error["code"] and "no p2pchat home" in error["message"]
+    no_id = run(tmp_path / "empty", "id")
+    assert_clean_failure(no_id)
+    assert f"--home {tmp_path / 'empty'} init" in no_id.stderr
+    chat = run(tmp_path / "chat-home", "chat")  # no terminal: refused, and nothing created
+    assert_clean_failure(chat)
+    assert "needs a terminal" in chat.stderr and not (tmp_path / "chat-home").exists()
+
+
+def test_nick_without_a_node_changes_the_name_only(tmp_path: Path) -> None:
+    home = tmp_path / "a"
+    run(home, "init", "--name", "root", env={"P2PCHAT_PASSPHRASE": "pw pw"}, check=True)
+    before = run_json(home, "id")
+    assert run_json(home, "nick", "Ada")["name"] == "Ada"
+    after = run_json(home, "id")
+    assert after["name"] == "Ada" and after["fingerprint"] == before["fingerprint"]
+    assert_clean_failure(run(home, "nick", "bad\x1bname"))
+    assert run_json(home, "id")["name"] == "Ada"
