@@ -201,3 +201,35 @@ async def test_leaving_closes_strangers_met_through_the_network(
                                 for view in b.peers()["links"]), 10, "the member's link")
         b.networks.leave("class")
         assert "left the network" in await peer.wait_closed(10)
+
+
+def test_members_chat_through_a_network_relay_an_outsider_cannot_use(
+        make_node: Any, tmp_path: Path) -> None:
+    from tests.nodes import wait_for
+
+    passphrase_file = tmp_path / "pass"
+    passphrase_file.write_text("blue-otter-42\n")
+    relay = RelayProcess(tmp_path / "relay").start(
+        "--network", "class", "--network-passphrase-file", str(passphrase_file))
+    try:
+        relay_arg = f"127.0.0.1:{relay.port}#{relay.status['fingerprint']}"
+        a, b, c = make_node("alice"), make_node("bob"), make_node("carol")
+        for member in (a, b):
+            member.cli("network", "join", "class", "--passphrase-file", str(passphrase_file),
+                       check=True)
+        for node in (a, b, c):
+            node.start("--relay", relay_arg)
+        # Contacts by fingerprint only, mDNS off: the relay is the only way.
+        a.cli("contacts", "add", b.fingerprint, "--name", "bob", check=True)
+        b.cli("contacts", "add", a.fingerprint, "--name", "alice", check=True)
+        c.cli("contacts", "add", a.fingerprint, "--name", "alice", check=True)
+        a.cli("send", "bob", "through the class relay", check=True)
+        wait_for(lambda: any(m["text"] == "through the class relay" for m in b.log_json("alice")),
+                 30, "the message through the relay")
+        assert [r["state"] for r in a.json("status")["relays"]] == ["attached"]
+        # Carol's attempts fail at the handshake: never attached, nothing reaches alice.
+        wait_for(lambda: c.json("status")["relays"][0]["last_error"], 20, "carol's refusal")
+        assert c.json("status")["relays"][0]["state"] != "attached"
+        assert a.json("peers")["requests"] == []
+    finally:
+        relay.close()
