@@ -39,6 +39,7 @@ OBJECTS: tuple[Entry, ...] = (
     Entry("memory", "bench_memory.py", quick=("--quick",)),
     Entry("growth", "bench_growth.py", quick=None, timeout=300.0),
     Entry("discovery", "bench_discovery.py", quick=None, timeout=180.0),
+    Entry("network", "bench_network.py", quick=("--quick",)),
     Entry("relay", "bench_relay.py", quick=("--small", "5000", "--bulk-mib", "16", "--repeats",
                                             "1"), timeout=300.0),
 )

@@ -385,6 +385,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"listening: {clean(', '.join(status['listen']))}")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
+    if status.get("networks"):
+        print(f"networks: {clean(', '.join(status['networks']))}")
     for relay in status.get("relays", []):
         error = f" ({relay['last_error']})" if relay["last_error"] and \
             relay["state"] != "attached" else ""
@@ -515,6 +517,16 @@ def cmd_relay(args: argparse.Namespace) -> int:
     try:
         return run_relay(args)
     except RelayError as exc:
+        _fail(str(exc))
+
+
+def cmd_network(args: argparse.Namespace) -> int:
+    from p2pchat.network_command import NetworkCommandError
+    from p2pchat.network_command import cmd_network as run_network
+
+    try:
+        return run_network(args, load_identity)
+    except NetworkCommandError as exc:
         _fail(str(exc))
 
 
@@ -659,6 +671,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     peers = command("peers", cmd_peers, "show live links, nearby nodes and contact requests")
     peers.add_argument("--json", action="store_true", help="print a JSON object")
+
+    from p2pchat.network_command import add_network_arguments
+
+    network = command("network", cmd_network, "join, leave or list networks: a passphrase"
+                      " that decides who can see and reach you (docs/privacy.md)")
+    add_network_arguments(network, lambda sub: sub.add_argument(
+        "--home", metavar="DIR", default=argparse.SUPPRESS, help="data directory of this node"))
 
     from p2pchat.relay.command import add_relay_arguments
 

@@ -83,6 +83,11 @@ class ControlServer:
             "unread": self._sync(lambda p: node_.unread()),
             "send": lambda p: node_.send(_text(p, "to"), _text(p, "text")),
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
+            "network.join": lambda p: node_.networks.join(_text(p, "name"),
+                                                          _text(p, "passphrase")),
+            "network.leave": self._sync(lambda p: node_.networks.leave(_text(p, "name"))),
+            "network.list": self._sync(lambda p: node_.networks.view()),
+            "network.reload": self._sync(lambda p: node_.networks.reload()),
         }
 
     @staticmethod

@@ -98,13 +98,16 @@ class HostilePeer:
         self.established: Established | None = None
         self.key_mismatch: KeyMismatch | None = None
         self.closed_reason: str | None = None  # set once the link is over, whoever ended it
+        self.sent = bytearray()  # every byte on the wire, each way (what an observer records)
+        self.received = bytearray()
 
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(cls, identity: Identity, address: tuple[str, int], *,
                       remote_key: bytes | None = None, ik_timestamp: int | None = None,
                       handshake: bool = True, local_host: str | None = None,
-                      timeout: float = DEFAULT_TIMEOUT) -> AsyncIterator[HostilePeer]:
+                      timeout: float = DEFAULT_TIMEOUT,
+                      psks: tuple[bytes, ...] = ()) -> AsyncIterator[HostilePeer]:
         """Dial `address`; with `remote_key` the handshake is IK (falling back to XX), else XX.
 
         With `handshake=False` only the first handshake message is sent: the test drives the
@@ -115,7 +118,7 @@ class HostilePeer:
             *address, local_addr=None if local_host is None else (local_host, 0)), timeout)
         session = Session(
             identity=identity, initiator=True, now=_now(), remote_key=remote_key,
-            ik_timestamp=time.time_ns() if ik_timestamp is None else ik_timestamp,
+            ik_timestamp=time.time_ns() if ik_timestamp is None else ik_timestamp, psks=psks,
         )
         peer = cls(reader, writer, session, timeout)
         try:
@@ -197,6 +200,7 @@ class HostilePeer:
     def _flush(self) -> None:
         data = self.session.data_to_send()
         if data and not self._writer.is_closing():
+            self.sent += data
             self._writer.write(data)
 
     async def _until(self, done: Callable[[], bool], timeout: float | None, what: str) -> None:
@@ -214,6 +218,7 @@ class HostilePeer:
             except (ConnectionError, OSError) as exc:
                 self.closed_reason = f"connection error: {exc.__class__.__name__}"
                 continue
+            self.received += data
             self._handle(self.session.receive_data(data, _now()))
             self._flush()
             if not data and self.closed_reason is None:

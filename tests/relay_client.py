@@ -61,7 +61,8 @@ class RelayClient:
         return self.identity.public_key
 
     async def connect(self, host: str, port: int, *, relay_key: bytes | None = None,
-                      attach: bool = True, rcvbuf: int | None = None) -> RelayClient:
+                      attach: bool = True, rcvbuf: int | None = None,
+                      psks: tuple[bytes, ...] = ()) -> RelayClient:
         """Handshake (IK when `relay_key` is known, else XX), then Attach unless told not to."""
         sock = None
         if rcvbuf is not None:
@@ -77,7 +78,7 @@ class RelayClient:
         self._writer = writer
         self._session = Session(identity=self.identity, initiator=True, now=_now(),
                                 remote_key=relay_key, ik_timestamp=time.time_ns(),
-                                config=self.config)
+                                config=self.config, psks=psks)
         self._task = asyncio.get_running_loop().create_task(self._read(reader))
         self._flush()
         if attach:

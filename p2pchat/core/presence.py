@@ -49,6 +49,7 @@ MAX_ADDRESSES = 8  # addresses kept per advert
 MAX_ADDRESSES_SCANNED = 64  # entries of the hostile address list looked at before giving up
 MAX_ADDRESS_CHARS = 64  # longest address literal accepted (IPv6 with a scope id fits)
 MAX_PROPERTIES_SCANNED = 64  # TXT entries looked at
+MAX_SEALED = 8  # network entries m0..m7 (one per network a node is in)
 
 _TAG_PERSON = b"p2pchat-presence"  # BLAKE2b personalisation, exactly 16 bytes
 _INSTANCE_PREFIX = "p2pchat-"
@@ -160,6 +161,8 @@ class Advert:
     public_key: bytes | None = None
     name: str | None = None
     tag: str | None = None
+    # Network entries (TXT m0..m7): opaque here, opened with a network key (core/network.py).
+    sealed: tuple[str, ...] = ()
 
     def may_be(self, public_key: bytes, day: int) -> bool:
         """Whether this advert claims to be `public_key` (by fingerprint or by today's tag).
@@ -287,6 +290,9 @@ def _parse_advert(
     tag_text = _text_value(props, b"tag")
     tag = tag_text if _is_tag(tag_text) else None
 
+    sealed = tuple(value for index in range(MAX_SEALED)
+                   if (value := _text_value(props, f"m{index}".encode("ascii"))) is not None)
+
     return Advert(
         instance=name_of_instance,
         addresses=parsed_addresses,
@@ -294,4 +300,5 @@ def _parse_advert(
         public_key=public_key,
         name=name,
         tag=tag,
+        sealed=sealed,
     )

@@ -11,7 +11,8 @@ numbers. In short:
 * Handshake: ``Noise_XX_25519_ChaChaPoly_BLAKE2b`` (first contact) or
   ``Noise_IK_25519_ChaChaPoly_BLAKE2b`` (the initiator knows the responder's key), with a
   "retry with XX" answer when an IK first message cannot be accepted. Each handshake frame is one
-  kind byte followed by the Noise message.
+  kind byte followed by the Noise message. Inside a network the same patterns run with the
+  network's PSK (``psk0``), and the kind byte has its 0x40 bit set.
 * Transport: each frame is one Noise transport message whose plaintext is one inner-type byte
   followed by data (record chunks, keepalive, close, on-demand rekey handshake).
 * Every frame, handshake or transport, carries the 2-byte length prefix of `framing.py`.
@@ -26,25 +27,27 @@ from __future__ import annotations
 import contextlib
 import hmac
 import os
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum, auto
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
 from p2pchat.core.codec import pack, unpack
-from p2pchat.core.errors import ProtocolError
+from p2pchat.core.errors import NoiseError, ProtocolError
 from p2pchat.core.framing import FrameDecoder, encode_frame
 from p2pchat.core.identity import Identity, IdentityError, x25519_from_ed25519_public
 from p2pchat.core.noise import CipherState, HandshakeState
 
 __all__ = [
     "IK_PROTOCOL",
+    "IK_PSK_PROTOCOL",
     "KK_PROTOCOL",
     "MAX_CHUNK",
     "MAX_IK_TIMESTAMP",
     "PROLOGUE_PREFIX",
     "XX_PROTOCOL",
+    "XX_PSK_PROTOCOL",
     "Closed",
     "Established",
     "Event",
@@ -63,6 +66,11 @@ __all__ = [
 XX_PROTOCOL: Final = "Noise_XX_25519_ChaChaPoly_BLAKE2b"
 IK_PROTOCOL: Final = "Noise_IK_25519_ChaChaPoly_BLAKE2b"
 KK_PROTOCOL: Final = "Noise_KK_25519_ChaChaPoly_BLAKE2b"
+# Inside a network (docs/protocol.md, "Networks"): the same patterns with the network's PSK mixed
+# in before the first message, so without the PSK not even the first payload can be read and
+# neither static key is ever sent to (or accepted from) an outsider.
+XX_PSK_PROTOCOL: Final = "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b"
+IK_PSK_PROTOCOL: Final = "Noise_IKpsk0_25519_ChaChaPoly_BLAKE2b"
 
 # The prologue binds our protocol name and version into every handshake hash, so a peer speaking
 # another version (or another application using the same Noise pattern) fails the handshake.
@@ -77,6 +85,11 @@ KIND_XX3: Final = 0x03
 KIND_IK1: Final = 0x11
 KIND_IK2: Final = 0x12
 KIND_RETRY_XX: Final = 0x20
+# The same messages of the psk0 patterns: the 0x40 bit says "network handshake". The responder
+# tries each of its networks' PSKs on the first message (at most MAX_NETWORK_PSKS).
+KIND_PSK: Final = 0x40
+MAX_NETWORK_PSKS: Final = 8
+PSK_LEN: Final = 32
 
 # Transport inner types: the first plaintext byte of every transport message.
 T_DATA_MORE: Final = 0x00
@@ -160,6 +173,8 @@ class Established:
     remote_key: bytes
     handshake_hash: bytes
     pattern: str  # "XX" or "IK" (an IK attempt that fell back reports "XX")
+    # The network PSK this handshake used (one of the session's `psks`), None for a plain one.
+    psk: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -328,9 +343,25 @@ class Session:
         allow_xx: bool = True,
         config: SessionConfig = DEFAULT_CONFIG,
         random: Callable[[int], bytes] = os.urandom,
+        psks: Sequence[bytes] = (),
+        allow_plain: bool = True,
+        plain_from: Callable[[bytes], bool] | None = None,
     ) -> None:
+        """`psks`: the network PSKs. An initiator passes at most one (the network it dials
+        in); a responder passes every network it answers for. `allow_plain`: whether a
+        responder also takes handshakes without a PSK (`allow_xx` still rules plain XX);
+        `plain_from`, if given, the Ed25519 keys it takes a plain IK from (checked before
+        IK2 is sent, so anyone else learns nothing, not even that we are here)."""
         if remote_key is not None and not initiator:
             raise ValueError("only an initiator can expect a remote key")
+        if len(psks) > (1 if initiator else MAX_NETWORK_PSKS):
+            raise ValueError("too many network PSKs")
+        if any(len(psk) != PSK_LEN for psk in psks):
+            raise ValueError(f"a network PSK is {PSK_LEN} bytes")
+        self._psks = tuple(bytes(psk) for psk in psks)
+        self._allow_plain = allow_plain
+        self._plain_from = plain_from
+        self._used_psk: bytes | None = self._psks[0] if initiator and self._psks else None
         if not 0 <= ik_timestamp <= MAX_IK_TIMESTAMP:
             raise ValueError("ik_timestamp must be in 0..2**63-1")
         self._identity = identity
@@ -376,13 +407,15 @@ class Session:
         elif self._expected_key is not None:
             # Local input: an invalid key raises IdentityError (a ValueError) right here.
             rs = x25519_from_ed25519_public(self._expected_key)
-            self._hs = self._handshake(IK_PROTOCOL, initiator=True, rs=rs)
+            self._hs = self._handshake(self._protocol("IK"), initiator=True, rs=rs,
+                                       psk=self._used_psk)
             payload = {
                 F_ED25519: identity.public_key,
                 F_TIMESTAMP: ik_timestamp,
                 F_REKEY: config.rekey_every,
             }
-            self._queue_handshake(KIND_IK1, self._hs.write_message(_encode_payload(payload)))
+            self._queue_handshake(self._kind(KIND_IK1),
+                                  self._hs.write_message(_encode_payload(payload)))
             self._state = _State.INITIATOR_IK_SENT
         else:
             self._start_xx()
@@ -528,7 +561,7 @@ class Session:
     # -- handshake ----------------------------------------------------------------------------
 
     def _handshake(self, protocol: str, *, initiator: bool, rs: bytes | None = None,
-                   prologue_extra: bytes = b"") -> HandshakeState:
+                   prologue_extra: bytes = b"", psk: bytes | None = None) -> HandshakeState:
         """A handshake with our static key; the prologue binds protocol name and version."""
         return HandshakeState(
             protocol,
@@ -537,24 +570,67 @@ class Session:
             s=self._identity.x25519_private,
             rs=rs,
             random=self._random,
+            psks=() if psk is None else (psk,),
         )
 
+    def _protocol(self, pattern: str) -> str:
+        """The protocol name of `pattern` ("XX" or "IK") in this session's mode."""
+        if self._used_psk is None:
+            return XX_PROTOCOL if pattern == "XX" else IK_PROTOCOL
+        return XX_PSK_PROTOCOL if pattern == "XX" else IK_PSK_PROTOCOL
+
+    def _kind(self, kind: int) -> int:
+        return kind | KIND_PSK if self._used_psk is not None else kind
+
     def _start_xx(self) -> None:
-        self._hs = self._handshake(XX_PROTOCOL, initiator=True)
-        # XX1's payload travels in clear text: it carries nothing but an empty map.
-        self._queue_handshake(KIND_XX1, self._hs.write_message(_encode_payload({})))
+        self._hs = self._handshake(self._protocol("XX"), initiator=True, psk=self._used_psk)
+        # A plain XX1's payload travels in clear text: it carries nothing but an empty map.
+        # Under psk0 it is encrypted, which is what lets the responder check the PSK first.
+        self._queue_handshake(self._kind(KIND_XX1),
+                              self._hs.write_message(_encode_payload({})))
         self._state = _State.INITIATOR_XX_SENT
+
+    def _first_read(self, pattern: str, message: bytes,
+                    with_psk: bool) -> tuple[HandshakeState, bytes]:
+        """Read a first handshake message: plainly, or with whichever network PSK opens it.
+
+        Each wrong PSK fails at the first AEAD tag, before any static key is decrypted, so
+        trying them all costs at most len(psks) reads and reveals nothing."""
+        if not with_psk:
+            if not self._allow_plain:
+                raise ProtocolError("handshake without a network key refused")
+            self._used_psk = None
+            hs = self._handshake(self._protocol(pattern), initiator=False)
+            return hs, hs.read_message(message)
+        for psk in self._psks:
+            self._used_psk = psk
+            hs = self._handshake(self._protocol(pattern), initiator=False, psk=psk)
+            try:
+                return hs, hs.read_message(message)
+            except NoiseError:
+                continue
+        self._used_psk = None
+        raise ProtocolError("handshake under no network key of ours")
 
     def _on_handshake_frame(self, frame: bytes) -> None:
         if len(frame) > MAX_HANDSHAKE_FRAME:
             raise ProtocolError(f"handshake frame of {len(frame)} bytes is too large")
         kind, message = frame[0], frame[1:]
         state = self._state
-        if state is _State.RESPONDER_START and kind == KIND_IK1:
-            self._responder_ik1(message)
-        elif state in (_State.RESPONDER_START, _State.RESPONDER_RETRY_SENT) and kind == KIND_XX1:
-            self._responder_xx1(message)
-        elif state is _State.RESPONDER_XX2_SENT and kind == KIND_XX3:
+        base, with_psk = kind & ~KIND_PSK, bool(kind & KIND_PSK)
+        if state is _State.RESPONDER_START and base == KIND_IK1:
+            self._responder_ik1(message, with_psk=with_psk)
+        elif state in (_State.RESPONDER_START, _State.RESPONDER_RETRY_SENT) and base == KIND_XX1:
+            self._responder_xx1(message, with_psk=with_psk)
+        elif with_psk == (self._used_psk is not None) or kind == KIND_RETRY_XX:
+            self._on_mode_frame(base, message)
+        else:
+            raise ProtocolError("handshake frame of the other mode (network or plain)")
+
+    def _on_mode_frame(self, kind: int, message: bytes) -> None:
+        """A later handshake frame, its kind stripped of the psk bit (which matched)."""
+        state = self._state
+        if state is _State.RESPONDER_XX2_SENT and kind == KIND_XX3:
             self._responder_xx3(message)
         elif state is _State.INITIATOR_IK_SENT and kind == KIND_IK2:
             self._initiator_ik2(message)
@@ -565,13 +641,15 @@ class Session:
         elif state is _State.INITIATOR_XX_SENT and kind == KIND_XX2:
             self._initiator_xx2(message)
         else:
-            raise ProtocolError(f"unexpected handshake frame kind 0x{kind:02x} at this point")
+            raise ProtocolError("unexpected handshake frame kind at this point")
 
-    def _responder_ik1(self, message: bytes) -> None:
-        hs = self._handshake(IK_PROTOCOL, initiator=False)
+    def _responder_ik1(self, message: bytes, *, with_psk: bool) -> None:
         try:
-            payload = _decode_payload(hs.read_message(message))
+            hs, plaintext = self._first_read("IK", message, with_psk)
+            payload = _decode_payload(plaintext)
             remote = self._proven_identity(payload, hs.remote_static)
+            if not with_psk and self._plain_from is not None and not self._plain_from(remote):
+                raise ProtocolError("plain IK from a key we do not take it from")
             ts = _get_int(payload, F_TIMESTAMP, 0, MAX_IK_TIMESTAMP)
             peer_rekey = _get_int(payload, F_REKEY, 1, MAX_REKEY_EVERY)
             # Checked last, so only an authenticated first message can advance the guard.
@@ -580,22 +658,24 @@ class Session:
         except (ProtocolError, ValueError) as exc:
             # The initiator may hold an old key of ours, or this is a replay: let it run XX,
             # which proves both keys afresh, unless we only take peers that already know us.
-            if not self._allow_xx:
+            if not (self._allow_xx if not with_psk else self._psks):
                 raise ProtocolError(f"IK handshake refused ({exc}); XX not allowed") from None
+            self._used_psk = None
             self._queue_handshake(KIND_RETRY_XX, b"")
             self._state = _State.RESPONDER_RETRY_SENT
             return
         reply = hs.write_message(_encode_payload({F_REKEY: self._config.rekey_every}))
-        self._queue_handshake(KIND_IK2, reply)
+        self._queue_handshake(self._kind(KIND_IK2), reply)
         self._finish_handshake(hs, remote, "IK", peer_rekey, confirmed=False)
 
-    def _responder_xx1(self, message: bytes) -> None:
-        if not self._allow_xx:
+    def _responder_xx1(self, message: bytes, *, with_psk: bool) -> None:
+        # Inside a network, XX is how members first meet; the PSK already kept outsiders out.
+        if not with_psk and not self._allow_xx:
             raise ProtocolError("XX handshake refused: only peers that know our key may connect")
-        hs = self._handshake(XX_PROTOCOL, initiator=False)
-        _decode_payload(hs.read_message(message))  # must be a map; nothing in it is used yet
+        hs, plaintext = self._first_read("XX", message, with_psk)
+        _decode_payload(plaintext)  # must be a map; nothing in it is used yet
         payload = {F_ED25519: self._identity.public_key, F_REKEY: self._config.rekey_every}
-        self._queue_handshake(KIND_XX2, hs.write_message(_encode_payload(payload)))
+        self._queue_handshake(self._kind(KIND_XX2), hs.write_message(_encode_payload(payload)))
         self._hs = hs
         self._state = _State.RESPONDER_XX2_SENT
 
@@ -630,7 +710,7 @@ class Session:
             self._events.append(KeyMismatch(expected=expected, presented=remote))
             raise ProtocolError("peer at this address presented a different key")
         payload_out = {F_ED25519: self._identity.public_key, F_REKEY: self._config.rekey_every}
-        self._queue_handshake(KIND_XX3, hs.write_message(_encode_payload(payload_out)))
+        self._queue_handshake(self._kind(KIND_XX3), hs.write_message(_encode_payload(payload_out)))
         self._finish_handshake(hs, remote, "XX", peer_rekey)
 
     def _proven_identity(self, payload: Mapping[str, object], remote_static: bytes | None) -> bytes:
@@ -662,7 +742,7 @@ class Session:
         self._last_sent = self._now
         if confirmed:
             self._state = _State.TRANSPORT
-            self._events.append(Established(remote, hs.handshake_hash, pattern))
+            self._events.append(Established(remote, hs.handshake_hash, pattern, self._used_psk))
         else:
             self._state = _State.RESPONDER_IK_CONFIRMING
 
@@ -686,7 +766,8 @@ class Session:
         if self._state is _State.RESPONDER_IK_CONFIRMING:
             assert self._remote_key is not None and self._handshake_hash is not None
             self._state = _State.TRANSPORT
-            self._events.append(Established(self._remote_key, self._handshake_hash, "IK"))
+            self._events.append(Established(self._remote_key, self._handshake_hash, "IK",
+                                            self._used_psk))
         self._recv_count += 1
         if self._recv_count >= self._recv_rekey_every:
             recv.rekey()

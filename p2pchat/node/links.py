@@ -44,6 +44,9 @@ class LinkTable:
         on_gone: Callable[[Link], None],
         addresses_for: Callable[[bytes], list[Address]],
         is_stale: Callable[[Link], bool],
+        network_psks: Callable[[], tuple[bytes, ...]] = tuple,
+        psk_for: Callable[[bytes], tuple[bytes, ...]] = lambda key: (),
+        is_contact: Callable[[bytes], bool] = lambda key: True,
         relays: Callable[[], list[RelayConnection]] = list,
     ) -> None:
         self._identity = identity
@@ -52,6 +55,9 @@ class LinkTable:
         self._spawn = spawn
         self._on_event = on_event
         self._on_gone = on_gone
+        self._network_psks = network_psks  # every network we answer for (node/networks.py)
+        self._psk_for = psk_for  # the network to dial a peer in, if any
+        self._is_contact = is_contact
         # A relayed link's path is the relay's: adverts of the peer's own addresses say
         # nothing about it.
         self._path_stale = is_stale
@@ -120,10 +126,14 @@ class LinkTable:
         await self._serve(link)
 
     def _responder_session(self) -> Session:
+        psks = self._network_psks()
         return Session(
             identity=self._identity, initiator=False, now=asyncio.get_running_loop().time(),
-            replay_guard=self._replay_guard, allow_xx=self._config.presence != "private",
-            config=self._config.session,
+            replay_guard=self._replay_guard,
+            # Inside networks a plain XX would greet any stranger; contacts still use IK.
+            allow_xx=self._config.presence != "private" and not psks,
+            config=self._config.session, psks=psks,
+            plain_from=self._is_contact if psks else None,
         )
 
     def _initiator_session(self, key: bytes) -> Session:
@@ -131,7 +141,7 @@ class LinkTable:
             identity=self._identity, initiator=True, now=asyncio.get_running_loop().time(),
             remote_key=key, ik_timestamp=self._next_ik_timestamp(key),
             replay_guard=self._replay_guard,
-            config=self._config.session,
+            config=self._config.session, psks=self._psk_for(key),
         )
 
     def accept_relayed(self, conn: RelayConnection, sender: bytes,

@@ -27,6 +27,7 @@ from p2pchat.net.addresses import Address, format_addr, is_loopback
 from p2pchat.net.link import Link
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.links import Spawn
+from p2pchat.node.networks import Networks, member_view
 from p2pchat.storage.store import Contact
 
 log = logging.getLogger("p2pchat.node")
@@ -47,6 +48,7 @@ class Nearby:
         on_change: Callable[[], None],
         wake_dialer: Callable[[], None],
         new_port: Callable[[], Awaitable[int | None]],
+        networks: Networks | None = None,
     ) -> None:
         self._key = key
         self._name = name
@@ -57,6 +59,7 @@ class Nearby:
         self._on_change = on_change  # what is advertised nearby changed
         self._wake_dialer = wake_dialer
         self._new_port = new_port
+        self._networks = networks
         self.discovery: Any = None
         self._advert: Advert | None = None
         self._local_addrs: set[str] = set()
@@ -108,8 +111,27 @@ class Nearby:
         except Exception as exc:
             log.warning("could not update the mDNS advert: %s", exc)
 
+    @property
+    def _rotating(self) -> bool:
+        """Private presence and networks: adverts must not be linkable across days."""
+        return self._config.presence == "private" or bool(self._networks and self._networks.joined)
+
+    async def readvertise(self) -> None:
+        """Networks joined or left: a new advert under a new instance name, on a new port."""
+        if self.discovery is None or self._advert is None:
+            return
+        port = self._advert[0]
+        with contextlib.suppress(OSError):
+            port = await self._new_port() or port
+        self._advert = self._make_advert(port)
+        await self._readvertise()
+        self._wake_dialer()
+
     def _make_advert(self, port: int) -> Advert:
         day = day_number(wall_time())
+        if self._networks is not None and self._networks.joined:
+            # Only sealed entries: outsiders see random bytes under a random instance name.
+            return port, self._networks.properties(day), private_instance_name(), day
         if self._config.presence == "private":
             # A fresh random instance name with each tag, so old and new can't be linked.
             return port, private_properties(self._key, day), private_instance_name(), day
@@ -129,13 +151,13 @@ class Nearby:
                 moved = current != self._local_addrs
                 self._local_addrs = current
             new_day = day_number(wall_time()) != self._advert[3]
-            if not (moved or (new_day and self._config.presence == "private")):
+            if not (moved or (new_day and self._rotating)):
                 continue
             if moved:
                 log.info("local addresses changed to %s", ", ".join(sorted(current)) or "none")
                 self._on_moved()
             port = self._advert[0]
-            if self._config.presence == "private":
+            if self._rotating:
                 # A port kept across days or networks would link adverts the tag keeps apart.
                 try:
                     port = await self._new_port() or port
@@ -157,7 +179,9 @@ class Nearby:
         if self.discovery is None:
             return []
         day = day_number(wall_time())
-        return [address for advert in self.discovery.adverts() if advert.may_be(key, day)
+        nets = self._networks
+        return [address for advert in self.discovery.adverts()
+                if advert.may_be(key, day) or (nets is not None and nets.claims(advert, key, day))
                 for address in advert.addresses]
 
     def is_stale(self, link: Link) -> bool:
@@ -176,6 +200,15 @@ class Nearby:
         advertised = self.addresses_of(link.remote_key)
         return bool(advertised) and all(host != link.address[0] for host, _ in advertised)
 
+    def hidden(self) -> int:
+        """Adverts of networks we can't open: how many, and nothing else about them."""
+        if self.discovery is None:
+            return 0
+        day = day_number(wall_time())
+        nets = self._networks
+        return sum(1 for advert in self.discovery.adverts()
+                   if advert.sealed and (nets is None or nets.member(advert, day) is None))
+
     def view(self, contact_of: Callable[[bytes], Contact | None]) -> list[dict[str, Any]]:
         """Who is advertising nearby, named where we know them."""
         if self.discovery is None:
@@ -184,6 +217,15 @@ class Nearby:
         contacts = [c for c in self._contacts() if c.state == "contact"]
         nearby = []
         for advert in self.discovery.adverts():
+            if advert.sealed and self._networks is not None:
+                member = self._networks.member(advert, day)
+                if member is not None:
+                    contact = contact_of(member[1])
+                    nearby.append(member_view(
+                        member, [format_addr(a) for a in advert.addresses],
+                        contact.name if contact else None,
+                        contact is not None and contact.state == "contact"))
+                continue  # another network's member, or ours in another: nothing to show
             key = advert.public_key
             if key is None:  # a private advert: recognisable only by those who know the key
                 key = next((c.key for c in contacts if advert.may_be(c.key, day)), None)

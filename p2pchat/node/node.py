@@ -41,6 +41,7 @@ from p2pchat.node.health import StorageHealth
 from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
+from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relay_client import Relays
@@ -74,6 +75,7 @@ class Node:
         self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
                                     on_failed=lambda: self.conversations.reload(),
                                     on_recovered=self._resync_all)
+        self.networks = Networks(home, identity, name, on_change=self._on_networks_changed)
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
             contacts=lambda: self.db.list_contacts(states=("contact",)),
@@ -81,6 +83,7 @@ class Node:
             on_change=self._on_nearby_change,
             wake_dialer=lambda: self.links.dialer.wake_all(),
             new_port=lambda: self.links.new_ports(),
+            networks=self.networks,
         )
         replay_guard = ReplayGuard()
         self.links = LinkTable(
@@ -88,11 +91,14 @@ class Node:
             on_event=self._on_link_event, on_gone=self._on_link_gone,
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
+            network_psks=self.networks.psks, psk_for=self.networks.psk_for,
+            is_contact=lambda key: self.trust.is_contact(key),
         )
         self.relays = Relays(
             identity, self.config, spawn=self._spawn,
             ik_timestamp=lambda key: self.links.ik_stamps.next(key),
             accept=self.links.accept_relayed, on_attached=self.links.dialer.wake_all,
+            psk_for=self.networks.relay_psk,
         )
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
@@ -137,6 +143,7 @@ class Node:
             self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
         except StoreError as exc:
             raise CommandError("storage", f"cannot open the message store: {exc}") from None
+        self.networks.load()
         self.trust.restore_replay_guard()
         # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
         # a link to ourselves is refused before anything is recorded).
@@ -241,6 +248,8 @@ class Node:
 
     def _on_established(self, link: Link, event: Established) -> None:
         key = event.remote_key
+        if not self.networks.admit(link, event, self.trust.is_contact(key)):
+            return
         is_contact = self.trust.admit(link, key)
         if is_contact is None or not self.links.claim(key, link):
             return
@@ -293,6 +302,16 @@ class Node:
         for key, link in list(self.links.by_peer.items()):
             if not link.closed and not link.peer.stranger and self.trust.is_contact(key):
                 self.conversations.resync(link, key)
+
+    def _on_networks_changed(self) -> None:
+        if self.store is not None:  # running: tell the LAN, and look for the new members
+            self._spawn(self.nearby.readvertise(), "readvertise")
+            # A stranger we met only through a network we left has no business here any more.
+            for key, link in list(self.links.by_peer.items()):
+                met = self.networks.network_of(key)
+                if link.peer.stranger and met is not None and met not in self.networks.names():
+                    link.close("left the network")
+        self.events.emit({"type": "networks_changed", "networks": self.networks.names()})
 
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
@@ -382,13 +401,15 @@ class Node:
             "mdns": self.nearby.on,
             "relays": self.relays.view(),
             "presence": self.config.presence,
+            "networks": self.networks.names(),
             "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
             **self.health.view(),
         }
 
     def peers(self) -> dict[str, Any]:
-        links = [view for link in list(self.links.connections)
+        links = [{**view, **self.networks.peer_view(link.remote_key or b"")}
+                 for link in list(self.links.connections)
                  if (view := self.views.link(link)) is not None]
         return {"links": links, "nearby": self.nearby.view(self.db.get_contact),
-                "requests": self.trust.requests()}
+                "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}

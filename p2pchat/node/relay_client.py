@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -53,6 +54,7 @@ class Relays:
         accept: OnInbound,
         on_attached: Callable[[], None],
         rng: random.Random | None = None,
+        psk_for: Callable[[bytes | None, bool], tuple[bytes, ...]] = lambda key, configured: (),
     ) -> None:
         self._identity = identity
         self._config = config
@@ -61,6 +63,7 @@ class Relays:
         self._accept = accept
         self._on_attached = on_attached
         self._rng = rng or random.Random()
+        self._psk_for = psk_for  # a network's PSK for the relay, if any (node/networks.py)
         self._relays: list[_Relay] = []
         self._discovery: Any = None
         self._stopping = False
@@ -118,19 +121,21 @@ class Relays:
         self._relays.append(relay)
         self._spawn(self._keep(relay), "relay")
 
-    def _session(self, key: bytes | None) -> Session:
+    def _session(self, key: bytes | None, configured: bool = True) -> Session:
         # IK when we know the relay's key (pinned, or its advert's claim: the handshake checks
         # it), else XX.
         return Session(identity=self._identity, initiator=True,
                        now=asyncio.get_running_loop().time(), remote_key=key,
                        ik_timestamp=self._ik_timestamp(key) if key is not None else 0,
-                       config=RELAY_SESSION)
+                       config=RELAY_SESSION, psks=self._psk_for(key, configured))
 
     async def _keep(self, relay: _Relay) -> None:
         failures = 0
         while not self._stopping and not relay.gone:
             address = relay.addresses[failures % len(relay.addresses)]
-            conn = RelayConnection(RelayAddress(address, relay.key), session=self._session,
+            conn = RelayConnection(RelayAddress(address, relay.key),
+                                   session=functools.partial(
+                                       self._session, configured=relay.found_by == "config"),
                                    on_inbound=self._accept, on_change=self._changed,
                                    rng=self._rng)
             relay.conn = conn

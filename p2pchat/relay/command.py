@@ -29,6 +29,12 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
                         " every interface, IPv6 and IPv4)")
     parser.add_argument("--allow", action="append", metavar="FINGERPRINT",
                         help="admit only these clients (repeatable): a private relay")
+    parser.add_argument("--network", action="append", metavar="NAME",
+                        help="admit only members of this network (repeatable; its passphrase"
+                        " from --network-passphrase-file, $P2PCHAT_NETWORK_PASSPHRASE or a"
+                        " prompt)")
+    parser.add_argument("--network-passphrase-file", metavar="FILE",
+                        help="the network passphrase, first line of FILE")
     parser.add_argument("--no-mdns", action="store_true",
                         help="don't advertise the relay on the local network")
     parser.add_argument("--max-clients", type=int, default=d.max_clients, metavar="N",
@@ -111,6 +117,25 @@ def _allow(args: argparse.Namespace) -> frozenset[bytes] | None:
     return frozenset(keys)
 
 
+def _network_psks(args: argparse.Namespace) -> tuple[bytes, ...]:
+    """The handshake PSKs of the --network options (one passphrase source for all)."""
+    from p2pchat.core import network as net
+    from p2pchat.network_command import NetworkCommandError, read_network_passphrase
+
+    names = list(dict.fromkeys(args.network or []))
+    if len(names) > net.MAX_NETWORKS:
+        raise RelayError(f"at most {net.MAX_NETWORKS} networks")
+    psks = []
+    for name in names:
+        try:
+            net.check_name(name)
+            passphrase = read_network_passphrase(name, args.network_passphrase_file)
+            psks.append(net.handshake_psk(net.derive_key(name, passphrase)))
+        except (net.NetworkError, NetworkCommandError) as exc:
+            raise RelayError(f"--network {name}: {exc}") from None
+    return tuple(psks)
+
+
 def relay_identity(home: Path) -> tuple[Any, bool]:
     """The relay's identity from `home`, created (without a passphrase) on first start.
 
@@ -142,6 +167,7 @@ def _run(args: argparse.Namespace) -> int:
         raise RelayError(f"--listen: {exc}") from None
     limits = _limits(args)
     allow = _allow(args)
+    psks = _network_psks(args)
     home = ensure_home(args.home)
     identity, created = relay_identity(home)
     if created:
@@ -157,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(args.verbose - args.quiet)
     try:
         asyncio.run(serve_relay(home, identity, limits, listen=listen, allow=allow,
-                                mdns=not args.no_mdns))
+                                mdns=not args.no_mdns, network_psks=psks))
     except OSError as exc:
         raise RelayError(f"cannot start the relay: {exc.strerror or exc}") from None
     return 0

@@ -62,12 +62,12 @@ class _StatusWriter:
 
 async def serve_relay(home: Path, identity: Identity, limits: RelayLimits, *,
                       listen: tuple[Address, ...], allow: frozenset[bytes] | None,
-                      mdns: bool) -> None:
+                      mdns: bool, network_psks: tuple[bytes, ...] = ()) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = RelayServer(identity, limits, listen=listen, allow=allow)
+    server = RelayServer(identity, limits, listen=listen, allow=allow, network_psks=network_psks)
     discovery: Any = None
     status: _StatusWriter | None = None
     try:
@@ -78,7 +78,7 @@ async def serve_relay(home: Path, identity: Identity, limits: RelayLimits, *,
         status = _StatusWriter(home, server, {
             "pid": os.getpid(), "fingerprint": fingerprint, "started_at": time.time(),
             "listen": [format_addr(a) for a in server.listen_addresses], "relay": paste,
-            "private": allow is not None, "mdns": mdns,
+            "private": allow is not None, "mdns": mdns, "networks": len(network_psks),
         })
         server.on_tick = status
         status()
@@ -86,6 +86,8 @@ async def serve_relay(home: Path, identity: Identity, limits: RelayLimits, *,
         print(f"listening on {', '.join(format_addr(a) for a in server.listen_addresses)}")
         if allow is not None:
             print(f"private: only {len(allow)} allowed key(s) may attach")
+        if network_psks:
+            print(f"network: only members of {len(network_psks)} network(s) may attach")
         if paste:
             print(f"paste into a node: --relay {paste[0]}")
             for other in paste[1:]:

@@ -95,10 +95,14 @@ class RelayServer:
         listen: tuple[Address, ...] = (("::", DEFAULT_PORT),),
         allow: frozenset[bytes] | None = None,
         on_tick: Callable[[], None] | None = None,
+        network_psks: tuple[bytes, ...] = (),
     ) -> None:
         self.identity = identity
         self.limits = limits
         self.state = RelayState(limits, allow=allow)
+        # With networks, only their handshakes are answered: an outsider's fails at its first
+        # message, before either key is sent (docs/protocol.md, "Networks").
+        self._network_psks = network_psks
         self.listen_addresses: list[Address] = []
         self._listen = listen
         self.on_tick = on_tick  # called after every timer tick (the status file)
@@ -153,7 +157,8 @@ class RelayServer:
             return
         conn = _Conn(conn_id, reader, writer,
                      Session(identity=self.identity, initiator=False, now=now,
-                             replay_guard=self._guard, config=self._config))
+                             replay_guard=self._guard, config=self._config,
+                             psks=self._network_psks, allow_plain=not self._network_psks))
         self._conns[conn_id] = conn
         # The transport pauses (and drain() waits) above high_water: backpressure on senders.
         writer.transport.set_write_buffer_limits(high=self.limits.high_water,

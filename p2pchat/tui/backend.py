@@ -54,6 +54,8 @@ class ChatBackend(Protocol):
     async def rename_self(self, name: str) -> dict[str, Any]: ...
     async def mark_read(self, who: str, message_id: str) -> None: ...
     async def unread(self) -> dict[str, int]: ...
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]: ...
     async def subscribe(self) -> EventStream: ...
     async def close(self) -> None: ...
 
@@ -174,6 +176,15 @@ class NodeBackend:
         with _node_errors():
             return self.node.unread()
 
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]:
+        with _node_errors():
+            if action == "join":
+                return await self.node.networks.join(name, passphrase)
+            if action == "leave":
+                return self.node.networks.leave(name)
+            return self.node.networks.view()
+
     async def subscribe(self) -> EventStream:
         queue = self.node.events.subscribe()
         return _QueueStream(queue, lambda: self.node.events.unsubscribe(queue), none_is_lag=True)
@@ -273,6 +284,13 @@ class ControlBackend:
 
     async def unread(self) -> dict[str, int]:
         result: dict[str, int] = await self._call("unread")
+        return result
+
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]:
+        params = {"join": {"name": name, "passphrase": passphrase},
+                  "leave": {"name": name}}.get(action, {})
+        result: dict[str, Any] = await self._call(f"network.{action}", **params)
         return result
 
     async def subscribe(self) -> EventStream:

@@ -12,7 +12,7 @@ handler in the controller's table.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.net.addresses import parse_addr
@@ -46,6 +46,8 @@ COMMANDS: dict[str, Spec] = {
                   takes_rest=True),
     "/contacts": Spec("", "contacts, requests and blocked people"),
     "/nearby": Spec("", "people on this network (then /add NUMBER)"),
+    "/network": Spec("ACTION", "join NAME PASSPHRASE, leave NAME, list: room passwords",
+                     takes_rest=True),
     "/search": Spec("TEXT", "find TEXT in the open conversation", takes_rest=True),
     "/verify": Spec("NAME", "the safety number with NAME, and your fingerprint as a QR code",
                     "name"),
@@ -176,6 +178,28 @@ def _is_addr(word: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class NetworkCommand:
+    """/network join NAME PASSPHRASE, /network leave NAME, /network list."""
+
+    action: str
+    name: str = ""
+    passphrase: str = field(default="", repr=False)
+
+
+def parse_network(rest: str) -> NetworkCommand:
+    """The arguments of /network (the passphrase is the rest of the line: it may have spaces)."""
+    action, _, args = rest.strip().partition(" ")
+    name, _, passphrase = args.strip().partition(" ")
+    if action == "list" and not args.strip():
+        return NetworkCommand("list")
+    if action == "leave" and name and not passphrase.strip():
+        return NetworkCommand("leave", name)
+    if action == "join" and name and passphrase.strip():
+        return NetworkCommand("join", name, passphrase.strip())
+    raise ParseError("usage: /network join NAME PASSPHRASE, /network leave NAME, /network list")
 
 
 def usage(command: str) -> str:

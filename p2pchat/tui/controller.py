@@ -25,6 +25,7 @@ from p2pchat.tui.commands import (
     Plain,
     SendText,
     help_lines,
+    parse_network,
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.safety import safety_rows
@@ -444,6 +445,20 @@ class Controller:
     async def cmd_rekey(self, _: str) -> None:
         result = await self.backend.rekey()
         self.state.notice("info", f"new session keys on {result.get('links', 0)} link(s)")
+
+    async def cmd_network(self, rest: str) -> None:
+        try:
+            command = parse_network(rest)
+        except ParseError as exc:
+            self.state.notice("error", str(exc))
+            return
+        if command.action == "join":
+            self.state.notice("info", f"joining {command.name} (deriving its key)...")
+            self._changed()
+        result = await self.backend.network(command.action, command.name, command.passphrase)
+        names = ", ".join(clean(n) for n in result.get("networks") or []) or "none"
+        self.state.notice("info", f"networks: {names}")
+        self.state.set_status(await self.backend.status())
 
     async def cmd_peers(self, _: str) -> None:
         self._show_peers(await self.backend.peers())

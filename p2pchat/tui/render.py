@@ -308,6 +308,9 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
         network = ("connecting...", "connecting")
     elif not state.mdns:
         network = ("not looking on this network", "not on LAN")
+    elif state.networks:  # only members of these networks see or reach us
+        names = ", ".join(state.networks)
+        network = (f"visible to network {names}", f"net {names}")
     elif state.presence == "private":
         network = ("visible only to contacts", "private")
     else:

@@ -78,6 +78,7 @@ class ChatState:
         self.links = 0
         self.mdns = False
         self.presence = ""
+        self.networks: list[str] = []
         self.connected = True
         self.conversations: dict[str, Conversation] = {}
         self.selected: str | None = None
@@ -100,6 +101,7 @@ class ChatState:
         self.links = int(status.get("links") or 0)
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
+        self.networks = [clean(n) for n in status.get("networks") or []]
 
     def set_unread(self, counts: dict[str, Any]) -> None:
         """The node's unread counts (kept across restarts); the open conversation is read."""

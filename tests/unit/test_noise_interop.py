@@ -42,7 +42,12 @@ KEYS_NEEDED = {
     "XX": (True, True, False),
     "XK": (True, True, True),
     "IK": (True, True, True),
+    # What networks use (docs/protocol.md, "Networks"): the published vectors cover psk0 only
+    # on other patterns (NNpsk0, NKpsk0, KNpsk0, KKpsk0), so these two are checked here.
+    "XXpsk0": (True, True, False),
+    "IKpsk0": (True, True, True),
 }
+PSK = hashlib.sha256(b"p2pchat noise interop psk").digest()
 MAX_PLAINTEXT = 65535 - 16  # a transport message is at most 65535 bytes, tag included
 
 HANDSHAKE_PAYLOADS = (b"", b"hello from the handshake", bytes(range(256)) * 3)
@@ -97,7 +102,9 @@ class Ours:
         rs: bytes | None,
     ) -> None:
         self.initiator = initiator
-        self.hs = HandshakeState(protocol, initiator, prologue, s=s, e=e, rs=rs, random=_no_random)
+        psks = (PSK,) if "psk" in protocol else ()
+        self.hs = HandshakeState(protocol, initiator, prologue, s=s, e=e, rs=rs, random=_no_random,
+                                 psks=psks)
 
     def write(self, payload: bytes) -> bytes:
         return self.hs.write_message(payload)
@@ -152,6 +159,8 @@ class Theirs:
         if rs is not None:
             conn.set_keypair_from_public_bytes(Keypair.REMOTE_STATIC, rs)
         conn.set_keypair_from_private_bytes(Keypair.EPHEMERAL, e)
+        if "psk" in protocol:
+            conn.set_psks(psk=PSK)
         conn.start_handshake()
         self.conn = conn
 
@@ -233,7 +242,7 @@ def run(
     responder = IMPLS[responder_impl](protocol, False, prologue, s_r, keys.e_r, None)
 
     wire: list[bytes] = []
-    n_messages = len(PATTERNS[pattern][2])
+    n_messages = len(PATTERNS[pattern.split("psk")[0]][2])
     for index in range(n_messages):
         writer, reader = (initiator, responder) if index % 2 == 0 else (responder, initiator)
         assert not writer.complete() and not reader.complete()

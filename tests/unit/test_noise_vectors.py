@@ -49,6 +49,10 @@ def test_vector_file_covers_the_suites() -> None:
     for hash_name in ("BLAKE2b", "BLAKE2s", "SHA256", "SHA512"):
         for pattern in ("NN", "NK", "XX", "XK", "IK", "NNpsk0", "XXpsk3"):
             assert f"Noise_{pattern}_25519_ChaChaPoly_{hash_name}" in names
+    # The psk0 placement our network handshakes use (XXpsk0, IKpsk0; their interop is in
+    # test_noise_interop.py): the token first in message one, with e then mixed as a key.
+    for pattern in ("NNpsk0", "NKpsk0", "KNpsk0", "KKpsk0"):
+        assert f"Noise_{pattern}_25519_ChaChaPoly_BLAKE2b" in names
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["protocol_name"] for v in VECTORS])

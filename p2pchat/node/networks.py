@@ -1,0 +1,217 @@
+"""Networks: the room passphrases this node joined, and what they change.
+
+A node in no network behaves as before. In one or more networks (docs/protocol.md, "Networks"):
+
+* handshakes: we dial members with their network's PSK, and answer network handshakes of every
+  network we are in; a plain handshake gets through only for an existing contact (`admit`);
+* discovery: our advert holds only one sealed entry per network (`properties`), and we read
+  other members' entries to find them (`claims`) and to list them by name (`member`).
+
+The keys live sealed in the home (storage/networks.py); joining derives one with Argon2id off
+the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from p2pchat.core import network as net
+from p2pchat.core.identity import Identity, fingerprint
+from p2pchat.core.presence import PROTOCOL_VERSION, Advert
+from p2pchat.core.session import Established
+from p2pchat.net.link import Link
+from p2pchat.node.config import CommandError
+from p2pchat.storage import networks as stored
+
+log = logging.getLogger("p2pchat.node")
+
+MAX_OPENED = 1024  # advert entries whose opening we remember (hostile adverts can't grow it)
+MAX_MET = 4096  # peers remembered with the network we met them in
+
+
+class Networks:
+    def __init__(self, home: Path, identity: Identity, name: str, *,
+                 on_change: Callable[[], None]) -> None:
+        self._home = home
+        self._identity = identity
+        self._key = identity.public_key
+        self._name = name
+        self._on_change = on_change  # joined or left: re-advertise
+        self._joined: list[stored.Network] = []
+        self._psks: dict[bytes, str] = {}  # handshake PSK -> network name
+        self._opened: dict[tuple[str, int], tuple[str, bytes, str | None] | None] = {}
+        self._met: dict[bytes, str] = {}  # peer key -> network of its last network handshake
+        self._attempts: dict[bytes, int] = {}  # dials to keys of unknown network (psk_for)
+
+    # ------------------------------------------------------------ state
+
+    def load(self) -> None:
+        try:
+            self._set(stored.load(self._home, self._identity))
+        except stored.NetworksFileError as exc:
+            raise CommandError("networks", str(exc)) from None
+
+    def _set(self, joined: list[stored.Network]) -> None:
+        self._joined = joined
+        self._psks = {net.handshake_psk(n.key): n.name for n in joined}
+        self._opened.clear()
+
+    @property
+    def joined(self) -> bool:
+        return bool(self._joined)
+
+    def names(self) -> list[str]:
+        return [n.name for n in self._joined]
+
+    def psks(self) -> tuple[bytes, ...]:
+        """Every PSK an inbound handshake may use (the responder tries each)."""
+        return tuple(self._psks)
+
+    # ------------------------------------------------------------ handshakes
+
+    def psk_for(self, key: bytes) -> tuple[bytes, ...]:
+        """The PSK to dial `key` with: a network whose advert names the key, else the one we
+        last met it in. A key we know from neither (an address typed by hand) gets each of our
+        networks in turn and then a plain handshake, one per dial: the first that works is
+        remembered."""
+        names = [opened[0] for opened in self._opened.values()
+                 if opened is not None and hmac.compare_digest(opened[1], key)]
+        met = self._met.get(key)
+        for network_name in [*names, *([met] if met is not None else [])]:
+            for psk, name in self._psks.items():
+                if name == network_name:
+                    return (psk,)
+        if not self._psks:
+            return ()
+        attempt = self._attempts.pop(key, -1) + 1
+        if len(self._attempts) >= MAX_MET:
+            del self._attempts[next(iter(self._attempts))]
+        self._attempts[key] = attempt
+        choices = [*((psk,) for psk in self._psks), ()]
+        return choices[attempt % len(choices)]
+
+    def relay_psk(self, key: bytes | None, configured: bool) -> tuple[bytes, ...]:
+        """The PSK to attach to a relay with. A relay the user gave is tried like any peer
+        (each network, then plain); one only heard on mDNS gets network handshakes only, so
+        a stranger's relay never learns who we are."""
+        if not self._psks:
+            return ()
+        choice = self.psk_for(key or b"")
+        if choice or configured:
+            return choice
+        return self.psk_for(key or b"") or self.psks()[:1]
+
+    def admit(self, link: Link, event: Established, is_contact: bool) -> bool:
+        """Whether a completed handshake may go on to trust; closes the link if not."""
+        if event.psk is not None:
+            name = self._psks.get(event.psk)
+            if name is None:  # left that network while the handshake ran
+                link.close("not in that network any more")
+                return False
+            if event.remote_key not in self._met and len(self._met) >= MAX_MET:
+                del self._met[next(iter(self._met))]
+            self._met[event.remote_key] = name
+            return True
+        if self._joined and not is_contact:
+            link.close("not in any of our networks")
+            return False
+        return True
+
+    def network_of(self, key: bytes) -> str | None:
+        return self._met.get(key)
+
+    # ------------------------------------------------------------ discovery
+
+    def properties(self, day: int) -> dict[str, str]:
+        """Our advert inside networks: the version and one sealed entry per network."""
+        props = {"v": PROTOCOL_VERSION}
+        for index, network in enumerate(self._joined):
+            props[f"{net.TXT_PREFIX}{index}"] = net.seal_entry(network.key, day, self._key,
+                                                               self._name)
+        return props
+
+    def member(self, advert: Advert, day: int) -> tuple[str, bytes, str | None] | None:
+        """(network, key, name) if `advert` is a member of one of our networks (claimed:
+        the handshake proves it). Openings are cached: adverts are re-read on every query."""
+        for value in advert.sealed:
+            opened = self._open(value, day)
+            if opened is not None and not hmac.compare_digest(opened[1], self._key):
+                return opened
+        return None
+
+    def claims(self, advert: Advert, key: bytes, day: int) -> bool:
+        member = self.member(advert, day)
+        return member is not None and hmac.compare_digest(member[1], key)
+
+    def _open(self, value: str, day: int) -> tuple[str, bytes, str | None] | None:
+        cache_key = (value, day)
+        if cache_key in self._opened:
+            return self._opened[cache_key]
+        result = None
+        for network in self._joined:
+            entry = net.open_entry(network.key, day, value)
+            if entry is not None:
+                result = (network.name, entry[0], entry[1])
+                break
+        if len(self._opened) >= MAX_OPENED:
+            del self._opened[next(iter(self._opened))]
+        self._opened[cache_key] = result
+        return result
+
+    # ------------------------------------------------------------ commands
+
+    async def join(self, name: str, passphrase: str) -> dict[str, Any]:
+        try:
+            net.check_name(name)
+            secret = passphrase.encode("utf-8")
+            key = await asyncio.get_running_loop().run_in_executor(
+                None, net.derive_key, name, secret)
+            joined = stored.joined(self._joined, stored.Network(name, key))
+            stored.save(self._home, self._identity, joined)
+        except net.NetworkError as exc:
+            raise CommandError("bad_network", str(exc)) from None
+        except OSError as exc:
+            raise CommandError("storage", f"could not save the networks: {exc}") from None
+        self._set(joined)
+        log.info("joined network %s", name)
+        self._on_change()
+        return self.view()
+
+    def leave(self, name: str) -> dict[str, Any]:
+        try:
+            remaining = stored.left(self._joined, name)
+            stored.save(self._home, self._identity, remaining)
+        except net.NetworkError as exc:
+            raise CommandError("unknown_network", str(exc)) from None
+        except OSError as exc:
+            raise CommandError("storage", f"could not save the networks: {exc}") from None
+        self._set(remaining)
+        log.info("left network %s", name)
+        self._on_change()
+        return self.view()
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read the file (`p2pchat network join` wrote it while we ran)."""
+        self.load()
+        self._on_change()
+        return self.view()
+
+    def view(self) -> dict[str, Any]:
+        return {"networks": self.names()}
+
+    def peer_view(self, key: bytes) -> dict[str, Any]:
+        name = self._met.get(key)
+        return {"network": name} if name is not None else {}
+
+
+def member_view(member: tuple[str, bytes, str | None], addresses: list[str],
+                contact_name: str | None, is_contact: bool) -> dict[str, Any]:
+    network_name, key, name = member
+    return {"fingerprint": fingerprint(key), "name": contact_name or name,
+            "addresses": addresses, "contact": is_contact, "private": True,
+            "network": network_name}

@@ -1,0 +1,77 @@
+"""`/network join|leave|list` and the networks in the status line (issue #14, point 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from p2pchat.tui import render
+from p2pchat.tui.commands import Named, NetworkCommand, ParseError, parse, parse_network
+from p2pchat.tui.controller import Controller
+from tests.tui.test_controller import FakeBackend, notices
+from tests.tui.test_render import text_of
+from tests.tui.test_state import loaded_state
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_network_commands_parse() -> None:
+    assert parse("/network join class blue otter 42") == \
+        Named("network", "join class blue otter 42")
+    assert parse_network("list") == NetworkCommand("list")
+    assert parse_network("leave class") == NetworkCommand("leave", "class")
+    joined = parse_network("join class blue otter 42")
+    assert joined == NetworkCommand("join", "class", "blue otter 42")
+    assert "blue" not in repr(joined)  # the passphrase stays out of logs and tracebacks
+    for bad in ("", "join class", "leave", "list x", "leave a b", "part class"):
+        with pytest.raises(ParseError, match="usage: /network"):
+            parse_network(bad)
+
+
+def test_the_status_line_names_the_networks() -> None:
+    state = loaded_state()
+    assert "visible to network" not in text_of(render.status_line(state))
+    state.set_status({"name": "me", "fingerprint": "A" * 56, "mdns": True,
+                      "networks": ["class", "club"]})
+    assert "visible to network class, club" in text_of(render.status_line(state))
+    assert "net class, club" in text_of(render.status_line(state, 40))
+
+
+class NetworkBackend(FakeBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.networks: list[str] = []
+
+    async def status(self) -> dict[str, Any]:
+        status = await super().status()
+        return {**status, "networks": list(self.networks)}
+
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]:
+        self.calls.append(("network", (action, name, passphrase)))
+        if action == "join":
+            self.networks.append(name)
+        elif action == "leave":
+            self.networks.remove(name)
+        return {"networks": list(self.networks)}
+
+
+async def test_join_and_leave_update_the_status_line() -> None:
+    backend = NetworkBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/network join class blue-otter-42")
+        assert ("network", ("join", "class", "blue-otter-42")) in backend.calls
+        assert controller.state.networks == ["class"]
+        assert "network class" in text_of(render.status_line(controller.state))
+        await controller.execute("/network list")
+        await controller.execute("/network leave class")
+        assert controller.state.networks == []
+        await controller.execute("/network join class")
+        text = notices(controller)
+        assert "networks: class" in text and "networks: none" in text
+        assert "usage: /network" in text and "blue-otter-42" not in text
+    finally:
+        await controller.stop()
