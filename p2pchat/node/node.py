@@ -36,6 +36,7 @@ from p2pchat.net.addresses import format_addr
 from p2pchat.net.link import Link
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.groups import Groups
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.outbox import Outbox
@@ -93,8 +94,22 @@ class Node:
             self.key, name, self.config, store=lambda: self.db, outbox=self.outbox,
             events=self.events, views=self.views, links=self.links, replay_guard=replay_guard,
             ensure_dm=self.conversations.dm, on_promoted=self.conversations.start_sync,
-            advertised=self.nearby.addresses_of,
+            advertised=self.nearby.addresses_of, is_group_peer=self._is_group_peer,
         )
+        self.groups = Groups(
+            identity, name, self.config, store=lambda: self.db, outbox=self.outbox,
+            sender=self.sender, conversations=self.conversations, events=self.events,
+            views=self.views, links=self.links, contact_state=self._contact_state,
+            contact_key=lambda who: self.trust.contact_for(who).key,
+        )
+
+    def _is_group_peer(self, key: bytes) -> bool:
+        contact = self.db.get_contact(key)
+        return (contact is None or contact.state != "blocked") and self.groups.is_group_peer(key)
+
+    def _contact_state(self, key: bytes) -> str | None:
+        contact = self.db.get_contact(key)
+        return None if contact is None else contact.state
 
     @property
     def db(self) -> Store:
@@ -121,6 +136,7 @@ class Node:
         except StoreError as exc:
             raise CommandError("storage", f"cannot open the message store: {exc}") from None
         self.trust.restore_replay_guard()
+        self.groups.load()
         for host, port in self.config.listen:
             await self.links.listen(host, port)
         self._spawn(self._ticker(), "ticker")
@@ -172,7 +188,9 @@ class Node:
     async def _ticker(self) -> None:
         while not self._stopping:
             await asyncio.sleep(1.0)
-            self.links.tick(asyncio.get_running_loop().time())
+            now = asyncio.get_running_loop().time()
+            self.links.tick(now)
+            self.groups.tick(now)
 
     # ------------------------------------------------------------ link events
 
@@ -204,6 +222,7 @@ class Node:
                                       ports=tuple(ports[:MAX_ADDRS])))
         if is_contact:
             self.conversations.start_sync(link, key)
+        self.groups.start_sync(link, key)
         log.info("link to %s up (%s, %s)", self.views.who(key),
                  "outbound" if link.outbound else "inbound", event.pattern)
         self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
@@ -219,8 +238,12 @@ class Node:
             self.trust.on_contact_request(link, key, record)
         elif isinstance(record, ContactAccept):
             self.trust.on_contact_accept(link, key)
-        elif link.peer.stranger or not self.trust.is_contact(key):
+        elif link.peer.stranger:
             return  # strangers get to ask, nothing more
+        elif self.groups.claims(record):
+            self.groups.on_record(link, key, record)
+        elif not self.trust.is_contact(key):
+            return  # a fellow group member who is not a contact: group records only
         elif isinstance(record, Envelope):
             self.conversations.on_envelope(link, key, record)
         elif isinstance(record, SyncVector):
@@ -230,6 +253,7 @@ class Node:
 
     def _on_link_gone(self, link: Link) -> None:
         self.sender.forget(link)
+        self.groups.forget(link)
         key = link.remote_key
         reason = link.close_reason or "closed"
         if key is None:
@@ -263,11 +287,42 @@ class Node:
         return self.trust.list_contacts()
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
+        """To a contact, or to a group (by title or id) when no contact has that name."""
+        if self._names_group(who, ("contact",)):
+            return await self.groups.send(who, text)
         return await self.conversations.send(self.trust.contact_for(who).key, text)
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
-        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        states = ("contact", "request", "blocked")
+        if self._names_group(who, states):
+            return self.groups.history(who, limit)
+        contact = self.trust.contact_for(who, states=states)
         return self.conversations.history(contact.key, limit)
+
+    def _names_group(self, who: str, states: tuple[str, ...]) -> bool:
+        try:
+            self.trust.contact_for(who, states=states)
+        except CommandError:
+            return self.groups.names(who)
+        return False
+
+    async def create_group(self, title: str) -> dict[str, Any]:
+        return await self.groups.create(title)
+
+    async def invite_to_group(self, group: str, who: str) -> dict[str, Any]:
+        return await self.groups.invite(group, who)
+
+    async def remove_from_group(self, group: str, member: str) -> dict[str, Any]:
+        return await self.groups.remove(group, member)
+
+    async def leave_group(self, group: str) -> dict[str, Any]:
+        return await self.groups.leave(group)
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return self.groups.listing()
+
+    def group_members(self, group: str) -> list[dict[str, Any]]:
+        return self.groups.members(group)
 
     def status(self) -> dict[str, Any]:
         return {
