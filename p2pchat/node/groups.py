@@ -83,6 +83,9 @@ class _Group:
     invites: set[bytes] = field(default_factory=set)  # owner: invitations not handed over yet
     unread: set[tuple[bytes, int]] = field(default_factory=set)  # (author, seq) without a key
     key_asked: set[int] = field(default_factory=set)  # epochs asked for since the last tick
+    # Members who asked us for a key we did not hold yet: answered when it arrives, so a new
+    # key spreads one round trip per hop rather than one tick per hop.
+    key_waiters: dict[int, set[bytes]] = field(default_factory=dict)
 
     @property
     def conv(self) -> bytes:
@@ -393,8 +396,11 @@ class Groups:
             db.drop_group_leave(g.conv, op.subject)
             g.invites.discard(op.subject)
             db.set_group_invite(g.conv, op.subject, False)
-        for peer in core.op_targets(before, g.state, self._linked(), came_from):
-            self._outbox.queue(self._linked()[peer], op)
+        linked = self._linked()
+        for peer in core.op_targets(before, g.state, linked, came_from):
+            self._outbox.queue(linked[peer], op)
+        if g.state.epoch not in g.keys and self._active(g):
+            self._ask_key(g, g.state.epoch)  # of whoever told us: it may hold the key
         self._outbox.schedule_flush()
         self._events.emit(self._change_event(g, op))
         self._dial_members()
@@ -422,6 +428,10 @@ class Groups:
         db = self._store()
         db.put_group_key(g.conv, record.epoch, key)
         self._outbox.schedule_flush()
+        linked = self._linked()
+        for waiter in g.key_waiters.pop(record.epoch, ()):
+            if waiter in linked:
+                self._outbox.queue(linked[waiter], record)
         waiting, g.unread = sorted(g.unread), set()
         for author, seq in waiting:
             for env in db.envelopes(g.conv, author, seq, seq):
@@ -437,6 +447,9 @@ class Groups:
         answer = core.serve_key(g.state, g.keys, key, request)
         if answer is not None:
             self._outbox.queue(link, answer)
+        elif request.epoch <= g.state.epoch and g.state.member_at(key, request.epoch) \
+                and g.state.member_at(self._key, request.epoch):
+            g.key_waiters.setdefault(request.epoch, set()).add(key)
 
     def _on_leave(self, link: Link, key: bytes, leave: GroupLeave) -> None:
         g = self._member_group(leave.group, key)
