@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import Counter
 from collections.abc import Iterable
@@ -19,10 +20,8 @@ def addr(node: Node) -> str:
 
 async def set_contact(node: Node, other: Node, name: str, *, dial: bool) -> None:
     """Make `other` a contact of `node`, with its address only when `node` is to dial it."""
-    try:
+    with contextlib.suppress(CommandError):
         await node.remove_contact(fingerprint(other.key))
-    except CommandError:
-        pass
     await node.add_contact(fingerprint(other.key), name, [addr(other)] if dial else [])
 
 

@@ -39,7 +39,10 @@ async def talk(net: Net, senders: list[int], count: int, prefix: str, seed: int)
     return sent
 
 
-def two_halves(seed: int) -> tuple[set[tuple[int, int]], set[tuple[int, int]], list[int], list[int]]:
+Edges = set[tuple[int, int]]
+
+
+def two_halves(seed: int) -> tuple[Edges, Edges, list[int], list[int]]:
     """Two sparse halves, each connected, joined by three cross edges."""
     rng = random.Random(seed)
     left, right = list(range(N // 2)), list(range(N // 2, N))
