@@ -56,7 +56,9 @@ def texts(node: Node, group: str) -> list[str]:
 
 
 def group_of(node: Node, group: str) -> dict[str, Any]:
-    return next(g for g in node.list_groups() if g["group"] == group)
+    """The group as `node` lists it; a stand-in of nothing held before it joined."""
+    unknown = {"group": group, "epoch": 0, "has_key": False, "role": None, "members": 0}
+    return next((g for g in node.list_groups() if g["group"] == group), unknown)
 
 
 def caught_up(node: Node, group: str, owner: Node) -> bool:

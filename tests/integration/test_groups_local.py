@@ -19,6 +19,7 @@ from p2pchat.core.messages import (
     GroupOpKind,
     encode_text,
 )
+from p2pchat.node import CommandError
 from tests.aio import until
 from tests.groups_net import Net, Shown, befriend, group_of, sparse_edges, texts
 from tests.hostile_peer import HostilePeer
@@ -173,3 +174,70 @@ async def test_forged_envelopes_and_replayed_ops_are_refused(
     # 9's own next message is still accepted everywhere: the forgery took no seq.
     await net.nodes[9].send(net.group, "nine again")
     await until(lambda: net.everyone_has(alive, {"nine again"}), 30, "9's real next message")
+
+
+async def test_members_who_are_not_contacts_link_for_the_group_only(
+        make_local_node: MakeLocalNode) -> None:
+    """B and C are not contacts; mDNS (on loopback) tells each where the other is, and the
+    owner's member list lets them link, for the group's records and nothing else."""
+    mdns = {"mdns": True, "mdns_interfaces": ("127.0.0.1",), "group_sync_interval": 0.5}
+    a, b, c = [await make_local_node(name, **mdns) for name in ("a", "b", "c")]
+    await befriend(a, b)
+    await befriend(a, c)
+    group = (await a.create_group("club"))["group"]
+    await a.invite_to_group(group, "b")
+    await a.invite_to_group(group, "c")
+    await until(lambda: b.links.is_linked(c.key), 20, "a group link between b and c")
+    views = [v for v in b.peers()["links"] if v["fingerprint"] == fingerprint(c.key)]
+    assert views[0]["state"] == "group" and views[0]["contact"] is None
+    assert not b.list_contacts() or all(x["name"] != "c" for x in b.list_contacts())
+    await a.stop()  # now only the group link joins b and c
+    await b.send(group, "over the group link")
+    await until(lambda: "over the group link" in texts(c, group), 10, "c reads b")
+    with pytest.raises(CommandError):  # no 1:1 chat comes with it
+        await b.send(fingerprint(c.key), "psst")
+    assert not c.peers()["requests"]
+
+
+async def test_a_removed_member_loses_its_group_links(make_local_node: MakeLocalNode) -> None:
+    mdns = {"mdns": True, "mdns_interfaces": ("127.0.0.1",), "group_sync_interval": 0.5}
+    a, b, c = [await make_local_node(name, **mdns) for name in ("a", "b", "c")]
+    await befriend(a, b)
+    await befriend(a, c)
+    group = (await a.create_group("club"))["group"]
+    await a.invite_to_group(group, "b")
+    await a.invite_to_group(group, "c")
+    await until(lambda: b.links.is_linked(c.key), 20, "a group link between b and c")
+    await a.remove_from_group(group, "c")
+    await until(lambda: not b.links.is_linked(c.key) and not c.links.is_linked(b.key), 10,
+                "the group link closed")
+    await b.send(group, "not for c")
+    await until(lambda: "not for c" in texts(a, group), 10, "a reads b")
+    assert "not for c" not in texts(c, group)
+
+
+async def test_a_leave_reaches_an_owner_that_was_away(make_local_node: MakeLocalNode) -> None:
+    """C leaves while the owner is down: B keeps C's signed request and hands it to the owner
+    when it is back, which enacts it (a new epoch C never gets)."""
+    a, b, c = [await make_local_node(n, group_sync_interval=0.5) for n in ("a", "b", "c")]
+    await befriend(a, b)
+    await befriend(a, c)
+    await befriend(b, c)
+    group = (await a.create_group("club"))["group"]
+    await a.invite_to_group(group, "b")
+    await a.invite_to_group(group, "c")
+    await until(lambda: all(group_of(x, group)["has_key"] and group_of(x, group)["epoch"] == 3
+                            for x in (b, c)), 10, "joined")
+    port = a.listen_addresses[0][1]
+    await a.stop()
+    left = await c.leave_group("club")
+    assert left["role"] == "left" and not c.groups.find(group).keys
+    await until(lambda: c.key in b.groups.find(group).leaves, 10, "b holds c's request")
+    a = await make_local_node("a", identity=a.identity, listen=(("127.0.0.1", port),),
+                              group_sync_interval=0.5)
+    await until(lambda: group_of(a, group)["epoch"] == 4 and group_of(b, group)["has_key"]
+                and group_of(b, group)["epoch"] == 4, 15, "the owner enacted the leave")
+    assert [m["name"] for m in a.group_members(group)] == ["a", "b"]
+    await b.send(group, "after c left")
+    await until(lambda: "after c left" in texts(a, group), 10, "a reads b")
+    assert "after c left" not in texts(c, group) and 4 not in c.db.group_keys(bytes.fromhex(group))
