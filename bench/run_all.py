@@ -25,6 +25,7 @@ BENCHMARKS = {
     "discovery": "bench_discovery.py",
     "chat": "bench_chat.py",
     "growth": "bench_growth.py",
+    "group": "bench_group.py",
 }
 TIMEOUT = 120.0  # seconds per benchmark; each normally takes well under a minute
 # growth takes about 20 s, but where the history does make messages dearer (the code it was

@@ -68,6 +68,7 @@ log = logging.getLogger("p2pchat.node")
 GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune)
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
+MAX_EARLY = 256  # envelopes of an epoch whose op has not arrived yet, per group
 NO_KEY_YET = "(waiting for the group's key)"
 _CHANGES = {GroupOpKind.CREATE: "create", GroupOpKind.ADD: "add", GroupOpKind.REMOVE: "remove",
             GroupOpKind.LEAVE: "leave", GroupOpKind.TRANSFER: "transfer"}
@@ -86,6 +87,9 @@ class _Group:
     # Members who asked us for a key we did not hold yet: answered when it arrives, so a new
     # key spreads one round trip per hop rather than one tick per hop.
     key_waiters: dict[int, set[bytes]] = field(default_factory=dict)
+    # Envelopes that overtook the op starting their epoch (forwarding does not wait for our
+    # commit, ops do): taken again once an op applies, instead of waiting for anti-entropy.
+    early: list[tuple[Link, bytes, Envelope]] = field(default_factory=list)
 
     @property
     def conv(self) -> bytes:
@@ -282,6 +286,8 @@ class Groups:
         try:
             core.check_group_envelope(g.state, env)
         except UnknownEpoch:
+            if len(g.early) < MAX_EARLY:
+                g.early.append((link, key, env))
             self._outbox.queue(link, g.state.ops[-1])  # it sends the ops we lack
             return
         except GroupError as exc:
@@ -313,7 +319,7 @@ class Groups:
                 continue
             self._show(g, env)
             for peer in g.gossip.push_targets(g.state, linked, came_from, env.author):
-                self._sender.push(linked[peer], env)
+                self._sender.forward(linked[peer], env)
 
     def _show(self, g: _Group, env: Envelope) -> None:
         try:
@@ -403,6 +409,10 @@ class Groups:
             self._ask_key(g, g.state.epoch)  # of whoever told us: it may hold the key
         self._outbox.schedule_flush()
         self._events.emit(self._change_event(g, op))
+        early, g.early = g.early, []
+        for link, key, env in early:
+            if not link.closed:
+                self._on_envelope(link, key, env)
         self._dial_members()
         self._links.dialer.wake_all()
         _after_flush(self._close_unshared)

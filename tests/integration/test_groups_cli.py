@@ -95,7 +95,8 @@ def test_kill_9_of_any_member_loses_and_doubles_nothing(make_node: MakeNode) -> 
     writer.start()
     rng = random.Random(7)
     for victim in (a, c, a, c):  # the forwarder and a receiver die mid-stream
-        wait_for(lambda n=len(sent): len(sent) > n, 30, "b to send a message")
+        count = len(sent)
+        wait_for(lambda count=count: len(sent) > count, 30, "b to send a message")
         if rng.random() < 0.5:
             wait_for(lambda: len(sent) % 2 == 0, 30, "a random point")
         victim.kill()
