@@ -20,7 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/accept": ("NAME", "accept someone who asks to connect"),
     "/block": ("NAME", "refuse all links and requests from someone"),
     "/remove": ("NAME", "forget a contact (the history is kept)"),
-    "/to": ("NAME", "switch to the conversation with NAME"),
+    "/to": ("NAME", "switch to the conversation with NAME (a contact or a group)"),
+    "/group": ("create NAME | invite NAME | remove NAME | members | leave | list",
+               "groups; invite, remove, members and leave act on the selected group"),
     "/peers": ("", "live links, nearby nodes and requests"),
     "/id": ("", "your name and fingerprint"),
     "/safety": ("NAME", "the safety number to compare with NAME in person"),
@@ -65,7 +67,18 @@ class Plain:
     command: str
 
 
-Command = SendText | AddContact | Named | Plain
+@dataclass(frozen=True)
+class GroupCommand:
+    """/group ACTION [NAME]: create, invite, remove, members, leave or list."""
+
+    action: str
+    name: str = ""
+
+
+GROUP_ACTIONS_WITH_NAME = ("create", "invite", "remove")
+GROUP_ACTIONS = (*GROUP_ACTIONS_WITH_NAME, "members", "leave", "list")
+
+Command = SendText | AddContact | Named | Plain | GroupCommand
 
 
 def parse(line: str) -> Command | None:
@@ -83,6 +96,8 @@ def parse(line: str) -> Command | None:
         raise ParseError(f"unknown command {verb}: /help lists them")
     if verb == "/add":
         return _parse_add(rest)
+    if verb == "/group":
+        return _parse_group(rest)
     if verb in NAME_COMMANDS:
         if not rest:
             raise ParseError(f"usage: {usage(verb)}")
@@ -112,6 +127,16 @@ def _parse_add(rest: str) -> AddContact:
     if not words:
         raise ParseError(f"a name is needed: {usage('/add')}")
     return AddContact(fingerprint, " ".join(words), tuple(addrs))
+
+
+def _parse_group(rest: str) -> GroupCommand:
+    action, _, name = rest.partition(" ")
+    action, name = action.lower(), name.strip()
+    if action not in GROUP_ACTIONS:
+        raise ParseError(f"usage: {usage('/group')}")
+    if (action in GROUP_ACTIONS_WITH_NAME) != bool(name):
+        raise ParseError(f"/group {action} {'NAME' if not name else 'takes no name'}")
+    return GroupCommand(action, name)
 
 
 def _is_addr(word: str) -> bool:

@@ -15,7 +15,16 @@ from typing import Any
 
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
-from p2pchat.tui.commands import AddContact, Command, Named, ParseError, Plain, SendText, help_lines
+from p2pchat.tui.commands import (
+    AddContact,
+    Command,
+    GroupCommand,
+    Named,
+    ParseError,
+    Plain,
+    SendText,
+    help_lines,
+)
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.state import ChatState, Conversation
 
@@ -70,6 +79,7 @@ class Controller:
     async def _reload(self) -> None:
         self.state.set_status(await self.backend.status())
         self.state.set_contacts(await self.backend.contacts())
+        self.state.set_groups(await self.backend.groups())
         for conv in self.state.conversations.values():
             conv.loaded = False
         await self._load_current()
@@ -112,6 +122,8 @@ class Controller:
             self.state.set_status(await self.backend.status())
         if "contacts" in refresh:
             self.state.set_contacts(await self.backend.contacts())
+        if "groups" in refresh:
+            self.state.set_groups(await self.backend.groups())
         if refresh:
             self._changed()
 
@@ -164,6 +176,8 @@ class Controller:
             await self._run_named(command)
         elif isinstance(command, Plain):
             await self._run_plain(command)
+        elif isinstance(command, GroupCommand):
+            await self._run_group(command)
 
     async def _send(self, text: str) -> None:
         conv = self.state.current
@@ -235,6 +249,47 @@ class Controller:
             self.state.notice("info", f"  {me.fingerprint}")
         elif command.command == "peers":
             self._show_peers(await self.backend.peers())
+
+    async def _run_group(self, command: GroupCommand) -> None:
+        if command.action == "create":
+            conv = self.state.upsert_group(await self.backend.create_group(command.name))
+            if conv is not None:
+                self.state.notice("info", f"created {conv.name}: /group invite NAME to add people")
+                await self.switch_to(conv)
+            return
+        if command.action == "list":
+            groups = await self.backend.groups()
+            self.state.set_groups(groups)
+            if not groups:
+                self.state.notice("info", "no groups yet: /group create NAME")
+            for group in groups:
+                self.state.notice("info", f"{group.get('title')}: {group.get('members')} members,"
+                                          f" {group.get('online')} online, you are"
+                                          f" {group.get('role')}")
+            return
+        conv = self.state.current
+        if conv is None or conv.state != "group":
+            self.state.notice("error", "select a group first: /to GROUP")
+            return
+        await self._on_selected_group(command, conv)
+
+    async def _on_selected_group(self, command: GroupCommand, conv: Conversation) -> None:
+        if command.action == "members":
+            for member in await self.backend.group_members(conv.fingerprint):
+                marks = " (owner)" * bool(member.get("owner")) + " (you)" * bool(member.get("you"))
+                online = "online" if member.get("online") else "offline"
+                self.state.notice("info", f"{member.get('name')}{marks}: {online}")
+            return
+        if command.action == "invite":
+            group = await self.backend.invite(conv.fingerprint, command.name)
+            self.state.notice("info", f"invited {command.name} to {conv.name}")
+        elif command.action == "remove":
+            group = await self.backend.remove_member(conv.fingerprint, command.name)
+            self.state.notice("info", f"removed {command.name} from {conv.name}")
+        else:
+            group = await self.backend.leave_group(conv.fingerprint)
+            self.state.notice("info", f"you left {conv.name} (its history is kept)")
+        self.state.upsert_group(group)
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         links = peers.get("links") or []

@@ -32,9 +32,9 @@ class Message:
 
 @dataclass
 class Conversation:
-    fingerprint: str
+    fingerprint: str  # a contact's fingerprint, or a group's id
     name: str
-    state: str = "contact"  # contact, request or blocked
+    state: str = "contact"  # contact, request, blocked or group
     online: bool = False
     unread: int = 0
     note: str = ""
@@ -87,7 +87,8 @@ class ChatState:
             conv = self.upsert_contact(contact)
             if conv is not None:
                 seen.add(conv.fingerprint)
-        for fp in [fp for fp in self.conversations if fp not in seen]:
+        for fp in [fp for fp, conv in self.conversations.items()
+                   if fp not in seen and conv.state != "group"]:
             self.forget(fp)
         self._ensure_selection()
 
@@ -109,6 +110,41 @@ class ChatState:
         self._ensure_selection()
         return conv
 
+    def set_groups(self, groups: list[dict[str, Any]]) -> None:
+        """Groups from the node; one we left or were removed from stays, with its history."""
+        for group in groups:
+            self.upsert_group(group)
+
+    def upsert_group(self, group: dict[str, Any]) -> Conversation | None:
+        gid = clean(group.get("group"))
+        if not gid:
+            return None
+        conv = self.conversations.get(gid)
+        if conv is None:
+            conv = self.conversations[gid] = Conversation(gid, clean(group.get("title")))
+        conv.name = clean(group.get("title")) or conv.name
+        conv.state = "group"
+        conv.online = bool(group.get("online"))
+        conv.note = clean(group.get("role"))
+        self._ensure_selection()
+        return conv
+
+    def _group_event(self, event: dict[str, Any]) -> None:
+        """Joined, or someone came or went: the side panel, and one line saying so."""
+        conv = self.upsert_group(event)
+        if conv is None:
+            return
+        if event.get("type") == "group_joined":
+            self.notice("info", f"{clean(event.get('by_name'))} added you to the group"
+                                f" {conv.name} (/to {conv.name})")
+            return
+        who = "you" if event.get("you") else clean(event.get("member_name"))
+        change = {"add": "joined", "remove": "were removed from" if who == "you"
+                  else "was removed from", "leave": "left",
+                  "transfer": "now own" if who == "you" else "now owns"}
+        self.notice("info", f"{who} {change.get(clean(event.get('change')), 'changed in')}"
+                            f" {conv.name}")
+
     def forget(self, fingerprint: str) -> None:
         self.conversations.pop(fingerprint, None)
         if self.selected == fingerprint:
@@ -129,14 +165,17 @@ class ChatState:
     def apply(self, event: dict[str, Any]) -> set[str]:
         """Apply one node event (or a command's result of the same shape).
 
-        Returns what the caller should re-read from the node: "status" (link counts) or
-        "contacts" (a conversation we did not know of).
+        Returns what the caller should re-read from the node: "status" (link counts),
+        "contacts" or "groups" (a conversation we did not know of).
         """
         kind = event.get("type")
         refresh: set[str] = set()
         if kind == "message":
             fp = clean(event.get("conversation"))
             conv = self.conversations.get(fp)
+            if conv is None and event.get("group") is not None:
+                conv = self.upsert_group({"group": fp, "title": event.get("group")})
+                refresh.add("groups")
             if conv is None:
                 # From someone not in our list yet: show it now, the contacts read fills in.
                 name = event.get("author_name") if not event.get("own") else fp[:7]
@@ -165,6 +204,8 @@ class ChatState:
                         f" {clean(event.get('presented'))}, not the one pinned for"
                         f" {clean(event.get('name'))}. Refused: someone may be impersonating"
                         " them. Compare safety numbers in person (/safety NAME).")
+        elif kind in ("group_joined", "group_changed"):
+            self._group_event(event)
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")

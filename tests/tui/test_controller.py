@@ -84,6 +84,9 @@ class FakeBackend:
     async def remove(self, who: str) -> dict[str, Any]:
         return {"removed": who, "name": "bob"}
 
+    async def groups(self) -> list[dict[str, Any]]:
+        return []
+
     async def subscribe(self) -> Stream:
         self.streams.append(Stream())
         return self.streams[-1]
