@@ -69,6 +69,7 @@ GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, Gr
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
 MAX_EARLY = 256  # envelopes of an epoch whose op has not arrived yet, per group
+MAX_GROUPS = 256  # groups a node is in (or was): a contact's invitations beyond it are refused
 NO_KEY_YET = "(waiting for the group's key)"
 _CHANGES = {GroupOpKind.CREATE: "create", GroupOpKind.ADD: "add", GroupOpKind.REMOVE: "remove",
             GroupOpKind.LEAVE: "leave", GroupOpKind.TRANSFER: "transfer"}
@@ -187,9 +188,9 @@ class Groups:
             elif self._active(g) and g.state.is_member(key):
                 self._greet(g, link, key)
 
-    def _greet(self, g: _Group, link: Link, key: bytes) -> None:
-        if key in g.invites and g.state.owner == self._key:
-            self._hand_invitation(g, link)
+    def _greet(self, g: _Group, link: Link, key: bytes, *, invite: bool = True) -> None:
+        if invite and key in g.invites and g.state.owner == self._key:
+            self._hand_invitation(g, link)  # on link start only: it may be large
         conv_log = self._conversations.log_of(g.conv)
         self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
         self._outbox.queue(link, g.state.ops[-1])
@@ -219,7 +220,7 @@ class Groups:
             self._conversations.log_of(g.conv).forget_outstanding()
             g.key_asked.clear()
             for key, link in self._linked_members(g).items():
-                self._greet(g, link, key)
+                self._greet(g, link, key, invite=False)
 
     def _close_unshared(self) -> None:
         """Group-only links whose peer no longer shares a group with us end (protocol 8.9)."""
@@ -248,6 +249,9 @@ class Groups:
     # ------------------------------------------------------------ records
 
     def on_record(self, link: Link, key: bytes, record: Record) -> None:
+        if isinstance(record, GROUP_RECORDS) and not self._sender.admit_sync(link):
+            link.close("too many group records")  # each may cost a signature check
+            return
         if isinstance(record, Envelope):
             self._on_envelope(link, key, record)
         elif isinstance(record, GroupOp):
@@ -451,9 +455,6 @@ class Groups:
         g = self._groups.get(request.group)
         if g is None or not self._active(g):
             return
-        if not self._sender.admit_sync(link):
-            link.close("too many sync records")
-            return
         answer = core.serve_key(g.state, g.keys, key, request)
         if answer is not None:
             self._outbox.queue(link, answer)
@@ -489,9 +490,16 @@ class Groups:
             log.warning("refused a group invitation from %s: %s", self._views.who(key), exc)
             return
         g = self._groups.get(state.group)
-        if g is not None:  # we know it: the invitation is only news of later ops
+        if g is not None:  # we know it: the invitation is news of later ops (or of a re-add)
+            if g.left:
+                g.left = False
+                g.leaves.clear()
+                self._store().rejoin_group(g.conv)
             for op in invite.ops[g.state.number:]:
                 self._on_op(link, key, op)
+            return
+        if len(self._groups) >= MAX_GROUPS:
+            log.warning("refused a group invitation: already in %d groups", MAX_GROUPS)
             return
         db = self._store()
         db.create_group(state.group, state.title, invite.lamport, core.start_heads(invite))

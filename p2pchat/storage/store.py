@@ -921,6 +921,11 @@ class Store:
         self._write("DELETE FROM group_leaves WHERE conv = ?", (conv,))
         self._write("DELETE FROM group_invites WHERE conv = ?", (conv,))
 
+    def rejoin_group(self, conv: bytes) -> None:
+        """Invited again after we left: the group is ours to read and write again."""
+        self._write("UPDATE groups SET left = 0 WHERE conv = ?", (conv,))
+        self._write("DELETE FROM group_leaves WHERE conv = ?", (conv,))
+
     def add_group_op(self, conv: bytes, number: int, record: bytes) -> None:
         self._write("INSERT INTO group_ops (conv, number, sealed) VALUES (?, ?, ?)",
                     (conv, number, bytes(self._box.encrypt(record))))

@@ -6,6 +6,7 @@ here the real node part, store, links and outbox do it."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import replace
 
 import nacl.bindings
@@ -19,7 +20,7 @@ from p2pchat.core.messages import (
     GroupOpKind,
     encode_text,
 )
-from p2pchat.node import CommandError
+from p2pchat.node import CommandError, Node
 from tests.aio import until
 from tests.groups_net import Net, Shown, befriend, group_of, sparse_edges, texts
 from tests.hostile_peer import HostilePeer
@@ -241,3 +242,36 @@ async def test_a_leave_reaches_an_owner_that_was_away(make_local_node: MakeLocal
     await b.send(group, "after c left")
     await until(lambda: "after c left" in texts(a, group), 10, "a reads b")
     assert "after c left" not in texts(c, group) and 4 not in c.db.group_keys(bytes.fromhex(group))
+
+
+async def test_a_member_who_left_or_was_removed_can_be_invited_again(
+        make_local_node: MakeLocalNode) -> None:
+    a, b, c = [await make_local_node(n, group_sync_interval=0.5) for n in ("a", "b", "c")]
+    await befriend(a, b)
+    await befriend(a, c)
+    group = (await a.create_group("club"))["group"]
+    for who in ("b", "c"):
+        await a.invite_to_group(group, who)
+
+    def settled(*nodes: Node) -> bool:
+        epoch = group_of(a, group)["epoch"]
+        return all(group_of(x, group)["epoch"] == epoch and group_of(x, group)["has_key"]
+                   for x in nodes)
+
+    await until(lambda: settled(b, c), 10, "joined")
+    await c.send(group, "c before")
+    await c.leave_group(group)
+    await until(lambda: group_of(a, group)["members"] == 2, 10, "the leave enacted")
+    await a.invite_to_group(group, "c")
+    await until(lambda: settled(b, c) and group_of(c, group)["role"] == "member", 10, "back")
+    await c.send(group, "c again")
+    await a.remove_from_group(group, "b")
+    await until(lambda: group_of(b, group)["role"] == "removed", 10, "b out")
+    await a.invite_to_group(group, "b")
+    await until(lambda: settled(b, c) and group_of(b, group)["role"] == "member", 10, "b back")
+    await b.send(group, "b again")
+    await until(lambda: {"c before", "c again", "b again"} <= set(texts(a, group))
+                and {"c again", "b again"} <= set(texts(c, group)), 10, "everything")
+    assert Counter(texts(a, group)) == {"c before": 1, "c again": 1, "b again": 1}
+    # c dropped the group's keys when it left: what came before stays unreadable to it
+    assert texts(c, group)[0] == "(waiting for the group's key)"
