@@ -49,6 +49,7 @@ from p2pchat.core.messages import (
     SyncRequest,
     SyncVector,
     decode_record,
+    dm_conversation_id,
     encode_record,
     encode_text,
 )
@@ -82,7 +83,8 @@ class _Group:
     gossip: GroupGossip
     left: bool = False
     leaves: dict[bytes, GroupLeave] = field(default_factory=dict)  # pending, one per member
-    invites: set[bytes] = field(default_factory=set)  # owner: invitations not handed over yet
+    # Owner: invitations not handed over yet, as made when the member was added.
+    invites: dict[bytes, GroupInvite] = field(default_factory=dict)
     unread: set[tuple[bytes, int]] = field(default_factory=set)  # (author, seq) without a key
     key_asked: set[int] = field(default_factory=set)  # epochs asked for since the last tick
     # Members who asked us for a key we did not hold yet: answered when it arrives, so a new
@@ -148,8 +150,11 @@ class Groups:
             except (StoreError, ProtocolError, IndexError) as exc:
                 log.error("group %s cannot be loaded: %s", conv.hex()[:8], exc)
                 continue
+            invites = {member: decode_record(data)
+                       for member, data in db.group_invites(conv).items()}
             group = _Group(state, db.group_keys(conv), GroupGossip(conv), left=left,
-                           invites=db.group_invites(conv))
+                           invites={member: invite for member, invite in invites.items()
+                                    if isinstance(invite, GroupInvite)})
             group.leaves = {leave.member: leave for leave in leaves
                             if isinstance(leave, GroupLeave)}
             self._groups[conv] = group
@@ -159,12 +164,14 @@ class Groups:
         """Whether `key` may hold a group-only link: a current member of a group we are in."""
         return any(self._active(g) and g.state.is_member(key) for g in self._groups.values())
 
-    def claims(self, record: Record) -> bool:
-        """Whether `record` is this part's: a group record, or sync for a group conversation."""
+    def claims(self, record: Record, peer: bytes) -> bool:
+        """Whether `record` from `peer` is this part's: a group record, or sync for any
+        conversation but our dm with `peer`. A group we have not joined yet (its invitation is
+        still on its way while members already count us in) is ignored, not a broken rule."""
         if isinstance(record, GROUP_RECORDS):
             return True
-        return isinstance(record, (Envelope, SyncVector, SyncRequest)) \
-            and record.conv in self._groups
+        return isinstance(record, (Envelope, SyncVector, SyncRequest)) and (
+            record.conv in self._groups or record.conv != dm_conversation_id(self._key, peer))
 
     def _active(self, g: _Group) -> bool:
         return not g.left and g.state.is_member(self._key)
@@ -190,7 +197,7 @@ class Groups:
 
     def _greet(self, g: _Group, link: Link, key: bytes, *, invite: bool = True) -> None:
         if invite and key in g.invites and g.state.owner == self._key:
-            self._hand_invitation(g, link)  # on link start only: it may be large
+            self._hand_invitation(g, link, g.invites[key])  # on link start only: it may be large
         conv_log = self._conversations.log_of(g.conv)
         self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
         self._outbox.queue(link, g.state.ops[-1])
@@ -280,7 +287,7 @@ class Groups:
         return g
 
     def _on_envelope(self, link: Link, key: bytes, env: Envelope) -> None:
-        g = self._member_group(env.conv, key)
+        g = self._member_group(env.conv, key)  # None too for a conversation we don't know
         if g is None:
             return
         conv_log = self._conversations.log_of(env.conv)
@@ -363,8 +370,8 @@ class Groups:
                 self._sender.serve(link, record.conv, record.author, *span, asked=True)
             return
         if key in g.invites:  # it holds the group: the invitation arrived
-            g.invites.discard(key)
-            self._store().set_group_invite(g.conv, key, False)
+            del g.invites[key]
+            self._store().set_group_invite(g.conv, key, None)
             self._outbox.schedule_flush()
         # Pull, not push: several members announce the same envelopes (protocol 8.8).
         for request in conv_log.wanted_from(record.vector, again=False):
@@ -404,8 +411,8 @@ class Groups:
             self._cut(g, op.subject, op.cut)
             g.leaves.pop(op.subject, None)
             db.drop_group_leave(g.conv, op.subject)
-            g.invites.discard(op.subject)
-            db.set_group_invite(g.conv, op.subject, False)
+            if g.invites.pop(op.subject, None) is not None:
+                db.set_group_invite(g.conv, op.subject, None)
         linked = self._linked()
         for peer in core.op_targets(before, g.state, linked, came_from):
             self._outbox.queue(linked[peer], op)
@@ -528,13 +535,14 @@ class Groups:
             if member in linked and member != change.op.subject:
                 self._outbox.queue(linked[member], record)
 
-    def _hand_invitation(self, g: _Group, link: Link) -> None:
-        conv_log = self._conversations.log_of(g.conv)
-        heads = {author: conv_log.head(author) for author in conv_log.vector()}
-        self._outbox.queue(link, core.invitation(g.state, heads, conv_log.lamport))
-        key = g.keys.get(g.state.epoch)
-        if key is not None:
-            self._outbox.queue(link, GroupKey(group=g.conv, epoch=g.state.epoch, key=key))
+    def _hand_invitation(self, g: _Group, link: Link, invite: GroupInvite) -> None:
+        """The invitation, then the keys of every epoch since the member's add (the later ops
+        reach it by the head-op exchange once it holds the group)."""
+        self._outbox.queue(link, invite)
+        for epoch in range(invite.ops[-1].epoch, g.state.epoch + 1):
+            key = g.keys.get(epoch)
+            if key is not None:
+                self._outbox.queue(link, GroupKey(group=g.conv, epoch=epoch, key=key))
 
     # ------------------------------------------------------------ commands
 
@@ -564,12 +572,16 @@ class Groups:
         name = self._views.display_name(member)
         change = self._change(lambda: core.invite(g.state, self._identity, member, name,
                                                   self._random))
-        g.invites.add(member)
-        self._store().set_group_invite(g.conv, member, True)
+        # The invitee starts at the log's heads of this moment: what is written from now on
+        # is in the new epoch, which it can read, so it must not start past any of it.
+        conv_log = self._conversations.log_of(g.conv)
+        heads = {author: conv_log.head(author) for author in conv_log.vector()}
+        g.invites[member] = core.invitation(change.state, heads, conv_log.lamport)
+        self._store().set_group_invite(g.conv, member, encode_record(g.invites[member]))
         self._owner_change(g, change)
         link = self._linked().get(member)
         if link is not None:
-            self._hand_invitation(g, link)
+            self._hand_invitation(g, link, g.invites[member])
         await self._outbox.durable()
         return self.view(g)
 

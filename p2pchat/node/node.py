@@ -240,7 +240,7 @@ class Node:
             self.trust.on_contact_accept(link, key)
         elif link.peer.stranger:
             return  # strangers get to ask, nothing more
-        elif self.groups.claims(record):
+        elif self.groups.claims(record, key):
             self.groups.on_record(link, key, record)
         elif not self.trust.is_contact(key):
             return  # a fellow group member who is not a contact: group records only

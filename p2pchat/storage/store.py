@@ -265,11 +265,13 @@ _V3: Final[tuple[str, ...]] = (
         PRIMARY KEY (conv, member)
     ) STRICT, WITHOUT ROWID
     """,
-    # Owner only: invitations not yet handed over (the invitee was offline).
+    # Owner only: invitations not yet handed over (the invitee was offline), sealed, as made
+    # when the member was added: the log heads of that moment are where the invitee starts.
     """
     CREATE TABLE group_invites (
         conv   BLOB NOT NULL REFERENCES groups (conv),
         member BLOB NOT NULL CHECK (length(member) = 32),
+        sealed BLOB NOT NULL,
         PRIMARY KEY (conv, member)
     ) STRICT, WITHOUT ROWID
     """,
@@ -966,16 +968,17 @@ class Store:
     def group_leaves(self, conv: bytes) -> list[bytes]:
         return [r[0] for r in self._all("SELECT record FROM group_leaves WHERE conv = ?", (conv,))]
 
-    def set_group_invite(self, conv: bytes, member: bytes, pending: bool) -> None:
-        if pending:
-            self._write("INSERT OR IGNORE INTO group_invites (conv, member) VALUES (?, ?)",
-                        (conv, member))
+    def set_group_invite(self, conv: bytes, member: bytes, record: bytes | None) -> None:
+        """Keep the invitation for `member` until it is handed over (None: it was)."""
+        if record is not None:
+            self._write("INSERT OR REPLACE INTO group_invites (conv, member, sealed)"
+                        " VALUES (?, ?, ?)", (conv, member, bytes(self._box.encrypt(record))))
         else:
             self._write("DELETE FROM group_invites WHERE conv = ? AND member = ?", (conv, member))
 
-    def group_invites(self, conv: bytes) -> set[bytes]:
-        return {r[0] for r in self._all("SELECT member FROM group_invites WHERE conv = ?",
-                                        (conv,))}
+    def group_invites(self, conv: bytes) -> dict[bytes, bytes]:
+        rows = self._all("SELECT member, sealed FROM group_invites WHERE conv = ?", (conv,))
+        return {member: self._open(sealed, "an invitation") for member, sealed in rows}
 
     def truncate_log(self, conv: bytes, author: bytes, cut: int) -> None:
         """Drop `author`'s messages above seq `cut` and move its head back to `cut` (a group op

@@ -22,7 +22,7 @@ from p2pchat.core.messages import (
 )
 from p2pchat.node import CommandError, Node
 from tests.aio import until
-from tests.groups_net import Net, Shown, befriend, group_of, sparse_edges, texts
+from tests.groups_net import Net, Shown, befriend, group_of, set_contact, sparse_edges, texts
 from tests.hostile_peer import HostilePeer
 from tests.local_nodes import MakeLocalNode
 
@@ -269,3 +269,30 @@ async def test_a_member_who_left_or_was_removed_can_be_invited_again(
     assert Counter(texts(a, group)) == {"c before": 1, "c again": 1, "b again": 1}
     # c dropped the group's keys when it left: what came before stays unreadable to it
     assert texts(c, group)[0] == "(waiting for the group's key)"
+
+
+async def test_group_traffic_before_the_invitation_arrives_is_ignored_not_fatal(
+        make_local_node: MakeLocalNode) -> None:
+    """B counts C in as soon as the owner's op reaches it, and pushes to C before C holds the
+    group (its invitation waits until C and the owner meet): C ignores that, keeps the link
+    with B, and reads everything once it joins."""
+    a, b, c = [await make_local_node(n, group_sync_interval=0.5) for n in ("a", "b", "c")]
+    await befriend(a, b)
+    await befriend(b, c)
+    await set_contact(a, c, "c", dial=False)  # contacts, but nobody knows where the other is
+    await set_contact(c, a, "a", dial=False)
+    await until(lambda: a.links.is_linked(b.key) and b.links.is_linked(c.key), 10, "links")
+    b_to_c = c.links.live(b.key)
+    group = (await a.create_group("club"))["group"]
+    await a.invite_to_group(group, "b")
+    await until(lambda: group_of(b, group)["has_key"], 10, "b joined")
+    await a.invite_to_group(group, "c")
+    await until(lambda: b.groups.find(group).state.is_member(c.key), 10, "b counts c in")
+    await b.send(group, "before c joined")
+    await until(lambda: group_of(a, group)["members"] == 3
+                and "before c joined" in texts(a, group), 10, "a has it")
+    assert c.list_groups() == [] and b_to_c is not None and not b_to_c.closed
+    await set_contact(a, c, "c", dial=True)  # they meet: the invitation is handed over
+    await until(lambda: group_of(c, group)["has_key"]
+                and "before c joined" in texts(c, group), 10, "c reads it after joining")
+    assert not b_to_c.closed

@@ -70,3 +70,14 @@ def test_a_cut_drops_what_came_after_and_moves_the_head_back(tmp_path: Path) -> 
     assert [e.seq for e in store.envelopes(GROUP, PEER, 1, 10)] == [1, 2]
     store.truncate_log(GROUP, PEER, 0)
     assert PEER not in store.heads(GROUP) and not store.envelopes(GROUP, PEER, 1, 10)
+
+
+def test_an_invitation_waits_sealed_until_it_is_handed_over(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s.db")
+    store.create_group(GROUP, "club", 0, {})
+    store.set_group_invite(GROUP, PEER, b"the invitation")
+    assert store.group_invites(GROUP) == {PEER: b"the invitation"}
+    raw = store._conn.execute("SELECT sealed FROM group_invites").fetchone()[0]
+    assert b"the invitation" not in raw
+    store.set_group_invite(GROUP, PEER, None)
+    assert store.group_invites(GROUP) == {}
