@@ -37,6 +37,7 @@ from p2pchat.core.groups import (
 )
 from p2pchat.core.identity import FingerprintError, Identity, fingerprint, parse_fingerprint
 from p2pchat.core.messages import (
+    MAX_GROUP_OPS,
     Envelope,
     GroupInvite,
     GroupKey,
@@ -232,7 +233,8 @@ class Groups:
     def _close_unshared(self) -> None:
         """Group-only links whose peer no longer shares a group with us end (protocol 8.9)."""
         for key, link in list(self._linked().items()):
-            if link.peer.group_only and not self.is_group_peer(key):
+            if link.peer.group_only and not self.is_group_peer(key) \
+                    and self._contact_state(key) != "contact":  # added as a contact since
                 link.close("no longer in a shared group")
 
     def _dial_members(self) -> None:
@@ -297,6 +299,10 @@ class Groups:
         try:
             core.check_group_envelope(g.state, env)
         except UnknownEpoch:
+            if int.from_bytes(env.body[:8], "big") > MAX_GROUP_OPS:  # no chain gets that far
+                log.warning("refused a group envelope from %s: impossible epoch",
+                            self._views.who(key))
+                return
             if len(g.early) < MAX_EARLY:
                 g.early.append((link, key, env))
             self._outbox.queue(link, g.state.ops[-1])  # it sends the ops we lack
@@ -321,7 +327,8 @@ class Groups:
             self._outbox.queue(link, prune)
 
     def _accept(self, g: _Group, envelopes: Iterable[Envelope], came_from: bytes) -> None:
-        """Store, show and push on what the log accepted; pushes leave after the commit."""
+        """Store, show and pass on what the log accepted. Forwarding does not wait for the
+        commit (Sender.forward says why)."""
         db = self._store()
         now = now_ms()
         linked = self._linked_members(g)
