@@ -25,6 +25,7 @@ BENCHMARKS = {
     "discovery": "bench_discovery.py",
     "chat": "bench_chat.py",
     "growth": "bench_growth.py",
+    "relay": "bench_relay.py",
     "group": "bench_group.py",
 }
 TIMEOUT = 120.0  # seconds per benchmark; each normally takes well under a minute

@@ -166,8 +166,9 @@ def _node_config(args: argparse.Namespace) -> Any:
 def cmd_node(args: argparse.Namespace) -> int:
     import asyncio
 
+    from p2pchat.logsetup import configure_logging
     from p2pchat.node import CommandError
-    from p2pchat.runner import configure_logging, serve
+    from p2pchat.runner import serve
 
     config = _node_config(args)
     stored = load_identity(ensure_home(args.home), args)
@@ -346,6 +347,16 @@ def cmd_peers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relay(args: argparse.Namespace) -> int:
+    from p2pchat.relay.command import RelayError
+    from p2pchat.relay.command import cmd_relay as run_relay
+
+    try:
+        return run_relay(args)
+    except RelayError as exc:
+        _fail(str(exc))
+
+
 # ---------------------------------------------------------------- the parser
 
 
@@ -486,6 +497,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     peers = command("peers", cmd_peers, "show live links, nearby nodes and contact requests")
     peers.add_argument("--json", action="store_true", help="print a JSON object")
+
+    from p2pchat.relay.command import add_relay_arguments
+
+    relay = command("relay", cmd_relay, "run a relay on a spare machine: it joins nodes that"
+                    " cannot reach each other and forwards only ciphertext (docs/relay.md)")
+    add_relay_arguments(relay)
 
     return parser
 

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
-import sys
 from pathlib import Path
 
 from p2pchat.control import ControlServer
 from p2pchat.core.identity import Identity
 from p2pchat.node import Node, NodeConfig
-
-
-def configure_logging(verbosity: int) -> None:
-    level = {0: logging.INFO, 1: logging.DEBUG}.get(verbosity, logging.DEBUG)
-    if verbosity < 0:
-        level = logging.WARNING
-    logging.basicConfig(stream=sys.stderr, level=level,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
 
 
 async def serve(home: Path, identity: Identity, name: str, config: NodeConfig,

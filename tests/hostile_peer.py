@@ -23,11 +23,21 @@ from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from p2pchat.core.codec import pack
-from p2pchat.core.identity import Identity
-from p2pchat.core.messages import Envelope, Record, decode_record, encode_record
+from p2pchat.core.identity import Identity, fingerprint
+from p2pchat.core.messages import (
+    ZERO_HASH,
+    Envelope,
+    Record,
+    decode_record,
+    dm_conversation_id,
+    encode_record,
+    encode_text,
+)
 from p2pchat.core.session import Closed, Established, KeyMismatch, RecordReceived, Session
+from p2pchat.node import Node
 
-__all__ = ["HostilePeer", "PeerClosed", "raw_envelope", "raw_hash"]
+__all__ = ["HostilePeer", "PeerClosed", "envelope", "hostile_contact", "raw_envelope",
+           "raw_hash"]
 
 R = TypeVar("R")
 READ_SIZE = 65536
@@ -37,6 +47,25 @@ MAX_SKIPPED = 1000  # recv_until gives up after this many other records
 
 class PeerClosed(AssertionError):
     """The node ended the link while the test was still waiting for something from it."""
+
+
+NOW_MS = 1_700_000_000_000
+
+
+def envelope(node: Node, author: Identity, seq: int, text: str, prev: bytes = ZERO_HASH,
+             sent_at: int = NOW_MS, lamport: int | None = None) -> Envelope:
+    """`author`'s seq-th envelope in their 1:1 conversation with `node` (lamport = seq unless
+    given)."""
+    return Envelope(conv=dm_conversation_id(node.key, author.public_key),
+                    author=author.public_key, seq=seq, lamport=seq if lamport is None else lamport,
+                    sent_at=sent_at, prev=prev, body=encode_text(text))
+
+
+async def hostile_contact(node: Node, name: str = "mallory") -> Identity:
+    """Someone the node's user added as a contact, who then turns hostile."""
+    identity = Identity.generate()
+    await node.add_contact(fingerprint(identity.public_key), name)
+    return identity
 
 
 def raw_envelope(env: Envelope, **fields: object) -> bytes:
@@ -74,14 +103,16 @@ class HostilePeer:
     @contextlib.asynccontextmanager
     async def connect(cls, identity: Identity, address: tuple[str, int], *,
                       remote_key: bytes | None = None, ik_timestamp: int | None = None,
-                      handshake: bool = True,
+                      handshake: bool = True, local_host: str | None = None,
                       timeout: float = DEFAULT_TIMEOUT) -> AsyncIterator[HostilePeer]:
         """Dial `address`; with `remote_key` the handshake is IK (falling back to XX), else XX.
 
         With `handshake=False` only the first handshake message is sent: the test drives the
-        rest (or sends garbage instead).
+        rest (or sends garbage instead). `local_host` picks the source address (any of
+        127.0.0.0/8 on loopback), to play several hosts.
         """
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), timeout)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(
+            *address, local_addr=None if local_host is None else (local_host, 0)), timeout)
         session = Session(
             identity=identity, initiator=True, now=_now(), remote_key=remote_key,
             ik_timestamp=time.time_ns() if ik_timestamp is None else ik_timestamp,
@@ -137,6 +168,14 @@ class HostilePeer:
         """Send one record: a record object, or any bytes as one record's content."""
         data = record if isinstance(record, bytes) else encode_record(record)
         self.session.send_record(data, _now())
+        self._flush()
+        await asyncio.wait_for(self._writer.drain(), self.timeout)
+
+    async def send_many(self, records: list[Record | bytes]) -> None:
+        """Send many records in one write, as a flood arrives: all in one read at the node."""
+        for record in records:
+            data = record if isinstance(record, bytes) else encode_record(record)
+            self.session.send_record(data, _now())
         self._flush()
         await asyncio.wait_for(self._writer.drain(), self.timeout)
 

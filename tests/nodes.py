@@ -41,18 +41,19 @@ class NodeProcess:
         self.port: int | None = None
 
     def start(self, *extra: str, listen: str | None = None, mdns: bool = False,
-              host: Any = None) -> NodeProcess:
-        """Start the node; in a network-namespace `host` when given (see tests/netns)."""
+              host: Any = None, env: dict[str, str] | None = None) -> NodeProcess:
+        """Start the node; in a network-namespace `host` when given (see tests/netns); `env`
+        adds to the (P2PCHAT_-free) environment."""
         listen = listen or f"127.0.0.1:{self.port or 0}"
         args = ["node", "--listen", listen, *([] if mdns else ["--no-mdns"]), *extra]
         argv = [sys.executable, "-m", "p2pchat", "--home", str(self.home), *args]
         with self.log_path.open("a") as log:
             if host is not None:
-                self.proc = host.popen(argv, cli_env(), stdout=log, stderr=subprocess.STDOUT,
+                self.proc = host.popen(argv, cli_env(env), stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL)
             else:
                 self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, text=True, env=cli_env(),
+                                             stdin=subprocess.DEVNULL, text=True, env=cli_env(env),
                                              start_new_session=True)
         status = wait_for(self._status, 20, f"{self.name}'s node to start")
         self.port = int(status["listen"][0].rsplit(":", 1)[1])

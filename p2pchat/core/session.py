@@ -127,8 +127,10 @@ class SessionConfig:
 
     max_record: int = 1 << 20  # largest app record we send or accept (bytes)
     rekey_every: int = 10_000  # transport messages we send between automatic Rekey()s
-    keepalive_interval: float = 10.0  # send a keepalive after this long without sending
-    idle_timeout: float = 30.0  # close after this long without receiving
+    # Short on purpose: a silent link (half-open TCP, a frozen peer, a stalled forwarder) is
+    # noticed and replaced within seconds; a keepalive is one small frame.
+    keepalive_interval: float = 2.0  # send a keepalive after this long without sending
+    idle_timeout: float = 7.0  # close after this long without receiving
     # From creation to Established: milliseconds on a LAN, so a slow one is most likely a
     # connection held open to take a slot.
     handshake_timeout: float = 5.0

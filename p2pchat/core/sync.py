@@ -45,6 +45,9 @@ VersionVector = dict[bytes, int]
 # A received lamport must stay below this, so a peer that sends a huge clock cannot push our own
 # next lamport (max seen + 1) past the 2**63-1 the codec and the store allow.
 MAX_ACCEPTED_LAMPORT = 2**62
+# Floors an author's vectors set beyond what we hold of their log (see `add_floor`); more only
+# loosens the check for a window of their log, never refuses an honest envelope.
+MAX_FLOORS = 32
 
 
 @dataclass
@@ -90,9 +93,12 @@ class ConversationLog:
         heads: Mapping[bytes, tuple[int, bytes]],
         lamport: int,
         max_pending: int = 1024,
+        head_lamports: Mapping[bytes, int] | None = None,
     ) -> None:
         """``heads``: author -> (last contiguous seq, envelope_hash of it), as stored.
-        ``lamport``: the highest lamport seen in this conversation (0 when empty)."""
+        ``lamport``: the highest lamport seen in this conversation (0 when empty).
+        ``head_lamports``: author -> lamport of that head envelope, so an author's next
+        envelope must come after it (the backdating rule, see ``floor``)."""
         if max_pending < 0:
             raise ValueError("max_pending must be >= 0")
         self.conv = conv
@@ -109,6 +115,10 @@ class ConversationLog:
         self._known: dict[bytes, int] = {}
         # Highest seq per author already asked for: the outstanding-request watermark.
         self._asked: dict[bytes, int] = {}
+        # The backdating rule: a lamport an author's next envelopes must exceed, whatever their
+        # seq (`_base`), and (after_seq, lamport) pairs for seqs beyond what we hold.
+        self._base: dict[bytes, int] = dict(head_lamports or {})
+        self._floors: dict[bytes, list[tuple[int, int]]] = {}
 
     # --- views ----------------------------------------------------------------------------------
 
@@ -126,6 +136,33 @@ class ConversationLog:
 
     def vector(self) -> VersionVector:
         return {author: seq for author, (seq, _) in sorted(self._heads.items())}
+
+    def floor(self, author: bytes, seq: int) -> int:
+        """The lamport that `author`'s envelope at `seq` must exceed.
+
+        An author's lamports strictly increase along their log, and a message can never be
+        placed before what its author had acknowledged when writing it: once the author's
+        vector said it held another author's message of lamport L while its own log stood at
+        s, each of its envelopes after s must have a lamport above L. An honest author's clock
+        already ensures both; a hostile one cannot backdate past them.
+        """
+        floor = self._base.get(author, 0)
+        for after_seq, lamport in self._floors.get(author, ()):
+            if after_seq < seq:
+                floor = max(floor, lamport)
+        return floor
+
+    def add_floor(self, author: bytes, after_seq: int, lamport: int) -> None:
+        """`author` had seen lamport `lamport` while its own log stood at `after_seq`."""
+        if after_seq <= self.head(author)[0]:  # binds every envelope still to come
+            self._base[author] = max(self._base.get(author, 0), lamport)
+            return
+        floors = self._floors.setdefault(author, [])
+        if any(s <= after_seq and low >= lamport for s, low in floors):
+            return  # an earlier, higher floor already binds these seqs
+        kept = [(s, low) for s, low in floors if not (s >= after_seq and low <= lamport)]
+        floors[:] = sorted([*kept, (after_seq, lamport)])
+        del floors[:-MAX_FLOORS]  # keep the latest: dropping one only loosens the check
 
     def delivered_upto(self, peer_vector: Mapping[bytes, int], author: bytes) -> int:
         """Highest seq of ``author`` the peer holds, per its vector (clamped to what exists)."""
@@ -187,6 +224,10 @@ class ConversationLog:
                 # Let a fresh copy be asked for: the one we got was not it.
                 self._asked[author] = min(self._asked.get(author, 0), head_seq)
                 return result
+            backdated = self._backdated(env)
+            if backdated:
+                result.error = backdated
+                return result
             self._advance(env)
             result.accepted.append(env)
             result.error = self._drain(author, result.accepted)
@@ -245,9 +286,23 @@ class ConversationLog:
 
     # --- internals ------------------------------------------------------------------------------
 
+    def _backdated(self, env: Envelope) -> str | None:
+        floor = self.floor(env.author, env.seq)
+        if env.lamport > floor:
+            return None
+        return (f"backdated: lamport {env.lamport} at seq {env.seq} does not come after"
+                f" {floor}, which its author had already seen")
+
     def _advance(self, env: Envelope) -> None:
-        self._heads[env.author] = (env.seq, envelope_hash(env))
+        author = env.author
+        self._heads[author] = (env.seq, envelope_hash(env))
         self._lamport = max(self._lamport, env.lamport)
+        base = max(self._base.get(author, 0), env.lamport)
+        floors = self._floors.get(author)
+        if floors:  # floors the head has passed now bind every envelope still to come
+            base = max([base] + [lamport for after, lamport in floors if after <= env.seq])
+            floors[:] = [(after, lamport) for after, lamport in floors if after > env.seq]
+        self._base[author] = base
 
     def _drain(self, author: bytes, accepted: list[Envelope]) -> str | None:
         """Accept buffered envelopes that the new head made contiguous."""
@@ -263,6 +318,12 @@ class ConversationLog:
                 self._asked[author] = min(self._asked.get(author, 0), seq)
                 self._drop_pending_if_empty(author)
                 return f"prev-hash mismatch at seq {nxt.seq}: buffered envelope refused"
+            backdated = self._backdated(nxt)
+            if backdated:  # what was buffered behind it can't chain any more either
+                self._pending_count -= len(pending)
+                pending.clear()
+                self._drop_pending_if_empty(author)
+                return backdated
             self._advance(nxt)
             accepted.append(nxt)
         self._drop_pending_if_empty(author)

@@ -1,4 +1,12 @@
-"""Keeps trying to reach the peers we want links with: capped, jittered exponential backoff."""
+"""Keeps trying to reach the peers we want links with: capped, jittered exponential backoff.
+
+Nothing here waits on a long fixed timer while a link could come up: a lost link, a new address
+or a new contact retries at once, and only repeated failures back off (to `cap`, a few seconds:
+dialling a LAN address that refuses costs nothing). A requester, whose contact request is with
+the peer and who waits to be accepted, keeps knocking every second or two for `eager_window`
+after it asked (the accepter may be unable to dial back: a one-way firewall, an address seen
+through NAT), and only then slows to once per `patience`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from p2pchat.net.addresses import Address
 
 log = logging.getLogger(__name__)
-
 
 
 class Dialer:
@@ -28,7 +35,9 @@ class Dialer:
         is_linked: Callable[[bytes], bool],
         *,
         base: float = 0.25,
-        cap: float = 8.0,
+        cap: float = 4.0,
+        patient_interval: float = 2.0,
+        eager_window: float = 600.0,
         patience: float = 60.0,
         rng: random.Random | None = None,
     ) -> None:
@@ -41,8 +50,10 @@ class Dialer:
         self._tasks: dict[bytes, asyncio.Task[None]] = {}
         self._wakes: dict[bytes, asyncio.Event] = {}
         self._stopped = False
+        self._patient_interval = patient_interval
+        self._eager_window = eager_window
         self._patience = patience
-        self._patient: set[bytes] = set()
+        self._patient: dict[bytes, float] = {}  # peer -> when we first found it had our request
 
     def want(self, key: bytes) -> None:
         if self._stopped:
@@ -54,14 +65,26 @@ class Dialer:
         self._tasks[key] = asyncio.create_task(self._run(key), name=f"dial-{key.hex()[:8]}")
 
     def set_patient(self, key: bytes, patient: bool) -> None:
-        """Dial `key` only rarely: it has our contact request and we wait for its answer.
+        """`key` has our contact request and we wait for its answer (or it answered).
 
-        Once accepted, they dial us, so redialling often would only knock on a closed door.
+        While they decide we knock every `patient_interval`: they may accept at any moment and
+        be unable to dial us back, and the acceptance reaches us on our next knock. After
+        `eager_window` without an answer we knock once per `patience` only. Asking again on a
+        later link does not restart the window.
         """
         if patient:
-            self._patient.add(key)
+            self._patient.setdefault(key, asyncio.get_running_loop().time())
         else:
-            self._patient.discard(key)
+            self._patient.pop(key, None)
+
+    def patient_delay(self, key: bytes, now: float) -> float | None:
+        """How long to wait before knocking on a requested peer again; None if not patient."""
+        since = self._patient.get(key)
+        if since is None:
+            return None
+        if now - since < self._eager_window:
+            return self._patient_interval * (0.5 + self._rng.random() / 2.0)
+        return self._patience
 
     def wake(self, key: bytes) -> None:
         if key in self._wakes:
@@ -72,7 +95,7 @@ class Dialer:
             event.set()
 
     def forget(self, key: bytes) -> None:
-        self._patient.discard(key)
+        self._patient.pop(key, None)
         task = self._tasks.pop(key, None)
         self._wakes.pop(key, None)
         if task:
@@ -106,9 +129,10 @@ class Dialer:
                 failures = 0
                 await wake.wait()
                 continue
-            if key in self._patient:
+            patient = self.patient_delay(key, asyncio.get_running_loop().time())
+            if patient is not None:
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self._patience)
+                    await asyncio.wait_for(wake.wait(), patient)
                 if self._is_linked(key) or self._stopped:
                     continue
             addresses = self._addresses(key)

@@ -124,8 +124,10 @@ class Discovery:
     """Advertise this node and keep a view of the others (see module docstring).
 
     ``interfaces``: IP addresses to bind; None = every non-loopback interface (IPv4 and IPv6),
-    rescanned on :meth:`async_update`. ``on_change`` is called (on the event loop, without
-    arguments) whenever :meth:`adverts` changes: an advert added, updated or removed.
+    rescanned on :meth:`async_update`. ``service_type``: what to advertise and browse
+    (``_p2pchat._tcp.local.`` for nodes, :data:`RELAY_SERVICE_TYPE` for relays).
+    ``on_change`` is called (on the event loop, without arguments) whenever :meth:`adverts`
+    changes: an advert added, updated or removed.
     """
 
     def __init__(
@@ -135,7 +137,9 @@ class Discovery:
         on_change: Callable[[], None] | None = None,
         resolve_timeout: float = RESOLVE_TIMEOUT,
         max_adverts: int = MAX_ADVERTS,
+        service_type: str = SERVICE_TYPE,
     ) -> None:
+        self._service_type = service_type
         self._requested_interfaces = list(interfaces) if interfaces is not None else None
         self._on_change = on_change
         self._resolve_timeout_ms = max(1, int(resolve_timeout * 1000))
@@ -175,7 +179,7 @@ class Discovery:
     async def async_start(
         self, port: int, properties: Mapping[str, str], instance_name: str
     ) -> None:
-        """Bind, start browsing ``_p2pchat._tcp.local.`` and register our service for `port`.
+        """Bind, start browsing our service type and register our service for `port`.
 
         `instance_name` is the DNS-SD instance label (no dots, at most 63 UTF-8 bytes),
         e.g. from presence.public_instance_name / private_instance_name.
@@ -191,7 +195,8 @@ class Discovery:
             raise DiscoveryError(f"cannot open mDNS sockets: {exc}") from exc
         try:
             self._browser = AsyncServiceBrowser(
-                self._aiozc.zeroconf, SERVICE_TYPE, handlers=[self._on_service_state_change]
+                self._aiozc.zeroconf, self._service_type,
+                handlers=[self._on_service_state_change],
             )
             self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
             await self._register(port, properties, instance_name)
@@ -290,7 +295,7 @@ class Discovery:
         self, full_name: str, port: int, properties: Mapping[str, str], server: str | None = None
     ) -> AsyncServiceInfo:
         return AsyncServiceInfo(
-            SERVICE_TYPE,
+            self._service_type,
             full_name,
             server=server,
             port=port,
@@ -306,7 +311,7 @@ class Discovery:
             raise DiscoveryError("an instance name is 1-63 UTF-8 bytes without dots")
         if not 0 < port <= 0xFFFF:
             raise DiscoveryError(f"not a port: {port}")
-        info = self._build_info(f"{instance_name}.{SERVICE_TYPE}", port, properties)
+        info = self._build_info(f"{instance_name}.{self._service_type}", port, properties)
         self._info = info
         self._requested_instance = instance_name
         # A name already taken (same identity running twice) gets renamed, not refused.
@@ -366,7 +371,7 @@ class Discovery:
             aiozc = self._aiozc
             if aiozc is None:
                 return
-            info = AsyncServiceInfo(SERVICE_TYPE, name)
+            info = AsyncServiceInfo(self._service_type, name)
             if not await info.async_request(aiozc.zeroconf, self._resolve_timeout_ms):
                 log.debug("no answer resolving %r", name)
                 return
@@ -376,7 +381,7 @@ class Discovery:
             # later (RFC 6762 10.2) without telling the browser. Read the cache again after
             # that grace period so the stale address leaves our view too.
             await asyncio.sleep(CACHE_FLUSH_GRACE)
-            info = AsyncServiceInfo(SERVICE_TYPE, name)
+            info = AsyncServiceInfo(self._service_type, name)
             if info.load_from_cache(aiozc.zeroconf):
                 self._apply(key, name, info)
         except asyncio.CancelledError:
@@ -415,7 +420,7 @@ class Discovery:
                 if key in self._resolving or key not in self._adverts:
                     continue  # a resolve in flight will store the fresh state
                 try:
-                    info = AsyncServiceInfo(SERVICE_TYPE, advert.instance)
+                    info = AsyncServiceInfo(self._service_type, advert.instance)
                     if info.load_from_cache(aiozc.zeroconf):
                         self._store(key, advert.instance, info)
                 except Exception as exc:

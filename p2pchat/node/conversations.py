@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.clock import wall_ns
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import (
+    MAX_REQUEST_SPAN,
     Envelope,
     SyncRequest,
     SyncVector,
@@ -37,7 +38,7 @@ log = logging.getLogger("p2pchat.node")
 
 
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return wall_ns() // 1_000_000
 
 
 class Conversations:
@@ -96,9 +97,27 @@ class Conversations:
         conv_log = self._logs.get(conv)
         if conv_log is None:
             db = self._store()
-            conv_log = ConversationLog(conv, db.heads(conv), db.max_lamport(conv))
+            heads = db.heads(conv)
+            head_lamports = {author: db.lamport_of(conv, author, seq) or 0
+                             for author, (seq, _) in heads.items()}
+            conv_log = ConversationLog(conv, heads, db.max_lamport(conv),
+                                       head_lamports=head_lamports)
+            peer = self.peer_of(conv)
+            if peer is not None:  # the floor its last vector set (see core.sync.floor)
+                seen = db.peer_vector(conv, peer)
+                self._add_floor(conv_log, peer, seen.get(peer, 0), seen.get(self._key, 0))
             self._logs[conv] = conv_log
         return conv_log
+
+    def _add_floor(self, conv_log: ConversationLog, peer: bytes, own_seq: int,
+                   acked: int) -> None:
+        """`peer`, with its own log at `own_seq`, said it held our messages up to `acked`: its
+        later messages must come after ours at `acked` (they can't be backdated before it)."""
+        if acked <= 0 or acked > conv_log.head(self._key)[0]:
+            return
+        lamport = self._store().lamport_of(conv_log.conv, self._key, acked)
+        if lamport is not None:
+            conv_log.add_floor(peer, own_seq, lamport)
 
     # ------------------------------------------------------------ commands
 
@@ -137,6 +156,26 @@ class Conversations:
         """A contact's link is up: tell them what we hold, so each side sends what is missing."""
         conv = self.dm(peer)
         self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
+
+    def reload(self) -> None:
+        """A commit failed: forget the in-memory logs, so they are rebuilt from what the store
+        really holds (nothing rolled back is acknowledged; its gaps are asked for again)."""
+        self._logs.clear()
+
+    def resync(self, link: Link, peer: bytes) -> None:
+        """After a storage fault: our vector again, our own envelopes the peer has not
+        acknowledged, and an explicit request for the peer's (both sides believe those were
+        handed over already, so only an explicit ask makes them go again)."""
+        self.start_sync(link, peer)
+        conv = self.dm(peer)
+        conv_log = self._log(conv)
+        acked = self._store().peer_vector(conv, peer).get(self._key, 0)
+        head = conv_log.head(self._key)[0]
+        if head > acked:
+            self._sender.serve(link, conv, self._key, acked + 1, head, asked=True)
+        # The peer clips the request to what it holds; answers pull the next window in turn.
+        for request in conv_log.wanted_from({peer: conv_log.head(peer)[0] + MAX_REQUEST_SPAN}):
+            self._outbox.queue(link, request)
 
     def on_envelope(self, link: Link, peer: bytes, env: Envelope) -> None:
         # In a 1:1 chat only the peer on this authenticated link may author: envelopes are not
@@ -189,6 +228,10 @@ class Conversations:
         mine = conv_log.head(self._key)[0]
         if acked > before and acked <= mine:
             db.set_peer_seq(sync.conv, peer, self._key, acked)
+            # Kept with the ack (the store keeps the highest of each), so the floor outlives
+            # a restart: an honest peer's own seq and its ack of ours only ever grow together.
+            db.set_peer_seq(sync.conv, peer, peer, sync.vector.get(peer, 0))
+            self._add_floor(conv_log, peer, sync.vector.get(peer, 0), acked)
             for env in db.envelopes(sync.conv, self._key, before + 1, acked):
                 self._events.emit({"type": "delivery", "id": message_id(env),
                                    "status": "delivered", "fingerprint": fingerprint(peer)})

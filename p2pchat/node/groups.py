@@ -161,6 +161,15 @@ class Groups:
             self._groups[conv] = group
         self._dial_members()
 
+    def reload(self) -> None:
+        """A commit failed: rebuild every group from what the store really holds (ops and keys
+        that were rolled back come again from the members)."""
+        self._groups.clear()
+        try:
+            self.load()
+        except StoreError as exc:  # still failing: the next reload (or restart) tries again
+            log.error("groups cannot be reloaded: %s", exc)
+
     def is_group_peer(self, key: bytes) -> bool:
         """Whether `key` may hold a group-only link: a current member of a group we are in."""
         return any(self._active(g) and g.state.is_member(key) for g in self._groups.values())

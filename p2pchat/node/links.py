@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -23,7 +21,9 @@ from p2pchat.core.session import ReplayGuard, Session
 from p2pchat.net.addresses import Address, format_addr, plain_host
 from p2pchat.net.dialer import Dialer
 from p2pchat.net.link import Link
+from p2pchat.net.listen import bound_addresses, listen
 from p2pchat.node.config import NodeConfig
+from p2pchat.node.ik_stamps import IkStamps
 
 log = logging.getLogger("p2pchat.node")
 
@@ -58,40 +58,30 @@ class LinkTable:
         self.dialer = Dialer(self.dial, addresses_for, self.has_working_link)
         self._per_ip: Counter[str] = Counter()
         self._servers: list[asyncio.Server] = []
-        self._ik_sent: dict[bytes, int] = {}  # last IK timestamp we sent, per contact
+        self.ik_stamps = IkStamps()  # the node gives it the stored floor at start
         self._stopping = False
 
     # ------------------------------------------------------------ listening
 
     async def listen(self, host: str, port: int) -> None:
-        server = await self._start_server(host, port)
+        server = await listen(self._on_inbound, host, port)
         self._servers.append(server)
-        for sock in server.sockets:
-            host, port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
-            dual_stack = sock.family == socket.AF_INET6 and host == "::" and not \
-                sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
-            if dual_stack:  # it serves IPv4 too: say so first, in the form most tools read
-                self.listen_addresses.append(("0.0.0.0", port))
-            self.listen_addresses.append((host, port))
+        self.listen_addresses += bound_addresses(server)
 
-    async def _start_server(self, host: str, port: int) -> asyncio.Server:
-        if host == "::":
-            # One dual-stack socket, so the one port we advertise serves IPv6 and IPv4 alike
-            # (asyncio's own would set IPV6_V6ONLY and need a second socket on another port).
-            try:
-                sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            except OSError:
-                host = "0.0.0.0"  # no IPv6 on this host
-            else:
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                    sock.bind(("::", port))
-                except OSError:
-                    sock.close()
-                    raise
-                return await asyncio.start_server(self._on_inbound, sock=sock)
-        return await asyncio.start_server(self._on_inbound, host, port)
+    async def new_ports(self) -> int | None:
+        """Listen on fresh OS-chosen ports (where the user fixed none) and close the old
+        listeners; links already up stay up. Returns the first new port, or None if the
+        ports are fixed. Private presence uses it so adverts of different days or networks
+        can't be linked by port (docs/privacy.md)."""
+        if any(port != 0 for _, port in self._config.listen):
+            return None
+        old = self._servers
+        self._servers, self.listen_addresses = [], []
+        for host, _ in self._config.listen:
+            await self.listen(host, 0)
+        for server in old:
+            server.close()
+        return self.listen_addresses[0][1]
 
     async def stop(self) -> None:
         self._stopping = True
@@ -180,11 +170,9 @@ class LinkTable:
         return bool(ok) and self.by_peer.get(key) is link
 
     def _next_ik_timestamp(self, key: bytes) -> int:
-        """Wall-clock nanoseconds, but never at or below what we last sent this peer: if our
-        clock steps back, a peer that takes only IK (private presence) must still accept us."""
-        stamp = max(time.time_ns(), self._ik_sent.get(key, 0) + 1)
-        self._ik_sent[key] = stamp
-        return stamp
+        """Never at or below what we sent before, even across a clock step and a restart: a
+        peer that takes only IK (private presence) must still accept us (node/ik_stamps.py)."""
+        return self.ik_stamps.next(key)
 
     async def _serve(self, link: Link) -> None:
         ip = link.address[0]

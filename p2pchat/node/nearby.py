@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from p2pchat.clock import wall_time
 from p2pchat.core.identity import fingerprint
 from p2pchat.core.presence import (
     day_number,
@@ -46,6 +46,7 @@ class Nearby:
         on_moved: Callable[[], None],
         on_change: Callable[[], None],
         wake_dialer: Callable[[], None],
+        new_port: Callable[[], Awaitable[int | None]],
     ) -> None:
         self._key = key
         self._name = name
@@ -55,6 +56,7 @@ class Nearby:
         self._on_moved = on_moved
         self._on_change = on_change  # what is advertised nearby changed
         self._wake_dialer = wake_dialer
+        self._new_port = new_port
         self.discovery: Any = None
         self._advert: Advert | None = None
         self._local_addrs: set[str] = set()
@@ -92,7 +94,7 @@ class Nearby:
                 await self.discovery.async_stop()
 
     def _make_advert(self, port: int) -> Advert:
-        day = day_number(time.time())
+        day = day_number(wall_time())
         if self._config.presence == "private":
             # A fresh random instance name with each tag, so old and new can't be linked.
             return port, private_properties(self._key, day), private_instance_name(), day
@@ -111,14 +113,21 @@ class Nearby:
                 current = set(local_addresses())
                 moved = current != self._local_addrs
                 self._local_addrs = current
-            new_day = day_number(time.time()) != self._advert[3]
+            new_day = day_number(wall_time()) != self._advert[3]
             if not (moved or (new_day and self._config.presence == "private")):
                 continue
             if moved:
                 log.info("local addresses changed to %s", ", ".join(sorted(current)) or "none")
                 self._on_moved()
             port = self._advert[0]
-            self._advert = self._make_advert(port) if new_day else self._advert
+            if self._config.presence == "private":
+                # A port kept across days or networks would link adverts the tag keeps apart.
+                try:
+                    port = await self._new_port() or port
+                except OSError as exc:
+                    log.warning("could not listen on a fresh port: %s", exc)
+            rotate = new_day or port != self._advert[0]
+            self._advert = self._make_advert(port) if rotate else self._advert
             _, properties, instance, _ = self._advert
             try:
                 await self.discovery.async_update(port, properties, instance)
@@ -132,7 +141,7 @@ class Nearby:
         """Where adverts say `key` may be (public adverts name it; private ones match its tag)."""
         if self.discovery is None:
             return []
-        day = day_number(time.time())
+        day = day_number(wall_time())
         return [address for advert in self.discovery.adverts() if advert.may_be(key, day)
                 for address in advert.addresses]
 
@@ -156,7 +165,7 @@ class Nearby:
         """Who is advertising nearby, named where we know them."""
         if self.discovery is None:
             return []
-        day = day_number(time.time())
+        day = day_number(wall_time())
         contacts = [c for c in self._contacts() if c.state == "contact"]
         nearby = []
         for advert in self.discovery.adverts():

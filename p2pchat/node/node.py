@@ -14,6 +14,7 @@ import errno
 import fcntl
 import logging
 import os
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from p2pchat.net.link import Link
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.groups import Groups
+from p2pchat.node.health import StorageHealth
+from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.outbox import Outbox
@@ -65,13 +68,18 @@ class Node:
         self._lock_fd: int | None = None
         self._stopping = False
 
-        self.outbox = Outbox(lambda: self.db)
+        self.outbox = Outbox(lambda: self.db, on_failed=lambda exc: self.health.failed(exc),
+                             on_committed=lambda: self.health.committed())
+        self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
+                                    on_failed=self._reload_memory,
+                                    on_recovered=self._resync_all)
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
             contacts=lambda: self.db.list_contacts(states=("contact",)),
             on_moved=lambda: self.links.close_stale("local address went away"),
             on_change=self._on_nearby_change,
             wake_dialer=lambda: self.links.dialer.wake_all(),
+            new_port=lambda: self.links.new_ports(),
         )
         replay_guard = ReplayGuard()
         self.links = LinkTable(
@@ -137,6 +145,10 @@ class Node:
             raise CommandError("storage", f"cannot open the message store: {exc}") from None
         self.trust.restore_replay_guard()
         self.groups.load()
+        # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
+        # a link to ourselves is refused before anything is recorded).
+        own_floor = self.store.get_ik_timestamps().get(self.key, 0)
+        self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
         for host, port in self.config.listen:
             await self.links.listen(host, port)
         self._spawn(self._ticker(), "ticker")
@@ -146,6 +158,14 @@ class Node:
             await self.nearby.start(self.listen_addresses[0][1])
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
+
+    def _persist_ik_floor(self, floor: int) -> None:
+        try:
+            self.db.set_ik_timestamp(self.key, floor)
+        except StoreError as exc:
+            self.outbox.fail(exc)
+            return
+        self.outbox.schedule_flush()
 
     async def stop(self) -> None:
         if self._stopping:
@@ -195,6 +215,16 @@ class Node:
     # ------------------------------------------------------------ link events
 
     def _on_link_event(self, link: Link, event: Any) -> None:
+        try:
+            self._route_link_event(link, event)
+        except StoreError as exc:
+            # A write failed (disk full, I/O error): undo the turn and keep the link; what it
+            # carried is asked for again once storage works (StorageHealth).
+            self.outbox.fail(exc)
+            if isinstance(event, Established):
+                link.close("storage failing")  # half-admitted: let the dialer start over
+
+    def _route_link_event(self, link: Link, event: Any) -> None:
         if isinstance(event, Established):
             self._on_established(link, event)
         elif isinstance(event, RecordReceived):
@@ -264,24 +294,48 @@ class Node:
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
                               "name": self.views.display_name(key), "reason": reason})
 
+    def _reload_memory(self) -> None:
+        """A commit failed: what memory holds may be ahead of the store; rebuild it."""
+        self.conversations.reload()
+        self.groups.reload()
+
+    def _resync_all(self) -> None:
+        """Storage works again: every contact's live link gets our fresh vector (they send what
+        we dropped) and what of ours they have not acknowledged; every member's link our
+        groups' vectors and head ops (we pull what we dropped)."""
+        for key, link in list(self.links.by_peer.items()):
+            if not link.closed and not link.peer.stranger and self.trust.is_contact(key):
+                self.conversations.resync(link, key)
+            if not link.closed and not link.peer.stranger:
+                self.groups.start_sync(link, key)
+
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
         self.events.emit({"type": "nearby_changed"})
 
     # ------------------------------------------------------------ commands
 
+    async def _storing(self, command: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        """Run a command that writes; a write that fails undoes the turn as a failed commit
+        does (memory is rebuilt from the store), and the user gets a clean "storage" error."""
+        try:
+            return await command
+        except StoreError as exc:
+            self.outbox.fail(exc)
+            raise CommandError("storage", f"could not save: {exc}") from None
+
     async def add_contact(self, fingerprint_text: str, name: str,
                           addrs: list[str] | None = None) -> dict[str, Any]:
-        return await self.trust.add_contact(fingerprint_text, name, addrs)
+        return await self._storing(self.trust.add_contact(fingerprint_text, name, addrs))
 
     async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
-        return await self.trust.accept_contact(who, name)
+        return await self._storing(self.trust.accept_contact(who, name))
 
     async def block_contact(self, who: str) -> dict[str, Any]:
-        return await self.trust.block_contact(who)
+        return await self._storing(self.trust.block_contact(who))
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
-        return await self.trust.remove_contact(who)
+        return await self._storing(self.trust.remove_contact(who))
 
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
@@ -289,8 +343,9 @@ class Node:
     async def send(self, who: str, text: str) -> dict[str, Any]:
         """To a contact, or to a group (by title or id) when no contact has that name."""
         if self._names_group(who, ("contact",)):
-            return await self.groups.send(who, text)
-        return await self.conversations.send(self.trust.contact_for(who).key, text)
+            return await self._storing(self.groups.send(who, text))
+        return await self._storing(
+            self.conversations.send(self.trust.contact_for(who).key, text))
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         states = ("contact", "request", "blocked")
@@ -307,16 +362,16 @@ class Node:
         return False
 
     async def create_group(self, title: str) -> dict[str, Any]:
-        return await self.groups.create(title)
+        return await self._storing(self.groups.create(title))
 
     async def invite_to_group(self, group: str, who: str) -> dict[str, Any]:
-        return await self.groups.invite(group, who)
+        return await self._storing(self.groups.invite(group, who))
 
     async def remove_from_group(self, group: str, member: str) -> dict[str, Any]:
-        return await self.groups.remove(group, member)
+        return await self._storing(self.groups.remove(group, member))
 
     async def leave_group(self, group: str) -> dict[str, Any]:
-        return await self.groups.leave(group)
+        return await self._storing(self.groups.leave(group))
 
     def list_groups(self) -> list[dict[str, Any]]:
         return self.groups.listing()
@@ -334,7 +389,9 @@ class Node:
             "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
             "mdns": self.nearby.on,
             "presence": self.config.presence,
+            "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
+            **self.health.view(),
         }
 
     def peers(self) -> dict[str, Any]:

@@ -6,6 +6,11 @@ Parts of the node write to the store freely during a turn and hand records for p
 of the turn `flush` commits once and only then writes the queued records to their links. So a
 message acknowledged to the user or to a peer is on disk, and a crash at any instant can lose
 only what nobody was told about.
+
+A commit can fail (disk full, I/O error, a locked database). Then the turn is undone as a whole:
+the transaction is rolled back, the records that waited on it are dropped (an acknowledgement of
+what is not on disk must never leave), waiters get a "storage" error, and `on_failed` lets the
+node rebuild what it holds in memory from the store and watch for the disk to heal.
 """
 
 from __future__ import annotations
@@ -18,14 +23,18 @@ from p2pchat.core.messages import Record, encode_record
 from p2pchat.net.addresses import format_addr
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
-from p2pchat.storage.store import Store
+from p2pchat.storage.store import Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
 
 
 class Outbox:
-    def __init__(self, store: Callable[[], Store]) -> None:
+    def __init__(self, store: Callable[[], Store], *,
+                 on_failed: Callable[[Exception], None] | None = None,
+                 on_committed: Callable[[], None] | None = None) -> None:
         self._store = store
+        self._on_failed = on_failed
+        self._on_committed = on_committed
         self._queued: list[tuple[Link, bytes]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
@@ -49,20 +58,18 @@ class Outbox:
         await waiter
 
     def commit(self) -> None:
-        self._store().commit()
+        if self._store().commit() and self._on_committed is not None:
+            self._on_committed()
 
     def flush(self) -> None:
         self._scheduled = False
-        waiters, self._waiters = self._waiters, []
-        queued, self._queued = self._queued, []
         try:
             self.commit()
         except Exception as exc:
-            log.error("could not commit to the database: %s", exc)
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(CommandError("storage", f"could not save: {exc}"))
+            self.fail(exc)
             return
+        waiters, self._waiters = self._waiters, []
+        queued, self._queued = self._queued, []
         # Committed: from here on the waiters must be released whatever a link does.
         for waiter in waiters:
             if not waiter.done():
@@ -74,3 +81,21 @@ class Outbox:
                 log.warning("closing link to %s: cannot send: %s",
                             format_addr(link.address), exc)
                 link.close(f"cannot send: {exc}")
+
+    def fail(self, exc: Exception) -> None:
+        """A write or the commit failed: undo this turn, tell its waiters, drop its records."""
+        # StorageHealth says it loudly once; every failed turn after that is detail.
+        log.debug("could not commit to the database: %s", exc)
+        waiters, self._waiters = self._waiters, []
+        dropped, self._queued = len(self._queued), []
+        try:
+            self._store().rollback()
+        except StoreError as rollback_exc:
+            log.error("could not roll back either: %s", rollback_exc)
+        if dropped:
+            log.debug("dropped %d records that depended on the failed commit", dropped)
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(CommandError("storage", f"could not save: {exc}"))
+        if self._on_failed is not None:
+            self._on_failed(exc)

@@ -110,11 +110,12 @@ class Trust:
     def restore_replay_guard(self) -> None:
         """At start: contacts' IK timestamps from the store, pinned; nobody else's is kept."""
         db = self._store()
-        db.prune_ik_timestamps()
+        db.prune_ik_timestamps(self._key)
         for contact in db.list_contacts(states=("contact",)):
             self._replay_guard.pin(contact.key)
         for key, ts in db.get_ik_timestamps().items():
-            self._replay_guard.check_and_update(key, ts)
+            if key != self._key:  # our own row is the floor of what we send (node/ik_stamps.py)
+                self._replay_guard.check_and_update(key, ts)
 
     def _persist_replay_guard(self, key: bytes) -> None:
         """Only a contact's timestamp is written down (docs/privacy.md says what it records)."""

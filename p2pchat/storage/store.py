@@ -22,7 +22,6 @@ import logging
 import os
 import sqlite3
 import stat
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from typing import Any, Final, Literal, get_args
 import nacl.exceptions
 import nacl.secret
 
+from p2pchat.clock import wall_ns
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.messages import (
     MAX_NAME_CHARS,
@@ -299,7 +299,7 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 
 def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return wall_ns() // 1_000_000
 
 
 # --- input bounds ------------------------------------------------------------------------------
@@ -465,6 +465,7 @@ class Store:
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._busy_ms = _BUSY_TIMEOUT_MS
             # Overwrite deleted content (a removed contact's name and note) instead of leaving
             # it in free pages.
             self._conn.execute("PRAGMA secure_delete = ON")
@@ -497,10 +498,40 @@ class Store:
 
     # -- transactions --
 
-    def commit(self) -> None:
-        """Make every write since the last commit durable."""
+    def commit(self) -> bool:
+        """Make every write since the last commit durable; True if there was any to commit."""
+        if not self._conn.in_transaction:
+            return False
+        self._run(lambda: self._conn.execute("COMMIT"))
+        return True
+
+    def set_busy_timeout(self, ms: int | None) -> None:
+        """How long a write waits for another program's lock (None: the default, 5 s)."""
+        self._busy_ms = _BUSY_TIMEOUT_MS if ms is None else max(0, int(ms))
+        self._run(lambda: self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}"))
+
+    def probe(self) -> None:
+        """Commit one tiny real write (the header's own schema version, unchanged), or raise
+        StoreError: after a failed commit, this says when the disk takes writes again."""
         if self._conn.in_transaction:
-            self._run(lambda: self._conn.execute("COMMIT"))
+            raise StoreError("probe with writes pending")
+
+        def go() -> None:
+            # Never wait for a lock here: the node asks again soon, and must not stall meanwhile.
+            self._conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                self._conn.execute(f"PRAGMA user_version = {int(version)}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+
+        self._run(go)
 
     def rollback(self) -> None:
         """Discard every write since the last commit."""
@@ -650,11 +681,12 @@ class Store:
     def get_ik_timestamps(self) -> dict[bytes, int]:
         return {k: ts for k, ts in self._all("SELECT key, ts FROM ik_timestamps")}
 
-    def prune_ik_timestamps(self) -> int:
-        """Forget the IK timestamps of keys that are not contacts; returns how many."""
+    def prune_ik_timestamps(self, own_key: bytes) -> int:
+        """Forget the IK timestamps of keys that are not contacts (`own_key`'s row, the floor
+        of those we send, stays); returns how many."""
         return self._write(
-            "DELETE FROM ik_timestamps WHERE key NOT IN"
-            " (SELECT key FROM contacts WHERE state = 'contact')")
+            "DELETE FROM ik_timestamps WHERE key != ? AND key NOT IN"
+            " (SELECT key FROM contacts WHERE state = 'contact')", (own_key,))
 
     def set_ik_timestamp(self, key: bytes, ts: int) -> None:
         """Record the last accepted IK timestamp of a peer; never moves backwards."""
@@ -799,6 +831,14 @@ class Store:
         )
         start = self._one("SELECT lamport FROM groups WHERE conv = ?", (conv,))
         return max(0 if row is None else int(row[0]), 0 if start is None else int(start[0]))
+
+    def lamport_of(self, conv: bytes, author: bytes, seq: int) -> int | None:
+        """The lamport of one stored envelope (a primary-key lookup; nothing is unsealed)."""
+        row = self._one(
+            "SELECT lamport FROM messages WHERE conv = ? AND author = ? AND seq = ?",
+            (conv, author, seq),
+        )
+        return None if row is None else int(row[0])
 
     def envelopes(
         self, conv: bytes, author: bytes, first: int, last: int, limit: int | None = None

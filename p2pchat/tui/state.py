@@ -206,6 +206,12 @@ class ChatState:
                         " them. Compare safety numbers in person (/safety NAME).")
         elif kind in ("group_joined", "group_changed"):
             self._group_event(event)
+        elif kind == "storage":
+            if event.get("state") == "ok":
+                self.notice("info", "storage works again; missed messages are being fetched")
+            else:
+                self.notice("warning", f"cannot save to disk: {clean(event.get('error'))}."
+                                       " Nothing unsaved is acknowledged; retrying.")
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")

@@ -207,3 +207,28 @@ async def test_stop_without_start_and_double_stop_are_harmless() -> None:
     await d.async_stop()
     await d.async_stop()
     assert d.adverts() == []
+
+
+async def test_relay_adverts_live_under_their_own_service_type() -> None:
+    relay_key, node_key = new_key(), new_key()
+    relay = Discovery(interfaces=["127.0.0.1"], service_type=presence.RELAY_SERVICE_TYPE)
+    node = Discovery(interfaces=["127.0.0.1"])
+    watcher = Watcher()
+    seeker = Discovery(interfaces=["127.0.0.1"], service_type=presence.RELAY_SERVICE_TYPE,
+                       on_change=watcher)
+    try:
+        await relay.async_start(PORT_11, presence.public_properties(relay_key, "relay"),
+                                presence.public_instance_name(relay_key))
+        await node.async_start(PORT_12, presence.public_properties(node_key, "node"),
+                               presence.public_instance_name(node_key))
+        await seeker.async_start(PORT_03, presence.public_properties(new_key(), "seeker"),
+                                 presence.public_instance_name(new_key()))
+        await watcher.until(lambda: find(seeker, relay_key) is not None)
+        advert = find(seeker, relay_key)
+        assert advert is not None and advert.addresses[0][1] == PORT_11
+        assert relay.registered_name is not None
+        assert relay.registered_name.endswith(presence.RELAY_SERVICE_TYPE)
+        assert find(seeker, node_key) is None  # a node's advert is another service type
+    finally:
+        for d in (seeker, node, relay):
+            await d.async_stop()

@@ -8,41 +8,29 @@ from pathlib import Path
 import pytest
 from nacl.secret import SecretBox
 
-from p2pchat.core.identity import Identity, fingerprint
+from p2pchat.core.identity import Identity
 from p2pchat.core.messages import (
     MAX_SENT_AT,
-    ZERO_HASH,
     Envelope,
     Hello,
     SyncRequest,
     SyncVector,
-    dm_conversation_id,
-    encode_text,
     envelope_hash,
 )
-from p2pchat.node import Node
 from tests.aio import until
-from tests.hostile_peer import HostilePeer, PeerClosed, raw_envelope, raw_hash
+from tests.hostile_peer import (
+    HostilePeer,
+    PeerClosed,
+    envelope,
+    hostile_contact,
+    raw_envelope,
+    raw_hash,
+)
 from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
 
 NOW_MS = 1_700_000_000_000
-
-
-def envelope(node: Node, author: Identity, seq: int, text: str, prev: bytes = ZERO_HASH,
-             sent_at: int = NOW_MS) -> Envelope:
-    """`author`'s seq-th envelope in their 1:1 conversation with `node`."""
-    return Envelope(conv=dm_conversation_id(node.key, author.public_key),
-                    author=author.public_key, seq=seq, lamport=seq, sent_at=sent_at, prev=prev,
-                    body=encode_text(text))
-
-
-async def hostile_contact(node: Node, name: str = "mallory") -> Identity:
-    """Someone the node's user added as a contact, who then turns hostile."""
-    identity = Identity.generate()
-    await node.add_contact(fingerprint(identity.public_key), name)
-    return identity
 
 
 async def test_hostile_peer_talks_to_a_real_node(make_local_node: MakeLocalNode) -> None:

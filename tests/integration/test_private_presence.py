@@ -31,8 +31,15 @@ async def test_private_advert_rotates_daily_and_names_no_one(
         assert advert.name is None and advert.public_key is None
         assert bob.key.hex()[:16] not in advert.instance
 
+        first_ports = {port for _, port in advert.addresses}
+        assert first_ports == {bob.listen_addresses[0][1]}
+
         day += 5  # days later: a fresh tag and a fresh instance name; the old advert is gone
         await until(lambda: bobs(day) and all(a.instance != first[0] for a in watcher.adverts()),
                     20, "the rotated advert")
+        # ...and a fresh port, so the port can't link the two adverts either.
+        rotated = next(a for a in watcher.adverts() if a.instance == bobs(day)[0])
+        new_ports = {port for _, port in rotated.addresses}
+        assert new_ports == {bob.listen_addresses[0][1]} and not new_ports & first_ports
     finally:
         await watcher.async_stop()

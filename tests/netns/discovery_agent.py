@@ -1,6 +1,7 @@
 """Test agent run inside a namespace: runs a Discovery, prints what it sees as JSON lines.
 
     python discovery_agent.py --key HEX --port N [--name NAME] [--bind ADDR ...] [--lifetime S]
+                              [--relays]
 
 Output lines: {"event": "started"|"updated", "addresses": [...], "instance": ...},
 {"event": "adverts", "adverts": [{"fp", "name", "addresses", "instance"}]}, {"event": "stopped"}.
@@ -35,6 +36,8 @@ async def main() -> None:
     parser.add_argument("--name", default="agent")
     parser.add_argument("--bind", action="append", help="address to bind (default: all)")
     parser.add_argument("--lifetime", type=float, default=60.0)
+    parser.add_argument("--relays", action="store_true",
+                        help="advertise and browse the relay service type instead")
     args = parser.parse_args()
     key = bytes.fromhex(args.key)
     properties = presence.public_properties(key, args.name)
@@ -58,7 +61,8 @@ async def main() -> None:
             }
         )
 
-    discovery = Discovery(interfaces=args.bind, on_change=report)
+    service = presence.RELAY_SERVICE_TYPE if args.relays else presence.SERVICE_TYPE
+    discovery = Discovery(interfaces=args.bind, on_change=report, service_type=service)
     await discovery.async_start(args.port, properties, instance)
     emit(
         {

@@ -122,6 +122,17 @@ def test_key_mismatch_is_a_loud_notice() -> None:
     assert notice.kind == "warning" and "bob" in notice.text and DAVE in notice.text
 
 
+def test_storage_failing_and_healing_are_notices() -> None:
+    state = loaded_state()
+    state.apply({"type": "storage", "state": "failing",
+                 "error": "database error: database or disk is full\x1b[2J"})
+    failing = state.notices[-1]
+    assert failing.kind == "warning" and "disk is full" in failing.text
+    assert "\x1b" not in failing.text
+    state.apply({"type": "storage", "state": "ok"})
+    assert state.notices[-1].kind == "info" and "works again" in state.notices[-1].text
+
+
 def test_blocking_and_forgetting_move_the_selection() -> None:
     state = loaded_state()
     state.upsert_contact(contact(BOB, "bob", state="blocked"))

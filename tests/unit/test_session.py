@@ -819,7 +819,8 @@ def test_rekey_reply_or_switch_out_of_turn_closes() -> None:
 
 
 def test_unanswered_rekey_times_out() -> None:
-    pair = established_pair()
+    slow = SessionConfig(keepalive_interval=10.0, idle_timeout=30.0)
+    pair = established_pair(a_config=slow, b_config=slow)
     pair.a.rekey_now(1.0)
     pair.a.data_to_send()  # lost: Bob never sees it, but keeps the link alive
     for now in (4.0, 8.0):
@@ -835,8 +836,20 @@ def test_unanswered_rekey_times_out() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_keepalive_after_the_interval_and_idle_timeout() -> None:
+def test_default_timers_notice_a_silent_link_within_seconds() -> None:
+    # A stalled path (half-open TCP, a frozen peer) must not hold a contact for half a minute.
     pair = established_pair()
+    assert pair.a.tick(1.9) == [] and pair.a.data_to_send() == b""
+    pair.a.tick(2.0)
+    assert len(split_frames(pair.a.data_to_send())) == 1  # a keepalive every 2 s
+    assert pair.a.tick(6.9) == []
+    [closed] = pair.a.tick(7.0)
+    assert closed == Closed("idle timeout: nothing received for 7 s")
+
+
+def test_keepalive_after_the_interval_and_idle_timeout() -> None:
+    slow = SessionConfig(keepalive_interval=10.0, idle_timeout=30.0)
+    pair = established_pair(a_config=slow, b_config=slow)
     assert pair.a.tick(9.9) == [] and pair.a.data_to_send() == b""
     assert pair.a.tick(10.0) == []
     keepalive = pair.a.data_to_send()

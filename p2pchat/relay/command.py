@@ -1,0 +1,199 @@
+"""`p2pchat relay` and `p2pchat relay status`: options, the relay's own identity, the status.
+
+Imported by cli.py to build its parser, so only light modules are imported at the top; asyncio
+and zeroconf come in with `p2pchat.relay.main` when a relay really starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+RELAY_NAME = "relay"
+
+
+class RelayError(Exception):
+    """Something the operator can fix; printed as one line, exit status 1."""
+
+
+def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `p2pchat relay` and its `status` action."""
+    from p2pchat.core.relay import RelayLimits
+
+    d = RelayLimits()
+    parser.add_argument("--listen", action="append", metavar="HOST:PORT",
+                        help="address to accept clients on; repeatable (default [::]:7744:"
+                        " every interface, IPv6 and IPv4)")
+    parser.add_argument("--allow", action="append", metavar="FINGERPRINT",
+                        help="admit only these clients (repeatable): a private relay")
+    parser.add_argument("--no-mdns", action="store_true",
+                        help="don't advertise the relay on the local network")
+    parser.add_argument("--max-clients", type=int, default=d.max_clients, metavar="N",
+                        help=f"clients attached at once (default {d.max_clients})")
+    parser.add_argument("--max-clients-per-host", type=int, default=d.max_clients_per_host,
+                        metavar="N", help="of those, from one address"
+                        f" (default {d.max_clients_per_host})")
+    parser.add_argument("--max-pending", type=int, default=d.max_pending, metavar="N",
+                        help="connections still in their handshake, a budget of their own"
+                        f" (default {d.max_pending})")
+    parser.add_argument("--max-pending-per-host", type=int, default=d.max_pending_per_host,
+                        metavar="N", help="of those, from one address"
+                        f" (default {d.max_pending_per_host})")
+    parser.add_argument("--max-frame", type=int, default=d.max_data, metavar="BYTES",
+                        help=f"largest frame a client may send (default and most {d.max_data})")
+    parser.add_argument("--max-queue", type=int, default=d.max_queue, metavar="BYTES",
+                        help="bytes waiting for one slow receiver before frames to it are"
+                        f" refused (default {d.max_queue})")
+    parser.add_argument("--stall-timeout", type=float, default=d.stall_timeout,
+                        metavar="SECONDS", help="how long a sender waits for a receiver"
+                        f" above its high-water mark (default {d.stall_timeout:g})")
+    parser.add_argument("--byte-rate", type=int, default=d.byte_rate, metavar="BYTES",
+                        help=f"bytes per second per client (default {d.byte_rate})")
+    parser.add_argument("--frame-rate", type=int, default=d.frame_rate, metavar="N",
+                        help=f"frames per second per client (default {d.frame_rate})")
+    parser.add_argument("--attach-timeout", type=float, default=d.attach_timeout,
+                        metavar="SECONDS", help="time from connecting to attached"
+                        f" (default {d.attach_timeout:g})")
+    parser.add_argument("--idle-timeout", type=float, default=d.idle_timeout,
+                        metavar="SECONDS", help="close a client silent this long"
+                        f" (default {d.idle_timeout:g})")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="log only warnings")
+    actions = parser.add_subparsers(dest="relay_action", metavar="ACTION")
+    status = actions.add_parser("status", help="show a relay's clients and counts",
+                                description="show a relay's clients and counts")
+    status.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                        help="data directory of the relay")
+    status.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    if getattr(args, "relay_action", None) == "status":
+        return _status(args.home, json_out=args.json)
+    return _run(args)
+
+
+# ---------------------------------------------------------------- running
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from p2pchat.core.relay import RelayLimits
+
+    try:
+        return RelayLimits(
+            max_clients=args.max_clients, max_pending=args.max_pending,
+            max_pending_per_host=args.max_pending_per_host,
+            max_clients_per_host=args.max_clients_per_host,
+            attach_timeout=args.attach_timeout, idle_timeout=args.idle_timeout,
+            max_data=args.max_frame, max_queue=args.max_queue,
+            high_water=min(RelayLimits().high_water, args.max_queue),
+            stall_timeout=args.stall_timeout,
+            byte_rate=args.byte_rate, frame_rate=args.frame_rate,
+        )
+    except ValueError as exc:
+        raise RelayError(f"invalid limit: {exc}") from None
+
+
+def _allow(args: argparse.Namespace) -> frozenset[bytes] | None:
+    from p2pchat.core.identity import FingerprintError, parse_fingerprint
+
+    if not args.allow:
+        return None
+    keys = set()
+    for text in args.allow:
+        try:
+            keys.add(parse_fingerprint(text))
+        except FingerprintError as exc:
+            raise RelayError(f"--allow {text!r} is not a valid fingerprint: {exc}") from None
+    return frozenset(keys)
+
+
+def relay_identity(home: Path) -> tuple[Any, bool]:
+    """The relay's identity from `home`, created (without a passphrase) on first start.
+
+    Returns (identity, created). A relay runs unattended, so nobody could type a passphrase;
+    its key is stored unsealed, and that is said out loud.
+    """
+    from p2pchat.core.identity import Identity
+    from p2pchat.storage import keystore
+
+    if not keystore.exists(home):
+        identity = Identity.generate()
+        keystore.create(home, identity, RELAY_NAME, None)
+        return identity, True
+    if keystore.read_header(home).sealed:
+        raise RelayError(
+            f"the identity in {home} is protected by a passphrase, and a relay runs"
+            " unattended: give the relay a home of its own (p2pchat --home DIR relay)"
+        )
+    return keystore.load(home, None).identity, False
+
+
+def _run(args: argparse.Namespace) -> int:
+    from p2pchat.home import ensure_home
+    from p2pchat.net.addresses import parse_addr
+
+    try:
+        listen = tuple(parse_addr(text) for text in args.listen or ["[::]:7744"])
+    except ValueError as exc:
+        raise RelayError(f"--listen: {exc}") from None
+    limits = _limits(args)
+    allow = _allow(args)
+    home = ensure_home(args.home)
+    identity, created = relay_identity(home)
+    if created:
+        print(f"Created the relay's identity in {home}.")
+    print(f"Note: the relay's key is stored without a passphrase: anyone who can read {home}"
+          " can act as this relay.", flush=True)
+
+    import asyncio
+
+    from p2pchat.logsetup import configure_logging
+    from p2pchat.relay.main import serve_relay
+
+    configure_logging(args.verbose - args.quiet)
+    try:
+        asyncio.run(serve_relay(home, identity, limits, listen=listen, allow=allow,
+                                mdns=not args.no_mdns))
+    except OSError as exc:
+        raise RelayError(f"cannot start the relay: {exc.strerror or exc}") from None
+    return 0
+
+
+# ---------------------------------------------------------------- status
+
+
+def _status(home: Path, *, json_out: bool) -> int:
+    from p2pchat.relay.status import StatusError, read_status
+
+    try:
+        status = read_status(home)
+    except StatusError as exc:
+        raise RelayError(str(exc)) from None
+    if json_out:
+        print(json.dumps(status))
+        return 0
+    import time
+
+    state = "running" if status["running"] else "not running"
+    updated = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status.get("updated_at", 0)))
+    print(f"relay {status.get('fingerprint', '?')}  {state} (pid {status['pid']},"
+          f" status of {updated})")
+    print(f"listening: {', '.join(status.get('listen', []))}")
+    if status.get("relay"):
+        print(f"paste into a node: --relay {status['relay'][0]}")
+    print(f"clients attached: {status.get('clients', 0)}"
+          f"   handshakes under way: {status.get('pending', 0)}")
+    print(f"forwarded: {status.get('frames_forwarded', 0)} frames,"
+          f" {status.get('bytes_forwarded', 0)} bytes"
+          f"   not here: {status.get('not_here', 0)}"
+          f"   dropped (queue full): {status.get('dropped_queue_full', 0)}"
+          f"   throttled: {status.get('throttled', 0)}")
+    refusals = status.get("refusals") or {}
+    shown = ", ".join(f"{k} {v}" for k, v in refusals.items() if v) or "none"
+    print(f"refused or cut: {shown}")
+    sys.stdout.flush()
+    return 0
