@@ -83,6 +83,13 @@ class ControlServer:
             "unread": self._sync(lambda p: node_.unread()),
             "send": lambda p: node_.send(_text(p, "to"), _text(p, "text")),
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
+            "groups.create": lambda p: node_.create_group(_text(p, "title")),
+            "groups.invite": lambda p: node_.invite_to_group(_text(p, "group"), _text(p, "who")),
+            "groups.remove": lambda p: node_.remove_from_group(
+                _text(p, "group"), _text(p, "member")),
+            "groups.leave": lambda p: node_.leave_group(_text(p, "group")),
+            "groups.list": self._sync(lambda p: node_.list_groups()),
+            "groups.members": self._sync(lambda p: node_.group_members(_text(p, "group"))),
         }
 
     @staticmethod
