@@ -42,4 +42,5 @@ OBJECTS: tuple[Entry, ...] = (
     Entry("network", "bench_network.py", quick=("--quick",)),
     Entry("relay", "bench_relay.py", quick=("--small", "5000", "--bulk-mib", "16", "--repeats",
                                             "1"), timeout=300.0),
+    Entry("group", "bench_group.py", quick=("-n", "40", "--rate", "40")),
 )

@@ -1,7 +1,7 @@
 """The `p2pchat` command.
 
 Commands that work on the identity (init, id, safety) run here. Commands that need the network
-(contacts, send, log, peers, status) talk to the running node over its control socket; `node`
+(contacts, group, send, log, peers, status) talk to the running node over its control socket; `node`
 starts one. Heavy imports (asyncio, zeroconf, prompt_toolkit) happen inside the commands that need
 them, so `--help`, `--version`, `id` and `safety` start fast.
 """
@@ -489,6 +489,43 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_groups(groups: list[dict[str, Any]]) -> None:
+    if not groups:
+        print("No groups yet. Start one with: p2pchat group create NAME")
+    for g in groups:
+        role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
+        print(f"{clean(g['title']):<20} {g['members']:>2} members, {g['online']:>2} online"
+              f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
+
+
+def cmd_group(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "list":
+        result = _call(args, "groups.list")
+    elif action == "members":
+        result = _call(args, "groups.members", group=args.group)
+    elif action == "create":
+        result = _call(args, "groups.create", title=args.name)
+    elif action == "invite":
+        result = _call(args, "groups.invite", group=args.group, who=args.contact)
+    elif action == "remove":
+        result = _call(args, "groups.remove", group=args.group, member=args.member)
+    else:
+        result = _call(args, "groups.leave", group=args.group)
+    if args.json:
+        _print_json(result)
+    elif action == "members":
+        for m in result:
+            marks = " (owner)" * m["owner"] + " (you)" * m["you"]
+            online = "online " if m["online"] else "offline"
+            print(f"{clean(m['name']):<20} {online} {m['fingerprint']}{marks}")
+    elif action == "list":
+        _print_groups(result)
+    else:
+        _print_groups([result])
+    return 0
+
+
 def cmd_peers(args: argparse.Namespace) -> int:
     result = _call(args, "peers")
     if args.json:
@@ -652,13 +689,35 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("who", help="their name or fingerprint")
     rename.add_argument("new_name", metavar="NEW_NAME", help="the new name")
 
+    group = command("group", cmd_group, "create groups, invite, remove, leave, list members")
+    group_actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def group_action(name: str, help: str, *positional: tuple[str, str]) -> None:
+        sub = group_actions.add_parser(name, help=help, description=help)
+        for arg, arg_help in positional:
+            sub.add_argument(arg, help=arg_help)
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        sub.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                         help="data directory of this node")
+
+    which = ("group", "the group's name or id")
+    group_action("create", "start a group you own", ("name", "what to call the group"))
+    group_action("invite", "add a contact to a group you own", which,
+                 ("contact", "their name or fingerprint"))
+    group_action("remove", "remove a member from a group you own (they get no new key)", which,
+                 ("member", "their name or fingerprint"))
+    group_action("leave", "leave a group (its history stays with you)", which)
+    group_action("list", "list your groups")
+    group_action("members", "list a group's members and who is online", which)
+
     send = command("send", cmd_send, "send a message; prints its id once it is safely queued")
-    send.add_argument("to", help="a contact's name or fingerprint")
+    send.add_argument("to", help="a contact's or a group's name (or fingerprint, group id)")
     send.add_argument("text", help="the message")
     send.add_argument("--json", action="store_true", help="print a JSON object")
 
-    log_cmd = command("log", cmd_log, "show the conversation with a contact, oldest first")
-    log_cmd.add_argument("who", help="a contact's name or fingerprint")
+    log_cmd = command("log", cmd_log, "show the conversation with a contact or a group, oldest"
+                      " first")
+    log_cmd.add_argument("who", help="a contact's or a group's name (or fingerprint, group id)")
     log_cmd.add_argument("--limit", type=int, metavar="N", help="only the last N messages")
     log_cmd.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_passphrase_file(log_cmd)

@@ -88,6 +88,13 @@ class ControlServer:
             "network.leave": self._sync(lambda p: node_.networks.leave(_text(p, "name"))),
             "network.list": self._sync(lambda p: node_.networks.view()),
             "network.reload": self._sync(lambda p: node_.networks.reload()),
+            "groups.create": lambda p: node_.create_group(_text(p, "title")),
+            "groups.invite": lambda p: node_.invite_to_group(_text(p, "group"), _text(p, "who")),
+            "groups.remove": lambda p: node_.remove_from_group(
+                _text(p, "group"), _text(p, "member")),
+            "groups.leave": lambda p: node_.leave_group(_text(p, "group")),
+            "groups.list": self._sync(lambda p: node_.list_groups()),
+            "groups.members": self._sync(lambda p: node_.group_members(_text(p, "group"))),
         }
 
     @staticmethod

@@ -84,5 +84,7 @@ class OfflineReader:
             except FingerprintError:
                 contact = None
         if contact is None or contact.state not in READABLE_STATES:
-            raise CommandError("unknown_contact", f"no contact named {who!r}")
+            # Group titles live in the op chain, which only the running node rebuilds.
+            raise CommandError("unknown_contact", f"no contact named {who!r} (a group's log"
+                                                  " needs the running node)")
         return contact

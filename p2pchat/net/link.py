@@ -30,6 +30,7 @@ class PeerState:
     since_ms: int = 0
     their_name: str | None = None  # as their Hello gave it: theirs to choose, never trusted
     ack_pending: set[bytes] = field(default_factory=set)  # conversations with an ack queued
+    group_only: bool = False  # not a contact: a fellow group member, for group records only
 
     @property
     def stranger(self) -> bool:

@@ -37,6 +37,7 @@ class NodeConfig:
     max_requests: int = 64
     stranger_lifetime: float = 30.0
     connect_timeout: float = 5.0
+    group_sync_interval: float = 10.0  # seconds between a group's anti-entropy rounds
     session: SessionConfig = field(default_factory=SessionConfig)
     relays: tuple[RelayAddress, ...] = ()  # --relay; mDNS adds the ones it finds
     relay_after: float = 3.0  # seconds without a direct link before a relay carries it

@@ -3,8 +3,8 @@
 Every conversation is a set of per-author append-only logs (`core.sync.ConversationLog`). This
 part keeps one log object per conversation, appends what we write, accepts what a peer sends,
 answers vectors and requests with what the peer lacks, and acknowledges with a vector once what
-was accepted is committed (the outbox sends nothing before that). 1:1 chats are the only kind
-today; groups will drive the same logs through this part, with their own authorisation.
+was accepted is committed (the outbox sends nothing before that). Groups (node/groups.py) drive
+the same logs through `log_of`, with their own authorisation, signatures and forwarding.
 """
 
 from __future__ import annotations
@@ -85,6 +85,15 @@ class Conversations:
             stored = self._store().get_conversation(conv)
             peer = stored.peer if stored else None
         return peer
+
+    def log_of(self, conv: bytes) -> ConversationLog:
+        """The one log object of a conversation (groups drive theirs through this too)."""
+        return self._log(conv)
+
+    def forget_log(self, conv: bytes) -> None:
+        """Rebuild the conversation's log from the store on next use (after the store's log
+        was cut back, as a group removal does)."""
+        self._logs.pop(conv, None)
 
     def _log(self, conv: bytes) -> ConversationLog:
         conv_log = self._logs.get(conv)

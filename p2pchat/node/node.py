@@ -37,6 +37,7 @@ from p2pchat.net.addresses import format_addr
 from p2pchat.net.link import Link
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.groups import Groups
 from p2pchat.node.health import StorageHealth
 from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.links import LinkTable
@@ -73,7 +74,7 @@ class Node:
         self.outbox = Outbox(lambda: self.db, on_failed=lambda exc: self.health.failed(exc),
                              on_committed=lambda: self.health.committed())
         self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
-                                    on_failed=lambda: self.conversations.reload(),
+                                    on_failed=self._reload_memory,
                                     on_recovered=self._resync_all)
         self.networks = Networks(home, identity, name, on_change=self._on_networks_changed)
         self.nearby = Nearby(
@@ -92,7 +93,7 @@ class Node:
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
-            is_contact=lambda key: self.trust.is_contact(key),
+            is_contact=self._knows,
         )
         self.relays = Relays(
             identity, self.config, spawn=self._spawn,
@@ -114,10 +115,26 @@ class Node:
             self.key, name, self.config, store=lambda: self.db, outbox=self.outbox,
             events=self.events, views=self.views, links=self.links, replay_guard=replay_guard,
             ensure_dm=self.conversations.dm, on_promoted=self.conversations.start_sync,
-            advertised=self.nearby.addresses_of,
+            advertised=self.nearby.addresses_of, is_group_peer=self._is_group_peer,
         )
-
+        self.groups = Groups(
+            identity, name, self.config, store=lambda: self.db, outbox=self.outbox,
+            sender=self.sender, conversations=self.conversations, events=self.events,
+            views=self.views, links=self.links, contact_state=self._contact_state,
+            contact_key=lambda who: self.trust.contact_for(who).key,
+        )
         self.reading = ReadPositions(home, self.key, store=lambda: self.db)
+
+    def _knows(self, key: bytes) -> bool:
+        """A contact or a fellow group member: who may still link to a node in a network
+        without that network's key (docs/protocol.md section 10)."""
+        return self.trust.is_contact(key) or self._is_group_peer(key)
+
+    def _is_group_peer(self, key: bytes) -> bool:
+        return self.db.contact_state(key) != "blocked" and self.groups.is_group_peer(key)
+
+    def _contact_state(self, key: bytes) -> str | None:
+        return self.db.contact_state(key)
 
     @property
     def db(self) -> Store:
@@ -145,6 +162,7 @@ class Node:
             raise CommandError("storage", f"cannot open the message store: {exc}") from None
         self.networks.load()
         self.trust.restore_replay_guard()
+        self.groups.load()
         # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.get_ik_timestamps().get(self.key, 0)
@@ -216,7 +234,9 @@ class Node:
     async def _ticker(self) -> None:
         while not self._stopping:
             await asyncio.sleep(1.0)
-            self.links.tick(asyncio.get_running_loop().time())
+            now = asyncio.get_running_loop().time()
+            self.links.tick(now)
+            self.groups.tick(now)
 
     # ------------------------------------------------------------ link events
 
@@ -248,7 +268,7 @@ class Node:
 
     def _on_established(self, link: Link, event: Established) -> None:
         key = event.remote_key
-        if not self.networks.admit(link, event, self.trust.is_contact(key)):
+        if not self.networks.admit(link, event, self._knows(key)):
             return
         is_contact = self.trust.admit(link, key)
         if is_contact is None or not self.links.claim(key, link):
@@ -260,6 +280,7 @@ class Node:
                                       ports=tuple(ports[:MAX_ADDRS])))
         if is_contact:
             self.conversations.start_sync(link, key)
+        self.groups.start_sync(link, key)
         log.info("link to %s up (%s, %s)", self.views.who(key),
                  "outbound" if link.outbound else "inbound", event.pattern)
         self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
@@ -275,8 +296,12 @@ class Node:
             self.trust.on_contact_request(link, key, record)
         elif isinstance(record, ContactAccept):
             self.trust.on_contact_accept(link, key)
-        elif link.peer.stranger or not self.trust.is_contact(key):
+        elif link.peer.stranger:
             return  # strangers get to ask, nothing more
+        elif self.groups.claims(record, key):
+            self.groups.on_record(link, key, record)
+        elif not self.trust.is_contact(key):
+            return  # a fellow group member who is not a contact: group records only
         elif isinstance(record, Envelope):
             self.conversations.on_envelope(link, key, record)
         elif isinstance(record, SyncVector):
@@ -286,6 +311,7 @@ class Node:
 
     def _on_link_gone(self, link: Link) -> None:
         self.sender.forget(link)
+        self.groups.forget(link)
         key = link.remote_key
         reason = link.close_reason or "closed"
         if key is None:
@@ -296,12 +322,20 @@ class Node:
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
                               "name": self.views.display_name(key), "reason": reason})
 
+    def _reload_memory(self) -> None:
+        """A commit failed: what memory holds may be ahead of the store; rebuild it."""
+        self.conversations.reload()
+        self.groups.reload()
+
     def _resync_all(self) -> None:
         """Storage works again: every contact's live link gets our fresh vector (they send what
-        we dropped) and what of ours they have not acknowledged."""
+        we dropped) and what of ours they have not acknowledged; every member's link our
+        groups' vectors and head ops (we pull what we dropped)."""
         for key, link in list(self.links.by_peer.items()):
             if not link.closed and not link.peer.stranger and self.trust.is_contact(key):
                 self.conversations.resync(link, key)
+            if not link.closed and not link.peer.stranger:
+                self.groups.start_sync(link, key)
 
     def _on_networks_changed(self) -> None:
         if self.store is not None:  # running: tell the LAN, and look for the new members
@@ -383,12 +417,43 @@ class Node:
                 if (n := self.reading.unread(c.key))}
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
+        """To a contact, or to a group (by title or id) when no contact has that name."""
+        if self._names_group(who, ("contact",)):
+            return await self._storing(self.groups.send(who, text))
         return await self._storing(
             self.conversations.send(self.trust.contact_for(who).key, text))
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
-        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        states = ("contact", "request", "blocked")
+        if self._names_group(who, states):
+            return self.groups.history(who, limit)
+        contact = self.trust.contact_for(who, states=states)
         return self.conversations.history(contact.key, limit)
+
+    def _names_group(self, who: str, states: tuple[str, ...]) -> bool:
+        try:
+            self.trust.contact_for(who, states=states)
+        except CommandError:
+            return self.groups.names(who)
+        return False
+
+    async def create_group(self, title: str) -> dict[str, Any]:
+        return await self._storing(self.groups.create(title))
+
+    async def invite_to_group(self, group: str, who: str) -> dict[str, Any]:
+        return await self._storing(self.groups.invite(group, who))
+
+    async def remove_from_group(self, group: str, member: str) -> dict[str, Any]:
+        return await self._storing(self.groups.remove(group, member))
+
+    async def leave_group(self, group: str) -> dict[str, Any]:
+        return await self._storing(self.groups.leave(group))
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return self.groups.listing()
+
+    def group_members(self, group: str) -> list[dict[str, Any]]:
+        return self.groups.members(group)
 
     def status(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from p2pchat.core.messages import Envelope
+from p2pchat.core.messages import Envelope, encode_record
 from p2pchat.core.ratelimit import TokenBucket
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
@@ -70,6 +70,21 @@ class Sender:
         """Send a newly written envelope after the commit (it is the next in its log)."""
         state = self._state(link)
         self._outbox.queue(link, env)
+        log_id = (env.conv, env.author)
+        state.handed[log_id] = max(state.handed.get(log_id, 0), env.seq)
+
+    def forward(self, link: Link, env: Envelope) -> None:
+        """Pass on someone else's group envelope at once, ahead of our own commit: it depends on
+        no write of ours (its author signed and committed it), and a member that misses it
+        because we crash fetches it again by sync. Waiting for our commit would add one disk
+        flush per hop to every message's way through a group."""
+        state = self._state(link)
+        try:
+            link.send_record(encode_record(env))
+        except Exception as exc:
+            log.warning("closing a link: cannot send: %s", exc)
+            link.close(f"cannot send: {exc}")
+            return
         log_id = (env.conv, env.author)
         state.handed[log_id] = max(state.handed.get(log_id, 0), env.seq)
 

@@ -56,6 +56,7 @@ class Trust:
         ensure_dm: Callable[[bytes], bytes],
         on_promoted: Callable[[Link, bytes], None],
         advertised: Callable[[bytes], list[Address]],
+        is_group_peer: Callable[[bytes], bool] = lambda key: False,
     ) -> None:
         self._key = key
         self._name = name
@@ -69,6 +70,7 @@ class Trust:
         self._ensure_dm = ensure_dm
         self._on_promoted = on_promoted
         self._advertised = advertised
+        self._is_group_peer = is_group_peer
         self._learned_addrs: dict[bytes, list[Address]] = {}
         self._request_sources: dict[bytes, str] = {}  # waiting request -> address it came from
         self.requests_dropped = 0
@@ -85,7 +87,8 @@ class Trust:
 
     def admit(self, link: Link, key: bytes) -> bool | None:
         """A handshake with `key` completed on `link`: True for a contact, False for a stranger
-        it may talk to for a while, None if refused (the link is closed)."""
+        it may talk to for a while or a fellow group member (`link.peer.group_only`), None if
+        refused (the link is closed)."""
         if key == self._key:
             link.close("connected to ourselves")
             return None
@@ -96,6 +99,10 @@ class Trust:
         if contact is not None and contact.state == "contact":
             self._persist_replay_guard(key)
             return True
+        if self._is_group_peer(key):
+            # Pinned by the owner's signed member list: a link for group records only.
+            link.peer.group_only = True
+            return False
         if self._links.count_strangers() >= self._config.max_strangers:
             link.close("too many strangers connected")
             return None
@@ -139,8 +146,10 @@ class Trust:
         if self.is_contact(key):
             return
         # A stranger's link has done all it may do once its request is in: free the slot.
-        # If we accept, we dial them back at the address their Hello gave.
-        asyncio.get_running_loop().call_soon(link.close, "contact request received")
+        # If we accept, we dial them back at the address their Hello gave. A fellow group
+        # member's link stays: it carries the group.
+        if not link.peer.group_only:
+            asyncio.get_running_loop().call_soon(link.close, "contact request received")
         db = self._store()
         if db.get_contact(key) is not None:
             return  # one request per stranger: it is already listed

@@ -68,11 +68,13 @@ class Views:
         }
 
     def message(self, env: Envelope, *, own: bool, status: str | None,
-                stored_hash: bytes | None = None, readable: bool = True) -> dict[str, Any]:
+                stored_hash: bytes | None = None, readable: bool = True,
+                body: bytes | None = None, group: str | None = None) -> dict[str, Any]:
         """A message as events and `log` show it. A stored row passes its own hash (the id) and
-        whether it could be read: an unreadable row is shown as such, never left out."""
+        whether it could be read: an unreadable row is shown as such, never left out. A group
+        message passes its decrypted `body` and the group's title."""
         try:
-            text = decode_text(env.body) if readable else UNREADABLE
+            text = decode_text(env.body if body is None else body) if readable else UNREADABLE
         except ProtocolError:
             text = UNREADABLE
         peer = self._peer_of(env.conv)
@@ -90,6 +92,8 @@ class Views:
         }
         if own:
             event["status"] = status
+        if group is not None:
+            event["group"] = group
         return event
 
     def link(self, link: Link) -> dict[str, Any] | None:
@@ -102,7 +106,8 @@ class Views:
             "fingerprint": fingerprint(key),
             "name": self.display_name(key),
             "their_name": link.peer.their_name,
-            "state": "stranger" if link.peer.stranger else "contact",
+            "state": "stranger" if link.peer.stranger
+            else "group" if link.peer.group_only else "contact",
             "contact": contact.state if contact else None,
             "address": format_addr(link.address),
             "direction": "outbound" if link.outbound else "inbound",

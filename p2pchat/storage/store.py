@@ -188,9 +188,7 @@ _V1: Final[tuple[str, ...]] = (
         PRIMARY KEY (conv, peer, author)
     ) STRICT, WITHOUT ROWID
     """,
-    # Groups come in a later migration: a `groups` table (conversation id, owner, current
-    # epoch), `group_members` (conv, member key, role, joined/left), and `group_keys` (conv,
-    # epoch, sealed key). Messages and peer_seqs already key on conv and author, so group
+    # Groups came in v3 (below). Messages and peer_seqs key on conv and author, so group
     # conversations reuse them unchanged.
 )
 
@@ -201,7 +199,8 @@ _V2: Final[tuple[str, ...]] = (
     "CREATE INDEX messages_unsent ON messages (conv, author, seq) WHERE own = 1 AND sent = 0",
     # Each author's newest seq and its hash per conversation (the version vector and the prev
     # of the next seq), kept by insert_envelope so that heads() reads one row per author instead
-    # of grouping every message. Messages are never deleted, so a head never moves back.
+    # of grouping every message. A head moves back only when a group's op cuts a removed
+    # member's log (truncate_log).
     """
     CREATE TABLE log_heads (
         conv   BLOB NOT NULL REFERENCES conversations (id),
@@ -216,6 +215,65 @@ _V2: Final[tuple[str, ...]] = (
     """
     INSERT INTO log_heads (conv, author, seq, hash)
     SELECT conv, author, max(seq), hash FROM messages GROUP BY conv, author
+    """,
+)
+
+# v3: groups (docs/protocol.md section 8). The group's state (title, owner, epoch, members) is
+# rebuilt at start from its op chain, so only the chain, the keys and what the chain cannot say
+# are stored. A group's messages and heads live in messages / log_heads like a dm's; a member
+# that joined from an invitation starts its heads where the invitation said (group_start).
+_V3: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE groups (
+        conv    BLOB PRIMARY KEY REFERENCES conversations (id),
+        lamport INTEGER NOT NULL DEFAULT 0,  -- the invitation's clock: ours starts there
+        left    INTEGER NOT NULL DEFAULT 0 CHECK (left IN (0, 1))
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Each op's exact record bytes, sealed like messages (they carry names and the title).
+    """
+    CREATE TABLE group_ops (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        number INTEGER NOT NULL CHECK (number >= 1),
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (conv, number)
+    ) STRICT, WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE group_keys (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        epoch  INTEGER NOT NULL CHECK (epoch >= 1),
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (conv, epoch)
+    ) STRICT, WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE group_start (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        author BLOB NOT NULL CHECK (length(author) = 32),
+        seq    INTEGER NOT NULL CHECK (seq >= 1),
+        hash   BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (conv, author)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Signed leave requests we pass on until the owner enacts them: one per member.
+    """
+    CREATE TABLE group_leaves (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        member BLOB NOT NULL CHECK (length(member) = 32),
+        record BLOB NOT NULL,
+        PRIMARY KEY (conv, member)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Owner only: invitations not yet handed over (the invitee was offline), sealed, as made
+    # when the member was added: the log heads of that moment are where the invitee starts.
+    """
+    CREATE TABLE group_invites (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        member BLOB NOT NULL CHECK (length(member) = 32),
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (conv, member)
+    ) STRICT, WITHOUT ROWID
     """,
 )
 
@@ -235,6 +293,7 @@ def _apply(statements: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
 _MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     _apply(_V1),
     _apply(_V2),
+    _apply(_V3),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
@@ -808,7 +867,8 @@ class Store:
         row = self._one(
             "SELECT lamport FROM messages WHERE conv = ? ORDER BY lamport DESC LIMIT 1", (conv,)
         )
-        return 0 if row is None else int(row[0])
+        start = self._one("SELECT lamport FROM groups WHERE conv = ?", (conv,))
+        return max(0 if row is None else int(row[0]), 0 if start is None else int(start[0]))
 
     def lamport_of(self, conv: bytes, author: bytes, seq: int) -> int | None:
         """The lamport of one stored envelope (a primary-key lookup; nothing is unsealed)."""
@@ -931,3 +991,110 @@ class Store:
             (conv, author, acked, -1 if limit is None else limit),
         )
         return self._readable_prefix(rows)
+
+    # -- groups --
+
+    def create_group(self, conv: bytes, title: str, lamport: int,
+                     start: dict[bytes, tuple[int, bytes]]) -> None:
+        """A group we created or joined; its logs start at `start` (an invitation's heads)."""
+        _check_bytes("conv", conv, _CONV_ID)
+        title = _check_text("title", title, MAX_NAME, newlines=False)
+        self._write(
+            "INSERT INTO conversations (id, kind, title, created_at) VALUES (?, 'group', ?, ?)",
+            (conv, title, self._clock()),
+        )
+        self._write("INSERT INTO groups (conv, lamport) VALUES (?, ?)", (conv, lamport))
+        for author, (seq, hash_) in start.items():
+            _check_bytes("author", author, _KEY)
+            _check_bytes("hash", hash_, _KEY)
+            self._write("INSERT INTO group_start (conv, author, seq, hash) VALUES (?, ?, ?, ?)",
+                        (conv, author, seq, hash_))
+            self._write("INSERT INTO log_heads (conv, author, seq, hash) VALUES (?, ?, ?, ?)",
+                        (conv, author, seq, hash_))
+
+    def list_groups(self) -> list[tuple[bytes, bool]]:
+        """(group id, left) of every group, oldest first."""
+        rows = self._all(
+            "SELECT g.conv, g.left FROM groups AS g JOIN conversations AS c ON c.id = g.conv"
+            " ORDER BY c.created_at, g.conv")
+        return [(conv, bool(left)) for conv, left in rows]
+
+    def set_group_left(self, conv: bytes) -> None:
+        """We left: the group's keys go, its history stays."""
+        self._write("UPDATE groups SET left = 1 WHERE conv = ?", (conv,))
+        self._write("DELETE FROM group_keys WHERE conv = ?", (conv,))
+        self._write("DELETE FROM group_leaves WHERE conv = ?", (conv,))
+        self._write("DELETE FROM group_invites WHERE conv = ?", (conv,))
+
+    def rejoin_group(self, conv: bytes) -> None:
+        """Invited again after we left: the group is ours to read and write again."""
+        self._write("UPDATE groups SET left = 0 WHERE conv = ?", (conv,))
+        self._write("DELETE FROM group_leaves WHERE conv = ?", (conv,))
+
+    def add_group_op(self, conv: bytes, number: int, record: bytes) -> None:
+        self._write("INSERT INTO group_ops (conv, number, sealed) VALUES (?, ?, ?)",
+                    (conv, number, bytes(self._box.encrypt(record))))
+
+    def group_ops(self, conv: bytes) -> list[bytes]:
+        """The chain's record bytes, op 1 first; StoreError if a row does not unseal."""
+        rows = self._all("SELECT number, sealed FROM group_ops WHERE conv = ? ORDER BY number",
+                         (conv,))
+        out: list[bytes] = []
+        for number, sealed in rows:
+            if number != len(out) + 1:
+                raise StoreError("a group's op chain has a gap: damaged database")
+            out.append(self._open(sealed, "a group op"))
+        return out
+
+    def _open(self, sealed: bytes, what: str) -> bytes:
+        try:
+            return bytes(self._box.decrypt(sealed))
+        except nacl.exceptions.CryptoError as exc:
+            raise StoreError(f"{what} does not decrypt: damaged database") from exc
+
+    def put_group_key(self, conv: bytes, epoch: int, key: bytes) -> None:
+        _check_bytes("key", key, _KEY)
+        self._write("INSERT OR IGNORE INTO group_keys (conv, epoch, sealed) VALUES (?, ?, ?)",
+                    (conv, epoch, bytes(self._box.encrypt(key))))
+
+    def group_keys(self, conv: bytes) -> dict[int, bytes]:
+        rows = self._all("SELECT epoch, sealed FROM group_keys WHERE conv = ?", (conv,))
+        return {epoch: self._open(sealed, "a group key") for epoch, sealed in rows}
+
+    def put_group_leave(self, conv: bytes, member: bytes, record: bytes) -> None:
+        self._write("INSERT OR REPLACE INTO group_leaves (conv, member, record) VALUES (?, ?, ?)",
+                    (conv, member, record))
+
+    def drop_group_leave(self, conv: bytes, member: bytes) -> None:
+        self._write("DELETE FROM group_leaves WHERE conv = ? AND member = ?", (conv, member))
+
+    def group_leaves(self, conv: bytes) -> list[bytes]:
+        return [r[0] for r in self._all("SELECT record FROM group_leaves WHERE conv = ?", (conv,))]
+
+    def set_group_invite(self, conv: bytes, member: bytes, record: bytes | None) -> None:
+        """Keep the invitation for `member` until it is handed over (None: it was)."""
+        if record is not None:
+            self._write("INSERT OR REPLACE INTO group_invites (conv, member, sealed)"
+                        " VALUES (?, ?, ?)", (conv, member, bytes(self._box.encrypt(record))))
+        else:
+            self._write("DELETE FROM group_invites WHERE conv = ? AND member = ?", (conv, member))
+
+    def group_invites(self, conv: bytes) -> dict[bytes, bytes]:
+        rows = self._all("SELECT member, sealed FROM group_invites WHERE conv = ?", (conv,))
+        return {member: self._open(sealed, "an invitation") for member, sealed in rows}
+
+    def truncate_log(self, conv: bytes, author: bytes, cut: int) -> None:
+        """Drop `author`'s messages above seq `cut` and move its head back to `cut` (a group op
+        ended that member's log there)."""
+        self._write("DELETE FROM messages WHERE conv = ? AND author = ? AND seq > ?",
+                    (conv, author, cut))
+        row = self._one("SELECT hash FROM messages WHERE conv = ? AND author = ? AND seq = ?",
+                        (conv, author, cut))
+        if row is None:
+            row = self._one("SELECT hash FROM group_start WHERE conv = ? AND author = ?"
+                            " AND seq = ?", (conv, author, cut))
+        if row is None or cut == 0:
+            self._write("DELETE FROM log_heads WHERE conv = ? AND author = ?", (conv, author))
+        else:
+            self._write("UPDATE log_heads SET seq = ?, hash = ? WHERE conv = ? AND author = ?",
+                        (cut, row[0], conv, author))

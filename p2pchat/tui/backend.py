@@ -56,6 +56,12 @@ class ChatBackend(Protocol):
     async def unread(self) -> dict[str, int]: ...
     async def network(self, action: str, name: str = "",
                       passphrase: str = "") -> dict[str, Any]: ...
+    async def groups(self) -> list[dict[str, Any]]: ...
+    async def create_group(self, title: str) -> dict[str, Any]: ...
+    async def invite(self, group: str, who: str) -> dict[str, Any]: ...
+    async def remove_member(self, group: str, member: str) -> dict[str, Any]: ...
+    async def leave_group(self, group: str) -> dict[str, Any]: ...
+    async def group_members(self, group: str) -> list[dict[str, Any]]: ...
     async def subscribe(self) -> EventStream: ...
     async def close(self) -> None: ...
 
@@ -185,6 +191,30 @@ class NodeBackend:
                 return self.node.networks.leave(name)
             return self.node.networks.view()
 
+    async def groups(self) -> list[dict[str, Any]]:
+        with _node_errors():
+            return self.node.list_groups()
+
+    async def create_group(self, title: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.create_group(title)
+
+    async def invite(self, group: str, who: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.invite_to_group(group, who)
+
+    async def remove_member(self, group: str, member: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.remove_from_group(group, member)
+
+    async def leave_group(self, group: str) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.leave_group(group)
+
+    async def group_members(self, group: str) -> list[dict[str, Any]]:
+        with _node_errors():
+            return self.node.group_members(group)
+
     async def subscribe(self) -> EventStream:
         queue = self.node.events.subscribe()
         return _QueueStream(queue, lambda: self.node.events.unsubscribe(queue), none_is_lag=True)
@@ -291,6 +321,30 @@ class ControlBackend:
         params = {"join": {"name": name, "passphrase": passphrase},
                   "leave": {"name": name}}.get(action, {})
         result: dict[str, Any] = await self._call(f"network.{action}", **params)
+        return result
+
+    async def groups(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("groups.list")
+        return result
+
+    async def create_group(self, title: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("groups.create", title=title)
+        return result
+
+    async def invite(self, group: str, who: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("groups.invite", group=group, who=who)
+        return result
+
+    async def remove_member(self, group: str, member: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("groups.remove", group=group, member=member)
+        return result
+
+    async def leave_group(self, group: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("groups.leave", group=group)
+        return result
+
+    async def group_members(self, group: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("groups.members", group=group)
         return result
 
     async def subscribe(self) -> EventStream:

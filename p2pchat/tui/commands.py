@@ -32,8 +32,8 @@ class Spec:
 
 # name -> Spec; the order is the order of /help.
 COMMANDS: dict[str, Spec] = {
-    "/msg": Spec("NAME [TEXT]", "open the conversation with NAME (and send TEXT); or /to",
-                 "name"),
+    "/msg": Spec("NAME [TEXT]", "open the conversation with NAME, a contact or a group (and"
+                 " send TEXT); or /to", "name"),
     "/add": Spec("FINGERPRINT NAME", "add a contact; /add NUMBER adds someone from /nearby;"
                  " a HOST:PORT after the name if they can't be found", "nearby"),
     "/accept": Spec("NAME", "accept someone who asks to connect", "name"),
@@ -52,6 +52,8 @@ COMMANDS: dict[str, Spec] = {
     "/verify": Spec("NAME", "the safety number with NAME, and your fingerprint as a QR code",
                     "name"),
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
+    "/group": Spec("ACTION [NAME]", "create NAME, list; in the open group: invite NAME,"
+                   " remove NAME, members, leave"),
     "/rekey": Spec("", "new session keys on every link, now"),
     "/peers": Spec("", "live links, nearby nodes and requests"),
     "/id": Spec("", "your name and fingerprint, to give to friends"),
@@ -110,6 +112,9 @@ class Plain:
 
 Command = SendText | AddContact | AddNearby | Named | Plain
 
+GROUP_ACTIONS_WITH_NAME = ("create", "invite", "remove")
+GROUP_ACTIONS = (*GROUP_ACTIONS_WITH_NAME, "members", "leave", "list")
+
 
 def canonical(verb: str) -> str:
     verb = verb.lower()
@@ -132,6 +137,8 @@ def parse(line: str) -> Command | None:
         raise ParseError(f"unknown command {verb}: /help lists them")
     if verb == "/add":
         return _parse_add(rest)
+    if verb == "/group":
+        parse_group(rest)  # a mistake is told before anything runs
     if spec.args:
         if not rest and not spec.takes_rest:
             raise ParseError(f"usage: {usage(verb)}")
@@ -170,6 +177,17 @@ def _parse_add(rest: str) -> AddContact | AddNearby:
     if not words:
         raise ParseError(f"a name is needed: /add {fingerprint[:15]}... NAME")
     return AddContact(fingerprint, " ".join(words), tuple(addrs))
+
+
+def parse_group(rest: str) -> tuple[str, str]:
+    """/group's argument as (action, NAME): NAME for create, invite and remove, else ""."""
+    action, _, name = rest.partition(" ")
+    action, name = action.lower(), name.strip()
+    if action not in GROUP_ACTIONS:
+        raise ParseError(f"usage: {usage('/group')}")
+    if (action in GROUP_ACTIONS_WITH_NAME) != bool(name):
+        raise ParseError(f"/group {action} {'NAME' if not name else 'takes no name'}")
+    return action, name
 
 
 def _is_addr(word: str) -> bool:

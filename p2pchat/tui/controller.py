@@ -25,6 +25,7 @@ from p2pchat.tui.commands import (
     Plain,
     SendText,
     help_lines,
+    parse_group,
     parse_network,
 )
 from p2pchat.tui.commands import parse as parse_command
@@ -93,6 +94,7 @@ class Controller:
     async def _reload(self) -> None:
         self.state.set_status(await self.backend.status())
         self.state.set_contacts(await self.backend.contacts())
+        self.state.set_groups(await self.backend.groups())
         self.state.set_unread(await self.backend.unread())
         for conv in self.state.conversations.values():
             conv.loaded = False
@@ -107,7 +109,7 @@ class Controller:
     async def _load_activity(self) -> None:
         """Each conversation's newest message, so the list is ordered by last activity."""
         for conv in list(self.state.conversations.values())[:MAX_ACTIVITY_READS]:
-            if conv.state == "contact" and not conv.messages:
+            if (conv.state == "contact" or conv.kind == "group") and not conv.messages:
                 newest = await self.backend.history(conv.fingerprint, 1)
                 if newest:
                     conv.last_activity = max(conv.last_activity, str(newest[-1].get("sent_at")))
@@ -190,6 +192,8 @@ class Controller:
             self.state.set_contacts(await self.backend.contacts())
         if "nearby" in refresh:
             await self._load_nearby()
+        if "groups" in refresh:
+            self.state.set_groups(await self.backend.groups())
         if refresh:
             self._changed()
 
@@ -473,6 +477,43 @@ class Controller:
 
     async def cmd_quit(self, _: str) -> None:
         self.on_quit()
+
+    async def cmd_group(self, rest: str) -> None:
+        action, name = parse_group(rest)
+        if action == "create":
+            conv = self.state.upsert_group(await self.backend.create_group(name))
+            if conv is not None:
+                self.state.notice("info", f"created {conv.name}: /group invite NAME to add people")
+                await self.switch_to(conv)
+            return
+        if action == "list":
+            groups = await self.backend.groups()
+            self.state.set_groups(groups)
+            self.state.show_page("Groups", [
+                f"  {g.get('title')!s:<20} {g.get('members')} members, {g.get('online')} online,"
+                f" you are {g.get('role')}" for g in groups] or ["  none yet: /group create NAME"])
+            return
+        conv = self.state.current
+        if conv is None or conv.kind != "group":
+            raise BackendError("usage", "open a group first: /msg GROUP")
+        if action == "members":
+            lines = []
+            for member in await self.backend.group_members(conv.fingerprint):
+                marks = " (owner)" * bool(member.get("owner")) + " (you)" * bool(member.get("you"))
+                online = "online" if member.get("online") else "offline"
+                lines.append(f"  {member.get('name')}{marks}: {online}")
+            self.state.show_page(f"Members of {conv.name}", lines)
+            return
+        if action == "invite":
+            group = await self.backend.invite(conv.fingerprint, name)
+            self.state.notice("info", f"invited {name} to {conv.name}")
+        elif action == "remove":
+            group = await self.backend.remove_member(conv.fingerprint, name)
+            self.state.notice("info", f"removed {name} from {conv.name}")
+        else:
+            group = await self.backend.leave_group(conv.fingerprint)
+            self.state.notice("info", f"you left {conv.name} (its history is kept)")
+        self.state.upsert_group(group)
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         lines = []

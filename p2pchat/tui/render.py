@@ -93,8 +93,10 @@ def conversation_list(state: ChatState, width: int) -> Fragments:
 
 
 def row_mark(conv: Conversation) -> tuple[str, str]:
-    """The mark before a conversation's name, and its style. A new kind of conversation (a
-    group, say) adds its case here."""
+    """The mark before a conversation's name, and its style. A new kind of conversation adds
+    its case here."""
+    if conv.kind == "group":  # lit while any member is linked to us
+        return "#", "class:online" if conv.online else "class:offline"
     if conv.state == "request":
         return "?", "class:conv.request"
     if conv.online:
@@ -296,6 +298,9 @@ def header(state: ChatState) -> str:
     where = "online" if conv.online else "offline"
     if conv.state == "request":
         where = "asks to connect"
+    elif conv.kind == "group":
+        where = {"left": "group (you left)", "removed": "group (you were removed)"}.get(
+            conv.state, "group")
     return f" {conv.name} · {where}"
 
 

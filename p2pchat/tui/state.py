@@ -33,10 +33,10 @@ class Message:
 
 @dataclass
 class Conversation:
-    fingerprint: str  # the peer's; the conversation's id for other kinds
+    fingerprint: str  # the peer's; the conversation's id for other kinds (a group's id)
     name: str
-    state: str = "contact"  # contact, request or blocked
-    kind: str = "dm"  # what render.row_mark and the commands tell apart
+    state: str = "contact"  # contact, request or blocked; a group's: your role in it
+    kind: str = "dm"  # dm or group: what render.row_mark and the commands tell apart
     online: bool = False
     unread: int = 0
     note: str = ""
@@ -106,7 +106,8 @@ class ChatState:
     def set_unread(self, counts: dict[str, Any]) -> None:
         """The node's unread counts (kept across restarts); the open conversation is read."""
         for conv in self.conversations.values():
-            if conv.fingerprint != self.selected:
+            # The node keeps no read position for a group: its count is this screen's own.
+            if conv.fingerprint != self.selected and conv.kind != "group":
                 count = counts.get(conv.fingerprint)
                 conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
 
@@ -117,7 +118,8 @@ class ChatState:
             conv = self.upsert_contact(contact)
             if conv is not None:
                 seen.add(conv.fingerprint)
-        for fp in [fp for fp in self.conversations if fp not in seen]:
+        for fp in [fp for fp, conv in self.conversations.items()
+                   if fp not in seen and conv.kind != "group"]:
             self.forget(fp)
         self._ensure_selection()
 
@@ -138,6 +140,43 @@ class ChatState:
         conv.online = self._linked.get(fp, bool(contact.get("online")))
         self._ensure_selection()
         return conv
+
+    def set_groups(self, groups: list[dict[str, Any]]) -> None:
+        """Groups from the node; one we left or were removed from stays, with its history."""
+        for group in groups:
+            self.upsert_group(group)
+
+    def upsert_group(self, group: dict[str, Any]) -> Conversation | None:
+        gid = clean(group.get("group"))
+        if not gid:
+            return None
+        conv = self.conversations.get(gid)
+        if conv is None:
+            conv = self.conversations[gid] = Conversation(gid, clean(group.get("title")),
+                                                          state="member", kind="group")
+        conv.kind = "group"
+        conv.name = clean(group.get("title")) or conv.name
+        conv.state = clean(group.get("role")) or conv.state
+        conv.online = bool(group.get("online"))
+        conv.note = clean(group.get("role"))
+        self._ensure_selection()
+        return conv
+
+    def _group_event(self, event: dict[str, Any]) -> None:
+        """Joined, or someone came or went: the side panel, and one line saying so."""
+        conv = self.upsert_group(event)
+        if conv is None:
+            return
+        if event.get("type") == "group_joined":
+            self.notice("info", f"{clean(event.get('by_name'))} added you to the group"
+                                f" {conv.name} (/msg {conv.name})")
+            return
+        who = "you" if event.get("you") else clean(event.get("member_name"))
+        change = {"add": "joined", "remove": "were removed from" if who == "you"
+                  else "was removed from", "leave": "left",
+                  "transfer": "now own" if who == "you" else "now owns"}
+        self.notice("info", f"{who} {change.get(clean(event.get('change')), 'changed in')}"
+                            f" {conv.name}")
 
     def forget(self, fingerprint: str) -> None:
         self.conversations.pop(fingerprint, None)
@@ -160,14 +199,17 @@ class ChatState:
     def apply(self, event: dict[str, Any]) -> set[str]:
         """Apply one node event (or a command's result of the same shape).
 
-        Returns what the caller should re-read from the node: "status" (link counts) or
-        "contacts" (a conversation we did not know of).
+        Returns what the caller should re-read from the node: "status" (link counts),
+        "contacts" or "groups" (a conversation we did not know of).
         """
         kind = event.get("type")
         refresh: set[str] = set()
         if kind == "message":
             fp = clean(event.get("conversation"))
             conv = self.conversations.get(fp)
+            if conv is None and event.get("group") is not None:
+                conv = self.upsert_group({"group": fp, "title": event.get("group")})
+                refresh.add("groups")
             if conv is None:
                 # From someone not in our list yet: show it now, the contacts read fills in.
                 name = event.get("author_name") if not event.get("own") else fp[:7]
@@ -201,6 +243,8 @@ class ChatState:
                         f" {clean(event.get('presented'))}, not the one pinned for"
                         f" {clean(event.get('name'))}. Refused: someone may be impersonating"
                         " them. Compare safety numbers in person (/safety NAME).")
+        elif kind in ("group_joined", "group_changed"):
+            self._group_event(event)
         elif kind == "storage":
             if event.get("state") == "ok":
                 self.notice("info", "storage works again; missed messages are being fetched")

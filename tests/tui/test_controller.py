@@ -99,6 +99,9 @@ class FakeBackend:
     async def unread(self) -> dict[str, int]:
         return {CAROL: 3}
 
+    async def groups(self) -> list[dict[str, Any]]:
+        return []
+
     async def subscribe(self) -> Stream:
         self.streams.append(Stream())
         return self.streams[-1]

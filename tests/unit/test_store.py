@@ -93,7 +93,7 @@ def test_new_database_settings(store: Store, db_path: Path) -> None:
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == 3
 
 
 def test_files_are_private_even_with_a_permissive_umask(tmp_path: Path) -> None:
@@ -174,12 +174,12 @@ def test_a_new_migration_is_applied_once_and_keeps_data(
     s.commit()
     s.close()
     nxt = store_mod.SCHEMA_VERSION + 1
-    step = store_mod._apply(["CREATE TABLE groups (conv BLOB PRIMARY KEY) STRICT"])
+    step = store_mod._apply(["CREATE TABLE next_thing (conv BLOB PRIMARY KEY) STRICT"])
     monkeypatch.setattr(store_mod, "_MIGRATIONS", (*store_mod._MIGRATIONS, step))
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", nxt)
     s = open_store(db_path)
     assert s._conn.execute("PRAGMA user_version").fetchone()[0] == nxt
-    assert s._conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 0
+    assert s._conn.execute("SELECT count(*) FROM next_thing").fetchone()[0] == 0
     assert s.get_contact(PEER) is not None
     s.close()
     open_store(db_path).close()  # already applied: CREATE TABLE is not run again

@@ -1,0 +1,167 @@
+"""Group chat among 30 in-process nodes on a sparse random topology (each linked to about 3
+others, only through the members in between; mDNS off, 127.0.0.1).
+
+    .venv/bin/python bench/bench_group.py [-n 200] [--rate 20] [--seed 1]
+    .venv/bin/python -m bench group        # the same through the harness; --quick: -n 40
+
+The group is built as tests/groups_net.py builds it (the owner invites everyone over direct
+links, then every node restarts knowing only its neighbours' addresses). Then N messages from
+random members are sent at a steady rate (several in flight at once), and measured:
+
+* time to reach every member: from the moment `send` returned (the author committed it) to the
+  moment the last other member emitted its message event; median, p90, p99, max;
+* envelope transmissions per member reached: every Envelope of the group any node queued on
+  any link (pushes, pulls, catch-up serves), divided by N x 29. Reported for all messages and
+  for the second half only (the gossip trees are built during the first messages).
+
+Targets (issue #10): p99 <= 200 ms, transmissions per member reached <= 2. Prints one JSON
+object; nothing is asserted about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import emit
+
+from p2pchat.core.identity import Identity
+from p2pchat.core.messages import Envelope, Record
+from p2pchat.home import ensure_home
+from p2pchat.node import Node, NodeConfig
+from p2pchat.node.outbox import Outbox
+from p2pchat.node.sender import Sender
+from tests.groups_net import Net, sparse_edges
+
+N_NODES = 30
+WAIT = 60.0  # seconds before the run gives up waiting for deliveries
+
+
+class EnvelopeCount:
+    """Counts group Envelopes handed to links, by wrapping the two ways a record leaves:
+    Outbox.queue (after the commit) and Sender.forward (a forwarded envelope, at once)."""
+
+    def __init__(self) -> None:
+        self.group = b""
+        self.count = 0
+        queue, forward = Outbox.queue, Sender.forward
+
+        def counted_queue(outbox: Outbox, link: Any, record: Record) -> None:
+            if isinstance(record, Envelope) and record.conv == self.group:
+                self.count += 1
+            queue(outbox, link, record)
+
+        def counted_forward(sender: Sender, link: Any, env: Envelope) -> None:
+            if env.conv == self.group:
+                self.count += 1
+            forward(sender, link, env)
+
+        Outbox.queue = counted_queue  # type: ignore[method-assign]
+        Sender.forward = counted_forward  # type: ignore[method-assign]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def run(messages: int, rate: float, seed: int) -> dict[str, Any]:
+    counter = EnvelopeCount()
+    with tempfile.TemporaryDirectory(prefix="p2pchat-bench-group-") as tmp:
+        started: list[Node] = []
+
+        async def make(name: str, identity: Identity | None = None, **config: Any) -> Node:
+            config.setdefault("listen", (("127.0.0.1", 0),))
+            config.setdefault("mdns", False)
+            node = Node(ensure_home(Path(tmp) / name), identity or Identity.generate(), name,
+                        NodeConfig(**config))
+            await node.start()
+            started.append(node)
+            return node
+
+        try:
+            t0 = time.monotonic()
+            net = await Net(make, N_NODES, sparse_edges(N_NODES, random.Random(seed)),
+                            group_sync_interval=10.0).build()
+            build_s = time.monotonic() - t0
+            counter.group = bytes.fromhex(net.group)
+            arrivals: dict[str, dict[str, float]] = {}  # text -> node -> when shown
+
+            async def watch(node: Node) -> None:
+                queue = node.events.subscribe()
+                while True:
+                    event = await queue.get()
+                    if event and event["type"] == "message" and not event["own"]:
+                        arrivals.setdefault(event["text"], {})[node.name] = time.monotonic()
+
+            watchers = [asyncio.create_task(watch(x)) for x in net.nodes]
+            rng = random.Random(seed + 1)
+            sent_at: dict[str, float] = {}
+            half_count = 0
+            for i in range(messages):
+                text = f"message {i:05d}"
+                await net.nodes[rng.randrange(N_NODES)].send(net.group, text)
+                sent_at[text] = time.monotonic()
+                if i == messages // 2 - 1:
+                    half_count = counter.count
+                await asyncio.sleep(1 / rate)  # the load's pace, not a synchronisation
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline and not all(
+                    len(arrivals.get(t, {})) == N_NODES - 1 for t in sent_at):
+                await asyncio.sleep(0.05)  # bounded by the deadline
+            for task in watchers:
+                task.cancel()
+            reached = sum(len(arrivals.get(t, {})) for t in sent_at)
+            complete = [max(arrivals[t].values()) - sent_at[t] for t in sent_at
+                        if len(arrivals.get(t, {})) == N_NODES - 1]
+            second_half = messages - messages // 2
+            return {
+                "benchmark": "group",
+                "nodes": N_NODES,
+                "links": len(net.edges),
+                "messages": messages,
+                "rate_per_s": rate,
+                "build_s": round(build_s, 2),
+                "members_reached": reached,
+                "members_expected": messages * (N_NODES - 1),
+                "reach_all_s": {
+                    "n": len(complete),
+                    "median": round(statistics.median(complete), 4) if complete else None,
+                    "p90": round(percentile(complete, 90), 4) if complete else None,
+                    "p99": round(percentile(complete, 99), 4) if complete else None,
+                    "max": round(max(complete), 4) if complete else None,
+                },
+                "envelope_transmissions": counter.count,
+                "transmissions_per_member_reached": round(counter.count / max(1, reached), 3),
+                "transmissions_per_member_reached_second_half": round(
+                    (counter.count - half_count) / max(1, second_half * (N_NODES - 1)), 3),
+            }
+        finally:
+            for node in started:
+                await node.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=200, help="messages to send")
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    result = asyncio.run(run(args.n, args.rate, args.seed))
+    p99 = result["reach_all_s"]["p99"]
+    result["targets"] = {  # p99 counts only when every message reached every member
+        "reach_all_s.p99 <= 0.2": p99 is not None and p99 <= 0.2
+        and result["members_reached"] == result["members_expected"],
+        "transmissions_per_member_reached <= 2": result["transmissions_per_member_reached"] <= 2,
+    }
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()

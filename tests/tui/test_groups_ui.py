@@ -1,0 +1,134 @@
+"""Groups in the UI: the side panel (with unread counts), the join line, /group commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from p2pchat.tui.commands import Named, ParseError, parse, parse_group
+from p2pchat.tui.controller import Controller
+from tests.tui.test_controller import FakeBackend, notices
+from tests.tui.test_state import BOB, loaded_state, message
+
+pytestmark = pytest.mark.timeout(30)
+
+GROUP = "ab" * 16
+
+
+def group(title: str = "club", role: str = "member", online: int = 1) -> dict[str, Any]:
+    return {"group": GROUP, "title": title, "role": role, "owner": BOB, "owner_name": "bob",
+            "members": 3, "online": online, "epoch": 3, "has_key": True}
+
+
+def test_an_invitation_puts_the_group_in_the_panel_and_says_so() -> None:
+    state = loaded_state()
+    state.apply({"type": "group_joined", **group(), "by": BOB, "by_name": "bob"})
+    assert state.conversations[GROUP].name == "club"
+    assert state.conversations[GROUP].kind == "group"
+    assert state.conversations[GROUP].state == "member"
+    assert "bob added you to the group club" in state.notices[-1].text
+    state.apply(message(GROUP, "m1", "hello all", author_name="carol") | {"group": "club"})
+    state.apply(message(GROUP, "m2", "again", author_name="carol") | {"group": "club"})
+    assert state.conversations[GROUP].unread == 2
+    state.select(GROUP)
+    assert state.conversations[GROUP].unread == 0
+    state.set_contacts([])  # contacts re-read: the group stays
+    assert GROUP in state.conversations
+
+
+def test_a_message_of_an_unknown_group_asks_for_the_groups() -> None:
+    state = loaded_state()
+    refresh = state.apply(message(GROUP, "m1", "hi", author_name="carol") | {"group": "club"})
+    assert refresh == {"groups"} and state.conversations[GROUP].name == "club"
+
+
+def test_membership_changes_are_one_line_each() -> None:
+    state = loaded_state()
+    state.apply({"type": "group_changed", **group(), "change": "add", "member": BOB,
+                 "member_name": "dave", "you": False})
+    state.apply({"type": "group_changed", **group(role="removed"), "change": "remove",
+                 "member": BOB, "member_name": "me", "you": True})
+    lines = [n.text for n in state.notices]
+    assert lines[-2:] == ["dave joined club", "you were removed from club"]
+    assert state.conversations[GROUP].note == "removed"
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("/group create the club", ("create", "the club")),
+    ("/group invite carol", ("invite", "carol")),
+    ("/group remove bob (ABCDEFG)", ("remove", "bob (ABCDEFG)")),
+    ("/group members", ("members", "")),
+    ("/group LEAVE", ("leave", "")),
+    ("/group list", ("list", "")),
+])
+def test_group_commands_parse(line: str, expected: tuple[str, str]) -> None:
+    command = parse(line)
+    assert isinstance(command, Named) and command.command == "group"
+    assert parse_group(command.who) == expected
+
+
+@pytest.mark.parametrize("line", ["/group", "/group create", "/group leave now", "/group eat x"])
+def test_group_command_mistakes(line: str) -> None:
+    with pytest.raises(ParseError):
+        parse(line)
+
+
+class GroupBackend(FakeBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.group_list: list[dict[str, Any]] = []
+
+    async def groups(self) -> list[dict[str, Any]]:
+        return list(self.group_list)
+
+    async def create_group(self, title: str) -> dict[str, Any]:
+        self.calls.append(("create_group", title))
+        self.group_list = [group(title, role="owner")]
+        return self.group_list[0]
+
+    async def invite(self, group_id: str, who: str) -> dict[str, Any]:
+        self.calls.append(("invite", (group_id, who)))
+        return group(role="owner")
+
+    async def group_members(self, group_id: str) -> list[dict[str, Any]]:
+        return [{"fingerprint": BOB, "name": "bob", "owner": True, "you": False,
+                 "online": True}]
+
+
+async def test_group_commands_act_on_the_selected_group() -> None:
+    backend = GroupBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/group invite bob")
+        assert "open a group first" in notices(controller)
+        await controller.execute("/group create club")
+        assert controller.state.selected == GROUP
+        await controller.execute("/group invite bob")
+        await controller.execute("/group members")
+        await controller.execute("hello club")
+        assert ("invite", (GROUP, "bob")) in backend.calls
+        assert ("send", (GROUP, "hello club")) in backend.calls
+        assert controller.state.page is not None
+        assert "  bob (owner): online" in [text for _, text in controller.state.page.lines]
+    finally:
+        await controller.stop()
+
+
+def test_a_group_row_is_marked_apart_and_keeps_its_own_unread_count() -> None:
+    from p2pchat.tui.render import header, row_mark
+
+    state = loaded_state()
+    state.apply({"type": "group_joined", **group(online=0), "by": BOB, "by_name": "bob"})
+    conv = state.conversations[GROUP]
+    assert row_mark(conv) == ("#", "class:offline")
+    state.upsert_group(group(online=2))
+    assert row_mark(conv) == ("#", "class:online")
+    state.apply(message(GROUP, "m1", "hi", author_name="carol") | {"group": "club"})
+    state.set_unread({})  # the node counts contacts only: the group's count stays
+    assert conv.unread == 1
+    state.select(GROUP)
+    assert header(state) == " club · group"
+    state.upsert_group(group(role="left"))
+    assert header(state) == " club · group (you left)"
