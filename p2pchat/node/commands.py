@@ -1,0 +1,181 @@
+"""The commands a node takes (from control.py, the CLI and the UI), each handed to its part.
+
+`Node` (node/node.py) inherits these; this file only routes a command to the part that owns its
+rules and turns a failed write into a clean "storage" error. docs/api.md lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from p2pchat import __version__
+from p2pchat.core.identity import fingerprint
+from p2pchat.net.addresses import Address, format_addr
+from p2pchat.node.config import CommandError, NodeConfig
+from p2pchat.node.conversations import Conversations
+from p2pchat.node.groups import Groups
+from p2pchat.node.health import StorageHealth
+from p2pchat.node.links import LinkTable
+from p2pchat.node.nearby import Nearby
+from p2pchat.node.networks import Networks
+from p2pchat.node.outbox import Outbox
+from p2pchat.node.reading import ReadPositions
+from p2pchat.node.relay_client import Relays
+from p2pchat.node.trust import Trust
+from p2pchat.node.views import Views
+from p2pchat.storage.store import Store, StoreError
+
+
+class NodeCommands:
+    # The parts and state Node sets up (node/node.py).
+    home: Path
+    key: bytes
+    name: str
+    config: NodeConfig
+    outbox: Outbox
+    trust: Trust
+    conversations: Conversations
+    groups: Groups
+    links: LinkTable
+    nearby: Nearby
+    networks: Networks
+    relays: Relays
+    health: StorageHealth
+    reading: ReadPositions
+    views: Views
+
+    @property
+    def db(self) -> Store:
+        raise NotImplementedError
+
+    @property
+    def listen_addresses(self) -> list[Address]:
+        raise NotImplementedError
+
+    async def _storing(self, command: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        """Run a command that writes; a write that fails undoes the turn as a failed commit
+        does (memory is rebuilt from the store), and the user gets a clean "storage" error."""
+        try:
+            return await command
+        except StoreError as exc:
+            self.outbox.fail(exc)
+            raise CommandError("storage", f"could not save: {exc}") from None
+
+    async def add_contact(self, fingerprint_text: str, name: str,
+                          addrs: list[str] | None = None) -> dict[str, Any]:
+        return await self._storing(self.trust.add_contact(fingerprint_text, name, addrs))
+
+    async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
+        return await self._storing(self.trust.accept_contact(who, name))
+
+    async def block_contact(self, who: str) -> dict[str, Any]:
+        return await self._storing(self.trust.block_contact(who))
+
+    async def remove_contact(self, who: str) -> dict[str, Any]:
+        return await self._storing(self.trust.remove_contact(who))
+
+    async def unblock_contact(self, who: str) -> dict[str, Any]:
+        return await self.trust.unblock_contact(who)
+
+    async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
+        return await self.trust.rename_contact(who, name)
+
+    def rekey(self) -> dict[str, Any]:
+        """New session keys now: every contact link is closed and dialled again at once (a new
+        Noise handshake), so nothing of the old keys protects later messages."""
+        return {"links": self.links.restart_contact_links()}
+
+    def list_contacts(self) -> list[dict[str, Any]]:
+        return self.trust.list_contacts()
+
+    def rename_self(self, name: str) -> dict[str, Any]:
+        """A new name for us: kept with the identity, and carried by every later hello, request
+        and public advert (contacts see it on the next link)."""
+        from p2pchat.storage import keystore
+
+        try:
+            name = keystore.rename(self.home, name)
+        except keystore.KeystoreError as exc:
+            raise CommandError("bad_name", str(exc)) from None
+        self.name = name
+        for part in (self.views, self.trust, self.nearby):
+            part.rename_self(name)
+        return self.status()
+
+    def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
+        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        try:
+            self.reading.mark_read(contact.key, message_id)
+        except ValueError as exc:
+            raise CommandError("bad_request", str(exc)) from None
+        return {}
+
+    def unread(self) -> dict[str, int]:
+        """Unread messages per contact (fingerprint -> count, at most 99), for every screen."""
+        return {fingerprint(c.key): n for c in self.db.list_contacts(states=("contact",))
+                if (n := self.reading.unread(c.key))}
+
+    async def send(self, who: str, text: str) -> dict[str, Any]:
+        """To a contact, or to a group (by title or id) when no contact has that name."""
+        if self._names_group(who, ("contact",)):
+            return await self._storing(self.groups.send(who, text))
+        return await self._storing(
+            self.conversations.send(self.trust.contact_for(who).key, text))
+
+    def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+        states = ("contact", "request", "blocked")
+        if self._names_group(who, states):
+            return self.groups.history(who, limit)
+        contact = self.trust.contact_for(who, states=states)
+        return self.conversations.history(contact.key, limit)
+
+    def _names_group(self, who: str, states: tuple[str, ...]) -> bool:
+        try:
+            self.trust.contact_for(who, states=states)
+        except CommandError:
+            return self.groups.names(who)
+        return False
+
+    async def create_group(self, title: str) -> dict[str, Any]:
+        return await self._storing(self.groups.create(title))
+
+    async def invite_to_group(self, group: str, who: str) -> dict[str, Any]:
+        return await self._storing(self.groups.invite(group, who))
+
+    async def remove_from_group(self, group: str, member: str) -> dict[str, Any]:
+        return await self._storing(self.groups.remove(group, member))
+
+    async def leave_group(self, group: str) -> dict[str, Any]:
+        return await self._storing(self.groups.leave(group))
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return self.groups.listing()
+
+    def group_members(self, group: str) -> list[dict[str, Any]]:
+        return self.groups.members(group)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fingerprint": fingerprint(self.key),
+            "public_key": self.key.hex(),
+            "home": str(self.home),
+            "listen": [format_addr(a) for a in self.listen_addresses],
+            "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
+            "mdns": self.nearby.on,
+            "relays": self.relays.view(),
+            "presence": self.config.presence,
+            "networks": self.networks.names(),
+            "requests_dropped": self.trust.requests_dropped,
+            "version": __version__,
+            **self.health.view(),
+        }
+
+    def peers(self) -> dict[str, Any]:
+        links = [{**view, **self.networks.peer_view(link.remote_key or b"")}
+                 for link in list(self.links.connections)
+                 if (view := self.views.link(link)) is not None]
+        return {"links": links, "nearby": self.nearby.view(self.db.get_contact),
+                "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}

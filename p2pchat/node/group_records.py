@@ -1,0 +1,343 @@
+"""Group chat in the node, layer 2 of 3: the records fellow members send (docs/protocol.md 8).
+
+Envelopes (checked as a member's at that epoch before the shared log sees them, then stored,
+shown and forwarded along the author's gossip tree), sync vectors and requests, the owner's ops,
+keys and key requests, leaves and invitations, and the owner's own changes going out.
+Every write happens in the turn that received the record, and everything sent goes through the
+`Outbox`, so nothing that depends on a write leaves before it is committed.
+"""
+
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from p2pchat.core import groups as core
+from p2pchat.core.groups import (
+    GroupError,
+    GroupGossip,
+    GroupState,
+    MissingKey,
+    OpGap,
+    OpReplay,
+    UnknownEpoch,
+)
+from p2pchat.core.identity import fingerprint
+from p2pchat.core.messages import (
+    MAX_GROUP_OPS,
+    Envelope,
+    GroupInvite,
+    GroupKey,
+    GroupKeyRequest,
+    GroupLeave,
+    GroupOp,
+    GroupOpKind,
+    GroupPrune,
+    Record,
+    SyncRequest,
+    SyncVector,
+    encode_record,
+)
+from p2pchat.net.link import Link
+from p2pchat.node.conversations import now_ms
+from p2pchat.node.group_state import (
+    GROUP_RECORDS,
+    MAX_EARLY,
+    MAX_GROUPS,
+    MAX_UNREAD,
+    Group,
+    GroupBase,
+    after_flush,
+)
+
+log = logging.getLogger("p2pchat.node")
+
+
+class GroupRecords(GroupBase):
+    # ------------------------------------------------------------ records
+
+    def on_record(self, link: Link, key: bytes, record: Record) -> None:
+        if isinstance(record, GROUP_RECORDS) and not self._sender.admit_sync(link):
+            link.close("too many group records")  # each may cost a signature check
+            return
+        if isinstance(record, Envelope):
+            self._on_envelope(link, key, record)
+        elif isinstance(record, GroupOp):
+            self._on_op(link, key, record)
+        elif isinstance(record, (SyncVector, SyncRequest)):
+            self._on_sync(link, key, record)
+        elif isinstance(record, GroupPrune):
+            g = self._member_group(record.group, key)
+            if g is not None:
+                g.gossip.on_prune(key, record.author)
+        elif isinstance(record, GroupKey):
+            self._on_key(record)
+        elif isinstance(record, GroupKeyRequest):
+            self._on_key_request(link, key, record)
+        elif isinstance(record, GroupLeave):
+            self._on_leave(link, key, record)
+        elif isinstance(record, GroupInvite):
+            self._on_invite(link, key, record)
+
+    def _member_group(self, conv: bytes, key: bytes) -> Group | None:
+        """The group, if we are in it and `key` is a current member (records from anyone else
+        are ignored: protocol 8.9)."""
+        g = self._groups.get(conv)
+        if g is None or not self._active(g) or not g.state.is_member(key):
+            return None
+        return g
+
+    def _on_envelope(self, link: Link, key: bytes, env: Envelope) -> None:
+        g = self._member_group(env.conv, key)  # None too for a conversation we don't know
+        if g is None:
+            return
+        conv_log = self._conversations.log_of(env.conv)
+        if env.seq <= conv_log.head(env.author)[0]:  # a copy: no need to check the signature
+            self._duplicate(g, link, key, env.author)
+            return
+        try:
+            core.check_group_envelope(g.state, env)
+        except UnknownEpoch:
+            if int.from_bytes(env.body[:8], "big") > MAX_GROUP_OPS:  # no chain gets that far
+                log.warning("refused a group envelope from %s: impossible epoch",
+                            self._views.who(key))
+                return
+            if len(g.early) < MAX_EARLY:
+                g.early.append((link, key, env))
+            self._outbox.queue(link, g.state.ops[-1])  # it sends the ops we lack
+            return
+        except GroupError as exc:
+            log.warning("refused a group envelope from %s: %s", self._views.who(key), exc)
+            return
+        received = conv_log.receive(env)
+        if received.error:
+            log.warning("dropped a group envelope from %s: %s", self._views.who(key),
+                        received.error)
+        if received.duplicate:
+            self._duplicate(g, link, key, env.author)
+        self._accept(g, received.accepted, came_from=key)
+        for request in received.requests:
+            g.gossip.on_request(key, request.author)
+            self._outbox.queue(link, request)
+
+    def _duplicate(self, g: Group, link: Link, key: bytes, author: bytes) -> None:
+        prune = g.gossip.on_duplicate(key, author)
+        if prune is not None:
+            self._outbox.queue(link, prune)
+
+    def _accept(self, g: Group, envelopes: Iterable[Envelope], came_from: bytes) -> None:
+        """Store, show and pass on what the log accepted. Forwarding does not wait for the
+        commit (Sender.forward says why)."""
+        db = self._store()
+        now = now_ms()
+        linked = self._linked_members(g)
+        for env in envelopes:
+            if not db.insert_envelope(env, now, own=env.author == self._key):
+                continue
+            self._show(g, env)
+            for peer in g.gossip.push_targets(g.state, linked, came_from, env.author):
+                self._sender.forward(linked[peer], env)
+
+    def _show(self, g: Group, env: Envelope) -> None:
+        try:
+            body = core.open_group_envelope(g.state, g.keys, env)
+        except MissingKey:
+            if len(g.unread) < MAX_UNREAD:
+                g.unread.add((env.author, env.seq))
+            self._ask_key(g, int.from_bytes(env.body[:8], "big"))
+            return
+        except GroupError as exc:
+            log.warning("a group envelope does not open: %s", exc)
+            self._events.emit(self._views.message(env, own=False, status=None, readable=False,
+                                                  group=g.state.title))
+            return
+        self._events.emit(self._views.message(env, own=env.author == self._key, status=None,
+                                              body=body, group=g.state.title))
+
+    def _ask_key(self, g: Group, epoch: int) -> None:
+        if epoch in g.key_asked or not g.state.member_at(self._key, epoch):
+            return
+        g.key_asked.add(epoch)
+        for link in self._linked_members(g).values():
+            self._outbox.queue(link, GroupKeyRequest(group=g.conv, epoch=epoch))
+
+    def _on_sync(self, link: Link, key: bytes, record: SyncVector | SyncRequest) -> None:
+        g = self._member_group(record.conv, key)
+        if g is None:
+            return
+        if not self._sender.admit_sync(link):
+            link.close("too many sync records")
+            return
+        conv_log = self._conversations.log_of(record.conv)
+        if isinstance(record, SyncRequest):
+            g.gossip.on_request(key, record.author)
+            span = conv_log.clip_request(record)
+            if span is not None:
+                self._sender.serve(link, record.conv, record.author, *span, asked=True)
+            return
+        if key in g.invites:  # it holds the group: the invitation arrived
+            del g.invites[key]
+            self._store().set_group_invite(g.conv, key, None)
+            self._outbox.schedule_flush()
+        # Pull, not push: several members announce the same envelopes (protocol 8.8).
+        for request in conv_log.wanted_from(record.vector, again=False):
+            g.gossip.on_request(key, request.author)
+            self._outbox.queue(link, request)
+
+    def _on_op(self, link: Link, key: bytes, op: GroupOp) -> None:
+        g = self._groups.get(op.group)
+        if g is None or g.left or key not in g.state.spans:
+            return
+        before = g.state
+        try:
+            g.state = core.apply_op(before, op)
+        except OpReplay as exc:
+            if exc.same:  # the peer is behind: the ops after its head, once per link
+                for later in g.gossip.ops_behind(before, key, op.number):
+                    self._outbox.queue(link, later)
+            else:
+                log.warning("refused a group op from %s: %s", self._views.who(key), exc)
+            g.gossip.saw_op(key, op.number)
+            return
+        except OpGap:
+            self._outbox.queue(link, before.ops[-1])
+            return
+        except GroupError as exc:
+            log.warning("refused a group op from %s: %s", self._views.who(key), exc)
+            return
+        g.gossip.saw_op(key, op.number)
+        self._applied(g, before, op, came_from=key)
+
+    def _applied(self, g: Group, before: GroupState, op: GroupOp,
+                 came_from: bytes | None) -> None:
+        """An op is in the chain: store it, cut a departed member's log, pass it on."""
+        db = self._store()
+        db.add_group_op(g.conv, op.number, encode_record(op))
+        if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
+            self._cut(g, op.subject, op.cut)
+            g.leaves.pop(op.subject, None)
+            db.drop_group_leave(g.conv, op.subject)
+            if g.invites.pop(op.subject, None) is not None:
+                db.set_group_invite(g.conv, op.subject, None)
+        linked = self._linked()
+        for peer in core.op_targets(before, g.state, linked, came_from):
+            self._outbox.queue(linked[peer], op)
+        if g.state.epoch not in g.keys and self._active(g):
+            self._ask_key(g, g.state.epoch)  # of whoever told us: it may hold the key
+        self._outbox.schedule_flush()
+        self._events.emit(self._change_event(g, op))
+        early, g.early = g.early, []
+        for link, key, env in early:
+            if not link.closed:
+                self._on_envelope(link, key, env)
+        self._dial_members()
+        self._links.dialer.wake_all()
+        after_flush(self._close_unshared)
+
+    def _cut(self, g: Group, author: bytes, cut: int) -> None:
+        """The member's log ends at `cut`: drop what we took beyond it (protocol 8.6, Cuts)."""
+        if self._conversations.log_of(g.conv).head(author)[0] <= cut:
+            return
+        self._store().truncate_log(g.conv, author, cut)
+        self._conversations.forget_log(g.conv)
+        g.unread = {(a, s) for a, s in g.unread if a != author or s <= cut}
+
+    def _on_key(self, record: GroupKey) -> None:
+        g = self._groups.get(record.group)
+        if g is None or g.left or record.epoch in g.keys:
+            return
+        try:
+            key = core.accept_key(g.state, record, self._key)
+        except GroupError as exc:
+            log.debug("ignored a group key: %s", exc)
+            return
+        g.keys[record.epoch] = key
+        db = self._store()
+        db.put_group_key(g.conv, record.epoch, key)
+        self._outbox.schedule_flush()
+        linked = self._linked()
+        for waiter in g.key_waiters.pop(record.epoch, ()):
+            if waiter in linked:
+                self._outbox.queue(linked[waiter], record)
+        waiting, g.unread = sorted(g.unread), set()
+        for author, seq in waiting:
+            for env in db.envelopes(g.conv, author, seq, seq):
+                self._show(g, env)
+
+    def _on_key_request(self, link: Link, key: bytes, request: GroupKeyRequest) -> None:
+        g = self._groups.get(request.group)
+        if g is None or not self._active(g):
+            return
+        answer = core.serve_key(g.state, g.keys, key, request)
+        if answer is not None:
+            self._outbox.queue(link, answer)
+        elif request.epoch <= g.state.epoch and g.state.member_at(key, request.epoch) \
+                and g.state.member_at(self._key, request.epoch):
+            g.key_waiters.setdefault(request.epoch, set()).add(key)
+
+    def _on_leave(self, link: Link, key: bytes, leave: GroupLeave) -> None:
+        g = self._member_group(leave.group, key)
+        if g is None or leave.member in g.leaves:
+            return
+        try:
+            core.check_leave(g.state, leave)
+        except GroupError as exc:
+            log.warning("refused a leave request from %s: %s", self._views.who(key), exc)
+            return
+        if g.state.owner == self._key:
+            self._owner_change(g, core.enact_leave(g.state, self._identity, leave, self._random))
+            return
+        g.leaves[leave.member] = leave
+        self._store().put_group_leave(g.conv, leave.member, encode_record(leave))
+        for peer, other in self._linked_members(g).items():
+            if peer != key:
+                self._outbox.queue(other, leave)
+        self._outbox.schedule_flush()
+
+    def _on_invite(self, link: Link, key: bytes, invite: GroupInvite) -> None:
+        if link.peer.group_only or self._contact_state(key) != "contact":
+            return  # only a contact may invite us (protocol 8.5)
+        try:
+            state = core.join(invite, self._key, key)
+        except GroupError as exc:
+            log.warning("refused a group invitation from %s: %s", self._views.who(key), exc)
+            return
+        g = self._groups.get(state.group)
+        if g is not None:  # we know it: the invitation is news of later ops (or of a re-add)
+            if g.left:
+                g.left = False
+                g.leaves.clear()
+                self._store().rejoin_group(g.conv)
+            for op in invite.ops[g.state.number:]:
+                self._on_op(link, key, op)
+            return
+        if len(self._groups) >= MAX_GROUPS:
+            log.warning("refused a group invitation: already in %d groups", MAX_GROUPS)
+            return
+        db = self._store()
+        db.create_group(state.group, state.title, invite.lamport, core.start_heads(invite))
+        for op in invite.ops:
+            db.add_group_op(state.group, op.number, encode_record(op))
+        g = self._groups[state.group] = Group(state, {}, GroupGossip(state.group))
+        self._conversations.forget_log(state.group)
+        self._events.emit({"type": "group_joined", **self.view(g),
+                           "by": fingerprint(key), "by_name": self._views.display_name(key)})
+        for peer, other in self._linked_members(g).items():
+            self._greet(g, other, peer)
+        self._dial_members()
+
+    # ------------------------------------------------------------ the owner's changes
+
+    def _owner_change(self, g: Group, change: core.Change) -> None:
+        before, g.state = g.state, change.state
+        if change.key is not None:
+            g.keys[change.state.epoch] = change.key
+            self._store().put_group_key(g.conv, change.state.epoch, change.key)
+        self._applied(g, before, change.op, came_from=None)
+        linked = self._linked()
+        for member, record in change.deliveries:
+            # The op went first on the same link (op_targets); the member just added gets the
+            # key right after its invitation instead.
+            if member in linked and member != change.op.subject:
+                self._outbox.queue(linked[member], record)
