@@ -39,6 +39,16 @@ log = logging.getLogger("p2pchat.node")
 ACK_DELAY = 0.005  # seconds a receipt waits for more records to acknowledge with it
 
 
+def text_body(text: str) -> bytes:
+    """What the user typed as a message body; CommandError("bad_text") if it can't be sent."""
+    if not text.strip():
+        raise CommandError("bad_text", "nothing to send")
+    try:
+        return encode_text(text)
+    except ProtocolError as exc:
+        raise CommandError("bad_text", str(exc)) from None
+
+
 def now_ms() -> int:
     return wall_ns() // 1_000_000
 
@@ -124,12 +134,7 @@ class Conversations:
     # ------------------------------------------------------------ commands
 
     async def send(self, peer: bytes, text: str) -> dict[str, Any]:
-        try:
-            body = encode_text(text)
-        except ProtocolError as exc:
-            raise CommandError("bad_text", str(exc)) from None
-        if not text.strip():
-            raise CommandError("bad_text", "nothing to send")
+        body = text_body(text)
         conv = self.dm(peer)
         env = self._log(conv).append_local(self._key, body, now_ms())
         link = self._live_link(peer)

@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 from p2pchat.core import groups as core
-from p2pchat.core.errors import ProtocolError
 from p2pchat.core.groups import (
     GroupError,
     GroupGossip,
@@ -34,7 +33,7 @@ from p2pchat.core.messages import (
 )
 from p2pchat.core.text import BadName, valid_name
 from p2pchat.node.config import CommandError
-from p2pchat.node.conversations import now_ms
+from p2pchat.node.conversations import now_ms, text_body
 from p2pchat.node.group_records import GroupRecords
 from p2pchat.node.group_state import NO_KEY_YET, Group
 
@@ -124,12 +123,7 @@ class Groups(GroupRecords):
         g = self.find(which)
         if not self._active(g):
             raise CommandError("not_member", "you are no longer in this group")
-        try:
-            body = encode_text(text)
-        except ProtocolError as exc:
-            raise CommandError("bad_text", str(exc)) from None
-        if not text.strip():
-            raise CommandError("bad_text", "nothing to send")
+        body = text_body(text)
         conv_log = self._conversations.log_of(g.conv)
         try:
             env = core.seal_group_envelope(g.state, g.keys, self._identity, conv_log, body,

@@ -8,16 +8,15 @@ after our own last message counts as unread (we had read what we answered).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from p2pchat.core.identity import fingerprint
 from p2pchat.core.messages import dm_conversation_id
+from p2pchat.storage.atomic import replace_file
 from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
@@ -86,13 +85,7 @@ class ReadPositions:
         return min(MAX_COUNTED, sum(1 for m in messages[start:] if not m.own))
 
     def _write(self, positions: dict[str, str]) -> None:
-        tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(positions, handle)
-            os.replace(tmp, self._path)
+            replace_file(self._path, json.dumps(positions).encode(), durable=False)
         except OSError as exc:  # unread counts are a convenience: never fail a command on them
             log.warning("cannot save read positions: %s", exc.strerror)
-            with contextlib.suppress(OSError):
-                tmp.unlink()

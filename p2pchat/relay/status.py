@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from p2pchat.storage.atomic import replace_file
+
 FILE_NAME = "relay-status.json"
 MAX_SIZE = 64 * 1024
 
@@ -27,12 +29,7 @@ def status_path(home: Path) -> Path:
 
 def write_status(home: Path, status: dict[str, Any]) -> None:
     """Replace the status file in one step (write a temporary file, then rename it)."""
-    path = status_path(home)
-    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(status, handle)
-    os.replace(tmp, path)
+    replace_file(status_path(home), json.dumps(status).encode(), durable=False)
 
 
 def read_status(home: Path) -> dict[str, Any]:

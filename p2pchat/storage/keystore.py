@@ -29,6 +29,7 @@ import nacl.utils
 
 from p2pchat.core.identity import Identity, IdentityError
 from p2pchat.core.text import MAX_NAME_CHARS, BadName, name_problem, valid_name
+from p2pchat.storage.atomic import replace_file
 
 FILE_NAME = "identity.json"
 FORMAT = "p2pchat-identity"
@@ -119,17 +120,7 @@ def rename(home: Path, name: str) -> str:
     except (OSError, ValueError) as exc:
         raise KeystoreError(f"cannot read {path}: {exc}") from None
     record["name"] = name
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.rename")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(json.dumps(record, indent=2).encode() + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    replace_file(path, json.dumps(record, indent=2).encode() + b"\n")
     return name
 
 

@@ -7,9 +7,7 @@ the Argon2id output is kept, and only sealed, so reading it takes the unlocked i
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import Identity
 from p2pchat.core.network import KEY_LEN, MAX_NETWORKS, NetworkError, check_name
+from p2pchat.storage.atomic import replace_file
 
 FILE_NAME = "networks.json"
 FORMAT = "p2pchat-networks"
@@ -95,18 +94,7 @@ def save(home: Path, identity: Identity, networks: list[Network]) -> None:
     box = nacl.secret.SecretBox(identity.derive_key(PURPOSE))
     sealed = box.encrypt(pack([[n.name, n.key] for n in networks]))
     data = json.dumps({"format": FORMAT, "version": VERSION, "sealed": bytes(sealed).hex()})
-    path = path_of(home)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    replace_file(path_of(home), data.encode("ascii"))
 
 
 def joined(networks: list[Network], network: Network) -> list[Network]:
