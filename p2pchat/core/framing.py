@@ -15,7 +15,7 @@ import struct
 
 from p2pchat.core.errors import ProtocolError
 
-__all__ = ["HEADER_LEN", "MAX_FRAME", "FrameDecoder", "encode_frame"]
+__all__ = ["HEADER_LEN", "MAX_FRAME", "FrameDecoder", "encode_frame", "frame_header"]
 
 HEADER_LEN = 2
 MAX_FRAME = 65535
@@ -24,10 +24,15 @@ _HEADER = struct.Struct(">H")
 
 def encode_frame(payload: bytes) -> bytes:
     """`payload` with its 2-byte big-endian length in front."""
-    size = len(payload)
+    return frame_header(len(payload)) + payload
+
+
+def frame_header(size: int) -> bytes:
+    """The 2-byte header of a frame of `size` bytes: for a caller that appends header and payload
+    to its own buffer, sparing `encode_frame`'s copy of the payload."""
     if not 0 < size <= MAX_FRAME:
         raise ProtocolError(f"cannot frame {size} bytes: a frame holds 1..{MAX_FRAME} bytes")
-    return _HEADER.pack(size) + payload
+    return _HEADER.pack(size)
 
 
 class FrameDecoder:

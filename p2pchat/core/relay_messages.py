@@ -43,6 +43,7 @@ __all__ = [
     "decode_relay_record",
     "encode_deliver",
     "encode_relay_record",
+    "encode_send",
     "wire_cost",
 ]
 
@@ -232,13 +233,22 @@ def encode_deliver(sender: bytes, stream: int, data: bytes) -> bytes:
     return _encode(Deliver.CODE, [sender, stream, data])
 
 
+def encode_send(to: bytes, stream: int, data: bytes | memoryview) -> bytes:
+    """`encode_relay_record(Send(to, stream, data))` for fields the client already holds checked
+    (a stream's own peer key and number; `data` a slice of its bytes of 1..MAX_DATA, which may
+    be a memoryview so the slice is not copied before the record is): a client's bulk path."""
+    if not 0 < len(data) <= MAX_DATA:
+        raise ValueError(f"Send data of {len(data)} bytes: expected 1..{MAX_DATA}")
+    return _encode(Send.CODE, [to, stream, data])
+
+
 def _encode(code: int, fields: list[object]) -> bytes:
     # A fixarray header (at most 15 elements), then each element as msgpack writes it: the same
     # bytes msgpack gives for the whole array, built by hand to control pad's header (and to
     # copy each data field once: this is the relay's per-frame path).
-    parts = [bytes((0x90 | (len(fields) + 2), code))]  # codes < 128: positive fixint
+    parts: list[bytes | memoryview] = [bytes((0x90 | (len(fields) + 2), code))]  # fixint
     for value in fields:
-        if type(value) is bytes:
+        if type(value) is bytes or type(value) is memoryview:
             parts += (_bin_header(len(value)), value)
         else:
             parts.append(pack(value))

@@ -35,7 +35,7 @@ from typing import Final, TypeAlias
 
 from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import NoiseError, ProtocolError
-from p2pchat.core.framing import FrameDecoder, encode_frame
+from p2pchat.core.framing import FrameDecoder, encode_frame, frame_header
 from p2pchat.core.identity import Identity, IdentityError, x25519_from_ed25519_public
 from p2pchat.core.noise import CipherState, HandshakeState
 
@@ -501,8 +501,8 @@ class Session:
         # nothing at all for an empty record).
         last = 0 if not record else (len(record) - 1) // MAX_CHUNK * MAX_CHUNK
         for start in range(0, last, MAX_CHUNK):
-            self._send_transport(T_DATA_MORE, bytes(view[start : start + MAX_CHUNK]))
-        self._send_transport(T_DATA_FINAL, bytes(view[last:]))
+            self._send_transport(T_DATA_MORE, view[start : start + MAX_CHUNK])
+        self._send_transport(T_DATA_FINAL, view[last:])
 
     def data_to_send(self) -> bytes:
         """Everything queued for the socket, in order; the queue is emptied."""
@@ -748,10 +748,14 @@ class Session:
 
     # -- transport ----------------------------------------------------------------------------
 
-    def _send_transport(self, inner: int, data: bytes) -> None:
+    def _send_transport(self, inner: int, data: bytes | memoryview) -> None:
         send = self._send
         assert send is not None  # only called in TRANSPORT
-        self._out += encode_frame(send.encrypt_with_ad(b"", bytes((inner,)) + data))
+        # Bulk path: the chunk is copied once (behind its type byte), and the ciphertext once
+        # (into _out), not again through a slice or a framed copy.
+        message = send.encrypt_with_ad(b"", bytes((inner,)) + data)
+        self._out += frame_header(len(message))
+        self._out += message
         self._send_count += 1
         if self._send_count >= self._config.rekey_every:
             # Lock-step: the peer rekeys its receiving key after the same message.
@@ -797,8 +801,14 @@ class Session:
         if len(self._chunks) + len(data) > self._config.max_record:
             raise ProtocolError(f"record over the limit of {self._config.max_record} bytes")
         if final:
-            record = bytes(self._chunks) + data
-            self._chunks.clear()
+            # A record in one chunk (all of a chat's and a relay's) is taken as it is; a longer
+            # one is copied out of the reassembly buffer once.
+            if self._chunks:
+                self._chunks += data
+                record = bytes(self._chunks)
+                self._chunks.clear()
+            else:
+                record = data
             self._events.append(RecordReceived(record))
         else:
             self._chunks += data

@@ -32,9 +32,9 @@ from p2pchat.core.relay_messages import (
     Deliver,
     NotHere,
     Refused,
-    Send,
     decode_relay_record,
     encode_relay_record,
+    encode_send,
 )
 from p2pchat.core.session import (
     Closed,
@@ -188,13 +188,21 @@ class RelayConnection:
         return link
 
     def send(self, peer: bytes, stream: int, data: bytes) -> None:
-        """A stream's bytes as Sends of at most `max_data` bytes each."""
+        """A stream's bytes as Sends of at most `max_data` bytes each, sealed and handed to the
+        socket about FLUSH_AT bytes per write: one write per frame costs a syscall each, one
+        write for a whole MiB costs more (fresh pages for the large buffers, measured in
+        docs/performance.md). Each byte is copied once into its record (memoryview slices;
+        `encode_send`, since the stream's peer key and number are checked when it opens)."""
         link = self.link
         if link is None or link.closed or not self.attached:
             return
         step = self.max_data
-        for start in range(0, len(data), step):
-            link.send_record(encode_relay_record(Send(peer, stream, data[start:start + step])))
+        batch = max(1, FLUSH_AT // step) * step
+        with memoryview(data) as view:
+            for first in range(0, len(data), batch):
+                end = min(first + batch, len(data))
+                link.send_records([encode_send(peer, stream, view[start:min(start + step, end)])
+                                   for start in range(first, end, step)])
 
     def forget(self, link: RelayedLink) -> None:
         sid = (link.peer_key, link.stream)

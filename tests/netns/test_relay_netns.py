@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,27 @@ def test_isolated_nodes_find_a_relay_by_mdns_and_chat_through_it(
         make_network: Any, make_node: Any, tmp_path: Path) -> None:
     """Real `p2pchat node`s, nothing typed but fingerprints: each finds the relay by mDNS and,
     as the hotspot keeps them apart, the relay carries their chat both ways."""
+    relay, status, relay_host, alice, bob = _hotspot_with_nodes(make_network, make_node, tmp_path)
+
+    def said(node: Any, who: str) -> list[str]:
+        return [m["text"] for m in node.log_json(who) if not m["own"]]
+
+    alice.cli("send", "bob", "hello bob, through the relay", check=True)
+    wait_for(lambda: said(bob, "alice") == ["hello bob, through the relay"], 20, "alice's message")
+    bob.cli("send", "alice", "hello alice, same way back", check=True)
+    wait_for(lambda: said(alice, "bob") == ["hello alice, same way back"], 20, "bob's reply")
+    link = next(p for p in alice.json("peers")["links"] if p["fingerprint"] == bob.fingerprint)
+    assert link["path"] == "relay"
+    assert link["relay"].startswith(f"{relay_host.address}:")
+    assert link["relay"].endswith(f"#{status['fingerprint']}")
+    relay.terminate()
+    assert relay.wait(30) == 0
+
+
+def _hotspot_with_nodes(make_network: Any, make_node: Any, tmp_path: Path) -> tuple[
+        subprocess.Popen[str], dict[str, Any], Host, Any, Any]:
+    """A relay host and two isolated hosts running real nodes `alice` and `bob`, mutual contacts
+    by fingerprint only, both attached to the relay they found by mDNS."""
     net: Network = make_network(3)
     relay_host, host_a, host_b = net.hosts
     isolate(host_a, host_b)
@@ -131,17 +153,38 @@ def test_isolated_nodes_find_a_relay_by_mdns_and_chat_through_it(
                  == [("attached", "mdns")], 20, f"{node.name} to attach to the relay")
     alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", check=True)
     bob.cli("contacts", "add", alice.fingerprint, "--name", "alice", check=True)
+    return relay, status, relay_host, alice, bob
 
-    def said(node: Any, who: str) -> list[str]:
-        return [m["text"] for m in node.log_json(who) if not m["own"]]
 
-    alice.cli("send", "bob", "hello bob, through the relay", check=True)
-    wait_for(lambda: said(bob, "alice") == ["hello bob, through the relay"], 20, "alice's message")
-    bob.cli("send", "alice", "hello alice, same way back", check=True)
-    wait_for(lambda: said(alice, "bob") == ["hello alice, same way back"], 20, "bob's reply")
+def test_isolated_nodes_chat_in_a_group_through_a_relay(
+        make_network: Any, make_node: Any, tmp_path: Path) -> None:
+    """The hotspot case for a group: alice creates it and invites bob while the relay is the only
+    path between them; each one's group message reaches the other's log exactly once."""
+    relay, status, _, alice, bob = _hotspot_with_nodes(make_network, make_node, tmp_path)
+    group = alice.json("group", "create", "hotspot")["group"]
+    alice.cli("group", "invite", "hotspot", "bob", check=True)
+
+    def joined(node: Any) -> dict[str, Any] | None:
+        return next((g for g in node.json("group", "list")
+                     if g["group"] == group and g["has_key"]), None)
+
+    def caught_up() -> bool:
+        mine, owners = joined(bob), joined(alice)
+        return bool(mine and owners and mine["epoch"] == owners["epoch"])
+
+    wait_for(caught_up, 30, "bob to join alice's group")
+
+    def said(node: Any) -> Counter[str]:
+        return Counter(m["text"] for m in node.log_json("hotspot") if not m["own"])
+
+    alice.cli("send", "hotspot", "hello group, from alice", check=True)
+    wait_for(lambda: said(bob) == {"hello group, from alice": 1}, 20, "alice's group message")
+    bob.cli("send", "hotspot", "hello group, from bob", check=True)
+    wait_for(lambda: said(alice) == {"hello group, from bob": 1}, 20, "bob's group message")
+    for node in (alice, bob):  # nothing doubled on either side, own messages included
+        assert set(Counter(m["id"] for m in node.log_json("hotspot")).values()) == {1}
+        assert len(node.log_json("hotspot")) == 2
     link = next(p for p in alice.json("peers")["links"] if p["fingerprint"] == bob.fingerprint)
-    assert link["path"] == "relay"
-    assert link["relay"].startswith(f"{relay_host.address}:")
-    assert link["relay"].endswith(f"#{status['fingerprint']}")
+    assert link["path"] == "relay" and link["relay"].endswith(f"#{status['fingerprint']}")
     relay.terminate()
     assert relay.wait(30) == 0

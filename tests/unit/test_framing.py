@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.framing import MAX_FRAME, FrameDecoder, encode_frame
+from p2pchat.core.framing import MAX_FRAME, FrameDecoder, encode_frame, frame_header
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=200)
 
@@ -52,6 +52,10 @@ def test_byte_by_byte(frames: list[bytes]) -> None:
 def test_encode_format() -> None:
     assert encode_frame(b"abc") == b"\x00\x03abc"
     assert encode_frame(bytes(MAX_FRAME))[:2] == b"\xff\xff"
+    assert frame_header(3) == b"\x00\x03" and frame_header(MAX_FRAME) == b"\xff\xff"
+    for size in (0, MAX_FRAME + 1):  # the session appends header and payload itself
+        with pytest.raises(ProtocolError, match=r"1\.\.65535"):
+            frame_header(size)
 
 
 def test_large_frames_in_pieces() -> None:

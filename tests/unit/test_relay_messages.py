@@ -24,6 +24,7 @@ from p2pchat.core.relay_messages import (
     decode_relay_record,
     encode_deliver,
     encode_relay_record,
+    encode_send,
     wire_cost,
 )
 
@@ -120,3 +121,23 @@ def test_refused_reason_constant() -> None:
 def test_the_relays_fast_deliver_encoding_is_the_records(key: bytes, stream: int,
                                                          data: bytes) -> None:
     assert encode_deliver(key, stream, data) == encode_relay_record(Deliver(key, stream, data))
+
+
+@given(keys, streams, st.binary(min_size=1, max_size=MAX_DATA + 100), st.integers(0, 99))
+def test_the_clients_fast_send_encoding_is_the_records_from_a_slice(
+        key: bytes, stream: int, data: bytes, skip: int) -> None:
+    """What `RelayConnection.send` writes: a memoryview slice of a stream's bytes, encoded
+    without a copy of the slice first, is the same record a `Send` of those bytes encodes to."""
+    with memoryview(data) as view:
+        piece = view[min(skip, len(data) - 1):][:MAX_DATA]
+        record = encode_send(key, stream, piece)
+        assert record == encode_relay_record(Send(key, stream, bytes(piece)))
+        del piece
+    assert decode_relay_record(record) == Send(key, stream, data[min(skip, len(data) - 1):][
+        :MAX_DATA])
+
+
+@pytest.mark.parametrize("size", [0, MAX_DATA + 1])
+def test_the_fast_send_encoding_refuses_data_no_send_may_hold(size: int) -> None:
+    with pytest.raises(ValueError):
+        encode_send(bytes(32), 1, bytes(size))
