@@ -15,10 +15,14 @@ import struct
 
 from p2pchat.core.errors import ProtocolError
 
-__all__ = ["HEADER_LEN", "MAX_FRAME", "FrameDecoder", "encode_frame", "frame_header"]
+__all__ = ["HEADER_LEN", "MAX_CHUNK", "MAX_FRAME", "TAG_LEN", "FrameDecoder", "encode_frame",
+           "frame_header"]
 
 HEADER_LEN = 2
-MAX_FRAME = 65535
+MAX_FRAME = 65535  # Noise's largest message (section 3), and exactly what a 2-byte length holds
+TAG_LEN = 16  # ChaChaPoly tag on every transport message
+# Record bytes one transport frame carries: the largest message less its tag and inner-type byte.
+MAX_CHUNK = MAX_FRAME - TAG_LEN - 1  # 65518
 _HEADER = struct.Struct(">H")
 
 

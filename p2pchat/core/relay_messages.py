@@ -23,7 +23,7 @@ from typing import ClassVar, Final, TypeAlias
 
 from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.session import MAX_CHUNK
+from p2pchat.core.framing import MAX_CHUNK
 
 __all__ = [
     "BUCKETS",

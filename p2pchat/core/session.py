@@ -35,7 +35,14 @@ from typing import Final, TypeAlias
 
 from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import NoiseError, ProtocolError
-from p2pchat.core.framing import FrameDecoder, encode_frame, frame_header
+from p2pchat.core.framing import (
+    MAX_CHUNK,
+    MAX_FRAME,
+    TAG_LEN,
+    FrameDecoder,
+    encode_frame,
+    frame_header,
+)
 from p2pchat.core.identity import Identity, IdentityError, x25519_from_ed25519_public
 from p2pchat.core.noise import CipherState, HandshakeState
 
@@ -100,10 +107,7 @@ T_REKEY_INIT: Final = 0x10
 T_REKEY_REPLY: Final = 0x11
 T_REKEY_SWITCH: Final = 0x12
 
-MAX_NOISE_MESSAGE: Final = 65535  # Noise section 3, and exactly what a 2-byte length holds
-TAG_LEN: Final = 16  # ChaChaPoly tag on every transport message
-# Record bytes per transport message: the plaintext limit minus the inner-type byte.
-MAX_CHUNK: Final = MAX_NOISE_MESSAGE - TAG_LEN - 1  # 65518
+MAX_NOISE_MESSAGE: Final = MAX_FRAME
 # Our handshake messages are ~200 bytes; refusing anything much larger before running any
 # crypto keeps an unauthenticated peer from making us hash 64 KiB blobs. Room is left for
 # future payload fields.
