@@ -25,6 +25,7 @@ from p2pchat.core.messages import (
     envelope_hash,
 )
 from p2pchat.core.session import MAX_IK_TIMESTAMP
+from p2pchat.storage import schema
 from p2pchat.storage.store import NameTaken, Store, StoreError
 from tests.hostile_peer import raw_envelope, raw_hash
 
@@ -174,7 +175,7 @@ def test_a_new_migration_is_applied_once_and_keeps_data(
     s.commit()
     s.close()
     nxt = store_mod.SCHEMA_VERSION + 1
-    step = store_mod._apply(["CREATE TABLE next_thing (conv BLOB PRIMARY KEY) STRICT"])
+    step = schema.migration(["CREATE TABLE next_thing (conv BLOB PRIMARY KEY) STRICT"])
     monkeypatch.setattr(store_mod, "_MIGRATIONS", (*store_mod._MIGRATIONS, step))
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", nxt)
     s = open_store(db_path)
@@ -190,7 +191,7 @@ def test_a_failing_migration_changes_nothing(
 ) -> None:
     open_store(db_path).close()
     current = store_mod.SCHEMA_VERSION
-    broken = store_mod._apply(["CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"])
+    broken = schema.migration(["CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"])
     monkeypatch.setattr(store_mod, "_MIGRATIONS", (*store_mod._MIGRATIONS, broken))
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", current + 1)
     with pytest.raises(StoreError, match="migrate"):

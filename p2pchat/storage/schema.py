@@ -1,0 +1,180 @@
+"""The SQLite schema of a home's store, as the migrations that build it (`PRAGMA user_version`).
+
+`Store` (storage/store.py) runs `MIGRATIONS[i]` to take a database from version i to i+1, all of
+them in one transaction. Never edit a migration that has shipped; add the next one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Final
+
+APPLICATION_ID: Final = 0x50324348  # "P2CH" in PRAGMA application_id: this file is ours
+
+# STRICT tables make SQLite reject a value of the wrong type instead of storing it silently.
+_V1: Final[tuple[str, ...]] = (
+    f"PRAGMA application_id = {APPLICATION_ID}",
+    """
+    CREATE TABLE contacts (
+        key        BLOB PRIMARY KEY CHECK (length(key) = 32),
+        name       TEXT NOT NULL,
+        -- casefolded name: SQLite's NOCASE folds ASCII only, so uniqueness is enforced on a
+        -- Python-folded copy instead
+        name_fold  TEXT NOT NULL UNIQUE,
+        state      TEXT NOT NULL CHECK (state IN ('contact', 'request', 'blocked')),
+        note       TEXT NOT NULL DEFAULT '',
+        addrs      TEXT NOT NULL DEFAULT '[]',  -- JSON list of "host:port"
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER
+    ) STRICT
+    """,
+    """
+    CREATE TABLE ik_timestamps (
+        key BLOB PRIMARY KEY CHECK (length(key) = 32),
+        ts  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE conversations (
+        id         BLOB PRIMARY KEY CHECK (length(id) = 16),
+        kind       TEXT NOT NULL CHECK (kind IN ('dm', 'group')),
+        peer       BLOB UNIQUE CHECK (peer IS NULL OR length(peer) = 32),
+        title      TEXT,
+        created_at INTEGER NOT NULL,
+        CHECK ((kind = 'dm') = (peer IS NOT NULL))
+    ) STRICT
+    """,
+    """
+    CREATE TABLE messages (
+        conv        BLOB NOT NULL REFERENCES conversations (id),
+        author      BLOB NOT NULL CHECK (length(author) = 32),
+        seq         INTEGER NOT NULL CHECK (seq >= 1),  -- logs start at seq 1
+        lamport     INTEGER NOT NULL,
+        sent_at     INTEGER NOT NULL,
+        hash        BLOB NOT NULL CHECK (length(hash) = 32),
+        received_at INTEGER NOT NULL,
+        own         INTEGER NOT NULL CHECK (own IN (0, 1)),
+        sent        INTEGER NOT NULL DEFAULT 0 CHECK (sent IN (0, 1)),
+        sealed      BLOB NOT NULL,  -- SecretBox(encode_record(envelope))
+        PRIMARY KEY (conv, author, seq)
+    ) STRICT  -- a rowid table: rows carry blobs up to 64 KiB, which WITHOUT ROWID handles badly
+    """,
+    # display order; also serves "newest N" by walking it backwards
+    "CREATE INDEX messages_order ON messages (conv, lamport, author, seq)",
+    """
+    CREATE TABLE peer_seqs (
+        conv   BLOB NOT NULL REFERENCES conversations (id),
+        peer   BLOB NOT NULL CHECK (length(peer) = 32),
+        author BLOB NOT NULL CHECK (length(author) = 32),
+        seq    INTEGER NOT NULL,
+        PRIMARY KEY (conv, peer, author)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Groups came in v3 (below). Messages and peer_seqs key on conv and author, so group
+    # conversations reuse them unchanged.
+)
+
+# v2: nothing on the per-message path may walk a conversation's history (issue #16).
+_V2: Final[tuple[str, ...]] = (
+    # Only own messages not yet written to a link: what mark_sent searches. It holds the queue,
+    # not the history, so marking one message sent touches one entry however long the log is.
+    "CREATE INDEX messages_unsent ON messages (conv, author, seq) WHERE own = 1 AND sent = 0",
+    # Each author's newest seq and its hash per conversation (the version vector and the prev
+    # of the next seq), kept by insert_envelope so that heads() reads one row per author instead
+    # of grouping every message. A head moves back only when a group's op cuts a removed
+    # member's log (truncate_log).
+    """
+    CREATE TABLE log_heads (
+        conv   BLOB NOT NULL REFERENCES conversations (id),
+        author BLOB NOT NULL CHECK (length(author) = 32),
+        seq    INTEGER NOT NULL CHECK (seq >= 1),
+        hash   BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (conv, author)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Existing homes: one pass over the history, once. A bare column next to max() comes from
+    # the row holding the max (SQLite guarantees this).
+    """
+    INSERT INTO log_heads (conv, author, seq, hash)
+    SELECT conv, author, max(seq), hash FROM messages GROUP BY conv, author
+    """,
+)
+
+# v3: groups (docs/protocol.md section 8). The group's state (title, owner, epoch, members) is
+# rebuilt at start from its op chain, so only the chain, the keys and what the chain cannot say
+# are stored. A group's messages and heads live in messages / log_heads like a dm's; a member
+# that joined from an invitation starts its heads where the invitation said (group_start).
+_V3: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE groups (
+        conv    BLOB PRIMARY KEY REFERENCES conversations (id),
+        lamport INTEGER NOT NULL DEFAULT 0,  -- the invitation's clock: ours starts there
+        left    INTEGER NOT NULL DEFAULT 0 CHECK (left IN (0, 1))
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Each op's exact record bytes, sealed like messages (they carry names and the title).
+    """
+    CREATE TABLE group_ops (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        number INTEGER NOT NULL CHECK (number >= 1),
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (conv, number)
+    ) STRICT, WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE group_keys (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        epoch  INTEGER NOT NULL CHECK (epoch >= 1),
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (conv, epoch)
+    ) STRICT, WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE group_start (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        author BLOB NOT NULL CHECK (length(author) = 32),
+        seq    INTEGER NOT NULL CHECK (seq >= 1),
+        hash   BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (conv, author)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Signed leave requests we pass on until the owner enacts them: one per member.
+    """
+    CREATE TABLE group_leaves (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        member BLOB NOT NULL CHECK (length(member) = 32),
+        record BLOB NOT NULL,
+        PRIMARY KEY (conv, member)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Owner only: invitations not yet handed over (the invitee was offline), sealed, as made
+    # when the member was added: the log heads of that moment are where the invitee starts.
+    """
+    CREATE TABLE group_invites (
+        conv   BLOB NOT NULL REFERENCES groups (conv),
+        member BLOB NOT NULL CHECK (length(member) = 32),
+        sealed BLOB NOT NULL,
+        PRIMARY KEY (conv, member)
+    ) STRICT, WITHOUT ROWID
+    """,
+)
+
+
+def migration(statements: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
+    def migrate(conn: sqlite3.Connection) -> None:
+        # Statement by statement, not executescript(): executescript() COMMITs first, which
+        # would break the all-or-nothing migration transaction.
+        for sql in statements:
+            conn.execute(sql)
+
+    return migrate
+
+
+# MIGRATIONS[i] upgrades user_version i to i+1. To add v4: append `migration(_V4)` (or a function
+# that transforms data). Never edit a migration that has shipped.
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
+    migration(_V1),
+    migration(_V2),
+    migration(_V3),
+)
