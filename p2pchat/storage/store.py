@@ -10,9 +10,9 @@ key the node derives from the identity secret. Only the metadata that queries ne
 author, seq, lamport, times, hash, flags) is plaintext; contact names, notes and addresses are
 plaintext too, as they are local address-book data rather than message content.
 
-The schema (storage/schema.py) is versioned with `PRAGMA user_version`; `MIGRATIONS[i]` takes a database from
-version i to i+1 inside one transaction. A file that is not ours, or is newer than this code, is
-refused with `StoreError` before anything writes to it.
+The schema (storage/schema.py) is versioned with `PRAGMA user_version`; `MIGRATIONS[i]` takes a
+database from version i to i+1 inside one transaction. A file that is not ours, or is newer than
+this code, is refused with `StoreError` before anything writes to it.
 """
 
 from __future__ import annotations
