@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import emit
-from _nodes import cpu_seconds, filesystem, link_up, make_contacts, text_for
+from _nodes import cpu_seconds, filesystem, node_pair, text_for
 from bench_growth import open_store, public_key
 
 from p2pchat.core.messages import Envelope, dm_conversation_id, encode_text, envelope_hash
@@ -117,13 +117,7 @@ def run(n: int, repeats: int) -> dict[str, Any]:
         for r in range(repeats):
             home = directory / f"run{r}"
             home.mkdir()
-            alice = NodeProcess(home / "alice", "alice")
-            bob = NodeProcess(home / "bob", "bob")
-            try:
-                alice.start()
-                bob.start()
-                make_contacts(alice, bob)
-                link_up(alice, bob)
+            with node_pair(home) as (alice, bob):
                 bob.stop()
                 alice.stop()
                 prefill_s = prefill(alice, bob, n)
@@ -152,12 +146,6 @@ def run(n: int, repeats: int) -> dict[str, Any]:
                     "sender_cpu_s": None if alice_cpu0 is None else round(
                         (cpu_seconds(alice.proc.pid) or 0) - alice_cpu0, 2),
                 })
-            finally:
-                for node in (alice, bob):
-                    with contextlib.suppress(Exception):
-                        if node.proc is not None:
-                            node.stop()
-                    node.close()
         fs = filesystem(directory)
     times = [r["seconds"] for r in runs if r["seconds"] is not None]
     best = sorted(times)[len(times) // 2] if times else None

@@ -62,6 +62,17 @@ def befriend(a: NodeProcess, b: NodeProcess, a_to_b: str, b_to_a: str) -> None:
 
 
 @pytest.fixture
+def chatting_pair(make_node: MakeNode) -> tuple[NodeProcess, NodeProcess]:
+    """Alice and bob running, mutual contacts at their addresses, one message delivered."""
+    alice, bob = make_node("alice"), make_node("bob")
+    alice.start()
+    bob.start()
+    befriend(alice, bob, bob.addr, alice.addr)
+    alice.cli("send", "bob", "before", check=True)
+    wait_for(lambda: received(bob, "alice") == ["before"], 15, "the first message")
+    return alice, bob
+
+
 def forwarders() -> Any:
     made: list[Forwarder] = []
 
@@ -122,12 +133,7 @@ def test_accepted_request_links_at_once_and_1000_messages_survive_random_resets(
 
 
 def test_a_frozen_peer_is_replaced_and_catches_up_when_resumed(make_node: MakeNode) -> None:
-    alice, bob = make_node("alice"), make_node("bob")
-    alice.start()
-    bob.start()
-    befriend(alice, bob, bob.addr, alice.addr)
-    alice.cli("send", "bob", "before", check=True)
-    wait_for(lambda: received(bob, "alice") == ["before"], 15, "the first message")
+    alice, bob = chatting_pair(make_node)
     assert bob.proc is not None
     os.killpg(bob.proc.pid, signal.SIGSTOP)
     try:
@@ -292,12 +298,7 @@ def test_a_full_disk_heals_without_a_restart(
 
 def test_a_locked_database_heals_without_a_restart(make_node: MakeNode) -> None:
     # Another program (a backup, an sqlite3 shell) holds the write lock on bob's database.
-    alice, bob = make_node("alice"), make_node("bob")
-    alice.start()
-    bob.start()
-    befriend(alice, bob, bob.addr, alice.addr)
-    alice.cli("send", "bob", "before", check=True)
-    wait_for(lambda: received(bob, "alice") == ["before"], 15, "the first message")
+    alice, bob = chatting_pair(make_node)
     holder = sqlite3.connect(bob.home / "p2pchat.db", isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
