@@ -61,7 +61,6 @@ def befriend(a: NodeProcess, b: NodeProcess, a_to_b: str, b_to_a: str) -> None:
     b.cli("contacts", "add", a.fingerprint, "--name", a.name, "--addr", b_to_a, check=True)
 
 
-@pytest.fixture
 def chatting_pair(make_node: MakeNode) -> tuple[NodeProcess, NodeProcess]:
     """Alice and bob running, mutual contacts at their addresses, one message delivered."""
     alice, bob = make_node("alice"), make_node("bob")
@@ -73,6 +72,7 @@ def chatting_pair(make_node: MakeNode) -> tuple[NodeProcess, NodeProcess]:
     return alice, bob
 
 
+@pytest.fixture
 def forwarders() -> Any:
     made: list[Forwarder] = []
 
