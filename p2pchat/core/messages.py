@@ -17,6 +17,7 @@ record, raises ``ProtocolError`` with a message that says what was wrong.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeAlias
@@ -659,6 +660,7 @@ def envelope_hash(env: Envelope) -> bytes:
 _last_hashed: tuple[Envelope | None, bytes] = (None, b"")
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every record a link carries
 def dm_conversation_id(key_a: bytes, key_b: bytes) -> bytes:
     """The 1:1 conversation id two keys share; both sides compute it alone, order-independent."""
     _check_bytes("dm key", key_a, exact=KEY_LEN)

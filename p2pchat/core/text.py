@@ -7,10 +7,17 @@ so anything the wire accepts can also be stored and shown.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_NAME_CHARS = 64
+
+# Unicode's Cc category is closed (C0, DEL and C1, fixed since Unicode 1.1), so one character
+# class covers it: every name lookup and received text is scanned, and a regex scans in C.
+_UNSAFE = "\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_UNSAFE_ANY = re.compile(f"[{_UNSAFE}\n]")
+_UNSAFE_BUT_NEWLINE = re.compile(f"[{_UNSAFE}]")
 
 
 class BadName(ValueError):
@@ -26,7 +33,8 @@ def is_unsafe(ch: str, *, newlines: bool = False) -> bool:
 
 def first_unsafe(text: str, *, newlines: bool = False) -> str | None:
     """The first character of `text` that must not be shown, or None."""
-    return next((ch for ch in text if is_unsafe(ch, newlines=newlines)), None)
+    found = (_UNSAFE_BUT_NEWLINE if newlines else _UNSAFE_ANY).search(text)
+    return None if found is None else found.group()
 
 
 def text_problem(value: str, max_chars: int, *, newlines: bool = False) -> str | None:

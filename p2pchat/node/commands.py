@@ -119,10 +119,13 @@ class NodeCommands:
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
         """To a contact, or to a group (by title or id) when no contact has that name."""
-        if self._names_group(who, ("contact",)):
+        try:
+            contact = self.trust.contact_for(who)
+        except CommandError:
+            if not self.groups.names(who):
+                raise
             return await self._storing(self.groups.send(who, text))
-        return await self._storing(
-            self.conversations.send(self.trust.contact_for(who).key, text))
+        return await self._storing(self.conversations.send(contact.key, text))
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         states = ("contact", "request", "blocked")

@@ -249,6 +249,9 @@ class Store:
         self._box = nacl.secret.SecretBox(body_key)
         # created_at for contacts and conversations; injectable so tests are deterministic
         self._clock = clock if clock is not None else _now_ms
+        # Every contact, read once and kept until one changes (see _contact_index).
+        self._contacts: dict[bytes, Contact] | None = None
+        self._contact_keys_by_fold: dict[str, bytes] = {}
         _create_private(self.path)
         _check_header(self.path)
         try:
@@ -400,6 +403,7 @@ class Store:
 
     def rollback(self) -> None:
         """Discard every write since the last commit."""
+        self._contacts = None  # it may hold what is being undone
         if self._conn.in_transaction:
             self._run(lambda: self._conn.execute("ROLLBACK"))
 
@@ -462,6 +466,21 @@ class Store:
         key, name, state, note, addrs, created_at, last_seen = row
         return Contact(key, name, state, note, tuple(json.loads(addrs)), created_at, last_seen)
 
+    def _contact_index(self) -> dict[bytes, Contact]:
+        """Every contact by key, read in one query and kept until a contact is written or a
+        transaction rolled back: every received record is checked against its sender's state
+        and every message shows its author's name, so a query each would be most of their cost.
+        Only this class writes the table, and only through `_contact_written`."""
+        if self._contacts is None:
+            rows = self._all(f"SELECT {self._CONTACT_COLS}, name_fold FROM contacts")
+            self._contacts = {row[0]: self._contact(row[:-1]) for row in rows}
+            self._contact_keys_by_fold = {row[-1]: row[0] for row in rows}
+        return self._contacts
+
+    def _contact_written(self, sql: str, params: Sequence[Any]) -> int:
+        self._contacts = None
+        return self._write(sql, params)
+
     def add_contact(
         self,
         key: bytes,
@@ -478,7 +497,7 @@ class Store:
         if self.get_contact(key) is not None:
             raise StoreError("this key is already in contacts")
         self._check_name_free(fold, key)
-        self._write(
+        self._contact_written(
             "INSERT INTO contacts (key, name, name_fold, state, note, addrs, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key, name, fold, state, note, json.dumps(list(clean_addrs)), self._clock()),
@@ -488,26 +507,27 @@ class Store:
         return contact
 
     def _check_name_free(self, fold: str, key: bytes) -> None:
-        row = self._one("SELECT key FROM contacts WHERE name_fold = ?", (fold,))
-        if row is not None and row[0] != key:
+        self._contact_index()
+        holder = self._contact_keys_by_fold.get(fold)
+        if holder is not None and holder != key:
             raise NameTaken(f"another contact is already called {fold!r}")
 
     def get_contact(self, key: bytes) -> Contact | None:
-        row = self._one(f"SELECT {self._CONTACT_COLS} FROM contacts WHERE key = ?", (key,))
-        return None if row is None else self._contact(row)
+        return self._contact_index().get(key)
 
     def contact_state(self, key: bytes) -> ContactState | None:
         """A contact's state alone (what every incoming record is checked against)."""
-        row = self._one("SELECT state FROM contacts WHERE key = ?", (key,))
-        return None if row is None else _check_state(row[0])
+        contact = self._contact_index().get(key)
+        return None if contact is None else _check_state(contact.state)
 
     def contact_by_name(self, name: str) -> Contact | None:
         try:
             _, fold = _clean_name(name)
         except ValueError:
             return None  # no stored name can match an invalid one
-        row = self._one(f"SELECT {self._CONTACT_COLS} FROM contacts WHERE name_fold = ?", (fold,))
-        return None if row is None else self._contact(row)
+        contacts = self._contact_index()
+        key = self._contact_keys_by_fold.get(fold)
+        return None if key is None else contacts[key]
 
     def list_contacts(self, states: Iterable[ContactState] | None = None) -> list[Contact]:
         rows = self._all(f"SELECT {self._CONTACT_COLS} FROM contacts ORDER BY name_fold")
@@ -522,7 +542,8 @@ class Store:
         return int(row[0])
 
     def _update_contact(self, key: bytes, sql_set: str, params: Sequence[Any]) -> None:
-        if self._write(f"UPDATE contacts SET {sql_set} WHERE key = ?", (*params, key)) == 0:
+        if self._contact_written(f"UPDATE contacts SET {sql_set} WHERE key = ?",
+                                 (*params, key)) == 0:
             raise StoreError("no such contact")
 
     def set_contact_state(self, key: bytes, state: ContactState) -> None:
@@ -544,7 +565,7 @@ class Store:
 
     def remove_contact(self, key: bytes) -> bool:
         """Forget a contact. Its conversation and messages stay; returns False if unknown."""
-        return self._write("DELETE FROM contacts WHERE key = ?", (key,)) > 0
+        return self._contact_written("DELETE FROM contacts WHERE key = ?", (key,)) > 0
 
     # -- IK replay protection --
 

@@ -411,6 +411,38 @@ def test_contact_names_are_unique_case_insensitively(store: Store) -> None:
         store.add_contact(PEER, "Alice2", "contact")
 
 
+def test_the_contacts_kept_in_memory_always_agree_with_the_database(store: Store) -> None:
+    def from_disk() -> dict[bytes, tuple[str, str]]:
+        rows = store._conn.execute("SELECT key, name, state FROM contacts").fetchall()
+        return {key: (name, state) for key, name, state in rows}
+
+    def from_memory() -> dict[bytes, tuple[str, str]]:
+        found = {}
+        for key in from_disk() | {PEER: ("", ""), OTHER: ("", "")}:
+            contact = store.get_contact(key)
+            if contact is not None:
+                assert store.contact_state(key) == contact.state
+                assert store.contact_by_name(contact.name) == contact
+                found[key] = (contact.name, contact.state)
+        return found
+
+    store.add_contact(PEER, "bob", "request")
+    assert from_memory() == from_disk() == {PEER: ("bob", "request")}
+    store.commit()
+    store.set_contact_state(PEER, "contact")
+    store.set_contact_name(PEER, "Bobby")
+    assert from_memory() == from_disk() == {PEER: ("Bobby", "contact")}
+    assert store.contact_by_name("bob") is None
+    store.rollback()  # the rename and the state change are undone, in memory too
+    assert from_memory() == from_disk() == {PEER: ("bob", "request")}
+    store.add_contact(OTHER, "carol", "contact")
+    with pytest.raises(NameTaken):
+        store.set_contact_name(OTHER, "BOB")
+    assert store.remove_contact(PEER)
+    assert from_memory() == from_disk() == {OTHER: ("carol", "contact")}
+    assert store.contact_by_name("bob") is None
+
+
 def test_list_count_and_remove_contacts(store: Store) -> None:
     store.add_contact(PEER, "bob", "contact")
     store.add_contact(OTHER, "Alice", "request")

@@ -189,6 +189,10 @@ def plan_problems(conn: sqlite3.Connection, sql: str) -> list[str]:
     indexes = message_indexes(conn)
     problems = []
     for _, _, _, detail in conn.execute("EXPLAIN QUERY PLAN " + sql):
+        if detail == "SCAN contacts" and sql.rstrip().endswith("FROM contacts"):
+            # Store._contact_index: every contact read once, then kept until one changes (this
+            # test rolls back after each step, which is such a change); never per message.
+            continue
         if detail.startswith("SCAN ") and detail != "SCAN CONSTANT ROW":
             problems.append(f"full scan: {detail}")
         elif "TEMP B-TREE" in detail:
@@ -230,13 +234,14 @@ def test_no_statement_on_the_message_path_walks_the_history(stores: dict[int, St
 
 
 def test_the_event_lookups_are_key_lookups(stores: dict[int, Store]) -> None:
-    """Node._message_event's get_contact and get_conversation: one row by its primary key."""
+    """Node._message_event's get_conversation is one row by its primary key; its get_contact
+    reads the contacts once (the step starts just after a rollback) and then from memory."""
     store = stores[LARGE]
     statements = run(store, receive).statements
-    for table, key in (("contacts", "key"), ("conversations", "id")):
-        [sql, *_] = [s for s in statements if f"FROM {table} WHERE {key} =" in s]
-        details = [row[3] for row in store._conn.execute("EXPLAIN QUERY PLAN " + sql)]
-        assert details == [f"SEARCH {table} USING INDEX sqlite_autoindex_{table}_1 ({key}=?)"]
+    [sql, *_] = [s for s in statements if "FROM conversations WHERE id =" in s]
+    details = [row[3] for row in store._conn.execute("EXPLAIN QUERY PLAN " + sql)]
+    assert details == ["SEARCH conversations USING INDEX sqlite_autoindex_conversations_1 (id=?)"]
+    assert len([s for s in statements if "FROM contacts" in s]) <= 1
 
 
 @pytest.mark.parametrize(

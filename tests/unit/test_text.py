@@ -11,10 +11,25 @@ from hypothesis import strategies as st
 
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
-from p2pchat.core.text import BadName, name_problem, valid_name
+from p2pchat.core.text import BIDI_CONTROLS, BadName, first_unsafe, name_problem, valid_name
 from p2pchat.core.timestamps import MAX_TIMESTAMP_MS, iso_from_ms
 
 SETTINGS = settings(derandomize=True, deadline=None, database=None, max_examples=300)
+
+
+@pytest.mark.parametrize("newlines", [False, True])
+def test_the_unsafe_scan_finds_exactly_the_control_and_bidi_characters(newlines: bool) -> None:
+    everything = [chr(cp) for cp in range(0x110000)]
+    expected = [ch for ch in everything
+                if (unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS)
+                and not (newlines and ch == "\n")]
+    found = []
+    rest = "".join(everything)
+    while (ch := first_unsafe(rest, newlines=newlines)) is not None:
+        found.append(ch)
+        rest = rest[rest.index(ch) + 1:]
+        assert len(found) <= len(expected)
+    assert found == expected
 
 
 @pytest.mark.parametrize(
