@@ -252,6 +252,7 @@ class Store:
         # Every contact, read once and kept until one changes (see _contact_index).
         self._contacts: dict[bytes, Contact] | None = None
         self._contact_keys_by_fold: dict[str, bytes] = {}
+        self._contact_keys_by_name: dict[str, bytes] = {}
         _create_private(self.path)
         _check_header(self.path)
         try:
@@ -475,6 +476,7 @@ class Store:
             rows = self._all(f"SELECT {self._CONTACT_COLS}, name_fold FROM contacts")
             self._contacts = {row[0]: self._contact(row[:-1]) for row in rows}
             self._contact_keys_by_fold = {row[-1]: row[0] for row in rows}
+            self._contact_keys_by_name = {row[1]: row[0] for row in rows}
         return self._contacts
 
     def _contact_written(self, sql: str, params: Sequence[Any]) -> int:
@@ -521,12 +523,14 @@ class Store:
         return None if contact is None else _check_state(contact.state)
 
     def contact_by_name(self, name: str) -> Contact | None:
-        try:
-            _, fold = _clean_name(name)
-        except ValueError:
-            return None  # no stored name can match an invalid one
         contacts = self._contact_index()
-        key = self._contact_keys_by_fold.get(fold)
+        key = self._contact_keys_by_name.get(name)  # typed as stored: nothing to clean
+        if key is None:
+            try:
+                _, fold = _clean_name(name)
+            except ValueError:
+                return None  # no stored name can match an invalid one
+            key = self._contact_keys_by_fold.get(fold)
         return None if key is None else contacts[key]
 
     def list_contacts(self, states: Iterable[ContactState] | None = None) -> list[Contact]:
