@@ -15,6 +15,8 @@ both alike (each figure is the median over the rounds):
 * `sqlite_commits_per_s`: SQLite alone in this process, one row per FULL commit (the disk).
 * `msgs_per_s`: one control client, one message at a time, acknowledged messages/s.
 * `concurrent_msgs_per_s`: 8 control clients at once, each one message at a time.
+* `batched_msgs_per_s`: one control client sending BATCH texts per `send` call (`texts`), so a
+  batch shares one commit and one round trip: what a script or bridge with many lines gets.
 * `latency_p50_ms`, `latency_p99_ms`: one way, from the send call issued to the receiver's
   subscriber (a control-API event stream in this process) seeing the message, at 100 msg/s.
 
@@ -57,6 +59,7 @@ from tests.nodes import NodeProcess
 WAIT = 60.0
 CLIENTS = 8
 RATE = 100.0  # messages per second in the latency run
+BATCH = 100  # texts per `send` call in the batched run
 TARGETS = {"msgs_per_s": 2000, "concurrent_msgs_per_s": 5000, "latency_p50_ms": 1.5,
            "latency_p99_ms": 5.0}
 
@@ -193,6 +196,16 @@ class Direct:
             raise RuntimeError(f"concurrent senders failed: {errors[:3]}")
         return rate
 
+    def batched(self, label: str, n: int) -> float:
+        client = self.clients[0]
+
+        def work() -> None:
+            for first in range(0, n, BATCH):
+                texts = [text_for(label, i) for i in range(first, min(n, first + BATCH))]
+                client.call("send", to=self.bob.name, texts=texts)
+
+        return self._measure("batched", label, n, work)
+
     def latency(self, label: str, n: int) -> list[float]:
         client = self.clients[0]
         issued: list[float] = []
@@ -244,6 +257,7 @@ def run(quick: bool) -> dict[str, Any]:
         seq: list[float] = []
         conc: list[float] = []
         base: list[float] = []
+        batched: list[float] = []
         commits: list[float] = []
         try:
             with node_pair(directory) as (alice, bob):
@@ -256,6 +270,7 @@ def run(quick: bool) -> dict[str, Any]:
                         commits.append(sqlite_commits_per_s(directory, n_seq))
                         seq.append(direct.sequential(f"seq{r}", n_seq))
                         conc.append(direct.concurrent(f"conc{r}", n_conc))
+                        batched.append(direct.batched(f"batch{r}", n_conc))
                     lat = direct.latency("lat", n_lat)
                     lagged = direct.subscriber.lagged
                     cpu = direct.cpu_ms()
@@ -268,6 +283,7 @@ def run(quick: bool) -> dict[str, Any]:
         "msgs_per_s": round(statistics.median(seq), 1),
         "concurrent_msgs_per_s": round(statistics.median(conc), 1),
         "baseline_msgs_per_s": round(statistics.median(base), 1),
+        "batched_msgs_per_s": round(statistics.median(batched), 1),
         "latency_p50_ms": round(statistics.median(lat) * 1e3, 3),
         "latency_p99_ms": round(percentile(lat, 99) * 1e3, 3),
         "latency_max_ms": round(max(lat) * 1e3, 3),
@@ -282,8 +298,9 @@ def run(quick: bool) -> dict[str, Any]:
         "msgs_per_s_rounds": [round(x, 1) for x in seq],
         "concurrent_msgs_per_s_rounds": [round(x, 1) for x in conc],
         "baseline_msgs_per_s_rounds": [round(x, 1) for x in base],
-        "messages_per_block": {"sequential": n_seq, "concurrent": n_conc, "baseline": n_seq,
-                               "latency": n_lat},
+        "messages_per_block": {"sequential": n_seq, "concurrent": n_conc, "batched": n_conc,
+                               "baseline": n_seq, "latency": n_lat},
+        "texts_per_batched_call": BATCH,
         "clients_concurrent": CLIENTS,
         "latency_rate_per_s": RATE,
         "cpu_ms_per_message": cpu,

@@ -13,7 +13,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -449,12 +449,56 @@ def cmd_contacts(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    result = _call(args, "send", to=args.to, text=args.text)
-    if args.json:
-        _print_json(result)
-    else:
-        print(result["id"])
+    if (args.text is None) == (not args.lines):
+        _fail("give the message, or --lines to send each line of standard input")
+    if not args.lines:
+        _print_sent(args, _call(args, "send", to=args.to, text=args.text))
+        return 0
+    from p2pchat.control_client import ControlClient, ControlError
+
+    _check_home(args.home)
+    sent = 0
+    try:
+        with ControlClient(args.home) as client:
+            for batch in _line_batches(sys.stdin):
+                for message in client.call("send", to=args.to, texts=batch):
+                    _print_sent(args, message)
+                sent += len(batch)
+    except ControlError as exc:
+        _fail(f"{exc} ({sent} messages were sent before this)" if sent else str(exc))
+    except OSError as exc:
+        _fail(f"cannot talk to the node: {exc} ({sent} messages were sent before this)")
     return 0
+
+
+# One control call per batch: one commit for many lines, within the node's request line limit.
+_BATCH_TEXTS = 100
+_BATCH_BYTES = 128 * 1024  # of JSON, which may spell one character in up to 12 bytes
+
+
+def _line_batches(lines: Iterable[str]) -> Iterator[list[str]]:
+    """Non-blank lines, without their line ends, in batches for `send --lines`."""
+    batch: list[str] = []
+    size = 0
+    for line in lines:
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            continue
+        encoded = len(json.dumps(text))
+        if batch and (len(batch) == _BATCH_TEXTS or size + encoded > _BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(text)
+        size += encoded
+    if batch:
+        yield batch
+
+
+def _print_sent(args: argparse.Namespace, message: dict[str, Any]) -> None:
+    if args.json:
+        _print_json(message)
+    else:
+        print(message["id"])
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -712,7 +756,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     send = command("send", cmd_send, "send a message; prints its id once it is safely queued")
     send.add_argument("to", help="a contact's or a group's name (or fingerprint, group id)")
-    send.add_argument("text", help="the message")
+    send.add_argument("text", nargs="?", help="the message")
+    send.add_argument("--lines", action="store_true",
+                      help="send each non-blank line of standard input as a message, in order"
+                           " (many lines share one commit); prints one id per line")
     send.add_argument("--json", action="store_true", help="print a JSON object")
 
     log_cmd = command("log", cmd_log, "show the conversation with a contact or a group, oldest"

@@ -49,6 +49,13 @@ def _text(params: dict[str, Any], key: str, required: bool = True) -> str:
     return value
 
 
+def _texts(params: dict[str, Any]) -> list[str]:
+    value = params.get("texts")
+    if not isinstance(value, list) or not all(isinstance(text, str) for text in value):
+        raise CommandError("bad_request", "'texts' must be a list of strings")
+    return value
+
+
 def _limit(params: dict[str, Any]) -> int | None:
     value = params.get("limit")
     if value is None:
@@ -81,7 +88,8 @@ class ControlServer:
             "rename_self": self._sync(lambda p: node_.rename_self(_text(p, "name"))),
             "read": self._sync(lambda p: node_.mark_read(_text(p, "with"), _text(p, "id"))),
             "unread": self._sync(lambda p: node_.unread()),
-            "send": lambda p: node_.send(_text(p, "to"), _text(p, "text")),
+            "send": lambda p: (node_.send_many(_text(p, "to"), _texts(p)) if "texts" in p
+                               else node_.send(_text(p, "to"), _text(p, "text"))),
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
             "network.join": lambda p: node_.networks.join(_text(p, "name"),
                                                           _text(p, "passphrase")),

@@ -17,11 +17,13 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run(home: Path, *args: str, env: dict[str, str] | None = None,
-        timeout: float = 30, check: bool = False) -> subprocess.CompletedProcess[str]:
+        timeout: float = 30, check: bool = False,
+        input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`input`: what the command reads on standard input (none by default)."""
     proc = subprocess.run(
         [sys.executable, "-m", "p2pchat", "--home", str(home), *args],
         capture_output=True, text=True, timeout=timeout, env=cli_env(env),
-        stdin=subprocess.DEVNULL,
+        **({"stdin": subprocess.DEVNULL} if input is None else {"input": input}),
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"p2pchat {' '.join(args)} failed: {proc.stderr}")

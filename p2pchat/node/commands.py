@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from p2pchat import __version__
 from p2pchat.core.identity import fingerprint
@@ -26,6 +26,10 @@ from p2pchat.node.relay_client import Relays
 from p2pchat.node.trust import Trust
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
+
+T = TypeVar("T")
+
+MAX_TEXTS_PER_SEND = 100  # one control call, one commit; each text is still its own message
 
 
 class NodeCommands:
@@ -54,7 +58,7 @@ class NodeCommands:
     def listen_addresses(self) -> list[Address]:
         raise NotImplementedError
 
-    async def _storing(self, command: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    async def _storing(self, command: Coroutine[Any, Any, T]) -> T:
         """Run a command that writes; a write that fails undoes the turn as a failed commit
         does (memory is rebuilt from the store), and the user gets a clean "storage" error."""
         try:
@@ -119,13 +123,21 @@ class NodeCommands:
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
         """To a contact, or to a group (by title or id) when no contact has that name."""
+        [event] = await self.send_many(who, [text])
+        return event
+
+    async def send_many(self, who: str, texts: list[str]) -> list[dict[str, Any]]:
+        """Several messages to one contact or group, in order, in one commit: all or none."""
+        if not 1 <= len(texts) <= MAX_TEXTS_PER_SEND:
+            raise CommandError("bad_request",
+                               f"send 1 to {MAX_TEXTS_PER_SEND} texts at a time, not {len(texts)}")
         try:
             contact = self.trust.contact_for(who)
         except CommandError:
             if not self.groups.names(who):
                 raise
-            return await self._storing(self.groups.send(who, text))
-        return await self._storing(self.conversations.send(contact.key, text))
+            return await self._storing(self.groups.send(who, texts))
+        return await self._storing(self.conversations.send(contact.key, texts))
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         states = ("contact", "request", "blocked")

@@ -133,21 +133,27 @@ class Conversations:
 
     # ------------------------------------------------------------ commands
 
-    async def send(self, peer: bytes, text: str) -> dict[str, Any]:
-        body = text_body(text)
-        conv = self.dm(peer)
-        env = self._log(conv).append_local(self._key, body, now_ms())
+    async def send(self, peer: bytes, texts: list[str]) -> list[dict[str, Any]]:
+        """Each text a message, in order, all in one commit; a bad text sends none."""
+        bodies = [text_body(text) for text in texts]
+        conv_log = self._log(self.dm(peer))
         link = self._live_link(peer)
         online = link is not None and not link.peer.stranger
-        # Stored as sent when it is handed to the link now: one INSERT, no UPDATE after it.
-        self._store().insert_envelope(env, env.sent_at, own=True, sent=online)
-        if online:
-            assert link is not None
-            self._sender.push(link, env)  # leaves only after the commit below
+        sent = []
+        for body in bodies:
+            env = conv_log.append_local(self._key, body, now_ms())
+            # Stored as sent when it is handed to the link now: one INSERT, no UPDATE after it.
+            self._store().insert_envelope(env, env.sent_at, own=True, sent=online)
+            if online:
+                assert link is not None
+                self._sender.push(link, env)  # leaves only after the commit below
+            sent.append(env)
         await self._outbox.durable()
-        event = self._views.message(env, own=True, status="sent" if online else "queued")
-        self._events.emit(event)
-        return event
+        status = "sent" if online else "queued"
+        events = [self._views.message(env, own=True, status=status) for env in sent]
+        for event in events:
+            self._events.emit(event)
+        return events
 
     def history(self, peer: bytes, limit: int | None = None) -> list[dict[str, Any]]:
         conv = dm_conversation_id(self._key, peer)

@@ -119,27 +119,33 @@ class Groups(GroupRecords):
         self._close_unshared()
         return self.view(g)
 
-    async def send(self, which: str, text: str) -> dict[str, Any]:
+    async def send(self, which: str, texts: list[str]) -> list[dict[str, Any]]:
+        """Each text a message, in order, all in one commit; a bad text sends none."""
         g = self.find(which)
         if not self._active(g):
             raise CommandError("not_member", "you are no longer in this group")
-        body = text_body(text)
+        bodies = [text_body(text) for text in texts]
         conv_log = self._conversations.log_of(g.conv)
-        try:
-            env = core.seal_group_envelope(g.state, g.keys, self._identity, conv_log, body,
-                                           now_ms(), self._random)
-        except MissingKey:
-            raise CommandError("no_key", "the group's key has not arrived yet") from None
         linked = self._linked_members(g)
         targets = g.gossip.push_targets(g.state, linked, None, self._key)
-        self._store().insert_envelope(env, env.sent_at, own=True, sent=bool(targets))
-        for peer in targets:
-            self._sender.push(linked[peer], env)
+        sent = []
+        for body in bodies:
+            try:
+                env = core.seal_group_envelope(g.state, g.keys, self._identity, conv_log, body,
+                                               now_ms(), self._random)
+            except MissingKey:
+                raise CommandError("no_key", "the group's key has not arrived yet") from None
+            self._store().insert_envelope(env, env.sent_at, own=True, sent=bool(targets))
+            for peer in targets:
+                self._sender.push(linked[peer], env)
+            sent.append((env, body))
         await self._outbox.durable()
-        event = self._views.message(env, own=True, status="sent" if targets else "queued",
-                                    body=body, group=g.state.title)
-        self._events.emit(event)
-        return event
+        status = "sent" if targets else "queued"
+        events = [self._views.message(env, own=True, status=status, body=body,
+                                      group=g.state.title) for env, body in sent]
+        for event in events:
+            self._events.emit(event)
+        return events
 
     def history(self, which: str, limit: int | None = None) -> list[dict[str, Any]]:
         g = self.find(which)

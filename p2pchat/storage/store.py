@@ -237,6 +237,11 @@ def _stand_in(conv: bytes, author: bytes, seq: int, received_at: int) -> Envelop
 class Store:
     """One home's database. Not thread-safe: the node uses it from its event-loop thread."""
 
+    # Every contact, read once and kept until one changes (see _contact_index).
+    _contacts: dict[bytes, Contact] | None
+    _contact_keys_by_fold: dict[str, bytes]
+    _contact_keys_by_name: dict[str, bytes]
+
     def __init__(
         self,
         path: str | Path,
@@ -249,10 +254,7 @@ class Store:
         self._box = nacl.secret.SecretBox(body_key)
         # created_at for contacts and conversations; injectable so tests are deterministic
         self._clock = clock if clock is not None else _now_ms
-        # Every contact, read once and kept until one changes (see _contact_index).
-        self._contacts: dict[bytes, Contact] | None = None
-        self._contact_keys_by_fold: dict[str, bytes] = {}
-        self._contact_keys_by_name: dict[str, bytes] = {}
+        self._forget_contacts()
         _create_private(self.path)
         _check_header(self.path)
         try:
@@ -275,12 +277,15 @@ class Store:
     @classmethod
     def open_readonly(cls, path: str | Path, body_key: bytes) -> Store:
         """The store opened for reading only, beside a running node or none: SQLite's WAL lets
-        a reader in while the node writes. Nothing is created, migrated or changed."""
+        a reader in while the node writes. Nothing is created, migrated or changed. Contacts
+        are read once (see _contact_index) and a node's later changes are not seen: open one
+        for each command."""
         _check_bytes("body_key", body_key, nacl.secret.SecretBox.KEY_SIZE)
         store = cls.__new__(cls)
         store.path = Path(path)
         store._box = nacl.secret.SecretBox(body_key)
         store._clock = _now_ms
+        store._forget_contacts()
         if not store.path.exists():
             raise StoreError(f"no message store at {store.path} yet")
         _check_header(store.path)
@@ -404,7 +409,7 @@ class Store:
 
     def rollback(self) -> None:
         """Discard every write since the last commit."""
-        self._contacts = None  # it may hold what is being undone
+        self._forget_contacts()  # they may hold what is being undone
         if self._conn.in_transaction:
             self._run(lambda: self._conn.execute("ROLLBACK"))
 
@@ -479,8 +484,13 @@ class Store:
             self._contact_keys_by_name = {row[1]: row[0] for row in rows}
         return self._contacts
 
-    def _contact_written(self, sql: str, params: Sequence[Any]) -> int:
+    def _forget_contacts(self) -> None:
         self._contacts = None
+        self._contact_keys_by_fold = {}
+        self._contact_keys_by_name = {}
+
+    def _contact_written(self, sql: str, params: Sequence[Any]) -> int:
+        self._forget_contacts()
         return self._write(sql, params)
 
     def add_contact(

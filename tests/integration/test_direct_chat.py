@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from p2pchat.control_client import ControlClient
+from p2pchat.control_client import ControlClient, ControlError
 from tests.cli import assert_clean_failure
 from tests.nodes import NodeProcess, wait_for
 
@@ -50,6 +50,49 @@ def test_message_arrives_and_is_delivered(make_node: MakeNode) -> None:
     status = alice.json("status")
     assert status["fingerprint"] == alice.fingerprint and status["links"] == 1
     assert status["listen"] == [alice.addr]
+
+
+def test_send_lines_sends_each_line_in_order_and_a_bad_one_sends_none_of_its_batch(
+        make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    befriend(alice, bob)
+    lines = [f"line {i}" for i in range(250)]
+    typed = "\n".join(lines[:10]) + "\n\n   \n" + "\r\n".join(lines[10:]) + "\n"  # blanks skipped
+    sent = alice.cli("send", "bob", "--lines", input=typed, check=True).stdout.split()
+    mine = alice.log_json("bob")
+    assert [m["text"] for m in mine] == lines and [m["id"] for m in mine] == sent
+    wait_for(lambda: texts(bob, "alice") == lines, 15, "all 250 lines at bob, in order")
+
+    # A line the protocol refuses (over 16 KiB) fails its batch as a whole, with a clean error
+    # that says how many went before it; the batch before it stays sent.
+    more = [f"more {i}" for i in range(100)] + ["ok", "x" * 20_000, "never"]
+    failed = alice.cli("send", "bob", "--lines", input="\n".join(more))
+    assert_clean_failure(failed)
+    assert "100 messages were sent before this" in failed.stderr
+    assert len(failed.stdout.split()) == 100
+    assert texts(alice, "bob") == lines + more[:100]
+
+    for wrong in ([], ["also text", "--lines"]):
+        refused = alice.cli("send", "bob", *wrong)
+        assert_clean_failure(refused)
+        assert "give the message, or --lines" in refused.stderr
+
+
+def test_send_with_texts_is_one_call_all_or_none_and_bounded(make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    befriend(alice, bob)
+    with ControlClient(alice.home) as client:
+        events = client.call("send", to="bob", texts=["one", "two", "three"])
+        assert [e["text"] for e in events] == ["one", "two", "three"]
+        assert [e["seq"] for e in events] == [1, 2, 3] and all(e["own"] for e in events)
+        for texts_, code in ((["fine", " "], "bad_text"), ([], "bad_request"),
+                             (["x"] * 101, "bad_request"), ("one", "bad_request"),
+                             ([1, 2], "bad_request")):
+            with pytest.raises(ControlError) as refused:
+                client.call("send", to="bob", texts=texts_)
+            assert refused.value.code == code
+    assert texts(alice, "bob") == ["one", "two", "three"]  # nothing of a refused call
+    wait_for(lambda: texts(bob, "alice") == ["one", "two", "three"], 15, "the three at bob")
 
 
 def test_message_waits_for_a_receiver_that_is_down(make_node: MakeNode) -> None:

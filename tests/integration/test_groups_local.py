@@ -66,6 +66,19 @@ async def test_every_message_reaches_every_member_once(make_local_node: MakeLoca
         assert set(counts) == sent and set(counts.values()) == {1}, name
 
 
+async def test_many_texts_in_one_send_reach_a_member_two_hops_away_in_order(
+        make_local_node: MakeLocalNode) -> None:
+    net = await Net(make_local_node, 3, {(0, 1), (1, 2)}).build()  # 0 cannot reach 2 directly
+    batch = [f"batch {i}" for i in range(40)]
+    events = await net.nodes[0].send_many(net.group, batch)
+    assert [e["text"] for e in events] == batch and all(e["group"] == "g30" for e in events)
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    await until(lambda: texts(net.nodes[2], net.group) == batch, 20, "the batch at node 2")
+    with pytest.raises(CommandError) as refused:  # one bad text: none of the batch is sent
+        await net.nodes[0].send_many(net.group, ["fine", ""])
+    assert refused.value.code == "bad_text" and texts(net.nodes[0], net.group) == batch
+
+
 async def test_member_away_for_100_messages_catches_up(make_local_node: MakeLocalNode) -> None:
     net = await Net(make_local_node, N, sparse_edges(N, random.Random(3))).build()
     away = 7
