@@ -39,6 +39,12 @@ from prompt_toolkit.layout import (
 )
 from prompt_toolkit.layout.controls import FormattedTextControl, UIContent, UIControl
 from prompt_toolkit.layout.menus import CompletionsMenu
+from prompt_toolkit.layout.processors import (
+    Processor,
+    Transformation,
+    TransformationInput,
+)
+from prompt_toolkit.layout.utils import explode_text_fragments
 from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
@@ -48,7 +54,7 @@ from prompt_toolkit.widgets import TextArea
 from p2pchat.core.messages import MAX_TEXT_BYTES
 from p2pchat.tui import render
 from p2pchat.tui.backend import ChatBackend
-from p2pchat.tui.commands import complete
+from p2pchat.tui.commands import complete, secret_start
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notify import Notifier
 from p2pchat.tui.sanitize import clean
@@ -116,6 +122,23 @@ class _RowsControl(UIControl):
         return False
 
 
+class _MaskSecret(Processor):
+    """Shows the passphrase of `/network join NAME PASSPHRASE` as stars while it is typed."""
+
+    def apply_transformation(self, ti: TransformationInput) -> Transformation:
+        start = secret_start(ti.document.text)
+        if start is None:
+            return Transformation(ti.fragments)
+        line_start = ti.document.translate_row_col_to_index(ti.lineno, 0)
+        line = ti.document.lines[ti.lineno]
+        fragments = explode_text_fragments(ti.fragments)  # one character each
+        for column in range(max(0, start - line_start), len(line)):
+            at = ti.source_to_display(column)  # after the prompt the processors before added
+            if at < len(fragments):
+                fragments[at] = (fragments[at][0], "*")
+        return Transformation(fragments)
+
+
 class ChatApp:
     def __init__(self, backend: ChatBackend | None = None, *, input: Input | None = None,
                  output: Output | None = None, controller: Controller | None = None,
@@ -142,6 +165,7 @@ class ChatApp:
         self.input = TextArea(
             height=self._input_height, prompt="> ", multiline=True,
             wrap_lines=True, completer=_Completer(self.state), complete_while_typing=True,
+            input_processors=[_MaskSecret()],
         )
         wide = Condition(lambda: self._columns() >= NARROW)
         body = VSplit([
@@ -469,7 +493,8 @@ class ChatApp:
             self.redraw()
             return
         self._scroll = 0
-        self.input.buffer.reset(append_to_history=bool(text.strip()))
+        keep = bool(text.strip()) and secret_start(text) is None  # Up never recalls a passphrase
+        self.input.buffer.reset(append_to_history=keep)
         if text.strip():
             self.controller.submit(text)
 

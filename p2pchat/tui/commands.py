@@ -11,6 +11,7 @@ handler in the controller's table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -218,6 +219,16 @@ def parse_network(rest: str) -> NetworkCommand:
     if action == "join" and name and passphrase.strip():
         return NetworkCommand("join", name, passphrase.strip())
     raise ParseError("usage: /network join NAME PASSPHRASE, /network leave NAME, /network list")
+
+
+_SECRET_AFTER = re.compile(r"\s*/network\s+join\s+\S+\s")
+
+
+def secret_start(text: str) -> int | None:
+    """Where the passphrase of a typed `/network join NAME PASSPHRASE` begins, or None: the
+    screen masks it from there and the input history never keeps the line."""
+    found = _SECRET_AFTER.match(text)
+    return None if found is None else found.end()
 
 
 def usage(command: str) -> str:

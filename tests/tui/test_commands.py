@@ -16,6 +16,7 @@ from p2pchat.tui.commands import (
     complete,
     help_lines,
     parse,
+    secret_start,
 )
 
 FP = Identity.from_seed(b"f" * 32).fingerprint
@@ -103,3 +104,18 @@ def test_help_names_every_command() -> None:
     text = "\n".join(help_lines())
     assert all(command in text for command in COMMANDS)
     assert "Tab" in text and "PageUp" in text and "Alt+Up" in text
+
+
+@pytest.mark.parametrize(("typed", "secret"), [
+    ("/network join office correct horse", "correct horse"),
+    ("  /network   join  office  pw", " pw"),
+    ("/network join office ", ""),
+    ("/network join office", None),
+    ("/network leave office", None),
+    ("/network list", None),
+    ("say /network join office pw", None),
+])
+def test_the_passphrase_of_a_network_join_is_found_where_it_starts(
+        typed: str, secret: str | None) -> None:
+    start = secret_start(typed)
+    assert (None if start is None else typed[start:]) == secret

@@ -153,6 +153,33 @@ async def test_an_over_long_message_stays_in_the_input() -> None:
         await until(lambda: chat.input.text == "", 10, "the line sent")
 
 
+async def test_a_network_passphrase_is_masked_as_typed_and_up_never_brings_it_back() -> None:
+    class Networks(FakeBackend):
+        def __init__(self) -> None:
+            super().__init__()
+            self.joined: list[tuple[str, str, str]] = []
+
+        async def network(self, action: str, name: str = "",
+                          passphrase: str = "") -> dict[str, Any]:
+            self.joined.append((action, name, passphrase))
+            return {"networks": [name]}
+
+    backend = Networks()
+    async with running(backend) as (chat, keys):
+        keys.send_text(f"/help{ENTER}")
+        await until(lambda: chat.input.text == "", 10, "the first line taken")
+        keys.send_text("/network join office correct horse")
+        await until(lambda: chat.input.text.endswith("horse"), 10, "the typed line")
+        shown = "".join(f[1] for f in chat.input.control.create_content(60, 3).get_line(0))
+        assert shown.strip() == "> /network join office " + "*" * len("correct horse")
+        keys.send_text(ENTER)
+        await until(lambda: backend.joined == [("join", "office", "correct horse")], 10,
+                    "the join")
+        keys.send_text("\x1b[A")  # Up: the line before, never the passphrase
+        await until(lambda: chat.input.text == "/help", 10, "history to skip the secret")
+        assert not any("horse" in line for line in chat.input.buffer.history.get_strings())
+
+
 async def test_block_asks_first() -> None:
     backend = FakeBackend()
     async with running(backend) as (chat, keys):
