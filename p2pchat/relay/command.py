@@ -1,7 +1,7 @@
 """`p2pchat relay` and `p2pchat relay status`: options, the relay's own identity, the status.
 
-Imported by cli.py to build its parser, so only light modules are imported at the top; asyncio
-and zeroconf come in with `p2pchat.relay.main` when a relay really starts.
+Imported by cli/parser.py to build its parser, so only light modules are imported at the top;
+asyncio and zeroconf come in with `p2pchat.relay.main` when a relay really starts.
 """
 
 from __future__ import annotations

@@ -1,0 +1,59 @@
+"""The `p2pchat` command.
+
+Commands that work on the identity (init, id) run in `identity.py`. Commands that need the
+network (contacts, group, send, log, peers, status, ...) talk to the running node over its
+control socket (`remote.py`); `node`, `chat` and `relay` run until stopped (`serve.py`). The
+parser is in `parser.py`, and this module turns its result into a call and an exit status.
+Heavy imports (asyncio, zeroconf, prompt_toolkit) happen inside the commands that need them, so
+`--help`, `--version`, `id` and `safety` start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from p2pchat.cli.output import UserError, print_json
+from p2pchat.cli.parser import build_parser
+from p2pchat.home import resolve_home
+from p2pchat.tui.sanitize import clean
+
+__all__ = ["main"]
+
+
+def _error_code(exc: Exception) -> str:
+    from p2pchat.storage.keystore import KeystoreError, PassphraseNeeded, WrongPassphrase
+
+    if isinstance(exc, WrongPassphrase):
+        return "wrong_passphrase"
+    if isinstance(exc, PassphraseNeeded):
+        return "passphrase_needed"
+    if isinstance(exc, KeystoreError):
+        return "identity"
+    return "failed"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    args.home = resolve_home(args.home)
+    from p2pchat.storage.keystore import KeystoreError
+
+    try:
+        return int(args.handler(args))
+    except (UserError, KeystoreError) as exc:
+        message = str(exc)
+        if message.startswith(f"no identity in {args.home}"):
+            message = (f"no identity in {args.home}: create one with"
+                       f" 'p2pchat --home {args.home} init'")
+        if getattr(args, "json", False):
+            # Scripts asked for JSON: the error is JSON too, on stdout, with the exit status.
+            print_json({"error": {"code": _error_code(exc), "message": message}})
+        print(f"p2pchat: {clean(message)}", file=sys.stderr)  # may quote what a peer chose
+        return 1
+    except KeyboardInterrupt:
+        print("p2pchat: interrupted", file=sys.stderr)
+        return 130

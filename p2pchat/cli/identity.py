@@ -1,0 +1,160 @@
+"""Your identity on disk: reading the passphrase, unlocking and creating the identity, and the
+commands `init` and `id`, which need no node."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from p2pchat.cli.output import fail, print_json
+from p2pchat.home import ensure_home
+
+PASSPHRASE_ENV = "P2PCHAT_PASSPHRASE"
+
+
+def _read_passphrase(args: argparse.Namespace, *, confirm: bool) -> bytes | None:
+    """From --passphrase-file, else $P2PCHAT_PASSPHRASE, else a prompt on a terminal."""
+    if getattr(args, "passphrase_file", None):
+        try:
+            text = Path(args.passphrase_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read the passphrase file {args.passphrase_file}: {exc}")
+        lines = text.splitlines()
+        passphrase = lines[0] if lines else ""
+    elif os.environ.get(PASSPHRASE_ENV):
+        passphrase = os.environ[PASSPHRASE_ENV]
+    elif sys.stdin.isatty():
+        passphrase = getpass.getpass("Passphrase: ")
+        if confirm and getpass.getpass("Passphrase again: ") != passphrase:
+            fail("the two passphrases differ; nothing was written")
+    else:
+        return None
+    if confirm and not passphrase:
+        fail("an empty passphrase protects nothing: choose one, or use --no-passphrase")
+    return passphrase.encode("utf-8")
+
+
+PASSPHRASE_TRIES = 3
+
+
+def load_identity(home: Path, args: argparse.Namespace) -> Any:
+    """Unlock the identity in `home`, asking for the passphrase only if the file is sealed."""
+    return unlock_identity(home, args)[0]
+
+
+def unlock_identity(home: Path, args: argparse.Namespace) -> tuple[Any, bytes | None]:
+    """The unlocked identity and the passphrase that opened it. A passphrase typed at a
+    terminal may be retyped up to three times; one from a file or the environment is not."""
+    from p2pchat.storage import keystore
+
+    header = keystore.read_header(home)
+    if not header.sealed:
+        return keystore.load(home, None), None
+    interactive = not getattr(args, "passphrase_file", None) and not os.environ.get(
+        PASSPHRASE_ENV) and sys.stdin.isatty()
+    for attempt in range(1, PASSPHRASE_TRIES + 1):
+        passphrase = _read_passphrase(args, confirm=False)
+        try:
+            return keystore.load(home, passphrase), passphrase
+        except keystore.WrongPassphrase:
+            if not interactive or attempt == PASSPHRASE_TRIES:
+                raise
+            print("Wrong passphrase; try again.", file=sys.stderr)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+# ---------------------------------------------------------------- identity commands
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from p2pchat.storage import keystore
+
+    home = ensure_home(args.home)
+    if keystore.exists(home):
+        fail(f"an identity already exists in {home}; not overwriting it")
+    create_identity(home, args)
+    return 0
+
+
+def _ask_name() -> str:
+    """On a first run at a terminal: the name contacts will see (not the login name, which is
+    often `root` or a machine's account)."""
+    from p2pchat.storage import keystore
+
+    for _ in range(PASSPHRASE_TRIES):
+        # Not input(): at a terminal it writes its prompt to stderr, which may be a log file.
+        sys.stdout.write("Your name, as your contacts will see it: ")
+        sys.stdout.flush()
+        line = sys.stdin.readline(4096)
+        if not line:
+            fail("no name given; nothing was written")
+        typed = line.strip()
+        try:
+            return keystore.validate_name(typed)
+        except keystore.KeystoreError as exc:
+            print(f"p2pchat: {exc}", file=sys.stderr)
+    fail("no usable name given; nothing was written")
+
+
+def create_identity(home: Path, args: argparse.Namespace) -> tuple[Any, bytes | None]:
+    """Create the identity in `home` (asking what is missing); returns it, unlocked, and the
+    passphrase, so a first `chat` does not ask for it again."""
+    from p2pchat.core.identity import Identity
+    from p2pchat.storage import keystore
+
+    no_passphrase = getattr(args, "no_passphrase", False)
+    if getattr(args, "name", None):
+        name = keystore.validate_name(args.name)
+    elif sys.stdin.isatty():
+        name = _ask_name()
+    else:
+        name = keystore.validate_name(getpass.getuser())
+    passphrase = None if no_passphrase else _read_passphrase(args, confirm=True)
+    if passphrase is None and not no_passphrase:
+        fail(
+            "a passphrase is needed to protect your identity: run this in a terminal, set"
+            f" {PASSPHRASE_ENV}, pass --passphrase-file FILE, or choose --no-passphrase"
+        )
+    identity = Identity.generate()
+    keystore.create(home, identity, name, passphrase)
+    print(f"Created identity for {name} in {home}")
+    if passphrase is None:
+        print("It is stored without a passphrase: anyone who can read this home can use it.")
+    print(f"Your fingerprint: {identity.fingerprint}")
+    return keystore.StoredIdentity(identity, name, passphrase is not None), passphrase
+
+
+def public_identity(home: Path) -> Any:
+    """Name and public key: readable without the passphrase (the fingerprint is public)."""
+    from p2pchat.storage import keystore
+
+    return keystore.read_header(home)
+
+
+def cmd_id(args: argparse.Namespace) -> int:
+    from p2pchat.core.identity import fingerprint
+
+    header = public_identity(args.home)
+    shown = fingerprint(header.public_key)
+    if args.json:
+        print_json({
+            "name": header.name,
+            "fingerprint": shown,
+            "public_key": header.public_key.hex(),
+            "passphrase_protected": header.sealed,
+            "home": str(args.home),
+        })
+        return 0
+    print(f"Name:        {header.name}")
+    print(f"Fingerprint: {shown}")
+    if not header.sealed:
+        print("Note:        this identity is stored without a passphrase")
+    if args.qr:
+        import segno
+
+        segno.make(shown, error="m").terminal(compact=True)
+    return 0

@@ -1,0 +1,198 @@
+"""The `p2pchat` argument parser: every command, option and help text, and which function
+runs each command."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from p2pchat import __version__
+from p2pchat.cli.identity import PASSPHRASE_ENV, cmd_id, cmd_init
+from p2pchat.cli.remote import (
+    cmd_contacts,
+    cmd_group,
+    cmd_log,
+    cmd_network,
+    cmd_nick,
+    cmd_peers,
+    cmd_safety,
+    cmd_search,
+    cmd_send,
+    cmd_status,
+)
+from p2pchat.cli.serve import cmd_chat, cmd_node, cmd_relay
+from p2pchat.home import HOME_ENV
+
+
+def _add_passphrase_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--passphrase-file", metavar="FILE",
+        help=f"read the passphrase from the first line of FILE (else ${PASSPHRASE_ENV}, else ask)",
+    )
+
+
+def _add_node_options(parser: argparse.ArgumentParser) -> None:
+    """How a node runs: shared by `node` and by `chat`, which runs one when none is running."""
+    parser.add_argument("--listen", action="append", metavar="HOST:PORT",
+                        help="address to accept links on; repeatable; port 0 picks a free one"
+                        " (default [::]:0: every interface, IPv6 and IPv4)")
+    parser.add_argument("--no-mdns", action="store_true",
+                        help="don't advertise or look for nodes on the local network")
+    parser.add_argument("--mdns-interface", action="append", metavar="ADDR",
+                        help="announce and browse only on the interface with this address"
+                        " (repeatable; default: every non-loopback interface)")
+    parser.add_argument("--presence", choices=("public", "private"), default="public",
+                        help="public: announce your name and fingerprint; private: only people"
+                        " who know your key can recognise and reach you")
+    parser.add_argument("--relay", action="append", metavar="HOST:PORT[#FINGERPRINT]",
+                        help="a relay to attach to, for contacts you cannot reach directly"
+                        " (repeatable; the line 'p2pchat relay' prints; with a fingerprint"
+                        " the relay must prove that key). Relays found by mDNS are used too")
+    _add_passphrase_file(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="p2pchat",
+        description="Serverless, end-to-end encrypted chat for a local network.",
+        epilog=f"The home holds your identity and messages; default: ${HOME_ENV} or the"
+        " platform's user data directory.",
+    )
+    parser.add_argument("--version", action="version", version=f"p2pchat {__version__}")
+    parser.add_argument("--home", metavar="DIR", help="data directory of this node")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help: str,
+                **kwargs: Any) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help, **kwargs)
+        # --home is accepted after the command too; SUPPRESS keeps it from hiding the global one.
+        sub.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                         help="data directory of this node")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    init = command("init", cmd_init, "create your identity in the home")
+    init.add_argument("--name", help="your display name (default: your login name)")
+    init.add_argument("--no-passphrase", action="store_true",
+                      help="store the key unprotected (for relays and tests)")
+    _add_passphrase_file(init)
+
+    ident = command("id", cmd_id, "show your name and fingerprint")
+    ident.add_argument("--json", action="store_true", help="print a JSON object")
+    ident.add_argument("--qr", action="store_true", help="draw the fingerprint as a QR code")
+    _add_passphrase_file(ident)
+
+    nick = command("nick", cmd_nick, "change your own name (what your contacts see)")
+    nick.add_argument("name", help="your new name")
+    nick.add_argument("--json", action="store_true", help="print a JSON object")
+
+    safety = command("safety", cmd_safety,
+                     "show the safety number you share with someone, to compare in person")
+    safety.add_argument("who", nargs="+", metavar="FINGERPRINT|NAME",
+                        help="their fingerprint (spaces allowed) or a contact's name")
+    safety.add_argument("--json", action="store_true", help="print a JSON object")
+    _add_passphrase_file(safety)
+
+    node = command("node", cmd_node, "run your node in the foreground (Ctrl-C stops it)")
+    _add_node_options(node)
+    node.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    node.add_argument("-q", "--quiet", action="count", default=0, help="log only warnings")
+
+    chat = command("chat", cmd_chat, "open the chat screen (runs your node too if none is"
+                   " running for this home)")
+    _add_node_options(chat)
+
+    status = command("status", cmd_status, "show the running node: fingerprint, ports, links")
+    status.add_argument("--json", action="store_true", help="print a JSON object")
+
+    contacts = command("contacts", cmd_contacts, "add, list, accept, block or remove contacts")
+    actions = contacts.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help, description=help)
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        sub.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                         help="data directory of this node")
+        return sub
+
+    action("list", "list contacts and requests")
+    add = action("add", "add a contact by fingerprint")
+    add.add_argument("fingerprint", nargs="+", metavar="FINGERPRINT",
+                     help="their fingerprint (from 'p2pchat id'; spaces allowed)")
+    add.add_argument("--name", required=True, help="what you call them")
+    add.add_argument("--addr", action="append", metavar="HOST:PORT",
+                     help="where to reach them, if mDNS can't find them (repeatable)")
+    accept = action("accept", "accept someone who asked to connect")
+    accept.add_argument("who", help="their name or fingerprint")
+    accept.add_argument("--name", help="rename them as you accept")
+    block = action("block", "refuse all links and requests from someone")
+    block.add_argument("who", help="their name or fingerprint")
+    remove = action("remove", "forget a contact (your history is kept; they may ask again:"
+                    " block refuses them for good)")
+    remove.add_argument("who", help="their name or fingerprint")
+    unblock = action("unblock", "let a blocked contact reach you again")
+    unblock.add_argument("who", help="their name or fingerprint")
+    rename = action("rename", "call a contact (or a request) something else")
+    rename.add_argument("who", help="their name or fingerprint")
+    rename.add_argument("new_name", metavar="NEW_NAME", help="the new name")
+
+    group = command("group", cmd_group, "create groups, invite, remove, leave, list members")
+    group_actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def group_action(name: str, help: str, *positional: tuple[str, str]) -> None:
+        sub = group_actions.add_parser(name, help=help, description=help)
+        for arg, arg_help in positional:
+            sub.add_argument(arg, help=arg_help)
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        sub.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                         help="data directory of this node")
+
+    which = ("group", "the group's name or id")
+    group_action("create", "start a group you own", ("name", "what to call the group"))
+    group_action("invite", "add a contact to a group you own", which,
+                 ("contact", "their name or fingerprint"))
+    group_action("remove", "remove a member from a group you own (they get no new key)", which,
+                 ("member", "their name or fingerprint"))
+    group_action("leave", "leave a group (its history stays with you)", which)
+    group_action("list", "list your groups")
+    group_action("members", "list a group's members and who is online", which)
+
+    send = command("send", cmd_send, "send a message; prints its id once it is safely queued")
+    send.add_argument("to", help="a contact's or a group's name (or fingerprint, group id)")
+    send.add_argument("text", nargs="?", help="the message")
+    send.add_argument("--lines", action="store_true",
+                      help="send each non-blank line of standard input as a message, in order"
+                           " (many lines share one commit); prints one id per line")
+    send.add_argument("--json", action="store_true", help="print a JSON object")
+
+    log_cmd = command("log", cmd_log, "show the conversation with a contact or a group, oldest"
+                      " first")
+    log_cmd.add_argument("who", help="a contact's or a group's name (or fingerprint, group id)")
+    log_cmd.add_argument("--limit", type=int, metavar="N", help="only the last N messages")
+    log_cmd.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_passphrase_file(log_cmd)
+
+    search = command("search", cmd_search, "find messages with a contact that contain TEXT")
+    search.add_argument("who", help="a contact's name or fingerprint")
+    search.add_argument("text", help="what to look for (case does not matter)")
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_passphrase_file(search)
+
+    peers = command("peers", cmd_peers, "show live links, nearby nodes and contact requests")
+    peers.add_argument("--json", action="store_true", help="print a JSON object")
+
+    from p2pchat.network_command import add_network_arguments
+
+    network = command("network", cmd_network, "join, leave or list networks: a passphrase"
+                      " that decides who can see and reach you (docs/privacy.md)")
+    add_network_arguments(network, lambda sub: sub.add_argument(
+        "--home", metavar="DIR", default=argparse.SUPPRESS, help="data directory of this node"))
+
+    from p2pchat.relay.command import add_relay_arguments
+
+    relay = command("relay", cmd_relay, "run a relay on a spare machine: it joins nodes that"
+                    " cannot reach each other and forwards only ciphertext (docs/relay.md)")
+    add_relay_arguments(relay)
+
+    return parser

@@ -1,0 +1,346 @@
+"""The commands that ask the running node over its control socket: status, contacts, send,
+log, search, group, peers, network, nick and safety. Reads fall back to the store itself when
+no node runs (the identity is unlocked for that)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from p2pchat.cli.identity import load_identity, public_identity
+from p2pchat.cli.output import fail, peer_lines, print_json
+from p2pchat.tui.sanitize import clean
+
+
+def _check_home(home: Path) -> None:
+    if not home.is_dir():
+        fail(f"there is no p2pchat home at {home}: create one with"
+              f" 'p2pchat --home {home} init', or give the right --home")
+
+
+def _call(args: argparse.Namespace, method: str, **params: Any) -> Any:
+    from p2pchat.control_client import ControlClient, ControlError
+
+    _check_home(args.home)
+    try:
+        with ControlClient(args.home) as client:
+            return client.call(method, **params)
+    except ControlError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot talk to the node: {exc}")
+
+
+def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
+    """A read-only method: from the running node, or, with none, from the store itself."""
+    from p2pchat.control_client import ControlClient, ControlError
+    from p2pchat.node import CommandError
+    from p2pchat.offline import OfflineReader
+    from p2pchat.storage import keystore
+
+    _check_home(args.home)
+    try:
+        with ControlClient(args.home) as client:
+            return client.call(method, **params)
+    except ControlError as exc:
+        if exc.code != "no_node":
+            fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot talk to the node: {exc}")
+    header = keystore.read_header(args.home)
+    body_key = None
+    if method != "contacts.list":  # message texts are sealed with a key from the identity
+        body_key = load_identity(args.home, args).identity.derive_key("store")
+    try:
+        with OfflineReader(args.home, header.public_key, header.name, body_key) as reader:
+            return reader.call(method, **params)
+    except CommandError as exc:
+        fail(str(exc))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = _call(args, "status")
+    if args.json:
+        print_json(status)
+        return 0
+    print(f"{clean(status['name'])}  {status['fingerprint']}")
+    print(f"listening: {clean(', '.join(status['listen']))}")
+    print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
+          f"   presence: {status['presence']}")
+    if status.get("networks"):
+        print(f"networks: {clean(', '.join(status['networks']))}")
+    for relay in status.get("relays", []):
+        error = f" ({relay['last_error']})" if relay["last_error"] and \
+            relay["state"] != "attached" else ""
+        print(clean(f"relay: {relay['relay']}  {relay['state']}, {relay['links']} link(s),"
+                    f" from {relay['found_by']}{error}"))
+    return 0
+
+
+def _print_contacts(contacts: list[dict[str, Any]]) -> None:
+    if not contacts:
+        print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
+    for c in contacts:
+        name = clean(c["name"])
+        online = "online " if c["online"] else "offline"
+        state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
+        print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
+        if c["state"] == "request":
+            note = f": {peer_lines(c['note'])}" if c["note"] else ""
+            print(f"{'':<20} asks to connect{note}  (p2pchat contacts accept {name})")
+
+
+def cmd_contacts(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "list":
+        result = _read(args, "contacts.list")
+        if args.json:
+            print_json(result)
+        else:
+            _print_contacts(result)
+        return 0
+    if action == "add":
+        from p2pchat.core.identity import FingerprintError, parse_fingerprint
+
+        typed = " ".join(args.fingerprint)
+        try:
+            parse_fingerprint(typed)  # a typo is refused before the node is asked
+        except FingerprintError as exc:
+            fail(f"that fingerprint is not valid: {exc}")
+        result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
+                       addrs=args.addr or [])
+    elif action == "accept":
+        result = _call(args, "contacts.accept", who=args.who, name=args.name)
+    elif action == "block":
+        result = _call(args, "contacts.block", who=args.who)
+    elif action == "unblock":
+        result = _call(args, "contacts.unblock", who=args.who)
+    elif action == "rename":
+        result = _call(args, "contacts.rename", who=args.who, name=args.new_name)
+    else:
+        result = _call(args, "contacts.remove", who=args.who)
+    if args.json:
+        print_json(result)
+    elif action == "remove":
+        name = clean(result["name"])
+        print(f"Removed {name}; your history is kept. They can ask to connect again;"
+              f" 'p2pchat contacts block {name}' refuses them for good.")
+    else:
+        _print_contacts([result])
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    if (args.text is None) == (not args.lines):
+        fail("give the message, or --lines to send each line of standard input")
+    if not args.lines:
+        _print_sent(args, _call(args, "send", to=args.to, text=args.text))
+        return 0
+    from p2pchat.control_client import ControlClient, ControlError
+
+    _check_home(args.home)
+    sent = 0
+    try:
+        with ControlClient(args.home) as client:
+            for batch in _line_batches(sys.stdin):
+                for message in client.call("send", to=args.to, texts=batch):
+                    _print_sent(args, message)
+                sent += len(batch)
+    except ControlError as exc:
+        fail(f"{exc} ({sent} messages were sent before this)" if sent else str(exc))
+    except OSError as exc:
+        fail(f"cannot talk to the node: {exc} ({sent} messages were sent before this)")
+    return 0
+
+
+# One control call per batch: one commit for many lines, within the node's request line limit.
+_BATCH_TEXTS = 100
+_BATCH_BYTES = 128 * 1024  # of JSON, which may spell one character in up to 12 bytes
+
+
+def _line_batches(lines: Iterable[str]) -> Iterator[list[str]]:
+    """Non-blank lines, without their line ends, in batches for `send --lines`."""
+    batch: list[str] = []
+    size = 0
+    for line in lines:
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            continue
+        encoded = len(json.dumps(text))
+        if batch and (len(batch) == _BATCH_TEXTS or size + encoded > _BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(text)
+        size += encoded
+    if batch:
+        yield batch
+
+
+def _print_sent(args: argparse.Namespace, message: dict[str, Any]) -> None:
+    if args.json:
+        print_json(message)
+    else:
+        print(message["id"])
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 0:
+        fail("--limit must be 0 or more")
+    messages = _read(args, "log", **{"with": args.who, "limit": args.limit})
+    if not messages and not args.json:
+        print(f"No messages with {clean(args.who)} yet.", file=sys.stderr)
+    for m in messages:
+        if args.json:
+            print_json(m)
+        else:
+            status = f"  ({clean(m['status'])})" if m.get("status") else ""
+            when = clean(m["sent_at"])[:19].replace("T", " ")
+            print(f"{when}  {clean(m['author_name'])}: {peer_lines(m['text'])}{status}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Messages with a contact that contain TEXT (case-insensitive), oldest first."""
+    messages = _read(args, "log", **{"with": args.who, "limit": None})
+    wanted = args.text.casefold()
+    found = [m for m in messages if wanted in str(m.get("text", "")).casefold()]
+    if not found and not args.json:
+        print(f"Nothing with {clean(args.who)} contains {clean(args.text)!r}.", file=sys.stderr)
+    for m in found:
+        if args.json:
+            print_json(m)
+        else:
+            when = clean(m["sent_at"])[:19].replace("T", " ")
+            print(f"{when}  {clean(m['author_name'])}: {peer_lines(m['text'])}")
+    return 0
+
+
+def _print_groups(groups: list[dict[str, Any]]) -> None:
+    if not groups:
+        print("No groups yet. Start one with: p2pchat group create NAME")
+    for g in groups:
+        role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
+        print(f"{clean(g['title']):<20} {g['members']:>2} members, {g['online']:>2} online"
+              f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
+
+
+def cmd_group(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "list":
+        result = _call(args, "groups.list")
+    elif action == "members":
+        result = _call(args, "groups.members", group=args.group)
+    elif action == "create":
+        result = _call(args, "groups.create", title=args.name)
+    elif action == "invite":
+        result = _call(args, "groups.invite", group=args.group, who=args.contact)
+    elif action == "remove":
+        result = _call(args, "groups.remove", group=args.group, member=args.member)
+    else:
+        result = _call(args, "groups.leave", group=args.group)
+    if args.json:
+        print_json(result)
+    elif action == "members":
+        for m in result:
+            marks = " (owner)" * m["owner"] + " (you)" * m["you"]
+            online = "online " if m["online"] else "offline"
+            print(f"{clean(m['name']):<20} {online} {m['fingerprint']}{marks}")
+    elif action == "list":
+        _print_groups(result)
+    else:
+        _print_groups([result])
+    return 0
+
+
+def cmd_peers(args: argparse.Namespace) -> int:
+    result = _call(args, "peers")
+    if args.json:
+        print_json(result)
+        return 0
+    if not result["links"]:
+        print("No live links.")
+    for p in result["links"]:
+        path = p["address"] if p.get("relay") is None else f"via relay {p['relay']}"
+        print(clean(f"{p['name']:<20} {p['state']:<8} {p['direction']:<8} {path}"))
+    if result["nearby"]:
+        print("Nearby:")
+        for n in result["nearby"]:
+            label = n.get("name") or "(private)"
+            print(clean(f"  {label:<20} {n.get('fingerprint') or ''} {' '.join(n['addresses'])}"))
+    for r in result["requests"]:
+        name = clean(r["name"])
+        print(f"{name} asks to connect: p2pchat contacts accept {name}")
+    return 0
+
+
+def cmd_network(args: argparse.Namespace) -> int:
+    from p2pchat.network_command import NetworkCommandError
+    from p2pchat.network_command import cmd_network as run_network
+
+    try:
+        return run_network(args, load_identity)
+    except NetworkCommandError as exc:
+        fail(str(exc))
+
+
+def cmd_nick(args: argparse.Namespace) -> int:
+    """Your own name: through the running node (which uses it at once), else in the file."""
+    from p2pchat.control_client import ControlClient, ControlError
+    from p2pchat.storage import keystore
+
+    _check_home(args.home)
+    try:
+        with ControlClient(args.home) as client:
+            name = client.call("rename_self", name=args.name)["name"]
+    except ControlError as exc:
+        if exc.code != "no_node":
+            fail(str(exc))
+        name = keystore.rename(args.home, args.name)
+    except OSError as exc:
+        fail(f"cannot talk to the node: {exc}")
+    if args.json:
+        print_json({"name": name})
+    else:
+        print(f"You are now {clean(name)}; contacts see it on the next link.")
+    return 0
+
+
+def cmd_safety(args: argparse.Namespace) -> int:
+    from p2pchat.core.identity import (
+        FingerprintError,
+        fingerprint,
+        parse_fingerprint,
+        safety_number,
+    )
+    from p2pchat.tui.safety import safety_rows
+
+    who = " ".join(args.who)
+    try:
+        theirs = parse_fingerprint(who)
+    except FingerprintError as exc:
+        theirs = _contact_key(args, who, exc)
+    mine = public_identity(args.home).public_key
+    number = safety_number(mine, theirs)
+    if args.json:
+        print_json({"safety_number": number, "fingerprint": fingerprint(theirs)})
+        return 0
+    print("Safety number (compare it with theirs, it must be the same on both screens):")
+    for row in safety_rows(number):
+        print("  " + row)
+    return 0
+
+
+def _contact_key(args: argparse.Namespace, who: str, problem: Exception) -> bytes:
+    """A contact's public key by name, from the running node or else the store."""
+    from p2pchat.core.identity import parse_fingerprint
+
+    contacts = _read(args, "contacts.list")
+    wanted = who.strip().casefold()
+    for contact in contacts:
+        if str(contact.get("name", "")).casefold() == wanted:
+            return parse_fingerprint(str(contact["fingerprint"]))
+    fail(f"{who!r} is neither a valid fingerprint ({problem}) nor a contact's name")

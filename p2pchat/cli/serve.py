@@ -1,0 +1,101 @@
+"""The commands that run until stopped: `node`, `chat` (which starts a node behind the screen)
+and `relay`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from p2pchat.cli.identity import create_identity, load_identity, unlock_identity
+from p2pchat.cli.output import fail
+from p2pchat.home import ensure_home
+
+
+def _node_config(args: argparse.Namespace) -> Any:
+    """The NodeConfig that `node` and `chat` build from their shared options."""
+    from p2pchat.net.addresses import parse_addr
+    from p2pchat.net.relay_client import parse_relay
+    from p2pchat.node import NodeConfig
+
+    try:
+        listen = tuple(parse_addr(text) for text in args.listen or ["[::]:0"])
+    except ValueError as exc:
+        fail(f"--listen: {exc}")
+    try:
+        relays = tuple(dict.fromkeys(parse_relay(text) for text in args.relay or []))
+    except ValueError as exc:
+        fail(f"--relay: {exc}")
+    return NodeConfig(
+        listen=listen, mdns=not args.no_mdns,
+        mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
+        presence=args.presence, relays=relays,
+    )
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from p2pchat.logsetup import configure_logging
+    from p2pchat.node import CommandError
+    from p2pchat.runner import serve
+
+    config = _node_config(args)
+    stored = load_identity(ensure_home(args.home), args)
+    if not stored.sealed:
+        print("p2pchat: note: this identity is stored without a passphrase", file=sys.stderr)
+    configure_logging(args.verbose - args.quiet)
+    try:
+        asyncio.run(serve(args.home, stored.identity, stored.name, config))
+    except CommandError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot start the node: {exc.strerror or exc}")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from p2pchat.storage import keystore
+
+    config = _node_config(args)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail("'p2pchat chat' needs a terminal; scripts can use the other commands")
+    home = ensure_home(args.home)
+    from p2pchat.tui.main import Background, StartError, run_chat  # prompt_toolkit only here
+
+    unlocked: list[bytes | None] = []
+
+    def unlock() -> Any:
+        if not keystore.exists(home):  # a first run: create the identity, ask nothing twice
+            print("Welcome to p2pchat. First, your identity (it stays on this machine).")
+            stored, passphrase = create_identity(home, args)
+        else:
+            stored, passphrase = unlock_identity(home, args)
+        unlocked.append(passphrase)
+        return stored
+
+    def background() -> Background:
+        argv = [sys.executable, "-m", "p2pchat", "--home", str(home), "node",
+                "--presence", args.presence, "--passphrase-file", "/dev/stdin"]
+        for addr in args.listen or []:
+            argv += ["--listen", addr]
+        for addr in args.mdns_interface or []:
+            argv += ["--mdns-interface", addr]
+        if args.no_mdns:
+            argv.append("--no-mdns")
+        return Background(argv, unlocked[0] if unlocked else None)
+
+    try:
+        return run_chat(home, config, unlock, background)
+    except StartError as exc:
+        fail(str(exc))
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from p2pchat.relay.command import RelayError
+    from p2pchat.relay.command import cmd_relay as run_relay
+
+    try:
+        return run_relay(args)
+    except RelayError as exc:
+        fail(str(exc))
