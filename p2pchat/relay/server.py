@@ -52,7 +52,7 @@ from p2pchat.net.listen import bound_addresses, listen
 log = logging.getLogger("p2pchat.relay")
 
 DEFAULT_PORT = 7744
-READ_SIZE = 65536
+READ_SIZE = 256 * 1024  # several frames a read: one turn, one write each way for a burst
 _MAX_LOGGED_REASON = 120
 
 
