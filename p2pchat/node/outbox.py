@@ -93,9 +93,8 @@ class Outbox:
             if not waiter.done():
                 waiter.set_result(None)
         if queued:
-            # After the steps that set_result just scheduled: a command's answer leaves first
-            # and its client turns round while the records are encrypted and written. A
-            # client's next command then waits for no link (-10 % per message, one at a time).
+            # After the steps that set_result just scheduled: a command's answer leaves first,
+            # and its client turns round while the records are encrypted and written.
             asyncio.get_running_loop().call_soon(self._send, queued)
 
     @staticmethod
