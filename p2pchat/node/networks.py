@@ -172,26 +172,25 @@ class Networks:
             key = await asyncio.get_running_loop().run_in_executor(
                 None, net.derive_key, name, secret)
             joined = stored.joined(self._joined, stored.Network(name, key))
-            stored.save(self._home, self._identity, joined)
         except net.NetworkError as exc:
             raise CommandError("bad_network", str(exc)) from None
-        except OSError as exc:
-            raise CommandError("storage", f"could not save the networks: {exc}") from None
-        self._set(joined)
-        log.info("joined network %s", name)
-        self._on_change()
-        return self.view()
+        return self._keep(joined, "joined", name)
 
     def leave(self, name: str) -> dict[str, Any]:
         try:
             remaining = stored.left(self._joined, name)
-            stored.save(self._home, self._identity, remaining)
         except net.NetworkError as exc:
             raise CommandError("unknown_network", str(exc)) from None
+        return self._keep(remaining, "left", name)
+
+    def _keep(self, networks: list[stored.Network], done: str, name: str) -> dict[str, Any]:
+        """Save the networks, then use them: a change the file does not hold is not made."""
+        try:
+            stored.save(self._home, self._identity, networks)
         except OSError as exc:
             raise CommandError("storage", f"could not save the networks: {exc}") from None
-        self._set(remaining)
-        log.info("left network %s", name)
+        self._set(networks)
+        log.info("%s network %s", done, name)
         self._on_change()
         return self.view()
 
