@@ -17,6 +17,12 @@ Writes that nobody is told about (a peer's acknowledgement of our messages) need
 their own: `schedule_lazy_flush` lets them ride on the next commit that is made anyway, or
 commits them within LAZY_COMMIT_S when none comes. Records queued for one link in a turn leave in
 one socket write.
+
+Commands that arrive together share a commit. Several clients each sending one message at a
+time come back one or two per turn, so committing at every turn's end would cost each message
+its own fsync. So when recent commits were shared by more commands than are waiting now, the
+commit is held until as many are waiting, or for COMMIT_DELAY at most (PostgreSQL's
+`commit_delay` idea). A lone client is never held: its commits carry one command each.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from p2pchat.storage.store import Store, StoreError
 log = logging.getLogger("p2pchat.node")
 
 LAZY_COMMIT_S = 0.05  # at most this long before a lazy write is committed
+COMMIT_DELAY = 0.001  # at most this long a command's commit waits for others to share it
+GROUP_WINDOW = 0.02  # how long the size of a shared commit is remembered
 
 
 class Outbox:
@@ -47,11 +55,17 @@ class Outbox:
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
         self._lazy: asyncio.TimerHandle | None = None
+        self._held: asyncio.TimerHandle | None = None
+        # The most commands one commit carried lately, and until when that is remembered.
+        self._peak = 1
+        self._peak_until = 0.0
 
-    def queue(self, link: Link, record: Record) -> None:
-        """Send `record` on `link` once the current turn's writes are committed."""
+    def queue(self, link: Link, record: Record, *, awaited: bool = False) -> None:
+        """Send `record` on `link` once the current turn's writes are committed. `awaited`: a
+        command queues it and awaits `durable()` next, which decides when that commit is made."""
         self._queued.append((link, encode_record(record)))
-        self.schedule_flush()
+        if not awaited:
+            self.schedule_flush()
 
     def schedule_flush(self) -> None:
         """Commit at the end of this turn (for writes that no record or waiter depends on)."""
@@ -67,20 +81,37 @@ class Outbox:
 
     async def durable(self) -> None:
         """Wait until every write made so far is committed; CommandError("storage") if not."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
-        self.schedule_flush()
+        expected = self._peak if loop.time() < self._peak_until else 1
+        if len(self._waiters) >= expected:
+            self.schedule_flush()
+        elif self._held is None:
+            self._held = loop.call_later(COMMIT_DELAY, self._hold_ended)
         await waiter
+
+    def _hold_ended(self) -> None:
+        self._held = None
+        # Fewer came than lately: expect as many as are here from now on.
+        self._peak = max(1, len(self._waiters))
+        self._peak_until = asyncio.get_running_loop().time() + GROUP_WINDOW
+        self.schedule_flush()
 
     def commit(self) -> None:
         if self._lazy is not None:  # this commit covers the lazy writes too
             self._lazy.cancel()
             self._lazy = None
+        if self._held is not None:  # and the held ones
+            self._held.cancel()
+            self._held = None
         if self._store().commit() and self._on_committed is not None:
             self._on_committed()
 
     def flush(self) -> None:
         self._scheduled = False
+        if self._waiters:
+            self._note_shared(len(self._waiters))
         try:
             self.commit()
         except Exception as exc:
@@ -96,6 +127,11 @@ class Outbox:
             # After the steps that set_result just scheduled: a command's answer leaves first,
             # and its client turns round while the records are encrypted and written.
             asyncio.get_running_loop().call_soon(self._send, queued)
+
+    def _note_shared(self, commands: int) -> None:
+        now = asyncio.get_running_loop().time()
+        if commands >= self._peak or now >= self._peak_until:
+            self._peak, self._peak_until = commands, now + GROUP_WINDOW
 
     @staticmethod
     def _send(queued: list[tuple[Link, bytes]]) -> None:

@@ -67,9 +67,10 @@ class Sender:
         return self._state(link).budget.take(asyncio.get_running_loop().time())
 
     def push(self, link: Link, env: Envelope) -> None:
-        """Send a newly written envelope after the commit (it is the next in its log)."""
+        """Send a newly written envelope after the commit (it is the next in its log). For a
+        command that awaits `Outbox.durable()` next."""
         state = self._state(link)
-        self._outbox.queue(link, env)
+        self._outbox.queue(link, env, awaited=True)
         log_id = (env.conv, env.author)
         state.handed[log_id] = max(state.handed.get(log_id, 0), env.seq)
 

@@ -130,3 +130,81 @@ async def test_a_lazy_write_alone_is_committed_soon(dm: Store) -> None:
     outbox.schedule_lazy_flush()  # a second receipt in the meantime adds no second timer
     assert committed_peer_seq(dm.path) is None  # nothing forced an fsync for it
     await until(lambda: committed_peer_seq(dm.path) == 2, 10, "the lazy commit")
+
+
+class CountingStore:
+    """The real store, counting the commits that wrote something."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.commits = 0
+
+    def commit(self) -> bool:
+        wrote = self.store.commit()
+        self.commits += wrote
+        return wrote
+
+
+def write(store: Store, seq: int) -> None:
+    """Something for a commit to carry: one more acknowledged seq."""
+    store.set_peer_seq(CONV, PEER, ME, seq)
+
+
+async def test_a_lone_command_is_never_held(dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("p2pchat.node.outbox.COMMIT_DELAY", 3600.0)  # a hold would never end
+    counting = CountingStore(dm)
+    outbox = Outbox(lambda: counting)  # type: ignore[arg-type, return-value]
+    for seq in range(1, 4):
+        write(dm, seq)
+        await asyncio.wait_for(outbox.durable(), 10)
+    assert counting.commits == 3
+    assert committed_peer_seq(dm.path) == 3
+
+
+async def test_commands_that_come_together_share_one_commit(
+        dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("p2pchat.node.outbox.COMMIT_DELAY", 3600.0)
+    counting = CountingStore(dm)
+    outbox = Outbox(lambda: counting)  # type: ignore[arg-type, return-value]
+    write(dm, 1)
+    # Three commands in one turn: one commit, and the outbox learns that three come together.
+    await asyncio.wait_for(asyncio.gather(*(outbox.durable() for _ in range(3))), 10)
+    assert counting.commits == 1
+    # Then they come back one at a time: the first two wait for the third.
+    write(dm, 2)
+    first = asyncio.ensure_future(outbox.durable())
+    second = asyncio.ensure_future(outbox.durable())
+    for _ in range(20):  # turns of the loop, no time: the hold would last an hour
+        await asyncio.sleep(0)
+    assert not first.done() and not second.done()
+    assert committed_peer_seq(dm.path) == 1  # held, so not on disk yet, and nobody was told
+    await asyncio.wait_for(asyncio.gather(first, second, outbox.durable()), 10)
+    assert counting.commits == 2
+    assert committed_peer_seq(dm.path) == 2
+
+
+async def test_a_held_commit_goes_when_the_others_do_not_come(
+        dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("p2pchat.node.outbox.COMMIT_DELAY", 0.01)
+    counting = CountingStore(dm)
+    outbox = Outbox(lambda: counting)  # type: ignore[arg-type, return-value]
+    write(dm, 1)
+    await asyncio.wait_for(asyncio.gather(*(outbox.durable() for _ in range(3))), 10)
+    write(dm, 2)
+    await asyncio.wait_for(outbox.durable(), 10)  # alone after all: committed after the hold
+    assert committed_peer_seq(dm.path) == 2
+    # Having waited once in vain, the outbox expects one command again and holds no more.
+    monkeypatch.setattr("p2pchat.node.outbox.COMMIT_DELAY", 3600.0)
+    write(dm, 3)
+    await asyncio.wait_for(outbox.durable(), 10)
+    assert (counting.commits, committed_peer_seq(dm.path)) == (3, 3)
+
+
+async def test_a_record_a_command_queues_waits_for_its_commit(dm: Store) -> None:
+    """`awaited`: the command's durable() makes the commit; nothing is flushed before it."""
+    outbox = Outbox(lambda: dm)
+    write(dm, 1)
+    outbox.queue(object(), SyncVector(conv=CONV), awaited=True)  # type: ignore[arg-type]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert committed_peer_seq(dm.path) is None
