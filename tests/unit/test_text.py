@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -87,3 +87,11 @@ def test_iso_from_ms_matches_datetime_and_never_raises() -> None:
 @given(st.integers(min_value=-(2**80), max_value=2**80))
 def test_iso_from_ms_is_total(ms: int) -> None:
     assert datetime.fromisoformat(iso_from_ms(ms)).year in range(1970, 10000)
+
+
+@SETTINGS
+@given(st.integers(min_value=0, max_value=MAX_TIMESTAMP_MS))
+def test_iso_from_ms_is_datetimes_own_format(ms: int) -> None:
+    """The per-second memo changes nothing: the same text as formatting the instant whole."""
+    whole = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    assert iso_from_ms(ms) == whole.isoformat(timespec="milliseconds")
