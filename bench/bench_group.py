@@ -52,10 +52,10 @@ class EnvelopeCount:
         self.count = 0
         queue, forward = Outbox.queue, Sender.forward
 
-        def counted_queue(outbox: Outbox, link: Any, record: Record) -> None:
+        def counted_queue(outbox: Outbox, link: Any, record: Record, **options: Any) -> None:
             if isinstance(record, Envelope) and record.conv == self.group:
                 self.count += 1
-            queue(outbox, link, record)
+            queue(outbox, link, record, **options)
 
         def counted_forward(sender: Sender, link: Any, env: Envelope) -> None:
             if env.conv == self.group:
