@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from p2pchat import __version__
 from p2pchat.core.identity import fingerprint
+from p2pchat.core.messages import dm_conversation_id
 from p2pchat.net.addresses import Address, format_addr
 from p2pchat.node.config import CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations
@@ -109,17 +110,25 @@ class NodeCommands:
         return self.status()
 
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
-        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        """`who`: a contact, or a group (by title or id) when no contact has that name."""
+        states = ("contact", "request", "blocked")
+        if self._names_group(who, states):
+            name = self.groups.find(who).conv.hex()
+        else:
+            name = fingerprint(self.trust.contact_for(who, states=states).key)
         try:
-            self.reading.mark_read(contact.key, message_id)
+            self.reading.mark_read(name, message_id)
         except ValueError as exc:
             raise CommandError("bad_request", str(exc)) from None
         return {}
 
     def unread(self) -> dict[str, int]:
-        """Unread messages per contact (fingerprint -> count, at most 99), for every screen."""
-        return {fingerprint(c.key): n for c in self.db.list_contacts(states=("contact",))
-                if (n := self.reading.unread(c.key))}
+        """Unread messages per contact (fingerprint -> count, at most 99) and per group (its id
+        -> count), for every screen."""
+        convs = {fingerprint(c.key): dm_conversation_id(self.key, c.key)
+                 for c in self.db.list_contacts(states=("contact",))}
+        convs.update((conv.hex(), conv) for conv in self.groups.ids())
+        return {name: n for name, conv in convs.items() if (n := self.reading.unread(name, conv))}
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
         """To a contact, or to a group (by title or id) when no contact has that name."""

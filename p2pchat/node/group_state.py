@@ -292,6 +292,10 @@ class GroupBase:
 
     # ------------------------------------------------------------ lookups
 
+    def ids(self) -> list[bytes]:
+        """Every group we hold, left ones too (their history stays)."""
+        return list(self._groups)
+
     def names(self, which: str) -> bool:
         """Whether `which` names one of our groups (by title or id)."""
         try:

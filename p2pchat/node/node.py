@@ -123,7 +123,7 @@ class Node(NodeCommands):
             views=self.views, links=self.links, contact_state=self._contact_state,
             contact_key=lambda who: self.trust.contact_for(who).key,
         )
-        self.reading = ReadPositions(home, self.key, store=lambda: self.db)
+        self.reading = ReadPositions(home, store=lambda: self.db)
 
     def _knows(self, key: bytes) -> bool:
         """A contact or a fellow group member: who may still link to a node in a network

@@ -1,9 +1,10 @@
 """Read positions: how far the user has read each conversation, so unread counts survive a
 restart and agree between every screen attached to the node.
 
-Kept in `read_positions.json` in the home (fingerprint -> id of the newest message read), written
-atomically; the file is bounded and checked like any file on disk. Without a position, what came
-after our own last message counts as unread (we had read what we answered).
+Kept in `read_positions.json` in the home (a contact's fingerprint or a group's id -> id of the
+newest message read), written atomically; the file is bounded and checked like any file on disk.
+Without a position, what came after our own last message counts as unread (we had read what we
+answered).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from p2pchat.core.identity import fingerprint
-from p2pchat.core.messages import dm_conversation_id
 from p2pchat.storage.atomic import replace_file
 from p2pchat.storage.store import Store
 
@@ -29,9 +28,8 @@ _ID = re.compile(r"[0-9a-f]{32}")
 
 
 class ReadPositions:
-    def __init__(self, home: Path, key: bytes, *, store: Callable[[], Store]) -> None:
+    def __init__(self, home: Path, *, store: Callable[[], Store]) -> None:
         self._path = home / FILE_NAME
-        self._key = key
         self._store = store
         self._positions: dict[str, str] | None = None  # read on first use
 
@@ -59,11 +57,11 @@ class ReadPositions:
         return {k: v for k, v in list(value.items())[:MAX_ENTRIES]
                 if isinstance(k, str) and len(k) <= 80 and isinstance(v, str) and _ID.fullmatch(v)}
 
-    def mark_read(self, peer: bytes, message_id: str) -> None:
+    def mark_read(self, who: str, message_id: str) -> None:
+        """`who`: the conversation's name in the API (a contact's fingerprint, a group's id)."""
         if not _ID.fullmatch(message_id):
             raise ValueError("a message id is 32 lowercase hex digits")
         positions = self._loaded()
-        who = fingerprint(peer)
         if positions.get(who) == message_id:
             return
         positions.pop(who, None)
@@ -72,10 +70,9 @@ class ReadPositions:
             del positions[next(iter(positions))]
         self._write(positions)
 
-    def unread(self, peer: bytes) -> int:
-        conv = dm_conversation_id(self._key, peer)
+    def unread(self, who: str, conv: bytes) -> int:
         messages = self._store().history(conv, MAX_COUNTED + 1)
-        position = self._loaded().get(fingerprint(peer))
+        position = self._loaded().get(who)
         ids = [m.hash.hex()[:32] for m in messages]
         if position in ids:
             start = ids.index(position) + 1

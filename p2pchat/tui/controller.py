@@ -125,7 +125,8 @@ class Controller:
     async def _mark_read(self) -> None:
         """Tell the node the open conversation is read up to its newest message."""
         conv = self.state.current
-        if conv is None or conv.state != "contact" or not conv.loaded or not conv.messages:
+        readable = conv is not None and (conv.state == "contact" or conv.kind == "group")
+        if conv is None or not readable or not conv.loaded or not conv.messages:
             return
         newest = conv.messages[-1].id
         if newest != conv.read_marked:

@@ -106,8 +106,7 @@ class ChatState:
     def set_unread(self, counts: dict[str, Any]) -> None:
         """The node's unread counts (kept across restarts); the open conversation is read."""
         for conv in self.conversations.values():
-            # The node keeps no read position for a group: its count is this screen's own.
-            if conv.fingerprint != self.selected and conv.kind != "group":
+            if conv.fingerprint != self.selected:
                 count = counts.get(conv.fingerprint)
                 conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
 

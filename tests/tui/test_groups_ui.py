@@ -8,6 +8,7 @@ import pytest
 
 from p2pchat.tui.commands import Named, ParseError, parse, parse_group
 from p2pchat.tui.controller import Controller
+from tests.aio import until
 from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_state import BOB, loaded_state, message
 
@@ -116,7 +117,22 @@ async def test_group_commands_act_on_the_selected_group() -> None:
         await controller.stop()
 
 
-def test_a_group_row_is_marked_apart_and_keeps_its_own_unread_count() -> None:
+async def test_reading_the_open_group_is_reported_to_the_node() -> None:
+    backend = GroupBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/group create club")
+        assert controller.state.selected == GROUP
+        event = message(GROUP, "g1", "hi", author_name="carol") | {"group": "club"}
+        backend.streams[0].queue.put_nowait(event)
+        await until(lambda: ("read", (GROUP, "g1")) in backend.calls, 10,
+                    "the open group marked read")
+    finally:
+        await controller.stop()
+
+
+def test_a_group_row_is_marked_apart_and_shows_the_nodes_unread_count() -> None:
     from p2pchat.tui.render import header, row_mark
 
     state = loaded_state()
@@ -126,8 +142,9 @@ def test_a_group_row_is_marked_apart_and_keeps_its_own_unread_count() -> None:
     state.upsert_group(group(online=2))
     assert row_mark(conv) == ("#", "class:online")
     state.apply(message(GROUP, "m1", "hi", author_name="carol") | {"group": "club"})
-    state.set_unread({})  # the node counts contacts only: the group's count stays
-    assert conv.unread == 1
+    assert conv.unread == 1  # counted as it arrives
+    state.set_unread({GROUP: 4})  # the node's count, kept across restarts, as for a contact
+    assert conv.unread == 4
     state.select(GROUP)
     assert header(state) == " club · group"
     state.upsert_group(group(role="left"))

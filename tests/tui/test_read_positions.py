@@ -7,6 +7,7 @@ import pytest
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.reading import FILE_NAME
 from tests.aio import until
+from tests.groups_net import befriend, caught_up, wait_linked
 from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
@@ -50,3 +51,30 @@ async def test_a_damaged_positions_file_only_resets_the_counts(
     assert alice.unread() == {}
     with pytest.raises(Exception, match="no contact named"):
         alice.mark_read("nobody", "0" * 32)
+
+
+async def test_a_groups_unread_count_survives_a_restart_too(
+    make_local_node: MakeLocalNode,
+) -> None:
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
+    await befriend(alice, bob)
+    await wait_linked([(alice, bob)])
+    group = (await alice.create_group("fika"))["group"]
+    await alice.invite_to_group(group, "bob")
+    await until(lambda: caught_up(bob, group, alice), 20, "bob in the group")
+    await alice.send("fika", "coffee at three?")
+    await until(lambda: len(bob.history(group)) == 1, 10, "alice's message at bob")
+    for text in ("yes", "make it four", "bringing buns"):
+        await bob.send(group, text)
+    await until(lambda: len(alice.history("fika")) == 4, 10, "bob's messages at alice")
+    assert alice.unread() == {group: 3}  # after her own last message, as for a contact
+
+    alice.mark_read("fika", alice.history("fika")[1]["id"])  # by title, or by id below
+    assert alice.unread() == {group: 2}
+
+    identity = alice.identity
+    await alice.stop()
+    again = await make_local_node("alice", identity=identity)
+    assert again.unread() == {group: 2}
+    again.mark_read(group, again.history(group)[-1]["id"])
+    assert again.unread() == {}
