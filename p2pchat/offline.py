@@ -1,9 +1,10 @@
 """Reading a home without its node: contacts and history from the store, opened read-only.
 
-`p2pchat log` and `p2pchat contacts list` work whether or not a node runs: with none, the
-store is opened for reading only (SQLite's WAL lets a reader in beside a writer), and the
-answers have the same shape as the control API's (docs/api.md), built by the node's own Views.
-Nobody is online when no node runs.
+`p2pchat log` (of a contact or a group) and `p2pchat contacts list` work whether or not a
+node runs: with none, the store is opened for reading only (SQLite's WAL lets a reader in beside
+a writer), and the answers have the same shape as the control API's (docs/api.md), built by the
+node's own Views and group code (a group's state rebuilt from its stored op chain). Nobody is
+online when no node runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.node.config import CommandError
+from p2pchat.node.group_state import find_group, stored_groups
+from p2pchat.node.groups import group_history
 from p2pchat.node.node import DB_FILE
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Contact, Store, StoreError
@@ -68,23 +71,29 @@ class OfflineReader:
             who = str(params.get("with", ""))
             if store is None:
                 raise CommandError("unknown_contact", f"no contact named {who!r}")
+            limit = params.get("limit")
             contact = self._contact(store, who)
+            if contact is None:  # a group, as the node would take it (a contact's name first)
+                try:
+                    group = find_group(stored_groups(store), who)
+                except CommandError as exc:
+                    if exc.code != "unknown_group":
+                        raise
+                    raise CommandError("unknown_contact",
+                                       f"no contact or group named {who!r}") from None
+                return group_history(self._views, store, group, limit)
             conv = dm_conversation_id(self._key, contact.key)
             return [self._views.message(m.envelope, own=m.own,
                                         status=m.status if m.own else None,
                                         stored_hash=m.hash, readable=m.readable)
-                    for m in store.history(conv, params.get("limit"))]
+                    for m in store.history(conv, limit)]
         raise CommandError("no_node", f"'{method}' needs the running node")
 
-    def _contact(self, store: Store, who: str) -> Contact:
+    def _contact(self, store: Store, who: str) -> Contact | None:
         contact = store.contact_by_name(who)
         if contact is None:
             try:
                 contact = store.get_contact(parse_fingerprint(who))
             except FingerprintError:
                 contact = None
-        if contact is None or contact.state not in READABLE_STATES:
-            # Group titles live in the op chain, which only the running node rebuilds.
-            raise CommandError("unknown_contact", f"no contact named {who!r} (a group's log"
-                                                  " needs the running node)")
-        return contact
+        return contact if contact is not None and contact.state in READABLE_STATES else None

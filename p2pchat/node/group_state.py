@@ -86,6 +86,49 @@ class Group:
         return self.state.group
 
 
+def stored_groups(db: Store) -> dict[bytes, Group]:
+    """Every group in the store, its state rebuilt from its op chain, with its keys and pending
+    records. A group whose chain does not load is logged and left out (the others still do)."""
+    groups = {}
+    for conv, left in db.list_groups():
+        try:
+            ops = [decode_record(data) for data in db.group_ops(conv)]
+            state = core.genesis(_op(ops[0]))
+            for op in ops[1:]:
+                state = core.apply_op(state, _op(op))
+            leaves = [decode_record(data) for data in db.group_leaves(conv)]
+        except (StoreError, ProtocolError, IndexError) as exc:
+            log.error("group %s cannot be loaded: %s", conv.hex()[:8], exc)
+            continue
+        invites = {member: decode_record(data)
+                   for member, data in db.group_invites(conv).items()}
+        group = Group(state, db.group_keys(conv), GroupGossip(conv), left=left,
+                      invites={member: invite for member, invite in invites.items()
+                               if isinstance(invite, GroupInvite)})
+        group.leaves = {leave.member: leave for leave in leaves if isinstance(leave, GroupLeave)}
+        groups[conv] = group
+    return groups
+
+
+def find_group(groups: dict[bytes, Group], which: str) -> Group:
+    """A group by its id (hex) or its title (case-insensitive; one not left wins a tie)."""
+    try:
+        g = groups.get(bytes.fromhex(which))
+    except ValueError:
+        g = None
+    if g is not None:
+        return g
+    fold = which.strip().casefold()
+    found = [g for g in groups.values() if g.state.title.casefold() == fold]
+    active = [g for g in found if not g.left] or found
+    if len(active) > 1:
+        raise CommandError("ambiguous_group",
+                           f"several groups are called {which!r}: use the group id")
+    if not active:
+        raise CommandError("unknown_group", f"no group called {which!r}: see 'group list'")
+    return active[0]
+
+
 class GroupBase:
     def __init__(
         self,
@@ -126,25 +169,7 @@ class GroupBase:
 
     def load(self) -> None:
         """At start: every group's state from its stored op chain, keys and pending records."""
-        db = self._store()
-        for conv, left in db.list_groups():
-            try:
-                ops = [decode_record(data) for data in db.group_ops(conv)]
-                state = core.genesis(_op(ops[0]))
-                for op in ops[1:]:
-                    state = core.apply_op(state, _op(op))
-                leaves = [decode_record(data) for data in db.group_leaves(conv)]
-            except (StoreError, ProtocolError, IndexError) as exc:
-                log.error("group %s cannot be loaded: %s", conv.hex()[:8], exc)
-                continue
-            invites = {member: decode_record(data)
-                       for member, data in db.group_invites(conv).items()}
-            group = Group(state, db.group_keys(conv), GroupGossip(conv), left=left,
-                           invites={member: invite for member, invite in invites.items()
-                                    if isinstance(invite, GroupInvite)})
-            group.leaves = {leave.member: leave for leave in leaves
-                            if isinstance(leave, GroupLeave)}
-            self._groups[conv] = group
+        self._groups.update(stored_groups(self._store()))
         self._dial_members()
 
     def reload(self) -> None:
@@ -305,22 +330,7 @@ class GroupBase:
         return True
 
     def find(self, which: str) -> Group:
-        """A group by its id (hex) or its title (case-insensitive)."""
-        try:
-            g = self._groups.get(bytes.fromhex(which))
-        except ValueError:
-            g = None
-        if g is not None:
-            return g
-        fold = which.strip().casefold()
-        found = [g for g in self._groups.values() if g.state.title.casefold() == fold]
-        active = [g for g in found if not g.left] or found
-        if len(active) > 1:
-            raise CommandError("ambiguous_group",
-                               f"several groups are called {which!r}: use the group id")
-        if not active:
-            raise CommandError("unknown_group", f"no group called {which!r}: see 'group list'")
-        return active[0]
+        return find_group(self._groups, which)
 
     def _owned(self, which: str) -> Group:
         g = self.find(which)

@@ -36,6 +36,8 @@ from p2pchat.node.config import CommandError
 from p2pchat.node.conversations import now_ms, text_body
 from p2pchat.node.group_records import GroupRecords
 from p2pchat.node.group_state import NO_KEY_YET, Group
+from p2pchat.node.views import Views
+from p2pchat.storage.store import Store
 
 
 class Groups(GroupRecords):
@@ -148,21 +150,7 @@ class Groups(GroupRecords):
         return events
 
     def history(self, which: str, limit: int | None = None) -> list[dict[str, Any]]:
-        g = self.find(which)
-        out = []
-        for stored in self._store().history(g.conv, limit):
-            env, body, readable = stored.envelope, None, stored.readable
-            if readable:
-                try:
-                    body = core.open_group_envelope(g.state, g.keys, env)
-                except MissingKey:
-                    body = encode_text(NO_KEY_YET)
-                except GroupError:
-                    readable = False
-            out.append(self._views.message(
-                env, own=stored.own, status=stored.status if stored.own else None,
-                stored_hash=stored.hash, readable=readable, body=body, group=g.state.title))
-        return out
+        return group_history(self._views, self._store(), self.find(which), limit)
 
     def listing(self) -> list[dict[str, Any]]:
         return [self.view(g) for g in self._groups.values()]
@@ -177,3 +165,22 @@ class Groups(GroupRecords):
             "you": key == self._key,
             "online": key == self._key or key in linked,
         } for key in sorted(g.state.members, key=lambda k: self._member_name(g, k).casefold())]
+
+
+def group_history(views: Views, db: Store, g: Group, limit: int | None) -> list[dict[str, Any]]:
+    """A group's messages as `log` shows them, opened with the keys we hold (for the node and
+    for reading a home without it, offline.py)."""
+    out = []
+    for stored in db.history(g.conv, limit):
+        env, body, readable = stored.envelope, None, stored.readable
+        if readable:
+            try:
+                body = core.open_group_envelope(g.state, g.keys, env)
+            except MissingKey:
+                body = encode_text(NO_KEY_YET)
+            except GroupError:
+                readable = False
+        out.append(views.message(
+            env, own=stored.own, status=stored.status if stored.own else None,
+            stored_hash=stored.hash, readable=readable, body=body, group=g.state.title))
+    return out

@@ -132,3 +132,24 @@ def test_kill_9_of_any_member_loses_and_doubles_nothing(make_node: MakeNode) -> 
         counts = Counter(m["id"] for m in node.log_json("club"))
         assert set(Counter(texts(node, "club")).values()) == {1}
         assert len(counts) == len(everything) and set(counts.values()) == {1}
+
+
+def test_a_groups_log_and_search_work_with_no_node_running(make_node: MakeNode) -> None:
+    a, b = (make_node(n).start() for n in ("a", "b"))
+    group = start_group(a, b)
+    b.cli("send", "club", "minutes of the meeting", check=True)
+    wait_for(lambda: has(a, "club", "minutes of the meeting"), 5, "b's message at a")
+    a.cli("send", "club", "thanks", check=True)
+    online = a.log_json("club")
+    a.stop()
+
+    # Read from the store alone: the state rebuilt from the op chain, the text opened with the
+    # group key, the same answers as the running node gave.
+    assert a.log_json("club") == online
+    assert a.log_json(group) == online
+    assert [m["text"] for m in online] == ["minutes of the meeting", "thanks"]
+    found = a.cli("search", "club", "MEETING", check=True).stdout
+    assert "b: minutes of the meeting" in found and "thanks" not in found
+    missing = a.cli("log", "nobody")
+    assert_clean_failure(missing)
+    assert "no contact or group named 'nobody'" in missing.stderr
