@@ -49,10 +49,12 @@ def _text(params: dict[str, Any], key: str, required: bool = True) -> str:
     return value
 
 
-def _texts(params: dict[str, Any]) -> list[str]:
-    value = params.get("texts")
+def _strings(params: dict[str, Any], key: str, required: bool = True) -> list[str]:
+    value = params.get(key)
+    if value is None and not required:
+        return []
     if not isinstance(value, list) or not all(isinstance(text, str) for text in value):
-        raise CommandError("bad_request", "'texts' must be a list of strings")
+        raise CommandError("bad_request", f"'{key}' must be a list of strings")
     return value
 
 
@@ -77,7 +79,9 @@ class ControlServer:
             "peers": self._sync(lambda p: node_.peers()),
             "contacts.list": self._sync(lambda p: node_.list_contacts()),
             "contacts.add": lambda p: node_.add_contact(
-                _text(p, "fingerprint"), _text(p, "name"), p.get("addrs") or []),
+                _text(p, "fingerprint"), _text(p, "name"), _strings(p, "addrs", required=False)),
+            "contacts.addr": lambda p: node_.set_contact_addrs(_text(p, "who"),
+                                                               _strings(p, "addrs")),
             "contacts.accept": lambda p: node_.accept_contact(
                 _text(p, "who"), _text(p, "name", required=False) or None),
             "contacts.block": lambda p: node_.block_contact(_text(p, "who")),
@@ -88,7 +92,7 @@ class ControlServer:
             "rename_self": self._sync(lambda p: node_.rename_self(_text(p, "name"))),
             "read": self._sync(lambda p: node_.mark_read(_text(p, "with"), _text(p, "id"))),
             "unread": self._sync(lambda p: node_.unread()),
-            "send": lambda p: (node_.send_many(_text(p, "to"), _texts(p)) if "texts" in p
+            "send": lambda p: (node_.send_many(_text(p, "to"), _strings(p, "texts")) if "texts" in p
                                else node_.send(_text(p, "to"), _text(p, "text"))),
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
             "network.join": lambda p: node_.networks.join(_text(p, "name"),

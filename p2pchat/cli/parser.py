@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True, help="what you call them")
     add.add_argument("--addr", action="append", metavar="HOST:PORT",
                      help="where to reach them, if mDNS can't find them (repeatable)")
+    addr = action("addr", "set where to reach a contact, if mDNS can't find them (none: let"
+                  " discovery find them)")
+    addr.add_argument("who", help="their name or fingerprint")
+    addr.add_argument("addr", nargs="*", metavar="HOST:PORT",
+                      help="their addresses, replacing the ones you typed before")
     accept = action("accept", "accept someone who asked to connect")
     accept.add_argument("who", help="their name or fingerprint")
     accept.add_argument("--name", help="rename them as you accept")
@@ -173,8 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     log_cmd.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_passphrase_file(log_cmd)
 
-    search = command("search", cmd_search, "find messages with a contact that contain TEXT")
-    search.add_argument("who", help="a contact's name or fingerprint")
+    search = command("search", cmd_search, "find messages with a contact or in a group that"
+                     " contain TEXT")
+    search.add_argument("who", help="a contact's or a group's name (or fingerprint, group id)")
     search.add_argument("text", help="what to look for (case does not matter)")
     search.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_passphrase_file(search)

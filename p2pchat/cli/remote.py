@@ -113,6 +113,8 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             fail(f"that fingerprint is not valid: {exc}")
         result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
                        addrs=args.addr or [])
+    elif action == "addr":
+        result = _call(args, "contacts.addr", who=args.who, addrs=args.addr)
     elif action == "accept":
         result = _call(args, "contacts.accept", who=args.who, name=args.name)
     elif action == "block":
@@ -131,6 +133,9 @@ def cmd_contacts(args: argparse.Namespace) -> int:
               f" 'p2pchat contacts block {name}' refuses them for good.")
     else:
         _print_contacts([result])
+        if action == "addr":
+            where = ", ".join(clean(a) for a in result["addrs"]) or "wherever discovery finds them"
+            print(f"{'':<20} reached at {where}")
     return 0
 
 
@@ -204,7 +209,8 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """Messages with a contact that contain TEXT (case-insensitive), oldest first."""
+    """Messages with a contact or in a group that contain TEXT (case-insensitive), oldest
+    first."""
     messages = _read(args, "log", **{"with": args.who, "limit": None})
     wanted = args.text.casefold()
     found = [m for m in messages if wanted in str(m.get("text", "")).casefold()]

@@ -72,6 +72,9 @@ class NodeCommands:
                           addrs: list[str] | None = None) -> dict[str, Any]:
         return await self._storing(self.trust.add_contact(fingerprint_text, name, addrs))
 
+    async def set_contact_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
+        return await self._storing(self.trust.set_contact_addrs(who, addrs))
+
     async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
         return await self._storing(self.trust.accept_contact(who, name))
 

@@ -262,30 +262,36 @@ class Trust:
         if key == self._key:
             raise CommandError("bad_fingerprint", "that is your own fingerprint")
         name = _valid_name(name)
-        parsed: list[str] = []
-        for text in addrs or []:
-            try:
-                parsed.append(format_addr(parse_addr(text)))
-            except ValueError as exc:
-                raise CommandError("bad_address", str(exc)) from None
+        parsed = _parsed_addrs(addrs or [])
         db = self._store()
         same_name = db.contact_by_name(name)
         if same_name is not None and same_name.key != key:
             raise CommandError("name_taken", f"you already have a contact named {name!r}")
         existing = db.get_contact(key)
         if existing is not None and existing.state == "contact":
-            raise CommandError("exists", f"already a contact, named {existing.name!r}")
+            hint = " (to change where they are: contacts addr NAME HOST:PORT)" if parsed else ""
+            raise CommandError("exists", f"already a contact, named {existing.name!r}{hint}")
         if existing is None:
-            db.add_contact(key, name, "contact", addrs=parsed[:MAX_ADDRS])
+            db.add_contact(key, name, "contact", addrs=parsed)
         else:
             db.set_contact_name(key, name)
             db.set_contact_state(key, "contact")
             if parsed:
-                db.set_contact_addrs(key, parsed[:MAX_ADDRS])
+                db.set_contact_addrs(key, parsed)
         self._ensure_dm(key)
         await self._outbox.durable()
         self._became_contact(key)
         return self._views.contact(self.contact_for(fingerprint(key)))
+
+    async def set_contact_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
+        """Where to reach a contact, typed (replacing what was typed before; none: discovery
+        alone finds them). The node dials the new addresses at once."""
+        contact = self.contact_for(who)
+        self._store().set_contact_addrs(contact.key, _parsed_addrs(addrs))
+        await self._outbox.durable()
+        self._links.dialer.want(contact.key)
+        self._links.dialer.wake(contact.key)
+        return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
         contact = self.contact_for(who, states=("request",))
@@ -359,6 +365,19 @@ _IS = {
     "request": "asked to connect and is not a contact yet: accept them first",
     "blocked": "is blocked: unblock them first",
 }
+
+
+def _parsed_addrs(addrs: list[str]) -> list[str]:
+    """Typed HOST:PORT addresses, checked and written one way; at most MAX_ADDRS."""
+    if len(addrs) > MAX_ADDRS:
+        raise CommandError("bad_address", f"at most {MAX_ADDRS} addresses per contact")
+    parsed: list[str] = []
+    for text in addrs:
+        try:
+            parsed.append(format_addr(parse_addr(text)))
+        except ValueError as exc:
+            raise CommandError("bad_address", str(exc)) from None
+    return list(dict.fromkeys(parsed))
 
 
 def _valid_name(name: str) -> str:

@@ -50,6 +50,7 @@ class ChatBackend(Protocol):
     async def remove(self, who: str) -> dict[str, Any]: ...
     async def unblock(self, who: str) -> dict[str, Any]: ...
     async def rename(self, who: str, name: str) -> dict[str, Any]: ...
+    async def set_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]: ...
     async def rekey(self) -> dict[str, Any]: ...
     async def rename_self(self, name: str) -> dict[str, Any]: ...
     async def mark_read(self, who: str, message_id: str) -> None: ...
@@ -169,6 +170,10 @@ class NodeBackend:
     async def rekey(self) -> dict[str, Any]:
         with _node_errors():
             return self.node.rekey()
+
+    async def set_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
+        with _node_errors():
+            return await self.node.set_contact_addrs(who, addrs)
 
     async def rename_self(self, name: str) -> dict[str, Any]:
         with _node_errors():
@@ -303,6 +308,10 @@ class ControlBackend:
 
     async def rekey(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("rekey")
+        return result
+
+    async def set_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("contacts.addr", who=who, addrs=addrs)
         return result
 
     async def rename_self(self, name: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Pure functions: parsing never talks to the node. Names may contain spaces (a request from a
 stranger whose name was taken is called "bob (ABCDEFG)"), so NAME is the rest of the line;
-commands that take a NAME and then more text (/msg, /rename) are split by the controller,
+commands that take a NAME and then more text (/msg, /rename, /addr) are split by the controller,
 which knows the names.
 
 Adding a command is one `Spec` in COMMANDS (its place there is its place in /help) and one
@@ -37,6 +37,8 @@ COMMANDS: dict[str, Spec] = {
                  " send TEXT); or /to", "name"),
     "/add": Spec("FINGERPRINT NAME", "add a contact; /add NUMBER adds someone from /nearby;"
                  " a HOST:PORT after the name if they can't be found", "nearby"),
+    "/addr": Spec("NAME HOST:PORT...", "where to reach a contact if they can't be found"
+                  " (none: let discovery find them)", "name"),
     "/accept": Spec("NAME", "accept someone who asks to connect", "name"),
     "/block": Spec("NAME", "refuse all links and requests from someone (asks first)", "name"),
     "/unblock": Spec("NAME", "let a blocked contact reach you again", "blocked"),

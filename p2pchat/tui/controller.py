@@ -373,6 +373,16 @@ class Controller:
         self.state.upsert_contact(contact)
         self.state.notice("info", f"{conv.fingerprint[:7]} is now called {contact.get('name')}")
 
+    async def cmd_addr(self, rest: str) -> None:
+        conv, addrs = self._split_name(rest)
+        if conv.kind == "group":
+            raise BackendError("usage", "usage: /addr NAME HOST:PORT... (a contact's name)")
+        contact = await self.backend.set_addrs(conv.fingerprint, addrs.split())
+        self.state.upsert_contact(contact)
+        where = ", ".join(clean(a) for a in contact.get("addrs") or []) or "wherever" \
+            " discovery finds them"
+        self.state.notice("info", f"{clean(contact.get('name'))} is reached at {where}")
+
     async def cmd_nick(self, name: str) -> None:
         if not name:
             raise BackendError("usage", "usage: /nick NAME")

@@ -175,6 +175,30 @@ def test_mistyped_fingerprint_is_refused(make_node: MakeNode) -> None:
     assert alice.json("contacts", "list") == []
 
 
+def test_a_contacts_address_is_changed_and_dialled_at_once(make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    # Alice knows bob's key but not where he is (no mDNS here); bob does not know her at all.
+    alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", check=True)
+    bob.cli("contacts", "add", alice.fingerprint, "--name", "alice", check=True)
+    again = alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", "--addr", bob.addr)
+    assert_clean_failure(again)
+    assert "contacts addr" in again.stderr  # says how to do what the user meant
+
+    shown = alice.cli("contacts", "addr", "bob", bob.addr, check=True).stdout
+    assert f"reached at {bob.addr}" in shown
+    wait_for(lambda: linked(alice, bob), 10, "alice to dial bob's new address")
+    assert alice.json("contacts", "list")[0]["addrs"] == [bob.addr]
+
+    for bad in (["bob", "nowhere"], ["bob", *[f"127.0.0.1:{p}" for p in range(1, 10)]],
+                ["carol", bob.addr]):
+        proc = alice.cli("contacts", "addr", *bad)
+        assert_clean_failure(proc)
+    assert alice.json("contacts", "list")[0]["addrs"] == [bob.addr]  # a refusal changes nothing
+    cleared = alice.json("contacts", "addr", "bob")
+    assert cleared["addrs"] == [] and "discovery" in alice.cli(
+        "contacts", "addr", "bob", check=True).stdout
+
+
 def test_commands_without_a_node_say_how_to_start_one(make_node: MakeNode) -> None:
     alice = make_node("alice")
     for args in (["status"], ["send", "bob", "hi"], ["peers"]):

@@ -85,7 +85,8 @@ def test_commands_without_arguments() -> None:
 
 def test_completion_of_commands_and_names() -> None:
     names = ["bob", "Bea", "carol", "bob"]
-    assert complete("/a", names) == [("/add", -2), ("/accept", -2)]
+    assert complete("/a", names) == [("/add", -2), ("/addr", -2), ("/accept", -2)]
+    assert complete("/addr b", names) == [("Bea", -1), ("bob", -1)]
     assert complete("/TO", names) == [("/to", -3)]
     assert complete("/m", names) == [("/msg", -2)]
     assert complete("/to b", names) == [("Bea", -1), ("bob", -1)]

@@ -90,6 +90,10 @@ class FakeBackend:
     async def rename(self, who: str, name: str) -> dict[str, Any]:
         return contact(who, name)
 
+    async def set_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
+        self.calls.append(("addr", (who, addrs)))
+        return contact(who, "bob") | {"addrs": addrs}
+
     async def rekey(self) -> dict[str, Any]:
         return {"links": 1}
 
@@ -227,6 +231,19 @@ async def test_unread_counts_come_from_the_node_and_reading_is_reported() -> Non
                                  "sent_at": "2026-01-01T10:00:00.000+00:00", "own": False})
         await until(lambda: ("read", (BOB, "b1")) in backend.calls, 10,
                     "the open conversation marked read")
+    finally:
+        await controller.stop()
+
+
+async def test_addr_sets_where_a_contact_is_reached() -> None:
+    controller, backend, _ = await started()
+    try:
+        await controller.execute("/addr bob 192.168.1.31:7331 [fe80::1]:7331")
+        assert ("addr", (BOB, ["192.168.1.31:7331", "[fe80::1]:7331"])) in backend.calls
+        assert "bob is reached at 192.168.1.31:7331, [fe80::1]:7331" in notices(controller)
+        await controller.execute("/addr bob")
+        assert ("addr", (BOB, [])) in backend.calls
+        assert "bob is reached at wherever discovery finds them" in notices(controller)
     finally:
         await controller.stop()
 
