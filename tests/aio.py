@@ -18,6 +18,13 @@ async def until(condition: Callable[[], Any], timeout: float = 10, what: str = "
     return value
 
 
+async def turns(n: int = 20) -> None:
+    """Let the loop run `n` turns of what is ready, no time passing: for showing that something
+    scheduled (call_soon) did not happen, where only a timer far in the future could do it."""
+    for _ in range(n):  # bounded
+        await asyncio.sleep(0)  # a yield, not a wait: zero seconds
+
+
 async def next_event(queue: asyncio.Queue[dict[str, Any] | None], kind: str,
                      timeout: float = 20) -> dict[str, Any]:
     """The next node event of type `kind` from a subscription queue."""

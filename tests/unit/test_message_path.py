@@ -22,7 +22,7 @@ from p2pchat.core.messages import (
 )
 from p2pchat.node.outbox import Outbox
 from p2pchat.storage.store import Store
-from tests.aio import until
+from tests.aio import turns, until
 from tests.unit.test_store import CONV, ME, NOW, PEER, make_log, open_store
 
 
@@ -150,10 +150,16 @@ def write(store: Store, seq: int) -> None:
     store.set_peer_seq(CONV, PEER, ME, seq)
 
 
-async def test_a_lone_command_is_never_held(dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("p2pchat.node.outbox.COMMIT_DELAY", 3600.0)  # a hold would never end
+def holding(dm: Store, monkeypatch: pytest.MonkeyPatch,
+            hold: float) -> tuple[CountingStore, Outbox]:
+    """An outbox over the real store whose commits are counted, holding commits `hold` s."""
+    monkeypatch.setattr("p2pchat.node.outbox.COMMIT_DELAY", hold)
     counting = CountingStore(dm)
-    outbox = Outbox(lambda: counting)  # type: ignore[arg-type, return-value]
+    return counting, Outbox(lambda: counting)  # type: ignore[arg-type, return-value]
+
+
+async def test_a_lone_command_is_never_held(dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    counting, outbox = holding(dm, monkeypatch, 3600.0)  # a hold would never end
     for seq in range(1, 4):
         write(dm, seq)
         await asyncio.wait_for(outbox.durable(), 10)
@@ -163,9 +169,7 @@ async def test_a_lone_command_is_never_held(dm: Store, monkeypatch: pytest.Monke
 
 async def test_commands_that_come_together_share_one_commit(
         dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("p2pchat.node.outbox.COMMIT_DELAY", 3600.0)
-    counting = CountingStore(dm)
-    outbox = Outbox(lambda: counting)  # type: ignore[arg-type, return-value]
+    counting, outbox = holding(dm, monkeypatch, 3600.0)
     write(dm, 1)
     # Three commands in one turn: one commit, and the outbox learns that three come together.
     await asyncio.wait_for(asyncio.gather(*(outbox.durable() for _ in range(3))), 10)
@@ -174,8 +178,7 @@ async def test_commands_that_come_together_share_one_commit(
     write(dm, 2)
     first = asyncio.ensure_future(outbox.durable())
     second = asyncio.ensure_future(outbox.durable())
-    for _ in range(20):  # turns of the loop, no time: the hold would last an hour
-        await asyncio.sleep(0)
+    await turns()  # no time passes: the hold would last an hour
     assert not first.done() and not second.done()
     assert committed_peer_seq(dm.path) == 1  # held, so not on disk yet, and nobody was told
     await asyncio.wait_for(asyncio.gather(first, second, outbox.durable()), 10)
@@ -185,9 +188,7 @@ async def test_commands_that_come_together_share_one_commit(
 
 async def test_a_held_commit_goes_when_the_others_do_not_come(
         dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("p2pchat.node.outbox.COMMIT_DELAY", 0.01)
-    counting = CountingStore(dm)
-    outbox = Outbox(lambda: counting)  # type: ignore[arg-type, return-value]
+    counting, outbox = holding(dm, monkeypatch, 0.01)
     write(dm, 1)
     await asyncio.wait_for(asyncio.gather(*(outbox.durable() for _ in range(3))), 10)
     write(dm, 2)
@@ -205,6 +206,5 @@ async def test_a_record_a_command_queues_waits_for_its_commit(dm: Store) -> None
     outbox = Outbox(lambda: dm)
     write(dm, 1)
     outbox.queue(object(), SyncVector(conv=CONV), awaited=True)  # type: ignore[arg-type]
-    for _ in range(20):
-        await asyncio.sleep(0)
+    await turns()
     assert committed_peer_seq(dm.path) is None
