@@ -21,8 +21,11 @@ async def until(condition: Callable[[], Any], timeout: float = 10, what: str = "
 async def turns(n: int = 20) -> None:
     """Let the loop run `n` turns of what is ready, no time passing: for showing that something
     scheduled (call_soon) did not happen, where only a timer far in the future could do it."""
+    loop = asyncio.get_running_loop()
     for _ in range(n):  # bounded
-        await asyncio.sleep(0)  # a yield, not a wait: zero seconds
+        turned: asyncio.Future[None] = loop.create_future()
+        loop.call_soon(turned.set_result, None)  # runs after what is ready now
+        await turned
 
 
 async def next_event(queue: asyncio.Queue[dict[str, Any] | None], kind: str,

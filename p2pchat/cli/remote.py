@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,28 @@ def _print_contacts(contacts: list[dict[str, Any]]) -> None:
             print(f"{'':<20} asks to connect{note}  (p2pchat contacts accept {name})")
 
 
+# What an action asks the running node: the method and its parameters from the command line.
+Call = Callable[[argparse.Namespace], tuple[str, dict[str, Any]]]
+
+_CONTACT_CALLS: dict[str, Call] = {
+    "addr": lambda a: ("contacts.addr", {"who": a.who, "addrs": a.addr}),
+    "accept": lambda a: ("contacts.accept", {"who": a.who, "name": a.name}),
+    "block": lambda a: ("contacts.block", {"who": a.who}),
+    "unblock": lambda a: ("contacts.unblock", {"who": a.who}),
+    "rename": lambda a: ("contacts.rename", {"who": a.who, "name": a.new_name}),
+    "remove": lambda a: ("contacts.remove", {"who": a.who}),
+}
+
+_GROUP_CALLS: dict[str, Call] = {
+    "list": lambda a: ("groups.list", {}),
+    "members": lambda a: ("groups.members", {"group": a.group}),
+    "create": lambda a: ("groups.create", {"title": a.name}),
+    "invite": lambda a: ("groups.invite", {"group": a.group, "who": a.contact}),
+    "remove": lambda a: ("groups.remove", {"group": a.group, "member": a.member}),
+    "leave": lambda a: ("groups.leave", {"group": a.group}),
+}
+
+
 def cmd_contacts(args: argparse.Namespace) -> int:
     action = args.action
     if action == "list":
@@ -113,18 +135,9 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             fail(f"that fingerprint is not valid: {exc}")
         result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
                        addrs=args.addr or [])
-    elif action == "addr":
-        result = _call(args, "contacts.addr", who=args.who, addrs=args.addr)
-    elif action == "accept":
-        result = _call(args, "contacts.accept", who=args.who, name=args.name)
-    elif action == "block":
-        result = _call(args, "contacts.block", who=args.who)
-    elif action == "unblock":
-        result = _call(args, "contacts.unblock", who=args.who)
-    elif action == "rename":
-        result = _call(args, "contacts.rename", who=args.who, name=args.new_name)
     else:
-        result = _call(args, "contacts.remove", who=args.who)
+        method, params = _CONTACT_CALLS[action](args)
+        result = _call(args, method, **params)
     if args.json:
         print_json(result)
     elif action == "remove":
@@ -236,18 +249,8 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
 
 def cmd_group(args: argparse.Namespace) -> int:
     action = args.action
-    if action == "list":
-        result = _call(args, "groups.list")
-    elif action == "members":
-        result = _call(args, "groups.members", group=args.group)
-    elif action == "create":
-        result = _call(args, "groups.create", title=args.name)
-    elif action == "invite":
-        result = _call(args, "groups.invite", group=args.group, who=args.contact)
-    elif action == "remove":
-        result = _call(args, "groups.remove", group=args.group, member=args.member)
-    else:
-        result = _call(args, "groups.leave", group=args.group)
+    method, params = _GROUP_CALLS[action](args)
+    result = _call(args, method, **params)
     if args.json:
         print_json(result)
     elif action == "members":

@@ -158,6 +158,11 @@ def holding(dm: Store, monkeypatch: pytest.MonkeyPatch,
     return counting, Outbox(lambda: counting)  # type: ignore[arg-type, return-value]
 
 
+async def together(outbox: Outbox, commands: int) -> None:
+    """`commands` commands awaiting their commit in one turn (so the outbox learns the size)."""
+    await asyncio.wait_for(asyncio.gather(*(outbox.durable() for _ in range(commands))), 10)
+
+
 async def test_a_lone_command_is_never_held(dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     counting, outbox = holding(dm, monkeypatch, 3600.0)  # a hold would never end
     for seq in range(1, 4):
@@ -171,8 +176,7 @@ async def test_commands_that_come_together_share_one_commit(
         dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     counting, outbox = holding(dm, monkeypatch, 3600.0)
     write(dm, 1)
-    # Three commands in one turn: one commit, and the outbox learns that three come together.
-    await asyncio.wait_for(asyncio.gather(*(outbox.durable() for _ in range(3))), 10)
+    await together(outbox, 3)
     assert counting.commits == 1
     # Then they come back one at a time: the first two wait for the third.
     write(dm, 2)
@@ -190,7 +194,7 @@ async def test_a_held_commit_goes_when_the_others_do_not_come(
         dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     counting, outbox = holding(dm, monkeypatch, 0.01)
     write(dm, 1)
-    await asyncio.wait_for(asyncio.gather(*(outbox.durable() for _ in range(3))), 10)
+    await together(outbox, 3)
     write(dm, 2)
     await asyncio.wait_for(outbox.durable(), 10)  # alone after all: committed after the hold
     assert committed_peer_seq(dm.path) == 2
