@@ -70,7 +70,7 @@ class OfflineReader:
             store = self._store
             who = str(params.get("with", ""))
             if store is None:
-                raise CommandError("unknown_contact", f"no contact named {who!r}")
+                raise CommandError("unknown_contact", f"no contact or group named {who!r}")
             limit = params.get("limit")
             contact = self._contact(store, who)
             if contact is None:  # a group, as the node would take it (a contact's name first)
