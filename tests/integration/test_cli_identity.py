@@ -40,7 +40,7 @@ def test_wrong_or_missing_passphrase(tmp_path: Path) -> None:
     pwfile.write_text("open sesame\n")
     right = run(home, "log", "bob", "--passphrase-file", str(pwfile))
     assert_clean_failure(right)
-    assert "no contact named 'bob'" in right.stderr  # unlocked, and nothing to read yet
+    assert "no contact or group named 'bob'" in right.stderr  # unlocked, nothing to read yet
     as_json = run(home, "log", "bob", "--json")
     assert as_json.returncode == 1 and '"code": "passphrase_needed"' in as_json.stdout
 
