@@ -60,9 +60,15 @@ class Controller:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Subscribe first, then read: an event in between is applied twice, never lost."""
+        """Subscribe first, then read: an event in between is applied twice, never lost.
+
+        The events are followed even when the first read fails: a node that stopped meanwhile
+        ends the stream, and the reconnection reads everything again."""
         self._events = await self.backend.subscribe()
-        await self._reload()
+        try:
+            await self._reload()
+        except BackendError as exc:
+            self.state.notice("error", in_chat_words(str(exc)))
         self._spawn(self._run_events(), "tui-events")
         self._spawn(self._run_commands(), "tui-commands")
         self.ready.set()

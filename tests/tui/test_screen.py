@@ -230,6 +230,36 @@ async def test_attached_screen_reconnects_when_the_node_comes_back() -> None:
         await controller.stop()
 
 
+async def test_a_node_that_stops_during_the_first_load_is_reconnected_to() -> None:
+    class StopsWhileLoading(FakeBackend):
+        mode = "attached"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.reconnects = 0
+
+        async def contacts(self) -> list[dict[str, Any]]:
+            if self.reconnects == 0:  # the node is killed between two reads of the first load
+                self.streams[0].queue.put_nowait(None)
+                raise BackendError("disconnected", "the node closed the control connection")
+            return await super().contacts()
+
+        async def reconnect(self) -> None:
+            self.reconnects += 1
+
+    backend = StopsWhileLoading()
+    controller = Controller(backend)
+    try:
+        await controller.start()
+        assert any("closed the control connection" in n.text for n in controller.state.notices)
+        await until(lambda: backend.reconnects == 1 and controller.state.connected, 10,
+                    "a reconnection after the failed first load")
+        assert len(backend.streams) == 2 and backend.status_reads == 2
+        assert any("reconnected" in n.text for n in controller.state.notices)
+    finally:
+        await controller.stop()
+
+
 async def test_ctrl_c_without_a_draft_in_an_attached_screen_quits_at_once() -> None:
     backend = FakeBackend()
     backend.mode = "attached"
