@@ -18,7 +18,7 @@ from typing import Any
 
 import _common  # noqa: F401  (puts the repository root on sys.path)
 
-from p2pchat.control import socket_path
+from p2pchat.home import socket_path
 from tests.nodes import NodeProcess, wait_for
 
 WAIT = 60.0  # seconds before any one wait gives up

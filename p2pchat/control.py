@@ -15,22 +15,17 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
+from p2pchat.home import socket_path
 from p2pchat.node import CommandError, Node
 from p2pchat.storage.store import StoreError
 
 log = logging.getLogger("p2pchat.control")
 
-SOCKET_NAME = "control.sock"
 MAX_LINE = 256 * 1024
 MAX_CLIENTS = 32
 EVENT_BATCH = 256  # events written to a subscriber at once
-
-
-def socket_path(home: Path) -> Path:
-    return home / SOCKET_NAME
 
 
 def _params(request: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from p2pchat.control import socket_path
+from p2pchat.home import socket_path
 
 # Replies can be large (a whole conversation log); they come from our own node.
 MAX_REPLY = 64 * 1024 * 1024

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 HOME_ENV = "P2PCHAT_HOME"
+SOCKET_NAME = "control.sock"
 
 
 def resolve_home(explicit: str | None) -> Path:
@@ -25,3 +26,9 @@ def ensure_home(home: Path) -> Path:
     if home.stat().st_mode & 0o077:
         home.chmod(0o700)
     return home
+
+
+def socket_path(home: Path) -> Path:
+    """The running node's control socket (here, not in p2pchat.control, so that a client of it
+    does not import the whole node: `p2pchat status` starts in a third of the time)."""
+    return home / SOCKET_NAME

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from p2pchat.control import socket_path
 from p2pchat.control_client import MAX_REPLY, ControlError
+from p2pchat.home import socket_path
 
 # Events the UI has not drawn yet; past this the stream is treated as lagged, as the node does.
 EVENT_BACKLOG = 4096

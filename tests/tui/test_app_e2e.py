@@ -17,9 +17,9 @@ from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from p2pchat.control import ControlServer, socket_path
+from p2pchat.control import ControlServer
 from p2pchat.core.identity import Identity
-from p2pchat.home import ensure_home
+from p2pchat.home import ensure_home, socket_path
 from p2pchat.net.addresses import format_addr
 from p2pchat.node import Node, NodeConfig
 from p2pchat.tui import main as tui_main

@@ -34,3 +34,13 @@ def test_fast_commands_stay_light(argv: list[str]) -> None:
     assert "p2pchat.cli" in loaded
     heavy = {m for m in loaded if m.split(".")[0] in ("asyncio", "zeroconf", "prompt_toolkit")}
     assert not heavy, f"{argv} imported {sorted(heavy)}"
+
+
+def test_commands_to_a_running_node_do_not_load_the_node() -> None:
+    """`p2pchat send`, `status` and friends only talk to the control socket: loading the node
+    itself (storage, network, groups) as well tripled their start-up time."""
+    loaded = _modules_after("import p2pchat.control_client, p2pchat.cli.remote")
+    assert "p2pchat.control_client" in loaded
+    node = {m for m in loaded if m.startswith(("p2pchat.node", "p2pchat.control"))
+            and m != "p2pchat.control_client"}
+    assert not node, f"a control client imported {sorted(node)}"
