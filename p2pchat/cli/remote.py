@@ -38,9 +38,6 @@ def _call(args: argparse.Namespace, method: str, **params: Any) -> Any:
 def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
     """A read-only method: from the running node, or, with none, from the store itself."""
     from p2pchat.control_client import ControlClient, ControlError
-    from p2pchat.node import CommandError
-    from p2pchat.offline import OfflineReader
-    from p2pchat.storage import keystore
 
     _check_home(args.home)
     try:
@@ -51,6 +48,11 @@ def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
             fail(str(exc))
     except OSError as exc:
         fail(f"cannot talk to the node: {exc}")
+    # No node: read the store. Only now, since these load most of the node's code.
+    from p2pchat.node.config import CommandError
+    from p2pchat.offline import OfflineReader
+    from p2pchat.storage import keystore
+
     header = keystore.read_header(args.home)
     body_key = None
     if method != "contacts.list":  # message texts are sealed with a key from the identity
