@@ -22,7 +22,12 @@ def _check_home(home: Path) -> None:
               f" 'p2pchat --home {home} init', or give the right --home")
 
 
-def _call(args: argparse.Namespace, method: str, **params: Any) -> Any:
+_NO_NODE = object()
+
+
+def _ask_node(args: argparse.Namespace, method: str, params: dict[str, Any], *,
+              offline: bool = False) -> Any:
+    """`method` on the running node; with `offline`, _NO_NODE when none is running."""
     from p2pchat.control_client import ControlClient, ControlError
 
     _check_home(args.home)
@@ -30,24 +35,22 @@ def _call(args: argparse.Namespace, method: str, **params: Any) -> Any:
         with ControlClient(args.home) as client:
             return client.call(method, **params)
     except ControlError as exc:
-        fail(str(exc))
+        if not (offline and exc.code == "no_node"):
+            fail(str(exc))
     except OSError as exc:
         fail(f"cannot talk to the node: {exc}")
+    return _NO_NODE
+
+
+def _call(args: argparse.Namespace, method: str, **params: Any) -> Any:
+    return _ask_node(args, method, params)
 
 
 def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
     """A read-only method: from the running node, or, with none, from the store itself."""
-    from p2pchat.control_client import ControlClient, ControlError
-
-    _check_home(args.home)
-    try:
-        with ControlClient(args.home) as client:
-            return client.call(method, **params)
-    except ControlError as exc:
-        if exc.code != "no_node":
-            fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot talk to the node: {exc}")
+    result = _ask_node(args, method, params, offline=True)
+    if result is not _NO_NODE:
+        return result
     # No node: read the store. Only now, since these load most of the node's code.
     from p2pchat.node.config import CommandError
     from p2pchat.offline import OfflineReader
