@@ -92,7 +92,7 @@ class ControlServer:
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
             "network.join": lambda p: node_.networks.join(_text(p, "name"),
                                                           _text(p, "passphrase")),
-            "network.leave": self._sync(lambda p: node_.networks.leave(_text(p, "name"))),
+            "network.leave": lambda p: node_.networks.leave(_text(p, "name")),
             "network.list": self._sync(lambda p: node_.networks.view()),
             "network.reload": self._sync(lambda p: node_.networks.reload()),
             "groups.create": lambda p: node_.create_group(_text(p, "title")),

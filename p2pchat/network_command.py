@@ -104,9 +104,10 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
         if args.action == "join":
             passphrase = read_network_passphrase(args.name, args.passphrase_file)
             key = net.derive_key(args.name, passphrase)
-            stored.save(home, identity, stored.joined(current, stored.Network(args.name, key)))
+            network = stored.Network(args.name, key)
+            stored.change(home, identity, lambda now: stored.joined(now, network))
         else:
-            stored.save(home, identity, stored.left(current, args.name))
+            stored.change(home, identity, lambda now: stored.left(now, args.name))
     except (stored.NetworksFileError, net.NetworkError) as exc:
         raise NetworkCommandError(str(exc)) from None
     except OSError as exc:

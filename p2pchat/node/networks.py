@@ -171,22 +171,27 @@ class Networks:
             secret = passphrase.encode("utf-8")
             key = await asyncio.get_running_loop().run_in_executor(
                 None, net.derive_key, name, secret)
-            joined = stored.joined(self._joined, stored.Network(name, key))
         except net.NetworkError as exc:
             raise CommandError("bad_network", str(exc)) from None
-        return self._keep(joined, "joined", name)
+        network = stored.Network(name, key)
+        return await self._change(lambda now: stored.joined(now, network), "bad_network",
+                                  "joined", name)
 
-    def leave(self, name: str) -> dict[str, Any]:
+    async def leave(self, name: str) -> dict[str, Any]:
+        return await self._change(lambda now: stored.left(now, name), "unknown_network",
+                                  "left", name)
+
+    async def _change(self, edit: Callable[[list[stored.Network]], list[stored.Network]],
+                      code: str, done: str, name: str) -> dict[str, Any]:
+        """Change the file (under its lock, off the loop: `p2pchat network` may hold it a
+        moment), then use what it holds: a change the file does not hold is not made."""
         try:
-            remaining = stored.left(self._joined, name)
+            networks = await asyncio.get_running_loop().run_in_executor(
+                None, stored.change, self._home, self._identity, edit)
         except net.NetworkError as exc:
-            raise CommandError("unknown_network", str(exc)) from None
-        return self._keep(remaining, "left", name)
-
-    def _keep(self, networks: list[stored.Network], done: str, name: str) -> dict[str, Any]:
-        """Save the networks, then use them: a change the file does not hold is not made."""
-        try:
-            stored.save(self._home, self._identity, networks)
+            raise CommandError(code, str(exc)) from None
+        except stored.NetworksFileError as exc:
+            raise CommandError("networks", str(exc)) from None
         except OSError as exc:
             raise CommandError("storage", f"could not save the networks: {exc}") from None
         self._set(networks)

@@ -7,7 +7,10 @@ the Argon2id output is kept, and only sealed, so reading it takes the unlocked i
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from p2pchat.core.network import KEY_LEN, MAX_NETWORKS, NetworkError, check_name
 from p2pchat.storage.atomic import replace_file
 
 FILE_NAME = "networks.json"
+LOCK_NAME = ".networks.lock"
 FORMAT = "p2pchat-networks"
 VERSION = 1
 MAX_FILE_SIZE = 8 * 1024
@@ -95,6 +99,23 @@ def save(home: Path, identity: Identity, networks: list[Network]) -> None:
     sealed = box.encrypt(pack([[n.name, n.key] for n in networks]))
     data = json.dumps({"format": FORMAT, "version": VERSION, "sealed": bytes(sealed).hex()})
     replace_file(path_of(home), data.encode("ascii"))
+
+
+def change(home: Path, identity: Identity,
+           edit: Callable[[list[Network]], list[Network]]) -> list[Network]:
+    """Apply `edit` to what the file holds now and save the result, under an exclusive lock:
+    the node and `p2pchat network join` may change networks at the same time, and each must
+    build on the other's change, not overwrite it. The lock is held for one read and one write
+    (the slow Argon2id is done before); `edit` may raise NetworkError, and then nothing is
+    written. Returns the networks saved."""
+    fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        networks = edit(load(home, identity))
+        save(home, identity, networks)
+        return networks
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 def joined(networks: list[Network], network: Network) -> list[Network]:

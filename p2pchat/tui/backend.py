@@ -193,7 +193,7 @@ class NodeBackend:
             if action == "join":
                 return await self.node.networks.join(name, passphrase)
             if action == "leave":
-                return self.node.networks.leave(name)
+                return await self.node.networks.leave(name)
             return self.node.networks.view()
 
     async def groups(self) -> list[dict[str, Any]]:

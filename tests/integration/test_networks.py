@@ -167,12 +167,12 @@ async def test_join_and_leave_through_the_node(make_local_node: MakeLocalNode) -
     assert stored.load(a.home, a.identity)[0].key == net.derive_key("class", b"blue-otter-42")
     assert "blue-otter-42" not in (a.home / stored.FILE_NAME).read_text()
     assert (await events.get())["type"] == "networks_changed"
-    assert a.networks.leave("class") == {"networks": []}
+    assert (await a.networks.leave("class")) == {"networks": []}
     for call in (a.networks.join("Bad Name", "x"), a.networks.join("class", "")):
         with pytest.raises(CommandError):
             await call
     with pytest.raises(CommandError):
-        a.networks.leave("class")
+        await a.networks.leave("class")
 
 
 def test_network_commands_on_a_running_node(make_node: Any) -> None:
@@ -199,7 +199,7 @@ async def test_leaving_closes_strangers_met_through_the_network(
                                    psks=(net.handshake_psk(CLASS_KEY),)) as peer:
         await until(lambda: any(view.get("network") == "class" and view["state"] == "stranger"
                                 for view in b.peers()["links"]), 10, "the member's link")
-        b.networks.leave("class")
+        await b.networks.leave("class")
         assert "left the network" in await peer.wait_closed(10)
 
 

@@ -126,6 +126,32 @@ def test_networks_file_round_trip_and_sealing(tmp_path: Path) -> None:
         stored.left(rejoined, "nope")
 
 
+def test_two_programs_changing_networks_at_once_both_count(tmp_path: Path) -> None:
+    """The node and `p2pchat network join` edit the same file: the second change is built on
+    the first, whatever the timing, instead of overwriting it."""
+    import threading
+
+    club = stored.Network("club", OTHER_KEY)
+    other = threading.Thread(target=stored.change,
+                             args=(tmp_path, ALICE, lambda now: stored.joined(now, club)))
+
+    def join_class(now: list[stored.Network]) -> list[stored.Network]:
+        # The other program reads the file while this one is between its read and its write;
+        # without the lock it would read [] and its write, or ours, would be lost.
+        other.start()
+        other.join(0.5)  # bounded: with the lock it waits for our write, however long we take
+        return stored.joined(now, stored.Network("class", KEY))
+
+    assert [n.name for n in stored.change(tmp_path, ALICE, join_class)] == ["class"]
+    other.join(10)
+    assert not other.is_alive()
+    assert [n.name for n in stored.load(tmp_path, ALICE)] == ["class", "club"]
+    # An edit that refuses writes nothing.
+    with pytest.raises(net.NetworkError):
+        stored.change(tmp_path, ALICE, lambda now: stored.left(now, "nope"))
+    assert [n.name for n in stored.load(tmp_path, ALICE)] == ["class", "club"]
+
+
 def test_at_most_eight_networks(tmp_path: Path) -> None:
     networks: list[stored.Network] = []
     for index in range(net.MAX_NETWORKS):
