@@ -33,6 +33,15 @@ def _error_code(exc: Exception) -> str:
     return "failed"
 
 
+def _for_the_user(exc: Exception) -> bool:
+    """An error the user can act on, told in one line (anything else is a bug: a traceback).
+    The keystore's errors can only come from a command that loaded the keystore, so it is
+    looked up rather than imported: `p2pchat send` has no use for Argon2id."""
+    keystore = sys.modules.get("p2pchat.storage.keystore")
+    return isinstance(exc, UserError) or (
+        keystore is not None and isinstance(exc, keystore.KeystoreError))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -40,11 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     args.home = resolve_home(args.home)
-    from p2pchat.storage.keystore import KeystoreError
-
     try:
         return int(args.handler(args))
-    except (UserError, KeystoreError) as exc:
+    except Exception as exc:
+        if not _for_the_user(exc):
+            raise
         message = str(exc)
         if message.startswith(f"no identity in {args.home}"):
             message = (f"no identity in {args.home}: create one with"
