@@ -90,8 +90,16 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
             net.check_name(args.name)
         except net.NetworkError as exc:
             raise NetworkCommandError(str(exc)) from None
-    identity = load_identity(home, argparse.Namespace(
-        passphrase_file=args.identity_passphrase_file)).identity
+    from p2pchat.storage.keystore import PassphraseNeeded
+
+    try:
+        identity = load_identity(home, argparse.Namespace(
+            passphrase_file=args.identity_passphrase_file)).identity
+    except PassphraseNeeded:
+        # The keystore's hint names --passphrase-file, which here is the network's passphrase.
+        raise PassphraseNeeded(
+            "this identity is protected by a passphrase: type it when asked, or set"
+            " P2PCHAT_PASSPHRASE, or pass --identity-passphrase-file FILE") from None
     try:
         current = stored.load(home, identity)
         if args.action == "list":

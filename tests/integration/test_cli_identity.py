@@ -43,6 +43,12 @@ def test_wrong_or_missing_passphrase(tmp_path: Path) -> None:
     assert "no contact or group named 'bob'" in right.stderr  # unlocked, nothing to read yet
     as_json = run(home, "log", "bob", "--json")
     assert as_json.returncode == 1 and '"code": "passphrase_needed"' in as_json.stdout
+    # `network` reads the network's passphrase from --passphrase-file: its hint names its own.
+    missing = run(home, "network", "list")
+    assert_clean_failure(missing)
+    assert "--identity-passphrase-file FILE" in missing.stderr
+    listed = run(home, "network", "list", "--identity-passphrase-file", str(pwfile), check=True)
+    assert "In no network." in listed.stdout
 
 
 def test_init_without_passphrase_source_refuses(tmp_path: Path) -> None:
