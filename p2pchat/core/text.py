@@ -81,3 +81,8 @@ def valid_name(text: str) -> str:
     if problem is not None:
         raise BadName(f"name: {problem}")
     return name
+
+
+def counted(n: int, noun: str) -> str:
+    """A count with its noun, for people to read: "1 member", "2 members"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

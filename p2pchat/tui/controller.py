@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
+from p2pchat.core.text import counted
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
     COMMANDS,
@@ -507,7 +508,8 @@ class Controller:
             groups = await self.backend.groups()
             self.state.set_groups(groups)
             self.state.show_page("Groups", [
-                f"  {g.get('title')!s:<20} {g.get('members')} members, {g.get('online')} online,"
+                f"  {g.get('title')!s:<20} {counted(int(g.get('members') or 0), 'member')},"
+                f" {g.get('online')} online,"
                 f" you are {g.get('role')}" for g in groups] or ["  none yet: /group create NAME"])
             return
         conv = self.state.current

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
-from p2pchat.core.text import BIDI_CONTROLS, BadName, first_unsafe, name_problem, valid_name
+from p2pchat.core.text import (
+    BIDI_CONTROLS,
+    BadName,
+    counted,
+    first_unsafe,
+    name_problem,
+    valid_name,
+)
 from p2pchat.core.timestamps import MAX_TIMESTAMP_MS, iso_from_ms
 
 SETTINGS = settings(derandomize=True, deadline=None, database=None, max_examples=300)
@@ -95,3 +102,7 @@ def test_iso_from_ms_is_datetimes_own_format(ms: int) -> None:
     """The per-second memo changes nothing: the same text as formatting the instant whole."""
     whole = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
     assert iso_from_ms(ms) == whole.isoformat(timespec="milliseconds")
+
+
+def test_counts_read_as_english() -> None:
+    assert [counted(n, "member") for n in (0, 1, 2)] == ["0 members", "1 member", "2 members"]
