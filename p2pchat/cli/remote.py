@@ -249,8 +249,8 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
         print("No groups yet. Start one with: p2pchat group create NAME")
     for g in groups:
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
-        print(f"{clean(g['title']):<20} {counted(g['members'], 'member') + ',':<12}"
-              f" {g['online']:>2} online"
+        print(f"{clean(g['title']):<20} {counted(g['members'], 'member') + ',':<11}"
+              f"{g['online']:>2} online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
 
 
