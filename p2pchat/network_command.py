@@ -90,16 +90,10 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
             net.check_name(args.name)
         except net.NetworkError as exc:
             raise NetworkCommandError(str(exc)) from None
-    from p2pchat.storage.keystore import PassphraseNeeded
-
-    try:
-        identity = load_identity(home, argparse.Namespace(
-            passphrase_file=args.identity_passphrase_file)).identity
-    except PassphraseNeeded:
-        # The keystore's hint names --passphrase-file, which here is the network's passphrase.
-        raise PassphraseNeeded(
-            "this identity is protected by a passphrase: type it when asked, or set"
-            " P2PCHAT_PASSPHRASE, or pass --identity-passphrase-file FILE") from None
+    # Here --passphrase-file is the network's: the identity's has an option of its own.
+    identity = load_identity(home, argparse.Namespace(
+        passphrase_file=args.identity_passphrase_file,
+        passphrase_option="--identity-passphrase-file")).identity
     try:
         current = stored.load(home, identity)
         if args.action == "list":

@@ -58,6 +58,11 @@ def unlock_identity(home: Path, args: argparse.Namespace) -> tuple[Any, bytes | 
         PASSPHRASE_ENV) and sys.stdin.isatty()
     for attempt in range(1, PASSPHRASE_TRIES + 1):
         passphrase = _read_passphrase(args, confirm=False)
+        if passphrase is None:  # no file, no variable, no terminal to ask at
+            option = getattr(args, "passphrase_option", "--passphrase-file")
+            raise keystore.PassphraseNeeded(
+                "this identity is protected by a passphrase: type it when asked, or set"
+                f" {PASSPHRASE_ENV}, or pass {option} FILE")
         try:
             return keystore.load(home, passphrase), passphrase
         except keystore.WrongPassphrase:

@@ -135,10 +135,8 @@ def load(home: Path, passphrase: bytes | None) -> StoredIdentity:
     record = _read(home)
     if record["sealed"]:
         if passphrase is None:
-            raise PassphraseNeeded(
-                "this identity is protected by a passphrase: type it when asked, or set"
-                " P2PCHAT_PASSPHRASE, or pass --passphrase-file FILE"
-            )
+            # How to give one is the caller's to say (a command names its own option).
+            raise PassphraseNeeded("this identity is protected by a passphrase")
         kdf = record["kdf"]
         box = nacl.secret.SecretBox(
             _stretch(passphrase, kdf["salt"], kdf["opslimit"], kdf["memlimit"])
