@@ -30,5 +30,5 @@ def ensure_home(home: Path) -> Path:
 
 def socket_path(home: Path) -> Path:
     """The running node's control socket (here, not in p2pchat.control, so that a client of it
-    does not import the whole node: `p2pchat status` starts in a third of the time)."""
+    does not import the whole node: `p2pchat send` starts in half the time)."""
     return home / SOCKET_NAME
