@@ -15,6 +15,7 @@ from typing import Any
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.node.config import CommandError
+from p2pchat.node.conversations import dm_history
 from p2pchat.node.group_state import find_group, stored_groups
 from p2pchat.node.groups import group_history
 from p2pchat.node.node import DB_FILE
@@ -82,11 +83,8 @@ class OfflineReader:
                     raise CommandError("unknown_contact",
                                        f"no contact or group named {who!r}") from None
                 return group_history(self._views, store, group, limit)
-            conv = dm_conversation_id(self._key, contact.key)
-            return [self._views.message(m.envelope, own=m.own,
-                                        status=m.status if m.own else None,
-                                        stored_hash=m.hash, readable=m.readable)
-                    for m in store.history(conv, limit)]
+            return dm_history(self._views, store, dm_conversation_id(self._key, contact.key),
+                              limit)
         raise CommandError("no_node", f"'{method}' needs the running node")
 
     def _contact(self, store: Store, who: str) -> Contact | None:

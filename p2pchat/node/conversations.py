@@ -156,11 +156,7 @@ class Conversations:
         return events
 
     def history(self, peer: bytes, limit: int | None = None) -> list[dict[str, Any]]:
-        conv = dm_conversation_id(self._key, peer)
-        return [self._views.message(stored.envelope, own=stored.own,
-                                    status=stored.status if stored.own else None,
-                                    stored_hash=stored.hash, readable=stored.readable)
-                for stored in self._store().history(conv, limit)]
+        return dm_history(self._views, self._store(), dm_conversation_id(self._key, peer), limit)
 
     # ------------------------------------------------------------ sync with a contact
 
@@ -273,3 +269,12 @@ class Conversations:
         span = self._log(request.conv).clip_request(request)
         if span is not None:
             self._sender.serve(link, request.conv, request.author, *span, asked=True)
+
+
+def dm_history(views: Views, db: Store, conv: bytes, limit: int | None) -> list[dict[str, Any]]:
+    """A chat's messages as `log` shows them (for the node and for reading a home without it,
+    offline.py; a group's are `groups.group_history`)."""
+    return [views.message(stored.envelope, own=stored.own,
+                          status=stored.status if stored.own else None,
+                          stored_hash=stored.hash, readable=stored.readable)
+            for stored in db.history(conv, limit)]
