@@ -22,7 +22,10 @@ Commands that arrive together share a commit. Several clients each sending one m
 time come back one or two per turn, so committing at every turn's end would cost each message
 its own fsync. So when recent commits were shared by more commands than are waiting now, the
 commit is held until as many are waiting, or for COMMIT_DELAY at most (PostgreSQL's
-`commit_delay` idea). A lone client is never held: its commits carry one command each.
+`commit_delay` idea). A lone client is never held: its commits carry one command each. Once a
+commit has carried one command alone, the next lone command is committed inside `durable()`, a
+loop turn sooner; a turn in which a second command comes shows that others are about, and the
+holding takes over again.
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ class Outbox:
         # The most commands one commit carried lately, and until when that is remembered.
         self._peak = 1
         self._peak_until = 0.0
+        # Whether the last commit that released commands released exactly one, and how many
+        # commands have come in the current loop turn.
+        self._alone = False
+        self._in_turn = 0
 
     def queue(self, link: Link, record: Record, *, awaited: bool = False) -> None:
         """Send `record` on `link` once the current turn's writes are committed. `awaited`: a
@@ -84,12 +91,24 @@ class Outbox:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
+        self._in_turn += 1
+        if self._in_turn == 1:
+            loop.call_soon(self._turn_ended)
         expected = self._peak if loop.time() < self._peak_until else 1
         if len(self._waiters) >= expected:
-            self.schedule_flush()
+            if self._alone and self._in_turn == 1 and len(self._waiters) == 1:
+                self.flush()  # one command at a time: commit now, not at the turn's end
+            else:
+                self.schedule_flush()
         elif self._held is None:
             self._held = loop.call_later(COMMIT_DELAY, self._hold_ended)
         await waiter
+
+    def _turn_ended(self) -> None:
+        # Commands of one turn came together even when the first was committed on its own.
+        if self._in_turn > 1:
+            self._note_shared(self._in_turn)
+        self._in_turn = 0
 
     def _hold_ended(self) -> None:
         self._held = None
@@ -112,6 +131,7 @@ class Outbox:
         self._scheduled = False
         if self._waiters:
             self._note_shared(len(self._waiters))
+            self._alone = len(self._waiters) == 1
         try:
             self.commit()
         except Exception as exc:

@@ -152,8 +152,11 @@ def write(store: Store, seq: int) -> None:
 
 def holding(dm: Store, monkeypatch: pytest.MonkeyPatch,
             hold: float) -> tuple[CountingStore, Outbox]:
-    """An outbox over the real store whose commits are counted, holding commits `hold` s."""
+    """An outbox over the real store whose commits are counted, holding commits `hold` s. What
+    it learns of how many commands come together it remembers for an hour, not 20 ms, so a slow
+    test run cannot make it forget."""
     monkeypatch.setattr("p2pchat.node.outbox.COMMIT_DELAY", hold)
+    monkeypatch.setattr("p2pchat.node.outbox.GROUP_WINDOW", 3600.0)
     counting = CountingStore(dm)
     return counting, Outbox(lambda: counting)  # type: ignore[arg-type, return-value]
 
@@ -170,6 +173,44 @@ async def test_a_lone_command_is_never_held(dm: Store, monkeypatch: pytest.Monke
         await asyncio.wait_for(outbox.durable(), 10)
     assert counting.commits == 3
     assert committed_peer_seq(dm.path) == 3
+
+
+async def test_a_lone_command_after_a_lone_commit_is_committed_without_a_turn(
+        dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    counting, outbox = holding(dm, monkeypatch, 3600.0)
+    write(dm, 1)
+    await outbox.durable()  # the first: committed at its turn's end
+    turned: list[str] = []
+    asyncio.get_running_loop().call_soon(turned.append, "a turn")
+    write(dm, 2)
+    await outbox.durable()  # awaited directly: any yield to the loop would run the callback
+    assert turned == []
+    assert (counting.commits, committed_peer_seq(dm.path)) == (2, 2)
+
+
+async def writing(outbox: Outbox, store: Store, seq: int) -> None:
+    """A command: it writes, then awaits its commit."""
+    write(store, seq)
+    await outbox.durable()
+
+
+@pytest.mark.parametrize("came", [2, 3])
+async def test_commands_in_a_lone_commits_turn_share_the_next_and_bring_the_holding_back(
+        dm: Store, monkeypatch: pytest.MonkeyPatch, came: int) -> None:
+    counting, outbox = holding(dm, monkeypatch, 3600.0)
+    await writing(outbox, dm, 1)
+    seqs = range(2, 2 + came)
+    await asyncio.wait_for(asyncio.gather(*(writing(outbox, dm, seq) for seq in seqs)), 10)
+    # The first was committed at once; the others that came in its turn share the turn's commit.
+    assert (counting.commits, committed_peer_seq(dm.path)) == (3, seqs[-1])
+    # They came together, so the next command waits for as many.
+    write(dm, 2 + came)
+    first = asyncio.ensure_future(outbox.durable())
+    await turns()
+    assert not first.done() and committed_peer_seq(dm.path) == seqs[-1]
+    others = [outbox.durable() for _ in range(came - 1)]
+    await asyncio.wait_for(asyncio.gather(first, *others), 10)
+    assert (counting.commits, committed_peer_seq(dm.path)) == (4, 2 + came)
 
 
 async def test_commands_that_come_together_share_one_commit(
