@@ -1,5 +1,7 @@
+import hashlib
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from p2pchat.core.identity import (
@@ -102,3 +104,57 @@ def test_derived_keys_are_separated() -> None:
     ident = Identity.generate()
     assert ident.derive_key("store") != ident.derive_key("other")
     assert ident.derive_key("store") == Identity.from_seed(ident.seed).derive_key("store")
+
+
+# docs/protocol.md 1.1 and 1.2, written again from the page's words alone: a peer written from
+# the page must show the same fingerprints and safety numbers as ours, or people comparing them
+# would refuse each other.
+
+def doc_fingerprint(key: bytes) -> str:
+    bits = "".join(f"{byte:08b}" for byte in key) + "0000"  # 260 bits: 52 characters
+    chars = "".join(ALPHABET[int(bits[i:i + 5], 2)] for i in range(0, 260, 5))
+    checked = ""
+    for run in (chars[i:i + 13] for i in range(0, 52, 13)):
+        factor, total = 2, 0
+        for char in reversed(run):
+            addend = factor * ALPHABET.index(char)
+            total += addend // 32 + addend % 32
+            factor = 3 - factor
+        checked += run + ALPHABET[(32 - total % 32) % 32]
+    return "-".join(checked[i:i + 7] for i in range(0, 56, 7))
+
+
+def doc_safety_number(key_a: bytes, key_b: bytes) -> str:
+    def half(key: bytes) -> str:
+        digest = b"p2pchat-safety-v1" + key
+        for _ in range(5200):
+            digest = hashlib.blake2b(digest + key, digest_size=32).digest()
+        return "".join(f"{int.from_bytes(digest[i:i + 5], 'big') % 100000:05d}"
+                       for i in range(0, 30, 5))
+
+    digits = "".join(sorted((half(key_a), half(key_b))))
+    return " ".join(digits[i:i + 5] for i in range(0, 60, 5))
+
+
+def test_the_documented_known_answers() -> None:
+    one, two = Identity.from_seed(b"\x01" * 32), Identity.from_seed(b"\x02" * 32)
+    assert one.public_key.hex() == \
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
+    assert one.fingerprint == "RKEOHXL-UBHYZLF-7KS3MWT-ZOS5OL4-FGOCN7D-WKBEG73-TOSEADN-APN5OAR"
+    assert two.public_key.hex() == \
+        "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"
+    assert two.fingerprint == "QE4XODV-IPULV67-VVDKRTM-GTD6ZTV-FY3CURW-TXDPISO-56YHVXD-6JWOKA3"
+    assert safety_number(one.public_key, two.public_key) == \
+        "04462 58045 19404 37062 82204 59492 98253 13431 81959 90373 92613 54714"
+
+
+@given(seeds)
+def test_fingerprints_follow_the_page(key: bytes) -> None:
+    assert fingerprint(key) == doc_fingerprint(key)
+    assert parse_fingerprint(doc_fingerprint(key)) == key
+
+
+@settings(max_examples=10, deadline=None)  # 10,400 hashes an example
+@given(seeds, seeds)
+def test_safety_numbers_follow_the_page(key_a: bytes, key_b: bytes) -> None:
+    assert safety_number(key_a, key_b) == doc_safety_number(key_a, key_b)
