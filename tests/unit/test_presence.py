@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from p2pchat.core import presence
-from p2pchat.core.identity import fingerprint
+from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.presence import (
     MAX_ADDRESSES,
     MAX_NAME_CHARS,
@@ -34,6 +35,21 @@ def public_txt(key: bytes = KEY_A, name: str = "alice") -> dict[bytes, bytes | N
 
 
 # -- tags ---------------------------------------------------------------------------------------
+
+def test_the_documented_known_answers() -> None:
+    """docs/protocol.md section 11 prints these."""
+    key = Identity.from_seed(b"\x01" * 32).public_key
+    assert presence_tag(key, DAY) == "76413556e50c2708"
+    assert presence.public_instance_name(key) == "p2pchat-8a88e3dd7409f195"
+
+
+@given(st.binary(min_size=32, max_size=32), st.integers(min_value=0, max_value=2**40))
+def test_tags_follow_the_page(key: bytes, day: int) -> None:
+    # Section 11's formula, written again from the page.
+    page = hashlib.blake2b(day.to_bytes(8, "big"), key=key, person=b"p2pchat-presence",
+                           digest_size=8).hexdigest()
+    assert presence_tag(key, day) == page
+
 
 
 def test_tag_is_16_hex_chars_and_deterministic() -> None:
