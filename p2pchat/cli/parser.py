@@ -165,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     send = command("send", cmd_send, "send a message; prints its id once it is safely queued")
     send.add_argument("to", help="a contact's or a group's name (or fingerprint, group id)")
-    send.add_argument("text", nargs="?", help="the message")
+    send.add_argument("text", nargs="?",
+                      help="the message; - reads one message, line breaks and all, from"
+                           " standard input")
     send.add_argument("--lines", action="store_true",
                       help="send each non-blank line of standard input as a message, in order"
                            " (many lines share one commit); prints one id per line")

@@ -162,7 +162,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     if (args.text is None) == (not args.lines):
         fail("give the message, or --lines to send each line of standard input")
     if not args.lines:
-        _print_sent(args, _call(args, "send", to=args.to, text=args.text))
+        text = _stdin_message() if args.text == "-" else args.text
+        _print_sent(args, _call(args, "send", to=args.to, text=text))
         return 0
     from p2pchat.control_client import ControlClient, ControlError
 
@@ -179,6 +180,23 @@ def cmd_send(args: argparse.Namespace) -> int:
     except OSError as exc:
         fail(f"cannot talk to the node: {exc} ({sent} messages were sent before this)")
     return 0
+
+
+# More than any message may hold (the node refuses a text over 16 KiB with its own clear error);
+# the bound keeps a mistaken pipe of gigabytes out of memory.
+_STDIN_MESSAGE_CHARS = 64 * 1024
+
+
+def _stdin_message() -> str:
+    """`send WHO -`: all of standard input is one message, its line breaks kept."""
+    try:
+        text = sys.stdin.read(_STDIN_MESSAGE_CHARS + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read the message from standard input: {exc}")
+    if len(text) > _STDIN_MESSAGE_CHARS:
+        fail("standard input is far longer than one message can be; --lines sends each line"
+             " as a message")
+    return text.rstrip("\r\n")
 
 
 # One control call per batch: one commit for many lines, within the node's request line limit.

@@ -78,6 +78,22 @@ def test_send_lines_sends_each_line_in_order_and_a_bad_one_sends_none_of_its_bat
         assert "give the message, or --lines" in refused.stderr
 
 
+def test_send_dash_sends_standard_input_as_one_message(make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    befriend(alice, bob)
+    typed = "first line\nsecond line\n"
+    sent = alice.cli("send", "bob", "-", input=typed, check=True).stdout.strip()
+    [mine] = alice.log_json("bob")
+    assert (mine["text"], mine["id"]) == ("first line\nsecond line", sent)
+    wait_for(lambda: texts(bob, "alice") == ["first line\nsecond line"], 5, "the message at bob")
+    for typed, says in (("\n\n", "nothing to send"), ("x" * 20_000, "exceeds the limit"),
+                        ("x" * 70_000, "--lines sends each line")):
+        refused = alice.cli("send", "bob", "-", input=typed)
+        assert_clean_failure(refused)
+        assert says in refused.stderr
+    assert texts(alice, "bob") == ["first line\nsecond line"]  # nothing of what was refused
+
+
 def test_send_with_texts_is_one_call_all_or_none_and_bounded(make_node: MakeNode) -> None:
     alice, bob = make_node("alice").start(), make_node("bob").start()
     befriend(alice, bob)
