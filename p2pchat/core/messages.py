@@ -382,7 +382,7 @@ class GroupOp:
             raise ProtocolError("GroupOp.title: only create sets the title")
         if self.cut and kind not in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             raise ProtocolError("GroupOp.cut: only remove and leave end a log")
-        if (len(self.key_check) == GROUP_KEY_CHECK_LEN) == (kind == GroupOpKind.TRANSFER):
+        if len(self.key_check) != (0 if kind == GroupOpKind.TRANSFER else GROUP_KEY_CHECK_LEN):
             raise ProtocolError(
                 f"GroupOp.key_check: {GROUP_KEY_CHECK_LEN} bytes for an op that starts an"
                 " epoch, empty for a transfer"

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p2pchat.core import groups
+from p2pchat.core.codec import pack
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.groups import (
     GroupError,
@@ -380,6 +381,24 @@ def test_group_op_fields_a_kind_does_not_use_must_be_empty() -> None:
             replace(op, **bad)  # type: ignore[arg-type]
     with pytest.raises(ProtocolError, match="unique and ascending"):
         GroupInvite(ops=(op,), heads=((b"a" * 32, 1, b"h" * 32), (b"a" * 32, 2, b"h" * 32)))
+
+
+@pytest.mark.parametrize("key_check", [b"k", b"k" * 5, b"k" * 15, b"k" * 16, b"k" * 17])
+def test_a_transfer_carries_no_key_check_at_all(key_check: bytes) -> None:
+    # A transfer starts no epoch; a short key_check slipping through would replace the
+    # current epoch's commitment at members that took it, and split them from those that did not.
+    state, _ = group_of(BOB)
+    create = state.ops[0]
+    transfer = replace(create, number=2, kind=GroupOpKind.TRANSFER, name="", title="",
+                       key_check=b"")
+    assert decode_record(encode_record(transfer)) == transfer
+    with pytest.raises(ProtocolError, match=r"GroupOp\.key_check"):
+        replace(transfer, key_check=key_check)
+    fields = [GroupOp.CODE, *transfer._fields()]
+    assert fields[9] == b""
+    fields[9] = key_check  # the key_check, as a hostile peer would encode it
+    with pytest.raises(ProtocolError, match=r"GroupOp\.key_check"):
+        decode_record(pack(fields))
 
 
 def test_a_full_invitation_fits_in_one_record() -> None:
