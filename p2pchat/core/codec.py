@@ -17,6 +17,10 @@ def pack(obj: object) -> bytes:
     return packed
 
 
+def _refuse_extension(code: int, data: bytes) -> object:
+    raise ValueError(f"extension type {code} is not part of the protocol")
+
+
 def unpack(
     data: bytes,
     *,
@@ -46,6 +50,7 @@ def unpack(
         max_array_len=max_array,
         max_map_len=max_map,
         max_ext_len=0,  # the protocol uses no msgpack extension types
+        ext_hook=_refuse_extension,  # max_ext_len alone lets an empty one through
     )
     try:
         unpacker.feed(data)
