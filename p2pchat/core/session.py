@@ -661,8 +661,10 @@ class Session:
                 raise ProtocolError("IK timestamp not newer than the last one (replayed?)")
         except (ProtocolError, ValueError) as exc:
             # The initiator may hold an old key of ours, or this is a replay: let it run XX,
-            # which proves both keys afresh, unless we only take peers that already know us.
-            if not (self._allow_xx if not with_psk else self._psks):
+            # which proves both keys afresh, unless we only take peers that already know us,
+            # or take no plain handshake at all (a relay only for networks: not a byte back).
+            retry = bool(self._psks) if with_psk else self._allow_plain and self._allow_xx
+            if not retry:
                 raise ProtocolError(f"IK handshake refused ({exc}); XX not allowed") from None
             self._used_psk = None
             self._queue_handshake(KIND_RETRY_XX, b"")
