@@ -280,8 +280,9 @@ def page_rows(page: Page, width: int) -> list[Fragments]:
     rows: list[Fragments] = []
     for kind, text in page.lines:
         indent = len(text) - len(text.lstrip(" "))
-        if text.startswith("  /"):  # a command: its description wraps under itself
-            indent = text.find("  ", 3) + 2 if text.find("  ", 3) > 0 else indent + 2
+        gap = text.find("  ", 3)
+        if text.startswith("  /") and gap > 0:  # a command: its description wraps under itself
+            indent = len(text) - len(text[gap:].lstrip(" "))
         else:
             indent += 2
         rows += wrap([(f"class:notice.{kind}", text)], width, min(indent, 30))

@@ -113,6 +113,20 @@ def test_wrap_breaks_at_words_with_a_hanging_indent() -> None:
     assert [text_of(r) for r in render.wrap([("", "漢字漢字漢字")], 5)] == ["漢字", "漢字", "漢字"]
 
 
+def test_help_descriptions_wrap_under_their_own_column() -> None:
+    from p2pchat.tui.commands import help_lines
+    from p2pchat.tui.state import Page
+
+    lines = help_lines()
+    column = lines[1].index("open the conversation")  # where every description starts
+    rows = [text_of(r) for r in render.page_rows(Page("Help", [("info", t) for t in lines]), 74)]
+    commands = rows[1:rows.index("Keys:")]
+    continued = [r for r in commands if not r.lstrip().startswith("/")]
+    assert continued, "at 74 cells some descriptions wrap"
+    for row in continued:
+        assert len(row) - len(row.lstrip(" ")) == column, row
+
+
 def test_a_new_messages_line_above_the_first_unread() -> None:
     state = loaded_state()
     state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol")])
