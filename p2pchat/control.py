@@ -162,7 +162,8 @@ class ControlServer:
                     break
                 response, subscribe = await self._handle(line)
                 await send(response)
-                if subscribe and subscription is None:
+                if subscribe and (subscription is None or subscription.done()):
+                    # A subscriber that lagged subscribes again on the same connection.
                     subscription = asyncio.create_task(self._forward_events(send))
         except (ConnectionError, asyncio.CancelledError):
             pass
@@ -195,6 +196,10 @@ class ControlServer:
         request_id: Any = None
         try:
             request = json.loads(line)
+        except ValueError:  # not JSON, or not even UTF-8
+            return {"id": None, "ok": False, "error": {
+                "code": "bad_request", "message": "a request is one JSON object per line"}}, False
+        try:
             if not isinstance(request, dict):
                 raise CommandError("bad_request", "a request is a JSON object")
             request_id = request.get("id")
@@ -206,8 +211,6 @@ class ControlServer:
                 raise CommandError("unknown_method", f"no method {method!r}")
             result = await handler(_params(request))
             return {"id": request_id, "ok": True, "result": result}, False
-        except json.JSONDecodeError:
-            error = {"code": "bad_request", "message": "a request is one JSON object per line"}
         except CommandError as exc:
             error = {"code": exc.code, "message": str(exc)}
         except StoreError as exc:

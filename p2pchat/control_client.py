@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from p2pchat.home import socket_path
 
 # Replies can be large (a whole conversation log); they come from our own node.
 MAX_REPLY = 64 * 1024 * 1024
+# Events that arrive while a call waits for its reply, kept for events(); as many as the node
+# keeps for a subscriber.
+MAX_KEPT_EVENTS = 4096
 
 
 class ControlError(Exception):
@@ -35,6 +39,8 @@ class ControlClient:
             ) from None
         self._file = self._sock.makefile("rb")
         self._next_id = 0
+        self._timeout = timeout
+        self._kept: deque[dict[str, Any]] = deque()
 
     def close(self) -> None:
         self._file.close()
@@ -49,22 +55,43 @@ class ControlClient:
     def call(self, method: str, **params: Any) -> Any:
         self._next_id += 1
         request = {"id": self._next_id, "method": method, "params": params}
+        self._sock.settimeout(self._timeout)
         self._sock.sendall(json.dumps(request).encode() + b"\n")
         while True:
             reply = self._read()
             if "event" in reply:
-                continue  # events interleave with replies once subscribed
+                self._keep(reply["event"])  # events interleave with replies once subscribed
+                continue
             if not reply.get("ok"):
                 error = reply.get("error") or {}
                 raise ControlError(str(error.get("code")), str(error.get("message")))
             return reply.get("result")
 
     def events(self) -> Iterator[dict[str, Any]]:
+        """The node's events, as they come (hours apart, maybe: no timeout while waiting), with
+        those a `call` read meanwhile. Ends after a `{"type": "lagged"}` event: events were
+        lost, so re-read what matters and subscribe again."""
         self.call("subscribe")
         while True:
-            reply = self._read()
-            if "event" in reply:
-                yield reply["event"]
+            if self._kept:
+                event = self._kept.popleft()
+            else:
+                self._sock.settimeout(None)
+                reply = self._read()
+                if "event" not in reply:
+                    continue
+                event = reply["event"]
+            yield event
+            if isinstance(event, dict) and event.get("type") == "lagged":
+                return
+
+    def _keep(self, event: Any) -> None:
+        if self._kept and self._kept[-1].get("type") == "lagged":
+            return  # already lost some: the subscriber re-reads anyway
+        if len(self._kept) >= MAX_KEPT_EVENTS:
+            self._kept.append({"type": "lagged"})
+        elif isinstance(event, dict):
+            self._kept.append(event)
 
     def _read(self) -> dict[str, Any]:
         line = self._file.readline(MAX_REPLY + 1)

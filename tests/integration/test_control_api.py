@@ -1,0 +1,165 @@
+"""The control API (p2pchat/control.py, docs/api.md) over its real Unix socket, with a node in
+this test's event loop and clients as a script would write them: raw lines, and ControlClient
+in a thread of its own (it blocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from p2pchat.control import MAX_LINE, ControlServer
+from p2pchat.control_client import ControlClient
+from p2pchat.home import socket_path
+from p2pchat.net.addresses import format_addr
+from p2pchat.node import Node
+from tests.aio import until
+from tests.local_nodes import MakeLocalNode
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@asynccontextmanager
+async def serving(node: Node) -> AsyncIterator[None]:
+    control = ControlServer(node)
+    await control.start()
+    try:
+        yield
+    finally:
+        await control.stop()
+
+
+def ask(node: Node, *lines: bytes) -> list[dict[str, Any]]:
+    """Send raw request lines on one connection; the replies, until the node closes or stops."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(socket_path(node.home)))
+        sock.sendall(b"".join(lines))
+        sock.shutdown(socket.SHUT_WR)
+        with sock.makefile("rb") as replies:
+            return [json.loads(line) for line in replies]
+
+
+def codes(replies: list[dict[str, Any]]) -> list[str | None]:
+    return [None if r.get("ok") else r["error"]["code"] for r in replies]
+
+
+async def test_bad_lines_get_clean_errors_and_the_connection_goes_on(
+        make_local_node: MakeLocalNode) -> None:
+    alice = await make_local_node("alice")
+    async with serving(alice):
+        replies = await asyncio.to_thread(
+            ask, alice,
+            b"\xff\xfe not utf-8\n",  # was an "internal" error
+            b"{not json\n",
+            b"[1, 2]\n",
+            b'{"id": 7, "method": "no.such"}\n',
+            b'{"id": 8, "method": "status", "params": []}\n',
+            b'{"id": 9, "method": "status"}\n')
+    assert codes(replies) == ["bad_request", "bad_request", "bad_request", "unknown_method",
+                              "bad_request", None]
+    assert [r["id"] for r in replies] == [None, None, None, 7, 8, 9]
+    assert replies[-1]["result"]["name"] == "alice"
+
+
+async def test_an_over_long_line_is_refused_and_the_connection_closed(
+        make_local_node: MakeLocalNode) -> None:
+    alice = await make_local_node("alice")
+    async with serving(alice):
+        replies = await asyncio.to_thread(
+            ask, alice, b'{"id": 1, "method": "status", "x": "' + b"x" * MAX_LINE + b'"}\n',
+            b'{"id": 2, "method": "status"}\n')
+    assert [(r["id"], r["error"]["code"]) for r in replies] == [(None, "bad_request")]
+
+
+async def linked_pair(make_local_node: MakeLocalNode) -> tuple[Node, Node]:
+    """alice and bob, contacts of each other, linked (alice dials bob)."""
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
+    await bob.add_contact(alice.status()["fingerprint"], "alice", [])
+    await alice.add_contact(bob.status()["fingerprint"], "bob",
+                            [format_addr(bob.listen_addresses[0])])
+    await until(lambda: alice.links.is_linked(bob.key), what="the link")
+    return alice, bob
+
+
+def next_text(events: Iterator[dict[str, Any]]) -> str:
+    while True:
+        event = next(events)
+        if event["type"] == "message":
+            return str(event["text"])
+
+
+async def test_events_a_call_reads_are_kept_for_events(make_local_node: MakeLocalNode) -> None:
+    """The bot of docs/api.md: one connection, subscribed, sending from its event loop."""
+    alice, bob = await linked_pair(make_local_node)
+    async with serving(alice):
+        client = ControlClient(alice.home, timeout=10)
+        events = client.events()
+        first = asyncio.create_task(asyncio.to_thread(next_text, events))
+        await until(lambda: alice.events.wanted, what="the subscription")
+        await bob.send("alice", "zero")
+        assert await asyncio.wait_for(first, 10) == "zero"
+
+        def two_sends_then_events() -> list[str]:
+            # The first send's event reaches the connection while the second call waits for
+            # its reply; it used to be dropped there.
+            client.call("send", to="bob", text="one")
+            client.call("send", to="bob", text="two")
+            return [next_text(events), next_text(events)]
+
+        try:
+            assert await asyncio.to_thread(two_sends_then_events) == ["one", "two"]
+        finally:
+            client.close()
+
+
+async def test_events_wait_longer_than_the_clients_timeout(
+        make_local_node: MakeLocalNode) -> None:
+    alice, bob = await linked_pair(make_local_node)
+    async with serving(alice):
+        client = ControlClient(alice.home, timeout=0.2)
+        try:
+            waiting = asyncio.create_task(asyncio.to_thread(next_text, client.events()))
+            await until(lambda: alice.events.wanted, what="the subscription")
+            # The quiet spell is the scenario, not a synchronisation: a bot waits for hours.
+            await asyncio.sleep(0.6)  # bounded: three of the client's timeouts
+            assert not waiting.done()  # it used to end here in TimeoutError
+            await bob.send("alice", "at last")
+            assert await asyncio.wait_for(waiting, 10) == "at last"
+        finally:
+            client.close()
+
+
+async def test_a_lagged_subscriber_subscribes_again_on_the_same_connection(
+        make_local_node: MakeLocalNode) -> None:
+    alice = await make_local_node("alice")
+    async with serving(alice):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            await asyncio.to_thread(sock.connect, str(socket_path(alice.home)))
+            replies = sock.makefile("rb")
+            sock.sendall(b'{"id": 1, "method": "subscribe"}\n')
+            assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
+            await until(lambda: alice.events.wanted, what="the subscription")
+            for n in range(5000):  # more than the queue holds, emitted before it is read
+                alice.events.emit({"type": "test", "n": n})
+            seen: list[dict[str, Any]] = []
+
+            def read_until_lagged() -> None:
+                while not seen or seen[-1].get("type") != "lagged":
+                    seen.append(json.loads(replies.readline())["event"])
+
+            await asyncio.to_thread(read_until_lagged)
+            assert seen[-1] == {"type": "lagged"} and len(seen) < 5000
+            sock.sendall(b'{"id": 2, "method": "subscribe"}\n')
+            assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
+            await until(lambda: alice.events.wanted, what="the second subscription")
+            alice.events.emit({"type": "test", "n": "again"})
+            event = json.loads(await asyncio.to_thread(replies.readline))["event"]
+            assert event == {"type": "test", "n": "again"}  # it used to say nothing more
+            replies.close()
