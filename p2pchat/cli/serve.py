@@ -54,6 +54,19 @@ def cmd_node(args: argparse.Namespace) -> int:
     return 0
 
 
+def node_arguments(args: argparse.Namespace) -> list[str]:
+    """The options of `parser._add_node_options` as parsed, written back as `node` arguments: what
+    `chat` gives the node it starts (the passphrase goes its own way)."""
+    argv = ["--presence", args.presence]
+    for option, values in (("--listen", args.listen), ("--mdns-interface", args.mdns_interface),
+                           ("--relay", args.relay)):
+        for value in values or []:
+            argv += [option, value]
+    if args.no_mdns:
+        argv.append("--no-mdns")
+    return argv
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from p2pchat.storage import keystore
 
@@ -76,13 +89,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     def background() -> Background:
         argv = [sys.executable, "-m", "p2pchat", "--home", str(home), "node",
-                "--presence", args.presence, "--passphrase-file", "/dev/stdin"]
-        for addr in args.listen or []:
-            argv += ["--listen", addr]
-        for addr in args.mdns_interface or []:
-            argv += ["--mdns-interface", addr]
-        if args.no_mdns:
-            argv.append("--no-mdns")
+                "--passphrase-file", "/dev/stdin", *node_arguments(args)]
         return Background(argv, unlocked[0] if unlocked else None)
 
     try:
