@@ -77,6 +77,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"listening: {clean(', '.join(status['listen']))}")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
+    if status.get("storage", "ok") != "ok":
+        print(clean(f"storage: {status['storage']} ({status.get('storage_error')}); nothing"
+                    " unsaved is acknowledged, and the node retries"))
     if status.get("networks"):
         print(f"networks: {clean(', '.join(status['networks']))}")
     for relay in status.get("relays", []):

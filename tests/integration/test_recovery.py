@@ -307,6 +307,8 @@ def test_a_locked_database_heals_without_a_restart(make_node: MakeNode) -> None:
         wait_for(lambda: bob.json("status")["storage"] == "failing", 30,
                  "bob to notice his database is locked")
         assert "locked" in bob.json("status")["storage_error"]
+        assert "storage: failing (database error: database is locked)" in \
+            bob.cli("status", check=True).stdout
         assert not all_delivered(alice, "bob", 11)
     finally:
         holder.rollback()
