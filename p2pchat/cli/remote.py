@@ -308,6 +308,9 @@ def cmd_peers(args: argparse.Namespace) -> int:
         for n in result["nearby"]:
             label = n.get("name") or "(private)"
             print(clean(f"  {label:<20} {n.get('fingerprint') or ''} {' '.join(n['addresses'])}"))
+    hidden = result.get("nearby_hidden") or 0
+    if hidden:
+        print(f"{counted(hidden, 'node')} nearby in networks you are not in (not shown)")
     for r in result["requests"]:
         name = clean(r["name"])
         print(f"{name} asks to connect: p2pchat contacts accept {name}")

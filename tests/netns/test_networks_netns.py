@@ -62,6 +62,8 @@ def test_a_class_network_hides_its_members_from_outsiders(
 
     # Carol hears both members' adverts (the control: mDNS reaches her), and opens neither.
     wait_for(lambda: carol.json("peers")["nearby_hidden"] >= 2, 15, "carol to hear the adverts")
+    said = carol.cli("peers", check=True).stdout  # what a person reading `peers` is told
+    assert "nearby in networks you are not in (not shown)" in said
     carol.cli("contacts", "add", alice.fingerprint, "--name", "alice", check=True)
     # Time passes in messages, not sleeps: another round trip between the members.
     alice.cli("send", "bob", "still here", check=True)
