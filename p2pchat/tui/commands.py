@@ -68,8 +68,9 @@ KEYS_HELP = (
     "Keys:",
     "  Tab completes commands, names and nearby people. Alt+Up/Alt+Down (or Ctrl-P/Ctrl-N)"
     " and Alt+1..9 switch conversation; drafts are kept per conversation.",
-    "  PageUp/PageDown, Home/End and the mouse wheel scroll. Esc closes this page and clears"
-    " the notices.",
+    "  Alt+Enter or Ctrl-J starts a new line in a message.",
+    "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."
+    " Esc closes this page and clears the notices.",
     "  Ctrl-D deletes a character, and quits on an empty line; Ctrl-C quits (asking first if"
     " a draft would be lost). //text sends text starting with /.",
 )
