@@ -55,7 +55,7 @@ class ControlClient:
     def call(self, method: str, **params: Any) -> Any:
         self._next_id += 1
         request = {"id": self._next_id, "method": method, "params": params}
-        self._sock.settimeout(self._timeout)
+        self._wait_at_most(self._timeout)
         self._sock.sendall(json.dumps(request).encode() + b"\n")
         while True:
             reply = self._read()
@@ -76,7 +76,7 @@ class ControlClient:
             if self._kept:
                 event = self._kept.popleft()
             else:
-                self._sock.settimeout(None)
+                self._wait_at_most(None)
                 reply = self._read()
                 if "event" not in reply:
                     continue
@@ -84,6 +84,10 @@ class ControlClient:
             yield event
             if isinstance(event, dict) and event.get("type") == "lagged":
                 return
+
+    def _wait_at_most(self, timeout: float | None) -> None:
+        if self._sock.gettimeout() != timeout:  # settimeout costs system calls even unchanged
+            self._sock.settimeout(timeout)
 
     def _keep(self, event: Any) -> None:
         if self._kept and self._kept[-1].get("type") == "lagged":
