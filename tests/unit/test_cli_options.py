@@ -1,4 +1,5 @@
-"""What `chat` passes on to the node it starts in the background (cli/serve.py)."""
+"""What `chat` passes on to the node it starts in the background (cli/serve.py). Only parsed:
+no address here is ever dialled."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import argparse
 from p2pchat.cli.parser import _add_node_options, build_parser
 from p2pchat.cli.serve import node_arguments
 
-TYPED = ["--listen", "127.0.0.1:7331", "--listen", "[::1]:0", "--no-mdns",
+TYPED = ["--listen", "192.0.2.1:7331", "--listen", "[::1]:0", "--no-mdns",
          "--mdns-interface", "192.0.2.7", "--presence", "private",
-         "--relay", "127.0.0.1:9000#FINGERPRINT", "--relay", "127.0.0.2:9000"]
+         "--relay", "192.0.2.2:9000#FINGERPRINT", "--relay", "192.0.2.3:9000"]
 
 
 def node_option_names() -> set[str]:
@@ -26,7 +27,7 @@ def test_the_background_node_gets_every_node_option_chat_was_given() -> None:
     names = node_option_names() - {"passphrase_file"}  # the passphrase goes through stdin
     assert {name: getattr(node, name) for name in names} == \
         {name: getattr(chat, name) for name in names}
-    assert node.relay == ["127.0.0.1:9000#FINGERPRINT", "127.0.0.2:9000"]  # was dropped
+    assert node.relay == ["192.0.2.2:9000#FINGERPRINT", "192.0.2.3:9000"]  # was dropped
 
 
 def test_defaults_pass_on_as_defaults() -> None:
