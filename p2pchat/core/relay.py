@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.relay_messages import KEY_LEN, MAX_DATA, MAX_RATE, wire_cost
+from p2pchat.core.relay_limits import KEY_LEN, RelayLimits
+from p2pchat.core.relay_messages import wire_cost
 
 __all__ = [
     "REFUSALS",
@@ -59,40 +60,6 @@ REFUSALS: Final = (
     "idle_timeout",  # the session heard nothing for its idle timeout
     "slow_receiver",  # a client's own queue overflowed with answers it does not read
 )
-
-
-@dataclass(frozen=True)
-class RelayLimits:
-    """Every bound the relay enforces. Sizes in bytes, times in seconds, rates per second."""
-
-    max_clients: int = 200
-    max_pending: int = 64
-    max_pending_per_host: int = 16
-    max_clients_per_host: int = 16
-    attach_timeout: float = 10.0
-    idle_timeout: float = 60.0
-    max_data: int = MAX_DATA
-    max_queue: int = 1 << 20
-    high_water: int = 256 * 1024
-    stall_timeout: float = 5.0
-    byte_rate: int = 4 << 20
-    frame_rate: int = 2000
-    burst_seconds: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("max_clients", "max_pending", "max_pending_per_host",
-                     "max_clients_per_host", "max_queue", "high_water"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        for name in ("attach_timeout", "idle_timeout", "stall_timeout", "burst_seconds"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be more than 0")
-        if not 1 <= self.max_data <= MAX_DATA:
-            raise ValueError(f"max_data must be 1..{MAX_DATA}")
-        if not 1 <= self.byte_rate <= MAX_RATE or not 1 <= self.frame_rate <= MAX_RATE:
-            raise ValueError(f"rates must be 1..{MAX_RATE}")
-        if self.high_water > self.max_queue:
-            raise ValueError("high_water must not exceed max_queue")
 
 
 class TokenBucket:

@@ -23,7 +23,8 @@ from typing import ClassVar, Final, TypeAlias
 
 from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.framing import MAX_CHUNK
+from p2pchat.core.relay_limits import DATA_OVERHEAD as _DATA_OVERHEAD
+from p2pchat.core.relay_limits import KEY_LEN, MAX_DATA, MAX_RATE, MAX_RELAY_RECORD
 
 __all__ = [
     "BUCKETS",
@@ -47,18 +48,9 @@ __all__ = [
     "wire_cost",
 ]
 
-KEY_LEN: Final = 32  # an Ed25519 public key
-# One relay record travels in exactly one Noise transport message of the relay session: no
-# chunking, so the relay never reassembles anything and a frame's size is its record's bucket.
-MAX_RELAY_RECORD: Final = MAX_CHUNK  # 65518
 # Record sizes a padded record takes. Small chat traffic lands in the first two; bulk in the last.
 BUCKETS: Final = (256, 1024, 4096, 16384, MAX_RELAY_RECORD)
 MAX_STREAM: Final = 2**32 - 1
-# Fixed bytes around `data` in a Send or Deliver at most: array header, code, bin8 key (2 + 32),
-# stream (uint32: 5), bin16 header of data, bin16 header of pad.
-_DATA_OVERHEAD: Final = 1 + 1 + 2 + KEY_LEN + 5 + 3 + 3
-MAX_DATA: Final = MAX_RELAY_RECORD - _DATA_OVERHEAD  # 65471: the largest that always fits
-MAX_RATE: Final = 2**32 - 1  # rates announced in Attached
 
 # Refused reasons.
 REFUSED_QUEUE_FULL: Final = 1  # the receiver is not keeping up; this frame was dropped

@@ -21,7 +21,7 @@ class RelayError(Exception):
 
 def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `p2pchat relay` and its `status` action."""
-    from p2pchat.core.relay import RelayLimits
+    from p2pchat.core.relay_limits import RelayLimits
 
     d = RelayLimits()
     parser.add_argument("--listen", action="append", metavar="HOST:PORT",
@@ -86,7 +86,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
 
 def _limits(args: argparse.Namespace) -> Any:
-    from p2pchat.core.relay import RelayLimits
+    from p2pchat.core.relay_limits import RelayLimits
 
     try:
         return RelayLimits(
