@@ -13,7 +13,7 @@ from typing import Any
 
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import fail, peer_lines, print_json
-from p2pchat.core.text import counted
+from p2pchat.core.text import counted, hidden_nearby
 from p2pchat.tui.sanitize import clean
 
 
@@ -310,7 +310,7 @@ def cmd_peers(args: argparse.Namespace) -> int:
             print(clean(f"  {label:<20} {n.get('fingerprint') or ''} {' '.join(n['addresses'])}"))
     hidden = result.get("nearby_hidden") or 0
     if hidden:
-        print(f"{counted(hidden, 'node')} nearby in networks you are not in (not shown)")
+        print(hidden_nearby(hidden))
     for r in result["requests"]:
         name = clean(r["name"])
         print(f"{name} asks to connect: p2pchat contacts accept {name}")

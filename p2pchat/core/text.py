@@ -86,3 +86,9 @@ def valid_name(text: str) -> str:
 def counted(n: int, noun: str) -> str:
     """A count with its noun, for people to read: "1 member", "2 members"."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def hidden_nearby(n: int) -> str:
+    """What `peers` and the chat screen say of the nearby nodes whose adverts are sealed for
+    networks we are not in (their count is all anyone outside learns)."""
+    return f"{counted(n, 'node')} nearby in networks you are not in (not shown)"

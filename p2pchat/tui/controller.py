@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
-from p2pchat.core.text import counted
+from p2pchat.core.text import counted, hidden_nearby
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
     COMMANDS,
@@ -409,7 +409,8 @@ class Controller:
         self.state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"])
 
     async def cmd_nearby(self, _: str) -> None:
-        nearby = (await self.backend.peers()).get("nearby") or []
+        peers = await self.backend.peers()
+        nearby = peers.get("nearby") or []
         self.state.nearby = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
         lines = []
         for number, near in enumerate(self.state.nearby, 1):
@@ -419,7 +420,7 @@ class Controller:
             lines += ["", "Add someone with /add NUMBER (or /add NAME; Tab completes)."]
         else:
             lines = ["No one is visible on this network right now."]
-        self.state.show_page("Nearby", lines)
+        self.state.show_page("Nearby", lines + _hidden_nearby(peers))
 
     async def cmd_search(self, text: str) -> None:
         conv = self.state.current
@@ -546,6 +547,7 @@ class Controller:
             label = near.get("name") or "(private)"
             lines.append(f"nearby: {label} {near.get('fingerprint') or ''}"
                          f" {' '.join(near.get('addresses') or [])}")
+        lines += _hidden_nearby(peers)
         for request in peers.get("requests") or []:
             lines.append(f"{request.get('name')} asks to connect: /accept {request.get('name')}")
         self.state.show_page("Peers", lines)
@@ -608,3 +610,9 @@ def qr_lines(text: str) -> list[str]:
                     (True, True): " "}[(top, bottom)]
         lines.append("  " + row)
     return lines
+
+
+def _hidden_nearby(peers: dict[str, Any]) -> list[str]:
+    hidden = peers.get("nearby_hidden")
+    return [hidden_nearby(hidden)] if isinstance(hidden, int) and hidden > 0 else []
+

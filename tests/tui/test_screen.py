@@ -288,7 +288,7 @@ async def test_nearby_people_are_offered_by_tab_and_added_by_number_or_name() ->
             self.added: list[tuple[str, str]] = []
 
         async def peers(self) -> dict[str, Any]:
-            return {"links": [], "requests": [], "nearby": list(self.nearby)}
+            return {"links": [], "requests": [], "nearby": list(self.nearby), "nearby_hidden": 3}
 
         async def add_contact(self, fingerprint: str, name: str,
                               addrs: list[str]) -> dict[str, Any]:
@@ -312,6 +312,11 @@ async def test_nearby_people_are_offered_by_tab_and_added_by_number_or_name() ->
         await controller.execute("/nearby")
         page = controller.state.page
         assert page is not None and any("1. carl" in line for _, line in page.lines)
+        hidden = "3 nodes nearby in networks you are not in (not shown)"
+        assert any(line == hidden for _, line in page.lines)
+        await controller.execute("/peers")
+        assert controller.state.page is not None
+        assert any(line == hidden for _, line in controller.state.page.lines)
         await controller.execute("/add 1 Carl K")
         assert backend.added[-1] == (carl, "Carl K")
         await controller.execute("/add 7")
