@@ -31,7 +31,10 @@ from p2pchat.core.messages import (
 )
 
 __all__ = [
+    "ACK_DELAY",
+    "ACK_DELAY_MAX",
     "MAX_ACCEPTED_LAMPORT",
+    "AckWait",
     "ConversationLog",
     "DeliveryState",
     "Received",
@@ -48,6 +51,30 @@ MAX_ACCEPTED_LAMPORT = 2**62
 # Floors an author's vectors set beyond what we hold of their log (see `add_floor`); more only
 # loosens the check for a window of their log, never refuses an honest envelope.
 MAX_FLOORS = 32
+
+
+# A receiver holds its vector back so that envelopes arriving together share one vector and one
+# commit: ACK_DELAY after the first, renewed while more keep coming, ACK_DELAY_MAX at most. A lone
+# message is acknowledged within ACK_DELAY; a stream costs one commit per ACK_DELAY_MAX, not one
+# per ACK_DELAY (docs/performance.md, "Sixth round").
+ACK_DELAY = 0.005
+ACK_DELAY_MAX = 0.05
+
+
+@dataclass
+class AckWait:
+    """One conversation's held-back vector on one link (times in seconds, from the caller)."""
+
+    started: float  # when the first envelope it acknowledges was accepted
+    more: int = 0  # envelopes accepted since the current wait began
+
+    def again(self, now: float) -> bool:
+        """At the end of a wait: True to wait ACK_DELAY once more (envelopes kept coming, and
+        that wait still ends by ACK_DELAY_MAX), False to send the vector now."""
+        if self.more and now + ACK_DELAY <= self.started + ACK_DELAY_MAX:
+            self.more = 0
+            return True
+        return False
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from p2pchat.core.session import Closed, Established, Session
+from p2pchat.core.sync import AckWait
 from p2pchat.net.addresses import plain_host
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class PeerState:
     stranger_until: float | None = None  # set while the peer is not a contact: when to cut it
     since_ms: int = 0
     their_name: str | None = None  # as their Hello gave it: theirs to choose, never trusted
-    ack_pending: set[bytes] = field(default_factory=set)  # conversations with an ack queued
+    ack_pending: dict[bytes, AckWait] = field(default_factory=dict)  # vectors held back
     group_only: bool = False  # not a contact: a fellow group member, for group records only
 
     @property

@@ -25,7 +25,7 @@ from p2pchat.core.messages import (
     dm_conversation_id,
     encode_text,
 )
-from p2pchat.core.sync import ConversationLog
+from p2pchat.core.sync import ACK_DELAY, AckWait, ConversationLog
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
@@ -35,8 +35,6 @@ from p2pchat.node.views import Views
 from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
-
-ACK_DELAY = 0.005  # seconds a receipt waits for more records to acknowledge with it
 
 
 def text_body(text: str) -> bytes:
@@ -212,24 +210,30 @@ class Conversations:
             self._schedule_ack(link, env.conv)
 
     def _schedule_ack(self, link: Link, conv: bytes) -> None:
-        """One vector per conversation per ACK_DELAY: it acknowledges everything accepted so far.
-
-        The vector leaves only after the commit it triggers, so what arrives within ACK_DELAY
-        (a stream of messages, the reads of one catch-up step) shares one commit: the receiver
-        fsyncs once per window, not once per record, and the sender handles one vector."""
+        """One vector per conversation per wait (core.sync.AckWait): it acknowledges everything
+        accepted so far. The vector leaves only after the commit it triggers, so what arrives
+        during the wait (a stream of messages, the reads of one catch-up step) shares one
+        commit: the receiver fsyncs once per wait, not once per record, and the sender handles
+        one vector."""
         pending = link.peer.ack_pending
-        if conv in pending:
+        wait = pending.get(conv)
+        if wait is not None:
+            wait.more += 1
             return
-        pending.add(conv)
+        loop = asyncio.get_running_loop()
+        wait = pending[conv] = AckWait(started=loop.time())
 
         def send_ack() -> None:
-            pending.discard(conv)
+            if not link.closed and wait.again(loop.time()):
+                loop.call_later(ACK_DELAY, send_ack)
+                return
+            pending.pop(conv, None)
             if link.closed:  # gone meanwhile: commit what it sent; its next link re-syncs
                 self._outbox.schedule_flush()
                 return
             self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
 
-        asyncio.get_running_loop().call_later(ACK_DELAY, send_ack)
+        loop.call_later(ACK_DELAY, send_ack)
 
     def on_sync_vector(self, link: Link, peer: bytes, sync: SyncVector) -> None:
         if sync.conv != self.dm(peer):

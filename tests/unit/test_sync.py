@@ -18,6 +18,9 @@ from p2pchat.core.messages import (
     envelope_hash,
 )
 from p2pchat.core.sync import (
+    ACK_DELAY,
+    ACK_DELAY_MAX,
+    AckWait,
     ConversationLog,
     DeliveryState,
     delivery_state,
@@ -396,3 +399,47 @@ def test_replicas_converge_despite_loss_duplication_and_reordering(
         # Same display order everywhere.
         assert sorted(replica.shown, key=display_key) == sorted(replicas[0].shown, key=display_key)
     assert len(stores[0]) == appended  # nothing lost
+
+
+# --- when a receiver acknowledges ---------------------------------------------------------------
+
+
+def ack_time(arrivals: list[float]) -> float:
+    """When the vector for a burst goes, the first envelope accepted at arrivals[0]: each wait
+    ends ACK_DELAY after the last one began, as the node's timer does."""
+    wait = AckWait(started=arrivals[0])
+    pending = sorted(arrivals[1:])
+    end = arrivals[0] + ACK_DELAY
+    for _ in range(10_000):  # bounded: a wait is renewed at most ACK_DELAY_MAX / ACK_DELAY times
+        while pending and pending[0] <= end:
+            pending.pop(0)
+            wait.more += 1
+        if not wait.again(end):
+            return end
+        end += ACK_DELAY
+    raise AssertionError("the wait never ended")
+
+
+def test_a_lone_envelope_is_acknowledged_after_one_wait() -> None:
+    assert ack_time([10.0]) == 10.0 + ACK_DELAY
+
+
+def test_a_burst_that_stops_is_acknowledged_one_wait_after_its_last_envelope() -> None:
+    # Three envelopes inside the first wait, one inside the second: the third wait finds none.
+    arrivals = [10.0, 10.001, 10.002, 10.0 + ACK_DELAY * 1.5]
+    assert ack_time(arrivals) == pytest.approx(10.0 + 3 * ACK_DELAY)
+
+
+def test_a_stream_is_acknowledged_once_per_longest_wait() -> None:
+    arrivals = [10.0 + i * ACK_DELAY / 4 for i in range(1000)]  # never a quiet wait
+    assert 10.0 + ACK_DELAY_MAX - ACK_DELAY < ack_time(arrivals) <= 10.0 + ACK_DELAY_MAX + 1e-9
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=60))
+def test_the_vector_waits_for_a_quiet_wait_or_the_longest_wait(offsets: list[float]) -> None:
+    arrivals = [100.0] + [100.0 + offset for offset in offsets]
+    sent = ack_time(arrivals)
+    assert 100.0 + ACK_DELAY <= sent <= 100.0 + ACK_DELAY_MAX + 1e-9
+    # It went because the last wait was quiet, or because another would pass the longest wait.
+    quiet = not any(sent - ACK_DELAY < t <= sent for t in arrivals[1:])
+    assert quiet or sent + ACK_DELAY > 100.0 + ACK_DELAY_MAX - 1e-9
