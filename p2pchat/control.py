@@ -26,6 +26,8 @@ log = logging.getLogger("p2pchat.control")
 MAX_LINE = 256 * 1024
 MAX_CLIENTS = 32
 EVENT_BATCH = 256  # events written to a subscriber at once
+# One encoder for every line: json.dumps builds a new one per call when given any option.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _params(request: dict[str, Any]) -> dict[str, Any]:
@@ -146,8 +148,7 @@ class ControlServer:
 
         async def send(*objs: dict[str, Any]) -> None:
             async with write_lock:
-                writer.write(b"".join(json.dumps(obj, ensure_ascii=False).encode() + b"\n"
-                                      for obj in objs))
+                writer.write(b"".join(_encode(obj).encode() + b"\n" for obj in objs))
                 await writer.drain()
 
         try:

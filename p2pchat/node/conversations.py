@@ -137,7 +137,8 @@ class Conversations:
         conv_log = self._log(self.dm(peer))
         link = self._live_link(peer)
         online = link is not None and not link.peer.stranger
-        sent = []
+        status = "sent" if online else "queued"
+        events = []
         for body in bodies:
             env = conv_log.append_local(self._key, body, now_ms())
             # Stored as sent when it is handed to the link now: one INSERT, no UPDATE after it.
@@ -145,10 +146,9 @@ class Conversations:
             if online:
                 assert link is not None
                 self._sender.push(link, env)  # leaves only after the commit below
-            sent.append(env)
+            # Built now, while its hash is at hand; shown only once the commit below holds.
+            events.append(self._views.message(env, own=True, status=status))
         await self._outbox.durable()
-        status = "sent" if online else "queued"
-        events = [self._views.message(env, own=True, status=status) for env in sent]
         for event in events:
             self._events.emit(event)
         return events
