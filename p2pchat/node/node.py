@@ -207,7 +207,7 @@ class Node(NodeCommands):
         await self.links.wait_closed()
         if self.store is not None:
             try:
-                self.outbox.commit()
+                self.outbox.close()
             except StoreError as exc:
                 log.error("could not commit on shutdown: %s", exc)
             self.store.close()

@@ -16,7 +16,8 @@ node rebuild what it holds in memory from the store and watch for the disk to he
 Writes that nobody is told about (a peer's acknowledgement of our messages) need no fsync of
 their own: `schedule_lazy_flush` lets them ride on the next commit that is made anyway, or
 commits them within LAZY_COMMIT_S when none comes. Records queued for one link in a turn leave in
-one socket write.
+one socket write. When the node stops, `close` makes the last commit and releases whoever
+waits on it; a timer that fires after that finds nothing to do.
 
 Commands that arrive together share a commit. Several clients each sending one message at a
 time come back one or two per turn, so committing at every turn's end would cost each message
@@ -66,6 +67,7 @@ class Outbox:
         # commands have come in the current loop turn.
         self._alone = False
         self._in_turn = 0
+        self._closed = False  # the node stopped: its store is closed
 
     def queue(self, link: Link, record: Record, *, awaited: bool = False) -> None:
         """Send `record` on `link` once the current turn's writes are committed. `awaited`: a
@@ -76,18 +78,20 @@ class Outbox:
 
     def schedule_flush(self) -> None:
         """Commit at the end of this turn (for writes that no record or waiter depends on)."""
-        if not self._scheduled:
+        if not self._scheduled and not self._closed:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
     def schedule_lazy_flush(self) -> None:
         """Commit with the next flush, or within LAZY_COMMIT_S: for writes nobody waits on,
         whose loss in a crash costs nothing a peer does not send again (acknowledgements)."""
-        if not self._scheduled and self._lazy is None:
+        if not self._scheduled and self._lazy is None and not self._closed:
             self._lazy = asyncio.get_running_loop().call_later(LAZY_COMMIT_S, self.flush)
 
     async def durable(self) -> None:
         """Wait until every write made so far is committed; CommandError("storage") if not."""
+        if self._closed:
+            raise CommandError("storage", "could not save: the node has stopped")
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
@@ -127,8 +131,28 @@ class Outbox:
         if self._store().commit() and self._on_committed is not None:
             self._on_committed()
 
+    def close(self) -> None:
+        """The node stops: commit what is pending and release whoever waits on it, then do
+        nothing more (a timer that fires after the store is closed, a receipt's wait say, finds
+        nothing to do). StoreError if that last commit fails; its waiters are told so."""
+        self._closed = True
+        waiters, self._waiters = self._waiters, []
+        self._queued = []  # the links are closed: their peers sync again on the next link
+        try:
+            self.commit()
+        except StoreError as exc:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(CommandError("storage", f"could not save: {exc}"))
+            raise
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     def flush(self) -> None:
         self._scheduled = False
+        if self._closed:
+            return
         if self._waiters:
             self._note_shared(len(self._waiters))
             self._alone = len(self._waiters) == 1

@@ -7,11 +7,15 @@ margin; every step is synchronised on the node's own state, never on a sleep.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from p2pchat.core import sync
+from p2pchat.core.identity import Identity
 from p2pchat.core.messages import ZERO_HASH, Envelope, SyncVector, envelope_hash
-from p2pchat.node import conversations
+from p2pchat.node import Node, conversations
 from tests.aio import until
 from tests.hostile_peer import HostilePeer, envelope, hostile_contact
 from tests.local_nodes import MakeLocalNode
@@ -50,3 +54,29 @@ async def test_envelopes_that_keep_coming_share_one_vector(
     assert vector.vector.get(mallory.public_key) == 3
     assert conv not in link.peer.ack_pending
     assert [m["text"] for m in alice.history("mallory")] == ["m1", "m2", "m3"]
+
+
+
+async def test_a_node_stopped_while_an_acknowledgement_waits_keeps_what_it_received(
+        make_local_node: MakeLocalNode) -> None:
+    failures: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: failures.append(context))
+    identity = Identity.generate()
+    alice = await make_local_node("alice", identity=identity)
+    mallory = await hostile_contact(alice)
+    async with HostilePeer.connect(mallory, alice.listen_addresses[0],
+                                   remote_key=alice.key) as peer:
+        await peer.recv_until(SyncVector)
+        await peer.send(envelope(alice, mallory, 1, "just before the stop"))
+        link = await until(lambda: alice.links.by_peer.get(mallory.public_key), 5, "the link")
+        await until(lambda: link.peer.ack_pending, 5, "the acknowledgement to wait")
+        await alice.stop()
+    # The wait's timer then fires on a stopped node: it must find nothing left to do.
+    await asyncio.sleep(sync.ACK_DELAY_MAX * 2)  # bounded: lets the timer's moment pass
+    assert failures == []
+    again = Node(alice.home, identity, "alice", alice.config)
+    await again.start()
+    try:
+        assert [m["text"] for m in again.history("mallory")] == ["just before the stop"]
+    finally:
+        await again.stop()

@@ -20,6 +20,7 @@ from p2pchat.core.messages import (
     encode_text,
     envelope_hash,
 )
+from p2pchat.node.config import CommandError
 from p2pchat.node.outbox import Outbox
 from p2pchat.storage.store import Store
 from tests.aio import turns, until
@@ -253,3 +254,25 @@ async def test_a_record_a_command_queues_waits_for_its_commit(dm: Store) -> None
     outbox.queue(object(), SyncVector(conv=CONV), awaited=True)  # type: ignore[arg-type]
     await turns()
     assert committed_peer_seq(dm.path) is None
+
+
+async def test_closing_commits_and_releases_a_held_command_then_does_nothing_more(
+        dm: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    counting, outbox = holding(dm, monkeypatch, 3600.0)
+    write(dm, 1)
+    await together(outbox, 3)
+    write(dm, 2)
+    held = asyncio.ensure_future(outbox.durable())  # waits for two more that never come
+    await turns()
+    assert not held.done()
+    outbox.close()  # the node stops
+    await asyncio.wait_for(held, 10)  # released, its write on disk
+    assert (counting.commits, committed_peer_seq(dm.path)) == (2, 2)
+    # A timer that fires later (a receipt's wait) finds nothing to do, not a closed store.
+    write(dm, 3)
+    outbox.schedule_flush()
+    outbox.flush()
+    await turns()
+    assert (counting.commits, committed_peer_seq(dm.path)) == (2, 2)
+    with pytest.raises(CommandError, match="stopped"):
+        await outbox.durable()
