@@ -64,6 +64,43 @@ def _limit(params: dict[str, Any]) -> int | None:
     return value
 
 
+class Lines:
+    """The writing side of one control connection: replies and events, one JSON line each,
+    in the order they were sent."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._lock = asyncio.Lock()
+        self._sending = 0  # sends begun and not finished, waiting for the lock or to drain
+        self._wrote_now = False  # an event went out at once in this loop turn
+
+    async def send(self, *objs: dict[str, Any]) -> None:
+        self._sending += 1
+        try:
+            async with self._lock:
+                self._writer.write(b"".join(_encode(obj).encode() + b"\n" for obj in objs))
+                await self._writer.drain()
+        finally:
+            self._sending -= 1
+
+    def send_event_now(self, event: dict[str, Any]) -> bool:
+        """Write an event at once (a received message reaches its screen a loop turn sooner)
+        when nothing sent before it can still be on its way: no send in progress, nothing left
+        to drain. Only the first of a turn: the rest of a burst queues and the forwarder sends
+        it in one write. False: queue it (events.EventBus), to be sent in order."""
+        transport = self._writer.transport
+        if (self._wrote_now or self._sending or transport.is_closing()
+                or transport.get_write_buffer_size()):
+            return False
+        self._writer.write(_encode({"event": event}).encode() + b"\n")
+        self._wrote_now = True
+        asyncio.get_running_loop().call_soon(self._turn_over)
+        return True
+
+    def _turn_over(self) -> None:
+        self._wrote_now = False
+
+
 class ControlServer:
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -144,28 +181,22 @@ class ControlServer:
         assert task is not None
         self._clients.add(task)
         subscription: asyncio.Task[None] | None = None
-        write_lock = asyncio.Lock()
-
-        async def send(*objs: dict[str, Any]) -> None:
-            async with write_lock:
-                writer.write(b"".join(_encode(obj).encode() + b"\n" for obj in objs))
-                await writer.drain()
-
+        lines = Lines(writer)
         try:
             while True:
                 try:
                     line = await reader.readline()
                 except ValueError:  # longer than MAX_LINE
-                    await send({"id": None, "ok": False, "error": {
+                    await lines.send({"id": None, "ok": False, "error": {
                         "code": "bad_request", "message": "request line too long"}})
                     break
                 if not line:
                     break
                 response, subscribe = await self._handle(line)
-                await send(response)
+                await lines.send(response)
                 if subscribe and (subscription is None or subscription.done()):
                     # A subscriber that lagged subscribes again on the same connection.
-                    subscription = asyncio.create_task(self._forward_events(send))
+                    subscription = asyncio.create_task(self._forward_events(lines))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -174,8 +205,8 @@ class ControlServer:
             self._clients.discard(task)
             writer.close()
 
-    async def _forward_events(self, send: Callable[..., Awaitable[None]]) -> None:
-        queue = self.node.events.subscribe()
+    async def _forward_events(self, lines: Lines) -> None:
+        queue = self.node.events.subscribe(write_now=lines.send_event_now)
         try:
             while True:
                 # Whatever is waiting goes out in one write (a burst of received messages is
@@ -184,10 +215,10 @@ class ControlServer:
                 while len(batch) < EVENT_BATCH and not queue.empty() and batch[-1] is not None:
                     batch.append(queue.get_nowait())
                 lagged = batch[-1] is None
-                lines = [{"event": event} for event in batch if event is not None]
+                events = [{"event": event} for event in batch if event is not None]
                 if lagged:
-                    lines.append({"event": {"type": "lagged"}})
-                await send(*lines)
+                    events.append({"event": {"type": "lagged"}})
+                await lines.send(*events)
                 if lagged:
                     return
         finally:

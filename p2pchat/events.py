@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
+
+EventQueue = asyncio.Queue[dict[str, Any] | None]
+WriteNow = Callable[[dict[str, Any]], bool]
 
 
 class EventBus:
     """Fan-out of node events to subscribers, each with a bounded queue.
 
     A subscriber that falls too far behind is dropped (it gets None) rather than letting memory
-    grow: a UI reconnects and re-reads the log.
+    grow: a UI reconnects and re-reads the log. A subscriber may also hand in `write_now`,
+    tried for an event while its queue is empty (so the order holds); it returns False when the
+    event must queue after all.
     """
 
     def __init__(self, limit: int = 4096) -> None:
-        self._queues: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._queues: dict[EventQueue, WriteNow | None] = {}
         self._limit = limit
 
-    def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._limit)
-        self._queues.add(queue)
+    def subscribe(self, write_now: WriteNow | None = None) -> EventQueue:
+        queue: EventQueue = asyncio.Queue(self._limit)
+        self._queues[queue] = write_now
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
-        self._queues.discard(queue)
+    def unsubscribe(self, queue: EventQueue) -> None:
+        self._queues.pop(queue, None)
 
     @property
     def wanted(self) -> bool:
@@ -32,11 +38,13 @@ class EventBus:
         return bool(self._queues)
 
     def emit(self, event: dict[str, Any]) -> None:
-        for queue in list(self._queues):
+        for queue, write_now in list(self._queues.items()):
+            if write_now is not None and queue.empty() and write_now(event):
+                continue
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
-                self._queues.discard(queue)
+                self._queues.pop(queue, None)
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
                 queue.put_nowait(None)

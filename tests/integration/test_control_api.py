@@ -5,6 +5,7 @@ in a thread of its own (it blocks)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from p2pchat.control import MAX_LINE, ControlServer
+from p2pchat.control import MAX_LINE, ControlServer, Lines
 from p2pchat.control_client import ControlClient
 from p2pchat.home import socket_path
 from p2pchat.net.addresses import format_addr
@@ -146,7 +147,8 @@ async def test_a_lagged_subscriber_subscribes_again_on_the_same_connection(
             sock.sendall(b'{"id": 1, "method": "subscribe"}\n')
             assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
             await until(lambda: alice.events.wanted, what="the subscription")
-            for n in range(5000):  # more than the queue holds, emitted before it is read
+            # More than the socket's buffer and the queue hold together, before any is read.
+            for n in range(20_000):
                 alice.events.emit({"type": "test", "n": n})
             seen: list[dict[str, Any]] = []
 
@@ -155,7 +157,7 @@ async def test_a_lagged_subscriber_subscribes_again_on_the_same_connection(
                     seen.append(json.loads(replies.readline())["event"])
 
             await asyncio.to_thread(read_until_lagged)
-            assert seen[-1] == {"type": "lagged"} and len(seen) < 5000
+            assert seen[-1] == {"type": "lagged"} and len(seen) < 20_000
             sock.sendall(b'{"id": 2, "method": "subscribe"}\n')
             assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
             await until(lambda: alice.events.wanted, what="the second subscription")
@@ -163,3 +165,60 @@ async def test_a_lagged_subscriber_subscribes_again_on_the_same_connection(
             event = json.loads(await asyncio.to_thread(replies.readline))["event"]
             assert event == {"type": "test", "n": "again"}  # it used to say nothing more
             replies.close()
+
+
+async def test_a_subscriber_that_reads_late_gets_every_event_once_in_order(
+        make_local_node: MakeLocalNode) -> None:
+    """Events go out at once while nothing is on its way, and queue behind whatever is."""
+    alice = await make_local_node("alice")
+    async with serving(alice):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            await asyncio.to_thread(sock.connect, str(socket_path(alice.home)))
+            replies = sock.makefile("rb")
+            sock.sendall(b'{"id": 1, "method": "subscribe"}\n')
+            assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
+            await until(lambda: alice.events.wanted, what="the subscription")
+            pad = "x" * 2000  # 3,000 of these are more than the socket holds unread
+            for n in range(3000):
+                alice.events.emit({"type": "test", "n": n, "pad": pad})
+                if n % 100 == 0:
+                    await asyncio.sleep(0)  # a new loop turn: its first event may go at once
+
+            def read(count: int) -> list[int]:
+                return [json.loads(replies.readline())["event"]["n"] for _ in range(count)]
+
+            assert await asyncio.to_thread(read, 3000) == list(range(3000))
+            replies.close()
+
+
+async def test_an_event_goes_out_at_once_only_when_nothing_is_on_its_way() -> None:
+    """`Lines` over a real socket pair whose far end reads nothing until told to."""
+    near, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    _, writer = await asyncio.open_unix_connection(sock=near)
+    lines = Lines(writer)
+    try:
+        assert lines.send_event_now({"n": 0})
+        assert not lines.send_event_now({"n": 1})  # the same loop turn: it joins the batch
+        await asyncio.sleep(0)  # bounded: one loop turn, no time
+        reply = asyncio.create_task(lines.send({"id": 1, "big": "x" * (4 << 20)}))
+        await until(lambda: writer.transport.get_write_buffer_size(), what="a reply to drain")
+        assert not lines.send_event_now({"n": 2})  # the reply is on its way: queue behind it
+        far.setblocking(False)
+        received = bytearray()
+
+        def drain_far() -> bool:
+            with contextlib.suppress(BlockingIOError):
+                while chunk := far.recv(1 << 20):
+                    received.extend(chunk)
+            return reply.done()
+
+        await until(drain_far, what="the reply to leave")
+        await until(lambda: lines.send_event_now({"n": 3}), what="nothing on its way")
+        await until(lambda: drain_far() and received.endswith(b'{"event": {"n": 3}}\n'),
+                    what="the last event")
+        sent = [json.loads(line) for line in bytes(received).splitlines()]
+        assert [m.get("event", m.get("id")) for m in sent] == [{"n": 0}, 1, {"n": 3}]
+    finally:
+        writer.close()
+        far.close()
