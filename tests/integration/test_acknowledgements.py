@@ -16,7 +16,7 @@ from p2pchat.core import sync
 from p2pchat.core.identity import Identity
 from p2pchat.core.messages import ZERO_HASH, Envelope, SyncVector, envelope_hash
 from p2pchat.node import Node, conversations
-from tests.aio import until
+from tests.aio import turns, until
 from tests.hostile_peer import HostilePeer, envelope, hostile_contact
 from tests.local_nodes import MakeLocalNode
 
@@ -72,7 +72,8 @@ async def test_a_node_stopped_while_an_acknowledgement_waits_keeps_what_it_recei
         await until(lambda: link.peer.ack_pending, 5, "the acknowledgement to wait")
         await alice.stop()
     # The wait's timer then fires on a stopped node: it must find nothing left to do.
-    await asyncio.sleep(sync.ACK_DELAY_MAX * 2)  # bounded: lets the timer's moment pass
+    await until(lambda: not link.peer.ack_pending, 5, "the wait's timer")
+    await turns()  # and whatever it scheduled
     assert failures == []
     again = Node(alice.home, identity, "alice", alice.config)
     await again.start()

@@ -10,7 +10,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -19,7 +19,7 @@ from p2pchat.control_client import ControlClient
 from p2pchat.home import socket_path
 from p2pchat.net.addresses import format_addr
 from p2pchat.node import Node
-from tests.aio import until
+from tests.aio import turns, until
 from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
@@ -136,60 +136,57 @@ async def test_events_wait_longer_than_the_clients_timeout(
             client.close()
 
 
+@asynccontextmanager
+async def raw_subscriber(node: Node) -> AsyncIterator[tuple[socket.socket, BinaryIO]]:
+    """A raw connection that has subscribed: the socket and its lines as they come."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        await asyncio.to_thread(sock.connect, str(socket_path(node.home)))
+        with sock.makefile("rb") as replies:
+            sock.sendall(b'{"id": 1, "method": "subscribe"}\n')
+            assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
+            await until(lambda: node.events.wanted, what="the subscription")
+            yield sock, replies
+
+
 async def test_a_lagged_subscriber_subscribes_again_on_the_same_connection(
         make_local_node: MakeLocalNode) -> None:
     alice = await make_local_node("alice")
-    async with serving(alice):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
-            await asyncio.to_thread(sock.connect, str(socket_path(alice.home)))
-            replies = sock.makefile("rb")
-            sock.sendall(b'{"id": 1, "method": "subscribe"}\n')
-            assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
-            await until(lambda: alice.events.wanted, what="the subscription")
-            # More than the socket's buffer and the queue hold together, before any is read.
-            for n in range(20_000):
-                alice.events.emit({"type": "test", "n": n})
-            seen: list[dict[str, Any]] = []
+    async with serving(alice), raw_subscriber(alice) as (sock, replies):
+        # More than the socket's buffer and the queue hold together, before any is read.
+        for n in range(20_000):
+            alice.events.emit({"type": "test", "n": n})
+        seen: list[dict[str, Any]] = []
 
-            def read_until_lagged() -> None:
-                while not seen or seen[-1].get("type") != "lagged":
-                    seen.append(json.loads(replies.readline())["event"])
+        def read_until_lagged() -> None:
+            while not seen or seen[-1].get("type") != "lagged":
+                seen.append(json.loads(replies.readline())["event"])
 
-            await asyncio.to_thread(read_until_lagged)
-            assert seen[-1] == {"type": "lagged"} and len(seen) < 20_000
-            sock.sendall(b'{"id": 2, "method": "subscribe"}\n')
-            assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
-            await until(lambda: alice.events.wanted, what="the second subscription")
-            alice.events.emit({"type": "test", "n": "again"})
-            event = json.loads(await asyncio.to_thread(replies.readline))["event"]
-            assert event == {"type": "test", "n": "again"}  # it used to say nothing more
-            replies.close()
+        await asyncio.to_thread(read_until_lagged)
+        assert seen[-1] == {"type": "lagged"} and len(seen) < 20_000
+        sock.sendall(b'{"id": 2, "method": "subscribe"}\n')
+        assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
+        await until(lambda: alice.events.wanted, what="the second subscription")
+        alice.events.emit({"type": "test", "n": "again"})
+        event = json.loads(await asyncio.to_thread(replies.readline))["event"]
+        assert event == {"type": "test", "n": "again"}  # it used to say nothing more
 
 
 async def test_a_subscriber_that_reads_late_gets_every_event_once_in_order(
         make_local_node: MakeLocalNode) -> None:
     """Events go out at once while nothing is on its way, and queue behind whatever is."""
     alice = await make_local_node("alice")
-    async with serving(alice):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
-            await asyncio.to_thread(sock.connect, str(socket_path(alice.home)))
-            replies = sock.makefile("rb")
-            sock.sendall(b'{"id": 1, "method": "subscribe"}\n')
-            assert json.loads(await asyncio.to_thread(replies.readline))["result"] == "subscribed"
-            await until(lambda: alice.events.wanted, what="the subscription")
-            pad = "x" * 2000  # 3,000 of these are more than the socket holds unread
-            for n in range(3000):
-                alice.events.emit({"type": "test", "n": n, "pad": pad})
-                if n % 100 == 0:
-                    await asyncio.sleep(0)  # a new loop turn: its first event may go at once
+    async with serving(alice), raw_subscriber(alice) as (_, replies):
+        pad = "x" * 2000  # 3,000 of these are more than the socket holds unread
+        for n in range(3000):
+            alice.events.emit({"type": "test", "n": n, "pad": pad})
+            if n % 100 == 0:
+                await turns(1)  # a new loop turn: its first event may go at once
 
-            def read(count: int) -> list[int]:
-                return [json.loads(replies.readline())["event"]["n"] for _ in range(count)]
+        def read(count: int) -> list[int]:
+            return [json.loads(replies.readline())["event"]["n"] for _ in range(count)]
 
-            assert await asyncio.to_thread(read, 3000) == list(range(3000))
-            replies.close()
+        assert await asyncio.to_thread(read, 3000) == list(range(3000))
 
 
 async def test_an_event_goes_out_at_once_only_when_nothing_is_on_its_way() -> None:
@@ -200,7 +197,7 @@ async def test_an_event_goes_out_at_once_only_when_nothing_is_on_its_way() -> No
     try:
         assert lines.send_event_now({"n": 0})
         assert not lines.send_event_now({"n": 1})  # the same loop turn: it joins the batch
-        await asyncio.sleep(0)  # bounded: one loop turn, no time
+        await turns(1)  # the next loop turn
         reply = asyncio.create_task(lines.send({"id": 1, "big": "x" * (4 << 20)}))
         await until(lambda: writer.transport.get_write_buffer_size(), what="a reply to drain")
         assert not lines.send_event_now({"n": 2})  # the reply is on its way: queue behind it
