@@ -141,13 +141,9 @@ class Outbox:
         try:
             self.commit()
         except StoreError as exc:
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(CommandError("storage", f"could not save: {exc}"))
+            _release(waiters, exc)
             raise
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        _release(waiters)
 
     def flush(self) -> None:
         self._scheduled = False
@@ -163,10 +159,7 @@ class Outbox:
             return
         waiters, self._waiters = self._waiters, []
         queued, self._queued = self._queued, []
-        # Committed: from here on the waiters must be released whatever a link does.
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        _release(waiters)  # committed: released whatever a link does from here on
         if queued:
             # After the steps that set_result just scheduled: a command's answer leaves first,
             # and its client turns round while the records are encrypted and written.
@@ -202,8 +195,17 @@ class Outbox:
             log.error("could not roll back either: %s", rollback_exc)
         if dropped:
             log.debug("dropped %d records that depended on the failed commit", dropped)
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_exception(CommandError("storage", f"could not save: {exc}"))
+        _release(waiters, exc)
         if self._on_failed is not None:
             self._on_failed(exc)
+
+
+def _release(waiters: list[asyncio.Future[None]], failed: Exception | None = None) -> None:
+    """Tell commands awaiting `durable()` that their commit is made, or that it `failed`."""
+    for waiter in waiters:
+        if waiter.done():
+            continue
+        if failed is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(CommandError("storage", f"could not save: {failed}"))
