@@ -7,7 +7,6 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from p2pchat import __version__
 from p2pchat.cli.identity import PASSPHRASE_ENV, cmd_id, cmd_init
 from p2pchat.cli.remote import (
     cmd_contacts,
@@ -23,6 +22,7 @@ from p2pchat.cli.remote import (
 )
 from p2pchat.cli.serve import cmd_chat, cmd_node, cmd_relay
 from p2pchat.home import HOME_ENV
+from p2pchat.version import version_action
 
 
 def _add_passphrase_file(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"The home holds your identity and messages; default: ${HOME_ENV} or the"
         " platform's user data directory.",
     )
-    parser.add_argument("--version", action="version", version=f"p2pchat {__version__}")
+    parser.add_argument("--version", action=version_action())
     parser.add_argument("--home", metavar="DIR", help="data directory of this node")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -202,5 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     relay = command("relay", cmd_relay, "run a relay on a spare machine: it joins nodes that"
                     " cannot reach each other and forwards only ciphertext (docs/relay.md)")
     add_relay_arguments(relay)
+
+    from p2pchat.cli.share import add_share_arguments, cmd_share_app
+
+    share = command("share-app", cmd_share_app, "let people nearby install p2pchat from this"
+                    " machine, with no internet: serves a page and the wheels over HTTP"
+                    " (docs/share-app.md)")
+    add_share_arguments(share)
 
     return parser

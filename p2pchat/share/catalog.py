@@ -1,0 +1,105 @@
+"""The wheels a share serves, and for which platforms they make a complete set.
+
+This machine's own platform: every distribution of the dependency closure re-packed (cached
+under the share's home). Other platforms: the folders `--prepare` filled. A wheel's name, size,
+sha256 (for the links' #sha256= fragments, which pip checks) and Requires-Python (which pip
+reads from the link to skip a wheel for another Python) are read once, when the share starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from p2pchat.share.closure import dependency_closure
+from p2pchat.share.prepare import all_targets
+from p2pchat.share.repack import RepackError, repack, running_python
+
+# What a served file may be called: the URL holds the name as it is.
+WHEEL_NAME = re.compile(r"[A-Za-z0-9_.+!-]{1,200}\.whl")
+MAX_WHEELS = 1000
+
+
+@dataclass(frozen=True)
+class Wheel:
+    filename: str
+    path: Path
+    sha256: str
+    requires_python: str | None
+
+
+@dataclass
+class Catalog:
+    version: str  # p2pchat's, as installed here
+    wheels: list[Wheel] = field(default_factory=list)
+    ready_for: list[str] = field(default_factory=list)  # platforms with a complete set
+    problems: list[str] = field(default_factory=list)  # said to the sharer at start
+
+
+def share_home(home: Path) -> Path:
+    return home / "share-app"
+
+
+def build_catalog(home: Path) -> Catalog:
+    base = share_home(home)
+    closure = dependency_closure()
+    root = closure.distributions[0] if closure.distributions else None
+    catalog = Catalog(version=root.version if root is not None else "?")
+    local_complete = root is not None and not closure.missing
+    catalog.problems += [f"missing: {m}" for m in closure.missing]
+    paths: list[Path] = []
+    for dist in closure.distributions:
+        try:
+            paths.append(repack(dist, base / "local").wheel)
+        except (RepackError, OSError) as exc:
+            local_complete = False
+            catalog.problems.append(f"not shared: {exc}")
+    if local_complete:
+        catalog.ready_for.append(f"{running_python()} (this machine's own)")
+    prepared = base / "prepared"
+    for target in all_targets():
+        folder = prepared / target.folder
+        if folder.is_dir():
+            paths += sorted(folder.glob("*.whl"))
+            catalog.ready_for.append(target.label)
+    seen: set[str] = set()
+    for path in paths:
+        if path.name in seen or path.is_symlink() or not path.is_file():
+            continue
+        if not WHEEL_NAME.fullmatch(path.name) or len(seen) >= MAX_WHEELS:
+            catalog.problems.append(f"not served: {path}")
+            continue
+        seen.add(path.name)
+        catalog.wheels.append(_describe(path))
+    return catalog
+
+
+def _describe(path: Path) -> Wheel:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return Wheel(path.name, path, digest.hexdigest(), _requires_python(path))
+
+
+def _requires_python(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.count("/") == 1
+                     and n.endswith(".dist-info/METADATA")]
+            if len(names) != 1:
+                return None
+            with zf.open(names[0]) as meta:
+                head = meta.read(256 * 1024).decode("utf-8", "replace")
+    except (OSError, zipfile.BadZipFile):
+        return None
+    for line in head.splitlines():
+        if not line:
+            break  # the headers end at the first blank line
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "requires-python":
+            return value.strip()[:100] or None
+    return None
