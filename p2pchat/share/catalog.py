@@ -58,7 +58,9 @@ def build_catalog(home: Path) -> Catalog:
             local_complete = False
             catalog.problems.append(f"not shared: {exc}")
     if local_complete:
-        catalog.ready_for.append(f"{running_python()} (this machine's own)")
+        floor = system_floor([p.name for p in paths])
+        catalog.ready_for.append(f"{running_python()}{f', {floor}' if floor else ''}"
+                                 " (this machine's own)")
     prepared = base / "prepared"
     for target in all_targets():
         folder = prepared / target.folder
@@ -75,6 +77,36 @@ def build_catalog(home: Path) -> Catalog:
         seen.add(path.name)
         catalog.wheels.append(_describe(path))
     return catalog
+
+
+_LEGACY_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+def system_floor(filenames: list[str]) -> str:
+    """The oldest system all these wheels run on, from their platform tags: each wheel needs
+    the oldest of its tags, and the set needs the newest of those ('glibc 2.34 or newer')."""
+    needs: dict[str, tuple[int, int]] = {}
+    for filename in filenames:
+        wheel_needs: dict[str, tuple[int, int]] = {}
+        for tag in filename.removesuffix(".whl").rsplit("-", 1)[-1].split("."):
+            kind, version = _tag_floor(tag)
+            if kind and (kind not in wheel_needs or version < wheel_needs[kind]):
+                wheel_needs[kind] = version
+        for kind, version in wheel_needs.items():
+            needs[kind] = max(needs.get(kind, version), version)
+    return ", ".join(f"{kind} {major}.{minor} or newer"
+                     for kind, (major, minor) in sorted(needs.items()))
+
+
+def _tag_floor(tag: str) -> tuple[str, tuple[int, int]]:
+    prefix = tag.split("_", 1)[0]
+    if prefix in _LEGACY_GLIBC:
+        return "glibc", _LEGACY_GLIBC[prefix]
+    match = re.fullmatch(r"(manylinux|macosx)_(\d+)_(\d+)_\w+", tag)
+    if not match:
+        return "", (0, 0)
+    kind = "glibc" if match.group(1) == "manylinux" else "macOS"
+    return kind, (int(match.group(2)), int(match.group(3)))
 
 
 def _describe(path: Path) -> Wheel:

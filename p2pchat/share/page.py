@@ -58,7 +58,12 @@ python3-venv</code> (that needs the internet or the installation media).</p>
 <pre>py -m venv %USERPROFILE%\\p2pchat
 %USERPROFILE%\\p2pchat\\Scripts\\python -m pip {e(pip_args)}
 %USERPROFILE%\\p2pchat\\Scripts\\p2pchat chat</pre>
-<p>In PowerShell, write <code>$HOME</code> instead of <code>%USERPROFILE%</code>.</p>
+<h2>Windows (in PowerShell)</h2>
+<pre>py -m venv $HOME\\p2pchat
+&amp; "$HOME\\p2pchat\\Scripts\\python" -m pip {e(pip_args)}
+&amp; "$HOME\\p2pchat\\Scripts\\p2pchat" chat</pre>
+<p>No <code>py</code> command? Install Python from <code>python.org</code> (it comes with
+<code>py</code>), or write <code>python</code> instead.</p>
 
 <h2>Then</h2>
 <p><code>p2pchat --version</code> should say <code>p2pchat {e(catalog.version)}</code>, as it

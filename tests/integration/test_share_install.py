@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,6 +123,12 @@ def test_pip_wheel_builds_a_wheel_that_runs_from_any_folder(share: str, tmp_path
         pytest.skip(f"hatchling could not be had to build the wheel: {wheel.stderr[-300:]}")
     assert wheel.returncode == 0, wheel.stderr
     [made] = built.glob("p2pchat-*-py3-none-any.whl")
+    package = REPO / "p2pchat"
+    files = {f"p2pchat/{p.relative_to(package).as_posix()}" for p in package.rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    with zipfile.ZipFile(made) as zf:
+        in_wheel = {n for n in zf.namelist() if n.startswith("p2pchat/")}
+    assert in_wheel == files  # every file the package has, data files too, and nothing else
     bin_dir = fresh_venv(tmp_path / "venv")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
