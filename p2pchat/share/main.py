@@ -59,7 +59,7 @@ async def serve_share(catalog: Catalog, listen: Address, *, mdns: bool,
             say(f"                        or {other}")
         _print_qr(urls[0], say)
         if mdns:
-            discovery = await _advertise(bound[0][1], catalog.version)
+            discovery = await advertise(bound[0][1], catalog.version)
         say(f"mDNS: {'advertising ' + SHARE_SERVICE_TYPE if discovery else 'off'}")
         say("stop with Ctrl-C")
         await stop.wait()
@@ -88,10 +88,11 @@ def _print_qr(url: str, say: Any) -> None:
     segno.make(url, error="m").terminal(compact=True)
 
 
-async def _advertise(port: int, version: str) -> Any:
+async def advertise(port: int, version: str, interfaces: list[str] | None = None) -> Any:
+    """The share on mDNS (None if that cannot start: serving goes on without it)."""
     from p2pchat.net.discovery import Discovery, DiscoveryError
 
-    discovery = Discovery(service_type=SHARE_SERVICE_TYPE)
+    discovery = Discovery(service_type=SHARE_SERVICE_TYPE, interfaces=interfaces)
     try:
         await discovery.async_start(port, {"path": "/", "v": version[:32]},
                                     "p2pchat-app-" + os.urandom(4).hex())
