@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ async def serve_share(catalog: Catalog, listen: Address, *, mdns: bool,
             discovery = await advertise(bound[0][1], catalog.version)
         say(f"mDNS: {'advertising ' + SHARE_SERVICE_TYPE if discovery else 'off'}")
         say("stop with Ctrl-C")
+        sys.stdout.flush()  # a pipe or the journal gets the address now, not at exit
         await stop.wait()
     finally:
         if discovery is not None:

@@ -58,7 +58,7 @@ def share(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "p2pchat", "--home", str(home), "share-app", "--listen",
          "127.0.0.1:0", "--no-mdns"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=cli_env({"PYTHONUNBUFFERED": "1"}), stdin=subprocess.DEVNULL)
+        text=True, env=cli_env(), stdin=subprocess.DEVNULL)
     try:
         port = read_until(proc, r"Sharing p2pchat \S+ on 127\.0\.0\.1:(\d+)").group(1)
         yield f"http://127.0.0.1:{port}/"
