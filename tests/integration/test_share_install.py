@@ -35,21 +35,24 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 def read_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 60) -> re.Match[str]:
+    """Wait for a line of the process's output matching `pattern` (read from the pipe itself:
+    a buffered reader would hold lines that select() no longer sees)."""
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     deadline = time.monotonic() + timeout
-    seen = []
+    seen = b""
     with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
+        sel.register(fd, selectors.EVENT_READ)
         while time.monotonic() < deadline:  # bounded by the deadline
             if not sel.select(deadline - time.monotonic()):
                 break
-            line = proc.stdout.readline()
-            if not line:
+            data = os.read(fd, 65536)
+            if not data:
                 break
-            seen.append(line)
-            if match := re.search(pattern, line):
+            seen += data
+            if match := re.search(pattern, seen.decode("utf-8", "replace")):
                 return match
-    raise AssertionError(f"no {pattern!r} in {''.join(seen)!r}")
+    raise AssertionError(f"no {pattern!r} in {seen!r}")
 
 
 @pytest.fixture(scope="module")
