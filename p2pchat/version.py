@@ -32,6 +32,7 @@ def version_action() -> type:
                              help="print the installed version and exit")
 
         def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-            parser.exit(message=f"p2pchat {installed_version()}\n")
+            print(f"p2pchat {installed_version()}")  # stdout, as argparse's own does
+            parser.exit()
 
     return _Version

@@ -82,8 +82,12 @@ def fresh_venv(where: Path) -> Path:
 
 
 def sharer_version() -> str:
-    return subprocess.run([sys.executable, "-m", "p2pchat", "--version"], capture_output=True,
-                          text=True, check=True, timeout=30).stdout.strip()
+    from importlib.metadata import version
+
+    shown = subprocess.run([sys.executable, "-m", "p2pchat", "--version"], capture_output=True,
+                           text=True, check=True, timeout=30).stdout.strip()
+    assert shown == f"p2pchat {version('p2pchat')}"  # what is installed, on stdout
+    return shown
 
 
 def run_from_elsewhere(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
