@@ -82,20 +82,27 @@ class ShareServer:
             self._per_host.get(host, 0) >= self.limits.max_per_host
         self._tasks.add(task)
         self._per_host[host] = self._per_host.get(host, 0) + 1
+        answered = False
         try:
             if over:  # said plainly rather than left hanging; the client may try again
                 await self._send_head(writer, 503, "Service Unavailable", 0, "text/plain",
                                       extra="Retry-After: 2\r\n")
             else:
                 await self._serve(reader, writer, host)
+            # drain() only keeps the buffer under its high-water mark: the end of a response
+            # may still be in it, and abort() would drop it. Close and let it go out.
+            writer.close()
+            await asyncio.wait_for(writer.wait_closed(), self.limits.stall_timeout)
+            answered = True
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
             pass  # the client went away or stalled: nothing to tell anyone
         finally:
+            if not answered:  # an error, a stall or stop(): no waiting for this client
+                writer.transport.abort()
             self._tasks.discard(task)
             self._per_host[host] -= 1
             if not self._per_host[host]:
                 del self._per_host[host]
-            writer.transport.abort()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      peer: str) -> None:

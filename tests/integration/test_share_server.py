@@ -158,3 +158,28 @@ async def test_stop_ends_connections_in_progress(shared: Path) -> None:
     await asyncio.wait_for(server.stop(), 10)
     assert await asyncio.wait_for(reader.read(), 10) == b""
     writer.close()
+
+
+async def test_a_large_file_arrives_whole_through_a_small_window(tmp_path: Path) -> None:
+    """The kernel's buffers cannot hold the file, so the end of it is still in the server's
+    own buffer when the last chunk is written: closing must send it, not drop it."""
+    import socket
+
+    data = os.urandom(3 * 1024 * 1024)
+    (tmp_path / WHEEL).write_bytes(data)
+    server, port = await start(tmp_path)
+    assert server._server is not None
+    for listener in server._server.sockets:  # accepted sockets inherit the small buffer
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(get(f"/wheels/{WHEEL}"))
+        received = await asyncio.wait_for(reader.read(), 30)
+        writer.close()
+        assert received.partition(b"\r\n\r\n")[2] == data
+    finally:
+        await server.stop()
