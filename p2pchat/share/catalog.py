@@ -14,8 +14,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from p2pchat.share.closure import dependency_closure
-from p2pchat.share.prepare import all_targets
+from packaging.requirements import Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from p2pchat.share.closure import dependency_closure, requirements_of
+from p2pchat.share.prepare import all_targets, target_requirements
 from p2pchat.share.repack import RepackError, repack, running_python
 
 # What a served file may be called: the URL holds the name as it is.
@@ -62,11 +65,20 @@ def build_catalog(home: Path) -> Catalog:
         catalog.ready_for.append(f"{running_python()}{f', {floor}' if floor else ''}"
                                  " (this machine's own)")
     prepared = base / "prepared"
+    requirements = requirements_of(root, frozenset(), None, every=True) if root else []
     for target in all_targets():
         folder = prepared / target.folder
-        if folder.is_dir():
-            paths += sorted(folder.glob("*.whl"))
-            catalog.ready_for.append(target.label)
+        if not folder.is_dir():
+            continue
+        wheels = sorted(folder.glob("*.whl"))
+        stale = unmet(target_requirements(requirements, target), [w.name for w in wheels])
+        if stale:  # prepared for an older p2pchat: pip would fail there, so say so here
+            catalog.problems.append(f"the wheels prepared for {target.label} lack"
+                                    f" {', '.join(stale)}: run 'p2pchat share-app --prepare'"
+                                    " again while online")
+            continue
+        paths += wheels
+        catalog.ready_for.append(target.label)
     seen: set[str] = set()
     for path in paths:
         if path.name in seen or path.is_symlink() or not path.is_file():
@@ -107,6 +119,24 @@ def _tag_floor(tag: str) -> tuple[str, tuple[int, int]]:
         return "", (0, 0)
     kind = "glibc" if match.group(1) == "manylinux" else "macOS"
     return kind, (int(match.group(2)), int(match.group(3)))
+
+
+def unmet(requirements: list[str], filenames: list[str]) -> list[str]:
+    """The requirements that no wheel among `filenames` satisfies (name and version)."""
+    available: dict[str, list[str]] = {}
+    for filename in filenames:
+        try:
+            name, version, _, _ = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
+            continue
+        available.setdefault(name, []).append(str(version))
+    out = []
+    for text in requirements:
+        req = Requirement(text)
+        versions = available.get(canonicalize_name(req.name), [])
+        if not any(req.specifier.contains(v, prereleases=True) for v in versions):
+            out.append(text)
+    return out
 
 
 def _describe(path: Path) -> Wheel:

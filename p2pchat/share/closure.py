@@ -25,16 +25,18 @@ class Closure:
 
 
 def requirements_of(dist: metadata.Distribution, extras: frozenset[str],
-                    environment: dict[str, str] | None = None) -> list[Requirement]:
+                    environment: dict[str, str] | None = None, *,
+                    every: bool = False) -> list[Requirement]:
     """`dist`'s requirements that apply: markers true for `environment` (default: this
-    interpreter) with no extra, or with one of `extras`."""
+    interpreter) with no extra, or with one of `extras`; `every`: all of them, markers kept,
+    for the caller to evaluate elsewhere."""
     out: list[Requirement] = []
     for text in dist.requires or []:
         try:
             req = Requirement(text)
         except InvalidRequirement:
             continue  # a broken line in someone's metadata: pip would refuse it too
-        if req.marker is None or any(
+        if every or req.marker is None or any(
                 req.marker.evaluate({**(environment or {}), "extra": extra})
                 for extra in ("", *sorted(extras))):
             out.append(req)

@@ -108,17 +108,13 @@ def run_prepare(home: Path, say: Any = print) -> int:
     """Fetch every other target's wheels (online); returns the number of targets that failed."""
     from importlib import metadata
 
-    from packaging.requirements import InvalidRequirement, Requirement
-
+    from p2pchat.share.closure import requirements_of
     from p2pchat.share.prepare import all_targets, prepare
 
     try:
-        lines = metadata.distribution("p2pchat").requires or []
+        dist = metadata.distribution("p2pchat")
     except metadata.PackageNotFoundError:
         raise ShareError("p2pchat is not installed: nothing to prepare") from None
-    try:
-        # Every line: prepare() evaluates the markers for each target, not for this machine.
-        requirements = [Requirement(text) for text in lines]
-    except InvalidRequirement as exc:
-        raise ShareError(f"p2pchat's metadata has a bad requirement: {exc}") from None
+    # Every requirement: prepare() evaluates the markers for each target, not for this machine.
+    requirements = requirements_of(dist, frozenset(), every=True)
     return prepare(share_home(home) / "prepared", requirements, all_targets(), say)

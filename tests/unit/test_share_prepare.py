@@ -63,3 +63,28 @@ def test_the_oldest_system_a_set_of_wheels_needs() -> None:
                          "b-1-cp38-abi3-manylinux_2_34_x86_64.whl",
                          "c-1-py3-none-any.whl"]) == "glibc 2.34 or newer"
     assert system_floor(["c-1-py3-none-any.whl"]) == ""
+
+
+def test_prepared_wheels_are_served_only_if_they_meet_p2pchats_requirements(
+        tmp_path: Path) -> None:
+    """A folder prepared for an older p2pchat (a dependency added since) would make pip fail
+    on that system: it is not offered, and the sharer is told to prepare again."""
+    from importlib import metadata
+
+    from p2pchat.share.catalog import build_catalog, share_home
+    from p2pchat.share.closure import requirements_of
+
+    reqs = requirements_of(metadata.distribution("p2pchat"), frozenset(), every=True)
+    prepared = share_home(tmp_path) / "prepared"
+    good, old = target("windows-amd64", "3.12"), target("macos-arm64", "3.13")
+    for t, skip in ((good, 0), (old, 1)):
+        (prepared / t.folder).mkdir(parents=True)
+        for text in target_requirements(reqs, t)[skip:]:
+            name = Requirement(text).name
+            wheel = f"{name.replace('-', '_')}-{metadata.version(name)}-py3-none-any.whl"
+            (prepared / t.folder / wheel).write_bytes(b"PK")
+    catalog = build_catalog(tmp_path)
+    assert good.label in catalog.ready_for and old.label not in catalog.ready_for
+    assert any(old.label in p and "--prepare" in p for p in catalog.problems)
+    served = {w.path.parent.name for w in catalog.wheels}
+    assert good.folder in served and old.folder not in served
