@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
+import sysconfig
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from p2pchat.share.closure import dependency_closure, requirements_of
 from p2pchat.share.prepare import all_targets, target_requirements
-from p2pchat.share.repack import RepackError, repack, running_python
+from p2pchat.share.repack import RepackError, repack
 
 # What a served file may be called: the URL holds the name as it is.
 WHEEL_NAME = re.compile(r"[A-Za-z0-9_.+!-]{1,200}\.whl")
@@ -40,6 +42,14 @@ class Catalog:
     wheels: list[Wheel] = field(default_factory=list)
     ready_for: list[str] = field(default_factory=list)  # platforms with a complete set
     problems: list[str] = field(default_factory=list)  # said to the sharer at start
+
+
+def running_python() -> str:
+    """This interpreter, as the page names it: 'CPython 3.11 on linux-x86_64'."""
+    impl = sys.implementation.name
+    shown = {"cpython": "CPython", "pypy": "PyPy"}.get(impl, impl)
+    return f"{shown} {sys.version_info.major}.{sys.version_info.minor} on" \
+           f" {sysconfig.get_platform()}"
 
 
 def share_home(home: Path) -> Path:

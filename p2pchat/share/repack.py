@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import sysconfig
 from dataclasses import dataclass
 from importlib import metadata
@@ -265,10 +264,3 @@ def _checked_dist_info(dist: metadata.Distribution,
         raise RepackError("the editable p2pchat install has no METADATA")
     return keep
 
-
-def running_python() -> str:
-    """This interpreter, as the page names it: 'CPython 3.11 on linux-x86_64'."""
-    impl = sys.implementation.name
-    shown = {"cpython": "CPython", "pypy": "PyPy"}.get(impl, impl)
-    return f"{shown} {sys.version_info.major}.{sys.version_info.minor} on" \
-           f" {sysconfig.get_platform()}"
