@@ -16,8 +16,8 @@ from p2pchat.share.catalog import Catalog
 WHEELS_PATH = "/wheels/"
 
 _STYLE = """body{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;
-line-height:1.4}pre{background:#eee;padding:.6em;overflow-x:auto}code{background:#eee}
-h2{margin-top:1.4em}.files a{font-family:monospace;font-size:.85em}"""
+line-height:1.4}pre{background:#eee;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere}code{background:#eee}
+h2{margin-top:1.4em}.files{overflow-wrap:anywhere}.files a{font-family:monospace;font-size:.85em}"""
 
 
 def wheel_url(filename: str) -> str:
