@@ -56,7 +56,7 @@ class OfflineReader:
         self.close()
 
     def _peer_of(self, conv: bytes) -> bytes | None:
-        stored = self._opened().get_conversation(conv)
+        stored = self._opened().conversations.get(conv)
         return stored.peer if stored else None
 
     def call(self, method: str, **params: Any) -> Any:
@@ -64,7 +64,7 @@ class OfflineReader:
         if method == "contacts.list":
             if self._store is None:
                 return []
-            return [self._views.contact(c) for c in self._store.list_contacts()]
+            return [self._views.contact(c) for c in self._store.contacts.list_all()]
         if method == "log":
             if not self._can_read_bodies:
                 raise CommandError("locked", "reading messages needs the identity unlocked")
@@ -88,10 +88,10 @@ class OfflineReader:
         raise CommandError("no_node", f"'{method}' needs the running node")
 
     def _contact(self, store: Store, who: str) -> Contact | None:
-        contact = store.contact_by_name(who)
+        contact = store.contacts.by_name(who)
         if contact is None:
             try:
-                contact = store.get_contact(parse_fingerprint(who))
+                contact = store.contacts.get(parse_fingerprint(who))
             except FingerprintError:
                 contact = None
         return contact if contact is not None and contact.state in READABLE_STATES else None

@@ -129,7 +129,7 @@ class NodeCommands:
         """Unread messages per contact (fingerprint -> count, at most 99) and per group (its id
         -> count), for every screen."""
         convs = {fingerprint(c.key): dm_conversation_id(self.key, c.key)
-                 for c in self.db.list_contacts(states=("contact",))}
+                 for c in self.db.contacts.list_all(states=("contact",))}
         convs.update((conv.hex(), conv) for conv in self.groups.ids())
         return {name: n for name, conv in convs.items() if (n := self.reading.unread(name, conv))}
 
@@ -204,5 +204,5 @@ class NodeCommands:
         links = [{**view, **self.networks.peer_view(link.remote_key or b"")}
                  for link in list(self.links.connections)
                  if (view := self.views.link(link)) is not None]
-        return {"links": links, "nearby": self.nearby.view(self.db.get_contact),
+        return {"links": links, "nearby": self.nearby.view(self.db.contacts.get),
                 "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}

@@ -81,7 +81,7 @@ class Conversations:
         conv = self._dm_ids.get(peer)
         if conv is None:
             conv = dm_conversation_id(self._key, peer)
-            self._store().ensure_dm(conv, peer)
+            self._store().conversations.ensure_dm(conv, peer)
             self._dm_ids[peer] = conv
             self._dm_peers[conv] = peer
         return conv
@@ -90,7 +90,7 @@ class Conversations:
         """The other person in a 1:1 conversation (None for an unknown conversation)."""
         peer = self._dm_peers.get(conv)
         if peer is None:
-            stored = self._store().get_conversation(conv)
+            stored = self._store().conversations.get(conv)
             peer = stored.peer if stored else None
         return peer
 
@@ -107,14 +107,14 @@ class Conversations:
         conv_log = self._logs.get(conv)
         if conv_log is None:
             db = self._store()
-            heads = db.heads(conv)
-            head_lamports = {author: db.lamport_of(conv, author, seq) or 0
+            heads = db.conversations.heads(conv)
+            head_lamports = {author: db.conversations.lamport_of(conv, author, seq) or 0
                              for author, (seq, _) in heads.items()}
-            conv_log = ConversationLog(conv, heads, db.max_lamport(conv),
+            conv_log = ConversationLog(conv, heads, db.conversations.max_lamport(conv),
                                        head_lamports=head_lamports)
             peer = self.peer_of(conv)
             if peer is not None:  # the floor its last vector set (see core.sync.floor)
-                seen = db.peer_vector(conv, peer)
+                seen = db.conversations.peer_vector(conv, peer)
                 self._add_floor(conv_log, peer, seen.get(peer, 0), seen.get(self._key, 0))
             self._logs[conv] = conv_log
         return conv_log
@@ -125,7 +125,7 @@ class Conversations:
         later messages must come after ours at `acked` (they can't be backdated before it)."""
         if acked <= 0 or acked > conv_log.head(self._key)[0]:
             return
-        lamport = self._store().lamport_of(conv_log.conv, self._key, acked)
+        lamport = self._store().conversations.lamport_of(conv_log.conv, self._key, acked)
         if lamport is not None:
             conv_log.add_floor(peer, own_seq, lamport)
 
@@ -142,7 +142,7 @@ class Conversations:
         for body in bodies:
             env = conv_log.append_local(self._key, body, now_ms())
             # Stored as sent when it is handed to the link now: one INSERT, no UPDATE after it.
-            self._store().insert_envelope(env, env.sent_at, own=True, sent=online)
+            self._store().conversations.insert_envelope(env, env.sent_at, own=True, sent=online)
             if online:
                 assert link is not None
                 self._sender.push(link, env)  # leaves only after the commit below
@@ -175,7 +175,7 @@ class Conversations:
         self.start_sync(link, peer)
         conv = self.dm(peer)
         conv_log = self._log(conv)
-        acked = self._store().peer_vector(conv, peer).get(self._key, 0)
+        acked = self._store().conversations.peer_vector(conv, peer).get(self._key, 0)
         head = conv_log.head(self._key)[0]
         if head > acked:
             self._sender.serve(link, conv, self._key, acked + 1, head, asked=True)
@@ -202,7 +202,7 @@ class Conversations:
         db = self._store()
         for accepted in received.accepted:
             # The event is built only when someone listens (not during a catch-up in the dark).
-            if db.insert_envelope(accepted, now, own=False) and self._events.wanted:
+            if db.conversations.insert_envelope(accepted, now, own=False) and self._events.wanted:
                 self._events.emit(self._views.message(accepted, own=False, status=None))
         for request in received.requests:
             self._outbox.queue(link, request)
@@ -244,17 +244,17 @@ class Conversations:
         db = self._store()
         conv_log = self._log(sync.conv)
         acked = sync.vector.get(self._key, 0)
-        before = db.peer_vector(sync.conv, peer).get(self._key, 0)
+        before = db.conversations.peer_vector(sync.conv, peer).get(self._key, 0)
         mine = conv_log.head(self._key)[0]
         if acked > before and acked <= mine:
-            db.set_peer_seq(sync.conv, peer, self._key, acked)
+            db.conversations.set_peer_seq(sync.conv, peer, self._key, acked)
             # Kept with the ack (the store keeps the highest of each), so the floor outlives
             # a restart: an honest peer's own seq and its ack of ours only ever grow together.
-            db.set_peer_seq(sync.conv, peer, peer, sync.vector.get(peer, 0))
+            db.conversations.set_peer_seq(sync.conv, peer, peer, sync.vector.get(peer, 0))
             self._add_floor(conv_log, peer, sync.vector.get(peer, 0), acked)
             who = fingerprint(peer)
             # The ids are the stored hashes: nothing to unseal for a receipt.
-            for hash_ in (db.hashes(sync.conv, self._key, before + 1, acked)
+            for hash_ in (db.conversations.hashes(sync.conv, self._key, before + 1, acked)
                           if self._events.wanted else ()):
                 self._events.emit({"type": "delivery", "id": hash_.hex()[:32],
                                    "status": "delivered", "fingerprint": who})
@@ -281,4 +281,4 @@ def dm_history(views: Views, db: Store, conv: bytes, limit: int | None) -> list[
     return [views.message(stored.envelope, own=stored.own,
                           status=stored.status if stored.own else None,
                           stored_hash=stored.hash, readable=stored.readable)
-            for stored in db.history(conv, limit)]
+            for stored in db.conversations.history(conv, limit)]

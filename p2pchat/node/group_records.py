@@ -133,7 +133,7 @@ class GroupRecords(GroupBase):
         now = now_ms()
         linked = self._linked_members(g)
         for env in envelopes:
-            if not db.insert_envelope(env, now, own=env.author == self._key):
+            if not db.conversations.insert_envelope(env, now, own=env.author == self._key):
                 continue
             self._show(g, env)
             for peer in g.gossip.push_targets(g.state, linked, came_from, env.author):
@@ -178,7 +178,7 @@ class GroupRecords(GroupBase):
             return
         if key in g.invites:  # it holds the group: the invitation arrived
             del g.invites[key]
-            self._store().set_group_invite(g.conv, key, None)
+            self._store().groups.set_invite(g.conv, key, None)
             self._outbox.schedule_flush()
         # Pull, not push: several members announce the same envelopes (protocol 8.8).
         for request in conv_log.wanted_from(record.vector, again=False):
@@ -213,13 +213,13 @@ class GroupRecords(GroupBase):
                  came_from: bytes | None) -> None:
         """An op is in the chain: store it, cut a departed member's log, pass it on."""
         db = self._store()
-        db.add_group_op(g.conv, op.number, encode_record(op))
+        db.groups.add_op(g.conv, op.number, encode_record(op))
         if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             self._cut(g, op.subject, op.cut)
             g.leaves.pop(op.subject, None)
-            db.drop_group_leave(g.conv, op.subject)
+            db.groups.drop_leave(g.conv, op.subject)
             if g.invites.pop(op.subject, None) is not None:
-                db.set_group_invite(g.conv, op.subject, None)
+                db.groups.set_invite(g.conv, op.subject, None)
         linked = self._linked()
         for peer in core.op_targets(before, g.state, linked, came_from):
             self._outbox.queue(linked[peer], op)
@@ -239,7 +239,7 @@ class GroupRecords(GroupBase):
         """The member's log ends at `cut`: drop what we took beyond it (protocol 8.6, Cuts)."""
         if self._conversations.log_of(g.conv).head(author)[0] <= cut:
             return
-        self._store().truncate_log(g.conv, author, cut)
+        self._store().groups.truncate_log(g.conv, author, cut)
         self._conversations.forget_log(g.conv)
         g.unread = {(a, s) for a, s in g.unread if a != author or s <= cut}
 
@@ -254,7 +254,7 @@ class GroupRecords(GroupBase):
             return
         g.keys[record.epoch] = key
         db = self._store()
-        db.put_group_key(g.conv, record.epoch, key)
+        db.groups.put_key(g.conv, record.epoch, key)
         self._outbox.schedule_flush()
         linked = self._linked()
         for waiter in g.key_waiters.pop(record.epoch, ()):
@@ -262,7 +262,7 @@ class GroupRecords(GroupBase):
                 self._outbox.queue(linked[waiter], record)
         waiting, g.unread = sorted(g.unread), set()
         for author, seq in waiting:
-            for env in db.envelopes(g.conv, author, seq, seq):
+            for env in db.conversations.envelopes(g.conv, author, seq, seq):
                 self._show(g, env)
 
     def _on_key_request(self, link: Link, key: bytes, request: GroupKeyRequest) -> None:
@@ -289,7 +289,7 @@ class GroupRecords(GroupBase):
             self._owner_change(g, core.enact_leave(g.state, self._identity, leave, self._random))
             return
         g.leaves[leave.member] = leave
-        self._store().put_group_leave(g.conv, leave.member, encode_record(leave))
+        self._store().groups.put_leave(g.conv, leave.member, encode_record(leave))
         for peer, other in self._linked_members(g).items():
             if peer != key:
                 self._outbox.queue(other, leave)
@@ -308,7 +308,7 @@ class GroupRecords(GroupBase):
             if g.left:
                 g.left = False
                 g.leaves.clear()
-                self._store().rejoin_group(g.conv)
+                self._store().groups.rejoin(g.conv)
             for op in invite.ops[g.state.number:]:
                 self._on_op(link, key, op)
             return
@@ -316,9 +316,9 @@ class GroupRecords(GroupBase):
             log.warning("refused a group invitation: already in %d groups", MAX_GROUPS)
             return
         db = self._store()
-        db.create_group(state.group, state.title, invite.lamport, core.start_heads(invite))
+        db.groups.create(state.group, state.title, invite.lamport, core.start_heads(invite))
         for op in invite.ops:
-            db.add_group_op(state.group, op.number, encode_record(op))
+            db.groups.add_op(state.group, op.number, encode_record(op))
         g = self._groups[state.group] = Group(state, {}, GroupGossip(state.group))
         self._conversations.forget_log(state.group)
         self._events.emit({"type": "group_joined", **self.view(g),
@@ -333,7 +333,7 @@ class GroupRecords(GroupBase):
         before, g.state = g.state, change.state
         if change.key is not None:
             g.keys[change.state.epoch] = change.key
-            self._store().put_group_key(g.conv, change.state.epoch, change.key)
+            self._store().groups.put_key(g.conv, change.state.epoch, change.key)
         self._applied(g, before, change.op, came_from=None)
         linked = self._linked()
         for member, record in change.deliveries:

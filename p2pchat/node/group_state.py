@@ -90,19 +90,19 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
     """Every group in the store, its state rebuilt from its op chain, with its keys and pending
     records. A group whose chain does not load is logged and left out (the others still do)."""
     groups = {}
-    for conv, left in db.list_groups():
+    for conv, left in db.groups.list_all():
         try:
-            ops = [decode_record(data) for data in db.group_ops(conv)]
+            ops = [decode_record(data) for data in db.groups.ops(conv)]
             state = core.genesis(_op(ops[0]))
             for op in ops[1:]:
                 state = core.apply_op(state, _op(op))
-            leaves = [decode_record(data) for data in db.group_leaves(conv)]
+            leaves = [decode_record(data) for data in db.groups.leaves(conv)]
         except (StoreError, ProtocolError, IndexError) as exc:
             log.error("group %s cannot be loaded: %s", conv.hex()[:8], exc)
             continue
         invites = {member: decode_record(data)
-                   for member, data in db.group_invites(conv).items()}
-        group = Group(state, db.group_keys(conv), GroupGossip(conv), left=left,
+                   for member, data in db.groups.invites(conv).items()}
+        group = Group(state, db.groups.epoch_keys(conv), GroupGossip(conv), left=left,
                       invites={member: invite for member, invite in invites.items()
                                if isinstance(invite, GroupInvite)})
         group.leaves = {leave.member: leave for leave in leaves if isinstance(leave, GroupLeave)}

@@ -52,9 +52,9 @@ class Groups(GroupRecords):
         assert change.key is not None
         conv = change.state.group
         db = self._store()
-        db.create_group(conv, title, 0, {})
-        db.add_group_op(conv, 1, encode_record(change.op))
-        db.put_group_key(conv, 1, change.key)
+        db.groups.create(conv, title, 0, {})
+        db.groups.add_op(conv, 1, encode_record(change.op))
+        db.groups.put_key(conv, 1, change.key)
         g = self._groups[conv] = Group(change.state, {1: change.key}, GroupGossip(conv))
         await self._outbox.durable()
         return self.view(g)
@@ -74,7 +74,7 @@ class Groups(GroupRecords):
         conv_log = self._conversations.log_of(g.conv)
         heads = {author: conv_log.head(author) for author in conv_log.vector()}
         g.invites[member] = core.invitation(change.state, heads, conv_log.lamport)
-        self._store().set_group_invite(g.conv, member, encode_record(g.invites[member]))
+        self._store().groups.set_invite(g.conv, member, encode_record(g.invites[member]))
         self._owner_change(g, change)
         link = self._linked().get(member)
         if link is not None:
@@ -110,10 +110,10 @@ class Groups(GroupRecords):
         g.left = True
         g.keys.clear()
         g.unread.clear()
-        db.set_group_left(g.conv)
+        db.groups.set_left(g.conv)
         if leave is not None:
             g.leaves = {self._key: leave}
-            db.put_group_leave(g.conv, self._key, encode_record(leave))
+            db.groups.put_leave(g.conv, self._key, encode_record(leave))
             for link in linked.values():
                 self._outbox.queue(link, leave)
         await self._outbox.durable()
@@ -137,7 +137,8 @@ class Groups(GroupRecords):
                                                now_ms(), self._random)
             except MissingKey:
                 raise CommandError("no_key", "the group's key has not arrived yet") from None
-            self._store().insert_envelope(env, env.sent_at, own=True, sent=bool(targets))
+            self._store().conversations.insert_envelope(env, env.sent_at, own=True,
+                                                        sent=bool(targets))
             for peer in targets:
                 self._sender.push(linked[peer], env)
             sent.append((env, body))
@@ -171,7 +172,7 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None) -> list[
     """A group's messages as `log` shows them, opened with the keys we hold (for the node and
     for reading a home without it, offline.py)."""
     out = []
-    for stored in db.history(g.conv, limit):
+    for stored in db.conversations.history(g.conv, limit):
         env, body, readable = stored.envelope, None, stored.readable
         if readable:
             try:

@@ -79,7 +79,7 @@ class Node(NodeCommands):
         self.networks = Networks(home, identity, name, on_change=self._on_networks_changed)
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
-            contacts=lambda: self.db.list_contacts(states=("contact",)),
+            contacts=lambda: self.db.contacts.list_all(states=("contact",)),
             on_moved=lambda: self.links.close_stale("local address went away"),
             on_change=self._on_nearby_change,
             wake_dialer=lambda: self.links.dialer.wake_all(),
@@ -131,10 +131,10 @@ class Node(NodeCommands):
         return self.trust.is_contact(key) or self._is_group_peer(key)
 
     def _is_group_peer(self, key: bytes) -> bool:
-        return self.db.contact_state(key) != "blocked" and self.groups.is_group_peer(key)
+        return self.db.contacts.state_of(key) != "blocked" and self.groups.is_group_peer(key)
 
     def _contact_state(self, key: bytes) -> str | None:
-        return self.db.contact_state(key)
+        return self.db.contacts.state_of(key)
 
     @property
     def db(self) -> Store:
@@ -165,13 +165,13 @@ class Node(NodeCommands):
         self.groups.load()
         # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
         # a link to ourselves is refused before anything is recorded).
-        own_floor = self.store.get_ik_timestamps().get(self.key, 0)
+        own_floor = self.store.ik_stamps.latest().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
         for host, port in self.config.listen:
             await self.links.listen(host, port)
         self._spawn(self._ticker(), "ticker")
         await self.relays.start()
-        for contact in self.store.list_contacts(states=("contact",)):
+        for contact in self.store.contacts.list_all(states=("contact",)):
             self.links.dialer.want(contact.key)
         if self.config.mdns:
             await self.nearby.start(self.listen_addresses[0][1])
@@ -180,7 +180,7 @@ class Node(NodeCommands):
 
     def _persist_ik_floor(self, floor: int) -> None:
         try:
-            self.db.set_ik_timestamp(self.key, floor)
+            self.db.ik_stamps.record(self.key, floor)
         except StoreError as exc:
             self.outbox.fail(exc)
             return

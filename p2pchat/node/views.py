@@ -47,12 +47,12 @@ class Views:
 
     def who(self, key: bytes) -> str:
         """For logs: a contact's name with the short fingerprint, or the fingerprint alone."""
-        contact = self._store().get_contact(key)
+        contact = self._store().contacts.get(key)
         short = short_fingerprint(key)
         return f"{contact.name} ({short})" if contact is not None else short
 
     def display_name(self, key: bytes) -> str:
-        contact = self._store().get_contact(key)
+        contact = self._store().contacts.get(key)
         if contact is not None:
             return contact.name
         return short_fingerprint(key)
@@ -101,7 +101,7 @@ class Views:
         key = link.remote_key
         if key is None or not link.peer.up or link.closed:
             return None
-        contact = self._store().get_contact(key)
+        contact = self._store().contacts.get(key)
         return {
             "fingerprint": fingerprint(key),
             "name": self.display_name(key),
