@@ -1,7 +1,9 @@
-"""`p2pchat network join|leave|list`: the room passphrases of this home (docs/privacy.md).
+"""`p2pchat network create|join|leave|list`: the room passphrases of this home (docs/privacy.md).
 
-The network key is derived here (Argon2id) and written sealed with the identity; a node running
-for the home is then told to re-read the file, so a join takes effect at once.
+`create` draws the network's random key and a strong passphrase for the others; `join` stores a
+typed passphrase as waiting, and the node asks members to admit it (a SPAKE2 exchange, docs/
+protocol.md 10.7). Both are written sealed with the identity; a node running for the home is
+then told to re-read the file, so the change takes effect at once.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ def add_network_arguments(parser: argparse.ArgumentParser, home_option: Any) -> 
                          " $P2PCHAT_PASSPHRASE, else ask)")
         return sub
 
-    join = action("join", "join a network: only its members see and reach you")
+    create = action("create", "create a network: you are its first member; it prints the"
+                    " passphrase others join with")
+    create.add_argument("name", help="the network's name (a-z, 0-9, '.', '_', '-')")
+    create.add_argument("--json", action="store_true",
+                        help="print a JSON object (the passphrase as `passphrase`)")
+    create.add_argument("--no-qr", action="store_true", help="don't print the QR code")
+    join = action("join", "join a network: a member admits you, then only members see and"
+                  " reach you")
     join.add_argument("name", help="the network's name (a-z, 0-9, '.', '_', '-')")
     join.add_argument("--passphrase-file", metavar="FILE",
                       help="the network passphrase, first line of FILE (else"
@@ -80,12 +89,20 @@ def _tell_node(home: Path, method: str) -> bool:
     return True
 
 
+STATE_NOTES = {
+    "member": "",
+    "waiting": " (waiting for a member to admit you: a node must run and see one)",
+    "legacy": " (old scheme: its passphrase can be guessed offline; upgrade: one member runs"
+              " `p2pchat network create NAME`, the others join again)",
+}
+
+
 def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     from p2pchat.core import network as net
     from p2pchat.storage import networks as stored
 
     home: Path = args.home
-    if args.action == "join":
+    if args.action in ("join", "create"):
         try:
             net.check_name(args.name)
         except net.NetworkError as exc:
@@ -97,17 +114,27 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     try:
         current = stored.load(home, identity)
         if args.action == "list":
-            names = [n.name for n in current]
             if args.json:
-                print(json.dumps({"networks": names}))
+                print(json.dumps({
+                    "networks": [n.name for n in current if not n.pending],
+                    "waiting": [n.name for n in current if n.pending],
+                    "legacy": [n.name for n in current if n.legacy],
+                    "states": {n.name: n.state for n in current}}))
             else:
-                print("\n".join(names) if names else "In no network.")
+                print("\n".join(n.name + STATE_NOTES[n.state] for n in current)
+                      if current else "In no network.")
             return 0
+        if args.action == "create":
+            return _create(args, home, identity)
         if args.action == "join":
             passphrase = read_network_passphrase(args.name, args.passphrase_file)
-            key = net.derive_key(args.name, passphrase)
-            network = stored.Network(args.name, key)
+            text = passphrase.decode("utf-8")
+            stored.check_passphrase(text)
+            network = stored.Network(args.name, b"", text)
             stored.change(home, identity, lambda now: stored.joined(now, network))
+            warning = _weak_warning(text)
+            if warning:
+                print(warning, file=sys.stderr)
         else:
             stored.change(home, identity, lambda now: stored.left(now, args.name))
     except (stored.NetworksFileError, net.NetworkError) as exc:
@@ -115,6 +142,44 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     except OSError as exc:
         raise NetworkCommandError(f"cannot write the networks file: {exc}") from None
     running = _tell_node(home, "network.reload")
-    verb = "Joined" if args.action == "join" else "Left"
-    print(f"{verb} network {args.name}" + (" (the running node knows)" if running else ""))
+    if args.action == "join":
+        print(f"Joined network {args.name}: waiting for a member to admit you"
+              + (" (the running node is asking)" if running else
+                 " (your node asks members once it runs)"))
+    else:
+        print(f"Left network {args.name}" + (" (the running node knows)" if running else ""))
+    return 0
+
+
+def _weak_warning(passphrase: str) -> str | None:
+    from p2pchat.core.guess_limits import GuessLimits
+    from p2pchat.passphrases import weak_warning
+
+    limits = GuessLimits()
+    return weak_warning(passphrase, limits.network_rate * 60, limits.network_burst)
+
+
+def _create(args: argparse.Namespace, home: Path, identity: Any) -> int:
+    """A new network: a random key (we are its first member) and a made passphrase."""
+    from p2pchat.core import network as net
+    from p2pchat.passphrases import WORDS, bits_per_word, generate
+    from p2pchat.storage import networks as stored
+
+    passphrase = generate()
+    network = stored.Network(args.name, net.new_key(), passphrase)
+    stored.change(home, identity, lambda now: stored.joined(now, network))
+    running = _tell_node(home, "network.reload")
+    bits = WORDS * bits_per_word()
+    if args.json:
+        print(json.dumps({"network": args.name, "passphrase": passphrase,
+                          "bits": round(bits, 1), "node_running": running}))
+        return 0
+    print(f"Created network {args.name}" + (" (the running node knows)" if running else ""))
+    print(f"Passphrase:  {passphrase}")
+    print(f"It is {WORDS} random words ({bits:.0f} bits). Give it to the others (they run"
+          f" `p2pchat network join {args.name}`); your node admits them while it runs.")
+    if not args.no_qr:
+        import segno
+
+        segno.make(passphrase, error="m").terminal(compact=True)
     return 0

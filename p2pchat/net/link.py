@@ -57,8 +57,10 @@ class Link:
         *,
         outbound: bool,
         on_event: Callable[[Link, Any], None],
+        first: bytes = b"",
     ) -> None:
         self.reader = reader
+        self._first = first  # bytes the listener read before it knew this was a handshake
         self.writer = writer
         self.session = session
         self.outbound = outbound
@@ -151,6 +153,9 @@ class Link:
         """Read until the peer or the session ends the link; always closes the socket."""
         try:
             self._flush()  # an initiator's first handshake message is ready at once
+            if self._first:
+                self._dispatch(self.session.receive_data(self._first, _now()))
+                self._flush()
             while not self.closed:
                 data = await self.reader.read(READ_SIZE)
                 if not data:

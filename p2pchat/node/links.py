@@ -30,6 +30,10 @@ log = logging.getLogger("p2pchat.node")
 
 LinkEvents = Callable[[Link, Any], None]
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+# (reader, writer, first frame's header and kind, source address): node/admission.py answers.
+Admission = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes, str],
+                     Coroutine[Any, Any, None]]
+ADMISSION_KINDS = frozenset({0x60})  # ADMIT1 (core/admission.py)
 
 
 class LinkTable:
@@ -48,6 +52,7 @@ class LinkTable:
         psk_for: Callable[[bytes], tuple[bytes, ...]] = lambda key: (),
         is_contact: Callable[[bytes], bool] = lambda key: True,
         relays: Callable[[], list[RelayConnection]] = list,
+        on_admission: Admission | None = None,
     ) -> None:
         self._identity = identity
         self._key = identity.public_key
@@ -62,6 +67,7 @@ class LinkTable:
         # nothing about it.
         self._path_stale = is_stale
         self._relays = relays
+        self._on_admission = on_admission  # a connection that opens with ADMIT1 (10.7)
         self.by_peer: dict[bytes, Link] = {}  # the one live, authorised link per peer
         self.connections: set[Link] = set()  # every connection, handshaking ones included
         self.listen_addresses: list[Address] = []
@@ -121,9 +127,40 @@ class LinkTable:
             log.warning("refused a connection from %s: %s", ip, refusal)
             writer.close()
             return
+        first = b""
+        if self._on_admission is not None:
+            first = await self._peek(reader, writer, ip)
+            if not first:
+                return
+            if first[-1] in ADMISSION_KINDS:
+                self._per_ip[ip] += 1  # an admission holds a slot of its address meanwhile
+                try:
+                    await self._on_admission(reader, writer, first, ip)
+                finally:
+                    self._release(ip)
+                return
         link = Link(reader, writer, self._responder_session(), outbound=False,
-                    on_event=self._on_event)
+                    on_event=self._on_event, first=first)
         await self._serve(link)
+
+    async def _peek(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    ip: str) -> bytes:
+        """The first frame's length and kind byte: an admission or a handshake? b"" if the peer
+        sent nothing in time (closed). Counted against its address meanwhile."""
+        self._per_ip[ip] += 1
+        try:
+            return await asyncio.wait_for(reader.readexactly(3),
+                                          self._config.session.handshake_timeout)
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
+            writer.close()
+            return b""
+        finally:
+            self._release(ip)
+
+    def _release(self, ip: str) -> None:
+        self._per_ip[ip] -= 1
+        if self._per_ip[ip] <= 0:
+            del self._per_ip[ip]
 
     def _responder_session(self) -> Session:
         psks = self._network_psks()
@@ -246,9 +283,7 @@ class LinkTable:
             await link.run()
         finally:
             self.connections.discard(link)
-            self._per_ip[ip] -= 1
-            if self._per_ip[ip] <= 0:
-                del self._per_ip[ip]
+            self._release(ip)
             key = link.remote_key
             if key is not None and self.by_peer.get(key) is link:
                 del self.by_peer[key]
