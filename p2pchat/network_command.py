@@ -48,6 +48,9 @@ def add_network_arguments(parser: argparse.ArgumentParser, home_option: Any) -> 
                       f" ${NETWORK_PASSPHRASE_ENV}, else ask)")
     leave = action("leave", "leave a network")
     leave.add_argument("name", help="the network's name")
+    relay_key = action("relay-key", "print a network's key for `p2pchat relay --network NAME"
+                       " --network-key-file FILE` (whoever holds it is a member: keep it private)")
+    relay_key.add_argument("name", nargs="+", help="the networks' names")
     listing = action("list", "list the networks you are in")
     listing.add_argument("--json", action="store_true", help="print a JSON object")
 
@@ -75,6 +78,31 @@ def read_network_passphrase(name: str, passphrase_file: str | None) -> bytes:
     if not text:
         raise NetworkCommandError("an empty network passphrase protects nothing")
     return text.encode("utf-8")
+
+
+def read_relay_keys(path: str) -> dict[str, bytes]:
+    """The `NAME KEY` lines of a relay's key file (`p2pchat network relay-key`)."""
+    from p2pchat.core import network as net
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()[:64]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetworkCommandError(f"cannot read the network key file {path}: {exc}") from None
+    keys: dict[str, bytes] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split()
+        try:
+            if len(parts) != 2:
+                raise ValueError("not `NAME KEY`")
+            key = bytes.fromhex(parts[1])
+            if len(key) != net.KEY_LEN:
+                raise ValueError(f"a key is {net.KEY_LEN} bytes in hex")
+            keys[net.check_name(parts[0])] = key
+        except (ValueError, net.NetworkError) as exc:
+            raise NetworkCommandError(f"{path} line {number}: {exc}") from None
+    return keys
 
 
 def _tell_node(home: Path, method: str) -> bool:
@@ -126,6 +154,15 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
             return 0
         if args.action == "create":
             return _create(args, home, identity)
+        if args.action == "relay-key":
+            by_name = {n.name: n for n in current if not n.pending}
+            missing = [name for name in args.name if name not in by_name]
+            if missing:
+                raise NetworkCommandError(f"not a member of network {missing[0]!r}")
+            print("# p2pchat network keys for a relay: whoever holds them is a member")
+            for name in args.name:
+                print(f"{name} {by_name[name].key.hex()}")
+            return 0
         if args.action == "join":
             passphrase = read_network_passphrase(args.name, args.passphrase_file)
             text = passphrase.decode("utf-8")
