@@ -25,7 +25,7 @@ from _common import emit, environment, per_op, versions
 from p2pchat.core import admission as adm
 from p2pchat.core.framing import encode_frame
 from p2pchat.core.guess_limits import GuessLimits
-from p2pchat.node.admission import Busy, _read_frame
+from p2pchat.node.admission import Busy, Frames
 
 KEY = bytes(range(32))
 
@@ -55,7 +55,7 @@ async def guess_once(address: tuple[str, int], source: str) -> float:
     try:
         joiner = adm.Joiner("lab", "wrong-guess")
         writer.write(encode_frame(bytes((adm.KIND_ADMIT1,)) + joiner.first()))
-        kind, body = await _read_frame(reader)
+        kind, body = await Frames(reader).next()
         if kind == adm.KIND_BUSY:
             raise Busy(float(int.from_bytes(body, "big")))
         writer.write(encode_frame(bytes((adm.KIND_ADMIT3,)) + joiner.on_reply(body)))

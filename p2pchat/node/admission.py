@@ -18,7 +18,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from p2pchat.core import admission as adm
-from p2pchat.core.framing import HEADER_LEN, encode_frame
+from p2pchat.core.errors import ProtocolError
+from p2pchat.core.framing import FrameDecoder, encode_frame
 from p2pchat.core.guess_limits import GuessLimiter, GuessLimits
 from p2pchat.core.presence import Advert
 from p2pchat.net.addresses import Address, format_addr
@@ -43,17 +44,26 @@ class Busy(Exception):
         self.retry_after = retry_after
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await asyncio.wait_for(reader.readexactly(HEADER_LEN + 1), TIMEOUT)
-    return await _rest_of_frame(reader, head)
+class Frames:
+    """Admission frames off a stream, after `initial` bytes already read from it."""
 
+    def __init__(self, reader: asyncio.StreamReader, initial: bytes = b"") -> None:
+        self._reader = reader
+        self._decoder = FrameDecoder(max_frame=adm.MAX_FRAME)
+        if initial:
+            self._decoder.receive_data(initial)
 
-async def _rest_of_frame(reader: asyncio.StreamReader, head: bytes) -> tuple[int, bytes]:
-    size = int.from_bytes(head[:HEADER_LEN], "big")
-    if not 1 <= size <= adm.MAX_FRAME:
-        raise adm.AdmissionError("admission frame of a wrong size")
-    body = await asyncio.wait_for(reader.readexactly(size - 1), TIMEOUT) if size > 1 else b""
-    return head[HEADER_LEN], body
+    async def next(self) -> tuple[int, bytes]:
+        """(kind, body) of the next frame; AdmissionError if the peer sends something else."""
+        try:
+            while (frame := self._decoder.next_frame()) is None:
+                data = await asyncio.wait_for(self._reader.read(256), TIMEOUT)
+                if not data:
+                    raise adm.AdmissionError("connection closed")
+                self._decoder.receive_data(data)
+        except ProtocolError as exc:
+            raise adm.AdmissionError(f"bad frame: {exc}") from None
+        return frame[0], frame[1:]
 
 
 def _frame(kind: int, body: bytes) -> bytes:
@@ -65,24 +75,23 @@ async def ask(address: Address, name: str, passphrase: str,
     """Run the joiner's side with the node at `address`; the network key, or AdmissionError
     (not admitted: a wrong passphrase, or not a member), Busy, OSError or TimeoutError."""
     reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), connect_timeout)
+    frames = Frames(reader)
     try:
         joiner = adm.Joiner(name, passphrase)
         writer.write(_frame(adm.KIND_ADMIT1, joiner.first()))
-        kind, body = await _read_frame(reader)
+        kind, body = await frames.next()
         if kind == adm.KIND_BUSY and len(body) == 2:
             raise Busy(float(int.from_bytes(body, "big")))
         if kind != adm.KIND_ADMIT2:
             raise adm.AdmissionError("unexpected reply")
         writer.write(_frame(adm.KIND_ADMIT3, joiner.on_reply(body)))
         try:
-            kind, body = await _read_frame(reader)
-        except asyncio.IncompleteReadError:
+            kind, body = await frames.next()
+        except adm.AdmissionError:
             raise adm.AdmissionError("not admitted") from None
         if kind != adm.KIND_ADMIT4:
             raise adm.AdmissionError("unexpected reply")
         return joiner.on_key(body)
-    except asyncio.IncompleteReadError:
-        raise adm.AdmissionError("connection closed") from None
     finally:
         writer.close()
         with contextlib.suppress(Exception):
@@ -109,7 +118,8 @@ class Admissions:
 
     async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      head: bytes, source: str) -> None:
-        """A connection whose first frame header (`head`: length and kind) is ADMIT1's."""
+        """A connection whose first bytes (`head`: at least a frame header and its kind)
+        are ADMIT1's."""
         try:
             if self._answering >= MAX_ANSWERING:
                 return
@@ -118,15 +128,15 @@ class Admissions:
                 await self._answer(reader, writer, head, source)
             finally:
                 self._answering -= 1
-        except (adm.AdmissionError, asyncio.IncompleteReadError, TimeoutError,
-                ConnectionError, OSError) as exc:
+        except (adm.AdmissionError, TimeoutError, ConnectionError, OSError) as exc:
             log.debug("admission exchange with %s ended: %s", source, exc)
         finally:
             writer.close()
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                       head: bytes, source: str) -> None:
-        kind, body = await _rest_of_frame(reader, head)
+        frames = Frames(reader, head)
+        kind, body = await frames.next()
         if kind != adm.KIND_ADMIT1:
             raise adm.AdmissionError("not an ADMIT1")
         network = adm.Member.parse_first(body)
@@ -140,11 +150,11 @@ class Admissions:
         writer.write(_frame(adm.KIND_ADMIT2, member.on_first(body)))
         await writer.drain()
         try:
-            kind, body = await _read_frame(reader)
+            kind, body = await frames.next()
             if kind != adm.KIND_ADMIT3:
                 raise adm.AdmissionError("not an ADMIT3")
             name, final = member.on_confirm(body)
-        except (adm.AdmissionError, asyncio.IncompleteReadError, TimeoutError):
+        except (adm.AdmissionError, TimeoutError, ConnectionError, OSError):
             self.failed_guesses += 1
             log.warning("admission: a failed passphrase guess from %s (%d failed so far)",
                         source, self.failed_guesses)

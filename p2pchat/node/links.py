@@ -30,7 +30,7 @@ log = logging.getLogger("p2pchat.node")
 
 LinkEvents = Callable[[Link, Any], None]
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
-# (reader, writer, first frame's header and kind, source address): node/admission.py answers.
+# (reader, writer, the bytes read so far, source address): node/admission.py answers.
 Admission = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes, str],
                      Coroutine[Any, Any, None]]
 ADMISSION_KINDS = frozenset({0x60})  # ADMIT1 (core/admission.py)
@@ -53,6 +53,7 @@ class LinkTable:
         is_contact: Callable[[bytes], bool] = lambda key: True,
         relays: Callable[[], list[RelayConnection]] = list,
         on_admission: Admission | None = None,
+        hidden: Callable[[], bool] = lambda: False,
     ) -> None:
         self._identity = identity
         self._key = identity.public_key
@@ -68,6 +69,7 @@ class LinkTable:
         self._path_stale = is_stale
         self._relays = relays
         self._on_admission = on_admission  # a connection that opens with ADMIT1 (10.7)
+        self._hidden = hidden  # waiting for a network: strangers get no plain handshake
         self.by_peer: dict[bytes, Link] = {}  # the one live, authorised link per peer
         self.connections: set[Link] = set()  # every connection, handshaking ones included
         self.listen_addresses: list[Address] = []
@@ -127,50 +129,28 @@ class LinkTable:
             log.warning("refused a connection from %s: %s", ip, refusal)
             writer.close()
             return
-        first = b""
-        if self._on_admission is not None:
-            first = await self._peek(reader, writer, ip)
-            if not first:
-                return
-            if first[-1] in ADMISSION_KINDS:
-                self._per_ip[ip] += 1  # an admission holds a slot of its address meanwhile
-                try:
-                    await self._on_admission(reader, writer, first, ip)
-                finally:
-                    self._release(ip)
-                return
         link = Link(reader, writer, self._responder_session(), outbound=False,
-                    on_event=self._on_event, first=first)
+                    on_event=self._on_event,
+                    divert=self._divert if self._on_admission is not None else None)
         await self._serve(link)
 
-    async def _peek(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    ip: str) -> bytes:
-        """The first frame's length and kind byte: an admission or a handshake? b"" if the peer
-        sent nothing in time (closed). Counted against its address meanwhile."""
-        self._per_ip[ip] += 1
-        try:
-            return await asyncio.wait_for(reader.readexactly(3),
-                                          self._config.session.handshake_timeout)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
-            writer.close()
-            return b""
-        finally:
-            self._release(ip)
-
-    def _release(self, ip: str) -> None:
-        self._per_ip[ip] -= 1
-        if self._per_ip[ip] <= 0:
-            del self._per_ip[ip]
+    def _divert(self, link: Link, head: bytes) -> Coroutine[Any, Any, None] | None:
+        """An inbound connection opening with ADMIT1 goes to the admissions (node/admission.py),
+        still counted as a handshaking link: the same slots, caps and timeout."""
+        if head[2] not in ADMISSION_KINDS or self._on_admission is None:
+            return None
+        return self._on_admission(link.reader, link.writer, head, link.source)
 
     def _responder_session(self) -> Session:
         psks = self._network_psks()
+        hidden = bool(psks) or self._hidden()
         return Session(
             identity=self._identity, initiator=False, now=asyncio.get_running_loop().time(),
             replay_guard=self._replay_guard,
             # Inside networks a plain XX would greet any stranger; contacts still use IK.
-            allow_xx=self._config.presence != "private" and not psks,
+            allow_xx=self._config.presence != "private" and not hidden,
             config=self._config.session, psks=psks,
-            plain_from=self._is_contact if psks else None,
+            plain_from=self._is_contact if hidden else None,
         )
 
     def _initiator_session(self, key: bytes) -> Session:
@@ -283,7 +263,9 @@ class LinkTable:
             await link.run()
         finally:
             self.connections.discard(link)
-            self._release(ip)
+            self._per_ip[ip] -= 1
+            if self._per_ip[ip] <= 0:
+                del self._per_ip[ip]
             key = link.remote_key
             if key is not None and self.by_peer.get(key) is link:
                 del self.by_peer[key]

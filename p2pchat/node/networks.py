@@ -77,7 +77,14 @@ class Networks:
 
     @property
     def joined(self) -> bool:
-        return bool(self._joined)
+        """In a network, or waiting to be admitted to one: either way we advertise only
+        sealed entries (none while waiting), never our name (docs/privacy.md)."""
+        return bool(self._all)
+
+    def hidden(self) -> bool:
+        """Waiting for admission and in no network yet: answer handshakes as a member does
+        (no plain XX; plain IK from contacts only), though with no network PSK to offer."""
+        return bool(self._all) and not self._joined
 
     def names(self) -> list[str]:
         return [n.name for n in self._joined]
@@ -147,7 +154,7 @@ class Networks:
                 del self._met[next(iter(self._met))]
             self._met[event.remote_key] = name
             return True
-        if self._joined and not is_contact:
+        if self._all and not is_contact:
             link.close("not in any of our networks")
             return False
         return True

@@ -99,6 +99,7 @@ class Node(NodeCommands):
             is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
             is_contact=self._knows, on_admission=self.admissions.answer,
+            hidden=self.networks.hidden,
         )
         self.relays = Relays(
             identity, self.config, spawn=self._spawn,

@@ -1,0 +1,71 @@
+"""Issue 26, checked from outside with real processes and real mDNS bound to 127.0.0.1:
+`p2pchat network create lab --json` gives a passphrase another node joins with; the member's
+node admits the joiner; the two see each other by name and chat; a stranger sees neither, and a
+wrong passphrase is refused and counted."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.nodes import NodeProcess, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+MakeNode = Callable[[str], NodeProcess]
+LOOPBACK_MDNS = ("--mdns-interface", "127.0.0.1")
+
+
+def _sees(node: NodeProcess, other: NodeProcess) -> bool:
+    return any(n["fingerprint"] == other.fingerprint and n["name"] == other.name
+               and n.get("network") == "lab" for n in node.json("peers")["nearby"])
+
+
+def _texts(node: NodeProcess, who: str) -> list[str]:
+    return [m["text"] for m in node.log_json(who) if not m["own"]]
+
+
+def test_create_join_see_chat_and_a_stranger_sees_neither(make_node: MakeNode) -> None:
+    alice, bob, carol, dave = (make_node(n) for n in ("alice", "bob", "carol", "dave"))
+    created = alice.json("network", "create", "lab")
+    passphrase = created["passphrase"]
+    assert len(passphrase) >= 16 and created["bits"] >= 60
+    joined = bob.cli("network", "join", "lab", env={"P2PCHAT_NETWORK_PASSPHRASE": passphrase},
+                     check=True)
+    assert "waiting for a member to admit you" in joined.stdout and "weak" not in joined.stderr
+    # Carol guesses; Dave is in no network at all.
+    carol.cli("network", "join", "lab", env={"P2PCHAT_NETWORK_PASSPHRASE": "physics101"},
+              check=True)
+    for node in (alice, bob, carol, dave):
+        node.start(*LOOPBACK_MDNS, mdns=True)
+
+    wait_for(lambda: bob.json("network", "list")["networks"] == ["lab"], 30, "bob's admission")
+    admitted = time.monotonic()
+    wait_for(lambda: _sees(alice, bob) and _sees(bob, alice), 15, "the members to see each other")
+    print(f"members see each other by name {time.monotonic() - admitted:.2f} s after admission")
+
+    bob.cli("contacts", "add", alice.fingerprint, "--name", "alice", check=True)
+    alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", check=True)
+    alice.cli("send", "bob", "hello, lab", check=True)
+    wait_for(lambda: _texts(bob, "alice") == ["hello, lab"], 20, "alice's message")
+    bob.cli("send", "alice", "hello back", check=True)
+    wait_for(lambda: _texts(alice, "bob") == ["hello back"], 20, "bob's reply")
+
+    # Carol's guess failed at the members, and was counted there; she is still waiting.
+    wait_for(lambda: "failed passphrase guess" in alice.log_path.read_text()
+             + bob.log_path.read_text(), 20, "carol's guess to be counted")
+    carol_networks = carol.json("network", "list")
+    assert carol_networks["networks"] == [] and carol_networks["waiting"] == ["lab"]
+    for stranger in (carol, dave):
+        wait_for(lambda s=stranger: s.json("peers")["nearby_hidden"] >= 2, 15,
+                 "the stranger to hear both adverts")
+        seen = json.dumps(stranger.json("peers"))
+        for member in (alice, bob):
+            assert member.fingerprint not in seen and f'"{member.name}"' not in seen
+    assert alice.json("peers")["requests"] == []
+    # Nothing of the passphrase in any log.
+    for node in (alice, bob, carol):
+        assert passphrase not in node.log_path.read_text()
