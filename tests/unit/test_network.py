@@ -35,6 +35,12 @@ def test_known_answer_with_the_documented_costs() -> None:
         "085a7333f3269d21a20dbcc2f93d4015d47a32a1a01f9433965b6b19e35c4d0b"
 
 
+def test_the_psk_of_a_random_network_key() -> None:
+    """The known answer of docs/protocol.md 10.1 for keys made by `network create`."""
+    assert net.handshake_psk(KEY).hex() == \
+        "d21174e14841c21c003cc137109dd27ab0b0ce4dc18252c8c39ed20c9851a3a2"
+
+
 def test_the_key_depends_on_name_and_passphrase() -> None:
     base = net.derive_key("class", b"blue-otter-42", **FAST)
     assert net.derive_key("class", b"blue-otter-42", **FAST) == base
