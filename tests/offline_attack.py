@@ -161,3 +161,62 @@ def distinguishes(capture: Capture, candidates: list[str]) -> dict[str, list[boo
     """Each candidate's row of test results; the capture tells the right one apart iff the
     rows differ."""
     return {candidate: tests_of(capture, candidate) for candidate in candidates}
+
+
+# ---------------------------------------------------------------- run it by hand
+
+
+async def _demo(passphrase: str, wrong: list[str]) -> None:
+    """`python -m tests.offline_attack`: a member node (new scheme, then a legacy one),
+    captured and attacked; prints each candidate's row of test results."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from p2pchat.core.presence import day_number
+    from p2pchat.home import ensure_home
+    from p2pchat.node import Node, NodeConfig
+    from p2pchat.storage import networks as stored
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for scheme in ("admission (new)", "argon2id (legacy)"):
+            legacy = scheme.startswith("argon2id")
+            key = net.derive_key("lab", passphrase.encode()) if legacy else net.new_key()
+            home = ensure_home(Path(tmp) / scheme.split()[0])
+            node = Node(home, Identity.generate(), "alice",
+                        NodeConfig(listen=(("127.0.0.1", 0),), mdns=False))
+            await node.start()
+            try:
+                stored.save(home, node.identity, [stored.Network(
+                    "lab", key, "" if legacy else passphrase, legacy)])
+                node.networks.reload()
+                day = day_number(time.time())
+                capture = Capture("lab", day, Identity.generate())
+                capture.adverts = [v for k, v in node.networks.properties(day).items()
+                                   if k.startswith("m")]
+                dialled = Dialled(capture)
+                host, port = await dialled.start()
+                await node.add_contact(capture.attacker.fingerprint, "mallory",
+                                       [f"{host}:{port}"])
+                await asyncio.wait_for(dialled.got.wait(), 30)
+                dialled.close()
+                if not legacy:
+                    await record_admission(node.listen_addresses[0], "lab", passphrase, capture)
+                print(f"{scheme}: captured {len(capture.adverts)} advert entries,"
+                      f" {len(capture.ik1)} IK1, {len(capture.xx1)} XX1,"
+                      f" {len(capture.admission)} admission frames")
+                rows = await asyncio.get_running_loop().run_in_executor(
+                    None, distinguishes, capture, [passphrase, *wrong])
+                for candidate, row in rows.items():
+                    mark = "right" if candidate == passphrase else "wrong"
+                    print(f"  {mark} {candidate!r:40} {['yes' if r else 'no' for r in row]}")
+                told = len({tuple(r) for r in rows.values()}) > 1
+                print(f"  -> the capture {'TELLS' if told else 'does not tell'} the right"
+                      " passphrase apart")
+            finally:
+                await node.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(_demo("stuff-tank-gift-busy-rail-frost",
+                      ["stuff-tank-gift-busy-rail-fros", "physics101", "1234"]))

@@ -177,7 +177,10 @@ class Admissions:
                 await asyncio.wait_for(self._wake.wait(), LOOK_EVERY)
             self._wake.clear()
             for name, passphrase in self._networks.waiting():
-                await self._try_all(name, passphrase)
+                try:
+                    await self._try_all(name, passphrase)
+                except Exception as exc:  # a bug here must not end admissions for good
+                    log.warning("network %s: asking for admission failed: %r", name, exc)
 
     async def _try_all(self, name: str, passphrase: str) -> None:
         now = time.monotonic()

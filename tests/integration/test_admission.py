@@ -179,3 +179,19 @@ async def test_the_same_attack_breaks_a_legacy_network(make_local_node: MakeLoca
     rows = await asyncio.get_running_loop().run_in_executor(
         None, distinguishes, capture, [PASSPHRASE, WRONG[0]])
     assert all(rows[PASSPHRASE]) and not any(rows[WRONG[0]]), rows
+
+
+def test_keys_psks_and_adverts_owe_nothing_to_the_passphrase(tmp_path: object) -> None:
+    """Two networks created with the same name (and, by chance, the same passphrase) have
+    unrelated keys: what is derived from a key can't be a function of the passphrase."""
+    from p2pchat.core.identity import Identity
+
+    keys = {net.new_key() for _ in range(2)}
+    assert len(keys) == 2
+    psks = {net.handshake_psk(k) for k in keys}
+    assert len(psks) == 2 and net.handshake_psk(
+        net.derive_key("lab", PASSPHRASE.encode())) not in psks
+    me = Identity.generate()
+    for key in keys:
+        value = net.seal_entry(key, 20_000, me.public_key, "alice")
+        assert net.open_entry(net.derive_key("lab", PASSPHRASE.encode()), 20_000, value) is None
