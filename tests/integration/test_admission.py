@@ -195,3 +195,20 @@ def test_keys_psks_and_adverts_owe_nothing_to_the_passphrase(tmp_path: object) -
     for key in keys:
         value = net.seal_entry(key, 20_000, me.public_key, "alice")
         assert net.open_entry(net.derive_key("lab", PASSPHRASE.encode()), 20_000, value) is None
+
+
+async def test_a_waiting_node_hides_as_a_member_does(make_local_node: MakeLocalNode) -> None:
+    """Joined, not admitted yet: no name in its advert, and no plain XX for a stranger (it
+    would hand over the node's key), as for a member."""
+    from p2pchat.core.identity import Identity
+    from tests.hostile_peer import HostilePeer, PeerClosed
+
+    b = await make_local_node("bob")
+    async with HostilePeer.connect(Identity.generate(), _addr(b)) as peer:  # the control
+        assert peer.established is not None and peer.established.remote_key == b.key
+    await b.networks.join("lab", PASSPHRASE)
+    assert b.networks.properties(0) == {"v": "1"} and b.networks.joined
+    async with HostilePeer.connect(Identity.generate(), _addr(b), handshake=False) as peer:
+        with pytest.raises(PeerClosed):
+            await peer.handshake(10)
+        assert b.key not in bytes(peer.received)
