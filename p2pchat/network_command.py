@@ -46,6 +46,9 @@ def add_network_arguments(parser: argparse.ArgumentParser, home_option: Any) -> 
     join.add_argument("--passphrase-file", metavar="FILE",
                       help="the network passphrase, first line of FILE (else"
                       f" ${NETWORK_PASSPHRASE_ENV}, else ask)")
+    join.add_argument("--via", metavar="HOST:PORT",
+                      help="be admitted now by the member listening at HOST:PORT (its node's"
+                      " address), instead of by a member your node hears on mDNS")
     leave = action("leave", "leave a network")
     leave.add_argument("name", help="the network's name")
     relay_key = action("relay-key", "print a network's key for `p2pchat relay --network NAME"
@@ -167,11 +170,12 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
             passphrase = read_network_passphrase(args.name, args.passphrase_file)
             text = passphrase.decode("utf-8")
             stored.check_passphrase(text)
-            network = stored.Network(args.name, b"", text)
-            stored.change(home, identity, lambda now: stored.joined(now, network))
             warning = _weak_warning(text)
             if warning:
                 print(warning, file=sys.stderr)
+            key = _admitted_via(args.via, args.name, text) if args.via else b""
+            network = stored.Network(args.name, key, text)
+            stored.change(home, identity, lambda now: stored.joined(now, network))
         else:
             stored.change(home, identity, lambda now: stored.left(now, args.name))
     except (stored.NetworksFileError, net.NetworkError) as exc:
@@ -179,13 +183,42 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     except OSError as exc:
         raise NetworkCommandError(f"cannot write the networks file: {exc}") from None
     running = _tell_node(home, "network.reload")
-    if args.action == "join":
+    if args.action == "join" and args.via:
+        print(f"Joined network {args.name}: admitted by the member at {args.via}"
+              + (" (the running node knows)" if running else ""))
+    elif args.action == "join":
         print(f"Joined network {args.name}: waiting for a member to admit you"
               + (" (the running node is asking)" if running else
                  " (your node asks members once it runs)"))
     else:
         print(f"Left network {args.name}" + (" (the running node knows)" if running else ""))
     return 0
+
+
+def _admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
+    """Run the admission with the member at `address_text` from here; its network key."""
+    import asyncio
+
+    from p2pchat.core.admission import AdmissionError
+    from p2pchat.net.addresses import parse_addr
+    from p2pchat.node.admission import Busy, ask
+
+    try:
+        address = parse_addr(address_text)
+    except ValueError as exc:
+        raise NetworkCommandError(f"--via: {exc}") from None
+    try:
+        return asyncio.run(ask(address, name, passphrase))
+    except Busy as exc:
+        raise NetworkCommandError(f"the member at {address_text} is limiting guesses: try again"
+                                  f" in {exc.retry_after:.0f} s") from None
+    except AdmissionError:
+        raise NetworkCommandError(f"not admitted by {address_text}: a wrong passphrase or"
+                                  " network name, or it is not a member; nothing was"
+                                  " joined") from None
+    except (OSError, TimeoutError) as exc:
+        reason = str(exc) or "timed out"
+        raise NetworkCommandError(f"cannot reach {address_text}: {reason}") from None
 
 
 def _weak_warning(passphrase: str) -> str | None:

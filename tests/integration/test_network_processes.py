@@ -69,3 +69,25 @@ def test_create_join_see_chat_and_a_stranger_sees_neither(make_node: MakeNode) -
     # Nothing of the passphrase in any log.
     for node in (alice, bob, carol):
         assert passphrase not in node.log_path.read_text()
+
+
+def test_join_via_a_typed_address_without_mdns(make_node: MakeNode) -> None:
+    """No multicast: `network join NAME --via HOST:PORT` is admitted by that member at once."""
+    from tests.cli import assert_clean_failure
+
+    alice, bob = make_node("alice"), make_node("bob")
+    passphrase = alice.json("network", "create", "lab")["passphrase"]
+    alice.start()  # --no-mdns
+    wrong = bob.cli("network", "join", "lab", "--via", alice.addr,
+                    env={"P2PCHAT_NETWORK_PASSPHRASE": passphrase + "x"})
+    assert_clean_failure(wrong)
+    assert "not admitted" in wrong.stderr and passphrase not in wrong.stderr
+    assert bob.json("network", "list")["states"] == {}  # nothing joined
+    assert_clean_failure(bob.cli("network", "join", "lab", "--via", "not-an-address",
+                                 env={"P2PCHAT_NETWORK_PASSPHRASE": passphrase}))
+    joined = bob.cli("network", "join", "lab", "--via", alice.addr,
+                     env={"P2PCHAT_NETWORK_PASSPHRASE": passphrase}, check=True)
+    assert "admitted by the member" in joined.stdout
+    assert bob.json("network", "list")["states"] == {"lab": "member"}
+    assert "a failed passphrase guess" in alice.log_path.read_text()
+    assert "admitted a node" in alice.log_path.read_text()
