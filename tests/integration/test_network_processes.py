@@ -91,3 +91,28 @@ def test_join_via_a_typed_address_without_mdns(make_node: MakeNode) -> None:
     assert bob.json("network", "list")["states"] == {"lab": "member"}
     assert "a failed passphrase guess" in alice.log_path.read_text()
     assert "admitted a node" in alice.log_path.read_text()
+
+
+def test_a_version_1_network_is_listed_as_old_and_upgraded_by_create(make_node: MakeNode) -> None:
+    """Migration: a home that joined under the Argon2id scheme keeps its network, is told (list
+    and the node's log) that it is guessable offline, and `network create` replaces it."""
+    import nacl.secret
+
+    from p2pchat.core.codec import pack
+    from p2pchat.storage import keystore
+    from p2pchat.storage import networks as stored
+
+    alice = make_node("alice")
+    identity = keystore.load(alice.home, None).identity
+    box = nacl.secret.SecretBox(identity.derive_key(stored.PURPOSE))
+    sealed = box.encrypt(pack([["lab", bytes(range(32))]]))
+    (alice.home / stored.FILE_NAME).write_text(json.dumps(
+        {"format": "p2pchat-networks", "version": 1, "sealed": bytes(sealed).hex()}))
+    listed = alice.cli("network", "list", check=True).stdout
+    assert "lab (old scheme: its passphrase can be guessed offline" in listed
+    assert alice.json("network", "list")["legacy"] == ["lab"]
+    alice.start()
+    assert alice.json("status")["networks"] == ["lab"]  # still works meanwhile
+    assert "joined under the old scheme" in alice.log_path.read_text()
+    alice.cli("network", "create", "lab", "--no-qr", check=True)
+    assert alice.json("network", "list")["states"] == {"lab": "member"}
