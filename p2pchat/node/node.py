@@ -34,6 +34,7 @@ from p2pchat.core.session import Closed, Established, KeyMismatch, RecordReceive
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import format_addr
 from p2pchat.net.link import Link
+from p2pchat.node.admission import Admissions
 from p2pchat.node.commands import NodeCommands
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
@@ -76,7 +77,11 @@ class Node(NodeCommands):
         self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
                                     on_failed=self._reload_memory,
                                     on_recovered=self._resync_all)
-        self.networks = Networks(home, identity, name, on_change=self._on_networks_changed)
+        self.networks = Networks(home, identity, name, on_change=self._on_networks_changed,
+                                 on_waiting=lambda: self.admissions.wake())
+        self.admissions = Admissions(self.networks, spawn=self._spawn,
+                                     adverts=lambda: self.nearby.adverts(),
+                                     connect_timeout=self.config.connect_timeout)
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
             contacts=lambda: self.db.contacts.list_all(states=("contact",)),
@@ -93,7 +98,8 @@ class Node(NodeCommands):
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
-            is_contact=self._knows,
+            is_contact=self._knows, on_admission=self.admissions.answer,
+            hidden=self.networks.hidden,
         )
         self.relays = Relays(
             identity, self.config, spawn=self._spawn,
@@ -170,6 +176,7 @@ class Node(NodeCommands):
         for host, port in self.config.listen:
             await self.links.listen(host, port)
         self._spawn(self._ticker(), "ticker")
+        self._spawn(self.admissions.run(), "admissions")
         await self.relays.start()
         for contact in self.store.contacts.list_all(states=("contact",)):
             self.links.dialer.want(contact.key)
