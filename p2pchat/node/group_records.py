@@ -10,10 +10,12 @@ Every write happens in the turn that received the record, and everything sent go
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
 from p2pchat.core import groups as core
+from p2pchat.core.gap_buffer import held_size
 from p2pchat.core.groups import (
     GroupError,
     GroupGossip,
@@ -103,14 +105,15 @@ class GroupRecords(GroupBase):
                 log.warning("refused a group envelope from %s: impossible epoch",
                             self._views.who(key))
                 return
-            if len(g.early) < MAX_EARLY:
+            size = held_size(env)
+            if len(g.early) < MAX_EARLY and self._conversations.gap_budget.take(size):
                 g.early.append((link, key, env))
             self._outbox.queue(link, g.state.ops[-1])  # it sends the ops we lack
             return
         except GroupError as exc:
             log.warning("refused a group envelope from %s: %s", self._views.who(key), exc)
             return
-        received = conv_log.receive(env)
+        received = conv_log.receive(env, origin=link, now=asyncio.get_running_loop().time())
         if received.error:
             log.warning("dropped a group envelope from %s: %s", self._views.who(key),
                         received.error)
@@ -229,6 +232,7 @@ class GroupRecords(GroupBase):
         self._events.emit(self._change_event(g, op))
         early, g.early = g.early, []
         for link, key, env in early:
+            self._conversations.gap_budget.give(held_size(env))
             if not link.closed:
                 self._on_envelope(link, key, env)
         self._dial_members()

@@ -20,6 +20,7 @@ from typing import Any
 
 from p2pchat.core import groups as core
 from p2pchat.core.errors import ProtocolError
+from p2pchat.core.gap_buffer import held_size
 from p2pchat.core.groups import (
     GroupError,
     GroupGossip,
@@ -175,6 +176,9 @@ class GroupBase:
     def reload(self) -> None:
         """A commit failed: rebuild every group from what the store really holds (ops and keys
         that were rolled back come again from the members)."""
+        for g in self._groups.values():
+            for _, _, env in g.early:
+                self._conversations.gap_budget.give(held_size(env))
         self._groups.clear()
         try:
             self.load()
@@ -238,6 +242,12 @@ class GroupBase:
 
     def forget(self, link: Link) -> None:
         """A link closed: its gossip marks and the requests it was to answer die with it."""
+        for g in self._groups.values():  # envelopes only it brought, waiting for their op
+            kept = [entry for entry in g.early if entry[0] is not link]
+            for entry in g.early:
+                if entry[0] is link:
+                    self._conversations.gap_budget.give(held_size(entry[2]))
+            g.early = kept
         key = link.remote_key
         if key is None:
             return

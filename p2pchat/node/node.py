@@ -236,6 +236,7 @@ class Node(NodeCommands):
             await asyncio.sleep(1.0)
             now = asyncio.get_running_loop().time()
             self.links.tick(now)
+            self.conversations.expire(now)
             self.groups.tick(now)
 
     # ------------------------------------------------------------ link events
@@ -312,6 +313,7 @@ class Node(NodeCommands):
     def _on_link_gone(self, link: Link) -> None:
         self.sender.forget(link)
         self.groups.forget(link)
+        self.conversations.release(link)
         key = link.remote_key
         reason = link.close_reason or "closed"
         if key is None:

@@ -1,0 +1,49 @@
+"""A hostile group member (a real Session over a real socket, sending envelopes it built and
+signed itself) against a real node: what it can make the node hold, store, show and believe."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pchat.core import groups as core
+from p2pchat.core.gap_buffer import GAP_BYTES_PER_CONVERSATION
+from p2pchat.core.messages import MAX_BODY_LEN, SyncVector
+from p2pchat.node import Node
+from tests.aio import until
+from tests.hostile_member import HostileMember
+from tests.local_nodes import MakeLocalNode
+
+pytestmark = pytest.mark.timeout(120)
+
+BIG = MAX_BODY_LEN - core.BODY_OVERHEAD  # the largest plaintext an envelope carries
+
+
+def pending(node: Node, group: str) -> tuple[int, int]:
+    conv_log = node.conversations.log_of(bytes.fromhex(group))
+    return conv_log.pending_count, conv_log.pending_bytes
+
+
+async def test_envelopes_past_a_gap_are_bounded_in_bytes_and_released_with_the_link(
+        make_local_node: MakeLocalNode) -> None:
+    owner = await make_local_node("owner")
+    mallory = await HostileMember.join(make_local_node, owner)
+    envs = mallory.envelopes(101, size=BIG)
+    async with mallory.connect(owner) as peer:
+        await peer.send_many(envs[1:])  # seq 2..101: seq 1 never comes
+        # The vector that follows shows the node has read every one of them.
+        await peer.send(SyncVector(conv=envs[0].conv, vector={}))
+        await until(lambda: owner.conversations.log_of(envs[0].conv).pending_count > 0, 20,
+                    "some held")
+        await peer.send(SyncVector(conv=envs[0].conv, vector={}))
+        count, held = pending(owner, mallory.group)
+        assert held <= GAP_BYTES_PER_CONVERSATION
+        assert count <= GAP_BYTES_PER_CONVERSATION // BIG
+        assert owner.conversations.gap_budget.used == held
+    # The link is gone: so is what only it made the node hold.
+    await until(lambda: pending(owner, mallory.group) == (0, 0), 20, "released")
+    assert owner.conversations.gap_budget.used == 0
+    # The gap filled later (seq 1 arrives): the rest comes again and nothing is lost.
+    async with mallory.connect(owner) as peer:
+        await peer.send_many(envs[:20])
+        await until(lambda: owner.conversations.log_of(envs[0].conv).head(mallory.key)[0]
+                    == 20, 20, "seq 1..20 stored")
