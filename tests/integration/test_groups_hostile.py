@@ -47,3 +47,16 @@ async def test_envelopes_past_a_gap_are_bounded_in_bytes_and_released_with_the_l
         await peer.send_many(envs[:20])
         await until(lambda: owner.conversations.log_of(envs[0].conv).head(mallory.key)[0]
                     == 20, 20, "seq 1..20 stored")
+
+
+async def test_a_real_victim_process_stays_flat_under_gap_pinning(tmp_path: object) -> None:
+    """Issue 22's measurement, small: two groups, 200 envelopes of 64 KiB each past a gap,
+    against a real node process (the full run: `python -m tests.gap_pinning`)."""
+    from pathlib import Path
+
+    from tests.gap_pinning import attack
+
+    assert isinstance(tmp_path, Path)
+    result = await attack(tmp_path, groups=2, count=200)
+    assert result["growth_mib"] <= 20, result  # unbounded, this was 25 MiB and kept
+    assert result["kept_mib"] <= 16, result
