@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from p2pchat.core import groups as core
 from p2pchat.core.groups import GroupState
 from p2pchat.core.identity import Identity
-from p2pchat.core.messages import Envelope
+from p2pchat.core.messages import Envelope, encode_text
 from p2pchat.core.sync import ConversationLog
 from p2pchat.node import Node
 from tests.aio import until
@@ -80,6 +80,11 @@ class HostileMember:
         return [core.seal_group_envelope(self.state, self.keys, self.identity, self.log,
                                          os.urandom(size), sent_at, os.urandom)
                 for _ in range(count)]
+
+    def text(self, text: str, sent_at: int = 1_700_000_000_000) -> Envelope:
+        """The member's next envelope, a readable text (lamport: its log's clock + 1)."""
+        return core.seal_group_envelope(self.state, self.keys, self.identity, self.log,
+                                        encode_text(text), sent_at, os.urandom)
 
     @contextlib.asynccontextmanager
     async def connect(self, node: Node, timeout: float = 30) -> AsyncIterator[HostilePeer]:

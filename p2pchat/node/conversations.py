@@ -128,6 +128,8 @@ class Conversations:
                              for author, (seq, _) in heads.items()}
             conv_log = ConversationLog(conv, heads, db.max_lamport(conv),
                                        head_lamports=head_lamports, budget=self.gap_budget)
+            for member, own_seq, lamport in db.group_floors(conv):  # a group's (protocol 7.2)
+                conv_log.add_floor(member, own_seq, lamport)
             peer = self.peer_of(conv)
             if peer is not None:  # the floor its last vector set (see core.sync.floor)
                 seen = db.peer_vector(conv, peer)

@@ -183,10 +183,27 @@ class GroupRecords(GroupBase):
             del g.invites[key]
             self._store().set_group_invite(g.conv, key, None)
             self._outbox.schedule_flush()
+        self._floor_from(g, key, record.vector)
         # Pull, not push: several members announce the same envelopes (protocol 8.8).
         for request in conv_log.wanted_from(record.vector, again=False):
             g.gossip.on_request(key, request.author)
             self._outbox.queue(link, request)
+
+    def _floor_from(self, g: Group, member: bytes, vector: dict[bytes, int]) -> None:
+        """No backdating (protocol 7.2): `member`'s vector says what it had seen, so its
+        envelopes after its own seq there must come after the latest of those we hold."""
+        conv_log = self._conversations.log_of(g.conv)
+        db = self._store()
+        seen = 0
+        for author, seq in vector.items():
+            held = min(seq, conv_log.head(author)[0])
+            if author != member and held > 0:
+                seen = max(seen, db.lamport_of(g.conv, author, held) or 0)
+        own = vector.get(member, 0)
+        if seen and conv_log.floor(member, own + 1) < seen:
+            conv_log.add_floor(member, own, seen)
+            db.set_group_floor(g.conv, member, own, seen)
+            self._outbox.schedule_lazy_flush()
 
     def _on_op(self, link: Link, key: bytes, op: GroupOp) -> None:
         g = self._groups.get(op.group)

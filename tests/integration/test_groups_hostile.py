@@ -60,3 +60,28 @@ async def test_a_real_victim_process_stays_flat_under_gap_pinning(tmp_path: obje
     result = await attack(tmp_path, groups=2, count=200)
     assert result["growth_mib"] <= 20, result  # unbounded, this was 25 MiB and kept
     assert result["kept_mib"] <= 16, result
+
+
+async def test_a_member_cannot_backdate_before_what_its_vector_acknowledged(
+        make_local_node: MakeLocalNode) -> None:
+    owner = await make_local_node("owner")
+    mallory = await HostileMember.join(make_local_node, owner)
+    conv = bytes.fromhex(mallory.group)
+    for text in ("o1", "o2", "o3"):
+        await owner.send(mallory.group, text)
+    head = owner.conversations.log_of(conv).head(owner.key)[0]
+    backdated = mallory.text("backdated", sent_at=1_577_836_800_000)  # 2020, lamport 1
+    assert backdated.lamport == 1
+    async with mallory.connect(owner) as peer:
+        # Mallory says it holds o1..o3 (its own log empty), then writes before them.
+        await peer.send(SyncVector(conv=conv, vector={owner.key: head}))
+        await peer.send(backdated)
+        await peer.send(SyncVector(conv=conv, vector={owner.key: head}))
+        await until(lambda: owner.conversations.log_of(conv).floor(mallory.key, 1) > 0, 10,
+                    "the floor")
+    texts = [m["text"] for m in owner.history(mallory.group)]
+    assert "backdated" not in texts[:texts.index("o3") + 1], texts
+    assert "backdated" not in texts
+    # The floor outlives a restart (kept in the store).
+    assert owner.db.group_floors(conv) == [(mallory.key, 0, owner.conversations.log_of(conv)
+                                            .floor(mallory.key, 1))]
