@@ -42,6 +42,18 @@ async def accept_if_pending(node: Node, group: str) -> None:
         await accept(group)
 
 
+async def honest_member(make: MakeLocalNode, owner: Node, group: str, name: str,
+                        **config: object) -> Node:
+    """A real node, `owner`'s contact, invited to `group` and in it."""
+    node = await make(name, **config)
+    await befriend(owner, node)
+    await until(lambda: linked(owner, node), 20, "the link")
+    await owner.invite_to_group(group, name)
+    await accept_if_pending(node, group)
+    await until(lambda: join_group(node, group), 20, f"{name} joins")
+    return node
+
+
 @dataclass
 class HostileMember:
     identity: Identity

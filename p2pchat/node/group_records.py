@@ -113,7 +113,10 @@ class GroupRecords(GroupBase):
         except GroupError as exc:
             log.warning("refused a group envelope from %s: %s", self._views.who(key), exc)
             return
-        received = conv_log.receive(env, origin=link, now=asyncio.get_running_loop().time())
+        now = asyncio.get_running_loop().time()
+        if env.author != self._key and not self._charge(g, link, key, env, now):
+            return
+        received = conv_log.receive(env, origin=link, now=now)
         if received.error:
             log.warning("dropped a group envelope from %s: %s", self._views.who(key),
                         received.error)
@@ -123,6 +126,21 @@ class GroupRecords(GroupBase):
         for request in received.requests:
             g.gossip.on_request(key, request.author)
             self._outbox.queue(link, request)
+
+    def _charge(self, g: Group, link: Link, key: bytes, env: Envelope, now: float) -> bool:
+        """Charge the author's budget (protocol 8.6): False, refused, if over it. The link
+        closes when its peer is the author (its own flood); an honest member forwarding it
+        only loses the envelope, which sync fetches again once the budget allows."""
+        why = self._budgets.charge(g.conv, env.author, held_size(env), now)
+        if why is None:
+            return True
+        if (g.conv, env.author) not in self._over_budget:
+            self._over_budget.add((g.conv, env.author))
+            log.warning("refused group envelopes of %s in %s: %s", self._views.who(env.author),
+                        g.state.title, why)
+        if key == env.author:
+            link.close("over its budget in a group")
+        return False
 
     def _duplicate(self, g: Group, link: Link, key: bytes, author: bytes) -> None:
         prune = g.gossip.on_duplicate(key, author)
@@ -261,6 +279,7 @@ class GroupRecords(GroupBase):
         if self._conversations.log_of(g.conv).head(author)[0] <= cut:
             return
         self._store().truncate_log(g.conv, author, cut)
+        self._budgets.forget(g.conv)
         self._conversations.forget_log(g.conv)
         g.unread = {(a, s) for a, s in g.unread if a != author or s <= cut}
 

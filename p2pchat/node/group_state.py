@@ -27,6 +27,7 @@ from p2pchat.core.groups import (
     GroupState,
 )
 from p2pchat.core.identity import FingerprintError, Identity, fingerprint, parse_fingerprint
+from p2pchat.core.member_budget import MemberBudgets
 from p2pchat.core.messages import (
     Envelope,
     GroupInvite,
@@ -164,6 +165,9 @@ class GroupBase:
         self._random = random
         self._groups: dict[bytes, Group] = {}
         self._dialing: set[bytes] = set()  # non-contact members we asked the dialer for
+        # What each author may make us store per group (core.member_budget); warned once each.
+        self._budgets = MemberBudgets(lambda conv: self._store().author_bytes(conv))
+        self._over_budget: set[tuple[bytes, bytes]] = set()
         self._last_tick = 0.0
 
     # ------------------------------------------------------------ state

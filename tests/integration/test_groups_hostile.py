@@ -3,14 +3,19 @@ signed itself) against a real node: what it can make the node hold, store, show 
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 import pytest
 
 from p2pchat.core import groups as core
 from p2pchat.core.gap_buffer import GAP_BYTES_PER_CONVERSATION
+from p2pchat.core.member_budget import MEMBER_BURST
 from p2pchat.core.messages import MAX_BODY_LEN, SyncVector
 from p2pchat.node import Node
 from tests.aio import until
-from tests.hostile_member import HostileMember
+from tests.hostile_member import HostileMember, honest_member
+from tests.hostile_peer import PeerClosed
 from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(120)
@@ -85,3 +90,38 @@ async def test_a_member_cannot_backdate_before_what_its_vector_acknowledged(
     # The floor outlives a restart (kept in the store).
     assert owner.db.group_floors(conv) == [(mallory.key, 0, owner.conversations.log_of(conv)
                                             .floor(mallory.key, 1))]
+
+
+def store_bytes(node: Node) -> int:
+    """The node's database on disk, its write-ahead log included."""
+    return sum(path.stat().st_size for path in node.home.glob("p2pchat.db*"))
+
+
+async def test_a_members_flood_stops_at_the_first_honest_member(
+        make_local_node: MakeLocalNode, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="p2pchat.node")
+    owner = await make_local_node("owner")
+    mallory = await HostileMember.join(make_local_node, owner)
+    bob = await honest_member(make_local_node, owner, mallory.group, "bob")
+    conv = bytes.fromhex(mallory.group)
+    before = store_bytes(bob)
+    flood = mallory.envelopes(600, size=BIG)  # 38.4 MiB, to the owner only
+    async with mallory.connect(owner) as peer:
+        with contextlib.suppress(PeerClosed, ConnectionError, TimeoutError):
+            for start in range(0, len(flood), 50):
+                await peer.send_many(list(flood[start:start + 50]))
+        await peer.wait_closed()
+    await until(lambda: any("over its budget in a group" in r.getMessage()
+                            for r in caplog.records), 10, "the owner closes mallory's link")
+    held = owner.db.author_bytes(conv).get(mallory.key, 0)
+    assert 0 < held <= MEMBER_BURST + 2 * MAX_BODY_LEN
+    await until(lambda: bob.db.author_bytes(conv).get(mallory.key, 0) >= held - MAX_BODY_LEN,
+                20, "bob has what the owner took")
+    await bob.outbox.durable()
+    assert store_bytes(bob) - before <= 20_000_000
+    warnings = [r for r in caplog.records if "refused group envelopes of" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # once, not once per envelope
+    # An honest member's chatting is untouched by it.
+    await bob.send(mallory.group, "still here")
+    await until(lambda: "still here" in [m["text"] for m in owner.history(mallory.group)], 20,
+                "bob's message")
