@@ -82,7 +82,8 @@ class OfflineReader:
                         raise
                     raise CommandError("unknown_contact",
                                        f"no contact or group named {who!r}") from None
-                return group_history(self._views, store, group, limit)
+                return group_history(self._views, store, group, limit,
+                                     lambda _g, key: self._views.display_name(key))
             return dm_history(self._views, store, dm_conversation_id(self._key, contact.key),
                               limit)
         raise CommandError("no_node", f"'{method}' needs the running node")

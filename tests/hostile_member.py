@@ -82,6 +82,12 @@ class HostileMember:
         return cls(node.identity, group, state, keys,
                    ConversationLog(g.conv, heads, conv_log.lamport))
 
+    def catch_up(self, owner: Node) -> None:
+        """The group's ops and keys as the owner holds them now (as a member would get them:
+        the owner sends members every new op and key)."""
+        g = owner.groups.find(self.group)
+        self.state, self.keys = g.state, dict(g.keys)
+
     @property
     def key(self) -> bytes:
         return self.identity.public_key

@@ -29,6 +29,7 @@ from p2pchat.core.identity import fingerprint
 from p2pchat.core.messages import (
     MAX_GROUP_OPS,
     Envelope,
+    GroupDigest,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
@@ -81,6 +82,10 @@ class GroupRecords(GroupBase):
             self._on_leave(link, key, record)
         elif isinstance(record, GroupInvite):
             self._on_invite(link, key, record)
+        elif isinstance(record, GroupDigest):
+            g = self._member_group(record.group, key)
+            if g is not None:
+                self._equivocations.on_digest(g, link, record)
 
     def _member_group(self, conv: bytes, key: bytes) -> Group | None:
         """The group, if we are in it and `key` is a current member (records from anyone else
@@ -95,7 +100,8 @@ class GroupRecords(GroupBase):
         if g is None:
             return
         conv_log = self._conversations.log_of(env.conv)
-        if env.seq <= conv_log.head(env.author)[0]:  # a copy: no need to check the signature
+        if env.seq <= conv_log.head(env.author)[0]:  # a copy, or proof of a lie (8.12)
+            self._equivocations.check_copy(g, env, self._linked_members(g))
             self._duplicate(g, link, key, env.author)
             return
         try:

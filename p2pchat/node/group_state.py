@@ -30,6 +30,7 @@ from p2pchat.core.identity import FingerprintError, Identity, fingerprint, parse
 from p2pchat.core.member_budget import MemberBudgets
 from p2pchat.core.messages import (
     Envelope,
+    GroupDigest,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
@@ -47,6 +48,7 @@ from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations
+from p2pchat.node.equivocations import Equivocations
 from p2pchat.node.links import LinkTable
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.sender import Sender
@@ -55,7 +57,8 @@ from p2pchat.storage.store import Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
 
-GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune)
+GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune,
+                 GroupDigest)
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
 MAX_EARLY = 256  # envelopes of an epoch whose op has not arrived yet, per group
@@ -168,6 +171,9 @@ class GroupBase:
         # What each author may make us store per group (core.member_budget); warned once each.
         self._budgets = MemberBudgets(lambda conv: self._store().author_bytes(conv))
         self._over_budget: set[tuple[bytes, bytes]] = set()
+        self._equivocations = Equivocations(
+            store=store, outbox=outbox, sender=sender, conversations=conversations,
+            events=events, name_of=self._member_name)
         self._last_tick = 0.0
 
     # ------------------------------------------------------------ state
@@ -238,6 +244,7 @@ class GroupBase:
             self._hand_invitation(g, link, g.invites[key])  # on link start only: it may be large
         conv_log = self._conversations.log_of(g.conv)
         self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
+        self._outbox.queue(link, self._equivocations.digest(g.conv))
         self._outbox.queue(link, g.state.ops[-1])
         for leave in g.leaves.values():
             self._outbox.queue(link, leave)

@@ -34,6 +34,7 @@ from p2pchat.core.messages import (
 from p2pchat.core.text import BadName, valid_name
 from p2pchat.node.config import CommandError
 from p2pchat.node.conversations import now_ms, text_body
+from p2pchat.node.equivocations import NameOf, notices
 from p2pchat.node.group_records import GroupRecords
 from p2pchat.node.group_state import NO_KEY_YET, Group
 from p2pchat.node.views import Views
@@ -150,7 +151,8 @@ class Groups(GroupRecords):
         return events
 
     def history(self, which: str, limit: int | None = None) -> list[dict[str, Any]]:
-        return group_history(self._views, self._store(), self.find(which), limit)
+        return group_history(self._views, self._store(), self.find(which), limit,
+                             self._member_name)
 
     def listing(self) -> list[dict[str, Any]]:
         return [self.view(g) for g in self._groups.values()]
@@ -167,7 +169,8 @@ class Groups(GroupRecords):
         } for key in sorted(g.state.members, key=lambda k: self._member_name(g, k).casefold())]
 
 
-def group_history(views: Views, db: Store, g: Group, limit: int | None) -> list[dict[str, Any]]:
+def group_history(views: Views, db: Store, g: Group, limit: int | None,
+                  name_of: NameOf | None = None) -> list[dict[str, Any]]:
     """A group's messages as `log` shows them, opened with the keys we hold (for the node and
     for reading a home without it, offline.py)."""
     out = []
@@ -183,4 +186,4 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None) -> list[
         out.append(views.message(
             env, own=stored.own, status=stored.status if stored.own else None,
             stored_hash=stored.hash, readable=readable, body=body, group=g.state.title))
-    return out
+    return out + notices(db, g, name_of) if name_of is not None else out

@@ -28,6 +28,7 @@ from p2pchat.core.messages import (
     Record,
     SyncRequest,
     SyncVector,
+    UnknownRecord,
     decode_record,
 )
 from p2pchat.core.session import Closed, Established, KeyMismatch, RecordReceived, ReplayGuard
@@ -257,6 +258,9 @@ class Node(NodeCommands):
         elif isinstance(event, RecordReceived):
             try:
                 record = decode_record(event.record)
+            except UnknownRecord as exc:  # a later version's record: ignored (protocol 7)
+                log.debug("ignored a record from %s: %s", format_addr(link.address), exc)
+                return
             except ProtocolError as exc:
                 log.warning("closing link to %s: %s", format_addr(link.address), exc)
                 link.close(f"bad record: {exc}")

@@ -244,6 +244,9 @@ class ChatState:
                         " them. Compare safety numbers in person (/safety NAME).")
         elif kind in ("group_joined", "group_changed"):
             self._group_event(event)
+        elif kind == "equivocation":  # issue 22: a member lied, in words a person understands
+            self.notice("warning", f"WARNING in {clean(event.get('title'))}:"
+                                   f" {clean(event.get('text'))}")
         elif kind == "storage":
             if event.get("state") == "ok":
                 self.notice("info", "storage works again; missed messages are being fetched")

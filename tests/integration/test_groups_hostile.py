@@ -10,10 +10,18 @@ import pytest
 
 from p2pchat.core import groups as core
 from p2pchat.core.gap_buffer import GAP_BYTES_PER_CONVERSATION
+from p2pchat.core.identity import fingerprint
 from p2pchat.core.member_budget import MEMBER_BURST
-from p2pchat.core.messages import MAX_BODY_LEN, SyncVector
+from p2pchat.core.messages import (
+    MAX_BODY_LEN,
+    GroupDigest,
+    SyncRequest,
+    SyncVector,
+    envelope_hash,
+)
+from p2pchat.core.sync import ConversationLog
 from p2pchat.node import Node
-from tests.aio import until
+from tests.aio import next_event, until
 from tests.hostile_member import HostileMember, honest_member
 from tests.hostile_peer import PeerClosed
 from tests.local_nodes import MakeLocalNode
@@ -125,3 +133,56 @@ async def test_a_members_flood_stops_at_the_first_honest_member(
     await bob.send(mallory.group, "still here")
     await until(lambda: "still here" in [m["text"] for m in owner.history(mallory.group)], 20,
                 "bob's message")
+
+
+def notice_lines(node: Node, group: str) -> list[str]:
+    return [m["text"] for m in node.history(group) if m.get("notice") == "equivocation"]
+
+
+async def test_equivocation_is_exposed_to_both_victims(make_local_node: MakeLocalNode) -> None:
+    """Mallory signs seq 1 "vote YES" for the owner and a different seq 1 "vote NO" for bob
+    (same lamport, same prev). Both find out: an event, a line in the log naming her."""
+    owner = await make_local_node("owner", group_sync_interval=2.0)
+    mallory = await HostileMember.join(make_local_node, owner)
+    bob = await honest_member(make_local_node, owner, mallory.group, "bob",
+                              group_sync_interval=2.0)
+    mallory.catch_up(owner)  # bob's add started a new epoch
+    events = {x.name: x.events.subscribe() for x in (owner, bob)}
+    fork = ConversationLog(mallory.log.conv, {}, mallory.log.lamport)
+    yes = mallory.text("vote YES")
+    mallory.log = fork
+    no = mallory.text("vote NO")
+    assert (yes.seq, yes.lamport, yes.prev) == (no.seq, no.lamport, no.prev) and yes != no
+    async with mallory.connect(owner) as to_owner, mallory.connect(bob) as to_bob:
+        await to_owner.send(yes)
+        await to_bob.send(no)
+        for name in ("owner", "bob"):
+            event = await next_event(events[name], "equivocation", timeout=15)
+            assert event["author"] == fingerprint(mallory.key)
+            assert event["author_name"] == "mallory"
+            assert sorted(v["text"] for v in event["versions"]) == ["vote NO", "vote YES"]
+    for node in (owner, bob):
+        [line] = notice_lines(node, mallory.group)
+        assert "mallory" in line and "vote YES" in line and "vote NO" in line
+        assert node.db.equivocations(bytes.fromhex(mallory.group))[0][:2] == (mallory.key, 1)
+
+
+async def test_a_digest_with_another_id_at_a_head_asks_for_that_version(
+        make_local_node: MakeLocalNode) -> None:
+    """Anti-entropy alone finds it: a member whose digest names a different envelope at a seq
+    we hold is asked for its version (and sent ours)."""
+    owner = await make_local_node("owner")
+    mallory = await HostileMember.join(make_local_node, owner)
+    yes = mallory.text("vote YES")
+    mallory.log = ConversationLog(mallory.log.conv, {}, mallory.log.lamport)
+    no = mallory.text("vote NO")
+    async with mallory.connect(owner) as peer:
+        await peer.send(yes)
+        await until(lambda: owner.conversations.log_of(yes.conv).head(mallory.key)[0] == 1,
+                    10, "yes stored")
+        await peer.send(GroupDigest(group=yes.conv,
+                                    heads=((mallory.key, 1, envelope_hash(no)),)))
+        request = await peer.recv_until(SyncRequest)
+        assert (request.author, request.first, request.last) == (mallory.key, 1, 1)
+        await peer.send(no)
+        await until(lambda: notice_lines(owner, mallory.group), 10, "the notice")
