@@ -21,7 +21,7 @@ from p2pchat.core.messages import Envelope, encode_text
 from p2pchat.core.sync import ConversationLog
 from p2pchat.node import Node
 from tests.aio import until
-from tests.groups_net import befriend, linked
+from tests.groups_net import accept_invitation, befriend, linked
 from tests.hostile_peer import HostilePeer
 from tests.local_nodes import MakeLocalNode
 
@@ -32,14 +32,7 @@ def join_group(node: Node, group: str) -> bool:
 
 
 async def accept_if_pending(node: Node, group: str) -> None:
-    """Accept a pending invitation (nodes that ask for consent); nothing otherwise."""
-    accept = getattr(node, "accept_group", None)
-    if accept is None:
-        return
-    await until(lambda: any(g["group"] == group for g in node.list_groups()), 20,
-                "the invitation")
-    if any(g["group"] == group and g["role"] == "invited" for g in node.list_groups()):
-        await accept(group)
+    await accept_invitation(node, group)
 
 
 async def honest_member(make: MakeLocalNode, owner: Node, group: str, name: str,

@@ -47,7 +47,6 @@ from p2pchat.node.conversations import now_ms
 from p2pchat.node.group_state import (
     GROUP_RECORDS,
     MAX_EARLY,
-    MAX_GROUPS,
     MAX_UNREAD,
     Group,
     GroupBase,
@@ -350,28 +349,46 @@ class GroupRecords(GroupBase):
             log.warning("refused a group invitation from %s: %s", self._views.who(key), exc)
             return
         g = self._groups.get(state.group)
-        if g is not None:  # we know it: the invitation is news of later ops (or of a re-add)
-            if g.left:
-                g.left = False
-                g.leaves.clear()
-                self._store().rejoin_group(g.conv)
+        if g is not None and self._active(g):  # we are in it: the invitation is news of ops
             for op in invite.ops[g.state.number:]:
                 self._on_op(link, key, op)
             return
-        if len(self._groups) >= MAX_GROUPS:
-            log.warning("refused a group invitation: already in %d groups", MAX_GROUPS)
+        if self._invitations.declined(invite):  # said no already: say it again
+            self._outbox.queue(link, core.request_leave(state, self._identity, 0))
             return
+        # New to us, or one we left or were removed from: the user says yes first (8.5).
+        if self._invitations.offer(key, invite, state, now_ms()):
+            self._outbox.schedule_flush()
+
+    def _join(self, inviter: bytes, invite: GroupInvite, state: GroupState) -> Group:
+        """The user accepted: hold the group, from the invitation's chain and heads."""
         db = self._store()
-        db.create_group(state.group, state.title, invite.lamport, core.start_heads(invite))
-        for op in invite.ops:
-            db.add_group_op(state.group, op.number, encode_record(op))
-        g = self._groups[state.group] = Group(state, {}, GroupGossip(state.group))
-        self._conversations.forget_log(state.group)
+        g = self._groups.get(state.group)
+        if g is not None:  # left or removed before: back in, with the ops we lack
+            g.left = False
+            g.leaves.clear()
+            db.rejoin_group(g.conv)
+            for op in invite.ops[g.state.number:]:
+                before = g.state
+                try:
+                    g.state = core.apply_op(before, op)
+                except GroupError as exc:
+                    log.warning("an accepted invitation does not extend the chain: %s", exc)
+                    break
+                self._applied(g, before, op, came_from=inviter)
+        else:
+            db.create_group(state.group, state.title, invite.lamport, core.start_heads(invite))
+            for op in invite.ops:
+                db.add_group_op(state.group, op.number, encode_record(op))
+            g = self._groups[state.group] = Group(state, {}, GroupGossip(state.group))
+            self._conversations.forget_log(state.group)
         self._events.emit({"type": "group_joined", **self.view(g),
-                           "by": fingerprint(key), "by_name": self._views.display_name(key)})
+                           "by": fingerprint(inviter),
+                           "by_name": self._views.display_name(inviter)})
         for peer, other in self._linked_members(g).items():
             self._greet(g, other, peer)
         self._dial_members()
+        return g
 
     # ------------------------------------------------------------ the owner's changes
 

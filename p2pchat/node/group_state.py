@@ -47,8 +47,9 @@ from p2pchat.core.messages import (
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError, NodeConfig
-from p2pchat.node.conversations import Conversations
+from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.equivocations import Equivocations
+from p2pchat.node.group_invitations import Invitations
 from p2pchat.node.links import LinkTable
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.sender import Sender
@@ -62,7 +63,7 @@ GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, Gr
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
 MAX_EARLY = 256  # envelopes of an epoch whose op has not arrived yet, per group
-MAX_GROUPS = 256  # groups a node is in (or was): a contact's invitations beyond it are refused
+MAX_GROUPS = 256  # groups a node is in (left ones do not count): accepting more is refused
 NO_KEY_YET = "(waiting for the group's key)"
 _CHANGES = {GroupOpKind.CREATE: "create", GroupOpKind.ADD: "add", GroupOpKind.REMOVE: "remove",
             GroupOpKind.LEAVE: "leave", GroupOpKind.TRANSFER: "transfer"}
@@ -116,7 +117,11 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
 
 
 def find_group(groups: dict[bytes, Group], which: str) -> Group:
-    """A group by its id (hex) or its title (case-insensitive; one not left wins a tie)."""
+    """A group by its id (hex) or its title (case-insensitive; one not left wins a tie);
+    `#TITLE` is the title too (how a group is told from a contact of that name)."""
+    which = which.strip()
+    if which.startswith("#") and len(which) > 1:
+        which = which[1:]
     try:
         g = groups.get(bytes.fromhex(which))
     except ValueError:
@@ -171,6 +176,8 @@ class GroupBase:
         # What each author may make us store per group (core.member_budget); warned once each.
         self._budgets = MemberBudgets(lambda conv: self._store().author_bytes(conv))
         self._over_budget: set[tuple[bytes, bytes]] = set()
+        self._invitations = Invitations(self._key, store=store, events=events,
+                                        name_of=views.display_name)
         self._equivocations = Equivocations(
             store=store, outbox=outbox, sender=sender, conversations=conversations,
             events=events, name_of=self._member_name)
@@ -181,6 +188,7 @@ class GroupBase:
     def load(self) -> None:
         """At start: every group's state from its stored op chain, keys and pending records."""
         self._groups.update(stored_groups(self._store()))
+        self._invitations.load()
         self._dial_members()
 
     def reload(self) -> None:
@@ -272,6 +280,7 @@ class GroupBase:
         if now - self._last_tick < self._interval:
             return
         self._last_tick = now
+        self._invitations.expire(now_ms())
         for g in self._groups.values():
             if not self._active(g):
                 continue

@@ -36,7 +36,7 @@ from p2pchat.node.config import CommandError
 from p2pchat.node.conversations import now_ms, text_body
 from p2pchat.node.equivocations import NameOf, notices
 from p2pchat.node.group_records import GroupRecords
-from p2pchat.node.group_state import NO_KEY_YET, Group
+from p2pchat.node.group_state import MAX_GROUPS, NO_KEY_YET, Group
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store
 
@@ -150,12 +150,51 @@ class Groups(GroupRecords):
             self._events.emit(event)
         return events
 
+    async def accept(self, which: str) -> dict[str, Any]:
+        """Join a group we were invited to (protocol 8.5, "Consent")."""
+        pending = self._invitations.get(which)
+        active = sum(1 for g in self._groups.values() if self._active(g))
+        if active >= MAX_GROUPS:
+            raise CommandError("group_limit", f"you are in {MAX_GROUPS} groups already:"
+                                              " leave one first")
+        self._invitations.drop(pending.conv, "accepted")
+        g = self._join(pending.inviter, pending.invite, pending.state)
+        await self._outbox.durable()
+        return self.view(g)
+
+    async def decline(self, which: str) -> dict[str, Any]:
+        """Say no: the invitation goes, and the owner (if linked now) gets our signed leave,
+        so it does not count us in (protocol 8.5)."""
+        pending = self._invitations.get(which)
+        view = {**self._invitations.view(pending), "role": "declined"}
+        self._invitations.decline(pending)
+        owner = self._linked().get(pending.state.owner)
+        if owner is not None and pending.state.owner != self._key:
+            self._outbox.queue(owner, core.request_leave(pending.state, self._identity, 0))
+        await self._outbox.durable()
+        return view
+
+    async def forget_group(self, which: str) -> dict[str, Any]:
+        """Remove a group we left (or were removed from) and all its history, for good."""
+        g = self.find(which)
+        if self._active(g):
+            raise CommandError("not_left", f"you are still in {g.state.title}: leave it first")
+        view = {**self.view(g), "role": "forgotten"}
+        self._store().forget_group(g.conv)
+        del self._groups[g.conv]
+        self._conversations.forget_log(g.conv)
+        self._budgets.forget(g.conv)
+        await self._outbox.durable()
+        return view
+
     def history(self, which: str, limit: int | None = None) -> list[dict[str, Any]]:
         return group_history(self._views, self._store(), self.find(which), limit,
                              self._member_name)
 
     def listing(self) -> list[dict[str, Any]]:
-        return [self.view(g) for g in self._groups.values()]
+        """Our groups, then the invitations waiting for a yes or no (role "invited")."""
+        return [self.view(g) for g in self._groups.values()] + \
+            [self._invitations.view(p) for p in self._invitations.pending()]
 
     def members(self, which: str) -> list[dict[str, Any]]:
         g = self.find(which)

@@ -45,6 +45,11 @@ def ready(node: NodeProcess, owner: NodeProcess, title: str) -> bool:
     return bool(mine and theirs and mine["has_key"] and mine["epoch"] == theirs["epoch"])
 
 
+def invited(node: NodeProcess, group: str) -> bool:
+    return any(g["group"] == group and g["role"] == "invited"
+               for g in node.json("group", "list", "--json"))
+
+
 def texts(node: NodeProcess, group: str) -> list[str]:
     """What `log GROUP --json` shows."""
     return [m["text"] for m in node.log_json(group)]
@@ -59,6 +64,9 @@ def start_group(a: NodeProcess, *members: NodeProcess, title: str = "club") -> s
     group = a.json("group", "create", title)["group"]
     for m in members:
         a.cli("group", "invite", title, m.name, check=True)
+    for m in members:  # each says yes (invitations wait for consent)
+        wait_for(lambda m=m: invited(m, group), 15, f"{m.name}'s invitation")
+        m.cli("group", "accept", group, check=True)
     wait_for(lambda: all(ready(m, a, title) for m in members), 15, "members to join")
     return str(group)
 
