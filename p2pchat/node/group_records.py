@@ -387,7 +387,12 @@ class GroupRecords(GroupBase):
                            "by_name": self._views.display_name(inviter)})
         for peer, other in self._linked_members(g).items():
             self._greet(g, other, peer)
+        # Members who linked while we were still deciding got a stranger's link: start over.
+        for peer, link in list(self._links.by_peer.items()):
+            if link.peer.stranger and g.state.is_member(peer) and not link.closed:
+                link.close("joined a group with them: linking again as members")
         self._dial_members()
+        self._links.dialer.wake_all()
         return g
 
     # ------------------------------------------------------------ the owner's changes

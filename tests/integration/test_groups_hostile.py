@@ -5,25 +5,30 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+from typing import Any
 
 import pytest
 
 from p2pchat.core import groups as core
 from p2pchat.core.gap_buffer import GAP_BYTES_PER_CONVERSATION
-from p2pchat.core.identity import fingerprint
+from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.member_budget import MEMBER_BURST
 from p2pchat.core.messages import (
     MAX_BODY_LEN,
     GroupDigest,
+    GroupInvite,
     SyncRequest,
     SyncVector,
     envelope_hash,
 )
 from p2pchat.core.sync import ConversationLog
-from p2pchat.node import Node
-from tests.aio import next_event, until
+from p2pchat.node import CommandError, Node
+from p2pchat.node.group_invitations import MAX_INVITATIONS_PER_INVITER
+from tests.aio import next_event, turns, until
+from tests.groups_net import befriend, group_of, invite_and_accept
 from tests.hostile_member import HostileMember, honest_member
-from tests.hostile_peer import PeerClosed
+from tests.hostile_peer import HostilePeer, PeerClosed, hostile_contact
 from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(120)
@@ -186,3 +191,69 @@ async def test_a_digest_with_another_id_at_a_head_asks_for_that_version(
         assert (request.author, request.first, request.last) == (mallory.key, 1, 1)
         await peer.send(no)
         await until(lambda: notice_lines(owner, mallory.group), 10, "the notice")
+
+
+def spam_invitation(mallory: Identity, victim: Node, i: int) -> GroupInvite:
+    change = core.create(mallory, f"spam{i}", "mallory", os.urandom)
+    added = core.invite(change.state, mallory, victim.key, "victim", os.urandom)
+    return core.invitation(added.state, {}, 0)
+
+
+async def test_spam_invitations_never_keep_an_honest_one_out(
+        make_local_node: MakeLocalNode) -> None:
+    victim = await make_local_node("victim")
+    mallory = await hostile_contact(victim, "mallory")
+    host, port = victim.listen_addresses[0]
+    async with HostilePeer.connect(mallory, (host, port), remote_key=victim.key) as peer:
+        spam = [spam_invitation(mallory, victim, i) for i in range(250)]
+        await peer.send_many(list(spam[:200]))
+        await peer.send_many(list(spam[200:]))
+        await peer.send(SyncVector(conv=spam[0].ops[0].group, vector={}))
+        await until(lambda: len(victim.list_groups()) == MAX_INVITATIONS_PER_INVITER, 10,
+                    "the first few pending")
+        await turns()
+        pending = victim.list_groups()
+        assert len(pending) == MAX_INVITATIONS_PER_INVITER
+        assert {g["role"] for g in pending} == {"invited"}
+        assert all(g["invited_by_name"] == "mallory" for g in pending)
+        # Declining one frees its slot for the next.
+        await victim.decline_group(pending[0]["group"])
+        await peer.send(spam[249])
+        await until(lambda: spam[249].ops[0].group.hex() in
+                    [g["group"] for g in victim.list_groups()], 10, "a freed slot")
+    # An honest contact's invitation arrives and can be accepted.
+    alice = await make_local_node("alice")
+    await befriend(alice, victim)
+    group = (await alice.create_group("book club"))["group"]
+    await invite_and_accept(alice, group, victim)
+    await until(lambda: group_of(victim, group)["has_key"], 20, "the victim in alice's group")
+    await alice.send(group, "welcome")
+    await until(lambda: "welcome" in [m["text"] for m in victim.history(group)], 20, "welcome")
+    # Nothing of mallory's groups was created: they stay requests.
+    assert victim.db.list_groups() == [(bytes.fromhex(group), False)]
+
+
+async def test_a_group_titled_like_a_contact_never_takes_a_command(
+        make_local_node: MakeLocalNode) -> None:
+    victim = await make_local_node("victim")
+    club = await make_local_node("club")  # a contact called "club"
+    await befriend(victim, club)
+    alice = await make_local_node("alice")
+    await befriend(alice, victim)
+    group = (await alice.create_group("club"))["group"]  # and a group called "club"
+    await invite_and_accept(alice, group, victim)
+    await until(lambda: group_of(victim, group)["has_key"], 20, "joined")
+    for call in (lambda: victim.send("club", "hi"), lambda: _sync(victim.history, "club")):
+        with pytest.raises(CommandError) as caught:
+            await call()
+        assert caught.value.code == "ambiguous"
+        assert "#club" in str(caught.value) and "@club" in str(caught.value)
+    to_group = await victim.send("#club", "to the group")
+    to_contact = await victim.send("@club", "to the contact")
+    assert to_group["conversation"] == group
+    assert to_contact["conversation"] == fingerprint(club.key)
+    assert [m["text"] for m in victim.history("#club")] == ["to the group"]
+
+
+async def _sync(fn: Any, *args: Any) -> Any:
+    return fn(*args)
