@@ -232,6 +232,8 @@ class GroupRecords(GroupBase):
         g = self._groups.get(op.group)
         if g is None or g.left or key not in g.state.spans:
             return
+        if op.kind == GroupOpKind.ADD and op.subject == self._key and not self._active(g):
+            return  # added back after a removal: that waits for the user's yes (8.5)
         before = g.state
         try:
             g.state = core.apply_op(before, op)
