@@ -30,6 +30,7 @@ def resolve(who: str, is_contact: Callable[[str], bool], is_group: Callable[[str
         return "contact", text[1:]
     contact, group = is_contact(text), is_group(text)
     if contact and group:
-        raise Ambiguous(f"{text!r} is both a contact and a group: write '#{text}' for the"
-                        f" group, or '@{text}' (or their fingerprint) for the contact")
+        raise Ambiguous(f"{text!r} is ambiguous: it is a contact and a group. Write"
+                        f" '#{text}' for the group, or '@{text}' (or their fingerprint) for the"
+                        " contact")
     return ("group" if group and not contact else "contact"), text

@@ -359,8 +359,9 @@ class ChatState:
         named = [conv for conv in self.conversations.values()
                  if conv.name.casefold() == wanted and only in (None, conv.kind)]
         if len({conv.kind for conv in named}) > 1:
-            raise AmbiguousName(f"{who.strip()!r} is both a contact and a group: #{wanted} for"
-                                f" the group, @{wanted} (or the fingerprint) for the contact")
+            raise AmbiguousName(f"{who.strip()!r} is ambiguous, a contact and a group:"
+                                f" /msg #{wanted} for the group, /msg @{wanted} (or the"
+                                " fingerprint) for the contact")
         if named:
             return named[0]
         squeezed = "".join(ch for ch in wanted if ch not in " -")
