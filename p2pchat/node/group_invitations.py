@@ -25,7 +25,7 @@ from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
 
-MAX_INVITATIONS_PER_INVITER = 4  # pending at once from one contact
+MAX_INVITATIONS_PER_INVITER = 8  # pending at once from one contact
 MAX_INVITATIONS = 64  # pending at once in all
 INVITATION_TTL_MS = 14 * 24 * 3600 * 1000  # a pending invitation expires after 14 days
 
