@@ -308,7 +308,8 @@ def cmd_group(args: argparse.Namespace) -> int:
         print_json(result)
     elif action == "members":
         for m in result:
-            marks = " (owner)" * m["owner"] + " (you)" * m["you"]
+            marks = " (owner)" * m["owner"] + " (you)" * m["you"] \
+                + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
             online = "online " if m["online"] else "offline"
             print(f"{clean(m['name']):<20} {online} {m['fingerprint']}{marks}")
     elif action == "list":

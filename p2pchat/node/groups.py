@@ -205,6 +205,7 @@ class Groups(GroupRecords):
             "owner": key == g.state.owner,
             "you": key == self._key,
             "online": key == self._key or key in linked,
+            "equivocated": key in self._equivocations.marked(g.conv),
         } for key in sorted(g.state.members, key=lambda k: self._member_name(g, k).casefold())]
 
 

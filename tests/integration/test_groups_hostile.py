@@ -24,7 +24,8 @@ from p2pchat.core.messages import (
 )
 from p2pchat.core.sync import ConversationLog
 from p2pchat.node import CommandError, Node
-from p2pchat.node.group_invitations import MAX_INVITATIONS_PER_INVITER
+from p2pchat.node.conversations import now_ms
+from p2pchat.node.group_invitations import INVITATION_TTL_MS, MAX_INVITATIONS_PER_INVITER
 from tests.aio import next_event, turns, until
 from tests.groups_net import befriend, group_of, invite_and_accept
 from tests.hostile_member import HostileMember, honest_member
@@ -170,6 +171,8 @@ async def test_equivocation_is_exposed_to_both_victims(make_local_node: MakeLoca
         [line] = notice_lines(node, mallory.group)
         assert "mallory" in line and "vote YES" in line and "vote NO" in line
         assert node.db.equivocations(bytes.fromhex(mallory.group))[0][:2] == (mallory.key, 1)
+        marked = {m["name"]: m["equivocated"] for m in node.group_members(mallory.group)}
+        assert marked == {"owner": False, "bob": False, "mallory": True}
 
 
 async def test_a_digest_with_another_id_at_a_head_asks_for_that_version(
@@ -216,11 +219,14 @@ async def test_spam_invitations_never_keep_an_honest_one_out(
         assert len(pending) == MAX_INVITATIONS_PER_INVITER
         assert {g["role"] for g in pending} == {"invited"}
         assert all(g["invited_by_name"] == "mallory" for g in pending)
-        # Declining one frees its slot for the next.
+        # Declining one frees its slot for the next; so does one expiring.
         await victim.decline_group(pending[0]["group"])
         await peer.send(spam[249])
         await until(lambda: spam[249].ops[0].group.hex() in
                     [g["group"] for g in victim.list_groups()], 10, "a freed slot")
+        victim.groups._invitations.expire(now_ms() + INVITATION_TTL_MS)
+        assert victim.list_groups() == []
+        assert victim.db.group_invitations() == []
     # An honest contact's invitation arrives and can be accepted.
     alice = await make_local_node("alice")
     await befriend(alice, victim)
