@@ -72,6 +72,8 @@ class Equivocations:
 
     def check_copy(self, g: GroupLike, env: Envelope, linked: Mapping[bytes, Link]) -> None:
         """`env` is at or below our head of its author: a copy, or proof of a lie."""
+        if env.author in self.marked(g.conv):
+            return  # proven already: one proof per author is enough
         mine = self._id_at(g.conv, env.author, env.seq)
         if mine is None or mine == envelope_hash(env):
             return
@@ -83,7 +85,9 @@ class Equivocations:
         """A member's heads: where its id differs from ours at the same seq, each side sends
         the other its version (an explicit request, and ours served), so both hold the pair
         within this round."""
-        ours = {author: self._id_at(g.conv, author, seq) for author, seq, _ in record.heads}
+        marked = self.marked(g.conv)
+        ours = {author: self._id_at(g.conv, author, seq) for author, seq, _ in record.heads
+                if author not in marked}  # proven already: the peer's asking serves it
         for author, seq in mismatches(record, ours):
             self._outbox.queue(link, SyncRequest(conv=g.conv, author=author, first=seq,
                                                  last=seq))
