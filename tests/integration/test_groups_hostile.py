@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from typing import Any
 
 import pytest
@@ -148,10 +149,9 @@ def notice_lines(node: Node, group: str) -> list[str]:
 async def test_equivocation_is_exposed_to_both_victims(make_local_node: MakeLocalNode) -> None:
     """Mallory signs seq 1 "vote YES" for the owner and a different seq 1 "vote NO" for bob
     (same lamport, same prev). Both find out: an event, a line in the log naming her."""
-    owner = await make_local_node("owner", group_sync_interval=2.0)
+    owner = await make_local_node("owner")  # the default anti-entropy interval: 10 s
     mallory = await HostileMember.join(make_local_node, owner)
-    bob = await honest_member(make_local_node, owner, mallory.group, "bob",
-                              group_sync_interval=2.0)
+    bob = await honest_member(make_local_node, owner, mallory.group, "bob")
     mallory.catch_up(owner)  # bob's add started a new epoch
     events = {x.name: x.events.subscribe() for x in (owner, bob)}
     fork = ConversationLog(mallory.log.conv, {}, mallory.log.lamport)
@@ -162,8 +162,10 @@ async def test_equivocation_is_exposed_to_both_victims(make_local_node: MakeLoca
     async with mallory.connect(owner) as to_owner, mallory.connect(bob) as to_bob:
         await to_owner.send(yes)
         await to_bob.send(no)
+        sent = time.monotonic()
         for name in ("owner", "bob"):
             event = await next_event(events[name], "equivocation", timeout=15)
+            print(f"EQUIVOCATION {name} told after {time.monotonic() - sent:.3f} s")
             assert event["author"] == fingerprint(mallory.key)
             assert event["author_name"] == "mallory"
             assert sorted(v["text"] for v in event["versions"]) == ["vote NO", "vote YES"]
@@ -263,3 +265,29 @@ async def test_a_group_titled_like_a_contact_never_takes_a_command(
 
 async def _sync(fn: Any, *args: Any) -> Any:
     return fn(*args)
+
+
+async def test_equivocation_is_found_by_anti_entropy_alone_within_a_round(
+        make_local_node: MakeLocalNode) -> None:
+    """The owner and bob do not push mallory's envelopes to each other (their gossip tree for
+    her is pruned, as it is once a tree has settled): the next anti-entropy round's digests
+    find the two versions (default interval, 10 s)."""
+    owner = await make_local_node("owner")
+    mallory = await HostileMember.join(make_local_node, owner)
+    bob = await honest_member(make_local_node, owner, mallory.group, "bob")
+    mallory.catch_up(owner)
+    conv = bytes.fromhex(mallory.group)
+    owner.groups.find(mallory.group).gossip.on_prune(bob.key, mallory.key)
+    bob.groups.find(mallory.group).gossip.on_prune(owner.key, mallory.key)
+    events = {x.name: x.events.subscribe() for x in (owner, bob)}
+    yes = mallory.text("vote YES")
+    mallory.log = ConversationLog(conv, {}, mallory.log.lamport)
+    no = mallory.text("vote NO")
+    async with mallory.connect(owner) as to_owner, mallory.connect(bob) as to_bob:
+        await to_owner.send(yes)
+        await to_bob.send(no)
+        sent = time.monotonic()
+        for name in ("owner", "bob"):
+            event = await next_event(events[name], "equivocation", timeout=15)
+            print(f"ANTI-ENTROPY {name} told after {time.monotonic() - sent:.3f} s")
+            assert event["author_name"] == "mallory"
