@@ -124,7 +124,8 @@ class Controller:
 
     async def _load_current(self) -> None:
         conv = self.state.current
-        if conv is not None and not conv.loaded and conv.state != "request":
+        # A request or a pending group invitation (issue 22) has no history to read yet.
+        if conv is not None and not conv.loaded and conv.state not in ("request", "invited"):
             history = await self.backend.history(conv.fingerprint, HISTORY_LIMIT)
             self.state.load_history(conv.fingerprint, history)
             self._changed()
