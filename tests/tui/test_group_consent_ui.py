@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.render import row_mark
 from tests.aio import until
 from tests.tui.test_controller import notices
 from tests.tui.test_groups_ui import GROUP, GroupBackend, group
@@ -28,6 +29,7 @@ def test_a_pending_invitation_is_in_the_list_with_how_to_answer() -> None:
     state.apply(invited())
     assert state.conversations[GROUP].state == "invited"
     assert "/group accept club" in state.notices[-1].text
+    assert row_mark(state.conversations[GROUP])[0] == "?"  # a request, like a contact's
     state.apply({"type": "group_invitation_closed", "group": GROUP, "title": "club",
                  "reason": "expired"})
     assert GROUP not in state.conversations
