@@ -356,11 +356,20 @@ class GroupRecords(GroupBase):
                 self._on_op(link, key, op)
             return
         if self._invitations.declined(invite):  # said no already: say it again
-            self._outbox.queue(link, core.request_leave(state, self._identity, 0))
+            self._outbox.queue(link, self._declining(state, invite))
             return
         # New to us, or one we left or were removed from: the user says yes first (8.5).
         if self._invitations.offer(key, invite, state, now_ms()):
             self._outbox.schedule_flush()
+
+    def _declining(self, state: GroupState, invite: GroupInvite) -> GroupLeave:
+        """The leave that says no to an invitation: its cut is our log's head (as the owner
+        holds it, or as we do after an earlier membership), so nothing we wrote is cut."""
+        heads = {author: seq for author, seq, _ in invite.heads}
+        last = heads.get(self._key, 0)
+        if state.group in self._groups:
+            last = max(last, self._conversations.log_of(state.group).head(self._key)[0])
+        return core.request_leave(state, self._identity, last)
 
     def _join(self, inviter: bytes, invite: GroupInvite, state: GroupState) -> Group:
         """The user accepted: hold the group, from the invitation's chain and heads."""

@@ -170,7 +170,7 @@ class Groups(GroupRecords):
         self._invitations.decline(pending)
         owner = self._linked().get(pending.state.owner)
         if owner is not None and pending.state.owner != self._key:
-            self._outbox.queue(owner, core.request_leave(pending.state, self._identity, 0))
+            self._outbox.queue(owner, self._declining(pending.state, pending.invite))
         await self._outbox.durable()
         return view
 

@@ -291,3 +291,18 @@ async def test_equivocation_is_found_by_anti_entropy_alone_within_a_round(
             event = await next_event(events[name], "equivocation", timeout=15)
             print(f"ANTI-ENTROPY {name} told after {time.monotonic() - sent:.3f} s")
             assert event["author_name"] == "mallory"
+
+
+async def test_a_declined_invitation_takes_the_invitee_out_again(
+        make_local_node: MakeLocalNode) -> None:
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
+    await befriend(alice, bob)
+    group = (await alice.create_group("book club"))["group"]
+    await alice.send(group, "before bob")
+    await alice.invite_to_group(group, "bob")
+    await until(lambda: [g["role"] for g in bob.list_groups()] == ["invited"], 20, "invited")
+    assert group_of(alice, group)["members"] == 2
+    declined = await bob.decline_group("book club")
+    assert declined["role"] == "declined" and bob.list_groups() == []
+    await until(lambda: group_of(alice, group)["members"] == 1, 20, "alice enacts the no")
+    assert bob.db.list_groups() == []  # nothing of it was ever kept
