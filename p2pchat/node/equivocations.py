@@ -66,6 +66,10 @@ class Equivocations:
             authors = self._marked[conv] = {a for a, *_ in self._store().equivocations(conv)}
         return authors
 
+    def forget(self, conv: bytes) -> None:
+        """The group is gone (forgotten) or the store was rolled back: read it again."""
+        self._marked.pop(conv, None)
+
     def digest(self, conv: bytes) -> GroupDigest:
         conv_log = self._conversations.log_of(conv)
         return digest(conv, {author: conv_log.head(author) for author in conv_log.vector()})

@@ -184,6 +184,7 @@ class Groups(GroupRecords):
         del self._groups[g.conv]
         self._conversations.forget_log(g.conv)
         self._budgets.forget(g.conv)
+        self._equivocations.forget(g.conv)
         await self._outbox.durable()
         return view
 
