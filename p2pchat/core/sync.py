@@ -288,6 +288,10 @@ class ConversationLog:
         result.requests = self._gap_requests(author)
         return result
 
+    def was_asked(self, author: bytes, seq: int) -> bool:
+        """Whether `seq` of `author` is within what we asked for (an answer, not a push)."""
+        return seq <= self._asked.get(author, 0)
+
     def forget_outstanding(self) -> None:
         """Forget which gaps were asked for, so the next receive/wanted_from asks again.
 

@@ -134,8 +134,9 @@ class GroupRecords(GroupBase):
 
     def _charge(self, g: Group, link: Link, key: bytes, env: Envelope, now: float) -> bool:
         """Charge the author's budget (protocol 8.6): False, refused, if over it. The link
-        closes when its peer is the author (its own flood); an honest member forwarding it
-        only loses the envelope, which sync fetches again once the budget allows."""
+        closes when its peer is the author pushing it unasked (its own flood); an honest
+        member forwarding it, or the author answering our request (a long catch-up), only
+        loses the envelope, which sync fetches again once the budget allows."""
         why = self._budgets.charge(g.conv, env.author, held_size(env), now)
         if why is None:
             return True
@@ -143,7 +144,8 @@ class GroupRecords(GroupBase):
             self._over_budget.add((g.conv, env.author))
             log.warning("refused group envelopes of %s in %s: %s", self._views.who(env.author),
                         g.state.title, why)
-        if key == env.author:
+        asked = self._conversations.log_of(g.conv).was_asked(env.author, env.seq)
+        if key == env.author and not asked:
             link.close("over its budget in a group")
         return False
 
