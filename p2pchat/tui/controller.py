@@ -137,8 +137,10 @@ class Controller:
         readable = conv is not None and (conv.state == "contact" or conv.kind == "group")
         if conv is None or not readable or not conv.loaded or not conv.messages:
             return
-        newest = conv.messages[-1].id
-        if newest != conv.read_marked:
+        # A notice line in a group's log (an equivocation, issue 22) is no message to mark.
+        newest = next((m.id for m in reversed(conv.messages)
+                       if not m.id.startswith("equivocation-")), "")
+        if newest and newest != conv.read_marked:
             conv.read_marked = newest
             await self.backend.mark_read(conv.fingerprint, newest)
 

@@ -94,3 +94,23 @@ async def test_msg_to_a_name_that_is_a_contact_and_a_group_says_how_to_pick() ->
         assert ("send", (GROUP, "hello")) in backend.calls
     finally:
         await controller.stop()
+
+
+async def test_an_equivocation_line_in_the_log_is_never_marked_read() -> None:
+    backend = ConsentBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/group create club")
+        notice = {"type": "message", "notice": "equivocation", "id": "equivocation-ab-2",
+                  "conversation": GROUP, "author": BOB, "author_name": "warning",
+                  "own": False, "sent_at": "2026-01-01T10:00:00.000+00:00", "text": "x",
+                  "group": "club"}
+        backend.streams[0].queue.put_nowait(notice)
+        await until(lambda: controller.state.conversations[GROUP].find("equivocation-ab-2"),
+                    5, "the line shown")
+        await controller.execute("/group members")
+        assert not any(call[0] == "read" and call[1][1].startswith("equivocation")
+                       for call in backend.calls)
+    finally:
+        await controller.stop()
