@@ -139,6 +139,9 @@ class ControlServer:
             "groups.remove": lambda p: node_.remove_from_group(
                 _text(p, "group"), _text(p, "member")),
             "groups.leave": lambda p: node_.leave_group(_text(p, "group")),
+            "groups.accept": lambda p: node_.accept_group(_text(p, "group")),
+            "groups.decline": lambda p: node_.decline_group(_text(p, "group")),
+            "groups.forget": lambda p: node_.forget_group(_text(p, "group")),
             "groups.list": self._sync(lambda p: node_.list_groups()),
             "groups.members": self._sync(lambda p: node_.group_members(_text(p, "group"))),
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.node.config import CommandError
@@ -73,16 +74,31 @@ class OfflineReader:
             if store is None:
                 raise CommandError("unknown_contact", f"no contact or group named {who!r}")
             limit = params.get("limit")
-            contact = self._contact(store, who)
-            if contact is None:  # a group, as the node would take it (a contact's name first)
+            groups = stored_groups(store)
+
+            def is_group(name: str) -> bool:
                 try:
-                    group = find_group(stored_groups(store), who)
+                    find_group(groups, name)
+                except CommandError:
+                    return False
+                return True
+
+            try:  # as the node takes it: '#NAME' a group, '@NAME' a contact (core.addressing)
+                kind, who = resolve(who, lambda n: self._contact(store, n) is not None,
+                                    is_group)
+            except Ambiguous as exc:
+                raise CommandError("ambiguous", str(exc)) from None
+            contact = self._contact(store, who) if kind == "contact" else None
+            if contact is None:
+                try:
+                    group = find_group(groups, who)
                 except CommandError as exc:
                     if exc.code != "unknown_group":
                         raise
                     raise CommandError("unknown_contact",
                                        f"no contact or group named {who!r}") from None
-                return group_history(self._views, store, group, limit)
+                return group_history(self._views, store, group, limit,
+                                     lambda _g, key: self._views.display_name(key))
             return dm_history(self._views, store, dm_conversation_id(self._key, contact.key),
                               limit)
         raise CommandError("no_node", f"'{method}' needs the running node")

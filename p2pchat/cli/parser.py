@@ -145,13 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     group = command("group", cmd_group, "create groups, invite, remove, leave, list members")
     group_actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def group_action(name: str, help: str, *positional: tuple[str, str]) -> None:
+    def group_action(name: str, help: str, *positional: tuple[str, str]
+                     ) -> argparse.ArgumentParser:
         sub = group_actions.add_parser(name, help=help, description=help)
         for arg, arg_help in positional:
             sub.add_argument(arg, help=arg_help)
         sub.add_argument("--json", action="store_true", help="print JSON")
         sub.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
                          help="data directory of this node")
+        return sub
 
     which = ("group", "the group's name or id")
     group_action("create", "start a group you own", ("name", "what to call the group"))
@@ -162,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     group_action("leave", "leave a group (its history stays with you)", which)
     group_action("list", "list your groups")
     group_action("members", "list a group's members and who is online", which)
+    group_action("accept", "join a group you were invited to (see 'group list')", which)
+    group_action("decline", "say no to an invitation to a group", which)
+    forget = group_action("forget", "remove a group you have left, and all its history"
+                          " (asks first)", which)
+    forget.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
 
     send = command("send", cmd_send, "send a message; prints its id once it is safely queued")
     send.add_argument("to", help="a contact's or a group's name (or fingerprint, group id)")

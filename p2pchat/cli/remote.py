@@ -122,6 +122,9 @@ _GROUP_CALLS: dict[str, Call] = {
     "invite": lambda a: ("groups.invite", {"group": a.group, "who": a.contact}),
     "remove": lambda a: ("groups.remove", {"group": a.group, "member": a.member}),
     "leave": lambda a: ("groups.leave", {"group": a.group}),
+    "accept": lambda a: ("groups.accept", {"group": a.group}),
+    "decline": lambda a: ("groups.decline", {"group": a.group}),
+    "forget": lambda a: ("groups.forget", {"group": a.group}),
 }
 
 
@@ -269,21 +272,44 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
     if not groups:
         print("No groups yet. Start one with: p2pchat group create NAME")
     for g in groups:
+        if g["role"] == "invited":
+            print(f"{clean(g['title']):<20} invitation from {clean(g['invited_by_name'])}"
+                  f"  {g['group']}  (p2pchat group accept {g['group']}, or decline)")
+            continue
+        if g["role"] == "declined":
+            print(f"Declined the invitation to {clean(g['title'])}.")
+            continue
+        if g["role"] == "forgotten":
+            print(f"Forgot {clean(g['title'])} and its history.")
+            continue
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
         print(f"{clean(g['title']):<20} {counted(g['members'], 'member') + ',':<11}"
               f"{g['online']:>2} online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
 
 
+def _confirm_forget(group: str) -> None:
+    """`group forget` deletes history: ask at a terminal, refuse without one (--yes)."""
+    if not sys.stdin.isatty():
+        fail(f"'group forget' deletes {clean(group)} and all its history: add --yes to confirm")
+    print(f"Forget the group {clean(group)} and delete all its messages? [y/N] ", end="",
+          file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().casefold() not in ("y", "yes"):
+        fail("nothing forgotten")
+
+
 def cmd_group(args: argparse.Namespace) -> int:
     action = args.action
     method, params = _GROUP_CALLS[action](args)
+    if action == "forget" and not args.yes:
+        _confirm_forget(args.group)
     result = _call(args, method, **params)
     if args.json:
         print_json(result)
     elif action == "members":
         for m in result:
-            marks = " (owner)" * m["owner"] + " (you)" * m["you"]
+            marks = " (owner)" * m["owner"] + " (you)" * m["you"] \
+                + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
             online = "online " if m["online"] else "offline"
             print(f"{clean(m['name']):<20} {online} {m['fingerprint']}{marks}")
     elif action == "list":

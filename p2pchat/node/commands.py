@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from p2pchat import __version__
+from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.net.addresses import Address, format_addr
@@ -115,10 +116,11 @@ class NodeCommands:
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
         """`who`: a contact, or a group (by title or id) when no contact has that name."""
         states = ("contact", "request", "blocked")
-        if self._names_group(who, states):
-            name = self.groups.find(who).conv.hex()
+        kind, which = self._which(who, states)
+        if kind == "group":
+            name = self.groups.find(which).conv.hex()
         else:
-            name = fingerprint(self.trust.contact_for(who, states=states).key)
+            name = fingerprint(self.trust.contact_for(which, states=states).key)
         try:
             self.reading.mark_read(name, message_id)
         except ValueError as exc:
@@ -143,27 +145,34 @@ class NodeCommands:
         if not 1 <= len(texts) <= MAX_TEXTS_PER_SEND:
             raise CommandError("bad_request",
                                f"send 1 to {MAX_TEXTS_PER_SEND} texts at a time, not {len(texts)}")
-        try:
-            contact = self.trust.contact_for(who)
-        except CommandError:
-            if not self.groups.names(who):
-                raise
-            return await self._storing(self.groups.send(who, texts))
+        kind, name = self._which(who, ("contact",))
+        if kind == "group":
+            return await self._storing(self.groups.send(name, texts))
+        contact = self.trust.contact_for(name)
         return await self._storing(self.conversations.send(contact.key, texts))
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         states = ("contact", "request", "blocked")
-        if self._names_group(who, states):
-            return self.groups.history(who, limit)
-        contact = self.trust.contact_for(who, states=states)
+        kind, name = self._which(who, states)
+        if kind == "group":
+            return self.groups.history(name, limit)
+        contact = self.trust.contact_for(name, states=states)
         return self.conversations.history(contact.key, limit)
 
-    def _names_group(self, who: str, states: tuple[str, ...]) -> bool:
+    def _which(self, who: str, states: tuple[str, ...]) -> tuple[str, str]:
+        """A contact or a group: `#NAME` the group, `@NAME` the contact, a bare name that
+        fits both refused (core.addressing)."""
+        def is_contact(name: str) -> bool:
+            try:
+                self.trust.contact_for(name, states=states)
+            except CommandError:
+                return False
+            return True
+
         try:
-            self.trust.contact_for(who, states=states)
-        except CommandError:
-            return self.groups.names(who)
-        return False
+            return resolve(who, is_contact, self.groups.names)
+        except Ambiguous as exc:
+            raise CommandError("ambiguous", str(exc)) from None
 
     async def create_group(self, title: str) -> dict[str, Any]:
         return await self._storing(self.groups.create(title))
@@ -176,6 +185,15 @@ class NodeCommands:
 
     async def leave_group(self, group: str) -> dict[str, Any]:
         return await self._storing(self.groups.leave(group))
+
+    async def accept_group(self, group: str) -> dict[str, Any]:
+        return await self._storing(self.groups.accept(group))
+
+    async def decline_group(self, group: str) -> dict[str, Any]:
+        return await self._storing(self.groups.decline(group))
+
+    async def forget_group(self, group: str) -> dict[str, Any]:
+        return await self._storing(self.groups.forget_group(group))
 
     def list_groups(self) -> list[dict[str, Any]]:
         return self.groups.listing()

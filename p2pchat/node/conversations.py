@@ -16,6 +16,7 @@ from typing import Any
 
 from p2pchat.clock import wall_ns
 from p2pchat.core.errors import ProtocolError
+from p2pchat.core.gap_buffer import GapBudget
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import (
     MAX_REQUEST_SPAN,
@@ -71,6 +72,9 @@ class Conversations:
         self._views = views
         self._live_link = live_link
         self._logs: dict[bytes, ConversationLog] = {}
+        # The bytes every conversation's early envelopes share (core.gap_buffer); groups
+        # charge their envelopes of an epoch not known yet to it too.
+        self.gap_budget = GapBudget()
         self._dm_ids: dict[bytes, bytes] = {}  # peer -> 1:1 conversation, and back
         self._dm_peers: dict[bytes, bytes] = {}
 
@@ -101,7 +105,19 @@ class Conversations:
     def forget_log(self, conv: bytes) -> None:
         """Rebuild the conversation's log from the store on next use (after the store's log
         was cut back, as a group removal does)."""
-        self._logs.pop(conv, None)
+        conv_log = self._logs.pop(conv, None)
+        if conv_log is not None:
+            conv_log.clear_pending()
+
+    def release(self, link: Link) -> None:
+        """A link closed: the early envelopes only it brought are dropped (asked for again)."""
+        for conv_log in self._logs.values():
+            conv_log.release(link)
+
+    def expire(self, now: float) -> None:
+        """Early envelopes that waited too long for their gap are dropped (asked for again)."""
+        for conv_log in self._logs.values():
+            conv_log.expire(now)
 
     def _log(self, conv: bytes) -> ConversationLog:
         conv_log = self._logs.get(conv)
@@ -111,7 +127,9 @@ class Conversations:
             head_lamports = {author: db.conversations.lamport_of(conv, author, seq) or 0
                              for author, (seq, _) in heads.items()}
             conv_log = ConversationLog(conv, heads, db.conversations.max_lamport(conv),
-                                       head_lamports=head_lamports)
+                                       head_lamports=head_lamports, budget=self.gap_budget)
+            for member, own_seq, lamport in db.groups.floors(conv):  # a group's (protocol 7.2)
+                conv_log.add_floor(member, own_seq, lamport)
             peer = self.peer_of(conv)
             if peer is not None:  # the floor its last vector set (see core.sync.floor)
                 seen = db.conversations.peer_vector(conv, peer)
@@ -166,6 +184,8 @@ class Conversations:
     def reload(self) -> None:
         """A commit failed: forget the in-memory logs, so they are rebuilt from what the store
         really holds (nothing rolled back is acknowledged; its gaps are asked for again)."""
+        for conv_log in self._logs.values():
+            conv_log.clear_pending()
         self._logs.clear()
 
     def resync(self, link: Link, peer: bytes) -> None:
@@ -194,7 +214,8 @@ class Conversations:
         if env.conv != self.dm(peer) or env.author != peer or env.sig:
             link.close("envelope for a conversation this peer may not write to")
             return
-        received = self._log(env.conv).receive(env)
+        received = self._log(env.conv).receive(env, origin=link,
+                                               now=asyncio.get_running_loop().time())
         if received.error:
             log.warning("dropped an envelope from %s: %s", short_fingerprint(peer),
                         received.error)

@@ -28,6 +28,7 @@ from p2pchat.core.messages import (
     Record,
     SyncRequest,
     SyncVector,
+    UnknownRecord,
     decode_record,
 )
 from p2pchat.core.session import Closed, Established, KeyMismatch, RecordReceived, ReplayGuard
@@ -243,6 +244,7 @@ class Node(NodeCommands):
             await asyncio.sleep(1.0)
             now = asyncio.get_running_loop().time()
             self.links.tick(now)
+            self.conversations.expire(now)
             self.groups.tick(now)
 
     # ------------------------------------------------------------ link events
@@ -263,6 +265,9 @@ class Node(NodeCommands):
         elif isinstance(event, RecordReceived):
             try:
                 record = decode_record(event.record)
+            except UnknownRecord as exc:  # a later version's record: ignored (protocol 7)
+                log.debug("ignored a record from %s: %s", format_addr(link.address), exc)
+                return
             except ProtocolError as exc:
                 log.warning("closing link to %s: %s", format_addr(link.address), exc)
                 link.close(f"bad record: {exc}")
@@ -319,6 +324,7 @@ class Node(NodeCommands):
     def _on_link_gone(self, link: Link) -> None:
         self.sender.forget(link)
         self.groups.forget(link)
+        self.conversations.release(link)
         key = link.remote_key
         reason = link.close_reason or "closed"
         if key is None:

@@ -119,3 +119,72 @@ class GroupTable:
         else:
             self._db.write("UPDATE log_heads SET seq = ?, hash = ? WHERE conv = ? AND author = ?",
                         (cut, row[0], conv, author))
+
+    # -- groups against a hostile member (v4) --
+
+    def set_floor(self, conv: bytes, member: bytes, own_seq: int, lamport: int) -> None:
+        """A member's vector acknowledged `lamport` with its own log at `own_seq` (highest of
+        each kept, as for a contact's peer_seqs)."""
+        check_bytes("member", member, KEY_BYTES)
+        self._db.write(
+            "INSERT INTO group_floors (conv, member, own_seq, lamport) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (conv, member) DO UPDATE SET own_seq = max(own_seq, excluded.own_seq),"
+            " lamport = max(lamport, excluded.lamport)", (conv, member, own_seq, lamport))
+
+    def floors(self, conv: bytes) -> list[tuple[bytes, int, int]]:
+        """(member, own seq, lamport) of every floor stored for `conv` (none for a dm)."""
+        return [(m, s, lam) for m, s, lam in self._db.all(
+            "SELECT member, own_seq, lamport FROM group_floors WHERE conv = ?", (conv,))]
+
+    def author_bytes(self, conv: bytes) -> dict[bytes, int]:
+        """Bytes stored per author in `conv` (sealed sizes); one pass, at a group's first use."""
+        return {a: int(n) for a, n in self._db.all(
+            "SELECT author, sum(length(sealed)) FROM messages WHERE conv = ? GROUP BY author",
+            (conv,))}
+
+    def put_equivocation(self, conv: bytes, author: bytes, seq: int, first: bytes,
+                         second: bytes) -> bool:
+        """Keep both signed versions (record bytes) of `author`'s seq; False if already kept."""
+        check_bytes("author", author, KEY_BYTES)
+        sealed = self._db.seal(len(first).to_bytes(4, "big") + first + second)
+        return self._db.write(
+            "INSERT OR IGNORE INTO equivocations (conv, author, seq, sealed, found_at)"
+            " VALUES (?, ?, ?, ?, ?)", (conv, author, seq, sealed, self._db.clock())) > 0
+
+    def equivocations(self, conv: bytes) -> list[tuple[bytes, int, bytes, bytes, int]]:
+        """(author, seq, first record, second record, found at ms) for `conv`, oldest first."""
+        out = []
+        for author, seq, sealed, found in self._db.all(
+                "SELECT author, seq, sealed, found_at FROM equivocations WHERE conv = ?"
+                " ORDER BY found_at, author, seq", (conv,)):
+            both = self._db.open_sealed(sealed, "equivocation evidence")
+            cut = 4 + int.from_bytes(both[:4], "big")
+            out.append((author, int(seq), both[4:cut], both[cut:], int(found)))
+        return out
+
+    def put_invitation(self, conv: bytes, inviter: bytes, record: bytes) -> None:
+        check_bytes("conv", conv, CONV_ID_BYTES)
+        check_bytes("inviter", inviter, KEY_BYTES)
+        self._db.write("INSERT OR REPLACE INTO group_invitations"
+                       " (conv, inviter, sealed, received_at) VALUES (?, ?, ?, ?)",
+                       (conv, inviter, self._db.seal(record), self._db.clock()))
+
+    def drop_invitation(self, conv: bytes) -> None:
+        self._db.write("DELETE FROM group_invitations WHERE conv = ?", (conv,))
+
+    def invitations(self) -> list[tuple[bytes, bytes, bytes, int]]:
+        """(group, inviter, invitation record, received at ms) of every pending invitation."""
+        return [(conv, inviter, self._db.open_sealed(sealed, "an invitation"), int(at))
+                for conv, inviter, sealed, at in self._db.all(
+                    "SELECT conv, inviter, sealed, received_at FROM group_invitations"
+                    " ORDER BY received_at, conv")]
+
+    def forget(self, conv: bytes) -> None:
+        """A group we left, and everything we held of it, gone for good."""
+        for table in ("group_floors", "equivocations", "group_invites", "group_leaves",
+                      "group_keys", "group_start", "group_ops"):
+            self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))
+        for table in ("messages", "log_heads", "peer_seqs"):
+            self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))
+        self._db.write("DELETE FROM groups WHERE conv = ?", (conv,))
+        self._db.write("DELETE FROM conversations WHERE id = ?", (conv,))

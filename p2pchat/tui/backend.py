@@ -62,6 +62,7 @@ class ChatBackend(Protocol):
     async def invite(self, group: str, who: str) -> dict[str, Any]: ...
     async def remove_member(self, group: str, member: str) -> dict[str, Any]: ...
     async def leave_group(self, group: str) -> dict[str, Any]: ...
+    async def group_consent(self, action: str, group: str) -> dict[str, Any]: ...
     async def group_members(self, group: str) -> list[dict[str, Any]]: ...
     async def subscribe(self) -> EventStream: ...
     async def close(self) -> None: ...
@@ -216,6 +217,13 @@ class NodeBackend:
         with _node_errors():
             return await self.node.leave_group(group)
 
+    async def group_consent(self, action: str, group: str) -> dict[str, Any]:
+        """accept, decline (an invitation) or forget (a group left)."""
+        calls = {"accept": self.node.accept_group, "decline": self.node.decline_group,
+                 "forget": self.node.forget_group}
+        with _node_errors():
+            return await calls[action](group)
+
     async def group_members(self, group: str) -> list[dict[str, Any]]:
         with _node_errors():
             return self.node.group_members(group)
@@ -350,6 +358,11 @@ class ControlBackend:
 
     async def leave_group(self, group: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("groups.leave", group=group)
+        return result
+
+    async def group_consent(self, action: str, group: str) -> dict[str, Any]:
+        """accept, decline (an invitation) or forget (a group left)."""
+        result: dict[str, Any] = await self._call(f"groups.{action}", group=group)
         return result
 
     async def group_members(self, group: str) -> list[dict[str, Any]]:

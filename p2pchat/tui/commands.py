@@ -56,7 +56,8 @@ COMMANDS: dict[str, Spec] = {
                     "name"),
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
     "/group": Spec("ACTION [NAME]", "create NAME, list; in the open group: invite NAME,"
-                   " remove NAME, members, leave"),
+                   " remove NAME, members, leave; accept or decline an invitation, forget"
+                   " a group you left (NAME, or the open one)"),
     "/rekey": Spec("", "new session keys on every link, now"),
     "/peers": Spec("", "live links, nearby nodes and requests"),
     "/id": Spec("", "your name and fingerprint, to give to friends"),
@@ -117,7 +118,10 @@ class Plain:
 Command = SendText | AddContact | AddNearby | Named | Plain
 
 GROUP_ACTIONS_WITH_NAME = ("create", "invite", "remove")
-GROUP_ACTIONS = (*GROUP_ACTIONS_WITH_NAME, "members", "leave", "list")
+# An invitation, or a group left: NAME, or the conversation open now (issue 22).
+GROUP_ACTIONS_NAME_OR_CURRENT = ("accept", "decline", "forget")
+GROUP_ACTIONS = (*GROUP_ACTIONS_WITH_NAME, "members", "leave", "list",
+                 *GROUP_ACTIONS_NAME_OR_CURRENT)
 
 
 def canonical(verb: str) -> str:
@@ -189,6 +193,8 @@ def parse_group(rest: str) -> tuple[str, str]:
     action, name = action.lower(), name.strip()
     if action not in GROUP_ACTIONS:
         raise ParseError(f"usage: {usage('/group')}")
+    if action in GROUP_ACTIONS_NAME_OR_CURRENT:
+        return action, name
     if (action in GROUP_ACTIONS_WITH_NAME) != bool(name):
         raise ParseError(f"/group {action} {'NAME' if not name else 'takes no name'}")
     return action, name

@@ -18,6 +18,7 @@ from p2pchat.core.text import counted, hidden_nearby
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
     COMMANDS,
+    GROUP_ACTIONS_NAME_OR_CURRENT,
     AddContact,
     AddNearby,
     Command,
@@ -32,7 +33,7 @@ from p2pchat.tui.commands import (
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.safety import safety_rows
 from p2pchat.tui.sanitize import clean
-from p2pchat.tui.state import ChatState, Conversation
+from p2pchat.tui.state import AmbiguousName, ChatState, Conversation
 
 log = logging.getLogger("p2pchat.tui")
 
@@ -123,7 +124,8 @@ class Controller:
 
     async def _load_current(self) -> None:
         conv = self.state.current
-        if conv is not None and not conv.loaded and conv.state != "request":
+        # A request or a pending group invitation (issue 22) has no history to read yet.
+        if conv is not None and not conv.loaded and conv.state not in ("request", "invited"):
             history = await self.backend.history(conv.fingerprint, HISTORY_LIMIT)
             self.state.load_history(conv.fingerprint, history)
             self._changed()
@@ -135,8 +137,10 @@ class Controller:
         readable = conv is not None and (conv.state == "contact" or conv.kind == "group")
         if conv is None or not readable or not conv.loaded or not conv.messages:
             return
-        newest = conv.messages[-1].id
-        if newest != conv.read_marked:
+        # A notice line in a group's log (an equivocation, issue 22) is no message to mark.
+        newest = next((m.id for m in reversed(conv.messages)
+                       if not m.id.startswith("equivocation-")), "")
+        if newest and newest != conv.read_marked:
             conv.read_marked = newest
             await self.backend.mark_read(conv.fingerprint, newest)
 
@@ -233,6 +237,8 @@ class Controller:
             await work
         except BackendError as exc:
             self.state.notice("error", in_chat_words(str(exc)))
+        except AmbiguousName as exc:  # a group titled like a contact (issue 22)
+            self.state.notice("error", str(exc))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not kill the UI, and must be seen
@@ -513,6 +519,9 @@ class Controller:
                 f" {g.get('online')} online,"
                 f" you are {g.get('role')}" for g in groups] or ["  none yet: /group create NAME"])
             return
+        if action in GROUP_ACTIONS_NAME_OR_CURRENT:
+            await self._group_consent(action, name)
+            return
         conv = self.state.current
         if conv is None or conv.kind != "group":
             raise BackendError("usage", "open a group first: /msg GROUP")
@@ -534,6 +543,29 @@ class Controller:
             group = await self.backend.leave_group(conv.fingerprint)
             self.state.notice("info", f"you left {conv.name} (its history is kept)")
         self.state.upsert_group(group)
+
+    async def _group_consent(self, action: str, name: str) -> None:
+        """/group accept|decline|forget [NAME]: NAME, or the group open now (issue 22)."""
+        conv = self.state.find("#" + name) if name else self.state.current
+        if conv is None or conv.kind != "group":
+            raise BackendError("usage", f"/group {action} NAME, or open the group first")
+        target, title = conv.fingerprint, conv.name
+        if action == "forget" and self.ask is not None:
+            self.ask(f"Forget {title} and delete all its messages? y/n",
+                     lambda: self.spawn_guarded(lambda: self._consent_now(action, target, title),
+                                                "forget"))
+            return
+        await self._consent_now(action, target, title)
+
+    async def _consent_now(self, action: str, target: str, title: str) -> None:
+        result = await self.backend.group_consent(action, target)
+        if action == "accept":
+            self.state.upsert_group(result)
+            self.state.notice("info", f"you joined {title}")
+            return
+        self.state.forget(target)
+        self.state.notice("info", f"declined the invitation to {title}" if action == "decline"
+                          else f"forgot {title} and its history")
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         lines = []

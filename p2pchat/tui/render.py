@@ -95,6 +95,8 @@ def conversation_list(state: ChatState, width: int) -> Fragments:
 def row_mark(conv: Conversation) -> tuple[str, str]:
     """The mark before a conversation's name, and its style. A new kind of conversation adds
     its case here."""
+    if conv.kind == "group" and conv.state == "invited":  # waiting for /group accept
+        return "?", "class:conv.request"
     if conv.kind == "group":  # lit while any member is linked to us
         return "#", "class:online" if conv.online else "class:offline"
     if conv.state == "request":

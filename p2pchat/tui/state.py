@@ -50,6 +50,10 @@ class Conversation:
         return next((m for m in self.messages if m.id == message_id), None)
 
 
+class AmbiguousName(ValueError):
+    """A typed name that is both a contact's and a group's: the message says how to pick."""
+
+
 @dataclass(frozen=True)
 class Notice:
     kind: str  # info, error, warning or request: picks the colour
@@ -244,6 +248,17 @@ class ChatState:
                         " them. Compare safety numbers in person (/safety NAME).")
         elif kind in ("group_joined", "group_changed"):
             self._group_event(event)
+        elif kind == "group_invited":  # issue 22: a request, like a contact's
+            conv = self.upsert_group(event)
+            if conv is not None:
+                self.notice("request", f"{clean(event.get('invited_by_name'))} invites you to"
+                                       f" the group {conv.name} (/group accept {conv.name},"
+                                       f" /group decline {conv.name})")
+        elif kind == "group_invitation_closed" and event.get("reason") != "accepted":
+            self.forget(clean(event.get("group")))
+        elif kind == "equivocation":  # issue 22: a member lied, in words a person understands
+            self.notice("warning", f"WARNING in {clean(event.get('title'))}:"
+                                   f" {clean(event.get('text'))}")
         elif kind == "storage":
             if event.get("state") == "ok":
                 self.notice("info", "storage works again; missed messages are being fetched")
@@ -335,11 +350,20 @@ class ChatState:
         return self.conversations.get(self.selected) if self.selected else None
 
     def find(self, who: str) -> Conversation | None:
-        """By name (case-insensitive), else by fingerprint (dashes and case don't matter)."""
+        """By name (case-insensitive), else by fingerprint (dashes and case don't matter).
+        `#NAME` is a group, `@NAME` a contact; a bare name that is both is refused (issue 22)."""
         wanted = who.strip().casefold()
-        for conv in self.conversations.values():
-            if conv.name.casefold() == wanted:
-                return conv
+        only = {"#": "group", "@": "dm"}.get(wanted[:1]) if len(wanted) > 1 else None
+        if only is not None:
+            wanted = wanted[1:]
+        named = [conv for conv in self.conversations.values()
+                 if conv.name.casefold() == wanted and only in (None, conv.kind)]
+        if len({conv.kind for conv in named}) > 1:
+            raise AmbiguousName(f"{who.strip()!r} is ambiguous, a contact and a group:"
+                                f" /msg #{wanted} for the group, /msg @{wanted} (or the"
+                                " fingerprint) for the contact")
+        if named:
+            return named[0]
         squeezed = "".join(ch for ch in wanted if ch not in " -")
         for conv in self.conversations.values():
             if squeezed and conv.fingerprint.replace("-", "").casefold() == squeezed:
