@@ -27,6 +27,8 @@ from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.key_binding.key_processor import KeyPress
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import (
     ConditionalContainer,
     Dimension,
@@ -54,7 +56,7 @@ from prompt_toolkit.widgets import TextArea
 from p2pchat.core.messages import MAX_TEXT_BYTES
 from p2pchat.tui import render
 from p2pchat.tui.backend import ChatBackend
-from p2pchat.tui.commands import complete, secret_start
+from p2pchat.tui.commands import complete, secret_start, secret_without_slash
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notify import Notifier
 from p2pchat.tui.sanitize import clean
@@ -137,6 +139,13 @@ class _MaskSecret(Processor):
             if at < len(fragments):
                 fragments[at] = (fragments[at][0], "*")
         return Transformation(fragments)
+
+
+def _typed_text(pressed: KeyPress) -> bool:
+    """A key that puts text in the input (a character or a paste), not a control key."""
+    if pressed.key == Keys.BracketedPaste:
+        return True
+    return len(pressed.data) == 1 and pressed.data.isprintable() and pressed.key == pressed.data
 
 
 class ChatApp:
@@ -261,7 +270,8 @@ class ChatApp:
         self.redraw()
 
     def ask(self, question: str, on_yes: Callable[[], None]) -> None:
-        """A yes/no question in the notice row; any other key means no."""
+        """A yes/no question in the notice row. y or n answers; Esc or any other key cancels
+        it (saying so), and a typed key then goes to the input as typed."""
         self.confirm = (question, {"y": on_yes, "n": self._cancel_confirm})
         self.redraw()
 
@@ -269,8 +279,13 @@ class ChatApp:
         self.quit_choice = "background"
         self.exit()
 
-    def _cancel_confirm(self) -> None:
+    def _cancel_confirm(self, said: bool = False) -> None:
+        """No to the question; `said`: it was not answered, so say that nothing was done."""
+        question = self.confirm[0] if self.confirm is not None else ""
         self.confirm = None
+        if said:
+            asked = question.split("?")[0] + "?" if "?" in question else "the question"
+            self.state.notice("info", f"not answered, so nothing done: {asked}")
         self.redraw()
 
     # ------------------------------------------------------------ drafts
@@ -390,12 +405,20 @@ class ChatApp:
         confirming = Condition(lambda: self.confirm is not None)
         typing = Condition(lambda: bool(self.input.text))
 
-        @keys.add("<any>", filter=confirming)
+        @keys.add("<any>", filter=confirming, eager=True)  # before Enter's default newline
         def _answer(event: KeyPressEvent) -> None:
             assert self.confirm is not None
-            action = self.confirm[1].get(event.data.lower(), self._cancel_confirm)
-            self.confirm = None
-            action()
+            pressed = event.key_sequence[0]
+            action = self.confirm[1].get(event.data.lower())
+            if action is not None and pressed.key not in (Keys.Escape, Keys.BracketedPaste):
+                self.confirm = None
+                action()
+                return
+            self._cancel_confirm(said=True)
+            if _typed_text(pressed):
+                # Not an answer: the key goes to the input as typed ("/" starts a command
+                # there), never swallowed, so nothing typed after it can become a message.
+                event.app.key_processor.feed(pressed, first=True)
 
         @keys.add("enter", filter=~confirming)
         def _enter(event: KeyPressEvent) -> None:
@@ -470,8 +493,18 @@ class ChatApp:
             self._scroll = 0
             self.redraw()
 
+        # A lone Esc acts at once. A terminal sends Alt+key as Esc and the key in one write,
+        # so the key is already queued behind the Esc; a person's Esc then "/" arrives in two
+        # reads, and waiting for a second key would read them as Alt+/ (which completes, and
+        # swallows the "/" that starts a command).
+        lone = Condition(lambda: not self.application.key_processor.input_queue)
+
+        @keys.add("escape", filter=lone, eager=True)
         @keys.add("escape", filter=~confirming)
         def _clear(event: KeyPressEvent) -> None:
+            if self.confirm is not None:
+                self._cancel_confirm(said=True)
+                return
             buffer = self.input.buffer
             if buffer.complete_state:
                 buffer.cancel_completion()
@@ -491,6 +524,12 @@ class ChatApp:
             self.state.notice("error", f"that message is {size} bytes; the limit is"
                                        f" {MAX_TEXT_BYTES}: shorten it or send it in parts")
             self.redraw()
+            return
+        if secret_without_slash(text):
+            self.state.notice("error", "not sent: that is /network join without its \"/\", and"
+                                       " the passphrase would go out in clear. Type"
+                                       " /network join NAME PASSPHRASE to join")
+            self.redraw()  # the line stays (masked) for the "/" to be added
             return
         self._scroll = 0
         keep = bool(text.strip()) and secret_start(text) is None  # Up never recalls a passphrase

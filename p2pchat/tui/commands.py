@@ -224,7 +224,8 @@ def parse_network(rest: str) -> NetworkCommand:
     raise ParseError("usage: /network join NAME PASSPHRASE, /network leave NAME, /network list")
 
 
-_SECRET_AFTER = re.compile(r"\s*/network\s+join\s+\S+\s")
+# The "/" is optional: a line that lost it somewhere must not show or send the passphrase.
+_SECRET_AFTER = re.compile(r"\s*/?network\s+join\s+\S+\s", re.IGNORECASE)
 
 
 def secret_start(text: str) -> int | None:
@@ -232,6 +233,12 @@ def secret_start(text: str) -> int | None:
     screen masks it from there and the input history never keeps the line."""
     found = _SECRET_AFTER.match(text)
     return None if found is None else found.end()
+
+
+def secret_without_slash(text: str) -> bool:
+    """`network join NAME PASSPHRASE` typed as a message: never sent, the passphrase would go
+    out in clear to whoever the conversation is with."""
+    return not text.lstrip().startswith("/") and secret_start(text) is not None
 
 
 def usage(command: str) -> str:

@@ -1,0 +1,55 @@
+"""The chat screen's second round (issue 23), without a node: keys on prompt_toolkit's pipe
+input with the scripted backend of test_controller."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.aio import until
+from tests.tui.test_controller import FakeBackend
+from tests.tui.test_screen import CTRL_C, ENTER, running
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def sent(backend: FakeBackend) -> list[object]:
+    return [args for call, args in backend.calls if call == "send"]
+
+
+async def test_enter_on_a_pending_question_cancels_it_and_sends_no_draft() -> None:
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        keys.send_text("a draft")
+        await until(lambda: chat.input.text == "a draft", 10, "the draft")
+        keys.send_text(CTRL_C)
+        await until(lambda: chat.confirm is not None, 10, "the question")
+        keys.send_text(ENTER)
+        await until(lambda: chat.confirm is None, 10, "the question cancelled")
+        assert chat.input.text == "a draft" and sent(backend) == []
+        assert any("nothing done" in n.text for n in chat.state.notices)
+
+
+async def test_a_key_on_a_pending_question_goes_to_the_input() -> None:
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        keys.send_text(f"/block bob{ENTER}")
+        await until(lambda: chat.confirm is not None, 10, "the question")
+        keys.send_text("/help")
+        await until(lambda: chat.input.text == "/help", 10, "the whole command in the input")
+        assert chat.confirm is None
+        keys.send_text(ENTER)
+        await until(lambda: chat.state.page is not None, 10, "the help page")
+        assert sent(backend) == []
+
+
+async def test_network_join_without_its_slash_is_never_sent() -> None:
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        keys.send_text("network join club topsecret")
+        await until(lambda: chat.input.text.endswith("topsecret"), 10, "the typed line")
+        shown = "".join(f[1] for f in chat.input.control.create_content(60, 3).get_line(0))
+        assert "topsecret" not in shown
+        keys.send_text(ENTER)
+        await until(lambda: any("not sent" in n.text for n in chat.state.notices), 10,
+                    "the refusal")
+        assert sent(backend) == [] and chat.input.text == "network join club topsecret"
