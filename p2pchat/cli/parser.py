@@ -106,8 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = command("status", cmd_status, "show the running node: fingerprint, ports, links")
     status.add_argument("--json", action="store_true", help="print a JSON object")
 
-    contacts = command("contacts", cmd_contacts, "add, list, accept, block or remove contacts")
-    actions = contacts.add_subparsers(dest="action", metavar="ACTION", required=True)
+    contacts = command("contacts", cmd_contacts, "add, list, accept, block or remove contacts"
+                       " (no ACTION: list)")
+    # No ACTION lists, as `git remote` does.
+    actions = contacts.add_subparsers(dest="action", metavar="ACTION")
 
     def action(name: str, help: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help, description=help)
@@ -142,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("who", help="their name or fingerprint")
     rename.add_argument("new_name", metavar="NEW_NAME", help="the new name")
 
-    group = command("group", cmd_group, "create groups, invite, remove, leave, list members")
-    group_actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    group = command("group", cmd_group, "create groups, invite, remove, leave, list members"
+                    " (no ACTION: list)")
+    group_actions = group.add_subparsers(dest="action", metavar="ACTION")
 
     def group_action(name: str, help: str, *positional: tuple[str, str]) -> None:
         sub = group_actions.add_parser(name, help=help, description=help)

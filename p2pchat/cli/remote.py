@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -100,7 +101,8 @@ def _print_contacts(contacts: list[dict[str, Any]]) -> None:
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
-            print(f"{'':<20} asks to connect{note}  (p2pchat contacts accept {name})")
+            print(f"{'':<20} asks to connect{note}"
+                  f"  (p2pchat contacts accept {shlex.quote(name)})")
 
 
 # What an action asks the running node: the method and its parameters from the command line.
@@ -126,7 +128,8 @@ _GROUP_CALLS: dict[str, Call] = {
 
 
 def cmd_contacts(args: argparse.Namespace) -> int:
-    action = args.action
+    action = args.action = args.action or "list"
+    args.json = getattr(args, "json", False)
     if action == "list":
         result = _read(args, "contacts.list")
         if args.json:
@@ -152,7 +155,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
     elif action == "remove":
         name = clean(result["name"])
         print(f"Removed {name}; your history is kept. They can ask to connect again;"
-              f" 'p2pchat contacts block {name}' refuses them for good.")
+              f" 'p2pchat contacts block {shlex.quote(name)}' refuses them for good.")
     else:
         _print_contacts([result])
         if action == "addr":
@@ -276,7 +279,8 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
 
 
 def cmd_group(args: argparse.Namespace) -> int:
-    action = args.action
+    action = args.action = args.action or "list"
+    args.json = getattr(args, "json", False)
     method, params = _GROUP_CALLS[action](args)
     result = _call(args, method, **params)
     if args.json:
@@ -313,7 +317,7 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print(hidden_nearby(hidden))
     for r in result["requests"]:
         name = clean(r["name"])
-        print(f"{name} asks to connect: p2pchat contacts accept {name}")
+        print(f"{name} asks to connect: p2pchat contacts accept {shlex.quote(name)}")
     return 0
 
 

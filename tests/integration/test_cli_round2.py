@@ -1,0 +1,62 @@
+"""The CLI habits a newcomer hit (issue 23), through the real command in real processes."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from p2pchat.core.identity import Identity
+from tests.cli import cli_env, run
+from tests.nodes import NodeProcess
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_contacts_and_group_without_an_action_list(tmp_path: Path) -> None:
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    try:
+        alice.cli("contacts", "add", Identity.generate().fingerprint, "--name", "bob",
+                  check=True)
+        alice.cli("group", "create", "climbing", check=True)
+        listed = alice.cli("contacts")
+        assert listed.returncode == 0 and "bob" in listed.stdout, listed
+        assert listed.stdout == alice.cli("contacts", "list").stdout
+        groups = alice.cli("group")
+        assert groups.returncode == 0 and "climbing" in groups.stdout, groups
+    finally:
+        alice.close()
+    offline = run(alice.home, "contacts")  # no node: read from the store, as `list` does
+    assert offline.returncode == 0 and "bob" in offline.stdout, offline
+
+
+def test_a_closed_pipe_ends_every_command_quietly(tmp_path: Path) -> None:
+    home = tmp_path / "a"
+    run(home, "init", "--name", "alice", "--no-passphrase", check=True)
+    for args in (["id", "--qr"], ["--help"], ["contacts"]):
+        argv = shlex.join([sys.executable, "-m", "p2pchat", "--home", str(home), *args])
+        proc = subprocess.run(["sh", "-c", f"{argv} | head -1"], capture_output=True,
+                              text=True, timeout=30, env=cli_env())
+        assert proc.returncode == 0, proc
+        assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_a_printed_hint_with_a_spaced_name_can_be_pasted(tmp_path: Path) -> None:
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    carol = NodeProcess(tmp_path / "carol", "Alice Liddell").start()
+    try:
+        carol.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr", alice.addr,
+                  check=True)
+        from tests.nodes import wait_for
+        listed = wait_for(lambda: (out := alice.cli("contacts").stdout)
+                          and "asks to connect" in out and out, 20, "carol's request")
+        hint = listed.split("(p2pchat ")[1].split(")\n")[0]
+        assert hint == "contacts accept 'Alice Liddell'", listed
+        accepted = alice.cli(*shlex.split(hint))
+        assert accepted.returncode == 0, accepted
+    finally:
+        alice.close()
+        carol.close()
