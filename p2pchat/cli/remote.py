@@ -339,17 +339,19 @@ def cmd_nick(args: argparse.Namespace) -> int:
     _check_home(args.home)
     try:
         with ControlClient(args.home) as client:
-            name = client.call("rename_self", name=args.name)["name"]
+            result = client.call("rename_self", name=args.name)
+            name, told = result["name"], result.get("told")
     except ControlError as exc:
         if exc.code != "no_node":
             fail(str(exc))
-        name = keystore.rename(args.home, args.name)
+        name, told = keystore.rename(args.home, args.name), None
     except OSError as exc:
         fail(f"cannot talk to the node: {exc}")
     if args.json:
         print_json({"name": name})
     else:
-        print(f"You are now {clean(name)}; contacts see it on the next link.")
+        now = "" if not told else f"the {told} linked now at once, "
+        print(f"You are now {clean(name)}; {now}other contacts see it on their next link.")
     return 0
 
 

@@ -98,9 +98,12 @@ class NodeCommands:
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
 
+    def _announce_name(self) -> int:
+        raise NotImplementedError
+
     def rename_self(self, name: str) -> dict[str, Any]:
-        """A new name for us: kept with the identity, and carried by every later hello, request
-        and public advert (contacts see it on the next link)."""
+        """A new name for us: kept with the identity, sent at once in a fresh Hello on every
+        live link, and carried by every later hello, request and public advert."""
         from p2pchat.storage import keystore
 
         try:
@@ -110,7 +113,8 @@ class NodeCommands:
         self.name = name
         for part in (self.views, self.trust, self.nearby):
             part.rename_self(name)
-        return self.status()
+        told = self._announce_name()
+        return self.status() | {"told": told}
 
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
         """`who`: a contact, or a group (by title or id) when no contact has that name."""

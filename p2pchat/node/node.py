@@ -275,9 +275,7 @@ class Node(NodeCommands):
             return
         link.peer.up = True
         link.peer.since_ms = now_ms()
-        ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
-        self.outbox.queue(link, Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
-                                      ports=tuple(ports[:MAX_ADDRS])))
+        self.outbox.queue(link, self._hello(is_contact))
         if is_contact:
             self.conversations.start_sync(link, key)
         self.groups.start_sync(link, key)
@@ -286,6 +284,21 @@ class Node(NodeCommands):
         self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
                           "name": self.views.display_name(key), "contact": is_contact,
                           "address": format_addr(link.address)})
+
+    def _hello(self, is_contact: bool) -> Hello:
+        ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
+        return Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
+                     ports=tuple(ports[:MAX_ADDRS]))
+
+    def _announce_name(self) -> int:
+        """Our name changed: a fresh Hello on every live link (docs/protocol.md 7.1), so each
+        linked peer sees it now; the others get it with the next link's Hello."""
+        sent = 0
+        for key, link in list(self.links.by_peer.items()):
+            if link.peer.up and not link.closed:
+                self.outbox.queue(link, self._hello(self.trust.is_contact(key)))
+                sent += 1
+        return sent
 
     def _on_record(self, link: Link, record: Record) -> None:
         key = link.remote_key

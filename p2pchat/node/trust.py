@@ -128,7 +128,14 @@ class Trust:
             self._store().set_ik_timestamp(key, latest)
 
     def on_hello(self, link: Link, key: bytes, hello: Hello) -> None:
+        before = link.peer.their_name
         link.peer.their_name = hello.name
+        if before is not None and before != hello.name and not link.peer.stranger:
+            # A Hello again on a live link: they renamed themselves (docs/protocol.md 7.1).
+            contact = self._store().get_contact(key)
+            self._events.emit({"type": "peer_renamed", "fingerprint": fingerprint(key),
+                               "name": contact.name if contact else short_fingerprint(key),
+                               "their_name": hello.name})
         if not link.outbound and link.relay is None:  # a relay's address is not the peer's
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:

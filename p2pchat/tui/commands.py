@@ -45,7 +45,7 @@ COMMANDS: dict[str, Spec] = {
     "/remove": Spec("NAME", "forget a contact; they may ask again (/block refuses them)",
                     "name"),
     "/rename": Spec("NAME NEWNAME", "call a contact something else", "name"),
-    "/nick": Spec("NAME", "change your own name (contacts see it on the next link)",
+    "/nick": Spec("NAME", "change your own name (linked contacts see it at once)",
                   takes_rest=True),
     "/contacts": Spec("", "contacts, requests and blocked people"),
     "/nearby": Spec("", "people on this network (then /add NUMBER)"),

@@ -393,9 +393,12 @@ class Controller:
     async def cmd_nick(self, name: str) -> None:
         if not name:
             raise BackendError("usage", "usage: /nick NAME")
-        self.state.set_status(await self.backend.rename_self(name))
-        self.state.notice("info", f"you are now {self.state.me.name}; contacts see it on the"
-                                  " next link")
+        result = await self.backend.rename_self(name)
+        self.state.set_status(result)
+        told = result.get("told")
+        now = f"the {told} linked now see it at once, " if isinstance(told, int) and told else ""
+        self.state.notice("info", f"you are now {self.state.me.name}; {now}other contacts on"
+                                  " their next link")
 
     async def cmd_contacts(self, _: str) -> None:
         contacts = await self.backend.contacts()

@@ -252,6 +252,12 @@ class ChatState:
                                        " Nothing unsaved is acknowledged; retrying.")
         elif kind == "nearby_changed":
             refresh.add("nearby")
+        elif kind == "networks_changed":  # joined or left here, from the CLI or a script
+            refresh.add("status")
+        elif kind == "peer_renamed":
+            name, theirs = clean(event.get("name")), clean(event.get("their_name"))
+            self.notice("info", f"{name} now calls themself {theirs!r}"
+                                f" (/rename {name} {theirs} to call them that too)")
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")

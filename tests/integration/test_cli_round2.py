@@ -60,3 +60,25 @@ def test_a_printed_hint_with_a_spaced_name_can_be_pasted(tmp_path: Path) -> None
     finally:
         alice.close()
         carol.close()
+
+
+def test_a_new_nick_reaches_a_linked_contact_at_once(tmp_path: Path) -> None:
+    from tests.nodes import wait_for
+    from tests.tui.test_tmux import mutual
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        said = alice.cli("nick", "Ada L", check=True).stdout
+        assert "the 1 linked now at once" in said, said
+
+        def their_name() -> object:
+            links = bob.json("peers")["links"]
+            return [link["their_name"] for link in links if link["name"] == "alice"]
+        wait_for(lambda: their_name() == ["Ada L"], 5, "bob's node to know the new name")
+        # What bob calls her is his choice: unchanged.
+        assert [c["name"] for c in bob.json("contacts", "list")] == ["alice"]
+    finally:
+        alice.close()
+        bob.close()
