@@ -332,8 +332,11 @@ class Node(NodeCommands):
                      format_addr(link.address), reason)
         elif link.peer.up:
             log.info("link to %s down: %s", self.views.who(key), reason)
+            # A link replaced by a newer one (both sides dialled at once, say) goes down after
+            # its successor came up: `online` says the peer is still linked.
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
-                              "name": self.views.display_name(key), "reason": reason})
+                              "name": self.views.display_name(key), "reason": reason,
+                              "online": self.links.is_linked(key)})
 
     def _reload_memory(self) -> None:
         """A commit failed: what memory holds may be ahead of the store; rebuild it."""

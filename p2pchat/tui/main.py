@@ -154,8 +154,16 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
                 {"msg": "note: this identity is stored without a passphrase"}))
         app.state.starting = False
         if config.mdns:
-            node_ = node
-            app.controller.spawn_guarded(node_.start_discovery, "mdns-start")
+            app.state.discovering = True
+
+            async def discover() -> None:
+                try:
+                    await node.start_discovery()
+                finally:  # the status line says what discovery does now, on or failed
+                    app.state.discovering = False
+                    app.state.set_status(node.status())
+                    app.redraw()
+            app.controller.spawn_guarded(discover, "mdns-start")
 
     try:
         await _run_app(app, handler, started=start_node)

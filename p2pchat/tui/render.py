@@ -312,6 +312,8 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
                  if c.online and c.state == "contact")
     if state.starting:
         network = ("connecting...", "connecting")
+    elif state.discovering and not state.mdns:
+        network = ("starting to look on this network...", "looking...")
     elif not state.mdns:
         network = ("not looking on this network", "not on LAN")
     elif state.networks:  # only members of these networks see or reach us

@@ -88,6 +88,7 @@ class ChatState:
         self.nearby_now: list[dict[str, Any]] = []  # kept current: what Tab offers after /add
         self.blocked: list[str] = []  # names, for /unblock completion
         self.starting = False  # the node is still starting behind the first screen
+        self.discovering = False  # mDNS is starting behind the screen
         self._early_deliveries: dict[str, bool] = {}  # insertion-ordered, bounded
         # The latest link_up/link_down per fingerprint: fresher than a command's reply that
         # was computed before the link came up (an /add's reply can arrive after link_up).
@@ -230,11 +231,14 @@ class ChatState:
         elif kind in ("link_up", "link_down"):
             fp = clean(event.get("fingerprint"))
             conv = self.conversations.get(fp)
+            # A replaced link goes down after its successor came up: the node says if the
+            # peer is still linked.
+            up = kind == "link_up" or event.get("online") is True
             known = conv is not None or bool(event.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
-                self._linked[fp] = kind == "link_up"
+                self._linked[fp] = up
             if conv is not None:
-                conv.online = kind == "link_up"
+                conv.online = up
             refresh.add("status")
         elif kind == "key_mismatch":
             self.notice("warning",
