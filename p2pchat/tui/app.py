@@ -474,6 +474,11 @@ class ChatApp:
                 if number <= len(order):
                     self.controller.select(order[number - 1].fingerprint)
 
+        @keys.add("escape", "a", filter=~confirming)
+        @keys.add("escape", "A", filter=~confirming)
+        def _next_unread(event: KeyPressEvent) -> None:
+            self.controller.next_unread()  # weechat's Alt+A
+
         @keys.add("pageup")
         def _up(event: KeyPressEvent) -> None:
             self.scroll(self._page_rows)

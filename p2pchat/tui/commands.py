@@ -67,7 +67,8 @@ ALIASES = {"/to": "/msg", "/q": "/quit"}
 KEYS_HELP = (
     "Keys:",
     "  Tab completes commands, names and nearby people. Alt+Up/Alt+Down (or Ctrl-P/Ctrl-N)"
-    " and Alt+1..9 switch conversation; drafts are kept per conversation.",
+    " and Alt+1..9 (the numbers in the list) switch conversation; Alt+A opens the next one"
+    " with something unread; drafts are kept per conversation.",
     "  Alt+Enter or Ctrl-J starts a new line in a message.",
     "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."
     " Esc closes this page and clears the notices.",
@@ -270,9 +271,13 @@ def complete(text: str, names: Iterable[str],
                 and name.casefold() != wanted]
     verb, space, rest = text.partition(" ")
     if not space:
+        # A command that takes more gets its space too: what is typed next is its argument.
         verbs = list(COMMANDS) + list(ALIASES)
-        return [(cmd, -len(text)) for cmd in verbs if cmd.startswith(verb.lower())]
+        return [(cmd + " " * bool(COMMANDS[canonical(cmd)].args), -len(text)) for cmd in verbs
+                if cmd.startswith(verb.lower())]
     spec = COMMANDS.get(canonical(verb))
+    if canonical(verb) == "/group":
+        return _complete_group(rest, names)
     if spec is None or not spec.completes:
         return []
     if spec.completes == "name":
@@ -283,3 +288,16 @@ def complete(text: str, names: Iterable[str],
     wanted = prefix.casefold()
     return [(name, -len(prefix)) for name in sorted(set(candidates), key=str.casefold)
             if name.casefold().startswith(wanted) and name.casefold() != wanted]
+
+
+def _complete_group(rest: str, names: Iterable[str]) -> list[tuple[str, int]]:
+    """/group ACTION, then a contact's name after the actions that take one."""
+    action, space, name = rest.lstrip().partition(" ")
+    if not space:
+        return [(a + " " * (a in GROUP_ACTIONS_WITH_NAME), -len(action))
+                for a in GROUP_ACTIONS if a.startswith(action.lower()) and a != action.lower()]
+    if action.lower() not in ("invite", "remove"):
+        return []
+    wanted = name.lstrip().casefold()
+    return [(n, -len(name.lstrip())) for n in sorted(set(names), key=str.casefold)
+            if n.casefold().startswith(wanted) and n.casefold() != wanted]

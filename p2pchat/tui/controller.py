@@ -106,6 +106,7 @@ class Controller:
         for conv in self.state.conversations.values():
             conv.loaded = False
         await self._load_activity()
+        self.state.fix_numbers()
         await self._load_nearby()
         await self._load_current()
 
@@ -567,6 +568,15 @@ class Controller:
         if self.state.select_next(step) is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")
+
+    def next_unread(self) -> None:
+        """Alt+A: the next conversation with something unread."""
+        if self.state.next_unread() is not None:
+            self._changed()
+            self._spawn(self._guarded(self._load_current()), "tui-load")
+        else:
+            self.state.notice("info", "nothing unread")
+            self._changed()
 
     def select(self, fingerprint: str) -> None:
         """One conversation by fingerprint (Alt+digit, a click)."""

@@ -87,8 +87,10 @@ def conversation_list(state: ChatState, width: int) -> Fragments:
     order = state.order()
     if not order:
         out.append(("class:empty", " none yet: /add\n"))
-    for conv in order:
-        out += _conversation_row(conv, conv.fingerprint == state.selected, width)
+    digits = len(str(len(order)))
+    for number, conv in enumerate(order, 1):
+        out += _conversation_row(conv, conv.fingerprint == state.selected, width,
+                                 f"{number:>{digits}}")
     return out
 
 
@@ -104,15 +106,19 @@ def row_mark(conv: Conversation) -> tuple[str, str]:
     return "○", "class:offline"
 
 
-def _conversation_row(conv: Conversation, selected: bool, width: int) -> Fragments:
+def _conversation_row(conv: Conversation, selected: bool, width: int,
+                      number: str = "") -> Fragments:
+    """One row: its number (Alt+number opens it), mark, name and unread count."""
     base = "class:conv.selected" if selected else "class:conv"
     dot, dot_style = row_mark(conv)
     badge = f" ({conv.unread})" if conv.unread else ""
-    label = fit(conv.name, max(1, width - 3 - get_cwidth(badge)))
-    pad = " " * max(0, width - 3 - get_cwidth(label) - get_cwidth(badge))
+    lead = f" {number}" if number else ""
+    used = 3 + len(lead)
+    label = fit(conv.name, max(1, width - used - get_cwidth(badge)))
+    pad = " " * max(0, width - used - get_cwidth(label) - get_cwidth(badge))
     name_style = base + (" class:conv.request" if conv.state == "request" else "")
     return [
-        (base, " "), (f"{base} {dot_style}", dot), (base, " "),
+        (f"{base} class:time", lead), (base, " "), (f"{base} {dot_style}", dot), (base, " "),
         (name_style, label), (base + " class:unread", badge), (base, pad + "\n"),
     ]
 

@@ -89,6 +89,9 @@ class ChatState:
         self.blocked: list[str] = []  # names, for /unblock completion
         self.starting = False  # the node is still starting behind the first screen
         self.discovering = False  # mDNS is starting behind the screen
+        self._numbers_fixed = False
+        self._places: dict[str, int] = {}  # fingerprint -> place in the list, once fixed
+        self._next_place = 0
         self._early_deliveries: dict[str, bool] = {}  # insertion-ordered, bounded
         # The latest link_up/link_down per fingerprint: fresher than a command's reply that
         # was computed before the link came up (an /add's reply can arrive after link_up).
@@ -180,6 +183,7 @@ class ChatState:
 
     def forget(self, fingerprint: str) -> None:
         self.conversations.pop(fingerprint, None)
+        self._places.pop(fingerprint, None)
         self._linked.pop(fingerprint, None)
         if self.selected == fingerprint:
             self.selected = None
@@ -309,12 +313,40 @@ class ChatState:
 
     # ------------------------------------------------------------ selection
 
-    def order(self) -> list[Conversation]:
+    def by_activity(self) -> list[Conversation]:
         """Requests first (they wait for an answer), then by last activity, then by name."""
         by_name = sorted(self.conversations.values(),
                          key=lambda c: (c.name.casefold(), c.fingerprint))
         by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
         return sorted(by_activity, key=lambda c: c.state != "request")
+
+    def fix_numbers(self) -> None:
+        """From now on each conversation keeps its place (and its Alt+number), as weechat's
+        buffers do: the ones loaded first by activity, each new one at the end."""
+        self._numbers_fixed = True
+        self.order()
+
+    def order(self) -> list[Conversation]:
+        """The list as shown: by activity until the first load is done, then in fixed places;
+        one that goes away closes its gap."""
+        if not self._numbers_fixed:
+            return self.by_activity()
+        for conv in self.by_activity():
+            if conv.fingerprint not in self._places:
+                self._places[conv.fingerprint] = self._next_place
+                self._next_place += 1
+        return sorted(self.conversations.values(), key=lambda c: self._places[c.fingerprint])
+
+    def next_unread(self) -> Conversation | None:
+        """Alt+A: the next conversation (after the open one, in list order) with unread
+        messages or a request waiting, and open it."""
+        order = self.order()
+        fps = [c.fingerprint for c in order]
+        start = fps.index(self.selected) + 1 if self.selected in fps else 0
+        for conv in order[start:] + order[:start]:
+            if conv.unread or (conv.state == "request" and conv.fingerprint != self.selected):
+                return self.select(conv.fingerprint)
+        return None
 
     def select(self, fingerprint: str) -> Conversation | None:
         conv = self.conversations.get(fingerprint)

@@ -36,8 +36,8 @@ def test_conversation_list_marks_online_requests_and_unread() -> None:
     state.apply({"type": "contact_request", "fingerprint": "D" * 56, "name": "dave", "note": ""})
     rows = text_of(render.conversation_list(state, 20)).splitlines()
     # Requests first, then by last activity (carol wrote), then by name.
-    assert rows[1].startswith(" ? dave") and rows[2].startswith(" ○ carol (1)")
-    assert rows[3].startswith(" ● bob")
+    assert rows[1].startswith(" 1 ? dave") and rows[2].startswith(" 2 ○ carol (1)")
+    assert rows[3].startswith(" 3 ● bob")
     assert all(len(row) == 20 for row in rows[1:])
 
 

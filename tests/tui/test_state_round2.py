@@ -40,3 +40,27 @@ def test_a_contact_renaming_themself_is_said() -> None:
     state.apply({"type": "peer_renamed", "fingerprint": BOB, "name": "bob",
                  "their_name": "Robert"})
     assert "bob now calls themself 'Robert'" in state.notices[-1].text
+
+
+def test_places_stay_put_once_loaded_and_alt_a_finds_the_unread() -> None:
+    from tests.tui.test_state import CAROL, DAVE, message
+    state = loaded_state()
+    state.apply(message(CAROL, "c0", "earlier", author_name="carol",
+                        at="2026-01-01T09:00:00.000+00:00"))
+    state.fix_numbers()
+    assert [c.name for c in state.order()] == ["carol", "bob"]
+    state.apply(message(BOB, "b1", "news"))  # bob is newer now: places do not move
+    state.apply({"type": "contact_request", "fingerprint": DAVE, "name": "dave", "note": ""})
+    assert [c.name for c in state.order()] == ["carol", "bob", "dave"]
+    rows = text_of(render.conversation_list(state, 24)).splitlines()
+    assert rows[1].startswith(" 1 ○ carol") and rows[3].startswith(" 3 ? dave")
+    state.select(BOB)
+    state.apply(message(CAROL, "c1", "psst", author_name="carol"))
+    assert state.next_unread() is state.conversations[DAVE]  # after bob, wrapping round
+    assert state.next_unread() is state.conversations[CAROL]
+    assert state.conversations[CAROL].unread == 0
+    assert state.next_unread() is state.conversations[DAVE]  # a request waits till answered
+    state.forget(DAVE)
+    assert state.next_unread() is None
+    state.forget(CAROL)
+    assert [c.name for c in state.order()] == ["bob"]  # the gaps close

@@ -204,7 +204,7 @@ def test_a_session_with_bob(tmp_path: Path, terminal: Terminal) -> None:
         terminal.literal("/ms")
         terminal.keys("Tab")
         terminal.wait_screen(lambda s: "> /msg" in s, "/msg completed")
-        terminal.literal(" b")
+        terminal.literal("b")  # Tab gave "/msg " with its space
         terminal.keys("Tab")
         screen = terminal.wait_screen(lambda s: "> /msg bob" in s, "bob completed")
         assert "carol" in header(screen)
