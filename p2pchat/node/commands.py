@@ -6,6 +6,7 @@ rules and turns a failed write into a clean "storage" error. docs/api.md lists t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -201,6 +202,7 @@ class NodeCommands:
             "networks": self.networks.names(),
             "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
+            "pid": os.getpid(),  # what to stop: a background node has no terminal
             **self.health.view(),
         }
 

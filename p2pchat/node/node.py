@@ -167,8 +167,7 @@ class Node(NodeCommands):
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.get_ik_timestamps().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
-        for host, port in self.config.listen:
-            await self.links.listen(host, port)
+        await self._listen()
         self._spawn(self._ticker(), "ticker")
         await self.relays.start()
         for contact in self.store.list_contacts(states=("contact",)):
@@ -177,6 +176,25 @@ class Node(NodeCommands):
             await self.nearby.start(self.listen_addresses[0][1])
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
+
+    async def _listen(self) -> None:
+        from p2pchat import settings
+
+        keep = self.config.keep_port and self.config.presence != "private" \
+            and not self.networks.joined
+        kept = settings.kept_port(self.home) if keep else 0
+        for index, (host, port) in enumerate(self.config.listen):
+            if index == 0 and port == 0 and kept:
+                try:
+                    await self.links.listen(host, kept)
+                    continue
+                except OSError as exc:
+                    log.warning("cannot listen on port %d as last time (%s): a new port;"
+                                " contacts who typed the old address need the new one",
+                                kept, exc.strerror or exc)
+            await self.links.listen(host, port)
+        if keep and self.listen_addresses and self.config.listen[0][1] == 0:
+            settings.keep_port(self.home, self.listen_addresses[0][1])
 
     def _persist_ik_floor(self, floor: int) -> None:
         try:

@@ -33,12 +33,12 @@ class Spec:
 
 # name -> Spec; the order is the order of /help.
 COMMANDS: dict[str, Spec] = {
-    "/msg": Spec("NAME [TEXT]", "open the conversation with NAME, a contact or a group (and"
-                 " send TEXT); or /to", "name"),
-    "/add": Spec("FINGERPRINT NAME", "add a contact; /add NUMBER adds someone from /nearby;"
-                 " a HOST:PORT after the name if they can't be found", "nearby"),
-    "/addr": Spec("NAME HOST:PORT...", "where to reach a contact if they can't be found"
-                  " (none: let discovery find them)", "name"),
+    "/msg": Spec("NAME [TEXT]", "open NAME's conversation (contact or group), send TEXT;"
+                 " or /to", "name"),
+    "/add": Spec("FINGERPRINT NAME", "add a contact, + HOST:PORT if not found; /add NUMBER"
+                 " from /nearby", "nearby"),
+    "/addr": Spec("NAME HOST:PORT...", "where to reach a contact discovery can't find (none:"
+                  " discovery)", "name"),
     "/accept": Spec("NAME", "accept someone who asks to connect", "name"),
     "/block": Spec("NAME", "refuse all links and requests from someone (asks first)", "name"),
     "/unblock": Spec("NAME", "let a blocked contact reach you again", "blocked"),
@@ -66,9 +66,8 @@ COMMANDS: dict[str, Spec] = {
 ALIASES = {"/to": "/msg", "/q": "/quit"}
 KEYS_HELP = (
     "Keys:",
-    "  Tab completes commands, names and nearby people. Alt+Up/Alt+Down (or Ctrl-P/Ctrl-N)"
-    " and Alt+1..9 (the numbers in the list) switch conversation; Alt+A opens the next one"
-    " with something unread; drafts are kept per conversation.",
+    "  Tab completes commands and names. Alt+Up/Down, Ctrl-P/N or Alt+1..9 (the list's"
+    " numbers) switch conversation, Alt+A to the next unread; each keeps its draft.",
     "  Alt+Enter or Ctrl-J starts a new line in a message.",
     "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."
     " Esc closes this page and clears the notices.",

@@ -30,6 +30,7 @@ from p2pchat.tui.commands import (
     parse_network,
 )
 from p2pchat.tui.commands import parse as parse_command
+from p2pchat.tui.reach import local_addresses, reachable
 from p2pchat.tui.safety import safety_rows
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState, Conversation
@@ -324,6 +325,13 @@ class Controller:
         if text:
             await self._send(text)
 
+    async def _node_knows(self, who: str) -> bool:
+        """A name or fingerprint of a contact, request or blocked one the node holds."""
+        wanted = who.casefold().replace(" ", "").replace("-", "")
+        return any(wanted in (str(c.get("name") or "").casefold().replace(" ", ""),
+                              str(c.get("fingerprint") or "").casefold().replace("-", ""))
+                   for c in await self.backend.contacts())
+
     def _known(self, who: str) -> str:
         # The node knows blocked contacts the list hides: ask it when we don't know the name.
         known = self.state.find(who)
@@ -337,6 +345,9 @@ class Controller:
             await self.switch_to(conv)
 
     async def cmd_block(self, who: str) -> None:
+        if self.state.find(who) is None and not await self._node_knows(who):
+            raise BackendError("unknown_contact", f"no contact named {who!r}: /contacts"
+                                                  " lists them")
         target = self._known(who)
         if self.ask is None:
             await self._block_now(target)
@@ -491,9 +502,15 @@ class Controller:
         self._show_peers(await self.backend.peers())
 
     async def cmd_id(self, _: str) -> None:
+        with contextlib.suppress(BackendError):
+            self.state.set_status(await self.backend.status())  # the ports as they are now
         me = self.state.me
         self.state.notice("info", f"You are {me.name}; your fingerprint, for friends to add:")
         self.state.notice("info", f"  {me.fingerprint}")
+        addrs = reachable(self.state.listen, local_addresses())
+        if addrs:
+            self.state.notice("info", f"  reachable at {', '.join(addrs[:4])} (for /addr where"
+                                      " discovery does not find you)")
 
     async def cmd_help(self, _: str) -> None:
         self.state.show_page("Help", help_lines())

@@ -79,11 +79,13 @@ class Background:
 
 
 def run_chat(home: Path, config: NodeConfig, unlock: Callable[[], Any],
-             background: Callable[[], Background] | None = None) -> int:
+             background: Callable[[], Background] | None = None,
+             typed_options: list[str] | None = None) -> int:
     """Run the UI until the user quits. `unlock()` gives the stored identity (it may ask for
-    the passphrase), and is called only when no node is running for `home`."""
+    the passphrase), and is called only when no node is running for `home`. `typed_options`:
+    the node options on the command line, which a node already running does not take."""
     if _node_answers(home):
-        asyncio.run(_attached(home))
+        asyncio.run(_attached(home, typed_options or []))
         return 0
     stored = unlock()
     choice = asyncio.run(_in_process(home, stored, config))
@@ -105,15 +107,28 @@ def _node_answers(home: Path) -> bool:
     return True
 
 
-async def _attached(home: Path) -> None:
+async def _attached(home: Path, typed_options: list[str] | None = None) -> None:
     try:
         backend = await ControlBackend.connect(home)
     except BackendError as exc:
         raise StartError(f"cannot attach to the node for {home}: {exc}") from None
+    app = ChatApp(backend)
+    if typed_options:
+        app.state.notice("warning", f"your node was already running, so {' '.join(typed_options)}"
+                                    " did nothing: it keeps the options it started with. To"
+                                    " change them, stop it (Ctrl-C here, then kill the pid it"
+                                    " prints) and start the chat again; 'p2pchat settings'"
+                                    " keeps options for every start.")
     try:
-        await _run_app(ChatApp(backend), None)
+        await _run_app(app, None)
     finally:
         await backend.close()
+    if app.state.connected:
+        pid = app.state.node_pid
+        stop = f"'kill {pid}' stops it" if pid else "stopping its process stops it"
+        print(f"Your node is still running in the background{f' (pid {pid})' if pid else ''}:"
+              f" you stay online. 'p2pchat chat' attaches to it again; {stop}.",
+              file=sys.stderr)
 
 
 async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:

@@ -89,6 +89,9 @@ class ChatState:
         self.blocked: list[str] = []  # names, for /unblock completion
         self.starting = False  # the node is still starting behind the first screen
         self.discovering = False  # mDNS is starting behind the screen
+        self.node_pid: int | None = None
+        self.listen: list[str] = []  # the node's listening addresses, as status gives them
+        self.relays: list[dict[str, Any]] = []
         self._numbers_fixed = False
         self._places: dict[str, int] = {}  # fingerprint -> place in the list, once fixed
         self._next_place = 0
@@ -106,6 +109,10 @@ class ChatState:
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
         self.networks = [clean(n) for n in status.get("networks") or []]
+        pid = status.get("pid")
+        self.node_pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else None
+        self.listen = [clean(a) for a in status.get("listen") or []][:16]
+        self.relays = [r for r in status.get("relays") or [] if isinstance(r, dict)][:16]
 
     def set_unread(self, counts: dict[str, Any]) -> None:
         """The node's unread counts (kept across restarts); the open conversation is read."""
@@ -137,7 +144,13 @@ class ChatState:
         conv = self.conversations.get(fp)
         if conv is None:
             conv = self.conversations[fp] = Conversation(fp, clean(contact.get("name")))
-        conv.name = clean(contact.get("name")) or conv.name
+        renamed = clean(contact.get("name")) or conv.name
+        if renamed != conv.name:  # their past messages carry the new name too, groups' too
+            for other in self.conversations.values():
+                for message in other.messages:
+                    if message.author == fp:
+                        message.author_name = renamed
+        conv.name = renamed
         conv.state = clean(contact.get("state")) or "contact"
         conv.note = clean(contact.get("note"))
         conv.online = self._linked.get(fp, bool(contact.get("online")))

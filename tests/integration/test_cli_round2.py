@@ -82,3 +82,45 @@ def test_a_new_nick_reaches_a_linked_contact_at_once(tmp_path: Path) -> None:
     finally:
         alice.close()
         bob.close()
+
+
+def _node_with_settings(home: Path) -> subprocess.Popen[str]:
+    """`p2pchat node` with no options typed: the home's settings decide."""
+    return subprocess.Popen([sys.executable, "-m", "p2pchat", "--home", str(home), "node"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, text=True, env=cli_env(),
+                            start_new_session=True)
+
+
+def test_settings_are_kept_in_the_home_and_the_port_across_restarts(tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+
+    from tests.cli import assert_clean_failure
+    from tests.nodes import wait_for
+
+    home = tmp_path / "a"
+    run(home, "init", "--name", "alice", "--no-passphrase", check=True)
+    assert "No settings kept" in run(home, "settings").stdout
+    run(home, "settings", "listen", "127.0.0.1:0", check=True)  # port 0: a free one, kept
+    run(home, "settings", "mdns", "off", check=True)
+    assert json.loads(run(home, "settings", "--json").stdout) == {
+        "listen": ["127.0.0.1:0"], "mdns": False}
+    assert_clean_failure(run(home, "settings", "mdns", "maybe"))
+    assert_clean_failure(run(home, "settings", "relay", "nowhere"))
+
+    ports = []
+    for _ in range(2):
+        node = _node_with_settings(home)
+        try:
+            status = wait_for(lambda: (p := run(home, "status", "--json")).returncode == 0
+                              and json.loads(p.stdout), 20, "the node")
+            assert status["mdns"] is False
+            ports.append(status["listen"][0])
+        finally:
+            os.killpg(node.pid, signal.SIGTERM)
+            node.wait(timeout=15)
+    assert ports[0] == ports[1] and ports[0].startswith("127.0.0.1:"), ports
+    run(home, "settings", "mdns", "--unset", check=True)
+    assert json.loads(run(home, "settings", "--json").stdout) == {"listen": ["127.0.0.1:0"]}

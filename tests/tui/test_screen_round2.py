@@ -53,3 +53,12 @@ async def test_network_join_without_its_slash_is_never_sent() -> None:
         await until(lambda: any("not sent" in n.text for n in chat.state.notices), 10,
                     "the refusal")
         assert sent(backend) == [] and chat.input.text == "network join club topsecret"
+
+
+async def test_block_of_an_unknown_name_says_so_without_asking() -> None:
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        keys.send_text(f"/block nobody{ENTER}")
+        await until(lambda: any("no contact named 'nobody'" in n.text
+                                for n in chat.state.notices), 10, "the error")
+        assert chat.confirm is None

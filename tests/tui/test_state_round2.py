@@ -64,3 +64,11 @@ def test_places_stay_put_once_loaded_and_alt_a_finds_the_unread() -> None:
     assert state.next_unread() is None
     state.forget(CAROL)
     assert [c.name for c in state.order()] == ["bob"]  # the gaps close
+
+
+def test_a_renamed_contact_s_past_messages_carry_the_new_name() -> None:
+    from tests.tui.test_state import contact, message
+    state = loaded_state()
+    state.apply(message(BOB, "b1", "before"))
+    state.upsert_contact(contact(BOB, "Robert"))
+    assert state.conversations[BOB].messages[0].author_name == "Robert"

@@ -1,0 +1,61 @@
+"""The chat screen's second round (issue 23) in a real terminal (tmux), attached to real
+nodes: what a newcomer hit, gone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from p2pchat.core.identity import Identity
+from tests.nodes import NodeProcess, wait_for
+from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited, header, mutual
+
+pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
+              pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    term = Terminal()
+    yield term
+    term.close()
+
+
+def test_attached_screen_says_what_it_ignores_where_it_is_and_that_the_node_stays(
+    tmp_path: Path, terminal: Terminal,
+) -> None:
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        exit_file = tmp_path / "exit"
+        terminal.start(chat_argv(alice.home, "--relay", "127.0.0.1:9"), exit_file)
+        terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+        terminal.wait_screen(lambda s: "--relay --no-mdns did nothing" in s,
+                             "the options a running node did not take")
+
+        terminal.line("/id")
+        terminal.wait_screen(lambda s: f"reachable at {alice.addr}" in s, "the address")
+
+        # Numbers in the list; a second conversation; Alt+A to the one with news.
+        terminal.line(f"/add {Identity.generate().fingerprint} carol")
+        terminal.wait_screen(lambda s: "carol · offline" in header(s), "carol open")
+        terminal.wait_screen(lambda s: " 1 ● bob" in s and " 2 ○ carol" in s,
+                             "numbered conversations")
+        bob.cli("send", "alice", "news for you", check=True)
+        terminal.wait_screen(lambda s: " 1 ● bob (1)" in s, "bob's unread count, in place")
+        terminal.keys("M-a")
+        terminal.wait_screen(lambda s: "bob · online" in header(s) and "news for you" in s,
+                             "Alt+A to bob")
+
+        terminal.keys("C-c")  # attached, no draft: leaves at once, and says the node stays
+        assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+        said = (tmp_path / "exit.err").read_text()
+        pid = alice.json("status")["pid"]
+        assert f"still running in the background (pid {pid})" in said, said
+        assert f"'kill {pid}' stops it" in said
+    finally:
+        alice.close()
+        bob.close()
