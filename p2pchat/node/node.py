@@ -301,7 +301,9 @@ class Node(NodeCommands):
                  "outbound" if link.outbound else "inbound", event.pattern)
         self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
                           "name": self.views.display_name(key), "contact": is_contact,
-                          "address": format_addr(link.address)})
+                          "address": format_addr(link.address),
+                          "path": "direct" if link.relay is None else "relay",
+                          "relay": link.relay})
 
     def _hello(self, is_contact: bool) -> Hello:
         ports = list(dict.fromkeys(port for _, port in self.listen_addresses))

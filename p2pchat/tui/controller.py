@@ -112,8 +112,10 @@ class Controller:
         await self._load_current()
 
     async def _load_nearby(self) -> None:
-        nearby = (await self.backend.peers()).get("nearby") or []
+        peers = await self.backend.peers()
+        nearby = peers.get("nearby") or []
         self.state.nearby_now = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
+        self.state.set_links((peers.get("links") or [])[:MAX_NEARBY])
 
     async def _load_activity(self) -> None:
         """Each conversation's newest message, so the list is ordered by last activity."""
@@ -562,8 +564,11 @@ class Controller:
         if not links:
             lines.append("No live links.")
         for link in links:
+            relay = str(link.get("relay") or "").split("#")[0]
+            path = f"via relay {relay}" if link.get("path") == "relay" \
+                else f"direct {link.get('address')}"
             lines.append(f"link: {link.get('name')} {link.get('state')}"
-                         f" {link.get('direction')} {link.get('address')}")
+                         f" {link.get('direction')} {path}")
         for near in peers.get("nearby") or []:
             label = near.get("name") or "(private)"
             lines.append(f"nearby: {label} {near.get('fingerprint') or ''}"

@@ -45,6 +45,7 @@ class Conversation:
     last_activity: str = ""  # ISO time of the newest message: the list is ordered by it
     first_unread: str | None = None  # the id the "new messages" line sits above
     read_marked: str = ""  # the newest id the node was told we read
+    relay: str = ""  # the relay our link to them goes through; "" for a direct link
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -194,6 +195,14 @@ class ChatState:
         self.notice("info", f"{who} {change.get(clean(event.get('change')), 'changed in')}"
                             f" {conv.name}")
 
+    def set_links(self, links: list[Any]) -> None:
+        """Which links go through a relay, from `peers` (events keep it current after)."""
+        relayed = {clean(link.get("fingerprint")): clean(link.get("relay"))
+                   for link in links if isinstance(link, dict) and link.get("path") == "relay"}
+        for conv in self.conversations.values():
+            if conv.kind != "group":
+                conv.relay = relayed.get(conv.fingerprint, "")
+
     def forget(self, fingerprint: str) -> None:
         self.conversations.pop(fingerprint, None)
         self._places.pop(fingerprint, None)
@@ -256,6 +265,9 @@ class ChatState:
                 self._linked[fp] = up
             if conv is not None:
                 conv.online = up
+                if kind == "link_up":
+                    conv.relay = clean(event.get("relay")) if event.get("path") == "relay" \
+                        else ""
             refresh.add("status")
         elif kind == "key_mismatch":
             self.notice("warning",

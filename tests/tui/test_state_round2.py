@@ -72,3 +72,15 @@ def test_a_renamed_contact_s_past_messages_carry_the_new_name() -> None:
     state.apply(message(BOB, "b1", "before"))
     state.upsert_contact(contact(BOB, "Robert"))
     assert state.conversations[BOB].messages[0].author_name == "Robert"
+
+
+def test_a_relayed_link_shows_in_the_header_until_a_direct_one_replaces_it() -> None:
+    state = loaded_state()
+    state.select(BOB)
+    state.set_links([{"fingerprint": BOB, "path": "relay", "relay": "10.0.0.9:7400#ABC"}])
+    state.apply({"type": "link_up", "fingerprint": BOB, "name": "bob", "contact": True,
+                 "address": "10.0.0.9:7400", "path": "relay", "relay": "10.0.0.9:7400#ABC"})
+    assert render.header(state) == " bob · online via relay 10.0.0.9:7400"
+    state.apply({"type": "link_up", "fingerprint": BOB, "name": "bob", "contact": True,
+                 "address": "10.0.0.2:7331", "path": "direct", "relay": None})
+    assert render.header(state) == " bob · online"

@@ -3,7 +3,7 @@ nodes: what a newcomer hit, gone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -59,3 +59,30 @@ def test_attached_screen_says_what_it_ignores_where_it_is_and_that_the_node_stay
     finally:
         alice.close()
         bob.close()
+
+
+def test_the_header_and_peers_say_when_a_link_goes_via_a_relay(
+    tmp_path: Path, terminal: Terminal, make_node: Callable[[str], NodeProcess],
+) -> None:
+    from tests.relay_client import RelayProcess
+
+    relay = RelayProcess(tmp_path / "relay").start()
+    try:
+        via = f"127.0.0.1:{relay.port}#{relay.status['fingerprint']}"
+        alice, bob = make_node("alice"), make_node("bob")
+        alice.start("--relay", via)
+        bob.start("--relay", via)
+        # Fingerprints only, no addresses, no mDNS: the relay is their one path.
+        alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", check=True)
+        bob.cli("contacts", "add", alice.fingerprint, "--name", "alice", check=True)
+        exit_file = tmp_path / "exit"
+        terminal.start(chat_argv(alice.home), exit_file)
+        terminal.wait_screen(lambda s: f"bob · online via relay 127.0.0.1:{relay.port}"
+                             in header(s), "the relay in the header", timeout=40)
+        terminal.line("/peers")
+        terminal.wait_screen(lambda s: "link: bob contact" in s
+                             and f"via relay 127.0.0.1:{relay.port}" in s, "/peers")
+        terminal.keys("C-c")
+        assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+    finally:
+        relay.close()
