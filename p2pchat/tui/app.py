@@ -56,7 +56,12 @@ from prompt_toolkit.widgets import TextArea
 from p2pchat.core.messages import MAX_TEXT_BYTES
 from p2pchat.tui import render
 from p2pchat.tui.backend import ChatBackend
-from p2pchat.tui.commands import complete, secret_start, secret_without_slash
+from p2pchat.tui.commands import (
+    complete,
+    secret_start,
+    secret_without_slash,
+    split_message,
+)
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notify import Notifier
 from p2pchat.tui.sanitize import clean
@@ -396,7 +401,15 @@ class ChatApp:
         return Dimension.exact(len(self._all_notice_rows(self._main_width())))
 
     def _status_text(self) -> StyleAndTextTuples:
-        return list(render.status_line(self.state, self._columns()))
+        text = self.input.text
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size <= MAX_TEXT_BYTES * 3 // 4 or text.startswith("/"):
+            return list(render.status_line(self.state, self._columns()))
+        # Near the limit: how much is left, before Enter finds out.
+        counter = f" {size}/{MAX_TEXT_BYTES} bytes "
+        style = "class:status.warn" if size > MAX_TEXT_BYTES else "class:status"
+        line = list(render.status_line(self.state, max(1, self._columns() - len(counter))))
+        return [*line, (style, counter)]
 
     # ------------------------------------------------------------ keys
 
@@ -526,9 +539,10 @@ class ChatApp:
         text = self.input.text
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > MAX_TEXT_BYTES and not text.startswith("/"):
-            self.state.notice("error", f"that message is {size} bytes; the limit is"
-                                       f" {MAX_TEXT_BYTES}: shorten it or send it in parts")
-            self.redraw()
+            parts = split_message(text, MAX_TEXT_BYTES)
+            self.ask(f"That message is {size} bytes; the limit is {MAX_TEXT_BYTES}. Send it as"
+                     f" {len(parts)} messages? y/n (n: it stays here to shorten)",
+                     lambda: self._send_parts(parts))
             return
         if secret_without_slash(text):
             self.state.notice("error", "not sent: that is /network join without its \"/\", and"
@@ -541,6 +555,14 @@ class ChatApp:
         self.input.buffer.reset(append_to_history=keep)
         if text.strip():
             self.controller.submit(text)
+
+    def _send_parts(self, parts: list[str]) -> None:
+        self.confirm = None
+        self._scroll = 0
+        self.input.buffer.reset(append_to_history=False)
+        for part in parts:  # in order: the controller runs lines one after another
+            self.controller.submit(part)
+        self.redraw()
 
     def _complete_now(self, buffer: Buffer) -> None:
         """Complete from what is typed right now, not from a background run that may lag a

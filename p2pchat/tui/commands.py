@@ -300,3 +300,22 @@ def _complete_group(rest: str, names: Iterable[str]) -> list[tuple[str, int]]:
     wanted = name.lstrip().casefold()
     return [(n, -len(name.lstrip())) for n in sorted(set(names), key=str.casefold)
             if n.casefold().startswith(wanted) and n.casefold() != wanted]
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """A message too long to send, as parts of at most `limit` UTF-8 bytes each, broken after
+    a line or a word where one is near the end, never inside a character. Each part is sent as
+    typed text, so one that starts with "/" gets the "//" escape (it is never a command)."""
+    parts: list[str] = []
+    rest = text
+    while len(rest.encode("utf-8", "surrogatepass")) > limit - 1:  # room for an escape
+        room = rest.encode("utf-8", "surrogatepass")[:limit - 1]
+        cut = len(room.decode("utf-8", "ignore"))  # whole characters only
+        window = rest[:cut]
+        at = max(window.rfind("\n"), window.rfind(" ")) + 1
+        if at <= cut // 2:
+            at = cut  # no break near the end: cut the word
+        parts.append(rest[:at])
+        rest = rest[at:]
+    parts.append(rest)
+    return ["/" + part if part.startswith("/") else part for part in parts if part.strip()]

@@ -62,3 +62,25 @@ async def test_block_of_an_unknown_name_says_so_without_asking() -> None:
         await until(lambda: any("no contact named 'nobody'" in n.text
                                 for n in chat.state.notices), 10, "the error")
         assert chat.confirm is None
+
+
+async def test_a_long_paste_is_counted_and_offered_in_parts() -> None:
+    from p2pchat.core.messages import MAX_TEXT_BYTES
+    from p2pchat.tui.commands import split_message
+
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        chat.input.text = "word " * (MAX_TEXT_BYTES // 6)  # over 3/4 of the limit
+        status = "".join(text for _, text in chat._status_text())
+        assert f"/{MAX_TEXT_BYTES} bytes" in status
+        chat.input.text = "é" * 10 + " " + "x" * MAX_TEXT_BYTES
+        keys.send_text(ENTER)
+        await until(lambda: chat.confirm is not None, 10, "the offer")
+        assert "Send it as 2 messages" in chat.confirm[0]
+        keys.send_text("y")
+        await until(lambda: len(sent(backend)) == 2, 10, "both parts sent")
+        assert "".join(text for _, text in sent(backend)) == "é" * 10 + " " + "x" * MAX_TEXT_BYTES
+        assert chat.input.text == ""
+    parts = split_message("/" + "a" * 40, 16)
+    assert all(len(p.encode()) <= 16 for p in parts) and parts[0].startswith("//")
+    assert all(not p.startswith("/") or p.startswith("//") for p in parts)
