@@ -55,10 +55,15 @@ def read_network_passphrase(name: str, passphrase_file: str | None) -> bytes:
     elif os.environ.get(NETWORK_PASSPHRASE_ENV):
         text = os.environ[NETWORK_PASSPHRASE_ENV]
     elif sys.stdin.isatty():
-        text = getpass.getpass(f"Passphrase of network {name}: ")
-        # A typo would silently make another network: ask twice.
-        if getpass.getpass("Again: ") != text:
-            raise NetworkCommandError("the two passphrases differ; nothing was joined")
+        # A typo would silently make another network: ask twice, and again if they differ.
+        for _ in range(3):
+            text = getpass.getpass(f"Passphrase of network {name}: ")
+            if getpass.getpass(f"Passphrase of network {name}, again: ") == text:
+                break
+            print("The two differ; once more.", file=sys.stderr)
+        else:
+            raise NetworkCommandError("the two passphrases differed three times; nothing was"
+                                      " joined")
     else:
         raise NetworkCommandError(
             f"the network passphrase is needed: run this in a terminal, set"
@@ -90,6 +95,11 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
             net.check_name(args.name)
         except net.NetworkError as exc:
             raise NetworkCommandError(str(exc)) from None
+    if args.action == "list" and not args.identity_passphrase_file:
+        listed = _ask_node(home)  # the running node has them open: no passphrase to type
+        if listed is not None:
+            _print_view(listed, args.json)
+            return 0
     # Here --passphrase-file is the network's: the identity's has an option of its own.
     identity = load_identity(home, argparse.Namespace(
         passphrase_file=args.identity_passphrase_file,
@@ -97,11 +107,7 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     try:
         current = stored.load(home, identity)
         if args.action == "list":
-            names = [n.name for n in current]
-            if args.json:
-                print(json.dumps({"networks": names}))
-            else:
-                print("\n".join(names) if names else "In no network.")
+            _print_list(current, args.json)
             return 0
         if args.action == "join":
             passphrase = read_network_passphrase(args.name, args.passphrase_file)
@@ -117,4 +123,38 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     running = _tell_node(home, "network.reload")
     verb = "Joined" if args.action == "join" else "Left"
     print(f"{verb} network {args.name}" + (" (the running node knows)" if running else ""))
+    if args.action == "join":
+        print(f"Check code: {net.check_code(key)}. Everyone who typed the same passphrase sees"
+              " the same code; a different code means a different passphrase, and then you"
+              " do not see each other.")
     return 0
+
+
+def _ask_node(home: Path) -> dict[str, Any] | None:
+    from p2pchat.control_client import ControlClient, ControlError
+
+    try:
+        with ControlClient(home, timeout=10.0) as client:
+            result = client.call("network.list")
+    except (ControlError, OSError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _print_list(current: list[Any], as_json: bool) -> None:
+    from p2pchat.core import network as net
+
+    _print_view({"networks": [n.name for n in current],
+                 "check_codes": {n.name: net.check_code(n.key) for n in current}}, as_json)
+
+
+def _print_view(view: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(view))
+        return
+    names = [str(n) for n in view.get("networks") or []]
+    codes = view.get("check_codes") or {}
+    for name in names:
+        print(f"{name:<32} check code {codes.get(name, '?')}")
+    if not names:
+        print("In no network.")

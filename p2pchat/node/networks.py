@@ -206,7 +206,8 @@ class Networks:
         return self.view()
 
     def view(self) -> dict[str, Any]:
-        return {"networks": self.names()}
+        return {"networks": self.names(),
+                "check_codes": {n.name: net.check_code(n.key) for n in self._joined}}
 
     def peer_view(self, key: bytes) -> dict[str, Any]:
         name = self._met.get(key)

@@ -496,8 +496,15 @@ class Controller:
             self.state.notice("info", f"joining {command.name} (deriving its key)...")
             self._changed()
         result = await self.backend.network(command.action, command.name, command.passphrase)
-        names = ", ".join(clean(n) for n in result.get("networks") or []) or "none"
+        found = result.get("check_codes")
+        codes: dict[str, Any] = found if isinstance(found, dict) else {}
+        names = ", ".join(f"{clean(n)} (check code {clean(codes.get(n))})" if codes.get(n)
+                          else clean(n) for n in result.get("networks") or []) or "none"
         self.state.notice("info", f"networks: {names}")
+        if command.action == "join" and codes.get(command.name):
+            self.state.notice("info", "everyone who typed the same passphrase sees the same"
+                                      " check code; a different one means a different"
+                                      " passphrase, and you will not see each other")
         self.state.set_status(await self.backend.status())
 
     async def cmd_peers(self, _: str) -> None:

@@ -124,3 +124,36 @@ def test_settings_are_kept_in_the_home_and_the_port_across_restarts(tmp_path: Pa
     assert ports[0] == ports[1] and ports[0].startswith("127.0.0.1:"), ports
     run(home, "settings", "mdns", "--unset", check=True)
     assert json.loads(run(home, "settings", "--json").stdout) == {"listen": ["127.0.0.1:0"]}
+
+
+
+def test_network_list_needs_no_passphrase_while_the_node_runs(tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+
+    from tests.nodes import wait_for
+
+    home = tmp_path / "sealed"
+    secret = {"P2PCHAT_PASSPHRASE": "correct horse"}
+    run(home, "init", "--name", "alice", env=secret, check=True)
+    node = subprocess.Popen(
+        [sys.executable, "-m", "p2pchat", "--home", str(home), "node", "--no-mdns", "--listen",
+         "127.0.0.1:0"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env=cli_env(secret), start_new_session=True)
+    try:
+        wait_for(lambda: run(home, "status").returncode == 0, 20, "the node")
+        joined = run(home, "network", "join", "club", check=True,
+                     env=secret | {"P2PCHAT_NETWORK_PASSPHRASE": "owl"})
+        code = joined.stdout.split("Check code: ")[1][:9]
+        listed = run(home, "network", "list")  # no passphrase anywhere, and no terminal
+        assert listed.returncode == 0, listed
+        assert "club" in listed.stdout and f"check code {code}" in listed.stdout
+        assert json.loads(run(home, "network", "list", "--json").stdout)["check_codes"] == {
+            "club": code}
+    finally:
+        os.killpg(node.pid, signal.SIGTERM)
+        node.wait(timeout=15)
+    # With no node, the list is in the sealed file: the passphrase is asked for, by its name.
+    proc = run(home, "network", "list")
+    assert proc.returncode == 1 and "passphrase" in proc.stderr

@@ -163,11 +163,12 @@ def test_a_bad_relay_network_name_is_a_clean_error(tmp_path: Path) -> None:
 async def test_join_and_leave_through_the_node(make_local_node: MakeLocalNode) -> None:
     a = await make_local_node("alice")
     events = a.events.subscribe()
-    assert (await a.networks.join("class", "blue-otter-42")) == {"networks": ["class"]}
+    assert (await a.networks.join("class", "blue-otter-42")) == {
+        "networks": ["class"], "check_codes": {"class": "9006 1712"}}  # protocol.md 10.1
     assert stored.load(a.home, a.identity)[0].key == net.derive_key("class", b"blue-otter-42")
     assert "blue-otter-42" not in (a.home / stored.FILE_NAME).read_text()
     assert (await events.get())["type"] == "networks_changed"
-    assert (await a.networks.leave("class")) == {"networks": []}
+    assert (await a.networks.leave("class")) == {"networks": [], "check_codes": {}}
     for call in (a.networks.join("Bad Name", "x"), a.networks.join("class", "")):
         with pytest.raises(CommandError):
             await call
@@ -181,12 +182,15 @@ def test_network_commands_on_a_running_node(make_node: Any) -> None:
     proc = alice.cli("network", "join", "class", env=env, check=True)
     assert "the running node knows" in proc.stdout
     assert alice.json("status")["networks"] == ["class"]
-    assert alice.json("network", "list", "--json") == {"networks": ["class"]}
+    assert alice.json("network", "list", "--json") == {"networks": ["class"],
+                                                       "check_codes": {"class": "9006 1712"}}
+    assert "Check code: 9006 1712" in proc.stdout
     assert_clean_failure(alice.cli("network", "join", "class"))  # no passphrase, no terminal
     assert_clean_failure(alice.cli("network", "leave", "nope"))
     alice.cli("network", "leave", "class", check=True)
     assert alice.json("status")["networks"] == []
     (alice.home / stored.FILE_NAME).write_text("{damaged")
+    alice.stop()  # a running node answers `list` from what it has open; the file alone:
     assert_clean_failure(alice.cli("network", "list"))
 
 

@@ -3,6 +3,8 @@ input with the scripted backend of test_controller."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.aio import until
@@ -84,3 +86,16 @@ async def test_a_long_paste_is_counted_and_offered_in_parts() -> None:
     parts = split_message("/" + "a" * 40, 16)
     assert all(len(p.encode()) <= 16 for p in parts) and parts[0].startswith("//")
     assert all(not p.startswith("/") or p.startswith("//") for p in parts)
+
+
+async def test_a_network_join_shows_its_check_code() -> None:
+    class Networks(FakeBackend):
+        async def network(self, action: str, name: str = "",
+                          passphrase: str = "") -> dict[str, Any]:
+            return {"networks": [name], "check_codes": {name: "9006 1712"}}
+
+    async with running(Networks()) as (chat, keys):
+        keys.send_text(f"/network join club owl{ENTER}")
+        await until(lambda: any("club (check code 9006 1712)" in n.text
+                                for n in chat.state.notices), 10, "the code")
+        assert any("different passphrase" in n.text for n in chat.state.notices)
