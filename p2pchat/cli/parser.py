@@ -142,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("who", help="their name or fingerprint")
     unblock = action("unblock", "let a blocked contact reach you again")
     unblock.add_argument("who", help="their name or fingerprint")
+    verify = action("verify", "mark a contact verified: you compared safety numbers in person"
+                    " ('p2pchat safety NAME') and they matched")
+    verify.add_argument("who", help="their name or fingerprint")
+    verify.add_argument("--undo", action="store_true", help="not verified any more")
     rename = action("rename", "call a contact (or a request) something else")
     rename.add_argument("who", help="their name or fingerprint")
     rename.add_argument("new_name", metavar="NEW_NAME", help="the new name")

@@ -98,6 +98,7 @@ def _print_contacts(contacts: list[dict[str, Any]]) -> None:
         name = clean(c["name"])
         online = "online " if c["online"] else "offline"
         state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
+        state += "  verified" * (c.get("verified") is True)
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
@@ -115,6 +116,7 @@ _CONTACT_CALLS: dict[str, Call] = {
     "unblock": lambda a: ("contacts.unblock", {"who": a.who}),
     "rename": lambda a: ("contacts.rename", {"who": a.who, "name": a.new_name}),
     "remove": lambda a: ("contacts.remove", {"who": a.who}),
+    "verify": lambda a: ("contacts.verify", {"who": a.who, "verified": not a.undo}),
 }
 
 _GROUP_CALLS: dict[str, Call] = {

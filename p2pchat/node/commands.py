@@ -16,7 +16,7 @@ from p2pchat.core.identity import fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.net.addresses import Address, format_addr
 from p2pchat.node.config import CommandError, NodeConfig
-from p2pchat.node.conversations import Conversations
+from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.groups import Groups
 from p2pchat.node.health import StorageHealth
 from p2pchat.node.links import LinkTable
@@ -26,6 +26,7 @@ from p2pchat.node.outbox import Outbox
 from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relay_client import Relays
 from p2pchat.node.trust import Trust
+from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
 
@@ -51,6 +52,7 @@ class NodeCommands:
     health: StorageHealth
     reading: ReadPositions
     views: Views
+    verified: VerifiedKeys
 
     @property
     def db(self) -> Store:
@@ -90,6 +92,15 @@ class NodeCommands:
 
     async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
         return await self.trust.rename_contact(who, name)
+
+    def verify_contact(self, who: str, verified: bool) -> dict[str, Any]:
+        """Mark a contact verified (the safety numbers matched in person), or not any more."""
+        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        try:
+            self.verified.set(contact.key, verified, now_ms())
+        except OSError as exc:
+            raise CommandError("storage", f"could not save: {exc}") from None
+        return self.views.contact(contact)
 
     def rekey(self) -> dict[str, Any]:
         """New session keys now: every contact link is closed and dialled again at once (a new

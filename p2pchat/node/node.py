@@ -48,6 +48,7 @@ from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relay_client import Relays
 from p2pchat.node.sender import Sender
 from p2pchat.node.trust import Trust
+from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
 
@@ -101,9 +102,11 @@ class Node(NodeCommands):
             accept=self.links.accept_relayed, on_attached=self.links.dialer.wake_all,
             psk_for=self.networks.relay_psk,
         )
+        self.verified = VerifiedKeys(home)
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
-                           peer_of=lambda conv: self.conversations.peer_of(conv))
+                           peer_of=lambda conv: self.conversations.peer_of(conv),
+                           is_verified=self.verified.is_verified)
         self.sender = Sender(self.key, store=lambda: self.db, outbox=self.outbox,
                              spawn=self._spawn)
         self.conversations = Conversations(

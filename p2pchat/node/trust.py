@@ -173,7 +173,8 @@ class Trust:
             self._dropped(f"the inbox holds {self._config.max_requests}; the oldest went")
         addrs = [format_addr(a) for a in self._learned_addrs.get(key, [])]
         name = request.name
-        if db.contact_by_name(name) is not None:  # a stranger can't take a known name
+        namesake = db.contact_by_name(name)
+        if namesake is not None:  # a stranger can't take a known name
             suffix = f" ({short_fingerprint(key)})"
             name = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
         try:
@@ -183,8 +184,12 @@ class Trust:
             return
         self._request_sources[key] = source
         self._outbox.schedule_flush()
-        self._events.emit({"type": "contact_request", "fingerprint": fingerprint(key),
-                           "name": name, "note": request.note})
+        event: dict[str, Any] = {"type": "contact_request", "fingerprint": fingerprint(key),
+                                 "name": name, "note": request.note}
+        if namesake is not None:  # a new key under a contact's name: maybe them, maybe not
+            event["same_name_as"] = fingerprint(namesake.key)
+            event["same_name_verified"] = self._views.contact(namesake).get("verified") is True
+        self._events.emit(event)
 
     def _source_of(self, request: Contact) -> str | None:
         """The address a waiting request came from (after a restart: its dial-back host)."""

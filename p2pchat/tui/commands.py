@@ -52,8 +52,8 @@ COMMANDS: dict[str, Spec] = {
     "/network": Spec("ACTION", "join NAME PASSPHRASE, leave NAME, list: room passwords",
                      takes_rest=True),
     "/search": Spec("TEXT", "find TEXT in the open conversation", takes_rest=True),
-    "/verify": Spec("NAME", "the safety number with NAME, and your fingerprint as a QR code",
-                    "name"),
+    "/verify": Spec("NAME [yes|no]", "the safety number and your QR code; yes: they"
+                    " matched, mark NAME verified", "name"),
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
     "/group": Spec("ACTION [NAME]", "create NAME, list; in the open group: invite NAME,"
                    " remove NAME, members, leave"),

@@ -454,14 +454,25 @@ class Controller:
         self.state.show_page(f"{len(found)} found for {text!r} with {conv.name}",
                              lines or ["  nothing"])
 
-    async def cmd_verify(self, who: str) -> None:
-        conv = self._resolve(who)
+    async def cmd_verify(self, rest: str) -> None:
+        conv, answer = self._split_name(rest)
+        if answer.lower() in ("yes", "no"):
+            contact = await self.backend.verify(conv.fingerprint, answer.lower() == "yes")
+            self.state.upsert_contact(contact)
+            self.state.notice("info", f"{conv.name} is marked verified: a new key under their"
+                                      " name will be flagged" if answer.lower() == "yes"
+                              else f"{conv.name} is not marked verified any more")
+            return
+        if answer:
+            raise BackendError("usage", f"usage: /verify {conv.name} [yes|no]")
         rows = self._safety_rows(conv)
         me = self.state.me
         lines = [f"Safety number with {conv.name} (it must be the same on both screens;"
                  " compare it in person):", ""] + [f"  {row}" for row in rows]
         lines += ["", f"Your fingerprint: {me.fingerprint}",
-                  f"Theirs:           {conv.fingerprint}",
+                  f"Theirs:           {conv.fingerprint}", "",
+                  f"You marked {conv.name} verified." if conv.verified else
+                  f"The same on both screens? /verify {conv.name} yes marks them verified.",
                   "", "Your fingerprint as a QR code, for their phone or camera:"]
         lines += qr_lines(me.fingerprint)
         self.state.show_page(f"Verify {conv.name}", lines)

@@ -305,6 +305,8 @@ def header(state: ChatState) -> str:
     where = "online" if conv.online else "offline"
     if conv.online and conv.relay:  # slower, and the relay sees when we talk (not what)
         where = f"online via relay {conv.relay.split('#')[0]}"  # its key is in /peers
+    if conv.verified:
+        where += " · verified"
     if conv.state == "request":
         where = "asks to connect"
     elif conv.kind == "group":

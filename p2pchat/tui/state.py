@@ -46,6 +46,7 @@ class Conversation:
     first_unread: str | None = None  # the id the "new messages" line sits above
     read_marked: str = ""  # the newest id the node was told we read
     relay: str = ""  # the relay our link to them goes through; "" for a direct link
+    verified: bool = False  # safety numbers compared in person (the node keeps it)
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -154,6 +155,7 @@ class ChatState:
         conv.name = renamed
         conv.state = clean(contact.get("state")) or "contact"
         conv.note = clean(contact.get("note"))
+        conv.verified = contact.get("verified") is True
         conv.online = self._linked.get(fp, bool(contact.get("online")))
         self._ensure_selection()
         return conv
@@ -254,6 +256,13 @@ class ChatState:
             self.notice("request", f"{name} ({fp[:7]}) asks to connect"
                                    f"{': ' + note if note else ''} (/accept {name},"
                                    f" /block {name}, or /verify {name} first)")
+            namesake = self.conversations.get(clean(event.get("same_name_as")))
+            if namesake is not None and (event.get("same_name_verified") or namesake.verified):
+                # Signal's "safety number changed": a new key under a name we verified.
+                self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name of"
+                                       f" {namesake.name}, whom you VERIFIED. Its safety number"
+                                       f" is different: it may not be {namesake.name}. Compare"
+                                       f" in person (/verify {name}) before you accept.")
         elif kind in ("link_up", "link_down"):
             fp = clean(event.get("fingerprint"))
             conv = self.conversations.get(fp)
@@ -270,6 +279,9 @@ class ChatState:
                         else ""
             refresh.add("status")
         elif kind == "key_mismatch":
+            pinned = self.find(clean(event.get("name")))
+            if pinned is not None and pinned.verified:
+                self.notice("warning", f"WARNING: {pinned.name} is a contact you VERIFIED.")
             self.notice("warning",
                         f"WARNING: the peer at {clean(event.get('address'))} presented key"
                         f" {clean(event.get('presented'))}, not the one pinned for"

@@ -157,3 +157,31 @@ def test_network_list_needs_no_passphrase_while_the_node_runs(tmp_path: Path) ->
     # With no node, the list is in the sealed file: the passphrase is asked for, by its name.
     proc = run(home, "network", "list")
     assert proc.returncode == 1 and "passphrase" in proc.stderr
+
+
+def test_a_new_key_under_a_verified_contact_s_name_is_flagged(tmp_path: Path) -> None:
+    from tests.faults import EventLog
+    from tests.nodes import wait_for
+    from tests.tui.test_tmux import mutual
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    impostor = NodeProcess(tmp_path / "impostor", "bob").start()
+    events = EventLog(alice.home)
+    try:
+        mutual(alice, bob, "alice", "bob")
+        alice.cli("contacts", "verify", "bob", check=True)
+        assert [c["verified"] for c in alice.json("contacts", "list")] == [True]
+        assert "verified" in alice.cli("contacts").stdout
+        impostor.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr",
+                     alice.addr, check=True)
+        request = wait_for(lambda: events.of("contact_request"), 20, "the request")[0][1]
+        assert request["same_name_as"] == bob.fingerprint
+        assert request["same_name_verified"] is True
+        alice.cli("contacts", "verify", "bob", "--undo", check=True)
+        assert [c["verified"] for c in alice.json("contacts", "list")
+                if c["name"] == "bob"] == [False]
+    finally:
+        events.close()
+        for node in (alice, bob, impostor):
+            node.close()

@@ -99,3 +99,21 @@ async def test_a_network_join_shows_its_check_code() -> None:
         await until(lambda: any("club (check code 9006 1712)" in n.text
                                 for n in chat.state.notices), 10, "the code")
         assert any("different passphrase" in n.text for n in chat.state.notices)
+
+
+async def test_verify_yes_marks_the_contact_verified() -> None:
+    from tests.tui.test_state import BOB, contact
+
+    class Verifying(FakeBackend):
+        async def verify(self, who: str, verified: bool) -> dict[str, Any]:
+            self.calls.append(("verify", (who, verified)))
+            return contact(BOB, "bob") | {"verified": verified}
+
+    backend = Verifying()
+    async with running(backend) as (chat, keys):
+        keys.send_text(f"/verify bob{ENTER}")
+        await until(lambda: chat.state.page is not None, 10, "the safety number page")
+        assert any("/verify bob yes" in text for _, text in chat.state.page.lines)
+        keys.send_text(f"/verify bob yes{ENTER}")
+        await until(lambda: chat.state.conversations[BOB].verified, 10, "marked")
+        assert ("verify", (BOB, True)) in backend.calls

@@ -84,3 +84,15 @@ def test_a_relayed_link_shows_in_the_header_until_a_direct_one_replaces_it() -> 
     state.apply({"type": "link_up", "fingerprint": BOB, "name": "bob", "contact": True,
                  "address": "10.0.0.2:7331", "path": "direct", "relay": None})
     assert render.header(state) == " bob · online"
+
+
+def test_a_new_key_under_a_verified_name_warns_loudly() -> None:
+    from tests.tui.test_state import DAVE, contact
+    state = loaded_state()
+    state.upsert_contact(contact(BOB, "bob") | {"verified": True})
+    state.select(BOB)
+    assert render.header(state).endswith("· verified")
+    state.apply({"type": "contact_request", "fingerprint": DAVE, "name": "bob (ABCDEFG)",
+                 "note": "", "same_name_as": BOB, "same_name_verified": True})
+    warning = state.notices[-1]
+    assert warning.kind == "warning" and "NEW KEY" in warning.text and "VERIFIED" in warning.text
