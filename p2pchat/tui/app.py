@@ -354,6 +354,11 @@ class ChatApp:
         elif self._scroll and len(rows) > self._total_rows:
             self._scroll += len(rows) - self._total_rows  # keep the rows being read in place
             self.new_below = self.state.page is None
+        if self.state.jump_to is not None and self.state.page is None:
+            at = render.message_row(self.state, width, self.state.jump_to)
+            self.state.jump_to = None
+            if at is not None:  # the message a third of the way down the pane
+                self._scroll = max(0, len(rows) - at - max(1, (2 * height) // 3))
         self._total_rows = len(rows)
         self._page_rows = max(1, height - 1)
         self._scroll = max(0, min(self._scroll, len(rows) - height))
@@ -528,6 +533,8 @@ class ChatApp:
                 buffer.cancel_completion()
             elif self.state.page is not None:
                 self.state.page = None
+            elif self.state.search_term:
+                self.state.search_term = ""  # the marks of a /search go
             else:
                 self.state.clear_notices()
             self.redraw()

@@ -51,7 +51,9 @@ COMMANDS: dict[str, Spec] = {
     "/nearby": Spec("", "people on this network (then /add NUMBER)"),
     "/network": Spec("ACTION", "join NAME PASSPHRASE, leave NAME, list: room passwords",
                      takes_rest=True),
-    "/search": Spec("TEXT", "find TEXT in the open conversation", takes_rest=True),
+    "/search": Spec("TEXT", "find TEXT in every conversation, marked; then /jump N",
+                    takes_rest=True),
+    "/jump": Spec("N", "open result N of the last /search, at that message"),
     "/verify": Spec("NAME [yes|no]", "the safety number and your QR code; yes: they"
                     " matched, mark NAME verified", "name"),
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),

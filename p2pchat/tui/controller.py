@@ -41,6 +41,7 @@ HISTORY_LIMIT = 500  # messages read per conversation when it is opened
 MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on forever
 MAX_NEARBY = 500
 MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
+MAX_FOUND = 200  # /search results shown
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
 
@@ -440,19 +441,43 @@ class Controller:
         self.state.show_page("Nearby", lines + _hidden_nearby(peers))
 
     async def cmd_search(self, text: str) -> None:
-        conv = self.state.current
-        if conv is None:
-            raise BackendError("usage", "open a conversation first: /msg NAME")
+        """TEXT in every conversation, the open one first; /jump N opens result N."""
         if not text:
             raise BackendError("usage", "usage: /search TEXT")
-        if not conv.loaded:
-            await self._load_current()
         wanted = text.casefold()
-        found = [m for m in conv.messages if wanted in m.text.casefold()]
-        lines = [f"  {m.sent_at[:16].replace('T', ' ')} {m.author_name}: {m.text}"
-                 for m in found]
-        self.state.show_page(f"{len(found)} found for {text!r} with {conv.name}",
-                             lines or ["  nothing"])
+        current = self.state.current
+        convs = [c for c in self.state.order() if c.state != "request"]
+        convs.sort(key=lambda c: c is not current)  # stable: the open one first
+        found: list[tuple[Conversation, Any]] = []
+        for conv in convs[:MAX_ACTIVITY_READS]:
+            if not conv.loaded:
+                self.state.load_history(conv.fingerprint,
+                                        await self.backend.history(conv.fingerprint,
+                                                                   HISTORY_LIMIT))
+            found += [(conv, m) for m in conv.messages if wanted in m.text.casefold()]
+            if len(found) >= MAX_FOUND:
+                break
+        found = found[:MAX_FOUND]
+        self.state.found = [(conv.fingerprint, m.id) for conv, m in found]
+        self.state.search_term = text
+        lines = [f"  {n}. [{conv.name}] {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
+                 f" {' '.join(m.text.split())}" for n, (conv, m) in enumerate(found, 1)]
+        where = f"{len(convs)} conversation{'s' * (len(convs) != 1)}"
+        tail = ["", "/jump N opens result N at that message; Esc ends the marking."]
+        self.state.show_page(f"{len(found)} found for {text!r} in {where}",
+                             [*lines, *tail] if lines else ["  nothing"])
+
+    async def cmd_jump(self, number: str) -> None:
+        if not number.isdigit() or not 1 <= int(number) <= len(self.state.found):
+            raise BackendError("usage", f"/jump N: a result of the last /search (1 to"
+                                        f" {len(self.state.found)})" if self.state.found
+                               else "/search TEXT first, then /jump N")
+        conv_id, message_id = self.state.found[int(number) - 1]
+        conv = self.state.conversations.get(conv_id)
+        if conv is None:
+            raise BackendError("unknown_contact", "that conversation is gone")
+        await self.switch_to(conv)
+        self.state.jump_to = message_id
 
     async def cmd_verify(self, rest: str) -> None:
         conv, answer = self._split_name(rest)
@@ -584,7 +609,7 @@ class Controller:
         for link in links:
             relay = str(link.get("relay") or "").split("#")[0]
             path = f"via relay {relay}" if link.get("path") == "relay" \
-                else f"direct {link.get('address')}"
+                else f"{link.get('address')}"
             lines.append(f"link: {link.get('name')} {link.get('state')}"
                          f" {link.get('direction')} {path}")
         for near in peers.get("nearby") or []:

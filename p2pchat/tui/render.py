@@ -7,7 +7,7 @@ it entered the state.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
@@ -47,6 +47,7 @@ STYLE_RULES = {
     "day": "ansibrightblack",
     "newline": "ansired",
     "more": "reverse ansiyellow",
+    "found": "reverse ansiyellow",  # what /search found
 }
 
 
@@ -199,19 +200,64 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
         loading = "" if conv.loaded else " (loading)"
         return wrap([("class:empty", f"No messages with {conv.name} yet{loading}.")], width)
     rows = []
+    for _, _, chunk in _message_rows(state, conv, width, today):
+        rows += chunk
+    return rows
+
+
+def message_row(state: ChatState, width: int, message_id: str) -> int | None:
+    """The row the open conversation's message `message_id` starts at (a /search jump)."""
+    conv = state.current
+    if conv is None or state.page is not None or conv.state == "request":
+        return None
+    row = 0
+    for shown, rules, chunk in _message_rows(state, conv, width, None):
+        if shown == message_id:
+            return row + rules
+        row += len(chunk)
+    return None
+
+
+def _message_rows(state: ChatState, conv: Conversation, width: int,
+                  today: date | None) -> Iterator[tuple[str, int, list[Fragments]]]:
+    """Each message's id, how many rules (day, "new messages") come first, and its rows."""
     day = ""
     today = today or datetime.now().astimezone().date()
     for message in conv.messages:
+        rows: list[Fragments] = []
         label = day_label(message.sent_at)
         if label != day:
             day = label
             rows.append(_rule(label, width, "class:day"))
         if message.id == conv.first_unread:
             rows.append(_rule("new messages", width, "class:newline"))
+        rules = len(rows)
         fragments, indent = _message(message, today)
+        if state.search_term:
+            fragments = highlight(fragments, state.search_term, start=2)
         for line_index, line in enumerate(_split_newlines(fragments)):
             rows += wrap(([("", " " * indent)] if line_index else []) + line, width, indent)
-    return rows
+        yield message.id, rules, rows
+
+
+def highlight(fragments: Fragments, term: str, start: int = 0) -> Fragments:
+    """`term` (case does not matter) marked in the fragments from index `start` on."""
+    wanted = term.casefold()
+    out: Fragments = list(fragments[:start])
+    for style, text in fragments[start:]:
+        folded = text.casefold()
+        at = 0
+        while wanted and len(folded) == len(text):  # casefold kept the length: safe to cut
+            found = folded.find(wanted, at)
+            if found < 0:
+                break
+            if found > at:
+                out.append((style, text[at:found]))
+            out.append((f"{style} class:found", text[found:found + len(term)]))
+            at = found + len(term)
+        if at < len(text):
+            out.append((style, text[at:]))
+    return out
 
 
 def welcome_rows(state: ChatState, width: int) -> list[Fragments]:

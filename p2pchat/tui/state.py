@@ -92,6 +92,9 @@ class ChatState:
         self.starting = False  # the node is still starting behind the first screen
         self.discovering = False  # mDNS is starting behind the screen
         self.node_pid: int | None = None
+        self.search_term = ""  # what /search found is marked in the conversations (Esc ends)
+        self.found: list[tuple[str, str]] = []  # (conversation, message id) of each result
+        self.jump_to: str | None = None  # a message the pane scrolls to once (/jump)
         self.listen: list[str] = []  # the node's listening addresses, as status gives them
         self.relays: list[dict[str, Any]] = []
         self._numbers_fixed = False

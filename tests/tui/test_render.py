@@ -118,7 +118,7 @@ def test_help_descriptions_wrap_under_their_own_column() -> None:
     from p2pchat.tui.state import Page
 
     lines = help_lines()
-    column = lines[1].index("open the conversation")  # where every description starts
+    column = lines[1].index("open NAME")  # where every description starts
     rows = [text_of(r) for r in render.page_rows(Page("Help", [("info", t) for t in lines]), 74)]
     commands = rows[1:rows.index("Keys:")]
     continued = [r for r in commands if not r.lstrip().startswith("/")]

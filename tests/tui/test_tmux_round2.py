@@ -86,3 +86,47 @@ def test_the_header_and_peers_say_when_a_link_goes_via_a_relay(
         assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
     finally:
         relay.close()
+
+
+
+def test_search_covers_every_conversation_marks_and_jumps(
+    tmp_path: Path, terminal: Terminal,
+) -> None:
+    import re
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    carol = NodeProcess(tmp_path / "carol", "carol").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        mutual(alice, carol, "alice", "carol")
+        bob.cli("send", "alice", "the picnic is at noon", check=True)
+        later = "".join(f"line {n}\n" for n in range(60))  # pushes it off the first screen
+        carol.cli("send", "alice", "--lines", input="a picnic basket from carol\n" + later,
+                  check=True)
+        wait_for(lambda: len(alice.log_json("carol")) == 61, 20, "carol's messages")
+        exit_file = tmp_path / "exit"
+        terminal.start(chat_argv(alice.home), exit_file)
+        terminal.wait_screen(lambda s: " · online" in header(s), "a conversation open")
+        terminal.line("/msg bob")
+        terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+        terminal.line("/search PICNIC")
+        screen = terminal.wait_screen(lambda s: "2 found for 'PICNIC'" in header(s),
+                                      "results from every conversation")
+        assert "1. [bob]" in screen and "2. [carol]" in screen  # the open one first
+        terminal.line("/jump 2")
+        screen = terminal.wait_screen(lambda s: "carol · online" in header(s)
+                                      and "carol: a picnic basket from carol" in s,
+                                      "the jump to an old message")
+        assert "line 59" not in screen  # scrolled up to it, not at the end
+        styled = terminal.tmux("capture-pane", "-p", "-e", "-t", "chat")
+        assert re.search(r"\x1b\[[0-9;]*7[0-9;]*m(\x1b\[[0-9;]*m)*picnic", styled), styled
+        terminal.keys("Escape")  # the marks go
+        terminal.wait_screen(lambda s: not re.search(
+            r"\x1b\[[0-9;]*7[0-9;]*m(\x1b\[[0-9;]*m)*picnic",
+            terminal.tmux("capture-pane", "-p", "-e", "-t", "chat")), "the marks gone")
+        terminal.keys("C-c")
+        assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+    finally:
+        for node in (alice, bob, carol):
+            node.close()
