@@ -54,8 +54,8 @@ COMMANDS: dict[str, Spec] = {
     "/search": Spec("TEXT", "find TEXT in every conversation, marked; then /jump N",
                     takes_rest=True),
     "/jump": Spec("N", "open result N of the last /search, at that message"),
-    "/verify": Spec("NAME [yes|no]", "the safety number and your QR code; yes: they"
-                    " matched, mark NAME verified", "name"),
+    "/verify": Spec("NAME [yes|no]", "safety number and QR code; /verify NAME yes once they"
+                    " matched", "name"),
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
     "/group": Spec("ACTION [NAME]", "create NAME, list; in the open group: invite NAME,"
                    " remove NAME, members, leave"),
@@ -65,16 +65,23 @@ COMMANDS: dict[str, Spec] = {
     "/help": Spec("", "this list (Esc returns to the conversation)"),
     "/quit": Spec("", "leave (Ctrl-D on an empty line too)"),
 }
-ALIASES = {"/to": "/msg", "/q": "/quit"}
+# IRC habits: run like the others, told in one line of /help (IRC_HELP), not one each.
+IRC_COMMANDS: dict[str, Spec] = {
+    "/me": Spec("TEXT", "an action: others see * NAME TEXT", takes_rest=True),
+    "/j": Spec("NAME", "open a conversation or group (never sends anything)", "name"),
+    "/names": Spec("", "the open group's members, else your contacts"),
+}
+ALIASES = {"/to": "/msg", "/q": "/quit", "/query": "/msg", "/join": "/j"}
+IRC_HELP = "  IRC: /me TEXT, /query NAME (/msg), /j NAME (opens, sends nothing), /names."
 KEYS_HELP = (
     "Keys:",
     "  Tab completes commands and names. Alt+Up/Down, Ctrl-P/N or Alt+1..9 (the list's"
     " numbers) switch conversation, Alt+A to the next unread; each keeps its draft.",
-    "  Alt+Enter or Ctrl-J starts a new line in a message.",
+    "  Alt+Enter or Ctrl-J starts a new line in a message; //text sends text starting with /.",
     "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."
     " Esc closes this page and clears the notices.",
     "  Ctrl-D deletes a character, and quits on an empty line; Ctrl-C quits (asking first if"
-    " a draft would be lost). //text sends text starting with /.",
+    " a draft would be lost).",
 )
 
 
@@ -138,7 +145,11 @@ def parse(line: str) -> Command | None:
     verb, _, rest = line.partition(" ")
     verb = canonical(verb)
     rest = rest.strip()
-    spec = COMMANDS.get(verb)
+    spec = COMMANDS.get(verb) or IRC_COMMANDS.get(verb)
+    if verb == "/me":
+        if not rest:
+            raise ParseError("usage: /me TEXT")
+        return SendText(f"/me {rest}")  # shown as an action; other clients see "/me TEXT"
     if spec is None:
         raise ParseError(f"unknown command {verb}: /help lists them")
     if verb == "/add":
@@ -244,7 +255,7 @@ def secret_without_slash(text: str) -> bool:
 
 
 def usage(command: str) -> str:
-    args = COMMANDS[command].args
+    args = (COMMANDS.get(command) or IRC_COMMANDS[command]).args
     return f"{command} {args}" if args else command
 
 
@@ -252,7 +263,7 @@ def help_lines() -> list[str]:
     lines = ["Enter sends what you type to the open conversation. Commands:"]
     width = max(len(usage(cmd)) for cmd in COMMANDS)
     lines += [f"  {usage(cmd):<{width}}  {spec.help}" for cmd, spec in COMMANDS.items()]
-    return lines + list(KEYS_HELP)
+    return [*lines, IRC_HELP, *KEYS_HELP]
 
 
 def complete(text: str, names: Iterable[str],
@@ -273,10 +284,11 @@ def complete(text: str, names: Iterable[str],
     verb, space, rest = text.partition(" ")
     if not space:
         # A command that takes more gets its space too: what is typed next is its argument.
-        verbs = list(COMMANDS) + list(ALIASES)
-        return [(cmd + " " * bool(COMMANDS[canonical(cmd)].args), -len(text)) for cmd in verbs
+        specs = COMMANDS | IRC_COMMANDS
+        verbs = list(specs) + list(ALIASES)
+        return [(cmd + " " * bool(specs[canonical(cmd)].args), -len(text)) for cmd in verbs
                 if cmd.startswith(verb.lower())]
-    spec = COMMANDS.get(canonical(verb))
+    spec = COMMANDS.get(canonical(verb)) or IRC_COMMANDS.get(canonical(verb))
     if canonical(verb) == "/group":
         return _complete_group(rest, names)
     if spec is None or not spec.completes:

@@ -18,6 +18,7 @@ from p2pchat.core.text import counted, hidden_nearby
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
     COMMANDS,
+    IRC_COMMANDS,
     AddContact,
     AddNearby,
     Command,
@@ -261,7 +262,7 @@ class Controller:
     def handlers(self) -> dict[str, Callable[[str], Awaitable[None]]]:
         """Command name -> what it does with its argument: the method `cmd_<name>`. A new
         command is one Spec in commands.COMMANDS and one such method."""
-        return {name[1:]: getattr(self, f"cmd_{name[1:]}") for name in COMMANDS
+        return {name[1:]: getattr(self, f"cmd_{name[1:]}") for name in COMMANDS | IRC_COMMANDS
                 if hasattr(self, f"cmd_{name[1:]}")}
 
     async def _send(self, text: str) -> None:
@@ -466,6 +467,16 @@ class Controller:
         tail = ["", "/jump N opens result N at that message; Esc ends the marking."]
         self.state.show_page(f"{len(found)} found for {text!r} in {where}",
                              [*lines, *tail] if lines else ["  nothing"])
+
+    async def cmd_j(self, who: str) -> None:
+        await self.switch_to(self._resolve(who))  # the whole rest is the name: nothing sent
+
+    async def cmd_names(self, _: str) -> None:
+        conv = self.state.current
+        if conv is not None and conv.kind == "group":
+            await self.cmd_group("members")
+        else:
+            await self.cmd_contacts("")
 
     async def cmd_jump(self, number: str) -> None:
         if not number.isdigit() or not 1 <= int(number) <= len(self.state.found):

@@ -320,7 +320,12 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
                       (author_style(message.author, message.own), message.author_name),
                       ("", ": ")]
     indent = get_cwidth(stamp) + 1
-    out.append(("", message.text))
+    text = message.text
+    if text.startswith("/me ") and text[4:].strip():  # an action, as IRC shows it
+        out[1:] = [("", "* "), (author_style(message.author, message.own),
+                                message.author_name), ("", " ")]
+        text = text[4:]
+    out.append(("", text))
     if message.own and message.status:
         mark_style = "class:mark.delivered" if message.status == "delivered" else "class:mark"
         out.append((mark_style, " " + STATUS_MARKS.get(message.status, message.status)))

@@ -88,7 +88,7 @@ def test_completion_of_commands_and_names() -> None:
     assert complete("/a", names) == [("/add ", -2), ("/addr ", -2), ("/accept ", -2)]
     assert complete("/addr b", names) == [("Bea", -1), ("bob", -1)]
     assert complete("/TO", names) == [("/to ", -3)]
-    assert complete("/m", names) == [("/msg ", -2)]
+    assert complete("/m", names) == [("/msg ", -2), ("/me ", -2)]
     assert complete("/pe", names) == [("/peers", -3)]  # nothing follows: no space
     assert complete("/to b", names) == [("Bea", -1), ("bob", -1)]
     assert complete("/msg bob", names) == []  # already whole
@@ -129,3 +129,14 @@ def test_group_completes_its_actions_then_names() -> None:
     assert complete("/group me", names) == [("members", -2)]
     assert complete("/group invite c", names) == [("carol", -1)]
     assert complete("/group create c", names) == []  # a new name: nothing to offer
+
+
+def test_irc_habits() -> None:
+    assert parse("/me waves") == SendText("/me waves")
+    assert parse("/query bob hi") == Named("msg", "bob hi")
+    assert parse("/join bob") == Named("j", "bob")
+    assert parse("/names") == Plain("names")
+    for bad in ("/me", "/j"):
+        with pytest.raises(ParseError):
+            parse(bad)
+    assert ("/me ", -3) in complete("/me", [])

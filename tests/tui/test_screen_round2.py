@@ -117,3 +117,18 @@ async def test_verify_yes_marks_the_contact_verified() -> None:
         keys.send_text(f"/verify bob yes{ENTER}")
         await until(lambda: chat.state.conversations[BOB].verified, 10, "marked")
         assert ("verify", (BOB, True)) in backend.calls
+
+
+async def test_j_opens_and_never_sends_and_me_is_an_action() -> None:
+    from p2pchat.tui import render
+
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        keys.send_text(f"/j club topsecret{ENTER}")
+        await until(lambda: any("no conversation named 'club topsecret'" in n.text
+                                for n in chat.state.notices), 10, "the refusal")
+        keys.send_text(f"/me waves{ENTER}")
+        await until(lambda: sent(backend), 10, "the action sent")
+        assert sent(backend) == [(chat.state.selected, "/me waves")]
+        text = "".join(t for _, t in render.history(chat.state)[0])
+        assert "* me waves" in text
