@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.reach import local_addresses, reachable
 from p2pchat.tui.safety import safety_rows
 from p2pchat.tui.sanitize import clean
-from p2pchat.tui.state import ChatState, Conversation
+from p2pchat.tui.state import ChatState, Conversation, group_key
 
 log = logging.getLogger("p2pchat.tui")
 
@@ -43,6 +44,7 @@ MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on f
 MAX_NEARBY = 500
 MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
 MAX_FOUND = 200  # /search results shown
+ERROR_LIFETIME = 20.0  # seconds an error notice stays once something else is typed
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
 
@@ -141,7 +143,10 @@ class Controller:
         readable = conv is not None and (conv.state == "contact" or conv.kind == "group")
         if conv is None or not readable or not conv.loaded or not conv.messages:
             return
-        newest = conv.messages[-1].id
+        sent = [m for m in conv.messages if not m.system]  # the node knows only these
+        if not sent:
+            return
+        newest = sent[-1].id
         if newest != conv.read_marked:
             conv.read_marked = newest
             await self.backend.mark_read(conv.fingerprint, newest)
@@ -223,6 +228,8 @@ class Controller:
             await self.execute(line)
 
     async def execute(self, line: str) -> None:
+        # Errors about what was typed a while ago are no news any more.
+        self.state.drop_notices(kind="error", said_before=time.monotonic() - ERROR_LIFETIME)
         try:
             command = parse_command(line)
         except ParseError as exc:
@@ -297,8 +304,11 @@ class Controller:
         contact = await self.backend.add_contact(fingerprint_text, name, addrs)
         conv = self.state.upsert_contact(contact)
         if conv is not None:
-            self.state.notice("info", f"added {conv.name}; they see a request until they"
-                                      " add you too")
+            if conv.online:
+                self.state.notice("info", f"added {conv.name}: linked, you can chat")
+            else:  # dropped when the link comes up (they had added us, or accept)
+                self.state.notice("info", f"added {conv.name}; they see a request until they"
+                                          " add you too", key=f"pending:{conv.fingerprint}")
             await self.switch_to(conv)
 
     async def _add_nearby(self, who: str) -> None:
@@ -455,7 +465,8 @@ class Controller:
                 self.state.load_history(conv.fingerprint,
                                         await self.backend.history(conv.fingerprint,
                                                                    HISTORY_LIMIT))
-            found += [(conv, m) for m in conv.messages if wanted in m.text.casefold()]
+            found += [(conv, m) for m in conv.messages
+                      if not m.system and wanted in m.text.casefold()]
             if len(found) >= MAX_FOUND:
                 break
         found = found[:MAX_FOUND]
@@ -601,15 +612,19 @@ class Controller:
                 lines.append(f"  {member.get('name')}{marks}: {online}")
             self.state.show_page(f"Members of {conv.name}", lines)
             return
+        # Keyed as the node's group_changed event is: one notice, whichever comes first.
         if action == "invite":
             group = await self.backend.invite(conv.fingerprint, name)
-            self.state.notice("info", f"invited {name} to {conv.name}")
+            self.state.notice("info", f"invited {name} to {conv.name}",
+                              key=group_key(conv.fingerprint, "add", name))
         elif action == "remove":
             group = await self.backend.remove_member(conv.fingerprint, name)
-            self.state.notice("info", f"removed {name} from {conv.name}")
+            self.state.notice("info", f"removed {name} from {conv.name}",
+                              key=group_key(conv.fingerprint, "remove", name))
         else:
             group = await self.backend.leave_group(conv.fingerprint)
-            self.state.notice("info", f"you left {conv.name} (its history is kept)")
+            self.state.notice("info", f"you left {conv.name} (its history is kept)",
+                              key=group_key(conv.fingerprint, "leave", "you"))
         self.state.upsert_group(group)
 
     def _show_peers(self, peers: dict[str, Any]) -> None:

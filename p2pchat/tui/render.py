@@ -320,6 +320,8 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
                       (author_style(message.author, message.own), message.author_name),
                       ("", ": ")]
     indent = get_cwidth(stamp) + 1
+    if message.system:  # what happened (a member joined): no author, quieter
+        return [("class:time", stamp + " "), ("class:empty", "— " + message.text)], indent
     text = message.text
     if text.startswith("/me ") and text[4:].strip():  # an action, as IRC shows it
         out[1:] = [("", "* "), (author_style(message.author, message.own),

@@ -7,8 +7,10 @@ way in (see sanitize.py), so nothing kept here can drive the terminal.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from p2pchat.tui.sanitize import clean
@@ -29,6 +31,7 @@ class Message:
     sent_at: str  # ISO 8601 UTC, as the node gives it; sorts in time order
     own: bool
     status: str | None = None  # own messages: queued, sent or delivered
+    system: bool = False  # a line the screen adds (who joined a group): not from the node
 
 
 @dataclass
@@ -56,6 +59,8 @@ class Conversation:
 class Notice:
     kind: str  # info, error, warning or request: picks the colour
     text: str
+    key: str = ""  # what it is about: one notice per key, dropped when it is out of date
+    at: float = 0.0  # time.monotonic() when it was said: old errors go
 
 
 @dataclass
@@ -92,6 +97,7 @@ class ChatState:
         self.starting = False  # the node is still starting behind the first screen
         self.discovering = False  # mDNS is starting behind the screen
         self.node_pid: int | None = None
+        self._lines = 0  # lines added by the screen (add_line), for their ids
         self.search_term = ""  # what /search found is marked in the conversations (Esc ends)
         self.found: list[tuple[str, str]] = []  # (conversation, message id) of each result
         self.jump_to: str | None = None  # a message the pane scrolls to once (/jump)
@@ -185,20 +191,31 @@ class ChatState:
         return conv
 
     def _group_event(self, event: dict[str, Any]) -> None:
-        """Joined, or someone came or went: the side panel, and one line saying so."""
+        """Joined, or someone came or went: the side panel, one notice (the command that did
+        it may have said it already), and a line in the group's conversation."""
         conv = self.upsert_group(event)
         if conv is None:
             return
         if event.get("type") == "group_joined":
-            self.notice("info", f"{clean(event.get('by_name'))} added you to the group"
-                                f" {conv.name} (/msg {conv.name})")
+            text = f"{clean(event.get('by_name'))} added you to the group {conv.name}"
+            self.notice("info", f"{text} (/msg {conv.name})")
+            self.add_line(conv, text)
             return
         who = "you" if event.get("you") else clean(event.get("member_name"))
+        kind = clean(event.get("change"))
         change = {"add": "joined", "remove": "were removed from" if who == "you"
                   else "was removed from", "leave": "left",
                   "transfer": "now own" if who == "you" else "now owns"}
-        self.notice("info", f"{who} {change.get(clean(event.get('change')), 'changed in')}"
-                            f" {conv.name}")
+        text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
+        self.notice("info", text, key=group_key(conv.fingerprint, kind, who))
+        self.add_line(conv, text)
+
+    def add_line(self, conv: Conversation, text: str) -> None:
+        """A line of what happened, in the conversation at this time (kept for this screen)."""
+        self._lines += 1
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        self._add_message(conv, {"id": f"line-{self._lines}", "text": text, "sent_at": now},
+                          count_unread=False, system=True)
 
     def set_links(self, links: list[Any]) -> None:
         """Which links go through a relay, from `peers` (events keep it current after)."""
@@ -275,6 +292,8 @@ class ChatState:
             known = conv is not None or bool(event.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
                 self._linked[fp] = up
+            if conv is not None and up:
+                self.drop_notices(key=f"pending:{fp}")  # linked: they added us too
             if conv is not None:
                 conv.online = up
                 if kind == "link_up":
@@ -312,7 +331,7 @@ class ChatState:
         return refresh
 
     def _add_message(self, conv: Conversation, event: dict[str, Any], *,
-                     count_unread: bool) -> None:
+                     count_unread: bool, system: bool = False) -> None:
         message_id = clean(event.get("id"))
         own = bool(event.get("own"))
         status = clean(event.get("status")) if own else None
@@ -328,7 +347,7 @@ class ChatState:
             id=message_id, author=clean(event.get("author")),
             author_name=clean(event.get("author_name")),
             text=clean(event.get("text"), newlines=True), sent_at=clean(event.get("sent_at")),
-            own=own, status=status,
+            own=own, status=status, system=system,
         )
         messages = conv.messages
         index = len(messages)
@@ -437,15 +456,33 @@ class ChatState:
 
     # ------------------------------------------------------------ notices
 
-    def notice(self, kind: str, text: str) -> None:
+    def notice(self, kind: str, text: str, key: str = "") -> None:
+        """A notice line; with a `key`, only if none about the same thing is shown already."""
+        if key and any(n.key == key for n in self.notices):
+            return
+        now = time.monotonic()
         for line in clean(text, newlines=True).split("\n"):
-            self.notices.append(Notice(kind, line))
+            self.notices.append(Notice(kind, line, key, now))
+
+    def drop_notices(self, *, key: str = "", kind: str = "", said_before: float = 0.0) -> None:
+        """Notices that are out of date: about `key`, or of `kind` said before `said_before`
+        (a monotonic time; errors about what was typed long ago)."""
+        kept = [n for n in self.notices
+                if not ((key and n.key == key)
+                        or (kind and n.kind == kind and n.at < said_before))]
+        if len(kept) != len(self.notices):
+            self.notices = deque(kept, maxlen=MAX_NOTICES)
 
     def clear_notices(self) -> None:
         self.notices.clear()
 
     def show_page(self, title: str, lines: list[str], kind: str = "info") -> None:
         self.page = Page(clean(title), [(kind, clean(line)) for line in lines])
+
+
+def group_key(group: str, change: str, who: str) -> str:
+    """One notice per group change, whether the command or the node's event says it first."""
+    return f"group:{group}:{change}:{who.casefold()}"
 
 
 def _later(old: str | None, new: str | None) -> str | None:

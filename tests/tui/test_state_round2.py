@@ -96,3 +96,54 @@ def test_a_new_key_under_a_verified_name_warns_loudly() -> None:
                  "note": "", "same_name_as": BOB, "same_name_verified": True})
     warning = state.notices[-1]
     assert warning.kind == "warning" and "NEW KEY" in warning.text and "VERIFIED" in warning.text
+
+
+def test_missing_desktop_notifications_are_said_once(monkeypatch: object) -> None:
+    import pytest
+
+    from p2pchat.tui.notify import Notifier
+    from tests.tui.test_state import CAROL, message
+    mp = monkeypatch
+    assert isinstance(mp, pytest.MonkeyPatch)
+    mp.setenv("PATH", "/nonexistent")  # no notify-send
+    state = loaded_state()
+    state.select(BOB)
+    notifier = Notifier(lambda text: None, bell=False, desktop=True)
+    notifier.update(state)
+    assert not state.notices  # nothing arrived yet: nothing to say
+    state.apply(message(CAROL, "c1", "psst", author_name="carol"))
+    notifier.update(state)
+    state.apply(message(CAROL, "c2", "again", author_name="carol"))
+    notifier.update(state)
+    said = [n.text for n in state.notices if "desktop notifications" in n.text]
+    assert len(said) == 1 and "notify-send is missing" in said[0]
+
+
+def test_notices_go_when_out_of_date_and_come_once() -> None:
+    import time
+
+    from p2pchat.tui.state import group_key
+    state = loaded_state()
+    state.notice("info", "added bob; they see a request until they add you too",
+                 key=f"pending:{BOB}")
+    state.apply({"type": "link_up", "fingerprint": BOB, "name": "bob", "contact": True,
+                 "address": "127.0.0.1:1"})
+    assert not any("they see a request" in n.text for n in state.notices)
+    # One removal, one notice: the command's and the node's event share a key.
+    state.upsert_group({"group": "g1", "title": "climbing", "role": "owner"})
+    state.notice("info", "removed bob from climbing", key=group_key("g1", "remove", "Bob"))
+    state.apply({"type": "group_changed", "group": "g1", "title": "climbing", "role": "owner",
+                 "change": "remove", "member": BOB, "member_name": "bob", "you": False})
+    assert [n.text for n in state.notices].count("removed bob from climbing") == 1
+    assert not any("was removed" in n.text for n in state.notices)
+    # ... and the group's conversation has the line, where it happened.
+    lines = [m for m in state.conversations["g1"].messages if m.system]
+    assert [m.text for m in lines] == ["bob was removed from climbing"]
+    state.select("g1")
+    assert "— bob was removed from climbing" in text_of(render.history(state)[0])
+    # Errors said long ago go when something new is typed; fresh ones stay.
+    state.notice("error", "old mistake")
+    state.drop_notices(kind="error", said_before=time.monotonic() - 20)
+    assert any(n.text == "old mistake" for n in state.notices)
+    state.drop_notices(kind="error", said_before=time.monotonic() + 1)
+    assert not any(n.text == "old mistake" for n in state.notices)
