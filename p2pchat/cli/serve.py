@@ -112,9 +112,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 "--passphrase-file", "/dev/stdin", *node_arguments(args)]
         return Background(argv, unlocked[0] if unlocked else None)
 
-    typed = [option for option, given in (
-        ("--listen", args.listen), ("--relay", args.relay), ("--no-mdns", args.no_mdns),
-        ("--mdns-interface", args.mdns_interface), ("--presence", args.presence)) if given]
+    typed = {"--listen": args.listen, "--relay": args.relay, "--no-mdns": args.no_mdns,
+             "--mdns-interface": args.mdns_interface, "--presence": args.presence}
     try:
         return run_chat(home, config, unlock, background, typed)
     except StartError as exc:

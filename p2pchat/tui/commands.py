@@ -77,11 +77,11 @@ KEYS_HELP = (
     "Keys:",
     "  Tab completes commands and names. Alt+Up/Down, Ctrl-P/N or Alt+1..9 (the list's"
     " numbers) switch conversation, Alt+A to the next unread; each keeps its draft.",
-    "  Alt+Enter or Ctrl-J starts a new line in a message; //text sends text starting with /.",
+    "  Alt+Enter or Ctrl-J starts a new line in a message.",
     "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."
     " Esc closes this page and clears the notices.",
     "  Ctrl-D deletes a character, and quits on an empty line; Ctrl-C quits (asking first if"
-    " a draft would be lost).",
+    " a draft would be lost). //text sends text starting with /.",
 )
 
 

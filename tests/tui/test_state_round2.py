@@ -147,3 +147,14 @@ def test_notices_go_when_out_of_date_and_come_once() -> None:
     assert any(n.text == "old mistake" for n in state.notices)
     state.drop_notices(kind="error", said_before=time.monotonic() + 1)
     assert not any(n.text == "old mistake" for n in state.notices)
+
+
+def test_only_options_a_running_node_does_not_follow_are_reported() -> None:
+    from p2pchat.tui.main import ignored_options
+    status = {"listen": ["127.0.0.1:4000"], "mdns": False, "presence": "public",
+              "relays": [{"relay": "10.0.0.9:7400#ABC"}]}
+    typed = {"--listen": ["127.0.0.1:0"], "--relay": ["10.0.0.9:7400"], "--no-mdns": True,
+             "--presence": None, "--mdns-interface": None}
+    assert ignored_options(typed, status) == []
+    typed |= {"--relay": ["10.0.0.8:1"], "--presence": "private", "--listen": ["::1:5"]}
+    assert ignored_options(typed, status) == ["--listen", "--relay", "--presence"]

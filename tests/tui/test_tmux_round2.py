@@ -33,7 +33,7 @@ def test_attached_screen_says_what_it_ignores_where_it_is_and_that_the_node_stay
         exit_file = tmp_path / "exit"
         terminal.start(chat_argv(alice.home, "--relay", "127.0.0.1:9"), exit_file)
         terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
-        terminal.wait_screen(lambda s: "--relay --no-mdns did nothing" in s,
+        terminal.wait_screen(lambda s: "--relay did nothing" in s,
                              "the options a running node did not take")
 
         terminal.line("/id")
