@@ -74,6 +74,9 @@ class OfflineReader:
                 raise CommandError("unknown_contact", f"no contact or group named {who!r}")
             limit = params.get("limit")
             contact = self._contact(store, who)
+            former = None if contact is not None else removed_contact_conv(store, self._key, who)
+            if former is not None:  # a removed contact's kept history, by fingerprint
+                return dm_history(self._views, store, former, limit)
             if contact is None:  # a group, as the node would take it (a contact's name first)
                 try:
                     group = find_group(stored_groups(store), who)
@@ -95,3 +98,15 @@ class OfflineReader:
             except FingerprintError:
                 contact = None
         return contact if contact is not None and contact.state in READABLE_STATES else None
+
+
+def removed_contact_conv(store: Store, own_key: bytes, who: str) -> bytes | None:
+    """The conversation kept with a removed contact, when `who` is their fingerprint."""
+    try:
+        key = parse_fingerprint(who)
+    except FingerprintError:
+        return None
+    if store.get_contact(key) is not None:
+        return None
+    conv = dm_conversation_id(own_key, key)
+    return conv if store.get_conversation(conv) is not None else None

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from p2pchat.storage.atomic import replace_file
-
 SETTINGS_FILE = "settings.json"
 PORT_FILE = "port"
 MAX_FILE_SIZE = 16 * 1024
@@ -99,6 +97,8 @@ def check(key: str, values: list[str]) -> Any:
 
 
 def save(home: Path, settings: dict[str, Any]) -> None:
+    from p2pchat.storage.atomic import replace_file  # here: `p2pchat --help` stays light
+
     replace_file(home / SETTINGS_FILE, (json.dumps(settings, indent=2) + "\n").encode())
 
 
@@ -112,5 +112,7 @@ def kept_port(home: Path) -> int:
 
 
 def keep_port(home: Path, port: int) -> None:
+    from p2pchat.storage.atomic import replace_file
+
     with contextlib.suppress(OSError):  # a port not kept is picked afresh next time
         replace_file(home / PORT_FILE, f"{port}\n".encode(), durable=False)

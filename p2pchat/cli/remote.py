@@ -156,7 +156,8 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         print_json(result)
     elif action == "remove":
         name = clean(result["name"])
-        print(f"Removed {name}; your history is kept. They can ask to connect again;"
+        print(f"Removed {name}; your history is kept ('p2pchat log {result['removed']}'"
+              f" shows it). They can ask to connect again;"
               f" 'p2pchat contacts block {shlex.quote(name)}' refuses them for good.")
     else:
         _print_contacts([result])

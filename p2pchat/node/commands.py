@@ -16,7 +16,7 @@ from p2pchat.core.identity import fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.net.addresses import Address, format_addr
 from p2pchat.node.config import CommandError, NodeConfig
-from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.conversations import Conversations, dm_history, now_ms
 from p2pchat.node.groups import Groups
 from p2pchat.node.health import StorageHealth
 from p2pchat.node.links import LinkTable
@@ -169,6 +169,11 @@ class NodeCommands:
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         states = ("contact", "request", "blocked")
+        from p2pchat.offline import removed_contact_conv
+
+        former = removed_contact_conv(self.db, self.key, who)
+        if former is not None:  # a removed contact: the history is kept, by fingerprint
+            return dm_history(self.views, self.db, former, limit)
         if self._names_group(who, states):
             return self.groups.history(who, limit)
         contact = self.trust.contact_for(who, states=states)

@@ -394,8 +394,9 @@ class Controller:
         result = await self.backend.remove(self._known(who))
         self.state.forget(str(result.get("removed")))
         name = result.get("name")
-        self.state.notice("info", f"removed {name} (the history is kept); they can ask again:"
-                                  f" /block {name} refuses them for good")
+        self.state.notice("info", f"removed {name}; they can ask again: /block {name} refuses"
+                                  " them for good. The history is kept: p2pchat log"
+                                  f" {result.get('removed')}")
         await self._load_current()
 
     async def cmd_rename(self, rest: str) -> None:

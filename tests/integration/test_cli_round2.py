@@ -185,3 +185,24 @@ def test_a_new_key_under_a_verified_contact_s_name_is_flagged(tmp_path: Path) ->
         events.close()
         for node in (alice, bob, impostor):
             node.close()
+
+
+def test_a_removed_contact_s_kept_history_is_readable(tmp_path: Path) -> None:
+    from tests.nodes import wait_for
+    from tests.tui.test_tmux import mutual
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        alice.cli("send", "bob", "before the removal", check=True)
+        wait_for(lambda: bob.log_json("alice"), 20, "the message")
+        said = alice.cli("contacts", "remove", "bob", check=True).stdout
+        assert f"'p2pchat log {bob.fingerprint}' shows it" in said, said
+        kept = alice.cli("log", bob.fingerprint, check=True).stdout  # through the node
+        assert "before the removal" in kept
+    finally:
+        alice.close()
+        bob.close()
+    offline = run(alice.home, "log", bob.fingerprint)  # and from the store alone
+    assert offline.returncode == 0 and "before the removal" in offline.stdout, offline
