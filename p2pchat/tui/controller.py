@@ -611,7 +611,11 @@ class Controller:
                 marks = " (owner)" * bool(member.get("owner")) + " (you)" * bool(member.get("you"))
                 online = "online" if member.get("online") else "offline"
                 lines.append(f"  {member.get('name')}{marks}: {online}")
-            self.state.show_page(f"Members of {conv.name}", lines)
+            title = f"Members of {conv.name}"
+            if conv.state in ("removed", "left"):  # no news reaches us any more: say so
+                how = "you were removed" if conv.state == "removed" else "you left"
+                title += f" as they were when {how} (no news since)"
+            self.state.show_page(title, lines)
             return
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
         if action == "invite":

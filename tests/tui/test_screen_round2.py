@@ -132,3 +132,24 @@ async def test_j_opens_and_never_sends_and_me_is_an_action() -> None:
         assert sent(backend) == [(chat.state.selected, "/me waves")]
         text = "".join(t for _, t in render.history(chat.state)[0])
         assert "* me waves" in text
+
+
+async def test_a_removed_member_s_list_says_it_is_as_it_was() -> None:
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_groups_ui import GROUP, GroupBackend
+
+    backend = GroupBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/group create club")
+        controller.state.apply({"type": "group_changed", "group": GROUP, "title": "club",
+                                "role": "removed", "change": "remove", "member": "x",
+                                "member_name": "me", "you": True})
+        await controller.execute("/group members")
+        assert controller.state.page is not None
+        assert "as they were when you were removed" in controller.state.page.title
+        lines = [m.text for m in controller.state.conversations[GROUP].messages if m.system]
+        assert lines == ["you were removed from club"]
+    finally:
+        await controller.stop()
