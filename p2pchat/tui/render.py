@@ -377,11 +377,12 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
         network = ("connecting...", "connecting")
     elif state.discovering and not state.mdns:
         network = ("starting to look on this network...", "looking...")
-    elif not state.mdns:
-        network = ("not looking on this network", "not on LAN")
     elif state.networks:  # only members of these networks see or reach us
         names = ", ".join(state.networks)
-        network = (f"visible to network {names}", f"net {names}")
+        network = (f"visible to network {names}" if state.mdns
+                   else f"network {names}, not looking on this network", f"net {names}")
+    elif not state.mdns:
+        network = ("not looking on this network", "not on LAN")
     elif state.presence == "private":
         network = ("visible only to contacts", "private")
     else:

@@ -130,3 +130,53 @@ def test_search_covers_every_conversation_marks_and_jumps(
     finally:
         for node in (alice, bob, carol):
             node.close()
+
+
+def test_a_newcomers_second_trial(tmp_path: Path, terminal: Terminal) -> None:
+    """Points of issue 23 a person meets on the screen, one after another, as they typed them."""
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        bob.cli("send", "alice", "hello from bob", check=True)
+        exit_file = tmp_path / "exit"
+        terminal.start(chat_argv(alice.home), exit_file)
+        terminal.wait_screen(lambda s: "bob: hello from bob" in s, "bob's message")
+
+        # 19: no question for a name that does not exist.
+        terminal.line("/block nobody")
+        screen = terminal.wait_screen(lambda s: "no contact named 'nobody'" in s, "the error")
+        assert "y/n" not in screen
+        # 20: a rename reaches the past messages.
+        terminal.line("/rename bob Robert")
+        terminal.wait_screen(lambda s: "Robert: hello from bob" in s
+                             and "bob: hello from bob" not in s, "the old message renamed")
+        # 21: Tab after "/group " offers the actions.
+        terminal.literal("/group ")
+        terminal.keys("Tab")
+        terminal.wait_screen(lambda s: "create" in s and "invite" in s and "members" in s,
+                             "the actions offered")
+        terminal.keys("Escape")
+        terminal.keys("C-u")
+        # 29: /me shows as an action, here and in bob's log as typed.
+        terminal.line("/me waves")
+        terminal.wait_screen(lambda s: "* alice waves" in s, "the action")
+        wait_for(lambda: [m["text"] for m in bob.log_json("alice") if not m["own"]]
+                 == ["/me waves"], 20,
+                 "bob to get it")
+        # 4: a network joined from the CLI shows in the status line.
+        alice.cli("network", "join", "club", env={"P2PCHAT_NETWORK_PASSPHRASE": "owl"},
+                  check=True)
+        terminal.wait_screen(lambda s: "network club" in s or "net club" in s,
+                             "the status line following the CLI")
+        # 31: a long paste is counted, then offered in parts.
+        terminal.tmux("set-buffer", "-b", "long", "x" * 13000)
+        terminal.tmux("paste-buffer", "-b", "long", "-t", "chat")
+        terminal.wait_screen(lambda s: "13000/16384 bytes" in s, "the counter")
+        terminal.keys("C-c")
+        terminal.wait_screen(lambda s: "unsent text" in s, "the question")
+        terminal.keys("y")
+        assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+    finally:
+        alice.close()
+        bob.close()
