@@ -209,10 +209,11 @@ class ChatApp:
             style=Style.from_dict(render.STYLE_RULES), full_screen=True, mouse_support=True,
             input=input, output=output,
         )
-        # Alt+key arrives as Esc then the key: wait a little for the key before taking a lone
-        # Esc, so Alt is never swallowed.
+        # Alt+key arrives as Esc then the key in one write: the terminal input waits this long
+        # for the rest of a sequence. A lone Esc then acts at once (see _keys), so an Esc and
+        # a "/" typed after it are two keys, never Alt+/.
         self.application.ttimeoutlen = 0.05
-        self.application.timeoutlen = 0.2  # a lone Esc acts after this; Alt+key comes at once
+        self.application.timeoutlen = 0.2  # other key sequences (none wait on a lone Esc)
         self.application.before_render += lambda _: self._sync_draft()
 
     async def run(self, *, started: Callable[[], Awaitable[None]] | None = None) -> None:
