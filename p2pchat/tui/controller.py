@@ -105,7 +105,8 @@ class Controller:
 
     async def _reload(self) -> None:
         self.state.set_status(await self.backend.status())
-        self.state.set_contacts(await self.backend.contacts())
+        # Fresh: a link event from before a restart must not outvote the node's answer now.
+        self.state.set_contacts(await self.backend.contacts(), fresh=True)
         self.state.set_groups(await self.backend.groups())
         self.state.set_unread(await self.backend.unread())
         for conv in self.state.conversations.values():

@@ -132,8 +132,12 @@ class ChatState:
                 count = counts.get(conv.fingerprint)
                 conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
 
-    def set_contacts(self, contacts: list[dict[str, Any]]) -> None:
-        """Replace the list; conversations keep their messages and unread counts."""
+    def set_contacts(self, contacts: list[dict[str, Any]], *, fresh: bool = False) -> None:
+        """Replace the list; conversations keep their messages and unread counts. `fresh`: a
+        full re-read (start, reconnection), newer than any link event applied before it, so
+        whether each contact is online is taken from it."""
+        if fresh:
+            self._linked.clear()
         seen = set()
         for contact in contacts:
             conv = self.upsert_contact(contact)

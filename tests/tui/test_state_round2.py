@@ -158,3 +158,13 @@ def test_only_options_a_running_node_does_not_follow_are_reported() -> None:
     assert ignored_options(typed, status) == []
     typed |= {"--relay": ["10.0.0.8:1"], "--presence": "private", "--listen": ["::1:5"]}
     assert ignored_options(typed, status) == ["--listen", "--relay", "--presence"]
+
+
+def test_a_full_reread_decides_who_is_online() -> None:
+    from tests.tui.test_state import CAROL, contact
+    state = loaded_state()
+    state.apply({"type": "link_down", "fingerprint": BOB, "name": "bob", "reason": "x"})
+    state.set_contacts([contact(BOB, "bob", online=True), contact(CAROL, "carol")])
+    assert not state.conversations[BOB].online  # a partial read: the later event stands
+    state.set_contacts([contact(BOB, "bob", online=True), contact(CAROL, "carol")], fresh=True)
+    assert state.conversations[BOB].online  # after a reconnection: the node's answer
