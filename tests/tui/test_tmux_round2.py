@@ -180,3 +180,28 @@ def test_a_newcomers_second_trial(tmp_path: Path, terminal: Terminal) -> None:
     finally:
         alice.close()
         bob.close()
+
+
+def test_after_its_node_restarts_the_screen_shows_what_the_node_has(
+    tmp_path: Path, terminal: Terminal,
+) -> None:
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        exit_file = tmp_path / "exit"
+        terminal.start(chat_argv(alice.home), exit_file)
+        terminal.wait_screen(lambda s: "bob · online" in header(s), "bob online")
+        alice.stop()
+        terminal.wait_screen(lambda s: "node stopped: reconnecting" in s, "the node gone")
+        alice.start()  # same port; the link to bob is back before the screen reconnects
+        wait_for(lambda: any(c["online"] for c in alice.json("contacts", "list")), 20,
+                 "the node's link to bob")
+        terminal.wait_screen(lambda s: "reconnected to the node" in s
+                             and "bob · online" in header(s), "bob online on the screen",
+                             timeout=10)
+        terminal.keys("C-c")
+        assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+    finally:
+        alice.close()
+        bob.close()
