@@ -142,10 +142,10 @@ def _ask_node(home: Path) -> dict[str, Any] | None:
 
 
 def _print_list(current: list[Any], as_json: bool) -> None:
-    from p2pchat.core import network as net
+    from p2pchat.node.networks import check_codes
 
-    _print_view({"networks": [n.name for n in current],
-                 "check_codes": {n.name: net.check_code(n.key) for n in current}}, as_json)
+    _print_view({"networks": [n.name for n in current], "check_codes": check_codes(current)},
+                as_json)
 
 
 def _print_view(view: dict[str, Any], as_json: bool) -> None:

@@ -207,7 +207,7 @@ class Networks:
 
     def view(self) -> dict[str, Any]:
         return {"networks": self.names(),
-                "check_codes": {n.name: net.check_code(n.key) for n in self._joined}}
+                "check_codes": check_codes(self._joined)}
 
     def peer_view(self, key: bytes) -> dict[str, Any]:
         name = self._met.get(key)
@@ -220,3 +220,8 @@ def member_view(member: tuple[str, bytes, str | None], addresses: list[str],
     return {"fingerprint": fingerprint(key), "name": contact_name or name,
             "addresses": addresses, "contact": is_contact, "private": True,
             "network": network_name}
+
+
+def check_codes(networks: list[stored.Network]) -> dict[str, str]:
+    """Each network's check code (docs/protocol.md 10.1); none for one without its key yet."""
+    return {n.name: net.check_code(n.key) for n in networks if len(n.key) == net.KEY_LEN}
