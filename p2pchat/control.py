@@ -122,6 +122,8 @@ class ControlServer:
             "contacts.remove": lambda p: node_.remove_contact(_text(p, "who")),
             "contacts.unblock": lambda p: node_.unblock_contact(_text(p, "who")),
             "contacts.rename": lambda p: node_.rename_contact(_text(p, "who"), _text(p, "name")),
+            "contacts.verify": self._sync(lambda p: node_.verify_contact(
+                _text(p, "who"), p.get("verified", True) is not False)),
             "rekey": self._sync(lambda p: node_.rekey()),
             "rename_self": self._sync(lambda p: node_.rename_self(_text(p, "name"))),
             "read": self._sync(lambda p: node_.mark_read(_text(p, "with"), _text(p, "id"))),

@@ -70,10 +70,15 @@ def read_network_passphrase(name: str, passphrase_file: str | None) -> bytes:
     elif os.environ.get(NETWORK_PASSPHRASE_ENV):
         text = os.environ[NETWORK_PASSPHRASE_ENV]
     elif sys.stdin.isatty():
-        text = getpass.getpass(f"Passphrase of network {name}: ")
-        # A typo would silently make another network: ask twice.
-        if getpass.getpass("Again: ") != text:
-            raise NetworkCommandError("the two passphrases differ; nothing was joined")
+        # A typo would silently make another network: ask twice, and again if they differ.
+        for _ in range(3):
+            text = getpass.getpass(f"Passphrase of network {name}: ")
+            if getpass.getpass(f"Passphrase of network {name}, again: ") == text:
+                break
+            print("The two differ; once more.", file=sys.stderr)
+        else:
+            raise NetworkCommandError("the two passphrases differed three times; nothing was"
+                                      " joined")
     else:
         raise NetworkCommandError(
             f"the network passphrase is needed: run this in a terminal, set"
@@ -138,6 +143,11 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
             net.check_name(args.name)
         except net.NetworkError as exc:
             raise NetworkCommandError(str(exc)) from None
+    if args.action == "list" and not args.identity_passphrase_file:
+        listed = _ask_node(home)  # the running node has them open: no passphrase to type
+        if listed is not None:
+            _print_view(listed, args.json)
+            return 0
     # Here --passphrase-file is the network's: the identity's has an option of its own.
     identity = load_identity(home, argparse.Namespace(
         passphrase_file=args.identity_passphrase_file,
@@ -145,15 +155,9 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     try:
         current = stored.load(home, identity)
         if args.action == "list":
-            if args.json:
-                print(json.dumps({
-                    "networks": [n.name for n in current if not n.pending],
-                    "waiting": [n.name for n in current if n.pending],
-                    "legacy": [n.name for n in current if n.legacy],
-                    "states": {n.name: n.state for n in current}}))
-            else:
-                print("\n".join(n.name + STATE_NOTES[n.state] for n in current)
-                      if current else "In no network.")
+            from p2pchat.node.networks import networks_view
+
+            _print_view(networks_view(current), args.json)
             return 0
         if args.action == "create":
             return _create(args, home, identity)
@@ -253,3 +257,27 @@ def _create(args: argparse.Namespace, home: Path, identity: Any) -> int:
 
         segno.make(passphrase, error="m").terminal(compact=True)
     return 0
+
+
+def _ask_node(home: Path) -> dict[str, Any] | None:
+    from p2pchat.control_client import ControlClient, ControlError
+
+    try:
+        with ControlClient(home, timeout=10.0) as client:
+            result = client.call("network.list")
+    except (ControlError, OSError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _print_view(view: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(view))
+        return
+    states = view.get("states") or {}
+    codes = view.get("check_codes") or {}
+    for name in states:
+        code = f"  check code {codes[name]}" if name in codes else ""
+        print(f"{name}{code}{STATE_NOTES.get(str(states[name]), '')}")
+    if not states:
+        print("In no network.")

@@ -74,6 +74,11 @@ class OfflineReader:
             if store is None:
                 raise CommandError("unknown_contact", f"no contact or group named {who!r}")
             limit = params.get("limit")
+            former = None
+            if self._contact(store, who) is None:
+                former = removed_contact_conv(store, self._key, who)
+            if former is not None:  # a removed contact's kept history, by fingerprint
+                return dm_history(self._views, store, former, limit)
             groups = stored_groups(store)
 
             def is_group(name: str) -> bool:
@@ -111,3 +116,15 @@ class OfflineReader:
             except FingerprintError:
                 contact = None
         return contact if contact is not None and contact.state in READABLE_STATES else None
+
+
+def removed_contact_conv(store: Store, own_key: bytes, who: str) -> bytes | None:
+    """The conversation kept with a removed contact, when `who` is their fingerprint."""
+    try:
+        key = parse_fingerprint(who)
+    except FingerprintError:
+        return None
+    if store.contacts.get(key) is not None:
+        return None
+    conv = dm_conversation_id(own_key, key)
+    return conv if store.get_conversation(conv) is not None else None

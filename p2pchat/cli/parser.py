@@ -36,15 +36,17 @@ def _add_node_options(parser: argparse.ArgumentParser) -> None:
     """How a node runs: shared by `node` and by `chat`, which runs one when none is running."""
     parser.add_argument("--listen", action="append", metavar="HOST:PORT",
                         help="address to accept links on; repeatable; port 0 picks a free one"
-                        " (default [::]:0: every interface, IPv6 and IPv4)")
+                        " (default: the home's setting, else every interface on the port used"
+                        " last time, else a free one)")
     parser.add_argument("--no-mdns", action="store_true",
                         help="don't advertise or look for nodes on the local network")
     parser.add_argument("--mdns-interface", action="append", metavar="ADDR",
                         help="announce and browse only on the interface with this address"
                         " (repeatable; default: every non-loopback interface)")
-    parser.add_argument("--presence", choices=("public", "private"), default="public",
+    parser.add_argument("--presence", choices=("public", "private"),
                         help="public: announce your name and fingerprint; private: only people"
-                        " who know your key can recognise and reach you")
+                        " who know your key can recognise and reach you (default: the home's"
+                        " setting, else public)")
     parser.add_argument("--relay", action="append", metavar="HOST:PORT[#FINGERPRINT]",
                         help="a relay to attach to, for contacts you cannot reach directly"
                         " (repeatable; the line 'p2pchat relay' prints; with a fingerprint"
@@ -106,8 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = command("status", cmd_status, "show the running node: fingerprint, ports, links")
     status.add_argument("--json", action="store_true", help="print a JSON object")
 
-    contacts = command("contacts", cmd_contacts, "add, list, accept, block or remove contacts")
-    actions = contacts.add_subparsers(dest="action", metavar="ACTION", required=True)
+    contacts = command("contacts", cmd_contacts, "add, list, accept, block or remove contacts"
+                       " (no ACTION: list)")
+    # No ACTION lists, as `git remote` does.
+    actions = contacts.add_subparsers(dest="action", metavar="ACTION")
 
     def action(name: str, help: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help, description=help)
@@ -138,12 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("who", help="their name or fingerprint")
     unblock = action("unblock", "let a blocked contact reach you again")
     unblock.add_argument("who", help="their name or fingerprint")
+    verify = action("verify", "mark a contact verified: you compared safety numbers in person"
+                    " ('p2pchat safety NAME') and they matched")
+    verify.add_argument("who", help="their name or fingerprint")
+    verify.add_argument("--undo", action="store_true", help="not verified any more")
     rename = action("rename", "call a contact (or a request) something else")
     rename.add_argument("who", help="their name or fingerprint")
     rename.add_argument("new_name", metavar="NEW_NAME", help="the new name")
 
-    group = command("group", cmd_group, "create groups, invite, remove, leave, list members")
-    group_actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    group = command("group", cmd_group, "create groups, invite, remove, leave, list members"
+                    " (no ACTION: list)")
+    group_actions = group.add_subparsers(dest="action", metavar="ACTION")
 
     def group_action(name: str, help: str, *positional: tuple[str, str]
                      ) -> argparse.ArgumentParser:
@@ -203,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
                       " that decides who can see and reach you (docs/privacy.md)")
     add_network_arguments(network, lambda sub: sub.add_argument(
         "--home", metavar="DIR", default=argparse.SUPPRESS, help="data directory of this node"))
+
+    from p2pchat.cli.settings_command import add_settings_arguments, cmd_settings
+
+    kept = command("settings", cmd_settings, "show or change what the home keeps about how your"
+                   " node runs (relay, listen, mdns...); typed options still win")
+    add_settings_arguments(kept)
 
     from p2pchat.relay.command import add_relay_arguments
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -97,10 +98,12 @@ def _print_contacts(contacts: list[dict[str, Any]]) -> None:
         name = clean(c["name"])
         online = "online " if c["online"] else "offline"
         state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
+        state += "  verified" * (c.get("verified") is True)
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
-            print(f"{'':<20} asks to connect{note}  (p2pchat contacts accept {name})")
+            print(f"{'':<20} asks to connect{note}"
+                  f"  (p2pchat contacts accept {shlex.quote(name)})")
 
 
 # What an action asks the running node: the method and its parameters from the command line.
@@ -113,6 +116,7 @@ _CONTACT_CALLS: dict[str, Call] = {
     "unblock": lambda a: ("contacts.unblock", {"who": a.who}),
     "rename": lambda a: ("contacts.rename", {"who": a.who, "name": a.new_name}),
     "remove": lambda a: ("contacts.remove", {"who": a.who}),
+    "verify": lambda a: ("contacts.verify", {"who": a.who, "verified": not a.undo}),
 }
 
 _GROUP_CALLS: dict[str, Call] = {
@@ -129,7 +133,8 @@ _GROUP_CALLS: dict[str, Call] = {
 
 
 def cmd_contacts(args: argparse.Namespace) -> int:
-    action = args.action
+    action = args.action = args.action or "list"
+    args.json = getattr(args, "json", False)
     if action == "list":
         result = _read(args, "contacts.list")
         if args.json:
@@ -154,8 +159,9 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         print_json(result)
     elif action == "remove":
         name = clean(result["name"])
-        print(f"Removed {name}; your history is kept. They can ask to connect again;"
-              f" 'p2pchat contacts block {name}' refuses them for good.")
+        print(f"Removed {name}; your history is kept ('p2pchat log {result['removed']}'"
+              f" shows it). They can ask to connect again;"
+              f" 'p2pchat contacts block {shlex.quote(name)}' refuses them for good.")
     else:
         _print_contacts([result])
         if action == "addr":
@@ -299,7 +305,8 @@ def _confirm_forget(group: str) -> None:
 
 
 def cmd_group(args: argparse.Namespace) -> int:
-    action = args.action
+    action = args.action = args.action or "list"
+    args.json = getattr(args, "json", False)
     method, params = _GROUP_CALLS[action](args)
     if action == "forget" and not args.yes:
         _confirm_forget(args.group)
@@ -339,7 +346,7 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print(hidden_nearby(hidden))
     for r in result["requests"]:
         name = clean(r["name"])
-        print(f"{name} asks to connect: p2pchat contacts accept {name}")
+        print(f"{name} asks to connect: p2pchat contacts accept {shlex.quote(name)}")
     return 0
 
 
@@ -361,17 +368,19 @@ def cmd_nick(args: argparse.Namespace) -> int:
     _check_home(args.home)
     try:
         with ControlClient(args.home) as client:
-            name = client.call("rename_self", name=args.name)["name"]
+            result = client.call("rename_self", name=args.name)
+            name, told = result["name"], result.get("told")
     except ControlError as exc:
         if exc.code != "no_node":
             fail(str(exc))
-        name = keystore.rename(args.home, args.name)
+        name, told = keystore.rename(args.home, args.name), None
     except OSError as exc:
         fail(f"cannot talk to the node: {exc}")
     if args.json:
         print_json({"name": name})
     else:
-        print(f"You are now {clean(name)}; contacts see it on the next link.")
+        now = "" if not told else f"the {told} linked now at once, "
+        print(f"You are now {clean(name)}; {now}other contacts see it on their next link.")
     return 0
 
 

@@ -44,6 +44,8 @@ MEMLIMIT: Final = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
 SALT_PERSON: Final = b"p2pchat-netsalt"
 PSK_PERSON: Final = b"p2pchat-net-psk"
 ADVERT_PERSON: Final = b"p2pchat-net-adv"
+CHECK_PERSON: Final = b"p2pchat-net-chk"
+CHECK_DIGITS: Final = 8
 ADVERT_NAME_BYTES: Final = 96  # name bytes sealed into an advert (the TXT value stays < 256)
 # Every sealed entry is padded to this many plaintext bytes, so its length (246 base64
 # characters) says nothing about the member's name.
@@ -98,6 +100,15 @@ def _subkey(key: bytes, person: bytes, data: bytes = b"") -> bytes:
 def handshake_psk(key: bytes) -> bytes:
     """The Noise PSK of the network whose key is `key`."""
     return _subkey(key, PSK_PERSON)
+
+
+def check_code(key: bytes) -> str:
+    """Eight digits every member of the network sees alike, to compare: a different code means
+    a different passphrase (a typo isolates silently otherwise). From a keyed BLAKE2b sub-key,
+    so it says nothing a recorded handshake does not (docs/protocol.md 10.1)."""
+    number = int.from_bytes(_subkey(key, CHECK_PERSON)[:8], "big") % 10**CHECK_DIGITS
+    digits = f"{number:0{CHECK_DIGITS}d}"
+    return f"{digits[:4]} {digits[4:]}"
 
 
 def advert_key(key: bytes, day: int) -> bytes:

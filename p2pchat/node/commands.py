@@ -6,6 +6,7 @@ rules and turns a failed write into a clean "storage" error. docs/api.md lists t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +17,7 @@ from p2pchat.core.identity import fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.net.addresses import Address, format_addr
 from p2pchat.node.config import CommandError, NodeConfig
-from p2pchat.node.conversations import Conversations
+from p2pchat.node.conversations import Conversations, dm_history, now_ms
 from p2pchat.node.groups import Groups
 from p2pchat.node.health import StorageHealth
 from p2pchat.node.links import LinkTable
@@ -26,6 +27,7 @@ from p2pchat.node.outbox import Outbox
 from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relay_client import Relays
 from p2pchat.node.trust import Trust
+from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
 
@@ -51,6 +53,7 @@ class NodeCommands:
     health: StorageHealth
     reading: ReadPositions
     views: Views
+    verified: VerifiedKeys
 
     @property
     def db(self) -> Store:
@@ -91,6 +94,15 @@ class NodeCommands:
     async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
         return await self.trust.rename_contact(who, name)
 
+    def verify_contact(self, who: str, verified: bool) -> dict[str, Any]:
+        """Mark a contact verified (the safety numbers matched in person), or not any more."""
+        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        try:
+            self.verified.set(contact.key, verified, now_ms())
+        except OSError as exc:
+            raise CommandError("storage", f"could not save: {exc}") from None
+        return self.views.contact(contact)
+
     def rekey(self) -> dict[str, Any]:
         """New session keys now: every contact link is closed and dialled again at once (a new
         Noise handshake), so nothing of the old keys protects later messages."""
@@ -99,9 +111,12 @@ class NodeCommands:
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
 
+    def _announce_name(self) -> int:
+        raise NotImplementedError
+
     def rename_self(self, name: str) -> dict[str, Any]:
-        """A new name for us: kept with the identity, and carried by every later hello, request
-        and public advert (contacts see it on the next link)."""
+        """A new name for us: kept with the identity, sent at once in a fresh Hello on every
+        live link, and carried by every later hello, request and public advert."""
         from p2pchat.storage import keystore
 
         try:
@@ -111,7 +126,8 @@ class NodeCommands:
         self.name = name
         for part in (self.views, self.trust, self.nearby):
             part.rename_self(name)
-        return self.status()
+        told = self._announce_name()
+        return self.status() | {"told": told}
 
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
         """`who`: a contact, or a group (by title or id) when no contact has that name."""
@@ -153,6 +169,11 @@ class NodeCommands:
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         states = ("contact", "request", "blocked")
+        from p2pchat.offline import removed_contact_conv
+
+        former = removed_contact_conv(self.db, self.key, who)
+        if former is not None:  # a removed contact: the history is kept, by fingerprint
+            return dm_history(self.views, self.db, former, limit)
         kind, name = self._which(who, states)
         if kind == "group":
             return self.groups.history(name, limit)
@@ -215,6 +236,7 @@ class NodeCommands:
             "networks": self.networks.names(),
             "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
+            "pid": os.getpid(),  # what to stop: a background node has no terminal
             **self.health.view(),
         }
 

@@ -252,9 +252,7 @@ class Networks:
     def view(self) -> dict[str, Any]:
         """`networks`: those we are in; `waiting`: joined, not admitted yet; `legacy`: joined
         under the old, offline-guessable scheme (docs/protocol.md 10.8)."""
-        return {"networks": self.names(),
-                "waiting": [n.name for n in self._all if n.pending],
-                "legacy": [n.name for n in self._all if n.legacy]}
+        return networks_view(self._all)
 
     def peer_view(self, key: bytes) -> dict[str, Any]:
         name = self._met.get(key)
@@ -267,3 +265,16 @@ def member_view(member: tuple[str, bytes, str | None], addresses: list[str],
     return {"fingerprint": fingerprint(key), "name": contact_name or name,
             "addresses": addresses, "contact": is_contact, "private": True,
             "network": network_name}
+
+
+def networks_view(networks: list[stored.Network]) -> dict[str, Any]:
+    """What `network list` shows, from the node or from the file alike: `networks`, those we are
+    in; `waiting`, joined but not admitted yet; `legacy`, joined under the old, offline-guessable
+    scheme (docs/protocol.md 10.8); each one's state; and the check code of each network whose
+    key we hold (10.1)."""
+    return {"networks": [n.name for n in networks if not n.pending],
+            "waiting": [n.name for n in networks if n.pending],
+            "legacy": [n.name for n in networks if n.legacy],
+            "states": {n.name: n.state for n in networks},
+            "check_codes": {n.name: net.check_code(n.key) for n in networks
+                            if len(n.key) == net.KEY_LEN}}

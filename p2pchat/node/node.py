@@ -50,6 +50,7 @@ from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relay_client import Relays
 from p2pchat.node.sender import Sender
 from p2pchat.node.trust import Trust
+from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
 
@@ -108,9 +109,11 @@ class Node(NodeCommands):
             accept=self.links.accept_relayed, on_attached=self.links.dialer.wake_all,
             psk_for=self.networks.relay_psk,
         )
+        self.verified = VerifiedKeys(home)
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
-                           peer_of=lambda conv: self.conversations.peer_of(conv))
+                           peer_of=lambda conv: self.conversations.peer_of(conv),
+                           is_verified=self.verified.is_verified)
         self.sender = Sender(self.key, store=lambda: self.db, outbox=self.outbox,
                              spawn=self._spawn)
         self.conversations = Conversations(
@@ -174,8 +177,7 @@ class Node(NodeCommands):
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.ik_stamps.latest().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
-        for host, port in self.config.listen:
-            await self.links.listen(host, port)
+        await self._listen()
         self._spawn(self._ticker(), "ticker")
         self._spawn(self.admissions.run(), "admissions")
         await self.relays.start()
@@ -185,6 +187,25 @@ class Node(NodeCommands):
             await self.nearby.start(self.listen_addresses[0][1])
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
+
+    async def _listen(self) -> None:
+        from p2pchat import settings
+
+        keep = self.config.keep_port and self.config.presence != "private" \
+            and not self.networks.joined
+        kept = settings.kept_port(self.home) if keep else 0
+        for index, (host, port) in enumerate(self.config.listen):
+            if index == 0 and port == 0 and kept:
+                try:
+                    await self.links.listen(host, kept)
+                    continue
+                except OSError as exc:
+                    log.warning("cannot listen on port %d as last time (%s): a new port;"
+                                " contacts who typed the old address need the new one",
+                                kept, exc.strerror or exc)
+            await self.links.listen(host, port)
+        if keep and self.listen_addresses and self.config.listen[0][1] == 0:
+            settings.keep_port(self.home, self.listen_addresses[0][1])
 
     def _persist_ik_floor(self, floor: int) -> None:
         try:
@@ -287,9 +308,7 @@ class Node(NodeCommands):
             return
         link.peer.up = True
         link.peer.since_ms = now_ms()
-        ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
-        self.outbox.queue(link, Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
-                                      ports=tuple(ports[:MAX_ADDRS])))
+        self.outbox.queue(link, self._hello(is_contact))
         if is_contact:
             self.conversations.start_sync(link, key)
         self.groups.start_sync(link, key)
@@ -297,7 +316,24 @@ class Node(NodeCommands):
                  "outbound" if link.outbound else "inbound", event.pattern)
         self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
                           "name": self.views.display_name(key), "contact": is_contact,
-                          "address": format_addr(link.address)})
+                          "address": format_addr(link.address),
+                          "path": "direct" if link.relay is None else "relay",
+                          "relay": link.relay})
+
+    def _hello(self, is_contact: bool) -> Hello:
+        ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
+        return Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
+                     ports=tuple(ports[:MAX_ADDRS]))
+
+    def _announce_name(self) -> int:
+        """Our name changed: a fresh Hello on every live link (docs/protocol.md 7.1), so each
+        linked peer sees it now; the others get it with the next link's Hello."""
+        sent = 0
+        for key, link in list(self.links.by_peer.items()):
+            if link.peer.up and not link.closed:
+                self.outbox.queue(link, self._hello(self.trust.is_contact(key)))
+                sent += 1
+        return sent
 
     def _on_record(self, link: Link, record: Record) -> None:
         key = link.remote_key
@@ -332,8 +368,11 @@ class Node(NodeCommands):
                      format_addr(link.address), reason)
         elif link.peer.up:
             log.info("link to %s down: %s", self.views.who(key), reason)
+            # A link replaced by a newer one (both sides dialled at once, say) goes down after
+            # its successor came up: `online` says the peer is still linked.
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
-                              "name": self.views.display_name(key), "reason": reason})
+                              "name": self.views.display_name(key), "reason": reason,
+                              "online": self.links.is_linked(key)})
 
     def _reload_memory(self) -> None:
         """A commit failed: what memory holds may be ahead of the store; rebuild it."""

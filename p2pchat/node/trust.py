@@ -128,7 +128,14 @@ class Trust:
             self._store().ik_stamps.record(key, latest)
 
     def on_hello(self, link: Link, key: bytes, hello: Hello) -> None:
+        before = link.peer.their_name
         link.peer.their_name = hello.name
+        if before is not None and before != hello.name and not link.peer.stranger:
+            # A Hello again on a live link: they renamed themselves (docs/protocol.md 7.1).
+            contact = self._store().get_contact(key)
+            self._events.emit({"type": "peer_renamed", "fingerprint": fingerprint(key),
+                               "name": contact.name if contact else short_fingerprint(key),
+                               "their_name": hello.name})
         if not link.outbound and link.relay is None:  # a relay's address is not the peer's
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
@@ -166,7 +173,8 @@ class Trust:
             self._dropped(f"the inbox holds {self._config.max_requests}; the oldest went")
         addrs = [format_addr(a) for a in self._learned_addrs.get(key, [])]
         name = request.name
-        if db.contacts.by_name(name) is not None:  # a stranger can't take a known name
+        namesake = db.contacts.by_name(name)
+        if namesake is not None:  # a stranger can't take a known name
             suffix = f" ({short_fingerprint(key)})"
             name = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
         try:
@@ -176,8 +184,12 @@ class Trust:
             return
         self._request_sources[key] = source
         self._outbox.schedule_flush()
-        self._events.emit({"type": "contact_request", "fingerprint": fingerprint(key),
-                           "name": name, "note": request.note})
+        event: dict[str, Any] = {"type": "contact_request", "fingerprint": fingerprint(key),
+                                 "name": name, "note": request.note}
+        if namesake is not None:  # a new key under a contact's name: maybe them, maybe not
+            event["same_name_as"] = fingerprint(namesake.key)
+            event["same_name_verified"] = self._views.contact(namesake).get("verified") is True
+        self._events.emit(event)
 
     def _source_of(self, request: Contact) -> str | None:
         """The address a waiting request came from (after a restart: its dial-back host)."""

@@ -35,7 +35,9 @@ class Views:
         store: Callable[[], Store],
         is_linked: Callable[[bytes], bool],
         peer_of: Callable[[bytes], bytes | None],
+        is_verified: Callable[[bytes], bool] = lambda key: False,
     ) -> None:
+        self._is_verified = is_verified
         self._key = key
         self._name = name
         self._store = store
@@ -65,6 +67,7 @@ class Views:
             "note": contact.note,
             "addrs": list(contact.addrs),
             "online": self._is_linked(contact.key),
+            "verified": self._is_verified(contact.key),
         }
 
     def message(self, env: Envelope, *, own: bool, status: str | None,

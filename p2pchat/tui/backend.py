@@ -50,6 +50,7 @@ class ChatBackend(Protocol):
     async def remove(self, who: str) -> dict[str, Any]: ...
     async def unblock(self, who: str) -> dict[str, Any]: ...
     async def rename(self, who: str, name: str) -> dict[str, Any]: ...
+    async def verify(self, who: str, verified: bool) -> dict[str, Any]: ...
     async def set_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]: ...
     async def rekey(self) -> dict[str, Any]: ...
     async def rename_self(self, name: str) -> dict[str, Any]: ...
@@ -167,6 +168,10 @@ class NodeBackend:
     async def rename(self, who: str, name: str) -> dict[str, Any]:
         with _node_errors():
             return await self.node.rename_contact(who, name)
+
+    async def verify(self, who: str, verified: bool) -> dict[str, Any]:
+        with _node_errors():
+            return self.node.verify_contact(who, verified)
 
     async def rekey(self) -> dict[str, Any]:
         with _node_errors():
@@ -312,6 +317,10 @@ class ControlBackend:
 
     async def rename(self, who: str, name: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("contacts.rename", who=who, name=name)
+        return result
+
+    async def verify(self, who: str, verified: bool) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("contacts.verify", who=who, verified=verified)
         return result
 
     async def rekey(self) -> dict[str, Any]:
