@@ -62,8 +62,9 @@ class RelayClient:
 
     async def connect(self, host: str, port: int, *, relay_key: bytes | None = None,
                       attach: bool = True, rcvbuf: int | None = None,
-                      psks: tuple[bytes, ...] = ()) -> RelayClient:
-        """Handshake (IK when `relay_key` is known, else XX), then Attach unless told not to."""
+                      psks: tuple[bytes, ...] = (), local_addr: str | None = None) -> RelayClient:
+        """Handshake (IK when `relay_key` is known, else XX), then Attach unless told not to.
+        `local_addr`: the source address to connect from (another 127.x.y.z, say)."""
         sock = None
         if rcvbuf is not None:
             import socket
@@ -74,7 +75,8 @@ class RelayClient:
             await asyncio.get_running_loop().sock_connect(sock, (host, port))
             reader, writer = await asyncio.open_connection(sock=sock)
         else:
-            reader, writer = await asyncio.open_connection(host, port)
+            reader, writer = await asyncio.open_connection(
+                host, port, local_addr=None if local_addr is None else (local_addr, 0))
         self._writer = writer
         self._session = Session(identity=self.identity, initiator=True, now=_now(),
                                 remote_key=relay_key, ik_timestamp=time.time_ns(),

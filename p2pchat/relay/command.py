@@ -43,7 +43,8 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="N", help="of those, from one address"
                         f" (default {d.max_clients_per_host})")
     parser.add_argument("--max-pending", type=int, default=d.max_pending, metavar="N",
-                        help="connections still in their handshake, a budget of their own"
+                        help="connections still in their handshake, a budget of their own; when"
+                        " it is full the oldest stalled one makes room"
                         f" (default {d.max_pending})")
     parser.add_argument("--max-pending-per-host", type=int, default=d.max_pending_per_host,
                         metavar="N", help="of those, from one address"
