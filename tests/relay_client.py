@@ -182,9 +182,11 @@ class RelayProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.status: dict[str, Any] = {}
 
-    def start(self, *extra: str) -> RelayProcess:
+    def start(self, *extra: str, mdns: bool = False) -> RelayProcess:
+        """`mdns`: advertise on 127.0.0.1 only (zeroconf on loopback, as the tests bind it)."""
         argv = [sys.executable, "-m", "p2pchat", "--home", str(self.home), "relay",
-                "--listen", "127.0.0.1:0", "--no-mdns", *extra]
+                "--listen", "127.0.0.1:0",
+                *(["--mdns-interface", "127.0.0.1"] if mdns else ["--no-mdns"]), *extra]
         with self.log_path.open("a") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, text=True, env=cli_env(),

@@ -37,6 +37,9 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the network passphrase, first line of FILE")
     parser.add_argument("--no-mdns", action="store_true",
                         help="don't advertise the relay on the local network")
+    parser.add_argument("--mdns-interface", action="append", metavar="ADDR",
+                        help="advertise only on the interface with this address (repeatable;"
+                        " default: every non-loopback interface)")
     parser.add_argument("--max-clients", type=int, default=d.max_clients, metavar="N",
                         help=f"clients attached at once (default {d.max_clients})")
     parser.add_argument("--max-clients-per-host", type=int, default=d.max_clients_per_host,
@@ -184,7 +187,8 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(args.verbose - args.quiet)
     try:
         asyncio.run(serve_relay(home, identity, limits, listen=listen, allow=allow,
-                                mdns=not args.no_mdns, network_psks=psks))
+                                mdns=not args.no_mdns, network_psks=psks,
+                                mdns_interfaces=args.mdns_interface))
     except OSError as exc:
         raise RelayError(f"cannot start the relay: {exc.strerror or exc}") from None
     return 0
