@@ -316,6 +316,26 @@ async def test_frame_over_the_limit_closes_the_sender(start_relay: StartRelay) -
     await b.close()
 
 
+async def test_a_record_that_is_not_a_bucket_size_closes_the_sender(
+        start_relay: StartRelay) -> None:
+    relay = start_relay()
+    a, b = await attach(relay), await attach(relay)
+    padded = encode_relay_record(Send(b.key, 1, b"hi"))
+    a.send_raw_record(padded)
+    assert (await b.next_delivery()).data == b"hi"
+    # The same Send with one byte of padding less: well formed, but not a bucket size, so an
+    # observer could tell its length. A protocol error, never forwarded.
+    fields = padded[:41]  # array header, code, key, stream 1, data: then pad's bin 16
+    unpadded = fields + b"\xc5" + (len(padded) - 45).to_bytes(2, "big") + bytes(len(padded) - 45)
+    assert len(unpadded) == len(padded) - 1
+    a.send_raw_record(unpadded)
+    assert "not one of the bucket sizes" in await a.wait_closed()
+    with pytest.raises(TimeoutError):
+        await b.next_record(timeout=0.5)
+    relay.status_where(lambda s: s["refusals"]["protocol_error"] == 1, "counted")
+    await b.close()
+
+
 async def test_rates_slow_a_sender_down_without_losing_frames(start_relay: StartRelay) -> None:
     relay = start_relay("--frame-rate", "20", "--byte-rate", "200000")
     a, b = await attach(relay), await attach(relay)

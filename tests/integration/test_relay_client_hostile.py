@@ -76,8 +76,11 @@ class LyingRelay:
             self.sends.append(record)
 
     def send(self, record: RelayRecord) -> None:
+        self.send_raw(encode_relay_record(record))
+
+    def send_raw(self, record: bytes) -> None:
         assert self._session is not None
-        self._session.send_record(encode_relay_record(record), asyncio.get_running_loop().time())
+        self._session.send_record(record, asyncio.get_running_loop().time())
         self._flush()
 
     def _flush(self) -> None:
@@ -178,3 +181,17 @@ async def test_two_addresses_of_one_relay_make_one_attachment(
         relay.status_where(lambda s: s["clients"] == 1, "one client attached")
     finally:
         relay.close()
+
+
+async def test_a_relay_record_that_is_not_a_bucket_size_drops_the_relay(
+        make_local_node: MakeLocalNode, lying_relay: LyingRelay) -> None:
+    node = await attached_node(make_local_node, lying_relay, "strict")
+    record = encode_relay_record(NotHere(Identity.generate().public_key, 9))
+    pad = len(record) - 40  # after the array header, code, key, stream and pad's bin 16
+    assert record[37] == 0xC5
+    # One zero of padding short: well formed, but not a bucket size.
+    lying_relay.send_raw(record[:37] + b"\xc5" + (pad - 1).to_bytes(2, "big") + bytes(pad - 1))
+    view = await until(lambda: [r for r in node.status()["relays"]
+                                if "bucket" in (r["last_error"] or "")], 10,
+                       "the relay link dropped")
+    assert view[0]["last_error"].startswith("protocol error")
