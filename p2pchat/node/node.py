@@ -321,6 +321,8 @@ class Node(NodeCommands):
             log.info("link to %s down: %s", self.views.who(key), reason)
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
                               "name": self.views.display_name(key), "reason": reason})
+        elif reason.startswith("protocol revision"):  # we told a too-old peer (protocol.md 12)
+            log.warning("link to %s refused: %s", self.views.who(key), reason)
 
     def _reload_memory(self) -> None:
         """A commit failed: what memory holds may be ahead of the store; rebuild it."""
