@@ -61,6 +61,27 @@ def test_two_nodes_known_by_fingerprint_only_link_through_the_relay_within_a_sec
     finally:
         for log in logs:
             log.close()
+    # And of starting: both nodes restart; the second is running (its control socket answers)
+    # at `started`, and the link through the relay follows within a second and a half.
+    for node in (a, b):
+        node.kill()
+    a.start("--relay", arg)
+    b.start("--relay", arg)
+    started = time.monotonic()
+    logs = EventLog(a.home), EventLog(b.home)
+    try:
+        wait_for(lambda: contact_links(logs[0], b) or contact_links(logs[1], a)
+                 or _linked(a, b), 10, "the link after both restarted")
+        up = time.monotonic()
+        assert up - started < 1.5, f"linked {up - started:.2f} s after starting"
+    finally:
+        for log in logs:
+            log.close()
+
+
+def _linked(a: NodeProcess, b: NodeProcess) -> bool:
+    return any(p["fingerprint"] == b.fingerprint and p["state"] == "contact"
+               for p in a.json("peers")["links"])
 
 
 def test_a_relay_that_delivers_every_frame_twice_does_not_make_nodes_spin(
@@ -94,5 +115,26 @@ def test_a_relay_that_delivers_every_frame_twice_does_not_make_nodes_spin(
         assert max(used) / elapsed < 0.05, used
         for node in (a, b):  # still running and answering
             assert node.json("status")["relays"][0]["state"] == "attached"
+    finally:
+        doubling.close()
+
+
+def test_a_relay_that_breaks_every_stream_gives_way_to_one_that_works(
+        make_node: MakeNode, relay: RelayProcess) -> None:
+    doubling = DoublingRelay().start()
+    try:
+        a, b = make_node("alice"), make_node("bob")
+        good = f"127.0.0.1:{relay.port}#{relay.status['fingerprint']}"
+        for node in (a, b):
+            node.start("--relay", doubling.arg, "--relay", good)  # the broken one first
+        wait_for(lambda: attached(a) and attached(b), 15, "both nodes attached to both")
+        a.cli("contacts", "add", b.fingerprint, "--name", "bob", check=True)
+        b.cli("contacts", "add", a.fingerprint, "--name", "alice", check=True)
+        a.cli("send", "bob", "through the relay that works", check=True)
+        wait_for(lambda: [m["text"] for m in b.log_json("alice")]
+                 == ["through the relay that works"], 15, "the message")
+        link = next(p for p in a.json("peers")["links"] if p["fingerprint"] == b.fingerprint)
+        assert link["relay"] == good
+        assert doubling.delivered > 0  # the broken relay was tried first
     finally:
         doubling.close()
