@@ -116,7 +116,10 @@ class Dialer:
     def ended(self, key: bytes, *, carried: bool) -> None:
         """The peer's link ended. One that carried a record resets the backoff and the next
         dial goes at once; one that carried nothing is a failure like a refused dial: the next
-        dial waits for the backoff, whatever else wakes the task meanwhile."""
+        dial waits for the backoff, whatever else wakes the task meanwhile. Peers we do not
+        dial (strangers who came to us) leave nothing behind."""
+        if key not in self._tasks:
+            return
         if carried:
             self._failures[key] = 0
             self._not_before.pop(key, None)
@@ -180,13 +183,16 @@ class Dialer:
             if self._fallback is not None:
                 relay = loop.create_task(
                     self._relayed(key, self._fallback, self._fallback_after if addresses else 0.0))
-            linked = await self._direct(key, addresses)
             relayed: bool | None = False
-            if relay is not None:
-                if linked:  # direct won; a relayed link that still comes up gives way to it
-                    relay.cancel()
-                else:
+            try:
+                linked = await self._direct(key, addresses)
+                if relay is not None and not linked:
                     relayed = await relay
+            finally:
+                if relay is not None and not relay.done():
+                    # Direct won (a relayed link that still comes up gives way to it), or the
+                    # dialer stops.
+                    relay.cancel()
             if linked or relayed:
                 # Until the link has carried a record (ended() says), it counts as a try.
                 self._failures[key] = self._failures.get(key, 0) + 1

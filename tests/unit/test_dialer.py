@@ -176,3 +176,10 @@ async def test_no_address_and_no_relay_waits_to_be_woken() -> None:
         await until(lambda: len(calls) == 2, 5, "a try once woken")
     finally:
         await dialer.stop()
+
+
+async def test_links_of_peers_we_do_not_dial_leave_nothing_behind() -> None:
+    dialer, _ = make([])
+    for n in range(1000):  # strangers who came to us, each with a fresh key
+        dialer.ended(n.to_bytes(32, "big"), carried=False)
+    assert dialer._failures == {} and dialer._not_before == {}
