@@ -477,6 +477,11 @@ class Session:
         return self._pattern
 
     @property
+    def peer_revision(self) -> int:
+        """The protocol revision the peer's handshake announced (1 until it says otherwise)."""
+        return self._peer_revision
+
+    @property
     def pending_send_bytes(self) -> int:
         """Bytes queued and not yet taken by `data_to_send` (for the caller's backpressure)."""
         return len(self._out)

@@ -33,3 +33,13 @@ async def test_a_node_too_old_for_its_contact_is_told_so_in_words(
     assert reason == (f"closed by peer: protocol revision {PROTOCOL_REVISION} is too old: this"
                       f" peer needs revision {PROTOCOL_REVISION + 1} or later (update p2pchat)")
     assert newer.links.live(older.key) is None
+
+
+async def test_peers_shows_the_revision_each_peer_announced(
+        make_local_node: MakeLocalNode) -> None:
+    a, b = await make_local_node("a"), await make_local_node("b")
+    host, port = b.listen_addresses[0]
+    await b.add_contact(a.identity.fingerprint, "a")
+    await a.add_contact(b.identity.fingerprint, "b", [f"{host}:{port}"])
+    links = await until(lambda: a.peers()["links"], 15, "the link")
+    assert links[0]["revision"] == PROTOCOL_REVISION
