@@ -127,4 +127,4 @@ def removed_contact_conv(store: Store, own_key: bytes, who: str) -> bytes | None
     if store.contacts.get(key) is not None:
         return None
     conv = dm_conversation_id(own_key, key)
-    return conv if store.get_conversation(conv) is not None else None
+    return conv if store.conversations.get(conv) is not None else None

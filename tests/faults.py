@@ -224,3 +224,107 @@ def link_gaps(links: list[tuple[float, str, dict[str, Any]]], after: float) -> l
             if live == 0:
                 down_since = when
     return gaps
+
+
+class DoublingRelay:
+    """A relay that works, except that it delivers every frame twice (a buggy or hostile relay):
+    real Noise sessions with its clients over real TCP on 127.0.0.1, in its own thread and event
+    loop, so that tests with blocking waits (node processes) can use it. Each client's second
+    copy of a frame breaks the Noise nonces of the end-to-end stream it belongs to."""
+
+    def __init__(self) -> None:
+        from p2pchat.core.identity import Identity
+
+        self.identity = Identity.generate()
+        self.port = 0
+        self.delivered = 0
+        self._clients: dict[bytes, tuple[Any, asyncio.StreamWriter]] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+
+    @property
+    def arg(self) -> str:
+        """The node's `--relay` value."""
+        return f"127.0.0.1:{self.port}#{self.identity.fingerprint}"
+
+    def start(self) -> DoublingRelay:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._serve, "127.0.0.1", 0), self._loop)
+        self._server = future.result(timeout=10)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from p2pchat.core.relay_messages import (
+            MAX_DATA,
+            Attach,
+            Attached,
+            Send,
+            decode_relay_record,
+            encode_deliver,
+            encode_relay_record,
+        )
+        from p2pchat.core.session import RecordReceived, Session, SessionConfig
+
+        loop = asyncio.get_running_loop()
+        session = Session(identity=self.identity, initiator=False, now=loop.time(),
+                          config=SessionConfig(max_record=65518, idle_timeout=60.0,
+                                               keepalive_interval=10.0))
+        key: bytes | None = None
+
+        def flush(to: Any, out: asyncio.StreamWriter) -> None:
+            data = to.data_to_send()
+            if data and not out.is_closing():
+                out.write(data)
+
+        try:
+            while data := await reader.read(65536):  # ends with the connection
+                for event in session.receive_data(data, loop.time()):
+                    if not isinstance(event, RecordReceived):
+                        continue
+                    record = decode_relay_record(event.record)
+                    if isinstance(record, Attach):
+                        key = session.remote_key
+                        assert key is not None
+                        self._clients[key] = (session, writer)
+                        session.send_record(encode_relay_record(
+                            Attached(MAX_DATA, 4 << 20, 2000)), loop.time())
+                    elif isinstance(record, Send) and key is not None:
+                        dest = self._clients.get(record.to)
+                        if dest is None:
+                            continue
+                        deliver = encode_deliver(key, record.stream, record.data)
+                        for _ in range(2):  # the fault: every frame twice
+                            dest[0].send_record(deliver, loop.time())
+                        self.delivered += 1
+                        flush(*dest)
+                flush(session, writer)
+        except Exception:  # a client that breaks its session just leaves
+            pass
+        finally:
+            if key is not None and self._clients.get(key, (None,))[0] is session:
+                del self._clients[key]
+            writer.close()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            def go() -> None:
+                if self._server is not None:
+                    self._server.close()
+                for _, writer in self._clients.values():
+                    writer.close()
+
+            with contextlib.suppress(Exception):
+                self._loop.call_soon_threadsafe(go)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from /proc."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -62,8 +62,9 @@ class RelayClient:
 
     async def connect(self, host: str, port: int, *, relay_key: bytes | None = None,
                       attach: bool = True, rcvbuf: int | None = None,
-                      psks: tuple[bytes, ...] = ()) -> RelayClient:
-        """Handshake (IK when `relay_key` is known, else XX), then Attach unless told not to."""
+                      psks: tuple[bytes, ...] = (), local_addr: str | None = None) -> RelayClient:
+        """Handshake (IK when `relay_key` is known, else XX), then Attach unless told not to.
+        `local_addr`: the source address to connect from (another 127.x.y.z, say)."""
         sock = None
         if rcvbuf is not None:
             import socket
@@ -74,7 +75,8 @@ class RelayClient:
             await asyncio.get_running_loop().sock_connect(sock, (host, port))
             reader, writer = await asyncio.open_connection(sock=sock)
         else:
-            reader, writer = await asyncio.open_connection(host, port)
+            reader, writer = await asyncio.open_connection(
+                host, port, local_addr=None if local_addr is None else (local_addr, 0))
         self._writer = writer
         self._session = Session(identity=self.identity, initiator=True, now=_now(),
                                 remote_key=relay_key, ik_timestamp=time.time_ns(),
@@ -180,9 +182,11 @@ class RelayProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.status: dict[str, Any] = {}
 
-    def start(self, *extra: str) -> RelayProcess:
+    def start(self, *extra: str, mdns: bool = False) -> RelayProcess:
+        """`mdns`: advertise on 127.0.0.1 only (zeroconf on loopback, as the tests bind it)."""
         argv = [sys.executable, "-m", "p2pchat", "--home", str(self.home), "relay",
-                "--listen", "127.0.0.1:0", "--no-mdns", *extra]
+                "--listen", "127.0.0.1:0",
+                *(["--mdns-interface", "127.0.0.1"] if mdns else ["--no-mdns"]), *extra]
         with self.log_path.open("a") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, text=True, env=cli_env(),

@@ -8,12 +8,18 @@ Connections go through two budgets, so strangers cannot take the places of clien
 
 * *pending*: from the TCP accept until the client's `Attach` record, i.e. while the handshake
   runs and its key is not yet proven. At most `max_pending` in all and `max_pending_per_host`
-  from one address; each must attach within `attach_timeout`.
+  from one address; each must attach within `attach_timeout`. A full budget never refuses a
+  newcomer: it evicts (below), so connections that stall cannot lock clients out, however many
+  a stranger opens and from however many addresses; an honest handshake takes milliseconds.
 * *attached*: clients whose key the handshake proved (and, on a private relay, is on the
   allow-list). At most `max_clients`, and `max_clients_per_host` from one address. A key
   attaching again replaces its older connection (a laptop that lost the Wi-Fi comes back
   before the old TCP connection times out).
 
+Eviction: a newcomer from an address at `max_pending_per_host` takes the place of that
+address's oldest pending connection; otherwise, with `max_pending` reached, of the oldest
+pending connection of the address holding the most. Within an address, connections whose
+handshake has not completed go first (nobody proved anything on them), oldest first.
 Frames: a frame to a key that is not attached is answered "not here". A frame to a receiver
 whose queue (bytes handed to its socket and not yet sent) would pass `max_queue` is dropped and
 the sender told "refused: queue full"; below that, the server pauses reading from a sender while
@@ -50,8 +56,8 @@ ConnId: TypeAlias = int
 
 # Reasons a connection is refused or closed by the relay, as counted in the status.
 REFUSALS: Final = (
-    "pending_full",  # too many handshakes under way
-    "pending_per_host",  # too many handshakes under way from one address
+    "pending_full",  # evicted: too many handshakes under way
+    "pending_per_host",  # evicted: too many handshakes under way from one address
     "relay_full",  # max_clients attached
     "host_full",  # max_clients_per_host attached from that address
     "not_allowed",  # key not on the allow-list of a private relay
@@ -127,6 +133,7 @@ class _Client:
 class _Pending:
     host: str
     opened: float
+    handshaken: bool = False  # its Noise handshake completed (a key was proven)
 
 
 @dataclass
@@ -167,21 +174,39 @@ class RelayState:
     def client_count(self) -> int:
         return len(self._clients)
 
-    def open(self, host: str, now: float) -> ConnId | None:
-        """A TCP connection from `host` arrived: its id, or None to close it at once."""
+    def open(self, host: str, now: float) -> tuple[ConnId, list[ConnId]]:
+        """A TCP connection from `host` arrived: its id, and the pending connections it evicts
+        (the caller closes them; counted here as `pending_per_host` or `pending_full`)."""
         limits = self.limits
-        if len(self._pending) >= limits.max_pending:
-            self.refuse("pending_full")
-            return None
+        evicted: list[ConnId] = []
         if self._pending_per_host[host] >= limits.max_pending_per_host:
-            self.refuse("pending_per_host")
-            return None
+            evicted.append(self._evict(host, "pending_per_host"))
+        elif len(self._pending) >= limits.max_pending:
+            evicted.append(self._evict(None, "pending_full"))
         conn = self._next_id
         self._next_id += 1
         self._pending[conn] = _Pending(host, now)
         self._pending_per_host[host] += 1
         self.stats.accepted += 1
-        return conn
+        return conn, evicted
+
+    def _evict(self, host: str | None, reason: str) -> ConnId:
+        """Forget the pending connection (of `host`, or of any) with the least claim to stay:
+        from the address holding the most, one that proved nothing before one that did, the
+        oldest first."""
+        count = self._pending_per_host
+        victim = min((c for c, p in self._pending.items() if host is None or p.host == host),
+                     key=lambda c: (-count[self._pending[c].host], self._pending[c].handshaken,
+                                    self._pending[c].opened, c))
+        self.refuse(reason)
+        self._forget_pending(victim)
+        return victim
+
+    def handshaken(self, conn: ConnId) -> None:
+        """The pending connection's handshake completed: it goes after the others on eviction."""
+        pending = self._pending.get(conn)
+        if pending is not None:
+            pending.handshaken = True
 
     def admits(self, key: bytes) -> bool:
         """Whether `key` may attach here (the allow-list of a private relay)."""

@@ -29,9 +29,9 @@ class RelayLimits:
 
     max_clients: int = 200
     max_pending: int = 64
-    max_pending_per_host: int = 16
+    max_pending_per_host: int = 8  # below max_pending: several addresses to fill it
     max_clients_per_host: int = 16
-    attach_timeout: float = 10.0
+    attach_timeout: float = 5.0  # an honest client attaches in a round trip or two
     idle_timeout: float = 60.0
     max_data: int = MAX_DATA
     max_queue: int = 1 << 20

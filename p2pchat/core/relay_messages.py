@@ -267,4 +267,8 @@ def decode_relay_record(data: bytes) -> RelayRecord:
     fields = obj[1:-1]
     if len(fields) != _ARITY[code]:
         raise ProtocolError(f"{cls.__name__}: expected {_ARITY[code]} fields, got {len(fields)}")
-    return cls(*fields)  # __post_init__ validates every field, raising ProtocolError
+    record = cls(*fields)  # __post_init__ validates every field, raising ProtocolError
+    if len(data) not in BUCKETS:  # padding is a rule, not a convention (protocol.md 9.3)
+        raise ProtocolError(f"{cls.__name__}: a record of {len(data)} bytes is not one of the"
+                            f" bucket sizes {', '.join(map(str, BUCKETS))}")
+    return record

@@ -52,7 +52,9 @@ __all__ = [
     "KK_PROTOCOL",
     "MAX_CHUNK",
     "MAX_IK_TIMESTAMP",
+    "MIN_REVISION",
     "PROLOGUE_PREFIX",
+    "PROTOCOL_REVISION",
     "XX_PROTOCOL",
     "XX_PSK_PROTOCOL",
     "Closed",
@@ -123,6 +125,15 @@ _FRAME_OVERHEAD: Final = 2 + TAG_LEN + 1  # length prefix, tag, inner type
 F_ED25519: Final = "ed25519"
 F_TIMESTAMP: Final = "ts"
 F_REKEY: Final = "rekey"
+F_REVISION: Final = "rev"
+
+# Versioning (docs/protocol.md, "Versions"): the prologue's `p2pchat/1` is the major version,
+# which two peers must share to complete a handshake at all. Within it, each handshake payload
+# announces the revision of the protocol page the sender follows (absent: 1). A peer below the
+# revision we need is told so in words (a CLOSE reason) after the handshake, never just dropped.
+PROTOCOL_REVISION: Final = 2
+MIN_REVISION: Final = 1  # the oldest revision this implementation still talks to
+MAX_REVISION: Final = 2**16 - 1
 
 _EMPTY_GUARD: Mapping[bytes, int] = MappingProxyType({})
 
@@ -153,6 +164,7 @@ class SessionConfig:
     handshake_timeout: float = 5.0
     rekey_timeout: float = 10.0  # an on-demand rekey must finish within this
     max_send_buffer: int = 8 << 20  # bytes queued for the socket before send_record refuses
+    min_revision: int = MIN_REVISION  # peers announcing less are told so and closed
 
     def __post_init__(self) -> None:
         if self.max_record < 0:
@@ -162,6 +174,8 @@ class SessionConfig:
         for name in ("keepalive_interval", "idle_timeout", "handshake_timeout", "rekey_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
+        if not 1 <= self.min_revision <= MAX_REVISION:
+            raise ValueError(f"min_revision must be in 1..{MAX_REVISION}")
         if self.max_send_buffer < _wire_size(self.max_record):
             # Otherwise a record that passes the size check could never be queued.
             raise ValueError("max_send_buffer must hold at least one max_record record")
@@ -179,6 +193,7 @@ class Established:
     pattern: str  # "XX" or "IK" (an IK attempt that fell back reports "XX")
     # The network PSK this handshake used (one of the session's `psks`), None for a plain one.
     psk: bytes | None = field(default=None, repr=False)
+    revision: int = field(default=1, compare=False)  # the protocol revision the peer announced
 
 
 @dataclass(frozen=True)
@@ -296,6 +311,13 @@ def _decode_payload(data: bytes) -> dict[str, object]:
     return obj
 
 
+def _revision(payload: Mapping[str, object]) -> int:
+    """The protocol revision a handshake payload announces; 1 when it says nothing."""
+    if F_REVISION not in payload:
+        return 1
+    return _get_int(payload, F_REVISION, 1, MAX_REVISION)
+
+
 def _get_int(payload: Mapping[str, object], name: str, low: int, high: int) -> int:
     value = payload.get(name)
     # bool is an int subclass; msgpack never yields one for an int, but be exact anyway.
@@ -392,6 +414,7 @@ class Session:
         self._remote_static: bytes | None = None
         self._handshake_hash: bytes | None = None
         self._pattern: str | None = None
+        self._peer_revision = 1  # what the peer's handshake payload announced
         self._send: CipherState | None = None
         self._recv: CipherState | None = None
         self._send_count = 0
@@ -417,6 +440,7 @@ class Session:
                 F_ED25519: identity.public_key,
                 F_TIMESTAMP: ik_timestamp,
                 F_REKEY: config.rekey_every,
+                F_REVISION: PROTOCOL_REVISION,
             }
             self._queue_handshake(self._kind(KIND_IK1),
                                   self._hs.write_message(_encode_payload(payload)))
@@ -451,6 +475,11 @@ class Session:
     @property
     def pattern(self) -> str | None:
         return self._pattern
+
+    @property
+    def peer_revision(self) -> int:
+        """The protocol revision the peer's handshake announced (1 until it says otherwise)."""
+        return self._peer_revision
 
     @property
     def pending_send_bytes(self) -> int:
@@ -670,9 +699,11 @@ class Session:
             self._queue_handshake(KIND_RETRY_XX, b"")
             self._state = _State.RESPONDER_RETRY_SENT
             return
-        reply = hs.write_message(_encode_payload({F_REKEY: self._config.rekey_every}))
+        reply = hs.write_message(_encode_payload({F_REKEY: self._config.rekey_every,
+                                                  F_REVISION: PROTOCOL_REVISION}))
         self._queue_handshake(self._kind(KIND_IK2), reply)
-        self._finish_handshake(hs, remote, "IK", peer_rekey, confirmed=False)
+        self._finish_handshake(hs, remote, "IK", peer_rekey, _revision(payload),
+                               confirmed=False)
 
     def _responder_xx1(self, message: bytes, *, with_psk: bool) -> None:
         # Inside a network, XX is how members first meet; the PSK already kept outsiders out.
@@ -680,7 +711,8 @@ class Session:
             raise ProtocolError("XX handshake refused: only peers that know our key may connect")
         hs, plaintext = self._first_read("XX", message, with_psk)
         _decode_payload(plaintext)  # must be a map; nothing in it is used yet
-        payload = {F_ED25519: self._identity.public_key, F_REKEY: self._config.rekey_every}
+        payload = {F_ED25519: self._identity.public_key, F_REKEY: self._config.rekey_every,
+                   F_REVISION: PROTOCOL_REVISION}
         self._queue_handshake(self._kind(KIND_XX2), hs.write_message(_encode_payload(payload)))
         self._hs = hs
         self._state = _State.RESPONDER_XX2_SENT
@@ -691,7 +723,7 @@ class Session:
         payload = _decode_payload(hs.read_message(message))
         remote = self._proven_identity(payload, hs.remote_static)
         peer_rekey = _get_int(payload, F_REKEY, 1, MAX_REKEY_EVERY)
-        self._finish_handshake(hs, remote, "XX", peer_rekey)
+        self._finish_handshake(hs, remote, "XX", peer_rekey, _revision(payload))
 
     def _initiator_ik2(self, message: bytes) -> None:
         hs = self._hs
@@ -699,7 +731,7 @@ class Session:
         payload = _decode_payload(hs.read_message(message))
         peer_rekey = _get_int(payload, F_REKEY, 1, MAX_REKEY_EVERY)
         # IK's se/es DHs prove the responder holds the static key we derived from expected.
-        self._finish_handshake(hs, self._expected_key, "IK", peer_rekey)
+        self._finish_handshake(hs, self._expected_key, "IK", peer_rekey, _revision(payload))
         # Key confirmation: the responder waits for a transport message before it trusts the
         # link (a replayed IK1 never gets one), so send one now even with nothing to say.
         self._send_transport(T_KEEPALIVE, b"")
@@ -715,9 +747,10 @@ class Session:
             # Stop before XX3: our identity is never revealed to a key we did not ask for.
             self._events.append(KeyMismatch(expected=expected, presented=remote))
             raise ProtocolError("peer at this address presented a different key")
-        payload_out = {F_ED25519: self._identity.public_key, F_REKEY: self._config.rekey_every}
+        payload_out = {F_ED25519: self._identity.public_key, F_REKEY: self._config.rekey_every,
+                       F_REVISION: PROTOCOL_REVISION}
         self._queue_handshake(self._kind(KIND_XX3), hs.write_message(_encode_payload(payload_out)))
-        self._finish_handshake(hs, remote, "XX", peer_rekey)
+        self._finish_handshake(hs, remote, "XX", peer_rekey, _revision(payload))
 
     def _proven_identity(self, payload: Mapping[str, object], remote_static: bytes | None) -> bytes:
         """The Ed25519 key in `payload`, if it converts to the static key Noise authenticated."""
@@ -734,7 +767,7 @@ class Session:
 
     def _finish_handshake(
         self, hs: HandshakeState, remote: bytes, pattern: str, peer_rekey: int,
-        *, confirmed: bool = True,
+        revision: int, *, confirmed: bool = True,
     ) -> None:
         c1, c2 = hs.split()
         self._send, self._recv = (c1, c2) if self._initiator else (c2, c1)
@@ -746,11 +779,25 @@ class Session:
         self._hs = None
         self._last_received = self._now
         self._last_sent = self._now
+        self._peer_revision = revision
         if confirmed:
             self._state = _State.TRANSPORT
-            self._events.append(Established(remote, hs.handshake_hash, pattern, self._used_psk))
+            self._establish()
         else:
             self._state = _State.RESPONDER_IK_CONFIRMING
+
+    def _establish(self) -> None:
+        """Report Established, or tell a peer of too old a revision why we close (in words its
+        user can read: an older peer shows a CLOSE reason as it is)."""
+        assert self._remote_key is not None and self._handshake_hash is not None
+        needed = self._config.min_revision
+        if self._peer_revision < needed:
+            self._fail(f"protocol revision {self._peer_revision} is too old: this peer needs"
+                       f" revision {needed} or later (update p2pchat)")
+            return
+        assert self._pattern is not None
+        self._events.append(Established(self._remote_key, self._handshake_hash, self._pattern,
+                                        self._used_psk, self._peer_revision))
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -774,10 +821,10 @@ class Session:
         assert recv is not None
         plaintext = recv.decrypt_with_ad(b"", frame)  # a dropped/replayed/reordered frame fails
         if self._state is _State.RESPONDER_IK_CONFIRMING:
-            assert self._remote_key is not None and self._handshake_hash is not None
             self._state = _State.TRANSPORT
-            self._events.append(Established(self._remote_key, self._handshake_hash, "IK",
-                                            self._used_psk))
+            self._establish()
+            if self._closed:
+                return
         self._recv_count += 1
         if self._recv_count >= self._recv_rekey_every:
             recv.rekey()

@@ -7,10 +7,18 @@ the peer and who waits to be accepted, keeps knocking every second or two for `e
 after it asked (the accepter may be unable to dial back: a one-way firewall, an address seen
 through NAT), and only then slows to once per `patience`.
 
-A `fallback` (a relay) is tried once a peer has been unreachable directly for `fallback_after`
-seconds (it returns None when it has no way to try: then, with no address either, the task
-waits to be woken, as without one); while it carries the link, direct addresses are still
-tried at the backoff's pace, so a direct path that appears takes over.
+A `fallback` (a relay) races the direct dials, as happy eyeballs (RFC 8305) races IPv6 and
+IPv4: it starts `fallback_after` seconds (a quarter of a second) after a round of direct dials
+began, or at once when there is no address to dial, and whichever links first carries the
+link. The fallback returns None when it has no way to try: then, with no address either, the
+task waits to be woken, as without one. While a relay carries the link, direct addresses are
+still tried at the backoff's pace, so a direct path that appears takes over (the link table
+keeps a direct link over a relayed one).
+
+A link counts as a success only once it has carried a record (`ended(key, carried)`): a link
+that dies right after its handshake (a relay that mangles frames, a peer that crashes on
+greeting) leaves the backoff growing, so such a path is retried a few times a second at most,
+never in a loop.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ class Dialer:
         eager_window: float = 600.0,
         patience: float = 60.0,
         fallback: Callable[[bytes], Awaitable[bool | None]] | None = None,
-        fallback_after: float = 3.0,
+        fallback_after: float = 0.25,
         rng: random.Random | None = None,
     ) -> None:
         self._connect = connect
@@ -63,6 +71,8 @@ class Dialer:
         self._fallback = fallback
         self._fallback_after = fallback_after
         self._patient: dict[bytes, float] = {}  # peer -> when we first found it had our request
+        self._failures: dict[bytes, int] = {}  # attempts since a link last carried a record
+        self._not_before: dict[bytes, float] = {}  # after a link that carried nothing
 
     def want(self, key: bytes) -> None:
         if self._stopped:
@@ -103,8 +113,26 @@ class Dialer:
         for event in self._wakes.values():
             event.set()
 
+    def ended(self, key: bytes, *, carried: bool) -> None:
+        """The peer's link ended. One that carried a record resets the backoff and the next
+        dial goes at once; one that carried nothing is a failure like a refused dial: the next
+        dial waits for the backoff, whatever else wakes the task meanwhile. Peers we do not
+        dial (strangers who came to us) leave nothing behind."""
+        if key not in self._tasks:
+            return
+        if carried:
+            self._failures[key] = 0
+            self._not_before.pop(key, None)
+        else:
+            failures = self._failures.get(key, 0)
+            self._failures[key] = failures + 1
+            self._not_before[key] = asyncio.get_running_loop().time() + self.backoff(failures)
+        self.wake(key)
+
     def forget(self, key: bytes) -> None:
         self._patient.pop(key, None)
+        self._failures.pop(key, None)
+        self._not_before.pop(key, None)
         task = self._tasks.pop(key, None)
         self._wakes.pop(key, None)
         if task:
@@ -131,19 +159,17 @@ class Dialer:
 
     async def _run(self, key: bytes) -> None:
         wake = self._wakes[key]
-        failures = 0
         loop = asyncio.get_running_loop()
-        unlinked_since: float | None = None  # when the peer was last seen linked directly
         while not self._stopped:
             wake.clear()
             if self._is_linked(key):
-                failures = 0
-                unlinked_since = None
                 await wake.wait()
                 continue
-            if unlinked_since is None:
-                unlinked_since = loop.time()
-            patient = self.patient_delay(key, asyncio.get_running_loop().time())
+            hold = self._not_before.get(key, 0.0) - loop.time()
+            if hold > 0:  # the last link carried nothing: no dial before the backoff is over
+                await asyncio.sleep(hold)
+                continue
+            patient = self.patient_delay(key, loop.time())
             if patient is not None:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(wake.wait(), patient)
@@ -153,32 +179,49 @@ class Dialer:
             if not addresses and self._fallback is None:
                 await wake.wait()  # nowhere to dial yet: discovery or the user will wake us
                 continue
-            linked = False
-            for address in addresses:
-                try:
-                    linked = await self._connect(key, address)
-                except Exception as exc:  # one bad address must not end the peer's dialing
-                    log.debug("dial %s failed: %s", address, exc)
-                if linked:
-                    break
-            if linked:
-                failures = 0
-                continue
+            relay = None
             if self._fallback is not None:
-                waited = loop.time() - unlinked_since
-                if waited < self._fallback_after:  # a direct link may still come up
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(wake.wait(), self._fallback_after - waited)
+                relay = loop.create_task(
+                    self._relayed(key, self._fallback, self._fallback_after if addresses else 0.0))
+            relayed: bool | None = False
+            try:
+                linked = await self._direct(key, addresses)
+                if relay is not None and not linked:
+                    relayed = await relay
+            finally:
+                if relay is not None and not relay.done():
+                    # Direct won (a relayed link that still comes up gives way to it), or the
+                    # dialer stops.
+                    relay.cancel()
+            if linked or relayed:
+                # Until the link has carried a record (ended() says), it counts as a try.
+                self._failures[key] = self._failures.get(key, 0) + 1
+                if linked and self._is_linked(key):
                     continue
-                relayed: bool | None = False
-                try:
-                    relayed = await self._fallback(key)
-                except Exception as exc:
-                    log.debug("relayed dial failed: %s", exc)
-                if relayed is None and not addresses:  # no relay either: wait to be woken
-                    await wake.wait()
-                    continue
-            delay = self.backoff(failures)
-            failures += 1
+            elif relayed is None and not addresses:  # no relay either: wait to be woken
+                await wake.wait()
+                continue
+            else:
+                self._failures[key] = self._failures.get(key, 0) + 1
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), delay)
+                await asyncio.wait_for(wake.wait(), self.backoff(self._failures[key] - 1))
+
+    async def _direct(self, key: bytes, addresses: list[Address]) -> bool:
+        for address in addresses:
+            try:
+                if await self._connect(key, address):
+                    return True
+            except Exception as exc:  # one bad address must not end the peer's dialing
+                log.debug("dial %s failed: %s", address, exc)
+        return False
+
+    async def _relayed(self, key: bytes, fallback: Callable[[bytes], Awaitable[bool | None]],
+                       head_start: float) -> bool | None:
+        """The relayed attempt of one round, after the direct dials' head start."""
+        if head_start > 0:
+            await asyncio.sleep(head_start)
+        try:
+            return await fallback(key)
+        except Exception as exc:
+            log.debug("relayed dial failed: %s", exc)
+            return False

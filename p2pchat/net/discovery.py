@@ -115,6 +115,28 @@ def _ip_version(interfaces: InterfaceList) -> IPVersion:
     return IPVersion.V6Only if has_v6 else IPVersion.V4Only
 
 
+def _dialable(addresses: Sequence[str], interfaces: InterfaceList) -> list[str]:
+    """The advert's addresses a socket can connect to. An IPv6 link-local address means nothing
+    without the interface it is on (connect() fails with EINVAL): zeroconf names the interface
+    when it heard the record on one; when it did not (an AAAA record heard over IPv4), the
+    address is qualified with our IPv6 interface if we listen on exactly one, else dropped."""
+    v6 = [i for i in interfaces if isinstance(i, int)]
+    out: list[str] = []
+    for text in addresses:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            out.append(text)  # parse_advert judges it
+            continue
+        if isinstance(address, ipaddress.IPv6Address) and address.is_link_local \
+                and not address.scope_id:
+            if len(v6) != 1:
+                continue
+            text = f"{text}%{v6[0]}"
+        out.append(text)
+    return out
+
+
 def _consume_result(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.debug("zeroconf announcement failed: %r", future.exception())
@@ -412,7 +434,8 @@ class Discovery:
 
     def _store(self, key: str, name: str, info: AsyncServiceInfo) -> None:
         advert = parse_advert(
-            info.name, info.properties, info.parsed_scoped_addresses(), info.port or 0
+            info.name, info.properties,
+            _dialable(info.parsed_scoped_addresses(), self._interfaces), info.port or 0
         )
         if advert is None:
             log.debug("ignoring an unusable advert from %r", name)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from p2pchat.core.session import Closed, Established, Session
+from p2pchat.core.session import Closed, Established, RecordReceived, Session
 from p2pchat.core.sync import AckWait
 from p2pchat.net.addresses import plain_host
 
@@ -52,6 +52,9 @@ class Link:
     # The relay this link goes through ("host:port#fingerprint"), None for a direct TCP link.
     # net/relay_client.py's RelayedLink sets it.
     relay: str | None = None
+    # Whether a record came through since the handshake: a link that dies before that proved
+    # nothing about its path (the dialer's backoff goes on; net/dialer.py).
+    carried: bool = False
 
     def __init__(
         self,
@@ -153,6 +156,8 @@ class Link:
         for event in events:
             if isinstance(event, Closed) and self.close_reason is None:
                 self.close_reason = event.reason
+            elif isinstance(event, RecordReceived):
+                self.carried = True
             self._on_event(self, event)
             if isinstance(event, Established) and not self.established.done():
                 self.established.set_result(not self.closed)

@@ -120,6 +120,11 @@ class RelayConnection:
         self.attached = False
         self.streams: dict[StreamId, RelayedLink] = {}
         self._dead: OrderedDict[StreamId, None] = OrderedDict()
+        # Streams in a row that ended before carrying a record: the node prefers a relay
+        # whose streams work (links.py), and a relay that mangles every stream goes last.
+        self.failed_streams = 0
+        self.attached_at: float | None = None
+        self.carried = False  # the relay delivered or answered something after Attached
 
     @property
     def label(self) -> str:
@@ -204,7 +209,16 @@ class RelayConnection:
                 link.send_records([encode_send(peer, stream, view[start:min(start + step, end)])
                                    for start in range(first, end, step)])
 
+    def proven(self, lasted: float) -> bool:
+        """Whether this connection worked well enough that losing it should not grow the
+        reconnect backoff: it carried something, or stayed attached for `lasted` seconds."""
+        if not self.max_data or self.attached_at is None:
+            return False
+        return self.carried or (self.link is not None and self.link.last_received
+                                - self.attached_at >= lasted)
+
     def forget(self, link: RelayedLink) -> None:
+        self.failed_streams = 0 if link.carried else self.failed_streams + 1
         sid = (link.peer_key, link.stream)
         if self.streams.get(sid) is link:
             del self.streams[sid]
@@ -230,6 +244,8 @@ class RelayConnection:
             log.debug("relay link %s closed: %s", format_addr(self.address), event.reason)
 
     def _on_record(self, record: Any) -> None:
+        if self.attached:
+            self.carried = True
         if isinstance(record, Deliver) and self.attached:
             self._deliver(record)
         elif isinstance(record, NotHere | Refused) and self.attached:
@@ -240,6 +256,7 @@ class RelayConnection:
         elif isinstance(record, Attached) and not self.attached:
             self.max_data = record.max_data
             self.attached = True
+            self.attached_at = _now()
             log.info("attached to the relay %s", self.label)
             self._on_change()
         else:

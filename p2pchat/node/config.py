@@ -40,7 +40,9 @@ class NodeConfig:
     group_sync_interval: float = 10.0  # seconds between a group's anti-entropy rounds
     session: SessionConfig = field(default_factory=SessionConfig)
     relays: tuple[RelayAddress, ...] = ()  # --relay; mDNS adds the ones it finds
-    relay_after: float = 3.0  # seconds without a direct link before a relay carries it
+    # Head start of a round's direct dials before a relay is tried alongside them (happy
+    # eyeballs, net/dialer.py); with no address to dial the relay is tried at once.
+    relay_after: float = 0.25
     # Listen on last time's port (kept in the home) where the port is not fixed, so a typed
     # address keeps working; never with private presence or a network (ports rotate there).
     keep_port: bool = False

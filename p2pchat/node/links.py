@@ -228,7 +228,9 @@ class LinkTable:
         relays = self._relays()
         if not relays:
             return None
-        for conn in relays:
+        # A relay whose streams keep dying before they carry anything goes last (stable sort:
+        # otherwise in the order the relays were added).
+        for conn in sorted(relays, key=lambda c: c.failed_streams):
             if self._stopping or self._links_in_use() >= self._config.max_links:
                 return False
             link = conn.open(key, self._initiator_session(key), self._on_event)
@@ -269,7 +271,7 @@ class LinkTable:
             key = link.remote_key
             if key is not None and self.by_peer.get(key) is link:
                 del self.by_peer[key]
-                self.dialer.wake(key)
+                self.dialer.ended(key, carried=link.carried)
             self._on_gone(link)
 
     # ------------------------------------------------------------ one link per peer

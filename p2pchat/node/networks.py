@@ -133,15 +133,14 @@ class Networks:
         return choices[attempt % len(choices)]
 
     def relay_psk(self, key: bytes | None, configured: bool) -> tuple[bytes, ...]:
-        """The PSK to attach to a relay with. A relay the user gave is tried like any peer
-        (each network, then plain); one only heard on mDNS gets network handshakes only, so
-        a stranger's relay never learns who we are."""
+        """The PSK to attach to a relay with: like any peer we know from no advert, each
+        network in turn, then a plain handshake, one per connection. A relay only heard on
+        mDNS gets the plain try too (`configured` no longer matters): an open relay serves
+        every node that finds it, whatever networks it is in. Its operator then learns our
+        key, as the operator of any relay we attach to does (docs/privacy.md)."""
         if not self._psks:
             return ()
-        choice = self.psk_for(key or b"")
-        if choice or configured:
-            return choice
-        return self.psk_for(key or b"") or self.psks()[:1]
+        return self.psk_for(key or b"")
 
     def admit(self, link: Link, event: Established, is_contact: bool) -> bool:
         """Whether a completed handshake may go on to trust; closes the link if not."""

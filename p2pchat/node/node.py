@@ -373,6 +373,8 @@ class Node(NodeCommands):
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
                               "name": self.views.display_name(key), "reason": reason,
                               "online": self.links.is_linked(key)})
+        elif reason.startswith("protocol revision"):  # we told a too-old peer (protocol.md 12)
+            log.warning("link to %s refused: %s", self.views.who(key), reason)
 
     def _reload_memory(self) -> None:
         """A commit failed: what memory holds may be ahead of the store; rebuild it."""

@@ -28,6 +28,10 @@ log = logging.getLogger("p2pchat.node")
 MAX_MDNS_RELAYS = 4  # relays found by mDNS that we attach to (adverts are anyone's)
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+# A relay connection lost after this long attached (or after carrying anything) was a working
+# one: reconnect at once. One lost sooner grows the backoff, so a relay that attaches and then
+# drops us every time is not hammered.
+PROVEN_AFTER = 10.0
 
 
 class _Relay:
@@ -144,9 +148,12 @@ class Relays:
             except (OSError, TimeoutError) as exc:
                 reason = f"cannot connect: {exc.__class__.__name__}"
             relay.last_error = reason
-            if conn.max_data:  # it had attached: a restart is worth trying again soon
+            if conn.proven(PROVEN_AFTER):  # it worked: a restart is worth trying again soon
                 log.info("relay %s lost: %s", conn.label, reason)
                 failures = 0
+            elif conn.max_data:  # attached, then lost before it did anything: back off
+                log.info("relay %s lost: %s", conn.label, reason)
+                failures += 1
             else:
                 log.debug("relay %s: %s", format_addr(address), reason)
                 failures += 1

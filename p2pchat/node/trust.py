@@ -132,7 +132,7 @@ class Trust:
         link.peer.their_name = hello.name
         if before is not None and before != hello.name and not link.peer.stranger:
             # A Hello again on a live link: they renamed themselves (docs/protocol.md 7.1).
-            contact = self._store().get_contact(key)
+            contact = self._store().contacts.get(key)
             self._events.emit({"type": "peer_renamed", "fingerprint": fingerprint(key),
                                "name": contact.name if contact else short_fingerprint(key),
                                "their_name": hello.name})

@@ -117,5 +117,6 @@ class Views:
             "path": "direct" if link.relay is None else "relay",
             "relay": link.relay,
             "handshake": link.session.pattern,
+            "revision": link.session.peer_revision,
             "since": iso_from_ms(link.peer.since_ms),
         }

@@ -38,13 +38,17 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network-passphrase-file", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--no-mdns", action="store_true",
                         help="don't advertise the relay on the local network")
+    parser.add_argument("--mdns-interface", action="append", metavar="ADDR",
+                        help="advertise only on the interface with this address (repeatable;"
+                        " default: every non-loopback interface)")
     parser.add_argument("--max-clients", type=int, default=d.max_clients, metavar="N",
                         help=f"clients attached at once (default {d.max_clients})")
     parser.add_argument("--max-clients-per-host", type=int, default=d.max_clients_per_host,
                         metavar="N", help="of those, from one address"
                         f" (default {d.max_clients_per_host})")
     parser.add_argument("--max-pending", type=int, default=d.max_pending, metavar="N",
-                        help="connections still in their handshake, a budget of their own"
+                        help="connections still in their handshake, a budget of their own; when"
+                        " it is full the oldest stalled one makes room"
                         f" (default {d.max_pending})")
     parser.add_argument("--max-pending-per-host", type=int, default=d.max_pending_per_host,
                         metavar="N", help="of those, from one address"
@@ -200,7 +204,8 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(args.verbose - args.quiet)
     try:
         asyncio.run(serve_relay(home, identity, limits, listen=listen, allow=allow,
-                                mdns=not args.no_mdns, network_psks=psks))
+                                mdns=not args.no_mdns, network_psks=psks,
+                                mdns_interfaces=args.mdns_interface))
     except OSError as exc:
         raise RelayError(f"cannot start the relay: {exc.strerror or exc}") from None
     return 0

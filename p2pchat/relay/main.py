@@ -62,7 +62,8 @@ class _StatusWriter:
 
 async def serve_relay(home: Path, identity: Identity, limits: RelayLimits, *,
                       listen: tuple[Address, ...], allow: frozenset[bytes] | None,
-                      mdns: bool, network_psks: tuple[bytes, ...] = ()) -> None:
+                      mdns: bool, network_psks: tuple[bytes, ...] = (),
+                      mdns_interfaces: list[str] | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -93,7 +94,7 @@ async def serve_relay(home: Path, identity: Identity, limits: RelayLimits, *,
             for other in paste[1:]:
                 print(f"               or: --relay {other}")
         if mdns:
-            discovery = await _advertise(identity, server.listen_addresses)
+            discovery = await _advertise(identity, server.listen_addresses, mdns_interfaces)
         print(f"mDNS: {'advertising ' + RELAY_SERVICE_TYPE if discovery else 'off'}")
         print("stop with Ctrl-C", flush=True)
         await stop.wait()
@@ -109,10 +110,11 @@ async def serve_relay(home: Path, identity: Identity, limits: RelayLimits, *,
             loop.remove_signal_handler(sig)
 
 
-async def _advertise(identity: Identity, bound: list[Address]) -> Any:
+async def _advertise(identity: Identity, bound: list[Address],
+                     interfaces: list[str] | None) -> Any:
     from p2pchat.net.discovery import Discovery, DiscoveryError
 
-    discovery = Discovery(service_type=RELAY_SERVICE_TYPE)
+    discovery = Discovery(service_type=RELAY_SERVICE_TYPE, interfaces=interfaces)
     port = bound[0][1]
     try:
         await discovery.async_start(port, public_properties(identity.public_key, "relay"),

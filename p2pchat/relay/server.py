@@ -151,10 +151,11 @@ class RelayServer:
     async def _on_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
         now = _now()
-        conn_id = self.state.open(plain_host(str(peer[0])), now)
-        if conn_id is None:
-            writer.close()
-            return
+        conn_id, evicted = self.state.open(plain_host(str(peer[0])), now)
+        for old in evicted:  # the pending budget was full: stalled connections make room
+            victim = self._conns.get(old)
+            if victim is not None:
+                self._close(victim, "evicted: too many handshakes under way", count=None)
         conn = _Conn(conn_id, reader, writer,
                      Session(identity=self.identity, initiator=False, now=now,
                              replay_guard=self._guard, config=self._config,
@@ -222,6 +223,7 @@ class RelayServer:
                 frames += 1
                 nbytes += sent
             elif isinstance(event, Established):
+                self.state.handshaken(conn.id)
                 if not self.state.admits(event.remote_key):
                     self._close(conn, "not on this relay's allow-list", count="not_allowed")
             elif isinstance(event, Closed):

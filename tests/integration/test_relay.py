@@ -266,13 +266,14 @@ async def test_strangers_in_handshakes_cannot_take_client_slots(
     try:
         # Strangers open connections and never finish a handshake.
         strangers = [await asyncio.open_connection("127.0.0.1", relay.port) for _ in range(4)]
-        # The fourth is over the pending budget: closed at once, no handshake.
-        assert await asyncio.wait_for(strangers[3][0].read(), 20) == b""
+        # The fourth is over the pending budget: the oldest makes room, closed with nothing
+        # sent (it never finished a handshake).
+        assert await asyncio.wait_for(strangers[0][0].read(), 20) == b""
         # The attached clients keep their slots and keep talking.
         a.send(b.key, b"we are fine")
         assert (await b.next_delivery()).data == b"we are fine"
         # The others are cut when their attach deadline passes.
-        for reader, _ in strangers[:3]:
+        for reader, _ in strangers[1:]:
             assert await asyncio.wait_for(reader.read(), 20) == b""
         for _, writer in strangers:
             writer.close()
@@ -312,6 +313,26 @@ async def test_frame_over_the_limit_closes_the_sender(start_relay: StartRelay) -
     await big.connect("127.0.0.1", relay.port, relay_key=relay.key)
     big.send_raw_record(encode_relay_record(Send(b.key, 1, bytes(100))) + bytes(70_000))
     assert "over the limit" in await big.wait_closed()
+    await b.close()
+
+
+async def test_a_record_that_is_not_a_bucket_size_closes_the_sender(
+        start_relay: StartRelay) -> None:
+    relay = start_relay()
+    a, b = await attach(relay), await attach(relay)
+    padded = encode_relay_record(Send(b.key, 1, b"hi"))
+    a.send_raw_record(padded)
+    assert (await b.next_delivery()).data == b"hi"
+    # The same Send with one byte of padding less: well formed, but not a bucket size, so an
+    # observer could tell its length. A protocol error, never forwarded.
+    fields = padded[:41]  # array header, code, key, stream 1, data: then pad's bin 16
+    unpadded = fields + b"\xc5" + (len(padded) - 45).to_bytes(2, "big") + bytes(len(padded) - 45)
+    assert len(unpadded) == len(padded) - 1
+    a.send_raw_record(unpadded)
+    assert "not one of the bucket sizes" in await a.wait_closed()
+    with pytest.raises(TimeoutError):
+        await b.next_record(timeout=0.5)
+    relay.status_where(lambda s: s["refusals"]["protocol_error"] == 1, "counted")
     await b.close()
 
 

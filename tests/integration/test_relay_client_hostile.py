@@ -39,6 +39,7 @@ class LyingRelay:
         self.sends: list[Send] = []
         self.attaches = 0
         self.attach = True  # answer Attach with Attached
+        self.drop_after_attach = False  # then close the connection at once
         self._session: Session | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._server: asyncio.Server | None = None
@@ -72,12 +73,17 @@ class LyingRelay:
             self.attaches += 1
             if self.attach:
                 self.send(Attached(MAX_DATA, 1 << 20, 1000))
+            if self.drop_after_attach and self._writer is not None:
+                self._writer.close()
         elif isinstance(record, Send):
             self.sends.append(record)
 
     def send(self, record: RelayRecord) -> None:
+        self.send_raw(encode_relay_record(record))
+
+    def send_raw(self, record: bytes) -> None:
         assert self._session is not None
-        self._session.send_record(encode_relay_record(record), asyncio.get_running_loop().time())
+        self._session.send_record(record, asyncio.get_running_loop().time())
         self._flush()
 
     def _flush(self) -> None:
@@ -178,3 +184,30 @@ async def test_two_addresses_of_one_relay_make_one_attachment(
         relay.status_where(lambda s: s["clients"] == 1, "one client attached")
     finally:
         relay.close()
+
+
+async def test_a_relay_record_that_is_not_a_bucket_size_drops_the_relay(
+        make_local_node: MakeLocalNode, lying_relay: LyingRelay) -> None:
+    node = await attached_node(make_local_node, lying_relay, "strict")
+    record = encode_relay_record(NotHere(Identity.generate().public_key, 9))
+    pad = len(record) - 40  # after the array header, code, key, stream and pad's bin 16
+    assert record[37] == 0xC5
+    # One zero of padding short: well formed, but not a bucket size.
+    lying_relay.send_raw(record[:37] + b"\xc5" + (pad - 1).to_bytes(2, "big") + bytes(pad - 1))
+    view = await until(lambda: [r for r in node.status()["relays"]
+                                if "bucket" in (r["last_error"] or "")], 10,
+                       "the relay link dropped")
+    assert view[0]["last_error"].startswith("protocol error")
+
+
+async def test_a_relay_that_drops_us_right_after_attaching_is_backed_off_from(
+        make_local_node: MakeLocalNode, lying_relay: LyingRelay) -> None:
+    lying_relay.drop_after_attach = True
+    await make_local_node("spurned", relays=(lying_relay.address,))
+    await until(lambda: lying_relay.attaches >= 1, 10, "the first attach")
+    start, first = asyncio.get_running_loop().time(), lying_relay.attaches
+    await asyncio.sleep(5)  # bounded: the window in which reconnections are counted
+    # A lost attachment that carried nothing grows the backoff (0.5 s doubling); counting it
+    # as a working one reset it, and the node came back every 0.25-0.5 s (10-20 times).
+    assert lying_relay.attaches - first <= 6, lying_relay.attaches - first
+    assert asyncio.get_running_loop().time() - start >= 5

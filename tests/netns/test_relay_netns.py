@@ -191,3 +191,36 @@ def test_isolated_nodes_chat_in_a_group_through_a_relay(
     assert link["path"] == "relay" and link["relay"].endswith(f"#{status['fingerprint']}")
     relay.terminate()
     assert relay.wait(30) == 0
+
+
+def test_running_nodes_find_a_relay_that_starts_after_them(
+        make_network: Any, make_node: Any, tmp_path: Path) -> None:
+    """Nodes already running on isolated hosts, one of them in a network, see a relay appear
+    on the LAN and attach to it within a few seconds (issue 25, point 4)."""
+    import time
+
+    net: Network = make_network(3)
+    relay_host, host_a, host_b = net.hosts
+    isolate(host_a, host_b)
+    alice, bob = make_node("alice"), make_node("bob")
+    alice.start(listen="0.0.0.0:0", mdns=True, host=host_a)
+    bob.start(listen="0.0.0.0:0", mdns=True, host=host_b)
+    bob.cli("network", "join", "class", env={"P2PCHAT_NETWORK_PASSPHRASE": "blue-otter-42"},
+            check=True)
+    time.sleep(2)  # bounded: the nodes have browsed a while with no relay around
+    home = tmp_path / "relay"
+    relay = relay_host.popen([sys.executable, "-m", "p2pchat", "--home", str(home), "relay",
+                              "--listen", "0.0.0.0:0"], cli_env(), cwd=str(ROOT),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _running(home), 20, "the relay to start")
+        started = time.monotonic()
+        for node in (alice, bob):
+            wait_for(lambda n=node: [(r["state"], r["found_by"])
+                                     for r in n.json("status")["relays"]]
+                     == [("attached", "mdns")], 20, f"{node.name} to attach to the relay")
+        took = time.monotonic() - started
+        assert took < 5, f"attached {took:.1f} s after the relay started"
+    finally:
+        relay.terminate()
+        relay.wait(30)

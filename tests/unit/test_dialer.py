@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from typing import Any
 
@@ -71,21 +72,83 @@ async def test_a_wake_retries_at_once_after_failures() -> None:
         await dialer.stop()
 
 
-async def test_the_fallback_comes_only_after_direct_dials_failed_for_a_while() -> None:
+async def test_the_relay_races_a_slow_direct_dial_after_its_head_start() -> None:
     relayed: list[float] = []
+    direct_done = asyncio.Event()
 
     async def fallback(key: bytes) -> bool | None:
         relayed.append(asyncio.get_running_loop().time())
         return True  # a relay carries the link; direct dials go on
 
-    dialer, attempts = make([], base=0.05, cap=0.1, fallback=fallback, fallback_after=0.5)
+    async def connect(key: bytes, address: Address) -> bool:
+        await asyncio.sleep(2)  # an address that neither answers nor refuses
+        direct_done.set()
+        return False
+
+    dialer = Dialer(connect, lambda key: [ADDRESS], lambda key: False, fallback=fallback,
+                    fallback_after=0.25, base=0.05, cap=0.1, rng=random.Random(1))
     start = asyncio.get_running_loop().time()
     dialer.want(KEY)
     try:
-        await until(lambda: len(relayed) >= 2, 5, "the relay tried, and direct dials after it")
-        assert relayed[0] - start >= 0.5
-        assert sum(1 for t in attempts if t < relayed[0]) >= 2  # direct first, repeatedly
-        assert any(t > relayed[0] for t in attempts)  # and still, while relayed
+        await until(lambda: relayed, 5, "the relay tried")
+        # Happy eyeballs: the relay did not wait for the direct dial to give up (2 s).
+        assert 0.25 <= relayed[0] - start < 1.0
+        assert not direct_done.is_set()
+        await until(lambda: len(relayed) >= 2, 10, "direct dials go on while relayed")
+    finally:
+        await dialer.stop()
+
+
+async def test_with_no_address_the_relay_is_tried_at_once() -> None:
+    relayed: list[float] = []
+
+    async def fallback(key: bytes) -> bool | None:
+        relayed.append(asyncio.get_running_loop().time())
+        return True
+
+    async def connect(key: bytes, address: Address) -> bool:
+        raise AssertionError("nothing to dial")
+
+    dialer = Dialer(connect, lambda key: [], lambda key: False, fallback=fallback,
+                    fallback_after=5.0, rng=random.Random(1))
+    start = asyncio.get_running_loop().time()
+    dialer.want(KEY)
+    try:
+        await until(lambda: relayed, 5, "the relay tried")
+        assert relayed[0] - start < 0.1  # not after the 5 s head start
+    finally:
+        await dialer.stop()
+
+
+async def test_a_link_that_carried_nothing_does_not_reset_the_backoff() -> None:
+    # Every dial links, and every link dies before carrying a record (a relay that doubles
+    # frames): the dials must space out as failures do, not follow each wake at once.
+    attempts: list[float] = []
+    up = False
+
+    async def connect(key: bytes, address: Address) -> bool:
+        nonlocal up
+        attempts.append(asyncio.get_running_loop().time())
+        up = True
+        return True
+
+    dialer = Dialer(connect, lambda key: [ADDRESS], lambda key: up, base=0.1, cap=0.8,
+                    rng=random.Random(1))
+    dialer.want(KEY)
+    try:
+        for n in range(1, 6):
+            await until(lambda n=n: len(attempts) >= n, 5, f"dial {n}")
+            up = False
+            dialer.ended(KEY, carried=False)
+        gaps = [b - a for a, b in itertools.pairwise(attempts)]
+        assert gaps[-1] >= 0.2  # 0.8 s backoff, jittered to 50-100 %
+        assert sum(gaps) >= 0.6
+        # A link that carried something resets it: the next dial goes at once.
+        await until(lambda: len(attempts) >= 6, 5, "dial 6")
+        up = False
+        dialer.ended(KEY, carried=True)
+        count = len(attempts)
+        await until(lambda: len(attempts) > count, 0.15, "the dial right after a good link")
     finally:
         await dialer.stop()
 
@@ -113,3 +176,10 @@ async def test_no_address_and_no_relay_waits_to_be_woken() -> None:
         await until(lambda: len(calls) == 2, 5, "a try once woken")
     finally:
         await dialer.stop()
+
+
+async def test_links_of_peers_we_do_not_dial_leave_nothing_behind() -> None:
+    dialer, _ = make([])
+    for n in range(1000):  # strangers who came to us, each with a fresh key
+        dialer.ended(n.to_bytes(32, "big"), carried=False)
+    assert dialer._failures == {} and dialer._not_before == {}

@@ -23,9 +23,14 @@ from p2pchat.core.relay_messages import wire_cost
 A, B, C = b"a" * 32, b"b" * 32, b"c" * 32
 
 
+def opened(state: RelayState, host: str, now: float = 0.0) -> int:
+    conn, evicted = state.open(host, now)
+    assert evicted == []
+    return conn
+
+
 def attached(state: RelayState, key: bytes, host: str = "10.0.0.1", now: float = 0.0) -> int:
-    conn = state.open(host, now)
-    assert conn is not None
+    conn = opened(state, host, now)
     assert isinstance(state.attach(conn, key, now), Accepted)
     return conn
 
@@ -45,8 +50,7 @@ def test_frames_go_to_the_attached_key_or_are_not_here() -> None:
 
 def test_send_before_attach_and_attach_twice_are_protocol_errors() -> None:
     state = RelayState(RelayLimits())
-    conn = state.open("h", 0)
-    assert conn is not None
+    conn = opened(state, "h", 0)
     with pytest.raises(ProtocolError, match="before Attach"):
         state.route(conn, A, 1)
     state.attach(conn, A, 0)
@@ -63,27 +67,44 @@ def test_frame_over_max_data_is_a_protocol_error() -> None:
         state.route(a, B, 101)
 
 
-def test_pending_budgets_are_separate_from_client_slots() -> None:
+def test_pending_budgets_are_separate_from_client_slots_and_evict_the_stalled() -> None:
     state = RelayState(RelayLimits(max_clients=2, max_pending=3, max_pending_per_host=2))
     a, b = attached(state, A), attached(state, B)
-    strangers = [state.open("6.6.6.6", 0), state.open("6.6.6.6", 0)]
-    assert None not in strangers
-    assert state.open("6.6.6.6", 0) is None  # per host
-    third = state.open("7.7.7.7", 0)
-    assert third is not None
-    assert state.open("8.8.8.8", 0) is None  # all pending places taken
+    first, second = opened(state, "6.6.6.6", 0), opened(state, "6.6.6.6", 1)
+    # Per host: a third from that address takes the place of its oldest.
+    third, evicted = state.open("6.6.6.6", 2)
+    assert evicted == [first]
+    other = opened(state, "7.7.7.7", 3)
+    # All pending places taken: a newcomer evicts the oldest of the busiest address.
+    newcomer, evicted = state.open("8.8.8.8", 4)
+    assert evicted == [second]
     assert state.client_count == 2 and state.pending_count == 3
     assert state.route(a, B, 1) == Forward(b)  # clients are untouched by all this
     refusals = state.snapshot()["refusals"]
     assert isinstance(refusals, dict)
     assert (refusals["pending_per_host"], refusals["pending_full"]) == (1, 1)
     # A handshake that completes still finds the clients' slots full.
-    assert state.attach(third, C, 0) == "relay_full"
+    assert state.attach(other, C, 5) == "relay_full"
+    assert {third, newcomer} <= set(state._pending)
+
+
+def test_eviction_spares_completed_handshakes_and_quiet_addresses() -> None:
+    state = RelayState(RelayLimits(max_pending=4, max_pending_per_host=3))
+    honest = opened(state, "10.0.0.1", 0)  # the oldest of all, from a quiet address
+    proven = opened(state, "6.6.6.6", 1)
+    state.handshaken(proven)  # older than the next one, but it proved a key
+    stalled = [opened(state, "6.6.6.6", 2)]
+    stalled.append(opened(state, "7.7.7.7", 3))
+    latest, evicted = state.open("6.6.6.6", 4)  # at its cap: its own stalled one goes first
+    assert evicted == [stalled[0]]
+    _, evicted = state.open("8.8.8.8", 5)  # all full: the busiest address gives way
+    assert evicted == [latest]  # newer than `proven`, but it proved nothing
+    assert honest in state._pending and proven in state._pending
 
 
 def test_pending_connections_expire_at_the_attach_deadline() -> None:
     state = RelayState(RelayLimits(attach_timeout=10))
-    early, late = state.open("h", 0), state.open("h", 5)
+    early, late = opened(state, "h", 0), opened(state, "h", 5)
     assert state.expired(9.9) == []
     assert state.expired(10) == [early]
     assert state.expired(15) == [late]
@@ -97,8 +118,7 @@ def test_pending_connections_expire_at_the_attach_deadline() -> None:
 def test_allow_list() -> None:
     state = RelayState(RelayLimits(), allow=frozenset({A}))
     assert state.admits(A) and not state.admits(B)
-    conn = state.open("h", 0)
-    assert conn is not None
+    conn = opened(state, "h", 0)
     assert state.attach(conn, B, 0) == "not_allowed"
     attached(state, A)
 
@@ -106,8 +126,7 @@ def test_allow_list() -> None:
 def test_the_same_key_attaching_again_replaces_its_old_connection() -> None:
     state = RelayState(RelayLimits(max_clients=1))
     old = attached(state, A)
-    new = state.open("h", 1)
-    assert new is not None
+    new = opened(state, "h", 1)
     assert state.attach(new, A, 1) == Replaced(old)  # even with the relay full
     assert state.client_count == 1
     assert state.route(new, A, 1) == Forward(new)
@@ -171,9 +190,10 @@ def test_counts_stay_within_budgets_whatever_happens(ops: list[str], seed: int) 
         pick = (seed >> (i % 32)) & 0xFF
         now += 1
         if op == "open":
-            conn = state.open(f"h{pick % 3}", now)
-            if conn is not None:
-                conns.append(conn)
+            conn, evicted = state.open(f"h{pick % 3}", now)
+            conns = [c for c in conns if c not in evicted] + [conn]
+            for gone in evicted:
+                state.close(gone)
         elif op == "attach" and conns:
             conn = conns[pick % len(conns)]
             if state.key_of(conn) is None and conn in state._pending:
@@ -210,13 +230,11 @@ def test_one_address_cannot_take_every_client_slot() -> None:
     state = RelayState(RelayLimits(max_clients=10, max_clients_per_host=2))
     attached(state, A, host="6.6.6.6")
     attached(state, B, host="6.6.6.6")
-    third = state.open("6.6.6.6", 0)
-    assert third is not None
+    third = opened(state, "6.6.6.6", 0)
     assert state.attach(third, C, 0) == "host_full"
     attached(state, C, host="10.0.0.9")  # other addresses still get in
     # A key coming back from the same address replaces its connection: not a third client.
-    again = state.open("6.6.6.6", 1)
-    assert again is not None
+    again = opened(state, "6.6.6.6", 1)
     assert isinstance(state.attach(again, A, 1), Replaced)
     refusals = state.snapshot()["refusals"]
     assert isinstance(refusals, dict) and refusals["host_full"] == 1

@@ -21,6 +21,7 @@ from p2pchat.core.relay_messages import (
     Refused,
     RelayRecord,
     Send,
+    bucket_for,
     decode_relay_record,
     encode_deliver,
     encode_relay_record,
@@ -75,8 +76,32 @@ def test_the_layout_is_the_documented_one() -> None:
     assert encoded[41:44] == b"\xc5" + pad.to_bytes(2, "big") and encoded[44:] == bytes(pad)
     assert encoded == msgpack.packb([66, b"k" * 32, 5, b"hi", bytes(pad)])[:41] + encoded[41:]
     # A peer that pads with a short bin header is understood too.
-    assert decode_relay_record(msgpack.packb([66, b"k" * 32, 5, b"hi", b""])) == \
-        Send(b"k" * 32, 5, b"hi")
+    short = padded([66, b"k" * 32, 5, b"hi", b""])
+    assert len(short) == 256 and short[41] == 0xC4  # bin 8
+    assert decode_relay_record(short) == Send(b"k" * 32, 5, b"hi")
+
+
+def packed_to(obj: list[object], size: int) -> bytes:
+    """`obj` packed with its last field (pad) grown so that the record has `size` bytes."""
+    base = len(msgpack.packb([*obj[:-1], b""]))
+    for n in range(max(0, size - base - 3), size - base + 1):  # bin headers take 2-3 bytes
+        data: bytes = msgpack.packb([*obj[:-1], bytes(n)])
+        if len(data) == size:
+            return data
+    raise AssertionError(f"no padding makes {size} bytes")
+
+
+def padded(obj: list[object]) -> bytes:
+    """`obj` packed with its pad grown to the bucket size (any bin header)."""
+    return packed_to(obj, bucket_for(len(msgpack.packb([*obj[:-1], b""]))))
+
+
+@pytest.mark.parametrize("size", [43, 255, 257, 1023, 2000, 65517])
+def test_a_record_that_is_not_a_bucket_size_is_refused(size: int) -> None:
+    """Padding is enforced: a well-formed record of any other size is a protocol error."""
+    record = packed_to([66, b"k" * 32, 5, b"hi", b""], size)
+    with pytest.raises(ProtocolError, match="not one of the bucket sizes"):
+        decode_relay_record(record)
 
 
 @pytest.mark.parametrize("obj, problem", [
