@@ -143,14 +143,17 @@ def test_network_list_needs_no_passphrase_while_the_node_runs(tmp_path: Path) ->
         stderr=subprocess.DEVNULL, env=cli_env(secret), start_new_session=True)
     try:
         wait_for(lambda: run(home, "status").returncode == 0, 20, "the node")
-        joined = run(home, "network", "join", "club", check=True,
-                     env=secret | {"P2PCHAT_NETWORK_PASSPHRASE": "owl"})
-        code = joined.stdout.split("Check code: ")[1][:9]
+        run(home, "network", "join", "lab", check=True,
+            env=secret | {"P2PCHAT_NETWORK_PASSPHRASE": "owl"})  # waits to be admitted
+        created = json.loads(run(home, "network", "create", "club", "--json", check=True,
+                                 env=secret).stdout)
+        assert created["network"] == "club"
         listed = run(home, "network", "list")  # no passphrase anywhere, and no terminal
         assert listed.returncode == 0, listed
-        assert "club" in listed.stdout and f"check code {code}" in listed.stdout
-        assert json.loads(run(home, "network", "list", "--json").stdout)["check_codes"] == {
-            "club": code}
+        view = json.loads(run(home, "network", "list", "--json").stdout)
+        code = view["check_codes"]["club"]
+        assert list(view["check_codes"]) == ["club"]  # none for a network still waiting
+        assert f"club  check code {code}" in listed.stdout and "lab (waiting" in listed.stdout
     finally:
         os.killpg(node.pid, signal.SIGTERM)
         node.wait(timeout=15)

@@ -178,7 +178,8 @@ async def test_join_and_leave_through_the_node(make_local_node: MakeLocalNode) -
     a = await make_local_node("alice")
     events = a.events.subscribe()
     assert (await a.networks.join("class", "blue-otter-42")) == {
-        "networks": [], "waiting": ["class"], "legacy": []}
+        "networks": [], "waiting": ["class"], "legacy": [], "states": {"class": "waiting"},
+        "check_codes": {}}
     # Waiting: the passphrase is kept (sealed) to be admitted with; no key yet.
     assert stored.load(a.home, a.identity) == [stored.Network("class", b"", "blue-otter-42")]
     assert "blue-otter-42" not in (a.home / stored.FILE_NAME).read_text()
@@ -200,7 +201,8 @@ def test_network_commands_on_a_running_node(make_node: Any) -> None:
     assert "weak" in proc.stderr and "online guesses" in proc.stderr  # "blue-otter-42"
     assert alice.json("status")["networks"] == []  # waiting for a member
     assert alice.json("network", "list", "--json") == {
-        "networks": [], "waiting": ["class"], "legacy": [], "states": {"class": "waiting"}}
+        "networks": [], "waiting": ["class"], "legacy": [], "states": {"class": "waiting"},
+        "check_codes": {}}
     created = alice.json("network", "create", "club", "--json")
     assert len(created["passphrase"]) >= 16 and created["node_running"] is True
     assert alice.json("status")["networks"] == ["club"]

@@ -98,7 +98,20 @@ async def test_a_network_join_shows_its_check_code() -> None:
         keys.send_text(f"/network join club owl{ENTER}")
         await until(lambda: any("club (check code 9006 1712)" in n.text
                                 for n in chat.state.notices), 10, "the code")
-        assert any("different passphrase" in n.text for n in chat.state.notices)
+        assert any("another network of the same name" in n.text for n in chat.state.notices)
+
+
+async def test_a_network_join_that_waits_says_what_to_check() -> None:
+    class Waiting(FakeBackend):
+        async def network(self, action: str, name: str = "",
+                          passphrase: str = "") -> dict[str, Any]:
+            return {"networks": [], "waiting": [name], "check_codes": {}}
+
+    async with running(Waiting()) as (chat, keys):
+        keys.send_text(f"/network join club owl{ENTER}")
+        await until(lambda: any("waiting to be admitted: club" in n.text
+                                for n in chat.state.notices), 10, "the waiting network")
+        assert any("check the passphrase" in n.text for n in chat.state.notices)
 
 
 async def test_verify_yes_marks_the_contact_verified() -> None:

@@ -69,7 +69,7 @@ def test_a_pending_question_never_turns_a_command_into_a_message(
     assert "nothing done: Block bob" in screen  # the question went, and said so
     terminal.keys("Enter")
     wait_for(lambda: "club" in alice.cli("network", "list").stdout, 20, "the network joined")
-    screen = terminal.wait_screen(lambda s: "networks: club" in s, "the join said")
+    screen = terminal.wait_screen(lambda s: "waiting to be admitted: club" in s, "the join said")
     assert "topsecret" not in screen
 
     typed(terminal, "/block bob")

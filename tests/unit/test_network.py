@@ -41,6 +41,12 @@ def test_the_psk_of_a_random_network_key() -> None:
         "d21174e14841c21c003cc137109dd27ab0b0ce4dc18252c8c39ed20c9851a3a2"
 
 
+def test_the_check_code_of_a_network_key() -> None:
+    """protocol.md 10.1's known answer; members of one key see one code, another key another."""
+    assert net.check_code(bytes(range(32))) == "4112 4442"
+    assert net.check_code(bytes(32)) != net.check_code(bytes(range(32)))
+
+
 def test_the_key_depends_on_name_and_passphrase() -> None:
     base = net.derive_key("class", b"blue-otter-42", **FAST)
     assert net.derive_key("class", b"blue-otter-42", **FAST) == base
