@@ -18,6 +18,7 @@ from p2pchat.core import groups as core
 from p2pchat.core.groups import GroupState
 from p2pchat.core.identity import Identity
 from p2pchat.core.messages import Envelope, encode_text
+from p2pchat.core.session import SessionConfig
 from p2pchat.core.sync import ConversationLog
 from p2pchat.node import Node
 from tests.aio import until
@@ -98,8 +99,9 @@ class HostileMember:
                                         encode_text(text), sent_at, os.urandom)
 
     @contextlib.asynccontextmanager
-    async def connect(self, node: Node, timeout: float = 30) -> AsyncIterator[HostilePeer]:
+    async def connect(self, node: Node, timeout: float = 30,
+                      config: SessionConfig | None = None) -> AsyncIterator[HostilePeer]:
         host, port = node.listen_addresses[0]
         async with HostilePeer.connect(self.identity, (host, port), remote_key=node.key,
-                                       timeout=timeout) as peer:
+                                       timeout=timeout, config=config) as peer:
             yield peer

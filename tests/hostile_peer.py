@@ -33,7 +33,14 @@ from p2pchat.core.messages import (
     encode_record,
     encode_text,
 )
-from p2pchat.core.session import Closed, Established, KeyMismatch, RecordReceived, Session
+from p2pchat.core.session import (
+    Closed,
+    Established,
+    KeyMismatch,
+    RecordReceived,
+    Session,
+    SessionConfig,
+)
 from p2pchat.node import Node
 
 __all__ = ["HostilePeer", "PeerClosed", "envelope", "hostile_contact", "raw_envelope",
@@ -107,7 +114,8 @@ class HostilePeer:
                       remote_key: bytes | None = None, ik_timestamp: int | None = None,
                       handshake: bool = True, local_host: str | None = None,
                       timeout: float = DEFAULT_TIMEOUT,
-                      psks: tuple[bytes, ...] = ()) -> AsyncIterator[HostilePeer]:
+                      psks: tuple[bytes, ...] = (),
+                      config: SessionConfig | None = None) -> AsyncIterator[HostilePeer]:
         """Dial `address`; with `remote_key` the handshake is IK (falling back to XX), else XX.
 
         With `handshake=False` only the first handshake message is sent: the test drives the
@@ -119,6 +127,7 @@ class HostilePeer:
         session = Session(
             identity=identity, initiator=True, now=_now(), remote_key=remote_key,
             ik_timestamp=time.time_ns() if ik_timestamp is None else ik_timestamp, psks=psks,
+            **({} if config is None else {"config": config}),
         )
         peer = cls(reader, writer, session, timeout)
         try:

@@ -470,6 +470,7 @@ class GroupDigest:
     holds a different envelope at one of those seqs has caught the author equivocating."""
 
     CODE: ClassVar[int] = 38
+    REVISION: ClassVar[int] = 3  # the protocol revision that added it (protocol.md 12)
     group: bytes
     heads: tuple[GroupHead, ...] = ()
 

@@ -131,7 +131,7 @@ F_REVISION: Final = "rev"
 # which two peers must share to complete a handshake at all. Within it, each handshake payload
 # announces the revision of the protocol page the sender follows (absent: 1). A peer below the
 # revision we need is told so in words (a CLOSE reason) after the handshake, never just dropped.
-PROTOCOL_REVISION: Final = 2
+PROTOCOL_REVISION: Final = 3
 MIN_REVISION: Final = 1  # the oldest revision this implementation still talks to
 MAX_REVISION: Final = 2**16 - 1
 
@@ -165,6 +165,8 @@ class SessionConfig:
     rekey_timeout: float = 10.0  # an on-demand rekey must finish within this
     max_send_buffer: int = 8 << 20  # bytes queued for the socket before send_record refuses
     min_revision: int = MIN_REVISION  # peers announcing less are told so and closed
+    # What this side announces: the page it follows (lower only to act as an older peer, in tests).
+    revision: int = PROTOCOL_REVISION
 
     def __post_init__(self) -> None:
         if self.max_record < 0:
@@ -176,6 +178,8 @@ class SessionConfig:
                 raise ValueError(f"{name} must be > 0")
         if not 1 <= self.min_revision <= MAX_REVISION:
             raise ValueError(f"min_revision must be in 1..{MAX_REVISION}")
+        if not 1 <= self.revision <= MAX_REVISION:
+            raise ValueError(f"revision must be in 1..{MAX_REVISION}")
         if self.max_send_buffer < _wire_size(self.max_record):
             # Otherwise a record that passes the size check could never be queued.
             raise ValueError("max_send_buffer must hold at least one max_record record")
@@ -440,7 +444,7 @@ class Session:
                 F_ED25519: identity.public_key,
                 F_TIMESTAMP: ik_timestamp,
                 F_REKEY: config.rekey_every,
-                F_REVISION: PROTOCOL_REVISION,
+                F_REVISION: self._config.revision,
             }
             self._queue_handshake(self._kind(KIND_IK1),
                                   self._hs.write_message(_encode_payload(payload)))
@@ -700,7 +704,7 @@ class Session:
             self._state = _State.RESPONDER_RETRY_SENT
             return
         reply = hs.write_message(_encode_payload({F_REKEY: self._config.rekey_every,
-                                                  F_REVISION: PROTOCOL_REVISION}))
+                                                  F_REVISION: self._config.revision}))
         self._queue_handshake(self._kind(KIND_IK2), reply)
         self._finish_handshake(hs, remote, "IK", peer_rekey, _revision(payload),
                                confirmed=False)
@@ -712,7 +716,7 @@ class Session:
         hs, plaintext = self._first_read("XX", message, with_psk)
         _decode_payload(plaintext)  # must be a map; nothing in it is used yet
         payload = {F_ED25519: self._identity.public_key, F_REKEY: self._config.rekey_every,
-                   F_REVISION: PROTOCOL_REVISION}
+                   F_REVISION: self._config.revision}
         self._queue_handshake(self._kind(KIND_XX2), hs.write_message(_encode_payload(payload)))
         self._hs = hs
         self._state = _State.RESPONDER_XX2_SENT
@@ -748,7 +752,7 @@ class Session:
             self._events.append(KeyMismatch(expected=expected, presented=remote))
             raise ProtocolError("peer at this address presented a different key")
         payload_out = {F_ED25519: self._identity.public_key, F_REKEY: self._config.rekey_every,
-                       F_REVISION: PROTOCOL_REVISION}
+                       F_REVISION: self._config.revision}
         self._queue_handshake(self._kind(KIND_XX3), hs.write_message(_encode_payload(payload_out)))
         self._finish_handshake(hs, remote, "XX", peer_rekey, _revision(payload))
 

@@ -252,7 +252,8 @@ class GroupBase:
             self._hand_invitation(g, link, g.invites[key])  # on link start only: it may be large
         conv_log = self._conversations.log_of(g.conv)
         self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
-        self._outbox.queue(link, self._equivocations.digest(g.conv))
+        if link.session.peer_revision >= GroupDigest.REVISION:  # older peers close on it (12)
+            self._outbox.queue(link, self._equivocations.digest(g.conv))
         self._outbox.queue(link, g.state.ops[-1])
         for leave in g.leaves.values():
             self._outbox.queue(link, leave)

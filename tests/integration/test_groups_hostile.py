@@ -19,10 +19,12 @@ from p2pchat.core.messages import (
     MAX_BODY_LEN,
     GroupDigest,
     GroupInvite,
+    GroupOp,
     SyncRequest,
     SyncVector,
     envelope_hash,
 )
+from p2pchat.core.session import SessionConfig
 from p2pchat.core.sync import ConversationLog
 from p2pchat.node import CommandError, Node
 from p2pchat.node.conversations import now_ms
@@ -196,6 +198,23 @@ async def test_a_digest_with_another_id_at_a_head_asks_for_that_version(
         assert (request.author, request.first, request.last) == (mallory.key, 1, 1)
         await peer.send(no)
         await until(lambda: notice_lines(owner, mallory.group), 10, "the notice")
+
+
+@pytest.mark.parametrize("revision", [2, 3])
+async def test_a_digest_goes_only_to_peers_that_announced_its_revision(
+        make_local_node: MakeLocalNode, revision: int) -> None:
+    """protocol.md 12: GroupDigest is a revision-3 record; a peer announcing revision 2 would
+    close the link on it, so it never gets one (the greeting's op still comes)."""
+    owner = await make_local_node("owner")
+    mallory = await HostileMember.join(make_local_node, owner)
+    async with mallory.connect(owner, config=SessionConfig(revision=revision)) as peer:
+        seen: list[object] = []
+        for _ in range(50):  # the greeting: vector, (digest), the last op, ...
+            seen.append(await peer.recv())
+            if isinstance(seen[-1], GroupOp):
+                break
+        assert any(isinstance(r, GroupOp) for r in seen), seen
+        assert any(isinstance(r, GroupDigest) for r in seen) == (revision >= 3)
 
 
 def spam_invitation(mallory: Identity, victim: Node, i: int) -> GroupInvite:
