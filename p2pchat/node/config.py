@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from p2pchat import __version__
 from p2pchat.core.session import SessionConfig
@@ -41,3 +42,7 @@ class NodeConfig:
     session: SessionConfig = field(default_factory=SessionConfig)
     relays: tuple[RelayAddress, ...] = ()  # --relay; mDNS adds the ones it finds
     relay_after: float = 3.0  # seconds without a direct link before a relay carries it
+    # Files (node/files.py): where received files go (None: the home's "downloads" folder), and
+    # the largest file from a contact saved without asking.
+    downloads: Path | None = None
+    auto_accept_size: int = 64 * 1024 * 1024

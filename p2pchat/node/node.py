@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.core.errors import ProtocolError
+from p2pchat.core.file_records import file_record_code
 from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
 from p2pchat.core.messages import (
     ContactAccept,
@@ -37,6 +38,7 @@ from p2pchat.net.link import Link
 from p2pchat.node.commands import NodeCommands
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.files import Files
 from p2pchat.node.groups import Groups
 from p2pchat.node.health import StorageHealth
 from p2pchat.node.ik_stamps import IkStamps
@@ -124,6 +126,14 @@ class Node(NodeCommands):
             contact_key=lambda who: self.trust.contact_for(who).key,
         )
         self.reading = ReadPositions(home, store=lambda: self.db)
+        self.files = Files(
+            self.key, self.config.downloads or home / "downloads", store=lambda: self.db,
+            outbox=self.outbox, events=self.events, live_link=self.links.live,
+            contact_key=lambda who: self.trust.contact_for(who).key,
+            is_contact=lambda key: self.trust.is_contact(key),
+            display_name=lambda key: self.views.display_name(key), spawn=self._spawn,
+            auto_accept_size=self.config.auto_accept_size,
+        )
 
     def _knows(self, key: bytes) -> bool:
         """A contact or a fellow group member: who may still link to a node in a network
@@ -163,6 +173,7 @@ class Node(NodeCommands):
         self.networks.load()
         self.trust.restore_replay_guard()
         self.groups.load()
+        self.files.load()
         # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.get_ik_timestamps().get(self.key, 0)
@@ -206,6 +217,7 @@ class Node(NodeCommands):
             await asyncio.wait(tasks, timeout=5)
         await self.links.wait_closed()
         if self.store is not None:
+            self.files.close()
             try:
                 self.outbox.close()
             except StoreError as exc:
@@ -237,6 +249,7 @@ class Node(NodeCommands):
             now = asyncio.get_running_loop().time()
             self.links.tick(now)
             self.groups.tick(now)
+            self.files.tick(now)
 
     # ------------------------------------------------------------ link events
 
@@ -254,6 +267,9 @@ class Node(NodeCommands):
         if isinstance(event, Established):
             self._on_established(link, event)
         elif isinstance(event, RecordReceived):
+            if file_record_code(event.record) is not None:
+                self._on_file_record(link, event.record)
+                return
             try:
                 record = decode_record(event.record)
             except ProtocolError as exc:
@@ -280,6 +296,7 @@ class Node(NodeCommands):
                                       ports=tuple(ports[:MAX_ADDRS])))
         if is_contact:
             self.conversations.start_sync(link, key)
+            self.files.on_link_up(link, key)
         self.groups.start_sync(link, key)
         log.info("link to %s up (%s, %s)", self.views.who(key),
                  "outbound" if link.outbound else "inbound", event.pattern)
@@ -309,7 +326,15 @@ class Node(NodeCommands):
         elif isinstance(record, SyncRequest):
             self.conversations.on_sync_request(link, key, record)
 
+    def _on_file_record(self, link: Link, data: bytes) -> None:
+        """Files (docs/protocol.md section 12): between contacts only."""
+        key = link.remote_key
+        if key is not None and link.peer.up and not link.peer.stranger \
+                and self.trust.is_contact(key):
+            self.files.on_record(link, key, data)
+
     def _on_link_gone(self, link: Link) -> None:
+        self.files.forget(link)
         self.sender.forget(link)
         self.groups.forget(link)
         key = link.remote_key
