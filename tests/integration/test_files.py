@@ -137,3 +137,25 @@ def test_a_killed_receiver_resumes_and_the_file_is_whole(make_node: MakeNode,
     got = wait_for(lambda: one(bob, "done"), 120, "the resumed transfer")
     assert got["resumed_from"] > 0
     assert digest(Path(got["path"])) == digest(src)
+
+
+def test_a_file_crosses_a_relay_between_relay_only_nodes(make_node: MakeNode,
+                                                         tmp_path: Path) -> None:
+    from tests.integration.test_relay_nodes import contacts, link_to, relay_arg
+    from tests.relay_client import RelayProcess
+
+    relay = RelayProcess(tmp_path / "relay").start()
+    try:
+        a, b = make_node("alice"), make_node("bob")
+        a.start("--relay", relay_arg(relay))
+        b.start("--relay", relay_arg(relay))
+        contacts(a, b)  # by fingerprint only: the relay is their one path
+        wait_for(lambda: link_to(a, b), 20, "the link through the relay")
+        src = make_file(tmp_path / "photo.jpg", 2 * 1024 * 1024 + 17)
+        a.cli("file", "send", "bob", str(src), "--no-wait", check=True)
+        got = wait_for(lambda: one(b, "done"), 60, "the file through the relay")
+        assert digest(Path(got["path"])) == digest(src)
+        link = link_to(a, b)
+        assert link is not None and link["path"] == "relay"
+    finally:
+        relay.close()
