@@ -194,6 +194,15 @@ _TYPES: dict[int, tuple[type[FileRecord], int]] = {
 }
 
 
+def _bin_header(n: int) -> bytes:
+    """msgpack's shortest bin header for n bytes."""
+    if n < 256:
+        return b"\xc4" + n.to_bytes(1, "big")
+    if n < 65536:
+        return b"\xc5" + n.to_bytes(2, "big")
+    return b"\xc6" + n.to_bytes(4, "big")
+
+
 def file_record_code(data: bytes) -> int | None:
     """The type code when `data` is a file record (a msgpack fixarray whose first element is a
     positive fixint 48..63), else None: the node routes it here instead of `decode_record`."""
@@ -219,6 +228,14 @@ def decode_file_record(data: bytes) -> FileRecord:
     if len(obj) - 1 != arity:
         raise ProtocolError(f"{cls.__name__}: expected {arity} fields, got {len(obj) - 1}")
     record = cls(*obj[1:])
-    if encode_file_record(record) != data:
+    if type(record) is FileChunk:
+        # The parse consumed every byte and the chunk's bytes end the record, so comparing
+        # everything before them with their canonical form checks the whole record without
+        # copying 256 KiB once more.
+        head = pack([record.CODE, record.id, record.index, b""])[:-2] + \
+            _bin_header(len(record.data))
+        if data[:len(head)] != head or len(data) != len(head) + len(record.data):
+            raise ProtocolError("FileChunk: non-canonical encoding")
+    elif encode_file_record(record) != data:
         raise ProtocolError(f"{cls.__name__}: non-canonical encoding")
     return record
