@@ -331,15 +331,16 @@ class Files:
                             who, waiting)
             self._send(link, FileAnswer(offer.id, ANSWER_DECLINED))
             return
+        if offer.size > self.max_file_size:
+            # Not stored: endless refused offers must cost nothing.
+            self._warn_once(peer, "size", "declined a file from %s: %d bytes is over the "
+                            "limit of %d", who, offer.size, self.max_file_size)
+            self._send(link, FileAnswer(offer.id, ANSWER_DECLINED))
+            return
         name = safe_file_name(offer.name)
         t = Transfer(offer.id, peer, False, name, offer.size, offer.root, "offered",
                      created_at=wall_ns() // 1_000_000)
-        if offer.size > self.max_file_size:
-            t.state, t.error = "declined", f"larger than the limit of {self.max_file_size} bytes"
-            self._warn_once(peer, "size", "declined a file from %s: %d bytes is over the "
-                            "limit", who, offer.size)
-            self._send(link, FileAnswer(offer.id, ANSWER_DECLINED))
-        elif offer.size <= self.auto_accept_size and self._is_contact(peer):
+        if offer.size <= self.auto_accept_size and self._is_contact(peer):
             problem = self._space_problem(offer.size)
             if problem is None:
                 t.state = "receiving"
