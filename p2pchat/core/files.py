@@ -124,26 +124,27 @@ class Download:
         if self.failed is not None:
             return []
         out: list[FileHashGet | FileGet] = []
+        pending = self._hash_pending if self.hashes is None else self.pending
+        expired = [k for k, asked in pending.items() if now - asked >= REQUEST_TIMEOUT]
+        if expired:  # one round of requests went unanswered (however many were in it)
+            self.timeouts += 1
+            if self.timeouts >= MAX_TIMEOUTS:
+                self.failed = "the sender stopped sending"
+                return []
+            for k in expired:
+                pending[k] = now
         if self.hashes is None:
+            out += [FileHashGet(id_, k, min(HASHES_PER_RECORD, self.chunks - k))
+                    for k in expired]
             for first in range(0, self.chunks, HASHES_PER_RECORD):
-                if first in self._parts:
-                    continue
-                asked = self._hash_pending.get(first)
-                if asked is not None and now - asked < REQUEST_TIMEOUT:
-                    continue
-                if asked is not None and self._timed_out():
-                    return []
-                if len(self._hash_pending) >= self.window and asked is None:
+                if len(self._hash_pending) >= self.window:
                     break
-                self._hash_pending[first] = now
-                out.append(FileHashGet(id_, first, min(HASHES_PER_RECORD, self.chunks - first)))
+                if first not in self._parts and first not in self._hash_pending:
+                    self._hash_pending[first] = now
+                    out.append(FileHashGet(id_, first,
+                                           min(HASHES_PER_RECORD, self.chunks - first)))
             return out
-        for index, asked in list(self.pending.items()):
-            if now - asked >= REQUEST_TIMEOUT:
-                if self._timed_out():
-                    return []
-                self.pending[index] = now
-                out.append(FileGet(id_, index))
+        out += [FileGet(id_, k) for k in expired]
         while self._next < self.chunks and self.has(self._next):
             self._next += 1
         index = self._next
@@ -153,13 +154,6 @@ class Download:
                 out.append(FileGet(id_, index))
             index += 1
         return out
-
-    def _timed_out(self) -> bool:
-        self.timeouts += 1
-        if self.timeouts >= MAX_TIMEOUTS:
-            self.failed = "the sender stopped sending"
-            return True
-        return False
 
     def reset_requests(self) -> None:
         """The link went: whatever was asked for must be asked for again on the next one."""
