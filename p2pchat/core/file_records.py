@@ -31,7 +31,9 @@ __all__ = [
     "FileHashes",
     "FileOffer",
     "FileRecord",
+    "decode_file_body",
     "decode_file_record",
+    "encode_file_body",
     "encode_file_record",
     "file_record_code",
 ]
@@ -49,7 +51,10 @@ ANSWER_DECLINED = 2
 ANSWER_CANCELLED = 3
 ANSWER_DONE = 4
 ANSWER_FAILED = 5
-_ANSWERS = (ANSWER_DECLINED, ANSWER_CANCELLED, ANSWER_DONE, ANSWER_FAILED)
+# A fellow group member asked for hashes or a chunk of a group's file that we do not hold:
+# ask another member.
+ANSWER_NOT_HERE = 6
+_ANSWERS = (ANSWER_DECLINED, ANSWER_CANCELLED, ANSWER_DONE, ANSWER_FAILED, ANSWER_NOT_HERE)
 _MAX_RECORD = CHUNK_SIZE + 256
 
 
@@ -239,3 +244,31 @@ def decode_file_record(data: bytes) -> FileRecord:
     elif encode_file_record(record) != data:
         raise ProtocolError(f"{cls.__name__}: non-canonical encoding")
     return record
+
+
+# --- a file offered in a group: the body of a group message -------------------------------------
+
+
+def encode_file_body(offer: FileOffer, text: str) -> bytes:
+    """A group message that offers a file: the map {"file": [id, name, size, root], "text":
+    what a node that does not know files shows}."""
+    return pack({"file": [offer.id, offer.name, offer.size, offer.root], "text": text})
+
+
+def decode_file_body(body: bytes) -> FileOffer | None:
+    """The offer a message body carries, or None (a plain text, or anything malformed)."""
+    try:
+        obj = unpack(body, max_len=MAX_FILE_NAME_BYTES + 16 * 1024 + 128,
+                     max_str=16 * 1024, max_bin=HASH_LEN, max_array=4, max_map=2,
+                     what="file body")
+    except ProtocolError:
+        return None
+    if type(obj) is not dict or list(obj) != ["file", "text"]:
+        return None
+    fields = obj["file"]
+    if type(fields) is not list or len(fields) != 4:
+        return None
+    try:
+        return FileOffer(*fields)
+    except ProtocolError:
+        return None

@@ -164,6 +164,8 @@ class GroupBase:
         self._groups: dict[bytes, Group] = {}
         self._dialing: set[bytes] = set()  # non-contact members we asked the dialer for
         self._last_tick = 0.0
+        # Told of every group message opened (files look for offers in them: node/files.py).
+        self.on_body: Callable[[bytes, Envelope, bytes], None] | None = None
 
     # ------------------------------------------------------------ state
 

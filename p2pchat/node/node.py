@@ -131,9 +131,12 @@ class Node(NodeCommands):
             outbox=self.outbox, events=self.events, live_link=self.links.live,
             contact_key=lambda who: self.trust.contact_for(who).key,
             is_contact=lambda key: self.trust.is_contact(key),
-            display_name=lambda key: self.views.display_name(key), spawn=self._spawn,
-            auto_accept_size=self.config.auto_accept_size,
+            display_name=lambda key: self.views.display_name(key),
+            group_conv=self._group_conv, group_members=self._group_members,
+            post_group=lambda which, bodies: self.groups.send(which, [], bodies=bodies),
+            spawn=self._spawn, auto_accept_size=self.config.auto_accept_size,
         )
+        self.groups.on_body = self.files.on_group_body
 
     def _knows(self, key: bytes) -> bool:
         """A contact or a fellow group member: who may still link to a node in a network
@@ -142,6 +145,21 @@ class Node(NodeCommands):
 
     def _is_group_peer(self, key: bytes) -> bool:
         return self.db.contact_state(key) != "blocked" and self.groups.is_group_peer(key)
+
+    def _group_conv(self, which: str) -> bytes | None:
+        """The id of the group `which` names (title or id), or None."""
+        try:
+            return self.groups.find(which).conv
+        except CommandError:
+            return None
+
+    def _group_members(self, conv: bytes) -> frozenset[bytes]:
+        """A group's current members (none once we left it)."""
+        try:
+            g = self.groups.find(conv.hex())
+        except CommandError:
+            return frozenset()
+        return frozenset() if g.left else frozenset(g.state.members)
 
     def _contact_state(self, key: bytes) -> str | None:
         return self.db.contact_state(key)
@@ -296,7 +314,7 @@ class Node(NodeCommands):
                                       ports=tuple(ports[:MAX_ADDRS])))
         if is_contact:
             self.conversations.start_sync(link, key)
-            self.files.on_link_up(link, key)
+        self.files.on_link_up(link, key)
         self.groups.start_sync(link, key)
         log.info("link to %s up (%s, %s)", self.views.who(key),
                  "outbound" if link.outbound else "inbound", event.pattern)
@@ -327,10 +345,10 @@ class Node(NodeCommands):
             self.conversations.on_sync_request(link, key, record)
 
     def _on_file_record(self, link: Link, data: bytes) -> None:
-        """Files (docs/protocol.md section 12): between contacts only."""
+        """Files (docs/protocol.md section 12): contacts, and fellow members for a group's files."""
         key = link.remote_key
         if key is not None and link.peer.up and not link.peer.stranger \
-                and self.trust.is_contact(key):
+                and (self.trust.is_contact(key) or self._is_group_peer(key)):
             self.files.on_record(link, key, data)
 
     def _on_link_gone(self, link: Link) -> None:

@@ -15,7 +15,7 @@ OPEN_STATES: Final = ("offered", "receiving", "sending")
 MAX_ERROR: Final = 200
 
 _COLS: Final = ("id, peer, outgoing, name, size, root, state, path, part, hashes, have, "
-                "received, resumed_from, error, created_at")
+                "received, resumed_from, error, created_at, conv")
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Transfer:
     resumed_from: int = 0
     error: str = ""
     created_at: int = 0
+    conv: bytes | None = None  # the group it was offered in; `peer` is then its author
 
 
 class FileStore:
@@ -53,10 +54,10 @@ class FileStore:
 
     def add(self, t: Transfer) -> None:
         self._write(f"INSERT INTO files ({_COLS}) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (t.id, t.peer, int(t.outgoing), t.name, t.size, t.root, t.state, t.path,
                      t.part, t.hashes, t.have, t.received, t.resumed_from, t.error[:MAX_ERROR],
-                     t.created_at))
+                     t.created_at, t.conv))
 
     def save(self, t: Transfer) -> None:
         """Write back what changes during a transfer (state, paths, progress, hashes)."""
@@ -76,9 +77,14 @@ class FileStore:
         ones are not read)."""
         rows = self._all(
             "SELECT id, peer, outgoing, name, size, root, state, path, part, "
-            "CASE WHEN state IN ('offered', 'receiving', 'sending') THEN hashes END, have, "
-            "received, resumed_from, error, created_at FROM files ORDER BY created_at, rowid")
+            "CASE WHEN state IN ('offered', 'receiving', 'sending') OR conv IS NOT NULL "
+            "THEN hashes END, have, "
+            "received, resumed_from, error, created_at, conv FROM files "
+            "ORDER BY created_at, rowid")
         return [Transfer(bytes(r[0]), bytes(r[1]), bool(r[2]), r[3], r[4], bytes(r[5]), r[6],
-                         r[7], r[8], None if r[9] is None else bytes(r[9]),
-                         None if r[10] is None else bytes(r[10]), r[11], r[12], r[13], r[14])
-                for r in rows]
+                         r[7], r[8], _blob(r[9]), _blob(r[10]), r[11], r[12], r[13], r[14],
+                         _blob(r[15])) for r in rows]
+
+
+def _blob(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)

@@ -164,7 +164,8 @@ _V3: Final[tuple[str, ...]] = (
 # Files (docs/protocol.md section 12): one row per transfer, each way. storage/files.py owns
 # the statements. `hashes` is the verified chunk hash list, `have` one bit per verified chunk
 # (both NULL until known); `path` is where the file is read from (sending) or was saved
-# (received), `part` the partial file a download writes to.
+# (received), `part` the partial file a download writes to; `conv` the group a file was offered
+# in (NULL between two contacts), `peer` then its author.
 _FILES: Final[tuple[str, ...]] = (
     """
     CREATE TABLE files (
@@ -183,6 +184,7 @@ _FILES: Final[tuple[str, ...]] = (
         resumed_from INTEGER NOT NULL DEFAULT 0,
         error        TEXT NOT NULL DEFAULT '',
         created_at   INTEGER NOT NULL,
+        conv         BLOB CHECK (conv IS NULL OR length(conv) = 16),  -- a group's offer
         PRIMARY KEY (peer, id, outgoing)
     ) STRICT
     """,

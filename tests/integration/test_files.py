@@ -159,3 +159,18 @@ def test_a_file_crosses_a_relay_between_relay_only_nodes(make_node: MakeNode,
         assert link is not None and link["path"] == "relay"
     finally:
         relay.close()
+
+
+def test_a_file_sent_to_a_group_reaches_a_member(make_node: MakeNode, tmp_path: Path) -> None:
+    alice, bob = pair(make_node)
+    alice.cli("group", "create", "climbing", check=True)
+    alice.cli("group", "invite", "climbing", "bob", check=True)
+    wait_for(lambda: bob.json("group", "list"), 20, "bob to join")
+    src = make_file(tmp_path / "route.png", 700 * 1024)
+    sent = json.loads(alice.cli("file", "send", "climbing", str(src), "--no-wait", "--json",
+                                check=True).stdout)
+    assert sent[0]["group"] == bob.json("group", "list")[0]["group"]
+    got = wait_for(lambda: one(bob, "done"), 30, "bob to receive the group's file")
+    assert digest(Path(got["path"])) == digest(src) and got["group"] == sent[0]["group"]
+    # the offer is a group message: it shows in the group's log
+    assert any("route.png" in m["text"] for m in bob.log_json("climbing"))

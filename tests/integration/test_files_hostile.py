@@ -72,7 +72,7 @@ async def serve_hashes(peer: HostilePeer, offer: Offer, hashes: bytes | None = N
 
 
 def downloads(node: Node) -> list[str]:
-    folder = node.files.downloads
+    folder = node.files.folder
     return sorted(os.listdir(folder)) if folder.exists() else []
 
 
@@ -218,7 +218,7 @@ async def test_hostile_names_are_saved_safely_inside_the_downloads_folder(
         assert await recv_file(peer) == FileAnswer(offer.id, ANSWER_DONE)
     t = transfer_of(node, offer)
     assert t is not None and t["name"] == saved
-    assert Path(str(t["path"])) == node.files.downloads / saved
+    assert Path(str(t["path"])) == node.files.folder / saved
     assert outside(node, tmp_path) == set()
 
 
