@@ -129,7 +129,7 @@ def _send(args: argparse.Namespace) -> int:
             if wait:
                 client.call("subscribe")
             sent = client.call("file.send", to=args.who, paths=paths)
-            if not wait:
+            if not wait or all("group" in t for t in sent):  # members fetch when they like
                 _print_sent(args, sent)
                 return 0
             final = _follow(client, sent, bar=tty)

@@ -30,6 +30,7 @@ from p2pchat.tui.commands import (
     parse_network,
 )
 from p2pchat.tui.commands import parse as parse_command
+from p2pchat.tui.file_command import file_command
 from p2pchat.tui.safety import safety_rows
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState, Conversation
@@ -103,6 +104,7 @@ class Controller:
         self.state.set_contacts(await self.backend.contacts())
         self.state.set_groups(await self.backend.groups())
         self.state.set_unread(await self.backend.unread())
+        self.state.transfers.load(await self.backend.files())
         for conv in self.state.conversations.values():
             conv.loaded = False
         await self._load_activity()
@@ -534,6 +536,9 @@ class Controller:
             group = await self.backend.leave_group(conv.fingerprint)
             self.state.notice("info", f"you left {conv.name} (its history is kept)")
         self.state.upsert_group(group)
+
+    async def cmd_file(self, rest: str) -> None:
+        await file_command(self.backend, self.state, rest)
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         lines = []

@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from p2pchat.tui.files import Transfers
 from p2pchat.tui.sanitize import clean
 
 # A delivery can overtake the reply to its own send (or refer to history not loaded yet).
@@ -92,6 +93,7 @@ class ChatState:
         # The latest link_up/link_down per fingerprint: fresher than a command's reply that
         # was computed before the link came up (an /add's reply can arrive after link_up).
         self._linked: dict[str, bool] = {}
+        self.transfers = Transfers()  # files, shown in their conversations (tui/files.py)
 
     # ------------------------------------------------------------ loading
 
@@ -252,6 +254,10 @@ class ChatState:
                                        " Nothing unsaved is acknowledged; retrying.")
         elif kind == "nearby_changed":
             refresh.add("nearby")
+        elif kind in ("file", "file_offer", "file_progress"):
+            told = self.transfers.apply(event)
+            if told is not None:
+                self.notice("request" if kind == "file_offer" else "info", told)
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")
