@@ -98,12 +98,15 @@ class Download:
     _hash_pending: dict[int, float] = field(default_factory=dict)
     _next: int = 0  # the lowest chunk that may still be missing
     received: int = 0  # bytes verified so far (set from `have`)
+    _missing: int = 0  # chunks not verified yet (set from `have`)
+    _checking: set[int] = field(default_factory=set)  # handed out by take_chunk
 
     def __post_init__(self) -> None:
         count = chunk_count(self.size)
         if len(self.have) != (count + 7) // 8:
             self.have = bytearray((count + 7) // 8)
         self.received = sum(chunk_len(self.size, i) for i in range(count) if self.has(i))
+        self._missing = sum(1 for i in range(count) if not self.has(i))
 
     @property
     def chunks(self) -> int:
@@ -114,8 +117,7 @@ class Download:
 
     @property
     def done(self) -> bool:
-        return self.hashes is not None and all(self.has(i) for i in range(self._next,
-                                                                          self.chunks))
+        return self.hashes is not None and self._missing == 0
 
     def requests(self, now: float, id_: bytes) -> list[FileHashGet | FileGet]:
         """What to ask the sender for now: hash list pieces, then missing chunks, up to the
@@ -190,17 +192,41 @@ class Download:
             return "unasked"
         if len(data) != chunk_len(self.size, index) or \
                 chunk_hash(data) != self.hashes[index * HASH_LEN:(index + 1) * HASH_LEN]:
-            self.bad_chunks += 1
-            del self.pending[index]  # asked again by the next requests()
-            if self.bad_chunks >= MAX_BAD_CHUNKS:
-                self.failed = f"the sender sent {self.bad_chunks} chunks that fail their hash"
-            return "bad"
+            return self._bad(index)
         return None
+
+    def take_chunk(self, index: int, data: bytes) -> bytes | str:
+        """The first half of `check_chunk`, for a caller that hashes elsewhere (a thread):
+        "unasked" (ignore it), "bad" (as in check_chunk), or the hash the chunk must have;
+        it is then being checked, and `checked` says how that went."""
+        if self.hashes is None or index not in self.pending or index in self._checking \
+                or index >= self.chunks:
+            return "unasked"
+        if len(data) != chunk_len(self.size, index):
+            return self._bad(index)
+        self._checking.add(index)
+        return self.hashes[index * HASH_LEN:(index + 1) * HASH_LEN]
+
+    def checked(self, index: int, good: bool) -> str | None:
+        """The chunk `take_chunk` handed out verified and was written (None), or was "bad"."""
+        self._checking.discard(index)
+        if good:
+            self.mark(index)
+            return None
+        return self._bad(index)
+
+    def _bad(self, index: int) -> str:
+        self.bad_chunks += 1
+        self.pending.pop(index, None)  # asked again by the next requests()
+        if self.bad_chunks >= MAX_BAD_CHUNKS:
+            self.failed = f"the sender sent {self.bad_chunks} chunks that fail their hash"
+        return "bad"
 
     def mark(self, index: int) -> None:
         """Chunk `index` verified and written."""
         self.pending.pop(index, None)
         if not self.has(index):
             self.received += chunk_len(self.size, index)
+            self._missing -= 1
         self.have[index >> 3] |= 1 << (index & 7)
         self.timeouts = 0

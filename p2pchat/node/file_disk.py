@@ -49,6 +49,15 @@ def verify_part(path: str, size: int, hashes: bytes, have: bytes) -> bytearray:
     return out
 
 
+def verify_and_write(fd: int, data: bytes, offset: int, expected: bytes) -> bool:
+    """Write a received chunk if it has the hash it must have (run in the writer thread:
+    hashing and writing release the GIL, so the event loop decrypts the next chunk meanwhile)."""
+    if chunk_hash(data) != expected:
+        return False
+    os.pwrite(fd, data, offset)
+    return True
+
+
 def finish_part(fd: int, size: int) -> None:
     """The partial file is complete: cut it to its size and make it durable."""
     os.ftruncate(fd, size)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from p2pchat.core.file_records import (
 )
 from p2pchat.core.files import Download
 from p2pchat.net.link import Link
-from p2pchat.node.file_disk import finish_part, place, verify_part
+from p2pchat.node.file_disk import finish_part, place, verify_and_write, verify_part
 from p2pchat.node.outbox import Outbox
 from p2pchat.storage.files import FileStore, Transfer
 
@@ -71,6 +72,7 @@ class Downloads:
         self._tried: dict[Key, set[bytes]] = {}  # members that answered "not here"
         self._writers: dict[Key, int] = {}  # partial files open for writing
         self._last_save: dict[Key, float] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     def of(self, t: Transfer) -> Download | None:
         return self._downloads.get((t.peer, t.id))
@@ -100,6 +102,9 @@ class Downloads:
                 t.have, t.received = bytes(dl.have), dl.received
                 with contextlib.suppress(Exception):
                     self._db.save_progress(t)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # the chunks handed to it are written
+            self._pool = None
         for fd in self._writers.values():
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -123,16 +128,14 @@ class Downloads:
         """`t` ended before it was complete: close and drop its partial file."""
         key = (t.peer, t.id)
         fd = self._writers.pop(key, None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
         self._downloads.pop(key, None)
         self._active.pop(key, None)
-        if t.part:
-            self._close_file(t.part)
-            with contextlib.suppress(OSError):
-                os.unlink(t.part)
-            t.part = ""
+        part, t.part = t.part, ""
+        if part:
+            self._close_file(part)
+        if fd is not None or part:
+            # After the writes still queued for it: a closed number could be reused.
+            self._writer().submit(_drop, fd, part)
 
     def not_here(self, t: Transfer, source: bytes) -> None:
         """A member said it does not hold what we asked of it: ask the next one."""
@@ -237,40 +240,72 @@ class Downloads:
 
     def on_chunk(self, link: Link, peer: bytes, record: FileChunk,
                  warn: Callable[[Transfer], None]) -> None:
+        """A chunk we asked `peer` for: hashed and written in the writer thread (FIFO, so
+        the file's writes and its close keep their order); `_written` takes it from there."""
         found = self._incoming(peer, record.id)
         if found is None:
             return
         t, dl = found
-        verdict = dl.check_chunk(record.index, record.data)
-        if verdict == "unasked":
+        expected = dl.take_chunk(record.index, record.data)
+        if expected == "unasked":
             return
-        if verdict == "bad":
-            warn(t)
-            if dl.failed is not None:
-                self._fail(t, dl.failed)
-                return
+        if isinstance(expected, str):  # the wrong length
+            self._after_bad(link, t, dl, warn)
+            return
+        key = (t.peer, t.id)
+        try:
+            fd = self._writers.get(key)
+            if fd is None:
+                fd = self._writers[key] = os.open(t.part, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as exc:
+            self._fail(t, f"cannot write {t.part}: {exc.strerror}")
+            return
+        done = self._writer().submit(verify_and_write, fd, record.data,
+                                     record.index * CHUNK_SIZE, expected)
+        loop = asyncio.get_running_loop()
+        done.add_done_callback(lambda f: loop.call_soon_threadsafe(
+            self._written, f, link, peer, t, dl, record.index, warn))
+
+    def _writer(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="file-writer")
+        return self._pool
+
+    def _written(self, result: Future[bool], link: Link, peer: bytes, t: Transfer,
+                 dl: Download, index: int, warn: Callable[[Transfer], None]) -> None:
+        if t.state != "receiving" or self._downloads.get((t.peer, t.id)) is not dl:
+            return  # ended meanwhile
+        try:
+            good = result.result()
+        except OSError as exc:
+            self._fail(t, f"cannot write {t.part}: {exc.strerror}")
+            return
+        if dl.checked(index, good) is not None:
+            self._after_bad(link, t, dl, warn)
+            return
+        t.received = dl.received
+        self._progress(t)
+        if dl.done:
+            self._active.pop((t.peer, t.id), None)
+            self._spawn(self._finish(t, dl, peer), "finish file")
+            return
+        self._save_progress(t, dl)
+        self._ask(link, t, dl)
+
+    def _after_bad(self, link: Link, t: Transfer, dl: Download,
+                   warn: Callable[[Transfer], None]) -> None:
+        warn(t)
+        if dl.failed is not None:
+            self._fail(t, dl.failed)
         else:
-            key = (t.peer, t.id)
-            try:
-                fd = self._writers.get(key)
-                if fd is None:
-                    fd = self._writers[key] = os.open(t.part, os.O_WRONLY | os.O_CREAT, 0o600)
-                os.pwrite(fd, record.data, record.index * CHUNK_SIZE)
-            except OSError as exc:
-                self._fail(t, f"cannot write {t.part}: {exc.strerror}")
-                return
-            dl.mark(record.index)
-            t.received = dl.received
-            self._progress(t)
-            if dl.done:
-                self._active.pop(key, None)
-                self._spawn(self._finish(t, dl, peer), "finish file")
-                return
-            self._save_progress(t, dl)
-        now = asyncio.get_running_loop().time()
-        requests = [encode_file_record(r) for r in dl.requests(now, t.id)]
-        if requests:
-            link.send_records(requests)
+            self._ask(link, t, dl)
+
+    def _ask(self, link: Link, t: Transfer, dl: Download) -> None:
+        requests = [encode_file_record(r)
+                    for r in dl.requests(asyncio.get_running_loop().time(), t.id)]
+        if requests and not link.closed:
+            with contextlib.suppress(Exception):
+                link.send_records(requests)
 
     def _save_progress(self, t: Transfer, dl: Download, force: bool = False) -> None:
         now = asyncio.get_running_loop().time()
@@ -309,3 +344,13 @@ class Downloads:
             with contextlib.suppress(Exception):
                 link.send_record(encode_file_record(FileAnswer(t.id, ANSWER_DONE)))
         self.pump()
+
+
+def _drop(fd: int | None, part: str) -> None:
+    """Close a partial file and remove it (in the writer thread, after its writes)."""
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if part:
+        with contextlib.suppress(OSError):
+            os.unlink(part)
