@@ -174,3 +174,21 @@ def test_a_file_sent_to_a_group_reaches_a_member(make_node: MakeNode, tmp_path: 
     assert digest(Path(got["path"])) == digest(src) and got["group"] == sent[0]["group"]
     # the offer is a group message: it shows in the group's log
     assert any("route.png" in m["text"] for m in bob.log_json("climbing"))
+
+
+def test_a_killed_sender_resumes_after_its_restart(make_node: MakeNode, tmp_path: Path) -> None:
+    alice, bob = pair(make_node, "--auto-accept-size", "1G")
+    src = make_file(tmp_path / "big.bin", 60 * 1024 * 1024)
+    alice.cli("file", "send", "bob", str(src), "--no-wait", check=True)
+
+    def midway() -> bool:
+        got = one(bob)
+        return got is not None and 5 * 1024 * 1024 < got["received"] < 50 * 1024 * 1024
+
+    wait_for(midway, 60, "bob to be part way", interval=0.01)
+    alice.kill()
+    alice.start()
+    got = wait_for(lambda: one(bob, "done"), 120, "the transfer after the sender's restart")
+    assert got["resumed_from"] > 0
+    assert digest(Path(got["path"])) == digest(src)
+    wait_for(lambda: one(alice, "done"), 20, "alice to hear it arrived")

@@ -173,3 +173,19 @@ def test_resume_starts_from_the_marked_chunks() -> None:
     assert resumed.received == 3 * CHUNK_SIZE
     assert resumed.requests(0.0, ID) == [FileGet(ID, 3), FileGet(ID, 4)]
     assert chunk_count(0) == 1
+
+
+def test_a_chunk_hashed_elsewhere_is_taken_once_and_checked() -> None:
+    dl, chunks, hashes = make(CHUNK_SIZE * 2)
+    dl.requests(0.0, ID)
+    dl.on_hashes(0, hashes)
+    dl.requests(0.0, ID)
+    expected = dl.take_chunk(0, chunks[0])
+    assert expected == chunk_hash(chunks[0])
+    assert dl.take_chunk(0, chunks[0]) == "unasked"  # already being checked
+    assert dl.take_chunk(1, b"short") == "bad"
+    assert dl.checked(0, True) is None and dl.received == CHUNK_SIZE and not dl.done
+    assert dl.take_chunk(1, chunks[1]) == "unasked"  # the bad one is asked again first
+    assert FileGet(ID, 1) in dl.requests(1.0, ID)
+    assert dl.take_chunk(1, chunks[1]) == chunk_hash(chunks[1])
+    assert dl.checked(1, False) == "bad" and dl.bad_chunks == 2
