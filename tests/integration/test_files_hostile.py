@@ -7,8 +7,10 @@ bounded with one clear warning, nothing written outside the downloads folder, me
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,12 +33,14 @@ from p2pchat.core.file_records import (
     file_record_code,
 )
 from p2pchat.core.files import chunk_hash, root_hash
-from p2pchat.core.identity import Identity
+from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.messages import ContactRequest
 from p2pchat.node import Node
 from tests.aio import until
 from tests.hostile_peer import HostilePeer, hostile_contact
+from tests.integration.test_node_hardening import _vm_hwm_kib
 from tests.local_nodes import MakeLocalNode
+from tests.nodes import NodeProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -269,3 +273,30 @@ async def test_a_stranger_cannot_offer_files(make_local_node: MakeLocalNode) -> 
         await until(lambda: any(c["state"] == "request" for c in node.list_contacts()),
                     what="the contact request")
     assert node.file_list() == []
+
+
+async def test_memory_stays_flat_under_chunks_and_offers_nobody_asked_for(
+        make_node: Callable[[str], NodeProcess], tmp_path: Path) -> None:
+    """A node process: 200 chunks of 256 KiB nobody asked for (50 MiB), and a chunk for each
+    of 16 offers that were never accepted: its peak memory barely moves, nothing is written."""
+    alice = make_node("alice").start("--auto-accept-size", "0")
+    mallory = Identity.generate()
+    alice.cli("contacts", "add", fingerprint(mallory.public_key), "--name", "mallory",
+              check=True)
+    alice_key = bytes.fromhex(alice.json("status")["public_key"])
+    assert alice.proc is not None
+    before = _vm_hwm_kib(alice)
+    offers = [Offer(os.urandom(CHUNK_SIZE)) for _ in range(16)]
+    async with HostilePeer.connect(mallory, ("127.0.0.1", alice.port),
+                                   remote_key=alice_key) as peer:
+        await send(peer, *(o.record for o in offers))
+        for batch in range(20):  # bounded: 200 chunks in all
+            await send(peer, *(FileChunk(offers[i % 16].id, 0, offers[i % 16].data)
+                               for i in range(batch * 10, batch * 10 + 10)))
+        # still served: a status call answers, and the offers wait for accept
+        listed = await asyncio.to_thread(alice.json, "file", "list")
+        assert {t["state"] for t in listed} == {"offered"} and len(listed) == 16
+        peak = _vm_hwm_kib(alice)
+    assert peak - before < 24 * 1024, (before, peak)  # KiB: a few records, never the 50 MiB
+    assert not (alice.home / "downloads").exists() or \
+        not any((alice.home / "downloads").iterdir())
