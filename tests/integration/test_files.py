@@ -192,3 +192,28 @@ def test_a_killed_sender_resumes_after_its_restart(make_node: MakeNode, tmp_path
     assert got["resumed_from"] > 0
     assert digest(Path(got["path"])) == digest(src)
     wait_for(lambda: one(alice, "done"), 20, "alice to hear it arrived")
+
+
+def test_a_transfer_goes_on_when_a_direct_link_replaces_the_relay(make_node: MakeNode,
+                                                                  tmp_path: Path) -> None:
+    from tests.integration.test_relay_nodes import contacts, link_to, relay_arg
+    from tests.relay_client import RelayProcess
+
+    relay = RelayProcess(tmp_path / "relay").start()  # its default rate: 4 MiB/s a client
+    try:
+        a, b = make_node("alice"), make_node("bob")
+        a.start("--relay", relay_arg(relay))
+        b.start("--relay", relay_arg(relay), "--auto-accept-size", "1G")
+        contacts(a, b)
+        wait_for(lambda: link_to(a, b), 20, "the link through the relay")
+        src = make_file(tmp_path / "big.bin", 24 * 1024 * 1024)
+        a.cli("file", "send", "bob", str(src), "--no-wait", check=True)
+        wait_for(lambda: (one(b) or {}).get("received", 0) > 2 * 1024 * 1024, 30,
+                 "part of it through the relay")
+        a.cli("contacts", "addr", "bob", b.addr, check=True)  # now a direct path
+        wait_for(lambda: (link_to(a, b) or {}).get("path") == "direct", 20, "the direct link")
+        got = wait_for(lambda: one(b, "done"), 60, "the rest over the direct link")
+        assert got["resumed_from"] > 0  # it went on from what it had, on the new link
+        assert digest(Path(got["path"])) == digest(src)
+    finally:
+        relay.close()
