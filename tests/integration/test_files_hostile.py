@@ -300,3 +300,47 @@ async def test_memory_stays_flat_under_chunks_and_offers_nobody_asked_for(
     assert peak - before < 24 * 1024, (before, peak)  # KiB: a few records, never the 50 MiB
     assert not (alice.home / "downloads").exists() or \
         not any((alice.home / "downloads").iterdir())
+
+
+async def test_a_file_too_big_for_the_disk_waits_and_accept_refuses_clearly(
+        make_local_node: MakeLocalNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    import p2pchat.node.file_disk as file_disk
+    from p2pchat.node import CommandError
+
+    monkeypatch.setattr(file_disk, "FREE_SPACE_MARGIN", 2**62)  # no disk has that free
+    node = await make_local_node("alice")
+    mallory = await hostile_contact(node)
+    offer = Offer(b"small")
+    async with HostilePeer.connect(mallory, node.listen_addresses[0],
+                                   remote_key=node.key) as peer:
+        await send(peer, offer.record)
+        await until(lambda: transfer_of(node, offer), what="the offer")
+    t = transfer_of(node, offer)
+    assert t is not None and t["state"] == "offered"  # not auto-accepted
+    assert "not enough free space" in str(t["error"])
+    with pytest.raises(CommandError) as refused:
+        await node.file_accept(offer.id.hex())
+    assert refused.value.code == "no_space" and "are free" in str(refused.value)
+    assert downloads(node) == []
+
+
+async def test_a_group_file_is_served_to_members_only(make_local_node: MakeLocalNode,
+                                                      tmp_path: Path) -> None:
+    from tests.groups_net import befriend, wait_linked
+
+    alice = await make_local_node("alice")
+    mallory = await hostile_contact(alice)  # a contact, but not in the group
+    bob = await make_local_node("bob")
+    await befriend(alice, bob)
+    await wait_linked([(alice, bob)])
+    group = (await alice.create_group("club"))["group"]
+    await alice.invite_to_group(group, "bob")
+    src = tmp_path / "members.txt"
+    src.write_bytes(b"for the club only")
+    [sent] = await alice.file_send(group, [str(src)])
+    id_ = bytes.fromhex(sent["id"])
+    async with HostilePeer.connect(mallory, alice.listen_addresses[0],
+                                   remote_key=alice.key) as peer:
+        await send(peer, FileHashGet(id_, 0, 1), FileGet(id_, 0))
+        with pytest.raises(AssertionError, match="timed out"):  # not even "not here"
+            await recv_file(peer, timeout=1.0)
