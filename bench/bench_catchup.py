@@ -49,14 +49,14 @@ def prefill(sender: NodeProcess, receiver: NodeProcess, n: int) -> float:
     conv = bytes(dm_conversation_id(me, other))
     store = open_store(sender.home)
     try:
-        seq, prev = store.heads(conv).get(me, (0, bytes(32)))
-        lamport = store.max_lamport(conv)
+        seq, prev = store.conversations.heads(conv).get(me, (0, bytes(32)))
+        lamport = store.conversations.max_lamport(conv)
         now = time.time_ns() // 1_000_000
         for i in range(n):
             env = Envelope(conv=conv, author=me, seq=seq + 1, lamport=lamport + 1,
                            sent_at=now - n + i, prev=prev, body=encode_text(text_for("c", i)))
             seq, lamport, prev = env.seq, env.lamport, envelope_hash(env)
-            store.insert_envelope(env, env.sent_at, own=True)
+            store.conversations.insert_envelope(env, env.sent_at, own=True)
         store.commit()
     finally:
         store.close()

@@ -75,7 +75,7 @@ def open_store(home: Path) -> Store:
 
 
 def history_size(store: Store, conv: bytes) -> int:
-    return sum(seq for seq, _ in store.heads(conv).values())
+    return sum(seq for seq, _ in store.conversations.heads(conv).values())
 
 
 def extend_history(alice: NodeProcess, bob: NodeProcess, conv: bytes, total: int) -> int:
@@ -88,10 +88,11 @@ def extend_history(alice: NodeProcess, bob: NodeProcess, conv: bytes, total: int
     keys = {alice.fingerprint: public_key(alice), bob.fingerprint: public_key(bob)}
     try:
         a_store, b_store = stores.values()
-        heads = a_store.heads(conv)
-        if heads != b_store.heads(conv):
+        heads = a_store.conversations.heads(conv)
+        if heads != b_store.conversations.heads(conv):
             raise RuntimeError("the two stores disagree before pre-filling; sync has not settled")
-        lamport = max(a_store.max_lamport(conv), b_store.max_lamport(conv))
+        lamport = max(a_store.conversations.max_lamport(conv),
+                      b_store.conversations.max_lamport(conv))
         missing = max(0, total - history_size(a_store, conv))
         authors = list(keys.values())
         tips = {key: heads.get(key, (0, bytes(32))) for key in authors}
@@ -105,18 +106,18 @@ def extend_history(alice: NodeProcess, bob: NodeProcess, conv: bytes, total: int
                            body=encode_text(text_for("history", i)))
             tips[author] = (seq + 1, envelope_hash(env))
             for fp, store in stores.items():
-                store.insert_envelope(env, env.sent_at, own=author == keys[fp])
+                store.conversations.insert_envelope(env, env.sent_at, own=author == keys[fp])
         # Each side's own messages went out and came back acknowledged, as after a live chat.
         for fp, store in stores.items():
             me = keys[fp]
             other = next(k for k in authors if k != me)
             if tips[me][0]:
-                store.mark_sent(conv, me, tips[me][0])
-                store.set_peer_seq(conv, other, me, tips[me][0])
+                store.conversations.mark_sent(conv, me, tips[me][0])
+                store.conversations.set_peer_seq(conv, other, me, tips[me][0])
             store.commit()
         # Equal heads mean equal version vectors: on reconnecting, neither side finds anything
         # missing, so the sync exchanges one vector each way and sends no envelope.
-        if a_store.heads(conv) != b_store.heads(conv):
+        if a_store.conversations.heads(conv) != b_store.conversations.heads(conv):
             raise RuntimeError("the two stores disagree after pre-filling")
         return missing
     finally:

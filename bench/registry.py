@@ -40,6 +40,7 @@ OBJECTS: tuple[Entry, ...] = (
     Entry("growth", "bench_growth.py", quick=None, timeout=300.0),
     Entry("discovery", "bench_discovery.py", quick=None, timeout=180.0),
     Entry("network", "bench_network.py", quick=("--quick",)),
+    Entry("admission", "bench_admission.py", quick=("--quick",), timeout=600.0),
     # Three repeats, as in a full run: one 16 MiB transfer each way moved the bulk ratio
     # between 0.36 and 0.73 from one quick run to the next.
     Entry("relay", "bench_relay.py", quick=("--small", "5000", "--bulk-mib", "16", "--repeats",

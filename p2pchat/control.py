@@ -122,6 +122,8 @@ class ControlServer:
             "contacts.remove": lambda p: node_.remove_contact(_text(p, "who")),
             "contacts.unblock": lambda p: node_.unblock_contact(_text(p, "who")),
             "contacts.rename": lambda p: node_.rename_contact(_text(p, "who"), _text(p, "name")),
+            "contacts.verify": self._sync(lambda p: node_.verify_contact(
+                _text(p, "who"), p.get("verified", True) is not False)),
             "rekey": self._sync(lambda p: node_.rekey()),
             "rename_self": self._sync(lambda p: node_.rename_self(_text(p, "name"))),
             "read": self._sync(lambda p: node_.mark_read(_text(p, "with"), _text(p, "id"))),
@@ -139,6 +141,9 @@ class ControlServer:
             "groups.remove": lambda p: node_.remove_from_group(
                 _text(p, "group"), _text(p, "member")),
             "groups.leave": lambda p: node_.leave_group(_text(p, "group")),
+            "groups.accept": lambda p: node_.accept_group(_text(p, "group")),
+            "groups.decline": lambda p: node_.decline_group(_text(p, "group")),
+            "groups.forget": lambda p: node_.forget_group(_text(p, "group")),
             "groups.list": self._sync(lambda p: node_.list_groups()),
             "groups.members": self._sync(lambda p: node_.group_members(_text(p, "group"))),
             "file.send": lambda p: node_.file_send(_text(p, "to"), _strings(p, "paths")),

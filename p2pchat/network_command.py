@@ -1,7 +1,9 @@
-"""`p2pchat network join|leave|list`: the room passphrases of this home (docs/privacy.md).
+"""`p2pchat network create|join|leave|list`: the room passphrases of this home (docs/privacy.md).
 
-The network key is derived here (Argon2id) and written sealed with the identity; a node running
-for the home is then told to re-read the file, so a join takes effect at once.
+`create` draws the network's random key and a strong passphrase for the others; `join` stores a
+typed passphrase as waiting, and the node asks members to admit it (a SPAKE2 exchange, docs/
+protocol.md 10.7). Both are written sealed with the identity; a node running for the home is
+then told to re-read the file, so the change takes effect at once.
 """
 
 from __future__ import annotations
@@ -32,13 +34,26 @@ def add_network_arguments(parser: argparse.ArgumentParser, home_option: Any) -> 
                          " $P2PCHAT_PASSPHRASE, else ask)")
         return sub
 
-    join = action("join", "join a network: only its members see and reach you")
+    create = action("create", "create a network: you are its first member; it prints the"
+                    " passphrase others join with")
+    create.add_argument("name", help="the network's name (a-z, 0-9, '.', '_', '-')")
+    create.add_argument("--json", action="store_true",
+                        help="print a JSON object (the passphrase as `passphrase`)")
+    create.add_argument("--no-qr", action="store_true", help="don't print the QR code")
+    join = action("join", "join a network: a member admits you, then only members see and"
+                  " reach you")
     join.add_argument("name", help="the network's name (a-z, 0-9, '.', '_', '-')")
     join.add_argument("--passphrase-file", metavar="FILE",
                       help="the network passphrase, first line of FILE (else"
                       f" ${NETWORK_PASSPHRASE_ENV}, else ask)")
+    join.add_argument("--via", metavar="HOST:PORT",
+                      help="be admitted now by the member listening at HOST:PORT (its node's"
+                      " address), instead of by a member your node hears on mDNS")
     leave = action("leave", "leave a network")
     leave.add_argument("name", help="the network's name")
+    relay_key = action("relay-key", "print a network's key for `p2pchat relay --network NAME"
+                       " --network-key-file FILE` (whoever holds it is a member: keep it private)")
+    relay_key.add_argument("name", nargs="+", help="the networks' names")
     listing = action("list", "list the networks you are in")
     listing.add_argument("--json", action="store_true", help="print a JSON object")
 
@@ -55,10 +70,15 @@ def read_network_passphrase(name: str, passphrase_file: str | None) -> bytes:
     elif os.environ.get(NETWORK_PASSPHRASE_ENV):
         text = os.environ[NETWORK_PASSPHRASE_ENV]
     elif sys.stdin.isatty():
-        text = getpass.getpass(f"Passphrase of network {name}: ")
-        # A typo would silently make another network: ask twice.
-        if getpass.getpass("Again: ") != text:
-            raise NetworkCommandError("the two passphrases differ; nothing was joined")
+        # A typo would silently make another network: ask twice, and again if they differ.
+        for _ in range(3):
+            text = getpass.getpass(f"Passphrase of network {name}: ")
+            if getpass.getpass(f"Passphrase of network {name}, again: ") == text:
+                break
+            print("The two differ; once more.", file=sys.stderr)
+        else:
+            raise NetworkCommandError("the two passphrases differed three times; nothing was"
+                                      " joined")
     else:
         raise NetworkCommandError(
             f"the network passphrase is needed: run this in a terminal, set"
@@ -66,6 +86,31 @@ def read_network_passphrase(name: str, passphrase_file: str | None) -> bytes:
     if not text:
         raise NetworkCommandError("an empty network passphrase protects nothing")
     return text.encode("utf-8")
+
+
+def read_relay_keys(path: str) -> dict[str, bytes]:
+    """The `NAME KEY` lines of a relay's key file (`p2pchat network relay-key`)."""
+    from p2pchat.core import network as net
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()[:64]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetworkCommandError(f"cannot read the network key file {path}: {exc}") from None
+    keys: dict[str, bytes] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split()
+        try:
+            if len(parts) != 2:
+                raise ValueError("not `NAME KEY`")
+            key = bytes.fromhex(parts[1])
+            if len(key) != net.KEY_LEN:
+                raise ValueError(f"a key is {net.KEY_LEN} bytes in hex")
+            keys[net.check_name(parts[0])] = key
+        except (ValueError, net.NetworkError) as exc:
+            raise NetworkCommandError(f"{path} line {number}: {exc}") from None
+    return keys
 
 
 def _tell_node(home: Path, method: str) -> bool:
@@ -80,16 +125,29 @@ def _tell_node(home: Path, method: str) -> bool:
     return True
 
 
+STATE_NOTES = {
+    "member": "",
+    "waiting": " (waiting for a member to admit you: a node must run and see one)",
+    "legacy": " (old scheme: its passphrase can be guessed offline; upgrade: one member runs"
+              " `p2pchat network create NAME`, the others join again)",
+}
+
+
 def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     from p2pchat.core import network as net
     from p2pchat.storage import networks as stored
 
     home: Path = args.home
-    if args.action == "join":
+    if args.action in ("join", "create"):
         try:
             net.check_name(args.name)
         except net.NetworkError as exc:
             raise NetworkCommandError(str(exc)) from None
+    if args.action == "list" and not args.identity_passphrase_file:
+        listed = _ask_node(home)  # the running node has them open: no passphrase to type
+        if listed is not None:
+            _print_view(listed, args.json)
+            return 0
     # Here --passphrase-file is the network's: the identity's has an option of its own.
     identity = load_identity(home, argparse.Namespace(
         passphrase_file=args.identity_passphrase_file,
@@ -97,16 +155,30 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     try:
         current = stored.load(home, identity)
         if args.action == "list":
-            names = [n.name for n in current]
-            if args.json:
-                print(json.dumps({"networks": names}))
-            else:
-                print("\n".join(names) if names else "In no network.")
+            from p2pchat.node.networks import networks_view
+
+            _print_view(networks_view(current), args.json)
+            return 0
+        if args.action == "create":
+            return _create(args, home, identity)
+        if args.action == "relay-key":
+            by_name = {n.name: n for n in current if not n.pending}
+            missing = [name for name in args.name if name not in by_name]
+            if missing:
+                raise NetworkCommandError(f"not a member of network {missing[0]!r}")
+            print("# p2pchat network keys for a relay: whoever holds them is a member")
+            for name in args.name:
+                print(f"{name} {by_name[name].key.hex()}")
             return 0
         if args.action == "join":
             passphrase = read_network_passphrase(args.name, args.passphrase_file)
-            key = net.derive_key(args.name, passphrase)
-            network = stored.Network(args.name, key)
+            text = passphrase.decode("utf-8")
+            stored.check_passphrase(text)
+            warning = _weak_warning(text)
+            if warning:
+                print(warning, file=sys.stderr)
+            key = _admitted_via(args.via, args.name, text) if args.via else b""
+            network = stored.Network(args.name, key, text)
             stored.change(home, identity, lambda now: stored.joined(now, network))
         else:
             stored.change(home, identity, lambda now: stored.left(now, args.name))
@@ -115,6 +187,97 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     except OSError as exc:
         raise NetworkCommandError(f"cannot write the networks file: {exc}") from None
     running = _tell_node(home, "network.reload")
-    verb = "Joined" if args.action == "join" else "Left"
-    print(f"{verb} network {args.name}" + (" (the running node knows)" if running else ""))
+    if args.action == "join" and args.via:
+        print(f"Joined network {args.name}: admitted by the member at {args.via}"
+              + (" (the running node knows)" if running else ""))
+    elif args.action == "join":
+        print(f"Joined network {args.name}: waiting for a member to admit you"
+              + (" (the running node is asking)" if running else
+                 " (your node asks members once it runs)"))
+    else:
+        print(f"Left network {args.name}" + (" (the running node knows)" if running else ""))
     return 0
+
+
+def _admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
+    """Run the admission with the member at `address_text` from here; its network key."""
+    import asyncio
+
+    from p2pchat.core.admission import AdmissionError
+    from p2pchat.net.addresses import parse_addr
+    from p2pchat.node.admission import Busy, ask
+
+    try:
+        address = parse_addr(address_text)
+    except ValueError as exc:
+        raise NetworkCommandError(f"--via: {exc}") from None
+    try:
+        return asyncio.run(ask(address, name, passphrase))
+    except Busy as exc:
+        raise NetworkCommandError(f"the member at {address_text} is limiting guesses: try again"
+                                  f" in {exc.retry_after:.0f} s") from None
+    except AdmissionError:
+        raise NetworkCommandError(f"not admitted by {address_text}: a wrong passphrase or"
+                                  " network name, or it is not a member; nothing was"
+                                  " joined") from None
+    except (OSError, TimeoutError) as exc:
+        reason = str(exc) or "timed out"
+        raise NetworkCommandError(f"cannot reach {address_text}: {reason}") from None
+
+
+def _weak_warning(passphrase: str) -> str | None:
+    from p2pchat.core.guess_limits import GuessLimits
+    from p2pchat.passphrases import weak_warning
+
+    limits = GuessLimits()
+    return weak_warning(passphrase, limits.network_rate * 60, limits.network_burst)
+
+
+def _create(args: argparse.Namespace, home: Path, identity: Any) -> int:
+    """A new network: a random key (we are its first member) and a made passphrase."""
+    from p2pchat.core import network as net
+    from p2pchat.passphrases import WORDS, bits_per_word, generate
+    from p2pchat.storage import networks as stored
+
+    passphrase = generate()
+    network = stored.Network(args.name, net.new_key(), passphrase)
+    stored.change(home, identity, lambda now: stored.joined(now, network))
+    running = _tell_node(home, "network.reload")
+    bits = WORDS * bits_per_word()
+    if args.json:
+        print(json.dumps({"network": args.name, "passphrase": passphrase,
+                          "bits": round(bits, 1), "node_running": running}))
+        return 0
+    print(f"Created network {args.name}" + (" (the running node knows)" if running else ""))
+    print(f"Passphrase:  {passphrase}")
+    print(f"It is {WORDS} random words ({bits:.0f} bits). Give it to the others (they run"
+          f" `p2pchat network join {args.name}`); your node admits them while it runs.")
+    if not args.no_qr:
+        import segno
+
+        segno.make(passphrase, error="m").terminal(compact=True)
+    return 0
+
+
+def _ask_node(home: Path) -> dict[str, Any] | None:
+    from p2pchat.control_client import ControlClient, ControlError
+
+    try:
+        with ControlClient(home, timeout=10.0) as client:
+            result = client.call("network.list")
+    except (ControlError, OSError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _print_view(view: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(view))
+        return
+    states = view.get("states") or {}
+    codes = view.get("check_codes") or {}
+    for name in states:
+        code = f"  check code {codes[name]}" if name in codes else ""
+        print(f"{name}{code}{STATE_NOTES.get(str(states[name]), '')}")
+    if not states:
+        print("In no network.")

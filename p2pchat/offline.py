@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.node.config import CommandError
@@ -56,7 +57,7 @@ class OfflineReader:
         self.close()
 
     def _peer_of(self, conv: bytes) -> bytes | None:
-        stored = self._opened().get_conversation(conv)
+        stored = self._opened().conversations.get(conv)
         return stored.peer if stored else None
 
     def call(self, method: str, **params: Any) -> Any:
@@ -64,7 +65,7 @@ class OfflineReader:
         if method == "contacts.list":
             if self._store is None:
                 return []
-            return [self._views.contact(c) for c in self._store.list_contacts()]
+            return [self._views.contact(c) for c in self._store.contacts.list_all()]
         if method == "log":
             if not self._can_read_bodies:
                 raise CommandError("locked", "reading messages needs the identity unlocked")
@@ -73,25 +74,57 @@ class OfflineReader:
             if store is None:
                 raise CommandError("unknown_contact", f"no contact or group named {who!r}")
             limit = params.get("limit")
-            contact = self._contact(store, who)
-            if contact is None:  # a group, as the node would take it (a contact's name first)
+            former = None
+            if self._contact(store, who) is None:
+                former = removed_contact_conv(store, self._key, who)
+            if former is not None:  # a removed contact's kept history, by fingerprint
+                return dm_history(self._views, store, former, limit)
+            groups = stored_groups(store)
+
+            def is_group(name: str) -> bool:
                 try:
-                    group = find_group(stored_groups(store), who)
+                    find_group(groups, name)
+                except CommandError:
+                    return False
+                return True
+
+            try:  # as the node takes it: '#NAME' a group, '@NAME' a contact (core.addressing)
+                kind, who = resolve(who, lambda n: self._contact(store, n) is not None,
+                                    is_group)
+            except Ambiguous as exc:
+                raise CommandError("ambiguous", str(exc)) from None
+            contact = self._contact(store, who) if kind == "contact" else None
+            if contact is None:
+                try:
+                    group = find_group(groups, who)
                 except CommandError as exc:
                     if exc.code != "unknown_group":
                         raise
                     raise CommandError("unknown_contact",
                                        f"no contact or group named {who!r}") from None
-                return group_history(self._views, store, group, limit)
+                return group_history(self._views, store, group, limit,
+                                     lambda _g, key: self._views.display_name(key))
             return dm_history(self._views, store, dm_conversation_id(self._key, contact.key),
                               limit)
         raise CommandError("no_node", f"'{method}' needs the running node")
 
     def _contact(self, store: Store, who: str) -> Contact | None:
-        contact = store.contact_by_name(who)
+        contact = store.contacts.by_name(who)
         if contact is None:
             try:
-                contact = store.get_contact(parse_fingerprint(who))
+                contact = store.contacts.get(parse_fingerprint(who))
             except FingerprintError:
                 contact = None
         return contact if contact is not None and contact.state in READABLE_STATES else None
+
+
+def removed_contact_conv(store: Store, own_key: bytes, who: str) -> bytes | None:
+    """The conversation kept with a removed contact, when `who` is their fingerprint."""
+    try:
+        key = parse_fingerprint(who)
+    except FingerprintError:
+        return None
+    if store.contacts.get(key) is not None:
+        return None
+    conv = dm_conversation_id(own_key, key)
+    return conv if store.conversations.get(conv) is not None else None

@@ -51,6 +51,20 @@ async def wait_linked(pairs: Iterable[tuple[Node, Node]], timeout: float = 20) -
     await until(lambda: all(linked(a, b) for a, b in pairs), timeout, "links up")
 
 
+async def accept_invitation(node: Node, group: str, timeout: float = 20) -> None:
+    """Wait for `node`'s pending invitation to `group`, then accept it (issue 22: invitations
+    are requests the user accepts)."""
+    await until(lambda: any(g["group"] == group and g["role"] == "invited"
+                            for g in node.list_groups()), timeout, f"{node.name}'s invitation")
+    await node.accept_group(group)
+
+
+async def invite_and_accept(owner: Node, group: str, member: Node, name: str | None = None
+                            ) -> None:
+    await owner.invite_to_group(group, name or member.name)
+    await accept_invitation(member, group)
+
+
 def texts(node: Node, group: str) -> list[str]:
     return [m["text"] for m in node.history(group)]
 
@@ -96,6 +110,8 @@ class Net:
         self.group = (await owner.create_group("g30"))["group"]
         for other in self.nodes[1:]:
             await owner.invite_to_group(self.group, other.name)
+        for other in self.nodes[1:]:
+            await accept_invitation(other, self.group, 30)
         await until(lambda: all(caught_up(x, self.group, owner) for x in self.nodes), 30,
                     "everyone joined")
         for other in self.nodes[1:]:  # the owner forgets where they are...

@@ -10,6 +10,7 @@ Heavy imports (asyncio, zeroconf, prompt_toolkit) happen inside the commands tha
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,6 +43,15 @@ def _for_the_user(exc: Exception) -> bool:
         keystore is not None and isinstance(exc, keystore.KeystoreError))
 
 
+def _reader_gone() -> int:
+    """Standard output was closed early (`p2pchat id --qr | head -1`): what was wanted was
+    read, so stop quietly; stdout goes to /dev/null so the exit flush raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -50,7 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args.home = resolve_home(args.home)
     try:
-        return int(args.handler(args))
+        status = int(args.handler(args))
+        sys.stdout.flush()  # a reader that went away is found here, not at exit
+        return status
+    except BrokenPipeError:
+        return _reader_gone()
     except Exception as exc:
         if not _for_the_user(exc):
             raise

@@ -27,10 +27,16 @@ def _read_passphrase(args: argparse.Namespace, *, confirm: bool) -> bytes | None
         passphrase = lines[0] if lines else ""
     elif os.environ.get(PASSPHRASE_ENV):
         passphrase = os.environ[PASSPHRASE_ENV]
+    elif sys.stdin.isatty() and confirm:
+        for _ in range(PASSPHRASE_TRIES):  # a slip in the second: ask both again, not the name
+            passphrase = getpass.getpass("Choose a passphrase for your identity: ")
+            if getpass.getpass("The same passphrase again: ") == passphrase:
+                break
+            print("The two passphrases differ; once more.")  # beside the prompts
+        else:
+            fail("the two passphrases differed three times; nothing was written")
     elif sys.stdin.isatty():
-        passphrase = getpass.getpass("Passphrase: ")
-        if confirm and getpass.getpass("Passphrase again: ") != passphrase:
-            fail("the two passphrases differ; nothing was written")
+        passphrase = getpass.getpass("Passphrase of your identity: ")
     else:
         return None
     if confirm and not passphrase:

@@ -7,7 +7,6 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from p2pchat import __version__
 from p2pchat.cli.files import add_file_arguments, add_file_node_options, cmd_file
 from p2pchat.cli.identity import PASSPHRASE_ENV, cmd_id, cmd_init
 from p2pchat.cli.remote import (
@@ -24,6 +23,7 @@ from p2pchat.cli.remote import (
 )
 from p2pchat.cli.serve import cmd_chat, cmd_node, cmd_relay
 from p2pchat.home import HOME_ENV
+from p2pchat.version import version_action
 
 
 def _add_passphrase_file(parser: argparse.ArgumentParser) -> None:
@@ -37,15 +37,17 @@ def _add_node_options(parser: argparse.ArgumentParser) -> None:
     """How a node runs: shared by `node` and by `chat`, which runs one when none is running."""
     parser.add_argument("--listen", action="append", metavar="HOST:PORT",
                         help="address to accept links on; repeatable; port 0 picks a free one"
-                        " (default [::]:0: every interface, IPv6 and IPv4)")
+                        " (default: the home's setting, else every interface on the port used"
+                        " last time, else a free one)")
     parser.add_argument("--no-mdns", action="store_true",
                         help="don't advertise or look for nodes on the local network")
     parser.add_argument("--mdns-interface", action="append", metavar="ADDR",
                         help="announce and browse only on the interface with this address"
                         " (repeatable; default: every non-loopback interface)")
-    parser.add_argument("--presence", choices=("public", "private"), default="public",
+    parser.add_argument("--presence", choices=("public", "private"),
                         help="public: announce your name and fingerprint; private: only people"
-                        " who know your key can recognise and reach you")
+                        " who know your key can recognise and reach you (default: the home's"
+                        " setting, else public)")
     parser.add_argument("--relay", action="append", metavar="HOST:PORT[#FINGERPRINT]",
                         help="a relay to attach to, for contacts you cannot reach directly"
                         " (repeatable; the line 'p2pchat relay' prints; with a fingerprint"
@@ -61,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"The home holds your identity and messages; default: ${HOME_ENV} or the"
         " platform's user data directory.",
     )
-    parser.add_argument("--version", action="version", version=f"p2pchat {__version__}")
+    parser.add_argument("--version", action=version_action())
     parser.add_argument("--home", metavar="DIR", help="data directory of this node")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -108,8 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = command("status", cmd_status, "show the running node: fingerprint, ports, links")
     status.add_argument("--json", action="store_true", help="print a JSON object")
 
-    contacts = command("contacts", cmd_contacts, "add, list, accept, block or remove contacts")
-    actions = contacts.add_subparsers(dest="action", metavar="ACTION", required=True)
+    contacts = command("contacts", cmd_contacts, "add, list, accept, block or remove contacts"
+                       " (no ACTION: list)")
+    # No ACTION lists, as `git remote` does.
+    actions = contacts.add_subparsers(dest="action", metavar="ACTION")
 
     def action(name: str, help: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help, description=help)
@@ -140,20 +144,27 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("who", help="their name or fingerprint")
     unblock = action("unblock", "let a blocked contact reach you again")
     unblock.add_argument("who", help="their name or fingerprint")
+    verify = action("verify", "mark a contact verified: you compared safety numbers in person"
+                    " ('p2pchat safety NAME') and they matched")
+    verify.add_argument("who", help="their name or fingerprint")
+    verify.add_argument("--undo", action="store_true", help="not verified any more")
     rename = action("rename", "call a contact (or a request) something else")
     rename.add_argument("who", help="their name or fingerprint")
     rename.add_argument("new_name", metavar="NEW_NAME", help="the new name")
 
-    group = command("group", cmd_group, "create groups, invite, remove, leave, list members")
-    group_actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    group = command("group", cmd_group, "create groups, invite, remove, leave, list members"
+                    " (no ACTION: list)")
+    group_actions = group.add_subparsers(dest="action", metavar="ACTION")
 
-    def group_action(name: str, help: str, *positional: tuple[str, str]) -> None:
+    def group_action(name: str, help: str, *positional: tuple[str, str]
+                     ) -> argparse.ArgumentParser:
         sub = group_actions.add_parser(name, help=help, description=help)
         for arg, arg_help in positional:
             sub.add_argument(arg, help=arg_help)
         sub.add_argument("--json", action="store_true", help="print JSON")
         sub.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
                          help="data directory of this node")
+        return sub
 
     which = ("group", "the group's name or id")
     group_action("create", "start a group you own", ("name", "what to call the group"))
@@ -164,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     group_action("leave", "leave a group (its history stays with you)", which)
     group_action("list", "list your groups")
     group_action("members", "list a group's members and who is online", which)
+    group_action("accept", "join a group you were invited to (see 'group list')", which)
+    group_action("decline", "say no to an invitation to a group", which)
+    forget = group_action("forget", "remove a group you have left, and all its history"
+                          " (asks first)", which)
+    forget.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
 
     send = command("send", cmd_send, "send a message; prints its id once it is safely queued")
     send.add_argument("to", help="a contact's or a group's name (or fingerprint, group id)")
@@ -203,10 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_network_arguments(network, lambda sub: sub.add_argument(
         "--home", metavar="DIR", default=argparse.SUPPRESS, help="data directory of this node"))
 
+    from p2pchat.cli.settings_command import add_settings_arguments, cmd_settings
+
+    kept = command("settings", cmd_settings, "show or change what the home keeps about how your"
+                   " node runs (relay, listen, mdns...); typed options still win")
+    add_settings_arguments(kept)
+
     from p2pchat.relay.command import add_relay_arguments
 
     relay = command("relay", cmd_relay, "run a relay on a spare machine: it joins nodes that"
                     " cannot reach each other and forwards only ciphertext (docs/relay.md)")
     add_relay_arguments(relay)
+
+    from p2pchat.cli.share import add_share_arguments, cmd_share_app
+
+    share = command("share-app", cmd_share_app, "let people nearby install p2pchat from this"
+                    " machine, with no internet: serves a page and the wheels over HTTP"
+                    " (docs/share-app.md)")
+    add_share_arguments(share)
 
     return parser

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -97,10 +98,12 @@ def _print_contacts(contacts: list[dict[str, Any]]) -> None:
         name = clean(c["name"])
         online = "online " if c["online"] else "offline"
         state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
+        state += "  verified" * (c.get("verified") is True)
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
-            print(f"{'':<20} asks to connect{note}  (p2pchat contacts accept {name})")
+            print(f"{'':<20} asks to connect{note}"
+                  f"  (p2pchat contacts accept {shlex.quote(name)})")
 
 
 # What an action asks the running node: the method and its parameters from the command line.
@@ -113,6 +116,7 @@ _CONTACT_CALLS: dict[str, Call] = {
     "unblock": lambda a: ("contacts.unblock", {"who": a.who}),
     "rename": lambda a: ("contacts.rename", {"who": a.who, "name": a.new_name}),
     "remove": lambda a: ("contacts.remove", {"who": a.who}),
+    "verify": lambda a: ("contacts.verify", {"who": a.who, "verified": not a.undo}),
 }
 
 _GROUP_CALLS: dict[str, Call] = {
@@ -122,11 +126,15 @@ _GROUP_CALLS: dict[str, Call] = {
     "invite": lambda a: ("groups.invite", {"group": a.group, "who": a.contact}),
     "remove": lambda a: ("groups.remove", {"group": a.group, "member": a.member}),
     "leave": lambda a: ("groups.leave", {"group": a.group}),
+    "accept": lambda a: ("groups.accept", {"group": a.group}),
+    "decline": lambda a: ("groups.decline", {"group": a.group}),
+    "forget": lambda a: ("groups.forget", {"group": a.group}),
 }
 
 
 def cmd_contacts(args: argparse.Namespace) -> int:
-    action = args.action
+    action = args.action = args.action or "list"
+    args.json = getattr(args, "json", False)
     if action == "list":
         result = _read(args, "contacts.list")
         if args.json:
@@ -151,8 +159,9 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         print_json(result)
     elif action == "remove":
         name = clean(result["name"])
-        print(f"Removed {name}; your history is kept. They can ask to connect again;"
-              f" 'p2pchat contacts block {name}' refuses them for good.")
+        print(f"Removed {name}; your history is kept ('p2pchat log {result['removed']}'"
+              f" shows it). They can ask to connect again;"
+              f" 'p2pchat contacts block {shlex.quote(name)}' refuses them for good.")
     else:
         _print_contacts([result])
         if action == "addr":
@@ -269,21 +278,45 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
     if not groups:
         print("No groups yet. Start one with: p2pchat group create NAME")
     for g in groups:
+        if g["role"] == "invited":
+            print(f"{clean(g['title']):<20} invitation from {clean(g['invited_by_name'])}"
+                  f"  {g['group']}  (p2pchat group accept {g['group']}, or decline)")
+            continue
+        if g["role"] == "declined":
+            print(f"Declined the invitation to {clean(g['title'])}.")
+            continue
+        if g["role"] == "forgotten":
+            print(f"Forgot {clean(g['title'])} and its history.")
+            continue
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
         print(f"{clean(g['title']):<20} {counted(g['members'], 'member') + ',':<11}"
               f"{g['online']:>2} online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
 
 
+def _confirm_forget(group: str) -> None:
+    """`group forget` deletes history: ask at a terminal, refuse without one (--yes)."""
+    if not sys.stdin.isatty():
+        fail(f"'group forget' deletes {clean(group)} and all its history: add --yes to confirm")
+    print(f"Forget the group {clean(group)} and delete all its messages? [y/N] ", end="",
+          file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().casefold() not in ("y", "yes"):
+        fail("nothing forgotten")
+
+
 def cmd_group(args: argparse.Namespace) -> int:
-    action = args.action
+    action = args.action = args.action or "list"
+    args.json = getattr(args, "json", False)
     method, params = _GROUP_CALLS[action](args)
+    if action == "forget" and not args.yes:
+        _confirm_forget(args.group)
     result = _call(args, method, **params)
     if args.json:
         print_json(result)
     elif action == "members":
         for m in result:
-            marks = " (owner)" * m["owner"] + " (you)" * m["you"]
+            marks = " (owner)" * m["owner"] + " (you)" * m["you"] \
+                + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
             online = "online " if m["online"] else "offline"
             print(f"{clean(m['name']):<20} {online} {m['fingerprint']}{marks}")
     elif action == "list":
@@ -313,7 +346,7 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print(hidden_nearby(hidden))
     for r in result["requests"]:
         name = clean(r["name"])
-        print(f"{name} asks to connect: p2pchat contacts accept {name}")
+        print(f"{name} asks to connect: p2pchat contacts accept {shlex.quote(name)}")
     return 0
 
 
@@ -335,17 +368,19 @@ def cmd_nick(args: argparse.Namespace) -> int:
     _check_home(args.home)
     try:
         with ControlClient(args.home) as client:
-            name = client.call("rename_self", name=args.name)["name"]
+            result = client.call("rename_self", name=args.name)
+            name, told = result["name"], result.get("told")
     except ControlError as exc:
         if exc.code != "no_node":
             fail(str(exc))
-        name = keystore.rename(args.home, args.name)
+        name, told = keystore.rename(args.home, args.name), None
     except OSError as exc:
         fail(f"cannot talk to the node: {exc}")
     if args.json:
         print_json({"name": name})
     else:
-        print(f"You are now {clean(name)}; contacts see it on the next link.")
+        now = "" if not told else f"the {told} linked now at once, "
+        print(f"You are now {clean(name)}; {now}other contacts see it on their next link.")
     return 0
 
 

@@ -12,12 +12,32 @@ from p2pchat.cli.output import fail
 from p2pchat.home import ensure_home
 
 
+def _with_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """The options as typed, with the home's settings (p2pchat settings) where none was typed."""
+    from p2pchat import settings
+
+    try:
+        kept = settings.load(args.home)
+    except settings.SettingsError as exc:
+        fail(str(exc))
+    merged = argparse.Namespace(**vars(args))
+    merged.keep_port = not args.listen  # a typed --listen (port 0 too) is told
+    merged.listen = args.listen or kept.get("listen")
+    merged.relay = args.relay or kept.get("relay")
+    merged.mdns_interface = args.mdns_interface or kept.get("mdns-interface")
+    merged.no_mdns = args.no_mdns or kept.get("mdns") is False
+    merged.presence = args.presence or kept.get("presence") or "public"
+    return merged
+
+
 def _node_config(args: argparse.Namespace) -> Any:
-    """The NodeConfig that `node` and `chat` build from their shared options."""
+    """The NodeConfig that `node` and `chat` build from their shared options and the home's
+    settings."""
     from p2pchat.net.addresses import parse_addr
     from p2pchat.net.relay_client import parse_relay
     from p2pchat.node import NodeConfig
 
+    args = _with_settings(args)
     try:
         listen = tuple(parse_addr(text) for text in args.listen or ["[::]:0"])
     except ValueError as exc:
@@ -31,7 +51,7 @@ def _node_config(args: argparse.Namespace) -> Any:
     return NodeConfig(
         listen=listen, mdns=not args.no_mdns,
         mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
-        presence=args.presence, relays=relays, **file_config(args),
+        presence=args.presence, relays=relays, keep_port=args.keep_port, **file_config(args),
     )
 
 
@@ -59,7 +79,7 @@ def cmd_node(args: argparse.Namespace) -> int:
 def node_arguments(args: argparse.Namespace) -> list[str]:
     """The options of `parser._add_node_options` as parsed, written back as `node` arguments: what
     `chat` gives the node it starts (the passphrase goes its own way)."""
-    argv = ["--presence", args.presence]
+    argv = ["--presence", args.presence] if args.presence else []
     for option, values in (("--listen", args.listen), ("--mdns-interface", args.mdns_interface),
                            ("--relay", args.relay)):
         for value in values or []:
@@ -96,8 +116,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 "--passphrase-file", "/dev/stdin", *node_arguments(args)]
         return Background(argv, unlocked[0] if unlocked else None)
 
+    typed = {"--listen": args.listen, "--relay": args.relay, "--no-mdns": args.no_mdns,
+             "--mdns-interface": args.mdns_interface, "--presence": args.presence}
     try:
-        return run_chat(home, config, unlock, background)
+        return run_chat(home, config, unlock, background, typed)
     except StartError as exc:
         fail(str(exc))
 

@@ -48,6 +48,7 @@ __all__ = [
     "ContactAccept",
     "ContactRequest",
     "Envelope",
+    "GroupDigest",
     "GroupInvite",
     "GroupKey",
     "GroupKeyRequest",
@@ -59,6 +60,7 @@ __all__ = [
     "Record",
     "SyncRequest",
     "SyncVector",
+    "UnknownRecord",
     "decode_record",
     "decode_text",
     "dm_conversation_id",
@@ -428,25 +430,10 @@ class GroupInvite:
         if type(self.ops) not in (list, tuple) or not 0 < len(self.ops) <= MAX_GROUP_OPS:
             raise ProtocolError(f"GroupInvite.ops: expected 1 to {MAX_GROUP_OPS} ops")
         ops = tuple(_nested_op(item) for item in self.ops)
-        if type(self.heads) not in (list, tuple) or len(self.heads) > MAX_GROUP_OPS:
-            raise ProtocolError(f"GroupInvite.heads: expected at most {MAX_GROUP_OPS} heads")
-        heads: list[GroupHead] = []
-        for item in self.heads:
-            if type(item) not in (list, tuple) or len(item) != 3:
-                raise ProtocolError("GroupInvite.heads: each head is [author, seq, hash]")
-            author, seq, digest = item
-            heads.append(
-                (
-                    _check_bytes("GroupInvite head author", author, exact=KEY_LEN),
-                    _check_int("GroupInvite head seq", seq, 1),
-                    _check_bytes("GroupInvite head hash", digest, exact=HASH_LEN),
-                )
-            )
-        if [h[0] for h in heads] != sorted({h[0] for h in heads}):
-            raise ProtocolError("GroupInvite.heads: authors must be unique and ascending")
+        heads = _check_heads("GroupInvite", self.heads)
         _check_int("GroupInvite.lamport", self.lamport)
         object.__setattr__(self, "ops", ops)
-        object.__setattr__(self, "heads", tuple(heads))
+        object.__setattr__(self, "heads", heads)
 
     def _fields(self) -> list[object]:
         return [
@@ -454,6 +441,44 @@ class GroupInvite:
             [list(head) for head in self.heads],
             self.lamport,
         ]
+
+
+def _check_heads(what: str, value: object) -> tuple[GroupHead, ...]:
+    """At most MAX_GROUP_OPS `[author, seq >= 1, hash]`, authors unique and ascending."""
+    if type(value) not in (list, tuple) or len(value) > MAX_GROUP_OPS:  # type: ignore[arg-type]
+        raise ProtocolError(f"{what}.heads: expected at most {MAX_GROUP_OPS} heads")
+    heads: list[GroupHead] = []
+    for item in value:  # type: ignore[attr-defined]
+        if type(item) not in (list, tuple) or len(item) != 3:
+            raise ProtocolError(f"{what}.heads: each head is [author, seq, hash]")
+        author, seq, digest = item
+        heads.append(
+            (
+                _check_bytes(f"{what} head author", author, exact=KEY_LEN),
+                _check_int(f"{what} head seq", seq, 1),
+                _check_bytes(f"{what} head hash", digest, exact=HASH_LEN),
+            )
+        )
+    if [h[0] for h in heads] != sorted({h[0] for h in heads}):
+        raise ProtocolError(f"{what}.heads: authors must be unique and ascending")
+    return tuple(heads)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDigest:
+    """Where each author's log stands here, with the id of the envelope there: a member that
+    holds a different envelope at one of those seqs has caught the author equivocating."""
+
+    CODE: ClassVar[int] = 38
+    group: bytes
+    heads: tuple[GroupHead, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_bytes("GroupDigest.group", self.group, exact=CONV_ID_LEN)
+        object.__setattr__(self, "heads", _check_heads("GroupDigest", self.heads))
+
+    def _fields(self) -> list[object]:
+        return [self.group, [list(head) for head in self.heads]]
 
 
 def _nested_op(item: object) -> GroupOp:
@@ -558,6 +583,7 @@ Record: TypeAlias = (
     | GroupKeyRequest
     | GroupLeave
     | GroupPrune
+    | GroupDigest
 )
 
 _RECORD_TYPES: dict[int, type[Record]] = {
@@ -575,6 +601,7 @@ _RECORD_TYPES: dict[int, type[Record]] = {
         GroupKeyRequest,
         GroupLeave,
         GroupPrune,
+        GroupDigest,
     )
 }
 # Field count per type, so a wrong arity is a ProtocolError and never a TypeError from __init__.
@@ -591,6 +618,7 @@ _ARITY: dict[int, int] = {
     GroupKeyRequest.CODE: 2,
     GroupLeave.CODE: 5,
     GroupPrune.CODE: 2,
+    GroupDigest.CODE: 2,
 }
 
 
@@ -614,6 +642,11 @@ def encode_record(record: Record) -> bytes:
 _last_encoded: tuple[Envelope | None, bytes] = (None, b"")
 
 
+class UnknownRecord(ProtocolError):
+    """A well-formed record of a type this version does not know (a later version's): the
+    receiver ignores it (docs/protocol.md section 7), so new record types stay compatible."""
+
+
 def decode_record(data: bytes) -> Record:
     """Parse one record; anything malformed raises ProtocolError and nothing else."""
     obj = unpack(
@@ -632,7 +665,7 @@ def decode_record(data: bytes) -> Record:
         raise ProtocolError(f"record: type code must be an int, got {type(code).__name__}")
     cls = _RECORD_TYPES.get(code)
     if cls is None:
-        raise ProtocolError(f"record: unknown type code {code}")
+        raise UnknownRecord(f"record: unknown type code {code}")
     fields = obj[1:]
     if len(fields) != _ARITY[code]:
         raise ProtocolError(f"{cls.__name__}: expected {_ARITY[code]} fields, got {len(fields)}")

@@ -23,3 +23,7 @@ class TokenBucket:
             return False
         self._tokens -= cost
         return True
+
+    def refund(self, cost: float = 1.0) -> None:
+        """Give back `cost` tokens taken for something that turned out not to count."""
+        self._tokens = min(self.burst, self._tokens + cost)

@@ -18,10 +18,17 @@ node before ``receive`` is called. ``receive`` checks only the log's own consist
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 
 from p2pchat.core.errors import ProtocolError
+from p2pchat.core.gap_buffer import (
+    GAP_BYTES_PER_CONVERSATION,
+    GAP_HOLD,
+    GapBudget,
+    Held,
+    held_size,
+)
 from p2pchat.core.messages import (
     MAX_REQUEST_SPAN,
     ZERO_HASH,
@@ -121,13 +128,18 @@ class ConversationLog:
         lamport: int,
         max_pending: int = 1024,
         head_lamports: Mapping[bytes, int] | None = None,
+        *,
+        max_pending_bytes: int = GAP_BYTES_PER_CONVERSATION,
+        budget: GapBudget | None = None,
     ) -> None:
         """``heads``: author -> (last contiguous seq, envelope_hash of it), as stored.
         ``lamport``: the highest lamport seen in this conversation (0 when empty).
         ``head_lamports``: author -> lamport of that head envelope, so an author's next
-        envelope must come after it (the backdating rule, see ``floor``)."""
-        if max_pending < 0:
-            raise ValueError("max_pending must be >= 0")
+        envelope must come after it (the backdating rule, see ``floor``).
+        ``max_pending_bytes`` bounds the early envelopes held for this conversation, and
+        ``budget`` (shared by every log of a node) those of the whole node (core.gap_buffer)."""
+        if max_pending < 0 or max_pending_bytes < 0:
+            raise ValueError("max_pending and max_pending_bytes must be >= 0")
         self.conv = conv
         self._heads: dict[bytes, tuple[int, bytes]] = {
             author: (seq, digest) for author, (seq, digest) in heads.items() if seq > 0
@@ -138,6 +150,11 @@ class ConversationLog:
         self._window = max(1, min(max_pending, MAX_REQUEST_SPAN))
         self._pending: dict[bytes, dict[int, Envelope]] = {}
         self._pending_count = 0
+        # What each early envelope is charged, and to which link (see core.gap_buffer).
+        self._held: dict[tuple[bytes, int], Held] = {}
+        self._pending_bytes = 0
+        self._max_pending_bytes = max_pending_bytes
+        self._budget = budget if budget is not None else GapBudget()
         # Highest seq per author we know exists somewhere (from envelopes and peer vectors).
         self._known: dict[bytes, int] = {}
         # Highest seq per author already asked for: the outstanding-request watermark.
@@ -156,6 +173,10 @@ class ConversationLog:
     @property
     def pending_count(self) -> int:
         return self._pending_count
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
 
     def head(self, author: bytes) -> tuple[int, bytes]:
         """(last contiguous seq, its hash); (0, ZERO_HASH) for an author we have nothing of."""
@@ -224,8 +245,11 @@ class ConversationLog:
         self._advance(env)
         return env
 
-    def receive(self, env: Envelope) -> Received:
-        """Take one envelope from a peer (already authorised by the node)."""
+    def receive(self, env: Envelope, *, origin: Hashable | None = None,
+                now: float = 0.0) -> Received:
+        """Take one envelope from a peer (already authorised by the node). ``origin`` names
+        the link that brought it and ``now`` is the caller's clock: an early envelope is
+        charged to that link and held until ``release(origin)`` or ``expire``."""
         result = Received()
         if env.conv != self.conv:
             result.error = "envelope for another conversation"
@@ -259,10 +283,14 @@ class ConversationLog:
             result.accepted.append(env)
             result.error = self._drain(author, result.accepted)
         else:
-            self._buffer(env, result)
+            self._buffer(env, result, origin, now)
 
         result.requests = self._gap_requests(author)
         return result
+
+    def was_asked(self, author: bytes, seq: int) -> bool:
+        """Whether `seq` of `author` is within what we asked for (an answer, not a push)."""
+        return seq <= self._asked.get(author, 0)
 
     def forget_outstanding(self) -> None:
         """Forget which gaps were asked for, so the next receive/wanted_from asks again.
@@ -270,6 +298,19 @@ class ConversationLog:
         Call it when a link closes (its answers died with it) and on a periodic anti-entropy
         tick (in a group a request may have gone to a member that turned out not to hold it)."""
         self._asked.clear()
+
+    def release(self, origin: Hashable) -> int:
+        """The link ``origin`` closed: drop the early envelopes only it brought (they are asked
+        for again). Returns how many were dropped."""
+        return self._drop_where(lambda held: held.origin == origin)
+
+    def expire(self, now: float) -> int:
+        """Drop early envelopes that waited GAP_HOLD seconds or more for their gap."""
+        return self._drop_where(lambda held: now - held.since >= GAP_HOLD)
+
+    def clear_pending(self) -> None:
+        """Drop every early envelope (before this log object is discarded)."""
+        self._drop_where(lambda held: True)
 
     # --- sync planning --------------------------------------------------------------------------
 
@@ -340,6 +381,7 @@ class ConversationLog:
             if nxt is None:
                 break
             self._pending_count -= 1
+            self._unhold(author, nxt.seq)
             if nxt.prev != head_hash:
                 # Buffered before we could check it; now we can, and it does not chain.
                 self._asked[author] = min(self._asked.get(author, 0), seq)
@@ -348,6 +390,8 @@ class ConversationLog:
             backdated = self._backdated(nxt)
             if backdated:  # what was buffered behind it can't chain any more either
                 self._pending_count -= len(pending)
+                for later in pending:
+                    self._unhold(author, later)
                 pending.clear()
                 self._drop_pending_if_empty(author)
                 return backdated
@@ -361,9 +405,29 @@ class ConversationLog:
         if author in self._pending and not self._pending[author]:
             del self._pending[author]
 
-    def _buffer(self, env: Envelope, result: Received) -> None:
+    def _unhold(self, author: bytes, seq: int) -> None:
+        held = self._held.pop((author, seq), None)
+        if held is not None:
+            self._pending_bytes -= held.size
+            self._budget.give(held.size)
+
+    def _drop_where(self, doomed: Callable[[Held], bool]) -> int:
+        dropped = [key for key, held in self._held.items() if doomed(held)]
+        for author, seq in dropped:
+            pending = self._pending.get(author, {})
+            if pending.pop(seq, None) is not None:
+                self._pending_count -= 1
+            self._unhold(author, seq)
+            # Asked for again by the next receive or vector, from whoever holds it.
+            self._asked[author] = min(self._asked.get(author, 0), seq - 1)
+            self._drop_pending_if_empty(author)
+        return len(dropped)
+
+    def _buffer(self, env: Envelope, result: Received, origin: Hashable | None,
+                now: float) -> None:
         pending = self._pending.setdefault(env.author, {})
         held = pending.get(env.seq)
+        size = held_size(env)
         if held is not None:
             if held == env:
                 result.duplicate = True
@@ -371,10 +435,14 @@ class ConversationLog:
                 result.error = f"fork: a different envelope already buffered at seq {env.seq}"
         elif (
             self._pending_count < self._max_pending
+            and self._pending_bytes + size <= self._max_pending_bytes
             and env.seq <= self.head(env.author)[0] + self._window
+            and self._budget.take(size)
         ):
             pending[env.seq] = env
             self._pending_count += 1
+            self._pending_bytes += size
+            self._held[(env.author, env.seq)] = Held(size, origin, now)
             result.buffered = True
         else:
             # Dropped: the buffer is full or it is too far ahead. _known remembers it exists;
@@ -401,7 +469,8 @@ class ConversationLog:
         first, last = asked + 1, min(known, head + self._window)
         if first > last:
             return []
-        if first > head + 1 and self._pending_count >= self._max_pending:
+        if first > head + 1 and (self._pending_count >= self._max_pending
+                                 or self._pending_bytes >= self._max_pending_bytes):
             # The answers would need buffering and there is no room: they would be dropped and
             # asked for again, forever. A range starting at head+1 is always fine (every answer
             # extends the head directly), so wait for that.

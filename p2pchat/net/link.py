@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 READ_SIZE = 256 * 1024
 # A peer that stops reading must not make us buffer without end.
 MAX_WRITE_BUFFER = 8 * 1024 * 1024
+
+
+DIVERT_HEAD = 3  # a frame's length and its kind byte: what `divert` decides on
+Divert = Callable[["Link", bytes], Awaitable[None] | None]
 
 
 @dataclass
@@ -57,8 +61,14 @@ class Link:
         *,
         outbound: bool,
         on_event: Callable[[Link, Any], None],
+        divert: Divert | None = None,
     ) -> None:
         self.reader = reader
+        # Shown the first bytes of an inbound connection (at least a frame header and kind):
+        # returns an awaitable if it takes the connection over (a network admission, not a
+        # handshake), None to let the session have them. The link stays counted meanwhile.
+        self._divert = divert
+        self._head = b""
         self.writer = writer
         self.session = session
         self.outbound = outbound
@@ -157,6 +167,17 @@ class Link:
                     self._end("connection closed by peer")
                     break
                 self.last_received = _now()
+                if self._divert is not None:
+                    self._head += data
+                    if len(self._head) < DIVERT_HEAD:
+                        continue
+                    data, self._head = self._head, b""
+                    divert, self._divert = self._divert, None
+                    taken = divert(self, data)
+                    if taken is not None:
+                        await taken
+                        self._end("not a handshake: diverted")
+                        break
                 self._dispatch(self.session.receive_data(data, _now()))
                 self._flush()
                 if not self.closed:

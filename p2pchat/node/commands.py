@@ -6,16 +6,18 @@ rules and turns a failed write into a clean "storage" error. docs/api.md lists t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from p2pchat import __version__
+from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.net.addresses import Address, format_addr
 from p2pchat.node.config import CommandError, NodeConfig
-from p2pchat.node.conversations import Conversations
+from p2pchat.node.conversations import Conversations, dm_history, now_ms
 from p2pchat.node.files import Files
 from p2pchat.node.groups import Groups
 from p2pchat.node.health import StorageHealth
@@ -26,6 +28,7 @@ from p2pchat.node.outbox import Outbox
 from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relay_client import Relays
 from p2pchat.node.trust import Trust
+from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
 
@@ -51,6 +54,7 @@ class NodeCommands:
     health: StorageHealth
     reading: ReadPositions
     views: Views
+    verified: VerifiedKeys
     files: Files
 
     @property
@@ -92,6 +96,15 @@ class NodeCommands:
     async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
         return await self.trust.rename_contact(who, name)
 
+    def verify_contact(self, who: str, verified: bool) -> dict[str, Any]:
+        """Mark a contact verified (the safety numbers matched in person), or not any more."""
+        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        try:
+            self.verified.set(contact.key, verified, now_ms())
+        except OSError as exc:
+            raise CommandError("storage", f"could not save: {exc}") from None
+        return self.views.contact(contact)
+
     def rekey(self) -> dict[str, Any]:
         """New session keys now: every contact link is closed and dialled again at once (a new
         Noise handshake), so nothing of the old keys protects later messages."""
@@ -100,9 +113,12 @@ class NodeCommands:
     def list_contacts(self) -> list[dict[str, Any]]:
         return self.trust.list_contacts()
 
+    def _announce_name(self) -> int:
+        raise NotImplementedError
+
     def rename_self(self, name: str) -> dict[str, Any]:
-        """A new name for us: kept with the identity, and carried by every later hello, request
-        and public advert (contacts see it on the next link)."""
+        """A new name for us: kept with the identity, sent at once in a fresh Hello on every
+        live link, and carried by every later hello, request and public advert."""
         from p2pchat.storage import keystore
 
         try:
@@ -112,15 +128,17 @@ class NodeCommands:
         self.name = name
         for part in (self.views, self.trust, self.nearby):
             part.rename_self(name)
-        return self.status()
+        told = self._announce_name()
+        return self.status() | {"told": told}
 
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
         """`who`: a contact, or a group (by title or id) when no contact has that name."""
         states = ("contact", "request", "blocked")
-        if self._names_group(who, states):
-            name = self.groups.find(who).conv.hex()
+        kind, which = self._which(who, states)
+        if kind == "group":
+            name = self.groups.find(which).conv.hex()
         else:
-            name = fingerprint(self.trust.contact_for(who, states=states).key)
+            name = fingerprint(self.trust.contact_for(which, states=states).key)
         try:
             self.reading.mark_read(name, message_id)
         except ValueError as exc:
@@ -131,7 +149,7 @@ class NodeCommands:
         """Unread messages per contact (fingerprint -> count, at most 99) and per group (its id
         -> count), for every screen."""
         convs = {fingerprint(c.key): dm_conversation_id(self.key, c.key)
-                 for c in self.db.list_contacts(states=("contact",))}
+                 for c in self.db.contacts.list_all(states=("contact",))}
         convs.update((conv.hex(), conv) for conv in self.groups.ids())
         return {name: n for name, conv in convs.items() if (n := self.reading.unread(name, conv))}
 
@@ -145,12 +163,10 @@ class NodeCommands:
         if not 1 <= len(texts) <= MAX_TEXTS_PER_SEND:
             raise CommandError("bad_request",
                                f"send 1 to {MAX_TEXTS_PER_SEND} texts at a time, not {len(texts)}")
-        try:
-            contact = self.trust.contact_for(who)
-        except CommandError:
-            if not self.groups.names(who):
-                raise
-            return await self._storing(self.groups.send(who, texts))
+        kind, name = self._which(who, ("contact",))
+        if kind == "group":
+            return await self._storing(self.groups.send(name, texts))
+        contact = self.trust.contact_for(name)
         return await self._storing(self.conversations.send(contact.key, texts))
 
     # ------------------------------------------------------------ files (node/files.py)
@@ -173,17 +189,31 @@ class NodeCommands:
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         states = ("contact", "request", "blocked")
-        if self._names_group(who, states):
-            return self.groups.history(who, limit)
-        contact = self.trust.contact_for(who, states=states)
+        from p2pchat.offline import removed_contact_conv
+
+        former = removed_contact_conv(self.db, self.key, who)
+        if former is not None:  # a removed contact: the history is kept, by fingerprint
+            return dm_history(self.views, self.db, former, limit)
+        kind, name = self._which(who, states)
+        if kind == "group":
+            return self.groups.history(name, limit)
+        contact = self.trust.contact_for(name, states=states)
         return self.conversations.history(contact.key, limit)
 
-    def _names_group(self, who: str, states: tuple[str, ...]) -> bool:
+    def _which(self, who: str, states: tuple[str, ...]) -> tuple[str, str]:
+        """A contact or a group: `#NAME` the group, `@NAME` the contact, a bare name that
+        fits both refused (core.addressing)."""
+        def is_contact(name: str) -> bool:
+            try:
+                self.trust.contact_for(name, states=states)
+            except CommandError:
+                return False
+            return True
+
         try:
-            self.trust.contact_for(who, states=states)
-        except CommandError:
-            return self.groups.names(who)
-        return False
+            return resolve(who, is_contact, self.groups.names)
+        except Ambiguous as exc:
+            raise CommandError("ambiguous", str(exc)) from None
 
     async def create_group(self, title: str) -> dict[str, Any]:
         return await self._storing(self.groups.create(title))
@@ -196,6 +226,15 @@ class NodeCommands:
 
     async def leave_group(self, group: str) -> dict[str, Any]:
         return await self._storing(self.groups.leave(group))
+
+    async def accept_group(self, group: str) -> dict[str, Any]:
+        return await self._storing(self.groups.accept(group))
+
+    async def decline_group(self, group: str) -> dict[str, Any]:
+        return await self._storing(self.groups.decline(group))
+
+    async def forget_group(self, group: str) -> dict[str, Any]:
+        return await self._storing(self.groups.forget_group(group))
 
     def list_groups(self) -> list[dict[str, Any]]:
         return self.groups.listing()
@@ -217,6 +256,7 @@ class NodeCommands:
             "networks": self.networks.names(),
             "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
+            "pid": os.getpid(),  # what to stop: a background node has no terminal
             **self.health.view(),
         }
 
@@ -224,5 +264,5 @@ class NodeCommands:
         links = [{**view, **self.networks.peer_view(link.remote_key or b"")}
                  for link in list(self.links.connections)
                  if (view := self.views.link(link)) is not None]
-        return {"links": links, "nearby": self.nearby.view(self.db.get_contact),
+        return {"links": links, "nearby": self.nearby.view(self.db.contacts.get),
                 "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}

@@ -42,6 +42,9 @@ class NodeConfig:
     session: SessionConfig = field(default_factory=SessionConfig)
     relays: tuple[RelayAddress, ...] = ()  # --relay; mDNS adds the ones it finds
     relay_after: float = 3.0  # seconds without a direct link before a relay carries it
+    # Listen on last time's port (kept in the home) where the port is not fixed, so a typed
+    # address keeps working; never with private presence or a network (ports rotate there).
+    keep_port: bool = False
     # Files (node/files.py): where received files go (None: the home's "downloads" folder), and
     # the largest file from a contact saved without asking.
     downloads: Path | None = None

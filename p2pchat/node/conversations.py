@@ -16,6 +16,7 @@ from typing import Any
 
 from p2pchat.clock import wall_ns
 from p2pchat.core.errors import ProtocolError
+from p2pchat.core.gap_buffer import GapBudget
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import (
     MAX_REQUEST_SPAN,
@@ -71,6 +72,9 @@ class Conversations:
         self._views = views
         self._live_link = live_link
         self._logs: dict[bytes, ConversationLog] = {}
+        # The bytes every conversation's early envelopes share (core.gap_buffer); groups
+        # charge their envelopes of an epoch not known yet to it too.
+        self.gap_budget = GapBudget()
         self._dm_ids: dict[bytes, bytes] = {}  # peer -> 1:1 conversation, and back
         self._dm_peers: dict[bytes, bytes] = {}
 
@@ -81,7 +85,7 @@ class Conversations:
         conv = self._dm_ids.get(peer)
         if conv is None:
             conv = dm_conversation_id(self._key, peer)
-            self._store().ensure_dm(conv, peer)
+            self._store().conversations.ensure_dm(conv, peer)
             self._dm_ids[peer] = conv
             self._dm_peers[conv] = peer
         return conv
@@ -90,7 +94,7 @@ class Conversations:
         """The other person in a 1:1 conversation (None for an unknown conversation)."""
         peer = self._dm_peers.get(conv)
         if peer is None:
-            stored = self._store().get_conversation(conv)
+            stored = self._store().conversations.get(conv)
             peer = stored.peer if stored else None
         return peer
 
@@ -101,20 +105,34 @@ class Conversations:
     def forget_log(self, conv: bytes) -> None:
         """Rebuild the conversation's log from the store on next use (after the store's log
         was cut back, as a group removal does)."""
-        self._logs.pop(conv, None)
+        conv_log = self._logs.pop(conv, None)
+        if conv_log is not None:
+            conv_log.clear_pending()
+
+    def release(self, link: Link) -> None:
+        """A link closed: the early envelopes only it brought are dropped (asked for again)."""
+        for conv_log in self._logs.values():
+            conv_log.release(link)
+
+    def expire(self, now: float) -> None:
+        """Early envelopes that waited too long for their gap are dropped (asked for again)."""
+        for conv_log in self._logs.values():
+            conv_log.expire(now)
 
     def _log(self, conv: bytes) -> ConversationLog:
         conv_log = self._logs.get(conv)
         if conv_log is None:
             db = self._store()
-            heads = db.heads(conv)
-            head_lamports = {author: db.lamport_of(conv, author, seq) or 0
+            heads = db.conversations.heads(conv)
+            head_lamports = {author: db.conversations.lamport_of(conv, author, seq) or 0
                              for author, (seq, _) in heads.items()}
-            conv_log = ConversationLog(conv, heads, db.max_lamport(conv),
-                                       head_lamports=head_lamports)
+            conv_log = ConversationLog(conv, heads, db.conversations.max_lamport(conv),
+                                       head_lamports=head_lamports, budget=self.gap_budget)
+            for member, own_seq, lamport in db.groups.floors(conv):  # a group's (protocol 7.2)
+                conv_log.add_floor(member, own_seq, lamport)
             peer = self.peer_of(conv)
             if peer is not None:  # the floor its last vector set (see core.sync.floor)
-                seen = db.peer_vector(conv, peer)
+                seen = db.conversations.peer_vector(conv, peer)
                 self._add_floor(conv_log, peer, seen.get(peer, 0), seen.get(self._key, 0))
             self._logs[conv] = conv_log
         return conv_log
@@ -125,7 +143,7 @@ class Conversations:
         later messages must come after ours at `acked` (they can't be backdated before it)."""
         if acked <= 0 or acked > conv_log.head(self._key)[0]:
             return
-        lamport = self._store().lamport_of(conv_log.conv, self._key, acked)
+        lamport = self._store().conversations.lamport_of(conv_log.conv, self._key, acked)
         if lamport is not None:
             conv_log.add_floor(peer, own_seq, lamport)
 
@@ -142,7 +160,7 @@ class Conversations:
         for body in bodies:
             env = conv_log.append_local(self._key, body, now_ms())
             # Stored as sent when it is handed to the link now: one INSERT, no UPDATE after it.
-            self._store().insert_envelope(env, env.sent_at, own=True, sent=online)
+            self._store().conversations.insert_envelope(env, env.sent_at, own=True, sent=online)
             if online:
                 assert link is not None
                 self._sender.push(link, env)  # leaves only after the commit below
@@ -166,6 +184,8 @@ class Conversations:
     def reload(self) -> None:
         """A commit failed: forget the in-memory logs, so they are rebuilt from what the store
         really holds (nothing rolled back is acknowledged; its gaps are asked for again)."""
+        for conv_log in self._logs.values():
+            conv_log.clear_pending()
         self._logs.clear()
 
     def resync(self, link: Link, peer: bytes) -> None:
@@ -175,7 +195,7 @@ class Conversations:
         self.start_sync(link, peer)
         conv = self.dm(peer)
         conv_log = self._log(conv)
-        acked = self._store().peer_vector(conv, peer).get(self._key, 0)
+        acked = self._store().conversations.peer_vector(conv, peer).get(self._key, 0)
         head = conv_log.head(self._key)[0]
         if head > acked:
             self._sender.serve(link, conv, self._key, acked + 1, head, asked=True)
@@ -194,7 +214,8 @@ class Conversations:
         if env.conv != self.dm(peer) or env.author != peer or env.sig:
             link.close("envelope for a conversation this peer may not write to")
             return
-        received = self._log(env.conv).receive(env)
+        received = self._log(env.conv).receive(env, origin=link,
+                                               now=asyncio.get_running_loop().time())
         if received.error:
             log.warning("dropped an envelope from %s: %s", short_fingerprint(peer),
                         received.error)
@@ -202,7 +223,7 @@ class Conversations:
         db = self._store()
         for accepted in received.accepted:
             # The event is built only when someone listens (not during a catch-up in the dark).
-            if db.insert_envelope(accepted, now, own=False) and self._events.wanted:
+            if db.conversations.insert_envelope(accepted, now, own=False) and self._events.wanted:
                 self._events.emit(self._views.message(accepted, own=False, status=None))
         for request in received.requests:
             self._outbox.queue(link, request)
@@ -244,17 +265,17 @@ class Conversations:
         db = self._store()
         conv_log = self._log(sync.conv)
         acked = sync.vector.get(self._key, 0)
-        before = db.peer_vector(sync.conv, peer).get(self._key, 0)
+        before = db.conversations.peer_vector(sync.conv, peer).get(self._key, 0)
         mine = conv_log.head(self._key)[0]
         if acked > before and acked <= mine:
-            db.set_peer_seq(sync.conv, peer, self._key, acked)
+            db.conversations.set_peer_seq(sync.conv, peer, self._key, acked)
             # Kept with the ack (the store keeps the highest of each), so the floor outlives
             # a restart: an honest peer's own seq and its ack of ours only ever grow together.
-            db.set_peer_seq(sync.conv, peer, peer, sync.vector.get(peer, 0))
+            db.conversations.set_peer_seq(sync.conv, peer, peer, sync.vector.get(peer, 0))
             self._add_floor(conv_log, peer, sync.vector.get(peer, 0), acked)
             who = fingerprint(peer)
             # The ids are the stored hashes: nothing to unseal for a receipt.
-            for hash_ in (db.hashes(sync.conv, self._key, before + 1, acked)
+            for hash_ in (db.conversations.hashes(sync.conv, self._key, before + 1, acked)
                           if self._events.wanted else ()):
                 self._events.emit({"type": "delivery", "id": hash_.hex()[:32],
                                    "status": "delivered", "fingerprint": who})
@@ -281,4 +302,4 @@ def dm_history(views: Views, db: Store, conv: bytes, limit: int | None) -> list[
     return [views.message(stored.envelope, own=stored.own,
                           status=stored.status if stored.own else None,
                           stored_hash=stored.hash, readable=stored.readable)
-            for stored in db.history(conv, limit)]
+            for stored in db.conversations.history(conv, limit)]

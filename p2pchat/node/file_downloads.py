@@ -29,7 +29,7 @@ from p2pchat.core.files import Download
 from p2pchat.net.link import Link
 from p2pchat.node.file_disk import finish_part, place, verify_and_write, verify_part
 from p2pchat.node.outbox import Outbox
-from p2pchat.storage.files import FileStore, Transfer
+from p2pchat.storage.files import FileTable, Transfer
 
 log = logging.getLogger("p2pchat.node")
 
@@ -41,7 +41,8 @@ Key = tuple[bytes, bytes]  # (the offering peer, or a group file's author; the t
 class Downloads:
     def __init__(self, key: bytes, folder: Path, *,
                  transfers: dict[tuple[bytes, bytes, bool], Transfer],
-                 group_files: dict[bytes, Transfer], db: FileStore, outbox: Outbox,
+                 group_files: dict[bytes, Transfer], table: Callable[[], FileTable],
+                 outbox: Outbox,
                  live_link: Callable[[bytes], Link | None],
                  group_members: Callable[[bytes], frozenset[bytes]],
                  display_name: Callable[[bytes], str],
@@ -57,7 +58,7 @@ class Downloads:
         self.folder = folder
         self._transfers = transfers
         self._group_files = group_files
-        self._db = db
+        self._table = table
         self._outbox = outbox
         self._live_link = live_link
         self._group_members = group_members
@@ -73,6 +74,10 @@ class Downloads:
         self._writers: dict[Key, int] = {}  # partial files open for writing
         self._last_save: dict[Key, float] = {}
         self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def _db(self) -> FileTable:
+        return self._table()
 
     def of(self, t: Transfer) -> Download | None:
         return self._downloads.get((t.peer, t.id))

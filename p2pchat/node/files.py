@@ -56,7 +56,7 @@ from p2pchat.node.file_disk import hash_file, space_problem
 from p2pchat.node.file_downloads import Downloads
 from p2pchat.node.file_server import FileServer, Holding
 from p2pchat.node.outbox import Outbox
-from p2pchat.storage.files import OPEN_STATES, FileStore, Transfer
+from p2pchat.storage.files import OPEN_STATES, FileTable, Transfer
 from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
@@ -92,7 +92,7 @@ class Files:
                  max_file_size: int = MAX_WIRE_FILE_SIZE) -> None:
         self._key = key
         self.folder = downloads
-        self._db = FileStore(store)
+        self._store = store
         self._outbox = outbox
         self._events = events
         self._live_link = live_link
@@ -111,12 +111,16 @@ class Files:
                                  on_error=self._read_failed, spawn=spawn)
         self.downloads = Downloads(
             key, downloads, transfers=self._transfers, group_files=self._group_files,
-            db=self._db, outbox=outbox, live_link=live_link, group_members=group_members,
+            table=lambda: self._db, outbox=outbox, live_link=live_link, group_members=group_members,
             display_name=display_name, spawn=spawn, set_state=self._set_state,
             fail=self._fail, progress=self._progress, close_file=self.server.close_file)
         self._last_event: dict[tuple[bytes, bytes, bool], float] = {}
         self._last_retry = 0.0
         self._warned: set[tuple[bytes, str]] = set()
+
+    @property
+    def _db(self) -> FileTable:
+        return self._store().files
 
     # ------------------------------------------------------------ start and stop
 

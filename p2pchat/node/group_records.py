@@ -10,10 +10,12 @@ Every write happens in the turn that received the record, and everything sent go
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
 from p2pchat.core import groups as core
+from p2pchat.core.gap_buffer import held_size
 from p2pchat.core.groups import (
     GroupError,
     GroupGossip,
@@ -27,6 +29,7 @@ from p2pchat.core.identity import fingerprint
 from p2pchat.core.messages import (
     MAX_GROUP_OPS,
     Envelope,
+    GroupDigest,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
@@ -44,7 +47,6 @@ from p2pchat.node.conversations import now_ms
 from p2pchat.node.group_state import (
     GROUP_RECORDS,
     MAX_EARLY,
-    MAX_GROUPS,
     MAX_UNREAD,
     Group,
     GroupBase,
@@ -79,6 +81,10 @@ class GroupRecords(GroupBase):
             self._on_leave(link, key, record)
         elif isinstance(record, GroupInvite):
             self._on_invite(link, key, record)
+        elif isinstance(record, GroupDigest):
+            g = self._member_group(record.group, key)
+            if g is not None:
+                self._equivocations.on_digest(g, link, record)
 
     def _member_group(self, conv: bytes, key: bytes) -> Group | None:
         """The group, if we are in it and `key` is a current member (records from anyone else
@@ -93,7 +99,8 @@ class GroupRecords(GroupBase):
         if g is None:
             return
         conv_log = self._conversations.log_of(env.conv)
-        if env.seq <= conv_log.head(env.author)[0]:  # a copy: no need to check the signature
+        if env.seq <= conv_log.head(env.author)[0]:  # a copy, or proof of a lie (8.12)
+            self._equivocations.check_copy(g, env, self._linked_members(g))
             self._duplicate(g, link, key, env.author)
             return
         try:
@@ -103,14 +110,18 @@ class GroupRecords(GroupBase):
                 log.warning("refused a group envelope from %s: impossible epoch",
                             self._views.who(key))
                 return
-            if len(g.early) < MAX_EARLY:
+            size = held_size(env)
+            if len(g.early) < MAX_EARLY and self._conversations.gap_budget.take(size):
                 g.early.append((link, key, env))
             self._outbox.queue(link, g.state.ops[-1])  # it sends the ops we lack
             return
         except GroupError as exc:
             log.warning("refused a group envelope from %s: %s", self._views.who(key), exc)
             return
-        received = conv_log.receive(env)
+        now = asyncio.get_running_loop().time()
+        if env.author != self._key and not self._charge(g, link, key, env, now):
+            return
+        received = conv_log.receive(env, origin=link, now=now)
         if received.error:
             log.warning("dropped a group envelope from %s: %s", self._views.who(key),
                         received.error)
@@ -120,6 +131,23 @@ class GroupRecords(GroupBase):
         for request in received.requests:
             g.gossip.on_request(key, request.author)
             self._outbox.queue(link, request)
+
+    def _charge(self, g: Group, link: Link, key: bytes, env: Envelope, now: float) -> bool:
+        """Charge the author's budget (protocol 8.6): False, refused, if over it. The link
+        closes when its peer is the author pushing it unasked (its own flood); an honest
+        member forwarding it, or the author answering our request (a long catch-up), only
+        loses the envelope, which sync fetches again once the budget allows."""
+        why = self._budgets.charge(g.conv, env.author, held_size(env), now)
+        if why is None:
+            return True
+        if (g.conv, env.author) not in self._over_budget:
+            self._over_budget.add((g.conv, env.author))
+            log.warning("refused group envelopes of %s in %s: %s", self._views.who(env.author),
+                        g.state.title, why)
+        asked = self._conversations.log_of(g.conv).was_asked(env.author, env.seq)
+        if key == env.author and not asked:
+            link.close("over its budget in a group")
+        return False
 
     def _duplicate(self, g: Group, link: Link, key: bytes, author: bytes) -> None:
         prune = g.gossip.on_duplicate(key, author)
@@ -133,7 +161,7 @@ class GroupRecords(GroupBase):
         now = now_ms()
         linked = self._linked_members(g)
         for env in envelopes:
-            if not db.insert_envelope(env, now, own=env.author == self._key):
+            if not db.conversations.insert_envelope(env, now, own=env.author == self._key):
                 continue
             self._show(g, env)
             for peer in g.gossip.push_targets(g.state, linked, came_from, env.author):
@@ -180,17 +208,36 @@ class GroupRecords(GroupBase):
             return
         if key in g.invites:  # it holds the group: the invitation arrived
             del g.invites[key]
-            self._store().set_group_invite(g.conv, key, None)
+            self._store().groups.set_invite(g.conv, key, None)
             self._outbox.schedule_flush()
+        self._floor_from(g, key, record.vector)
         # Pull, not push: several members announce the same envelopes (protocol 8.8).
         for request in conv_log.wanted_from(record.vector, again=False):
             g.gossip.on_request(key, request.author)
             self._outbox.queue(link, request)
 
+    def _floor_from(self, g: Group, member: bytes, vector: dict[bytes, int]) -> None:
+        """No backdating (protocol 7.2): `member`'s vector says what it had seen, so its
+        envelopes after its own seq there must come after the latest of those we hold."""
+        conv_log = self._conversations.log_of(g.conv)
+        db = self._store()
+        seen = 0
+        for author, seq in vector.items():
+            held = min(seq, conv_log.head(author)[0])
+            if author != member and held > 0:
+                seen = max(seen, db.conversations.lamport_of(g.conv, author, held) or 0)
+        own = vector.get(member, 0)
+        if seen and conv_log.floor(member, own + 1) < seen:
+            conv_log.add_floor(member, own, seen)
+            db.groups.set_floor(g.conv, member, own, seen)
+            self._outbox.schedule_lazy_flush()
+
     def _on_op(self, link: Link, key: bytes, op: GroupOp) -> None:
         g = self._groups.get(op.group)
         if g is None or g.left or key not in g.state.spans:
             return
+        if op.kind == GroupOpKind.ADD and op.subject == self._key and not self._active(g):
+            return  # added back after a removal: that waits for the user's yes (8.5)
         before = g.state
         try:
             g.state = core.apply_op(before, op)
@@ -215,13 +262,13 @@ class GroupRecords(GroupBase):
                  came_from: bytes | None) -> None:
         """An op is in the chain: store it, cut a departed member's log, pass it on."""
         db = self._store()
-        db.add_group_op(g.conv, op.number, encode_record(op))
+        db.groups.add_op(g.conv, op.number, encode_record(op))
         if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             self._cut(g, op.subject, op.cut)
             g.leaves.pop(op.subject, None)
-            db.drop_group_leave(g.conv, op.subject)
+            db.groups.drop_leave(g.conv, op.subject)
             if g.invites.pop(op.subject, None) is not None:
-                db.set_group_invite(g.conv, op.subject, None)
+                db.groups.set_invite(g.conv, op.subject, None)
         linked = self._linked()
         for peer in core.op_targets(before, g.state, linked, came_from):
             self._outbox.queue(linked[peer], op)
@@ -231,6 +278,7 @@ class GroupRecords(GroupBase):
         self._events.emit(self._change_event(g, op))
         early, g.early = g.early, []
         for link, key, env in early:
+            self._conversations.gap_budget.give(held_size(env))
             if not link.closed:
                 self._on_envelope(link, key, env)
         self._dial_members()
@@ -241,7 +289,8 @@ class GroupRecords(GroupBase):
         """The member's log ends at `cut`: drop what we took beyond it (protocol 8.6, Cuts)."""
         if self._conversations.log_of(g.conv).head(author)[0] <= cut:
             return
-        self._store().truncate_log(g.conv, author, cut)
+        self._store().groups.truncate_log(g.conv, author, cut)
+        self._budgets.forget(g.conv)
         self._conversations.forget_log(g.conv)
         g.unread = {(a, s) for a, s in g.unread if a != author or s <= cut}
 
@@ -256,7 +305,7 @@ class GroupRecords(GroupBase):
             return
         g.keys[record.epoch] = key
         db = self._store()
-        db.put_group_key(g.conv, record.epoch, key)
+        db.groups.put_key(g.conv, record.epoch, key)
         self._outbox.schedule_flush()
         linked = self._linked()
         for waiter in g.key_waiters.pop(record.epoch, ()):
@@ -264,7 +313,7 @@ class GroupRecords(GroupBase):
                 self._outbox.queue(linked[waiter], record)
         waiting, g.unread = sorted(g.unread), set()
         for author, seq in waiting:
-            for env in db.envelopes(g.conv, author, seq, seq):
+            for env in db.conversations.envelopes(g.conv, author, seq, seq):
                 self._show(g, env)
 
     def _on_key_request(self, link: Link, key: bytes, request: GroupKeyRequest) -> None:
@@ -291,7 +340,7 @@ class GroupRecords(GroupBase):
             self._owner_change(g, core.enact_leave(g.state, self._identity, leave, self._random))
             return
         g.leaves[leave.member] = leave
-        self._store().put_group_leave(g.conv, leave.member, encode_record(leave))
+        self._store().groups.put_leave(g.conv, leave.member, encode_record(leave))
         for peer, other in self._linked_members(g).items():
             if peer != key:
                 self._outbox.queue(other, leave)
@@ -306,28 +355,60 @@ class GroupRecords(GroupBase):
             log.warning("refused a group invitation from %s: %s", self._views.who(key), exc)
             return
         g = self._groups.get(state.group)
-        if g is not None:  # we know it: the invitation is news of later ops (or of a re-add)
-            if g.left:
-                g.left = False
-                g.leaves.clear()
-                self._store().rejoin_group(g.conv)
+        if g is not None and self._active(g):  # we are in it: the invitation is news of ops
             for op in invite.ops[g.state.number:]:
                 self._on_op(link, key, op)
             return
-        if len(self._groups) >= MAX_GROUPS:
-            log.warning("refused a group invitation: already in %d groups", MAX_GROUPS)
+        if self._invitations.declined(invite):  # said no already: say it again
+            self._outbox.queue(link, self._declining(state, invite))
             return
+        # New to us, or one we left or were removed from: the user says yes first (8.5).
+        if self._invitations.offer(key, invite, state, now_ms()):
+            self._outbox.schedule_flush()
+
+    def _declining(self, state: GroupState, invite: GroupInvite) -> GroupLeave:
+        """The leave that says no to an invitation: its cut is our log's head (as the owner
+        holds it, or as we do after an earlier membership), so nothing we wrote is cut."""
+        heads = {author: seq for author, seq, _ in invite.heads}
+        last = heads.get(self._key, 0)
+        if state.group in self._groups:
+            last = max(last, self._conversations.log_of(state.group).head(self._key)[0])
+        return core.request_leave(state, self._identity, last)
+
+    def _join(self, inviter: bytes, invite: GroupInvite, state: GroupState) -> Group:
+        """The user accepted: hold the group, from the invitation's chain and heads."""
         db = self._store()
-        db.create_group(state.group, state.title, invite.lamport, core.start_heads(invite))
-        for op in invite.ops:
-            db.add_group_op(state.group, op.number, encode_record(op))
-        g = self._groups[state.group] = Group(state, {}, GroupGossip(state.group))
-        self._conversations.forget_log(state.group)
+        g = self._groups.get(state.group)
+        if g is not None:  # left or removed before: back in, with the ops we lack
+            g.left = False
+            g.leaves.clear()
+            db.groups.rejoin(g.conv)
+            for op in invite.ops[g.state.number:]:
+                before = g.state
+                try:
+                    g.state = core.apply_op(before, op)
+                except GroupError as exc:
+                    log.warning("an accepted invitation does not extend the chain: %s", exc)
+                    break
+                self._applied(g, before, op, came_from=inviter)
+        else:
+            db.groups.create(state.group, state.title, invite.lamport, core.start_heads(invite))
+            for op in invite.ops:
+                db.groups.add_op(state.group, op.number, encode_record(op))
+            g = self._groups[state.group] = Group(state, {}, GroupGossip(state.group))
+            self._conversations.forget_log(state.group)
         self._events.emit({"type": "group_joined", **self.view(g),
-                           "by": fingerprint(key), "by_name": self._views.display_name(key)})
+                           "by": fingerprint(inviter),
+                           "by_name": self._views.display_name(inviter)})
         for peer, other in self._linked_members(g).items():
             self._greet(g, other, peer)
+        # Members who linked while we were still deciding got a stranger's link: start over.
+        for peer, link in list(self._links.by_peer.items()):
+            if link.peer.stranger and g.state.is_member(peer) and not link.closed:
+                link.close("joined a group with them: linking again as members")
         self._dial_members()
+        self._links.dialer.wake_all()
+        return g
 
     # ------------------------------------------------------------ the owner's changes
 
@@ -335,7 +416,7 @@ class GroupRecords(GroupBase):
         before, g.state = g.state, change.state
         if change.key is not None:
             g.keys[change.state.epoch] = change.key
-            self._store().put_group_key(g.conv, change.state.epoch, change.key)
+            self._store().groups.put_key(g.conv, change.state.epoch, change.key)
         self._applied(g, before, change.op, came_from=None)
         linked = self._linked()
         for member, record in change.deliveries:

@@ -20,14 +20,17 @@ from typing import Any
 
 from p2pchat.core import groups as core
 from p2pchat.core.errors import ProtocolError
+from p2pchat.core.gap_buffer import held_size
 from p2pchat.core.groups import (
     GroupError,
     GroupGossip,
     GroupState,
 )
 from p2pchat.core.identity import FingerprintError, Identity, fingerprint, parse_fingerprint
+from p2pchat.core.member_budget import MemberBudgets
 from p2pchat.core.messages import (
     Envelope,
+    GroupDigest,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
@@ -44,7 +47,9 @@ from p2pchat.core.messages import (
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError, NodeConfig
-from p2pchat.node.conversations import Conversations
+from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.equivocations import Equivocations
+from p2pchat.node.group_invitations import Invitations
 from p2pchat.node.links import LinkTable
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.sender import Sender
@@ -53,11 +58,12 @@ from p2pchat.storage.store import Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
 
-GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune)
+GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune,
+                 GroupDigest)
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
 MAX_EARLY = 256  # envelopes of an epoch whose op has not arrived yet, per group
-MAX_GROUPS = 256  # groups a node is in (or was): a contact's invitations beyond it are refused
+MAX_GROUPS = 256  # groups a node is in (left ones do not count): accepting more is refused
 NO_KEY_YET = "(waiting for the group's key)"
 _CHANGES = {GroupOpKind.CREATE: "create", GroupOpKind.ADD: "add", GroupOpKind.REMOVE: "remove",
             GroupOpKind.LEAVE: "leave", GroupOpKind.TRANSFER: "transfer"}
@@ -90,19 +96,19 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
     """Every group in the store, its state rebuilt from its op chain, with its keys and pending
     records. A group whose chain does not load is logged and left out (the others still do)."""
     groups = {}
-    for conv, left in db.list_groups():
+    for conv, left in db.groups.list_all():
         try:
-            ops = [decode_record(data) for data in db.group_ops(conv)]
+            ops = [decode_record(data) for data in db.groups.ops(conv)]
             state = core.genesis(_op(ops[0]))
             for op in ops[1:]:
                 state = core.apply_op(state, _op(op))
-            leaves = [decode_record(data) for data in db.group_leaves(conv)]
+            leaves = [decode_record(data) for data in db.groups.leaves(conv)]
         except (StoreError, ProtocolError, IndexError) as exc:
             log.error("group %s cannot be loaded: %s", conv.hex()[:8], exc)
             continue
         invites = {member: decode_record(data)
-                   for member, data in db.group_invites(conv).items()}
-        group = Group(state, db.group_keys(conv), GroupGossip(conv), left=left,
+                   for member, data in db.groups.invites(conv).items()}
+        group = Group(state, db.groups.epoch_keys(conv), GroupGossip(conv), left=left,
                       invites={member: invite for member, invite in invites.items()
                                if isinstance(invite, GroupInvite)})
         group.leaves = {leave.member: leave for leave in leaves if isinstance(leave, GroupLeave)}
@@ -111,7 +117,11 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
 
 
 def find_group(groups: dict[bytes, Group], which: str) -> Group:
-    """A group by its id (hex) or its title (case-insensitive; one not left wins a tie)."""
+    """A group by its id (hex) or its title (case-insensitive; one not left wins a tie);
+    `#TITLE` is the title too (how a group is told from a contact of that name)."""
+    which = which.strip()
+    if which.startswith("#") and len(which) > 1:
+        which = which[1:]
     try:
         g = groups.get(bytes.fromhex(which))
     except ValueError:
@@ -163,6 +173,14 @@ class GroupBase:
         self._random = random
         self._groups: dict[bytes, Group] = {}
         self._dialing: set[bytes] = set()  # non-contact members we asked the dialer for
+        # What each author may make us store per group (core.member_budget); warned once each.
+        self._budgets = MemberBudgets(lambda conv: self._store().groups.author_bytes(conv))
+        self._over_budget: set[tuple[bytes, bytes]] = set()
+        self._invitations = Invitations(self._key, store=store, events=events,
+                                        name_of=views.display_name)
+        self._equivocations = Equivocations(
+            store=store, outbox=outbox, sender=sender, conversations=conversations,
+            events=events, name_of=self._member_name)
         self._last_tick = 0.0
         # Told of every group message opened (files look for offers in them: node/files.py).
         self.on_body: Callable[[bytes, Envelope, bytes], None] | None = None
@@ -172,11 +190,15 @@ class GroupBase:
     def load(self) -> None:
         """At start: every group's state from its stored op chain, keys and pending records."""
         self._groups.update(stored_groups(self._store()))
+        self._invitations.load()
         self._dial_members()
 
     def reload(self) -> None:
         """A commit failed: rebuild every group from what the store really holds (ops and keys
         that were rolled back come again from the members)."""
+        for g in self._groups.values():
+            for _, _, env in g.early:
+                self._conversations.gap_budget.give(held_size(env))
         self._groups.clear()
         try:
             self.load()
@@ -232,6 +254,7 @@ class GroupBase:
             self._hand_invitation(g, link, g.invites[key])  # on link start only: it may be large
         conv_log = self._conversations.log_of(g.conv)
         self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
+        self._outbox.queue(link, self._equivocations.digest(g.conv))
         self._outbox.queue(link, g.state.ops[-1])
         for leave in g.leaves.values():
             self._outbox.queue(link, leave)
@@ -240,6 +263,12 @@ class GroupBase:
 
     def forget(self, link: Link) -> None:
         """A link closed: its gossip marks and the requests it was to answer die with it."""
+        for g in self._groups.values():  # envelopes only it brought, waiting for their op
+            kept = [entry for entry in g.early if entry[0] is not link]
+            for entry in g.early:
+                if entry[0] is link:
+                    self._conversations.gap_budget.give(held_size(entry[2]))
+            g.early = kept
         key = link.remote_key
         if key is None:
             return
@@ -253,6 +282,7 @@ class GroupBase:
         if now - self._last_tick < self._interval:
             return
         self._last_tick = now
+        self._invitations.expire(now_ms())
         for g in self._groups.values():
             if not self._active(g):
                 continue

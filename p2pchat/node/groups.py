@@ -34,8 +34,9 @@ from p2pchat.core.messages import (
 from p2pchat.core.text import BadName, valid_name
 from p2pchat.node.config import CommandError
 from p2pchat.node.conversations import now_ms, text_body
+from p2pchat.node.equivocations import NameOf, notices
 from p2pchat.node.group_records import GroupRecords
-from p2pchat.node.group_state import NO_KEY_YET, Group
+from p2pchat.node.group_state import MAX_GROUPS, NO_KEY_YET, Group
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store
 
@@ -52,9 +53,9 @@ class Groups(GroupRecords):
         assert change.key is not None
         conv = change.state.group
         db = self._store()
-        db.create_group(conv, title, 0, {})
-        db.add_group_op(conv, 1, encode_record(change.op))
-        db.put_group_key(conv, 1, change.key)
+        db.groups.create(conv, title, 0, {})
+        db.groups.add_op(conv, 1, encode_record(change.op))
+        db.groups.put_key(conv, 1, change.key)
         g = self._groups[conv] = Group(change.state, {1: change.key}, GroupGossip(conv))
         await self._outbox.durable()
         return self.view(g)
@@ -74,7 +75,7 @@ class Groups(GroupRecords):
         conv_log = self._conversations.log_of(g.conv)
         heads = {author: conv_log.head(author) for author in conv_log.vector()}
         g.invites[member] = core.invitation(change.state, heads, conv_log.lamport)
-        self._store().set_group_invite(g.conv, member, encode_record(g.invites[member]))
+        self._store().groups.set_invite(g.conv, member, encode_record(g.invites[member]))
         self._owner_change(g, change)
         link = self._linked().get(member)
         if link is not None:
@@ -110,10 +111,10 @@ class Groups(GroupRecords):
         g.left = True
         g.keys.clear()
         g.unread.clear()
-        db.set_group_left(g.conv)
+        db.groups.set_left(g.conv)
         if leave is not None:
             g.leaves = {self._key: leave}
-            db.put_group_leave(g.conv, self._key, encode_record(leave))
+            db.groups.put_leave(g.conv, self._key, encode_record(leave))
             for link in linked.values():
                 self._outbox.queue(link, leave)
         await self._outbox.durable()
@@ -140,7 +141,8 @@ class Groups(GroupRecords):
                                                now_ms(), self._random)
             except MissingKey:
                 raise CommandError("no_key", "the group's key has not arrived yet") from None
-            self._store().insert_envelope(env, env.sent_at, own=True, sent=bool(targets))
+            self._store().conversations.insert_envelope(env, env.sent_at, own=True,
+                                                        sent=bool(targets))
             for peer in targets:
                 self._sender.push(linked[peer], env)
             sent.append((env, body))
@@ -152,11 +154,52 @@ class Groups(GroupRecords):
             self._events.emit(event)
         return events
 
+    async def accept(self, which: str) -> dict[str, Any]:
+        """Join a group we were invited to (protocol 8.5, "Consent")."""
+        pending = self._invitations.get(which)
+        active = sum(1 for g in self._groups.values() if self._active(g))
+        if active >= MAX_GROUPS:
+            raise CommandError("group_limit", f"you are in {MAX_GROUPS} groups already:"
+                                              " leave one first")
+        self._invitations.drop(pending.conv, "accepted")
+        g = self._join(pending.inviter, pending.invite, pending.state)
+        await self._outbox.durable()
+        return self.view(g)
+
+    async def decline(self, which: str) -> dict[str, Any]:
+        """Say no: the invitation goes, and the owner (if linked now) gets our signed leave,
+        so it does not count us in (protocol 8.5)."""
+        pending = self._invitations.get(which)
+        view = {**self._invitations.view(pending), "role": "declined"}
+        self._invitations.decline(pending)
+        owner = self._linked().get(pending.state.owner)
+        if owner is not None and pending.state.owner != self._key:
+            self._outbox.queue(owner, self._declining(pending.state, pending.invite))
+        await self._outbox.durable()
+        return view
+
+    async def forget_group(self, which: str) -> dict[str, Any]:
+        """Remove a group we left (or were removed from) and all its history, for good."""
+        g = self.find(which)
+        if self._active(g):
+            raise CommandError("not_left", f"you are still in {g.state.title}: leave it first")
+        view = {**self.view(g), "role": "forgotten"}
+        self._store().groups.forget(g.conv)
+        del self._groups[g.conv]
+        self._conversations.forget_log(g.conv)
+        self._budgets.forget(g.conv)
+        self._equivocations.forget(g.conv)
+        await self._outbox.durable()
+        return view
+
     def history(self, which: str, limit: int | None = None) -> list[dict[str, Any]]:
-        return group_history(self._views, self._store(), self.find(which), limit)
+        return group_history(self._views, self._store(), self.find(which), limit,
+                             self._member_name)
 
     def listing(self) -> list[dict[str, Any]]:
-        return [self.view(g) for g in self._groups.values()]
+        """Our groups, then the invitations waiting for a yes or no (role "invited")."""
+        return [self.view(g) for g in self._groups.values()] + \
+            [self._invitations.view(p) for p in self._invitations.pending()]
 
     def members(self, which: str) -> list[dict[str, Any]]:
         g = self.find(which)
@@ -167,14 +210,16 @@ class Groups(GroupRecords):
             "owner": key == g.state.owner,
             "you": key == self._key,
             "online": key == self._key or key in linked,
+            "equivocated": key in self._equivocations.marked(g.conv),
         } for key in sorted(g.state.members, key=lambda k: self._member_name(g, k).casefold())]
 
 
-def group_history(views: Views, db: Store, g: Group, limit: int | None) -> list[dict[str, Any]]:
+def group_history(views: Views, db: Store, g: Group, limit: int | None,
+                  name_of: NameOf | None = None) -> list[dict[str, Any]]:
     """A group's messages as `log` shows them, opened with the keys we hold (for the node and
     for reading a home without it, offline.py)."""
     out = []
-    for stored in db.history(g.conv, limit):
+    for stored in db.conversations.history(g.conv, limit):
         env, body, readable = stored.envelope, None, stored.readable
         if readable:
             try:
@@ -186,4 +231,4 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None) -> list[
         out.append(views.message(
             env, own=stored.own, status=stored.status if stored.own else None,
             stored_hash=stored.hash, readable=readable, body=body, group=g.state.title))
-    return out
+    return out + notices(db, g, name_of) if name_of is not None else out

@@ -30,6 +30,10 @@ log = logging.getLogger("p2pchat.node")
 
 LinkEvents = Callable[[Link, Any], None]
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+# (reader, writer, the bytes read so far, source address): node/admission.py answers.
+Admission = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes, str],
+                     Coroutine[Any, Any, None]]
+ADMISSION_KINDS = frozenset({0x60})  # ADMIT1 (core/admission.py)
 
 
 class LinkTable:
@@ -48,6 +52,8 @@ class LinkTable:
         psk_for: Callable[[bytes], tuple[bytes, ...]] = lambda key: (),
         is_contact: Callable[[bytes], bool] = lambda key: True,
         relays: Callable[[], list[RelayConnection]] = list,
+        on_admission: Admission | None = None,
+        hidden: Callable[[], bool] = lambda: False,
     ) -> None:
         self._identity = identity
         self._key = identity.public_key
@@ -62,6 +68,8 @@ class LinkTable:
         # nothing about it.
         self._path_stale = is_stale
         self._relays = relays
+        self._on_admission = on_admission  # a connection that opens with ADMIT1 (10.7)
+        self._hidden = hidden  # waiting for a network: strangers get no plain handshake
         self.by_peer: dict[bytes, Link] = {}  # the one live, authorised link per peer
         self.connections: set[Link] = set()  # every connection, handshaking ones included
         self.listen_addresses: list[Address] = []
@@ -122,18 +130,27 @@ class LinkTable:
             writer.close()
             return
         link = Link(reader, writer, self._responder_session(), outbound=False,
-                    on_event=self._on_event)
+                    on_event=self._on_event,
+                    divert=self._divert if self._on_admission is not None else None)
         await self._serve(link)
+
+    def _divert(self, link: Link, head: bytes) -> Coroutine[Any, Any, None] | None:
+        """An inbound connection opening with ADMIT1 goes to the admissions (node/admission.py),
+        still counted as a handshaking link: the same slots, caps and timeout."""
+        if head[2] not in ADMISSION_KINDS or self._on_admission is None:
+            return None
+        return self._on_admission(link.reader, link.writer, head, link.source)
 
     def _responder_session(self) -> Session:
         psks = self._network_psks()
+        hidden = bool(psks) or self._hidden()
         return Session(
             identity=self._identity, initiator=False, now=asyncio.get_running_loop().time(),
             replay_guard=self._replay_guard,
             # Inside networks a plain XX would greet any stranger; contacts still use IK.
-            allow_xx=self._config.presence != "private" and not psks,
+            allow_xx=self._config.presence != "private" and not hidden,
             config=self._config.session, psks=psks,
-            plain_from=self._is_contact if psks else None,
+            plain_from=self._is_contact if hidden else None,
         )
 
     def _initiator_session(self, key: bytes) -> Session:

@@ -16,6 +16,7 @@ from typing import Any
 
 from p2pchat.clock import wall_time
 from p2pchat.core.identity import fingerprint
+from p2pchat.core.presence import Advert as HeardAdvert
 from p2pchat.core.presence import (
     day_number,
     private_instance_name,
@@ -199,6 +200,10 @@ class Nearby:
             return True
         advertised = self.addresses_of(link.remote_key)
         return bool(advertised) and all(host != link.address[0] for host, _ in advertised)
+
+    def adverts(self) -> list[HeardAdvert]:
+        """Every advert heard (ourselves excluded); [] with discovery off."""
+        return self.discovery.adverts() if self.discovery is not None else []
 
     def hidden(self) -> int:
         """Adverts of networks we can't open: how many, and nothing else about them."""

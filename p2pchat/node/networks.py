@@ -7,8 +7,9 @@ A node in no network behaves as before. In one or more networks (docs/protocol.m
 * discovery: our advert holds only one sealed entry per network (`properties`), and we read
   other members' entries to find them (`claims`) and to list them by name (`member`).
 
-The keys live sealed in the home (storage/networks.py); joining derives one with Argon2id off
-the event loop.
+The keys live sealed in the home (storage/networks.py). Joining stores the passphrase as
+*waiting*: node/admission.py then asks members for the network key (a SPAKE2 exchange), and
+answers others' requests for the networks we are a member of (`admission_secret`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from p2pchat.core import admission as adm
 from p2pchat.core import network as net
 from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.presence import PROTOCOL_VERSION, Advert
@@ -36,13 +38,16 @@ MAX_MET = 4096  # peers remembered with the network we met them in
 
 class Networks:
     def __init__(self, home: Path, identity: Identity, name: str, *,
-                 on_change: Callable[[], None]) -> None:
+                 on_change: Callable[[], None],
+                 on_waiting: Callable[[], None] = lambda: None) -> None:
         self._home = home
         self._identity = identity
         self._key = identity.public_key
         self._name = name
         self._on_change = on_change  # joined or left: re-advertise
-        self._joined: list[stored.Network] = []
+        self._on_waiting = on_waiting  # a network waits for admission: ask members now
+        self._all: list[stored.Network] = []  # as the file holds them, waiting ones too
+        self._joined: list[stored.Network] = []  # those we hold the key of
         self._psks: dict[bytes, str] = {}  # handshake PSK -> network name
         self._opened: dict[tuple[str, int], tuple[str, bytes, str | None] | None] = {}
         self._met: dict[bytes, str] = {}  # peer key -> network of its last network handshake
@@ -55,18 +60,50 @@ class Networks:
             self._set(stored.load(self._home, self._identity))
         except stored.NetworksFileError as exc:
             raise CommandError("networks", str(exc)) from None
+        for network in self._all:
+            if network.legacy:
+                log.warning("network %s was joined under the old scheme: its passphrase can be"
+                            " guessed offline from adverts and handshakes. To upgrade, one"
+                            " member runs `p2pchat network create %s` and the others join it"
+                            " again", network.name, network.name)
 
-    def _set(self, joined: list[stored.Network]) -> None:
-        self._joined = joined
-        self._psks = {net.handshake_psk(n.key): n.name for n in joined}
+    def _set(self, networks: list[stored.Network]) -> None:
+        self._all = networks
+        self._joined = [n for n in networks if not n.pending]
+        self._psks = {net.handshake_psk(n.key): n.name for n in self._joined}
         self._opened.clear()
+        if self.waiting():
+            self._on_waiting()
 
     @property
     def joined(self) -> bool:
-        return bool(self._joined)
+        """In a network, or waiting to be admitted to one: either way we advertise only
+        sealed entries (none while waiting), never our name (docs/privacy.md)."""
+        return bool(self._all)
+
+    def hidden(self) -> bool:
+        """Waiting for admission and in no network yet: answer handshakes as a member does
+        (no plain XX; plain IK from contacts only), though with no network PSK to offer."""
+        return bool(self._all) and not self._joined
 
     def names(self) -> list[str]:
         return [n.name for n in self._joined]
+
+    def waiting(self) -> list[tuple[str, str]]:
+        """(name, passphrase) of every network joined but not admitted to yet."""
+        return [(n.name, n.passphrase) for n in self._all if n.pending]
+
+    def admission_secret(self, network_id: bytes) -> tuple[str, str, bytes] | None:
+        """(name, passphrase, key) of the network whose admission id is `network_id`, if we
+        can admit to it (members only: a legacy network has no passphrase to check)."""
+        for n in self._joined:
+            if n.passphrase and not n.legacy and \
+                    hmac.compare_digest(adm.network_id(n.name), network_id):
+                return n.name, n.passphrase, n.key
+        return None
+
+    def admits_id(self, network_id: bytes) -> bool:
+        return self.admission_secret(network_id) is not None
 
     def psks(self) -> tuple[bytes, ...]:
         """Every PSK an inbound handshake may use (the responder tries each)."""
@@ -117,7 +154,7 @@ class Networks:
                 del self._met[next(iter(self._met))]
             self._met[event.remote_key] = name
             return True
-        if self._joined and not is_contact:
+        if self._all and not is_contact:
             link.close("not in any of our networks")
             return False
         return True
@@ -166,16 +203,23 @@ class Networks:
     # ------------------------------------------------------------ commands
 
     async def join(self, name: str, passphrase: str) -> dict[str, Any]:
+        """Wait for admission to `name`: a member will hand us its key (node/admission.py)."""
         try:
             net.check_name(name)
-            secret = passphrase.encode("utf-8")
-            key = await asyncio.get_running_loop().run_in_executor(
-                None, net.derive_key, name, secret)
+            stored.check_passphrase(passphrase)
         except net.NetworkError as exc:
             raise CommandError("bad_network", str(exc)) from None
-        network = stored.Network(name, key)
+        network = stored.Network(name, b"", passphrase)
         return await self._change(lambda now: stored.joined(now, network), "bad_network",
-                                  "joined", name)
+                                  "joined (waiting for a member to admit us)", name)
+
+    async def admitted(self, name: str, passphrase: str, key: bytes) -> None:
+        """A member gave us the key of `name`: from now on we are a member too."""
+        try:
+            await self._change(lambda now: stored.admitted(now, name, passphrase, key),
+                               "bad_network", "admitted to", name)
+        except CommandError as exc:
+            log.warning("could not keep the key of network %s: %s", name, exc)
 
     async def leave(self, name: str) -> dict[str, Any]:
         return await self._change(lambda now: stored.left(now, name), "unknown_network",
@@ -206,7 +250,9 @@ class Networks:
         return self.view()
 
     def view(self) -> dict[str, Any]:
-        return {"networks": self.names()}
+        """`networks`: those we are in; `waiting`: joined, not admitted yet; `legacy`: joined
+        under the old, offline-guessable scheme (docs/protocol.md 10.8)."""
+        return networks_view(self._all)
 
     def peer_view(self, key: bytes) -> dict[str, Any]:
         name = self._met.get(key)
@@ -219,3 +265,16 @@ def member_view(member: tuple[str, bytes, str | None], addresses: list[str],
     return {"fingerprint": fingerprint(key), "name": contact_name or name,
             "addresses": addresses, "contact": is_contact, "private": True,
             "network": network_name}
+
+
+def networks_view(networks: list[stored.Network]) -> dict[str, Any]:
+    """What `network list` shows, from the node or from the file alike: `networks`, those we are
+    in; `waiting`, joined but not admitted yet; `legacy`, joined under the old, offline-guessable
+    scheme (docs/protocol.md 10.8); each one's state; and the check code of each network whose
+    key we hold (10.1)."""
+    return {"networks": [n.name for n in networks if not n.pending],
+            "waiting": [n.name for n in networks if n.pending],
+            "legacy": [n.name for n in networks if n.legacy],
+            "states": {n.name: n.state for n in networks},
+            "check_codes": {n.name: net.check_code(n.key) for n in networks
+                            if len(n.key) == net.KEY_LEN}}

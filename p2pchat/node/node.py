@@ -29,12 +29,14 @@ from p2pchat.core.messages import (
     Record,
     SyncRequest,
     SyncVector,
+    UnknownRecord,
     decode_record,
 )
 from p2pchat.core.session import Closed, Established, KeyMismatch, RecordReceived, ReplayGuard
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import format_addr
 from p2pchat.net.link import Link
+from p2pchat.node.admission import Admissions
 from p2pchat.node.commands import NodeCommands
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
@@ -50,6 +52,7 @@ from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relay_client import Relays
 from p2pchat.node.sender import Sender
 from p2pchat.node.trust import Trust
+from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
 
@@ -78,10 +81,14 @@ class Node(NodeCommands):
         self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
                                     on_failed=self._reload_memory,
                                     on_recovered=self._resync_all)
-        self.networks = Networks(home, identity, name, on_change=self._on_networks_changed)
+        self.networks = Networks(home, identity, name, on_change=self._on_networks_changed,
+                                 on_waiting=lambda: self.admissions.wake())
+        self.admissions = Admissions(self.networks, spawn=self._spawn,
+                                     adverts=lambda: self.nearby.adverts(),
+                                     connect_timeout=self.config.connect_timeout)
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
-            contacts=lambda: self.db.list_contacts(states=("contact",)),
+            contacts=lambda: self.db.contacts.list_all(states=("contact",)),
             on_moved=lambda: self.links.close_stale("local address went away"),
             on_change=self._on_nearby_change,
             wake_dialer=lambda: self.links.dialer.wake_all(),
@@ -95,7 +102,8 @@ class Node(NodeCommands):
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
-            is_contact=self._knows,
+            is_contact=self._knows, on_admission=self.admissions.answer,
+            hidden=self.networks.hidden,
         )
         self.relays = Relays(
             identity, self.config, spawn=self._spawn,
@@ -103,9 +111,11 @@ class Node(NodeCommands):
             accept=self.links.accept_relayed, on_attached=self.links.dialer.wake_all,
             psk_for=self.networks.relay_psk,
         )
+        self.verified = VerifiedKeys(home)
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
-                           peer_of=lambda conv: self.conversations.peer_of(conv))
+                           peer_of=lambda conv: self.conversations.peer_of(conv),
+                           is_verified=self.verified.is_verified)
         self.sender = Sender(self.key, store=lambda: self.db, outbox=self.outbox,
                              spawn=self._spawn)
         self.conversations = Conversations(
@@ -144,7 +154,7 @@ class Node(NodeCommands):
         return self.trust.is_contact(key) or self._is_group_peer(key)
 
     def _is_group_peer(self, key: bytes) -> bool:
-        return self.db.contact_state(key) != "blocked" and self.groups.is_group_peer(key)
+        return self.db.contacts.state_of(key) != "blocked" and self.groups.is_group_peer(key)
 
     def _group_conv(self, which: str) -> bytes | None:
         """The id of the group `which` names (title or id), or None."""
@@ -162,7 +172,7 @@ class Node(NodeCommands):
         return frozenset() if g.left else frozenset(g.state.members)
 
     def _contact_state(self, key: bytes) -> str | None:
-        return self.db.contact_state(key)
+        return self.db.contacts.state_of(key)
 
     @property
     def db(self) -> Store:
@@ -194,22 +204,41 @@ class Node(NodeCommands):
         self.files.load()
         # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
         # a link to ourselves is refused before anything is recorded).
-        own_floor = self.store.get_ik_timestamps().get(self.key, 0)
+        own_floor = self.store.ik_stamps.latest().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
-        for host, port in self.config.listen:
-            await self.links.listen(host, port)
+        await self._listen()
         self._spawn(self._ticker(), "ticker")
+        self._spawn(self.admissions.run(), "admissions")
         await self.relays.start()
-        for contact in self.store.list_contacts(states=("contact",)):
+        for contact in self.store.contacts.list_all(states=("contact",)):
             self.links.dialer.want(contact.key)
         if self.config.mdns:
             await self.nearby.start(self.listen_addresses[0][1])
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
 
+    async def _listen(self) -> None:
+        from p2pchat import settings
+
+        keep = self.config.keep_port and self.config.presence != "private" \
+            and not self.networks.joined
+        kept = settings.kept_port(self.home) if keep else 0
+        for index, (host, port) in enumerate(self.config.listen):
+            if index == 0 and port == 0 and kept:
+                try:
+                    await self.links.listen(host, kept)
+                    continue
+                except OSError as exc:
+                    log.warning("cannot listen on port %d as last time (%s): a new port;"
+                                " contacts who typed the old address need the new one",
+                                kept, exc.strerror or exc)
+            await self.links.listen(host, port)
+        if keep and self.listen_addresses and self.config.listen[0][1] == 0:
+            settings.keep_port(self.home, self.listen_addresses[0][1])
+
     def _persist_ik_floor(self, floor: int) -> None:
         try:
-            self.db.set_ik_timestamp(self.key, floor)
+            self.db.ik_stamps.record(self.key, floor)
         except StoreError as exc:
             self.outbox.fail(exc)
             return
@@ -266,6 +295,7 @@ class Node(NodeCommands):
             await asyncio.sleep(1.0)
             now = asyncio.get_running_loop().time()
             self.links.tick(now)
+            self.conversations.expire(now)
             self.groups.tick(now)
             self.files.tick(now)
 
@@ -290,6 +320,9 @@ class Node(NodeCommands):
                 return
             try:
                 record = decode_record(event.record)
+            except UnknownRecord as exc:  # a later version's record: ignored (protocol 7)
+                log.debug("ignored a record from %s: %s", format_addr(link.address), exc)
+                return
             except ProtocolError as exc:
                 log.warning("closing link to %s: %s", format_addr(link.address), exc)
                 link.close(f"bad record: {exc}")
@@ -309,9 +342,7 @@ class Node(NodeCommands):
             return
         link.peer.up = True
         link.peer.since_ms = now_ms()
-        ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
-        self.outbox.queue(link, Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
-                                      ports=tuple(ports[:MAX_ADDRS])))
+        self.outbox.queue(link, self._hello(is_contact))
         if is_contact:
             self.conversations.start_sync(link, key)
         self.files.on_link_up(link, key)
@@ -320,7 +351,24 @@ class Node(NodeCommands):
                  "outbound" if link.outbound else "inbound", event.pattern)
         self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
                           "name": self.views.display_name(key), "contact": is_contact,
-                          "address": format_addr(link.address)})
+                          "address": format_addr(link.address),
+                          "path": "direct" if link.relay is None else "relay",
+                          "relay": link.relay})
+
+    def _hello(self, is_contact: bool) -> Hello:
+        ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
+        return Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
+                     ports=tuple(ports[:MAX_ADDRS]))
+
+    def _announce_name(self) -> int:
+        """Our name changed: a fresh Hello on every live link (docs/protocol.md 7.1), so each
+        linked peer sees it now; the others get it with the next link's Hello."""
+        sent = 0
+        for key, link in list(self.links.by_peer.items()):
+            if link.peer.up and not link.closed:
+                self.outbox.queue(link, self._hello(self.trust.is_contact(key)))
+                sent += 1
+        return sent
 
     def _on_record(self, link: Link, record: Record) -> None:
         key = link.remote_key
@@ -355,6 +403,7 @@ class Node(NodeCommands):
         self.files.forget(link)
         self.sender.forget(link)
         self.groups.forget(link)
+        self.conversations.release(link)
         key = link.remote_key
         reason = link.close_reason or "closed"
         if key is None:
@@ -362,8 +411,11 @@ class Node(NodeCommands):
                      format_addr(link.address), reason)
         elif link.peer.up:
             log.info("link to %s down: %s", self.views.who(key), reason)
+            # A link replaced by a newer one (both sides dialled at once, say) goes down after
+            # its successor came up: `online` says the peer is still linked.
             self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
-                              "name": self.views.display_name(key), "reason": reason})
+                              "name": self.views.display_name(key), "reason": reason,
+                              "online": self.links.is_linked(key)})
 
     def _reload_memory(self) -> None:
         """A commit failed: what memory holds may be ahead of the store; rebuild it."""

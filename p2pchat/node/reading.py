@@ -71,7 +71,7 @@ class ReadPositions:
         self._write(positions)
 
     def unread(self, who: str, conv: bytes) -> int:
-        messages = self._store().history(conv, MAX_COUNTED + 1)
+        messages = self._store().conversations.history(conv, MAX_COUNTED + 1)
         position = self._loaded().get(who)
         ids = [m.hash.hex()[:32] for m in messages]
         if position in ids:

@@ -122,8 +122,8 @@ class Sender:
                 conv, author = log_id
                 first, last = span
                 db = self._store()
-                envelopes = db.envelopes(conv, author, first, min(last, first + BATCH - 1),
-                                         max_bytes=BATCH_BYTES)
+                envelopes = db.conversations.envelopes(
+                    conv, author, first, min(last, first + BATCH - 1), max_bytes=BATCH_BYTES)
                 if not envelopes:
                     del state.wanted[log_id]
                     continue
@@ -132,7 +132,7 @@ class Sender:
                 top = envelopes[-1].seq
                 state.handed[log_id] = max(state.handed.get(log_id, 0), top)
                 if author == self._key:
-                    db.mark_sent(conv, author, top)
+                    db.conversations.mark_sent(conv, author, top)
                 if top >= span[1]:
                     del state.wanted[log_id]
                 else:

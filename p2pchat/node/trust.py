@@ -81,7 +81,7 @@ class Trust:
         self._name = name
 
     def is_contact(self, key: bytes) -> bool:
-        return self._store().contact_state(key) == "contact"
+        return self._store().contacts.state_of(key) == "contact"
 
     # ------------------------------------------------------------ links
 
@@ -92,7 +92,7 @@ class Trust:
         if key == self._key:
             link.close("connected to ourselves")
             return None
-        contact = self._store().get_contact(key)
+        contact = self._store().contacts.get(key)
         if contact is not None and contact.state == "blocked":
             link.close("blocked")
             return None
@@ -113,10 +113,10 @@ class Trust:
     def restore_replay_guard(self) -> None:
         """At start: contacts' IK timestamps from the store, pinned; nobody else's is kept."""
         db = self._store()
-        db.prune_ik_timestamps(self._key)
-        for contact in db.list_contacts(states=("contact",)):
+        db.ik_stamps.prune(self._key)
+        for contact in db.contacts.list_all(states=("contact",)):
             self._replay_guard.pin(contact.key)
-        for key, ts in db.get_ik_timestamps().items():
+        for key, ts in db.ik_stamps.latest().items():
             if key != self._key:  # our own row is the floor of what we send (node/ik_stamps.py)
                 self._replay_guard.check_and_update(key, ts)
 
@@ -125,10 +125,17 @@ class Trust:
         self._replay_guard.pin(key)
         latest = self._replay_guard.latest.get(key)
         if latest is not None:
-            self._store().set_ik_timestamp(key, latest)
+            self._store().ik_stamps.record(key, latest)
 
     def on_hello(self, link: Link, key: bytes, hello: Hello) -> None:
+        before = link.peer.their_name
         link.peer.their_name = hello.name
+        if before is not None and before != hello.name and not link.peer.stranger:
+            # A Hello again on a live link: they renamed themselves (docs/protocol.md 7.1).
+            contact = self._store().contacts.get(key)
+            self._events.emit({"type": "peer_renamed", "fingerprint": fingerprint(key),
+                               "name": contact.name if contact else short_fingerprint(key),
+                               "their_name": hello.name})
         if not link.outbound and link.relay is None:  # a relay's address is not the peer's
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
@@ -151,33 +158,38 @@ class Trust:
         if not link.peer.group_only:
             asyncio.get_running_loop().call_soon(link.close, "contact request received")
         db = self._store()
-        if db.get_contact(key) is not None:
+        if db.contacts.get(key) is not None:
             return  # one request per stranger: it is already listed
         source = link.source
-        waiting = db.list_contacts(states=("request",))
+        waiting = db.contacts.list_all(states=("request",))
         if sum(1 for c in waiting if self._source_of(c) == source) >= MAX_REQUESTS_PER_ADDRESS:
             self._dropped(f"{MAX_REQUESTS_PER_ADDRESS} are already waiting from {source}")
             return
         if len(waiting) >= self._config.max_requests:
             # Throwaway keys must not lock genuine requests out: the oldest unanswered goes.
             oldest = min(waiting, key=lambda c: c.created_at)
-            db.remove_contact(oldest.key)
+            db.contacts.remove(oldest.key)
             self._request_sources.pop(oldest.key, None)
             self._dropped(f"the inbox holds {self._config.max_requests}; the oldest went")
         addrs = [format_addr(a) for a in self._learned_addrs.get(key, [])]
         name = request.name
-        if db.contact_by_name(name) is not None:  # a stranger can't take a known name
+        namesake = db.contacts.by_name(name)
+        if namesake is not None:  # a stranger can't take a known name
             suffix = f" ({short_fingerprint(key)})"
             name = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
         try:
-            db.add_contact(key, name, "request", addrs=addrs, note=request.note)
+            db.contacts.add(key, name, "request", addrs=addrs, note=request.note)
         except (StoreError, ValueError) as exc:
             log.warning("ignored a contact request: %s", exc)
             return
         self._request_sources[key] = source
         self._outbox.schedule_flush()
-        self._events.emit({"type": "contact_request", "fingerprint": fingerprint(key),
-                           "name": name, "note": request.note})
+        event: dict[str, Any] = {"type": "contact_request", "fingerprint": fingerprint(key),
+                                 "name": name, "note": request.note}
+        if namesake is not None:  # a new key under a contact's name: maybe them, maybe not
+            event["same_name_as"] = fingerprint(namesake.key)
+            event["same_name_verified"] = self._views.contact(namesake).get("verified") is True
+        self._events.emit(event)
 
     def _source_of(self, request: Contact) -> str | None:
         """The address a waiting request came from (after a restart: its dial-back host)."""
@@ -203,7 +215,7 @@ class Trust:
         self._on_promoted(link, key)
 
     def on_key_mismatch(self, link: Link, event: KeyMismatch) -> None:
-        contact = self._store().get_contact(event.expected)
+        contact = self._store().contacts.get(event.expected)
         who = contact.name if contact else short_fingerprint(event.expected)
         address = format_addr(link.dialed or link.address)
         seen = (address, event.expected, event.presented)
@@ -226,7 +238,7 @@ class Trust:
     def addresses_for(self, key: bytes) -> list[Address]:
         """Where to dial `key`: addresses the user gave, then learned, then advertised."""
         candidates: list[Address] = []
-        contact = self._store().get_contact(key)
+        contact = self._store().contacts.get(key)
         if contact is not None:
             for text in contact.addrs:
                 with contextlib.suppress(ValueError):
@@ -240,10 +252,10 @@ class Trust:
     def contact_for(self, who: str, states: Iterable[str] = ("contact",)) -> Contact:
         """A contact by name (case-insensitive) or fingerprint."""
         db = self._store()
-        contact = db.contact_by_name(who)
+        contact = db.contacts.by_name(who)
         if contact is None:
             try:
-                contact = db.get_contact(parse_fingerprint(who))
+                contact = db.contacts.get(parse_fingerprint(who))
             except FingerprintError:
                 contact = None
         if contact is None:
@@ -264,20 +276,20 @@ class Trust:
         name = _valid_name(name)
         parsed = _parsed_addrs(addrs or [])
         db = self._store()
-        same_name = db.contact_by_name(name)
+        same_name = db.contacts.by_name(name)
         if same_name is not None and same_name.key != key:
             raise CommandError("name_taken", f"you already have a contact named {name!r}")
-        existing = db.get_contact(key)
+        existing = db.contacts.get(key)
         if existing is not None and existing.state == "contact":
             hint = " (to change where they are: contacts addr NAME HOST:PORT)" if parsed else ""
             raise CommandError("exists", f"already a contact, named {existing.name!r}{hint}")
         if existing is None:
-            db.add_contact(key, name, "contact", addrs=parsed)
+            db.contacts.add(key, name, "contact", addrs=parsed)
         else:
-            db.set_contact_name(key, name)
-            db.set_contact_state(key, "contact")
+            db.contacts.set_name(key, name)
+            db.contacts.set_state(key, "contact")
             if parsed:
-                db.set_contact_addrs(key, parsed)
+                db.contacts.set_addrs(key, parsed)
         self._ensure_dm(key)
         await self._outbox.durable()
         self._became_contact(key)
@@ -287,7 +299,7 @@ class Trust:
         """Where to reach a contact, typed (replacing what was typed before; none: discovery
         alone finds them). The node dials the new addresses at once."""
         contact = self.contact_for(who)
-        self._store().set_contact_addrs(contact.key, _parsed_addrs(addrs))
+        self._store().contacts.set_addrs(contact.key, _parsed_addrs(addrs))
         await self._outbox.durable()
         self._links.dialer.want(contact.key)
         self._links.dialer.wake(contact.key)
@@ -297,8 +309,8 @@ class Trust:
         contact = self.contact_for(who, states=("request",))
         db = self._store()
         if name:
-            db.set_contact_name(contact.key, _valid_name(name))
-        db.set_contact_state(contact.key, "contact")
+            db.contacts.set_name(contact.key, _valid_name(name))
+        db.contacts.set_state(contact.key, "contact")
         self._ensure_dm(contact.key)
         await self._outbox.durable()
         self._became_contact(contact.key)
@@ -314,7 +326,7 @@ class Trust:
 
     async def block_contact(self, who: str) -> dict[str, Any]:
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
-        self._store().set_contact_state(contact.key, "blocked")
+        self._store().contacts.set_state(contact.key, "blocked")
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
         self._links.dialer.forget(contact.key)
@@ -323,7 +335,7 @@ class Trust:
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
-        self._store().remove_contact(contact.key)
+        self._store().contacts.remove(contact.key)
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
         self._links.dialer.forget(contact.key)
@@ -333,7 +345,7 @@ class Trust:
     async def unblock_contact(self, who: str) -> dict[str, Any]:
         """A blocked contact becomes a contact again: links and messages resume."""
         contact = self.contact_for(who, states=("blocked",))
-        self._store().set_contact_state(contact.key, "contact")
+        self._store().contacts.set_state(contact.key, "contact")
         self._ensure_dm(contact.key)
         await self._outbox.durable()
         self._became_contact(contact.key)
@@ -345,18 +357,19 @@ class Trust:
         contact = self.contact_for(who, states=states)
         name = _valid_name(name)
         db = self._store()
-        same_name = db.contact_by_name(name)
+        same_name = db.contacts.by_name(name)
         if same_name is not None and same_name.key != contact.key:
             raise CommandError("name_taken", f"you already have a contact named {name!r}")
-        db.set_contact_name(contact.key, name)
+        db.contacts.set_name(contact.key, name)
         await self._outbox.durable()
         return self._views.contact(self.contact_for(fingerprint(contact.key), states))
 
     def list_contacts(self) -> list[dict[str, Any]]:
-        return [self._views.contact(c) for c in self._store().list_contacts()]
+        return [self._views.contact(c) for c in self._store().contacts.list_all()]
 
     def requests(self) -> list[dict[str, Any]]:
-        return [self._views.contact(c) for c in self._store().list_contacts(states=("request",))]
+        requests = self._store().contacts.list_all(states=("request",))
+        return [self._views.contact(c) for c in requests]
 
 
 # Why a known contact does not fit a command, for its error message.

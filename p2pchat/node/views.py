@@ -35,7 +35,9 @@ class Views:
         store: Callable[[], Store],
         is_linked: Callable[[bytes], bool],
         peer_of: Callable[[bytes], bytes | None],
+        is_verified: Callable[[bytes], bool] = lambda key: False,
     ) -> None:
+        self._is_verified = is_verified
         self._key = key
         self._name = name
         self._store = store
@@ -47,12 +49,12 @@ class Views:
 
     def who(self, key: bytes) -> str:
         """For logs: a contact's name with the short fingerprint, or the fingerprint alone."""
-        contact = self._store().get_contact(key)
+        contact = self._store().contacts.get(key)
         short = short_fingerprint(key)
         return f"{contact.name} ({short})" if contact is not None else short
 
     def display_name(self, key: bytes) -> str:
-        contact = self._store().get_contact(key)
+        contact = self._store().contacts.get(key)
         if contact is not None:
             return contact.name
         return short_fingerprint(key)
@@ -65,6 +67,7 @@ class Views:
             "note": contact.note,
             "addrs": list(contact.addrs),
             "online": self._is_linked(contact.key),
+            "verified": self._is_verified(contact.key),
         }
 
     def message(self, env: Envelope, *, own: bool, status: str | None,
@@ -101,7 +104,7 @@ class Views:
         key = link.remote_key
         if key is None or not link.peer.up or link.closed:
             return None
-        contact = self._store().get_contact(key)
+        contact = self._store().contacts.get(key)
         return {
             "fingerprint": fingerprint(key),
             "name": self.display_name(key),

@@ -30,11 +30,12 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow", action="append", metavar="FINGERPRINT",
                         help="admit only these clients (repeatable): a private relay")
     parser.add_argument("--network", action="append", metavar="NAME",
-                        help="admit only members of this network (repeatable; its passphrase"
-                        " from --network-passphrase-file, $P2PCHAT_NETWORK_PASSPHRASE or a"
-                        " prompt)")
-    parser.add_argument("--network-passphrase-file", metavar="FILE",
-                        help="the network passphrase, first line of FILE")
+                        help="admit only members of this network (repeatable; its key from"
+                        " --network-key-file)")
+    parser.add_argument("--network-key-file", metavar="FILE",
+                        help="the networks' keys, as `p2pchat network relay-key NAME` prints"
+                        " them on a member (one `NAME KEY` line each; keep it private)")
+    parser.add_argument("--network-passphrase-file", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--no-mdns", action="store_true",
                         help="don't advertise the relay on the local network")
     parser.add_argument("--max-clients", type=int, default=d.max_clients, metavar="N",
@@ -118,21 +119,37 @@ def _allow(args: argparse.Namespace) -> frozenset[bytes] | None:
 
 
 def _network_psks(args: argparse.Namespace) -> tuple[bytes, ...]:
-    """The handshake PSKs of the --network options (one passphrase source for all)."""
+    """The handshake PSKs of the --network options, from the keys in --network-key-file. A
+    relay never sees a passphrase: it could not admit anyone, and a passphrase-derived key
+    would make the relay's handshakes an offline test of it (docs/protocol.md 10.6)."""
     from p2pchat.core import network as net
-    from p2pchat.network_command import NetworkCommandError, read_network_passphrase
+    from p2pchat.network_command import NetworkCommandError, read_relay_keys
 
     names = list(dict.fromkeys(args.network or []))
+    if not names:
+        return ()
     if len(names) > net.MAX_NETWORKS:
         raise RelayError(f"at most {net.MAX_NETWORKS} networks")
+    if args.network_passphrase_file:
+        raise RelayError("a relay takes the network's key, not its passphrase, since networks"
+                         " admit members by a PAKE: on a member run `p2pchat network relay-key"
+                         " NAME > FILE`, then give the relay --network-key-file FILE")
+    if not args.network_key_file:
+        raise RelayError("--network needs --network-key-file FILE (written by `p2pchat network"
+                         " relay-key NAME` on a member)")
+    try:
+        keys = read_relay_keys(args.network_key_file)
+    except NetworkCommandError as exc:
+        raise RelayError(str(exc)) from None
     psks = []
     for name in names:
         try:
             net.check_name(name)
-            passphrase = read_network_passphrase(name, args.network_passphrase_file)
-            psks.append(net.handshake_psk(net.derive_key(name, passphrase)))
-        except (net.NetworkError, NetworkCommandError) as exc:
+        except net.NetworkError as exc:
             raise RelayError(f"--network {name}: {exc}") from None
+        if name not in keys:
+            raise RelayError(f"--network {name}: no key for it in {args.network_key_file}")
+        psks.append(net.handshake_psk(keys[name]))
     return tuple(psks)
 
 

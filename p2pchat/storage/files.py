@@ -1,14 +1,13 @@
 """File transfers in the store: one row per transfer and direction (table `files`, schema in
-storage/schema.py). Its writes join the store's open transaction, so they are committed with the
-event-loop turn's other writes (node/outbox.py)."""
+storage/schema.py). Its writes join the store's open transaction (`Database`), so they are
+committed with the event-loop turn's other writes (node/outbox.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from p2pchat.storage.store import Store
+from p2pchat.storage.database import Database
 
 STATES: Final = ("offered", "receiving", "sending", "done", "failed", "declined", "cancelled")
 OPEN_STATES: Final = ("offered", "receiving", "sending")
@@ -38,19 +37,17 @@ class Transfer:
     conv: bytes | None = None  # the group it was offered in; `peer` is then its author
 
 
-class FileStore:
-    """The `files` table: built with the store it shares a connection and transaction with."""
+class FileTable:
+    """The `files` table."""
 
-    def __init__(self, store: Callable[[], Store]) -> None:
-        self._store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    # The store's statement helpers: parameterised, errors wrapped in StoreError, writes
-    # inside the turn's transaction.
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        return self._store()._write(sql, params)
+        return self._db.write(sql, params)
 
     def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return self._store()._all(sql, params)
+        return self._db.all(sql, params)
 
     def add(self, t: Transfer) -> None:
         self._write(f"INSERT INTO files ({_COLS}) VALUES "

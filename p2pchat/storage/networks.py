@@ -1,13 +1,17 @@
-"""The networks a home has joined: names and network keys, sealed with the identity.
+"""The networks a home is in: names, network keys and passphrases, sealed with the identity.
 
-`networks.json` holds one SecretBox (key: the identity's derived "networks" key) over the
-msgpack list of [name, network key] pairs. The passphrase itself is never written anywhere: only
-the Argon2id output is kept, and only sealed, so reading it takes the unlocked identity.
+`networks.json` (version 2) holds one SecretBox (key: the identity's derived "networks" key) over
+the msgpack list of [name, network key, passphrase, legacy] entries. A member keeps the
+passphrase because it admits others with it (a SPAKE2 exchange needs it on both sides); a node
+still waiting to be admitted has a passphrase and no key yet. Reading it takes the unlocked
+identity. A version-1 file (from before admissions: [name, Argon2id key] pairs) is read as
+legacy networks, which keep working but can admit nobody (docs/protocol.md 10.8).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hmac
 import json
 import os
 from collections.abc import Callable
@@ -26,8 +30,10 @@ from p2pchat.storage.atomic import replace_file
 FILE_NAME = "networks.json"
 LOCK_NAME = ".networks.lock"
 FORMAT = "p2pchat-networks"
-VERSION = 1
-MAX_FILE_SIZE = 8 * 1024
+VERSION = 2
+LEGACY_VERSION = 1
+MAX_FILE_SIZE = 64 * 1024  # eight passphrases of up to 1024 bytes, in hex
+MAX_PASSPHRASE_BYTES = 1024
 PURPOSE = "networks"
 
 
@@ -38,7 +44,25 @@ class NetworksFileError(Exception):
 @dataclass(frozen=True)
 class Network:
     name: str
-    key: bytes  # the Argon2id network key: never logged, never shown
+    key: bytes  # the network key (b"" while waiting for admission): never logged, never shown
+    passphrase: str = ""  # what admits others ("" for a legacy network): never logged
+    legacy: bool = False  # a version-1 network: its key is Argon2id of the passphrase
+
+    @property
+    def pending(self) -> bool:
+        """Joined with a passphrase, not admitted by a member yet."""
+        return not self.key
+
+    @property
+    def state(self) -> str:
+        return "waiting" if self.pending else "legacy" if self.legacy else "member"
+
+
+def check_passphrase(passphrase: str) -> None:
+    if not passphrase:
+        raise NetworkError("an empty network passphrase protects nothing")
+    if len(passphrase.encode("utf-8")) > MAX_PASSPHRASE_BYTES:
+        raise NetworkError(f"a network passphrase is at most {MAX_PASSPHRASE_BYTES} bytes")
 
 
 def path_of(home: Path) -> Path:
@@ -59,13 +83,15 @@ def load(home: Path, identity: Identity) -> list[Network]:
         raise NetworksFileError(f"{path} is too large")
     try:
         record = json.loads(data)
-        if record.get("format") != FORMAT or record.get("version") != VERSION:
+        version = record.get("version")
+        if record.get("format") != FORMAT or version not in (VERSION, LEGACY_VERSION):
             raise ValueError("not a networks file of this version")
         sealed = bytes.fromhex(record["sealed"])
         plain = nacl.secret.SecretBox(identity.derive_key(PURPOSE)).decrypt(sealed)
-        items = unpack(plain, max_len=MAX_FILE_SIZE, max_str=64, max_bin=KEY_LEN,
-                       max_array=MAX_NETWORKS, max_map=0, what="networks file")
-        return [_network(item) for item in _as_list(items)]
+        items = unpack(plain, max_len=MAX_FILE_SIZE, max_str=MAX_PASSPHRASE_BYTES,
+                       max_bin=KEY_LEN, max_array=MAX_NETWORKS, max_map=0, what="networks file")
+        parse = _network if version == VERSION else _legacy_network
+        return [parse(item) for item in _as_list(items)]
     except nacl.exceptions.CryptoError:
         raise NetworksFileError(f"{path} was not sealed by this identity") from None
     except (ValueError, TypeError, KeyError, AttributeError, ProtocolError) as exc:
@@ -78,17 +104,26 @@ def _as_list(value: object) -> list[object]:
     return value
 
 
-def _network(item: object) -> Network:
+def _legacy_network(item: object) -> Network:
     if not isinstance(item, list) or len(item) != 2:
         raise ValueError("entry is not a pair")
-    name, key = item
-    if not isinstance(name, str) or not isinstance(key, bytes) or len(key) != KEY_LEN:
+    return _network([*item, "", True])
+
+
+def _network(item: object) -> Network:
+    if not isinstance(item, list) or len(item) != 4:
+        raise ValueError("entry is not [name, key, passphrase, legacy]")
+    name, key, passphrase, legacy = item
+    if (not isinstance(name, str) or not isinstance(key, bytes) or len(key) not in (0, KEY_LEN)
+            or not isinstance(passphrase, str) or not isinstance(legacy, bool)):
         raise ValueError("entry has the wrong types")
+    if not key and not passphrase:
+        raise ValueError("entry has neither key nor passphrase")
     try:
         check_name(name)
     except NetworkError as exc:
         raise ValueError(str(exc)) from None
-    return Network(name, key)
+    return Network(name, key, passphrase, legacy)
 
 
 def save(home: Path, identity: Identity, networks: list[Network]) -> None:
@@ -96,7 +131,7 @@ def save(home: Path, identity: Identity, networks: list[Network]) -> None:
     if len(networks) > MAX_NETWORKS:
         raise NetworkError(f"at most {MAX_NETWORKS} networks")
     box = nacl.secret.SecretBox(identity.derive_key(PURPOSE))
-    sealed = box.encrypt(pack([[n.name, n.key] for n in networks]))
+    sealed = box.encrypt(pack([[n.name, n.key, n.passphrase, n.legacy] for n in networks]))
     data = json.dumps({"format": FORMAT, "version": VERSION, "sealed": bytes(sealed).hex()})
     replace_file(path_of(home), data.encode("ascii"))
 
@@ -119,11 +154,26 @@ def change(home: Path, identity: Identity,
 
 
 def joined(networks: list[Network], network: Network) -> list[Network]:
-    """`networks` with `network` in it (a rejoin replaces the key: a new passphrase)."""
+    """`networks` with `network` in it. A network we are a member of is not replaced (leave it
+    first); a legacy or still waiting one is (a rejoin, or a new passphrase)."""
+    for n in networks:
+        if n.name == network.name and not n.pending and not n.legacy:
+            raise NetworkError(f"already a member of network {n.name}: leave it first to"
+                               " join it with another passphrase")
     kept = [n for n in networks if n.name != network.name]
     if len(kept) >= MAX_NETWORKS:
         raise NetworkError(f"at most {MAX_NETWORKS} networks at once: leave one first")
     return [*kept, network]
+
+
+def admitted(networks: list[Network], name: str, passphrase: str,
+             key: bytes) -> list[Network]:
+    """A member gave us the key of the network we were waiting for. Nothing changes if we left
+    it, or joined it again with another passphrase, meanwhile."""
+    return [Network(n.name, key, n.passphrase)
+            if n.name == name and n.pending and hmac.compare_digest(
+                n.passphrase.encode("utf-8"), passphrase.encode("utf-8")) else n
+            for n in networks]
 
 
 def left(networks: list[Network], name: str) -> list[Network]:

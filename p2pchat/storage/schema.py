@@ -160,6 +160,41 @@ _V3: Final[tuple[str, ...]] = (
     """,
 )
 
+# v4: groups hold against a hostile member (issue 22, docs/protocol.md 7.2 and 8).
+_V4: Final[tuple[str, ...]] = (
+    # The backdating floor members' vectors set (docs/protocol.md 7.2, "No backdating"): the
+    # member's own seq in its highest vector and the highest lamport that vector acknowledged.
+    """
+    CREATE TABLE group_floors (
+        conv    BLOB NOT NULL REFERENCES groups (conv),
+        member  BLOB NOT NULL CHECK (length(member) = 32),
+        own_seq INTEGER NOT NULL CHECK (own_seq >= 0),
+        lamport INTEGER NOT NULL CHECK (lamport >= 0),
+        PRIMARY KEY (conv, member)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Proof that an author signed two different envelopes at one seq: both records, sealed.
+    """
+    CREATE TABLE equivocations (
+        conv     BLOB NOT NULL REFERENCES groups (conv),
+        author   BLOB NOT NULL CHECK (length(author) = 32),
+        seq      INTEGER NOT NULL CHECK (seq >= 1),
+        sealed   BLOB NOT NULL,
+        found_at INTEGER NOT NULL,
+        PRIMARY KEY (conv, author, seq)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Invitations waiting for the user's yes or no: the GroupInvite record, sealed.
+    """
+    CREATE TABLE group_invitations (
+        conv        BLOB PRIMARY KEY CHECK (length(conv) = 16),
+        inviter     BLOB NOT NULL CHECK (length(inviter) = 32),
+        sealed      BLOB NOT NULL,
+        received_at INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID
+    """,
+)
+
 
 # Files (docs/protocol.md section 12): one row per transfer, each way. storage/files.py owns
 # the statements. `hashes` is the verified chunk hash list, `have` one bit per verified chunk
@@ -207,5 +242,6 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     migration(_V1),
     migration(_V2),
     migration(_V3),
+    migration(_V4),
     migration(_FILES),
 )

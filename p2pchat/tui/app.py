@@ -27,6 +27,8 @@ from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.key_binding.key_processor import KeyPress
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import (
     ConditionalContainer,
     Dimension,
@@ -54,7 +56,12 @@ from prompt_toolkit.widgets import TextArea
 from p2pchat.core.messages import MAX_TEXT_BYTES
 from p2pchat.tui import render
 from p2pchat.tui.backend import ChatBackend
-from p2pchat.tui.commands import complete, secret_start
+from p2pchat.tui.commands import (
+    complete,
+    secret_start,
+    secret_without_slash,
+    split_message,
+)
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.files import path_completions
 from p2pchat.tui.notify import Notifier
@@ -142,6 +149,13 @@ class _MaskSecret(Processor):
         return Transformation(fragments)
 
 
+def _typed_text(pressed: KeyPress) -> bool:
+    """A key that puts text in the input (a character or a paste), not a control key."""
+    if pressed.key == Keys.BracketedPaste:
+        return True
+    return len(pressed.data) == 1 and pressed.data.isprintable() and pressed.key == pressed.data
+
+
 class ChatApp:
     def __init__(self, backend: ChatBackend | None = None, *, input: Input | None = None,
                  output: Output | None = None, controller: Controller | None = None,
@@ -198,10 +212,11 @@ class ChatApp:
             style=Style.from_dict(render.STYLE_RULES), full_screen=True, mouse_support=True,
             input=input, output=output,
         )
-        # Alt+key arrives as Esc then the key: wait a little for the key before taking a lone
-        # Esc, so Alt is never swallowed.
+        # Alt+key arrives as Esc then the key in one write: the terminal input waits this long
+        # for the rest of a sequence. A lone Esc then acts at once (see _keys), so an Esc and
+        # a "/" typed after it are two keys, never Alt+/.
         self.application.ttimeoutlen = 0.05
-        self.application.timeoutlen = 0.2  # a lone Esc acts after this; Alt+key comes at once
+        self.application.timeoutlen = 0.2  # other key sequences (none wait on a lone Esc)
         self.application.before_render += lambda _: self._sync_draft()
 
     async def run(self, *, started: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -264,7 +279,8 @@ class ChatApp:
         self.redraw()
 
     def ask(self, question: str, on_yes: Callable[[], None]) -> None:
-        """A yes/no question in the notice row; any other key means no."""
+        """A yes/no question in the notice row. y or n answers; Esc or any other key cancels
+        it (saying so), and a typed key then goes to the input as typed."""
         self.confirm = (question, {"y": on_yes, "n": self._cancel_confirm})
         self.redraw()
 
@@ -272,8 +288,13 @@ class ChatApp:
         self.quit_choice = "background"
         self.exit()
 
-    def _cancel_confirm(self) -> None:
+    def _cancel_confirm(self, said: bool = False) -> None:
+        """No to the question; `said`: it was not answered, so say that nothing was done."""
+        question = self.confirm[0] if self.confirm is not None else ""
         self.confirm = None
+        if said:
+            asked = question.split("?")[0] + "?" if "?" in question else "the question"
+            self.state.notice("info", f"not answered, so nothing done: {asked}")
         self.redraw()
 
     # ------------------------------------------------------------ drafts
@@ -337,6 +358,11 @@ class ChatApp:
         elif self._scroll and len(rows) > self._total_rows:
             self._scroll += len(rows) - self._total_rows  # keep the rows being read in place
             self.new_below = self.state.page is None
+        if self.state.jump_to is not None and self.state.page is None:
+            at = render.message_row(self.state, width, self.state.jump_to)
+            self.state.jump_to = None
+            if at is not None:  # the message a third of the way down the pane
+                self._scroll = max(0, len(rows) - at - max(1, (2 * height) // 3))
         self._total_rows = len(rows)
         self._page_rows = max(1, height - 1)
         self._scroll = max(0, min(self._scroll, len(rows) - height))
@@ -384,7 +410,15 @@ class ChatApp:
         return Dimension.exact(len(self._all_notice_rows(self._main_width())))
 
     def _status_text(self) -> StyleAndTextTuples:
-        return list(render.status_line(self.state, self._columns()))
+        text = self.input.text
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size <= MAX_TEXT_BYTES * 3 // 4 or text.startswith("/"):
+            return list(render.status_line(self.state, self._columns()))
+        # Near the limit: how much is left, before Enter finds out.
+        counter = f" {size}/{MAX_TEXT_BYTES} bytes "
+        style = "class:status.warn" if size > MAX_TEXT_BYTES else "class:status"
+        line = list(render.status_line(self.state, max(1, self._columns() - len(counter))))
+        return [*line, (style, counter)]
 
     # ------------------------------------------------------------ keys
 
@@ -393,12 +427,20 @@ class ChatApp:
         confirming = Condition(lambda: self.confirm is not None)
         typing = Condition(lambda: bool(self.input.text))
 
-        @keys.add("<any>", filter=confirming)
+        @keys.add("<any>", filter=confirming, eager=True)  # before Enter's default newline
         def _answer(event: KeyPressEvent) -> None:
             assert self.confirm is not None
-            action = self.confirm[1].get(event.data.lower(), self._cancel_confirm)
-            self.confirm = None
-            action()
+            pressed = event.key_sequence[0]
+            action = self.confirm[1].get(event.data.lower())
+            if action is not None and pressed.key not in (Keys.Escape, Keys.BracketedPaste):
+                self.confirm = None
+                action()
+                return
+            self._cancel_confirm(said=True)
+            if _typed_text(pressed):
+                # Not an answer: the key goes to the input as typed ("/" starts a command
+                # there), never swallowed, so nothing typed after it can become a message.
+                event.app.key_processor.feed(pressed, first=True)
 
         @keys.add("enter", filter=~confirming)
         def _enter(event: KeyPressEvent) -> None:
@@ -454,6 +496,11 @@ class ChatApp:
                 if number <= len(order):
                     self.controller.select(order[number - 1].fingerprint)
 
+        @keys.add("escape", "a", filter=~confirming)
+        @keys.add("escape", "A", filter=~confirming)
+        def _next_unread(event: KeyPressEvent) -> None:
+            self.controller.next_unread()  # weechat's Alt+A
+
         @keys.add("pageup")
         def _up(event: KeyPressEvent) -> None:
             self.scroll(self._page_rows)
@@ -473,13 +520,25 @@ class ChatApp:
             self._scroll = 0
             self.redraw()
 
+        # A lone Esc acts at once. A terminal sends Alt+key as Esc and the key in one write,
+        # so the key is already queued behind the Esc; a person's Esc then "/" arrives in two
+        # reads, and waiting for a second key would read them as Alt+/ (which completes, and
+        # swallows the "/" that starts a command).
+        lone = Condition(lambda: not self.application.key_processor.input_queue)
+
+        @keys.add("escape", filter=lone, eager=True)
         @keys.add("escape", filter=~confirming)
         def _clear(event: KeyPressEvent) -> None:
+            if self.confirm is not None:
+                self._cancel_confirm(said=True)
+                return
             buffer = self.input.buffer
             if buffer.complete_state:
                 buffer.cancel_completion()
             elif self.state.page is not None:
                 self.state.page = None
+            elif self.state.search_term:
+                self.state.search_term = ""  # the marks of a /search go
             else:
                 self.state.clear_notices()
             self.redraw()
@@ -491,15 +550,30 @@ class ChatApp:
         text = self.input.text
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > MAX_TEXT_BYTES and not text.startswith("/"):
-            self.state.notice("error", f"that message is {size} bytes; the limit is"
-                                       f" {MAX_TEXT_BYTES}: shorten it or send it in parts")
-            self.redraw()
+            parts = split_message(text, MAX_TEXT_BYTES)
+            self.ask(f"That message is {size} bytes; the limit is {MAX_TEXT_BYTES}. Send it as"
+                     f" {len(parts)} messages? y/n (n: it stays here to shorten)",
+                     lambda: self._send_parts(parts))
+            return
+        if secret_without_slash(text):
+            self.state.notice("error", "not sent: that is /network join without its \"/\", and"
+                                       " the passphrase would go out in clear. Type"
+                                       " /network join NAME PASSPHRASE to join")
+            self.redraw()  # the line stays (masked) for the "/" to be added
             return
         self._scroll = 0
         keep = bool(text.strip()) and secret_start(text) is None  # Up never recalls a passphrase
         self.input.buffer.reset(append_to_history=keep)
         if text.strip():
             self.controller.submit(text)
+
+    def _send_parts(self, parts: list[str]) -> None:
+        self.confirm = None
+        self._scroll = 0
+        self.input.buffer.reset(append_to_history=False)
+        for part in parts:  # in order: the controller runs lines one after another
+            self.controller.submit(part)
+        self.redraw()
 
     def _complete_now(self, buffer: Buffer) -> None:
         """Complete from what is typed right now, not from a background run that may lag a

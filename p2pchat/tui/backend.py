@@ -50,6 +50,7 @@ class ChatBackend(Protocol):
     async def remove(self, who: str) -> dict[str, Any]: ...
     async def unblock(self, who: str) -> dict[str, Any]: ...
     async def rename(self, who: str, name: str) -> dict[str, Any]: ...
+    async def verify(self, who: str, verified: bool) -> dict[str, Any]: ...
     async def set_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]: ...
     async def rekey(self) -> dict[str, Any]: ...
     async def rename_self(self, name: str) -> dict[str, Any]: ...
@@ -62,6 +63,7 @@ class ChatBackend(Protocol):
     async def invite(self, group: str, who: str) -> dict[str, Any]: ...
     async def remove_member(self, group: str, member: str) -> dict[str, Any]: ...
     async def leave_group(self, group: str) -> dict[str, Any]: ...
+    async def group_consent(self, action: str, group: str) -> dict[str, Any]: ...
     async def group_members(self, group: str) -> list[dict[str, Any]]: ...
     async def files(self) -> list[dict[str, Any]]: ...
     async def send_files(self, who: str, paths: list[str]) -> list[dict[str, Any]]: ...
@@ -170,6 +172,10 @@ class NodeBackend:
         with _node_errors():
             return await self.node.rename_contact(who, name)
 
+    async def verify(self, who: str, verified: bool) -> dict[str, Any]:
+        with _node_errors():
+            return self.node.verify_contact(who, verified)
+
     async def rekey(self) -> dict[str, Any]:
         with _node_errors():
             return self.node.rekey()
@@ -218,6 +224,13 @@ class NodeBackend:
     async def leave_group(self, group: str) -> dict[str, Any]:
         with _node_errors():
             return await self.node.leave_group(group)
+
+    async def group_consent(self, action: str, group: str) -> dict[str, Any]:
+        """accept, decline (an invitation) or forget (a group left)."""
+        calls = {"accept": self.node.accept_group, "decline": self.node.decline_group,
+                 "forget": self.node.forget_group}
+        with _node_errors():
+            return await calls[action](group)
 
     async def group_members(self, group: str) -> list[dict[str, Any]]:
         with _node_errors():
@@ -322,6 +335,10 @@ class ControlBackend:
         result: dict[str, Any] = await self._call("contacts.rename", who=who, name=name)
         return result
 
+    async def verify(self, who: str, verified: bool) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("contacts.verify", who=who, verified=verified)
+        return result
+
     async def rekey(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("rekey")
         return result
@@ -366,6 +383,11 @@ class ControlBackend:
 
     async def leave_group(self, group: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("groups.leave", group=group)
+        return result
+
+    async def group_consent(self, action: str, group: str) -> dict[str, Any]:
+        """accept, decline (an invitation) or forget (a group left)."""
+        result: dict[str, Any] = await self._call(f"groups.{action}", group=group)
         return result
 
     async def group_members(self, group: str) -> list[dict[str, Any]]:

@@ -34,19 +34,19 @@ class Spec:
 
 # name -> Spec; the order is the order of /help.
 COMMANDS: dict[str, Spec] = {
-    "/msg": Spec("NAME [TEXT]", "open the conversation with NAME, a contact or a group (and"
-                 " send TEXT); or /to", "name"),
-    "/add": Spec("FINGERPRINT NAME", "add a contact; /add NUMBER adds someone from /nearby;"
-                 " a HOST:PORT after the name if they can't be found", "nearby"),
-    "/addr": Spec("NAME HOST:PORT...", "where to reach a contact if they can't be found"
-                  " (none: let discovery find them)", "name"),
+    "/msg": Spec("NAME [TEXT]", "open NAME's conversation (contact or group), send TEXT;"
+                 " or /to", "name"),
+    "/add": Spec("FINGERPRINT NAME", "add a contact, + HOST:PORT if not found; /add NUMBER"
+                 " from /nearby", "nearby"),
+    "/addr": Spec("NAME HOST:PORT...", "where to reach a contact discovery can't find (none:"
+                  " discovery)", "name"),
     "/accept": Spec("NAME", "accept someone who asks to connect", "name"),
     "/block": Spec("NAME", "refuse all links and requests from someone (asks first)", "name"),
     "/unblock": Spec("NAME", "let a blocked contact reach you again", "blocked"),
     "/remove": Spec("NAME", "forget a contact; they may ask again (/block refuses them)",
                     "name"),
     "/rename": Spec("NAME NEWNAME", "call a contact something else", "name"),
-    "/nick": Spec("NAME", "change your own name (contacts see it on the next link)",
+    "/nick": Spec("NAME", "change your own name (linked contacts see it at once)",
                   takes_rest=True),
     "/contacts": Spec("", "contacts, requests and blocked people"),
     "/nearby": Spec("", "people on this network (then /add NUMBER)"),
@@ -54,23 +54,33 @@ COMMANDS: dict[str, Spec] = {
                      takes_rest=True),
     "/file": Spec("PATH", "send a file to the open conversation (Tab completes the path);"
                   " /file accept ID, decline ID, cancel ID, list", "path", takes_rest=True),
-    "/search": Spec("TEXT", "find TEXT in the open conversation", takes_rest=True),
-    "/verify": Spec("NAME", "the safety number with NAME, and your fingerprint as a QR code",
-                    "name"),
+    "/search": Spec("TEXT", "find TEXT in every conversation, marked; then /jump N",
+                    takes_rest=True),
+    "/jump": Spec("N", "open result N of the last /search, at that message"),
+    "/verify": Spec("NAME [yes|no]", "safety number and QR code; /verify NAME yes once they"
+                    " matched", "name"),
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
     "/group": Spec("ACTION [NAME]", "create NAME, list; in the open group: invite NAME,"
-                   " remove NAME, members, leave"),
+                   " remove NAME, members, leave; accept or decline an invitation, forget"
+                   " a group you left (NAME, or the open one)"),
     "/rekey": Spec("", "new session keys on every link, now"),
     "/peers": Spec("", "live links, nearby nodes and requests"),
     "/id": Spec("", "your name and fingerprint, to give to friends"),
     "/help": Spec("", "this list (Esc returns to the conversation)"),
     "/quit": Spec("", "leave (Ctrl-D on an empty line too)"),
 }
-ALIASES = {"/to": "/msg", "/q": "/quit"}
+# IRC habits: run like the others, told in one line of /help (IRC_HELP), not one each.
+IRC_COMMANDS: dict[str, Spec] = {
+    "/me": Spec("TEXT", "an action: others see * NAME TEXT", takes_rest=True),
+    "/j": Spec("NAME", "open a conversation or group (never sends anything)", "name"),
+    "/names": Spec("", "the open group's members, else your contacts"),
+}
+ALIASES = {"/to": "/msg", "/q": "/quit", "/query": "/msg", "/join": "/j"}
+IRC_HELP = "  IRC: /me TEXT, /query NAME (/msg), /j NAME (opens, sends nothing), /names."
 KEYS_HELP = (
     "Keys:",
-    "  Tab completes commands, names and nearby people. Alt+Up/Alt+Down (or Ctrl-P/Ctrl-N)"
-    " and Alt+1..9 switch conversation; drafts are kept per conversation.",
+    "  Tab completes commands and names. Alt+Up/Down, Ctrl-P/N or Alt+1..9 (the list's"
+    " numbers) switch conversation, Alt+A to the next unread; each keeps its draft.",
     "  Alt+Enter or Ctrl-J starts a new line in a message.",
     "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."
     " Esc closes this page and clears the notices.",
@@ -120,7 +130,10 @@ class Plain:
 Command = SendText | AddContact | AddNearby | Named | Plain
 
 GROUP_ACTIONS_WITH_NAME = ("create", "invite", "remove")
-GROUP_ACTIONS = (*GROUP_ACTIONS_WITH_NAME, "members", "leave", "list")
+# An invitation, or a group left: NAME, or the conversation open now (issue 22).
+GROUP_ACTIONS_NAME_OR_CURRENT = ("accept", "decline", "forget")
+GROUP_ACTIONS = (*GROUP_ACTIONS_WITH_NAME, "members", "leave", "list",
+                 *GROUP_ACTIONS_NAME_OR_CURRENT)
 
 
 def canonical(verb: str) -> str:
@@ -139,7 +152,11 @@ def parse(line: str) -> Command | None:
     verb, _, rest = line.partition(" ")
     verb = canonical(verb)
     rest = rest.strip()
-    spec = COMMANDS.get(verb)
+    spec = COMMANDS.get(verb) or IRC_COMMANDS.get(verb)
+    if verb == "/me":
+        if not rest:
+            raise ParseError("usage: /me TEXT")
+        return SendText(f"/me {rest}")  # shown as an action; other clients see "/me TEXT"
     if spec is None:
         raise ParseError(f"unknown command {verb}: /help lists them")
     if verb == "/add":
@@ -192,6 +209,8 @@ def parse_group(rest: str) -> tuple[str, str]:
     action, name = action.lower(), name.strip()
     if action not in GROUP_ACTIONS:
         raise ParseError(f"usage: {usage('/group')}")
+    if action in GROUP_ACTIONS_NAME_OR_CURRENT:
+        return action, name
     if (action in GROUP_ACTIONS_WITH_NAME) != bool(name):
         raise ParseError(f"/group {action} {'NAME' if not name else 'takes no name'}")
     return action, name
@@ -227,7 +246,8 @@ def parse_network(rest: str) -> NetworkCommand:
     raise ParseError("usage: /network join NAME PASSPHRASE, /network leave NAME, /network list")
 
 
-_SECRET_AFTER = re.compile(r"\s*/network\s+join\s+\S+\s")
+# The "/" is optional: a line that lost it somewhere must not show or send the passphrase.
+_SECRET_AFTER = re.compile(r"\s*/?network\s+join\s+\S+\s", re.IGNORECASE)
 
 
 def secret_start(text: str) -> int | None:
@@ -237,8 +257,14 @@ def secret_start(text: str) -> int | None:
     return None if found is None else found.end()
 
 
+def secret_without_slash(text: str) -> bool:
+    """`network join NAME PASSPHRASE` typed as a message: never sent, the passphrase would go
+    out in clear to whoever the conversation is with."""
+    return not text.lstrip().startswith("/") and secret_start(text) is not None
+
+
 def usage(command: str) -> str:
-    args = COMMANDS[command].args
+    args = (COMMANDS.get(command) or IRC_COMMANDS[command]).args
     return f"{command} {args}" if args else command
 
 
@@ -246,7 +272,7 @@ def help_lines() -> list[str]:
     lines = ["Enter sends what you type to the open conversation. Commands:"]
     width = max(len(usage(cmd)) for cmd in COMMANDS)
     lines += [f"  {usage(cmd):<{width}}  {spec.help}" for cmd, spec in COMMANDS.items()]
-    return lines + list(KEYS_HELP)
+    return [*lines, IRC_HELP, *KEYS_HELP]
 
 
 def complete(text: str, names: Iterable[str],
@@ -266,9 +292,14 @@ def complete(text: str, names: Iterable[str],
                 and name.casefold() != wanted]
     verb, space, rest = text.partition(" ")
     if not space:
-        verbs = list(COMMANDS) + list(ALIASES)
-        return [(cmd, -len(text)) for cmd in verbs if cmd.startswith(verb.lower())]
-    spec = COMMANDS.get(canonical(verb))
+        # A command that takes more gets its space too: what is typed next is its argument.
+        specs = COMMANDS | IRC_COMMANDS
+        verbs = list(specs) + list(ALIASES)
+        return [(cmd + " " * bool(specs[canonical(cmd)].args), -len(text)) for cmd in verbs
+                if cmd.startswith(verb.lower())]
+    spec = COMMANDS.get(canonical(verb)) or IRC_COMMANDS.get(canonical(verb))
+    if canonical(verb) == "/group":
+        return _complete_group(rest, names)
     if spec is None or not spec.completes:
         return []
     if spec.completes == "name":
@@ -279,3 +310,35 @@ def complete(text: str, names: Iterable[str],
     wanted = prefix.casefold()
     return [(name, -len(prefix)) for name in sorted(set(candidates), key=str.casefold)
             if name.casefold().startswith(wanted) and name.casefold() != wanted]
+
+
+def _complete_group(rest: str, names: Iterable[str]) -> list[tuple[str, int]]:
+    """/group ACTION, then a contact's name after the actions that take one."""
+    action, space, name = rest.lstrip().partition(" ")
+    if not space:
+        return [(a + " " * (a in GROUP_ACTIONS_WITH_NAME), -len(action))
+                for a in GROUP_ACTIONS if a.startswith(action.lower()) and a != action.lower()]
+    if action.lower() not in ("invite", "remove"):
+        return []
+    wanted = name.lstrip().casefold()
+    return [(n, -len(name.lstrip())) for n in sorted(set(names), key=str.casefold)
+            if n.casefold().startswith(wanted) and n.casefold() != wanted]
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """A message too long to send, as parts of at most `limit` UTF-8 bytes each, broken after
+    a line or a word where one is near the end, never inside a character. Each part is sent as
+    typed text, so one that starts with "/" gets the "//" escape (it is never a command)."""
+    parts: list[str] = []
+    rest = text
+    while len(rest.encode("utf-8", "surrogatepass")) > limit - 1:  # room for an escape
+        room = rest.encode("utf-8", "surrogatepass")[:limit - 1]
+        cut = len(room.decode("utf-8", "ignore"))  # whole characters only
+        window = rest[:cut]
+        at = max(window.rfind("\n"), window.rfind(" ")) + 1
+        if at <= cut // 2:
+            at = cut  # no break near the end: cut the word
+        parts.append(rest[:at])
+        rest = rest[at:]
+    parts.append(rest)
+    return ["/" + part if part.startswith("/") else part for part in parts if part.strip()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ from p2pchat.core.text import counted, hidden_nearby
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
     COMMANDS,
+    GROUP_ACTIONS_NAME_OR_CURRENT,
+    IRC_COMMANDS,
     AddContact,
     AddNearby,
     Command,
@@ -31,9 +34,10 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.file_command import file_command
+from p2pchat.tui.reach import local_addresses, reachable
 from p2pchat.tui.safety import safety_rows
 from p2pchat.tui.sanitize import clean
-from p2pchat.tui.state import ChatState, Conversation
+from p2pchat.tui.state import AmbiguousName, ChatState, Conversation, group_key
 
 log = logging.getLogger("p2pchat.tui")
 
@@ -41,6 +45,8 @@ HISTORY_LIMIT = 500  # messages read per conversation when it is opened
 MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on forever
 MAX_NEARBY = 500
 MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
+MAX_FOUND = 200  # /search results shown
+ERROR_LIFETIME = 20.0  # seconds an error notice stays once something else is typed
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
 
@@ -101,19 +107,23 @@ class Controller:
 
     async def _reload(self) -> None:
         self.state.set_status(await self.backend.status())
-        self.state.set_contacts(await self.backend.contacts())
+        # Fresh: a link event from before a restart must not outvote the node's answer now.
+        self.state.set_contacts(await self.backend.contacts(), fresh=True)
         self.state.set_groups(await self.backend.groups())
         self.state.set_unread(await self.backend.unread())
         self.state.transfers.load(await self.backend.files())
         for conv in self.state.conversations.values():
             conv.loaded = False
         await self._load_activity()
+        self.state.fix_numbers()
         await self._load_nearby()
         await self._load_current()
 
     async def _load_nearby(self) -> None:
-        nearby = (await self.backend.peers()).get("nearby") or []
+        peers = await self.backend.peers()
+        nearby = peers.get("nearby") or []
         self.state.nearby_now = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
+        self.state.set_links((peers.get("links") or [])[:MAX_NEARBY])
 
     async def _load_activity(self) -> None:
         """Each conversation's newest message, so the list is ordered by last activity."""
@@ -125,7 +135,8 @@ class Controller:
 
     async def _load_current(self) -> None:
         conv = self.state.current
-        if conv is not None and not conv.loaded and conv.state != "request":
+        # A request or a pending group invitation (issue 22) has no history to read yet.
+        if conv is not None and not conv.loaded and conv.state not in ("request", "invited"):
             history = await self.backend.history(conv.fingerprint, HISTORY_LIMIT)
             self.state.load_history(conv.fingerprint, history)
             self._changed()
@@ -137,7 +148,13 @@ class Controller:
         readable = conv is not None and (conv.state == "contact" or conv.kind == "group")
         if conv is None or not readable or not conv.loaded or not conv.messages:
             return
-        newest = conv.messages[-1].id
+        # Only messages the node knows can be marked read: not the screen's own lines (group
+        # changes) nor a notice line in a group's log (an equivocation, protocol 8.12).
+        sent = [m for m in conv.messages
+                if not m.system and not m.id.startswith("equivocation-")]
+        if not sent:
+            return
+        newest = sent[-1].id
         if newest != conv.read_marked:
             conv.read_marked = newest
             await self.backend.mark_read(conv.fingerprint, newest)
@@ -219,6 +236,8 @@ class Controller:
             await self.execute(line)
 
     async def execute(self, line: str) -> None:
+        # Errors about what was typed a while ago are no news any more.
+        self.state.drop_notices(kind="error", said_before=time.monotonic() - ERROR_LIFETIME)
         try:
             command = parse_command(line)
         except ParseError as exc:
@@ -235,6 +254,8 @@ class Controller:
             await work
         except BackendError as exc:
             self.state.notice("error", in_chat_words(str(exc)))
+        except AmbiguousName as exc:  # a group titled like a contact (issue 22)
+            self.state.notice("error", str(exc))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not kill the UI, and must be seen
@@ -258,7 +279,7 @@ class Controller:
     def handlers(self) -> dict[str, Callable[[str], Awaitable[None]]]:
         """Command name -> what it does with its argument: the method `cmd_<name>`. A new
         command is one Spec in commands.COMMANDS and one such method."""
-        return {name[1:]: getattr(self, f"cmd_{name[1:]}") for name in COMMANDS
+        return {name[1:]: getattr(self, f"cmd_{name[1:]}") for name in COMMANDS | IRC_COMMANDS
                 if hasattr(self, f"cmd_{name[1:]}")}
 
     async def _send(self, text: str) -> None:
@@ -293,8 +314,11 @@ class Controller:
         contact = await self.backend.add_contact(fingerprint_text, name, addrs)
         conv = self.state.upsert_contact(contact)
         if conv is not None:
-            self.state.notice("info", f"added {conv.name}; they see a request until they"
-                                      " add you too")
+            if conv.online:
+                self.state.notice("info", f"added {conv.name}: linked, you can chat")
+            else:  # dropped when the link comes up (they had added us, or accept)
+                self.state.notice("info", f"added {conv.name}; they see a request until they"
+                                          " add you too", key=f"pending:{conv.fingerprint}")
             await self.switch_to(conv)
 
     async def _add_nearby(self, who: str) -> None:
@@ -325,6 +349,13 @@ class Controller:
         if text:
             await self._send(text)
 
+    async def _node_knows(self, who: str) -> bool:
+        """A name or fingerprint of a contact, request or blocked one the node holds."""
+        wanted = who.casefold().replace(" ", "").replace("-", "")
+        return any(wanted in (str(c.get("name") or "").casefold().replace(" ", ""),
+                              str(c.get("fingerprint") or "").casefold().replace("-", ""))
+                   for c in await self.backend.contacts())
+
     def _known(self, who: str) -> str:
         # The node knows blocked contacts the list hides: ask it when we don't know the name.
         known = self.state.find(who)
@@ -338,6 +369,9 @@ class Controller:
             await self.switch_to(conv)
 
     async def cmd_block(self, who: str) -> None:
+        if self.state.find(who) is None and not await self._node_knows(who):
+            raise BackendError("unknown_contact", f"no contact named {who!r}: /contacts"
+                                                  " lists them")
         target = self._known(who)
         if self.ask is None:
             await self._block_now(target)
@@ -370,8 +404,9 @@ class Controller:
         result = await self.backend.remove(self._known(who))
         self.state.forget(str(result.get("removed")))
         name = result.get("name")
-        self.state.notice("info", f"removed {name} (the history is kept); they can ask again:"
-                                  f" /block {name} refuses them for good")
+        self.state.notice("info", f"removed {name}; they can ask again: /block {name} refuses"
+                                  " them for good. The history is kept: p2pchat log"
+                                  f" {result.get('removed')}")
         await self._load_current()
 
     async def cmd_rename(self, rest: str) -> None:
@@ -395,9 +430,12 @@ class Controller:
     async def cmd_nick(self, name: str) -> None:
         if not name:
             raise BackendError("usage", "usage: /nick NAME")
-        self.state.set_status(await self.backend.rename_self(name))
-        self.state.notice("info", f"you are now {self.state.me.name}; contacts see it on the"
-                                  " next link")
+        result = await self.backend.rename_self(name)
+        self.state.set_status(result)
+        told = result.get("told")
+        now = f"the {told} linked now see it at once, " if isinstance(told, int) and told else ""
+        self.state.notice("info", f"you are now {self.state.me.name}; {now}other contacts on"
+                                  " their next link")
 
     async def cmd_contacts(self, _: str) -> None:
         contacts = await self.backend.contacts()
@@ -425,28 +463,74 @@ class Controller:
         self.state.show_page("Nearby", lines + _hidden_nearby(peers))
 
     async def cmd_search(self, text: str) -> None:
-        conv = self.state.current
-        if conv is None:
-            raise BackendError("usage", "open a conversation first: /msg NAME")
+        """TEXT in every conversation, the open one first; /jump N opens result N."""
         if not text:
             raise BackendError("usage", "usage: /search TEXT")
-        if not conv.loaded:
-            await self._load_current()
         wanted = text.casefold()
-        found = [m for m in conv.messages if wanted in m.text.casefold()]
-        lines = [f"  {m.sent_at[:16].replace('T', ' ')} {m.author_name}: {m.text}"
-                 for m in found]
-        self.state.show_page(f"{len(found)} found for {text!r} with {conv.name}",
-                             lines or ["  nothing"])
+        current = self.state.current
+        convs = [c for c in self.state.order() if c.state != "request"]
+        convs.sort(key=lambda c: c is not current)  # stable: the open one first
+        found: list[tuple[Conversation, Any]] = []
+        for conv in convs[:MAX_ACTIVITY_READS]:
+            if not conv.loaded:
+                self.state.load_history(conv.fingerprint,
+                                        await self.backend.history(conv.fingerprint,
+                                                                   HISTORY_LIMIT))
+            found += [(conv, m) for m in conv.messages
+                      if not m.system and wanted in m.text.casefold()]
+            if len(found) >= MAX_FOUND:
+                break
+        found = found[:MAX_FOUND]
+        self.state.found = [(conv.fingerprint, m.id) for conv, m in found]
+        self.state.search_term = text
+        lines = [f"  {n}. [{conv.name}] {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
+                 f" {' '.join(m.text.split())}" for n, (conv, m) in enumerate(found, 1)]
+        where = f"{len(convs)} conversation{'s' * (len(convs) != 1)}"
+        tail = ["", "/jump N opens result N at that message; Esc ends the marking."]
+        self.state.show_page(f"{len(found)} found for {text!r} in {where}",
+                             [*lines, *tail] if lines else ["  nothing"])
 
-    async def cmd_verify(self, who: str) -> None:
-        conv = self._resolve(who)
+    async def cmd_j(self, who: str) -> None:
+        await self.switch_to(self._resolve(who))  # the whole rest is the name: nothing sent
+
+    async def cmd_names(self, _: str) -> None:
+        conv = self.state.current
+        if conv is not None and conv.kind == "group":
+            await self.cmd_group("members")
+        else:
+            await self.cmd_contacts("")
+
+    async def cmd_jump(self, number: str) -> None:
+        if not number.isdigit() or not 1 <= int(number) <= len(self.state.found):
+            raise BackendError("usage", f"/jump N: a result of the last /search (1 to"
+                                        f" {len(self.state.found)})" if self.state.found
+                               else "/search TEXT first, then /jump N")
+        conv_id, message_id = self.state.found[int(number) - 1]
+        conv = self.state.conversations.get(conv_id)
+        if conv is None:
+            raise BackendError("unknown_contact", "that conversation is gone")
+        await self.switch_to(conv)
+        self.state.jump_to = message_id
+
+    async def cmd_verify(self, rest: str) -> None:
+        conv, answer = self._split_name(rest)
+        if answer.lower() in ("yes", "no"):
+            contact = await self.backend.verify(conv.fingerprint, answer.lower() == "yes")
+            self.state.upsert_contact(contact)
+            self.state.notice("info", f"{conv.name} is marked verified: a new key under their"
+                                      " name will be flagged" if answer.lower() == "yes"
+                              else f"{conv.name} is not marked verified any more")
+            return
+        if answer:
+            raise BackendError("usage", f"usage: /verify {conv.name} [yes|no]")
         rows = self._safety_rows(conv)
         me = self.state.me
         lines = [f"Safety number with {conv.name} (it must be the same on both screens;"
                  " compare it in person):", ""] + [f"  {row}" for row in rows]
         lines += ["", f"Your fingerprint: {me.fingerprint}",
-                  f"Theirs:           {conv.fingerprint}",
+                  f"Theirs:           {conv.fingerprint}", "",
+                  f"You marked {conv.name} verified." if conv.verified else
+                  f"The same on both screens? /verify {conv.name} yes marks them verified.",
                   "", "Your fingerprint as a QR code, for their phone or camera:"]
         lines += qr_lines(me.fingerprint)
         self.state.show_page(f"Verify {conv.name}", lines)
@@ -477,21 +561,35 @@ class Controller:
         except ParseError as exc:
             self.state.notice("error", str(exc))
             return
-        if command.action == "join":
-            self.state.notice("info", f"joining {command.name} (deriving its key)...")
-            self._changed()
         result = await self.backend.network(command.action, command.name, command.passphrase)
-        names = ", ".join(clean(n) for n in result.get("networks") or []) or "none"
-        self.state.notice("info", f"networks: {names}")
+        found = result.get("check_codes")
+        codes: dict[str, Any] = found if isinstance(found, dict) else {}
+        names = ", ".join(f"{clean(n)} (check code {clean(codes.get(n))})" if codes.get(n)
+                          else clean(n) for n in result.get("networks") or []) or "none"
+        waiting = [clean(n) for n in result.get("waiting") or []]
+        self.state.notice("info", f"networks: {names}"
+                          + (f"; waiting to be admitted: {', '.join(waiting)}" if waiting else ""))
+        if command.action == "join" and command.name in (result.get("waiting") or []):
+            self.state.notice("info", f"{clean(command.name)}: a member's running node nearby"
+                                      " admits you; if none does, check the passphrase")
+        elif command.action == "join" and codes.get(command.name):
+            self.state.notice("info", "every member sees the same check code; a different one"
+                                      " means another network of the same name")
         self.state.set_status(await self.backend.status())
 
     async def cmd_peers(self, _: str) -> None:
         self._show_peers(await self.backend.peers())
 
     async def cmd_id(self, _: str) -> None:
+        with contextlib.suppress(BackendError):
+            self.state.set_status(await self.backend.status())  # the ports as they are now
         me = self.state.me
         self.state.notice("info", f"You are {me.name}; your fingerprint, for friends to add:")
         self.state.notice("info", f"  {me.fingerprint}")
+        addrs = reachable(self.state.listen, local_addresses())
+        if addrs:
+            self.state.notice("info", f"  reachable at {', '.join(addrs[:4])} (for /addr where"
+                                      " discovery does not find you)")
 
     async def cmd_help(self, _: str) -> None:
         self.state.show_page("Help", help_lines())
@@ -515,6 +613,9 @@ class Controller:
                 f" {g.get('online')} online,"
                 f" you are {g.get('role')}" for g in groups] or ["  none yet: /group create NAME"])
             return
+        if action in GROUP_ACTIONS_NAME_OR_CURRENT:
+            await self._group_consent(action, name)
+            return
         conv = self.state.current
         if conv is None or conv.kind != "group":
             raise BackendError("usage", "open a group first: /msg GROUP")
@@ -524,21 +625,52 @@ class Controller:
                 marks = " (owner)" * bool(member.get("owner")) + " (you)" * bool(member.get("you"))
                 online = "online" if member.get("online") else "offline"
                 lines.append(f"  {member.get('name')}{marks}: {online}")
-            self.state.show_page(f"Members of {conv.name}", lines)
+            title = f"Members of {conv.name}"
+            if conv.state in ("removed", "left"):  # no news reaches us any more: say so
+                how = "you were removed" if conv.state == "removed" else "you left"
+                title += f" as they were when {how} (no news since)"
+            self.state.show_page(title, lines)
             return
+        # Keyed as the node's group_changed event is: one notice, whichever comes first.
         if action == "invite":
             group = await self.backend.invite(conv.fingerprint, name)
-            self.state.notice("info", f"invited {name} to {conv.name}")
+            self.state.notice("info", f"invited {name} to {conv.name}",
+                              key=group_key(conv.fingerprint, "add", name))
         elif action == "remove":
             group = await self.backend.remove_member(conv.fingerprint, name)
-            self.state.notice("info", f"removed {name} from {conv.name}")
+            self.state.notice("info", f"removed {name} from {conv.name}",
+                              key=group_key(conv.fingerprint, "remove", name))
         else:
             group = await self.backend.leave_group(conv.fingerprint)
-            self.state.notice("info", f"you left {conv.name} (its history is kept)")
+            self.state.notice("info", f"you left {conv.name} (its history is kept)",
+                              key=group_key(conv.fingerprint, "leave", "you"))
         self.state.upsert_group(group)
 
     async def cmd_file(self, rest: str) -> None:
         await file_command(self.backend, self.state, rest)
+
+    async def _group_consent(self, action: str, name: str) -> None:
+        """/group accept|decline|forget [NAME]: NAME, or the group open now (issue 22)."""
+        conv = self.state.find("#" + name) if name else self.state.current
+        if conv is None or conv.kind != "group":
+            raise BackendError("usage", f"/group {action} NAME, or open the group first")
+        target, title = conv.fingerprint, conv.name
+        if action == "forget" and self.ask is not None:
+            self.ask(f"Forget {title} and delete all its messages? y/n",
+                     lambda: self.spawn_guarded(lambda: self._consent_now(action, target, title),
+                                                "forget"))
+            return
+        await self._consent_now(action, target, title)
+
+    async def _consent_now(self, action: str, target: str, title: str) -> None:
+        result = await self.backend.group_consent(action, target)
+        if action == "accept":
+            self.state.upsert_group(result)
+            self.state.notice("info", f"you joined {title}")
+            return
+        self.state.forget(target)
+        self.state.notice("info", f"declined the invitation to {title}" if action == "decline"
+                          else f"forgot {title} and its history")
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         lines = []
@@ -546,8 +678,11 @@ class Controller:
         if not links:
             lines.append("No live links.")
         for link in links:
+            relay = str(link.get("relay") or "").split("#")[0]
+            path = f"via relay {relay}" if link.get("path") == "relay" \
+                else f"{link.get('address')}"
             lines.append(f"link: {link.get('name')} {link.get('state')}"
-                         f" {link.get('direction')} {link.get('address')}")
+                         f" {link.get('direction')} {path}")
         for near in peers.get("nearby") or []:
             label = near.get("name") or "(private)"
             lines.append(f"nearby: {label} {near.get('fingerprint') or ''}"
@@ -569,6 +704,15 @@ class Controller:
         if self.state.select_next(step) is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")
+
+    def next_unread(self) -> None:
+        """Alt+A: the next conversation with something unread."""
+        if self.state.next_unread() is not None:
+            self._changed()
+            self._spawn(self._guarded(self._load_current()), "tui-load")
+        else:
+            self.state.notice("info", "nothing unread")
+            self._changed()
 
     def select(self, fingerprint: str) -> None:
         """One conversation by fingerprint (Alt+digit, a click)."""

@@ -79,17 +79,55 @@ class Background:
 
 
 def run_chat(home: Path, config: NodeConfig, unlock: Callable[[], Any],
-             background: Callable[[], Background] | None = None) -> int:
+             background: Callable[[], Background] | None = None,
+             typed_options: dict[str, Any] | None = None) -> int:
     """Run the UI until the user quits. `unlock()` gives the stored identity (it may ask for
-    the passphrase), and is called only when no node is running for `home`."""
+    the passphrase), and is called only when no node is running for `home`. `typed_options`:
+    the node options on the command line (option -> value), which a node already running
+    does not take."""
     if _node_answers(home):
-        asyncio.run(_attached(home))
+        asyncio.run(_attached(home, ignored_options(typed_options or {}, _node_status(home))))
         return 0
     stored = unlock()
     choice = asyncio.run(_in_process(home, stored, config))
     if choice == "background" and background is not None:
         _start_background(home, background())
     return 0
+
+
+def _node_status(home: Path) -> dict[str, Any]:
+    try:
+        with ControlClient(home, timeout=PROBE_TIMEOUT) as client:
+            status = client.call("status")
+    except (ControlError, OSError):
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
+def ignored_options(typed: dict[str, Any], status: dict[str, Any]) -> list[str]:
+    """The typed options the running node does not already follow (a typed port 0 is any
+    port on that host; what the status cannot show counts as not followed)."""
+    listening = [str(a) for a in status.get("listen") or []]
+    relays = [str(r.get("relay") or "").split("#")[0] for r in status.get("relays") or []
+              if isinstance(r, dict)]
+
+    def listens(addr: str) -> bool:
+        host, _, port = addr.rpartition(":")
+        return addr in listening or (port == "0" and any(
+            a.rpartition(":")[0] == host for a in listening))
+
+    def followed(option: str, value: Any) -> bool:
+        if option == "--listen":
+            return all(listens(a) for a in value)
+        if option == "--relay":
+            return all(r.split("#")[0] in relays for r in value)
+        if option == "--no-mdns":
+            return status.get("mdns") is False
+        if option == "--presence":
+            return bool(status.get("presence") == value)
+        return False  # --mdns-interface: the status does not say
+
+    return [option for option, value in typed.items() if value and not followed(option, value)]
 
 
 def _node_answers(home: Path) -> bool:
@@ -105,15 +143,28 @@ def _node_answers(home: Path) -> bool:
     return True
 
 
-async def _attached(home: Path) -> None:
+async def _attached(home: Path, typed_options: list[str] | None = None) -> None:
     try:
         backend = await ControlBackend.connect(home)
     except BackendError as exc:
         raise StartError(f"cannot attach to the node for {home}: {exc}") from None
+    app = ChatApp(backend)
+    if typed_options:
+        app.state.notice("warning", f"your node was already running, so {' '.join(typed_options)}"
+                                    " did nothing: it keeps the options it started with. To"
+                                    " change them, stop it (Ctrl-C here, then kill the pid it"
+                                    " prints) and start the chat again; 'p2pchat settings'"
+                                    " keeps options for every start.")
     try:
-        await _run_app(ChatApp(backend), None)
+        await _run_app(app, None)
     finally:
         await backend.close()
+    if app.state.connected:
+        pid = app.state.node_pid
+        stop = f"'kill {pid}' stops it" if pid else "stopping its process stops it"
+        print(f"Your node is still running in the background{f' (pid {pid})' if pid else ''}:"
+              f" you stay online. 'p2pchat chat' attaches to it again; {stop}.",
+              file=sys.stderr)
 
 
 async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
@@ -154,8 +205,16 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
                 {"msg": "note: this identity is stored without a passphrase"}))
         app.state.starting = False
         if config.mdns:
-            node_ = node
-            app.controller.spawn_guarded(node_.start_discovery, "mdns-start")
+            app.state.discovering = True
+
+            async def discover() -> None:
+                try:
+                    await node.start_discovery()
+                finally:  # the status line says what discovery does now, on or failed
+                    app.state.discovering = False
+                    app.state.set_status(node.status())
+                    app.redraw()
+            app.controller.spawn_guarded(discover, "mdns-start")
 
     try:
         await _run_app(app, handler, started=start_node)

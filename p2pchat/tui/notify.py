@@ -26,6 +26,8 @@ class Notifier:
         self.bell = os.environ.get(BELL_ENV, "1") != "0" if bell is None else bell
         wants_desktop = os.environ.get(DESKTOP_ENV, "1") != "0" if desktop is None else desktop
         self._notify_send = shutil.which("notify-send") if wants_desktop else None
+        self._wants_desktop = wants_desktop
+        self._told_unavailable = False
         self._last_total = 0
         self._last_title = ""
 
@@ -41,12 +43,28 @@ class Notifier:
             if self.bell:
                 self._write("\x07")
             self._desktop(state, total)
+            why = self.unavailable()
+            if why and not self._told_unavailable:  # once, when one would have shown
+                self._told_unavailable = True
+                state.notice("info", why)
         self._last_total = total
 
     def _write(self, text: str) -> None:
         assert self._out is not None
         with contextlib.suppress(OSError, ValueError):  # a closed terminal: nothing to tell
             self._out(text)
+
+    def unavailable(self) -> str | None:
+        """Why no desktop notification shows although they are wanted; None if they work."""
+        if not self._wants_desktop:
+            return None
+        if self._notify_send is None:
+            return (f"no desktop notifications here: notify-send is missing (install libnotify;"
+                    f" {DESKTOP_ENV}=0 stops this note). The bell and the title still tell.")
+        if not os.environ.get("DISPLAY", "") + os.environ.get("WAYLAND_DISPLAY", ""):
+            return ("no desktop notifications here: no graphical session. The bell and the"
+                    " title still tell.")
+        return None
 
     def _desktop(self, state: ChatState, total: int) -> None:
         if self._notify_send is None or not os.environ.get("DISPLAY", "") + os.environ.get(

@@ -7,7 +7,7 @@ it entered the state.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
@@ -48,6 +48,7 @@ STYLE_RULES = {
     "day": "ansibrightblack",
     "newline": "ansired",
     "more": "reverse ansiyellow",
+    "found": "reverse ansiyellow",  # what /search found
 }
 
 
@@ -88,14 +89,18 @@ def conversation_list(state: ChatState, width: int) -> Fragments:
     order = state.order()
     if not order:
         out.append(("class:empty", " none yet: /add\n"))
-    for conv in order:
-        out += _conversation_row(conv, conv.fingerprint == state.selected, width)
+    digits = len(str(len(order)))
+    for number, conv in enumerate(order, 1):
+        out += _conversation_row(conv, conv.fingerprint == state.selected, width,
+                                 f"{number:>{digits}}")
     return out
 
 
 def row_mark(conv: Conversation) -> tuple[str, str]:
     """The mark before a conversation's name, and its style. A new kind of conversation adds
     its case here."""
+    if conv.kind == "group" and conv.state == "invited":  # waiting for /group accept
+        return "?", "class:conv.request"
     if conv.kind == "group":  # lit while any member is linked to us
         return "#", "class:online" if conv.online else "class:offline"
     if conv.state == "request":
@@ -105,15 +110,19 @@ def row_mark(conv: Conversation) -> tuple[str, str]:
     return "○", "class:offline"
 
 
-def _conversation_row(conv: Conversation, selected: bool, width: int) -> Fragments:
+def _conversation_row(conv: Conversation, selected: bool, width: int,
+                      number: str = "") -> Fragments:
+    """One row: its number (Alt+number opens it), mark, name and unread count."""
     base = "class:conv.selected" if selected else "class:conv"
     dot, dot_style = row_mark(conv)
     badge = f" ({conv.unread})" if conv.unread else ""
-    label = fit(conv.name, max(1, width - 3 - get_cwidth(badge)))
-    pad = " " * max(0, width - 3 - get_cwidth(label) - get_cwidth(badge))
+    lead = f" {number}" if number else ""
+    used = 3 + len(lead)
+    label = fit(conv.name, max(1, width - used - get_cwidth(badge)))
+    pad = " " * max(0, width - used - get_cwidth(label) - get_cwidth(badge))
     name_style = base + (" class:conv.request" if conv.state == "request" else "")
     return [
-        (base, " "), (f"{base} {dot_style}", dot), (base, " "),
+        (f"{base} class:time", lead), (base, " "), (f"{base} {dot_style}", dot), (base, " "),
         (name_style, label), (base + " class:unread", badge), (base, pad + "\n"),
     ]
 
@@ -196,19 +205,64 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
         return wrap([("class:empty", f"No messages with {conv.name} yet{loading}.")], width) \
             + [row for rows in files for row in rows]
     rows = []
+    for _, _, chunk in _message_rows(state, conv, width, today):
+        rows += chunk
+    return rows + [row for rows_ in files for row in rows_]
+
+
+def message_row(state: ChatState, width: int, message_id: str) -> int | None:
+    """The row the open conversation's message `message_id` starts at (a /search jump)."""
+    conv = state.current
+    if conv is None or state.page is not None or conv.state == "request":
+        return None
+    row = 0
+    for shown, rules, chunk in _message_rows(state, conv, width, None):
+        if shown == message_id:
+            return row + rules
+        row += len(chunk)
+    return None
+
+
+def _message_rows(state: ChatState, conv: Conversation, width: int,
+                  today: date | None) -> Iterator[tuple[str, int, list[Fragments]]]:
+    """Each message's id, how many rules (day, "new messages") come first, and its rows."""
     day = ""
     today = today or datetime.now().astimezone().date()
     for message in conv.messages:
+        rows: list[Fragments] = []
         label = day_label(message.sent_at)
         if label != day:
             day = label
             rows.append(_rule(label, width, "class:day"))
         if message.id == conv.first_unread:
             rows.append(_rule("new messages", width, "class:newline"))
+        rules = len(rows)
         fragments, indent = _message(message, today)
+        if state.search_term:
+            fragments = highlight(fragments, state.search_term, start=2)
         for line_index, line in enumerate(_split_newlines(fragments)):
             rows += wrap(([("", " " * indent)] if line_index else []) + line, width, indent)
-    return rows + [row for rows_ in files for row in rows_]
+        yield message.id, rules, rows
+
+
+def highlight(fragments: Fragments, term: str, start: int = 0) -> Fragments:
+    """`term` (case does not matter) marked in the fragments from index `start` on."""
+    wanted = term.casefold()
+    out: Fragments = list(fragments[:start])
+    for style, text in fragments[start:]:
+        folded = text.casefold()
+        at = 0
+        while wanted and len(folded) == len(text):  # casefold kept the length: safe to cut
+            found = folded.find(wanted, at)
+            if found < 0:
+                break
+            if found > at:
+                out.append((style, text[at:found]))
+            out.append((f"{style} class:found", text[found:found + len(term)]))
+            at = found + len(term)
+        if at < len(text):
+            out.append((style, text[at:]))
+    return out
 
 
 def welcome_rows(state: ChatState, width: int) -> list[Fragments]:
@@ -271,7 +325,14 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
                       (author_style(message.author, message.own), message.author_name),
                       ("", ": ")]
     indent = get_cwidth(stamp) + 1
-    out.append(("", message.text))
+    if message.system:  # what happened (a member joined): no author, quieter
+        return [("class:time", stamp + " "), ("class:empty", "— " + message.text)], indent
+    text = message.text
+    if text.startswith("/me ") and text[4:].strip():  # an action, as IRC shows it
+        out[1:] = [("", "* "), (author_style(message.author, message.own),
+                                message.author_name), ("", " ")]
+        text = text[4:]
+    out.append(("", text))
     if message.own and message.status:
         mark_style = "class:mark.delivered" if message.status == "delivered" else "class:mark"
         out.append((mark_style, " " + STATUS_MARKS.get(message.status, message.status)))
@@ -300,6 +361,10 @@ def header(state: ChatState) -> str:
     if conv is None:
         return " p2pchat"
     where = "online" if conv.online else "offline"
+    if conv.online and conv.relay:  # slower, and the relay sees when we talk (not what)
+        where = f"online via relay {conv.relay.split('#')[0]}"  # its key is in /peers
+    if conv.verified:
+        where += " · verified"
     if conv.state == "request":
         where = "asks to connect"
     elif conv.kind == "group":
@@ -315,11 +380,14 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
                  if c.online and c.state == "contact")
     if state.starting:
         network = ("connecting...", "connecting")
-    elif not state.mdns:
-        network = ("not looking on this network", "not on LAN")
+    elif state.discovering and not state.mdns:
+        network = ("starting to look on this network...", "looking...")
     elif state.networks:  # only members of these networks see or reach us
         names = ", ".join(state.networks)
-        network = (f"visible to network {names}", f"net {names}")
+        network = (f"visible to network {names}" if state.mdns
+                   else f"network {names}, not looking on this network", f"net {names}")
+    elif not state.mdns:
+        network = ("not looking on this network", "not on LAN")
     elif state.presence == "private":
         network = ("visible only to contacts", "private")
     else:

@@ -7,8 +7,10 @@ way in (see sanitize.py), so nothing kept here can drive the terminal.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from p2pchat.tui.files import Transfers
@@ -30,6 +32,7 @@ class Message:
     sent_at: str  # ISO 8601 UTC, as the node gives it; sorts in time order
     own: bool
     status: str | None = None  # own messages: queued, sent or delivered
+    system: bool = False  # a line the screen adds (who joined a group): not from the node
 
 
 @dataclass
@@ -46,15 +49,23 @@ class Conversation:
     last_activity: str = ""  # ISO time of the newest message: the list is ordered by it
     first_unread: str | None = None  # the id the "new messages" line sits above
     read_marked: str = ""  # the newest id the node was told we read
+    relay: str = ""  # the relay our link to them goes through; "" for a direct link
+    verified: bool = False  # safety numbers compared in person (the node keeps it)
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
+
+
+class AmbiguousName(ValueError):
+    """A typed name that is both a contact's and a group's: the message says how to pick."""
 
 
 @dataclass(frozen=True)
 class Notice:
     kind: str  # info, error, warning or request: picks the colour
     text: str
+    key: str = ""  # what it is about: one notice per key, dropped when it is out of date
+    at: float = 0.0  # time.monotonic() when it was said: old errors go
 
 
 @dataclass
@@ -89,6 +100,17 @@ class ChatState:
         self.nearby_now: list[dict[str, Any]] = []  # kept current: what Tab offers after /add
         self.blocked: list[str] = []  # names, for /unblock completion
         self.starting = False  # the node is still starting behind the first screen
+        self.discovering = False  # mDNS is starting behind the screen
+        self.node_pid: int | None = None
+        self._lines = 0  # lines added by the screen (add_line), for their ids
+        self.search_term = ""  # what /search found is marked in the conversations (Esc ends)
+        self.found: list[tuple[str, str]] = []  # (conversation, message id) of each result
+        self.jump_to: str | None = None  # a message the pane scrolls to once (/jump)
+        self.listen: list[str] = []  # the node's listening addresses, as status gives them
+        self.relays: list[dict[str, Any]] = []
+        self._numbers_fixed = False
+        self._places: dict[str, int] = {}  # fingerprint -> place in the list, once fixed
+        self._next_place = 0
         self._early_deliveries: dict[str, bool] = {}  # insertion-ordered, bounded
         # The latest link_up/link_down per fingerprint: fresher than a command's reply that
         # was computed before the link came up (an /add's reply can arrive after link_up).
@@ -104,6 +126,10 @@ class ChatState:
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
         self.networks = [clean(n) for n in status.get("networks") or []]
+        pid = status.get("pid")
+        self.node_pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else None
+        self.listen = [clean(a) for a in status.get("listen") or []][:16]
+        self.relays = [r for r in status.get("relays") or [] if isinstance(r, dict)][:16]
 
     def set_unread(self, counts: dict[str, Any]) -> None:
         """The node's unread counts (kept across restarts); the open conversation is read."""
@@ -112,8 +138,12 @@ class ChatState:
                 count = counts.get(conv.fingerprint)
                 conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
 
-    def set_contacts(self, contacts: list[dict[str, Any]]) -> None:
-        """Replace the list; conversations keep their messages and unread counts."""
+    def set_contacts(self, contacts: list[dict[str, Any]], *, fresh: bool = False) -> None:
+        """Replace the list; conversations keep their messages and unread counts. `fresh`: a
+        full re-read (start, reconnection), newer than any link event applied before it, so
+        whether each contact is online is taken from it."""
+        if fresh:
+            self._linked.clear()
         seen = set()
         for contact in contacts:
             conv = self.upsert_contact(contact)
@@ -135,9 +165,16 @@ class ChatState:
         conv = self.conversations.get(fp)
         if conv is None:
             conv = self.conversations[fp] = Conversation(fp, clean(contact.get("name")))
-        conv.name = clean(contact.get("name")) or conv.name
+        renamed = clean(contact.get("name")) or conv.name
+        if renamed != conv.name:  # their past messages carry the new name too, groups' too
+            for other in self.conversations.values():
+                for message in other.messages:
+                    if message.author == fp:
+                        message.author_name = renamed
+        conv.name = renamed
         conv.state = clean(contact.get("state")) or "contact"
         conv.note = clean(contact.get("note"))
+        conv.verified = contact.get("verified") is True
         conv.online = self._linked.get(fp, bool(contact.get("online")))
         self._ensure_selection()
         return conv
@@ -164,23 +201,43 @@ class ChatState:
         return conv
 
     def _group_event(self, event: dict[str, Any]) -> None:
-        """Joined, or someone came or went: the side panel, and one line saying so."""
+        """Joined, or someone came or went: the side panel, one notice (the command that did
+        it may have said it already), and a line in the group's conversation."""
         conv = self.upsert_group(event)
         if conv is None:
             return
         if event.get("type") == "group_joined":
-            self.notice("info", f"{clean(event.get('by_name'))} added you to the group"
-                                f" {conv.name} (/msg {conv.name})")
+            text = f"{clean(event.get('by_name'))} added you to the group {conv.name}"
+            self.notice("info", f"{text} (/msg {conv.name})")
+            self.add_line(conv, text)
             return
         who = "you" if event.get("you") else clean(event.get("member_name"))
+        kind = clean(event.get("change"))
         change = {"add": "joined", "remove": "were removed from" if who == "you"
                   else "was removed from", "leave": "left",
                   "transfer": "now own" if who == "you" else "now owns"}
-        self.notice("info", f"{who} {change.get(clean(event.get('change')), 'changed in')}"
-                            f" {conv.name}")
+        text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
+        self.notice("info", text, key=group_key(conv.fingerprint, kind, who))
+        self.add_line(conv, text)
+
+    def add_line(self, conv: Conversation, text: str) -> None:
+        """A line of what happened, in the conversation at this time (kept for this screen)."""
+        self._lines += 1
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        self._add_message(conv, {"id": f"line-{self._lines}", "text": text, "sent_at": now},
+                          count_unread=False, system=True)
+
+    def set_links(self, links: list[Any]) -> None:
+        """Which links go through a relay, from `peers` (events keep it current after)."""
+        relayed = {clean(link.get("fingerprint")): clean(link.get("relay"))
+                   for link in links if isinstance(link, dict) and link.get("path") == "relay"}
+        for conv in self.conversations.values():
+            if conv.kind != "group":
+                conv.relay = relayed.get(conv.fingerprint, "")
 
     def forget(self, fingerprint: str) -> None:
         self.conversations.pop(fingerprint, None)
+        self._places.pop(fingerprint, None)
         self._linked.pop(fingerprint, None)
         if self.selected == fingerprint:
             self.selected = None
@@ -229,16 +286,34 @@ class ChatState:
             self.notice("request", f"{name} ({fp[:7]}) asks to connect"
                                    f"{': ' + note if note else ''} (/accept {name},"
                                    f" /block {name}, or /verify {name} first)")
+            namesake = self.conversations.get(clean(event.get("same_name_as")))
+            if namesake is not None and (event.get("same_name_verified") or namesake.verified):
+                # Signal's "safety number changed": a new key under a name we verified.
+                self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name of"
+                                       f" {namesake.name}, whom you VERIFIED. Its safety number"
+                                       f" is different: it may not be {namesake.name}. Compare"
+                                       f" in person (/verify {name}) before you accept.")
         elif kind in ("link_up", "link_down"):
             fp = clean(event.get("fingerprint"))
             conv = self.conversations.get(fp)
+            # A replaced link goes down after its successor came up: the node says if the
+            # peer is still linked.
+            up = kind == "link_up" or event.get("online") is True
             known = conv is not None or bool(event.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
-                self._linked[fp] = kind == "link_up"
+                self._linked[fp] = up
+            if conv is not None and up:
+                self.drop_notices(key=f"pending:{fp}")  # linked: they added us too
             if conv is not None:
-                conv.online = kind == "link_up"
+                conv.online = up
+                if kind == "link_up":
+                    conv.relay = clean(event.get("relay")) if event.get("path") == "relay" \
+                        else ""
             refresh.add("status")
         elif kind == "key_mismatch":
+            pinned = self.find(clean(event.get("name")))
+            if pinned is not None and pinned.verified:
+                self.notice("warning", f"WARNING: {pinned.name} is a contact you VERIFIED.")
             self.notice("warning",
                         f"WARNING: the peer at {clean(event.get('address'))} presented key"
                         f" {clean(event.get('presented'))}, not the one pinned for"
@@ -246,6 +321,17 @@ class ChatState:
                         " them. Compare safety numbers in person (/safety NAME).")
         elif kind in ("group_joined", "group_changed"):
             self._group_event(event)
+        elif kind == "group_invited":  # issue 22: a request, like a contact's
+            conv = self.upsert_group(event)
+            if conv is not None:
+                self.notice("request", f"{clean(event.get('invited_by_name'))} invites you to"
+                                       f" the group {conv.name} (/group accept {conv.name},"
+                                       f" /group decline {conv.name})")
+        elif kind == "group_invitation_closed" and event.get("reason") != "accepted":
+            self.forget(clean(event.get("group")))
+        elif kind == "equivocation":  # issue 22: a member lied, in words a person understands
+            self.notice("warning", f"WARNING in {clean(event.get('title'))}:"
+                                   f" {clean(event.get('text'))}")
         elif kind == "storage":
             if event.get("state") == "ok":
                 self.notice("info", "storage works again; missed messages are being fetched")
@@ -258,13 +344,19 @@ class ChatState:
             told = self.transfers.apply(event)
             if told is not None:
                 self.notice("request" if kind == "file_offer" else "info", told)
+        elif kind == "networks_changed":  # joined or left here, from the CLI or a script
+            refresh.add("status")
+        elif kind == "peer_renamed":
+            name, theirs = clean(event.get("name")), clean(event.get("their_name"))
+            self.notice("info", f"{name} now calls themself {theirs!r}"
+                                f" (/rename {name} {theirs} to call them that too)")
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")
         return refresh
 
     def _add_message(self, conv: Conversation, event: dict[str, Any], *,
-                     count_unread: bool) -> None:
+                     count_unread: bool, system: bool = False) -> None:
         message_id = clean(event.get("id"))
         own = bool(event.get("own"))
         status = clean(event.get("status")) if own else None
@@ -280,7 +372,7 @@ class ChatState:
             id=message_id, author=clean(event.get("author")),
             author_name=clean(event.get("author_name")),
             text=clean(event.get("text"), newlines=True), sent_at=clean(event.get("sent_at")),
-            own=own, status=status,
+            own=own, status=status, system=system,
         )
         messages = conv.messages
         index = len(messages)
@@ -305,12 +397,40 @@ class ChatState:
 
     # ------------------------------------------------------------ selection
 
-    def order(self) -> list[Conversation]:
+    def by_activity(self) -> list[Conversation]:
         """Requests first (they wait for an answer), then by last activity, then by name."""
         by_name = sorted(self.conversations.values(),
                          key=lambda c: (c.name.casefold(), c.fingerprint))
         by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
         return sorted(by_activity, key=lambda c: c.state != "request")
+
+    def fix_numbers(self) -> None:
+        """From now on each conversation keeps its place (and its Alt+number), as weechat's
+        buffers do: the ones loaded first by activity, each new one at the end."""
+        self._numbers_fixed = True
+        self.order()
+
+    def order(self) -> list[Conversation]:
+        """The list as shown: by activity until the first load is done, then in fixed places;
+        one that goes away closes its gap."""
+        if not self._numbers_fixed:
+            return self.by_activity()
+        for conv in self.by_activity():
+            if conv.fingerprint not in self._places:
+                self._places[conv.fingerprint] = self._next_place
+                self._next_place += 1
+        return sorted(self.conversations.values(), key=lambda c: self._places[c.fingerprint])
+
+    def next_unread(self) -> Conversation | None:
+        """Alt+A: the next conversation (after the open one, in list order) with unread
+        messages or a request waiting, and open it."""
+        order = self.order()
+        fps = [c.fingerprint for c in order]
+        start = fps.index(self.selected) + 1 if self.selected in fps else 0
+        for conv in order[start:] + order[:start]:
+            if conv.unread or (conv.state == "request" and conv.fingerprint != self.selected):
+                return self.select(conv.fingerprint)
+        return None
 
     def select(self, fingerprint: str) -> Conversation | None:
         conv = self.conversations.get(fingerprint)
@@ -341,11 +461,20 @@ class ChatState:
         return self.conversations.get(self.selected) if self.selected else None
 
     def find(self, who: str) -> Conversation | None:
-        """By name (case-insensitive), else by fingerprint (dashes and case don't matter)."""
+        """By name (case-insensitive), else by fingerprint (dashes and case don't matter).
+        `#NAME` is a group, `@NAME` a contact; a bare name that is both is refused (issue 22)."""
         wanted = who.strip().casefold()
-        for conv in self.conversations.values():
-            if conv.name.casefold() == wanted:
-                return conv
+        only = {"#": "group", "@": "dm"}.get(wanted[:1]) if len(wanted) > 1 else None
+        if only is not None:
+            wanted = wanted[1:]
+        named = [conv for conv in self.conversations.values()
+                 if conv.name.casefold() == wanted and only in (None, conv.kind)]
+        if len({conv.kind for conv in named}) > 1:
+            raise AmbiguousName(f"{who.strip()!r} is ambiguous, a contact and a group:"
+                                f" /msg #{wanted} for the group, /msg @{wanted} (or the"
+                                " fingerprint) for the contact")
+        if named:
+            return named[0]
         squeezed = "".join(ch for ch in wanted if ch not in " -")
         for conv in self.conversations.values():
             if squeezed and conv.fingerprint.replace("-", "").casefold() == squeezed:
@@ -361,15 +490,33 @@ class ChatState:
 
     # ------------------------------------------------------------ notices
 
-    def notice(self, kind: str, text: str) -> None:
+    def notice(self, kind: str, text: str, key: str = "") -> None:
+        """A notice line; with a `key`, only if none about the same thing is shown already."""
+        if key and any(n.key == key for n in self.notices):
+            return
+        now = time.monotonic()
         for line in clean(text, newlines=True).split("\n"):
-            self.notices.append(Notice(kind, line))
+            self.notices.append(Notice(kind, line, key, now))
+
+    def drop_notices(self, *, key: str = "", kind: str = "", said_before: float = 0.0) -> None:
+        """Notices that are out of date: about `key`, or of `kind` said before `said_before`
+        (a monotonic time; errors about what was typed long ago)."""
+        kept = [n for n in self.notices
+                if not ((key and n.key == key)
+                        or (kind and n.kind == kind and n.at < said_before))]
+        if len(kept) != len(self.notices):
+            self.notices = deque(kept, maxlen=MAX_NOTICES)
 
     def clear_notices(self) -> None:
         self.notices.clear()
 
     def show_page(self, title: str, lines: list[str], kind: str = "info") -> None:
         self.page = Page(clean(title), [(kind, clean(line)) for line in lines])
+
+
+def group_key(group: str, change: str, who: str) -> str:
+    """One notice per group change, whether the command or the node's event says it first."""
+    return f"group:{group}:{change}:{who.casefold()}"
 
 
 def _later(old: str | None, new: str | None) -> str | None:

@@ -163,9 +163,14 @@ def test_a_file_crosses_a_relay_between_relay_only_nodes(make_node: MakeNode,
 
 def test_a_file_sent_to_a_group_reaches_a_member(make_node: MakeNode, tmp_path: Path) -> None:
     alice, bob = pair(make_node)
-    alice.cli("group", "create", "climbing", check=True)
+    group = json.loads(alice.cli("group", "create", "climbing", "--json",
+                                 check=True).stdout)["group"]
     alice.cli("group", "invite", "climbing", "bob", check=True)
-    wait_for(lambda: bob.json("group", "list"), 20, "bob to join")
+    wait_for(lambda: any(g["role"] == "invited" for g in bob.json("group", "list")), 20,
+             "bob's invitation")
+    bob.cli("group", "accept", group, check=True)  # invitations wait for consent
+    wait_for(lambda: any(g["role"] == "member" and g["has_key"]
+                         for g in bob.json("group", "list")), 20, "bob to join")
     src = make_file(tmp_path / "route.png", 700 * 1024)
     sent = json.loads(alice.cli("file", "send", "climbing", str(src), "--no-wait", "--json",
                                 check=True).stdout)

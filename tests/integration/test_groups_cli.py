@@ -45,6 +45,11 @@ def ready(node: NodeProcess, owner: NodeProcess, title: str) -> bool:
     return bool(mine and theirs and mine["has_key"] and mine["epoch"] == theirs["epoch"])
 
 
+def invited(node: NodeProcess, group: str) -> bool:
+    return any(g["group"] == group and g["role"] == "invited"
+               for g in node.json("group", "list", "--json"))
+
+
 def texts(node: NodeProcess, group: str) -> list[str]:
     """What `log GROUP --json` shows."""
     return [m["text"] for m in node.log_json(group)]
@@ -59,6 +64,9 @@ def start_group(a: NodeProcess, *members: NodeProcess, title: str = "club") -> s
     group = a.json("group", "create", title)["group"]
     for m in members:
         a.cli("group", "invite", title, m.name, check=True)
+    for m in members:  # each says yes (invitations wait for consent)
+        wait_for(lambda m=m: invited(m, group), 15, f"{m.name}'s invitation")
+        m.cli("group", "accept", group, check=True)
     wait_for(lambda: all(ready(m, a, title) for m in members), 15, "members to join")
     return str(group)
 
@@ -153,3 +161,24 @@ def test_a_groups_log_and_search_work_with_no_node_running(make_node: MakeNode) 
     missing = a.cli("log", "nobody")
     assert_clean_failure(missing)
     assert "no contact or group named 'nobody'" in missing.stderr
+
+
+def test_consent_ambiguity_and_forget_from_the_command_line(make_node: MakeNode) -> None:
+    """Issue 22 from outside: the invitation waits for `group accept`; `send` to a name that is
+    a contact's and a group's says which to pick; a left group is forgotten only on --yes."""
+    a, b, c = (make_node(n).start() for n in ("a", "b", "c"))
+    b.cli("contacts", "add", c.fingerprint, "--name", "club", check=True)  # a contact "club"
+    group = start_group(a, b, title="club")  # and a group "club"
+    sent = b.cli("send", "club", "which one?")
+    assert sent.returncode != 0
+    assert "#club" in sent.stderr and "@club" in sent.stderr and "ambiguous" in sent.stderr
+    b.cli("send", "#club", "to the group", check=True)
+    wait_for(lambda: has(a, group, "to the group"), 15, "the owner reads it")
+    assert [m["text"] for m in b.log_json("@club")] == []
+    b.cli("group", "leave", "#club", check=True)
+    refused = b.cli("group", "forget", group)  # no terminal: not without --yes
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    assert any(g["group"] == group for g in b.json("group", "list", "--json"))
+    b.cli("group", "forget", group, "--yes", check=True)
+    assert not any(g["group"] == group for g in b.json("group", "list", "--json"))
+    assert b.log_json("@club") == []

@@ -22,7 +22,17 @@ from p2pchat.core.messages import (
 )
 from p2pchat.node import CommandError, Node
 from tests.aio import until
-from tests.groups_net import Net, Shown, befriend, group_of, set_contact, sparse_edges, texts
+from tests.groups_net import (
+    Net,
+    Shown,
+    accept_invitation,
+    befriend,
+    group_of,
+    invite_and_accept,
+    set_contact,
+    sparse_edges,
+    texts,
+)
 from tests.hostile_peer import HostilePeer
 from tests.local_nodes import MakeLocalNode
 
@@ -132,10 +142,10 @@ async def test_removed_member_cannot_read_what_follows(make_local_node: MakeLoca
     await until(lambda: net.everyone_has(rest, sent), 30, "the rest read it")
     conv = bytes.fromhex(net.group)
     held = removed.groups.find(net.group)
-    assert epoch not in held.keys and epoch not in removed.db.group_keys(conv)
+    assert epoch not in held.keys and epoch not in removed.db.groups.epoch_keys(conv)
     assert not sent & set(texts(removed, net.group))
     author = net.nodes[1]
-    for env in author.db.envelopes(conv, author.key, 1, 10_000):
+    for env in author.db.conversations.envelopes(conv, author.key, 1, 10_000):
         if int.from_bytes(env.body[:8], "big") == epoch:
             with pytest.raises(core.GroupError):  # no key, and not a member at that epoch
                 core.open_group_envelope(held.state, held.keys, env)
@@ -200,8 +210,8 @@ async def test_members_who_are_not_contacts_link_for_the_group_only(
     await befriend(a, b)
     await befriend(a, c)
     group = (await a.create_group("club"))["group"]
-    await a.invite_to_group(group, "b")
-    await a.invite_to_group(group, "c")
+    await invite_and_accept(a, group, b)
+    await invite_and_accept(a, group, c)
     await until(lambda: b.links.is_linked(c.key), 20, "a group link between b and c")
     views = [v for v in b.peers()["links"] if v["fingerprint"] == fingerprint(c.key)]
     assert views[0]["state"] == "group" and views[0]["contact"] is None
@@ -232,8 +242,8 @@ async def test_a_leave_reaches_an_owner_that_was_away(make_local_node: MakeLocal
     await befriend(a, c)
     await befriend(b, c)
     group = (await a.create_group("club"))["group"]
-    await a.invite_to_group(group, "b")
-    await a.invite_to_group(group, "c")
+    await invite_and_accept(a, group, b)
+    await invite_and_accept(a, group, c)
     await until(lambda: all(group_of(x, group)["has_key"] and group_of(x, group)["epoch"] == 3
                             for x in (b, c)), 10, "joined")
     port = a.listen_addresses[0][1]
@@ -248,7 +258,8 @@ async def test_a_leave_reaches_an_owner_that_was_away(make_local_node: MakeLocal
     assert [m["name"] for m in a.group_members(group)] == ["a", "b"]
     await b.send(group, "after c left")
     await until(lambda: "after c left" in texts(a, group), 10, "a reads b")
-    assert "after c left" not in texts(c, group) and 4 not in c.db.group_keys(bytes.fromhex(group))
+    assert "after c left" not in texts(c, group)
+    assert 4 not in c.db.groups.epoch_keys(bytes.fromhex(group))
 
 
 async def test_a_member_who_left_or_was_removed_can_be_invited_again(
@@ -257,8 +268,8 @@ async def test_a_member_who_left_or_was_removed_can_be_invited_again(
     await befriend(a, b)
     await befriend(a, c)
     group = (await a.create_group("club"))["group"]
-    for who in ("b", "c"):
-        await a.invite_to_group(group, who)
+    for who in (b, c):
+        await invite_and_accept(a, group, who)
 
     def settled(*nodes: Node) -> bool:
         epoch = group_of(a, group)["epoch"]
@@ -269,12 +280,12 @@ async def test_a_member_who_left_or_was_removed_can_be_invited_again(
     await c.send(group, "c before")
     await c.leave_group(group)
     await until(lambda: group_of(a, group)["members"] == 2, 10, "the leave enacted")
-    await a.invite_to_group(group, "c")
+    await invite_and_accept(a, group, c)
     await until(lambda: settled(b, c) and group_of(c, group)["role"] == "member", 10, "back")
     await c.send(group, "c again")
     await a.remove_from_group(group, "b")
     await until(lambda: group_of(b, group)["role"] == "removed", 10, "b out")
-    await a.invite_to_group(group, "b")
+    await invite_and_accept(a, group, b)
     await until(lambda: settled(b, c) and group_of(b, group)["role"] == "member", 10, "b back")
     await b.send(group, "b again")
     await until(lambda: {"c before", "c again", "b again"} <= set(texts(a, group))
@@ -297,7 +308,7 @@ async def test_group_traffic_before_the_invitation_arrives_is_ignored_not_fatal(
     await until(lambda: a.links.is_linked(b.key) and b.links.is_linked(c.key), 10, "links")
     b_to_c = c.links.live(b.key)
     group = (await a.create_group("club"))["group"]
-    await a.invite_to_group(group, "b")
+    await invite_and_accept(a, group, b)
     await until(lambda: group_of(b, group)["has_key"], 10, "b joined")
     await a.invite_to_group(group, "c")
     await until(lambda: b.groups.find(group).state.is_member(c.key), 10, "b counts c in")
@@ -306,6 +317,7 @@ async def test_group_traffic_before_the_invitation_arrives_is_ignored_not_fatal(
                 and "before c joined" in texts(a, group), 10, "a has it")
     assert c.list_groups() == [] and b_to_c is not None and not b_to_c.closed
     await set_contact(a, c, "c", dial=True)  # they meet: the invitation is handed over
+    await accept_invitation(c, group)
     await until(lambda: group_of(c, group)["has_key"]
                 and "before c joined" in texts(c, group), 10, "c reads it after joining")
     assert not b_to_c.closed

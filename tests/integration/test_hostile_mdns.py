@@ -63,7 +63,7 @@ async def test_forged_advert_never_changes_who_a_contact_is(make_local_node: Mak
     assert mismatch["expected"] == bob_fp
     assert mismatch["presented"] == fingerprint(mallory.key)
     assert not alice.links.is_linked(bob_identity.public_key) and not alice.links.by_peer
-    assert mallory.db.list_contacts() == [] and mallory.db.list_conversations() == []
+    assert mallory.db.contacts.list_all() == [] and mallory.db.conversations.list_all() == []
 
     # The real bob appears: the same pinned contact reaches him, and only him.
     bob = await make_local_node("bob", identity=bob_identity, mdns=True,
@@ -74,4 +74,4 @@ async def test_forged_advert_never_changes_who_a_contact_is(make_local_node: Mak
                 20, "the real bob to receive it")
     assert alice.links.by_peer[bob.key].remote_key == bob.key
     assert [c["fingerprint"] for c in alice.list_contacts()] == [bob_fp]
-    assert mallory.db.list_conversations() == []
+    assert mallory.db.conversations.list_all() == []

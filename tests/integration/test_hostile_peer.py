@@ -127,7 +127,7 @@ async def test_history_reads_around_a_row_an_older_version_stored(
         while sum(e.author == alice.key for e in seen) < 2 and len(seen) < 10:
             seen.append(await peer.recv_until(Envelope))
     assert [e for e in seen if e.author == mallory.public_key] == [first]
-    assert alice.db.envelopes(first.conv, mallory.public_key, 1, 2) == [first]
+    assert alice.db.conversations.envelopes(first.conv, mallory.public_key, 1, 2) == [first]
 
 
 async def test_a_peer_that_fails_the_handshake_is_reported(

@@ -20,7 +20,8 @@ from tests.hostile_peer import HostilePeer, PeerClosed
 from tests.local_nodes import MakeLocalNode
 from tests.relay_client import RelayClient, RelayProcess
 
-# Keys as `network join` would derive them (tests skip the deliberately slow Argon2id).
+# Network keys as `network create` draws them (a joiner receives its network's by admission,
+# tests/integration/test_admission.py).
 CLASS_KEY = bytes(range(32))
 WRONG_KEY = bytes(range(1, 33))
 
@@ -126,12 +127,12 @@ async def test_an_outsider_node_cannot_send_a_contact_request(
 
 
 async def test_a_network_relay_admits_members_and_refuses_outsiders(tmp_path: Path) -> None:
-    passphrase_file = tmp_path / "pass"
-    passphrase_file.write_text("blue-otter-42\n")
+    key_file = tmp_path / "keys"
+    key_file.write_text(f"# comment\nclass {CLASS_KEY.hex()}\nclub {WRONG_KEY.hex()}\n")
     relay = RelayProcess(tmp_path / "relay").start(
-        "--network", "class", "--network-passphrase-file", str(passphrase_file))
+        "--network", "class", "--network-key-file", str(key_file))
     try:
-        psk = net.handshake_psk(net.derive_key("class", b"blue-otter-42"))
+        psk = net.handshake_psk(CLASS_KEY)
         alice = await RelayClient().connect("127.0.0.1", relay.port, relay_key=relay.key,
                                             psks=(psk,))
         bob = await RelayClient().connect("127.0.0.1", relay.port, psks=(psk,))
@@ -152,9 +153,22 @@ async def test_a_network_relay_admits_members_and_refuses_outsiders(tmp_path: Pa
 
 
 def test_a_bad_relay_network_name_is_a_clean_error(tmp_path: Path) -> None:
-    proc = run(tmp_path / "r", "relay", "--network", "Not A Name", "--no-mdns")
+    key_file = tmp_path / "keys"
+    key_file.write_text(f"class {CLASS_KEY.hex()}\n")
+    proc = run(tmp_path / "r", "relay", "--network", "Not A Name", "--no-mdns",
+               "--network-key-file", str(key_file))
     assert_clean_failure(proc)
     assert "--network" in proc.stderr
+    for args, said in ((["--network", "club"], "no key for it"),
+                       (["--network", "class", "--network-passphrase-file", str(key_file)],
+                        "not its passphrase")):
+        proc = run(tmp_path / "r", "relay", "--no-mdns", "--network-key-file", str(key_file),
+                   *args)
+        assert_clean_failure(proc)
+        assert said in proc.stderr
+    proc = run(tmp_path / "r", "relay", "--no-mdns", "--network", "class")
+    assert_clean_failure(proc)
+    assert "--network-key-file" in proc.stderr
 
 
 # ---------------------------------------------------------------- commands
@@ -163,11 +177,14 @@ def test_a_bad_relay_network_name_is_a_clean_error(tmp_path: Path) -> None:
 async def test_join_and_leave_through_the_node(make_local_node: MakeLocalNode) -> None:
     a = await make_local_node("alice")
     events = a.events.subscribe()
-    assert (await a.networks.join("class", "blue-otter-42")) == {"networks": ["class"]}
-    assert stored.load(a.home, a.identity)[0].key == net.derive_key("class", b"blue-otter-42")
+    assert (await a.networks.join("class", "blue-otter-42")) == {
+        "networks": [], "waiting": ["class"], "legacy": []}
+    # Waiting: the passphrase is kept (sealed) to be admitted with; no key yet.
+    assert stored.load(a.home, a.identity) == [stored.Network("class", b"", "blue-otter-42")]
     assert "blue-otter-42" not in (a.home / stored.FILE_NAME).read_text()
+    assert a.networks.waiting() == [("class", "blue-otter-42")]
     assert (await events.get())["type"] == "networks_changed"
-    assert (await a.networks.leave("class")) == {"networks": []}
+    assert (await a.networks.leave("class"))["networks"] == []
     for call in (a.networks.join("Bad Name", "x"), a.networks.join("class", "")):
         with pytest.raises(CommandError):
             await call
@@ -179,14 +196,24 @@ def test_network_commands_on_a_running_node(make_node: Any) -> None:
     alice = make_node("alice").start()
     env = {"P2PCHAT_NETWORK_PASSPHRASE": "blue-otter-42"}
     proc = alice.cli("network", "join", "class", env=env, check=True)
-    assert "the running node knows" in proc.stdout
-    assert alice.json("status")["networks"] == ["class"]
-    assert alice.json("network", "list", "--json") == {"networks": ["class"]}
+    assert "the running node is asking" in proc.stdout
+    assert "weak" in proc.stderr and "online guesses" in proc.stderr  # "blue-otter-42"
+    assert alice.json("status")["networks"] == []  # waiting for a member
+    assert alice.json("network", "list", "--json") == {
+        "networks": [], "waiting": ["class"], "legacy": [], "states": {"class": "waiting"}}
+    created = alice.json("network", "create", "club", "--json")
+    assert len(created["passphrase"]) >= 16 and created["node_running"] is True
+    assert alice.json("status")["networks"] == ["club"]
+    assert "club" in alice.cli("network", "relay-key", "club", check=True).stdout
+    assert_clean_failure(alice.cli("network", "relay-key", "class"))  # not a member yet
+    assert_clean_failure(alice.cli("network", "create", "club"))  # a member already
     assert_clean_failure(alice.cli("network", "join", "class"))  # no passphrase, no terminal
     assert_clean_failure(alice.cli("network", "leave", "nope"))
     alice.cli("network", "leave", "class", check=True)
+    alice.cli("network", "leave", "club", check=True)
     assert alice.json("status")["networks"] == []
     (alice.home / stored.FILE_NAME).write_text("{damaged")
+    alice.stop()  # a running node answers `list` from what it has open; the file alone:
     assert_clean_failure(alice.cli("network", "list"))
 
 
@@ -207,16 +234,23 @@ def test_members_chat_through_a_network_relay_an_outsider_cannot_use(
         make_node: Any, tmp_path: Path) -> None:
     from tests.nodes import wait_for
 
-    passphrase_file = tmp_path / "pass"
-    passphrase_file.write_text("blue-otter-42\n")
+    a, b, c = make_node("alice"), make_node("bob"), make_node("carol")
+    # Alice creates the network; Bob is admitted over mDNS on loopback, then both restart
+    # without mDNS, so the relay is the only way.
+    passphrase = a.json("network", "create", "class")["passphrase"]
+    b.cli("network", "join", "class", env={"P2PCHAT_NETWORK_PASSPHRASE": passphrase},
+          check=True)
+    for member in (a, b):
+        member.start("--mdns-interface", "127.0.0.1", mdns=True)
+    wait_for(lambda: b.json("network", "list")["networks"] == ["class"], 30, "bob's admission")
+    for member in (a, b):
+        member.stop()
+    key_file = tmp_path / "keys"
+    key_file.write_text(a.cli("network", "relay-key", "class", check=True).stdout)
     relay = RelayProcess(tmp_path / "relay").start(
-        "--network", "class", "--network-passphrase-file", str(passphrase_file))
+        "--network", "class", "--network-key-file", str(key_file))
     try:
         relay_arg = f"127.0.0.1:{relay.port}#{relay.status['fingerprint']}"
-        a, b, c = make_node("alice"), make_node("bob"), make_node("carol")
-        for member in (a, b):
-            member.cli("network", "join", "class", "--passphrase-file", str(passphrase_file),
-                       check=True)
         for node in (a, b, c):
             node.start("--relay", relay_arg)
         # Contacts by fingerprint only, mDNS off: the relay is the only way.

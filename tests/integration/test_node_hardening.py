@@ -163,7 +163,7 @@ async def test_strangers_leave_no_ik_timestamps_and_a_replayed_ik_never_links(
         async with HostilePeer.connect(Identity.generate(), bob.listen_addresses[0],
                                        remote_key=bob.key) as peer:
             await peer.recv_until(Hello)
-    assert bob.db.get_ik_timestamps() == {}  # nothing about strangers is written down
+    assert bob.db.ik_stamps.latest() == {}  # nothing about strangers is written down
 
     eve = Identity.generate()
     _, ik1 = _ik1(eve, bob, time.time_ns())
@@ -211,7 +211,7 @@ async def test_a_contacts_recorded_ik_is_refused_after_a_restart(
         answer = await asyncio.wait_for(reader.read(65536), 5)
         assert answer == encode_frame(bytes([KIND_RETRY_XX]))
         writer.close()
-        assert set(again.db.get_ik_timestamps()) == {alice.public_key}
+        assert set(again.db.ik_stamps.latest()) == {alice.public_key}
     finally:
         await again.stop()
 

@@ -44,7 +44,7 @@ async def test_stranger_asks_then_is_accepted(make_local_node: MakeLocalNode) ->
     assert [r["fingerprint"] for r in bob.peers()["requests"]] == [fp(alice)]
     # The stranger's link is closed once its request is in, and nothing else was stored.
     await until(lambda: not bob.links.is_linked(alice.key), what="the stranger link to close")
-    assert bob.db.list_conversations() == []
+    assert bob.db.conversations.list_all() == []
     await bob.accept_contact("alice")  # bob dials alice back at the address her Hello gave
     await until(lambda: texts(bob, "alice") == ["it's alice, add me?"], what="the message")
     await until(lambda: alice.history("bob")[0]["status"] == "delivered", what="delivery")

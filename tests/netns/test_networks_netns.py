@@ -1,5 +1,6 @@
-"""Issue #14, "Checked from outside": three hosts with mDNS on. Alice and Bob joined "class"
-with the same passphrase, Carol joined "class" with another. Alice and Bob find each other and
+"""Issue #14, "Checked from outside": three hosts with mDNS on. Alice created "class", Bob
+joined it with the passphrase it printed (Alice's node admits him, issue #26), Carol joined
+"class" with another passphrase, or no network. Alice and Bob find each other and
 chat by fingerprint with no address typed; Carol's `peers --json` names neither of them, and her
 `contacts add` of Alice's fingerprint never becomes a request on Alice."""
 
@@ -40,13 +41,14 @@ def test_a_class_network_hides_its_members_from_outsiders(
         carol_passphrase: str | None) -> None:
     net = make_network(3)
     alice, bob, carol = (make_node(n) for n in ("alice", "bob", "carol"))
-    _join(alice, "blue-otter-42")
-    _join(bob, "blue-otter-42")
+    passphrase = alice.json("network", "create", "class")["passphrase"]
+    _join(bob, passphrase)
     if carol_passphrase is not None:
         _join(carol, carol_passphrase)
     for node, host in zip((alice, bob, carol), net.hosts, strict=True):
         node.start(listen="0.0.0.0:0", mdns=True, host=host)
     assert alice.json("status")["networks"] == ["class"]
+    wait_for(lambda: bob.json("status")["networks"] == ["class"], 15, "bob's admission")
 
     # Members see each other nearby, by name, as members of "class".
     wait_for(lambda: _sees(alice, bob), 15, "alice to see bob nearby")

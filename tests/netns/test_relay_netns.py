@@ -172,6 +172,9 @@ def test_isolated_nodes_chat_in_a_group_through_a_relay(
         mine, owners = joined(bob), joined(alice)
         return bool(mine and owners and mine["epoch"] == owners["epoch"])
 
+    wait_for(lambda: any(g["group"] == group and g["role"] == "invited"
+                         for g in bob.json("group", "list")), 30, "bob's invitation")
+    bob.cli("group", "accept", group, check=True)  # invitations wait for consent (issue 22)
     wait_for(caught_up, 30, "bob to join alice's group")
 
     def said(node: Any) -> Counter[str]:

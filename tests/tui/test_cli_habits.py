@@ -46,7 +46,7 @@ def test_history_and_contacts_without_a_node(tmp_path: Path) -> None:
         # Beside the running node, a read-only store sees what it wrote.
         reader = Store.open_readonly(alice.home / DB_FILE, bytes(32))
         try:
-            assert [c.name for c in reader.list_contacts()] == ["bob"]
+            assert [c.name for c in reader.contacts.list_all()] == ["bob"]
         finally:
             reader.close()
         alice.stop()

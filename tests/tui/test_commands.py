@@ -85,10 +85,11 @@ def test_commands_without_arguments() -> None:
 
 def test_completion_of_commands_and_names() -> None:
     names = ["bob", "Bea", "carol", "bob"]
-    assert complete("/a", names) == [("/add", -2), ("/addr", -2), ("/accept", -2)]
+    assert complete("/a", names) == [("/add ", -2), ("/addr ", -2), ("/accept ", -2)]
     assert complete("/addr b", names) == [("Bea", -1), ("bob", -1)]
-    assert complete("/TO", names) == [("/to", -3)]
-    assert complete("/m", names) == [("/msg", -2)]
+    assert complete("/TO", names) == [("/to ", -3)]
+    assert complete("/m", names) == [("/msg ", -2), ("/me ", -2)]
+    assert complete("/pe", names) == [("/peers", -3)]  # nothing follows: no space
     assert complete("/to b", names) == [("Bea", -1), ("bob", -1)]
     assert complete("/msg bob", names) == []  # already whole
     assert complete("/unblock m", names, {"blocked": ["mallory"]}) == [("mallory", -1)]
@@ -120,3 +121,22 @@ def test_the_passphrase_of_a_network_join_is_found_where_it_starts(
         typed: str, secret: str | None) -> None:
     start = secret_start(typed)
     assert (None if start is None else typed[start:]) == secret
+
+
+def test_group_completes_its_actions_then_names() -> None:
+    names = ["bob", "carol"]
+    assert complete("/group ", names)[:2] == [("create ", 0), ("invite ", 0)]
+    assert complete("/group me", names) == [("members", -2)]
+    assert complete("/group invite c", names) == [("carol", -1)]
+    assert complete("/group create c", names) == []  # a new name: nothing to offer
+
+
+def test_irc_habits() -> None:
+    assert parse("/me waves") == SendText("/me waves")
+    assert parse("/query bob hi") == Named("msg", "bob hi")
+    assert parse("/join bob") == Named("j", "bob")
+    assert parse("/names") == Plain("names")
+    for bad in ("/me", "/j"):
+        with pytest.raises(ParseError):
+            parse(bad)
+    assert ("/me ", -3) in complete("/me", [])

@@ -255,4 +255,6 @@ def test_every_command_has_a_handler() -> None:
     from p2pchat.tui.commands import COMMANDS
 
     handled = set(Controller(FakeBackend()).handlers())
-    assert handled == {name[1:] for name in COMMANDS} - {"add"}  # /add is parsed apart
+    from p2pchat.tui.commands import IRC_COMMANDS
+
+    assert handled == {name[1:] for name in COMMANDS | IRC_COMMANDS} - {"add", "me"}  # parsed

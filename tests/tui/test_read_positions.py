@@ -7,7 +7,7 @@ import pytest
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.reading import FILE_NAME
 from tests.aio import until
-from tests.groups_net import befriend, caught_up, wait_linked
+from tests.groups_net import befriend, caught_up, invite_and_accept, wait_linked
 from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(60)
@@ -60,7 +60,7 @@ async def test_a_groups_unread_count_survives_a_restart_too(
     await befriend(alice, bob)
     await wait_linked([(alice, bob)])
     group = (await alice.create_group("fika"))["group"]
-    await alice.invite_to_group(group, "bob")
+    await invite_and_accept(alice, group, bob)
     await until(lambda: caught_up(bob, group, alice), 20, "bob in the group")
     await alice.send("fika", "coffee at three?")
     await until(lambda: len(bob.history(group)) == 1, 10, "alice's message at bob")

@@ -36,8 +36,8 @@ def test_conversation_list_marks_online_requests_and_unread() -> None:
     state.apply({"type": "contact_request", "fingerprint": "D" * 56, "name": "dave", "note": ""})
     rows = text_of(render.conversation_list(state, 20)).splitlines()
     # Requests first, then by last activity (carol wrote), then by name.
-    assert rows[1].startswith(" ? dave") and rows[2].startswith(" ○ carol (1)")
-    assert rows[3].startswith(" ● bob")
+    assert rows[1].startswith(" 1 ? dave") and rows[2].startswith(" 2 ○ carol (1)")
+    assert rows[3].startswith(" 3 ● bob")
     assert all(len(row) == 20 for row in rows[1:])
 
 
@@ -118,10 +118,10 @@ def test_help_descriptions_wrap_under_their_own_column() -> None:
     from p2pchat.tui.state import Page
 
     lines = help_lines()
-    column = lines[1].index("open the conversation")  # where every description starts
+    column = lines[1].index("open NAME")  # where every description starts
     rows = [text_of(r) for r in render.page_rows(Page("Help", [("info", t) for t in lines]), 74)]
     commands = rows[1:rows.index("Keys:")]
-    continued = [r for r in commands if not r.lstrip().startswith("/")]
+    continued = [r for r in commands if not r.lstrip().startswith(("/", "IRC:"))]
     assert continued, "at 74 cells some descriptions wrap"
     for row in continued:
         assert len(row) - len(row.lstrip(" ")) == column, row

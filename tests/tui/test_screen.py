@@ -145,8 +145,10 @@ async def test_an_over_long_message_stays_in_the_input() -> None:
         too_long = "x" * (MAX_TEXT_BYTES + 1)
         chat.input.text = too_long
         keys.send_text(ENTER)
-        await until(lambda: any("the limit is" in n.text for n in chat.state.notices), 10,
-                    "the error")
+        await until(lambda: chat.confirm and "the limit is" in chat.confirm[0], 10,
+                    "the offer to split it")
+        keys.send_text("n")
+        await until(lambda: chat.confirm is None, 10, "the answer")
         assert chat.input.text == too_long  # nothing lost
         chat.input.text = "fine"
         keys.send_text(ENTER)

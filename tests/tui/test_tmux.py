@@ -116,9 +116,18 @@ def test_first_run_asks_once_greets_and_can_leave_the_node_running(
     terminal.start(chat_argv(home, "--listen", "127.0.0.1:0"), exit_file)
     terminal.wait_screen(lambda s: "Your name" in s, "the name question")
     terminal.line("alice")
-    terminal.wait_screen(lambda s: "Passphrase:" in s, "the passphrase question")
+    # Each prompt says which passphrase; a slip in the second asks both again, not the name.
+    terminal.wait_screen(lambda s: "Choose a passphrase for your identity:" in s,
+                         "the passphrase question")
     terminal.line(PW)
-    terminal.wait_screen(lambda s: "Passphrase again:" in s, "the confirmation")
+    terminal.wait_screen(lambda s: "The same passphrase again:" in s, "the confirmation")
+    terminal.line(PW + "x")
+    terminal.wait_screen(lambda s: "differ; once more" in s
+                         and s.count("Choose a passphrase for your identity:") == 2,
+                         "the passphrase asked again")
+    terminal.line(PW)
+    terminal.wait_screen(lambda s: s.count("The same passphrase again:") == 2,
+                         "the confirmation again")
     terminal.line(PW)
     # No third passphrase: the chat opens with the identity just made, and greets.
     screen = terminal.wait_screen(lambda s: "Welcome, alice!" in s and "0 online" in s
@@ -204,7 +213,7 @@ def test_a_session_with_bob(tmp_path: Path, terminal: Terminal) -> None:
         terminal.literal("/ms")
         terminal.keys("Tab")
         terminal.wait_screen(lambda s: "> /msg" in s, "/msg completed")
-        terminal.literal(" b")
+        terminal.literal("b")  # Tab gave "/msg " with its space
         terminal.keys("Tab")
         screen = terminal.wait_screen(lambda s: "> /msg bob" in s, "bob completed")
         assert "carol" in header(screen)

@@ -30,7 +30,7 @@ from tests.unit.test_store import CONV, ME, NOW, PEER, make_log, open_store
 @pytest.fixture
 def dm(tmp_path: Path) -> Iterator[Store]:
     store = open_store(tmp_path / "p2pchat.db")
-    store.ensure_dm(CONV, PEER)
+    store.conversations.ensure_dm(CONV, PEER)
     store.commit()
     yield store
     store.close()
@@ -49,40 +49,42 @@ def committed_peer_seq(path: Path) -> int | None:
 def test_envelopes_stop_at_max_bytes_but_return_at_least_one(dm: Store) -> None:
     log = make_log(ME, list(range(1, 11)))
     for env in log:
-        dm.insert_envelope(env, NOW, own=True)
-    assert dm.envelopes(CONV, ME, 1, 10, max_bytes=10**9) == log
-    assert dm.envelopes(CONV, ME, 1, 10, max_bytes=1) == log[:1]
-    some = dm.envelopes(CONV, ME, 1, 10, max_bytes=250)
+        dm.conversations.insert_envelope(env, NOW, own=True)
+    assert dm.conversations.envelopes(CONV, ME, 1, 10, max_bytes=10**9) == log
+    assert dm.conversations.envelopes(CONV, ME, 1, 10, max_bytes=1) == log[:1]
+    some = dm.conversations.envelopes(CONV, ME, 1, 10, max_bytes=250)
     assert 1 < len(some) < len(log)
     assert some == log[: len(some)]
-    assert dm.envelopes(CONV, ME, 3, 10, limit=2, max_bytes=10**9) == log[2:4]
+    assert dm.conversations.envelopes(CONV, ME, 3, 10, limit=2, max_bytes=10**9) == log[2:4]
 
 
 def test_hashes_are_the_message_ids_in_seq_order(dm: Store) -> None:
     log = make_log(ME, [1, 2, 3, 4])
     for env in reversed(log):
-        dm.insert_envelope(env, NOW, own=True)
-    assert dm.hashes(CONV, ME, 2, 3) == [envelope_hash(e) for e in log[1:3]]
-    assert dm.hashes(CONV, PEER, 1, 9) == []
+        dm.conversations.insert_envelope(env, NOW, own=True)
+    assert dm.conversations.hashes(CONV, ME, 2, 3) == [envelope_hash(e) for e in log[1:3]]
+    assert dm.conversations.hashes(CONV, PEER, 1, 9) == []
 
 
 def test_an_own_message_can_be_stored_as_sent_in_its_insert(dm: Store) -> None:
     mine = make_log(ME, [1, 2])
-    dm.insert_envelope(mine[0], NOW, own=True, sent=True)
-    dm.insert_envelope(mine[1], NOW, own=True)
+    dm.conversations.insert_envelope(mine[0], NOW, own=True, sent=True)
+    dm.conversations.insert_envelope(mine[1], NOW, own=True)
     theirs = make_log(PEER, [3])[0]
-    dm.insert_envelope(theirs, NOW, own=False, sent=True)  # `sent` means nothing for theirs
-    statuses = {(m.envelope.author, m.envelope.seq): (m.sent, m.status) for m in dm.history(CONV)}
+    # `sent` means nothing for theirs
+    dm.conversations.insert_envelope(theirs, NOW, own=False, sent=True)
+    statuses = {(m.envelope.author, m.envelope.seq): (m.sent, m.status)
+                for m in dm.conversations.history(CONV)}
     assert statuses == {(ME, 1): (True, "sent"), (ME, 2): (False, "queued"),
                         (PEER, 1): (False, None)}
 
 
 def test_contact_state_alone(dm: Store) -> None:
-    assert dm.contact_state(PEER) is None
-    dm.add_contact(PEER, "peer", "request")
-    assert dm.contact_state(PEER) == "request"
-    dm.set_contact_state(PEER, "contact")
-    assert dm.contact_state(PEER) == "contact"
+    assert dm.contacts.state_of(PEER) is None
+    dm.contacts.add(PEER, "peer", "request")
+    assert dm.contacts.state_of(PEER) == "request"
+    dm.contacts.set_state(PEER, "contact")
+    assert dm.contacts.state_of(PEER) == "contact"
 
 
 def test_envelope_hash_memo_never_answers_for_another_envelope() -> None:
@@ -117,16 +119,16 @@ def long_hash(env: Envelope) -> bytes:
 
 async def test_a_lazy_write_rides_on_the_next_commit(dm: Store) -> None:
     outbox = Outbox(lambda: dm)
-    dm.set_peer_seq(CONV, PEER, ME, 1)
+    dm.conversations.set_peer_seq(CONV, PEER, ME, 1)
     outbox.schedule_lazy_flush()
-    dm.insert_envelope(make_log(ME, [1])[0], NOW, own=True)
+    dm.conversations.insert_envelope(make_log(ME, [1])[0], NOW, own=True)
     await asyncio.wait_for(outbox.durable(), 10)  # a send's commit covers the receipt too
     assert committed_peer_seq(dm.path) == 1
 
 
 async def test_a_lazy_write_alone_is_committed_soon(dm: Store) -> None:
     outbox = Outbox(lambda: dm)
-    dm.set_peer_seq(CONV, PEER, ME, 2)
+    dm.conversations.set_peer_seq(CONV, PEER, ME, 2)
     outbox.schedule_lazy_flush()
     outbox.schedule_lazy_flush()  # a second receipt in the meantime adds no second timer
     assert committed_peer_seq(dm.path) is None  # nothing forced an fsync for it
@@ -148,7 +150,7 @@ class CountingStore:
 
 def write(store: Store, seq: int) -> None:
     """Something for a commit to carry: one more acknowledged seq."""
-    store.set_peer_seq(CONV, PEER, ME, seq)
+    store.conversations.set_peer_seq(CONV, PEER, ME, seq)
 
 
 def holding(dm: Store, monkeypatch: pytest.MonkeyPatch,

@@ -35,6 +35,12 @@ def test_known_answer_with_the_documented_costs() -> None:
         "085a7333f3269d21a20dbcc2f93d4015d47a32a1a01f9433965b6b19e35c4d0b"
 
 
+def test_the_psk_of_a_random_network_key() -> None:
+    """The known answer of docs/protocol.md 10.1 for keys made by `network create`."""
+    assert net.handshake_psk(KEY).hex() == \
+        "d21174e14841c21c003cc137109dd27ab0b0ce4dc18252c8c39ed20c9851a3a2"
+
+
 def test_the_key_depends_on_name_and_passphrase() -> None:
     base = net.derive_key("class", b"blue-otter-42", **FAST)
     assert net.derive_key("class", b"blue-otter-42", **FAST) == base
@@ -77,6 +83,36 @@ def test_a_long_name_still_fits_a_txt_value() -> None:
     assert opened is not None and opened[1] is not None and opened[1].startswith("🦦")
 
 
+def test_every_entry_has_the_same_length_whatever_the_name() -> None:
+    """Issue 25 point 3: an entry's length (110 against 136 characters before padding) told
+    a listener how long the member's name was. Now every entry is 246 characters."""
+    lengths = {len(net.seal_entry(KEY, DAY, ALICE.public_key, name))
+               for name in ("", "a", "alice", "Alice Wonderland-Smith", "x" * 96, "🦦" * 64,
+                            "x" * 500)}
+    assert lengths == {246}
+    for name in ("", "bob", "x" * 64):  # names are shown cut to 64 characters
+        opened = net.open_entry(KEY, DAY, net.seal_entry(KEY, DAY, ALICE.public_key, name))
+        assert opened == (ALICE.public_key, name or None)
+
+
+def test_an_unpadded_entry_is_still_read() -> None:
+    import base64
+
+    import nacl.secret
+
+    from p2pchat.core.codec import pack
+
+    box = nacl.secret.SecretBox(net.advert_key(KEY, DAY))
+    sealed = box.encrypt(pack([ALICE.public_key, "alice"]), bytes(24))
+    text = base64.urlsafe_b64encode(bytes(sealed)).rstrip(b"=").decode()
+    assert net.open_entry(KEY, DAY, text) == (ALICE.public_key, "alice")
+
+
+def test_a_new_network_key_is_random() -> None:
+    assert len(net.new_key()) == 32 and net.new_key() != net.new_key()
+    assert net.new_key(lambda n: b"\x07" * n) == b"\x07" * 32
+
+
 def test_entries_travel_in_adverts() -> None:
     value = net.seal_entry(KEY, DAY, ALICE.public_key, "alice")
     advert = parse_advert("p2pchat-x._p2pchat._tcp.local.",
@@ -99,7 +135,8 @@ def test_a_member_forging_junk_inside_a_valid_box_is_refused() -> None:
     from p2pchat.core.codec import pack
 
     box = nacl.secret.SecretBox(net.advert_key(KEY, DAY))
-    for junk in (pack({"a": 1}), pack([b"short", "x"]), pack([ALICE.public_key, 5]), b"\xc1"):
+    for junk in (pack({"a": 1}), pack([b"short", "x"]), pack([ALICE.public_key, 5]), b"\xc1",
+                 pack([ALICE.public_key, "x", 5]), pack([ALICE.public_key, "x", b"", b""])):
         sealed = box.encrypt(junk, bytes(24))
         text = base64.urlsafe_b64encode(bytes(sealed)).rstrip(b"=").decode()
         assert net.open_entry(KEY, DAY, text) is None
@@ -119,11 +156,46 @@ def test_networks_file_round_trip_and_sealing(tmp_path: Path) -> None:
     assert stored.load(tmp_path, ALICE) == networks
     with pytest.raises(stored.NetworksFileError, match="not sealed by this identity"):
         stored.load(tmp_path, BOB)
-    rejoined = stored.joined(networks, stored.Network("class", OTHER_KEY))
-    assert [n.name for n in rejoined] == ["club", "class"]
+    # A member is not replaced by a join (that would drop the key): leave first.
+    with pytest.raises(net.NetworkError, match="leave it first"):
+        stored.joined(networks, stored.Network("class", b"", "other words"))
+    rejoined = stored.joined(stored.left(networks, "class"),
+                             stored.Network("class", b"", "blue-otter-42"))
+    assert [(n.name, n.state) for n in rejoined] == [("club", "member"), ("class", "waiting")]
+    # Waiting: a new passphrase replaces the old one.
+    retyped = stored.joined(rejoined, stored.Network("class", b"", "blue-otter-43"))
+    assert [(n.name, n.passphrase) for n in retyped][1] == ("class", "blue-otter-43")
+    # Admitted with the passphrase we wait with; a key for another passphrase is ignored.
+    assert stored.admitted(retyped, "class", "blue-otter-42", KEY) == retyped
+    done = stored.admitted(retyped, "class", "blue-otter-43", KEY)
+    assert [(n.name, n.state, n.key) for n in done][1] == ("class", "member", KEY)
+    stored.save(tmp_path, ALICE, done)
+    assert stored.load(tmp_path, ALICE) == done
+    text = (tmp_path / stored.FILE_NAME).read_text()
+    assert "blue-otter" not in text and '"version": 2' in text
     assert [n.name for n in stored.left(rejoined, "club")] == ["class"]
     with pytest.raises(net.NetworkError):
         stored.left(rejoined, "nope")
+
+
+def test_a_version_1_file_is_read_as_legacy_networks(tmp_path: Path) -> None:
+    """Networks joined before admissions (Argon2id keys) keep working, flagged legacy; a new
+    join or create of the same name replaces them (the upgrade)."""
+    import nacl.secret
+
+    from p2pchat.core.codec import pack
+
+    box = nacl.secret.SecretBox(ALICE.derive_key(stored.PURPOSE))
+    sealed = box.encrypt(pack([["class", KEY]]), bytes(24))
+    (tmp_path / stored.FILE_NAME).write_text(json.dumps(
+        {"format": "p2pchat-networks", "version": 1, "sealed": bytes(sealed).hex()}))
+    loaded = stored.load(tmp_path, ALICE)
+    assert loaded == [stored.Network("class", KEY, "", True)]
+    assert loaded[0].state == "legacy" and not loaded[0].pending
+    upgraded = stored.joined(loaded, stored.Network("class", OTHER_KEY, "new words here"))
+    assert upgraded == [stored.Network("class", OTHER_KEY, "new words here")]
+    stored.save(tmp_path, ALICE, upgraded)
+    assert stored.load(tmp_path, ALICE) == upgraded
 
 
 def test_two_programs_changing_networks_at_once_both_count(tmp_path: Path) -> None:
@@ -164,6 +236,7 @@ def test_at_most_eight_networks(tmp_path: Path) -> None:
     b"", b"{", b"[]", json.dumps({"format": "p2pchat-networks", "version": 1}).encode(),
     json.dumps({"format": "p2pchat-networks", "version": 1, "sealed": "zz"}).encode(),
     json.dumps({"format": "p2pchat-networks", "version": 2, "sealed": ""}).encode(),
+    json.dumps({"format": "p2pchat-networks", "version": 3, "sealed": ""}).encode(),
     b"x" * (stored.MAX_FILE_SIZE + 1),
 ])
 def test_damaged_files_give_a_clear_error(tmp_path: Path, content: bytes) -> None:

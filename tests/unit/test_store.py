@@ -76,7 +76,7 @@ def store(db_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def dm(store: Store) -> Store:
-    store.ensure_dm(CONV, PEER)
+    store.conversations.ensure_dm(CONV, PEER)
     store.commit()
     return store
 
@@ -94,7 +94,7 @@ def test_new_database_settings(store: Store, db_path: Path) -> None:
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == 5
 
 
 def test_files_are_private_even_with_a_permissive_umask(tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_files_are_private_even_with_a_permissive_umask(tmp_path: Path) -> None:
     old = os.umask(0o000)
     try:
         s = open_store(path)
-        s.add_contact(PEER, "peer", "contact")
+        s.contacts.add(PEER, "peer", "contact")
         s.commit()
         files = [path, *side_files(path)[:2]]
         assert all(p.exists() for p in files)  # WAL and SHM exist while open
@@ -127,7 +127,7 @@ def test_bad_body_key_length(db_path: Path) -> None:
 
 def test_newer_schema_is_refused_and_left_unchanged(db_path: Path) -> None:
     s = open_store(db_path)
-    s.add_contact(PEER, "peer", "contact")
+    s.contacts.add(PEER, "peer", "contact")
     s.commit()
     s.close()
     conn = sqlite3.connect(db_path)
@@ -171,7 +171,7 @@ def test_a_new_migration_is_applied_once_and_keeps_data(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = open_store(db_path)
-    s.add_contact(PEER, "peer", "contact")
+    s.contacts.add(PEER, "peer", "contact")
     s.commit()
     s.close()
     nxt = store_mod.SCHEMA_VERSION + 1
@@ -181,7 +181,7 @@ def test_a_new_migration_is_applied_once_and_keeps_data(
     s = open_store(db_path)
     assert s._conn.execute("PRAGMA user_version").fetchone()[0] == nxt
     assert s._conn.execute("SELECT count(*) FROM next_thing").fetchone()[0] == 0
-    assert s.get_contact(PEER) is not None
+    assert s.contacts.get(PEER) is not None
     s.close()
     open_store(db_path).close()  # already applied: CREATE TABLE is not run again
 
@@ -208,26 +208,26 @@ def test_a_failing_migration_changes_nothing(
 
 def test_uncommitted_writes_vanish_on_close(db_path: Path) -> None:
     s = open_store(db_path)
-    s.add_contact(PEER, "kept", "contact")
+    s.contacts.add(PEER, "kept", "contact")
     s.commit()
-    s.add_contact(OTHER, "lost", "contact")
-    s.set_contact_name(PEER, "renamed")
+    s.contacts.add(OTHER, "lost", "contact")
+    s.contacts.set_name(PEER, "renamed")
     s.close()
     s = open_store(db_path)
-    assert [c.name for c in s.list_contacts()] == ["kept"]
+    assert [c.name for c in s.contacts.list_all()] == ["kept"]
     s.close()
 
 
 def test_rollback_and_transaction_context(store: Store) -> None:
-    store.add_contact(PEER, "a", "contact")
+    store.contacts.add(PEER, "a", "contact")
     store.rollback()
-    assert store.get_contact(PEER) is None
+    assert store.contacts.get(PEER) is None
     with store.transaction():
-        store.add_contact(PEER, "a", "contact")
+        store.contacts.add(PEER, "a", "contact")
     with pytest.raises(RuntimeError), store.transaction():
-        store.add_contact(OTHER, "b", "contact")
+        store.contacts.add(OTHER, "b", "contact")
         raise RuntimeError("boom")
-    assert [c.name for c in store.list_contacts()] == ["a"]
+    assert [c.name for c in store.contacts.list_all()] == ["a"]
     store.commit()  # nothing pending: a no-op
 
 
@@ -239,18 +239,18 @@ _CHILD = textwrap.dedent(
 
     path, key, conv, me, peer = sys.argv[1], *(bytes.fromhex(a) for a in sys.argv[2:])
     s = Store(path, key)
-    s.ensure_dm(conv, peer)
-    s.add_contact(peer, "peer", "contact", addrs=["10.0.0.2:7000"])
-    s.set_ik_timestamp(peer, 12345)
+    s.conversations.ensure_dm(conv, peer)
+    s.contacts.add(peer, "peer", "contact", addrs=["10.0.0.2:7000"])
+    s.ik_stamps.record(peer, 12345)
     prev = ZERO_HASH
     for seq in range(1, 51):
         env = Envelope(conv, me, seq, seq, seq, prev, encode_text(f"m{seq}"))
-        s.insert_envelope(env, seq, own=True)
+        s.conversations.insert_envelope(env, seq, own=True)
         prev = envelope_hash(env)
     s.commit()
     env = Envelope(conv, me, 51, 51, 51, prev, encode_text("never committed"))
-    s.insert_envelope(env, 51, own=True)
-    s.set_contact_name(peer, "uncommitted")
+    s.conversations.insert_envelope(env, 51, own=True)
+    s.contacts.set_name(peer, "uncommitted")
     print("pending", flush=True)
     sys.stdin.read()  # parked until SIGKILLed
     """
@@ -279,12 +279,12 @@ def test_committed_writes_survive_sigkill(db_path: Path) -> None:
     assert db_path.with_name(db_path.name + "-wal").stat().st_size > 0
     s = open_store(db_path)
     try:
-        assert s.heads(CONV)[ME][0] == 50
-        assert len(s.history(CONV)) == 50
-        contact = s.get_contact(PEER)
+        assert s.conversations.heads(CONV)[ME][0] == 50
+        assert len(s.conversations.history(CONV)) == 50
+        contact = s.contacts.get(PEER)
         assert contact is not None
         assert (contact.name, contact.addrs) == ("peer", ("10.0.0.2:7000",))
-        assert s.get_ik_timestamps() == {PEER: 12345}
+        assert s.ik_stamps.latest() == {PEER: 12345}
     finally:
         s.close()
 
@@ -295,9 +295,9 @@ def test_committed_writes_survive_sigkill(db_path: Path) -> None:
 def test_bodies_are_not_stored_in_plaintext(dm: Store, db_path: Path) -> None:
     secret = "zebra-crossing-7f3a9c-attack-at-dawn"
     env = Envelope(CONV, ME, 1, 1, NOW, ZERO_HASH, encode_text(secret))
-    dm.insert_envelope(env, NOW, own=True)
+    dm.conversations.insert_envelope(env, NOW, own=True)
     dm.commit()
-    assert dm.history(CONV)[0].envelope == env
+    assert dm.conversations.history(CONV)[0].envelope == env
 
     def all_bytes() -> bytes:
         return b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.is_file())
@@ -315,18 +315,19 @@ def test_rows_that_do_not_decrypt_read_as_unreadable(
     db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     s = open_store(db_path)
-    s.ensure_dm(CONV, PEER)
+    s.conversations.ensure_dm(CONV, PEER)
     [env] = make_log(ME, [1])
-    s.insert_envelope(env, NOW, own=True)
+    s.conversations.insert_envelope(env, NOW, own=True)
     s.commit()
     s.close()
     s = open_store(db_path, key=b"\x55" * 32)
     try:
-        [msg] = s.history(CONV)
+        [msg] = s.conversations.history(CONV)
         assert not msg.readable and msg.own and msg.hash == envelope_hash(env)
         assert (msg.envelope.seq, msg.envelope.body) == (1, b"")
-        assert s.envelopes(CONV, ME, 1, 1) == []  # never sent on as something it is not
-        assert s.undelivered(CONV, ME, PEER) == []
+        # never sent on as something it is not
+        assert s.conversations.envelopes(CONV, ME, 1, 1) == []
+        assert s.conversations.undelivered(CONV, ME, PEER) == []
     finally:
         s.close()
     assert "does not decrypt" in caplog.text
@@ -335,17 +336,17 @@ def test_rows_that_do_not_decrypt_read_as_unreadable(
 def test_swapped_ciphertexts_are_detected(dm: Store, caplog: pytest.LogCaptureFixture) -> None:
     a, b, c = make_log(ME, [1, 2, 3])
     for env in (a, b, c):
-        dm.insert_envelope(env, NOW, own=True)
+        dm.conversations.insert_envelope(env, NOW, own=True)
     dm.commit()
     # someone with write access to the file moves one sealed body onto another row
     dm._conn.execute(
         "UPDATE messages SET sealed = (SELECT sealed FROM messages WHERE seq = 3) WHERE seq = 2"
     )
-    assert [m.readable for m in dm.history(CONV)] == [True, False, True]
-    assert [m.envelope for m in dm.history(CONV)][::2] == [a, c]
+    assert [m.readable for m in dm.conversations.history(CONV)] == [True, False, True]
+    assert [m.envelope for m in dm.conversations.history(CONV)][::2] == [a, c]
     # Sync gets what precedes the bad row, and nothing from beyond it.
-    assert dm.envelopes(CONV, ME, 1, 3) == [a]
-    assert dm.envelopes(CONV, ME, 3, 3) == [c]
+    assert dm.conversations.envelopes(CONV, ME, 1, 3) == [a]
+    assert dm.conversations.envelopes(CONV, ME, 3, 3) == [c]
     assert "does not match its row" in caplog.text
 
 
@@ -353,38 +354,38 @@ def test_a_row_stored_with_a_far_future_sent_at_reads_as_unreadable(dm: Store) -
     # An older version stored envelopes whose sent_at no calendar can show (year > 9999);
     # the codec now refuses them, and every view must still work around such a row.
     first, second = make_log(PEER, [1, 2])
-    dm.insert_envelope(first, NOW, own=False)
-    dm.insert_envelope(second, NOW + 7, own=False)
+    dm.conversations.insert_envelope(first, NOW, own=False)
+    dm.conversations.insert_envelope(second, NOW + 7, own=False)
     dm.commit()
     poisoned = raw_envelope(second, sent_at=2**63 - 1)
     dm._conn.execute(
         "UPDATE messages SET sealed = ?, hash = ?, sent_at = ? WHERE seq = 2",
         (bytes(SecretBox(BODY_KEY).encrypt(poisoned)), raw_hash(poisoned), 2**63 - 1),
     )
-    history = dm.history(CONV)
+    history = dm.conversations.history(CONV)
     assert [m.readable for m in history] == [True, False]
     assert history[1].hash == raw_hash(poisoned)
     assert history[1].envelope.sent_at == NOW + 7  # shown at its arrival
-    assert dm.envelopes(CONV, PEER, 1, 2) == [first]
-    assert dm.history(CONV, limit=1)[0].readable is False
+    assert dm.conversations.envelopes(CONV, PEER, 1, 2) == [first]
+    assert dm.conversations.history(CONV, limit=1)[0].readable is False
 
 
 # --- contacts --------------------------------------------------------------------------------
 
 
 def test_contact_round_trip_and_updates(store: Store, db_path: Path) -> None:
-    c = store.add_contact(PEER, " Alice ", "request", addrs=["192.168.1.5:7000"], note="hi")
+    c = store.contacts.add(PEER, " Alice ", "request", addrs=["192.168.1.5:7000"], note="hi")
     assert c.key == PEER
     assert (c.name, c.state, c.note, c.addrs) == ("Alice", "request", "hi", ("192.168.1.5:7000",))
     assert (c.created_at, c.last_seen) == (NOW, None)
-    store.set_contact_state(PEER, "contact")
-    store.set_contact_addrs(PEER, ["[fe80::1]:7000", "10.0.0.1:1", "10.0.0.1:1"])
-    store.set_contact_note(PEER, "line one\nline two")
-    store.set_contact_last_seen(PEER, NOW + 5)
+    store.contacts.set_state(PEER, "contact")
+    store.contacts.set_addrs(PEER, ["[fe80::1]:7000", "10.0.0.1:1", "10.0.0.1:1"])
+    store.contacts.set_note(PEER, "line one\nline two")
+    store.contacts.set_last_seen(PEER, NOW + 5)
     store.commit()
     store.close()
     s = open_store(db_path)
-    got = s.get_contact(PEER)
+    got = s.contacts.get(PEER)
     s.close()
     assert got is not None
     assert got.state == "contact"
@@ -394,21 +395,21 @@ def test_contact_round_trip_and_updates(store: Store, db_path: Path) -> None:
 
 
 def test_contact_names_are_unique_case_insensitively(store: Store) -> None:
-    store.add_contact(PEER, "Alice", "contact")
+    store.contacts.add(PEER, "Alice", "contact")
     with pytest.raises(NameTaken):
-        store.add_contact(OTHER, "aLiCe", "request")
+        store.contacts.add(OTHER, "aLiCe", "request")
     with pytest.raises(NameTaken):
-        store.add_contact(OTHER, "ａｌｉｃｅ", "request")  # fullwidth
-    store.add_contact(OTHER, "Bob", "request")
+        store.contacts.add(OTHER, "ａｌｉｃｅ", "request")  # fullwidth
+    store.contacts.add(OTHER, "Bob", "request")
     with pytest.raises(NameTaken):
-        store.set_contact_name(OTHER, "ALICE")
-    store.set_contact_name(PEER, "ALICE")  # recasing one's own name is fine
-    found = store.contact_by_name("alice")
+        store.contacts.set_name(OTHER, "ALICE")
+    store.contacts.set_name(PEER, "ALICE")  # recasing one's own name is fine
+    found = store.contacts.by_name("alice")
     assert found is not None and found.key == PEER and found.name == "ALICE"
-    assert store.contact_by_name("carol") is None
-    assert store.contact_by_name("\x1b[31m") is None
+    assert store.contacts.by_name("carol") is None
+    assert store.contacts.by_name("\x1b[31m") is None
     with pytest.raises(StoreError, match="already"):
-        store.add_contact(PEER, "Alice2", "contact")
+        store.contacts.add(PEER, "Alice2", "contact")
 
 
 def test_the_contacts_kept_in_memory_always_agree_with_the_database(store: Store) -> None:
@@ -419,83 +420,83 @@ def test_the_contacts_kept_in_memory_always_agree_with_the_database(store: Store
     def from_memory() -> dict[bytes, tuple[str, str]]:
         found = {}
         for key in from_disk() | {PEER: ("", ""), OTHER: ("", "")}:
-            contact = store.get_contact(key)
+            contact = store.contacts.get(key)
             if contact is not None:
-                assert store.contact_state(key) == contact.state
-                assert store.contact_by_name(contact.name) == contact
+                assert store.contacts.state_of(key) == contact.state
+                assert store.contacts.by_name(contact.name) == contact
                 found[key] = (contact.name, contact.state)
         return found
 
-    store.add_contact(PEER, "bob", "request")
+    store.contacts.add(PEER, "bob", "request")
     assert from_memory() == from_disk() == {PEER: ("bob", "request")}
     store.commit()
-    store.set_contact_state(PEER, "contact")
-    store.set_contact_name(PEER, "Bobby")
+    store.contacts.set_state(PEER, "contact")
+    store.contacts.set_name(PEER, "Bobby")
     assert from_memory() == from_disk() == {PEER: ("Bobby", "contact")}
-    assert store.contact_by_name("bob") is None
+    assert store.contacts.by_name("bob") is None
     store.rollback()  # the rename and the state change are undone, in memory too
     assert from_memory() == from_disk() == {PEER: ("bob", "request")}
-    store.add_contact(OTHER, "carol", "contact")
+    store.contacts.add(OTHER, "carol", "contact")
     with pytest.raises(NameTaken):
-        store.set_contact_name(OTHER, "BOB")
-    assert store.remove_contact(PEER)
+        store.contacts.set_name(OTHER, "BOB")
+    assert store.contacts.remove(PEER)
     assert from_memory() == from_disk() == {OTHER: ("carol", "contact")}
-    assert store.contact_by_name("bob") is None
+    assert store.contacts.by_name("bob") is None
 
 
 def test_list_count_and_remove_contacts(store: Store) -> None:
-    store.add_contact(PEER, "bob", "contact")
-    store.add_contact(OTHER, "Alice", "request")
-    store.add_contact(b"\x04" * 32, "mallory", "blocked")
-    assert [c.name for c in store.list_contacts()] == ["Alice", "bob", "mallory"]
-    assert [c.name for c in store.list_contacts(["request", "blocked"])] == ["Alice", "mallory"]
-    assert store.count_contacts("request") == 1
-    assert store.remove_contact(OTHER)
-    assert not store.remove_contact(OTHER)
-    assert store.count_contacts("request") == 0
+    store.contacts.add(PEER, "bob", "contact")
+    store.contacts.add(OTHER, "Alice", "request")
+    store.contacts.add(b"\x04" * 32, "mallory", "blocked")
+    assert [c.name for c in store.contacts.list_all()] == ["Alice", "bob", "mallory"]
+    assert [c.name for c in store.contacts.list_all(["request", "blocked"])] == ["Alice", "mallory"]
+    assert store.contacts.count("request") == 1
+    assert store.contacts.remove(OTHER)
+    assert not store.contacts.remove(OTHER)
+    assert store.contacts.count("request") == 0
     with pytest.raises(StoreError, match="no such contact"):
-        store.set_contact_state(OTHER, "contact")
+        store.contacts.set_state(OTHER, "contact")
 
 
 @pytest.mark.parametrize(
     "call",
     [
-        lambda s: s.add_contact(PEER, "", "contact"),
-        lambda s: s.add_contact(PEER, "x" * 65, "contact"),
-        lambda s: s.add_contact(PEER, "evil\x1b[2J", "contact"),
-        lambda s: s.add_contact(PEER, "gnp.exe\u202e", "contact"),
-        lambda s: s.add_contact(PEER, "a\x9b2J", "contact"),  # C1, which Hello refuses too
-        lambda s: s.add_contact(PEER, "a", "friend"),
-        lambda s: s.add_contact(b"short", "a", "contact"),
-        lambda s: s.add_contact(PEER, "a", "contact", note="n" * 1001),
-        lambda s: s.add_contact(PEER, "a", "contact", addrs=["nohost"]),
-        lambda s: s.add_contact(PEER, "a", "contact", addrs=["h:0"]),
-        lambda s: s.add_contact(PEER, "a", "contact", addrs=["h:65536"]),
-        lambda s: s.add_contact(PEER, "a", "contact", addrs=[f"h{i}:1" for i in range(17)]),
-        lambda s: s.add_contact(PEER, "a", "contact", addrs=["h" * 300 + ":1"]),
+        lambda s: s.contacts.add(PEER, "", "contact"),
+        lambda s: s.contacts.add(PEER, "x" * 65, "contact"),
+        lambda s: s.contacts.add(PEER, "evil\x1b[2J", "contact"),
+        lambda s: s.contacts.add(PEER, "gnp.exe\u202e", "contact"),
+        lambda s: s.contacts.add(PEER, "a\x9b2J", "contact"),  # C1, which Hello refuses too
+        lambda s: s.contacts.add(PEER, "a", "friend"),
+        lambda s: s.contacts.add(b"short", "a", "contact"),
+        lambda s: s.contacts.add(PEER, "a", "contact", note="n" * 1001),
+        lambda s: s.contacts.add(PEER, "a", "contact", addrs=["nohost"]),
+        lambda s: s.contacts.add(PEER, "a", "contact", addrs=["h:0"]),
+        lambda s: s.contacts.add(PEER, "a", "contact", addrs=["h:65536"]),
+        lambda s: s.contacts.add(PEER, "a", "contact", addrs=[f"h{i}:1" for i in range(17)]),
+        lambda s: s.contacts.add(PEER, "a", "contact", addrs=["h" * 300 + ":1"]),
     ],
 )
 def test_contact_inputs_are_bounded(store: Store, call: Callable[[Store], object]) -> None:
     with pytest.raises(ValueError):
         call(store)
-    assert store.list_contacts() == []
+    assert store.contacts.list_all() == []
 
 
 def test_names_with_emoji_sequences_are_fine(store: Store) -> None:
     name = "dev 👩\u200d💻"  # zero-width joiner is a format char, not a control char
-    assert store.add_contact(PEER, name, "contact").name == name
+    assert store.contacts.add(PEER, name, "contact").name == name
 
 
 def test_ik_timestamps_survive_restart_and_never_go_back(db_path: Path) -> None:
     s = open_store(db_path)
-    s.set_ik_timestamp(PEER, 100)
-    s.set_ik_timestamp(PEER, 50)
-    s.set_ik_timestamp(OTHER, 7)
-    s.set_ik_timestamp(ME, MAX_IK_TIMESTAMP)  # the largest a session accepts fits
+    s.ik_stamps.record(PEER, 100)
+    s.ik_stamps.record(PEER, 50)
+    s.ik_stamps.record(OTHER, 7)
+    s.ik_stamps.record(ME, MAX_IK_TIMESTAMP)  # the largest a session accepts fits
     s.commit()
     s.close()
     s = open_store(db_path)
-    assert s.get_ik_timestamps() == {PEER: 100, OTHER: 7, ME: MAX_IK_TIMESTAMP}
+    assert s.ik_stamps.latest() == {PEER: 100, OTHER: 7, ME: MAX_IK_TIMESTAMP}
     s.close()
 
 
@@ -503,7 +504,7 @@ def test_ik_timestamps_survive_restart_and_never_go_back(db_path: Path) -> None:
 
 
 def test_ensure_dm_is_idempotent_and_one_per_peer(store: Store) -> None:
-    conv = store.ensure_dm(CONV, PEER)
+    conv = store.conversations.ensure_dm(CONV, PEER)
     assert (conv.id, conv.kind, conv.peer, conv.title, conv.created_at) == (
         CONV,
         "dm",
@@ -511,21 +512,21 @@ def test_ensure_dm_is_idempotent_and_one_per_peer(store: Store) -> None:
         None,
         NOW,
     )
-    assert store.ensure_dm(CONV, PEER) == conv
-    assert store.conversation_for_peer(PEER) == conv
-    assert store.get_conversation(CONV) == conv
-    assert store.conversation_for_peer(OTHER) is None
+    assert store.conversations.ensure_dm(CONV, PEER) == conv
+    assert store.conversations.for_peer(PEER) == conv
+    assert store.conversations.get(CONV) == conv
+    assert store.conversations.for_peer(OTHER) is None
     with pytest.raises(StoreError):
-        store.ensure_dm(CONV, OTHER)  # id taken by another peer's dm
+        store.conversations.ensure_dm(CONV, OTHER)  # id taken by another peer's dm
     with pytest.raises(StoreError):
-        store.ensure_dm(b"\x07" * 16, PEER)  # peer already has a dm
-    other = store.ensure_dm(dm_conversation_id(ME, OTHER), OTHER)
-    assert store.list_conversations() == sorted([conv, other], key=lambda c: c.id)
+        store.conversations.ensure_dm(b"\x07" * 16, PEER)  # peer already has a dm
+    other = store.conversations.ensure_dm(dm_conversation_id(ME, OTHER), OTHER)
+    assert store.conversations.list_all() == sorted([conv, other], key=lambda c: c.id)
 
 
 def test_message_needs_a_known_conversation(store: Store) -> None:
     with pytest.raises(StoreError, match="constraint"):
-        store.insert_envelope(make_log(ME, [1])[0], NOW, own=True)
+        store.conversations.insert_envelope(make_log(ME, [1])[0], NOW, own=True)
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -533,12 +534,12 @@ def test_message_needs_a_known_conversation(store: Store) -> None:
 
 def test_insert_is_idempotent_and_first_one_wins(dm: Store) -> None:
     env = make_log(ME, [1])[0]
-    assert dm.insert_envelope(env, NOW, own=True)
-    assert not dm.insert_envelope(env, NOW + 1, own=True)
+    assert dm.conversations.insert_envelope(env, NOW, own=True)
+    assert not dm.conversations.insert_envelope(env, NOW + 1, own=True)
     forged = Envelope(CONV, ME, 1, 1, NOW, ZERO_HASH, encode_text("different"))
-    assert not dm.insert_envelope(forged, NOW + 2, own=False)
+    assert not dm.conversations.insert_envelope(forged, NOW + 2, own=False)
     dm.commit()
-    [msg] = dm.history(CONV)
+    [msg] = dm.conversations.history(CONV)
     assert (msg.envelope, msg.hash, msg.received_at, msg.own) == (
         env,
         envelope_hash(env),
@@ -548,20 +549,20 @@ def test_insert_is_idempotent_and_first_one_wins(dm: Store) -> None:
 
 
 def test_heads_lamport_and_ranges(dm: Store) -> None:
-    assert dm.heads(CONV) == {}
-    assert dm.max_lamport(CONV) == 0
+    assert dm.conversations.heads(CONV) == {}
+    assert dm.conversations.max_lamport(CONV) == 0
     mine = make_log(ME, [1, 2, 5])
     theirs = make_log(PEER, [3, 4])
     for env in mine + theirs:
-        dm.insert_envelope(env, NOW, own=env.author == ME)
-    assert dm.heads(CONV) == {
+        dm.conversations.insert_envelope(env, NOW, own=env.author == ME)
+    assert dm.conversations.heads(CONV) == {
         ME: (3, envelope_hash(mine[-1])),
         PEER: (2, envelope_hash(theirs[-1])),
     }
-    assert dm.max_lamport(CONV) == 5
-    assert dm.envelopes(CONV, ME, 2, 3) == mine[1:]
-    assert dm.envelopes(CONV, ME, 1, 99, limit=2) == mine[:2]
-    assert dm.envelopes(CONV, PEER, 3, 9) == []
+    assert dm.conversations.max_lamport(CONV) == 5
+    assert dm.conversations.envelopes(CONV, ME, 2, 3) == mine[1:]
+    assert dm.conversations.envelopes(CONV, ME, 1, 99, limit=2) == mine[:2]
+    assert dm.conversations.envelopes(CONV, PEER, 3, 9) == []
 
 
 def test_history_order_and_limit(dm: Store) -> None:
@@ -569,26 +570,26 @@ def test_history_order_and_limit(dm: Store) -> None:
     mine = make_log(ME, [1, 2, 4, 6])
     theirs = make_log(PEER, [2, 3, 4, 5])
     for env in reversed(mine + theirs):  # insertion order must not matter
-        dm.insert_envelope(env, NOW, own=env.author == ME)
+        dm.conversations.insert_envelope(env, NOW, own=env.author == ME)
     expected = sorted(mine + theirs, key=lambda e: (e.lamport, e.author, e.seq))
-    assert [m.envelope for m in dm.history(CONV)] == expected
-    assert [m.envelope for m in dm.history(CONV, limit=3)] == expected[-3:]
-    assert [m.envelope for m in dm.history(CONV, limit=100)] == expected
-    assert dm.history(CONV, limit=0) == []
-    assert dm.history(b"\x09" * 16) == []
+    assert [m.envelope for m in dm.conversations.history(CONV)] == expected
+    assert [m.envelope for m in dm.conversations.history(CONV, limit=3)] == expected[-3:]
+    assert [m.envelope for m in dm.conversations.history(CONV, limit=100)] == expected
+    assert dm.conversations.history(CONV, limit=0) == []
+    assert dm.conversations.history(b"\x09" * 16) == []
 
 
 def test_peer_vector_is_monotonic(dm: Store, db_path: Path) -> None:
-    assert dm.peer_vector(CONV, PEER) == {}
-    dm.set_peer_seq(CONV, PEER, ME, 5)
-    dm.set_peer_seq(CONV, PEER, ME, 3)  # a stale vector arriving late
-    dm.set_peer_seq(CONV, PEER, PEER, 2)
+    assert dm.conversations.peer_vector(CONV, PEER) == {}
+    dm.conversations.set_peer_seq(CONV, PEER, ME, 5)
+    dm.conversations.set_peer_seq(CONV, PEER, ME, 3)  # a stale vector arriving late
+    dm.conversations.set_peer_seq(CONV, PEER, PEER, 2)
     dm.commit()
     dm.close()
     s = open_store(db_path)
-    assert s.peer_vector(CONV, PEER) == {ME: 5, PEER: 2}
-    s.set_peer_seq(CONV, PEER, ME, 6)
-    assert s.peer_vector(CONV, PEER) == {ME: 6, PEER: 2}
+    assert s.conversations.peer_vector(CONV, PEER) == {ME: 5, PEER: 2}
+    s.conversations.set_peer_seq(CONV, PEER, ME, 6)
+    assert s.conversations.peer_vector(CONV, PEER) == {ME: 6, PEER: 2}
     s.close()
 
 
@@ -596,28 +597,29 @@ def test_delivery_status_queued_sent_delivered(dm: Store) -> None:
     mine = make_log(ME, [1, 2, 3])
     theirs = make_log(PEER, [4])
     for env in mine:
-        dm.insert_envelope(env, NOW, own=True)
-    dm.insert_envelope(theirs[0], NOW, own=False)
+        dm.conversations.insert_envelope(env, NOW, own=True)
+    dm.conversations.insert_envelope(theirs[0], NOW, own=False)
 
     def statuses() -> list[str | None]:
-        return [m.status for m in dm.history(CONV)]
+        return [m.status for m in dm.conversations.history(CONV)]
 
     assert statuses() == ["queued", "queued", "queued", None]
-    assert dm.undelivered(CONV, ME, PEER) == mine
-    dm.mark_sent(CONV, ME, 2)
+    assert dm.conversations.undelivered(CONV, ME, PEER) == mine
+    dm.conversations.mark_sent(CONV, ME, 2)
     assert statuses() == ["sent", "sent", "queued", None]
-    assert [m.sent for m in dm.history(CONV)] == [True, True, False, False]
-    dm.set_peer_seq(CONV, PEER, ME, 1)
+    assert [m.sent for m in dm.conversations.history(CONV)] == [True, True, False, False]
+    dm.conversations.set_peer_seq(CONV, PEER, ME, 1)
     assert statuses() == ["delivered", "sent", "queued", None]
-    assert dm.undelivered(CONV, ME, PEER) == mine[1:]
-    assert dm.undelivered(CONV, ME, PEER, limit=1) == mine[1:2]
-    dm.set_peer_seq(CONV, PEER, ME, 3)  # delivered without ever being marked sent (e.g. restart)
+    assert dm.conversations.undelivered(CONV, ME, PEER) == mine[1:]
+    assert dm.conversations.undelivered(CONV, ME, PEER, limit=1) == mine[1:2]
+    # delivered without ever being marked sent (e.g. restart)
+    dm.conversations.set_peer_seq(CONV, PEER, ME, 3)
     assert statuses() == ["delivered", "delivered", "delivered", None]
-    assert dm.undelivered(CONV, ME, PEER) == []
+    assert dm.conversations.undelivered(CONV, ME, PEER) == []
     # only the dm peer's vector counts as delivery; another key's vector is its own outbox
     fourth = make_log(ME, [5], start=4, prev=envelope_hash(mine[-1]))[0]
-    dm.insert_envelope(fourth, NOW, own=True)
-    dm.set_peer_seq(CONV, OTHER, ME, 4)
+    dm.conversations.insert_envelope(fourth, NOW, own=True)
+    dm.conversations.set_peer_seq(CONV, OTHER, ME, 4)
     assert statuses() == ["delivered", "delivered", "delivered", None, "queued"]
-    assert dm.undelivered(CONV, ME, OTHER) == []
-    assert dm.undelivered(CONV, ME, PEER) == [fourth]
+    assert dm.conversations.undelivered(CONV, ME, OTHER) == []
+    assert dm.conversations.undelivered(CONV, ME, PEER) == [fourth]

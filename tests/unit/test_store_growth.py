@@ -35,16 +35,16 @@ def build_history(path: Path, n: int) -> Store:
     """A dm of n messages, written alternately by us and the peer, all sent and acknowledged:
     the state after a long chat. One transaction, so 50,000 messages take about a second."""
     store = open_store(path)
-    store.add_contact(PEER, "peer", "contact")
-    store.ensure_dm(CONV, PEER)
+    store.contacts.add(PEER, "peer", "contact")
+    store.conversations.ensure_dm(CONV, PEER)
     half = n // 2
     mine = make_log(ME, [2 * i + 1 for i in range(half)])
     theirs = make_log(PEER, [2 * i + 2 for i in range(half)])
     for own_env, their_env in zip(mine, theirs, strict=True):
-        store.insert_envelope(own_env, NOW, own=True)
-        store.insert_envelope(their_env, NOW, own=False)
-    store.mark_sent(CONV, ME, half)
-    store.set_peer_seq(CONV, PEER, ME, half)
+        store.conversations.insert_envelope(own_env, NOW, own=True)
+        store.conversations.insert_envelope(their_env, NOW, own=False)
+    store.conversations.mark_sent(CONV, ME, half)
+    store.conversations.set_peer_seq(CONV, PEER, ME, half)
     store.commit()
     return store
 
@@ -60,12 +60,12 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, Store
 
 def next_envelope(store: Store, author: bytes, text: str) -> Envelope:
     """The author's next envelope, chained on from what the store holds."""
-    seq, prev = store.heads(CONV).get(author, (0, ZERO_HASH))
+    seq, prev = store.conversations.heads(CONV).get(author, (0, ZERO_HASH))
     return Envelope(
         conv=CONV,
         author=author,
         seq=seq + 1,
-        lamport=store.max_lamport(CONV) + 1,
+        lamport=store.conversations.max_lamport(CONV) + 1,
         sent_at=NOW + seq + 1,
         prev=prev,
         body=encode_text(text),
@@ -82,13 +82,13 @@ def send(store: Store) -> Callable[[], object]:
     env = next_envelope(store, ME, "a new message")
 
     def calls() -> None:
-        store.contact_by_name("peer")  # Node._contact_for
-        store.insert_envelope(env, env.sent_at, own=True)
-        store.mark_sent(CONV, ME, env.seq)
+        store.contacts.by_name("peer")  # Node._contact_for
+        store.conversations.insert_envelope(env, env.sent_at, own=True)
+        store.conversations.mark_sent(CONV, ME, env.seq)
         # Node._on_sync_vector for the acknowledgement
-        before = store.peer_vector(CONV, PEER).get(ME, 0)
-        store.set_peer_seq(CONV, PEER, ME, env.seq)
-        assert store.envelopes(CONV, ME, before + 1, env.seq) == [env]
+        before = store.conversations.peer_vector(CONV, PEER).get(ME, 0)
+        store.conversations.set_peer_seq(CONV, PEER, ME, env.seq)
+        assert store.conversations.envelopes(CONV, ME, before + 1, env.seq) == [env]
 
     return calls
 
@@ -98,10 +98,10 @@ def receive(store: Store) -> Callable[[], object]:
     env = next_envelope(store, PEER, "a reply")
 
     def calls() -> None:
-        store.get_contact(PEER)  # Node._on_record
-        assert store.insert_envelope(env, NOW, own=False)
-        store.get_contact(PEER)  # the event's author name
-        store.get_conversation(CONV)  # the event's conversation, when not cached
+        store.contacts.get(PEER)  # Node._on_record
+        assert store.conversations.insert_envelope(env, NOW, own=False)
+        store.contacts.get(PEER)  # the event's author name
+        store.conversations.get(CONV)  # the event's conversation, when not cached
 
     return calls
 
@@ -110,9 +110,9 @@ def view(store: Store) -> Callable[[], object]:
     """`p2pchat log peer -n 50`."""
 
     def calls() -> None:
-        store.contact_by_name("peer")
-        assert len(store.history(CONV, limit=50)) == 50
-        store.get_contact(PEER)
+        store.contacts.by_name("peer")
+        assert len(store.conversations.history(CONV, limit=50)) == 50
+        store.contacts.get(PEER)
 
     return calls
 
@@ -120,14 +120,14 @@ def view(store: Store) -> Callable[[], object]:
 def link_start(store: Store) -> Callable[[], object]:
     """A link comes up: the conversation's log is loaded, vectors compared, and one catch-up
     batch of the peer's newest messages sent back (as if the peer had lost them)."""
-    last = store.heads(CONV)[PEER][0]
+    last = store.conversations.heads(CONV)[PEER][0]
 
     def calls() -> None:
-        store.heads(CONV)
-        store.max_lamport(CONV)
-        store.peer_vector(CONV, PEER)
-        store.undelivered(CONV, ME, PEER)
-        assert len(store.envelopes(CONV, PEER, last - CATCH_UP + 1, last)) == CATCH_UP
+        store.conversations.heads(CONV)
+        store.conversations.max_lamport(CONV)
+        store.conversations.peer_vector(CONV, PEER)
+        store.conversations.undelivered(CONV, ME, PEER)
+        assert len(store.conversations.envelopes(CONV, PEER, last - CATCH_UP + 1, last)) == CATCH_UP
 
     return calls
 
@@ -279,10 +279,11 @@ def test_vm_steps_do_not_grow_with_the_history(stores: dict[int, Store], name: s
 
 def downgrade_to_v1(path: Path) -> None:
     """Turn a current store into exactly what v1 left: v2 only added an index and a table, v3
-    the group tables, v4 the files table."""
+    the group tables, v4 the tables of issue 22, v5 the files table."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        for table in ("files", "group_invites", "group_leaves", "group_start", "group_keys",
+        for table in ("files", "group_invitations", "equivocations", "group_floors",
+                      "group_invites", "group_leaves", "group_start", "group_keys",
                       "group_ops", "groups"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP INDEX messages_unsent")
@@ -306,15 +307,15 @@ def test_a_v1_home_migrates_and_keeps_every_message(
 ) -> None:
     path = tmp_path / "old.db"
     store = open_store(path)
-    store.ensure_dm(CONV, PEER)
+    store.conversations.ensure_dm(CONV, PEER)
     mine = make_log(ME, [2 * i + 1 for i in range(150)])
     theirs = make_log(PEER, [2 * i + 2 for i in range(140)])
     for env in mine + theirs:
-        store.insert_envelope(env, NOW, own=env.author == ME)
-    store.mark_sent(CONV, ME, 120)  # 30 of ours still queued
-    store.set_peer_seq(CONV, PEER, ME, 100)
+        store.conversations.insert_envelope(env, NOW, own=env.author == ME)
+    store.conversations.mark_sent(CONV, ME, 120)  # 30 of ours still queued
+    store.conversations.set_peer_seq(CONV, PEER, ME, 100)
     store.commit()
-    before = store.history(CONV)
+    before = store.conversations.history(CONV)
     store.close()
     downgrade_to_v1(path)
 
@@ -327,20 +328,20 @@ def test_a_v1_home_migrates_and_keeps_every_message(
 
     store = open_store(path)
     try:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 4
-        assert store.history(CONV) == before
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert store.conversations.history(CONV) == before
         assert [m.status for m in before].count("queued") == 30
-        assert store.heads(CONV) == {
+        assert store.conversations.heads(CONV) == {
             ME: (150, envelope_hash(mine[-1])),
             PEER: (140, envelope_hash(theirs[-1])),
         }
-        assert store.max_lamport(CONV) == 299
+        assert store.conversations.max_lamport(CONV) == 299
         # the queue is found through the new index: marking it sent reaches all 30
-        store.mark_sent(CONV, ME, 150)
-        assert [m.status for m in store.history(CONV)].count("queued") == 0
+        store.conversations.mark_sent(CONV, ME, 150)
+        assert [m.status for m in store.conversations.history(CONV)].count("queued") == 0
         nxt = next_envelope(store, ME, "after the upgrade")
-        assert store.insert_envelope(nxt, NOW, own=True)
-        assert store.heads(CONV)[ME] == (151, envelope_hash(nxt))
+        assert store.conversations.insert_envelope(nxt, NOW, own=True)
+        assert store.conversations.heads(CONV)[ME] == (151, envelope_hash(nxt))
         store.commit()
     finally:
         store.close()
@@ -349,17 +350,17 @@ def test_a_v1_home_migrates_and_keeps_every_message(
 def test_heads_follow_inserts_and_ignore_duplicates(tmp_path: Path) -> None:
     store = open_store(tmp_path / "h.db")
     try:
-        store.ensure_dm(CONV, PEER)
+        store.conversations.ensure_dm(CONV, PEER)
         mine = make_log(ME, [1, 2, 3])
         for env in mine:
-            store.insert_envelope(env, NOW, own=True)
+            store.conversations.insert_envelope(env, NOW, own=True)
         # a different envelope for a taken seq is ignored, and so is its hash
         forged = Envelope(CONV, ME, 2, 9, NOW, envelope_hash(mine[0]), encode_text("other"))
-        assert not store.insert_envelope(forged, NOW, own=False)
-        assert not store.insert_envelope(mine[0], NOW, own=True)
-        assert store.heads(CONV) == {ME: (3, envelope_hash(mine[-1]))}
+        assert not store.conversations.insert_envelope(forged, NOW, own=False)
+        assert not store.conversations.insert_envelope(mine[0], NOW, own=True)
+        assert store.conversations.heads(CONV) == {ME: (3, envelope_hash(mine[-1]))}
         store.rollback()  # the head goes with the messages it was written with
-        assert store.heads(CONV) == {}
-        assert store.max_lamport(CONV) == 0
+        assert store.conversations.heads(CONV) == {}
+        assert store.conversations.max_lamport(CONV) == 0
     finally:
         store.close()

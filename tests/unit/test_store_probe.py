@@ -15,7 +15,7 @@ KEY = b"k" * 32
 def test_probe_commits_on_a_healthy_store_and_refuses_with_writes_pending(tmp_path: Path) -> None:
     store = Store(tmp_path / "db", KEY)
     store.probe()
-    store.add_contact(b"b" * 32, "bob", "contact")
+    store.contacts.add(b"b" * 32, "bob", "contact")
     with pytest.raises(StoreError):
         store.probe()  # it must not commit someone else's half-done turn
     store.rollback()
@@ -35,13 +35,13 @@ def test_probe_fails_at_once_while_another_program_holds_the_lock(tmp_path: Path
             store.probe()
         store.set_busy_timeout(0)
         with pytest.raises(StoreError, match="locked"):
-            store.add_contact(b"b" * 32, "bob", "contact")
+            store.contacts.add(b"b" * 32, "bob", "contact")
     finally:
         holder.rollback()
         holder.close()
     store.set_busy_timeout(None)
     store.probe()
-    store.add_contact(b"b" * 32, "bob", "contact")
+    store.contacts.add(b"b" * 32, "bob", "contact")
     store.commit()
-    assert store.get_contact(b"b" * 32) is not None
+    assert store.contacts.get(b"b" * 32) is not None
     store.close()

@@ -1,0 +1,53 @@
+"""`p2pchat settings`: what the home keeps about how its node runs (p2pchat/settings.py)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from p2pchat.cli.output import fail, print_json
+from p2pchat.home import ensure_home
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    from p2pchat.settings import KEYS
+
+    parser.add_argument("key", nargs="?", metavar="KEY", choices=list(KEYS),
+                        help="; ".join(f"{key}: {meaning}" for key, (meaning, _) in KEYS.items()))
+    parser.add_argument("value", nargs="*", metavar="VALUE", help="the new value(s)")
+    parser.add_argument("--unset", action="store_true", help="forget KEY: back to the default")
+    parser.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from p2pchat import settings
+
+    home = ensure_home(args.home)
+    try:
+        kept: dict[str, Any] = settings.load(home)
+        if args.key and args.unset:
+            kept.pop(args.key, None)
+            settings.save(home, kept)
+        elif args.key and args.value:
+            kept[args.key] = settings.check(args.key, args.value)
+            settings.save(home, kept)
+        elif args.key:
+            fail(f"give a value for {args.key}, or --unset to forget it")
+        elif args.value or args.unset:
+            fail("name the setting: p2pchat settings KEY VALUE..., or KEY --unset")
+    except settings.SettingsError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot save the settings: {exc.strerror or exc}")
+    if args.json:
+        print_json(kept)
+        return 0
+    if not kept:
+        print("No settings kept: the node runs with the defaults and the options you type.")
+    for key, value in kept.items():
+        shown = " ".join(value) if isinstance(value, list) else \
+            ("on" if value is True else "off" if value is False else value)
+        print(f"{key:<15} {shown}")
+    if args.key:
+        print("A node already running keeps its options until it restarts.")
+    return 0

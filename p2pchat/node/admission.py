@@ -1,0 +1,213 @@
+"""Admissions over TCP: answering joiners as a member, and asking members as a joiner.
+
+The exchange itself is core/admission.py (SPAKE2, sans-IO); this part moves its four frames over
+a connection to the node's usual listening port (docs/protocol.md 10.7). A member answers on
+the connection whose first frame is ADMIT1, after the rate limiter (core/guess_limits.py) lets
+the source and the network guess again. A node waiting to be admitted asks, one at a time, the
+nodes whose adverts carry network entries (it can't tell a member of its network from others
+before it holds the key), and backs off from each one that did not admit it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from p2pchat.core import admission as adm
+from p2pchat.core.errors import ProtocolError
+from p2pchat.core.framing import FrameDecoder, encode_frame
+from p2pchat.core.guess_limits import GuessLimiter, GuessLimits
+from p2pchat.core.presence import Advert
+from p2pchat.net.addresses import Address, format_addr
+
+log = logging.getLogger("p2pchat.node")
+
+TIMEOUT = 10.0  # one frame of an exchange; SPAKE2 is milliseconds a side
+MAX_ANSWERING = 8  # exchanges answered at once (each costs two Ed25519 multiplications)
+RETRY_AFTER = 30.0  # a node that did not admit us is asked again after this, doubling
+MAX_RETRY_AFTER = 3600.0
+MAX_REMEMBERED = 256  # nodes remembered with their back-off
+LOOK_EVERY = 1.0  # how often a waiting node looks at the adverts for someone to ask
+
+Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+
+
+class Busy(Exception):
+    """The member is rate-limiting us: try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate-limited for {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+class Frames:
+    """Admission frames off a stream, after `initial` bytes already read from it."""
+
+    def __init__(self, reader: asyncio.StreamReader, initial: bytes = b"") -> None:
+        self._reader = reader
+        self._decoder = FrameDecoder(max_frame=adm.MAX_FRAME)
+        if initial:
+            self._decoder.receive_data(initial)
+
+    async def next(self) -> tuple[int, bytes]:
+        """(kind, body) of the next frame; AdmissionError if the peer sends something else."""
+        try:
+            while (frame := self._decoder.next_frame()) is None:
+                data = await asyncio.wait_for(self._reader.read(256), TIMEOUT)
+                if not data:
+                    raise adm.AdmissionError("connection closed")
+                self._decoder.receive_data(data)
+        except ProtocolError as exc:
+            raise adm.AdmissionError(f"bad frame: {exc}") from None
+        return frame[0], frame[1:]
+
+
+def _frame(kind: int, body: bytes) -> bytes:
+    return encode_frame(bytes((kind,)) + body)
+
+
+async def ask(address: Address, name: str, passphrase: str,
+              connect_timeout: float = 5.0) -> bytes:
+    """Run the joiner's side with the node at `address`; the network key, or AdmissionError
+    (not admitted: a wrong passphrase, or not a member), Busy, OSError or TimeoutError."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), connect_timeout)
+    frames = Frames(reader)
+    try:
+        joiner = adm.Joiner(name, passphrase)
+        writer.write(_frame(adm.KIND_ADMIT1, joiner.first()))
+        kind, body = await frames.next()
+        if kind == adm.KIND_BUSY and len(body) == 2:
+            raise Busy(float(int.from_bytes(body, "big")))
+        if kind != adm.KIND_ADMIT2:
+            raise adm.AdmissionError("unexpected reply")
+        writer.write(_frame(adm.KIND_ADMIT3, joiner.on_reply(body)))
+        try:
+            kind, body = await frames.next()
+        except adm.AdmissionError:
+            raise adm.AdmissionError("not admitted") from None
+        if kind != adm.KIND_ADMIT4:
+            raise adm.AdmissionError("unexpected reply")
+        return joiner.on_key(body)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.wait_closed(), 2)
+
+
+class Admissions:
+    """Both sides of admission for one node. `networks` is node/networks.py's Networks."""
+
+    def __init__(self, networks: Any, *, spawn: Spawn, adverts: Callable[[], list[Advert]],
+                 limits: GuessLimits | None = None, connect_timeout: float = 5.0) -> None:
+        self._networks = networks
+        self._spawn = spawn
+        self._adverts = adverts
+        self.limiter = GuessLimiter(limits, ours=networks.admits_id)
+        self._connect_timeout = connect_timeout
+        self._answering = 0
+        self._wake = asyncio.Event()
+        self._next_try: dict[Address, tuple[float, float]] = {}  # address -> (when, pause)
+        self.failed_guesses = 0  # exchanges answered that did not prove the passphrase
+        self.admitted = 0  # joiners we admitted
+
+    # ------------------------------------------------------------ member side
+
+    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     head: bytes, source: str) -> None:
+        """A connection whose first bytes (`head`: at least a frame header and its kind)
+        are ADMIT1's."""
+        try:
+            if self._answering >= MAX_ANSWERING:
+                return
+            self._answering += 1
+            try:
+                await self._answer(reader, writer, head, source)
+            finally:
+                self._answering -= 1
+        except (adm.AdmissionError, TimeoutError, ConnectionError, OSError) as exc:
+            log.debug("admission exchange with %s ended: %s", source, exc)
+        finally:
+            writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      head: bytes, source: str) -> None:
+        frames = Frames(reader, head)
+        kind, body = await frames.next()
+        if kind != adm.KIND_ADMIT1:
+            raise adm.AdmissionError("not an ADMIT1")
+        network = adm.Member.parse_first(body)
+        pause = self.limiter.start(source, network, time.monotonic())
+        if pause > 0:
+            log.info("admission: %s must wait %.0f s before guessing again", source, pause)
+            writer.write(_frame(adm.KIND_BUSY, min(int(pause) + 1, 65535).to_bytes(2, "big")))
+            await writer.drain()
+            return
+        member = adm.Member(self._networks.admission_secret)
+        writer.write(_frame(adm.KIND_ADMIT2, member.on_first(body)))
+        await writer.drain()
+        try:
+            kind, body = await frames.next()
+            if kind != adm.KIND_ADMIT3:
+                raise adm.AdmissionError("not an ADMIT3")
+            name, final = member.on_confirm(body)
+        except (adm.AdmissionError, TimeoutError, ConnectionError, OSError):
+            self.failed_guesses += 1
+            log.warning("admission: a failed passphrase guess from %s (%d failed so far)",
+                        source, self.failed_guesses)
+            raise
+        self.limiter.succeeded(source, network)
+        writer.write(_frame(adm.KIND_ADMIT4, final))
+        await writer.drain()
+        self.admitted += 1
+        log.info("admitted a node at %s to network %s", source, name)
+
+    # ------------------------------------------------------------ joiner side
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """While some network waits for admission: ask the nodes advertising network entries."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), LOOK_EVERY)
+            self._wake.clear()
+            for name, passphrase in self._networks.waiting():
+                try:
+                    await self._try_all(name, passphrase)
+                except Exception as exc:  # a bug here must not end admissions for good
+                    log.warning("network %s: asking for admission failed: %r", name, exc)
+
+    async def _try_all(self, name: str, passphrase: str) -> None:
+        now = time.monotonic()
+        for advert in self._adverts():
+            if not advert.sealed:
+                continue
+            for address in advert.addresses[:2]:
+                when, pause = self._next_try.get(address, (0.0, 0.0))
+                if now < when:
+                    continue
+                try:
+                    key = await ask(address, name, passphrase, self._connect_timeout)
+                except Busy as exc:
+                    self._remember(address, now + exc.retry_after, pause)
+                    continue
+                except (adm.AdmissionError, OSError, TimeoutError) as exc:
+                    pause = min(max(pause * 2, RETRY_AFTER), MAX_RETRY_AFTER)
+                    self._remember(address, now + pause, pause)
+                    log.info("network %s: %s did not admit us (%s); asking again in %.0f s",
+                             name, format_addr(address), exc, pause)
+                    continue
+                log.info("network %s: admitted by the node at %s", name, format_addr(address))
+                self._next_try.pop(address, None)
+                await self._networks.admitted(name, passphrase, key)
+                return
+
+    def _remember(self, address: Address, when: float, pause: float) -> None:
+        if address not in self._next_try and len(self._next_try) >= MAX_REMEMBERED:
+            del self._next_try[next(iter(self._next_try))]
+        self._next_try[address] = (when, pause)
