@@ -57,7 +57,7 @@ def pair(make_node: MakeNode, *extra: str) -> tuple[NodeProcess, NodeProcess]:
 def test_a_file_arrives_byte_for_byte_where_file_list_says(make_node: MakeNode,
                                                           tmp_path: Path) -> None:
     alice, bob = pair(make_node)
-    src = make_file(tmp_path / "talk slides.pdf", 3 * 256 * 1024 + 1234)
+    src = make_file(tmp_path / "talk slides.pdf", 20 * 1024 * 1024 + 1234)  # 20 MB and a bit
     sent = json.loads(alice.cli("file", "send", "bob", str(src), "--no-wait", "--json",
                                 check=True).stdout)
     assert [t["state"] for t in sent] == ["offered"] and sent[0]["size"] == src.stat().st_size
