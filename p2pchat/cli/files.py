@@ -70,8 +70,9 @@ def add_file_arguments(parser: argparse.ArgumentParser) -> None:
                          help="data directory of this node")
         return sub
 
-    send = action("send", "offer files to a contact (in a terminal: wait, with a progress bar)")
-    send.add_argument("who", help="a contact's name or fingerprint")
+    send = action("send", "offer files to a contact or a group (in a terminal: wait, with a"
+                  " progress bar)")
+    send.add_argument("who", help="a contact's name or fingerprint, or a group's name or id")
     send.add_argument("paths", nargs="+", metavar="PATH", help="the files to send")
     send.add_argument("--wait", action="store_true",
                       help="wait until every file is received, declined or failed (the"

@@ -208,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     peers = command("peers", cmd_peers, "show live links, nearby nodes and contact requests")
     peers.add_argument("--json", action="store_true", help="print a JSON object")
 
-    files = command("file", cmd_file, "send files to a contact; list, accept, decline or cancel"
-                    " transfers")
+    files = command("file", cmd_file, "send files to a contact or a group; list, accept,"
+                    " decline or cancel transfers")
     add_file_arguments(files)
 
     from p2pchat.network_command import add_network_arguments
