@@ -46,4 +46,5 @@ OBJECTS: tuple[Entry, ...] = (
     Entry("relay", "bench_relay.py", quick=("--small", "5000", "--bulk-mib", "16", "--repeats",
                                             "3"), timeout=300.0),
     Entry("group", "bench_group.py", quick=("-n", "40", "--rate", "40")),
+    Entry("file", "bench_file.py", quick=("--quick",), timeout=600.0),
 )

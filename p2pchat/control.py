@@ -146,6 +146,11 @@ class ControlServer:
             "groups.forget": lambda p: node_.forget_group(_text(p, "group")),
             "groups.list": self._sync(lambda p: node_.list_groups()),
             "groups.members": self._sync(lambda p: node_.group_members(_text(p, "group"))),
+            "file.send": lambda p: node_.file_send(_text(p, "to"), _strings(p, "paths")),
+            "file.list": self._sync(lambda p: node_.file_list()),
+            "file.accept": lambda p: node_.file_accept(_text(p, "id")),
+            "file.decline": lambda p: node_.file_decline(_text(p, "id")),
+            "file.cancel": lambda p: node_.file_cancel(_text(p, "id")),
         }
 
     @staticmethod

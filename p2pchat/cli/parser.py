@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.cli.files import add_file_arguments, add_file_node_options, cmd_file
 from p2pchat.cli.identity import PASSPHRASE_ENV, cmd_id, cmd_init
 from p2pchat.cli.remote import (
     cmd_contacts,
@@ -51,6 +52,7 @@ def _add_node_options(parser: argparse.ArgumentParser) -> None:
                         help="a relay to attach to, for contacts you cannot reach directly"
                         " (repeatable; the line 'p2pchat relay' prints; with a fingerprint"
                         " the relay must prove that key). Relays found by mDNS are used too")
+    add_file_node_options(parser)
     _add_passphrase_file(parser)
 
 
@@ -205,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     peers = command("peers", cmd_peers, "show live links, nearby nodes and contact requests")
     peers.add_argument("--json", action="store_true", help="print a JSON object")
+
+    files = command("file", cmd_file, "send files to a contact or a group; list, accept,"
+                    " decline or cancel transfers")
+    add_file_arguments(files)
 
     from p2pchat.network_command import add_network_arguments
 

@@ -46,10 +46,12 @@ def _node_config(args: argparse.Namespace) -> Any:
         relays = tuple(dict.fromkeys(parse_relay(text) for text in args.relay or []))
     except ValueError as exc:
         fail(f"--relay: {exc}")
+    from p2pchat.cli.files import file_config
+
     return NodeConfig(
         listen=listen, mdns=not args.no_mdns,
         mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
-        presence=args.presence, relays=relays, keep_port=args.keep_port,
+        presence=args.presence, relays=relays, keep_port=args.keep_port, **file_config(args),
     )
 
 
@@ -84,7 +86,9 @@ def node_arguments(args: argparse.Namespace) -> list[str]:
             argv += [option, value]
     if args.no_mdns:
         argv.append("--no-mdns")
-    return argv
+    from p2pchat.cli.files import file_node_arguments
+
+    return argv + file_node_arguments(args)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

@@ -720,14 +720,16 @@ def decode_text(body: bytes) -> str:
     """
     obj = unpack(
         body,
-        max_len=MAX_TEXT_BYTES + 64,  # the map header and the "text" key
+        # the map header and the "text" key; a file offer (core/file_records.py) adds its
+        # "file" entry: id, name (at most 1020 bytes), size and root
+        max_len=MAX_TEXT_BYTES + 64 + 1200,
         max_str=MAX_TEXT_BYTES,
-        max_bin=0,
-        max_array=0,
-        max_map=1,
+        max_bin=HASH_LEN,
+        max_array=4,
+        max_map=2,
         what="text body",
     )
-    if type(obj) is not dict or list(obj) != ["text"]:
+    if type(obj) is not dict or list(obj) not in (["text"], ["file", "text"]):
         raise ProtocolError('text body: expected the map {"text": str}')
     return _check_text(obj["text"])
 

@@ -18,6 +18,7 @@ from p2pchat.core.messages import dm_conversation_id
 from p2pchat.net.addresses import Address, format_addr
 from p2pchat.node.config import CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, dm_history, now_ms
+from p2pchat.node.files import Files
 from p2pchat.node.groups import Groups
 from p2pchat.node.health import StorageHealth
 from p2pchat.node.links import LinkTable
@@ -54,6 +55,7 @@ class NodeCommands:
     reading: ReadPositions
     views: Views
     verified: VerifiedKeys
+    files: Files
 
     @property
     def db(self) -> Store:
@@ -166,6 +168,24 @@ class NodeCommands:
             return await self._storing(self.groups.send(name, texts))
         contact = self.trust.contact_for(name)
         return await self._storing(self.conversations.send(contact.key, texts))
+
+    # ------------------------------------------------------------ files (node/files.py)
+
+    async def file_send(self, who: str, paths: list[str]) -> list[dict[str, Any]]:
+        """Offer files to a contact; each offer is stored before the answer."""
+        return await self._storing(self.files.send(who, paths))
+
+    def file_list(self) -> list[dict[str, Any]]:
+        return self.files.listing()
+
+    async def file_accept(self, id_text: str) -> dict[str, Any]:
+        return await self._storing(self.files.accept(id_text))
+
+    async def file_decline(self, id_text: str) -> dict[str, Any]:
+        return await self._storing(self.files.decline(id_text))
+
+    async def file_cancel(self, id_text: str) -> dict[str, Any]:
+        return await self._storing(self.files.cancel(id_text))
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
         states = ("contact", "request", "blocked")

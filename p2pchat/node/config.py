@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from p2pchat import __version__
 from p2pchat.core.session import SessionConfig
@@ -46,3 +47,7 @@ class NodeConfig:
     # Listen on last time's port (kept in the home) where the port is not fixed, so a typed
     # address keeps working; never with private presence or a network (ports rotate there).
     keep_port: bool = False
+    # Files (node/files.py): where received files go (None: the home's "downloads" folder), and
+    # the largest file from a contact saved without asking.
+    downloads: Path | None = None
+    auto_accept_size: int = 64 * 1024 * 1024

@@ -182,6 +182,8 @@ class GroupRecords(GroupBase):
             return
         self._events.emit(self._views.message(env, own=env.author == self._key, status=None,
                                               body=body, group=g.state.title))
+        if self.on_body is not None:
+            self.on_body(g.conv, env, body)
 
     def _ask_key(self, g: Group, epoch: int) -> None:
         if epoch in g.key_asked or not g.state.member_at(self._key, epoch):

@@ -182,6 +182,8 @@ class GroupBase:
             store=store, outbox=outbox, sender=sender, conversations=conversations,
             events=events, name_of=self._member_name)
         self._last_tick = 0.0
+        # Told of every group message opened (files look for offers in them: node/files.py).
+        self.on_body: Callable[[bytes, Envelope, bytes], None] | None = None
 
     # ------------------------------------------------------------ state
 

@@ -122,12 +122,15 @@ class Groups(GroupRecords):
         self._close_unshared()
         return self.view(g)
 
-    async def send(self, which: str, texts: list[str]) -> list[dict[str, Any]]:
-        """Each text a message, in order, all in one commit; a bad text sends none."""
+    async def send(self, which: str, texts: list[str],
+                   bodies: list[bytes] | None = None) -> list[dict[str, Any]]:
+        """Each text a message, in order, all in one commit; a bad text sends none. `bodies`:
+        message bodies made elsewhere instead (a file offer, node/files.py)."""
         g = self.find(which)
         if not self._active(g):
             raise CommandError("not_member", "you are no longer in this group")
-        bodies = [text_body(text) for text in texts]
+        if bodies is None:
+            bodies = [text_body(text) for text in texts]
         conv_log = self._conversations.log_of(g.conv)
         linked = self._linked_members(g)
         targets = g.gossip.push_targets(g.state, linked, None, self._key)

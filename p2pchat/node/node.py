@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.core.errors import ProtocolError
+from p2pchat.core.file_records import file_record_code
 from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
 from p2pchat.core.messages import (
     ContactAccept,
@@ -39,6 +40,7 @@ from p2pchat.node.admission import Admissions
 from p2pchat.node.commands import NodeCommands
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.files import Files
 from p2pchat.node.groups import Groups
 from p2pchat.node.health import StorageHealth
 from p2pchat.node.ik_stamps import IkStamps
@@ -134,6 +136,17 @@ class Node(NodeCommands):
             contact_key=lambda who: self.trust.contact_for(who).key,
         )
         self.reading = ReadPositions(home, store=lambda: self.db)
+        self.files = Files(
+            self.key, self.config.downloads or home / "downloads", store=lambda: self.db,
+            outbox=self.outbox, events=self.events, live_link=self.links.live,
+            contact_key=lambda who: self.trust.contact_for(who).key,
+            is_contact=lambda key: self.trust.is_contact(key),
+            display_name=lambda key: self.views.display_name(key),
+            group_conv=self._group_conv, group_members=self._group_members,
+            post_group=lambda which, bodies: self.groups.send(which, [], bodies=bodies),
+            spawn=self._spawn, auto_accept_size=self.config.auto_accept_size,
+        )
+        self.groups.on_body = self.files.on_group_body
 
     def _knows(self, key: bytes) -> bool:
         """A contact or a fellow group member: who may still link to a node in a network
@@ -142,6 +155,21 @@ class Node(NodeCommands):
 
     def _is_group_peer(self, key: bytes) -> bool:
         return self.db.contacts.state_of(key) != "blocked" and self.groups.is_group_peer(key)
+
+    def _group_conv(self, which: str) -> bytes | None:
+        """The id of the group `which` names (title or id), or None."""
+        try:
+            return self.groups.find(which).conv
+        except CommandError:
+            return None
+
+    def _group_members(self, conv: bytes) -> frozenset[bytes]:
+        """A group's current members (none once we left it)."""
+        try:
+            g = self.groups.find(conv.hex())
+        except CommandError:
+            return frozenset()
+        return frozenset() if g.left else frozenset(g.state.members)
 
     def _contact_state(self, key: bytes) -> str | None:
         return self.db.contacts.state_of(key)
@@ -173,6 +201,7 @@ class Node(NodeCommands):
         self.networks.load()
         self.trust.restore_replay_guard()
         self.groups.load()
+        self.files.load()
         # Our own key's row holds the floor of the IK timestamps we send (never a peer's row:
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.ik_stamps.latest().get(self.key, 0)
@@ -235,6 +264,7 @@ class Node(NodeCommands):
             await asyncio.wait(tasks, timeout=5)
         await self.links.wait_closed()
         if self.store is not None:
+            self.files.close()
             try:
                 self.outbox.close()
             except StoreError as exc:
@@ -267,6 +297,7 @@ class Node(NodeCommands):
             self.links.tick(now)
             self.conversations.expire(now)
             self.groups.tick(now)
+            self.files.tick(now)
 
     # ------------------------------------------------------------ link events
 
@@ -284,6 +315,9 @@ class Node(NodeCommands):
         if isinstance(event, Established):
             self._on_established(link, event)
         elif isinstance(event, RecordReceived):
+            if file_record_code(event.record) is not None:
+                self._on_file_record(link, event.record)
+                return
             try:
                 record = decode_record(event.record)
             except UnknownRecord as exc:  # a later version's record: ignored (protocol 7)
@@ -311,6 +345,7 @@ class Node(NodeCommands):
         self.outbox.queue(link, self._hello(is_contact))
         if is_contact:
             self.conversations.start_sync(link, key)
+        self.files.on_link_up(link, key)
         self.groups.start_sync(link, key)
         log.info("link to %s up (%s, %s)", self.views.who(key),
                  "outbound" if link.outbound else "inbound", event.pattern)
@@ -357,7 +392,15 @@ class Node(NodeCommands):
         elif isinstance(record, SyncRequest):
             self.conversations.on_sync_request(link, key, record)
 
+    def _on_file_record(self, link: Link, data: bytes) -> None:
+        """Files (docs/protocol.md section 13): contacts, and fellow members for a group's files."""
+        key = link.remote_key
+        if key is not None and link.peer.up and not link.peer.stranger \
+                and (self.trust.is_contact(key) or self._is_group_peer(key)):
+            self.files.on_record(link, key, data)
+
     def _on_link_gone(self, link: Link) -> None:
+        self.files.forget(link)
         self.sender.forget(link)
         self.groups.forget(link)
         self.conversations.release(link)

@@ -196,6 +196,36 @@ _V4: Final[tuple[str, ...]] = (
 )
 
 
+# Files (docs/protocol.md section 13): one row per transfer, each way. storage/files.py owns
+# the statements. `hashes` is the verified chunk hash list, `have` one bit per verified chunk
+# (both NULL until known); `path` is where the file is read from (sending) or was saved
+# (received), `part` the partial file a download writes to; `conv` the group a file was offered
+# in (NULL between two contacts), `peer` then its author.
+_FILES: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE files (
+        id           BLOB NOT NULL CHECK (length(id) = 16),
+        peer         BLOB NOT NULL CHECK (length(peer) = 32),
+        outgoing     INTEGER NOT NULL CHECK (outgoing IN (0, 1)),
+        name         TEXT NOT NULL,
+        size         INTEGER NOT NULL CHECK (size >= 0),
+        root         BLOB NOT NULL CHECK (length(root) = 32),
+        state        TEXT NOT NULL,
+        path         TEXT NOT NULL DEFAULT '',
+        part         TEXT NOT NULL DEFAULT '',
+        hashes       BLOB,
+        have         BLOB,
+        received     INTEGER NOT NULL DEFAULT 0,
+        resumed_from INTEGER NOT NULL DEFAULT 0,
+        error        TEXT NOT NULL DEFAULT '',
+        created_at   INTEGER NOT NULL,
+        conv         BLOB CHECK (conv IS NULL OR length(conv) = 16),  -- a group's offer
+        PRIMARY KEY (peer, id, outgoing)
+    ) STRICT
+    """,
+)
+
+
 def migration(statements: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
     def migrate(conn: sqlite3.Connection) -> None:
         # Statement by statement, not executescript(): executescript() COMMITs first, which
@@ -213,4 +243,5 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     migration(_V2),
     migration(_V3),
     migration(_V4),
+    migration(_FILES),
 )

@@ -50,6 +50,7 @@ from p2pchat.storage.conversations import (
     StoredMessage,
 )
 from p2pchat.storage.database import Database, StoreError, check_bytes
+from p2pchat.storage.files import FileTable
 from p2pchat.storage.groups import GroupTable
 from p2pchat.storage.ik_stamps import IkStampTable
 from p2pchat.storage.schema import APPLICATION_ID as _APPLICATION_ID
@@ -202,6 +203,7 @@ class Store:
         self.conversations = ConversationTable(self._db)
         self.groups = GroupTable(self._db)
         self.ik_stamps = IkStampTable(self._db)
+        self.files = FileTable(self._db)
 
     # -- opening steps --
 

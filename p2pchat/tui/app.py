@@ -63,6 +63,7 @@ from p2pchat.tui.commands import (
     split_message,
 )
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.files import path_completions
 from p2pchat.tui.notify import Notifier
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
@@ -95,7 +96,9 @@ def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
     offered = [str(n.get(field) or "") for n in strangers for field in ("name", "fingerprint")]
     # Heard on the network: only what is already safe to show (and to type) is offered.
     nearby = [text for text in offered if text and clean(text) == text]
-    return complete(text, names, {"blocked": state.blocked, "nearby": nearby})
+    verb, space, typed = text.partition(" ")
+    paths = path_completions(typed.lstrip()) if space and verb == "/file" else []
+    return complete(text, names, {"blocked": state.blocked, "nearby": nearby, "path": paths})
 
 
 class _RowsControl(UIControl):

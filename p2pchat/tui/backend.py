@@ -65,6 +65,9 @@ class ChatBackend(Protocol):
     async def leave_group(self, group: str) -> dict[str, Any]: ...
     async def group_consent(self, action: str, group: str) -> dict[str, Any]: ...
     async def group_members(self, group: str) -> list[dict[str, Any]]: ...
+    async def files(self) -> list[dict[str, Any]]: ...
+    async def send_files(self, who: str, paths: list[str]) -> list[dict[str, Any]]: ...
+    async def file_action(self, action: str, id_text: str) -> dict[str, Any]: ...
     async def subscribe(self) -> EventStream: ...
     async def close(self) -> None: ...
 
@@ -233,6 +236,19 @@ class NodeBackend:
         with _node_errors():
             return self.node.group_members(group)
 
+    async def files(self) -> list[dict[str, Any]]:
+        with _node_errors():
+            return self.node.file_list()
+
+    async def send_files(self, who: str, paths: list[str]) -> list[dict[str, Any]]:
+        with _node_errors():
+            return await self.node.file_send(who, paths)
+
+    async def file_action(self, action: str, id_text: str) -> dict[str, Any]:
+        with _node_errors():
+            result: dict[str, Any] = await getattr(self.node, f"file_{action}")(id_text)
+            return result
+
     async def subscribe(self) -> EventStream:
         queue = self.node.events.subscribe()
         return _QueueStream(queue, lambda: self.node.events.unsubscribe(queue), none_is_lag=True)
@@ -376,6 +392,18 @@ class ControlBackend:
 
     async def group_members(self, group: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._call("groups.members", group=group)
+        return result
+
+    async def files(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("file.list")
+        return result
+
+    async def send_files(self, who: str, paths: list[str]) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("file.send", to=who, paths=paths)
+        return result
+
+    async def file_action(self, action: str, id_text: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(f"file.{action}", id=id_text)
         return result
 
     async def subscribe(self) -> EventStream:

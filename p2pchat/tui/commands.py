@@ -26,7 +26,8 @@ class Spec:
     args: str  # as /help shows them; "" for none
     help: str
     # What Tab completes for the first argument: "" nothing, "name" a conversation,
-    # "blocked" a blocked contact, "nearby" someone nearby.
+    # "blocked" a blocked contact, "nearby" someone nearby, "path" a file's path (the caller
+    # lists the directory being typed: `extra["path"]`).
     completes: str = ""
     takes_rest: bool = False  # everything after the verb is one argument (may be empty)
 
@@ -51,6 +52,8 @@ COMMANDS: dict[str, Spec] = {
     "/nearby": Spec("", "people on this network (then /add NUMBER)"),
     "/network": Spec("ACTION", "join NAME PASSPHRASE, leave NAME, list: room passwords",
                      takes_rest=True),
+    "/file": Spec("PATH", "send a file to the open conversation (Tab completes the path);"
+                  " /file accept ID, decline ID, cancel ID, list", "path", takes_rest=True),
     "/search": Spec("TEXT", "find TEXT in every conversation, marked; then /jump N",
                     takes_rest=True),
     "/jump": Spec("N", "open result N of the last /search, at that message"),

@@ -33,6 +33,7 @@ from p2pchat.tui.commands import (
     parse_network,
 )
 from p2pchat.tui.commands import parse as parse_command
+from p2pchat.tui.file_command import file_command
 from p2pchat.tui.reach import local_addresses, reachable
 from p2pchat.tui.safety import safety_rows
 from p2pchat.tui.sanitize import clean
@@ -110,6 +111,7 @@ class Controller:
         self.state.set_contacts(await self.backend.contacts(), fresh=True)
         self.state.set_groups(await self.backend.groups())
         self.state.set_unread(await self.backend.unread())
+        self.state.transfers.load(await self.backend.files())
         for conv in self.state.conversations.values():
             conv.loaded = False
         await self._load_activity()
@@ -643,6 +645,9 @@ class Controller:
             self.state.notice("info", f"you left {conv.name} (its history is kept)",
                               key=group_key(conv.fingerprint, "leave", "you"))
         self.state.upsert_group(group)
+
+    async def cmd_file(self, rest: str) -> None:
+        await file_command(self.backend, self.state, rest)
 
     async def _group_consent(self, action: str, name: str) -> None:
         """/group accept|decline|forget [NAME]: NAME, or the group open now (issue 22)."""

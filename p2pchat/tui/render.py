@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
 
+from p2pchat.tui.files import line as file_line
 from p2pchat.tui.state import ChatState, Conversation, Message, Page
 
 Fragments = list[tuple[str, str]]
@@ -198,13 +199,15 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
                        f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
                        f" /verify {conv.name} to check who it is.")], width)
         return rows
+    files = [wrap([file_line(t)], width, 9) for t in state.transfers.of(conv.fingerprint)]
     if not conv.messages:
         loading = "" if conv.loaded else " (loading)"
-        return wrap([("class:empty", f"No messages with {conv.name} yet{loading}.")], width)
+        return wrap([("class:empty", f"No messages with {conv.name} yet{loading}.")], width) \
+            + [row for rows in files for row in rows]
     rows = []
     for _, _, chunk in _message_rows(state, conv, width, today):
         rows += chunk
-    return rows
+    return rows + [row for rows_ in files for row in rows_]
 
 
 def message_row(state: ChatState, width: int, message_id: str) -> int | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from p2pchat.tui.files import Transfers
 from p2pchat.tui.sanitize import clean
 
 # A delivery can overtake the reply to its own send (or refer to history not loaded yet).
@@ -114,6 +115,7 @@ class ChatState:
         # The latest link_up/link_down per fingerprint: fresher than a command's reply that
         # was computed before the link came up (an /add's reply can arrive after link_up).
         self._linked: dict[str, bool] = {}
+        self.transfers = Transfers()  # files, shown in their conversations (tui/files.py)
 
     # ------------------------------------------------------------ loading
 
@@ -338,6 +340,10 @@ class ChatState:
                                        " Nothing unsaved is acknowledged; retrying.")
         elif kind == "nearby_changed":
             refresh.add("nearby")
+        elif kind in ("file", "file_offer", "file_progress"):
+            told = self.transfers.apply(event)
+            if told is not None:
+                self.notice("request" if kind == "file_offer" else "info", told)
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
         elif kind == "peer_renamed":

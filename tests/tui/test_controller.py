@@ -106,6 +106,9 @@ class FakeBackend:
     async def groups(self) -> list[dict[str, Any]]:
         return []
 
+    async def files(self) -> list[dict[str, Any]]:
+        return []
+
     async def subscribe(self) -> Stream:
         self.streams.append(Stream())
         return self.streams[-1]
