@@ -65,7 +65,9 @@ async def test_a_waiting_node_is_admitted_by_a_member_it_hears(
     await b.networks.join("lab", PASSPHRASE)
     await until(lambda: b.networks.names() == ["lab"], 15, "bob's admission")
     assert stored.load(b.home, b.identity) == [stored.Network("lab", KEY, PASSPHRASE)]
-    assert b.networks.view() == {"networks": ["lab"], "waiting": [], "legacy": []}
+    assert b.networks.view() == {"networks": ["lab"], "waiting": [], "legacy": [],
+                                 "states": {"lab": "member"},
+                                 "check_codes": {"lab": net.check_code(KEY)}}
 
 
 async def test_wrong_passphrases_are_counted_and_then_refused(
