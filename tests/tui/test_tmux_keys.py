@@ -32,7 +32,7 @@ def terminal() -> Iterator[Terminal]:
 def typed(terminal: Terminal, text: str, gap: float = KEY_GAP) -> None:
     for ch in text:
         terminal.literal(ch)
-        time.sleep(gap)  # a person's pace between keys (see the module's docstring)
+        time.sleep(gap)  # bounded: a typist's pace between keys, not a wait for anything
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_esc_then_a_command_at_typing_speed_runs_the_command(
         terminal.keys("Enter")
         terminal.wait_screen(lambda s: "Help (Esc to close)" in header(s), "the help page")
         terminal.keys("Escape")
-        time.sleep(gap)  # the typist's pause between Esc and "/"
+        time.sleep(gap)  # bounded: the typist's pause between Esc and "/", not a wait
         typed(terminal, "/id")
         terminal.keys("Enter")
         screen = terminal.wait_screen(lambda s: "your fingerprint, for friends" in s,
@@ -114,7 +114,7 @@ def test_esc_then_a_command_at_typing_speed_runs_the_command(
     terminal.keys("Enter")
     terminal.wait_screen(lambda s: "Block bob" in s and "y/n" in s, "the question")
     terminal.keys("Escape")
-    time.sleep(0.1)
+    time.sleep(0.1)  # bounded: the typist's pause after Esc, not a wait
     typed(terminal, "/id")
     terminal.keys("Enter")
     terminal.wait_screen(lambda s: "your fingerprint, for friends" in s, "/id after the question")

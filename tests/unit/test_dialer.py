@@ -81,7 +81,7 @@ async def test_the_relay_races_a_slow_direct_dial_after_its_head_start() -> None
         return True  # a relay carries the link; direct dials go on
 
     async def connect(key: bytes, address: Address) -> bool:
-        await asyncio.sleep(2)  # an address that neither answers nor refuses
+        await asyncio.sleep(2)  # bounded: an address that neither answers nor refuses
         direct_done.set()
         return False
 
