@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.cli.output import fail, print_json
+from p2pchat.core.text import human_size as human
 from p2pchat.tui.sanitize import clean
 
 FINAL_STATES = ("done", "failed", "declined", "cancelled")
@@ -24,14 +25,6 @@ def parse_size(text: str) -> int:
     if found is None:
         raise ValueError(f"{text!r} is not a size (like 500K, 64M or 2G)")
     return int(float(found.group(1)) * _UNITS[found.group(2)])
-
-
-def human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 def add_file_node_options(parser: argparse.ArgumentParser) -> None:

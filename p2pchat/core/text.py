@@ -92,3 +92,12 @@ def hidden_nearby(n: int) -> str:
     """What `peers` and the chat screen say of the nearby nodes whose adverts are sealed for
     networks we are not in (their count is all anyone outside learns)."""
     return f"{counted(n, 'node')} nearby in networks you are not in (not shown)"
+
+
+def human_size(size: float) -> str:
+    """A byte count as people read it: "512 B", "1.5 MiB" (files' offers and progress)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"

@@ -52,6 +52,7 @@ from p2pchat.core.file_records import (
 from p2pchat.core.files import safe_file_name
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import Envelope
+from p2pchat.core.text import human_size
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
@@ -71,15 +72,6 @@ RETRY_SOURCES_EVERY = 2.0  # seconds before members that answered "not here" are
 _ANSWER_STATE = {ANSWER_DECLINED: "declined", ANSWER_CANCELLED: "cancelled",
                  ANSWER_DONE: "done", ANSWER_FAILED: "failed"}
 _STATE_ANSWER = {v: k for k, v in _ANSWER_STATE.items()}
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 class Files:
@@ -178,7 +170,7 @@ class Files:
         if conv is not None:
             await self._post_group(who, [encode_file_body(
                 FileOffer(t.id, t.name, t.size, t.root),
-                f"sent a file: {t.name} ({_human(t.size)})") for t in files])
+                f"sent a file: {t.name} ({human_size(t.size)})") for t in files])
         else:
             await self._outbox.durable()
             link = self._live_link(peer)

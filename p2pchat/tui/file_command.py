@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 
+from p2pchat.core.text import human_size as human
 from p2pchat.tui.backend import BackendError, ChatBackend
-from p2pchat.tui.files import human, line, parse_file
+from p2pchat.tui.files import line, parse_file
 from p2pchat.tui.state import ChatState
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from p2pchat.core.text import human_size as human
 from p2pchat.tui.sanitize import clean
 
 MAX_TRANSFERS = 500  # kept for the screen; the oldest finished ones give way
@@ -34,14 +35,6 @@ class Transfer:
     received: int = 0
     path: str = ""
     error: str = ""
-
-
-def human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 def _int(value: Any) -> int:
