@@ -543,6 +543,14 @@ class ChatApp:
                 self.state.clear_notices()
             self.redraw()
 
+        # Esc then "/" read together (tmux's escape-time, or a quick typist) is not Alt+/,
+        # which has no use here: it is Esc, then the "/" that starts a command, whatever the
+        # timing.
+        @keys.add("escape", "/", filter=~confirming)
+        def _clear_then_command(event: KeyPressEvent) -> None:
+            _clear(event)
+            self.input.buffer.insert_text("/")
+
         return keys
 
     def submit(self) -> None:

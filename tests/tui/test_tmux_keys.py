@@ -134,3 +134,25 @@ def test_esc_then_a_command_at_typing_speed_runs_the_command(
     if exited(exit_file) is None:
         terminal.keys("y")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+
+
+def test_esc_and_slash_in_one_write_is_esc_then_a_command(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """tmux (its escape-time) and a quick typist deliver Esc and "/" together: still Esc, then
+    a command, never Alt+/ eating the "/" so that "/help" leaves as the message "help"."""
+    alice, bob = pair
+    exit_file = tmp_path / "exit"
+    terminal.start(chat_argv(alice.home), exit_file)
+    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    terminal.literal("\x1b/help")  # ONE write
+    terminal.keys("Enter")
+    terminal.wait_screen(lambda s: "Help (Esc to close)" in header(s), "the help page")
+    terminal.literal("\x1b/id")  # closes the page, then runs /id
+    terminal.keys("Enter")
+    screen = terminal.wait_screen(lambda s: "your fingerprint, for friends" in s, "/id run")
+    assert "bob · online" in header(screen)
+    assert sent_by_alice(alice) == []
+    assert bob.log_json("alice") == []
+    terminal.keys("C-c")
+    assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
