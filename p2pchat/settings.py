@@ -30,6 +30,23 @@ def _addrs(values: list[str]) -> list[str]:
     return [format_addr(parse_addr(v)) for v in values]
 
 
+def _interfaces(values: list[str]) -> list[str]:
+    """What --mdns-interface takes: an interface's IP address, no port (Discovery's rule)."""
+    import ipaddress
+
+    out = []
+    for value in values:
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an interface's IP address (as"
+                             " --mdns-interface: 192.168.1.20, no port)") from None
+        if address.is_unspecified or address.is_multicast:
+            raise ValueError(f"{value!r} is not an interface's address")
+        out.append(str(address))
+    return out
+
+
 def _relays(values: list[str]) -> list[str]:
     from p2pchat.net.relay_client import parse_relay
 
@@ -55,7 +72,8 @@ KEYS: dict[str, tuple[str, Callable[[list[str]], Any]]] = {
     "listen": ("addresses to accept links on, as --listen", _addrs),
     "relay": ("relays to attach to, as --relay", _relays),
     "mdns": ("on or off: look for people on the local network (--no-mdns is off)", _switch),
-    "mdns-interface": ("discovery only on the interfaces with these addresses", _addrs),
+    "mdns-interface": ("discovery only on the interfaces with these addresses,"
+                       " as --mdns-interface", _interfaces),
     "presence": ("public or private, as --presence", _presence),
 }
 
