@@ -378,6 +378,8 @@ class Controller:
             return
         conv = self.state.find(who)
         shown = f"{conv.name} ({conv.fingerprint[:7]})" if conv is not None else who
+        if conv is not None and conv.name.endswith(f"({conv.fingerprint[:7]})"):
+            shown = conv.name  # a request under a known name carries the suffix already
         self.ask(f"Block {shown}? No links, messages or requests from them until /unblock."
                  " y/n", lambda: self.spawn_guarded(lambda: self._block_now(target), "block"))
 
