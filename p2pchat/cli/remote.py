@@ -379,7 +379,7 @@ def cmd_nick(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"name": name})
     else:
-        now = "" if not told else f"the {told} linked now at once, "
+        now = "" if not told else f"the {told} linked now see it at once, "
         print(f"You are now {clean(name)}; {now}other contacts see it on their next link.")
     return 0
 

@@ -71,7 +71,7 @@ def test_a_new_nick_reaches_a_linked_contact_at_once(tmp_path: Path) -> None:
     try:
         mutual(alice, bob, "alice", "bob")
         said = alice.cli("nick", "Ada L", check=True).stdout
-        assert "the 1 linked now at once" in said, said
+        assert "the 1 linked now see it at once, other contacts" in said, said
 
         def their_name() -> object:
             links = bob.json("peers")["links"]
