@@ -59,7 +59,7 @@ def add_network_arguments(parser: argparse.ArgumentParser, home_option: Any) -> 
 
 
 def read_network_passphrase(name: str, passphrase_file: str | None) -> bytes:
-    """From `passphrase_file`, else $P2PCHAT_NETWORK_PASSPHRASE, else a prompt (asked twice)."""
+    """From `passphrase_file`, else $P2PCHAT_NETWORK_PASSPHRASE, else a prompt (asked once)."""
     if passphrase_file:
         try:
             lines = Path(passphrase_file).read_text(encoding="utf-8").splitlines()
@@ -70,15 +70,9 @@ def read_network_passphrase(name: str, passphrase_file: str | None) -> bytes:
     elif os.environ.get(NETWORK_PASSPHRASE_ENV):
         text = os.environ[NETWORK_PASSPHRASE_ENV]
     elif sys.stdin.isatty():
-        # A typo would silently make another network: ask twice, and again if they differ.
-        for _ in range(3):
-            text = getpass.getpass(f"Passphrase of network {name}: ")
-            if getpass.getpass(f"Passphrase of network {name}, again: ") == text:
-                break
-            print("The two differ; once more.", file=sys.stderr)
-        else:
-            raise NetworkCommandError("the two passphrases differed three times; nothing was"
-                                      " joined")
+        # Asked once: a typo is reported (the network's state becomes "refused" once the
+        # members asked refuse it), and joining again asks for it afresh.
+        text = getpass.getpass(f"Passphrase of network {name}: ")
     else:
         raise NetworkCommandError(
             f"the network passphrase is needed: run this in a terminal, set"
@@ -128,6 +122,8 @@ def _tell_node(home: Path, method: str) -> bool:
 STATE_NOTES = {
     "member": "",
     "waiting": " (waiting for a member to admit you: a node must run and see one)",
+    "refused": " (refused: the members asked refused the passphrase: wrong passphrase or name?"
+               " Not asking again until you join again with the right one)",
     "legacy": " (old scheme: its passphrase can be guessed offline; upgrade: one member runs"
               " `p2pchat network create NAME`, the others join again)",
 }

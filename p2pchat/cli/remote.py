@@ -83,6 +83,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                     " unsaved is acknowledged, and the node retries"))
     if status.get("networks"):
         print(f"networks: {clean(', '.join(status['networks']))}")
+    for name in status.get("networks_refused") or []:
+        print(clean(f"network {name}: refused (wrong passphrase or name?); not asking again"
+                    f" until you join again: p2pchat network join {name}"))
     for relay in status.get("relays", []):
         error = f" ({relay['last_error']})" if relay["last_error"] and \
             relay["state"] != "attached" else ""

@@ -30,6 +30,7 @@ TIMEOUT = 10.0  # one frame of an exchange; SPAKE2 is milliseconds a side
 MAX_ANSWERING = 8  # exchanges answered at once (each costs two Ed25519 multiplications)
 RETRY_AFTER = 30.0  # a node that did not admit us is asked again after this, doubling
 MAX_RETRY_AFTER = 3600.0
+REFUSED_AFTER = 3  # refusals (from 3 nodes, or fewer nodes asked again) that end the asking
 MAX_REMEMBERED = 256  # nodes remembered with their back-off
 LOOK_EVERY = 1.0  # how often a waiting node looks at the adverts for someone to ask
 
@@ -70,6 +71,11 @@ def _frame(kind: int, body: bytes) -> bytes:
     return encode_frame(bytes((kind,)) + body)
 
 
+class NotAdmitted(adm.AdmissionError):
+    """The member ran the exchange and did not confirm it: a wrong passphrase or name (or a
+    node not in that network: the joiner cannot tell, by design)."""
+
+
 async def ask(address: Address, name: str, passphrase: str,
               connect_timeout: float = 5.0) -> bytes:
     """Run the joiner's side with the node at `address`; the network key, or AdmissionError
@@ -88,7 +94,7 @@ async def ask(address: Address, name: str, passphrase: str,
         try:
             kind, body = await frames.next()
         except adm.AdmissionError:
-            raise adm.AdmissionError("not admitted") from None
+            raise NotAdmitted("not admitted") from None
         if kind != adm.KIND_ADMIT4:
             raise adm.AdmissionError("unexpected reply")
         return joiner.on_key(body)
@@ -111,6 +117,8 @@ class Admissions:
         self._answering = 0
         self._wake = asyncio.Event()
         self._next_try: dict[Address, tuple[float, float]] = {}  # address -> (when, pause)
+        # (network, passphrase) -> who refused it, in order
+        self._refusals: dict[tuple[str, str], list[Address]] = {}
         self.failed_guesses = 0  # exchanges answered that did not prove the passphrase
         self.admitted = 0  # joiners we admitted
 
@@ -196,6 +204,12 @@ class Admissions:
                 except Busy as exc:
                     self._remember(address, now + exc.retry_after, pause)
                     continue
+                except NotAdmitted:
+                    if self._refused_by(name, passphrase, address):
+                        return
+                    pause = min(max(pause * 2, RETRY_AFTER), MAX_RETRY_AFTER)
+                    self._remember(address, now + pause, pause)
+                    continue
                 except (adm.AdmissionError, OSError, TimeoutError) as exc:
                     pause = min(max(pause * 2, RETRY_AFTER), MAX_RETRY_AFTER)
                     self._remember(address, now + pause, pause)
@@ -204,8 +218,22 @@ class Admissions:
                     continue
                 log.info("network %s: admitted by the node at %s", name, format_addr(address))
                 self._next_try.pop(address, None)
+                self._refusals.pop((name, passphrase), None)
                 await self._networks.admitted(name, passphrase, key)
                 return
+
+    def _refused_by(self, name: str, passphrase: str, address: Address) -> bool:
+        """Count a refusal; at REFUSED_AFTER (from as many nodes, or all from the ones we hear)
+        the passphrase is taken as wrong: the network is refused and no longer asked for."""
+        refusals = self._refusals.setdefault((name, passphrase), [])
+        refusals.append(address)
+        log.info("network %s: %s refused the passphrase (%d refusal(s))", name,
+                 format_addr(address), len(refusals))
+        if len(refusals) < REFUSED_AFTER:
+            return False
+        del self._refusals[(name, passphrase)]
+        self._networks.refuse(name, passphrase)
+        return True
 
     def _remember(self, address: Address, when: float, pause: float) -> None:
         if address not in self._next_try and len(self._next_try) >= MAX_REMEMBERED:

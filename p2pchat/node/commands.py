@@ -254,6 +254,8 @@ class NodeCommands:
             "relays": self.relays.view(),
             "presence": self.config.presence,
             "networks": self.networks.names(),
+            "networks_waiting": [n for n, _ in self.networks.waiting()],
+            "networks_refused": self.networks.refused_names(),
             "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
             "pid": os.getpid(),  # what to stop: a background node has no terminal

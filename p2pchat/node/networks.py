@@ -52,6 +52,8 @@ class Networks:
         self._opened: dict[tuple[str, int], tuple[str, bytes, str | None] | None] = {}
         self._met: dict[bytes, str] = {}  # peer key -> network of its last network handshake
         self._attempts: dict[bytes, int] = {}  # dials to keys of unknown network (psk_for)
+        # (name, passphrase) the members we heard refused: not asked again until joined again
+        self._refused: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------ state
 
@@ -91,7 +93,21 @@ class Networks:
 
     def waiting(self) -> list[tuple[str, str]]:
         """(name, passphrase) of every network joined but not admitted to yet."""
-        return [(n.name, n.passphrase) for n in self._all if n.pending]
+        return [(n.name, n.passphrase) for n in self._all
+                if n.pending and (n.name, n.passphrase) not in self._refused]
+
+    def refused_names(self) -> list[str]:
+        """Networks waiting with a passphrase the members we heard refused (node/admission.py):
+        a wrong passphrase or name. Asked again after the user joins again."""
+        return [n.name for n in self._all if n.pending and (n.name, n.passphrase) in self._refused]
+
+    def refuse(self, name: str, passphrase: str) -> None:
+        """The members we asked all refused this passphrase: stop asking, and say so."""
+        if len(self._refused) < 64:  # bounded: one per waiting network at most, in practice
+            self._refused.add((name, passphrase))
+        log.warning("network %s: the members asked refused the passphrase (wrong passphrase or"
+                    " name?); not asking again until it is joined again", name)
+        self._on_change()
 
     def admission_secret(self, network_id: bytes) -> tuple[str, str, bytes] | None:
         """(name, passphrase, key) of the network whose admission id is `network_id`, if we
@@ -209,6 +225,7 @@ class Networks:
         except net.NetworkError as exc:
             raise CommandError("bad_network", str(exc)) from None
         network = stored.Network(name, b"", passphrase)
+        self._refused.discard((name, passphrase))  # joined again: ask again
         return await self._change(lambda now: stored.joined(now, network), "bad_network",
                                   "joined (waiting for a member to admit us)", name)
 
@@ -251,7 +268,7 @@ class Networks:
     def view(self) -> dict[str, Any]:
         """`networks`: those we are in; `waiting`: joined, not admitted yet; `legacy`: joined
         under the old, offline-guessable scheme (docs/protocol.md 10.8)."""
-        return networks_view(self._all)
+        return networks_view(self._all, self.refused_names())
 
     def peer_view(self, key: bytes) -> dict[str, Any]:
         name = self._met.get(key)
@@ -266,14 +283,17 @@ def member_view(member: tuple[str, bytes, str | None], addresses: list[str],
             "network": network_name}
 
 
-def networks_view(networks: list[stored.Network]) -> dict[str, Any]:
+def networks_view(networks: list[stored.Network],
+                  refused: list[str] | None = None) -> dict[str, Any]:
     """What `network list` shows, from the node or from the file alike: `networks`, those we are
     in; `waiting`, joined but not admitted yet; `legacy`, joined under the old, offline-guessable
-    scheme (docs/protocol.md 10.8); each one's state; and the check code of each network whose
+    scheme (docs/protocol.md 10.8); each one's state ("refused": the members asked refused its
+    passphrase, `refused` as the node knows it); and the check code of each network whose
     key we hold (10.1)."""
     return {"networks": [n.name for n in networks if not n.pending],
             "waiting": [n.name for n in networks if n.pending],
             "legacy": [n.name for n in networks if n.legacy],
-            "states": {n.name: n.state for n in networks},
+            "states": {n.name: "refused" if n.name in (refused or []) else n.state
+                       for n in networks},
             "check_codes": {n.name: net.check_code(n.key) for n in networks
                             if len(n.key) == net.KEY_LEN}}

@@ -442,7 +442,9 @@ class Node(NodeCommands):
                 met = self.networks.network_of(key)
                 if link.peer.stranger and met is not None and met not in self.networks.names():
                     link.close("left the network")
-        self.events.emit({"type": "networks_changed", "networks": self.networks.names()})
+        self.events.emit({"type": "networks_changed", "networks": self.networks.names(),
+                          "waiting": [n for n, _ in self.networks.waiting()],
+                          "refused": self.networks.refused_names()})
 
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()

@@ -569,12 +569,17 @@ class Controller:
         names = ", ".join(f"{clean(n)} (check code {clean(codes.get(n))})" if codes.get(n)
                           else clean(n) for n in result.get("networks") or []) or "none"
         waiting = [clean(n) for n in result.get("waiting") or []]
-        self.state.notice("info", f"networks: {names}"
-                          + (f"; waiting to be admitted: {', '.join(waiting)}" if waiting else ""))
+        said = f"networks: {names}" + (f"; waiting to be admitted: {', '.join(waiting)}"
+                                       if waiting else "")
         if command.action == "join" and command.name in (result.get("waiting") or []):
-            self.state.notice("info", f"{clean(command.name)}: a member's running node nearby"
-                                      " admits you; if none does, check the passphrase")
-        elif command.action == "join" and codes.get(command.name):
+            # Keyed: "admitted to" or "refused" replaces it when the node knows.
+            key = f"admission:{clean(command.name)}"
+            self.state.drop_notices(key=key)
+            self.state.notice("info", f"{said} (a member's running node nearby admits you)",
+                              key=key)
+        else:
+            self.state.notice("info", said)
+        if command.action == "join" and codes.get(command.name):
             self.state.notice("info", "every member sees the same check code; a different one"
                                       " means another network of the same name")
         self.state.set_status(await self.backend.status())

@@ -91,6 +91,8 @@ class ChatState:
         self.mdns = False
         self.presence = ""
         self.networks: list[str] = []
+        self.networks_waiting: list[str] = []  # asking members to admit us
+        self.networks_refused: list[str] = []  # the members asked refused the passphrase
         self.connected = True
         self.conversations: dict[str, Conversation] = {}
         self.selected: str | None = None
@@ -126,6 +128,8 @@ class ChatState:
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
         self.networks = [clean(n) for n in status.get("networks") or []]
+        self.networks_waiting = [clean(n) for n in status.get("networks_waiting") or []]
+        self.networks_refused = [clean(n) for n in status.get("networks_refused") or []]
         pid = status.get("pid")
         self.node_pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else None
         self.listen = [clean(a) for a in status.get("listen") or []][:16]
@@ -346,6 +350,7 @@ class ChatState:
                 self.notice("request" if kind == "file_offer" else "info", told)
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
+            self._admission_news(event)
         elif kind == "peer_renamed":
             name, theirs = clean(event.get("name")), clean(event.get("their_name"))
             self.notice("info", f"{name} now calls themself {theirs!r}"
@@ -354,6 +359,25 @@ class ChatState:
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")
         return refresh
+
+    def _admission_news(self, event: dict[str, Any]) -> None:
+        """A network we waited for: admitted, or refused (its passphrase, most likely)."""
+        joined = [clean(n) for n in event.get("networks") or []]
+        refused = [clean(n) for n in event.get("refused") or []]
+        for name in joined:
+            if name in self.networks_waiting or name in self.networks_refused:
+                self.drop_notices(key=f"admission:{name}")
+                self.notice("info", f"admitted to {name}", key=f"admission:{name}")
+        for name in refused:
+            if name not in self.networks_refused:
+                self.drop_notices(key=f"admission:{name}")
+                self.notice("warning", f"{name}: the members asked refused your passphrase"
+                                       " (wrong passphrase or name?). Not asking again: type"
+                                       f" /network join {name} PASSPHRASE to try another",
+                            key=f"admission:{name}")
+        self.networks = joined
+        self.networks_waiting = [clean(n) for n in event.get("waiting") or []]
+        self.networks_refused = refused
 
     def _add_message(self, conv: Conversation, event: dict[str, Any], *,
                      count_unread: bool, system: bool = False) -> None:
