@@ -276,6 +276,10 @@ class Trust:
         name = _valid_name(name)
         parsed = _parsed_addrs(addrs or [])
         db = self._store()
+        blocked = db.contacts.get(key)
+        if blocked is not None and blocked.state == "blocked":  # adding never unblocks
+            raise CommandError("blocked", f"you blocked this key (as {blocked.name}): unblock"
+                                          " it first")
         same_name = db.contacts.by_name(name)
         if same_name is not None and same_name.key != key:
             raise CommandError("name_taken", f"you already have a contact named {name!r}")

@@ -24,3 +24,29 @@ def test_the_mdns_interface_setting_takes_what_the_flag_takes(tmp_path: Path) ->
     assert "no port" in failed.stderr
     assert json.loads(run(home, "settings", "--json").stdout) == {
         "mdns-interface": ["127.0.0.1"]}
+
+
+def _stranger(tmp_path: Path, name: str) -> str:
+    """The fingerprint of a new identity (no node runs for it)."""
+    from tests.cli import run_json
+
+    home = tmp_path / name
+    run(home, "init", "--name", name, "--no-passphrase", check=True)
+    return str(run_json(home, "id")["fingerprint"])
+
+
+def test_adding_a_blocked_key_is_refused_not_an_unblock(tmp_path: Path) -> None:
+    from tests.nodes import NodeProcess
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    try:
+        dave = _stranger(tmp_path, "dave")
+        alice.cli("contacts", "add", dave, "--name", "dave", check=True)
+        alice.cli("contacts", "block", "dave", check=True)
+        again = alice.cli("contacts", "add", dave, "--name", "dave2")
+        assert_clean_failure(again)
+        assert "you blocked this key (as dave): unblock it first" in again.stderr, again.stderr
+        assert [(c["name"], c["state"]) for c in alice.json("contacts", "list")] == [
+            ("dave", "blocked")]
+    finally:
+        alice.close()
