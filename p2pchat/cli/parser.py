@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     accept.add_argument("who", help="their name or fingerprint")
     accept.add_argument("--name", help="rename them as you accept")
     block = action("block", "refuse all links and requests from someone")
-    block.add_argument("who", help="their name or fingerprint")
+    block.add_argument("who", help="their name or fingerprint (a fingerprint blocks a key"
+                       " you hold nothing of, such as a removed contact's)")
     remove = action("remove", "forget a contact (your history is kept; they may ask again:"
                     " block refuses them for good)")
     remove.add_argument("who", help="their name or fingerprint")

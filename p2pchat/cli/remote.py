@@ -164,7 +164,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         name = clean(result["name"])
         print(f"Removed {name}; your history is kept ('p2pchat log {result['removed']}'"
               f" shows it). They can ask to connect again;"
-              f" 'p2pchat contacts block {shlex.quote(name)}' refuses them for good.")
+              f" 'p2pchat contacts block {result['removed']}' refuses them for good.")
     else:
         _print_contacts([result])
         if action == "addr":

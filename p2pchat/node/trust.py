@@ -329,13 +329,33 @@ class Trust:
         self._links.dialer.want(key)
 
     async def block_contact(self, who: str) -> dict[str, Any]:
-        contact = self.contact_for(who, states=("contact", "request", "blocked"))
+        try:
+            contact = self.contact_for(who, states=("contact", "request", "blocked"))
+        except CommandError:
+            contact = self._block_unknown(who)  # a removed contact, by fingerprint
         self._store().contacts.set_state(contact.key, "blocked")
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "blocked")
         return self._views.contact(self.contact_for(fingerprint(contact.key), ("blocked",)))
+
+    def _block_unknown(self, who: str) -> Contact:
+        """A key we hold nothing of (a removed contact's), kept as blocked under its short
+        fingerprint: it is refused from now on. Anything but a fingerprint: unknown."""
+        try:
+            key = parse_fingerprint(who)
+        except FingerprintError:
+            raise CommandError("unknown_contact", f"no contact named {who!r}: see 'p2pchat"
+                                                  " contacts list'") from None
+        if key == self._key:
+            raise CommandError("bad_fingerprint", "that is your own fingerprint")
+        db = self._store()
+        name = short_fingerprint(key)
+        if db.contacts.by_name(name) is not None:
+            name = fingerprint(key)
+        db.contacts.add(key, name, "blocked")
+        return self.contact_for(fingerprint(key), states=("blocked",))
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
         contact = self.contact_for(who, states=("contact", "request", "blocked"))

@@ -369,7 +369,8 @@ class Controller:
             await self.switch_to(conv)
 
     async def cmd_block(self, who: str) -> None:
-        if self.state.find(who) is None and not await self._node_knows(who):
+        if self.state.find(who) is None and not _is_fingerprint(who) \
+                and not await self._node_knows(who):
             raise BackendError("unknown_contact", f"no contact named {who!r}: /contacts"
                                                   " lists them")
         target = self._known(who)
@@ -406,9 +407,9 @@ class Controller:
         result = await self.backend.remove(self._known(who))
         self.state.forget(str(result.get("removed")))
         name = result.get("name")
-        self.state.notice("info", f"removed {name}; they can ask again: /block {name} refuses"
-                                  " them for good. The history is kept: p2pchat log"
-                                  f" {result.get('removed')}")
+        self.state.notice("info", f"removed {name}; the history is kept: p2pchat log"
+                                  f" {result.get('removed')}\nThey can ask again: /block"
+                                  f" {result.get('removed')} refuses them for good")
         await self._load_current()
 
     async def cmd_rename(self, rest: str) -> None:
@@ -772,3 +773,13 @@ def _hidden_nearby(peers: dict[str, Any]) -> list[str]:
     hidden = peers.get("nearby_hidden")
     return [hidden_nearby(hidden)] if isinstance(hidden, int) and hidden > 0 else []
 
+
+def _is_fingerprint(text: str) -> bool:
+    """A whole fingerprint: /block takes one of a key no longer held (a removed contact)."""
+    from p2pchat.core.identity import FingerprintError, parse_fingerprint
+
+    try:
+        parse_fingerprint(text)
+    except FingerprintError:
+        return False
+    return True

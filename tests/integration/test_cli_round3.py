@@ -50,3 +50,22 @@ def test_adding_a_blocked_key_is_refused_not_an_unblock(tmp_path: Path) -> None:
             ("dave", "blocked")]
     finally:
         alice.close()
+
+
+def test_the_block_hint_after_a_removal_works_when_pasted(tmp_path: Path) -> None:
+    import shlex
+
+    from tests.nodes import NodeProcess
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    try:
+        dave = _stranger(tmp_path, "dave")
+        alice.cli("contacts", "add", dave, "--name", "dave", check=True)
+        said = alice.cli("contacts", "remove", "dave", check=True).stdout
+        hint = said.split("'p2pchat contacts block ")[1].split("'")[0]
+        assert hint == dave, said
+        alice.cli(*shlex.split(f"contacts block {hint}"), check=True)
+        assert [(c["fingerprint"], c["state"]) for c in alice.json("contacts", "list")] == [
+            (dave, "blocked")]
+    finally:
+        alice.close()

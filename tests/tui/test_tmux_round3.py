@@ -1,0 +1,60 @@
+"""The chat screen in a real terminal (tmux): what a newcomer's third trial hit (issue 23)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.nodes import NodeProcess, wait_for
+from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited, header, mutual
+
+pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
+              pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    term = Terminal()
+    yield term
+    term.close()
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        yield alice, bob
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_the_block_hint_after_remove_is_a_command_that_works(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    alice, bob = pair
+    exit_file = tmp_path / "exit"
+    terminal.start(chat_argv(alice.home), exit_file)
+    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    bob.close()  # away, as the newcomer's dave was: no new request to answer by name
+    terminal.wait_screen(lambda s: "bob · offline" in header(s),
+                         "bob gone")
+    terminal.line("/remove bob")
+    screen = terminal.wait_screen(lambda s: "refuses them for good" in s, "the hint")
+    # The notice rows right of the conversation list, joined back into one line.
+    flat = " ".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())
+    assert "They can ask again: " in flat, screen
+    hint = flat.split("They can ask again: ")[1].split(" refuses")[0]
+    assert hint == f"/block {bob.fingerprint}", hint
+    terminal.line(hint)
+    terminal.wait_screen(lambda s: "y/n" in s, "the question")
+    terminal.keys("y")
+    terminal.wait_screen(lambda s: "blocked " in s, "the block said")
+    assert [(c["fingerprint"], c["state"]) for c in alice.json("contacts", "list")] == [
+        (bob.fingerprint, "blocked")]
+    terminal.keys("C-c")
+    assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
