@@ -68,7 +68,20 @@ class Views:
             "addrs": list(contact.addrs),
             "online": self._is_linked(contact.key),
             "verified": self._is_verified(contact.key),
+            **self._namesake(contact),
         }
+
+    def _namesake(self, contact: Contact) -> dict[str, Any]:
+        """A request under a contact's name (the node named it "NAME (SHORT)"): whose, and
+        whether that one is verified, kept across restarts as the request is."""
+        suffix = f" ({short_fingerprint(contact.key)})"
+        if contact.state != "request" or not contact.name.endswith(suffix):
+            return {}
+        namesake = self._store().contacts.by_name(contact.name[:-len(suffix)])
+        if namesake is None or namesake.key == contact.key:
+            return {}
+        return {"same_name_as": fingerprint(namesake.key),
+                "same_name_verified": self._is_verified(namesake.key)}
 
     def message(self, env: Envelope, *, own: bool, status: str | None,
                 stored_hash: bytes | None = None, readable: bool = True,

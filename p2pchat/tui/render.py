@@ -195,6 +195,12 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
         note = f' ("{conv.note}")' if conv.note else ""
         rows = wrap([("class:notice.request", f"{conv.name} asks to connect{note}.")], width)
         rows += wrap([("", f"Fingerprint: {conv.fingerprint}")], width, 13)
+        if conv.impostor_of:  # shown as long as the request is, restarts included
+            rows += wrap([("class:notice.warning",
+                           f"WARNING: a NEW KEY under the name of {conv.impostor_of}, whom you"
+                           f" VERIFIED. Its safety number is different: it may not be"
+                           f" {conv.impostor_of}. Compare in person (/verify {conv.name})"
+                           " before you accept.")], width)
         rows += wrap([("class:notice.request",
                        f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
                        f" /verify {conv.name} to check who it is.")], width)

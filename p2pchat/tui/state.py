@@ -51,6 +51,7 @@ class Conversation:
     read_marked: str = ""  # the newest id the node was told we read
     relay: str = ""  # the relay our link to them goes through; "" for a direct link
     verified: bool = False  # safety numbers compared in person (the node keeps it)
+    impostor_of: str = ""  # a request: the VERIFIED contact whose name it asks under
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -179,6 +180,9 @@ class ChatState:
         conv.state = clean(contact.get("state")) or "contact"
         conv.note = clean(contact.get("note"))
         conv.verified = contact.get("verified") is True
+        namesake = self.conversations.get(clean(contact.get("same_name_as")))
+        conv.impostor_of = namesake.name if namesake is not None and conv.state == "request" \
+            and (contact.get("same_name_verified") is True or namesake.verified) else ""
         conv.online = self._linked.get(fp, bool(contact.get("online")))
         self._ensure_selection()
         return conv
@@ -285,7 +289,9 @@ class ChatState:
             fp = clean(event.get("fingerprint"))
             name = clean(event.get("name")) or fp[:7]
             self.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
-                                 "note": event.get("note") or "", "online": False})
+                                 "note": event.get("note") or "", "online": False,
+                                 "same_name_as": event.get("same_name_as"),
+                                 "same_name_verified": event.get("same_name_verified")})
             note = clean(event.get("note"))
             self.notice("request", f"{name} ({fp[:7]}) asks to connect"
                                    f"{': ' + note if note else ''} (/accept {name},"

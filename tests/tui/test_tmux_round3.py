@@ -58,3 +58,30 @@ def test_the_block_hint_after_remove_is_a_command_that_works(
         (bob.fingerprint, "blocked")]
     terminal.keys("C-c")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+
+
+def test_the_impostor_warning_stays_on_the_request_across_a_restart(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """The warning was only a notice from the request's event: a screen (or node) started
+    later showed a plain request. The request page itself carries it now."""
+    alice, _bob = pair
+    impostor = NodeProcess(tmp_path / "impostor", "bob").start()
+    try:
+        alice.cli("contacts", "verify", "bob", check=True)
+        impostor.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr",
+                     alice.addr, check=True)
+        wait_for(lambda: any(c["state"] == "request" for c in alice.json("contacts", "list")),
+                 20, "the request")
+        exit_file = tmp_path / "exit"
+        terminal.start(chat_argv(alice.home), exit_file)  # a screen that never saw the event
+        terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+        terminal.wait_screen(lambda s: "1 ? bob (" in s, "the request listed first")
+        terminal.keys("M-1")
+        screen = terminal.wait_screen(lambda s: "asks to connect" in header(s), "the request")
+        flat = " ".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())
+        assert "WARNING: a NEW KEY under the name of bob, whom you VERIFIED" in flat, screen
+        terminal.keys("C-c")
+        assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+    finally:
+        impostor.close()
