@@ -259,6 +259,7 @@ class NodeCommands:
             "requests_dropped": self.trust.requests_dropped,
             "version": __version__,
             "pid": os.getpid(),  # what to stop: a background node has no terminal
+            "in_chat_screen": self.config.in_chat_screen,
             **self.health.view(),
         }
 

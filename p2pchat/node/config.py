@@ -47,6 +47,9 @@ class NodeConfig:
     # Listen on last time's port (kept in the home) where the port is not fixed, so a typed
     # address keeps working; never with private presence or a network (ports rotate there).
     keep_port: bool = False
+    # The node runs inside a chat screen's process (`status` says so: another screen that
+    # attaches to it tells its user that screen runs it, not a background node).
+    in_chat_screen: bool = False
     # Files (node/files.py): where received files go (None: the home's "downloads" folder), and
     # the largest file from a contact saved without asking.
     downloads: Path | None = None

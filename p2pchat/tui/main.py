@@ -159,7 +159,12 @@ async def _attached(home: Path, typed_options: list[str] | None = None) -> None:
         await _run_app(app, None)
     finally:
         await backend.close()
-    if app.state.connected:
+    if app.state.connected and app.state.node_in_chat_screen:
+        pid = app.state.node_pid
+        print(f"Another chat screen{f' (pid {pid})' if pid else ''} runs your node: you stay"
+              " online while it is open, and quitting it decides whether the node stays.",
+              file=sys.stderr)
+    elif app.state.connected:
         pid = app.state.node_pid
         stop = f"'kill {pid}' stops it" if pid else "stopping its process stops it"
         print(f"Your node is still running in the background{f' (pid {pid})' if pid else ''}:"
@@ -176,7 +181,8 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
     logger.setLevel(logging.WARNING)
     logger.propagate = False  # nothing may write to the terminal under the UI
     # mDNS starts once the screen is up: it is most of the start-up time.
-    node = Node(home, stored.identity, stored.name, dataclasses.replace(config, mdns=False))
+    node = Node(home, stored.identity, stored.name,
+                dataclasses.replace(config, mdns=False, in_chat_screen=True))
     control = ControlServer(node)
     app = ChatApp(NodeBackend(node))
     app.state.starting = True

@@ -400,7 +400,8 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
         network = ("visible on this network", "visible")
     warn = " node stopped: reconnecting... " if not state.connected else ""
     unread = f"{state.unread_total} unread" if state.unread_total else ""
-    background = "node in background" if state.mode == "attached" else ""
+    background = ("node in another chat screen" if state.node_in_chat_screen else
+                  "node in background") if state.mode == "attached" else ""
     candidates = (
         [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[0], unread, background],
         [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[1], unread],

@@ -105,6 +105,7 @@ class ChatState:
         self.starting = False  # the node is still starting behind the first screen
         self.discovering = False  # mDNS is starting behind the screen
         self.node_pid: int | None = None
+        self.node_in_chat_screen = False  # the node runs inside another chat screen
         self._lines = 0  # lines added by the screen (add_line), for their ids
         self.search_term = ""  # what /search found is marked in the conversations (Esc ends)
         self.found: list[tuple[str, str]] = []  # (conversation, message id) of each result
@@ -133,6 +134,7 @@ class ChatState:
         self.networks_refused = [clean(n) for n in status.get("networks_refused") or []]
         pid = status.get("pid")
         self.node_pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else None
+        self.node_in_chat_screen = status.get("in_chat_screen") is True
         self.listen = [clean(a) for a in status.get("listen") or []][:16]
         self.relays = [r for r in status.get("relays") or [] if isinstance(r, dict)][:16]
 

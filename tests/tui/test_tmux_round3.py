@@ -85,3 +85,28 @@ def test_the_impostor_warning_stays_on_the_request_across_a_restart(
         assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
     finally:
         impostor.close()
+
+
+def test_a_second_screen_says_the_first_one_runs_the_node(tmp_path: Path) -> None:
+    from tests.cli import run, run_json
+
+    home = tmp_path / "alice"
+    run(home, "init", "--name", "alice", "--no-passphrase", check=True)
+    first, second = Terminal(), Terminal()
+    try:
+        first.start(chat_argv(home, "--listen", "127.0.0.1:0"), tmp_path / "exit1")
+        first.wait_screen(lambda s: "alice" in s and ">" in s, "the first screen")
+        status = wait_for(lambda: (p := run(home, "status", "--json")).returncode == 0
+                          and p, 20, "the node in the first screen")
+        screen_pid = run_json(home, "status")["pid"]
+        assert status
+        second.start(chat_argv(home), tmp_path / "exit2")
+        second.wait_screen(lambda s: "node in another chat screen" in s, "the second screen")
+        second.keys("C-c")
+        assert wait_for(lambda: exited(tmp_path / "exit2"), 20, "the second to exit") == "0"
+        said = (tmp_path / "exit2.err").read_text()
+        assert f"Another chat screen (pid {screen_pid}) runs your node" in said, said
+        assert "kill" not in said and "in the background" not in said
+    finally:
+        first.close()
+        second.close()
