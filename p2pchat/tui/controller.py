@@ -632,7 +632,8 @@ class Controller:
             for member in await self.backend.group_members(conv.fingerprint):
                 marks = " (owner)" * bool(member.get("owner")) + " (you)" * bool(member.get("you"))
                 online = "online" if member.get("online") else "offline"
-                lines.append(f"  {member.get('name')}{marks}: {online}")
+                shown = self.state.me.name if member.get("you") else member.get("name")
+                lines.append(f"  {shown}{marks}: {online}")  # yours as it is now, after /nick
             title = f"Members of {conv.name}"
             if conv.state in ("removed", "left"):  # no news reaches us any more: say so
                 how = "you were removed" if conv.state == "removed" else "you left"

@@ -124,8 +124,14 @@ class ChatState:
     # ------------------------------------------------------------ loading
 
     def set_status(self, status: dict[str, Any]) -> None:
+        before = self.me.name
         self.me = Me(clean(status.get("name")), clean(status.get("fingerprint")),
                      clean(status.get("public_key")))
+        if before and self.me.name and self.me.name != before:  # /nick: our past messages too
+            for conv in self.conversations.values():
+                for message in conv.messages:
+                    if message.own:
+                        message.author_name = self.me.name
         self.links = int(status.get("links") or 0)
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))

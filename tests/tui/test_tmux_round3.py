@@ -110,3 +110,29 @@ def test_a_second_screen_says_the_first_one_runs_the_node(tmp_path: Path) -> Non
     finally:
         first.close()
         second.close()
+
+
+def test_a_nick_renames_your_past_messages_and_your_group_membership_on_screen(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    alice, _bob = pair
+    exit_file = tmp_path / "exit"
+    terminal.start(chat_argv(alice.home), exit_file)
+    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    terminal.line("hello bob")
+    terminal.wait_screen(lambda s: "alice: hello bob" in s, "the message")
+    terminal.line("/group create club")
+    terminal.wait_screen(lambda s: "club" in header(s), "the group open")
+    terminal.line("/nick Ada")
+    terminal.wait_screen(lambda s: "you are now Ada" in s, "the nick")
+    terminal.line("/group members")
+    screen = terminal.wait_screen(lambda s: "Members of club" in s, "the members")
+    assert "Ada (owner) (you)" in screen, screen
+    assert "alice (owner)" not in screen
+    terminal.keys("Escape")
+    terminal.keys("M-1")
+    screen = terminal.wait_screen(lambda s: "hello bob" in s and "bob · online" in header(s),
+                                  "back to bob")
+    assert "Ada: hello bob" in screen and "alice: hello bob" not in screen, screen
+    terminal.keys("C-c")
+    assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
