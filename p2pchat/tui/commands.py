@@ -335,10 +335,13 @@ def split_message(text: str, limit: int) -> list[str]:
         room = rest.encode("utf-8", "surrogatepass")[:limit - 1]
         cut = len(room.decode("utf-8", "ignore"))  # whole characters only
         window = rest[:cut]
-        at = max(window.rfind("\n"), window.rfind(" ")) + 1
+        at = window.rfind("\n") + 1  # a line end first: a pasted line stays whole
+        line_end = at > cut // 2
+        if not line_end:
+            at = window.rfind(" ") + 1
         if at <= cut // 2:
             at = cut  # no break near the end: cut the word
-        parts.append(rest[:at])
+        parts.append(rest[:at - 1] if line_end else rest[:at])  # the line end is the break
         rest = rest[at:]
     parts.append(rest)
     return ["/" + part if part.startswith("/") else part for part in parts if part.strip()]

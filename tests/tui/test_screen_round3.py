@@ -24,3 +24,16 @@ async def test_the_block_question_names_a_suffixed_request_once() -> None:
         assert f"Block {suffixed}?" in chat.confirm[0], chat.confirm[0]
         keys.send_text("n")
         await until(lambda: chat.confirm is None, 10, "the answer")
+
+
+def test_a_long_paste_is_split_at_line_ends() -> None:
+    from p2pchat.core.messages import MAX_TEXT_BYTES
+    from p2pchat.tui.commands import split_message
+
+    lines = [f"line {i:04} " + "word " * 18 for i in range(200)]  # ~100 bytes a line
+    pasted = "\n".join(lines)
+    parts = split_message(pasted, MAX_TEXT_BYTES)
+    assert len(parts) == 2
+    assert all(len(p.encode()) <= MAX_TEXT_BYTES for p in parts)
+    # Every line arrives whole, in order, in one part or the other.
+    assert [line for part in parts for line in part.split("\n")] == lines
