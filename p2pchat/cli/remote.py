@@ -256,8 +256,16 @@ def cmd_log(args: argparse.Namespace) -> int:
         else:
             status = f"  ({clean(m['status'])})" if m.get("status") else ""
             when = clean(m["sent_at"])[:19].replace("T", " ")
-            print(f"{when}  {clean(m['author_name'])}: {peer_lines(m['text'])}{status}")
+            print(f"{when}  {_said(m)}{status}")
     return 0
+
+
+def _said(m: dict[str, Any]) -> str:
+    """Who said what, as the chat screen shows it: "/me waves" is the action "* NAME waves"."""
+    text = str(m["text"])
+    if text.startswith("/me ") and text[4:].strip():
+        return f"* {clean(m['author_name'])} {peer_lines(text[4:])}"
+    return f"{clean(m['author_name'])}: {peer_lines(text)}"
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -273,7 +281,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             print_json(m)
         else:
             when = clean(m["sent_at"])[:19].replace("T", " ")
-            print(f"{when}  {clean(m['author_name'])}: {peer_lines(m['text'])}")
+            print(f"{when}  {_said(m)}")
     return 0
 
 

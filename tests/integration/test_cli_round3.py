@@ -69,3 +69,23 @@ def test_the_block_hint_after_a_removal_works_when_pasted(tmp_path: Path) -> Non
             (dave, "blocked")]
     finally:
         alice.close()
+
+
+def test_log_shows_an_action_as_the_chat_screen_does(tmp_path: Path) -> None:
+    from tests.nodes import NodeProcess
+    from tests.tui.test_tmux import mutual
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        alice.cli("send", "bob", "/me waves", check=True)  # what /me sends
+        alice.cli("send", "bob", "plain words", check=True)
+        shown = alice.cli("log", "bob", check=True).stdout
+        assert "* alice waves" in shown and "/me" not in shown, shown
+        assert "alice: plain words" in shown
+        found = alice.cli("search", "bob", "waves", check=True).stdout
+        assert "* alice waves" in found, found
+    finally:
+        alice.close()
+        bob.close()
