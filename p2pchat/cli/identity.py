@@ -146,11 +146,26 @@ def public_identity(home: Path) -> Any:
     return keystore.read_header(home)
 
 
+def _reachable(home: Path) -> list[str] | None:
+    """Where the running node can be reached, as the chat's /id says; None: no node runs."""
+    from p2pchat.control_client import ControlClient, ControlError
+    from p2pchat.tui.reach import local_addresses, reachable
+
+    try:
+        with ControlClient(home, timeout=5.0) as client:
+            status = client.call("status")
+    except (ControlError, OSError):
+        return None
+    listen = status.get("listen") if isinstance(status, dict) else None
+    return reachable([str(a) for a in listen or []], local_addresses())
+
+
 def cmd_id(args: argparse.Namespace) -> int:
     from p2pchat.core.identity import fingerprint
 
     header = public_identity(args.home)
     shown = fingerprint(header.public_key)
+    addrs = _reachable(args.home)
     if args.json:
         print_json({
             "name": header.name,
@@ -158,10 +173,14 @@ def cmd_id(args: argparse.Namespace) -> int:
             "public_key": header.public_key.hex(),
             "passphrase_protected": header.sealed,
             "home": str(args.home),
+            **({"reachable": addrs} if addrs is not None else {}),
         })
         return 0
     print(f"Name:        {header.name}")
     print(f"Fingerprint: {shown}")
+    if addrs:
+        print(f"Reachable:   {', '.join(addrs[:4])} (for 'contacts add --addr' where discovery"
+              " does not find you)")
     if not header.sealed:
         print("Note:        this identity is stored without a passphrase")
     if args.qr:

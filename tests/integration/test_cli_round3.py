@@ -89,3 +89,18 @@ def test_log_shows_an_action_as_the_chat_screen_does(tmp_path: Path) -> None:
     finally:
         alice.close()
         bob.close()
+
+
+def test_id_shows_the_reachable_address_while_a_node_runs(tmp_path: Path) -> None:
+    from tests.cli import run_json
+    from tests.nodes import NodeProcess
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    try:
+        shown = alice.cli("id", check=True).stdout
+        assert f"Reachable:   {alice.addr}" in shown, shown
+        assert run_json(alice.home, "id")["reachable"] == [alice.addr]
+    finally:
+        alice.close()
+    stopped = run(alice.home, "id", check=True).stdout
+    assert "Reachable" not in stopped
