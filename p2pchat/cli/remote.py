@@ -90,7 +90,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         error = f" ({relay['last_error']})" if relay["last_error"] and \
             relay["state"] != "attached" else ""
         print(clean(f"relay: {relay['relay']}  {relay['state']}, {relay['links']} link(s),"
-                    f" from {relay['found_by']}{error}"))
+                    f" {_FOUND_BY.get(relay['found_by'], 'from ' + relay['found_by'])}{error}"))
     return 0
 
 
@@ -242,6 +242,10 @@ def _print_sent(args: argparse.Namespace, message: dict[str, Any]) -> None:
         print_json(message)
     else:
         print(message["id"])
+
+
+# Where a relay came from, in the user's words ("config" is the option or the setting alike).
+_FOUND_BY = {"config": "given with --relay or 'settings relay'", "mdns": "found by mDNS"}
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -104,3 +104,16 @@ def test_id_shows_the_reachable_address_while_a_node_runs(tmp_path: Path) -> Non
         alice.close()
     stopped = run(alice.home, "id", check=True).stdout
     assert "Reachable" not in stopped
+
+
+def test_status_says_a_typed_relay_was_given_not_from_config(tmp_path: Path) -> None:
+    from tests.nodes import NodeProcess
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start("--relay", "127.0.0.1:9")
+    try:
+        shown = alice.cli("status", check=True).stdout
+        relay = [line for line in shown.splitlines() if line.startswith("relay: 127.0.0.1:9")]
+        assert relay and "given with --relay" in relay[0], shown
+        assert "from config" not in shown
+    finally:
+        alice.close()
