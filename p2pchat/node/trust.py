@@ -297,6 +297,7 @@ class Trust:
         self._ensure_dm(key)
         await self._outbox.durable()
         self._became_contact(key)
+        self._contacts_changed(key)
         return self._views.contact(self.contact_for(fingerprint(key)))
 
     async def set_contact_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
@@ -320,6 +321,10 @@ class Trust:
         self._became_contact(contact.key)
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
+    def _contacts_changed(self, key: bytes) -> None:
+        """Added, removed, blocked or unblocked (from the CLI too): open screens re-read."""
+        self._events.emit({"type": "contacts_changed", "fingerprint": fingerprint(key)})
+
     def _became_contact(self, key: bytes) -> None:
         self._persist_replay_guard(key)
         link = self._links.live(key)
@@ -338,6 +343,7 @@ class Trust:
         self._replay_guard.unpin(contact.key)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "blocked")
+        self._contacts_changed(contact.key)
         return self._views.contact(self.contact_for(fingerprint(contact.key), ("blocked",)))
 
     def _block_unknown(self, who: str) -> Contact:
@@ -364,6 +370,7 @@ class Trust:
         self._replay_guard.unpin(contact.key)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "contact removed")
+        self._contacts_changed(contact.key)
         return {"removed": fingerprint(contact.key), "name": contact.name}
 
     async def unblock_contact(self, who: str) -> dict[str, Any]:
@@ -373,6 +380,7 @@ class Trust:
         self._ensure_dm(contact.key)
         await self._outbox.durable()
         self._became_contact(contact.key)
+        self._contacts_changed(contact.key)
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     async def rename_contact(self, who: str, name: str) -> dict[str, Any]:

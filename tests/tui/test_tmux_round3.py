@@ -136,3 +136,21 @@ def test_a_nick_renames_your_past_messages_and_your_group_membership_on_screen(
     assert "Ada: hello bob" in screen and "alice: hello bob" not in screen, screen
     terminal.keys("C-c")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+
+
+def test_a_contact_added_from_the_cli_appears_on_the_open_screen(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    from p2pchat.core.identity import Identity
+
+    alice, _bob = pair
+    exit_file = tmp_path / "exit"
+    terminal.start(chat_argv(alice.home), exit_file)
+    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    carol = Identity.generate().fingerprint
+    alice.cli("contacts", "add", carol, "--name", "carol", check=True)
+    terminal.wait_screen(lambda s: "○ carol" in s, "carol in the list, without a message")
+    alice.cli("contacts", "remove", "carol", check=True)
+    terminal.wait_screen(lambda s: "○ carol" not in s, "carol gone from the list")
+    terminal.keys("C-c")
+    assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
