@@ -82,7 +82,10 @@ def _host_of(urls: list[str]) -> str:
 
 def _print_qr(url: str, say: Any) -> None:
     if is_loopback(url.removeprefix("http://").rsplit(":", 1)[0].strip("[]")):
-        return  # nobody else can use it
+        say(f"warning: {url} opens only on this machine (a loopback address), so there is no QR"
+            " code: to share with others, serve on this machine's network address"
+            f" (--listen HOST:PORT, or the default {DEFAULT_LISTEN})")
+        return
     try:
         import segno
     except ImportError:

@@ -34,27 +34,16 @@ def render_page(catalog: Catalog, host: str) -> bytes:
         f'<li><a href="{e(wheel_url(w.filename))}#sha256={w.sha256}"'
         + (f' data-requires-python="{e(w.requires_python)}"' if w.requires_python else "")
         + f">{e(w.filename)}</a></li>" for w in catalog.wheels)
-    html = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Install p2pchat {e(catalog.version)}</title><style>{_STYLE}</style></head><body>
-<h1>Install p2pchat {e(catalog.version)} from this machine</h1>
-<p>p2pchat is a serverless, end-to-end encrypted chat for a local network. Someone near you is
-sharing it from this page: installing it needs no internet, only Python 3.11 or newer
-(from <code>python.org</code>, your system's packages, or the Microsoft Store) and this
-Wi-Fi.</p>
-
-<h2>This share can install p2pchat on</h2>
-<ul>{ready}</ul>
-
-<h2>Linux and macOS (in a terminal)</h2>
+    families = served_families(catalog.ready_for)
+    unix = [name for name in ("Linux", "macOS") if name in families]
+    unix_steps = f"""<h2>{" and ".join(unix)} (in a terminal)</h2>
 <pre>python3 -m venv ~/p2pchat
 ~/p2pchat/bin/python -m pip {e(pip_args)}
 ~/p2pchat/bin/p2pchat chat</pre>
 <p>No <code>venv</code> module? On Debian and Ubuntu: <code>sudo apt install
 python3-venv</code> (that needs the internet or the installation media).</p>
-
-<h2>Windows (in Command Prompt)</h2>
+""" if unix else ""
+    windows_steps = f"""<h2>Windows (in Command Prompt)</h2>
 <pre>py -m venv %USERPROFILE%\\p2pchat
 %USERPROFILE%\\p2pchat\\Scripts\\python -m pip {e(pip_args)}
 %USERPROFILE%\\p2pchat\\Scripts\\p2pchat chat</pre>
@@ -64,7 +53,20 @@ python3-venv</code> (that needs the internet or the installation media).</p>
 &amp; "$HOME\\p2pchat\\Scripts\\p2pchat" chat</pre>
 <p>No <code>py</code> command? Install Python from <code>python.org</code> (it comes with
 <code>py</code>), or write <code>python</code> instead.</p>
+""" if "Windows" in families else ""
+    html = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Install p2pchat {e(catalog.version)}</title><style>{_STYLE}</style></head><body>
+<h1>Install p2pchat {e(catalog.version)} from this machine</h1>
+<h2>This share can install p2pchat on</h2>
+<ul>{ready}</ul>
+<p>p2pchat is a serverless, end-to-end encrypted chat for a local network. Someone near you is
+sharing it from this page: installing it needs no internet, only Python 3.11 or newer
+(from <code>python.org</code> or your system's packages) and this Wi-Fi. Only the steps for the
+systems above are shown: on another one, pip finds nothing here to install.</p>
 
+{unix_steps}{windows_steps}
 <h2>Then</h2>
 <p><code>p2pchat --version</code> should say <code>p2pchat {e(catalog.version)}</code>, as it
 does for the person sharing. The first <code>p2pchat chat</code> creates your identity; see
@@ -91,3 +93,14 @@ download. Install from someone you trust, on a network you trust.</p>
 </body></html>
 """
     return html.encode("utf-8")
+
+
+def served_families(ready_for: list[str]) -> list[str]:
+    """The systems the ready platforms belong to ("Linux", "macOS", "Windows"), from the page's
+    labels and sysconfig's names alike; all three when none is recognised (steps unknown)."""
+    found = []
+    for family, marks in (("Linux", ("linux",)), ("macOS", ("macos",)),
+                          ("Windows", ("windows", "win-", "win32", "win_"))):
+        if any(mark in label.lower() for label in ready_for for mark in marks):
+            found.append(family)
+    return found or ["Linux", "macOS", "Windows"]

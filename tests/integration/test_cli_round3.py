@@ -117,3 +117,35 @@ def test_status_says_a_typed_relay_was_given_not_from_config(tmp_path: Path) -> 
         assert "from config" not in shown
     finally:
         alice.close()
+
+
+def test_share_app_on_loopback_warns_and_its_page_offers_only_what_it_serves(
+        tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.cli import cli_env
+    from tests.integration.test_share_install import read_until
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "p2pchat", "--home", str(tmp_path / "sharer"), "share-app",
+         "--listen", "127.0.0.1:0", "--no-mdns"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=cli_env(), stdin=subprocess.DEVNULL)
+    try:
+        said = read_until(proc, r"(?s)Sharing p2pchat \S+ on 127\.0\.0\.1:(\d+).*stop with Ctrl-C")
+        assert "opens only on this machine" in said.group(0), said.group(0)
+        url = f"http://127.0.0.1:{said.group(1)}/"
+        with urllib.request.urlopen(url, timeout=10) as response:  # loopback only
+            page = response.read().decode()
+        assert sys.platform == "linux"  # this share holds linux wheels alone (nothing prepared)
+        assert "PowerShell" not in page and "Command Prompt" not in page, page
+        assert "<h2>Linux (in a terminal)</h2>" in page
+        assert page.index("This share can install p2pchat on") < page.index("python3 -m venv")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
