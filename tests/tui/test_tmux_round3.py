@@ -154,3 +154,22 @@ def test_a_contact_added_from_the_cli_appears_on_the_open_screen(
     terminal.wait_screen(lambda s: "○ carol" not in s, "carol gone from the list")
     terminal.keys("C-c")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+
+
+def test_network_join_asks_for_the_passphrase_once(tmp_path: Path, terminal: Terminal) -> None:
+    """A typo is reported now (the network becomes "refused"), so no second prompt."""
+    import sys
+
+    from tests.cli import run
+
+    home = tmp_path / "alice"
+    run(home, "init", "--name", "alice", "--no-passphrase", check=True)
+    exit_file = tmp_path / "exit"
+    terminal.start([sys.executable, "-m", "p2pchat", "--home", str(home), "network", "join",
+                    "club"], exit_file)
+    terminal.wait_screen(lambda s: "Passphrase of network club:" in s, "the prompt")
+    terminal.line("ocean-kettle-maple-drum-lynx-pearl")
+    assert wait_for(lambda: exited(exit_file), 20, "the join to end") == "0"
+    said = (tmp_path / "exit.err").read_text() + terminal.screen()
+    assert "again" not in said.replace("asks again", ""), said
+    assert "waiting" in run(home, "network", "list").stdout
