@@ -30,7 +30,8 @@ TIMEOUT = 10.0  # one frame of an exchange; SPAKE2 is milliseconds a side
 MAX_ANSWERING = 8  # exchanges answered at once (each costs two Ed25519 multiplications)
 RETRY_AFTER = 30.0  # a node that did not admit us is asked again after this, doubling
 MAX_RETRY_AFTER = 3600.0
-REFUSED_AFTER = 3  # refusals (from 3 nodes, or fewer nodes asked again) that end the asking
+REFUSED_AFTER = 3  # nodes refusing one passphrase that make it "refused" (or all we hear)
+MAX_REFUSERS = 256  # refusing nodes remembered per passphrase: never asked it again
 MAX_REMEMBERED = 256  # nodes remembered with their back-off
 LOOK_EVERY = 1.0  # how often a waiting node looks at the adverts for someone to ask
 
@@ -118,7 +119,9 @@ class Admissions:
         self._wake = asyncio.Event()
         self._next_try: dict[Address, tuple[float, float]] = {}  # address -> (when, pause)
         # (network, passphrase) -> who refused it, in order
-        self._refusals: dict[tuple[str, str], list[Address]] = {}
+        # (network, passphrase) -> the nodes that refused it: never asked it again, so a wrong
+        # passphrase costs each node one counted guess, whatever else the joiner hears
+        self._refusals: dict[tuple[str, str], set[Address]] = {}
         self.failed_guesses = 0  # exchanges answered that did not prove the passphrase
         self.admitted = 0  # joiners we admitted
 
@@ -184,7 +187,7 @@ class Admissions:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), LOOK_EVERY)
             self._wake.clear()
-            for name, passphrase in self._networks.waiting():
+            for name, passphrase in self._networks.to_ask():
                 try:
                     await self._try_all(name, passphrase)
                 except Exception as exc:  # a bug here must not end admissions for good
@@ -192,48 +195,48 @@ class Admissions:
 
     async def _try_all(self, name: str, passphrase: str) -> None:
         now = time.monotonic()
-        for advert in self._adverts():
-            if not advert.sealed:
+        refusers = self._refusals.get((name, passphrase), set())
+        heard = [address for advert in self._adverts() if advert.sealed
+                 for address in advert.addresses[:2]]
+        for address in heard:
+            if address in refusers:
+                continue  # it said no to this passphrase: asking again is only another guess
+            when, pause = self._next_try.get(address, (0.0, 0.0))
+            if now < when:
                 continue
-            for address in advert.addresses[:2]:
-                when, pause = self._next_try.get(address, (0.0, 0.0))
-                if now < when:
-                    continue
-                try:
-                    key = await ask(address, name, passphrase, self._connect_timeout)
-                except Busy as exc:
-                    self._remember(address, now + exc.retry_after, pause)
-                    continue
-                except NotAdmitted:
-                    if self._refused_by(name, passphrase, address):
-                        return
-                    pause = min(max(pause * 2, RETRY_AFTER), MAX_RETRY_AFTER)
-                    self._remember(address, now + pause, pause)
-                    continue
-                except (adm.AdmissionError, OSError, TimeoutError) as exc:
-                    pause = min(max(pause * 2, RETRY_AFTER), MAX_RETRY_AFTER)
-                    self._remember(address, now + pause, pause)
-                    log.info("network %s: %s did not admit us (%s); asking again in %.0f s",
-                             name, format_addr(address), exc, pause)
-                    continue
-                log.info("network %s: admitted by the node at %s", name, format_addr(address))
-                self._next_try.pop(address, None)
-                self._refusals.pop((name, passphrase), None)
-                await self._networks.admitted(name, passphrase, key)
-                return
+            try:
+                key = await ask(address, name, passphrase, self._connect_timeout)
+            except Busy as exc:
+                self._remember(address, now + exc.retry_after, pause)
+                continue
+            except NotAdmitted:
+                self._refused_by(name, passphrase, address, heard)
+                continue
+            except (adm.AdmissionError, OSError, TimeoutError) as exc:
+                pause = min(max(pause * 2, RETRY_AFTER), MAX_RETRY_AFTER)
+                self._remember(address, now + pause, pause)
+                log.info("network %s: %s did not admit us (%s); asking again in %.0f s",
+                         name, format_addr(address), exc, pause)
+                continue
+            log.info("network %s: admitted by the node at %s", name, format_addr(address))
+            self._next_try.pop(address, None)
+            self._refusals.pop((name, passphrase), None)
+            await self._networks.admitted(name, passphrase, key)
+            return
 
-    def _refused_by(self, name: str, passphrase: str, address: Address) -> bool:
-        """Count a refusal; at REFUSED_AFTER (from as many nodes, or all from the ones we hear)
-        the passphrase is taken as wrong: the network is refused and no longer asked for."""
-        refusals = self._refusals.setdefault((name, passphrase), [])
-        refusals.append(address)
-        log.info("network %s: %s refused the passphrase (%d refusal(s))", name,
+    def _refused_by(self, name: str, passphrase: str, address: Address,
+                    heard: list[Address]) -> None:
+        """Note a refusal. Once REFUSED_AFTER nodes, or every node we hear, refused it, the
+        passphrase is most likely wrong: the network shows as refused. Nodes that have not been
+        asked yet still are (a joiner cannot tell a member of another network from one of its
+        own, so a right passphrase must not be given up on a busy LAN); refusers never again."""
+        refusals = self._refusals.setdefault((name, passphrase), set())
+        if len(refusals) < MAX_REFUSERS:
+            refusals.add(address)
+        log.info("network %s: %s refused the passphrase (%d node(s) so far)", name,
                  format_addr(address), len(refusals))
-        if len(refusals) < REFUSED_AFTER:
-            return False
-        del self._refusals[(name, passphrase)]
-        self._networks.refuse(name, passphrase)
-        return True
+        if len(refusals) >= REFUSED_AFTER or refusals.issuperset(heard):
+            self._networks.refuse(name, passphrase)
 
     def _remember(self, address: Address, when: float, pause: float) -> None:
         if address not in self._next_try and len(self._next_try) >= MAX_REMEMBERED:

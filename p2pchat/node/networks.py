@@ -96,17 +96,25 @@ class Networks:
         return [(n.name, n.passphrase) for n in self._all
                 if n.pending and (n.name, n.passphrase) not in self._refused]
 
+    def to_ask(self) -> list[tuple[str, str]]:
+        """(name, passphrase) of every network still to be admitted to, refused ones too: the
+        joiner goes on asking nodes that have not refused it (node/admission.py)."""
+        return [(n.name, n.passphrase) for n in self._all if n.pending]
+
     def refused_names(self) -> list[str]:
         """Networks waiting with a passphrase the members we heard refused (node/admission.py):
         a wrong passphrase or name. Asked again after the user joins again."""
         return [n.name for n in self._all if n.pending and (n.name, n.passphrase) in self._refused]
 
     def refuse(self, name: str, passphrase: str) -> None:
-        """The members we asked all refused this passphrase: stop asking, and say so."""
+        """The nodes we asked refused this passphrase: say so (once); nodes not asked yet still
+        are, in case those were members of another network of that name."""
+        if (name, passphrase) in self._refused:
+            return
         if len(self._refused) < 64:  # bounded: one per waiting network at most, in practice
             self._refused.add((name, passphrase))
-        log.warning("network %s: the members asked refused the passphrase (wrong passphrase or"
-                    " name?); not asking again until it is joined again", name)
+        log.warning("network %s: the nodes asked refused the passphrase (wrong passphrase or"
+                    " name?); they are not asked again", name)
         self._on_change()
 
     def admission_secret(self, network_id: bytes) -> tuple[str, str, bytes] | None:

@@ -44,7 +44,8 @@ async def test_a_wrong_passphrase_is_refused_said_and_no_longer_tried(
     assert any("refused your passphrase" in n.text and n.kind == "warning"
                for n in screen.notices)
 
-    # No more asking: no network is waiting for the asking loop (node/admission.py run).
+    # Refused, so no longer shown as waiting (the refusers are never asked that passphrase
+    # again: the next test shows it).
     assert joiner.networks.waiting() == []
 
     # Joined again, with the right passphrase: admitted, and the screen says so.
@@ -55,3 +56,25 @@ async def test_a_wrong_passphrase_is_refused_said_and_no_longer_tried(
     assert joiner.networks.view()["states"] == {"lab": "member"}
     assert any(n.text == "admitted to lab" for n in screen.notices)
     assert not any("refused" in n.text for n in screen.notices)  # the stale notice went
+
+
+async def test_members_of_another_network_of_that_name_never_make_a_right_passphrase_fail(
+        make_local_node: MakeLocalNode) -> None:
+    """A joiner cannot tell a member of another 'lab' from one of its own (by design): three of
+    them refuse, the network shows as refused, and a member of the right one that appears
+    later still admits it, with no rejoin; each refuser was asked once."""
+    others = [await make_local_node(name) for name in ("o1", "o2", "o3")]
+    for other in others:
+        _member(other, key=bytes(range(1, 33)), passphrase="another-lab-entirely-x")
+    heard = [_advert(o) for o in others]
+    joiner = await make_local_node("bob")
+    joiner.admissions._adverts = lambda: list(heard)
+    await joiner.networks.join("lab", PASSPHRASE)
+    await until(lambda: joiner.networks.view()["states"] == {"lab": "refused"}, 15,
+                "the refusal by the other network's members")
+    member = await make_local_node("alice")
+    _member(member)
+    heard.append(_advert(member))
+    joiner.admissions.wake()
+    await until(lambda: joiner.networks.names() == ["lab"], 15, "the admission")
+    assert [o.admissions.failed_guesses for o in others] == [1, 1, 1]
