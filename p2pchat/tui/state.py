@@ -387,9 +387,9 @@ class ChatState:
         for name in refused:
             if name not in self.networks_refused:
                 self.drop_notices(key=f"admission:{name}")
-                self.notice("warning", f"{name}: the members asked refused your passphrase"
-                                       " (wrong passphrase or name?). Not asking again: type"
-                                       f" /network join {name} PASSPHRASE to try another",
+                self.notice("warning", f"{name}: the nodes asked refused your passphrase"
+                                       " (wrong passphrase or name?); type /network join"
+                                       f" {name} PASSPHRASE to try another",
                             key=f"admission:{name}")
         self.networks = joined
         self.networks_waiting = [clean(n) for n in event.get("waiting") or []]
