@@ -50,7 +50,7 @@ class Link:
     """
 
     # The relay this link goes through ("host:port#fingerprint"), None for a direct TCP link.
-    # net/relay_client.py's RelayedLink sets it.
+    # net/relay_connection.py's RelayedLink sets it.
     relay: str | None = None
     # Whether a record came through since the handshake: a link that dies before that proved
     # nothing about its path (the dialer's backoff goes on; net/dialer.py).

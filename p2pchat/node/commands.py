@@ -25,7 +25,7 @@ from p2pchat.node.nearby import Nearby
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.reading import ReadPositions
-from p2pchat.node.relay_client import Relays
+from p2pchat.node.relays import Relays
 from p2pchat.node.trust import Trust
 from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views

@@ -29,9 +29,9 @@ from p2pchat.core.messages import (
 from p2pchat.core.sync import ACK_DELAY, AckWait, ConversationLog
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
+from p2pchat.node.backlog import Backlog
 from p2pchat.node.config import CommandError
 from p2pchat.node.outbox import Outbox
-from p2pchat.node.sender import Sender
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store
 
@@ -59,7 +59,7 @@ class Conversations:
         *,
         store: Callable[[], Store],
         outbox: Outbox,
-        sender: Sender,
+        backlog: Backlog,
         events: EventBus,
         views: Views,
         live_link: Callable[[bytes], Link | None],
@@ -67,7 +67,7 @@ class Conversations:
         self._key = key
         self._store = store
         self._outbox = outbox
-        self._sender = sender
+        self._backlog = backlog
         self._events = events
         self._views = views
         self._live_link = live_link
@@ -163,7 +163,7 @@ class Conversations:
             self._store().conversations.insert_envelope(env, env.sent_at, own=True, sent=online)
             if online:
                 assert link is not None
-                self._sender.push(link, env)  # leaves only after the commit below
+                self._backlog.push(link, env)  # leaves only after the commit below
             # Built now, while its hash is at hand; shown only once the commit below holds.
             events.append(self._views.message(env, own=True, status=status))
         await self._outbox.durable()
@@ -198,7 +198,7 @@ class Conversations:
         acked = self._store().conversations.peer_vector(conv, peer).get(self._key, 0)
         head = conv_log.head(self._key)[0]
         if head > acked:
-            self._sender.serve(link, conv, self._key, acked + 1, head, asked=True)
+            self._backlog.serve(link, conv, self._key, acked + 1, head, asked=True)
         # The peer clips the request to what it holds; answers pull the next window in turn.
         for request in conv_log.wanted_from({peer: conv_log.head(peer)[0] + MAX_REQUEST_SPAN}):
             self._outbox.queue(link, request)
@@ -259,7 +259,7 @@ class Conversations:
     def on_sync_vector(self, link: Link, peer: bytes, sync: SyncVector) -> None:
         if sync.conv != self.dm(peer):
             return
-        if not self._sender.admit_sync(link):
+        if not self._backlog.admit_sync(link):
             link.close("too many sync records")
             return
         db = self._store()
@@ -283,17 +283,17 @@ class Conversations:
             # brings it again. It rides on the next commit made for a send or a receive.
             self._outbox.schedule_lazy_flush()
         for author, first, last in conv_log.missing_for(sync.vector):
-            self._sender.serve(link, sync.conv, author, first, last)
+            self._backlog.serve(link, sync.conv, author, first, last)
 
     def on_sync_request(self, link: Link, peer: bytes, request: SyncRequest) -> None:
         if request.conv != self.dm(peer):
             return
-        if not self._sender.admit_sync(link):
+        if not self._backlog.admit_sync(link):
             link.close("too many sync records")
             return
         span = self._log(request.conv).clip_request(request)
         if span is not None:
-            self._sender.serve(link, request.conv, request.author, *span, asked=True)
+            self._backlog.serve(link, request.conv, request.author, *span, asked=True)
 
 
 def dm_history(views: Views, db: Store, conv: bytes, limit: int | None) -> list[dict[str, Any]]:

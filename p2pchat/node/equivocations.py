@@ -27,9 +27,9 @@ from p2pchat.core.messages import (
 from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
+from p2pchat.node.backlog import Backlog
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.outbox import Outbox
-from p2pchat.node.sender import Sender
 from p2pchat.storage.store import Store
 
 if TYPE_CHECKING:
@@ -46,14 +46,14 @@ class Equivocations:
         *,
         store: Callable[[], Store],
         outbox: Outbox,
-        sender: Sender,
+        sender: Backlog,  # named so until the group part (issue 29, other branch) passes backlog=
         conversations: Conversations,
         events: EventBus,
         name_of: Callable[[Any, bytes], str],
     ) -> None:
         self._store = store
         self._outbox = outbox
-        self._sender = sender
+        self._backlog = sender
         self._conversations = conversations
         self._events = events
         self._name_of = name_of
@@ -95,7 +95,7 @@ class Equivocations:
         for author, seq in mismatches(record, ours):
             self._outbox.queue(link, SyncRequest(conv=g.conv, author=author, first=seq,
                                                  last=seq))
-            self._sender.serve(link, g.conv, author, seq, seq, asked=True)
+            self._backlog.serve(link, g.conv, author, seq, seq, asked=True)
 
     def _id_at(self, conv: bytes, author: bytes, seq: int) -> bytes | None:
         head, head_id = self._conversations.log_of(conv).head(author)

@@ -22,7 +22,7 @@ from p2pchat.net.addresses import Address, format_addr, plain_host
 from p2pchat.net.dialer import Dialer
 from p2pchat.net.link import Link
 from p2pchat.net.listen import bound_addresses, listen
-from p2pchat.net.relay_client import RelayConnection, RelayedLink
+from p2pchat.net.relay_connection import RelayConnection, RelayedLink
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.ik_stamps import IkStamps
 

@@ -36,6 +36,7 @@ from p2pchat.events import EventBus
 from p2pchat.net.addresses import format_addr
 from p2pchat.net.link import Link
 from p2pchat.node.admission import Admissions
+from p2pchat.node.backlog import Backlog
 from p2pchat.node.commands import NodeCommands
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms
@@ -47,8 +48,7 @@ from p2pchat.node.nearby import Nearby
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.reading import ReadPositions
-from p2pchat.node.relay_client import Relays
-from p2pchat.node.sender import Sender
+from p2pchat.node.relays import Relays
 from p2pchat.node.trust import Trust
 from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
@@ -114,10 +114,10 @@ class Node(NodeCommands):
                            is_linked=self.links.is_linked,
                            peer_of=lambda conv: self.conversations.peer_of(conv),
                            is_verified=self.verified.is_verified)
-        self.sender = Sender(self.key, store=lambda: self.db, outbox=self.outbox,
-                             spawn=self._spawn)
+        self.backlog = Backlog(self.key, store=lambda: self.db, outbox=self.outbox,
+                               spawn=self._spawn)
         self.conversations = Conversations(
-            self.key, store=lambda: self.db, outbox=self.outbox, sender=self.sender,
+            self.key, store=lambda: self.db, outbox=self.outbox, backlog=self.backlog,
             events=self.events,
             views=self.views, live_link=self.links.live,
         )
@@ -129,7 +129,7 @@ class Node(NodeCommands):
         )
         self.groups = Groups(
             identity, name, self.config, store=lambda: self.db, outbox=self.outbox,
-            sender=self.sender, conversations=self.conversations, events=self.events,
+            sender=self.backlog, conversations=self.conversations, events=self.events,
             views=self.views, links=self.links, contact_state=self._contact_state,
             contact_key=lambda who: self.trust.contact_for(who).key,
         )
@@ -358,7 +358,7 @@ class Node(NodeCommands):
             self.conversations.on_sync_request(link, key, record)
 
     def _on_link_gone(self, link: Link) -> None:
-        self.sender.forget(link)
+        self.backlog.forget(link)
         self.groups.forget(link)
         self.conversations.release(link)
         key = link.remote_key

@@ -127,7 +127,7 @@ class Controller:
         """Each conversation's newest message, so the list is ordered by last activity."""
         for conv in list(self.state.conversations.values())[:MAX_ACTIVITY_READS]:
             if (conv.state == "contact" or conv.kind == "group") and not conv.messages:
-                newest = await self.backend.history(conv.fingerprint, 1)
+                newest = await self.backend.history(conv.id, 1)
                 if newest:
                     conv.last_activity = max(conv.last_activity, str(newest[-1].get("sent_at")))
 
@@ -135,8 +135,8 @@ class Controller:
         conv = self.state.current
         # A request or a pending group invitation (issue 22) has no history to read yet.
         if conv is not None and not conv.loaded and conv.state not in ("request", "invited"):
-            history = await self.backend.history(conv.fingerprint, HISTORY_LIMIT)
-            self.state.load_history(conv.fingerprint, history)
+            history = await self.backend.history(conv.id, HISTORY_LIMIT)
+            self.state.load_history(conv.id, history)
             self._changed()
         await self._mark_read()
 
@@ -155,7 +155,7 @@ class Controller:
         newest = sent[-1].id
         if newest != conv.read_marked:
             conv.read_marked = newest
-            await self.backend.mark_read(conv.fingerprint, newest)
+            await self.backend.mark_read(conv.id, newest)
 
     # ------------------------------------------------------------ events
 
@@ -288,7 +288,7 @@ class Controller:
         if conv.state == "request":
             self.state.notice("error", f"{conv.name} is not a contact yet: /accept {conv.name}")
             return
-        result = await self.backend.send(conv.fingerprint, text)
+        result = await self.backend.send(conv.id, text)
         self.state.apply(result)  # the event may come first or later: applying is idempotent
 
     def _resolve(self, who: str) -> Conversation:
@@ -316,7 +316,7 @@ class Controller:
                 self.state.notice("info", f"added {conv.name}: linked, you can chat")
             else:  # dropped when the link comes up (they had added us, or accept)
                 self.state.notice("info", f"added {conv.name}; they see a request until they"
-                                          " add you too", key=f"pending:{conv.fingerprint}")
+                                          " add you too", key=f"pending:{conv.id}")
             await self.switch_to(conv)
 
     async def _add_nearby(self, who: str) -> None:
@@ -357,7 +357,7 @@ class Controller:
     def _known(self, who: str) -> str:
         # The node knows blocked contacts the list hides: ask it when we don't know the name.
         known = self.state.find(who)
-        return known.fingerprint if known is not None else who
+        return known.id if known is not None else who
 
     async def cmd_accept(self, who: str) -> None:
         contact = await self.backend.accept(self._known(who))
@@ -375,7 +375,7 @@ class Controller:
             await self._block_now(target)
             return
         conv = self.state.find(who)
-        shown = f"{conv.name} ({conv.fingerprint[:7]})" if conv is not None else who
+        shown = f"{conv.name} ({conv.id[:7]})" if conv is not None else who
         self.ask(f"Block {shown}? No links, messages or requests from them until /unblock."
                  " y/n", lambda: self.spawn_guarded(lambda: self._block_now(target), "block"))
 
@@ -411,15 +411,15 @@ class Controller:
         conv, new_name = self._split_name(rest)
         if not new_name:
             raise BackendError("usage", "usage: /rename NAME NEWNAME")
-        contact = await self.backend.rename(conv.fingerprint, new_name)
+        contact = await self.backend.rename(conv.id, new_name)
         self.state.upsert_contact(contact)
-        self.state.notice("info", f"{conv.fingerprint[:7]} is now called {contact.get('name')}")
+        self.state.notice("info", f"{conv.id[:7]} is now called {contact.get('name')}")
 
     async def cmd_addr(self, rest: str) -> None:
         conv, addrs = self._split_name(rest)
         if conv.kind == "group":
             raise BackendError("usage", "usage: /addr NAME HOST:PORT... (a contact's name)")
-        contact = await self.backend.set_addrs(conv.fingerprint, addrs.split())
+        contact = await self.backend.set_addrs(conv.id, addrs.split())
         self.state.upsert_contact(contact)
         where = ", ".join(clean(a) for a in contact.get("addrs") or []) or "wherever" \
             " discovery finds them"
@@ -471,15 +471,15 @@ class Controller:
         found: list[tuple[Conversation, Any]] = []
         for conv in convs[:MAX_ACTIVITY_READS]:
             if not conv.loaded:
-                self.state.load_history(conv.fingerprint,
-                                        await self.backend.history(conv.fingerprint,
+                self.state.load_history(conv.id,
+                                        await self.backend.history(conv.id,
                                                                    HISTORY_LIMIT))
             found += [(conv, m) for m in conv.messages
                       if not m.system and wanted in m.text.casefold()]
             if len(found) >= MAX_FOUND:
                 break
         found = found[:MAX_FOUND]
-        self.state.found = [(conv.fingerprint, m.id) for conv, m in found]
+        self.state.found = [(conv.id, m.id) for conv, m in found]
         self.state.search_term = text
         lines = [f"  {n}. [{conv.name}] {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
                  f" {' '.join(m.text.split())}" for n, (conv, m) in enumerate(found, 1)]
@@ -513,7 +513,7 @@ class Controller:
     async def cmd_verify(self, rest: str) -> None:
         conv, answer = self._split_name(rest)
         if answer.lower() in ("yes", "no"):
-            contact = await self.backend.verify(conv.fingerprint, answer.lower() == "yes")
+            contact = await self.backend.verify(conv.id, answer.lower() == "yes")
             self.state.upsert_contact(contact)
             self.state.notice("info", f"{conv.name} is marked verified: a new key under their"
                                       " name will be flagged" if answer.lower() == "yes"
@@ -526,7 +526,7 @@ class Controller:
         lines = [f"Safety number with {conv.name} (it must be the same on both screens;"
                  " compare it in person):", ""] + [f"  {row}" for row in rows]
         lines += ["", f"Your fingerprint: {me.fingerprint}",
-                  f"Theirs:           {conv.fingerprint}", "",
+                  f"Theirs:           {conv.id}", "",
                   f"You marked {conv.name} verified." if conv.verified else
                   f"The same on both screens? /verify {conv.name} yes marks them verified.",
                   "", "Your fingerprint as a QR code, for their phone or camera:"]
@@ -538,12 +538,12 @@ class Controller:
         rows = self._safety_rows(conv)
         self.state.show_page(f"Safety number with {conv.name}", [
             "It must be the same on both screens; compare it in person:", "",
-            *[f"  {row}" for row in rows], "", f"Their fingerprint: {conv.fingerprint}",
+            *[f"  {row}" for row in rows], "", f"Their fingerprint: {conv.id}",
             f"/verify {conv.name} also shows your fingerprint as a QR code."])
 
     def _safety_rows(self, conv: Conversation) -> list[str]:
         try:
-            theirs = parse_fingerprint(conv.fingerprint)
+            theirs = parse_fingerprint(conv.id)
             number = safety_number(bytes.fromhex(self.state.me.public_key), theirs)
         except (FingerprintError, IdentityError, ValueError) as exc:
             raise BackendError("bad_key", f"cannot compute the safety number: {exc}") from None
@@ -619,7 +619,7 @@ class Controller:
             raise BackendError("usage", "open a group first: /msg GROUP")
         if action == "members":
             lines = []
-            for member in await self.backend.group_members(conv.fingerprint):
+            for member in await self.backend.group_members(conv.id):
                 marks = " (owner)" * bool(member.get("owner")) + " (you)" * bool(member.get("you"))
                 online = "online" if member.get("online") else "offline"
                 lines.append(f"  {member.get('name')}{marks}: {online}")
@@ -631,17 +631,17 @@ class Controller:
             return
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
         if action == "invite":
-            group = await self.backend.invite(conv.fingerprint, name)
+            group = await self.backend.invite(conv.id, name)
             self.state.notice("info", f"invited {name} to {conv.name}",
-                              key=group_key(conv.fingerprint, "add", name))
+                              key=group_key(conv.id, "add", name))
         elif action == "remove":
-            group = await self.backend.remove_member(conv.fingerprint, name)
+            group = await self.backend.remove_member(conv.id, name)
             self.state.notice("info", f"removed {name} from {conv.name}",
-                              key=group_key(conv.fingerprint, "remove", name))
+                              key=group_key(conv.id, "remove", name))
         else:
-            group = await self.backend.leave_group(conv.fingerprint)
+            group = await self.backend.leave_group(conv.id)
             self.state.notice("info", f"you left {conv.name} (its history is kept)",
-                              key=group_key(conv.fingerprint, "leave", "you"))
+                              key=group_key(conv.id, "leave", "you"))
         self.state.upsert_group(group)
 
     async def _group_consent(self, action: str, name: str) -> None:
@@ -649,7 +649,7 @@ class Controller:
         conv = self.state.find("#" + name) if name else self.state.current
         if conv is None or conv.kind != "group":
             raise BackendError("usage", f"/group {action} NAME, or open the group first")
-        target, title = conv.fingerprint, conv.name
+        target, title = conv.id, conv.name
         if action == "forget" and self.ask is not None:
             self.ask(f"Forget {title} and delete all its messages? y/n",
                      lambda: self.spawn_guarded(lambda: self._consent_now(action, target, title),
@@ -690,7 +690,7 @@ class Controller:
     # ------------------------------------------------------------ selection
 
     async def switch_to(self, conv: Conversation) -> None:
-        self.state.select(conv.fingerprint)
+        self.state.select(conv.id)
         self._changed()
         await self._load_current()
 

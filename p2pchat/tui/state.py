@@ -36,7 +36,7 @@ class Message:
 
 @dataclass
 class Conversation:
-    fingerprint: str  # the peer's; the conversation's id for other kinds (a group's id)
+    id: str  # what the conversation is with: the peer's fingerprint, or the group's id
     name: str
     state: str = "contact"  # contact, request or blocked; a group's: your role in it
     kind: str = "dm"  # dm or group: what render.row_mark and the commands tell apart
@@ -132,8 +132,8 @@ class ChatState:
     def set_unread(self, counts: dict[str, Any]) -> None:
         """The node's unread counts (kept across restarts); the open conversation is read."""
         for conv in self.conversations.values():
-            if conv.fingerprint != self.selected:
-                count = counts.get(conv.fingerprint)
+            if conv.id != self.selected:
+                count = counts.get(conv.id)
                 conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
 
     def set_contacts(self, contacts: list[dict[str, Any]], *, fresh: bool = False) -> None:
@@ -146,7 +146,7 @@ class ChatState:
         for contact in contacts:
             conv = self.upsert_contact(contact)
             if conv is not None:
-                seen.add(conv.fingerprint)
+                seen.add(conv.id)
         for fp in [fp for fp, conv in self.conversations.items()
                    if fp not in seen and conv.kind != "group"]:
             self.forget(fp)
@@ -215,7 +215,7 @@ class ChatState:
                   else "was removed from", "leave": "left",
                   "transfer": "now own" if who == "you" else "now owns"}
         text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
-        self.notice("info", text, key=group_key(conv.fingerprint, kind, who))
+        self.notice("info", text, key=group_key(conv.id, kind, who))
         self.add_line(conv, text)
 
     def add_line(self, conv: Conversation, text: str) -> None:
@@ -231,7 +231,7 @@ class ChatState:
                    for link in links if isinstance(link, dict) and link.get("path") == "relay"}
         for conv in self.conversations.values():
             if conv.kind != "group":
-                conv.relay = relayed.get(conv.fingerprint, "")
+                conv.relay = relayed.get(conv.id, "")
 
     def forget(self, fingerprint: str) -> None:
         self.conversations.pop(fingerprint, None)
@@ -374,7 +374,7 @@ class ChatState:
             index -= 1  # usually none: only history merged after live events reorders
         messages.insert(index, message)
         conv.last_activity = max(conv.last_activity, message.sent_at)
-        if count_unread and not own and conv.fingerprint != self.selected:
+        if count_unread and not own and conv.id != self.selected:
             conv.unread += 1
             if conv.first_unread is None:
                 conv.first_unread = message.id
@@ -394,7 +394,7 @@ class ChatState:
     def by_activity(self) -> list[Conversation]:
         """Requests first (they wait for an answer), then by last activity, then by name."""
         by_name = sorted(self.conversations.values(),
-                         key=lambda c: (c.name.casefold(), c.fingerprint))
+                         key=lambda c: (c.name.casefold(), c.id))
         by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
         return sorted(by_activity, key=lambda c: c.state != "request")
 
@@ -410,20 +410,20 @@ class ChatState:
         if not self._numbers_fixed:
             return self.by_activity()
         for conv in self.by_activity():
-            if conv.fingerprint not in self._places:
-                self._places[conv.fingerprint] = self._next_place
+            if conv.id not in self._places:
+                self._places[conv.id] = self._next_place
                 self._next_place += 1
-        return sorted(self.conversations.values(), key=lambda c: self._places[c.fingerprint])
+        return sorted(self.conversations.values(), key=lambda c: self._places[c.id])
 
     def next_unread(self) -> Conversation | None:
         """Alt+A: the next conversation (after the open one, in list order) with unread
         messages or a request waiting, and open it."""
         order = self.order()
-        fps = [c.fingerprint for c in order]
+        fps = [c.id for c in order]
         start = fps.index(self.selected) + 1 if self.selected in fps else 0
         for conv in order[start:] + order[:start]:
-            if conv.unread or (conv.state == "request" and conv.fingerprint != self.selected):
-                return self.select(conv.fingerprint)
+            if conv.unread or (conv.state == "request" and conv.id != self.selected):
+                return self.select(conv.id)
         return None
 
     def select(self, fingerprint: str) -> Conversation | None:
@@ -446,7 +446,7 @@ class ChatState:
         order = self.order()
         if not order:
             return None
-        fps = [c.fingerprint for c in order]
+        fps = [c.id for c in order]
         index = fps.index(self.selected) + step if self.selected in fps else 0
         return self.select(fps[index % len(fps)])
 
@@ -471,7 +471,7 @@ class ChatState:
             return named[0]
         squeezed = "".join(ch for ch in wanted if ch not in " -")
         for conv in self.conversations.values():
-            if squeezed and conv.fingerprint.replace("-", "").casefold() == squeezed:
+            if squeezed and conv.id.replace("-", "").casefold() == squeezed:
                 return conv
         return None
 
@@ -480,7 +480,7 @@ class ChatState:
             order = [c for c in self.order() if c.state == "contact"] or self.order()
             self.selected = None
             if order:
-                self.select(order[0].fingerprint)
+                self.select(order[0].id)
 
     # ------------------------------------------------------------ notices
 

@@ -2,7 +2,7 @@
 
 Each relay has one task that connects, attaches and, when the relay restarts or vanishes,
 reconnects with jittered exponential backoff. The link table asks `attached()` for the relays
-that can carry a link right now (net/relay_client.py does the carrying); a relay that attaches
+that can carry a link right now (net/relay_connection.py does the carrying); a relay that attaches
 wakes the dialer so that peers waiting for a path get one at once.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from p2pchat.core.identity import Identity
 from p2pchat.core.session import Session
 from p2pchat.net.addresses import Address, format_addr
-from p2pchat.net.relay_client import RELAY_SESSION, OnInbound, RelayAddress, RelayConnection
+from p2pchat.net.relay_connection import RELAY_SESSION, OnInbound, RelayAddress, RelayConnection
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.links import Spawn
 
