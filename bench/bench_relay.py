@@ -164,10 +164,11 @@ class NodeClient:
         await asyncio.wait_for(self.attached.wait(), WAIT)
         return self.conn
 
-    def _inbound(self, conn: RelayConnection, sender: bytes, stream: int) -> RelayedLink:
+    def _inbound(self, conn: RelayConnection, sender: bytes, stream: int) -> RelayedLink[None]:
         session = Session(identity=self.identity, initiator=False,
                           now=asyncio.get_running_loop().time())
-        return conn.carry(sender, stream, session, outbound=False, on_event=self.on_event)
+        return conn.carry(sender, stream, session, outbound=False, on_event=self.on_event,
+                          peer_state=None)
 
     def on_event(self, link: Any, event: Any) -> None:
         if isinstance(event, RecordReceived):
@@ -198,7 +199,7 @@ async def run_node_sender(args: argparse.Namespace) -> None:
     peer_key = bytes.fromhex(args.peer)
     session = Session(identity=peer.identity, initiator=True, now=loop.time(),
                       remote_key=peer_key, ik_timestamp=time.time_ns())
-    link = conn.open(peer_key, session, peer.on_event)
+    link = conn.open(peer_key, session, peer.on_event, peer_state=None)
     assert link is not None
     assert await asyncio.wait_for(asyncio.shield(link.established), WAIT)
     record = os.urandom(args.size)

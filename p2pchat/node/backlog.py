@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from p2pchat.core.messages import Envelope, encode_record
 from p2pchat.core.ratelimit import TokenBucket
-from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
 from p2pchat.node.links import Spawn
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
@@ -53,20 +53,20 @@ class Backlog:
         self._store = store
         self._outbox = outbox
         self._spawn = spawn
-        self._links: dict[Link, _LinkSending] = {}
+        self._links: dict[PeerLink, _LinkSending] = {}
 
-    def _state(self, link: Link) -> _LinkSending:
+    def _state(self, link: PeerLink) -> _LinkSending:
         state = self._links.get(link)
         if state is None:
             now = asyncio.get_running_loop().time()
             state = self._links[link] = _LinkSending(TokenBucket(SYNC_RATE, SYNC_BURST, now))
         return state
 
-    def admit_sync(self, link: Link) -> bool:
+    def admit_sync(self, link: PeerLink) -> bool:
         """Charge one vector or request to the link's budget; False: it is flooding us."""
         return self._state(link).budget.take(asyncio.get_running_loop().time())
 
-    def push(self, link: Link, env: Envelope) -> None:
+    def push(self, link: PeerLink, env: Envelope) -> None:
         """Send a newly written envelope after the commit (it is the next in its log). For a
         command that awaits `Outbox.durable()` next."""
         state = self._state(link)
@@ -74,7 +74,7 @@ class Backlog:
         log_id = (env.conv, env.author)
         state.handed[log_id] = max(state.handed.get(log_id, 0), env.seq)
 
-    def forward(self, link: Link, env: Envelope) -> None:
+    def forward(self, link: PeerLink, env: Envelope) -> None:
         """Pass on someone else's group envelope at once, ahead of our own commit: it depends on
         no write of ours (its author signed and committed it), and a member that misses it
         because we crash fetches it again by sync. Waiting for our commit would add one disk
@@ -89,7 +89,7 @@ class Backlog:
         log_id = (env.conv, env.author)
         state.handed[log_id] = max(state.handed.get(log_id, 0), env.seq)
 
-    def serve(self, link: Link, conv: bytes, author: bytes, first: int, last: int, *,
+    def serve(self, link: PeerLink, conv: bytes, author: bytes, first: int, last: int, *,
               asked: bool = False) -> None:
         """The peer lacks `first..last` of a log: send it, lazily.
 
@@ -110,12 +110,12 @@ class Backlog:
         if state.task is None:
             state.task = self._spawn(self._pump(link, state), "sync-sender")
 
-    def forget(self, link: Link) -> None:
+    def forget(self, link: PeerLink) -> None:
         state = self._links.pop(link, None)
         if state is not None and state.task is not None:
             state.task.cancel()
 
-    async def _pump(self, link: Link, state: _LinkSending) -> None:
+    async def _pump(self, link: PeerLink, state: _LinkSending) -> None:
         try:
             while state.wanted and await link.drained():
                 log_id, span = next(iter(state.wanted.items()))

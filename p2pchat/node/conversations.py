@@ -28,10 +28,10 @@ from p2pchat.core.messages import (
 )
 from p2pchat.core.sync import ACK_DELAY, AckWait, ConversationLog
 from p2pchat.events import EventBus
-from p2pchat.net.link import Link
 from p2pchat.node.backlog import Backlog
 from p2pchat.node.config import CommandError
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store
 
@@ -62,7 +62,7 @@ class Conversations:
         backlog: Backlog,
         events: EventBus,
         views: Views,
-        live_link: Callable[[bytes], Link | None],
+        live_link: Callable[[bytes], PeerLink | None],
     ) -> None:
         self._key = key
         self._store = store
@@ -109,7 +109,7 @@ class Conversations:
         if conv_log is not None:
             conv_log.clear_pending()
 
-    def release(self, link: Link) -> None:
+    def release(self, link: PeerLink) -> None:
         """A link closed: the early envelopes only it brought are dropped (asked for again)."""
         for conv_log in self._logs.values():
             conv_log.release(link)
@@ -176,7 +176,7 @@ class Conversations:
 
     # ------------------------------------------------------------ sync with a contact
 
-    def start_sync(self, link: Link, peer: bytes) -> None:
+    def start_sync(self, link: PeerLink, peer: bytes) -> None:
         """A contact's link is up: tell them what we hold, so each side sends what is missing."""
         conv = self.dm(peer)
         self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
@@ -188,7 +188,7 @@ class Conversations:
             conv_log.clear_pending()
         self._logs.clear()
 
-    def resync(self, link: Link, peer: bytes) -> None:
+    def resync(self, link: PeerLink, peer: bytes) -> None:
         """After a storage fault: our vector again, our own envelopes the peer has not
         acknowledged, and an explicit request for the peer's (both sides believe those were
         handed over already, so only an explicit ask makes them go again)."""
@@ -203,7 +203,7 @@ class Conversations:
         for request in conv_log.wanted_from({peer: conv_log.head(peer)[0] + MAX_REQUEST_SPAN}):
             self._outbox.queue(link, request)
 
-    def on_envelope(self, link: Link, peer: bytes, env: Envelope) -> None:
+    def on_envelope(self, link: PeerLink, peer: bytes, env: Envelope) -> None:
         # In a 1:1 chat only the peer on this authenticated link may author: envelopes are not
         # signed (deniability), so the Noise session is the only proof of authorship.
         if env.author == self._key:
@@ -230,7 +230,7 @@ class Conversations:
         if received.accepted:
             self._schedule_ack(link, env.conv)
 
-    def _schedule_ack(self, link: Link, conv: bytes) -> None:
+    def _schedule_ack(self, link: PeerLink, conv: bytes) -> None:
         """One vector per conversation per wait (core.sync.AckWait): it acknowledges everything
         accepted so far. The vector leaves only after the commit it triggers, so what arrives
         during the wait (a stream of messages, the reads of one catch-up step) shares one
@@ -256,7 +256,7 @@ class Conversations:
 
         loop.call_later(ACK_DELAY, send_ack)
 
-    def on_sync_vector(self, link: Link, peer: bytes, sync: SyncVector) -> None:
+    def on_sync_vector(self, link: PeerLink, peer: bytes, sync: SyncVector) -> None:
         if sync.conv != self.dm(peer):
             return
         if not self._backlog.admit_sync(link):
@@ -285,7 +285,7 @@ class Conversations:
         for author, first, last in conv_log.missing_for(sync.vector):
             self._backlog.serve(link, sync.conv, author, first, last)
 
-    def on_sync_request(self, link: Link, peer: bytes, request: SyncRequest) -> None:
+    def on_sync_request(self, link: PeerLink, peer: bytes, request: SyncRequest) -> None:
         if request.conv != self.dm(peer):
             return
         if not self._backlog.admit_sync(link):

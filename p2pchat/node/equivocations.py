@@ -26,10 +26,10 @@ from p2pchat.core.messages import (
 )
 from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.events import EventBus
-from p2pchat.net.link import Link
 from p2pchat.node.backlog import Backlog
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Store
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class Equivocations:
         conv_log = self._conversations.log_of(conv)
         return digest(conv, {author: conv_log.head(author) for author in conv_log.vector()})
 
-    def check_copy(self, g: GroupLike, env: Envelope, linked: Mapping[bytes, Link]) -> None:
+    def check_copy(self, g: GroupLike, env: Envelope, linked: Mapping[bytes, PeerLink]) -> None:
         """`env` is at or below our head of its author: a copy, or proof of a lie."""
         if env.author in self.marked(g.conv):
             return  # proven already: one proof per author is enough
@@ -85,7 +85,7 @@ class Equivocations:
         if held and is_equivocation(held[0], env):
             self._found(g, held[0], env, linked)
 
-    def on_digest(self, g: GroupLike, link: Link, record: GroupDigest) -> None:
+    def on_digest(self, g: GroupLike, link: PeerLink, record: GroupDigest) -> None:
         """A member's heads: where its id differs from ours at the same seq, each side sends
         the other its version (an explicit request, and ours served), so both hold the pair
         within this round."""
@@ -107,7 +107,7 @@ class Equivocations:
         return found[0] if found else None
 
     def _found(self, g: GroupLike, held: Envelope, other: Envelope,
-               linked: Mapping[bytes, Link]) -> None:
+               linked: Mapping[bytes, PeerLink]) -> None:
         db = self._store()
         if not db.groups.put_equivocation(g.conv, held.author, held.seq, encode_record(held),
                                    encode_record(other)):

@@ -26,8 +26,8 @@ from p2pchat.core import network as net
 from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.presence import PROTOCOL_VERSION, Advert
 from p2pchat.core.session import Established
-from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage import networks as stored
 
 log = logging.getLogger("p2pchat.node")
@@ -142,7 +142,7 @@ class Networks:
             return ()
         return self.psk_for(key or b"")
 
-    def admit(self, link: Link, event: Established, is_contact: bool) -> bool:
+    def admit(self, link: PeerLink, event: Established, is_contact: bool) -> bool:
         """Whether a completed handshake may go on to trust; closes the link if not."""
         if event.psk is not None:
             name = self._psks.get(event.psk)

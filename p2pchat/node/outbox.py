@@ -37,8 +37,8 @@ from collections.abc import Callable
 
 from p2pchat.core.messages import Record, encode_record
 from p2pchat.net.addresses import format_addr
-from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
@@ -55,7 +55,7 @@ class Outbox:
         self._store = store
         self._on_failed = on_failed
         self._on_committed = on_committed
-        self._queued: list[tuple[Link, bytes]] = []
+        self._queued: list[tuple[PeerLink, bytes]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
         self._lazy: asyncio.TimerHandle | None = None
@@ -69,7 +69,7 @@ class Outbox:
         self._in_turn = 0
         self._closed = False  # the node stopped: its store is closed
 
-    def queue(self, link: Link, record: Record, *, awaited: bool = False) -> None:
+    def queue(self, link: PeerLink, record: Record, *, awaited: bool = False) -> None:
         """Send `record` on `link` once the current turn's writes are committed. `awaited`: a
         command queues it and awaits `durable()` next, which decides when that commit is made."""
         self._queued.append((link, encode_record(record)))
@@ -171,8 +171,8 @@ class Outbox:
             self._peak, self._peak_until = commands, now + GROUP_WINDOW
 
     @staticmethod
-    def _send(queued: list[tuple[Link, bytes]]) -> None:
-        by_link: dict[Link, list[bytes]] = {}
+    def _send(queued: list[tuple[PeerLink, bytes]]) -> None:
+        by_link: dict[PeerLink, list[bytes]] = {}
         for link, record in queued:
             by_link.setdefault(link, []).append(record)
         for link, records in by_link.items():

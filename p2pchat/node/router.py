@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint
@@ -26,10 +25,9 @@ from p2pchat.core.messages import (
     UnknownRecord,
     decode_record,
 )
-from p2pchat.core.session import Closed, Established, KeyMismatch, RecordReceived
+from p2pchat.core.session import Closed, Established, Event, KeyMismatch, RecordReceived
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import Address, format_addr
-from p2pchat.net.link import Link
 from p2pchat.node.backlog import Backlog
 from p2pchat.node.config import MAX_ADDRS, SOFTWARE
 from p2pchat.node.conversations import Conversations, now_ms
@@ -37,6 +35,7 @@ from p2pchat.node.groups import Groups
 from p2pchat.node.links import LinkTable
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.node.trust import Trust
 from p2pchat.node.views import Views
 from p2pchat.storage.store import StoreError
@@ -76,7 +75,7 @@ class Router:
         self._conversations = conversations
         self._groups = groups
 
-    def on_event(self, link: Link, event: Any) -> None:
+    def on_event(self, link: PeerLink, event: Event) -> None:
         """Every session event of every link, in order (`Link`'s callback)."""
         try:
             self._route_link_event(link, event)
@@ -87,7 +86,7 @@ class Router:
             if isinstance(event, Established):
                 link.close("storage failing")  # half-admitted: let the dialer start over
 
-    def _route_link_event(self, link: Link, event: Any) -> None:
+    def _route_link_event(self, link: PeerLink, event: Event) -> None:
         if isinstance(event, Established):
             self._on_established(link, event)
         elif isinstance(event, RecordReceived):
@@ -106,7 +105,7 @@ class Router:
         elif isinstance(event, Closed):
             log.debug("session %s closed: %s", format_addr(link.address), event.reason)
 
-    def _on_established(self, link: Link, event: Established) -> None:
+    def _on_established(self, link: PeerLink, event: Established) -> None:
         key = event.remote_key
         if not self._networks.admit(link, event, self._knows(key)):
             return
@@ -142,7 +141,7 @@ class Router:
                 sent += 1
         return sent
 
-    def _on_record(self, link: Link, record: Record) -> None:
+    def _on_record(self, link: PeerLink, record: Record) -> None:
         key = link.remote_key
         assert key is not None
         if isinstance(record, Hello):
@@ -164,7 +163,7 @@ class Router:
         elif isinstance(record, SyncRequest):
             self._conversations.on_sync_request(link, key, record)
 
-    def on_gone(self, link: Link) -> None:
+    def on_gone(self, link: PeerLink) -> None:
         """A link ended: every part lets go of what it held for it."""
         self._backlog.forget(link)
         self._groups.forget(link)

@@ -26,10 +26,10 @@ from p2pchat.core.session import KeyMismatch, ReplayGuard
 from p2pchat.core.text import MAX_NAME_CHARS, BadName, valid_name
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import Address, format_addr, parse_addr
-from p2pchat.net.link import Link
 from p2pchat.node.config import MAX_ADDRS, CommandError, NodeConfig
 from p2pchat.node.links import LinkTable
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Contact, Store, StoreError
 
@@ -54,7 +54,7 @@ class Trust:
         links: LinkTable,
         replay_guard: ReplayGuard,
         ensure_dm: Callable[[bytes], bytes],
-        on_promoted: Callable[[Link, bytes], None],
+        on_promoted: Callable[[PeerLink, bytes], None],
         advertised: Callable[[bytes], list[Address]],
         is_group_peer: Callable[[bytes], bool] = lambda key: False,
     ) -> None:
@@ -85,7 +85,7 @@ class Trust:
 
     # ------------------------------------------------------------ links
 
-    def admit(self, link: Link, key: bytes) -> bool | None:
+    def admit(self, link: PeerLink, key: bytes) -> bool | None:
         """A handshake with `key` completed on `link`: True for a contact, False for a stranger
         it may talk to for a while or a fellow group member (`link.peer.group_only`), None if
         refused (the link is closed)."""
@@ -127,7 +127,7 @@ class Trust:
         if latest is not None:
             self._store().ik_stamps.record(key, latest)
 
-    def on_hello(self, link: Link, key: bytes, hello: Hello) -> None:
+    def on_hello(self, link: PeerLink, key: bytes, hello: Hello) -> None:
         before = link.peer.their_name
         link.peer.their_name = hello.name
         if before is not None and before != hello.name and not link.peer.stranger:
@@ -149,7 +149,7 @@ class Trust:
             if not hello.knows_you:
                 self._outbox.queue(link, ContactRequest(name=self._name, note=""))
 
-    def on_contact_request(self, link: Link, key: bytes, request: ContactRequest) -> None:
+    def on_contact_request(self, link: PeerLink, key: bytes, request: ContactRequest) -> None:
         if self.is_contact(key):
             return
         # A stranger's link has done all it may do once its request is in: free the slot.
@@ -205,16 +205,16 @@ class Trust:
         self._events.emit({"type": "requests_dropped", "count": self.requests_dropped,
                            "reason": why})
 
-    def on_contact_accept(self, link: Link, key: bytes) -> None:
+    def on_contact_accept(self, link: PeerLink, key: bytes) -> None:
         if self.is_contact(key) and link.peer.stranger:
             self._promote(link, key)
 
-    def _promote(self, link: Link, key: bytes) -> None:
+    def _promote(self, link: PeerLink, key: bytes) -> None:
         """A stranger's link becomes a contact's link (we accepted them, or they us)."""
         link.peer.stranger_until = None
         self._on_promoted(link, key)
 
-    def on_key_mismatch(self, link: Link, event: KeyMismatch) -> None:
+    def on_key_mismatch(self, link: PeerLink, event: KeyMismatch) -> None:
         contact = self._store().contacts.get(event.expected)
         who = contact.name if contact else short_fingerprint(event.expected)
         address = format_addr(link.dialed or link.address)

@@ -16,7 +16,7 @@ from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import Envelope, decode_text, envelope_hash
 from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.net.addresses import format_addr
-from p2pchat.net.link import Link
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Contact, Store
 
 UNREADABLE = "(unreadable message)"
@@ -99,7 +99,7 @@ class Views:
             event["group"] = group
         return event
 
-    def link(self, link: Link) -> dict[str, Any] | None:
+    def link(self, link: PeerLink) -> dict[str, Any] | None:
         """A live, accepted link as `peers` shows it; None for one still handshaking or gone."""
         key = link.remote_key
         if key is None or not link.peer.up or link.closed:
