@@ -15,7 +15,11 @@ node rebuild what it holds in memory from the store and watch for the disk to he
 
 Writes that nobody is told about (a peer's acknowledgement of our messages) need no fsync of
 their own: `schedule_lazy_flush` lets them ride on the next commit that is made anyway, or
-commits them within LAZY_COMMIT_S when none comes. Records queued for one link in a turn leave in
+commits them within LAZY_COMMIT_S when none comes. A group envelope received from another member
+(`GroupRecords._accept`) schedules no commit at all: it rides on the next commit made for any
+reason, at the latest the group's anti-entropy round, which queues vectors (group_sync_interval).
+That is safe because it is acknowledged only by a vector, which leaves after a commit that holds
+it; lost in a crash before, it is fetched again by sync (docs/architecture.md). Records queued for one link in a turn leave in
 one socket write. When the node stops, `close` makes the last commit and releases whoever
 waits on it; a timer that fires after that finds nothing to do.
 
