@@ -19,9 +19,10 @@ commits them within LAZY_COMMIT_S when none comes. A group envelope received fro
 (`GroupRecords._accept`) schedules no commit at all: it rides on the next commit made for any
 reason, at the latest the group's anti-entropy round, which queues vectors (group_sync_interval).
 That is safe because it is acknowledged only by a vector, which leaves after a commit that holds
-it; lost in a crash before, it is fetched again by sync (docs/architecture.md). Records queued for one link in a turn leave in
-one socket write. When the node stops, `close` makes the last commit and releases whoever
-waits on it; a timer that fires after that finds nothing to do.
+it; lost in a crash before, it is fetched again by sync (docs/architecture.md).
+Records queued for one link in a turn leave in one socket write. When the node stops, `close`
+makes the last commit and releases whoever waits on it; a timer that fires after that finds
+nothing to do.
 
 Commands that arrive together share a commit. Several clients each sending one message at a
 time come back one or two per turn, so committing at every turn's end would cost each message
