@@ -111,6 +111,7 @@ class Backlog:
             state.task = self._spawn(self._pump(link, state), "sync-sender")
 
     def forget(self, link: PeerLink) -> None:
+        """A link ended: drop what it was still owed (its task stops with it)."""
         state = self._links.pop(link, None)
         if state is not None and state.task is not None:
             state.task.cancel()

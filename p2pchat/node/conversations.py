@@ -172,6 +172,7 @@ class Conversations:
         return events
 
     def history(self, peer: bytes, limit: int | None = None) -> list[dict[str, Any]]:
+        """The messages of our conversation with `peer`, oldest first, as `Views` shows them."""
         return dm_history(self._views, self._store(), dm_conversation_id(self._key, peer), limit)
 
     # ------------------------------------------------------------ sync with a contact
@@ -206,6 +207,7 @@ class Conversations:
     def on_envelope(self, link: PeerLink, peer: bytes, env: Envelope) -> None:
         # In a 1:1 chat only the peer on this authenticated link may author: envelopes are not
         # signed (deniability), so the Noise session is the only proof of authorship.
+        """A contact's envelope: checked and ordered by its log, stored, shown, acknowledged."""
         if env.author == self._key:
             # Our own words coming back (we lost our store?): unsigned, so the peer's copy can't
             # be told from a forgery. Ignore it; never let it break the link.
@@ -257,6 +259,7 @@ class Conversations:
         loop.call_later(ACK_DELAY, send_ack)
 
     def on_sync_vector(self, link: PeerLink, peer: bytes, sync: SyncVector) -> None:
+        """A contact's vector: their receipts of ours, and what they have that we lack."""
         if sync.conv != self.dm(peer):
             return
         if not self._backlog.admit_sync(link):
@@ -286,6 +289,7 @@ class Conversations:
             self._backlog.serve(link, sync.conv, author, first, last)
 
     def on_sync_request(self, link: PeerLink, peer: bytes, request: SyncRequest) -> None:
+        """A contact asks for a range of a log: served lazily by the `Backlog`."""
         if request.conv != self.dm(peer):
             return
         if not self._backlog.admit_sync(link):

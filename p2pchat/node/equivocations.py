@@ -71,6 +71,7 @@ class Equivocations:
         self._marked.pop(conv, None)
 
     def digest(self, conv: bytes) -> GroupDigest:
+        """Our heads of every author's log in `conv`, hashed, to compare with a member's."""
         conv_log = self._conversations.log_of(conv)
         return digest(conv, {author: conv_log.head(author) for author in conv_log.vector()})
 
@@ -125,6 +126,7 @@ class Equivocations:
                                              self._name_of))
 
     def notices(self, g: GroupLike) -> list[dict[str, Any]]:
+        """The equivocations kept as evidence in group `g`, as log lines."""
         return notices(self._store(), g, self._name_of)
 
 

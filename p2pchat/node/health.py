@@ -49,9 +49,11 @@ class StorageHealth:
 
     @property
     def failing(self) -> bool:
+        """Whether the last commit failed and no commit has worked since."""
         return self.error is not None
 
     def view(self) -> dict[str, Any]:
+        """The storage fields of `status`: "ok" or "failing", and the error."""
         return {"storage": "failing" if self.failing else "ok", "storage_error": self.error}
 
     def failed(self, exc: Exception) -> None:

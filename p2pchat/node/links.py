@@ -85,6 +85,7 @@ class LinkTable:
     # ------------------------------------------------------------ listening
 
     async def listen(self, host: str, port: int) -> None:
+        """Accept connections on `host`:`port` (0: any free port)."""
         server = await listen(self._on_inbound, host, port)
         self._servers.append(server)
         self.listen_addresses += bound_addresses(server)
@@ -105,6 +106,7 @@ class LinkTable:
         return self.listen_addresses[0][1]
 
     async def stop(self) -> None:
+        """Stop listening and dialling, and close every link."""
         self._stopping = True
         await self.dialer.stop()
         for server in self._servers:
@@ -113,6 +115,7 @@ class LinkTable:
             link.close("node shutting down")
 
     async def wait_closed(self) -> None:
+        """Wait until every link has ended (after `stop`)."""
         for server in self._servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 2)
@@ -307,6 +310,7 @@ class LinkTable:
         return link.relay is None and self._path_stale(link)
 
     def is_linked(self, key: bytes) -> bool:
+        """Whether `key` holds a live, authorised link now."""
         link = self.by_peer.get(key)
         return link is not None and not link.closed
 
@@ -323,6 +327,7 @@ class LinkTable:
         return link if link is not None and not link.closed else None
 
     def count_strangers(self) -> int:
+        """How many connections are with strangers (not contacts)."""
         return sum(1 for link in self.connections if link.peer.stranger)
 
     def close_peer(self, key: bytes, reason: str) -> None:
@@ -342,6 +347,7 @@ class LinkTable:
         return closed
 
     def close_stale(self, reason: str) -> None:
+        """Close the links whose path went away (a local address left)."""
         for link in list(self.connections):
             if self._is_stale(link):
                 link.close(reason)

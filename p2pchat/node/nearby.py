@@ -68,6 +68,7 @@ class Nearby:
 
     @property
     def on(self) -> bool:
+        """Whether mDNS discovery is running."""
         return self.discovery is not None
 
     async def start(self, port: int) -> None:
@@ -92,6 +93,7 @@ class Nearby:
         self._spawn(self._watch_network(), "watch-network")
 
     async def stop(self) -> None:
+        """Withdraw our advert and stop listening to others."""
         self._stopping = True
         if self.discovery is not None:
             with contextlib.suppress(Exception):

@@ -56,6 +56,7 @@ class Networks:
     # ------------------------------------------------------------ state
 
     def load(self) -> None:
+        """Read the networks joined from the home (keys sealed with the identity)."""
         try:
             self._set(stored.load(self._home, self._identity))
         except stored.NetworksFileError as exc:
@@ -87,6 +88,7 @@ class Networks:
         return bool(self._all) and not self._joined
 
     def names(self) -> list[str]:
+        """The names of the networks joined, in the order they were joined."""
         return [n.name for n in self._joined]
 
     def waiting(self) -> list[tuple[str, str]]:
@@ -103,6 +105,7 @@ class Networks:
         return None
 
     def admits_id(self, network_id: bytes) -> bool:
+        """Whether we can admit joiners to the network with this id (we hold its key)."""
         return self.admission_secret(network_id) is not None
 
     def psks(self) -> tuple[bytes, ...]:
@@ -159,6 +162,7 @@ class Networks:
         return True
 
     def network_of(self, key: bytes) -> str | None:
+        """The network through which we met `key`, if any."""
         return self._met.get(key)
 
     # ------------------------------------------------------------ discovery
@@ -181,6 +185,7 @@ class Networks:
         return None
 
     def claims(self, advert: Advert, key: bytes, day: int) -> bool:
+        """Whether `advert` carries a network entry of ours naming `key` (today's tag)."""
         member = self.member(advert, day)
         return member is not None and hmac.compare_digest(member[1], key)
 
@@ -221,6 +226,7 @@ class Networks:
             log.warning("could not keep the key of network %s: %s", name, exc)
 
     async def leave(self, name: str) -> dict[str, Any]:
+        """Leave network `name`: forget its key and stop answering for it."""
         return await self._change(lambda now: stored.left(now, name), "unknown_network",
                                   "left", name)
 
@@ -254,6 +260,7 @@ class Networks:
         return networks_view(self._all)
 
     def peer_view(self, key: bytes) -> dict[str, Any]:
+        """The network a link's peer was met through, for `peers`."""
         name = self._met.get(key)
         return {"network": name} if name is not None else {}
 

@@ -153,16 +153,19 @@ class Node:
 
     @property
     def db(self) -> Store:
+        """The open store; only while the node runs."""
         assert self.store is not None, "node not started"
         return self.store
 
     @property
     def listen_addresses(self) -> list[tuple[str, int]]:
+        """The addresses the node listens on (ports resolved)."""
         return self.links.listen_addresses
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Take the home's lock, open the store, listen, and start dialling and discovery."""
         self._take_lock()
         try:
             await self._start()
@@ -227,6 +230,7 @@ class Node:
             await self.nearby.start(self.listen_addresses[0][1])
 
     async def stop(self) -> None:
+        """Stop everything, commit what is pending, close the store and release the lock."""
         if self._stopping:
             return
         self._stopping = True
@@ -286,24 +290,31 @@ class Node:
 
     async def add_contact(self, fingerprint_text: str, name: str,
                           addrs: list[str] | None = None) -> dict[str, Any]:
+        """Add a contact by fingerprint, with a name and optional addresses."""
         return await self._storing(self.trust.add_contact(fingerprint_text, name, addrs))
 
     async def set_contact_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
+        """Replace the addresses a contact is dialled at."""
         return await self._storing(self.trust.set_contact_addrs(who, addrs))
 
     async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
+        """Accept a contact request, optionally under another name."""
         return await self._storing(self.trust.accept_contact(who, name))
 
     async def block_contact(self, who: str) -> dict[str, Any]:
+        """Block a contact or a stranger: no links, messages or requests from them."""
         return await self._storing(self.trust.block_contact(who))
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
+        """Remove a contact; its history is kept."""
         return await self._storing(self.trust.remove_contact(who))
 
     async def unblock_contact(self, who: str) -> dict[str, Any]:
+        """Undo a block."""
         return await self.trust.unblock_contact(who)
 
     async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
+        """Give a contact another name."""
         return await self.trust.rename_contact(who, name)
 
     def verify_contact(self, who: str, verified: bool) -> dict[str, Any]:
@@ -321,6 +332,7 @@ class Node:
         return {"links": self.links.restart_contact_links()}
 
     def list_contacts(self) -> list[dict[str, Any]]:
+        """Every contact, request and blocked key, as `Views.contact` shows them."""
         return self.trust.list_contacts()
 
     def rename_self(self, name: str) -> dict[str, Any]:
@@ -377,6 +389,7 @@ class Node:
         return await self._storing(self.conversations.send(contact.key, texts))
 
     def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The messages with a contact, a group, or a removed contact (by fingerprint)."""
         states = ("contact", "request", "blocked")
         from p2pchat.offline import removed_contact_conv
 
@@ -405,33 +418,43 @@ class Node:
             raise CommandError("ambiguous", str(exc)) from None
 
     async def create_group(self, title: str) -> dict[str, Any]:
+        """Create a group owned by us."""
         return await self._storing(self.groups.create(title))
 
     async def invite_to_group(self, group: str, who: str) -> dict[str, Any]:
+        """Invite a contact into a group we own."""
         return await self._storing(self.groups.invite(group, who))
 
     async def remove_from_group(self, group: str, member: str) -> dict[str, Any]:
+        """Remove a member from a group we own (a new epoch key)."""
         return await self._storing(self.groups.remove(group, member))
 
     async def leave_group(self, group: str) -> dict[str, Any]:
+        """Leave a group; its history is kept."""
         return await self._storing(self.groups.leave(group))
 
     async def accept_group(self, group: str) -> dict[str, Any]:
+        """Accept an invitation to a group."""
         return await self._storing(self.groups.accept(group))
 
     async def decline_group(self, group: str) -> dict[str, Any]:
+        """Decline an invitation to a group."""
         return await self._storing(self.groups.decline(group))
 
     async def forget_group(self, group: str) -> dict[str, Any]:
+        """Forget a group left or removed from, with its messages."""
         return await self._storing(self.groups.forget_group(group))
 
     def list_groups(self) -> list[dict[str, Any]]:
+        """Every group we are in or left."""
         return self.groups.listing()
 
     def group_members(self, group: str) -> list[dict[str, Any]]:
+        """A group's members, online or not."""
         return self.groups.members(group)
 
     def status(self) -> dict[str, Any]:
+        """Who we are, where we listen, and how the node is doing (docs/api.md)."""
         return {
             "name": self.name,
             "fingerprint": fingerprint(self.key),
@@ -450,6 +473,7 @@ class Node:
         }
 
     def peers(self) -> dict[str, Any]:
+        """The live links, who is nearby and the pending requests (docs/api.md)."""
         links = [{**view, **self.networks.peer_view(link.remote_key or b"")}
                  for link in list(self.links.connections)
                  if (view := self.views.link(link)) is not None]

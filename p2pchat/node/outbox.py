@@ -127,6 +127,7 @@ class Outbox:
         self.schedule_flush()
 
     def commit(self) -> None:
+        """Commit the turn's writes now (lazy and held ones included)."""
         if self._lazy is not None:  # this commit covers the lazy writes too
             self._lazy.cancel()
             self._lazy = None
@@ -151,6 +152,7 @@ class Outbox:
         _release(waiters)
 
     def flush(self) -> None:
+        """End of a turn: commit, release the waiters, then send what waited on the commit."""
         self._scheduled = False
         if self._closed:
             return

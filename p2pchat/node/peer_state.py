@@ -22,6 +22,7 @@ class PeerState:
 
     @property
     def stranger(self) -> bool:
+        """Whether the peer is on a stranger's time limit."""
         return self.stranger_until is not None
 
 

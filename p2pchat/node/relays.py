@@ -73,6 +73,7 @@ class Relays:
         self._stopping = False
 
     async def start(self) -> None:
+        """Attach to the relays given by `--relay` (and those mDNS finds, as they come)."""
         for relay in self._config.relays:
             same = next((r for r in self._relays if relay.key is not None and r.key == relay.key),
                         None)
@@ -88,6 +89,7 @@ class Relays:
             await self._browse()
 
     async def stop(self) -> None:
+        """Detach from every relay."""
         self._stopping = True
         if self._discovery is not None:
             with contextlib.suppress(Exception):

@@ -81,6 +81,7 @@ class Trust:
         self._name = name
 
     def is_contact(self, key: bytes) -> bool:
+        """Whether `key` is a contact (not a request, not blocked)."""
         return self._store().contacts.state_of(key) == "contact"
 
     # ------------------------------------------------------------ links
@@ -128,6 +129,7 @@ class Trust:
             self._store().ik_stamps.record(key, latest)
 
     def on_hello(self, link: PeerLink, key: bytes, hello: Hello) -> None:
+        """A peer's Hello: its name, ports and whether it knows us."""
         before = link.peer.their_name
         link.peer.their_name = hello.name
         if before is not None and before != hello.name and not link.peer.stranger:
@@ -150,6 +152,7 @@ class Trust:
                 self._outbox.queue(link, ContactRequest(name=self._name, note=""))
 
     def on_contact_request(self, link: PeerLink, key: bytes, request: ContactRequest) -> None:
+        """A stranger asks to become a contact: kept as a request (bounded)."""
         if self.is_contact(key):
             return
         # A stranger's link has done all it may do once its request is in: free the slot.
@@ -206,6 +209,7 @@ class Trust:
                            "reason": why})
 
     def on_contact_accept(self, link: PeerLink, key: bytes) -> None:
+        """A peer accepted our request: it is a contact now."""
         if self.is_contact(key) and link.peer.stranger:
             self._promote(link, key)
 
@@ -215,6 +219,7 @@ class Trust:
         self._on_promoted(link, key)
 
     def on_key_mismatch(self, link: PeerLink, event: KeyMismatch) -> None:
+        """We dialled a contact and another key answered: warn, never link."""
         contact = self._store().contacts.get(event.expected)
         who = contact.name if contact else short_fingerprint(event.expected)
         address = format_addr(link.dialed or link.address)
@@ -267,6 +272,7 @@ class Trust:
 
     async def add_contact(self, fingerprint_text: str, name: str,
                           addrs: list[str] | None = None) -> dict[str, Any]:
+        """Add a contact by fingerprint (and send a request on any live link)."""
         try:
             key = parse_fingerprint(fingerprint_text)
         except FingerprintError as exc:
@@ -306,6 +312,7 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
+        """Accept a pending request."""
         contact = self.contact_for(who, states=("request",))
         db = self._store()
         if name:
@@ -325,6 +332,7 @@ class Trust:
         self._links.dialer.want(key)
 
     async def block_contact(self, who: str) -> dict[str, Any]:
+        """Block `who`: its links close and nothing of theirs is taken."""
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
         self._store().contacts.set_state(contact.key, "blocked")
         await self._outbox.durable()
@@ -334,6 +342,7 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key), ("blocked",)))
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
+        """Remove a contact; its history stays, under its fingerprint."""
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
         self._store().contacts.remove(contact.key)
         await self._outbox.durable()
@@ -365,9 +374,11 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key), states))
 
     def list_contacts(self) -> list[dict[str, Any]]:
+        """Every contact, request and blocked key, as views."""
         return [self._views.contact(c) for c in self._store().contacts.list_all()]
 
     def requests(self) -> list[dict[str, Any]]:
+        """The pending contact requests, as views."""
         requests = self._store().contacts.list_all(states=("request",))
         return [self._views.contact(c) for c in requests]
 

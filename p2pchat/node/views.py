@@ -45,6 +45,7 @@ class Views:
         self._peer_of = peer_of
 
     def rename_self(self, name: str) -> None:
+        """Our own name changed."""
         self._name = name
 
     def who(self, key: bytes) -> str:
@@ -54,12 +55,14 @@ class Views:
         return f"{contact.name} ({short})" if contact is not None else short
 
     def display_name(self, key: bytes) -> str:
+        """The name to show for `key`: the contact's, else their own, else a fingerprint."""
         contact = self._store().contacts.get(key)
         if contact is not None:
             return contact.name
         return short_fingerprint(key)
 
     def contact(self, contact: Contact) -> dict[str, Any]:
+        """A contact as docs/api.md shows it."""
         return {
             "fingerprint": fingerprint(contact.key),
             "name": contact.name,

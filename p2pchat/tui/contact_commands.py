@@ -57,6 +57,7 @@ class ContactCommands:
                                               " /contacts lists them")
 
     async def add(self, fingerprint_text: str, name: str, addrs: list[str]) -> None:
+        """Add a contact and open its conversation."""
         contact = await self._backend.add_contact(fingerprint_text, name, addrs)
         conv = self._state.upsert_contact(contact)
         if conv is not None:
@@ -68,6 +69,7 @@ class ContactCommands:
             await self._switch_to(conv)
 
     async def add_nearby(self, who: str) -> None:
+        """Add someone /nearby shows, by number or name."""
         if not self._state.nearby and not self._state.nearby_now:
             await self._load_nearby()
         words = who.split()
@@ -102,6 +104,7 @@ class ContactCommands:
         return known.id if known is not None else who
 
     async def cmd_accept(self, who: str) -> None:
+        """/accept NAME: accept a contact request."""
         contact = await self._backend.accept(self._known(who))
         conv = self._state.upsert_contact(contact)
         if conv is not None:
@@ -109,6 +112,7 @@ class ContactCommands:
             await self._switch_to(conv)
 
     async def cmd_block(self, who: str) -> None:
+        """/block NAME: block, after a yes when the screen can ask."""
         if self._state.find(who) is None and not await self._node_knows(who):
             raise BackendError("unknown_contact", f"no contact named {who!r}: /contacts"
                                                   " lists them")
@@ -132,6 +136,7 @@ class ContactCommands:
         await self._load_current()
 
     async def cmd_unblock(self, who: str) -> None:
+        """/unblock NAME."""
         contact = await self._backend.unblock(who)
         self._state.upsert_contact(contact)
         self._state.notice("info", f"unblocked {contact.get('name')}")
@@ -142,6 +147,7 @@ class ContactCommands:
         self._state.blocked = [*names, name] if add else names
 
     async def cmd_remove(self, who: str) -> None:
+        """/remove NAME: the history is kept."""
         result = await self._backend.remove(self._known(who))
         self._state.forget(str(result.get("removed")))
         name = result.get("name")
@@ -151,6 +157,7 @@ class ContactCommands:
         await self._load_current()
 
     async def cmd_rename(self, rest: str) -> None:
+        """/rename NAME NEWNAME."""
         conv, new_name = self.split_name(rest)
         if not new_name:
             raise BackendError("usage", "usage: /rename NAME NEWNAME")
@@ -159,6 +166,7 @@ class ContactCommands:
         self._state.notice("info", f"{conv.id[:7]} is now called {contact.get('name')}")
 
     async def cmd_addr(self, rest: str) -> None:
+        """/addr NAME HOST:PORT...: where a contact is dialled."""
         conv, addrs = self.split_name(rest)
         if conv.kind == "group":
             raise BackendError("usage", "usage: /addr NAME HOST:PORT... (a contact's name)")
@@ -169,6 +177,7 @@ class ContactCommands:
         self._state.notice("info", f"{clean(contact.get('name'))} is reached at {where}")
 
     async def cmd_contacts(self, _: str) -> None:
+        """/contacts: every contact and its state."""
         contacts = await self._backend.contacts()
         lines = []
         for c in contacts:
@@ -180,6 +189,7 @@ class ContactCommands:
         self._state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"])
 
     async def cmd_nearby(self, _: str) -> None:
+        """/nearby: who discovery sees, numbered for /add."""
         peers = await self._backend.peers()
         nearby = peers.get("nearby") or []
         self._state.nearby = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
@@ -194,6 +204,7 @@ class ContactCommands:
         self._state.show_page("Nearby", lines + hidden_nearby_lines(peers))
 
     async def cmd_verify(self, rest: str) -> None:
+        """/verify NAME [yes|no]: the safety number and our QR code, or the mark."""
         conv, answer = self.split_name(rest)
         if answer.lower() in ("yes", "no"):
             contact = await self._backend.verify(conv.id, answer.lower() == "yes")
@@ -217,6 +228,7 @@ class ContactCommands:
         self._state.show_page(f"Verify {conv.name}", lines)
 
     async def cmd_safety(self, who: str) -> None:
+        """/safety NAME: the safety number to compare in person."""
         conv = self.resolve(who)
         rows = self._safety_rows(conv)
         self._state.show_page(f"Safety number with {conv.name}", [

@@ -84,6 +84,7 @@ class Controller:
         self._changed()
 
     async def stop(self) -> None:
+        """Stop the tasks and close the event stream."""
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -237,6 +238,7 @@ class Controller:
 
     async def execute(self, line: str) -> None:
         # Errors about what was typed a while ago are no news any more.
+        """Run one typed line; what fails becomes a notice."""
         self.state.drop_notices(kind="error", said_before=time.monotonic() - ERROR_LIFETIME)
         try:
             command = parse_command(line)
@@ -298,12 +300,14 @@ class Controller:
         self.state.apply(result)  # the event may come first or later: applying is idempotent
 
     async def cmd_msg(self, rest: str) -> None:
+        """/msg NAME [TEXT]: open a conversation, and send TEXT if given."""
         conv, text = self.contacts.split_name(rest)
         await self.switch_to(conv)
         if text:
             await self._send(text)
 
     async def cmd_nick(self, name: str) -> None:
+        """/nick NAME: our own new name."""
         if not name:
             raise BackendError("usage", "usage: /nick NAME")
         result = await self.backend.rename_self(name)
@@ -342,9 +346,11 @@ class Controller:
                              [*lines, *tail] if lines else ["  nothing"])
 
     async def cmd_j(self, who: str) -> None:
+        """/j NAME: open a conversation."""
         await self.switch_to(self.contacts.resolve(who))  # the whole rest is the name: nothing sent
 
     async def cmd_names(self, _: str) -> None:
+        """/names: a group's members, or the contacts."""
         conv = self.state.current
         if conv is not None and conv.kind == "group":
             await self.groups.cmd_group("members")
@@ -352,6 +358,7 @@ class Controller:
             await self.contacts.cmd_contacts("")
 
     async def cmd_jump(self, number: str) -> None:
+        """/jump N: open result N of the last /search at its message."""
         if not number.isdigit() or not 1 <= int(number) <= len(self.state.found):
             raise BackendError("usage", f"/jump N: a result of the last /search (1 to"
                                         f" {len(self.state.found)})" if self.state.found
@@ -364,14 +371,17 @@ class Controller:
         self.state.jump_to = message_id
 
     async def cmd_help(self, _: str) -> None:
+        """/help."""
         self.state.show_page("Help", help_lines())
 
     async def cmd_quit(self, _: str) -> None:
+        """/quit."""
         self.on_quit()
 
     # ------------------------------------------------------------ selection
 
     async def switch_to(self, conv: Conversation) -> None:
+        """Select `conv` and load its history."""
         self.state.select(conv.id)
         self._changed()
         await self._load_current()

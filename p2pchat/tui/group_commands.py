@@ -27,6 +27,8 @@ class GroupCommands:
         self._switch_to = switch_to
 
     async def cmd_group(self, rest: str) -> None:
+        """/group ACTION [NAME]: create, list, members, invite, remove, leave, accept, decline,
+        forget."""
         action, name = parse_group(rest)
         if action == "create":
             conv = self._state.upsert_group(await self._backend.create_group(name))

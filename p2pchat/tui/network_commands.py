@@ -23,10 +23,12 @@ class NetworkCommands:
         self._backend = backend
 
     async def cmd_rekey(self, _: str) -> None:
+        """/rekey: new session keys on every contact link."""
         result = await self._backend.rekey()
         self._state.notice("info", f"new session keys on {result.get('links', 0)} link(s)")
 
     async def cmd_network(self, rest: str) -> None:
+        """/network ACTION [NAME]: create, join, leave, list."""
         try:
             command = parse_network(rest)
         except ParseError as exc:
@@ -49,9 +51,11 @@ class NetworkCommands:
         self._state.set_status(await self._backend.status())
 
     async def cmd_peers(self, _: str) -> None:
+        """/peers: live links, who is nearby, pending requests."""
         self._show_peers(await self._backend.peers())
 
     async def cmd_id(self, _: str) -> None:
+        """/id: our fingerprint and the addresses friends can type."""
         with contextlib.suppress(BackendError):
             self._state.set_status(await self._backend.status())  # the ports as they are now
         me = self._state.me
