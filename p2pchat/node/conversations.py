@@ -27,6 +27,7 @@ from p2pchat.core.messages import (
     encode_text,
 )
 from p2pchat.core.sync import ACK_DELAY, AckWait, ConversationLog
+from p2pchat.event_types import DeliveryEvent
 from p2pchat.events import EventBus
 from p2pchat.node.backlog import Backlog
 from p2pchat.node.config import CommandError
@@ -280,8 +281,8 @@ class Conversations:
             # The ids are the stored hashes: nothing to unseal for a receipt.
             for hash_ in (db.conversations.hashes(sync.conv, self._key, before + 1, acked)
                           if self._events.wanted else ()):
-                self._events.emit({"type": "delivery", "id": hash_.hex()[:32],
-                                   "status": "delivered", "fingerprint": who})
+                self._events.emit(DeliveryEvent(type="delivery", id=hash_.hex()[:32],
+                                                status="delivered", fingerprint=who))
             # A receipt needs no fsync of its own: lost in a crash, the peer's next vector
             # brings it again. It rides on the next commit made for a send or a receive.
             self._outbox.schedule_lazy_flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from p2pchat.core import groups as core
 from p2pchat.core.equivocation import digest, is_equivocation, mismatches
@@ -25,6 +25,7 @@ from p2pchat.core.messages import (
     envelope_hash,
 )
 from p2pchat.core.timestamps import iso_from_ms
+from p2pchat.event_types import EquivocationEvent, MessageEvent
 from p2pchat.events import EventBus
 from p2pchat.node.backlog import Backlog
 from p2pchat.node.conversations import Conversations, now_ms
@@ -134,7 +135,7 @@ NameOf = Callable[[Any, bytes], str]
 
 
 def equivocation_event(g: GroupLike, first: Envelope, second: Envelope, when: str,
-                       name_of: NameOf) -> dict[str, Any]:
+                       name_of: NameOf) -> EquivocationEvent:
     """The `equivocation` event: the author, and both versions (ids, texts if we can read
     them, and the signed records themselves, hex, for anyone to check)."""
     name = name_of(g, first.author)
@@ -165,7 +166,7 @@ def _version(g: GroupLike, env: Envelope) -> dict[str, Any]:
 
 def notices(db: Store, g: GroupLike, name_of: NameOf) -> list[dict[str, Any]]:
     """One line per proven equivocation, for the group's log (`p2pchat log GROUP`)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for author, seq, first, second, found in db.groups.equivocations(g.conv):
         try:
             a, b = decode_record(first), decode_record(second)
@@ -174,12 +175,14 @@ def notices(db: Store, g: GroupLike, name_of: NameOf) -> list[dict[str, Any]]:
         if not isinstance(a, Envelope) or not isinstance(b, Envelope):
             continue
         event = equivocation_event(g, a, b, iso_from_ms(found), name_of)
-        out.append({"type": "message", "notice": "equivocation",
-                    "id": f"equivocation-{author.hex()[:16]}-{seq}",
-                    "conversation": g.conv.hex(), "author": fingerprint(author),
-                    "author_name": NOTICE_NAME, "own": False, "status": None,
-                    "sent_at": event["found_at"], "group": g.state.title,
-                    "text": event["text"], "equivocation": event})
+        line: MessageEvent = {
+            "type": "message", "notice": "equivocation",
+            "id": f"equivocation-{author.hex()[:16]}-{seq}",
+            "conversation": g.conv.hex(), "author": fingerprint(author),
+            "author_name": NOTICE_NAME, "own": False, "status": None,
+            "sent_at": event["found_at"], "group": g.state.title,
+            "text": event["text"], "equivocation": event}
+        out.append(cast(dict[str, Any], line))  # as the log's other lines
     return out
 
 

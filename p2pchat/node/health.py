@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.event_types import StorageEvent
 from p2pchat.events import EventBus
 from p2pchat.node.links import Spawn
 from p2pchat.storage.store import Store, StoreError
@@ -66,7 +67,7 @@ class StorageHealth:
             self._set_busy(FAILING_BUSY_MS)
             log.error("storage is failing (%s); retrying, nothing unsaved is acknowledged",
                       self.error)
-            self._events.emit({"type": "storage", "state": "failing", "error": self.error})
+            self._events.emit(StorageEvent(type="storage", state="failing", error=self.error))
         if self._prober is None or self._prober.done():
             self._prober = self._spawn(self._probe(), "storage-probe")
 
@@ -98,5 +99,5 @@ class StorageHealth:
         self.error = None
         self._set_busy(None)
         log.warning("storage works again; asking live links for what was not kept")
-        self._events.emit({"type": "storage", "state": "ok"})
+        self._events.emit(StorageEvent(type="storage", state="ok"))
         self._on_recovered()

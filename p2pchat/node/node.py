@@ -24,6 +24,7 @@ from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.core.session import ReplayGuard
+from p2pchat.event_types import NearbyChangedEvent, NetworksChangedEvent
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.admission import Admissions
@@ -495,8 +496,9 @@ class Node:
                 met = self.networks.network_of(key)
                 if link.peer.stranger and met is not None and met not in self.networks.names():
                     link.close("left the network")
-        self.events.emit({"type": "networks_changed", "networks": self.networks.names()})
+        self.events.emit(NetworksChangedEvent(type="networks_changed",
+                                              networks=self.networks.names()))
 
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
-        self.events.emit({"type": "nearby_changed"})
+        self.events.emit(NearbyChangedEvent(type="nearby_changed"))

@@ -26,6 +26,7 @@ from p2pchat.core.messages import (
     decode_record,
 )
 from p2pchat.core.session import Closed, Established, Event, KeyMismatch, RecordReceived
+from p2pchat.event_types import LinkDownEvent, LinkUpEvent
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import Address, format_addr
 from p2pchat.node.backlog import Backlog
@@ -120,11 +121,11 @@ class Router:
         self._groups.start_sync(link, key)
         log.info("link to %s up (%s, %s)", self._views.who(key),
                  "outbound" if link.outbound else "inbound", event.pattern)
-        self._events.emit({"type": "link_up", "fingerprint": fingerprint(key),
-                          "name": self._views.display_name(key), "contact": is_contact,
-                          "address": format_addr(link.address),
-                          "path": "direct" if link.relay is None else "relay",
-                          "relay": link.relay})
+        self._events.emit(LinkUpEvent(type="link_up", fingerprint=fingerprint(key),
+                                      name=self._views.display_name(key), contact=is_contact,
+                                      address=format_addr(link.address),
+                                      path="direct" if link.relay is None else "relay",
+                                      relay=link.relay))
 
     def _hello(self, is_contact: bool) -> Hello:
         ports = list(dict.fromkeys(port for _, port in self._listen_addresses()))
@@ -177,9 +178,9 @@ class Router:
             log.info("link to %s down: %s", self._views.who(key), reason)
             # A link replaced by a newer one (both sides dialled at once, say) goes down after
             # its successor came up: `online` says the peer is still linked.
-            self._events.emit({"type": "link_down", "fingerprint": fingerprint(key),
-                              "name": self._views.display_name(key), "reason": reason,
-                              "online": self._links.is_linked(key)})
+            self._events.emit(LinkDownEvent(type="link_down", fingerprint=fingerprint(key),
+                                            name=self._views.display_name(key), reason=reason,
+                                            online=self._links.is_linked(key)))
         elif reason.startswith("protocol revision"):  # we told a too-old peer (protocol.md 12)
             log.warning("link to %s refused: %s", self._views.who(key), reason)
 

@@ -24,6 +24,12 @@ from p2pchat.core.identity import (
 from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
 from p2pchat.core.session import KeyMismatch, ReplayGuard
 from p2pchat.core.text import MAX_NAME_CHARS, BadName, valid_name
+from p2pchat.event_types import (
+    ContactRequestEvent,
+    KeyMismatchEvent,
+    PeerRenamedEvent,
+    RequestsDroppedEvent,
+)
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import Address, format_addr, parse_addr
 from p2pchat.node.config import MAX_ADDRS, CommandError, NodeConfig
@@ -135,9 +141,9 @@ class Trust:
         if before is not None and before != hello.name and not link.peer.stranger:
             # A Hello again on a live link: they renamed themselves (docs/protocol.md 7.1).
             contact = self._store().contacts.get(key)
-            self._events.emit({"type": "peer_renamed", "fingerprint": fingerprint(key),
-                               "name": contact.name if contact else short_fingerprint(key),
-                               "their_name": hello.name})
+            self._events.emit(PeerRenamedEvent(
+                type="peer_renamed", fingerprint=fingerprint(key),
+                name=contact.name if contact else short_fingerprint(key), their_name=hello.name))
         if not link.outbound and link.relay is None:  # a relay's address is not the peer's
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
@@ -187,7 +193,7 @@ class Trust:
             return
         self._request_sources[key] = source
         self._outbox.schedule_flush()
-        event: dict[str, Any] = {"type": "contact_request", "fingerprint": fingerprint(key),
+        event: ContactRequestEvent = {"type": "contact_request", "fingerprint": fingerprint(key),
                                  "name": name, "note": request.note}
         if namesake is not None:  # a new key under a contact's name: maybe them, maybe not
             event["same_name_as"] = fingerprint(namesake.key)
@@ -205,8 +211,8 @@ class Trust:
     def _dropped(self, why: str) -> None:
         self.requests_dropped += 1
         log.warning("dropped a contact request: %s", why)
-        self._events.emit({"type": "requests_dropped", "count": self.requests_dropped,
-                           "reason": why})
+        self._events.emit(RequestsDroppedEvent(type="requests_dropped",
+                                               count=self.requests_dropped, reason=why))
 
     def on_contact_accept(self, link: PeerLink, key: bytes) -> None:
         """A peer accepted our request: it is a contact now."""
@@ -235,10 +241,10 @@ class Trust:
             " number in person, then remove and re-add the contact.",
             address, fingerprint(event.presented), who, fingerprint(event.expected), who,
             extra={"shown_as_event": True})  # UIs show the event; they skip this log line
-        self._events.emit({
-            "type": "key_mismatch", "address": address, "name": who,
-            "expected": fingerprint(event.expected), "presented": fingerprint(event.presented),
-        })
+        self._events.emit(KeyMismatchEvent(
+            type="key_mismatch", address=address, name=who,
+            expected=fingerprint(event.expected), presented=fingerprint(event.presented),
+        ))
 
     def addresses_for(self, key: bytes) -> list[Address]:
         """Where to dial `key`: addresses the user gave, then learned, then advertised."""

@@ -9,12 +9,13 @@ drawing it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import Envelope, decode_text, envelope_hash
 from p2pchat.core.timestamps import iso_from_ms
+from p2pchat.event_types import MessageEvent
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Contact, Store
@@ -84,7 +85,7 @@ class Views:
         except ProtocolError:
             text = UNREADABLE
         peer = self._peer_of(env.conv)
-        event: dict[str, Any] = {
+        event: MessageEvent = {
             "type": "message",
             "id": stored_hash.hex()[:32] if stored_hash is not None else message_id(env),
             "conversation": fingerprint(peer) if peer else env.conv.hex(),
@@ -100,7 +101,9 @@ class Views:
             event["status"] = status
         if group is not None:
             event["group"] = group
-        return event
+        # Built as the typed event; handed on as the plain dict that command replies, history
+        # and the group part (node/group*.py) still take.
+        return cast(dict[str, Any], event)
 
     def link(self, link: PeerLink) -> dict[str, Any] | None:
         """A live, accepted link as `peers` shows it; None for one still handshaking or gone."""

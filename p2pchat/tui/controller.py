@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
@@ -209,7 +209,7 @@ class Controller:
             return True
         return False
 
-    async def _on_event(self, event: dict[str, Any]) -> None:
+    async def _on_event(self, event: Mapping[str, Any]) -> None:
         refresh = self.state.apply(event)
         self._changed()
         if event.get("type") == "message" and event.get("conversation") == self.state.selected:

@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from p2pchat.event_types import (
+    ContactRequestEvent,
+    DeliveryEvent,
+    EquivocationEvent,
+    GroupEvent,
+    KeyMismatchEvent,
+    LinkDownEvent,
+    LinkUpEvent,
+    MessageEvent,
+    PeerRenamedEvent,
+    StorageEvent,
+)
 from p2pchat.tui.sanitize import clean
 
 # A delivery can overtake the reply to its own send (or refer to history not loaded yet).
@@ -182,7 +195,7 @@ class ChatState:
         for group in groups:
             self.upsert_group(group)
 
-    def upsert_group(self, group: dict[str, Any]) -> Conversation | None:
+    def upsert_group(self, group: Mapping[str, Any]) -> Conversation | None:
         gid = clean(group.get("group"))
         if not gid:
             return None
@@ -198,7 +211,7 @@ class ChatState:
         self._ensure_selection()
         return conv
 
-    def _group_event(self, event: dict[str, Any]) -> None:
+    def _group_event(self, event: GroupEvent) -> None:
         """Joined, or someone came or went: the side panel, one notice (the command that did
         it may have said it already), and a line in the group's conversation."""
         conv = self.upsert_group(event)
@@ -252,52 +265,59 @@ class ChatState:
 
     # ------------------------------------------------------------ events
 
-    def apply(self, event: dict[str, Any]) -> set[str]:
+    def apply(self, event: Mapping[str, Any]) -> set[str]:
         """Apply one node event (or a command's result of the same shape).
 
         Returns what the caller should re-read from the node: "status" (link counts),
-        "contacts" or "groups" (a conversation we did not know of).
+        "contacts" or "groups" (a conversation we did not know of). Each kind is read as its
+        type in p2pchat/event_types.py says, every value cleaned (it may come from another
+        process, of another version).
         """
         kind = event.get("type")
         refresh: set[str] = set()
         if kind == "message":
-            fp = clean(event.get("conversation"))
+            message = cast(MessageEvent, event)
+            fp = clean(message.get("conversation"))
             conv = self.conversations.get(fp)
-            if conv is None and event.get("group") is not None:
-                conv = self.upsert_group({"group": fp, "title": event.get("group")})
+            if conv is None and message.get("group") is not None:
+                conv = self.upsert_group({"group": fp, "title": message.get("group")})
                 refresh.add("groups")
             if conv is None:
                 # From someone not in our list yet: show it now, the contacts read fills in.
-                name = event.get("author_name") if not event.get("own") else fp[:7]
+                name = message.get("author_name") if not message.get("own") else fp[:7]
                 conv = self.conversations[fp] = Conversation(fp, clean(name))
                 refresh.add("contacts")
                 self._ensure_selection()
-            self._add_message(conv, event, count_unread=True)
+            self._add_message(conv, message, count_unread=True)
         elif kind == "delivery":
-            self._delivered(clean(event.get("fingerprint")), clean(event.get("id")))
+            delivery = cast(DeliveryEvent, event)
+            self._delivered(clean(delivery.get("fingerprint")), clean(delivery.get("id")))
         elif kind == "contact_request":
-            fp = clean(event.get("fingerprint"))
-            name = clean(event.get("name")) or fp[:7]
+            request = cast(ContactRequestEvent, event)
+            fp = clean(request.get("fingerprint"))
+            name = clean(request.get("name")) or fp[:7]
             self.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
-                                 "note": event.get("note") or "", "online": False})
-            note = clean(event.get("note"))
+                                 "note": request.get("note") or "", "online": False})
+            note = clean(request.get("note"))
             self.notice("request", f"{name} ({fp[:7]}) asks to connect"
                                    f"{': ' + note if note else ''} (/accept {name},"
                                    f" /block {name}, or /verify {name} first)")
-            namesake = self.conversations.get(clean(event.get("same_name_as")))
-            if namesake is not None and (event.get("same_name_verified") or namesake.verified):
+            namesake = self.conversations.get(clean(request.get("same_name_as")))
+            if namesake is not None and (request.get("same_name_verified") or namesake.verified):
                 # Signal's "safety number changed": a new key under a name we verified.
                 self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name of"
                                        f" {namesake.name}, whom you VERIFIED. Its safety number"
                                        f" is different: it may not be {namesake.name}. Compare"
                                        f" in person (/verify {name}) before you accept.")
         elif kind in ("link_up", "link_down"):
-            fp = clean(event.get("fingerprint"))
+            # Read as a link_up; a link_down shares its fingerprint and adds `online`.
+            link_up, link_down = cast(LinkUpEvent, event), cast(LinkDownEvent, event)
+            fp = clean(link_up.get("fingerprint"))
             conv = self.conversations.get(fp)
             # A replaced link goes down after its successor came up: the node says if the
             # peer is still linked.
-            up = kind == "link_up" or event.get("online") is True
-            known = conv is not None or bool(event.get("contact"))
+            up = kind == "link_up" or link_down.get("online") is True
+            known = conv is not None or bool(link_up.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
                 self._linked[fp] = up
             if conv is not None and up:
@@ -305,43 +325,48 @@ class ChatState:
             if conv is not None:
                 conv.online = up
                 if kind == "link_up":
-                    conv.relay = clean(event.get("relay")) if event.get("path") == "relay" \
+                    conv.relay = clean(link_up.get("relay")) if link_up.get("path") == "relay" \
                         else ""
             refresh.add("status")
         elif kind == "key_mismatch":
-            pinned = self.find(clean(event.get("name")))
+            mismatch = cast(KeyMismatchEvent, event)
+            pinned = self.find(clean(mismatch.get("name")))
             if pinned is not None and pinned.verified:
                 self.notice("warning", f"WARNING: {pinned.name} is a contact you VERIFIED.")
             self.notice("warning",
-                        f"WARNING: the peer at {clean(event.get('address'))} presented key"
-                        f" {clean(event.get('presented'))}, not the one pinned for"
-                        f" {clean(event.get('name'))}. Refused: someone may be impersonating"
+                        f"WARNING: the peer at {clean(mismatch.get('address'))} presented key"
+                        f" {clean(mismatch.get('presented'))}, not the one pinned for"
+                        f" {clean(mismatch.get('name'))}. Refused: someone may be impersonating"
                         " them. Compare safety numbers in person (/safety NAME).")
         elif kind in ("group_joined", "group_changed"):
-            self._group_event(event)
+            self._group_event(cast(GroupEvent, event))
         elif kind == "group_invited":  # issue 22: a request, like a contact's
-            conv = self.upsert_group(event)
+            invited = cast(GroupEvent, event)
+            conv = self.upsert_group(invited)
             if conv is not None:
-                self.notice("request", f"{clean(event.get('invited_by_name'))} invites you to"
+                self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
                                        f" the group {conv.name} (/group accept {conv.name},"
                                        f" /group decline {conv.name})")
         elif kind == "group_invitation_closed" and event.get("reason") != "accepted":
             self.forget(clean(event.get("group")))
         elif kind == "equivocation":  # issue 22: a member lied, in words a person understands
-            self.notice("warning", f"WARNING in {clean(event.get('title'))}:"
-                                   f" {clean(event.get('text'))}")
+            lie = cast(EquivocationEvent, event)
+            self.notice("warning", f"WARNING in {clean(lie.get('title'))}:"
+                                   f" {clean(lie.get('text'))}")
         elif kind == "storage":
-            if event.get("state") == "ok":
+            storage = cast(StorageEvent, event)
+            if storage.get("state") == "ok":
                 self.notice("info", "storage works again; missed messages are being fetched")
             else:
-                self.notice("warning", f"cannot save to disk: {clean(event.get('error'))}."
+                self.notice("warning", f"cannot save to disk: {clean(storage.get('error'))}."
                                        " Nothing unsaved is acknowledged; retrying.")
         elif kind == "nearby_changed":
             refresh.add("nearby")
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
         elif kind == "peer_renamed":
-            name, theirs = clean(event.get("name")), clean(event.get("their_name"))
+            renamed = cast(PeerRenamedEvent, event)
+            name, theirs = clean(renamed.get("name")), clean(renamed.get("their_name"))
             self.notice("info", f"{name} now calls themself {theirs!r}"
                                 f" (/rename {name} {theirs} to call them that too)")
         elif kind == "lagged":
@@ -349,7 +374,7 @@ class ChatState:
             self.notice("warning", "fell behind the node's events; reloading")
         return refresh
 
-    def _add_message(self, conv: Conversation, event: dict[str, Any], *,
+    def _add_message(self, conv: Conversation, event: Mapping[str, Any], *,
                      count_unread: bool, system: bool = False) -> None:
         message_id = clean(event.get("id"))
         own = bool(event.get("own"))
