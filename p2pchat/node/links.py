@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from p2pchat.core.identity import Identity
@@ -104,6 +105,25 @@ class LinkTable:
         for server in old:
             server.close()
         return self.listen_addresses[0][1]
+
+    async def listen_configured(self, home: Path, *, keep: bool) -> None:
+        """Listen on every configured address; with `keep`, the first one on the port it had
+        last time when it asks for any port (friends who typed the address still reach us)."""
+        from p2pchat import settings
+
+        kept = settings.kept_port(home) if keep else 0
+        for index, (host, port) in enumerate(self._config.listen):
+            if index == 0 and port == 0 and kept:
+                try:
+                    await self.listen(host, kept)
+                    continue
+                except OSError as exc:
+                    log.warning("cannot listen on port %d as last time (%s): a new port;"
+                                " contacts who typed the old address need the new one",
+                                kept, exc.strerror or exc)
+            await self.listen(host, port)
+        if keep and self.listen_addresses and self._config.listen[0][1] == 0:
+            settings.keep_port(home, self.listen_addresses[0][1])
 
     async def stop(self) -> None:
         """Stop listening and dialling, and close every link."""

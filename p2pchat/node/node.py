@@ -167,7 +167,7 @@ class Node:
 
     async def start(self) -> None:
         """Take the home's lock, open the store, listen, and start dialling and discovery."""
-        self._take_lock()
+        self._lock_fd = lock_home(self.home)
         try:
             await self._start()
         except BaseException:
@@ -186,7 +186,10 @@ class Node:
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.ik_stamps.latest().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
-        await self._listen()
+        # Inside a network, or private, a port kept across restarts would link us over time.
+        await self.links.listen_configured(
+            self.home, keep=self.config.keep_port and self.config.presence != "private"
+            and not self.networks.joined)
         self._spawn(self._ticker(), "ticker")
         self._spawn(self.admissions.run(), "admissions")
         await self.relays.start()
@@ -196,25 +199,6 @@ class Node:
             await self.nearby.start(self.listen_addresses[0][1])
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
-
-    async def _listen(self) -> None:
-        from p2pchat import settings
-
-        keep = self.config.keep_port and self.config.presence != "private" \
-            and not self.networks.joined
-        kept = settings.kept_port(self.home) if keep else 0
-        for index, (host, port) in enumerate(self.config.listen):
-            if index == 0 and port == 0 and kept:
-                try:
-                    await self.links.listen(host, kept)
-                    continue
-                except OSError as exc:
-                    log.warning("cannot listen on port %d as last time (%s): a new port;"
-                                " contacts who typed the old address need the new one",
-                                kept, exc.strerror or exc)
-            await self.links.listen(host, port)
-        if keep and self.listen_addresses and self.config.listen[0][1] == 0:
-            settings.keep_port(self.home, self.listen_addresses[0][1])
 
     def _persist_ik_floor(self, floor: int) -> None:
         try:
@@ -252,17 +236,6 @@ class Node:
             self.store.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
-
-    def _take_lock(self) -> None:
-        fd = os.open(self.home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise CommandError("busy", f"a node is already running for {self.home}") from None
-            raise
-        self._lock_fd = fd
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -502,3 +475,16 @@ class Node:
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
         self.events.emit(NearbyChangedEvent(type="nearby_changed"))
+
+
+def lock_home(home: Path) -> int:
+    """Take the home's lock (one node per home) and return its descriptor; "busy" if taken."""
+    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            raise CommandError("busy", f"a node is already running for {home}") from None
+        raise
+    return fd
