@@ -130,7 +130,8 @@ class Node:
         self.groups = Groups(
             identity, name, self.config, store=lambda: self.db, outbox=self.outbox,
             sender=self.backlog, conversations=self.conversations, events=self.events,
-            views=self.views, links=self.links, contact_state=self._contact_state,
+            views=self.views, links=self.links,
+            contact_state=lambda key: self.db.contacts.state_of(key),
             contact_key=lambda who: self.trust.contact_for(who).key,
         )
         self.reading = ReadPositions(home, store=lambda: self.db)
@@ -148,9 +149,6 @@ class Node:
 
     def _is_group_peer(self, key: bytes) -> bool:
         return self.db.contacts.state_of(key) != "blocked" and self.groups.is_group_peer(key)
-
-    def _contact_state(self, key: bytes) -> str | None:
-        return self.db.contacts.state_of(key)
 
     @property
     def db(self) -> Store:
@@ -327,7 +325,7 @@ class Node:
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
         """`who`: a contact, or a group (by title or id) when no contact has that name."""
         states = ("contact", "request", "blocked")
-        kind, which = self._which(who, states)
+        kind, which = which_of(who, states, self.trust, self.groups)
         if kind == "group":
             name = self.groups.find(which).conv.hex()
         else:
@@ -356,7 +354,7 @@ class Node:
         if not 1 <= len(texts) <= MAX_TEXTS_PER_SEND:
             raise CommandError("bad_request",
                                f"send 1 to {MAX_TEXTS_PER_SEND} texts at a time, not {len(texts)}")
-        kind, name = self._which(who, ("contact",))
+        kind, name = which_of(who, ("contact",), self.trust, self.groups)
         if kind == "group":
             return await self._storing(self.groups.send(name, texts))
         contact = self.trust.contact_for(name)
@@ -370,26 +368,11 @@ class Node:
         former = removed_contact_conv(self.db, self.key, who)
         if former is not None:  # a removed contact: the history is kept, by fingerprint
             return dm_history(self.views, self.db, former, limit)
-        kind, name = self._which(who, states)
+        kind, name = which_of(who, states, self.trust, self.groups)
         if kind == "group":
             return self.groups.history(name, limit)
         contact = self.trust.contact_for(name, states=states)
         return self.conversations.history(contact.key, limit)
-
-    def _which(self, who: str, states: tuple[str, ...]) -> tuple[str, str]:
-        """A contact or a group: `#NAME` the group, `@NAME` the contact, a bare name that
-        fits both refused (core.addressing)."""
-        def is_contact(name: str) -> bool:
-            try:
-                self.trust.contact_for(name, states=states)
-            except CommandError:
-                return False
-            return True
-
-        try:
-            return resolve(who, is_contact, self.groups.names)
-        except Ambiguous as exc:
-            raise CommandError("ambiguous", str(exc)) from None
 
     async def create_group(self, title: str) -> dict[str, Any]:
         """Create a group owned by us."""
@@ -475,6 +458,22 @@ class Node:
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
         self.events.emit(NearbyChangedEvent(type="nearby_changed"))
+
+
+def which_of(who: str, states: tuple[str, ...], trust: Trust, groups: Groups) -> tuple[str, str]:
+    """A contact or a group: `#NAME` the group, `@NAME` the contact, a bare name that fits
+    both refused (core.addressing)."""
+    def is_contact(name: str) -> bool:
+        try:
+            trust.contact_for(name, states=states)
+        except CommandError:
+            return False
+        return True
+
+    try:
+        return resolve(who, is_contact, groups.names)
+    except Ambiguous as exc:
+        raise CommandError("ambiguous", str(exc)) from None
 
 
 def lock_home(home: Path) -> int:
