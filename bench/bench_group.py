@@ -35,8 +35,8 @@ from p2pchat.core.identity import Identity
 from p2pchat.core.messages import Envelope, Record
 from p2pchat.home import ensure_home
 from p2pchat.node import Node, NodeConfig
+from p2pchat.node.backlog import Backlog
 from p2pchat.node.outbox import Outbox
-from p2pchat.node.sender import Sender
 from tests.groups_net import Net, sparse_edges
 
 N_NODES = 30
@@ -45,25 +45,25 @@ WAIT = 60.0  # seconds before the run gives up waiting for deliveries
 
 class EnvelopeCount:
     """Counts group Envelopes handed to links, by wrapping the two ways a record leaves:
-    Outbox.queue (after the commit) and Sender.forward (a forwarded envelope, at once)."""
+    Outbox.queue (after the commit) and Backlog.forward (a forwarded envelope, at once)."""
 
     def __init__(self) -> None:
         self.group = b""
         self.count = 0
-        queue, forward = Outbox.queue, Sender.forward
+        queue, forward = Outbox.queue, Backlog.forward
 
         def counted_queue(outbox: Outbox, link: Any, record: Record, **options: Any) -> None:
             if isinstance(record, Envelope) and record.conv == self.group:
                 self.count += 1
             queue(outbox, link, record, **options)
 
-        def counted_forward(sender: Sender, link: Any, env: Envelope) -> None:
+        def counted_forward(backlog: Backlog, link: Any, env: Envelope) -> None:
             if env.conv == self.group:
                 self.count += 1
-            forward(sender, link, env)
+            forward(backlog, link, env)
 
         Outbox.queue = counted_queue  # type: ignore[method-assign]
-        Sender.forward = counted_forward  # type: ignore[method-assign]
+        Backlog.forward = counted_forward  # type: ignore[method-assign]
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -6,7 +6,7 @@ Two peers run their own end-to-end Noise `Session` (as nodes will), each in its 
 
 * through the relay: each peer attached to a `p2pchat relay` process (its per-client rates
   lifted with --byte-rate/--frame-rate, so the forwarding itself is measured) with the node's
-  own relay client (`net/relay_client.py`): what a stream writes in one event-loop turn goes
+  own relay client (`net/relay_connection.py`): what a stream writes in one event-loop turn goes
   out as one relay frame (or a few, at most `max_data` each), padded to its bucket, in the
   relay's Noise session;
 * baseline, same run: the same two peers joined by a plain asyncio byte pipe in its own process
@@ -40,7 +40,7 @@ from _common import ROOT, emit, environment, ratio, versions
 
 from p2pchat.core.identity import Identity
 from p2pchat.core.session import RecordReceived, Session
-from p2pchat.net.relay_client import RELAY_SESSION, RelayAddress, RelayConnection, RelayedLink
+from p2pchat.net.relay_connection import RELAY_SESSION, RelayAddress, RelayConnection, RelayedLink
 from tests.cli import cli_env
 from tests.relay_client import RelayClient
 
@@ -140,7 +140,7 @@ async def run_sender(args: argparse.Namespace) -> None:
 
 
 class NodeClient:
-    """One peer through the node's own relay client (net/relay_client.py): what a stream writes
+    """One peer through the node's own relay client (net/relay_connection.py): what a stream writes
     in one event-loop turn leaves as one Send."""
 
     def __init__(self, identity: Identity) -> None:
@@ -164,10 +164,11 @@ class NodeClient:
         await asyncio.wait_for(self.attached.wait(), WAIT)
         return self.conn
 
-    def _inbound(self, conn: RelayConnection, sender: bytes, stream: int) -> RelayedLink:
+    def _inbound(self, conn: RelayConnection, sender: bytes, stream: int) -> RelayedLink[None]:
         session = Session(identity=self.identity, initiator=False,
                           now=asyncio.get_running_loop().time())
-        return conn.carry(sender, stream, session, outbound=False, on_event=self.on_event)
+        return conn.carry(sender, stream, session, outbound=False, on_event=self.on_event,
+                          peer_state=None)
 
     def on_event(self, link: Any, event: Any) -> None:
         if isinstance(event, RecordReceived):
@@ -198,7 +199,7 @@ async def run_node_sender(args: argparse.Namespace) -> None:
     peer_key = bytes.fromhex(args.peer)
     session = Session(identity=peer.identity, initiator=True, now=loop.time(),
                       remote_key=peer_key, ik_timestamp=time.time_ns())
-    link = conn.open(peer_key, session, peer.on_event)
+    link = conn.open(peer_key, session, peer.on_event, peer_state=None)
     assert link is not None
     assert await asyncio.wait_for(asyncio.shield(link.established), WAIT)
     record = os.urandom(args.size)

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from p2pchat.home import socket_path
@@ -83,7 +83,7 @@ class Lines:
         finally:
             self._sending -= 1
 
-    def send_event_now(self, event: dict[str, Any]) -> bool:
+    def send_event_now(self, event: Mapping[str, Any]) -> bool:
         """Write an event at once (a received message reaches its screen a loop turn sooner)
         when nothing sent before it can still be on its way: no send in progress, nothing left
         to drain. Only the first of a turn: the rest of a burst queues and the forwarder sends

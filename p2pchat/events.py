@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-EventQueue = asyncio.Queue[dict[str, Any] | None]
-WriteNow = Callable[[dict[str, Any]], bool]
+# One event (p2pchat/event_types.py says what each holds); None tells a subscriber it lagged.
+Event = Mapping[str, Any]
+EventQueue = asyncio.Queue[Event | None]
+WriteNow = Callable[[Event], bool]
 
 
 class EventBus:
@@ -37,7 +39,8 @@ class EventBus:
         """Whether anyone subscribes: an event nobody reads need not be built."""
         return bool(self._queues)
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Event) -> None:
+        """Hand `event` to every subscriber (one that fell too far behind is dropped)."""
         for queue, write_now in list(self._queues.items()):
             if write_now is not None and queue.empty() and write_now(event):
                 continue

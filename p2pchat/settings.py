@@ -48,7 +48,7 @@ def _interfaces(values: list[str]) -> list[str]:
 
 
 def _relays(values: list[str]) -> list[str]:
-    from p2pchat.net.relay_client import parse_relay
+    from p2pchat.net.relay_connection import parse_relay
 
     for value in values:
         parse_relay(value)  # raises ValueError with the reason

@@ -34,7 +34,7 @@ def _node_config(args: argparse.Namespace) -> Any:
     """The NodeConfig that `node` and `chat` build from their shared options and the home's
     settings."""
     from p2pchat.net.addresses import parse_addr
-    from p2pchat.net.relay_client import parse_relay
+    from p2pchat.net.relay_connection import parse_relay
     from p2pchat.node import NodeConfig
 
     args = _with_settings(args)

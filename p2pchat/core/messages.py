@@ -11,6 +11,10 @@ keeping them around (DESIGN: "nothing is re-encoded before verifying" — here r
 provably the identity). It also rejects non-minimal ints, duplicate or unsorted map keys and
 trailing bytes in one stroke.
 
+The group records live in `core/group_messages.py` and the fields' limits and checks in
+`core/record_fields.py`; this module holds the 1:1 and sync records, the one codec for all of
+them, and re-exports every name, so callers import records from here.
+
 Every problem with input, whether it came off the wire or from a local caller constructing a
 record, raises ``ProtocolError`` with a message that says what was wrong.
 """
@@ -24,8 +28,44 @@ from typing import ClassVar, TypeAlias
 
 from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.text import MAX_NAME_CHARS, name_problem, text_problem
-from p2pchat.core.timestamps import MAX_TIMESTAMP_MS
+from p2pchat.core.group_messages import (
+    GroupDigest,
+    GroupInvite,
+    GroupKey,
+    GroupKeyRequest,
+    GroupLeave,
+    GroupOp,
+    GroupOpKind,
+    GroupPrune,
+)
+from p2pchat.core.record_fields import (
+    CONV_ID_LEN,
+    GROUP_KEY_CHECK_LEN,
+    GROUP_KEY_LEN,
+    HASH_LEN,
+    KEY_LEN,
+    MAX_BODY_LEN,
+    MAX_GROUP_OPS,
+    MAX_INT,
+    MAX_NOTE_CHARS,
+    MAX_PORTS,
+    MAX_RECORD_ARRAY,
+    MAX_RECORD_LEN,
+    MAX_RECORD_STR_BYTES,
+    MAX_REQUEST_SPAN,
+    MAX_SENT_AT,
+    MAX_TEXT_BYTES,
+    MAX_VECTOR_AUTHORS,
+    PERSON_DM,
+    PERSON_ENVELOPE,
+    SIG_LEN,
+    ZERO_HASH,
+    check_bytes,
+    check_int,
+    check_name,
+    check_str,
+)
+from p2pchat.core.text import MAX_NAME_CHARS
 
 __all__ = [
     "CONV_ID_LEN",
@@ -69,85 +109,6 @@ __all__ = [
     "envelope_hash",
 ]
 
-# --- limits -------------------------------------------------------------------------------------
-
-CONV_ID_LEN = 16
-KEY_LEN = 32  # Ed25519 public key
-HASH_LEN = 32  # BLAKE2b-256
-SIG_LEN = 64  # Ed25519 signature
-ZERO_HASH = bytes(HASH_LEN)  # prev of an author's first envelope
-
-# Largest int on the wire. Signed 64-bit so the SQLite store can keep every value as INTEGER.
-MAX_INT = 2**63 - 1
-# Envelope.sent_at: the last millisecond of the year 9999. Anything later cannot be shown as a
-# date, and a record that a view cannot render must never get into a store.
-MAX_SENT_AT = MAX_TIMESTAMP_MS
-MAX_NOTE_CHARS = 280
-MAX_BODY_LEN = 64 * 1024
-MAX_TEXT_BYTES = 16 * 1024
-MAX_VECTOR_AUTHORS = 256
-MAX_PORTS = 8
-# A SyncRequest covers at most this many seqs (last - first < MAX_REQUEST_SPAN).
-MAX_REQUEST_SPAN = 1024
-# Largest record: an Envelope with a full body plus its fixed fields (~200 bytes) fits easily;
-# a full SyncVector is 256 * ~45 bytes. Anything bigger is refused before it is parsed.
-MAX_RECORD_LEN = MAX_BODY_LEN + 4096
-# Strings in records are names/notes; 4 bytes per char is the UTF-8 worst case.
-_MAX_RECORD_STR_BYTES = 4 * MAX_NOTE_CHARS
-_MAX_RECORD_FIELDS = 16
-# Groups: a group's whole history of membership changes travels in one GroupInvite, so it is
-# bounded; 100 worst-case ops (~460 bytes each) plus 100 heads fit in MAX_RECORD_LEN.
-MAX_GROUP_OPS = 100
-GROUP_KEY_LEN = 32  # XChaCha20-Poly1305 key
-GROUP_KEY_CHECK_LEN = 16  # commitment to an epoch key, carried in the signed op
-# The largest array a record may hold: its fields, or a GroupInvite's ops and heads.
-_MAX_RECORD_ARRAY = max(_MAX_RECORD_FIELDS, MAX_GROUP_OPS)
-
-# Domain separation for every hash this module defines (BLAKE2b person is at most 16 bytes).
-_PERSON_ENVELOPE = b"p2pchat-env-v1"
-_PERSON_DM = b"p2pchat-dm-v1"
-
-
-
-# --- field validators (all raise ProtocolError) -------------------------------------------------
-
-
-def _check_int(what: str, value: object, minimum: int = 0, maximum: int = MAX_INT) -> int:
-    # `type(...) is int` because bool is an int subclass and must not pass for a number.
-    if type(value) is not int:
-        raise ProtocolError(f"{what}: expected int, got {type(value).__name__}")
-    if value < minimum or value > maximum:
-        raise ProtocolError(f"{what}: {value} outside [{minimum}, {maximum}]")
-    return value
-
-
-def _check_bytes(what: str, value: object, *, exact: int | None = None, maximum: int = 0) -> bytes:
-    if type(value) is not bytes:
-        raise ProtocolError(f"{what}: expected bytes, got {type(value).__name__}")
-    if exact is not None and len(value) != exact:
-        raise ProtocolError(f"{what}: expected {exact} bytes, got {len(value)}")
-    if exact is None and len(value) > maximum:
-        raise ProtocolError(f"{what}: {len(value)} bytes exceeds the limit of {maximum}")
-    return value
-
-
-def _check_str(what: str, value: object, max_chars: int, *, newlines: bool = False) -> str:
-    if type(value) is not str:
-        raise ProtocolError(f"{what}: expected str, got {type(value).__name__}")
-    problem = text_problem(value, max_chars, newlines=newlines)
-    if problem is not None:
-        raise ProtocolError(f"{what}: {problem}")
-    return value
-
-
-def _check_name(what: str, value: object) -> str:
-    if type(value) is not str:
-        raise ProtocolError(f"{what}: expected str, got {type(value).__name__}")
-    problem = name_problem(value)
-    if problem is not None:
-        raise ProtocolError(f"{what}: {problem}")
-    return value
-
 
 # --- records ------------------------------------------------------------------------------------
 
@@ -168,8 +129,8 @@ class Hello:
     ports: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_name("Hello.name", self.name)
-        _check_str("Hello.software", self.software, MAX_NAME_CHARS)
+        check_name("Hello.name", self.name)
+        check_str("Hello.software", self.software, MAX_NAME_CHARS)
         if type(self.knows_you) is not bool:
             raise ProtocolError("Hello.knows_you: expected bool")
         if type(self.ports) not in (list, tuple) or len(self.ports) > MAX_PORTS:
@@ -192,8 +153,8 @@ class ContactRequest:
     note: str
 
     def __post_init__(self) -> None:
-        _check_name("ContactRequest.name", self.name)
-        _check_str("ContactRequest.note", self.note, MAX_NOTE_CHARS, newlines=True)
+        check_name("ContactRequest.name", self.name)
+        check_str("ContactRequest.note", self.note, MAX_NOTE_CHARS, newlines=True)
 
     def _fields(self) -> list[object]:
         return [self.name, self.note]
@@ -207,7 +168,7 @@ class ContactAccept:
     name: str
 
     def __post_init__(self) -> None:
-        _check_name("ContactAccept.name", self.name)
+        check_name("ContactAccept.name", self.name)
 
     def _fields(self) -> list[object]:
         return [self.name]
@@ -234,16 +195,16 @@ class Envelope:
     sig: bytes = b""
 
     def __post_init__(self) -> None:
-        _check_bytes("Envelope.conv", self.conv, exact=CONV_ID_LEN)
-        _check_bytes("Envelope.author", self.author, exact=KEY_LEN)
-        _check_int("Envelope.seq", self.seq, 1)
-        _check_int("Envelope.lamport", self.lamport, 1)
-        _check_int("Envelope.sent_at", self.sent_at, 0, MAX_SENT_AT)
-        _check_bytes("Envelope.prev", self.prev, exact=HASH_LEN)
+        check_bytes("Envelope.conv", self.conv, exact=CONV_ID_LEN)
+        check_bytes("Envelope.author", self.author, exact=KEY_LEN)
+        check_int("Envelope.seq", self.seq, 1)
+        check_int("Envelope.lamport", self.lamport, 1)
+        check_int("Envelope.sent_at", self.sent_at, 0, MAX_SENT_AT)
+        check_bytes("Envelope.prev", self.prev, exact=HASH_LEN)
         if self.seq == 1 and self.prev != ZERO_HASH:
             raise ProtocolError("Envelope.prev: must be all zeros for seq 1")
-        _check_bytes("Envelope.body", self.body, maximum=MAX_BODY_LEN)
-        _check_bytes("Envelope.sig", self.sig, maximum=SIG_LEN)
+        check_bytes("Envelope.body", self.body, maximum=MAX_BODY_LEN)
+        check_bytes("Envelope.sig", self.sig, maximum=SIG_LEN)
         if len(self.sig) not in (0, SIG_LEN):
             raise ProtocolError(f"Envelope.sig: must be empty or {SIG_LEN} bytes")
 
@@ -273,7 +234,7 @@ class SyncVector:
     vector: dict[bytes, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check_bytes("SyncVector.conv", self.conv, exact=CONV_ID_LEN)
+        check_bytes("SyncVector.conv", self.conv, exact=CONV_ID_LEN)
         if type(self.vector) is not dict:
             raise ProtocolError("SyncVector.vector: expected a map")
         if len(self.vector) > MAX_VECTOR_AUTHORS:
@@ -281,8 +242,8 @@ class SyncVector:
                 f"SyncVector.vector: {len(self.vector)} authors exceeds {MAX_VECTOR_AUTHORS}"
             )
         for author, seq in self.vector.items():
-            _check_bytes("SyncVector author", author, exact=KEY_LEN)
-            _check_int("SyncVector seq", seq)
+            check_bytes("SyncVector author", author, exact=KEY_LEN)
+            check_int("SyncVector seq", seq)
         # Own a copy: a frozen record must not change under the caller's feet.
         object.__setattr__(self, "vector", dict(self.vector))
 
@@ -302,10 +263,10 @@ class SyncRequest:
     last: int
 
     def __post_init__(self) -> None:
-        _check_bytes("SyncRequest.conv", self.conv, exact=CONV_ID_LEN)
-        _check_bytes("SyncRequest.author", self.author, exact=KEY_LEN)
-        _check_int("SyncRequest.first", self.first, 1)
-        _check_int("SyncRequest.last", self.last, 1)
+        check_bytes("SyncRequest.conv", self.conv, exact=CONV_ID_LEN)
+        check_bytes("SyncRequest.author", self.author, exact=KEY_LEN)
+        check_int("SyncRequest.first", self.first, 1)
+        check_int("SyncRequest.last", self.last, 1)
         if not 0 <= self.last - self.first < MAX_REQUEST_SPAN:
             raise ProtocolError(
                 f"SyncRequest: range {self.first}..{self.last} must be ascending and span "
@@ -314,261 +275,6 @@ class SyncRequest:
 
     def _fields(self) -> list[object]:
         return [self.conv, self.author, self.first, self.last]
-
-
-# --- group records (semantics and rules: p2pchat/core/groups.py, docs/protocol.md "Groups") -------
-
-
-class GroupOpKind:
-    """What a GroupOp does (an int on the wire)."""
-
-    CREATE = 1  # op 1: subject = creator (first owner), name = creator's name, title = group name
-    ADD = 2  # owner adds subject (named `name`); new epoch
-    REMOVE = 3  # owner removes subject, whose log ends at `cut`; new epoch
-    LEAVE = 4  # owner enacts subject's GroupLeave, log ends at `cut`; new epoch
-    TRANSFER = 5  # owner hands ownership to subject (a member); same epoch
-
-    ALL = (CREATE, ADD, REMOVE, LEAVE, TRANSFER)
-    NAMES: ClassVar[dict[int, str]] = {
-        CREATE: "create", ADD: "add", REMOVE: "remove", LEAVE: "leave", TRANSFER: "transfer"
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class GroupOp:
-    """One membership change, numbered and signed by the group's owner (before the change).
-
-    Structural checks only; whether it applies (number, prev, signer, kind rules) is
-    ``groups.apply_op``'s job. ``sig`` is over ``signing_bytes()``.
-    """
-
-    CODE: ClassVar[int] = 32
-    group: bytes
-    number: int
-    kind: int
-    epoch: int
-    subject: bytes
-    name: str
-    title: str
-    cut: int
-    key_check: bytes
-    prev: bytes
-    sig: bytes
-
-    def __post_init__(self) -> None:
-        _check_bytes("GroupOp.group", self.group, exact=CONV_ID_LEN)
-        _check_int("GroupOp.number", self.number, 1)
-        if self.number > MAX_GROUP_OPS:
-            raise ProtocolError(f"GroupOp.number: a group holds at most {MAX_GROUP_OPS} ops")
-        if type(self.kind) is not int or self.kind not in GroupOpKind.ALL:
-            raise ProtocolError(f"GroupOp.kind: unknown kind {self.kind!r}")
-        if (self.kind == GroupOpKind.CREATE) != (self.number == 1):
-            raise ProtocolError("GroupOp: op 1 and only op 1 is a create")
-        _check_int("GroupOp.epoch", self.epoch, 1)
-        _check_bytes("GroupOp.subject", self.subject, exact=KEY_LEN)
-        _check_str("GroupOp.name", self.name, MAX_NAME_CHARS)
-        _check_str("GroupOp.title", self.title, MAX_NAME_CHARS)
-        _check_int("GroupOp.cut", self.cut)
-        _check_bytes("GroupOp.key_check", self.key_check, maximum=GROUP_KEY_CHECK_LEN)
-        _check_bytes("GroupOp.prev", self.prev, exact=HASH_LEN)
-        _check_bytes("GroupOp.sig", self.sig, exact=SIG_LEN)
-        # One way to write each kind: fields a kind does not use must be empty.
-        kind = self.kind
-        if kind in (GroupOpKind.CREATE, GroupOpKind.ADD):
-            _check_name("GroupOp.name", self.name)  # the one name rule: it reaches screens
-        elif self.name:
-            raise ProtocolError("GroupOp.name: only create and add name someone")
-        if kind == GroupOpKind.CREATE:
-            _check_name("GroupOp.title", self.title)
-        elif self.title:
-            raise ProtocolError("GroupOp.title: only create sets the title")
-        if self.cut and kind not in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
-            raise ProtocolError("GroupOp.cut: only remove and leave end a log")
-        if len(self.key_check) != (0 if kind == GroupOpKind.TRANSFER else GROUP_KEY_CHECK_LEN):
-            raise ProtocolError(
-                f"GroupOp.key_check: {GROUP_KEY_CHECK_LEN} bytes for an op that starts an"
-                " epoch, empty for a transfer"
-            )
-
-    def _fields(self) -> list[object]:
-        return [
-            self.group,
-            self.number,
-            self.kind,
-            self.epoch,
-            self.subject,
-            self.name,
-            self.title,
-            self.cut,
-            self.key_check,
-            self.prev,
-            self.sig,
-        ]
-
-    def signing_bytes(self) -> bytes:
-        """The exact bytes the owner signs: the op's canonical encoding with sig = b"" (as
-        ``Envelope.signing_bytes``)."""
-        return pack([self.CODE, *self._fields()[:-1], b""])
-
-
-GroupHead: TypeAlias = tuple[bytes, int, bytes]  # (author, seq, envelope_hash at that seq)
-
-
-@dataclass(frozen=True, slots=True)
-class GroupInvite:
-    """The owner's invitation: every op from creation (ending with the one that adds the
-    invitee) and where the invitee's copy of the group log starts (per-author heads, lamport).
-
-    Sent only over the pairwise session from the owner to the invitee."""
-
-    CODE: ClassVar[int] = 33
-    ops: tuple[GroupOp, ...]
-    heads: tuple[GroupHead, ...] = ()
-    lamport: int = 0
-
-    def __post_init__(self) -> None:
-        if type(self.ops) not in (list, tuple) or not 0 < len(self.ops) <= MAX_GROUP_OPS:
-            raise ProtocolError(f"GroupInvite.ops: expected 1 to {MAX_GROUP_OPS} ops")
-        ops = tuple(_nested_op(item) for item in self.ops)
-        heads = _check_heads("GroupInvite", self.heads)
-        _check_int("GroupInvite.lamport", self.lamport)
-        object.__setattr__(self, "ops", ops)
-        object.__setattr__(self, "heads", heads)
-
-    def _fields(self) -> list[object]:
-        return [
-            [[op.CODE, *op._fields()] for op in self.ops],
-            [list(head) for head in self.heads],
-            self.lamport,
-        ]
-
-
-def _check_heads(what: str, value: object) -> tuple[GroupHead, ...]:
-    """At most MAX_GROUP_OPS `[author, seq >= 1, hash]`, authors unique and ascending."""
-    if type(value) not in (list, tuple) or len(value) > MAX_GROUP_OPS:  # type: ignore[arg-type]
-        raise ProtocolError(f"{what}.heads: expected at most {MAX_GROUP_OPS} heads")
-    heads: list[GroupHead] = []
-    for item in value:  # type: ignore[attr-defined]
-        if type(item) not in (list, tuple) or len(item) != 3:
-            raise ProtocolError(f"{what}.heads: each head is [author, seq, hash]")
-        author, seq, digest = item
-        heads.append(
-            (
-                _check_bytes(f"{what} head author", author, exact=KEY_LEN),
-                _check_int(f"{what} head seq", seq, 1),
-                _check_bytes(f"{what} head hash", digest, exact=HASH_LEN),
-            )
-        )
-    if [h[0] for h in heads] != sorted({h[0] for h in heads}):
-        raise ProtocolError(f"{what}.heads: authors must be unique and ascending")
-    return tuple(heads)
-
-
-@dataclass(frozen=True, slots=True)
-class GroupDigest:
-    """Where each author's log stands here, with the id of the envelope there: a member that
-    holds a different envelope at one of those seqs has caught the author equivocating."""
-
-    CODE: ClassVar[int] = 38
-    REVISION: ClassVar[int] = 3  # the protocol revision that added it (protocol.md 12)
-    group: bytes
-    heads: tuple[GroupHead, ...] = ()
-
-    def __post_init__(self) -> None:
-        _check_bytes("GroupDigest.group", self.group, exact=CONV_ID_LEN)
-        object.__setattr__(self, "heads", _check_heads("GroupDigest", self.heads))
-
-    def _fields(self) -> list[object]:
-        return [self.group, [list(head) for head in self.heads]]
-
-
-def _nested_op(item: object) -> GroupOp:
-    if isinstance(item, GroupOp):
-        return item
-    if type(item) is not list or not item or item[0] != GroupOp.CODE:
-        raise ProtocolError("GroupInvite.ops: each op is a GroupOp record")
-    if len(item) != 12:
-        raise ProtocolError(f"GroupOp: expected 11 fields, got {len(item) - 1}")
-    return GroupOp(*item[1:])
-
-
-@dataclass(frozen=True, slots=True)
-class GroupKey:
-    """An epoch's key, for one member. Sent only inside a pairwise Noise session."""
-
-    CODE: ClassVar[int] = 34
-    group: bytes
-    epoch: int
-    key: bytes = field(repr=False)
-
-    def __post_init__(self) -> None:
-        _check_bytes("GroupKey.group", self.group, exact=CONV_ID_LEN)
-        _check_int("GroupKey.epoch", self.epoch, 1)
-        _check_bytes("GroupKey.key", self.key, exact=GROUP_KEY_LEN)
-
-    def _fields(self) -> list[object]:
-        return [self.group, self.epoch, self.key]
-
-
-@dataclass(frozen=True, slots=True)
-class GroupKeyRequest:
-    """I am a member at this epoch and lack its key: send me a GroupKey if you hold it."""
-
-    CODE: ClassVar[int] = 35
-    group: bytes
-    epoch: int
-
-    def __post_init__(self) -> None:
-        _check_bytes("GroupKeyRequest.group", self.group, exact=CONV_ID_LEN)
-        _check_int("GroupKeyRequest.epoch", self.epoch, 1)
-
-    def _fields(self) -> list[object]:
-        return [self.group, self.epoch]
-
-
-@dataclass(frozen=True, slots=True)
-class GroupLeave:
-    """A member's signed request to leave, forwarded by members until the owner enacts it.
-
-    ``number`` is the last op the member had applied (binds the request to this membership:
-    replayed after a re-add it is refused); ``last_seq`` is where the member's log ends."""
-
-    CODE: ClassVar[int] = 36
-    group: bytes
-    member: bytes
-    number: int
-    last_seq: int
-    sig: bytes
-
-    def __post_init__(self) -> None:
-        _check_bytes("GroupLeave.group", self.group, exact=CONV_ID_LEN)
-        _check_bytes("GroupLeave.member", self.member, exact=KEY_LEN)
-        _check_int("GroupLeave.number", self.number, 1)
-        _check_int("GroupLeave.last_seq", self.last_seq)
-        _check_bytes("GroupLeave.sig", self.sig, exact=SIG_LEN)
-
-    def _fields(self) -> list[object]:
-        return [self.group, self.member, self.number, self.last_seq, self.sig]
-
-    def signing_bytes(self) -> bytes:
-        """The exact bytes the member signs: the canonical encoding with sig = b""."""
-        return pack([self.CODE, *self._fields()[:-1], b""])
-
-
-@dataclass(frozen=True, slots=True)
-class GroupPrune:
-    """Stop pushing this author's envelopes in this group to me on this link; I pull by vector."""
-
-    CODE: ClassVar[int] = 37
-    group: bytes
-    author: bytes
-
-    def __post_init__(self) -> None:
-        _check_bytes("GroupPrune.group", self.group, exact=CONV_ID_LEN)
-        _check_bytes("GroupPrune.author", self.author, exact=KEY_LEN)
-
-    def _fields(self) -> list[object]:
-        return [self.group, self.author]
 
 
 Record: TypeAlias = (
@@ -653,9 +359,9 @@ def decode_record(data: bytes) -> Record:
     obj = unpack(
         data,
         max_len=MAX_RECORD_LEN,
-        max_str=_MAX_RECORD_STR_BYTES,
+        max_str=MAX_RECORD_STR_BYTES,
         max_bin=MAX_BODY_LEN,
-        max_array=_MAX_RECORD_ARRAY,
+        max_array=MAX_RECORD_ARRAY,
         max_map=MAX_VECTOR_AUTHORS,
         what="record",
     )
@@ -686,7 +392,7 @@ def envelope_hash(env: Envelope) -> bytes:
     if env is last_env:
         return last_digest
     digest = hashlib.blake2b(encode_record(env), digest_size=HASH_LEN,
-                             person=_PERSON_ENVELOPE).digest()
+                             person=PERSON_ENVELOPE).digest()
     _last_hashed = (env, digest)
     return digest
 
@@ -697,10 +403,10 @@ _last_hashed: tuple[Envelope | None, bytes] = (None, b"")
 @functools.lru_cache(maxsize=1024)  # asked for every record a link carries
 def dm_conversation_id(key_a: bytes, key_b: bytes) -> bytes:
     """The 1:1 conversation id two keys share; both sides compute it alone, order-independent."""
-    _check_bytes("dm key", key_a, exact=KEY_LEN)
-    _check_bytes("dm key", key_b, exact=KEY_LEN)
+    check_bytes("dm key", key_a, exact=KEY_LEN)
+    check_bytes("dm key", key_b, exact=KEY_LEN)
     low, high = sorted((key_a, key_b))
-    return hashlib.blake2b(low + high, digest_size=CONV_ID_LEN, person=_PERSON_DM).digest()
+    return hashlib.blake2b(low + high, digest_size=CONV_ID_LEN, person=PERSON_DM).digest()
 
 
 # --- text bodies --------------------------------------------------------------------------------

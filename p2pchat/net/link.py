@@ -1,4 +1,12 @@
-"""One TCP connection running one core Session: the only place a session's bytes meet a socket."""
+"""The links the node talks through, and the one that owns a socket.
+
+`Link` is the interface: what the node may use of a link, whether its bytes travel over its own
+TCP stream (`TcpLink`, here) or as frames through a relay (`RelayedLink`,
+net/relay_connection.py). Both run one core `Session` on a `SessionLink` base that holds what
+they share (the session, the event callback, closing); each adds how its bytes move. A link
+carries the node's own state about its peer in `peer`, whose type the node picks (`P`): the
+network layer never looks inside it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +14,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
-from p2pchat.core.session import Closed, Established, RecordReceived, Session
-from p2pchat.core.sync import AckWait
+from p2pchat.core.session import Closed, Established, Event, RecordReceived, Session
 from p2pchat.net.addresses import plain_host
 
 log = logging.getLogger(__name__)
@@ -22,39 +28,165 @@ READ_SIZE = 256 * 1024
 MAX_WRITE_BUFFER = 8 * 1024 * 1024
 
 
+P = TypeVar("P")
+P_co = TypeVar("P_co", covariant=True)
+
 DIVERT_HEAD = 3  # a frame's length and its kind byte: what `divert` decides on
-Divert = Callable[["Link", bytes], Awaitable[None] | None]
+Divert = Callable[["TcpLink[P]", bytes], Awaitable[None] | None]
 
+class LinkOf(Protocol[P_co]):
+    """What the node uses of a link, direct or relayed, whose `peer` is a `P_co`."""
 
-@dataclass
-class PeerState:
-    """What the node has decided and learned about the peer on one link."""
-
-    up: bool = False  # the node accepted this link as the peer's one link
-    stranger_until: float | None = None  # set while the peer is not a contact: when to cut it
-    since_ms: int = 0
-    their_name: str | None = None  # as their Hello gave it: theirs to choose, never trusted
-    ack_pending: dict[bytes, AckWait] = field(default_factory=dict)  # vectors held back
-    group_only: bool = False  # not a contact: a fellow group member, for group records only
+    session: Session
+    outbound: bool
+    address: tuple[str, int]  # the peer's (direct) or the relay's (relayed) address
+    established: asyncio.Future[bool]  # True once the handshake is done, False if it never is
+    close_reason: str | None
+    dialed: tuple[str, int] | None  # the address we dialed, for outbound direct links
+    opened: float
+    last_received: float
 
     @property
-    def stranger(self) -> bool:
-        return self.stranger_until is not None
+    def peer(self) -> P_co:
+        """The node's own state about the peer on this link."""
+
+    @property
+    def relay(self) -> str | None:
+        """The relay this link goes through ("host:port#fingerprint"), None for a direct link."""
+
+    @property
+    def carried(self) -> bool:
+        """Whether a record came through since the handshake: a link that dies before that
+        proved nothing about its path (the dialer's backoff goes on; net/dialer.py)."""
+
+    @property
+    def remote_key(self) -> bytes | None:
+        """The peer's Ed25519 key, once the handshake has proven it."""
+
+    @property
+    def source(self) -> str:
+        """Whom the per-address caps count this link against."""
+
+    @property
+    def local_ip(self) -> str | None:
+        """Our address on the path this link takes."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether the link has ended (close_reason says why)."""
+
+    def send_record(self, record: bytes) -> None:
+        """Seal one record and send it."""
+
+    def send_records(self, records: Iterable[bytes]) -> None:
+        """Seal every record, then hand them on together."""
+
+    async def drained(self) -> bool:
+        """Wait until what was written has mostly left; False if the link ended."""
+
+    def close(self, reason: str) -> None:
+        """End the link, telling the peer why."""
+
+    def tick(self) -> None:
+        """Let the session keep time (keepalives, rekeys, timeouts)."""
+
+    async def run(self) -> None:
+        """Carry the link until it ends."""
+
+    def __hash__(self) -> int:
+        """Links are told apart by identity (keys of the node's per-link tables)."""
 
 
-class Link:
-    """Pumps bytes between a stream and a Session and hands session events to the node.
+# A link whatever state the node keeps about its peer (node/peer_state.py's `PeerLink` types it).
+Link = LinkOf[Any]
+# The node's handler of a link's session events, run synchronously for every event, in order;
+# it may call send_record() and close() on the link.
+OnEvent = Callable[[LinkOf[P], Event], None]
 
-    The node's handler runs synchronously for every event, in order; it may call send_record()
-    and close() on this link.
-    """
 
-    # The relay this link goes through ("host:port#fingerprint"), None for a direct TCP link.
-    # net/relay_client.py's RelayedLink sets it.
+class SessionLink(Generic[P]):
+    """What both kinds of link share: one `Session`, the node's callback and state, closing.
+    A subclass moves the bytes (`_flush`, `close`, `run`)."""
+
     relay: str | None = None
-    # Whether a record came through since the handshake: a link that dies before that proved
-    # nothing about its path (the dialer's backoff goes on; net/dialer.py).
     carried: bool = False
+
+    def __init__(self, session: Session, *, outbound: bool, on_event: OnEvent[P], peer: P,
+                 address: tuple[str, int], dialed: tuple[str, int] | None = None) -> None:
+        self.session = session
+        self.outbound = outbound
+        self._on_event = on_event
+        self.peer = peer
+        self.address = address
+        self.dialed = dialed
+        loop = asyncio.get_running_loop()
+        self.established: asyncio.Future[bool] = loop.create_future()
+        self.close_reason: str | None = None
+        self.opened = self.last_received = loop.time()
+
+    @property
+    def remote_key(self) -> bytes | None:
+        """The peer's Ed25519 key, once the handshake has proven it."""
+        return self.session.remote_key
+
+    @property
+    def closed(self) -> bool:
+        return self.close_reason is not None
+
+    def send_record(self, record: bytes) -> None:
+        self.send_records((record,))
+
+    def send_records(self, records: Iterable[bytes]) -> None:
+        """Seal every record, then hand the transport all of them at once (one syscall for a
+        whole batch instead of one per record)."""
+        if self.closed:
+            return
+        now = _now()
+        for record in records:
+            self.session.send_record(record, now)
+        self._flush()
+
+    # How the bytes move: each kind of link has its own.
+    @property
+    def source(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def local_ip(self) -> str | None:
+        raise NotImplementedError
+
+    async def drained(self) -> bool:
+        raise NotImplementedError
+
+    def close(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Closed) and self.close_reason is None:
+                self.close_reason = event.reason
+            elif isinstance(event, RecordReceived):
+                self.carried = True
+            self._on_event(self, event)
+            if isinstance(event, Established) and not self.established.done():
+                self.established.set_result(not self.closed)
+
+    def _end(self, reason: str) -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+
+
+class TcpLink(SessionLink[P]):
+    """Pumps bytes between a TCP stream and a Session and hands session events to the node."""
 
     def __init__(
         self,
@@ -63,9 +195,13 @@ class Link:
         session: Session,
         *,
         outbound: bool,
-        on_event: Callable[[Link, Any], None],
-        divert: Divert | None = None,
+        on_event: OnEvent[P],
+        peer: P,
+        divert: Divert[P] | None = None,
     ) -> None:
+        peer_address = writer.get_extra_info("peername") or ("?", 0)
+        super().__init__(session, outbound=outbound, on_event=on_event, peer=peer,
+                         address=(plain_host(str(peer_address[0])), int(peer_address[1])))
         self.reader = reader
         # Shown the first bytes of an inbound connection (at least a frame header and kind):
         # returns an awaitable if it takes the connection over (a network admission, not a
@@ -73,21 +209,6 @@ class Link:
         self._divert = divert
         self._head = b""
         self.writer = writer
-        self.session = session
-        self.outbound = outbound
-        self._on_event = on_event
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        self.address: tuple[str, int] = (plain_host(str(peer[0])), int(peer[1]))
-        self.established = asyncio.get_running_loop().create_future()
-        self.close_reason: str | None = None
-        self.dialed: tuple[str, int] | None = None  # the address we dialed, for outbound links
-        self.peer = PeerState()
-        self.opened = self.last_received = _now()
-
-    @property
-    def remote_key(self) -> bytes | None:
-        """The peer's Ed25519 key, once the handshake has proven it."""
-        return self.session.remote_key
 
     @property
     def source(self) -> str:
@@ -98,23 +219,6 @@ class Link:
     def local_ip(self) -> str | None:
         local = self.writer.get_extra_info("sockname")
         return plain_host(str(local[0])) if local else None
-
-    @property
-    def closed(self) -> bool:
-        return self.close_reason is not None
-
-    def send_record(self, record: bytes) -> None:
-        self.send_records((record,))
-
-    def send_records(self, records: Iterable[bytes]) -> None:
-        """Seal every record, then hand the socket all of them in one write (one syscall for a
-        whole batch instead of one per record)."""
-        if self.closed:
-            return
-        now = _now()
-        for record in records:
-            self.session.send_record(record, now)
-        self._flush()
 
     async def drained(self) -> bool:
         """Wait until what was written has mostly left for the peer; False if the link ended."""
@@ -152,16 +256,6 @@ class Link:
             if self.writer.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
                 self.close("peer is not reading")
 
-    def _dispatch(self, events: list[Any]) -> None:
-        for event in events:
-            if isinstance(event, Closed) and self.close_reason is None:
-                self.close_reason = event.reason
-            elif isinstance(event, RecordReceived):
-                self.carried = True
-            self._on_event(self, event)
-            if isinstance(event, Established) and not self.established.done():
-                self.established.set_result(not self.closed)
-
     async def run(self) -> None:
         """Read until the peer or the session ends the link; always closes the socket."""
         try:
@@ -197,10 +291,6 @@ class Link:
                 await asyncio.wait_for(self.writer.wait_closed(), 2)
             if not self.established.done():
                 self.established.set_result(False)
-
-    def _end(self, reason: str) -> None:
-        if self.close_reason is None:
-            self.close_reason = reason
 
 
 def _now() -> float:

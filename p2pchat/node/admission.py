@@ -179,6 +179,7 @@ class Admissions:
     # ------------------------------------------------------------ joiner side
 
     def wake(self) -> None:
+        """A network started waiting: look for members now rather than at the next round."""
         self._wake.set()
 
     async def run(self) -> None:

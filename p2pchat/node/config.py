@@ -8,7 +8,7 @@ from pathlib import Path
 from p2pchat import __version__
 from p2pchat.core.session import SessionConfig
 from p2pchat.net.addresses import Address
-from p2pchat.net.relay_client import RelayAddress
+from p2pchat.net.relay_connection import RelayAddress
 
 SOFTWARE = f"p2pchat/{__version__}"
 MAX_ADDRS = 8  # addresses kept per contact, and ports announced in a Hello

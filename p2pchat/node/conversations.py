@@ -27,11 +27,12 @@ from p2pchat.core.messages import (
     encode_text,
 )
 from p2pchat.core.sync import ACK_DELAY, AckWait, ConversationLog
+from p2pchat.event_types import DeliveryEvent
 from p2pchat.events import EventBus
-from p2pchat.net.link import Link
+from p2pchat.node.backlog import Backlog
 from p2pchat.node.config import CommandError
 from p2pchat.node.outbox import Outbox
-from p2pchat.node.sender import Sender
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store
 
@@ -59,15 +60,15 @@ class Conversations:
         *,
         store: Callable[[], Store],
         outbox: Outbox,
-        sender: Sender,
+        backlog: Backlog,
         events: EventBus,
         views: Views,
-        live_link: Callable[[bytes], Link | None],
+        live_link: Callable[[bytes], PeerLink | None],
     ) -> None:
         self._key = key
         self._store = store
         self._outbox = outbox
-        self._sender = sender
+        self._backlog = backlog
         self._events = events
         self._views = views
         self._live_link = live_link
@@ -109,7 +110,7 @@ class Conversations:
         if conv_log is not None:
             conv_log.clear_pending()
 
-    def release(self, link: Link) -> None:
+    def release(self, link: PeerLink) -> None:
         """A link closed: the early envelopes only it brought are dropped (asked for again)."""
         for conv_log in self._logs.values():
             conv_log.release(link)
@@ -163,7 +164,7 @@ class Conversations:
             self._store().conversations.insert_envelope(env, env.sent_at, own=True, sent=online)
             if online:
                 assert link is not None
-                self._sender.push(link, env)  # leaves only after the commit below
+                self._backlog.push(link, env)  # leaves only after the commit below
             # Built now, while its hash is at hand; shown only once the commit below holds.
             events.append(self._views.message(env, own=True, status=status))
         await self._outbox.durable()
@@ -172,11 +173,12 @@ class Conversations:
         return events
 
     def history(self, peer: bytes, limit: int | None = None) -> list[dict[str, Any]]:
+        """The messages of our conversation with `peer`, oldest first, as `Views` shows them."""
         return dm_history(self._views, self._store(), dm_conversation_id(self._key, peer), limit)
 
     # ------------------------------------------------------------ sync with a contact
 
-    def start_sync(self, link: Link, peer: bytes) -> None:
+    def start_sync(self, link: PeerLink, peer: bytes) -> None:
         """A contact's link is up: tell them what we hold, so each side sends what is missing."""
         conv = self.dm(peer)
         self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
@@ -188,7 +190,7 @@ class Conversations:
             conv_log.clear_pending()
         self._logs.clear()
 
-    def resync(self, link: Link, peer: bytes) -> None:
+    def resync(self, link: PeerLink, peer: bytes) -> None:
         """After a storage fault: our vector again, our own envelopes the peer has not
         acknowledged, and an explicit request for the peer's (both sides believe those were
         handed over already, so only an explicit ask makes them go again)."""
@@ -198,14 +200,15 @@ class Conversations:
         acked = self._store().conversations.peer_vector(conv, peer).get(self._key, 0)
         head = conv_log.head(self._key)[0]
         if head > acked:
-            self._sender.serve(link, conv, self._key, acked + 1, head, asked=True)
+            self._backlog.serve(link, conv, self._key, acked + 1, head, asked=True)
         # The peer clips the request to what it holds; answers pull the next window in turn.
         for request in conv_log.wanted_from({peer: conv_log.head(peer)[0] + MAX_REQUEST_SPAN}):
             self._outbox.queue(link, request)
 
-    def on_envelope(self, link: Link, peer: bytes, env: Envelope) -> None:
+    def on_envelope(self, link: PeerLink, peer: bytes, env: Envelope) -> None:
         # In a 1:1 chat only the peer on this authenticated link may author: envelopes are not
         # signed (deniability), so the Noise session is the only proof of authorship.
+        """A contact's envelope: checked and ordered by its log, stored, shown, acknowledged."""
         if env.author == self._key:
             # Our own words coming back (we lost our store?): unsigned, so the peer's copy can't
             # be told from a forgery. Ignore it; never let it break the link.
@@ -230,7 +233,7 @@ class Conversations:
         if received.accepted:
             self._schedule_ack(link, env.conv)
 
-    def _schedule_ack(self, link: Link, conv: bytes) -> None:
+    def _schedule_ack(self, link: PeerLink, conv: bytes) -> None:
         """One vector per conversation per wait (core.sync.AckWait): it acknowledges everything
         accepted so far. The vector leaves only after the commit it triggers, so what arrives
         during the wait (a stream of messages, the reads of one catch-up step) shares one
@@ -256,10 +259,11 @@ class Conversations:
 
         loop.call_later(ACK_DELAY, send_ack)
 
-    def on_sync_vector(self, link: Link, peer: bytes, sync: SyncVector) -> None:
+    def on_sync_vector(self, link: PeerLink, peer: bytes, sync: SyncVector) -> None:
+        """A contact's vector: their receipts of ours, and what they have that we lack."""
         if sync.conv != self.dm(peer):
             return
-        if not self._sender.admit_sync(link):
+        if not self._backlog.admit_sync(link):
             link.close("too many sync records")
             return
         db = self._store()
@@ -277,23 +281,24 @@ class Conversations:
             # The ids are the stored hashes: nothing to unseal for a receipt.
             for hash_ in (db.conversations.hashes(sync.conv, self._key, before + 1, acked)
                           if self._events.wanted else ()):
-                self._events.emit({"type": "delivery", "id": hash_.hex()[:32],
-                                   "status": "delivered", "fingerprint": who})
+                self._events.emit(DeliveryEvent(type="delivery", id=hash_.hex()[:32],
+                                                status="delivered", fingerprint=who))
             # A receipt needs no fsync of its own: lost in a crash, the peer's next vector
             # brings it again. It rides on the next commit made for a send or a receive.
             self._outbox.schedule_lazy_flush()
         for author, first, last in conv_log.missing_for(sync.vector):
-            self._sender.serve(link, sync.conv, author, first, last)
+            self._backlog.serve(link, sync.conv, author, first, last)
 
-    def on_sync_request(self, link: Link, peer: bytes, request: SyncRequest) -> None:
+    def on_sync_request(self, link: PeerLink, peer: bytes, request: SyncRequest) -> None:
+        """A contact asks for a range of a log: served lazily by the `Backlog`."""
         if request.conv != self.dm(peer):
             return
-        if not self._sender.admit_sync(link):
+        if not self._backlog.admit_sync(link):
             link.close("too many sync records")
             return
         span = self._log(request.conv).clip_request(request)
         if span is not None:
-            self._sender.serve(link, request.conv, request.author, *span, asked=True)
+            self._backlog.serve(link, request.conv, request.author, *span, asked=True)
 
 
 def dm_history(views: Views, db: Store, conv: bytes, limit: int | None) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from p2pchat.core import groups as core
 from p2pchat.core.equivocation import digest, is_equivocation, mismatches
@@ -25,11 +25,12 @@ from p2pchat.core.messages import (
     envelope_hash,
 )
 from p2pchat.core.timestamps import iso_from_ms
+from p2pchat.event_types import EquivocationEvent, MessageEvent
 from p2pchat.events import EventBus
-from p2pchat.net.link import Link
+from p2pchat.node.backlog import Backlog
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.outbox import Outbox
-from p2pchat.node.sender import Sender
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Store
 
 if TYPE_CHECKING:
@@ -46,14 +47,14 @@ class Equivocations:
         *,
         store: Callable[[], Store],
         outbox: Outbox,
-        sender: Sender,
+        sender: Backlog,  # named so until the group part (issue 29, other branch) passes backlog=
         conversations: Conversations,
         events: EventBus,
         name_of: Callable[[Any, bytes], str],
     ) -> None:
         self._store = store
         self._outbox = outbox
-        self._sender = sender
+        self._backlog = sender
         self._conversations = conversations
         self._events = events
         self._name_of = name_of
@@ -71,10 +72,11 @@ class Equivocations:
         self._marked.pop(conv, None)
 
     def digest(self, conv: bytes) -> GroupDigest:
+        """Our heads of every author's log in `conv`, hashed, to compare with a member's."""
         conv_log = self._conversations.log_of(conv)
         return digest(conv, {author: conv_log.head(author) for author in conv_log.vector()})
 
-    def check_copy(self, g: GroupLike, env: Envelope, linked: Mapping[bytes, Link]) -> None:
+    def check_copy(self, g: GroupLike, env: Envelope, linked: Mapping[bytes, PeerLink]) -> None:
         """`env` is at or below our head of its author: a copy, or proof of a lie."""
         if env.author in self.marked(g.conv):
             return  # proven already: one proof per author is enough
@@ -85,7 +87,7 @@ class Equivocations:
         if held and is_equivocation(held[0], env):
             self._found(g, held[0], env, linked)
 
-    def on_digest(self, g: GroupLike, link: Link, record: GroupDigest) -> None:
+    def on_digest(self, g: GroupLike, link: PeerLink, record: GroupDigest) -> None:
         """A member's heads: where its id differs from ours at the same seq, each side sends
         the other its version (an explicit request, and ours served), so both hold the pair
         within this round."""
@@ -95,7 +97,7 @@ class Equivocations:
         for author, seq in mismatches(record, ours):
             self._outbox.queue(link, SyncRequest(conv=g.conv, author=author, first=seq,
                                                  last=seq))
-            self._sender.serve(link, g.conv, author, seq, seq, asked=True)
+            self._backlog.serve(link, g.conv, author, seq, seq, asked=True)
 
     def _id_at(self, conv: bytes, author: bytes, seq: int) -> bytes | None:
         head, head_id = self._conversations.log_of(conv).head(author)
@@ -107,7 +109,7 @@ class Equivocations:
         return found[0] if found else None
 
     def _found(self, g: GroupLike, held: Envelope, other: Envelope,
-               linked: Mapping[bytes, Link]) -> None:
+               linked: Mapping[bytes, PeerLink]) -> None:
         db = self._store()
         if not db.groups.put_equivocation(g.conv, held.author, held.seq, encode_record(held),
                                    encode_record(other)):
@@ -125,6 +127,7 @@ class Equivocations:
                                              self._name_of))
 
     def notices(self, g: GroupLike) -> list[dict[str, Any]]:
+        """The equivocations kept as evidence in group `g`, as log lines."""
         return notices(self._store(), g, self._name_of)
 
 
@@ -132,7 +135,7 @@ NameOf = Callable[[Any, bytes], str]
 
 
 def equivocation_event(g: GroupLike, first: Envelope, second: Envelope, when: str,
-                       name_of: NameOf) -> dict[str, Any]:
+                       name_of: NameOf) -> EquivocationEvent:
     """The `equivocation` event: the author, and both versions (ids, texts if we can read
     them, and the signed records themselves, hex, for anyone to check)."""
     name = name_of(g, first.author)
@@ -163,7 +166,7 @@ def _version(g: GroupLike, env: Envelope) -> dict[str, Any]:
 
 def notices(db: Store, g: GroupLike, name_of: NameOf) -> list[dict[str, Any]]:
     """One line per proven equivocation, for the group's log (`p2pchat log GROUP`)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for author, seq, first, second, found in db.groups.equivocations(g.conv):
         try:
             a, b = decode_record(first), decode_record(second)
@@ -172,12 +175,14 @@ def notices(db: Store, g: GroupLike, name_of: NameOf) -> list[dict[str, Any]]:
         if not isinstance(a, Envelope) or not isinstance(b, Envelope):
             continue
         event = equivocation_event(g, a, b, iso_from_ms(found), name_of)
-        out.append({"type": "message", "notice": "equivocation",
-                    "id": f"equivocation-{author.hex()[:16]}-{seq}",
-                    "conversation": g.conv.hex(), "author": fingerprint(author),
-                    "author_name": NOTICE_NAME, "own": False, "status": None,
-                    "sent_at": event["found_at"], "group": g.state.title,
-                    "text": event["text"], "equivocation": event})
+        line: MessageEvent = {
+            "type": "message", "notice": "equivocation",
+            "id": f"equivocation-{author.hex()[:16]}-{seq}",
+            "conversation": g.conv.hex(), "author": fingerprint(author),
+            "author_name": NOTICE_NAME, "own": False, "status": None,
+            "sent_at": event["found_at"], "group": g.state.title,
+            "text": event["text"], "equivocation": event}
+        out.append(cast(dict[str, Any], line))  # as the log's other lines
     return out
 
 

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.event_types import StorageEvent
 from p2pchat.events import EventBus
 from p2pchat.node.links import Spawn
 from p2pchat.storage.store import Store, StoreError
@@ -49,9 +50,11 @@ class StorageHealth:
 
     @property
     def failing(self) -> bool:
+        """Whether the last commit failed and no commit has worked since."""
         return self.error is not None
 
     def view(self) -> dict[str, Any]:
+        """The storage fields of `status`: "ok" or "failing", and the error."""
         return {"storage": "failing" if self.failing else "ok", "storage_error": self.error}
 
     def failed(self, exc: Exception) -> None:
@@ -64,7 +67,7 @@ class StorageHealth:
             self._set_busy(FAILING_BUSY_MS)
             log.error("storage is failing (%s); retrying, nothing unsaved is acknowledged",
                       self.error)
-            self._events.emit({"type": "storage", "state": "failing", "error": self.error})
+            self._events.emit(StorageEvent(type="storage", state="failing", error=self.error))
         if self._prober is None or self._prober.done():
             self._prober = self._spawn(self._probe(), "storage-probe")
 
@@ -96,5 +99,5 @@ class StorageHealth:
         self.error = None
         self._set_busy(None)
         log.warning("storage works again; asking live links for what was not kept")
-        self._events.emit({"type": "storage", "state": "ok"})
+        self._events.emit(StorageEvent(type="storage", state="ok"))
         self._on_recovered()

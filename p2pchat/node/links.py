@@ -1,11 +1,11 @@
 """The link table: listening, accepting, dialling, and the rule of one live link per peer.
 
-Every TCP connection is a `Link` running one core `Session`. This part owns all of them: it caps
-how many there are (in total and per source address), keeps exactly one authorised link per peer
-when both sides dial at once, drives the dialer that keeps reaching wanted peers, and ticks the
-sessions (keepalives, timeouts) and the strangers' time limit. What a link *means* (contact or
-stranger, which records it may carry) is decided by the node's other parts, through the
-`on_event` and `on_gone` callbacks it is built with.
+Every connection, over TCP or a relay, is a `Link` (net/link.py) running one core `Session`. This
+part owns all of them: it caps how many there are (in total and per source address), keeps
+exactly one authorised link per peer when both sides dial at once, drives the dialer that keeps
+reaching wanted peers, and ticks the sessions (keepalives, timeouts) and the strangers' time
+limit. What a link *means* (contact or stranger, which records it may carry) is decided by the
+node's other parts, through the `on_event` and `on_gone` callbacks it is built with.
 """
 
 from __future__ import annotations
@@ -14,21 +14,23 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from p2pchat.core.identity import Identity
 from p2pchat.core.session import ReplayGuard, Session
 from p2pchat.net.addresses import Address, format_addr, plain_host
 from p2pchat.net.dialer import Dialer
-from p2pchat.net.link import Link
+from p2pchat.net.link import OnEvent, TcpLink
 from p2pchat.net.listen import bound_addresses, listen
-from p2pchat.net.relay_client import RelayConnection, RelayedLink
+from p2pchat.net.relay_connection import RelayConnection, RelayedLink
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.ik_stamps import IkStamps
+from p2pchat.node.peer_state import PeerLink, PeerState
 
 log = logging.getLogger("p2pchat.node")
 
-LinkEvents = Callable[[Link, Any], None]
+LinkEvents = OnEvent[PeerState]
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 # (reader, writer, the bytes read so far, source address): node/admission.py answers.
 Admission = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes, str],
@@ -45,9 +47,9 @@ class LinkTable:
         replay_guard: ReplayGuard,
         spawn: Spawn,
         on_event: LinkEvents,
-        on_gone: Callable[[Link], None],
+        on_gone: Callable[[PeerLink], None],
         addresses_for: Callable[[bytes], list[Address]],
-        is_stale: Callable[[Link], bool],
+        is_stale: Callable[[PeerLink], bool],
         network_psks: Callable[[], tuple[bytes, ...]] = tuple,
         psk_for: Callable[[bytes], tuple[bytes, ...]] = lambda key: (),
         is_contact: Callable[[bytes], bool] = lambda key: True,
@@ -70,8 +72,8 @@ class LinkTable:
         self._relays = relays
         self._on_admission = on_admission  # a connection that opens with ADMIT1 (10.7)
         self._hidden = hidden  # waiting for a network: strangers get no plain handshake
-        self.by_peer: dict[bytes, Link] = {}  # the one live, authorised link per peer
-        self.connections: set[Link] = set()  # every connection, handshaking ones included
+        self.by_peer: dict[bytes, PeerLink] = {}  # the one live, authorised link per peer
+        self.connections: set[PeerLink] = set()  # every connection, handshaking ones included
         self.listen_addresses: list[Address] = []
         self._replay_guard = replay_guard
         self.dialer = Dialer(self.dial, addresses_for, self.has_working_link,
@@ -84,6 +86,7 @@ class LinkTable:
     # ------------------------------------------------------------ listening
 
     async def listen(self, host: str, port: int) -> None:
+        """Accept connections on `host`:`port` (0: any free port)."""
         server = await listen(self._on_inbound, host, port)
         self._servers.append(server)
         self.listen_addresses += bound_addresses(server)
@@ -103,7 +106,27 @@ class LinkTable:
             server.close()
         return self.listen_addresses[0][1]
 
+    async def listen_configured(self, home: Path, *, keep: bool) -> None:
+        """Listen on every configured address; with `keep`, the first one on the port it had
+        last time when it asks for any port (friends who typed the address still reach us)."""
+        from p2pchat import settings
+
+        kept = settings.kept_port(home) if keep else 0
+        for index, (host, port) in enumerate(self._config.listen):
+            if index == 0 and port == 0 and kept:
+                try:
+                    await self.listen(host, kept)
+                    continue
+                except OSError as exc:
+                    log.warning("cannot listen on port %d as last time (%s): a new port;"
+                                " contacts who typed the old address need the new one",
+                                kept, exc.strerror or exc)
+            await self.listen(host, port)
+        if keep and self.listen_addresses and self._config.listen[0][1] == 0:
+            settings.keep_port(home, self.listen_addresses[0][1])
+
     async def stop(self) -> None:
+        """Stop listening and dialling, and close every link."""
         self._stopping = True
         await self.dialer.stop()
         for server in self._servers:
@@ -112,6 +135,7 @@ class LinkTable:
             link.close("node shutting down")
 
     async def wait_closed(self) -> None:
+        """Wait until every link has ended (after `stop`)."""
         for server in self._servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 2)
@@ -129,12 +153,13 @@ class LinkTable:
             log.warning("refused a connection from %s: %s", ip, refusal)
             writer.close()
             return
-        link = Link(reader, writer, self._responder_session(), outbound=False,
-                    on_event=self._on_event,
-                    divert=self._divert if self._on_admission is not None else None)
+        link = TcpLink(reader, writer, self._responder_session(), outbound=False,
+                       on_event=self._on_event, peer=PeerState(),
+                       divert=self._divert if self._on_admission is not None else None)
         await self._serve(link)
 
-    def _divert(self, link: Link, head: bytes) -> Coroutine[Any, Any, None] | None:
+    def _divert(self, link: TcpLink[PeerState],
+                head: bytes) -> Coroutine[Any, Any, None] | None:
         """An inbound connection opening with ADMIT1 goes to the admissions (node/admission.py),
         still counted as a handshaking link: the same slots, caps and timeout."""
         if head[2] not in ADMISSION_KINDS or self._on_admission is None:
@@ -162,13 +187,13 @@ class LinkTable:
         )
 
     def accept_relayed(self, conn: RelayConnection, sender: bytes,
-                       stream: int) -> RelayedLink | None:
+                       stream: int) -> RelayedLink[PeerState] | None:
         """A stream a peer opened through a relay: admitted like an inbound connection (the
         same handshake slots and caps, counted per claimed sender key), or None."""
         if self._stopping:
             return None
         link = conn.carry(sender, stream, self._responder_session(), outbound=False,
-                          on_event=self._on_event)
+                          on_event=self._on_event, peer_state=PeerState())
         refusal = self._admit_inbound(link.source)
         if refusal is not None:
             log.warning("refused a stream through %s: %s", link.relay, refusal)
@@ -213,8 +238,8 @@ class LinkTable:
         except (TimeoutError, OSError) as exc:
             log.debug("cannot reach %s: %s", format_addr(address), exc)
             return False
-        link = Link(reader, writer, self._initiator_session(key), outbound=True,
-                    on_event=self._on_event)
+        link = TcpLink(reader, writer, self._initiator_session(key), outbound=True,
+                       on_event=self._on_event, peer=PeerState())
         link.dialed = address
         return await self._run_dialed(key, link)
 
@@ -233,12 +258,13 @@ class LinkTable:
         for conn in sorted(relays, key=lambda c: c.failed_streams):
             if self._stopping or self._links_in_use() >= self._config.max_links:
                 return False
-            link = conn.open(key, self._initiator_session(key), self._on_event)
+            link = conn.open(key, self._initiator_session(key), self._on_event,
+                             peer_state=PeerState())
             if link is not None and await self._run_dialed(key, link):
                 return True
         return False
 
-    async def _run_dialed(self, key: bytes, link: Link) -> bool:
+    async def _run_dialed(self, key: bytes, link: PeerLink) -> bool:
         self._spawn(self._serve(link), "link")
         try:
             ok = await asyncio.wait_for(asyncio.shield(link.established),
@@ -253,11 +279,11 @@ class LinkTable:
         peer that takes only IK (private presence) must still accept us (node/ik_stamps.py)."""
         return self.ik_stamps.next(key)
 
-    def _track(self, link: Link) -> None:
+    def _track(self, link: PeerLink) -> None:
         self.connections.add(link)
         self._per_ip[link.source] += 1
 
-    async def _serve(self, link: Link) -> None:
+    async def _serve(self, link: PeerLink) -> None:
         ip = link.source
         if link not in self.connections:
             self._track(link)
@@ -276,7 +302,7 @@ class LinkTable:
 
     # ------------------------------------------------------------ one link per peer
 
-    def claim(self, key: bytes, link: Link) -> bool:
+    def claim(self, key: bytes, link: PeerLink) -> bool:
         """Make `link` the peer's one link, or close it; True if it is now the one.
 
         When both sides dial at once, the rule both compute alike: the link whose initiator has
@@ -300,10 +326,11 @@ class LinkTable:
         self.by_peer[key] = link
         return True
 
-    def _is_stale(self, link: Link) -> bool:
+    def _is_stale(self, link: PeerLink) -> bool:
         return link.relay is None and self._path_stale(link)
 
     def is_linked(self, key: bytes) -> bool:
+        """Whether `key` holds a live, authorised link now."""
         link = self.by_peer.get(key)
         return link is not None and not link.closed
 
@@ -314,12 +341,13 @@ class LinkTable:
         return (link is not None and not link.closed and link.relay is None
                 and not self._is_stale(link))
 
-    def live(self, key: bytes) -> Link | None:
+    def live(self, key: bytes) -> PeerLink | None:
         """The peer's link if it is open, else None."""
         link = self.by_peer.get(key)
         return link if link is not None and not link.closed else None
 
     def count_strangers(self) -> int:
+        """How many connections are with strangers (not contacts)."""
         return sum(1 for link in self.connections if link.peer.stranger)
 
     def close_peer(self, key: bytes, reason: str) -> None:
@@ -339,6 +367,7 @@ class LinkTable:
         return closed
 
     def close_stale(self, reason: str) -> None:
+        """Close the links whose path went away (a local address left)."""
         for link in list(self.connections):
             if self._is_stale(link):
                 link.close(reason)
@@ -352,6 +381,6 @@ class LinkTable:
                 link.close("stranger link expired")
 
 
-def _handshaking(link: Link) -> bool:
+def _handshaking(link: PeerLink) -> bool:
     """An inbound connection that has not (yet) become an accepted link."""
     return not link.outbound and not link.peer.up and not link.closed

@@ -25,10 +25,10 @@ from p2pchat.core.presence import (
     public_properties,
 )
 from p2pchat.net.addresses import Address, format_addr, is_loopback
-from p2pchat.net.link import Link
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.links import Spawn
 from p2pchat.node.networks import Networks, member_view
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Contact
 
 log = logging.getLogger("p2pchat.node")
@@ -68,6 +68,7 @@ class Nearby:
 
     @property
     def on(self) -> bool:
+        """Whether mDNS discovery is running."""
         return self.discovery is not None
 
     async def start(self, port: int) -> None:
@@ -92,6 +93,7 @@ class Nearby:
         self._spawn(self._watch_network(), "watch-network")
 
     async def stop(self) -> None:
+        """Withdraw our advert and stop listening to others."""
         self._stopping = True
         if self.discovery is not None:
             with contextlib.suppress(Exception):
@@ -185,7 +187,7 @@ class Nearby:
                 if advert.may_be(key, day) or (nets is not None and nets.claims(advert, key, day))
                 for address in advert.addresses]
 
-    def is_stale(self, link: Link) -> bool:
+    def is_stale(self, link: PeerLink) -> bool:
         """A link whose peer now advertises only other addresses, or whose local address went.
 
         Such a TCP connection usually dies silently; waiting for the idle timeout would leave a

@@ -26,8 +26,8 @@ from p2pchat.core import network as net
 from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.presence import PROTOCOL_VERSION, Advert
 from p2pchat.core.session import Established
-from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage import networks as stored
 
 log = logging.getLogger("p2pchat.node")
@@ -58,6 +58,7 @@ class Networks:
     # ------------------------------------------------------------ state
 
     def load(self) -> None:
+        """Read the networks joined from the home (keys sealed with the identity)."""
         try:
             self._set(stored.load(self._home, self._identity))
         except stored.NetworksFileError as exc:
@@ -89,6 +90,7 @@ class Networks:
         return bool(self._all) and not self._joined
 
     def names(self) -> list[str]:
+        """The names of the networks joined, in the order they were joined."""
         return [n.name for n in self._joined]
 
     def waiting(self) -> list[tuple[str, str]]:
@@ -127,6 +129,7 @@ class Networks:
         return None
 
     def admits_id(self, network_id: bytes) -> bool:
+        """Whether we can admit joiners to the network with this id (we hold its key)."""
         return self.admission_secret(network_id) is not None
 
     def psks(self) -> tuple[bytes, ...]:
@@ -166,7 +169,7 @@ class Networks:
             return ()
         return self.psk_for(key or b"")
 
-    def admit(self, link: Link, event: Established, is_contact: bool) -> bool:
+    def admit(self, link: PeerLink, event: Established, is_contact: bool) -> bool:
         """Whether a completed handshake may go on to trust; closes the link if not."""
         if event.psk is not None:
             name = self._psks.get(event.psk)
@@ -183,6 +186,7 @@ class Networks:
         return True
 
     def network_of(self, key: bytes) -> str | None:
+        """The network through which we met `key`, if any."""
         return self._met.get(key)
 
     # ------------------------------------------------------------ discovery
@@ -205,6 +209,7 @@ class Networks:
         return None
 
     def claims(self, advert: Advert, key: bytes, day: int) -> bool:
+        """Whether `advert` carries a network entry of ours naming `key` (today's tag)."""
         member = self.member(advert, day)
         return member is not None and hmac.compare_digest(member[1], key)
 
@@ -246,6 +251,7 @@ class Networks:
             log.warning("could not keep the key of network %s: %s", name, exc)
 
     async def leave(self, name: str) -> dict[str, Any]:
+        """Leave network `name`: forget its key and stop answering for it."""
         return await self._change(lambda now: stored.left(now, name), "unknown_network",
                                   "left", name)
 
@@ -279,6 +285,7 @@ class Networks:
         return networks_view(self._all, self.refused_names())
 
     def peer_view(self, key: bytes) -> dict[str, Any]:
+        """The network a link's peer was met through, for `peers`."""
         name = self._met.get(key)
         return {"network": name} if name is not None else {}
 

@@ -4,8 +4,8 @@ It wires the parts together and holds no rules of its own: the link table (conne
 per peer), trust (contacts and strangers), conversations (the sync driver), the outbox (commit
 before anything leaves), nearby (mDNS) and views (what the outside sees). Commands go in, and one
 stream of events (message, delivery, contact request, link up/down, key mismatch) comes out;
-`control.py` and the terminal UI are thin clients of this class. The commands themselves, each
-handed to the part that owns it, are in `node/commands.py`.
+`control.py` and the terminal UI are thin clients of this class. Each command is handed to the
+part that owns its rules; each link event goes through the `Router` (node/router.py).
 """
 
 from __future__ import annotations
@@ -15,31 +15,22 @@ import errno
 import fcntl
 import logging
 import os
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from p2pchat.core.errors import ProtocolError
-from p2pchat.core.file_records import file_record_code
+from p2pchat import __version__
+from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
-from p2pchat.core.messages import (
-    ContactAccept,
-    ContactRequest,
-    Envelope,
-    Hello,
-    Record,
-    SyncRequest,
-    SyncVector,
-    UnknownRecord,
-    decode_record,
-)
-from p2pchat.core.session import Closed, Established, KeyMismatch, RecordReceived, ReplayGuard
+from p2pchat.core.messages import dm_conversation_id
+from p2pchat.core.session import ReplayGuard
+from p2pchat.event_types import NearbyChangedEvent, NetworksChangedEvent
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import format_addr
-from p2pchat.net.link import Link
 from p2pchat.node.admission import Admissions
-from p2pchat.node.commands import NodeCommands
-from p2pchat.node.config import MAX_ADDRS, SOFTWARE, CommandError, NodeConfig
-from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.backlog import Backlog
+from p2pchat.node.config import CommandError, NodeConfig
+from p2pchat.node.conversations import Conversations, dm_history, now_ms
 from p2pchat.node.files import Files
 from p2pchat.node.groups import Groups
 from p2pchat.node.health import StorageHealth
@@ -49,20 +40,27 @@ from p2pchat.node.nearby import Nearby
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.reading import ReadPositions
-from p2pchat.node.relay_client import Relays
-from p2pchat.node.sender import Sender
+from p2pchat.node.relays import Relays
+from p2pchat.node.router import Router
 from p2pchat.node.trust import Trust
 from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
 
+T = TypeVar("T")
+
 log = logging.getLogger("p2pchat.node")
 
 DB_FILE = "p2pchat.db"
 LOCK_FILE = "node.lock"
+MAX_TEXTS_PER_SEND = 100  # one control call, one commit; each text is still its own message
 
 
-class Node(NodeCommands):
+class Node:
+    """The running chat: wiring, the lifecycle, and every command the API offers (docs/api.md),
+    each handed to the part that owns its rules; a failed write becomes a clean "storage"
+    error."""
+
     def __init__(self, home: Path, identity: Identity, name: str,
                  config: NodeConfig | None = None) -> None:
         self.home = home
@@ -80,7 +78,7 @@ class Node(NodeCommands):
                              on_committed=lambda: self.health.committed())
         self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
                                     on_failed=self._reload_memory,
-                                    on_recovered=self._resync_all)
+                                    on_recovered=lambda: self.router.resync_all())
         self.networks = Networks(home, identity, name, on_change=self._on_networks_changed,
                                  on_waiting=lambda: self.admissions.wake())
         self.admissions = Admissions(self.networks, spawn=self._spawn,
@@ -98,7 +96,8 @@ class Node(NodeCommands):
         replay_guard = ReplayGuard()
         self.links = LinkTable(
             identity, self.config, replay_guard=replay_guard, spawn=self._spawn,
-            on_event=self._on_link_event, on_gone=self._on_link_gone,
+            on_event=lambda link, event: self.router.on_event(link, event),
+            on_gone=lambda link: self.router.on_gone(link),
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
@@ -116,10 +115,10 @@ class Node(NodeCommands):
                            is_linked=self.links.is_linked,
                            peer_of=lambda conv: self.conversations.peer_of(conv),
                            is_verified=self.verified.is_verified)
-        self.sender = Sender(self.key, store=lambda: self.db, outbox=self.outbox,
-                             spawn=self._spawn)
+        self.backlog = Backlog(self.key, store=lambda: self.db, outbox=self.outbox,
+                               spawn=self._spawn)
         self.conversations = Conversations(
-            self.key, store=lambda: self.db, outbox=self.outbox, sender=self.sender,
+            self.key, store=lambda: self.db, outbox=self.outbox, backlog=self.backlog,
             events=self.events,
             views=self.views, live_link=self.links.live,
         )
@@ -131,8 +130,9 @@ class Node(NodeCommands):
         )
         self.groups = Groups(
             identity, name, self.config, store=lambda: self.db, outbox=self.outbox,
-            sender=self.sender, conversations=self.conversations, events=self.events,
-            views=self.views, links=self.links, contact_state=self._contact_state,
+            sender=self.backlog, conversations=self.conversations, events=self.events,
+            views=self.views, links=self.links,
+            contact_state=lambda key: self.db.contacts.state_of(key),
             contact_key=lambda who: self.trust.contact_for(who).key,
         )
         self.reading = ReadPositions(home, store=lambda: self.db)
@@ -142,11 +142,19 @@ class Node(NodeCommands):
             contact_key=lambda who: self.trust.contact_for(who).key,
             is_contact=lambda key: self.trust.is_contact(key),
             display_name=lambda key: self.views.display_name(key),
-            group_conv=self._group_conv, group_members=self._group_members,
+            group_conv=lambda which: group_conv(self.groups, which),
+            group_members=lambda conv: group_members(self.groups, conv),
             post_group=lambda which, bodies: self.groups.send(which, [], bodies=bodies),
             spawn=self._spawn, auto_accept_size=self.config.auto_accept_size,
         )
         self.groups.on_body = self.files.on_group_body
+        self.router = Router(
+            name=lambda: self.name, listen_addresses=lambda: self.listen_addresses,
+            knows=self._knows, outbox=self.outbox, backlog=self.backlog, events=self.events,
+            views=self.views, links=self.links, networks=self.networks, trust=self.trust,
+            conversations=self.conversations, groups=self.groups, files=self.files,
+            is_group_peer=self._is_group_peer,
+        )
 
     def _knows(self, key: bytes) -> bool:
         """A contact or a fellow group member: who may still link to a node in a network
@@ -156,37 +164,22 @@ class Node(NodeCommands):
     def _is_group_peer(self, key: bytes) -> bool:
         return self.db.contacts.state_of(key) != "blocked" and self.groups.is_group_peer(key)
 
-    def _group_conv(self, which: str) -> bytes | None:
-        """The id of the group `which` names (title or id), or None."""
-        try:
-            return self.groups.find(which).conv
-        except CommandError:
-            return None
-
-    def _group_members(self, conv: bytes) -> frozenset[bytes]:
-        """A group's current members (none once we left it)."""
-        try:
-            g = self.groups.find(conv.hex())
-        except CommandError:
-            return frozenset()
-        return frozenset() if g.left else frozenset(g.state.members)
-
-    def _contact_state(self, key: bytes) -> str | None:
-        return self.db.contacts.state_of(key)
-
     @property
     def db(self) -> Store:
+        """The open store; only while the node runs."""
         assert self.store is not None, "node not started"
         return self.store
 
     @property
     def listen_addresses(self) -> list[tuple[str, int]]:
+        """The addresses the node listens on (ports resolved)."""
         return self.links.listen_addresses
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        self._take_lock()
+        """Take the home's lock, open the store, listen, and start dialling and discovery."""
+        self._lock_fd = lock_home(self.home)
         try:
             await self._start()
         except BaseException:
@@ -206,7 +199,10 @@ class Node(NodeCommands):
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.ik_stamps.latest().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
-        await self._listen()
+        # Inside a network, or private, a port kept across restarts would link us over time.
+        await self.links.listen_configured(
+            self.home, keep=self.config.keep_port and self.config.presence != "private"
+            and not self.networks.joined)
         self._spawn(self._ticker(), "ticker")
         self._spawn(self.admissions.run(), "admissions")
         await self.relays.start()
@@ -216,25 +212,6 @@ class Node(NodeCommands):
             await self.nearby.start(self.listen_addresses[0][1])
         log.info("node %s listening on %s", short_fingerprint(self.key),
                  ", ".join(format_addr(a) for a in self.listen_addresses))
-
-    async def _listen(self) -> None:
-        from p2pchat import settings
-
-        keep = self.config.keep_port and self.config.presence != "private" \
-            and not self.networks.joined
-        kept = settings.kept_port(self.home) if keep else 0
-        for index, (host, port) in enumerate(self.config.listen):
-            if index == 0 and port == 0 and kept:
-                try:
-                    await self.links.listen(host, kept)
-                    continue
-                except OSError as exc:
-                    log.warning("cannot listen on port %d as last time (%s): a new port;"
-                                " contacts who typed the old address need the new one",
-                                kept, exc.strerror or exc)
-            await self.links.listen(host, port)
-        if keep and self.listen_addresses and self.config.listen[0][1] == 0:
-            settings.keep_port(self.home, self.listen_addresses[0][1])
 
     def _persist_ik_floor(self, floor: int) -> None:
         try:
@@ -251,6 +228,7 @@ class Node(NodeCommands):
             await self.nearby.start(self.listen_addresses[0][1])
 
     async def stop(self) -> None:
+        """Stop everything, commit what is pending, close the store and release the lock."""
         if self._stopping:
             return
         self._stopping = True
@@ -273,17 +251,6 @@ class Node(NodeCommands):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
 
-    def _take_lock(self) -> None:
-        fd = os.open(self.home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise CommandError("busy", f"a node is already running for {self.home}") from None
-            raise
-        self._lock_fd = fd
-
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
@@ -299,140 +266,225 @@ class Node(NodeCommands):
             self.groups.tick(now)
             self.files.tick(now)
 
-    # ------------------------------------------------------------ link events
+    # ------------------------------------------------------------ commands
 
-    def _on_link_event(self, link: Link, event: Any) -> None:
+    async def _storing(self, command: Coroutine[Any, Any, T]) -> T:
+        """Run a command that writes; a write that fails undoes the turn as a failed commit
+        does (memory is rebuilt from the store), and the user gets a clean "storage" error."""
         try:
-            self._route_link_event(link, event)
+            return await command
         except StoreError as exc:
-            # A write failed (disk full, I/O error): undo the turn and keep the link; what it
-            # carried is asked for again once storage works (StorageHealth).
             self.outbox.fail(exc)
-            if isinstance(event, Established):
-                link.close("storage failing")  # half-admitted: let the dialer start over
+            raise CommandError("storage", f"could not save: {exc}") from None
 
-    def _route_link_event(self, link: Link, event: Any) -> None:
-        if isinstance(event, Established):
-            self._on_established(link, event)
-        elif isinstance(event, RecordReceived):
-            if file_record_code(event.record) is not None:
-                self._on_file_record(link, event.record)
-                return
-            try:
-                record = decode_record(event.record)
-            except UnknownRecord as exc:  # a later version's record: ignored (protocol 7)
-                log.debug("ignored a record from %s: %s", format_addr(link.address), exc)
-                return
-            except ProtocolError as exc:
-                log.warning("closing link to %s: %s", format_addr(link.address), exc)
-                link.close(f"bad record: {exc}")
-                return
-            self._on_record(link, record)
-        elif isinstance(event, KeyMismatch):
-            self.trust.on_key_mismatch(link, event)
-        elif isinstance(event, Closed):
-            log.debug("session %s closed: %s", format_addr(link.address), event.reason)
+    async def add_contact(self, fingerprint_text: str, name: str,
+                          addrs: list[str] | None = None) -> dict[str, Any]:
+        """Add a contact by fingerprint, with a name and optional addresses."""
+        return await self._storing(self.trust.add_contact(fingerprint_text, name, addrs))
 
-    def _on_established(self, link: Link, event: Established) -> None:
-        key = event.remote_key
-        if not self.networks.admit(link, event, self._knows(key)):
-            return
-        is_contact = self.trust.admit(link, key)
-        if is_contact is None or not self.links.claim(key, link):
-            return
-        link.peer.up = True
-        link.peer.since_ms = now_ms()
-        self.outbox.queue(link, self._hello(is_contact))
-        if is_contact:
-            self.conversations.start_sync(link, key)
-        self.files.on_link_up(link, key)
-        self.groups.start_sync(link, key)
-        log.info("link to %s up (%s, %s)", self.views.who(key),
-                 "outbound" if link.outbound else "inbound", event.pattern)
-        self.events.emit({"type": "link_up", "fingerprint": fingerprint(key),
-                          "name": self.views.display_name(key), "contact": is_contact,
-                          "address": format_addr(link.address),
-                          "path": "direct" if link.relay is None else "relay",
-                          "relay": link.relay})
+    async def set_contact_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
+        """Replace the addresses a contact is dialled at."""
+        return await self._storing(self.trust.set_contact_addrs(who, addrs))
 
-    def _hello(self, is_contact: bool) -> Hello:
-        ports = list(dict.fromkeys(port for _, port in self.listen_addresses))
-        return Hello(name=self.name, software=SOFTWARE, knows_you=is_contact,
-                     ports=tuple(ports[:MAX_ADDRS]))
+    async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
+        """Accept a contact request, optionally under another name."""
+        return await self._storing(self.trust.accept_contact(who, name))
 
-    def _announce_name(self) -> int:
-        """Our name changed: a fresh Hello on every live link (docs/protocol.md 7.1), so each
-        linked peer sees it now; the others get it with the next link's Hello."""
-        sent = 0
-        for key, link in list(self.links.by_peer.items()):
-            if link.peer.up and not link.closed:
-                self.outbox.queue(link, self._hello(self.trust.is_contact(key)))
-                sent += 1
-        return sent
+    async def block_contact(self, who: str) -> dict[str, Any]:
+        """Block a contact or a stranger: no links, messages or requests from them."""
+        return await self._storing(self.trust.block_contact(who))
 
-    def _on_record(self, link: Link, record: Record) -> None:
-        key = link.remote_key
-        assert key is not None
-        if isinstance(record, Hello):
-            self.trust.on_hello(link, key, record)
-        elif isinstance(record, ContactRequest):
-            self.trust.on_contact_request(link, key, record)
-        elif isinstance(record, ContactAccept):
-            self.trust.on_contact_accept(link, key)
-        elif link.peer.stranger:
-            return  # strangers get to ask, nothing more
-        elif self.groups.claims(record, key):
-            self.groups.on_record(link, key, record)
-        elif not self.trust.is_contact(key):
-            return  # a fellow group member who is not a contact: group records only
-        elif isinstance(record, Envelope):
-            self.conversations.on_envelope(link, key, record)
-        elif isinstance(record, SyncVector):
-            self.conversations.on_sync_vector(link, key, record)
-        elif isinstance(record, SyncRequest):
-            self.conversations.on_sync_request(link, key, record)
+    async def remove_contact(self, who: str) -> dict[str, Any]:
+        """Remove a contact; its history is kept."""
+        return await self._storing(self.trust.remove_contact(who))
 
-    def _on_file_record(self, link: Link, data: bytes) -> None:
-        """Files (docs/protocol.md section 13): contacts, and fellow members for a group's files."""
-        key = link.remote_key
-        if key is not None and link.peer.up and not link.peer.stranger \
-                and (self.trust.is_contact(key) or self._is_group_peer(key)):
-            self.files.on_record(link, key, data)
+    async def unblock_contact(self, who: str) -> dict[str, Any]:
+        """Undo a block."""
+        return await self.trust.unblock_contact(who)
 
-    def _on_link_gone(self, link: Link) -> None:
-        self.files.forget(link)
-        self.sender.forget(link)
-        self.groups.forget(link)
-        self.conversations.release(link)
-        key = link.remote_key
-        reason = link.close_reason or "closed"
-        if key is None:
-            log.info("connection %s ended before the handshake: %s",
-                     format_addr(link.address), reason)
-        elif link.peer.up:
-            log.info("link to %s down: %s", self.views.who(key), reason)
-            # A link replaced by a newer one (both sides dialled at once, say) goes down after
-            # its successor came up: `online` says the peer is still linked.
-            self.events.emit({"type": "link_down", "fingerprint": fingerprint(key),
-                              "name": self.views.display_name(key), "reason": reason,
-                              "online": self.links.is_linked(key)})
-        elif reason.startswith("protocol revision"):  # we told a too-old peer (protocol.md 12)
-            log.warning("link to %s refused: %s", self.views.who(key), reason)
+    async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
+        """Give a contact another name."""
+        return await self.trust.rename_contact(who, name)
+
+    def verify_contact(self, who: str, verified: bool) -> dict[str, Any]:
+        """Mark a contact verified (the safety numbers matched in person), or not any more."""
+        contact = self.trust.contact_for(who, states=("contact", "request", "blocked"))
+        try:
+            self.verified.set(contact.key, verified, now_ms())
+        except OSError as exc:
+            raise CommandError("storage", f"could not save: {exc}") from None
+        return self.views.contact(contact)
+
+    def rekey(self) -> dict[str, Any]:
+        """New session keys now: every contact link is closed and dialled again at once (a new
+        Noise handshake), so nothing of the old keys protects later messages."""
+        return {"links": self.links.restart_contact_links()}
+
+    def list_contacts(self) -> list[dict[str, Any]]:
+        """Every contact, request and blocked key, as `Views.contact` shows them."""
+        return self.trust.list_contacts()
+
+    def rename_self(self, name: str) -> dict[str, Any]:
+        """A new name for us: kept with the identity, sent at once in a fresh Hello on every
+        live link, and carried by every later hello, request and public advert."""
+        from p2pchat.storage import keystore
+
+        try:
+            name = keystore.rename(self.home, name)
+        except keystore.KeystoreError as exc:
+            raise CommandError("bad_name", str(exc)) from None
+        self.name = name
+        for part in (self.views, self.trust, self.nearby):
+            part.rename_self(name)
+        told = self.router.announce_name()
+        return self.status() | {"told": told}
+
+    def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
+        """`who`: a contact, or a group (by title or id) when no contact has that name."""
+        states = ("contact", "request", "blocked")
+        kind, which = which_of(who, states, self.trust, self.groups)
+        if kind == "group":
+            name = self.groups.find(which).conv.hex()
+        else:
+            name = fingerprint(self.trust.contact_for(which, states=states).key)
+        try:
+            self.reading.mark_read(name, message_id)
+        except ValueError as exc:
+            raise CommandError("bad_request", str(exc)) from None
+        return {}
+
+    def unread(self) -> dict[str, int]:
+        """Unread messages per contact (fingerprint -> count, at most 99) and per group (its id
+        -> count), for every screen."""
+        convs = {fingerprint(c.key): dm_conversation_id(self.key, c.key)
+                 for c in self.db.contacts.list_all(states=("contact",))}
+        convs.update((conv.hex(), conv) for conv in self.groups.ids())
+        return {name: n for name, conv in convs.items() if (n := self.reading.unread(name, conv))}
+
+    async def send(self, who: str, text: str) -> dict[str, Any]:
+        """To a contact, or to a group (by title or id) when no contact has that name."""
+        [event] = await self.send_many(who, [text])
+        return event
+
+    async def send_many(self, who: str, texts: list[str]) -> list[dict[str, Any]]:
+        """Several messages to one contact or group, in order, in one commit: all or none."""
+        if not 1 <= len(texts) <= MAX_TEXTS_PER_SEND:
+            raise CommandError("bad_request",
+                               f"send 1 to {MAX_TEXTS_PER_SEND} texts at a time, not {len(texts)}")
+        kind, name = which_of(who, ("contact",), self.trust, self.groups)
+        if kind == "group":
+            return await self._storing(self.groups.send(name, texts))
+        contact = self.trust.contact_for(name)
+        return await self._storing(self.conversations.send(contact.key, texts))
+
+    # ------------------------------------------------------------ files (node/files.py)
+
+    async def file_send(self, who: str, paths: list[str]) -> list[dict[str, Any]]:
+        """Offer files to a contact or a group; each offer is stored before the answer."""
+        return await self._storing(self.files.send(who, paths))
+
+    def file_list(self) -> list[dict[str, Any]]:
+        """Every transfer, each way."""
+        return self.files.listing()
+
+    async def file_accept(self, id_text: str) -> dict[str, Any]:
+        """Accept an offered file."""
+        return await self._storing(self.files.accept(id_text))
+
+    async def file_decline(self, id_text: str) -> dict[str, Any]:
+        """Decline an offered file."""
+        return await self._storing(self.files.decline(id_text))
+
+    async def file_cancel(self, id_text: str) -> dict[str, Any]:
+        """Cancel a transfer either way."""
+        return await self._storing(self.files.cancel(id_text))
+
+    def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The messages with a contact, a group, or a removed contact (by fingerprint)."""
+        states = ("contact", "request", "blocked")
+        from p2pchat.offline import removed_contact_conv
+
+        former = removed_contact_conv(self.db, self.key, who)
+        if former is not None:  # a removed contact: the history is kept, by fingerprint
+            return dm_history(self.views, self.db, former, limit)
+        kind, name = which_of(who, states, self.trust, self.groups)
+        if kind == "group":
+            return self.groups.history(name, limit)
+        contact = self.trust.contact_for(name, states=states)
+        return self.conversations.history(contact.key, limit)
+
+    async def create_group(self, title: str) -> dict[str, Any]:
+        """Create a group owned by us."""
+        return await self._storing(self.groups.create(title))
+
+    async def invite_to_group(self, group: str, who: str) -> dict[str, Any]:
+        """Invite a contact into a group we own."""
+        return await self._storing(self.groups.invite(group, who))
+
+    async def remove_from_group(self, group: str, member: str) -> dict[str, Any]:
+        """Remove a member from a group we own (a new epoch key)."""
+        return await self._storing(self.groups.remove(group, member))
+
+    async def leave_group(self, group: str) -> dict[str, Any]:
+        """Leave a group; its history is kept."""
+        return await self._storing(self.groups.leave(group))
+
+    async def accept_group(self, group: str) -> dict[str, Any]:
+        """Accept an invitation to a group."""
+        return await self._storing(self.groups.accept(group))
+
+    async def decline_group(self, group: str) -> dict[str, Any]:
+        """Decline an invitation to a group."""
+        return await self._storing(self.groups.decline(group))
+
+    async def forget_group(self, group: str) -> dict[str, Any]:
+        """Forget a group left or removed from, with its messages."""
+        return await self._storing(self.groups.forget_group(group))
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        """Every group we are in or left."""
+        return self.groups.listing()
+
+    def group_members(self, group: str) -> list[dict[str, Any]]:
+        """A group's members, online or not."""
+        return self.groups.members(group)
+
+    def status(self) -> dict[str, Any]:
+        """Who we are, where we listen, and how the node is doing (docs/api.md)."""
+        return {
+            "name": self.name,
+            "fingerprint": fingerprint(self.key),
+            "public_key": self.key.hex(),
+            "home": str(self.home),
+            "listen": [format_addr(a) for a in self.listen_addresses],
+            "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
+            "mdns": self.nearby.on,
+            "relays": self.relays.view(),
+            "presence": self.config.presence,
+            "networks": self.networks.names(),
+            "networks_waiting": [n for n, _ in self.networks.waiting()],
+            "networks_refused": self.networks.refused_names(),
+            "requests_dropped": self.trust.requests_dropped,
+            "version": __version__,
+            "pid": os.getpid(),  # what to stop: a background node has no terminal
+            "in_chat_screen": self.config.in_chat_screen,
+            **self.health.view(),
+        }
+
+    def peers(self) -> dict[str, Any]:
+        """The live links, who is nearby and the pending requests (docs/api.md)."""
+        links = [{**view, **self.networks.peer_view(link.remote_key or b"")}
+                 for link in list(self.links.connections)
+                 if (view := self.views.link(link)) is not None]
+        return {"links": links, "nearby": self.nearby.view(self.db.contacts.get),
+                "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}
+
+    # ------------------------------------------------------------ storage health
 
     def _reload_memory(self) -> None:
         """A commit failed: what memory holds may be ahead of the store; rebuild it."""
         self.conversations.reload()
         self.groups.reload()
-
-    def _resync_all(self) -> None:
-        """Storage works again: every contact's live link gets our fresh vector (they send what
-        we dropped) and what of ours they have not acknowledged; every member's link our
-        groups' vectors and head ops (we pull what we dropped)."""
-        for key, link in list(self.links.by_peer.items()):
-            if not link.closed and not link.peer.stranger and self.trust.is_contact(key):
-                self.conversations.resync(link, key)
-            if not link.closed and not link.peer.stranger:
-                self.groups.start_sync(link, key)
 
     def _on_networks_changed(self) -> None:
         if self.store is not None:  # running: tell the LAN, and look for the new members
@@ -442,10 +494,57 @@ class Node(NodeCommands):
                 met = self.networks.network_of(key)
                 if link.peer.stranger and met is not None and met not in self.networks.names():
                     link.close("left the network")
-        self.events.emit({"type": "networks_changed", "networks": self.networks.names(),
-                          "waiting": [n for n, _ in self.networks.waiting()],
-                          "refused": self.networks.refused_names()})
+        self.events.emit(NetworksChangedEvent(
+            type="networks_changed", networks=self.networks.names(),
+            waiting=[n for n, _ in self.networks.waiting()],
+            refused=self.networks.refused_names()))
 
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
-        self.events.emit({"type": "nearby_changed"})
+        self.events.emit(NearbyChangedEvent(type="nearby_changed"))
+
+
+def which_of(who: str, states: tuple[str, ...], trust: Trust, groups: Groups) -> tuple[str, str]:
+    """A contact or a group: `#NAME` the group, `@NAME` the contact, a bare name that fits
+    both refused (core.addressing)."""
+    def is_contact(name: str) -> bool:
+        try:
+            trust.contact_for(name, states=states)
+        except CommandError:
+            return False
+        return True
+
+    try:
+        return resolve(who, is_contact, groups.names)
+    except Ambiguous as exc:
+        raise CommandError("ambiguous", str(exc)) from None
+
+
+def lock_home(home: Path) -> int:
+    """Take the home's lock (one node per home) and return its descriptor; "busy" if taken."""
+    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            raise CommandError("busy", f"a node is already running for {home}") from None
+        raise
+    return fd
+
+
+def group_conv(groups: Groups, which: str) -> bytes | None:
+    """The id of the group `which` names (title or id), or None (for `Files`)."""
+    try:
+        return groups.find(which).conv
+    except CommandError:
+        return None
+
+
+def group_members(groups: Groups, conv: bytes) -> frozenset[bytes]:
+    """A group's current members, none once we left it (for `Files`)."""
+    try:
+        g = groups.find(conv.hex())
+    except CommandError:
+        return frozenset()
+    return frozenset() if g.left else frozenset(g.state.members)

@@ -15,9 +15,14 @@ node rebuild what it holds in memory from the store and watch for the disk to he
 
 Writes that nobody is told about (a peer's acknowledgement of our messages) need no fsync of
 their own: `schedule_lazy_flush` lets them ride on the next commit that is made anyway, or
-commits them within LAZY_COMMIT_S when none comes. Records queued for one link in a turn leave in
-one socket write. When the node stops, `close` makes the last commit and releases whoever
-waits on it; a timer that fires after that finds nothing to do.
+commits them within LAZY_COMMIT_S when none comes. A group envelope received from another member
+(`GroupRecords._accept`) schedules no commit at all: it rides on the next commit made for any
+reason, at the latest the group's anti-entropy round, which queues vectors (group_sync_interval).
+That is safe because it is acknowledged only by a vector, which leaves after a commit that holds
+it; lost in a crash before, it is fetched again by sync (docs/architecture.md).
+Records queued for one link in a turn leave in one socket write. When the node stops, `close`
+makes the last commit and releases whoever waits on it; a timer that fires after that finds
+nothing to do.
 
 Commands that arrive together share a commit. Several clients each sending one message at a
 time come back one or two per turn, so committing at every turn's end would cost each message
@@ -37,8 +42,8 @@ from collections.abc import Callable
 
 from p2pchat.core.messages import Record, encode_record
 from p2pchat.net.addresses import format_addr
-from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
@@ -55,7 +60,7 @@ class Outbox:
         self._store = store
         self._on_failed = on_failed
         self._on_committed = on_committed
-        self._queued: list[tuple[Link, bytes]] = []
+        self._queued: list[tuple[PeerLink, bytes]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
         self._lazy: asyncio.TimerHandle | None = None
@@ -69,7 +74,7 @@ class Outbox:
         self._in_turn = 0
         self._closed = False  # the node stopped: its store is closed
 
-    def queue(self, link: Link, record: Record, *, awaited: bool = False) -> None:
+    def queue(self, link: PeerLink, record: Record, *, awaited: bool = False) -> None:
         """Send `record` on `link` once the current turn's writes are committed. `awaited`: a
         command queues it and awaits `durable()` next, which decides when that commit is made."""
         self._queued.append((link, encode_record(record)))
@@ -122,6 +127,7 @@ class Outbox:
         self.schedule_flush()
 
     def commit(self) -> None:
+        """Commit the turn's writes now (lazy and held ones included)."""
         if self._lazy is not None:  # this commit covers the lazy writes too
             self._lazy.cancel()
             self._lazy = None
@@ -146,6 +152,7 @@ class Outbox:
         _release(waiters)
 
     def flush(self) -> None:
+        """End of a turn: commit, release the waiters, then send what waited on the commit."""
         self._scheduled = False
         if self._closed:
             return
@@ -171,8 +178,8 @@ class Outbox:
             self._peak, self._peak_until = commands, now + GROUP_WINDOW
 
     @staticmethod
-    def _send(queued: list[tuple[Link, bytes]]) -> None:
-        by_link: dict[Link, list[bytes]] = {}
+    def _send(queued: list[tuple[PeerLink, bytes]]) -> None:
+        by_link: dict[PeerLink, list[bytes]] = {}
         for link, record in queued:
             by_link.setdefault(link, []).append(record)
         for link, records in by_link.items():

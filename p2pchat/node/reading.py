@@ -71,6 +71,7 @@ class ReadPositions:
         self._write(positions)
 
     def unread(self, who: str, conv: bytes) -> int:
+        """How many messages in `conv` came after what `who` was read up to (at most 99)."""
         messages = self._store().conversations.history(conv, MAX_COUNTED + 1)
         position = self._loaded().get(who)
         ids = [m.hash.hex()[:32] for m in messages]

@@ -24,12 +24,18 @@ from p2pchat.core.identity import (
 from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
 from p2pchat.core.session import KeyMismatch, ReplayGuard
 from p2pchat.core.text import MAX_NAME_CHARS, BadName, valid_name
+from p2pchat.event_types import (
+    ContactRequestEvent,
+    KeyMismatchEvent,
+    PeerRenamedEvent,
+    RequestsDroppedEvent,
+)
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import Address, format_addr, parse_addr
-from p2pchat.net.link import Link
 from p2pchat.node.config import MAX_ADDRS, CommandError, NodeConfig
 from p2pchat.node.links import LinkTable
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Contact, Store, StoreError
 
@@ -54,7 +60,7 @@ class Trust:
         links: LinkTable,
         replay_guard: ReplayGuard,
         ensure_dm: Callable[[bytes], bytes],
-        on_promoted: Callable[[Link, bytes], None],
+        on_promoted: Callable[[PeerLink, bytes], None],
         advertised: Callable[[bytes], list[Address]],
         is_group_peer: Callable[[bytes], bool] = lambda key: False,
     ) -> None:
@@ -81,11 +87,12 @@ class Trust:
         self._name = name
 
     def is_contact(self, key: bytes) -> bool:
+        """Whether `key` is a contact (not a request, not blocked)."""
         return self._store().contacts.state_of(key) == "contact"
 
     # ------------------------------------------------------------ links
 
-    def admit(self, link: Link, key: bytes) -> bool | None:
+    def admit(self, link: PeerLink, key: bytes) -> bool | None:
         """A handshake with `key` completed on `link`: True for a contact, False for a stranger
         it may talk to for a while or a fellow group member (`link.peer.group_only`), None if
         refused (the link is closed)."""
@@ -127,15 +134,16 @@ class Trust:
         if latest is not None:
             self._store().ik_stamps.record(key, latest)
 
-    def on_hello(self, link: Link, key: bytes, hello: Hello) -> None:
+    def on_hello(self, link: PeerLink, key: bytes, hello: Hello) -> None:
+        """A peer's Hello: its name, ports and whether it knows us."""
         before = link.peer.their_name
         link.peer.their_name = hello.name
         if before is not None and before != hello.name and not link.peer.stranger:
             # A Hello again on a live link: they renamed themselves (docs/protocol.md 7.1).
             contact = self._store().contacts.get(key)
-            self._events.emit({"type": "peer_renamed", "fingerprint": fingerprint(key),
-                               "name": contact.name if contact else short_fingerprint(key),
-                               "their_name": hello.name})
+            self._events.emit(PeerRenamedEvent(
+                type="peer_renamed", fingerprint=fingerprint(key),
+                name=contact.name if contact else short_fingerprint(key), their_name=hello.name))
         if not link.outbound and link.relay is None:  # a relay's address is not the peer's
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
@@ -149,7 +157,8 @@ class Trust:
             if not hello.knows_you:
                 self._outbox.queue(link, ContactRequest(name=self._name, note=""))
 
-    def on_contact_request(self, link: Link, key: bytes, request: ContactRequest) -> None:
+    def on_contact_request(self, link: PeerLink, key: bytes, request: ContactRequest) -> None:
+        """A stranger asks to become a contact: kept as a request (bounded)."""
         if self.is_contact(key):
             return
         # A stranger's link has done all it may do once its request is in: free the slot.
@@ -184,7 +193,7 @@ class Trust:
             return
         self._request_sources[key] = source
         self._outbox.schedule_flush()
-        event: dict[str, Any] = {"type": "contact_request", "fingerprint": fingerprint(key),
+        event: ContactRequestEvent = {"type": "contact_request", "fingerprint": fingerprint(key),
                                  "name": name, "note": request.note}
         if namesake is not None:  # a new key under a contact's name: maybe them, maybe not
             event["same_name_as"] = fingerprint(namesake.key)
@@ -202,19 +211,21 @@ class Trust:
     def _dropped(self, why: str) -> None:
         self.requests_dropped += 1
         log.warning("dropped a contact request: %s", why)
-        self._events.emit({"type": "requests_dropped", "count": self.requests_dropped,
-                           "reason": why})
+        self._events.emit(RequestsDroppedEvent(type="requests_dropped",
+                                               count=self.requests_dropped, reason=why))
 
-    def on_contact_accept(self, link: Link, key: bytes) -> None:
+    def on_contact_accept(self, link: PeerLink, key: bytes) -> None:
+        """A peer accepted our request: it is a contact now."""
         if self.is_contact(key) and link.peer.stranger:
             self._promote(link, key)
 
-    def _promote(self, link: Link, key: bytes) -> None:
+    def _promote(self, link: PeerLink, key: bytes) -> None:
         """A stranger's link becomes a contact's link (we accepted them, or they us)."""
         link.peer.stranger_until = None
         self._on_promoted(link, key)
 
-    def on_key_mismatch(self, link: Link, event: KeyMismatch) -> None:
+    def on_key_mismatch(self, link: PeerLink, event: KeyMismatch) -> None:
+        """We dialled a contact and another key answered: warn, never link."""
         contact = self._store().contacts.get(event.expected)
         who = contact.name if contact else short_fingerprint(event.expected)
         address = format_addr(link.dialed or link.address)
@@ -230,10 +241,10 @@ class Trust:
             " number in person, then remove and re-add the contact.",
             address, fingerprint(event.presented), who, fingerprint(event.expected), who,
             extra={"shown_as_event": True})  # UIs show the event; they skip this log line
-        self._events.emit({
-            "type": "key_mismatch", "address": address, "name": who,
-            "expected": fingerprint(event.expected), "presented": fingerprint(event.presented),
-        })
+        self._events.emit(KeyMismatchEvent(
+            type="key_mismatch", address=address, name=who,
+            expected=fingerprint(event.expected), presented=fingerprint(event.presented),
+        ))
 
     def addresses_for(self, key: bytes) -> list[Address]:
         """Where to dial `key`: addresses the user gave, then learned, then advertised."""
@@ -267,6 +278,7 @@ class Trust:
 
     async def add_contact(self, fingerprint_text: str, name: str,
                           addrs: list[str] | None = None) -> dict[str, Any]:
+        """Add a contact by fingerprint (and send a request on any live link)."""
         try:
             key = parse_fingerprint(fingerprint_text)
         except FingerprintError as exc:
@@ -311,6 +323,7 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
+        """Accept a pending request."""
         contact = self.contact_for(who, states=("request",))
         db = self._store()
         if name:
@@ -334,6 +347,7 @@ class Trust:
         self._links.dialer.want(key)
 
     async def block_contact(self, who: str) -> dict[str, Any]:
+        """Block `who`: its links close and nothing of theirs is taken."""
         try:
             contact = self.contact_for(who, states=("contact", "request", "blocked"))
         except CommandError:
@@ -364,6 +378,7 @@ class Trust:
         return self.contact_for(fingerprint(key), states=("blocked",))
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
+        """Remove a contact; its history stays, under its fingerprint."""
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
         self._store().contacts.remove(contact.key)
         await self._outbox.durable()
@@ -397,9 +412,11 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key), states))
 
     def list_contacts(self) -> list[dict[str, Any]]:
+        """Every contact, request and blocked key, as views."""
         return [self._views.contact(c) for c in self._store().contacts.list_all()]
 
     def requests(self) -> list[dict[str, Any]]:
+        """The pending contact requests, as views."""
         requests = self._store().contacts.list_all(states=("request",))
         return [self._views.contact(c) for c in requests]
 

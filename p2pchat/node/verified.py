@@ -40,6 +40,7 @@ class VerifiedKeys:
                           if isinstance(k, str) and len(k) == 64 and isinstance(v, int)}
 
     def is_verified(self, key: bytes) -> bool:
+        """Whether the user verified `key` in person."""
         self._load()
         return key.hex() in self._keys
 

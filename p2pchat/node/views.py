@@ -9,14 +9,15 @@ drawing it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import Envelope, decode_text, envelope_hash
 from p2pchat.core.timestamps import iso_from_ms
+from p2pchat.event_types import MessageEvent
 from p2pchat.net.addresses import format_addr
-from p2pchat.net.link import Link
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Contact, Store
 
 UNREADABLE = "(unreadable message)"
@@ -45,6 +46,7 @@ class Views:
         self._peer_of = peer_of
 
     def rename_self(self, name: str) -> None:
+        """Our own name changed."""
         self._name = name
 
     def who(self, key: bytes) -> str:
@@ -54,12 +56,14 @@ class Views:
         return f"{contact.name} ({short})" if contact is not None else short
 
     def display_name(self, key: bytes) -> str:
+        """The name to show for `key`: the contact's, else their own, else a fingerprint."""
         contact = self._store().contacts.get(key)
         if contact is not None:
             return contact.name
         return short_fingerprint(key)
 
     def contact(self, contact: Contact) -> dict[str, Any]:
+        """A contact as docs/api.md shows it."""
         return {
             "fingerprint": fingerprint(contact.key),
             "name": contact.name,
@@ -94,7 +98,7 @@ class Views:
         except ProtocolError:
             text = UNREADABLE
         peer = self._peer_of(env.conv)
-        event: dict[str, Any] = {
+        event: MessageEvent = {
             "type": "message",
             "id": stored_hash.hex()[:32] if stored_hash is not None else message_id(env),
             "conversation": fingerprint(peer) if peer else env.conv.hex(),
@@ -110,9 +114,11 @@ class Views:
             event["status"] = status
         if group is not None:
             event["group"] = group
-        return event
+        # Built as the typed event; handed on as the plain dict that command replies, history
+        # and the group part (node/group*.py) still take.
+        return cast(dict[str, Any], event)
 
-    def link(self, link: Link) -> dict[str, Any] | None:
+    def link(self, link: PeerLink) -> dict[str, Any] | None:
         """A live, accepted link as `peers` shows it; None for one still handshaking or gone."""
         key = link.remote_key
         if key is None or not link.peer.up or link.closed:

@@ -127,6 +127,7 @@ class ContactTable:
         addrs: Iterable[str] = (),
         note: str = "",
     ) -> Contact:
+        """Add or replace a contact row."""
         check_bytes("key", key, KEY_BYTES)
         name, fold = _clean_name(name)
         state = _check_state(state)
@@ -151,6 +152,7 @@ class ContactTable:
             raise NameTaken(f"another contact is already called {fold!r}")
 
     def get(self, key: bytes) -> Contact | None:
+        """The contact with `key`, if any (from memory once loaded)."""
         return self._contact_index().get(key)
 
     def state_of(self, key: bytes) -> ContactState | None:
@@ -159,6 +161,7 @@ class ContactTable:
         return None if contact is None else _check_state(contact.state)
 
     def by_name(self, name: str) -> Contact | None:
+        """The contact called `name`, if any."""
         contacts = self._contact_index()
         key = self._contact_keys_by_name.get(name)  # typed as stored: nothing to clean
         if key is None:
@@ -170,6 +173,7 @@ class ContactTable:
         return None if key is None else contacts[key]
 
     def list_all(self, states: Iterable[ContactState] | None = None) -> list[Contact]:
+        """Every contact in one of `states`, by name."""
         rows = self._db.all(f"SELECT {self._CONTACT_COLS} FROM contacts ORDER BY name_fold")
         contacts = [self._contact(r) for r in rows]
         if states is None:
@@ -178,6 +182,7 @@ class ContactTable:
         return [c for c in contacts if c.state in wanted]
 
     def count(self, state: ContactState) -> int:
+        """How many contacts are in `state`."""
         row = self._db.one("SELECT count(*) FROM contacts WHERE state = ?", (_check_state(state),))
         return int(row[0])
 
@@ -187,20 +192,25 @@ class ContactTable:
             raise StoreError("no such contact")
 
     def set_state(self, key: bytes, state: ContactState) -> None:
+        """Change a contact's state (contact, request, blocked)."""
         self._update_contact(key, "state = ?", (_check_state(state),))
 
     def set_name(self, key: bytes, name: str) -> None:
+        """Change a contact's name."""
         name, fold = _clean_name(name)
         self._check_name_free(fold, key)
         self._update_contact(key, "name = ?, name_fold = ?", (name, fold))
 
     def set_note(self, key: bytes, note: str) -> None:
+        """Change the note a contact's request carried."""
         self._update_contact(key, "note = ?", (_clean_note(note),))
 
     def set_addrs(self, key: bytes, addrs: Iterable[str]) -> None:
+        """Replace the addresses a contact is dialled at."""
         self._update_contact(key, "addrs = ?", (json.dumps(list(_clean_addrs(addrs))),))
 
     def set_last_seen(self, key: bytes, when: int) -> None:
+        """Note when the contact was last linked."""
         self._update_contact(key, "last_seen = ?", (when,))
 
     def remove(self, key: bytes) -> bool:

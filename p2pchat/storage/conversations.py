@@ -96,14 +96,17 @@ class ConversationTable:
         return existing
 
     def get(self, conv: bytes) -> Conversation | None:
+        """The conversation `conv`, if stored."""
         row = self._db.one(f"SELECT {self._CONV_COLS} FROM conversations WHERE id = ?", (conv,))
         return None if row is None else Conversation(*row)
 
     def for_peer(self, peer: bytes) -> Conversation | None:
+        """The 1:1 conversation with `peer`, if stored."""
         row = self._db.one(f"SELECT {self._CONV_COLS} FROM conversations WHERE peer = ?", (peer,))
         return None if row is None else Conversation(*row)
 
     def list_all(self) -> list[Conversation]:
+        """Every stored conversation."""
         rows = self._db.all(f"SELECT {self._CONV_COLS} FROM conversations ORDER BY created_at, id")
         return [Conversation(*r) for r in rows]
 
@@ -204,6 +207,7 @@ class ConversationTable:
 
     def max_lamport(self, conv: bytes) -> int:
         # The last entry of the display-order index: one step, not a pass over the history.
+        """The highest Lamport time in `conv` (one index step)."""
         row = self._db.one(
             "SELECT lamport FROM messages WHERE conv = ? ORDER BY lamport DESC LIMIT 1", (conv,)
         )
@@ -310,6 +314,7 @@ class ConversationTable:
         )
 
     def peer_vector(self, conv: bytes, peer: bytes) -> dict[bytes, int]:
+        """What `peer` last acknowledged of each author in `conv`."""
         rows = self._db.all(
             "SELECT author, seq FROM peer_seqs WHERE conv = ? AND peer = ?", (conv, peer)
         )

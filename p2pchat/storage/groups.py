@@ -56,6 +56,7 @@ class GroupTable:
         self._db.write("DELETE FROM group_leaves WHERE conv = ?", (conv,))
 
     def add_op(self, conv: bytes, number: int, record: bytes) -> None:
+        """Store op `number` of a group's chain."""
         self._db.write("INSERT INTO group_ops (conv, number, sealed) VALUES (?, ?, ?)",
                     (conv, number, self._db.seal(record)))
 
@@ -71,23 +72,28 @@ class GroupTable:
         return out
 
     def put_key(self, conv: bytes, epoch: int, key: bytes) -> None:
+        """Store an epoch's key (sealed at rest)."""
         check_bytes("key", key, KEY_BYTES)
         self._db.write("INSERT OR IGNORE INTO group_keys (conv, epoch, sealed) VALUES (?, ?, ?)",
                     (conv, epoch, self._db.seal(key)))
 
     def epoch_keys(self, conv: bytes) -> dict[int, bytes]:
+        """Every epoch key held for the group."""
         rows = self._db.all("SELECT epoch, sealed FROM group_keys WHERE conv = ?", (conv,))
         return {epoch: self._db.open_sealed(sealed, "a group key") for epoch, sealed in rows}
 
     def put_leave(self, conv: bytes, member: bytes, record: bytes) -> None:
+        """Keep a member's signed leave until the owner enacts it."""
         self._db.write("INSERT OR REPLACE INTO group_leaves (conv, member, record)"
                        " VALUES (?, ?, ?)",
                     (conv, member, record))
 
     def drop_leave(self, conv: bytes, member: bytes) -> None:
+        """Forget a leave once enacted."""
         self._db.write("DELETE FROM group_leaves WHERE conv = ? AND member = ?", (conv, member))
 
     def leaves(self, conv: bytes) -> list[bytes]:
+        """The signed leaves kept for the group."""
         rows = self._db.all("SELECT record FROM group_leaves WHERE conv = ?", (conv,))
         return [r[0] for r in rows]
 
@@ -101,6 +107,7 @@ class GroupTable:
                            (conv, member))
 
     def invites(self, conv: bytes) -> dict[bytes, bytes]:
+        """The invitations we sent in this group, per member (opened)."""
         rows = self._db.all("SELECT member, sealed FROM group_invites WHERE conv = ?", (conv,))
         return {member: self._db.open_sealed(sealed, "an invitation") for member, sealed in rows}
 
@@ -163,6 +170,7 @@ class GroupTable:
         return out
 
     def put_invitation(self, conv: bytes, inviter: bytes, record: bytes) -> None:
+        """Keep an invitation to us until the user accepts or declines."""
         check_bytes("conv", conv, CONV_ID_BYTES)
         check_bytes("inviter", inviter, KEY_BYTES)
         self._db.write("INSERT OR REPLACE INTO group_invitations"
@@ -170,6 +178,7 @@ class GroupTable:
                        (conv, inviter, self._db.seal(record), self._db.clock()))
 
     def drop_invitation(self, conv: bytes) -> None:
+        """Forget an invitation to us."""
         self._db.write("DELETE FROM group_invitations WHERE conv = ?", (conv,))
 
     def invitations(self) -> list[tuple[bytes, bytes, bytes, int]]:

@@ -15,6 +15,7 @@ class IkStampTable:
         self._db = db
 
     def latest(self) -> dict[bytes, int]:
+        """The newest IK timestamp kept per key."""
         return {k: ts for k, ts in self._db.all("SELECT key, ts FROM ik_timestamps")}
 
     def prune(self, own_key: bytes) -> int:

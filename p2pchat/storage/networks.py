@@ -55,6 +55,7 @@ class Network:
 
     @property
     def state(self) -> str:
+        """waiting (for admission), legacy (a passphrase key) or member."""
         return "waiting" if self.pending else "legacy" if self.legacy else "member"
 
 

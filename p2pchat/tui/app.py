@@ -345,7 +345,7 @@ class ChatApp:
     def _click(self, row: int) -> None:
         order = self.state.order()
         if 1 <= row <= len(order):
-            self.controller.select(order[row - 1].fingerprint)
+            self.controller.select(order[row - 1].id)
 
     def _history_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
         rows = cast(list[StyleAndTextTuples], render.history_rows(self.state, width))
@@ -494,7 +494,7 @@ class ChatApp:
                 order = self.state.order()
                 number = int(event.key_sequence[-1].data)
                 if number <= len(order):
-                    self.controller.select(order[number - 1].fingerprint)
+                    self.controller.select(order[number - 1].id)
 
         @keys.add("escape", "a", filter=~confirming)
         @keys.add("escape", "A", filter=~confirming)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,7 +30,7 @@ class BackendError(Exception):
 class EventStream(Protocol):
     """The node's events, in order. Ends after a {"type": "lagged"} event or when the node goes."""
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+    def __aiter__(self) -> AsyncIterator[Mapping[str, Any]]: ...
 
     async def aclose(self) -> None: ...
 
@@ -80,17 +80,18 @@ class _QueueStream:
     event the way the control API does.
     """
 
-    def __init__(self, queue: asyncio.Queue[dict[str, Any] | None],
+    def __init__(self, queue: asyncio.Queue[Mapping[str, Any] | None]
+                 | asyncio.Queue[dict[str, Any] | None],
                  on_close: Callable[[], Awaitable[None] | None], *, none_is_lag: bool) -> None:
         self._queue = queue
         self._on_close = on_close
         self._none_is_lag = none_is_lag
         self._done = False
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+    def __aiter__(self) -> AsyncIterator[Mapping[str, Any]]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+    async def _iterate(self) -> AsyncIterator[Mapping[str, Any]]:
         while not self._done:
             event = await self._queue.get()
             if event is None:

@@ -26,7 +26,7 @@ async def file_command(backend: ChatBackend, state: ChatState, rest: str) -> Non
         if not arg:
             raise BackendError("usage", "/file PATH: which file?")
         path = os.path.abspath(os.path.expanduser(arg))
-        for t in await backend.send_files(conv.fingerprint, [path]):
+        for t in await backend.send_files(conv.id, [path]):
             state.apply({"type": "file", **t})
             state.notice("info", f"offered {t.get('name')} ({human(int(t.get('size') or 0))})"
                                  f" to {conv.name}")

@@ -9,7 +9,7 @@ directory being typed (the only I/O here, injected for tests).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,7 @@ class Transfers:
         for t in transfers:
             self.apply({"type": "file", **t})
 
-    def apply(self, event: dict[str, Any]) -> str | None:
+    def apply(self, event: Mapping[str, Any]) -> str | None:
         """One file event; a notice to show (an offer waiting, a transfer ended), or None."""
         id_ = clean(event.get("id"))
         if not id_:

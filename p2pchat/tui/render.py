@@ -91,7 +91,7 @@ def conversation_list(state: ChatState, width: int) -> Fragments:
         out.append(("class:empty", " none yet: /add\n"))
     digits = len(str(len(order)))
     for number, conv in enumerate(order, 1):
-        out += _conversation_row(conv, conv.fingerprint == state.selected, width,
+        out += _conversation_row(conv, conv.id == state.selected, width,
                                  f"{number:>{digits}}")
     return out
 
@@ -194,7 +194,7 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
     if conv.state == "request":
         note = f' ("{conv.note}")' if conv.note else ""
         rows = wrap([("class:notice.request", f"{conv.name} asks to connect{note}.")], width)
-        rows += wrap([("", f"Fingerprint: {conv.fingerprint}")], width, 13)
+        rows += wrap([("", f"Fingerprint: {conv.id}")], width, 13)
         if conv.impostor_of:  # shown as long as the request is, restarts included
             rows += wrap([("class:notice.warning",
                            f"WARNING: a NEW KEY under the name of {conv.impostor_of}, whom you"
@@ -205,7 +205,7 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
                        f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
                        f" /verify {conv.name} to check who it is.")], width)
         return rows
-    files = [wrap([file_line(t)], width, 9) for t in state.transfers.of(conv.fingerprint)]
+    files = [wrap([file_line(t)], width, 9) for t in state.transfers.of(conv.id)]
     if not conv.messages:
         loading = "" if conv.loaded else " (loading)"
         return wrap([("class:empty", f"No messages with {conv.name} yet{loading}.")], width) \

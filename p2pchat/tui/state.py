@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from p2pchat.event_types import (
+    ContactRequestEvent,
+    DeliveryEvent,
+    EquivocationEvent,
+    GroupEvent,
+    KeyMismatchEvent,
+    LinkDownEvent,
+    LinkUpEvent,
+    MessageEvent,
+    PeerRenamedEvent,
+    StorageEvent,
+)
 from p2pchat.tui.files import Transfers
 from p2pchat.tui.sanitize import clean
 
@@ -37,7 +50,7 @@ class Message:
 
 @dataclass
 class Conversation:
-    fingerprint: str  # the peer's; the conversation's id for other kinds (a group's id)
+    id: str  # what the conversation is with: the peer's fingerprint, or the group's id
     name: str
     state: str = "contact"  # contact, request or blocked; a group's: your role in it
     kind: str = "dm"  # dm or group: what render.row_mark and the commands tell apart
@@ -147,8 +160,8 @@ class ChatState:
     def set_unread(self, counts: dict[str, Any]) -> None:
         """The node's unread counts (kept across restarts); the open conversation is read."""
         for conv in self.conversations.values():
-            if conv.fingerprint != self.selected:
-                count = counts.get(conv.fingerprint)
+            if conv.id != self.selected:
+                count = counts.get(conv.id)
                 conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
 
     def set_contacts(self, contacts: list[dict[str, Any]], *, fresh: bool = False) -> None:
@@ -161,7 +174,7 @@ class ChatState:
         for contact in contacts:
             conv = self.upsert_contact(contact)
             if conv is not None:
-                seen.add(conv.fingerprint)
+                seen.add(conv.id)
         for fp in [fp for fp, conv in self.conversations.items()
                    if fp not in seen and conv.kind != "group"]:
             self.forget(fp)
@@ -200,7 +213,7 @@ class ChatState:
         for group in groups:
             self.upsert_group(group)
 
-    def upsert_group(self, group: dict[str, Any]) -> Conversation | None:
+    def upsert_group(self, group: Mapping[str, Any]) -> Conversation | None:
         gid = clean(group.get("group"))
         if not gid:
             return None
@@ -216,7 +229,7 @@ class ChatState:
         self._ensure_selection()
         return conv
 
-    def _group_event(self, event: dict[str, Any]) -> None:
+    def _group_event(self, event: GroupEvent) -> None:
         """Joined, or someone came or went: the side panel, one notice (the command that did
         it may have said it already), and a line in the group's conversation."""
         conv = self.upsert_group(event)
@@ -233,7 +246,7 @@ class ChatState:
                   else "was removed from", "leave": "left",
                   "transfer": "now own" if who == "you" else "now owns"}
         text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
-        self.notice("info", text, key=group_key(conv.fingerprint, kind, who))
+        self.notice("info", text, key=group_key(conv.id, kind, who))
         self.add_line(conv, text)
 
     def add_line(self, conv: Conversation, text: str) -> None:
@@ -249,7 +262,7 @@ class ChatState:
                    for link in links if isinstance(link, dict) and link.get("path") == "relay"}
         for conv in self.conversations.values():
             if conv.kind != "group":
-                conv.relay = relayed.get(conv.fingerprint, "")
+                conv.relay = relayed.get(conv.id, "")
 
     def forget(self, fingerprint: str) -> None:
         self.conversations.pop(fingerprint, None)
@@ -270,54 +283,61 @@ class ChatState:
 
     # ------------------------------------------------------------ events
 
-    def apply(self, event: dict[str, Any]) -> set[str]:
+    def apply(self, event: Mapping[str, Any]) -> set[str]:
         """Apply one node event (or a command's result of the same shape).
 
         Returns what the caller should re-read from the node: "status" (link counts),
-        "contacts" or "groups" (a conversation we did not know of).
+        "contacts" or "groups" (a conversation we did not know of). Each kind is read as its
+        type in p2pchat/event_types.py says, every value cleaned (it may come from another
+        process, of another version).
         """
         kind = event.get("type")
         refresh: set[str] = set()
         if kind == "message":
-            fp = clean(event.get("conversation"))
+            message = cast(MessageEvent, event)
+            fp = clean(message.get("conversation"))
             conv = self.conversations.get(fp)
-            if conv is None and event.get("group") is not None:
-                conv = self.upsert_group({"group": fp, "title": event.get("group")})
+            if conv is None and message.get("group") is not None:
+                conv = self.upsert_group({"group": fp, "title": message.get("group")})
                 refresh.add("groups")
             if conv is None:
                 # From someone not in our list yet: show it now, the contacts read fills in.
-                name = event.get("author_name") if not event.get("own") else fp[:7]
+                name = message.get("author_name") if not message.get("own") else fp[:7]
                 conv = self.conversations[fp] = Conversation(fp, clean(name))
                 refresh.add("contacts")
                 self._ensure_selection()
-            self._add_message(conv, event, count_unread=True)
+            self._add_message(conv, message, count_unread=True)
         elif kind == "delivery":
-            self._delivered(clean(event.get("fingerprint")), clean(event.get("id")))
+            delivery = cast(DeliveryEvent, event)
+            self._delivered(clean(delivery.get("fingerprint")), clean(delivery.get("id")))
         elif kind == "contact_request":
-            fp = clean(event.get("fingerprint"))
-            name = clean(event.get("name")) or fp[:7]
+            request = cast(ContactRequestEvent, event)
+            fp = clean(request.get("fingerprint"))
+            name = clean(request.get("name")) or fp[:7]
             self.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
-                                 "note": event.get("note") or "", "online": False,
-                                 "same_name_as": event.get("same_name_as"),
-                                 "same_name_verified": event.get("same_name_verified")})
-            note = clean(event.get("note"))
+                                 "note": request.get("note") or "", "online": False,
+                                 "same_name_as": request.get("same_name_as"),
+                                 "same_name_verified": request.get("same_name_verified")})
+            note = clean(request.get("note"))
             self.notice("request", f"{name} ({fp[:7]}) asks to connect"
                                    f"{': ' + note if note else ''} (/accept {name},"
                                    f" /block {name}, or /verify {name} first)")
-            namesake = self.conversations.get(clean(event.get("same_name_as")))
-            if namesake is not None and (event.get("same_name_verified") or namesake.verified):
+            namesake = self.conversations.get(clean(request.get("same_name_as")))
+            if namesake is not None and (request.get("same_name_verified") or namesake.verified):
                 # Signal's "safety number changed": a new key under a name we verified.
                 self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name of"
                                        f" {namesake.name}, whom you VERIFIED. Its safety number"
                                        f" is different: it may not be {namesake.name}. Compare"
                                        f" in person (/verify {name}) before you accept.")
         elif kind in ("link_up", "link_down"):
-            fp = clean(event.get("fingerprint"))
+            # Read as a link_up; a link_down shares its fingerprint and adds `online`.
+            link_up, link_down = cast(LinkUpEvent, event), cast(LinkDownEvent, event)
+            fp = clean(link_up.get("fingerprint"))
             conv = self.conversations.get(fp)
             # A replaced link goes down after its successor came up: the node says if the
             # peer is still linked.
-            up = kind == "link_up" or event.get("online") is True
-            known = conv is not None or bool(event.get("contact"))
+            up = kind == "link_up" or link_down.get("online") is True
+            known = conv is not None or bool(link_up.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
                 self._linked[fp] = up
             if conv is not None and up:
@@ -325,36 +345,40 @@ class ChatState:
             if conv is not None:
                 conv.online = up
                 if kind == "link_up":
-                    conv.relay = clean(event.get("relay")) if event.get("path") == "relay" \
+                    conv.relay = clean(link_up.get("relay")) if link_up.get("path") == "relay" \
                         else ""
             refresh.add("status")
         elif kind == "key_mismatch":
-            pinned = self.find(clean(event.get("name")))
+            mismatch = cast(KeyMismatchEvent, event)
+            pinned = self.find(clean(mismatch.get("name")))
             if pinned is not None and pinned.verified:
                 self.notice("warning", f"WARNING: {pinned.name} is a contact you VERIFIED.")
             self.notice("warning",
-                        f"WARNING: the peer at {clean(event.get('address'))} presented key"
-                        f" {clean(event.get('presented'))}, not the one pinned for"
-                        f" {clean(event.get('name'))}. Refused: someone may be impersonating"
+                        f"WARNING: the peer at {clean(mismatch.get('address'))} presented key"
+                        f" {clean(mismatch.get('presented'))}, not the one pinned for"
+                        f" {clean(mismatch.get('name'))}. Refused: someone may be impersonating"
                         " them. Compare safety numbers in person (/safety NAME).")
         elif kind in ("group_joined", "group_changed"):
-            self._group_event(event)
+            self._group_event(cast(GroupEvent, event))
         elif kind == "group_invited":  # issue 22: a request, like a contact's
-            conv = self.upsert_group(event)
+            invited = cast(GroupEvent, event)
+            conv = self.upsert_group(invited)
             if conv is not None:
-                self.notice("request", f"{clean(event.get('invited_by_name'))} invites you to"
+                self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
                                        f" the group {conv.name} (/group accept {conv.name},"
                                        f" /group decline {conv.name})")
         elif kind == "group_invitation_closed" and event.get("reason") != "accepted":
             self.forget(clean(event.get("group")))
         elif kind == "equivocation":  # issue 22: a member lied, in words a person understands
-            self.notice("warning", f"WARNING in {clean(event.get('title'))}:"
-                                   f" {clean(event.get('text'))}")
+            lie = cast(EquivocationEvent, event)
+            self.notice("warning", f"WARNING in {clean(lie.get('title'))}:"
+                                   f" {clean(lie.get('text'))}")
         elif kind == "storage":
-            if event.get("state") == "ok":
+            storage = cast(StorageEvent, event)
+            if storage.get("state") == "ok":
                 self.notice("info", "storage works again; missed messages are being fetched")
             else:
-                self.notice("warning", f"cannot save to disk: {clean(event.get('error'))}."
+                self.notice("warning", f"cannot save to disk: {clean(storage.get('error'))}."
                                        " Nothing unsaved is acknowledged; retrying.")
         elif kind == "nearby_changed":
             refresh.add("nearby")
@@ -368,7 +392,8 @@ class ChatState:
             refresh.add("status")
             self._admission_news(event)
         elif kind == "peer_renamed":
-            name, theirs = clean(event.get("name")), clean(event.get("their_name"))
+            renamed = cast(PeerRenamedEvent, event)
+            name, theirs = clean(renamed.get("name")), clean(renamed.get("their_name"))
             self.notice("info", f"{name} now calls themself {theirs!r}"
                                 f" (/rename {name} {theirs} to call them that too)")
         elif kind == "lagged":
@@ -376,7 +401,7 @@ class ChatState:
             self.notice("warning", "fell behind the node's events; reloading")
         return refresh
 
-    def _admission_news(self, event: dict[str, Any]) -> None:
+    def _admission_news(self, event: Mapping[str, Any]) -> None:
         """A network we waited for: admitted, or refused (its passphrase, most likely)."""
         joined = [clean(n) for n in event.get("networks") or []]
         refused = [clean(n) for n in event.get("refused") or []]
@@ -395,7 +420,7 @@ class ChatState:
         self.networks_waiting = [clean(n) for n in event.get("waiting") or []]
         self.networks_refused = refused
 
-    def _add_message(self, conv: Conversation, event: dict[str, Any], *,
+    def _add_message(self, conv: Conversation, event: Mapping[str, Any], *,
                      count_unread: bool, system: bool = False) -> None:
         message_id = clean(event.get("id"))
         own = bool(event.get("own"))
@@ -420,7 +445,7 @@ class ChatState:
             index -= 1  # usually none: only history merged after live events reorders
         messages.insert(index, message)
         conv.last_activity = max(conv.last_activity, message.sent_at)
-        if count_unread and not own and conv.fingerprint != self.selected:
+        if count_unread and not own and conv.id != self.selected:
             conv.unread += 1
             if conv.first_unread is None:
                 conv.first_unread = message.id
@@ -440,7 +465,7 @@ class ChatState:
     def by_activity(self) -> list[Conversation]:
         """Requests first (they wait for an answer), then by last activity, then by name."""
         by_name = sorted(self.conversations.values(),
-                         key=lambda c: (c.name.casefold(), c.fingerprint))
+                         key=lambda c: (c.name.casefold(), c.id))
         by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
         return sorted(by_activity, key=lambda c: c.state != "request")
 
@@ -456,20 +481,20 @@ class ChatState:
         if not self._numbers_fixed:
             return self.by_activity()
         for conv in self.by_activity():
-            if conv.fingerprint not in self._places:
-                self._places[conv.fingerprint] = self._next_place
+            if conv.id not in self._places:
+                self._places[conv.id] = self._next_place
                 self._next_place += 1
-        return sorted(self.conversations.values(), key=lambda c: self._places[c.fingerprint])
+        return sorted(self.conversations.values(), key=lambda c: self._places[c.id])
 
     def next_unread(self) -> Conversation | None:
         """Alt+A: the next conversation (after the open one, in list order) with unread
         messages or a request waiting, and open it."""
         order = self.order()
-        fps = [c.fingerprint for c in order]
+        fps = [c.id for c in order]
         start = fps.index(self.selected) + 1 if self.selected in fps else 0
         for conv in order[start:] + order[:start]:
-            if conv.unread or (conv.state == "request" and conv.fingerprint != self.selected):
-                return self.select(conv.fingerprint)
+            if conv.unread or (conv.state == "request" and conv.id != self.selected):
+                return self.select(conv.id)
         return None
 
     def select(self, fingerprint: str) -> Conversation | None:
@@ -492,7 +517,7 @@ class ChatState:
         order = self.order()
         if not order:
             return None
-        fps = [c.fingerprint for c in order]
+        fps = [c.id for c in order]
         index = fps.index(self.selected) + step if self.selected in fps else 0
         return self.select(fps[index % len(fps)])
 
@@ -517,7 +542,7 @@ class ChatState:
             return named[0]
         squeezed = "".join(ch for ch in wanted if ch not in " -")
         for conv in self.conversations.values():
-            if squeezed and conv.fingerprint.replace("-", "").casefold() == squeezed:
+            if squeezed and conv.id.replace("-", "").casefold() == squeezed:
                 return conv
         return None
 
@@ -526,7 +551,7 @@ class ChatState:
             order = [c for c in self.order() if c.state == "contact"] or self.order()
             self.selected = None
             if order:
-                self.select(order[0].fingerprint)
+                self.select(order[0].id)
 
     # ------------------------------------------------------------ notices
 

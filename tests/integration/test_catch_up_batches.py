@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from p2pchat.core.identity import fingerprint
-from p2pchat.node import sender
+from p2pchat.node import backlog
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
 
@@ -16,8 +16,8 @@ async def test_backlog_of_many_steps_arrives_in_order_once(make_local_node: Make
                                                            ) -> None:
     # Small steps so 60 messages take many: 7 by count, or fewer when 600 sealed bytes are
     # reached first (some texts below are long).
-    monkeypatch.setattr(sender, "BATCH", 7)
-    monkeypatch.setattr(sender, "BATCH_BYTES", 600)
+    monkeypatch.setattr(backlog, "BATCH", 7)
+    monkeypatch.setattr(backlog, "BATCH_BYTES", 600)
     alice = await make_local_node("alice")
     bob = await make_local_node("bob")
     bob_port = bob.listen_addresses[0][1]

@@ -22,7 +22,7 @@ from p2pchat.core.relay_messages import (
     encode_relay_record,
 )
 from p2pchat.core.session import Established, RecordReceived, Session
-from p2pchat.net.relay_client import RELAY_SESSION, RelayAddress
+from p2pchat.net.relay_connection import RELAY_SESSION, RelayAddress
 from p2pchat.node import Node
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode

@@ -97,7 +97,7 @@ async def test_add_send_deliver_and_unread(make_local_node: MakeLocalNode, attac
 
         keys.send_text(f"/add {bob.identity.fingerprint} bob {bob_addr}{ENTER}")
         conv = await until(lambda: state.find("bob"), 10, "bob in the conversation list")
-        assert state.selected == conv.fingerprint
+        assert state.selected == conv.id
         await until(lambda: conv.online, 10, "the link to bob")
 
         keys.send_text(f"hello bob{ENTER}")
@@ -124,13 +124,13 @@ async def test_add_send_deliver_and_unread(make_local_node: MakeLocalNode, attac
         await until(lambda: chat.input.text == "draft for carol", 10, "the draft typed")
         assert state.selected == carol_fp
         keys.send_text(ALT_UP)  # bob is listed first: he has the latest message
-        await until(lambda: state.selected == conv.fingerprint, 10, "Alt+Up to select bob")
+        await until(lambda: state.selected == conv.id, 10, "Alt+Up to select bob")
         assert conv.unread == 0 and "(1)" not in conversation_text(chat)
         await until(lambda: chat.input.text == "", 10, "bob's (empty) draft in the input")
         keys.send_text(ALT_DOWN)
         await until(lambda: chat.input.text == "draft for carol", 10, "carol's draft back")
         keys.send_text("\x1b1")  # Alt+1: the first conversation, bob
-        await until(lambda: state.selected == conv.fingerprint, 10, "Alt+1 to select bob")
+        await until(lambda: state.selected == conv.id, 10, "Alt+1 to select bob")
         keys.send_text(PAGE_UP)  # everything fits: nothing to scroll
         keys.send_text(PAGE_DOWN)
         await until(lambda: chat._scroll == 0, 10, "no scrolling past the history")
@@ -175,7 +175,7 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
         await until(lambda: chat.input.text == "/accept bob", 10, "completion of the name")
         keys.send_text(ENTER)
         await until(lambda: conv.state == "contact", 10, "bob accepted")
-        assert state.selected == conv.fingerprint
+        assert state.selected == conv.id
         keys.send_text(f"hi bob{ENTER}")
         await until(lambda: [m["text"] for m in bob.history("alice")] == ["hi bob"], 10,
                     "the first message after accepting")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from p2pchat.core.identity import Identity
-from p2pchat.net.relay_client import RelayAddress, RelayAddressError, parse_relay
+from p2pchat.net.relay_connection import RelayAddress, RelayAddressError, parse_relay
 from tests.cli import assert_clean_failure, run
 
 

@@ -585,7 +585,7 @@ def test_dropped_replayed_or_reordered_transport_frames_are_refused(schedule: li
 def test_unknown_inner_type_and_empty_chunk_close() -> None:
     for plaintext in (b"\x7f", b"", bytes([T_DATA_MORE])):
         pair = established_pair()
-        send = pair.a._send
+        send = pair.a._transport._send
         assert isinstance(send, CipherState)
         frame = encode_frame(send.encrypt_with_ad(b"", plaintext))
         [closed] = pair.b.receive_data(frame, 0.0)
@@ -662,8 +662,8 @@ def test_send_buffer_is_bounded() -> None:
 
 
 def _keys(s: Session) -> tuple[bytes | None, bytes | None]:
-    assert s._send is not None and s._recv is not None
-    return s._send.k, s._recv.k
+    assert s._transport is not None  # the established transport holds the keys
+    return s._transport._send.k, s._transport._recv.k
 
 
 def test_automatic_rekey_every_n_messages_keeps_working() -> None:
@@ -720,14 +720,14 @@ def test_rekey_now_changes_every_key_and_loses_nothing() -> None:
     assert after_a[0] == after_b[1] and after_b[0] == after_a[1]
     assert not before & set(after_a + after_b)
     assert pair.a.handshake_hash == pair.b.handshake_hash  # channel binding is not changed
-    assert pair.a._rekey_hs is None and pair.b._rekey_recv is None
+    assert pair.a._transport._rekey_hs is None and pair.b._transport._rekey_recv is None
 
     # A frame under the new key, tried with each old key at the very same nonce: only the new
     # key opens it.
     pair.a.send_record(b"secret", 0.0)
     [frame] = split_frames(pair.a.data_to_send())
-    assert pair.a._send is not None
-    nonce = pair.a._send.n - 1
+    assert pair.a._transport._send is not None
+    nonce = pair.a._transport._send.n - 1
     for old_key in before:
         old = CipherState(old_key)
         old.n = nonce
@@ -757,7 +757,7 @@ def test_both_sides_rekey_at_once(first: str) -> None:
     after_a, after_b = _keys(pair.a), _keys(pair.b)
     assert after_a[0] == after_b[1] and after_b[0] == after_a[1]
     assert not before & set(after_a + after_b)
-    assert not (pair.a._rekey_hs or pair.b._rekey_hs or pair.a._rekey_recv or pair.b._rekey_recv)
+    assert not any(t._rekey_hs or t._rekey_recv for t in (pair.a._transport, pair.b._transport))
     # And the next rekey, by either side, works as usual.
     pair.b.rekey_now(0.0)
     pair.pump()

@@ -39,13 +39,14 @@ from p2pchat.core.relay_messages import (
 from p2pchat.core.session import (
     Closed,
     Established,
+    Event,
     KeyMismatch,
     RecordReceived,
     Session,
     SessionConfig,
 )
 from p2pchat.net.addresses import Address, format_addr, parse_addr
-from p2pchat.net.link import Link, PeerState
+from p2pchat.net.link import LinkOf, OnEvent, P, SessionLink, TcpLink
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def parse_relay(text: str) -> RelayAddress:
         raise RelayAddressError(f"{text!r}: {exc}") from None
 
 
-OnInbound = Callable[["RelayConnection", bytes, int], "RelayedLink | None"]
+OnInbound = Callable[["RelayConnection", bytes, int], "RelayedLink[Any] | None"]
 
 
 class RelayConnection:
@@ -114,11 +115,11 @@ class RelayConnection:
         self._on_inbound = on_inbound
         self._on_change = on_change
         self._rng = rng or random.Random()
-        self.link: Link | None = None
+        self.link: TcpLink[None] | None = None
         self.key: bytes | None = relay.key  # proven by the handshake once it is done
         self.max_data = 0
         self.attached = False
-        self.streams: dict[StreamId, RelayedLink] = {}
+        self.streams: dict[StreamId, RelayedLink[Any]] = {}
         self._dead: OrderedDict[StreamId, None] = OrderedDict()
         # Streams in a row that ended before carrying a record: the node prefers a relay
         # whose streams work (links.py), and a relay that mangles every stream goes last.
@@ -139,8 +140,8 @@ class RelayConnection:
         Raises OSError or TimeoutError when the relay cannot be reached."""
         reader, writer = await asyncio.wait_for(asyncio.open_connection(*self.address),
                                                 connect_timeout)
-        self.link = Link(reader, writer, self._new_session(self.relay.key), outbound=True,
-                         on_event=self._on_relay_event)
+        self.link = TcpLink(reader, writer, self._new_session(self.relay.key), outbound=True,
+                            on_event=self._on_relay_event, peer=None)
         self.link.dialed = self.address
         try:
             await self.link.run()
@@ -169,8 +170,8 @@ class RelayConnection:
 
     # ------------------------------------------------------------ streams
 
-    def open(self, peer: bytes, session: Session,
-             on_event: Callable[[Link, Any], None]) -> RelayedLink | None:
+    def open(self, peer: bytes, session: Session, on_event: OnEvent[P], *,
+             peer_state: P) -> RelayedLink[P] | None:
         """A new outbound stream to `peer`, its handshake on the way; None if we carry too many.
 
         The stream number is random rather than counted: two peers that open streams to each
@@ -182,13 +183,16 @@ class RelayConnection:
         stream = self._rng.randint(1, MAX_STREAM)
         while (peer, stream) in self.streams or (peer, stream) in self._dead:
             stream = self._rng.randint(1, MAX_STREAM)
-        link = self.carry(peer, stream, session, outbound=True, on_event=on_event)
+        link = self.carry(peer, stream, session, outbound=True, on_event=on_event,
+                          peer_state=peer_state)
         link.flush_soon()
         return link
 
     def carry(self, peer: bytes, stream: int, session: Session, *, outbound: bool,
-              on_event: Callable[[Link, Any], None]) -> RelayedLink:
-        link = RelayedLink(self, peer, stream, session, outbound=outbound, on_event=on_event)
+              on_event: OnEvent[P], peer_state: P) -> RelayedLink[P]:
+        """The link of one stream; `peer_state` is the node's own state about its peer."""
+        link = RelayedLink(self, peer, stream, session, outbound=outbound, on_event=on_event,
+                           peer=peer_state)
         self.streams[(peer, stream)] = link
         return link
 
@@ -217,7 +221,7 @@ class RelayConnection:
         return self.carried or (self.link is not None and self.link.last_received
                                 - self.attached_at >= lasted)
 
-    def forget(self, link: RelayedLink) -> None:
+    def forget(self, link: RelayedLink[Any]) -> None:
         self.failed_streams = 0 if link.carried else self.failed_streams + 1
         sid = (link.peer_key, link.stream)
         if self.streams.get(sid) is link:
@@ -228,7 +232,7 @@ class RelayConnection:
 
     # ------------------------------------------------------------ the relay's records
 
-    def _on_relay_event(self, link: Link, event: Any) -> None:
+    def _on_relay_event(self, link: LinkOf[None], event: Event) -> None:
         if isinstance(event, Established):
             self.key = event.remote_key
             link.send_record(encode_relay_record(Attach()))
@@ -277,26 +281,19 @@ class RelayConnection:
         link.feed(record.data)
 
 
-class RelayedLink(Link):
-    """One end-to-end session carried by a relay stream; used exactly like a TCP `Link`."""
+class RelayedLink(SessionLink[P]):
+    """One end-to-end session carried by a relay stream; a `Link` like a `TcpLink`, whose bytes
+    the relay connection carries instead of a socket of its own."""
 
     def __init__(self, conn: RelayConnection, peer_key: bytes, stream: int, session: Session,
-                 *, outbound: bool, on_event: Callable[[Link, Any], None]) -> None:
-        # No Link.__init__: there is no socket; the relay connection carries the bytes.
+                 *, outbound: bool, on_event: OnEvent[P], peer: P) -> None:
+        # dialed stays None: the relay's address is not the peer's, never learn it.
+        super().__init__(session, outbound=outbound, on_event=on_event, peer=peer,
+                         address=conn.address)
         self.conn = conn
         self.peer_key = peer_key  # the relay's word until the handshake proves it
         self.stream = stream
-        self.session = session
-        self.outbound = outbound
-        self._on_event = on_event
-        self.address = conn.address
         self.relay = conn.label
-        loop = asyncio.get_running_loop()
-        self.established = loop.create_future()
-        self.close_reason: str | None = None
-        self.dialed = None  # the relay's address is not the peer's: never learn it
-        self.peer = PeerState()
-        self.opened = self.last_received = loop.time()
         self._ended = asyncio.Event()
         self._flush_pending = False
 
@@ -322,7 +319,7 @@ class RelayedLink(Link):
         else:
             self._flush()
 
-    def _dispatch(self, events: list[Any]) -> None:
+    def _dispatch(self, events: list[Event]) -> None:
         if any(isinstance(e, Established) and e.remote_key != self.peer_key for e in events):
             # The Deliver's sender is only the relay's word: our answers would go to a key
             # the handshake did not prove.

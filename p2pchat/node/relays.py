@@ -2,7 +2,7 @@
 
 Each relay has one task that connects, attaches and, when the relay restarts or vanishes,
 reconnects with jittered exponential backoff. The link table asks `attached()` for the relays
-that can carry a link right now (net/relay_client.py does the carrying); a relay that attaches
+that can carry a link right now (net/relay_connection.py does the carrying); a relay that attaches
 wakes the dialer so that peers waiting for a path get one at once.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from p2pchat.core.identity import Identity
 from p2pchat.core.session import Session
 from p2pchat.net.addresses import Address, format_addr
-from p2pchat.net.relay_client import RELAY_SESSION, OnInbound, RelayAddress, RelayConnection
+from p2pchat.net.relay_connection import RELAY_SESSION, OnInbound, RelayAddress, RelayConnection
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.links import Spawn
 
@@ -73,6 +73,7 @@ class Relays:
         self._stopping = False
 
     async def start(self) -> None:
+        """Attach to the relays given by `--relay` (and those mDNS finds, as they come)."""
         for relay in self._config.relays:
             same = next((r for r in self._relays if relay.key is not None and r.key == relay.key),
                         None)
@@ -88,6 +89,7 @@ class Relays:
             await self._browse()
 
     async def stop(self) -> None:
+        """Detach from every relay."""
         self._stopping = True
         if self._discovery is not None:
             with contextlib.suppress(Exception):

@@ -1,0 +1,280 @@
+"""The group records (semantics and rules: `core/groups.py`, docs/protocol.md section 8), each a
+frozen dataclass that checks its fields; `core/messages.py` encodes and decodes them with the
+other records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, TypeAlias
+
+from p2pchat.core.codec import pack
+from p2pchat.core.errors import ProtocolError
+from p2pchat.core.record_fields import (
+    CONV_ID_LEN,
+    GROUP_KEY_CHECK_LEN,
+    GROUP_KEY_LEN,
+    HASH_LEN,
+    KEY_LEN,
+    MAX_GROUP_OPS,
+    SIG_LEN,
+    check_bytes,
+    check_int,
+    check_name,
+    check_str,
+)
+from p2pchat.core.text import MAX_NAME_CHARS
+
+# --- group records (semantics and rules: p2pchat/core/groups.py, docs/protocol.md "Groups") -------
+
+
+class GroupOpKind:
+    """What a GroupOp does (an int on the wire)."""
+
+    CREATE = 1  # op 1: subject = creator (first owner), name = creator's name, title = group name
+    ADD = 2  # owner adds subject (named `name`); new epoch
+    REMOVE = 3  # owner removes subject, whose log ends at `cut`; new epoch
+    LEAVE = 4  # owner enacts subject's GroupLeave, log ends at `cut`; new epoch
+    TRANSFER = 5  # owner hands ownership to subject (a member); same epoch
+
+    ALL = (CREATE, ADD, REMOVE, LEAVE, TRANSFER)
+    NAMES: ClassVar[dict[int, str]] = {
+        CREATE: "create", ADD: "add", REMOVE: "remove", LEAVE: "leave", TRANSFER: "transfer"
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupOp:
+    """One membership change, numbered and signed by the group's owner (before the change).
+
+    Structural checks only; whether it applies (number, prev, signer, kind rules) is
+    ``groups.apply_op``'s job. ``sig`` is over ``signing_bytes()``.
+    """
+
+    CODE: ClassVar[int] = 32
+    group: bytes
+    number: int
+    kind: int
+    epoch: int
+    subject: bytes
+    name: str
+    title: str
+    cut: int
+    key_check: bytes
+    prev: bytes
+    sig: bytes
+
+    def __post_init__(self) -> None:
+        check_bytes("GroupOp.group", self.group, exact=CONV_ID_LEN)
+        check_int("GroupOp.number", self.number, 1)
+        if self.number > MAX_GROUP_OPS:
+            raise ProtocolError(f"GroupOp.number: a group holds at most {MAX_GROUP_OPS} ops")
+        if type(self.kind) is not int or self.kind not in GroupOpKind.ALL:
+            raise ProtocolError(f"GroupOp.kind: unknown kind {self.kind!r}")
+        if (self.kind == GroupOpKind.CREATE) != (self.number == 1):
+            raise ProtocolError("GroupOp: op 1 and only op 1 is a create")
+        check_int("GroupOp.epoch", self.epoch, 1)
+        check_bytes("GroupOp.subject", self.subject, exact=KEY_LEN)
+        check_str("GroupOp.name", self.name, MAX_NAME_CHARS)
+        check_str("GroupOp.title", self.title, MAX_NAME_CHARS)
+        check_int("GroupOp.cut", self.cut)
+        check_bytes("GroupOp.key_check", self.key_check, maximum=GROUP_KEY_CHECK_LEN)
+        check_bytes("GroupOp.prev", self.prev, exact=HASH_LEN)
+        check_bytes("GroupOp.sig", self.sig, exact=SIG_LEN)
+        # One way to write each kind: fields a kind does not use must be empty.
+        kind = self.kind
+        if kind in (GroupOpKind.CREATE, GroupOpKind.ADD):
+            check_name("GroupOp.name", self.name)  # the one name rule: it reaches screens
+        elif self.name:
+            raise ProtocolError("GroupOp.name: only create and add name someone")
+        if kind == GroupOpKind.CREATE:
+            check_name("GroupOp.title", self.title)
+        elif self.title:
+            raise ProtocolError("GroupOp.title: only create sets the title")
+        if self.cut and kind not in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
+            raise ProtocolError("GroupOp.cut: only remove and leave end a log")
+        if len(self.key_check) != (0 if kind == GroupOpKind.TRANSFER else GROUP_KEY_CHECK_LEN):
+            raise ProtocolError(
+                f"GroupOp.key_check: {GROUP_KEY_CHECK_LEN} bytes for an op that starts an"
+                " epoch, empty for a transfer"
+            )
+
+    def _fields(self) -> list[object]:
+        return [
+            self.group,
+            self.number,
+            self.kind,
+            self.epoch,
+            self.subject,
+            self.name,
+            self.title,
+            self.cut,
+            self.key_check,
+            self.prev,
+            self.sig,
+        ]
+
+    def signing_bytes(self) -> bytes:
+        """The exact bytes the owner signs: the op's canonical encoding with sig = b"" (as
+        ``Envelope.signing_bytes``)."""
+        return pack([self.CODE, *self._fields()[:-1], b""])
+
+
+GroupHead: TypeAlias = tuple[bytes, int, bytes]  # (author, seq, envelope_hash at that seq)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInvite:
+    """The owner's invitation: every op from creation (ending with the one that adds the
+    invitee) and where the invitee's copy of the group log starts (per-author heads, lamport).
+
+    Sent only over the pairwise session from the owner to the invitee."""
+
+    CODE: ClassVar[int] = 33
+    ops: tuple[GroupOp, ...]
+    heads: tuple[GroupHead, ...] = ()
+    lamport: int = 0
+
+    def __post_init__(self) -> None:
+        if type(self.ops) not in (list, tuple) or not 0 < len(self.ops) <= MAX_GROUP_OPS:
+            raise ProtocolError(f"GroupInvite.ops: expected 1 to {MAX_GROUP_OPS} ops")
+        ops = tuple(_nested_op(item) for item in self.ops)
+        heads = _check_heads("GroupInvite", self.heads)
+        check_int("GroupInvite.lamport", self.lamport)
+        object.__setattr__(self, "ops", ops)
+        object.__setattr__(self, "heads", heads)
+
+    def _fields(self) -> list[object]:
+        return [
+            [[op.CODE, *op._fields()] for op in self.ops],
+            [list(head) for head in self.heads],
+            self.lamport,
+        ]
+
+
+def _check_heads(what: str, value: object) -> tuple[GroupHead, ...]:
+    """At most MAX_GROUP_OPS `[author, seq >= 1, hash]`, authors unique and ascending."""
+    if type(value) not in (list, tuple) or len(value) > MAX_GROUP_OPS:  # type: ignore[arg-type]
+        raise ProtocolError(f"{what}.heads: expected at most {MAX_GROUP_OPS} heads")
+    heads: list[GroupHead] = []
+    for item in value:  # type: ignore[attr-defined]
+        if type(item) not in (list, tuple) or len(item) != 3:
+            raise ProtocolError(f"{what}.heads: each head is [author, seq, hash]")
+        author, seq, digest = item
+        heads.append(
+            (
+                check_bytes(f"{what} head author", author, exact=KEY_LEN),
+                check_int(f"{what} head seq", seq, 1),
+                check_bytes(f"{what} head hash", digest, exact=HASH_LEN),
+            )
+        )
+    if [h[0] for h in heads] != sorted({h[0] for h in heads}):
+        raise ProtocolError(f"{what}.heads: authors must be unique and ascending")
+    return tuple(heads)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDigest:
+    """Where each author's log stands here, with the id of the envelope there: a member that
+    holds a different envelope at one of those seqs has caught the author equivocating."""
+
+    CODE: ClassVar[int] = 38
+    REVISION: ClassVar[int] = 3  # the protocol revision that added it (protocol.md 12)
+    group: bytes
+    heads: tuple[GroupHead, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_bytes("GroupDigest.group", self.group, exact=CONV_ID_LEN)
+        object.__setattr__(self, "heads", _check_heads("GroupDigest", self.heads))
+
+    def _fields(self) -> list[object]:
+        return [self.group, [list(head) for head in self.heads]]
+
+
+def _nested_op(item: object) -> GroupOp:
+    if isinstance(item, GroupOp):
+        return item
+    if type(item) is not list or not item or item[0] != GroupOp.CODE:
+        raise ProtocolError("GroupInvite.ops: each op is a GroupOp record")
+    if len(item) != 12:
+        raise ProtocolError(f"GroupOp: expected 11 fields, got {len(item) - 1}")
+    return GroupOp(*item[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKey:
+    """An epoch's key, for one member. Sent only inside a pairwise Noise session."""
+
+    CODE: ClassVar[int] = 34
+    group: bytes
+    epoch: int
+    key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        check_bytes("GroupKey.group", self.group, exact=CONV_ID_LEN)
+        check_int("GroupKey.epoch", self.epoch, 1)
+        check_bytes("GroupKey.key", self.key, exact=GROUP_KEY_LEN)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.epoch, self.key]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKeyRequest:
+    """I am a member at this epoch and lack its key: send me a GroupKey if you hold it."""
+
+    CODE: ClassVar[int] = 35
+    group: bytes
+    epoch: int
+
+    def __post_init__(self) -> None:
+        check_bytes("GroupKeyRequest.group", self.group, exact=CONV_ID_LEN)
+        check_int("GroupKeyRequest.epoch", self.epoch, 1)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.epoch]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLeave:
+    """A member's signed request to leave, forwarded by members until the owner enacts it.
+
+    ``number`` is the last op the member had applied (binds the request to this membership:
+    replayed after a re-add it is refused); ``last_seq`` is where the member's log ends."""
+
+    CODE: ClassVar[int] = 36
+    group: bytes
+    member: bytes
+    number: int
+    last_seq: int
+    sig: bytes
+
+    def __post_init__(self) -> None:
+        check_bytes("GroupLeave.group", self.group, exact=CONV_ID_LEN)
+        check_bytes("GroupLeave.member", self.member, exact=KEY_LEN)
+        check_int("GroupLeave.number", self.number, 1)
+        check_int("GroupLeave.last_seq", self.last_seq)
+        check_bytes("GroupLeave.sig", self.sig, exact=SIG_LEN)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.member, self.number, self.last_seq, self.sig]
+
+    def signing_bytes(self) -> bytes:
+        """The exact bytes the member signs: the canonical encoding with sig = b""."""
+        return pack([self.CODE, *self._fields()[:-1], b""])
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPrune:
+    """Stop pushing this author's envelopes in this group to me on this link; I pull by vector."""
+
+    CODE: ClassVar[int] = 37
+    group: bytes
+    author: bytes
+
+    def __post_init__(self) -> None:
+        check_bytes("GroupPrune.group", self.group, exact=CONV_ID_LEN)
+        check_bytes("GroupPrune.author", self.author, exact=KEY_LEN)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.author]

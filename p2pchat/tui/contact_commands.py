@@ -1,0 +1,259 @@
+"""The chat's commands about people: adding, accepting, blocking, renaming, verifying contacts,
+and who is nearby. One part of the controller (tui/controller.py), built with what it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
+from p2pchat.tui.backend import BackendError, ChatBackend
+from p2pchat.tui.network_commands import hidden_nearby_lines
+from p2pchat.tui.qr import qr_lines
+from p2pchat.tui.safety import safety_rows
+from p2pchat.tui.sanitize import clean
+from p2pchat.tui.state import ChatState, Conversation
+
+MAX_NEARBY = 500
+
+Ask = Callable[[str, Callable[[], None]], None]  # a yes/no question, and what a yes does
+
+
+class ContactCommands:
+    """/accept, /block, /unblock, /remove, /rename, /addr, /contacts, /nearby, /verify,
+    /safety, and adding someone (by fingerprint or from /nearby)."""
+
+    def __init__(self, state: ChatState, backend: ChatBackend, *,
+                 ask: Callable[[], Ask | None],
+                 spawn_guarded: Callable[[Callable[[], Awaitable[None]], str], None],
+                 switch_to: Callable[[Conversation], Awaitable[None]],
+                 load_current: Callable[[], Awaitable[None]],
+                 load_nearby: Callable[[], Awaitable[None]]) -> None:
+        self._state = state
+        self._backend = backend
+        self._ask = ask
+        self._spawn_guarded = spawn_guarded
+        self._switch_to = switch_to
+        self._load_current = load_current
+        self._load_nearby = load_nearby
+
+    def resolve(self, who: str) -> Conversation:
+        """The conversation typed as `who`; an error naming /contacts if there is none."""
+        conv = self._state.find(who)
+        if conv is None:
+            raise BackendError("unknown_contact", f"no conversation named {who!r}:"
+                                                  " /contacts lists them")
+        return conv
+
+    def split_name(self, rest: str) -> tuple[Conversation, str]:
+        """NAME then more text, where NAME may have spaces: the longest name that fits."""
+        words = rest.split(" ")
+        for cut in range(len(words), 0, -1):
+            conv = self._state.find(" ".join(words[:cut]))
+            if conv is not None:
+                return conv, " ".join(words[cut:]).strip()
+        raise BackendError("unknown_contact", f"no conversation named {words[0]!r}:"
+                                              " /contacts lists them")
+
+    async def add(self, fingerprint_text: str, name: str, addrs: list[str]) -> None:
+        """Add a contact and open its conversation."""
+        contact = await self._backend.add_contact(fingerprint_text, name, addrs)
+        conv = self._state.upsert_contact(contact)
+        if conv is not None:
+            if conv.online:
+                self._state.notice("info", f"added {conv.name}: linked, you can chat")
+            else:  # dropped when the link comes up (they had added us, or accept)
+                self._state.notice("info", f"added {conv.name}; they see a request until they"
+                                          " add you too", key=f"pending:{conv.id}")
+            await self._switch_to(conv)
+
+    async def add_nearby(self, who: str) -> None:
+        """Add someone /nearby shows, by number or name."""
+        if not self._state.nearby and not self._state.nearby_now:
+            await self._load_nearby()
+        words = who.split()
+        chosen: dict[str, Any] | None = None
+        if words[0].isdigit():
+            index = int(words[0]) - 1
+            numbered = self._state.nearby or self._state.nearby_now  # as /nearby showed them
+            if 0 <= index < len(numbered):
+                chosen = numbered[index]
+            name = " ".join(words[1:])
+        else:
+            wanted = who.casefold()
+            chosen = next((n for n in self._state.nearby + self._state.nearby_now
+                           if wanted in (str(n.get("name") or "").casefold(),
+                                         str(n.get("fingerprint") or "").casefold())), None)
+            name = who
+        if chosen is None or not chosen.get("fingerprint"):
+            raise BackendError("unknown_contact", f"no one called {who!r} is nearby (/nearby"
+                                                  " lists who is); or /add FINGERPRINT NAME")
+        await self.add(str(chosen["fingerprint"]), name or str(chosen.get("name") or ""), [])
+
+    async def _node_knows(self, who: str) -> bool:
+        """A name or fingerprint of a contact, request or blocked one the node holds."""
+        wanted = who.casefold().replace(" ", "").replace("-", "")
+        return any(wanted in (str(c.get("name") or "").casefold().replace(" ", ""),
+                              str(c.get("fingerprint") or "").casefold().replace("-", ""))
+                   for c in await self._backend.contacts())
+
+    def _known(self, who: str) -> str:
+        # The node knows blocked contacts the list hides: ask it when we don't know the name.
+        known = self._state.find(who)
+        return known.id if known is not None else who
+
+    async def cmd_accept(self, who: str) -> None:
+        """/accept NAME: accept a contact request."""
+        contact = await self._backend.accept(self._known(who))
+        conv = self._state.upsert_contact(contact)
+        if conv is not None:
+            self._state.notice("info", f"accepted {conv.name}")
+            await self._switch_to(conv)
+
+    async def cmd_block(self, who: str) -> None:
+        """/block NAME: block, after a yes when the screen can ask."""
+        if self._state.find(who) is None and not _is_fingerprint(who) \
+                and not await self._node_knows(who):
+            raise BackendError("unknown_contact", f"no contact named {who!r}: /contacts"
+                                                  " lists them")
+        target = self._known(who)
+        ask = self._ask()
+        if ask is None:
+            await self._block_now(target)
+            return
+        conv = self._state.find(who)
+        shown = f"{conv.name} ({conv.id[:7]})" if conv is not None else who
+        if conv is not None and conv.name.endswith(f"({conv.id[:7]})"):
+            shown = conv.name  # a request under a known name carries the suffix already
+        ask(f"Block {shown}? No links, messages or requests from them until /unblock."
+                 " y/n", lambda: self._spawn_guarded(lambda: self._block_now(target), "block"))
+
+    async def _block_now(self, who: str) -> None:
+        contact = await self._backend.block(who)
+        self._state.upsert_contact(contact)
+        name = contact.get("name")
+        self._state.notice("info", f"blocked {name}: no links or requests from them;"
+                                  f" /unblock {name} undoes it")
+        self._blocked_changed(str(name), add=True)
+        await self._load_current()
+
+    async def cmd_unblock(self, who: str) -> None:
+        """/unblock NAME."""
+        contact = await self._backend.unblock(who)
+        self._state.upsert_contact(contact)
+        self._state.notice("info", f"unblocked {contact.get('name')}")
+        self._blocked_changed(str(contact.get("name")), add=False)
+
+    def _blocked_changed(self, name: str, *, add: bool) -> None:
+        names = [n for n in self._state.blocked if n != name]
+        self._state.blocked = [*names, name] if add else names
+
+    async def cmd_remove(self, who: str) -> None:
+        """/remove NAME: the history is kept."""
+        result = await self._backend.remove(self._known(who))
+        self._state.forget(str(result.get("removed")))
+        name = result.get("name")
+        self._state.notice("info", f"removed {name}; the history is kept: p2pchat log"
+                                   f" {result.get('removed')}\nThey can ask again: /block"
+                                   f" {result.get('removed')} refuses them for good")
+        await self._load_current()
+
+    async def cmd_rename(self, rest: str) -> None:
+        """/rename NAME NEWNAME."""
+        conv, new_name = self.split_name(rest)
+        if not new_name:
+            raise BackendError("usage", "usage: /rename NAME NEWNAME")
+        contact = await self._backend.rename(conv.id, new_name)
+        self._state.upsert_contact(contact)
+        self._state.notice("info", f"{conv.id[:7]} is now called {contact.get('name')}")
+
+    async def cmd_addr(self, rest: str) -> None:
+        """/addr NAME HOST:PORT...: where a contact is dialled."""
+        conv, addrs = self.split_name(rest)
+        if conv.kind == "group":
+            raise BackendError("usage", "usage: /addr NAME HOST:PORT... (a contact's name)")
+        contact = await self._backend.set_addrs(conv.id, addrs.split())
+        self._state.upsert_contact(contact)
+        where = ", ".join(clean(a) for a in contact.get("addrs") or []) or "wherever" \
+            " discovery finds them"
+        self._state.notice("info", f"{clean(contact.get('name'))} is reached at {where}")
+
+    async def cmd_contacts(self, _: str) -> None:
+        """/contacts: every contact and its state."""
+        contacts = await self._backend.contacts()
+        lines = []
+        for c in contacts:
+            online = "online " if c.get("online") else "offline"
+            state = "" if c.get("state") == "contact" else f" [{c.get('state')}]"
+            lines.append(f"  {c.get('name')!s:<20} {online} {c.get('fingerprint')}{state}")
+        self._state.blocked = [clean(c.get("name")) for c in contacts
+                              if c.get("state") == "blocked"][:MAX_NEARBY]
+        self._state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"])
+
+    async def cmd_nearby(self, _: str) -> None:
+        """/nearby: who discovery sees, numbered for /add."""
+        peers = await self._backend.peers()
+        nearby = peers.get("nearby") or []
+        self._state.nearby = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
+        lines = []
+        for number, near in enumerate(self._state.nearby, 1):
+            label = near.get("name") or "(private: only contacts recognise them)"
+            lines.append(f"  {number}. {label}  {near.get('fingerprint') or ''}")
+        if lines:
+            lines += ["", "Add someone with /add NUMBER (or /add NAME; Tab completes)."]
+        else:
+            lines = ["No one is visible on this network right now."]
+        self._state.show_page("Nearby", lines + hidden_nearby_lines(peers))
+
+    async def cmd_verify(self, rest: str) -> None:
+        """/verify NAME [yes|no]: the safety number and our QR code, or the mark."""
+        conv, answer = self.split_name(rest)
+        if answer.lower() in ("yes", "no"):
+            contact = await self._backend.verify(conv.id, answer.lower() == "yes")
+            self._state.upsert_contact(contact)
+            self._state.notice("info", f"{conv.name} is marked verified: a new key under their"
+                                      " name will be flagged" if answer.lower() == "yes"
+                              else f"{conv.name} is not marked verified any more")
+            return
+        if answer:
+            raise BackendError("usage", f"usage: /verify {conv.name} [yes|no]")
+        rows = self._safety_rows(conv)
+        me = self._state.me
+        lines = [f"Safety number with {conv.name} (it must be the same on both screens;"
+                 " compare it in person):", ""] + [f"  {row}" for row in rows]
+        lines += ["", f"Your fingerprint: {me.fingerprint}",
+                  f"Theirs:           {conv.id}", "",
+                  f"You marked {conv.name} verified." if conv.verified else
+                  f"The same on both screens? /verify {conv.name} yes marks them verified.",
+                  "", "Your fingerprint as a QR code, for their phone or camera:"]
+        lines += qr_lines(me.fingerprint)
+        self._state.show_page(f"Verify {conv.name}", lines)
+
+    async def cmd_safety(self, who: str) -> None:
+        """/safety NAME: the safety number to compare in person."""
+        conv = self.resolve(who)
+        rows = self._safety_rows(conv)
+        self._state.show_page(f"Safety number with {conv.name}", [
+            "It must be the same on both screens; compare it in person:", "",
+            *[f"  {row}" for row in rows], "", f"Their fingerprint: {conv.id}",
+            f"/verify {conv.name} also shows your fingerprint as a QR code."])
+
+    def _safety_rows(self, conv: Conversation) -> list[str]:
+        try:
+            theirs = parse_fingerprint(conv.id)
+            number = safety_number(bytes.fromhex(self._state.me.public_key), theirs)
+        except (FingerprintError, IdentityError, ValueError) as exc:
+            raise BackendError("bad_key", f"cannot compute the safety number: {exc}") from None
+        return safety_rows(number)
+
+
+def _is_fingerprint(text: str) -> bool:
+    """A whole fingerprint: /block takes one of a key no longer held (a removed contact)."""
+    from p2pchat.core.identity import FingerprintError, parse_fingerprint
+
+    try:
+        parse_fingerprint(text)
+    except FingerprintError:
+        return False
+    return True

@@ -1,0 +1,103 @@
+"""The chat's /group command: create, list, members, invite, remove, leave, and accepting,
+declining or forgetting an invitation. One part of the controller (tui/controller.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from p2pchat.core.text import counted
+from p2pchat.tui.backend import BackendError, ChatBackend
+from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
+from p2pchat.tui.contact_commands import Ask
+from p2pchat.tui.state import ChatState, Conversation, group_key
+
+
+class GroupCommands:
+    """/group and its actions (tui/commands.py parses them)."""
+
+    def __init__(self, state: ChatState, backend: ChatBackend, *,
+                 ask: Callable[[], Ask | None],
+                 spawn_guarded: Callable[[Callable[[], Awaitable[None]], str], None],
+                 switch_to: Callable[[Conversation], Awaitable[None]]) -> None:
+        self._state = state
+        self._backend = backend
+        self._ask = ask
+        self._spawn_guarded = spawn_guarded
+        self._switch_to = switch_to
+
+    async def cmd_group(self, rest: str) -> None:
+        """/group ACTION [NAME]: create, list, members, invite, remove, leave, accept, decline,
+        forget."""
+        action, name = parse_group(rest)
+        if action == "create":
+            conv = self._state.upsert_group(await self._backend.create_group(name))
+            if conv is not None:
+                self._state.notice("info", f"created {conv.name}: /group invite NAME to add people")
+                await self._switch_to(conv)
+            return
+        if action == "list":
+            groups = await self._backend.groups()
+            self._state.set_groups(groups)
+            self._state.show_page("Groups", [
+                f"  {g.get('title')!s:<20} {counted(int(g.get('members') or 0), 'member')},"
+                f" {g.get('online')} online,"
+                f" you are {g.get('role')}" for g in groups] or ["  none yet: /group create NAME"])
+            return
+        if action in GROUP_ACTIONS_NAME_OR_CURRENT:
+            await self._group_consent(action, name)
+            return
+        conv = self._state.current
+        if conv is None or conv.kind != "group":
+            raise BackendError("usage", "open a group first: /msg GROUP")
+        if action == "members":
+            lines = []
+            for member in await self._backend.group_members(conv.id):
+                marks = " (owner)" * bool(member.get("owner")) + " (you)" * bool(member.get("you"))
+                online = "online" if member.get("online") else "offline"
+                shown = self._state.me.name if member.get("you") else member.get("name")
+                lines.append(f"  {shown}{marks}: {online}")  # yours as it is now, after /nick
+            title = f"Members of {conv.name}"
+            if conv.state in ("removed", "left"):  # no news reaches us any more: say so
+                how = "you were removed" if conv.state == "removed" else "you left"
+                title += f" as they were when {how} (no news since)"
+            self._state.show_page(title, lines)
+            return
+        # Keyed as the node's group_changed event is: one notice, whichever comes first.
+        if action == "invite":
+            group = await self._backend.invite(conv.id, name)
+            self._state.notice("info", f"invited {name} to {conv.name}",
+                              key=group_key(conv.id, "add", name))
+        elif action == "remove":
+            group = await self._backend.remove_member(conv.id, name)
+            self._state.notice("info", f"removed {name} from {conv.name}",
+                              key=group_key(conv.id, "remove", name))
+        else:
+            group = await self._backend.leave_group(conv.id)
+            self._state.notice("info", f"you left {conv.name} (its history is kept)",
+                              key=group_key(conv.id, "leave", "you"))
+        self._state.upsert_group(group)
+
+    async def _group_consent(self, action: str, name: str) -> None:
+        """/group accept|decline|forget [NAME]: NAME, or the group open now (issue 22)."""
+        conv = self._state.find("#" + name) if name else self._state.current
+        if conv is None or conv.kind != "group":
+            raise BackendError("usage", f"/group {action} NAME, or open the group first")
+        target, title = conv.id, conv.name
+        ask = self._ask()
+        if action == "forget" and ask is not None:
+            ask(f"Forget {title} and delete all its messages? y/n",
+                     lambda: self._spawn_guarded(lambda: self._consent_now(action, target, title),
+                                                "forget"))
+            return
+        await self._consent_now(action, target, title)
+
+    async def _consent_now(self, action: str, target: str, title: str) -> None:
+        result = await self._backend.group_consent(action, target)
+        if action == "accept":
+            self._state.upsert_group(result)
+            self._state.notice("info", f"you joined {title}")
+            return
+        self._state.forget(target)
+        self._state.notice("info", f"declined the invitation to {title}" if action == "decline"
+                          else f"forgot {title} and its history")

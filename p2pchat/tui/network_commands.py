@@ -1,0 +1,98 @@
+"""The chat's commands about links and networks: /network, /peers, /id, /rekey. One part of
+the controller (tui/controller.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from p2pchat.core.text import hidden_nearby
+from p2pchat.tui.backend import BackendError, ChatBackend
+from p2pchat.tui.commands import ParseError, parse_network
+from p2pchat.tui.reach import local_addresses, reachable
+from p2pchat.tui.sanitize import clean
+from p2pchat.tui.state import ChatState
+
+
+class NetworkCommands:
+    """/network, /peers, /id and /rekey."""
+
+    def __init__(self, state: ChatState, backend: ChatBackend) -> None:
+        self._state = state
+        self._backend = backend
+
+    async def cmd_rekey(self, _: str) -> None:
+        """/rekey: new session keys on every contact link."""
+        result = await self._backend.rekey()
+        self._state.notice("info", f"new session keys on {result.get('links', 0)} link(s)")
+
+    async def cmd_network(self, rest: str) -> None:
+        """/network ACTION [NAME]: create, join, leave, list."""
+        try:
+            command = parse_network(rest)
+        except ParseError as exc:
+            self._state.notice("error", str(exc))
+            return
+        result = await self._backend.network(command.action, command.name, command.passphrase)
+        found = result.get("check_codes")
+        codes: dict[str, Any] = found if isinstance(found, dict) else {}
+        names = ", ".join(f"{clean(n)} (check code {clean(codes.get(n))})" if codes.get(n)
+                          else clean(n) for n in result.get("networks") or []) or "none"
+        waiting = [clean(n) for n in result.get("waiting") or []]
+        said = f"networks: {names}" + (f"; waiting to be admitted: {', '.join(waiting)}"
+                                       if waiting else "")
+        if command.action == "join" and command.name in (result.get("waiting") or []):
+            # Keyed: "admitted to" or "refused" replaces it when the node knows.
+            key = f"admission:{clean(command.name)}"
+            self._state.drop_notices(key=key)
+            self._state.notice("info", f"{said} (a member's running node nearby admits you)",
+                               key=key)
+        else:
+            self._state.notice("info", said)
+        if command.action == "join" and codes.get(command.name):
+            self._state.notice("info", "every member sees the same check code; a different one"
+                                      " means another network of the same name")
+        self._state.set_status(await self._backend.status())
+
+    async def cmd_peers(self, _: str) -> None:
+        """/peers: live links, who is nearby, pending requests."""
+        self._show_peers(await self._backend.peers())
+
+    async def cmd_id(self, _: str) -> None:
+        """/id: our fingerprint and the addresses friends can type."""
+        with contextlib.suppress(BackendError):
+            self._state.set_status(await self._backend.status())  # the ports as they are now
+        me = self._state.me
+        self._state.notice("info", f"You are {me.name}; your fingerprint, for friends to add:")
+        self._state.notice("info", f"  {me.fingerprint}")
+        addrs = reachable(self._state.listen, local_addresses())
+        if addrs:
+            self._state.notice("info", f"  reachable at {', '.join(addrs[:4])} (for /addr where"
+                                      " discovery does not find you)")
+
+    def _show_peers(self, peers: dict[str, Any]) -> None:
+        lines = []
+        links = peers.get("links") or []
+        if not links:
+            lines.append("No live links.")
+        for link in links:
+            relay = str(link.get("relay") or "").split("#")[0]
+            path = f"via relay {relay}" if link.get("path") == "relay" \
+                else f"{link.get('address')}"
+            lines.append(f"link: {link.get('name')} {link.get('state')}"
+                         f" {link.get('direction')} {path}")
+        for near in peers.get("nearby") or []:
+            label = near.get("name") or "(private)"
+            lines.append(f"nearby: {label} {near.get('fingerprint') or ''}"
+                         f" {' '.join(near.get('addresses') or [])}")
+        lines += hidden_nearby_lines(peers)
+        for request in peers.get("requests") or []:
+            lines.append(f"{request.get('name')} asks to connect: /accept {request.get('name')}")
+        self._state.show_page("Peers", lines)
+
+
+def hidden_nearby_lines(peers: dict[str, Any]) -> list[str]:
+    """The line saying how many nearby nodes are private, if any are."""
+    hidden = peers.get("nearby_hidden")
+    return [hidden_nearby(hidden)] if isinstance(hidden, int) and hidden > 0 else []
