@@ -80,9 +80,11 @@ class Downloads:
         return self._table()
 
     def of(self, t: Transfer) -> Download | None:
+        """The download of `t` in progress, if any."""
         return self._downloads.get((t.peer, t.id))
 
     def source_of(self, t: Transfer) -> bytes | None:
+        """The peer `t` is being fetched from now, if any."""
         return self._active.get((t.peer, t.id))
 
     async def resume(self, t: Transfer) -> None:
@@ -101,6 +103,7 @@ class Downloads:
         self.pump()
 
     def close(self) -> None:
+        """Stopping: keep how far each download got, for the next start."""
         for key, dl in self._downloads.items():
             t = self._transfers.get((key[0], key[1], False))
             if t is not None and t.state == "receiving":
@@ -127,6 +130,7 @@ class Downloads:
                     self._save_progress(t, dl, force=True)
 
     def retry_sources(self) -> None:
+        """Forget which members said "not here", so they are asked again."""
         self._tried.clear()
 
     def ended(self, t: Transfer) -> None:
@@ -222,6 +226,7 @@ class Downloads:
         return None if dl is None else (t, dl)
 
     def on_hashes(self, peer: bytes, record: FileHashes) -> None:
+        """A part of the hash list we asked for: checked against the root, then chunks."""
         found = self._incoming(peer, record.id)
         if found is None:
             return

@@ -60,6 +60,7 @@ class FileServer:
         self._fds: dict[str, int] = {}
 
     def request(self, link: Link, peer: bytes, request: FileGet | FileHashGet) -> None:
+        """Queue a peer's request for hashes or a chunk; served once its link drains."""
         queue = self._queues.get(link)
         if queue is None:
             queue = self._queues[link] = deque()
@@ -71,15 +72,18 @@ class FileServer:
         queue.append(request)
 
     def forget(self, link: Link) -> None:
+        """A link ended: drop its queue."""
         self._queues.pop(link, None)
 
     def close_file(self, path: str) -> None:
+        """Close the file kept open for serving `path`."""
         fd = self._fds.pop(path, None)
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
     def close(self) -> None:
+        """Stopping: close every file kept open for serving."""
         for path in list(self._fds):
             self.close_file(path)
 

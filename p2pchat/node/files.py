@@ -120,6 +120,7 @@ class Files:
     # ------------------------------------------------------------ start and stop
 
     def load(self) -> None:
+        """At start: the stored transfers, with partial files checked before they resume."""
         for t in self._db.load_all():
             self._add(t)
             if not t.outgoing and t.state == "receiving" and t.hashes is not None:
@@ -131,6 +132,7 @@ class Files:
             self._group_files[t.id] = t
 
     def close(self) -> None:
+        """Stopping: save progress and close what is open."""
         self.downloads.close()
         self.server.close()
 
@@ -182,6 +184,7 @@ class Files:
         return [self.view(t) for t in files]
 
     def listing(self) -> list[dict[str, Any]]:
+        """Every transfer, each way, as the API shows it."""
         return [self.view(t) for t in self._transfers.values()]
 
     def _find(self, id_text: str) -> Transfer:
@@ -197,6 +200,7 @@ class Files:
         return found[0]
 
     async def accept(self, id_text: str) -> dict[str, Any]:
+        """Accept an offered file (free space checked first)."""
         t = self._find(id_text)
         if t.outgoing or t.state != "offered":
             raise CommandError("bad_state", f"{t.name!r} is {t.state}, not an offer to you")
@@ -210,6 +214,7 @@ class Files:
         return self.view(t)
 
     async def decline(self, id_text: str) -> dict[str, Any]:
+        """Decline an offered file; the sender is told."""
         t = self._find(id_text)
         if t.outgoing or t.state != "offered":
             raise CommandError("bad_state", f"{t.name!r} is {t.state}, not an offer to you")
@@ -218,6 +223,7 @@ class Files:
         return self.view(t)
 
     async def cancel(self, id_text: str) -> dict[str, Any]:
+        """Cancel a transfer either way; the peer is told."""
         t = self._find(id_text)
         if t.state not in OPEN_STATES:
             raise CommandError("bad_state", f"{t.name!r} is already {t.state}")
@@ -226,6 +232,7 @@ class Files:
         return self.view(t)
 
     def view(self, t: Transfer) -> dict[str, Any]:
+        """How a transfer looks from outside (docs/api.md, transfer)."""
         view = {"id": t.id.hex(), "name": t.name, "size": t.size, "state": t.state,
                 "direction": "out" if t.outgoing else "in", "path": t.path,
                 "received": t.received, "resumed_from": t.resumed_from,
@@ -245,10 +252,12 @@ class Files:
         self.downloads.pump()
 
     def forget(self, link: Link) -> None:
+        """A link ended: what it was serving or fetching stops."""
         self.server.forget(link)
         self.downloads.forget(link.remote_key)
 
     def tick(self, now: float) -> None:
+        """The node's timer: retry sources now and then, and keep downloads going."""
         if now - self._last_retry >= RETRY_SOURCES_EVERY:
             self._last_retry = now
             self.downloads.retry_sources()
@@ -257,6 +266,7 @@ class Files:
     # ------------------------------------------------------------ records
 
     def on_record(self, link: Link, peer: bytes, data: bytes) -> None:
+        """A file record from a contact or a fellow member (docs/protocol.md 13)."""
         try:
             record = decode_file_record(data)
         except ProtocolError as exc:
