@@ -229,26 +229,6 @@ class ChatState:
         self._ensure_selection()
         return conv
 
-    def _group_event(self, event: GroupEvent) -> None:
-        """Joined, or someone came or went: the side panel, one notice (the command that did
-        it may have said it already), and a line in the group's conversation."""
-        conv = self.upsert_group(event)
-        if conv is None:
-            return
-        if event.get("type") == "group_joined":
-            text = f"{clean(event.get('by_name'))} added you to the group {conv.name}"
-            self.notice("info", f"{text} (/msg {conv.name})")
-            self.add_line(conv, text)
-            return
-        who = "you" if event.get("you") else clean(event.get("member_name"))
-        kind = clean(event.get("change"))
-        change = {"add": "joined", "remove": "were removed from" if who == "you"
-                  else "was removed from", "leave": "left",
-                  "transfer": "now own" if who == "you" else "now owns"}
-        text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
-        self.notice("info", text, key=group_key(conv.id, kind, who))
-        self.add_line(conv, text)
-
     def add_line(self, conv: Conversation, text: str) -> None:
         """A line of what happened, in the conversation at this time (kept for this screen)."""
         self._lines += 1
@@ -359,7 +339,7 @@ class ChatState:
                         f" {clean(mismatch.get('name'))}. Refused: someone may be impersonating"
                         " them. Compare safety numbers in person (/safety NAME).")
         elif kind in ("group_joined", "group_changed"):
-            self._group_event(cast(GroupEvent, event))
+            group_news(self, cast(GroupEvent, event))
         elif kind == "group_invited":  # issue 22: a request, like a contact's
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
@@ -390,7 +370,7 @@ class ChatState:
             refresh.add("contacts")
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
-            self._admission_news(event)
+            admission_news(self, event)
         elif kind == "peer_renamed":
             renamed = cast(PeerRenamedEvent, event)
             name, theirs = clean(renamed.get("name")), clean(renamed.get("their_name"))
@@ -400,25 +380,6 @@ class ChatState:
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")
         return refresh
-
-    def _admission_news(self, event: Mapping[str, Any]) -> None:
-        """A network we waited for: admitted, or refused (its passphrase, most likely)."""
-        joined = [clean(n) for n in event.get("networks") or []]
-        refused = [clean(n) for n in event.get("refused") or []]
-        for name in joined:
-            if name in self.networks_waiting or name in self.networks_refused:
-                self.drop_notices(key=f"admission:{name}")
-                self.notice("info", f"admitted to {name}", key=f"admission:{name}")
-        for name in refused:
-            if name not in self.networks_refused:
-                self.drop_notices(key=f"admission:{name}")
-                self.notice("warning", f"{name}: the nodes asked refused your passphrase"
-                                       " (wrong passphrase or name?); type /network join"
-                                       f" {name} PASSPHRASE to try another",
-                            key=f"admission:{name}")
-        self.networks = joined
-        self.networks_waiting = [clean(n) for n in event.get("waiting") or []]
-        self.networks_refused = refused
 
     def _add_message(self, conv: Conversation, event: Mapping[str, Any], *,
                      count_unread: bool, system: bool = False) -> None:
@@ -588,3 +549,48 @@ def _later(old: str | None, new: str | None) -> str | None:
     if old is None or new is None:
         return old or new
     return new if STATUS_RANK.get(new, -1) > STATUS_RANK.get(old, -1) else old
+
+
+# What an event says on screen, through ChatState's public methods (kept out of the class so
+# it stays one job: the view-model).
+
+
+def group_news(state: ChatState, event: GroupEvent) -> None:
+    """Joined, or someone came or went: the side panel, one notice (the command that did
+    it may have said it already), and a line in the group's conversation."""
+    conv = state.upsert_group(event)
+    if conv is None:
+        return
+    if event.get("type") == "group_joined":
+        text = f"{clean(event.get('by_name'))} added you to the group {conv.name}"
+        state.notice("info", f"{text} (/msg {conv.name})")
+        state.add_line(conv, text)
+        return
+    who = "you" if event.get("you") else clean(event.get("member_name"))
+    kind = clean(event.get("change"))
+    change = {"add": "joined", "remove": "were removed from" if who == "you"
+              else "was removed from", "leave": "left",
+              "transfer": "now own" if who == "you" else "now owns"}
+    text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
+    state.notice("info", text, key=group_key(conv.id, kind, who))
+    state.add_line(conv, text)
+
+
+def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
+    """A network we waited for: admitted, or refused (its passphrase, most likely)."""
+    joined = [clean(n) for n in event.get("networks") or []]
+    refused = [clean(n) for n in event.get("refused") or []]
+    for name in joined:
+        if name in state.networks_waiting or name in state.networks_refused:
+            state.drop_notices(key=f"admission:{name}")
+            state.notice("info", f"admitted to {name}", key=f"admission:{name}")
+    for name in refused:
+        if name not in state.networks_refused:
+            state.drop_notices(key=f"admission:{name}")
+            state.notice("warning", f"{name}: the nodes asked refused your passphrase"
+                                   " (wrong passphrase or name?); type /network join"
+                                   f" {name} PASSPHRASE to try another",
+                        key=f"admission:{name}")
+    state.networks = joined
+    state.networks_waiting = [clean(n) for n in event.get("waiting") or []]
+    state.networks_refused = refused
