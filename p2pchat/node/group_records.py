@@ -1,4 +1,4 @@
-"""Group chat in the node, layer 2 of 3: the records fellow members send (docs/protocol.md 8).
+"""Group chat in the node: `GroupRecords`, the records fellow members send (docs/protocol.md 8).
 
 Envelopes (checked as a member's at that epoch before the shared log sees them, then stored,
 shown and forwarded along the author's gossip tree), sync vectors and requests, the owner's ops,
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from p2pchat.core import groups as core
 from p2pchat.core.gap_buffer import held_size
@@ -25,7 +25,8 @@ from p2pchat.core.groups import (
     OpReplay,
     UnknownEpoch,
 )
-from p2pchat.core.identity import fingerprint
+from p2pchat.core.identity import Identity, fingerprint
+from p2pchat.core.member_budget import MemberBudgets
 from p2pchat.core.messages import (
     MAX_GROUP_OPS,
     Envelope,
@@ -42,24 +43,70 @@ from p2pchat.core.messages import (
     SyncVector,
     encode_record,
 )
+from p2pchat.events import EventBus
 from p2pchat.net.link import Link
-from p2pchat.node.conversations import now_ms
+from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.equivocations import Equivocations
+from p2pchat.node.group_invitations import Invitations
+from p2pchat.node.group_links import GroupLinks
 from p2pchat.node.group_state import (
     GROUP_RECORDS,
     MAX_EARLY,
     MAX_UNREAD,
     Group,
-    GroupBase,
+    GroupBook,
     after_flush,
 )
+from p2pchat.node.outbox import Outbox
+from p2pchat.node.sender import Sender
+from p2pchat.node.views import Views
+from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
 
 
-class GroupRecords(GroupBase):
+class GroupRecords:
+    """What fellow members send, and the changes to a chain we make or accept."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        *,
+        book: GroupBook,
+        group_links: GroupLinks,
+        store: Callable[[], Store],
+        outbox: Outbox,
+        sender: Sender,
+        conversations: Conversations,
+        events: EventBus,
+        views: Views,
+        invitations: Invitations,
+        equivocations: Equivocations,
+        budgets: MemberBudgets,
+        contact_state: Callable[[bytes], str | None],
+        random: Callable[[int], bytes],
+    ) -> None:
+        self._identity = identity
+        self._key = identity.public_key
+        self._book = book
+        self._group_links = group_links
+        self._store = store
+        self._outbox = outbox
+        self._sender = sender
+        self._conversations = conversations
+        self._events = events
+        self._views = views
+        self._invitations = invitations
+        self._equivocations = equivocations
+        self._budgets = budgets  # what each author may make us store per group (8.6)
+        self._over_budget: set[tuple[bytes, bytes]] = set()  # warned once each
+        self._contact_state = contact_state
+        self._random = random
+
     # ------------------------------------------------------------ records
 
     def on_record(self, link: Link, key: bytes, record: Record) -> None:
+        """A group record, or sync of a group conversation, from `key` on `link`."""
         if isinstance(record, GROUP_RECORDS) and not self._sender.admit_sync(link):
             link.close("too many group records")  # each may cost a signature check
             return
@@ -70,7 +117,7 @@ class GroupRecords(GroupBase):
         elif isinstance(record, (SyncVector, SyncRequest)):
             self._on_sync(link, key, record)
         elif isinstance(record, GroupPrune):
-            g = self._member_group(record.group, key)
+            g = self._book.member_group(record.group, key)
             if g is not None:
                 g.gossip.on_prune(key, record.author)
         elif isinstance(record, GroupKey):
@@ -82,25 +129,17 @@ class GroupRecords(GroupBase):
         elif isinstance(record, GroupInvite):
             self._on_invite(link, key, record)
         elif isinstance(record, GroupDigest):
-            g = self._member_group(record.group, key)
+            g = self._book.member_group(record.group, key)
             if g is not None:
                 self._equivocations.on_digest(g, link, record)
 
-    def _member_group(self, conv: bytes, key: bytes) -> Group | None:
-        """The group, if we are in it and `key` is a current member (records from anyone else
-        are ignored: protocol 8.9)."""
-        g = self._groups.get(conv)
-        if g is None or not self._active(g) or not g.state.is_member(key):
-            return None
-        return g
-
     def _on_envelope(self, link: Link, key: bytes, env: Envelope) -> None:
-        g = self._member_group(env.conv, key)  # None too for a conversation we don't know
+        g = self._book.member_group(env.conv, key)  # None too for a conversation we don't know
         if g is None:
             return
         conv_log = self._conversations.log_of(env.conv)
         if env.seq <= conv_log.head(env.author)[0]:  # a copy, or proof of a lie (8.12)
-            self._equivocations.check_copy(g, env, self._linked_members(g))
+            self._equivocations.check_copy(g, env, self._book.linked_members(g))
             self._duplicate(g, link, key, env.author)
             return
         try:
@@ -159,7 +198,7 @@ class GroupRecords(GroupBase):
         commit (Sender.forward says why)."""
         db = self._store()
         now = now_ms()
-        linked = self._linked_members(g)
+        linked = self._book.linked_members(g)
         for env in envelopes:
             if not db.conversations.insert_envelope(env, now, own=env.author == self._key):
                 continue
@@ -187,11 +226,11 @@ class GroupRecords(GroupBase):
         if epoch in g.key_asked or not g.state.member_at(self._key, epoch):
             return
         g.key_asked.add(epoch)
-        for link in self._linked_members(g).values():
+        for link in self._book.linked_members(g).values():
             self._outbox.queue(link, GroupKeyRequest(group=g.conv, epoch=epoch))
 
     def _on_sync(self, link: Link, key: bytes, record: SyncVector | SyncRequest) -> None:
-        g = self._member_group(record.conv, key)
+        g = self._book.member_group(record.conv, key)
         if g is None:
             return
         if not self._sender.admit_sync(link):
@@ -231,10 +270,10 @@ class GroupRecords(GroupBase):
             self._outbox.schedule_lazy_flush()
 
     def _on_op(self, link: Link, key: bytes, op: GroupOp) -> None:
-        g = self._groups.get(op.group)
+        g = self._book.get(op.group)
         if g is None or g.left or key not in g.state.spans:
             return
-        if op.kind == GroupOpKind.ADD and op.subject == self._key and not self._active(g):
+        if op.kind == GroupOpKind.ADD and op.subject == self._key and not self._book.active(g):
             return  # added back after a removal: that waits for the user's yes (8.5)
         before = g.state
         try:
@@ -267,21 +306,20 @@ class GroupRecords(GroupBase):
             db.groups.drop_leave(g.conv, op.subject)
             if g.invites.pop(op.subject, None) is not None:
                 db.groups.set_invite(g.conv, op.subject, None)
-        linked = self._linked()
+        linked = self._book.linked()
         for peer in core.op_targets(before, g.state, linked, came_from):
             self._outbox.queue(linked[peer], op)
-        if g.state.epoch not in g.keys and self._active(g):
+        if g.state.epoch not in g.keys and self._book.active(g):
             self._ask_key(g, g.state.epoch)  # of whoever told us: it may hold the key
         self._outbox.schedule_flush()
-        self._events.emit(self._change_event(g, op))
+        self._events.emit(self._book.change_event(g, op))
         early, g.early = g.early, []
         for link, key, env in early:
             self._conversations.gap_budget.give(held_size(env))
             if not link.closed:
                 self._on_envelope(link, key, env)
-        self._dial_members()
-        self._links.dialer.wake_all()
-        after_flush(self._close_unshared)
+        self._book.wake_dialer()
+        after_flush(self._book.close_unshared)
 
     def _cut(self, g: Group, author: bytes, cut: int) -> None:
         """The member's log ends at `cut`: drop what we took beyond it (protocol 8.6, Cuts)."""
@@ -293,7 +331,7 @@ class GroupRecords(GroupBase):
         g.unread = {(a, s) for a, s in g.unread if a != author or s <= cut}
 
     def _on_key(self, record: GroupKey) -> None:
-        g = self._groups.get(record.group)
+        g = self._book.get(record.group)
         if g is None or g.left or record.epoch in g.keys:
             return
         try:
@@ -305,7 +343,7 @@ class GroupRecords(GroupBase):
         db = self._store()
         db.groups.put_key(g.conv, record.epoch, key)
         self._outbox.schedule_flush()
-        linked = self._linked()
+        linked = self._book.linked()
         for waiter in g.key_waiters.pop(record.epoch, ()):
             if waiter in linked:
                 self._outbox.queue(linked[waiter], record)
@@ -315,8 +353,8 @@ class GroupRecords(GroupBase):
                 self._show(g, env)
 
     def _on_key_request(self, link: Link, key: bytes, request: GroupKeyRequest) -> None:
-        g = self._groups.get(request.group)
-        if g is None or not self._active(g):
+        g = self._book.get(request.group)
+        if g is None or not self._book.active(g):
             return
         answer = core.serve_key(g.state, g.keys, key, request)
         if answer is not None:
@@ -326,7 +364,7 @@ class GroupRecords(GroupBase):
             g.key_waiters.setdefault(request.epoch, set()).add(key)
 
     def _on_leave(self, link: Link, key: bytes, leave: GroupLeave) -> None:
-        g = self._member_group(leave.group, key)
+        g = self._book.member_group(leave.group, key)
         if g is None or leave.member in g.leaves:
             return
         try:
@@ -335,11 +373,11 @@ class GroupRecords(GroupBase):
             log.warning("refused a leave request from %s: %s", self._views.who(key), exc)
             return
         if g.state.owner == self._key:
-            self._owner_change(g, core.enact_leave(g.state, self._identity, leave, self._random))
+            self.apply_change(g, core.enact_leave(g.state, self._identity, leave, self._random))
             return
         g.leaves[leave.member] = leave
         self._store().groups.put_leave(g.conv, leave.member, encode_record(leave))
-        for peer, other in self._linked_members(g).items():
+        for peer, other in self._book.linked_members(g).items():
             if peer != key:
                 self._outbox.queue(other, leave)
         self._outbox.schedule_flush()
@@ -352,31 +390,31 @@ class GroupRecords(GroupBase):
         except GroupError as exc:
             log.warning("refused a group invitation from %s: %s", self._views.who(key), exc)
             return
-        g = self._groups.get(state.group)
-        if g is not None and self._active(g):  # we are in it: the invitation is news of ops
+        g = self._book.get(state.group)
+        if g is not None and self._book.active(g):  # we are in it: the invitation is news of ops
             for op in invite.ops[g.state.number:]:
                 self._on_op(link, key, op)
             return
         if self._invitations.declined(invite):  # said no already: say it again
-            self._outbox.queue(link, self._declining(state, invite))
+            self._outbox.queue(link, self.declining(state, invite))
             return
         # New to us, or one we left or were removed from: the user says yes first (8.5).
         if self._invitations.offer(key, invite, state, now_ms()):
             self._outbox.schedule_flush()
 
-    def _declining(self, state: GroupState, invite: GroupInvite) -> GroupLeave:
-        """The leave that says no to an invitation: its cut is our log's head (as the owner
+    def declining(self, state: GroupState, invite: GroupInvite) -> GroupLeave:
+        """The signed leave that says no to an invitation: its cut is our log's head (as the owner
         holds it, or as we do after an earlier membership), so nothing we wrote is cut."""
         heads = {author: seq for author, seq, _ in invite.heads}
         last = heads.get(self._key, 0)
-        if state.group in self._groups:
+        if self._book.get(state.group) is not None:
             last = max(last, self._conversations.log_of(state.group).head(self._key)[0])
         return core.request_leave(state, self._identity, last)
 
-    def _join(self, inviter: bytes, invite: GroupInvite, state: GroupState) -> Group:
+    def join(self, inviter: bytes, invite: GroupInvite, state: GroupState) -> Group:
         """The user accepted: hold the group, from the invitation's chain and heads."""
         db = self._store()
-        g = self._groups.get(state.group)
+        g = self._book.get(state.group)
         if g is not None:  # left or removed before: back in, with the ops we lack
             g.left = False
             g.leaves.clear()
@@ -393,30 +431,27 @@ class GroupRecords(GroupBase):
             db.groups.create(state.group, state.title, invite.lamport, core.start_heads(invite))
             for op in invite.ops:
                 db.groups.add_op(state.group, op.number, encode_record(op))
-            g = self._groups[state.group] = Group(state, {}, GroupGossip(state.group))
+            g = self._book.add(Group(state, {}, GroupGossip(state.group)))
             self._conversations.forget_log(state.group)
-        self._events.emit({"type": "group_joined", **self.view(g),
+        self._events.emit({"type": "group_joined", **self._book.view(g),
                            "by": fingerprint(inviter),
                            "by_name": self._views.display_name(inviter)})
-        for peer, other in self._linked_members(g).items():
-            self._greet(g, other, peer)
-        # Members who linked while we were still deciding got a stranger's link: start over.
-        for peer, link in list(self._links.by_peer.items()):
-            if link.peer.stranger and g.state.is_member(peer) and not link.closed:
-                link.close("joined a group with them: linking again as members")
-        self._dial_members()
-        self._links.dialer.wake_all()
+        self._group_links.greet_all(g)
+        self._book.relink_strangers(g)
+        self._book.wake_dialer()
         return g
 
     # ------------------------------------------------------------ the owner's changes
 
-    def _owner_change(self, g: Group, change: core.Change) -> None:
+    def apply_change(self, g: Group, change: core.Change) -> None:
+        """Our own change to `g`'s chain (made by the core): keep its key, apply and store the
+        op, pass it on, and hand each member its delivery (the new key)."""
         before, g.state = g.state, change.state
         if change.key is not None:
             g.keys[change.state.epoch] = change.key
             self._store().groups.put_key(g.conv, change.state.epoch, change.key)
         self._applied(g, before, change.op, came_from=None)
-        linked = self._linked()
+        linked = self._book.linked()
         for member, record in change.deliveries:
             # The op went first on the same link (op_targets); the member just added gets the
             # key right after its invitation instead.
