@@ -140,6 +140,11 @@ class ControlServer:
             "groups.invite": lambda p: node_.invite_to_group(_text(p, "group"), _text(p, "who")),
             "groups.remove": lambda p: node_.remove_from_group(
                 _text(p, "group"), _text(p, "member")),
+            "groups.admin": lambda p: node_.admin_group(_text(p, "group"), _text(p, "member")),
+            "groups.unadmin": lambda p: node_.unadmin_group(
+                _text(p, "group"), _text(p, "member")),
+            "groups.transfer": lambda p: node_.transfer_group(
+                _text(p, "group"), _text(p, "member")),
             "groups.leave": lambda p: node_.leave_group(_text(p, "group")),
             "groups.accept": lambda p: node_.accept_group(_text(p, "group")),
             "groups.decline": lambda p: node_.decline_group(_text(p, "group")),

@@ -125,6 +125,9 @@ _GROUP_CALLS: dict[str, Call] = {
     "create": lambda a: ("groups.create", {"title": a.name}),
     "invite": lambda a: ("groups.invite", {"group": a.group, "who": a.contact}),
     "remove": lambda a: ("groups.remove", {"group": a.group, "member": a.member}),
+    "admin": lambda a: ("groups.admin", {"group": a.group, "member": a.member}),
+    "unadmin": lambda a: ("groups.unadmin", {"group": a.group, "member": a.member}),
+    "transfer": lambda a: ("groups.transfer", {"group": a.group, "member": a.member}),
     "leave": lambda a: ("groups.leave", {"group": a.group}),
     "accept": lambda a: ("groups.accept", {"group": a.group}),
     "decline": lambda a: ("groups.decline", {"group": a.group}),
@@ -315,7 +318,8 @@ def cmd_group(args: argparse.Namespace) -> int:
         print_json(result)
     elif action == "members":
         for m in result:
-            marks = " (owner)" * m["owner"] + " (you)" * m["you"] \
+            marks = " (owner)" * m["owner"] + " (admin)" * m.get("admin", False) \
+                + " (you)" * m["you"] \
                 + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
             online = "online " if m["online"] else "offline"
             print(f"{clean(m['name']):<20} {online} {m['fingerprint']}{marks}")

@@ -28,10 +28,23 @@ import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-import nacl.bindings
-import nacl.exceptions
-
-from p2pchat.core.errors import ProtocolError
+from p2pchat.core.group_envelopes import (
+    BODY_OVERHEAD,
+    NONCE_LEN,
+    check_group_envelope,
+    envelope_ad,
+    open_group_envelope,
+    seal_group_envelope,
+)
+from p2pchat.core.group_errors import (
+    ForkBelow,
+    GroupError,
+    MissingKey,
+    OpGap,
+    OpReplay,
+    UnknownEpoch,
+)
+from p2pchat.core.group_gossip import GroupGossip, op_targets
 from p2pchat.core.identity import Identity, verify_signature
 from p2pchat.core.messages import (
     CONV_ID_LEN,
@@ -40,23 +53,23 @@ from p2pchat.core.messages import (
     KEY_LEN,
     MAX_GROUP_OPS,
     SIG_LEN,
-    Envelope,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
     GroupLeave,
+    GroupLostKey,
     GroupOp,
     GroupOpKind,
-    GroupPrune,
     encode_record,
 )
-from p2pchat.core.sync import ConversationLog
 
 __all__ = [
     "BODY_OVERHEAD",
+    "MAX_GROUP_ADMINS",
     "MAX_GROUP_MEMBERS",
     "NONCE_LEN",
     "Change",
+    "ForkBelow",
     "GroupError",
     "GroupGossip",
     "GroupState",
@@ -66,67 +79,46 @@ __all__ = [
     "Span",
     "UnknownEpoch",
     "accept_key",
+    "accept_lost_key",
+    "admin",
     "apply_op",
     "check_group_envelope",
     "check_leave",
     "create",
     "enact_leave",
     "envelope_ad",
+    "fork_winner",
     "genesis",
     "group_id",
     "invitation",
     "invite",
     "join",
     "key_check",
+    "lost_branch",
     "op_hash",
     "op_targets",
     "open_group_envelope",
+    "redo",
     "remove",
+    "replay",
     "request_leave",
     "seal_group_envelope",
     "serve_key",
     "start_heads",
     "transfer",
+    "unadmin",
 ]
 
 Random = Callable[[int], bytes]
 
 MAX_GROUP_MEMBERS = 64
-NONCE_LEN = 24  # XChaCha20-Poly1305: random nonces are safe at this size
-_EPOCH_LEN = 8
-_TAG_LEN = 16
-BODY_OVERHEAD = _EPOCH_LEN + NONCE_LEN + _TAG_LEN
+MAX_GROUP_ADMINS = 8  # bounds the signature checks of one op (protocol 8.13)
 CREATION_NONCE_LEN = HASH_LEN  # op 1's prev
 
 # BLAKE2b personalisations (at most 16 bytes), one per thing hashed.
 _PERSON_GROUP = b"p2pchat-group-v1"
 _PERSON_OP = b"p2pchat-gop-v1"
 _PERSON_KEY_CHECK = b"p2pchat-gkc-v1"
-_AD_LABEL = b"p2pchat-group-ad"  # 16 bytes, first part of every envelope's associated data
-
-
-class GroupError(ProtocolError):
-    """A group record that must be refused (bad signature, not a member, wrong chain, ...)."""
-
-
-class OpGap(GroupError):
-    """Ops are missing before this one: fetch them (send our head op to the sender), then apply."""
-
-
-class OpReplay(GroupError):
-    """An op at or below our number: ``same`` when it is our own copy (a harmless duplicate)."""
-
-    def __init__(self, message: str, same: bool) -> None:
-        super().__init__(message)
-        self.same = same
-
-
-class UnknownEpoch(GroupError):
-    """An envelope or key of an epoch whose op we have not applied yet: drop it, sync ops first."""
-
-
-class MissingKey(GroupError):
-    """An authorised envelope whose epoch key we do not hold (ask with GroupKeyRequest)."""
 
 
 # --- derived values -----------------------------------------------------------------------------
@@ -149,11 +141,6 @@ def key_check(key: bytes) -> bytes:
     """Commitment to an epoch key carried in the op that starts the epoch (BLAKE2b-128)."""
     return hashlib.blake2b(key, digest_size=16, person=_PERSON_KEY_CHECK).digest()
 
-
-def envelope_ad(group: bytes, epoch: int, author: bytes, seq: int) -> bytes:
-    """Associated data: "p2pchat-group-ad" || group (16) || epoch (u64 BE) || author (32) ||
-    seq (u64 BE). Binds a ciphertext to its place, so it cannot be moved to another one."""
-    return _AD_LABEL + group + epoch.to_bytes(8, "big") + author + seq.to_bytes(8, "big")
 
 
 # --- state --------------------------------------------------------------------------------------
@@ -187,6 +174,7 @@ class GroupState:
     spans: Mapping[bytes, tuple[Span, ...]]  # everyone who ever was a member
     key_checks: Mapping[int, bytes]  # epoch -> commitment to its key
     joined_at: Mapping[bytes, int]  # current member -> number of the op that added them
+    admins: frozenset[bytes] = frozenset()  # members the owner made admins (protocol 8.13)
 
     @property
     def number(self) -> int:
@@ -198,6 +186,14 @@ class GroupState:
 
     def is_member(self, key: bytes) -> bool:
         return key in self.members
+
+    def is_manager(self, key: bytes) -> bool:
+        """The owner or an admin: who may add, remove and enact leaves."""
+        return key == self.owner or key in self.admins
+
+    def managers(self) -> tuple[bytes, ...]:
+        """Who may sign an add, remove or leave op: the owner, then the admins in key order."""
+        return (self.owner, *sorted(self.admins))
 
     def member_at(self, key: bytes, epoch: int) -> bool:
         return any(span.allows(epoch, 0) for span in self.spans.get(key, ()))
@@ -266,19 +262,34 @@ def apply_op(state: GroupState, op: GroupOp) -> GroupState:
         raise OpGap(f"op {op.number} but we are at {state.number}: ops missing")
     if not hmac.compare_digest(op.prev, state.head):
         raise GroupError(f"op {op.number} does not chain to op {state.number}")
-    if not verify_signature(state.owner, op.sig, op.signing_bytes()):
-        raise GroupError(f"op {op.number} is not signed by the owner")
     kind, subject = op.kind, op.subject
+    signer = _signer(state, op)
     members = dict(state.members)
     spans = dict(state.spans)
     joined = dict(state.joined_at)
+    admins = set(state.admins)
     owner, epoch = state.owner, state.epoch
-    if kind == GroupOpKind.TRANSFER:
+    if kind in GroupOpKind.SAME_EPOCH:
+        what = GroupOpKind.NAMES[kind]
+        if signer != owner:
+            raise GroupError(f"{what}: only the owner transfers and names admins")
         if op.epoch != epoch:
-            raise GroupError("transfer: keeps the epoch")
+            raise GroupError(f"{what}: keeps the epoch")
         if subject not in members or subject == owner:
-            raise GroupError("transfer: to another current member only")
-        owner = subject
+            raise GroupError(f"{what}: to another current member only")
+        if kind == GroupOpKind.TRANSFER:
+            owner = subject
+            admins.discard(subject)
+        elif kind == GroupOpKind.ADMIN:
+            if subject in admins:
+                raise GroupError("admin: already an admin")
+            if len(admins) >= MAX_GROUP_ADMINS:
+                raise GroupError(f"admin: a group has at most {MAX_GROUP_ADMINS} admins")
+            admins.add(subject)
+        else:
+            if subject not in admins:
+                raise GroupError("unadmin: not an admin")
+            admins.discard(subject)
     else:
         if op.epoch != epoch + 1:
             raise GroupError(f"op {op.number}: epoch must be {epoch + 1}")
@@ -294,6 +305,9 @@ def apply_op(state: GroupState, op: GroupOp) -> GroupState:
         elif kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             if subject not in members or subject == owner:
                 raise GroupError("remove/leave: of a current member other than the owner")
+            if kind == GroupOpKind.REMOVE and subject in admins and signer != owner:
+                raise GroupError("remove: only the owner removes an admin")
+            admins.discard(subject)
             del members[subject]
             del joined[subject]
             *earlier, current = spans[subject]
@@ -310,7 +324,72 @@ def apply_op(state: GroupState, op: GroupOp) -> GroupState:
         spans=spans,
         key_checks={**state.key_checks, epoch: op.key_check} if op.key_check else state.key_checks,
         joined_at=joined,
+        admins=frozenset(admins),
     )
+
+
+def _signer(state: GroupState, op: GroupOp) -> bytes:
+    """Who signed ``op``: the owner, or (for an add, remove or leave) an admin. At most
+    1 + MAX_GROUP_ADMINS signature checks; the owner is tried first."""
+    candidates = (state.owner,) if op.kind in GroupOpKind.SAME_EPOCH else state.managers()
+    for key in candidates:
+        if verify_signature(key, op.sig, op.signing_bytes()):
+            return key
+    raise GroupError(f"op {op.number} is not signed by the owner or an admin")
+
+
+def replay(ops: Iterable[GroupOp]) -> GroupState:
+    """The state a chain gives, checked from op 1."""
+    ops = list(ops)
+    if not ops:
+        raise GroupError("an empty chain")
+    state = genesis(ops[0])
+    for op in ops[1:]:
+        state = apply_op(state, op)
+    return state
+
+
+def fork_winner(state: GroupState, op: GroupOp) -> GroupState | None:
+    """Two managers signed different ops at one number (say, while partitioned): the rule every
+    member follows (protocol 8.13). ``op`` is at or below our number and differs from our op
+    there. If it chains to our op before it and is valid there, the op with the smaller
+    ``op_hash`` wins: the state with ``op`` in place of ours and every op after ours dropped, or
+    None when ours wins. ForkBelow when ``op`` parted from our chain earlier."""
+    n = op.number
+    if n > state.number or n < 2 or state.ops[n - 1] == op:
+        raise GroupError("not a fork")
+    if not hmac.compare_digest(op.prev, op_hash(state.ops[n - 2])):
+        raise ForkBelow(f"op {n} does not chain to our op {n - 1}")
+    base = replay(state.ops[: n - 1])
+    theirs = apply_op(base, op)  # valid where it claims to be, or GroupError
+    if op_hash(op) < op_hash(state.ops[n - 1]):
+        return theirs
+    return None
+
+
+def lost_branch(state: GroupState, op: GroupOp) -> GroupState:
+    """The state a lost fork branch's ``op`` gave, checked: it chains to our op before it,
+    differs from ours, and was valid there (protocol 8.13). GroupError otherwise."""
+    n = op.number
+    if not 2 <= n <= state.number or state.ops[n - 1] == op:
+        raise GroupError("not an op of a lost branch")
+    if not hmac.compare_digest(op.prev, op_hash(state.ops[n - 2])):
+        raise GroupError("a lost op that does not chain to our chain")
+    return apply_op(replay(state.ops[: n - 1]), op)
+
+
+def accept_lost_key(state: GroupState, record: GroupLostKey, me: bytes) -> bytes:
+    """The key a GroupLostKey carries, if its op is a checked lost-branch op that started an
+    epoch we were in on that branch, and the key matches that op's commitment."""
+    op = record.op
+    if op.group != state.group or op.kind in GroupOpKind.SAME_EPOCH:
+        raise GroupError("a lost key for another group, or of an op with no key")
+    lost = lost_branch(state, op)
+    if not lost.is_member(me):
+        raise GroupError("a lost key of an epoch we were not in")
+    if not hmac.compare_digest(key_check(record.key), op.key_check):
+        raise GroupError("a lost key that does not match its op's commitment")
+    return record.key
 
 
 # --- the owner's changes ------------------------------------------------------------------------
@@ -348,8 +427,11 @@ def _owner_change(
     name: str = "",
     cut: int = 0,
 ) -> Change:
-    if identity.public_key != state.owner:
-        raise GroupError("only the owner changes membership")
+    me = identity.public_key
+    if kind in GroupOpKind.SAME_EPOCH and me != state.owner:
+        raise GroupError("only the owner transfers the group and names admins")
+    if not state.is_manager(me):
+        raise GroupError("only the owner or an admin changes membership")
     if state.number >= MAX_GROUP_OPS:
         raise GroupError(f"a group holds at most {MAX_GROUP_OPS} membership changes")
     key = None if random is None else random(GROUP_KEY_LEN)
@@ -375,7 +457,7 @@ def _owner_change(
         deliveries = tuple(
             (member, GroupKey(group=state.group, epoch=new.epoch, key=key))
             for member in sorted(new.members)
-            if member != state.owner
+            if member != me
         )
     return Change(new, op, key, deliveries)
 
@@ -397,6 +479,35 @@ def remove(
 def transfer(state: GroupState, identity: Identity, member: bytes) -> Change:
     """Make another member the owner (same epoch: nobody left, so no new key is needed)."""
     return _owner_change(state, identity, GroupOpKind.TRANSFER, member, None)
+
+
+def admin(state: GroupState, identity: Identity, member: bytes) -> Change:
+    """Make a member an admin (owner only; same epoch): it may then add, remove and enact
+    leaves, and it keeps doing so if the owner is gone."""
+    return _owner_change(state, identity, GroupOpKind.ADMIN, member, None)
+
+
+def unadmin(state: GroupState, identity: Identity, member: bytes) -> Change:
+    """Make an admin an ordinary member again (owner only; same epoch)."""
+    return _owner_change(state, identity, GroupOpKind.UNADMIN, member, None)
+
+
+def redo(state: GroupState, identity: Identity, op: GroupOp, random: Random) -> Change | None:
+    """Our ``op`` lost a fork (protocol 8.13): the same change made again on the winning chain,
+    or None when it no longer applies there (the member is already in, or already out)."""
+    if not verify_signature(identity.public_key, op.sig, op.signing_bytes()):
+        return None  # not ours: its signer redoes it
+    kind = op.kind
+    try:
+        if kind in GroupOpKind.SAME_EPOCH:
+            return _owner_change(state, identity, kind, op.subject, None)
+        if kind == GroupOpKind.ADD:
+            return _owner_change(state, identity, kind, op.subject, random, name=op.name)
+        if kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
+            return _owner_change(state, identity, kind, op.subject, random, cut=op.cut)
+    except GroupError:
+        return None
+    return None
 
 
 def request_leave(state: GroupState, identity: Identity, last_seq: int) -> GroupLeave:
@@ -428,7 +539,7 @@ def check_leave(state: GroupState, leave: GroupLeave) -> None:
 
 
 def enact_leave(state: GroupState, identity: Identity, leave: GroupLeave, random: Random) -> Change:
-    """The owner turns a checked leave request into a LEAVE op (new epoch)."""
+    """The owner (or an admin) turns a checked leave request into a LEAVE op (new epoch)."""
     check_leave(state, leave)
     return _owner_change(
         state, identity, GroupOpKind.LEAVE, leave.member, random, cut=leave.last_seq
@@ -453,8 +564,8 @@ def join(invite: GroupInvite, me: bytes, sender: bytes) -> GroupState:
     state = genesis(invite.ops[0])
     for op in invite.ops[1:]:
         state = apply_op(state, op)
-    if sender != state.owner:
-        raise GroupError("invitation not sent by the group's owner")
+    if not state.is_manager(sender):
+        raise GroupError("invitation not sent by the group's owner or an admin")
     if me not in state.members:
         raise GroupError("invitation does not make us a member")
     if any(author not in state.spans for author, _, _ in invite.heads):
@@ -493,159 +604,3 @@ def serve_key(
         return None
     key = keys.get(request.epoch)
     return None if key is None else GroupKey(group=state.group, epoch=request.epoch, key=key)
-
-
-# --- envelopes ----------------------------------------------------------------------------------
-
-
-def seal_group_envelope(
-    state: GroupState,
-    keys: Mapping[int, bytes],
-    identity: Identity,
-    log: ConversationLog,
-    plaintext: bytes,
-    sent_at: int,
-    random: Random,
-) -> Envelope:
-    """Our next envelope in the group: encrypted under the current epoch key, signed, appended."""
-    me = identity.public_key
-    if log.conv != state.group:
-        raise GroupError("log of another conversation")
-    if me not in state.members:
-        raise GroupError("not a member of this group")
-    key = keys.get(state.epoch)
-    if key is None:
-        raise MissingKey(f"no key for epoch {state.epoch} yet")
-    seq = log.head(me)[0] + 1
-    nonce = random(NONCE_LEN)
-    ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        plaintext, envelope_ad(state.group, state.epoch, me, seq), nonce, key
-    )
-    body = state.epoch.to_bytes(_EPOCH_LEN, "big") + nonce + ciphertext
-    env = log.append_local(me, body, sent_at, sign=identity.sign)
-    assert env.seq == seq  # the AD was bound to the seq append_local chose
-    return env
-
-
-def check_group_envelope(state: GroupState, env: Envelope) -> int:
-    """Authorise a group envelope before ``ConversationLog.receive``: its epoch, its author's
-    membership at that epoch (and log cut), and the author's signature. Returns the epoch.
-
-    Needs no key, so members forward and store what they cannot read."""
-    if env.conv != state.group:
-        raise GroupError("envelope for another conversation")
-    if len(env.body) < BODY_OVERHEAD:
-        raise GroupError("group envelope body too short")
-    epoch = int.from_bytes(env.body[:_EPOCH_LEN], "big")
-    if epoch == 0:
-        raise GroupError("group envelope of epoch 0")
-    if epoch > state.epoch:
-        raise UnknownEpoch(f"envelope of epoch {epoch}, we know up to {state.epoch}")
-    if not state.may_author(env.author, epoch, env.seq):
-        raise GroupError(f"author was not a member at epoch {epoch} (or wrote past their cut)")
-    if len(env.sig) != SIG_LEN or not verify_signature(env.author, env.sig, env.signing_bytes()):
-        raise GroupError("group envelope not signed by its author")
-    return epoch
-
-
-def open_group_envelope(state: GroupState, keys: Mapping[int, bytes], env: Envelope) -> bytes:
-    """Check (as ``check_group_envelope``) and decrypt; the plaintext is an ordinary body."""
-    epoch = check_group_envelope(state, env)
-    key = keys.get(epoch)
-    if key is None:
-        raise MissingKey(f"no key for epoch {epoch}")
-    nonce = env.body[_EPOCH_LEN : _EPOCH_LEN + NONCE_LEN]
-    try:
-        return bytes(
-            nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                env.body[_EPOCH_LEN + NONCE_LEN :],
-                envelope_ad(state.group, epoch, env.author, env.seq),
-                nonce,
-                key,
-            )
-        )
-    except nacl.exceptions.CryptoError:
-        raise GroupError("group envelope does not decrypt under its epoch key") from None
-
-
-# --- gossip -------------------------------------------------------------------------------------
-
-
-class GroupGossip:
-    """Which of our member links get a group's new envelopes pushed (Plumtree, one tree per
-    author).
-
-    Every link starts eager for every author. An envelope that arrives again on an eager link
-    shows that link is redundant for that author's envelopes: we stop pushing them on it and tell
-    the peer (GroupPrune) to do the same. For a fixed author the first copy always arrives along
-    a link nobody prunes, so the eager links left form a spanning tree of that author's pushes.
-    Pruned links still swap vectors, and a SyncRequest on one (either way) makes it eager again,
-    so when a tree breaks, the pull that repairs it also regrows it. Bounded: at most
-    MAX_GROUP_OPS authors times the links we hold."""
-
-    def __init__(self, group: bytes) -> None:
-        self.group = group
-        self._lazy: set[tuple[bytes, bytes]] = set()  # (author, peer)
-        # Per peer: the highest op number it has shown us or we sent it, so a stale op (a
-        # replay, or ops we pushed coming back) never makes us push the same ops again.
-        self._ops_known: dict[bytes, int] = {}
-
-    def push_targets(
-        self, state: GroupState, links: Iterable[bytes], came_from: bytes | None, author: bytes
-    ) -> list[bytes]:
-        """Where to push an envelope of ``author`` we just accepted (or wrote): eager links to
-        current members, except where it came from and its author."""
-        return sorted(
-            peer
-            for peer in links
-            if peer in state.members
-            and peer not in (came_from, author)
-            and (author, peer) not in self._lazy
-        )
-
-    def on_duplicate(self, peer: bytes, author: bytes) -> GroupPrune | None:
-        """An envelope of ``author`` we already held came from ``peer``: the prune to send back,
-        once."""
-        if (author, peer) in self._lazy:
-            return None
-        self._lazy.add((author, peer))
-        return GroupPrune(group=self.group, author=author)
-
-    def on_prune(self, peer: bytes, author: bytes) -> None:
-        self._lazy.add((author, peer))
-
-    def on_request(self, peer: bytes, author: bytes) -> None:
-        """A SyncRequest for ``author``'s log went to or came from ``peer``: push to it again."""
-        self._lazy.discard((author, peer))
-
-    def forget(self, peer: bytes) -> None:
-        """The link closed: a new one starts eager and knows nothing of the peer's ops."""
-        self._lazy = {entry for entry in self._lazy if entry[1] != peer}
-        self._ops_known.pop(peer, None)
-
-    def is_eager(self, peer: bytes, author: bytes) -> bool:
-        return (author, peer) not in self._lazy
-
-    def saw_op(self, peer: bytes, number: int) -> None:
-        """``peer`` sent us op ``number`` (applied or not): it holds at least that far."""
-        self._ops_known[peer] = max(self._ops_known.get(peer, 0), number)
-
-    def ops_behind(self, state: GroupState, peer: bytes, number: int) -> tuple[GroupOp, ...]:
-        """``peer`` sent our own op ``number`` (its head, on link start or after an OpGap): the
-        ops that follow it, to send in order; nothing if we already sent or saw them."""
-        if number < self._ops_known.get(peer, 0):
-            return ()
-        self._ops_known[peer] = state.number
-        return state.ops[number:]
-
-
-def op_targets(
-    before: GroupState, after: GroupState, links: Iterable[bytes], came_from: bytes | None
-) -> list[bytes]:
-    """Where to forward an op we just applied: every member linked, before or after it (so a
-    removed member learns it is out), except where it came from. Ops are rare: plain flooding."""
-    return sorted(
-        peer
-        for peer in links
-        if (peer in before.members or peer in after.members) and peer != came_from
-    )

@@ -53,6 +53,7 @@ __all__ = [
     "GroupKey",
     "GroupKeyRequest",
     "GroupLeave",
+    "GroupLostKey",
     "GroupOp",
     "GroupOpKind",
     "GroupPrune",
@@ -327,16 +328,23 @@ class GroupOpKind:
     REMOVE = 3  # owner removes subject, whose log ends at `cut`; new epoch
     LEAVE = 4  # owner enacts subject's GroupLeave, log ends at `cut`; new epoch
     TRANSFER = 5  # owner hands ownership to subject (a member); same epoch
+    ADMIN = 6  # owner makes subject (a member) an admin; same epoch (revision 3)
+    UNADMIN = 7  # owner makes subject an ordinary member again; same epoch (revision 3)
 
-    ALL = (CREATE, ADD, REMOVE, LEAVE, TRANSFER)
+    ALL = (CREATE, ADD, REMOVE, LEAVE, TRANSFER)  # revision 2's kinds
+    KNOWN = (*ALL, ADMIN, UNADMIN)
+    SAME_EPOCH = (TRANSFER, ADMIN, UNADMIN)  # kinds that keep the epoch (no key_check)
+    REVISION_3 = (ADMIN, UNADMIN)  # kinds a revision-2 peer cannot decode
     NAMES: ClassVar[dict[int, str]] = {
-        CREATE: "create", ADD: "add", REMOVE: "remove", LEAVE: "leave", TRANSFER: "transfer"
+        CREATE: "create", ADD: "add", REMOVE: "remove", LEAVE: "leave", TRANSFER: "transfer",
+        ADMIN: "admin", UNADMIN: "unadmin",
     }
 
 
 @dataclass(frozen=True, slots=True)
 class GroupOp:
-    """One membership change, numbered and signed by the group's owner (before the change).
+    """One membership change, numbered and signed by the group's owner (before the change), or
+    by one of its admins for an add, remove or leave.
 
     Structural checks only; whether it applies (number, prev, signer, kind rules) is
     ``groups.apply_op``'s job. ``sig`` is over ``signing_bytes()``.
@@ -360,7 +368,7 @@ class GroupOp:
         _check_int("GroupOp.number", self.number, 1)
         if self.number > MAX_GROUP_OPS:
             raise ProtocolError(f"GroupOp.number: a group holds at most {MAX_GROUP_OPS} ops")
-        if type(self.kind) is not int or self.kind not in GroupOpKind.ALL:
+        if type(self.kind) is not int or self.kind not in GroupOpKind.KNOWN:
             raise ProtocolError(f"GroupOp.kind: unknown kind {self.kind!r}")
         if (self.kind == GroupOpKind.CREATE) != (self.number == 1):
             raise ProtocolError("GroupOp: op 1 and only op 1 is a create")
@@ -384,10 +392,12 @@ class GroupOp:
             raise ProtocolError("GroupOp.title: only create sets the title")
         if self.cut and kind not in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             raise ProtocolError("GroupOp.cut: only remove and leave end a log")
-        if len(self.key_check) != (0 if kind == GroupOpKind.TRANSFER else GROUP_KEY_CHECK_LEN):
+        if len(self.key_check) != (
+            0 if kind in GroupOpKind.SAME_EPOCH else GROUP_KEY_CHECK_LEN
+        ):
             raise ProtocolError(
                 f"GroupOp.key_check: {GROUP_KEY_CHECK_LEN} bytes for an op that starts an"
-                " epoch, empty for a transfer"
+                " epoch, empty for a transfer, admin or unadmin"
             )
 
     def _fields(self) -> list[object]:
@@ -511,6 +521,25 @@ class GroupKey:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupLostKey:
+    """The key of an epoch that a fork's losing branch started, with the op that started it
+    (protocol 8.13): a member checks the op against its own chain and the key against the op's
+    commitment, then opens with it what members wrote on that branch. Pairwise sessions only."""
+
+    CODE: ClassVar[int] = 42
+    REVISION: ClassVar[int] = 3  # the protocol revision that added it (protocol.md 12)
+    op: GroupOp
+    key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "op", _nested_op(self.op))
+        _check_bytes("GroupLostKey.key", self.key, exact=GROUP_KEY_LEN)
+
+    def _fields(self) -> list[object]:
+        return [[self.op.CODE, *self.op._fields()], self.key]
+
+
+@dataclass(frozen=True, slots=True)
 class GroupKeyRequest:
     """I am a member at this epoch and lack its key: send me a GroupKey if you hold it."""
 
@@ -585,6 +614,7 @@ Record: TypeAlias = (
     | GroupLeave
     | GroupPrune
     | GroupDigest
+    | GroupLostKey
 )
 
 _RECORD_TYPES: dict[int, type[Record]] = {
@@ -603,6 +633,7 @@ _RECORD_TYPES: dict[int, type[Record]] = {
         GroupLeave,
         GroupPrune,
         GroupDigest,
+        GroupLostKey,
     )
 }
 # Field count per type, so a wrong arity is a ProtocolError and never a TypeError from __init__.
@@ -620,6 +651,7 @@ _ARITY: dict[int, int] = {
     GroupLeave.CODE: 5,
     GroupPrune.CODE: 2,
     GroupDigest.CODE: 2,
+    GroupLostKey.CODE: 2,
 }
 
 

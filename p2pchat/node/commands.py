@@ -204,6 +204,15 @@ class NodeCommands:
     async def remove_from_group(self, group: str, member: str) -> dict[str, Any]:
         return await self._storing(self.groups.remove(group, member))
 
+    async def admin_group(self, group: str, member: str) -> dict[str, Any]:
+        return await self._storing(self.groups.admin(group, member))
+
+    async def unadmin_group(self, group: str, member: str) -> dict[str, Any]:
+        return await self._storing(self.groups.unadmin(group, member))
+
+    async def transfer_group(self, group: str, member: str) -> dict[str, Any]:
+        return await self._storing(self.groups.transfer(group, member))
+
     async def leave_group(self, group: str) -> dict[str, Any]:
         return await self._storing(self.groups.leave(group))
 

@@ -14,7 +14,7 @@ from p2pchat.net.link import Link
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.equivocations import Equivocations
 from p2pchat.node.group_invitations import Invitations
-from p2pchat.node.group_state import Group, GroupBook
+from p2pchat.node.group_state import Group, GroupBook, fits
 from p2pchat.node.outbox import Outbox
 
 
@@ -54,6 +54,8 @@ class GroupLinks:
     def hand_invitation(self, g: Group, link: Link, invite: GroupInvite) -> None:
         """The invitation, then the keys of every epoch since the member's add (the later ops
         reach it by the head-op exchange once it holds the group)."""
+        if not fits(link, invite):
+            return  # it holds an admin op a revision-2 peer cannot decode: it waits
         self._outbox.queue(link, invite)
         for epoch in range(invite.ops[-1].epoch, g.state.epoch + 1):
             key = g.keys.get(epoch)
@@ -63,15 +65,19 @@ class GroupLinks:
     def greet(self, g: Group, link: Link, key: bytes, *, invite: bool = True) -> None:
         """What a fellow member is told about `g` (protocol 8.8): vector, digest, head op,
         pending leaves, and a request for the current key if we lack it."""
-        if invite and key in g.invites and g.state.owner == self._key:
+        if invite and key in g.invites:  # we added it (owner or admin)
             self.hand_invitation(g, link, g.invites[key])  # on link start only: it may be large
         conv_log = self._conversations.log_of(g.conv)
         self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
         if link.session.peer_revision >= GroupDigest.REVISION:  # older peers close on it (12)
             self._outbox.queue(link, self._equivocations.digest(g.conv))
-        self._outbox.queue(link, g.state.ops[-1])
+        if fits(link, g.state.ops[-1]):
+            self._outbox.queue(link, g.state.ops[-1])
         for leave in g.leaves.values():
             self._outbox.queue(link, leave)
+        for lost in g.lost.values():  # a lost fork branch's keys (8.13)
+            if fits(link, lost):
+                self._outbox.queue(link, lost)
         if g.state.epoch not in g.keys:
             self._outbox.queue(link, GroupKeyRequest(group=g.conv, epoch=g.state.epoch))
 

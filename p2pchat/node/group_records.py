@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from p2pchat.core import groups as core
 from p2pchat.core.gap_buffer import held_size
 from p2pchat.core.groups import (
+    ForkBelow,
     GroupError,
     GroupGossip,
     GroupState,
@@ -35,6 +36,7 @@ from p2pchat.core.messages import (
     GroupKey,
     GroupKeyRequest,
     GroupLeave,
+    GroupLostKey,
     GroupOp,
     GroupOpKind,
     GroupPrune,
@@ -52,10 +54,12 @@ from p2pchat.node.group_links import GroupLinks
 from p2pchat.node.group_state import (
     GROUP_RECORDS,
     MAX_EARLY,
+    MAX_LOST,
     MAX_UNREAD,
     Group,
     GroupBook,
     after_flush,
+    fits,
 )
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.sender import Sender
@@ -128,6 +132,8 @@ class GroupRecords:
             self._on_leave(link, key, record)
         elif isinstance(record, GroupInvite):
             self._on_invite(link, key, record)
+        elif isinstance(record, GroupLostKey):
+            self._on_lost_key(key, record)
         elif isinstance(record, GroupDigest):
             g = self._book.member_group(record.group, key)
             if g is not None:
@@ -152,7 +158,7 @@ class GroupRecords:
             size = held_size(env)
             if len(g.early) < MAX_EARLY and self._conversations.gap_budget.take(size):
                 g.early.append((link, key, env))
-            self._outbox.queue(link, g.state.ops[-1])  # it sends the ops we lack
+            self._send_op(link, g.state.ops[-1])  # it sends the ops we lack
             return
         except GroupError as exc:
             log.warning("refused a group envelope from %s: %s", self._views.who(key), exc)
@@ -206,9 +212,9 @@ class GroupRecords:
             for peer in g.gossip.push_targets(g.state, linked, came_from, env.author):
                 self._sender.forward(linked[peer], env)
 
-    def _show(self, g: Group, env: Envelope) -> None:
+    def _show(self, g: Group, env: Envelope, *, again: bool = False) -> None:
         try:
-            body = core.open_group_envelope(g.state, g.keys, env)
+            body = core.open_group_envelope(g.state, g.keys, env, g.stale_keys)
         except MissingKey:
             if len(g.unread) < MAX_UNREAD:
                 g.unread.add((env.author, env.seq))
@@ -216,6 +222,10 @@ class GroupRecords:
             return
         except GroupError as exc:
             log.warning("a group envelope does not open: %s", exc)
+            if len(g.unread) < MAX_UNREAD:  # a lost fork branch's key may still come (8.13)
+                g.unread.add((env.author, env.seq))
+            if again:
+                return  # shown as unreadable already
             self._events.emit(self._views.message(env, own=False, status=None, readable=False,
                                                   group=g.state.title))
             return
@@ -279,21 +289,70 @@ class GroupRecords:
         try:
             g.state = core.apply_op(before, op)
         except OpReplay as exc:
-            if exc.same:  # the peer is behind: the ops after its head, once per link
-                for later in g.gossip.ops_behind(before, key, op.number):
-                    self._outbox.queue(link, later)
-            else:
-                log.warning("refused a group op from %s: %s", self._views.who(key), exc)
+            if not exc.same:  # two managers signed op N: the fork rule decides (8.13)
+                self._on_fork(g, link, key, before, op)
+                return
+            for later in g.gossip.ops_behind(before, key, op.number):
+                self._send_op(link, later)  # the peer is behind: the ops after its head
             g.gossip.saw_op(key, op.number)
             return
         except OpGap:
-            self._outbox.queue(link, before.ops[-1])
+            self._send_op(link, before.ops[-1])
             return
         except GroupError as exc:
             log.warning("refused a group op from %s: %s", self._views.who(key), exc)
             return
         g.gossip.saw_op(key, op.number)
         self._applied(g, before, op, came_from=key)
+
+    def _send_op(self, link: Link, op: GroupOp) -> None:
+        if fits(link, op):
+            self._outbox.queue(link, op)
+
+    def _on_fork(self, g: Group, link: Link, key: bytes, before: GroupState,
+                 op: GroupOp) -> None:
+        """`op` differs from ours at its number (protocol 8.13): the smaller op hash wins where
+        two ops chain to the same op. If its branch parted earlier, we send our chain from op 2
+        so the peer finds the first op where we differ; if ours wins, our branch from the fork;
+        if theirs wins, we take it and redo our own ops that lost."""
+        try:
+            won = core.fork_winner(before, op)
+        except ForkBelow:
+            g.gossip.forget(key)
+            for ours in before.ops[1:]:
+                self._send_op(link, ours)
+            return
+        except GroupError as exc:
+            log.warning("refused a group op from %s: %s", self._views.who(key), exc)
+            return
+        if won is None:
+            for ours in before.ops[op.number - 1:]:
+                self._send_op(link, ours)
+            return
+        log.info("group %s: a fork at op %d, taking the other branch", g.state.title, op.number)
+        lost = before.ops[op.number - 1:]
+        base = core.replay(before.ops[:op.number - 1])
+        db = self._store()
+        db.groups.drop_ops_from(g.conv, op.number)
+        lost_keys = []
+        for old in lost:
+            held = g.keys.get(old.epoch)
+            if old.key_check and held is not None and core.key_check(held) == old.key_check:
+                lost_keys.append((GroupLostKey(op=old, key=held), held))
+        for epoch, held in list(g.keys.items()):
+            check = won.key_checks.get(epoch)
+            if epoch > base.epoch and (check is None or core.key_check(held) != check):
+                del g.keys[epoch]
+                db.groups.drop_key(g.conv, epoch)
+        g.state = won
+        g.gossip.saw_op(key, op.number)
+        self._applied(g, base, op, came_from=key)
+        for record, held in lost_keys[:MAX_LOST - len(g.lost)]:
+            self._keep_lost(g, record, held)
+        for old in lost:
+            change = core.redo(g.state, self._identity, old, self._random)
+            if change is not None:
+                self.apply_change(g, change)
 
     def _applied(self, g: Group, before: GroupState, op: GroupOp,
                  came_from: bytes | None) -> None:
@@ -308,7 +367,7 @@ class GroupRecords:
                 db.groups.set_invite(g.conv, op.subject, None)
         linked = self._book.linked()
         for peer in core.op_targets(before, g.state, linked, came_from):
-            self._outbox.queue(linked[peer], op)
+            self._send_op(linked[peer], op)
         if g.state.epoch not in g.keys and self._book.active(g):
             self._ask_key(g, g.state.epoch)  # of whoever told us: it may hold the key
         self._outbox.schedule_flush()
@@ -347,10 +406,39 @@ class GroupRecords:
         for waiter in g.key_waiters.pop(record.epoch, ()):
             if waiter in linked:
                 self._outbox.queue(linked[waiter], record)
+        self._retry_unread(g)
+
+    def _retry_unread(self, g: Group) -> None:
+        """A key arrived: show what waited for one (what still does not open waits on)."""
+        db = self._store()
         waiting, g.unread = sorted(g.unread), set()
         for author, seq in waiting:
             for env in db.conversations.envelopes(g.conv, author, seq, seq):
-                self._show(g, env)
+                self._show(g, env, again=True)
+
+    def _on_lost_key(self, sender: bytes, record: GroupLostKey) -> None:
+        """A lost fork branch's key (8.13): checked, kept, passed on once, and what waited
+        for it shown."""
+        g = self._book.member_group(record.op.group, sender)
+        digest = core.op_hash(record.op)
+        if g is None or digest in g.lost or len(g.lost) >= MAX_LOST:
+            return
+        try:
+            key = core.accept_lost_key(g.state, record, self._key)
+        except GroupError as exc:
+            log.debug("ignored a lost key: %s", exc)
+            return
+        self._keep_lost(g, record, key)
+        self._retry_unread(g)
+
+    def _keep_lost(self, g: Group, record: GroupLostKey, key: bytes) -> None:
+        g.lost[core.op_hash(record.op)] = record
+        held = g.stale_keys.setdefault(record.op.epoch, [])
+        if key not in held:
+            held.append(key)
+        for link in self._book.linked_members(g).values():
+            if fits(link, record):
+                self._outbox.queue(link, record)
 
     def _on_key_request(self, link: Link, key: bytes, request: GroupKeyRequest) -> None:
         g = self._book.get(request.group)
@@ -365,14 +453,14 @@ class GroupRecords:
 
     def _on_leave(self, link: Link, key: bytes, leave: GroupLeave) -> None:
         g = self._book.member_group(leave.group, key)
-        if g is None or leave.member in g.leaves:
+        if g is None or (leave.member in g.leaves and not self._enacts(g)):
             return
         try:
             core.check_leave(g.state, leave)
         except GroupError as exc:
             log.warning("refused a leave request from %s: %s", self._views.who(key), exc)
             return
-        if g.state.owner == self._key:
+        if self._enacts(g):
             self.apply_change(g, core.enact_leave(g.state, self._identity, leave, self._random))
             return
         g.leaves[leave.member] = leave
@@ -381,6 +469,13 @@ class GroupRecords:
             if peer != key:
                 self._outbox.queue(other, leave)
         self._outbox.schedule_flush()
+
+    def _enacts(self, g: Group) -> bool:
+        """Whether we turn a leave into an op: the owner does; an admin does when the owner is
+        not linked to it (so two managers rarely race to enact one leave: 8.13)."""
+        if g.state.owner == self._key:
+            return True
+        return self._key in g.state.admins and g.state.owner not in self._book.linked()
 
     def _on_invite(self, link: Link, key: bytes, invite: GroupInvite) -> None:
         if link.peer.group_only or self._contact_state(key) != "contact":

@@ -33,6 +33,7 @@ from p2pchat.core.messages import (
     GroupKey,
     GroupKeyRequest,
     GroupLeave,
+    GroupLostKey,
     GroupOp,
     GroupOpKind,
     GroupPrune,
@@ -48,14 +49,16 @@ from p2pchat.storage.store import Store, StoreError
 log = logging.getLogger("p2pchat.node")
 
 GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune,
-                 GroupDigest)
+                 GroupDigest, GroupLostKey)
+MAX_LOST = 16  # lost-branch keys held per group (protocol 8.13)
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
 MAX_EARLY = 256  # envelopes of an epoch whose op has not arrived yet, per group
 MAX_GROUPS = 256  # groups a node is in (left ones do not count): accepting more is refused
 NO_KEY_YET = "(waiting for the group's key)"
 _CHANGES = {GroupOpKind.CREATE: "create", GroupOpKind.ADD: "add", GroupOpKind.REMOVE: "remove",
-            GroupOpKind.LEAVE: "leave", GroupOpKind.TRANSFER: "transfer"}
+            GroupOpKind.LEAVE: "leave", GroupOpKind.TRANSFER: "transfer",
+            GroupOpKind.ADMIN: "admin", GroupOpKind.UNADMIN: "unadmin"}
 
 
 @dataclass
@@ -75,6 +78,10 @@ class Group:
     # Envelopes that overtook the op starting their epoch (forwarding does not wait for our
     # commit, ops do): taken again once an op applies, instead of waiting for anti-entropy.
     early: list[tuple[Link, bytes, Envelope]] = field(default_factory=list)
+    # Keys of epochs a lost fork branch started (protocol 8.13), by epoch: what was written on
+    # that branch still opens. Memory only: after a restart those envelopes show as unreadable.
+    stale_keys: dict[int, list[bytes]] = field(default_factory=dict)
+    lost: dict[bytes, GroupLostKey] = field(default_factory=dict)  # by op hash, to pass on
 
     @property
     def conv(self) -> bytes:
@@ -257,7 +264,8 @@ class GroupBook:
     def view(self, g: Group) -> dict[str, Any]:
         """How a group looks from outside (docs/api.md)."""
         role = "left" if g.left else "removed" if not g.state.is_member(self._key) \
-            else "owner" if g.state.owner == self._key else "member"
+            else "owner" if g.state.owner == self._key \
+            else "admin" if self._key in g.state.admins else "member"
         linked = self.linked()
         return {
             "group": g.conv.hex(),
@@ -265,6 +273,7 @@ class GroupBook:
             "role": role,
             "owner": fingerprint(g.state.owner),
             "owner_name": self.member_name(g, g.state.owner),
+            "admins": sorted(fingerprint(k) for k in g.state.admins),
             "members": len(g.state.members),
             "online": sum(1 for k in g.state.members if k in linked),
             "epoch": g.state.epoch,
@@ -310,7 +319,15 @@ class GroupBook:
         """A group we own and are in, or a clean `CommandError`."""
         g = self.find(which)
         if not self.active(g) or g.state.owner != self._key:
-            raise CommandError("not_owner", "only the group's owner changes who is in it")
+            raise CommandError("not_owner", "only the group's owner does that")
+        return g
+
+    def managed(self, which: str) -> Group:
+        """A group we own or are an admin of, or a clean `CommandError`."""
+        g = self.find(which)
+        if not self.active(g) or not g.state.is_manager(self._key):
+            raise CommandError("not_owner",
+                               "only the group's owner or an admin changes who is in it")
         return g
 
     def member_key(self, g: Group, who: str) -> bytes:
@@ -326,6 +343,18 @@ class GroupBook:
         if key not in g.state.members:
             raise CommandError("unknown_member", "not a member of this group")
         return key
+
+
+def fits(link: Link, record: Record) -> bool:
+    """Whether `link`'s peer can decode `record`: ops of revision-3 kinds (admin, unadmin), and
+    invitations holding one, go only to peers that announced revision 3 (protocol 12)."""
+    if link.session.peer_revision >= 3:
+        return True
+    if isinstance(record, GroupOp):
+        return record.kind not in GroupOpKind.REVISION_3
+    if isinstance(record, GroupInvite):
+        return all(op.kind not in GroupOpKind.REVISION_3 for op in record.ops)
+    return not isinstance(record, GroupLostKey)
 
 
 def checked_change(make: Callable[[], core.Change]) -> core.Change:

@@ -203,7 +203,7 @@ class Groups:
 
     async def invite(self, which: str, who: str) -> dict[str, Any]:
         """Add a contact to a group we own: a new epoch, and its invitation (8.5)."""
-        g = self._book.owned(which)
+        g = self._book.managed(which)
         member = self._contact_key(who)
         if self._contact_state(member) != "contact":
             raise CommandError("unknown_contact", f"{who!r} is not a contact")
@@ -227,13 +227,50 @@ class Groups:
 
     async def remove(self, which: str, who: str) -> dict[str, Any]:
         """Remove a member of a group we own: a new epoch it never gets (8.5)."""
-        g = self._book.owned(which)
+        g = self._book.managed(which)
         member = self._book.member_key(g, who)
         if member == self._key:
-            raise CommandError("bad_request", "the owner cannot remove itself: leave instead")
+            raise CommandError("bad_request", "you cannot remove yourself: leave instead")
+        if member == g.state.owner:
+            raise CommandError("not_owner", "nobody removes the group's owner")
+        if member in g.state.admins and g.state.owner != self._key:
+            raise CommandError("not_owner", "only the owner removes an admin")
         cut = self._conversations.log_of(g.conv).head(member)[0]
         self._records.apply_change(g, checked_change(
             lambda: core.remove(g.state, self._identity, member, cut, self._random)))
+        await self._outbox.durable()
+        return self.view(g)
+
+    async def admin(self, which: str, who: str) -> dict[str, Any]:
+        """Make a member an admin (owner only): it may then invite and remove (protocol 8.13)."""
+        g = self._book.owned(which)
+        member = self._book.member_key(g, who)
+        if member == self._key or member in g.state.admins:
+            raise CommandError("exists", "already the owner or an admin")
+        self._records.apply_change(g, checked_change(
+            lambda: core.admin(g.state, self._identity, member)))
+        await self._outbox.durable()
+        return self.view(g)
+
+    async def unadmin(self, which: str, who: str) -> dict[str, Any]:
+        """Make an admin an ordinary member again (owner only)."""
+        g = self._book.owned(which)
+        member = self._book.member_key(g, who)
+        if member not in g.state.admins:
+            raise CommandError("unknown_member", "not an admin of this group")
+        self._records.apply_change(g, checked_change(
+            lambda: core.unadmin(g.state, self._identity, member)))
+        await self._outbox.durable()
+        return self.view(g)
+
+    async def transfer(self, which: str, who: str) -> dict[str, Any]:
+        """Hand ownership to another member (owner only); we stay in as an ordinary member."""
+        g = self._book.owned(which)
+        member = self._book.member_key(g, who)
+        if member == self._key:
+            raise CommandError("exists", "you own it already")
+        self._records.apply_change(g, checked_change(
+            lambda: core.transfer(g.state, self._identity, member)))
         await self._outbox.durable()
         return self.view(g)
 
@@ -245,8 +282,9 @@ class Groups:
         db = self._store()
         if g.state.owner == self._key:
             if len(g.state.members) > 1:
-                raise CommandError("owner", "you own this group: remove the others first,"
-                                            " or it goes on without an owner")
+                raise CommandError("owner", "you own this group: hand it on first"
+                                            " ('group transfer GROUP MEMBER'),"
+                                            " or remove the others")
             leave = None
         else:
             head = self._conversations.log_of(g.conv).head(self._key)[0]
@@ -313,9 +351,9 @@ class Groups:
         pending = self._invitations.get(which)
         view = {**self._invitations.view(pending), "role": "declined"}
         self._invitations.decline(pending)
-        owner = self._book.linked().get(pending.state.owner)
-        if owner is not None and pending.state.owner != self._key:
-            self._outbox.queue(owner, self._records.declining(pending.state, pending.invite))
+        inviter = self._book.linked().get(pending.inviter)  # the owner or an admin
+        if inviter is not None and pending.inviter != self._key:
+            self._outbox.queue(inviter, self._records.declining(pending.state, pending.invite))
         await self._outbox.durable()
         return view
 
@@ -351,6 +389,7 @@ class Groups:
             "fingerprint": fingerprint(key),
             "name": self._book.member_name(g, key),
             "owner": key == g.state.owner,
+            "admin": key in g.state.admins,
             "you": key == self._key,
             "online": key == self._key or key in linked,
             "equivocated": key in self._equivocations.marked(g.conv),
@@ -366,7 +405,7 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
         env, body, readable = stored.envelope, None, stored.readable
         if readable:
             try:
-                body = core.open_group_envelope(g.state, g.keys, env)
+                body = core.open_group_envelope(g.state, g.keys, env, g.stale_keys)
             except MissingKey:
                 body = encode_text(NO_KEY_YET)
             except GroupError:

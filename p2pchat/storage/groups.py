@@ -59,6 +59,14 @@ class GroupTable:
         self._db.write("INSERT INTO group_ops (conv, number, sealed) VALUES (?, ?, ?)",
                     (conv, number, self._db.seal(record)))
 
+    def drop_ops_from(self, conv: bytes, number: int) -> None:
+        """A fork's losing branch goes: every op from `number` on (protocol 8.13)."""
+        self._db.write("DELETE FROM group_ops WHERE conv = ? AND number >= ?", (conv, number))
+
+    def drop_key(self, conv: bytes, epoch: int) -> None:
+        """An epoch key that belongs to a fork's losing branch (protocol 8.13)."""
+        self._db.write("DELETE FROM group_keys WHERE conv = ? AND epoch = ?", (conv, epoch))
+
     def ops(self, conv: bytes) -> list[bytes]:
         """The chain's record bytes, op 1 first; StoreError if a row does not unseal."""
         rows = self._db.all("SELECT number, sealed FROM group_ops WHERE conv = ? ORDER BY number",

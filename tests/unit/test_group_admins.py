@@ -1,0 +1,118 @@
+"""Admins and the fork rule in the pure core (docs/protocol.md 8.13)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from p2pchat.core import groups
+from p2pchat.core.groups import ForkBelow, GroupError, OpReplay
+from p2pchat.core.identity import Identity
+from p2pchat.core.messages import GroupLostKey, GroupOpKind, decode_record, encode_record
+
+OWNER, ADA, BEN, CAL, DOT = (Identity.generate() for _ in range(5))
+
+
+def hall() -> groups.GroupState:
+    """Owner with ada (admin), ben and cal."""
+    state = groups.create(OWNER, "hall", "owner", os.urandom).state
+    for who, name in ((ADA, "ada"), (BEN, "ben"), (CAL, "cal")):
+        state = groups.invite(state, OWNER, who.public_key, name, os.urandom).state
+    return groups.admin(state, OWNER, ADA.public_key).state
+
+
+def test_admins_add_and_remove_but_only_the_owner_names_admins_or_removes_one() -> None:
+    state = hall()
+    assert state.admins == {ADA.public_key} and state.is_manager(ADA.public_key)
+    added = groups.invite(state, ADA, DOT.public_key, "dot", os.urandom)
+    assert added.state.is_member(DOT.public_key)
+    assert ADA.public_key not in {m for m, _ in added.deliveries}  # the signer holds the key
+    assert OWNER.public_key in {m for m, _ in added.deliveries}
+    removed = groups.remove(added.state, ADA, BEN.public_key, 0, os.urandom)
+    assert not removed.state.is_member(BEN.public_key)
+    with pytest.raises(GroupError, match="owner"):
+        groups.admin(state, ADA, BEN.public_key)  # only the owner names admins
+    with pytest.raises(GroupError):
+        groups.remove(state, ADA, OWNER.public_key, 0, os.urandom)  # nobody removes the owner
+    with pytest.raises(GroupError, match="owner or an admin"):
+        groups.invite(state, BEN, DOT.public_key, "dot", os.urandom)  # a member cannot
+    both = groups.admin(state, OWNER, BEN.public_key).state
+    with pytest.raises(GroupError, match="only the owner removes an admin"):
+        groups.remove(both, ADA, BEN.public_key, 0, os.urandom)
+    back = groups.unadmin(both, OWNER, BEN.public_key).state
+    assert back.admins == {ADA.public_key}
+    out = groups.remove(both, OWNER, BEN.public_key, 0, os.urandom).state
+    assert out.admins == {ADA.public_key}  # removing an admin ends its rights
+    moved = groups.transfer(state, OWNER, ADA.public_key).state
+    assert moved.owner == ADA.public_key and not moved.admins
+    # Every member replays the same chain, admin-signed ops included.
+    assert groups.replay(removed.state.ops).members == removed.state.members
+
+
+def test_an_op_signed_by_a_member_or_a_removed_admin_is_refused() -> None:
+    state = hall()
+    forged = groups.invite(groups.admin(state, OWNER, BEN.public_key).state, BEN,
+                           DOT.public_key, "dot", os.urandom).op
+    with pytest.raises(GroupError, match="not signed"):
+        groups.apply_op(state, forged.__class__(**{**_fields(forged), "number": state.number + 1,
+                                                   "prev": state.head}))
+    gone = groups.unadmin(state, OWNER, ADA.public_key).state
+    late = groups.invite(state, ADA, DOT.public_key, "dot", os.urandom).op
+    with pytest.raises(GroupError):
+        groups.apply_op(gone, late)
+
+
+def test_two_admins_fork_and_the_smaller_op_hash_wins_everywhere() -> None:
+    base = groups.admin(hall(), OWNER, BEN.public_key).state
+    by_ada = groups.remove(base, ADA, CAL.public_key, 0, os.urandom)
+    by_ben = groups.invite(base, BEN, DOT.public_key, "dot", os.urandom)
+    with pytest.raises(OpReplay) as fork:
+        groups.apply_op(by_ada.state, by_ben.op)
+    assert not fork.value.same
+    ada_view = groups.fork_winner(by_ada.state, by_ben.op)
+    ben_view = groups.fork_winner(by_ben.state, by_ada.op)
+    ada_wins = groups.op_hash(by_ada.op) < groups.op_hash(by_ben.op)
+    assert (ada_view is None) == ada_wins and (ben_view is None) != ada_wins
+    winner = by_ada if ada_wins else by_ben
+    loser, loser_id = (by_ben, BEN) if ada_wins else (by_ada, ADA)
+    taken = ben_view if ada_wins else ada_view
+    assert taken is not None and taken.ops == winner.state.ops
+    # The losing admin redoes its change on the winning chain: both changes stand.
+    redone = groups.redo(winner.state, loser_id, loser.op, os.urandom)
+    assert redone is not None
+    assert not redone.state.is_member(CAL.public_key) and redone.state.is_member(DOT.public_key)
+    assert groups.redo(winner.state, OWNER, loser.op, os.urandom) is None  # not the owner's op
+    # A branch that parted earlier is found by walking back.
+    later = groups.invite(by_ben.state, BEN, Identity.generate().public_key, "eve", os.urandom)
+    with pytest.raises(ForkBelow):
+        groups.fork_winner(by_ada.state, _renumbered(later.op, by_ada.state.number))
+
+
+def test_a_lost_branchs_key_is_checked_against_its_op() -> None:
+    base = groups.admin(hall(), OWNER, BEN.public_key).state
+    by_ada = groups.remove(base, ADA, CAL.public_key, 0, os.urandom)
+    by_ben = groups.invite(base, BEN, DOT.public_key, "dot", os.urandom)
+    assert by_ben.key is not None
+    record = GroupLostKey(op=by_ben.op, key=by_ben.key)
+    assert decode_record(encode_record(record)) == record
+    assert groups.accept_lost_key(by_ada.state, record, BEN.public_key) == by_ben.key
+    with pytest.raises(GroupError, match="commitment"):
+        groups.accept_lost_key(by_ada.state, GroupLostKey(op=by_ben.op, key=bytes(32)),
+                               BEN.public_key)
+    with pytest.raises(GroupError, match="not in"):  # a stranger to that branch gets nothing
+        groups.accept_lost_key(by_ada.state, record, Identity.generate().public_key)
+    with pytest.raises(GroupError):  # our own op is not a lost one
+        groups.accept_lost_key(by_ada.state, GroupLostKey(op=by_ada.op, key=by_ben.key),
+                               BEN.public_key)
+    assert GroupOpKind.ADMIN in GroupOpKind.REVISION_3
+
+
+def _fields(op: object) -> dict[str, object]:
+    names = ("group", "number", "kind", "epoch", "subject", "name", "title", "cut", "key_check",
+             "prev", "sig")
+    return {name: getattr(op, name) for name in names}
+
+
+def _renumbered(op: object, number: int) -> object:
+    return op.__class__(**{**_fields(op), "number": number})  # type: ignore[arg-type]
