@@ -133,3 +133,35 @@ async def test_two_admins_racing_in_a_partition_converge_when_it_heals(
     await until(lambda: all("healed" in texts(x, group) for x in staying), 10, "healed read")
     assert all("healed" not in texts(x, group) for x in (m1, m3))
     assert len(alive) == 5
+
+
+async def test_a_member_away_across_three_rekeys_catches_up_from_a_plain_member(
+        make_local_node: MakeLocalNode) -> None:
+    o, a, m1, m2, x = await mesh(make_local_node, ["o", "a", "m1", "m2", "x"])
+    group = (await o.create_group("hall"))["group"]
+    for m in (a, m1, m2):
+        await invite_and_accept(o, group, m)
+    await o.admin_group(group, "a")
+    await until(lambda: group_of(m2, group)["has_key"] and group_of(a, group)["role"] == "admin",
+                10, "m2 in, a an admin")
+    await m2.stop()  # away across three rekeys
+    await invite_and_accept(o, group, x)  # rekey 1 (by the owner)
+    await m1.send(group, "epoch after x joined")
+    await a.remove_from_group(group, "x")  # rekey 2 (by an admin)
+    await until(lambda: group_of(m1, group)["epoch"] == group_of(a, group)["epoch"]
+                and group_of(m1, group)["has_key"], 10, "m1 at rekey 2")
+    await m1.send(group, "epoch after x left")
+    await invite_and_accept(a, group, x)  # rekey 3 (by the admin)
+    await until(lambda: group_of(m1, group)["epoch"] == group_of(a, group)["epoch"]
+                and group_of(m1, group)["has_key"], 10, "m1 at rekey 3")
+    await m1.send(group, "epoch after x came back")
+    wanted = {"epoch after x joined", "epoch after x left", "epoch after x came back"}
+    await until(lambda: wanted <= set(texts(o, group)), 10, "the owner reads all three")
+    for manager in (o, a, x):  # nobody who made a change or holds the keys first-hand is left
+        await manager.stop()
+    m2 = await restart(make_local_node, m2)
+    await wait_linked([(m1, m2)])
+    assert m1.key not in {k for k in m2.groups.find(group).state.admins}
+    await until(lambda: wanted <= set(texts(m2, group)), 20, "m2 reads what it missed")
+    assert group_of(m2, group)["epoch"] == group_of(m1, group)["epoch"]
+    assert group_of(m2, group)["has_key"]
