@@ -130,7 +130,8 @@ class ControlServer:
             "unread": self._sync(lambda p: node_.unread()),
             "send": lambda p: (node_.send_many(_text(p, "to"), _strings(p, "texts")) if "texts" in p
                                else node_.send(_text(p, "to"), _text(p, "text"))),
-            "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
+            "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p),
+                                                      changes=p.get("changes") is True)),
             "network.join": lambda p: node_.networks.join(_text(p, "name"),
                                                           _text(p, "passphrase")),
             "network.leave": lambda p: node_.networks.leave(_text(p, "name")),

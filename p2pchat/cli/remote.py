@@ -247,7 +247,7 @@ def _print_sent(args: argparse.Namespace, message: dict[str, Any]) -> None:
 def cmd_log(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         fail("--limit must be 0 or more")
-    messages = _read(args, "log", **{"with": args.who, "limit": args.limit})
+    messages = _read(args, "log", **{"with": args.who, "limit": args.limit, "changes": True})
     if not messages and not args.json:
         print(f"No messages with {clean(args.who)} yet.", file=sys.stderr)
     for m in messages:
@@ -255,8 +255,10 @@ def cmd_log(args: argparse.Namespace) -> int:
             print_json(m)
         else:
             status = f"  ({clean(m['status'])})" if m.get("status") else ""
+            if m.get("recipients"):  # a group message of ours: how many members hold it
+                status = f"  ({len(m.get('delivered_to') or [])}/{m['recipients']} delivered)"
             when = clean(m["sent_at"])[:19].replace("T", " ")
-            print(f"{when}  {clean(m['author_name'])}: {peer_lines(m['text'])}{status}")
+            print(f"{when}  {_author(m)}: {peer_lines(m['text'])}{status}")
     return 0
 
 
@@ -273,8 +275,14 @@ def cmd_search(args: argparse.Namespace) -> int:
             print_json(m)
         else:
             when = clean(m["sent_at"])[:19].replace("T", " ")
-            print(f"{when}  {clean(m['author_name'])}: {peer_lines(m['text'])}")
+            print(f"{when}  {_author(m)}: {peer_lines(m['text'])}")
     return 0
+
+
+def _author(m: dict[str, Any]) -> str:
+    """The author's name; `~name` for a group member who is not a contact (unverified)."""
+    name = clean(m["author_name"])
+    return name if m.get("author_contact", True) else "~" + name
 
 
 def _print_groups(groups: list[dict[str, Any]]) -> None:
@@ -322,7 +330,9 @@ def cmd_group(args: argparse.Namespace) -> int:
                 + " (you)" * m["you"] \
                 + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
             online = "online " if m["online"] else "offline"
-            print(f"{clean(m['name']):<20} {online} {m['fingerprint']}{marks}")
+            name = clean(m["name"]) if m.get("contact", True) else "~" + clean(m["name"])
+            marks += " (not a contact: unverified)" * (not m.get("contact", True))
+            print(f"{name:<20} {online} {m['fingerprint']}{marks}")
     elif action == "list":
         _print_groups(result)
     else:

@@ -167,7 +167,9 @@ class NodeCommands:
         contact = self.trust.contact_for(name)
         return await self._storing(self.conversations.send(contact.key, texts))
 
-    def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+    def history(self, who: str, limit: int | None = None, *,
+                changes: bool = False) -> list[dict[str, Any]]:
+        """A conversation's messages; `changes`: a group's membership changes as lines too."""
         states = ("contact", "request", "blocked")
         from p2pchat.offline import removed_contact_conv
 
@@ -176,7 +178,7 @@ class NodeCommands:
             return dm_history(self.views, self.db, former, limit)
         kind, name = self._which(who, states)
         if kind == "group":
-            return self.groups.history(name, limit)
+            return self.groups.history(name, limit, changes=changes)
         contact = self.trust.contact_for(name, states=states)
         return self.conversations.history(contact.key, limit)
 

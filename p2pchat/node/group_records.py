@@ -52,6 +52,7 @@ from p2pchat.node.equivocations import Equivocations
 from p2pchat.node.group_invitations import Invitations
 from p2pchat.node.group_links import GroupLinks
 from p2pchat.node.group_state import (
+    CHANGES,
     GROUP_RECORDS,
     MAX_EARLY,
     MAX_LOST,
@@ -229,8 +230,9 @@ class GroupRecords:
             self._events.emit(self._views.message(env, own=False, status=None, readable=False,
                                                   group=g.state.title))
             return
-        self._events.emit(self._views.message(env, own=env.author == self._key, status=None,
-                                              body=body, group=g.state.title))
+        self._events.emit(self._book.label(g, self._views.message(
+            env, own=env.author == self._key, status=None, body=body, group=g.state.title),
+            env.author))
 
     def _ask_key(self, g: Group, epoch: int) -> None:
         if epoch in g.key_asked or not g.state.member_at(self._key, epoch):
@@ -258,10 +260,35 @@ class GroupRecords:
             self._store().groups.set_invite(g.conv, key, None)
             self._outbox.schedule_flush()
         self._floor_from(g, key, record.vector)
+        self._receipt(g, key, record.vector.get(self._key, 0))
         # Pull, not push: several members announce the same envelopes (protocol 8.8).
         for request in conv_log.wanted_from(record.vector, again=False):
             g.gossip.on_request(key, request.author)
             self._outbox.queue(link, request)
+
+    def _receipt(self, g: Group, member: bytes, held: int) -> None:
+        """`member`'s vector says it holds our log up to `held`: our messages up to there are
+        delivered to it (`delivered_to`, an event per message that moved). Lazily committed,
+        like a 1:1 receipt: lost in a crash, the next vector brings it again."""
+        before = g.receipts.get(member, 0)
+        if held <= before or held > self._conversations.log_of(g.conv).head(self._key)[0]:
+            return
+        g.receipts[member] = held
+        db = self._store()
+        db.groups.set_receipt(g.conv, member, held)
+        self._outbox.schedule_lazy_flush()
+        if not self._events.wanted:
+            return
+        recipients = len(g.state.members) - 1
+        for seq, hash_ in zip(range(before + 1, held + 1),
+                              db.conversations.hashes(g.conv, self._key, before + 1, held),
+                              strict=False):
+            self._events.emit({
+                "type": "delivery", "id": hash_.hex()[:32], "status": "delivered",
+                "fingerprint": g.conv.hex(), "group": g.state.title,
+                "member": fingerprint(member),
+                "delivered_to": [fingerprint(k) for k in g.delivered_to(seq)],
+                "recipients": recipients})
 
     def _floor_from(self, g: Group, member: bytes, vector: dict[bytes, int]) -> None:
         """No backdating (protocol 7.2): `member`'s vector says what it had seen, so its
@@ -359,6 +386,8 @@ class GroupRecords:
         """An op is in the chain: store it, cut a departed member's log, pass it on."""
         db = self._store()
         db.groups.add_op(g.conv, op.number, encode_record(op))
+        db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
+                             self._book.member_name(g, op.subject))
         if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             self._cut(g, op.subject, op.cut)
             g.leaves.pop(op.subject, None)
@@ -526,6 +555,9 @@ class GroupRecords:
             db.groups.create(state.group, state.title, invite.lamport, core.start_heads(invite))
             for op in invite.ops:
                 db.groups.add_op(state.group, op.number, encode_record(op))
+            last = invite.ops[-1]  # the op that added us: the conversation's first line
+            db.groups.add_change(state.group, last.number, now_ms(), CHANGES[last.kind],
+                                 last.subject, last.name)
             g = self._book.add(Group(state, {}, GroupGossip(state.group)))
             self._conversations.forget_log(state.group)
         self._events.emit({"type": "group_joined", **self._book.view(g),

@@ -56,7 +56,7 @@ MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it 
 MAX_EARLY = 256  # envelopes of an epoch whose op has not arrived yet, per group
 MAX_GROUPS = 256  # groups a node is in (left ones do not count): accepting more is refused
 NO_KEY_YET = "(waiting for the group's key)"
-_CHANGES = {GroupOpKind.CREATE: "create", GroupOpKind.ADD: "add", GroupOpKind.REMOVE: "remove",
+CHANGES = {GroupOpKind.CREATE: "create", GroupOpKind.ADD: "add", GroupOpKind.REMOVE: "remove",
             GroupOpKind.LEAVE: "leave", GroupOpKind.TRANSFER: "transfer",
             GroupOpKind.ADMIN: "admin", GroupOpKind.UNADMIN: "unadmin"}
 
@@ -82,6 +82,13 @@ class Group:
     # that branch still opens. Memory only: after a restart those envelopes show as unreadable.
     stale_keys: dict[int, list[bytes]] = field(default_factory=dict)
     lost: dict[bytes, GroupLostKey] = field(default_factory=dict)  # by op hash, to pass on
+    # How far each fellow member holds our own log, from its vectors (`delivered_to`).
+    receipts: dict[bytes, int] = field(default_factory=dict)
+
+    def delivered_to(self, seq: int) -> list[bytes]:
+        """The current members (us aside) known to hold our envelope `seq`."""
+        return sorted(k for k, held in self.receipts.items()
+                      if held >= seq and self.state.is_member(k))
 
     @property
     def conv(self) -> bytes:
@@ -108,6 +115,7 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
                       invites={member: invite for member, invite in invites.items()
                                if isinstance(invite, GroupInvite)})
         group.leaves = {leave.member: leave for leave in leaves if isinstance(leave, GroupLeave)}
+        group.receipts = db.groups.receipts(conv)
         groups[conv] = group
     return groups
 
@@ -282,7 +290,7 @@ class GroupBook:
 
     def change_event(self, g: Group, op: GroupOp) -> dict[str, Any]:
         """The `group_changed` event for an op now in the chain."""
-        return {"type": "group_changed", **self.view(g), "change": _CHANGES[op.kind],
+        return {"type": "group_changed", **self.view(g), "change": CHANGES[op.kind],
                 "member": fingerprint(op.subject), "member_name": self.member_name(g, op.subject),
                 "you": op.subject == self._key}
 
@@ -292,10 +300,19 @@ class GroupBook:
             return self._name
         if self._contact_state(key) is not None:
             return self._views.display_name(key)
-        for op in reversed(g.state.ops):  # the name the owner gave them when adding them
-            if op.subject == key and op.kind in (GroupOpKind.CREATE, GroupOpKind.ADD):
-                return op.name
-        return self._views.display_name(key)
+        return added_name(g, key) or self._views.display_name(key)
+
+    def is_contact(self, key: bytes) -> bool:
+        """Whether the user knows `key` as a contact (or it is us): anyone else in a group is
+        shown by the name it was added under, marked unverified (`~name`)."""
+        return key == self._key or self._contact_state(key) == "contact"
+
+    def label(self, g: Group, event: dict[str, Any], author: bytes) -> dict[str, Any]:
+        """A group message event with its author named as `member_name` does, and whether
+        that author is a contact (`author_contact`; screens mark the others unverified)."""
+        event["author_name"] = self.member_name(g, author)
+        event["author_contact"] = self.is_contact(author)
+        return event
 
     # ------------------------------------------------------------ lookups
 
@@ -355,6 +372,17 @@ def fits(link: Link, record: Record) -> bool:
     if isinstance(record, GroupInvite):
         return all(op.kind not in GroupOpKind.REVISION_3 for op in record.ops)
     return not isinstance(record, GroupLostKey)
+
+
+def added_name(g: Group, key: bytes) -> str | None:
+    """The name the member was added under (its latest add), if it ever was one."""
+    name = g.state.members.get(key)
+    if name:
+        return name
+    for op in reversed(g.state.ops):
+        if op.subject == key and op.kind in (GroupOpKind.CREATE, GroupOpKind.ADD):
+            return op.name
+    return None
 
 
 def checked_change(make: Callable[[], core.Change]) -> core.Change:

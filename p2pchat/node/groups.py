@@ -44,6 +44,7 @@ from p2pchat.core.messages import (
     encode_text,
 )
 from p2pchat.core.text import BadName, valid_name
+from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError, NodeConfig
@@ -58,6 +59,7 @@ from p2pchat.node.group_state import (
     NO_KEY_YET,
     Group,
     GroupBook,
+    added_name,
     checked_change,
 )
 from p2pchat.node.links import LinkTable
@@ -327,8 +329,10 @@ class Groups:
             sent.append((env, body))
         await self._outbox.durable()
         status = "sent" if targets else "queued"
-        events = [self._views.message(env, own=True, status=status, body=body,
-                                      group=g.state.title) for env, body in sent]
+        events = [{**self._views.message(env, own=True, status=status, body=body,
+                                         group=g.state.title),
+                   "delivered_to": [], "recipients": len(g.state.members) - 1}
+                  for env, body in sent]
         for event in events:
             self._events.emit(event)
         return events
@@ -371,10 +375,13 @@ class Groups:
         await self._outbox.durable()
         return view
 
-    def history(self, which: str, limit: int | None = None) -> list[dict[str, Any]]:
-        """A group's messages and notices as `log` shows them."""
+    def history(self, which: str, limit: int | None = None, *,
+                changes: bool = False) -> list[dict[str, Any]]:
+        """A group's messages and notices as `log` shows them; `changes`: its membership
+        changes as lines too (joins, leaves, removals, admins), in order."""
         return group_history(self._views, self._store(), self.find(which), limit,
-                             self._book.member_name)
+                             self._book.member_name, me=self._key if changes else None,
+                             changes=changes)
 
     def listing(self) -> list[dict[str, Any]]:
         """Our groups, then the invitations waiting for a yes or no (role "invited")."""
@@ -392,12 +399,14 @@ class Groups:
             "admin": key in g.state.admins,
             "you": key == self._key,
             "online": key == self._key or key in linked,
+            "contact": self._book.is_contact(key),
             "equivocated": key in self._equivocations.marked(g.conv),
         } for key in sorted(g.state.members, key=lambda k: self._book.member_name(g, k).casefold())]
 
 
 def group_history(views: Views, db: Store, g: Group, limit: int | None,
-                  name_of: NameOf | None = None) -> list[dict[str, Any]]:
+                  name_of: NameOf | None = None, me: bytes | None = None,
+                  changes: bool = False) -> list[dict[str, Any]]:
     """A group's messages as `log` shows them, opened with the keys we hold (for the node and
     for reading a home without it, offline.py)."""
     out = []
@@ -410,7 +419,48 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
                 body = encode_text(NO_KEY_YET)
             except GroupError:
                 readable = False
-        out.append(views.message(
+        message = views.message(
             env, own=stored.own, status=stored.status if stored.own else None,
-            stored_hash=stored.hash, readable=readable, body=body, group=g.state.title))
+            stored_hash=stored.hash, readable=readable, body=body, group=g.state.title)
+        if stored.own:  # who is known to hold it, from their vectors (protocol 8.8)
+            message["delivered_to"] = [fingerprint(k) for k in g.delivered_to(env.seq)]
+            message["recipients"] = len(g.state.members) - 1
+        else:  # a member who is not a contact: the name it was added under, unverified
+            contact = db.contacts.state_of(env.author) == "contact"
+            message["author_contact"] = contact
+            if not contact:
+                message["author_name"] = added_name(g, env.author) or message["author_name"]
+        out.append(message)
+    if changes:
+        out += change_lines(db, g, limit, me)
+        out.sort(key=lambda m: m["sent_at"])  # stable: messages keep their order
+        if limit is not None:
+            out = out[-limit:] if limit else []
     return out + notices(db, g, name_of) if name_of is not None else out
+
+
+_CHANGE_TEXT = {"add": "{who} joined", "remove": "{who} {was} removed", "leave": "{who} left",
+                "transfer": "{who} now {own} the group", "admin": "{who} {be} now an admin",
+                "unadmin": "{who} {be} no longer an admin", "create": "{who} started the group"}
+
+
+def change_lines(db: Store, g: Group, limit: int | None,
+                 me: bytes | None = None) -> list[dict[str, Any]]:
+    """Joins, leaves, removals and admin changes as lines of the conversation (`log`), in the
+    order we applied them; a removed member's last line says it was removed ("you were")."""
+    rows = db.groups.changes(g.conv)
+    if limit is not None:
+        rows = rows[-limit:] if limit else []
+    out = []
+    for number, at, change, member, name in rows:
+        you = member == me
+        text = _CHANGE_TEXT.get(change, "{who} changed").format(
+            who="you" if you else name, was="were" if you else "was",
+            own="own" if you else "owns", be="are" if you else "is")
+        out.append({"type": "message", "notice": "membership", "id": f"change-{number}",
+                    "conversation": g.conv.hex(), "author": fingerprint(member),
+                    "author_name": "group", "own": False, "status": None,
+                    "sent_at": iso_from_ms(at), "group": g.state.title, "change": change,
+                    "member": fingerprint(member), "member_name": name, "you": you,
+                    "text": text})
+    return out

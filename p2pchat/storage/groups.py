@@ -49,6 +49,7 @@ class GroupTable:
         self._db.write("DELETE FROM group_keys WHERE conv = ?", (conv,))
         self._db.write("DELETE FROM group_leaves WHERE conv = ?", (conv,))
         self._db.write("DELETE FROM group_invites WHERE conv = ?", (conv,))
+        self._db.write("DELETE FROM group_receipts WHERE conv = ?", (conv,))
 
     def rejoin(self, conv: bytes) -> None:
         """Invited again after we left: the group is ours to read and write again."""
@@ -66,6 +67,34 @@ class GroupTable:
     def drop_key(self, conv: bytes, epoch: int) -> None:
         """An epoch key that belongs to a fork's losing branch (protocol 8.13)."""
         self._db.write("DELETE FROM group_keys WHERE conv = ? AND epoch = ?", (conv, epoch))
+
+    def set_receipt(self, conv: bytes, member: bytes, seq: int) -> None:
+        """`member` holds our log in `conv` up to `seq` (the highest is kept)."""
+        check_bytes("member", member, KEY_BYTES)
+        self._db.write(
+            "INSERT INTO group_receipts (conv, member, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (conv, member) DO UPDATE SET seq = max(seq, excluded.seq)",
+            (conv, member, seq))
+
+    def receipts(self, conv: bytes) -> dict[bytes, int]:
+        """How far each member holds our log in `conv` (members whose vector we saw)."""
+        return dict(self._db.all("SELECT member, seq FROM group_receipts WHERE conv = ?",
+                                 (conv,)))
+
+    def add_change(self, conv: bytes, number: int, at: int, change: str, member: bytes,
+                   name: str) -> None:
+        """Op `number` as a line of the conversation (a fork's winner replaces the loser's)."""
+        check_bytes("member", member, KEY_BYTES)
+        self._db.write("INSERT OR REPLACE INTO group_changes (conv, number, at, change, member,"
+                       " name) VALUES (?, ?, ?, ?, ?, ?)",
+                       (conv, number, at, change, member, check_text("name", name, MAX_NAME,
+                                                                     newlines=False)))
+
+    def changes(self, conv: bytes) -> list[tuple[int, int, str, bytes, str]]:
+        """(number, at, change, member, name) of every membership change we saw, in order."""
+        rows = self._db.all("SELECT number, at, change, member, name FROM group_changes"
+                            " WHERE conv = ? ORDER BY number", (conv,))
+        return [(n, at, change, member, name) for n, at, change, member, name in rows]
 
     def ops(self, conv: bytes) -> list[bytes]:
         """The chain's record bytes, op 1 first; StoreError if a row does not unseal."""
@@ -190,7 +219,7 @@ class GroupTable:
     def forget(self, conv: bytes) -> None:
         """A group we left, and everything we held of it, gone for good."""
         for table in ("group_floors", "equivocations", "group_invites", "group_leaves",
-                      "group_keys", "group_start", "group_ops"):
+                      "group_keys", "group_start", "group_ops", "group_receipts", "group_changes"):
             self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))
         for table in ("messages", "log_heads", "peer_seqs"):
             self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))

@@ -32,6 +32,8 @@ class Message:
     own: bool
     status: str | None = None  # own messages: queued, sent or delivered
     system: bool = False  # a line the screen adds (who joined a group): not from the node
+    # A group message of ours: how many of the other members are known to hold it, of how many.
+    delivered: tuple[int, int] | None = None
 
 
 @dataclass
@@ -213,7 +215,10 @@ class ChatState:
         kind = clean(event.get("change"))
         change = {"add": "joined", "remove": "were removed from" if who == "you"
                   else "was removed from", "leave": "left",
-                  "transfer": "now own" if who == "you" else "now owns"}
+                  "transfer": "now own" if who == "you" else "now owns",
+                  "admin": "are now an admin of" if who == "you" else "is now an admin of",
+                  "unadmin": "are no longer an admin of" if who == "you"
+                  else "is no longer an admin of"}
         text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
         self.notice("info", text, key=group_key(conv.fingerprint, kind, who))
         self.add_line(conv, text)
@@ -275,6 +280,12 @@ class ChatState:
             self._add_message(conv, event, count_unread=True)
         elif kind == "delivery":
             self._delivered(clean(event.get("fingerprint")), clean(event.get("id")))
+            if isinstance(event.get("recipients"), int):  # a group message: n of m members
+                conv = self.conversations.get(clean(event.get("fingerprint")))
+                message = conv.find(clean(event.get("id"))) if conv is not None else None
+                if message is not None:
+                    message.delivered = (len(event.get("delivered_to") or []),
+                                         event["recipients"])
         elif kind == "contact_request":
             fp = clean(event.get("fingerprint"))
             name = clean(event.get("name")) or fp[:7]
@@ -362,12 +373,17 @@ class ChatState:
             # only its status can move, and only forward.
             existing.status = _later(existing.status, status)
             return
+        author_name = clean(event.get("author_name"))
+        if event.get("author_contact") is False:  # a group member who is not a contact
+            author_name = "~" + author_name
         message = Message(
             id=message_id, author=clean(event.get("author")),
-            author_name=clean(event.get("author_name")),
+            author_name=author_name,
             text=clean(event.get("text"), newlines=True), sent_at=clean(event.get("sent_at")),
             own=own, status=status, system=system,
         )
+        if own and isinstance(event.get("recipients"), int):
+            message.delivered = (len(event.get("delivered_to") or []), event["recipients"])
         messages = conv.messages
         index = len(messages)
         while index > 0 and messages[index - 1].sent_at > message.sent_at:
