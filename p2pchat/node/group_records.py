@@ -14,16 +14,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 
+from p2pchat.core import group_forks as forks
 from p2pchat.core import groups as core
 from p2pchat.core.gap_buffer import held_size
 from p2pchat.core.groups import (
-    ForkBelow,
     GroupError,
-    GroupGossip,
-    GroupState,
     MissingKey,
-    OpGap,
-    OpReplay,
     UnknownEpoch,
 )
 from p2pchat.core.identity import Identity, fingerprint
@@ -38,7 +34,6 @@ from p2pchat.core.messages import (
     GroupLeave,
     GroupLostKey,
     GroupOp,
-    GroupOpKind,
     GroupPrune,
     Record,
     SyncRequest,
@@ -49,17 +44,15 @@ from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.equivocations import Equivocations
+from p2pchat.node.group_changes import GroupChanges
 from p2pchat.node.group_invitations import Invitations
-from p2pchat.node.group_links import GroupLinks
 from p2pchat.node.group_state import (
-    CHANGES,
     GROUP_RECORDS,
     MAX_EARLY,
     MAX_LOST,
     MAX_UNREAD,
     Group,
     GroupBook,
-    after_flush,
     fits,
 )
 from p2pchat.node.outbox import Outbox
@@ -78,7 +71,7 @@ class GroupRecords:
         identity: Identity,
         *,
         book: GroupBook,
-        group_links: GroupLinks,
+        changes: GroupChanges,
         store: Callable[[], Store],
         outbox: Outbox,
         sender: Sender,
@@ -94,7 +87,7 @@ class GroupRecords:
         self._identity = identity
         self._key = identity.public_key
         self._book = book
-        self._group_links = group_links
+        self._changes = changes
         self._store = store
         self._outbox = outbox
         self._sender = sender
@@ -116,9 +109,9 @@ class GroupRecords:
             link.close("too many group records")  # each may cost a signature check
             return
         if isinstance(record, Envelope):
-            self._on_envelope(link, key, record)
+            self.on_envelope(link, key, record)
         elif isinstance(record, GroupOp):
-            self._on_op(link, key, record)
+            self._changes.on_op(link, key, record)
         elif isinstance(record, (SyncVector, SyncRequest)):
             self._on_sync(link, key, record)
         elif isinstance(record, GroupPrune):
@@ -140,7 +133,8 @@ class GroupRecords:
             if g is not None:
                 self._equivocations.on_digest(g, link, record)
 
-    def _on_envelope(self, link: Link, key: bytes, env: Envelope) -> None:
+    def on_envelope(self, link: Link, key: bytes, env: Envelope) -> None:
+        """A group envelope from `key` on `link`: authorised, stored, shown and forwarded."""
         g = self._book.member_group(env.conv, key)  # None too for a conversation we don't know
         if g is None:
             return
@@ -159,7 +153,7 @@ class GroupRecords:
             size = held_size(env)
             if len(g.early) < MAX_EARLY and self._conversations.gap_budget.take(size):
                 g.early.append((link, key, env))
-            self._send_op(link, g.state.ops[-1])  # it sends the ops we lack
+            self._changes.send_op(link, g.state.ops[-1])  # it sends the ops we lack
             return
         except GroupError as exc:
             log.warning("refused a group envelope from %s: %s", self._views.who(key), exc)
@@ -219,7 +213,7 @@ class GroupRecords:
         except MissingKey:
             if len(g.unread) < MAX_UNREAD:
                 g.unread.add((env.author, env.seq))
-            self._ask_key(g, int.from_bytes(env.body[:8], "big"))
+            self.ask_key(g, int.from_bytes(env.body[:8], "big"))
             return
         except GroupError as exc:
             log.warning("a group envelope does not open: %s", exc)
@@ -234,7 +228,8 @@ class GroupRecords:
             env, own=env.author == self._key, status=None, body=body, group=g.state.title),
             env.author))
 
-    def _ask_key(self, g: Group, epoch: int) -> None:
+    def ask_key(self, g: Group, epoch: int) -> None:
+        """Ask our member links for the key of `epoch` (once per tick), if we were in it."""
         if epoch in g.key_asked or not g.state.member_at(self._key, epoch):
             return
         g.key_asked.add(epoch)
@@ -306,118 +301,6 @@ class GroupRecords:
             db.groups.set_floor(g.conv, member, own, seen)
             self._outbox.schedule_lazy_flush()
 
-    def _on_op(self, link: Link, key: bytes, op: GroupOp) -> None:
-        g = self._book.get(op.group)
-        if g is None or g.left or key not in g.state.spans:
-            return
-        if op.kind == GroupOpKind.ADD and op.subject == self._key and not self._book.active(g):
-            return  # added back after a removal: that waits for the user's yes (8.5)
-        before = g.state
-        try:
-            g.state = core.apply_op(before, op)
-        except OpReplay as exc:
-            if not exc.same:  # two managers signed op N: the fork rule decides (8.13)
-                self._on_fork(g, link, key, before, op)
-                return
-            for later in g.gossip.ops_behind(before, key, op.number):
-                self._send_op(link, later)  # the peer is behind: the ops after its head
-            g.gossip.saw_op(key, op.number)
-            return
-        except OpGap:
-            self._send_op(link, before.ops[-1])
-            return
-        except GroupError as exc:
-            log.warning("refused a group op from %s: %s", self._views.who(key), exc)
-            return
-        g.gossip.saw_op(key, op.number)
-        self._applied(g, before, op, came_from=key)
-
-    def _send_op(self, link: Link, op: GroupOp) -> None:
-        if fits(link, op):
-            self._outbox.queue(link, op)
-
-    def _on_fork(self, g: Group, link: Link, key: bytes, before: GroupState,
-                 op: GroupOp) -> None:
-        """`op` differs from ours at its number (protocol 8.13): the smaller op hash wins where
-        two ops chain to the same op. If its branch parted earlier, we send our chain from op 2
-        so the peer finds the first op where we differ; if ours wins, our branch from the fork;
-        if theirs wins, we take it and redo our own ops that lost."""
-        try:
-            won = core.fork_winner(before, op)
-        except ForkBelow:
-            g.gossip.forget(key)
-            for ours in before.ops[1:]:
-                self._send_op(link, ours)
-            return
-        except GroupError as exc:
-            log.warning("refused a group op from %s: %s", self._views.who(key), exc)
-            return
-        if won is None:
-            for ours in before.ops[op.number - 1:]:
-                self._send_op(link, ours)
-            return
-        log.info("group %s: a fork at op %d, taking the other branch", g.state.title, op.number)
-        lost = before.ops[op.number - 1:]
-        base = core.replay(before.ops[:op.number - 1])
-        db = self._store()
-        db.groups.drop_ops_from(g.conv, op.number)
-        lost_keys = []
-        for old in lost:
-            held = g.keys.get(old.epoch)
-            if old.key_check and held is not None and core.key_check(held) == old.key_check:
-                lost_keys.append((GroupLostKey(op=old, key=held), held))
-        for epoch, held in list(g.keys.items()):
-            check = won.key_checks.get(epoch)
-            if epoch > base.epoch and (check is None or core.key_check(held) != check):
-                del g.keys[epoch]
-                db.groups.drop_key(g.conv, epoch)
-        g.state = won
-        g.gossip.saw_op(key, op.number)
-        self._applied(g, base, op, came_from=key)
-        for record, held in lost_keys[:MAX_LOST - len(g.lost)]:
-            self._keep_lost(g, record, held)
-        for old in lost:
-            change = core.redo(g.state, self._identity, old, self._random)
-            if change is not None:
-                self.apply_change(g, change)
-
-    def _applied(self, g: Group, before: GroupState, op: GroupOp,
-                 came_from: bytes | None) -> None:
-        """An op is in the chain: store it, cut a departed member's log, pass it on."""
-        db = self._store()
-        db.groups.add_op(g.conv, op.number, encode_record(op))
-        db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
-                             self._book.member_name(g, op.subject))
-        if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
-            self._cut(g, op.subject, op.cut)
-            g.leaves.pop(op.subject, None)
-            db.groups.drop_leave(g.conv, op.subject)
-            if g.invites.pop(op.subject, None) is not None:
-                db.groups.set_invite(g.conv, op.subject, None)
-        linked = self._book.linked()
-        for peer in core.op_targets(before, g.state, linked, came_from):
-            self._send_op(linked[peer], op)
-        if g.state.epoch not in g.keys and self._book.active(g):
-            self._ask_key(g, g.state.epoch)  # of whoever told us: it may hold the key
-        self._outbox.schedule_flush()
-        self._events.emit(self._book.change_event(g, op))
-        early, g.early = g.early, []
-        for link, key, env in early:
-            self._conversations.gap_budget.give(held_size(env))
-            if not link.closed:
-                self._on_envelope(link, key, env)
-        self._book.wake_dialer()
-        after_flush(self._book.close_unshared)
-
-    def _cut(self, g: Group, author: bytes, cut: int) -> None:
-        """The member's log ends at `cut`: drop what we took beyond it (protocol 8.6, Cuts)."""
-        if self._conversations.log_of(g.conv).head(author)[0] <= cut:
-            return
-        self._store().groups.truncate_log(g.conv, author, cut)
-        self._budgets.forget(g.conv)
-        self._conversations.forget_log(g.conv)
-        g.unread = {(a, s) for a, s in g.unread if a != author or s <= cut}
-
     def _on_key(self, record: GroupKey) -> None:
         g = self._book.get(record.group)
         if g is None or g.left or record.epoch in g.keys:
@@ -453,14 +336,15 @@ class GroupRecords:
         if g is None or digest in g.lost or len(g.lost) >= MAX_LOST:
             return
         try:
-            key = core.accept_lost_key(g.state, record, self._key)
+            key = forks.accept_lost_key(g.state, record, self._key)
         except GroupError as exc:
             log.debug("ignored a lost key: %s", exc)
             return
-        self._keep_lost(g, record, key)
+        self.keep_lost(g, record, key)
         self._retry_unread(g)
 
-    def _keep_lost(self, g: Group, record: GroupLostKey, key: bytes) -> None:
+    def keep_lost(self, g: Group, record: GroupLostKey, key: bytes) -> None:
+        """Keep a checked lost-branch key, and pass it on to our member links (8.13)."""
         g.lost[core.op_hash(record.op)] = record
         held = g.stale_keys.setdefault(record.op.epoch, [])
         if key not in held:
@@ -490,7 +374,8 @@ class GroupRecords:
             log.warning("refused a leave request from %s: %s", self._views.who(key), exc)
             return
         if self._enacts(g):
-            self.apply_change(g, core.enact_leave(g.state, self._identity, leave, self._random))
+            self._changes.apply_change(
+                g, core.enact_leave(g.state, self._identity, leave, self._random))
             return
         g.leaves[leave.member] = leave
         self._store().groups.put_leave(g.conv, leave.member, encode_record(leave))
@@ -517,70 +402,11 @@ class GroupRecords:
         g = self._book.get(state.group)
         if g is not None and self._book.active(g):  # we are in it: the invitation is news of ops
             for op in invite.ops[g.state.number:]:
-                self._on_op(link, key, op)
+                self._changes.on_op(link, key, op)
             return
         if self._invitations.declined(invite):  # said no already: say it again
-            self._outbox.queue(link, self.declining(state, invite))
+            self._outbox.queue(link, self._changes.declining(state, invite))
             return
         # New to us, or one we left or were removed from: the user says yes first (8.5).
         if self._invitations.offer(key, invite, state, now_ms()):
             self._outbox.schedule_flush()
-
-    def declining(self, state: GroupState, invite: GroupInvite) -> GroupLeave:
-        """The signed leave that says no to an invitation: its cut is our log's head (as the owner
-        holds it, or as we do after an earlier membership), so nothing we wrote is cut."""
-        heads = {author: seq for author, seq, _ in invite.heads}
-        last = heads.get(self._key, 0)
-        if self._book.get(state.group) is not None:
-            last = max(last, self._conversations.log_of(state.group).head(self._key)[0])
-        return core.request_leave(state, self._identity, last)
-
-    def join(self, inviter: bytes, invite: GroupInvite, state: GroupState) -> Group:
-        """The user accepted: hold the group, from the invitation's chain and heads."""
-        db = self._store()
-        g = self._book.get(state.group)
-        if g is not None:  # left or removed before: back in, with the ops we lack
-            g.left = False
-            g.leaves.clear()
-            db.groups.rejoin(g.conv)
-            for op in invite.ops[g.state.number:]:
-                before = g.state
-                try:
-                    g.state = core.apply_op(before, op)
-                except GroupError as exc:
-                    log.warning("an accepted invitation does not extend the chain: %s", exc)
-                    break
-                self._applied(g, before, op, came_from=inviter)
-        else:
-            db.groups.create(state.group, state.title, invite.lamport, core.start_heads(invite))
-            for op in invite.ops:
-                db.groups.add_op(state.group, op.number, encode_record(op))
-            last = invite.ops[-1]  # the op that added us: the conversation's first line
-            db.groups.add_change(state.group, last.number, now_ms(), CHANGES[last.kind],
-                                 last.subject, last.name)
-            g = self._book.add(Group(state, {}, GroupGossip(state.group)))
-            self._conversations.forget_log(state.group)
-        self._events.emit({"type": "group_joined", **self._book.view(g),
-                           "by": fingerprint(inviter),
-                           "by_name": self._views.display_name(inviter)})
-        self._group_links.greet_all(g)
-        self._book.relink_strangers(g)
-        self._book.wake_dialer()
-        return g
-
-    # ------------------------------------------------------------ the owner's changes
-
-    def apply_change(self, g: Group, change: core.Change) -> None:
-        """Our own change to `g`'s chain (made by the core): keep its key, apply and store the
-        op, pass it on, and hand each member its delivery (the new key)."""
-        before, g.state = g.state, change.state
-        if change.key is not None:
-            g.keys[change.state.epoch] = change.key
-            self._store().groups.put_key(g.conv, change.state.epoch, change.key)
-        self._applied(g, before, change.op, came_from=None)
-        linked = self._book.linked()
-        for member, record in change.deliveries:
-            # The op went first on the same link (op_targets); the member just added gets the
-            # key right after its invitation instead.
-            if member in linked and member != change.op.subject:
-                self._outbox.queue(linked[member], record)

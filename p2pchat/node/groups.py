@@ -50,6 +50,7 @@ from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms, text_body
 from p2pchat.node.equivocations import Equivocations, NameOf, notices
+from p2pchat.node.group_changes import GroupChanges
 from p2pchat.node.group_invitations import Invitations
 from p2pchat.node.group_links import GroupLinks
 from p2pchat.node.group_records import GroupRecords
@@ -116,8 +117,14 @@ class Groups:
             self._key, config.group_sync_interval, book=self._book, outbox=outbox,
             conversations=conversations, equivocations=self._equivocations,
             invitations=self._invitations)
-        self._records = GroupRecords(
+        self._changes = GroupChanges(
             identity, book=self._book, group_links=self._group_links, store=store, outbox=outbox,
+            conversations=conversations, events=events, views=views, budgets=self._budgets,
+            random=random, retake=lambda link, key, env: self._records.on_envelope(link, key, env),
+            ask_key=lambda g, epoch: self._records.ask_key(g, epoch),
+            keep_lost=lambda g, record, key: self._records.keep_lost(g, record, key))
+        self._records = GroupRecords(
+            identity, book=self._book, changes=self._changes, store=store, outbox=outbox,
             sender=sender, conversations=conversations, events=events, views=views,
             invitations=self._invitations, equivocations=self._equivocations,
             budgets=self._budgets, contact_state=contact_state, random=random)
@@ -220,7 +227,7 @@ class Groups:
         heads = {author: conv_log.head(author) for author in conv_log.vector()}
         g.invites[member] = core.invitation(change.state, heads, conv_log.lamport)
         self._store().groups.set_invite(g.conv, member, encode_record(g.invites[member]))
-        self._records.apply_change(g, change)
+        self._changes.apply_change(g, change)
         link = self._book.linked().get(member)
         if link is not None:
             self._group_links.hand_invitation(g, link, g.invites[member])
@@ -238,7 +245,7 @@ class Groups:
         if member in g.state.admins and g.state.owner != self._key:
             raise CommandError("not_owner", "only the owner removes an admin")
         cut = self._conversations.log_of(g.conv).head(member)[0]
-        self._records.apply_change(g, checked_change(
+        self._changes.apply_change(g, checked_change(
             lambda: core.remove(g.state, self._identity, member, cut, self._random)))
         await self._outbox.durable()
         return self.view(g)
@@ -249,7 +256,7 @@ class Groups:
         member = self._book.member_key(g, who)
         if member == self._key or member in g.state.admins:
             raise CommandError("exists", "already the owner or an admin")
-        self._records.apply_change(g, checked_change(
+        self._changes.apply_change(g, checked_change(
             lambda: core.admin(g.state, self._identity, member)))
         await self._outbox.durable()
         return self.view(g)
@@ -260,7 +267,7 @@ class Groups:
         member = self._book.member_key(g, who)
         if member not in g.state.admins:
             raise CommandError("unknown_member", "not an admin of this group")
-        self._records.apply_change(g, checked_change(
+        self._changes.apply_change(g, checked_change(
             lambda: core.unadmin(g.state, self._identity, member)))
         await self._outbox.durable()
         return self.view(g)
@@ -271,7 +278,7 @@ class Groups:
         member = self._book.member_key(g, who)
         if member == self._key:
             raise CommandError("exists", "you own it already")
-        self._records.apply_change(g, checked_change(
+        self._changes.apply_change(g, checked_change(
             lambda: core.transfer(g.state, self._identity, member)))
         await self._outbox.durable()
         return self.view(g)
@@ -345,7 +352,7 @@ class Groups:
             raise CommandError("group_limit", f"you are in {MAX_GROUPS} groups already:"
                                               " leave one first")
         self._invitations.drop(pending.conv, "accepted")
-        g = self._records.join(pending.inviter, pending.invite, pending.state)
+        g = self._changes.join(pending.inviter, pending.invite, pending.state)
         await self._outbox.durable()
         return self.view(g)
 
@@ -357,7 +364,7 @@ class Groups:
         self._invitations.decline(pending)
         inviter = self._book.linked().get(pending.inviter)  # the owner or an admin
         if inviter is not None and pending.inviter != self._key:
-            self._outbox.queue(inviter, self._records.declining(pending.state, pending.invite))
+            self._outbox.queue(inviter, self._changes.declining(pending.state, pending.invite))
         await self._outbox.durable()
         return view
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from p2pchat.core import groups
-from p2pchat.core.groups import ForkBelow, GroupError, OpReplay
+from p2pchat.core import group_forks, groups
+from p2pchat.core.group_errors import ForkBelow, GroupError, OpReplay
 from p2pchat.core.identity import Identity
 from p2pchat.core.messages import GroupLostKey, GroupOpKind, decode_record, encode_record
 
@@ -70,8 +70,8 @@ def test_two_admins_fork_and_the_smaller_op_hash_wins_everywhere() -> None:
     with pytest.raises(OpReplay) as fork:
         groups.apply_op(by_ada.state, by_ben.op)
     assert not fork.value.same
-    ada_view = groups.fork_winner(by_ada.state, by_ben.op)
-    ben_view = groups.fork_winner(by_ben.state, by_ada.op)
+    ada_view = group_forks.fork_winner(by_ada.state, by_ben.op)
+    ben_view = group_forks.fork_winner(by_ben.state, by_ada.op)
     ada_wins = groups.op_hash(by_ada.op) < groups.op_hash(by_ben.op)
     assert (ada_view is None) == ada_wins and (ben_view is None) != ada_wins
     winner = by_ada if ada_wins else by_ben
@@ -79,14 +79,14 @@ def test_two_admins_fork_and_the_smaller_op_hash_wins_everywhere() -> None:
     taken = ben_view if ada_wins else ada_view
     assert taken is not None and taken.ops == winner.state.ops
     # The losing admin redoes its change on the winning chain: both changes stand.
-    redone = groups.redo(winner.state, loser_id, loser.op, os.urandom)
+    redone = group_forks.redo(winner.state, loser_id, loser.op, os.urandom)
     assert redone is not None
     assert not redone.state.is_member(CAL.public_key) and redone.state.is_member(DOT.public_key)
-    assert groups.redo(winner.state, OWNER, loser.op, os.urandom) is None  # not the owner's op
+    assert group_forks.redo(winner.state, OWNER, loser.op, os.urandom) is None  # not the owner's op
     # A branch that parted earlier is found by walking back.
     later = groups.invite(by_ben.state, BEN, Identity.generate().public_key, "eve", os.urandom)
     with pytest.raises(ForkBelow):
-        groups.fork_winner(by_ada.state, _renumbered(later.op, by_ada.state.number))
+        group_forks.fork_winner(by_ada.state, _renumbered(later.op, by_ada.state.number))
 
 
 def test_a_lost_branchs_key_is_checked_against_its_op() -> None:
@@ -96,14 +96,14 @@ def test_a_lost_branchs_key_is_checked_against_its_op() -> None:
     assert by_ben.key is not None
     record = GroupLostKey(op=by_ben.op, key=by_ben.key)
     assert decode_record(encode_record(record)) == record
-    assert groups.accept_lost_key(by_ada.state, record, BEN.public_key) == by_ben.key
+    assert group_forks.accept_lost_key(by_ada.state, record, BEN.public_key) == by_ben.key
     with pytest.raises(GroupError, match="commitment"):
-        groups.accept_lost_key(by_ada.state, GroupLostKey(op=by_ben.op, key=bytes(32)),
+        group_forks.accept_lost_key(by_ada.state, GroupLostKey(op=by_ben.op, key=bytes(32)),
                                BEN.public_key)
     with pytest.raises(GroupError, match="not in"):  # a stranger to that branch gets nothing
-        groups.accept_lost_key(by_ada.state, record, Identity.generate().public_key)
+        group_forks.accept_lost_key(by_ada.state, record, Identity.generate().public_key)
     with pytest.raises(GroupError):  # our own op is not a lost one
-        groups.accept_lost_key(by_ada.state, GroupLostKey(op=by_ada.op, key=by_ben.key),
+        group_forks.accept_lost_key(by_ada.state, GroupLostKey(op=by_ada.op, key=by_ben.key),
                                BEN.public_key)
     assert GroupOpKind.ADMIN in GroupOpKind.REVISION_3
 
