@@ -620,9 +620,12 @@ class Controller:
         if action == "members":
             lines = []
             for member in await self.backend.group_members(conv.fingerprint):
-                marks = " (owner)" * bool(member.get("owner")) + " (you)" * bool(member.get("you"))
+                marks = " (owner)" * bool(member.get("owner")) \
+                    + " (admin)" * bool(member.get("admin")) + " (you)" * bool(member.get("you"))
                 online = "online" if member.get("online") else "offline"
-                lines.append(f"  {member.get('name')}{marks}: {online}")
+                unverified = member.get("contact") is False  # ~name: not a contact (issue 24)
+                shown = "~" * unverified + str(member.get("name"))
+                lines.append(f"  {shown}{marks}: {online}")
             title = f"Members of {conv.name}"
             if conv.state in ("removed", "left"):  # no news reaches us any more: say so
                 how = "you were removed" if conv.state == "removed" else "you left"
@@ -638,6 +641,10 @@ class Controller:
             group = await self.backend.remove_member(conv.fingerprint, name)
             self.state.notice("info", f"removed {name} from {conv.name}",
                               key=group_key(conv.fingerprint, "remove", name))
+        elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
+            group = await self.backend.manage_member(action, conv.fingerprint, name)
+            self.state.notice("info", f"{action}: {name} in {conv.name}",
+                              key=group_key(conv.fingerprint, action, name))
         else:
             group = await self.backend.leave_group(conv.fingerprint)
             self.state.notice("info", f"you left {conv.name} (its history is kept)",
