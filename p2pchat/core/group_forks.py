@@ -16,7 +16,6 @@ from p2pchat.core.groups import (
     apply_op,
     key_check,
     op_hash,
-    replay,
 )
 from p2pchat.core.identity import Identity, verify_signature
 from p2pchat.core.messages import GroupLostKey, GroupOp, GroupOpKind
@@ -31,13 +30,17 @@ def fork_winner(state: GroupState, op: GroupOp) -> GroupState | None:
     ``op_hash`` wins: the state with ``op`` in place of ours and every op after ours dropped, or
     None when ours wins. ForkBelow when ``op`` parted from our chain earlier."""
     n = op.number
-    if n > state.number or n < 2 or state.ops[n - 1] == op:
-        raise GroupError("not a fork")
-    if not hmac.compare_digest(op.prev, op_hash(state.ops[n - 2])):
+    ours = state.op(n)
+    if n > state.number or n < 2 or ours is None or ours == op:
+        raise GroupError("not a fork (or one below our checkpoint)")
+    before = state.hash_at(n - 1)
+    if before is None:
+        raise GroupError("a fork below our checkpoint")
+    if not hmac.compare_digest(op.prev, before):
         raise ForkBelow(f"op {n} does not chain to our op {n - 1}")
-    base = replay(state.ops[: n - 1])
+    base = state.state_at(n - 1)
     theirs = apply_op(base, op)  # valid where it claims to be, or GroupError
-    if op_hash(op) < op_hash(state.ops[n - 1]):
+    if op_hash(op) < op_hash(ours):
         return theirs
     return None
 
@@ -46,11 +49,12 @@ def lost_branch(state: GroupState, op: GroupOp) -> GroupState:
     """The state a lost fork branch's ``op`` gave, checked: it chains to our op before it,
     differs from ours, and was valid there (protocol 8.13). GroupError otherwise."""
     n = op.number
-    if not 2 <= n <= state.number or state.ops[n - 1] == op:
-        raise GroupError("not an op of a lost branch")
-    if not hmac.compare_digest(op.prev, op_hash(state.ops[n - 2])):
+    ours, before = state.op(n), state.hash_at(n - 1)
+    if not 2 <= n <= state.number or ours is None or ours == op or before is None:
+        raise GroupError("not an op of a lost branch we can check")
+    if not hmac.compare_digest(op.prev, before):
         raise GroupError("a lost op that does not chain to our chain")
-    return apply_op(replay(state.ops[: n - 1]), op)
+    return apply_op(state.state_at(n - 1), op)
 
 
 def accept_lost_key(state: GroupState, record: GroupLostKey, me: bytes) -> bytes:

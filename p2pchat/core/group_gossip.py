@@ -79,7 +79,7 @@ class GroupGossip:
         if number < self._ops_known.get(peer, 0):
             return ()
         self._ops_known[peer] = state.number
-        return state.ops[number:]
+        return state.ops_after(number) or ()  # dropped at a checkpoint: nothing to send
 
 
 def op_targets(

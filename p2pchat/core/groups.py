@@ -50,8 +50,8 @@ from p2pchat.core.messages import (
     GROUP_KEY_LEN,
     HASH_LEN,
     KEY_LEN,
-    MAX_GROUP_OPS,
     SIG_LEN,
+    GroupCheckpoint,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
@@ -80,6 +80,9 @@ __all__ = [
     "apply_op",
     "check_group_envelope",
     "check_leave",
+    "checkpoint",
+    "checkpoint_state",
+    "compact",
     "create",
     "enact_leave",
     "envelope_ad",
@@ -168,14 +171,49 @@ class GroupState:
     key_checks: Mapping[int, bytes]  # epoch -> commitment to its key
     joined_at: Mapping[bytes, int]  # current member -> number of the op that added them
     admins: frozenset[bytes] = frozenset()  # members the owner made admins (protocol 8.13)
+    # Ops 1..base were dropped at a checkpoint (8.14): `ops` holds base+1..number, `root` is
+    # the state at base (None while the chain starts at op 1), `base_head` op base's hash.
+    base: int = 0
+    base_head: bytes = b""
+    root: GroupState | None = field(default=None, repr=False, compare=False)
 
     @property
     def number(self) -> int:
-        return len(self.ops)
+        return self.base + len(self.ops)
 
     @property
     def head(self) -> bytes:
-        return op_hash(self.ops[-1])
+        return op_hash(self.ops[-1]) if self.ops else self.base_head
+
+    def op(self, n: int) -> GroupOp | None:
+        """Op ``n``, if we still hold it (not dropped at a checkpoint)."""
+        return self.ops[n - self.base - 1] if self.base < n <= self.number else None
+
+    def hash_at(self, n: int) -> bytes | None:
+        """Op ``n``'s hash, if we hold it or it is the checkpoint's op."""
+        held = self.op(n)
+        if held is not None:
+            return op_hash(held)
+        return self.base_head if n == self.base and self.base else None
+
+    def ops_after(self, n: int) -> tuple[GroupOp, ...] | None:
+        """The ops after ``n``, in order; None if some were dropped at a checkpoint."""
+        return None if n < self.base else self.ops[n - self.base:]
+
+    def state_at(self, n: int) -> GroupState:
+        """The state after op ``n`` (at or after the checkpoint), replayed."""
+        if n == self.number:
+            return self
+        if not max(self.base, 1) <= n < self.number:
+            raise GroupError(f"op {n} is before our checkpoint (at {self.base})")
+        if self.base:
+            state = self.root if self.root is not None else self
+            todo = self.ops[: n - self.base]
+        else:
+            state, todo = genesis(self.ops[0]), self.ops[1:n]
+        for held in todo:
+            state = apply_op(state, held)
+        return state
 
     def is_member(self, key: bytes) -> bool:
         return key in self.members
@@ -249,7 +287,8 @@ def apply_op(state: GroupState, op: GroupOp) -> GroupState:
     if op.group != state.group:
         raise GroupError("op for another group")
     if op.number <= state.number:
-        same = state.ops[op.number - 1] == op
+        held = state.op(op.number)
+        same = held is None or held == op  # below a checkpoint: cannot tell, so harmless
         raise OpReplay(f"op {op.number} already applied (at {state.number})", same)
     if op.number > state.number + 1:
         raise OpGap(f"op {op.number} but we are at {state.number}: ops missing")
@@ -318,6 +357,9 @@ def apply_op(state: GroupState, op: GroupOp) -> GroupState:
         key_checks={**state.key_checks, epoch: op.key_check} if op.key_check else state.key_checks,
         joined_at=joined,
         admins=frozenset(admins),
+        base=state.base,
+        base_head=state.base_head,
+        root=state.root if state.root is not None or not state.base else state,
     )
 
 
@@ -382,8 +424,6 @@ def _owner_change(
         raise GroupError("only the owner transfers the group and names admins")
     if not state.is_manager(me):
         raise GroupError("only the owner or an admin changes membership")
-    if state.number >= MAX_GROUP_OPS:
-        raise GroupError(f"a group holds at most {MAX_GROUP_OPS} membership changes")
     key = None if random is None else random(GROUP_KEY_LEN)
     op = _signed_op(
         identity,
@@ -482,19 +522,34 @@ def enact_leave(state: GroupState, identity: Identity, leave: GroupLeave, random
 
 
 def invitation(
-    state: GroupState, heads: Mapping[bytes, tuple[int, bytes]], lamport: int
+    state: GroupState,
+    heads: Mapping[bytes, tuple[int, bytes]],
+    lamport: int,
+    identity: Identity | None = None,
 ) -> GroupInvite:
-    """The invite for the member the last op added: the whole chain, and where the group log
-    stands (``ConversationLog`` heads and lamport) so the newcomer starts there."""
+    """The invite for the member the last op added: the chain (from op 1, or from a checkpoint
+    the inviter ``identity`` signs, 8.14), and where the group log stands (``ConversationLog``
+    heads and lamport) so the newcomer starts there."""
     listed = tuple((a, seq, digest) for a, (seq, digest) in sorted(heads.items()) if seq > 0)
-    return GroupInvite(ops=state.ops, heads=listed, lamport=lamport)
+    if not state.base:
+        return GroupInvite(ops=state.ops, heads=listed, lamport=lamport)
+    if identity is None or state.root is None:
+        raise GroupError("an invitation from a checkpoint needs the inviter's signature")
+    return GroupInvite(ops=state.ops, heads=listed, lamport=lamport,
+                       checkpoint=checkpoint(state.root, identity))
 
 
 def join(invite: GroupInvite, me: bytes, sender: bytes) -> GroupState:
     """Verify an invitation's whole chain from op 1; ``sender`` (the session's key) must be the
     owner and ``me`` a member. Heads must name past or present members only."""
-    state = genesis(invite.ops[0])
-    for op in invite.ops[1:]:
+    if invite.checkpoint is not None:  # believed on the inviter's word (8.14)
+        if invite.checkpoint.signer != sender:
+            raise GroupError("a checkpoint not signed by the inviter")
+        state = checkpoint_state(invite.checkpoint)
+        todo = invite.ops
+    else:
+        state, todo = genesis(invite.ops[0]), invite.ops[1:]
+    for op in todo:
         state = apply_op(state, op)
     if not state.is_manager(sender):
         raise GroupError("invitation not sent by the group's owner or an admin")
@@ -510,6 +565,70 @@ def start_heads(invite: GroupInvite) -> dict[bytes, tuple[int, bytes]]:
     return {author: (seq, digest) for author, seq, digest in invite.heads}
 
 
+# --- checkpoints (8.14) ------------------------------------------------------------------------
+
+KEEP_OPS = 48  # ops a member keeps after a checkpoint
+COMPACT_AT = 96  # ops held that make a member take a checkpoint (an invitation carries <= 100)
+KEEP_EPOCHS = 64  # key commitments (and departed members' spans) a checkpoint keeps
+
+
+def compact(state: GroupState, keep: int = KEEP_OPS) -> GroupState:
+    """``state`` with every op but the last ``keep`` dropped: the state at the new base becomes
+    the root; spans of departed members and key commitments older than KEEP_EPOCHS go."""
+    if len(state.ops) <= keep:
+        return state
+    base = state.number - keep
+    at = state.state_at(base)
+    head = state.hash_at(base)
+    assert head is not None
+    root = _pruned(replace(at, ops=(), base=base, base_head=head, root=None))
+    pruned = _pruned(state)
+    return replace(pruned, ops=state.ops[-keep:], base=base, base_head=head, root=root)
+
+
+def _pruned(state: GroupState) -> GroupState:
+    oldest = state.epoch - KEEP_EPOCHS
+    spans = {key: kept for key, spans in state.spans.items()
+             if (kept := tuple(s for s in spans if s.last is None or s.last >= oldest)
+                 if key not in state.members else spans[-1:])}
+    checks = {e: c for e, c in state.key_checks.items() if e >= oldest}
+    return replace(state, spans=spans, key_checks=checks)
+
+
+def checkpoint(root: GroupState, identity: Identity) -> GroupCheckpoint:
+    """``root`` (a state whose ops were dropped) as a record ``identity`` signs."""
+    unsigned = GroupCheckpoint(
+        group=root.group, number=root.number, head=root.head, title=root.title,
+        owner=root.owner, admins=tuple(sorted(root.admins)), epoch=root.epoch,
+        members=tuple((k, root.members[k], root.joined_at[k]) for k in sorted(root.members)),
+        spans=tuple((k, s.first, s.last or 0, s.cut or 0) for k in sorted(root.spans)
+                    for s in root.spans[k]),
+        key_checks=tuple(sorted(root.key_checks.items())),
+        signer=identity.public_key, sig=bytes(SIG_LEN))
+    return replace(unsigned, sig=identity.sign(unsigned.signing_bytes()))
+
+
+def checkpoint_state(record: GroupCheckpoint) -> GroupState:
+    """The root state a checkpoint describes, after checking its signature and its shape."""
+    if not verify_signature(record.signer, record.sig, record.signing_bytes()):
+        raise GroupError("checkpoint not signed by its signer")
+    members = {key: name for key, name, _ in record.members}
+    if record.owner not in members or not set(record.admins) <= set(members) \
+            or len(members) > MAX_GROUP_MEMBERS or len(record.admins) > MAX_GROUP_ADMINS:
+        raise GroupError("checkpoint: owner and admins must be members, within the limits")
+    spans: dict[bytes, tuple[Span, ...]] = {}
+    for key, first, last, cut in record.spans:
+        span = Span(first) if last == 0 else Span(first, last, cut)
+        spans[key] = (*spans.get(key, ()), span)
+    if any(key not in spans or spans[key][-1].last is not None for key in members):
+        raise GroupError("checkpoint: every member has an open span")
+    return GroupState(
+        group=record.group, title=record.title, owner=record.owner, epoch=record.epoch,
+        members=members, ops=(), spans=spans, key_checks=dict(record.key_checks),
+        joined_at={key: joined for key, _, joined in record.members},
+        admins=frozenset(record.admins), base=record.number, base_head=record.head, root=None)
+
+
 # --- keys ---------------------------------------------------------------------------------------
 
 
@@ -522,7 +641,10 @@ def accept_key(state: GroupState, record: GroupKey, me: bytes) -> bytes:
         raise UnknownEpoch(f"key for epoch {record.epoch}, we know up to {state.epoch}")
     if not state.member_at(me, record.epoch):
         raise GroupError(f"key for epoch {record.epoch}, which we are not a member of")
-    if not hmac.compare_digest(key_check(record.key), state.key_checks[record.epoch]):
+    check = state.key_checks.get(record.epoch)
+    if check is None:
+        raise GroupError(f"key for epoch {record.epoch}, older than our checkpoint keeps")
+    if not hmac.compare_digest(key_check(record.key), check):
         raise GroupError(f"key for epoch {record.epoch} does not match the owner's commitment")
     return record.key
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import ProtocolError
@@ -48,6 +48,7 @@ __all__ = [
     "ContactAccept",
     "ContactRequest",
     "Envelope",
+    "GroupCheckpoint",
     "GroupDigest",
     "GroupInvite",
     "GroupKey",
@@ -365,9 +366,7 @@ class GroupOp:
 
     def __post_init__(self) -> None:
         _check_bytes("GroupOp.group", self.group, exact=CONV_ID_LEN)
-        _check_int("GroupOp.number", self.number, 1)
-        if self.number > MAX_GROUP_OPS:
-            raise ProtocolError(f"GroupOp.number: a group holds at most {MAX_GROUP_OPS} ops")
+        _check_int("GroupOp.number", self.number, 1)  # no cap: checkpoints (8.14, rev 3)
         if type(self.kind) is not int or self.kind not in GroupOpKind.KNOWN:
             raise ProtocolError(f"GroupOp.kind: unknown kind {self.kind!r}")
         if (self.kind == GroupOpKind.CREATE) != (self.number == 1):
@@ -424,6 +423,97 @@ class GroupOp:
 GroupHead: TypeAlias = tuple[bytes, int, bytes]  # (author, seq, envelope_hash at that seq)
 
 
+GroupSpanRow: TypeAlias = tuple[bytes, int, int, int]  # (member, first, last or 0, cut)
+MAX_CHECKPOINT_SPANS = 2 * MAX_GROUP_OPS  # rows of spans a checkpoint carries
+MAX_CHECKPOINT_CHECKS = MAX_GROUP_OPS  # key commitments a checkpoint carries
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCheckpoint:
+    """A group's membership at op ``number`` (whose hash is ``head``), signed by ``signer`` (the
+    owner or an admin there), so a chain can start there: old ops are dropped (protocol 8.14).
+    ``members`` are (key, name, number of the op that added it), ``spans`` (member, first epoch,
+    last epoch or 0 while open, cut), ``key_checks`` (epoch, commitment) of recent epochs."""
+
+    CODE: ClassVar[int] = 43
+    REVISION: ClassVar[int] = 3
+    group: bytes
+    number: int
+    head: bytes
+    title: str
+    owner: bytes
+    admins: tuple[bytes, ...]
+    epoch: int
+    members: tuple[tuple[bytes, str, int], ...]
+    spans: tuple[GroupSpanRow, ...]
+    key_checks: tuple[tuple[int, bytes], ...]
+    signer: bytes
+    sig: bytes
+
+    def __post_init__(self) -> None:
+        _check_bytes("GroupCheckpoint.group", self.group, exact=CONV_ID_LEN)
+        _check_int("GroupCheckpoint.number", self.number, 1)
+        _check_bytes("GroupCheckpoint.head", self.head, exact=HASH_LEN)
+        _check_name("GroupCheckpoint.title", self.title)
+        _check_bytes("GroupCheckpoint.owner", self.owner, exact=KEY_LEN)
+        admins = _rows("GroupCheckpoint.admins", self.admins, MAX_GROUP_OPS)
+        object.__setattr__(self, "admins", tuple(
+            _check_bytes("GroupCheckpoint admin", a, exact=KEY_LEN) for a in admins))
+        _check_int("GroupCheckpoint.epoch", self.epoch, 1)
+        members = []
+        for row in _rows("GroupCheckpoint.members", self.members, MAX_GROUP_OPS, width=3):
+            key, name, joined = row
+            members.append((_check_bytes("GroupCheckpoint member", key, exact=KEY_LEN),
+                            _check_name("GroupCheckpoint member name", name),
+                            _check_int("GroupCheckpoint member joined", joined, 1)))
+        object.__setattr__(self, "members", tuple(members))
+        spans = []
+        for row in _rows("GroupCheckpoint.spans", self.spans, MAX_CHECKPOINT_SPANS, width=4):
+            key, first, last, cut = row
+            spans.append((_check_bytes("GroupCheckpoint span key", key, exact=KEY_LEN),
+                          _check_int("GroupCheckpoint span first", first, 1),
+                          _check_int("GroupCheckpoint span last", last, 0),
+                          _check_int("GroupCheckpoint span cut", cut, 0)))
+        object.__setattr__(self, "spans", tuple(spans))
+        checks = []
+        for row in _rows("GroupCheckpoint.key_checks", self.key_checks, MAX_CHECKPOINT_CHECKS,
+                         width=2):
+            epoch, check = row
+            checks.append((_check_int("GroupCheckpoint check epoch", epoch, 1),
+                           _check_bytes("GroupCheckpoint check", check,
+                                        exact=GROUP_KEY_CHECK_LEN)))
+        object.__setattr__(self, "key_checks", tuple(checks))
+        _check_bytes("GroupCheckpoint.signer", self.signer, exact=KEY_LEN)
+        _check_bytes("GroupCheckpoint.sig", self.sig, exact=SIG_LEN)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.number, self.head, self.title, self.owner, list(self.admins),
+                self.epoch, [list(m) for m in self.members], [list(r) for r in self.spans],
+                [list(c) for c in self.key_checks], self.signer, self.sig]
+
+    def signing_bytes(self) -> bytes:
+        """The bytes the signer signs: the canonical encoding with sig = b""."""
+        return pack([self.CODE, *self._fields()[:-1], b""])
+
+
+def _rows(what: str, value: object, most: int, width: int = 0) -> list[Any]:
+    if type(value) not in (list, tuple) or len(value) > most:  # type: ignore[arg-type]
+        raise ProtocolError(f"{what}: expected at most {most} entries")
+    rows: list[Any] = list(value)  # type: ignore[call-overload]
+    for row in rows:
+        if width and (type(row) not in (list, tuple) or len(row) != width):
+            raise ProtocolError(f"{what}: each entry has {width} fields")
+    return rows
+
+
+def _nested_checkpoint(item: object) -> GroupCheckpoint | None:
+    if item is None or isinstance(item, GroupCheckpoint):
+        return item
+    if type(item) is not list or len(item) != 13 or item[0] != GroupCheckpoint.CODE:
+        raise ProtocolError("GroupInvite.checkpoint: a GroupCheckpoint record")
+    return GroupCheckpoint(*item[1:])
+
+
 @dataclass(frozen=True, slots=True)
 class GroupInvite:
     """The owner's invitation: every op from creation (ending with the one that adds the
@@ -435,6 +525,9 @@ class GroupInvite:
     ops: tuple[GroupOp, ...]
     heads: tuple[GroupHead, ...] = ()
     lamport: int = 0
+    # Revision 3: where the chain starts when its early ops were dropped (8.14); a fourth field
+    # only when present, so an invitation without one is the revision-2 record.
+    checkpoint: GroupCheckpoint | None = None
 
     def __post_init__(self) -> None:
         if type(self.ops) not in (list, tuple) or not 0 < len(self.ops) <= MAX_GROUP_OPS:
@@ -444,13 +537,17 @@ class GroupInvite:
         _check_int("GroupInvite.lamport", self.lamport)
         object.__setattr__(self, "ops", ops)
         object.__setattr__(self, "heads", heads)
+        object.__setattr__(self, "checkpoint", _nested_checkpoint(self.checkpoint))
 
     def _fields(self) -> list[object]:
-        return [
+        fields: list[object] = [
             [[op.CODE, *op._fields()] for op in self.ops],
             [list(head) for head in self.heads],
             self.lamport,
         ]
+        if self.checkpoint is not None:
+            fields.append([self.checkpoint.CODE, *self.checkpoint._fields()])
+        return fields
 
 
 def _check_heads(what: str, value: object) -> tuple[GroupHead, ...]:
@@ -615,6 +712,7 @@ Record: TypeAlias = (
     | GroupPrune
     | GroupDigest
     | GroupLostKey
+    | GroupCheckpoint
 )
 
 _RECORD_TYPES: dict[int, type[Record]] = {
@@ -634,6 +732,7 @@ _RECORD_TYPES: dict[int, type[Record]] = {
         GroupPrune,
         GroupDigest,
         GroupLostKey,
+        GroupCheckpoint,
     )
 }
 # Field count per type, so a wrong arity is a ProtocolError and never a TypeError from __init__.
@@ -652,6 +751,7 @@ _ARITY: dict[int, int] = {
     GroupPrune.CODE: 2,
     GroupDigest.CODE: 2,
     GroupLostKey.CODE: 2,
+    GroupCheckpoint.CODE: 12,
 }
 
 
@@ -700,8 +800,9 @@ def decode_record(data: bytes) -> Record:
     if cls is None:
         raise UnknownRecord(f"record: unknown type code {code}")
     fields = obj[1:]
-    if len(fields) != _ARITY[code]:
-        raise ProtocolError(f"{cls.__name__}: expected {_ARITY[code]} fields, got {len(fields)}")
+    arity = _ARITY[code]
+    if len(fields) != arity and not (code == GroupInvite.CODE and len(fields) == arity + 1):
+        raise ProtocolError(f"{cls.__name__}: expected {arity} fields, got {len(fields)}")
     record = cls(*fields)  # __post_init__ validates every field, raising ProtocolError
     if encode_record(record) != data:
         raise ProtocolError(f"{cls.__name__}: non-canonical encoding")

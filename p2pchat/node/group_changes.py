@@ -121,19 +121,19 @@ class GroupChanges:
             won = forks.fork_winner(before, op)
         except ForkBelow:
             g.gossip.forget(key)
-            for ours in before.ops[1:]:
+            for ours in before.ops:
                 self.send_op(link, ours)
             return
         except GroupError as exc:
             log.warning("refused a group op from %s: %s", self._views.who(key), exc)
             return
         if won is None:
-            for ours in before.ops[op.number - 1:]:
+            for ours in before.ops_after(op.number - 1) or ():
                 self.send_op(link, ours)
             return
         log.info("group %s: a fork at op %d, taking the other branch", g.state.title, op.number)
-        lost = before.ops[op.number - 1:]
-        base = core.replay(before.ops[:op.number - 1])
+        lost = before.ops_after(op.number - 1) or ()
+        base = before.state_at(op.number - 1)
         db = self._store()
         db.groups.drop_ops_from(g.conv, op.number)
         lost_keys = []
@@ -161,7 +161,8 @@ class GroupChanges:
                 # The invitation we made on the lost branch, made again on this chain.
                 conv_log = self._conversations.log_of(g.conv)
                 heads = {author: conv_log.head(author) for author in conv_log.vector()}
-                g.invites[member] = core.invitation(g.state, heads, conv_log.lamport)
+                g.invites[member] = core.invitation(g.state, heads, conv_log.lamport,
+                                                    self._identity)
                 db.groups.set_invite(g.conv, member, encode_record(g.invites[member]))
 
     def _applied(self, g: Group, before: GroupState, op: GroupOp,
@@ -169,6 +170,12 @@ class GroupChanges:
         """An op is in the chain: store it, cut a departed member's log, pass it on."""
         db = self._store()
         db.groups.add_op(g.conv, op.number, encode_record(op))
+        if len(g.state.ops) > core.COMPACT_AT:  # no lifetime cap: a checkpoint (8.14)
+            g.state = core.compact(g.state)
+            assert g.state.root is not None
+            db.groups.set_base(g.conv, encode_record(core.checkpoint(g.state.root,
+                                                                     self._identity)))
+            db.groups.drop_ops_to(g.conv, g.state.base)
         db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
                              self._book.member_name(g, op.subject))
         if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
@@ -218,7 +225,7 @@ class GroupChanges:
             g.left = False
             g.leaves.clear()
             db.groups.rejoin(g.conv)
-            for op in invite.ops[g.state.number:]:
+            for op in [o for o in invite.ops if o.number > g.state.number]:
                 before = g.state
                 try:
                     g.state = core.apply_op(before, op)
@@ -230,6 +237,8 @@ class GroupChanges:
             db.groups.create(state.group, state.title, invite.lamport, core.start_heads(invite))
             for op in invite.ops:
                 db.groups.add_op(state.group, op.number, encode_record(op))
+            if invite.checkpoint is not None:  # the chain starts there (8.14)
+                db.groups.set_base(state.group, encode_record(invite.checkpoint))
             last = invite.ops[-1]  # the op that added us: the conversation's first line
             db.groups.add_change(state.group, last.number, now_ms(), CHANGES[last.kind],
                                  last.subject, last.name)

@@ -146,7 +146,8 @@ class GroupRecords:
         try:
             core.check_group_envelope(g.state, env)
         except UnknownEpoch:
-            if int.from_bytes(env.body[:8], "big") > MAX_GROUP_OPS:  # no chain gets that far
+            # An epoch more ops ahead than one invitation carries: not worth holding.
+            if int.from_bytes(env.body[:8], "big") > g.state.epoch + MAX_GROUP_OPS:
                 log.warning("refused a group envelope from %s: impossible epoch",
                             self._views.who(key))
                 return
@@ -401,7 +402,7 @@ class GroupRecords:
             return
         g = self._book.get(state.group)
         if g is not None and self._book.active(g):  # we are in it: the invitation is news of ops
-            for op in invite.ops[g.state.number:]:
+            for op in [o for o in invite.ops if o.number > g.state.number]:
                 self._changes.on_op(link, key, op)
             return
         if self._invitations.declined(invite):  # said no already: say it again

@@ -27,7 +27,9 @@ from p2pchat.core.groups import (
 )
 from p2pchat.core.identity import FingerprintError, Identity, fingerprint, parse_fingerprint
 from p2pchat.core.messages import (
+    MAX_GROUP_OPS,
     Envelope,
+    GroupCheckpoint,
     GroupDigest,
     GroupInvite,
     GroupKey,
@@ -102,8 +104,15 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
     for conv, left in db.groups.list_all():
         try:
             ops = [decode_record(data) for data in db.groups.ops(conv)]
-            state = core.genesis(_op(ops[0]))
-            for op in ops[1:]:
+            base = db.groups.base(conv)
+            if base is not None:  # the chain starts at a checkpoint (8.14)
+                cp = decode_record(base)
+                if not isinstance(cp, GroupCheckpoint):
+                    raise StoreError("a stored checkpoint is not one")
+                state = core.checkpoint_state(cp)
+            else:
+                state, ops = core.genesis(_op(ops[0])), ops[1:]
+            for op in ops:
                 state = core.apply_op(state, _op(op))
             leaves = [decode_record(data) for data in db.groups.leaves(conv)]
         except (StoreError, ProtocolError, IndexError) as exc:
@@ -367,10 +376,12 @@ def fits(link: Link, record: Record) -> bool:
     invitations holding one, go only to peers that announced revision 3 (protocol 12)."""
     if link.session.peer_revision >= 3:
         return True
-    if isinstance(record, GroupOp):
-        return record.kind not in GroupOpKind.REVISION_3
+    if isinstance(record, GroupOp):  # past op 100: a revision-2 peer refuses the record
+        return record.kind not in GroupOpKind.REVISION_3 and record.number <= MAX_GROUP_OPS
     if isinstance(record, GroupInvite):
-        return all(op.kind not in GroupOpKind.REVISION_3 for op in record.ops)
+        return record.checkpoint is None and all(
+            op.kind not in GroupOpKind.REVISION_3 and op.number <= MAX_GROUP_OPS
+            for op in record.ops)
     return not isinstance(record, GroupLostKey)
 
 

@@ -225,7 +225,8 @@ class Groups:
         # is in the new epoch, which it can read, so it must not start past any of it.
         conv_log = self._conversations.log_of(g.conv)
         heads = {author: conv_log.head(author) for author in conv_log.vector()}
-        g.invites[member] = core.invitation(change.state, heads, conv_log.lamport)
+        g.invites[member] = core.invitation(change.state, heads, conv_log.lamport,
+                                            self._identity)
         self._store().groups.set_invite(g.conv, member, encode_record(g.invites[member]))
         self._changes.apply_change(g, change)
         link = self._book.linked().get(member)

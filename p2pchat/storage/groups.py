@@ -96,13 +96,29 @@ class GroupTable:
                             " WHERE conv = ? ORDER BY number", (conv,))
         return [(n, at, change, member, name) for n, at, change, member, name in rows]
 
+    def set_base(self, conv: bytes, record: bytes) -> None:
+        """The checkpoint the chain starts at now (protocol 8.14): its ops before go."""
+        self._db.write("INSERT OR REPLACE INTO group_base (conv, sealed) VALUES (?, ?)",
+                       (conv, self._db.seal(record)))
+
+    def base(self, conv: bytes) -> bytes | None:
+        """The checkpoint record the chain starts at, or None (it starts at op 1)."""
+        rows = self._db.all("SELECT sealed FROM group_base WHERE conv = ?", (conv,))
+        return self._db.open_sealed(rows[0][0], "a group checkpoint") if rows else None
+
+    def drop_ops_to(self, conv: bytes, number: int) -> None:
+        """Ops 1..number are behind the checkpoint: dropped (storage bounded, 8.14)."""
+        self._db.write("DELETE FROM group_ops WHERE conv = ? AND number <= ?", (conv, number))
+
     def ops(self, conv: bytes) -> list[bytes]:
-        """The chain's record bytes, op 1 first; StoreError if a row does not unseal."""
+        """The chain's record bytes held (from op 1, or after the checkpoint), in order;
+        StoreError if a row does not unseal or the numbers have a gap."""
         rows = self._db.all("SELECT number, sealed FROM group_ops WHERE conv = ? ORDER BY number",
                          (conv,))
         out: list[bytes] = []
+        first = rows[0][0] if rows else 1
         for number, sealed in rows:
-            if number != len(out) + 1:
+            if number != first + len(out):
                 raise StoreError("a group's op chain has a gap: damaged database")
             out.append(self._db.open_sealed(sealed, "a group op"))
         return out
@@ -219,7 +235,8 @@ class GroupTable:
     def forget(self, conv: bytes) -> None:
         """A group we left, and everything we held of it, gone for good."""
         for table in ("group_floors", "equivocations", "group_invites", "group_leaves",
-                      "group_keys", "group_start", "group_ops", "group_receipts", "group_changes"):
+                      "group_keys", "group_start", "group_ops", "group_receipts", "group_changes",
+                      "group_base"):
             self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))
         for table in ("messages", "log_heads", "peer_seqs"):
             self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))

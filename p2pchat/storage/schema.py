@@ -206,6 +206,14 @@ _V5: Final[tuple[str, ...]] = (
         PRIMARY KEY (conv, member)
     ) STRICT, WITHOUT ROWID
     """,
+    # The checkpoint a group's chain starts at once its early ops are dropped (protocol 8.14):
+    # a GroupCheckpoint record, sealed. One row per group.
+    """
+    CREATE TABLE group_base (
+        conv   BLOB PRIMARY KEY CHECK (length(conv) = 16),
+        sealed BLOB NOT NULL
+    ) STRICT, WITHOUT ROWID
+    """,
     # Each membership change as a line of the conversation (`log`): when we applied the op,
     # what it did and to whom (the name it was shown under then). Dropped with the group.
     """

@@ -165,3 +165,29 @@ async def test_a_member_away_across_three_rekeys_catches_up_from_a_plain_member(
     await until(lambda: wanted <= set(texts(m2, group)), 20, "m2 reads what it missed")
     assert group_of(m2, group)["epoch"] == group_of(m1, group)["epoch"]
     assert group_of(m2, group)["has_key"]
+
+
+async def test_a_group_goes_through_110_changes_of_one_member_and_drops_its_old_ops(
+        make_local_node: MakeLocalNode) -> None:
+    o, m, x = await mesh(make_local_node, ["o", "m", "x"])
+    group = (await o.create_group("hall"))["group"]
+    await invite_and_accept(o, group, m)
+    for i in range(55):  # 110 changes of x: in, out, in, out, ...
+        await invite_and_accept(o, group, x)
+        await o.remove_from_group(group, "x")
+        await until(lambda: group_of(x, group)["role"] == "removed", 10, f"x out ({i})")
+    state = o.groups.find(group).state
+    assert state.number == 1 + 1 + 110  # create, m's add, 110 changes
+    assert state.base > 0 and len(state.ops) <= 96  # old ops dropped at a checkpoint
+    assert len(o.db.groups.ops(o.groups.find(group).conv)) == len(state.ops)
+    await until(lambda: chain(m, group) == chain(o, group) and group_of(m, group)["has_key"],
+                10, "m follows")
+    await invite_and_accept(o, group, x)  # once more: an invitation from the checkpoint
+    await until(lambda: group_of(x, group)["has_key"] and chain(x, group) == chain(o, group),
+                10, "x in from a checkpoint")
+    assert x.groups.find(group).state.base > 0
+    await x.send(group, "back again")
+    await until(lambda: "back again" in texts(m, group) and "back again" in texts(o, group),
+                10, "x's message read")
+    o = await restart(make_local_node, o)  # the chain loads from the checkpoint
+    assert chain(o, group) == chain(m, group)

@@ -116,3 +116,35 @@ def _fields(op: object) -> dict[str, object]:
 
 def _renumbered(op: object, number: int) -> object:
     return op.__class__(**{**_fields(op), "number": number})  # type: ignore[arg-type]
+
+
+def test_a_checkpoint_drops_old_ops_and_a_newcomer_joins_from_it() -> None:
+    from dataclasses import replace
+
+    from p2pchat.core.messages import GroupCheckpoint
+
+    state = hall()
+    for _ in range(60):  # 120 changes of dot: far past the old 100-op cap
+        state = groups.invite(state, OWNER, DOT.public_key, "dot", os.urandom).state
+        state = groups.remove(state, ADA, DOT.public_key, 0, os.urandom).state
+    assert state.number == 125
+    small = groups.compact(state)
+    assert small.number == state.number and small.head == state.head
+    assert len(small.ops) == groups.KEEP_OPS and small.base == state.number - groups.KEEP_OPS
+    assert small.members == state.members and small.admins == state.admins
+    assert len(small.spans[DOT.public_key]) <= len(state.spans[DOT.public_key])
+    added = groups.invite(small, ADA, DOT.public_key, "dot", os.urandom)  # an admin invites
+    invite = groups.invitation(added.state, {}, 0, ADA)
+    assert invite.checkpoint is not None and len(invite.ops) <= 100
+    assert decode_record(encode_record(invite)) == invite
+    joined = groups.join(invite, DOT.public_key, ADA.public_key)
+    assert joined.head == added.state.head and joined.members == added.state.members
+    with pytest.raises(GroupError, match="inviter"):  # a checkpoint is the inviter's word
+        groups.join(invite, DOT.public_key, OWNER.public_key)
+    forged = replace(invite.checkpoint, title="renamed")
+    assert isinstance(forged, GroupCheckpoint)
+    with pytest.raises(GroupError, match="signed"):
+        groups.checkpoint_state(forged)
+    # Keeping on from the compacted state works as from the full one.
+    after = groups.remove(added.state, OWNER, DOT.public_key, 0, os.urandom)
+    assert groups.apply_op(joined, after.op).members == after.state.members

@@ -282,7 +282,8 @@ def downgrade_to_v1(path: Path) -> None:
     the group tables, v4 the tables of issue 22, v5 those of issue 24."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        for table in ("group_receipts", "group_changes", "group_invitations", "equivocations",
+        for table in ("group_receipts", "group_base", "group_changes", "group_invitations",
+                      "equivocations",
                       "group_floors",
                       "group_invites", "group_leaves", "group_start", "group_keys",
                       "group_ops", "groups"):
