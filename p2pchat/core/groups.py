@@ -569,7 +569,10 @@ def start_heads(invite: GroupInvite) -> dict[bytes, tuple[int, bytes]]:
 
 KEEP_OPS = 48  # ops a member keeps after a checkpoint
 COMPACT_AT = 96  # ops held that make a member take a checkpoint (an invitation carries <= 100)
-KEEP_EPOCHS = 64  # key commitments (and departed members' spans) a checkpoint keeps
+KEEP_EPOCHS = 64  # key commitments a checkpoint keeps (of the last 64 epochs)
+# Departed members' spans a checkpoint keeps: those closed in the last 32 epochs (each epoch
+# closes at most one), so with 64 members' open spans a checkpoint has at most 97 span rows.
+SPAN_EPOCHS = 32
 
 
 def compact(state: GroupState, keep: int = KEEP_OPS) -> GroupState:
@@ -587,11 +590,11 @@ def compact(state: GroupState, keep: int = KEEP_OPS) -> GroupState:
 
 
 def _pruned(state: GroupState) -> GroupState:
-    oldest = state.epoch - KEEP_EPOCHS
+    oldest = state.epoch - SPAN_EPOCHS
     spans = {key: kept for key, spans in state.spans.items()
-             if (kept := tuple(s for s in spans if s.last is None or s.last >= oldest)
+             if (kept := tuple(s for s in spans if s.last is not None and s.last >= oldest)
                  if key not in state.members else spans[-1:])}
-    checks = {e: c for e, c in state.key_checks.items() if e >= oldest}
+    checks = {e: c for e, c in state.key_checks.items() if e >= state.epoch - KEEP_EPOCHS}
     return replace(state, spans=spans, key_checks=checks)
 
 

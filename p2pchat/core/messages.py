@@ -424,7 +424,7 @@ GroupHead: TypeAlias = tuple[bytes, int, bytes]  # (author, seq, envelope_hash a
 
 
 GroupSpanRow: TypeAlias = tuple[bytes, int, int, int]  # (member, first, last or 0, cut)
-MAX_CHECKPOINT_SPANS = 2 * MAX_GROUP_OPS  # rows of spans a checkpoint carries
+MAX_CHECKPOINT_SPANS = MAX_GROUP_OPS  # rows of spans a checkpoint carries (an array's cap)
 MAX_CHECKPOINT_CHECKS = MAX_GROUP_OPS  # key commitments a checkpoint carries
 
 
