@@ -567,8 +567,10 @@ def start_heads(invite: GroupInvite) -> dict[bytes, tuple[int, bytes]]:
 
 # --- checkpoints (8.14) ------------------------------------------------------------------------
 
-KEEP_OPS = 48  # ops a member keeps after a checkpoint
-COMPACT_AT = 96  # ops held that make a member take a checkpoint (an invitation carries <= 100)
+KEEP_OPS = 24  # ops a member keeps after a checkpoint
+# Ops held that make a member take a checkpoint: an invitation carries at most this many ops,
+# so with its checkpoint and 100 heads its worst case still fits one record.
+COMPACT_AT = 48
 KEEP_EPOCHS = 64  # key commitments a checkpoint keeps (of the last 64 epochs)
 # Departed members' spans a checkpoint keeps: those closed in the last 32 epochs (each epoch
 # closes at most one), so with 64 members' open spans a checkpoint has at most 97 span rows.

@@ -148,3 +148,38 @@ def test_a_checkpoint_drops_old_ops_and_a_newcomer_joins_from_it() -> None:
     # Keeping on from the compacted state works as from the full one.
     after = groups.remove(added.state, OWNER, DOT.public_key, 0, os.urandom)
     assert groups.apply_op(joined, after.op).members == after.state.members
+
+
+def test_a_full_invitation_from_a_checkpoint_fits_in_one_record() -> None:
+    """The worst case: 64 members and the longest names, the most span rows and commitments,
+    COMPACT_AT ops with the longest names, 100 heads."""
+    from dataclasses import replace
+
+    from p2pchat.core.groups import COMPACT_AT, MAX_GROUP_MEMBERS
+    from p2pchat.core.messages import (
+        MAX_GROUP_OPS,
+        MAX_NAME_CHARS,
+        MAX_RECORD_LEN,
+        GroupCheckpoint,
+        GroupInvite,
+        GroupOp,
+    )
+
+    wide = "\U0001f600" * MAX_NAME_CHARS
+    big = 2**63 - 1
+    keys = [n.to_bytes(32, "big") for n in range(1, 101)]
+    cp = GroupCheckpoint(
+        group=b"g" * 16, number=big, head=b"h" * 32, title=wide, owner=keys[0],
+        admins=tuple(keys[1:9]), epoch=big,
+        members=tuple((k, wide, big) for k in keys[:MAX_GROUP_MEMBERS]),
+        spans=tuple((keys[i % 100], big, big, big) for i in range(MAX_GROUP_OPS)),
+        key_checks=tuple((big - i, b"k" * 16) for i in range(MAX_GROUP_OPS)),
+        signer=keys[0], sig=b"s" * 64)
+    op = GroupOp(group=b"g" * 16, number=big, kind=GroupOpKind.ADD, epoch=big, subject=keys[0],
+                 name=wide, title="", cut=0, key_check=b"k" * 16, prev=b"p" * 32, sig=b"x" * 64)
+    heads = tuple((k, big, b"h" * 32) for k in keys[:MAX_GROUP_OPS])
+    invite = GroupInvite(ops=tuple(replace(op, number=big - i) for i in range(COMPACT_AT)),
+                         heads=heads, lamport=big, checkpoint=cp)
+    size = len(encode_record(invite))
+    assert size <= MAX_RECORD_LEN, size
+    assert decode_record(encode_record(invite)) == invite
