@@ -50,6 +50,7 @@ from p2pchat.core.messages import (
     GROUP_KEY_LEN,
     HASH_LEN,
     KEY_LEN,
+    MAX_GROUP_OPS,
     SIG_LEN,
     GroupCheckpoint,
     GroupInvite,
@@ -531,12 +532,15 @@ def invitation(
     the inviter ``identity`` signs, 8.14), and where the group log stands (``ConversationLog``
     heads and lamport) so the newcomer starts there."""
     listed = tuple((a, seq, digest) for a, (seq, digest) in sorted(heads.items()) if seq > 0)
-    if not state.base:
+    if not state.base and state.number <= MAX_GROUP_OPS:
         return GroupInvite(ops=state.ops, heads=listed, lamport=lamport)
-    if identity is None or state.root is None:
+    if identity is None:
         raise GroupError("an invitation from a checkpoint needs the inviter's signature")
-    return GroupInvite(ops=state.ops, heads=listed, lamport=lamport,
-                       checkpoint=checkpoint(state.root, identity))
+    start = max(state.base, state.number - INVITE_OPS)
+    ops = state.ops_after(start)
+    assert ops is not None
+    return GroupInvite(ops=ops, heads=listed, lamport=lamport,
+                       checkpoint=checkpoint(root_at(state, start), identity))
 
 
 def join(invite: GroupInvite, me: bytes, sender: bytes) -> GroupState:
@@ -567,10 +571,11 @@ def start_heads(invite: GroupInvite) -> dict[bytes, tuple[int, bytes]]:
 
 # --- checkpoints (8.14) ------------------------------------------------------------------------
 
-KEEP_OPS = 24  # ops a member keeps after a checkpoint
-# Ops held that make a member take a checkpoint: an invitation carries at most this many ops,
-# so with its checkpoint and 100 heads its worst case still fits one record.
-COMPACT_AT = 48
+KEEP_OPS = 64  # ops a member keeps after a checkpoint: how far behind a peer can catch up
+COMPACT_AT = 128  # ops held that make a member take a checkpoint
+# Ops an invitation from a checkpoint carries: with the checkpoint and 100 heads its worst case
+# still fits one record. A chain of at most MAX_GROUP_OPS ops from op 1 goes whole (revision 2).
+INVITE_OPS = 48
 KEEP_EPOCHS = 64  # key commitments a checkpoint keeps (of the last 64 epochs)
 # Departed members' spans a checkpoint keeps: those closed in the last 32 epochs (each epoch
 # closes at most one), so with 64 members' open spans a checkpoint has at most 97 span rows.
@@ -583,12 +588,19 @@ def compact(state: GroupState, keep: int = KEEP_OPS) -> GroupState:
     if len(state.ops) <= keep:
         return state
     base = state.number - keep
-    at = state.state_at(base)
-    head = state.hash_at(base)
-    assert head is not None
-    root = _pruned(replace(at, ops=(), base=base, base_head=head, root=None))
-    pruned = _pruned(state)
-    return replace(pruned, ops=state.ops[-keep:], base=base, base_head=head, root=root)
+    root = root_at(state, base)
+    return replace(_pruned(state), ops=state.ops[-keep:], base=base, base_head=root.head,
+                   root=root)
+
+
+def root_at(state: GroupState, n: int) -> GroupState:
+    """The state after op ``n`` as a checkpoint's root: no ops, pruned."""
+    if n == state.base and state.root is not None:
+        return state.root
+    head = state.hash_at(n)
+    if head is None:
+        raise GroupError(f"op {n} is before our checkpoint")
+    return _pruned(replace(state.state_at(n), ops=(), base=n, base_head=head, root=None))
 
 
 def _pruned(state: GroupState) -> GroupState:

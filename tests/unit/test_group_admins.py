@@ -152,10 +152,10 @@ def test_a_checkpoint_drops_old_ops_and_a_newcomer_joins_from_it() -> None:
 
 def test_a_full_invitation_from_a_checkpoint_fits_in_one_record() -> None:
     """The worst case: 64 members and the longest names, the most span rows and commitments,
-    COMPACT_AT ops with the longest names, 100 heads."""
+    INVITE_OPS ops with the longest names, 100 heads."""
     from dataclasses import replace
 
-    from p2pchat.core.groups import COMPACT_AT, MAX_GROUP_MEMBERS
+    from p2pchat.core.groups import INVITE_OPS, MAX_GROUP_MEMBERS
     from p2pchat.core.messages import (
         MAX_GROUP_OPS,
         MAX_NAME_CHARS,
@@ -178,7 +178,7 @@ def test_a_full_invitation_from_a_checkpoint_fits_in_one_record() -> None:
     op = GroupOp(group=b"g" * 16, number=big, kind=GroupOpKind.ADD, epoch=big, subject=keys[0],
                  name=wide, title="", cut=0, key_check=b"k" * 16, prev=b"p" * 32, sig=b"x" * 64)
     heads = tuple((k, big, b"h" * 32) for k in keys[:MAX_GROUP_OPS])
-    invite = GroupInvite(ops=tuple(replace(op, number=big - i) for i in range(COMPACT_AT)),
+    invite = GroupInvite(ops=tuple(replace(op, number=big - i) for i in range(INVITE_OPS)),
                          heads=heads, lamport=big, checkpoint=cp)
     size = len(encode_record(invite))
     assert size <= MAX_RECORD_LEN, size
