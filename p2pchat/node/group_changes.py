@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from p2pchat.core import group_checkpoints as checkpoints
 from p2pchat.core import group_forks as forks
 from p2pchat.core import groups as core
 from p2pchat.core.gap_buffer import held_size
@@ -170,10 +171,10 @@ class GroupChanges:
         """An op is in the chain: store it, cut a departed member's log, pass it on."""
         db = self._store()
         db.groups.add_op(g.conv, op.number, encode_record(op))
-        if len(g.state.ops) > core.COMPACT_AT:  # no lifetime cap: a checkpoint (8.14)
-            g.state = core.compact(g.state)
+        if len(g.state.ops) > checkpoints.COMPACT_AT:  # no lifetime cap: a checkpoint (8.14)
+            g.state = checkpoints.compact(g.state)
             assert g.state.root is not None
-            db.groups.set_base(g.conv, encode_record(core.checkpoint(g.state.root,
+            db.groups.set_base(g.conv, encode_record(checkpoints.checkpoint(g.state.root,
                                                                      self._identity)))
             db.groups.drop_ops_to(g.conv, g.state.base)
         db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from p2pchat.core import group_checkpoints as checkpoints
 from p2pchat.core import groups as core
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.groups import (
@@ -109,7 +110,7 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
                 cp = decode_record(base)
                 if not isinstance(cp, GroupCheckpoint):
                     raise StoreError("a stored checkpoint is not one")
-                state = core.checkpoint_state(cp)
+                state = checkpoints.checkpoint_state(cp)
             else:
                 state, ops = core.genesis(_op(ops[0])), ops[1:]
             for op in ops:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from p2pchat.core import group_forks, groups
+from p2pchat.core import group_checkpoints, group_forks, groups
 from p2pchat.core.group_errors import ForkBelow, GroupError, OpReplay
 from p2pchat.core.identity import Identity
 from p2pchat.core.messages import GroupLostKey, GroupOpKind, decode_record, encode_record
@@ -128,9 +128,10 @@ def test_a_checkpoint_drops_old_ops_and_a_newcomer_joins_from_it() -> None:
         state = groups.invite(state, OWNER, DOT.public_key, "dot", os.urandom).state
         state = groups.remove(state, ADA, DOT.public_key, 0, os.urandom).state
     assert state.number == 125
-    small = groups.compact(state)
+    small = group_checkpoints.compact(state)
     assert small.number == state.number and small.head == state.head
-    assert len(small.ops) == groups.KEEP_OPS and small.base == state.number - groups.KEEP_OPS
+    keep = group_checkpoints.KEEP_OPS
+    assert len(small.ops) == keep and small.base == state.number - keep
     assert small.members == state.members and small.admins == state.admins
     assert len(small.spans[DOT.public_key]) <= len(state.spans[DOT.public_key])
     added = groups.invite(small, ADA, DOT.public_key, "dot", os.urandom)  # an admin invites
@@ -144,7 +145,7 @@ def test_a_checkpoint_drops_old_ops_and_a_newcomer_joins_from_it() -> None:
     forged = replace(invite.checkpoint, title="renamed")
     assert isinstance(forged, GroupCheckpoint)
     with pytest.raises(GroupError, match="signed"):
-        groups.checkpoint_state(forged)
+        group_checkpoints.checkpoint_state(forged)
     # Keeping on from the compacted state works as from the full one.
     after = groups.remove(added.state, OWNER, DOT.public_key, 0, os.urandom)
     assert groups.apply_op(joined, after.op).members == after.state.members
@@ -155,7 +156,8 @@ def test_a_full_invitation_from_a_checkpoint_fits_in_one_record() -> None:
     INVITE_OPS ops with the longest names, 100 heads."""
     from dataclasses import replace
 
-    from p2pchat.core.groups import INVITE_OPS, MAX_GROUP_MEMBERS
+    from p2pchat.core.group_checkpoints import INVITE_OPS
+    from p2pchat.core.groups import MAX_GROUP_MEMBERS
     from p2pchat.core.messages import (
         MAX_GROUP_OPS,
         MAX_NAME_CHARS,
