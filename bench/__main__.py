@@ -50,9 +50,11 @@ def git_commit() -> str | None:
     return proc.stdout.strip() or None
 
 
-def run_entry(entry: Entry, quick: bool) -> dict[str, Any]:
+def run_entry(entry: Entry, quick: bool, nodes: int | None = None) -> dict[str, Any]:
     args = entry.quick if quick else entry.full
     assert args is not None
+    if nodes is not None and entry.name == "group":  # `python -m bench group --nodes N`
+        args = (*args, "--nodes", str(nodes))
     script = HERE / entry.script
     started = time.monotonic()
     if not script.exists():
@@ -123,6 +125,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--out", type=Path, help="also append the JSON lines to this file")
     parser.add_argument("--list", action="store_true", help="list the objects and exit")
+    parser.add_argument("--nodes", type=int, metavar="N",
+                        help="group: how many nodes (members) to run (default 30)")
     parser.add_argument("names", nargs="*", metavar="NAME", help="objects to run (default: all"
                         " of the full run, or the quick set with --quick)")
     args = parser.parse_args()
@@ -153,7 +157,7 @@ def main() -> int:
             if args.quick and entry.quick is None:
                 parts.append({"skipped": f"{entry.script} runs only in a full run"})
             else:
-                parts.append(run_entry(entry, args.quick))
+                parts.append(run_entry(entry, args.quick, args.nodes))
         obj = merge(name, parts)
         failed = failed or "error" in obj
         lines.append(obj)

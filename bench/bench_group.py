@@ -31,8 +31,16 @@ from typing import Any
 
 from _common import emit
 
+from p2pchat.core.groups import MAX_GROUP_MEMBERS
 from p2pchat.core.identity import Identity
-from p2pchat.core.messages import Envelope, Record
+from p2pchat.core.messages import (
+    Envelope,
+    GroupKey,
+    GroupKeyRequest,
+    GroupOp,
+    Record,
+    encode_record,
+)
 from p2pchat.home import ensure_home
 from p2pchat.node import Node, NodeConfig
 from p2pchat.node.backlog import Backlog
@@ -41,6 +49,7 @@ from tests.groups_net import Net, sparse_edges
 
 N_NODES = 30
 WAIT = 60.0  # seconds before the run gives up waiting for deliveries
+GROUP_RECORD_TYPES = (GroupOp, GroupKey, GroupKeyRequest)  # what one removal sends
 
 
 class EnvelopeCount:
@@ -50,11 +59,16 @@ class EnvelopeCount:
     def __init__(self) -> None:
         self.group = b""
         self.count = 0
+        self.change_records = 0  # GroupOp / GroupKey / GroupKeyRequest queued (a removal)
+        self.change_bytes = 0
         queue, forward = Outbox.queue, Backlog.forward
 
         def counted_queue(outbox: Outbox, link: Any, record: Record, **options: Any) -> None:
             if isinstance(record, Envelope) and record.conv == self.group:
                 self.count += 1
+            elif isinstance(record, GROUP_RECORD_TYPES):
+                self.change_records += 1
+                self.change_bytes += len(encode_record(record))
             queue(outbox, link, record, **options)
 
         def counted_forward(backlog: Backlog, link: Any, env: Envelope) -> None:
@@ -71,7 +85,39 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def run(messages: int, rate: float, seed: int) -> dict[str, Any]:
+def rss_mib() -> float:
+    """This process's resident set now (Linux /proc), MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def removal(net: Net, counter: EnvelopeCount) -> dict[str, Any]:
+    """The owner removes the last member: the time until every other member holds the new
+    epoch's key, and the records and bytes (ops, keys, key requests) all nodes queued for it."""
+    owner, gone = net.nodes[0], net.nodes[-1]
+    stay = net.nodes[:-1]
+    counter.change_records = counter.change_bytes = 0
+    t0 = time.monotonic()
+    await owner.remove_from_group(net.group, gone.name)
+    epoch = owner.groups.find(net.group).state.epoch
+    deadline = t0 + WAIT
+    while time.monotonic() < deadline and not all(
+            x.groups.find(net.group).state.epoch == epoch
+            and epoch in x.groups.find(net.group).keys for x in stay):
+        await asyncio.sleep(0.01)  # bounded by the deadline
+    done = all(epoch in x.groups.find(net.group).keys for x in stay)
+    return {"members": len(stay), "all_rekeyed": done,
+            "time_s": round(time.monotonic() - t0, 3) if done else None,
+            "records": counter.change_records, "bytes": counter.change_bytes,
+            "bytes_per_member": round(counter.change_bytes / len(stay), 1)}
+
+
+async def run(messages: int, rate: float, seed: int, n_nodes: int = N_NODES) -> dict[str, Any]:
+    global N_NODES
+    N_NODES = n_nodes
     counter = EnvelopeCount()
     with tempfile.TemporaryDirectory(prefix="p2pchat-bench-group-") as tmp:
         started: list[Node] = []
@@ -117,6 +163,7 @@ async def run(messages: int, rate: float, seed: int) -> dict[str, Any]:
                 await asyncio.sleep(0.05)  # bounded by the deadline
             for task in watchers:
                 task.cancel()
+            removed = await removal(net, counter)
             reached = sum(len(arrivals.get(t, {})) for t in sent_at)
             complete = [max(arrivals[t].values()) - sent_at[t] for t in sent_at
                         if len(arrivals.get(t, {})) == N_NODES - 1]
@@ -141,6 +188,10 @@ async def run(messages: int, rate: float, seed: int) -> dict[str, Any]:
                 "transmissions_per_member_reached": round(counter.count / max(1, reached), 3),
                 "transmissions_per_member_reached_second_half": round(
                     (counter.count - half_count) / max(1, second_half * (N_NODES - 1)), 3),
+                # All nodes run in this one process: its RSS over the node count.
+                "rss_mib_per_node": round(rss_mib() / N_NODES, 2),
+                "rss_mib_process": round(rss_mib(), 1),
+                "removal": removed,
             }
         finally:
             for node in started:
@@ -152,8 +203,12 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200, help="messages to send")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nodes", type=int, default=N_NODES,
+                        help="nodes, all members of one group (at most the group's member cap)")
     args = parser.parse_args()
-    result = asyncio.run(run(args.n, args.rate, args.seed))
+    if not 3 <= args.nodes <= MAX_GROUP_MEMBERS:
+        parser.error(f"--nodes: 3 to {MAX_GROUP_MEMBERS} (a group's member limit)")
+    result = asyncio.run(run(args.n, args.rate, args.seed, args.nodes))
     p99 = result["reach_all_s"]["p99"]
     result["targets"] = {  # p99 counts only when every message reached every member
         "reach_all_s.p99 <= 0.2": p99 is not None and p99 <= 0.2

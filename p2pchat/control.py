@@ -130,7 +130,8 @@ class ControlServer:
             "unread": self._sync(lambda p: node_.unread()),
             "send": lambda p: (node_.send_many(_text(p, "to"), _strings(p, "texts")) if "texts" in p
                                else node_.send(_text(p, "to"), _text(p, "text"))),
-            "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p))),
+            "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p),
+                                                      changes=p.get("changes") is True)),
             "network.join": lambda p: node_.networks.join(_text(p, "name"),
                                                           _text(p, "passphrase")),
             "network.leave": lambda p: node_.networks.leave(_text(p, "name")),
@@ -140,6 +141,11 @@ class ControlServer:
             "groups.invite": lambda p: node_.invite_to_group(_text(p, "group"), _text(p, "who")),
             "groups.remove": lambda p: node_.remove_from_group(
                 _text(p, "group"), _text(p, "member")),
+            "groups.admin": lambda p: node_.admin_group(_text(p, "group"), _text(p, "member")),
+            "groups.unadmin": lambda p: node_.unadmin_group(
+                _text(p, "group"), _text(p, "member")),
+            "groups.transfer": lambda p: node_.transfer_group(
+                _text(p, "group"), _text(p, "member")),
             "groups.leave": lambda p: node_.leave_group(_text(p, "group")),
             "groups.accept": lambda p: node_.accept_group(_text(p, "group")),
             "groups.decline": lambda p: node_.decline_group(_text(p, "group")),
@@ -147,7 +153,7 @@ class ControlServer:
             "groups.list": self._sync(lambda p: node_.list_groups()),
             "groups.members": self._sync(lambda p: node_.group_members(_text(p, "group"))),
             "file.send": lambda p: node_.file_send(_text(p, "to"), _strings(p, "paths")),
-            "file.list": self._sync(lambda p: node_.file_list()),
+            "file.list": self._sync(lambda p: node_.files.listing()),
             "file.accept": lambda p: node_.file_accept(_text(p, "id")),
             "file.decline": lambda p: node_.file_decline(_text(p, "id")),
             "file.cancel": lambda p: node_.file_cancel(_text(p, "id")),

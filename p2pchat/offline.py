@@ -103,7 +103,8 @@ class OfflineReader:
                     raise CommandError("unknown_contact",
                                        f"no contact or group named {who!r}") from None
                 return group_history(self._views, store, group, limit,
-                                     lambda _g, key: self._views.display_name(key))
+                                     lambda _g, key: self._views.display_name(key), me=self._key,
+                                     changes=params.get("changes") is True)
             return dm_history(self._views, store, dm_conversation_id(self._key, contact.key),
                               limit)
         raise CommandError("no_node", f"'{method}' needs the running node")

@@ -169,10 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     which = ("group", "the group's name or id")
     group_action("create", "start a group you own", ("name", "what to call the group"))
-    group_action("invite", "add a contact to a group you own", which,
+    group_action("invite", "add a contact to a group you own or are an admin of", which,
                  ("contact", "their name or fingerprint"))
-    group_action("remove", "remove a member from a group you own (they get no new key)", which,
+    group_action("remove", "remove a member (owner or admin; they get no new key)", which,
                  ("member", "their name or fingerprint"))
+    group_action("admin", "make a member an admin, who may invite and remove (owner only)",
+                 which, ("member", "their name or fingerprint"))
+    group_action("unadmin", "make an admin an ordinary member again (owner only)", which,
+                 ("member", "their name or fingerprint"))
+    group_action("transfer", "hand the group to another member, who becomes its owner"
+                 " (owner only)", which, ("member", "their name or fingerprint"))
     group_action("leave", "leave a group (its history stays with you)", which)
     group_action("list", "list your groups")
     group_action("members", "list a group's members and who is online", which)

@@ -128,6 +128,9 @@ _GROUP_CALLS: dict[str, Call] = {
     "create": lambda a: ("groups.create", {"title": a.name}),
     "invite": lambda a: ("groups.invite", {"group": a.group, "who": a.contact}),
     "remove": lambda a: ("groups.remove", {"group": a.group, "member": a.member}),
+    "admin": lambda a: ("groups.admin", {"group": a.group, "member": a.member}),
+    "unadmin": lambda a: ("groups.unadmin", {"group": a.group, "member": a.member}),
+    "transfer": lambda a: ("groups.transfer", {"group": a.group, "member": a.member}),
     "leave": lambda a: ("groups.leave", {"group": a.group}),
     "accept": lambda a: ("groups.accept", {"group": a.group}),
     "decline": lambda a: ("groups.decline", {"group": a.group}),
@@ -251,7 +254,7 @@ _FOUND_BY = {"config": "given with --relay or 'settings relay'", "mdns": "found 
 def cmd_log(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         fail("--limit must be 0 or more")
-    messages = _read(args, "log", **{"with": args.who, "limit": args.limit})
+    messages = _read(args, "log", **{"with": args.who, "limit": args.limit, "changes": True})
     if not messages and not args.json:
         print(f"No messages with {clean(args.who)} yet.", file=sys.stderr)
     for m in messages:
@@ -259,6 +262,8 @@ def cmd_log(args: argparse.Namespace) -> int:
             print_json(m)
         else:
             status = f"  ({clean(m['status'])})" if m.get("status") else ""
+            if m.get("recipients"):  # a group message of ours: how many members hold it
+                status = f"  ({len(m.get('delivered_to') or [])}/{m['recipients']} delivered)"
             when = clean(m["sent_at"])[:19].replace("T", " ")
             print(f"{when}  {_said(m)}{status}")
     return 0
@@ -268,8 +273,8 @@ def _said(m: dict[str, Any]) -> str:
     """Who said what, as the chat screen shows it: "/me waves" is the action "* NAME waves"."""
     text = str(m["text"])
     if text.startswith("/me ") and text[4:].strip():
-        return f"* {clean(m['author_name'])} {peer_lines(text[4:])}"
-    return f"{clean(m['author_name'])}: {peer_lines(text)}"
+        return f"* {_author(m)} {peer_lines(text[4:])}"
+    return f"{_author(m)}: {peer_lines(text)}"
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -287,6 +292,12 @@ def cmd_search(args: argparse.Namespace) -> int:
             when = clean(m["sent_at"])[:19].replace("T", " ")
             print(f"{when}  {_said(m)}")
     return 0
+
+
+def _author(m: dict[str, Any]) -> str:
+    """The author's name; `~name` for a group member who is not a contact (unverified)."""
+    name = clean(m["author_name"])
+    return name if m.get("author_contact", True) else "~" + name
 
 
 def _print_groups(groups: list[dict[str, Any]]) -> None:
@@ -330,10 +341,13 @@ def cmd_group(args: argparse.Namespace) -> int:
         print_json(result)
     elif action == "members":
         for m in result:
-            marks = " (owner)" * m["owner"] + " (you)" * m["you"] \
+            marks = " (owner)" * m["owner"] + " (admin)" * m.get("admin", False) \
+                + " (you)" * m["you"] \
                 + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
             online = "online " if m["online"] else "offline"
-            print(f"{clean(m['name']):<20} {online} {m['fingerprint']}{marks}")
+            name = clean(m["name"]) if m.get("contact", True) else "~" + clean(m["name"])
+            marks += " (not a contact: unverified)" * (not m.get("contact", True))
+            print(f"{name:<20} {online} {m['fingerprint']}{marks}")
     elif action == "list":
         _print_groups(result)
     else:

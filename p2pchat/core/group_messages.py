@@ -6,7 +6,7 @@ other records.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from p2pchat.core.codec import pack
 from p2pchat.core.errors import ProtocolError
@@ -36,16 +36,23 @@ class GroupOpKind:
     REMOVE = 3  # owner removes subject, whose log ends at `cut`; new epoch
     LEAVE = 4  # owner enacts subject's GroupLeave, log ends at `cut`; new epoch
     TRANSFER = 5  # owner hands ownership to subject (a member); same epoch
+    ADMIN = 6  # owner makes subject (a member) an admin; same epoch (revision 3)
+    UNADMIN = 7  # owner makes subject an ordinary member again; same epoch (revision 3)
 
-    ALL = (CREATE, ADD, REMOVE, LEAVE, TRANSFER)
+    ALL = (CREATE, ADD, REMOVE, LEAVE, TRANSFER)  # revision 2's kinds
+    KNOWN = (*ALL, ADMIN, UNADMIN)
+    SAME_EPOCH = (TRANSFER, ADMIN, UNADMIN)  # kinds that keep the epoch (no key_check)
+    REVISION_3 = (ADMIN, UNADMIN)  # kinds a revision-2 peer cannot decode
     NAMES: ClassVar[dict[int, str]] = {
-        CREATE: "create", ADD: "add", REMOVE: "remove", LEAVE: "leave", TRANSFER: "transfer"
+        CREATE: "create", ADD: "add", REMOVE: "remove", LEAVE: "leave", TRANSFER: "transfer",
+        ADMIN: "admin", UNADMIN: "unadmin",
     }
 
 
 @dataclass(frozen=True, slots=True)
 class GroupOp:
-    """One membership change, numbered and signed by the group's owner (before the change).
+    """One membership change, numbered and signed by the group's owner (before the change), or
+    by one of its admins for an add, remove or leave.
 
     Structural checks only; whether it applies (number, prev, signer, kind rules) is
     ``groups.apply_op``'s job. ``sig`` is over ``signing_bytes()``.
@@ -66,10 +73,8 @@ class GroupOp:
 
     def __post_init__(self) -> None:
         check_bytes("GroupOp.group", self.group, exact=CONV_ID_LEN)
-        check_int("GroupOp.number", self.number, 1)
-        if self.number > MAX_GROUP_OPS:
-            raise ProtocolError(f"GroupOp.number: a group holds at most {MAX_GROUP_OPS} ops")
-        if type(self.kind) is not int or self.kind not in GroupOpKind.ALL:
+        check_int("GroupOp.number", self.number, 1)  # no cap: checkpoints (8.14, rev 3)
+        if type(self.kind) is not int or self.kind not in GroupOpKind.KNOWN:
             raise ProtocolError(f"GroupOp.kind: unknown kind {self.kind!r}")
         if (self.kind == GroupOpKind.CREATE) != (self.number == 1):
             raise ProtocolError("GroupOp: op 1 and only op 1 is a create")
@@ -93,10 +98,12 @@ class GroupOp:
             raise ProtocolError("GroupOp.title: only create sets the title")
         if self.cut and kind not in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             raise ProtocolError("GroupOp.cut: only remove and leave end a log")
-        if len(self.key_check) != (0 if kind == GroupOpKind.TRANSFER else GROUP_KEY_CHECK_LEN):
+        if len(self.key_check) != (
+            0 if kind in GroupOpKind.SAME_EPOCH else GROUP_KEY_CHECK_LEN
+        ):
             raise ProtocolError(
                 f"GroupOp.key_check: {GROUP_KEY_CHECK_LEN} bytes for an op that starts an"
-                " epoch, empty for a transfer"
+                " epoch, empty for a transfer, admin or unadmin"
             )
 
     def _fields(self) -> list[object]:
@@ -123,6 +130,97 @@ class GroupOp:
 GroupHead: TypeAlias = tuple[bytes, int, bytes]  # (author, seq, envelope_hash at that seq)
 
 
+GroupSpanRow: TypeAlias = tuple[bytes, int, int, int]  # (member, first, last or 0, cut)
+MAX_CHECKPOINT_SPANS = MAX_GROUP_OPS  # rows of spans a checkpoint carries (an array's cap)
+MAX_CHECKPOINT_CHECKS = MAX_GROUP_OPS  # key commitments a checkpoint carries
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCheckpoint:
+    """A group's membership at op ``number`` (whose hash is ``head``), signed by ``signer`` (the
+    owner or an admin there), so a chain can start there: old ops are dropped (protocol 8.14).
+    ``members`` are (key, name, number of the op that added it), ``spans`` (member, first epoch,
+    last epoch or 0 while open, cut), ``key_checks`` (epoch, commitment) of recent epochs."""
+
+    CODE: ClassVar[int] = 43
+    REVISION: ClassVar[int] = 3
+    group: bytes
+    number: int
+    head: bytes
+    title: str
+    owner: bytes
+    admins: tuple[bytes, ...]
+    epoch: int
+    members: tuple[tuple[bytes, str, int], ...]
+    spans: tuple[GroupSpanRow, ...]
+    key_checks: tuple[tuple[int, bytes], ...]
+    signer: bytes
+    sig: bytes
+
+    def __post_init__(self) -> None:
+        check_bytes("GroupCheckpoint.group", self.group, exact=CONV_ID_LEN)
+        check_int("GroupCheckpoint.number", self.number, 1)
+        check_bytes("GroupCheckpoint.head", self.head, exact=HASH_LEN)
+        check_name("GroupCheckpoint.title", self.title)
+        check_bytes("GroupCheckpoint.owner", self.owner, exact=KEY_LEN)
+        admins = _rows("GroupCheckpoint.admins", self.admins, MAX_GROUP_OPS)
+        object.__setattr__(self, "admins", tuple(
+            check_bytes("GroupCheckpoint admin", a, exact=KEY_LEN) for a in admins))
+        check_int("GroupCheckpoint.epoch", self.epoch, 1)
+        members = []
+        for row in _rows("GroupCheckpoint.members", self.members, MAX_GROUP_OPS, width=3):
+            key, name, joined = row
+            members.append((check_bytes("GroupCheckpoint member", key, exact=KEY_LEN),
+                            check_name("GroupCheckpoint member name", name),
+                            check_int("GroupCheckpoint member joined", joined, 1)))
+        object.__setattr__(self, "members", tuple(members))
+        spans = []
+        for row in _rows("GroupCheckpoint.spans", self.spans, MAX_CHECKPOINT_SPANS, width=4):
+            key, first, last, cut = row
+            spans.append((check_bytes("GroupCheckpoint span key", key, exact=KEY_LEN),
+                          check_int("GroupCheckpoint span first", first, 1),
+                          check_int("GroupCheckpoint span last", last, 0),
+                          check_int("GroupCheckpoint span cut", cut, 0)))
+        object.__setattr__(self, "spans", tuple(spans))
+        checks = []
+        for row in _rows("GroupCheckpoint.key_checks", self.key_checks, MAX_CHECKPOINT_CHECKS,
+                         width=2):
+            epoch, check = row
+            checks.append((check_int("GroupCheckpoint check epoch", epoch, 1),
+                           check_bytes("GroupCheckpoint check", check,
+                                        exact=GROUP_KEY_CHECK_LEN)))
+        object.__setattr__(self, "key_checks", tuple(checks))
+        check_bytes("GroupCheckpoint.signer", self.signer, exact=KEY_LEN)
+        check_bytes("GroupCheckpoint.sig", self.sig, exact=SIG_LEN)
+
+    def _fields(self) -> list[object]:
+        return [self.group, self.number, self.head, self.title, self.owner, list(self.admins),
+                self.epoch, [list(m) for m in self.members], [list(r) for r in self.spans],
+                [list(c) for c in self.key_checks], self.signer, self.sig]
+
+    def signing_bytes(self) -> bytes:
+        """The bytes the signer signs: the canonical encoding with sig = b""."""
+        return pack([self.CODE, *self._fields()[:-1], b""])
+
+
+def _rows(what: str, value: object, most: int, width: int = 0) -> list[Any]:
+    if type(value) not in (list, tuple) or len(value) > most:  # type: ignore[arg-type]
+        raise ProtocolError(f"{what}: expected at most {most} entries")
+    rows: list[Any] = list(value)  # type: ignore[call-overload]
+    for row in rows:
+        if width and (type(row) not in (list, tuple) or len(row) != width):
+            raise ProtocolError(f"{what}: each entry has {width} fields")
+    return rows
+
+
+def _nested_checkpoint(item: object) -> GroupCheckpoint | None:
+    if item is None or isinstance(item, GroupCheckpoint):
+        return item
+    if type(item) is not list or len(item) != 13 or item[0] != GroupCheckpoint.CODE:
+        raise ProtocolError("GroupInvite.checkpoint: a GroupCheckpoint record")
+    return GroupCheckpoint(*item[1:])
+
+
 @dataclass(frozen=True, slots=True)
 class GroupInvite:
     """The owner's invitation: every op from creation (ending with the one that adds the
@@ -134,6 +232,9 @@ class GroupInvite:
     ops: tuple[GroupOp, ...]
     heads: tuple[GroupHead, ...] = ()
     lamport: int = 0
+    # Revision 3: where the chain starts when its early ops were dropped (8.14); a fourth field
+    # only when present, so an invitation without one is the revision-2 record.
+    checkpoint: GroupCheckpoint | None = None
 
     def __post_init__(self) -> None:
         if type(self.ops) not in (list, tuple) or not 0 < len(self.ops) <= MAX_GROUP_OPS:
@@ -143,13 +244,17 @@ class GroupInvite:
         check_int("GroupInvite.lamport", self.lamport)
         object.__setattr__(self, "ops", ops)
         object.__setattr__(self, "heads", heads)
+        object.__setattr__(self, "checkpoint", _nested_checkpoint(self.checkpoint))
 
     def _fields(self) -> list[object]:
-        return [
+        fields: list[object] = [
             [[op.CODE, *op._fields()] for op in self.ops],
             [list(head) for head in self.heads],
             self.lamport,
         ]
+        if self.checkpoint is not None:
+            fields.append([self.checkpoint.CODE, *self.checkpoint._fields()])
+        return fields
 
 
 def _check_heads(what: str, value: object) -> tuple[GroupHead, ...]:
@@ -217,6 +322,25 @@ class GroupKey:
 
     def _fields(self) -> list[object]:
         return [self.group, self.epoch, self.key]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLostKey:
+    """The key of an epoch that a fork's losing branch started, with the op that started it
+    (protocol 8.13): a member checks the op against its own chain and the key against the op's
+    commitment, then opens with it what members wrote on that branch. Pairwise sessions only."""
+
+    CODE: ClassVar[int] = 42
+    REVISION: ClassVar[int] = 3  # the protocol revision that added it (protocol.md 12)
+    op: GroupOp
+    key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "op", _nested_op(self.op))
+        check_bytes("GroupLostKey.key", self.key, exact=GROUP_KEY_LEN)
+
+    def _fields(self) -> list[object]:
+        return [[self.op.CODE, *self.op._fields()], self.key]
 
 
 @dataclass(frozen=True, slots=True)

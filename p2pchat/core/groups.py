@@ -28,10 +28,22 @@ import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-import nacl.bindings
-import nacl.exceptions
-
-from p2pchat.core.errors import ProtocolError
+from p2pchat.core.group_envelopes import (
+    BODY_OVERHEAD,
+    NONCE_LEN,
+    check_group_envelope,
+    envelope_ad,
+    open_group_envelope,
+    seal_group_envelope,
+)
+from p2pchat.core.group_errors import (
+    GroupError,
+    MissingKey,
+    OpGap,
+    OpReplay,
+    UnknownEpoch,
+)
+from p2pchat.core.group_gossip import GroupGossip, op_targets
 from p2pchat.core.identity import Identity, verify_signature
 from p2pchat.core.messages import (
     CONV_ID_LEN,
@@ -40,93 +52,34 @@ from p2pchat.core.messages import (
     KEY_LEN,
     MAX_GROUP_OPS,
     SIG_LEN,
-    Envelope,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
     GroupLeave,
     GroupOp,
     GroupOpKind,
-    GroupPrune,
     encode_record,
 )
-from p2pchat.core.sync import ConversationLog
 
 __all__ = [
-    "BODY_OVERHEAD",
-    "MAX_GROUP_MEMBERS",
-    "NONCE_LEN",
-    "Change",
-    "GroupError",
-    "GroupGossip",
-    "GroupState",
-    "MissingKey",
-    "OpGap",
-    "OpReplay",
-    "Span",
-    "UnknownEpoch",
-    "accept_key",
-    "apply_op",
-    "check_group_envelope",
-    "check_leave",
-    "create",
-    "enact_leave",
-    "envelope_ad",
-    "genesis",
-    "group_id",
-    "invitation",
-    "invite",
-    "join",
-    "key_check",
-    "op_hash",
-    "op_targets",
-    "open_group_envelope",
-    "remove",
-    "request_leave",
-    "seal_group_envelope",
-    "serve_key",
-    "start_heads",
-    "transfer",
+    "BODY_OVERHEAD", "MAX_GROUP_ADMINS", "MAX_GROUP_MEMBERS", "NONCE_LEN", "Change", "GroupError",
+    "GroupGossip", "GroupState", "MissingKey", "OpGap", "OpReplay", "Span", "UnknownEpoch",
+    "accept_key", "admin", "apply_op", "check_group_envelope", "check_leave", "create",
+    "enact_leave", "envelope_ad", "genesis", "group_id", "invitation", "invite", "join",
+    "key_check", "op_hash", "op_targets", "open_group_envelope", "remove", "replay",
+    "request_leave", "seal_group_envelope", "serve_key", "start_heads", "transfer", "unadmin",
 ]
 
 Random = Callable[[int], bytes]
 
 MAX_GROUP_MEMBERS = 64
-NONCE_LEN = 24  # XChaCha20-Poly1305: random nonces are safe at this size
-_EPOCH_LEN = 8
-_TAG_LEN = 16
-BODY_OVERHEAD = _EPOCH_LEN + NONCE_LEN + _TAG_LEN
+MAX_GROUP_ADMINS = 8  # bounds the signature checks of one op (protocol 8.13)
 CREATION_NONCE_LEN = HASH_LEN  # op 1's prev
 
 # BLAKE2b personalisations (at most 16 bytes), one per thing hashed.
 _PERSON_GROUP = b"p2pchat-group-v1"
 _PERSON_OP = b"p2pchat-gop-v1"
 _PERSON_KEY_CHECK = b"p2pchat-gkc-v1"
-_AD_LABEL = b"p2pchat-group-ad"  # 16 bytes, first part of every envelope's associated data
-
-
-class GroupError(ProtocolError):
-    """A group record that must be refused (bad signature, not a member, wrong chain, ...)."""
-
-
-class OpGap(GroupError):
-    """Ops are missing before this one: fetch them (send our head op to the sender), then apply."""
-
-
-class OpReplay(GroupError):
-    """An op at or below our number: ``same`` when it is our own copy (a harmless duplicate)."""
-
-    def __init__(self, message: str, same: bool) -> None:
-        super().__init__(message)
-        self.same = same
-
-
-class UnknownEpoch(GroupError):
-    """An envelope or key of an epoch whose op we have not applied yet: drop it, sync ops first."""
-
-
-class MissingKey(GroupError):
-    """An authorised envelope whose epoch key we do not hold (ask with GroupKeyRequest)."""
 
 
 # --- derived values -----------------------------------------------------------------------------
@@ -149,11 +102,6 @@ def key_check(key: bytes) -> bytes:
     """Commitment to an epoch key carried in the op that starts the epoch (BLAKE2b-128)."""
     return hashlib.blake2b(key, digest_size=16, person=_PERSON_KEY_CHECK).digest()
 
-
-def envelope_ad(group: bytes, epoch: int, author: bytes, seq: int) -> bytes:
-    """Associated data: "p2pchat-group-ad" || group (16) || epoch (u64 BE) || author (32) ||
-    seq (u64 BE). Binds a ciphertext to its place, so it cannot be moved to another one."""
-    return _AD_LABEL + group + epoch.to_bytes(8, "big") + author + seq.to_bytes(8, "big")
 
 
 # --- state --------------------------------------------------------------------------------------
@@ -187,17 +135,61 @@ class GroupState:
     spans: Mapping[bytes, tuple[Span, ...]]  # everyone who ever was a member
     key_checks: Mapping[int, bytes]  # epoch -> commitment to its key
     joined_at: Mapping[bytes, int]  # current member -> number of the op that added them
+    admins: frozenset[bytes] = frozenset()  # members the owner made admins (protocol 8.13)
+    # Ops 1..base were dropped at a checkpoint (8.14): `ops` holds base+1..number, `root` is
+    # the state at base (None while the chain starts at op 1), `base_head` op base's hash.
+    base: int = 0
+    base_head: bytes = b""
+    root: GroupState | None = field(default=None, repr=False, compare=False)
 
     @property
     def number(self) -> int:
-        return len(self.ops)
+        return self.base + len(self.ops)
 
     @property
     def head(self) -> bytes:
-        return op_hash(self.ops[-1])
+        return op_hash(self.ops[-1]) if self.ops else self.base_head
+
+    def op(self, n: int) -> GroupOp | None:
+        """Op ``n``, if we still hold it (not dropped at a checkpoint)."""
+        return self.ops[n - self.base - 1] if self.base < n <= self.number else None
+
+    def hash_at(self, n: int) -> bytes | None:
+        """Op ``n``'s hash, if we hold it or it is the checkpoint's op."""
+        held = self.op(n)
+        if held is not None:
+            return op_hash(held)
+        return self.base_head if n == self.base and self.base else None
+
+    def ops_after(self, n: int) -> tuple[GroupOp, ...] | None:
+        """The ops after ``n``, in order; None if some were dropped at a checkpoint."""
+        return None if n < self.base else self.ops[n - self.base:]
+
+    def state_at(self, n: int) -> GroupState:
+        """The state after op ``n`` (at or after the checkpoint), replayed."""
+        if n == self.number:
+            return self
+        if not max(self.base, 1) <= n < self.number:
+            raise GroupError(f"op {n} is before our checkpoint (at {self.base})")
+        if self.base:
+            state = self.root if self.root is not None else self
+            todo = self.ops[: n - self.base]
+        else:
+            state, todo = genesis(self.ops[0]), self.ops[1:n]
+        for held in todo:
+            state = apply_op(state, held)
+        return state
 
     def is_member(self, key: bytes) -> bool:
         return key in self.members
+
+    def is_manager(self, key: bytes) -> bool:
+        """The owner or an admin: who may add, remove and enact leaves."""
+        return key == self.owner or key in self.admins
+
+    def managers(self) -> tuple[bytes, ...]:
+        """Who may sign an add, remove or leave op: the owner, then the admins in key order."""
+        return (self.owner, *sorted(self.admins))
 
     def member_at(self, key: bytes, epoch: int) -> bool:
         return any(span.allows(epoch, 0) for span in self.spans.get(key, ()))
@@ -260,25 +252,41 @@ def apply_op(state: GroupState, op: GroupOp) -> GroupState:
     if op.group != state.group:
         raise GroupError("op for another group")
     if op.number <= state.number:
-        same = state.ops[op.number - 1] == op
+        held = state.op(op.number)
+        same = held is None or held == op  # below a checkpoint: cannot tell, so harmless
         raise OpReplay(f"op {op.number} already applied (at {state.number})", same)
     if op.number > state.number + 1:
         raise OpGap(f"op {op.number} but we are at {state.number}: ops missing")
     if not hmac.compare_digest(op.prev, state.head):
         raise GroupError(f"op {op.number} does not chain to op {state.number}")
-    if not verify_signature(state.owner, op.sig, op.signing_bytes()):
-        raise GroupError(f"op {op.number} is not signed by the owner")
     kind, subject = op.kind, op.subject
+    signer = _signer(state, op)
     members = dict(state.members)
     spans = dict(state.spans)
     joined = dict(state.joined_at)
+    admins = set(state.admins)
     owner, epoch = state.owner, state.epoch
-    if kind == GroupOpKind.TRANSFER:
+    if kind in GroupOpKind.SAME_EPOCH:
+        what = GroupOpKind.NAMES[kind]
+        if signer != owner:
+            raise GroupError(f"{what}: only the owner transfers and names admins")
         if op.epoch != epoch:
-            raise GroupError("transfer: keeps the epoch")
+            raise GroupError(f"{what}: keeps the epoch")
         if subject not in members or subject == owner:
-            raise GroupError("transfer: to another current member only")
-        owner = subject
+            raise GroupError(f"{what}: to another current member only")
+        if kind == GroupOpKind.TRANSFER:
+            owner = subject
+            admins.discard(subject)
+        elif kind == GroupOpKind.ADMIN:
+            if subject in admins:
+                raise GroupError("admin: already an admin")
+            if len(admins) >= MAX_GROUP_ADMINS:
+                raise GroupError(f"admin: a group has at most {MAX_GROUP_ADMINS} admins")
+            admins.add(subject)
+        else:
+            if subject not in admins:
+                raise GroupError("unadmin: not an admin")
+            admins.discard(subject)
     else:
         if op.epoch != epoch + 1:
             raise GroupError(f"op {op.number}: epoch must be {epoch + 1}")
@@ -294,6 +302,9 @@ def apply_op(state: GroupState, op: GroupOp) -> GroupState:
         elif kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             if subject not in members or subject == owner:
                 raise GroupError("remove/leave: of a current member other than the owner")
+            if kind == GroupOpKind.REMOVE and subject in admins and signer != owner:
+                raise GroupError("remove: only the owner removes an admin")
+            admins.discard(subject)
             del members[subject]
             del joined[subject]
             *earlier, current = spans[subject]
@@ -310,7 +321,32 @@ def apply_op(state: GroupState, op: GroupOp) -> GroupState:
         spans=spans,
         key_checks={**state.key_checks, epoch: op.key_check} if op.key_check else state.key_checks,
         joined_at=joined,
+        admins=frozenset(admins),
+        base=state.base,
+        base_head=state.base_head,
+        root=state.root if state.root is not None or not state.base else state,
     )
+
+
+def _signer(state: GroupState, op: GroupOp) -> bytes:
+    """Who signed ``op``: the owner, or (for an add, remove or leave) an admin. At most
+    1 + MAX_GROUP_ADMINS signature checks; the owner is tried first."""
+    candidates = (state.owner,) if op.kind in GroupOpKind.SAME_EPOCH else state.managers()
+    for key in candidates:
+        if verify_signature(key, op.sig, op.signing_bytes()):
+            return key
+    raise GroupError(f"op {op.number} is not signed by the owner or an admin")
+
+
+def replay(ops: Iterable[GroupOp]) -> GroupState:
+    """The state a chain gives, checked from op 1."""
+    ops = list(ops)
+    if not ops:
+        raise GroupError("an empty chain")
+    state = genesis(ops[0])
+    for op in ops[1:]:
+        state = apply_op(state, op)
+    return state
 
 
 # --- the owner's changes ------------------------------------------------------------------------
@@ -348,10 +384,11 @@ def _owner_change(
     name: str = "",
     cut: int = 0,
 ) -> Change:
-    if identity.public_key != state.owner:
-        raise GroupError("only the owner changes membership")
-    if state.number >= MAX_GROUP_OPS:
-        raise GroupError(f"a group holds at most {MAX_GROUP_OPS} membership changes")
+    me = identity.public_key
+    if kind in GroupOpKind.SAME_EPOCH and me != state.owner:
+        raise GroupError("only the owner transfers the group and names admins")
+    if not state.is_manager(me):
+        raise GroupError("only the owner or an admin changes membership")
     key = None if random is None else random(GROUP_KEY_LEN)
     op = _signed_op(
         identity,
@@ -375,7 +412,7 @@ def _owner_change(
         deliveries = tuple(
             (member, GroupKey(group=state.group, epoch=new.epoch, key=key))
             for member in sorted(new.members)
-            if member != state.owner
+            if member != me
         )
     return Change(new, op, key, deliveries)
 
@@ -397,6 +434,17 @@ def remove(
 def transfer(state: GroupState, identity: Identity, member: bytes) -> Change:
     """Make another member the owner (same epoch: nobody left, so no new key is needed)."""
     return _owner_change(state, identity, GroupOpKind.TRANSFER, member, None)
+
+
+def admin(state: GroupState, identity: Identity, member: bytes) -> Change:
+    """Make a member an admin (owner only; same epoch): it may then add, remove and enact
+    leaves, and it keeps doing so if the owner is gone."""
+    return _owner_change(state, identity, GroupOpKind.ADMIN, member, None)
+
+
+def unadmin(state: GroupState, identity: Identity, member: bytes) -> Change:
+    """Make an admin an ordinary member again (owner only; same epoch)."""
+    return _owner_change(state, identity, GroupOpKind.UNADMIN, member, None)
 
 
 def request_leave(state: GroupState, identity: Identity, last_seq: int) -> GroupLeave:
@@ -428,7 +476,7 @@ def check_leave(state: GroupState, leave: GroupLeave) -> None:
 
 
 def enact_leave(state: GroupState, identity: Identity, leave: GroupLeave, random: Random) -> Change:
-    """The owner turns a checked leave request into a LEAVE op (new epoch)."""
+    """The owner (or an admin) turns a checked leave request into a LEAVE op (new epoch)."""
     check_leave(state, leave)
     return _owner_change(
         state, identity, GroupOpKind.LEAVE, leave.member, random, cut=leave.last_seq
@@ -439,22 +487,44 @@ def enact_leave(state: GroupState, identity: Identity, leave: GroupLeave, random
 
 
 def invitation(
-    state: GroupState, heads: Mapping[bytes, tuple[int, bytes]], lamport: int
+    state: GroupState,
+    heads: Mapping[bytes, tuple[int, bytes]],
+    lamport: int,
+    identity: Identity | None = None,
 ) -> GroupInvite:
-    """The invite for the member the last op added: the whole chain, and where the group log
-    stands (``ConversationLog`` heads and lamport) so the newcomer starts there."""
+    """The invite for the member the last op added: the chain (from op 1, or from a checkpoint
+    the inviter ``identity`` signs, 8.14), and where the group log stands (``ConversationLog``
+    heads and lamport) so the newcomer starts there."""
+    from p2pchat.core.group_checkpoints import INVITE_OPS, checkpoint, root_at  # builds on us
+
     listed = tuple((a, seq, digest) for a, (seq, digest) in sorted(heads.items()) if seq > 0)
-    return GroupInvite(ops=state.ops, heads=listed, lamport=lamport)
+    if not state.base and state.number <= MAX_GROUP_OPS:
+        return GroupInvite(ops=state.ops, heads=listed, lamport=lamport)
+    if identity is None:
+        raise GroupError("an invitation from a checkpoint needs the inviter's signature")
+    start = max(state.base, state.number - INVITE_OPS)
+    ops = state.ops_after(start)
+    assert ops is not None
+    return GroupInvite(ops=ops, heads=listed, lamport=lamport,
+                       checkpoint=checkpoint(root_at(state, start), identity))
 
 
 def join(invite: GroupInvite, me: bytes, sender: bytes) -> GroupState:
     """Verify an invitation's whole chain from op 1; ``sender`` (the session's key) must be the
     owner and ``me`` a member. Heads must name past or present members only."""
-    state = genesis(invite.ops[0])
-    for op in invite.ops[1:]:
+    from p2pchat.core.group_checkpoints import checkpoint_state  # builds on this module
+
+    if invite.checkpoint is not None:  # believed on the inviter's word (8.14)
+        if invite.checkpoint.signer != sender:
+            raise GroupError("a checkpoint not signed by the inviter")
+        state = checkpoint_state(invite.checkpoint)
+        todo = invite.ops
+    else:
+        state, todo = genesis(invite.ops[0]), invite.ops[1:]
+    for op in todo:
         state = apply_op(state, op)
-    if sender != state.owner:
-        raise GroupError("invitation not sent by the group's owner")
+    if not state.is_manager(sender):
+        raise GroupError("invitation not sent by the group's owner or an admin")
     if me not in state.members:
         raise GroupError("invitation does not make us a member")
     if any(author not in state.spans for author, _, _ in invite.heads):
@@ -479,7 +549,10 @@ def accept_key(state: GroupState, record: GroupKey, me: bytes) -> bytes:
         raise UnknownEpoch(f"key for epoch {record.epoch}, we know up to {state.epoch}")
     if not state.member_at(me, record.epoch):
         raise GroupError(f"key for epoch {record.epoch}, which we are not a member of")
-    if not hmac.compare_digest(key_check(record.key), state.key_checks[record.epoch]):
+    check = state.key_checks.get(record.epoch)
+    if check is None:
+        raise GroupError(f"key for epoch {record.epoch}, older than our checkpoint keeps")
+    if not hmac.compare_digest(key_check(record.key), check):
         raise GroupError(f"key for epoch {record.epoch} does not match the owner's commitment")
     return record.key
 
@@ -493,159 +566,3 @@ def serve_key(
         return None
     key = keys.get(request.epoch)
     return None if key is None else GroupKey(group=state.group, epoch=request.epoch, key=key)
-
-
-# --- envelopes ----------------------------------------------------------------------------------
-
-
-def seal_group_envelope(
-    state: GroupState,
-    keys: Mapping[int, bytes],
-    identity: Identity,
-    log: ConversationLog,
-    plaintext: bytes,
-    sent_at: int,
-    random: Random,
-) -> Envelope:
-    """Our next envelope in the group: encrypted under the current epoch key, signed, appended."""
-    me = identity.public_key
-    if log.conv != state.group:
-        raise GroupError("log of another conversation")
-    if me not in state.members:
-        raise GroupError("not a member of this group")
-    key = keys.get(state.epoch)
-    if key is None:
-        raise MissingKey(f"no key for epoch {state.epoch} yet")
-    seq = log.head(me)[0] + 1
-    nonce = random(NONCE_LEN)
-    ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        plaintext, envelope_ad(state.group, state.epoch, me, seq), nonce, key
-    )
-    body = state.epoch.to_bytes(_EPOCH_LEN, "big") + nonce + ciphertext
-    env = log.append_local(me, body, sent_at, sign=identity.sign)
-    assert env.seq == seq  # the AD was bound to the seq append_local chose
-    return env
-
-
-def check_group_envelope(state: GroupState, env: Envelope) -> int:
-    """Authorise a group envelope before ``ConversationLog.receive``: its epoch, its author's
-    membership at that epoch (and log cut), and the author's signature. Returns the epoch.
-
-    Needs no key, so members forward and store what they cannot read."""
-    if env.conv != state.group:
-        raise GroupError("envelope for another conversation")
-    if len(env.body) < BODY_OVERHEAD:
-        raise GroupError("group envelope body too short")
-    epoch = int.from_bytes(env.body[:_EPOCH_LEN], "big")
-    if epoch == 0:
-        raise GroupError("group envelope of epoch 0")
-    if epoch > state.epoch:
-        raise UnknownEpoch(f"envelope of epoch {epoch}, we know up to {state.epoch}")
-    if not state.may_author(env.author, epoch, env.seq):
-        raise GroupError(f"author was not a member at epoch {epoch} (or wrote past their cut)")
-    if len(env.sig) != SIG_LEN or not verify_signature(env.author, env.sig, env.signing_bytes()):
-        raise GroupError("group envelope not signed by its author")
-    return epoch
-
-
-def open_group_envelope(state: GroupState, keys: Mapping[int, bytes], env: Envelope) -> bytes:
-    """Check (as ``check_group_envelope``) and decrypt; the plaintext is an ordinary body."""
-    epoch = check_group_envelope(state, env)
-    key = keys.get(epoch)
-    if key is None:
-        raise MissingKey(f"no key for epoch {epoch}")
-    nonce = env.body[_EPOCH_LEN : _EPOCH_LEN + NONCE_LEN]
-    try:
-        return bytes(
-            nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                env.body[_EPOCH_LEN + NONCE_LEN :],
-                envelope_ad(state.group, epoch, env.author, env.seq),
-                nonce,
-                key,
-            )
-        )
-    except nacl.exceptions.CryptoError:
-        raise GroupError("group envelope does not decrypt under its epoch key") from None
-
-
-# --- gossip -------------------------------------------------------------------------------------
-
-
-class GroupGossip:
-    """Which of our member links get a group's new envelopes pushed (Plumtree, one tree per
-    author).
-
-    Every link starts eager for every author. An envelope that arrives again on an eager link
-    shows that link is redundant for that author's envelopes: we stop pushing them on it and tell
-    the peer (GroupPrune) to do the same. For a fixed author the first copy always arrives along
-    a link nobody prunes, so the eager links left form a spanning tree of that author's pushes.
-    Pruned links still swap vectors, and a SyncRequest on one (either way) makes it eager again,
-    so when a tree breaks, the pull that repairs it also regrows it. Bounded: at most
-    MAX_GROUP_OPS authors times the links we hold."""
-
-    def __init__(self, group: bytes) -> None:
-        self.group = group
-        self._lazy: set[tuple[bytes, bytes]] = set()  # (author, peer)
-        # Per peer: the highest op number it has shown us or we sent it, so a stale op (a
-        # replay, or ops we pushed coming back) never makes us push the same ops again.
-        self._ops_known: dict[bytes, int] = {}
-
-    def push_targets(
-        self, state: GroupState, links: Iterable[bytes], came_from: bytes | None, author: bytes
-    ) -> list[bytes]:
-        """Where to push an envelope of ``author`` we just accepted (or wrote): eager links to
-        current members, except where it came from and its author."""
-        return sorted(
-            peer
-            for peer in links
-            if peer in state.members
-            and peer not in (came_from, author)
-            and (author, peer) not in self._lazy
-        )
-
-    def on_duplicate(self, peer: bytes, author: bytes) -> GroupPrune | None:
-        """An envelope of ``author`` we already held came from ``peer``: the prune to send back,
-        once."""
-        if (author, peer) in self._lazy:
-            return None
-        self._lazy.add((author, peer))
-        return GroupPrune(group=self.group, author=author)
-
-    def on_prune(self, peer: bytes, author: bytes) -> None:
-        self._lazy.add((author, peer))
-
-    def on_request(self, peer: bytes, author: bytes) -> None:
-        """A SyncRequest for ``author``'s log went to or came from ``peer``: push to it again."""
-        self._lazy.discard((author, peer))
-
-    def forget(self, peer: bytes) -> None:
-        """The link closed: a new one starts eager and knows nothing of the peer's ops."""
-        self._lazy = {entry for entry in self._lazy if entry[1] != peer}
-        self._ops_known.pop(peer, None)
-
-    def is_eager(self, peer: bytes, author: bytes) -> bool:
-        return (author, peer) not in self._lazy
-
-    def saw_op(self, peer: bytes, number: int) -> None:
-        """``peer`` sent us op ``number`` (applied or not): it holds at least that far."""
-        self._ops_known[peer] = max(self._ops_known.get(peer, 0), number)
-
-    def ops_behind(self, state: GroupState, peer: bytes, number: int) -> tuple[GroupOp, ...]:
-        """``peer`` sent our own op ``number`` (its head, on link start or after an OpGap): the
-        ops that follow it, to send in order; nothing if we already sent or saw them."""
-        if number < self._ops_known.get(peer, 0):
-            return ()
-        self._ops_known[peer] = state.number
-        return state.ops[number:]
-
-
-def op_targets(
-    before: GroupState, after: GroupState, links: Iterable[bytes], came_from: bytes | None
-) -> list[bytes]:
-    """Where to forward an op we just applied: every member linked, before or after it (so a
-    removed member learns it is out), except where it came from. Ops are rare: plain flooding."""
-    return sorted(
-        peer
-        for peer in links
-        if (peer in before.members or peer in after.members) and peer != came_from
-    )

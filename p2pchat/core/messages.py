@@ -29,11 +29,13 @@ from typing import ClassVar, TypeAlias
 from p2pchat.core.codec import pack, unpack
 from p2pchat.core.errors import ProtocolError
 from p2pchat.core.group_messages import (
+    GroupCheckpoint,
     GroupDigest,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
     GroupLeave,
+    GroupLostKey,
     GroupOp,
     GroupOpKind,
     GroupPrune,
@@ -88,11 +90,13 @@ __all__ = [
     "ContactAccept",
     "ContactRequest",
     "Envelope",
+    "GroupCheckpoint",
     "GroupDigest",
     "GroupInvite",
     "GroupKey",
     "GroupKeyRequest",
     "GroupLeave",
+    "GroupLostKey",
     "GroupOp",
     "GroupOpKind",
     "GroupPrune",
@@ -291,6 +295,8 @@ Record: TypeAlias = (
     | GroupLeave
     | GroupPrune
     | GroupDigest
+    | GroupLostKey
+    | GroupCheckpoint
 )
 
 _RECORD_TYPES: dict[int, type[Record]] = {
@@ -309,6 +315,8 @@ _RECORD_TYPES: dict[int, type[Record]] = {
         GroupLeave,
         GroupPrune,
         GroupDigest,
+        GroupLostKey,
+        GroupCheckpoint,
     )
 }
 # Field count per type, so a wrong arity is a ProtocolError and never a TypeError from __init__.
@@ -326,6 +334,8 @@ _ARITY: dict[int, int] = {
     GroupLeave.CODE: 5,
     GroupPrune.CODE: 2,
     GroupDigest.CODE: 2,
+    GroupLostKey.CODE: 2,
+    GroupCheckpoint.CODE: 12,
 }
 
 
@@ -374,8 +384,9 @@ def decode_record(data: bytes) -> Record:
     if cls is None:
         raise UnknownRecord(f"record: unknown type code {code}")
     fields = obj[1:]
-    if len(fields) != _ARITY[code]:
-        raise ProtocolError(f"{cls.__name__}: expected {_ARITY[code]} fields, got {len(fields)}")
+    arity = _ARITY[code]
+    if len(fields) != arity and not (code == GroupInvite.CODE and len(fields) == arity + 1):
+        raise ProtocolError(f"{cls.__name__}: expected {arity} fields, got {len(fields)}")
     record = cls(*fields)  # __post_init__ validates every field, raising ProtocolError
     if encode_record(record) != data:
         raise ProtocolError(f"{cls.__name__}: non-canonical encoding")

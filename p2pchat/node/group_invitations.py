@@ -39,6 +39,7 @@ class Pending:
 
     @property
     def conv(self) -> bytes:
+        """The group's id."""
         return self.state.group
 
 
@@ -97,21 +98,25 @@ class Invitations:
         return True
 
     def declined(self, invite: GroupInvite) -> bool:
+        """Whether we said no to this very invitation (its head op) already."""
         return self._declined.get(invite.ops[0].group) == core.op_hash(invite.ops[-1])
 
     def decline(self, pending: Pending) -> None:
+        """Say no: the invitation goes, remembered so a copy of it is answered again."""
         if len(self._declined) >= MAX_INVITATIONS * 4:
             self._declined.pop(next(iter(self._declined)))
         self._declined[pending.conv] = core.op_hash(pending.invite.ops[-1])
         self.drop(pending.conv, "declined")
 
     def expire(self, now: int) -> None:
+        """Drop the invitations older than their time to live."""
         for conv, pending in list(self._pending.items()):
             if now - pending.received_at >= INVITATION_TTL_MS:
                 log.info("an invitation to %s expired", pending.state.title)
                 self.drop(conv, "expired")
 
     def drop(self, conv: bytes, why: str) -> None:
+        """Drop the pending invitation to `conv` (accepted, superseded), telling the screen why."""
         pending = self._pending.pop(conv, None)
         self._store().groups.drop_invitation(conv)
         if pending is not None:
@@ -135,6 +140,7 @@ class Invitations:
         return named[0] if named else None
 
     def get(self, which: str) -> Pending:
+        """The pending invitation named by `which`, or a clean `CommandError`."""
         pending = self.find(which)
         if pending is None:
             raise CommandError("unknown_invitation", f"no pending invitation to {which!r}:"
@@ -142,9 +148,11 @@ class Invitations:
         return pending
 
     def pending(self) -> list[Pending]:
+        """Every invitation waiting for a yes or no."""
         return list(self._pending.values())
 
     def view(self, pending: Pending) -> dict[str, Any]:
+        """How a pending invitation looks in the group list (role "invited")."""
         state = pending.state
         return {
             "group": pending.conv.hex(),

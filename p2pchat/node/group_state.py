@@ -1,10 +1,11 @@
-"""Group chat in the node, layer 1 of 3: the groups we are in, their links and lookups.
+"""Group chat in the node: `GroupBook`, the groups we are in and what is looked up in them.
 
-`Groups` (node/groups.py) is the node's one part for group chat; it is built in three layers so
-each file holds one job: this one keeps the state (rebuilt from the stored op chain), the links
-to fellow members (greeting, anti-entropy ticks, dialling members who are not contacts) and the
-lookups and views every layer uses; node/group_records.py handles the records members send;
-node/groups.py holds the commands. docs/protocol.md section 8 is the contract.
+The book holds each group's state (rebuilt from the stored op chain, with its keys and pending
+records), finds a group or a member by what the user typed, names members, tells which linked
+peers are members, keeps the dialer after members who are not contacts, and builds the views
+the other group parts show. It sends nothing: `GroupLinks` (node/group_links.py) greets
+members, `GroupRecords` (node/group_records.py) handles what they send, and `Groups`
+(node/groups.py) composes them with the commands. docs/protocol.md section 8 is the contract.
 """
 
 
@@ -13,60 +14,54 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from p2pchat.core import group_checkpoints as checkpoints
 from p2pchat.core import groups as core
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.gap_buffer import held_size
 from p2pchat.core.groups import (
     GroupError,
     GroupGossip,
     GroupState,
 )
 from p2pchat.core.identity import FingerprintError, Identity, fingerprint, parse_fingerprint
-from p2pchat.core.member_budget import MemberBudgets
 from p2pchat.core.messages import (
+    MAX_GROUP_OPS,
     Envelope,
+    GroupCheckpoint,
     GroupDigest,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
     GroupLeave,
+    GroupLostKey,
     GroupOp,
     GroupOpKind,
     GroupPrune,
     Record,
-    SyncRequest,
-    SyncVector,
     decode_record,
-    dm_conversation_id,
 )
-from p2pchat.events import EventBus
 from p2pchat.net.link import Link
-from p2pchat.node.config import CommandError, NodeConfig
-from p2pchat.node.conversations import Conversations, now_ms
-from p2pchat.node.equivocations import Equivocations
-from p2pchat.node.group_invitations import Invitations
+from p2pchat.node.config import CommandError
 from p2pchat.node.links import LinkTable
-from p2pchat.node.outbox import Outbox
-from p2pchat.node.sender import Sender
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
 
 GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune,
-                 GroupDigest)
+                 GroupDigest, GroupLostKey)
+MAX_LOST = 16  # lost-branch keys held per group (protocol 8.13)
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
 MAX_EARLY = 256  # envelopes of an epoch whose op has not arrived yet, per group
 MAX_GROUPS = 256  # groups a node is in (left ones do not count): accepting more is refused
 NO_KEY_YET = "(waiting for the group's key)"
-_CHANGES = {GroupOpKind.CREATE: "create", GroupOpKind.ADD: "add", GroupOpKind.REMOVE: "remove",
-            GroupOpKind.LEAVE: "leave", GroupOpKind.TRANSFER: "transfer"}
+CHANGES = {GroupOpKind.CREATE: "create", GroupOpKind.ADD: "add", GroupOpKind.REMOVE: "remove",
+            GroupOpKind.LEAVE: "leave", GroupOpKind.TRANSFER: "transfer",
+            GroupOpKind.ADMIN: "admin", GroupOpKind.UNADMIN: "unadmin"}
 
 
 @dataclass
@@ -86,9 +81,21 @@ class Group:
     # Envelopes that overtook the op starting their epoch (forwarding does not wait for our
     # commit, ops do): taken again once an op applies, instead of waiting for anti-entropy.
     early: list[tuple[Link, bytes, Envelope]] = field(default_factory=list)
+    # Keys of epochs a lost fork branch started (protocol 8.13), by epoch: what was written on
+    # that branch still opens. Memory only: after a restart those envelopes show as unreadable.
+    stale_keys: dict[int, list[bytes]] = field(default_factory=dict)
+    lost: dict[bytes, GroupLostKey] = field(default_factory=dict)  # by op hash, to pass on
+    # How far each fellow member holds our own log, from its vectors (`delivered_to`).
+    receipts: dict[bytes, int] = field(default_factory=dict)
+
+    def delivered_to(self, seq: int) -> list[bytes]:
+        """The current members (us aside) known to hold our envelope `seq`."""
+        return sorted(k for k, held in self.receipts.items()
+                      if held >= seq and self.state.is_member(k))
 
     @property
     def conv(self) -> bytes:
+        """The group's id."""
         return self.state.group
 
 
@@ -99,8 +106,15 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
     for conv, left in db.groups.list_all():
         try:
             ops = [decode_record(data) for data in db.groups.ops(conv)]
-            state = core.genesis(_op(ops[0]))
-            for op in ops[1:]:
+            base = db.groups.base(conv)
+            if base is not None:  # the chain starts at a checkpoint (8.14)
+                cp = decode_record(base)
+                if not isinstance(cp, GroupCheckpoint):
+                    raise StoreError("a stored checkpoint is not one")
+                state = checkpoints.checkpoint_state(cp)
+            else:
+                state, ops = core.genesis(_op(ops[0])), ops[1:]
+            for op in ops:
                 state = core.apply_op(state, _op(op))
             leaves = [decode_record(data) for data in db.groups.leaves(conv)]
         except (StoreError, ProtocolError, IndexError) as exc:
@@ -112,6 +126,7 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
                       invites={member: invite for member, invite in invites.items()
                                if isinstance(invite, GroupInvite)})
         group.leaves = {leave.member: leave for leave in leaves if isinstance(leave, GroupLeave)}
+        group.receipts = db.groups.receipts(conv)
         groups[conv] = group
     return groups
 
@@ -139,172 +154,106 @@ def find_group(groups: dict[bytes, Group], which: str) -> Group:
     return active[0]
 
 
-class GroupBase:
+class GroupBook:
+    """The groups we are in, by id: their state, lookups, member names and views."""
+
     def __init__(
         self,
         identity: Identity,
         name: str,
-        config: NodeConfig,
         *,
         store: Callable[[], Store],
-        outbox: Outbox,
-        sender: Sender,
-        conversations: Conversations,
-        events: EventBus,
         views: Views,
         links: LinkTable,
         contact_state: Callable[[bytes], str | None],
-        contact_key: Callable[[str], bytes],
-        random: Callable[[int], bytes] = os.urandom,
+        release_held: Callable[[Envelope], None],
     ) -> None:
-        self._identity = identity
         self._key = identity.public_key
         self._name = name
-        self._interval = config.group_sync_interval
         self._store = store
-        self._outbox = outbox
-        self._sender = sender
-        self._conversations = conversations
-        self._events = events
         self._views = views
         self._links = links
         self._contact_state = contact_state
-        self._contact_key = contact_key
-        self._random = random
+        self._release_held = release_held  # gives back the gap budget an early envelope held
         self._groups: dict[bytes, Group] = {}
         self._dialing: set[bytes] = set()  # non-contact members we asked the dialer for
-        # What each author may make us store per group (core.member_budget); warned once each.
-        self._budgets = MemberBudgets(lambda conv: self._store().groups.author_bytes(conv))
-        self._over_budget: set[tuple[bytes, bytes]] = set()
-        self._invitations = Invitations(self._key, store=store, events=events,
-                                        name_of=views.display_name)
-        self._equivocations = Equivocations(
-            store=store, outbox=outbox, sender=sender, conversations=conversations,
-            events=events, name_of=self._member_name)
-        self._last_tick = 0.0
-        # Told of every group message opened (files look for offers in them: node/files.py).
-        self.on_body: Callable[[bytes, Envelope, bytes], None] | None = None
 
     # ------------------------------------------------------------ state
 
     def load(self) -> None:
         """At start: every group's state from its stored op chain, keys and pending records."""
         self._groups.update(stored_groups(self._store()))
-        self._invitations.load()
-        self._dial_members()
+        self.dial_members()
 
-    def reload(self) -> None:
-        """A commit failed: rebuild every group from what the store really holds (ops and keys
-        that were rolled back come again from the members)."""
+    def clear(self) -> None:
+        """A commit failed: drop every group (and what its early envelopes held) before
+        loading again from what the store really holds."""
         for g in self._groups.values():
             for _, _, env in g.early:
-                self._conversations.gap_budget.give(held_size(env))
+                self._release_held(env)
         self._groups.clear()
-        try:
-            self.load()
-        except StoreError as exc:  # still failing: the next reload (or restart) tries again
-            log.error("groups cannot be reloaded: %s", exc)
+
+    def get(self, conv: bytes) -> Group | None:
+        """The group with this id, if we hold it (left or not)."""
+        return self._groups.get(conv)
+
+    def all(self) -> list[Group]:
+        """Every group we hold, left ones too."""
+        return list(self._groups.values())
+
+    def add(self, g: Group) -> Group:
+        """Hold a new group (created, or joined)."""
+        self._groups[g.conv] = g
+        return g
+
+    def drop(self, conv: bytes) -> None:
+        """Forget a group (its store rows are the caller's)."""
+        del self._groups[conv]
 
     def is_group_peer(self, key: bytes) -> bool:
         """Whether `key` may hold a group-only link: a current member of a group we are in."""
-        return any(self._active(g) and g.state.is_member(key) for g in self._groups.values())
+        return any(self.active(g) and g.state.is_member(key) for g in self._groups.values())
 
-    def claims(self, record: Record, peer: bytes) -> bool:
-        """Whether `record` from `peer` is this part's: a group record, or sync for any
-        conversation but our dm with `peer`. A group we have not joined yet (its invitation is
-        still on its way while members already count us in) is ignored, not a broken rule."""
-        if isinstance(record, GROUP_RECORDS):
-            return True
-        return isinstance(record, (Envelope, SyncVector, SyncRequest)) and (
-            record.conv in self._groups or record.conv != dm_conversation_id(self._key, peer))
-
-    def _active(self, g: Group) -> bool:
+    def active(self, g: Group) -> bool:
+        """Whether we are in `g` now (not left, not removed)."""
         return not g.left and g.state.is_member(self._key)
 
-    def _linked(self) -> dict[bytes, Link]:
+    def count_active(self) -> int:
+        """How many groups we are in now."""
+        return sum(1 for g in self._groups.values() if self.active(g))
+
+    def member_group(self, conv: bytes, key: bytes) -> Group | None:
+        """The group, if we are in it and `key` is a current member (records from anyone else
+        are ignored: protocol 8.9)."""
+        g = self._groups.get(conv)
+        if g is None or not self.active(g) or not g.state.is_member(key):
+            return None
+        return g
+
+    def linked(self) -> dict[bytes, Link]:
+        """Every live, authenticated link that is not a stranger's, by peer."""
         return {key: link for key, link in self._links.by_peer.items()
                 if not link.closed and link.peer.up and not link.peer.stranger}
 
-    def _linked_members(self, g: Group) -> dict[bytes, Link]:
-        return {key: link for key, link in self._linked().items() if g.state.is_member(key)}
+    def linked_members(self, g: Group) -> dict[bytes, Link]:
+        """The live links to current members of `g`."""
+        return {key: link for key, link in self.linked().items() if g.state.is_member(key)}
 
     # ------------------------------------------------------------ links
 
-    def start_sync(self, link: Link, key: bytes) -> None:
-        """A link is up: per shared group, what we hold and where the chain stands."""
-        for g in self._groups.values():
-            if g.left:
-                own = g.leaves.get(self._key)
-                if own is not None and g.state.is_member(key):
-                    self._outbox.queue(link, own)  # until the owner enacts it
-            elif self._active(g) and g.state.is_member(key):
-                self._greet(g, link, key)
-
-    def _hand_invitation(self, g: Group, link: Link, invite: GroupInvite) -> None:
-        """The invitation, then the keys of every epoch since the member's add (the later ops
-        reach it by the head-op exchange once it holds the group)."""
-        self._outbox.queue(link, invite)
-        for epoch in range(invite.ops[-1].epoch, g.state.epoch + 1):
-            key = g.keys.get(epoch)
-            if key is not None:
-                self._outbox.queue(link, GroupKey(group=g.conv, epoch=epoch, key=key))
-
-    def _greet(self, g: Group, link: Link, key: bytes, *, invite: bool = True) -> None:
-        if invite and key in g.invites and g.state.owner == self._key:
-            self._hand_invitation(g, link, g.invites[key])  # on link start only: it may be large
-        conv_log = self._conversations.log_of(g.conv)
-        self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
-        if link.session.peer_revision >= GroupDigest.REVISION:  # older peers close on it (12)
-            self._outbox.queue(link, self._equivocations.digest(g.conv))
-        self._outbox.queue(link, g.state.ops[-1])
-        for leave in g.leaves.values():
-            self._outbox.queue(link, leave)
-        if g.state.epoch not in g.keys:
-            self._outbox.queue(link, GroupKeyRequest(group=g.conv, epoch=g.state.epoch))
-
-    def forget(self, link: Link) -> None:
-        """A link closed: its gossip marks and the requests it was to answer die with it."""
-        for g in self._groups.values():  # envelopes only it brought, waiting for their op
-            kept = [entry for entry in g.early if entry[0] is not link]
-            for entry in g.early:
-                if entry[0] is link:
-                    self._conversations.gap_budget.give(held_size(entry[2]))
-            g.early = kept
-        key = link.remote_key
-        if key is None:
-            return
-        for g in self._groups.values():
-            g.gossip.forget(key)
-            if g.state.is_member(key):
-                self._conversations.log_of(g.conv).forget_outstanding()
-
-    def tick(self, now: float) -> None:
-        """Anti-entropy: every interval, vectors, head ops and pending leaves on every link."""
-        if now - self._last_tick < self._interval:
-            return
-        self._last_tick = now
-        self._invitations.expire(now_ms())
-        for g in self._groups.values():
-            if not self._active(g):
-                continue
-            self._conversations.log_of(g.conv).forget_outstanding()
-            g.key_asked.clear()
-            for key, link in self._linked_members(g).items():
-                self._greet(g, link, key, invite=False)
-
-    def _close_unshared(self) -> None:
+    def close_unshared(self) -> None:
         """Group-only links whose peer no longer shares a group with us end (protocol 8.9)."""
-        for key, link in list(self._linked().items()):
+        for key, link in list(self.linked().items()):
             if link.peer.group_only and not self.is_group_peer(key) \
                     and self._contact_state(key) != "contact":  # added as a contact since
                 link.close("no longer in a shared group")
 
-    def _dial_members(self) -> None:
+    def dial_members(self) -> None:
         """Keep the dialer after a few members per group who are not contacts (contacts are
         dialled anyway). Which few is a hash of both keys, so members pick different ones."""
         wanted: set[bytes] = set()
         for g in self._groups.values():
-            if not self._active(g):
+            if not self.active(g):
                 continue
             others = [k for k in g.state.members
                       if k != self._key and self._contact_state(k) is None]
@@ -317,36 +266,64 @@ class GroupBase:
                 self._links.dialer.forget(key)
         self._dialing = wanted
 
+    def relink_strangers(self, g: Group) -> None:
+        """Members who linked while we were still deciding to join `g` got a stranger's link:
+        those links start over, as members'."""
+        for peer, link in list(self._links.by_peer.items()):
+            if link.peer.stranger and g.state.is_member(peer) and not link.closed:
+                link.close("joined a group with them: linking again as members")
+
+    def wake_dialer(self) -> None:
+        """Membership changed: dial the members we now want, at once."""
+        self.dial_members()
+        self._links.dialer.wake_all()
+
+    # ------------------------------------------------------------ views
+
     def view(self, g: Group) -> dict[str, Any]:
+        """How a group looks from outside (docs/api.md)."""
         role = "left" if g.left else "removed" if not g.state.is_member(self._key) \
-            else "owner" if g.state.owner == self._key else "member"
-        linked = self._linked()
+            else "owner" if g.state.owner == self._key \
+            else "admin" if self._key in g.state.admins else "member"
+        linked = self.linked()
         return {
             "group": g.conv.hex(),
             "title": g.state.title,
             "role": role,
             "owner": fingerprint(g.state.owner),
-            "owner_name": self._member_name(g, g.state.owner),
+            "owner_name": self.member_name(g, g.state.owner),
+            "admins": sorted(fingerprint(k) for k in g.state.admins),
             "members": len(g.state.members),
             "online": sum(1 for k in g.state.members if k in linked),
             "epoch": g.state.epoch,
             "has_key": g.state.epoch in g.keys,
         }
 
-    def _change_event(self, g: Group, op: GroupOp) -> dict[str, Any]:
-        return {"type": "group_changed", **self.view(g), "change": _CHANGES[op.kind],
-                "member": fingerprint(op.subject), "member_name": self._member_name(g, op.subject),
+    def change_event(self, g: Group, op: GroupOp) -> dict[str, Any]:
+        """The `group_changed` event for an op now in the chain."""
+        return {"type": "group_changed", **self.view(g), "change": CHANGES[op.kind],
+                "member": fingerprint(op.subject), "member_name": self.member_name(g, op.subject),
                 "you": op.subject == self._key}
 
-    def _member_name(self, g: Group, key: bytes) -> str:
+    def member_name(self, g: Group, key: bytes) -> str:
+        """A member's name: ours, a contact's, else the one it was added under."""
         if key == self._key:
             return self._name
         if self._contact_state(key) is not None:
             return self._views.display_name(key)
-        for op in reversed(g.state.ops):  # the name the owner gave them when adding them
-            if op.subject == key and op.kind in (GroupOpKind.CREATE, GroupOpKind.ADD):
-                return op.name
-        return self._views.display_name(key)
+        return added_name(g, key) or self._views.display_name(key)
+
+    def is_contact(self, key: bytes) -> bool:
+        """Whether the user knows `key` as a contact (or it is us): anyone else in a group is
+        shown by the name it was added under, marked unverified (`~name`)."""
+        return key == self._key or self._contact_state(key) == "contact"
+
+    def label(self, g: Group, event: dict[str, Any], author: bytes) -> dict[str, Any]:
+        """A group message event with its author named as `member_name` does, and whether
+        that author is a contact (`author_contact`; screens mark the others unverified)."""
+        event["author_name"] = self.member_name(g, author)
+        event["author_contact"] = self.is_contact(author)
+        return event
 
     # ------------------------------------------------------------ lookups
 
@@ -363,20 +340,31 @@ class GroupBase:
         return True
 
     def find(self, which: str) -> Group:
+        """A group by id or title (`find_group`), or a clean `CommandError`."""
         return find_group(self._groups, which)
 
-    def _owned(self, which: str) -> Group:
+    def owned(self, which: str) -> Group:
+        """A group we own and are in, or a clean `CommandError`."""
         g = self.find(which)
-        if not self._active(g) or g.state.owner != self._key:
-            raise CommandError("not_owner", "only the group's owner changes who is in it")
+        if not self.active(g) or g.state.owner != self._key:
+            raise CommandError("not_owner", "only the group's owner does that")
         return g
 
-    def _member_key(self, g: Group, who: str) -> bytes:
+    def managed(self, which: str) -> Group:
+        """A group we own or are an admin of, or a clean `CommandError`."""
+        g = self.find(which)
+        if not self.active(g) or not g.state.is_manager(self._key):
+            raise CommandError("not_owner",
+                               "only the group's owner or an admin changes who is in it")
+        return g
+
+    def member_key(self, g: Group, who: str) -> bytes:
+        """A current member by fingerprint or by name, or a clean `CommandError`."""
         try:
             key = parse_fingerprint(who)
         except FingerprintError:
             fold = who.strip().casefold()
-            named = [k for k in g.state.members if self._member_name(g, k).casefold() == fold]
+            named = [k for k in g.state.members if self.member_name(g, k).casefold() == fold]
             if len(named) != 1:
                 raise CommandError("unknown_member", f"no single member called {who!r}") from None
             key = named[0]
@@ -384,12 +372,38 @@ class GroupBase:
             raise CommandError("unknown_member", "not a member of this group")
         return key
 
-    @staticmethod
-    def _change(make: Callable[[], core.Change]) -> core.Change:
-        try:
-            return make()
-        except GroupError as exc:
-            raise CommandError("group_limit", str(exc)) from None
+
+def fits(link: Link, record: Record) -> bool:
+    """Whether `link`'s peer can decode `record`: ops of revision-3 kinds (admin, unadmin), and
+    invitations holding one, go only to peers that announced revision 3 (protocol 12)."""
+    if link.session.peer_revision >= 3:
+        return True
+    if isinstance(record, GroupOp):  # past op 100: a revision-2 peer refuses the record
+        return record.kind not in GroupOpKind.REVISION_3 and record.number <= MAX_GROUP_OPS
+    if isinstance(record, GroupInvite):
+        return record.checkpoint is None and all(
+            op.kind not in GroupOpKind.REVISION_3 and op.number <= MAX_GROUP_OPS
+            for op in record.ops)
+    return not isinstance(record, GroupLostKey)
+
+
+def added_name(g: Group, key: bytes) -> str | None:
+    """The name the member was added under (its latest add), if it ever was one."""
+    name = g.state.members.get(key)
+    if name:
+        return name
+    for op in reversed(g.state.ops):
+        if op.subject == key and op.kind in (GroupOpKind.CREATE, GroupOpKind.ADD):
+            return op.name
+    return None
+
+
+def checked_change(make: Callable[[], core.Change]) -> core.Change:
+    """A change from the core, its limits turned into a clean `CommandError`."""
+    try:
+        return make()
+    except GroupError as exc:
+        raise CommandError("group_limit", str(exc)) from None
 
 
 def _op(record: Record) -> GroupOp:

@@ -1,10 +1,12 @@
 """Groups: the node's part for group chat, between the pure core (core/groups.py), the store, the
-links and the one sync driver (`Conversations`). Built in three layers, one job a file:
-node/group_state.py (the groups, their links, lookups), node/group_records.py (what members
-send), and this file, the commands.
+links and the one sync driver (`Conversations`). `Groups` holds the commands and composes the
+parts, each built with what it needs: `GroupBook` (node/group_state.py: the groups, lookups,
+names, views), `GroupLinks` (node/group_links.py: what each link to a member is told and when),
+`GroupRecords` (node/group_records.py: what members send, and changes to a chain),
+`Invitations` (pending invitations) and `Equivocations` (node/equivocations.py).
 
 A group's content is an ordinary conversation: its envelopes go through the same
-`ConversationLog` (`Conversations.log_of`), the same store tables and the same `Sender` as a dm.
+`ConversationLog` (`Conversations.log_of`), the same store tables and the same `Backlog` as a dm.
 What this part adds is the rest of docs/protocol.md section 8: the owner's signed op chain
 (applied in order, forwarded, caught up from a peer's head op), the epoch keys (delivered by the
 owner, asked of any member, checked against the op's commitment), the authorisation of every
@@ -18,33 +20,191 @@ through the `Outbox`, so nothing that depends on a write leaves before it is com
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Callable
 from typing import Any
 
 from p2pchat.core import groups as core
+from p2pchat.core.gap_buffer import held_size
 from p2pchat.core.groups import (
     GroupError,
     GroupGossip,
     MissingKey,
 )
-from p2pchat.core.identity import fingerprint
+from p2pchat.core.identity import Identity, fingerprint
+from p2pchat.core.member_budget import MemberBudgets
 from p2pchat.core.messages import (
+    Envelope,
+    Record,
+    SyncRequest,
+    SyncVector,
+    dm_conversation_id,
     encode_record,
     encode_text,
 )
 from p2pchat.core.text import BadName, valid_name
-from p2pchat.node.config import CommandError
-from p2pchat.node.conversations import now_ms, text_body
-from p2pchat.node.equivocations import NameOf, notices
+from p2pchat.core.timestamps import iso_from_ms
+from p2pchat.events import EventBus
+from p2pchat.net.link import Link
+from p2pchat.node.backlog import Backlog
+from p2pchat.node.config import CommandError, NodeConfig
+from p2pchat.node.conversations import Conversations, now_ms, text_body
+from p2pchat.node.equivocations import Equivocations, NameOf, notices
+from p2pchat.node.group_changes import GroupChanges
+from p2pchat.node.group_invitations import Invitations
+from p2pchat.node.group_links import GroupLinks
 from p2pchat.node.group_records import GroupRecords
-from p2pchat.node.group_state import MAX_GROUPS, NO_KEY_YET, Group
+from p2pchat.node.group_state import (
+    GROUP_RECORDS,
+    MAX_GROUPS,
+    NO_KEY_YET,
+    Group,
+    GroupBook,
+    added_name,
+    checked_change,
+)
+from p2pchat.node.links import LinkTable
+from p2pchat.node.outbox import Outbox
 from p2pchat.node.views import Views
-from p2pchat.storage.store import Store
+from p2pchat.storage.store import Store, StoreError
+
+log = logging.getLogger("p2pchat.node")
 
 
-class Groups(GroupRecords):
+class Groups:
+    """The node's part for group chat: the group commands, over the composed group parts."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        name: str,
+        config: NodeConfig,
+        *,
+        store: Callable[[], Store],
+        outbox: Outbox,
+        sender: Backlog,
+        conversations: Conversations,
+        events: EventBus,
+        views: Views,
+        links: LinkTable,
+        contact_state: Callable[[bytes], str | None],
+        contact_key: Callable[[str], bytes],
+        random: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self._identity = identity
+        self._key = identity.public_key
+        self._name = name
+        self._store = store
+        self._outbox = outbox
+        self._sender = sender
+        self._conversations = conversations
+        self._events = events
+        self._views = views
+        self._contact_state = contact_state
+        self._contact_key = contact_key
+        self._random = random
+        self._book = GroupBook(
+            identity, name, store=store, views=views, links=links, contact_state=contact_state,
+            release_held=lambda env: conversations.gap_budget.give(held_size(env)))
+        self._budgets = MemberBudgets(lambda conv: store().groups.author_bytes(conv))
+        self._invitations = Invitations(self._key, store=store, events=events,
+                                        name_of=views.display_name)
+        self._equivocations = Equivocations(
+            store=store, outbox=outbox, sender=sender, conversations=conversations,
+            events=events, name_of=self._book.member_name)
+        self._group_links = GroupLinks(
+            self._key, config.group_sync_interval, book=self._book, outbox=outbox,
+            conversations=conversations, equivocations=self._equivocations,
+            invitations=self._invitations)
+        self._changes = GroupChanges(
+            identity, book=self._book, group_links=self._group_links, store=store, outbox=outbox,
+            conversations=conversations, events=events, views=views, budgets=self._budgets,
+            random=random, retake=lambda link, key, env: self._records.on_envelope(link, key, env),
+            ask_key=lambda g, epoch: self._records.ask_key(g, epoch),
+            keep_lost=lambda g, record, key: self._records.keep_lost(g, record, key))
+        self._records = GroupRecords(
+            identity, book=self._book, changes=self._changes, store=store, outbox=outbox,
+            sender=sender, conversations=conversations, events=events, views=views,
+            invitations=self._invitations, equivocations=self._equivocations,
+            budgets=self._budgets, contact_state=contact_state, random=random)
+
+    @property
+    def on_body(self) -> Callable[[bytes, Envelope, bytes], None] | None:
+        """Told of every group message opened (files look for offers in them)."""
+        return self._records.on_body
+
+    @on_body.setter
+    def on_body(self, hook: Callable[[bytes, Envelope, bytes], None] | None) -> None:
+        """Set who is told of every group message opened."""
+        self._records.on_body = hook
+
+    # ------------------------------------------------------------ the node's calls
+
+    def load(self) -> None:
+        """At start: every group's state from its stored op chain, keys and pending records."""
+        self._book.load()
+        self._invitations.load()
+
+    def reload(self) -> None:
+        """A commit failed: rebuild every group from what the store really holds (ops and keys
+        that were rolled back come again from the members)."""
+        self._book.clear()
+        try:
+            self.load()
+        except StoreError as exc:  # still failing: the next reload (or restart) tries again
+            log.error("groups cannot be reloaded: %s", exc)
+
+    def is_group_peer(self, key: bytes) -> bool:
+        """Whether `key` may hold a group-only link: a current member of a group we are in."""
+        return self._book.is_group_peer(key)
+
+    def claims(self, record: Record, peer: bytes) -> bool:
+        """Whether `record` from `peer` is this part's: a group record, or sync for any
+        conversation but our dm with `peer`. A group we have not joined yet (its invitation is
+        still on its way while members already count us in) is ignored, not a broken rule."""
+        if isinstance(record, GROUP_RECORDS):
+            return True
+        return isinstance(record, (Envelope, SyncVector, SyncRequest)) and (
+            self._book.get(record.conv) is not None
+            or record.conv != dm_conversation_id(self._key, peer))
+
+    def on_record(self, link: Link, key: bytes, record: Record) -> None:
+        """A record this part claims, from `key` on `link`."""
+        self._records.on_record(link, key, record)
+
+    def start_sync(self, link: Link, key: bytes) -> None:
+        """A link is up: per shared group, what we hold and where the chain stands."""
+        self._group_links.start_sync(link, key)
+
+    def forget(self, link: Link) -> None:
+        """A link closed: its gossip marks and the requests it was to answer die with it."""
+        self._group_links.forget(link)
+
+    def tick(self, now: float) -> None:
+        """Anti-entropy: every interval, vectors, head ops and pending leaves on every link."""
+        self._group_links.tick(now)
+
+    def ids(self) -> list[bytes]:
+        """Every group we hold, left ones too (their history stays)."""
+        return self._book.ids()
+
+    def names(self, which: str) -> bool:
+        """Whether `which` names one of our groups (by title or id)."""
+        return self._book.names(which)
+
+    def find(self, which: str) -> Group:
+        """A group by its id (hex) or its title, or a clean `CommandError`."""
+        return self._book.find(which)
+
+    def view(self, g: Group) -> dict[str, Any]:
+        """How a group looks from outside (docs/api.md)."""
+        return self._book.view(g)
+
     # ------------------------------------------------------------ commands
 
     async def create(self, title: str) -> dict[str, Any]:
+        """Create a group we own, with us as its only member (protocol 8.5)."""
         try:
             title = valid_name(title)
         except BadName as exc:
@@ -56,58 +216,100 @@ class Groups(GroupRecords):
         db.groups.create(conv, title, 0, {})
         db.groups.add_op(conv, 1, encode_record(change.op))
         db.groups.put_key(conv, 1, change.key)
-        g = self._groups[conv] = Group(change.state, {1: change.key}, GroupGossip(conv))
+        g = self._book.add(Group(change.state, {1: change.key}, GroupGossip(conv)))
         await self._outbox.durable()
         return self.view(g)
 
     async def invite(self, which: str, who: str) -> dict[str, Any]:
-        g = self._owned(which)
+        """Add a contact to a group we own: a new epoch, and its invitation (8.5)."""
+        g = self._book.managed(which)
         member = self._contact_key(who)
         if self._contact_state(member) != "contact":
             raise CommandError("unknown_contact", f"{who!r} is not a contact")
         if g.state.is_member(member):
             raise CommandError("exists", "already a member of this group")
         name = self._views.display_name(member)
-        change = self._change(lambda: core.invite(g.state, self._identity, member, name,
+        change = checked_change(lambda: core.invite(g.state, self._identity, member, name,
                                                   self._random))
         # The invitee starts at the log's heads of this moment: what is written from now on
         # is in the new epoch, which it can read, so it must not start past any of it.
         conv_log = self._conversations.log_of(g.conv)
         heads = {author: conv_log.head(author) for author in conv_log.vector()}
-        g.invites[member] = core.invitation(change.state, heads, conv_log.lamport)
+        g.invites[member] = core.invitation(change.state, heads, conv_log.lamport,
+                                            self._identity)
         self._store().groups.set_invite(g.conv, member, encode_record(g.invites[member]))
-        self._owner_change(g, change)
-        link = self._linked().get(member)
+        self._changes.apply_change(g, change)
+        link = self._book.linked().get(member)
         if link is not None:
-            self._hand_invitation(g, link, g.invites[member])
+            self._group_links.hand_invitation(g, link, g.invites[member])
         await self._outbox.durable()
         return self.view(g)
 
     async def remove(self, which: str, who: str) -> dict[str, Any]:
-        g = self._owned(which)
-        member = self._member_key(g, who)
+        """Remove a member of a group we own: a new epoch it never gets (8.5)."""
+        g = self._book.managed(which)
+        member = self._book.member_key(g, who)
         if member == self._key:
-            raise CommandError("bad_request", "the owner cannot remove itself: leave instead")
+            raise CommandError("bad_request", "you cannot remove yourself: leave instead")
+        if member == g.state.owner:
+            raise CommandError("not_owner", "nobody removes the group's owner")
+        if member in g.state.admins and g.state.owner != self._key:
+            raise CommandError("not_owner", "only the owner removes an admin")
         cut = self._conversations.log_of(g.conv).head(member)[0]
-        self._owner_change(g, self._change(
+        self._changes.apply_change(g, checked_change(
             lambda: core.remove(g.state, self._identity, member, cut, self._random)))
         await self._outbox.durable()
         return self.view(g)
 
+    async def admin(self, which: str, who: str) -> dict[str, Any]:
+        """Make a member an admin (owner only): it may then invite and remove (protocol 8.13)."""
+        g = self._book.owned(which)
+        member = self._book.member_key(g, who)
+        if member == self._key or member in g.state.admins:
+            raise CommandError("exists", "already the owner or an admin")
+        self._changes.apply_change(g, checked_change(
+            lambda: core.admin(g.state, self._identity, member)))
+        await self._outbox.durable()
+        return self.view(g)
+
+    async def unadmin(self, which: str, who: str) -> dict[str, Any]:
+        """Make an admin an ordinary member again (owner only)."""
+        g = self._book.owned(which)
+        member = self._book.member_key(g, who)
+        if member not in g.state.admins:
+            raise CommandError("unknown_member", "not an admin of this group")
+        self._changes.apply_change(g, checked_change(
+            lambda: core.unadmin(g.state, self._identity, member)))
+        await self._outbox.durable()
+        return self.view(g)
+
+    async def transfer(self, which: str, who: str) -> dict[str, Any]:
+        """Hand ownership to another member (owner only); we stay in as an ordinary member."""
+        g = self._book.owned(which)
+        member = self._book.member_key(g, who)
+        if member == self._key:
+            raise CommandError("exists", "you own it already")
+        self._changes.apply_change(g, checked_change(
+            lambda: core.transfer(g.state, self._identity, member)))
+        await self._outbox.durable()
+        return self.view(g)
+
     async def leave(self, which: str) -> dict[str, Any]:
+        """Leave a group: our signed leave goes to the members for the owner to enact."""
         g = self.find(which)
-        if not self._active(g):
+        if not self._book.active(g):
             raise CommandError("not_member", "you are no longer in this group")
         db = self._store()
         if g.state.owner == self._key:
             if len(g.state.members) > 1:
-                raise CommandError("owner", "you own this group: remove the others first,"
-                                            " or it goes on without an owner")
+                raise CommandError("owner", "you own this group: hand it on first"
+                                            " ('group transfer GROUP MEMBER'),"
+                                            " or remove the others")
             leave = None
         else:
             head = self._conversations.log_of(g.conv).head(self._key)[0]
             leave = core.request_leave(g.state, self._identity, head)
-        linked = self._linked_members(g)
+        linked = self._book.linked_members(g)
         g.left = True
         g.keys.clear()
         g.unread.clear()
@@ -118,8 +320,8 @@ class Groups(GroupRecords):
             for link in linked.values():
                 self._outbox.queue(link, leave)
         await self._outbox.durable()
-        self._dial_members()
-        self._close_unshared()
+        self._book.dial_members()
+        self._book.close_unshared()
         return self.view(g)
 
     async def send(self, which: str, texts: list[str],
@@ -127,12 +329,12 @@ class Groups(GroupRecords):
         """Each text a message, in order, all in one commit; a bad text sends none. `bodies`:
         message bodies made elsewhere instead (a file offer, node/files.py)."""
         g = self.find(which)
-        if not self._active(g):
+        if not self._book.active(g):
             raise CommandError("not_member", "you are no longer in this group")
         if bodies is None:
             bodies = [text_body(text) for text in texts]
         conv_log = self._conversations.log_of(g.conv)
-        linked = self._linked_members(g)
+        linked = self._book.linked_members(g)
         targets = g.gossip.push_targets(g.state, linked, None, self._key)
         sent = []
         for body in bodies:
@@ -148,8 +350,10 @@ class Groups(GroupRecords):
             sent.append((env, body))
         await self._outbox.durable()
         status = "sent" if targets else "queued"
-        events = [self._views.message(env, own=True, status=status, body=body,
-                                      group=g.state.title) for env, body in sent]
+        events = [{**self._views.message(env, own=True, status=status, body=body,
+                                         group=g.state.title),
+                   "delivered_to": [], "recipients": len(g.state.members) - 1}
+                  for env, body in sent]
         for event in events:
             self._events.emit(event)
         return events
@@ -157,12 +361,12 @@ class Groups(GroupRecords):
     async def accept(self, which: str) -> dict[str, Any]:
         """Join a group we were invited to (protocol 8.5, "Consent")."""
         pending = self._invitations.get(which)
-        active = sum(1 for g in self._groups.values() if self._active(g))
+        active = self._book.count_active()
         if active >= MAX_GROUPS:
             raise CommandError("group_limit", f"you are in {MAX_GROUPS} groups already:"
                                               " leave one first")
         self._invitations.drop(pending.conv, "accepted")
-        g = self._join(pending.inviter, pending.invite, pending.state)
+        g = self._changes.join(pending.inviter, pending.invite, pending.state)
         await self._outbox.durable()
         return self.view(g)
 
@@ -172,50 +376,58 @@ class Groups(GroupRecords):
         pending = self._invitations.get(which)
         view = {**self._invitations.view(pending), "role": "declined"}
         self._invitations.decline(pending)
-        owner = self._linked().get(pending.state.owner)
-        if owner is not None and pending.state.owner != self._key:
-            self._outbox.queue(owner, self._declining(pending.state, pending.invite))
+        inviter = self._book.linked().get(pending.inviter)  # the owner or an admin
+        if inviter is not None and pending.inviter != self._key:
+            self._outbox.queue(inviter, self._changes.declining(pending.state, pending.invite))
         await self._outbox.durable()
         return view
 
     async def forget_group(self, which: str) -> dict[str, Any]:
         """Remove a group we left (or were removed from) and all its history, for good."""
         g = self.find(which)
-        if self._active(g):
+        if self._book.active(g):
             raise CommandError("not_left", f"you are still in {g.state.title}: leave it first")
         view = {**self.view(g), "role": "forgotten"}
         self._store().groups.forget(g.conv)
-        del self._groups[g.conv]
+        self._book.drop(g.conv)
         self._conversations.forget_log(g.conv)
         self._budgets.forget(g.conv)
         self._equivocations.forget(g.conv)
         await self._outbox.durable()
         return view
 
-    def history(self, which: str, limit: int | None = None) -> list[dict[str, Any]]:
+    def history(self, which: str, limit: int | None = None, *,
+                changes: bool = False) -> list[dict[str, Any]]:
+        """A group's messages and notices as `log` shows them; `changes`: its membership
+        changes as lines too (joins, leaves, removals, admins), in order."""
         return group_history(self._views, self._store(), self.find(which), limit,
-                             self._member_name)
+                             self._book.member_name, me=self._key if changes else None,
+                             changes=changes)
 
     def listing(self) -> list[dict[str, Any]]:
         """Our groups, then the invitations waiting for a yes or no (role "invited")."""
-        return [self.view(g) for g in self._groups.values()] + \
+        return [self.view(g) for g in self._book.all()] + \
             [self._invitations.view(p) for p in self._invitations.pending()]
 
     def members(self, which: str) -> list[dict[str, Any]]:
+        """A group's members as `group members` shows them, by name."""
         g = self.find(which)
-        linked = self._linked()
+        linked = self._book.linked()
         return [{
             "fingerprint": fingerprint(key),
-            "name": self._member_name(g, key),
+            "name": self._book.member_name(g, key),
             "owner": key == g.state.owner,
+            "admin": key in g.state.admins,
             "you": key == self._key,
             "online": key == self._key or key in linked,
+            "contact": self._book.is_contact(key),
             "equivocated": key in self._equivocations.marked(g.conv),
-        } for key in sorted(g.state.members, key=lambda k: self._member_name(g, k).casefold())]
+        } for key in sorted(g.state.members, key=lambda k: self._book.member_name(g, k).casefold())]
 
 
 def group_history(views: Views, db: Store, g: Group, limit: int | None,
-                  name_of: NameOf | None = None) -> list[dict[str, Any]]:
+                  name_of: NameOf | None = None, me: bytes | None = None,
+                  changes: bool = False) -> list[dict[str, Any]]:
     """A group's messages as `log` shows them, opened with the keys we hold (for the node and
     for reading a home without it, offline.py)."""
     out = []
@@ -223,12 +435,53 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
         env, body, readable = stored.envelope, None, stored.readable
         if readable:
             try:
-                body = core.open_group_envelope(g.state, g.keys, env)
+                body = core.open_group_envelope(g.state, g.keys, env, g.stale_keys)
             except MissingKey:
                 body = encode_text(NO_KEY_YET)
             except GroupError:
                 readable = False
-        out.append(views.message(
+        message = views.message(
             env, own=stored.own, status=stored.status if stored.own else None,
-            stored_hash=stored.hash, readable=readable, body=body, group=g.state.title))
+            stored_hash=stored.hash, readable=readable, body=body, group=g.state.title)
+        if stored.own:  # who is known to hold it, from their vectors (protocol 8.8)
+            message["delivered_to"] = [fingerprint(k) for k in g.delivered_to(env.seq)]
+            message["recipients"] = len(g.state.members) - 1
+        else:  # a member who is not a contact: the name it was added under, unverified
+            contact = db.contacts.state_of(env.author) == "contact"
+            message["author_contact"] = contact
+            if not contact:
+                message["author_name"] = added_name(g, env.author) or message["author_name"]
+        out.append(message)
+    if changes:
+        out += change_lines(db, g, limit, me)
+        out.sort(key=lambda m: m["sent_at"])  # stable: messages keep their order
+        if limit is not None:
+            out = out[-limit:] if limit else []
     return out + notices(db, g, name_of) if name_of is not None else out
+
+
+_CHANGE_TEXT = {"add": "{who} joined", "remove": "{who} {was} removed", "leave": "{who} left",
+                "transfer": "{who} now {own} the group", "admin": "{who} {be} now an admin",
+                "unadmin": "{who} {be} no longer an admin", "create": "{who} started the group"}
+
+
+def change_lines(db: Store, g: Group, limit: int | None,
+                 me: bytes | None = None) -> list[dict[str, Any]]:
+    """Joins, leaves, removals and admin changes as lines of the conversation (`log`), in the
+    order we applied them; a removed member's last line says it was removed ("you were")."""
+    rows = db.groups.changes(g.conv)
+    if limit is not None:
+        rows = rows[-limit:] if limit else []
+    out = []
+    for number, at, change, member, name in rows:
+        you = member == me
+        text = _CHANGE_TEXT.get(change, "{who} changed").format(
+            who="you" if you else name, was="were" if you else "was",
+            own="own" if you else "owns", be="are" if you else "is")
+        out.append({"type": "message", "notice": "membership", "id": f"change-{number}",
+                    "conversation": g.conv.hex(), "author": fingerprint(member),
+                    "author_name": "group", "own": False, "status": None,
+                    "sent_at": iso_from_ms(at), "group": g.state.title, "change": change,
+                    "member": fingerprint(member), "member_name": name, "you": you,
+                    "text": text})
+    return out

@@ -341,14 +341,8 @@ class Node:
 
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
         """`who`: a contact, or a group (by title or id) when no contact has that name."""
-        states = ("contact", "request", "blocked")
-        kind, which = which_of(who, states, self.trust, self.groups)
-        if kind == "group":
-            name = self.groups.find(which).conv.hex()
-        else:
-            name = fingerprint(self.trust.contact_for(which, states=states).key)
         try:
-            self.reading.mark_read(name, message_id)
+            self.reading.mark_read(reading_name(who, self.trust, self.groups), message_id)
         except ValueError as exc:
             raise CommandError("bad_request", str(exc)) from None
         return {}
@@ -383,10 +377,6 @@ class Node:
         """Offer files to a contact or a group; each offer is stored before the answer."""
         return await self._storing(self.files.send(who, paths))
 
-    def file_list(self) -> list[dict[str, Any]]:
-        """Every transfer, each way."""
-        return self.files.listing()
-
     async def file_accept(self, id_text: str) -> dict[str, Any]:
         """Accept an offered file."""
         return await self._storing(self.files.accept(id_text))
@@ -399,8 +389,10 @@ class Node:
         """Cancel a transfer either way."""
         return await self._storing(self.files.cancel(id_text))
 
-    def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
-        """The messages with a contact, a group, or a removed contact (by fingerprint)."""
+    def history(self, who: str, limit: int | None = None, *,
+                changes: bool = False) -> list[dict[str, Any]]:
+        """The messages with a contact, a group, or a removed contact (by fingerprint);
+        `changes`: a group's membership changes as lines too."""
         states = ("contact", "request", "blocked")
         from p2pchat.offline import removed_contact_conv
 
@@ -409,7 +401,7 @@ class Node:
             return dm_history(self.views, self.db, former, limit)
         kind, name = which_of(who, states, self.trust, self.groups)
         if kind == "group":
-            return self.groups.history(name, limit)
+            return self.groups.history(name, limit, changes=changes)
         contact = self.trust.contact_for(name, states=states)
         return self.conversations.history(contact.key, limit)
 
@@ -424,6 +416,18 @@ class Node:
     async def remove_from_group(self, group: str, member: str) -> dict[str, Any]:
         """Remove a member from a group we own (a new epoch key)."""
         return await self._storing(self.groups.remove(group, member))
+
+    async def admin_group(self, group: str, member: str) -> dict[str, Any]:
+        """Make a member an admin (owner only)."""
+        return await self._storing(self.groups.admin(group, member))
+
+    async def unadmin_group(self, group: str, member: str) -> dict[str, Any]:
+        """Make an admin an ordinary member again (owner only)."""
+        return await self._storing(self.groups.unadmin(group, member))
+
+    async def transfer_group(self, group: str, member: str) -> dict[str, Any]:
+        """Hand the group's ownership to a member (owner only)."""
+        return await self._storing(self.groups.transfer(group, member))
 
     async def leave_group(self, group: str) -> dict[str, Any]:
         """Leave a group; its history is kept."""
@@ -502,6 +506,16 @@ class Node:
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
         self.events.emit(NearbyChangedEvent(type="nearby_changed"))
+
+
+def reading_name(who: str, trust: Trust, groups: Groups) -> str:
+    """What read positions are kept under for `who`: a contact's fingerprint, or a group's id
+    when no contact has that name (node/reading.py)."""
+    states = ("contact", "request", "blocked")
+    kind, which = which_of(who, states, trust, groups)
+    if kind == "group":
+        return groups.find(which).conv.hex()
+    return fingerprint(trust.contact_for(which, states=states).key)
 
 
 def which_of(who: str, states: tuple[str, ...], trust: Trust, groups: Groups) -> tuple[str, str]:

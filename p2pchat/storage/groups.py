@@ -49,6 +49,7 @@ class GroupTable:
         self._db.write("DELETE FROM group_keys WHERE conv = ?", (conv,))
         self._db.write("DELETE FROM group_leaves WHERE conv = ?", (conv,))
         self._db.write("DELETE FROM group_invites WHERE conv = ?", (conv,))
+        self._db.write("DELETE FROM group_receipts WHERE conv = ?", (conv,))
 
     def rejoin(self, conv: bytes) -> None:
         """Invited again after we left: the group is ours to read and write again."""
@@ -60,13 +61,65 @@ class GroupTable:
         self._db.write("INSERT INTO group_ops (conv, number, sealed) VALUES (?, ?, ?)",
                     (conv, number, self._db.seal(record)))
 
+    def drop_ops_from(self, conv: bytes, number: int) -> None:
+        """A fork's losing branch goes: every op from `number` on (protocol 8.13)."""
+        self._db.write("DELETE FROM group_ops WHERE conv = ? AND number >= ?", (conv, number))
+
+    def drop_key(self, conv: bytes, epoch: int) -> None:
+        """An epoch key that belongs to a fork's losing branch (protocol 8.13)."""
+        self._db.write("DELETE FROM group_keys WHERE conv = ? AND epoch = ?", (conv, epoch))
+
+    def set_receipt(self, conv: bytes, member: bytes, seq: int) -> None:
+        """`member` holds our log in `conv` up to `seq` (the highest is kept)."""
+        check_bytes("member", member, KEY_BYTES)
+        self._db.write(
+            "INSERT INTO group_receipts (conv, member, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (conv, member) DO UPDATE SET seq = max(seq, excluded.seq)",
+            (conv, member, seq))
+
+    def receipts(self, conv: bytes) -> dict[bytes, int]:
+        """How far each member holds our log in `conv` (members whose vector we saw)."""
+        return dict(self._db.all("SELECT member, seq FROM group_receipts WHERE conv = ?",
+                                 (conv,)))
+
+    def add_change(self, conv: bytes, number: int, at: int, change: str, member: bytes,
+                   name: str) -> None:
+        """Op `number` as a line of the conversation (a fork's winner replaces the loser's)."""
+        check_bytes("member", member, KEY_BYTES)
+        self._db.write("INSERT OR REPLACE INTO group_changes (conv, number, at, change, member,"
+                       " name) VALUES (?, ?, ?, ?, ?, ?)",
+                       (conv, number, at, change, member, check_text("name", name, MAX_NAME,
+                                                                     newlines=False)))
+
+    def changes(self, conv: bytes) -> list[tuple[int, int, str, bytes, str]]:
+        """(number, at, change, member, name) of every membership change we saw, in order."""
+        rows = self._db.all("SELECT number, at, change, member, name FROM group_changes"
+                            " WHERE conv = ? ORDER BY number", (conv,))
+        return [(n, at, change, member, name) for n, at, change, member, name in rows]
+
+    def set_base(self, conv: bytes, record: bytes) -> None:
+        """The checkpoint the chain starts at now (protocol 8.14): its ops before go."""
+        self._db.write("INSERT OR REPLACE INTO group_base (conv, sealed) VALUES (?, ?)",
+                       (conv, self._db.seal(record)))
+
+    def base(self, conv: bytes) -> bytes | None:
+        """The checkpoint record the chain starts at, or None (it starts at op 1)."""
+        rows = self._db.all("SELECT sealed FROM group_base WHERE conv = ?", (conv,))
+        return self._db.open_sealed(rows[0][0], "a group checkpoint") if rows else None
+
+    def drop_ops_to(self, conv: bytes, number: int) -> None:
+        """Ops 1..number are behind the checkpoint: dropped (storage bounded, 8.14)."""
+        self._db.write("DELETE FROM group_ops WHERE conv = ? AND number <= ?", (conv, number))
+
     def ops(self, conv: bytes) -> list[bytes]:
-        """The chain's record bytes, op 1 first; StoreError if a row does not unseal."""
+        """The chain's record bytes held (from op 1, or after the checkpoint), in order;
+        StoreError if a row does not unseal or the numbers have a gap."""
         rows = self._db.all("SELECT number, sealed FROM group_ops WHERE conv = ? ORDER BY number",
                          (conv,))
         out: list[bytes] = []
+        first = rows[0][0] if rows else 1
         for number, sealed in rows:
-            if number != len(out) + 1:
+            if number != first + len(out):
                 raise StoreError("a group's op chain has a gap: damaged database")
             out.append(self._db.open_sealed(sealed, "a group op"))
         return out
@@ -191,7 +244,8 @@ class GroupTable:
     def forget(self, conv: bytes) -> None:
         """A group we left, and everything we held of it, gone for good."""
         for table in ("group_floors", "equivocations", "group_invites", "group_leaves",
-                      "group_keys", "group_start", "group_ops"):
+                      "group_keys", "group_start", "group_ops", "group_receipts", "group_changes",
+                      "group_base"):
             self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))
         for table in ("messages", "log_heads", "peer_seqs"):
             self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))

@@ -195,6 +195,40 @@ _V4: Final[tuple[str, ...]] = (
     """,
 )
 
+# v6 (issue 24): how far each fellow member holds our own log in a group, from its vectors: the
+# `delivered_to` of our group messages. One row per member: bounded by the membership.
+_V6: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE group_receipts (
+        conv   BLOB NOT NULL CHECK (length(conv) = 16),
+        member BLOB NOT NULL CHECK (length(member) = 32),
+        seq    INTEGER NOT NULL CHECK (seq >= 0),
+        PRIMARY KEY (conv, member)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # The checkpoint a group's chain starts at once its early ops are dropped (protocol 8.14):
+    # a GroupCheckpoint record, sealed. One row per group.
+    """
+    CREATE TABLE group_base (
+        conv   BLOB PRIMARY KEY CHECK (length(conv) = 16),
+        sealed BLOB NOT NULL
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Each membership change as a line of the conversation (`log`): when we applied the op,
+    # what it did and to whom (the name it was shown under then). Dropped with the group.
+    """
+    CREATE TABLE group_changes (
+        conv   BLOB NOT NULL CHECK (length(conv) = 16),
+        number INTEGER NOT NULL CHECK (number >= 1),
+        at     INTEGER NOT NULL,
+        change TEXT NOT NULL,
+        member BLOB NOT NULL CHECK (length(member) = 32),
+        name   TEXT NOT NULL,
+        PRIMARY KEY (conv, number)
+    ) STRICT, WITHOUT ROWID
+    """,
+)
+
 
 # Files (docs/protocol.md section 13): one row per transfer, each way. storage/files.py owns
 # the statements. `hashes` is the verified chunk hash list, `have` one bit per verified chunk
@@ -244,4 +278,5 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     migration(_V3),
     migration(_V4),
     migration(_FILES),
+    migration(_V6),
 )

@@ -62,6 +62,7 @@ class ChatBackend(Protocol):
     async def create_group(self, title: str) -> dict[str, Any]: ...
     async def invite(self, group: str, who: str) -> dict[str, Any]: ...
     async def remove_member(self, group: str, member: str) -> dict[str, Any]: ...
+    async def manage_member(self, action: str, group: str, member: str) -> dict[str, Any]: ...
     async def leave_group(self, group: str) -> dict[str, Any]: ...
     async def group_consent(self, action: str, group: str) -> dict[str, Any]: ...
     async def group_members(self, group: str) -> list[dict[str, Any]]: ...
@@ -222,6 +223,13 @@ class NodeBackend:
         with _node_errors():
             return await self.node.remove_from_group(group, member)
 
+    async def manage_member(self, action: str, group: str, member: str) -> dict[str, Any]:
+        """admin, unadmin or transfer (the owner's commands, issue 24)."""
+        command = {"admin": self.node.admin_group, "unadmin": self.node.unadmin_group,
+                   "transfer": self.node.transfer_group}[action]
+        with _node_errors():
+            return await command(group, member)
+
     async def leave_group(self, group: str) -> dict[str, Any]:
         with _node_errors():
             return await self.node.leave_group(group)
@@ -239,7 +247,7 @@ class NodeBackend:
 
     async def files(self) -> list[dict[str, Any]]:
         with _node_errors():
-            return self.node.file_list()
+            return self.node.files.listing()
 
     async def send_files(self, who: str, paths: list[str]) -> list[dict[str, Any]]:
         with _node_errors():
@@ -380,6 +388,12 @@ class ControlBackend:
 
     async def remove_member(self, group: str, member: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("groups.remove", group=group, member=member)
+        return result
+
+    async def manage_member(self, action: str, group: str, member: str) -> dict[str, Any]:
+        """admin, unadmin or transfer (the owner's commands, issue 24)."""
+        result: dict[str, Any] = await self._call(f"groups.{action}", group=group,
+                                                  member=member)
         return result
 
     async def leave_group(self, group: str) -> dict[str, Any]:

@@ -61,7 +61,8 @@ COMMANDS: dict[str, Spec] = {
                     " matched", "name"),
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
     "/group": Spec("ACTION [NAME]", "create NAME, list; in the open group: invite NAME,"
-                   " remove NAME, members, leave; accept or decline an invitation, forget"
+                   " remove NAME, admin/unadmin/transfer NAME (owner), members, leave;"
+                   " accept or decline an invitation, forget"
                    " a group you left (NAME, or the open one)"),
     "/rekey": Spec("", "new session keys on every link, now"),
     "/peers": Spec("", "live links, nearby nodes and requests"),
@@ -129,7 +130,7 @@ class Plain:
 
 Command = SendText | AddContact | AddNearby | Named | Plain
 
-GROUP_ACTIONS_WITH_NAME = ("create", "invite", "remove")
+GROUP_ACTIONS_WITH_NAME = ("create", "invite", "remove", "admin", "unadmin", "transfer")
 # An invitation, or a group left: NAME, or the conversation open now (issue 22).
 GROUP_ACTIONS_NAME_OR_CURRENT = ("accept", "decline", "forget")
 GROUP_ACTIONS = (*GROUP_ACTIONS_WITH_NAME, "members", "leave", "list",
@@ -318,7 +319,7 @@ def _complete_group(rest: str, names: Iterable[str]) -> list[tuple[str, int]]:
     if not space:
         return [(a + " " * (a in GROUP_ACTIONS_WITH_NAME), -len(action))
                 for a in GROUP_ACTIONS if a.startswith(action.lower()) and a != action.lower()]
-    if action.lower() not in ("invite", "remove"):
+    if action.lower() not in ("invite", "remove", "admin", "unadmin", "transfer"):
         return []
     wanted = name.lstrip().casefold()
     return [(n, -len(name.lstrip())) for n in sorted(set(names), key=str.casefold)

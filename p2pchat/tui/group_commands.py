@@ -10,7 +10,8 @@ from p2pchat.core.text import counted
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
-from p2pchat.tui.state import ChatState, Conversation, group_key
+from p2pchat.tui.news import group_key
+from p2pchat.tui.state import ChatState, Conversation
 
 
 class GroupCommands:
@@ -53,10 +54,14 @@ class GroupCommands:
         if action == "members":
             lines = []
             for member in await self._backend.group_members(conv.id):
-                marks = " (owner)" * bool(member.get("owner")) + " (you)" * bool(member.get("you"))
+                marks = " (owner)" * bool(member.get("owner")) \
+                    + " (admin)" * bool(member.get("admin")) + " (you)" * bool(member.get("you"))
                 online = "online" if member.get("online") else "offline"
-                shown = self._state.me.name if member.get("you") else member.get("name")
-                lines.append(f"  {shown}{marks}: {online}")  # yours as it is now, after /nick
+                unverified = member.get("contact") is False  # ~name: not a contact (issue 24)
+                # yours as it is now, after /nick
+                shown = self._state.me.name if member.get("you") \
+                    else "~" * unverified + str(member.get("name"))
+                lines.append(f"  {shown}{marks}: {online}")
             title = f"Members of {conv.name}"
             if conv.state in ("removed", "left"):  # no news reaches us any more: say so
                 how = "you were removed" if conv.state == "removed" else "you left"
@@ -72,6 +77,10 @@ class GroupCommands:
             group = await self._backend.remove_member(conv.id, name)
             self._state.notice("info", f"removed {name} from {conv.name}",
                               key=group_key(conv.id, "remove", name))
+        elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
+            group = await self._backend.manage_member(action, conv.id, name)
+            self._state.notice("info", f"{action}: {name} in {conv.name}",
+                               key=group_key(conv.id, action, name))
         else:
             group = await self._backend.leave_group(conv.id)
             self._state.notice("info", f"you left {conv.name} (its history is kept)",

@@ -341,7 +341,11 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
     out.append(("", text))
     if message.own and message.status:
         mark_style = "class:mark.delivered" if message.status == "delivered" else "class:mark"
-        out.append((mark_style, " " + STATUS_MARKS.get(message.status, message.status)))
+        mark = STATUS_MARKS.get(message.status, message.status)
+        if message.delivered is not None and message.delivered[1] > 0:
+            count, of = message.delivered  # a group message: ✓✓ 7/9
+            mark = f"{STATUS_MARKS['delivered'] if count else mark} {count}/{of}"
+        out.append((mark_style, " " + mark))
     return out, indent
 
 

@@ -26,6 +26,7 @@ from p2pchat.event_types import (
     PeerRenamedEvent,
     StorageEvent,
 )
+from p2pchat.tui import news
 from p2pchat.tui.files import Transfers
 from p2pchat.tui.sanitize import clean
 
@@ -46,6 +47,8 @@ class Message:
     own: bool
     status: str | None = None  # own messages: queued, sent or delivered
     system: bool = False  # a line the screen adds (who joined a group): not from the node
+    # A group message of ours: how many of the other members are known to hold it, of how many.
+    delivered: tuple[int, int] | None = None
 
 
 @dataclass
@@ -290,6 +293,10 @@ class ChatState:
         elif kind == "delivery":
             delivery = cast(DeliveryEvent, event)
             self._delivered(clean(delivery.get("fingerprint")), clean(delivery.get("id")))
+            conv = self.conversations.get(clean(event.get("fingerprint")))
+            held = conv.find(clean(event.get("id"))) if conv is not None else None
+            if held is not None and (counted := delivered_of(event)) is not None:
+                held.delivered = counted
         elif kind == "contact_request":
             request = cast(ContactRequestEvent, event)
             fp = clean(request.get("fingerprint"))
@@ -339,7 +346,7 @@ class ChatState:
                         f" {clean(mismatch.get('name'))}. Refused: someone may be impersonating"
                         " them. Compare safety numbers in person (/safety NAME).")
         elif kind in ("group_joined", "group_changed"):
-            group_news(self, cast(GroupEvent, event))
+            news.group_news(self, cast(GroupEvent, event))
         elif kind == "group_invited":  # issue 22: a request, like a contact's
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
@@ -370,7 +377,7 @@ class ChatState:
             refresh.add("contacts")
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
-            admission_news(self, event)
+            news.admission_news(self, event)
         elif kind == "peer_renamed":
             renamed = cast(PeerRenamedEvent, event)
             name, theirs = clean(renamed.get("name")), clean(renamed.get("their_name"))
@@ -394,12 +401,17 @@ class ChatState:
             # only its status can move, and only forward.
             existing.status = _later(existing.status, status)
             return
+        author_name = clean(event.get("author_name"))
+        if event.get("author_contact") is False:  # a group member who is not a contact
+            author_name = "~" + author_name
         message = Message(
             id=message_id, author=clean(event.get("author")),
-            author_name=clean(event.get("author_name")),
+            author_name=author_name,
             text=clean(event.get("text"), newlines=True), sent_at=clean(event.get("sent_at")),
             own=own, status=status, system=system,
         )
+        if own:
+            message.delivered = delivered_of(event)
         messages = conv.messages
         index = len(messages)
         while index > 0 and messages[index - 1].sent_at > message.sent_at:
@@ -540,57 +552,15 @@ class ChatState:
         self.page = Page(clean(title), [(kind, clean(line)) for line in lines])
 
 
-def group_key(group: str, change: str, who: str) -> str:
-    """One notice per group change, whether the command or the node's event says it first."""
-    return f"group:{group}:{change}:{who.casefold()}"
-
-
 def _later(old: str | None, new: str | None) -> str | None:
     if old is None or new is None:
         return old or new
     return new if STATUS_RANK.get(new, -1) > STATUS_RANK.get(old, -1) else old
 
 
-# What an event says on screen, through ChatState's public methods (kept out of the class so
-# it stays one job: the view-model).
-
-
-def group_news(state: ChatState, event: GroupEvent) -> None:
-    """Joined, or someone came or went: the side panel, one notice (the command that did
-    it may have said it already), and a line in the group's conversation."""
-    conv = state.upsert_group(event)
-    if conv is None:
-        return
-    if event.get("type") == "group_joined":
-        text = f"{clean(event.get('by_name'))} added you to the group {conv.name}"
-        state.notice("info", f"{text} (/msg {conv.name})")
-        state.add_line(conv, text)
-        return
-    who = "you" if event.get("you") else clean(event.get("member_name"))
-    kind = clean(event.get("change"))
-    change = {"add": "joined", "remove": "were removed from" if who == "you"
-              else "was removed from", "leave": "left",
-              "transfer": "now own" if who == "you" else "now owns"}
-    text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
-    state.notice("info", text, key=group_key(conv.id, kind, who))
-    state.add_line(conv, text)
-
-
-def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
-    """A network we waited for: admitted, or refused (its passphrase, most likely)."""
-    joined = [clean(n) for n in event.get("networks") or []]
-    refused = [clean(n) for n in event.get("refused") or []]
-    for name in joined:
-        if name in state.networks_waiting or name in state.networks_refused:
-            state.drop_notices(key=f"admission:{name}")
-            state.notice("info", f"admitted to {name}", key=f"admission:{name}")
-    for name in refused:
-        if name not in state.networks_refused:
-            state.drop_notices(key=f"admission:{name}")
-            state.notice("warning", f"{name}: the nodes asked refused your passphrase"
-                                   " (wrong passphrase or name?); type /network join"
-                                   f" {name} PASSPHRASE to try another",
-                        key=f"admission:{name}")
-    state.networks = joined
-    state.networks_waiting = [clean(n) for n in event.get("waiting") or []]
-    state.networks_refused = refused
+def delivered_of(event: Mapping[str, Any]) -> tuple[int, int] | None:
+    """A group message of ours: how many of the other members hold it, of how many."""
+    recipients = event.get("recipients")
+    if not isinstance(recipients, int):
+        return None
+    return len(event.get("delivered_to") or []), recipients

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def state_of(node: object, name: str) -> str | None:
-    found = [t for t in node.file_list() if t["name"] == name]  # type: ignore[attr-defined]
+    found = [t for t in node.files.listing() if t["name"] == name]  # type: ignore[attr-defined]
     return found[0]["state"] if found else None
 
 
@@ -35,7 +35,7 @@ async def test_a_member_fetches_from_a_member_when_the_author_is_out_of_reach(
     # author as a contact while it was invited, so it saves the file without asking)
     await until(lambda: state_of(middle, "talk.mp4") == "done", 30, "node 1's copy")
     await until(lambda: state_of(far, "talk.mp4") == "done", 30, "node 2's copy, via node 1")
-    got = far.file_list()[0]
+    got = far.files.listing()[0]
     assert Path(got["path"]).read_bytes() == data
     assert not author.links.is_linked(far.key)
 
@@ -53,11 +53,11 @@ async def test_members_that_do_not_hold_the_file_say_so_and_it_travels_along_the
     await author.file_send(net.group, [str(src)])
     for node in (first, second, last):
         await until(lambda n=node: state_of(n, "slides.pdf") == "offered", 30, "the offers")
-    await last.file_accept(last.file_list()[0]["id"])
+    await last.file_accept(last.files.listing()[0]["id"])
     await until(lambda: last.files.downloads._tried, 10, "node 2 to say it holds nothing")
     assert state_of(last, "slides.pdf") == "receiving"
     for node in (first, second):
-        await node.file_accept(node.file_list()[0]["id"])
+        await node.file_accept(node.files.listing()[0]["id"])
     for node in (first, second, last):
         await until(lambda n=node: state_of(n, "slides.pdf") == "done", 30, "every copy")
-        assert Path(node.file_list()[0]["path"]).read_bytes() == src.read_bytes()
+        assert Path(node.files.listing()[0]["path"]).read_bytes() == src.read_bytes()

@@ -93,7 +93,7 @@ def outside(node: Node, tmp_path: Path) -> set[str]:
 
 
 def transfer_of(node: Node, offer: Offer) -> dict[str, object] | None:
-    return next((t for t in node.file_list() if t["id"] == offer.id.hex()), None)
+    return next((t for t in node.files.listing() if t["id"] == offer.id.hex()), None)
 
 
 async def test_an_honest_exchange_by_hand_completes(make_local_node: MakeLocalNode) -> None:
@@ -219,7 +219,8 @@ async def test_endless_offers_are_bounded_and_warned_of_once(
             assert got == FileAnswer(got.id, ANSWER_DECLINED)
             declined += 1
     assert declined == 200 - 16
-    assert len(node.file_list()) == 16 and {t["state"] for t in node.file_list()} == {"offered"}
+    listed = node.files.listing()
+    assert len(listed) == 16 and {t["state"] for t in listed} == {"offered"}
     assert len([r for r in caplog.records if "declined file offers" in r.getMessage()]) == 1
 
 
@@ -258,7 +259,7 @@ async def test_requests_for_files_never_offered_get_nothing(
     secret = tmp_path / "secret.txt"
     secret.write_bytes(b"not for mallory")
     await node.file_send("mallory", [str(secret)])  # mallory is offline: stored, not sent
-    sent = node.file_list()[0]
+    sent = node.files.listing()[0]
     async with HostilePeer.connect(mallory, node.listen_addresses[0],
                                    remote_key=node.key) as peer:
         offer = await recv_file(peer)  # the offer goes out on the link
@@ -297,7 +298,7 @@ async def test_a_stranger_cannot_offer_files(make_local_node: MakeLocalNode) -> 
         await peer.send(ContactRequest(name="stranger", note="hi"))
         await until(lambda: any(c["state"] == "request" for c in node.list_contacts()),
                     what="the contact request")
-    assert node.file_list() == []
+    assert node.files.listing() == []
 
 
 async def test_memory_stays_flat_under_chunks_and_offers_nobody_asked_for(

@@ -122,7 +122,7 @@ def test_missing_desktop_notifications_are_said_once(monkeypatch: object) -> Non
 def test_notices_go_when_out_of_date_and_come_once() -> None:
     import time
 
-    from p2pchat.tui.state import group_key
+    from p2pchat.tui.news import group_key
     state = loaded_state()
     state.notice("info", "added bob; they see a request until they add you too",
                  key=f"pending:{BOB}")

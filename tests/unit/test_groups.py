@@ -376,9 +376,10 @@ def test_group_op_fields_a_kind_does_not_use_must_be_empty() -> None:
     state, _ = group_of(BOB)
     op = state.ops[-1]
     for bad in (dict(title="x"), dict(cut=1), dict(key_check=b""), dict(kind=GroupOpKind.CREATE),
-                dict(number=MAX_GROUP_OPS + 1), dict(kind=99)):
+                dict(number=0), dict(kind=99)):
         with pytest.raises(ProtocolError):
             replace(op, **bad)  # type: ignore[arg-type]
+    assert replace(op, number=MAX_GROUP_OPS + 1).number == 101  # no lifetime cap (8.14)
     with pytest.raises(ProtocolError, match="unique and ascending"):
         GroupInvite(ops=(op,), heads=((b"a" * 32, 1, b"h" * 32), (b"a" * 32, 2, b"h" * 32)))
 

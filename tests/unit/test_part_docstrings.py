@@ -11,7 +11,7 @@ import p2pchat
 
 ROOT = Path(p2pchat.__file__).parent
 PARTS = [
-    *(p for p in sorted((ROOT / "node").glob("*.py")) if not p.name.startswith("group")),
+    *sorted((ROOT / "node").glob("*.py")),
     *(ROOT / "storage" / name for name in ("contacts.py", "conversations.py", "groups.py",
                                             "ik_stamps.py", "networks.py")),
     *(ROOT / "tui" / name for name in ("controller.py", "contact_commands.py",

@@ -17,11 +17,6 @@ MAX_CLASS_LINES = 450
 
 # core/noise.py mirrors the Noise spec section by section (docs/architecture.md).
 MODULE_EXEMPT = {"core/noise.py"}
-# The group part is being recomposed on another branch of issue 29 (Groups(GroupRecords(GroupBase))
-# becoming parts; core/groups.py with it). Until that lands these are the known exceptions:
-# remove each entry as its module comes under the limits.
-# (node/group_state.py's GroupBase is counted inside the two classes built on it.)
-PENDING_GROUP_WORK = {"core/groups.py", "node/groups.py", "node/group_records.py"}
 
 
 @dataclass
@@ -91,7 +86,7 @@ def oversized(root: Path, exempt: set[str]) -> list[str]:
 
 def test_no_module_or_class_over_the_limits() -> None:
     root = Path(p2pchat.__file__).parent
-    assert oversized(root, PENDING_GROUP_WORK) == []
+    assert oversized(root, set()) == []
 
 
 def test_a_class_split_by_inheritance_counts_as_one(tmp_path: Path) -> None:
@@ -103,10 +98,3 @@ def test_a_class_split_by_inheritance_counts_as_one(tmp_path: Path) -> None:
     (root / "child.py").write_text(f"from pkg.base import Base\n\n\nclass Child(Base):\n{body}")
     assert oversized(root, set()) == [
         "child.py: class Child: 600 lines with its in-package bases (limit 450)"]
-
-
-def test_the_pending_exemptions_are_still_needed() -> None:
-    """An exemption whose module already meets the limits is stale: drop it."""
-    root = Path(p2pchat.__file__).parent
-    still_over = {problem.split(":")[0] for problem in oversized(root, set())}
-    assert still_over >= PENDING_GROUP_WORK

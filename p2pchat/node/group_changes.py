@@ -1,0 +1,271 @@
+"""Group chat in the node: `GroupChanges`, changes to a group's op chain (docs/protocol.md 8.3,
+8.5, 8.13): ops from members applied in order (and caught up), forks resolved by the rule of
+8.13, our own changes going out, and joining a group from an accepted invitation. Every write
+happens in the turn that made it; everything sent goes through the `Outbox`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from p2pchat.core import group_checkpoints as checkpoints
+from p2pchat.core import group_forks as forks
+from p2pchat.core import groups as core
+from p2pchat.core.gap_buffer import held_size
+from p2pchat.core.group_errors import ForkBelow
+from p2pchat.core.groups import (
+    GroupError,
+    GroupGossip,
+    GroupState,
+    OpGap,
+    OpReplay,
+)
+from p2pchat.core.identity import Identity, fingerprint
+from p2pchat.core.member_budget import MemberBudgets
+from p2pchat.core.messages import (
+    Envelope,
+    GroupInvite,
+    GroupLeave,
+    GroupLostKey,
+    GroupOp,
+    GroupOpKind,
+    encode_record,
+)
+from p2pchat.events import EventBus
+from p2pchat.net.link import Link
+from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.group_links import GroupLinks
+from p2pchat.node.group_state import CHANGES, MAX_LOST, Group, GroupBook, after_flush, fits
+from p2pchat.node.outbox import Outbox
+from p2pchat.node.views import Views
+from p2pchat.storage.store import Store
+
+log = logging.getLogger("p2pchat.node")
+
+
+class GroupChanges:
+    """Applies ops (members', ours, a fork's winner) and joins groups; calls back into the
+    records part for what waits on an op: envelopes that came early, keys to ask for, lost keys."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        *,
+        book: GroupBook,
+        group_links: GroupLinks,
+        store: Callable[[], Store],
+        outbox: Outbox,
+        conversations: Conversations,
+        events: EventBus,
+        views: Views,
+        budgets: MemberBudgets,
+        random: Callable[[int], bytes],
+        retake: Callable[[Link, bytes, Envelope], None],
+        ask_key: Callable[[Group, int], None],
+        keep_lost: Callable[[Group, GroupLostKey, bytes], None],
+    ) -> None:
+        self._identity = identity
+        self._key = identity.public_key
+        self._book = book
+        self._group_links = group_links
+        self._store = store
+        self._outbox = outbox
+        self._conversations = conversations
+        self._events = events
+        self._views = views
+        self._budgets = budgets
+        self._random = random
+        self._retake = retake  # an envelope that overtook its epoch's op, handled again
+        self._ask_key = ask_key
+        self._keep_lost = keep_lost
+
+    def on_op(self, link: Link, key: bytes, op: GroupOp) -> None:
+        """A member's op: applied in order, caught up on a gap, or a fork resolved (8.13)."""
+        g = self._book.get(op.group)
+        if g is None or g.left or key not in g.state.spans:
+            return
+        if op.kind == GroupOpKind.ADD and op.subject == self._key and not self._book.active(g):
+            return  # added back after a removal: that waits for the user's yes (8.5)
+        before = g.state
+        try:
+            g.state = core.apply_op(before, op)
+        except OpReplay as exc:
+            if not exc.same:  # two managers signed op N: the fork rule decides (8.13)
+                self._on_fork(g, link, key, before, op)
+                return
+            for later in g.gossip.ops_behind(before, key, op.number):
+                self.send_op(link, later)  # the peer is behind: the ops after its head
+            g.gossip.saw_op(key, op.number)
+            return
+        except OpGap:
+            self.send_op(link, before.ops[-1])
+            return
+        except GroupError as exc:
+            log.warning("refused a group op from %s: %s", self._views.who(key), exc)
+            return
+        g.gossip.saw_op(key, op.number)
+        self._applied(g, before, op, came_from=key)
+
+    def send_op(self, link: Link, op: GroupOp) -> None:
+        """`op` on `link`, if its peer can decode it (revision 3 kinds, protocol 12)."""
+        if fits(link, op):
+            self._outbox.queue(link, op)
+
+    def _on_fork(self, g: Group, link: Link, key: bytes, before: GroupState,
+                 op: GroupOp) -> None:
+        """`op` differs from ours at its number (protocol 8.13): the smaller op hash wins where
+        two ops chain to the same op. If its branch parted earlier, we send our chain from op 2
+        so the peer finds the first op where we differ; if ours wins, our branch from the fork;
+        if theirs wins, we take it and redo our own ops that lost."""
+        try:
+            won = forks.fork_winner(before, op)
+        except ForkBelow:
+            g.gossip.forget(key)
+            for ours in before.ops:
+                self.send_op(link, ours)
+            return
+        except GroupError as exc:
+            log.warning("refused a group op from %s: %s", self._views.who(key), exc)
+            return
+        if won is None:
+            for ours in before.ops_after(op.number - 1) or ():
+                self.send_op(link, ours)
+            return
+        log.info("group %s: a fork at op %d, taking the other branch", g.state.title, op.number)
+        lost = before.ops_after(op.number - 1) or ()
+        base = before.state_at(op.number - 1)
+        db = self._store()
+        db.groups.drop_ops_from(g.conv, op.number)
+        lost_keys = []
+        for old in lost:
+            held = g.keys.get(old.epoch)
+            if old.key_check and held is not None and core.key_check(held) == old.key_check:
+                lost_keys.append((GroupLostKey(op=old, key=held), held))
+        for epoch, held in list(g.keys.items()):
+            check = won.key_checks.get(epoch)
+            if epoch > base.epoch and (check is None or core.key_check(held) != check):
+                del g.keys[epoch]
+                db.groups.drop_key(g.conv, epoch)
+        g.state = won
+        g.gossip.saw_op(key, op.number)
+        self._applied(g, base, op, came_from=key)
+        for record, held in lost_keys[:MAX_LOST - len(g.lost)]:
+            self._keep_lost(g, record, held)
+        for old in lost:
+            change = forks.redo(g.state, self._identity, old, self._random)
+            if change is None:
+                continue
+            self.apply_change(g, change)
+            member = change.op.subject
+            if change.op.kind == GroupOpKind.ADD and member in g.invites:
+                # The invitation we made on the lost branch, made again on this chain.
+                conv_log = self._conversations.log_of(g.conv)
+                heads = {author: conv_log.head(author) for author in conv_log.vector()}
+                g.invites[member] = core.invitation(g.state, heads, conv_log.lamport,
+                                                    self._identity)
+                db.groups.set_invite(g.conv, member, encode_record(g.invites[member]))
+
+    def _applied(self, g: Group, before: GroupState, op: GroupOp,
+                 came_from: bytes | None) -> None:
+        """An op is in the chain: store it, cut a departed member's log, pass it on."""
+        db = self._store()
+        db.groups.add_op(g.conv, op.number, encode_record(op))
+        if len(g.state.ops) > checkpoints.COMPACT_AT:  # no lifetime cap: a checkpoint (8.14)
+            g.state = checkpoints.compact(g.state)
+            assert g.state.root is not None
+            db.groups.set_base(g.conv, encode_record(checkpoints.checkpoint(g.state.root,
+                                                                     self._identity)))
+            db.groups.drop_ops_to(g.conv, g.state.base)
+        db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
+                             self._book.member_name(g, op.subject))
+        if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
+            self._cut(g, op.subject, op.cut)
+            g.leaves.pop(op.subject, None)
+            db.groups.drop_leave(g.conv, op.subject)
+            if g.invites.pop(op.subject, None) is not None:
+                db.groups.set_invite(g.conv, op.subject, None)
+        linked = self._book.linked()
+        for peer in core.op_targets(before, g.state, linked, came_from):
+            self.send_op(linked[peer], op)
+        if g.state.epoch not in g.keys and self._book.active(g):
+            self._ask_key(g, g.state.epoch)  # of whoever told us: it may hold the key
+        self._outbox.schedule_flush()
+        self._events.emit(self._book.change_event(g, op))
+        early, g.early = g.early, []
+        for link, key, env in early:
+            self._conversations.gap_budget.give(held_size(env))
+            if not link.closed:
+                self._retake(link, key, env)
+        self._book.wake_dialer()
+        after_flush(self._book.close_unshared)
+
+    def _cut(self, g: Group, author: bytes, cut: int) -> None:
+        """The member's log ends at `cut`: drop what we took beyond it (protocol 8.6, Cuts)."""
+        if self._conversations.log_of(g.conv).head(author)[0] <= cut:
+            return
+        self._store().groups.truncate_log(g.conv, author, cut)
+        self._budgets.forget(g.conv)
+        self._conversations.forget_log(g.conv)
+        g.unread = {(a, s) for a, s in g.unread if a != author or s <= cut}
+
+    def declining(self, state: GroupState, invite: GroupInvite) -> GroupLeave:
+        """The signed leave that says no to an invitation: its cut is our log's head (as the owner
+        holds it, or as we do after an earlier membership), so nothing we wrote is cut."""
+        heads = {author: seq for author, seq, _ in invite.heads}
+        last = heads.get(self._key, 0)
+        if self._book.get(state.group) is not None:
+            last = max(last, self._conversations.log_of(state.group).head(self._key)[0])
+        return core.request_leave(state, self._identity, last)
+
+    def join(self, inviter: bytes, invite: GroupInvite, state: GroupState) -> Group:
+        """The user accepted: hold the group, from the invitation's chain and heads."""
+        db = self._store()
+        g = self._book.get(state.group)
+        if g is not None:  # left or removed before: back in, with the ops we lack
+            g.left = False
+            g.leaves.clear()
+            db.groups.rejoin(g.conv)
+            for op in [o for o in invite.ops if o.number > g.state.number]:
+                before = g.state
+                try:
+                    g.state = core.apply_op(before, op)
+                except GroupError as exc:
+                    log.warning("an accepted invitation does not extend the chain: %s", exc)
+                    break
+                self._applied(g, before, op, came_from=inviter)
+        else:
+            db.groups.create(state.group, state.title, invite.lamport, core.start_heads(invite))
+            for op in invite.ops:
+                db.groups.add_op(state.group, op.number, encode_record(op))
+            if invite.checkpoint is not None:  # the chain starts there (8.14)
+                db.groups.set_base(state.group, encode_record(invite.checkpoint))
+            last = invite.ops[-1]  # the op that added us: the conversation's first line
+            db.groups.add_change(state.group, last.number, now_ms(), CHANGES[last.kind],
+                                 last.subject, last.name)
+            g = self._book.add(Group(state, {}, GroupGossip(state.group)))
+            self._conversations.forget_log(state.group)
+        self._events.emit({"type": "group_joined", **self._book.view(g),
+                           "by": fingerprint(inviter),
+                           "by_name": self._views.display_name(inviter)})
+        self._group_links.greet_all(g)
+        self._book.relink_strangers(g)
+        self._book.wake_dialer()
+        return g
+
+    # ------------------------------------------------------------ the owner's changes
+
+    def apply_change(self, g: Group, change: core.Change) -> None:
+        """Our own change to `g`'s chain (made by the core): keep its key, apply and store the
+        op, pass it on, and hand each member its delivery (the new key)."""
+        before, g.state = g.state, change.state
+        if change.key is not None:
+            g.keys[change.state.epoch] = change.key
+            self._store().groups.put_key(g.conv, change.state.epoch, change.key)
+        self._applied(g, before, change.op, came_from=None)
+        linked = self._book.linked()
+        for member, record in change.deliveries:
+            # The op went first on the same link (op_targets); the member just added gets the
+            # key right after its invitation instead.
+            if member in linked and member != change.op.subject:
+                self._outbox.queue(linked[member], record)

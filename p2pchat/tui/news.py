@@ -1,0 +1,62 @@
+"""What an event says on the chat screen in words: a group change, a network admission. Kept
+beside `ChatState` (tui/state.py), through its public methods, so the view-model stays one job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from p2pchat.event_types import GroupEvent
+from p2pchat.tui.sanitize import clean
+
+if TYPE_CHECKING:
+    from p2pchat.tui.state import ChatState
+
+
+def group_key(group: str, change: str, who: str) -> str:
+    """One notice per group change, whether the command or the node's event says it first."""
+    return f"group:{group}:{change}:{who.casefold()}"
+
+
+def group_news(state: ChatState, event: GroupEvent) -> None:
+    """Joined, or someone came or went: the side panel, one notice (the command that did
+    it may have said it already), and a line in the group's conversation."""
+    conv = state.upsert_group(event)
+    if conv is None:
+        return
+    if event.get("type") == "group_joined":
+        text = f"{clean(event.get('by_name'))} added you to the group {conv.name}"
+        state.notice("info", f"{text} (/msg {conv.name})")
+        state.add_line(conv, text)
+        return
+    who = "you" if event.get("you") else clean(event.get("member_name"))
+    kind = clean(event.get("change"))
+    change = {"add": "joined", "remove": "were removed from" if who == "you"
+              else "was removed from", "leave": "left",
+              "transfer": "now own" if who == "you" else "now owns",
+              "admin": "are now an admin of" if who == "you" else "is now an admin of",
+              "unadmin": "are no longer an admin of" if who == "you"
+              else "is no longer an admin of"}
+    text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
+    state.notice("info", text, key=group_key(conv.id, kind, who))
+    state.add_line(conv, text)
+
+
+def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
+    """A network we waited for: admitted, or refused (its passphrase, most likely)."""
+    joined = [clean(n) for n in event.get("networks") or []]
+    refused = [clean(n) for n in event.get("refused") or []]
+    for name in joined:
+        if name in state.networks_waiting or name in state.networks_refused:
+            state.drop_notices(key=f"admission:{name}")
+            state.notice("info", f"admitted to {name}", key=f"admission:{name}")
+    for name in refused:
+        if name not in state.networks_refused:
+            state.drop_notices(key=f"admission:{name}")
+            state.notice("warning", f"{name}: the nodes asked refused your passphrase"
+                                   " (wrong passphrase or name?); type /network join"
+                                   f" {name} PASSPHRASE to try another",
+                        key=f"admission:{name}")
+    state.networks = joined
+    state.networks_waiting = [clean(n) for n in event.get("waiting") or []]
+    state.networks_refused = refused

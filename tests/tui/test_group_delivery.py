@@ -1,0 +1,77 @@
+"""Per-member delivery of our group messages (✓✓ n/m), unverified members and change lines on
+the chat screen (issues 23 points 5-7, 24 point 6)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from p2pchat.tui.commands import parse_group
+from p2pchat.tui.controller import Controller
+from p2pchat.tui.render import _message
+from tests.tui.test_groups_ui import GROUP, GroupBackend, group
+from tests.tui.test_state import BOB, loaded_state, message
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def text_of(fragments: list[tuple[str, str]]) -> str:
+    return "".join(text for _, text in fragments)
+
+
+def test_our_group_message_shows_how_many_members_hold_it() -> None:
+    state = loaded_state()
+    state.upsert_group(group())
+    state.apply(message(GROUP, "m1", "hello all", own=True) | {
+        "group": "club", "status": "sent", "delivered_to": [], "recipients": 2})
+    shown = state.conversations[GROUP].find("m1")
+    assert shown is not None and shown.delivered == (0, 2)
+    assert text_of(_message(shown, date.today())[0]).endswith("✓ 0/2")
+    state.apply({"type": "delivery", "id": "m1", "status": "delivered", "fingerprint": GROUP,
+                 "delivered_to": ["x"], "recipients": 2})
+    assert shown.delivered == (1, 2) and shown.status == "delivered"
+    assert text_of(_message(shown, date.today())[0]).endswith("✓✓ 1/2")
+
+
+def test_a_member_who_is_not_a_contact_is_marked_unverified() -> None:
+    state = loaded_state()
+    state.upsert_group(group())
+    state.apply(message(GROUP, "m2", "count me in", author_name="dave")
+                | {"group": "club", "author_contact": False})
+    shown = state.conversations[GROUP].find("m2")
+    assert shown is not None and shown.author_name == "~dave"
+
+
+class ManagingBackend(GroupBackend):
+    async def manage_member(self, action: str, group_id: str, member: str) -> dict[str, Any]:
+        self.calls.append((action, (group_id, member)))
+        return group(role="owner")
+
+    async def group_members(self, group_id: str) -> list[dict[str, Any]]:
+        return [{"fingerprint": BOB, "name": "bob", "owner": False, "admin": True, "you": False,
+                 "online": True, "contact": True},
+                {"fingerprint": "D" * 52, "name": "dave", "owner": False, "admin": False,
+                 "you": False, "online": False, "contact": False}]
+
+
+async def test_the_owner_names_an_admin_and_members_show_admins_and_unverified_names() -> None:
+    assert parse_group("admin bob") == ("admin", "bob")
+    assert parse_group("transfer bob") == ("transfer", "bob")
+    backend = ManagingBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/group create club")
+        await controller.execute("/group admin bob")
+        await controller.execute("/group unadmin bob")
+        await controller.execute("/group transfer bob")
+        assert [c for c in backend.calls if c[0] in ("admin", "unadmin", "transfer")] == [
+            ("admin", (GROUP, "bob")), ("unadmin", (GROUP, "bob")), ("transfer", (GROUP, "bob"))]
+        await controller.execute("/group members")
+        assert controller.state.page is not None
+        lines = [text for _, text in controller.state.page.lines]
+        assert "  bob (admin): online" in lines and "  ~dave: offline" in lines
+    finally:
+        await controller.stop()
