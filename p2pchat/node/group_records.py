@@ -373,10 +373,13 @@ class GroupRecords:
         g = self._book.member_group(leave.group, key)
         if g is None or (leave.member in g.leaves and not self._enacts(g)):
             return
+        if leave.member not in g.state.members:
+            return  # a late copy of a leave already enacted, passed on by a fellow member
         try:
             core.check_leave(g.state, leave)
         except GroupError as exc:
-            log.warning("refused a leave request from %s: %s", self._views.who(key), exc)
+            log.warning("refused %s's leave request (passed on by %s): %s",
+                        self._views.who(leave.member), self._views.who(key), exc)
             return
         if self._enacts(g):
             self._changes.apply_change(

@@ -17,6 +17,7 @@ from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.member_budget import MEMBER_BURST
 from p2pchat.core.messages import (
     MAX_BODY_LEN,
+    Envelope,
     GroupDigest,
     GroupInvite,
     GroupOp,
@@ -215,6 +216,28 @@ async def test_a_digest_goes_only_to_peers_that_announced_its_revision(
                 break
         assert any(isinstance(r, GroupOp) for r in seen), seen
         assert any(isinstance(r, GroupDigest) for r in seen) == (revision >= 3)
+
+
+async def test_a_late_copy_of_an_enacted_leave_is_no_refusal(
+        make_local_node: MakeLocalNode, caplog: pytest.LogCaptureFixture) -> None:
+    """A member passes on bob's leave after the owner enacted it: nothing to refuse, and no
+    warning naming the member who passed it on (a newcomer saw "refused a leave request from
+    carol" when bob left)."""
+    owner = await make_local_node("owner")
+    mallory = await HostileMember.join(make_local_node, owner)
+    bob = await honest_member(make_local_node, owner, mallory.group, "bob")
+    await owner.send(mallory.group, "hi")
+    mallory.catch_up(owner)
+    leave = core.request_leave(mallory.state, bob.identity, 0)  # what bob's leave says
+    await bob.leave_group(mallory.group)
+    await until(lambda: group_of(owner, mallory.group)["members"] == 2, 10, "the leave enacted")
+    caplog.clear()
+    async with mallory.connect(owner) as to_owner:
+        await to_owner.send(leave)
+        await to_owner.send(SyncRequest(conv=bytes.fromhex(mallory.group), author=owner.key,
+                                        first=1, last=1))
+        await to_owner.recv_until(Envelope)  # the leave, sent first, was handled by now
+    assert not [r for r in caplog.records if "leave request" in r.getMessage()]
 
 
 def spam_invitation(mallory: Identity, victim: Node, i: int) -> GroupInvite:
