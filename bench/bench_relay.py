@@ -327,9 +327,12 @@ def rss_mb(pid: int) -> float:
 
 
 async def attach_idle(port: int, relay_key: bytes, n: int) -> list[RelayClient]:
+    from p2pchat.core.relay_limits import RelayLimits
+
     clients: list[RelayClient] = []
-    for start in range(0, n, 10):  # ten handshakes at a time: within the pending budgets
-        batch = [RelayClient() for _ in range(start, min(n, start + 10))]
+    step = RelayLimits().max_pending_per_host  # one host's handshakes at a time: none evicted
+    for start in range(0, n, step):
+        batch = [RelayClient() for _ in range(start, min(n, start + step))]
         await asyncio.gather(*(c.connect("127.0.0.1", port, relay_key=relay_key)
                                for c in batch))
         clients += batch
