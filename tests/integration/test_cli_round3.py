@@ -19,7 +19,7 @@ def test_the_mdns_interface_setting_takes_what_the_flag_takes(tmp_path: Path) ->
     run(home, "settings", "mdns-interface", "127.0.0.1", check=True)  # as --mdns-interface
     assert json.loads(run(home, "settings", "--json").stdout) == {
         "mdns-interface": ["127.0.0.1"]}
-    failed = run(home, "settings", "mdns-interface", "127.0.0.1:5353")  # the flag refuses it
+    failed = run(home, "settings", "mdns-interface", "192.0.2.1:53")  # refused, as the flag does
     assert_clean_failure(failed)
     assert "no port" in failed.stderr
     assert json.loads(run(home, "settings", "--json").stdout) == {

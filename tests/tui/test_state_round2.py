@@ -151,7 +151,8 @@ def test_notices_go_when_out_of_date_and_come_once() -> None:
 
 def test_only_options_a_running_node_does_not_follow_are_reported() -> None:
     from p2pchat.tui.main import ignored_options
-    status = {"listen": ["127.0.0.1:4000"], "mdns": False, "presence": "public",
+    # Only compared with what was typed, never dialled.
+    status = {"listen": ["127.0.0.1:999"], "mdns": False, "presence": "public",
               "relays": [{"relay": "10.0.0.9:7400#ABC"}]}
     typed = {"--listen": ["127.0.0.1:0"], "--relay": ["10.0.0.9:7400"], "--no-mdns": True,
              "--presence": None, "--mdns-interface": None}

@@ -102,6 +102,15 @@ def header(screen: str) -> str:
     return screen.splitlines()[0] if screen else ""
 
 
+def open_on_bob(terminal: Terminal, home: Path, tmp_path: Path) -> Path:
+    """Start the chat of `home` and wait until it shows bob's conversation, online; the file
+    its exit status is written to."""
+    exit_file = tmp_path / "exit"
+    terminal.start(chat_argv(home), exit_file)
+    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    return exit_file
+
+
 def mutual(a: NodeProcess, b: NodeProcess, a_name: str, b_name: str) -> None:
     a.cli("contacts", "add", b.fingerprint, "--name", b_name, "--addr", b.addr, check=True)
     b.cli("contacts", "add", a.fingerprint, "--name", a_name, "--addr", a.addr, check=True)

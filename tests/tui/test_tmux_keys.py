@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.nodes import NodeProcess, wait_for
-from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited, header, mutual
+from tests.tui.test_tmux import (
+    TMUX,
+    Terminal,
+    exited,
+    header,
+    mutual,
+    open_on_bob,
+)
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
@@ -55,9 +62,7 @@ def test_a_pending_question_never_turns_a_command_into_a_message(
     tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
 ) -> None:
     alice, bob = pair
-    exit_file = tmp_path / "exit"
-    terminal.start(chat_argv(alice.home), exit_file)
-    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    exit_file = open_on_bob(terminal, alice.home, tmp_path)
     typed(terminal, "/block bob")
     terminal.keys("Enter")
     terminal.wait_screen(lambda s: "Block bob" in s and "y/n" in s, "the question")
@@ -92,9 +97,7 @@ def test_esc_then_a_command_at_typing_speed_runs_the_command(
     tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
 ) -> None:
     alice, bob = pair
-    exit_file = tmp_path / "exit"
-    terminal.start(chat_argv(alice.home), exit_file)
-    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    exit_file = open_on_bob(terminal, alice.home, tmp_path)
     for gap in (0.1, 0.15):  # Esc, then "/" well inside the old 0.2 s Alt window
         typed(terminal, "/help")
         terminal.keys("Enter")
@@ -142,9 +145,7 @@ def test_esc_and_slash_in_one_write_is_esc_then_a_command(
     """tmux (its escape-time) and a quick typist deliver Esc and "/" together: still Esc, then
     a command, never Alt+/ eating the "/" so that "/help" leaves as the message "help"."""
     alice, bob = pair
-    exit_file = tmp_path / "exit"
-    terminal.start(chat_argv(alice.home), exit_file)
-    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    exit_file = open_on_bob(terminal, alice.home, tmp_path)
     terminal.literal("\x1b/help")  # ONE write
     terminal.keys("Enter")
     terminal.wait_screen(lambda s: "Help (Esc to close)" in header(s), "the help page")

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from tests.nodes import NodeProcess, wait_for
-from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited, header, mutual
+from tests.tui.test_tmux import (
+    TMUX,
+    Terminal,
+    chat_argv,
+    exited,
+    header,
+    mutual,
+    open_on_bob,
+)
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
@@ -37,9 +45,7 @@ def test_the_block_hint_after_remove_is_a_command_that_works(
     tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
 ) -> None:
     alice, bob = pair
-    exit_file = tmp_path / "exit"
-    terminal.start(chat_argv(alice.home), exit_file)
-    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    exit_file = open_on_bob(terminal, alice.home, tmp_path)
     bob.close()  # away, as the newcomer's dave was: no new request to answer by name
     terminal.wait_screen(lambda s: "bob · offline" in header(s),
                          "bob gone")
@@ -116,9 +122,7 @@ def test_a_nick_renames_your_past_messages_and_your_group_membership_on_screen(
     tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
 ) -> None:
     alice, _bob = pair
-    exit_file = tmp_path / "exit"
-    terminal.start(chat_argv(alice.home), exit_file)
-    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    exit_file = open_on_bob(terminal, alice.home, tmp_path)
     terminal.line("hello bob")
     terminal.wait_screen(lambda s: "alice: hello bob" in s, "the message")
     terminal.line("/group create club")
@@ -144,9 +148,7 @@ def test_a_contact_added_from_the_cli_appears_on_the_open_screen(
     from p2pchat.core.identity import Identity
 
     alice, _bob = pair
-    exit_file = tmp_path / "exit"
-    terminal.start(chat_argv(alice.home), exit_file)
-    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
+    exit_file = open_on_bob(terminal, alice.home, tmp_path)
     carol = Identity.generate().fingerprint
     alice.cli("contacts", "add", carol, "--name", "carol", check=True)
     terminal.wait_screen(lambda s: "○ carol" in s, "carol in the list, without a message")
