@@ -30,15 +30,29 @@ def unpack(
     max_array: int,
     max_map: int,
     what: str,
+    max_containers: int | None = None,
 ) -> object:
     """Exactly one msgpack value from ``data``, refused (ProtocolError) past any limit.
 
     `what` names the thing being parsed in the error message ("record", "handshake payload").
+    `max_containers` bounds the arrays and maps in all (each costs far more memory decoded than
+    its one byte on the wire).
     """
     if type(data) is not bytes:
         raise ProtocolError(f"{what}: expected bytes, got {type(data).__name__}")
     if len(data) > max_len:
         raise ProtocolError(f"{what}: {len(data)} bytes exceeds the limit of {max_len}")
+    hooks: dict[str, object] = {}
+    if max_containers is not None:
+        count = [0]
+
+        def counted(value: object) -> object:
+            count[0] += 1
+            if count[0] > max_containers:
+                raise ValueError(f"more than {max_containers} arrays and maps")
+            return value
+
+        hooks = {"list_hook": counted, "object_hook": counted}
     unpacker = msgpack.Unpacker(
         None,
         max_buffer_size=max_len,
@@ -51,6 +65,7 @@ def unpack(
         max_map_len=max_map,
         max_ext_len=0,  # the protocol uses no msgpack extension types
         ext_hook=_refuse_extension,  # max_ext_len alone lets an empty one through
+        **hooks,
     )
     try:
         unpacker.feed(data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from p2pchat.core.identity import verify_signature
 from p2pchat.core.messages import SIG_LEN, Envelope, GroupDigest, envelope_hash
+from p2pchat.core.record_fields import MAX_GROUP_ROWS
 
 __all__ = ["digest", "is_equivocation", "mismatches"]
 
@@ -29,10 +30,10 @@ def is_equivocation(first: Envelope, second: Envelope) -> bool:
 
 
 def digest(group: bytes, heads: dict[bytes, tuple[int, bytes]]) -> GroupDigest:
-    """Our heads (author -> (seq, id)), as a GroupDigest (at most MAX_GROUP_OPS authors: the
-    most recent authors first would be a guess, so the lowest keys; a group has at most 100
-    ops and so at most 100 authors)."""
-    listed = sorted((a, seq, h) for a, (seq, h) in heads.items() if seq > 0)[:100]
+    """Our heads (author -> (seq, id)), as a GroupDigest (at most MAX_GROUP_ROWS authors, as
+    many as a vector holds; past that the lowest keys: the most recent authors first would be a
+    guess). A revision-3 peer gets the first 100 (`core/record_revisions.py`)."""
+    listed = sorted((a, seq, h) for a, (seq, h) in heads.items() if seq > 0)[:MAX_GROUP_ROWS]
     return GroupDigest(group=group, heads=tuple(listed))
 
 

@@ -24,12 +24,14 @@ __all__ = ["COMPACT_AT", "INVITE_OPS", "KEEP_OPS", "checkpoint", "checkpoint_sta
 
 KEEP_OPS = 64  # ops a member keeps after a checkpoint: how far behind a peer can catch up
 COMPACT_AT = 128  # ops held that make a member take a checkpoint
-# Ops an invitation from a checkpoint carries: with the checkpoint and 100 heads its worst case
-# still fits one record. A chain of at most MAX_GROUP_OPS ops from op 1 goes whole (revision 2).
+# Ops an invitation from a checkpoint carries: with a checkpoint of 1,024 members and 2,048
+# heads its worst case (about 600 KB) fits one record (MAX_RECORD_LEN, 1 MiB). A chain of at
+# most MAX_GROUP_OPS ops from op 1 goes whole (revision 2).
 INVITE_OPS = 48
 KEEP_EPOCHS = 64  # key commitments a checkpoint keeps (of the last 64 epochs)
 # Departed members' spans a checkpoint keeps: those closed in the last 32 epochs (each epoch
-# closes at most one), so with 64 members' open spans a checkpoint has at most 97 span rows.
+# closes at most one), so with 1,024 members' open spans a checkpoint has at most 1,057 span
+# rows.
 SPAN_EPOCHS = 32
 
 

@@ -17,6 +17,7 @@ from p2pchat.core.record_fields import (
     HASH_LEN,
     KEY_LEN,
     MAX_GROUP_OPS,
+    MAX_GROUP_ROWS,
     SIG_LEN,
     check_bytes,
     check_int,
@@ -131,8 +132,11 @@ GroupHead: TypeAlias = tuple[bytes, int, bytes]  # (author, seq, envelope_hash a
 
 
 GroupSpanRow: TypeAlias = tuple[bytes, int, int, int]  # (member, first, last or 0, cut)
-MAX_CHECKPOINT_SPANS = MAX_GROUP_OPS  # rows of spans a checkpoint carries (an array's cap)
-MAX_CHECKPOINT_CHECKS = MAX_GROUP_OPS  # key commitments a checkpoint carries
+# Rows a checkpoint carries (revision 4; revision 3: 100 of each): members (at most 1,024 by
+# 8.3, checked when it is applied) and spans (theirs and recent leavers'), and key commitments.
+MAX_CHECKPOINT_MEMBERS = MAX_GROUP_ROWS
+MAX_CHECKPOINT_SPANS = MAX_GROUP_ROWS
+MAX_CHECKPOINT_CHECKS = MAX_GROUP_OPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +167,13 @@ class GroupCheckpoint:
         check_bytes("GroupCheckpoint.head", self.head, exact=HASH_LEN)
         check_name("GroupCheckpoint.title", self.title)
         check_bytes("GroupCheckpoint.owner", self.owner, exact=KEY_LEN)
-        admins = _rows("GroupCheckpoint.admins", self.admins, MAX_GROUP_OPS)
+        admins = _rows("GroupCheckpoint.admins", self.admins, MAX_GROUP_OPS)  # 8 by 8.13
         object.__setattr__(self, "admins", tuple(
             check_bytes("GroupCheckpoint admin", a, exact=KEY_LEN) for a in admins))
         check_int("GroupCheckpoint.epoch", self.epoch, 1)
         members = []
-        for row in _rows("GroupCheckpoint.members", self.members, MAX_GROUP_OPS, width=3):
+        for row in _rows("GroupCheckpoint.members", self.members, MAX_CHECKPOINT_MEMBERS,
+                         width=3):
             key, name, joined = row
             members.append((check_bytes("GroupCheckpoint member", key, exact=KEY_LEN),
                             check_name("GroupCheckpoint member name", name),
@@ -258,9 +263,9 @@ class GroupInvite:
 
 
 def _check_heads(what: str, value: object) -> tuple[GroupHead, ...]:
-    """At most MAX_GROUP_OPS `[author, seq >= 1, hash]`, authors unique and ascending."""
-    if type(value) not in (list, tuple) or len(value) > MAX_GROUP_OPS:  # type: ignore[arg-type]
-        raise ProtocolError(f"{what}.heads: expected at most {MAX_GROUP_OPS} heads")
+    """At most MAX_GROUP_ROWS `[author, seq >= 1, hash]`, authors unique and ascending."""
+    if type(value) not in (list, tuple) or len(value) > MAX_GROUP_ROWS:  # type: ignore[arg-type]
+        raise ProtocolError(f"{what}.heads: expected at most {MAX_GROUP_ROWS} heads")
     heads: list[GroupHead] = []
     for item in value:  # type: ignore[attr-defined]
         if type(item) not in (list, tuple) or len(item) != 3:

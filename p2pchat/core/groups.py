@@ -60,9 +60,11 @@ from p2pchat.core.messages import (
     GroupOpKind,
     encode_record,
 )
+from p2pchat.core.record_revisions import REVISION_3_MEMBERS  # past it, it stops following
 
 __all__ = [
-    "BODY_OVERHEAD", "MAX_GROUP_ADMINS", "MAX_GROUP_MEMBERS", "NONCE_LEN", "Change", "GroupError",
+    "BODY_OVERHEAD", "MAX_GROUP_ADMINS", "MAX_GROUP_MEMBERS", "NONCE_LEN", "REVISION_3_MEMBERS",
+    "Change", "GroupError",
     "GroupGossip", "GroupState", "MissingKey", "OpGap", "OpReplay", "Span", "UnknownEpoch",
     "accept_key", "admin", "apply_op", "check_group_envelope", "check_leave", "create",
     "enact_leave", "envelope_ad", "genesis", "group_id", "invitation", "invite", "join",
@@ -72,7 +74,7 @@ __all__ = [
 
 Random = Callable[[int], bytes]
 
-MAX_GROUP_MEMBERS = 64
+MAX_GROUP_MEMBERS = 1024  # revision 4 (protocol 8.10, 12)
 MAX_GROUP_ADMINS = 8  # bounds the signature checks of one op (protocol 8.13)
 CREATION_NONCE_LEN = HASH_LEN  # op 1's prev
 

@@ -46,12 +46,14 @@ from p2pchat.core.record_fields import (
     GROUP_KEY_LEN,
     HASH_LEN,
     KEY_LEN,
+    LARGE_RECORD_CODES,
     MAX_BODY_LEN,
     MAX_GROUP_OPS,
     MAX_INT,
     MAX_NOTE_CHARS,
     MAX_PORTS,
     MAX_RECORD_ARRAY,
+    MAX_RECORD_CONTAINERS,
     MAX_RECORD_LEN,
     MAX_RECORD_STR_BYTES,
     MAX_REQUEST_SPAN,
@@ -60,6 +62,7 @@ from p2pchat.core.record_fields import (
     MAX_VECTOR_AUTHORS,
     PERSON_DM,
     PERSON_ENVELOPE,
+    REVISION_3_RECORD_LEN,
     SIG_LEN,
     ZERO_HASH,
     check_bytes,
@@ -366,6 +369,10 @@ class UnknownRecord(ProtocolError):
 
 def decode_record(data: bytes) -> Record:
     """Parse one record; anything malformed raises ProtocolError and nothing else."""
+    if len(data) > REVISION_3_RECORD_LEN and (len(data) < 2 or data[1] not in LARGE_RECORD_CODES):
+        # Only the records that grow with a group may pass revision 3's cap (protocol 7).
+        raise ProtocolError(f"record: {len(data)} bytes exceeds the limit of"
+                            f" {REVISION_3_RECORD_LEN} for its type")
     obj = unpack(
         data,
         max_len=MAX_RECORD_LEN,
@@ -374,6 +381,7 @@ def decode_record(data: bytes) -> Record:
         max_array=MAX_RECORD_ARRAY,
         max_map=MAX_VECTOR_AUTHORS,
         what="record",
+        max_containers=MAX_RECORD_CONTAINERS,
     )
     if type(obj) is not list or not obj:
         raise ProtocolError("record: expected a non-empty array [type, fields...]")

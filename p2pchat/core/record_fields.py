@@ -26,23 +26,42 @@ MAX_SENT_AT = MAX_TIMESTAMP_MS
 MAX_NOTE_CHARS = 280
 MAX_BODY_LEN = 64 * 1024
 MAX_TEXT_BYTES = 16 * 1024
-MAX_VECTOR_AUTHORS = 256
 MAX_PORTS = 8
 # A SyncRequest covers at most this many seqs (last - first < MAX_REQUEST_SPAN).
 MAX_REQUEST_SPAN = 1024
-# Largest record: an Envelope with a full body plus its fixed fields (~200 bytes) fits easily;
-# a full SyncVector is 256 * ~45 bytes. Anything bigger is refused before it is parsed.
-MAX_RECORD_LEN = MAX_BODY_LEN + 4096
+# Revision 4 (docs/protocol.md 8.10, 12): a group holds up to 1,024 members, so its vectors,
+# digests, invitation heads and checkpoints grow past what revision 3 decoded; each larger limit
+# has its revision-3 value beside it, and a record over one of those goes only to peers that
+# announced revision 4 (`core/record_revisions.py`).
+MAX_VECTOR_AUTHORS = 2048  # a group log's authors: up to 1,024 members and as many who left
+REVISION_3_VECTOR_AUTHORS = 256
+# Largest record: the worst invitation of a 1,024-member group (a checkpoint with every
+# member's row and span, 48 ops, 2,048 heads) is about 600 KB; 1 MiB is also the session's
+# `max_record` (4.2), so the link's reassembly buffer, which bounds what a peer makes us hold,
+# is no larger than before. Anything bigger is refused before it is parsed.
+MAX_RECORD_LEN = 1 << 20
+# Revision 3's largest record: an Envelope with a full body plus its fixed fields fits easily.
+REVISION_3_RECORD_LEN = MAX_BODY_LEN + 4096
 # Strings in records are names/notes; 4 bytes per char is the UTF-8 worst case.
 MAX_RECORD_STR_BYTES = 4 * MAX_NOTE_CHARS
 MAX_RECORD_FIELDS = 16
-# Groups: a group's whole history of membership changes travels in one GroupInvite, so it is
-# bounded; 100 worst-case ops (~460 bytes each) plus 100 heads fit in MAX_RECORD_LEN.
+# Groups: an invitation carries at most this many ops (from op 1 while the chain is that short,
+# from a checkpoint after: protocol 8.14), and a checkpoint this many key commitments.
 MAX_GROUP_OPS = 100
+# Rows of a group record: a GroupDigest's or GroupInvite's heads (one per author of the
+# vector), a GroupCheckpoint's member and span rows. Revision 3 allowed 100 of each.
+MAX_GROUP_ROWS = MAX_VECTOR_AUTHORS
+REVISION_3_ROWS = MAX_GROUP_OPS
 GROUP_KEY_LEN = 32  # XChaCha20-Poly1305 key
 GROUP_KEY_CHECK_LEN = 16  # commitment to an epoch key, carried in the signed op
-# The largest array a record may hold: its fields, or a GroupInvite's ops and heads.
-MAX_RECORD_ARRAY = max(MAX_RECORD_FIELDS, MAX_GROUP_OPS)
+# The largest array a record may hold: its fields, or a group record's rows.
+MAX_RECORD_ARRAY = max(MAX_RECORD_FIELDS, MAX_GROUP_ROWS)
+# Arrays and maps one record may hold in all: a decoded empty array costs ~56 bytes of memory
+# for one byte on the wire, so the count bounds what 1 MiB of them can make us allocate. The
+# worst honest record (an invitation with 2,048 heads and a full checkpoint) has ~4,300.
+MAX_RECORD_CONTAINERS = 8192
+# Records that may be longer than revision 3's cap: the ones that grow with a group (7).
+LARGE_RECORD_CODES = frozenset({17, 33, 38, 43})  # vector, invitation, digest, checkpoint
 
 # Domain separation for every hash this module defines (BLAKE2b person is at most 16 bytes).
 PERSON_ENVELOPE = b"p2pchat-env-v1"

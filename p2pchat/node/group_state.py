@@ -43,6 +43,7 @@ from p2pchat.core.messages import (
     Record,
     decode_record,
 )
+from p2pchat.core.record_revisions import revision_3_form, revision_3_last_op
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
 from p2pchat.node.links import LinkTable
@@ -196,6 +197,16 @@ class GroupBook:
     def get(self, conv: bytes) -> Group | None:
         """The group with this id, if we hold it (left or not)."""
         return self._groups.get(conv)
+
+    def older(self, record: Record, size: int) -> Record | None:
+        """``record`` (``size`` bytes) as a revision-3 peer decodes it, or None: records over
+        revision 3's limits, and ops past the one that took the group past 64 members, go only
+        to revision-4 peers (protocol 8.10, 12)."""
+        if isinstance(record, GroupOp):
+            g = self._groups.get(record.group)
+            if g is not None and record.number > revision_3_last_op(g.state):
+                return None
+        return revision_3_form(record, size)
 
     def all(self) -> list[Group]:
         """Every group we hold, left ones too."""

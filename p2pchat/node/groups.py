@@ -107,6 +107,7 @@ class Groups:
         self._book = GroupBook(
             identity, name, store=store, views=views, links=links, contact_state=contact_state,
             release_held=lambda env: conversations.gap_budget.give(held_size(env)))
+        outbox.send_older_as(self.older)  # what a revision-3 peer can decode (protocol 12)
         self._budgets = MemberBudgets(lambda conv: store().groups.author_bytes(conv))
         self._invitations = Invitations(self._key, store=store, events=events,
                                         name_of=views.display_name)
@@ -196,6 +197,10 @@ class Groups:
     def find(self, which: str) -> Group:
         """A group by its id (hex) or its title, or a clean `CommandError`."""
         return self._book.find(which)
+
+    def older(self, link: Link, record: Record, size: int) -> Record | None:
+        """What of ``record`` goes to ``link``'s peer of an older revision (protocol 12)."""
+        return self._book.older(record, size)
 
     def view(self, g: Group) -> dict[str, Any]:
         """How a group looks from outside (docs/api.md)."""

@@ -41,12 +41,15 @@ import logging
 from collections.abc import Callable
 
 from p2pchat.core.messages import Record, encode_record
+from p2pchat.core.record_revisions import REVISION_4
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.config import CommandError
 from p2pchat.node.peer_state import PeerLink
 from p2pchat.storage.store import Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
+
+Older = Callable[[PeerLink, Record, int], Record | None]
 
 LAZY_COMMIT_S = 0.05  # at most this long before a lazy write is committed
 COMMIT_DELAY = 0.001  # at most this long a command's commit waits for others to share it
@@ -58,6 +61,7 @@ class Outbox:
                  on_failed: Callable[[Exception], None] | None = None,
                  on_committed: Callable[[], None] | None = None) -> None:
         self._store = store
+        self._older: Older | None = None  # see `send_older_as`
         self._on_failed = on_failed
         self._on_committed = on_committed
         self._queued: list[tuple[PeerLink, bytes]] = []
@@ -76,10 +80,26 @@ class Outbox:
 
     def queue(self, link: PeerLink, record: Record, *, awaited: bool = False) -> None:
         """Send `record` on `link` once the current turn's writes are committed. `awaited`: a
-        command queues it and awaits `durable()` next, which decides when that commit is made."""
-        self._queued.append((link, encode_record(record)))
+        command queues it and awaits `durable()` next, which decides when that commit is made.
+        A record the peer's revision cannot decode is dropped here (`older`)."""
+        data = encode_record(record)
+        if self._older is not None and link.session.peer_revision < REVISION_4:
+            fitting = self._older(link, record, len(data))
+            if fitting is None:
+                log.debug("not sent to a revision-%d peer: %s", link.session.peer_revision,
+                          type(record).__name__)
+                return
+            if fitting is not record:
+                data = encode_record(fitting)
+        self._queued.append((link, data))
         if not awaited:
             self.schedule_flush()
+
+    def send_older_as(self, older: Older) -> None:
+        """For a peer that announced an older revision, `older` gives the form of a record (of
+        that many bytes) it decodes, or None when it cannot take it (protocol 12); the groups
+        part, which knows the limits, installs it."""
+        self._older = older
 
     def schedule_flush(self) -> None:
         """Commit at the end of this turn (for writes that no record or waiter depends on)."""

@@ -16,6 +16,7 @@ from p2pchat.core.messages import (
     MAX_RECORD_LEN,
     MAX_SENT_AT,
     MAX_TEXT_BYTES,
+    MAX_VECTOR_AUTHORS,
     ZERO_HASH,
     ContactAccept,
     ContactRequest,
@@ -31,6 +32,7 @@ from p2pchat.core.messages import (
     encode_text,
     envelope_hash,
 )
+from p2pchat.core.record_fields import REVISION_3_RECORD_LEN
 from p2pchat.core.text import name_problem
 
 SETTINGS = settings(derandomize=True, deadline=None, database=None, max_examples=300)
@@ -280,9 +282,9 @@ def test_invalid_records_raise_protocol_error(make: object) -> None:
 
 def test_limits_accept_their_maximum() -> None:
     ContactRequest("n" * 64, "n" * 280)
-    SyncVector(CONV, {i.to_bytes(32, "big"): i for i in range(256)})
+    SyncVector(CONV, {i.to_bytes(32, "big"): i for i in range(MAX_VECTOR_AUTHORS)})
     with pytest.raises(ProtocolError):
-        SyncVector(CONV, {i.to_bytes(32, "big"): i for i in range(257)})
+        SyncVector(CONV, {i.to_bytes(32, "big"): i for i in range(MAX_VECTOR_AUTHORS + 1)})
 
 
 def _pack(obj: object) -> bytes:
@@ -316,6 +318,10 @@ def _pack(obj: object) -> bytes:
         (b"\x91" * 2000, "malformed"),  # deep nesting
         (b"\xdc\xff\xff" + b"\x01" * 100, "malformed"),  # array bigger than allowed
         (b"\xc4" + b"\x00" * (MAX_RECORD_LEN + 1), "exceeds the limit"),
+        # Past revision 3's cap only the records that grow with a group (revision 4)...
+        (_pack([2, "n", "x" * (REVISION_3_RECORD_LEN)]), "for its type"),
+        # ... and never more arrays and maps than any honest record holds.
+        (_pack([33, *[[[]] * 2048] * 5]), "arrays and maps"),
     ],
 )
 def test_malformed_records(data: bytes, reason: str) -> None:
