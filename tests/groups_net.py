@@ -90,41 +90,88 @@ class Net:
     only through the members in between.
     """
 
-    def __init__(self, make: Any, n: int, edges: set[tuple[int, int]], **config: Any) -> None:
+    def __init__(self, make: Any, n: int, edges: set[tuple[int, int]], *,
+                 batch: int | None = None, **config: Any) -> None:
         self.make = make
         self.n = n
         self.edges = edges
+        # The owner links at most `batch` of the others at once while it invites them (None:
+        # all at once), and restarts between batches, so a large group stays within its caps.
+        self.batch = batch or max(1, n - 1)
         # The owner holds a link with everyone while it invites them: more than one address
         # (127.0.0.1) is allowed by default.
         self.config = {"group_sync_interval": 1.0, "max_links_per_ip": 64, **config}
         self.nodes: list[Node] = []
         self.group = ""
+        self._linked: set[tuple[int, int]] = set()  # edges made contacts
 
     async def build(self) -> Net:
         names = [f"n{i:02d}" for i in range(self.n)]
         self.nodes = [await self.make(name, **self.config) for name in names]
-        owner = self.nodes[0]
-        for other in self.nodes[1:]:
-            await befriend(owner, other)
-        await wait_linked((owner, other) for other in self.nodes[1:])
-        self.group = (await owner.create_group("g30"))["group"]
-        for other in self.nodes[1:]:
-            await owner.invite_to_group(self.group, other.name)
-        for other in self.nodes[1:]:
-            await accept_invitation(other, self.group, 30)
-        await until(lambda: all(caught_up(x, self.group, owner) for x in self.nodes), 30,
-                    "everyone joined")
-        for other in self.nodes[1:]:  # the owner forgets where they are...
-            await set_contact(owner, other, other.name, dial=False)
-        ports = [x.listen_addresses[0][1] for x in self.nodes]
-        for x in self.nodes:  # ...and restarts forget what links taught: all down, then up
-            await x.stop()
-        for i, port in enumerate(ports):
-            await self.start(i, port)
-        for a, b in sorted(self.edges):
-            await befriend(self.nodes[a], self.nodes[b])
-        await wait_linked((self.nodes[a], self.nodes[b]) for a, b in self.edges)
+        self.group = (await self.nodes[0].create_group("g30"))["group"]
+        order = [self.nodes[i] for i in self._reach_order()[1:]]
+        for start in range(0, len(order), self.batch):
+            await self._invite(order[start:start + self.batch])
+            if start + self.batch < len(order):
+                await self._renew([0])  # the links of this batch close
+                # The members so far link along the topology, so the ops of the next batches
+                # reach them as they are made (a member far behind could not catch up).
+                await self._link({0, *(self.nodes.index(x) for x in order[:start + self.batch])})
+        # ...and restarts forget what links taught: all down, then up on new ports (a port a
+        # node had may be taken meanwhile by another's outgoing connection), with contacts
+        # along the edges only.
+        await self._renew(list(range(self.n)))
+        await self._link(set(range(self.n)))
+        if self.batch < self.n - 1:  # the last ops of the build may still be on their way
+            await until(lambda: all(caught_up(x, self.group, self.nodes[0])
+                                    for x in self.nodes), 60, "everyone caught up")
         return self
+
+    async def _renew(self, which: list[int]) -> None:
+        """Stop these nodes, then start them again on new ports: contacts with them are made
+        again (`_link`)."""
+        for i in which:
+            await self.nodes[i].stop()
+        for i in which:
+            old = self.nodes[i]
+            self.nodes[i] = await self.make(old.name, identity=old.identity, **self.config)
+        self._linked = {(a, b) for a, b in self._linked if a not in which and b not in which}
+
+    def _reach_order(self) -> list[int]:
+        """Nodes in breadth-first order from the owner along the edges (then any others), so
+        the members invited so far are always connected to the owner."""
+        order, seen = [0], {0}
+        for i in order:
+            for a, b in sorted(self.edges):
+                for x, y in ((a, b), (b, a)):
+                    if x == i and y not in seen:
+                        seen.add(y)
+                        order.append(y)
+        return order + [i for i in range(self.n) if i not in seen]
+
+    async def _link(self, among: set[int]) -> None:
+        """Contacts along the edges between `among` (each edge once: contacts are kept)."""
+        edges = [(a, b) for a, b in sorted(self.edges - self._linked) if a in among and b in among]
+        for a, b in edges:
+            await befriend(self.nodes[a], self.nodes[b])
+        self._linked.update(edges)
+        await wait_linked((self.nodes[a], self.nodes[b])
+                          for a, b in self.edges if a in among and b in among)
+
+    async def _invite(self, batch: list[Node]) -> None:
+        """The owner links with `batch`, invites them, and forgets where they are."""
+        owner = self.nodes[0]
+        for other in batch:
+            await befriend(owner, other)
+        await wait_linked((owner, other) for other in batch)
+        for other in batch:
+            await owner.invite_to_group(self.group, other.name)
+        for other in batch:
+            await accept_invitation(other, self.group, 30)
+        await until(lambda: all(caught_up(x, self.group, owner) for x in [owner, *batch]), 30,
+                    "everyone joined")
+        for other in batch:  # the owner forgets where they are...
+            await set_contact(owner, other, other.name, dial=False)
 
     async def stop(self, i: int) -> None:
         await self.nodes[i].stop()

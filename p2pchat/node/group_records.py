@@ -194,8 +194,8 @@ class GroupRecords:
 
     def _duplicate(self, g: Group, link: Link, key: bytes, author: bytes) -> None:
         prune = g.gossip.on_duplicate(key, author)
-        if prune is not None:
-            self._outbox.queue(link, prune)
+        if prune is not None:  # a hint that depends on no write: no commit for it
+            self._outbox.send_now(link, prune)
 
     def _accept(self, g: Group, envelopes: Iterable[Envelope], came_from: bytes) -> None:
         """Store, show and pass on what the log accepted. Forwarding does not wait for the

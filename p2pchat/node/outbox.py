@@ -95,6 +95,16 @@ class Outbox:
         if not awaited:
             self.schedule_flush()
 
+    def send_now(self, link: PeerLink, record: Record) -> None:
+        """Send a record that depends on no write of ours (a gossip hint) at once, without
+        waiting for, or asking for, a commit: in a large group every first message of an author
+        makes prunes on many links, and a commit (a disk flush) for each dominated the load."""
+        try:
+            link.send_record(encode_record(record))
+        except Exception as exc:  # the send buffer is full: the link is not keeping up
+            log.warning("closing a link: cannot send: %s", exc)
+            link.close(f"cannot send: {exc}")
+
     def send_older_as(self, older: Older) -> None:
         """For a peer that announced an older revision, `older` gives the form of a record (of
         that many bytes) it decodes, or None when it cannot take it (protocol 12); the groups
