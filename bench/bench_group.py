@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import random
 import statistics
 import tempfile
@@ -101,6 +102,30 @@ class EnvelopeCount:
         Backlog.forward = counted_forward  # type: ignore[method-assign]
 
 
+class GcPauses:
+    """The cyclic garbage collector's pauses while it watches: every node shares this one
+    process's heap, so a full collection stops all 200 at once (real members each collect
+    their own small heap)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def view(self) -> dict[str, Any]:
+        return {"count": len(self.pauses), "total_s": round(sum(self.pauses), 3),
+                "longest_s": round(max(self.pauses, default=0.0), 3)}
+
+
 def links_of(node: Node) -> int:
     """The node's open links (what its link cap counts, and strangers)."""
     return sum(1 for link in node.links.connections if not link.closed)
@@ -142,7 +167,7 @@ async def removal(net: Net, counter: EnvelopeCount) -> dict[str, Any]:
 
 
 async def run(messages: int, rate: float, seed: int, n_nodes: int = N_NODES,
-              profile: str | None = None) -> dict[str, Any]:
+              profile: str | None = None, sync_interval: float = 10.0) -> dict[str, Any]:
     global N_NODES
     N_NODES = n_nodes
     counter = EnvelopeCount()
@@ -161,8 +186,13 @@ async def run(messages: int, rate: float, seed: int, n_nodes: int = N_NODES,
         try:
             t0 = time.monotonic()
             net = await Net(make, N_NODES, sparse_edges(N_NODES, random.Random(seed)),
-                            batch=BATCH, group_sync_interval=10.0).build()
+                            batch=BATCH, group_sync_interval=sync_interval).build()
             build_s = time.monotonic() - t0
+            # Every node shares this process's heap: what the build made would make each full
+            # collection scan all 200 nodes' objects at once (a real member collects its own
+            # small heap), so it is set aside from the collector.
+            gc.collect()
+            gc.freeze()
             counter.group = bytes.fromhex(net.group)
             arrivals: dict[str, dict[str, float]] = {}  # text -> node -> when shown
 
@@ -188,6 +218,8 @@ async def run(messages: int, rate: float, seed: int, n_nodes: int = N_NODES,
                 profiler.enable()
             sent_at: dict[str, float] = {}
             half_count = 0
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            pauses = GcPauses()
             for i in range(messages):
                 text = f"message {i:05d}"
                 await net.nodes[rng.randrange(N_NODES)].send(net.group, text)
@@ -199,6 +231,8 @@ async def run(messages: int, rate: float, seed: int, n_nodes: int = N_NODES,
             while time.monotonic() < deadline and not all(
                     len(arrivals.get(t, {})) == N_NODES - 1 for t in sent_at):
                 await asyncio.sleep(0.05)  # bounded by the deadline
+            busy = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+            pauses.stop()
             for task in watchers:
                 task.cancel()
             if profiler is not None and profile:
@@ -209,6 +243,9 @@ async def run(messages: int, rate: float, seed: int, n_nodes: int = N_NODES,
             complete = [max(arrivals[t].values()) - sent_at[t] for t in sent_at
                         if len(arrivals.get(t, {})) == N_NODES - 1]
             second_half = messages - messages // 2
+            first = min(sent_at.values(), default=0.0)
+            slowest = sorted(((max(arrivals[t].values()) - sent_at[t], sent_at[t] - first)
+                              for t in sent_at if arrivals.get(t)), reverse=True)[:5]
             return {
                 "benchmark": "group",
                 "nodes": N_NODES,
@@ -233,6 +270,12 @@ async def run(messages: int, rate: float, seed: int, n_nodes: int = N_NODES,
                 "rss_mib_per_node": round(rss_mib() / N_NODES, 2),
                 "rss_mib_process": round(rss_mib(), 1),
                 "removal": removed,
+                # CPU time this process (every node) used per second of the message phase:
+                # near 1, the one event loop was saturated and messages queued.
+                "cpu_per_wall_s": round(busy, 2),
+                # The five slowest messages: (time to reach all, when sent after the first).
+                "slowest_s": [[round(a, 3), round(b, 1)] for a, b in slowest],
+                "gc_pauses": pauses.view(),
                 "most_links_of_a_node": most_links[0],
                 "link_cap": NodeConfig().max_links,
             }
@@ -250,13 +293,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--nodes", type=int, default=N_NODES,
                         help="nodes, all members of one group (at most the group's member cap)")
+    parser.add_argument("--sync-interval", type=float, default=NodeConfig().group_sync_interval,
+                        help="seconds between a group's anti-entropy rounds (the node's default)")
     parser.add_argument("--profile", metavar="FILE",
                         help="write a cProfile of the message phase (all nodes) to FILE")
     args = parser.parse_args()
     if not 3 <= args.nodes <= MAX_GROUP_MEMBERS:
         parser.error(f"--nodes: 3 to {MAX_GROUP_MEMBERS} (a group's member limit)")
     rate = args.rate or (RATE if args.nodes <= SMALL else BIG_RATE)
-    result = asyncio.run(run(args.n, rate, args.seed, args.nodes, args.profile))
+    result = asyncio.run(run(args.n, rate, args.seed, args.nodes, args.profile,
+                             args.sync_interval))
     p99 = result["reach_all_s"]["p99"]
     most = 0.2 if args.nodes <= SMALL else 1.0  # issue 10 for 30 members, issue 24 for 200
     everyone = result["members_reached"] == result["members_expected"]

@@ -87,9 +87,26 @@ def check_group_envelope(state: GroupState, env: Envelope) -> int:
         raise UnknownEpoch(f"envelope of epoch {epoch}, we know up to {state.epoch}")
     if not state.may_author(env.author, epoch, env.seq):
         raise GroupError(f"author was not a member at epoch {epoch} (or wrote past their cut)")
-    if len(env.sig) != SIG_LEN or not verify_signature(env.author, env.sig, env.signing_bytes()):
+    if not _signed(env):
         raise GroupError("group envelope not signed by its author")
     return epoch
+
+
+_last_signed: Envelope | None = None
+
+
+def _signed(env: Envelope) -> bool:
+    """Whether the author signed ``env``. A received envelope is checked before the log takes
+    it and again when it is opened to be shown: remember the last one that verified (frozen,
+    and held itself, so `is` cannot match another), sparing every member a second Ed25519
+    verify per message (5% of the work of a delivery in a 200-member group)."""
+    global _last_signed
+    if env is _last_signed:
+        return True
+    if len(env.sig) != SIG_LEN or not verify_signature(env.author, env.sig, env.signing_bytes()):
+        return False
+    _last_signed = env
+    return True
 
 
 def open_group_envelope(
