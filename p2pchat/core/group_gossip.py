@@ -81,6 +81,14 @@ class GroupGossip:
         self._ops_known[peer] = state.number
         return state.ops_after(number) or ()  # dropped at a checkpoint: nothing to send
 
+    def serving(self, peer: bytes, number: int, head: int) -> bool:
+        """Whether to catch ``peer`` up from op ``number`` (below our checkpoint) to ``head``:
+        not if we already did from there or it showed us it holds more (protocol 8.14)."""
+        if number < self._ops_known.get(peer, 0):
+            return False
+        self._ops_known[peer] = head
+        return True
+
 
 def op_targets(
     before: GroupState, after: GroupState, links: Iterable[bytes], came_from: bytes | None

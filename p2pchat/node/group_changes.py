@@ -35,8 +35,17 @@ from p2pchat.core.messages import (
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.group_catchup import GroupCatchUp
 from p2pchat.node.group_links import GroupLinks
-from p2pchat.node.group_state import CHANGES, MAX_LOST, Group, GroupBook, after_flush, fits
+from p2pchat.node.group_state import (
+    CHANGES,
+    MAX_LOST,
+    Group,
+    GroupBook,
+    after_flush,
+    fits,
+    head_record,
+)
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store
@@ -54,6 +63,7 @@ class GroupChanges:
         *,
         book: GroupBook,
         group_links: GroupLinks,
+        catch_up: GroupCatchUp,
         store: Callable[[], Store],
         outbox: Outbox,
         conversations: Conversations,
@@ -69,6 +79,7 @@ class GroupChanges:
         self._key = identity.public_key
         self._book = book
         self._group_links = group_links
+        self._catch_up = catch_up
         self._store = store
         self._outbox = outbox
         self._conversations = conversations
@@ -83,7 +94,13 @@ class GroupChanges:
     def on_op(self, link: Link, key: bytes, op: GroupOp) -> None:
         """A member's op: applied in order, caught up on a gap, or a fork resolved (8.13)."""
         g = self._book.get(op.group)
-        if g is None or g.left or key not in g.state.spans:
+        if g is None or g.left:
+            return
+        if op.number < g.state.base:  # below our checkpoint: it was away too long (8.14)
+            if self._book.active(g):  # a former member too, whose span we no longer hold
+                self._catch_up.serve(g, link, key, op.number)
+            return
+        if key not in g.state.spans:
             return
         if op.kind == GroupOpKind.ADD and op.subject == self._key and not self._book.active(g):
             return  # added back after a removal: that waits for the user's yes (8.5)
@@ -99,7 +116,7 @@ class GroupChanges:
             g.gossip.saw_op(key, op.number)
             return
         except OpGap:
-            self.send_op(link, before.ops[-1])
+            self.send_head(g, link)
             return
         except GroupError as exc:
             log.warning("refused a group op from %s: %s", self._views.who(key), exc)
@@ -111,6 +128,13 @@ class GroupChanges:
         """`op` on `link`, if its peer can decode it (revision 3 kinds, protocol 12)."""
         if fits(link, op):
             self._outbox.queue(link, op)
+
+    def send_head(self, g: Group, link: Link) -> None:
+        """Where our chain stands (our head op, or the checkpoint we hold no op after), so the
+        peer sends what follows (protocol 8.8, 8.14)."""
+        head = head_record(g)
+        if head is not None and fits(link, head):
+            self._outbox.queue(link, head)
 
     def _on_fork(self, g: Group, link: Link, key: bytes, before: GroupState,
                  op: GroupOp) -> None:
@@ -180,7 +204,7 @@ class GroupChanges:
         db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
                              self._book.member_name(g, op.subject))
         if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
-            self._cut(g, op.subject, op.cut)
+            self.cut(g, op.subject, op.cut)
             g.leaves.pop(op.subject, None)
             db.groups.drop_leave(g.conv, op.subject)
             if g.invites.pop(op.subject, None) is not None:
@@ -188,6 +212,7 @@ class GroupChanges:
         linked = self._book.linked()
         for peer in core.op_targets(before, g.state, linked, came_from):
             self.send_op(linked[peer], op)
+        self._catch_up.after_op(g)  # an owner's or admin's signed state, every 32 ops (8.14)
         if g.state.epoch not in g.keys and self._book.active(g):
             self._ask_key(g, g.state.epoch)  # of whoever told us: it may hold the key
         self._outbox.schedule_flush()
@@ -200,7 +225,7 @@ class GroupChanges:
         self._book.wake_dialer()
         after_flush(self._book.close_unshared)
 
-    def _cut(self, g: Group, author: bytes, cut: int) -> None:
+    def cut(self, g: Group, author: bytes, cut: int) -> None:
         """The member's log ends at `cut`: drop what we took beyond it (protocol 8.6, Cuts)."""
         if self._conversations.log_of(g.conv).head(author)[0] <= cut:
             return

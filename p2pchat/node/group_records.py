@@ -27,6 +27,7 @@ from p2pchat.core.member_budget import MemberBudgets
 from p2pchat.core.messages import (
     MAX_GROUP_OPS,
     Envelope,
+    GroupCheckpoint,
     GroupDigest,
     GroupInvite,
     GroupKey,
@@ -45,6 +46,7 @@ from p2pchat.net.link import Link
 from p2pchat.node.backlog import Backlog
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.equivocations import Equivocations
+from p2pchat.node.group_catchup import GroupCatchUp
 from p2pchat.node.group_changes import GroupChanges
 from p2pchat.node.group_invitations import Invitations
 from p2pchat.node.group_state import (
@@ -72,6 +74,7 @@ class GroupRecords:
         *,
         book: GroupBook,
         changes: GroupChanges,
+        catch_up: GroupCatchUp,
         store: Callable[[], Store],
         outbox: Outbox,
         sender: Backlog,
@@ -88,6 +91,7 @@ class GroupRecords:
         self._key = identity.public_key
         self._book = book
         self._changes = changes
+        self._catch_up = catch_up
         self._store = store
         self._outbox = outbox
         self._sender = sender
@@ -130,6 +134,8 @@ class GroupRecords:
             self._on_invite(link, key, record)
         elif isinstance(record, GroupLostKey):
             self._on_lost_key(key, record)
+        elif isinstance(record, GroupCheckpoint):  # a signed state, to catch up by (8.14)
+            self._catch_up.on_checkpoint(link, key, record)
         elif isinstance(record, GroupDigest):
             g = self._book.member_group(record.group, key)
             if g is not None:
@@ -156,7 +162,7 @@ class GroupRecords:
             size = held_size(env)
             if len(g.early) < MAX_EARLY and self._conversations.gap_budget.take(size):
                 g.early.append((link, key, env))
-            self._changes.send_op(link, g.state.ops[-1])  # it sends the ops we lack
+            self._changes.send_head(g, link)  # it sends the ops we lack
             return
         except GroupError as exc:
             log.warning("refused a group envelope from %s: %s", self._views.who(key), exc)

@@ -52,7 +52,7 @@ from p2pchat.storage.store import Store, StoreError
 log = logging.getLogger("p2pchat.node")
 
 GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune,
-                 GroupDigest, GroupLostKey)
+                 GroupDigest, GroupLostKey, GroupCheckpoint)
 MAX_LOST = 16  # lost-branch keys held per group (protocol 8.13)
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
@@ -87,6 +87,13 @@ class Group:
     lost: dict[bytes, GroupLostKey] = field(default_factory=dict)  # by op hash, to pass on
     # How far each fellow member holds our own log, from its vectors (`delivered_to`).
     receipts: dict[bytes, int] = field(default_factory=dict)
+    # Checkpoints signed by the owner or an admin that match our chain (protocol 8.14), the
+    # latest per signer, at most MAX_VOUCHES: what we hand a member who was away longer than
+    # we keep ops. Memory only (a stored base signed by a manager seeds it at start).
+    vouches: dict[bytes, GroupCheckpoint] = field(default_factory=dict)
+    # Why we could not catch up from a checkpoint we were offered (None: we could, or were
+    # not offered one): shown in the group's view until the chain moves on.
+    stuck: str | None = None
 
     def delivered_to(self, seq: int) -> list[bytes]:
         """The current members (us aside) known to hold our envelope `seq`."""
@@ -104,6 +111,7 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
     records. A group whose chain does not load is logged and left out (the others still do)."""
     groups = {}
     for conv, left in db.groups.list_all():
+        vouches: dict[bytes, GroupCheckpoint] = {}
         try:
             ops = [decode_record(data) for data in db.groups.ops(conv)]
             base = db.groups.base(conv)
@@ -112,6 +120,8 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
                 if not isinstance(cp, GroupCheckpoint):
                     raise StoreError("a stored checkpoint is not one")
                 state = checkpoints.checkpoint_state(cp)
+                if state.is_manager(cp.signer):  # a manager's: ours to hand on (8.14)
+                    vouches = {cp.signer: cp}
             else:
                 state, ops = core.genesis(_op(ops[0])), ops[1:]
             for op in ops:
@@ -127,6 +137,7 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
                                if isinstance(invite, GroupInvite)})
         group.leaves = {leave.member: leave for leave in leaves if isinstance(leave, GroupLeave)}
         group.receipts = db.groups.receipts(conv)
+        group.vouches = vouches
         groups[conv] = group
     return groups
 
@@ -297,6 +308,7 @@ class GroupBook:
             "online": sum(1 for k in g.state.members if k in linked),
             "epoch": g.state.epoch,
             "has_key": g.state.epoch in g.keys,
+            "behind": g.stuck,  # why we could not catch up (protocol 8.14), else None
         }
 
     def change_event(self, g: Group, op: GroupOp) -> dict[str, Any]:
@@ -384,7 +396,16 @@ def fits(link: Link, record: Record) -> bool:
         return record.checkpoint is None and all(
             op.kind not in GroupOpKind.REVISION_3 and op.number <= MAX_GROUP_OPS
             for op in record.ops)
-    return not isinstance(record, GroupLostKey)
+    return not isinstance(record, (GroupLostKey, GroupCheckpoint))
+
+
+def head_record(g: Group) -> GroupOp | GroupCheckpoint | None:
+    """What tells a member where our chain stands (protocol 8.8, 8.14): our head op, or, when
+    we hold no op after our checkpoint (we just caught up from one), a manager's checkpoint at
+    it."""
+    if g.state.ops:
+        return g.state.ops[-1]
+    return next((v for v in g.vouches.values() if v.number == g.state.base), None)
 
 
 def added_name(g: Group, key: bytes) -> str | None:

@@ -51,6 +51,7 @@ from p2pchat.node.backlog import Backlog
 from p2pchat.node.config import CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms, text_body
 from p2pchat.node.equivocations import Equivocations, NameOf, notices
+from p2pchat.node.group_catchup import GroupCatchUp
 from p2pchat.node.group_changes import GroupChanges
 from p2pchat.node.group_invitations import Invitations
 from p2pchat.node.group_links import GroupLinks
@@ -117,14 +118,20 @@ class Groups:
             self._key, config.group_sync_interval, book=self._book, outbox=outbox,
             conversations=conversations, equivocations=self._equivocations,
             invitations=self._invitations)
+        self._catch_up = GroupCatchUp(
+            identity, book=self._book, store=store, outbox=outbox, events=events, views=views,
+            cut=lambda g, author, cut: self._changes.cut(g, author, cut),
+            ask_key=lambda g, epoch: self._records.ask_key(g, epoch))
         self._changes = GroupChanges(
-            identity, book=self._book, group_links=self._group_links, store=store, outbox=outbox,
+            identity, book=self._book, group_links=self._group_links, catch_up=self._catch_up,
+            store=store, outbox=outbox,
             conversations=conversations, events=events, views=views, budgets=self._budgets,
             random=random, retake=lambda link, key, env: self._records.on_envelope(link, key, env),
             ask_key=lambda g, epoch: self._records.ask_key(g, epoch),
             keep_lost=lambda g, record, key: self._records.keep_lost(g, record, key))
         self._records = GroupRecords(
-            identity, book=self._book, changes=self._changes, store=store, outbox=outbox,
+            identity, book=self._book, changes=self._changes, catch_up=self._catch_up,
+            store=store, outbox=outbox,
             sender=sender, conversations=conversations, events=events, views=views,
             invitations=self._invitations, equivocations=self._equivocations,
             budgets=self._budgets, contact_state=contact_state, random=random)
@@ -180,6 +187,8 @@ class Groups:
     def forget(self, link: Link) -> None:
         """A link closed: its gossip marks and the requests it was to answer die with it."""
         self._group_links.forget(link)
+        if link.remote_key is not None:
+            self._catch_up.forget(link.remote_key)
 
     def tick(self, now: float) -> None:
         """Anti-entropy: every interval, vectors, head ops and pending leaves on every link."""
