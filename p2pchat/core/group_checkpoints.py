@@ -36,7 +36,7 @@ SPAN_EPOCHS = 32
 # member who was away longer than its peers keep ops catches up from any member (8.14). Below
 # KEEP_OPS, so a member still holds the ops after the latest vouch it kept, even if it missed one.
 VOUCH_EVERY = 32
-MAX_VOUCHES = 4  # vouches a member keeps per group: the latest of each signer, newest first
+MAX_VOUCHES = 8  # vouches a member keeps per group: the highest numbers (several signers each)
 
 
 def compact(state: GroupState, keep: int = KEEP_OPS) -> GroupState:

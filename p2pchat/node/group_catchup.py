@@ -2,8 +2,9 @@
 
 Members keep only their last ops, so one that was away longer than its peers keep ops cannot
 catch up op by op. Owners and admins therefore sign the state at every VOUCH_EVERY-th op (a
-*vouch*, a `GroupCheckpoint`); every member checks one against its own chain, keeps the latest
-of each signer and passes it on. A member that meets a peer whose head is below its checkpoint
+*vouch*, a `GroupCheckpoint`); every member checks one against its own chain, keeps the highest
+few, passes them on and starts its own chain at one when it drops old ops (so it still holds
+one after a restart). A member that meets a peer whose head is below its checkpoint
 hands it those vouches and the ops after them; the peer takes one signed by an owner or admin it
 knows (as of its own last op) and goes on from there, or learns it was removed meanwhile. What a
 peer can make us do is bounded: a forged checkpoint costs its link every later one (one warning),
@@ -78,7 +79,7 @@ class GroupCatchUp:
             self._take(g, key, record)
         elif record.number < g.state.base:
             self.serve(g, link, key, record.number)
-        elif g.vouches.get(record.signer) != record:
+        elif g.vouches.get((record.number, record.signer)) != record:
             try:
                 checkpoints.check_vouch(g.state, record)
             except NotOurChain:
@@ -119,16 +120,25 @@ class GroupCatchUp:
 
     # ------------------------------------------------------------ inside
 
+    def base_for(self, g: Group) -> GroupCheckpoint | None:
+        """The vouch to start our chain at when we drop old ops (protocol 8.14): the highest we
+        keep that leaves us KEEP_OPS ops or more and is still of our chain (a fork may have
+        replaced it). Stored as our checkpoint, it is ours to hand on after a restart too."""
+        last = g.state.number - checkpoints.KEEP_OPS
+        fit = [v for (n, _), v in g.vouches.items() if g.state.base < n <= last
+               and g.state.hash_at(n) == v.head]
+        return max(fit, key=lambda v: v.number, default=None)
+
     def _keep(self, g: Group, record: GroupCheckpoint, came_from: bytes | None) -> None:
-        """A checked vouch: the latest of its signer, at most MAX_VOUCHES (the oldest go), passed
-        on to every linked member once (a flood, as ops are)."""
-        kept = g.vouches.get(record.signer)
-        if kept is not None and kept.number >= record.number:
+        """A checked vouch: kept with the MAX_VOUCHES highest (the lowest go), passed on to
+        every linked member once (a flood, as ops are)."""
+        at = (record.number, record.signer)
+        if at in g.vouches or (len(g.vouches) >= checkpoints.MAX_VOUCHES
+                               and record.number <= min(n for n, _ in g.vouches)):
             return
-        g.vouches[record.signer] = record
+        g.vouches[at] = record
         while len(g.vouches) > checkpoints.MAX_VOUCHES:
-            oldest = min(g.vouches.values(), key=lambda v: v.number)
-            del g.vouches[oldest.signer]
+            del g.vouches[min(g.vouches)]
         for peer, link in self._book.linked_members(g).items():
             if peer != came_from and fits(link, record):
                 self._outbox.queue(link, record)

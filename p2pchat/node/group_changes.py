@@ -172,6 +172,7 @@ class GroupChanges:
                 del g.keys[epoch]
                 db.groups.drop_key(g.conv, epoch)
         g.state = won
+        g.vouches = {at: v for at, v in g.vouches.items() if at[0] < op.number}  # lost branch's
         g.gossip.saw_op(key, op.number)
         self._applied(g, base, op, came_from=key)
         for record, held in lost_keys[:MAX_LOST - len(g.lost)]:
@@ -196,10 +197,15 @@ class GroupChanges:
         db = self._store()
         db.groups.add_op(g.conv, op.number, encode_record(op))
         if len(g.state.ops) > checkpoints.COMPACT_AT:  # no lifetime cap: a checkpoint (8.14)
-            g.state = checkpoints.compact(g.state)
-            assert g.state.root is not None
-            db.groups.set_base(g.conv, encode_record(checkpoints.checkpoint(g.state.root,
-                                                                     self._identity)))
+            vouch = self._catch_up.base_for(g)  # a manager's, if we keep one that fits
+            if vouch is not None:
+                g.state = checkpoints.compact(g.state, g.state.number - vouch.number)
+                base = vouch
+            else:
+                g.state = checkpoints.compact(g.state)
+                assert g.state.root is not None
+                base = checkpoints.checkpoint(g.state.root, self._identity)
+            db.groups.set_base(g.conv, encode_record(base))
             db.groups.drop_ops_to(g.conv, g.state.base)
         db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
                              self._book.member_name(g, op.subject))

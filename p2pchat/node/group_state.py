@@ -87,10 +87,10 @@ class Group:
     lost: dict[bytes, GroupLostKey] = field(default_factory=dict)  # by op hash, to pass on
     # How far each fellow member holds our own log, from its vectors (`delivered_to`).
     receipts: dict[bytes, int] = field(default_factory=dict)
-    # Checkpoints signed by the owner or an admin that match our chain (protocol 8.14), the
-    # latest per signer, at most MAX_VOUCHES: what we hand a member who was away longer than
-    # we keep ops. Memory only (a stored base signed by a manager seeds it at start).
-    vouches: dict[bytes, GroupCheckpoint] = field(default_factory=dict)
+    # Checkpoints signed by the owner or an admin that match our chain (protocol 8.14), by
+    # (number, signer), the MAX_VOUCHES highest: what we hand a member who was away longer
+    # than we keep ops. Memory, and our stored checkpoint once we start our chain at one.
+    vouches: dict[tuple[int, bytes], GroupCheckpoint] = field(default_factory=dict)
     # Why we could not catch up from a checkpoint we were offered (None: we could, or were
     # not offered one): shown in the group's view until the chain moves on.
     stuck: str | None = None
@@ -111,7 +111,7 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
     records. A group whose chain does not load is logged and left out (the others still do)."""
     groups = {}
     for conv, left in db.groups.list_all():
-        vouches: dict[bytes, GroupCheckpoint] = {}
+        vouches: dict[tuple[int, bytes], GroupCheckpoint] = {}
         try:
             ops = [decode_record(data) for data in db.groups.ops(conv)]
             base = db.groups.base(conv)
@@ -121,7 +121,7 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
                     raise StoreError("a stored checkpoint is not one")
                 state = checkpoints.checkpoint_state(cp)
                 if state.is_manager(cp.signer):  # a manager's: ours to hand on (8.14)
-                    vouches = {cp.signer: cp}
+                    vouches = {(cp.number, cp.signer): cp}
             else:
                 state, ops = core.genesis(_op(ops[0])), ops[1:]
             for op in ops:

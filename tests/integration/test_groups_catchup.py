@@ -71,6 +71,8 @@ async def test_a_member_away_for_200_changes_catches_up_from_a_plain_member(
     held = p.groups.find(group).state
     assert held.base > away_at  # p no longer holds the ops b lacks
     await o.stop()  # the owner is gone: only p, a plain member, is left to meet
+    p = await back(make_local_node, await stopped(p))  # what p hands on survives a restart
+    assert p.groups.find(group).state.base == held.base
     b = await back(make_local_node, b)
     await wait_linked([(b, p)])
     await until(lambda: chain(b, group) == chain(p, group) and group_of(b, group)["has_key"],
