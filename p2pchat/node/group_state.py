@@ -385,9 +385,16 @@ class GroupBook:
         return key
 
 
+# A bare GroupCheckpoint (a vouch, protocol 8.14) is a new use of a revision-3 record: a
+# revision-3 peer that predates it ignores it, a revision-2 peer would close on code 43.
+VOUCH_REVISION = GroupCheckpoint.REVISION
+
+
 def fits(link: Link, record: Record) -> bool:
     """Whether `link`'s peer can decode `record`: ops of revision-3 kinds (admin, unadmin), and
     invitations holding one, go only to peers that announced revision 3 (protocol 12)."""
+    if isinstance(record, GroupCheckpoint):
+        return link.session.peer_revision >= VOUCH_REVISION
     if link.session.peer_revision >= 3:
         return True
     if isinstance(record, GroupOp):  # past op 100: a revision-2 peer refuses the record
@@ -396,7 +403,7 @@ def fits(link: Link, record: Record) -> bool:
         return record.checkpoint is None and all(
             op.kind not in GroupOpKind.REVISION_3 and op.number <= MAX_GROUP_OPS
             for op in record.ops)
-    return not isinstance(record, (GroupLostKey, GroupCheckpoint))
+    return not isinstance(record, GroupLostKey)
 
 
 def head_record(g: Group) -> GroupOp | GroupCheckpoint | None:

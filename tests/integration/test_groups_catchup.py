@@ -14,7 +14,8 @@ import pytest
 
 from p2pchat.core import group_checkpoints as checkpoints
 from p2pchat.core.identity import Identity, fingerprint
-from p2pchat.core.messages import GroupKey, GroupKeyRequest
+from p2pchat.core.messages import GroupCheckpoint, GroupKey, GroupKeyRequest, GroupOp
+from p2pchat.core.session import SessionConfig
 from p2pchat.node import Node
 from tests.aio import until
 from tests.groups_net import befriend, group_of, invite_and_accept, texts, wait_linked
@@ -174,3 +175,42 @@ async def test_forged_and_unverifiable_checkpoints_are_refused_and_the_node_keep
     assert group_of(p, group)["behind"] is None
     await o.send(group, "still here")
     await until(lambda: "still here" in texts(p, group), 10, "p reads the owner")
+
+
+@pytest.mark.parametrize("revision", [2, 3])
+async def test_a_vouch_goes_only_to_peers_that_announced_revision_3(
+        make_local_node: MakeLocalNode, revision: int) -> None:
+    o = await make_local_node("o", **CONFIG)
+    mallory = await HostileMember.join(make_local_node, o, **CONFIG)
+    await o.add_contact(fingerprint(Identity.generate().public_key), "x")
+    group = mallory.group
+    async with mallory.connect(o, config=SessionConfig(revision=revision)) as peer:
+        await until(lambda: o.links.is_linked(mallory.key), 10, "mallory linked")
+        await churn_to(o, group, checkpoints.VOUCH_EVERY)  # the owner vouches at op 32
+        seen = [await peer.recv()]
+        for _ in range(1000):  # bounded: the greeting, then ops 3..32 (and keys, a vouch)
+            last = seen[-1]
+            if isinstance(last, GroupOp) and last.number == checkpoints.VOUCH_EVERY:
+                break
+            seen.append(await peer.recv())
+        await peer.send(GroupKeyRequest(group=bytes.fromhex(group), epoch=2))
+        for _ in range(1000):  # what followed op 32 comes before the answer
+            seen.append(await peer.recv())
+            last = seen[-1]
+            if isinstance(last, GroupKey) and last.epoch == 2:
+                break
+        vouches = [r for r in seen if isinstance(r, GroupCheckpoint)]
+        if revision >= 3:
+            assert [(v.number, v.signer) for v in vouches] == [(32, o.key)]
+        else:
+            assert not vouches
+        assert peer.closed_reason is None
+
+
+async def churn_to(o: Node, group: str, number: int) -> None:
+    """x in, x out, ... until the owner's chain is at op `number`."""
+    while chain(o, group)[0] < number:
+        if "x" in {m["name"] for m in o.group_members(group)}:
+            await o.remove_from_group(group, "x")
+        else:
+            await o.invite_to_group(group, "x")
