@@ -151,12 +151,12 @@ def check_vouch(state: GroupState, record: GroupCheckpoint) -> None:
     held = state.hash_at(record.number)
     if held is None or not hmac.compare_digest(held, record.head):
         raise NotOurChain(f"a checkpoint at op {record.number}, not an op of our chain we hold")
+    if not verify_signature(record.signer, record.sig, record.signing_bytes()):
+        raise GroupError("checkpoint not signed by its signer")  # before the replay below
     root = root_at(state, record.number)
     if not root.is_manager(record.signer):
         raise GroupError(f"a checkpoint not signed by the owner or an admin at op "
                          f"{record.number}")
-    if not verify_signature(record.signer, record.sig, record.signing_bytes()):
-        raise GroupError("checkpoint not signed by its signer")
     expected = replace(_unsigned(root, record.signer), sig=record.sig)
     if encode_record(expected) != encode_record(record):
         raise GroupError(f"a checkpoint that does not match our chain at op {record.number}")

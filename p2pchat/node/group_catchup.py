@@ -79,7 +79,7 @@ class GroupCatchUp:
             self._take(g, key, record)
         elif record.number < g.state.base:
             self.serve(g, link, key, record.number)
-        elif g.vouches.get((record.number, record.signer)) != record:
+        elif (record.number, record.signer) not in g.vouches and self._room(g, record.number):
             try:
                 checkpoints.check_vouch(g.state, record)
             except NotOurChain:
@@ -129,12 +129,17 @@ class GroupCatchUp:
                and g.state.hash_at(n) == v.head]
         return max(fit, key=lambda v: v.number, default=None)
 
+    @staticmethod
+    def _room(g: Group, number: int) -> bool:
+        """Whether a vouch at `number` would be kept: one below all we keep is not even
+        checked (a copy of an old one costs nothing)."""
+        return len(g.vouches) < checkpoints.MAX_VOUCHES or number > min(n for n, _ in g.vouches)
+
     def _keep(self, g: Group, record: GroupCheckpoint, came_from: bytes | None) -> None:
         """A checked vouch: kept with the MAX_VOUCHES highest (the lowest go), passed on to
         every linked member once (a flood, as ops are)."""
         at = (record.number, record.signer)
-        if at in g.vouches or (len(g.vouches) >= checkpoints.MAX_VOUCHES
-                               and record.number <= min(n for n, _ in g.vouches)):
+        if at in g.vouches or not self._room(g, record.number):
             return
         g.vouches[at] = record
         while len(g.vouches) > checkpoints.MAX_VOUCHES:
