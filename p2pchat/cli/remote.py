@@ -318,6 +318,8 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
         print(f"{clean(g['title']):<20} {counted(g['members'], 'member') + ',':<11}"
               f"{g['online']:>2} online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
+        if g.get("behind"):  # away too long to catch up yet (protocol 8.14)
+            print(f"{'':<20} behind: {clean(g['behind'])}")
 
 
 def _confirm_forget(group: str) -> None:

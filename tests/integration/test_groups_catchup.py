@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from p2pchat.cli.remote import _print_groups
 from p2pchat.core import group_checkpoints as checkpoints
 from p2pchat.core.identity import Identity, fingerprint
 from p2pchat.core.messages import GroupCheckpoint, GroupKey, GroupKeyRequest, GroupOp
@@ -135,7 +136,8 @@ def drain(queue: asyncio.Queue[Any]) -> list[dict[str, Any]]:
 
 
 async def test_forged_and_unverifiable_checkpoints_are_refused_and_the_node_keeps_working(
-        make_local_node: MakeLocalNode, caplog: pytest.LogCaptureFixture) -> None:
+        make_local_node: MakeLocalNode, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
     o = await make_local_node("o", **CONFIG)
     group = (await o.create_group("hall"))["group"]
     p = await make_local_node("p", **CONFIG)
@@ -158,6 +160,8 @@ async def test_forged_and_unverifiable_checkpoints_are_refused_and_the_node_keep
         await peer.send(ask)
         await peer.recv_until(GroupKey)
         assert "cannot verify" in (group_of(p, group)["behind"] or "")
+        _print_groups([group_of(p, group)])  # what `group list` prints
+        assert "behind: offered a checkpoint at op" in capsys.readouterr().out
         await peer.send_many([as_owner] * 30 + [replace(as_owner, number=root.number + 9)])
         await peer.send(ask)
         await peer.recv_until(GroupKey)
