@@ -275,6 +275,9 @@ class GroupChanges:
             db.groups.add_change(state.group, last.number, now_ms(), CHANGES[last.kind],
                                  last.subject, last.name)
             g = self._book.add(Group(state, {}, GroupGossip(state.group)))
+            cp = invite.checkpoint
+            if cp is not None and state.root is not None and state.root.is_manager(cp.signer):
+                g.vouches[(cp.number, cp.signer)] = cp  # a manager's: ours to hand on (8.14)
             self._conversations.forget_log(state.group)
         self._events.emit({"type": "group_joined", **self._book.view(g),
                            "by": fingerprint(inviter),
