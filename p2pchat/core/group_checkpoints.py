@@ -107,8 +107,6 @@ def checkpoint_state(record: GroupCheckpoint) -> GroupState:
         admins=frozenset(record.admins), base=record.number, base_head=record.head, root=None)
 
 
-
-
 # --- vouches: catching up across a checkpoint (8.14) -----------------------------------------
 
 

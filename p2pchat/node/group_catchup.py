@@ -77,9 +77,11 @@ class GroupCatchUp:
             return
         if record.number > g.state.number:
             self._take(g, key, record)
-        elif record.number < g.state.base:
+            return
+        if record.number < g.state.base:
             self.serve(g, link, key, record.number)
-        elif (record.number, record.signer) not in g.vouches and self._room(g, record.number):
+            return
+        if (record.number, record.signer) not in g.vouches and self._room(g, record.number):
             try:
                 checkpoints.check_vouch(g.state, record)
             except NotOurChain:
@@ -88,8 +90,7 @@ class GroupCatchUp:
                 self._refuse(g, key, exc)
                 return
             self._keep(g, record, came_from=key)
-        g.gossip.saw_op(key, record.number)
-        for op in g.gossip.ops_behind(g.state, key, record.number):
+        for op in g.gossip.ops_behind(g.state, key, record.number):  # as for its head op
             if fits(link, op):
                 self._outbox.queue(link, op)
 
@@ -135,7 +136,8 @@ class GroupCatchUp:
         checked (a copy of an old one costs nothing)."""
         return len(g.vouches) < checkpoints.MAX_VOUCHES or number > min(n for n, _ in g.vouches)
 
-    def _keep(self, g: Group, record: GroupCheckpoint, came_from: bytes | None) -> None:
+    def _keep(self, g: Group, record: GroupCheckpoint, came_from: bytes | None,
+              forward: bool = True) -> None:
         """A checked vouch: kept with the MAX_VOUCHES highest (the lowest go), passed on to
         every linked member once (a flood, as ops are)."""
         at = (record.number, record.signer)
@@ -144,7 +146,7 @@ class GroupCatchUp:
         g.vouches[at] = record
         while len(g.vouches) > checkpoints.MAX_VOUCHES:
             del g.vouches[min(g.vouches)]
-        for peer, link in self._book.linked_members(g).items():
+        for peer, link in self._book.linked_members(g).items() if forward else ():
             if peer != came_from and fits(link, record):
                 self._outbox.queue(link, record)
         self._outbox.schedule_flush()
@@ -189,7 +191,7 @@ class GroupCatchUp:
         for invitee in [k for k in g.invites if k not in state.members]:
             del g.invites[invitee]
             db.groups.set_invite(g.conv, invitee, None)
-        self._keep(g, record, came_from=came_from)
+        self._keep(g, record, came_from=came_from, forward=state.is_member(self._key))
         if not state.is_member(self._key):  # removed while we were away: we learn it now
             name = self._book.member_name(g, self._key)
             db.groups.add_change(g.conv, record.number, now_ms(), "remove", self._key, name)
