@@ -8,12 +8,14 @@ one after a restart). A member that meets a peer whose head is below its checkpo
 hands it those vouches and the ops after them; the peer takes one signed by an owner or admin it
 knows (as of its own last op) and goes on from there, or learns it was removed meanwhile. What a
 peer can make us do is bounded: a forged checkpoint costs its link every later one (one warning),
-one we cannot verify yet costs one signature-free check (one warning per group until the chain
-moves), and we keep at most MAX_VOUCHES per group.
+one we cannot verify yet costs one signature-free check (one warning per group if we are still
+behind an anti-entropy interval later, until the chain moves), and we keep at most MAX_VOUCHES
+per group.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -40,6 +42,7 @@ class GroupCatchUp:
     def __init__(
         self,
         identity: Identity,
+        interval: float,
         *,
         book: GroupBook,
         store: Callable[[], Store],
@@ -61,10 +64,15 @@ class GroupCatchUp:
         # Peers that sent a forged checkpoint: their later ones are ignored until the link
         # closes (each costs a signature check and a replay of our ops).
         self._refused: set[bytes] = set()
+        # Groups we could not catch up in, since when (loop time): told once, an interval on
+        # (a later checkpoint of the same batch, or the ops after it, often settle it first).
+        self._interval = interval
+        self._stuck_since: dict[bytes, float] = {}
+        self._told: set[bytes] = set()
 
     def after_op(self, g: Group) -> None:
         """An op is in `g`'s chain: sign the state if it is our turn (8.14) and pass it on."""
-        g.stuck = None
+        self._unstuck(g)
         if self._book.active(g) and checkpoints.vouch_due(g.state, self._key):
             self._keep(g, checkpoints.vouch(g.state, self._identity), came_from=None)
 
@@ -119,6 +127,19 @@ class GroupCatchUp:
         """The peer's link closed: a new one starts trusted again."""
         self._refused.discard(key)
 
+    def tick(self, now: float) -> None:
+        """Say once (a warning) that we cannot catch up in a group, if we still cannot an
+        interval after we were first offered a checkpoint we cannot verify."""
+        for conv, since in list(self._stuck_since.items()):
+            g = self._book.get(conv)
+            if g is None or g.stuck is None:
+                self._unstuck_conv(conv)
+            elif now - since >= self._interval and conv not in self._told:
+                self._told.add(conv)
+                log.warning("group %s: cannot catch up: we were away longer than the members "
+                            "we meet keep changes, and %s; waiting (or ask a manager to remove "
+                            "and invite us again)", g.state.title, g.stuck)
+
     # ------------------------------------------------------------ inside
 
     def base_for(self, g: Group) -> GroupCheckpoint | None:
@@ -156,12 +177,10 @@ class GroupCatchUp:
         try:
             state = checkpoints.take(g.state, record)
         except Unverifiable as exc:
-            if g.stuck is None:
-                log.warning("group %s: cannot catch up yet: %s offered %s; waiting for one "
-                            "signed by the owner or an admin we know (or to be removed and "
-                            "invited again)", g.state.title, self._views.who(key), exc)
+            log.info("group %s: %s offered %s", g.state.title, self._views.who(key), exc)
             g.stuck = (f"offered a checkpoint at op {record.number} we cannot verify: waiting "
                        "for one signed by the owner or an admin we know")
+            self._stuck_since.setdefault(g.conv, asyncio.get_running_loop().time())
             return
         except NotOurChain:
             return
@@ -177,7 +196,7 @@ class GroupCatchUp:
         db.groups.set_base(g.conv, encode_record(record))
         db.groups.drop_ops_to(g.conv, record.number)
         g.state = state
-        g.stuck = None
+        self._unstuck(g)
         g.gossip.saw_op(came_from, record.number)
         log.info("group %s: caught up from op %d to op %d by a checkpoint signed by %s",
                  state.title, before.number, record.number, self._views.who(record.signer))
@@ -203,6 +222,14 @@ class GroupCatchUp:
         self._outbox.schedule_flush()
         self._book.wake_dialer()
         after_flush(self._book.close_unshared)
+
+    def _unstuck(self, g: Group) -> None:
+        g.stuck = None
+        self._unstuck_conv(g.conv)
+
+    def _unstuck_conv(self, conv: bytes) -> None:
+        self._stuck_since.pop(conv, None)
+        self._told.discard(conv)
 
     def _refuse(self, g: Group, key: bytes, exc: GroupError) -> None:
         self._refused.add(key)

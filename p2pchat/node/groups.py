@@ -119,7 +119,8 @@ class Groups:
             conversations=conversations, equivocations=self._equivocations,
             invitations=self._invitations)
         self._catch_up = GroupCatchUp(
-            identity, book=self._book, store=store, outbox=outbox, events=events, views=views,
+            identity, config.group_sync_interval, book=self._book, store=store, outbox=outbox,
+            events=events, views=views,
             cut=lambda g, author, cut: self._changes.cut(g, author, cut),
             ask_key=lambda g, epoch: self._records.ask_key(g, epoch))
         self._changes = GroupChanges(
@@ -193,6 +194,7 @@ class Groups:
     def tick(self, now: float) -> None:
         """Anti-entropy: every interval, vectors, head ops and pending leaves on every link."""
         self._group_links.tick(now)
+        self._catch_up.tick(now)
 
     def ids(self) -> list[bytes]:
         """Every group we hold, left ones too (their history stays)."""
