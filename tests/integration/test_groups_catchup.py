@@ -126,6 +126,34 @@ async def test_a_member_removed_while_away_learns_it_and_reads_nothing_new(
     assert len(b.db.groups.ops(g.conv)) <= checkpoints.COMPACT_AT
 
 
+async def test_a_transfer_while_away_is_followed_from_the_old_owners_vouch_and_the_ops(
+        make_local_node: MakeLocalNode) -> None:
+    o, p, b, group = await trio(make_local_node)
+    a = await make_local_node("a", **CONFIG)
+    for other in (o, p):
+        await befriend(other, a)
+    await wait_linked([(o, a), (p, a)])
+    await invite_and_accept(o, group, a)
+    await b.stop()
+    await churn(o, p, group, 100)
+    await o.transfer_group(group, "a")  # a owns it now: b never knew it as a manager
+    x = next(c for c in o.list_contacts() if c["name"] == "x")
+    await a.add_contact(x["fingerprint"], "x")
+    await until(lambda: chain(a, group) == chain(o, group), 10, "a follows")
+    await churn(a, p, group, 40)
+    assert any(signer == a.key for _, signer in p.groups.find(group).vouches)
+    await o.stop()
+    await a.stop()
+    b = await back(make_local_node, b)
+    await wait_linked([(b, p)])
+    await until(lambda: chain(b, group) == chain(p, group) and group_of(b, group)["has_key"],
+                10, "b caught up through the transfer")
+    assert group_of(b, group)["owner"] == fingerprint(a.key)
+    assert group_of(b, group)["behind"] is None
+    await p.send(group, "a owns it now")
+    await until(lambda: "a owns it now" in texts(b, group), 10, "b reads p")
+
+
 def drain(queue: asyncio.Queue[Any]) -> list[dict[str, Any]]:
     out = []
     while not queue.empty():
