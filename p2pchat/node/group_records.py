@@ -207,6 +207,7 @@ class GroupRecords:
             if not db.conversations.insert_envelope(env, now, own=env.author == self._key):
                 continue
             self._show(g, env)
+            self._changes.wrote(g, {env.author: env.seq})
             for peer in g.gossip.push_targets(g.state, linked, came_from, env.author):
                 self._sender.forward(linked[peer], env)
 
@@ -248,6 +249,7 @@ class GroupRecords:
         if not self._sender.admit_sync(link):
             link.close("too many sync records")
             return
+        self._changes.mark_joined(g, key)  # it syncs the group: it accepted
         conv_log = self._conversations.log_of(record.conv)
         if isinstance(record, SyncRequest):
             g.gossip.on_request(key, record.author)
@@ -259,6 +261,7 @@ class GroupRecords:
             del g.invites[key]
             self._store().groups.set_invite(g.conv, key, None)
             self._outbox.schedule_flush()
+        self._changes.wrote(g, record.vector)
         self._floor_from(g, key, record.vector)
         self._receipt(g, key, record.vector.get(self._key, 0))
         # Pull, not push: several members announce the same envelopes (protocol 8.8).
