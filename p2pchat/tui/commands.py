@@ -64,6 +64,8 @@ COMMANDS: dict[str, Spec] = {
                    " remove NAME, admin/unadmin/transfer NAME (owner), members, leave;"
                    " accept or decline an invitation, forget"
                    " a group you left (NAME, or the open one)"),
+    "/receipts": Spec("[N]", "in a group: who has your last message (✓✓ n/m) and who not"
+                      " yet; N: your Nth newest", takes_rest=True),
     "/rekey": Spec("", "new session keys on every link, now"),
     "/peers": Spec("", "live links, nearby nodes and requests"),
     "/id": Spec("", "your name and fingerprint, to give to friends"),

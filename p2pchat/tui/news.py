@@ -31,8 +31,17 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         return
     who = "you" if event.get("you") else clean(event.get("member_name"))
     kind = clean(event.get("change"))
-    change = {"add": "joined", "remove": "were removed from" if who == "you"
-              else "was removed from", "leave": "left",
+    said = clean(event.get("text"))
+    if said:  # the node's words, as `log` (and the screen after a restart) says it
+        number = event.get("number")
+        line_id = f"{'join' if kind == 'join' else 'change'}-{number}" \
+            if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
+        state.notice("info", f"{said} ({conv.name})", key=group_key(conv.id, kind, who))
+        state.add_line(conv, said, line_id=line_id)
+        return
+    change = {"add": "was invited to", "join": "joined",
+              "remove": "were removed from" if who == "you" else "was removed from",
+              "leave": "declined the invitation to" if event.get("declined") else "left",
               "transfer": "now own" if who == "you" else "now owns",
               "admin": "are now an admin of" if who == "you" else "is now an admin of",
               "unadmin": "are no longer an admin of" if who == "you"
