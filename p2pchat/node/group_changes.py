@@ -292,7 +292,8 @@ class GroupChanges:
         g.joined = set(g.state.members)
         self._events.emit({"type": "group_joined", **self._book.view(g),
                            "by": fingerprint(inviter),
-                           "by_name": self._views.display_name(inviter)})
+                           "by_name": self._views.display_name(inviter),
+                           "number": g.state.joined_at[self._key]})  # lines change-N, join-N
         self._group_links.greet_all(g)
         self._book.relink_strangers(g)
         self._book.wake_dialer()

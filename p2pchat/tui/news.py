@@ -25,9 +25,16 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
     if conv is None:
         return
     if event.get("type") == "group_joined":
-        text = f"{clean(event.get('by_name'))} added you to the group {conv.name}"
+        by = clean(event.get("by_name"))
+        text = f"{by} added you to the group {conv.name}"
         state.notice("info", f"{text} (/msg {conv.name})")
-        state.add_line(conv, text)
+        number = event.get("number")
+        if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+            # The two lines `log` keeps for it (node/group_lines.py), with their ids.
+            state.add_line(conv, f"{by} invited you", line_id=f"change-{number}")
+            state.add_line(conv, "you joined", line_id=f"join-{number}")
+        else:
+            state.add_line(conv, text)
         return
     who = "you" if event.get("you") else clean(event.get("member_name"))
     kind = clean(event.get("change"))
