@@ -68,11 +68,11 @@ class GroupCommands:
                     else "~" * unverified + str(member.get("name"))
                 lines.append(f"  {shown}{marks}: {online}")
             invited = sum(1 for m in members if m.get("invited"))
-            title = f"Members of {conv.name}: {membership(len(members), invited)}"
+            title = f"Members of {conv.name}"
             if conv.state in ("removed", "left"):  # no news reaches us any more: say so
                 how = "you were removed" if conv.state == "removed" else "you left"
                 title += f" as they were when {how} (no news since)"
-            self._state.show_page(title, lines)
+            self._state.show_page(f"{title}: {membership(len(members), invited)}", lines)
             return
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
         if action == "invite":
