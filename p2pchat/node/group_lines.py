@@ -50,8 +50,14 @@ def change_lines(db: Store, g: Group, limit: int | None,
     joins = db.groups.joins(g.conv)
     out: list[dict[str, Any]] = []
     added: dict[bytes, int] = {}  # member -> number of the op that last added it
+    contacts: dict[bytes, str | None] = {}  # a contact's name now, as its messages show it
     for number, at, change, member, name, by in rows:
         you = member == me
+        if member not in contacts:
+            held = db.contacts.get(member)
+            contacts[member] = held.name if held is not None \
+                and db.contacts.state_of(member) == "contact" else None
+        name = contacts[member] or name  # else the name it was shown under then
         declined = change == "leave" and member in added and added[member] not in joins
         inviter = None
         if change == "add" and by is not None and name_of is not None:

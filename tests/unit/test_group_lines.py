@@ -84,3 +84,18 @@ def test_a_v6_home_keeps_its_members_joined(tmp_path: Path,
         assert texts(store) == ["bob was invited", "bob joined", "bob was removed"]
     finally:
         store.close()
+
+
+def test_a_renamed_contact_is_named_as_now_in_every_line(tmp_path: Path) -> None:
+    """Point 20 of issue 23 for the membership lines too: messages follow a rename, so do they.
+    A member who is not a contact keeps the name it was added under."""
+    store = open_store(tmp_path / "db")
+    try:
+        store.groups.create(CONV, "hall", 0, {})
+        store.groups.add_change(CONV, 2, 2000, "add", BOB, "bob", ALICE)
+        store.groups.add_change(CONV, 3, 3000, "add", CAROL, "carol", ALICE)
+        store.contacts.add(BOB, "robert", "contact")
+        store.contacts.add(CAROL, "caz", "request")  # not a contact: the added name stays
+        assert texts(store) == ["you invited robert", "you invited carol"]
+    finally:
+        store.close()
