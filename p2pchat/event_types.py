@@ -144,6 +144,7 @@ class GroupEvent(TypedDict, total=False):
     number: int  # the op's number (join: the add's); lines "change-N", "join-N" in `log`
     text: str  # group_changed: the line as `log` shows it
     declined: bool  # a leave before the member accepted
+    sent_at: str  # group_changed "join": when (ISO), just before its first message if seen so
 
 
 class GroupInvitationClosedEvent(TypedDict):

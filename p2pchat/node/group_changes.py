@@ -32,6 +32,7 @@ from p2pchat.core.messages import (
     GroupOpKind,
     encode_record,
 )
+from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.conversations import Conversations, now_ms
@@ -217,27 +218,31 @@ class GroupChanges:
         except GroupError:
             return None
 
-    def mark_joined(self, g: Group, member: bytes) -> None:
+    def mark_joined(self, g: Group, member: bytes, before: int | None = None) -> None:
         """`member` is seen holding the group (its sync, an envelope it wrote in its current
-        membership): it accepted its invitation. A line and an event, once per membership."""
+        membership): it accepted its invitation. A line and an event, once per membership;
+        `before`: the time of the first message it wrote, which its join line goes ahead of."""
         if member in g.joined or not g.state.is_member(member):
             return
         g.joined.add(member)
         number = g.state.joined_at[member]
-        self._store().groups.add_join(g.conv, number, now_ms())
+        at = now_ms() if before is None else min(now_ms(), max(before - 1, 0))
+        self._store().groups.add_join(g.conv, number, at)
         self._outbox.schedule_lazy_flush()  # lost in a crash: the next sync says it again
         if number > g.state.joined_at.get(self._key, number):  # we saw it invited: news
-            self._events.emit(self._book.change_event(g, None, member))
+            self._events.emit({**self._book.change_event(g, None, member),
+                               "sent_at": iso_from_ms(at)})
 
-    def wrote(self, g: Group, vector: dict[bytes, int]) -> None:
-        """A vector's authors who wrote in their current membership (past the cut of an
-        earlier one) hold the group: they accepted."""
-        for author, seq in vector.items():
-            if author in g.joined or seq <= 0 or not g.state.is_member(author):
-                continue
-            cuts = [span.cut or 0 for span in g.state.spans.get(author, ())[:-1]]
-            if seq > max(cuts, default=0):
-                self.mark_joined(g, author)
+    def wrote(self, g: Group, env: Envelope) -> None:
+        """An envelope its author wrote in its current membership (past the cut of an earlier
+        one): the author holds the group, it accepted; its join line goes just before it. (A
+        vector naming the author says so too, but then its envelopes are on their way.)"""
+        author = env.author
+        if author in g.joined or not g.state.is_member(author):
+            return
+        cuts = [span.cut or 0 for span in g.state.spans.get(author, ())[:-1]]
+        if env.seq > max(cuts, default=0):
+            self.mark_joined(g, author, before=env.sent_at)
 
     def _cut(self, g: Group, author: bytes, cut: int) -> None:
         """The member's log ends at `cut`: drop what we took beyond it (protocol 8.6, Cuts)."""

@@ -206,8 +206,9 @@ class GroupRecords:
         for env in envelopes:
             if not db.conversations.insert_envelope(env, now, own=env.author == self._key):
                 continue
+            # Its author accepted: the join line first, just before what it wrote.
+            self._changes.wrote(g, env)
             self._show(g, env)
-            self._changes.wrote(g, {env.author: env.seq})
             for peer in g.gossip.push_targets(g.state, linked, came_from, env.author):
                 self._sender.forward(linked[peer], env)
 
@@ -261,7 +262,6 @@ class GroupRecords:
             del g.invites[key]
             self._store().groups.set_invite(g.conv, key, None)
             self._outbox.schedule_flush()
-        self._changes.wrote(g, record.vector)
         self._floor_from(g, key, record.vector)
         self._receipt(g, key, record.vector.get(self._key, 0))
         # Pull, not push: several members announce the same envelopes (protocol 8.8).

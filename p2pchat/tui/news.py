@@ -44,7 +44,7 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         line_id = f"{'join' if kind == 'join' else 'change'}-{number}" \
             if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
         state.notice("info", f"{said} ({conv.name})", key=group_key(conv.id, kind, who))
-        state.add_line(conv, said, line_id=line_id)
+        state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")))
         return
     change = {"add": "was invited to", "join": "joined",
               "remove": "were removed from" if who == "you" else "was removed from",

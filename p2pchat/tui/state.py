@@ -238,11 +238,13 @@ class ChatState:
         self._ensure_selection()
         return conv
 
-    def add_line(self, conv: Conversation, text: str, line_id: str | None = None) -> None:
-        """A line of what happened, in the conversation at this time (kept for this screen);
-        `line_id`: the id the node's log gives it, so reloading the history does not double it."""
+    def add_line(self, conv: Conversation, text: str, line_id: str | None = None,
+                 at: str = "") -> None:
+        """A line of what happened, in the conversation at this time (or `at`, the node's ISO
+        time for it; kept for this screen); `line_id`: the id the node's log gives it, so
+        reloading the history does not double it."""
         self._lines += 1
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        now = at or datetime.now(UTC).isoformat(timespec="milliseconds")
         self._add_message(conv, {"id": line_id or f"line-{self._lines}", "text": text,
                                  "sent_at": now}, count_unread=False, system=True)
 

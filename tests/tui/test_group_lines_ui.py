@@ -61,3 +61,17 @@ def test_a_declined_invitation_is_not_someone_leaving() -> None:
                  "member_name": "carol", "you": False, "declined": True})
     texts = [m.text for m in state.conversations[GROUP].messages]
     assert texts == ["carol declined the invitation to hall"]
+
+
+def test_a_join_seen_with_the_first_message_goes_just_before_it() -> None:
+    from tests.tui.test_state import message
+
+    state = loaded_state()
+    state.upsert_group(group())
+    state.apply(message(GROUP, "m1", "carol here", author_name="carol",
+                        at="2026-01-01T10:00:00.000+00:00") | {"group": "hall"})
+    state.apply({"type": "group_changed", **group(invited=0), "change": "join", "member": BOB,
+                 "member_name": "carol", "you": False, "number": 3, "text": "carol joined",
+                 "sent_at": "2026-01-01T09:59:59.999+00:00"})
+    texts = [m.text for m in state.conversations[GROUP].messages]
+    assert texts == ["carol joined", "carol here"]
