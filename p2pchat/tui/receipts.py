@@ -47,7 +47,8 @@ def lines_for(held: set[str] | None, members: list[dict[str, Any]]) -> list[str]
     """Delivered to whom, and who not yet (and why, where we know: offline, not joined)."""
     others = [m for m in members if not m.get("you")]
     if held is None:
-        return ["  the node keeps no delivery for this message (sent before you joined?)"]
+        return ["  the node's log has no delivery record for this message (older than its"
+                f" newest {HISTORY_READ}? `p2pchat log GROUP --json` has them all)"]
     got = [m for m in others if clean(m.get("fingerprint")) in held]
     missing = [m for m in others if clean(m.get("fingerprint")) not in held]
     lines = [f"  ✓✓ delivered to {len(got)} of {len(others)}: {_names(got) or 'nobody yet'}"]
