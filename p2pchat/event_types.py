@@ -131,15 +131,20 @@ class GroupEvent(TypedDict, total=False):
     group: str  # id (hex)
     title: str
     role: str  # owner, member, invited, left or removed
-    members: int
+    members: int  # everyone in it, the invited included
+    invited: int  # of those, added but not seen to accept yet
     online: int
-    by: str  # group_joined: whose invitation we accepted
+    by: str  # group_joined: whose invitation we accepted; group_changed "add": who invited
     by_name: str
     invited_by_name: str  # group_invited
-    change: str  # group_changed: add, remove, leave, transfer
+    change: str  # group_changed: add, join, remove, leave, transfer, admin, unadmin
     member: str
     member_name: str
     you: bool
+    number: int  # the op's number (join: the add's); lines "change-N", "join-N" in `log`
+    text: str  # group_changed: the line as `log` shows it
+    declined: bool  # a leave before the member accepted
+    sent_at: str  # group_changed "join": when (ISO), just before its first message if seen so
 
 
 class GroupInvitationClosedEvent(TypedDict):

@@ -14,7 +14,7 @@ from typing import Any
 
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import fail, peer_lines, print_json
-from p2pchat.core.text import counted, hidden_nearby
+from p2pchat.core.text import hidden_nearby, membership
 from p2pchat.tui.sanitize import clean
 
 
@@ -315,7 +315,8 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
             print(f"Forgot {clean(g['title'])} and its history.")
             continue
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
-        print(f"{clean(g['title']):<20} {counted(g['members'], 'member') + ',':<11}"
+        size = membership(g['members'], g.get('invited', 0))  # "3 members, 1 invited"
+        print(f"{clean(g['title']):<20} {size + ',':<11}"
               f"{g['online']:>2} online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
         if g.get("behind"):  # away too long to catch up yet (protocol 8.14)
@@ -347,6 +348,7 @@ def cmd_group(args: argparse.Namespace) -> int:
                 + " (you)" * m["you"] \
                 + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
             online = "online " if m["online"] else "offline"
+            marks += " (invited, not joined yet)" * m.get("invited", False)
             name = clean(m["name"]) if m.get("contact", True) else "~" + clean(m["name"])
             marks += " (not a contact: unverified)" * (not m.get("contact", True))
             print(f"{name:<20} {online} {m['fingerprint']}{marks}")

@@ -338,6 +338,11 @@ def _signer(state: GroupState, op: GroupOp) -> bytes:
     raise GroupError(f"op {op.number} is not signed by the owner or an admin")
 
 
+def signer_of(state: GroupState, op: GroupOp) -> bytes:
+    """Who signed ``op``, the next op after ``state`` (GroupError if nobody allowed to)."""
+    return _signer(state, op)
+
+
 def replay(ops: Iterable[GroupOp]) -> GroupState:
     """The state a chain gives, checked from op 1."""
     ops = list(ops)

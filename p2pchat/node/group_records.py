@@ -212,6 +212,8 @@ class GroupRecords:
         for env in envelopes:
             if not db.conversations.insert_envelope(env, now, own=env.author == self._key):
                 continue
+            # Its author accepted: the join line first, just before what it wrote.
+            self._changes.wrote(g, env)
             self._show(g, env)
             for peer in g.gossip.push_targets(g.state, linked, came_from, env.author):
                 self._sender.forward(linked[peer], env)
@@ -254,6 +256,7 @@ class GroupRecords:
         if not self._sender.admit_sync(link):
             link.close("too many sync records")
             return
+        self._changes.mark_joined(g, key)  # it syncs the group: it accepted
         conv_log = self._conversations.log_of(record.conv)
         if isinstance(record, SyncRequest):
             g.gossip.on_request(key, record.author)

@@ -45,6 +45,7 @@ from p2pchat.core.messages import (
 )
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
+from p2pchat.node.group_lines import change_text
 from p2pchat.node.links import LinkTable
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
@@ -94,6 +95,13 @@ class Group:
     # Why we could not catch up from a checkpoint we were offered (None: we could, or were
     # not offered one): shown in the group's view until the chain moves on.
     stuck: str | None = None
+    # Members seen holding the group (their sync, an envelope they wrote): they accepted. The
+    # others were invited and have not (to our knowledge) said yes yet.
+    joined: set[bytes] = field(default_factory=set)
+
+    def invited(self) -> list[bytes]:
+        """Members added but not seen to accept yet (in the chain, so counted in `members`)."""
+        return sorted(k for k in self.state.members if k not in self.joined)
 
     def delivered_to(self, seq: int) -> list[bytes]:
         """The current members (us aside) known to hold our envelope `seq`."""
@@ -138,6 +146,8 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
         group.leaves = {leave.member: leave for leave in leaves if isinstance(leave, GroupLeave)}
         group.receipts = db.groups.receipts(conv)
         group.vouches = vouches
+        joins = db.groups.joins(conv)
+        group.joined = {k for k, number in state.joined_at.items() if number in joins}
         groups[conv] = group
     return groups
 
@@ -305,17 +315,29 @@ class GroupBook:
             "owner_name": self.member_name(g, g.state.owner),
             "admins": sorted(fingerprint(k) for k in g.state.admins),
             "members": len(g.state.members),
+            "invited": sum(1 for k in g.invited() if k != self._key),
             "online": sum(1 for k in g.state.members if k in linked),
             "epoch": g.state.epoch,
             "has_key": g.state.epoch in g.keys,
             "behind": g.stuck,  # why we could not catch up (protocol 8.14), else None
         }
 
-    def change_event(self, g: Group, op: GroupOp) -> dict[str, Any]:
-        """The `group_changed` event for an op now in the chain."""
-        return {"type": "group_changed", **self.view(g), "change": CHANGES[op.kind],
-                "member": fingerprint(op.subject), "member_name": self.member_name(g, op.subject),
-                "you": op.subject == self._key}
+    def change_event(self, g: Group, op: GroupOp | None, member: bytes, *,
+                     by: bytes | None = None, declined: bool = False) -> dict[str, Any]:
+        """The `group_changed` event for an op now in the chain (None: `member` accepted its
+        invitation, change "join"), with its line in words as `log` shows it."""
+        change = CHANGES[op.kind] if op is not None else "join"
+        name, you = self.member_name(g, member), member == self._key
+        by_name = None if by is None else "you" if by == self._key else self.member_name(g, by)
+        event = {"type": "group_changed", **self.view(g), "change": change,
+                 "member": fingerprint(member), "member_name": name, "you": you,
+                 "number": op.number if op is not None else g.state.joined_at.get(member, 0),
+                 "text": change_text(change, name, you=you, by=by_name, declined=declined)}
+        if by is not None:
+            event["by"], event["by_name"] = fingerprint(by), by_name
+        if declined:
+            event["declined"] = True
+        return event
 
     def member_name(self, g: Group, key: bytes) -> str:
         """A member's name: ours, a contact's, else the one it was added under."""

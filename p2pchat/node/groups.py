@@ -44,7 +44,6 @@ from p2pchat.core.messages import (
     encode_text,
 )
 from p2pchat.core.text import BadName, valid_name
-from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.backlog import Backlog
@@ -54,6 +53,7 @@ from p2pchat.node.equivocations import Equivocations, NameOf, notices
 from p2pchat.node.group_catchup import GroupCatchUp
 from p2pchat.node.group_changes import GroupChanges
 from p2pchat.node.group_invitations import Invitations
+from p2pchat.node.group_lines import change_lines
 from p2pchat.node.group_links import GroupLinks
 from p2pchat.node.group_records import GroupRecords
 from p2pchat.node.group_state import (
@@ -227,7 +227,9 @@ class Groups:
         db.groups.create(conv, title, 0, {})
         db.groups.add_op(conv, 1, encode_record(change.op))
         db.groups.put_key(conv, 1, change.key)
-        g = self._book.add(Group(change.state, {1: change.key}, GroupGossip(conv)))
+        db.groups.add_join(conv, 1, now_ms())
+        g = self._book.add(Group(change.state, {1: change.key}, GroupGossip(conv),
+                                 joined={self._key}))
         await self._outbox.durable()
         return self.view(g)
 
@@ -430,6 +432,8 @@ class Groups:
             "owner": key == g.state.owner,
             "admin": key in g.state.admins,
             "you": key == self._key,
+            # added, not seen to accept yet (still counted in the group's `members`)
+            "invited": key != self._key and key not in g.joined,
             "online": key == self._key or key in linked,
             "contact": self._book.is_contact(key),
             "equivocated": key in self._equivocations.marked(g.conv),
@@ -464,35 +468,8 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
                 message["author_name"] = added_name(g, env.author) or message["author_name"]
         out.append(message)
     if changes:
-        out += change_lines(db, g, limit, me)
+        out += change_lines(db, g, limit, me, name_of)
         out.sort(key=lambda m: m["sent_at"])  # stable: messages keep their order
         if limit is not None:
             out = out[-limit:] if limit else []
     return out + notices(db, g, name_of) if name_of is not None else out
-
-
-_CHANGE_TEXT = {"add": "{who} joined", "remove": "{who} {was} removed", "leave": "{who} left",
-                "transfer": "{who} now {own} the group", "admin": "{who} {be} now an admin",
-                "unadmin": "{who} {be} no longer an admin", "create": "{who} started the group"}
-
-
-def change_lines(db: Store, g: Group, limit: int | None,
-                 me: bytes | None = None) -> list[dict[str, Any]]:
-    """Joins, leaves, removals and admin changes as lines of the conversation (`log`), in the
-    order we applied them; a removed member's last line says it was removed ("you were")."""
-    rows = db.groups.changes(g.conv)
-    if limit is not None:
-        rows = rows[-limit:] if limit else []
-    out = []
-    for number, at, change, member, name in rows:
-        you = member == me
-        text = _CHANGE_TEXT.get(change, "{who} changed").format(
-            who="you" if you else name, was="were" if you else "was",
-            own="own" if you else "owns", be="are" if you else "is")
-        out.append({"type": "message", "notice": "membership", "id": f"change-{number}",
-                    "conversation": g.conv.hex(), "author": fingerprint(member),
-                    "author_name": "group", "own": False, "status": None,
-                    "sent_at": iso_from_ms(at), "group": g.state.title, "change": change,
-                    "member": fingerprint(member), "member_name": name, "you": you,
-                    "text": text})
-    return out

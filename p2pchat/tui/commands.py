@@ -64,6 +64,8 @@ COMMANDS: dict[str, Spec] = {
                    " remove NAME, admin/unadmin/transfer NAME (owner), members, leave;"
                    " accept or decline an invitation, forget"
                    " a group you left (NAME, or the open one)"),
+    "/receipts": Spec("[N]", "in a group: who has your last (Nth) message, who not yet",
+                      takes_rest=True),
     "/rekey": Spec("", "new session keys on every link, now"),
     "/peers": Spec("", "live links, nearby nodes and requests"),
     "/id": Spec("", "your name and fingerprint, to give to friends"),
@@ -78,11 +80,10 @@ IRC_COMMANDS: dict[str, Spec] = {
 }
 ALIASES = {"/to": "/msg", "/q": "/quit", "/query": "/msg", "/join": "/j"}
 IRC_HELP = "  IRC: /me TEXT, /query NAME (/msg), /j NAME (opens, sends nothing), /names."
-KEYS_HELP = (
-    "Keys:",
+KEYS_HELP = (  # "Keys:" shares its row: the whole page fits 120x40 (tests/tui/test_tmux.py)
+    "Keys: Alt+Enter or Ctrl-J starts a new line in a message.",
     "  Tab completes commands and names. Alt+Up/Down, Ctrl-P/N or Alt+1..9 (the list's"
     " numbers) switch conversation, Alt+A to the next unread; each keeps its draft.",
-    "  Alt+Enter or Ctrl-J starts a new line in a message.",
     "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."
     " Esc closes this page and clears the notices.",
     "  Ctrl-D deletes a character, and quits on an empty line; Ctrl-C quits (asking first if"

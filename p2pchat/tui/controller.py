@@ -140,7 +140,8 @@ class Controller:
         conv = self.state.current
         # A request or a pending group invitation (issue 22) has no history to read yet.
         if conv is not None and not conv.loaded and conv.state not in ("request", "invited"):
-            history = await self.backend.history(conv.id, HISTORY_LIMIT)
+            history = await self.backend.history(conv.id, HISTORY_LIMIT,
+                                                 changes=conv.kind == "group")
             self.state.load_history(conv.id, history)
             self._changed()
         await self._mark_read()
@@ -331,8 +332,9 @@ class Controller:
         for conv in convs[:MAX_ACTIVITY_READS]:
             if not conv.loaded:
                 self.state.load_history(conv.id,
-                                        await self.backend.history(conv.id,
-                                                                   HISTORY_LIMIT))
+                                        await self.backend.history(
+                                            conv.id, HISTORY_LIMIT,
+                                            changes=conv.kind == "group"))
             found += [(conv, m) for m in conv.messages
                       if not m.system and wanted in m.text.casefold()]
             if len(found) >= MAX_FOUND:

@@ -68,6 +68,8 @@ class Conversation:
     relay: str = ""  # the relay our link to them goes through; "" for a direct link
     verified: bool = False  # safety numbers compared in person (the node keeps it)
     impostor_of: str = ""  # a request: the VERIFIED contact whose name it asks under
+    members: int = 0  # a group's: everyone in it, the invited included (the API's `members`)
+    invited: int = 0  # a group's: of those, added but not seen to accept yet
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -229,15 +231,22 @@ class ChatState:
         conv.state = clean(group.get("role")) or conv.state
         conv.online = bool(group.get("online"))
         conv.note = clean(group.get("role"))
+        for count in ("members", "invited"):
+            value = group.get(count)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                setattr(conv, count, value)
         self._ensure_selection()
         return conv
 
-    def add_line(self, conv: Conversation, text: str) -> None:
-        """A line of what happened, in the conversation at this time (kept for this screen)."""
+    def add_line(self, conv: Conversation, text: str, line_id: str | None = None,
+                 at: str = "") -> None:
+        """A line of what happened, in the conversation at this time (or `at`, the node's ISO
+        time for it; kept for this screen); `line_id`: the id the node's log gives it, so
+        reloading the history does not double it."""
         self._lines += 1
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        self._add_message(conv, {"id": f"line-{self._lines}", "text": text, "sent_at": now},
-                          count_unread=False, system=True)
+        now = at or datetime.now(UTC).isoformat(timespec="milliseconds")
+        self._add_message(conv, {"id": line_id or f"line-{self._lines}", "text": text,
+                                 "sent_at": now}, count_unread=False, system=True)
 
     def set_links(self, links: list[Any]) -> None:
         """Which links go through a relay, from `peers` (events keep it current after)."""
@@ -261,7 +270,9 @@ class ChatState:
         if conv is None:
             return
         for event in messages:
-            self._add_message(conv, event, count_unread=False)
+            # A membership change (`log`'s lines with `changes`): shown as it was live.
+            self._add_message(conv, event, count_unread=False,
+                              system=event.get("notice") == "membership")
         conv.loaded = True
 
     # ------------------------------------------------------------ events

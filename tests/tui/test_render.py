@@ -120,7 +120,7 @@ def test_help_descriptions_wrap_under_their_own_column() -> None:
     lines = help_lines()
     column = lines[1].index("open NAME")  # where every description starts
     rows = [text_of(r) for r in render.page_rows(Page("Help", [("info", t) for t in lines]), 74)]
-    commands = rows[1:rows.index("Keys:")]
+    commands = rows[1:next(n for n, row in enumerate(rows) if row.startswith("Keys:"))]
     continued = [r for r in commands if not r.lstrip().startswith(("/", "IRC:"))]
     assert continued, "at 74 cells some descriptions wrap"
     for row in continued:
