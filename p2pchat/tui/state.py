@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -512,23 +512,7 @@ class ChatState:
     def find(self, who: str) -> Conversation | None:
         """By name (case-insensitive), else by fingerprint (dashes and case don't matter).
         `#NAME` is a group, `@NAME` a contact; a bare name that is both is refused (issue 22)."""
-        wanted = who.strip().casefold()
-        only = {"#": "group", "@": "dm"}.get(wanted[:1]) if len(wanted) > 1 else None
-        if only is not None:
-            wanted = wanted[1:]
-        named = [conv for conv in self.conversations.values()
-                 if conv.name.casefold() == wanted and only in (None, conv.kind)]
-        if len({conv.kind for conv in named}) > 1:
-            raise AmbiguousName(f"{who.strip()!r} is ambiguous, a contact and a group:"
-                                f" /msg #{wanted} for the group, /msg @{wanted} (or the"
-                                " fingerprint) for the contact")
-        if named:
-            return named[0]
-        squeezed = "".join(ch for ch in wanted if ch not in " -")
-        for conv in self.conversations.values():
-            if squeezed and conv.id.replace("-", "").casefold() == squeezed:
-                return conv
-        return None
+        return find_conversation(self.conversations.values(), who)
 
     def _ensure_selection(self) -> None:
         if self.selected not in self.conversations:
@@ -575,3 +559,24 @@ def delivered_of(event: Mapping[str, Any]) -> tuple[int, int] | None:
     if not isinstance(recipients, int):
         return None
     return len(event.get("delivered_to") or []), recipients
+
+
+def find_conversation(conversations: Iterable[Conversation], who: str) -> Conversation | None:
+    """ChatState.find's rule, on any conversations."""
+    convs = list(conversations)
+    wanted = who.strip().casefold()
+    only = {"#": "group", "@": "dm"}.get(wanted[:1]) if len(wanted) > 1 else None
+    if only is not None:
+        wanted = wanted[1:]
+    named = [conv for conv in convs if conv.name.casefold() == wanted and only in (None, conv.kind)]
+    if len({conv.kind for conv in named}) > 1:
+        raise AmbiguousName(f"{who.strip()!r} is ambiguous, a contact and a group:"
+                            f" /msg #{wanted} for the group, /msg @{wanted} (or the"
+                            " fingerprint) for the contact")
+    if named:
+        return named[0]
+    squeezed = "".join(ch for ch in wanted if ch not in " -")
+    for conv in convs:
+        if squeezed and conv.id.replace("-", "").casefold() == squeezed:
+            return conv
+    return None
