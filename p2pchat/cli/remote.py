@@ -245,6 +245,8 @@ def _print_sent(args: argparse.Namespace, message: dict[str, Any]) -> None:
         print_json(message)
     else:
         print(message["id"])
+        if message.get("note"):  # e.g. a group with nobody else in it yet
+            print(clean(message["note"]), file=sys.stderr)
 
 
 # Where a relay came from, in the user's words ("config" is the option or the setting alike).

@@ -61,6 +61,12 @@ class GroupGossip:
         """A SyncRequest for ``author``'s log went to or came from ``peer``: push to it again."""
         self._lazy.discard((author, peer))
 
+    def regrow(self) -> None:
+        """A member went (removed or left): the trees that ran through it are broken, and the
+        members it fed may have pruned everyone else. Every link is eager again; duplicates
+        prune it back to a tree (Plumtree's graft on a lost neighbour)."""
+        self._lazy.clear()
+
     def forget(self, peer: bytes) -> None:
         """The link closed: a new one starts eager and knows nothing of the peer's ops."""
         self._lazy = {entry for entry in self._lazy if entry[1] != peer}

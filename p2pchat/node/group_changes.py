@@ -217,6 +217,7 @@ class GroupChanges:
         db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
                              self._book.member_name(g, op.subject), by)
         if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
+            g.gossip.regrow()
             self.cut(g, op.subject, op.cut)
             g.leaves.pop(op.subject, None)
             db.groups.drop_leave(g.conv, op.subject)

@@ -59,7 +59,7 @@ from p2pchat.node.group_state import (
     fits,
 )
 from p2pchat.node.outbox import Outbox
-from p2pchat.node.views import Views
+from p2pchat.node.views import Views, message_id
 from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
@@ -288,16 +288,18 @@ class GroupRecords:
         self._outbox.schedule_lazy_flush()
         if not self._events.wanted:
             return
-        recipients = len(g.state.members) - 1
-        for seq, hash_ in zip(range(before + 1, held + 1),
-                              db.conversations.hashes(g.conv, self._key, before + 1, held),
-                              strict=False):
+        for env in db.conversations.envelopes(g.conv, self._key, before + 1, held):
+            recipients = g.recipients(core.envelope_epoch(env), self._key)
+            if member not in recipients:
+                continue  # joined after it was sent: not one it was for
+            delivered = g.delivered_to(env.seq, recipients)
             self._events.emit({
-                "type": "delivery", "id": hash_.hex()[:32], "status": "delivered",
+                "type": "delivery", "id": message_id(env),
+                "status": "delivered" if len(delivered) == len(recipients) else "sent",
                 "fingerprint": g.conv.hex(), "group": g.state.title,
                 "member": fingerprint(member),
-                "delivered_to": [fingerprint(k) for k in g.delivered_to(seq)],
-                "recipients": recipients})
+                "delivered_to": [fingerprint(k) for k in delivered],
+                "recipients": len(recipients)})
 
     def _floor_from(self, g: Group, member: bytes, vector: dict[bytes, int]) -> None:
         """No backdating (protocol 7.2): `member`'s vector says what it had seen, so its

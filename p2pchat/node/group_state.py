@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,10 +103,15 @@ class Group:
         """Members added but not seen to accept yet (in the chain, so counted in `members`)."""
         return sorted(k for k in self.state.members if k not in self.joined)
 
-    def delivered_to(self, seq: int) -> list[bytes]:
-        """The current members (us aside) known to hold our envelope `seq`."""
-        return sorted(k for k, held in self.receipts.items()
-                      if held >= seq and self.state.is_member(k))
+    def recipients(self, epoch: int, me: bytes) -> list[bytes]:
+        """Who a message of ours sealed in `epoch` was for: that epoch's members but us, fixed
+        whoever joins, leaves or is removed later (departed members' spans older than a
+        checkpoint keeps are gone, protocol 8.14: their old messages count fewer)."""
+        return sorted(k for k in self.state.spans if k != me and self.state.member_at(k, epoch))
+
+    def delivered_to(self, seq: int, recipients: Iterable[bytes]) -> list[bytes]:
+        """Which of `recipients` are known to hold our envelope `seq` (never more than them)."""
+        return sorted(k for k in recipients if self.receipts.get(k, 0) >= seq)
 
     @property
     def conv(self) -> bytes:

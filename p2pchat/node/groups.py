@@ -323,10 +323,14 @@ class Groups:
             head = self._conversations.log_of(g.conv).head(self._key)[0]
             leave = core.request_leave(g.state, self._identity, head)
         linked = self._book.linked_members(g)
+        # The keys of the epochs we were in stay: what we held is ours to read (our own words
+        # too). We stop here: nothing sent, forwarded or taken from now on (member_group and
+        # _on_key ignore a left group), so no later epoch's key ever reaches us.
         g.left = True
-        g.keys.clear()
         g.unread.clear()
         db.groups.set_left(g.conv)
+        db.groups.add_change(g.conv, g.state.number + 1, now_ms(), "leave",
+                             self._key, self._book.member_name(g, self._key))
         if leave is not None:
             g.leaves = {self._key: leave}
             db.groups.put_leave(g.conv, self._key, encode_record(leave))
@@ -348,7 +352,9 @@ class Groups:
             bodies = [text_body(text) for text in texts]
         conv_log = self._conversations.log_of(g.conv)
         linked = self._book.linked_members(g)
-        targets = g.gossip.push_targets(g.state, linked, None, self._key)
+        # Our own tree's root: if every member link was pruned, that tree is broken (its eager
+        # path went with a member): push to all, duplicates prune it back.
+        targets = g.gossip.push_targets(g.state, linked, None, self._key) or sorted(linked)
         sent = []
         for body in bodies:
             try:
@@ -363,12 +369,15 @@ class Groups:
             sent.append((env, body))
         await self._outbox.durable()
         status = "sent" if targets else "queued"
+        recipients = len(g.recipients(g.state.epoch, self._key))
         events = [{**self._views.message(env, own=True, status=status, body=body,
                                          group=g.state.title),
-                   "delivered_to": [], "recipients": len(g.state.members) - 1}
+                   "delivered_to": [], "recipients": recipients}
                   for env, body in sent]
         for event in events:
             self._events.emit(event)
+        if not recipients:  # said to the sender only, not part of the event others get
+            events = [{**event, "note": NO_MEMBERS_YET} for event in events]
         return events
 
     async def accept(self, which: str) -> dict[str, Any]:
@@ -440,6 +449,13 @@ class Groups:
         } for key in sorted(g.state.members, key=lambda k: self._book.member_name(g, k).casefold())]
 
 
+# What a message to a group of one says. It is kept, but for us alone: a member invited later
+# starts at the invitation's heads with the keys of its own epochs (protocol 8.5), so it never
+# reads what came before it.
+NO_MEMBERS_YET = ("no other members yet: kept, for you alone (whoever you invite sees only what is"
+                  " sent after they join)")
+
+
 def group_history(views: Views, db: Store, g: Group, limit: int | None,
                   name_of: NameOf | None = None, me: bytes | None = None,
                   changes: bool = False) -> list[dict[str, Any]]:
@@ -459,8 +475,10 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
             env, own=stored.own, status=stored.status if stored.own else None,
             stored_hash=stored.hash, readable=readable, body=body, group=g.state.title)
         if stored.own:  # who is known to hold it, from their vectors (protocol 8.8)
-            message["delivered_to"] = [fingerprint(k) for k in g.delivered_to(env.seq)]
-            message["recipients"] = len(g.state.members) - 1
+            recipients = g.recipients(core.envelope_epoch(env), env.author)
+            message["delivered_to"] = [fingerprint(k)
+                                       for k in g.delivered_to(env.seq, recipients)]
+            message["recipients"] = len(recipients)
         else:  # a member who is not a contact: the name it was added under, unverified
             contact = db.contacts.state_of(env.author) == "contact"
             message["author_contact"] = contact

@@ -44,12 +44,11 @@ class GroupTable:
         return [(conv, bool(left)) for conv, left in rows]
 
     def set_left(self, conv: bytes) -> None:
-        """We left: the group's keys go, its history stays."""
+        """We left: its history stays readable (the keys of the epochs we were in are kept, as
+        are the receipts of our messages); what was pending for the group goes."""
         self._db.write("UPDATE groups SET left = 1 WHERE conv = ?", (conv,))
-        self._db.write("DELETE FROM group_keys WHERE conv = ?", (conv,))
         self._db.write("DELETE FROM group_leaves WHERE conv = ?", (conv,))
         self._db.write("DELETE FROM group_invites WHERE conv = ?", (conv,))
-        self._db.write("DELETE FROM group_receipts WHERE conv = ?", (conv,))
 
     def rejoin(self, conv: bytes) -> None:
         """Invited again after we left: the group is ours to read and write again."""

@@ -301,6 +301,8 @@ class Controller:
             return
         result = await self.backend.send(conv.id, text)
         self.state.apply(result)  # the event may come first or later: applying is idempotent
+        if isinstance(result, dict) and isinstance(result.get("note"), str):
+            self.state.notice("info", result["note"])  # a group with nobody else in it yet
 
     async def cmd_msg(self, rest: str) -> None:
         """/msg NAME [TEXT]: open a conversation, and send TEXT if given."""

@@ -344,8 +344,12 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
         mark_style = "class:mark.delivered" if message.status == "delivered" else "class:mark"
         mark = STATUS_MARKS.get(message.status, message.status)
         if message.delivered is not None and message.delivered[1] > 0:
-            count, of = message.delivered  # a group message: ✓✓ 7/9
-            mark = f"{STATUS_MARKS['delivered'] if count else mark} {count}/{of}"
+            count, of = message.delivered  # a group message: ✓ 7/9, and ✓✓ 9/9 once all hold it
+            done = count >= of
+            if done or count:
+                mark = STATUS_MARKS["delivered" if done else "sent"]
+            mark = f"{mark} {count}/{of}"
+            mark_style = "class:mark.delivered" if done else "class:mark"
         out.append((mark_style, " " + mark))
     return out, indent
 
