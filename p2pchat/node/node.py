@@ -199,10 +199,10 @@ class Node:
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.ik_stamps.latest().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
-        # Inside a network, or private, a port kept across restarts would link us over time.
+        # Private presence: a port kept across restarts would link us over time. In a network
+        # the port is kept like anywhere else (docs/privacy.md says why).
         await self.links.listen_configured(
-            self.home, keep=self.config.keep_port and self.config.presence != "private"
-            and not self.networks.joined)
+            self.home, keep=self.config.keep_port and self.config.presence != "private")
         self._spawn(self._ticker(), "ticker")
         self._spawn(self.admissions.run(), "admissions")
         await self.relays.start()
