@@ -39,8 +39,11 @@ MAX_MET = 4096  # peers remembered with the network we met them in
 class Networks:
     def __init__(self, home: Path, identity: Identity, name: str, *,
                  on_change: Callable[[], None],
-                 on_waiting: Callable[[], None] = lambda: None) -> None:
+                 on_waiting: Callable[[], None] = lambda: None,
+                 discovering: Callable[[], bool] = lambda: True) -> None:
         self._home = home
+        # Whether mDNS discovery runs: admission finds members by their adverts only.
+        self._discovering = discovering
         self._identity = identity
         self._key = identity.public_key
         self._name = name
@@ -237,6 +240,8 @@ class Networks:
             stored.check_passphrase(passphrase)
         except net.NetworkError as exc:
             raise CommandError("bad_network", str(exc)) from None
+        if not self._discovering():  # it would wait for ever (trial1 B8)
+            raise CommandError("no_discovery", no_discovery(name))
         network = stored.Network(name, b"", passphrase)
         self._refused.discard((name, passphrase))  # joined again: ask again
         return await self._change(lambda now: stored.joined(now, network), "bad_network",
@@ -288,6 +293,13 @@ class Networks:
         """The network a link's peer was met through, for `peers`."""
         name = self._met.get(key)
         return {"network": name} if name is not None else {}
+
+
+def no_discovery(name: str) -> str:
+    """Why a join cannot wait for a member here, and what works instead."""
+    return (f"discovery is off on this node (--no-mdns), so no member of {name} can be found to"
+            f" admit you: join through a member's address instead:"
+            f" p2pchat network join {name} --via HOST:PORT (a member's `p2pchat id` shows it)")
 
 
 def member_view(member: tuple[str, bytes, str | None], addresses: list[str],

@@ -80,7 +80,8 @@ class Node:
                                     on_failed=self._reload_memory,
                                     on_recovered=lambda: self.router.resync_all())
         self.networks = Networks(home, identity, name, on_change=self._on_networks_changed,
-                                 on_waiting=lambda: self.admissions.wake())
+                                 on_waiting=lambda: self.admissions.wake(),
+                                 discovering=lambda: self.nearby.on)
         self.admissions = Admissions(self.networks, spawn=self._spawn,
                                      adverts=lambda: self.nearby.adverts(),
                                      connect_timeout=self.config.connect_timeout)

@@ -402,9 +402,9 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     elif state.networks:  # only members of these networks see or reach us
         names = ", ".join(state.networks)
         network = (f"visible to network {names}" if state.mdns
-                   else f"network {names}, not looking on this network", f"net {names}")
+                   else f"network {names}, discovery off", f"net {names}")
     elif not state.mdns:
-        network = ("not looking on this network", "not on LAN")
+        network = ("discovery off: reached by address only", "discovery off")
     elif state.presence == "private":
         network = ("visible only to contacts", "private")
     else:

@@ -194,7 +194,8 @@ async def test_join_and_leave_through_the_node(make_local_node: MakeLocalNode) -
 
 
 def test_network_commands_on_a_running_node(make_node: Any) -> None:
-    alice = make_node("alice").start()
+    # discovery on (loopback only): a join without --via waits for a member seen nearby
+    alice = make_node("alice").start("--mdns-interface", "127.0.0.1", mdns=True)
     env = {"P2PCHAT_NETWORK_PASSPHRASE": "blue-otter-42"}
     proc = alice.cli("network", "join", "class", env=env, check=True)
     assert "the running node is asking" in proc.stdout

@@ -3,10 +3,14 @@ with real nodes over real sockets and real CLI processes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from p2pchat.node import CommandError
 from p2pchat.storage import networks as stored
 from tests.aio import until
+from tests.cli import assert_clean_failure
 from tests.local_nodes import MakeLocalNode
 
 pytestmark = pytest.mark.timeout(90)
@@ -39,3 +43,23 @@ async def test_the_listen_port_stays_across_network_changes_and_restarts(
     again = await make_local_node("alice", identity=a.identity, mdns=True,
                                   mdns_interfaces=("127.0.0.1",), keep_port=True)
     assert again.networks.joined and again.listen_addresses[0][1] == port
+
+
+async def test_joining_without_discovery_says_so_instead_of_waiting_for_ever(
+        make_local_node: MakeLocalNode) -> None:
+    """B8: on a --no-mdns node a join waited for ever ("waiting for a member to admit you")."""
+    a = await make_local_node("alice")  # mdns off
+    with pytest.raises(CommandError) as raised:
+        await a.networks.join("club", "correct horse battery staple")
+    assert raised.value.code == "no_discovery"
+    assert "discovery is off" in str(raised.value) and "--via HOST:PORT" in str(raised.value)
+    assert a.networks.view()["waiting"] == []
+
+
+def test_the_cli_join_on_a_node_without_discovery_points_to_via(make_node: Any) -> None:
+    alice = make_node("alice").start()  # --no-mdns
+    proc = alice.cli("network", "join", "club",
+                     env={"P2PCHAT_NETWORK_PASSPHRASE": "correct horse battery staple"})
+    assert_clean_failure(proc)
+    assert "discovery is off" in proc.stderr and "network join club --via HOST:PORT" in proc.stderr
+    assert alice.json("network", "list", "--json")["waiting"] == []

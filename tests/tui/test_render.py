@@ -90,7 +90,7 @@ def test_status_line_speaks_plainly() -> None:
     state.conversations[BOB].online = True
     text = text_of(render.status_line(state))
     assert "me " + state.me.fingerprint[:7] in text and "1 online" in text
-    assert "not looking on this network" in text
+    assert "discovery off: reached by address only" in text  # trial1 B8: it was cryptic
     assert "links" not in text and "mDNS" not in text and "in-process" not in text
     state.mdns = True
     assert "visible on this network" in text_of(render.status_line(state))
