@@ -106,6 +106,16 @@ class NetworksChangedEvent(TypedDict):
     refused: list[str]  # the nodes asked refused the passphrase (docs/protocol.md 10.7)
 
 
+class AdmissionGuessesEvent(TypedDict):
+    """Wrong network passphrases from one address, past its free tries (said once per
+    address); `cleared`: it proved the passphrase after all."""
+
+    type: Literal["admission_guesses"]
+    source: str
+    failed: int
+    cleared: bool
+
+
 class NearbyChangedEvent(TypedDict):
     type: Literal["nearby_changed"]
 
@@ -171,6 +181,7 @@ NodeEvent = (
     | LinkDownEvent
     | StorageEvent
     | NetworksChangedEvent
+    | AdmissionGuessesEvent
     | NearbyChangedEvent
     | EquivocationEvent
     | GroupEvent

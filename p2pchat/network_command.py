@@ -226,11 +226,9 @@ def _admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
 
 
 def _weak_warning(passphrase: str) -> str | None:
-    from p2pchat.core.guess_limits import GuessLimits
-    from p2pchat.passphrases import weak_warning
+    from p2pchat.passphrases import join_warning
 
-    limits = GuessLimits()
-    return weak_warning(passphrase, limits.network_rate * 60, limits.network_burst)
+    return join_warning(passphrase)
 
 
 def _create(args: argparse.Namespace, home: Path, identity: Any) -> int:

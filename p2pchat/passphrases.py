@@ -70,6 +70,15 @@ def weak_warning(passphrase: str, guesses_per_minute: float, burst: int) -> str 
             " `p2pchat network create` makes a strong one.")
 
 
+def join_warning(passphrase: str) -> str | None:
+    """`weak_warning` at a member's default guess limits: what `network join` says, in the CLI
+    and on the chat screen alike."""
+    from p2pchat.core.guess_limits import GuessLimits
+
+    limits = GuessLimits()
+    return weak_warning(passphrase, limits.network_rate * 60, limits.network_burst)
+
+
 def _duration(minutes: float) -> str:
     if minutes < 120:
         return f"{minutes:.0f} minutes"

@@ -28,6 +28,7 @@ from p2pchat.core.presence import PROTOCOL_VERSION, Advert
 from p2pchat.core.session import Established
 from p2pchat.node.config import CommandError
 from p2pchat.node.peer_state import PeerLink
+from p2pchat.passphrases import join_warning
 from p2pchat.storage import networks as stored
 
 log = logging.getLogger("p2pchat.node")
@@ -240,12 +241,15 @@ class Networks:
             stored.check_passphrase(passphrase)
         except net.NetworkError as exc:
             raise CommandError("bad_network", str(exc)) from None
-        if not self._discovering():  # it would wait for ever (trial1 B8)
-            raise CommandError("no_discovery", no_discovery(name))
         network = stored.Network(name, b"", passphrase)
         self._refused.discard((name, passphrase))  # joined again: ask again
-        return await self._change(lambda now: stored.joined(now, network), "bad_network",
+        view = await self._change(lambda now: stored.joined(now, network), "bad_network",
                                   "joined (waiting for a member to admit us)", name)
+        warnings = [text for text in (
+            join_warning(passphrase),  # as the CLI's join says it (README)
+            None if self._discovering() else no_discovery(name),  # it would wait (trial1 B8)
+        ) if text]
+        return {**view, "warnings": warnings} if warnings else view
 
     async def admitted(self, name: str, passphrase: str, key: bytes) -> None:
         """A member gave us the key of `name`: from now on we are a member too."""
@@ -296,10 +300,11 @@ class Networks:
 
 
 def no_discovery(name: str) -> str:
-    """Why a join cannot wait for a member here, and what works instead."""
+    """Why a join cannot complete here by itself, and what works instead."""
     return (f"discovery is off on this node (--no-mdns), so no member of {name} can be found to"
             f" admit you: join through a member's address instead:"
-            f" p2pchat network join {name} --via HOST:PORT (a member's `p2pchat id` shows it)")
+            f" p2pchat network join {name} --via HOST:PORT (a member's `p2pchat id` shows it;"
+            f" or run the node with discovery on)")
 
 
 def member_view(member: tuple[str, bytes, str | None], addresses: list[str],

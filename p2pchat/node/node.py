@@ -84,7 +84,8 @@ class Node:
                                  discovering=lambda: self.nearby.on)
         self.admissions = Admissions(self.networks, spawn=self._spawn,
                                      adverts=lambda: self.nearby.adverts(),
-                                     connect_timeout=self.config.connect_timeout)
+                                     connect_timeout=self.config.connect_timeout,
+                                     emit=lambda event: self.events.emit(event))
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
             contacts=lambda: self.db.contacts.list_all(states=("contact",)),

@@ -50,6 +50,9 @@ class NetworkCommands:
                                key=key)
         else:
             self._state.notice("info", said)
+        if command.action == "join" and isinstance(result.get("warnings"), list):
+            for warning in result["warnings"][:4]:  # a weak passphrase, discovery off
+                self._state.notice("warning", clean(warning))
         if command.action == "join" and codes.get(command.name):
             self._state.notice("info", "every member sees the same check code; a different one"
                                       " means another network of the same name")

@@ -76,3 +76,18 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     state.networks = joined
     state.networks_waiting = [clean(n) for n in event.get("waiting") or []]
     state.networks_refused = refused
+
+
+def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:
+    """Wrong passphrases asking our node to admit them, past an address's free tries: one
+    notice per address, gone when it proves the passphrase after all."""
+    source = clean(event.get("source"))
+    key = f"guesses:{source}"
+    state.drop_notices(key=key)
+    if event.get("cleared"):
+        return
+    failed = event.get("failed")
+    count = str(failed) if isinstance(failed, int) and 0 < failed < 10**6 else "several"
+    state.notice("warning", f"{count} wrong network passphrases from {source}: someone may be"
+                            " guessing (each try waits longer; nobody gets in without the"
+                            " passphrase)", key=key)

@@ -389,6 +389,8 @@ class ChatState:
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
             news.admission_news(self, event)
+        elif kind == "admission_guesses":
+            news.guesses_news(self, event)
         elif kind == "peer_renamed":
             renamed = cast(PeerRenamedEvent, event)
             name, theirs = clean(renamed.get("name")), clean(renamed.get("their_name"))
