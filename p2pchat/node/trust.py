@@ -192,6 +192,7 @@ class Trust:
             log.warning("ignored a contact request: %s", exc)
             return
         self._request_sources[key] = source
+        log.info("contact request from %s at %s", self._views.who(key), source)
         self._outbox.schedule_flush()
         event: ContactRequestEvent = {"type": "contact_request", "fingerprint": fingerprint(key),
                                  "name": name, "note": request.note}

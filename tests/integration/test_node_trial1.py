@@ -3,6 +3,7 @@ with real nodes over real sockets and real CLI processes."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -15,6 +16,7 @@ from p2pchat.node.admission import ask
 from p2pchat.storage import networks as stored
 from tests.aio import until
 from tests.cli import assert_clean_failure
+from tests.groups_net import befriend
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_state import loaded_state
 
@@ -131,3 +133,31 @@ def test_the_screen_shows_a_guesser_once_and_lets_it_clear() -> None:
     state.apply({"type": "admission_guesses", "source": "127.0.0.1", "failed": 0,
                  "cleared": True})
     assert not [n for n in state.notices if "127.0.0.1" in n.text]
+
+
+async def test_a_removed_contact_backs_off_and_the_remover_logs_one_line(
+        make_local_node: MakeLocalNode, caplog: pytest.LogCaptureFixture) -> None:
+    """B5: after bob removed carol (carol still has him), bob's log said "link to carol up /
+    down: contact request received" about once a second, 76 times in 2 minutes."""
+    bob, carol = await make_local_node("bob"), await make_local_node("carol")
+    await befriend(carol, bob)  # carol dials bob
+    await until(lambda: bob.links.is_linked(carol.key), 15, "linked")
+    carol.links.dialer._patient_interval = 0.1  # the first knocks come 20 times sooner
+    events = bob.events.subscribe()
+    caplog.set_level(logging.INFO, logger="p2pchat")
+    await bob.remove_contact("carol")
+    await until(lambda: bob.trust.requests(), 10, "carol's request, once")
+    # Carol's knocks: before, every 0.05-0.1 s here, about 70 in these 6 s; now four eager
+    # ones, then each waits twice the last (0.2, 0.4, 0.8, 1.6, 3.2 s at most): a dozen at most.
+    await asyncio.sleep(6)  # a window to count in, not a synchronisation
+    ups = 0
+    while not events.empty():
+        event = events.get_nowait()
+        ups += event is not None and event["type"] == "link_up"
+    assert 1 <= ups <= 14
+    about_carol = [r.getMessage() for r in caplog.records if r.name.startswith("p2pchat.node")
+                   and r.levelno >= logging.INFO and "carol" in r.getMessage()]
+    said = [m for m in about_carol if "link to" in m or "contact request from" in m]
+    assert len([m for m in said if "contact request from" in m]) == 1
+    assert not [m for m in said if "link to carol" in m and "contact request" in m]
+    assert len(bob.trust.requests()) == 1
