@@ -48,6 +48,7 @@ class ContactRequestEvent(TypedDict):
     note: str
     same_name_as: NotRequired[str]  # a contact with that name: maybe them, maybe not
     same_name_verified: NotRequired[bool]
+    same_name_announced: NotRequired[bool]  # the name is the one that contact calls itself
 
 
 class RequestsDroppedEvent(TypedDict):

@@ -323,8 +323,10 @@ class ChatState:
             namesake = self.conversations.get(clean(request.get("same_name_as")))
             if namesake is not None and (request.get("same_name_verified") or namesake.verified):
                 # Signal's "safety number changed": a new key under a name we verified.
-                self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name of"
-                                       f" {namesake.name}, whom you VERIFIED. Its safety number"
+                whose = f"{namesake.name} calls themself" if request.get("same_name_announced") \
+                    else f"of {namesake.name}"
+                self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name {whose},"
+                                       f" whom you VERIFIED. Its safety number"
                                        f" is different: it may not be {namesake.name}. Compare"
                                        f" in person (/verify {name}) before you accept.")
         elif kind in ("link_up", "link_down"):

@@ -161,3 +161,37 @@ async def test_a_removed_contact_backs_off_and_the_remover_logs_one_line(
     assert len([m for m in said if "contact request from" in m]) == 1
     assert not [m for m in said if "link to carol" in m and "contact request" in m]
     assert len(bob.trust.requests()) == 1
+
+
+async def test_a_new_key_under_the_name_a_contact_calls_itself_is_flagged(
+        make_local_node: MakeLocalNode) -> None:
+    """Point 30: "Bob B" (alice's name for bob) warned; "Bobby" (bob's own nick) did not."""
+    alice, bob = await make_local_node("alice"), await make_local_node("Bobby")
+    await alice.add_contact(bob.identity.fingerprint, "Bob B",
+                            [f"127.0.0.1:{bob.listen_addresses[0][1]}"])
+    await bob.add_contact(alice.identity.fingerprint, "alice", [])
+    await until(lambda: alice.links.is_linked(bob.key), 15, "linked")
+    alice.verify_contact("Bob B", True)
+    events = alice.events.subscribe()
+    eve = await make_local_node("bobby")  # another key, the same name but for case
+    await eve.add_contact(alice.identity.fingerprint, "alice",
+                          [f"127.0.0.1:{alice.listen_addresses[0][1]}"])
+
+    async def request() -> dict[str, Any]:
+        while True:
+            event = await events.get()
+            if event is not None and event["type"] == "contact_request":
+                return event
+
+    asked = await asyncio.wait_for(request(), 15)
+    assert asked["fingerprint"] == eve.identity.fingerprint
+    assert asked["same_name_as"] == bob.identity.fingerprint and asked["same_name_verified"]
+    assert asked["same_name_announced"] is True
+    state = loaded_state()
+    state.apply({"type": "contact_request", "fingerprint": "B" * 52, "name": "Bob B",
+                 "note": "", "same_name_as": "B" * 52})  # the namesake, as a listed contact
+    state.conversations["B" * 52].state = "contact"
+    state.conversations["B" * 52].verified = True
+    state.apply({**asked, "fingerprint": "E" * 52, "same_name_as": "B" * 52})
+    assert any("WARNING: a NEW KEY asks to connect under the name Bob B calls themself" in n.text
+               for n in state.notices)
