@@ -246,7 +246,7 @@ class Networks:
         view = await self._change(lambda now: stored.joined(now, network), "bad_network",
                                   "joined (waiting for a member to admit us)", name)
         warnings = [text for text in (
-            join_warning(passphrase),  # as the CLI's join says it (README)
+            join_warning(passphrase, short=True),  # as the CLI's join says it (README)
             None if self._discovering() else no_discovery(name),  # it would wait (trial1 B8)
         ) if text]
         return {**view, "warnings": warnings} if warnings else view
@@ -301,10 +301,8 @@ class Networks:
 
 def no_discovery(name: str) -> str:
     """Why a join cannot complete here by itself, and what works instead."""
-    return (f"discovery is off on this node (--no-mdns), so no member of {name} can be found to"
-            f" admit you: join through a member's address instead:"
-            f" p2pchat network join {name} --via HOST:PORT (a member's `p2pchat id` shows it;"
-            f" or run the node with discovery on)")
+    return (f"discovery is off (--no-mdns): no member can be found to admit you; use"
+            f" p2pchat network join {name} --via HOST:PORT")
 
 
 def member_view(member: tuple[str, bytes, str | None], addresses: list[str],

@@ -178,8 +178,8 @@ async def test_join_and_leave_through_the_node(make_local_node: MakeLocalNode) -
     a = await make_local_node("alice")
     events = a.events.subscribe()
     joined = await a.networks.join("class", "blue-otter-42")
-    assert [w[:31] for w in joined.pop("warnings")] == [  # weak; and mDNS is off here
-        "warning: this passphrase is wea", "discovery is off on this node ("]
+    assert [w[:24] for w in joined.pop("warnings")] == [  # weak; and mDNS is off here
+        "weak passphrase (about 2", "discovery is off (--no-m"]
     assert joined == {
         "networks": [], "waiting": ["class"], "legacy": [], "states": {"class": "waiting"},
         "check_codes": {}}
