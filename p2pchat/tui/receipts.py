@@ -51,7 +51,8 @@ def lines_for(held: set[str] | None, members: list[dict[str, Any]]) -> list[str]
                 f" newest {HISTORY_READ}? `p2pchat log GROUP --json` has them all)"]
     got = [m for m in others if clean(m.get("fingerprint")) in held]
     missing = [m for m in others if clean(m.get("fingerprint")) not in held]
-    lines = [f"  ✓✓ delivered to {len(got)} of {len(others)}: {_names(got) or 'nobody yet'}"]
+    tick = "✓✓" if not missing else "✓"  # a double tick only once all have it (trial1 B3)
+    lines = [f"  {tick} delivered to {len(got)} of {len(others)}: {_names(got) or 'nobody yet'}"]
     if missing:
         why = [f"{_name(m)} ({_why(m)})" for m in missing[:MAX_NAMES]]
         more = len(missing) - len(why)

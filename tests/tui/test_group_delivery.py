@@ -79,3 +79,12 @@ async def test_the_owner_names_an_admin_and_members_show_admins_and_unverified_n
         assert "  bob (admin): online" in lines and "  ~dave: offline" in lines
     finally:
         await controller.stop()
+
+
+def test_the_receipts_page_gives_a_double_tick_only_when_all_have_it() -> None:
+    from p2pchat.tui.receipts import lines_for
+
+    members = [{"fingerprint": "B" * 52, "name": "bob", "online": True},
+               {"fingerprint": "C" * 52, "name": "carol", "online": False}]
+    assert lines_for({"B" * 52}, members)[0].startswith("  ✓ delivered to 1 of 2: bob")
+    assert lines_for({"B" * 52, "C" * 52}, members)[0].startswith("  ✓✓ delivered to 2 of 2")
