@@ -201,8 +201,7 @@ class Node:
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.ik_stamps.latest().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
-        # Private presence: a port kept across restarts would link us over time. In a network
-        # the port is kept like anywhere else (docs/privacy.md says why).
+        # Only private presence changes the port at each start (docs/privacy.md says why).
         await self.links.listen_configured(
             self.home, keep=self.config.keep_port and self.config.presence != "private")
         self._spawn(self._ticker(), "ticker")
@@ -457,25 +456,7 @@ class Node:
 
     def status(self) -> dict[str, Any]:
         """Who we are, where we listen, and how the node is doing (docs/api.md)."""
-        return {
-            "name": self.name,
-            "fingerprint": fingerprint(self.key),
-            "public_key": self.key.hex(),
-            "home": str(self.home),
-            "listen": [format_addr(a) for a in self.listen_addresses],
-            "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
-            "mdns": self.nearby.on,
-            "relays": self.relays.view(),
-            "presence": self.config.presence,
-            "networks": self.networks.names(),
-            "networks_waiting": [n for n, _ in self.networks.waiting()],
-            "networks_refused": self.networks.refused_names(),
-            "requests_dropped": self.trust.requests_dropped,
-            "version": __version__,
-            "pid": os.getpid(),  # what to stop: a background node has no terminal
-            "in_chat_screen": self.config.in_chat_screen,
-            **self.health.view(),
-        }
+        return status_of(self)
 
     def peers(self) -> dict[str, Any]:
         """The live links, who is nearby and the pending requests (docs/api.md)."""
@@ -508,6 +489,29 @@ class Node:
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
         self.events.emit(NearbyChangedEvent(type="nearby_changed"))
+
+
+def status_of(node: Node) -> dict[str, Any]:
+    """`status`: built from the node's parts."""
+    return {
+        "name": node.name,
+        "fingerprint": fingerprint(node.key),
+        "public_key": node.key.hex(),
+        "home": str(node.home),
+        "listen": [format_addr(a) for a in node.listen_addresses],
+        "links": sum(1 for link in node.links.by_peer.values() if not link.closed),
+        "mdns": node.nearby.on,
+        "relays": node.relays.view(),
+        "presence": node.config.presence,
+        "networks": node.networks.names(),
+        "networks_waiting": [n for n, _ in node.networks.waiting()],
+        "networks_refused": node.networks.refused_names(),
+        "requests_dropped": node.trust.requests_dropped,
+        "version": __version__,
+        "pid": os.getpid(),  # what to stop: a background node has no terminal
+        "in_chat_screen": node.config.in_chat_screen,
+        **node.health.view(),
+    }
 
 
 def reading_name(who: str, trust: Trust, groups: Groups) -> str:
