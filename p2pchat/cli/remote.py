@@ -94,12 +94,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_contacts(contacts: list[dict[str, Any]]) -> None:
+def _nearby(args: argparse.Namespace) -> set[str]:
+    """The fingerprints discovery sees now (nothing when no node runs)."""
+    from p2pchat.control_client import ControlClient, ControlError
+
+    try:
+        with ControlClient(args.home, timeout=5.0) as client:
+            peers = client.call("peers")
+    except (ControlError, OSError):
+        return set()
+    nearby = peers.get("nearby") if isinstance(peers, dict) else None
+    return {str(n.get("fingerprint")) for n in nearby or [] if isinstance(n, dict)}
+
+
+def _print_contacts(contacts: list[dict[str, Any]],
+                    nearby: frozenset[str] | set[str] = frozenset()) -> None:
     if not contacts:
         print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
     for c in contacts:
         name = clean(c["name"])
-        online = "online " if c["online"] else "offline"
+        # Not linked, but discovery sees them: "offline" would say they are away.
+        online = "online " if c["online"] else "nearby " if c["fingerprint"] in nearby \
+            else "offline"
         state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
         state += "  verified" * (c.get("verified") is True)
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
@@ -146,7 +162,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result)
         else:
-            _print_contacts(result)
+            _print_contacts(result, _nearby(args))
         return 0
     if action == "add":
         from p2pchat.core.identity import FingerprintError, parse_fingerprint
@@ -169,7 +185,12 @@ def cmd_contacts(args: argparse.Namespace) -> int:
               f" shows it). They can ask to connect again;"
               f" 'p2pchat contacts block {result['removed']}' refuses them for good.")
     else:
-        _print_contacts([result])
+        _print_contacts([result], _nearby(args))
+        if action == "add" and result.get("state") == "contact":
+            # More than the contact's line: what happens next (as the chat screen says).
+            print(f"Added {clean(result['name'])}: " + (
+                "linked, you can chat." if result.get("online") else
+                "they see a request until they add you too."))
         if action == "addr":
             where = ", ".join(clean(a) for a in result["addrs"]) or "wherever discovery finds them"
             print(f"{'':<20} reached at {where}")
@@ -316,10 +337,17 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
         if g["role"] == "forgotten":
             print(f"Forgot {clean(g['title'])} and its history.")
             continue
+        if g["role"] in ("left", "removed"):  # no news reaches us: counts would mislead
+            how = "You left" if g["role"] == "left" else "You were removed from"
+            print(f"{how} {clean(g['title'])}  {g['group']}  (its history is kept:"
+                  f" p2pchat log {g['group']})")
+            continue
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
         size = membership(g['members'], g.get('invited', 0))  # "3 members, 1 invited"
+        # The node counts the others linked to us: "2 members, 1 online" read as one away.
+        others = "other " * (g["members"] > 1)
         print(f"{clean(g['title']):<20} {size + ',':<11}"
-              f"{g['online']:>2} online"
+              f"{g['online']:>2} {others}online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
         if g.get("behind"):  # away too long to catch up yet (protocol 8.14)
             print(f"{'':<20} behind: {clean(g['behind'])}")

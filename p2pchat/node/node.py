@@ -451,8 +451,13 @@ class Node:
         return self.groups.listing()
 
     def group_members(self, group: str) -> list[dict[str, Any]]:
-        """A group's members, online or not."""
-        return self.groups.members(group)
+        """A group's members, online or not; ours under the name we have now (after a
+        rename the group's record may still hold the old one)."""
+        members = self.groups.members(group)
+        for member in members:
+            if member["you"]:
+                member["name"] = self.name
+        return members
 
     def status(self) -> dict[str, Any]:
         """Who we are, where we listen, and how the node is doing (docs/api.md)."""

@@ -131,8 +131,16 @@ class Controller:
     async def _load_activity(self) -> None:
         """Each conversation's newest message, so the list is ordered by last activity."""
         for conv in list(self.state.conversations.values())[:MAX_ACTIVITY_READS]:
-            if (conv.state == "contact" or conv.kind == "group") and not conv.messages:
-                newest = await self.backend.history(conv.id, 1)
+            # A pending invitation has no log yet: asking for it failed, and that ended the
+            # whole load before the open conversation was read ("(loading)" for ever).
+            readable = conv.state == "contact" or (conv.kind == "group"
+                                                   and conv.state != "invited")
+            if readable and not conv.messages:
+                try:
+                    newest = await self.backend.history(conv.id, 1)
+                except BackendError as exc:  # one unreadable log never stops the load
+                    log.debug("no activity for %s: %s", conv.id[:7], exc)
+                    continue
                 if newest:
                     conv.last_activity = max(conv.last_activity, str(newest[-1].get("sent_at")))
 
@@ -225,6 +233,14 @@ class Controller:
             await self._load_nearby()
         if "groups" in refresh:
             self.state.set_groups(await self.backend.groups())
+        page = self.state.page
+        if page is not None and page.source == "contacts" and (
+                "contacts" in refresh or event.get("type") in ("link_up", "link_down")):
+            await self.contacts.cmd_contacts("")  # an open Contacts page follows the node
+        if "contacts" in refresh and self.state.current is not None \
+                and not self.state.current.loaded:
+            # A request that became a contact (accepted from the CLI, say): its history now.
+            await self._load_current()
         if refresh:
             self._changed()
 
@@ -346,9 +362,10 @@ class Controller:
         self.state.search_term = text
         lines = [f"  {n}. [{conv.name}] {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
                  f" {' '.join(m.text.split())}" for n, (conv, m) in enumerate(found, 1)]
-        where = f"{len(convs)} conversation{'s' * (len(convs) != 1)}"
+        where = f"searched {len(convs)} conversation{'s' * (len(convs) != 1)}"
         tail = ["", "/jump N opens result N at that message; Esc ends the marking."]
-        self.state.show_page(f"{len(found)} found for {text!r} in {where}",
+        matches = f"{len(found) or 'no'} match{'es' * (len(found) != 1)}"
+        self.state.show_page(f"{matches} for {text!r} ({where})",
                              [*lines, *tail] if lines else ["  nothing"])
 
     async def cmd_j(self, who: str) -> None:

@@ -100,9 +100,19 @@ class GroupCommands:
     async def _group_consent(self, action: str, name: str) -> None:
         """/group accept|decline|forget [NAME]: NAME, or the group open now (issue 22)."""
         conv = self._state.find("#" + name) if name else self._state.current
+        only = ""
+        if not name and action == "accept" and (conv is None or conv.kind != "group"):
+            # No group open: the one invitation waiting is the one meant (and is named).
+            waiting = [c for c in self._state.conversations.values()
+                       if c.kind == "group" and c.state == "invited"]
+            if len(waiting) == 1:
+                conv, only = waiting[0], " (your only pending invitation)"
         if conv is None or conv.kind != "group":
             raise BackendError("usage", f"/group {action} NAME, or open the group first")
         target, title = conv.id, conv.name
+        if only:
+            await self._consent_now(action, target, title, only)
+            return
         ask = self._ask()
         if action == "forget" and ask is not None:
             ask(f"Forget {title} and delete all its messages? y/n",
@@ -111,11 +121,12 @@ class GroupCommands:
             return
         await self._consent_now(action, target, title)
 
-    async def _consent_now(self, action: str, target: str, title: str) -> None:
+    async def _consent_now(self, action: str, target: str, title: str,
+                           why: str = "") -> None:
         result = await self._backend.group_consent(action, target)
         if action == "accept":
             self._state.upsert_group(result)
-            self._state.notice("info", f"you joined {title}")
+            self._state.notice("info", f"you joined {title}{why}")
             return
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"

@@ -104,6 +104,8 @@ def row_mark(conv: Conversation) -> tuple[str, str]:
         return "?", "class:conv.request"
     if conv.kind == "group":  # lit while any member is linked to us
         return "#", "class:online" if conv.online else "class:offline"
+    if conv.state == "request" and conv.impostor_of:  # a new key under a verified name
+        return "!", "class:notice.warning"
     if conv.state == "request":
         return "?", "class:conv.request"
     if conv.online:

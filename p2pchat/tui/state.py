@@ -93,6 +93,7 @@ class Page:
 
     title: str
     lines: list[tuple[str, str]]  # (kind, text): kind picks the colour, as for notices
+    source: str = ""  # what it shows, when it follows changes while open ("contacts")
 
 
 @dataclass
@@ -194,16 +195,17 @@ class ChatState:
             self.forget(fp)
             return None
         conv = self.conversations.get(fp)
+        new = conv is None
         if conv is None:
             conv = self.conversations[fp] = Conversation(fp, clean(contact.get("name")))
         renamed = clean(contact.get("name")) or conv.name
-        if renamed != conv.name:  # their past messages carry the new name too, groups' too
-            for other in self.conversations.values():
-                for message in other.messages:
-                    if message.author == fp:
-                        message.author_name = renamed
+        if renamed != conv.name or new:  # their past messages carry the new name too
+            rename_author(self.conversations, fp, renamed,
+                          contact=(clean(contact.get("state")) or "contact") == "contact")
         conv.name = renamed
         conv.state = clean(contact.get("state")) or "contact"
+        if conv.state != "request":  # answered, from here or the CLI: its notice is stale
+            self.drop_notices(key=f"request:{fp}")
         conv.note = clean(contact.get("note"))
         conv.verified = contact.get("verified") is True
         namesake = self.conversations.get(clean(contact.get("same_name_as")))
@@ -257,7 +259,10 @@ class ChatState:
                 conv.relay = relayed.get(conv.id, "")
 
     def forget(self, fingerprint: str) -> None:
-        self.conversations.pop(fingerprint, None)
+        self.drop_notices(key=f"request:{fingerprint}")
+        gone = self.conversations.pop(fingerprint, None)
+        if gone is not None and gone.kind != "group":  # no longer a contact
+            rename_author(self.conversations, fingerprint, gone.name, contact=False)
         self._places.pop(fingerprint, None)
         self._linked.pop(fingerprint, None)
         if self.selected == fingerprint:
@@ -319,7 +324,8 @@ class ChatState:
             note = clean(request.get("note"))
             self.notice("request", f"{name} ({fp[:7]}) asks to connect"
                                    f"{': ' + note if note else ''} (/accept {name},"
-                                   f" /block {name}, or /verify {name} first)")
+                                   f" /block {name}, or /verify {name} first)",
+                        key=f"request:{fp}")
             namesake = self.conversations.get(clean(request.get("same_name_as")))
             if namesake is not None and (request.get("same_name_verified") or namesake.verified):
                 # Signal's "safety number changed": a new key under a name we verified.
@@ -547,8 +553,20 @@ class ChatState:
     def clear_notices(self) -> None:
         self.notices.clear()
 
-    def show_page(self, title: str, lines: list[str], kind: str = "info") -> None:
-        self.page = Page(clean(title), [(kind, clean(line)) for line in lines])
+    def show_page(self, title: str, lines: list[str], kind: str = "info",
+                  source: str = "") -> None:
+        self.page = Page(clean(title), [(kind, clean(line)) for line in lines], source)
+
+
+def rename_author(conversations: Mapping[str, Conversation], fingerprint: str, name: str, *,
+                  contact: bool) -> None:
+    """Past messages of `fingerprint` under `name`; in groups "~name" while they are not a
+    contact, as the node's newer lines say (a removed contact's old lines said "carol")."""
+    for conv in conversations.values():
+        shown = "~" + name if conv.kind == "group" and not contact else name
+        for message in conv.messages:
+            if message.author == fingerprint:
+                message.author_name = shown
 
 
 def _later(old: str | None, new: str | None) -> str | None:
