@@ -9,11 +9,12 @@ from typing import Any
 
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.tui.backend import BackendError, ChatBackend
+from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.qr import qr_lines
 from p2pchat.tui.safety import safety_rows
 from p2pchat.tui.sanitize import clean
-from p2pchat.tui.state import ChatState, Conversation
+from p2pchat.tui.state import ChatState
 
 MAX_NEARBY = 500
 

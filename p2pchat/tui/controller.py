@@ -29,10 +29,11 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
+from p2pchat.tui.conversation import AmbiguousName, Conversation
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.network_commands import NetworkCommands
-from p2pchat.tui.state import AmbiguousName, ChatState, Conversation
+from p2pchat.tui.state import ChatState
 
 log = logging.getLogger("p2pchat.tui")
 

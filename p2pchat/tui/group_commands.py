@@ -10,9 +10,10 @@ from p2pchat.core.text import membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
+from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.news import group_key
 from p2pchat.tui.receipts import receipts
-from p2pchat.tui.state import ChatState, Conversation
+from p2pchat.tui.state import ChatState
 
 
 class GroupCommands:

@@ -27,7 +27,8 @@ from p2pchat.control_client import ControlClient, ControlError
 from p2pchat.node import CommandError, Node, NodeConfig
 from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
-from p2pchat.tui.state import ChatState, Me
+from p2pchat.tui.conversation import Me
+from p2pchat.tui.state import ChatState
 
 PROBE_TIMEOUT = 5.0
 MAX_EARLY_RECORDS = 100

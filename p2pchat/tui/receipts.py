@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from p2pchat.tui.backend import BackendError, ChatBackend
+from p2pchat.tui.conversation import Message
 from p2pchat.tui.sanitize import clean
-from p2pchat.tui.state import ChatState, Message
+from p2pchat.tui.state import ChatState
 
 HISTORY_READ = 500  # of the node's log, to find the message's `delivered_to` (controller's)
 MAX_NAMES = 200  # names per line shown; the rest are counted

@@ -13,8 +13,9 @@ from datetime import date, datetime
 from prompt_toolkit.utils import get_cwidth
 
 from p2pchat.core.text import membership
+from p2pchat.tui.conversation import Conversation, Message, Page
 from p2pchat.tui.files import line as file_line
-from p2pchat.tui.state import ChatState, Conversation, Message, Page
+from p2pchat.tui.state import ChatState
 
 Fragments = list[tuple[str, str]]
 

@@ -115,7 +115,7 @@ def test_wrap_breaks_at_words_with_a_hanging_indent() -> None:
 
 def test_help_descriptions_wrap_under_their_own_column() -> None:
     from p2pchat.tui.commands import help_lines
-    from p2pchat.tui.state import Page
+    from p2pchat.tui.conversation import Page
 
     lines = help_lines()
     column = lines[1].index("open NAME")  # where every description starts
