@@ -11,6 +11,13 @@
   before the offer, reported apart.
 * `relay_ratio_vs_pipe`: the same between two fresh nodes that reach each other only through a
   `p2pchat relay` on loopback.
+* `ceiling_ratio_vs_pipe`: the crypto ceiling (bench/_file_ceiling.py), same run: the same
+  bytes between two processes doing only what the protocol obliges (seal every transport
+  message, open it, hash every chunk, write, fsync), in the leanest threaded structure we know;
+  no implementation of section 13 can beat it on this machine. `ceiling_cpu_s_per_gib` is the
+  CPU time both its processes spent, `ceiling_cpu_bound_ratio_vs_pipe` the rate that CPU time
+  allows on all cores if nothing else ran, `primitives_cpu_s_per_gib` the seal + open + hash
+  alone (one thread, no I/O). `--ceiling-only` measures the pipe and the ceiling alone.
 * `rss_growth_mb`: the most either node's resident set grew during its transfer, above what it
   held just before (sampled every 20 ms).
 * `chat_latency_idle_ms` / `chat_latency_during_ms`: one-way latency (send call issued to the
@@ -24,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -36,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import emit, environment
+from _file_ceiling import hash_list, primitives_cpu_s_per_gib, receive, send
 from _nodes import WAIT, link_up, node_pair, rss_mb, text_for
 
 from p2pchat.control_client import ControlClient
@@ -93,6 +102,75 @@ def pipe_once(src: Path, directory: Path) -> float:
         raise RuntimeError("the pipe lost bytes")
     dest.unlink()
     return elapsed
+
+
+# ---------------------------------------------------------------- the crypto ceiling
+
+
+def ceiling_receiver(dest: str, size: int, hashes_path: str) -> None:
+    """Subprocess: accept one connection, open, check and write what comes (_file_ceiling)."""
+    hashes = Path(hashes_path).read_bytes()
+    server = socket.create_server(("127.0.0.1", 0))
+    print(server.getsockname()[1], flush=True)
+    conn, _ = server.accept()
+    before = _cpu_s()
+    with conn:
+        receive(conn, dest, size, hashes)
+    print("done", _cpu_s() - before, flush=True)
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ceiling_once(src: Path, directory: Path, hashes_path: Path) -> tuple[float, float]:
+    """(seconds, CPU seconds of both processes) of one run."""
+    dest = directory / "ceiling.out"
+    proc = subprocess.Popen([sys.executable, __file__, "--ceiling-recv", str(dest),
+                             str(src.stat().st_size), str(hashes_path)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        started, cpu = time.perf_counter(), _cpu_s()
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
+            send(sock, src)
+        cpu = _cpu_s() - cpu
+        said = proc.stdout.readline().split()
+        if not said or said[0] != "done":
+            raise RuntimeError("the ceiling's receiver failed")
+        elapsed = time.perf_counter() - started
+        cpu += float(said[1])
+    finally:
+        proc.wait(WAIT)
+    if dest.stat().st_size != src.stat().st_size:
+        raise RuntimeError("the ceiling lost bytes")
+    dest.unlink()
+    return elapsed, cpu
+
+
+def ceiling_figures(src: Path, directory: Path, mib: int) -> dict[str, Any]:
+    """The crypto ceiling, the median of three runs: its rate, and the rate its CPU time
+    would allow on this machine's cores if nothing else ran (the work split perfectly)."""
+    hashes_path = directory / "hashes.bin"
+    hashes_path.write_bytes(hash_list(src))
+    runs = [ceiling_once(src, directory, hashes_path) for _ in range(3)]
+    rate = mib / statistics.median(s for s, _ in runs)
+    cpu = statistics.median(c for _, c in runs)
+    cores = os.cpu_count() or 1
+    return {"ceiling_mib_per_s": round(rate, 1),
+            "ceiling_runs_mib_per_s": [round(mib / s, 1) for s, _ in runs],
+            "ceiling_cpu_s_per_gib": round(cpu / mib * 1024, 2),
+            "primitives_cpu_s_per_gib": round(primitives_cpu_s_per_gib(), 2),
+            "ceiling_cpu_bound_mib_per_s": round(mib / (cpu / cores), 1)}
+
+
+def ceiling_ratios(figures: dict[str, Any], pipe_rate: float) -> dict[str, Any]:
+    return {**figures,
+            "ceiling_ratio_vs_pipe": round(figures["ceiling_mib_per_s"] / pipe_rate, 3),
+            "ceiling_cpu_bound_ratio_vs_pipe":
+                round(figures["ceiling_cpu_bound_mib_per_s"] / pipe_rate, 3)}
 
 
 # ---------------------------------------------------------------- nodes
@@ -239,13 +317,29 @@ def relay_transfer(directory: Path, src: Path) -> dict[str, Any]:
         relay.close()
 
 
+def ceiling_run(mib: int) -> dict[str, Any]:
+    """The pipe and the crypto ceiling alone, no nodes."""
+    directory = Path(tempfile.mkdtemp(prefix="p2pchat-bench-file-"))
+    try:
+        src = directory / "source.bin"
+        make_source(src, mib)
+        pipes = [mib / pipe_once(src, directory) for _ in range(3)]
+        pipe_rate = statistics.median(pipes)
+        result = {"file_mib": mib, "pipe_mib_per_s": round(pipe_rate, 1),
+                  "pipe_runs_mib_per_s": [round(r, 1) for r in pipes],
+                  **ceiling_ratios(ceiling_figures(src, directory, mib), pipe_rate)}
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return {**result, "environment": environment()}
+
+
 def run(mib: int) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp(prefix="p2pchat-bench-file-"))
     try:
         src = directory / "source.bin"
         make_source(src, mib)
         pipe_s = statistics.median(pipe_once(src, directory) for _ in range(3))
-        pipe_rate = mib / pipe_s
+        ceiling = ceiling_figures(src, directory, mib)
         with node_pair(directory) as (alice, bob):
             # the pair's own start: restart with a large auto-accept (no prompt in the way)
             for node in (alice, bob):
@@ -270,6 +364,7 @@ def run(mib: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "file_mib": mib,
         "pipe_mib_per_s": round(pipe_rate, 1),
+        **ceiling_ratios(ceiling, pipe_rate),
         "file_mib_per_s": direct["mib_per_s"],
         "ratio_vs_pipe": round(direct["mib_per_s"] / pipe_rate, 3),
         "busy_file_mib_per_s": busy["mib_per_s"],
@@ -301,9 +396,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 64 MiB file instead of 200")
     parser.add_argument("--mib", type=int, help="the file's size in MiB")
     parser.add_argument("--pipe-recv", help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-recv", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-only", action="store_true",
+                        help="only the pipe and the crypto ceiling (no nodes)")
     args = parser.parse_args()
+    if args.ceiling_recv:
+        dest, size, hashes = args.ceiling_recv
+        ceiling_receiver(dest, int(size), hashes)
+        return
     if args.pipe_recv:
         pipe_receiver(args.pipe_recv)
+        return
+    if args.ceiling_only:
+        emit(ceiling_run(args.mib or (64 if args.quick else 200)))
         return
     emit(run(args.mib or (64 if args.quick else 200)))
 
