@@ -21,6 +21,7 @@ from p2pchat.core.file_records import (
     file_record_code,
 )
 from p2pchat.core.files import (
+    CHECKING,
     MAX_BAD_CHUNKS,
     MAX_TIMEOUTS,
     REQUEST_TIMEOUT,
@@ -189,3 +190,22 @@ def test_a_chunk_hashed_elsewhere_is_taken_once_and_checked() -> None:
     assert FileGet(ID, 1) in dl.requests(1.0, ID)
     assert dl.take_chunk(1, chunks[1]) == chunk_hash(chunks[1])
     assert dl.checked(1, False) == "bad" and dl.bad_chunks == 2
+
+
+def test_a_chunk_taken_for_checking_makes_room_for_the_next_request_within_a_bound() -> None:
+    # The next chunk is asked for as soon as one arrives (while it is hashed and written),
+    # so the window counts chunks on the wire; at most CHECKING wait to be checked.
+    dl, chunks, hashes = make(CHUNK_SIZE * 40)
+    dl.requests(0.0, ID)
+    dl.on_hashes(0, hashes)
+    assert dl.requests(0.0, ID) == [FileGet(ID, i) for i in range(WINDOW)]
+    assert dl.take_chunk(0, chunks[0]) == chunk_hash(chunks[0])
+    assert dl.requests(0.1, ID) == [FileGet(ID, WINDOW)]  # chunk 0 is not asked again
+    for i in range(1, CHECKING - 1):
+        assert dl.take_chunk(i, chunks[i]) == chunk_hash(chunks[i])
+        assert dl.requests(0.2, ID) == [FileGet(ID, i + WINDOW)]
+    last = CHECKING - 1
+    assert dl.take_chunk(last, chunks[last]) == chunk_hash(chunks[last])
+    assert dl.requests(0.3, ID) == []  # CHECKING chunks wait for the disk: nothing more
+    assert dl.checked(0, True) is None and dl.received == CHUNK_SIZE
+    assert dl.requests(0.4, ID) == [FileGet(ID, last + WINDOW)]
