@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.framing import frame_header
+from p2pchat.core.framing import TAG_LEN, frame_header
 from p2pchat.core.handshake import HandshakeDone, noise_handshake
 from p2pchat.core.identity import Identity
 from p2pchat.core.noise import CipherState, HandshakeState
@@ -25,6 +25,8 @@ from p2pchat.core.session_wire import (
     decode_payload,
     encode_payload,
 )
+
+_NO_TAG = bytes(TAG_LEN)  # room for the tag, which sealing in place writes
 
 
 class Transport:
@@ -62,11 +64,16 @@ class Transport:
     def send(self, inner: int, data: bytes | memoryview, now: float) -> None:
         """Seal one transport message (`inner` type byte, then `data`) into the output."""
         send = self._send
-        # Bulk path: the chunk is copied once (behind its type byte), and the ciphertext once
-        # (into _out), not again through a slice or a framed copy.
-        message = send.encrypt_with_ad(b"", bytes((inner,)) + data)
-        self._out += frame_header(len(message))
-        self._out += message
+        # Bulk path: the record's bytes are copied once, into the output behind their frame
+        # header and type byte, and sealed there in place.
+        out = self._out
+        size = 1 + len(data)
+        out += frame_header(size + TAG_LEN)
+        start = len(out)
+        out.append(inner)
+        out += data
+        out += _NO_TAG
+        send.encrypt_in_place(out, start, size)
         self._send_count += 1
         if self._send_count >= self._config.rekey_every:
             # Lock-step: the peer rekeys its receiving key after the same message.
