@@ -92,7 +92,7 @@ class Transport:
         self.last_received = now
         return plaintext
 
-    def chunk(self, data: bytes, *, final: bool) -> bytes | None:
+    def chunk(self, data: bytes | memoryview, *, final: bool) -> bytes | None:
         """One chunk of a record; the whole record once its final chunk came."""
         if not final and not data:
             raise ProtocolError("empty record chunk")  # would let a peer spin us for free
@@ -108,7 +108,7 @@ class Transport:
             record = bytes(self._chunks)
             self._chunks.clear()
             return record
-        return data
+        return bytes(data)
 
     def abandon(self) -> None:
         """The session closed: drop a rekey under way and a half-received record."""
