@@ -90,9 +90,31 @@ def _wire_size(record_len: int) -> int:
     return record_len + pieces * (2 + 1 + TAG_LEN)
 
 
-def send(sock: socket.socket, path: Path) -> None:
+def _pieces(record_len: int) -> int:
+    return max(1, -(-record_len // MAX_CHUNK))
+
+
+def _layer_lengths(record_len: int, layers: int) -> list[int]:
+    """The bytes each layer seals, innermost first: the record, then its frames (a relay hop
+    carries the inner session's frames as the data of its own records)."""
+    lengths = [record_len]
+    for _ in range(layers - 1):
+        lengths.append(_wire_size(lengths[-1]))
+    return lengths
+
+
+def _seal_layers(record: memoryview, counters: list[int]) -> bytearray:
+    """Seal `record` once per layer, innermost first, layer i's nonces from counters[i]."""
+    wire = bytearray()
+    for layer, first in enumerate(counters):
+        wire = _seal_record(record if layer == 0 else memoryview(wire), [first])
+    return wire
+
+
+def send(sock: socket.socket, path: Path, layers: int = 1) -> None:
     """Read each chunk into its record; SEAL_WORKERS threads seal records (each knowing its first
-    nonce), this thread hands them, in order, to another that writes them to the socket."""
+    nonce), this thread hands them, in order, to another that writes them to the socket.
+    `layers` 2: each record sealed again as the data of a relay hop's records."""
     sealed: queue.Queue[Future[bytearray] | None] = queue.Queue(QUEUE_DEPTH)
     failure: list[BaseException] = []
 
@@ -106,7 +128,8 @@ def send(sock: socket.socket, path: Path) -> None:
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
     size = path.stat().st_size
-    index = counter = 0
+    index = 0
+    counters = [0] * layers
     with ThreadPoolExecutor(SEAL_WORKERS) as pool, path.open("rb", buffering=0) as handle:
         while index * CHUNK_SIZE < size and not failure:  # bounded by the file's size
             length = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
@@ -114,8 +137,9 @@ def send(sock: socket.socket, path: Path) -> None:
             record = bytearray(len(head) + length)
             record[:len(head)] = head
             handle.readinto(memoryview(record)[len(head):])
-            sealed.put(pool.submit(_seal_record, memoryview(record), [counter]))
-            counter += max(1, -(-len(record) // MAX_CHUNK))
+            sealed.put(pool.submit(_seal_layers, memoryview(record), list(counters)))
+            for layer, n in enumerate(_layer_lengths(len(record), layers)):
+                counters[layer] += _pieces(n)
             index += 1
         sealed.put(None)
         thread.join()
@@ -147,37 +171,90 @@ def _open_record(wire: bytearray, counter: int, record_len: int) -> bytearray:
     return record
 
 
-def receive(conn: socket.socket, dest: str, size: int, hashes: bytes) -> None:
-    """Read each record's frames (this thread); OPEN_WORKERS threads open the frames, hash the
-    chunk, compare it with the hash list's and write it at its offset; fsync at the end."""
+def _open_layers(wire: bytearray | memoryview, counters: list[int],
+                 lengths: list[int]) -> memoryview:
+    """A record from its frames sealed once per layer (outermost opened first)."""
+    for first, length in zip(reversed(counters), reversed(lengths), strict=True):
+        wire = memoryview(_open_record(wire, first, length))[1:]
+    return wire
+
+
+def _recv_exactly(conn: socket.socket, n: int) -> bytearray:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:  # bounded: n bytes
+        step = conn.recv_into(view[got:])
+        if not step:
+            raise RuntimeError("the sender closed early")
+        got += step
+    return buf
+
+
+def _record_lengths(size: int) -> list[int]:
+    count = max(1, -(-size // CHUNK_SIZE))
+    return [len(record_head(i, min(CHUNK_SIZE, size - i * CHUNK_SIZE)))
+            + min(CHUNK_SIZE, size - i * CHUNK_SIZE) for i in range(count)]
+
+
+def forward(inbound: socket.socket, outbound: socket.socket, size: int) -> None:
+    """A relay hop: open each record of the sender's hop (its data: the inner session's
+    frames) and seal it again for the receiver's hop, in a worker thread; a writer thread
+    sends. What a relay must do with every byte, and nothing more."""
+    sealed: queue.Queue[Future[bytearray] | None] = queue.Queue(QUEUE_DEPTH)
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while (item := sealed.get()) is not None:  # ends with the None sent last
+                outbound.sendall(item.result())
+        except BaseException as exc:  # reported by the reading thread
+            failure.append(exc)
+
+    def hop(wire: bytearray, counter: int, inner_len: int) -> bytearray:
+        return _seal_record(memoryview(_open_record(wire, counter, inner_len))[1:], [counter])
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    counter = 0
+    with ThreadPoolExecutor(SEAL_WORKERS) as pool:
+        for record_len in _record_lengths(size):
+            if failure:
+                break
+            inner_len = _wire_size(record_len)
+            wire = _recv_exactly(inbound, _wire_size(inner_len))
+            sealed.put(pool.submit(hop, wire, counter, inner_len))
+            counter += _pieces(inner_len)
+        sealed.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
+def receive(conn: socket.socket, dest: str, size: int, hashes: bytes, layers: int = 1) -> None:
+    """Read each record's frames (this thread); OPEN_WORKERS threads open the frames (once per
+    layer), hash the chunk, compare it with the hash list's and write it at its offset; fsync
+    at the end."""
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 
-    def work(wire: bytearray, counter: int, index: int, head_len: int, length: int) -> None:
-        record = _open_record(wire, counter, head_len + length)
-        data = memoryview(record)[1 + head_len:]
+    def work(wire: bytearray, counters: list[int], lengths: list[int], index: int) -> None:
+        record = _open_layers(wire, counters, lengths)
+        data = record[lengths[0] - min(CHUNK_SIZE, size - index * CHUNK_SIZE):]
         if chunk_hash(data) != hashes[index * HASH_LEN:(index + 1) * HASH_LEN]:
             raise RuntimeError(f"chunk {index} fails its hash")
         os.pwrite(fd, data, index * CHUNK_SIZE)
 
-    count = max(1, -(-size // CHUNK_SIZE))
     pending: deque[Future[None]] = deque()
-    counter = 0
+    counters = [0] * layers
     with ThreadPoolExecutor(OPEN_WORKERS) as pool:
-        for index in range(count):
-            length = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
-            head_len = len(record_head(index, length))
+        for index, record_len in enumerate(_record_lengths(size)):
             # The receiver learns a record's length from its frames' headers; here it knows
             # them in advance, which saves nothing that matters (a header is 2 bytes).
-            wire = bytearray(_wire_size(head_len + length))
-            view = memoryview(wire)
-            got = 0
-            while got < len(wire):  # bounded: one record
-                n = conn.recv_into(view[got:])
-                if not n:
-                    raise RuntimeError("the sender closed early")
-                got += n
-            pending.append(pool.submit(work, wire, counter, index, head_len, length))
-            counter += max(1, -(-(head_len + length) // MAX_CHUNK))
+            lengths = _layer_lengths(record_len, layers)
+            wire = _recv_exactly(conn, _wire_size(lengths[-1]))
+            pending.append(pool.submit(work, wire, list(counters), lengths, index))
+            for layer, n in enumerate(lengths):
+                counters[layer] += _pieces(n)
             while len(pending) > QUEUE_DEPTH or (pending and pending[0].done()):
                 pending.popleft().result()
         while pending:

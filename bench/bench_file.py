@@ -15,9 +15,12 @@
   bytes between two processes doing only what the protocol obliges (seal every transport
   message, open it, hash every chunk, write, fsync), in the leanest threaded structure we know;
   no implementation of section 13 can beat it on this machine. `ceiling_cpu_s_per_gib` is the
-  CPU time both its processes spent, `ceiling_cpu_bound_ratio_vs_pipe` the rate that CPU time
+  CPU time all its processes spent, `ceiling_cpu_bound_ratio_vs_pipe` the rate that CPU time
   allows on all cores if nothing else ran, `primitives_cpu_s_per_gib` the seal + open + hash
-  alone (one thread, no I/O). `--ceiling-only` measures the pipe and the ceiling alone.
+  alone (one thread, no I/O). `relay_ceiling_*`: the same through a relay hop process (the
+  sender seals every record twice, for the peer and for its relay link; the relay opens and
+  seals it again; the receiver opens it twice). `--ceiling-only` measures the pipe and the
+  ceilings alone.
 * `rss_growth_mb`: the most either node's resident set grew during its transfer, above what it
   held just before (sampled every 20 ms).
 * `chat_latency_idle_ms` / `chat_latency_during_ms`: one-way latency (send call issued to the
@@ -44,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import emit, environment
-from _file_ceiling import hash_list, primitives_cpu_s_per_gib, receive, send
+from _file_ceiling import forward, hash_list, primitives_cpu_s_per_gib, receive, send
 from _nodes import WAIT, link_up, node_pair, rss_mb, text_for
 
 from p2pchat.control_client import ControlClient
@@ -107,7 +110,7 @@ def pipe_once(src: Path, directory: Path) -> float:
 # ---------------------------------------------------------------- the crypto ceiling
 
 
-def ceiling_receiver(dest: str, size: int, hashes_path: str) -> None:
+def ceiling_receiver(dest: str, size: int, hashes_path: str, layers: int) -> None:
     """Subprocess: accept one connection, open, check and write what comes (_file_ceiling)."""
     hashes = Path(hashes_path).read_bytes()
     server = socket.create_server(("127.0.0.1", 0))
@@ -115,7 +118,19 @@ def ceiling_receiver(dest: str, size: int, hashes_path: str) -> None:
     conn, _ = server.accept()
     before = _cpu_s()
     with conn:
-        receive(conn, dest, size, hashes)
+        receive(conn, dest, size, hashes, layers)
+    print("done", _cpu_s() - before, flush=True)
+
+
+def ceiling_relay(size: int, port: int) -> None:
+    """Subprocess: a relay hop between one inbound connection and the receiver at `port`."""
+    server = socket.create_server(("127.0.0.1", 0))
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as outbound:
+        print(server.getsockname()[1], flush=True)
+        conn, _ = server.accept()
+        before = _cpu_s()
+        with conn:
+            forward(conn, outbound, size)
     print("done", _cpu_s() - before, flush=True)
 
 
@@ -124,53 +139,75 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def ceiling_once(src: Path, directory: Path, hashes_path: Path) -> tuple[float, float]:
-    """(seconds, CPU seconds of both processes) of one run."""
+def _done_cpu(proc: subprocess.Popen[str], what: str) -> float:
+    assert proc.stdout is not None
+    said = proc.stdout.readline().split()
+    if not said or said[0] != "done":
+        raise RuntimeError(f"the ceiling's {what} failed")
+    return float(said[1])
+
+
+def ceiling_once(src: Path, directory: Path, hashes_path: Path,
+                 relayed: bool = False) -> tuple[float, float]:
+    """(seconds, CPU seconds of every process) of one run; `relayed`: through a relay hop
+    process, every record sealed twice by the sender and opened twice by the receiver."""
     dest = directory / "ceiling.out"
-    proc = subprocess.Popen([sys.executable, __file__, "--ceiling-recv", str(dest),
-                             str(src.stat().st_size), str(hashes_path)],
-                            stdout=subprocess.PIPE, text=True)
+    size = src.stat().st_size
+    layers = 2 if relayed else 1
+    procs = [subprocess.Popen([sys.executable, __file__, "--ceiling-recv", str(dest), str(size),
+                               str(hashes_path), str(layers)],
+                              stdout=subprocess.PIPE, text=True)]
     try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+        assert procs[0].stdout is not None
+        port = int(procs[0].stdout.readline())
+        if relayed:
+            procs.append(subprocess.Popen([sys.executable, __file__, "--ceiling-relay",
+                                           str(size), str(port)],
+                                          stdout=subprocess.PIPE, text=True))
+            assert procs[1].stdout is not None
+            port = int(procs[1].stdout.readline())
         started, cpu = time.perf_counter(), _cpu_s()
         with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
-            send(sock, src)
+            send(sock, src, layers)
         cpu = _cpu_s() - cpu
-        said = proc.stdout.readline().split()
-        if not said or said[0] != "done":
-            raise RuntimeError("the ceiling's receiver failed")
+        cpu += sum(_done_cpu(proc, what) for proc, what in zip(
+            reversed(procs), ("relay", "receiver")[-len(procs):], strict=True))
         elapsed = time.perf_counter() - started
-        cpu += float(said[1])
     finally:
-        proc.wait(WAIT)
-    if dest.stat().st_size != src.stat().st_size:
+        for proc in procs:
+            proc.wait(WAIT)
+    if dest.stat().st_size != size:
         raise RuntimeError("the ceiling lost bytes")
     dest.unlink()
     return elapsed, cpu
 
 
 def ceiling_figures(src: Path, directory: Path, mib: int) -> dict[str, Any]:
-    """The crypto ceiling, the median of three runs: its rate, and the rate its CPU time
-    would allow on this machine's cores if nothing else ran (the work split perfectly)."""
+    """The crypto ceiling, direct and through a relay hop, the median of three runs each: its
+    rate, and the rate its CPU time would allow on this machine's cores if nothing else ran
+    (the work split perfectly)."""
     hashes_path = directory / "hashes.bin"
     hashes_path.write_bytes(hash_list(src))
-    runs = [ceiling_once(src, directory, hashes_path) for _ in range(3)]
-    rate = mib / statistics.median(s for s, _ in runs)
-    cpu = statistics.median(c for _, c in runs)
     cores = os.cpu_count() or 1
-    return {"ceiling_mib_per_s": round(rate, 1),
-            "ceiling_runs_mib_per_s": [round(mib / s, 1) for s, _ in runs],
-            "ceiling_cpu_s_per_gib": round(cpu / mib * 1024, 2),
-            "primitives_cpu_s_per_gib": round(primitives_cpu_s_per_gib(), 2),
-            "ceiling_cpu_bound_mib_per_s": round(mib / (cpu / cores), 1)}
+    out: dict[str, Any] = {}
+    for prefix, relayed in (("ceiling", False), ("relay_ceiling", True)):
+        runs = [ceiling_once(src, directory, hashes_path, relayed) for _ in range(3)]
+        cpu = statistics.median(c for _, c in runs)
+        out.update({f"{prefix}_mib_per_s": round(mib / statistics.median(s for s, _ in runs), 1),
+                    f"{prefix}_runs_mib_per_s": [round(mib / s, 1) for s, _ in runs],
+                    f"{prefix}_cpu_s_per_gib": round(cpu / mib * 1024, 2),
+                    f"{prefix}_cpu_bound_mib_per_s": round(mib / (cpu / cores), 1)})
+    out["primitives_cpu_s_per_gib"] = round(primitives_cpu_s_per_gib(), 2)
+    return out
 
 
 def ceiling_ratios(figures: dict[str, Any], pipe_rate: float) -> dict[str, Any]:
-    return {**figures,
-            "ceiling_ratio_vs_pipe": round(figures["ceiling_mib_per_s"] / pipe_rate, 3),
-            "ceiling_cpu_bound_ratio_vs_pipe":
-                round(figures["ceiling_cpu_bound_mib_per_s"] / pipe_rate, 3)}
+    out = dict(figures)
+    for prefix in ("ceiling", "relay_ceiling"):
+        out[f"{prefix}_ratio_vs_pipe"] = round(figures[f"{prefix}_mib_per_s"] / pipe_rate, 3)
+        out[f"{prefix}_cpu_bound_ratio_vs_pipe"] = \
+            round(figures[f"{prefix}_cpu_bound_mib_per_s"] / pipe_rate, 3)
+    return out
 
 
 # ---------------------------------------------------------------- nodes
@@ -396,13 +433,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 64 MiB file instead of 200")
     parser.add_argument("--mib", type=int, help="the file's size in MiB")
     parser.add_argument("--pipe-recv", help=argparse.SUPPRESS)
-    parser.add_argument("--ceiling-recv", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-recv", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-relay", nargs=2, type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ceiling-only", action="store_true",
                         help="only the pipe and the crypto ceiling (no nodes)")
     args = parser.parse_args()
     if args.ceiling_recv:
-        dest, size, hashes = args.ceiling_recv
-        ceiling_receiver(dest, int(size), hashes)
+        dest, size, hashes, layers = args.ceiling_recv
+        ceiling_receiver(dest, int(size), hashes, int(layers))
+        return
+    if args.ceiling_relay:
+        ceiling_relay(*args.ceiling_relay)
         return
     if args.pipe_recv:
         pipe_receiver(args.pipe_recv)
