@@ -21,6 +21,9 @@
   sender seals every record twice, for the peer and for its relay link; the relay opens and
   seals it again; the receiver opens it twice). `--ceiling-only` measures the pipe and the
   ceilings alone.
+* `file_cpu_s_per_gib` / `relay_file_cpu_s_per_gib`: CPU time both node processes spent
+  during the transfer (from the offer, after its hashing), and the relay's, to compare with the
+  ceiling's: what the implementation costs above what the protocol obliges.
 * `rss_growth_mb`: the most either node's resident set grew during its transfer, above what it
   held just before (sampled every 20 ms).
 * `chat_latency_idle_ms` / `chat_latency_during_ms`: one-way latency (send call issued to the
@@ -48,7 +51,7 @@ from typing import Any
 
 from _common import emit, environment
 from _file_ceiling import forward, hash_list, primitives_cpu_s_per_gib, receive, send
-from _nodes import WAIT, link_up, node_pair, rss_mb, text_for
+from _nodes import WAIT, cpu_seconds, link_up, node_pair, rss_mb, text_for
 
 from p2pchat.control_client import ControlClient
 from p2pchat.home import socket_path
@@ -280,18 +283,21 @@ class RssSampler(threading.Thread):
 
 
 def transfer(alice: NodeProcess, bob: NodeProcess, watcher: Watcher, src: Path,
-             chat: bool = False) -> dict[str, Any]:
+             chat: bool = False, relay_pid: int | None = None) -> dict[str, Any]:
     assert alice.proc is not None and bob.proc is not None
     sampler = RssSampler([alice.proc.pid, bob.proc.pid])
+    pids = [alice.proc.pid, bob.proc.pid, *([relay_pid] if relay_pid else [])]
     latencies: list[float] = []
     with ControlClient(alice.home, timeout=None) as client:
         t0 = time.perf_counter()
         [sent] = client.call("file.send", to=bob.name, paths=[str(src)])
         t1 = time.perf_counter()
+        cpu_before = sum(cpu_seconds(pid) or 0.0 for pid in pids)  # after the offer's hashing
         if chat:
             latencies = chat_run(client, bob, watcher, f"busy{sent['id'][:6]}",
                                  until=lambda: sent["id"] in watcher.files)
         state, t2 = watcher.wait_file(sent["id"], WAIT * 5)
+    cpu = sum(cpu_seconds(pid) or 0.0 for pid in pids) - cpu_before
     growth = sampler.growth()
     if state != "done":
         raise RuntimeError(f"the transfer ended {state}")
@@ -303,6 +309,7 @@ def transfer(alice: NodeProcess, bob: NodeProcess, watcher: Watcher, src: Path,
     size_mib = src.stat().st_size / 2**20
     return {"offer_s": round(t1 - t0, 3), "transfer_s": round(t2 - t1, 3),
             "mib_per_s": round(size_mib / (t2 - t1), 1), "rss_growth_mb": round(growth, 1),
+            "cpu_s_per_gib": round(cpu / size_mib * 1024, 2),
             "latencies": latencies}
 
 
@@ -343,7 +350,8 @@ def relay_transfer(directory: Path, src: Path) -> dict[str, Any]:
         link_up(alice, bob)
         watcher = Watcher(bob.home)
         try:
-            return transfer(alice, bob, watcher, src)
+            assert relay.proc is not None
+            return transfer(alice, bob, watcher, src, relay_pid=relay.proc.pid)
         finally:
             watcher.close()
     finally:
@@ -404,9 +412,11 @@ def run(mib: int) -> dict[str, Any]:
         **ceiling_ratios(ceiling, pipe_rate),
         "file_mib_per_s": direct["mib_per_s"],
         "ratio_vs_pipe": round(direct["mib_per_s"] / pipe_rate, 3),
+        "file_cpu_s_per_gib": direct["cpu_s_per_gib"],
         "busy_file_mib_per_s": busy["mib_per_s"],
         "relay_mib_per_s": relayed["mib_per_s"],
         "relay_ratio_vs_pipe": round(relayed["mib_per_s"] / pipe_rate, 3),
+        "relay_file_cpu_s_per_gib": relayed["cpu_s_per_gib"],
         "offer_s": direct["offer_s"],
         "rss_growth_mb": max(direct["rss_growth_mb"], busy["rss_growth_mb"],
                              relayed["rss_growth_mb"]),
