@@ -51,7 +51,8 @@ class Transport:
         self._chain_hash = done.handshake_hash
         self.last_sent = now
         self.last_received = now
-        self._chunks = bytearray()  # reassembly of the record being received
+        self._chunks = bytearray()  # reassembly of the record being received (its capacity)
+        self._chunked = 0  # bytes of that record in _chunks
         self._rekey_hs: HandshakeState | None = None  # our on-demand rekey awaiting its reply
         self._rekey_recv: CipherState | None = None  # peer's new key, used after its SWITCH
         self.rekey_started = now
@@ -96,24 +97,30 @@ class Transport:
         """One chunk of a record; the whole record once its final chunk came."""
         if not final and not data:
             raise ProtocolError("empty record chunk")  # would let a peer spin us for free
-        if len(self._chunks) + len(data) > self._config.max_record:
+        start = self._chunked
+        end = start + len(data)
+        if end > self._config.max_record:
             raise ProtocolError(f"record over the limit of {self._config.max_record} bytes")
         if not final:
-            self._chunks += data
+            # Written in place: the buffer keeps its size between records (at most one
+            # record's), so a stream of big records costs no allocation (and no fresh pages).
+            self._chunks[start:end] = data
+            self._chunked = end
             return None
-        # A record in one chunk (all of a chat's and a relay's) is taken as it is; a longer
-        # one is copied out of the reassembly buffer once.
-        if self._chunks:
-            self._chunks += data
-            record = bytes(self._chunks)
-            self._chunks.clear()
-            return record
-        return bytes(data)
+        # A record in one chunk (all of a chat's and a relay's) is copied out as it is; a
+        # longer one is copied out of the reassembly buffer once.
+        if not start:
+            return bytes(data)
+        self._chunks[start:end] = data
+        self._chunked = 0
+        with memoryview(self._chunks) as view:
+            return view[:end].tobytes()
 
     def abandon(self) -> None:
         """The session closed: drop a rekey under way and a half-received record."""
         self._rekey_hs = None
-        self._chunks.clear()
+        self._chunks = bytearray()
+        self._chunked = 0
 
     # -- on-demand rekey ----------------------------------------------------------------------
     #
