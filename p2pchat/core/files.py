@@ -41,7 +41,11 @@ def chunk_len(size: int, index: int) -> int:
 
 
 def chunk_hash(data: bytes | memoryview) -> bytes:
-    return hashlib.blake2b(data, digest_size=HASH_LEN, person=_PERSON_CHUNK).digest()
+    # Through update(), not the constructor: CPython (3.11) releases the GIL while hashing a
+    # large buffer in update() only, and chunks are hashed in a thread beside the event loop.
+    h = hashlib.blake2b(digest_size=HASH_LEN, person=_PERSON_CHUNK)
+    h.update(data)
+    return h.digest()
 
 
 def root_hash(size: int, hashes: bytes) -> bytes:
@@ -189,7 +193,7 @@ class Download:
             self.hashes = joined
         return None
 
-    def check_chunk(self, index: int, data: bytes) -> str | None:
+    def check_chunk(self, index: int, data: bytes | memoryview) -> str | None:
         """Whether chunk `index` may be written: None if it verifies, else why not. A chunk
         not asked for is "unasked" (ignored); a bad one is asked for again, and the
         MAX_BAD_CHUNKS-th fails the download."""
@@ -200,7 +204,7 @@ class Download:
             return self._bad(index)
         return None
 
-    def take_chunk(self, index: int, data: bytes) -> bytes | str:
+    def take_chunk(self, index: int, data: bytes | memoryview) -> bytes | str:
         """The first half of `check_chunk`, for a caller that hashes elsewhere (a thread):
         "unasked" (ignore it), "bad" (as in check_chunk), or the hash the chunk must have;
         it is then being checked (no longer pending: the window has room for the next

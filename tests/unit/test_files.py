@@ -80,6 +80,24 @@ def test_malformed_records_are_refused(data: bytes) -> None:
         decode_file_record(data)
 
 
+def test_a_chunk_is_decoded_as_a_view_of_its_record_and_only_in_canonical_form() -> None:
+    data = os.urandom(CHUNK_SIZE)
+    wire = encode_file_record(FileChunk(ID, 70000, data))
+    got = decode_file_record(wire)
+    assert isinstance(got, FileChunk) and got.index == 70000 and got.data == data
+    assert isinstance(got.data, memoryview) and got.data.readonly and got.data.obj is wire
+    head = b"\x94\x35\xc4\x10" + ID
+    for bad in (head + b"\xcc\x05" + b"\xc4\x03abc",  # an index not in its shortest form
+                head + b"\x05" + b"\xc5\x00\x03abc",  # a length not in its shortest form
+                head + b"\x05" + b"\xc4\x04abc",  # shorter than it says
+                head + b"\xce" + (1 << 20).to_bytes(4, "big") + b"\xc4\x01a",  # index too big
+                head + b"\x05" + b"\xc6" + (CHUNK_SIZE + 1).to_bytes(4, "big")
+                + bytes(CHUNK_SIZE + 1)):  # data too long
+        with pytest.raises(ProtocolError):
+            decode_file_record(bad)
+    assert decode_file_record(head + b"\x05\xc4\x03abc") == FileChunk(ID, 5, b"abc")
+
+
 def test_records_refuse_bad_fields() -> None:
     with pytest.raises(ProtocolError):
         FileAnswer(ID, 1)
