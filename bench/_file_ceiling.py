@@ -47,8 +47,7 @@ T_DATA_MORE, T_DATA_FINAL = 0x10, 0x11  # the inner type bytes' role; values do 
 _ID = bytes(16)
 QUEUE_DEPTH = 8  # records sealed or read ahead of the socket / of the workers
 SEAL_WORKERS = 1  # threads sealing records
-OPEN_WORKERS = 1  # threads opening, hashing and writing records (2 was slower here: the
-# GIL hand-offs between three threads on two shared cores cost more than they win)
+OPEN_WORKERS = 1  # threads opening, hashing and writing records (2 were no faster here)
 
 
 def record_head(index: int, size: int) -> bytes:
