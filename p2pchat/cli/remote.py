@@ -60,7 +60,8 @@ def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
 
     header = keystore.read_header(args.home)
     body_key = None
-    if method != "contacts.list":  # message texts are sealed with a key from the identity
+    if method not in ("contacts.list", "file.list"):  # texts are sealed with a key from the
+        # identity; contacts and transfers are not
         body_key = load_identity(args.home, args).identity.derive_key("store")
     try:
         with OfflineReader(args.home, header.public_key, header.name, body_key) as reader:
