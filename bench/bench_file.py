@@ -11,6 +11,19 @@
   before the offer, reported apart.
 * `relay_ratio_vs_pipe`: the same between two fresh nodes that reach each other only through a
   `p2pchat relay` on loopback.
+* `ceiling_ratio_vs_pipe`: the crypto ceiling (bench/_file_ceiling.py), same run: the same
+  bytes between two processes doing only what the protocol obliges (seal every transport
+  message, open it, hash every chunk, write, fsync), in the leanest threaded structure we know;
+  no implementation of section 13 can beat it on this machine. `ceiling_cpu_s_per_gib` is the
+  CPU time all its processes spent, `ceiling_cpu_bound_ratio_vs_pipe` the rate that CPU time
+  allows on all cores if nothing else ran, `primitives_cpu_s_per_gib` the seal + open + hash
+  alone (one thread, no I/O). `relay_ceiling_*`: the same through a relay hop process (the
+  sender seals every record twice, for the peer and for its relay link; the relay opens and
+  seals it again; the receiver opens it twice). `--ceiling-only` measures the pipe and the
+  ceilings alone.
+* `file_cpu_s_per_gib` / `relay_file_cpu_s_per_gib`: CPU time both node processes spent
+  during the transfer (from the offer, after its hashing), and the relay's, to compare with the
+  ceiling's: what the implementation costs above what the protocol obliges.
 * `rss_growth_mb`: the most either node's resident set grew during its transfer, above what it
   held just before (sampled every 20 ms).
 * `chat_latency_idle_ms` / `chat_latency_during_ms`: one-way latency (send call issued to the
@@ -24,6 +37,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -36,7 +50,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import emit, environment
-from _nodes import WAIT, link_up, node_pair, rss_mb, text_for
+from _file_ceiling import forward, hash_list, primitives_cpu_s_per_gib, receive, send
+from _nodes import WAIT, cpu_seconds, link_up, node_pair, rss_mb, text_for
 
 from p2pchat.control_client import ControlClient
 from p2pchat.home import socket_path
@@ -93,6 +108,109 @@ def pipe_once(src: Path, directory: Path) -> float:
         raise RuntimeError("the pipe lost bytes")
     dest.unlink()
     return elapsed
+
+
+# ---------------------------------------------------------------- the crypto ceiling
+
+
+def ceiling_receiver(dest: str, size: int, hashes_path: str, layers: int) -> None:
+    """Subprocess: accept one connection, open, check and write what comes (_file_ceiling)."""
+    hashes = Path(hashes_path).read_bytes()
+    server = socket.create_server(("127.0.0.1", 0))
+    print(server.getsockname()[1], flush=True)
+    conn, _ = server.accept()
+    before = _cpu_s()
+    with conn:
+        receive(conn, dest, size, hashes, layers)
+    print("done", _cpu_s() - before, flush=True)
+
+
+def ceiling_relay(size: int, port: int) -> None:
+    """Subprocess: a relay hop between one inbound connection and the receiver at `port`."""
+    server = socket.create_server(("127.0.0.1", 0))
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as outbound:
+        print(server.getsockname()[1], flush=True)
+        conn, _ = server.accept()
+        before = _cpu_s()
+        with conn:
+            forward(conn, outbound, size)
+    print("done", _cpu_s() - before, flush=True)
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _done_cpu(proc: subprocess.Popen[str], what: str) -> float:
+    assert proc.stdout is not None
+    said = proc.stdout.readline().split()
+    if not said or said[0] != "done":
+        raise RuntimeError(f"the ceiling's {what} failed")
+    return float(said[1])
+
+
+def ceiling_once(src: Path, directory: Path, hashes_path: Path,
+                 relayed: bool = False) -> tuple[float, float]:
+    """(seconds, CPU seconds of every process) of one run; `relayed`: through a relay hop
+    process, every record sealed twice by the sender and opened twice by the receiver."""
+    dest = directory / "ceiling.out"
+    size = src.stat().st_size
+    layers = 2 if relayed else 1
+    procs = [subprocess.Popen([sys.executable, __file__, "--ceiling-recv", str(dest), str(size),
+                               str(hashes_path), str(layers)],
+                              stdout=subprocess.PIPE, text=True)]
+    try:
+        assert procs[0].stdout is not None
+        port = int(procs[0].stdout.readline())
+        if relayed:
+            procs.append(subprocess.Popen([sys.executable, __file__, "--ceiling-relay",
+                                           str(size), str(port)],
+                                          stdout=subprocess.PIPE, text=True))
+            assert procs[1].stdout is not None
+            port = int(procs[1].stdout.readline())
+        started, cpu = time.perf_counter(), _cpu_s()
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
+            send(sock, src, layers)
+        cpu = _cpu_s() - cpu
+        cpu += sum(_done_cpu(proc, what) for proc, what in zip(
+            reversed(procs), ("relay", "receiver")[-len(procs):], strict=True))
+        elapsed = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.wait(WAIT)
+    if dest.stat().st_size != size:
+        raise RuntimeError("the ceiling lost bytes")
+    dest.unlink()
+    return elapsed, cpu
+
+
+def ceiling_figures(src: Path, directory: Path, mib: int) -> dict[str, Any]:
+    """The crypto ceiling, direct and through a relay hop, the median of three runs each: its
+    rate, and the rate its CPU time would allow on this machine's cores if nothing else ran
+    (the work split perfectly)."""
+    hashes_path = directory / "hashes.bin"
+    hashes_path.write_bytes(hash_list(src))
+    cores = os.cpu_count() or 1
+    out: dict[str, Any] = {}
+    for prefix, relayed in (("ceiling", False), ("relay_ceiling", True)):
+        runs = [ceiling_once(src, directory, hashes_path, relayed) for _ in range(3)]
+        cpu = statistics.median(c for _, c in runs)
+        out.update({f"{prefix}_mib_per_s": round(mib / statistics.median(s for s, _ in runs), 1),
+                    f"{prefix}_runs_mib_per_s": [round(mib / s, 1) for s, _ in runs],
+                    f"{prefix}_cpu_s_per_gib": round(cpu / mib * 1024, 2),
+                    f"{prefix}_cpu_bound_mib_per_s": round(mib / (cpu / cores), 1)})
+    out["primitives_cpu_s_per_gib"] = round(primitives_cpu_s_per_gib(), 2)
+    return out
+
+
+def ceiling_ratios(figures: dict[str, Any], pipe_rate: float) -> dict[str, Any]:
+    out = dict(figures)
+    for prefix in ("ceiling", "relay_ceiling"):
+        out[f"{prefix}_ratio_vs_pipe"] = round(figures[f"{prefix}_mib_per_s"] / pipe_rate, 3)
+        out[f"{prefix}_cpu_bound_ratio_vs_pipe"] = \
+            round(figures[f"{prefix}_cpu_bound_mib_per_s"] / pipe_rate, 3)
+    return out
 
 
 # ---------------------------------------------------------------- nodes
@@ -165,18 +283,21 @@ class RssSampler(threading.Thread):
 
 
 def transfer(alice: NodeProcess, bob: NodeProcess, watcher: Watcher, src: Path,
-             chat: bool = False) -> dict[str, Any]:
+             chat: bool = False, relay_pid: int | None = None) -> dict[str, Any]:
     assert alice.proc is not None and bob.proc is not None
     sampler = RssSampler([alice.proc.pid, bob.proc.pid])
+    pids = [alice.proc.pid, bob.proc.pid, *([relay_pid] if relay_pid else [])]
     latencies: list[float] = []
     with ControlClient(alice.home, timeout=None) as client:
         t0 = time.perf_counter()
         [sent] = client.call("file.send", to=bob.name, paths=[str(src)])
         t1 = time.perf_counter()
+        cpu_before = sum(cpu_seconds(pid) or 0.0 for pid in pids)  # after the offer's hashing
         if chat:
             latencies = chat_run(client, bob, watcher, f"busy{sent['id'][:6]}",
                                  until=lambda: sent["id"] in watcher.files)
         state, t2 = watcher.wait_file(sent["id"], WAIT * 5)
+    cpu = sum(cpu_seconds(pid) or 0.0 for pid in pids) - cpu_before
     growth = sampler.growth()
     if state != "done":
         raise RuntimeError(f"the transfer ended {state}")
@@ -188,6 +309,7 @@ def transfer(alice: NodeProcess, bob: NodeProcess, watcher: Watcher, src: Path,
     size_mib = src.stat().st_size / 2**20
     return {"offer_s": round(t1 - t0, 3), "transfer_s": round(t2 - t1, 3),
             "mib_per_s": round(size_mib / (t2 - t1), 1), "rss_growth_mb": round(growth, 1),
+            "cpu_s_per_gib": round(cpu / size_mib * 1024, 2),
             "latencies": latencies}
 
 
@@ -228,7 +350,8 @@ def relay_transfer(directory: Path, src: Path) -> dict[str, Any]:
         link_up(alice, bob)
         watcher = Watcher(bob.home)
         try:
-            return transfer(alice, bob, watcher, src)
+            assert relay.proc is not None
+            return transfer(alice, bob, watcher, src, relay_pid=relay.proc.pid)
         finally:
             watcher.close()
     finally:
@@ -239,13 +362,29 @@ def relay_transfer(directory: Path, src: Path) -> dict[str, Any]:
         relay.close()
 
 
+def ceiling_run(mib: int) -> dict[str, Any]:
+    """The pipe and the crypto ceiling alone, no nodes."""
+    directory = Path(tempfile.mkdtemp(prefix="p2pchat-bench-file-"))
+    try:
+        src = directory / "source.bin"
+        make_source(src, mib)
+        pipes = [mib / pipe_once(src, directory) for _ in range(3)]
+        pipe_rate = statistics.median(pipes)
+        result = {"file_mib": mib, "pipe_mib_per_s": round(pipe_rate, 1),
+                  "pipe_runs_mib_per_s": [round(r, 1) for r in pipes],
+                  **ceiling_ratios(ceiling_figures(src, directory, mib), pipe_rate)}
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return {**result, "environment": environment()}
+
+
 def run(mib: int) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp(prefix="p2pchat-bench-file-"))
     try:
         src = directory / "source.bin"
         make_source(src, mib)
         pipe_s = statistics.median(pipe_once(src, directory) for _ in range(3))
-        pipe_rate = mib / pipe_s
+        ceiling = ceiling_figures(src, directory, mib)
         with node_pair(directory) as (alice, bob):
             # the pair's own start: restart with a large auto-accept (no prompt in the way)
             for node in (alice, bob):
@@ -270,11 +409,14 @@ def run(mib: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "file_mib": mib,
         "pipe_mib_per_s": round(pipe_rate, 1),
+        **ceiling_ratios(ceiling, pipe_rate),
         "file_mib_per_s": direct["mib_per_s"],
         "ratio_vs_pipe": round(direct["mib_per_s"] / pipe_rate, 3),
+        "file_cpu_s_per_gib": direct["cpu_s_per_gib"],
         "busy_file_mib_per_s": busy["mib_per_s"],
         "relay_mib_per_s": relayed["mib_per_s"],
         "relay_ratio_vs_pipe": round(relayed["mib_per_s"] / pipe_rate, 3),
+        "relay_file_cpu_s_per_gib": relayed["cpu_s_per_gib"],
         "offer_s": direct["offer_s"],
         "rss_growth_mb": max(direct["rss_growth_mb"], busy["rss_growth_mb"],
                              relayed["rss_growth_mb"]),
@@ -301,9 +443,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 64 MiB file instead of 200")
     parser.add_argument("--mib", type=int, help="the file's size in MiB")
     parser.add_argument("--pipe-recv", help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-recv", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-relay", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-only", action="store_true",
+                        help="only the pipe and the crypto ceiling (no nodes)")
     args = parser.parse_args()
+    if args.ceiling_recv:
+        dest, size, hashes, layers = args.ceiling_recv
+        ceiling_receiver(dest, int(size), hashes, int(layers))
+        return
+    if args.ceiling_relay:
+        ceiling_relay(*args.ceiling_relay)
+        return
     if args.pipe_recv:
         pipe_receiver(args.pipe_recv)
+        return
+    if args.ceiling_only:
+        emit(ceiling_run(args.mib or (64 if args.quick else 200)))
         return
     emit(run(args.mib or (64 if args.quick else 200)))
 

@@ -48,6 +48,7 @@ class ContactRequestEvent(TypedDict):
     note: str
     same_name_as: NotRequired[str]  # a contact with that name: maybe them, maybe not
     same_name_verified: NotRequired[bool]
+    same_name_announced: NotRequired[bool]  # the name is the one that contact calls itself
 
 
 class RequestsDroppedEvent(TypedDict):
@@ -106,6 +107,16 @@ class NetworksChangedEvent(TypedDict):
     refused: list[str]  # the nodes asked refused the passphrase (docs/protocol.md 10.7)
 
 
+class AdmissionGuessesEvent(TypedDict):
+    """Wrong network passphrases from one address, past its free tries (said once per
+    address); `cleared`: it proved the passphrase after all."""
+
+    type: Literal["admission_guesses"]
+    source: str
+    failed: int
+    cleared: bool
+
+
 class NearbyChangedEvent(TypedDict):
     type: Literal["nearby_changed"]
 
@@ -131,15 +142,20 @@ class GroupEvent(TypedDict, total=False):
     group: str  # id (hex)
     title: str
     role: str  # owner, member, invited, left or removed
-    members: int
+    members: int  # everyone in it, the invited included
+    invited: int  # of those, added but not seen to accept yet
     online: int
-    by: str  # group_joined: whose invitation we accepted
+    by: str  # group_joined: whose invitation we accepted; group_changed "add": who invited
     by_name: str
     invited_by_name: str  # group_invited
-    change: str  # group_changed: add, remove, leave, transfer
+    change: str  # group_changed: add, join, remove, leave, transfer, admin, unadmin
     member: str
     member_name: str
     you: bool
+    number: int  # the op's number (join: the add's); lines "change-N", "join-N" in `log`
+    text: str  # group_changed: the line as `log` shows it
+    declined: bool  # a leave before the member accepted
+    sent_at: str  # group_changed "join": when (ISO), just before its first message if seen so
 
 
 class GroupInvitationClosedEvent(TypedDict):
@@ -166,6 +182,7 @@ NodeEvent = (
     | LinkDownEvent
     | StorageEvent
     | NetworksChangedEvent
+    | AdmissionGuessesEvent
     | NearbyChangedEvent
     | EquivocationEvent
     | GroupEvent

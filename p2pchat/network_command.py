@@ -167,6 +167,10 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
                 print(f"{name} {by_name[name].key.hex()}")
             return 0
         if args.action == "join":
+            if not args.via and _node_status(home).get("mdns") is False:
+                from p2pchat.node.networks import no_discovery
+
+                raise NetworkCommandError(no_discovery(args.name))  # it would wait for ever
             passphrase = read_network_passphrase(args.name, args.passphrase_file)
             text = passphrase.decode("utf-8")
             stored.check_passphrase(text)
@@ -222,11 +226,9 @@ def _admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
 
 
 def _weak_warning(passphrase: str) -> str | None:
-    from p2pchat.core.guess_limits import GuessLimits
-    from p2pchat.passphrases import weak_warning
+    from p2pchat.passphrases import join_warning
 
-    limits = GuessLimits()
-    return weak_warning(passphrase, limits.network_rate * 60, limits.network_burst)
+    return join_warning(passphrase)
 
 
 def _create(args: argparse.Namespace, home: Path, identity: Any) -> int:
@@ -253,6 +255,18 @@ def _create(args: argparse.Namespace, home: Path, identity: Any) -> int:
 
         segno.make(passphrase, error="m").terminal(compact=True)
     return 0
+
+
+def _node_status(home: Path) -> dict[str, Any]:
+    """The running node's `status`, or {} if none runs."""
+    from p2pchat.control_client import ControlClient, ControlError
+
+    try:
+        with ControlClient(home, timeout=10.0) as client:
+            result = client.call("status")
+    except (ControlError, OSError):
+        return {}
+    return result if isinstance(result, dict) else {}
 
 
 def _ask_node(home: Path) -> dict[str, Any] | None:

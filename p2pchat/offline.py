@@ -1,10 +1,10 @@
 """Reading a home without its node: contacts and history from the store, opened read-only.
 
-`p2pchat log` (of a contact or a group) and `p2pchat contacts list` work whether or not a
-node runs: with none, the store is opened for reading only (SQLite's WAL lets a reader in beside
-a writer), and the answers have the same shape as the control API's (docs/api.md), built by the
-node's own Views and group code (a group's state rebuilt from its stored op chain). Nobody is
-online when no node runs.
+`p2pchat log` (of a contact or a group), `p2pchat contacts list` and `p2pchat file list` work
+whether or not a node runs: with none, the store is opened for reading only (SQLite's WAL lets
+a reader in beside a writer), and the answers have the same shape as the control API's
+(docs/api.md), built by the node's own Views and group code (a group's state rebuilt from its
+stored op chain). Nobody is online when no node runs.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.node.config import CommandError
 from p2pchat.node.conversations import dm_history
+from p2pchat.node.files import transfer_view
 from p2pchat.node.group_state import find_group, stored_groups
 from p2pchat.node.groups import group_history
 from p2pchat.node.node import DB_FILE
@@ -66,6 +67,11 @@ class OfflineReader:
             if self._store is None:
                 return []
             return [self._views.contact(c) for c in self._store.contacts.list_all()]
+        if method == "file.list":
+            if self._store is None:
+                return []
+            return [transfer_view(t, self._views.display_name)
+                    for t in self._store.files.load_all()]
         if method == "log":
             if not self._can_read_bodies:
                 raise CommandError("locked", "reading messages needs the identity unlocked")

@@ -70,6 +70,21 @@ def weak_warning(passphrase: str, guesses_per_minute: float, burst: int) -> str 
             " `p2pchat network create` makes a strong one.")
 
 
+def join_warning(passphrase: str, *, short: bool = False) -> str | None:
+    """`weak_warning` at a member's default guess limits: what `network join` says; `short`:
+    one line for the chat screen's notices."""
+    from p2pchat.core.guess_limits import GuessLimits
+
+    limits = GuessLimits()
+    rate = limits.network_rate * 60
+    warning = weak_warning(passphrase, rate, limits.network_burst)
+    if warning is None or not short:
+        return warning
+    bits = strength_bits(passphrase)
+    minutes = max(0.0, 2.0 ** (bits - 1) - limits.network_burst) / rate
+    return f"weak passphrase (about {bits:.0f} bits, guessed online in ~{_duration(minutes)})"
+
+
 def _duration(minutes: float) -> str:
     if minutes < 120:
         return f"{minutes:.0f} minutes"

@@ -79,12 +79,12 @@ def add_file_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_file(args: argparse.Namespace) -> int:
-    from p2pchat.cli.remote import _call
+    from p2pchat.cli.remote import _call, _read
 
     if args.action == "send":
         return _send(args)
-    if args.action == "list":
-        transfers = _call(args, "file.list")
+    if args.action == "list":  # from the store when no node runs, as `contacts` does
+        transfers = _read(args, "file.list")
         if args.json:
             print_json(transfers)
         else:

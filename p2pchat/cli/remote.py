@@ -14,7 +14,7 @@ from typing import Any
 
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import fail, peer_lines, print_json
-from p2pchat.core.text import counted, hidden_nearby
+from p2pchat.core.text import hidden_nearby, membership
 from p2pchat.tui.sanitize import clean
 
 
@@ -60,7 +60,8 @@ def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
 
     header = keystore.read_header(args.home)
     body_key = None
-    if method != "contacts.list":  # message texts are sealed with a key from the identity
+    if method not in ("contacts.list", "file.list"):  # texts are sealed with a key from the
+        # identity; contacts and transfers are not
         body_key = load_identity(args.home, args).identity.derive_key("store")
     try:
         with OfflineReader(args.home, header.public_key, header.name, body_key) as reader:
@@ -94,12 +95,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_contacts(contacts: list[dict[str, Any]]) -> None:
+def _nearby(args: argparse.Namespace) -> set[str]:
+    """The fingerprints discovery sees now (nothing when no node runs)."""
+    from p2pchat.control_client import ControlClient, ControlError
+
+    try:
+        with ControlClient(args.home, timeout=5.0) as client:
+            peers = client.call("peers")
+    except (ControlError, OSError):
+        return set()
+    nearby = peers.get("nearby") if isinstance(peers, dict) else None
+    return {str(n.get("fingerprint")) for n in nearby or [] if isinstance(n, dict)}
+
+
+def _print_contacts(contacts: list[dict[str, Any]],
+                    nearby: frozenset[str] | set[str] = frozenset()) -> None:
     if not contacts:
         print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
     for c in contacts:
         name = clean(c["name"])
-        online = "online " if c["online"] else "offline"
+        # Not linked, but discovery sees them: "offline" would say they are away.
+        online = "online " if c["online"] else "nearby " if c["fingerprint"] in nearby \
+            else "offline"
         state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
         state += "  verified" * (c.get("verified") is True)
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
@@ -146,7 +163,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result)
         else:
-            _print_contacts(result)
+            _print_contacts(result, _nearby(args))
         return 0
     if action == "add":
         from p2pchat.core.identity import FingerprintError, parse_fingerprint
@@ -169,7 +186,12 @@ def cmd_contacts(args: argparse.Namespace) -> int:
               f" shows it). They can ask to connect again;"
               f" 'p2pchat contacts block {result['removed']}' refuses them for good.")
     else:
-        _print_contacts([result])
+        _print_contacts([result], _nearby(args))
+        if action == "add" and result.get("state") == "contact":
+            # More than the contact's line: what happens next (as the chat screen says).
+            print(f"Added {clean(result['name'])}: " + (
+                "linked, you can chat." if result.get("online") else
+                "they see a request until they add you too."))
         if action == "addr":
             where = ", ".join(clean(a) for a in result["addrs"]) or "wherever discovery finds them"
             print(f"{'':<20} reached at {where}")
@@ -245,6 +267,8 @@ def _print_sent(args: argparse.Namespace, message: dict[str, Any]) -> None:
         print_json(message)
     else:
         print(message["id"])
+        if message.get("note"):  # e.g. a group with nobody else in it yet
+            print(clean(message["note"]), file=sys.stderr)
 
 
 # Where a relay came from, in the user's words ("config" is the option or the setting alike).
@@ -314,10 +338,20 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
         if g["role"] == "forgotten":
             print(f"Forgot {clean(g['title'])} and its history.")
             continue
+        if g["role"] in ("left", "removed"):  # no news reaches us: counts would mislead
+            how = "You left" if g["role"] == "left" else "You were removed from"
+            print(f"{how} {clean(g['title'])}  {g['group']}  (its history is kept:"
+                  f" p2pchat log {g['group']})")
+            continue
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
-        print(f"{clean(g['title']):<20} {counted(g['members'], 'member') + ',':<11}"
-              f"{g['online']:>2} online"
+        size = membership(g['members'], g.get('invited', 0))  # "3 members, 1 invited"
+        # The node counts the others linked to us: "2 members, 1 online" read as one away.
+        others = "other " * (g["members"] > 1)
+        print(f"{clean(g['title']):<20} {size + ',':<11}"
+              f"{g['online']:>2} {others}online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
+        if g.get("behind"):  # away too long to catch up yet (protocol 8.14)
+            print(f"{'':<20} behind: {clean(g['behind'])}")
 
 
 def _confirm_forget(group: str) -> None:
@@ -345,6 +379,7 @@ def cmd_group(args: argparse.Namespace) -> int:
                 + " (you)" * m["you"] \
                 + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
             online = "online " if m["online"] else "offline"
+            marks += " (invited, not joined yet)" * m.get("invited", False)
             name = clean(m["name"]) if m.get("contact", True) else "~" + clean(m["name"])
             marks += " (not a contact: unverified)" * (not m.get("contact", True))
             print(f"{name:<20} {online} {m['fingerprint']}{marks}")

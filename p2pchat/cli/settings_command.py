@@ -48,6 +48,18 @@ def cmd_settings(args: argparse.Namespace) -> int:
         shown = " ".join(value) if isinstance(value, list) else \
             ("on" if value is True else "off" if value is False else value)
         print(f"{key:<15} {shown}")
-    if args.key:
-        print("A node already running keeps its options until it restarts.")
+    if args.key and _node_runs(home):
+        print("Your node is running: it keeps its options until it restarts.")
     return 0
+
+
+def _node_runs(home: Any) -> bool:
+    """A node answers for `home` (only then is there one that keeps its old options)."""
+    from p2pchat.control_client import ControlClient, ControlError
+
+    try:
+        with ControlClient(home, timeout=5.0) as client:
+            client.call("status")
+    except (ControlError, OSError):
+        return False
+    return True

@@ -174,17 +174,23 @@ class FileGet:
 
 @dataclass(frozen=True, slots=True)
 class FileChunk:
-    """One chunk's bytes (CHUNK_SIZE, or fewer for the file's last)."""
+    """One chunk's bytes (CHUNK_SIZE, or fewer for the file's last). A decoded chunk's `data`
+    is a read-only view of the record it came in (no copy of 256 KiB)."""
 
     CODE: ClassVar[int] = 53
     id: bytes
     index: int
-    data: bytes
+    data: bytes | memoryview
 
     def __post_init__(self) -> None:
         _bin("FileChunk.id", self.id, exact=FILE_ID_LEN)
         _int("FileChunk.index", self.index, 0, MAX_CHUNKS - 1)
-        _bin("FileChunk.data", self.data, maximum=CHUNK_SIZE)
+        if type(self.data) is memoryview:
+            if len(self.data) > CHUNK_SIZE:
+                raise ProtocolError(f"FileChunk.data: {len(self.data)} bytes exceeds the "
+                                    f"limit of {CHUNK_SIZE}")
+        else:
+            _bin("FileChunk.data", self.data, maximum=CHUNK_SIZE)
 
     def _fields(self) -> list[object]:
         return [self.id, self.index, self.data]
@@ -221,8 +227,44 @@ def encode_file_record(record: FileRecord) -> bytes:
     return pack([record.CODE, *record._fields()])
 
 
+_INT_SIZES = {0xCC: 1, 0xCD: 2, 0xCE: 4}
+_BIN_SIZES = {0xC4: 1, 0xC5: 2, 0xC6: 4}
+
+
+def _chunk_view(data: bytes) -> FileChunk | None:
+    """A FileChunk record read without copying its data (which stays a view of `data`), or
+    None to let the general decoder judge it. Only a record whose head is exactly the
+    canonical encoding of the fields read from it is taken, so it is the record the general
+    decoder would accept, field for field."""
+    if len(data) < 23 or data[0] != 0x94 or data[1] != FileChunk.CODE or data[2:4] != b"\xc4\x10":
+        return None
+    pos = 20
+    marker = data[pos]
+    if marker < 0x80:
+        index, pos = marker, pos + 1
+    elif marker in _INT_SIZES:
+        size = _INT_SIZES[marker]
+        index, pos = int.from_bytes(data[pos + 1:pos + 1 + size], "big"), pos + 1 + size
+    else:
+        return None
+    bin_size = _BIN_SIZES.get(data[pos]) if pos < len(data) else None
+    if bin_size is None:
+        return None
+    length = int.from_bytes(data[pos + 1:pos + 1 + bin_size], "big")
+    start = pos + 1 + bin_size
+    if start + length != len(data) or length > CHUNK_SIZE or index >= MAX_CHUNKS:
+        return None
+    head = pack([FileChunk.CODE, data[4:20], index, b""])[:-2] + _bin_header(length)
+    if data[:start] != head:
+        return None
+    return FileChunk(data[4:20], index, memoryview(data).toreadonly()[start:])
+
+
 def decode_file_record(data: bytes) -> FileRecord:
     """Parse one file record; anything malformed (or an unknown code 48..63) is ProtocolError."""
+    chunk = _chunk_view(data)
+    if chunk is not None:
+        return chunk
     obj = unpack(data, max_len=_MAX_RECORD, max_str=MAX_FILE_NAME_BYTES, max_bin=CHUNK_SIZE,
                  max_array=8, max_map=0, what="file record")
     if type(obj) is not list or not obj or type(obj[0]) is not int:

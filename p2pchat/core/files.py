@@ -22,6 +22,10 @@ _PERSON_CHUNK = b"p2pchat-chunk-v1"
 _PERSON_ROOT = b"p2pchat-froot-v1"
 MAX_SAVED_NAME_BYTES = 200  # of UTF-8, leaving room for " (NN)" within a file system's 255
 WINDOW = 4  # chunks asked for and not yet received, per download
+# Chunks received and being hashed and written elsewhere (`take_chunk`), per download: they no
+# longer count against the window, so the next one is asked for as soon as one arrives, not
+# once it is on disk; this bounds what waits for the disk instead.
+CHECKING = 8
 REQUEST_TIMEOUT = 15.0  # seconds an asked-for chunk may take before it is asked for again
 MAX_TIMEOUTS = 4  # the same chunk unanswered this many times in a row: the sender is gone
 MAX_BAD_CHUNKS = 3  # chunks that fail their hash before the download fails
@@ -37,7 +41,11 @@ def chunk_len(size: int, index: int) -> int:
 
 
 def chunk_hash(data: bytes | memoryview) -> bytes:
-    return hashlib.blake2b(data, digest_size=HASH_LEN, person=_PERSON_CHUNK).digest()
+    # Through update(), not the constructor: CPython (3.11) releases the GIL while hashing a
+    # large buffer in update() only, and chunks are hashed in a thread beside the event loop.
+    h = hashlib.blake2b(digest_size=HASH_LEN, person=_PERSON_CHUNK)
+    h.update(data)
+    return h.digest()
 
 
 def root_hash(size: int, hashes: bytes) -> bytes:
@@ -150,8 +158,9 @@ class Download:
         while self._next < self.chunks and self.has(self._next):
             self._next += 1
         index = self._next
-        while len(self.pending) < self.window and index < self.chunks:
-            if not self.has(index) and index not in self.pending:
+        while len(self.pending) < self.window and len(self._checking) < CHECKING \
+                and index < self.chunks:
+            if not self.has(index) and index not in self.pending and index not in self._checking:
                 self.pending[index] = now
                 out.append(FileGet(id_, index))
             index += 1
@@ -184,7 +193,7 @@ class Download:
             self.hashes = joined
         return None
 
-    def check_chunk(self, index: int, data: bytes) -> str | None:
+    def check_chunk(self, index: int, data: bytes | memoryview) -> str | None:
         """Whether chunk `index` may be written: None if it verifies, else why not. A chunk
         not asked for is "unasked" (ignored); a bad one is asked for again, and the
         MAX_BAD_CHUNKS-th fails the download."""
@@ -195,16 +204,19 @@ class Download:
             return self._bad(index)
         return None
 
-    def take_chunk(self, index: int, data: bytes) -> bytes | str:
+    def take_chunk(self, index: int, data: bytes | memoryview) -> bytes | str:
         """The first half of `check_chunk`, for a caller that hashes elsewhere (a thread):
         "unasked" (ignore it), "bad" (as in check_chunk), or the hash the chunk must have;
-        it is then being checked, and `checked` says how that went."""
+        it is then being checked (no longer pending: the window has room for the next
+        request), and `checked` says how that went."""
         if self.hashes is None or index not in self.pending or index in self._checking \
                 or index >= self.chunks:
             return "unasked"
         if len(data) != chunk_len(self.size, index):
             return self._bad(index)
         self._checking.add(index)
+        del self.pending[index]
+        self.timeouts = 0
         return self.hashes[index * HASH_LEN:(index + 1) * HASH_LEN]
 
     def checked(self, index: int, good: bool) -> str | None:

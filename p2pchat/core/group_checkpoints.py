@@ -4,9 +4,10 @@ there (core/groups.py's `invitation` and `join` use these)."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import replace
 
-from p2pchat.core.group_errors import GroupError
+from p2pchat.core.group_errors import GroupError, NotOurChain, Unverifiable
 from p2pchat.core.groups import (
     MAX_GROUP_ADMINS,
     MAX_GROUP_MEMBERS,
@@ -14,10 +15,10 @@ from p2pchat.core.groups import (
     Span,
 )
 from p2pchat.core.identity import Identity, verify_signature
-from p2pchat.core.messages import SIG_LEN, GroupCheckpoint
+from p2pchat.core.messages import SIG_LEN, GroupCheckpoint, encode_record
 
-__all__ = ["COMPACT_AT", "INVITE_OPS", "KEEP_OPS", "checkpoint", "checkpoint_state", "compact",
-           "root_at"]
+__all__ = ["COMPACT_AT", "INVITE_OPS", "KEEP_OPS", "MAX_VOUCHES", "VOUCH_EVERY", "check_vouch",
+           "checkpoint", "checkpoint_state", "compact", "root_at", "take", "vouch", "vouch_due"]
 
 
 # --- checkpoints (8.14) ------------------------------------------------------------------------
@@ -33,6 +34,11 @@ KEEP_EPOCHS = 64  # key commitments a checkpoint keeps (of the last 64 epochs)
 # closes at most one), so with 1,024 members' open spans a checkpoint has at most 1,057 span
 # rows.
 SPAN_EPOCHS = 32
+# A manager signs the state at every op whose number is a multiple of this (a *vouch*), so a
+# member who was away longer than its peers keep ops catches up from any member (8.14). Below
+# KEEP_OPS, so a member still holds the ops after the latest vouch it kept, even if it missed one.
+VOUCH_EVERY = 32
+MAX_VOUCHES = 8  # vouches a member keeps per group: the highest numbers (several signers each)
 
 
 def compact(state: GroupState, keep: int = KEEP_OPS) -> GroupState:
@@ -67,15 +73,19 @@ def _pruned(state: GroupState) -> GroupState:
 
 def checkpoint(root: GroupState, identity: Identity) -> GroupCheckpoint:
     """``root`` (a state whose ops were dropped) as a record ``identity`` signs."""
-    unsigned = GroupCheckpoint(
+    unsigned = _unsigned(root, identity.public_key)
+    return replace(unsigned, sig=identity.sign(unsigned.signing_bytes()))
+
+
+def _unsigned(root: GroupState, signer: bytes) -> GroupCheckpoint:
+    return GroupCheckpoint(
         group=root.group, number=root.number, head=root.head, title=root.title,
         owner=root.owner, admins=tuple(sorted(root.admins)), epoch=root.epoch,
         members=tuple((k, root.members[k], root.joined_at[k]) for k in sorted(root.members)),
         spans=tuple((k, s.first, s.last or 0, s.cut or 0) for k in sorted(root.spans)
                     for s in root.spans[k]),
         key_checks=tuple(sorted(root.key_checks.items())),
-        signer=identity.public_key, sig=bytes(SIG_LEN))
-    return replace(unsigned, sig=identity.sign(unsigned.signing_bytes()))
+        signer=signer, sig=bytes(SIG_LEN))
 
 
 def checkpoint_state(record: GroupCheckpoint) -> GroupState:
@@ -99,3 +109,54 @@ def checkpoint_state(record: GroupCheckpoint) -> GroupState:
         admins=frozenset(record.admins), base=record.number, base_head=record.head, root=None)
 
 
+# --- vouches: catching up across a checkpoint (8.14) -----------------------------------------
+
+
+def vouch_due(state: GroupState, me: bytes) -> bool:
+    """Whether we sign the state we just reached: a manager, at a multiple of VOUCH_EVERY."""
+    return state.number % VOUCH_EVERY == 0 and state.is_manager(me)
+
+
+def vouch(state: GroupState, identity: Identity) -> GroupCheckpoint:
+    """Our signed statement of the state at our head op (we are its owner or an admin)."""
+    return checkpoint(root_at(state, state.number), identity)
+
+
+def take(state: GroupState, record: GroupCheckpoint) -> GroupState:
+    """The state a checkpoint ahead of our chain gives, if we may believe it (8.14): signed by
+    a key that is the owner or an admin both in our state (as of our last op: a manager we
+    know) and in the checkpoint. `Unverifiable` if its signer is not one we know (wait for
+    another); `GroupError` for a forged or malformed one. The cheap checks come first."""
+    if record.group != state.group:
+        raise GroupError("a checkpoint of another group")
+    if record.number <= state.number:
+        raise NotOurChain(f"a checkpoint at op {record.number}, not ahead of ours")
+    if not state.is_manager(record.signer):
+        raise Unverifiable(f"a checkpoint at op {record.number} signed by a key that was not "
+                           f"the owner or an admin at our op {state.number}")
+    new = checkpoint_state(record)  # the signature and the shape
+    if not new.is_manager(record.signer):
+        raise GroupError("a checkpoint whose signer it does not name owner or admin")
+    if new.epoch < state.epoch:
+        raise GroupError(f"a checkpoint at epoch {new.epoch}, behind ours ({state.epoch})")
+    return new
+
+
+def check_vouch(state: GroupState, record: GroupCheckpoint) -> None:
+    """Whether a checkpoint at an op we hold is a true statement of our chain there, signed by
+    its owner or an admin at that op. `NotOurChain` for one at an op of another branch or one
+    we no longer hold (nothing to keep, no lie); `GroupError` for a forged one."""
+    if record.group != state.group:
+        raise GroupError("a checkpoint of another group")
+    held = state.hash_at(record.number)
+    if held is None or not hmac.compare_digest(held, record.head):
+        raise NotOurChain(f"a checkpoint at op {record.number}, not an op of our chain we hold")
+    if not verify_signature(record.signer, record.sig, record.signing_bytes()):
+        raise GroupError("checkpoint not signed by its signer")  # before the replay below
+    root = root_at(state, record.number)
+    if not root.is_manager(record.signer):
+        raise GroupError(f"a checkpoint not signed by the owner or an admin at op "
+                         f"{record.number}")
+    expected = replace(_unsigned(root, record.signer), sig=record.sig)
+    if encode_record(expected) != encode_record(record):
+        raise GroupError(f"a checkpoint that does not match our chain at op {record.number}")

@@ -35,6 +35,12 @@ BODY_OVERHEAD = _EPOCH_LEN + NONCE_LEN + _TAG_LEN
 _AD_LABEL = b"p2pchat-group-ad"  # 16 bytes, first part of every envelope's associated data
 
 
+def envelope_epoch(env: Envelope) -> int:
+    """The epoch a group envelope says it was sealed in (its body's first 8 bytes); 0 if the
+    body is too short to say (``check_group_envelope`` refuses those)."""
+    return int.from_bytes(env.body[:_EPOCH_LEN], "big") if len(env.body) >= _EPOCH_LEN else 0
+
+
 def envelope_ad(group: bytes, epoch: int, author: bytes, seq: int) -> bytes:
     """Associated data: "p2pchat-group-ad" || group (16) || epoch (u64 BE) || author (32) ||
     seq (u64 BE). Binds a ciphertext to its place, so it cannot be moved to another one."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from p2pchat.core.errors import ProtocolError
 
-__all__ = ["ForkBelow", "GroupError", "MissingKey", "OpGap", "OpReplay", "UnknownEpoch"]
+__all__ = ["ForkBelow", "GroupError", "MissingKey", "NotOurChain", "OpGap", "OpReplay",
+           "UnknownEpoch", "Unverifiable"]
 
 
 class GroupError(ProtocolError):
@@ -34,3 +35,13 @@ class ForkBelow(GroupError):
 
 class MissingKey(GroupError):
     """An authorised envelope whose epoch key we do not hold (ask with GroupKeyRequest)."""
+
+
+class Unverifiable(GroupError):
+    """A checkpoint ahead of our chain signed by a key that was not the owner or an admin when
+    we last followed the chain: it may be genuine, but we cannot tell (protocol 8.14). Wait."""
+
+
+class NotOurChain(GroupError):
+    """A checkpoint at an op of another branch, or outside the ops we hold: not a lie, nothing
+    to keep (forks and gaps are the op exchange's, protocol 8.13)."""

@@ -61,6 +61,12 @@ class GroupGossip:
         """A SyncRequest for ``author``'s log went to or came from ``peer``: push to it again."""
         self._lazy.discard((author, peer))
 
+    def regrow(self) -> None:
+        """A member went (removed or left): the trees that ran through it are broken, and the
+        members it fed may have pruned everyone else. Every link is eager again; duplicates
+        prune it back to a tree (Plumtree's graft on a lost neighbour)."""
+        self._lazy.clear()
+
     def forget(self, peer: bytes) -> None:
         """The link closed: a new one starts eager and knows nothing of the peer's ops."""
         self._lazy = {entry for entry in self._lazy if entry[1] != peer}
@@ -80,6 +86,14 @@ class GroupGossip:
             return ()
         self._ops_known[peer] = state.number
         return state.ops_after(number) or ()  # dropped at a checkpoint: nothing to send
+
+    def serving(self, peer: bytes, number: int, head: int) -> bool:
+        """Whether to catch ``peer`` up from op ``number`` (below our checkpoint) to ``head``:
+        not if we already did from there or it showed us it holds more (protocol 8.14)."""
+        if number < self._ops_known.get(peer, 0):
+            return False
+        self._ops_known[peer] = head
+        return True
 
 
 def op_targets(

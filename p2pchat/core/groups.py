@@ -14,8 +14,9 @@ envelopes and nobody can forge one.
 
 Leaving, and why the owner enacts it: only the owner signs membership changes, so a member who
 leaves sends a signed ``GroupLeave`` that members pass along until the owner turns it into a LEAVE
-op. Until then the leaver has already stopped locally (drops its keys, sends and forwards nothing,
-shows nothing); the others keep the old epoch, which the leaver could still read if it kept the key
+op. Until then the leaver has already stopped locally (sends, forwards and takes nothing more, no
+later key reaches it; it keeps the keys of the epochs it was in, so what it held stays readable);
+the others keep the old epoch, whose new messages the leaver could still read if it took them
 against its word. An offline owner delays only that rekey, never the leaver's exit.
 
 The wire format and rules are in docs/protocol.md, section "Groups".
@@ -33,6 +34,7 @@ from p2pchat.core.group_envelopes import (
     NONCE_LEN,
     check_group_envelope,
     envelope_ad,
+    envelope_epoch,
     open_group_envelope,
     seal_group_envelope,
 )
@@ -67,8 +69,8 @@ __all__ = [
     "Change", "GroupError",
     "GroupGossip", "GroupState", "MissingKey", "OpGap", "OpReplay", "Span", "UnknownEpoch",
     "accept_key", "admin", "apply_op", "check_group_envelope", "check_leave", "create",
-    "enact_leave", "envelope_ad", "genesis", "group_id", "invitation", "invite", "join",
-    "key_check", "op_hash", "op_targets", "open_group_envelope", "remove", "replay",
+    "enact_leave", "envelope_ad", "envelope_epoch", "genesis", "group_id", "invitation", "invite",
+    "join", "key_check", "op_hash", "op_targets", "open_group_envelope", "remove", "replay",
     "request_leave", "seal_group_envelope", "serve_key", "start_heads", "transfer", "unadmin",
 ]
 
@@ -338,6 +340,11 @@ def _signer(state: GroupState, op: GroupOp) -> bytes:
         if verify_signature(key, op.sig, op.signing_bytes()):
             return key
     raise GroupError(f"op {op.number} is not signed by the owner or an admin")
+
+
+def signer_of(state: GroupState, op: GroupOp) -> bytes:
+    """Who signed ``op``, the next op after ``state`` (GroupError if nobody allowed to)."""
+    return _signer(state, op)
 
 
 def replay(ops: Iterable[GroupOp]) -> GroupState:

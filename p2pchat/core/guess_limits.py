@@ -59,6 +59,13 @@ class GuessLimiter:
         pause = min(limits.backoff * 2.0 ** min(over, 30), limits.max_backoff)
         return max(0.0, entry.last + pause - now)
 
+    def failures(self, source: str, now: float) -> int:
+        """The failed guesses `source` has made, as the backoff counts them (0 once forgotten)."""
+        entry = self._sources.get(source)
+        if entry is None or now - entry.last >= self.limits.forget_after:
+            return 0
+        return entry.failures
+
     def start(self, source: str, network: bytes, now: float) -> float:
         """Charge one guess by `source` at `network`; 0.0 if it may go on, else the seconds to
         wait (and nothing is charged)."""

@@ -106,6 +106,22 @@ else:
         return _buffer(out, size)[:]  # type: ignore[no-any-return]
 
 
+def _seal_in_place_portable(k: bytes, n: int, buf: bytearray, start: int, length: int) -> None:
+    buf[start:start + length + TAGLEN] = _encrypt_portable(k, n, b"",
+                                                           bytes(buf[start:start + length]))
+
+
+_seal_in_place = _seal_in_place_portable
+if _encrypt is not _encrypt_portable:
+    _from_buffer = _ffi.from_buffer
+
+    def _seal_in_place(k: bytes, n: int, buf: bytearray, start: int, length: int) -> None:
+        # libsodium encrypts in place (its ChaCha20 XOR reads each block before writing it,
+        # and the tag is computed over the ciphertext): the bulk path copies nothing.
+        at = _from_buffer(buf) + start
+        _sodium_encrypt(at, _NULL, at, length, _NULL, 0, _NULL, _nonce(n), k)
+
+
 def _check_key(name: str, key: bytes, length: int = DHLEN) -> bytes:
     # libsodium reads exactly 32 bytes through a raw pointer: a short key must never reach it.
     if not isinstance(key, bytes | bytearray | memoryview) or len(key) != length:
@@ -201,6 +217,22 @@ class CipherState:
         ciphertext = _encrypt(k, n, ad, plaintext)
         self.n = n + 1
         return ciphertext
+
+    def encrypt_in_place(self, buf: bytearray, start: int, length: int) -> None:
+        """EncryptWithAd with an empty ad, in place: `buf[start:start+length]` becomes the
+        ciphertext and the tag goes in the TAGLEN bytes after it, which the caller reserved.
+        The same bytes as encrypt_with_ad(b"", plaintext) + nonce step, without the copies."""
+        k = self.k
+        if k is None:
+            raise NoiseError("encrypt_in_place needs a key")
+        n = self.n
+        if n >= MAX_NONCE:
+            raise NoiseError("nonce exhausted: start a new handshake")
+        if not 0 <= length <= MAX_MESSAGE_LEN - TAGLEN or start < 0 \
+                or start + length + TAGLEN > len(buf):
+            raise NoiseError("encrypt_in_place: the plaintext and its tag do not fit")
+        _seal_in_place(k, n, buf, start, length)
+        self.n = n + 1
 
     def decrypt_with_ad(self, ad: bytes, ciphertext: bytes) -> bytes:
         k = self.k

@@ -384,12 +384,16 @@ class Session:
                 return
         if not plaintext:
             raise ProtocolError("empty transport message")
-        inner, data = plaintext[0], plaintext[1:]
+        inner = plaintext[0]
         if inner in (T_DATA_MORE, T_DATA_FINAL):
-            record = transport.chunk(data, final=inner == T_DATA_FINAL)
+            # A view: a record's piece is copied once, into the record, not through a slice.
+            with memoryview(plaintext) as view:
+                record = transport.chunk(view[1:], final=inner == T_DATA_FINAL)
             if record is not None:
                 self._events.append(RecordReceived(record))
-        elif inner == T_KEEPALIVE:
+            return
+        data = plaintext[1:]
+        if inner == T_KEEPALIVE:
             pass  # receiving it already reset the idle timer; its data (padding) is ignored
         elif inner == T_CLOSE:
             self._fail(f"closed by peer: {clean_reason(data)}", notify_peer=False)

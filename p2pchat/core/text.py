@@ -88,6 +88,15 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def membership(members: int, invited: int) -> str:
+    """A group's size for people to read: "3 members, 1 invited". `members` counts everyone in
+    the chain (the API's field), `invited` those of them not seen to accept yet; only the others
+    are called members, as Signal shows pending invitations apart."""
+    invited = max(0, min(invited, members))
+    size = counted(members - invited, "member")
+    return f"{size}, {invited} invited" if invited else size
+
+
 def hidden_nearby(n: int) -> str:
     """What `peers` and the chat screen say of the nearby nodes whose adverts are sealed for
     networks we are not in (their count is all anyone outside learns)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from p2pchat.core.errors import ProtocolError
-from p2pchat.core.framing import frame_header
+from p2pchat.core.framing import TAG_LEN, frame_header
 from p2pchat.core.handshake import HandshakeDone, noise_handshake
 from p2pchat.core.identity import Identity
 from p2pchat.core.noise import CipherState, HandshakeState
@@ -25,6 +25,8 @@ from p2pchat.core.session_wire import (
     decode_payload,
     encode_payload,
 )
+
+_NO_TAG = bytes(TAG_LEN)  # room for the tag, which sealing in place writes
 
 
 class Transport:
@@ -49,7 +51,8 @@ class Transport:
         self._chain_hash = done.handshake_hash
         self.last_sent = now
         self.last_received = now
-        self._chunks = bytearray()  # reassembly of the record being received
+        self._chunks = bytearray()  # reassembly of the record being received (its capacity)
+        self._chunked = 0  # bytes of that record in _chunks
         self._rekey_hs: HandshakeState | None = None  # our on-demand rekey awaiting its reply
         self._rekey_recv: CipherState | None = None  # peer's new key, used after its SWITCH
         self.rekey_started = now
@@ -62,11 +65,16 @@ class Transport:
     def send(self, inner: int, data: bytes | memoryview, now: float) -> None:
         """Seal one transport message (`inner` type byte, then `data`) into the output."""
         send = self._send
-        # Bulk path: the chunk is copied once (behind its type byte), and the ciphertext once
-        # (into _out), not again through a slice or a framed copy.
-        message = send.encrypt_with_ad(b"", bytes((inner,)) + data)
-        self._out += frame_header(len(message))
-        self._out += message
+        # Bulk path: the record's bytes are copied once, into the output behind their frame
+        # header and type byte, and sealed there in place.
+        out = self._out
+        size = 1 + len(data)
+        out += frame_header(size + TAG_LEN)
+        start = len(out)
+        out.append(inner)
+        out += data
+        out += _NO_TAG
+        send.encrypt_in_place(out, start, size)
         self._send_count += 1
         if self._send_count >= self._config.rekey_every:
             # Lock-step: the peer rekeys its receiving key after the same message.
@@ -85,28 +93,34 @@ class Transport:
         self.last_received = now
         return plaintext
 
-    def chunk(self, data: bytes, *, final: bool) -> bytes | None:
+    def chunk(self, data: bytes | memoryview, *, final: bool) -> bytes | None:
         """One chunk of a record; the whole record once its final chunk came."""
         if not final and not data:
             raise ProtocolError("empty record chunk")  # would let a peer spin us for free
-        if len(self._chunks) + len(data) > self._config.max_record:
+        start = self._chunked
+        end = start + len(data)
+        if end > self._config.max_record:
             raise ProtocolError(f"record over the limit of {self._config.max_record} bytes")
         if not final:
-            self._chunks += data
+            # Written in place: the buffer keeps its size between records (at most one
+            # record's), so a stream of big records costs no allocation (and no fresh pages).
+            self._chunks[start:end] = data
+            self._chunked = end
             return None
-        # A record in one chunk (all of a chat's and a relay's) is taken as it is; a longer
-        # one is copied out of the reassembly buffer once.
-        if self._chunks:
-            self._chunks += data
-            record = bytes(self._chunks)
-            self._chunks.clear()
-            return record
-        return data
+        # A record in one chunk (all of a chat's and a relay's) is copied out as it is; a
+        # longer one is copied out of the reassembly buffer once.
+        if not start:
+            return bytes(data)
+        self._chunks[start:end] = data
+        self._chunked = 0
+        with memoryview(self._chunks) as view:
+            return view[:end].tobytes()
 
     def abandon(self) -> None:
         """The session closed: drop a rekey under way and a half-received record."""
         self._rekey_hs = None
-        self._chunks.clear()
+        self._chunks = bytearray()
+        self._chunked = 0
 
     # -- on-demand rekey ----------------------------------------------------------------------
     #

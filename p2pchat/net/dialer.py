@@ -3,9 +3,11 @@
 Nothing here waits on a long fixed timer while a link could come up: a lost link, a new address
 or a new contact retries at once, and only repeated failures back off (to `cap`, a few seconds:
 dialling a LAN address that refuses costs nothing). A requester, whose contact request is with
-the peer and who waits to be accepted, keeps knocking every second or two for `eager_window`
-after it asked (the accepter may be unable to dial back: a one-way firewall, an address seen
-through NAT), and only then slows to once per `patience`.
+the peer and who waits to be accepted, keeps knocking (the accepter may be unable to dial back: a
+one-way firewall, an address seen through NAT): EAGER_KNOCKS knocks every `patient_interval`,
+then each knock the peer closed unanswered doubles the wait before the next, up to `patience`
+(a contact who removed us would otherwise see our link come and go every second or two, for
+ever); after `eager_window` it knocks once per `patience`.
 
 A `fallback` (a relay) races the direct dials, as happy eyeballs (RFC 8305) races IPv6 and
 IPv4: it starts `fallback_after` seconds (a quarter of a second) after a round of direct dials
@@ -32,6 +34,10 @@ from collections.abc import Awaitable, Callable
 from p2pchat.net.addresses import Address
 
 log = logging.getLogger(__name__)
+
+# Knocks at `patient_interval` before each next one waits twice as long: an acceptance in the
+# first seconds (the user was waiting for the request) still links at once.
+EAGER_KNOCKS = 4
 
 
 class Dialer:
@@ -71,6 +77,7 @@ class Dialer:
         self._fallback = fallback
         self._fallback_after = fallback_after
         self._patient: dict[bytes, float] = {}  # peer -> when we first found it had our request
+        self._knocks: dict[bytes, int] = {}  # peer -> knocks it closed unanswered so far
         self._failures: dict[bytes, int] = {}  # attempts since a link last carried a record
         self._not_before: dict[bytes, float] = {}  # after a link that carried nothing
 
@@ -86,15 +93,17 @@ class Dialer:
     def set_patient(self, key: bytes, patient: bool) -> None:
         """`key` has our contact request and we wait for its answer (or it answered).
 
-        While they decide we knock every `patient_interval`: they may accept at any moment and
-        be unable to dial us back, and the acceptance reaches us on our next knock. After
+        While they decide we knock again after `patient_interval`, after EAGER_KNOCKS knocks
+        doubling with each knock up to `patience`: they may accept at any moment and be
+        unable to dial us back, and the acceptance reaches us on our next knock. After
         `eager_window` without an answer we knock once per `patience` only. Asking again on a
-        later link does not restart the window.
+        later link does not restart the window or the doubling.
         """
         if patient:
             self._patient.setdefault(key, asyncio.get_running_loop().time())
         else:
             self._patient.pop(key, None)
+            self._knocks.pop(key, None)
 
     def patient_delay(self, key: bytes, now: float) -> float | None:
         """How long to wait before knocking on a requested peer again; None if not patient."""
@@ -102,7 +111,9 @@ class Dialer:
         if since is None:
             return None
         if now - since < self._eager_window:
-            return self._patient_interval * (0.5 + self._rng.random() / 2.0)
+            doublings = min(max(0, self._knocks.get(key, 0) - EAGER_KNOCKS + 1), 16)
+            delay = min(self._patience, self._patient_interval * 2.0 ** doublings)
+            return delay * (0.5 + self._rng.random() / 2.0)
         return self._patience
 
     def wake(self, key: bytes) -> None:
@@ -131,6 +142,7 @@ class Dialer:
 
     def forget(self, key: bytes) -> None:
         self._patient.pop(key, None)
+        self._knocks.pop(key, None)
         self._failures.pop(key, None)
         self._not_before.pop(key, None)
         task = self._tasks.pop(key, None)
@@ -175,6 +187,8 @@ class Dialer:
                     await asyncio.wait_for(wake.wait(), patient)
                 if self._is_linked(key) or self._stopped:
                     continue
+                if key in self._patient:  # this knock: the next one waits twice as long
+                    self._knocks[key] = self._knocks.get(key, 0) + 1
             addresses = self._addresses(key)
             if not addresses and self._fallback is None:
                 await wake.wait()  # nowhere to dial yet: discovery or the user will wake us

@@ -109,8 +109,13 @@ class Admissions:
     """Both sides of admission for one node. `networks` is node/networks.py's Networks."""
 
     def __init__(self, networks: Any, *, spawn: Spawn, adverts: Callable[[], list[Advert]],
-                 limits: GuessLimits | None = None, connect_timeout: float = 5.0) -> None:
+                 limits: GuessLimits | None = None, connect_timeout: float = 5.0,
+                 emit: Callable[[dict[str, Any]], None] = lambda event: None) -> None:
         self._networks = networks
+        self._emit = emit
+        # Sources told about (one warning each, cleared when they prove the passphrase); a
+        # single wrong try is a typo as often as a guess, and a joiner asks several members.
+        self._suspects: dict[str, int] = {}
         self._spawn = spawn
         self._adverts = adverts
         self.limiter = GuessLimiter(limits, ours=networks.admits_id)
@@ -167,14 +172,39 @@ class Admissions:
             name, final = member.on_confirm(body)
         except (adm.AdmissionError, TimeoutError, ConnectionError, OSError):
             self.failed_guesses += 1
-            log.warning("admission: a failed passphrase guess from %s (%d failed so far)",
-                        source, self.failed_guesses)
+            self._failed(source)
             raise
         self.limiter.succeeded(source, network)
+        self._cleared(source)
         writer.write(_frame(adm.KIND_ADMIT4, final))
         await writer.drain()
         self.admitted += 1
         log.info("admitted a node at %s to network %s", source, name)
+
+    def _failed(self, source: str) -> None:
+        """A wrong passphrase (or a hang-up before proving it) from `source`, asking us: only
+        past the free tries is it worth a warning, once per source."""
+        failed = self.limiter.failures(source, time.monotonic())
+        free = self.limiter.limits.free_per_source
+        if failed < free or source in self._suspects:
+            log.info("admission: a wrong passphrase for one of our networks from %s (%d of %d"
+                     " free tries; a typo as often as a guess)", source, failed, free)
+            return
+        if len(self._suspects) >= MAX_REMEMBERED:
+            del self._suspects[next(iter(self._suspects))]
+        self._suspects[source] = failed
+        log.warning("admission: %d wrong passphrases for one of your networks from %s: someone"
+                    " may be guessing; each try from there now waits longer, and nobody gets in"
+                    " without the passphrase", failed, source, extra={"shown_as_event": True})
+        self._emit({"type": "admission_guesses", "source": source, "failed": failed,
+                    "cleared": False})
+
+    def _cleared(self, source: str) -> None:
+        """`source` proved the passphrase in the end: what we warned of was a typo."""
+        if self._suspects.pop(source, None) is not None:
+            log.info("admission: %s proved the passphrase after all", source)
+            self._emit({"type": "admission_guesses", "source": source, "failed": 0,
+                        "cleared": True})
 
     # ------------------------------------------------------------ joiner side
 

@@ -45,7 +45,7 @@ class NodeConfig:
     # eyeballs, net/dialer.py); with no address to dial the relay is tried at once.
     relay_after: float = 0.25
     # Listen on last time's port (kept in the home) where the port is not fixed, so a typed
-    # address keeps working; never with private presence or a network (ports rotate there).
+    # address keeps working; never with private presence (ports rotate there).
     keep_port: bool = False
     # The node runs inside a chat screen's process (`status` says so: another screen that
     # attaches to it tells its user that screen runs it, not a background node).

@@ -49,7 +49,7 @@ def verify_part(path: str, size: int, hashes: bytes, have: bytes) -> bytearray:
     return out
 
 
-def verify_and_write(fd: int, data: bytes, offset: int, expected: bytes) -> bool:
+def verify_and_write(fd: int, data: bytes | memoryview, offset: int, expected: bytes) -> bool:
     """Write a received chunk if it has the hash it must have (run in the writer thread:
     hashing and writing release the GIL, so the event loop decrypts the next chunk meanwhile)."""
     if chunk_hash(data) != expected:

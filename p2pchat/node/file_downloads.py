@@ -251,7 +251,8 @@ class Downloads:
     def on_chunk(self, link: Link, peer: bytes, record: FileChunk,
                  warn: Callable[[Transfer], None]) -> None:
         """A chunk we asked `peer` for: hashed and written in the writer thread (FIFO, so
-        the file's writes and its close keep their order); `_written` takes it from there."""
+        the file's writes and its close keep their order; at most `core.files.CHECKING` of a
+        download's chunks wait there); `_written` takes it from there."""
         found = self._incoming(peer, record.id)
         if found is None:
             return
@@ -275,6 +276,9 @@ class Downloads:
         loop = asyncio.get_running_loop()
         done.add_done_callback(lambda f: loop.call_soon_threadsafe(
             self._written, f, link, peer, t, dl, record.index, warn))
+        # The next request goes now, while this chunk is hashed and written: the sender's
+        # pipeline stays full without more chunks in flight ahead of a chat record.
+        self._ask(link, t, dl)
 
     def _writer(self) -> ThreadPoolExecutor:
         if self._pool is None:

@@ -24,7 +24,7 @@ from p2pchat.core.file_records import (
     FileRecord,
     encode_file_record,
 )
-from p2pchat.core.files import HASH_LEN, chunk_count, chunk_len
+from p2pchat.core.files import chunk_count, chunk_len
 from p2pchat.core.identity import short_fingerprint
 from p2pchat.net.link import Link
 from p2pchat.storage.files import Transfer
@@ -37,21 +37,24 @@ MAX_OPEN_FILES = 16  # files kept open for reading
 
 @dataclass
 class Holding:
-    """A file we may serve to one requester: the transfer, where its bytes are, which chunks."""
+    """A file we may serve to one requester: the transfer, where its bytes are, which chunks,
+    and its hash list (`hashes(first, count)`: that piece, or None when we hold none)."""
 
     transfer: Transfer
     path: str
     has: Callable[[int], bool]
+    hashes: Callable[[int, int], bytes | None]
 
 
 class FileServer:
     def __init__(self, *, holding: Callable[[bytes, bytes], Holding | None],
-                 on_served: Callable[[Transfer, int], None],
+                 on_served: Callable[[Transfer, bytes, int, int], None],
                  on_error: Callable[[Transfer, str], None],
                  spawn: Callable[[Any, str], asyncio.Task[Any]]) -> None:
         """`holding(requester, id)`: what we hold of that file for them (None: not theirs to
-        ask for, the request is ignored); `on_served(transfer, end)`: a chunk ending at byte
-        `end` went out; `on_error`: the file cannot be read."""
+        ask for, the request is ignored); `on_served(transfer, requester, end, length)`: a
+        chunk of `length` bytes ending at byte `end` went out; `on_error`: the file cannot be
+        read."""
         self._holding = holding
         self._on_served = on_served
         self._on_error = on_error
@@ -96,7 +99,7 @@ class FileServer:
                 held = self._holding(peer, request.id)
                 if held is None:
                     continue
-                record = self._answer(held, request)
+                record = self._answer(held, request, peer)
                 if record is not None:
                     with contextlib.suppress(Exception):
                         link.send_record(encode_file_record(record))
@@ -104,12 +107,13 @@ class FileServer:
             if self._queues.get(link) is queue:
                 del self._queues[link]
 
-    def _answer(self, held: Holding, request: FileGet | FileHashGet) -> FileRecord | None:
+    def _answer(self, held: Holding, request: FileGet | FileHashGet,
+                peer: bytes) -> FileRecord | None:
         t = held.transfer
         if isinstance(request, FileHashGet):
-            if t.hashes is None:
+            hashes = held.hashes(request.first, request.count)
+            if hashes is None:
                 return FileAnswer(t.id, ANSWER_NOT_HERE)
-            hashes = t.hashes[request.first * HASH_LEN:(request.first + request.count) * HASH_LEN]
             return FileHashes(t.id, request.first, hashes) if hashes else None
         if request.index >= chunk_count(t.size):
             return None
@@ -128,5 +132,5 @@ class FileServer:
         if len(data) != chunk_len(t.size, request.index):
             self._on_error(t, f"{held.path} changed since it was offered")
             return None
-        self._on_served(t, request.index * CHUNK_SIZE + len(data))
+        self._on_served(t, peer, request.index * CHUNK_SIZE + len(data), len(data))
         return FileChunk(t.id, request.index, data)

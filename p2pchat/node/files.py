@@ -22,6 +22,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ from p2pchat.core.file_records import (
 from p2pchat.core.file_records import (
     REVISION as FILES_REVISION,
 )
-from p2pchat.core.files import safe_file_name
+from p2pchat.core.files import HASH_LEN, safe_file_name
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import Envelope
 from p2pchat.core.text import human_size
@@ -110,6 +111,8 @@ class Files:
             display_name=display_name, spawn=spawn, set_state=self._set_state,
             fail=self._fail, progress=self._progress, close_file=self.server.close_file)
         self._last_event: dict[tuple[bytes, bytes, bool], float] = {}
+        # A group's file: bytes served to each member (in memory; bounded by the members).
+        self._served_to: dict[bytes, dict[bytes, int]] = {}
         self._last_retry = 0.0
         self._warned: set[tuple[bytes, str]] = set()
 
@@ -169,6 +172,8 @@ class Files:
         for t in files:
             self._db.add(t)
             self._add(t)
+            if conv is not None:  # served for as long as the group lasts: read when asked
+                t.hashes = None
         if conv is not None:
             await self._post_group(who, [encode_file_body(
                 FileOffer(t.id, t.name, t.size, t.root),
@@ -233,14 +238,7 @@ class Files:
 
     def view(self, t: Transfer) -> dict[str, Any]:
         """How a transfer looks from outside (docs/api.md, transfer)."""
-        view = {"id": t.id.hex(), "name": t.name, "size": t.size, "state": t.state,
-                "direction": "out" if t.outgoing else "in", "path": t.path,
-                "received": t.received, "resumed_from": t.resumed_from,
-                "fingerprint": fingerprint(t.peer), "peer": self._display_name(t.peer),
-                "error": t.error}
-        if t.conv is not None:
-            view["group"] = t.conv.hex()
-        return view
+        return transfer_view(t, self._display_name, self._served_to.get(t.id))
 
     # ------------------------------------------------------------ links
 
@@ -385,18 +383,21 @@ class Files:
                 return None
             if t.state == "offered":
                 self._set_state(t, "sending")
-            return Holding(t, t.path, lambda i: True)
+            return Holding(t, t.path, lambda i: True, partial(_piece, t.hashes))
         g = self._group_files.get(id_)
         if g is None or requester not in self._group_members(g.conv or b""):
             return None
-        if g.outgoing or g.state == "done":
-            return Holding(g, g.path, lambda i: True)
+        if g.outgoing or g.state == "done":  # its hash list is in the store, not held
+            return Holding(g, g.path, lambda i: True, partial(self._db.hash_piece, g))
         dl = self.downloads.of(g)
         if g.state == "receiving" and dl is not None and g.part:
-            return Holding(g, g.part, dl.has)
-        return Holding(g, "", lambda i: False)
+            return Holding(g, g.part, dl.has, partial(_piece, g.hashes))
+        return Holding(g, "", lambda i: False, partial(_piece, None))
 
-    def _served(self, t: Transfer, end: int) -> None:
+    def _served(self, t: Transfer, requester: bytes, end: int, length: int) -> None:
+        if t.conv is not None:
+            served = self._served_to.setdefault(t.id, {})
+            served[requester] = served.get(requester, 0) + length
         if t.outgoing and end > t.received:
             t.received = end
             self._progress(t)
@@ -412,6 +413,8 @@ class Files:
     def _set_state(self, t: Transfer, state: str) -> None:
         t.state = state
         self._db.save(t)
+        if state not in OPEN_STATES:  # stored; a group's file is served from the store's
+            t.hashes = None
         self._outbox.schedule_flush()
         self._emit_state(t)
 
@@ -448,3 +451,25 @@ class Files:
             self._events.emit({"type": "file_progress", "id": t.id.hex(), "name": t.name,
                                "size": t.size, "received": t.received,
                                "direction": "out" if t.outgoing else "in"})
+
+
+def transfer_view(t: Transfer, display_name: Callable[[bytes], str],
+                  served: dict[bytes, int] | None = None) -> dict[str, Any]:
+    """How a transfer looks from outside (docs/api.md, transfer), from the node or, with none
+    running, from the store (p2pchat/offline.py). `served`: for a group's file, the bytes this
+    node sent each member that fetched from it (since the node started)."""
+    view = {"id": t.id.hex(), "name": t.name, "size": t.size, "state": t.state,
+            "direction": "out" if t.outgoing else "in", "path": t.path,
+            "received": t.received, "resumed_from": t.resumed_from,
+            "fingerprint": fingerprint(t.peer), "peer": display_name(t.peer),
+            "error": t.error}
+    if t.conv is not None:
+        view["group"] = t.conv.hex()
+        view["members"] = [{"fingerprint": fingerprint(key), "peer": display_name(key),
+                            "sent": sent} for key, sent in sorted((served or {}).items())]
+    return view
+
+
+def _piece(hashes: bytes | None, first: int, count: int) -> bytes | None:
+    """`count` hashes from chunk `first` on of a hash list held in memory (None: none held)."""
+    return None if hashes is None else hashes[first * HASH_LEN:(first + count) * HASH_LEN]

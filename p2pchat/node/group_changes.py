@@ -32,11 +32,21 @@ from p2pchat.core.messages import (
     GroupOpKind,
     encode_record,
 )
+from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.conversations import Conversations, now_ms
+from p2pchat.node.group_catchup import GroupCatchUp
 from p2pchat.node.group_links import GroupLinks
-from p2pchat.node.group_state import CHANGES, MAX_LOST, Group, GroupBook, after_flush, fits
+from p2pchat.node.group_state import (
+    CHANGES,
+    MAX_LOST,
+    Group,
+    GroupBook,
+    after_flush,
+    fits,
+    head_record,
+)
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store
@@ -54,6 +64,7 @@ class GroupChanges:
         *,
         book: GroupBook,
         group_links: GroupLinks,
+        catch_up: GroupCatchUp,
         store: Callable[[], Store],
         outbox: Outbox,
         conversations: Conversations,
@@ -69,6 +80,7 @@ class GroupChanges:
         self._key = identity.public_key
         self._book = book
         self._group_links = group_links
+        self._catch_up = catch_up
         self._store = store
         self._outbox = outbox
         self._conversations = conversations
@@ -83,7 +95,13 @@ class GroupChanges:
     def on_op(self, link: Link, key: bytes, op: GroupOp) -> None:
         """A member's op: applied in order, caught up on a gap, or a fork resolved (8.13)."""
         g = self._book.get(op.group)
-        if g is None or g.left or key not in g.state.spans:
+        if g is None or g.left:
+            return
+        if op.number < g.state.base:  # below our checkpoint: it was away too long (8.14)
+            if self._book.active(g):  # a former member too, whose span we no longer hold
+                self._catch_up.serve(g, link, key, op.number)
+            return
+        if key not in g.state.spans:
             return
         if op.kind == GroupOpKind.ADD and op.subject == self._key and not self._book.active(g):
             return  # added back after a removal: that waits for the user's yes (8.5)
@@ -99,7 +117,7 @@ class GroupChanges:
             g.gossip.saw_op(key, op.number)
             return
         except OpGap:
-            self.send_op(link, before.ops[-1])
+            self.send_head(g, link)
             return
         except GroupError as exc:
             log.warning("refused a group op from %s: %s", self._views.who(key), exc)
@@ -111,6 +129,13 @@ class GroupChanges:
         """`op` on `link`, if its peer can decode it (revision 3 kinds, protocol 12)."""
         if fits(link, op):
             self._outbox.queue(link, op)
+
+    def send_head(self, g: Group, link: Link) -> None:
+        """Where our chain stands (our head op, or the checkpoint we hold no op after), so the
+        peer sends what follows (protocol 8.8, 8.14)."""
+        head = head_record(g)
+        if head is not None and fits(link, head):
+            self._outbox.queue(link, head)
 
     def _on_fork(self, g: Group, link: Link, key: bytes, before: GroupState,
                  op: GroupOp) -> None:
@@ -148,6 +173,8 @@ class GroupChanges:
                 del g.keys[epoch]
                 db.groups.drop_key(g.conv, epoch)
         g.state = won
+        g.vouches = {at: v for at, v in g.vouches.items() if at[0] < op.number}  # lost branch's
+        g.joined &= {k for k, number in won.joined_at.items() if number < op.number}
         g.gossip.saw_op(key, op.number)
         self._applied(g, base, op, came_from=key)
         for record, held in lost_keys[:MAX_LOST - len(g.lost)]:
@@ -172,15 +199,26 @@ class GroupChanges:
         db = self._store()
         db.groups.add_op(g.conv, op.number, encode_record(op))
         if len(g.state.ops) > checkpoints.COMPACT_AT:  # no lifetime cap: a checkpoint (8.14)
-            g.state = checkpoints.compact(g.state)
-            assert g.state.root is not None
-            db.groups.set_base(g.conv, encode_record(checkpoints.checkpoint(g.state.root,
-                                                                     self._identity)))
+            vouch = self._catch_up.base_for(g)  # a manager's, if we keep one that fits
+            if vouch is not None:
+                g.state = checkpoints.compact(g.state, g.state.number - vouch.number)
+                base = vouch
+            else:
+                g.state = checkpoints.compact(g.state)
+                assert g.state.root is not None
+                base = checkpoints.checkpoint(g.state.root, self._identity)
+            db.groups.set_base(g.conv, encode_record(base))
             db.groups.drop_ops_to(g.conv, g.state.base)
+        by = self._inviter(before, op, came_from)
+        # A leave before the member was seen holding the group says no to its invitation.
+        declined = op.kind == GroupOpKind.LEAVE and op.subject not in g.joined
+        if op.kind in (GroupOpKind.ADD, GroupOpKind.REMOVE, GroupOpKind.LEAVE):
+            g.joined.discard(op.subject)  # added (again): invited until seen holding it
         db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
-                             self._book.member_name(g, op.subject))
+                             self._book.member_name(g, op.subject), by)
         if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
-            self._cut(g, op.subject, op.cut)
+            g.gossip.regrow()
+            self.cut(g, op.subject, op.cut)
             g.leaves.pop(op.subject, None)
             db.groups.drop_leave(g.conv, op.subject)
             if g.invites.pop(op.subject, None) is not None:
@@ -188,10 +226,11 @@ class GroupChanges:
         linked = self._book.linked()
         for peer in core.op_targets(before, g.state, linked, came_from):
             self.send_op(linked[peer], op)
+        self._catch_up.after_op(g)  # an owner's or admin's signed state, every 32 ops (8.14)
         if g.state.epoch not in g.keys and self._book.active(g):
             self._ask_key(g, g.state.epoch)  # of whoever told us: it may hold the key
         self._outbox.schedule_flush()
-        self._events.emit(self._book.change_event(g, op))
+        self._events.emit(self._book.change_event(g, op, op.subject, by=by, declined=declined))
         early, g.early = g.early, []
         for link, key, env in early:
             self._conversations.gap_budget.give(held_size(env))
@@ -200,7 +239,44 @@ class GroupChanges:
         self._book.wake_dialer()
         after_flush(self._book.close_unshared)
 
-    def _cut(self, g: Group, author: bytes, cut: int) -> None:
+    def _inviter(self, before: GroupState, op: GroupOp, came_from: bytes | None) -> bytes | None:
+        """Who signed an add (us, the owner or an admin), for its line; None for other kinds."""
+        if op.kind != GroupOpKind.ADD:
+            return None
+        if came_from is None:
+            return self._key
+        try:
+            return core.signer_of(before, op)
+        except GroupError:
+            return None
+
+    def mark_joined(self, g: Group, member: bytes, before: int | None = None) -> None:
+        """`member` is seen holding the group (its sync, an envelope it wrote in its current
+        membership): it accepted its invitation. A line and an event, once per membership;
+        `before`: the time of the first message it wrote, which its join line goes ahead of."""
+        if member in g.joined or not g.state.is_member(member):
+            return
+        g.joined.add(member)
+        number = g.state.joined_at[member]
+        at = now_ms() if before is None else min(now_ms(), max(before - 1, 0))
+        self._store().groups.add_join(g.conv, number, at)
+        self._outbox.schedule_lazy_flush()  # lost in a crash: the next sync says it again
+        if number > g.state.joined_at.get(self._key, number):  # we saw it invited: news
+            self._events.emit({**self._book.change_event(g, None, member),
+                               "sent_at": iso_from_ms(at)})
+
+    def wrote(self, g: Group, env: Envelope) -> None:
+        """An envelope its author wrote in its current membership (past the cut of an earlier
+        one): the author holds the group, it accepted; its join line goes just before it. (A
+        vector naming the author says so too, but then its envelopes are on their way.)"""
+        author = env.author
+        if author in g.joined or not g.state.is_member(author):
+            return
+        cuts = [span.cut or 0 for span in g.state.spans.get(author, ())[:-1]]
+        if env.seq > max(cuts, default=0):
+            self.mark_joined(g, author, before=env.sent_at)
+
+    def cut(self, g: Group, author: bytes, cut: int) -> None:
         """The member's log ends at `cut`: drop what we took beyond it (protocol 8.6, Cuts)."""
         if self._conversations.log_of(g.conv).head(author)[0] <= cut:
             return
@@ -242,12 +318,22 @@ class GroupChanges:
                 db.groups.set_base(state.group, encode_record(invite.checkpoint))
             last = invite.ops[-1]  # the op that added us: the conversation's first line
             db.groups.add_change(state.group, last.number, now_ms(), CHANGES[last.kind],
-                                 last.subject, last.name)
+                                 last.subject, last.name, inviter)
             g = self._book.add(Group(state, {}, GroupGossip(state.group)))
+            cp = invite.checkpoint
+            if cp is not None and state.root is not None and state.root.is_manager(cp.signer):
+                g.vouches[(cp.number, cp.signer)] = cp  # a manager's: ours to hand on (8.14)
             self._conversations.forget_log(state.group)
+        # We hold it now: joined. Whether those added before us accepted we cannot tell (only
+        # their inviter saw it): taken as joined, as they were shown before we came.
+        at = now_ms()
+        for number in set(g.state.joined_at.values()):
+            db.groups.add_join(g.conv, number, at)
+        g.joined = set(g.state.members)
         self._events.emit({"type": "group_joined", **self._book.view(g),
                            "by": fingerprint(inviter),
-                           "by_name": self._views.display_name(inviter)})
+                           "by_name": self._views.display_name(inviter),
+                           "number": g.state.joined_at[self._key]})  # lines change-N, join-N
         self._group_links.greet_all(g)
         self._book.relink_strangers(g)
         self._book.wake_dialer()

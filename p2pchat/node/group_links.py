@@ -14,7 +14,7 @@ from p2pchat.net.link import Link
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.equivocations import Equivocations
 from p2pchat.node.group_invitations import Invitations
-from p2pchat.node.group_state import Group, GroupBook, fits
+from p2pchat.node.group_state import Group, GroupBook, fits, head_record
 from p2pchat.node.outbox import Outbox
 
 
@@ -71,8 +71,9 @@ class GroupLinks:
         self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
         if link.session.peer_revision >= GroupDigest.REVISION:  # older peers close on it (12)
             self._outbox.queue(link, self._equivocations.digest(g.conv))
-        if fits(link, g.state.ops[-1]):
-            self._outbox.queue(link, g.state.ops[-1])
+        head = head_record(g)  # our head op, or the checkpoint we just caught up from
+        if head is not None and fits(link, head):
+            self._outbox.queue(link, head)
         for leave in g.leaves.values():
             self._outbox.queue(link, leave)
         for lost in g.lost.values():  # a lost fork branch's keys (8.13)

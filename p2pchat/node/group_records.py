@@ -27,6 +27,7 @@ from p2pchat.core.member_budget import MemberBudgets
 from p2pchat.core.messages import (
     MAX_GROUP_OPS,
     Envelope,
+    GroupCheckpoint,
     GroupDigest,
     GroupInvite,
     GroupKey,
@@ -45,6 +46,7 @@ from p2pchat.net.link import Link
 from p2pchat.node.backlog import Backlog
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.equivocations import Equivocations
+from p2pchat.node.group_catchup import GroupCatchUp
 from p2pchat.node.group_changes import GroupChanges
 from p2pchat.node.group_invitations import Invitations
 from p2pchat.node.group_state import (
@@ -57,7 +59,7 @@ from p2pchat.node.group_state import (
     fits,
 )
 from p2pchat.node.outbox import Outbox
-from p2pchat.node.views import Views
+from p2pchat.node.views import Views, message_id
 from p2pchat.storage.store import Store
 
 log = logging.getLogger("p2pchat.node")
@@ -72,6 +74,7 @@ class GroupRecords:
         *,
         book: GroupBook,
         changes: GroupChanges,
+        catch_up: GroupCatchUp,
         store: Callable[[], Store],
         outbox: Outbox,
         sender: Backlog,
@@ -88,6 +91,7 @@ class GroupRecords:
         self._key = identity.public_key
         self._book = book
         self._changes = changes
+        self._catch_up = catch_up
         self._store = store
         self._outbox = outbox
         self._sender = sender
@@ -130,6 +134,8 @@ class GroupRecords:
             self._on_invite(link, key, record)
         elif isinstance(record, GroupLostKey):
             self._on_lost_key(key, record)
+        elif isinstance(record, GroupCheckpoint):  # a signed state, to catch up by (8.14)
+            self._catch_up.on_checkpoint(link, key, record)
         elif isinstance(record, GroupDigest):
             g = self._book.member_group(record.group, key)
             if g is not None:
@@ -156,7 +162,7 @@ class GroupRecords:
             size = held_size(env)
             if len(g.early) < MAX_EARLY and self._conversations.gap_budget.take(size):
                 g.early.append((link, key, env))
-            self._changes.send_op(link, g.state.ops[-1])  # it sends the ops we lack
+            self._changes.send_head(g, link)  # it sends the ops we lack
             return
         except GroupError as exc:
             log.warning("refused a group envelope from %s: %s", self._views.who(key), exc)
@@ -206,6 +212,8 @@ class GroupRecords:
         for env in envelopes:
             if not db.conversations.insert_envelope(env, now, own=env.author == self._key):
                 continue
+            # Its author accepted: the join line first, just before what it wrote.
+            self._changes.wrote(g, env)
             self._show(g, env)
             for peer in g.gossip.push_targets(g.state, linked, came_from, env.author):
                 self._sender.forward(linked[peer], env)
@@ -248,6 +256,7 @@ class GroupRecords:
         if not self._sender.admit_sync(link):
             link.close("too many sync records")
             return
+        self._changes.mark_joined(g, key)  # it syncs the group: it accepted
         conv_log = self._conversations.log_of(record.conv)
         if isinstance(record, SyncRequest):
             g.gossip.on_request(key, record.author)
@@ -279,16 +288,18 @@ class GroupRecords:
         self._outbox.schedule_lazy_flush()
         if not self._events.wanted:
             return
-        recipients = len(g.state.members) - 1
-        for seq, hash_ in zip(range(before + 1, held + 1),
-                              db.conversations.hashes(g.conv, self._key, before + 1, held),
-                              strict=False):
+        for env in db.conversations.envelopes(g.conv, self._key, before + 1, held):
+            recipients = g.recipients(core.envelope_epoch(env), self._key)
+            if member not in recipients:
+                continue  # joined after it was sent: not one it was for
+            delivered = g.delivered_to(env.seq, recipients)
             self._events.emit({
-                "type": "delivery", "id": hash_.hex()[:32], "status": "delivered",
+                "type": "delivery", "id": message_id(env),
+                "status": "delivered" if len(delivered) == len(recipients) else "sent",
                 "fingerprint": g.conv.hex(), "group": g.state.title,
                 "member": fingerprint(member),
-                "delivered_to": [fingerprint(k) for k in g.delivered_to(seq)],
-                "recipients": recipients})
+                "delivered_to": [fingerprint(k) for k in delivered],
+                "recipients": len(recipients)})
 
     def _floor_from(self, g: Group, member: bytes, vector: dict[bytes, int]) -> None:
         """No backdating (protocol 7.2): `member`'s vector says what it had seen, so its

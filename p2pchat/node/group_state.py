@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ from p2pchat.core.messages import (
 from p2pchat.core.record_revisions import revision_3_form, revision_3_last_op
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
+from p2pchat.node.group_lines import change_text
 from p2pchat.node.links import LinkTable
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Store, StoreError
@@ -53,7 +54,7 @@ from p2pchat.storage.store import Store, StoreError
 log = logging.getLogger("p2pchat.node")
 
 GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune,
-                 GroupDigest, GroupLostKey)
+                 GroupDigest, GroupLostKey, GroupCheckpoint)
 MAX_LOST = 16  # lost-branch keys held per group (protocol 8.13)
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
@@ -88,11 +89,30 @@ class Group:
     lost: dict[bytes, GroupLostKey] = field(default_factory=dict)  # by op hash, to pass on
     # How far each fellow member holds our own log, from its vectors (`delivered_to`).
     receipts: dict[bytes, int] = field(default_factory=dict)
+    # Checkpoints signed by the owner or an admin that match our chain (protocol 8.14), by
+    # (number, signer), the MAX_VOUCHES highest: what we hand a member who was away longer
+    # than we keep ops. Memory, and our stored checkpoint once we start our chain at one.
+    vouches: dict[tuple[int, bytes], GroupCheckpoint] = field(default_factory=dict)
+    # Why we could not catch up from a checkpoint we were offered (None: we could, or were
+    # not offered one): shown in the group's view until the chain moves on.
+    stuck: str | None = None
+    # Members seen holding the group (their sync, an envelope they wrote): they accepted. The
+    # others were invited and have not (to our knowledge) said yes yet.
+    joined: set[bytes] = field(default_factory=set)
 
-    def delivered_to(self, seq: int) -> list[bytes]:
-        """The current members (us aside) known to hold our envelope `seq`."""
-        return sorted(k for k, held in self.receipts.items()
-                      if held >= seq and self.state.is_member(k))
+    def invited(self) -> list[bytes]:
+        """Members added but not seen to accept yet (in the chain, so counted in `members`)."""
+        return sorted(k for k in self.state.members if k not in self.joined)
+
+    def recipients(self, epoch: int, me: bytes) -> list[bytes]:
+        """Who a message of ours sealed in `epoch` was for: that epoch's members but us, fixed
+        whoever joins, leaves or is removed later (departed members' spans older than a
+        checkpoint keeps are gone, protocol 8.14: their old messages count fewer)."""
+        return sorted(k for k in self.state.spans if k != me and self.state.member_at(k, epoch))
+
+    def delivered_to(self, seq: int, recipients: Iterable[bytes]) -> list[bytes]:
+        """Which of `recipients` are known to hold our envelope `seq` (never more than them)."""
+        return sorted(k for k in recipients if self.receipts.get(k, 0) >= seq)
 
     @property
     def conv(self) -> bytes:
@@ -105,6 +125,7 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
     records. A group whose chain does not load is logged and left out (the others still do)."""
     groups = {}
     for conv, left in db.groups.list_all():
+        vouches: dict[tuple[int, bytes], GroupCheckpoint] = {}
         try:
             ops = [decode_record(data) for data in db.groups.ops(conv)]
             base = db.groups.base(conv)
@@ -113,6 +134,8 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
                 if not isinstance(cp, GroupCheckpoint):
                     raise StoreError("a stored checkpoint is not one")
                 state = checkpoints.checkpoint_state(cp)
+                if state.is_manager(cp.signer):  # a manager's: ours to hand on (8.14)
+                    vouches = {(cp.number, cp.signer): cp}
             else:
                 state, ops = core.genesis(_op(ops[0])), ops[1:]
             for op in ops:
@@ -128,6 +151,9 @@ def stored_groups(db: Store) -> dict[bytes, Group]:
                                if isinstance(invite, GroupInvite)})
         group.leaves = {leave.member: leave for leave in leaves if isinstance(leave, GroupLeave)}
         group.receipts = db.groups.receipts(conv)
+        group.vouches = vouches
+        joins = db.groups.joins(conv)
+        group.joined = {k for k, number in state.joined_at.items() if number in joins}
         groups[conv] = group
     return groups
 
@@ -305,16 +331,29 @@ class GroupBook:
             "owner_name": self.member_name(g, g.state.owner),
             "admins": sorted(fingerprint(k) for k in g.state.admins),
             "members": len(g.state.members),
+            "invited": sum(1 for k in g.invited() if k != self._key),
             "online": sum(1 for k in g.state.members if k in linked),
             "epoch": g.state.epoch,
             "has_key": g.state.epoch in g.keys,
+            "behind": g.stuck,  # why we could not catch up (protocol 8.14), else None
         }
 
-    def change_event(self, g: Group, op: GroupOp) -> dict[str, Any]:
-        """The `group_changed` event for an op now in the chain."""
-        return {"type": "group_changed", **self.view(g), "change": CHANGES[op.kind],
-                "member": fingerprint(op.subject), "member_name": self.member_name(g, op.subject),
-                "you": op.subject == self._key}
+    def change_event(self, g: Group, op: GroupOp | None, member: bytes, *,
+                     by: bytes | None = None, declined: bool = False) -> dict[str, Any]:
+        """The `group_changed` event for an op now in the chain (None: `member` accepted its
+        invitation, change "join"), with its line in words as `log` shows it."""
+        change = CHANGES[op.kind] if op is not None else "join"
+        name, you = self.member_name(g, member), member == self._key
+        by_name = None if by is None else "you" if by == self._key else self.member_name(g, by)
+        event = {"type": "group_changed", **self.view(g), "change": change,
+                 "member": fingerprint(member), "member_name": name, "you": you,
+                 "number": op.number if op is not None else g.state.joined_at.get(member, 0),
+                 "text": change_text(change, name, you=you, by=by_name, declined=declined)}
+        if by is not None:
+            event["by"], event["by_name"] = fingerprint(by), by_name
+        if declined:
+            event["declined"] = True
+        return event
 
     def member_name(self, g: Group, key: bytes) -> str:
         """A member's name: ours, a contact's, else the one it was added under."""
@@ -384,9 +423,16 @@ class GroupBook:
         return key
 
 
+# A bare GroupCheckpoint (a vouch, protocol 8.14) is a new use of a revision-3 record: a
+# revision-3 peer that predates it ignores it, a revision-2 peer would close on code 43.
+VOUCH_REVISION = GroupCheckpoint.REVISION
+
+
 def fits(link: Link, record: Record) -> bool:
     """Whether `link`'s peer can decode `record`: ops of revision-3 kinds (admin, unadmin), and
     invitations holding one, go only to peers that announced revision 3 (protocol 12)."""
+    if isinstance(record, GroupCheckpoint):
+        return link.session.peer_revision >= VOUCH_REVISION
     if link.session.peer_revision >= 3:
         return True
     if isinstance(record, GroupOp):  # past op 100: a revision-2 peer refuses the record
@@ -396,6 +442,15 @@ def fits(link: Link, record: Record) -> bool:
             op.kind not in GroupOpKind.REVISION_3 and op.number <= MAX_GROUP_OPS
             for op in record.ops)
     return not isinstance(record, GroupLostKey)
+
+
+def head_record(g: Group) -> GroupOp | GroupCheckpoint | None:
+    """What tells a member where our chain stands (protocol 8.8, 8.14): our head op, or, when
+    we hold no op after our checkpoint (we just caught up from one), a manager's checkpoint at
+    it."""
+    if g.state.ops:
+        return g.state.ops[-1]
+    return next((v for v in g.vouches.values() if v.number == g.state.base), None)
 
 
 def added_name(g: Group, key: bytes) -> str | None:

@@ -44,15 +44,16 @@ from p2pchat.core.messages import (
     encode_text,
 )
 from p2pchat.core.text import BadName, valid_name
-from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.backlog import Backlog
 from p2pchat.node.config import CommandError, NodeConfig
 from p2pchat.node.conversations import Conversations, now_ms, text_body
 from p2pchat.node.equivocations import Equivocations, NameOf, notices
+from p2pchat.node.group_catchup import GroupCatchUp
 from p2pchat.node.group_changes import GroupChanges
 from p2pchat.node.group_invitations import Invitations
+from p2pchat.node.group_lines import change_lines
 from p2pchat.node.group_links import GroupLinks
 from p2pchat.node.group_records import GroupRecords
 from p2pchat.node.group_state import (
@@ -118,14 +119,21 @@ class Groups:
             self._key, config.group_sync_interval, book=self._book, outbox=outbox,
             conversations=conversations, equivocations=self._equivocations,
             invitations=self._invitations)
+        self._catch_up = GroupCatchUp(
+            identity, config.group_sync_interval, book=self._book, store=store, outbox=outbox,
+            events=events, views=views,
+            cut=lambda g, author, cut: self._changes.cut(g, author, cut),
+            ask_key=lambda g, epoch: self._records.ask_key(g, epoch))
         self._changes = GroupChanges(
-            identity, book=self._book, group_links=self._group_links, store=store, outbox=outbox,
+            identity, book=self._book, group_links=self._group_links, catch_up=self._catch_up,
+            store=store, outbox=outbox,
             conversations=conversations, events=events, views=views, budgets=self._budgets,
             random=random, retake=lambda link, key, env: self._records.on_envelope(link, key, env),
             ask_key=lambda g, epoch: self._records.ask_key(g, epoch),
             keep_lost=lambda g, record, key: self._records.keep_lost(g, record, key))
         self._records = GroupRecords(
-            identity, book=self._book, changes=self._changes, store=store, outbox=outbox,
+            identity, book=self._book, changes=self._changes, catch_up=self._catch_up,
+            store=store, outbox=outbox,
             sender=sender, conversations=conversations, events=events, views=views,
             invitations=self._invitations, equivocations=self._equivocations,
             budgets=self._budgets, contact_state=contact_state, random=random)
@@ -181,10 +189,13 @@ class Groups:
     def forget(self, link: Link) -> None:
         """A link closed: its gossip marks and the requests it was to answer die with it."""
         self._group_links.forget(link)
+        if link.remote_key is not None:
+            self._catch_up.forget(link.remote_key)
 
     def tick(self, now: float) -> None:
         """Anti-entropy: every interval, vectors, head ops and pending leaves on every link."""
         self._group_links.tick(now)
+        self._catch_up.tick(now)
 
     def ids(self) -> list[bytes]:
         """Every group we hold, left ones too (their history stays)."""
@@ -221,7 +232,9 @@ class Groups:
         db.groups.create(conv, title, 0, {})
         db.groups.add_op(conv, 1, encode_record(change.op))
         db.groups.put_key(conv, 1, change.key)
-        g = self._book.add(Group(change.state, {1: change.key}, GroupGossip(conv)))
+        db.groups.add_join(conv, 1, now_ms())
+        g = self._book.add(Group(change.state, {1: change.key}, GroupGossip(conv),
+                                 joined={self._key}))
         await self._outbox.durable()
         return self.view(g)
 
@@ -315,10 +328,14 @@ class Groups:
             head = self._conversations.log_of(g.conv).head(self._key)[0]
             leave = core.request_leave(g.state, self._identity, head)
         linked = self._book.linked_members(g)
+        # The keys of the epochs we were in stay: what we held is ours to read (our own words
+        # too). We stop here: nothing sent, forwarded or taken from now on (member_group and
+        # _on_key ignore a left group), so no later epoch's key ever reaches us.
         g.left = True
-        g.keys.clear()
         g.unread.clear()
         db.groups.set_left(g.conv)
+        db.groups.add_change(g.conv, g.state.number + 1, now_ms(), "leave",
+                             self._key, self._book.member_name(g, self._key))
         if leave is not None:
             g.leaves = {self._key: leave}
             db.groups.put_leave(g.conv, self._key, encode_record(leave))
@@ -340,7 +357,9 @@ class Groups:
             bodies = [text_body(text) for text in texts]
         conv_log = self._conversations.log_of(g.conv)
         linked = self._book.linked_members(g)
-        targets = g.gossip.push_targets(g.state, linked, None, self._key)
+        # Our own tree's root: if every member link was pruned, that tree is broken (its eager
+        # path went with a member): push to all, duplicates prune it back.
+        targets = g.gossip.push_targets(g.state, linked, None, self._key) or sorted(linked)
         sent = []
         for body in bodies:
             try:
@@ -355,12 +374,15 @@ class Groups:
             sent.append((env, body))
         await self._outbox.durable()
         status = "sent" if targets else "queued"
+        recipients = len(g.recipients(g.state.epoch, self._key))
         events = [{**self._views.message(env, own=True, status=status, body=body,
                                          group=g.state.title),
-                   "delivered_to": [], "recipients": len(g.state.members) - 1}
+                   "delivered_to": [], "recipients": recipients}
                   for env, body in sent]
         for event in events:
             self._events.emit(event)
+        if not recipients:  # said to the sender only, not part of the event others get
+            events = [{**event, "note": NO_MEMBERS_YET} for event in events]
         return events
 
     async def accept(self, which: str) -> dict[str, Any]:
@@ -424,10 +446,19 @@ class Groups:
             "owner": key == g.state.owner,
             "admin": key in g.state.admins,
             "you": key == self._key,
+            # added, not seen to accept yet (still counted in the group's `members`)
+            "invited": key != self._key and key not in g.joined,
             "online": key == self._key or key in linked,
             "contact": self._book.is_contact(key),
             "equivocated": key in self._equivocations.marked(g.conv),
         } for key in sorted(g.state.members, key=lambda k: self._book.member_name(g, k).casefold())]
+
+
+# What a message to a group of one says. It is kept, but for us alone: a member invited later
+# starts at the invitation's heads with the keys of its own epochs (protocol 8.5), so it never
+# reads what came before it.
+NO_MEMBERS_YET = ("no other members yet: kept, for you alone (whoever you invite sees only what is"
+                  " sent after they join)")
 
 
 def group_history(views: Views, db: Store, g: Group, limit: int | None,
@@ -449,8 +480,10 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
             env, own=stored.own, status=stored.status if stored.own else None,
             stored_hash=stored.hash, readable=readable, body=body, group=g.state.title)
         if stored.own:  # who is known to hold it, from their vectors (protocol 8.8)
-            message["delivered_to"] = [fingerprint(k) for k in g.delivered_to(env.seq)]
-            message["recipients"] = len(g.state.members) - 1
+            recipients = g.recipients(core.envelope_epoch(env), env.author)
+            message["delivered_to"] = [fingerprint(k)
+                                       for k in g.delivered_to(env.seq, recipients)]
+            message["recipients"] = len(recipients)
         else:  # a member who is not a contact: the name it was added under, unverified
             contact = db.contacts.state_of(env.author) == "contact"
             message["author_contact"] = contact
@@ -458,35 +491,8 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
                 message["author_name"] = added_name(g, env.author) or message["author_name"]
         out.append(message)
     if changes:
-        out += change_lines(db, g, limit, me)
+        out += change_lines(db, g, limit, me, name_of)
         out.sort(key=lambda m: m["sent_at"])  # stable: messages keep their order
         if limit is not None:
             out = out[-limit:] if limit else []
     return out + notices(db, g, name_of) if name_of is not None else out
-
-
-_CHANGE_TEXT = {"add": "{who} joined", "remove": "{who} {was} removed", "leave": "{who} left",
-                "transfer": "{who} now {own} the group", "admin": "{who} {be} now an admin",
-                "unadmin": "{who} {be} no longer an admin", "create": "{who} started the group"}
-
-
-def change_lines(db: Store, g: Group, limit: int | None,
-                 me: bytes | None = None) -> list[dict[str, Any]]:
-    """Joins, leaves, removals and admin changes as lines of the conversation (`log`), in the
-    order we applied them; a removed member's last line says it was removed ("you were")."""
-    rows = db.groups.changes(g.conv)
-    if limit is not None:
-        rows = rows[-limit:] if limit else []
-    out = []
-    for number, at, change, member, name in rows:
-        you = member == me
-        text = _CHANGE_TEXT.get(change, "{who} changed").format(
-            who="you" if you else name, was="were" if you else "was",
-            own="own" if you else "owns", be="are" if you else "is")
-        out.append({"type": "message", "notice": "membership", "id": f"change-{number}",
-                    "conversation": g.conv.hex(), "author": fingerprint(member),
-                    "author_name": "group", "own": False, "status": None,
-                    "sent_at": iso_from_ms(at), "group": g.state.title, "change": change,
-                    "member": fingerprint(member), "member_name": name, "you": you,
-                    "text": text})
-    return out

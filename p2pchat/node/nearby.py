@@ -119,13 +119,22 @@ class Nearby:
         """Private presence and networks: adverts must not be linkable across days."""
         return self._config.presence == "private" or bool(self._networks and self._networks.joined)
 
+    @property
+    def _port_rotates(self) -> bool:
+        """Private presence only: the user asked not to be linkable, so the port changes with the
+        tag. In a network the port stays (our IP address links adverts on a LAN anyway, and an
+        address a friend typed or `/id` printed must keep working: trial1 B7)."""
+        return self._config.presence == "private"
+
     async def readvertise(self) -> None:
-        """Networks joined or left: a new advert under a new instance name, on a new port."""
+        """Networks joined or left: a new advert under a new instance name (a new port only
+        with private presence)."""
         if self.discovery is None or self._advert is None:
             return
         port = self._advert[0]
-        with contextlib.suppress(OSError):
-            port = await self._new_port() or port
+        if self._port_rotates:
+            with contextlib.suppress(OSError):
+                port = await self._new_port() or port
         self._advert = self._make_advert(port)
         await self._readvertise()
         self._wake_dialer()
@@ -160,8 +169,8 @@ class Nearby:
                 log.info("local addresses changed to %s", ", ".join(sorted(current)) or "none")
                 self._on_moved()
             port = self._advert[0]
-            if self._rotating:
-                # A port kept across days or networks would link adverts the tag keeps apart.
+            if new_day and self._port_rotates:
+                # A port kept across days would link adverts the private tag keeps apart.
                 try:
                     port = await self._new_port() or port
                 except OSError as exc:

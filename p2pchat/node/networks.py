@@ -28,6 +28,7 @@ from p2pchat.core.presence import PROTOCOL_VERSION, Advert
 from p2pchat.core.session import Established
 from p2pchat.node.config import CommandError
 from p2pchat.node.peer_state import PeerLink
+from p2pchat.passphrases import join_warning
 from p2pchat.storage import networks as stored
 
 log = logging.getLogger("p2pchat.node")
@@ -39,8 +40,11 @@ MAX_MET = 4096  # peers remembered with the network we met them in
 class Networks:
     def __init__(self, home: Path, identity: Identity, name: str, *,
                  on_change: Callable[[], None],
-                 on_waiting: Callable[[], None] = lambda: None) -> None:
+                 on_waiting: Callable[[], None] = lambda: None,
+                 discovering: Callable[[], bool] = lambda: True) -> None:
         self._home = home
+        # Whether mDNS discovery runs: admission finds members by their adverts only.
+        self._discovering = discovering
         self._identity = identity
         self._key = identity.public_key
         self._name = name
@@ -239,8 +243,13 @@ class Networks:
             raise CommandError("bad_network", str(exc)) from None
         network = stored.Network(name, b"", passphrase)
         self._refused.discard((name, passphrase))  # joined again: ask again
-        return await self._change(lambda now: stored.joined(now, network), "bad_network",
+        view = await self._change(lambda now: stored.joined(now, network), "bad_network",
                                   "joined (waiting for a member to admit us)", name)
+        warnings = [text for text in (
+            join_warning(passphrase, short=True),  # as the CLI's join says it (README)
+            None if self._discovering() else no_discovery(name),  # it would wait (trial1 B8)
+        ) if text]
+        return {**view, "warnings": warnings} if warnings else view
 
     async def admitted(self, name: str, passphrase: str, key: bytes) -> None:
         """A member gave us the key of `name`: from now on we are a member too."""
@@ -288,6 +297,12 @@ class Networks:
         """The network a link's peer was met through, for `peers`."""
         name = self._met.get(key)
         return {"network": name} if name is not None else {}
+
+
+def no_discovery(name: str) -> str:
+    """Why a join cannot complete here by itself, and what works instead."""
+    return (f"discovery is off (--no-mdns): no member can be found to admit you; use"
+            f" p2pchat network join {name} --via HOST:PORT")
 
 
 def member_view(member: tuple[str, bytes, str | None], addresses: list[str],

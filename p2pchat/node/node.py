@@ -80,10 +80,12 @@ class Node:
                                     on_failed=self._reload_memory,
                                     on_recovered=lambda: self.router.resync_all())
         self.networks = Networks(home, identity, name, on_change=self._on_networks_changed,
-                                 on_waiting=lambda: self.admissions.wake())
+                                 on_waiting=lambda: self.admissions.wake(),
+                                 discovering=lambda: self.nearby.on)
         self.admissions = Admissions(self.networks, spawn=self._spawn,
                                      adverts=lambda: self.nearby.adverts(),
-                                     connect_timeout=self.config.connect_timeout)
+                                     connect_timeout=self.config.connect_timeout,
+                                     emit=lambda event: self.events.emit(event))
         self.nearby = Nearby(
             self.key, name, self.config, spawn=self._spawn,
             contacts=lambda: self.db.contacts.list_all(states=("contact",)),
@@ -199,10 +201,9 @@ class Node:
         # a link to ourselves is refused before anything is recorded).
         own_floor = self.store.ik_stamps.latest().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
-        # Inside a network, or private, a port kept across restarts would link us over time.
+        # Only private presence changes the port at each start (docs/privacy.md says why).
         await self.links.listen_configured(
-            self.home, keep=self.config.keep_port and self.config.presence != "private"
-            and not self.networks.joined)
+            self.home, keep=self.config.keep_port and self.config.presence != "private")
         self._spawn(self._ticker(), "ticker")
         self._spawn(self.admissions.run(), "admissions")
         await self.relays.start()
@@ -450,30 +451,17 @@ class Node:
         return self.groups.listing()
 
     def group_members(self, group: str) -> list[dict[str, Any]]:
-        """A group's members, online or not."""
-        return self.groups.members(group)
+        """A group's members, online or not; ours under the name we have now (after a
+        rename the group's record may still hold the old one)."""
+        members = self.groups.members(group)
+        for member in members:
+            if member["you"]:
+                member["name"] = self.name
+        return members
 
     def status(self) -> dict[str, Any]:
         """Who we are, where we listen, and how the node is doing (docs/api.md)."""
-        return {
-            "name": self.name,
-            "fingerprint": fingerprint(self.key),
-            "public_key": self.key.hex(),
-            "home": str(self.home),
-            "listen": [format_addr(a) for a in self.listen_addresses],
-            "links": sum(1 for link in self.links.by_peer.values() if not link.closed),
-            "mdns": self.nearby.on,
-            "relays": self.relays.view(),
-            "presence": self.config.presence,
-            "networks": self.networks.names(),
-            "networks_waiting": [n for n, _ in self.networks.waiting()],
-            "networks_refused": self.networks.refused_names(),
-            "requests_dropped": self.trust.requests_dropped,
-            "version": __version__,
-            "pid": os.getpid(),  # what to stop: a background node has no terminal
-            "in_chat_screen": self.config.in_chat_screen,
-            **self.health.view(),
-        }
+        return status_of(self)
 
     def peers(self) -> dict[str, Any]:
         """The live links, who is nearby and the pending requests (docs/api.md)."""
@@ -506,6 +494,29 @@ class Node:
     def _on_nearby_change(self) -> None:
         self.links.dialer.wake_all()
         self.events.emit(NearbyChangedEvent(type="nearby_changed"))
+
+
+def status_of(node: Node) -> dict[str, Any]:
+    """`status`: built from the node's parts."""
+    return {
+        "name": node.name,
+        "fingerprint": fingerprint(node.key),
+        "public_key": node.key.hex(),
+        "home": str(node.home),
+        "listen": [format_addr(a) for a in node.listen_addresses],
+        "links": sum(1 for link in node.links.by_peer.values() if not link.closed),
+        "mdns": node.nearby.on,
+        "relays": node.relays.view(),
+        "presence": node.config.presence,
+        "networks": node.networks.names(),
+        "networks_waiting": [n for n, _ in node.networks.waiting()],
+        "networks_refused": node.networks.refused_names(),
+        "requests_dropped": node.trust.requests_dropped,
+        "version": __version__,
+        "pid": os.getpid(),  # what to stop: a background node has no terminal
+        "in_chat_screen": node.config.in_chat_screen,
+        **node.health.view(),
+    }
 
 
 def reading_name(who: str, trust: Trust, groups: Groups) -> str:

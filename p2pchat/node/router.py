@@ -130,8 +130,10 @@ class Router:
             self._conversations.start_sync(link, key)
         self._files.on_link_up(link, key)
         self._groups.start_sync(link, key)
-        log.info("link to %s up (%s, %s)", self._views.who(key),
-                 "outbound" if link.outbound else "inbound", event.pattern)
+        # A stranger's link is a knock (it asks, and goes): its request is the news, logged
+        # once by Trust; a requester knocking again must not fill the log (trial1 B5).
+        log.log(logging.DEBUG if link.peer.stranger else logging.INFO, "link to %s up (%s, %s)",
+                self._views.who(key), "outbound" if link.outbound else "inbound", event.pattern)
         self._events.emit(LinkUpEvent(type="link_up", fingerprint=fingerprint(key),
                                       name=self._views.display_name(key), contact=is_contact,
                                       address=format_addr(link.address),
@@ -194,7 +196,8 @@ class Router:
             log.info("connection %s ended before the handshake: %s",
                      format_addr(link.address), reason)
         elif link.peer.up:
-            log.info("link to %s down: %s", self._views.who(key), reason)
+            log.log(logging.DEBUG if link.peer.stranger else logging.INFO, "link to %s down: %s",
+                    self._views.who(key), reason)
             # A link replaced by a newer one (both sides dialled at once, say) goes down after
             # its successor came up: `online` says the peer is still linked.
             self._events.emit(LinkDownEvent(type="link_down", fingerprint=fingerprint(key),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -78,6 +79,9 @@ class Trust:
         self._advertised = advertised
         self._is_group_peer = is_group_peer
         self._learned_addrs: dict[bytes, list[Address]] = {}
+        # What each contact calls itself (its Hello), folded, since we started: a new key
+        # asking under that name is as suspect as one under our name for them (issue 23 pt 30).
+        self._announced: dict[bytes, str] = {}
         self._request_sources: dict[bytes, str] = {}  # waiting request -> address it came from
         self.requests_dropped = 0
         self._mismatches: set[tuple[str, bytes, bytes]] = set()
@@ -151,6 +155,9 @@ class Trust:
                 del self._learned_addrs[next(iter(self._learned_addrs))]
             self._learned_addrs[key] = learned[:MAX_ADDRS]
         if self.is_contact(key):
+            if key not in self._announced and len(self._announced) >= MAX_LEARNED:
+                del self._announced[next(iter(self._announced))]
+            self._announced[key] = _fold(hello.name)
             # We added them; if they don't know us yet, ask (once per link) and then wait for
             # them to accept and dial us rather than knocking again and again.
             self._links.dialer.set_patient(key, not hello.knows_you)
@@ -186,19 +193,34 @@ class Trust:
         if namesake is not None:  # a stranger can't take a known name
             suffix = f" ({short_fingerprint(key)})"
             name = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+        announced = None if namesake is not None else self._announced_as(request.name, key)
         try:
             db.contacts.add(key, name, "request", addrs=addrs, note=request.note)
         except (StoreError, ValueError) as exc:
             log.warning("ignored a contact request: %s", exc)
             return
         self._request_sources[key] = source
+        log.info("contact request from %s at %s", self._views.who(key), source)
         self._outbox.schedule_flush()
         event: ContactRequestEvent = {"type": "contact_request", "fingerprint": fingerprint(key),
                                  "name": name, "note": request.note}
+        if namesake is None and announced is not None:  # the name a contact calls itself
+            namesake = announced
+            event["same_name_announced"] = True
         if namesake is not None:  # a new key under a contact's name: maybe them, maybe not
             event["same_name_as"] = fingerprint(namesake.key)
             event["same_name_verified"] = self._views.contact(namesake).get("verified") is True
         self._events.emit(event)
+
+    def _announced_as(self, name: str, key: bytes) -> Contact | None:
+        """The contact (not `key`) that announced `name` for itself, if any."""
+        fold = _fold(name)
+        for other, theirs in self._announced.items():
+            if theirs == fold and other != key:
+                contact = self._store().contacts.get(other)
+                if contact is not None and contact.state == "contact":
+                    return contact
+        return None
 
     def _source_of(self, request: Contact) -> str | None:
         """The address a waiting request came from (after a restart: its dial-back host)."""
@@ -383,6 +405,7 @@ class Trust:
         self._store().contacts.remove(contact.key)
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
+        self._announced.pop(contact.key, None)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "contact removed")
         self._contacts_changed(contact.key)
@@ -447,3 +470,8 @@ def _valid_name(name: str) -> str:
         return valid_name(name)
     except BadName as exc:
         raise CommandError("bad_name", str(exc)) from None
+
+
+def _fold(name: str) -> str:
+    """A name as names are compared (the address book's rule: NFKC, then casefolded)."""
+    return unicodedata.normalize("NFKC", name).casefold()

@@ -12,6 +12,7 @@ from p2pchat.storage.database import Database
 STATES: Final = ("offered", "receiving", "sending", "done", "failed", "declined", "cancelled")
 OPEN_STATES: Final = ("offered", "receiving", "sending")
 MAX_ERROR: Final = 200
+HASH_LEN: Final = 32  # bytes of one chunk hash in `hashes`
 
 _COLS: Final = ("id, peer, outgoing, name, size, root, state, path, part, hashes, have, "
                 "received, resumed_from, error, created_at, conv")
@@ -57,8 +58,10 @@ class FileTable:
                      t.created_at, t.conv))
 
     def save(self, t: Transfer) -> None:
-        """Write back what changes during a transfer (state, paths, progress, hashes)."""
-        self._write("UPDATE files SET state = ?, path = ?, part = ?, hashes = ?, have = ?, "
+        """Write back what changes during a transfer (state, paths, progress, hashes; a hash
+        list dropped from memory, `hashes` None, stays as stored)."""
+        self._write("UPDATE files SET state = ?, path = ?, part = ?, "
+                    "hashes = COALESCE(?, hashes), have = ?, "
                     "received = ?, resumed_from = ?, error = ? "
                     "WHERE peer = ? AND id = ? AND outgoing = ?",
                     (t.state, t.path, t.part, t.hashes, t.have, t.received, t.resumed_from,
@@ -69,13 +72,24 @@ class FileTable:
                     "WHERE peer = ? AND id = ? AND outgoing = ?",
                     (t.have, t.received, t.peer, t.id, int(t.outgoing)))
 
+    def hash_piece(self, t: Transfer, first: int, count: int) -> bytes | None:
+        """`count` chunk hashes from chunk `first` on, as stored (fewer past the end), or None
+        when the store holds no hash list for `t`."""
+        rows = self._all("SELECT substr(hashes, ?, ?) FROM files "
+                         "WHERE peer = ? AND id = ? AND outgoing = ? AND hashes IS NOT NULL",
+                         (first * HASH_LEN + 1, count * HASH_LEN, t.peer, t.id,
+                          int(t.outgoing)))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def load_all(self) -> list[Transfer]:
-        """Every transfer, oldest first (the node keeps them in memory; hash lists of finished
-        ones are not read)."""
+        """Every transfer, oldest first (the node keeps them in memory). Hash lists are read
+        only for transfers with a contact still open and for downloads under way: a group's
+        file is served for as long as the group lasts, its hash list read from here
+        (`hash_piece`) when asked for, not held (32 bytes a chunk)."""
         rows = self._all(
             "SELECT id, peer, outgoing, name, size, root, state, path, part, "
-            "CASE WHEN state IN ('offered', 'receiving', 'sending') OR conv IS NOT NULL "
-            "THEN hashes END, have, "
+            "CASE WHEN state = 'receiving' OR (state IN ('offered', 'sending') "
+            "AND conv IS NULL) THEN hashes END, have, "
             "received, resumed_from, error, created_at, conv FROM files "
             "ORDER BY created_at, rowid")
         return [Transfer(bytes(r[0]), bytes(r[1]), bool(r[2]), r[3], r[4], bytes(r[5]), r[6],

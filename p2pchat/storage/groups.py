@@ -44,12 +44,11 @@ class GroupTable:
         return [(conv, bool(left)) for conv, left in rows]
 
     def set_left(self, conv: bytes) -> None:
-        """We left: the group's keys go, its history stays."""
+        """We left: its history stays readable (the keys of the epochs we were in are kept, as
+        are the receipts of our messages); what was pending for the group goes."""
         self._db.write("UPDATE groups SET left = 1 WHERE conv = ?", (conv,))
-        self._db.write("DELETE FROM group_keys WHERE conv = ?", (conv,))
         self._db.write("DELETE FROM group_leaves WHERE conv = ?", (conv,))
         self._db.write("DELETE FROM group_invites WHERE conv = ?", (conv,))
-        self._db.write("DELETE FROM group_receipts WHERE conv = ?", (conv,))
 
     def rejoin(self, conv: bytes) -> None:
         """Invited again after we left: the group is ours to read and write again."""
@@ -64,6 +63,7 @@ class GroupTable:
     def drop_ops_from(self, conv: bytes, number: int) -> None:
         """A fork's losing branch goes: every op from `number` on (protocol 8.13)."""
         self._db.write("DELETE FROM group_ops WHERE conv = ? AND number >= ?", (conv, number))
+        self._db.write("DELETE FROM group_joins WHERE conv = ? AND number >= ?", (conv, number))
 
     def drop_key(self, conv: bytes, epoch: int) -> None:
         """An epoch key that belongs to a fork's losing branch (protocol 8.13)."""
@@ -83,19 +83,31 @@ class GroupTable:
                                  (conv,)))
 
     def add_change(self, conv: bytes, number: int, at: int, change: str, member: bytes,
-                   name: str) -> None:
-        """Op `number` as a line of the conversation (a fork's winner replaces the loser's)."""
+                   name: str, by: bytes | None = None) -> None:
+        """Op `number` as a line of the conversation (a fork's winner replaces the loser's);
+        `by`: who made it, where the line names them (an add's inviter)."""
         check_bytes("member", member, KEY_BYTES)
+        if by is not None:
+            check_bytes("by", by, KEY_BYTES)
         self._db.write("INSERT OR REPLACE INTO group_changes (conv, number, at, change, member,"
-                       " name) VALUES (?, ?, ?, ?, ?, ?)",
+                       " name, by_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (conv, number, at, change, member, check_text("name", name, MAX_NAME,
-                                                                     newlines=False)))
+                                                                     newlines=False), by))
 
-    def changes(self, conv: bytes) -> list[tuple[int, int, str, bytes, str]]:
-        """(number, at, change, member, name) of every membership change we saw, in order."""
-        rows = self._db.all("SELECT number, at, change, member, name FROM group_changes"
+    def changes(self, conv: bytes) -> list[tuple[int, int, str, bytes, str, bytes | None]]:
+        """(number, at, change, member, name, by) of every membership change we saw, in order."""
+        rows = self._db.all("SELECT number, at, change, member, name, by_key FROM group_changes"
                             " WHERE conv = ? ORDER BY number", (conv,))
-        return [(n, at, change, member, name) for n, at, change, member, name in rows]
+        return [(n, at, change, member, name, by) for n, at, change, member, name, by in rows]
+
+    def add_join(self, conv: bytes, number: int, at: int) -> None:
+        """The member added by op `number` accepted: seen holding the group at `at`."""
+        self._db.write("INSERT OR IGNORE INTO group_joins (conv, number, at) VALUES (?, ?, ?)",
+                       (conv, number, at))
+
+    def joins(self, conv: bytes) -> dict[int, int]:
+        """When each accepted invitation (by its add op's number) was seen accepted."""
+        return dict(self._db.all("SELECT number, at FROM group_joins WHERE conv = ?", (conv,)))
 
     def set_base(self, conv: bytes, record: bytes) -> None:
         """The checkpoint the chain starts at now (protocol 8.14): its ops before go."""
@@ -245,7 +257,7 @@ class GroupTable:
         """A group we left, and everything we held of it, gone for good."""
         for table in ("group_floors", "equivocations", "group_invites", "group_leaves",
                       "group_keys", "group_start", "group_ops", "group_receipts", "group_changes",
-                      "group_base"):
+                      "group_base", "group_joins"):
             self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))
         for table in ("messages", "log_heads", "peer_seqs"):
             self._db.write(f"DELETE FROM {table} WHERE conv = ?", (conv,))

@@ -230,6 +230,25 @@ _V6: Final[tuple[str, ...]] = (
 )
 
 
+# v7 (issue 23): who made each membership change (an add's inviter, NULL when not known: rows
+# written before v7), and which invitations were accepted: an added member is "invited" until
+# it is seen holding the group (its sync, or an envelope it wrote), then "joined". One row per
+# add op at most: bounded by the chain we hold. Rows before v7 count as accepted, as shown then.
+_V7: Final[tuple[str, ...]] = (
+    "ALTER TABLE group_changes ADD COLUMN by_key BLOB"
+    " CHECK (by_key IS NULL OR length(by_key) = 32)",
+    """
+    CREATE TABLE group_joins (
+        conv   BLOB NOT NULL CHECK (length(conv) = 16),
+        number INTEGER NOT NULL CHECK (number >= 1),
+        at     INTEGER NOT NULL,
+        PRIMARY KEY (conv, number)
+    ) STRICT, WITHOUT ROWID
+    """,
+    "INSERT INTO group_joins (conv, number, at) SELECT conv, number, at FROM group_changes"
+    " WHERE change IN ('add', 'create')",
+)
+
 # Files (docs/protocol.md section 13): one row per transfer, each way. storage/files.py owns
 # the statements. `hashes` is the verified chunk hash list, `have` one bit per verified chunk
 # (both NULL until known); `path` is where the file is read from (sending) or was saved
@@ -279,4 +298,5 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     migration(_V4),
     migration(_FILES),
     migration(_V6),
+    migration(_V7),
 )

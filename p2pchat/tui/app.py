@@ -16,12 +16,11 @@ paging and the "new messages below" line are exact at every size.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -57,48 +56,19 @@ from p2pchat.core.messages import MAX_TEXT_BYTES
 from p2pchat.tui import render
 from p2pchat.tui.backend import ChatBackend
 from p2pchat.tui.commands import (
-    complete,
     secret_start,
     secret_without_slash,
     split_message,
 )
+from p2pchat.tui.completing import InputCompleter, completions, conversation_name, listed
 from p2pchat.tui.controller import Controller
-from p2pchat.tui.files import path_completions
 from p2pchat.tui.notify import Notifier
-from p2pchat.tui.sanitize import clean
-from p2pchat.tui.state import ChatState
 
 CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
 MAX_NOTICE_ROWS = 3
 MAX_INPUT_ROWS = 5
 WHEEL_ROWS = 3
-
-
-class _Completer(Completer):
-    """/commands; names, blocked names or nearby people after the commands that take one."""
-
-    def __init__(self, state: ChatState) -> None:
-        self._state = state
-
-    def get_completions(self, document: Document,
-                        complete_event: CompleteEvent) -> Iterable[Completion]:
-        typed = document.text_before_cursor
-        if not typed.startswith("/") and not complete_event.completion_requested:
-            return  # in a message, names complete on Tab only: no menu while typing
-        for text, start in completions(self._state, typed):
-            yield Completion(text, start_position=start)
-
-
-def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
-    names = [c.name for c in state.conversations.values()]
-    strangers = [n for n in state.nearby + state.nearby_now if not n.get("contact")]
-    offered = [str(n.get(field) or "") for n in strangers for field in ("name", "fingerprint")]
-    # Heard on the network: only what is already safe to show (and to type) is offered.
-    nearby = [text for text in offered if text and clean(text) == text]
-    verb, space, typed = text.partition(" ")
-    paths = path_completions(typed.lstrip()) if space and verb == "/file" else []
-    return complete(text, names, {"blocked": state.blocked, "nearby": nearby, "path": paths})
 
 
 class _RowsControl(UIControl):
@@ -149,6 +119,12 @@ class _MaskSecret(Processor):
         return Transformation(fragments)
 
 
+# Printable keys that, right after an Esc, are typed text: all but our Alt bindings' digits
+# and "a" (Alt+1..9, Alt+A) and the "/" bound on its own.
+_ESC_THEN_TYPED = "".join(chr(code) for code in range(0x20, 0x7f)
+                          if chr(code) not in "123456789aA/")
+
+
 def _typed_text(pressed: KeyPress) -> bool:
     """A key that puts text in the input (a character or a paste), not a control key."""
     if pressed.key == Keys.BracketedPaste:
@@ -181,7 +157,7 @@ class ChatApp:
         self.drafts: dict[str, str] = {}
         self.input = TextArea(
             height=self._input_height, prompt="> ", multiline=True,
-            wrap_lines=True, completer=_Completer(self.state), complete_while_typing=True,
+            wrap_lines=True, completer=InputCompleter(self.state), complete_while_typing=True,
             input_processors=[_MaskSecret()],
         )
         wide = Condition(lambda: self._columns() >= NARROW)
@@ -255,16 +231,18 @@ class ChatApp:
 
     # ------------------------------------------------------------ leaving
 
-    def has_draft(self) -> bool:
+    def drafts_in(self) -> list[str]:
+        """The names of the conversations with unsent text, the open one first."""
         self._sync_draft()
-        return any(text.strip() for text in self.drafts.values()) or bool(
-            self.input.text.strip())
+        held = [conv_id for conv_id, text in self.drafts.items() if text.strip()]
+        open_one = [self._draft_for or ""] if self.input.text.strip() else []
+        return [conversation_name(self.state, c) for c in open_one + held]
 
     def request_quit(self) -> None:
         """Leave, but ask first if a draft would be lost or the node goes offline."""
         questions = []
-        if self.has_draft():
-            questions.append("You have unsent text.")
+        if (held := self.drafts_in()):
+            questions.append(f"You have unsent text for {listed(held)}.")
         choices: dict[str, Callable[[], None]] = {"y": self.exit, "n": self._cancel_confirm}
         if self.state.mode == "in-process":
             questions.append("Leaving stops your node: you will be offline.")
@@ -292,9 +270,11 @@ class ChatApp:
         """No to the question; `said`: it was not answered, so say that nothing was done."""
         question = self.confirm[0] if self.confirm is not None else ""
         self.confirm = None
-        if said:
+        if said:  # quitting: a statement, not the question again (a newcomer read it so)
             asked = question.split("?")[0] + "?" if "?" in question else "the question"
-            self.state.notice("info", f"not answered, so nothing done: {asked}")
+            self.state.notice("info", "not quitting, nothing done: your unsent text is kept"
+                              if question.startswith("You have unsent text")
+                              else f"not answered, so nothing done: {asked}")
         self.redraw()
 
     # ------------------------------------------------------------ drafts
@@ -550,6 +530,15 @@ class ChatApp:
         def _clear_then_command(event: KeyPressEvent) -> None:
             _clear(event)
             self.input.buffer.insert_text("/")
+
+        # The same for every printable key with no Alt binding of ours: emacs keys read Esc
+        # then "c" as Alt+C and ate the "c" of "carol" typed right after closing a page.
+        def _clear_then_typed(event: KeyPressEvent) -> None:
+            _clear(event)
+            self.input.buffer.insert_text(event.key_sequence[-1].data)
+
+        for char in _ESC_THEN_TYPED:
+            keys.add("escape", char, filter=~confirming)(_clear_then_typed)
 
         return keys
 

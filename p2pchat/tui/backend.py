@@ -41,7 +41,8 @@ class ChatBackend(Protocol):
     async def status(self) -> dict[str, Any]: ...
     async def peers(self) -> dict[str, Any]: ...
     async def contacts(self) -> list[dict[str, Any]]: ...
-    async def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]: ...
+    async def history(self, who: str, limit: int | None = None, *,
+                      changes: bool = False) -> list[dict[str, Any]]: ...
     async def send(self, who: str, text: str) -> dict[str, Any]: ...
     async def add_contact(self, fingerprint: str, name: str,
                           addrs: list[str]) -> dict[str, Any]: ...
@@ -141,9 +142,10 @@ class NodeBackend:
         with _node_errors():
             return self.node.list_contacts()
 
-    async def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+    async def history(self, who: str, limit: int | None = None, *,
+                      changes: bool = False) -> list[dict[str, Any]]:
         with _node_errors():
-            return self.node.history(who, limit)
+            return self.node.history(who, limit, changes=changes)
 
     async def send(self, who: str, text: str) -> dict[str, Any]:
         with _node_errors():
@@ -307,10 +309,13 @@ class ControlBackend:
         result: list[dict[str, Any]] = await self._call("contacts.list")
         return result
 
-    async def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+    async def history(self, who: str, limit: int | None = None, *,
+                      changes: bool = False) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"with": who}
         if limit is not None:
             params["limit"] = limit
+        if changes:  # a group's joins, leaves and removals as lines too
+            params["changes"] = True
         result: list[dict[str, Any]] = await self._call("log", **params)
         return result
 

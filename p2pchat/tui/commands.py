@@ -64,6 +64,8 @@ COMMANDS: dict[str, Spec] = {
                    " remove NAME, admin/unadmin/transfer NAME (owner), members, leave;"
                    " accept or decline an invitation, forget"
                    " a group you left (NAME, or the open one)"),
+    "/receipts": Spec("[N]", "in a group: who has your last (Nth) message, who not yet",
+                      takes_rest=True),
     "/rekey": Spec("", "new session keys on every link, now"),
     "/peers": Spec("", "live links, nearby nodes and requests"),
     "/id": Spec("", "your name and fingerprint, to give to friends"),
@@ -78,13 +80,12 @@ IRC_COMMANDS: dict[str, Spec] = {
 }
 ALIASES = {"/to": "/msg", "/q": "/quit", "/query": "/msg", "/join": "/j"}
 IRC_HELP = "  IRC: /me TEXT, /query NAME (/msg), /j NAME (opens, sends nothing), /names."
-KEYS_HELP = (
-    "Keys:",
+KEYS_HELP = (  # "Keys:" shares its row: the whole page fits 120x40 (tests/tui/test_tmux.py)
+    "Keys: Alt+Enter or Ctrl-J starts a new line in a message.",
     "  Tab completes commands and names. Alt+Up/Down, Ctrl-P/N or Alt+1..9 (the list's"
     " numbers) switch conversation, Alt+A to the next unread; each keeps its draft.",
-    "  Alt+Enter or Ctrl-J starts a new line in a message.",
     "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."
-    " Esc closes this page and clears the notices.",
+    " Esc closes this page and clears the notices (a key typed right after it is typed).",
     "  Ctrl-D deletes a character, and quits on an empty line; Ctrl-C quits (asking first if"
     " a draft would be lost). //text sends text starting with /.",
 )
@@ -300,30 +301,47 @@ def complete(text: str, names: Iterable[str],
                 if cmd.startswith(verb.lower())]
     spec = COMMANDS.get(canonical(verb)) or IRC_COMMANDS.get(canonical(verb))
     if canonical(verb) == "/group":
-        return _complete_group(rest, names)
+        return _complete_group(rest, names, extra or {})
     if spec is None or not spec.completes:
         return []
     if spec.completes == "name":
         candidates: Iterable[str] = names
     else:
         candidates = (extra or {}).get(spec.completes, ())
-    prefix = rest.lstrip()
+    # A completed name gets its space, as a command does (a path may go on: no space there).
+    return _arguments(rest, candidates, space=spec.completes != "path")
+
+
+def _arguments(typed: str, candidates: Iterable[str], *,
+               space: bool = True) -> list[tuple[str, int]]:
+    """The candidates that complete the argument being typed, each with the space after it."""
+    prefix = typed.lstrip()
     wanted = prefix.casefold()
-    return [(name, -len(prefix)) for name in sorted(set(candidates), key=str.casefold)
+    return [(name + " " * space, -len(prefix))
+            for name in sorted(set(candidates), key=str.casefold)
             if name.casefold().startswith(wanted) and name.casefold() != wanted]
 
 
-def _complete_group(rest: str, names: Iterable[str]) -> list[tuple[str, int]]:
-    """/group ACTION, then a contact's name after the actions that take one."""
+# What the NAME of each /group action is: `extra`'s key for its candidates, None for
+# conversation names (a member of the open group need not be a contact).
+_GROUP_NAMES: dict[str, str | None] = {
+    "invite": "contacts", "remove": None, "admin": None, "unadmin": None, "transfer": None,
+    "accept": "invited", "decline": "invited", "forget": "ended"}
+
+
+def _complete_group(rest: str, names: Iterable[str],
+                    extra: Mapping[str, Iterable[str]]) -> list[tuple[str, int]]:
+    """/group ACTION, then what that action's NAME is: a contact to invite, a pending
+    invitation to accept or decline, a group left to forget."""
     action, space, name = rest.lstrip().partition(" ")
     if not space:
-        return [(a + " " * (a in GROUP_ACTIONS_WITH_NAME), -len(action))
+        takes = (*GROUP_ACTIONS_WITH_NAME, *_GROUP_NAMES)
+        return [(a + " " * (a in takes), -len(action))
                 for a in GROUP_ACTIONS if a.startswith(action.lower()) and a != action.lower()]
-    if action.lower() not in ("invite", "remove", "admin", "unadmin", "transfer"):
+    if action.lower() not in _GROUP_NAMES:
         return []
-    wanted = name.lstrip().casefold()
-    return [(n, -len(name.lstrip())) for n in sorted(set(names), key=str.casefold)
-            if n.casefold().startswith(wanted) and n.casefold() != wanted]
+    kind = _GROUP_NAMES[action.lower()]
+    return _arguments(name, names if kind is None else extra.get(kind, ()))
 
 
 def split_message(text: str, limit: int) -> list[str]:

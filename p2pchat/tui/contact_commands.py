@@ -9,11 +9,12 @@ from typing import Any
 
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.tui.backend import BackendError, ChatBackend
+from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.qr import qr_lines
 from p2pchat.tui.safety import safety_rows
 from p2pchat.tui.sanitize import clean
-from p2pchat.tui.state import ChatState, Conversation
+from p2pchat.tui.state import ChatState
 
 MAX_NEARBY = 500
 
@@ -164,9 +165,11 @@ class ContactCommands:
         conv, new_name = self.split_name(rest)
         if not new_name:
             raise BackendError("usage", "usage: /rename NAME NEWNAME")
+        old_name = conv.name
         contact = await self._backend.rename(conv.id, new_name)
         self._state.upsert_contact(contact)
-        self._state.notice("info", f"{conv.id[:7]} is now called {contact.get('name')}")
+        self._state.notice("info", f"{old_name} ({conv.id[:7]}) is now called"
+                                   f" {clean(contact.get('name'))}")
 
     async def cmd_addr(self, rest: str) -> None:
         """/addr NAME HOST:PORT...: where a contact is dialled."""
@@ -186,10 +189,16 @@ class ContactCommands:
         for c in contacts:
             online = "online " if c.get("online") else "offline"
             state = "" if c.get("state") == "contact" else f" [{c.get('state')}]"
-            lines.append(f"  {c.get('name')!s:<20} {online} {c.get('fingerprint')}{state}")
+            known = self._state.conversations.get(clean(c.get("fingerprint")))
+            if known is not None and known.impostor_of:
+                state += f" WARNING: a new key under the name of {known.impostor_of}"
+            marks = " (verified)" * (c.get("verified") is True)
+            lines.append(f"  {c.get('name')!s:<20} {online} {c.get('fingerprint')}{state}"
+                         f"{marks}")
         self._state.blocked = [clean(c.get("name")) for c in contacts
                               if c.get("state") == "blocked"][:MAX_NEARBY]
-        self._state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"])
+        self._state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"],
+                              source="contacts")
 
     async def cmd_nearby(self, _: str) -> None:
         """/nearby: who discovery sees, numbered for /add."""

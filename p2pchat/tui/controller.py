@@ -29,10 +29,11 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
+from p2pchat.tui.conversation import AmbiguousName, Conversation
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.network_commands import NetworkCommands
-from p2pchat.tui.state import AmbiguousName, ChatState, Conversation
+from p2pchat.tui.state import ChatState
 
 log = logging.getLogger("p2pchat.tui")
 
@@ -131,8 +132,16 @@ class Controller:
     async def _load_activity(self) -> None:
         """Each conversation's newest message, so the list is ordered by last activity."""
         for conv in list(self.state.conversations.values())[:MAX_ACTIVITY_READS]:
-            if (conv.state == "contact" or conv.kind == "group") and not conv.messages:
-                newest = await self.backend.history(conv.id, 1)
+            # A pending invitation has no log yet: asking for it failed, and that ended the
+            # whole load before the open conversation was read ("(loading)" for ever).
+            readable = conv.state == "contact" or (conv.kind == "group"
+                                                   and conv.state != "invited")
+            if readable and not conv.messages:
+                try:
+                    newest = await self.backend.history(conv.id, 1)
+                except BackendError as exc:  # one unreadable log never stops the load
+                    log.debug("no activity for %s: %s", conv.id[:7], exc)
+                    continue
                 if newest:
                     conv.last_activity = max(conv.last_activity, str(newest[-1].get("sent_at")))
 
@@ -140,7 +149,8 @@ class Controller:
         conv = self.state.current
         # A request or a pending group invitation (issue 22) has no history to read yet.
         if conv is not None and not conv.loaded and conv.state not in ("request", "invited"):
-            history = await self.backend.history(conv.id, HISTORY_LIMIT)
+            history = await self.backend.history(conv.id, HISTORY_LIMIT,
+                                                 changes=conv.kind == "group")
             self.state.load_history(conv.id, history)
             self._changed()
         await self._mark_read()
@@ -224,6 +234,14 @@ class Controller:
             await self._load_nearby()
         if "groups" in refresh:
             self.state.set_groups(await self.backend.groups())
+        page = self.state.page
+        if page is not None and page.source == "contacts" and (
+                "contacts" in refresh or event.get("type") in ("link_up", "link_down")):
+            await self.contacts.cmd_contacts("")  # an open Contacts page follows the node
+        if "contacts" in refresh and self.state.current is not None \
+                and not self.state.current.loaded:
+            # A request that became a contact (accepted from the CLI, say): its history now.
+            await self._load_current()
         if refresh:
             self._changed()
 
@@ -300,6 +318,8 @@ class Controller:
             return
         result = await self.backend.send(conv.id, text)
         self.state.apply(result)  # the event may come first or later: applying is idempotent
+        if isinstance(result, dict) and isinstance(result.get("note"), str):
+            self.state.notice("info", result["note"])  # a group with nobody else in it yet
 
     async def cmd_msg(self, rest: str) -> None:
         """/msg NAME [TEXT]: open a conversation, and send TEXT if given."""
@@ -331,8 +351,9 @@ class Controller:
         for conv in convs[:MAX_ACTIVITY_READS]:
             if not conv.loaded:
                 self.state.load_history(conv.id,
-                                        await self.backend.history(conv.id,
-                                                                   HISTORY_LIMIT))
+                                        await self.backend.history(
+                                            conv.id, HISTORY_LIMIT,
+                                            changes=conv.kind == "group"))
             found += [(conv, m) for m in conv.messages
                       if not m.system and wanted in m.text.casefold()]
             if len(found) >= MAX_FOUND:
@@ -342,9 +363,10 @@ class Controller:
         self.state.search_term = text
         lines = [f"  {n}. [{conv.name}] {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
                  f" {' '.join(m.text.split())}" for n, (conv, m) in enumerate(found, 1)]
-        where = f"{len(convs)} conversation{'s' * (len(convs) != 1)}"
+        where = f"searched {len(convs)} conversation{'s' * (len(convs) != 1)}"
         tail = ["", "/jump N opens result N at that message; Esc ends the marking."]
-        self.state.show_page(f"{len(found)} found for {text!r} in {where}",
+        matches = f"{len(found) or 'no'} match{'es' * (len(found) != 1)}"
+        self.state.show_page(f"{matches} for {text!r} ({where})",
                              [*lines, *tail] if lines else ["  nothing"])
 
     async def cmd_j(self, who: str) -> None:

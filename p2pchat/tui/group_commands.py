@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from p2pchat.core.text import counted
+from p2pchat.core.text import membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
+from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.news import group_key
-from p2pchat.tui.state import ChatState, Conversation
+from p2pchat.tui.receipts import receipts
+from p2pchat.tui.state import ChatState
 
 
 class GroupCommands:
@@ -41,7 +43,8 @@ class GroupCommands:
             groups = await self._backend.groups()
             self._state.set_groups(groups)
             self._state.show_page("Groups", [
-                f"  {g.get('title')!s:<20} {counted(int(g.get('members') or 0), 'member')},"
+                f"  {g.get('title')!s:<20}"
+                f" {membership(int(g.get('members') or 0), int(g.get('invited') or 0))},"
                 f" {g.get('online')} online,"
                 f" you are {g.get('role')}" for g in groups] or ["  none yet: /group create NAME"])
             return
@@ -53,20 +56,24 @@ class GroupCommands:
             raise BackendError("usage", "open a group first: /msg GROUP")
         if action == "members":
             lines = []
-            for member in await self._backend.group_members(conv.id):
+            members = await self._backend.group_members(conv.id)
+            for member in members:
                 marks = " (owner)" * bool(member.get("owner")) \
                     + " (admin)" * bool(member.get("admin")) + " (you)" * bool(member.get("you"))
                 online = "online" if member.get("online") else "offline"
+                if member.get("invited"):  # in the group, but has not said yes yet
+                    online = "invited, not joined yet"
                 unverified = member.get("contact") is False  # ~name: not a contact (issue 24)
                 # yours as it is now, after /nick
                 shown = self._state.me.name if member.get("you") \
                     else "~" * unverified + str(member.get("name"))
                 lines.append(f"  {shown}{marks}: {online}")
+            invited = sum(1 for m in members if m.get("invited"))
             title = f"Members of {conv.name}"
             if conv.state in ("removed", "left"):  # no news reaches us any more: say so
                 how = "you were removed" if conv.state == "removed" else "you left"
                 title += f" as they were when {how} (no news since)"
-            self._state.show_page(title, lines)
+            self._state.show_page(f"{title}: {membership(len(members), invited)}", lines)
             return
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
         if action == "invite":
@@ -87,12 +94,26 @@ class GroupCommands:
                               key=group_key(conv.id, "leave", "you"))
         self._state.upsert_group(group)
 
+    async def cmd_receipts(self, rest: str) -> None:
+        """/receipts [N]: who has your Nth newest message in the open group, who not yet."""
+        await receipts(self._state, self._backend, rest)
+
     async def _group_consent(self, action: str, name: str) -> None:
         """/group accept|decline|forget [NAME]: NAME, or the group open now (issue 22)."""
         conv = self._state.find("#" + name) if name else self._state.current
+        only = ""
+        if not name and action == "accept" and (conv is None or conv.kind != "group"):
+            # No group open: the one invitation waiting is the one meant (and is named).
+            waiting = [c for c in self._state.conversations.values()
+                       if c.kind == "group" and c.state == "invited"]
+            if len(waiting) == 1:
+                conv, only = waiting[0], " (your only pending invitation)"
         if conv is None or conv.kind != "group":
             raise BackendError("usage", f"/group {action} NAME, or open the group first")
         target, title = conv.id, conv.name
+        if only:
+            await self._consent_now(action, target, title, only)
+            return
         ask = self._ask()
         if action == "forget" and ask is not None:
             ask(f"Forget {title} and delete all its messages? y/n",
@@ -101,11 +122,12 @@ class GroupCommands:
             return
         await self._consent_now(action, target, title)
 
-    async def _consent_now(self, action: str, target: str, title: str) -> None:
+    async def _consent_now(self, action: str, target: str, title: str,
+                           why: str = "") -> None:
         result = await self._backend.group_consent(action, target)
         if action == "accept":
             self._state.upsert_group(result)
-            self._state.notice("info", f"you joined {title}")
+            self._state.notice("info", f"you joined {title}{why}")
             return
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"

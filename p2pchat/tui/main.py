@@ -27,7 +27,8 @@ from p2pchat.control_client import ControlClient, ControlError
 from p2pchat.node import CommandError, Node, NodeConfig
 from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
-from p2pchat.tui.state import ChatState, Me
+from p2pchat.tui.conversation import Me
+from p2pchat.tui.state import ChatState
 
 PROBE_TIMEOUT = 5.0
 MAX_EARLY_RECORDS = 100
@@ -86,7 +87,10 @@ def run_chat(home: Path, config: NodeConfig, unlock: Callable[[], Any],
     the node options on the command line (option -> value), which a node already running
     does not take."""
     if _node_answers(home):
-        asyncio.run(_attached(home, ignored_options(typed_options or {}, _node_status(home))))
+        status = _node_status(home)
+        ignored = ignored_options(typed_options or {}, status)
+        asyncio.run(_attached(home, ignored, followed_options(typed_options or {}, ignored,
+                                                               status)))
         return 0
     stored = unlock()
     choice = asyncio.run(_in_process(home, stored, config))
@@ -130,6 +134,22 @@ def ignored_options(typed: dict[str, Any], status: dict[str, Any]) -> list[str]:
     return [option for option, value in typed.items() if value and not followed(option, value)]
 
 
+def followed_options(typed: dict[str, Any], ignored: list[str],
+                     status: dict[str, Any]) -> list[str]:
+    """The typed options the running node does follow already, each saying how (a typed
+    option the screen never mentioned read as ignored, or forgotten)."""
+    told = []
+    for option, value in typed.items():
+        if not value or option in ignored:
+            continue
+        if option == "--listen":
+            where = ", ".join(str(a) for a in status.get("listen") or [])
+            told.append(f"--listen {where}")
+        else:
+            told.append(option)
+    return told
+
+
 def _node_answers(home: Path) -> bool:
     try:
         with ControlClient(home, timeout=PROBE_TIMEOUT) as client:
@@ -143,18 +163,21 @@ def _node_answers(home: Path) -> bool:
     return True
 
 
-async def _attached(home: Path, typed_options: list[str] | None = None) -> None:
+async def _attached(home: Path, typed_options: list[str] | None = None,
+                    followed: list[str] | None = None) -> None:
     try:
         backend = await ControlBackend.connect(home)
     except BackendError as exc:
         raise StartError(f"cannot attach to the node for {home}: {exc}") from None
     app = ChatApp(backend)
     if typed_options:
+        # Every typed option is named: one left out read as ignored too (or forgotten).
+        also = f" ({', '.join(followed)}: as it runs already)" if followed else ""
+        # Short enough for the notice rows: a longer one lost its start.
         app.state.notice("warning", f"your node was already running, so {' '.join(typed_options)}"
-                                    " did nothing: it keeps the options it started with. To"
-                                    " change them, stop it (Ctrl-C here, then kill the pid it"
-                                    " prints) and start the chat again; 'p2pchat settings'"
-                                    " keeps options for every start.")
+                                    f" did nothing{also}. To change that, stop it (Ctrl-C,"
+                                    " then kill the pid printed) and start again; 'p2pchat"
+                                    " settings' keeps options for every start.")
     try:
         await _run_app(app, None)
     finally:

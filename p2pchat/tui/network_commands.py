@@ -42,14 +42,22 @@ class NetworkCommands:
         waiting = [clean(n) for n in result.get("waiting") or []]
         said = f"networks: {names}" + (f"; waiting to be admitted: {', '.join(waiting)}"
                                        if waiting else "")
+        found_warnings = result.get("warnings") if command.action == "join" else None
+        warnings = [clean(w) for w in found_warnings[:4]] \
+            if isinstance(found_warnings, list) else []  # a weak passphrase, discovery off
         if command.action == "join" and command.name in (result.get("waiting") or []):
-            # Keyed: "admitted to" or "refused" replaces it when the node knows.
+            # Keyed: "admitted to" or "refused" replaces it when the node knows. One notice
+            # with the node's warnings: the last notice is the one the row shows.
             key = f"admission:{clean(command.name)}"
             self._state.drop_notices(key=key)
-            self._state.notice("info", f"{said} (a member's running node nearby admits you)",
+            self._state.notice("warning" if warnings else "info",
+                               f"{said}: {'; '.join(warnings)}" if warnings
+                               else f"{said} (a member's running node nearby admits you)",
                                key=key)
         else:
             self._state.notice("info", said)
+            for warning in warnings:
+                self._state.notice("warning", warning)
         if command.action == "join" and codes.get(command.name):
             self._state.notice("info", "every member sees the same check code; a different one"
                                       " means another network of the same name")

@@ -25,14 +25,30 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
     if conv is None:
         return
     if event.get("type") == "group_joined":
-        text = f"{clean(event.get('by_name'))} added you to the group {conv.name}"
+        by = clean(event.get("by_name"))
+        text = f"{by} added you to the group {conv.name}"
         state.notice("info", f"{text} (/msg {conv.name})")
-        state.add_line(conv, text)
+        number = event.get("number")
+        if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+            # The two lines `log` keeps for it (node/group_lines.py), with their ids.
+            state.add_line(conv, f"{by} invited you", line_id=f"change-{number}")
+            state.add_line(conv, "you joined", line_id=f"join-{number}")
+        else:
+            state.add_line(conv, text)
         return
     who = "you" if event.get("you") else clean(event.get("member_name"))
     kind = clean(event.get("change"))
-    change = {"add": "joined", "remove": "were removed from" if who == "you"
-              else "was removed from", "leave": "left",
+    said = clean(event.get("text"))
+    if said:  # the node's words, as `log` (and the screen after a restart) says it
+        number = event.get("number")
+        line_id = f"{'join' if kind == 'join' else 'change'}-{number}" \
+            if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
+        state.notice("info", f"{said} ({conv.name})", key=group_key(conv.id, kind, who))
+        state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")))
+        return
+    change = {"add": "was invited to", "join": "joined",
+              "remove": "were removed from" if who == "you" else "was removed from",
+              "leave": "declined the invitation to" if event.get("declined") else "left",
               "transfer": "now own" if who == "you" else "now owns",
               "admin": "are now an admin of" if who == "you" else "is now an admin of",
               "unadmin": "are no longer an admin of" if who == "you"
@@ -60,3 +76,18 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     state.networks = joined
     state.networks_waiting = [clean(n) for n in event.get("waiting") or []]
     state.networks_refused = refused
+
+
+def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:
+    """Wrong passphrases asking our node to admit them, past an address's free tries: one
+    notice per address, gone when it proves the passphrase after all."""
+    source = clean(event.get("source"))
+    key = f"guesses:{source}"
+    state.drop_notices(key=key)
+    if event.get("cleared"):
+        return
+    failed = event.get("failed")
+    count = str(failed) if isinstance(failed, int) and 0 < failed < 10**6 else "several"
+    state.notice("warning", f"{count} wrong network passphrases from {source}: someone may be"
+                            " guessing (each try waits longer; nobody gets in without the"
+                            " passphrase)", key=key)

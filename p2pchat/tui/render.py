@@ -12,8 +12,10 @@ from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
 
+from p2pchat.core.text import membership
+from p2pchat.tui.conversation import Conversation, Message, Page
 from p2pchat.tui.files import line as file_line
-from p2pchat.tui.state import ChatState, Conversation, Message, Page
+from p2pchat.tui.state import ChatState
 
 Fragments = list[tuple[str, str]]
 
@@ -103,6 +105,8 @@ def row_mark(conv: Conversation) -> tuple[str, str]:
         return "?", "class:conv.request"
     if conv.kind == "group":  # lit while any member is linked to us
         return "#", "class:online" if conv.online else "class:offline"
+    if conv.state == "request" and conv.impostor_of:  # a new key under a verified name
+        return "!", "class:notice.warning"
     if conv.state == "request":
         return "?", "class:conv.request"
     if conv.online:
@@ -343,8 +347,12 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
         mark_style = "class:mark.delivered" if message.status == "delivered" else "class:mark"
         mark = STATUS_MARKS.get(message.status, message.status)
         if message.delivered is not None and message.delivered[1] > 0:
-            count, of = message.delivered  # a group message: ✓✓ 7/9
-            mark = f"{STATUS_MARKS['delivered'] if count else mark} {count}/{of}"
+            count, of = message.delivered  # a group message: ✓ 7/9, and ✓✓ 9/9 once all hold it
+            done = count >= of
+            if done or count:
+                mark = STATUS_MARKS["delivered" if done else "sent"]
+            mark = f"{mark} {count}/{of}"
+            mark_style = "class:mark.delivered" if done else "class:mark"
         out.append((mark_style, " " + mark))
     return out, indent
 
@@ -380,6 +388,8 @@ def header(state: ChatState) -> str:
     elif conv.kind == "group":
         where = {"left": "group (you left)", "removed": "group (you were removed)"}.get(
             conv.state, "group")
+        if conv.members and where == "group":  # "3 members, 1 invited", as /names lists
+            where += f" · {membership(conv.members, conv.invited)}"
     return f" {conv.name} · {where}"
 
 
@@ -395,9 +405,9 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     elif state.networks:  # only members of these networks see or reach us
         names = ", ".join(state.networks)
         network = (f"visible to network {names}" if state.mdns
-                   else f"network {names}, not looking on this network", f"net {names}")
+                   else f"network {names}, discovery off", f"net {names}")
     elif not state.mdns:
-        network = ("not looking on this network", "not on LAN")
+        network = ("discovery off: reached by address only", "discovery off")
     elif state.presence == "private":
         network = ("visible only to contacts", "private")
     else:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -27,6 +26,15 @@ from p2pchat.event_types import (
     StorageEvent,
 )
 from p2pchat.tui import news
+from p2pchat.tui.conversation import (
+    Conversation,
+    Me,
+    Message,
+    Notice,
+    Page,
+    by_activity,
+    find_conversation,
+)
 from p2pchat.tui.files import Transfers
 from p2pchat.tui.sanitize import clean
 
@@ -35,69 +43,6 @@ STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2}
 MAX_EARLY_DELIVERIES = 1024
 MAX_NOTICES = 200
 MAX_LINK_STATES = 4096
-
-
-@dataclass
-class Message:
-    id: str
-    author: str  # fingerprint
-    author_name: str
-    text: str
-    sent_at: str  # ISO 8601 UTC, as the node gives it; sorts in time order
-    own: bool
-    status: str | None = None  # own messages: queued, sent or delivered
-    system: bool = False  # a line the screen adds (who joined a group): not from the node
-    # A group message of ours: how many of the other members are known to hold it, of how many.
-    delivered: tuple[int, int] | None = None
-
-
-@dataclass
-class Conversation:
-    id: str  # what the conversation is with: the peer's fingerprint, or the group's id
-    name: str
-    state: str = "contact"  # contact, request or blocked; a group's: your role in it
-    kind: str = "dm"  # dm or group: what render.row_mark and the commands tell apart
-    online: bool = False
-    unread: int = 0
-    note: str = ""
-    loaded: bool = False  # history fetched from the node
-    messages: list[Message] = field(default_factory=list)
-    last_activity: str = ""  # ISO time of the newest message: the list is ordered by it
-    first_unread: str | None = None  # the id the "new messages" line sits above
-    read_marked: str = ""  # the newest id the node was told we read
-    relay: str = ""  # the relay our link to them goes through; "" for a direct link
-    verified: bool = False  # safety numbers compared in person (the node keeps it)
-    impostor_of: str = ""  # a request: the VERIFIED contact whose name it asks under
-
-    def find(self, message_id: str) -> Message | None:
-        return next((m for m in self.messages if m.id == message_id), None)
-
-
-class AmbiguousName(ValueError):
-    """A typed name that is both a contact's and a group's: the message says how to pick."""
-
-
-@dataclass(frozen=True)
-class Notice:
-    kind: str  # info, error, warning or request: picks the colour
-    text: str
-    key: str = ""  # what it is about: one notice per key, dropped when it is out of date
-    at: float = 0.0  # time.monotonic() when it was said: old errors go
-
-
-@dataclass
-class Page:
-    """Long output (help, contacts, nearby, search results) shown in the main pane."""
-
-    title: str
-    lines: list[tuple[str, str]]  # (kind, text): kind picks the colour, as for notices
-
-
-@dataclass
-class Me:
-    name: str = ""
-    fingerprint: str = ""
-    public_key: str = ""  # hex
 
 
 class ChatState:
@@ -192,16 +137,17 @@ class ChatState:
             self.forget(fp)
             return None
         conv = self.conversations.get(fp)
+        new = conv is None
         if conv is None:
             conv = self.conversations[fp] = Conversation(fp, clean(contact.get("name")))
         renamed = clean(contact.get("name")) or conv.name
-        if renamed != conv.name:  # their past messages carry the new name too, groups' too
-            for other in self.conversations.values():
-                for message in other.messages:
-                    if message.author == fp:
-                        message.author_name = renamed
+        if renamed != conv.name or new:  # their past messages carry the new name too
+            rename_author(self.conversations, fp, renamed,
+                          contact=(clean(contact.get("state")) or "contact") == "contact")
         conv.name = renamed
         conv.state = clean(contact.get("state")) or "contact"
+        if conv.state != "request":  # answered, from here or the CLI: its notice is stale
+            self.drop_notices(key=f"request:{fp}")
         conv.note = clean(contact.get("note"))
         conv.verified = contact.get("verified") is True
         namesake = self.conversations.get(clean(contact.get("same_name_as")))
@@ -229,15 +175,22 @@ class ChatState:
         conv.state = clean(group.get("role")) or conv.state
         conv.online = bool(group.get("online"))
         conv.note = clean(group.get("role"))
+        for count in ("members", "invited"):
+            value = group.get(count)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                setattr(conv, count, value)
         self._ensure_selection()
         return conv
 
-    def add_line(self, conv: Conversation, text: str) -> None:
-        """A line of what happened, in the conversation at this time (kept for this screen)."""
+    def add_line(self, conv: Conversation, text: str, line_id: str | None = None,
+                 at: str = "") -> None:
+        """A line of what happened, in the conversation at this time (or `at`, the node's ISO
+        time for it; kept for this screen); `line_id`: the id the node's log gives it, so
+        reloading the history does not double it."""
         self._lines += 1
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        self._add_message(conv, {"id": f"line-{self._lines}", "text": text, "sent_at": now},
-                          count_unread=False, system=True)
+        now = at or datetime.now(UTC).isoformat(timespec="milliseconds")
+        self._add_message(conv, {"id": line_id or f"line-{self._lines}", "text": text,
+                                 "sent_at": now}, count_unread=False, system=True)
 
     def set_links(self, links: list[Any]) -> None:
         """Which links go through a relay, from `peers` (events keep it current after)."""
@@ -248,7 +201,10 @@ class ChatState:
                 conv.relay = relayed.get(conv.id, "")
 
     def forget(self, fingerprint: str) -> None:
-        self.conversations.pop(fingerprint, None)
+        self.drop_notices(key=f"request:{fingerprint}")
+        gone = self.conversations.pop(fingerprint, None)
+        if gone is not None and gone.kind != "group":  # no longer a contact
+            rename_author(self.conversations, fingerprint, gone.name, contact=False)
         self._places.pop(fingerprint, None)
         self._linked.pop(fingerprint, None)
         if self.selected == fingerprint:
@@ -261,7 +217,9 @@ class ChatState:
         if conv is None:
             return
         for event in messages:
-            self._add_message(conv, event, count_unread=False)
+            # A membership change (`log`'s lines with `changes`): shown as it was live.
+            self._add_message(conv, event, count_unread=False,
+                              system=event.get("notice") == "membership")
         conv.loaded = True
 
     # ------------------------------------------------------------ events
@@ -308,12 +266,15 @@ class ChatState:
             note = clean(request.get("note"))
             self.notice("request", f"{name} ({fp[:7]}) asks to connect"
                                    f"{': ' + note if note else ''} (/accept {name},"
-                                   f" /block {name}, or /verify {name} first)")
+                                   f" /block {name}, or /verify {name} first)",
+                        key=f"request:{fp}")
             namesake = self.conversations.get(clean(request.get("same_name_as")))
             if namesake is not None and (request.get("same_name_verified") or namesake.verified):
                 # Signal's "safety number changed": a new key under a name we verified.
-                self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name of"
-                                       f" {namesake.name}, whom you VERIFIED. Its safety number"
+                whose = f"{namesake.name} calls themself" if request.get("same_name_announced") \
+                    else f"of {namesake.name}"
+                self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name {whose},"
+                                       f" whom you VERIFIED. Its safety number"
                                        f" is different: it may not be {namesake.name}. Compare"
                                        f" in person (/verify {name}) before you accept.")
         elif kind in ("link_up", "link_down"):
@@ -378,6 +339,8 @@ class ChatState:
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
             news.admission_news(self, event)
+        elif kind == "admission_guesses":
+            news.guesses_news(self, event)
         elif kind == "peer_renamed":
             renamed = cast(PeerRenamedEvent, event)
             name, theirs = clean(renamed.get("name")), clean(renamed.get("their_name"))
@@ -435,13 +398,6 @@ class ChatState:
 
     # ------------------------------------------------------------ selection
 
-    def by_activity(self) -> list[Conversation]:
-        """Requests first (they wait for an answer), then by last activity, then by name."""
-        by_name = sorted(self.conversations.values(),
-                         key=lambda c: (c.name.casefold(), c.id))
-        by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
-        return sorted(by_activity, key=lambda c: c.state != "request")
-
     def fix_numbers(self) -> None:
         """From now on each conversation keeps its place (and its Alt+number), as weechat's
         buffers do: the ones loaded first by activity, each new one at the end."""
@@ -452,8 +408,8 @@ class ChatState:
         """The list as shown: by activity until the first load is done, then in fixed places;
         one that goes away closes its gap."""
         if not self._numbers_fixed:
-            return self.by_activity()
-        for conv in self.by_activity():
+            return by_activity(self.conversations.values())
+        for conv in by_activity(self.conversations.values()):
             if conv.id not in self._places:
                 self._places[conv.id] = self._next_place
                 self._next_place += 1
@@ -501,23 +457,7 @@ class ChatState:
     def find(self, who: str) -> Conversation | None:
         """By name (case-insensitive), else by fingerprint (dashes and case don't matter).
         `#NAME` is a group, `@NAME` a contact; a bare name that is both is refused (issue 22)."""
-        wanted = who.strip().casefold()
-        only = {"#": "group", "@": "dm"}.get(wanted[:1]) if len(wanted) > 1 else None
-        if only is not None:
-            wanted = wanted[1:]
-        named = [conv for conv in self.conversations.values()
-                 if conv.name.casefold() == wanted and only in (None, conv.kind)]
-        if len({conv.kind for conv in named}) > 1:
-            raise AmbiguousName(f"{who.strip()!r} is ambiguous, a contact and a group:"
-                                f" /msg #{wanted} for the group, /msg @{wanted} (or the"
-                                " fingerprint) for the contact")
-        if named:
-            return named[0]
-        squeezed = "".join(ch for ch in wanted if ch not in " -")
-        for conv in self.conversations.values():
-            if squeezed and conv.id.replace("-", "").casefold() == squeezed:
-                return conv
-        return None
+        return find_conversation(self.conversations.values(), who)
 
     def _ensure_selection(self) -> None:
         if self.selected not in self.conversations:
@@ -548,8 +488,20 @@ class ChatState:
     def clear_notices(self) -> None:
         self.notices.clear()
 
-    def show_page(self, title: str, lines: list[str], kind: str = "info") -> None:
-        self.page = Page(clean(title), [(kind, clean(line)) for line in lines])
+    def show_page(self, title: str, lines: list[str], kind: str = "info",
+                  source: str = "") -> None:
+        self.page = Page(clean(title), [(kind, clean(line)) for line in lines], source)
+
+
+def rename_author(conversations: Mapping[str, Conversation], fingerprint: str, name: str, *,
+                  contact: bool) -> None:
+    """Past messages of `fingerprint` under `name`; in groups "~name" while they are not a
+    contact, as the node's newer lines say (a removed contact's old lines said "carol")."""
+    for conv in conversations.values():
+        shown = "~" + name if conv.kind == "group" and not contact else name
+        for message in conv.messages:
+            if message.author == fingerprint:
+                message.author_name = shown
 
 
 def _later(old: str | None, new: str | None) -> str | None:
@@ -564,3 +516,4 @@ def delivered_of(event: Mapping[str, Any]) -> tuple[int, int] | None:
     if not isinstance(recipients, int):
         return None
     return len(event.get("delivered_to") or []), recipients
+

@@ -143,8 +143,14 @@ def test_network_list_needs_no_passphrase_while_the_node_runs(tmp_path: Path) ->
         stderr=subprocess.DEVNULL, env=cli_env(secret), start_new_session=True)
     try:
         wait_for(lambda: run(home, "status").returncode == 0, 20, "the node")
-        run(home, "network", "join", "lab", check=True,
-            env=secret | {"P2PCHAT_NETWORK_PASSPHRASE": "owl"})  # waits to be admitted
+        # no discovery on this node: a join without --via is refused (trial1 B8), unasked
+        no_via = run(home, "network", "join", "lab",
+                     env=secret | {"P2PCHAT_NETWORK_PASSPHRASE": "owl"})
+        assert no_via.returncode == 1 and "--via HOST:PORT" in no_via.stderr
+        from p2pchat.control_client import ControlClient
+
+        with ControlClient(home) as client:  # the node's own join still waits, warned
+            assert client.call("network.join", name="lab", passphrase="owl")["warnings"]
         created = json.loads(run(home, "network", "create", "club", "--json", check=True,
                                  env=secret).stdout)
         assert created["network"] == "club"

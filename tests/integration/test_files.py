@@ -76,6 +76,18 @@ def test_a_file_arrives_byte_for_byte_where_file_list_says(make_node: MakeNode,
     assert (bob.home / "downloads" / "talk slides (1).pdf").read_bytes() == src.read_bytes()
 
 
+def test_file_list_reads_the_store_when_no_node_runs(make_node: MakeNode,
+                                                     tmp_path: Path) -> None:
+    alice, bob = pair(make_node)
+    src = make_file(tmp_path / "notes.txt", 300_000)
+    alice.cli("file", "send", "bob", str(src), "--no-wait", check=True)
+    got = wait_for(lambda: one(bob, "done"), 30, "bob to receive the file")
+    bob.stop()
+    assert transfers(bob) == [got]  # the same view, from the store
+    shown = bob.cli("file", "list", check=True).stdout
+    assert "notes.txt" in shown and "done" in shown and "alice" in shown
+
+
 def test_a_big_file_waits_for_accept_and_decline_tells_the_sender(make_node: MakeNode,
                                                                   tmp_path: Path) -> None:
     alice, bob = pair(make_node, "--auto-accept-size", "100K")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from p2pchat.core.file_records import CHUNK_SIZE
+from p2pchat.core.identity import fingerprint
 from tests.aio import until
 from tests.groups_net import Net
 from tests.local_nodes import MakeLocalNode
@@ -61,3 +62,33 @@ async def test_members_that_do_not_hold_the_file_say_so_and_it_travels_along_the
     for node in (first, second, last):
         await until(lambda n=node: state_of(n, "slides.pdf") == "done", 30, "every copy")
         assert Path(node.files.listing()[0]["path"]).read_bytes() == src.read_bytes()
+
+
+async def test_finished_group_files_hold_no_hash_list_and_are_served_from_the_store(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    # 0 - 1 - 2, offers wait for accept: node 1 fetches from the author and finishes; only
+    # then node 2 accepts and asks node 1 (its only linked member) for the hash list, which
+    # node 1 no longer holds in memory (32 bytes a chunk, for as long as the group lasts) but
+    # reads from its store.
+    net = await Net(make_local_node, 3, {(0, 1), (1, 2)}, auto_accept_size=0).build()
+    author, middle, far = net.nodes
+    src = tmp_path / "talk.mp4"
+    data = os.urandom(CHUNK_SIZE * 3 + 99)
+    src.write_bytes(data)
+    [sent] = await author.file_send(net.group, [str(src)])
+    assert [t.hashes for t in author.files._transfers.values()] == [None]
+    for node in (middle, far):
+        await until(lambda n=node: state_of(n, "talk.mp4") == "offered", 30, "the offers")
+    await middle.file_accept(sent["id"])
+    await until(lambda: state_of(middle, "talk.mp4") == "done", 30, "node 1's copy")
+    assert [t.hashes for t in middle.files._transfers.values()] == [None]
+    await far.file_accept(sent["id"])
+    await until(lambda: state_of(far, "talk.mp4") == "done", 30, "node 2's copy, via node 1")
+    assert Path(far.files.listing()[0]["path"]).read_bytes() == data
+    # Per-member progress of a group's file: what this node sent each member.
+    [out] = author.files.listing()
+    assert [(m["fingerprint"], m["sent"]) for m in out["members"]] == \
+        [(fingerprint(middle.key), len(data))]
+    [relayed] = middle.files.listing()
+    assert [(m["fingerprint"], m["sent"]) for m in relayed["members"]] == \
+        [(fingerprint(far.key), len(data))]

@@ -177,7 +177,10 @@ def test_a_bad_relay_network_name_is_a_clean_error(tmp_path: Path) -> None:
 async def test_join_and_leave_through_the_node(make_local_node: MakeLocalNode) -> None:
     a = await make_local_node("alice")
     events = a.events.subscribe()
-    assert (await a.networks.join("class", "blue-otter-42")) == {
+    joined = await a.networks.join("class", "blue-otter-42")
+    assert [w[:24] for w in joined.pop("warnings")] == [  # weak; and mDNS is off here
+        "weak passphrase (about 2", "discovery is off (--no-m"]
+    assert joined == {
         "networks": [], "waiting": ["class"], "legacy": [], "states": {"class": "waiting"},
         "check_codes": {}}
     # Waiting: the passphrase is kept (sealed) to be admitted with; no key yet.
@@ -194,7 +197,8 @@ async def test_join_and_leave_through_the_node(make_local_node: MakeLocalNode) -
 
 
 def test_network_commands_on_a_running_node(make_node: Any) -> None:
-    alice = make_node("alice").start()
+    # discovery on (loopback only): a join without --via waits for a member seen nearby
+    alice = make_node("alice").start("--mdns-interface", "127.0.0.1", mdns=True)
     env = {"P2PCHAT_NETWORK_PASSPHRASE": "blue-otter-42"}
     proc = alice.cli("network", "join", "class", env=env, check=True)
     assert "the running node is asking" in proc.stdout

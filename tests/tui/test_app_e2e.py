@@ -172,7 +172,7 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
         keys.send_text(TAB)  # completes the command
         await until(lambda: chat.input.text == "/accept ", 10, "completion of /accept")
         keys.send_text(f"b{TAB}")  # the completion put the space after the command
-        await until(lambda: chat.input.text == "/accept bob", 10, "completion of the name")
+        await until(lambda: chat.input.text == "/accept bob ", 10, "completion of the name")
         keys.send_text(ENTER)
         await until(lambda: conv.state == "contact", 10, "bob accepted")
         assert state.selected == conv.id

@@ -86,16 +86,16 @@ def test_commands_without_arguments() -> None:
 def test_completion_of_commands_and_names() -> None:
     names = ["bob", "Bea", "carol", "bob"]
     assert complete("/a", names) == [("/add ", -2), ("/addr ", -2), ("/accept ", -2)]
-    assert complete("/addr b", names) == [("Bea", -1), ("bob", -1)]
+    assert complete("/addr b", names) == [("Bea ", -1), ("bob ", -1)]
     assert complete("/TO", names) == [("/to ", -3)]
     assert complete("/m", names) == [("/msg ", -2), ("/me ", -2)]
     assert complete("/pe", names) == [("/peers", -3)]  # nothing follows: no space
-    assert complete("/to b", names) == [("Bea", -1), ("bob", -1)]
+    assert complete("/to b", names) == [("Bea ", -1), ("bob ", -1)]
     assert complete("/msg bob", names) == []  # already whole
-    assert complete("/unblock m", names, {"blocked": ["mallory"]}) == [("mallory", -1)]
-    assert complete("/add ca", names, {"nearby": ["carl", "dave"]}) == [("carl", -2)]
-    assert complete("/safety  CA", names) == [("carol", -2)]
-    assert complete("/to ", names) == [("Bea", 0), ("bob", 0), ("carol", 0)]
+    assert complete("/unblock m", names, {"blocked": ["mallory"]}) == [("mallory ", -1)]
+    assert complete("/add ca", names, {"nearby": ["carl", "dave"]}) == [("carl ", -2)]
+    assert complete("/safety  CA", names) == [("carol ", -2)]
+    assert complete("/to ", names) == [("Bea ", 0), ("bob ", 0), ("carol ", 0)]
     assert complete("/add b", names) == []  # no one nearby
     assert complete("hello", names) == [] and complete("//x", names) == []
     assert complete("thanks ca", names) == [("carol", -2)]  # a name inside a message
@@ -127,8 +127,28 @@ def test_group_completes_its_actions_then_names() -> None:
     names = ["bob", "carol"]
     assert complete("/group ", names)[:2] == [("create ", 0), ("invite ", 0)]
     assert complete("/group me", names) == [("members", -2)]
-    assert complete("/group invite c", names) == [("carol", -1)]
     assert complete("/group create c", names) == []  # a new name: nothing to offer
+
+
+def test_a_completed_argument_gets_its_space() -> None:
+    """Issue 23, point 21: `/msg ca`+Tab then X gave `/msg carolX`."""
+    names = ["carol", "climbing"]
+    assert complete("/msg ca", names) == [("carol ", -2)]
+    assert complete("/msg carol ", names) == []  # what follows is the message
+
+
+def test_group_actions_complete_what_their_name_is() -> None:
+    """Issue 23, point 21: invite offers contacts (not groups); accept and decline offer the
+    pending invitations; forget the groups left."""
+    names = ["carol", "climbing", "hike", "old"]
+    extra = {"contacts": ["carol"], "invited": ["climbing"], "ended": ["old"]}
+    assert complete("/group invite ", names, extra) == [("carol ", 0)]
+    assert complete("/group invite c", names, extra) == [("carol ", -1)]
+    assert complete("/group accept c", names, extra) == [("climbing ", -1)]
+    assert complete("/group decline ", names, extra) == [("climbing ", 0)]
+    assert complete("/group forget o", names, extra) == [("old ", -1)]
+    assert complete("/group remove c", names, extra) == [("carol ", -1), ("climbing ", -1)]
+    assert complete("/group acc", names, extra) == [("accept ", -3)]
 
 
 def test_irc_habits() -> None:

@@ -56,7 +56,8 @@ class FakeBackend:
         self.calls.append(("contacts", None))
         return list(self.contact_list)
 
-    async def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+    async def history(self, who: str, limit: int | None = None, *,
+                      changes: bool = False) -> list[dict[str, Any]]:
         self.calls.append(("history", who))
         return []
 

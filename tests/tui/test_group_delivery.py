@@ -31,8 +31,12 @@ def test_our_group_message_shows_how_many_members_hold_it() -> None:
     assert text_of(_message(shown, date.today())[0]).endswith("✓ 0/2")
     state.apply({"type": "delivery", "id": "m1", "status": "delivered", "fingerprint": GROUP,
                  "delivered_to": ["x"], "recipients": 2})
-    assert shown.delivered == (1, 2) and shown.status == "delivered"
-    assert text_of(_message(shown, date.today())[0]).endswith("✓✓ 1/2")
+    assert shown.delivered == (1, 2)
+    # a double tick only once every member it was for holds it (trial1 B3)
+    assert text_of(_message(shown, date.today())[0]).endswith(" ✓ 1/2")
+    state.apply({"type": "delivery", "id": "m1", "status": "delivered", "fingerprint": GROUP,
+                 "delivered_to": ["x", "y"], "recipients": 2})
+    assert text_of(_message(shown, date.today())[0]).endswith("✓✓ 2/2")
 
 
 def test_a_member_who_is_not_a_contact_is_marked_unverified() -> None:
@@ -75,3 +79,12 @@ async def test_the_owner_names_an_admin_and_members_show_admins_and_unverified_n
         assert "  bob (admin): online" in lines and "  ~dave: offline" in lines
     finally:
         await controller.stop()
+
+
+def test_the_receipts_page_gives_a_double_tick_only_when_all_have_it() -> None:
+    from p2pchat.tui.receipts import lines_for
+
+    members = [{"fingerprint": "B" * 52, "name": "bob", "online": True},
+               {"fingerprint": "C" * 52, "name": "carol", "online": False}]
+    assert lines_for({"B" * 52}, members)[0].startswith("  ✓ delivered to 1 of 2: bob")
+    assert lines_for({"B" * 52, "C" * 52}, members)[0].startswith("  ✓✓ delivered to 2 of 2")

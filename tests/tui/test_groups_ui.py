@@ -51,7 +51,7 @@ def test_membership_changes_are_one_line_each() -> None:
     state.apply({"type": "group_changed", **group(role="removed"), "change": "remove",
                  "member": BOB, "member_name": "me", "you": True})
     lines = [n.text for n in state.notices]
-    assert lines[-2:] == ["dave joined club", "you were removed from club"]
+    assert lines[-2:] == ["dave was invited to club", "you were removed from club"]
     assert state.conversations[GROUP].note == "removed"
 
 
@@ -146,6 +146,6 @@ def test_a_group_row_is_marked_apart_and_shows_the_nodes_unread_count() -> None:
     state.set_unread({GROUP: 4})  # the node's count, kept across restarts, as for a contact
     assert conv.unread == 4
     state.select(GROUP)
-    assert header(state) == " club · group"
+    assert header(state) == " club · group · 3 members"
     state.upsert_group(group(role="left"))
     assert header(state) == " club · group (you left)"

@@ -75,3 +75,25 @@ async def test_join_and_leave_update_the_status_line() -> None:
         assert "usage: /network" in text and "blue-otter-42" not in text
     finally:
         await controller.stop()
+
+
+class WarningBackend(NetworkBackend):
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]:
+        view = await super().network(action, name, passphrase)
+        return {**view, "warnings": ["warning: this passphrase is weak (about 20 bits)",
+                                     "discovery is off on this node (--no-mdns)"]}
+
+
+async def test_a_join_shows_the_node_s_warnings() -> None:
+    """trial1 B6/B8: the chat's join said nothing of a weak passphrase ("topsecret") or of
+    discovery being off, which the CLI's join says."""
+    controller = Controller(WarningBackend())
+    await controller.start()
+    try:
+        await controller.execute("/network join club topsecret")
+        text = notices(controller)
+        assert "this passphrase is weak" in text and "discovery is off" in text
+        assert "topsecret" not in text
+    finally:
+        await controller.stop()

@@ -90,7 +90,7 @@ def test_status_line_speaks_plainly() -> None:
     state.conversations[BOB].online = True
     text = text_of(render.status_line(state))
     assert "me " + state.me.fingerprint[:7] in text and "1 online" in text
-    assert "not looking on this network" in text
+    assert "discovery off: reached by address only" in text  # trial1 B8: it was cryptic
     assert "links" not in text and "mDNS" not in text and "in-process" not in text
     state.mdns = True
     assert "visible on this network" in text_of(render.status_line(state))
@@ -115,12 +115,12 @@ def test_wrap_breaks_at_words_with_a_hanging_indent() -> None:
 
 def test_help_descriptions_wrap_under_their_own_column() -> None:
     from p2pchat.tui.commands import help_lines
-    from p2pchat.tui.state import Page
+    from p2pchat.tui.conversation import Page
 
     lines = help_lines()
     column = lines[1].index("open NAME")  # where every description starts
     rows = [text_of(r) for r in render.page_rows(Page("Help", [("info", t) for t in lines]), 74)]
-    commands = rows[1:rows.index("Keys:")]
+    commands = rows[1:next(n for n, row in enumerate(rows) if row.startswith("Keys:"))]
     continued = [r for r in commands if not r.lstrip().startswith(("/", "IRC:"))]
     assert continued, "at 74 cells some descriptions wrap"
     for row in continued:

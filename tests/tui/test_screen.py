@@ -307,7 +307,7 @@ async def test_nearby_people_are_offered_by_tab_and_added_by_number_or_name() ->
                            "private": False}]
         backend.streams[0].queue.put_nowait({"type": "nearby_changed"})
         await until(lambda: controller.state.nearby_now, 10, "the nearby list")
-        assert completions(controller.state, "/add c") == [("carl", -1)]
+        assert completions(controller.state, "/add c") == [("carl ", -1)]
         assert completions(controller.state, "/add b") == []  # bob is a contact already
         await controller.execute("/add carl")
         assert backend.added == [(carl, "carl")]

@@ -111,7 +111,7 @@ def test_search_covers_every_conversation_marks_and_jumps(
         terminal.line("/msg bob")
         terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
         terminal.line("/search PICNIC")
-        screen = terminal.wait_screen(lambda s: "2 found for 'PICNIC'" in header(s),
+        screen = terminal.wait_screen(lambda s: "2 matches for 'PICNIC'" in header(s),
                                       "results from every conversation")
         assert "1. [bob]" in screen and "2. [carol]" in screen  # the open one first
         terminal.line("/jump 2")

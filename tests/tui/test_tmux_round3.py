@@ -82,7 +82,7 @@ def test_the_impostor_warning_stays_on_the_request_across_a_restart(
         exit_file = tmp_path / "exit"
         terminal.start(chat_argv(alice.home), exit_file)  # a screen that never saw the event
         terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
-        terminal.wait_screen(lambda s: "1 ? bob (" in s, "the request listed first")
+        terminal.wait_screen(lambda s: "1 ! bob (" in s, "the request listed first, marked")
         terminal.keys("M-1")
         screen = terminal.wait_screen(lambda s: "asks to connect" in header(s), "the request")
         flat = " ".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())

@@ -42,6 +42,13 @@ async def test_a_requester_keeps_knocking_then_slows_down() -> None:
     dialer.set_patient(KEY, True)
     now = asyncio.get_running_loop().time()
     assert all(1.0 <= (dialer.patient_delay(KEY, now + t) or 0) <= 2.0 for t in (0, 300, 599))
+    # each knock the peer closed unanswered doubles the next wait, up to `patience` (trial1 B5)
+    dialer._knocks[KEY] = 3  # the first few knocks stay eager
+    assert 1.0 <= (dialer.patient_delay(KEY, now + 10) or 0) <= 2.0
+    dialer._knocks[KEY] = 6
+    assert 8.0 <= (dialer.patient_delay(KEY, now + 10) or 0) <= 16.0
+    dialer._knocks[KEY] = 10
+    assert 30.0 <= (dialer.patient_delay(KEY, now + 10) or 0) <= 60.0
     assert dialer.patient_delay(KEY, now + 601) == 60.0
     dialer.set_patient(KEY, True)  # asking again on a later link does not restart the window
     assert dialer.patient_delay(KEY, now + 601) == 60.0

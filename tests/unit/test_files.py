@@ -21,6 +21,7 @@ from p2pchat.core.file_records import (
     file_record_code,
 )
 from p2pchat.core.files import (
+    CHECKING,
     MAX_BAD_CHUNKS,
     MAX_TIMEOUTS,
     REQUEST_TIMEOUT,
@@ -77,6 +78,24 @@ def test_chat_records_are_not_file_records() -> None:
 def test_malformed_records_are_refused(data: bytes) -> None:
     with pytest.raises(ProtocolError):
         decode_file_record(data)
+
+
+def test_a_chunk_is_decoded_as_a_view_of_its_record_and_only_in_canonical_form() -> None:
+    data = os.urandom(CHUNK_SIZE)
+    wire = encode_file_record(FileChunk(ID, 70000, data))
+    got = decode_file_record(wire)
+    assert isinstance(got, FileChunk) and got.index == 70000 and got.data == data
+    assert isinstance(got.data, memoryview) and got.data.readonly and got.data.obj is wire
+    head = b"\x94\x35\xc4\x10" + ID
+    for bad in (head + b"\xcc\x05" + b"\xc4\x03abc",  # an index not in its shortest form
+                head + b"\x05" + b"\xc5\x00\x03abc",  # a length not in its shortest form
+                head + b"\x05" + b"\xc4\x04abc",  # shorter than it says
+                head + b"\xce" + (1 << 20).to_bytes(4, "big") + b"\xc4\x01a",  # index too big
+                head + b"\x05" + b"\xc6" + (CHUNK_SIZE + 1).to_bytes(4, "big")
+                + bytes(CHUNK_SIZE + 1)):  # data too long
+        with pytest.raises(ProtocolError):
+            decode_file_record(bad)
+    assert decode_file_record(head + b"\x05\xc4\x03abc") == FileChunk(ID, 5, b"abc")
 
 
 def test_records_refuse_bad_fields() -> None:
@@ -189,3 +208,22 @@ def test_a_chunk_hashed_elsewhere_is_taken_once_and_checked() -> None:
     assert FileGet(ID, 1) in dl.requests(1.0, ID)
     assert dl.take_chunk(1, chunks[1]) == chunk_hash(chunks[1])
     assert dl.checked(1, False) == "bad" and dl.bad_chunks == 2
+
+
+def test_a_chunk_taken_for_checking_makes_room_for_the_next_request_within_a_bound() -> None:
+    # The next chunk is asked for as soon as one arrives (while it is hashed and written),
+    # so the window counts chunks on the wire; at most CHECKING wait to be checked.
+    dl, chunks, hashes = make(CHUNK_SIZE * 40)
+    dl.requests(0.0, ID)
+    dl.on_hashes(0, hashes)
+    assert dl.requests(0.0, ID) == [FileGet(ID, i) for i in range(WINDOW)]
+    assert dl.take_chunk(0, chunks[0]) == chunk_hash(chunks[0])
+    assert dl.requests(0.1, ID) == [FileGet(ID, WINDOW)]  # chunk 0 is not asked again
+    for i in range(1, CHECKING - 1):
+        assert dl.take_chunk(i, chunks[i]) == chunk_hash(chunks[i])
+        assert dl.requests(0.2, ID) == [FileGet(ID, i + WINDOW)]
+    last = CHECKING - 1
+    assert dl.take_chunk(last, chunks[last]) == chunk_hash(chunks[last])
+    assert dl.requests(0.3, ID) == []  # CHECKING chunks wait for the disk: nothing more
+    assert dl.checked(0, True) is None and dl.received == CHUNK_SIZE
+    assert dl.requests(0.4, ID) == [FileGet(ID, last + WINDOW)]

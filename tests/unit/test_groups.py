@@ -691,3 +691,14 @@ def test_simulation_forgeries_and_replayed_changes_are_refused_everywhere() -> N
     assert all(any("not signed by its author" in why for why in r.refused) for r in neighbours)
     assert all(any("not signed by the owner" in why for why in r.refused) for r in neighbours)
     assert_converged(sim)
+
+
+def test_a_departure_regrows_every_tree() -> None:
+    """trial1 B4: bob had pruned alice's own pushes (her copy via carol came first); carol went,
+    and alice's next message had nowhere to go. Every mark is eager again after a departure."""
+    alice, bob = b"a" * 32, b"b" * 32
+    gossip = groups.GroupGossip(b"g" * 16)
+    gossip.on_prune(bob, alice)
+    assert not gossip.is_eager(bob, alice)
+    gossip.regrow()
+    assert gossip.is_eager(bob, alice)

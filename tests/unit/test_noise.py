@@ -563,3 +563,20 @@ def test_os_urandom_is_the_default() -> None:
 
     default = inspect.signature(HandshakeState).parameters["random"].default
     assert default is os.urandom
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_encrypt_in_place_gives_encrypt_with_ads_bytes(portable: bool,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    if portable:
+        monkeypatch.setattr(noise, "_seal_in_place", noise._seal_in_place_portable)
+    key = bytes(range(32))
+    for plain in (b"", b"x", bytes(range(256)) * 255):
+        a, b = noise.CipherState(key), noise.CipherState(key)
+        a.n = b.n = 7
+        buf = bytearray(b"head") + plain + bytes(noise.TAGLEN) + b"tail"
+        a.encrypt_in_place(buf, 4, len(plain))
+        assert bytes(buf) == b"head" + b.encrypt_with_ad(b"", plain) + b"tail"
+        assert a.n == b.n == 8
+    with pytest.raises(noise.NoiseError):
+        noise.CipherState(key).encrypt_in_place(bytearray(20), 0, 5)  # no room for the tag

@@ -624,6 +624,20 @@ def test_large_records_are_chunked_and_rejoined(size: int) -> None:
     assert pair.records("b") == [record] and pair.records("a") == [record]
 
 
+def test_records_one_after_another_are_rejoined_whatever_their_sizes() -> None:
+    # The reassembly buffer is kept between records: a shorter record after a longer one
+    # must not carry any of the longer one's bytes.
+    pair = established_pair()
+    rng = pyrandom.Random(7)
+    records = [rng.randbytes(n) for n in (300 * 1024, 1, 2 * MAX_CHUNK + 5, 70_000, 0,
+                                          1 << 20, MAX_CHUNK + 1)]
+    for record in records:
+        pair.a.send_record(record, 0.0)
+    for frame in split_frames(pair.a.data_to_send()):
+        pair.b_events += pair.b.receive_data(frame, 0.0)
+    assert pair.records("b") == records
+
+
 def test_over_limit_records_are_refused_on_both_ends() -> None:
     small = SessionConfig(max_record=100_000)
     pair = established_pair(b_config=small)

@@ -46,7 +46,8 @@ def test_ops_and_keys_are_sealed_at_rest_and_read_back(tmp_path: Path) -> None:
     assert store.groups.ops(GROUP) == [b"op one bytes", b"op two bytes"]
     assert store.groups.epoch_keys(GROUP) == {1: KEY}
     store.groups.set_left(GROUP)
-    assert store.groups.epoch_keys(GROUP) == {} and store.groups.list_all() == [(GROUP, True)]
+    # a leaver keeps the keys of the epochs it was in: its history stays readable
+    assert store.groups.epoch_keys(GROUP) == {1: KEY} and store.groups.list_all() == [(GROUP, True)]
 
 
 def test_a_gap_in_the_stored_chain_is_refused(tmp_path: Path) -> None:

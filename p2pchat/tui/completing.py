@@ -1,0 +1,57 @@
+"""What Tab offers on the input line, and how unsent text is named: the words the screen
+(tui/app.py) puts on what it holds, from the view-model (tui/state.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
+from p2pchat.tui.commands import complete
+from p2pchat.tui.files import path_completions
+from p2pchat.tui.sanitize import clean
+from p2pchat.tui.state import ChatState
+
+
+class InputCompleter(Completer):
+    """/commands; names, blocked names or nearby people after the commands that take one."""
+
+    def __init__(self, state: ChatState) -> None:
+        self._state = state
+
+    def get_completions(self, document: Document,
+                        complete_event: CompleteEvent) -> Iterable[Completion]:
+        typed = document.text_before_cursor
+        if not typed.startswith("/") and not complete_event.completion_requested:
+            return  # in a message, names complete on Tab only: no menu while typing
+        for text, start in completions(self._state, typed):
+            yield Completion(text, start_position=start, display=text.rstrip(" ") or text)
+
+
+def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
+    convs = list(state.conversations.values())
+    names = [c.name for c in convs]
+    strangers = [n for n in state.nearby + state.nearby_now if not n.get("contact")]
+    offered = [str(n.get(field) or "") for n in strangers for field in ("name", "fingerprint")]
+    # Heard on the network: only what is already safe to show (and to type) is offered.
+    nearby = [text for text in offered if text and clean(text) == text]
+    verb, space, typed = text.partition(" ")
+    paths = path_completions(typed.lstrip()) if space and verb == "/file" else []
+    groups = [c for c in convs if c.kind == "group"]
+    return complete(text, names, {
+        "blocked": state.blocked, "nearby": nearby, "path": paths,
+        "contacts": [c.name for c in convs if c.kind != "group" and c.state == "contact"],
+        "invited": [c.name for c in groups if c.state == "invited"],
+        "ended": [c.name for c in groups if c.state in ("left", "removed")]})
+
+
+def conversation_name(state: ChatState, conv_id: str) -> str:
+    conv = state.conversations.get(conv_id)
+    return conv.name if conv is not None else "a conversation now gone" if conv_id \
+        else "the input"
+
+
+def listed(names: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"

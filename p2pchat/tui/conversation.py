@@ -1,0 +1,101 @@
+"""What the screen holds for each conversation (its messages), and its notices and pages:
+plain records that tui/state.py's ChatState fills from what the node says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Message:
+    id: str
+    author: str  # fingerprint
+    author_name: str
+    text: str
+    sent_at: str  # ISO 8601 UTC, as the node gives it; sorts in time order
+    own: bool
+    status: str | None = None  # own messages: queued, sent or delivered
+    system: bool = False  # a line the screen adds (who joined a group): not from the node
+    # A group message of ours: how many of the other members are known to hold it, of how many.
+    delivered: tuple[int, int] | None = None
+
+
+@dataclass
+class Conversation:
+    id: str  # what the conversation is with: the peer's fingerprint, or the group's id
+    name: str
+    state: str = "contact"  # contact, request or blocked; a group's: your role in it
+    kind: str = "dm"  # dm or group: what render.row_mark and the commands tell apart
+    online: bool = False
+    unread: int = 0
+    note: str = ""
+    loaded: bool = False  # history fetched from the node
+    messages: list[Message] = field(default_factory=list)
+    last_activity: str = ""  # ISO time of the newest message: the list is ordered by it
+    first_unread: str | None = None  # the id the "new messages" line sits above
+    read_marked: str = ""  # the newest id the node was told we read
+    relay: str = ""  # the relay our link to them goes through; "" for a direct link
+    verified: bool = False  # safety numbers compared in person (the node keeps it)
+    impostor_of: str = ""  # a request: the VERIFIED contact whose name it asks under
+    members: int = 0  # a group's: everyone in it, the invited included (the API's `members`)
+    invited: int = 0  # a group's: of those, added but not seen to accept yet
+
+    def find(self, message_id: str) -> Message | None:
+        return next((m for m in self.messages if m.id == message_id), None)
+
+
+class AmbiguousName(ValueError):
+    """A typed name that is both a contact's and a group's: the message says how to pick."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str  # info, error, warning or request: picks the colour
+    text: str
+    key: str = ""  # what it is about: one notice per key, dropped when it is out of date
+    at: float = 0.0  # time.monotonic() when it was said: old errors go
+
+
+@dataclass
+class Page:
+    """Long output (help, contacts, nearby, search results) shown in the main pane."""
+
+    title: str
+    lines: list[tuple[str, str]]  # (kind, text): kind picks the colour, as for notices
+    source: str = ""  # what it shows, when it follows changes while open ("contacts")
+
+
+@dataclass
+class Me:
+    name: str = ""
+    fingerprint: str = ""
+    public_key: str = ""  # hex
+
+
+def find_conversation(conversations: Iterable[Conversation], who: str) -> Conversation | None:
+    """ChatState.find's rule, on any conversations."""
+    convs = list(conversations)
+    wanted = who.strip().casefold()
+    only = {"#": "group", "@": "dm"}.get(wanted[:1]) if len(wanted) > 1 else None
+    if only is not None:
+        wanted = wanted[1:]
+    named = [conv for conv in convs if conv.name.casefold() == wanted and only in (None, conv.kind)]
+    if len({conv.kind for conv in named}) > 1:
+        raise AmbiguousName(f"{who.strip()!r} is ambiguous, a contact and a group:"
+                            f" /msg #{wanted} for the group, /msg @{wanted} (or the"
+                            " fingerprint) for the contact")
+    if named:
+        return named[0]
+    squeezed = "".join(ch for ch in wanted if ch not in " -")
+    for conv in convs:
+        if squeezed and conv.id.replace("-", "").casefold() == squeezed:
+            return conv
+    return None
+
+
+def by_activity(conversations: Iterable[Conversation]) -> list[Conversation]:
+    """Requests first (they wait for an answer), then by last activity, then by name."""
+    by_name = sorted(conversations, key=lambda c: (c.name.casefold(), c.id))
+    by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
+    return sorted(by_activity, key=lambda c: c.state != "request")

@@ -1,0 +1,85 @@
+"""/receipts [N]: who holds one of your group messages and who does not yet (issue 24, "who has
+it"), as Signal's message info lists "delivered to" and "sent to". The ✓✓ n/m beside the message
+counts them; this names them, from the node's `delivered_to` and the group's members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from p2pchat.tui.backend import BackendError, ChatBackend
+from p2pchat.tui.conversation import Message
+from p2pchat.tui.sanitize import clean
+from p2pchat.tui.state import ChatState
+
+HISTORY_READ = 500  # of the node's log, to find the message's `delivered_to` (controller's)
+MAX_NAMES = 200  # names per line shown; the rest are counted
+
+
+async def receipts(state: ChatState, backend: ChatBackend, rest: str) -> None:
+    """The page for your Nth newest message in the open group (1, the newest, by default)."""
+    conv = state.current
+    if conv is None or conv.kind != "group":
+        raise BackendError("usage", "/receipts works in a group: open one first (/msg GROUP)")
+    rest = rest.strip()
+    if rest and not rest.isdigit():
+        raise BackendError("usage", "usage: /receipts [N]: your Nth newest message (1: the last)")
+    mine = [m for m in conv.messages if m.own and not m.system]
+    number = int(rest or "1")
+    if not mine:
+        raise BackendError("usage", f"you have written nothing in {conv.name} yet")
+    if not 1 <= number <= len(mine):
+        raise BackendError("usage", f"/receipts N: 1 to {len(mine)} (your messages here)")
+    message = mine[-number]
+    held = await _delivered_to(backend, conv.id, message)
+    members = await backend.group_members(conv.id)
+    state.show_page(f"Who has your message {_quote(message)}", lines_for(held, members))
+
+
+async def _delivered_to(backend: ChatBackend, conv: str, message: Message) -> set[str] | None:
+    """The message's `delivered_to` as the node keeps it now (None: the node did not say)."""
+    for event in await backend.history(conv, HISTORY_READ):
+        if clean(event.get("id")) == message.id:
+            held = event.get("delivered_to")
+            return {clean(f) for f in held} if isinstance(held, list) else None
+    return None
+
+
+def lines_for(held: set[str] | None, members: list[dict[str, Any]]) -> list[str]:
+    """Delivered to whom, and who not yet (and why, where we know: offline, not joined)."""
+    others = [m for m in members if not m.get("you")]
+    if held is None:
+        return ["  the node's log has no delivery record for this message (older than its"
+                f" newest {HISTORY_READ}? `p2pchat log GROUP --json` has them all)"]
+    got = [m for m in others if clean(m.get("fingerprint")) in held]
+    missing = [m for m in others if clean(m.get("fingerprint")) not in held]
+    tick = "✓✓" if not missing else "✓"  # a double tick only once all have it (trial1 B3)
+    lines = [f"  {tick} delivered to {len(got)} of {len(others)}: {_names(got) or 'nobody yet'}"]
+    if missing:
+        why = [f"{_name(m)} ({_why(m)})" for m in missing[:MAX_NAMES]]
+        more = len(missing) - len(why)
+        lines.append("  not yet: " + ", ".join(why) + (f" and {more} more" if more > 0 else ""))
+    else:
+        lines.append("  every member has it")
+    return [*lines, "", "A member counts once its node tells us it holds the message (its"
+                        " sync vector); one who is offline gets it from any member later."]
+
+
+def _name(member: dict[str, Any]) -> str:
+    return ("~" if member.get("contact") is False else "") + clean(member.get("name"))
+
+
+def _names(members: list[dict[str, Any]]) -> str:
+    shown = ", ".join(_name(m) for m in members[:MAX_NAMES])
+    more = len(members) - MAX_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _why(member: dict[str, Any]) -> str:
+    if member.get("invited"):
+        return "invited, has not joined yet"
+    return "online" if member.get("online") else "offline"
+
+
+def _quote(message: Message) -> str:
+    text = " ".join(message.text.split())
+    return repr(text if len(text) <= 40 else text[:39] + "…")
