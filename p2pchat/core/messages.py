@@ -31,6 +31,7 @@ from p2pchat.core.errors import ProtocolError
 from p2pchat.core.group_messages import (
     GroupCheckpoint,
     GroupDigest,
+    GroupHolders,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
@@ -92,6 +93,7 @@ __all__ = [
     "Envelope",
     "GroupCheckpoint",
     "GroupDigest",
+    "GroupHolders",
     "GroupInvite",
     "GroupKey",
     "GroupKeyRequest",
@@ -295,6 +297,7 @@ Record: TypeAlias = (
     | GroupLeave
     | GroupPrune
     | GroupDigest
+    | GroupHolders
     | GroupLostKey
     | GroupCheckpoint
 )
@@ -315,6 +318,7 @@ _RECORD_TYPES: dict[int, type[Record]] = {
         GroupLeave,
         GroupPrune,
         GroupDigest,
+        GroupHolders,
         GroupLostKey,
         GroupCheckpoint,
     )
@@ -334,6 +338,7 @@ _ARITY: dict[int, int] = {
     GroupLeave.CODE: 5,
     GroupPrune.CODE: 2,
     GroupDigest.CODE: 2,
+    GroupHolders.CODE: 2,
     GroupLostKey.CODE: 2,
     GroupCheckpoint.CODE: 12,
 }

@@ -71,6 +71,9 @@ class GroupLinks:
         self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
         if link.session.peer_revision >= GroupDigest.REVISION:  # older peers close on it (12)
             self._outbox.queue(link, self._equivocations.digest(g.conv))
+            holders = g.holders_for(key, self._key)  # for a member it has no link to (8.15)
+            if holders is not None:
+                self._outbox.queue(link, holders)
         head = head_record(g)  # our head op, or the checkpoint we just caught up from
         if head is not None and fits(link, head):
             self._outbox.queue(link, head)
