@@ -70,6 +70,15 @@ def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
         fail(str(exc))
 
 
+_VISIBLE = {  # status["visible_to"]: what our mDNS advert shows, in words
+    "everyone": "nearby: visible to everyone on this network, by name",
+    "contacts": "nearby: private, recognisable only by your contacts",
+    "networks": "nearby: visible only to the members of your networks",
+    "nobody": "nearby: hidden from everyone (waiting to be admitted to a network, or refused);"
+              " contacts reach you by address",
+}
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     status = _call(args, "status")
     if args.json:
@@ -79,6 +88,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"listening: {clean(', '.join(status['listen']))}")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
+    visible = _VISIBLE.get(status.get("visible_to", ""))
+    if visible:
+        print(visible)
     if status.get("storage", "ok") != "ok":
         print(clean(f"storage: {status['storage']} ({status.get('storage_error')}); nothing"
                     " unsaved is acknowledged, and the node retries"))

@@ -71,6 +71,17 @@ class Nearby:
         """Whether mDNS discovery is running."""
         return self.discovery is not None
 
+    def visible_to(self) -> str:
+        """Who our advert shows us to, as `_make_advert` builds it: "everyone" (our name and
+        key), "contacts" (a private tag), "networks" (sealed entries of the networks we are
+        in), "nobody" (only waiting for, or refused by, a network: no entries at all), "off"
+        (no mDNS). `status` says this, not the presence asked for (trial 2, 4)."""
+        if not self.on:
+            return "off"
+        if self._networks is not None and self._networks.joined:
+            return "networks" if self._networks.names() else "nobody"
+        return "contacts" if self._config.presence == "private" else "everyone"
+
     async def start(self, port: int) -> None:
         """Advertise `port` and start listening to adverts; chat works without, so errors only
         turn discovery off."""
