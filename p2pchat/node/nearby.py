@@ -244,6 +244,8 @@ class Nearby:
         contacts = [c for c in self._contacts() if c.state == "contact"]
         nearby = []
         for advert in self.discovery.adverts():
+            if self._is_ours(advert):
+                continue  # an advert of ours under an older instance name (trial 2, B4)
             if advert.sealed and self._networks is not None:
                 member = self._networks.member(advert, day)
                 if member is not None:
@@ -264,4 +266,31 @@ class Nearby:
                 "contact": contact is not None and contact.state == "contact",
                 "private": advert.public_key is None,
             })
-        return nearby
+        return one_per_node(nearby)
+
+    def _is_ours(self, advert: HeardAdvert) -> bool:
+        """An advert at our own port on one of our addresses is ours: one a run of ours that
+        was killed left in the caches (a private advert's instance name is random), or our
+        previous instance name, still cached. Only one socket listens on an address and port."""
+        if self._advert is None or self.discovery is None:
+            return False
+        port = self._advert[0]
+        ours = self._local_addrs | set(self.discovery.advertised_addresses)
+        return any(p == port and (host in ours or is_loopback(host))
+                   for host, p in advert.addresses)
+
+
+def one_per_node(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries at exactly the same addresses and ports are one node (a stale advert of an
+    earlier run beside its current one): keep one, the one we recognise if any."""
+    kept: dict[tuple[str, ...], dict[str, Any]] = {}
+    for entry in entries:
+        where = tuple(sorted(entry["addresses"]))
+        if not where:
+            continue
+        before = kept.get(where)
+        if before is None or (before.get("fingerprint") is None
+                              and entry.get("fingerprint") is not None):
+            kept[where] = entry
+    return [e for e in entries
+            if not e["addresses"] or kept.get(tuple(sorted(e["addresses"]))) is e]
