@@ -467,21 +467,24 @@ def cmd_safety(args: argparse.Namespace) -> int:
         parse_fingerprint,
         safety_number,
     )
-    from p2pchat.tui.safety import safety_rows
+    from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
 
     who = " ".join(args.who)
+    label = "them"
     try:
         theirs = parse_fingerprint(who)
     except FingerprintError as exc:
         theirs = _contact_key(args, who, exc)
+        label = clean(who)
     mine = public_identity(args.home).public_key
     number = safety_number(mine, theirs)
     if args.json:
         print_json({"safety_number": number, "fingerprint": fingerprint(theirs)})
         return 0
     print("Safety number (compare it with theirs, it must be the same on both screens):")
-    for row in safety_rows(number):
+    for row in safety_rows(number, mine, label):
         print("  " + row)
+    print(SAFETY_NOTE)
     return 0
 
 
