@@ -60,8 +60,8 @@ def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
 
     header = keystore.read_header(args.home)
     body_key = None
-    if method not in ("contacts.list", "file.list"):  # texts are sealed with a key from the
-        # identity; contacts and transfers are not
+    if method not in ("contacts.list", "file.list"):  # texts (and group ops) are sealed with
+        # a key from the identity; contacts and transfers are not
         body_key = load_identity(args.home, args).identity.derive_key("store")
     try:
         with OfflineReader(args.home, header.public_key, header.name, body_key) as reader:
@@ -382,7 +382,8 @@ def cmd_group(args: argparse.Namespace) -> int:
     method, params = _GROUP_CALLS[action](args)
     if action == "forget" and not args.yes:
         _confirm_forget(args.group)
-    result = _call(args, method, **params)
+    # The list reads the store when no node runs, as `contacts` does (trial 2, B7).
+    result = _read(args, method) if action == "list" else _call(args, method, **params)
     if args.json:
         print_json(result)
     elif action == "members":

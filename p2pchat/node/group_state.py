@@ -327,24 +327,9 @@ class GroupBook:
 
     def view(self, g: Group) -> dict[str, Any]:
         """How a group looks from outside (docs/api.md)."""
-        role = "left" if g.left else "removed" if not g.state.is_member(self._key) \
-            else "owner" if g.state.owner == self._key \
-            else "admin" if self._key in g.state.admins else "member"
         linked = self.linked()
-        return {
-            "group": g.conv.hex(),
-            "title": g.state.title,
-            "role": role,
-            "owner": fingerprint(g.state.owner),
-            "owner_name": self.member_name(g, g.state.owner),
-            "admins": sorted(fingerprint(k) for k in g.state.admins),
-            "members": len(g.state.members),
-            "invited": sum(1 for k in g.invited() if k != self._key),
-            "online": sum(1 for k in g.state.members if k in linked),
-            "epoch": g.state.epoch,
-            "has_key": g.state.epoch in g.keys,
-            "behind": g.stuck,  # why we could not catch up (protocol 8.14), else None
-        }
+        return group_view(g, self._key, self.member_name(g, g.state.owner),
+                          sum(1 for k in g.state.members if k in linked))
 
     def change_event(self, g: Group, op: GroupOp | None, member: bytes, *,
                      by: bytes | None = None, declined: bool = False) -> dict[str, Any]:
@@ -459,6 +444,27 @@ def head_record(g: Group) -> GroupOp | GroupCheckpoint | None:
     if g.state.ops:
         return g.state.ops[-1]
     return next((v for v in g.vouches.values() if v.number == g.state.base), None)
+
+
+def group_view(g: Group, me: bytes, owner_name: str, online: int) -> dict[str, Any]:
+    """How a group looks from outside (docs/api.md), to a node or read from the store."""
+    role = "left" if g.left else "removed" if not g.state.is_member(me) \
+        else "owner" if g.state.owner == me \
+        else "admin" if me in g.state.admins else "member"
+    return {
+        "group": g.conv.hex(),
+        "title": g.state.title,
+        "role": role,
+        "owner": fingerprint(g.state.owner),
+        "owner_name": owner_name,
+        "admins": sorted(fingerprint(k) for k in g.state.admins),
+        "members": len(g.state.members),
+        "invited": sum(1 for k in g.invited() if k != me),
+        "online": online,
+        "epoch": g.state.epoch,
+        "has_key": g.state.epoch in g.keys,
+        "behind": g.stuck,  # why we could not catch up (protocol 8.14), else None
+    }
 
 
 def added_name(g: Group, key: bytes) -> str | None:

@@ -1,0 +1,31 @@
+"""CLI frictions of newcomer trial 2 (notes/s31/trial2.md B6, B7, B11, B13, B14, B15), with
+real node processes driven through the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.cli import run, run_json
+from tests.nodes import NodeProcess
+
+pytestmark = pytest.mark.timeout(120)
+
+MakeNode = Callable[[str], NodeProcess]
+
+
+def test_contacts_and_groups_list_from_the_store_with_no_node(make_node: MakeNode) -> None:
+    """B6: `contacts` with no node dropped "verified"; B7: `group` failed "no node is running"."""
+    alice, bob = make_node("alice").start(), make_node("bob")
+    alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", check=True)
+    alice.cli("contacts", "verify", "bob", check=True)
+    alice.cli("group", "create", "climbing", check=True)
+    running = run_json(alice.home, "group", "list")
+    assert "verified" in run(alice.home, "contacts", check=True).stdout
+    alice.stop()
+    assert "verified" in run(alice.home, "contacts", check=True).stdout
+    assert run_json(alice.home, "contacts", "list")[0]["verified"] is True
+    listed = run(alice.home, "group", check=True)
+    assert "climbing" in listed.stdout and "no node" not in listed.stderr
+    assert run_json(alice.home, "group", "list") == running
