@@ -204,6 +204,10 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             print(f"Added {clean(result['name'])}: " + (
                 "linked, you can chat." if result.get("online") else
                 "they see a request until they add you too."))
+        if action == "accept":  # in words, not only a listing row (trial 2, B11)
+            print(f"Accepted {clean(result['name'])}: " + (
+                "linked, you can chat." if result.get("online") else
+                "you can chat; messages wait until they are online."))
         if action == "addr":
             where = ", ".join(clean(a) for a in result["addrs"]) or "wherever discovery finds them"
             print(f"{'':<20} reached at {where}")
@@ -400,6 +404,10 @@ def cmd_group(args: argparse.Namespace) -> int:
         _print_groups(result)
     else:
         _print_groups([result])
+        if action == "accept":  # in words, as `group decline` says it (trial 2, B11)
+            title = clean(result["title"])
+            print(f"You joined {title}: the members you reach bring you its messages;"
+                  f" p2pchat send {shlex.quote('#' + title)} TEXT writes to it.")
     return 0
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.cli import run, run_json
-from tests.nodes import NodeProcess
+from tests.nodes import NodeProcess, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,3 +29,21 @@ def test_contacts_and_groups_list_from_the_store_with_no_node(make_node: MakeNod
     listed = run(alice.home, "group", check=True)
     assert "climbing" in listed.stdout and "no node" not in listed.stderr
     assert run_json(alice.home, "group", "list") == running
+
+
+def test_accepting_a_contact_or_an_invitation_says_so_in_words(make_node: MakeNode) -> None:
+    """B11: `contacts accept alice` and `group accept climbing` printed a bare listing row."""
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", "--addr", bob.addr,
+              check=True)
+    wait_for(lambda: any(c["state"] == "request" for c in bob.json("contacts", "list")), 20,
+             "alice's request at bob")
+    said = bob.cli("contacts", "accept", "alice", check=True).stdout
+    assert "Accepted alice: " in said
+    group = alice.json("group", "create", "climbing")["group"]
+    wait_for(lambda: any(c["online"] for c in alice.json("contacts", "list")), 20, "linked")
+    alice.cli("group", "invite", "climbing", "bob", check=True)
+    wait_for(lambda: any(g["group"] == group and g["role"] == "invited"
+                         for g in bob.json("group", "list", "--json")), 20, "the invitation")
+    said = bob.cli("group", "accept", "climbing", check=True).stdout
+    assert "You joined climbing: " in said and "p2pchat send '#climbing' TEXT" in said
