@@ -218,8 +218,22 @@ def cmd_send(args: argparse.Namespace) -> int:
     if (args.text is None) == (not args.lines):
         fail("give the message, or --lines to send each line of standard input")
     if not args.lines:
+        from p2pchat.core.record_fields import MAX_TEXT_BYTES
+        from p2pchat.core.text import split_text
+
         text = _stdin_message() if args.text == "-" else args.text
-        _print_sent(args, _call(args, "send", to=args.to, text=text))
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size <= MAX_TEXT_BYTES:
+            _print_sent(args, _call(args, "send", to=args.to, text=text))
+        elif not args.split:  # say how, not only that it is too long (trial 2, B13)
+            count = len(split_text(text, MAX_TEXT_BYTES))
+            fail(f"the message is {size} bytes, over the limit of {MAX_TEXT_BYTES}: --split"
+                 f" sends it as {count} messages split at line ends, --lines one per line")
+        else:
+            parts = split_text(text, MAX_TEXT_BYTES)
+            for first in range(0, len(parts), 2):  # a control line stays far under its limit
+                for message in _call(args, "send", to=args.to, texts=parts[first:first + 2]):
+                    _print_sent(args, message)
         return 0
     from p2pchat.control_client import ControlClient, ControlError
 

@@ -47,3 +47,20 @@ def test_accepting_a_contact_or_an_invitation_says_so_in_words(make_node: MakeNo
                          for g in bob.json("group", "list", "--json")), 20, "the invitation")
     said = bob.cli("group", "accept", "climbing", check=True).stdout
     assert "You joined climbing: " in said and "p2pchat send '#climbing' TEXT" in said
+
+
+def test_a_message_over_the_limit_says_how_and_split_sends_it_in_order(
+        make_node: MakeNode) -> None:
+    """B13: `send bob - < 22 KiB` failed "exceeds the limit of 16384" with no hint."""
+    alice, bob = make_node("alice").start(), make_node("bob")
+    alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", check=True)
+    lines = [f"line {i:05d} " + "x" * 60 for i in range(330)]  # about 22 KiB
+    text = "\n".join(lines)
+    refused = alice.cli("send", "bob", "-", input=text)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "--split sends it as 2 messages split at line ends" in refused.stderr
+    assert alice.log_json("bob") == []  # nothing half-sent
+    sent = alice.cli("send", "bob", "-", "--split", input=text, check=True)
+    assert len(sent.stdout.split()) == 2
+    shown = [m["text"] for m in alice.log_json("bob")]
+    assert "\n".join(shown) == text  # in order, every line whole
