@@ -418,6 +418,8 @@ def cmd_group(args: argparse.Namespace) -> int:
         _print_groups(result)
     else:
         _print_groups([result])
+        if result.get("note"):  # e.g. a group named like a contact
+            print(f"Note: {clean(result['note'])}", file=sys.stderr)
         if action == "accept":  # in words, as `group decline` says it (trial 2, B11)
             title = clean(result["title"])
             print(f"You joined {title}: the members you reach bring you its messages;"

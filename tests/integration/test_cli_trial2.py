@@ -64,3 +64,14 @@ def test_a_message_over_the_limit_says_how_and_split_sends_it_in_order(
     assert len(sent.stdout.split()) == 2
     shown = [m["text"] for m in alice.log_json("bob")]
     assert "\n".join(shown) == text  # in order, every line whole
+
+
+def test_a_group_named_like_a_contact_is_created_with_a_warning(make_node: MakeNode) -> None:
+    """B15: `group create carol` with a contact named carol said nothing."""
+    alice, carol = make_node("alice").start(), make_node("carol")
+    alice.cli("contacts", "add", carol.fingerprint, "--name", "carol", check=True)
+    made = alice.cli("group", "create", "carol", check=True)
+    assert "#carol for the group and @carol for the contact" in made.stderr
+    plain = alice.cli("group", "create", "climbing", check=True)
+    assert "Note:" not in plain.stderr
+    assert "note" in alice.json("group", "create", "Carol")  # names fold case, as lookups do
