@@ -15,12 +15,15 @@ from typing import Any
 from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.core.messages import dm_conversation_id
+from p2pchat.events import EventBus
 from p2pchat.node.config import CommandError
 from p2pchat.node.conversations import dm_history
 from p2pchat.node.files import transfer_view
-from p2pchat.node.group_state import find_group, stored_groups
+from p2pchat.node.group_invitations import Invitations
+from p2pchat.node.group_state import Group, added_name, find_group, group_view, stored_groups
 from p2pchat.node.groups import group_history
 from p2pchat.node.node import DB_FILE
+from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Contact, Store, StoreError
 
@@ -40,8 +43,11 @@ class OfflineReader:
                 self._store = Store.open_readonly(home / DB_FILE, body_key or bytes(32))
             except StoreError as exc:
                 raise CommandError("storage", str(exc)) from None
+        self._name = name
+        # The verified marks live beside the store (verified.json), as the node reads them.
         self._views = Views(self._key, name, store=self._opened,
-                            is_linked=lambda key: False, peer_of=self._peer_of)
+                            is_linked=lambda key: False, peer_of=self._peer_of,
+                            is_verified=VerifiedKeys(home).is_verified)
 
     def _opened(self) -> Store:
         assert self._store is not None
@@ -67,6 +73,8 @@ class OfflineReader:
             if self._store is None:
                 return []
             return [self._views.contact(c) for c in self._store.contacts.list_all()]
+        if method == "groups.list":
+            return [] if self._store is None else self._groups(self._store)
         if method == "file.list":
             if self._store is None:
                 return []
@@ -114,6 +122,22 @@ class OfflineReader:
             return dm_history(self._views, store, dm_conversation_id(self._key, contact.key),
                               limit)
         raise CommandError("no_node", f"'{method}' needs the running node")
+
+    def _groups(self, store: Store) -> list[dict[str, Any]]:
+        """`groups.list` as the node answers it (nobody online), then pending invitations."""
+        def name_of(g: Group, key: bytes) -> str:
+            if key == self._key:
+                return self._name
+            if store.contacts.get(key) is None:
+                return added_name(g, key) or self._views.display_name(key)
+            return self._views.display_name(key)
+
+        listed = [group_view(g, self._key, name_of(g, g.state.owner), 0)
+                  for g in stored_groups(store).values()]
+        invitations = Invitations(self._key, store=self._opened, events=EventBus(),
+                                  name_of=self._views.display_name)
+        invitations.load(repair=False)
+        return listed + [invitations.view(p) for p in invitations.pending()]
 
     def _contact(self, store: Store, who: str) -> Contact | None:
         contact = store.contacts.by_name(who)

@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--lines", action="store_true",
                       help="send each non-blank line of standard input as a message, in order"
                            " (many lines share one commit); prints one id per line")
+    send.add_argument("--split", action="store_true",
+                      help="a message over the 16 KiB limit goes as several, split at line"
+                           " ends (or words), in order; prints one id per part")
     send.add_argument("--json", action="store_true", help="print a JSON object")
 
     log_cmd = command("log", cmd_log, "show the conversation with a contact or a group, oldest"

@@ -60,14 +60,23 @@ def _read(args: argparse.Namespace, method: str, **params: Any) -> Any:
 
     header = keystore.read_header(args.home)
     body_key = None
-    if method not in ("contacts.list", "file.list"):  # texts are sealed with a key from the
-        # identity; contacts and transfers are not
+    if method not in ("contacts.list", "file.list"):  # texts (and group ops) are sealed with
+        # a key from the identity; contacts and transfers are not
         body_key = load_identity(args.home, args).identity.derive_key("store")
     try:
         with OfflineReader(args.home, header.public_key, header.name, body_key) as reader:
             return reader.call(method, **params)
     except CommandError as exc:
         fail(str(exc))
+
+
+_VISIBLE = {  # status["visible_to"]: what our mDNS advert shows, in words
+    "everyone": "nearby: visible to everyone on this network, by name",
+    "contacts": "nearby: private, recognisable only by your contacts",
+    "networks": "nearby: visible only to the members of your networks",
+    "nobody": "nearby: hidden from everyone (waiting to be admitted to a network, or refused);"
+              " contacts reach you by address",
+}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -79,6 +88,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"listening: {clean(', '.join(status['listen']))}")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
+    visible = _VISIBLE.get(status.get("visible_to", ""))
+    if visible:
+        print(visible)
     if status.get("storage", "ok") != "ok":
         print(clean(f"storage: {status['storage']} ({status.get('storage_error')}); nothing"
                     " unsaved is acknowledged, and the node retries"))
@@ -192,6 +204,10 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             print(f"Added {clean(result['name'])}: " + (
                 "linked, you can chat." if result.get("online") else
                 "they see a request until they add you too."))
+        if action == "accept":  # in words, not only a listing row (trial 2, B11)
+            print(f"Accepted {clean(result['name'])}: " + (
+                "linked, you can chat." if result.get("online") else
+                "you can chat; messages wait until they are online."))
         if action == "addr":
             where = ", ".join(clean(a) for a in result["addrs"]) or "wherever discovery finds them"
             print(f"{'':<20} reached at {where}")
@@ -202,8 +218,22 @@ def cmd_send(args: argparse.Namespace) -> int:
     if (args.text is None) == (not args.lines):
         fail("give the message, or --lines to send each line of standard input")
     if not args.lines:
+        from p2pchat.core.record_fields import MAX_TEXT_BYTES
+        from p2pchat.core.text import split_text
+
         text = _stdin_message() if args.text == "-" else args.text
-        _print_sent(args, _call(args, "send", to=args.to, text=text))
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size <= MAX_TEXT_BYTES:
+            _print_sent(args, _call(args, "send", to=args.to, text=text))
+        elif not args.split:  # say how, not only that it is too long (trial 2, B13)
+            count = len(split_text(text, MAX_TEXT_BYTES))
+            fail(f"the message is {size} bytes, over the limit of {MAX_TEXT_BYTES}: --split"
+                 f" sends it as {count} messages split at line ends, --lines one per line")
+        else:
+            parts = split_text(text, MAX_TEXT_BYTES)
+            for first in range(0, len(parts), 2):  # a control line stays far under its limit
+                for message in _call(args, "send", to=args.to, texts=parts[first:first + 2]):
+                    _print_sent(args, message)
         return 0
     from p2pchat.control_client import ControlClient, ControlError
 
@@ -370,7 +400,8 @@ def cmd_group(args: argparse.Namespace) -> int:
     method, params = _GROUP_CALLS[action](args)
     if action == "forget" and not args.yes:
         _confirm_forget(args.group)
-    result = _call(args, method, **params)
+    # The list reads the store when no node runs, as `contacts` does (trial 2, B7).
+    result = _read(args, method) if action == "list" else _call(args, method, **params)
     if args.json:
         print_json(result)
     elif action == "members":
@@ -387,6 +418,12 @@ def cmd_group(args: argparse.Namespace) -> int:
         _print_groups(result)
     else:
         _print_groups([result])
+        if result.get("note"):  # e.g. a group named like a contact
+            print(f"Note: {clean(result['note'])}", file=sys.stderr)
+        if action == "accept":  # in words, as `group decline` says it (trial 2, B11)
+            title = clean(result["title"])
+            print(f"You joined {title}: the members you reach bring you its messages;"
+                  f" p2pchat send {shlex.quote('#' + title)} TEXT writes to it.")
     return 0
 
 
@@ -455,21 +492,24 @@ def cmd_safety(args: argparse.Namespace) -> int:
         parse_fingerprint,
         safety_number,
     )
-    from p2pchat.tui.safety import safety_rows
+    from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
 
     who = " ".join(args.who)
+    label = "them"
     try:
         theirs = parse_fingerprint(who)
     except FingerprintError as exc:
         theirs = _contact_key(args, who, exc)
+        label = clean(who)
     mine = public_identity(args.home).public_key
     number = safety_number(mine, theirs)
     if args.json:
         print_json({"safety_number": number, "fingerprint": fingerprint(theirs)})
         return 0
     print("Safety number (compare it with theirs, it must be the same on both screens):")
-    for row in safety_rows(number):
+    for row in safety_rows(number, mine, label):
         print("  " + row)
+    print(SAFETY_NOTE)
     return 0
 
 

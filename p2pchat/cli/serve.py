@@ -111,9 +111,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
         unlocked.append(passphrase)
         return stored
 
-    def background() -> Background:
+    def background(bound: list[str]) -> Background:
+        # On the chat node's own addresses and ports (not --listen ...:0 again): an address a
+        # friend typed keeps working (trial 2, 16).
+        kept = argparse.Namespace(**{**vars(args), "listen": bound or args.listen})
         argv = [sys.executable, "-m", "p2pchat", "--home", str(home), "node",
-                "--passphrase-file", "/dev/stdin", *node_arguments(args)]
+                "--passphrase-file", "/dev/stdin", *node_arguments(kept)]
         return Background(argv, unlocked[0] if unlocked else None)
 
     typed = {"--listen": args.listen, "--relay": args.relay, "--no-mdns": args.no_mdns,

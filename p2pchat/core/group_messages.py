@@ -301,6 +301,38 @@ class GroupDigest:
         return [self.group, [list(head) for head in self.heads]]
 
 
+@dataclass(frozen=True, slots=True)
+class GroupHolders:
+    """What the sender last heard, in other members' own vectors, of how far they hold the
+    RECEIVER's log (protocol 8.16): how a member learns that one it has no link to holds its
+    messages. Advisory: a member can claim anything here, so it only ever adds a "known to hold"."""
+
+    CODE: ClassVar[int] = 39
+    REVISION: ClassVar[int] = 4  # sent only to peers that announced it (protocol.md 12)
+    group: bytes
+    held: tuple[tuple[bytes, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        check_bytes("GroupHolders.group", self.group, exact=CONV_ID_LEN)
+        if type(self.held) not in (list, tuple):
+            raise ProtocolError("GroupHolders.held: expected an array")
+        if len(self.held) > MAX_GROUP_OPS:
+            raise ProtocolError(f"GroupHolders.held: more than {MAX_GROUP_OPS} entries")
+        held = []
+        for entry in self.held:
+            if type(entry) not in (list, tuple) or len(entry) != 2:
+                raise ProtocolError("GroupHolders.held: each entry is [member, seq]")
+            member, seq = entry
+            held.append((check_bytes("GroupHolders member", member, exact=KEY_LEN),
+                         check_int("GroupHolders seq", seq, 1)))
+        if [h[0] for h in held] != sorted({h[0] for h in held}):
+            raise ProtocolError("GroupHolders.held: members must be unique and ascending")
+        object.__setattr__(self, "held", tuple(held))
+
+    def _fields(self) -> list[object]:
+        return [self.group, [list(entry) for entry in self.held]]
+
+
 def _nested_op(item: object) -> GroupOp:
     if isinstance(item, GroupOp):
         return item

@@ -127,6 +127,14 @@ def _safety_half(public_key: bytes) -> str:
     return "".join(f"{chunk:05d}" for chunk in chunks)
 
 
+def safety_half(public_key: bytes) -> str:
+    """The 30 digits `public_key` contributes to every safety number it is in (protocol 1.2):
+    the same with every contact, so it is the other half that tells an impostor apart."""
+    if len(public_key) != KEY_SIZE:
+        raise IdentityError(f"a public key has {KEY_SIZE} bytes, not {len(public_key)}")
+    return _safety_half(public_key)
+
+
 def safety_number(key_a: bytes, key_b: bytes) -> str:
     """Sixty digits in twelve groups, the same on both sides whichever order the keys come in."""
     for key in (key_a, key_b):

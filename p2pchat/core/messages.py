@@ -31,6 +31,7 @@ from p2pchat.core.errors import ProtocolError
 from p2pchat.core.group_messages import (
     GroupCheckpoint,
     GroupDigest,
+    GroupHolders,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
@@ -95,6 +96,7 @@ __all__ = [
     "Envelope",
     "GroupCheckpoint",
     "GroupDigest",
+    "GroupHolders",
     "GroupInvite",
     "GroupKey",
     "GroupKeyRequest",
@@ -298,6 +300,7 @@ Record: TypeAlias = (
     | GroupLeave
     | GroupPrune
     | GroupDigest
+    | GroupHolders
     | GroupLostKey
     | GroupCheckpoint
 )
@@ -318,6 +321,7 @@ _RECORD_TYPES: dict[int, type[Record]] = {
         GroupLeave,
         GroupPrune,
         GroupDigest,
+        GroupHolders,
         GroupLostKey,
         GroupCheckpoint,
     )
@@ -337,6 +341,7 @@ _ARITY: dict[int, int] = {
     GroupLeave.CODE: 5,
     GroupPrune.CODE: 2,
     GroupDigest.CODE: 2,
+    GroupHolders.CODE: 2,
     GroupLostKey.CODE: 2,
     GroupCheckpoint.CODE: 12,
 }

@@ -110,3 +110,25 @@ def human_size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """A message too long to send, as parts of at most `limit` UTF-8 bytes each, broken after
+    a line or a word where one is near the end, never inside a character; blank parts dropped.
+    The chat screen (tui/commands.py) and `p2pchat send --split` split the same way."""
+    parts: list[str] = []
+    rest = text
+    while len(rest.encode("utf-8", "surrogatepass")) > limit:
+        room = rest.encode("utf-8", "surrogatepass")[:limit]
+        cut = len(room.decode("utf-8", "ignore"))  # whole characters only
+        window = rest[:cut]
+        at = window.rfind("\n") + 1  # a line end first: a pasted line stays whole
+        line_end = at > cut // 2
+        if not line_end:
+            at = window.rfind(" ") + 1
+        if at <= cut // 2:
+            at = cut  # no break near the end: cut the word
+        parts.append(rest[:at - 1] if line_end else rest[:at])  # the line end is the break
+        rest = rest[at:]
+    parts.append(rest)
+    return [part for part in parts if part.strip()]

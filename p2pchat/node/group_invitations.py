@@ -58,8 +58,9 @@ class Invitations:
         # the user is asked once more.
         self._declined: dict[bytes, bytes] = {}
 
-    def load(self) -> None:
-        """At start: the pending invitations in the store, each checked again."""
+    def load(self, *, repair: bool = True) -> None:
+        """At start: the pending invitations in the store, each checked again (a bad one is
+        dropped from the store unless `repair` is False: a read-only look, `offline.py`)."""
         self._pending.clear()
         for conv, inviter, data, at in self._store().groups.invitations():
             try:
@@ -69,7 +70,8 @@ class Invitations:
                 state = core.join(invite, self._key, inviter)
             except ProtocolError as exc:
                 log.error("a stored invitation does not load: %s", exc)
-                self._store().groups.drop_invitation(conv)
+                if repair:
+                    self._store().groups.drop_invitation(conv)
                 continue
             self._pending[conv] = Pending(inviter, invite, state, at)
 

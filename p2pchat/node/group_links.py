@@ -9,7 +9,14 @@ gossip marks and held early envelopes with it. docs/protocol.md sections 8.8 and
 from __future__ import annotations
 
 from p2pchat.core.gap_buffer import held_size
-from p2pchat.core.messages import GroupDigest, GroupInvite, GroupKey, GroupKeyRequest, SyncVector
+from p2pchat.core.messages import (
+    GroupDigest,
+    GroupHolders,
+    GroupInvite,
+    GroupKey,
+    GroupKeyRequest,
+    SyncVector,
+)
 from p2pchat.net.link import Link
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.equivocations import Equivocations
@@ -71,6 +78,9 @@ class GroupLinks:
         self._outbox.queue(link, SyncVector(conv=g.conv, vector=conv_log.vector()))
         if link.session.peer_revision >= GroupDigest.REVISION:  # older peers close on it (12)
             self._outbox.queue(link, self._equivocations.digest(g.conv))
+            holders = g.holders_for(key, self._key)  # for a member it has no link to (8.16)
+            if holders is not None and link.session.peer_revision >= GroupHolders.REVISION:
+                self._outbox.queue(link, holders)
         head = head_record(g)  # our head op, or the checkpoint we just caught up from
         if head is not None and fits(link, head):
             self._outbox.queue(link, head)

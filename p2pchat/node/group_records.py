@@ -29,6 +29,7 @@ from p2pchat.core.messages import (
     Envelope,
     GroupCheckpoint,
     GroupDigest,
+    GroupHolders,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
@@ -136,6 +137,8 @@ class GroupRecords:
             self._on_lost_key(key, record)
         elif isinstance(record, GroupCheckpoint):  # a signed state, to catch up by (8.14)
             self._catch_up.on_checkpoint(link, key, record)
+        elif isinstance(record, GroupHolders):
+            self._on_holders(key, record)
         elif isinstance(record, GroupDigest):
             g = self._book.member_group(record.group, key)
             if g is not None:
@@ -270,10 +273,22 @@ class GroupRecords:
             self._outbox.schedule_flush()
         self._floor_from(g, key, record.vector)
         self._receipt(g, key, record.vector.get(self._key, 0))
+        g.hear(key, record.vector)
         # Pull, not push: several members announce the same envelopes (protocol 8.8).
         for request in conv_log.wanted_from(record.vector, again=False):
             g.gossip.on_request(key, request.author)
             self._outbox.queue(link, request)
+
+    def _on_holders(self, key: bytes, record: GroupHolders) -> None:
+        """What `key` heard others hold of our log (8.15): receipts from members we have no
+        link to. A member's own vector speaks for it, so `key` cannot speak for itself here;
+        a liar can only make a message look delivered (advisory), never undelivered."""
+        g = self._book.member_group(record.group, key)
+        if g is None:
+            return
+        for member, held in record.held:
+            if member not in (key, self._key) and g.state.is_member(member):
+                self._receipt(g, member, held)
 
     def _receipt(self, g: Group, member: bytes, held: int) -> None:
         """`member`'s vector says it holds our log up to `held`: our messages up to there are

@@ -32,6 +32,7 @@ from p2pchat.core.messages import (
     Envelope,
     GroupCheckpoint,
     GroupDigest,
+    GroupHolders,
     GroupInvite,
     GroupKey,
     GroupKeyRequest,
@@ -54,7 +55,8 @@ from p2pchat.storage.store import Store, StoreError
 log = logging.getLogger("p2pchat.node")
 
 GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune,
-                 GroupDigest, GroupLostKey, GroupCheckpoint)
+                 GroupDigest, GroupLostKey, GroupCheckpoint, GroupHolders)
+MAX_HEARD = MAX_GROUP_OPS  # members whose last vector we keep to pass on (protocol 8.15)
 MAX_LOST = 16  # lost-branch keys held per group (protocol 8.13)
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
 MAX_UNREAD = 4096  # envelopes held for a key we lack, per group, shown when it arrives
@@ -89,6 +91,9 @@ class Group:
     lost: dict[bytes, GroupLostKey] = field(default_factory=dict)  # by op hash, to pass on
     # How far each fellow member holds our own log, from its vectors (`delivered_to`).
     receipts: dict[bytes, int] = field(default_factory=dict)
+    # The last vector each fellow member sent us itself (the MAX_HEARD latest members), memory
+    # only: what we tell a member of how far the others hold ITS log (GroupHolders, 8.16).
+    heard: dict[bytes, dict[bytes, int]] = field(default_factory=dict)
     # Checkpoints signed by the owner or an admin that match our chain (protocol 8.14), by
     # (number, signer), the MAX_VOUCHES highest: what we hand a member who was away longer
     # than we keep ops. Memory, and our stored checkpoint once we start our chain at one.
@@ -109,6 +114,20 @@ class Group:
         whoever joins, leaves or is removed later (departed members' spans older than a
         checkpoint keeps are gone, protocol 8.14: their old messages count fewer)."""
         return sorted(k for k in self.state.spans if k != me and self.state.member_at(k, epoch))
+
+    def hear(self, member: bytes, vector: dict[bytes, int]) -> None:
+        """`member`'s own vector, kept to pass on (the latest MAX_HEARD members)."""
+        self.heard.pop(member, None)
+        self.heard[member] = {a: s for a, s in vector.items() if self.state.is_member(a)}
+        while len(self.heard) > MAX_HEARD:
+            del self.heard[next(iter(self.heard))]
+
+    def holders_for(self, reader: bytes, me: bytes) -> GroupHolders | None:
+        """What we heard others hold of `reader`'s log (None: nothing to tell)."""
+        held = sorted((m, v[reader]) for m, v in self.heard.items()
+                      if m not in (reader, me) and v.get(reader, 0) >= 1
+                      and self.state.is_member(m))
+        return GroupHolders(group=self.conv, held=tuple(held)) if held else None
 
     def delivered_to(self, seq: int, recipients: Iterable[bytes]) -> list[bytes]:
         """Which of `recipients` are known to hold our envelope `seq` (never more than them)."""
@@ -319,24 +338,9 @@ class GroupBook:
 
     def view(self, g: Group) -> dict[str, Any]:
         """How a group looks from outside (docs/api.md)."""
-        role = "left" if g.left else "removed" if not g.state.is_member(self._key) \
-            else "owner" if g.state.owner == self._key \
-            else "admin" if self._key in g.state.admins else "member"
         linked = self.linked()
-        return {
-            "group": g.conv.hex(),
-            "title": g.state.title,
-            "role": role,
-            "owner": fingerprint(g.state.owner),
-            "owner_name": self.member_name(g, g.state.owner),
-            "admins": sorted(fingerprint(k) for k in g.state.admins),
-            "members": len(g.state.members),
-            "invited": sum(1 for k in g.invited() if k != self._key),
-            "online": sum(1 for k in g.state.members if k in linked),
-            "epoch": g.state.epoch,
-            "has_key": g.state.epoch in g.keys,
-            "behind": g.stuck,  # why we could not catch up (protocol 8.14), else None
-        }
+        return group_view(g, self._key, self.member_name(g, g.state.owner),
+                          sum(1 for k in g.state.members if k in linked))
 
     def change_event(self, g: Group, op: GroupOp | None, member: bytes, *,
                      by: bytes | None = None, declined: bool = False) -> dict[str, Any]:
@@ -451,6 +455,27 @@ def head_record(g: Group) -> GroupOp | GroupCheckpoint | None:
     if g.state.ops:
         return g.state.ops[-1]
     return next((v for v in g.vouches.values() if v.number == g.state.base), None)
+
+
+def group_view(g: Group, me: bytes, owner_name: str, online: int) -> dict[str, Any]:
+    """How a group looks from outside (docs/api.md), to a node or read from the store."""
+    role = "left" if g.left else "removed" if not g.state.is_member(me) \
+        else "owner" if g.state.owner == me \
+        else "admin" if me in g.state.admins else "member"
+    return {
+        "group": g.conv.hex(),
+        "title": g.state.title,
+        "role": role,
+        "owner": fingerprint(g.state.owner),
+        "owner_name": owner_name,
+        "admins": sorted(fingerprint(k) for k in g.state.admins),
+        "members": len(g.state.members),
+        "invited": sum(1 for k in g.invited() if k != me),
+        "online": online,
+        "epoch": g.state.epoch,
+        "has_key": g.state.epoch in g.keys,
+        "behind": g.stuck,  # why we could not catch up (protocol 8.14), else None
+    }
 
 
 def added_name(g: Group, key: bytes) -> str | None:

@@ -236,7 +236,16 @@ class Groups:
         g = self._book.add(Group(change.state, {1: change.key}, GroupGossip(conv),
                                  joined={self._key}))
         await self._outbox.durable()
-        return self.view(g)
+        return self.view(g) | self._namesake_note(title)
+
+    def _namesake_note(self, title: str) -> dict[str, Any]:
+        """A group named like a contact: a bare name then fits both (trial 2, B15)."""
+        try:
+            self._contact_key(title)
+        except CommandError:
+            return {}
+        return {"note": f"you also have a contact named {title}: write #{title} for the group"
+                        f" and @{title} for the contact where a name is asked for"}
 
     async def invite(self, which: str, who: str) -> dict[str, Any]:
         """Add a contact to a group we own: a new epoch, and its invitation (8.5)."""

@@ -71,6 +71,17 @@ class Nearby:
         """Whether mDNS discovery is running."""
         return self.discovery is not None
 
+    def visible_to(self) -> str:
+        """Who our advert shows us to, as `_make_advert` builds it: "everyone" (our name and
+        key), "contacts" (a private tag), "networks" (sealed entries of the networks we are
+        in), "nobody" (only waiting for, or refused by, a network: no entries at all), "off"
+        (no mDNS). `status` says this, not the presence asked for (trial 2, 4)."""
+        if not self.on:
+            return "off"
+        if self._networks is not None and self._networks.joined:
+            return "networks" if self._networks.names() else "nobody"
+        return "contacts" if self._config.presence == "private" else "everyone"
+
     async def start(self, port: int) -> None:
         """Advertise `port` and start listening to adverts; chat works without, so errors only
         turn discovery off."""
@@ -233,6 +244,8 @@ class Nearby:
         contacts = [c for c in self._contacts() if c.state == "contact"]
         nearby = []
         for advert in self.discovery.adverts():
+            if self._is_ours(advert):
+                continue  # an advert of ours under an older instance name (trial 2, B4)
             if advert.sealed and self._networks is not None:
                 member = self._networks.member(advert, day)
                 if member is not None:
@@ -253,4 +266,31 @@ class Nearby:
                 "contact": contact is not None and contact.state == "contact",
                 "private": advert.public_key is None,
             })
-        return nearby
+        return one_per_node(nearby)
+
+    def _is_ours(self, advert: HeardAdvert) -> bool:
+        """An advert at our own port on one of our addresses is ours: one a run of ours that
+        was killed left in the caches (a private advert's instance name is random), or our
+        previous instance name, still cached. Only one socket listens on an address and port."""
+        if self._advert is None or self.discovery is None:
+            return False
+        port = self._advert[0]
+        ours = self._local_addrs | set(self.discovery.advertised_addresses)
+        return any(p == port and (host in ours or is_loopback(host))
+                   for host, p in advert.addresses)
+
+
+def one_per_node(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries at exactly the same addresses and ports are one node (a stale advert of an
+    earlier run beside its current one): keep one, the one we recognise if any."""
+    kept: dict[tuple[str, ...], dict[str, Any]] = {}
+    for entry in entries:
+        where = tuple(sorted(entry["addresses"]))
+        if not where:
+            continue
+        before = kept.get(where)
+        if before is None or (before.get("fingerprint") is None
+                              and entry.get("fingerprint") is not None):
+            kept[where] = entry
+    return [e for e in entries
+            if not e["addresses"] or kept.get(tuple(sorted(e["addresses"]))) is e]

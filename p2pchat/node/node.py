@@ -508,6 +508,7 @@ def status_of(node: Node) -> dict[str, Any]:
         "mdns": node.nearby.on,
         "relays": node.relays.view(),
         "presence": node.config.presence,
+        "visible_to": node.nearby.visible_to(),  # what the advert really shows (nearby.py)
         "networks": node.networks.names(),
         "networks_waiting": [n for n, _ in node.networks.waiting()],
         "networks_refused": node.networks.refused_names(),

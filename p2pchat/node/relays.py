@@ -32,6 +32,12 @@ BACKOFF_CAP = 30.0
 # one: reconnect at once. One lost sooner grows the backoff, so a relay that attaches and then
 # drops us every time is not hammered.
 PROVEN_AFTER = 10.0
+# A relay found by mDNS that never attached after this many tries in a row is dropped from the
+# list (an advert another run left in the caches: trial 2, B17) until its advert changes or
+# GIVE_UP_FOR seconds pass. One that attached once is tried on: it may be restarting.
+MDNS_TRIES = 3
+GIVE_UP_FOR = 300.0
+MAX_GIVEN_UP = 64
 
 
 class _Relay:
@@ -44,6 +50,7 @@ class _Relay:
         self.conn: RelayConnection | None = None
         self.gone = False  # its advert went away: stop once it is not attached
         self.last_error: str | None = None
+        self.ever_attached = False
         self.wake = asyncio.Event()
 
 
@@ -69,6 +76,8 @@ class Relays:
         self._rng = rng or random.Random()
         self._psk_for = psk_for  # a network's PSK for the relay, if any (node/networks.py)
         self._relays: list[_Relay] = []
+        # mDNS relays that never answered, by key: (their advert's addresses, when we gave up)
+        self._given_up: dict[bytes, tuple[tuple[Address, ...], float]] = {}
         self._discovery: Any = None
         self._stopping = False
 
@@ -150,6 +159,7 @@ class Relays:
             except (OSError, TimeoutError) as exc:
                 reason = f"cannot connect: {exc.__class__.__name__}"
             relay.last_error = reason
+            relay.ever_attached = relay.ever_attached or conn.attached_at is not None
             if conn.proven(PROVEN_AFTER):  # it worked: a restart is worth trying again soon
                 log.info("relay %s lost: %s", conn.label, reason)
                 failures = 0
@@ -159,12 +169,25 @@ class Relays:
             else:
                 log.debug("relay %s: %s", format_addr(address), reason)
                 failures += 1
+            if relay.found_by == "mdns" and not relay.ever_attached and failures >= MDNS_TRIES:
+                self._give_up(relay)
+                break
             delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(failures, 16))
             relay.wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(relay.wake.wait(), delay * (0.5 + self._rng.random() / 2))
         if relay in self._relays:  # an mDNS relay whose advert went: a new advert adds it again
             self._relays.remove(relay)
+
+    def _give_up(self, relay: _Relay) -> None:
+        """An mDNS relay that never answered: off the list until its advert changes."""
+        log.info("the relay advertised at %s does not answer (%s): not listed until its"
+                 " advert changes", format_addr(relay.addresses[0]), relay.last_error)
+        if relay.key is not None:
+            if len(self._given_up) >= MAX_GIVEN_UP:
+                del self._given_up[next(iter(self._given_up))]
+            self._given_up[relay.key] = (tuple(relay.addresses),
+                                         asyncio.get_running_loop().time())
 
     def _changed(self) -> None:
         self._drop_duplicates()
@@ -227,6 +250,10 @@ class Relays:
                 continue
             if sum(1 for r in self._relays if r.found_by == "mdns") >= MAX_MDNS_RELAYS:
                 continue
+            given_up = self._given_up.get(key)
+            if given_up is not None and given_up[0] == tuple(advert.addresses) and \
+                    asyncio.get_running_loop().time() - given_up[1] < GIVE_UP_FOR:
+                continue  # the same advert of a relay that did not answer
             log.info("found a relay by mDNS at %s", format_addr(advert.addresses[0]))
             self._add(_Relay(list(advert.addresses), key, "mdns"))
         for relay in self._relays:

@@ -83,6 +83,8 @@ class Trust:
         # asking under that name is as suspect as one under our name for them (issue 23 pt 30).
         self._announced: dict[bytes, str] = {}
         self._request_sources: dict[bytes, str] = {}  # waiting request -> address it came from
+        # Requests the user renamed (bounded by the inbox): a sender's new name leaves them be.
+        self._named_by_user: set[bytes] = set()
         self.requests_dropped = 0
         self._mismatches: set[tuple[str, bytes, bytes]] = set()
 
@@ -174,8 +176,11 @@ class Trust:
         if not link.peer.group_only:
             asyncio.get_running_loop().call_soon(link.close, "contact request received")
         db = self._store()
-        if db.contacts.get(key) is not None:
-            return  # one request per stranger: it is already listed
+        listed = db.contacts.get(key)
+        if listed is not None:  # one request per stranger: it is already listed
+            if listed.state == "request" and key not in self._named_by_user:
+                self._rename_request(listed, request.name)  # they renamed themselves (B14)
+            return
         source = link.source
         waiting = db.contacts.list_all(states=("request",))
         if sum(1 for c in waiting if self._source_of(c) == source) >= MAX_REQUESTS_PER_ADDRESS:
@@ -211,6 +216,25 @@ class Trust:
             event["same_name_as"] = fingerprint(namesake.key)
             event["same_name_verified"] = self._views.contact(namesake).get("verified") is True
         self._events.emit(event)
+
+    def _rename_request(self, listed: Contact, announced: str) -> None:
+        """A waiting request follows the name its sender now gives itself (a known name
+        taken gets the fingerprint suffix, as a new request would), unless the user named it."""
+        db = self._store()
+        name = announced
+        namesake = db.contacts.by_name(name)
+        if namesake is not None and namesake.key != listed.key:
+            suffix = f" ({short_fingerprint(listed.key)})"
+            name = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+        if name == listed.name:
+            return
+        try:
+            db.contacts.set_name(listed.key, name)
+        except (StoreError, ValueError) as exc:
+            log.warning("kept a request's old name: %s", exc)
+            return
+        self._outbox.schedule_flush()
+        self._contacts_changed(listed.key)
 
     def _announced_as(self, name: str, key: bytes) -> Contact | None:
         """The contact (not `key`) that announced `name` for itself, if any."""
@@ -431,6 +455,8 @@ class Trust:
         if same_name is not None and same_name.key != contact.key:
             raise CommandError("name_taken", f"you already have a contact named {name!r}")
         db.contacts.set_name(contact.key, name)
+        if contact.state == "request":  # the user's name for it: their renames don't override
+            self._named_by_user.add(contact.key)
         await self._outbox.durable()
         return self._views.contact(self.contact_for(fingerprint(contact.key), states))
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
+from p2pchat.core.text import split_text
 from p2pchat.net.addresses import parse_addr
 
 FINGERPRINT_CHARS = 56  # eight groups of seven, without dashes (see core/identity.py)
@@ -345,22 +346,8 @@ def _complete_group(rest: str, names: Iterable[str],
 
 
 def split_message(text: str, limit: int) -> list[str]:
-    """A message too long to send, as parts of at most `limit` UTF-8 bytes each, broken after
-    a line or a word where one is near the end, never inside a character. Each part is sent as
-    typed text, so one that starts with "/" gets the "//" escape (it is never a command)."""
-    parts: list[str] = []
-    rest = text
-    while len(rest.encode("utf-8", "surrogatepass")) > limit - 1:  # room for an escape
-        room = rest.encode("utf-8", "surrogatepass")[:limit - 1]
-        cut = len(room.decode("utf-8", "ignore"))  # whole characters only
-        window = rest[:cut]
-        at = window.rfind("\n") + 1  # a line end first: a pasted line stays whole
-        line_end = at > cut // 2
-        if not line_end:
-            at = window.rfind(" ") + 1
-        if at <= cut // 2:
-            at = cut  # no break near the end: cut the word
-        parts.append(rest[:at - 1] if line_end else rest[:at])  # the line end is the break
-        rest = rest[at:]
-    parts.append(rest)
-    return ["/" + part if part.startswith("/") else part for part in parts if part.strip()]
+    """A message too long to send, as parts of at most `limit` UTF-8 bytes each (core.text's
+    split_text). Each part is sent as typed text, so one that starts with "/" gets the "//"
+    escape (it is never a command)."""
+    parts = split_text(text, limit - 1)  # room for an escape
+    return ["/" + part if part.startswith("/") else part for part in parts]

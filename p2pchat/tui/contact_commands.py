@@ -12,7 +12,7 @@ from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.qr import qr_lines
-from p2pchat.tui.safety import safety_rows
+from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
 
@@ -230,7 +230,7 @@ class ContactCommands:
         rows = self._safety_rows(conv)
         me = self._state.me
         lines = [f"Safety number with {conv.name} (it must be the same on both screens;"
-                 " compare it in person):", ""] + [f"  {row}" for row in rows]
+                 " compare it in person):", ""] + [f"  {row}" for row in rows] + [SAFETY_NOTE]
         lines += ["", f"Your fingerprint: {me.fingerprint}",
                   f"Theirs:           {conv.id}", "",
                   f"You marked {conv.name} verified." if conv.verified else
@@ -245,7 +245,7 @@ class ContactCommands:
         rows = self._safety_rows(conv)
         self._state.show_page(f"Safety number with {conv.name}", [
             "It must be the same on both screens; compare it in person:", "",
-            *[f"  {row}" for row in rows], "", f"Their fingerprint: {conv.id}",
+            *[f"  {row}" for row in rows], SAFETY_NOTE, "", f"Their fingerprint: {conv.id}",
             f"/verify {conv.name} also shows your fingerprint as a QR code."])
 
     def _safety_rows(self, conv: Conversation) -> list[str]:
@@ -254,7 +254,7 @@ class ContactCommands:
             number = safety_number(bytes.fromhex(self._state.me.public_key), theirs)
         except (FingerprintError, IdentityError, ValueError) as exc:
             raise BackendError("bad_key", f"cannot compute the safety number: {exc}") from None
-        return safety_rows(number)
+        return safety_rows(number, bytes.fromhex(self._state.me.public_key), conv.name)
 
 
 def _is_fingerprint(text: str) -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 
 from p2pchat.control import ControlServer
 from p2pchat.control_client import ControlClient, ControlError
+from p2pchat.net.addresses import format_addr
 from p2pchat.node import CommandError, Node, NodeConfig
 from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
@@ -80,7 +81,7 @@ class Background:
 
 
 def run_chat(home: Path, config: NodeConfig, unlock: Callable[[], Any],
-             background: Callable[[], Background] | None = None,
+             background: Callable[[list[str]], Background] | None = None,
              typed_options: dict[str, Any] | None = None) -> int:
     """Run the UI until the user quits. `unlock()` gives the stored identity (it may ask for
     the passphrase), and is called only when no node is running for `home`. `typed_options`:
@@ -93,9 +94,10 @@ def run_chat(home: Path, config: NodeConfig, unlock: Callable[[], Any],
                                                                status)))
         return 0
     stored = unlock()
-    choice = asyncio.run(_in_process(home, stored, config))
+    bound: list[str] = []  # where the chat's node listened: the kept node listens there too
+    choice = asyncio.run(_in_process(home, stored, config, bound))
     if choice == "background" and background is not None:
-        _start_background(home, background())
+        _start_background(home, background(bound))
     return 0
 
 
@@ -195,8 +197,10 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
               file=sys.stderr)
 
 
-async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
-    """Run the node here with the screen; returns how the user left ("quit", "background")."""
+async def _in_process(home: Path, stored: Any, config: NodeConfig,
+                      bound: list[str] | None = None) -> str:
+    """Run the node here with the screen; returns how the user left ("quit", "background").
+    `bound` gets the addresses the node listened on (ports resolved)."""
     handler = _NoticeHandler()
     logger = logging.getLogger("p2pchat")
     saved = (logger.level, logger.propagate)
@@ -250,6 +254,8 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig) -> str:
     finally:
         with contextlib.suppress(Exception):
             await control.stop()
+        if bound is not None:
+            bound.extend(format_addr(a) for a in node.listen_addresses)
         await node.stop()  # links closed, store committed, lock released
         logger.removeHandler(handler)
         logger.setLevel(saved[0])

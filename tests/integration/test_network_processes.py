@@ -117,3 +117,17 @@ def test_a_version_1_network_is_listed_as_old_and_upgraded_by_create(make_node: 
     assert "joined under the old scheme" in alice.log_path.read_text()
     alice.cli("network", "create", "lab", "--no-qr", check=True)
     assert alice.json("network", "list")["states"] == {"lab": "member"}
+
+
+def test_status_says_hidden_while_a_network_waits_or_refused(make_node: MakeNode) -> None:
+    """Trial 2, 4: after a refused `network join club topsecret`, `status` said the node was
+    visible on this network while peers saw only "(private) 127.0.0.1:PORT"."""
+    alice = make_node("alice")
+    alice.start(*LOOPBACK_MDNS, mdns=True)
+    assert alice.json("status")["visible_to"] == "everyone"
+    alice.cli("network", "join", "club", env={"P2PCHAT_NETWORK_PASSPHRASE": "topsecret"},
+              check=True)
+    wait_for(lambda: alice.json("status")["networks_waiting"] == ["club"], 10, "the join")
+    assert alice.json("status")["visible_to"] == "nobody"
+    said = alice.cli("status", check=True).stdout
+    assert "hidden from everyone" in said and "visible to everyone" not in said

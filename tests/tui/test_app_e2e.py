@@ -165,7 +165,7 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
         number = await until(lambda: state.page and [text for _, text in state.page.lines
                                                      if text.startswith("  ")],
                              10, "the safety number")
-        groups = " ".join(number).split()
+        groups = [g for row in number for g in row.split()[:6]]  # each row: whose half, last
         assert len(groups) == 12 and all(len(g) == 5 and g.isdigit() for g in groups)
 
         keys.send_text("/acc")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from p2pchat.core.identity import Identity
+from p2pchat.core.identity import Identity, safety_half
 from p2pchat.node.node import DB_FILE
 from p2pchat.storage.store import Store
 from p2pchat.tui.safety import safety_rows
@@ -23,14 +23,35 @@ def test_safety_by_name_or_spaced_fingerprint_same_layout_as_the_chat(tmp_path: 
     try:
         alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", check=True)
         by_fp = run_json(alice.home, "safety", bob.fingerprint)["safety_number"]
+        alice_key = bytes.fromhex(run_json(alice.home, "id")["public_key"])
         spaced = bob.fingerprint.replace("-", " ").split()  # several arguments, no quotes
         assert run_json(alice.home, "safety", *spaced)["safety_number"] == by_fp
         assert run_json(alice.home, "safety", "bob")["safety_number"] == by_fp  # by name
-        shown = run(alice.home, "safety", "bob", check=True).stdout.splitlines()[1:]
-        assert [row.strip() for row in shown] == safety_rows(by_fp)  # as /safety shows it
-        assert len(shown) == 3 and all(len(row.split()) == 4 for row in shown)
+        shown = run(alice.home, "safety", "bob", check=True).stdout.splitlines()[1:3]
+        # as /safety shows it: two rows of six groups, one per key, each saying whose it is
+        assert [row.strip() for row in shown] == safety_rows(by_fp, alice_key, "bob")
+        assert all(len(row.split()) == 7 for row in shown)
+        assert sorted(row.split()[-1] for row in shown) == ["bob", "you"]
+        halves = {row.split()[-1]: "".join(row.split()[:6]) for row in shown}
+        assert halves["you"] == safety_half(alice_key)
+        assert halves["bob"] == safety_half(bob.public_key)
+        said = run(alice.home, "safety", "bob", check=True).stdout
+        assert "Compare all twelve groups" in said and "their row" in said
     finally:
         alice.close()
+
+
+def test_both_sides_show_the_same_rows_in_the_same_order_labelled_for_each(
+        tmp_path: Path) -> None:
+    """Trial 2, 30/B2: alice's half came first in every number she had (it sorts first), so an
+    impostor's number started like the real one's: each row now says whose half it is."""
+    alice = NodeProcess(tmp_path / "alice", "alice")
+    bob = NodeProcess(tmp_path / "bob", "bob")
+    hers = run(alice.home, "safety", bob.fingerprint, check=True).stdout.splitlines()[1:3]
+    his = run(bob.home, "safety", alice.fingerprint, check=True).stdout.splitlines()[1:3]
+    assert [r.split()[:6] for r in hers] == [r.split()[:6] for r in his]  # same digits, order
+    assert [r.split()[-1] for r in hers] == list(reversed([r.split()[-1] for r in his]))
+    assert {r.split()[-1] for r in hers} == {"you", "them"}
 
 
 def test_history_and_contacts_without_a_node(tmp_path: Path) -> None:

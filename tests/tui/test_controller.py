@@ -189,8 +189,9 @@ async def test_safety_number_uses_both_keys() -> None:
         expected = safety_number(bytes.fromhex("11" * 32), parse_fingerprint(BOB)).split()
         page = controller.state.page
         assert page is not None and page.title == "Safety number with bob"
-        shown = " ".join(text for _, text in page.lines if text.startswith("  "))
-        assert shown.split() == expected
+        rows = [text.split() for _, text in page.lines if text.startswith("  ")]
+        assert [group for row in rows for group in row[:6]] == expected
+        assert sorted(row[-1] for row in rows) == ["bob", "you"]  # whose half each row is
     finally:
         await controller.stop()
 

@@ -1,0 +1,48 @@
+"""Trial 2 point 16/B5: "b: keep the node running" when leaving the chat keeps the node on the
+address and port the chat's node had (it started with --listen 127.0.0.1:0 and went from 40769
+to 37197), so an address a friend typed still works. A real terminal (tmux), real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli import run_json
+from tests.nodes import NodeProcess, wait_for
+from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited
+
+pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
+              pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    term = Terminal()
+    yield term
+    term.close()
+
+
+def test_the_kept_node_listens_where_the_chat_node_did(tmp_path: Path,
+                                                       terminal: Terminal) -> None:
+    home = NodeProcess(tmp_path / "alice", "alice").home  # an identity, no node running
+    exit_file = tmp_path / "exit"
+    terminal.start(chat_argv(home, "--listen", "127.0.0.1:0"), exit_file)
+    terminal.wait_screen(lambda s: "alice" in s and "/nearby" in s, "the chat")
+    terminal.line("/id")
+    screen = terminal.wait_screen(lambda s: "reachable at 127.0.0.1:" in s, "the address")
+    where = screen.split("reachable at ")[1].split()[0].rstrip(".,;)")
+    terminal.line("/quit")
+    terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
+    terminal.keys("b")
+    assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
+        (tmp_path / "exit.err").read_text()
+    said = (tmp_path / "exit.err").read_text()
+    pid = int(said.split("(pid ")[1].split(";")[0])
+    try:
+        assert run_json(home, "status")["listen"] == [where]
+    finally:
+        os.kill(pid, signal.SIGTERM)
