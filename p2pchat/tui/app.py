@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from prompt_toolkit.application import Application
-from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -60,9 +59,11 @@ from p2pchat.tui.commands import (
     secret_without_slash,
     split_message,
 )
-from p2pchat.tui.completing import InputCompleter, completions, conversation_name, listed
+from p2pchat.tui.completing import InputCompleter, complete_now, conversation_name, listed
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import Notifier
+from p2pchat.tui.question import not_asked, unanswered
 
 CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
@@ -151,7 +152,7 @@ class ChatApp:
         self._shown_for: object = None  # what the pane showed last: a new one starts at the end
         self.new_below = False
         self._quitting = False
-        self.confirm: tuple[str, dict[str, Callable[[], None]]] | None = None
+        self._confirm: tuple[str, dict[str, Callable[[], None]]] | None = None
         self.quit_choice = "quit"  # "quit" or "background": what main does after the screen
         self._draft_for: str | None = None
         self.drafts: dict[str, str] = {}
@@ -256,11 +257,25 @@ class ChatApp:
         self.confirm = (prompt, choices)
         self.redraw()
 
-    def ask(self, question: str, on_yes: Callable[[], None]) -> None:
+    def ask(self, question: str, on_yes: Callable[[], None], about_input: bool = False) -> None:
         """A yes/no question in the notice row. y or n answers; Esc or any other key cancels
-        it (saying so), and a typed key then goes to the input as typed."""
+        it (saying so), and a typed key then goes to the input as typed. Not put while text
+        typed since waits in the input (tui/question.py): its next key would answer unseen."""
+        if self.input.text.strip() and not about_input:
+            self.state.notice("warning", not_asked(question))
+            self.redraw()
+            return
         self.confirm = (question, {"y": on_yes, "n": self._cancel_confirm})
         self.redraw()
+
+    @property
+    def confirm(self) -> tuple[str, dict[str, Callable[[], None]]] | None:
+        return self._confirm
+
+    @confirm.setter
+    def confirm(self, value: tuple[str, dict[str, Callable[[], None]]] | None) -> None:
+        self._confirm = value  # lines typed after the asking command wait for the answer
+        (self.controller.gate.open if value is None else self.controller.gate.close)()
 
     def _leave_in_background(self) -> None:
         self.quit_choice = "background"
@@ -271,10 +286,7 @@ class ChatApp:
         question = self.confirm[0] if self.confirm is not None else ""
         self.confirm = None
         if said:  # quitting: a statement, not the question again (a newcomer read it so)
-            asked = question.split("?")[0] + "?" if "?" in question else "the question"
-            self.state.notice("info", "not quitting, nothing done: your unsent text is kept"
-                              if question.startswith("You have unsent text")
-                              else f"not answered, so nothing done: {asked}")
+            self.state.notice("info", unanswered(question))
         self.redraw()
 
     # ------------------------------------------------------------ drafts
@@ -368,16 +380,9 @@ class ChatApp:
         return [("class:header", text)]
 
     def _all_notice_rows(self, width: int) -> list[StyleAndTextTuples]:
-        """The newest notices, wrapped; the newest row is always the last one shown."""
-        if self.confirm is not None:
-            notices = [("class:notice.warning", self.confirm[0])]
-        else:
-            notices = [(f"class:notice.{n.kind}", n.text)
-                       for n in list(self.state.notices)[-MAX_NOTICE_ROWS:]]
-        rows: list[StyleAndTextTuples] = []
-        for style, text in notices:
-            rows += cast(list[StyleAndTextTuples], render.wrap([(style, text)], width, 2))
-        return rows[-MAX_NOTICE_ROWS:]
+        """The newest notices from their start (tui/notice_rows.py), or the question."""
+        question = self.confirm[0] if self.confirm is not None else None
+        return notice_rows(self.state.notices, question, width, MAX_NOTICE_ROWS)
 
     def _notice_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
         return self._all_notice_rows(width)[-height:] if height else []
@@ -452,7 +457,7 @@ class ChatApp:
             if buffer.complete_state and buffer.complete_state.current_completion:
                 buffer.complete_next()  # already choosing in the menu
             else:
-                self._complete_now(buffer)  # Tab never switches conversation
+                complete_now(self.state, buffer)  # Tab never switches conversation
 
         @keys.add("s-tab", filter=has_completions)
         def _shift_tab(event: KeyPressEvent) -> None:
@@ -550,7 +555,7 @@ class ChatApp:
             parts = split_message(text, MAX_TEXT_BYTES)
             self.ask(f"That message is {size} bytes; the limit is {MAX_TEXT_BYTES}. Send it as"
                      f" {len(parts)} messages? y/n (n: it stays here to shorten)",
-                     lambda: self._send_parts(parts))
+                     lambda: self._send_parts(parts), about_input=True)
             return
         if secret_without_slash(text):
             self.state.notice("error", "not sent: that is /network join without its \"/\", and"
@@ -571,14 +576,3 @@ class ChatApp:
         for part in parts:  # in order: the controller runs lines one after another
             self.controller.submit(part)
         self.redraw()
-
-    def _complete_now(self, buffer: Buffer) -> None:
-        """Complete from what is typed right now, not from a background run that may lag a
-        quick typist: one match is inserted, several open the menu."""
-        options = completions(self.state, buffer.document.text_before_cursor)
-        if len(options) == 1:
-            text, start = options[0]
-            buffer.delete_before_cursor(-start)
-            buffer.insert_text(text)
-        elif options:
-            buffer.start_completion(select_first=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
@@ -55,3 +56,15 @@ def conversation_name(state: ChatState, conv_id: str) -> str:
 def listed(names: list[str]) -> str:
     """"a", "a and b", "a, b and c"."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def complete_now(state: ChatState, buffer: Buffer) -> None:
+    """Complete from what is typed right now, not from a background run that may lag a
+    quick typist: one match is inserted, several open the menu."""
+    options = completions(state, buffer.document.text_before_cursor)
+    if len(options) == 1:
+        text, start = options[0]
+        buffer.delete_before_cursor(-start)
+        buffer.insert_text(text)
+    elif options:
+        buffer.start_completion(select_first=True)

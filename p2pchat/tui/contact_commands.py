@@ -30,7 +30,8 @@ class ContactCommands:
                  spawn_guarded: Callable[[Callable[[], Awaitable[None]], str], None],
                  switch_to: Callable[[Conversation], Awaitable[None]],
                  load_current: Callable[[], Awaitable[None]],
-                 load_nearby: Callable[[], Awaitable[None]]) -> None:
+                 load_nearby: Callable[[], Awaitable[None]],
+                 on_removed: Callable[[str, str], None] = lambda key, name: None) -> None:
         self._state = state
         self._backend = backend
         self._ask = ask
@@ -38,6 +39,7 @@ class ContactCommands:
         self._switch_to = switch_to
         self._load_current = load_current
         self._load_nearby = load_nearby
+        self._on_removed = on_removed  # (fingerprint, name): its history stays readable
 
     def resolve(self, who: str) -> Conversation:
         """The conversation typed as `who`; an error naming /contacts if there is none."""
@@ -154,9 +156,10 @@ class ContactCommands:
         """/remove NAME: the history is kept."""
         result = await self._backend.remove(self._known(who))
         self._state.forget(str(result.get("removed")))
-        name = result.get("name")
-        self._state.notice("info", f"removed {name}; the history is kept: p2pchat log"
-                                   f" {result.get('removed')}\nThey can ask again: /block"
+        name = clean(result.get("name"))
+        self._on_removed(clean(result.get("removed")), name)
+        self._state.notice("info", f"removed {name}; the history is kept: /msg {name} shows"
+                                   f" it\nThey can ask again: /block"
                                    f" {result.get('removed')} refuses them for good")
         await self._load_current()
 

@@ -32,7 +32,9 @@ from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
 from p2pchat.tui.conversation import AmbiguousName, Conversation
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
+from p2pchat.tui.kept_history import KeptHistory, kept_line
 from p2pchat.tui.network_commands import NetworkCommands
+from p2pchat.tui.question import QuestionGate
 from p2pchat.tui.state import ChatState
 
 log = logging.getLogger("p2pchat.tui")
@@ -42,6 +44,8 @@ MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on f
 MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
 MAX_FOUND = 200  # /search results shown
 ERROR_LIFETIME = 20.0  # seconds an error notice stays once something else is typed
+SUPERSEDED_AFTER = 15.0  # seconds a command's information stays once another is typed
+INFO_LIFETIME = 120.0  # seconds an informational notice stays when nothing else happens
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
 
@@ -56,14 +60,16 @@ class Controller:
         # How to ask the user yes or no before something hard to undo; None: don't ask.
         self.ask: Callable[[str, Callable[[], None]], None] | None = None
         self._lines: asyncio.Queue[str] = asyncio.Queue()
+        self.gate = QuestionGate()  # closed while a question waits (tui/question.py)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
         self.ready = asyncio.Event()  # set once the first load is done
+        self.kept = KeptHistory(self.state, backend)  # of removed contacts (/msg, /search)
         # The command handlers by concern, each built with what it needs (`handlers` joins them).
         self.contacts = ContactCommands(
             self.state, backend, ask=lambda: self.ask, spawn_guarded=self.spawn_guarded,
             switch_to=self.switch_to, load_current=self._load_current,
-            load_nearby=self._load_nearby)
+            load_nearby=self._load_nearby, on_removed=self.kept.note_removed)
         self.groups = GroupCommands(self.state, backend, ask=lambda: self.ask,
                                     spawn_guarded=self.spawn_guarded, switch_to=self.switch_to)
         self.networks = NetworkCommands(self.state, backend)
@@ -82,6 +88,7 @@ class Controller:
             self.state.notice("error", in_chat_words(str(exc)))
         self._spawn(self._run_events(), "tui-events")
         self._spawn(self._run_commands(), "tui-commands")
+        self._spawn(self._expire_info(), "tui-expire")
         self.ready.set()
         self._changed()
 
@@ -95,6 +102,16 @@ class Controller:
         if self._events is not None:
             with contextlib.suppress(Exception):
                 await self._events.aclose()
+
+    async def _expire_info(self) -> None:
+        """Informational notices go after a while, even when nothing else is typed."""
+        while True:
+            await asyncio.sleep(INFO_LIFETIME / 4)
+            before = len(self.state.notices)
+            self.state.drop_notices(kind="info", said_before=time.monotonic() - INFO_LIFETIME,
+                                    unkeyed=True)
+            if len(self.state.notices) != before:
+                self._changed()
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task = asyncio.ensure_future(coro)
@@ -254,12 +271,17 @@ class Controller:
     async def _run_commands(self) -> None:
         while True:
             line = await self._lines.get()
+            await self.gate.wait()  # a question asked by the line before comes first
             await self.execute(line)
 
     async def execute(self, line: str) -> None:
         # Errors about what was typed a while ago are no news any more.
         """Run one typed line; what fails becomes a notice."""
-        self.state.drop_notices(kind="error", said_before=time.monotonic() - ERROR_LIFETIME)
+        now = time.monotonic()
+        self.state.drop_notices(kind="error", said_before=now - ERROR_LIFETIME)
+        # What a command said a while before (/id, say) is superseded by this one; what is
+        # still going on (keyed notices) stays.
+        self.state.drop_notices(kind="info", said_before=now - SUPERSEDED_AFTER, unkeyed=True)
         try:
             command = parse_command(line)
         except ParseError as exc:
@@ -323,7 +345,12 @@ class Controller:
 
     async def cmd_msg(self, rest: str) -> None:
         """/msg NAME [TEXT]: open a conversation, and send TEXT if given."""
-        conv, text = self.contacts.split_name(rest)
+        try:
+            conv, text = self.contacts.split_name(rest)
+        except BackendError:
+            if not await self.kept.show(rest):  # a removed contact's kept history
+                raise
+            return
         await self.switch_to(conv)
         if text:
             await self._send(text)
@@ -364,8 +391,11 @@ class Controller:
         lines = [f"  {n}. [{conv.name}] {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
                  f" {' '.join(m.text.split())}" for n, (conv, m) in enumerate(found, 1)]
         where = f"searched {len(convs)} conversation{'s' * (len(convs) != 1)}"
+        kept = await self.kept.search(wanted)  # removed contacts' kept histories: no /jump
+        lines += [f"  -. [{name}, removed]{kept_line(m, name)[1:]}" for name, m in kept]
+        found_count = len(found) + len(kept)
         tail = ["", "/jump N opens result N at that message; Esc ends the marking."]
-        matches = f"{len(found) or 'no'} match{'es' * (len(found) != 1)}"
+        matches = f"{found_count or 'no'} match{'es' * (found_count != 1)}"
         self.state.show_page(f"{matches} for {text!r} ({where})",
                              [*lines, *tail] if lines else ["  nothing"])
 

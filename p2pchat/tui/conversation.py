@@ -55,6 +55,17 @@ class Notice:
     text: str
     key: str = ""  # what it is about: one notice per key, dropped when it is out of date
     at: float = 0.0  # time.monotonic() when it was said: old errors go
+    part: int = 0  # its line in what was said at once: 0 starts a notice (shown from there)
+
+    def out_of_date(self, key: str, kind: str, said_before: float, mentioning: tuple[str, ...],
+                    unkeyed: bool) -> bool:
+        """About `key` ("KEY:more" is about KEY too), or of `kind` said before `said_before`
+        (a monotonic time; errors about what was typed long ago; with `unkeyed`, only those
+        about nothing still going on), or `mentioning` all those words."""
+        return bool((key and (self.key == key or self.key.startswith(f"{key}:")))
+                    or (mentioning and all(word in self.text for word in mentioning))
+                    or (kind and self.kind == kind and self.at < said_before
+                        and not (unkeyed and self.key)))
 
 
 @dataclass

@@ -92,7 +92,12 @@ class GroupCommands:
             group = await self._backend.leave_group(conv.id)
             self._state.notice("info", f"you left {conv.name} (its history is kept)",
                               key=group_key(conv.id, "leave", "you"))
+            # No event tells us of our own leave: the node's log line for it ("you left"),
+            # with its id, comes from reading the log again (trial 2, 7).
+            conv.loaded = False
         self._state.upsert_group(group)
+        if not conv.loaded and self._state.current is conv:
+            await self._switch_to(conv)
 
     async def cmd_receipts(self, rest: str) -> None:
         """/receipts [N]: who has your Nth newest message in the open group, who not yet."""

@@ -65,6 +65,7 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     for name in joined:
         if name in state.networks_waiting or name in state.networks_refused:
             state.drop_notices(key=f"admission:{name}")
+            state.drop_notices(mentioning=(name, "refused"))  # its refusal, however worded
             state.notice("info", f"admitted to {name}", key=f"admission:{name}")
     for name in refused:
         if name not in state.networks_refused:

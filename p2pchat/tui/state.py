@@ -141,6 +141,8 @@ class ChatState:
         if conv is None:
             conv = self.conversations[fp] = Conversation(fp, clean(contact.get("name")))
         renamed = clean(contact.get("name")) or conv.name
+        if renamed != conv.name and not new:  # done: "/rename ... to call them that" goes
+            self.drop_notices(key=f"renamed:{fp}")
         if renamed != conv.name or new:  # their past messages carry the new name too
             rename_author(self.conversations, fp, renamed,
                           contact=(clean(contact.get("state")) or "contact") == "contact")
@@ -276,7 +278,8 @@ class ChatState:
                 self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name {whose},"
                                        f" whom you VERIFIED. Its safety number"
                                        f" is different: it may not be {namesake.name}. Compare"
-                                       f" in person (/verify {name}) before you accept.")
+                                       f" in person (/verify {name}) before you accept.",
+                            key=f"request:{fp}:new-key")  # goes with the request's notice
         elif kind in ("link_up", "link_down"):
             # Read as a link_up; a link_down shares its fingerprint and adds `online`.
             link_up, link_down = cast(LinkUpEvent, event), cast(LinkDownEvent, event)
@@ -345,7 +348,8 @@ class ChatState:
             renamed = cast(PeerRenamedEvent, event)
             name, theirs = clean(renamed.get("name")), clean(renamed.get("their_name"))
             self.notice("info", f"{name} now calls themself {theirs!r}"
-                                f" (/rename {name} {theirs} to call them that too)")
+                                f" (/rename {name} {theirs} to call them that too)",
+                        key=f"renamed:{clean(renamed.get('fingerprint'))}")
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")
@@ -473,15 +477,14 @@ class ChatState:
         if key and any(n.key == key for n in self.notices):
             return
         now = time.monotonic()
-        for line in clean(text, newlines=True).split("\n"):
-            self.notices.append(Notice(kind, line, key, now))
+        for part, line in enumerate(clean(text, newlines=True).split("\n")):
+            self.notices.append(Notice(kind, line, key, now, part))
 
-    def drop_notices(self, *, key: str = "", kind: str = "", said_before: float = 0.0) -> None:
-        """Notices that are out of date: about `key`, or of `kind` said before `said_before`
-        (a monotonic time; errors about what was typed long ago)."""
+    def drop_notices(self, *, key: str = "", kind: str = "", said_before: float = 0.0,
+                     mentioning: tuple[str, ...] = (), unkeyed: bool = False) -> None:
+        """Notices that are out of date (conversation.Notice.out_of_date says which)."""
         kept = [n for n in self.notices
-                if not ((key and n.key == key)
-                        or (kind and n.kind == kind and n.at < said_before))]
+                if not n.out_of_date(key, kind, said_before, mentioning, unkeyed)]
         if len(kept) != len(self.notices):
             self.notices = deque(kept, maxlen=MAX_NOTICES)
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from p2pchat.tui import render
-from p2pchat.tui.app import completions
 from p2pchat.tui.commands import parse
+from p2pchat.tui.completing import completions
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.files import parse_file, path_completions
 from tests.aio import until

@@ -277,7 +277,7 @@ async def test_ctrl_c_without_a_draft_in_an_attached_screen_quits_at_once() -> N
 
 async def test_nearby_people_are_offered_by_tab_and_added_by_number_or_name() -> None:
     from p2pchat.core.identity import Identity
-    from p2pchat.tui.app import completions
+    from p2pchat.tui.completing import completions
 
     # A fixed key: a random one starting with C would rightly be offered for "/add c" too.
     carl = Identity.from_seed(b"h" * 32).fingerprint

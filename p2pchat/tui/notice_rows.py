@@ -1,0 +1,62 @@
+"""The notice row's rows: the newest notice shown from its start, older ones above it, each
+from its start too (notes/s31/trial2.md 18, B9: the row showed the tail of a long notice, cut
+into fragments such as "  asked again"). A notice too long for its rows ends in "…"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+
+from p2pchat.tui import render
+from p2pchat.tui.conversation import Notice
+
+INDENT = 2  # continuation rows of a wrapped notice
+
+
+def _rows(lines: Iterable[tuple[str, str]], width: int) -> list[StyleAndTextTuples]:
+    rows: list[StyleAndTextTuples] = []
+    for style, text in lines:
+        rows += [list(row) for row in render.wrap([(style, text)], width, INDENT)]
+    return rows
+
+
+def _cut(rows: list[StyleAndTextTuples], width: int, limit: int) -> list[StyleAndTextTuples]:
+    """The first `limit` rows; the last one says with "…" that there is more."""
+    if len(rows) <= limit:
+        return rows
+    kept = rows[:limit]
+    last = kept[-1]
+    style = last[-1][0] if last else ""
+    text = "".join(fragment[1] for fragment in last)
+    kept[-1] = [(style, render.fit(text + " …", width) if len(text) + 2 <= width
+                 else render.fit(text, width - 1) + "…")]
+    return kept
+
+
+def said_together(notices: Iterable[Notice]) -> list[list[Notice]]:
+    """Notices grouped as they were said: a multi-line notice is one group."""
+    groups: list[list[Notice]] = []
+    for notice in notices:
+        if notice.part == 0 or not groups:
+            groups.append([notice])
+        else:
+            groups[-1].append(notice)
+    return groups
+
+
+def notice_rows(notices: Iterable[Notice], question: str | None, width: int,
+                limit: int) -> list[StyleAndTextTuples]:
+    """At most `limit` rows: a pending question alone, else the newest notices."""
+    if question is not None:
+        return _cut(_rows([("class:notice.warning", question)], width), width, limit)
+    shown: list[StyleAndTextTuples] = []
+    for group in reversed(said_together(notices)):
+        rows = _rows(((f"class:notice.{n.kind}", n.text) for n in group), width)
+        if not shown:
+            shown = _cut(rows, width, limit)
+        else:  # an older one above, from its start, cut to the rows left
+            shown = _cut(rows, width, limit - len(shown)) + shown
+        if len(shown) >= limit:
+            break
+    return shown

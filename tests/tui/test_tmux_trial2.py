@@ -1,0 +1,53 @@
+"""The chat screen in a real terminal (tmux): what a newcomer's second trial hit (issue 23,
+notes/s31/trial2.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.nodes import NodeProcess, wait_for
+from tests.tui.test_tmux import TMUX, Terminal, mutual, open_on_bob
+
+pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
+              pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    term = Terminal()
+    yield term
+    term.close()
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        yield alice, bob
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_a_question_comes_before_the_lines_typed_after_its_command(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B3: in one burst "/block bob" Enter "/network join club topsecret" Enter, the join ran
+    first and the question came after it. Now the join waits for the answer."""
+    alice, _ = pair
+    open_on_bob(terminal, alice.home, tmp_path)
+    terminal.literal("/block bob\r/network join club topsecret\r")  # ONE write
+    screen = terminal.wait_screen(lambda s: "Block bob" in s and "y/n" in s, "the question")
+    assert "networks:" not in screen
+    assert "club" not in alice.cli("network", "list").stdout  # the join has not run
+    terminal.keys("n")
+    wait_for(lambda: "club" in alice.cli("network", "list").stdout, 20, "the join, after")
+    screen = terminal.wait_screen(lambda s: "waiting to be admitted: club" in s, "the join said")
+    assert "topsecret" not in screen
+    assert any(c["name"] == "bob" and c["state"] == "contact"
+               for c in alice.json("contacts", "list"))
