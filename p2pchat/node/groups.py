@@ -236,6 +236,7 @@ class Groups:
         g = self._book.add(Group(change.state, {1: change.key}, GroupGossip(conv),
                                  joined={self._key}))
         await self._outbox.durable()
+        self._events.emit({"type": "group_created", **self.view(g)})  # for open chats too
         return self.view(g) | self._namesake_note(title)
 
     def _namesake_note(self, title: str) -> dict[str, Any]:

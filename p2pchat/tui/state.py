@@ -337,8 +337,8 @@ class ChatState:
             told = self.transfers.apply(event)
             if told is not None:
                 self.notice("request" if kind == "file_offer" else "info", told)
-        elif kind == "contacts_changed":  # added, removed or blocked, from the CLI too
-            refresh.add("contacts")
+        elif kind in ("contacts_changed", "group_created"):  # renamed... from the CLI too
+            refresh.add("contacts" if kind == "contacts_changed" else "groups")
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
             news.admission_news(self, event)

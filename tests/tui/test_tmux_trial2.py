@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.nodes import NodeProcess, wait_for
-from tests.tui.test_tmux import TMUX, Terminal, mutual, open_on_bob
+from tests.tui.test_tmux import TMUX, Terminal, header, mutual, open_on_bob
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
@@ -51,3 +51,18 @@ def test_a_question_comes_before_the_lines_typed_after_its_command(
     assert "topsecret" not in screen
     assert any(c["name"] == "bob" and c["state"] == "contact"
                for c in alice.json("contacts", "list"))
+
+
+def test_cli_renames_verifies_and_new_groups_reach_an_open_chat(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B1/20: `contacts rename`, `contacts verify` and `group create` from the CLI while the
+    chat was attached: the list and header kept the old name, no "verified", no new group."""
+    alice, _ = pair
+    open_on_bob(terminal, alice.home, tmp_path)
+    alice.cli("contacts", "rename", "bob", "Bob B", check=True)
+    terminal.wait_screen(lambda s: "Bob B · online" in header(s), "the new name")
+    alice.cli("contacts", "verify", "Bob B", check=True)
+    terminal.wait_screen(lambda s: "· verified" in header(s), "verified")
+    alice.cli("group", "create", "my club", check=True)
+    terminal.wait_screen(lambda s: "my club" in s, "the new group in the list")
