@@ -30,8 +30,6 @@ from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import (
     ConditionalContainer,
     Dimension,
-    Float,
-    FloatContainer,
     HSplit,
     Layout,
     VSplit,
@@ -70,6 +68,7 @@ NARROW = 72  # below this many columns the conversation list folds away
 MAX_NOTICE_ROWS = 3
 MAX_INPUT_ROWS = 5
 WHEEL_ROWS = 3
+MENU_ROWS = 12  # completions shown at once; more scroll (arrows say so)
 
 
 class _RowsControl(UIControl):
@@ -176,14 +175,14 @@ class ChatApp:
                 Window(_RowsControl(self._notice_rows), height=self._notices_height),
             ]),
         ])
-        root = FloatContainer(
-            HSplit([
-                body,
-                Window(FormattedTextControl(self._status_text), height=1, style="class:status"),
-                self.input,
-            ]),
-            floats=[Float(xcursor=True, ycursor=True, content=CompletionsMenu(max_height=8))],
-        )
+        # The menu is a row of its own above the status line: a float at the cursor was drawn
+        # over the status line, cut off, and showed 8 commands as if there were no more.
+        root = HSplit([
+            body,
+            CompletionsMenu(max_height=MENU_ROWS, display_arrows=True),
+            Window(FormattedTextControl(self._status_text), height=1, style="class:status"),
+            self.input,
+        ])
         self.application: Application[None] = Application(
             layout=Layout(root, focused_element=self.input), key_bindings=self._keys(),
             style=Style.from_dict(render.STYLE_RULES), full_screen=True, mouse_support=True,

@@ -118,7 +118,8 @@ class ChatState:
         whether each contact is online is taken from it."""
         if fresh:
             self._linked.clear()
-        seen = set()
+        seen = set()  # the node's blocked contacts complete after /unblock (trial 2, B8)
+        self.blocked = [clean(c.get("name")) for c in contacts if c.get("state") == "blocked"]
         for contact in contacts:
             conv = self.upsert_contact(contact)
             if conv is not None:

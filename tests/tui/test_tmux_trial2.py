@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.nodes import NodeProcess, wait_for
-from tests.tui.test_tmux import TMUX, Terminal, header, mutual, open_on_bob
+from tests.tui.test_tmux import TMUX, Terminal, chat_argv, header, mutual, open_on_bob
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
@@ -66,3 +66,28 @@ def test_cli_renames_verifies_and_new_groups_reach_an_open_chat(
     terminal.wait_screen(lambda s: "· verified" in header(s), "verified")
     alice.cli("group", "create", "my club", check=True)
     terminal.wait_screen(lambda s: "my club" in s, "the new group in the list")
+
+
+def test_the_completion_menu_leaves_the_status_line_and_says_there_is_more(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B8: "/" + Tab drew the menu over the status line, cut off, stopping at /rename as if
+    there were no more; `/unblock B` + Tab did not offer a blocked contact (from the CLI,
+    or before this chat started)."""
+    alice, _bob = pair
+    alice.cli("contacts", "rename", "bob", "Bob Builder", check=True)
+    alice.cli("contacts", "block", "Bob Builder", check=True)
+    exit_file = tmp_path / "exit"
+    terminal.start(chat_argv(alice.home), exit_file)
+    terminal.wait_screen(lambda s: "0 online" in s, "the chat")
+    terminal.literal("/")
+    terminal.keys("Tab")
+    screen = terminal.wait_screen(lambda s: "/msg" in s and "/rename" in s, "the menu")
+    rows = screen.splitlines()
+    status = [i for i, row in enumerate(rows) if row.startswith(" alice ")]
+    assert status and "/" not in rows[status[-1]], screen  # the status line is whole
+    assert any(row.rstrip().endswith(" v") for row in rows), screen  # the arrow: more below
+    terminal.keys("Escape", "C-u")
+    terminal.literal("/unblock B")
+    terminal.keys("Tab")
+    terminal.wait_screen(lambda s: "> /unblock Bob Builder" in s, "the blocked name completed")
