@@ -214,9 +214,14 @@ class ContactCommands:
             lines.append(f"  {number}. {label}  {near.get('fingerprint') or ''}")
         if lines:
             lines += ["", "Add someone with /add NUMBER (or /add NAME; Tab completes)."]
+        elif self._state.mdns:  # the first /nearby, seconds after the start, said nothing
+            lines = ["Nobody nearby yet (still looking…): people appear here as discovery hears"
+                     " them."]
         else:
-            lines = ["No one is visible on this network right now."]
-        self._state.show_page("Nearby", lines + hidden_nearby_lines(peers))
+            lines = ["Nobody nearby: discovery is off here, so only"
+                     " contacts with an address (/addr) are reached."]
+        # source: the page follows the node's nearby_changed while it is open (controller)
+        self._state.show_page("Nearby", lines + hidden_nearby_lines(peers), source="nearby")
 
     async def cmd_verify(self, rest: str) -> None:
         """/verify NAME [yes|no]: the safety number and our QR code, or the mark."""

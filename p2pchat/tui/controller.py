@@ -29,7 +29,7 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
-from p2pchat.tui.conversation import AmbiguousName, Conversation
+from p2pchat.tui.conversation import AmbiguousName, Conversation, first_open
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.kept_history import KeptHistory, kept_line
@@ -131,12 +131,18 @@ class Controller:
         # Fresh: a link event from before a restart must not outvote the node's answer now.
         self.state.set_contacts(await self.backend.contacts(), fresh=True)
         self.state.set_groups(await self.backend.groups())
-        self.state.set_unread(await self.backend.unread())
+        self.state.set_unread(unread := await self.backend.unread())
         self.state.transfers.load(await self.backend.files())
         for conv in self.state.conversations.values():
             conv.loaded = False
         await self._load_activity()
         self.state.fix_numbers()
+        top = first_open(self.state.order())
+        if not self.ready.is_set() and top is not None:
+            # The list is in its order only now: open its top, not the first contact read
+            # (trial 2, B18), whose unread count that first pick had cleared.
+            self.state.select(top.id)
+            self.state.set_unread(unread)
         await self._load_nearby()
         await self._load_current()
 
@@ -255,6 +261,8 @@ class Controller:
         if page is not None and page.source == "contacts" and (
                 "contacts" in refresh or event.get("type") in ("link_up", "link_down")):
             await self.contacts.cmd_contacts("")  # an open Contacts page follows the node
+        if page is not None and page.source == "nearby" and "nearby" in refresh:
+            await self.contacts.cmd_nearby("")  # so does an open Nearby page
         if "contacts" in refresh and self.state.current is not None \
                 and not self.state.current.loaded:
             # A request that became a contact (accepted from the CLI, say): its history now.

@@ -110,3 +110,10 @@ def by_activity(conversations: Iterable[Conversation]) -> list[Conversation]:
     by_name = sorted(conversations, key=lambda c: (c.name.casefold(), c.id))
     by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
     return sorted(by_activity, key=lambda c: c.state != "request")
+
+
+def first_open(order: list[Conversation]) -> Conversation | None:
+    """The conversation a chat opens on: the top of the list, past requests and invitations
+    (they have no history to show)."""
+    return next((c for c in order if c.state not in ("request", "invited")),
+                order[0] if order else None)

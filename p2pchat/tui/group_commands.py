@@ -132,7 +132,8 @@ class GroupCommands:
         result = await self._backend.group_consent(action, target)
         if action == "accept":
             self._state.upsert_group(result)
-            self._state.notice("info", f"you joined {title}{why}")
+            self._state.notice("info", f"you joined {title}{why}",
+                               key=group_key(target, "join", "you"))  # one, with the event's
             return
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"

@@ -165,6 +165,14 @@ def _node_answers(home: Path) -> bool:
     return True
 
 
+async def _node_pid(backend: ControlBackend) -> int | None:
+    try:
+        pid = (await backend.status()).get("pid")
+    except BackendError:
+        return None
+    return pid if isinstance(pid, int) and not isinstance(pid, bool) else None
+
+
 async def _attached(home: Path, typed_options: list[str] | None = None,
                     followed: list[str] | None = None) -> None:
     try:
@@ -173,13 +181,15 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
         raise StartError(f"cannot attach to the node for {home}: {exc}") from None
     app = ChatApp(backend)
     if typed_options:
-        # Every typed option is named: one left out read as ignored too (or forgotten).
-        also = f" ({', '.join(followed)}: as it runs already)" if followed else ""
-        # Short enough for the notice rows: a longer one lost its start.
-        app.state.notice("warning", f"your node was already running, so {' '.join(typed_options)}"
-                                    f" did nothing{also}. To change that, stop it (Ctrl-C,"
-                                    " then kill the pid printed) and start again; 'p2pchat"
-                                    " settings' keeps options for every start.")
+        # One sentence, every typed option named (one left out read as ignored too), with
+        # the pid to stop (trial 2, B10: "kill the pid printed" printed none).
+        pid = await _node_pid(backend)
+        running = f"Your node was already running{f' (pid {pid})' if pid else ''}"
+        kept = f"; it keeps {' and '.join(followed)} as it runs" if followed else ""
+        stop = f"quit, 'kill {pid}'" if pid else "quit, stop the node"
+        app.state.notice("warning", f"{running}, so {' '.join(typed_options)} did nothing{kept}."
+                                    f" To change that: {stop} and start again ('p2pchat"
+                                    " settings' keeps options for every start).")
     try:
         await _run_app(app, None)
     finally:

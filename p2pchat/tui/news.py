@@ -26,15 +26,16 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         return
     if event.get("type") == "group_joined":
         by = clean(event.get("by_name"))
-        text = f"{by} added you to the group {conv.name}"
-        state.notice("info", f"{text} (/msg {conv.name})")
+        # As `log` says it (you accepted: nobody "added" you), one notice with /group accept's
+        state.notice("info", f"you joined {conv.name} ({by} invited you; /msg {conv.name})",
+                     key=group_key(conv.id, "join", "you"))
         number = event.get("number")
         if isinstance(number, int) and not isinstance(number, bool) and number > 0:
             # The two lines `log` keeps for it (node/group_lines.py), with their ids.
             state.add_line(conv, f"{by} invited you", line_id=f"change-{number}")
             state.add_line(conv, "you joined", line_id=f"join-{number}")
         else:
-            state.add_line(conv, text)
+            state.add_line(conv, f"{by} invited you; you joined")
         return
     who = "you" if event.get("you") else clean(event.get("member_name"))
     kind = clean(event.get("change"))

@@ -52,7 +52,7 @@ def test_the_invitee_sees_the_lines_log_keeps() -> None:
     conv = state.conversations[GROUP]
     assert [(m.id, m.text) for m in conv.messages] == [("change-4", "alice invited you"),
                                                        ("join-4", "you joined")]
-    assert any("alice added you to the group hall" in n.text for n in state.notices)
+    assert any("you joined hall (alice invited you" in n.text for n in state.notices)
 
 
 def test_a_declined_invitation_is_not_someone_leaving() -> None:

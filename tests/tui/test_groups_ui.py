@@ -28,7 +28,7 @@ def test_an_invitation_puts_the_group_in_the_panel_and_says_so() -> None:
     assert state.conversations[GROUP].name == "club"
     assert state.conversations[GROUP].kind == "group"
     assert state.conversations[GROUP].state == "member"
-    assert "bob added you to the group club" in state.notices[-1].text
+    assert "you joined club (bob invited you" in state.notices[-1].text
     state.apply(message(GROUP, "m1", "hello all", author_name="carol") | {"group": "club"})
     state.apply(message(GROUP, "m2", "again", author_name="carol") | {"group": "club"})
     assert state.conversations[GROUP].unread == 2

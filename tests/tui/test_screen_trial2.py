@@ -15,7 +15,7 @@ from tests.aio import until
 from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_groups_ui import GROUP, GroupBackend, group
 from tests.tui.test_screen import ENTER, running, text, with_history
-from tests.tui.test_state import BOB, DAVE, contact, loaded_state, message
+from tests.tui.test_state import BOB, CAROL, DAVE, contact, loaded_state, message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -162,5 +162,57 @@ async def test_a_removed_contacts_kept_history_is_reachable_from_the_chat() -> N
         assert page is not None and page.title.startswith("1 match for 'waves'"), page.title
         assert any("[bob, removed]" in line and "waves" in line for _, line in page.lines)
         assert [c for c, _ in controller.backend.calls if c == "send"] == []
+    finally:
+        await controller.stop()
+
+
+class NearbyBackend(FakeBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.nearby: list[dict[str, Any]] = []
+
+    async def peers(self) -> dict[str, Any]:
+        return {"links": [], "nearby": list(self.nearby), "requests": []}
+
+
+async def test_the_first_nearby_says_it_is_still_looking_and_follows_the_node() -> None:
+    """B16: the first /nearby, 3 s after the start, showed nothing at all."""
+    backend = NearbyBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/nearby")
+        page = controller.state.page
+        assert page is not None and page.title == "Nearby"
+        assert page.lines[0][1].startswith("Nobody nearby yet (still looking…)")
+        backend.nearby = [{"name": "carol", "fingerprint": CAROL, "contact": False}]
+        backend.streams[0].queue.put_nowait({"type": "nearby_changed"})
+        await until(lambda: controller.state.page is not None and any(
+            "carol" in line for _, line in controller.state.page.lines), 10, "carol heard")
+    finally:
+        await controller.stop()
+
+
+class ActiveCarolBackend(FakeBackend):
+    """bob comes first by name, carol by activity (the top of the list)."""
+
+    async def history(self, who: str, limit: int | None = None, *,
+                      changes: bool = False) -> list[dict[str, Any]]:
+        return [message(CAROL, "c1", "newest")] if who == CAROL else []
+
+    async def unread(self) -> dict[str, int]:
+        return {BOB: 2}
+
+
+async def test_the_chat_opens_on_the_top_of_the_list_and_keeps_unread_counts() -> None:
+    """B18: after a restart the chat opened on "Bob Builder", not the top of the list."""
+    backend = ActiveCarolBackend()
+    backend.contact_list = [contact(BOB, "Bob Builder"), contact(CAROL, "carol")]
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        assert controller.state.order()[0].name == "carol"
+        assert controller.state.selected == CAROL
+        assert controller.state.conversations[BOB].unread == 2
     finally:
         await controller.stop()

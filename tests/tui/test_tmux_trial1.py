@@ -147,9 +147,12 @@ def test_attaching_names_every_typed_option(
                              "127.0.0.1:9"), exit_file)
     screen = terminal.wait_screen(lambda s: "did nothing" in s, "the options told")
     flat = " ".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())
-    assert f"so --relay did nothing (--listen {alice.addr}, --no-mdns: as it runs already)" \
+    # One sentence, with the pid to stop (trial 2, B10).
+    pid = alice.json("status")["pid"]
+    assert f"Your node was already running (pid {pid}), so --relay did nothing; it keeps" \
+        f" --listen {alice.addr} and --no-mdns as it runs. To change that: quit, 'kill {pid}'" \
         in flat, flat
-    assert "'p2pchat settings' keeps options for every start." in flat, flat  # all shown
+    assert "'p2pchat settings' keeps options for every start)." in flat, flat  # all shown
     terminal.keys("C-c")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
 
