@@ -216,3 +216,19 @@ async def test_the_chat_opens_on_the_top_of_the_list_and_keeps_unread_counts() -
         assert controller.state.conversations[BOB].unread == 2
     finally:
         await controller.stop()
+
+
+async def test_esc_closes_a_page_then_clears_the_notices() -> None:
+    """B9: Esc with no page open clears the notices (with a page open it closes the page)."""
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        keys.send_text(f"/id{ENTER}")
+        await until(lambda: any("fingerprint" in n.text for n in chat.state.notices), 10,
+                    "/id said")
+        keys.send_text(f"/help{ENTER}")
+        await until(lambda: chat.state.page is not None, 10, "the help page")
+        keys.send_text("\x1b")
+        await until(lambda: chat.state.page is None, 10, "the page closed")
+        assert chat.state.notices
+        keys.send_text("\x1b")
+        await until(lambda: not chat.state.notices, 10, "the notices cleared")
