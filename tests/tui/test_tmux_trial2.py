@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_groups_cli import invited
 from tests.nodes import NodeProcess, wait_for
 from tests.tui.test_tmux import TMUX, Terminal, chat_argv, header, mutual, open_on_bob
+from tests.tui.test_tmux_round4 import conversation
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
@@ -91,3 +93,25 @@ def test_the_completion_menu_leaves_the_status_line_and_says_there_is_more(
     terminal.literal("/unblock B")
     terminal.keys("Tab")
     terminal.wait_screen(lambda s: "> /unblock Bob Builder" in s, "the blocked name completed")
+
+
+def test_your_own_leave_is_a_line_in_the_open_group_at_once(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """7: bob's own "— you left" line appeared in his open chat only after a restart (and the
+    invitation he accepted read "alice added you to the group", B12)."""
+    alice, bob = pair
+    group = alice.json("group", "create", "hall")["group"]
+    alice.cli("group", "invite", "hall", "bob", check=True)
+    wait_for(lambda: invited(bob, group), 20, "bob's invitation")
+    terminal.start(chat_argv(bob.home), tmp_path / "exit")
+    terminal.wait_screen(lambda s: "alice" in s and "online" in s, "bob's screen")
+    terminal.line("/group accept hall")
+    screen = terminal.wait_screen(lambda s: "you joined hall" in s, "the acceptance")
+    assert "added you" not in screen, screen
+    terminal.line("/msg hall")
+    terminal.wait_screen(lambda s: header(s).split("·")[0].strip().endswith("hall"), "hall open")
+    terminal.line("/group leave")
+    terminal.wait_screen(lambda s: any(row.endswith("— you left") for row in conversation(s)),
+                         "the line of the leave in the conversation")
+    assert "group: you left" in bob.cli("log", "hall", check=True).stdout
