@@ -9,7 +9,7 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from p2pchat.tui.commands import complete
+from p2pchat.tui.commands import COMMANDS, IRC_COMMANDS, canonical, complete
 from p2pchat.tui.files import path_completions
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
@@ -27,7 +27,14 @@ class InputCompleter(Completer):
         if not typed.startswith("/") and not complete_event.completion_requested:
             return  # in a message, names complete on Tab only: no menu while typing
         for text, start in completions(self._state, typed):
-            yield Completion(text, start_position=start, display=text.rstrip(" ") or text)
+            yield Completion(text, start_position=start, display=text.rstrip(" ") or text,
+                             display_meta=_what_it_does(text) if " " not in typed else "")
+
+
+def _what_it_does(command: str) -> str:
+    """A command's help beside it in the menu: the list reads as a short /help."""
+    spec = (COMMANDS | IRC_COMMANDS).get(canonical(command.strip()))
+    return spec.help if spec is not None else ""
 
 
 def completions(state: ChatState, text: str) -> list[tuple[str, int]]:

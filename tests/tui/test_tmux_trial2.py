@@ -89,6 +89,7 @@ def test_the_completion_menu_leaves_the_status_line_and_says_there_is_more(
     status = [i for i, row in enumerate(rows) if row.startswith(" alice ")]
     assert status and "/" not in rows[status[-1]], screen  # the status line is whole
     assert any(row.rstrip().endswith(" v") for row in rows), screen  # the arrow: more below
+    assert "/block     refuse all links" in screen, screen  # each with what it does
     terminal.keys("Escape", "C-u")
     terminal.literal("/unblock B")
     terminal.keys("Tab")
