@@ -116,3 +116,18 @@ def test_your_own_leave_is_a_line_in_the_open_group_at_once(
     terminal.wait_screen(lambda s: any(row.endswith("— you left") for row in conversation(s)),
                          "the line of the leave in the conversation")
     assert "group: you left" in bob.cli("log", "hall", check=True).stdout
+
+
+def test_a_y_typed_before_the_question_showed_never_answers_it(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B3: a stray "y" must never answer a question the user has not seen."""
+    alice, _ = pair
+    open_on_bob(terminal, alice.home, tmp_path)
+    terminal.literal("/block bob\ry")  # ONE write: the y comes before the question can
+    screen = terminal.wait_screen(lambda s: "not asked, so nothing done: Block bob" in s,
+                                  "the question dropped, visibly")
+    assert "y/n" not in screen
+    assert any(row.rstrip() == "> y" for row in screen.splitlines()), screen  # kept as typed
+    assert any(c["name"] == "bob" and c["state"] == "contact"
+               for c in alice.json("contacts", "list"))
