@@ -314,7 +314,7 @@ class Node:
             self.verified.set(contact.key, verified, now_ms())
         except OSError as exc:
             raise CommandError("storage", f"could not save: {exc}") from None
-        self.trust.contacts_changed(contact.key)
+        self.events.emit({"type": "contacts_changed", "fingerprint": fingerprint(contact.key)})
         return self.views.contact(contact)
 
     def rekey(self) -> dict[str, Any]:

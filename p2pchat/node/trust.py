@@ -355,7 +355,7 @@ class Trust:
         self._ensure_dm(key)
         await self._outbox.durable()
         self._became_contact(key)
-        self.contacts_changed(key)
+        self._contacts_changed(key)
         return self._views.contact(self.contact_for(fingerprint(key)))
 
     async def set_contact_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
@@ -380,7 +380,7 @@ class Trust:
         self._became_contact(contact.key)
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
-    def contacts_changed(self, key: bytes) -> None:
+    def _contacts_changed(self, key: bytes) -> None:
         """Added, removed, blocked, unblocked, renamed or verified (from the CLI too): open
         screens re-read."""
         self._events.emit({"type": "contacts_changed", "fingerprint": fingerprint(key)})
@@ -404,7 +404,7 @@ class Trust:
         self._replay_guard.unpin(contact.key)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "blocked")
-        self.contacts_changed(contact.key)
+        self._contacts_changed(contact.key)
         return self._views.contact(self.contact_for(fingerprint(contact.key), ("blocked",)))
 
     def _block_unknown(self, who: str) -> Contact:
@@ -433,7 +433,7 @@ class Trust:
         self._announced.pop(contact.key, None)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "contact removed")
-        self.contacts_changed(contact.key)
+        self._contacts_changed(contact.key)
         return {"removed": fingerprint(contact.key), "name": contact.name}
 
     async def unblock_contact(self, who: str) -> dict[str, Any]:
@@ -443,7 +443,7 @@ class Trust:
         self._ensure_dm(contact.key)
         await self._outbox.durable()
         self._became_contact(contact.key)
-        self.contacts_changed(contact.key)
+        self._contacts_changed(contact.key)
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
@@ -459,7 +459,7 @@ class Trust:
         if contact.state == "request":  # the user's name for it: their renames don't override
             self._named_by_user.add(contact.key)
         await self._outbox.durable()
-        self.contacts_changed(contact.key)  # an open chat shows the new name (trial 2, B1)
+        self._contacts_changed(contact.key)  # an open chat shows the new name (trial 2, B1)
         return self._views.contact(self.contact_for(fingerprint(contact.key), states))
 
     def list_contacts(self) -> list[dict[str, Any]]:
