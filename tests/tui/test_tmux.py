@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,13 +80,6 @@ class Terminal:
     def close(self) -> None:
         self.tmux("kill-server", check=False)
         shutil.rmtree(self._dir, ignore_errors=True)
-
-
-@pytest.fixture
-def terminal() -> Iterator[Terminal]:
-    term = Terminal()
-    yield term
-    term.close()
 
 
 def chat_argv(home: Path, *extra: str) -> list[str]:

@@ -8,7 +8,6 @@ gap imitates the typist, it synchronises nothing: every check waits on the scree
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from tests.tui.test_tmux import (
     Terminal,
     exited,
     header,
-    mutual,
     open_on_bob,
 )
 
@@ -29,29 +27,10 @@ pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
 KEY_GAP = 0.06  # seconds between two keys: a quick typist
 
 
-@pytest.fixture
-def terminal() -> Iterator[Terminal]:
-    term = Terminal()
-    yield term
-    term.close()
-
-
 def typed(terminal: Terminal, text: str, gap: float = KEY_GAP) -> None:
     for ch in text:
         terminal.literal(ch)
         time.sleep(gap)  # bounded: a typist's pace between keys, not a wait for anything
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
-    alice = NodeProcess(tmp_path / "alice", "alice").start()
-    bob = NodeProcess(tmp_path / "bob", "bob").start()
-    try:
-        mutual(alice, bob, "alice", "bob")
-        yield alice, bob
-    finally:
-        alice.close()
-        bob.close()
 
 
 def sent_by_alice(alice: NodeProcess) -> list[str]:

@@ -3,7 +3,7 @@ nodes: what a newcomer hit, gone."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,13 +14,6 @@ from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited, header, mutua
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def terminal() -> Iterator[Terminal]:
-    term = Terminal()
-    yield term
-    term.close()
 
 
 def test_attached_screen_says_what_it_ignores_where_it_is_and_that_the_node_stays(

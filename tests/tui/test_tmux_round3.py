@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,31 +13,11 @@ from tests.tui.test_tmux import (
     chat_argv,
     exited,
     header,
-    mutual,
     open_on_bob,
 )
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def terminal() -> Iterator[Terminal]:
-    term = Terminal()
-    yield term
-    term.close()
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
-    alice = NodeProcess(tmp_path / "alice", "alice").start()
-    bob = NodeProcess(tmp_path / "bob", "bob").start()
-    try:
-        mutual(alice, bob, "alice", "bob")
-        yield alice, bob
-    finally:
-        alice.close()
-        bob.close()
 
 
 def test_the_block_hint_after_remove_is_a_command_that_works(

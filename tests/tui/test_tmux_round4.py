@@ -19,13 +19,6 @@ pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
 
 
 @pytest.fixture
-def terminal() -> Iterator[Terminal]:
-    term = Terminal()
-    yield term
-    term.close()
-
-
-@pytest.fixture
 def trio(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, NodeProcess]]:
     nodes = [NodeProcess(tmp_path / n, n) for n in ("alice", "bob", "carol")]
     try:

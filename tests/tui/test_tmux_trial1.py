@@ -3,7 +3,6 @@ notes/s31/trial1.md): Esc then a letter, Tab completion's space, /group's comple
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,31 +13,11 @@ from tests.tui.test_tmux import (
     Terminal,
     exited,
     header,
-    mutual,
     open_on_bob,
 )
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def terminal() -> Iterator[Terminal]:
-    term = Terminal()
-    yield term
-    term.close()
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
-    alice = NodeProcess(tmp_path / "alice", "alice").start()
-    bob = NodeProcess(tmp_path / "bob", "bob").start()
-    try:
-        mutual(alice, bob, "alice", "bob")
-        yield alice, bob
-    finally:
-        alice.close()
-        bob.close()
 
 
 def input_row(screen: str) -> str:

@@ -3,37 +3,17 @@ notes/s31/trial2.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.test_groups_cli import invited
 from tests.nodes import NodeProcess, wait_for
-from tests.tui.test_tmux import TMUX, Terminal, chat_argv, header, mutual, open_on_bob
+from tests.tui.test_tmux import TMUX, Terminal, chat_argv, header, open_on_bob
 from tests.tui.test_tmux_round4 import conversation
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def terminal() -> Iterator[Terminal]:
-    term = Terminal()
-    yield term
-    term.close()
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
-    alice = NodeProcess(tmp_path / "alice", "alice").start()
-    bob = NodeProcess(tmp_path / "bob", "bob").start()
-    try:
-        mutual(alice, bob, "alice", "bob")
-        yield alice, bob
-    finally:
-        alice.close()
-        bob.close()
 
 
 def test_a_question_comes_before_the_lines_typed_after_its_command(
