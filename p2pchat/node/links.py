@@ -146,6 +146,9 @@ class LinkTable:
 
     async def _on_inbound(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
+        if self._stopping:  # accepted just before the listener closed: the store may be gone
+            writer.close()
+            return
         peer = writer.get_extra_info("peername") or ("?", 0)
         ip = plain_host(str(peer[0]))
         refusal = self._admit_inbound(ip)
