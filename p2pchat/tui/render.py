@@ -208,6 +208,10 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
         rows += wrap([("class:notice.request",
                        f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
                        f" /verify {conv.name} to check who it is.")], width)
+        if conv.messages:  # asked again after /remove: the kept history shows (trial 3, 27)
+            rows += [[], *wrap([("class:empty", "Your history from before, kept:")], width)]
+            for _, _, chunk in _message_rows(state, conv, width, today):
+                rows += chunk
         return rows
     files = [wrap([file_line(t)], width, 9) for t in state.transfers.of(conv.id)]
     if not conv.messages:

@@ -45,6 +45,12 @@ MAX_NOTICES = 200
 MAX_LINK_STATES = 4096
 
 
+def _set_state(conv: Conversation, state: str) -> None:
+    if conv.state == "request" != state:
+        conv.loaded = False  # accepted: read from the node again (a request's is its kept log)
+    conv.state = state
+
+
 class ChatState:
     def __init__(self, mode: str = "in-process") -> None:
         self.mode = mode
@@ -148,7 +154,7 @@ class ChatState:
             rename_author(self.conversations, fp, renamed,
                           contact=(clean(contact.get("state")) or "contact") == "contact")
         conv.name = renamed
-        conv.state = clean(contact.get("state")) or "contact"
+        _set_state(conv, clean(contact.get("state")) or "contact")
         if conv.state != "request":  # answered, from here or the CLI: its notice is stale
             self.drop_notices(key=f"request:{fp}")
         conv.note = clean(contact.get("note"))

@@ -1,0 +1,56 @@
+"""What a newcomer's third trial of the chat screen hit (issue 23, notes/s31/trial3.md),
+without a node: the view-model and the controller over the scripted backend of
+test_controller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from p2pchat.tui.controller import Controller
+from p2pchat.tui.render import history_rows
+from tests.tui.test_controller import FakeBackend
+from tests.tui.test_screen import text
+from tests.tui.test_state import CAROL, contact, message
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class AskingAgainBackend(FakeBackend):
+    """carol, removed here, asks to connect again: the node kept the history with her."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contact_list = [contact(CAROL, "carol", state="request")]
+
+    async def history(self, who: str, limit: int | None = None, *,
+                      changes: bool = False) -> list[dict[str, Any]]:
+        self.calls.append(("history", who))
+        return [message(CAROL, "k1", "no worries", author_name="carol")] if who == CAROL \
+            else []
+
+    async def accept(self, who: str) -> dict[str, Any]:
+        self.contact_list = [contact(CAROL, "carol")]
+        return contact(who, "carol")
+
+
+async def test_a_removed_contact_who_asks_again_shows_the_kept_history() -> None:
+    """27: `/msg carol` opened the "carol asks to connect" page without the kept messages,
+    and once accepted, /search listed her message twice ([carol] and [carol, removed])."""
+    controller = Controller(AskingAgainBackend())
+    await controller.start()
+    try:
+        controller.kept.note_removed(CAROL, "carol")
+        for typed in ("carol", CAROL):
+            await controller.execute(f"/msg {typed}")
+            assert controller.state.page is None
+            rows = "\n".join(text(history_rows(controller.state, 100)))
+            assert "carol asks to connect" in rows and "no worries" in rows, rows
+        await controller.execute("/accept carol")
+        await controller.execute("/search worries")
+        page = controller.state.page
+        assert page is not None and page.title.startswith("1 match"), page
+        assert sum("no worries" in line for _, line in page.lines) == 1, page.lines
+    finally:
+        await controller.stop()
