@@ -273,9 +273,9 @@ class ChatState:
                                  "same_name_as": request.get("same_name_as"),
                                  "same_name_verified": request.get("same_name_verified")})
             note = clean(request.get("note"))
-            self.notice("request", f"{name} ({fp[:7]}) asks to connect"
-                                   f"{': ' + note if note else ''} (/accept {name},"
-                                   f" /block {name}, or /verify {name} first)",
+            tag = "" if fp[:7] in name else f" ({fp[:7]})"  # a namesake's name has it already
+            self.notice("request", f"{name}{tag} asks to connect{': ' + note if note else ''}"
+                                   f" (/accept {name}, /block {name}, or /verify {name} first)",
                         key=f"request:{fp}")
             namesake = self.conversations.get(clean(request.get("same_name_as")))
             if namesake is not None and (request.get("same_name_verified") or namesake.verified):

@@ -4,15 +4,19 @@ test_controller."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from p2pchat.core.identity import Identity
+from p2pchat.node.networks import Networks
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.render import history_rows
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_screen import text
-from tests.tui.test_state import CAROL, contact, message
+from tests.tui.test_state import BOB, CAROL, DAVE, contact, loaded_state, message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -54,3 +58,25 @@ async def test_a_removed_contact_who_asks_again_shows_the_kept_history() -> None
         assert sum("no worries" in line for _, line in page.lines) == 1, page.lines
     finally:
         await controller.stop()
+
+
+def test_a_namesake_s_request_says_its_tag_once_and_its_commands_in_full() -> None:
+    """18: "bob (27J2TD2) (27J2TD2) asks to connect", cut with "…" before its commands."""
+    state = loaded_state()
+    state.upsert_contact({**contact(BOB, "bob"), "verified": True})
+    name = f"bob ({DAVE[:7]})"  # as the node names a second "bob"
+    state.apply({"type": "contact_request", "fingerprint": DAVE, "name": name,
+                 "note": "", "same_name_as": BOB, "same_name_verified": True})
+    said = [n.text for n in state.notices if n.key == f"request:{DAVE}"]
+    assert said[0] == f"{name} asks to connect (/accept {name}, /block {name}, or /verify" \
+                      f" {name} first)", said
+
+
+def test_a_refused_passphrase_is_one_notice(caplog: pytest.LogCaptureFixture,
+                                            tmp_path: Path) -> None:
+    """18: the node's log line and the screen's event notice said the refusal twice; the
+    chat screen skips log records marked as shown by their event (tui/main.py)."""
+    networks = Networks(tmp_path, Identity.generate(), "me", on_change=lambda: None)
+    with caplog.at_level(logging.WARNING, logger="p2pchat"):
+        networks.refuse("club", "wrong")
+    assert [getattr(r, "shown_as_event", False) for r in caplog.records] == [True]
