@@ -412,9 +412,13 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
                    else f"network {names}, discovery off", f"net {names}")
     elif not state.mdns:
         network = ("discovery off: reached by address only", "discovery off")
-    elif state.networks_waiting or state.networks_refused:  # an advert with no entries
-        names = ", ".join(state.networks_waiting + state.networks_refused)
-        network = (f"hidden nearby until admitted to {names}", "hidden")
+    elif state.networks_refused:  # failed, not waiting (trial 3, 15): an advert, no entries
+        names = ", ".join(state.networks_refused)
+        network = (f"{names}: passphrase refused (/network join {state.networks_refused[0]}"
+                   " again)", "passphrase refused")
+    elif state.networks_waiting:  # an advert with no entries
+        network = (f"hidden nearby until admitted to {', '.join(state.networks_waiting)}",
+                   "hidden")
     elif state.presence == "private":
         network = ("visible only to contacts", "private")
     else:
