@@ -344,8 +344,10 @@ class Controller:
         if conv is None:
             self.state.notice("error", "no conversation open: /msg NAME, or /add someone")
             return
-        if conv.state == "request":
-            self.state.notice("error", f"{conv.name} is not a contact yet: /accept {conv.name}")
+        if conv.state in ("request", "blocked"):
+            self.state.notice("error", f"{conv.name} is blocked: /unblock {conv.name}"
+                              if conv.state == "blocked" else
+                              f"{conv.name} is not a contact yet: /accept {conv.name}")
             return
         result = await self.backend.send(conv.id, text)
         self.state.apply(result)  # the event may come first or later: applying is idempotent

@@ -109,6 +109,8 @@ def row_mark(conv: Conversation) -> tuple[str, str]:
         return "!", "class:notice.warning"
     if conv.state == "request":
         return "?", "class:conv.request"
+    if conv.state == "blocked":  # kept in its place until the list is read again
+        return "×", "class:offline"
     if conv.online:
         return "●", "class:online"
     return "○", "class:offline"
@@ -389,6 +391,8 @@ def header(state: ChatState) -> str:
         where += " · verified"
     if conv.state == "request":
         where = "asks to connect"
+    elif conv.state == "blocked":
+        where = f"blocked (/unblock {conv.name})"
     elif conv.kind == "group":
         where = {"left": "group (you left)", "removed": "group (you were removed)"}.get(
             conv.state, "group")

@@ -45,9 +45,11 @@ MAX_NOTICES = 200
 MAX_LINK_STATES = 4096
 
 
-def _set_state(conv: Conversation, state: str) -> None:
+def _set_state(chat: ChatState, conv: Conversation, state: str) -> None:
     if conv.state == "request" != state:
         conv.loaded = False  # accepted: read from the node again (a request's is its kept log)
+    if conv.state != state:  # "blocked bob" stayed up after a CLI unblock (trial 3, 18)
+        chat.drop_notices(key=f"contact:{conv.id}")
     conv.state = state
 
 
@@ -136,12 +138,10 @@ class ChatState:
         self._ensure_selection()
 
     def upsert_contact(self, contact: dict[str, Any]) -> Conversation | None:
-        """A contact dict from the node; blocked ones leave the list."""
+        """A contact dict from the node; one blocked while listed stays in its place, marked
+        (weechat-like numbers stay put, trial 3, 9); one blocked before is not listed."""
         fp = clean(contact.get("fingerprint"))
-        if not fp:
-            return None
-        if contact.get("state") == "blocked":
-            self.forget(fp)
+        if not fp or (contact.get("state") == "blocked" and fp not in self.conversations):
             return None
         conv = self.conversations.get(fp)
         new = conv is None
@@ -154,7 +154,7 @@ class ChatState:
             rename_author(self.conversations, fp, renamed,
                           contact=(clean(contact.get("state")) or "contact") == "contact")
         conv.name = renamed
-        _set_state(conv, clean(contact.get("state")) or "contact")
+        _set_state(self, conv, clean(contact.get("state")) or "contact")
         if conv.state != "request":  # answered, from here or the CLI: its notice is stale
             self.drop_notices(key=f"request:{fp}")
         conv.note = clean(contact.get("note"))

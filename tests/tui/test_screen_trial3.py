@@ -13,7 +13,7 @@ import pytest
 from p2pchat.core.identity import Identity
 from p2pchat.node.networks import Networks
 from p2pchat.tui.controller import Controller
-from p2pchat.tui.render import history_rows
+from p2pchat.tui.render import header, history_rows
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_screen import text
 from tests.tui.test_state import BOB, CAROL, DAVE, contact, loaded_state, message
@@ -80,3 +80,41 @@ def test_a_refused_passphrase_is_one_notice(caplog: pytest.LogCaptureFixture,
     with caplog.at_level(logging.WARNING, logger="p2pchat"):
         networks.refuse("club", "wrong")
     assert [getattr(r, "shown_as_event", False) for r in caplog.records] == [True]
+
+
+def test_a_contact_blocked_elsewhere_keeps_its_number_and_its_notices_go() -> None:
+    """9: blocking bob from the CLI took him off the list, carol moved from 2 to 1 and the
+    open conversation switched; after unblock he came back as number 4. 18: the "blocked
+    bob" notice stayed up after a CLI unblock."""
+    state = loaded_state()
+    state.fix_numbers()
+    before = [c.id for c in state.order()]
+    state.select(BOB)
+    state.notice("info", "blocked bob: …", key=f"contact:{BOB}")
+    state.set_contacts([contact(BOB, "bob", state="blocked"), contact(CAROL, "carol")])
+    assert [c.id for c in state.order()] == before and state.selected == BOB
+    assert state.conversations[BOB].state == "blocked"
+    assert text(history_rows(state, 80)) != []  # still readable
+    assert "blocked (/unblock bob)" in header(state)
+    assert not any(n.key == f"contact:{BOB}" for n in state.notices)
+    state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol")])
+    assert [c.id for c in state.order()] == before
+    assert state.conversations[BOB].state == "contact"
+    # One blocked before this screen read its list is not listed at all.
+    state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol"),
+                        contact(DAVE, "dave", state="blocked")])
+    assert DAVE not in state.conversations
+
+
+async def test_a_message_to_a_blocked_contact_is_not_sent() -> None:
+    backend = FakeBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/block bob")
+        controller.state.select(BOB)
+        await controller.execute("hello")
+        assert not [call for call in backend.calls if call[0] == "send"]
+        assert "bob is blocked: /unblock bob" in controller.state.notices[-1].text
+    finally:
+        await controller.stop()
