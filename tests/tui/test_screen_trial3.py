@@ -14,8 +14,11 @@ from p2pchat.core.identity import Identity
 from p2pchat.node.networks import Networks
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.render import header, history_rows
+from tests.aio import until
 from tests.tui.test_controller import FakeBackend
+from tests.tui.test_groups_ui import GROUP
 from tests.tui.test_screen import text
+from tests.tui.test_screen_trial2 import LeavingBackend
 from tests.tui.test_state import BOB, CAROL, DAVE, contact, loaded_state, message
 
 pytestmark = pytest.mark.timeout(30)
@@ -116,5 +119,24 @@ async def test_a_message_to_a_blocked_contact_is_not_sent() -> None:
         await controller.execute("hello")
         assert not [call for call in backend.calls if call[0] == "send"]
         assert "bob is blocked: /unblock bob" in controller.state.notices[-1].text
+    finally:
+        await controller.stop()
+
+
+async def test_group_leave_asks_first() -> None:
+    """B3: /group leave left at once, where /group forget and /block ask y/n."""
+    backend = LeavingBackend()
+    controller = Controller(backend)
+    asked: list[tuple[str, Any]] = []
+    await controller.start()
+    try:
+        await controller.execute("/group create club")
+        controller.ask = lambda question, yes: asked.append((question, yes))
+        await controller.execute("/group leave")
+        assert asked and "Leave club?" in asked[0][0] and not backend.left
+        asked[0][1]()  # yes: it runs as a task
+        await until(lambda: backend.left, 5, "the leave")
+        await until(lambda: any(m.text == "you left" for m in
+                                controller.state.conversations[GROUP].messages), 5, "its line")
     finally:
         await controller.stop()
