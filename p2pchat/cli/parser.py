@@ -112,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     contacts = command("contacts", cmd_contacts, "add, list, accept, block or remove contacts"
                        " (no ACTION: list)")
-    # No ACTION lists, as `git remote` does.
+    # No ACTION lists, as `git remote` does; with --json too (trial 3, B5).
+    contacts.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                          help="no ACTION: the list as JSON")
     actions = contacts.add_subparsers(dest="action", metavar="ACTION")
 
     def action(name: str, help: str) -> argparse.ArgumentParser:
@@ -155,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     group = command("group", cmd_group, "create groups, invite, remove, leave, list members"
                     " (no ACTION: list)")
+    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="no ACTION: the list as JSON")
     group_actions = group.add_subparsers(dest="action", metavar="ACTION")
 
     def group_action(name: str, help: str, *positional: tuple[str, str]

@@ -120,7 +120,8 @@ class Networks:
         if len(self._refused) < 64:  # bounded: one per waiting network at most, in practice
             self._refused.add((name, passphrase))
         log.warning("network %s: the nodes asked refused the passphrase (wrong passphrase or"
-                    " name?); they are not asked again", name)
+                    " name?); they are not asked again", name,
+                    extra={"shown_as_event": True})  # networks_changed's `refused` says it
         self._on_change()
 
     def admission_secret(self, network_id: bytes) -> tuple[str, str, bytes] | None:

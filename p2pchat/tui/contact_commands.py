@@ -137,7 +137,8 @@ class ContactCommands:
         self._state.upsert_contact(contact)
         name = contact.get("name")
         self._state.notice("info", f"blocked {name}: no links or requests from them;"
-                                  f" /unblock {name} undoes it")
+                                  f" /unblock {name} undoes it",
+                           key=f"contact:{clean(contact.get('fingerprint'))}")
         self._blocked_changed(str(name), add=True)
         await self._load_current()
 
@@ -145,7 +146,8 @@ class ContactCommands:
         """/unblock NAME."""
         contact = await self._backend.unblock(who)
         self._state.upsert_contact(contact)
-        self._state.notice("info", f"unblocked {contact.get('name')}")
+        self._state.notice("info", f"unblocked {contact.get('name')}",
+                           key=f"contact:{clean(contact.get('fingerprint'))}")
         self._blocked_changed(str(contact.get("name")), add=False)
 
     def _blocked_changed(self, name: str, *, add: bool) -> None:

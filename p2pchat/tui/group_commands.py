@@ -88,15 +88,27 @@ class GroupCommands:
             group = await self._backend.manage_member(action, conv.id, name)
             self._state.notice("info", f"{action}: {name} in {conv.name}",
                                key=group_key(conv.id, action, name))
-        else:
-            group = await self._backend.leave_group(conv.id)
-            self._state.notice("info", f"you left {conv.name} (its history is kept)",
-                              key=group_key(conv.id, "leave", "you"))
-            # No event tells us of our own leave: the node's log line for it ("you left"),
-            # with its id, comes from reading the log again (trial 2, 7).
-            conv.loaded = False
+        else:  # leave: asked first, as /group forget and /block are (trial 3, B3)
+            ask = self._ask()
+            if ask is None:
+                await self._leave_now(conv)
+            else:
+                ask(f"Leave {conv.name}? You get none of its messages after. y/n",
+                    lambda: self._spawn_guarded(lambda: self._leave_now(conv), "leave"))
+            return
         self._state.upsert_group(group)
         if not conv.loaded and self._state.current is conv:
+            await self._switch_to(conv)
+
+    async def _leave_now(self, conv: Conversation) -> None:
+        group = await self._backend.leave_group(conv.id)
+        self._state.notice("info", f"you left {conv.name} (its history is kept)",
+                           key=group_key(conv.id, "leave", "you"))
+        # No event tells us of our own leave: the node's log line for it ("you left"),
+        # with its id, comes from reading the log again (trial 2, 7).
+        conv.loaded = False
+        self._state.upsert_group(group)
+        if self._state.current is conv:
             await self._switch_to(conv)
 
     async def cmd_receipts(self, rest: str) -> None:

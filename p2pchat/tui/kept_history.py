@@ -73,6 +73,9 @@ class KeptHistory:
         """(name, message) for every kept message containing `wanted` (casefolded)."""
         found = []
         for key, name in list(self.removed.items()):
+            conv = self._state.conversations.get(key)
+            if conv is not None and conv.state != "request":
+                continue  # a contact again: its conversation is searched (trial 3, 27: twice)
             found += [(name, m) for m in await self.messages(key)
                       if wanted in str(m.get("text") or "").casefold()]
         return found

@@ -109,6 +109,8 @@ def row_mark(conv: Conversation) -> tuple[str, str]:
         return "!", "class:notice.warning"
     if conv.state == "request":
         return "?", "class:conv.request"
+    if conv.state == "blocked":  # kept in its place until the list is read again
+        return "×", "class:offline"
     if conv.online:
         return "●", "class:online"
     return "○", "class:offline"
@@ -208,6 +210,10 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
         rows += wrap([("class:notice.request",
                        f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
                        f" /verify {conv.name} to check who it is.")], width)
+        if conv.messages:  # asked again after /remove: the kept history shows (trial 3, 27)
+            rows += [[], *wrap([("class:empty", "Your history from before, kept:")], width)]
+            for _, _, chunk in _message_rows(state, conv, width, today):
+                rows += chunk
         return rows
     files = [wrap([file_line(t)], width, 9) for t in state.transfers.of(conv.id)]
     if not conv.messages:
@@ -385,6 +391,8 @@ def header(state: ChatState) -> str:
         where += " · verified"
     if conv.state == "request":
         where = "asks to connect"
+    elif conv.state == "blocked":
+        where = f"blocked (/unblock {conv.name})"
     elif conv.kind == "group":
         where = {"left": "group (you left)", "removed": "group (you were removed)"}.get(
             conv.state, "group")
@@ -408,9 +416,13 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
                    else f"network {names}, discovery off", f"net {names}")
     elif not state.mdns:
         network = ("discovery off: reached by address only", "discovery off")
-    elif state.networks_waiting or state.networks_refused:  # an advert with no entries
-        names = ", ".join(state.networks_waiting + state.networks_refused)
-        network = (f"hidden nearby until admitted to {names}", "hidden")
+    elif state.networks_refused:  # failed, not waiting (trial 3, 15): an advert, no entries
+        names = ", ".join(state.networks_refused)
+        network = (f"{names}: passphrase refused (/network join {state.networks_refused[0]}"
+                   " again)", "passphrase refused")
+    elif state.networks_waiting:  # an advert with no entries
+        network = (f"hidden nearby until admitted to {', '.join(state.networks_waiting)}",
+                   "hidden")
     elif state.presence == "private":
         network = ("visible only to contacts", "private")
     else:

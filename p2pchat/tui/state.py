@@ -45,6 +45,14 @@ MAX_NOTICES = 200
 MAX_LINK_STATES = 4096
 
 
+def _set_state(chat: ChatState, conv: Conversation, state: str) -> None:
+    if conv.state == "request" != state:
+        conv.loaded = False  # accepted: read from the node again (a request's is its kept log)
+    if conv.state != state:  # "blocked bob" stayed up after a CLI unblock (trial 3, 18)
+        chat.drop_notices(key=f"contact:{conv.id}")
+    conv.state = state
+
+
 class ChatState:
     def __init__(self, mode: str = "in-process") -> None:
         self.mode = mode
@@ -130,12 +138,10 @@ class ChatState:
         self._ensure_selection()
 
     def upsert_contact(self, contact: dict[str, Any]) -> Conversation | None:
-        """A contact dict from the node; blocked ones leave the list."""
+        """A contact dict from the node; one blocked while listed stays in its place, marked
+        (weechat-like numbers stay put, trial 3, 9); one blocked before is not listed."""
         fp = clean(contact.get("fingerprint"))
-        if not fp:
-            return None
-        if contact.get("state") == "blocked":
-            self.forget(fp)
+        if not fp or (contact.get("state") == "blocked" and fp not in self.conversations):
             return None
         conv = self.conversations.get(fp)
         new = conv is None
@@ -148,7 +154,7 @@ class ChatState:
             rename_author(self.conversations, fp, renamed,
                           contact=(clean(contact.get("state")) or "contact") == "contact")
         conv.name = renamed
-        conv.state = clean(contact.get("state")) or "contact"
+        _set_state(self, conv, clean(contact.get("state")) or "contact")
         if conv.state != "request":  # answered, from here or the CLI: its notice is stale
             self.drop_notices(key=f"request:{fp}")
         conv.note = clean(contact.get("note"))
@@ -267,9 +273,9 @@ class ChatState:
                                  "same_name_as": request.get("same_name_as"),
                                  "same_name_verified": request.get("same_name_verified")})
             note = clean(request.get("note"))
-            self.notice("request", f"{name} ({fp[:7]}) asks to connect"
-                                   f"{': ' + note if note else ''} (/accept {name},"
-                                   f" /block {name}, or /verify {name} first)",
+            tag = "" if fp[:7] in name else f" ({fp[:7]})"  # a namesake's name has it already
+            self.notice("request", f"{name}{tag} asks to connect{': ' + note if note else ''}"
+                                   f" (/accept {name}, /block {name}, or /verify {name} first)",
                         key=f"request:{fp}")
             namesake = self.conversations.get(clean(request.get("same_name_as")))
             if namesake is not None and (request.get("same_name_verified") or namesake.verified):

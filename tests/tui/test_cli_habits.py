@@ -74,6 +74,9 @@ def test_history_and_contacts_without_a_node(tmp_path: Path) -> None:
         assert [m["text"] for m in alice.log_json("bob")] == ["lunch at noon?"]
         contacts = run_json(alice.home, "contacts", "list")
         assert [(c["name"], c["online"]) for c in contacts] == [("bob", False)]
+        # No ACTION lists, with --json too (trial 3, B5: "unrecognized arguments: --json").
+        assert run_json(alice.home, "contacts") == contacts
+        assert run_json(alice.home, "group") == run_json(alice.home, "group", "list")
         found = run(alice.home, "search", "bob", "LUNCH", check=True).stdout
         assert "lunch at noon?" in found
         alice.start()  # the read-only opens left the store as the node wants it

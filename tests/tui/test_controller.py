@@ -167,11 +167,11 @@ async def test_requests_must_be_accepted_before_chatting() -> None:
         await controller.stop()
 
 
-async def test_block_and_remove_leave_the_list() -> None:
+async def test_block_marks_and_remove_leaves_the_list() -> None:
     controller, _, _ = await started()
     try:
-        await controller.execute("/block bob")
-        assert BOB not in controller.state.conversations
+        await controller.execute("/block bob")  # stays in its place, marked (trial 3, 9)
+        assert controller.state.conversations[BOB].state == "blocked"
         controller.state.upsert_contact(contact(BOB, "bob"))
         await controller.execute("/remove bob")
         assert BOB not in controller.state.conversations

@@ -194,7 +194,8 @@ async def test_block_asks_first() -> None:
         keys.send_text(f"/block bob{ENTER}")
         await until(lambda: chat.confirm is not None, 10, "the question again")
         keys.send_text("y")
-        await until(lambda: BOB not in chat.state.conversations, 10, "bob blocked")
+        await until(lambda: chat.state.conversations[BOB].state == "blocked", 10,
+                    "bob blocked")
         assert "bob" in chat.state.blocked  # /unblock completes him
 
 

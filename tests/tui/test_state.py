@@ -133,10 +133,12 @@ def test_storage_failing_and_healing_are_notices() -> None:
     assert state.notices[-1].kind == "info" and "works again" in state.notices[-1].text
 
 
-def test_blocking_and_forgetting_move_the_selection() -> None:
+def test_blocking_keeps_the_place_and_forgetting_moves_the_selection() -> None:
     state = loaded_state()
-    state.upsert_contact(contact(BOB, "bob", state="blocked"))
-    assert BOB not in state.conversations and state.selected == CAROL
+    state.upsert_contact(contact(BOB, "bob", state="blocked"))  # marked (trial 3, 9)
+    assert state.conversations[BOB].state == "blocked" and state.selected == BOB
+    state.forget(BOB)
+    assert state.selected == CAROL
     state.forget(CAROL)
     assert state.selected is None and state.current is None
     assert state.select_next(1) is None

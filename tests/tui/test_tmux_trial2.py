@@ -93,6 +93,8 @@ def test_your_own_leave_is_a_line_in_the_open_group_at_once(
     terminal.line("/msg hall")
     terminal.wait_screen(lambda s: header(s).split("·")[0].strip().endswith("hall"), "hall open")
     terminal.line("/group leave")
+    terminal.wait_screen(lambda s: "Leave hall?" in s, "the question (trial 3, B3)")
+    terminal.literal("y")
     terminal.wait_screen(lambda s: any(row.endswith("— you left") for row in conversation(s)),
                          "the line of the leave in the conversation")
     assert "group: you left" in bob.cli("log", "hall", check=True).stdout
