@@ -86,7 +86,8 @@ def test_send_dash_sends_standard_input_as_one_message(make_node: MakeNode) -> N
     [mine] = alice.log_json("bob")
     assert (mine["text"], mine["id"]) == ("first line\nsecond line", sent)
     wait_for(lambda: texts(bob, "alice") == ["first line\nsecond line"], 5, "the message at bob")
-    for typed, says in (("\n\n", "nothing to send"), ("x" * 20_000, "over the limit of 16384: --split"),
+    for typed, says in (("\n\n", "nothing to send"),
+                        ("x" * 20_000, "over the limit of 16384: --split"),
                         ("x" * 70_000, "--lines sends each line")):
         refused = alice.cli("send", "bob", "-", input=typed)
         assert_clean_failure(refused)
