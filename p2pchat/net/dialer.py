@@ -187,8 +187,6 @@ class Dialer:
                     await asyncio.wait_for(wake.wait(), patient)
                 if self._is_linked(key) or self._stopped:
                     continue
-                if key in self._patient:  # this knock: the next one waits twice as long
-                    self._knocks[key] = self._knocks.get(key, 0) + 1
             addresses = self._addresses(key)
             if not addresses and self._fallback is None:
                 await wake.wait()  # nowhere to dial yet: discovery or the user will wake us
@@ -210,6 +208,8 @@ class Dialer:
             if linked or relayed:
                 # Until the link has carried a record (ended() says), it counts as a try.
                 self._failures[key] = self._failures.get(key, 0) + 1
+                if key in self._patient:  # a knock that got through: the next waits longer
+                    self._knocks[key] = self._knocks.get(key, 0) + 1
                 if linked and self._is_linked(key):
                     continue
             elif relayed is None and not addresses:  # no relay either: wait to be woken
