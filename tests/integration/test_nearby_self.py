@@ -1,4 +1,4 @@
-"""Trial 2, B4: a node listed ITSELF under Nearby ("(private) 127.0.0.1:40769", its own address)
+"""Trial 2, B4: a node listed ITSELF under Nearby ("(private) 127.0.0.1:PORT", its own address)
 and others showed that private entry twice: the advert of the node's previous run (killed, so
 no goodbye; a private advert has a random instance name) stays in every cache for its TTL, at
 the address and port the node listens on again. Real processes, real mDNS on 127.0.0.1."""
