@@ -41,7 +41,9 @@ LogId = tuple[bytes, bytes]  # (conversation, author)
 @dataclass
 class _LinkSending:
     budget: TokenBucket
-    handed: dict[LogId, int] = field(default_factory=dict)  # highest seq given to the link
+    # Per log, the seq up to which the peer holds or was handed everything on this link (no
+    # hole below it: a vector that lags skips only what is really in flight).
+    handed: dict[LogId, int] = field(default_factory=dict)
     wanted: dict[LogId, list[int]] = field(default_factory=dict)  # [next, last] still to send
     task: asyncio.Task[None] | None = None
 
@@ -71,8 +73,7 @@ class Backlog:
         command that awaits `Outbox.durable()` next."""
         state = self._state(link)
         self._outbox.queue(link, env, awaited=True)
-        log_id = (env.conv, env.author)
-        state.handed[log_id] = max(state.handed.get(log_id, 0), env.seq)
+        _handed(state, (env.conv, env.author), env.seq, env.seq)
 
     def forward(self, link: PeerLink, env: Envelope) -> None:
         """Pass on someone else's group envelope at once, ahead of our own commit: it depends on
@@ -86,8 +87,7 @@ class Backlog:
             log.warning("closing a link: cannot send: %s", exc)
             link.close(f"cannot send: {exc}")
             return
-        log_id = (env.conv, env.author)
-        state.handed[log_id] = max(state.handed.get(log_id, 0), env.seq)
+        _handed(state, (env.conv, env.author), env.seq, env.seq)
 
     def serve(self, link: PeerLink, conv: bytes, author: bytes, first: int, last: int, *,
               asked: bool = False) -> None:
@@ -99,6 +99,8 @@ class Backlog:
         state = self._state(link)
         log_id = (conv, author)
         if not asked:
+            # The peer holds what comes before `first`: a push above a hole joins up with it.
+            _handed(state, log_id, 1, first - 1)
             first = max(first, state.handed.get(log_id, 0) + 1)
         if first > last:
             return
@@ -131,7 +133,7 @@ class Backlog:
                 for env in envelopes:
                     self._outbox.queue(link, env)
                 top = envelopes[-1].seq
-                state.handed[log_id] = max(state.handed.get(log_id, 0), top)
+                _handed(state, log_id, envelopes[0].seq, top)
                 if author == self._key:
                     db.conversations.mark_sent(conv, author, top)
                 if top >= span[1]:
@@ -143,3 +145,12 @@ class Backlog:
             log.warning("stopped serving a peer: %s", exc)
         finally:
             state.task = None
+
+
+def _handed(state: _LinkSending, log_id: LogId, first: int, last: int) -> None:
+    """`first..last` of a log went to the link (or the peer said it holds them): the mark
+    moves only when the range joins it, never over a hole. A push of a new message at link
+    start, before the peer's vector says what it lacks, must not hide the messages between
+    (the peer would wait for them for as long as the link lasts)."""
+    if first <= state.handed.get(log_id, 0) + 1:
+        state.handed[log_id] = max(state.handed.get(log_id, 0), last)

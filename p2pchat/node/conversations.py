@@ -111,9 +111,16 @@ class Conversations:
             conv_log.clear_pending()
 
     def release(self, link: PeerLink) -> None:
-        """A link closed: the early envelopes only it brought are dropped (asked for again)."""
+        """A link closed: the early envelopes only it brought are dropped (asked for again),
+        and so are the peer's gaps we asked it for: the answers died with the link, and a gap
+        still marked as asked would never be asked of the next link (its pushes would wait
+        behind it for ever)."""
         for conv_log in self._logs.values():
             conv_log.release(link)
+        key = link.remote_key
+        dm = self._logs.get(dm_conversation_id(self._key, key)) if key is not None else None
+        if dm is not None:
+            dm.forget_outstanding()
 
     def expire(self, now: float) -> None:
         """Early envelopes that waited too long for their gap are dropped (asked for again)."""

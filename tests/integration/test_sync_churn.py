@@ -17,7 +17,28 @@ from tests.local_nodes import MakeLocalNode
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def _state(nodes: dict[str, Node], sent: dict[str, list[str]], other: dict[str, str]) -> str:
+    """What each side holds and how it stands with the other: a failure says where it stuck."""
+    lines = []
+    for name, node in nodes.items():
+        peer = nodes[other[name]].key
+        theirs = [m["text"] for m in node.history(other[name]) if not m["own"]]
+        undelivered = [m["text"] for m in node.history(other[name])
+                       if m["own"] and m["status"] != "delivered"]
+        dialer = node.links.dialer
+        task = dialer._tasks.get(peer)
+        lines.append(
+            f"{name}: missing {[t for t in sent[other[name]] if t not in theirs]},"
+            f" extra {[t for t in theirs if t not in sent[other[name]]]},"
+            f" own undelivered {undelivered},"
+            f" link {node.links.by_peer.get(peer)!r}, connections {len(node.links.connections)},"
+            f" dial task {task!r}, failures {dialer._failures.get(peer)},"
+            f" not_before {dialer._not_before.get(peer)}, patient {dialer._patient.get(peer)},"
+            f" knocks {dialer._knocks.get(peer)}, addresses {node.trust.addresses_for(peer)}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6, 59])
 async def test_nothing_lost_nothing_doubled_under_churn(make_local_node: MakeLocalNode,
                                                          seed: int) -> None:
     rng = random.Random(seed)
@@ -59,7 +80,10 @@ async def test_nothing_lost_nothing_doubled_under_churn(make_local_node: MakeLoc
                 return False
         return True
 
-    await until(converged, 60, f"both sides to converge (seed {seed}, {restarts} restarts)")
+    try:
+        await until(converged, 60, f"both sides to converge (seed {seed}, {restarts} restarts)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_state(nodes, sent, other)}") from None
     for name, node in nodes.items():
         history = node.history(other[name])
         ids = [m["id"] for m in history]
