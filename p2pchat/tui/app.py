@@ -61,7 +61,7 @@ from p2pchat.tui.completing import InputCompleter, complete_now, conversation_na
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import Notifier
-from p2pchat.tui.question import not_asked, unanswered
+from p2pchat.tui.question import answered_no, not_asked, unanswered
 
 CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
@@ -123,6 +123,14 @@ class _MaskSecret(Processor):
 # and "a" (Alt+1..9, Alt+A) and the "/" bound on its own.
 _ESC_THEN_TYPED = "".join(chr(code) for code in range(0x20, 0x7f)
                           if chr(code) not in "123456789aA/")
+
+
+def pasted(text: str) -> str:
+    """Pasted (or typed) text as it is sent: line ends as typed, no trailing blank lines."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    while len(lines) > 1 and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines)
 
 
 def _typed_text(pressed: KeyPress) -> bool:
@@ -243,7 +251,8 @@ class ChatApp:
         questions = []
         if (held := self.drafts_in()):
             questions.append(f"You have unsent text for {listed(held)}.")
-        choices: dict[str, Callable[[], None]] = {"y": self.exit, "n": self._cancel_confirm}
+        choices: dict[str, Callable[[], None]] = {
+            "y": self.exit, "n": lambda: self._said_no("Quit?")}
         if self.state.mode == "in-process":
             questions.append("Leaving stops your node: you will be offline.")
             choices["b"] = self._leave_in_background
@@ -264,7 +273,7 @@ class ChatApp:
             self.state.notice("warning", not_asked(question))
             self.redraw()
             return
-        self.confirm = (question, {"y": on_yes, "n": self._cancel_confirm})
+        self.confirm = (question, {"y": on_yes, "n": lambda: self._said_no(question)})
         self.redraw()
 
     @property
@@ -279,6 +288,12 @@ class ChatApp:
     def _leave_in_background(self) -> None:
         self.quit_choice = "background"
         self.exit()
+
+    def _said_no(self, question: str) -> None:
+        """"n": say what was not done (trial 3, 5: "n" to /block said nothing)."""
+        self.confirm = None
+        self.state.notice("info", answered_no(question))
+        self.redraw()
 
     def _cancel_confirm(self, said: bool = False) -> None:
         """No to the question; `said`: it was not answered, so say that nothing was done."""
@@ -394,7 +409,7 @@ class ChatApp:
         return Dimension.exact(len(self._all_notice_rows(self._main_width())))
 
     def _status_text(self) -> StyleAndTextTuples:
-        text = self.input.text
+        text = pasted(self.input.text)  # never a trailing blank line (a paste's newline)
         size = len(text.encode("utf-8", "surrogatepass"))
         if size <= MAX_TEXT_BYTES * 3 // 4 or text.startswith("/"):
             return list(render.status_line(self.state, self._columns()))
@@ -425,6 +440,11 @@ class ChatApp:
                 # Not an answer: the key goes to the input as typed ("/" starts a command
                 # there), never swallowed, so nothing typed after it can become a message.
                 event.app.key_processor.feed(pressed, first=True)
+
+        @keys.add(Keys.BracketedPaste, filter=~confirming)
+        def _paste(event: KeyPressEvent) -> None:
+            # A copied line often ends in a newline: it would be sent as a blank line.
+            self.input.buffer.insert_text(pasted(event.data))
 
         @keys.add("enter", filter=~confirming)
         def _enter(event: KeyPressEvent) -> None:
@@ -548,7 +568,7 @@ class ChatApp:
 
     def submit(self) -> None:
         """Enter: send the line, unless it is too long (then it stays, with the reason)."""
-        text = self.input.text
+        text = pasted(self.input.text)  # never a trailing blank line (a paste's newline)
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > MAX_TEXT_BYTES and not text.startswith("/"):
             parts = split_message(text, MAX_TEXT_BYTES)

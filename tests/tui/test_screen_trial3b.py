@@ -1,0 +1,60 @@
+"""What was left of the newcomers' trials of the chat screen (issue 23, round 2), without a
+node: the view-model, the controller over the scripted backend of test_controller, and keys on
+prompt_toolkit's pipe input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from p2pchat.tui.app import pasted
+from tests.aio import until
+from tests.tui.test_controller import FakeBackend
+from tests.tui.test_screen import ENTER, running
+from tests.tui.test_state import BOB
+
+pytestmark = pytest.mark.timeout(30)
+
+PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
+
+
+def sent(backend: FakeBackend) -> list[Any]:
+    return [call[1] for call in backend.calls if call[0] == "send"]
+
+
+async def test_no_to_a_question_says_what_was_not_done() -> None:
+    """5: "n" to /block said nothing at all."""
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        keys.send_text(f"/block bob{ENTER}")
+        await until(lambda: chat.confirm is not None, 10, "the question")
+        keys.send_text("n")
+        await until(lambda: chat.confirm is None, 10, "the answer")
+        assert f"bob ({BOB[:7]}) not blocked" in [n.text for n in chat.state.notices]
+        for question, said in (("Leave club? You get none of its messages after. y/n",
+                                "not left: you stay in club"),
+                               ("Forget club and delete all its messages? y/n",
+                                "club and delete all its messages not forgotten"),
+                               ("That message is 20000 bytes; the limit is 16384. Send it as"
+                                " 2 messages? y/n", "not sent: your text stays in the input")):
+            chat.ask(question, lambda: None)
+            keys.send_text("n")
+            await until(lambda: chat.confirm is None, 10, "the answer")
+            assert chat.state.notices[-1].text.startswith(said), chat.state.notices[-1]
+
+
+async def test_a_paste_ending_in_a_newline_sends_no_blank_line() -> None:
+    """6: a bracketed paste ending in a newline sent a trailing blank line."""
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        chat.state.select(BOB)
+        keys.send_text(f"{PASTE_START}hello there\n{PASTE_END}")
+        await until(lambda: chat.input.text == "hello there", 10, "the paste, no newline")
+        keys.send_text(ENTER)
+        await until(lambda: sent(backend), 10, "the message")
+        keys.send_text(f"{PASTE_START}\r\n\n{PASTE_END}{ENTER}")
+        keys.send_text(f"x{ENTER}")
+        await until(lambda: len(sent(backend)) == 2, 10, "the x")
+        assert sent(backend) == [(BOB, "hello there"), (BOB, "x")]  # never an empty one
+    assert pasted("a\n\nb\n \n") == "a\n\nb" and pasted("\n") == ""
