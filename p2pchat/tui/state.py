@@ -139,9 +139,10 @@ class ChatState:
 
     def upsert_contact(self, contact: dict[str, Any]) -> Conversation | None:
         """A contact dict from the node; one blocked while listed stays in its place, marked
-        (weechat-like numbers stay put, trial 3, 9); one blocked before is not listed."""
+        (weechat-like numbers stay put, trial 3, 9); one blocked before is listed the same way,
+        marked (round 2, 3: it was missing, so nothing showed it could be unblocked)."""
         fp = clean(contact.get("fingerprint"))
-        if not fp or (contact.get("state") == "blocked" and fp not in self.conversations):
+        if not fp:
             return None
         conv = self.conversations.get(fp)
         new = conv is None

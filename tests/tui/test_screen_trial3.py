@@ -13,7 +13,7 @@ import pytest
 from p2pchat.core.identity import Identity
 from p2pchat.node.networks import Networks
 from p2pchat.tui.controller import Controller
-from p2pchat.tui.render import header, history_rows
+from p2pchat.tui.render import header, history_rows, row_mark
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_groups_ui import GROUP
@@ -103,10 +103,12 @@ def test_a_contact_blocked_elsewhere_keeps_its_number_and_its_notices_go() -> No
     state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol")])
     assert [c.id for c in state.order()] == before
     assert state.conversations[BOB].state == "contact"
-    # One blocked before this screen read its list is not listed at all.
+    # One blocked before this screen read its list is listed the same way, marked × (round 2,
+    # 3: it was missing).
     state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol"),
                         contact(DAVE, "dave", state="blocked")])
-    assert DAVE not in state.conversations
+    assert state.conversations[DAVE].state == "blocked" and state.selected == BOB
+    assert row_mark(state.conversations[DAVE])[0] == "×"
 
 
 async def test_a_message_to_a_blocked_contact_is_not_sent() -> None:
