@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from p2pchat.tui.app import pasted
+from p2pchat.tui.controller import Controller
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_screen import ENTER, running
-from tests.tui.test_state import BOB
+from tests.tui.test_state import BOB, contact
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -58,3 +59,26 @@ async def test_a_paste_ending_in_a_newline_sends_no_blank_line() -> None:
         await until(lambda: len(sent(backend)) == 2, 10, "the x")
         assert sent(backend) == [(BOB, "hello there"), (BOB, "x")]  # never an empty one
     assert pasted("a\n\nb\n \n") == "a\n\nb" and pasted("\n") == ""
+
+
+class VerifyingBackend(FakeBackend):
+    async def verify(self, who: str, verified: bool) -> dict[str, Any]:
+        self.calls.append(("verify", (who, verified)))
+        return contact(BOB, "bob") | {"verified": verified}
+
+
+async def test_verify_yes_closes_the_verify_page_and_says_so() -> None:
+    """4: after /verify bob yes the page with its QR code stayed open until Esc."""
+    controller = Controller(VerifyingBackend())
+    await controller.start()
+    try:
+        await controller.execute("/verify bob")
+        assert controller.state.page is not None and controller.state.page.title == "Verify bob"
+        await controller.execute("/verify bob yes")
+        assert controller.state.page is None
+        assert controller.state.notices[-1].text.startswith("bob is marked verified")
+        await controller.execute("/help")  # another page stays for a /verify typed under it
+        await controller.execute("/verify bob no")
+        assert controller.state.page is not None
+    finally:
+        await controller.stop()
