@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from p2pchat.cli.remote import _print_groups
 from p2pchat.tui.app import pasted
 from p2pchat.tui.controller import Controller
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
+from tests.tui.test_groups_ui import GROUP, GroupBackend, group
 from tests.tui.test_screen import ENTER, running
 from tests.tui.test_state import BOB, contact
 
@@ -80,5 +82,28 @@ async def test_verify_yes_closes_the_verify_page_and_says_so() -> None:
         await controller.execute("/help")  # another page stays for a /verify typed under it
         await controller.execute("/verify bob no")
         assert controller.state.page is not None
+    finally:
+        await controller.stop()
+
+
+async def test_invitation_hints_name_the_group_not_its_id(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """10: the invitation hint said `group accept 3fa9…` (the name works)."""
+    invited = group("club", role="invited") | {"invited_by_name": "bob", "members": 2}
+    _print_groups([invited])
+    said = capsys.readouterr().out
+    assert "(p2pchat group accept club, or decline)" in said and f"accept {GROUP}" not in said
+    other = invited | {"group": "ab" * 16}  # two groups named club: only the id tells
+    _print_groups([invited, other])
+    assert f"accept {GROUP}" in capsys.readouterr().out
+    backend = GroupBackend()
+    backend.group_list = [invited]
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/group list")
+        page = controller.state.page
+        assert page is not None
+        assert any("/group accept club" in line for _, line in page.lines), page.lines
     finally:
         await controller.stop()
