@@ -58,7 +58,7 @@ from p2pchat.tui.commands import (
     split_message,
 )
 from p2pchat.tui.completing import InputCompleter, complete_now, conversation_name, listed
-from p2pchat.tui.controller import Controller
+from p2pchat.tui.controller import PASSING, Controller
 from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import Notifier
 from p2pchat.tui.question import answered_no, not_asked, unanswered
@@ -153,6 +153,7 @@ class ChatApp:
         controller.ask = self.ask
         self.state = self.controller.state
         self.notifier = notifier or Notifier(self._write_raw)
+        controller.help_notes = self.notifier.help_lines
         self._scroll = 0  # rows scrolled up from the bottom
         self._page_rows = 10
         self._total_rows = 0
@@ -292,7 +293,7 @@ class ChatApp:
     def _said_no(self, question: str) -> None:
         """"n": say what was not done (trial 3, 5: "n" to /block said nothing)."""
         self.confirm = None
-        self.state.notice("info", answered_no(question))
+        self.state.notice("info", answered_no(question), key=f"{PASSING}:{question}")
         self.redraw()
 
     def _cancel_confirm(self, said: bool = False) -> None:
@@ -300,7 +301,7 @@ class ChatApp:
         question = self.confirm[0] if self.confirm is not None else ""
         self.confirm = None
         if said:  # quitting: a statement, not the question again (a newcomer read it so)
-            self.state.notice("info", unanswered(question))
+            self.state.notice("info", unanswered(question), key=f"{PASSING}:{question}")
         self.redraw()
 
     # ------------------------------------------------------------ drafts

@@ -4,6 +4,8 @@ prompt_toolkit's pipe input."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,11 +13,12 @@ import pytest
 from p2pchat.cli.remote import _print_groups
 from p2pchat.tui.app import pasted
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.notify import TOLD_FILE, Notifier
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_groups_ui import GROUP, GroupBackend, group
 from tests.tui.test_screen import ENTER, running
-from tests.tui.test_state import BOB, contact
+from tests.tui.test_state import BOB, CAROL, contact, loaded_state, message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -105,5 +108,61 @@ async def test_invitation_hints_name_the_group_not_its_id(
         page = controller.state.page
         assert page is not None
         assert any("/group accept club" in line for _, line in page.lines), page.lines
+    finally:
+        await controller.stop()
+
+
+async def test_one_off_answers_go_at_the_next_command_or_switch() -> None:
+    """1 (trial 3, 18): "nothing unread" lingered through several later commands."""
+    controller = Controller(FakeBackend())
+    await controller.start()
+    try:
+        for conv in controller.state.conversations.values():
+            conv.unread = 0
+        controller.state.notice("info", "an older notice")
+        controller.next_unread()
+        controller.next_unread()  # said once, not twice
+        assert said(controller).count("nothing unread") == 1, said(controller)
+        await controller.execute("/help")
+        assert "nothing unread" not in said(controller)
+        controller.next_unread()
+        assert said(controller)[-1] == "nothing unread"
+        controller.switch(1)
+        assert "nothing unread" not in said(controller)
+        assert "an older notice" in said(controller)  # others go as they did
+    finally:
+        await controller.stop()
+
+
+def said(controller: Controller) -> list[str]:
+    return [n.text for n in controller.state.notices]
+
+
+def test_no_desktop_notifications_is_said_once_per_home_and_in_help(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 (trial 3, 18): the notify-send note came back at every start, and lingered."""
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no notify-send here
+    for start in range(2):
+        notifier = Notifier(lambda text: None, bell=False, desktop=True)
+        notifier.remember_in(tmp_path)
+        state = loaded_state()
+        state.select(BOB)
+        notifier.update(state)
+        state.apply(message(CAROL, f"c{start}", "psst", author_name="carol"))
+        notifier.update(state)
+        told = [n for n in state.notices if "no desktop notifications" in n.text]
+        assert len(told) == (1 if start == 0 else 0), told
+        assert any("notify-send is missing" in line for line in notifier.help_lines())
+    assert (tmp_path / TOLD_FILE).exists()
+
+
+async def test_help_says_desktop_notifications_are_unavailable() -> None:
+    controller = Controller(FakeBackend())
+    controller.help_notes = lambda: ["", "Desktop notifications: none here"]
+    await controller.start()
+    try:
+        await controller.execute("/help")
+        assert controller.state.page is not None
+        assert controller.state.page.lines[-1][1] == "Desktop notifications: none here"
     finally:
         await controller.stop()
