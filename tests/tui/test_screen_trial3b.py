@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prompt_toolkit.utils import get_cwidth
 
 from p2pchat.cli.remote import _print_groups
-from p2pchat.tui.app import pasted
+from p2pchat.tui.app import CONVERSATIONS_WIDTH
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notify import TOLD_FILE, Notifier
+from p2pchat.tui.panes import header_rows, pasted
+from p2pchat.tui.render import header
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_groups_ui import GROUP, GroupBackend, group
@@ -166,3 +169,26 @@ async def test_help_says_desktop_notifications_are_unavailable() -> None:
         assert controller.state.page.lines[-1][1] == "Desktop notifications: none here"
     finally:
         await controller.stop()
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_page_titles_wrap_and_are_never_cut_at_the_edge(columns: int) -> None:
+    """7: page titles were cut at 120 columns (and at 80), the "(Esc to close)" first."""
+    width = columns - CONVERSATIONS_WIDTH - 1
+    state = loaded_state()
+    titles = ["Help", "Contacts", "Verify Bartholomew Oppenheimer-Smith",
+              "Safety number with Bartholomew Oppenheimer-Smith", "Nearby", "Peers", "Groups",
+              "climbing club of the north: 12 members, 3 invited",
+              "no matches for 'a longer search term' (searched 12 conversations)",
+              "Who has your message 'see you at the station at eight, bring'",
+              "History with Bartholomew Oppenheimer-Smith, no longer a contact (read-only)"]
+    for title in titles:
+        state.show_page(title, [])
+        shown = header(state)
+        rows = [text_of(row) for row in header_rows(shown, width)]
+        assert all(get_cwidth(row) <= width for row in rows), rows
+        assert " ".join(" ".join(rows).split()) == " ".join(shown.split()), (title, rows)
+
+
+def text_of(row: Any) -> str:
+    return "".join(fragment[1] for fragment in row)
