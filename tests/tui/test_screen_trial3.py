@@ -71,8 +71,8 @@ def test_a_namesake_s_request_says_its_tag_once_and_its_commands_in_full() -> No
     state.apply({"type": "contact_request", "fingerprint": DAVE, "name": name,
                  "note": "", "same_name_as": BOB, "same_name_verified": True})
     said = [n.text for n in state.notices if n.key == f"request:{DAVE}"]
-    assert said[0] == f"{name} asks to connect (/accept {name}, /block {name}, or /verify" \
-                      f" {name} first)", said
+    assert said == [f"WARNING: {name} asks to connect: a NEW KEY, not the bob you VERIFIED."
+                    f" /verify {name} first, /block {name} or /accept {name}"], said
 
 
 def test_a_refused_passphrase_is_one_notice(caplog: pytest.LogCaptureFixture,

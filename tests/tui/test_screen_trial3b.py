@@ -14,6 +14,7 @@ from prompt_toolkit.utils import get_cwidth
 from p2pchat.cli.remote import _print_groups
 from p2pchat.tui.app import CONVERSATIONS_WIDTH
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import TOLD_FILE, Notifier
 from p2pchat.tui.panes import header_rows, pasted
 from p2pchat.tui.render import header
@@ -21,7 +22,7 @@ from tests.aio import until
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_groups_ui import GROUP, GroupBackend, group
 from tests.tui.test_screen import ENTER, running
-from tests.tui.test_state import BOB, CAROL, contact, loaded_state, message
+from tests.tui.test_state import BOB, CAROL, DAVE, contact, loaded_state, message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -192,3 +193,20 @@ def test_page_titles_wrap_and_are_never_cut_at_the_edge(columns: int) -> None:
 
 def text_of(row: Any) -> str:
     return "".join(fragment[1] for fragment in row)
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_an_impostors_request_shows_its_commands_in_three_notice_rows(columns: int) -> None:
+    """2: "bob (27J2TD2) asks to connect ..." was cut before its commands at 80 columns,
+    under a second, long warning notice."""
+    state = loaded_state()
+    state.upsert_contact({**contact(BOB, "bob"), "verified": True})
+    state.notice("info", "an older notice")
+    name = f"bob ({DAVE[:7]})"
+    state.apply({"type": "contact_request", "fingerprint": DAVE, "name": name, "note": "hi",
+                 "same_name_as": BOB, "same_name_verified": True})
+    rows = [text_of(row) for row in notice_rows(state.notices, None,
+                                                columns - CONVERSATIONS_WIDTH - 1, 3)]
+    shown = " ".join(" ".join(rows).split())
+    assert "…" not in shown and "NEW KEY" in shown and "VERIFIED" in shown, rows
+    assert shown.endswith(f"/verify {name} first, /block {name} or /accept {name}"), rows
