@@ -139,7 +139,7 @@ class ChatApp:
         controller.ask = self.ask
         self.state = self.controller.state
         self.notifier = notifier or Notifier(self._write_raw)
-        controller.help_notes = self.notifier.help_lines
+        controller.networks.notes = self.notifier.status_lines
         self._scroll = 0  # rows scrolled up from the bottom
         self._page_rows = 10
         self._total_rows = 0

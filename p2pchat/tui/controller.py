@@ -76,7 +76,6 @@ class Controller:
         self.groups = GroupCommands(self.state, backend, ask=lambda: self.ask,
                                     spawn_guarded=self.spawn_guarded, switch_to=self.switch_to)
         self.networks = NetworkCommands(self.state, backend)
-        self.help_notes: Callable[[], list[str]] = list  # the screen's own lines for /help
 
     # ------------------------------------------------------------ lifecycle
 
@@ -446,7 +445,7 @@ class Controller:
 
     async def cmd_help(self, _: str) -> None:
         """/help."""
-        self.state.show_page("Help", help_lines() + self.help_notes())
+        self.state.show_page("Help", help_lines())
 
     async def cmd_quit(self, _: str) -> None:
         """/quit."""

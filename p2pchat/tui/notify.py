@@ -19,7 +19,7 @@ from p2pchat.tui.state import ChatState
 BELL_ENV = "P2PCHAT_BELL"
 DESKTOP_ENV = "P2PCHAT_DESKTOP_NOTIFY"
 # In the home once the screen said desktop notifications are unavailable: said once per home,
-# not at every start (notes/s31/trial3.md 18); /help still says it.
+# not at every start (notes/s31/trial3.md 18); /peers still says it.
 TOLD_FILE = "desktop-notify-told"
 
 
@@ -69,10 +69,12 @@ class Notifier:
             self._told_file.touch(mode=0o600)
         return True
 
-    def help_lines(self) -> list[str]:
-        """What /help adds about notifications: that they are unavailable, and why."""
-        why = self.unavailable()
-        return ["", f"Desktop notifications: {why}"] if why else []
+    def status_lines(self) -> list[str]:
+        """What /peers (the status page) says about notifications: unavailable, and why."""
+        if self.unavailable() is None:
+            return []
+        why = "notify-send is missing" if self._notify_send is None else "no graphical session"
+        return [f"No desktop notifications here ({why}); the bell and the title tell."]
 
     def _write(self, text: str) -> None:
         assert self._out is not None

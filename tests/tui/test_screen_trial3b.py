@@ -12,7 +12,7 @@ import pytest
 from prompt_toolkit.utils import get_cwidth
 
 from p2pchat.cli.remote import _print_groups
-from p2pchat.tui.app import CONVERSATIONS_WIDTH
+from p2pchat.tui.app import CONVERSATIONS_WIDTH, ChatApp
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import TOLD_FILE, Notifier
@@ -156,20 +156,20 @@ def test_no_desktop_notifications_is_said_once_per_home_and_in_help(
         notifier.update(state)
         told = [n for n in state.notices if "no desktop notifications" in n.text]
         assert len(told) == (1 if start == 0 else 0), told
-        assert any("notify-send is missing" in line for line in notifier.help_lines())
+        assert any("notify-send is missing" in line for line in notifier.status_lines())
     assert (tmp_path / TOLD_FILE).exists()
 
 
-async def test_help_says_desktop_notifications_are_unavailable() -> None:
-    controller = Controller(FakeBackend())
-    controller.help_notes = lambda: ["", "Desktop notifications: none here"]
-    await controller.start()
-    try:
-        await controller.execute("/help")
-        assert controller.state.page is not None
-        assert controller.state.page.lines[-1][1] == "Desktop notifications: none here"
-    finally:
-        await controller.stop()
+async def test_the_status_page_says_desktop_notifications_are_unavailable() -> None:
+    """1: the note is said once per home; /peers (the status page) says it whenever asked."""
+    async with running(FakeBackend()) as (chat, keys):
+        chat.controller.networks.notes = lambda: ["No desktop notifications here (x)"]
+        keys.send_text(f"/peers{ENTER}")
+        await until(lambda: chat.state.page is not None, 10, "the peers page")
+        assert chat.state.page is not None
+        assert chat.state.page.lines[-1][1] == "No desktop notifications here (x)"
+    chat = ChatApp(FakeBackend(), notifier=Notifier(lambda text: None, desktop=False))
+    assert chat.controller.networks.notes() == []  # turned off: nothing to say
 
 
 @pytest.mark.parametrize("columns", [80, 120])
