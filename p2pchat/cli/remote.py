@@ -17,6 +17,8 @@ from p2pchat.cli.output import fail, peer_lines, print_json
 from p2pchat.core.text import hidden_nearby, membership
 from p2pchat.tui.sanitize import clean
 
+ACCEPT_LINK_WAIT = 3.0  # seconds `contacts accept` waits for a link before saying there is none
+
 
 def _check_home(home: Path) -> None:
     if not home.is_dir():
@@ -105,6 +107,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(clean(f"relay: {relay['relay']}  {relay['state']}, {relay['links']} link(s),"
                     f" {_FOUND_BY.get(relay['found_by'], 'from ' + relay['found_by'])}{error}"))
     return 0
+
+
+def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],
+                 wait: float = ACCEPT_LINK_WAIT) -> bool:
+    """Whether an accepted contact is linked, or is within `wait` seconds: a requester online
+    now is often dialled again just after the accept (round 2, 9: "wait until they are
+    online" was said of a contact online a moment later)."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while not contact.get("online") and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling the node, as `wait_for` would
+        contact = next((c for c in _call(args, "contacts.list")
+                        if c.get("fingerprint") == contact.get("fingerprint")), contact)
+    return bool(contact.get("online"))
 
 
 def _nearby(args: argparse.Namespace) -> set[str]:
@@ -206,7 +223,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
                 "they see a request until they add you too."))
         if action == "accept":  # in words, not only a listing row (trial 2, B11)
             print(f"Accepted {clean(result['name'])}: " + (
-                "linked, you can chat." if result.get("online") else
+                "linked, you can chat." if _linked_soon(args, result) else
                 "you can chat; messages wait until they are online."))
         if action == "addr":
             where = ", ".join(clean(a) for a in result["addrs"]) or "wherever discovery finds them"
@@ -359,8 +376,11 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
         print("No groups yet. Start one with: p2pchat group create NAME")
     for g in groups:
         if g["role"] == "invited":
+            # By name when no other group has it (round 2, 10: the hint gave the hex id).
+            which = shlex.quote(clean(g["title"])) if [clean(o["title"]) for o in groups].count(
+                clean(g["title"])) == 1 and clean(g["title"]) else g["group"]
             print(f"{clean(g['title']):<20} invitation from {clean(g['invited_by_name'])}"
-                  f"  {g['group']}  (p2pchat group accept {g['group']}, or decline)")
+                  f"  {g['group']}  (p2pchat group accept {which}, or decline)")
             continue
         if g["role"] == "declined":
             print(f"Declined the invitation to {clean(g['title'])}.")

@@ -25,7 +25,6 @@ from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from prompt_toolkit.key_binding.key_processor import KeyPress
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import (
     ConditionalContainer,
@@ -46,7 +45,6 @@ from prompt_toolkit.layout.utils import explode_text_fragments
 from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
-from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
 
 from p2pchat.core.messages import MAX_TEXT_BYTES
@@ -58,10 +56,19 @@ from p2pchat.tui.commands import (
     split_message,
 )
 from p2pchat.tui.completing import InputCompleter, complete_now, conversation_name, listed
-from p2pchat.tui.controller import Controller
+from p2pchat.tui.controller import PASSING, Controller
 from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import Notifier
-from p2pchat.tui.question import not_asked, unanswered
+from p2pchat.tui.panes import (
+    ESC_THEN_TYPED,
+    conversation_rows,
+    header_rows,
+    input_rows,
+    menu_height,
+    pasted,
+    typed_text,
+)
+from p2pchat.tui.question import answered_no, not_asked, unanswered
 
 CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
@@ -119,19 +126,6 @@ class _MaskSecret(Processor):
         return Transformation(fragments)
 
 
-# Printable keys that, right after an Esc, are typed text: all but our Alt bindings' digits
-# and "a" (Alt+1..9, Alt+A) and the "/" bound on its own.
-_ESC_THEN_TYPED = "".join(chr(code) for code in range(0x20, 0x7f)
-                          if chr(code) not in "123456789aA/")
-
-
-def _typed_text(pressed: KeyPress) -> bool:
-    """A key that puts text in the input (a character or a paste), not a control key."""
-    if pressed.key == Keys.BracketedPaste:
-        return True
-    return len(pressed.data) == 1 and pressed.data.isprintable() and pressed.key == pressed.data
-
-
 class ChatApp:
     def __init__(self, backend: ChatBackend | None = None, *, input: Input | None = None,
                  output: Output | None = None, controller: Controller | None = None,
@@ -145,6 +139,7 @@ class ChatApp:
         controller.ask = self.ask
         self.state = self.controller.state
         self.notifier = notifier or Notifier(self._write_raw)
+        controller.networks.notes = self.notifier.status_lines
         self._scroll = 0  # rows scrolled up from the bottom
         self._page_rows = 10
         self._total_rows = 0
@@ -169,17 +164,20 @@ class ChatApp:
             ConditionalContainer(Window(width=1, char="│", style="class:separator"),
                                  filter=wide),
             HSplit([
-                Window(FormattedTextControl(self._header_text), height=1,
-                       style="class:header"),
+                Window(_RowsControl(self._header_rows), style="class:header",
+                       height=lambda: len(self._header_rows(self._main_width()))),
                 Window(_RowsControl(self._history_rows, on_wheel=self.scroll)),
                 Window(_RowsControl(self._notice_rows), height=self._notices_height),
             ]),
         ])
         # The menu is a row of its own above the status line: a float at the cursor was drawn
         # over the status line, cut off, and showed 8 commands as if there were no more.
+        menu = CompletionsMenu(max_height=MENU_ROWS, display_arrows=Condition(
+            lambda: menu_height(self.input.buffer, MENU_ROWS + 1).max > MENU_ROWS))
+        cast(Window, menu.content).height = lambda: menu_height(self.input.buffer, MENU_ROWS)
         root = HSplit([
             body,
-            CompletionsMenu(max_height=MENU_ROWS, display_arrows=True),
+            menu,
             Window(FormattedTextControl(self._status_text), height=1, style="class:status"),
             self.input,
         ])
@@ -243,7 +241,8 @@ class ChatApp:
         questions = []
         if (held := self.drafts_in()):
             questions.append(f"You have unsent text for {listed(held)}.")
-        choices: dict[str, Callable[[], None]] = {"y": self.exit, "n": self._cancel_confirm}
+        choices: dict[str, Callable[[], None]] = {
+            "y": self.exit, "n": lambda: self._said_no("Quit?")}
         if self.state.mode == "in-process":
             questions.append("Leaving stops your node: you will be offline.")
             choices["b"] = self._leave_in_background
@@ -264,7 +263,7 @@ class ChatApp:
             self.state.notice("warning", not_asked(question))
             self.redraw()
             return
-        self.confirm = (question, {"y": on_yes, "n": self._cancel_confirm})
+        self.confirm = (question, {"y": on_yes, "n": lambda: self._said_no(question)})
         self.redraw()
 
     @property
@@ -280,12 +279,18 @@ class ChatApp:
         self.quit_choice = "background"
         self.exit()
 
+    def _said_no(self, question: str) -> None:
+        """"n": say what was not done (trial 3, 5: "n" to /block said nothing)."""
+        self.confirm = None
+        self.state.notice("info", answered_no(question), key=f"{PASSING}:{question}")
+        self.redraw()
+
     def _cancel_confirm(self, said: bool = False) -> None:
         """No to the question; `said`: it was not answered, so say that nothing was done."""
         question = self.confirm[0] if self.confirm is not None else ""
         self.confirm = None
         if said:  # quitting: a statement, not the question again (a newcomer read it so)
-            self.state.notice("info", unanswered(question))
+            self.state.notice("info", unanswered(question), key=f"{PASSING}:{question}")
         self.redraw()
 
     # ------------------------------------------------------------ drafts
@@ -307,14 +312,7 @@ class ChatApp:
 
     def _input_height(self) -> Dimension:
         """As many rows as the typed text needs when wrapped, at most MAX_INPUT_ROWS."""
-        columns = max(1, self._columns())
-        rows = 0
-        for index, line in enumerate(self.input.text.split("\n") if self.input.text else [""]):
-            width = get_cwidth(line) + (2 if index == 0 else 0)  # the prompt
-            rows += max(1, -(-width // columns))
-            if rows >= MAX_INPUT_ROWS:
-                break
-        return Dimension.exact(min(rows, MAX_INPUT_ROWS))
+        return Dimension.exact(input_rows(self.input.text, self._columns(), MAX_INPUT_ROWS))
 
     def _columns(self) -> int:
         try:
@@ -323,15 +321,7 @@ class ChatApp:
             return 80
 
     def _conversation_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
-        text = render.conversation_list(self.state, width)
-        rows: list[StyleAndTextTuples] = [[]]
-        for style, chunk in text:
-            for index, part in enumerate(chunk.split("\n")):
-                if index:
-                    rows.append([])
-                if part:
-                    rows[-1].append((style, part))
-        return rows[:height] if rows[-1] else rows[:-1][:height]
+        return conversation_rows(self.state, width, height)
 
     def _click(self, row: int) -> None:
         order = self.state.order()
@@ -372,11 +362,11 @@ class ChatApp:
         self._scroll = max(0, self._scroll + rows)  # clamped when drawn
         self.redraw()
 
-    def _header_text(self) -> StyleAndTextTuples:
+    def _header_rows(self, width: int, height: int = 0) -> list[StyleAndTextTuples]:
         text = render.header(self.state)
         if self._columns() < NARROW and self.state.page is None:
             text += "  (Alt+Up/Down: other conversations)"
-        return [("class:header", text)]
+        return header_rows(text, width)
 
     def _all_notice_rows(self, width: int) -> list[StyleAndTextTuples]:
         """The newest notices from their start (tui/notice_rows.py), or the question."""
@@ -394,7 +384,7 @@ class ChatApp:
         return Dimension.exact(len(self._all_notice_rows(self._main_width())))
 
     def _status_text(self) -> StyleAndTextTuples:
-        text = self.input.text
+        text = pasted(self.input.text)  # never a trailing blank line (a paste's newline)
         size = len(text.encode("utf-8", "surrogatepass"))
         if size <= MAX_TEXT_BYTES * 3 // 4 or text.startswith("/"):
             return list(render.status_line(self.state, self._columns()))
@@ -421,10 +411,15 @@ class ChatApp:
                 action()
                 return
             self._cancel_confirm(said=True)
-            if _typed_text(pressed):
+            if typed_text(pressed):
                 # Not an answer: the key goes to the input as typed ("/" starts a command
                 # there), never swallowed, so nothing typed after it can become a message.
                 event.app.key_processor.feed(pressed, first=True)
+
+        @keys.add(Keys.BracketedPaste, filter=~confirming)
+        def _paste(event: KeyPressEvent) -> None:
+            # A copied line often ends in a newline: it would be sent as a blank line.
+            self.input.buffer.insert_text(pasted(event.data))
 
         @keys.add("enter", filter=~confirming)
         def _enter(event: KeyPressEvent) -> None:
@@ -541,14 +536,14 @@ class ChatApp:
             _clear(event)
             self.input.buffer.insert_text(event.key_sequence[-1].data)
 
-        for char in _ESC_THEN_TYPED:
+        for char in ESC_THEN_TYPED:
             keys.add("escape", char, filter=~confirming)(_clear_then_typed)
 
         return keys
 
     def submit(self) -> None:
         """Enter: send the line, unless it is too long (then it stays, with the reason)."""
-        text = self.input.text
+        text = pasted(self.input.text)  # never a trailing blank line (a paste's newline)
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > MAX_TEXT_BYTES and not text.startswith("/"):
             parts = split_message(text, MAX_TEXT_BYTES)

@@ -231,6 +231,10 @@ class ContactCommands:
         if answer.lower() in ("yes", "no"):
             contact = await self._backend.verify(conv.id, answer.lower() == "yes")
             self._state.upsert_contact(contact)
+            page = self._state.page
+            if page is not None and page.title in (f"Verify {conv.name}",
+                                                   f"Safety number with {conv.name}"):
+                self._state.page = None  # done with it: the notice says so (round 2, 4)
             self._state.notice("info", f"{conv.name} is marked verified: a new key under their"
                                       " name will be flagged" if answer.lower() == "yes"
                               else f"{conv.name} is not marked verified any more")

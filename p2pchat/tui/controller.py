@@ -48,6 +48,9 @@ SUPERSEDED_AFTER = 15.0  # seconds a command's information stays once another is
 INFO_LIFETIME = 120.0  # seconds an informational notice stays when nothing else happens
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
+# The key of a one-off answer ("nothing unread", "bob not blocked"): it goes at the next
+# command or key that does something (notes/s31/trial3.md 18: they lingered).
+PASSING = "passing"
 
 
 class Controller:
@@ -291,6 +294,7 @@ class Controller:
         # What a command said a while before (/id, say) is superseded by this one; what is
         # still going on (keyed notices) stays.
         self.state.drop_notices(kind="info", said_before=now - SUPERSEDED_AFTER, unkeyed=True)
+        self.state.drop_notices(key=PASSING)  # one-off answers go at the next command
         try:
             command = parse_command(line)
         except ParseError as exc:
@@ -457,21 +461,24 @@ class Controller:
 
     def switch(self, step: int) -> None:
         """Next or previous conversation (keys); its history loads in the background."""
+        self.state.drop_notices(key=PASSING)
         if self.state.select_next(step) is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")
 
     def next_unread(self) -> None:
         """Alt+A: the next conversation with something unread."""
+        self.state.drop_notices(key=PASSING)
         if self.state.next_unread() is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")
-        else:
-            self.state.notice("info", "nothing unread")
+        else:  # an answer to this key only: it goes at the next (round 2, 1)
+            self.state.notice("info", "nothing unread", key=f"{PASSING}:unread")
             self._changed()
 
     def select(self, fingerprint: str) -> None:
         """One conversation by fingerprint (Alt+digit, a click)."""
+        self.state.drop_notices(key=PASSING)
         if self.state.select(fingerprint) is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")

@@ -5,6 +5,7 @@ declining or forgetting an invitation. One part of the controller (tui/controlle
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from p2pchat.core.text import membership
 from p2pchat.tui.backend import BackendError, ChatBackend
@@ -13,6 +14,7 @@ from p2pchat.tui.contact_commands import Ask
 from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.news import group_key
 from p2pchat.tui.receipts import receipts
+from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
 
 
@@ -46,7 +48,8 @@ class GroupCommands:
                 f"  {g.get('title')!s:<20}"
                 f" {membership(int(g.get('members') or 0), int(g.get('invited') or 0))},"
                 f" {g.get('online')} online,"
-                f" you are {g.get('role')}" for g in groups] or ["  none yet: /group create NAME"])
+                f" you are {g.get('role')}" + _invitation_hint(g) for g in groups]
+                or ["  none yet: /group create NAME"])
             return
         if action in GROUP_ACTIONS_NAME_OR_CURRENT:
             await self._group_consent(action, name)
@@ -150,3 +153,10 @@ class GroupCommands:
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"
                           else f"forgot {title} and its history")
+
+
+def _invitation_hint(group: dict[str, Any]) -> str:
+    """How to answer an invitation, by the group's name (never its id; round 2, 10)."""
+    title = clean(group.get("title"))
+    return f": /group accept {title} or /group decline {title}" \
+        if group.get("role") == "invited" and title else ""

@@ -65,8 +65,9 @@ class KeptHistory:
             return False
         self.removed.setdefault(key, name)  # /search covers it from now on
         lines = [kept_line(m, name) for m in messages] or ["  nothing kept"]
-        self._state.show_page(f"History with {name}, no longer a contact (read-only;"
-                              f" /add {key} NAME to write again)", lines)
+        # The title fits a row; the long fingerprint goes in the page (round 2, 7).
+        self._state.show_page(f"History with {name}, no longer a contact (read-only)",
+                              [f"/add {key} NAME to write again.", "", *lines])
         return True
 
     async def search(self, wanted: str) -> list[tuple[str, dict[str, Any]]]:

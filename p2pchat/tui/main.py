@@ -180,6 +180,7 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
     except BackendError as exc:
         raise StartError(f"cannot attach to the node for {home}: {exc}") from None
     app = ChatApp(backend)
+    app.notifier.remember_in(home)  # its note said once per home
     if typed_options:
         # One sentence, every typed option named (one left out read as ignored too), with
         # the pid to stop (trial 2, B10: "kill the pid printed" printed none).
@@ -222,6 +223,7 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig,
                 dataclasses.replace(config, mdns=False, in_chat_screen=True))
     control = ControlServer(node)
     app = ChatApp(NodeBackend(node))
+    app.notifier.remember_in(home)
     app.state.starting = True
     app.state.me = Me(stored.name, stored.identity.fingerprint,
                       stored.identity.public_key.hex())  # known before the node is up

@@ -5,6 +5,7 @@ the controller (tui/controller.py).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from p2pchat.core.text import hidden_nearby
@@ -21,6 +22,8 @@ class NetworkCommands:
     def __init__(self, state: ChatState, backend: ChatBackend) -> None:
         self._state = state
         self._backend = backend
+        # The screen's own state for the status page (/peers): desktop notifications.
+        self.notes: Callable[[], list[str]] = list
 
     async def cmd_rekey(self, _: str) -> None:
         """/rekey: new session keys on every contact link."""
@@ -97,7 +100,7 @@ class NetworkCommands:
         lines += hidden_nearby_lines(peers)
         for request in peers.get("requests") or []:
             lines.append(f"{request.get('name')} asks to connect: /accept {request.get('name')}")
-        self._state.show_page("Peers", lines)
+        self._state.show_page("Peers", lines + self.notes())
 
 
 def hidden_nearby_lines(peers: dict[str, Any]) -> list[str]:

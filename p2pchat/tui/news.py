@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from p2pchat.event_types import GroupEvent
+from p2pchat.event_types import ContactRequestEvent, GroupEvent
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -93,3 +93,28 @@ def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:
     state.notice("warning", f"{count} wrong network passphrases from {source}: someone may be"
                             " guessing (each try waits longer; nobody gets in without the"
                             " passphrase)", key=key)
+
+
+def request_news(state: ChatState, request: ContactRequestEvent) -> None:
+    """Someone asks to connect: listed, and one notice that ends in its commands. A new key
+    under the name of a contact we VERIFIED (Signal's "safety number changed") is one loud
+    notice short enough to show its commands in three rows of an 80-column screen (round 2,
+    2: the warning and the request were two notices, and the commands were cut off); the
+    conversation shows the warning in full."""
+    fp = clean(request.get("fingerprint"))
+    name = clean(request.get("name")) or fp[:7]
+    state.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
+                          "note": request.get("note") or "", "online": False,
+                          "same_name_as": request.get("same_name_as"),
+                          "same_name_verified": request.get("same_name_verified")})
+    namesake = state.conversations.get(clean(request.get("same_name_as")))
+    tag = "" if fp[:7] in name else f" ({fp[:7]})"  # a namesake's name has it already
+    if namesake is not None and (request.get("same_name_verified") or namesake.verified):
+        state.notice("warning", f"WARNING: {name}{tag} asks to connect: a NEW KEY, not the"
+                                f" {namesake.name} you VERIFIED. /verify {name} first,"
+                                f" /block {name} or /accept {name}", key=f"request:{fp}")
+        return
+    note = clean(request.get("note"))
+    state.notice("request", f"{name}{tag} asks to connect{': ' + note if note else ''}"
+                            f" (/accept {name}, /block {name}, or /verify {name} first)",
+                 key=f"request:{fp}")

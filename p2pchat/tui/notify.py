@@ -12,11 +12,15 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from p2pchat.tui.state import ChatState
 
 BELL_ENV = "P2PCHAT_BELL"
 DESKTOP_ENV = "P2PCHAT_DESKTOP_NOTIFY"
+# In the home once the screen said desktop notifications are unavailable: said once per home,
+# not at every start (notes/s31/trial3.md 18); /peers still says it.
+TOLD_FILE = "desktop-notify-told"
 
 
 class Notifier:
@@ -28,6 +32,7 @@ class Notifier:
         self._notify_send = shutil.which("notify-send") if wants_desktop else None
         self._wants_desktop = wants_desktop
         self._told_unavailable = False
+        self._told_file: Path | None = None
         self._last_total = 0
         self._last_title = ""
 
@@ -46,8 +51,30 @@ class Notifier:
             why = self.unavailable()
             if why and not self._told_unavailable:  # once, when one would have shown
                 self._told_unavailable = True
-                state.notice("info", why)
+                if self._tell_once():  # a one-off: it goes at the next command
+                    state.notice("info", why, key="passing:notify")
         self._last_total = total
+
+    def remember_in(self, home: Path) -> None:
+        """Say "no desktop notifications" once for this home, ever (a flag file there)."""
+        self._told_file = home / TOLD_FILE
+
+    def _tell_once(self) -> bool:
+        """Whether to say it now: not yet said for this home (then it is marked as said)."""
+        if self._told_file is None:
+            return True
+        if self._told_file.exists():
+            return False
+        with contextlib.suppress(OSError):  # a read-only home: said again next time
+            self._told_file.touch(mode=0o600)
+        return True
+
+    def status_lines(self) -> list[str]:
+        """What /peers (the status page) says about notifications: unavailable, and why."""
+        if self.unavailable() is None:
+            return []
+        why = "notify-send is missing" if self._notify_send is None else "no graphical session"
+        return [f"No desktop notifications here ({why}); the bell and the title tell."]
 
     def _write(self, text: str) -> None:
         assert self._out is not None

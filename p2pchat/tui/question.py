@@ -45,3 +45,22 @@ def unanswered(question: str) -> str:
         return "not quitting, nothing done: your unsent text is kept"
     asked = question.split("?")[0] + "?" if "?" in question else "the question"
     return f"not answered, so nothing done: {asked}"
+
+
+# What a "no" to each question did (trial 3, 5: "n" to /block said nothing at all).
+_NOT_DONE = (("Block ", "not blocked"), ("Leave ", "not left: you stay in"),
+             ("Forget ", "not forgotten"))
+
+
+def answered_no(question: str) -> str:
+    """The notice for a question answered "n": what was not done."""
+    if question.startswith("That message is"):
+        return "not sent: your text stays in the input to shorten"
+    if "Quit" in question:
+        return "not quitting"
+    asked = question.split("?")[0]
+    for verb, not_done in _NOT_DONE:
+        if asked.startswith(verb):
+            what = asked[len(verb):]
+            return f"{not_done} {what}" if not_done.endswith(" in") else f"{what} {not_done}"
+    return "no: nothing done"

@@ -109,7 +109,7 @@ def row_mark(conv: Conversation) -> tuple[str, str]:
         return "!", "class:notice.warning"
     if conv.state == "request":
         return "?", "class:conv.request"
-    if conv.state == "blocked":  # kept in its place until the list is read again
+    if conv.state == "blocked":  # listed in its place, blocked here or before the screen
         return "×", "class:offline"
     if conv.online:
         return "●", "class:online"

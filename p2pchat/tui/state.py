@@ -139,9 +139,10 @@ class ChatState:
 
     def upsert_contact(self, contact: dict[str, Any]) -> Conversation | None:
         """A contact dict from the node; one blocked while listed stays in its place, marked
-        (weechat-like numbers stay put, trial 3, 9); one blocked before is not listed."""
+        (weechat-like numbers stay put, trial 3, 9); one blocked before is listed the same way,
+        marked (round 2, 3: it was missing, so nothing showed it could be unblocked)."""
         fp = clean(contact.get("fingerprint"))
-        if not fp or (contact.get("state") == "blocked" and fp not in self.conversations):
+        if not fp:
             return None
         conv = self.conversations.get(fp)
         new = conv is None
@@ -265,28 +266,7 @@ class ChatState:
             if held is not None and (counted := delivered_of(event)) is not None:
                 held.delivered = counted
         elif kind == "contact_request":
-            request = cast(ContactRequestEvent, event)
-            fp = clean(request.get("fingerprint"))
-            name = clean(request.get("name")) or fp[:7]
-            self.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
-                                 "note": request.get("note") or "", "online": False,
-                                 "same_name_as": request.get("same_name_as"),
-                                 "same_name_verified": request.get("same_name_verified")})
-            note = clean(request.get("note"))
-            tag = "" if fp[:7] in name else f" ({fp[:7]})"  # a namesake's name has it already
-            self.notice("request", f"{name}{tag} asks to connect{': ' + note if note else ''}"
-                                   f" (/accept {name}, /block {name}, or /verify {name} first)",
-                        key=f"request:{fp}")
-            namesake = self.conversations.get(clean(request.get("same_name_as")))
-            if namesake is not None and (request.get("same_name_verified") or namesake.verified):
-                # Signal's "safety number changed": a new key under a name we verified.
-                whose = f"{namesake.name} calls themself" if request.get("same_name_announced") \
-                    else f"of {namesake.name}"
-                self.notice("warning", f"WARNING: a NEW KEY asks to connect under the name {whose},"
-                                       f" whom you VERIFIED. Its safety number"
-                                       f" is different: it may not be {namesake.name}. Compare"
-                                       f" in person (/verify {name}) before you accept.",
-                            key=f"request:{fp}:new-key")  # goes with the request's notice
+            news.request_news(self, cast(ContactRequestEvent, event))
         elif kind in ("link_up", "link_down"):
             # Read as a link_up; a link_down shares its fingerprint and adds `online`.
             link_up, link_down = cast(LinkUpEvent, event), cast(LinkDownEvent, event)

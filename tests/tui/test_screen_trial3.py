@@ -13,7 +13,7 @@ import pytest
 from p2pchat.core.identity import Identity
 from p2pchat.node.networks import Networks
 from p2pchat.tui.controller import Controller
-from p2pchat.tui.render import header, history_rows
+from p2pchat.tui.render import header, history_rows, row_mark
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_groups_ui import GROUP
@@ -71,8 +71,8 @@ def test_a_namesake_s_request_says_its_tag_once_and_its_commands_in_full() -> No
     state.apply({"type": "contact_request", "fingerprint": DAVE, "name": name,
                  "note": "", "same_name_as": BOB, "same_name_verified": True})
     said = [n.text for n in state.notices if n.key == f"request:{DAVE}"]
-    assert said[0] == f"{name} asks to connect (/accept {name}, /block {name}, or /verify" \
-                      f" {name} first)", said
+    assert said == [f"WARNING: {name} asks to connect: a NEW KEY, not the bob you VERIFIED."
+                    f" /verify {name} first, /block {name} or /accept {name}"], said
 
 
 def test_a_refused_passphrase_is_one_notice(caplog: pytest.LogCaptureFixture,
@@ -103,10 +103,12 @@ def test_a_contact_blocked_elsewhere_keeps_its_number_and_its_notices_go() -> No
     state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol")])
     assert [c.id for c in state.order()] == before
     assert state.conversations[BOB].state == "contact"
-    # One blocked before this screen read its list is not listed at all.
+    # One blocked before this screen read its list is listed the same way, marked × (round 2,
+    # 3: it was missing).
     state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol"),
                         contact(DAVE, "dave", state="blocked")])
-    assert DAVE not in state.conversations
+    assert state.conversations[DAVE].state == "blocked" and state.selected == BOB
+    assert row_mark(state.conversations[DAVE])[0] == "×"
 
 
 async def test_a_message_to_a_blocked_contact_is_not_sent() -> None:
