@@ -1,0 +1,66 @@
+"""Issue 23, point 7: after the owner invites two members and both accept, each member sees the
+other join within seconds (not only the inviter), whether or not the two are contacts."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pchat.node import Node
+from tests.aio import until
+from tests.groups_net import accept_invitation, befriend, group_of, wait_linked
+from tests.local_nodes import MakeLocalNode
+
+pytestmark = pytest.mark.timeout(90)
+
+SEEN_WITHIN = 6.0  # under the anti-entropy interval (10 s): the join itself must spread
+
+
+def all_joined(node: Node, group: str) -> bool:
+    view = group_of(node, group)
+    return bool(view["members"] == 3 and view.get("invited") == 0)
+
+
+async def three(make_local_node: MakeLocalNode, *, friends: bool) -> tuple[Node, ...]:
+    alice, bob, carol = [await make_local_node(n) for n in ("alice", "bob", "carol")]
+    await befriend(alice, bob)
+    await befriend(alice, carol)
+    pairs = [(alice, bob), (alice, carol)]
+    if friends:
+        await befriend(bob, carol)
+        pairs.append((bob, carol))
+    await wait_linked(pairs)
+    return alice, bob, carol
+
+
+@pytest.mark.parametrize("friends", [True, False], ids=["contacts", "strangers"])
+async def test_each_member_sees_the_others_join(make_local_node: MakeLocalNode,
+                                                friends: bool) -> None:
+    alice, bob, carol = await three(make_local_node, friends=friends)
+    group = (await alice.create_group("hall"))["group"]
+    await alice.invite_to_group(group, "bob")
+    await alice.invite_to_group(group, "carol")
+    await accept_invitation(bob, group)
+    await until(lambda: group_of(alice, group).get("invited") == 1, 10, "alice sees bob")
+    await accept_invitation(carol, group)
+    await until(lambda: all_joined(alice, group), 10, "alice sees carol join")
+    # bob joined before carol said yes: he learns it within seconds, without carol writing.
+    await until(lambda: all_joined(bob, group), SEEN_WITHIN, "bob sees carol join")
+    await until(lambda: all_joined(carol, group), SEEN_WITHIN, "carol sees everyone joined")
+
+
+async def test_members_who_accept_at_once_see_each_other_join(
+        make_local_node: MakeLocalNode) -> None:
+    """Both accept in the same moment: a member's greeting may come before the op that adds it
+    has reached the other; the join still counts once that op applies."""
+    alice, bob, carol = await three(make_local_node, friends=True)
+    group = (await alice.create_group("hall"))["group"]
+    await alice.invite_to_group(group, "bob")
+    await alice.invite_to_group(group, "carol")
+    for node in (bob, carol):
+        await until(lambda node=node: group_of(node, group)["role"] == "invited", 10,
+                    "the invitations")
+    await bob.accept_group(group)
+    await carol.accept_group(group)
+    for node in (alice, bob, carol):
+        await until(lambda node=node: all_joined(node, group), SEEN_WITHIN,
+                    f"{node.name} sees both join")
