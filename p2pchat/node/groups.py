@@ -494,6 +494,7 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
             message["delivered_to"] = [fingerprint(k)
                                        for k in g.delivered_to(env.seq, recipients)]
             message["recipients"] = len(recipients)
+            message["sent_to"] = [fingerprint(k) for k in recipients]  # who it was for
         else:  # a member who is not a contact: the name it was added under, unverified
             contact = db.contacts.state_of(env.author) == "contact"
             message["author_contact"] = contact

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from p2pchat.core.identity import fingerprint
 from p2pchat.node import Node
 from tests.aio import until
 from tests.groups_net import accept_invitation, befriend, group_of, wait_linked
@@ -64,3 +65,21 @@ async def test_members_who_accept_at_once_see_each_other_join(
     for node in (alice, bob, carol):
         await until(lambda node=node: all_joined(node, group), SEEN_WITHIN,
                     f"{node.name} sees both join")
+
+
+async def test_a_message_names_who_it_was_for_not_who_joined_later(
+        make_local_node: MakeLocalNode) -> None:
+    """Issue 23: `sent_to` (what /receipts lists) is the message's recipients when it was
+    sent; carol, invited and joined after it, is not one of them."""
+    alice, bob, carol = await three(make_local_node, friends=False)
+    group = (await alice.create_group("hall"))["group"]
+    await alice.invite_to_group(group, "bob")
+    await accept_invitation(bob, group)
+    await until(lambda: group_of(alice, group).get("invited") == 0, 10, "bob joined")
+    await alice.send(group, "before carol")
+    await alice.invite_to_group(group, "carol")
+    await accept_invitation(carol, group)
+    await until(lambda: all_joined(alice, group), 10, "carol joined")
+    mine = [m for m in alice.history(group) if m.get("text") == "before carol"]
+    assert mine and mine[0]["sent_to"] == [fingerprint(bob.key)], mine
+    assert mine[0]["recipients"] == 1
