@@ -3,6 +3,8 @@ other join within seconds (not only the inviter), whether or not the two are con
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from p2pchat.core.identity import fingerprint
@@ -83,3 +85,24 @@ async def test_a_message_names_who_it_was_for_not_who_joined_later(
     mine = [m for m in alice.history(group) if m.get("text") == "before carol"]
     assert mine and mine[0]["sent_to"] == [fingerprint(bob.key)], mine
     assert mine[0]["recipients"] == 1
+
+
+async def test_the_log_says_delivered_once_every_recipient_holds_a_group_message(
+        make_local_node: MakeLocalNode) -> None:
+    """Issue 23: a group message of ours read back with `log` was "sent" for ever, whoever held
+    it; now "delivered" once every one it was for is known to hold it, as the event says."""
+    alice = await make_local_node("alice", group_sync_interval=0.5)
+    bob = await make_local_node("bob", group_sync_interval=0.5)
+    await befriend(alice, bob)
+    await wait_linked([(alice, bob)])
+    group = (await alice.create_group("hall"))["group"]
+    await alice.invite_to_group(group, "bob")
+    await accept_invitation(bob, group)
+    await until(lambda: group_of(alice, group).get("invited") == 0, 10, "bob joined")
+    await alice.send(group, "hello")
+
+    def mine() -> dict[str, Any]:
+        return next(m for m in alice.history(group) if m.get("text") == "hello")
+
+    await until(lambda: mine()["delivered_to"] == [fingerprint(bob.key)], 15, "bob's receipt")
+    assert mine()["status"] == "delivered"
