@@ -128,8 +128,10 @@ def _print_contacts(contacts: list[dict[str, Any]],
         name = clean(c["name"])
         # Not linked, but discovery sees them: "offline" would say they are away.
         online = "online " if c["online"] else "nearby " if c["fingerprint"] in nearby \
-            else "offline"
+            else "asking " if c["state"] == "request" else "offline"
         state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
+        if c.get("path") == "relay" or c.get("asked_via") == "relay":  # as the node sees it
+            state += "  via relay"
         state += "  verified" * (c.get("verified") is True)
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
         if c["state"] == "request":
