@@ -106,3 +106,41 @@ async def test_the_log_says_delivered_once_every_recipient_holds_a_group_message
 
     await until(lambda: mine()["delivered_to"] == [fingerprint(bob.key)], 15, "bob's receipt")
     assert mine()["status"] == "delivered"
+
+
+@pytest.mark.parametrize("revision", [4, 5])
+async def test_joins_go_only_to_peers_that_announced_revision_5_and_bind_nobody(
+        make_local_node: MakeLocalNode, revision: int) -> None:
+    """protocol.md 8.17 and 12: GroupJoins is a revision-5 record (a revision-4 peer would
+    close the link on it), in the greeting after the vector; a member's claim naming a
+    stranger or a group the receiver is not in changes nothing and the link stays."""
+    from p2pchat.core.messages import Envelope, GroupJoins, GroupOp, SyncRequest
+    from p2pchat.core.session import SessionConfig
+    from tests.hostile_member import HostileMember, honest_member
+
+    owner = await make_local_node("owner")
+    mallory = await HostileMember.join(make_local_node, owner)
+    bob = await honest_member(make_local_node, owner, mallory.group, "bob")  # after mallory
+    g = owner.groups.find(mallory.group)
+    await until(lambda: bob.key in g.joined, 10, "the owner sees bob join")
+    await owner.send(mallory.group, "hi")  # what a SyncRequest for its seq 1 brings
+    async with mallory.connect(owner, config=SessionConfig(revision=revision)) as peer:
+        seen: list[object] = []
+        for _ in range(50):  # the greeting: vector, digest, (holders), (joins), the last op
+            seen.append(await peer.recv())
+            if isinstance(seen[-1], GroupOp):
+                break
+        joins = [r for r in seen if isinstance(r, GroupJoins)]
+        if revision < 5:
+            assert not joins, seen
+            return
+        assert [j.members for j in joins] == [(bob.key,)], seen
+        stranger = b"\xfe" * 32
+        before = set(g.joined)
+        await peer.send(GroupJoins(group=bytes.fromhex(mallory.group),
+                                   members=tuple(sorted((stranger, owner.key)))))
+        await peer.send(GroupJoins(group=b"\x01" * 16, members=(stranger,)))
+        await peer.send(SyncRequest(conv=bytes.fromhex(mallory.group), author=owner.key,
+                                    first=1, last=1))
+        await peer.recv_until(Envelope)  # answered after the claims: handled, link up
+        assert g.joined == before and stranger not in g.joined
