@@ -145,8 +145,10 @@ def _print_contacts(contacts: list[dict[str, Any]],
         name = clean(c["name"])
         # Not linked, but discovery sees them: "offline" would say they are away.
         online = "online " if c["online"] else "nearby " if c["fingerprint"] in nearby \
-            else "offline"
+            else "asking " if c["state"] == "request" else "offline"
         state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
+        if c.get("path") == "relay" or c.get("asked_via") == "relay":  # as the node sees it
+            state += "  via relay"
         state += "  verified" * (c.get("verified") is True)
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
         if c["state"] == "request":
@@ -371,16 +373,25 @@ def _author(m: dict[str, Any]) -> str:
     return name if m.get("author_contact", True) else "~" + name
 
 
+def _invitation_name(g: dict[str, Any], groups: list[dict[str, Any]]) -> str:
+    """How `group accept` names this invitation in a hint: its title (quoted for the shell)
+    when no other pending invitation has it, else the group id (issue 23)."""
+    fold = str(g["title"]).casefold()
+    same = [o for o in groups if o["role"] == "invited" and str(o["title"]).casefold() == fold]
+    title = clean(g["title"])
+    if len(same) > 1 or not title or title != g["title"] or title.startswith("#"):
+        return str(g["group"])
+    return shlex.quote(title)
+
+
 def _print_groups(groups: list[dict[str, Any]]) -> None:
     if not groups:
         print("No groups yet. Start one with: p2pchat group create NAME")
     for g in groups:
         if g["role"] == "invited":
-            # By name when no other group has it (round 2, 10: the hint gave the hex id).
-            which = shlex.quote(clean(g["title"])) if [clean(o["title"]) for o in groups].count(
-                clean(g["title"])) == 1 and clean(g["title"]) else g["group"]
+            name = _invitation_name(g, groups)
             print(f"{clean(g['title']):<20} invitation from {clean(g['invited_by_name'])}"
-                  f"  {g['group']}  (p2pchat group accept {which}, or decline)")
+                  f"  {g['group']}  (p2pchat group accept {name}, or decline)")
             continue
         if g["role"] == "declined":
             print(f"Declined the invitation to {clean(g['title'])}.")
@@ -436,15 +447,28 @@ def cmd_group(args: argparse.Namespace) -> int:
             print(f"{name:<20} {online} {m['fingerprint']}{marks}")
     elif action == "list":
         _print_groups(result)
+    elif action in ("create", "accept"):
+        _said_group(action, result)  # a sentence, not a list row (issue 23)
     else:
         _print_groups([result])
         if result.get("note"):  # e.g. a group named like a contact
             print(f"Note: {clean(result['note'])}", file=sys.stderr)
-        if action == "accept":  # in words, as `group decline` says it (trial 2, B11)
-            title = clean(result["title"])
-            print(f"You joined {title}: the members you reach bring you its messages;"
-                  f" p2pchat send {shlex.quote('#' + title)} TEXT writes to it.")
     return 0
+
+
+def _said_group(action: str, result: dict[str, Any]) -> None:
+    """What `group create` and `group accept` did, and what to do next, in words."""
+    title = clean(result["title"])
+    name = shlex.quote("#" + title)
+    if action == "create":
+        print(f"Created the group {title} (id {result['group']}); you are its owner and its only"
+              f" member. Invite contacts with: p2pchat group invite {name} CONTACT")
+    else:  # in words, as `group decline` says it (trial 2, B11)
+        size = membership(result["members"], result.get("invited", 0))
+        print(f"You joined {title} ({size}, {result['online']} other online): the members you"
+              f" reach bring you its messages; p2pchat send {name} TEXT writes to it.")
+    if result.get("note"):  # e.g. a group named like a contact
+        print(f"Note: {clean(result['note'])}", file=sys.stderr)
 
 
 def cmd_peers(args: argparse.Namespace) -> int:

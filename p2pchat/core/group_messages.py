@@ -333,6 +333,33 @@ class GroupHolders:
         return [self.group, [list(entry) for entry in self.held]]
 
 
+@dataclass(frozen=True, slots=True)
+class GroupJoins:
+    """Members the sender has seen hold the group in their current membership (their sync, an
+    envelope they wrote): they accepted their invitations (protocol 8.17). How a member learns
+    that one it has no link to said yes. Advisory: a liar can only make an invited member look
+    joined."""
+
+    CODE: ClassVar[int] = 44
+    REVISION: ClassVar[int] = 5  # sent only to peers that announced it (protocol.md 12)
+    group: bytes
+    members: tuple[bytes, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_bytes("GroupJoins.group", self.group, exact=CONV_ID_LEN)
+        if type(self.members) not in (list, tuple):
+            raise ProtocolError("GroupJoins.members: expected an array")
+        if not 1 <= len(self.members) <= MAX_GROUP_OPS:
+            raise ProtocolError(f"GroupJoins.members: 1 to {MAX_GROUP_OPS} members")
+        members = [check_bytes("GroupJoins member", m, exact=KEY_LEN) for m in self.members]
+        if members != sorted(set(members)):
+            raise ProtocolError("GroupJoins.members: members must be unique and ascending")
+        object.__setattr__(self, "members", tuple(members))
+
+    def _fields(self) -> list[object]:
+        return [self.group, list(self.members)]
+
+
 def _nested_op(item: object) -> GroupOp:
     if isinstance(item, GroupOp):
         return item

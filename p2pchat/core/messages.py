@@ -33,6 +33,7 @@ from p2pchat.core.group_messages import (
     GroupDigest,
     GroupHolders,
     GroupInvite,
+        GroupJoins,
     GroupKey,
     GroupKeyRequest,
     GroupLeave,
@@ -98,6 +99,7 @@ __all__ = [
     "GroupDigest",
     "GroupHolders",
     "GroupInvite",
+    "GroupJoins",
     "GroupKey",
     "GroupKeyRequest",
     "GroupLeave",
@@ -301,6 +303,7 @@ Record: TypeAlias = (
     | GroupPrune
     | GroupDigest
     | GroupHolders
+    | GroupJoins
     | GroupLostKey
     | GroupCheckpoint
 )
@@ -322,6 +325,7 @@ _RECORD_TYPES: dict[int, type[Record]] = {
         GroupPrune,
         GroupDigest,
         GroupHolders,
+        GroupJoins,
         GroupLostKey,
         GroupCheckpoint,
     )
@@ -342,6 +346,7 @@ _ARITY: dict[int, int] = {
     GroupPrune.CODE: 2,
     GroupDigest.CODE: 2,
     GroupHolders.CODE: 2,
+    GroupJoins.CODE: 2,
     GroupLostKey.CODE: 2,
     GroupCheckpoint.CODE: 12,
 }

@@ -190,12 +190,20 @@ class Admissions:
             log.info("admission: a wrong passphrase for one of our networks from %s (%d of %d"
                      " free tries; a typo as often as a guess)", source, failed, free)
             return
+        pending = self._networks.to_ask()
+        if pending:  # our own join is refused or unconfirmed: ours is the likely wrong one
+            log.info("admission: %d wrong passphrases from %s, not warned of: our own join to"
+                     " %s is not confirmed, so it is likelier our passphrase that differs"
+                     " (every node on one machine shares its address)", failed, source,
+                     ", ".join(name for name, _ in pending))
+            return
         if len(self._suspects) >= MAX_REMEMBERED:
             del self._suspects[next(iter(self._suspects))]
         self._suspects[source] = failed
-        log.warning("admission: %d wrong passphrases for one of your networks from %s: someone"
-                    " may be guessing; each try from there now waits longer, and nobody gets in"
-                    " without the passphrase", failed, source, extra={"shown_as_event": True})
+        log.warning("admission: %d wrong passphrases for one of your networks from %s: most"
+                    " likely a mistyped passphrase, else someone guessing; each try from there"
+                    " now waits longer, and nobody gets in without the passphrase", failed,
+                    source, extra={"shown_as_event": True})
         self._emit({"type": "admission_guesses", "source": source, "failed": failed,
                     "cleared": False})
 

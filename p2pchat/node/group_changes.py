@@ -26,6 +26,7 @@ from p2pchat.core.member_budget import MemberBudgets
 from p2pchat.core.messages import (
     Envelope,
     GroupInvite,
+    GroupJoins,
     GroupLeave,
     GroupLostKey,
     GroupOp,
@@ -261,6 +262,10 @@ class GroupChanges:
         at = now_ms() if before is None else min(now_ms(), max(before - 1, 0))
         self._store().groups.add_join(g.conv, number, at)
         self._outbox.schedule_lazy_flush()  # lost in a crash: the next sync says it again
+        news = GroupJoins(group=g.conv, members=(member,))
+        for peer, link in self._book.linked_members(g).items():  # at once, not at the tick
+            if peer != member and link.session.peer_revision >= GroupJoins.REVISION:
+                self._outbox.queue(link, news)  # each member passes a join on once (8.17)
         if number > g.state.joined_at.get(self._key, number):  # we saw it invited: news
             self._events.emit({**self._book.change_event(g, None, member),
                                "sent_at": iso_from_ms(at)})

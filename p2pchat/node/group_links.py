@@ -13,6 +13,7 @@ from p2pchat.core.messages import (
     GroupDigest,
     GroupHolders,
     GroupInvite,
+    GroupJoins,
     GroupKey,
     GroupKeyRequest,
     SyncVector,
@@ -81,6 +82,9 @@ class GroupLinks:
             holders = g.holders_for(key, self._key)  # for a member it has no link to (8.16)
             if holders is not None and link.session.peer_revision >= GroupHolders.REVISION:
                 self._outbox.queue(link, holders)
+            joins = g.joins_for(key, self._key)  # who said yes beyond its links (8.17)
+            if joins is not None and link.session.peer_revision >= GroupJoins.REVISION:
+                self._outbox.queue(link, joins)
         head = head_record(g)  # our head op, or the checkpoint we just caught up from
         if head is not None and fits(link, head):
             self._outbox.queue(link, head)

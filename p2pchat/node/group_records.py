@@ -31,6 +31,7 @@ from p2pchat.core.messages import (
     GroupDigest,
     GroupHolders,
     GroupInvite,
+    GroupJoins,
     GroupKey,
     GroupKeyRequest,
     GroupLeave,
@@ -139,6 +140,12 @@ class GroupRecords:
             self._catch_up.on_checkpoint(link, key, record)
         elif isinstance(record, GroupHolders):
             self._on_holders(key, record)
+        elif isinstance(record, GroupJoins):
+            g = self._book.member_group(record.group, key)
+            if g is not None:  # advisory, like 8.16: a member says it saw them hold it
+                for member in record.members:
+                    if member != self._key:
+                        self._changes.mark_joined(g, member)
         elif isinstance(record, GroupDigest):
             g = self._book.member_group(record.group, key)
             if g is not None:

@@ -34,6 +34,7 @@ from p2pchat.core.messages import (
     GroupDigest,
     GroupHolders,
     GroupInvite,
+    GroupJoins,
     GroupKey,
     GroupKeyRequest,
     GroupLeave,
@@ -55,7 +56,7 @@ from p2pchat.storage.store import Store, StoreError
 log = logging.getLogger("p2pchat.node")
 
 GROUP_RECORDS = (GroupInvite, GroupOp, GroupKey, GroupKeyRequest, GroupLeave, GroupPrune,
-                 GroupDigest, GroupLostKey, GroupCheckpoint, GroupHolders)
+                 GroupDigest, GroupLostKey, GroupCheckpoint, GroupHolders, GroupJoins)
 MAX_HEARD = MAX_GROUP_OPS  # members whose last vector we keep to pass on (protocol 8.15)
 MAX_LOST = 16  # lost-branch keys held per group (protocol 8.13)
 DIAL_PER_GROUP = 3  # members who are not contacts we keep trying to link with, per group
@@ -128,6 +129,16 @@ class Group:
                       if m not in (reader, me) and v.get(reader, 0) >= 1
                       and self.state.is_member(m))
         return GroupHolders(group=self.conv, held=tuple(held)) if held else None
+
+    def joins_for(self, reader: bytes, me: bytes) -> GroupJoins | None:
+        """Who we saw accept that `reader` cannot have seen itself (protocol 8.17): members
+        added after it (it takes those added before it as joined), but it and us, the latest
+        added when there are more than a record holds."""
+        start = self.state.joined_at.get(reader, 0)
+        seen = sorted((self.state.joined_at[k], k) for k in self.joined
+                      if k not in (reader, me) and self.state.joined_at.get(k, 0) > start)
+        members = sorted(k for _, k in seen[-MAX_GROUP_OPS:])
+        return GroupJoins(group=self.conv, members=tuple(members)) if members else None
 
     def delivered_to(self, seq: int, recipients: Iterable[bytes]) -> list[bytes]:
         """Which of `recipients` are known to hold our envelope `seq` (never more than them)."""

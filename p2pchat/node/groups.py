@@ -491,9 +491,12 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
             stored_hash=stored.hash, readable=readable, body=body, group=g.state.title)
         if stored.own:  # who is known to hold it, from their vectors (protocol 8.8)
             recipients = g.recipients(core.envelope_epoch(env), env.author)
-            message["delivered_to"] = [fingerprint(k)
-                                       for k in g.delivered_to(env.seq, recipients)]
+            delivered = g.delivered_to(env.seq, recipients)
+            message["delivered_to"] = [fingerprint(k) for k in delivered]
             message["recipients"] = len(recipients)
+            if recipients and len(delivered) == len(recipients):  # as the delivery event says
+                message["status"] = "delivered"
+            message["sent_to"] = [fingerprint(k) for k in recipients]  # who it was for
         else:  # a member who is not a contact: the name it was added under, unverified
             contact = db.contacts.state_of(env.author) == "contact"
             message["author_contact"] = contact

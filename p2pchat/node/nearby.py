@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from p2pchat.clock import wall_time
@@ -236,8 +236,11 @@ class Nearby:
         return sum(1 for advert in self.discovery.adverts()
                    if advert.sealed and (nets is None or nets.member(advert, day) is None))
 
-    def view(self, contact_of: Callable[[bytes], Contact | None]) -> list[dict[str, Any]]:
-        """Who is advertising nearby, named where we know them."""
+    def view(self, contact_of: Callable[[bytes], Contact | None],
+             linked_at: Collection[str] = ()) -> list[dict[str, Any]]:
+        """Who is advertising nearby, named where we know them. `linked_at`: where the peers
+        we have links to listen ("HOST:PORT"); an advert we cannot name sitting there is one of
+        theirs (made inside a network since left, still cached), not another node."""
         if self.discovery is None:
             return []
         day = day_number(wall_time())
@@ -258,6 +261,9 @@ class Nearby:
             key = advert.public_key
             if key is None:  # a private advert: recognisable only by those who know the key
                 key = next((c.key for c in contacts if advert.may_be(c.key, day)), None)
+            where = [format_addr(a) for a in advert.addresses]
+            if key is None and any(a in linked_at for a in where):
+                continue  # a linked peer's old advert: it is listed under its link (issue 23)
             contact = contact_of(key) if key is not None else None
             nearby.append({
                 "fingerprint": fingerprint(key) if key is not None else None,

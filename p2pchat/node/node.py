@@ -469,7 +469,9 @@ class Node:
         links = [{**view, **self.networks.peer_view(link.remote_key or b"")}
                  for link in list(self.links.connections)
                  if (view := self.views.link(link)) is not None]
-        return {"links": links, "nearby": self.nearby.view(self.db.contacts.get),
+        linked_at = {format_addr(a) for key in self.links.by_peer
+                     for a in self.trust.addresses_for(key)}
+        return {"links": links, "nearby": self.nearby.view(self.db.contacts.get, linked_at),
                 "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}
 
     # ------------------------------------------------------------ storage health

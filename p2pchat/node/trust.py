@@ -463,8 +463,21 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key), states))
 
     def list_contacts(self) -> list[dict[str, Any]]:
-        """Every contact, request and blocked key, as views."""
-        return [self._views.contact(c) for c in self._store().contacts.list_all()]
+        """Every contact, request and blocked key, as views, with how we reach them now."""
+        return [self._reached(self._views.contact(c), c.key)
+                for c in self._store().contacts.list_all()]
+
+    def _reached(self, view: dict[str, Any], key: bytes) -> dict[str, Any]:
+        """`path` of a live link ("direct" or "relay"), and for a request `asked_via`: how its
+        knocks come (a requester's link is closed once its request is in, so it is seldom
+        online; issue 23: "offline [request]" for one knocking through a relay)."""
+        link = self._links.live(key)
+        if link is not None and link.peer.up:
+            view["path"] = "relay" if link.relay is not None else "direct"
+        source = self._request_sources.get(key)
+        if view["state"] == "request" and source is not None:
+            view["asked_via"] = "relay" if source.startswith("relay:") else "direct"
+        return view
 
     def requests(self) -> list[dict[str, Any]]:
         """The pending contact requests, as views."""

@@ -90,9 +90,9 @@ def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:
         return
     failed = event.get("failed")
     count = str(failed) if isinstance(failed, int) and 0 < failed < 10**6 else "several"
-    state.notice("warning", f"{count} wrong network passphrases from {source}: someone may be"
-                            " guessing (each try waits longer; nobody gets in without the"
-                            " passphrase)", key=key)
+    state.notice("warning", f"{count} wrong network passphrases from {source}: most likely a"
+                            " mistyped passphrase, else someone guessing (each try waits"
+                            " longer; nobody gets in without the passphrase)", key=key)
 
 
 def request_news(state: ChatState, request: ContactRequestEvent) -> None:

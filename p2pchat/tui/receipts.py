@@ -30,23 +30,34 @@ async def receipts(state: ChatState, backend: ChatBackend, rest: str) -> None:
     if not 1 <= number <= len(mine):
         raise BackendError("usage", f"/receipts N: 1 to {len(mine)} (your messages here)")
     message = mine[-number]
-    held = await _delivered_to(backend, conv.id, message)
+    held, sent_to = await _delivered_to(backend, conv.id, message)
     members = await backend.group_members(conv.id)
-    state.show_page(f"Who has your message {_quote(message)}", lines_for(held, members))
+    state.show_page(f"Who has your message {_quote(message)}",
+                    lines_for(held, members, sent_to))
 
 
-async def _delivered_to(backend: ChatBackend, conv: str, message: Message) -> set[str] | None:
-    """The message's `delivered_to` as the node keeps it now (None: the node did not say)."""
+async def _delivered_to(backend: ChatBackend, conv: str, message: Message
+                        ) -> tuple[set[str] | None, list[str] | None]:
+    """The message's `delivered_to` and `sent_to` as the node keeps them now (None: the node
+    did not say)."""
     for event in await backend.history(conv, HISTORY_READ):
         if clean(event.get("id")) == message.id:
-            held = event.get("delivered_to")
-            return {clean(f) for f in held} if isinstance(held, list) else None
-    return None
+            held, sent_to = event.get("delivered_to"), event.get("sent_to")
+            return ({clean(f) for f in held} if isinstance(held, list) else None,
+                    [clean(f) for f in sent_to] if isinstance(sent_to, list) else None)
+    return None, None
 
 
-def lines_for(held: set[str] | None, members: list[dict[str, Any]]) -> list[str]:
-    """Delivered to whom, and who not yet (and why, where we know: offline, not joined)."""
+def lines_for(held: set[str] | None, members: list[dict[str, Any]],
+              sent_to: list[str] | None = None) -> list[str]:
+    """Delivered to whom, and who not yet (and why, where we know: offline, not joined).
+    `sent_to`: who the message was for when it was sent (the node's), so a member who joined
+    later is not listed and one who left since still is; None: the current members."""
     others = [m for m in members if not m.get("you")]
+    if sent_to is not None:
+        by_fp = {clean(m.get("fingerprint")): m for m in others}
+        others = [by_fp.get(fp) or {"fingerprint": fp, "name": fp[:8], "gone": True}
+                  for fp in sent_to]
     if held is None:
         return ["  the node's log has no delivery record for this message (older than its"
                 f" newest {HISTORY_READ}? `p2pchat log GROUP --json` has them all)"]
@@ -75,6 +86,8 @@ def _names(members: list[dict[str, Any]]) -> str:
 
 
 def _why(member: dict[str, Any]) -> str:
+    if member.get("gone"):
+        return "no longer a member"
     if member.get("invited"):
         return "invited, has not joined yet"
     return "online" if member.get("online") else "offline"

@@ -52,3 +52,28 @@ async def test_a_node_never_lists_an_advert_at_its_own_address(
     a.nearby.discovery._adverts["x1.stale"] = stale
     a.nearby.discovery._adverts["x2.other"] = replace(stale, addresses=(("127.0.0.1", 9),))
     assert [n["addresses"] for n in a.peers()["nearby"]] == [["127.0.0.1:9"]]
+
+
+async def test_a_linked_contacts_old_private_advert_is_not_a_second_node(
+        make_local_node: MakeLocalNode) -> None:
+    """Issue 23: bob, linked to alice, also listed "(private) 127.0.0.1:PORT" at her address:
+    the advert she made inside a network she has left, still cached. A keyless advert at
+    where a linked peer listens is that peer's, on both sides (she dialled him; he learned
+    her port from her Hello); one elsewhere is still listed."""
+    from tests.groups_net import befriend, wait_linked
+
+    loopback = {"mdns": True, "mdns_interfaces": ("127.0.0.1",)}
+    alice = await make_local_node("alice", **loopback)
+    bob = await make_local_node("bob", **loopback)
+    await befriend(alice, bob)  # alice dials bob at his address
+    await wait_linked([(alice, bob)])
+    for node, other in ((bob, alice), (alice, bob)):
+        assert node.nearby.discovery is not None
+        port = other.listen_addresses[0][1]
+        node.nearby.discovery._adverts.clear()  # her current advert is elsewhere, or none
+        stale = Advert(instance="x1", addresses=(("127.0.0.1", port),), version="1",
+                       tag="t" * 16)
+        node.nearby.discovery._adverts["x1.stale"] = stale
+        node.nearby.discovery._adverts["x2.other"] = replace(stale, addresses=(("127.0.0.1", 9),))
+        private = [n["addresses"] for n in node.peers()["nearby"] if n["fingerprint"] is None]
+        assert private == [["127.0.0.1:9"]], (node.name, private)

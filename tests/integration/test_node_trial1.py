@@ -111,7 +111,7 @@ async def test_one_wrong_passphrase_alarms_no_one_and_a_guesser_is_told_once_the
     [warned] = guesses()
     assert warned["failed"] == 3 and not warned["cleared"] and warned["source"] == "127.0.0.1"
     [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert "someone may be guessing" in record.getMessage()
+    assert "most likely a mistyped passphrase, else someone guessing" in record.getMessage()
     await until(lambda: a.admissions.limiter.wait("127.0.0.1", time.monotonic()) == 0, 5, "wait")
     with pytest.raises(adm.AdmissionError):
         await ask(address, "lab", "topsecret2")
@@ -128,8 +128,9 @@ def test_the_screen_shows_a_guesser_once_and_lets_it_clear() -> None:
     state.apply({"type": "admission_guesses", "source": "127.0.0.1", "failed": 3,
                  "cleared": False})
     said = [n.text for n in state.notices if "127.0.0.1" in n.text]
-    assert said == ["3 wrong network passphrases from 127.0.0.1: someone may be guessing (each"
-                    " try waits longer; nobody gets in without the passphrase)"]
+    assert said == ["3 wrong network passphrases from 127.0.0.1: most likely a mistyped"
+                    " passphrase, else someone guessing (each try waits longer; nobody gets in"
+                    " without the passphrase)"]
     state.apply({"type": "admission_guesses", "source": "127.0.0.1", "failed": 0,
                  "cleared": True})
     assert not [n for n in state.notices if "127.0.0.1" in n.text]
@@ -198,3 +199,34 @@ async def test_a_new_key_under_the_name_a_contact_calls_itself_is_flagged(
     state.apply({**asked, "fingerprint": "E" * 52, "same_name_as": "B" * 52})
     assert any("WARNING: a NEW KEY asks to connect under the name Bob B calls themself" in n.text
                for n in state.notices)
+
+
+async def test_no_guessing_alarm_while_our_own_join_is_unconfirmed(
+        make_local_node: MakeLocalNode, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 23: alice, whose own join was refused, was told "3 wrong network passphrases from
+    127.0.0.1: someone may be guessing": the nodes dialling her (all on 127.0.0.1) presented
+    the right network's key. While our own join waits or was refused, ours is the likely wrong
+    passphrase: logged at info level, no warning and no event."""
+    a = await make_local_node("alice")
+    stored.save(a.home, a.identity, stored.joined([], stored.Network("lab", CLUB_KEY,
+                                                                     "stuff-tank-gift-busy")))
+    a.networks.reload()
+    await a.networks.join("club", "correct horse battery staple")  # waiting: unconfirmed
+    assert a.networks.to_ask()
+    a.admissions.limiter.limits = GuessLimits(backoff=0.05)
+    events = a.events.subscribe()
+    caplog.set_level(logging.INFO, logger="p2pchat")
+    for _ in range(4):
+        await until(lambda: a.admissions.limiter.wait("127.0.0.1", time.monotonic()) == 0, 5,
+                    "the limiter's wait")
+        with pytest.raises(adm.AdmissionError):
+            await ask(a.listen_addresses[0], "lab", "topsecret")
+    await until(lambda: a.admissions.failed_guesses == 4, 10, "the guesses counted")
+    kinds = []
+    while not events.empty():
+        event = events.get_nowait()
+        kinds.append(event and event["type"])
+    assert "admission_guesses" not in kinds
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING
+                and "wrong passphrases" in r.getMessage()]
+    assert any("not warned of: our own join to club" in r.getMessage() for r in caplog.records)

@@ -88,3 +88,17 @@ def test_the_receipts_page_gives_a_double_tick_only_when_all_have_it() -> None:
                {"fingerprint": "C" * 52, "name": "carol", "online": False}]
     assert lines_for({"B" * 52}, members)[0].startswith("  ✓ delivered to 1 of 2: bob")
     assert lines_for({"B" * 52, "C" * 52}, members)[0].startswith("  ✓✓ delivered to 2 of 2")
+
+
+def test_the_receipts_page_lists_who_the_message_was_for_not_who_is_in_now() -> None:
+    """Issue 23: dave joined after the message was sent (not in its `sent_to`): not listed as
+    lacking it; erin left since: still one it was for."""
+    from p2pchat.tui.receipts import lines_for
+
+    members = [{"fingerprint": "B" * 52, "name": "bob", "online": True},
+               {"fingerprint": "D" * 52, "name": "dave", "online": True}]
+    lines = lines_for({"B" * 52}, members, ["B" * 52, "E" * 52])
+    assert lines[0].startswith("  ✓ delivered to 1 of 2: bob")
+    assert "dave" not in "\n".join(lines)
+    assert lines[1] == "  not yet: EEEEEEEE (no longer a member)"
+    assert lines_for({"B" * 52}, members, ["B" * 52])[0].startswith("  ✓✓ delivered to 1 of 1")

@@ -424,3 +424,16 @@ def test_random_text_bodies_only_raise_protocol_error(body: bytes) -> None:
     except ProtocolError:
         return
     assert decode_text(encode_text(text)) == text
+
+
+def test_group_joins_round_trip_and_refuse_bad_members() -> None:
+    """GroupJoins (protocol 8.17): 1..100 distinct 32-byte keys in ascending order."""
+    from p2pchat.core.messages import GroupJoins, decode_record, encode_record
+
+    record = GroupJoins(group=b"g" * 16, members=(b"a" * 32, b"b" * 32))
+    assert decode_record(encode_record(record)) == record
+    assert msgpack.unpackb(encode_record(record)) == [44, b"g" * 16, [b"a" * 32, b"b" * 32]]
+    for members in ((), (b"b" * 32, b"a" * 32), (b"a" * 32, b"a" * 32), (b"a" * 31,),
+                    tuple(bytes([i]) * 32 for i in range(101))):
+        with pytest.raises(ProtocolError):
+            GroupJoins(group=b"g" * 16, members=members)
