@@ -69,6 +69,7 @@ from p2pchat.tui.panes import (
     typed_text,
 )
 from p2pchat.tui.question import answered_no, not_asked, unanswered
+from p2pchat.tui.refusals import refusal
 
 CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
@@ -556,6 +557,10 @@ class ChatApp:
                                        " the passphrase would go out in clear. Type"
                                        " /network join NAME PASSPHRASE to join")
             self.redraw()  # the line stays (masked) for the "/" to be added
+            return
+        if (why := refusal(self.state, text)) is not None:
+            self.state.notice("error", why)
+            self.redraw()  # the line stays
             return
         self._scroll = 0
         keep = bool(text.strip()) and secret_start(text) is None  # Up never recalls a passphrase

@@ -303,6 +303,10 @@ def complete(text: str, names: Iterable[str],
     spec = COMMANDS.get(canonical(verb)) or IRC_COMMANDS.get(canonical(verb))
     if canonical(verb) == "/group":
         return _complete_group(rest, names, extra or {})
+    if canonical(verb) == "/network" and " " not in rest.lstrip():
+        action = rest.lstrip().lower()
+        return [(a + " " * (a != "list"), -len(action)) for a in ("join", "leave", "list")
+                if a.startswith(action) and (a != action or a != "list")]
     if spec is None or not spec.completes:
         return []
     if spec.completes == "name":
@@ -337,8 +341,10 @@ def _complete_group(rest: str, names: Iterable[str],
     action, space, name = rest.lstrip().partition(" ")
     if not space:
         takes = (*GROUP_ACTIONS_WITH_NAME, *_GROUP_NAMES)
-        return [(a + " " * (a in takes), -len(action))
-                for a in GROUP_ACTIONS if a.startswith(action.lower()) and a != action.lower()]
+        # A whole action word that takes a NAME still completes: Tab adds its space (and the
+        # menu then offers the names), as a whole command word does.
+        return [(a + " " * (a in takes), -len(action)) for a in GROUP_ACTIONS
+                if a.startswith(action.lower()) and (a != action.lower() or a in takes)]
     if action.lower() not in _GROUP_NAMES:
         return []
     kind = _GROUP_NAMES[action.lower()]

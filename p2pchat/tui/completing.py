@@ -73,5 +73,7 @@ def complete_now(state: ChatState, buffer: Buffer) -> None:
         text, start = options[0]
         buffer.delete_before_cursor(-start)
         buffer.insert_text(text)
+        if text.endswith(" ") and completions(state, buffer.document.text_before_cursor):
+            buffer.start_completion(select_first=False)  # a whole word: now its arguments
     elif options:
         buffer.start_completion(select_first=True)

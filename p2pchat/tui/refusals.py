@@ -1,0 +1,19 @@
+"""Lines the open conversation cannot take, refused before they leave the input: the text
+stays there to be sent elsewhere or copied (trial 4, B13: typed into a group you left, it was
+emptied)."""
+
+from __future__ import annotations
+
+from p2pchat.tui.state import ChatState
+
+
+def refusal(state: ChatState, text: str) -> str | None:
+    """Why `text` (a message, not a command) cannot go to the open conversation, or None."""
+    conv = state.current
+    if conv is None or not text.strip() or (text.startswith("/") and not text.startswith("//")):
+        return None
+    if conv.kind == "group" and conv.state in ("left", "removed"):
+        how = "you left" if conv.state == "left" else "you were removed from"
+        return (f"not sent: {how} {conv.name}, nobody there gets it (your text stays in the"
+                f" input; /group forget {conv.name} takes it off the list)")
+    return None
