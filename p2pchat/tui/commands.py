@@ -70,6 +70,7 @@ COMMANDS: dict[str, Spec] = {
     "/rekey": Spec("", "new session keys on every link, now"),
     "/peers": Spec("", "live links, nearby nodes and requests"),
     "/id": Spec("", "your name and fingerprint, to give to friends"),
+    "/notices": Spec("", "the recent notices in full (a long one ends in … on its row)"),
     "/help": Spec("", "this list (Esc returns to the conversation)"),
     "/quit": Spec("", "leave (Ctrl-D on an empty line too)"),
 }

@@ -34,6 +34,7 @@ from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.kept_history import KeptHistory, kept_line
 from p2pchat.tui.network_commands import NetworkCommands
+from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.question import QuestionGate
 from p2pchat.tui.state import ChatState
 
@@ -412,7 +413,7 @@ class Controller:
         tail = ["", "/jump N opens result N at that message; Esc ends the marking."]
         matches = f"{found_count or 'no'} match{'es' * (found_count != 1)}"
         self.state.show_page(f"{matches} for {text!r} ({where})",
-                             [*lines, *tail] if lines else ["  nothing"])
+                             [*lines, *tail] if lines else ["  nothing"], source="search")
 
     async def cmd_j(self, who: str) -> None:
         """/j NAME: open a conversation."""
@@ -442,6 +443,10 @@ class Controller:
     async def cmd_file(self, rest: str) -> None:
         """/file PATH, or /file accept|decline|cancel ID (tui/file_command.py)."""
         await file_command(self.backend, self.state, rest)
+
+    async def cmd_notices(self, _: str) -> None:
+        """/notices: the recent notices in full (the row cuts a long one)."""
+        self.state.show_page("Recent notices, newest last", said_lines(self.state.said))
 
     async def cmd_help(self, _: str) -> None:
         """/help."""

@@ -75,7 +75,8 @@ class GroupCommands:
             title = f"Members of {conv.name}"
             if conv.state in ("removed", "left"):  # no news reaches us any more: say so
                 how = "you were removed" if conv.state == "removed" else "you left"
-                title += f" as they were when {how} (no news since)"
+                title += f" ({how})"  # the rest in the page: the title fits (trial 4, B20)
+                lines[:0] = [f"As they were when {how}: no news reaches you since.", ""]
             self._state.show_page(f"{title}: {membership(len(members), invited)}", lines)
             return
         # Keyed as the node's group_changed event is: one notice, whichever comes first.

@@ -29,6 +29,7 @@ from p2pchat.node import CommandError, Node, NodeConfig
 from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
 from p2pchat.tui.conversation import Me
+from p2pchat.tui.farewell import say
 from p2pchat.tui.state import ChatState
 
 PROBE_TIMEOUT = 5.0
@@ -197,15 +198,13 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
         await backend.close()
     if app.state.connected and app.state.node_in_chat_screen:
         pid = app.state.node_pid
-        print(f"Another chat screen{f' (pid {pid})' if pid else ''} runs your node: you stay"
-              " online while it is open, and quitting it decides whether the node stays.",
-              file=sys.stderr)
+        say(f"Another chat screen{f' (pid {pid})' if pid else ''} runs your node: you stay"
+            " online while it is open, and quitting it decides whether the node stays.")
     elif app.state.connected:
         pid = app.state.node_pid
         stop = f"'kill {pid}' stops it" if pid else "stopping its process stops it"
-        print(f"Your node is still running in the background{f' (pid {pid})' if pid else ''}:"
-              f" you stay online. 'p2pchat chat' attaches to it again; {stop}.",
-              file=sys.stderr)
+        say(f"Your node is still running in the background{f' (pid {pid})' if pid else ''}:"
+            f" you stay online. 'p2pchat chat' attaches to it again; {stop}.")
 
 
 async def _in_process(home: Path, stored: Any, config: NodeConfig,
@@ -303,9 +302,8 @@ def _start_background(home: Path, background: Background) -> None:
     deadline = time.monotonic() + BACKGROUND_WAIT
     while time.monotonic() < deadline and child.poll() is None:
         if _node_answers_quietly(home):
-            print(f"Your node keeps running in the background (pid {child.pid}; its log is"
-                  f" {log_path}). 'p2pchat chat' attaches to it; 'kill {child.pid}' stops it.",
-                  file=sys.stderr)
+            say(f"Your node keeps running in the background (pid {child.pid}; its log is"
+                f" {log_path}). 'p2pchat chat' attaches to it; 'kill {child.pid}' stops it.")
             return
         time.sleep(0.1)  # polling a child process, not synchronising tests
     raise StartError(f"the background node did not start; see {log_path}")

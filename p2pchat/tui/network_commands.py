@@ -75,12 +75,15 @@ class NetworkCommands:
         with contextlib.suppress(BackendError):
             self._state.set_status(await self._backend.status())  # the ports as they are now
         me = self._state.me
-        self._state.notice("info", f"You are {me.name}; your fingerprint, for friends to add:")
-        self._state.notice("info", f"  {me.fingerprint}")
+        # One notice: its rows show from the start, so the fingerprint is whole even where
+        # the addresses after it are cut (trial 4, B8; /notices shows them all).
+        lines = [f"You are {me.name}; your fingerprint, for friends to add:",
+                 f"  {me.fingerprint}"]
         addrs = reachable(self._state.listen, local_addresses())
         if addrs:
-            self._state.notice("info", f"  reachable at {', '.join(addrs[:4])} (for /addr where"
-                                      " discovery does not find you)")
+            lines.append(f"  reachable at {', '.join(addrs[:4])} (for /addr where discovery"
+                         " does not find you)")
+        self._state.notice("info", "\n".join(lines))
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         lines = []

@@ -4,6 +4,7 @@ into fragments such as "  asked again"). A notice too long for its rows ends in 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -29,8 +30,9 @@ def _cut(rows: list[StyleAndTextTuples], width: int, limit: int) -> list[StyleAn
     last = kept[-1]
     style = last[-1][0] if last else ""
     text = "".join(fragment[1] for fragment in last)
+    # One ellipsis: fit() puts its own when it cuts (trial 4, B8 saw "……").
     kept[-1] = [(style, render.fit(text + " …", width) if len(text) + 2 <= width
-                 else render.fit(text, width - 1) + "…")]
+                 else render.fit(text + "…", width))]
     return kept
 
 
@@ -60,3 +62,14 @@ def notice_rows(notices: Iterable[Notice], question: str | None, width: int,
         if len(shown) >= limit:
             break
     return shown
+
+
+def said_lines(said: Iterable[tuple[float, str, str]]) -> list[str]:
+    """The /notices page: each notice whole, with the time it was said (trial 4, B9: "...no
+    member can ……" could not be read to its end)."""
+    lines: list[str] = []
+    for when, _kind, text in said:
+        stamp = time.strftime("%H:%M", time.localtime(when))
+        lines += [f"{stamp} {line}" if i == 0 else f"      {line}"
+                  for i, line in enumerate(text.split("\n"))]
+    return lines or ["No notices yet."]

@@ -133,6 +133,9 @@ def _conversation_row(conv: Conversation, selected: bool, width: int,
     ]
 
 
+QUOTED_WHOLE = 24  # a quoted command up to this long is never broken across rows
+
+
 def wrap(fragments: Iterable[tuple[str, str]], width: int, indent: int = 0) -> list[Fragments]:
     """One logical line as screen rows of `width` cells, broken at spaces when it can be;
     continuation rows start with `indent` spaces (a hanging indent under the text)."""
@@ -145,11 +148,13 @@ def wrap(fragments: Iterable[tuple[str, str]], width: int, indent: int = 0) -> l
                 tokens[-1].append((style, ch))
             else:
                 tokens.append([(style, ch)])
+    tokens = [piece for token in _quoted_whole(tokens, width - indent)
+              for piece in _hyphen_pieces(token, width - indent)]
     rows: list[Fragments] = []
     row: Fragments = []
     used = 0
     for token in tokens:
-        word = [(s, c) for s, c in token if c != " "]
+        word = token[:len("".join(c for _, c in token).rstrip(" "))]  # spaces within count
         word_width = sum(get_cwidth(c) for _, c in word)
         if used and used + word_width > width and word_width <= width - indent:
             rows.append(row)
@@ -165,6 +170,42 @@ def wrap(fragments: Iterable[tuple[str, str]], width: int, indent: int = 0) -> l
             used += w
     rows.append(row)
     return [_merge(_rstrip(r)) for r in rows]
+
+
+def _quoted_whole(tokens: list[list[tuple[str, str]]],
+                  room: int) -> list[list[tuple[str, str]]]:
+    """A short quoted command ('kill 3667') as one word: a row never ends inside it
+    (trial 4, B14). Longer quotes (a message) wrap as prose."""
+    out: list[list[tuple[str, str]]] = []
+    i = 0
+    while i < len(tokens):
+        glued, j = list(tokens[i]), i
+        if "".join(c for _, c in glued).startswith("'"):
+            while j + 1 < len(tokens) and not "".join(c for _, c in glued).rstrip(" ") \
+                    .endswith("'") and len(glued) <= min(room, QUOTED_WHOLE):
+                j += 1
+                glued += tokens[j]
+        if j > i and "".join(c for _, c in glued).rstrip(" ").endswith("'") \
+                and len(glued) <= min(room, QUOTED_WHOLE):
+            out.append(glued)
+            i = j + 1
+        else:
+            out.append(list(tokens[i]))
+            i += 1
+    return out
+
+
+def _hyphen_pieces(token: list[tuple[str, str]], room: int) -> list[list[tuple[str, str]]]:
+    """A word wider than a row, split after its hyphens: a fingerprint breaks between its
+    groups, never inside one (trial 4, B8: "...-SCETF" / "CC-B4DDGQE")."""
+    if sum(get_cwidth(c) for _, c in token) <= room or not any(c == "-" for _, c in token):
+        return [token]
+    pieces: list[list[tuple[str, str]]] = [[]]
+    for i, (style, ch) in enumerate(token):
+        pieces[-1].append((style, ch))
+        if ch == "-" and i + 1 < len(token) and token[i + 1][1] not in " -":
+            pieces.append([])
+    return pieces
 
 
 def _rstrip(row: Fragments) -> Fragments:
@@ -193,7 +234,8 @@ def day_label(sent_at: str) -> str:
 def history_rows(state: ChatState, width: int, today: date | None = None) -> list[Fragments]:
     """The main pane as screen rows: the open page, else the selected conversation."""
     if state.page is not None:
-        return page_rows(state.page, width)
+        return page_rows(state.page, width,
+                         state.search_term if state.page.source == "search" else "")
     conv = state.current
     if conv is None:
         return welcome_rows(state, width)
@@ -363,17 +405,25 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
     return out, indent
 
 
-def page_rows(page: Page, width: int) -> list[Fragments]:
-    """A page's lines (its title is in the header above it)."""
+def page_rows(page: Page, width: int, mark: str = "") -> list[Fragments]:
+    """A page's lines (its title is in the header above it); `mark` is what /search found,
+    marked in each result's text as in the conversation (trial 4, A25)."""
     rows: list[Fragments] = []
     for kind, text in page.lines:
+        style = f"class:notice.{kind}"
+        said = text.find(": ", text.find("] ")) + 2 if mark and text.find("] ") > 0 else 0
         indent = len(text) - len(text.lstrip(" "))
         gap = text.find("  ", 3)
         if text.startswith("  /") and gap > 0:  # a command: its description wraps under itself
             indent = len(text) - len(text[gap:].lstrip(" "))
+            if indent >= width // 2:  # too narrow for two columns (trial 4, B10):
+                rows += wrap([(style, text[:gap])], width, 4)
+                text, indent = "      " + text[gap:].lstrip(" "), 6  # described below it
         else:
             indent += 2
-        rows += wrap([(f"class:notice.{kind}", text)], width, min(indent, 30))
+        fragments = highlight([(style, text[:said]), (style, text[said:])], mark, start=1) \
+            if said > 1 else [(style, text)]
+        rows += wrap(fragments, width, min(indent, 30))
     return rows
 
 

@@ -42,6 +42,7 @@ from p2pchat.tui.sanitize import clean
 STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2}
 MAX_EARLY_DELIVERIES = 1024
 MAX_NOTICES = 200
+MAX_SAID = 100  # notices /notices shows in full, however long ago or cut on the row
 MAX_LINK_STATES = 4096
 
 
@@ -67,6 +68,7 @@ class ChatState:
         self.conversations: dict[str, Conversation] = {}
         self.selected: str | None = None
         self.notices: deque[Notice] = deque(maxlen=MAX_NOTICES)
+        self.said: deque[tuple[float, str, str]] = deque(maxlen=MAX_SAID)  # (when, kind, text)
         self.page: Page | None = None
         self.nearby: list[dict[str, Any]] = []  # as /nearby numbered them (for /add NUMBER)
         self.nearby_now: list[dict[str, Any]] = []  # kept current: what Tab offers after /add
@@ -464,6 +466,7 @@ class ChatState:
         if key and any(n.key == key for n in self.notices):
             return
         now = time.monotonic()
+        self.said.append((time.time(), kind, clean(text, newlines=True)))
         for part, line in enumerate(clean(text, newlines=True).split("\n")):
             self.notices.append(Notice(kind, line, key, now, part))
 

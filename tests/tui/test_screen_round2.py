@@ -161,7 +161,9 @@ async def test_a_removed_member_s_list_says_it_is_as_it_was() -> None:
                                 "member_name": "me", "you": True})
         await controller.execute("/group members")
         assert controller.state.page is not None
-        assert "as they were when you were removed" in controller.state.page.title
+        assert "(you were removed)" in controller.state.page.title
+        assert ("info", "As they were when you were removed: no news reaches you since.") \
+            in controller.state.page.lines
         lines = [m.text for m in controller.state.conversations[GROUP].messages if m.system]
         assert lines == ["you were removed from club"]
     finally:
