@@ -9,7 +9,7 @@ from typing import Any
 
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.tui.backend import BackendError, ChatBackend
-from p2pchat.tui.conversation import Conversation
+from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.qr import qr_lines
 from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
@@ -103,7 +103,9 @@ class ContactCommands:
 
     def _known(self, who: str) -> str:
         # The node knows blocked contacts the list hides: ask it when we don't know the name.
-        known = self._state.find(who)
+        # Only contacts are meant here: a group of the same name is no ambiguity (trial 4, B7).
+        known = find_conversation((c for c in self._state.conversations.values()
+                                   if c.kind != "group"), who)
         return known.id if known is not None else who
 
     async def cmd_accept(self, who: str) -> None:
@@ -160,8 +162,12 @@ class ContactCommands:
         self._state.forget(str(result.get("removed")))
         name = clean(result.get("name"))
         self._on_removed(clean(result.get("removed")), name)
-        self._state.notice("info", f"removed {name}; the history is kept: /msg {name} shows"
-                                   f" it\nThey can ask again: /block"
+        # The name as /msg finds it: "@carol" when a group is called carol too (trial 4, B7).
+        found = self._state.find(name)
+        shown = name if found is not None and found.id == result.get("removed") else f"@{name}"
+        self._state.notice("info", f"removed {name}; the history is kept, read-only, in its"
+                                   f" place in the list until the chat starts again:"
+                                   f" /msg {shown} shows it\nThey can ask again: /block"
                                    f" {result.get('removed')} refuses them for good")
         await self._load_current()
 

@@ -404,7 +404,8 @@ class Controller:
         found = found[:MAX_FOUND]
         self.state.found = [(conv.id, m.id) for conv, m in found]
         self.state.search_term = text
-        lines = [f"  {n}. [{conv.name}] {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
+        lines = [f"  {n}. [{conv.name}{', removed' * (conv.state == 'removed')}]"
+                 f" {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
                  f" {' '.join(m.text.split())}" for n, (conv, m) in enumerate(found, 1)]
         where = f"searched {len(convs)} conversation{'s' * (len(convs) != 1)}"
         kept = await self.kept.search(wanted)  # removed contacts' kept histories: no /jump

@@ -92,6 +92,8 @@ def find_conversation(conversations: Iterable[Conversation], who: str) -> Conver
     if only is not None:
         wanted = wanted[1:]
     named = [conv for conv in convs if conv.name.casefold() == wanted and only in (None, conv.kind)]
+    if len({conv.kind for conv in named}) > 1:  # a removed contact's history yields
+        named = [conv for conv in named if conv.state != "removed" or conv.kind == "group"]
     if len({conv.kind for conv in named}) > 1:
         raise AmbiguousName(f"{who.strip()!r} is ambiguous, a contact and a group:"
                             f" /msg #{wanted} for the group, /msg @{wanted} (or the"

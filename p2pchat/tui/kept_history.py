@@ -39,6 +39,7 @@ class KeptHistory:
     def find(self, who: str) -> tuple[str, str] | None:
         """(fingerprint, name) of a removed contact typed by name or fingerprint."""
         wanted = who.strip().casefold()
+        wanted = wanted[1:] if wanted.startswith("@") else wanted  # @NAME: a contact's name
         for key, name in reversed(self.removed.items()):
             if name.casefold() == wanted:
                 return key, name
@@ -63,6 +64,9 @@ class KeptHistory:
         messages = await self.messages(key)
         if not messages and key not in self.removed:
             return False
+        if key not in self.removed:  # removed before this screen: the name their lines had
+            name = next((clean(m.get("author_name")) for m in messages
+                         if not m.get("own") and m.get("author_name")), name)
         self.removed.setdefault(key, name)  # /search covers it from now on
         lines = [kept_line(m, name) for m in messages] or ["  nothing kept"]
         # The title fits a row; the long fingerprint goes in the page (round 2, 7).

@@ -16,4 +16,7 @@ def refusal(state: ChatState, text: str) -> str | None:
         how = "you left" if conv.state == "left" else "you were removed from"
         return (f"not sent: {how} {conv.name}, nobody there gets it (your text stays in the"
                 f" input; /group forget {conv.name} takes it off the list)")
+    if conv.state == "removed":  # a removed contact's kept history (trial 4, 9)
+        return (f"not sent: {conv.name} is no longer a contact (your text stays in the input;"
+                f" /add {conv.id} {conv.name} adds them again)")
     return None

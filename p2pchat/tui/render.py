@@ -111,6 +111,8 @@ def row_mark(conv: Conversation) -> tuple[str, str]:
         return "?", "class:conv.request"
     if conv.state == "blocked":  # listed in its place, blocked here or before the screen
         return "×", "class:offline"
+    if conv.state == "removed":  # its kept history, read-only, in its place (trial 4, 9)
+        return "~", "class:offline"
     if conv.online:
         return "●", "class:online"
     return "○", "class:offline"
@@ -124,9 +126,11 @@ def _conversation_row(conv: Conversation, selected: bool, width: int,
     badge = f" ({conv.unread})" if conv.unread else ""
     lead = f" {number}" if number else ""
     used = 3 + len(lead)
-    label = fit(conv.name, max(1, width - used - get_cwidth(badge)))
+    removed = " (removed)" * (conv.kind != "group" and conv.state == "removed")
+    label = fit(conv.name + removed, max(1, width - used - get_cwidth(badge)))
     pad = " " * max(0, width - used - get_cwidth(label) - get_cwidth(badge))
-    name_style = base + (" class:conv.request" if conv.state == "request" else "")
+    name_style = base + (" class:conv.request" if conv.state == "request" else
+                         " class:offline" if removed else "")
     return [
         (f"{base} class:time", lead), (base, " "), (f"{base} {dot_style}", dot), (base, " "),
         (name_style, label), (base + " class:unread", badge), (base, pad + "\n"),
@@ -443,6 +447,8 @@ def header(state: ChatState) -> str:
         where = "asks to connect"
     elif conv.state == "blocked":
         where = f"blocked (/unblock {conv.name})"
+    elif conv.state == "removed" and conv.kind != "group":
+        where = "removed: the kept history, read-only (/add FINGERPRINT NAME writes again)"
     elif conv.kind == "group":
         where = {"left": "group (you left)", "removed": "group (you were removed)"}.get(
             conv.state, "group")

@@ -139,6 +139,14 @@ class ChatState:
             self.forget(fp)
         self._ensure_selection()
 
+    def forget(self, fingerprint: str) -> None:
+        """A conversation gone from the node. A contact removed keeps its place, number and
+        history, marked, until the screen starts again (trial 4, 9: the numbers below
+        shifted); a request or an invitation goes."""
+        conv = self.conversations.get(fingerprint)
+        if conv is None or not keep_removed(conv, self._numbers_fixed):
+            self._drop(fingerprint)
+
     def upsert_contact(self, contact: dict[str, Any]) -> Conversation | None:
         """A contact dict from the node; one blocked while listed stays in its place, marked
         (weechat-like numbers stay put, trial 3, 9); one blocked before is listed the same way,
@@ -212,7 +220,7 @@ class ChatState:
             if conv.kind != "group":
                 conv.relay = relayed.get(conv.id, "")
 
-    def forget(self, fingerprint: str) -> None:
+    def _drop(self, fingerprint: str) -> None:
         self.drop_notices(key=f"request:{fingerprint}")
         gone = self.conversations.pop(fingerprint, None)
         if gone is not None and gone.kind != "group":  # no longer a contact
@@ -484,6 +492,17 @@ class ChatState:
     def show_page(self, title: str, lines: list[str], kind: str = "info",
                   source: str = "") -> None:
         self.page = Page(clean(title), [(kind, clean(line)) for line in lines], source)
+
+
+def keep_removed(conv: Conversation, numbers_fixed: bool) -> bool:
+    """Mark a contact (or blocked one) the node no longer lists as removed, read-only in its
+    place; False for what goes from the list (requests, groups, anything before the first
+    load, when no number was given yet)."""
+    if conv.kind == "group" or conv.state not in ("contact", "blocked", "removed") \
+            or not numbers_fixed:
+        return False
+    conv.state, conv.online, conv.unread = "removed", False, 0
+    return True
 
 
 def rename_author(conversations: Mapping[str, Conversation], fingerprint: str, name: str, *,

@@ -173,8 +173,8 @@ async def test_block_marks_and_remove_leaves_the_list() -> None:
         await controller.execute("/block bob")  # stays in its place, marked (trial 3, 9)
         assert controller.state.conversations[BOB].state == "blocked"
         controller.state.upsert_contact(contact(BOB, "bob"))
-        await controller.execute("/remove bob")
-        assert BOB not in controller.state.conversations
+        await controller.execute("/remove bob")  # stays in its place, read-only (trial 4, 9)
+        assert controller.state.conversations[BOB].state == "removed"
         assert "removed bob" in notices(controller)
     finally:
         await controller.stop()

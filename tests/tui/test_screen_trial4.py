@@ -16,12 +16,12 @@ from p2pchat.tui.controller import Controller
 from p2pchat.tui.farewell import wrapped
 from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.panes import header_rows
-from p2pchat.tui.render import header, history_rows, wrap
+from p2pchat.tui.render import conversation_list, header, history_rows, wrap
 from tests.aio import until
-from tests.tui.test_controller import FakeBackend
+from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_groups_ui import GROUP, GroupBackend, group
 from tests.tui.test_screen import ENTER, running
-from tests.tui.test_state import BOB, ME, loaded_state, message
+from tests.tui.test_state import BOB, CAROL, DAVE, ME, contact, loaded_state, message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -180,3 +180,64 @@ async def test_search_results_mark_the_word_found() -> None:
         assert found == ["ping", "Ping"], rows
     finally:
         await controller.stop()
+
+
+class Removing(GroupBackend):
+    """carol is a contact and, in a group called carol too (B7); /remove drops her from the
+    node's list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contact_list = [contact(BOB, "bob"), contact(CAROL, "carol"),
+                             contact(DAVE, "dave")]
+        self.group_list = [group("carol")]
+
+    async def remove(self, who: str) -> dict[str, Any]:
+        self.calls.append(("remove", who))
+        gone = next(c for c in self.contact_list if c["fingerprint"] == who)
+        self.contact_list.remove(gone)
+        return {"removed": who, "name": gone["name"]}
+
+
+async def test_a_removed_contact_keeps_its_place_number_and_history() -> None:
+    """A 9: after /remove mallory the numbers below shifted (climbing 4 -> 3); B7: /remove
+    carol was "ambiguous" with a group carol, and its hint "/msg carol" opened the group."""
+    backend = Removing()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        state = controller.state
+        state.apply(message(CAROL, "c1", "see you", author_name="carol"))
+        before = [c.id for c in state.order()]
+        await controller.execute("/remove carol")  # the contact: /remove takes no group
+        assert ("remove", CAROL) in backend.calls, notices(controller)
+        state.set_contacts(await backend.contacts())  # the node's list, without carol
+        assert [c.id for c in state.order()] == before  # every number stays put
+        conv = state.conversations[CAROL]
+        assert conv.state == "removed"
+        rows = "".join(text for _, text in conversation_list(state, CONVERSATIONS_WIDTH))
+        assert "~ carol (removed)" in rows, rows
+        hint = notices(controller)
+        assert "/msg @carol shows it" in hint, hint
+        await controller.execute("/msg @carol")  # the hint opens the contact's history
+        assert state.selected == CAROL
+        assert "read-only" in header(state)
+        assert [m.text for m in state.conversations[CAROL].messages] == ["see you"]
+        await controller.execute("/msg carol")  # the bare name: the live group, no question
+        assert state.selected == GROUP
+    finally:
+        await controller.stop()
+
+
+async def test_text_typed_to_a_removed_contact_stays_in_the_input() -> None:
+    backend = Removing()
+    async with running(backend) as (chat, keys):
+        chat.state.fix_numbers()
+        await chat.controller.execute("/remove @dave")
+        chat.state.select(DAVE)
+        chat.redraw()
+        await until(lambda: chat._draft_for == DAVE, 10, "dave's history open")
+        keys.send_text("still there?" + ENTER)
+        await until(lambda: any("no longer a contact" in n.text for n in chat.state.notices),
+                    10, "the refusal")
+        assert chat.input.text == "still there?" and not sent(backend)
