@@ -241,3 +241,17 @@ async def test_text_typed_to_a_removed_contact_stays_in_the_input() -> None:
         await until(lambda: any("no longer a contact" in n.text for n in chat.state.notices),
                     10, "the refusal")
         assert chat.input.text == "still there?" and not sent(backend)
+
+
+def test_a_group_left_keeps_its_place_until_forgotten() -> None:
+    """A 9, the other half: a group you leave stays in its place until /group forget."""
+    state = loaded_state()
+    state.upsert_group(group(title="climbing"))
+    state.fix_numbers()
+    before = [c.id for c in state.order()]
+    state.upsert_group(group(title="climbing") | {"role": "left"})
+    state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol")])
+    assert [c.id for c in state.order()] == before
+    rows = "".join(text for _, text in conversation_list(state, CONVERSATIONS_WIDTH))
+    state.select(GROUP)
+    assert "# climbing" in rows and header(state) == " climbing · group (you left)"
