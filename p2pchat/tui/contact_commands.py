@@ -165,9 +165,9 @@ class ContactCommands:
         # The name as /msg finds it: "@carol" when a group is called carol too (trial 4, B7).
         found = self._state.find(name)
         shown = name if found is not None and found.id == result.get("removed") else f"@{name}"
-        self._state.notice("info", f"removed {name}; the history is kept, read-only, in its"
-                                   f" place in the list until the chat starts again:"
-                                   f" /msg {shown} shows it\nThey can ask again: /block"
+        self._state.notice("info", f"removed {name}; the history is kept: /msg {shown} shows it"
+                                   " (read-only, in its place until the chat starts again)"
+                                   f"\nThey can ask again: /block"
                                    f" {result.get('removed')} refuses them for good")
         await self._load_current()
 
