@@ -103,10 +103,13 @@ class ContactCommands:
 
     def _known(self, who: str) -> str:
         # The node knows blocked contacts the list hides: ask it when we don't know the name.
-        # Only contacts are meant here: a group of the same name is no ambiguity (trial 4, B7).
-        known = find_conversation((c for c in self._state.conversations.values()
-                                   if c.kind != "group"), who)
+        known = self._contact(who)
         return known.id if known is not None else who
+
+    def _contact(self, who: str) -> Conversation | None:
+        """Only contacts are meant: a group of the same name is no ambiguity (trial 4, B7)."""
+        return find_conversation((c for c in self._state.conversations.values()
+                                  if c.kind != "group"), who)
 
     async def cmd_accept(self, who: str) -> None:
         """/accept NAME: accept a contact request."""
@@ -118,7 +121,7 @@ class ContactCommands:
 
     async def cmd_block(self, who: str) -> None:
         """/block NAME: block, after a yes when the screen can ask."""
-        if self._state.find(who) is None and not _is_fingerprint(who) \
+        if self._contact(who) is None and not _is_fingerprint(who) \
                 and not await self._node_knows(who):
             raise BackendError("unknown_contact", f"no contact named {who!r}: /contacts"
                                                   " lists them")
@@ -127,7 +130,7 @@ class ContactCommands:
         if ask is None:
             await self._block_now(target)
             return
-        conv = self._state.find(who)
+        conv = self._contact(who)
         shown = f"{conv.name} ({conv.id[:7]})" if conv is not None else who
         if conv is not None and conv.name.endswith(f"({conv.id[:7]})"):
             shown = conv.name  # a request under a known name carries the suffix already

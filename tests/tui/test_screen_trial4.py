@@ -255,3 +255,17 @@ def test_a_group_left_keeps_its_place_until_forgotten() -> None:
     rows = "".join(text for _, text in conversation_list(state, CONVERSATIONS_WIDTH))
     state.select(GROUP)
     assert "# climbing" in rows and header(state) == " climbing · group (you left)"
+
+
+async def test_block_means_the_contact_when_a_group_shares_the_name() -> None:
+    """B7's rule for every command that takes a contact: /block carol is not ambiguous."""
+    backend = Removing()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        asked: list[str] = []
+        controller.contacts._ask = lambda: lambda question, _yes: asked.append(question)
+        await controller.execute("/block carol")
+        assert asked and asked[0].startswith(f"Block carol ({CAROL[:7]})?"), notices(controller)
+    finally:
+        await controller.stop()
