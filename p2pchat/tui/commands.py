@@ -64,7 +64,7 @@ COMMANDS: dict[str, Spec] = {
     "/group": Spec("ACTION [NAME]", "create NAME, list; in the open group: invite NAME,"
                    " remove NAME, admin/unadmin/transfer NAME (owner), members, leave;"
                    " accept or decline an invitation, forget"
-                   " a group you left (NAME, or the open one)"),
+                   " a group left (NAME or the open one)"),
     "/receipts": Spec("[N]", "in a group: who has your last (Nth) message, who not yet",
                       takes_rest=True),
     "/rekey": Spec("", "new session keys on every link, now"),

@@ -169,7 +169,6 @@ class ContactCommands:
         found = self._state.find(name)
         shown = name if found is not None and found.id == result.get("removed") else f"@{name}"
         self._state.notice("info", f"removed {name}; the history is kept: /msg {shown} shows it"
-                                   " (read-only, in its place until the chat starts again)"
                                    f"\nThey can ask again: /block"
                                    f" {result.get('removed')} refuses them for good")
         await self._load_current()
