@@ -22,5 +22,6 @@ def wrapped(text: str, width: int) -> str:
 
 
 def say(text: str) -> None:
-    """`text` on stderr, wrapped to the terminal's width."""
-    print(wrapped(text, shutil.get_terminal_size().columns), file=sys.stderr)
+    """`text` on stderr, wrapped to the terminal's width (as is when it goes to a file)."""
+    tty = sys.stderr.isatty()
+    print(wrapped(text, shutil.get_terminal_size().columns) if tty else text, file=sys.stderr)
