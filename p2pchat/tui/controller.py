@@ -261,6 +261,8 @@ class Controller:
             await self._load_nearby()
         if "groups" in refresh:
             self.state.set_groups(await self.backend.groups())
+        if "unread" in refresh:
+            self.state.set_unread(await self.backend.unread())
         page = self.state.page
         if page is not None and page.source == "contacts" and (
                 "contacts" in refresh or event.get("type") in ("link_up", "link_down")):

@@ -119,6 +119,8 @@ class ChatState:
             if conv.id != self.selected:
                 count = counts.get(conv.id)
                 conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
+                if not conv.unread:  # read elsewhere: its "new messages" line goes too
+                    conv.first_unread = None
 
     def set_contacts(self, contacts: list[dict[str, Any]], *, fresh: bool = False) -> None:
         """Replace the list; conversations keep their messages and unread counts. `fresh`: a
@@ -301,12 +303,16 @@ class ChatState:
         elif kind == "group_invited":  # issue 22: a request, like a contact's
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
-            if conv is not None:
+            if conv is not None:  # keyed: it goes when answered, here or from the CLI
                 self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
                                        f" the group {conv.name} (/group accept {conv.name},"
-                                       f" /group decline {conv.name})")
-        elif kind == "group_invitation_closed" and event.get("reason") != "accepted":
-            self.forget(clean(event.get("group")))
+                                       f" /group decline {conv.name})", key=f"invite:{conv.id}")
+        elif kind == "group_invitation_closed":
+            self.drop_notices(key=f"invite:{clean(event.get('group'))}")  # trial 4, 18
+            if event.get("reason") != "accepted":
+                self.forget(clean(event.get("group")))
+        elif kind == "read_changed":  # read in another screen of this node (trial 4, B11)
+            refresh.add("unread")
         elif kind == "equivocation":  # issue 22: a member lied, in words a person understands
             lie = cast(EquivocationEvent, event)
             self.notice("warning", f"WARNING in {clean(lie.get('title'))}:"
@@ -326,6 +332,8 @@ class ChatState:
                 self.notice("request" if kind == "file_offer" else "info", told)
         elif kind in ("contacts_changed", "group_created"):  # renamed... from the CLI too
             refresh.add("contacts" if kind == "contacts_changed" else "groups")
+            if kind == "contacts_changed":  # an accept or a block changes who is online
+                refresh.add("status")
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
             news.admission_news(self, event)
