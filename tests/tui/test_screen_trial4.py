@@ -1,0 +1,55 @@
+"""notes/s32/trial4.md on the chat screen's state: a rename said once (B6), a refused network
+said refused (B22), an open page following the node (7), group lines under a contact's current
+name (20), and how long event notices stay (18)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from p2pchat.tui.controller import Controller
+from tests.tui.test_controller import FakeBackend, notices
+from tests.tui.test_state import BOB, contact
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Trial4Backend(FakeBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.contact_list = [contact(BOB, f"bob ({BOB[:7]})")]
+
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]:
+        return {"networks": [], "waiting": ["club", "hike"], "legacy": [],
+                "states": {"club": "refused", "hike": "waiting"}, "check_codes": {}}
+
+
+async def started() -> tuple[Controller, Trial4Backend]:
+    backend = Trial4Backend()
+    controller = Controller(backend)
+    await controller.start()
+    return controller, backend
+
+
+async def test_a_rename_names_the_fingerprint_once() -> None:
+    controller, _ = await started()
+    try:
+        await controller.execute(f"/rename bob ({BOB[:7]}) mallory")
+        assert f"bob ({BOB[:7]}) is now called mallory" in notices(controller)
+        assert f"({BOB[:7]}) ({BOB[:7]})" not in notices(controller)
+    finally:
+        await controller.stop()
+
+
+async def test_network_list_says_refused_as_the_status_line_does() -> None:
+    controller, _ = await started()
+    try:
+        await controller.execute("/network list")
+        said = notices(controller)
+        assert "waiting to be admitted: hike;" in said
+        assert "refused: club" in said and "/network join club PASSPHRASE" in said
+        assert "waiting to be admitted: club" not in said
+    finally:
+        await controller.stop()
