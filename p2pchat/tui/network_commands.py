@@ -42,7 +42,8 @@ class NetworkCommands:
         codes: dict[str, Any] = found if isinstance(found, dict) else {}
         names = ", ".join(f"{clean(n)} (check code {clean(codes.get(n))})" if codes.get(n)
                           else clean(n) for n in result.get("networks") or []) or "none"
-        states = result.get("states") if isinstance(result.get("states"), dict) else {}
+        found_states = result.get("states")
+        states: dict[str, Any] = found_states if isinstance(found_states, dict) else {}
         # As `network list` and the status line say it (trial 4, B22): refused, not waiting.
         refused = [clean(n) for n in result.get("waiting") or [] if states.get(n) == "refused"]
         waiting = [clean(n) for n in result.get("waiting") or [] if states.get(n) != "refused"]
