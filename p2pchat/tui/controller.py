@@ -34,6 +34,7 @@ from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.kept_history import KeptHistory, kept_line
 from p2pchat.tui.network_commands import NetworkCommands
+from p2pchat.tui.open_page import follow_open_page
 from p2pchat.tui.question import QuestionGate
 from p2pchat.tui.state import ChatState
 
@@ -263,12 +264,7 @@ class Controller:
             self.state.set_groups(await self.backend.groups())
         if "unread" in refresh:
             self.state.set_unread(await self.backend.unread())
-        page = self.state.page
-        if page is not None and page.source == "contacts" and (
-                "contacts" in refresh or event.get("type") in ("link_up", "link_down")):
-            await self.contacts.cmd_contacts("")  # an open Contacts page follows the node
-        if page is not None and page.source == "nearby" and "nearby" in refresh:
-            await self.contacts.cmd_nearby("")  # so does an open Nearby page
+        await follow_open_page(self.state, self.contacts, self.groups, event, refresh)
         if "contacts" in refresh and self.state.current is not None \
                 and not self.state.current.loaded:
             # A request that became a contact (accepted from the CLI, say): its history now.

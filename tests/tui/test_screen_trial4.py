@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from p2pchat.tui.controller import Controller
+from tests.aio import until
 from tests.tui.test_controller import FakeBackend, notices
-from tests.tui.test_state import BOB, contact
+from tests.tui.test_groups_ui import GROUP, GroupBackend, group
+from tests.tui.test_state import BOB, ME, contact
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -51,5 +53,57 @@ async def test_network_list_says_refused_as_the_status_line_does() -> None:
         assert "waiting to be admitted: hike;" in said
         assert "refused: club" in said and "/network join club PASSPHRASE" in said
         assert "waiting to be admitted: club" not in said
+    finally:
+        await controller.stop()
+
+
+class MembersBackend(GroupBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.group_list = [group()]
+        self.members = [{"fingerprint": BOB, "name": "bob", "owner": True, "online": True},
+                        {"fingerprint": ME, "name": "me", "you": True, "online": True}]
+
+    async def group_members(self, group_id: str) -> list[dict[str, Any]]:
+        return list(self.members)
+
+
+def page_text(controller: Controller) -> str:
+    page = controller.state.page
+    assert page is not None
+    return page.title + "\n" + "\n".join(text for _, text in page.lines)
+
+
+async def test_an_open_members_page_follows_a_removal() -> None:
+    backend = MembersBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.switch_to(controller.state.conversations[GROUP])
+        await controller.execute("/group members")
+        assert "me (you): online" in page_text(controller)
+        backend.members = backend.members[:1]  # alice removed us
+        backend.group_list = [group(role="removed")]
+        backend.streams[-1].queue.put_nowait(
+            {"type": "group_changed", **group(role="removed"), "change": "remove",
+             "member": ME, "member_name": "me", "you": True})
+        await until(lambda: "you were removed" in page_text(controller), 10, "the page to follow")
+        assert "me (you)" not in page_text(controller)
+    finally:
+        await controller.stop()
+
+
+async def test_an_open_groups_page_follows_an_invitation() -> None:
+    backend = MembersBackend()
+    backend.group_list = []
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/group list")
+        assert "none yet" in page_text(controller)
+        backend.group_list = [group(role="invited")]
+        backend.streams[-1].queue.put_nowait(
+            {"type": "group_invited", **group(role="invited"), "invited_by_name": "bob"})
+        await until(lambda: "club" in page_text(controller), 10, "the page to follow")
     finally:
         await controller.stop()
