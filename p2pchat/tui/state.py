@@ -34,6 +34,7 @@ from p2pchat.tui.conversation import (
     Page,
     by_activity,
     find_conversation,
+    renamed_line,
 )
 from p2pchat.tui.files import Transfers
 from p2pchat.tui.sanitize import clean
@@ -195,14 +196,16 @@ class ChatState:
         return conv
 
     def add_line(self, conv: Conversation, text: str, line_id: str | None = None,
-                 at: str = "") -> None:
+                 at: str = "", about: Mapping[str, Any] | None = None) -> None:
         """A line of what happened, in the conversation at this time (or `at`, the node's ISO
         time for it; kept for this screen); `line_id`: the id the node's log gives it, so
-        reloading the history does not double it."""
+        reloading the history does not double it; `about`: the group event it tells (its
+        `member` is renamed in it as their messages are)."""
         self._lines += 1
         now = at or datetime.now(UTC).isoformat(timespec="milliseconds")
-        self._add_message(conv, {"id": line_id or f"line-{self._lines}", "text": text,
-                                 "sent_at": now}, count_unread=False, system=True)
+        self._add_message(conv, {**(about or {}), "id": line_id or f"line-{self._lines}",
+                                 "text": text, "sent_at": now}, count_unread=False,
+                          system=True)
 
     def set_links(self, links: list[Any]) -> None:
         """Which links go through a relay, from `peers` (events keep it current after)."""
@@ -374,6 +377,9 @@ class ChatState:
         )
         if own:
             message.delivered = delivered_of(event)
+        if system and event.get("member") and not event.get("you"):  # a membership line
+            message.author = clean(event.get("member"))
+            message.member_name = clean(event.get("member_name"))
         messages = conv.messages
         index = len(messages)
         while index > 0 and messages[index - 1].sent_at > message.sent_at:
@@ -500,6 +506,8 @@ def rename_author(conversations: Mapping[str, Conversation], fingerprint: str, n
         for message in conv.messages:
             if message.author == fingerprint:
                 message.author_name = shown
+                if message.system and contact:  # "bob joined" under the name they have now
+                    renamed_line(message, name)
 
 
 def _later(old: str | None, new: str | None) -> str | None:

@@ -12,7 +12,7 @@ from p2pchat.tui.controller import Controller
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_groups_ui import GROUP, GroupBackend, group
-from tests.tui.test_state import BOB, ME, contact
+from tests.tui.test_state import BOB, ME, contact, loaded_state, message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -107,3 +107,24 @@ async def test_an_open_groups_page_follows_an_invitation() -> None:
         await until(lambda: "club" in page_text(controller), 10, "the page to follow")
     finally:
         await controller.stop()
+
+
+def test_group_lines_name_a_renamed_contact_by_their_new_name() -> None:
+    state = loaded_state()
+    bob = f"bob ({BOB[:7]})"
+    state.set_contacts([contact(BOB, bob)])
+    state.apply({"type": "group_joined", **group(), "by": ME, "by_name": "me"})
+    state.apply({"type": "group_changed", **group(), "change": "add", "member": BOB,
+                 "member_name": bob, "you": False, "number": 2, "text": f"you invited {bob}"})
+    state.load_history(GROUP, [
+        {"type": "message", "notice": "membership", "id": "join-2", "conversation": GROUP,
+         "author": BOB, "author_name": "group", "own": False, "status": None,
+         "sent_at": "2026-01-01T10:00:00.000+00:00", "change": "join", "member": BOB,
+         "member_name": bob, "you": False, "text": f"{bob} joined"}])
+    state.apply(message(GROUP, "m1", "hello hikers", author_name=bob) | {"author": BOB})
+    state.set_contacts([contact(BOB, "mallory")])  # /rename, here or from the CLI
+    lines = [m.text for m in state.conversations[GROUP].messages if m.system]
+    assert "you invited mallory" in lines and "mallory joined" in lines
+    assert not any(bob in line for line in lines)
+    assert [m.author_name for m in state.conversations[GROUP].messages
+            if not m.system] == ["mallory"]
