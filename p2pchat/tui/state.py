@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -90,6 +90,8 @@ class ChatState:
         # was computed before the link came up (an /add's reply can arrive after link_up).
         self._linked: dict[str, bool] = {}
         self.transfers = Transfers()  # files, shown in their conversations (tui/files.py)
+        self.clock: Callable[[], float] = time.monotonic  # notices' times (notice_ageing.py)
+        self.acted_at = 0.0  # when a line was last typed or a conversation switched to
 
     # ------------------------------------------------------------ loading
 
@@ -477,7 +479,7 @@ class ChatState:
         """A notice line; with a `key`, only if none about the same thing is shown already."""
         if key and any(n.key == key for n in self.notices):
             return
-        now = time.monotonic()
+        now = self.clock()
         for part, line in enumerate(clean(text, newlines=True).split("\n")):
             self.notices.append(Notice(kind, line, key, now, part))
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.notice_ageing import age_notices, user_acted
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_groups_ui import GROUP, GroupBackend, group
@@ -128,3 +129,67 @@ def test_group_lines_name_a_renamed_contact_by_their_new_name() -> None:
     assert not any(bob in line for line in lines)
     assert [m.author_name for m in state.conversations[GROUP].messages
             if not m.system] == ["mallory"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_event_notices_go_a_minute_after_the_user_acted_warnings_stay() -> None:
+    state = loaded_state()
+    state.clock = clock = Clock()
+    state.apply({"type": "group_changed", **group(), "change": "remove", "member": BOB,
+                 "member_name": "bob", "you": False, "text": "bob was removed"})
+    state.apply({"type": "peer_renamed", "fingerprint": BOB, "name": "bob",
+                 "their_name": "Robert"})
+    state.notice("info", "note: this identity is stored without a passphrase")
+    state.notice("warning", "cannot save to disk: disk full")
+    state.apply({"type": "contact_request", "fingerprint": "D" * 56, "name": "dave"})
+    clock.now += 100
+    assert not age_notices(state)  # nobody at the screen: still there to be found
+    user_acted(state)  # a line typed, a conversation switched to
+    clock.now += 1
+    assert age_notices(state)
+    kinds = sorted(n.kind for n in state.notices)
+    assert kinds == ["request", "warning"], [n.text for n in state.notices]
+    # One said after the user acted stays its minute, then goes at their next act.
+    state.notice("info", "you joined hike")
+    clock.now += 59
+    user_acted(state)
+    assert not age_notices(state) and "you joined hike" in [n.text for n in state.notices]
+    clock.now += 2
+    assert age_notices(state) and "you joined hike" not in [n.text for n in state.notices]
+
+
+def test_a_notice_about_something_still_going_on_stays() -> None:
+    state = loaded_state()
+    state.clock = clock = Clock()
+    state.networks_waiting = ["club"]
+    state.notice("info", "networks: none; waiting to be admitted: club", key="admission:club")
+    state.notice("info", "added dave; they see a request until they add you too",
+                 key=f"pending:{BOB}")
+    clock.now += 600
+    user_acted(state)
+    clock.now += 1
+    assert not age_notices(state) and len(state.notices) == 2
+    state.networks_waiting = []  # admitted: "waiting" is no news any more
+    assert age_notices(state) and len(state.notices) == 1
+
+
+async def test_typing_a_line_ages_the_event_notices() -> None:
+    controller, _ = await started()
+    controller.state.clock = clock = Clock()
+    try:
+        controller.state.notice("info", "bob now calls themself 'Robert'", key=f"renamed:{BOB}")
+        clock.now += 30
+        await controller.execute("/help")
+        assert "Robert" in notices(controller)  # seen, but news for a minute
+        clock.now += 31
+        assert age_notices(controller.state)  # what the controller does every few seconds
+        assert "Robert" not in notices(controller)
+    finally:
+        await controller.stop()
