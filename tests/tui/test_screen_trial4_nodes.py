@@ -4,10 +4,16 @@ in another screen of the same node (B11)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import pytest
 
+from p2pchat.control import ControlServer
 from p2pchat.node import Node
-from p2pchat.tui.backend import NodeBackend
+from p2pchat.tui.backend import ControlBackend, NodeBackend
+from p2pchat.tui.client import AsyncControlClient
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.render import status_line
 from tests.aio import until
@@ -31,6 +37,26 @@ async def screen(node: Node) -> Controller:
     return controller
 
 
+@asynccontextmanager
+async def control_of(node: Node) -> AsyncIterator[None]:
+    """The node's control socket, as `p2pchat` commands and other chat screens reach it."""
+    server = ControlServer(node)
+    await server.start()
+    try:
+        yield
+    finally:
+        await server.stop()
+
+
+async def cli(node: Node, method: str, **params: Any) -> Any:
+    """What a `p2pchat ...` command asks the running node."""
+    client = await AsyncControlClient.connect(node.home, timeout=10)
+    try:
+        return await client.call(method, **params)
+    finally:
+        await client.close()
+
+
 async def linked_pair(make_local_node: MakeLocalNode, one: str,
                       two: str) -> tuple[Node, Node]:
     first, second = await make_local_node(one), await make_local_node(two)
@@ -51,7 +77,8 @@ async def test_a_request_accepted_from_the_cli_is_a_contact_on_the_open_screen(
                     what="the request on the screen")
         conv = chat.state.conversations[fp(dave)]
         assert conv.state == "request"
-        await alice.accept_contact("dave")  # what `p2pchat contacts accept dave` calls
+        async with control_of(alice):
+            await cli(alice, "contacts.accept", who="dave")  # `p2pchat contacts accept dave`
         await until(lambda: conv.state == "contact", what="the accept on the screen")
         await until(lambda: not any(n.key == f"request:{fp(dave)}"
                                     for n in chat.state.notices), what="the notice to go")
@@ -71,7 +98,8 @@ async def test_an_invitation_accepted_from_the_cli_leaves_no_notice(
         await alice.invite_to_group(str(group["group"]), fp(bob))
         await until(lambda: any("invites you to the group climbing" in n.text
                                 for n in chat.state.notices), what="the invitation")
-        await bob.accept_group("climbing")  # `p2pchat group accept climbing`
+        async with control_of(bob):
+            await cli(bob, "groups.accept", group="climbing")  # `p2pchat group accept ...`
         await until(lambda: not any("invites you" in n.text for n in chat.state.notices),
                     what="the invitation's notice to go")
     finally:
@@ -81,7 +109,14 @@ async def test_an_invitation_accepted_from_the_cli_leaves_no_notice(
 async def test_a_message_read_in_one_screen_is_read_in_the_other(
         make_local_node: MakeLocalNode) -> None:
     bob, carol = await linked_pair(make_local_node, "bob", "carol")
-    first, second = await screen(carol), await screen(carol)
+    async with control_of(carol):
+        await two_screens_agree(bob, carol)
+
+
+async def two_screens_agree(bob: Node, carol: Node) -> None:
+    first = await screen(carol)
+    second = Controller(await ControlBackend.connect(carol.home, timeout=10))  # `p2pchat chat`
+    await second.start()
     try:
         group = await carol.create_group("other")  # the first screen looks elsewhere
         gid = str(group["group"])
@@ -100,3 +135,4 @@ async def test_a_message_read_in_one_screen_is_read_in_the_other(
     finally:
         await first.stop()
         await second.stop()
+        await second.backend.close()
