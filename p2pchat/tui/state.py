@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -34,6 +34,7 @@ from p2pchat.tui.conversation import (
     Page,
     by_activity,
     find_conversation,
+    renamed_line,
 )
 from p2pchat.tui.files import Transfers
 from p2pchat.tui.sanitize import clean
@@ -89,6 +90,8 @@ class ChatState:
         # was computed before the link came up (an /add's reply can arrive after link_up).
         self._linked: dict[str, bool] = {}
         self.transfers = Transfers()  # files, shown in their conversations (tui/files.py)
+        self.clock: Callable[[], float] = time.monotonic  # notices' times (notice_ageing.py)
+        self.acted_at = 0.0  # when a line was last typed or a conversation switched to
 
     # ------------------------------------------------------------ loading
 
@@ -119,6 +122,8 @@ class ChatState:
             if conv.id != self.selected:
                 count = counts.get(conv.id)
                 conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
+                if not conv.unread:  # read elsewhere: its "new messages" line goes too
+                    conv.first_unread = None
 
     def set_contacts(self, contacts: list[dict[str, Any]], *, fresh: bool = False) -> None:
         """Replace the list; conversations keep their messages and unread counts. `fresh`: a
@@ -193,14 +198,16 @@ class ChatState:
         return conv
 
     def add_line(self, conv: Conversation, text: str, line_id: str | None = None,
-                 at: str = "") -> None:
+                 at: str = "", about: Mapping[str, Any] | None = None) -> None:
         """A line of what happened, in the conversation at this time (or `at`, the node's ISO
         time for it; kept for this screen); `line_id`: the id the node's log gives it, so
-        reloading the history does not double it."""
+        reloading the history does not double it; `about`: the group event it tells (its
+        `member` is renamed in it as their messages are)."""
         self._lines += 1
         now = at or datetime.now(UTC).isoformat(timespec="milliseconds")
-        self._add_message(conv, {"id": line_id or f"line-{self._lines}", "text": text,
-                                 "sent_at": now}, count_unread=False, system=True)
+        self._add_message(conv, {**(about or {}), "id": line_id or f"line-{self._lines}",
+                                 "text": text, "sent_at": now}, count_unread=False,
+                          system=True)
 
     def set_links(self, links: list[Any]) -> None:
         """Which links go through a relay, from `peers` (events keep it current after)."""
@@ -301,12 +308,16 @@ class ChatState:
         elif kind == "group_invited":  # issue 22: a request, like a contact's
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
-            if conv is not None:
+            if conv is not None:  # keyed: it goes when answered, here or from the CLI
                 self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
                                        f" the group {conv.name} (/group accept {conv.name},"
-                                       f" /group decline {conv.name})")
-        elif kind == "group_invitation_closed" and event.get("reason") != "accepted":
-            self.forget(clean(event.get("group")))
+                                       f" /group decline {conv.name})", key=f"invite:{conv.id}")
+        elif kind == "group_invitation_closed":
+            self.drop_notices(key=f"invite:{clean(event.get('group'))}")  # trial 4, 18
+            if event.get("reason") != "accepted":
+                self.forget(clean(event.get("group")))
+        elif kind == "read_changed":  # read in another screen of this node (trial 4, B11)
+            refresh.add("unread")
         elif kind == "equivocation":  # issue 22: a member lied, in words a person understands
             lie = cast(EquivocationEvent, event)
             self.notice("warning", f"WARNING in {clean(lie.get('title'))}:"
@@ -326,6 +337,8 @@ class ChatState:
                 self.notice("request" if kind == "file_offer" else "info", told)
         elif kind in ("contacts_changed", "group_created"):  # renamed... from the CLI too
             refresh.add("contacts" if kind == "contacts_changed" else "groups")
+            if kind == "contacts_changed":  # an accept or a block changes who is online
+                refresh.add("status")
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
             news.admission_news(self, event)
@@ -366,6 +379,9 @@ class ChatState:
         )
         if own:
             message.delivered = delivered_of(event)
+        if system and event.get("member") and not event.get("you"):  # a membership line
+            message.author = clean(event.get("member"))
+            message.member_name = clean(event.get("member_name"))
         messages = conv.messages
         index = len(messages)
         while index > 0 and messages[index - 1].sent_at > message.sent_at:
@@ -463,7 +479,7 @@ class ChatState:
         """A notice line; with a `key`, only if none about the same thing is shown already."""
         if key and any(n.key == key for n in self.notices):
             return
-        now = time.monotonic()
+        now = self.clock()
         for part, line in enumerate(clean(text, newlines=True).split("\n")):
             self.notices.append(Notice(kind, line, key, now, part))
 
@@ -492,6 +508,8 @@ def rename_author(conversations: Mapping[str, Conversation], fingerprint: str, n
         for message in conv.messages:
             if message.author == fingerprint:
                 message.author_name = shown
+                if message.system and contact:  # "bob joined" under the name they have now
+                    renamed_line(message, name)
 
 
 def _later(old: str | None, new: str | None) -> str | None:
