@@ -121,6 +121,13 @@ class NearbyChangedEvent(TypedDict):
     type: Literal["nearby_changed"]
 
 
+class ReadChangedEvent(TypedDict):
+    """A read position moved (any client): unread counts are read again."""
+
+    type: Literal["read_changed"]
+    conversation: str  # a contact's fingerprint or a group's id
+
+
 class EquivocationEvent(TypedDict):
     """A member signed two versions of one message (node/equivocations.py)."""
 
@@ -184,6 +191,7 @@ NodeEvent = (
     | NetworksChangedEvent
     | AdmissionGuessesEvent
     | NearbyChangedEvent
+    | ReadChangedEvent
     | EquivocationEvent
     | GroupEvent
     | GroupInvitationClosedEvent

@@ -24,7 +24,7 @@ from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.core.session import ReplayGuard
-from p2pchat.event_types import NearbyChangedEvent, NetworksChangedEvent
+from p2pchat.event_types import NearbyChangedEvent, NetworksChangedEvent, ReadChangedEvent
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.admission import Admissions
@@ -343,10 +343,13 @@ class Node:
 
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:
         """`who`: a contact, or a group (by title or id) when no contact has that name."""
+        name = reading_name(who, self.trust, self.groups)
         try:
-            self.reading.mark_read(reading_name(who, self.trust, self.groups), message_id)
+            moved = self.reading.mark_read(name, message_id)
         except ValueError as exc:
             raise CommandError("bad_request", str(exc)) from None
+        if moved:  # every screen's unread counts follow a read in one (trial 4, B11)
+            self.events.emit(ReadChangedEvent(type="read_changed", conversation=name))
         return {}
 
     def unread(self) -> dict[str, int]:

@@ -57,18 +57,20 @@ class ReadPositions:
         return {k: v for k, v in list(value.items())[:MAX_ENTRIES]
                 if isinstance(k, str) and len(k) <= 80 and isinstance(v, str) and _ID.fullmatch(v)}
 
-    def mark_read(self, who: str, message_id: str) -> None:
-        """`who`: the conversation's name in the API (a contact's fingerprint, a group's id)."""
+    def mark_read(self, who: str, message_id: str) -> bool:
+        """`who`: the conversation's name in the API (a contact's fingerprint, a group's id).
+        Whether the position moved."""
         if not _ID.fullmatch(message_id):
             raise ValueError("a message id is 32 lowercase hex digits")
         positions = self._loaded()
         if positions.get(who) == message_id:
-            return
+            return False
         positions.pop(who, None)
         positions[who] = message_id  # newest last: the oldest entries go first when full
         while len(positions) > MAX_ENTRIES:
             del positions[next(iter(positions))]
         self._write(positions)
+        return True
 
     def unread(self, who: str, conv: bytes) -> int:
         """How many messages in `conv` came after what `who` was read up to (at most 99)."""

@@ -378,6 +378,7 @@ class Trust:
         self._ensure_dm(contact.key)
         await self._outbox.durable()
         self._became_contact(contact.key)
+        self._contacts_changed(contact.key)  # an open chat follows a CLI accept (trial 4, B5)
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     def _contacts_changed(self, key: bytes) -> None:

@@ -181,8 +181,8 @@ class ContactCommands:
         old_name = conv.name
         contact = await self._backend.rename(conv.id, new_name)
         self._state.upsert_contact(contact)
-        self._state.notice("info", f"{old_name} ({conv.id[:7]}) is now called"
-                                   f" {clean(contact.get('name'))}")
+        tag = "" if conv.id[:7] in old_name else f" ({conv.id[:7]})"  # once (trial 4, B6)
+        self._state.notice("info", f"{old_name}{tag} is now called {clean(contact.get('name'))}")
 
     async def cmd_addr(self, rest: str) -> None:
         """/addr NAME HOST:PORT...: where a contact is dialled."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -34,7 +33,9 @@ from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.kept_history import KeptHistory, kept_line
 from p2pchat.tui.network_commands import NetworkCommands
+from p2pchat.tui.notice_ageing import age_notices, user_acted
 from p2pchat.tui.notice_rows import said_lines
+from p2pchat.tui.open_page import follow_open_page
 from p2pchat.tui.question import QuestionGate
 from p2pchat.tui.state import ChatState
 
@@ -46,7 +47,7 @@ MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
 MAX_FOUND = 200  # /search results shown
 ERROR_LIFETIME = 20.0  # seconds an error notice stays once something else is typed
 SUPERSEDED_AFTER = 15.0  # seconds a command's information stays once another is typed
-INFO_LIFETIME = 120.0  # seconds an informational notice stays when nothing else happens
+AGEING_PERIOD = 10.0  # seconds between looks at which notices are no news any more
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
 # The key of a one-off answer ("nothing unread", "bob not blocked"): it goes at the next
@@ -108,13 +109,10 @@ class Controller:
                 await self._events.aclose()
 
     async def _expire_info(self) -> None:
-        """Informational notices go after a while, even when nothing else is typed."""
+        """Informational notices go after a while (tui/notice_ageing.py says when)."""
         while True:
-            await asyncio.sleep(INFO_LIFETIME / 4)
-            before = len(self.state.notices)
-            self.state.drop_notices(kind="info", said_before=time.monotonic() - INFO_LIFETIME,
-                                    unkeyed=True)
-            if len(self.state.notices) != before:
+            await asyncio.sleep(AGEING_PERIOD)
+            if age_notices(self.state):
                 self._changed()
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
@@ -262,12 +260,9 @@ class Controller:
             await self._load_nearby()
         if "groups" in refresh:
             self.state.set_groups(await self.backend.groups())
-        page = self.state.page
-        if page is not None and page.source == "contacts" and (
-                "contacts" in refresh or event.get("type") in ("link_up", "link_down")):
-            await self.contacts.cmd_contacts("")  # an open Contacts page follows the node
-        if page is not None and page.source == "nearby" and "nearby" in refresh:
-            await self.contacts.cmd_nearby("")  # so does an open Nearby page
+        if "unread" in refresh:
+            self.state.set_unread(await self.backend.unread())
+        await follow_open_page(self.state, self.contacts, self.groups, event, refresh)
         if "contacts" in refresh and self.state.current is not None \
                 and not self.state.current.loaded:
             # A request that became a contact (accepted from the CLI, say): its history now.
@@ -290,7 +285,9 @@ class Controller:
     async def execute(self, line: str) -> None:
         # Errors about what was typed a while ago are no news any more.
         """Run one typed line; what fails becomes a notice."""
-        now = time.monotonic()
+        user_acted(self.state)
+        age_notices(self.state)
+        now = self.state.clock()
         self.state.drop_notices(kind="error", said_before=now - ERROR_LIFETIME)
         # What a command said a while before (/id, say) is superseded by this one; what is
         # still going on (keyed notices) stays.
@@ -465,16 +462,21 @@ class Controller:
         self._changed()
         await self._load_current()
 
+    def _acted(self) -> None:
+        self.state.drop_notices(key=PASSING)
+        user_acted(self.state)
+        age_notices(self.state)
+
     def switch(self, step: int) -> None:
         """Next or previous conversation (keys); its history loads in the background."""
-        self.state.drop_notices(key=PASSING)
+        self._acted()
         if self.state.select_next(step) is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")
 
     def next_unread(self) -> None:
         """Alt+A: the next conversation with something unread."""
-        self.state.drop_notices(key=PASSING)
+        self._acted()
         if self.state.next_unread() is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")
@@ -484,7 +486,7 @@ class Controller:
 
     def select(self, fingerprint: str) -> None:
         """One conversation by fingerprint (Alt+digit, a click)."""
-        self.state.drop_notices(key=PASSING)
+        self._acted()
         if self.state.select(fingerprint) is not None:
             self._changed()
             self._spawn(self._guarded(self._load_current()), "tui-load")

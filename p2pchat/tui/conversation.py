@@ -19,6 +19,24 @@ class Message:
     system: bool = False  # a line the screen adds (who joined a group): not from the node
     # A group message of ours: how many of the other members are known to hold it, of how many.
     delivered: tuple[int, int] | None = None
+    # A group's membership line: the name its text gives the member (`author`), so a /rename
+    # renames it there too (notes/s32/trial4.md 20).
+    member_name: str = ""
+
+
+def renamed_line(message: Message, name: str) -> None:
+    """A membership line about `message.author` under their new `name`: the member is named
+    first ("bob joined") or last ("you invited bob") in the node's wording."""
+    old = message.member_name
+    if not old or old == name:
+        return
+    if message.text.startswith(old + " "):
+        message.text = name + message.text[len(old):]
+    elif message.text.endswith(" " + old):
+        message.text = message.text[:-len(old)] + name
+    else:
+        return
+    message.member_name = name
 
 
 @dataclass

@@ -49,7 +49,7 @@ class GroupCommands:
                 f" {membership(int(g.get('members') or 0), int(g.get('invited') or 0))},"
                 f" {g.get('online')} online,"
                 f" you are {g.get('role')}" + _invitation_hint(g) for g in groups]
-                or ["  none yet: /group create NAME"])
+                or ["  none yet: /group create NAME"], source="groups")
             return
         if action in GROUP_ACTIONS_NAME_OR_CURRENT:
             await self._group_consent(action, name)
@@ -77,7 +77,8 @@ class GroupCommands:
                 how = "you were removed" if conv.state == "removed" else "you left"
                 title += f" ({how})"  # the rest in the page: the title fits (trial 4, B20)
                 lines[:0] = [f"As they were when {how}: no news reaches you since.", ""]
-            self._state.show_page(f"{title}: {membership(len(members), invited)}", lines)
+            self._state.show_page(f"{title}: {membership(len(members), invited)}", lines,
+                                  source=f"members:{conv.id}")  # follows the node (open_page)
             return
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
         if action == "invite":

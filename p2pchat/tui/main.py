@@ -68,7 +68,8 @@ class _NoticeHandler(logging.Handler):
             if len(self._early) < MAX_EARLY_RECORDS:
                 self._early.append(text)
             return
-        self._state.notice("warning", text)
+        # "note: ..." informs (no passphrase on this identity): it ages like other news
+        self._state.notice("info" if text.startswith("note:") else "warning", text)
         self._redraw()
 
 

@@ -42,9 +42,15 @@ class NetworkCommands:
         codes: dict[str, Any] = found if isinstance(found, dict) else {}
         names = ", ".join(f"{clean(n)} (check code {clean(codes.get(n))})" if codes.get(n)
                           else clean(n) for n in result.get("networks") or []) or "none"
-        waiting = [clean(n) for n in result.get("waiting") or []]
+        found_states = result.get("states")
+        states: dict[str, Any] = found_states if isinstance(found_states, dict) else {}
+        # As `network list` and the status line say it (trial 4, B22): refused, not waiting.
+        refused = [clean(n) for n in result.get("waiting") or [] if states.get(n) == "refused"]
+        waiting = [clean(n) for n in result.get("waiting") or [] if states.get(n) != "refused"]
         said = f"networks: {names}" + (f"; waiting to be admitted: {', '.join(waiting)}"
-                                       if waiting else "")
+                                       if waiting else "") \
+            + (f"; refused: {', '.join(refused)} (the members asked refused the passphrase:"
+               f" /network join {refused[0]} PASSPHRASE to try another)" if refused else "")
         found_warnings = result.get("warnings") if command.action == "join" else None
         warnings = [clean(w) for w in found_warnings[:4]] \
             if isinstance(found_warnings, list) else []  # a weak passphrase, discovery off

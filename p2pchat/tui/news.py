@@ -45,7 +45,8 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         line_id = f"{'join' if kind == 'join' else 'change'}-{number}" \
             if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
         state.notice("info", f"{said} ({conv.name})", key=group_key(conv.id, kind, who))
-        state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")))
+        state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")),
+                       about=event)
         return
     change = {"add": "was invited to", "join": "joined",
               "remove": "were removed from" if who == "you" else "was removed from",
@@ -56,7 +57,7 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
               else "is no longer an admin of"}
     text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
     state.notice("info", text, key=group_key(conv.id, kind, who))
-    state.add_line(conv, text)
+    state.add_line(conv, text, about=event)
 
 
 def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:

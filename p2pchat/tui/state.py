@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -34,6 +34,7 @@ from p2pchat.tui.conversation import (
     Page,
     by_activity,
     find_conversation,
+    renamed_line,
 )
 from p2pchat.tui.files import Transfers
 from p2pchat.tui.sanitize import clean
@@ -91,6 +92,8 @@ class ChatState:
         # was computed before the link came up (an /add's reply can arrive after link_up).
         self._linked: dict[str, bool] = {}
         self.transfers = Transfers()  # files, shown in their conversations (tui/files.py)
+        self.clock: Callable[[], float] = time.monotonic  # notices' times (notice_ageing.py)
+        self.acted_at = 0.0  # when a line was last typed or a conversation switched to
 
     # ------------------------------------------------------------ loading
 
@@ -121,6 +124,8 @@ class ChatState:
             if conv.id != self.selected:
                 count = counts.get(conv.id)
                 conv.unread = count if isinstance(count, int) and 0 <= count < 10_000 else 0
+                if not conv.unread:  # read elsewhere: its "new messages" line goes too
+                    conv.first_unread = None
 
     def set_contacts(self, contacts: list[dict[str, Any]], *, fresh: bool = False) -> None:
         """Replace the list; conversations keep their messages and unread counts. `fresh`: a
@@ -139,13 +144,6 @@ class ChatState:
             self.forget(fp)
         self._ensure_selection()
 
-    def forget(self, fingerprint: str) -> None:
-        """A conversation gone from the node. A contact removed keeps its place, number and
-        history, marked, until the screen starts again (trial 4, 9: the numbers below
-        shifted); a request or an invitation goes."""
-        conv = self.conversations.get(fingerprint)
-        if conv is None or not keep_removed(conv, self._numbers_fixed):
-            self._drop(fingerprint)
 
     def upsert_contact(self, contact: dict[str, Any]) -> Conversation | None:
         """A contact dict from the node; one blocked while listed stays in its place, marked
@@ -203,14 +201,16 @@ class ChatState:
         return conv
 
     def add_line(self, conv: Conversation, text: str, line_id: str | None = None,
-                 at: str = "") -> None:
+                 at: str = "", about: Mapping[str, Any] | None = None) -> None:
         """A line of what happened, in the conversation at this time (or `at`, the node's ISO
         time for it; kept for this screen); `line_id`: the id the node's log gives it, so
-        reloading the history does not double it."""
+        reloading the history does not double it; `about`: the group event it tells (its
+        `member` is renamed in it as their messages are)."""
         self._lines += 1
         now = at or datetime.now(UTC).isoformat(timespec="milliseconds")
-        self._add_message(conv, {"id": line_id or f"line-{self._lines}", "text": text,
-                                 "sent_at": now}, count_unread=False, system=True)
+        self._add_message(conv, {**(about or {}), "id": line_id or f"line-{self._lines}",
+                                 "text": text, "sent_at": now}, count_unread=False,
+                          system=True)
 
     def set_links(self, links: list[Any]) -> None:
         """Which links go through a relay, from `peers` (events keep it current after)."""
@@ -220,7 +220,10 @@ class ChatState:
             if conv.kind != "group":
                 conv.relay = relayed.get(conv.id, "")
 
-    def _drop(self, fingerprint: str) -> None:
+    def forget(self, fingerprint: str) -> None:
+        conv = self.conversations.get(fingerprint)  # a contact removed stays: keep_removed
+        if conv is not None and keep_removed(conv, self._numbers_fixed):
+            return
         self.drop_notices(key=f"request:{fingerprint}")
         gone = self.conversations.pop(fingerprint, None)
         if gone is not None and gone.kind != "group":  # no longer a contact
@@ -311,12 +314,16 @@ class ChatState:
         elif kind == "group_invited":  # issue 22: a request, like a contact's
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
-            if conv is not None:
+            if conv is not None:  # keyed: it goes when answered, here or from the CLI
                 self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
                                        f" the group {conv.name} (/group accept {conv.name},"
-                                       f" /group decline {conv.name})")
-        elif kind == "group_invitation_closed" and event.get("reason") != "accepted":
-            self.forget(clean(event.get("group")))
+                                       f" /group decline {conv.name})", key=f"invite:{conv.id}")
+        elif kind == "group_invitation_closed":
+            self.drop_notices(key=f"invite:{clean(event.get('group'))}")  # trial 4, 18
+            if event.get("reason") != "accepted":
+                self.forget(clean(event.get("group")))
+        elif kind == "read_changed":  # read in another screen of this node (trial 4, B11)
+            refresh.add("unread")
         elif kind == "equivocation":  # issue 22: a member lied, in words a person understands
             lie = cast(EquivocationEvent, event)
             self.notice("warning", f"WARNING in {clean(lie.get('title'))}:"
@@ -336,6 +343,8 @@ class ChatState:
                 self.notice("request" if kind == "file_offer" else "info", told)
         elif kind in ("contacts_changed", "group_created"):  # renamed... from the CLI too
             refresh.add("contacts" if kind == "contacts_changed" else "groups")
+            if kind == "contacts_changed":  # an accept or a block changes who is online
+                refresh.add("status")
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
             news.admission_news(self, event)
@@ -376,6 +385,9 @@ class ChatState:
         )
         if own:
             message.delivered = delivered_of(event)
+        if system and event.get("member") and not event.get("you"):  # a membership line
+            message.author = clean(event.get("member"))
+            message.member_name = clean(event.get("member_name"))
         messages = conv.messages
         index = len(messages)
         while index > 0 and messages[index - 1].sent_at > message.sent_at:
@@ -473,7 +485,7 @@ class ChatState:
         """A notice line; with a `key`, only if none about the same thing is shown already."""
         if key and any(n.key == key for n in self.notices):
             return
-        now = time.monotonic()
+        now = self.clock()
         self.said.append((time.time(), kind, clean(text, newlines=True)))
         for part, line in enumerate(clean(text, newlines=True).split("\n")):
             self.notices.append(Notice(kind, line, key, now, part))
@@ -496,8 +508,9 @@ class ChatState:
 
 def keep_removed(conv: Conversation, numbers_fixed: bool) -> bool:
     """Mark a contact (or blocked one) the node no longer lists as removed, read-only in its
-    place; False for what goes from the list (requests, groups, anything before the first
-    load, when no number was given yet)."""
+    place, number and history until the screen starts again (trial 4, 9: the numbers below
+    shifted); False for what goes from the list (requests, groups, anything before the
+    first load, when no number was given yet)."""
     if conv.kind == "group" or conv.state not in ("contact", "blocked", "removed") \
             or not numbers_fixed:
         return False
@@ -514,6 +527,8 @@ def rename_author(conversations: Mapping[str, Conversation], fingerprint: str, n
         for message in conv.messages:
             if message.author == fingerprint:
                 message.author_name = shown
+                if message.system and contact:  # "bob joined" under the name they have now
+                    renamed_line(message, name)
 
 
 def _later(old: str | None, new: str | None) -> str | None:

@@ -1,0 +1,56 @@
+"""How long a notice stays in the notice row (README, "The chat screen"), as weechat and
+Signal users expect: what happened (a join, a removal, a new name, "you joined") is news for a
+while, and the conversation's own lines keep the record; a warning, a question or a request
+stays until it is answered or no longer true.
+
+- an informational notice goes once it is EVENT_LIFETIME old AND the user has typed a line or
+  switched conversations since it was said (someone away from the screen still finds it);
+- any informational notice about nothing still going on goes after INFO_LIFETIME regardless;
+- errors go ERROR_LIFETIME after the next line typed (the controller);
+- warnings and requests stay until what they are about changes (keyed notices).
+
+Time comes from `ChatState.clock` (a monotonic clock; tests pass their own)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from p2pchat.tui.conversation import Notice
+
+if TYPE_CHECKING:
+    from p2pchat.tui.state import ChatState
+
+EVENT_LIFETIME = 60.0  # seconds an informational notice stays once the user acted since
+INFO_LIFETIME = 120.0  # seconds an unkeyed informational notice stays when nothing happens
+ONGOING = ("pending:",)  # "they see a request until they add you too": still true
+
+
+def user_acted(state: ChatState) -> None:
+    """A line typed or a conversation switched to: what was said before it has been seen."""
+    state.acted_at = state.clock()
+
+
+def _still_going_on(state: ChatState, notice: Notice) -> bool:
+    if notice.key.startswith(ONGOING):
+        return True
+    # "waiting to be admitted to club" is true while the node waits
+    return notice.key.startswith("admission:") \
+        and notice.key.removeprefix("admission:") in state.networks_waiting
+
+
+def _aged(state: ChatState, notice: Notice, now: float) -> bool:
+    if notice.kind != "info" or _still_going_on(state, notice):
+        return False
+    seen = state.acted_at > notice.at and now - notice.at >= EVENT_LIFETIME
+    return seen or (not notice.key and now - notice.at >= INFO_LIFETIME)
+
+
+def age_notices(state: ChatState) -> bool:
+    """Drop the notices that are no news any more; whether any went."""
+    now = state.clock()
+    kept = [n for n in state.notices if not _aged(state, n, now)]
+    if len(kept) == len(state.notices):
+        return False
+    state.notices = deque(kept, maxlen=state.notices.maxlen)
+    return True
