@@ -26,6 +26,13 @@ def test_fingerprint_whole_tab_after_a_word_and_a_removed_contact_in_place(
     words = {w for row in screen.splitlines() for w in row.replace("-", " ").split()}
     assert set(alice.fingerprint.split("-")) <= words, screen  # every group whole on a row
     assert "……" not in screen
+    terminal.line("/help")
+    screen = terminal.wait_screen(lambda s: "Help (Esc to close)" in s, "the help page")
+    pane = [row.split("│", 1)[1] for row in screen.splitlines()[1:] if "│" in row]
+    at = next(i for i, row in enumerate(pane) if row.startswith("  /msg"))
+    assert pane[at + 1].startswith("      open NAME's conversation"), screen  # hanging (B10)
+    terminal.keys("Escape")
+    terminal.wait_screen(lambda s: "Help (Esc to close)" not in s, "help closed")
     terminal.literal("/group leav")
     terminal.keys("Tab")
     terminal.wait_screen(lambda s: "> /group leave" in s, "the action completed")
