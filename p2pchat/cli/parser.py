@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     accept = action("accept", "accept someone who asked to connect")
     accept.add_argument("who", help="their name or fingerprint")
     accept.add_argument("--name", help="rename them as you accept")
+    accept.add_argument("--anyway", action="store_true",
+                        help="accept a NEW KEY asking under the name of a contact you verified"
+                        " (refused without it: compare safety numbers first)")
     block = action("block", "refuse all links and requests from someone")
     block.add_argument("who", help="their name or fingerprint (a fingerprint blocks a key"
                        " you hold nothing of, such as a removed contact's)")
