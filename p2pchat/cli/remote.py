@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from p2pchat.cli.contact_warnings import check_accept, impostor_warning
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import fail, peer_lines, print_json
 from p2pchat.core.text import hidden_nearby, membership
@@ -155,36 +156,9 @@ def _print_contacts(contacts: list[dict[str, Any]],
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<20} asks to connect{note}"
                   f"  (p2pchat contacts accept {shlex.quote(name)})")
-            warning = _impostor_warning(c, contacts)
+            warning = impostor_warning(c, contacts)
             if warning:
                 print(f"{'':<20} {warning}")
-
-
-def _impostor_warning(request: dict[str, Any], contacts: list[dict[str, Any]]) -> str:
-    """The chat's `!` warning, in words, for a request under a VERIFIED contact's name (trial
-    4, B2: the CLI listed and accepted it without a word)."""
-    if request.get("state") != "request" or request.get("same_name_verified") is not True:
-        return ""
-    namesake = next((clean(c["name"]) for c in contacts
-                     if c.get("fingerprint") == request.get("same_name_as")), "")
-    return (f"WARNING: a NEW KEY under the name of {namesake or 'a contact'}, whom you VERIFIED:"
-            f" it may not be them. Compare safety numbers in person ('p2pchat safety"
-            f" {shlex.quote(clean(request['name']))}') before you accept.")
-
-
-def _check_accept(args: argparse.Namespace) -> None:
-    """`contacts accept` of a request flagged as a new key under a verified name is refused
-    without --anyway, as the chat warns before /accept (trial 4, B2)."""
-    if getattr(args, "anyway", False):
-        return
-    contacts = _call(args, "contacts.list")
-    wanted = str(args.who).casefold()
-    request = next((c for c in contacts if c.get("state") == "request" and wanted in (
-        str(c.get("name", "")).casefold(), str(c.get("fingerprint", "")).casefold())), None)
-    warning = _impostor_warning(request or {}, contacts)
-    if warning:
-        fail(f"not accepted. {warning} If they match: p2pchat contacts accept"
-             f" {shlex.quote(str(args.who))} --anyway")
 
 
 # What an action asks the running node: the method and its parameters from the command line.
@@ -237,8 +211,8 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
                        addrs=args.addr or [])
     else:
-        if action == "accept":
-            _check_accept(args)
+        if action == "accept" and not args.anyway:
+            check_accept(args, _call(args, "contacts.list"))
         method, params = _CONTACT_CALLS[action](args)
         result = _call(args, method, **params)
     if args.json:
