@@ -89,6 +89,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"{clean(status['name'])}  {status['fingerprint']}")
     print(f"listening: {clean(', '.join(status['listen']))}")
+    if status.get("port_changed_from"):  # said, not only logged (trial 4, 16)
+        print(f"  a new port: {status['port_changed_from']} (last time's) was taken; friends"
+              " who typed your address need the new one (/addr, 'p2pchat contacts addr')")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
     visible = _VISIBLE.get(status.get("visible_to", ""))

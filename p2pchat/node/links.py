@@ -82,6 +82,7 @@ class LinkTable:
         self._servers: list[asyncio.Server] = []
         self.ik_stamps = IkStamps()  # the node gives it the stored floor at start
         self._stopping = False
+        self.port_changed: int | None = None  # the kept port this start could not have
 
     # ------------------------------------------------------------ listening
 
@@ -106,9 +107,13 @@ class LinkTable:
             server.close()
         return self.listen_addresses[0][1]
 
-    async def listen_configured(self, home: Path, *, keep: bool) -> None:
+    async def listen_configured(self, home: Path, *, keep: bool, record: bool = True) -> None:
         """Listen on every configured address; with `keep`, the first one on the port it had
-        last time when it asks for any port (friends who typed the address still reach us)."""
+        last time when it asks for any port (friends who typed the address still reach us).
+        With `record`, the port the first one got is kept for next time even when this run
+        was told "any port" (trial 4, 16: `--listen 127.0.0.1:0` kept nothing, so the next
+        start without --listen came up on a new port). `port_changed` is the kept port that
+        could not be had again, for `status` to say."""
         from p2pchat import settings
 
         kept = settings.kept_port(home) if keep else 0
@@ -118,11 +123,12 @@ class LinkTable:
                     await self.listen(host, kept)
                     continue
                 except OSError as exc:
+                    self.port_changed = kept
                     log.warning("cannot listen on port %d as last time (%s): a new port;"
                                 " contacts who typed the old address need the new one",
                                 kept, exc.strerror or exc)
             await self.listen(host, port)
-        if keep and self.listen_addresses and self._config.listen[0][1] == 0:
+        if (keep or record) and self.listen_addresses and self._config.listen[0][1] == 0:
             settings.keep_port(home, self.listen_addresses[0][1])
 
     async def stop(self) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
-from tests.cli import assert_clean_failure
+from tests.cli import assert_clean_failure, cli_env
 from tests.nodes import NodeProcess, wait_for
 
 
@@ -53,3 +57,46 @@ def test_an_unblocked_impostor_request_is_a_request_again_and_the_cli_warns(
         events.close()
         for node in (alice, bob, impostor):
             node.close()
+
+
+def _start_node(node: NodeProcess, *args: str) -> dict[str, Any]:
+    """`p2pchat node ARGS` as typed (NodeProcess.start always adds --listen); its status."""
+    argv = [sys.executable, "-m", "p2pchat", "--home", str(node.home), "node", *args]
+    with node.log_path.open("a") as log:
+        node.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, text=True, env=cli_env(),
+                                     start_new_session=True)
+    status: dict[str, Any] = wait_for(node._status, 20, "the node to start")
+    return status
+
+
+def _port(status: dict[str, Any]) -> int:
+    return int(status["listen"][0].rsplit(":", 1)[1])
+
+
+def test_the_port_of_a_listen_any_port_run_is_kept_and_a_change_is_said(
+    tmp_path: Path,
+) -> None:
+    """Point 16 / B12: a run with `--listen 127.0.0.1:0` kept nothing, so the next start
+    without --listen came up on a new port (friends' typed address broke)."""
+    alice = NodeProcess(tmp_path / "alice", "alice")
+    try:
+        first = _port(_start_node(alice, "--listen", "127.0.0.1:0", "--no-mdns"))
+        assert alice.stop() == 0
+        # No --listen typed: the home's listen setting (loopback here, any port) applies, and
+        # the port is last time's.
+        alice.cli("settings", "listen", "127.0.0.1:0", check=True)
+        again = _start_node(alice, "--no-mdns")
+        assert _port(again) == first, again
+        assert again["port_changed_from"] is None
+        assert "a new port" not in alice.cli("status", check=True).stdout
+        assert alice.stop() == 0
+        with socket.socket() as taken:  # someone else has it now: a new port, and it is said
+            taken.bind(("127.0.0.1", first))
+            taken.listen()
+            moved = _start_node(alice, "--no-mdns")
+            assert _port(moved) != first and moved["port_changed_from"] == first
+            said = alice.cli("status", check=True).stdout
+            assert f"a new port: {first} (last time's) was taken" in said, said
+    finally:
+        alice.close()
