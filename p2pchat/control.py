@@ -132,8 +132,8 @@ class ControlServer:
                                else node_.send(_text(p, "to"), _text(p, "text"))),
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p),
                                                       changes=p.get("changes") is True)),
-            "network.join": lambda p: node_.networks.join(_text(p, "name"),
-                                                          _text(p, "passphrase")),
+            "network.join": lambda p: node_.networks.join(
+                _text(p, "name"), _text(p, "passphrase"), _text(p, "via", required=False)),
             "network.leave": lambda p: node_.networks.leave(_text(p, "name")),
             "network.list": self._sync(lambda p: node_.networks.view()),
             "network.reload": self._sync(lambda p: node_.networks.reload()),

@@ -105,12 +105,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     for name in status.get("networks_refused") or []:
         print(clean(f"network {name}: refused (wrong passphrase or name?); not asking again"
                     f" until you join again: p2pchat network join {name}"))
+    _print_closed(status)
     for relay in status.get("relays", []):
         error = f" ({relay['last_error']})" if relay["last_error"] and \
             relay["state"] != "attached" else ""
-        print(clean(f"relay: {relay['relay']}  {relay['state']}, {relay['links']} link(s),"
+        # Its streams, attempts too: not the `links` above (trial 4, B4 read them as one).
+        print(clean(f"relay: {relay['relay']}  {relay['state']}, {relay['links']} connection(s)"
+                    " open through it (links up or being set up),"
                     f" {_FOUND_BY.get(relay['found_by'], 'from ' + relay['found_by'])}{error}"))
     return 0
+
+
+def _print_closed(status: dict[str, Any]) -> None:
+    """Why strangers' requests don't arrive, and how many were refused (trial 4, B3, B4)."""
+    closed = [clean(n) for n in status.get("closed_to_strangers") or []]
+    refused = status.get("strangers_refused") or 0
+    if closed and set(closed) <= set(status.get("networks_waiting") or []):
+        print(f"closed to strangers until admitted to {', '.join(closed)}: contact requests"
+              " are refused until then")
+    elif closed:
+        print(f"closed to strangers: only contacts and members of {', '.join(closed)} reach you")
+    if refused:
+        print(f"strangers refused: {refused} (in a network, or waiting to join one, the node"
+              " answers only contacts and members)")
 
 
 def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],

@@ -83,6 +83,9 @@ class LinkTable:
         self.ik_stamps = IkStamps()  # the node gives it the stored floor at start
         self._stopping = False
         self.port_changed: int | None = None  # the kept port this start could not have
+        # Inbound handshakes refused because we answer only contacts and networks' members
+        # (in a network, or waiting to be admitted to one): `status` says how many (trial 4, B4).
+        self.strangers_refused = 0
 
     # ------------------------------------------------------------ listening
 
@@ -304,6 +307,8 @@ class LinkTable:
             if self._per_ip[ip] <= 0:
                 del self._per_ip[ip]
             key = link.remote_key
+            if key is None and not link.outbound and _refused_stranger(link.close_reason):
+                self.strangers_refused += 1
             if key is not None and self.by_peer.get(key) is link:
                 del self.by_peer[key]
                 self.dialer.ended(key, carried=link.carried)
@@ -393,3 +398,12 @@ class LinkTable:
 def _handshaking(link: PeerLink) -> bool:
     """An inbound connection that has not (yet) become an accepted link."""
     return not link.outbound and not link.peer.up and not link.closed
+
+
+# What core/handshake.py says when it refuses a handshake only a contact or a member may make.
+_STRANGER_REFUSALS = ("XX not allowed", "XX handshake refused", "without a network key refused",
+                      "under no network key of ours", "plain IK from a key")
+
+
+def _refused_stranger(reason: str | None) -> bool:
+    return reason is not None and any(words in reason for words in _STRANGER_REFUSALS)

@@ -518,6 +518,11 @@ def status_of(node: Node) -> dict[str, Any]:
         "networks_waiting": [n for n, _ in node.networks.waiting()],
         "networks_refused": node.networks.refused_names(),
         "requests_dropped": node.trust.requests_dropped,
+        # Strangers' handshakes are refused in a network, and while waiting to join one: why
+        # a contact request does not arrive (trial 4, B3, B4), and how many were refused.
+        "closed_to_strangers": (node.networks.names() or [n.name for n in node.networks.pending()])
+        if node.networks.joined else [],
+        "strangers_refused": node.links.strangers_refused,
         "version": __version__,
         "pid": os.getpid(),  # what to stop: a background node has no terminal
         "in_chat_screen": node.config.in_chat_screen,

@@ -100,3 +100,49 @@ def test_the_port_of_a_listen_any_port_run_is_kept_and_a_change_is_said(
             assert f"a new port: {first} (last time's) was taken" in said, said
     finally:
         alice.close()
+
+
+def test_a_join_via_a_member_from_the_chat_s_call_and_a_waiting_join_says_closed(
+    tmp_path: Path,
+) -> None:
+    """B3: the node's join takes `via` (what the chat's `/network join NAME --via HOST:PORT`
+    calls), admitted at once; a join still waiting closes the node to strangers, which
+    `status` now says, with how many were refused (B4)."""
+    import json
+
+    from p2pchat.control_client import ControlClient, ControlError
+
+    carol = NodeProcess(tmp_path / "carol", "carol").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    erin = NodeProcess(tmp_path / "erin", "erin").start()
+    try:
+        made = json.loads(carol.cli("network", "create", "club", "--json", "--no-qr",
+                                    check=True).stdout)
+        with ControlClient(bob.home) as client:
+            try:
+                client.call("network.join", name="club", passphrase="wrong words here",
+                            via=carol.addr)
+                raise AssertionError("a wrong passphrase was admitted")
+            except ControlError as exc:
+                assert "not admitted by" in str(exc) and "nothing was joined" in str(exc)
+            joined = client.call("network.join", name="club", passphrase=made["passphrase"],
+                                 via=carol.addr)
+        assert joined["networks"] == ["club"] and joined["waiting"] == []
+        assert joined["check_codes"]["club"] == carol.json("network", "list")[
+            "check_codes"]["club"]
+        # erin waits for a network nobody admits her to: closed to strangers, and it says so.
+        with ControlClient(erin.home) as client:
+            client.call("network.join", name="lab", passphrase="owl kite moss fern")
+        status = erin.json("status")
+        assert status["closed_to_strangers"] == ["lab"] and status["strangers_refused"] == 0
+        bob.cli("contacts", "add", erin.fingerprint, "--name", "erin", "--addr", erin.addr,
+                check=True)
+        wait_for(lambda: erin.json("status")["strangers_refused"] > 0, 20,
+                 "bob's request refused")
+        said = erin.cli("status", check=True).stdout
+        assert "closed to strangers until admitted to lab" in said, said
+        assert "strangers refused: " in said
+        assert erin.json("contacts", "list") == []  # the request never came in
+    finally:
+        for node in (carol, bob, erin):
+            node.close()
