@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                    " running for this home)")
     _add_node_options(chat)
 
+    from p2pchat.cli.stop import STOP_WAIT, cmd_stop
+
+    stop = command("stop", cmd_stop, "stop the node running in the background (the one"
+                   " 'p2pchat chat' left running, or 'p2pchat node')")
+    stop.add_argument("--timeout", type=float, default=STOP_WAIT, metavar="SECONDS",
+                      help=f"how long to wait for it to exit (default {STOP_WAIT:.0f})")
     status = command("status", cmd_status, "show the running node: fingerprint, ports, links")
     status.add_argument("--json", action="store_true", help="print a JSON object")
 

@@ -146,3 +146,18 @@ def test_a_join_via_a_member_from_the_chat_s_call_and_a_waiting_join_says_closed
     finally:
         for node in (carol, bob, erin):
             node.close()
+
+
+def test_p2pchat_stop_stops_a_background_node_and_says_when_none_runs(tmp_path: Path) -> None:
+    """B15: there was no command to stop a background node; the chat said "'kill PID'"."""
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    try:
+        pid = alice.json("status")["pid"]
+        said = alice.cli("stop", check=True).stdout
+        assert f"Stopped the node (pid {pid})" in said, said
+        assert alice.proc is not None and alice.proc.wait(timeout=5) == 0  # a clean exit
+        none = alice.cli("stop")
+        assert none.returncode == 0 and "No node is running" in none.stdout, none
+        assert alice.cli("status").returncode == 1
+    finally:
+        alice.close()
