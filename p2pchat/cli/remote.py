@@ -433,7 +433,7 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
         size = membership(g['members'], g.get('invited', 0))  # "3 members, 1 invited"
         # The node counts the others linked to us: "2 members, 1 online" read as one away.
-        others = "other " * (g["members"] > 1)
+        others = ("other " if g["online"] == 1 else "others ") * (g["members"] > 1)
         print(f"{clean(g['title']):<20} {size + ',':<11}"
               f"{g['online']:>2} {others}online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
@@ -485,13 +485,17 @@ def cmd_group(args: argparse.Namespace) -> int:
 def _said_group(action: str, result: dict[str, Any]) -> None:
     """What `group create` and `group accept` did, and what to do next, in words."""
     title = clean(result["title"])
-    name = shlex.quote("#" + title)
+    # '#' only where a contact shares the name (the node's note says so) or the bare title
+    # would read as a marked one; else as typed (trial 4, B17: '#climbing' for no reason).
+    marked = bool(result.get("note")) or title.startswith(("#", "@"))
+    name = shlex.quote(("#" if marked else "") + title)
     if action == "create":
         print(f"Created the group {title} (id {result['group']}); you are its owner and its only"
               f" member. Invite contacts with: p2pchat group invite {name} CONTACT")
     else:  # in words, as `group decline` says it (trial 2, B11)
         size = membership(result["members"], result.get("invited", 0))
-        print(f"You joined {title} ({size}, {result['online']} other online): the members you"
+        others = "other" if result["online"] == 1 else "others"  # "2 others online" (B17)
+        print(f"You joined {title} ({size}, {result['online']} {others} online): the members you"
               f" reach bring you its messages; p2pchat send {name} TEXT writes to it.")
     if result.get("note"):  # e.g. a group named like a contact
         print(f"Note: {clean(result['note'])}", file=sys.stderr)

@@ -161,3 +161,37 @@ def test_p2pchat_stop_stops_a_background_node_and_says_when_none_runs(tmp_path: 
         assert alice.cli("status").returncode == 1
     finally:
         alice.close()
+
+
+def test_group_words_count_others_and_mark_a_name_only_when_a_contact_shares_it(
+    tmp_path: Path,
+) -> None:
+    """B17: "2 other online"; `p2pchat send '#climbing' TEXT` though no contact is called so."""
+    from tests.tui.test_tmux import mutual
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    carol = NodeProcess(tmp_path / "carol", "carol").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        mutual(alice, carol, "alice", "carol")
+        mutual(bob, carol, "bob", "carol")
+        for title in ("carol", "hike"):
+            group = alice.json("group", "create", title)["group"]
+            for who, node in (("bob", bob), (carol.fingerprint, carol)):
+                alice.cli("group", "invite", "#" + title, who, check=True)
+                wait_for(lambda n=node, g=group: any(  # type: ignore[misc]
+                    x["group"] == g and x["role"] == "invited"
+                    for x in n.json("group", "list", "--json")), 20, "the invitation")
+                said = node.cli("group", "accept", group, check=True).stdout
+                if title == "hike" and node is bob:
+                    assert "p2pchat send hike TEXT" in said, said  # no contact called hike
+                if title == "carol" and node is bob:  # bob has a contact carol
+                    assert "p2pchat send '#carol' TEXT" in said, said
+        wait_for(lambda: all(g["online"] == 2 for g in alice.json("group", "list", "--json")),
+                 20, "both members online")
+        listed = alice.cli("group", check=True).stdout
+        assert "2 others online" in listed and "other online" not in listed, listed
+    finally:
+        for node in (alice, bob, carol):
+            node.close()
