@@ -195,3 +195,23 @@ def test_group_words_count_others_and_mark_a_name_only_when_a_contact_shares_it(
     finally:
         for node in (alice, bob, carol):
             node.close()
+
+
+def test_a_wrong_passphrase_fails_where_the_key_is_unlocked_and_nick_needs_none(
+    tmp_path: Path,
+) -> None:
+    """B21: `P2PCHAT_PASSPHRASE=x p2pchat nick bob` worked: nick needs no key (README now
+    lists the commands that do); one that unlocks the key refuses a wrong passphrase."""
+    from tests.cli import run
+
+    home = tmp_path / "mallory"
+    secret = {"P2PCHAT_PASSPHRASE": "the right one, long enough"}
+    run(home, "init", "--name", "mallory", env=secret, check=True)
+    wrong = {"P2PCHAT_PASSPHRASE": "x"}
+    renamed = run(home, "nick", "bob", env=wrong)  # no node: the clear header only
+    assert renamed.returncode == 0 and "You are now bob" in renamed.stdout
+    unlocked = run(home, "log", "nobody", env=wrong)  # sealed messages: the key is needed
+    assert_clean_failure(unlocked)
+    assert "passphrase" in unlocked.stderr
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "needs no passphrase" in readme and "`nick`" in readme
