@@ -17,10 +17,10 @@ from p2pchat.cli.remote import (
     cmd_nick,
     cmd_peers,
     cmd_safety,
-    cmd_search,
     cmd_send,
     cmd_status,
 )
+from p2pchat.cli.search import cmd_search
 from p2pchat.cli.serve import cmd_chat, cmd_node, cmd_relay
 from p2pchat.home import HOME_ENV
 from p2pchat.version import version_action
@@ -221,10 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     log_cmd.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_passphrase_file(log_cmd)
 
-    search = command("search", cmd_search, "find messages with a contact or in a group that"
-                     " contain TEXT")
-    search.add_argument("who", help="a contact's or a group's name (or fingerprint, group id)")
-    search.add_argument("text", help="what to look for (case does not matter)")
+    search = command("search", cmd_search, "find messages that contain TEXT: in every"
+                     " conversation, or with WHO only")
+    search.add_argument("terms", nargs="+", metavar="[WHO] TEXT",
+                        help="TEXT alone: every conversation; WHO TEXT: a contact's or a group's"
+                        " (name, fingerprint or group id); quote a TEXT with spaces; case does"
+                        " not matter")
     search.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_passphrase_file(search)
 

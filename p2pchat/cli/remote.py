@@ -376,23 +376,6 @@ def _said(m: dict[str, Any]) -> str:
     return f"{_author(m)}: {peer_lines(text)}"
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    """Messages with a contact or in a group that contain TEXT (case-insensitive), oldest
-    first."""
-    messages = _read(args, "log", **{"with": args.who, "limit": None})
-    wanted = args.text.casefold()
-    found = [m for m in messages if wanted in str(m.get("text", "")).casefold()]
-    if not found and not args.json:
-        print(f"Nothing with {clean(args.who)} contains {clean(args.text)!r}.", file=sys.stderr)
-    for m in found:
-        if args.json:
-            print_json(m)
-        else:
-            when = clean(m["sent_at"])[:19].replace("T", " ")
-            print(f"{when}  {_said(m)}")
-    return 0
-
-
 def _author(m: dict[str, Any]) -> str:
     """The author's name; `~name` for a group member who is not a contact (unverified)."""
     name = clean(m["author_name"])

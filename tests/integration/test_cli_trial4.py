@@ -215,3 +215,38 @@ def test_a_wrong_passphrase_fails_where_the_key_is_unlocked_and_nick_needs_none(
     assert "passphrase" in unlocked.stderr
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert "needs no passphrase" in readme and "`nick`" in readme
+
+
+def test_search_text_alone_searches_every_conversation_and_who_text_one(
+    tmp_path: Path,
+) -> None:
+    """Point 25: `p2pchat search ping` was a usage error ("text" required): the CLI could not
+    search everything, as the chat's /search does."""
+    from tests.tui.test_tmux import mutual
+
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    carol = NodeProcess(tmp_path / "carol", "carol").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        mutual(alice, carol, "alice", "carol")
+        bob.cli("send", "alice", "ping from bob", check=True)
+        carol.cli("send", "alice", "PING from carol", check=True)
+        group = alice.json("group", "create", "hike")["group"]
+        alice.cli("send", group, "a ping to nobody yet", check=True)
+        wait_for(lambda: alice.log_json("bob") and alice.log_json("carol"), 20, "both messages")
+        found = alice.cli("search", "ping", check=True).stdout
+        assert "[bob] bob: ping from bob" in found, found
+        assert "[carol] carol: PING from carol" in found
+        assert "[#hike] alice: a ping to nobody yet" in found
+        one = alice.cli("search", "carol", "ping", check=True).stdout  # as before: WHO TEXT
+        assert "carol: PING from carol" in one and "bob" not in one
+        none = alice.cli("search", "pong", check=True)
+        assert "Nothing in 3 conversations contains 'pong'." in none.stderr, none.stderr
+        assert_clean_failure(alice.cli("search", "ping", "from", "bob"))  # say: quote it
+        alice.stop()  # with no node: the store, the key unlocked once
+        offline = alice.cli("search", "ping", check=True).stdout
+        assert "[bob] bob: ping from bob" in offline and "[carol]" in offline
+    finally:
+        for node in (alice, bob, carol):
+            node.close()
