@@ -172,6 +172,9 @@ def _print_contacts(contacts: list[dict[str, Any]],
             state += "  via relay"
         state += "  verified" * (c.get("verified") is True)
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
+        if c.get("unanswered") and not c["online"]:  # trial 4, B4: nothing said why
+            print(f"{'':<20} their node closes the connection unanswered: they may be in a closed"
+                  " network (then they can't see your request), or have blocked you")
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<20} asks to connect{note}"

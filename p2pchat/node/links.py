@@ -86,6 +86,7 @@ class LinkTable:
         # Inbound handshakes refused because we answer only contacts and networks' members
         # (in a network, or waiting to be admitted to one): `status` says how many (trial 4, B4).
         self.strangers_refused = 0
+        self.unanswered: set[bytes] = set()  # keys whose nodes closed our handshake unanswered
 
     # ------------------------------------------------------------ listening
 
@@ -284,7 +285,18 @@ class LinkTable:
         except TimeoutError:
             link.close("handshake timed out")
             return False
+        self._note_answer(key, link, bool(ok))
         return bool(ok) and self.by_peer.get(key) is link
+
+    def _note_answer(self, key: bytes, link: PeerLink, ok: bool) -> None:
+        """A node that answers only contacts and its networks' members closes a stranger's
+        handshake unanswered: kept per key, for `contacts` to say why they seem offline
+        (trial 4, B4: nothing said it). Bounded; forgotten once they answer."""
+        if ok:
+            self.unanswered.discard(key)
+        elif link.remote_key is None and "closed by peer" in (
+                link.close_reason or "") and len(self.unanswered) < MAX_UNANSWERED:
+            self.unanswered.add(key)
 
     def _next_ik_timestamp(self, key: bytes) -> int:
         """Never at or below what we sent before, even across a clock step and a restart: a
@@ -399,6 +411,8 @@ def _handshaking(link: PeerLink) -> bool:
     """An inbound connection that has not (yet) become an accepted link."""
     return not link.outbound and not link.peer.up and not link.closed
 
+
+MAX_UNANSWERED = 1024  # keys remembered as closing our handshakes unanswered
 
 # What core/handshake.py says when it refuses a handshake only a contact or a member may make.
 _STRANGER_REFUSALS = ("XX not allowed", "XX handshake refused", "without a network key refused",

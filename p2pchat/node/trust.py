@@ -480,6 +480,8 @@ class Trust:
         link = self._links.live(key)
         if link is not None and link.peer.up:
             view["path"] = "relay" if link.relay is not None else "direct"
+        elif key in self._links.unanswered:  # closed unanswered: a closed network? (trial 4 B4)
+            view["unanswered"] = True
         source = self._request_sources.get(key)
         if view["state"] == "request" and source is not None:
             view["asked_via"] = "relay" if source.startswith("relay:") else "direct"

@@ -250,3 +250,34 @@ def test_search_text_alone_searches_every_conversation_and_who_text_one(
     finally:
         for node in (alice, bob, carol):
             node.close()
+
+
+def test_a_stranger_refused_by_a_node_in_a_network_is_told_why_and_counted(
+    tmp_path: Path,
+) -> None:
+    """B4: erin (not a member) asked alice (in a network): erin saw alice "offline" and
+    nothing else, alice saw nothing. Now erin's `contacts` says why, and alice's `status`
+    counts the refused strangers."""
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    erin = NodeProcess(tmp_path / "erin", "erin").start()
+    try:
+        alice.cli("network", "create", "club", "--no-qr", check=True)
+        erin.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr", alice.addr,
+                 check=True)
+        wait_for(lambda: erin.json("contacts", "list")[0].get("unanswered"), 20,
+                 "erin's dial closed unanswered")
+        said = erin.cli("contacts", check=True).stdout
+        assert "their node closes the connection unanswered: they may be in a closed" \
+            " network" in said, said
+        status = alice.json("status")
+        assert status["closed_to_strangers"] == ["club"] and status["strangers_refused"] > 0
+        told = alice.cli("status", check=True).stdout
+        assert "closed to strangers: only contacts and members of club reach you" in told
+        assert alice.json("contacts", "list") == []
+        alice.cli("network", "leave", "club", check=True)  # open again: the request comes in
+        wait_for(lambda: alice.json("contacts", "list"), 30, "erin's request")
+        wait_for(lambda: not erin.json("contacts", "list")[0].get("unanswered"), 20,
+                 "the note gone once answered")
+    finally:
+        alice.close()
+        erin.close()
