@@ -98,6 +98,7 @@ def test_the_port_of_a_listen_any_port_run_is_kept_and_a_change_is_said(
             assert _port(moved) != first and moved["port_changed_from"] == first
             said = alice.cli("status", check=True).stdout
             assert f"a new port: {first} (last time's) was taken" in said, said
+            assert f"a new port: {first} (last time's) was taken" in alice.log_path.read_text()
     finally:
         alice.close()
 
