@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 from typing import Any
 
 from p2pchat.cli.output import fail
+from p2pchat.core.identity import FingerprintError, fingerprint, parse_fingerprint
 from p2pchat.tui.sanitize import clean
 
 
@@ -28,9 +30,11 @@ def check_accept(args: argparse.Namespace, contacts: list[dict[str, Any]]) -> No
     without --anyway, as the chat warns before /accept (trial 4, B2)."""
     if getattr(args, "anyway", False):
         return
-    wanted = str(args.who).casefold()
-    request = next((c for c in contacts if c.get("state") == "request" and wanted in (
-        str(c.get("name", "")).casefold(), str(c.get("fingerprint", "")).casefold())), None)
+    wanted = {str(args.who).casefold()}
+    with contextlib.suppress(FingerprintError):  # a fingerprint however typed (spaces, case)
+        wanted.add(fingerprint(parse_fingerprint(str(args.who))).casefold())
+    request = next((c for c in contacts if c.get("state") == "request" and wanted & {
+        str(c.get("name", "")).casefold(), str(c.get("fingerprint", "")).casefold()}), None)
     warning = impostor_warning(request or {}, contacts)
     if warning:
         fail(f"not accepted. {warning} If they match: p2pchat contacts accept"

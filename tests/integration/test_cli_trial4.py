@@ -45,6 +45,10 @@ def test_an_unblocked_impostor_request_is_a_request_again_and_the_cli_warns(
         assert_clean_failure(refused)
         assert "NEW KEY" in refused.stderr and "p2pchat safety" in refused.stderr
         assert "--anyway" in refused.stderr
+        typed = impostor.fingerprint.replace("-", " ").lower()  # the key typed another way
+        other_way = alice.cli("contacts", "accept", typed)
+        assert_clean_failure(other_way)
+        assert "NEW KEY" in other_way.stderr, other_way.stderr
         assert [c["state"] for c in alice.json("contacts", "list")
                 if c["fingerprint"] == impostor.fingerprint] == ["request"]
         assert alice.log_json(impostor.fingerprint) == []  # nothing of theirs was taken
