@@ -38,7 +38,8 @@ class NetworkCommands:
         except ParseError as exc:
             self._state.notice("error", str(exc))
             return
-        if command.action == "join" and not command.via and not self._state.mdns:
+        if command.action == "join" and not command.via and not self._state.mdns \
+                and not self._state.discovering and not self._state.starting:  # off, not starting
             # It would wait for ever, closed to strangers: refused as the CLI refuses it.
             self._state.notice("error", no_discovery(command.name).replace(
                 f"p2pchat network join {command.name} --via HOST:PORT",
