@@ -284,6 +284,7 @@ class LinkTable:
                                         self._config.session.handshake_timeout + 1)
         except TimeoutError:
             link.close("handshake timed out")
+            self._note_answer(key, link, False)
             return False
         self._note_answer(key, link, bool(ok))
         return bool(ok) and self.by_peer.get(key) is link
@@ -292,10 +293,15 @@ class LinkTable:
         """A node that answers only contacts and its networks' members closes a stranger's
         handshake unanswered: kept per key, for `contacts` to say why they seem offline
         (trial 4, B4: nothing said it). Bounded; forgotten once they answer."""
+        reason = link.close_reason or ""
+        # Direct: the socket closed before any answer. Through a relay (which has the peer,
+        # or it would say "not on the relay"), a refused stream is dropped without a word: the
+        # handshake times out.
+        refused = "closed by peer" in reason if link.relay is None \
+            else reason.startswith("handshake timed out")
         if ok:
             self.unanswered.discard(key)
-        elif link.remote_key is None and "closed by peer" in (
-                link.close_reason or "") and len(self.unanswered) < MAX_UNANSWERED:
+        elif link.remote_key is None and refused and len(self.unanswered) < MAX_UNANSWERED:
             self.unanswered.add(key)
 
     def _next_ik_timestamp(self, key: bytes) -> int:

@@ -286,3 +286,27 @@ def test_a_stranger_refused_by_a_node_in_a_network_is_told_why_and_counted(
     finally:
         alice.close()
         erin.close()
+
+
+def test_a_stranger_refused_through_a_relay_is_told_why(tmp_path: Path) -> None:
+    """B4 as the trial had it: erin reaches alice only through a relay, while alice is in a
+    network; her refused stream is dropped without a word, so erin's handshake times out."""
+    from tests.integration.test_relay_nodes import relay_arg
+    from tests.relay_client import RelayProcess
+
+    relay = RelayProcess(tmp_path / "relay").start()
+    alice = NodeProcess(tmp_path / "alice", "alice")
+    erin = NodeProcess(tmp_path / "erin", "erin")
+    try:
+        alice.start("--relay", relay_arg(relay))
+        erin.start("--relay", relay_arg(relay))
+        alice.cli("network", "create", "club", "--no-qr", check=True)
+        erin.cli("contacts", "add", alice.fingerprint, "--name", "alice", check=True)
+        wait_for(lambda: erin.json("contacts", "list")[0].get("unanswered"), 60,
+                 "erin's relayed handshake unanswered")
+        assert "they may be in a closed network" in erin.cli("contacts", check=True).stdout
+        assert alice.json("status")["strangers_refused"] > 0
+    finally:
+        alice.close()
+        erin.close()
+        relay.close()
