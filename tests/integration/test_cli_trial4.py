@@ -306,6 +306,8 @@ def test_a_stranger_refused_through_a_relay_is_told_why(tmp_path: Path) -> None:
                  "erin's relayed handshake unanswered")
         assert "they may be in a closed network" in erin.cli("contacts", check=True).stdout
         assert alice.json("status")["strangers_refused"] > 0
+        said = erin.cli("status", check=True).stdout  # "links: 0" next to "1 link(s)" was read
+        assert "link(s)" not in said and "open through it (links up or being set up)" in said
     finally:
         alice.close()
         erin.close()
