@@ -37,6 +37,18 @@ def _params(request: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _stop(node: Node) -> dict[str, Any]:
+    """`p2pchat stop` (trial 4, B15): the node stops as on SIGTERM (runner.py), just after this
+    answer is written. A chat screen's node is the screen's to stop."""
+    if node.config.in_chat_screen:
+        raise CommandError("in_chat_screen", f"this node runs in a chat screen (pid"
+                                             f" {os.getpid()}): quit that chat to stop it")
+    import signal
+
+    asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGTERM)
+    return {"pid": os.getpid(), "stopping": True}
+
+
 def _text(params: dict[str, Any], key: str, required: bool = True) -> str:
     value = params.get(key)
     if value is None and not required:
@@ -110,6 +122,7 @@ class ControlServer:
         node_ = node
         self._methods: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "status": self._sync(lambda p: node_.status()),
+            "stop": self._sync(lambda p: _stop(node_)),
             "peers": self._sync(lambda p: node_.peers()),
             "contacts.list": self._sync(lambda p: node_.list_contacts()),
             "contacts.add": lambda p: node_.add_contact(
@@ -132,8 +145,8 @@ class ControlServer:
                                else node_.send(_text(p, "to"), _text(p, "text"))),
             "log": self._sync(lambda p: node_.history(_text(p, "with"), _limit(p),
                                                       changes=p.get("changes") is True)),
-            "network.join": lambda p: node_.networks.join(_text(p, "name"),
-                                                          _text(p, "passphrase")),
+            "network.join": lambda p: node_.networks.join(
+                _text(p, "name"), _text(p, "passphrase"), _text(p, "via", required=False)),
             "network.leave": lambda p: node_.networks.leave(_text(p, "name")),
             "network.list": self._sync(lambda p: node_.networks.view()),
             "network.reload": self._sync(lambda p: node_.networks.reload()),

@@ -32,3 +32,14 @@ def socket_path(home: Path) -> Path:
     """The running node's control socket (here, not in p2pchat.control, so that a client of it
     does not import the whole node: `p2pchat send` starts in half the time)."""
     return home / SOCKET_NAME
+
+
+def stop_command(home: Path) -> str:
+    """The command that stops the node of `home`, as the chat's notes print it."""
+    import shlex
+
+    try:
+        default = resolve_home(None)
+    except Exception:  # no platform data dir: name the home
+        default = None
+    return "p2pchat stop" if default == home else f"p2pchat --home {shlex.quote(str(home))} stop"

@@ -200,29 +200,17 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
 
 
 def _admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
-    """Run the admission with the member at `address_text` from here; its network key."""
+    """Run the admission with the member at `address_text` from here; its network key (the
+    node's own join --via says the same: node/networks.py)."""
     import asyncio
 
-    from p2pchat.core.admission import AdmissionError
-    from p2pchat.net.addresses import parse_addr
-    from p2pchat.node.admission import Busy, ask
+    from p2pchat.node.config import CommandError
+    from p2pchat.node.networks import admitted_via
 
     try:
-        address = parse_addr(address_text)
-    except ValueError as exc:
-        raise NetworkCommandError(f"--via: {exc}") from None
-    try:
-        return asyncio.run(ask(address, name, passphrase))
-    except Busy as exc:
-        raise NetworkCommandError(f"the member at {address_text} is limiting guesses: try again"
-                                  f" in {exc.retry_after:.0f} s") from None
-    except AdmissionError:
-        raise NetworkCommandError(f"not admitted by {address_text}: a wrong passphrase or"
-                                  " network name, or it is not a member; nothing was"
-                                  " joined") from None
-    except (OSError, TimeoutError) as exc:
-        reason = str(exc) or "timed out"
-        raise NetworkCommandError(f"cannot reach {address_text}: {reason}") from None
+        return asyncio.run(admitted_via(address_text, name, passphrase))
+    except CommandError as exc:
+        raise NetworkCommandError(str(exc)) from None
 
 
 def _weak_warning(passphrase: str) -> str | None:

@@ -26,6 +26,9 @@ async def serve(home: Path, identity: Identity, name: str, config: NodeConfig,
         status = node.status()
         print(f"p2pchat node for {status['name']} ({status['fingerprint']})", flush=True)
         print(f"listening on {', '.join(status['listen'])}", flush=True)
+        if status.get("port_changed_from"):  # said at start, not only logged (trial 4, 16)
+            print(f"a new port: {status['port_changed_from']} (last time's) was taken; friends"
+                  " who typed your address need the new one", flush=True)
         print("stop with Ctrl-C", flush=True)
         if ready is not None:
             ready.set()

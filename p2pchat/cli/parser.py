@@ -17,10 +17,10 @@ from p2pchat.cli.remote import (
     cmd_nick,
     cmd_peers,
     cmd_safety,
-    cmd_search,
     cmd_send,
     cmd_status,
 )
+from p2pchat.cli.search import cmd_search
 from p2pchat.cli.serve import cmd_chat, cmd_node, cmd_relay
 from p2pchat.home import HOME_ENV
 from p2pchat.version import version_action
@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                    " running for this home)")
     _add_node_options(chat)
 
+    from p2pchat.cli.stop import STOP_WAIT, cmd_stop
+
+    stop = command("stop", cmd_stop, "stop the node running in the background (the one"
+                   " 'p2pchat chat' left running, or 'p2pchat node')")
+    stop.add_argument("--timeout", type=float, default=STOP_WAIT, metavar="SECONDS",
+                      help=f"how long to wait for it to exit (default {STOP_WAIT:.0f})")
     status = command("status", cmd_status, "show the running node: fingerprint, ports, links")
     status.add_argument("--json", action="store_true", help="print a JSON object")
 
@@ -139,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     accept = action("accept", "accept someone who asked to connect")
     accept.add_argument("who", help="their name or fingerprint")
     accept.add_argument("--name", help="rename them as you accept")
+    accept.add_argument("--anyway", action="store_true",
+                        help="accept a NEW KEY asking under the name of a contact you verified"
+                        " (refused without it: compare safety numbers first)")
     block = action("block", "refuse all links and requests from someone")
     block.add_argument("who", help="their name or fingerprint (a fingerprint blocks a key"
                        " you hold nothing of, such as a removed contact's)")
@@ -212,10 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     log_cmd.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_passphrase_file(log_cmd)
 
-    search = command("search", cmd_search, "find messages with a contact or in a group that"
-                     " contain TEXT")
-    search.add_argument("who", help="a contact's or a group's name (or fingerprint, group id)")
-    search.add_argument("text", help="what to look for (case does not matter)")
+    search = command("search", cmd_search, "find messages that contain TEXT: in every"
+                     " conversation, or with WHO only")
+    search.add_argument("terms", nargs="+", metavar="[WHO] TEXT",
+                        help="TEXT alone: every conversation; WHO TEXT: a contact's or a group's"
+                        " (name, fingerprint or group id); quote a TEXT with spaces; case does"
+                        " not matter")
     search.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_passphrase_file(search)
 

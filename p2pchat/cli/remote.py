@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from p2pchat.cli.contact_warnings import check_accept, impostor_warning
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import fail, peer_lines, print_json
 from p2pchat.core.text import hidden_nearby, membership
@@ -88,6 +89,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"{clean(status['name'])}  {status['fingerprint']}")
     print(f"listening: {clean(', '.join(status['listen']))}")
+    if status.get("port_changed_from"):  # said, not only logged (trial 4, 16)
+        print(f"  a new port: {status['port_changed_from']} (last time's) was taken; friends"
+              " who typed your address need the new one (/addr, 'p2pchat contacts addr')")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
     visible = _VISIBLE.get(status.get("visible_to", ""))
@@ -101,12 +105,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     for name in status.get("networks_refused") or []:
         print(clean(f"network {name}: refused (wrong passphrase or name?); not asking again"
                     f" until you join again: p2pchat network join {name}"))
+    _print_closed(status)
     for relay in status.get("relays", []):
         error = f" ({relay['last_error']})" if relay["last_error"] and \
             relay["state"] != "attached" else ""
-        print(clean(f"relay: {relay['relay']}  {relay['state']}, {relay['links']} link(s),"
+        # Its streams, attempts too: not the `links` above (trial 4, B4 read them as one).
+        print(clean(f"relay: {relay['relay']}  {relay['state']}, {relay['links']} connection(s)"
+                    " open through it (links up or being set up),"
                     f" {_FOUND_BY.get(relay['found_by'], 'from ' + relay['found_by'])}{error}"))
     return 0
+
+
+def _print_closed(status: dict[str, Any]) -> None:
+    """Why strangers' requests don't arrive, and how many were refused (trial 4, B3, B4)."""
+    closed = [clean(n) for n in status.get("closed_to_strangers") or []]
+    refused = status.get("strangers_refused") or 0
+    if closed and set(closed) <= set(status.get("networks_waiting") or []):
+        print(f"closed to strangers until admitted to {', '.join(closed)}: contact requests"
+              " are refused until then")
+    elif closed:
+        print(f"closed to strangers: only contacts and members of {', '.join(closed)} reach you")
+    if refused:
+        print(f"strangers refused: {refused} (in a network, or waiting to join one, the node"
+              " answers only contacts and members)")
 
 
 def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],
@@ -151,10 +172,16 @@ def _print_contacts(contacts: list[dict[str, Any]],
             state += "  via relay"
         state += "  verified" * (c.get("verified") is True)
         print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
+        if c.get("unanswered") and not c["online"]:  # trial 4, B4: nothing said why
+            print(f"{'':<20} their node closes the connection unanswered: they may be in a closed"
+                  " network (then they can't see your request), or have blocked you")
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<20} asks to connect{note}"
                   f"  (p2pchat contacts accept {shlex.quote(name)})")
+            warning = impostor_warning(c, contacts)
+            if warning:
+                print(f"{'':<20} {warning}")
 
 
 # What an action asks the running node: the method and its parameters from the command line.
@@ -207,6 +234,8 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
                        addrs=args.addr or [])
     else:
+        if action == "accept" and not args.anyway:
+            check_accept(args, _call(args, "contacts.list"))
         method, params = _CONTACT_CALLS[action](args)
         result = _call(args, method, **params)
     if args.json:
@@ -350,23 +379,6 @@ def _said(m: dict[str, Any]) -> str:
     return f"{_author(m)}: {peer_lines(text)}"
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    """Messages with a contact or in a group that contain TEXT (case-insensitive), oldest
-    first."""
-    messages = _read(args, "log", **{"with": args.who, "limit": None})
-    wanted = args.text.casefold()
-    found = [m for m in messages if wanted in str(m.get("text", "")).casefold()]
-    if not found and not args.json:
-        print(f"Nothing with {clean(args.who)} contains {clean(args.text)!r}.", file=sys.stderr)
-    for m in found:
-        if args.json:
-            print_json(m)
-        else:
-            when = clean(m["sent_at"])[:19].replace("T", " ")
-            print(f"{when}  {_said(m)}")
-    return 0
-
-
 def _author(m: dict[str, Any]) -> str:
     """The author's name; `~name` for a group member who is not a contact (unverified)."""
     name = clean(m["author_name"])
@@ -407,7 +419,7 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
         size = membership(g['members'], g.get('invited', 0))  # "3 members, 1 invited"
         # The node counts the others linked to us: "2 members, 1 online" read as one away.
-        others = "other " * (g["members"] > 1)
+        others = ("other " if g["online"] == 1 else "others ") * (g["members"] > 1)
         print(f"{clean(g['title']):<20} {size + ',':<11}"
               f"{g['online']:>2} {others}online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
@@ -459,13 +471,17 @@ def cmd_group(args: argparse.Namespace) -> int:
 def _said_group(action: str, result: dict[str, Any]) -> None:
     """What `group create` and `group accept` did, and what to do next, in words."""
     title = clean(result["title"])
-    name = shlex.quote("#" + title)
+    # '#' only where a contact shares the name (the node's note says so) or the bare title
+    # would read as a marked one; else as typed (trial 4, B17: '#climbing' for no reason).
+    marked = bool(result.get("note")) or title.startswith(("#", "@"))
+    name = shlex.quote(("#" if marked else "") + title)
     if action == "create":
         print(f"Created the group {title} (id {result['group']}); you are its owner and its only"
               f" member. Invite contacts with: p2pchat group invite {name} CONTACT")
     else:  # in words, as `group decline` says it (trial 2, B11)
         size = membership(result["members"], result.get("invited", 0))
-        print(f"You joined {title} ({size}, {result['online']} other online): the members you"
+        others = "other" if result["online"] == 1 else "others"  # "2 others online" (B17)
+        print(f"You joined {title} ({size}, {result['online']} {others} online): the members you"
               f" reach bring you its messages; p2pchat send {name} TEXT writes to it.")
     if result.get("note"):  # e.g. a group named like a contact
         print(f"Note: {clean(result['note'])}", file=sys.stderr)

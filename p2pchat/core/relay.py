@@ -148,6 +148,9 @@ class RelayStats:
     dropped_queue_full: int = 0
     throttled: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
+    # The last protocol error's own words (core/session.py's reason, never a peer's text):
+    # what `relay status` shows so a count is not left unexplained (trial 4, B16).
+    last_protocol_error: str = ""
 
 
 class RelayState:
@@ -267,9 +270,12 @@ class RelayState:
         client = self._clients.get(conn)
         return None if client is None else client.key
 
-    def refuse(self, reason: str) -> None:
-        """Count a refusal or a close by the relay (one of REFUSALS)."""
+    def refuse(self, reason: str, detail: str = "") -> None:
+        """Count a refusal or a close by the relay (one of REFUSALS); `detail`, a protocol
+        error's words, is kept (the last one) for the status."""
         self.stats.refusals[reason] += 1
+        if reason == "protocol_error" and detail:
+            self.stats.last_protocol_error = detail[:200]
 
     # -- frames -----------------------------------------------------------------------------
 
@@ -336,6 +342,7 @@ class RelayState:
             "dropped_queue_full": s.dropped_queue_full,
             "throttled": s.throttled,
             "refusals": {reason: s.refusals[reason] for reason in REFUSALS},
+            "last_protocol_error": s.last_protocol_error,
         }
 
     def _drop_client(self, conn: ConnId) -> None:

@@ -82,6 +82,11 @@ class LinkTable:
         self._servers: list[asyncio.Server] = []
         self.ik_stamps = IkStamps()  # the node gives it the stored floor at start
         self._stopping = False
+        self.port_changed: int | None = None  # the kept port this start could not have
+        # Inbound handshakes refused because we answer only contacts and networks' members
+        # (in a network, or waiting to be admitted to one): `status` says how many (trial 4, B4).
+        self.strangers_refused = 0
+        self.unanswered: set[bytes] = set()  # keys whose nodes closed our handshake unanswered
 
     # ------------------------------------------------------------ listening
 
@@ -106,9 +111,13 @@ class LinkTable:
             server.close()
         return self.listen_addresses[0][1]
 
-    async def listen_configured(self, home: Path, *, keep: bool) -> None:
+    async def listen_configured(self, home: Path, *, keep: bool, record: bool = True) -> None:
         """Listen on every configured address; with `keep`, the first one on the port it had
-        last time when it asks for any port (friends who typed the address still reach us)."""
+        last time when it asks for any port (friends who typed the address still reach us).
+        With `record`, the port the first one got is kept for next time even when this run
+        was told "any port" (trial 4, 16: `--listen 127.0.0.1:0` kept nothing, so the next
+        start without --listen came up on a new port). `port_changed` is the kept port that
+        could not be had again, for `status` to say."""
         from p2pchat import settings
 
         kept = settings.kept_port(home) if keep else 0
@@ -118,11 +127,12 @@ class LinkTable:
                     await self.listen(host, kept)
                     continue
                 except OSError as exc:
+                    self.port_changed = kept
                     log.warning("cannot listen on port %d as last time (%s): a new port;"
                                 " contacts who typed the old address need the new one",
                                 kept, exc.strerror or exc)
             await self.listen(host, port)
-        if keep and self.listen_addresses and self._config.listen[0][1] == 0:
+        if (keep or record) and self.listen_addresses and self._config.listen[0][1] == 0:
             settings.keep_port(home, self.listen_addresses[0][1])
 
     async def stop(self) -> None:
@@ -274,8 +284,25 @@ class LinkTable:
                                         self._config.session.handshake_timeout + 1)
         except TimeoutError:
             link.close("handshake timed out")
+            self._note_answer(key, link, False)
             return False
+        self._note_answer(key, link, bool(ok))
         return bool(ok) and self.by_peer.get(key) is link
+
+    def _note_answer(self, key: bytes, link: PeerLink, ok: bool) -> None:
+        """A node that answers only contacts and its networks' members closes a stranger's
+        handshake unanswered: kept per key, for `contacts` to say why they seem offline
+        (trial 4, B4: nothing said it). Bounded; forgotten once they answer."""
+        reason = link.close_reason or ""
+        # Direct: the socket closed before any answer. Through a relay (which has the peer,
+        # or it would say "not on the relay"), a refused stream is dropped without a word: the
+        # handshake times out.
+        refused = "closed by peer" in reason if link.relay is None \
+            else reason.startswith("handshake timed out")
+        if ok:
+            self.unanswered.discard(key)
+        elif link.remote_key is None and refused and len(self.unanswered) < MAX_UNANSWERED:
+            self.unanswered.add(key)
 
     def _next_ik_timestamp(self, key: bytes) -> int:
         """Never at or below what we sent before, even across a clock step and a restart: a
@@ -298,6 +325,8 @@ class LinkTable:
             if self._per_ip[ip] <= 0:
                 del self._per_ip[ip]
             key = link.remote_key
+            if key is None and not link.outbound and _refused_stranger(link.close_reason):
+                self.strangers_refused += 1
             if key is not None and self.by_peer.get(key) is link:
                 del self.by_peer[key]
                 self.dialer.ended(key, carried=link.carried)
@@ -387,3 +416,14 @@ class LinkTable:
 def _handshaking(link: PeerLink) -> bool:
     """An inbound connection that has not (yet) become an accepted link."""
     return not link.outbound and not link.peer.up and not link.closed
+
+
+MAX_UNANSWERED = 1024  # keys remembered as closing our handshakes unanswered
+
+# What core/handshake.py says when it refuses a handshake only a contact or a member may make.
+_STRANGER_REFUSALS = ("XX not allowed", "XX handshake refused", "without a network key refused",
+                      "under no network key of ours", "plain IK from a key")
+
+
+def _refused_stranger(reason: str | None) -> bool:
+    return reason is not None and any(words in reason for words in _STRANGER_REFUSALS)

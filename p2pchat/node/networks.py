@@ -102,6 +102,10 @@ class Networks:
         return [(n.name, n.passphrase) for n in self._all
                 if n.pending and (n.name, n.passphrase) not in self._refused]
 
+    def pending(self) -> list[stored.Network]:
+        """Every network joined but not admitted to yet, refused ones too."""
+        return [n for n in self._all if n.pending]
+
     def to_ask(self) -> list[tuple[str, str]]:
         """(name, passphrase) of every network still to be admitted to, refused ones too: the
         joiner goes on asking nodes that have not refused it (node/admission.py)."""
@@ -235,13 +239,19 @@ class Networks:
 
     # ------------------------------------------------------------ commands
 
-    async def join(self, name: str, passphrase: str) -> dict[str, Any]:
-        """Wait for admission to `name`: a member will hand us its key (node/admission.py)."""
+    async def join(self, name: str, passphrase: str, via: str = "") -> dict[str, Any]:
+        """Wait for admission to `name`: a member will hand us its key (node/admission.py);
+        with `via` (HOST:PORT), ask the member there now, as `network join --via` does (the
+        chat's join with discovery off, trial 4, B3): admitted, or refused with nothing joined."""
         try:
             net.check_name(name)
             stored.check_passphrase(passphrase)
         except net.NetworkError as exc:
             raise CommandError("bad_network", str(exc)) from None
+        if via:
+            key = await admitted_via(via, name, passphrase)
+            return await self._change(lambda now: stored.joined(
+                now, stored.Network(name, key, passphrase)), "bad_network", "admitted to", name)
         network = stored.Network(name, b"", passphrase)
         self._refused.discard((name, passphrase))  # joined again: ask again
         view = await self._change(lambda now: stored.joined(now, network), "bad_network",
@@ -298,6 +308,29 @@ class Networks:
         """The network a link's peer was met through, for `peers`."""
         name = self._met.get(key)
         return {"network": name} if name is not None else {}
+
+
+async def admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
+    """The key of `name` from the member at `address_text`, or a CommandError in the words
+    of `network join --via` (network_command.py)."""
+    from p2pchat.net.addresses import parse_addr
+    from p2pchat.node.admission import Busy, ask
+
+    try:
+        address = parse_addr(address_text)
+    except ValueError as exc:
+        raise CommandError("bad_address", f"--via: {exc}") from None
+    try:
+        return await ask(address, name, passphrase)
+    except Busy as exc:
+        raise CommandError("busy", f"the member at {address_text} is limiting guesses: try"
+                                   f" again in {exc.retry_after:.0f} s") from None
+    except adm.AdmissionError:
+        raise CommandError("not_admitted", f"not admitted by {address_text}: a wrong passphrase"
+                           " or network name, or it is not a member; nothing was joined") from None
+    except (OSError, TimeoutError) as exc:
+        raise CommandError("unreachable", f"cannot reach {address_text}:"
+                                          f" {str(exc) or 'timed out'}") from None
 
 
 def no_discovery(name: str) -> str:

@@ -202,8 +202,9 @@ class Node:
         own_floor = self.store.ik_stamps.latest().get(self.key, 0)
         self.links.ik_stamps = IkStamps(own_floor, self._persist_ik_floor)
         # Only private presence changes the port at each start (docs/privacy.md says why).
-        await self.links.listen_configured(
-            self.home, keep=self.config.keep_port and self.config.presence != "private")
+        public = self.config.presence != "private"
+        await self.links.listen_configured(self.home, keep=self.config.keep_port and public,
+                                           record=public)
         self._spawn(self._ticker(), "ticker")
         self._spawn(self.admissions.run(), "admissions")
         await self.relays.start()
@@ -510,6 +511,7 @@ def status_of(node: Node) -> dict[str, Any]:
         "public_key": node.key.hex(),
         "home": str(node.home),
         "listen": [format_addr(a) for a in node.listen_addresses],
+        "port_changed_from": node.links.port_changed,  # the kept port was taken (trial 4, 16)
         "links": sum(1 for link in node.links.by_peer.values() if not link.closed),
         "mdns": node.nearby.on,
         "relays": node.relays.view(),
@@ -519,6 +521,11 @@ def status_of(node: Node) -> dict[str, Any]:
         "networks_waiting": [n for n, _ in node.networks.waiting()],
         "networks_refused": node.networks.refused_names(),
         "requests_dropped": node.trust.requests_dropped,
+        # Strangers' handshakes are refused in a network, and while waiting to join one: why
+        # a contact request does not arrive (trial 4, B3, B4), and how many were refused.
+        "closed_to_strangers": (node.networks.names() or [n.name for n in node.networks.pending()])
+        if node.networks.joined else [],
+        "strangers_refused": node.links.strangers_refused,
         "version": __version__,
         "pid": os.getpid(),  # what to stop: a background node has no terminal
         "in_chat_screen": node.config.in_chat_screen,

@@ -438,14 +438,20 @@ class Trust:
         return {"removed": fingerprint(contact.key), "name": contact.name}
 
     async def unblock_contact(self, who: str) -> dict[str, Any]:
-        """A blocked contact becomes a contact again: links and messages resume."""
+        """A blocked key goes back to what it was: a contact's links and messages resume; a
+        request is a request again, still waiting for an accept (trial 4, B1: an impostor's
+        request, blocked then unblocked, had become a contact)."""
         contact = self.contact_for(who, states=("blocked",))
-        self._store().contacts.set_state(contact.key, "contact")
-        self._ensure_dm(contact.key)
+        db = self._store()
+        state = db.contacts.unblocked_state(contact.key)
+        db.contacts.set_state(contact.key, state)
+        if state == "contact":
+            self._ensure_dm(contact.key)
         await self._outbox.durable()
-        self._became_contact(contact.key)
+        if state == "contact":
+            self._became_contact(contact.key)
         self._contacts_changed(contact.key)
-        return self._views.contact(self.contact_for(fingerprint(contact.key)))
+        return self._views.contact(self.contact_for(fingerprint(contact.key), (state,)))
 
     async def rename_contact(self, who: str, name: str) -> dict[str, Any]:
         """What we call a contact (or a request, or a blocked one); names stay unique."""
@@ -475,6 +481,8 @@ class Trust:
         link = self._links.live(key)
         if link is not None and link.peer.up:
             view["path"] = "relay" if link.relay is not None else "direct"
+        elif key in self._links.unanswered:  # closed unanswered: a closed network? (trial 4 B4)
+            view["unanswered"] = True
         source = self._request_sources.get(key)
         if view["state"] == "request" and source is not None:
             view["asked_via"] = "relay" if source.startswith("relay:") else "direct"

@@ -81,6 +81,24 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
     status.add_argument("--json", action="store_true", help="print a JSON object")
 
 
+# What each count of `refused or cut` was, for `relay status`.
+_REFUSALS_SAID = {
+    "pending_full": "connections dropped while too many handshakes were under way",
+    "pending_per_host": "connections dropped: too many handshakes from one address",
+    "relay_full": "clients refused: the relay had its most clients (--max-clients)",
+    "host_full": "clients refused: too many from one address",
+    "not_allowed": "clients refused: their key is not on this private relay's allow-list",
+    "attach_timeout": "connections cut: no handshake and attach in time (a port scan, or a"
+                      " client that went away while connecting)",
+    "protocol_error": "connections cut for something the client got wrong (a bad handshake or"
+                      " record; something that is not a p2pchat client, or a node dialling"
+                      " this address as if it were a contact's); nothing of theirs was"
+                      " forwarded",
+    "idle_timeout": "clients cut: nothing heard from them for the idle timeout",
+    "slow_receiver": "clients cut: they did not read what was forwarded to them",
+}
+
+
 def cmd_relay(args: argparse.Namespace) -> int:
     if getattr(args, "relay_action", None) == "status":
         return _status(args.home, json_out=args.json)
@@ -243,5 +261,9 @@ def _status(home: Path, *, json_out: bool) -> int:
     refusals = status.get("refusals") or {}
     shown = ", ".join(f"{k} {v}" for k, v in refusals.items() if v) or "none"
     print(f"refused or cut: {shown}")
+    for key, count in refusals.items():  # in words (trial 4, B16: "protocol_error 2" alone)
+        if count and key in _REFUSALS_SAID:
+            last = status.get("last_protocol_error") if key == "protocol_error" else ""
+            print(f"  {key}: {_REFUSALS_SAID[key]}" + (f" (the last: {last})" if last else ""))
     sys.stdout.flush()
     return 0

@@ -325,7 +325,7 @@ class RelayServer:
             return
         conn.closed = True
         if count is not None:
-            self.state.refuse(count)
+            self.state.refuse(count, _safe_reason(reason))
         with contextlib.suppress(Exception):
             conn.session.close(reason)
             data = conn.session.data_to_send()

@@ -192,8 +192,22 @@ class ContactTable:
             raise StoreError("no such contact")
 
     def set_state(self, key: bytes, state: ContactState) -> None:
-        """Change a contact's state (contact, request, blocked)."""
+        """Change a contact's state (contact, request, blocked). Blocking keeps the state it
+        had, which `unblocked_state` gives back (trial 4, B1)."""
+        before = self.get(key)
         self._update_contact(key, "state = ?", (_check_state(state),))
+        if state != "blocked":
+            self._db.write("DELETE FROM blocked_from WHERE key = ?", (key,))
+        elif before is not None and before.state != "blocked":
+            self._db.write("INSERT OR REPLACE INTO blocked_from (key, state) VALUES (?, ?)",
+                           (key, before.state))
+
+    def unblocked_state(self, key: bytes) -> ContactState:
+        """What a blocked key becomes when unblocked: a contact only if it was one when it was
+        blocked; anything else (a request, a key blocked before this was kept) a request, so
+        nothing becomes a contact without the user's accept."""
+        row = self._db.one("SELECT state FROM blocked_from WHERE key = ?", (key,))
+        return "contact" if row is not None and row[0] == "contact" else "request"
 
     def set_name(self, key: bytes, name: str) -> None:
         """Change a contact's name."""
@@ -215,4 +229,5 @@ class ContactTable:
 
     def remove(self, key: bytes) -> bool:
         """Forget a contact. Its conversation and messages stay; returns False if unknown."""
+        self._db.write("DELETE FROM blocked_from WHERE key = ?", (key,))
         return self._contact_written("DELETE FROM contacts WHERE key = ?", (key,)) > 0

@@ -249,6 +249,19 @@ _V7: Final[tuple[str, ...]] = (
     " WHERE change IN ('add', 'create')",
 )
 
+# v8 (trial 4, B1): the state a blocked contact had before the block, which unblocking restores:
+# a blocked request (an impostor's, say) must come back as a request, never as a contact. With
+# no row (keys blocked before v8, or by fingerprint alone) unblocks as a request.
+# A row per blocked key with a known state before the block; storage/contacts.py owns it.
+_V8: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE blocked_from (
+        key   BLOB PRIMARY KEY CHECK (length(key) = 32),
+        state TEXT NOT NULL CHECK (state IN ('contact', 'request'))
+    ) STRICT, WITHOUT ROWID
+    """,
+)
+
 # Files (docs/protocol.md section 13): one row per transfer, each way. storage/files.py owns
 # the statements. `hashes` is the verified chunk hash list, `have` one bit per verified chunk
 # (both NULL until known); `path` is where the file is read from (sending) or was saved
@@ -299,4 +312,5 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     migration(_FILES),
     migration(_V6),
     migration(_V7),
+    migration(_V8),
 )

@@ -58,7 +58,7 @@ class ChatBackend(Protocol):
     async def mark_read(self, who: str, message_id: str) -> None: ...
     async def unread(self) -> dict[str, int]: ...
     async def network(self, action: str, name: str = "",
-                      passphrase: str = "") -> dict[str, Any]: ...
+                      passphrase: str = "", via: str = "") -> dict[str, Any]: ...
     async def groups(self) -> list[dict[str, Any]]: ...
     async def create_group(self, title: str) -> dict[str, Any]: ...
     async def invite(self, group: str, who: str) -> dict[str, Any]: ...
@@ -201,10 +201,10 @@ class NodeBackend:
             return self.node.unread()
 
     async def network(self, action: str, name: str = "",
-                      passphrase: str = "") -> dict[str, Any]:
+                      passphrase: str = "", via: str = "") -> dict[str, Any]:
         with _node_errors():
             if action == "join":
-                return await self.node.networks.join(name, passphrase)
+                return await self.node.networks.join(name, passphrase, via)
             if action == "leave":
                 return await self.node.networks.leave(name)
             return self.node.networks.view()
@@ -373,8 +373,8 @@ class ControlBackend:
         return result
 
     async def network(self, action: str, name: str = "",
-                      passphrase: str = "") -> dict[str, Any]:
-        params = {"join": {"name": name, "passphrase": passphrase},
+                      passphrase: str = "", via: str = "") -> dict[str, Any]:
+        params = {"join": {"name": name, "passphrase": passphrase, **({"via": via} if via else {})},
                   "leave": {"name": name}}.get(action, {})
         result: dict[str, Any] = await self._call(f"network.{action}", **params)
         return result

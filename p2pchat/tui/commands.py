@@ -51,7 +51,8 @@ COMMANDS: dict[str, Spec] = {
                   takes_rest=True),
     "/contacts": Spec("", "contacts, requests and blocked people"),
     "/nearby": Spec("", "people on this network (then /add NUMBER)"),
-    "/network": Spec("ACTION", "join NAME PASSPHRASE, leave NAME, list: room passwords",
+    "/network": Spec("ACTION", "join NAME [--via HOST:PORT] PASSPHRASE, leave NAME, list:"
+                     " room passwords",
                      takes_rest=True),
     "/file": Spec("PATH", "send a file to the open conversation (Tab completes the path);"
                   " /file accept ID, decline ID, cancel ID, list", "path", takes_rest=True),
@@ -235,6 +236,7 @@ class NetworkCommand:
     action: str
     name: str = ""
     passphrase: str = field(default="", repr=False)
+    via: str = ""  # join --via HOST:PORT: the member to ask (discovery off, trial 4, B3)
 
 
 def parse_network(rest: str) -> NetworkCommand:
@@ -245,9 +247,13 @@ def parse_network(rest: str) -> NetworkCommand:
         return NetworkCommand("list")
     if action == "leave" and name and not passphrase.strip():
         return NetworkCommand("leave", name)
+    via = ""
+    if action == "join" and passphrase.strip().startswith("--via "):
+        via, _, passphrase = passphrase.strip()[len("--via "):].strip().partition(" ")
     if action == "join" and name and passphrase.strip():
-        return NetworkCommand("join", name, passphrase.strip())
-    raise ParseError("usage: /network join NAME PASSPHRASE, /network leave NAME, /network list")
+        return NetworkCommand("join", name, passphrase.strip(), via)
+    raise ParseError("usage: /network join NAME [--via HOST:PORT] PASSPHRASE, /network leave"
+                     " NAME, /network list")
 
 
 # The "/" is optional: a line that lost it somewhere must not show or send the passphrase.

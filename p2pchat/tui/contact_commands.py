@@ -151,7 +151,9 @@ class ContactCommands:
         """/unblock NAME."""
         contact = await self._backend.unblock(who)
         self._state.upsert_contact(contact)
-        self._state.notice("info", f"unblocked {contact.get('name')}",
+        again = f": a request again, /accept {contact.get('name')} to chat" \
+            if contact.get("state") == "request" else ""  # never a contact unasked (trial 4, B1)
+        self._state.notice("info", f"unblocked {contact.get('name')}{again}",
                            key=f"contact:{clean(contact.get('fingerprint'))}")
         self._blocked_changed(str(contact.get("name")), add=False)
 

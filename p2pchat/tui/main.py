@@ -24,6 +24,7 @@ from typing import Any
 
 from p2pchat.control import ControlServer
 from p2pchat.control_client import ControlClient, ControlError
+from p2pchat.home import stop_command
 from p2pchat.net.addresses import format_addr
 from p2pchat.node import CommandError, Node, NodeConfig
 from p2pchat.tui.app import ChatApp
@@ -189,7 +190,9 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
         pid = await _node_pid(backend)
         running = f"Your node was already running{f' (pid {pid})' if pid else ''}"
         kept = f"; it keeps {' and '.join(followed)} as it runs" if followed else ""
-        stop = f"quit, 'kill {pid}'" if pid else "quit, stop the node"
+        # Not kill (trial 4, B15); a long --home would push the rest off the notice row.
+        stop = "quit, 'p2pchat stop'" + ("" if stop_command(home) == "p2pchat stop"
+                                         else " with your --home")
         app.state.notice("warning", f"{running}, so {' '.join(typed_options)} did nothing{kept}."
                                     f" To change that: {stop} and start again ('p2pchat"
                                     " settings' keeps options for every start).")
@@ -203,7 +206,7 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
             " online while it is open, and quitting it decides whether the node stays.")
     elif app.state.connected:
         pid = app.state.node_pid
-        stop = f"'kill {pid}' stops it" if pid else "stopping its process stops it"
+        stop = f"'{stop_command(home)}' stops it"  # not kill (trial 4, B15)
         say(f"Your node is still running in the background{f' (pid {pid})' if pid else ''}:"
             f" you stay online. 'p2pchat chat' attaches to it again; {stop}.")
 
@@ -304,7 +307,8 @@ def _start_background(home: Path, background: Background) -> None:
     while time.monotonic() < deadline and child.poll() is None:
         if _node_answers_quietly(home):
             say(f"Your node keeps running in the background (pid {child.pid}; its log is"
-                f" {log_path}). 'p2pchat chat' attaches to it; 'kill {child.pid}' stops it.")
+                f" {log_path}). 'p2pchat chat' attaches to it; '{stop_command(home)}'"
+                " stops it.")
             return
         time.sleep(0.1)  # polling a child process, not synchronising tests
     raise StartError(f"the background node did not start; see {log_path}")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from p2pchat.core.text import hidden_nearby
+from p2pchat.node.networks import no_discovery
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import ParseError, parse_network
 from p2pchat.tui.reach import local_addresses, reachable
@@ -37,7 +38,15 @@ class NetworkCommands:
         except ParseError as exc:
             self._state.notice("error", str(exc))
             return
-        result = await self._backend.network(command.action, command.name, command.passphrase)
+        if command.action == "join" and not command.via and not self._state.mdns \
+                and not self._state.discovering and not self._state.starting:  # off, not starting
+            # It would wait for ever, closed to strangers: refused as the CLI refuses it.
+            self._state.notice("error", no_discovery(command.name).replace(
+                f"p2pchat network join {command.name} --via HOST:PORT",
+                f"/network join {command.name} --via HOST:PORT PASSPHRASE"))
+            return
+        result = await self._backend.network(command.action, command.name, command.passphrase,
+                                             *([command.via] if command.via else []))
         found = result.get("check_codes")
         codes: dict[str, Any] = found if isinstance(found, dict) else {}
         names = ", ".join(f"{clean(n)} (check code {clean(codes.get(n))})" if codes.get(n)

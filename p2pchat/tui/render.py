@@ -470,6 +470,9 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
         names = ", ".join(state.networks)
         network = (f"visible to network {names}" if state.mdns
                    else f"network {names}, discovery off", f"net {names}")
+    elif state.networks_waiting and not state.mdns:  # strangers are refused (trial 4, B3)
+        network = (f"closed to strangers until admitted to {', '.join(state.networks_waiting)}",
+                   "closed")
     elif not state.mdns:
         network = ("discovery off: reached by address only", "discovery off")
     elif state.networks_refused:  # failed, not waiting (trial 3, 15): an advert, no entries

@@ -47,7 +47,8 @@ def test_accepting_a_contact_or_an_invitation_says_so_in_words(make_node: MakeNo
     wait_for(lambda: any(g["group"] == group and g["role"] == "invited"
                          for g in bob.json("group", "list", "--json")), 20, "the invitation")
     said = bob.cli("group", "accept", "climbing", check=True).stdout
-    assert "You joined climbing (2 members, " in said and "p2pchat send '#climbing' TEXT" in said
+    assert "You joined climbing (2 members, " in said and "p2pchat send climbing TEXT" in said
+    assert "'#climbing'" not in said  # no contact shares the name (trial 4, B17)
 
 
 def test_a_message_over_the_limit_says_how_and_split_sends_it_in_order(

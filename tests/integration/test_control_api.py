@@ -219,3 +219,14 @@ async def test_an_event_goes_out_at_once_only_when_nothing_is_on_its_way() -> No
     finally:
         writer.close()
         far.close()
+
+
+async def test_stop_is_refused_for_a_chat_screen_s_own_node(
+        make_local_node: MakeLocalNode) -> None:
+    """`p2pchat stop` (trial 4, B15) stops a background node; a chat screen's node is the
+    screen's to stop: refused, saying so (nothing is signalled: this test's process lives)."""
+    alice = await make_local_node("alice", in_chat_screen=True)
+    async with serving(alice):
+        replies = await asyncio.to_thread(ask, alice, b'{"id": 1, "method": "stop"}\n')
+    assert codes(replies) == ["in_chat_screen"]
+    assert "quit that chat to stop it" in replies[0]["error"]["message"]

@@ -17,7 +17,7 @@ def test_create_and_accept_say_what_happened_and_hints_use_the_name(
     hub(alice, bob)
     made = alice.cli("group", "create", "rock climbing", check=True).stdout
     assert made.startswith("Created the group rock climbing (id "), made
-    assert "p2pchat group invite '#rock climbing' CONTACT" in made
+    assert "p2pchat group invite 'rock climbing' CONTACT" in made
     assert "owner alice" not in made  # not the list row
     group = alice.json("group", "list")[0]["group"]
     alice.cli("group", "invite", "#rock climbing", "bob", check=True)
@@ -26,7 +26,7 @@ def test_create_and_accept_say_what_happened_and_hints_use_the_name(
     assert "(p2pchat group accept 'rock climbing', or decline)" in listed, listed
     said = bob.cli("group", "accept", "rock climbing", check=True).stdout
     assert said.startswith("You joined rock climbing (2 members, "), said
-    assert "p2pchat send '#rock climbing' TEXT" in said and "owner alice" not in said
+    assert "p2pchat send 'rock climbing' TEXT" in said and "owner alice" not in said
     assert len(said.strip().splitlines()) == 1
 
 

@@ -206,8 +206,14 @@ async def test_random_bytes_on_the_port_leave_the_relay_forwarding(
             writer.close()
         a.send(b.key, b"still here")
         assert (await b.next_delivery()).data == b"still here"
-        relay.status_where(lambda s: s["refusals"]["protocol_error"] >= 2
-                           and s["refusals"]["attach_timeout"] >= 1, "refusals counted")
+        status = relay.status_where(lambda s: s["refusals"]["protocol_error"] >= 2
+                                    and s["refusals"]["attach_timeout"] >= 1,
+                                    "refusals counted")
+        assert status["last_protocol_error"]  # what the last one was (trial 4, B16)
+        said = run(relay.home, "relay", "status", check=True).stdout
+        assert "  protocol_error: connections cut for something the client got wrong" in said
+        assert f"(the last: {status['last_protocol_error']})" in said, said
+        assert "  attach_timeout: connections cut: no handshake and attach in time" in said
     finally:
         await a.close()
         await b.close()

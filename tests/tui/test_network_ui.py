@@ -97,3 +97,47 @@ async def test_a_join_shows_the_node_s_warnings() -> None:
         assert "topsecret" not in text
     finally:
         await controller.stop()
+
+
+class NoDiscoveryBackend(NetworkBackend):
+    """A node started with --no-mdns: a join without --via would wait for ever."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.via: list[str] = []
+
+    async def status(self) -> dict[str, Any]:
+        return {**await super().status(), "mdns": False}
+
+    async def network(self, action: str, name: str = "", passphrase: str = "",
+                      via: str = "") -> dict[str, Any]:
+        self.via.append(via)
+        return await super().network(action, name, passphrase)
+
+
+async def test_a_join_with_discovery_off_needs_via_as_the_cli_does() -> None:
+    """Trial 4, B3: the chat took `/network join club topsecret` with --no-mdns and waited for
+    ever, closed to strangers; the CLI refuses it without --via."""
+    backend = NoDiscoveryBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/network join club topsecret")
+        text = notices(controller)
+        assert "discovery is off (--no-mdns): no member can be found to admit you" in text
+        assert "/network join club --via HOST:PORT PASSPHRASE" in text
+        assert backend.via == [] and "topsecret" not in text  # nothing was joined
+        await controller.execute("/network join club --via 127.0.0.1:7331 topsecret pass")
+        assert backend.via == ["127.0.0.1:7331"]
+        assert ("network", ("join", "club", "topsecret pass")) in backend.calls
+    finally:
+        await controller.stop()
+    assert parse_network("join club --via 10.0.0.2:7331 a b") == \
+        NetworkCommand("join", "club", "a b", "10.0.0.2:7331")
+
+
+def test_the_status_line_says_a_waiting_join_closes_to_strangers() -> None:
+    state = loaded_state()
+    state.set_status({"name": "me", "fingerprint": "A" * 56, "mdns": False,
+                      "networks_waiting": ["club"]})
+    assert "closed to strangers until admitted to club" in text_of(render.status_line(state))

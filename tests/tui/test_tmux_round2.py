@@ -48,7 +48,7 @@ def test_attached_screen_says_what_it_ignores_where_it_is_and_that_the_node_stay
         said = (tmp_path / "exit.err").read_text()
         pid = alice.json("status")["pid"]
         assert f"still running in the background (pid {pid})" in said, said
-        assert f"'kill {pid}' stops it" in said
+        assert f"'p2pchat --home {alice.home} stop' stops it" in said
     finally:
         alice.close()
         bob.close()

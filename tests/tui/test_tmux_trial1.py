@@ -129,7 +129,8 @@ def test_attaching_names_every_typed_option(
     # One sentence, with the pid to stop (trial 2, B10).
     pid = alice.json("status")["pid"]
     assert f"Your node was already running (pid {pid}), so --relay did nothing; it keeps" \
-        f" --listen {alice.addr} and --no-mdns as it runs. To change that: quit, 'kill {pid}'" \
+        f" --listen {alice.addr} and --no-mdns as it runs. To change that: quit," \
+        " 'p2pchat stop' with your --home" \
         in flat, flat
     assert "'p2pchat settings' keeps options for every start)." in flat, flat  # all shown
     terminal.keys("C-c")

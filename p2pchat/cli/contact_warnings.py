@@ -1,0 +1,42 @@
+"""The CLI's warning for a contact request under the name of a contact you verified: listed by
+`contacts`, and `contacts accept` refuses it without --anyway (trial 4, B2)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shlex
+from typing import Any
+
+from p2pchat.cli.output import fail
+from p2pchat.core.identity import FingerprintError, fingerprint, parse_fingerprint
+from p2pchat.tui.sanitize import clean
+
+
+def impostor_warning(request: dict[str, Any], contacts: list[dict[str, Any]]) -> str:
+    """The chat's `!` warning, in words, for a request under a VERIFIED contact's name (trial
+    4, B2: the CLI listed and accepted it without a word)."""
+    if request.get("state") != "request" or request.get("same_name_verified") is not True:
+        return ""
+    namesake = next((clean(c["name"]) for c in contacts
+                     if c.get("fingerprint") == request.get("same_name_as")), "")
+    return (f"WARNING: a NEW KEY under the name of {namesake or 'a contact'}, whom you VERIFIED:"
+            f" it may not be them. Compare safety numbers in person ('p2pchat safety"
+            f" {shlex.quote(clean(request['name']))}') before you accept.")
+
+
+def check_accept(args: argparse.Namespace, contacts: list[dict[str, Any]]) -> None:
+    """`contacts accept` of a request flagged as a new key under a verified name is refused
+    without --anyway, as the chat warns before /accept (trial 4, B2)."""
+    if getattr(args, "anyway", False):
+        return
+    wanted = {str(args.who).casefold()}
+    with contextlib.suppress(FingerprintError):  # a fingerprint however typed (spaces, case)
+        wanted.add(fingerprint(parse_fingerprint(str(args.who))).casefold())
+    request = next((c for c in contacts if c.get("state") == "request" and wanted & {
+        str(c.get("name", "")).casefold(), str(c.get("fingerprint", "")).casefold()}), None)
+    warning = impostor_warning(request or {}, contacts)
+    if warning:
+        fail(f"not accepted. {warning} If they match: p2pchat contacts accept"
+             f" {shlex.quote(str(args.who))} --anyway")
+
