@@ -51,21 +51,18 @@ COMMANDS: dict[str, Spec] = {
                   takes_rest=True),
     "/contacts": Spec("", "contacts, requests and blocked people"),
     "/nearby": Spec("", "people on this network (then /add NUMBER)"),
-    "/network": Spec("ACTION", "join NAME [--via HOST:PORT] PASSPHRASE, leave NAME, list:"
-                     " room passwords",
+    "/network": Spec("ACTION", "room passwords: join NAME [--via HOST:PORT] PASS; leave; list",
                      takes_rest=True),
-    "/file": Spec("PATH", "send a file to the open conversation (Tab completes the path);"
-                  " /file accept ID, decline ID, cancel ID, list", "path", takes_rest=True),
+    "/file": Spec("PATH", "send a file here (Tab: the path); /file accept|decline|cancel ID,"
+                  " list", "path", takes_rest=True),
     "/search": Spec("TEXT", "find TEXT in every conversation, marked; then /jump N",
                     takes_rest=True),
     "/jump": Spec("N", "open result N of the last /search, at that message"),
     "/verify": Spec("NAME [yes|no]", "safety number and QR code; /verify NAME yes once they"
                     " matched", "name"),
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
-    "/group": Spec("ACTION [NAME]", "create NAME, list; in the open group: invite NAME,"
-                   " remove NAME, admin/unadmin/transfer NAME (owner), members, leave;"
-                   " accept or decline an invitation, forget"
-                   " a group left (NAME or the open one)"),
+    "/group": Spec("ACTION [NAME]", "create NAME, list; in a group: invite/remove NAME,"
+                   " admin/unadmin/transfer NAME, members, leave; accept/decline; forget"),
     "/receipts": Spec("[N]", "in a group: who has your last (Nth) message, who not yet",
                       takes_rest=True),
     "/rekey": Spec("", "new session keys on every link, now"),

@@ -119,3 +119,13 @@ def request_news(state: ChatState, request: ContactRequestEvent) -> None:
     state.notice("request", f"{name}{tag} asks to connect{': ' + note if note else ''}"
                             f" (/accept {name}, /block {name}, or /verify {name} first)",
                  key=f"request:{fp}")
+
+
+def port_news(state: ChatState, status: Mapping[str, Any]) -> None:
+    """The node could not listen on last time's port (taken): friends who typed the old
+    address need the new one (trial 4, 16). Keyed: said once however often status is read."""
+    moved = status.get("port_changed_from")
+    if isinstance(moved, int) and not isinstance(moved, bool):
+        state.notice("error", f"listening on a new port: {moved} (last time's) was taken;"
+                     " friends who typed your address need the new one (/id shows it)",
+                     key="port_changed")

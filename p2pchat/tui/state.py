@@ -116,11 +116,6 @@ class ChatState:
         self.node_pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else None
         self.node_in_chat_screen = status.get("in_chat_screen") is True
         self.listen = [clean(a) for a in status.get("listen") or []][:16]
-        moved = status.get("port_changed_from")
-        if isinstance(moved, int) and not isinstance(moved, bool):  # trial 4, 16: say it once
-            self.notice("error", f"listening on a new port: {moved} (last time's) was taken;"
-                        " friends who typed your address need the new one (/id shows it)",
-                        key="port_changed")
         self.relays = [r for r in status.get("relays") or [] if isinstance(r, dict)][:16]
 
     def set_unread(self, counts: dict[str, Any]) -> None:

@@ -89,7 +89,7 @@ def outside(node: Node, tmp_path: Path) -> set[str]:
             found.add(os.path.relpath(os.path.join(root, name), tmp_path))
     return {f for f in found if "/downloads/" not in f and not f.endswith((
         "p2pchat.db", "p2pchat.db-wal", "p2pchat.db-shm", "node.lock", "identity.json",
-        "control.sock", "reading.json"))}
+        "control.sock", "reading.json", "/port"))}  # port: kept for the next start
 
 
 def transfer_of(node: Node, offer: Offer) -> dict[str, object] | None:

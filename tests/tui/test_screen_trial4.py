@@ -193,3 +193,17 @@ async def test_typing_a_line_ages_the_event_notices() -> None:
         assert "Robert" not in notices(controller)
     finally:
         await controller.stop()
+
+
+def test_a_port_that_had_to_change_is_said_once() -> None:
+    """Trial 4, 16: friends who typed the old address need to know; said once per start."""
+    from p2pchat.tui.news import port_news
+
+    state = loaded_state()
+    port_news(state, {"port_changed_from": None})
+    assert not [n for n in state.notices if "new port" in n.text]
+    for _ in range(2):  # every status read repeats the field
+        port_news(state, {"port_changed_from": 43477})
+    said = [n.text for n in state.notices if "new port" in n.text]
+    assert said == ["listening on a new port: 43477 (last time's) was taken; friends who typed"
+                    " your address need the new one (/id shows it)"]
