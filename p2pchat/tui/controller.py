@@ -34,7 +34,7 @@ from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.kept_history import KeptHistory, kept_line
 from p2pchat.tui.network_commands import NetworkCommands
 from p2pchat.tui.news import port_news
-from p2pchat.tui.notice_ageing import age_notices, user_acted
+from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_acted
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
 from p2pchat.tui.question import QuestionGate
@@ -51,9 +51,7 @@ SUPERSEDED_AFTER = 15.0  # seconds a command's information stays once another is
 AGEING_PERIOD = 10.0  # seconds between looks at which notices are no news any more
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
-# The key of a one-off answer ("nothing unread", "bob not blocked"): it goes at the next
-# command or key that does something (notes/s31/trial3.md 18: they lingered).
-PASSING = "passing"
+__all__ = ["PASSING", "Controller", "in_chat_words"]  # PASSING: tui/notice_ageing.py
 
 
 class Controller:
@@ -123,8 +121,13 @@ class Controller:
         task.add_done_callback(self._tasks.discard)
 
     def spawn_guarded(self, work: Callable[[], Awaitable[None]], name: str) -> None:
-        """Run `work()` in the background; a failure becomes a notice."""
-        self._spawn(self._guarded(work()), name)
+        """Run `work()` in the background (a question's yes); a failure becomes a notice that
+        passes at the next command, as the asking command's own refusals do."""
+        async def answered() -> None:
+            before = list(self.state.notices)
+            await self._guarded(work())
+            answers_pass(self.state, before)
+        self._spawn(answered(), name)
 
     def _changed(self) -> None:
         self.on_change()
@@ -295,14 +298,16 @@ class Controller:
         # still going on (keyed notices) stays.
         self.state.drop_notices(kind="info", said_before=now - SUPERSEDED_AFTER, unkeyed=True)
         self.state.drop_notices(key=PASSING)  # one-off answers go at the next command
+        before = list(self.state.notices)
         try:
             command = parse_command(line)
         except ParseError as exc:
             self.state.notice("error", str(exc))
-            self._changed()
-            return
+            command = None
         if command is not None:
             await self._guarded(self._run(command))
+        if not isinstance(command, SendText):  # a message not sent stays said a while
+            answers_pass(self.state, before)  # a command's refusals are one-off answers
         self._changed()
 
     async def _guarded(self, work: Awaitable[None]) -> None:

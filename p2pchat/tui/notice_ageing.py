@@ -6,13 +6,16 @@ stays until it is answered or no longer true.
 - an informational notice goes once it is EVENT_LIFETIME old AND the user has typed a line or
   switched conversations since it was said (someone away from the screen still finds it);
 - any informational notice about nothing still going on goes after INFO_LIFETIME regardless;
-- errors go ERROR_LIFETIME after the next line typed (the controller);
+- an error in answer to a command ("no contact named 'nobody'") is a one-off answer: it goes at
+  the next command typed or conversation switched to (`answers_pass`, the controller);
+- other errors go ERROR_LIFETIME after the next line typed (the controller);
 - warnings and requests stay until what they are about changes (keyed notices).
 
 Time comes from `ChatState.clock` (a monotonic clock; tests pass their own)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
 
 EVENT_LIFETIME = 60.0  # seconds an informational notice stays once the user acted since
 INFO_LIFETIME = 120.0  # seconds an unkeyed informational notice stays when nothing happens
+# The key prefix of a one-off answer ("nothing unread", a refusal): it goes at the next command
+# or key that does something (notes/s31/trial3.md 18, notes/s32/trial5.md 18: they lingered).
+PASSING = "passing"
 ONGOING = ("pending:",)  # "they see a request until they add you too": still true
 
 
@@ -54,3 +60,16 @@ def age_notices(state: ChatState) -> bool:
         return False
     state.notices = deque(kept, maxlen=state.notices.maxlen)
     return True
+
+
+def answers_pass(state: ChatState, before: list[Notice]) -> None:
+    """The errors said since `before` (the notices when a command started) answer that
+    command: they pass at the next one, whichever handler said them (trial 5, 18). Warnings,
+    requests and keyed notices (what is still going on) keep their own rules."""
+    earlier = {id(n) for n in before}
+    if not any(n.kind == "error" and not n.key and id(n) not in earlier for n in state.notices):
+        return
+    state.notices = deque(
+        (dataclasses.replace(n, key=f"{PASSING}:answer")
+         if n.kind == "error" and not n.key and id(n) not in earlier else n
+         for n in state.notices), maxlen=state.notices.maxlen)

@@ -141,7 +141,10 @@ async def test_commands_run_in_order_and_failures_are_notices() -> None:
         text = notices(controller)
         assert "could not save: disk full" in text
         assert "internal error: RuntimeError: oops" in text
-        assert "no conversation named 'nobody'" in text
+        # a command's refusal went at the next command (trial 5, 18), and was said
+        assert "no conversation named 'nobody'" not in text
+        assert any("no conversation named 'nobody'" in said for _, _, said in
+                   controller.state.said)
         assert f"You are me; your fingerprint, for friends to add:\n  {ME}" in text
         page = controller.state.page
         assert page is not None and page.title == "Peers"
