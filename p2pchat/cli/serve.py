@@ -119,8 +119,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 "--passphrase-file", "/dev/stdin", *node_arguments(kept)]
         return Background(argv, unlocked[0] if unlocked else None)
 
+    from p2pchat.cli.files import DEFAULT_AUTO_ACCEPT
+
     typed = {"--listen": args.listen, "--relay": args.relay, "--no-mdns": args.no_mdns,
-             "--mdns-interface": args.mdns_interface, "--presence": args.presence}
+             "--mdns-interface": args.mdns_interface, "--presence": args.presence,
+             # the file options too: a running node keeps its own (trial 5, 11)
+             "--downloads": args.downloads,
+             "--auto-accept-size": args.auto_accept_size
+             if args.auto_accept_size != DEFAULT_AUTO_ACCEPT else None}
     try:
         return run_chat(home, config, unlock, background, typed)
     except StartError as exc:

@@ -176,6 +176,23 @@ async def _node_pid(backend: ControlBackend) -> int | None:
     return pid if isinstance(pid, int) and not isinstance(pid, bool) else None
 
 
+def _say_attached(app: ChatApp, home: Path, pid: int | None, ignored: list[str],
+                  followed: list[str]) -> None:
+    """One sentence naming every typed option (one left out read as ignored, trial 5, 11:
+    `--no-mdns --listen 127.0.0.1:0` said nothing at all), with the pid to stop (trial 2, B10)."""
+    running = f"Your node was already running{f' (pid {pid})' if pid else ''}"
+    kept = f"; it keeps {' and '.join(followed)} as it runs" if followed else ""
+    # Not kill (trial 4, B15); a long --home would push the rest off the notice row.
+    stop = "quit, 'p2pchat stop'" + ("" if stop_command(home) == "p2pchat stop"
+                                     else " with your --home")
+    then = f" To change that: {stop} and start again ('p2pchat settings' keeps options for" \
+        " every start)."
+    if ignored:
+        app.state.notice("warning", f"{running}, so {' '.join(ignored)} did nothing{kept}.{then}")
+    else:  # all followed already, but the typed options started nothing new either
+        app.state.notice("info", f"{running}, so the options typed changed nothing{kept}.{then}")
+
+
 async def _attached(home: Path, typed_options: list[str] | None = None,
                     followed: list[str] | None = None) -> None:
     try:
@@ -184,18 +201,8 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
         raise StartError(f"cannot attach to the node for {home}: {exc}") from None
     app = ChatApp(backend)
     app.notifier.remember_in(home)  # its note said once per home
-    if typed_options:
-        # One sentence, every typed option named (one left out read as ignored too), with
-        # the pid to stop (trial 2, B10: "kill the pid printed" printed none).
-        pid = await _node_pid(backend)
-        running = f"Your node was already running{f' (pid {pid})' if pid else ''}"
-        kept = f"; it keeps {' and '.join(followed)} as it runs" if followed else ""
-        # Not kill (trial 4, B15); a long --home would push the rest off the notice row.
-        stop = "quit, 'p2pchat stop'" + ("" if stop_command(home) == "p2pchat stop"
-                                         else " with your --home")
-        app.state.notice("warning", f"{running}, so {' '.join(typed_options)} did nothing{kept}."
-                                    f" To change that: {stop} and start again ('p2pchat"
-                                    " settings' keeps options for every start).")
+    if typed_options or followed:
+        _say_attached(app, home, await _node_pid(backend), typed_options or [], followed or [])
     try:
         await _run_app(app, None)
     finally:

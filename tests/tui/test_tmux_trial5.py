@@ -1,0 +1,31 @@
+"""The chat screen in a real terminal (tmux) against real nodes: what notes/s32/trial5.md
+found (11: attaching with `--no-mdns --listen 127.0.0.1:0` said nothing of --listen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.nodes import NodeProcess, wait_for
+from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited
+
+pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
+              pytest.mark.timeout(180)]
+
+
+def test_attaching_with_only_followed_options_still_names_them(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """11: `chat --no-mdns --listen 127.0.0.1:0` on a running node said nothing at all, though
+    the port stayed the node's own: every typed option is named."""
+    alice, _bob = pair
+    exit_file = tmp_path / "exit"
+    terminal.start(chat_argv(alice.home, "--listen", "127.0.0.1:0"), exit_file)
+    screen = terminal.wait_screen(lambda s: "already running" in s, "the options told")
+    flat = " ".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())
+    pid = alice.json("status")["pid"]
+    assert f"Your node was already running (pid {pid}), so the options typed changed" \
+        f" nothing; it keeps --listen {alice.addr} and --no-mdns as it runs." in flat, flat
+    terminal.keys("C-c")
+    assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
