@@ -112,11 +112,24 @@ class ContactCommands:
                                   if c.kind != "group"), who)
 
     async def cmd_accept(self, who: str) -> None:
-        """/accept NAME: accept a contact request."""
-        contact = await self._backend.accept(self._known(who))
+        """/accept NAME: accept a contact request; a new key under a verified contact's name
+        only after a yes (trial 5, B5: the CLI wants --anyway)."""
+        target = self._known(who)
+        conv = self._contact(who)
+        if conv is not None and conv.state == "request" and conv.impostor_of:
+            question = impostor_question(conv.name, conv.impostor_of)
+            ask = self._ask()
+            if ask is None:  # nobody to ask: not on our own
+                raise BackendError("new_key", question.replace(" y/n", ""))
+            ask(question, lambda: self._spawn_guarded(lambda: self._accept_now(target), "accept"))
+            return
+        await self._accept_now(target)
+
+    async def _accept_now(self, target: str) -> None:
+        contact = await self._backend.accept(target)
         conv = self._state.upsert_contact(contact)
-        if conv is not None:
-            self._state.notice("info", f"accepted {conv.name}")
+        if conv is not None:  # opened, and said: the next line goes there (trial 5, B2)
+            self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation")
             await self._switch_to(conv)
 
     async def cmd_block(self, who: str) -> None:
@@ -290,3 +303,10 @@ def _is_fingerprint(text: str) -> bool:
     except FingerprintError:
         return False
     return True
+
+
+def impostor_question(name: str, verified: str) -> str:
+    """Accepting a new key under the name of a contact you verified (Signal's "safety number
+    changed"): asked, with how to check first."""
+    return f"{name} is a NEW KEY, not the {verified} you verified: accept anyway? y/n" \
+        f" (compare safety numbers first: /verify {name})"

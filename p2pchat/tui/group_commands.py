@@ -149,8 +149,13 @@ class GroupCommands:
         result = await self._backend.group_consent(action, target)
         if action == "accept":
             self._state.upsert_group(result)
-            self._state.notice("info", f"you joined {title}{why}",
-                               key=group_key(target, "join", "you"))  # one, with the event's
+            joined = group_key(target, "join", "you")
+            self._state.drop_notices(key=joined)  # the event's, if first: this one says more
+            # Opened, as /accept opens a contact's (trial 5, B2): the next line goes there.
+            self._state.notice("info", f"you joined {title}{why}: opened it", key=joined)
+            conv = self._state.conversations.get(target)
+            if conv is not None:
+                await self._switch_to(conv)
             return
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"

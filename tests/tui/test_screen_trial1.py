@@ -94,7 +94,10 @@ async def test_group_accept_alone_takes_the_only_invitation() -> None:
         assert controller.state.current is not None and controller.state.current.kind == "dm"
         await controller.execute("/group accept")
         assert ("accept", GROUP) in backend.calls
-        assert "you joined club (your only pending invitation)" in notices(controller)
+        assert "you joined club (your only pending invitation): opened it" \
+            in notices(controller)
+        assert controller.state.selected == GROUP  # opened (trial 5, B2)
+        controller.state.select(BOB)
         await controller.execute("/group decline")  # never guessed: it cannot be undone
         assert "/group decline NAME" in notices(controller)
     finally:

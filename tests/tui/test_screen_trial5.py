@@ -4,10 +4,18 @@ a new key under a verified name asks first (B5), accepting opens and says so (B2
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.render import header
+from tests.aio import until
 from tests.tui.test_controller import FakeBackend
+from tests.tui.test_group_consent_ui import ConsentBackend, invited
+from tests.tui.test_groups_ui import GROUP
+from tests.tui.test_state import BOB, CAROL, contact
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -35,5 +43,68 @@ async def test_a_commands_refusal_goes_at_the_next_command() -> None:
         controller.state.notice("error", "lost the connection to the node")  # not an answer
         await controller.execute("/help")
         assert "lost the connection to the node" in said(controller)
+    finally:
+        await controller.stop()
+
+
+class ImpostorBackend(FakeBackend):
+    """bob verified; a request from a new key that also calls itself bob."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contact_list = [
+            {**contact(BOB, "bob"), "verified": True},
+            {**contact(CAROL, f"bob ({CAROL[:7]})", state="request"),
+             "same_name_as": BOB, "same_name_verified": True},
+        ]
+
+    async def accept(self, who: str) -> dict[str, Any]:
+        self.calls.append(("accept", who))
+        return contact(who, f"bob ({CAROL[:7]})")
+
+
+async def test_accepting_a_new_key_under_a_verified_name_asks_first() -> None:
+    """B5: `/accept bob (DLUBGO3)` of a new key under a verified bob went through at once."""
+    backend = ImpostorBackend()
+    controller = Controller(backend)
+    asked: list[tuple[str, Callable[[], None]]] = []
+    controller.ask = lambda question, yes: asked.append((question, yes))
+    await controller.start()
+    try:
+        name = f"bob ({CAROL[:7]})"
+        await controller.execute(f"/accept {name}")
+        assert ("accept", CAROL) not in backend.calls
+        assert asked and asked[0][0] == (
+            f"{name} is a NEW KEY, not the bob you verified: accept anyway? y/n"
+            f" (compare safety numbers first: /verify {name})"), asked
+        asked[0][1]()  # y
+        await until(lambda: ("accept", CAROL) in backend.calls, 10, "accepted after the yes")
+        controller.ask = None  # nobody to ask: refused, never accepted on its own
+        backend.calls.clear()
+        again = controller.state.conversations[CAROL]
+        again.state, again.impostor_of = "request", "bob"
+        await controller.execute(f"/accept {name}")
+        assert ("accept", CAROL) not in backend.calls
+        assert any("NEW KEY" in s for s in said(controller)), said(controller)
+    finally:
+        await controller.stop()
+
+
+async def test_accepting_opens_the_conversation_and_says_so() -> None:
+    """B2: /accept carol switched silently; /group accept club did not switch at all."""
+    backend = ConsentBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        controller.state.select(BOB)
+        await controller.execute("/accept carol")
+        assert controller.state.selected == CAROL
+        assert "accepted carol: opened carol's conversation" in said(controller)
+        assert "carol" in header(controller.state)
+        controller.state.apply(invited())
+        await controller.execute("/group accept club")
+        assert controller.state.selected == GROUP
+        assert "you joined club: opened it" in said(controller), said(controller)
+        assert "club" in header(controller.state)
     finally:
         await controller.stop()
