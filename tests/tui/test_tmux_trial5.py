@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.nodes import NodeProcess, wait_for
-from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited
+from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited, header, open_on_bob
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
@@ -27,5 +27,28 @@ def test_attaching_with_only_followed_options_still_names_them(
     pid = alice.json("status")["pid"]
     assert f"Your node was already running (pid {pid}), so the options typed changed" \
         f" nothing; it keeps --listen {alice.addr} and --no-mdns as it runs." in flat, flat
+    terminal.keys("C-c")
+    assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+
+
+def test_names_in_a_one_to_one_conversation_lists_the_contacts(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B6: /names in a 1:1 conversation did nothing at all (its help: "the open group's
+    members, else your contacts")."""
+    alice, _bob = pair
+    alice.cli("group", "create", "hike", check=True)
+    exit_file = open_on_bob(terminal, alice.home, tmp_path)
+    terminal.line("/msg hike")
+    terminal.wait_screen(lambda s: "hike" in header(s), "the group open")
+    terminal.line("/names")
+    terminal.wait_screen(lambda s: "Members of hike" in header(s), "the group's members")
+    terminal.keys("Escape")
+    terminal.line("/msg bob")
+    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open again")
+    terminal.line("/names")
+    screen = terminal.wait_screen(lambda s: "Contacts" in header(s), "the contacts page")
+    assert "bob" in screen
+    terminal.keys("Escape")
     terminal.keys("C-c")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
