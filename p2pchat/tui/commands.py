@@ -255,13 +255,22 @@ def parse_network(rest: str) -> NetworkCommand:
 
 # The "/" is optional: a line that lost it somewhere must not show or send the passphrase.
 _SECRET_AFTER = re.compile(r"\s*/?network\s+join\s+\S+\s", re.IGNORECASE)
+_VIA = re.compile(r"\s*--via(?:\s+\S*(?:\s+|$)|$)")
 
 
 def secret_start(text: str) -> int | None:
     """Where the passphrase of a typed `/network join NAME PASSPHRASE` begins, or None: the
     screen masks it from there and the input history never keeps the line."""
     found = _SECRET_AFTER.match(text)
-    return None if found is None else found.end()
+    if found is None:
+        return None
+    # `--via HOST:PORT` is an address, not a secret: masked, a typo in it could not be seen
+    # (trial 5, B11); while "--via" itself is being typed nothing is masked yet either.
+    rest = text[found.end():]
+    via = _VIA.match(rest)
+    if via is not None:
+        return found.end() + via.end()
+    return len(text) if rest.strip() and "--via".startswith(rest.lstrip()) else found.end()
 
 
 def secret_without_slash(text: str) -> bool:

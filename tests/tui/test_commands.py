@@ -116,6 +116,12 @@ def test_help_names_every_command() -> None:
     ("/network leave office", None),
     ("/network list", None),
     ("say /network join office pw", None),
+    # only the passphrase, never the --via address (trial 5, B11)
+    ("/network join club --via 127.0.0.1:43031 PASS word", "PASS word"),
+    ("/network join club  --via  127.0.0.1:43031  pw", "pw"),
+    ("/network join club --via 127.0.0.1:43", ""),
+    ("/network join club --vi", ""),
+    ("/network join club --vixen", "--vixen"),
 ])
 def test_the_passphrase_of_a_network_join_is_found_where_it_starts(
         typed: str, secret: str | None) -> None:
