@@ -61,6 +61,8 @@ from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import Notifier
 from p2pchat.tui.panes import (
     ESC_THEN_TYPED,
+    INPUT_PREFIX,
+    continuation_prefix,
     conversation_rows,
     header_rows,
     input_rows,
@@ -152,9 +154,9 @@ class ChatApp:
         self._draft_for: str | None = None
         self.drafts: dict[str, str] = {}
         self.input = TextArea(
-            height=self._input_height, prompt="> ", multiline=True,
+            height=self._input_height, prompt=INPUT_PREFIX, multiline=True,
             wrap_lines=True, completer=InputCompleter(self.state), complete_while_typing=True,
-            input_processors=[_MaskSecret()],
+            input_processors=[_MaskSecret()], get_line_prefix=continuation_prefix,
         )
         wide = Condition(lambda: self._columns() >= NARROW)
         body = VSplit([

@@ -61,8 +61,11 @@ class GroupCommands:
             lines = []
             members = await self._backend.group_members(conv.id)
             for member in members:
-                marks = " (owner)" * bool(member.get("owner")) \
-                    + " (admin)" * bool(member.get("admin")) + " (you)" * bool(member.get("you"))
+                # one parenthesis, "you" first: "alice (you, owner)" (trial 5, B15)
+                tags = [tag for tag, on in (("you", member.get("you")),
+                                            ("owner", member.get("owner")),
+                                            ("admin", member.get("admin"))) if on]
+                marks = f" ({', '.join(tags)})" if tags else ""
                 online = "online" if member.get("online") else "offline"
                 if member.get("invited"):  # in the group, but has not said yes yet
                     online = "invited, not joined yet"

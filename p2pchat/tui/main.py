@@ -114,16 +114,16 @@ def _node_status(home: Path) -> dict[str, Any]:
 
 
 def ignored_options(typed: dict[str, Any], status: dict[str, Any]) -> list[str]:
-    """The typed options the running node does not already follow (a typed port 0 is any
-    port on that host; what the status cannot show counts as not followed)."""
+    """The typed options the running node does not already follow (what the status cannot
+    show counts as not followed)."""
     listening = [str(a) for a in status.get("listen") or []]
     relays = [str(r.get("relay") or "").split("#")[0] for r in status.get("relays") or []
               if isinstance(r, dict)]
 
     def listens(addr: str) -> bool:
-        host, _, port = addr.rpartition(":")
-        return addr in listening or (port == "0" and any(
-            a.rpartition(":")[0] == host for a in listening))
+        # A typed port 0 asked for a fresh port, which a running node does not take (trial 5,
+        # 11: said nothing while the port stayed): ignored, and where it listens is said.
+        return addr in listening
 
     def followed(option: str, value: Any) -> bool:
         if option == "--listen":
@@ -168,16 +168,15 @@ def _node_answers(home: Path) -> bool:
     return True
 
 
-async def _node_pid(backend: ControlBackend) -> int | None:
+async def _node_status_of(backend: ControlBackend) -> dict[str, Any]:
     try:
-        pid = (await backend.status()).get("pid")
+        return await backend.status()
     except BackendError:
-        return None
-    return pid if isinstance(pid, int) and not isinstance(pid, bool) else None
+        return {}
 
 
 def _say_attached(app: ChatApp, home: Path, pid: int | None, ignored: list[str],
-                  followed: list[str]) -> None:
+                  followed: list[str], listening: list[str]) -> None:
     """One sentence naming every typed option (one left out read as ignored, trial 5, 11:
     `--no-mdns --listen 127.0.0.1:0` said nothing at all), with the pid to stop (trial 2, B10)."""
     running = f"Your node was already running{f' (pid {pid})' if pid else ''}"
@@ -187,10 +186,10 @@ def _say_attached(app: ChatApp, home: Path, pid: int | None, ignored: list[str],
                                      else " with your --home")
     then = f" To change that: {stop} and start again ('p2pchat settings' keeps options for" \
         " every start)."
-    if ignored:
-        app.state.notice("warning", f"{running}, so {' '.join(ignored)} did nothing{kept}.{then}")
-    else:  # all followed already, but the typed options started nothing new either
-        app.state.notice("info", f"{running}, so the options typed changed nothing{kept}.{then}")
+    where = f" (it listens on {', '.join(listening)})" if "--listen" in ignored and listening \
+        else ""
+    app.state.notice("warning", f"{running}, so {' '.join(ignored)} did nothing{where}{kept}."
+                                f"{then}")
 
 
 async def _attached(home: Path, typed_options: list[str] | None = None,
@@ -201,8 +200,12 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
         raise StartError(f"cannot attach to the node for {home}: {exc}") from None
     app = ChatApp(backend)
     app.notifier.remember_in(home)  # its note said once per home
-    if typed_options or followed:
-        _say_attached(app, home, await _node_pid(backend), typed_options or [], followed or [])
+    if typed_options:  # what the node follows already is said only along with these
+        status = await _node_status_of(backend)
+        pid = status.get("pid")
+        pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else None
+        _say_attached(app, home, pid, typed_options, followed or [],
+                      [str(a) for a in status.get("listen") or []])
     try:
         await _run_app(app, None)
     finally:

@@ -38,14 +38,22 @@ def typed_text(pressed: KeyPress) -> bool:
     return len(pressed.data) == 1 and pressed.data.isprintable() and pressed.key == pressed.data
 
 
+INPUT_PREFIX = "> "
+
+
+def continuation_prefix(line: int, wrap_count: int) -> str:
+    """Rows after the prompt's start under the text, not under the "> " (trial 5, B15: a
+    pasted second line began at column 0)."""
+    return " " * len(INPUT_PREFIX) if line or wrap_count else ""
+
+
 def input_rows(text: str, columns: int, limit: int) -> int:
-    """As many rows as the typed text needs when wrapped (after the "> " prompt), at most
-    `limit`."""
-    columns = max(1, columns)
+    """As many rows as the typed text needs when wrapped, at most `limit`: every row starts
+    after the "> " prompt or the two spaces under it (`continuation_prefix`)."""
+    columns = max(1, columns - len(INPUT_PREFIX))
     rows = 0
-    for index, line in enumerate(text.split("\n") if text else [""]):
-        width = get_cwidth(line) + (2 if index == 0 else 0)  # the prompt
-        rows += max(1, -(-width // columns))
+    for line in text.split("\n") if text else [""]:
+        rows += max(1, -(-get_cwidth(line) // columns))
         if rows >= limit:
             break
     return min(rows, limit)

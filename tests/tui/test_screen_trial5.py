@@ -14,8 +14,8 @@ from p2pchat.tui.render import header
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_group_consent_ui import ConsentBackend, invited
-from tests.tui.test_groups_ui import GROUP
-from tests.tui.test_state import BOB, CAROL, contact
+from tests.tui.test_groups_ui import GROUP, GroupBackend, group
+from tests.tui.test_state import BOB, CAROL, ME, contact
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -106,5 +106,29 @@ async def test_accepting_opens_the_conversation_and_says_so() -> None:
         assert controller.state.selected == GROUP
         assert "you joined club: opened it" in said(controller), said(controller)
         assert "club" in header(controller.state)
+    finally:
+        await controller.stop()
+
+
+class OwnerBackend(GroupBackend):
+    async def group_members(self, group_id: str) -> list[dict[str, Any]]:
+        return [{"fingerprint": ME, "name": "me", "owner": True, "you": True, "online": True},
+                {"fingerprint": BOB, "name": "bob", "admin": True, "online": False}]
+
+
+async def test_the_members_page_puts_your_tags_in_one_parenthesis() -> None:
+    """B15: "alice (owner) (you): online" on the Members page."""
+    backend = OwnerBackend()
+    backend.group_list = [group()]
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/msg club")
+        await controller.execute("/group members")
+        page = controller.state.page
+        assert page is not None
+        lines = [text for _, text in page.lines]
+        assert "  me (you, owner): online" in lines, lines
+        assert "  bob (admin): offline" in lines, lines
     finally:
         await controller.stop()

@@ -154,9 +154,11 @@ def test_only_options_a_running_node_does_not_follow_are_reported() -> None:
     # Only compared with what was typed, never dialled.
     status = {"listen": ["127.0.0.1:999"], "mdns": False, "presence": "public",
               "relays": [{"relay": "10.0.0.9:7400#ABC"}]}
-    typed = {"--listen": ["127.0.0.1:0"], "--relay": ["10.0.0.9:7400"], "--no-mdns": True,
+    typed = {"--listen": ["127.0.0.1:999"], "--relay": ["10.0.0.9:7400"], "--no-mdns": True,
              "--presence": None, "--mdns-interface": None}
     assert ignored_options(typed, status) == []
+    # a fresh port asked for is not taken by a running node (trial 5, 11)
+    assert ignored_options(typed | {"--listen": ["127.0.0.1:0"]}, status) == ["--listen"]
     typed |= {"--relay": ["10.0.0.8:1"], "--presence": "private", "--listen": ["::1:5"]}
     assert ignored_options(typed, status) == ["--listen", "--relay", "--presence"]
 

@@ -110,7 +110,7 @@ def test_a_nick_renames_your_past_messages_and_your_group_membership_on_screen(
     terminal.wait_screen(lambda s: "you are now Ada" in s, "the nick")
     terminal.line("/group members")
     screen = terminal.wait_screen(lambda s: "Members of club" in s, "the members")
-    assert "Ada (owner) (you)" in screen, screen
+    assert "Ada (you, owner)" in screen, screen
     assert "alice (owner)" not in screen
     terminal.keys("Escape")
     terminal.keys("M-1")

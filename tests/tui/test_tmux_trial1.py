@@ -128,8 +128,9 @@ def test_attaching_names_every_typed_option(
     flat = " ".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())
     # One sentence, with the pid to stop (trial 2, B10).
     pid = alice.json("status")["pid"]
-    assert f"Your node was already running (pid {pid}), so --relay did nothing; it keeps" \
-        f" --listen {alice.addr} and --no-mdns as it runs. To change that: quit," \
+    # --listen 127.0.0.1:0 asked for a fresh port: not taken either (trial 5, 11)
+    assert f"Your node was already running (pid {pid}), so --listen --relay did nothing" \
+        f" (it listens on {alice.addr}); it keeps --no-mdns as it runs. To change that: quit," \
         " 'p2pchat stop' with your --home" \
         in flat, flat
     assert "'p2pchat settings' keeps options for every start)." in flat, flat  # all shown

@@ -22,11 +22,11 @@ def test_attaching_with_only_followed_options_still_names_them(
     alice, _bob = pair
     exit_file = tmp_path / "exit"
     terminal.start(chat_argv(alice.home, "--listen", "127.0.0.1:0"), exit_file)
-    screen = terminal.wait_screen(lambda s: "already running" in s, "the options told")
+    screen = terminal.wait_screen(lambda s: "did nothing" in s, "the options told")
     flat = " ".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())
     pid = alice.json("status")["pid"]
-    assert f"Your node was already running (pid {pid}), so the options typed changed" \
-        f" nothing; it keeps --listen {alice.addr} and --no-mdns as it runs." in flat, flat
+    assert f"Your node was already running (pid {pid}), so --listen did nothing (it listens" \
+        f" on {alice.addr}); it keeps --no-mdns as it runs." in flat, flat
     terminal.keys("C-c")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
 
@@ -52,3 +52,27 @@ def test_names_in_a_one_to_one_conversation_lists_the_contacts(
     terminal.keys("Escape")
     terminal.keys("C-c")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+
+
+def test_a_pasted_second_line_lines_up_under_the_first(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B15: a multi-line paste's second line began at column 0, not under the text after
+    "> "."""
+    alice, bob = pair
+    exit_file = open_on_bob(terminal, alice.home, tmp_path)
+    terminal.tmux("set-buffer", "-b", "two", "first line\nsecond line")
+    terminal.tmux("paste-buffer", "-p", "-b", "two", "-t", "chat")  # -p: bracketed, a paste
+    screen = terminal.wait_screen(lambda s: "second line" in s, "the paste in the input")
+    rows = screen.splitlines()
+    first = next(i for i, row in enumerate(rows) if row.startswith("> first line"))
+    assert rows[first + 1].startswith("  second line"), rows[first:first + 2]
+    terminal.keys("C-u")
+    terminal.keys("C-u")
+    terminal.keys("C-c")
+    terminal.wait_screen(lambda s: "unsent text" in s or exited(exit_file) is not None,
+                         "the chat to end or ask")
+    if exited(exit_file) is None:
+        terminal.keys("y")
+    assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+    assert bob.log_json("alice") == []  # nothing sent
