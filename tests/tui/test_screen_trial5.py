@@ -132,3 +132,24 @@ async def test_the_members_page_puts_your_tags_in_one_parenthesis() -> None:
         assert "  bob (admin): offline" in lines, lines
     finally:
         await controller.stop()
+
+
+async def test_a_passing_answer_stays_until_the_next_command() -> None:
+    """B15: "not answered, so nothing done: Block carol?" seemed replaced within 2 s: it
+    stays through the node's events and the ageing, and goes at the next command."""
+    from p2pchat.tui.notice_ageing import PASSING, age_notices
+    from tests.tui.test_state import message
+    controller = Controller(FakeBackend())
+    await controller.start()
+    try:
+        told = "not answered, so nothing done: Block carol (4DUVTAL)?"
+        controller.state.notice("info", told, key=f"{PASSING}:Block carol (4DUVTAL)?")
+        await controller._on_event(message(BOB, "m1", "hi"))
+        await controller._on_event({"type": "contact", **contact(CAROL, "carol",
+                                                                 state="request")})
+        age_notices(controller.state)
+        assert told in said(controller), said(controller)
+        await controller.execute("/help")
+        assert told not in said(controller)
+    finally:
+        await controller.stop()
