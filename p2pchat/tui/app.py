@@ -557,11 +557,12 @@ class ChatApp:
         if secret_without_slash(text):
             self.state.notice("error", "not sent: that is /network join without its \"/\", and"
                                        " the passphrase would go out in clear. Type"
-                                       " /network join NAME PASSPHRASE to join")
+                                       " /network join NAME PASSPHRASE to join",
+                              key=f"{PASSING}:slashless")  # refusals pass at the next command
             self.redraw()  # the line stays (masked) for the "/" to be added
             return
         if (why := refusal(self.state, text)) is not None:
-            self.state.notice("error", why)
+            self.state.notice("error", why, key=f"{PASSING}:refused:{why}")
             self.redraw()  # the line stays
             return
         self._scroll = 0

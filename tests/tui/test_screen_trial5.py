@@ -153,3 +153,17 @@ async def test_a_passing_answer_stays_until_the_next_command() -> None:
         assert told not in said(controller)
     finally:
         await controller.stop()
+
+
+async def test_a_refused_line_passes_at_the_next_command_too() -> None:
+    """18: the screen's own refusals of a typed line (not a command run) go the same way."""
+    from tests.tui.test_screen import ENTER, running
+    async with running(FakeBackend()) as (chat, keys):
+        keys.send_text(f"network join club topsecret{ENTER}")
+        await until(lambda: any("not sent: that is /network join" in s for s in said(
+            chat.controller)), 10, "the refusal")
+        chat.input.text = ""
+        keys.send_text(f"/help{ENTER}")
+        await until(lambda: chat.state.page is not None, 10, "the help page")
+        await until(lambda: not any("not sent" in s for s in said(chat.controller)), 10,
+                    "the refusal gone at the next command")
