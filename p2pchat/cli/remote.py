@@ -16,6 +16,7 @@ from p2pchat.cli.contact_warnings import check_accept, impostor_warning
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import fail, peer_lines, print_json
 from p2pchat.core.text import hidden_nearby, membership
+from p2pchat.settings import widened_warning
 from p2pchat.tui.sanitize import clean
 
 ACCEPT_LINK_WAIT = 3.0  # seconds `contacts accept` waits for a link before saying there is none
@@ -92,6 +93,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if status.get("port_changed_from"):  # said, not only logged (trial 4, 16)
         print(f"  a new port: {status['port_changed_from']} (last time's) was taken; friends"
               " who typed your address need the new one (/addr, 'p2pchat contacts addr')")
+    for line in filter(None, [widened_warning(status)]):  # trial 5, B1: never in silence
+        print(f"  {line}")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
     visible = _VISIBLE.get(status.get("visible_to", ""))

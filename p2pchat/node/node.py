@@ -512,6 +512,7 @@ def status_of(node: Node) -> dict[str, Any]:
         "home": str(node.home),
         "listen": [format_addr(a) for a in node.listen_addresses],
         "port_changed_from": node.links.port_changed,  # the kept port was taken (trial 4, 16)
+        "listen_widened_from": node.links.widened_from,  # trial 5, B1: never in silence
         "links": sum(1 for link in node.links.by_peer.values() if not link.closed),
         "mdns": node.nearby.on,
         "relays": node.relays.view(),

@@ -129,3 +129,13 @@ def port_news(state: ChatState, status: Mapping[str, Any]) -> None:
         state.notice("error", f"listening on a new port: {moved} (last time's) was taken;"
                      " friends who typed your address need the new one (/id shows it)",
                      key="port_changed")
+
+
+def listen_news(state: ChatState, status: Mapping[str, Any]) -> None:
+    """The node listens wider than its last run did (a one-off --listen 127.0.0.1:0 before):
+    said once, with the setting that keeps it narrow (trial 5, B1)."""
+    from p2pchat.settings import widened_warning
+
+    said = widened_warning(dict(status))
+    if said:
+        state.notice("error", said.removeprefix("warning: "), key="listen_widened")

@@ -207,3 +207,17 @@ def test_a_port_that_had_to_change_is_said_once() -> None:
     said = [n.text for n in state.notices if "new port" in n.text]
     assert said == ["listening on a new port: 43477 (last time's) was taken; friends who typed"
                     " your address need the new one (/id shows it)"]
+
+
+def test_a_listen_wider_than_last_run_is_said_once() -> None:
+    """Trial 5, B1: a kept port came back on every interface in silence."""
+    from p2pchat.tui.news import listen_news
+
+    state = loaded_state()
+    listen_news(state, {"listen": ["0.0.0.0:35471"], "listen_widened_from": None})
+    assert not [n for n in state.notices if "wider" in n.text]
+    for _ in range(2):  # every status read repeats the field
+        listen_news(state, {"listen": ["0.0.0.0:35471"], "listen_widened_from": "127.0.0.1"})
+    said = [n.text for n in state.notices if "wider" in n.text]
+    assert said == ["listening on 0.0.0.0:35471, wider than last run (127.0.0.1 only);"
+                    " 'p2pchat settings listen 127.0.0.1:35471' keeps it"]
