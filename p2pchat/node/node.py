@@ -116,7 +116,9 @@ class Node:
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
                            peer_of=lambda conv: self.conversations.peer_of(conv),
-                           is_verified=self.verified.is_verified)
+                           is_verified=self.verified.is_verified,
+                           their_name=lambda key: (link.peer.their_name if (
+                               link := self.links.by_peer.get(key)) and not link.closed else None))
         self.backlog = Backlog(self.key, store=lambda: self.db, outbox=self.outbox,
                                spawn=self._spawn)
         self.conversations = Conversations(

@@ -51,3 +51,38 @@ def test_the_widening_warning_names_the_setting_that_keeps_it_narrow(tmp_path: P
     assert line == ("warning: listening on 0.0.0.0:35471, [::]:35471, wider than last run"
                     " (127.0.0.1 only); 'p2pchat settings listen 127.0.0.1:35471' keeps it")
     assert settings.widened_warning({"listen": ["0.0.0.0:1"], "listen_widened_from": None}) == ""
+
+
+def test_accept_says_one_sentence_a_nick_shows_and_a_left_group_is_a_row(
+    tmp_path: Path,
+) -> None:
+    """B12: `contacts accept carol` printed "carol offline …" then "linked, you can chat".
+    B8: after bob's /nick Bobby, carol's `contacts` and `peers` still said just "bob".
+    B13: `group` listed a group left as the sentence `group leave` had printed."""
+    from tests.nodes import wait_for
+
+    carol = NodeProcess(tmp_path / "carol", "carol").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        bob.cli("contacts", "add", carol.fingerprint, "--name", "carol", "--addr", carol.addr,
+                check=True)
+        wait_for(lambda: any(c["state"] == "request" for c in carol.json("contacts", "list")),
+                 20, "bob's request at carol")
+        said = carol.cli("contacts", "accept", "bob", check=True).stdout
+        assert said.strip().splitlines() == ["Accepted bob: linked, you can chat."], said
+        wait_for(lambda: any(c["online"] for c in carol.json("contacts", "list")), 20, "linked")
+        bob.cli("nick", "Bobby", check=True)
+        wait_for(lambda: [c["their_name"] for c in carol.json("contacts", "list")] == ["Bobby"],
+                 20, "the nick at carol")
+        assert "bob (calls themself Bobby)" in carol.cli("contacts", check=True).stdout
+        assert "bob (calls themself Bobby)" in carol.cli("peers", check=True).stdout
+        carol.cli("group", "create", "climb", check=True)
+        left = carol.cli("group", "leave", "climb", check=True).stdout
+        assert left.startswith("You left climb"), left  # what it did, in words
+        listed = " ".join(carol.cli("group", check=True).stdout.split())
+        assert listed == ("climb left (history kept: p2pchat log '#climb';"
+                          " p2pchat group forget climb)"), listed
+        assert carol.cli("log", "#climb").returncode == 0  # the row's command works
+    finally:
+        carol.close()
+        bob.close()
