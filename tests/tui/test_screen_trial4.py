@@ -221,3 +221,20 @@ def test_a_listen_wider_than_last_run_is_said_once() -> None:
     said = [n.text for n in state.notices if "wider" in n.text]
     assert said == ["listening on 0.0.0.0:35471, wider than last run (127.0.0.1 only);"
                     " 'p2pchat settings listen 127.0.0.1:35471' keeps it"]
+
+
+def test_a_join_notice_names_a_member_not_a_contact_with_a_tilde() -> None:
+    """Trial 5, B9: "dave joined (climb)" for dave, no contact: the Members page says ~dave."""
+    state = loaded_state()
+    state.upsert_group({"group": "g1", "title": "climb", "role": "member"})
+    base = {"type": "group_changed", "group": "g1", "title": "climb", "role": "member",
+            "member": "DAVE", "member_name": "dave", "you": False}
+    state.apply({**base, "change": "join", "number": 5, "text": "dave joined",
+                 "member_contact": False})
+    state.apply({**base, "change": "add", "number": 4, "text": "alice invited dave",
+                 "member_contact": False, "by_name": "alice"})
+    said = [n.text for n in state.notices]
+    assert "~dave joined (climb)" in said and "alice invited ~dave (climb)" in said, said
+    state.apply({**base, "change": "leave", "number": 6, "text": "dave left",
+                 "member_contact": True})
+    assert "dave left (climb)" in [n.text for n in state.notices]
