@@ -86,3 +86,41 @@ def test_accept_says_one_sentence_a_nick_shows_and_a_left_group_is_a_row(
     finally:
         carol.close()
         bob.close()
+
+
+def test_a_bare_start_after_a_one_off_listen_warns_that_it_listens_wider(
+    tmp_path: Path,
+) -> None:
+    """B1 end to end: `--listen 127.0.0.1:0`, stop, a bare `p2pchat node`: the same port on
+    every interface, now said (stderr, `status`). The bare node runs in a network namespace of
+    its own (`unshare -rn`), where every interface is a loopback one."""
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    from tests.cli import cli_env
+    from tests.nodes import wait_for
+
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no unprivileged network namespace here")
+    alice = NodeProcess(tmp_path / "alice", "alice")
+    try:
+        first = _port(_start_node(alice, "--listen", "127.0.0.1:0", "--no-mdns"))
+        assert alice.stop() == 0
+        argv = ["unshare", "-rn", sys.executable, "-m", "p2pchat", "--home", str(alice.home),
+                "node", "--no-mdns"]
+        with alice.log_path.open("a") as log:
+            alice.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, text=True, env=cli_env(),
+                                          start_new_session=True)
+        status = wait_for(alice._status, 20, "the bare node to start")
+        assert _port(status) == first and status["listen_widened_from"] == "127.0.0.1", status
+        fix = f"'p2pchat settings listen 127.0.0.1:{first}' keeps it"
+        said = alice.cli("status", check=True).stdout
+        assert "wider than last run (127.0.0.1 only)" in said and fix in said, said
+        assert "warning: listening on" in alice.log_path.read_text()  # node's stderr
+    finally:
+        alice.close()
