@@ -4,6 +4,8 @@ said "linked, you can chat"."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from p2pchat.core.identity import fingerprint
@@ -28,9 +30,23 @@ async def test_adding_a_fellow_member_asks_them_at_once_and_accepting_links_as_c
     await befriend(a, c)
     group = (await a.create_group("club"))["group"]
     await invite_and_accept(a, group, b)
+    events = b.events.subscribe()
     await invite_and_accept(a, group, c)
     await until(lambda: b.links.is_linked(c.key) and c.links.is_linked(b.key), 20,
                 "a group link between b and c")
+    told: list[dict[str, Any]] = []
+
+    def c_joined() -> bool:
+        while not events.empty():
+            if (event := events.get_nowait()) is not None:
+                told.append(event)
+        return any(e["type"] == "group_changed" and e["change"] == "join"
+                   and e["member"] == fingerprint(c.key) for e in told)
+
+    await until(c_joined, 20, "b hears c joined")
+    # B9: c is not b's contact: the chat names them "~c" (tui/news.py), as Members does.
+    assert {e["member_contact"] for e in told if e["type"] == "group_changed"
+            and e["member"] == fingerprint(c.key)} == {False}
     assert b.links.live(c.key).peer.group_only  # type: ignore[union-attr]
 
     added = await b.add_contact(fingerprint(c.key), "carol")
