@@ -124,3 +124,43 @@ def test_a_bare_start_after_a_one_off_listen_warns_that_it_listens_wider(
         assert "warning: listening on" in alice.log_path.read_text()  # node's stderr
     finally:
         alice.close()
+
+
+def test_contacts_add_of_a_fellow_member_says_they_see_a_request_and_they_do(
+    tmp_path: Path,
+) -> None:
+    """B4 through the CLI: carol and dave, linked as fellow members only; `contacts add` said
+    "Added dave: linked, you can chat." and dave saw no request until the group link ended."""
+    from tests.nodes import wait_for
+    from tests.tui.test_tmux import mutual
+
+    mdns = {"mdns": True}
+    nodes = [NodeProcess(tmp_path / n, n) for n in ("alice", "carol", "dave")]
+    alice, carol, dave = (n.start("--mdns-interface", "127.0.0.1", **mdns) for n in nodes)
+    try:
+        mutual(alice, carol, "alice", "carol")
+        mutual(alice, dave, "alice", "dave")
+        group = alice.json("group", "create", "climb")["group"]
+        for member in (carol, dave):
+            alice.cli("group", "invite", "climb", member.name, check=True)
+            wait_for(lambda m=member: any(g["role"] == "invited"
+                                          for g in m.json("group", "list")), 20, "invited")
+            member.cli("group", "accept", group, check=True)
+
+        def fellow_link() -> bool:
+            return any(p["state"] == "group" and p["fingerprint"] == dave.fingerprint
+                       for p in carol.json("peers")["links"])
+
+        wait_for(fellow_link, 30, "a group-only link carol-dave")
+        listed = " ".join(carol.cli("peers", check=True).stdout.split())
+        assert f"~dave ({dave.fingerprint[:7]}) group member" in listed, listed
+        said = carol.cli("contacts", "add", dave.fingerprint, "--name", "dave",
+                         check=True).stdout
+        assert "they see a request until they add you too" in said, said
+        assert "you can chat" not in said, said
+        wait_for(lambda: any(c["state"] == "request" and c["fingerprint"] == carol.fingerprint
+                             for c in dave.json("contacts", "list")), 10,
+                 "carol's request at dave, at once")
+    finally:
+        for node in nodes:
+            node.close()
