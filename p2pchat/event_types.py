@@ -158,6 +158,7 @@ class GroupEvent(TypedDict, total=False):
     change: str  # group_changed: add, join, remove, leave, transfer, admin, unadmin
     member: str
     member_name: str
+    member_contact: bool  # group_changed: false for a member not a contact ("~name")
     you: bool
     number: int  # the op's number (join: the add's); lines "change-N", "join-N" in `log`
     text: str  # group_changed: the line as `log` shows it

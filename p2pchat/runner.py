@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from pathlib import Path
 
+from p2pchat import settings
 from p2pchat.control import ControlServer
 from p2pchat.core.identity import Identity
 from p2pchat.node import Node, NodeConfig
@@ -29,6 +31,8 @@ async def serve(home: Path, identity: Identity, name: str, config: NodeConfig,
         if status.get("port_changed_from"):  # said at start, not only logged (trial 4, 16)
             print(f"a new port: {status['port_changed_from']} (last time's) was taken; friends"
                   " who typed your address need the new one", flush=True)
+        if warning := settings.widened_warning(status):  # trial 5, B1: never in silence
+            print(warning, file=sys.stderr, flush=True)
         print("stop with Ctrl-C", flush=True)
         if ready is not None:
             ready.set()

@@ -123,14 +123,50 @@ def save(home: Path, settings: dict[str, Any]) -> None:
 def kept_port(home: Path) -> int:
     """The port the node listened on last time, or 0 (none kept)."""
     try:
-        port = int((home / PORT_FILE).read_text().strip())
+        port = int((home / PORT_FILE).read_text().split("\n")[0].strip())
     except (OSError, ValueError):
         return 0
     return port if 0 < port < 65536 else 0
 
 
-def keep_port(home: Path, port: int) -> None:
+def kept_host(home: Path) -> str | None:
+    """The host the node listened on last time with the kept port ("::": every interface), or
+    None if not recorded (a port file from before trial 5 holds the port alone)."""
+    try:
+        lines = (home / PORT_FILE).read_text().split("\n")
+    except OSError:
+        return None
+    return lines[1].strip() if len(lines) > 1 and lines[1].strip() else None
+
+
+ANY_HOST = frozenset({"", "::", "0.0.0.0"})
+
+
+def widened_from(last_host: str | None, host: str) -> str | None:
+    """Last run's host when it listened on one address and this run listens on another (every
+    interface, after a one-off `--listen 127.0.0.1:0`): never widened in silence (trial 5,
+    B1). None when last time was already every interface, this run is one address, or not
+    known."""
+    if last_host is None or last_host in ANY_HOST or host not in ANY_HOST:
+        return None
+    return last_host
+
+
+def widened_warning(status: dict[str, Any]) -> str:
+    """The line `node`, `chat` and `status` print when this run listens wider than the last
+    (`status`'s listen_widened_from), with the setting that keeps it narrow; "" if not."""
+    from p2pchat.net.addresses import format_addr, parse_addr
+
+    host = status.get("listen_widened_from")
+    if not isinstance(host, str) or not status.get("listen"):
+        return ""
+    port = parse_addr(str(status["listen"][0]))[1]
+    return (f"warning: listening on {', '.join(status['listen'])}, wider than last run"
+            f" ({host} only); 'p2pchat settings listen {format_addr((host, port))}' keeps it")
+
+
+def keep_port(home: Path, port: int, host: str = "::") -> None:
     from p2pchat.storage.atomic import replace_file
 
     with contextlib.suppress(OSError):  # a port not kept is picked afresh next time
-        replace_file(home / PORT_FILE, f"{port}\n".encode(), durable=False)
+        replace_file(home / PORT_FILE, f"{port}\n{host}\n".encode(), durable=False)

@@ -21,8 +21,8 @@ def impostor_warning(request: dict[str, Any], contacts: list[dict[str, Any]]) ->
     namesake = next((clean(c["name"]) for c in contacts
                      if c.get("fingerprint") == request.get("same_name_as")), "")
     return (f"WARNING: a NEW KEY under the name of {namesake or 'a contact'}, whom you VERIFIED:"
-            f" it may not be them. Compare safety numbers in person ('p2pchat safety"
-            f" {shlex.quote(clean(request['name']))}') before you accept.")
+            f" it may not be them. Compare safety numbers in person (p2pchat safety"
+            f" {shlex.quote(clean(request['name']))}) before you accept.")
 
 
 def check_accept(args: argparse.Namespace, contacts: list[dict[str, Any]]) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 from p2pchat.cli.contact_warnings import check_accept, impostor_warning
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import fail, peer_lines, print_json
+from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
 from p2pchat.core.text import hidden_nearby, membership
+from p2pchat.settings import widened_warning
 from p2pchat.tui.sanitize import clean
 
 ACCEPT_LINK_WAIT = 3.0  # seconds `contacts accept` waits for a link before saying there is none
@@ -92,6 +94,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if status.get("port_changed_from"):  # said, not only logged (trial 4, 16)
         print(f"  a new port: {status['port_changed_from']} (last time's) was taken; friends"
               " who typed your address need the new one (/addr, 'p2pchat contacts addr')")
+    for line in filter(None, [widened_warning(status)]):  # trial 5, B1: never in silence
+        print(f"  {line}")
     print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
           f"   presence: {status['presence']}")
     visible = _VISIBLE.get(status.get("visible_to", ""))
@@ -163,7 +167,7 @@ def _print_contacts(contacts: list[dict[str, Any]],
     if not contacts:
         print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
     for c in contacts:
-        name = clean(c["name"])
+        name = with_their_name(clean(c["name"]), c.get("their_name"))  # trial 5, B8
         # Not linked, but discovery sees them: "offline" would say they are away.
         online = "online " if c["online"] else "nearby " if c["fingerprint"] in nearby \
             else "asking " if c["state"] == "request" else "offline"
@@ -178,7 +182,7 @@ def _print_contacts(contacts: list[dict[str, Any]],
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<20} asks to connect{note}"
-                  f"  (p2pchat contacts accept {shlex.quote(name)})")
+                  f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))})")
             warning = impostor_warning(c, contacts)
             if warning:
                 print(f"{'':<20} {warning}")
@@ -246,7 +250,8 @@ def cmd_contacts(args: argparse.Namespace) -> int:
               f" shows it). They can ask to connect again;"
               f" 'p2pchat contacts block {result['removed']}' refuses them for good.")
     else:
-        _print_contacts([result], _nearby(args))
+        if action != "accept":  # its sentence alone: a row said "offline", then "linked" (B12)
+            _print_contacts([result], _nearby(args))
         if action == "add" and result.get("state") == "contact":
             # More than the contact's line: what happens next (as the chat screen says).
             print(f"Added {clean(result['name'])}: " + (
@@ -396,7 +401,7 @@ def _invitation_name(g: dict[str, Any], groups: list[dict[str, Any]]) -> str:
     return shlex.quote(title)
 
 
-def _print_groups(groups: list[dict[str, Any]]) -> None:
+def _print_groups(groups: list[dict[str, Any]], said: bool = False) -> None:
     if not groups:
         print("No groups yet. Start one with: p2pchat group create NAME")
     for g in groups:
@@ -412,9 +417,7 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
             print(f"Forgot {clean(g['title'])} and its history.")
             continue
         if g["role"] in ("left", "removed"):  # no news reaches us: counts would mislead
-            how = "You left" if g["role"] == "left" else "You were removed from"
-            print(f"{how} {clean(g['title'])}  {g['group']}  (its history is kept:"
-                  f" p2pchat log {g['group']})")
+            print(left_group_row(g, said=said))  # listed: a row, not an event (trial 5, B13)
             continue
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
         size = membership(g['members'], g.get('invited', 0))  # "3 members, 1 invited"
@@ -462,7 +465,7 @@ def cmd_group(args: argparse.Namespace) -> int:
     elif action in ("create", "accept"):
         _said_group(action, result)  # a sentence, not a list row (issue 23)
     else:
-        _print_groups([result])
+        _print_groups([result], said=True)
         if result.get("note"):  # e.g. a group named like a contact
             print(f"Note: {clean(result['note'])}", file=sys.stderr)
     return 0
@@ -495,8 +498,7 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if not result["links"]:
         print("No live links.")
     for p in result["links"]:
-        path = p["address"] if p.get("relay") is None else f"via relay {p['relay']}"
-        print(clean(f"{p['name']:<20} {p['state']:<8} {p['direction']:<8} {path}"))
+        print(peer_row(p))  # their own names, ~ for a fellow member (trial 5, B8, B9)
     if result["nearby"]:
         print("Nearby:")
         for n in result["nearby"]:

@@ -362,6 +362,7 @@ class GroupBook:
         by_name = None if by is None else "you" if by == self._key else self.member_name(g, by)
         event = {"type": "group_changed", **self.view(g), "change": change,
                  "member": fingerprint(member), "member_name": name, "you": you,
+                 "member_contact": self.is_contact(member),  # else "~name" (trial 5, B9)
                  "number": op.number if op is not None else g.state.joined_at.get(member, 0),
                  "text": change_text(change, name, you=you, by=by_name, declined=declined)}
         if by is not None:

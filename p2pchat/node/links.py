@@ -83,6 +83,7 @@ class LinkTable:
         self.ik_stamps = IkStamps()  # the node gives it the stored floor at start
         self._stopping = False
         self.port_changed: int | None = None  # the kept port this start could not have
+        self.widened_from: str | None = None  # last run's one host, this run listens wider
         # Inbound handshakes refused because we answer only contacts and networks' members
         # (in a network, or waiting to be admitted to one): `status` says how many (trial 4, B4).
         self.strangers_refused = 0
@@ -121,6 +122,9 @@ class LinkTable:
         from p2pchat import settings
 
         kept = settings.kept_port(home) if keep else 0
+        if keep and self._config.listen:  # said, never silent (trial 5, B1)
+            self.widened_from = settings.widened_from(settings.kept_host(home),
+                                                      self._config.listen[0][0])
         for index, (host, port) in enumerate(self._config.listen):
             if index == 0 and port == 0 and kept:
                 try:
@@ -133,7 +137,7 @@ class LinkTable:
                                 kept, exc.strerror or exc)
             await self.listen(host, port)
         if (keep or record) and self.listen_addresses and self._config.listen[0][1] == 0:
-            settings.keep_port(home, self.listen_addresses[0][1])
+            settings.keep_port(home, self.listen_addresses[0][1], self._config.listen[0][0])
 
     async def stop(self) -> None:
         """Stop listening and dialling, and close every link."""

@@ -116,7 +116,9 @@ class Node:
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
                            peer_of=lambda conv: self.conversations.peer_of(conv),
-                           is_verified=self.verified.is_verified)
+                           is_verified=self.verified.is_verified,
+                           their_name=lambda key: (link.peer.their_name if (
+                               link := self.links.by_peer.get(key)) and not link.closed else None))
         self.backlog = Backlog(self.key, store=lambda: self.db, outbox=self.outbox,
                                spawn=self._spawn)
         self.conversations = Conversations(
@@ -512,6 +514,7 @@ def status_of(node: Node) -> dict[str, Any]:
         "home": str(node.home),
         "listen": [format_addr(a) for a in node.listen_addresses],
         "port_changed_from": node.links.port_changed,  # the kept port was taken (trial 4, 16)
+        "listen_widened_from": node.links.widened_from,  # trial 5, B1: never in silence
         "links": sum(1 for link in node.links.by_peer.values() if not link.closed),
         "mdns": node.nearby.on,
         "relays": node.relays.view(),

@@ -393,6 +393,11 @@ class Trust:
             self._outbox.queue(link, ContactAccept(name=self._name))
             self._promote(link, key)
         self._links.dialer.want(key)
+        if link is not None and link.peer.group_only:
+            # A fellow member's link carries group records only: greeted again as a contact's,
+            # it asks them (or links as contacts) at once, not when it ends (trial 5, B4).
+            link.close("a contact now: linking again as one")
+            self._links.dialer.wake(key)
 
     async def block_contact(self, who: str) -> dict[str, Any]:
         """Block `who`: its links close and nothing of theirs is taken."""

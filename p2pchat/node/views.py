@@ -37,7 +37,9 @@ class Views:
         is_linked: Callable[[bytes], bool],
         peer_of: Callable[[bytes], bytes | None],
         is_verified: Callable[[bytes], bool] = lambda key: False,
+        their_name: Callable[[bytes], str | None] = lambda key: None,
     ) -> None:
+        self._their_name = their_name
         self._is_verified = is_verified
         self._key = key
         self._name = name
@@ -72,6 +74,8 @@ class Views:
             "addrs": list(contact.addrs),
             "online": self._is_linked(contact.key),
             "verified": self._is_verified(contact.key),
+            # What they call themselves on the live link: `contacts` shows a /nick (trial 5, B8).
+            "their_name": self._their_name(contact.key),
             **self._namesake(contact),
         }
 

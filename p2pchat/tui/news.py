@@ -44,7 +44,8 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         number = event.get("number")
         line_id = f"{'join' if kind == 'join' else 'change'}-{number}" \
             if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
-        state.notice("info", f"{said} ({conv.name})", key=group_key(conv.id, kind, who))
+        state.notice("info", f"{unverified(said, event)} ({conv.name})",
+                     key=group_key(conv.id, kind, who))
         state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")),
                        about=event)
         return
@@ -129,3 +130,24 @@ def port_news(state: ChatState, status: Mapping[str, Any]) -> None:
         state.notice("error", f"listening on a new port: {moved} (last time's) was taken;"
                      " friends who typed your address need the new one (/id shows it)",
                      key="port_changed")
+
+
+def listen_news(state: ChatState, status: Mapping[str, Any]) -> None:
+    """The node listens wider than its last run did (a one-off --listen 127.0.0.1:0 before):
+    said once, with the setting that keeps it narrow (trial 5, B1)."""
+    from p2pchat.settings import widened_warning
+
+    said = widened_warning(dict(status))
+    if said:
+        state.notice("error", said.removeprefix("warning: "), key="listen_widened")
+
+
+def unverified(said: str, event: Mapping[str, Any]) -> str:
+    """A membership notice names a member who is not a contact "~dave", as the Members page
+    does ("dave joined" read as the contact dave; trial 5, B9)."""
+    name = clean(event.get("member_name"))
+    if event.get("member_contact") is not False or event.get("you") or not name:
+        return said
+    if said.startswith(name + " "):
+        return "~" + said
+    return said[:-len(name)] + "~" + name if said.endswith(" " + name) else said

@@ -207,3 +207,34 @@ def test_a_port_that_had_to_change_is_said_once() -> None:
     said = [n.text for n in state.notices if "new port" in n.text]
     assert said == ["listening on a new port: 43477 (last time's) was taken; friends who typed"
                     " your address need the new one (/id shows it)"]
+
+
+def test_a_listen_wider_than_last_run_is_said_once() -> None:
+    """Trial 5, B1: a kept port came back on every interface in silence."""
+    from p2pchat.tui.news import listen_news
+
+    state = loaded_state()
+    listen_news(state, {"listen": ["0.0.0.0:35471"], "listen_widened_from": None})
+    assert not [n for n in state.notices if "wider" in n.text]
+    for _ in range(2):  # every status read repeats the field
+        listen_news(state, {"listen": ["0.0.0.0:35471"], "listen_widened_from": "127.0.0.1"})
+    said = [n.text for n in state.notices if "wider" in n.text]
+    assert said == ["listening on 0.0.0.0:35471, wider than last run (127.0.0.1 only);"
+                    " 'p2pchat settings listen 127.0.0.1:35471' keeps it"]
+
+
+def test_a_join_notice_names_a_member_not_a_contact_with_a_tilde() -> None:
+    """Trial 5, B9: "dave joined (climb)" for dave, no contact: the Members page says ~dave."""
+    state = loaded_state()
+    state.upsert_group({"group": "g1", "title": "climb", "role": "member"})
+    base = {"type": "group_changed", "group": "g1", "title": "climb", "role": "member",
+            "member": "DAVE", "member_name": "dave", "you": False}
+    state.apply({**base, "change": "join", "number": 5, "text": "dave joined",
+                 "member_contact": False})
+    state.apply({**base, "change": "add", "number": 4, "text": "alice invited dave",
+                 "member_contact": False, "by_name": "alice"})
+    said = [n.text for n in state.notices]
+    assert "~dave joined (climb)" in said and "alice invited ~dave (climb)" in said, said
+    state.apply({**base, "change": "leave", "number": 6, "text": "dave left",
+                 "member_contact": True})
+    assert "dave left (climb)" in [n.text for n in state.notices]

@@ -1,0 +1,45 @@
+"""List rows of `contacts`, `peers` and `group` that say what the chat screen says: a peer's
+own name when it differs from ours for them, a fellow member who is not a contact by the name
+they gave (marked ~), a group left as a row rather than an event (trial 5, B8, B9, B13)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from p2pchat.tui.sanitize import clean
+
+
+def with_their_name(name: str, their_name: object) -> str:
+    """"bob (calls themself Bobby)" after a /nick our name for them does not follow (B8)."""
+    theirs = clean(their_name) if isinstance(their_name, str) else ""
+    return f"{name} (calls themself {theirs})" if theirs and theirs != name else name
+
+
+def peer_row(link: dict[str, Any]) -> str:
+    """A live link as `peers` lists it: a group member not a contact as "~carol (4DUVTAL)
+    group member", as the chat's Members page marks them, not a bare fingerprint (B9)."""
+    path = link["address"] if link.get("relay") is None else f"via relay {link['relay']}"
+    state = str(link["state"])
+    name = clean(link["name"])
+    if state == "group" and link.get("contact") != "contact":
+        state = "group member"
+        theirs = link.get("their_name")
+        if isinstance(theirs, str) and theirs:
+            name = f"~{clean(theirs)} ({clean(str(link['fingerprint']).split('-')[0])})"
+    else:
+        name = with_their_name(name, link.get("their_name"))
+    return clean(f"{name:<20} {state:<8} {link['direction']:<8} {path}")
+
+
+def left_group_row(group: dict[str, Any], *, said: bool = False) -> str:
+    """A group left or removed from, as a row like the others (its history kept, and how to
+    read or drop it), not the sentence `group leave` prints (`said`) (B13)."""
+    title = clean(group["title"])
+    if said:
+        how = "You left" if group["role"] == "left" else "You were removed from"
+        return (f"{how} {title}  {group['group']}  (its history is kept:"
+                f" p2pchat log {group['group']})")
+    how = "left" if group["role"] == "left" else "removed"
+    return (f"{title:<20} {how}  (history kept: p2pchat log {shlex.quote('#' + title)};"
+            f" p2pchat group forget {shlex.quote(title)})")
