@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from p2pchat.core.presence import Advert
+from tests.aio import until
 from tests.local_nodes import MakeLocalNode
 from tests.nodes import NodeProcess, wait_for
 
@@ -49,6 +50,7 @@ async def test_a_node_never_lists_an_advert_at_its_own_address(
     assert a.nearby.discovery is not None
     port = a.listen_addresses[0][1]
     stale = Advert(instance="x1", addresses=(("127.0.0.1", port),), version="1", tag="t" * 16)
+    a.nearby.discovery._adverts.clear()  # another process's adverts on loopback are not ours
     a.nearby.discovery._adverts["x1.stale"] = stale
     a.nearby.discovery._adverts["x2.other"] = replace(stale, addresses=(("127.0.0.1", 9),))
     assert [n["addresses"] for n in a.peers()["nearby"]] == [["127.0.0.1:9"]]
@@ -67,6 +69,11 @@ async def test_a_linked_contacts_old_private_advert_is_not_a_second_node(
     bob = await make_local_node("bob", **loopback)
     await befriend(alice, bob)  # alice dials bob at his address
     await wait_linked([(alice, bob)])
+    # Each side knows where the other listens once its Hello arrived (under load, after the
+    # link is up): only then can an advert at that address be told to be theirs.
+    await until(lambda: all((link := n.links.by_peer.get(o.key)) is not None
+                            and link.peer.their_name is not None
+                            for n, o in ((alice, bob), (bob, alice))), 15, "both Hellos")
     for node, other in ((bob, alice), (alice, bob)):
         assert node.nearby.discovery is not None
         port = other.listen_addresses[0][1]
