@@ -80,6 +80,19 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     state.networks = joined
     state.networks_waiting = [clean(n) for n in event.get("waiting") or []]
     state.networks_refused = refused
+    drop_left_networks(state)
+
+
+def drop_left_networks(state: ChatState) -> None:
+    """A network we are no longer in nor joining says nothing any more: its admission notice
+    ("refused your passphrase ... /network join club PASSPHRASE") stayed hidden behind newer
+    notices after `/network leave club` and showed again when those aged (trial 6, B2)."""
+    ours = {*state.networks, *state.networks_waiting, *state.networks_refused}
+    for notice in list(state.notices):
+        name = notice.key.removeprefix("admission:")
+        if notice.key.startswith("admission:") and name not in ours:
+            state.drop_notices(key=notice.key)
+            state.drop_notices(mentioning=(name, "refused"))
 
 
 def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:

@@ -112,6 +112,7 @@ class ChatState:
         self.networks = [clean(n) for n in status.get("networks") or []]
         self.networks_waiting = [clean(n) for n in status.get("networks_waiting") or []]
         self.networks_refused = [clean(n) for n in status.get("networks_refused") or []]
+        news.drop_left_networks(self)
         pid = status.get("pid")
         self.node_pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else None
         self.node_in_chat_screen = status.get("in_chat_screen") is True
