@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.test_state import loaded_state
+from p2pchat.tui.contact_commands import impostor_question
+from p2pchat.tui.question import answered_no
+from tests.tui.test_state import CAROL, loaded_state
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -34,3 +36,10 @@ def test_a_left_networks_refusal_goes_on_the_event_too() -> None:
     state.notice("info", "something newer")
     state.apply({"type": "networks_changed", "networks": [], "waiting": [], "refused": []})
     assert [n.text for n in state.notices] == ["something newer"]
+
+
+def test_no_to_accept_anyway_says_who_was_not_accepted() -> None:
+    """B12: "n" to "accept anyway?" said "no: nothing done"; other questions say what was not
+    done ("bob not blocked")."""
+    name = f"bob ({CAROL[:7]})"
+    assert answered_no(impostor_question(name, "bob")) == f"{name} not accepted"
