@@ -83,6 +83,14 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     drop_left_networks(state)
 
 
+def drop_about(state: ChatState, conversation: str, group: bool) -> None:
+    """A conversation forgotten: the notices about it go with it (trial 6, 18: "you were removed
+    (climb)" stayed after "forgot climb and its history")."""
+    state.drop_notices(key=f"request:{conversation}")
+    for about in ("group", "invite") if group else ():
+        state.drop_notices(key=f"{about}:{conversation}")
+
+
 def drop_left_networks(state: ChatState) -> None:
     """A network we are no longer in nor joining says nothing any more: its admission notice
     ("refused your passphrase ... /network join club PASSPHRASE") stayed hidden behind newer

@@ -7,7 +7,8 @@ import pytest
 
 from p2pchat.tui.contact_commands import impostor_question
 from p2pchat.tui.question import answered_no
-from tests.tui.test_state import CAROL, loaded_state
+from tests.tui.test_groups_ui import GROUP, group
+from tests.tui.test_state import BOB, CAROL, loaded_state
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -43,3 +44,16 @@ def test_no_to_accept_anyway_says_who_was_not_accepted() -> None:
     done ("bob not blocked")."""
     name = f"bob ({CAROL[:7]})"
     assert answered_no(impostor_question(name, "bob")) == f"{name} not accepted"
+
+
+def test_a_forgotten_group_goes_with_its_notices() -> None:
+    """18: carol kept "you were removed (climb)" after "forgot climb and its history"; B3: a
+    group forgotten from the CLI stayed listed with its history."""
+    state = loaded_state()
+    state.apply({"type": "group_joined", **group("climb"), "by": BOB, "by_name": "bob"})
+    state.apply({"type": "group_changed", **group("climb", role="removed"), "change": "remove",
+                 "you": True})
+    assert any("climb" in n.text for n in state.notices), [n.text for n in state.notices]
+    state.apply({"type": "group_forgotten", **group("climb", role="forgotten")})
+    assert GROUP not in state.conversations
+    assert not any("climb" in n.text for n in state.notices), [n.text for n in state.notices]
