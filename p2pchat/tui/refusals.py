@@ -9,6 +9,8 @@ from p2pchat.tui.state import ChatState
 
 def refusal(state: ChatState, text: str) -> str | None:
     """Why `text` (a message, not a command) cannot go to the open conversation, or None."""
+    if not state.connected:
+        return node_stopped(text)
     conv = state.current
     if conv is None or not text.strip() or (text.startswith("/") and not text.startswith("//")):
         return None
@@ -20,3 +22,20 @@ def refusal(state: ChatState, text: str) -> str | None:
         return (f"not sent: {conv.name} is no longer a contact (your text stays in the input;"
                 f" /add {conv.id} {conv.name} adds them again)")
     return None
+
+
+# Commands the screen answers on its own, without the node.
+LOCAL_COMMANDS = frozenset({"/help", "/quit", "/q", "/notices"})
+
+
+def node_stopped(text: str) -> str | None:
+    """Not connected to the node (it stopped; the screen reconnects when it is back): a line
+    that needs it stays in the input (trial 6, B17: the message was cleared and lost)."""
+    if not text.strip():
+        return None
+    if text.startswith("/") and not text.startswith("//"):
+        if text.split()[0].casefold() in LOCAL_COMMANDS:
+            return None
+        return ("not done: your node is stopped (the command stays here; Enter again once"
+                " reconnected; /help, /notices and /quit still work)")
+    return "not sent: your node is stopped (it stays here; Enter again once reconnected)"

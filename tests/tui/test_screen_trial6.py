@@ -7,7 +7,10 @@ import pytest
 
 from p2pchat.tui.contact_commands import impostor_question
 from p2pchat.tui.question import answered_no
+from tests.aio import until
+from tests.tui.test_controller import FakeBackend
 from tests.tui.test_groups_ui import GROUP, group
+from tests.tui.test_screen import ENTER, running
 from tests.tui.test_state import BOB, CAROL, loaded_state
 
 pytestmark = pytest.mark.timeout(30)
@@ -57,3 +60,20 @@ def test_a_forgotten_group_goes_with_its_notices() -> None:
     state.apply({"type": "group_forgotten", **group("climb", role="forgotten")})
     assert GROUP not in state.conversations
     assert not any("climb" in n.text for n in state.notices), [n.text for n in state.notices]
+
+
+async def test_a_line_typed_while_the_node_is_stopped_stays_in_the_input() -> None:
+    """B17: with the node stopped, "are you there" + Enter emptied the input and was lost."""
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        chat.state.connected = False  # as the controller marks it when the node goes
+        keys.send_text(f"are you there{ENTER}")
+        stopped = "not sent: your node is stopped (it stays here; Enter again once reconnected)"
+        await until(lambda: any(n.text == stopped for n in chat.state.notices), 10, "refused")
+        assert chat.input.text == "are you there"
+        keys.send_text("\x15/peers" + ENTER)  # Ctrl-U, then a command that needs the node
+        await until(lambda: any("not done: your node is stopped" in n.text
+                                for n in chat.state.notices), 10, "the command refused")
+        assert chat.input.text == "/peers"
+        assert not [c for c in backend.calls if c[0] == "send"], backend.calls
+        keys.send_text("\x15/quit" + ENTER)  # what the screen does alone still works
