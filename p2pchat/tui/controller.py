@@ -64,6 +64,7 @@ class Controller:
         # How to ask the user yes or no before something hard to undo; None: don't ask.
         self.ask: Callable[[str, Callable[[], None]], None] | None = None
         self._lines: asyncio.Queue[str] = asyncio.Queue()
+        self.running = ""  # the typed line being run, if any
         self.gate = QuestionGate()  # closed while a question waits (tui/question.py)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
@@ -284,9 +285,13 @@ class Controller:
 
     async def _run_commands(self) -> None:
         while True:
-            line = await self._lines.get()
+            self.running = await self._lines.get()
             await self.gate.wait()  # a question asked by the line before comes first
-            await self.execute(line)
+            await self.execute(self.running)
+            self.running = ""
+
+    def busy(self) -> bool:  # lines typed now run after these, maybe elsewhere (trial 6, B1)
+        return bool(self.running) or not self._lines.empty()
 
     async def execute(self, line: str) -> None:
         # Errors about what was typed a while ago are no news any more.

@@ -7,11 +7,16 @@ from __future__ import annotations
 from p2pchat.tui.state import ChatState
 
 
-def refusal(state: ChatState, text: str) -> str | None:
-    """Why `text` (a message, not a command) cannot go to the open conversation, or None."""
+def refusal(state: ChatState, text: str, behind: bool = False) -> str | None:
+    """Why `text` (a message, not a command) cannot go to the open conversation, or None;
+    `behind` lines still to run, it goes where they leave the screen, so it is not judged
+    by the conversation open now (trial 6, B1: `/msg alice` then a line, typed in a group
+    left, kept the line in that group's input)."""
     if not state.connected:
         return node_stopped(text)
     conv = state.current
+    if behind:
+        return None
     if conv is None or not text.strip() or (text.startswith("/") and not text.startswith("//")):
         return None
     if conv.kind == "group" and conv.state in ("left", "removed"):

@@ -77,3 +77,19 @@ async def test_a_line_typed_while_the_node_is_stopped_stays_in_the_input() -> No
         assert chat.input.text == "/peers"
         assert not [c for c in backend.calls if c[0] == "send"], backend.calls
         keys.send_text("\x15/quit" + ENTER)  # what the screen does alone still works
+
+
+async def test_a_line_typed_after_msg_in_a_left_group_goes_where_msg_opens() -> None:
+    """B1: in a group left, `/msg alice` Enter `race test 3` Enter in one burst switched to
+    alice, sent nothing and left the line in the group's draft."""
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        chat.state.upsert_group(group("climb", role="left"))
+        chat.state.select(GROUP)
+        await until(lambda: chat.state.selected == GROUP, 10, "the group open")
+        keys.send_text(f"/msg bob{ENTER}race test 3{ENTER}")  # one write
+        await until(lambda: ("send", (BOB, "race test 3")) in backend.calls, 10,
+                    f"sent to bob: {backend.calls}")
+        assert chat.state.selected == BOB and chat.input.text == ""
+        assert "race test 3" not in chat.drafts.values()
+        keys.send_text("/quit" + ENTER)
