@@ -33,7 +33,7 @@ from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.kept_history import KeptHistory, kept_line
 from p2pchat.tui.network_commands import NetworkCommands
-from p2pchat.tui.news import listen_news, port_news
+from p2pchat.tui.news import listen_news, node_gone, port_news
 from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_acted
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
@@ -238,7 +238,7 @@ class Controller:
         self.state.connected = False
         for conv in self.state.conversations.values():
             conv.online = False
-        self.state.notice("warning", "the node stopped; reconnecting when it is back")
+        node_gone(self.state)
         self._changed()
         for _ in range(RECONNECT_ATTEMPTS):
             try:

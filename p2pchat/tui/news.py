@@ -83,6 +83,16 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     drop_left_networks(state)
 
 
+ATTACHED = "attached"  # the note that a running node ignored the options typed (tui/main.py)
+
+
+def node_gone(state: ChatState) -> None:
+    """The node stopped: what was said about that node goes with it (trial 6, B18: "Your node
+    was already running (pid N), so --relay did nothing" stayed after it stopped)."""
+    state.drop_notices(key=ATTACHED)
+    state.notice("warning", "the node stopped; reconnecting when it is back")
+
+
 def drop_about(state: ChatState, conversation: str, group: bool) -> None:
     """A conversation forgotten: the notices about it go with it (trial 6, 18: "you were removed
     (climb)" stayed after "forgot climb and its history")."""

@@ -1,11 +1,20 @@
 """notes/s32/trial6.md on the chat screen: a left network's notice goes for good (18, B2), a
-"no" to "accept anyway?" says what was not done (B12)."""
+"no" to "accept anyway?" says what was not done (B12), a forgotten group goes (B3), a line typed
+while the node is stopped or behind a command is kept or goes where it should (B17, B1), the
+attach note goes with its node (B18)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
 import pytest
 
+import p2pchat.tui.controller as controller_module
+from p2pchat.tui.backend import BackendError
 from p2pchat.tui.contact_commands import impostor_question
+from p2pchat.tui.controller import Controller
 from p2pchat.tui.question import answered_no
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
@@ -93,3 +102,32 @@ async def test_a_line_typed_after_msg_in_a_left_group_goes_where_msg_opens() -> 
         assert chat.state.selected == BOB and chat.input.text == ""
         assert "race test 3" not in chat.drafts.values()
         keys.send_text("/quit" + ENTER)
+
+
+async def test_the_attach_note_goes_when_the_node_stops(tmp_path: Path) -> None:
+    """B18: "Your node was already running (pid N), so --relay --presence did nothing..."
+    stayed on the notice row after that node had stopped."""
+    from p2pchat.tui import main
+
+    class Stopping(FakeBackend):
+        mode = "attached"
+
+        async def reconnect(self) -> None:
+            raise BackendError("no_node", "no node is running")
+
+    backend = Stopping()
+    controller = Controller(backend)
+    saved = controller_module.RECONNECT_DELAY
+    controller_module.RECONNECT_DELAY = 0.01
+    try:
+        await controller.start()
+        main._say_attached(cast(Any, SimpleNamespace(state=controller.state)), tmp_path, 5156,
+                           ["--relay", "--presence"], [], [])
+        assert any("already running (pid 5156)" in n.text for n in controller.state.notices)
+        backend.streams[0].queue.put_nowait(None)  # the node stops
+        await until(lambda: not controller.state.connected, 10, "the node gone")
+        assert not any("already running" in n.text for n in controller.state.notices)
+        assert any("the node stopped" in n.text for n in controller.state.notices)
+    finally:
+        controller_module.RECONNECT_DELAY = saved
+        await controller.stop()
