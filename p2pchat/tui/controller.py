@@ -38,6 +38,7 @@ from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_a
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
 from p2pchat.tui.question import QuestionGate
+from p2pchat.tui.refusals import unsendable
 from p2pchat.tui.state import ChatState
 
 log = logging.getLogger("p2pchat.tui")
@@ -356,13 +357,9 @@ class Controller:
 
     async def _send(self, text: str) -> None:
         conv = self.state.current
-        if conv is None:
-            self.state.notice("error", "no conversation open: /msg NAME, or /add someone")
-            return
-        if conv.state in ("request", "blocked"):
-            self.state.notice("error", f"{conv.name} is blocked: /unblock {conv.name}"
-                              if conv.state == "blocked" else
-                              f"{conv.name} is not a contact yet: /accept {conv.name}")
+        why = unsendable(self.state, conv, text)
+        if why is not None or conv is None:  # never None without a conversation
+            self.state.notice("error", why or "")
             return
         result = await self.backend.send(conv.id, text)
         self.state.apply(result)  # the event may come first or later: applying is idempotent

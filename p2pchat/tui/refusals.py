@@ -4,6 +4,7 @@ emptied)."""
 
 from __future__ import annotations
 
+from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.state import ChatState
 
 
@@ -44,3 +45,19 @@ def node_stopped(text: str) -> str | None:
         return ("not done: your node is stopped (the command stays here; Enter again once"
                 " reconnected; /help, /notices and /quit still work)")
     return "not sent: your node is stopped (it stays here; Enter again once reconnected)"
+
+
+def unsendable(state: ChatState, conv: Conversation | None, text: str) -> str | None:
+    """Why a message, as it runs, cannot go to `conv` (the conversation open then), or None.
+    A line typed behind a command was not judged as typed (`refusal`, behind): refused here,
+    it is quoted, so nothing typed is lost without a trace."""
+    if conv is None:
+        return "no conversation open: /msg NAME, or /add someone"
+    if conv.state in ("request", "blocked"):
+        return f"{conv.name} is blocked: /unblock {conv.name}" if conv.state == "blocked" \
+            else f"{conv.name} is not a contact yet: /accept {conv.name}"
+    why = refusal(state, text) if state.connected else None
+    if why is None:
+        return None
+    shown = text if len(text) <= 200 else text[:200] + "…"
+    return why.replace("your text stays in the input", f"your line: {shown!r}")

@@ -131,3 +131,19 @@ async def test_the_attach_note_goes_when_the_node_stops(tmp_path: Path) -> None:
     finally:
         controller_module.RECONNECT_DELAY = saved
         await controller.stop()
+
+
+async def test_a_line_behind_a_command_that_stays_in_a_left_group_is_quoted_not_lost() -> None:
+    """B1, the other way: the command ahead did not switch; the line is refused as it runs,
+    quoted in the notice (it left the input when typed)."""
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        chat.state.upsert_group(group("climb", role="left"))
+        chat.state.select(GROUP)
+        await until(lambda: chat.state.selected == GROUP, 10, "the group open")
+        keys.send_text(f"/id{ENTER}race test 4{ENTER}")  # one write
+        await until(lambda: any("race test 4" in n.text for n in chat.state.notices), 10,
+                    "the line quoted")
+        assert any(n.text.startswith("not sent: you left climb") for n in chat.state.notices)
+        assert not [c for c in backend.calls if c[0] == "send"], backend.calls
+        keys.send_text("/quit" + ENTER)
