@@ -432,6 +432,7 @@ class Groups:
         self._budgets.forget(g.conv)
         self._equivocations.forget(g.conv)
         await self._outbox.durable()
+        self._events.emit({"type": "group_forgotten", **view})  # open chats drop it too
         return view
 
     def history(self, which: str, limit: int | None = None, *,

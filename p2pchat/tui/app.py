@@ -561,7 +561,7 @@ class ChatApp:
                               key=f"{PASSING}:slashless")  # refusals pass at the next command
             self.redraw()  # the line stays (masked) for the "/" to be added
             return
-        if (why := refusal(self.state, text)) is not None:
+        if (why := refusal(self.state, text, self.controller.busy())) is not None:
             self.state.notice("error", why, key=f"{PASSING}:refused:{why}")
             self.redraw()  # the line stays
             return

@@ -33,11 +33,12 @@ from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.kept_history import KeptHistory, kept_line
 from p2pchat.tui.network_commands import NetworkCommands
-from p2pchat.tui.news import listen_news, port_news
+from p2pchat.tui.news import listen_news, node_gone, port_news
 from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_acted
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
 from p2pchat.tui.question import QuestionGate
+from p2pchat.tui.refusals import unsendable
 from p2pchat.tui.state import ChatState
 
 log = logging.getLogger("p2pchat.tui")
@@ -64,6 +65,7 @@ class Controller:
         # How to ask the user yes or no before something hard to undo; None: don't ask.
         self.ask: Callable[[str, Callable[[], None]], None] | None = None
         self._lines: asyncio.Queue[str] = asyncio.Queue()
+        self.running = ""  # the typed line being run, if any
         self.gate = QuestionGate()  # closed while a question waits (tui/question.py)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
@@ -237,7 +239,7 @@ class Controller:
         self.state.connected = False
         for conv in self.state.conversations.values():
             conv.online = False
-        self.state.notice("warning", "the node stopped; reconnecting when it is back")
+        node_gone(self.state)
         self._changed()
         for _ in range(RECONNECT_ATTEMPTS):
             try:
@@ -284,9 +286,13 @@ class Controller:
 
     async def _run_commands(self) -> None:
         while True:
-            line = await self._lines.get()
+            self.running = await self._lines.get()
             await self.gate.wait()  # a question asked by the line before comes first
-            await self.execute(line)
+            await self.execute(self.running)
+            self.running = ""
+
+    def busy(self) -> bool:  # lines typed now run after these, maybe elsewhere (trial 6, B1)
+        return bool(self.running) or not self._lines.empty()
 
     async def execute(self, line: str) -> None:
         # Errors about what was typed a while ago are no news any more.
@@ -351,13 +357,9 @@ class Controller:
 
     async def _send(self, text: str) -> None:
         conv = self.state.current
-        if conv is None:
-            self.state.notice("error", "no conversation open: /msg NAME, or /add someone")
-            return
-        if conv.state in ("request", "blocked"):
-            self.state.notice("error", f"{conv.name} is blocked: /unblock {conv.name}"
-                              if conv.state == "blocked" else
-                              f"{conv.name} is not a contact yet: /accept {conv.name}")
+        why = unsendable(self.state, conv, text)
+        if why is not None or conv is None:  # never None without a conversation
+            self.state.notice("error", why or "")
             return
         result = await self.backend.send(conv.id, text)
         self.state.apply(result)  # the event may come first or later: applying is idempotent

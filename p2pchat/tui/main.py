@@ -31,6 +31,7 @@ from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
 from p2pchat.tui.conversation import Me
 from p2pchat.tui.farewell import say
+from p2pchat.tui.news import ATTACHED
 from p2pchat.tui.state import ChatState
 
 PROBE_TIMEOUT = 5.0
@@ -189,7 +190,7 @@ def _say_attached(app: ChatApp, home: Path, pid: int | None, ignored: list[str],
     where = f" (it listens on {', '.join(listening)})" if "--listen" in ignored and listening \
         else ""
     app.state.notice("warning", f"{running}, so {' '.join(ignored)} did nothing{where}{kept}."
-                                f"{then}")
+                                f"{then}", key=ATTACHED)
 
 
 async def _attached(home: Path, typed_options: list[str] | None = None,

@@ -80,6 +80,37 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     state.networks = joined
     state.networks_waiting = [clean(n) for n in event.get("waiting") or []]
     state.networks_refused = refused
+    drop_left_networks(state)
+
+
+ATTACHED = "attached"  # the note that a running node ignored the options typed (tui/main.py)
+
+
+def node_gone(state: ChatState) -> None:
+    """The node stopped: what was said about that node goes with it (trial 6, B18: "Your node
+    was already running (pid N), so --relay did nothing" stayed after it stopped)."""
+    state.drop_notices(key=ATTACHED)
+    state.notice("warning", "the node stopped; reconnecting when it is back")
+
+
+def drop_about(state: ChatState, conversation: str, group: bool) -> None:
+    """A conversation forgotten: the notices about it go with it (trial 6, 18: "you were removed
+    (climb)" stayed after "forgot climb and its history")."""
+    state.drop_notices(key=f"request:{conversation}")
+    for about in ("group", "invite") if group else ():
+        state.drop_notices(key=f"{about}:{conversation}")
+
+
+def drop_left_networks(state: ChatState) -> None:
+    """A network we are no longer in nor joining says nothing any more: its admission notice
+    ("refused your passphrase ... /network join club PASSPHRASE") stayed hidden behind newer
+    notices after `/network leave club` and showed again when those aged (trial 6, B2)."""
+    ours = {*state.networks, *state.networks_waiting, *state.networks_refused}
+    for notice in list(state.notices):
+        name = notice.key.removeprefix("admission:")
+        if notice.key.startswith("admission:") and name not in ours:
+            state.drop_notices(key=notice.key)
+            state.drop_notices(mentioning=(name, "refused"))
 
 
 def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 LINK_EVENTS = frozenset({"link_up", "link_down"})  # who is online
 GROUP_EVENTS = frozenset({"group_joined", "group_changed", "group_invited",
-                          "group_invitation_closed", "group_created"})
+                          "group_invitation_closed", "group_created",
+                          "group_forgotten"})
 MEMBERS = "members:"  # a group's members page: "members:" + the group's id
 
 

@@ -58,6 +58,8 @@ def answered_no(question: str) -> str:
         return "not sent: your text stays in the input to shorten"
     if "Quit" in question:
         return "not quitting"
+    if " is a NEW KEY, not the " in question:  # contact_commands.impostor_question (trial 6, B12)
+        return f"{question.split(' is a NEW KEY, not the ')[0]} not accepted"
     asked = question.split("?")[0]
     for verb, not_done in _NOT_DONE:
         if asked.startswith(verb):

@@ -4,12 +4,20 @@ emptied)."""
 
 from __future__ import annotations
 
+from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.state import ChatState
 
 
-def refusal(state: ChatState, text: str) -> str | None:
-    """Why `text` (a message, not a command) cannot go to the open conversation, or None."""
+def refusal(state: ChatState, text: str, behind: bool = False) -> str | None:
+    """Why `text` (a message, not a command) cannot go to the open conversation, or None;
+    `behind` lines still to run, it goes where they leave the screen, so it is not judged
+    by the conversation open now (trial 6, B1: `/msg alice` then a line, typed in a group
+    left, kept the line in that group's input)."""
+    if not state.connected:
+        return node_stopped(text)
     conv = state.current
+    if behind:
+        return None
     if conv is None or not text.strip() or (text.startswith("/") and not text.startswith("//")):
         return None
     if conv.kind == "group" and conv.state in ("left", "removed"):
@@ -20,3 +28,36 @@ def refusal(state: ChatState, text: str) -> str | None:
         return (f"not sent: {conv.name} is no longer a contact (your text stays in the input;"
                 f" /add {conv.id} {conv.name} adds them again)")
     return None
+
+
+# Commands the screen answers on its own, without the node.
+LOCAL_COMMANDS = frozenset({"/help", "/quit", "/q", "/notices"})
+
+
+def node_stopped(text: str) -> str | None:
+    """Not connected to the node (it stopped; the screen reconnects when it is back): a line
+    that needs it stays in the input (trial 6, B17: the message was cleared and lost)."""
+    if not text.strip():
+        return None
+    if text.startswith("/") and not text.startswith("//"):
+        if text.split()[0].casefold() in LOCAL_COMMANDS:
+            return None
+        return ("not done: your node is stopped (the command stays here; Enter again once"
+                " reconnected; /help, /notices and /quit still work)")
+    return "not sent: your node is stopped (it stays here; Enter again once reconnected)"
+
+
+def unsendable(state: ChatState, conv: Conversation | None, text: str) -> str | None:
+    """Why a message, as it runs, cannot go to `conv` (the conversation open then), or None.
+    A line typed behind a command was not judged as typed (`refusal`, behind): refused here,
+    it is quoted, so nothing typed is lost without a trace."""
+    if conv is None:
+        return "no conversation open: /msg NAME, or /add someone"
+    if conv.state in ("request", "blocked"):
+        return f"{conv.name} is blocked: /unblock {conv.name}" if conv.state == "blocked" \
+            else f"{conv.name} is not a contact yet: /accept {conv.name}"
+    why = refusal(state, text) if state.connected else None
+    if why is None:
+        return None
+    shown = text if len(text) <= 200 else text[:200] + "…"
+    return why.replace("your text stays in the input", f"your line: {shown!r}")

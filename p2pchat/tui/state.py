@@ -112,6 +112,7 @@ class ChatState:
         self.networks = [clean(n) for n in status.get("networks") or []]
         self.networks_waiting = [clean(n) for n in status.get("networks_waiting") or []]
         self.networks_refused = [clean(n) for n in status.get("networks_refused") or []]
+        news.drop_left_networks(self)
         pid = status.get("pid")
         self.node_pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else None
         self.node_in_chat_screen = status.get("in_chat_screen") is True
@@ -224,7 +225,7 @@ class ChatState:
         conv = self.conversations.get(fingerprint)  # a contact removed stays: keep_removed
         if conv is not None and keep_removed(conv, self._numbers_fixed):
             return
-        self.drop_notices(key=f"request:{fingerprint}")
+        news.drop_about(self, fingerprint, conv is not None and conv.kind == "group")
         gone = self.conversations.pop(fingerprint, None)
         if gone is not None and gone.kind != "group":  # no longer a contact
             rename_author(self.conversations, fingerprint, gone.name, contact=False)
@@ -318,7 +319,7 @@ class ChatState:
                 self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
                                        f" the group {conv.name} (/group accept {conv.name},"
                                        f" /group decline {conv.name})", key=f"invite:{conv.id}")
-        elif kind == "group_invitation_closed":
+        elif kind in ("group_invitation_closed", "group_forgotten"):  # by the CLI too (trial 6)
             self.drop_notices(key=f"invite:{clean(event.get('group'))}")  # trial 4, 18
             if event.get("reason") != "accepted":
                 self.forget(clean(event.get("group")))
