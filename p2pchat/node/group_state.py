@@ -364,7 +364,8 @@ class GroupBook:
                  "member": fingerprint(member), "member_name": name, "you": you,
                  "member_contact": self.is_contact(member),  # else "~name" (trial 5, B9)
                  "number": op.number if op is not None else g.state.joined_at.get(member, 0),
-                 "text": change_text(change, name, you=you, by=by_name, declined=declined)}
+                 "text": change_text(change, name, you=you, by=by_name, declined=declined,
+                                     stranger=not self.is_contact(member))}
         if by is not None:
             event["by"], event["by_name"] = fingerprint(by), by_name
         if declined:
