@@ -405,7 +405,7 @@ class Node:
         states = ("contact", "request", "blocked")
         from p2pchat.offline import removed_contact_conv
 
-        former = removed_contact_conv(self.db, self.key, who)
+        former = removed_contact_conv(self.db, self.key, who, self.groups.names)
         if former is not None:  # a removed contact: the history is kept, by fingerprint
             return dm_history(self.views, self.db, former, limit)
         kind, name = which_of(who, states, self.trust, self.groups)

@@ -432,7 +432,7 @@ class Trust:
     async def remove_contact(self, who: str) -> dict[str, Any]:
         """Remove a contact; its history stays, under its fingerprint."""
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
-        self._store().contacts.remove(contact.key)
+        _remove_keeping_name(self._store(), contact)
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
         self._announced.pop(contact.key, None)
@@ -534,6 +534,14 @@ def _request_name(listed: Contact, announced: str, taken: bool) -> str:
     suffixed = announced[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
     kept = listed.name.endswith(suffix) and _fold(listed.name) == _fold(suffixed)
     return suffixed if taken or kept else announced
+
+
+def _remove_keeping_name(db: Store, contact: Contact) -> None:
+    """A contact goes; its kept history keeps its name, for `log @NAME` (trial 6, B8)."""
+    db.contacts.remove(contact.key)
+    conv = db.conversations.for_peer(contact.key)
+    if conv is not None:
+        db.conversations.set_title(conv.id, contact.name)
 
 
 def _fold(name: str) -> str:

@@ -47,3 +47,28 @@ async def test_a_stranger_under_a_verified_contacts_name_stays_flagged_after_a_r
     asked = _request(alice, fp)
     assert asked is not None and asked["name"] == f"bob ({short_fingerprint(mallory.key)})"
     assert asked["same_name_verified"] is True and asked["same_name_as"] == bob.identity.fingerprint
+
+
+async def test_log_of_a_removed_contacts_name_that_a_group_has_is_ambiguous(
+        make_local_node: MakeLocalNode) -> None:
+    """B8: `log carol` after removing carol while a group carol exists said "No messages"; it
+    must refuse as `send` does, and `@carol` or the fingerprint reach carol's kept history."""
+    import pytest
+
+    from p2pchat.core.identity import Identity
+    from p2pchat.node.config import CommandError
+
+    alice = await make_local_node("alice")
+    carol = Identity.generate()
+    await alice.add_contact(carol.fingerprint, "carol", [])
+    await alice.send("carol", "kept words")
+    await alice.create_group("carol")
+    await alice.remove_contact("carol")
+    with pytest.raises(CommandError) as refused:
+        alice.history("carol", changes=True)
+    assert refused.value.code == "ambiguous"
+    assert "#carol" in str(refused.value) and "@carol" in str(refused.value)
+    assert carol.fingerprint in str(refused.value)
+    for who in ("@carol", carol.fingerprint):
+        assert [m["text"] for m in alice.history(who)] == ["kept words"]
+    assert "kept words" not in [m["text"] for m in alice.history("#carol", changes=True)]
