@@ -178,8 +178,8 @@ def _print_contacts(contacts: list[dict[str, Any]],
         state += "  verified" * (c.get("verified") is True)
         print(f"{name:<{width}} {online} {clean(c['fingerprint'])}{state}")
         if c.get("unanswered") and not c["online"]:  # trial 4, B4: nothing said why
-            print(f"{'':<{width}} their node closes the connection unanswered: they may be in a closed"
-                  " network (then they can't see your request), or have blocked you")
+            print(f"{'':<{width}} their node closes the connection unanswered: they may be in a"
+                  " closed network (then they can't see your request), or have blocked you")
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<{width}} asks to connect{note}"
@@ -264,7 +264,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
                 "you can chat; messages wait until they are online."))
         if action == "addr":
             where = ", ".join(clean(a) for a in result["addrs"]) or "wherever discovery finds them"
-            print(f"{'':<{width}} reached at {where}")
+            print(f"{'':<20} reached at {where}")
     return 0
 
 
@@ -428,7 +428,7 @@ def _print_groups(groups: list[dict[str, Any]], said: bool = False) -> None:
               f"{g['online']:>2} {others}online"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
         if g.get("behind"):  # away too long to catch up yet (protocol 8.14)
-            print(f"{'':<{width}} behind: {clean(g['behind'])}")
+            print(f"{'':<20} behind: {clean(g['behind'])}")
 
 
 def _confirm_forget(group: str) -> None:
