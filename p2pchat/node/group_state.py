@@ -483,6 +483,8 @@ def group_view(g: Group, me: bytes, owner_name: str, online: int) -> dict[str, A
         "owner_name": owner_name,
         "admins": sorted(fingerprint(k) for k in g.state.admins),
         "members": len(g.state.members),
+        # who is in it (the invited included): the chat's Tab offers others (trial 6, B16)
+        "member_fingerprints": sorted(fingerprint(k) for k in g.state.members),
         "invited": sum(1 for k in g.invited() if k != me),
         "online": online,
         "epoch": g.state.epoch,

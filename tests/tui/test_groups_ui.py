@@ -175,3 +175,19 @@ async def test_members_of_one_name_are_told_apart_by_their_short_fingerprint() -
         assert "  carol: offline" in lines
     finally:
         await controller.stop()
+
+
+def test_tab_after_group_invite_offers_only_contacts_not_in_the_group() -> None:
+    """Trial 6, B16: `/group invite ` + Tab offered bob, already a member."""
+    from p2pchat.tui.completing import completions
+    from tests.tui.test_state import CAROL, ME
+
+    state = loaded_state()
+    state.apply({"type": "group_joined", **group(), "by": BOB, "by_name": "bob",
+                 "member_fingerprints": [BOB, ME]})
+    state.select(GROUP)
+    assert completions(state, "/group invite ") == [("carol ", 0)]
+    state.apply({"type": "group_changed", **group(), "change": "add", "member": CAROL,
+                 "member_name": "carol", "you": False, "number": 4,
+                 "member_fingerprints": [BOB, CAROL, ME]})
+    assert completions(state, "/group invite ") == []
