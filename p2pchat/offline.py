@@ -9,11 +9,12 @@ stored op chain). Nobody is online when no node runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from p2pchat.core.addressing import Ambiguous, resolve
-from p2pchat.core.identity import FingerprintError, parse_fingerprint
+from p2pchat.core.identity import FingerprintError, fingerprint, parse_fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.events import EventBus
 from p2pchat.node.config import CommandError
@@ -89,10 +90,6 @@ class OfflineReader:
                 raise CommandError("unknown_contact", f"no contact or group named {who!r}")
             limit = params.get("limit")
             former = None
-            if self._contact(store, who) is None:
-                former = removed_contact_conv(store, self._key, who)
-            if former is not None:  # a removed contact's kept history, by fingerprint
-                return dm_history(self._views, store, former, limit)
             groups = stored_groups(store)
 
             def is_group(name: str) -> bool:
@@ -101,6 +98,11 @@ class OfflineReader:
                 except CommandError:
                     return False
                 return True
+
+            if self._contact(store, who) is None:
+                former = removed_contact_conv(store, self._key, who, is_group)
+            if former is not None:  # a removed contact's kept history, by fingerprint
+                return dm_history(self._views, store, former, limit)
 
             try:  # as the node takes it: '#NAME' a group, '@NAME' a contact (core.addressing)
                 kind, who = resolve(who, lambda n: self._contact(store, n) is not None,
@@ -149,13 +151,34 @@ class OfflineReader:
         return contact if contact is not None and contact.state in READABLE_STATES else None
 
 
-def removed_contact_conv(store: Store, own_key: bytes, who: str) -> bytes | None:
-    """The conversation kept with a removed contact, when `who` is their fingerprint."""
+def removed_contact_conv(store: Store, own_key: bytes, who: str,
+                         is_group: Callable[[str], bool] = lambda name: False) -> bytes | None:
+    """The conversation kept with a removed contact: by their fingerprint, by `@NAME` (the
+    name they had), or by that bare name when no contact or group has it (a group of that
+    name: refused as ambiguous, as `send` would be; trial 6, B8)."""
     try:
         key = parse_fingerprint(who)
     except FingerprintError:
-        return None
+        return _former_by_name(store, who.strip(), is_group)
     if store.contacts.get(key) is not None:
         return None
     conv = dm_conversation_id(own_key, key)
     return conv if store.conversations.get(conv) is not None else None
+
+
+def _former_by_name(store: Store, text: str, is_group: Callable[[str], bool]) -> bytes | None:
+    name = text[1:] if text.startswith("@") else text
+    if not name or text.startswith("#") or store.contacts.by_name(name) is not None:
+        return None
+    fold = name.casefold()
+    former = [c for c in store.conversations.list_all() if c.kind == "dm" and c.title
+              and c.title.casefold() == fold and c.peer is not None
+              and store.contacts.get(c.peer) is None]
+    if not former:
+        return None
+    if not text.startswith("@") and is_group(name):
+        fp = fingerprint(former[-1].peer or b"")
+        raise CommandError("ambiguous", f"{name!r} is ambiguous: it is a group and a removed"
+                           f" contact's kept history. Write '#{name}' for the group, or"
+                           f" '@{name}' (or {fp}) for the history")
+    return former[-1].id

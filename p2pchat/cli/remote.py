@@ -166,8 +166,9 @@ def _print_contacts(contacts: list[dict[str, Any]],
                     nearby: frozenset[str] | set[str] = frozenset()) -> None:
     if not contacts:
         print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
-    for c in contacts:
-        name = with_their_name(clean(c["name"]), c.get("their_name"))  # trial 5, B8
+    names = [with_their_name(clean(c["name"]), c.get("their_name")) for c in contacts]
+    width = max(20, min(40, max(map(len, names), default=0)))  # one column (trial 6, B9)
+    for c, name in zip(contacts, names, strict=True):
         # Not linked, but discovery sees them: "offline" would say they are away.
         online = "online " if c["online"] else "nearby " if c["fingerprint"] in nearby \
             else "asking " if c["state"] == "request" else "offline"
@@ -175,17 +176,17 @@ def _print_contacts(contacts: list[dict[str, Any]],
         if c.get("path") == "relay" or c.get("asked_via") == "relay":  # as the node sees it
             state += "  via relay"
         state += "  verified" * (c.get("verified") is True)
-        print(f"{name:<20} {online} {clean(c['fingerprint'])}{state}")
+        print(f"{name:<{width}} {online} {clean(c['fingerprint'])}{state}")
         if c.get("unanswered") and not c["online"]:  # trial 4, B4: nothing said why
-            print(f"{'':<20} their node closes the connection unanswered: they may be in a closed"
-                  " network (then they can't see your request), or have blocked you")
+            print(f"{'':<{width}} their node closes the connection unanswered: they may be in a"
+                  " closed network (then they can't see your request), or have blocked you")
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
-            print(f"{'':<20} asks to connect{note}"
+            print(f"{'':<{width}} asks to connect{note}"
                   f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))})")
             warning = impostor_warning(c, contacts)
             if warning:
-                print(f"{'':<20} {warning}")
+                print(f"{'':<{width}} {warning}")
 
 
 # What an action asks the running node: the method and its parameters from the command line.

@@ -26,12 +26,14 @@ _TEXT = {"add": "{who} {was} invited", "join": "{who} joined", "remove": "{who} 
 
 
 def change_text(change: str, name: str, *, you: bool, by: str | None = None,
-                declined: bool = False) -> str:
+                declined: bool = False, stranger: bool = False) -> str:
     """One change as a line: `name` the member it concerns, `by` who invited (an add: "alice
-    invited bob", "you invited bob"), `declined` for a leave before the member accepted."""
+    invited bob", "you invited bob"), `declined` for a leave before the member accepted.
+    A `stranger` (a member not a contact) reads "~bob", as on the Members page: else a new
+    key under a contact's name reads as that contact (trial 6, B5)."""
     if change == "leave" and declined:
         change = "decline"
-    who = "you" if you else name
+    who = "you" if you else "~" + name if stranger else name
     if change == "add" and by is not None:
         return f"{by} invited {who}"
     return _TEXT.get(change, "{who} changed").format(
@@ -64,12 +66,14 @@ def change_lines(db: Store, g: Group, limit: int | None,
             inviter = "you" if by == me else name_of(g, by)
         if change == "add":
             added[member] = number
-        text = change_text(change, name, you=you, by=inviter, declined=declined)
+        stranger = contacts[member] is None
+        text = change_text(change, name, you=you, by=inviter, declined=declined,
+                           stranger=stranger)
         out.append(_line(g, f"change-{number}", at, change, member, name, you, text,
                          declined=declined))
         if change == "add" and number in joins:
             out.append(_line(g, f"join-{number}", max(joins[number], at), "join", member, name,
-                             you, change_text("join", name, you=you)))
+                             you, change_text("join", name, you=you, stranger=stranger)))
     out.sort(key=lambda line: line["sent_at"])  # stable: a join after its invitation
     if limit is not None:
         out = out[-limit:] if limit else []

@@ -364,7 +364,8 @@ class GroupBook:
                  "member": fingerprint(member), "member_name": name, "you": you,
                  "member_contact": self.is_contact(member),  # else "~name" (trial 5, B9)
                  "number": op.number if op is not None else g.state.joined_at.get(member, 0),
-                 "text": change_text(change, name, you=you, by=by_name, declined=declined)}
+                 "text": change_text(change, name, you=you, by=by_name, declined=declined,
+                                     stranger=not self.is_contact(member))}
         if by is not None:
             event["by"], event["by_name"] = fingerprint(by), by_name
         if declined:
@@ -482,6 +483,8 @@ def group_view(g: Group, me: bytes, owner_name: str, online: int) -> dict[str, A
         "owner_name": owner_name,
         "admins": sorted(fingerprint(k) for k in g.state.admins),
         "members": len(g.state.members),
+        # who is in it (the invited included): the chat's Tab offers others (trial 6, B16)
+        "member_fingerprints": sorted(fingerprint(k) for k in g.state.members),
         "invited": sum(1 for k in g.invited() if k != me),
         "online": online,
         "epoch": g.state.epoch,

@@ -117,6 +117,7 @@ class Node:
                            is_linked=self.links.is_linked,
                            peer_of=lambda conv: self.conversations.peer_of(conv),
                            is_verified=self.verified.is_verified,
+                           announced_as=lambda name, key: self.trust.announced_as(name, key),
                            their_name=lambda key: (link.peer.their_name if (
                                link := self.links.by_peer.get(key)) and not link.closed else None))
         self.backlog = Backlog(self.key, store=lambda: self.db, outbox=self.outbox,
@@ -404,7 +405,7 @@ class Node:
         states = ("contact", "request", "blocked")
         from p2pchat.offline import removed_contact_conv
 
-        former = removed_contact_conv(self.db, self.key, who)
+        former = removed_contact_conv(self.db, self.key, who, self.groups.names)
         if former is not None:  # a removed contact: the history is kept, by fingerprint
             return dm_history(self.views, self.db, former, limit)
         kind, name = which_of(who, states, self.trust, self.groups)

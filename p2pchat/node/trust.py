@@ -198,7 +198,7 @@ class Trust:
         if namesake is not None:  # a stranger can't take a known name
             suffix = f" ({short_fingerprint(key)})"
             name = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
-        announced = None if namesake is not None else self._announced_as(request.name, key)
+        announced = None if namesake is not None else self.announced_as(request.name, key)
         try:
             db.contacts.add(key, name, "request", addrs=addrs, note=request.note)
         except (StoreError, ValueError) as exc:
@@ -221,11 +221,10 @@ class Trust:
         """A waiting request follows the name its sender now gives itself (a known name
         taken gets the fingerprint suffix, as a new request would), unless the user named it."""
         db = self._store()
-        name = announced
-        namesake = db.contacts.by_name(name)
-        if namesake is not None and namesake.key != listed.key:
-            suffix = f" ({short_fingerprint(listed.key)})"
-            name = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+        namesake = db.contacts.by_name(announced)
+        taken = namesake is not None and namesake.key != listed.key
+        name = _request_name(listed, announced, taken or self.announced_as(announced, listed.key)
+                             is not None)
         if name == listed.name:
             return
         try:
@@ -236,7 +235,7 @@ class Trust:
         self._outbox.schedule_flush()
         self._contacts_changed(listed.key)
 
-    def _announced_as(self, name: str, key: bytes) -> Contact | None:
+    def announced_as(self, name: str, key: bytes) -> Contact | None:
         """The contact (not `key`) that announced `name` for itself, if any."""
         fold = _fold(name)
         for other, theirs in self._announced.items():
@@ -433,7 +432,7 @@ class Trust:
     async def remove_contact(self, who: str) -> dict[str, Any]:
         """Remove a contact; its history stays, under its fingerprint."""
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
-        self._store().contacts.remove(contact.key)
+        _remove_keeping_name(self._store(), contact)
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
         self._announced.pop(contact.key, None)
@@ -525,6 +524,24 @@ def _valid_name(name: str) -> str:
         return valid_name(name)
     except BadName as exc:
         raise CommandError("bad_name", str(exc)) from None
+
+
+def _request_name(listed: Contact, announced: str, taken: bool) -> str:
+    """The name a waiting request gets: the fingerprint suffix if a contact has the name
+    (ours for it or its own), and kept while the name is unchanged: the contact it was taken
+    from may since be renamed by the user, or be offline after a restart (trial 6, B4)."""
+    suffix = f" ({short_fingerprint(listed.key)})"
+    suffixed = announced[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+    kept = listed.name.endswith(suffix) and _fold(listed.name) == _fold(suffixed)
+    return suffixed if taken or kept else announced
+
+
+def _remove_keeping_name(db: Store, contact: Contact) -> None:
+    """A contact goes; its kept history keeps its name, for `log @NAME` (trial 6, B8)."""
+    db.contacts.remove(contact.key)
+    conv = db.conversations.for_peer(contact.key)
+    if conv is not None:
+        db.conversations.set_title(conv.id, contact.name)
 
 
 def _fold(name: str) -> str:

@@ -38,8 +38,10 @@ class Views:
         peer_of: Callable[[bytes], bytes | None],
         is_verified: Callable[[bytes], bool] = lambda key: False,
         their_name: Callable[[bytes], str | None] = lambda key: None,
+        announced_as: Callable[[str, bytes], Contact | None] = lambda name, key: None,
     ) -> None:
         self._their_name = their_name
+        self._announced_as = announced_as
         self._is_verified = is_verified
         self._key = key
         self._name = name
@@ -81,14 +83,21 @@ class Views:
 
     def _namesake(self, contact: Contact) -> dict[str, Any]:
         """A request under a contact's name (the node named it "NAME (SHORT)"): whose, and
-        whether that one is verified, kept across restarts as the request is."""
+        whether that one is verified, kept across restarts as the request is. The name may be
+        ours for that contact or the one it calls itself: renaming a verified contact must not
+        lift the flag from a stranger under its old name (trial 6, B4)."""
+        if contact.state != "request":
+            return {}
         suffix = f" ({short_fingerprint(contact.key)})"
-        if contact.state != "request" or not contact.name.endswith(suffix):
+        base = contact.name[:-len(suffix)] if contact.name.endswith(suffix) else contact.name
+        namesake = self._store().contacts.by_name(base)
+        if namesake is not None and namesake.key != contact.key and base != contact.name:
+            return {"same_name_as": fingerprint(namesake.key),
+                    "same_name_verified": self._is_verified(namesake.key)}
+        namesake = self._announced_as(base, contact.key)
+        if namesake is None:
             return {}
-        namesake = self._store().contacts.by_name(contact.name[:-len(suffix)])
-        if namesake is None or namesake.key == contact.key:
-            return {}
-        return {"same_name_as": fingerprint(namesake.key),
+        return {"same_name_as": fingerprint(namesake.key), "same_name_announced": True,
                 "same_name_verified": self._is_verified(namesake.key)}
 
     def message(self, env: Envelope, *, own: bool, status: str | None,

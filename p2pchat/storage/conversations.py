@@ -105,6 +105,10 @@ class ConversationTable:
         row = self._db.one(f"SELECT {self._CONV_COLS} FROM conversations WHERE peer = ?", (peer,))
         return None if row is None else Conversation(*row)
 
+    def set_title(self, conv: bytes, title: str | None) -> None:
+        """A dm's title: the name a removed contact had, so `log @NAME` still finds it."""
+        self._db.write("UPDATE conversations SET title = ? WHERE id = ?", (title, conv))
+
     def list_all(self) -> list[Conversation]:
         """Every stored conversation."""
         rows = self._db.all(f"SELECT {self._CONV_COLS} FROM conversations ORDER BY created_at, id")

@@ -47,9 +47,13 @@ def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
     verb, space, typed = text.partition(" ")
     paths = path_completions(typed.lstrip()) if space and verb == "/file" else []
     groups = [c for c in convs if c.kind == "group"]
+    current = state.current  # /group invite: only those not in it yet (trial 6, B16)
+    in_group = current.member_fps if current is not None and current.kind == "group" \
+        else frozenset()
     return complete(text, names, {
         "blocked": state.blocked, "nearby": nearby, "path": paths,
-        "contacts": [c.name for c in convs if c.kind != "group" and c.state == "contact"],
+        "contacts": [c.name for c in convs if c.kind != "group" and c.state == "contact"
+                     and c.id not in in_group],
         "invited": [c.name for c in groups if c.state == "invited"],
         "ended": [c.name for c in groups if c.state in ("left", "removed")]})
 

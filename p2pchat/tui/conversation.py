@@ -58,6 +58,7 @@ class Conversation:
     impostor_of: str = ""  # a request: the VERIFIED contact whose name it asks under
     members: int = 0  # a group's: everyone in it, the invited included (the API's `members`)
     invited: int = 0  # a group's: of those, added but not seen to accept yet
+    member_fps: frozenset[str] = frozenset()  # a group's members' fingerprints, the invited too
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)

@@ -60,11 +60,16 @@ class GroupCommands:
         if action == "members":
             lines = []
             members = await self._backend.group_members(conv.id)
+            clashes = name_clashes([self._state.me.name if m.get("you") else str(m.get("name"))
+                                    for m in members])
             for member in members:
                 # one parenthesis, "you" first: "alice (you, owner)" (trial 5, B15)
                 tags = [tag for tag, on in (("you", member.get("you")),
                                             ("owner", member.get("owner")),
                                             ("admin", member.get("admin"))) if on]
+                if not member.get("you") and str(member.get("name")).casefold() in clashes:
+                    # "bob (you)" and "~bob (N6PYCKC)": which is which (trial 6, B5)
+                    tags.append(clean(str(member.get("fingerprint", ""))).split("-")[0])
                 marks = f" ({', '.join(tags)})" if tags else ""
                 online = "online" if member.get("online") else "offline"
                 if member.get("invited"):  # in the group, but has not said yes yet
@@ -170,3 +175,10 @@ def _invitation_hint(group: dict[str, Any]) -> str:
     title = clean(group.get("title"))
     return f": /group accept {title} or /group decline {title}" \
         if group.get("role") == "invited" and title else ""
+
+
+def name_clashes(names: list[str]) -> set[str]:
+    """The names (casefolded) more than one listed member goes by."""
+    folded = [name.casefold() for name in names]
+    return {n for n in folded if folded.count(n) > 1}
+

@@ -194,10 +194,7 @@ class ChatState:
         conv.state = clean(group.get("role")) or conv.state
         conv.online = bool(group.get("online"))
         conv.note = clean(group.get("role"))
-        for count in ("members", "invited"):
-            value = group.get(count)
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                setattr(conv, count, value)
+        _take_members(conv, group)
         self._ensure_selection()
         return conv
 
@@ -544,4 +541,16 @@ def delivered_of(event: Mapping[str, Any]) -> tuple[int, int] | None:
     if not isinstance(recipients, int):
         return None
     return len(event.get("delivered_to") or []), recipients
+
+
+def _take_members(conv: Conversation, group: Mapping[str, Any]) -> None:
+    """A group view's counts and members (their fingerprints: Tab's /group invite offers
+    the others; trial 6, B16)."""
+    for count in ("members", "invited"):
+        value = group.get(count)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            setattr(conv, count, value)
+    fps = group.get("member_fingerprints")
+    if isinstance(fps, list):
+        conv.member_fps = frozenset(clean(fp) for fp in fps)
 

@@ -149,3 +149,45 @@ def test_a_group_row_is_marked_apart_and_shows_the_nodes_unread_count() -> None:
     assert header(state) == " club · group · 3 members"
     state.upsert_group(group(role="left"))
     assert header(state) == " club · group (you left)"
+
+
+async def test_members_of_one_name_are_told_apart_by_their_short_fingerprint() -> None:
+    """Trial 6, B5: "bob (you)" and "~bob" with nothing to tell them apart."""
+    backend = GroupBackend()
+    controller = Controller(backend)
+    await controller.start()
+    me = controller.state.me.name
+
+    async def members(group_id: str) -> list[dict[str, Any]]:
+        return [{"fingerprint": "SELFFPX-AAAA", "name": me, "you": True, "online": True},
+                {"fingerprint": "N6PYCKC-BBBB", "name": me.upper(), "contact": False,
+                 "online": True},
+                {"fingerprint": BOB, "name": "carol", "online": False}]
+
+    backend.group_members = members  # type: ignore[method-assign]
+    try:
+        await controller.execute("/group create club")
+        await controller.execute("/group members")
+        assert controller.state.page is not None
+        lines = [text for _, text in controller.state.page.lines]
+        assert f"  {me} (you): online" in lines
+        assert f"  ~{me.upper()} (N6PYCKC): online" in lines
+        assert "  carol: offline" in lines
+    finally:
+        await controller.stop()
+
+
+def test_tab_after_group_invite_offers_only_contacts_not_in_the_group() -> None:
+    """Trial 6, B16: `/group invite ` + Tab offered bob, already a member."""
+    from p2pchat.tui.completing import completions
+    from tests.tui.test_state import CAROL, ME
+
+    state = loaded_state()
+    state.apply({"type": "group_joined", **group(), "by": BOB, "by_name": "bob",
+                 "member_fingerprints": [BOB, ME]})
+    state.select(GROUP)
+    assert completions(state, "/group invite ") == [("carol ", 0)]
+    state.apply({"type": "group_changed", **group(), "change": "add", "member": CAROL,
+                 "member_name": "carol", "you": False, "number": 4,
+                 "member_fingerprints": [BOB, CAROL, ME]})
+    assert completions(state, "/group invite ") == []

@@ -38,12 +38,17 @@ def test_the_words() -> None:
         "bob declined the invitation"
     assert change_text("leave", "bob", you=False) == "bob left"
     assert change_text("remove", "bob", you=True) == "you were removed"
+    assert change_text("join", "bob", you=False, stranger=True) == "~bob joined"
+    assert change_text("add", "bob", you=False, by="alice", stranger=True) == \
+        "alice invited ~bob"
 
 
 def test_joined_only_once_accepted_and_a_no_is_declined(tmp_path: Path) -> None:
     store = open_store(tmp_path / "db")
     try:
         store.groups.create(CONV, "hall", 0, {})
+        for key, name in NAMES.items():
+            store.contacts.add(key, name, "contact")
         store.groups.add_change(CONV, 1, 1000, "create", ALICE, "alice")
         store.groups.add_change(CONV, 2, 2000, "add", BOB, "bob", ALICE)
         store.groups.add_change(CONV, 3, 3000, "add", CAROL, "carol", ALICE)
@@ -81,6 +86,8 @@ def test_a_v6_home_keeps_its_members_joined(tmp_path: Path,
     store = open_store(path)
     try:
         assert store.groups.joins(CONV) == {2: 2000}
+        assert texts(store) == ["~bob was invited", "~bob joined", "~bob was removed"]
+        store.contacts.add(BOB, "bob", "contact")
         assert texts(store) == ["bob was invited", "bob joined", "bob was removed"]
     finally:
         store.close()
@@ -96,6 +103,7 @@ def test_a_renamed_contact_is_named_as_now_in_every_line(tmp_path: Path) -> None
         store.groups.add_change(CONV, 3, 3000, "add", CAROL, "carol", ALICE)
         store.contacts.add(BOB, "robert", "contact")
         store.contacts.add(CAROL, "caz", "request")  # not a contact: the added name stays
-        assert texts(store) == ["you invited robert", "you invited carol"]
+        # A member not a contact reads "~carol", as on the Members page (trial 6, B5).
+        assert texts(store) == ["you invited robert", "you invited ~carol"]
     finally:
         store.close()
