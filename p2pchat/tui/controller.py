@@ -291,7 +291,9 @@ class Controller:
             await self.execute(self.running)
             self.running = ""
 
-    def busy(self) -> bool:  # lines typed now run after these, maybe elsewhere (trial 6, B1)
+    def busy(self) -> bool:
+        """A command is queued or running: a line typed now runs after it, maybe in another
+        conversation, so it is judged where it runs (trial 6, B1)."""
         return bool(self.running) or not self._lines.empty()
 
     async def execute(self, line: str) -> None:

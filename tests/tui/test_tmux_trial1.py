@@ -104,11 +104,8 @@ def test_tab_gives_a_name_its_space_and_group_actions_complete_what_they_take(
 
     terminal.line("/msg climbing")
     terminal.wait_screen(lambda s: "climbing" in header(s), "the group open")
-    terminal.literal("/group invite ")
-    terminal.keys("Tab")  # bob is the one contact: inserted, no menu of groups as well
-    terminal.wait_screen(lambda s: input_row(s).rstrip() == "> /group invite bob",
-                         "a contact, not a group")
-    terminal.keys("C-u")
+    # (/group invite + Tab offers contacts not yet members, never groups: bob is a member
+    # here now, so that is tests/tui/test_groups_ui.py's, trial 6 B16.)
     terminal.keys("C-c")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
 
