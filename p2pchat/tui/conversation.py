@@ -3,8 +3,9 @@ plain records that tui/state.py's ChatState fills from what the node says."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass
@@ -75,6 +76,20 @@ class Notice:
     key: str = ""  # what it is about: one notice per key, dropped when it is out of date
     at: float = 0.0  # time.monotonic() when it was said: old errors go
     part: int = 0  # its line in what was said at once: 0 starts a notice (shown from there)
+    # A membership notice ("carol joined (team)"): the member's fingerprint and the name the
+    # text gives them, so a /rename renames it there too (notes/s32/trial7.md 18, B3).
+    member: str = ""
+    member_name: str = ""
+
+    def renamed(self, fingerprint: str, name: str) -> Notice:
+        """This notice with `fingerprint`'s name as it is now: the first whole-word mention
+        of the old one ("removed carol from carol" names the member first)."""
+        old = self.member_name
+        if self.member != fingerprint or not old or old == name:
+            return self
+        text, count = re.subn(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: name, self.text,
+                              count=1)
+        return replace(self, text=text, member_name=name) if count else self
 
     def out_of_date(self, key: str, kind: str, said_before: float, mentioning: tuple[str, ...],
                     unkeyed: bool) -> bool:

@@ -92,11 +92,11 @@ class GroupCommands:
         if action == "invite":
             group = await self._backend.invite(conv.id, name)
             self._state.notice("info", f"invited {name} to {conv.name}",
-                              key=group_key(conv.id, "add", name))
+                              key=group_key(conv.id, "add", name), member=self._member(name))
         elif action == "remove":
             group = await self._backend.remove_member(conv.id, name)
             self._state.notice("info", f"removed {name} from {conv.name}",
-                              key=group_key(conv.id, "remove", name))
+                              key=group_key(conv.id, "remove", name), member=self._member(name))
         elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
             group = await self._backend.manage_member(action, conv.id, name)
             self._state.notice("info", f"{action}: {name} in {conv.name}",
@@ -112,6 +112,12 @@ class GroupCommands:
         self._state.upsert_group(group)
         if not conv.loaded and self._state.current is conv:
             await self._switch_to(conv)
+
+    def _member(self, name: str) -> tuple[str, str]:
+        """The contact a command's membership notice names, renamed there when they are."""
+        contact = self._state.find("@" + name)
+        return (contact.id, name) if contact is not None and contact.kind != "group" \
+            else ("", "")
 
     async def _leave_now(self, conv: Conversation) -> None:
         group = await self._backend.leave_group(conv.id)

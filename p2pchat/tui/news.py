@@ -3,6 +3,7 @@ beside `ChatState` (tui/state.py), through its public methods, so the view-model
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +45,13 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         number = event.get("number")
         line_id = f"{'join' if kind == 'join' else 'change'}-{number}" \
             if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
+        if line_id is not None and conv.find(line_id) is not None:
+            # Told before (its line is there): the node saying it again (a join seen anew
+            # after a concurrent change, a catch-up) is no news, and must not bring back a
+            # notice that aged (trial 7, 18: joins stayed on the row for minutes).
+            return
         state.notice("info", f"{unverified(said, event)} ({conv.name})",
-                     key=group_key(conv.id, kind, who))
+                     key=group_key(conv.id, kind, who), member=_member(event))
         state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")),
                        about=event)
         return
@@ -57,8 +63,22 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
               "unadmin": "are no longer an admin of" if who == "you"
               else "is no longer an admin of"}
     text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
-    state.notice("info", text, key=group_key(conv.id, kind, who))
+    state.notice("info", text, key=group_key(conv.id, kind, who), member=_member(event))
     state.add_line(conv, text, about=event)
+
+
+def renamed_in_notices(state: ChatState, fingerprint: str, name: str) -> None:
+    """The notice row names a renamed contact as the conversation's lines do (trial 7, 18:
+    "removed carol from bob" stayed after /rename carol caz)."""
+    state.notices = deque((n.renamed(fingerprint, name) for n in state.notices),
+                          maxlen=state.notices.maxlen)
+
+
+def _member(event: GroupEvent) -> tuple[str, str]:
+    """Whom a membership notice names (not us): renamed there when they are."""
+    if event.get("you"):
+        return "", ""
+    return clean(event.get("member")), clean(event.get("member_name"))
 
 
 def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:

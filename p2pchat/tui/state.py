@@ -163,6 +163,7 @@ class ChatState:
         if renamed != conv.name or new:  # their past messages carry the new name too
             rename_author(self.conversations, fp, renamed,
                           contact=(clean(contact.get("state")) or "contact") == "contact")
+            news.renamed_in_notices(self, fp, renamed)
         conv.name = renamed
         _set_state(self, conv, clean(contact.get("state")) or "contact")
         if conv.state != "request":  # answered, from here or the CLI: its notice is stale
@@ -479,14 +480,16 @@ class ChatState:
 
     # ------------------------------------------------------------ notices
 
-    def notice(self, kind: str, text: str, key: str = "") -> None:
-        """A notice line; with a `key`, only if none about the same thing is shown already."""
+    def notice(self, kind: str, text: str, key: str = "",
+               member: tuple[str, str] = ("", "")) -> None:
+        """A notice line; with a `key`, only if none about the same thing is shown already;
+        `member`: whom a membership notice names (fingerprint, name: news.renamed_in_notices)."""
         if key and any(n.key == key for n in self.notices):
             return
         now = self.clock()
         self.said.append((time.time(), kind, clean(text, newlines=True)))
         for part, line in enumerate(clean(text, newlines=True).split("\n")):
-            self.notices.append(Notice(kind, line, key, now, part))
+            self.notices.append(Notice(kind, line, key, now, part, *member))
 
     def drop_notices(self, *, key: str = "", kind: str = "", said_before: float = 0.0,
                      mentioning: tuple[str, ...] = (), unkeyed: bool = False) -> None:

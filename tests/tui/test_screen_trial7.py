@@ -1,0 +1,123 @@
+"""notes/s32/trial7.md and trial6.md leftovers on the chat screen, with real nodes: membership
+notices age as event notices do and show a contact's current name (18), /group create NAME
+MEMBERS (B1), a group named like a contact says how to reach each (trial 6, B11)."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pchat.node import Node
+from p2pchat.tui.controller import Controller
+from p2pchat.tui.notice_ageing import EVENT_LIFETIME, age_notices, user_acted
+from tests.aio import until
+from tests.local_nodes import MakeLocalNode
+from tests.tui.test_groups_ui import GROUP, group
+from tests.tui.test_screen_trial4_nodes import addr, fp, screen
+from tests.tui.test_state import CAROL, loaded_state
+
+pytestmark = pytest.mark.timeout(90)
+
+
+class Clock:
+    """The screen's monotonic clock, moved by the test (no 60 s sleep)."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def three(make_local_node: MakeLocalNode) -> tuple[Node, Node, Node]:
+    alice, bob, carol = [await make_local_node(n) for n in ("alice", "bob", "carol")]
+    for one, two in ((alice, bob), (alice, carol)):
+        await one.add_contact(fp(two), two.name, [addr(two)])
+        await two.add_contact(fp(one), one.name, [addr(one)])
+        await until(lambda o=one, t=two: o.links.is_linked(t.key), what="the link")
+    return alice, bob, carol
+
+
+def texts(chat: Controller) -> list[str]:
+    return [n.text for n in chat.state.notices]
+
+
+async def team_with_bob_and_carol(alice: Node, bob: Node, carol: Node,
+                                  chat: Controller) -> str:
+    group = await alice.create_group("team")
+    gid = str(group["group"])
+    for member in (bob, carol):
+        await alice.invite_to_group(gid, fp(member))
+        await until(lambda m=member: any(g.get("role") == "invited"
+                                         for g in m.list_groups()), what="the invitation")
+        await member.accept_group("team")
+    await until(lambda: any("carol joined" in t for t in texts(chat))
+                and any("bob joined" in t for t in texts(chat)), what="the joins on the screen")
+    return gid
+
+
+async def test_membership_notices_go_a_minute_after_the_user_acted(
+        make_local_node: MakeLocalNode) -> None:
+    """18 (trial 7): "carol joined (team)", "bob joined (team)", "removed carol from team"
+    stayed on the notice row for minutes of later commands."""
+    alice, bob, carol = await three(make_local_node)
+    chat = await screen(alice)
+    clock = Clock(chat.state.clock())
+    chat.state.clock = clock
+    try:
+        gid = await team_with_bob_and_carol(alice, bob, carol, chat)
+        chat.state.select(gid)
+        await chat.execute("/group remove carol")
+        await until(lambda: any("removed carol" in t or "carol was removed" in t
+                                for t in texts(chat)), what="the removal notice")
+        for _ in range(3):  # later commands over the next minutes, events coming in between
+            clock.now += EVENT_LIFETIME / 2
+            await chat.execute("/id")
+            await alice.send("bob", "still there?")
+        clock.now += EVENT_LIFETIME + 1
+        await chat.execute("/id")
+        left = [t for t in texts(chat) if "joined" in t or "removed" in t]
+        assert not left, texts(chat)
+    finally:
+        await chat.stop()
+
+
+async def test_membership_notices_name_a_renamed_contact_as_now(
+        make_local_node: MakeLocalNode) -> None:
+    """18, B3 (trial 7): after `/rename carol caz` the row still said "removed carol from
+    bob"; the conversation's lines already said caz."""
+    alice, bob, carol = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        gid = await team_with_bob_and_carol(alice, bob, carol, chat)
+        chat.state.select(gid)
+        await chat.execute("/group remove carol")
+        await until(lambda: any("removed carol" in t for t in texts(chat)), what="the removal")
+        await chat.execute("/rename carol caz")
+        await until(lambda: chat.state.conversations[fp(carol)].name == "caz", what="renamed")
+        about = [t for t in texts(chat) if "joined" in t or "removed" in t]
+        assert "caz joined (team)" in about and "removed caz from team" in about, about
+        assert not [t for t in about if "carol" in t], about
+        assert "bob joined (team)" in about, about
+    finally:
+        await chat.stop()
+
+
+def test_a_change_told_again_does_not_bring_its_notice_back() -> None:
+    """18 (trial 7): a group change the node tells again (the same op, its line already in
+    the conversation) came back on the row, new, after it had aged."""
+    state = loaded_state()
+    clock = Clock(1000.0)
+    state.clock = clock
+    joined = {"type": "group_changed", **group("team"), "change": "join", "member": CAROL,
+              "member_name": "carol", "member_contact": True, "number": 3,
+              "text": "carol joined"}
+    state.apply(joined)
+    assert "carol joined (team)" in [n.text for n in state.notices]
+    clock.now += 1
+    user_acted(state)
+    clock.now += EVENT_LIFETIME
+    assert age_notices(state)
+    state.apply(joined)  # the same op again
+    assert not any("carol joined" in n.text for n in state.notices), \
+        [n.text for n in state.notices]
+    assert [m.text for m in state.conversations[GROUP].messages].count("carol joined") == 1
