@@ -61,8 +61,8 @@ COMMANDS: dict[str, Spec] = {
     "/verify": Spec("NAME [yes|no]", "safety number and QR code; /verify NAME yes once they"
                     " matched", "name"),
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
-    "/group": Spec("ACTION [NAME]", "create NAME, list; in a group: invite/remove NAME,"
-                   " admin/unadmin/transfer NAME, members, leave; accept/decline; forget"),
+    "/group": Spec("ACTION [NAME]", "create NAME [CONTACT...], list; in a group: invite/remove"
+                   " NAME, admin/unadmin/transfer NAME, members, leave; accept/decline; forget"),
     "/receipts": Spec("[N]", "in a group: who has your last (Nth) message, who not yet",
                       takes_rest=True),
     "/rekey": Spec("", "new session keys on every link, now"),

@@ -4,6 +4,7 @@ declining or forgetting an invitation. One part of the controller (tui/controlle
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,10 +37,7 @@ class GroupCommands:
         forget."""
         action, name = parse_group(rest)
         if action == "create":
-            conv = self._state.upsert_group(await self._backend.create_group(name))
-            if conv is not None:
-                self._state.notice("info", f"created {conv.name}: /group invite NAME to add people")
-                await self._switch_to(conv)
+            await self._create(name)
             return
         if action == "list":
             groups = await self._backend.groups()
@@ -113,6 +111,57 @@ class GroupCommands:
         if not conv.loaded and self._state.current is conv:
             await self._switch_to(conv)
 
+    async def _create(self, rest: str) -> None:
+        """/group create NAME [CONTACT...]: the group, then each contact invited, as IRC and
+        other tools read it (trial 7, B1: "team bob carol" became one group's name). Every
+        word after NAME must be a contact, else nothing is created."""
+        title, invitees = self._create_words(rest)
+        conv = self._state.upsert_group(await self._backend.create_group(title))
+        if conv is None:
+            return
+        invited: list[str] = []
+        try:
+            for contact in invitees:
+                self._state.upsert_group(await self._backend.invite(conv.id, contact.id))
+                invited.append(contact.name)
+        except BackendError as exc:  # the group is there: say what was done, and what not
+            self._state.notice("error", f"created {conv.name}{_and_invited(invited)}; could not"
+                                        f" invite {invitees[len(invited)].name}: {exc}")
+        else:
+            self._state.notice("info", f"created {conv.name}{_and_invited(invited)}"
+                               + ("" if invited else ": /group invite NAME to add people")
+                               + self._namesake_hint(conv))
+        # What the node's events say of each invitation is said above, in one sentence.
+        self._state.drop_notices(key=f"group:{conv.id}:add")
+        await self._switch_to(conv)
+
+    def _create_words(self, rest: str) -> tuple[str, list[Conversation]]:
+        """NAME and the contacts after it; a name with spaces is quoted."""
+        try:
+            words = shlex.split(rest)
+        except ValueError:  # an unclosed quote: the whole of it is the name, as before
+            words = [rest]
+        if len(words) <= 1:
+            return (words[0] if words else rest), []
+        invitees: list[Conversation] = []
+        for word in words[1:]:
+            contact = self._state.find("@" + word)
+            if contact is None or contact.kind == "group" or contact.state != "contact":
+                raise BackendError("usage", f"nothing created: {word!r} is not a contact"
+                                   f" (/group create NAME CONTACT... invites contacts; a name"
+                                   f" with spaces goes in quotes: /group create \"{rest}\")")
+            if contact not in invitees:
+                invitees.append(contact)
+        return words[0], invitees
+
+    def _namesake_hint(self, conv: Conversation) -> str:
+        """A group named as a contact is: how to reach each (trial 6, B11)."""
+        namesake = self._state.find("@" + conv.name)
+        if namesake is None or namesake.kind == "group":
+            return ""
+        return (f"; a contact is called {namesake.name} too: /msg #{conv.name} for the group,"
+                f" /msg @{namesake.name} for the contact")
+
     def _member(self, name: str) -> tuple[str, str]:
         """The contact a command's membership notice names, renamed there when they are."""
         contact = self._state.find("@" + name)
@@ -174,6 +223,14 @@ class GroupCommands:
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"
                           else f"forgot {title} and its history")
+
+
+def _and_invited(names: list[str]) -> str:
+    """" and invited bob and carol" (nothing when nobody was)."""
+    if not names:
+        return ""
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f" and invited {listed} (they join when they accept)"
 
 
 def _invitation_hint(group: dict[str, Any]) -> str:

@@ -152,7 +152,7 @@ async def test_the_members_page_of_a_group_left_has_a_title_that_fits(columns: i
     controller = Controller(GroupBackend())
     await controller.start()
     try:
-        await controller.execute("/group create climbing club of the north")
+        await controller.execute('/group create "climbing club of the north"')
         controller.state.apply({"type": "group_changed", "group": GROUP,
                                 "title": "climbing club of the north",
                                 "role": "removed", "change": "remove", "member": "x",

@@ -121,3 +121,54 @@ def test_a_change_told_again_does_not_bring_its_notice_back() -> None:
     assert not any("carol joined" in n.text for n in state.notices), \
         [n.text for n in state.notices]
     assert [m.text for m in state.conversations[GROUP].messages].count("carol joined") == 1
+
+
+async def test_group_create_with_contacts_invites_them(make_local_node: MakeLocalNode) -> None:
+    """B1 (trial 7): `/group create team bob carol` made ONE group named "team bob carol"."""
+    alice, bob, carol = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create team bob carol")
+        await until(lambda: any(g.get("role") == "invited" for g in carol.list_groups()),
+                    what="carol invited")
+        assert [g["title"] for g in alice.list_groups()] == ["team"]
+        assert any(g.get("role") == "invited" for g in bob.list_groups())
+        assert chat.state.current is not None and chat.state.current.name == "team"
+        said = "created team and invited bob and carol (they join when they accept)"
+        assert texts(chat)[-1] == said, texts(chat)
+        await until(lambda: len([m for m in chat.state.current.messages  # type: ignore[union-attr]
+                                 if "invited" in m.text]) == 2, what="the lines")
+        assert [t for t in texts(chat) if "invited" in t] == [said], texts(chat)
+    finally:
+        await chat.stop()
+
+
+async def test_group_create_with_a_word_not_a_contact_creates_nothing(
+        make_local_node: MakeLocalNode) -> None:
+    alice, _, _ = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create team bob zed")
+        assert alice.list_groups() == []
+        told = texts(chat)[-1]
+        assert "nothing created: 'zed' is not a contact" in told, told
+        assert '/group create "team bob zed"' in told, told
+        await chat.execute('/group create "team bob zed"')  # quoted: one name with spaces
+        assert [g["title"] for g in alice.list_groups()] == ["team bob zed"]
+    finally:
+        await chat.stop()
+
+
+async def test_a_group_named_like_a_contact_says_how_to_reach_each(
+        make_local_node: MakeLocalNode) -> None:
+    """B11 (trial 6): `/group create carol` gave no hint that `/msg carol` becomes ambiguous."""
+    alice, _, _ = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create carol")
+        told = texts(chat)[-1]
+        assert "/msg #carol for the group, /msg @carol for the contact" in told, told
+        await chat.execute("/group create climbing")
+        assert "/msg @" not in texts(chat)[-1], texts(chat)
+    finally:
+        await chat.stop()
