@@ -65,6 +65,24 @@ class Conversation:
         return next((m for m in self.messages if m.id == message_id), None)
 
 
+def next_to_visit(order: list[Conversation], selected: str | None) -> Conversation | None:
+    """Alt+A, as weechat's hotlist: a conversation with unread messages first, the one waiting
+    longest first (its first unread message, else its newest); then a request or invitation,
+    the next after the open one in list order (trial 6, B15: a request came first)."""
+    unread = [c for c in order if c.unread and c.id != selected]
+    if unread:
+        return min(unread, key=_unread_since)
+    ids = [c.id for c in order]
+    start = ids.index(selected) + 1 if selected in ids else 0
+    return next((c for c in order[start:] + order[:start]
+                 if c.state in ("request", "invited") and c.id != selected), None)
+
+
+def _unread_since(conv: Conversation) -> str:
+    first = conv.find(conv.first_unread) if conv.first_unread else None
+    return first.sent_at if first is not None else conv.last_activity
+
+
 class AmbiguousName(ValueError):
     """A typed name that is both a contact's and a group's: the message says how to pick."""
 

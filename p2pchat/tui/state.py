@@ -34,6 +34,7 @@ from p2pchat.tui.conversation import (
     Page,
     by_activity,
     find_conversation,
+    next_to_visit,
     renamed_line,
 )
 from p2pchat.tui.files import Transfers
@@ -428,15 +429,9 @@ class ChatState:
         return sorted(self.conversations.values(), key=lambda c: self._places[c.id])
 
     def next_unread(self) -> Conversation | None:
-        """Alt+A: the next conversation (after the open one, in list order) with unread
-        messages or a request waiting, and open it."""
-        order = self.order()
-        fps = [c.id for c in order]
-        start = fps.index(self.selected) + 1 if self.selected in fps else 0
-        for conv in order[start:] + order[:start]:
-            if conv.unread or (conv.state == "request" and conv.id != self.selected):
-                return self.select(conv.id)
-        return None
+        """Alt+A: the next conversation to visit (conversation.next_to_visit), opened."""
+        conv = next_to_visit(self.order(), self.selected)
+        return self.select(conv.id) if conv is not None else None
 
     def select(self, fingerprint: str) -> Conversation | None:
         conv = self.conversations.get(fingerprint)

@@ -172,3 +172,32 @@ async def test_a_group_named_like_a_contact_says_how_to_reach_each(
         assert "/msg @" not in texts(chat)[-1], texts(chat)
     finally:
         await chat.stop()
+
+
+def test_alt_a_visits_unread_messages_before_requests_the_oldest_first() -> None:
+    """B15 (trial 6): Alt+A went to a request before a conversation with a message unread;
+    weechat's hotlist takes unread messages first, the one waiting longest first."""
+    from p2pchat.core.identity import Identity
+    from tests.tui.test_state import BOB, DAVE, contact, message
+
+    eve = Identity.from_seed(b"e" * 32).fingerprint
+    state = loaded_state()
+    state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol"), contact(DAVE, "dave")])
+    state.apply({"type": "contact_request", "fingerprint": eve, "name": "eve", "note": ""})
+    state.apply({"type": "group_invited", **group("team", role="invited"),
+                 "invited_by_name": "bob"})
+    for who, at in ((DAVE, "09:00"), (CAROL, "08:00")):  # dave above carol in the list
+        state.conversations[who].last_activity = f"2026-01-01T{at}:00.000+00:00"
+    state.fix_numbers()
+    state.select(BOB)
+    listed = [c.name for c in state.order()]
+    # the request above the unread, the newer unread above the older: list order is not it
+    assert listed.index("eve") < listed.index("dave") < listed.index("carol"), listed
+    state.apply(message(DAVE, "d1", "later", author_name="dave",
+                        at="2026-01-01T10:05:00.000+00:00"))
+    state.apply(message(CAROL, "c1", "first", author_name="carol",
+                        at="2026-01-01T10:01:00.000+00:00"))
+    visited = [state.next_unread() for _ in range(4)]
+    names = [c.name if c is not None else None for c in visited]
+    assert names[:2] == ["carol", "dave"], names  # unread, the oldest first
+    assert set(names[2:]) == {"eve", "team"}, names  # then the request and the invitation
