@@ -71,7 +71,7 @@ from p2pchat.tui.panes import (
     typed_text,
 )
 from p2pchat.tui.question import answered_no, not_asked, unanswered
-from p2pchat.tui.refusals import refusal
+from p2pchat.tui.refusals import hand_back, refusal
 
 CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
@@ -140,6 +140,7 @@ class ChatApp:
         controller.on_change = self.redraw
         controller.on_quit = self.request_quit
         controller.ask = self.ask
+        controller.hand_back = lambda line, why: hand_back(self.input, controller, line, why)
         self.state = self.controller.state
         self.notifier = notifier or Notifier(self._write_raw)
         controller.networks.notes = self.notifier.status_lines

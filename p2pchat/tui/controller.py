@@ -31,14 +31,15 @@ from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
 from p2pchat.tui.conversation import AmbiguousName, Conversation, first_open
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
-from p2pchat.tui.kept_history import KeptHistory, kept_line
+from p2pchat.tui.kept_history import KeptHistory
 from p2pchat.tui.network_commands import NetworkCommands
 from p2pchat.tui.news import listen_news, node_gone, port_news
 from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_acted
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
 from p2pchat.tui.question import QuestionGate
-from p2pchat.tui.refusals import unsendable
+from p2pchat.tui.refusals import node_stopped, unsendable
+from p2pchat.tui.search_command import SearchCommands
 from p2pchat.tui.state import ChatState
 
 log = logging.getLogger("p2pchat.tui")
@@ -46,12 +47,12 @@ log = logging.getLogger("p2pchat.tui")
 HISTORY_LIMIT = 500  # messages read per conversation when it is opened
 MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on forever
 MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
-MAX_FOUND = 200  # /search results shown
 ERROR_LIFETIME = 20.0  # seconds an error notice stays once something else is typed
 SUPERSEDED_AFTER = 15.0  # seconds a command's information stays once another is typed
 AGEING_PERIOD = 10.0  # seconds between looks at which notices are no news any more
 RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
+NODE_GONE = ("disconnected", "no_node")  # BackendError codes: the node is not there
 __all__ = ["PASSING", "Controller", "in_chat_words"]  # PASSING: tui/notice_ageing.py
 
 
@@ -64,6 +65,9 @@ class Controller:
         self.on_quit = on_quit
         # How to ask the user yes or no before something hard to undo; None: don't ask.
         self.ask: Callable[[str, Callable[[], None]], None] | None = None
+        # A line that left the input and could not run (the node went meanwhile): back to
+        # the input, with why (the screen sets it); without a screen, quoted in the notice.
+        self.hand_back: Callable[[str, str], None] = self.quote_unsent
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self.running = ""  # the typed line being run, if any
         self.gate = QuestionGate()  # closed while a question waits (tui/question.py)
@@ -79,6 +83,9 @@ class Controller:
         self.groups = GroupCommands(self.state, backend, ask=lambda: self.ask,
                                     spawn_guarded=self.spawn_guarded, switch_to=self.switch_to)
         self.networks = NetworkCommands(self.state, backend)
+        self.search = SearchCommands(self.state, backend, self.kept, switch_to=self.switch_to,
+                                     history_limit=HISTORY_LIMIT,
+                                     max_conversations=MAX_ACTIVITY_READS)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -307,6 +314,10 @@ class Controller:
         # still going on (keyed notices) stays.
         self.state.drop_notices(kind="info", said_before=now - SUPERSEDED_AFTER, unkeyed=True)
         self.state.drop_notices(key=PASSING)  # one-off answers go at the next command
+        if not self.state.connected and (why := node_stopped(line)) is not None:
+            self.hand_back(line, why)  # typed behind a command, before the node went
+            self._changed()
+            return
         before = list(self.state.notices)
         try:
             command = parse_command(line)
@@ -352,7 +363,7 @@ class Controller:
         controller or of one of its parts. A new command is one Spec in commands.COMMANDS and
         one such method."""
         found: dict[str, Callable[[str], Awaitable[None]]] = {}
-        for part in (self, self.contacts, self.groups, self.networks):
+        for part in (self, self.contacts, self.groups, self.networks, self.search):
             found.update((name[1:], getattr(part, f"cmd_{name[1:]}"))
                          for name in COMMANDS | IRC_COMMANDS if hasattr(part, f"cmd_{name[1:]}"))
         return found
@@ -363,10 +374,21 @@ class Controller:
         if why is not None or conv is None:  # never None without a conversation
             self.state.notice("error", why or "")
             return
-        result = await self.backend.send(conv.id, text)
+        try:
+            result = await self.backend.send(conv.id, text)
+        except BackendError as exc:
+            if exc.code not in NODE_GONE:
+                raise
+            self.hand_back(text, node_stopped(text) or str(exc))  # went as this line ran
+            return
         self.state.apply(result)  # the event may come first or later: applying is idempotent
         if isinstance(result, dict) and isinstance(result.get("note"), str):
             self.state.notice("info", result["note"])  # a group with nobody else in it yet
+
+    def quote_unsent(self, line: str, why: str) -> None:
+        """A line that could not run, quoted in the notice with why."""
+        shown = line if len(line) <= 200 else line[:200] + "…"
+        self.state.notice("error", f"{why} (your line: {shown!r})")
 
     async def cmd_msg(self, rest: str) -> None:
         """/msg NAME [TEXT]: open a conversation, and send TEXT if given."""
@@ -391,40 +413,6 @@ class Controller:
         self.state.notice("info", f"you are now {self.state.me.name}; {now}other contacts on"
                                   " their next link")
 
-    async def cmd_search(self, text: str) -> None:
-        """TEXT in every conversation, the open one first; /jump N opens result N."""
-        if not text:
-            raise BackendError("usage", "usage: /search TEXT")
-        wanted = text.casefold()
-        current = self.state.current
-        convs = [c for c in self.state.order() if c.state != "request"]
-        convs.sort(key=lambda c: c is not current)  # stable: the open one first
-        found: list[tuple[Conversation, Any]] = []
-        for conv in convs[:MAX_ACTIVITY_READS]:
-            if not conv.loaded:
-                self.state.load_history(conv.id,
-                                        await self.backend.history(
-                                            conv.id, HISTORY_LIMIT,
-                                            changes=conv.kind == "group"))
-            found += [(conv, m) for m in conv.messages
-                      if not m.system and wanted in m.text.casefold()]
-            if len(found) >= MAX_FOUND:
-                break
-        found = found[:MAX_FOUND]
-        self.state.found = [(conv.id, m.id) for conv, m in found]
-        self.state.search_term = text
-        lines = [f"  {n}. [{conv.name}{', removed' * (conv.state == 'removed')}]"
-                 f" {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
-                 f" {' '.join(m.text.split())}" for n, (conv, m) in enumerate(found, 1)]
-        where = f"searched {len(convs)} conversation{'s' * (len(convs) != 1)}"
-        kept = await self.kept.search(wanted)  # removed contacts' kept histories: no /jump
-        lines += [f"  -. [{name}, removed]{kept_line(m, name)[1:]}" for name, m in kept]
-        found_count = len(found) + len(kept)
-        tail = ["", "/jump N opens result N at that message; Esc ends the marking."]
-        matches = f"{found_count or 'no'} match{'es' * (found_count != 1)}"
-        self.state.show_page(f"{matches} for {text!r} ({where})",
-                             [*lines, *tail] if lines else ["  nothing"], source="search")
-
     async def cmd_j(self, who: str) -> None:
         """/j NAME: open a conversation."""
         await self.switch_to(self.contacts.resolve(who))  # the whole rest is the name: nothing sent
@@ -436,19 +424,6 @@ class Controller:
             await self.groups.cmd_group("members")
         else:
             await self.contacts.cmd_contacts("")
-
-    async def cmd_jump(self, number: str) -> None:
-        """/jump N: open result N of the last /search at its message."""
-        if not number.isdigit() or not 1 <= int(number) <= len(self.state.found):
-            raise BackendError("usage", f"/jump N: a result of the last /search (1 to"
-                                        f" {len(self.state.found)})" if self.state.found
-                               else "/search TEXT first, then /jump N")
-        conv_id, message_id = self.state.found[int(number) - 1]
-        conv = self.state.conversations.get(conv_id)
-        if conv is None:
-            raise BackendError("unknown_contact", "that conversation is gone")
-        await self.switch_to(conv)
-        self.state.jump_to = message_id
 
     async def cmd_file(self, rest: str) -> None:
         """/file PATH, or /file accept|decline|cancel ID (tui/file_command.py)."""

@@ -4,7 +4,12 @@ emptied)."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from prompt_toolkit.buffer import Buffer
+
 from p2pchat.tui.conversation import Conversation
+from p2pchat.tui.notice_ageing import PASSING
 from p2pchat.tui.state import ChatState
 
 
@@ -61,3 +66,29 @@ def unsendable(state: ChatState, conv: Conversation | None, text: str) -> str | 
         return None
     shown = text if len(text) <= 200 else text[:200] + "…"
     return why.replace("your text stays in the input", f"your line: {shown!r}")
+
+
+class _Input(Protocol):
+    text: str
+    buffer: Buffer
+
+
+class _Quoting(Protocol):
+    state: ChatState
+
+    def quote_unsent(self, line: str, why: str) -> None: ...
+
+    def on_change(self) -> None: ...
+
+
+def hand_back(into: _Input, controller: _Quoting, line: str, why: str) -> None:
+    """A line that left the input and could not run (the node went before it did): back in
+    the input if nothing was typed since, as a line typed while the node is stopped stays
+    there; else quoted in the notice, so nothing typed is lost without a trace."""
+    if into.text:
+        controller.quote_unsent(line, why)
+    else:
+        into.text = line
+        into.buffer.cursor_position = len(line)
+        controller.state.notice("error", why, key=f"{PASSING}:refused:{why}")
+    controller.on_change()

@@ -4,6 +4,8 @@ MEMBERS (B1), a group named like a contact says how to reach each (trial 6, B11)
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from p2pchat.node import Node
@@ -201,3 +203,57 @@ def test_alt_a_visits_unread_messages_before_requests_the_oldest_first() -> None
     names = [c.name if c is not None else None for c in visited]
     assert names[:2] == ["carol", "dave"], names  # unread, the oldest first
     assert set(names[2:]) == {"eve", "team"}, names  # then the request and the invitation
+
+
+async def test_a_line_behind_a_command_when_the_node_goes_stays_in_the_input() -> None:
+    """A line typed while a command runs left the input at once; the node went before it
+    ran and it was lost. It comes back to the input, "not sent", as a line typed while the
+    node is stopped stays there (trial 6, B17)."""
+    import asyncio
+
+    from p2pchat.tui.backend import BackendError
+    from tests.tui.test_controller import FakeBackend
+    from tests.tui.test_screen import ENTER, running
+
+    release = asyncio.Event()
+
+    class Slow(FakeBackend):
+        async def peers(self) -> dict[str, Any]:
+            if release.is_set():
+                return await super().peers()
+            await release.wait()
+            raise BackendError("disconnected", "the node closed the control connection")
+
+    backend = Slow()
+    release.set()  # the first load reads peers; the command below waits
+    async with running(backend) as (chat, keys):
+        release.clear()
+        keys.send_text(f"/peers{ENTER}are you there{ENTER}")
+        await until(lambda: chat.controller.running == "/peers"
+                    and chat.input.text == "", 10, "the line queued behind /peers")
+        chat.state.connected = False  # as the controller marks it when the node goes
+        release.set()
+        stopped = "not sent: your node is stopped (it stays here; Enter again once reconnected)"
+        await until(lambda: any(n.text == stopped for n in chat.state.notices), 10,
+                    f"refused: {texts(chat.controller)}")
+        await until(lambda: chat.input.text == "are you there", 10, "back in the input")
+        assert not [c for c in backend.calls if c[0] == "send"], backend.calls
+        keys.send_text("\x15/quit" + ENTER)
+
+
+async def test_a_message_the_gone_node_refuses_as_it_runs_stays_in_the_input() -> None:
+    """The same when the screen learns the node went only from the send failing."""
+    from p2pchat.tui.backend import BackendError
+    from tests.tui.test_controller import FakeBackend
+    from tests.tui.test_screen import ENTER, running
+
+    class Gone(FakeBackend):
+        async def send(self, who: str, text: str) -> dict[str, Any]:
+            raise BackendError("disconnected", "the node closed the control connection")
+
+    async with running(Gone()) as (chat, keys):
+        keys.send_text(f"are you there{ENTER}")
+        await until(lambda: chat.input.text == "are you there", 10, "back in the input")
+        assert any(n.text.startswith("not sent: your node is stopped")
+                   for n in chat.state.notices), texts(chat.controller)
+        keys.send_text("\x15/quit" + ENTER)
