@@ -27,7 +27,7 @@ TARGET_RATIO = 8.0
 
 
 def _env() -> dict[str, str]:
-    # A user's install has its bytecode; PYTHONDONTWRITEBYTECODE (set in some shells and CI)
+    # A user's install has its bytecode; PYTHONDONTWRITEBYTECODE (set in this machine's shells)
     # would leave the warm-up without effect and time compiling every module from source
     # instead (session 33: 15-18 ms of a 70 ms --help).
     return {k: v for k, v in cli_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
