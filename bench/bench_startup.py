@@ -43,7 +43,10 @@ TARGET_MS = 500.0
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("P2PCHAT_")}
+    # PYTHONDONTWRITEBYTECODE left out: the warm-up start writes the bytecode a user's install
+    # has, instead of every start compiling from source (bench_help.py says the same).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("P2PCHAT_") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"LANG": "C.UTF-8", "TERM": "xterm-256color", "P2PCHAT_BELL": "0",
                 "P2PCHAT_DESKTOP_NOTIFY": "0", "PYTHONPATH": str(ROOT)})
     return env

@@ -9,7 +9,6 @@ import shlex
 from typing import Any
 
 from p2pchat.cli.output import fail
-from p2pchat.core.identity import FingerprintError, fingerprint, parse_fingerprint
 from p2pchat.tui.sanitize import clean
 
 
@@ -30,6 +29,10 @@ def check_accept(args: argparse.Namespace, contacts: list[dict[str, Any]]) -> No
     without --anyway, as the chat warns before /accept (trial 4, B2)."""
     if getattr(args, "anyway", False):
         return
+    # Here, not at the top: core.identity loads PyNaCl, which `p2pchat --help` and every
+    # other command parsed through cli/remote.py would pay for (session 33: 8.6x bare Python).
+    from p2pchat.core.identity import FingerprintError, fingerprint, parse_fingerprint
+
     wanted = {str(args.who).casefold()}
     with contextlib.suppress(FingerprintError):  # a fingerprint however typed (spaces, case)
         wanted.add(fingerprint(parse_fingerprint(str(args.who))).casefold())

@@ -1,45 +1,40 @@
 """The relay's bounds: the sizes its records may take and every limit it enforces.
 
 Apart from the records' codec (relay_messages.py) and the relay's state (relay.py), so that
-`p2pchat relay --help` can show the defaults without loading them: the CLI builds its whole
-parser for every command.
+loading the limits loads neither. The numbers themselves are in relay_defaults.py, which
+`p2pchat relay --help` reads without this module's dataclass; the sizes are re-exported here
+for the codec and the state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
-from p2pchat.core.framing import MAX_CHUNK
-
-KEY_LEN: Final = 32  # an Ed25519 public key
-# One relay record travels in exactly one Noise transport message of the relay session: no
-# chunking, so the relay never reassembles anything and a frame's size is its record's bucket.
-MAX_RELAY_RECORD: Final = MAX_CHUNK  # 65518
-# Fixed bytes around `data` in a Send or Deliver at most: array header, code, bin8 key (2 + 32),
-# stream (uint32: 5), bin16 header of data, bin16 header of pad.
-DATA_OVERHEAD: Final = 1 + 1 + 2 + KEY_LEN + 5 + 3 + 3
-MAX_DATA: Final = MAX_RELAY_RECORD - DATA_OVERHEAD  # 65471: the largest that always fits
-MAX_RATE: Final = 2**32 - 1  # rates announced in Attached
+from p2pchat.core import relay_defaults as d
+from p2pchat.core.relay_defaults import DATA_OVERHEAD as DATA_OVERHEAD
+from p2pchat.core.relay_defaults import KEY_LEN as KEY_LEN
+from p2pchat.core.relay_defaults import MAX_DATA as MAX_DATA
+from p2pchat.core.relay_defaults import MAX_RATE as MAX_RATE
+from p2pchat.core.relay_defaults import MAX_RELAY_RECORD as MAX_RELAY_RECORD
 
 
 @dataclass(frozen=True)
 class RelayLimits:
     """Every bound the relay enforces. Sizes in bytes, times in seconds, rates per second."""
 
-    max_clients: int = 200
-    max_pending: int = 64
-    max_pending_per_host: int = 8  # below max_pending: several addresses to fill it
-    max_clients_per_host: int = 16
-    attach_timeout: float = 5.0  # an honest client attaches in a round trip or two
-    idle_timeout: float = 60.0
+    max_clients: int = d.MAX_CLIENTS
+    max_pending: int = d.MAX_PENDING
+    max_pending_per_host: int = d.MAX_PENDING_PER_HOST
+    max_clients_per_host: int = d.MAX_CLIENTS_PER_HOST
+    attach_timeout: float = d.ATTACH_TIMEOUT
+    idle_timeout: float = d.IDLE_TIMEOUT
     max_data: int = MAX_DATA
-    max_queue: int = 1 << 20
-    high_water: int = 256 * 1024
-    stall_timeout: float = 5.0
-    byte_rate: int = 4 << 20
-    frame_rate: int = 2000
-    burst_seconds: float = 1.0
+    max_queue: int = d.MAX_QUEUE
+    high_water: int = d.HIGH_WATER
+    stall_timeout: float = d.STALL_TIMEOUT
+    byte_rate: int = d.BYTE_RATE
+    frame_rate: int = d.FRAME_RATE
+    burst_seconds: float = d.BURST_SECONDS
 
     def __post_init__(self) -> None:
         for name in ("max_clients", "max_pending", "max_pending_per_host",

@@ -21,9 +21,8 @@ class RelayError(Exception):
 
 def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `p2pchat relay` and its `status` action."""
-    from p2pchat.core.relay_limits import RelayLimits
+    from p2pchat.core import relay_defaults as d  # not RelayLimits: see relay_defaults.py
 
-    d = RelayLimits()
     parser.add_argument("--listen", action="append", metavar="HOST:PORT",
                         help="address to accept clients on; repeatable (default [::]:7744:"
                         " every interface, IPv6 and IPv4)")
@@ -41,36 +40,36 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mdns-interface", action="append", metavar="ADDR",
                         help="advertise only on the interface with this address (repeatable;"
                         " default: every non-loopback interface)")
-    parser.add_argument("--max-clients", type=int, default=d.max_clients, metavar="N",
-                        help=f"clients attached at once (default {d.max_clients})")
-    parser.add_argument("--max-clients-per-host", type=int, default=d.max_clients_per_host,
+    parser.add_argument("--max-clients", type=int, default=d.MAX_CLIENTS, metavar="N",
+                        help=f"clients attached at once (default {d.MAX_CLIENTS})")
+    parser.add_argument("--max-clients-per-host", type=int, default=d.MAX_CLIENTS_PER_HOST,
                         metavar="N", help="of those, from one address"
-                        f" (default {d.max_clients_per_host})")
-    parser.add_argument("--max-pending", type=int, default=d.max_pending, metavar="N",
+                        f" (default {d.MAX_CLIENTS_PER_HOST})")
+    parser.add_argument("--max-pending", type=int, default=d.MAX_PENDING, metavar="N",
                         help="connections still in their handshake, a budget of their own; when"
                         " it is full the oldest stalled one makes room"
-                        f" (default {d.max_pending})")
-    parser.add_argument("--max-pending-per-host", type=int, default=d.max_pending_per_host,
+                        f" (default {d.MAX_PENDING})")
+    parser.add_argument("--max-pending-per-host", type=int, default=d.MAX_PENDING_PER_HOST,
                         metavar="N", help="of those, from one address"
-                        f" (default {d.max_pending_per_host})")
-    parser.add_argument("--max-frame", type=int, default=d.max_data, metavar="BYTES",
-                        help=f"largest frame a client may send (default and most {d.max_data})")
-    parser.add_argument("--max-queue", type=int, default=d.max_queue, metavar="BYTES",
+                        f" (default {d.MAX_PENDING_PER_HOST})")
+    parser.add_argument("--max-frame", type=int, default=d.MAX_DATA, metavar="BYTES",
+                        help=f"largest frame a client may send (default and most {d.MAX_DATA})")
+    parser.add_argument("--max-queue", type=int, default=d.MAX_QUEUE, metavar="BYTES",
                         help="bytes waiting for one slow receiver before frames to it are"
-                        f" refused (default {d.max_queue})")
-    parser.add_argument("--stall-timeout", type=float, default=d.stall_timeout,
+                        f" refused (default {d.MAX_QUEUE})")
+    parser.add_argument("--stall-timeout", type=float, default=d.STALL_TIMEOUT,
                         metavar="SECONDS", help="how long a sender waits for a receiver"
-                        f" above its high-water mark (default {d.stall_timeout:g})")
-    parser.add_argument("--byte-rate", type=int, default=d.byte_rate, metavar="BYTES",
-                        help=f"bytes per second per client (default {d.byte_rate})")
-    parser.add_argument("--frame-rate", type=int, default=d.frame_rate, metavar="N",
-                        help=f"frames per second per client (default {d.frame_rate})")
-    parser.add_argument("--attach-timeout", type=float, default=d.attach_timeout,
+                        f" above its high-water mark (default {d.STALL_TIMEOUT:g})")
+    parser.add_argument("--byte-rate", type=int, default=d.BYTE_RATE, metavar="BYTES",
+                        help=f"bytes per second per client (default {d.BYTE_RATE})")
+    parser.add_argument("--frame-rate", type=int, default=d.FRAME_RATE, metavar="N",
+                        help=f"frames per second per client (default {d.FRAME_RATE})")
+    parser.add_argument("--attach-timeout", type=float, default=d.ATTACH_TIMEOUT,
                         metavar="SECONDS", help="time from connecting to attached"
-                        f" (default {d.attach_timeout:g})")
-    parser.add_argument("--idle-timeout", type=float, default=d.idle_timeout,
+                        f" (default {d.ATTACH_TIMEOUT:g})")
+    parser.add_argument("--idle-timeout", type=float, default=d.IDLE_TIMEOUT,
                         metavar="SECONDS", help="close a client silent this long"
-                        f" (default {d.idle_timeout:g})")
+                        f" (default {d.IDLE_TIMEOUT:g})")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="log only warnings")
     actions = parser.add_subparsers(dest="relay_action", metavar="ACTION")
