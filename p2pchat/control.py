@@ -277,7 +277,8 @@ class ControlServer:
         except StoreError as exc:
             log.error("storage error: %s", exc)
             error = {"code": "storage", "message": str(exc)}
-        except Exception as exc:  # a bug must not take the node down, and must be visible
+        except Exception:  # a bug must not take the node down, and must be visible
             log.exception("control request failed")
-            error = {"code": "internal", "message": f"internal error: {exc.__class__.__name__}"}
+            error = {"code": "internal",
+                     "message": "internal error (a bug: the node's log has the details)"}
         return {"id": request_id, "ok": False, "error": error}, False

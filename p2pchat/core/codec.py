@@ -75,7 +75,7 @@ def unpack(
     # StackError, ValueError, UnicodeDecodeError, TypeError for bad map keys, ...). All of them
     # mean the same thing to us: the peer sent garbage.
     except Exception as exc:
-        raise ProtocolError(f"{what}: malformed msgpack ({type(exc).__name__}: {exc})") from None
+        raise ProtocolError(f"{what}: malformed msgpack ({exc})") from None
     if consumed != len(data):
         raise ProtocolError(f"{what}: {len(data) - consumed} trailing bytes")
     return obj

@@ -262,7 +262,7 @@ class Session:
                         self._start_transport(done)
         except (ProtocolError, ValueError) as exc:
             # NoiseError and IdentityError land here too: anything the peer got wrong.
-            self._fail(str(exc) or type(exc).__name__)
+            self._fail(str(exc) or "malformed data")
         return self._take_events()
 
     def send_record(self, record: bytes, now: float) -> None:

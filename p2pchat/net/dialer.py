@@ -116,6 +116,14 @@ class Dialer:
             return delay * (0.5 + self._rng.random() / 2.0)
         return self._patience
 
+    def failures(self, key: bytes) -> int:
+        """Dials (direct and relayed rounds) since a link to `key` last carried a record."""
+        return self._failures.get(key, 0)
+
+    def waits_for_answer(self, key: bytes) -> bool:
+        """Whether `key`'s node has our contact request and has not added us (yet)."""
+        return key in self._patient
+
     def wake(self, key: bytes) -> None:
         if key in self._wakes:
             self._wakes[key].set()

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
+from p2pchat.core.error_words import in_words
 from p2pchat.core.session import Closed, Established, Event, RecordReceived, Session
 from p2pchat.net.addresses import plain_host
 
@@ -282,7 +283,7 @@ class TcpLink(SessionLink[P]):
                 if not self.closed:
                     await self.writer.drain()
         except (ConnectionError, OSError) as exc:
-            self._end(f"connection error: {exc.__class__.__name__}")
+            self._end(f"connection error: {in_words(exc)}")
         finally:
             if not self.closed:
                 self._end("link ended")

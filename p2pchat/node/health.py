@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.core.error_words import in_words
 from p2pchat.event_types import StorageEvent
 from p2pchat.events import EventBus
 from p2pchat.node.links import Spawn
@@ -60,7 +61,7 @@ class StorageHealth:
     def failed(self, exc: Exception) -> None:
         """A commit failed (the outbox has rolled the turn back)."""
         first = not self.failing
-        self.error = str(exc)[:MAX_ERROR_CHARS] or exc.__class__.__name__
+        self.error = str(exc)[:MAX_ERROR_CHARS] or in_words(exc)
         # What memory holds may now be ahead of the store: rebuild it, every time.
         self._on_failed()
         if first:

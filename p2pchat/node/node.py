@@ -39,6 +39,7 @@ from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.reach import with_dial_state
 from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relays import Relays
 from p2pchat.node.router import Router
@@ -328,7 +329,7 @@ class Node:
 
     def list_contacts(self) -> list[dict[str, Any]]:
         """Every contact, request and blocked key, as `Views.contact` shows them."""
-        return self.trust.list_contacts()
+        return with_dial_state(self.trust.list_contacts(), self.links.dialer)
 
     def rename_self(self, name: str) -> dict[str, Any]:
         """A new name for us: kept with the identity, sent at once in a fresh Hello on every

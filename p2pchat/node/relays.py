@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.core.error_words import in_words
 from p2pchat.core.identity import Identity
 from p2pchat.core.session import Session
 from p2pchat.net.addresses import Address, format_addr
@@ -157,7 +158,7 @@ class Relays:
             try:
                 reason = await conn.run(self._config.connect_timeout)
             except (OSError, TimeoutError) as exc:
-                reason = f"cannot connect: {exc.__class__.__name__}"
+                reason = f"cannot connect: {in_words(exc)}"
             relay.last_error = reason
             relay.ever_attached = relay.ever_attached or conn.attached_at is not None
             if conn.proven(PROVEN_AFTER):  # it worked: a restart is worth trying again soon

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from p2pchat.core.error_words import in_words
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
     COMMANDS,
@@ -38,6 +39,7 @@ from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_a
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
 from p2pchat.tui.question import QuestionGate
+from p2pchat.tui.reach_watch import ReachWatch
 from p2pchat.tui.refusals import node_stopped, unsendable
 from p2pchat.tui.search_command import SearchCommands
 from p2pchat.tui.state import ChatState
@@ -86,6 +88,7 @@ class Controller:
         self.search = SearchCommands(self.state, backend, self.kept, switch_to=self.switch_to,
                                      history_limit=HISTORY_LIMIT,
                                      max_conversations=MAX_ACTIVITY_READS)
+        self.reach = ReachWatch(self.state, backend, on_change=self._changed)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -102,6 +105,7 @@ class Controller:
         self._spawn(self._run_events(), "tui-events")
         self._spawn(self._run_commands(), "tui-commands")
         self._spawn(self._expire_info(), "tui-expire")
+        self._spawn(self.reach.run(), "tui-reach")
         self.ready.set()
         self._changed()
 
@@ -278,6 +282,7 @@ class Controller:
         if "unread" in refresh:
             self.state.set_unread(await self.backend.unread())
         await follow_open_page(self.state, self.contacts, self.groups, event, refresh)
+        self.reach.annotate_page()
         if "contacts" in refresh and self.state.current is not None \
                 and not self.state.current.loaded:
             # A request that became a contact (accepted from the CLI, say): its history now.
@@ -342,7 +347,7 @@ class Controller:
             raise
         except Exception as exc:  # a bug must not kill the UI, and must be seen
             log.debug("command failed", exc_info=True)
-            self.state.notice("error", f"internal error: {exc.__class__.__name__}: {exc}")
+            self.state.notice("error", f"internal error: {in_words(exc)} (a bug)")
         self._changed()
 
     async def _run(self, command: Command) -> None:
@@ -366,6 +371,7 @@ class Controller:
         for part in (self, self.contacts, self.groups, self.networks, self.search):
             found.update((name[1:], getattr(part, f"cmd_{name[1:]}"))
                          for name in COMMANDS | IRC_COMMANDS if hasattr(part, f"cmd_{name[1:]}"))
+        found["contacts"] = self.reach.around(found["contacts"])  # why one is offline
         return found
 
     async def _send(self, text: str) -> None:

@@ -60,6 +60,8 @@ class Conversation:
     members: int = 0  # a group's: everyone in it, the invited included (the API's `members`)
     invited: int = 0  # a group's: of those, added but not seen to accept yet
     member_fps: frozenset[str] = frozenset()  # a group's members' fingerprints, the invited too
+    # A contact's: why the node cannot link to them, when it knows (tui/reach_watch.py)
+    unreachable: str = ""
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)

@@ -15,6 +15,7 @@ from prompt_toolkit.utils import get_cwidth
 from p2pchat.core.text import membership
 from p2pchat.tui.conversation import Conversation, Message, Page
 from p2pchat.tui.files import line as file_line
+from p2pchat.tui.reach_watch import relay_words
 from p2pchat.tui.state import ChatState
 
 Fragments = list[tuple[str, str]]
@@ -439,6 +440,8 @@ def header(state: ChatState) -> str:
     if conv is None:
         return " p2pchat"
     where = "online" if conv.online else "offline"
+    if not conv.online and conv.unreachable and conv.state == "contact":  # trial 8, B2/B5
+        where = f"offline: {conv.unreachable}"
     if conv.online and conv.relay:  # slower, and the relay sees when we talk (not what)
         where = f"online via relay {conv.relay.split('#')[0]}"  # its key is in /peers
     if conv.verified:
@@ -473,8 +476,9 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     elif state.networks_waiting and not state.mdns:  # strangers are refused (trial 4, B3)
         network = (f"closed to strangers until admitted to {', '.join(state.networks_waiting)}",
                    "closed")
-    elif not state.mdns:
-        network = ("discovery off: reached by address only", "discovery off")
+    elif not state.mdns:  # with a relay, the relay's words say how we are reached
+        network = ("discovery off" if state.relays else "discovery off: reached by address only",
+                   "discovery off")
     elif state.networks_refused:  # failed, not waiting (trial 3, 15): an advert, no entries
         names = ", ".join(state.networks_refused)
         network = (f"{names}: passphrase refused (/network join {state.networks_refused[0]}"
@@ -486,14 +490,16 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
         network = ("visible only to contacts", "private")
     else:
         network = ("visible on this network", "visible")
+    relay = relay_words(state.relays)  # trial 8, B15: a relay-only node said nothing of it
     warn = " node stopped: reconnecting... " if not state.connected else ""
     unread = f"{state.unread_total} unread" if state.unread_total else ""
     background = ("node in another chat screen" if state.node_in_chat_screen else
                   "node in background") if state.mode == "attached" else ""
     candidates = (
-        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[0], unread, background],
-        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[1], unread],
-        [f" {me.name}", f"{online} on", network[1], unread],
+        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[0], relay[0], unread,
+         background],
+        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[1], relay[0], unread],
+        [f" {me.name}", f"{online} on", network[1], relay[1], unread],
     )
     text = ""
     for parts in candidates:

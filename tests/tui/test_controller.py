@@ -140,7 +140,7 @@ async def test_commands_run_in_order_and_failures_are_notices() -> None:
         assert sends == [(BOB, "first"), (BOB, "second")]
         text = notices(controller)
         assert "could not save: disk full" in text
-        assert "internal error: RuntimeError: oops" in text
+        assert "internal error: oops (a bug)" in text and "RuntimeError" not in text
         # a command's refusal went at the next command (trial 5, 18), and was said
         assert "no conversation named 'nobody'" not in text
         assert any("no conversation named 'nobody'" in said for _, _, said in

@@ -1,0 +1,149 @@
+"""Why a contact seems offline, and how the relay is doing, said where the user looks
+(notes/s33/trial8.md B2, B5, B6, B13, B15): the node knows (`contacts.list`'s `unanswered`,
+`awaits_answer` and `failed_dials`, `status`'s `relays`), the screen showed "offline" for ever.
+
+The watch reads both every PERIOD seconds (the node sends no event when a dial fails) and keeps
+each contact's reason in `Conversation.unreachable`, which the conversation's header and the
+/contacts page show; a notice says it once, when the reason appears or changes, and goes when
+the contact links (no stream of notices: one keyed notice per contact)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from p2pchat.tui.backend import BackendError
+from p2pchat.tui.sanitize import clean
+
+if TYPE_CHECKING:
+    from p2pchat.tui.backend import ChatBackend
+    from p2pchat.tui.conversation import Conversation
+    from p2pchat.tui.state import ChatState
+
+PERIOD = 5.0  # seconds between reads of the node
+# Dials that failed in a row before a contact's last known address is called stale: the
+# dialer's back-off (net/dialer.py) makes these a few seconds, more than a blip.
+STUCK_DIALS = 4
+KEY = "reach:"  # the notice key prefix: one notice per contact
+MAX_RELAYS = 16
+
+
+def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
+           asked_here: bool = False) -> str:
+    """Why the node cannot link to `contact`, in words with the fix; "" when it can, or
+    when it does not know better than "offline". `was_linked`: they knew us once;
+    `asked_here`: this screen just said "they see a request until they add you too"."""
+    if contact.get("online") or contact.get("state") != "contact":
+        return ""
+    name = conv.name
+    if contact.get("unanswered") is True:
+        return (f"{name}'s node closes the connection unanswered: they may be in a closed"
+                " network (join it: /network join NAME --via HOST:PORT) or may have removed you")
+    if contact.get("awaits_answer") is True:
+        if was_linked:  # they knew us, and now their node takes us for a stranger
+            return (f"{name}'s node no longer knows you: they may have removed you (they see"
+                    " a request until they add you again)")
+        if asked_here:  # a new request: "they see a request until they add you too" says it
+            return ""
+        return (f"{name}'s node has your request and has not added you: not yet, or they"
+                " removed you")
+    addrs = [clean(a) for a in contact.get("addrs") or [] if isinstance(a, str)]
+    failed = contact.get("failed_dials")
+    if addrs and isinstance(failed, int) and failed >= STUCK_DIALS:
+        return (f"last known at {addrs[0]} does not answer: if they moved,"
+                f" /addr {name} HOST:PORT")
+    return ""
+
+
+def relay_words(relays: list[dict[str, Any]]) -> tuple[str, str]:
+    """The status line's words for the relays (long, short): "via relay HOST:PORT" when one
+    carries us, "relay HOST:PORT unreachable" when none is attached; ("", "") without one."""
+    if not relays:
+        return "", ""
+    labels = [clean(r.get("relay")).split("#")[0] for r in relays]
+    attached = [label for r, label in zip(relays, labels, strict=True)
+                if r.get("state") == "attached"]
+    if attached:
+        return f"via relay {attached[0]}", "relay"
+    if any(r.get("last_error") for r in relays):
+        return f"relay {labels[0]} unreachable", "relay down"
+    return f"connecting to relay {labels[0]}", "relay..."
+
+
+class ReachWatch:
+    def __init__(self, state: ChatState, backend: ChatBackend, *,
+                 on_change: Callable[[], None], period: float = PERIOD) -> None:
+        self._state = state
+        self._backend = backend
+        self._on_change = on_change
+        self.period = period
+        self._linked: set[str] = set()  # contacts seen linked by this screen: removed us?
+
+    async def run(self) -> None:
+        while True:  # the start read everything: the first look is a period later
+            await asyncio.sleep(self.period)
+            with contextlib.suppress(BackendError):  # the node went: the controller says
+                await self.check()
+
+    async def check(self) -> None:
+        """Read the node once; say what changed."""
+        status = await self._backend.status()
+        relays = [r for r in status.get("relays") or [] if isinstance(r, dict)][:MAX_RELAYS]
+        changed = relays != self._state.relays
+        self._state.relays = relays
+        for contact in await self._backend.contacts():
+            changed = self._take(contact) or changed
+        changed = self.annotate_page() or changed
+        if changed:
+            self._on_change()
+
+    def _take(self, contact: dict[str, Any]) -> bool:
+        fp = clean(contact.get("fingerprint"))
+        conv = self._state.conversations.get(fp)
+        if conv is None or conv.kind == "group":
+            return False
+        if conv.online or contact.get("online"):
+            self._linked.add(fp)
+        knew_us = fp in self._linked or any(  # they wrote, or held what we wrote
+            (not m.own and not m.system) or m.status == "delivered" for m in conv.messages)
+        asked = any(n.key == f"pending:{fp}" for n in self._state.notices)
+        why = reason(contact, conv, knew_us, asked)
+        if why == conv.unreachable:
+            return False
+        conv.unreachable = why
+        self._state.drop_notices(key=KEY + fp)
+        if why:
+            if contact.get("unanswered") is True or contact.get("awaits_answer") is True:
+                self._state.drop_notices(key=f"pending:{fp}")  # "they see a request": untrue
+            self._state.notice("warning", why, key=KEY + fp)
+        return True
+
+    def annotate_page(self) -> bool:
+        """Under each unreachable contact's row of an open /contacts page, why."""
+        page = self._state.page
+        if page is None or page.source != "contacts":
+            return False
+        reasons = {c.id: c.unreachable for c in self._state.conversations.values()
+                   if c.unreachable and not c.online}
+        out: list[tuple[str, str]] = []
+        for kind, text in page.lines:
+            if text.startswith("      "):  # ours, from the last time: said again below
+                continue
+            out.append((kind, text))
+            why = next((w for fp, w in reasons.items() if fp and fp in text), "")
+            if why:
+                out.append(("warning", "      " + why))
+        if out == page.lines:
+            return False
+        page.lines = out
+        return True
+
+    def around(self, command: Callable[[str], Awaitable[None]]
+               ) -> Callable[[str], Awaitable[None]]:
+        """`command` (the /contacts page), then the reasons under its rows."""
+        async def annotated(rest: str) -> None:
+            await command(rest)
+            self.annotate_page()
+        return annotated

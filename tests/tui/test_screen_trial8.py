@@ -1,0 +1,144 @@
+"""notes/s33/trial8.md, links that do not come up, with real nodes: the chat screen says what
+the node knows where the user looks, once: a request a closed network drops (B2), a contact
+who removed us (B13), a contact whose last known address stopped answering (B5), a relay that
+is down (B6, B15)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from p2pchat.node import Node
+from p2pchat.tui.backend import NodeBackend
+from p2pchat.tui.controller import Controller
+from p2pchat.tui.render import header, status_line
+from tests.aio import until
+from tests.integration.test_networks import CLASS_KEY, _join
+from tests.local_nodes import MakeLocalNode
+from tests.relay_client import RelayProcess
+from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
+
+pytestmark = pytest.mark.timeout(90)
+
+POLL = 0.2  # the screen's reads of the node, in these tests
+
+
+async def watched(node: Node) -> Controller:
+    """A chat screen on `node` that reads the node often (the screen's default: 5 s)."""
+    controller = Controller(NodeBackend(node))
+    controller.reach.period = POLL
+    await controller.start()
+    return controller
+
+
+def said(chat: Controller, words: str) -> list[str]:
+    return [n.text for n in chat.state.notices if words in n.text]
+
+
+def line(chat: Controller) -> str:
+    return "".join(text for _, text in status_line(chat.state))
+
+
+async def polls(n: int) -> None:
+    """Let the screen read the node `n` more times (it says nothing new meanwhile)."""
+    await asyncio.sleep(POLL * n)
+
+
+async def test_a_request_a_closed_network_drops_is_said_on_the_screen(
+        make_local_node: MakeLocalNode) -> None:
+    """B2: erin added alice, who is in a network: alice's node closes erin's connection
+    unanswered. erin's screen said "alice · offline" and "they see a request" for ever."""
+    alice, erin = await make_local_node("alice"), await make_local_node("erin")
+    _join(alice, CLASS_KEY, "club")
+    chat = await watched(erin)
+    try:
+        await chat.execute(f"/add {fp(alice)} alice")
+        await chat.execute(f"/addr alice {addr(alice)}")
+        conv = chat.state.conversations[fp(alice)]
+        closed = "alice's node closes the connection unanswered: they may be in a closed" \
+            " network (join it: /network join NAME --via HOST:PORT) or may have removed you"
+        await until(lambda: conv.unreachable == closed, 30, "the reason on the screen")
+        assert header(chat.state) == f" alice · offline: {closed}"
+        await polls(5)
+        assert said(chat, "closes the connection unanswered") == [closed]  # once
+        assert not said(chat, "they see a request")  # untrue: alice sees nothing
+        await chat.execute("/contacts")
+        assert chat.state.page is not None
+        rows = [text for _, text in chat.state.page.lines]
+        at = next(i for i, row in enumerate(rows) if fp(alice) in row)
+        assert rows[at + 1].strip() == closed
+    finally:
+        await chat.stop()
+
+
+async def test_a_contact_who_removed_us_is_said_on_the_screen(
+        make_local_node: MakeLocalNode) -> None:
+    """B13: dave removed erin; erin's screen showed "dave · offline" for good."""
+    erin, dave = await linked_pair(make_local_node, "erin", "dave")
+    chat = await watched(erin)
+    try:
+        conv = chat.state.conversations[fp(dave)]
+        await until(lambda: conv.online, what="dave online on erin's screen")
+        chat.state.select(fp(dave))
+        await chat.execute("/msg dave")
+        await chat.execute("are you there?")  # held by dave: he knew erin
+        await until(lambda: any(m.status == "delivered" for m in conv.messages),
+                    what="the message delivered")
+        await dave.remove_contact("erin")
+        await until(lambda: "removed you" in conv.unreachable, 30, "the reason")
+        assert conv.unreachable.startswith("dave's node no longer knows you")
+        assert "removed you" in header(chat.state)
+        await polls(5)
+        assert len(said(chat, "removed you")) == 1
+    finally:
+        await chat.stop()
+
+
+async def test_a_contact_whose_last_address_does_not_answer_gets_the_addr_hint(
+        make_local_node: MakeLocalNode) -> None:
+    """B5: bob went (restarted elsewhere on a new port); carol's screen said "offline" and
+    nothing suggested /addr."""
+    carol, bob = await linked_pair(make_local_node, "carol", "bob")
+    was = addr(bob)
+    chat = await watched(carol)
+    try:
+        conv = chat.state.conversations[fp(bob)]
+        await until(lambda: conv.online, what="bob online")
+        assert conv.unreachable == ""
+        await bob.stop()
+        hint = f"last known at {was} does not answer: if they moved, /addr bob HOST:PORT"
+        await until(lambda: conv.unreachable == hint, 30, "the /addr hint")
+        assert header(chat.state) == f" bob · offline: {hint}"
+        await polls(5)
+        assert said(chat, "does not answer") == [hint]
+    finally:
+        await chat.stop()
+
+
+async def test_a_relay_that_is_down_is_on_the_status_line_in_words(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    """B6, B15: a relay-only node's status line said "reached by address only"; with the relay
+    stopped, nothing said so, and `status` named it "ConnectionRefusedError"."""
+    from p2pchat.net.relay_connection import parse_relay
+
+    relay = RelayProcess(tmp_path / "relay").start()
+    try:
+        where = f"127.0.0.1:{relay.port}"
+        dave = await make_local_node(
+            "dave", relays=(parse_relay(f"{where}#{relay.status['fingerprint']}"),))
+        chat = await watched(dave)
+        try:
+            await until(lambda: f"via relay {where}" in line(chat), 30, "the relay attached")
+            assert "reached by address only" not in line(chat)
+            relay.stop()
+            await until(lambda: f"relay {where} unreachable" in line(chat), 30,
+                        "the relay down on the status line")
+            await until(lambda: "connection refused" in str(
+                dave.status()["relays"][0]["last_error"]), 30, "a refused dial")
+            assert "Error" not in str(dave.status()["relays"][0]["last_error"])
+        finally:
+            await chat.stop()
+    finally:
+        relay.close()
