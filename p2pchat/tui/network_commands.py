@@ -13,6 +13,7 @@ from p2pchat.node.networks import no_discovery
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import ParseError, parse_network
 from p2pchat.tui.reach import local_addresses, reachable
+from p2pchat.tui.reach_watch import relay_lines
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
 
@@ -105,6 +106,7 @@ class NetworkCommands:
         links = peers.get("links") or []
         if not links:
             lines.append("No live links.")
+        lines += relay_lines(self._state.relays)  # trial 8, B6: a relay down said nothing
         for link in links:
             relay = str(link.get("relay") or "").split("#")[0]
             path = f"via relay {relay}" if link.get("path") == "relay" \

@@ -72,6 +72,22 @@ def relay_words(relays: list[dict[str, Any]]) -> tuple[str, str]:
     return f"connecting to relay {labels[0]}", "relay..."
 
 
+def relay_lines(relays: list[dict[str, Any]]) -> list[str]:
+    """/peers' lines for the relays: how each is, and why one is not attached."""
+    out = []
+    for r in relays:
+        label = clean(r.get("relay")).split("#")[0]
+        if r.get("state") == "attached":
+            links = r.get("links") if isinstance(r.get("links"), int) else 0
+            out.append(f"relay {label}: attached, {links} link(s) through it")
+        elif r.get("last_error"):
+            out.append(f"relay {label} unreachable ({clean(r.get('last_error'))}): contacts"
+                       " reached only through it are offline until it answers")
+        else:
+            out.append(f"relay {label}: connecting")
+    return out
+
+
 class ReachWatch:
     def __init__(self, state: ChatState, backend: ChatBackend, *,
                  on_change: Callable[[], None], period: float = PERIOD) -> None:
@@ -93,11 +109,22 @@ class ReachWatch:
         relays = [r for r in status.get("relays") or [] if isinstance(r, dict)][:MAX_RELAYS]
         changed = relays != self._state.relays
         self._state.relays = relays
+        self._relay_news(relays)
         for contact in await self._backend.contacts():
             changed = self._take(contact) or changed
         changed = self.annotate_page() or changed
         if changed:
             self._on_change()
+
+    def _relay_news(self, relays: list[dict[str, Any]]) -> None:
+        """One notice when the relays that carried us are all unreachable; it goes when one
+        is attached again."""
+        words = relay_words(relays)[0]
+        if words.endswith("unreachable"):
+            self._state.notice("warning", f"{words}: contacts reached only through it are"
+                               " offline until it answers (/peers says why)", key=KEY + "relay")
+        elif words.startswith("via relay"):
+            self._state.drop_notices(key=KEY + "relay")
 
     def _take(self, contact: dict[str, Any]) -> bool:
         fp = clean(contact.get("fingerprint"))

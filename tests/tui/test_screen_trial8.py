@@ -138,6 +138,16 @@ async def test_a_relay_that_is_down_is_on_the_status_line_in_words(
             await until(lambda: "connection refused" in str(
                 dave.status()["relays"][0]["last_error"]), 30, "a refused dial")
             assert "Error" not in str(dave.status()["relays"][0]["last_error"])
+            await until(lambda: said(chat, f"relay {where} unreachable: contacts reached only"
+                                           " through it are offline"), 30, "the notice")
+            await polls(5)
+            assert len(said(chat, f"relay {where} unreachable")) == 1  # once
+            await until(lambda: "connection refused" in str(chat.state.relays), 30, "refused")
+            await chat.execute("/peers")
+            assert chat.state.page is not None
+            assert f"relay {where} unreachable (cannot connect: connection refused): contacts" \
+                " reached only through it are offline until it answers" \
+                in [text for _, text in chat.state.page.lines]
         finally:
             await chat.stop()
     finally:
