@@ -152,3 +152,25 @@ async def test_a_relay_that_is_down_is_on_the_status_line_in_words(
             await chat.stop()
     finally:
         relay.close()
+
+
+def test_status_says_a_stopped_relay_in_words(tmp_path: Path) -> None:
+    """B6: `p2pchat status` said "(cannot connect: ConnectionRefusedError)"."""
+    from tests.integration.test_relay_nodes import relay_arg
+    from tests.nodes import NodeProcess, wait_for
+
+    relay = RelayProcess(tmp_path / "relay").start()
+    dave = NodeProcess(tmp_path / "dave", "dave")
+    try:
+        dave.start("--relay", relay_arg(relay))
+        wait_for(lambda: dave.json("status")["relays"][0]["state"] == "attached", 30,
+                 "the relay attached")
+        relay.stop()
+        wait_for(lambda: "connection refused" in str(dave.json("status")["relays"][0]
+                                                     ["last_error"]), 60, "a refused dial")
+        said = dave.cli("status", check=True).stdout
+        assert "(cannot connect: connection refused)" in said, said
+        assert "Error" not in said, said
+    finally:
+        dave.close()
+        relay.close()
