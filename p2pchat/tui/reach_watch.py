@@ -40,7 +40,7 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
     name = conv.name
     if contact.get("unanswered") is True:
         return (f"{name}'s node closes the connection unanswered: they may be in a closed"
-                " network (join it: /network join NAME --via HOST:PORT) or may have removed you")
+                " network (join it: /network join NAME ...) or may have removed you")
     if contact.get("awaits_answer") is True:
         if was_linked:  # they knew us, and now their node takes us for a stranger
             return (f"{name}'s node no longer knows you: they may have removed you (they see"

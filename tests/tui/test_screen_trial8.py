@@ -13,6 +13,7 @@ import pytest
 from p2pchat.node import Node
 from p2pchat.tui.backend import NodeBackend
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.panes import header_rows
 from p2pchat.tui.render import header, status_line
 from tests.aio import until
 from tests.integration.test_networks import CLASS_KEY, _join
@@ -58,9 +59,11 @@ async def test_a_request_a_closed_network_drops_is_said_on_the_screen(
         await chat.execute(f"/addr alice {addr(alice)}")
         conv = chat.state.conversations[fp(alice)]
         closed = "alice's node closes the connection unanswered: they may be in a closed" \
-            " network (join it: /network join NAME --via HOST:PORT) or may have removed you"
+            " network (join it: /network join NAME ...) or may have removed you"
         await until(lambda: conv.unreachable == closed, 30, "the reason on the screen")
         assert header(chat.state) == f" alice · offline: {closed}"
+        rows = ["".join(f[1] for f in row) for row in header_rows(header(chat.state), 80)]
+        assert rows[-1].endswith("removed you")  # whole on an 80-column screen
         await polls(5)
         assert said(chat, "closes the connection unanswered") == [closed]  # once
         assert not said(chat, "they see a request")  # untrue: alice sees nothing
