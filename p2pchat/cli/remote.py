@@ -162,6 +162,15 @@ def _nearby(args: argparse.Namespace) -> set[str]:
     return {str(n.get("fingerprint")) for n in nearby or [] if isinstance(n, dict)}
 
 
+def stale_address(contact: dict[str, Any]) -> bool:
+    """A contact whose last known address failed the dialer's last few tries (docs/api.md)."""
+    from p2pchat.tui.reach_watch import STUCK_DIALS
+
+    failed = contact.get("failed_dials")
+    return bool(contact.get("addrs")) and not contact.get("online") \
+        and isinstance(failed, int) and failed >= STUCK_DIALS
+
+
 def _print_contacts(contacts: list[dict[str, Any]],
                     nearby: frozenset[str] | set[str] = frozenset()) -> None:
     if not contacts:
@@ -180,6 +189,9 @@ def _print_contacts(contacts: list[dict[str, Any]],
         if c.get("unanswered") and not c["online"]:  # trial 4, B4: nothing said why
             print(f"{'':<{width}} their node closes the connection unanswered: they may be in a"
                   " closed network (then they can't see your request), or have blocked you")
+        elif stale_address(c):  # trial 8, B5: both moved, nothing said /addr
+            print(f"{'':<{width}} last known at {clean(c['addrs'][0])} does not answer: if they"
+                  f" moved, p2pchat contacts addr {shlex.quote(clean(c['name']))} HOST:PORT")
         if c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<{width}} asks to connect{note}"

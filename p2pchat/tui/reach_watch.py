@@ -9,12 +9,10 @@ the contact links (no stream of notices: one keyed notice per contact)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from p2pchat.tui.backend import BackendError
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -98,6 +96,11 @@ class ReachWatch:
         self._linked: set[str] = set()  # contacts seen linked by this screen: removed us?
 
     async def run(self) -> None:
+        # Here, not at the top: `p2pchat contacts` reads STUCK_DIALS without loading the node.
+        import asyncio
+
+        from p2pchat.tui.backend import BackendError
+
         while True:  # the start read everything: the first look is a period later
             await asyncio.sleep(self.period)
             with contextlib.suppress(BackendError):  # the node went: the controller says

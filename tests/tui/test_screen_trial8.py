@@ -177,3 +177,27 @@ def test_status_says_a_stopped_relay_in_words(tmp_path: Path) -> None:
     finally:
         dave.close()
         relay.close()
+
+
+def test_contacts_says_a_last_known_address_does_not_answer(tmp_path: Path) -> None:
+    """B5 in the CLI: `p2pchat contacts` said only "offline" once bob's address went stale."""
+    from tests.nodes import NodeProcess, wait_for
+
+    carol = NodeProcess(tmp_path / "carol", "carol").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    try:
+        was = bob.addr
+        carol.cli("contacts", "add", bob.fingerprint, "--name", "bob", "--addr", was, check=True)
+        bob.cli("contacts", "add", carol.fingerprint, "--name", "carol", "--addr", carol.addr,
+                check=True)
+        wait_for(lambda: carol.json("contacts", "list")[0]["online"], 30, "the link")
+        assert "does not answer" not in carol.cli("contacts", check=True).stdout
+        bob.stop()
+        wait_for(lambda: carol.json("contacts", "list")[0].get("failed_dials", 0) >= 4, 60,
+                 "a few failed dials")
+        said = carol.cli("contacts", check=True).stdout
+        assert f"last known at {was} does not answer: if they moved, p2pchat contacts addr" \
+            " bob HOST:PORT" in said, said
+    finally:
+        carol.close()
+        bob.close()
