@@ -150,7 +150,8 @@ class ControlServer:
             "network.leave": lambda p: node_.networks.leave(_text(p, "name")),
             "network.list": self._sync(lambda p: node_.networks.view()),
             "network.reload": self._sync(lambda p: node_.networks.reload()),
-            "groups.create": lambda p: node_.create_group(_text(p, "title")),
+            "groups.create": lambda p: node_.create_group(
+                _text(p, "title"), _strings(p, "invite", required=False)),
             "groups.invite": lambda p: node_.invite_to_group(_text(p, "group"), _text(p, "who")),
             "groups.remove": lambda p: node_.remove_from_group(
                 _text(p, "group"), _text(p, "member")),

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.cli.contact_warnings import check_accept, impostor_warning
+from p2pchat.cli.group_said import said_group
 from p2pchat.cli.identity import load_identity, public_identity
-from p2pchat.cli.output import fail, peer_lines, print_json
+from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
+from p2pchat.core.group_words import NOT_A_CONTACT, how_to_quote
 from p2pchat.core.text import hidden_nearby, membership
 from p2pchat.settings import widened_warning
 from p2pchat.tui.sanitize import clean
@@ -205,7 +207,7 @@ _CONTACT_CALLS: dict[str, Call] = {
 _GROUP_CALLS: dict[str, Call] = {
     "list": lambda a: ("groups.list", {}),
     "members": lambda a: ("groups.members", {"group": a.group}),
-    "create": lambda a: ("groups.create", {"title": a.name}),
+    "create": lambda a: ("groups.create", {"title": a.name, "invite": a.contacts}),
     "invite": lambda a: ("groups.invite", {"group": a.group, "who": a.contact}),
     "remove": lambda a: ("groups.remove", {"group": a.group, "member": a.member}),
     "admin": lambda a: ("groups.admin", {"group": a.group, "member": a.member}),
@@ -448,7 +450,12 @@ def cmd_group(args: argparse.Namespace) -> int:
     if action == "forget" and not args.yes:
         _confirm_forget(args.group)
     # The list reads the store when no node runs, as `contacts` does (trial 2, B7).
-    result = _read(args, method) if action == "list" else _call(args, method, **params)
+    if action == "list":
+        result = _read(args, method)
+    elif action == "create":
+        result = _create_group(args, method, params)
+    else:
+        result = _call(args, method, **params)
     if args.json:
         print_json(result)
     elif action == "members":
@@ -464,7 +471,7 @@ def cmd_group(args: argparse.Namespace) -> int:
     elif action == "list":
         _print_groups(result)
     elif action in ("create", "accept"):
-        _said_group(action, result)  # a sentence, not a list row (issue 23)
+        said_group(action, result)  # a sentence, not a list row (issue 23)
     else:
         _print_groups([result], said=True)
         if result.get("note"):  # e.g. a group named like a contact
@@ -472,23 +479,16 @@ def cmd_group(args: argparse.Namespace) -> int:
     return 0
 
 
-def _said_group(action: str, result: dict[str, Any]) -> None:
-    """What `group create` and `group accept` did, and what to do next, in words."""
-    title = clean(result["title"])
-    # '#' only where a contact shares the name (the node's note says so) or the bare title
-    # would read as a marked one; else as typed (trial 4, B17: '#climbing' for no reason).
-    marked = bool(result.get("note")) or title.startswith(("#", "@"))
-    name = shlex.quote(("#" if marked else "") + title)
-    if action == "create":
-        print(f"Created the group {title} (id {result['group']}); you are its owner and its only"
-              f" member. Invite contacts with: p2pchat group invite {name} CONTACT")
-    else:  # in words, as `group decline` says it (trial 2, B11)
-        size = membership(result["members"], result.get("invited", 0))
-        others = "other" if result["online"] == 1 else "others"  # "2 others online" (B17)
-        print(f"You joined {title} ({size}, {result['online']} {others} online): the members you"
-              f" reach bring you its messages; p2pchat send {name} TEXT writes to it.")
-    if result.get("note"):  # e.g. a group named like a contact
-        print(f"Note: {clean(result['note'])}", file=sys.stderr)
+def _create_group(args: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
+    """`group create NAME CONTACT...`: a word not a contact creates nothing, and the error
+    says how to quote a name with spaces (as the chat's /group create does)."""
+    try:
+        return _call(args, method, **params)
+    except UserError as exc:
+        if not args.contacts or not str(exc).startswith(NOT_A_CONTACT):
+            raise
+        whole = shlex.quote(" ".join([args.name, *args.contacts]))
+        fail(f"{exc} ({how_to_quote('p2pchat group create', whole)})")
 
 
 def cmd_peers(args: argparse.Namespace) -> int:

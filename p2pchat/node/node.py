@@ -414,9 +414,9 @@ class Node:
         contact = self.trust.contact_for(name, states=states)
         return self.conversations.history(contact.key, limit)
 
-    async def create_group(self, title: str) -> dict[str, Any]:
-        """Create a group owned by us."""
-        return await self._storing(self.groups.create(title))
+    async def create_group(self, title: str, invite: list[str] | None = None) -> dict[str, Any]:
+        """Create a group owned by us, inviting the contacts `invite` names (all or none)."""
+        return await self._storing(self.groups.create(title, invite))
 
     async def invite_to_group(self, group: str, who: str) -> dict[str, Any]:
         """Invite a contact into a group we own."""
