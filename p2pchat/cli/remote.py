@@ -149,6 +149,20 @@ def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],
     return bool(contact.get("online"))
 
 
+def _added_sentence(args: argparse.Namespace, contact: dict[str, Any]) -> str:
+    """What `contacts add` did; their request waiting makes it mutual: said so, after waiting
+    for the link as `accept` does (trial 7, 18: "they see a request" was said of it)."""
+    name = clean(contact["name"])
+    if contact.get("they_asked"):
+        if _linked_soon(args, contact):
+            return f"Added {name}; they had added you too, so you are linked: you can chat."
+        return (f"Added {name}; they had added you too, so you can chat: messages wait until"
+                " they are online.")
+    if contact.get("online"):
+        return f"Added {name}: linked, you can chat."
+    return f"Added {name}: they see a request until they add you too."
+
+
 def _nearby(args: argparse.Namespace) -> set[str]:
     """The fingerprints discovery sees now (nothing when no node runs)."""
     from p2pchat.control_client import ControlClient, ControlError
@@ -255,9 +269,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             _print_contacts([result], _nearby(args))
         if action == "add" and result.get("state") == "contact":
             # More than the contact's line: what happens next (as the chat screen says).
-            print(f"Added {clean(result['name'])}: " + (
-                "linked, you can chat." if result.get("online") else
-                "they see a request until they add you too."))
+            print(_added_sentence(args, result))
         if action == "accept":  # in words, not only a listing row (trial 2, B11)
             print(f"Accepted {clean(result['name'])}: " + (
                 "linked, you can chat." if _linked_soon(args, result) else

@@ -79,9 +79,6 @@ class Trust:
         self._advertised = advertised
         self._is_group_peer = is_group_peer
         self._learned_addrs: dict[bytes, list[Address]] = {}
-        # What each contact calls itself (its Hello), folded, since we started: a new key
-        # asking under that name is as suspect as one under our name for them (issue 23 pt 30).
-        self._announced: dict[bytes, str] = {}
         self._request_sources: dict[bytes, str] = {}  # waiting request -> address it came from
         # Requests the user renamed (bounded by the inbox): a sender's new name leaves them be.
         self._named_by_user: set[bytes] = set()
@@ -157,9 +154,10 @@ class Trust:
                 del self._learned_addrs[next(iter(self._learned_addrs))]
             self._learned_addrs[key] = learned[:MAX_ADDRS]
         if self.is_contact(key):
-            if key not in self._announced and len(self._announced) >= MAX_LEARNED:
-                del self._announced[next(iter(self._announced))]
-            self._announced[key] = _fold(hello.name)
+            # What a contact calls itself, kept in the store: a new key asking under that name
+            # is as suspect as one under our name for them, after a restart too (issue 23).
+            self._store().announced.keep(key, _fold(hello.name))
+            self._outbox.schedule_flush()
             # We added them; if they don't know us yet, ask (once per link) and then wait for
             # them to accept and dial us rather than knocking again and again.
             self._links.dialer.set_patient(key, not hello.knows_you)
@@ -238,7 +236,7 @@ class Trust:
     def announced_as(self, name: str, key: bytes) -> Contact | None:
         """The contact (not `key`) that announced `name` for itself, if any."""
         fold = _fold(name)
-        for other, theirs in self._announced.items():
+        for other, theirs in self._store().announced.all().items():
             if theirs == fold and other != key:
                 contact = self._store().contacts.get(other)
                 if contact is not None and contact.state == "contact":
@@ -355,7 +353,11 @@ class Trust:
         await self._outbox.durable()
         self._became_contact(key)
         self._contacts_changed(key)
-        return self._views.contact(self.contact_for(fingerprint(key)))
+        added = self._views.contact(self.contact_for(fingerprint(key)))
+        # Their request was waiting: adding them answered it, and the answer says so (trial
+        # 7, 18: "they see a request" was printed of a mutual add).
+        added["they_asked"] = existing is not None and existing.state == "request"
+        return added
 
     async def set_contact_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
         """Where to reach a contact, typed (replacing what was typed before; none: discovery
@@ -435,7 +437,6 @@ class Trust:
         _remove_keeping_name(self._store(), contact)
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
-        self._announced.pop(contact.key, None)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "contact removed")
         self._contacts_changed(contact.key)
@@ -539,6 +540,7 @@ def _request_name(listed: Contact, announced: str, taken: bool) -> str:
 def _remove_keeping_name(db: Store, contact: Contact) -> None:
     """A contact goes; its kept history keeps its name, for `log @NAME` (trial 6, B8)."""
     db.contacts.remove(contact.key)
+    db.announced.forget(contact.key)
     conv = db.conversations.for_peer(contact.key)
     if conv is not None:
         db.conversations.set_title(conv.id, contact.name)

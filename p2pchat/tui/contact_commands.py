@@ -64,7 +64,11 @@ class ContactCommands:
         contact = await self._backend.add_contact(fingerprint_text, name, addrs)
         conv = self._state.upsert_contact(contact)
         if conv is not None:
-            if conv.online:
+            if contact.get("they_asked"):  # their request was waiting: mutual (trial 7, 18)
+                self._state.notice("info", f"added {conv.name}; they had added you too, so "
+                                   + ("you are linked: you can chat" if conv.online else
+                                      "you can chat (the link comes up when they are online)"))
+            elif conv.online:
                 self._state.notice("info", f"added {conv.name}: linked, you can chat")
             else:  # dropped when the link comes up (they had added us, or accept)
                 self._state.notice("info", f"added {conv.name}; they see a request until they"
