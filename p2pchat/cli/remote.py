@@ -42,6 +42,8 @@ def _ask_node(args: argparse.Namespace, method: str, params: dict[str, Any], *,
         with ControlClient(args.home) as client:
             return client.call(method, **params)
     except ControlError as exc:
+        if exc.code == "new_key":  # the node's impostor rule, in the CLI's words (--anyway)
+            check_accept(args, _call(args, "contacts.list"))
         if not (offline and exc.code == "no_node"):
             fail(str(exc))
     except OSError as exc:
@@ -208,7 +210,7 @@ Call = Callable[[argparse.Namespace], tuple[str, dict[str, Any]]]
 
 _CONTACT_CALLS: dict[str, Call] = {
     "addr": lambda a: ("contacts.addr", {"who": a.who, "addrs": a.addr}),
-    "accept": lambda a: ("contacts.accept", {"who": a.who, "name": a.name}),
+    "accept": lambda a: ("contacts.accept", {"who": a.who, "name": a.name, "anyway": a.anyway}),
     "block": lambda a: ("contacts.block", {"who": a.who}),
     "unblock": lambda a: ("contacts.unblock", {"who": a.who}),
     "rename": lambda a: ("contacts.rename", {"who": a.who, "name": a.new_name}),
@@ -253,8 +255,6 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
                        addrs=args.addr or [])
     else:
-        if action == "accept" and not args.anyway:
-            check_accept(args, _call(args, "contacts.list"))
         method, params = _CONTACT_CALLS[action](args)
         result = _call(args, method, **params)
     if args.json:

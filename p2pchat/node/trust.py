@@ -354,8 +354,7 @@ class Trust:
         self._became_contact(key)
         self._contacts_changed(key)
         added = self._views.contact(self.contact_for(fingerprint(key)))
-        # Their request was waiting: adding them answered it, and the answer says so (trial
-        # 7, 18: "they see a request" was printed of a mutual add).
+        # Their request was waiting: the add is mutual, and says so (trial 7, 18).
         added["they_asked"] = existing is not None and existing.state == "request"
         return added
 
@@ -369,9 +368,11 @@ class Trust:
         self._links.dialer.wake(contact.key)
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
-    async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
-        """Accept a pending request."""
+    async def accept_contact(self, who: str, name: str | None = None,
+                             anyway: bool = False) -> dict[str, Any]:
+        """Accept a pending request (a new key under a verified name only `anyway`)."""
         contact = self.contact_for(who, states=("request",))
+        _refuse_new_key(self._views.contact(contact), anyway)
         db = self._store()
         if name:
             db.contacts.set_name(contact.key, _valid_name(name))
@@ -383,8 +384,7 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     def _contacts_changed(self, key: bytes) -> None:
-        """Added, removed, blocked, unblocked, renamed or verified (from the CLI too): open
-        screens re-read."""
+        """Added, removed, (un)blocked, renamed or verified (CLI too): open screens re-read."""
         self._events.emit({"type": "contacts_changed", "fingerprint": fingerprint(key)})
 
     def _became_contact(self, key: bytes) -> None:
@@ -544,6 +544,15 @@ def _remove_keeping_name(db: Store, contact: Contact) -> None:
     conv = db.conversations.for_peer(contact.key)
     if conv is not None:
         db.conversations.set_title(conv.id, contact.name)
+
+
+def _refuse_new_key(request: dict[str, Any], anyway: bool) -> None:
+    """The impostor rule, here so every UI and script obeys it (the CLI alone checked): a
+    request under the name of a contact you verified is accepted only `anyway`."""
+    if request.get("same_name_verified") is True and not anyway:
+        raise CommandError("new_key", f"{request['name']!r} is a NEW KEY under the name of a"
+                           " contact you verified: it may not be them. Compare safety numbers"
+                           " in person before you accept (anyway: true accepts it).")
 
 
 def _fold(name: str) -> str:

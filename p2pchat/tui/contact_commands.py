@@ -125,12 +125,15 @@ class ContactCommands:
             ask = self._ask()
             if ask is None:  # nobody to ask: not on our own
                 raise BackendError("new_key", question.replace(" y/n", ""))
-            ask(question, lambda: self._spawn_guarded(lambda: self._accept_now(target), "accept"))
+            # A yes is the node's `anyway`: it refuses such an accept otherwise.
+            ask(question, lambda: self._spawn_guarded(
+                lambda: self._accept_now(target, anyway=True), "accept"))
             return
         await self._accept_now(target)
 
-    async def _accept_now(self, target: str) -> None:
-        contact = await self._backend.accept(target)
+    async def _accept_now(self, target: str, *, anyway: bool = False) -> None:
+        contact = await (self._backend.accept(target, anyway=True) if anyway
+                         else self._backend.accept(target))
         conv = self._state.upsert_contact(contact)
         if conv is not None:  # opened, and said: the next line goes there (trial 5, B2)
             self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation")
