@@ -1,11 +1,13 @@
 """Trial 6, B10: the chat run that created the home with `--listen 127.0.0.1:0` kept the port
 but not the host: the next plain `chat` listened on every interface (warned after the fact).
-The run that creates the home keeps its typed --listen as the home's setting, and says so. A
+The run that creates the home keeps its typed --listen as the home's setting, and says so.
+Also (issue 23): the chat's y to a new key under a verified name is the node's `anyway`. A
 real terminal (tmux), real processes."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +58,34 @@ def test_the_first_run_keeps_its_listen_host_with_the_port(tmp_path: Path,
         _quit(again, second)
     finally:
         again.close()
+
+
+def test_the_chats_yes_to_a_new_key_is_the_nodes_anyway(
+    tmp_path: Path, terminal: Terminal, pair: tuple[Any, Any],
+) -> None:
+    """The node refuses to accept a new key under a verified contact's name unless `anyway`:
+    the chat's y to its question must pass it (attached to a running node: the control API)."""
+    from tests.nodes import NodeProcess
+
+    alice, _bob = pair
+    impostor = NodeProcess(tmp_path / "impostor", "bob").start()
+    try:
+        alice.cli("contacts", "verify", "bob", check=True)
+        impostor.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr",
+                     alice.addr, check=True)
+        wait_for(lambda: any(c["state"] == "request" for c in alice.json("contacts", "list")),
+                 20, "the request")
+        name = f"bob ({impostor.fingerprint[:7]})"
+        exit_file = tmp_path / "exit"
+        terminal.start(chat_argv(alice.home), exit_file)
+        terminal.wait_screen(lambda s: "/nearby" in s or "bob" in s, "the chat")
+        terminal.line(f"/accept {name}")
+        terminal.wait_screen(lambda s: "accept anyway? y/n" in s, "the question")
+        terminal.keys("y")
+        wait_for(lambda: [c["state"] for c in alice.json("contacts", "list")
+                          if c["fingerprint"] == impostor.fingerprint] == ["contact"], 20,
+                 "accepted after the yes")
+        terminal.keys("C-c")
+        assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
+    finally:
+        impostor.close()
