@@ -130,7 +130,8 @@ class ControlServer:
             "contacts.addr": lambda p: node_.set_contact_addrs(_text(p, "who"),
                                                                _strings(p, "addrs")),
             "contacts.accept": lambda p: node_.accept_contact(
-                _text(p, "who"), _text(p, "name", required=False) or None),
+                _text(p, "who"), _text(p, "name", required=False) or None,
+                p.get("anyway") is True),
             "contacts.block": lambda p: node_.block_contact(_text(p, "who")),
             "contacts.remove": lambda p: node_.remove_contact(_text(p, "who")),
             "contacts.unblock": lambda p: node_.unblock_contact(_text(p, "who")),

@@ -44,6 +44,8 @@ def _ask_node(args: argparse.Namespace, method: str, params: dict[str, Any], *,
         with ControlClient(args.home) as client:
             return client.call(method, **params)
     except ControlError as exc:
+        if exc.code == "new_key":  # the node's impostor rule, in the CLI's words (--anyway)
+            check_accept(args, _call(args, "contacts.list"))
         if not (offline and exc.code == "no_node"):
             fail(str(exc))
     except OSError as exc:
@@ -151,6 +153,20 @@ def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],
     return bool(contact.get("online"))
 
 
+def _added_sentence(args: argparse.Namespace, contact: dict[str, Any]) -> str:
+    """What `contacts add` did; their request waiting makes it mutual: said so, after waiting
+    for the link as `accept` does (trial 7, 18: "they see a request" was said of it)."""
+    name = clean(contact["name"])
+    if contact.get("they_asked"):
+        if _linked_soon(args, contact):
+            return f"Added {name}; they had added you too, so you are linked: you can chat."
+        return (f"Added {name}; they had added you too, so you can chat: messages wait until"
+                " they are online.")
+    if contact.get("online"):
+        return f"Added {name}: linked, you can chat."
+    return f"Added {name}: they see a request until they add you too."
+
+
 def _nearby(args: argparse.Namespace) -> set[str]:
     """The fingerprints discovery sees now (nothing when no node runs)."""
     from p2pchat.control_client import ControlClient, ControlError
@@ -196,7 +212,7 @@ Call = Callable[[argparse.Namespace], tuple[str, dict[str, Any]]]
 
 _CONTACT_CALLS: dict[str, Call] = {
     "addr": lambda a: ("contacts.addr", {"who": a.who, "addrs": a.addr}),
-    "accept": lambda a: ("contacts.accept", {"who": a.who, "name": a.name}),
+    "accept": lambda a: ("contacts.accept", {"who": a.who, "name": a.name, "anyway": a.anyway}),
     "block": lambda a: ("contacts.block", {"who": a.who}),
     "unblock": lambda a: ("contacts.unblock", {"who": a.who}),
     "rename": lambda a: ("contacts.rename", {"who": a.who, "name": a.new_name}),
@@ -241,8 +257,6 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
                        addrs=args.addr or [])
     else:
-        if action == "accept" and not args.anyway:
-            check_accept(args, _call(args, "contacts.list"))
         method, params = _CONTACT_CALLS[action](args)
         result = _call(args, method, **params)
     if args.json:
@@ -257,9 +271,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             _print_contacts([result], _nearby(args))
         if action == "add" and result.get("state") == "contact":
             # More than the contact's line: what happens next (as the chat screen says).
-            print(f"Added {clean(result['name'])}: " + (
-                "linked, you can chat." if result.get("online") else
-                "they see a request until they add you too."))
+            print(_added_sentence(args, result))
         if action == "accept":  # in words, not only a listing row (trial 2, B11)
             print(f"Accepted {clean(result['name'])}: " + (
                 "linked, you can chat." if _linked_soon(args, result) else
