@@ -478,7 +478,7 @@ class Node:
                  for link in list(self.links.connections)
                  if (view := self.views.link(link)) is not None]
         linked_at = {format_addr(a) for key in self.links.by_peer
-                     for a in self.trust.addresses_for(key)}
+                     for a in [*self.trust.addresses_for(key), *self.links.dialed_at(key)]}
         return {"links": links, "nearby": self.nearby.view(self.db.contacts.get, linked_at),
                 "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}
 
