@@ -23,17 +23,17 @@ from p2pchat.core.identity import (
     short_fingerprint,
 )
 from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
-from p2pchat.core.session import KeyMismatch, ReplayGuard
+from p2pchat.core.session import ReplayGuard
 from p2pchat.core.text import MAX_NAME_CHARS, BadName, valid_name
 from p2pchat.event_types import (
     ContactRequestEvent,
-    KeyMismatchEvent,
     PeerRenamedEvent,
     RequestsDroppedEvent,
 )
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import Address, format_addr, parse_addr
 from p2pchat.node.config import MAX_ADDRS, CommandError, NodeConfig
+from p2pchat.node.key_mismatches import KeyMismatches
 from p2pchat.node.links import LinkTable
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.peer_state import PeerLink
@@ -43,7 +43,6 @@ from p2pchat.storage.store import Contact, Store, StoreError
 log = logging.getLogger("p2pchat.node")
 
 MAX_LEARNED = 1024  # peers whose dial-back addresses we remember
-MAX_MISMATCH_WARNINGS = 1024
 MAX_REQUESTS_PER_ADDRESS = 4  # waiting requests from one source address
 
 
@@ -83,7 +82,8 @@ class Trust:
         # Requests the user renamed (bounded by the inbox): a sender's new name leaves them be.
         self._named_by_user: set[bytes] = set()
         self.requests_dropped = 0
-        self._mismatches: set[tuple[str, bytes, bytes]] = set()
+        # A contact answering with another key is refused by the session; told of once here.
+        self.key_mismatches = KeyMismatches(store=store, events=events)
 
     def rename_self(self, name: str) -> None:
         """Our own name, as later requests and accepts carry it."""
@@ -266,28 +266,6 @@ class Trust:
         """A stranger's link becomes a contact's link (we accepted them, or they us)."""
         link.peer.stranger_until = None
         self._on_promoted(link, key)
-
-    def on_key_mismatch(self, link: PeerLink, event: KeyMismatch) -> None:
-        """We dialled a contact and another key answered: warn, never link."""
-        contact = self._store().contacts.get(event.expected)
-        who = contact.name if contact else short_fingerprint(event.expected)
-        address = format_addr(link.dialed or link.address)
-        seen = (address, event.expected, event.presented)
-        if seen in self._mismatches:  # loud once; the dialer will keep meeting it
-            log.debug("the peer at %s still presents a different key", address)
-            return
-        if len(self._mismatches) < MAX_MISMATCH_WARNINGS:
-            self._mismatches.add(seen)
-        log.warning(
-            "WARNING: the peer at %s presented key %s, not the key pinned for %s (%s). Refused."
-            " Someone may be impersonating them. If %s really has a new key, verify the safety"
-            " number in person, then remove and re-add the contact.",
-            address, fingerprint(event.presented), who, fingerprint(event.expected), who,
-            extra={"shown_as_event": True})  # UIs show the event; they skip this log line
-        self._events.emit(KeyMismatchEvent(
-            type="key_mismatch", address=address, name=who,
-            expected=fingerprint(event.expected), presented=fingerprint(event.presented),
-        ))
 
     def addresses_for(self, key: bytes) -> list[Address]:
         """Where to dial `key`: addresses the user gave, then learned, then advertised."""
