@@ -5,10 +5,9 @@ no node runs (the identity is unlocked for that)."""
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from p2pchat.cli.group_said import said_group
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
+from p2pchat.cli.send_input import line_batches, stdin_message
 from p2pchat.core.group_words import NOT_A_CONTACT, how_to_quote
 from p2pchat.core.text import hidden_nearby, membership
 from p2pchat.settings import widened_warning
@@ -289,7 +289,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         from p2pchat.core.record_fields import MAX_TEXT_BYTES
         from p2pchat.core.text import split_text
 
-        text = _stdin_message() if args.text == "-" else args.text
+        text = stdin_message() if args.text == "-" else args.text
         size = len(text.encode("utf-8", "surrogatepass"))
         if size <= MAX_TEXT_BYTES:
             _print_sent(args, _call(args, "send", to=args.to, text=text))
@@ -309,7 +309,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     sent = 0
     try:
         with ControlClient(args.home) as client:
-            for batch in _line_batches(sys.stdin):
+            for batch in line_batches(sys.stdin):
                 for message in client.call("send", to=args.to, texts=batch):
                     _print_sent(args, message)
                 sent += len(batch)
@@ -318,46 +318,6 @@ def cmd_send(args: argparse.Namespace) -> int:
     except OSError as exc:
         fail(f"cannot talk to the node: {exc} ({sent} messages were sent before this)")
     return 0
-
-
-# More than any message may hold (the node refuses a text over 16 KiB with its own clear error);
-# the bound keeps a mistaken pipe of gigabytes out of memory.
-_STDIN_MESSAGE_CHARS = 64 * 1024
-
-
-def _stdin_message() -> str:
-    """`send WHO -`: all of standard input is one message, its line breaks kept."""
-    try:
-        text = sys.stdin.read(_STDIN_MESSAGE_CHARS + 1)
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read the message from standard input: {exc}")
-    if len(text) > _STDIN_MESSAGE_CHARS:
-        fail("standard input is far longer than one message can be; --lines sends each line"
-             " as a message")
-    return text.rstrip("\r\n")
-
-
-# One control call per batch: one commit for many lines, within the node's request line limit.
-_BATCH_TEXTS = 100
-_BATCH_BYTES = 128 * 1024  # of JSON, which may spell one character in up to 12 bytes
-
-
-def _line_batches(lines: Iterable[str]) -> Iterator[list[str]]:
-    """Non-blank lines, without their line ends, in batches for `send --lines`."""
-    batch: list[str] = []
-    size = 0
-    for line in lines:
-        text = line.rstrip("\r\n")
-        if not text.strip():
-            continue
-        encoded = len(json.dumps(text))
-        if batch and (len(batch) == _BATCH_TEXTS or size + encoded > _BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(text)
-        size += encoded
-    if batch:
-        yield batch
 
 
 def _print_sent(args: argparse.Namespace, message: dict[str, Any]) -> None:
