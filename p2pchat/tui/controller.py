@@ -31,6 +31,7 @@ from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
 from p2pchat.tui.conversation import AmbiguousName, Conversation, first_open
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
+from p2pchat.tui.held_lines import hold_behind, refused
 from p2pchat.tui.kept_history import KeptHistory
 from p2pchat.tui.network_commands import NetworkCommands
 from p2pchat.tui.news import listen_news, node_gone, port_news
@@ -295,7 +296,10 @@ class Controller:
         while True:
             self.running = await self._lines.get()
             await self.gate.wait()  # a question asked by the line before comes first
-            await self.execute(self.running)
+            # What was typed after a refused command counts on it (the node gone: each line
+            # comes back as it runs, saying so).
+            if not await self.execute(self.running) and self.state.connected:
+                hold_behind(self.running, self._lines, self.hand_back)
             self.running = ""
 
     def busy(self) -> bool:
@@ -303,9 +307,9 @@ class Controller:
         conversation, so it is judged where it runs (trial 6, B1)."""
         return bool(self.running) or not self._lines.empty()
 
-    async def execute(self, line: str) -> None:
+    async def execute(self, line: str) -> bool:
         # Errors about what was typed a while ago are no news any more.
-        """Run one typed line; what fails becomes a notice."""
+        """Run one typed line; what fails becomes a notice. False: a command refused."""
         user_acted(self.state)
         age_notices(self.state)
         now = self.state.clock()
@@ -317,7 +321,7 @@ class Controller:
         if not self.state.connected and (why := node_stopped(line)) is not None:
             self.hand_back(line, why)  # typed behind a command, before the node went
             self._changed()
-            return
+            return True
         before = list(self.state.notices)
         try:
             command = parse_command(line)
@@ -326,9 +330,11 @@ class Controller:
             command = None
         if command is not None:
             await self._guarded(self._run(command))
+        ran = not refused(line, before, self.state.notices)
         if not isinstance(command, SendText):  # a message not sent stays said a while
             answers_pass(self.state, before)  # a command's refusals are one-off answers
         self._changed()
+        return ran
 
     async def _guarded(self, work: Awaitable[None]) -> None:
         """Run `work`; whatever fails is told in one notice line."""

