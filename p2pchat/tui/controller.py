@@ -28,6 +28,7 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
+from p2pchat.tui.contact_only import ContactOnly
 from p2pchat.tui.conversation import AmbiguousName, Conversation, first_open
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
@@ -81,6 +82,7 @@ class Controller:
             self.state, backend, ask=lambda: self.ask, spawn_guarded=self.spawn_guarded,
             switch_to=self.switch_to, load_current=self._load_current,
             load_nearby=self._load_nearby, on_removed=self.kept.note_removed)
+        self.contact_only = ContactOnly(self.state, self.contacts)  # /verify bob: the contact
         self.groups = GroupCommands(self.state, backend, ask=lambda: self.ask,
                                     spawn_guarded=self.spawn_guarded, switch_to=self.switch_to)
         self.networks = NetworkCommands(self.state, backend)
@@ -362,14 +364,18 @@ class Controller:
             handler = self.handlers().get(command.command)
             if handler is None:
                 raise BackendError("unknown_command", f"/{command.command} is not available")
-            await handler(command.who if isinstance(command, Named) else "")
+            try:
+                await handler(command.who if isinstance(command, Named) else "")
+            except AmbiguousName as exc:  # its hint in the command typed (trial 8, B7)
+                raise AmbiguousName(str(exc).replace("/msg ", f"/{command.command} ")) from None
 
     def handlers(self) -> dict[str, Callable[[str], Awaitable[None]]]:
         """Command name -> what it does with its argument: the method `cmd_<name>` of the
         controller or of one of its parts. A new command is one Spec in commands.COMMANDS and
         one such method."""
         found: dict[str, Callable[[str], Awaitable[None]]] = {}
-        for part in (self, self.contacts, self.groups, self.networks, self.search):
+        for part in (self, self.contacts, self.contact_only, self.groups, self.networks,
+                     self.search):
             found.update((name[1:], getattr(part, f"cmd_{name[1:]}"))
                          for name in COMMANDS | IRC_COMMANDS if hasattr(part, f"cmd_{name[1:]}"))
         return found

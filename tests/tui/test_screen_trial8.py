@@ -13,6 +13,7 @@ from p2pchat.tui.backend import NodeBackend
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_screen import ENTER, running
+from tests.tui.test_screen_trial4_nodes import fp, screen
 from tests.tui.test_screen_trial7 import texts, three
 
 pytestmark = pytest.mark.timeout(90)
@@ -55,3 +56,28 @@ async def test_a_line_behind_a_command_that_worked_still_goes(
         await until(lambda: "to carol" in sent_texts(alice, "carol"), 10, "sent to carol")
         assert chat.input.text == ""
         keys.send_text("/quit" + ENTER)
+
+
+async def test_contact_only_commands_take_the_contact_when_a_group_has_its_name(
+        make_local_node: MakeLocalNode) -> None:
+    """B7: with a group and a contact both called bob, `/verify bob` and `/rename bob Bobby`
+    were refused as ambiguous, the hint speaking of /msg; only a contact can be either."""
+    alice, bob, _ = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create bob")
+        await chat.execute("/verify bob")
+        page = chat.state.page
+        assert page is not None and page.title == "Verify bob", texts(chat)
+        await chat.execute("/safety bob")
+        assert chat.state.page is not None and chat.state.page.title == "Safety number with bob"
+        await chat.execute("/rename bob Bobby")
+        await until(lambda: chat.state.conversations[fp(bob)].name == "Bobby", 10,
+                    f"the contact renamed: {texts(chat)}")
+        assert [g["title"] for g in alice.list_groups()] == ["bob"]
+        await chat.execute("/rename Bobby bob")
+        await chat.execute("/j bob")  # a contact or a group: still asks, in its own words
+        said = texts(chat)[-1]
+        assert "/j #bob for the group, /j @bob" in said and "/msg" not in said, said
+    finally:
+        await chat.stop()
