@@ -496,6 +496,7 @@ _CLI_TO_CHAT = (
     ("see 'p2pchat contacts list'", "see /contacts"),
     ("accept them first", "/accept them first"),
     ("unblock them first", "/unblock them first"),
+    ("('group transfer GROUP MEMBER')", "with /group transfer MEMBER in the group"),
 )
 
 

@@ -100,6 +100,10 @@ class GroupCommands:
             self._state.notice("info", f"{action}: {name} in {conv.name}",
                                key=group_key(conv.id, action, name))
         else:  # leave: asked first, as /group forget and /block are (trial 3, B3)
+            if conv.state == "owner" and conv.members > 1:  # the node's refusal, before asking
+                raise BackendError("owner", f"not left: you own {conv.name}; hand it on first"
+                                            " with /group transfer MEMBER (typed here), or"
+                                            " /group remove the others")
             ask = self._ask()
             if ask is None:
                 await self._leave_now(conv)

@@ -81,3 +81,25 @@ async def test_contact_only_commands_take_the_contact_when_a_group_has_its_name(
         assert "/j #bob for the group, /j @bob" in said and "/msg" not in said, said
     finally:
         await chat.stop()
+
+
+async def test_an_owner_leaving_is_refused_before_the_question(
+        make_local_node: MakeLocalNode) -> None:
+    """B8: an owner's `/group leave` asked "Leave team? y/n" and only after y said "you own
+    this group: hand it on first ('group transfer GROUP MEMBER')", the CLI's form."""
+    alice, _, _ = await three(make_local_node)
+    chat = await screen(alice)
+    asked: list[str] = []
+    chat.ask = lambda question, on_yes: asked.append(question)
+    try:
+        await chat.execute("/group create team bob")
+        await until(lambda: chat.state.current is not None and chat.state.current.members > 1,
+                    10, "bob invited")
+        await chat.execute("/group leave")
+        assert asked == [], asked
+        said = texts(chat)[-1]
+        assert "you own team" in said and "/group transfer MEMBER" in said, said
+        assert "'group transfer" not in said, said
+        assert [g["role"] for g in alice.list_groups()] == ["owner"]
+    finally:
+        await chat.stop()
