@@ -6,14 +6,18 @@ named like a contact is #NAME in notices (B17)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from p2pchat.node import Node
+from p2pchat.core.identity import Identity
+from p2pchat.home import ensure_home
+from p2pchat.node import Node, NodeConfig
 from p2pchat.tui.backend import NodeBackend
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_screen import ENTER, running
-from tests.tui.test_screen_trial4_nodes import fp, screen
+from tests.tui.test_screen_trial4_nodes import addr, fp, screen
 from tests.tui.test_screen_trial7 import texts, three
 
 pytestmark = pytest.mark.timeout(90)
@@ -103,3 +107,29 @@ async def test_an_owner_leaving_is_refused_before_the_question(
         assert [g["role"] for g in alice.list_groups()] == ["owner"]
     finally:
         await chat.stop()
+
+
+async def test_accept_of_a_contacts_name_points_at_the_request_under_it(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    """B11: `/accept bob` with bob a contact and a request from another "bob" (listed as
+    "bob (ABCDEFG)") said only "'bob' is already a contact"."""
+    alice, _, _ = await three(make_local_node)
+    mallory = Node(ensure_home(tmp_path / "mallory"), Identity.generate(), "bob",  # asks as bob
+                   NodeConfig(listen=(("127.0.0.1", 0),), mdns=False))
+    await mallory.start()
+    chat = await screen(alice)
+    try:
+        await mallory.add_contact(fp(alice), "alice", [addr(alice)])
+        await until(lambda: any(c.state == "request" for c in chat.state.conversations.values()),
+                    10, "the request on the screen")
+        listed = next(c.name for c in chat.state.conversations.values() if c.state == "request")
+        assert listed.startswith("bob (")
+        await chat.execute("/accept bob")
+        said = texts(chat)[-1]
+        assert f"the request is from '{listed}': /accept {listed}" in said, said
+        await chat.execute(f"/accept {listed}")
+        await until(lambda: chat.state.conversations[fp(mallory)].state == "contact", 10,
+                    "accepted by its listed name")
+    finally:
+        await chat.stop()
+        await mallory.stop()
