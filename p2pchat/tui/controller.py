@@ -443,7 +443,10 @@ class Controller:
 
     async def cmd_notices(self, _: str) -> None:
         """/notices: the recent notices in full (the row cuts a long one)."""
-        self.state.show_page("Recent notices, newest last", said_lines(self.state.said))
+        # Newest first: a page opens at its top, and the newest is what is looked for (trial
+        # 8, B12: "newest last" opened on the oldest, the newest below the fold).
+        self.state.show_page("Recent notices, newest first",
+                             said_lines(reversed(self.state.said)))
 
     async def cmd_help(self, _: str) -> None:
         """/help."""

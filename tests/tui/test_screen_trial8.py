@@ -133,3 +133,21 @@ async def test_accept_of_a_contacts_name_points_at_the_request_under_it(
     finally:
         await chat.stop()
         await mallory.stop()
+
+
+async def test_notices_page_opens_on_the_newest(make_local_node: MakeLocalNode) -> None:
+    """B12: /notices, titled "newest last", opened at its top: the oldest, the newest below
+    the fold ("↓ more below: End"). A page opens at its top, so the newest comes first."""
+    alice, _, _ = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        for _ in range(30):  # more than a screen's rows of notices
+            await chat.execute("/id")
+        await chat.execute("/network list")
+        await chat.execute("/notices")
+        page = chat.state.page
+        assert page is not None and page.title == "Recent notices, newest first", page
+        assert "networks: none" in page.lines[0][1], page.lines[:3]
+        assert "You are alice" in page.lines[-3][1], page.lines[-3:]
+    finally:
+        await chat.stop()
