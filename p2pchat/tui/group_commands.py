@@ -12,7 +12,7 @@ from p2pchat.core.text import membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
-from p2pchat.tui.conversation import Conversation
+from p2pchat.tui.conversation import Conversation, group_label
 from p2pchat.tui.news import group_key
 from p2pchat.tui.receipts import receipts
 from p2pchat.tui.sanitize import clean
@@ -87,17 +87,18 @@ class GroupCommands:
                                   source=f"members:{conv.id}")  # follows the node (open_page)
             return
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
+        label = group_label(self._state.conversations.values(), conv)  # #bob by a contact bob
         if action == "invite":
             group = await self._backend.invite(conv.id, name)
-            self._state.notice("info", f"invited {name} to {conv.name}",
+            self._state.notice("info", f"invited {name} to {label}",
                               key=group_key(conv.id, "add", name), member=self._member(name))
         elif action == "remove":
             group = await self._backend.remove_member(conv.id, name)
-            self._state.notice("info", f"removed {name} from {conv.name}",
+            self._state.notice("info", f"removed {name} from {label}",
                               key=group_key(conv.id, "remove", name), member=self._member(name))
         elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
             group = await self._backend.manage_member(action, conv.id, name)
-            self._state.notice("info", f"{action}: {name} in {conv.name}",
+            self._state.notice("info", f"{action}: {name} in {label}",
                                key=group_key(conv.id, action, name))
         else:  # leave: asked first, as /group forget and /block are (trial 3, B3)
             if conv.state == "owner" and conv.members > 1:  # the node's refusal, before asking
@@ -219,8 +220,10 @@ class GroupCommands:
             joined = group_key(target, "join", "you")
             self._state.drop_notices(key=joined)  # the event's, if first: this one says more
             # Opened, as /accept opens a contact's (trial 5, B2): the next line goes there.
-            self._state.notice("info", f"you joined {title}{why}: opened it", key=joined)
             conv = self._state.conversations.get(target)
+            shown = title if conv is None else group_label(self._state.conversations.values(),
+                                                          conv)
+            self._state.notice("info", f"you joined {shown}{why}: opened it", key=joined)
             if conv is not None:
                 await self._switch_to(conv)
             return

@@ -151,3 +151,30 @@ async def test_notices_page_opens_on_the_newest(make_local_node: MakeLocalNode) 
         assert "You are alice" in page.lines[-3][1], page.lines[-3:]
     finally:
         await chat.stop()
+
+
+async def test_a_group_named_like_a_contact_is_hash_name_in_notices(
+        make_local_node: MakeLocalNode) -> None:
+    """B17: notices about a group called bob read as the contact bob: "carol joined (bob)",
+    "you joined bob: opened it". Written #bob, as /msg takes it."""
+    alice, _, carol = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create bob carol")  # alice's group "bob", carol invited
+        await until(lambda: any(g.get("role") == "invited" for g in carol.list_groups()),
+                    10, "carol invited")
+        await carol.accept_group("bob")
+        await until(lambda: any("carol joined" in t for t in texts(chat)), 10,
+                    f"the join: {texts(chat)}")
+        assert "carol joined (#bob)" in texts(chat), texts(chat)
+        group = await carol.create_group("carol")  # carol's, alice invited
+        await carol.invite_to_group(str(group["group"]), fp(alice))
+        await until(lambda: any(c.kind == "group" and c.name == "carol" and c.state == "invited"
+                                for c in chat.state.conversations.values()), 10, "invited")
+        await chat.execute("/group accept carol")
+        assert "you joined #carol: opened it" in texts(chat), texts(chat)
+        await chat.execute("/group create team")  # no contact called team: as it was
+        await chat.execute("/group invite bob")
+        assert "you invited bob (team)" in texts(chat), texts(chat)
+    finally:
+        await chat.stop()
