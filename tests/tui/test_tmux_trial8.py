@@ -1,0 +1,29 @@
+"""notes/s33/trial8.md in a real terminal (tmux), attached to real nodes: lines typed in one
+burst behind a command that fails are sent nowhere (B1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.nodes import NodeProcess
+from tests.tui.test_tmux import TMUX, Terminal, open_on_bob
+
+pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
+              pytest.mark.timeout(180)]
+
+
+def test_lines_typed_behind_a_failed_msg_go_nowhere(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B1: in bob's conversation, `/msg dave` (nobody is called dave) Enter `burst one` Enter
+    `burst two` Enter in one write: both lines went to bob, the conversation still open."""
+    alice, bob = pair
+    open_on_bob(terminal, alice.home, tmp_path)
+    terminal.literal("/msg dave\rburst one\rburst two\r")  # ONE write
+    screen = terminal.wait_screen(lambda s: "/msg dave failed" in s, "the lines held")
+    assert "no conversation named 'dave'" in screen, screen
+    assert "> burst one" in screen and "burst two" in screen, screen  # back in the input
+    assert "burst" not in alice.cli("log", "bob").stdout
+    assert "burst" not in bob.cli("log", "alice").stdout
