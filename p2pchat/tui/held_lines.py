@@ -54,6 +54,7 @@ def hold_behind(failed: str, lines: asyncio.Queue[str],
     verb = failed.split("\n")[0]
     verb = verb if len(verb) <= MAX_HELD_SHOWN else verb[:MAX_HELD_SHOWN] + "…"
     what = "the line" if len(held) == 1 else f"the {len(held)} lines"
+    # Back in the input, or quoted after this if something was typed since (hand_back).
     hand_back("\n".join(held), f"not sent: {verb} failed, so {what} typed after it did not"
-                               " run (your text stays in the input)")
+                               " run")
     return len(held)

@@ -178,3 +178,25 @@ async def test_a_group_named_like_a_contact_is_hash_name_in_notices(
         assert "you invited bob (team)" in texts(chat), texts(chat)
     finally:
         await chat.stop()
+
+
+async def test_a_held_line_never_carries_a_passphrase_back() -> None:
+    """B1: a `/network join NAME PASSPHRASE` held behind a failed command comes back without
+    the passphrase (the input masks only its first line; a quote would show it)."""
+    import asyncio
+
+    from p2pchat.tui.held_lines import hold_behind
+
+    lines: asyncio.Queue[str] = asyncio.Queue()
+    for line in ("hello", "/network join club correct horse", "/network join club --via"
+                 " 127.0.0.1:9 battery staple"):
+        lines.put_nowait(line)
+    handed: list[tuple[str, str]] = []
+    assert hold_behind("/msg dave", lines, lambda text, why: handed.append((text, why))) == 3
+    [(text, why)] = handed
+    assert text.split("\n") == ["hello", "/network join club PASSPHRASE",
+                                "/network join club --via 127.0.0.1:9 PASSPHRASE"]
+    assert why == "not sent: /msg dave failed, so the 3 lines typed after it did not run"
+    assert lines.empty()
+    assert hold_behind("/msg dave", lines, lambda text, why: handed.append((text, why))) == 0
+    assert len(handed) == 1
