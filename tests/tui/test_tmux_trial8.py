@@ -3,6 +3,7 @@ burst behind a command that fails are sent nowhere (B1)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,20 @@ def test_lines_typed_behind_a_failed_msg_go_nowhere(
     assert "> burst one" in screen and "burst two" in screen, screen  # back in the input
     assert "burst" not in alice.cli("log", "bob").stdout
     assert "burst" not in bob.cli("log", "alice").stdout
+
+
+def test_notices_open_on_the_newest(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B12: /notices, titled "newest last", opened at the top ("↓ more below: End"): the
+    newest was not on the screen."""
+    alice, _ = pair
+    open_on_bob(terminal, alice.home, tmp_path)
+    for _ in range(20):  # more notices than the screen has rows
+        terminal.line("/id")
+    terminal.line("/network list")
+    terminal.wait_screen(lambda s: "networks: none" in s, "the last answer")
+    terminal.line("/notices")
+    screen = terminal.wait_screen(lambda s: "Recent notices, newest first" in s, "the page")
+    # On the page, with its time (the notice row below says it without one).
+    assert re.search(r"\d\d:\d\d networks: none", screen), screen
