@@ -45,3 +45,19 @@ def test_notices_open_on_the_newest(
     screen = terminal.wait_screen(lambda s: "Recent notices, newest first" in s, "the page")
     # On the page, with its time (the notice row below says it without one).
     assert re.search(r"\d\d:\d\d networks: none", screen), screen
+
+
+def test_network_leave_says_what_it_left_once(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B9: `/network leave club` answered only "networks: none", and a `/network list`
+    after it showed "networks: none" a second time on the notice rows."""
+    alice, _ = pair
+    open_on_bob(terminal, alice.home, tmp_path)
+    alice.cli("network", "create", "club", "--no-qr", check=True)
+    terminal.wait_screen(lambda s: "network club" in s or "net club" in s, "the network")
+    terminal.line("/network leave club")
+    terminal.wait_screen(lambda s: "left club; networks: none" in s, "what was left")
+    terminal.line("/network list")
+    screen = terminal.wait_screen(lambda s: "left club" not in s, "the list's answer")
+    assert screen.count("networks: none") == 1, screen
