@@ -291,9 +291,10 @@ class Node:
         """Replace the addresses a contact is dialled at."""
         return await self._storing(self.trust.set_contact_addrs(who, addrs))
 
-    async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
-        """Accept a contact request, optionally under another name."""
-        return await self._storing(self.trust.accept_contact(who, name))
+    async def accept_contact(self, who: str, name: str | None = None,
+                             anyway: bool = False) -> dict[str, Any]:
+        """Accept a contact request, optionally under another name (see Trust's)."""
+        return await self._storing(self.trust.accept_contact(who, name, anyway))
 
     async def block_contact(self, who: str) -> dict[str, Any]:
         """Block a contact or a stranger: no links, messages or requests from them."""
@@ -414,9 +415,9 @@ class Node:
         contact = self.trust.contact_for(name, states=states)
         return self.conversations.history(contact.key, limit)
 
-    async def create_group(self, title: str) -> dict[str, Any]:
-        """Create a group owned by us."""
-        return await self._storing(self.groups.create(title))
+    async def create_group(self, title: str, invite: list[str] | None = None) -> dict[str, Any]:
+        """Create a group owned by us, inviting the contacts `invite` names (all or none)."""
+        return await self._storing(self.groups.create(title, invite))
 
     async def invite_to_group(self, group: str, who: str) -> dict[str, Any]:
         """Invite a contact into a group we own."""

@@ -79,9 +79,6 @@ class Trust:
         self._advertised = advertised
         self._is_group_peer = is_group_peer
         self._learned_addrs: dict[bytes, list[Address]] = {}
-        # What each contact calls itself (its Hello), folded, since we started: a new key
-        # asking under that name is as suspect as one under our name for them (issue 23 pt 30).
-        self._announced: dict[bytes, str] = {}
         self._request_sources: dict[bytes, str] = {}  # waiting request -> address it came from
         # Requests the user renamed (bounded by the inbox): a sender's new name leaves them be.
         self._named_by_user: set[bytes] = set()
@@ -157,9 +154,10 @@ class Trust:
                 del self._learned_addrs[next(iter(self._learned_addrs))]
             self._learned_addrs[key] = learned[:MAX_ADDRS]
         if self.is_contact(key):
-            if key not in self._announced and len(self._announced) >= MAX_LEARNED:
-                del self._announced[next(iter(self._announced))]
-            self._announced[key] = _fold(hello.name)
+            # What a contact calls itself, kept in the store: a new key asking under that name
+            # is as suspect as one under our name for them, after a restart too (issue 23).
+            self._store().announced.keep(key, _fold(hello.name))
+            self._outbox.schedule_flush()
             # We added them; if they don't know us yet, ask (once per link) and then wait for
             # them to accept and dial us rather than knocking again and again.
             self._links.dialer.set_patient(key, not hello.knows_you)
@@ -238,7 +236,7 @@ class Trust:
     def announced_as(self, name: str, key: bytes) -> Contact | None:
         """The contact (not `key`) that announced `name` for itself, if any."""
         fold = _fold(name)
-        for other, theirs in self._announced.items():
+        for other, theirs in self._store().announced.all().items():
             if theirs == fold and other != key:
                 contact = self._store().contacts.get(other)
                 if contact is not None and contact.state == "contact":
@@ -355,7 +353,10 @@ class Trust:
         await self._outbox.durable()
         self._became_contact(key)
         self._contacts_changed(key)
-        return self._views.contact(self.contact_for(fingerprint(key)))
+        added = self._views.contact(self.contact_for(fingerprint(key)))
+        # Their request was waiting: the add is mutual, and says so (trial 7, 18).
+        added["they_asked"] = existing is not None and existing.state == "request"
+        return added
 
     async def set_contact_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
         """Where to reach a contact, typed (replacing what was typed before; none: discovery
@@ -367,9 +368,11 @@ class Trust:
         self._links.dialer.wake(contact.key)
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
-    async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
-        """Accept a pending request."""
+    async def accept_contact(self, who: str, name: str | None = None,
+                             anyway: bool = False) -> dict[str, Any]:
+        """Accept a pending request (a new key under a verified name only `anyway`)."""
         contact = self.contact_for(who, states=("request",))
+        _refuse_new_key(self._views.contact(contact), anyway)
         db = self._store()
         if name:
             db.contacts.set_name(contact.key, _valid_name(name))
@@ -381,8 +384,7 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     def _contacts_changed(self, key: bytes) -> None:
-        """Added, removed, blocked, unblocked, renamed or verified (from the CLI too): open
-        screens re-read."""
+        """Added, removed, (un)blocked, renamed or verified (CLI too): open screens re-read."""
         self._events.emit({"type": "contacts_changed", "fingerprint": fingerprint(key)})
 
     def _became_contact(self, key: bytes) -> None:
@@ -435,7 +437,6 @@ class Trust:
         _remove_keeping_name(self._store(), contact)
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
-        self._announced.pop(contact.key, None)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "contact removed")
         self._contacts_changed(contact.key)
@@ -539,9 +540,19 @@ def _request_name(listed: Contact, announced: str, taken: bool) -> str:
 def _remove_keeping_name(db: Store, contact: Contact) -> None:
     """A contact goes; its kept history keeps its name, for `log @NAME` (trial 6, B8)."""
     db.contacts.remove(contact.key)
+    db.announced.forget(contact.key)
     conv = db.conversations.for_peer(contact.key)
     if conv is not None:
         db.conversations.set_title(conv.id, contact.name)
+
+
+def _refuse_new_key(request: dict[str, Any], anyway: bool) -> None:
+    """The impostor rule, here so every UI and script obeys it (the CLI alone checked): a
+    request under the name of a contact you verified is accepted only `anyway`."""
+    if request.get("same_name_verified") is True and not anyway:
+        raise CommandError("new_key", f"{request['name']!r} is a NEW KEY under the name of a"
+                           " contact you verified: it may not be them. Compare safety numbers"
+                           " in person before you accept (anyway: true accepts it).")
 
 
 def _fold(name: str) -> str:

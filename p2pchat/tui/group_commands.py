@@ -8,6 +8,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from p2pchat.core.group_words import NotAContact, and_invited, how_to_quote, invitees
 from p2pchat.core.text import membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
@@ -120,20 +121,20 @@ class GroupCommands:
         """/group create NAME [CONTACT...]: the group, then each contact invited, as IRC and
         other tools read it (trial 7, B1: "team bob carol" became one group's name). Every
         word after NAME must be a contact, else nothing is created."""
-        title, invitees = self._create_words(rest)
+        title, wanted = self._create_words(rest)
         conv = self._state.upsert_group(await self._backend.create_group(title))
         if conv is None:
             return
         invited: list[str] = []
         try:
-            for contact in invitees:
+            for contact in wanted:
                 self._state.upsert_group(await self._backend.invite(conv.id, contact.id))
                 invited.append(contact.name)
         except BackendError as exc:  # the group is there: say what was done, and what not
-            self._state.notice("error", f"created {conv.name}{_and_invited(invited)}; could not"
-                                        f" invite {invitees[len(invited)].name}: {exc}")
+            self._state.notice("error", f"created {conv.name}{and_invited(invited)}; could not"
+                                        f" invite {wanted[len(invited)].name}: {exc}")
         else:
-            self._state.notice("info", f"created {conv.name}{_and_invited(invited)}"
+            self._state.notice("info", f"created {conv.name}{and_invited(invited)}"
                                + ("" if invited else ": /group invite NAME to add people")
                                + self._namesake_hint(conv))
         # What the node's events say of each invitation is said above, in one sentence.
@@ -148,16 +149,18 @@ class GroupCommands:
             words = [rest]
         if len(words) <= 1:
             return (words[0] if words else rest), []
-        invitees: list[Conversation] = []
-        for word in words[1:]:
-            contact = self._state.find("@" + word)
-            if contact is None or contact.kind == "group" or contact.state != "contact":
-                raise BackendError("usage", f"nothing created: {word!r} is not a contact"
-                                   f" (/group create NAME CONTACT... invites contacts; a name"
-                                   f" with spaces goes in quotes: /group create \"{rest}\")")
-            if contact not in invitees:
-                invitees.append(contact)
-        return words[0], invitees
+
+        def contact(word: str) -> Conversation | None:
+            found = self._state.find("@" + word)
+            return found if found is not None and found.kind != "group" \
+                and found.state == "contact" else None
+
+        try:
+            return words[0], invitees(words[1:], contact)
+        except NotAContact as exc:
+            quoted = '"' + rest + '"'
+            raise BackendError("usage", f"{exc} ({how_to_quote('/group create', quoted)})"
+                               ) from None
 
     def _namesake_hint(self, conv: Conversation) -> str:
         """A group named as a contact is: how to reach each (trial 6, B11)."""
@@ -230,14 +233,6 @@ class GroupCommands:
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"
                           else f"forgot {title} and its history")
-
-
-def _and_invited(names: list[str]) -> str:
-    """" and invited bob and carol" (nothing when nobody was)."""
-    if not names:
-        return ""
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    return f" and invited {listed} (they join when they accept)"
 
 
 def _invitation_hint(group: dict[str, Any]) -> str:
