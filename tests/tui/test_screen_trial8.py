@@ -38,7 +38,7 @@ async def test_lines_typed_behind_a_refused_msg_are_sent_nowhere(
     await alice.create_group("carol")  # `/msg carol` is ambiguous now
     async with running(NodeBackend(alice)) as (chat, keys):  # type: ignore[arg-type]
         keys.send_text(f"/j team{ENTER}")  # as typed: the screen keeps each one's draft
-        await until(lambda: chat._draft_for == team["group"], 10, "team open, its draft too")
+        await until(lambda: chat.drafts.showing == team["group"], 10, "team open, its draft too")
         keys.send_text(f"{switch}{ENTER}burst one{ENTER}burst two{ENTER}")
         await until(lambda: chat.input.text == "burst one\nburst two", 10,
                     f"the lines back in the input: {texts(chat.controller)}")
