@@ -103,14 +103,14 @@ class GroupCommands:
                                key=group_key(conv.id, action, name))
         else:  # leave: asked first, as /group forget and /block are (trial 3, B3)
             if conv.state == "owner" and conv.members > 1:  # the node's refusal, before asking
-                raise BackendError("owner", f"not left: you own {conv.name}; hand it on first"
+                raise BackendError("owner", f"not left: you own {label}; hand it on first"
                                             " with /group transfer MEMBER (typed here), or"
                                             " /group remove the others")
             ask = self._ask()
             if ask is None:
                 await self._leave_now(conv)
             else:
-                ask(f"Leave {conv.name}? You get none of its messages after. y/n",
+                ask(f"Leave {label}? You get none of its messages after. y/n",
                     lambda: self._spawn_guarded(lambda: self._leave_now(conv), "leave"))
             return
         self._state.upsert_group(group)
@@ -178,7 +178,8 @@ class GroupCommands:
 
     async def _leave_now(self, conv: Conversation) -> None:
         group = await self._backend.leave_group(conv.id)
-        self._state.notice("info", f"you left {conv.name} (its history is kept)",
+        label = group_label(self._state.conversations.values(), conv)
+        self._state.notice("info", f"you left {label} (its history is kept)",
                            key=group_key(conv.id, "leave", "you"))
         # No event tells us of our own leave: the node's log line for it ("you left"),
         # with its id, comes from reading the log again (trial 2, 7).
