@@ -120,6 +120,11 @@ class ContactCommands:
         only after a yes (trial 5, B5: the CLI wants --anyway)."""
         target = self._known(who)
         conv = self._contact(who)
+        asking = [c.name for c in self._state.conversations.values() if c.state == "request"
+                  and c.name.casefold().startswith(f"{who.strip().casefold()} (")]
+        if conv is not None and conv.state == "contact" and asking:  # trial 8, B11
+            raise BackendError("exists", f"{conv.name!r} is already a contact; the request is"
+                                         f" from {asking[0]!r}: /accept {asking[0]}")
         if conv is not None and conv.state == "request" and conv.impostor_of:
             question = impostor_question(conv.name, conv.impostor_of)
             ask = self._ask()

@@ -13,7 +13,7 @@ from p2pchat.core.text import membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
-from p2pchat.tui.conversation import Conversation
+from p2pchat.tui.conversation import Conversation, group_label
 from p2pchat.tui.news import group_key
 from p2pchat.tui.receipts import receipts
 from p2pchat.tui.sanitize import clean
@@ -88,24 +88,29 @@ class GroupCommands:
                                   source=f"members:{conv.id}")  # follows the node (open_page)
             return
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
+        label = group_label(self._state.conversations.values(), conv)  # #bob by a contact bob
         if action == "invite":
             group = await self._backend.invite(conv.id, name)
-            self._state.notice("info", f"invited {name} to {conv.name}",
+            self._state.notice("info", f"invited {name} to {label}",
                               key=group_key(conv.id, "add", name), member=self._member(name))
         elif action == "remove":
             group = await self._backend.remove_member(conv.id, name)
-            self._state.notice("info", f"removed {name} from {conv.name}",
+            self._state.notice("info", f"removed {name} from {label}",
                               key=group_key(conv.id, "remove", name), member=self._member(name))
         elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
             group = await self._backend.manage_member(action, conv.id, name)
-            self._state.notice("info", f"{action}: {name} in {conv.name}",
+            self._state.notice("info", f"{action}: {name} in {label}",
                                key=group_key(conv.id, action, name))
         else:  # leave: asked first, as /group forget and /block are (trial 3, B3)
+            if conv.state == "owner" and conv.members > 1:  # the node's refusal, before asking
+                raise BackendError("owner", f"not left: you own {label}; hand it on first"
+                                            " with /group transfer MEMBER (typed here), or"
+                                            " /group remove the others")
             ask = self._ask()
             if ask is None:
                 await self._leave_now(conv)
             else:
-                ask(f"Leave {conv.name}? You get none of its messages after. y/n",
+                ask(f"Leave {label}? You get none of its messages after. y/n",
                     lambda: self._spawn_guarded(lambda: self._leave_now(conv), "leave"))
             return
         self._state.upsert_group(group)
@@ -173,7 +178,8 @@ class GroupCommands:
 
     async def _leave_now(self, conv: Conversation) -> None:
         group = await self._backend.leave_group(conv.id)
-        self._state.notice("info", f"you left {conv.name} (its history is kept)",
+        label = group_label(self._state.conversations.values(), conv)
+        self._state.notice("info", f"you left {label} (its history is kept)",
                            key=group_key(conv.id, "leave", "you"))
         # No event tells us of our own leave: the node's log line for it ("you left"),
         # with its id, comes from reading the log again (trial 2, 7).
@@ -218,8 +224,10 @@ class GroupCommands:
             joined = group_key(target, "join", "you")
             self._state.drop_notices(key=joined)  # the event's, if first: this one says more
             # Opened, as /accept opens a contact's (trial 5, B2): the next line goes there.
-            self._state.notice("info", f"you joined {title}{why}: opened it", key=joined)
             conv = self._state.conversations.get(target)
+            shown = title if conv is None else group_label(self._state.conversations.values(),
+                                                          conv)
+            self._state.notice("info", f"you joined {shown}{why}: opened it", key=joined)
             if conv is not None:
                 await self._switch_to(conv)
             return
