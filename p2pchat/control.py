@@ -130,7 +130,8 @@ class ControlServer:
             "contacts.addr": lambda p: node_.set_contact_addrs(_text(p, "who"),
                                                                _strings(p, "addrs")),
             "contacts.accept": lambda p: node_.accept_contact(
-                _text(p, "who"), _text(p, "name", required=False) or None),
+                _text(p, "who"), _text(p, "name", required=False) or None,
+                p.get("anyway") is True),
             "contacts.block": lambda p: node_.block_contact(_text(p, "who")),
             "contacts.remove": lambda p: node_.remove_contact(_text(p, "who")),
             "contacts.unblock": lambda p: node_.unblock_contact(_text(p, "who")),
@@ -150,7 +151,8 @@ class ControlServer:
             "network.leave": lambda p: node_.networks.leave(_text(p, "name")),
             "network.list": self._sync(lambda p: node_.networks.view()),
             "network.reload": self._sync(lambda p: node_.networks.reload()),
-            "groups.create": lambda p: node_.create_group(_text(p, "title")),
+            "groups.create": lambda p: node_.create_group(
+                _text(p, "title"), _strings(p, "invite", required=False)),
             "groups.invite": lambda p: node_.invite_to_group(_text(p, "group"), _text(p, "who")),
             "groups.remove": lambda p: node_.remove_from_group(
                 _text(p, "group"), _text(p, "member")),

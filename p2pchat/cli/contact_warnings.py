@@ -25,8 +25,9 @@ def impostor_warning(request: dict[str, Any], contacts: list[dict[str, Any]]) ->
 
 
 def check_accept(args: argparse.Namespace, contacts: list[dict[str, Any]]) -> None:
-    """`contacts accept` of a request flagged as a new key under a verified name is refused
-    without --anyway, as the chat warns before /accept (trial 4, B2)."""
+    """`contacts accept` of a request flagged as a new key under a verified name: the node
+    refused it (`new_key`) without --anyway, and this says so in the CLI's words (trial 4,
+    B2); nothing is said if the request is no longer flagged."""
     if getattr(args, "anyway", False):
         return
     # Here, not at the top: core.identity loads PyNaCl, which `p2pchat --help` and every

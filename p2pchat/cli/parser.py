@@ -181,7 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     which = ("group", "the group's name or id")
-    group_action("create", "start a group you own", ("name", "what to call the group"))
+    create = group_action("create", "start a group you own, inviting the contacts named after"
+                          " it (each must be a contact, else nothing is created)",
+                          ("name", "what to call the group (quote a name with spaces)"))
+    create.add_argument("contacts", nargs="*", metavar="CONTACT",
+                        help="contacts to invite: their names or fingerprints")
     group_action("invite", "add a contact to a group you own or are an admin of", which,
                  ("contact", "their name or fingerprint"))
     group_action("remove", "remove a member (owner or admin; they get no new key)", which,

@@ -5,17 +5,19 @@ no node runs (the identity is unlocked for that)."""
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from p2pchat.cli.contact_warnings import check_accept, impostor_warning
+from p2pchat.cli.group_said import said_group
 from p2pchat.cli.identity import load_identity, public_identity
-from p2pchat.cli.output import fail, peer_lines, print_json
+from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
+from p2pchat.cli.send_input import line_batches, stdin_message
+from p2pchat.core.group_words import NOT_A_CONTACT, how_to_quote
 from p2pchat.core.text import hidden_nearby, membership
 from p2pchat.settings import widened_warning
 from p2pchat.tui.sanitize import clean
@@ -42,6 +44,8 @@ def _ask_node(args: argparse.Namespace, method: str, params: dict[str, Any], *,
         with ControlClient(args.home) as client:
             return client.call(method, **params)
     except ControlError as exc:
+        if exc.code == "new_key":  # the node's impostor rule, in the CLI's words (--anyway)
+            check_accept(args, _call(args, "contacts.list"))
         if not (offline and exc.code == "no_node"):
             fail(str(exc))
     except OSError as exc:
@@ -149,6 +153,20 @@ def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],
     return bool(contact.get("online"))
 
 
+def _added_sentence(args: argparse.Namespace, contact: dict[str, Any]) -> str:
+    """What `contacts add` did; their request waiting makes it mutual: said so, after waiting
+    for the link as `accept` does (trial 7, 18: "they see a request" was said of it)."""
+    name = clean(contact["name"])
+    if contact.get("they_asked"):
+        if _linked_soon(args, contact):
+            return f"Added {name}; they had added you too, so you are linked: you can chat."
+        return (f"Added {name}; they had added you too, so you can chat: messages wait until"
+                " they are online.")
+    if contact.get("online"):
+        return f"Added {name}: linked, you can chat."
+    return f"Added {name}: they see a request until they add you too."
+
+
 def _nearby(args: argparse.Namespace) -> set[str]:
     """The fingerprints discovery sees now (nothing when no node runs)."""
     from p2pchat.control_client import ControlClient, ControlError
@@ -206,7 +224,7 @@ Call = Callable[[argparse.Namespace], tuple[str, dict[str, Any]]]
 
 _CONTACT_CALLS: dict[str, Call] = {
     "addr": lambda a: ("contacts.addr", {"who": a.who, "addrs": a.addr}),
-    "accept": lambda a: ("contacts.accept", {"who": a.who, "name": a.name}),
+    "accept": lambda a: ("contacts.accept", {"who": a.who, "name": a.name, "anyway": a.anyway}),
     "block": lambda a: ("contacts.block", {"who": a.who}),
     "unblock": lambda a: ("contacts.unblock", {"who": a.who}),
     "rename": lambda a: ("contacts.rename", {"who": a.who, "name": a.new_name}),
@@ -217,7 +235,7 @@ _CONTACT_CALLS: dict[str, Call] = {
 _GROUP_CALLS: dict[str, Call] = {
     "list": lambda a: ("groups.list", {}),
     "members": lambda a: ("groups.members", {"group": a.group}),
-    "create": lambda a: ("groups.create", {"title": a.name}),
+    "create": lambda a: ("groups.create", {"title": a.name, "invite": a.contacts}),
     "invite": lambda a: ("groups.invite", {"group": a.group, "who": a.contact}),
     "remove": lambda a: ("groups.remove", {"group": a.group, "member": a.member}),
     "admin": lambda a: ("groups.admin", {"group": a.group, "member": a.member}),
@@ -251,8 +269,6 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
                        addrs=args.addr or [])
     else:
-        if action == "accept" and not args.anyway:
-            check_accept(args, _call(args, "contacts.list"))
         method, params = _CONTACT_CALLS[action](args)
         result = _call(args, method, **params)
     if args.json:
@@ -267,9 +283,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             _print_contacts([result], _nearby(args))
         if action == "add" and result.get("state") == "contact":
             # More than the contact's line: what happens next (as the chat screen says).
-            print(f"Added {clean(result['name'])}: " + (
-                "linked, you can chat." if result.get("online") else
-                "they see a request until they add you too."))
+            print(_added_sentence(args, result))
         if action == "accept":  # in words, not only a listing row (trial 2, B11)
             print(f"Accepted {clean(result['name'])}: " + (
                 "linked, you can chat." if _linked_soon(args, result) else
@@ -287,7 +301,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         from p2pchat.core.record_fields import MAX_TEXT_BYTES
         from p2pchat.core.text import split_text
 
-        text = _stdin_message() if args.text == "-" else args.text
+        text = stdin_message() if args.text == "-" else args.text
         size = len(text.encode("utf-8", "surrogatepass"))
         if size <= MAX_TEXT_BYTES:
             _print_sent(args, _call(args, "send", to=args.to, text=text))
@@ -307,7 +321,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     sent = 0
     try:
         with ControlClient(args.home) as client:
-            for batch in _line_batches(sys.stdin):
+            for batch in line_batches(sys.stdin):
                 for message in client.call("send", to=args.to, texts=batch):
                     _print_sent(args, message)
                 sent += len(batch)
@@ -316,46 +330,6 @@ def cmd_send(args: argparse.Namespace) -> int:
     except OSError as exc:
         fail(f"cannot talk to the node: {exc} ({sent} messages were sent before this)")
     return 0
-
-
-# More than any message may hold (the node refuses a text over 16 KiB with its own clear error);
-# the bound keeps a mistaken pipe of gigabytes out of memory.
-_STDIN_MESSAGE_CHARS = 64 * 1024
-
-
-def _stdin_message() -> str:
-    """`send WHO -`: all of standard input is one message, its line breaks kept."""
-    try:
-        text = sys.stdin.read(_STDIN_MESSAGE_CHARS + 1)
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read the message from standard input: {exc}")
-    if len(text) > _STDIN_MESSAGE_CHARS:
-        fail("standard input is far longer than one message can be; --lines sends each line"
-             " as a message")
-    return text.rstrip("\r\n")
-
-
-# One control call per batch: one commit for many lines, within the node's request line limit.
-_BATCH_TEXTS = 100
-_BATCH_BYTES = 128 * 1024  # of JSON, which may spell one character in up to 12 bytes
-
-
-def _line_batches(lines: Iterable[str]) -> Iterator[list[str]]:
-    """Non-blank lines, without their line ends, in batches for `send --lines`."""
-    batch: list[str] = []
-    size = 0
-    for line in lines:
-        text = line.rstrip("\r\n")
-        if not text.strip():
-            continue
-        encoded = len(json.dumps(text))
-        if batch and (len(batch) == _BATCH_TEXTS or size + encoded > _BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(text)
-        size += encoded
-    if batch:
-        yield batch
 
 
 def _print_sent(args: argparse.Namespace, message: dict[str, Any]) -> None:
@@ -460,7 +434,12 @@ def cmd_group(args: argparse.Namespace) -> int:
     if action == "forget" and not args.yes:
         _confirm_forget(args.group)
     # The list reads the store when no node runs, as `contacts` does (trial 2, B7).
-    result = _read(args, method) if action == "list" else _call(args, method, **params)
+    if action == "list":
+        result = _read(args, method)
+    elif action == "create":
+        result = _create_group(args, method, params)
+    else:
+        result = _call(args, method, **params)
     if args.json:
         print_json(result)
     elif action == "members":
@@ -476,7 +455,7 @@ def cmd_group(args: argparse.Namespace) -> int:
     elif action == "list":
         _print_groups(result)
     elif action in ("create", "accept"):
-        _said_group(action, result)  # a sentence, not a list row (issue 23)
+        said_group(action, result)  # a sentence, not a list row (issue 23)
     else:
         _print_groups([result], said=True)
         if result.get("note"):  # e.g. a group named like a contact
@@ -484,23 +463,16 @@ def cmd_group(args: argparse.Namespace) -> int:
     return 0
 
 
-def _said_group(action: str, result: dict[str, Any]) -> None:
-    """What `group create` and `group accept` did, and what to do next, in words."""
-    title = clean(result["title"])
-    # '#' only where a contact shares the name (the node's note says so) or the bare title
-    # would read as a marked one; else as typed (trial 4, B17: '#climbing' for no reason).
-    marked = bool(result.get("note")) or title.startswith(("#", "@"))
-    name = shlex.quote(("#" if marked else "") + title)
-    if action == "create":
-        print(f"Created the group {title} (id {result['group']}); you are its owner and its only"
-              f" member. Invite contacts with: p2pchat group invite {name} CONTACT")
-    else:  # in words, as `group decline` says it (trial 2, B11)
-        size = membership(result["members"], result.get("invited", 0))
-        others = "other" if result["online"] == 1 else "others"  # "2 others online" (B17)
-        print(f"You joined {title} ({size}, {result['online']} {others} online): the members you"
-              f" reach bring you its messages; p2pchat send {name} TEXT writes to it.")
-    if result.get("note"):  # e.g. a group named like a contact
-        print(f"Note: {clean(result['note'])}", file=sys.stderr)
+def _create_group(args: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
+    """`group create NAME CONTACT...`: a word not a contact creates nothing, and the error
+    says how to quote a name with spaces (as the chat's /group create does)."""
+    try:
+        return _call(args, method, **params)
+    except UserError as exc:
+        if not args.contacts or not str(exc).startswith(NOT_A_CONTACT):
+            raise
+        whole = shlex.quote(" ".join([args.name, *args.contacts]))
+        fail(f"{exc} ({how_to_quote('p2pchat group create', whole)})")
 
 
 def cmd_peers(args: argparse.Namespace) -> int:

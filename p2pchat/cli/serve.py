@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from p2pchat.cli.identity import create_identity, load_identity, unlock_identity
@@ -106,6 +107,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not keystore.exists(home):  # a first run: create the identity, ask nothing twice
             print("Welcome to p2pchat. First, your identity (it stays on this machine).")
             stored, passphrase = create_identity(home, args)
+            _keep_first_run_places(home, args)
         else:
             stored, passphrase = unlock_identity(home, args)
         unlocked.append(passphrase)
@@ -131,6 +133,32 @@ def cmd_chat(args: argparse.Namespace) -> int:
         return run_chat(home, config, unlock, background, typed)
     except StartError as exc:
         fail(str(exc))
+
+
+def _keep_first_run_places(home: Path, args: argparse.Namespace) -> None:
+    """The run that creates the home keeps where it was told to listen (and look for people)
+    as the home's settings, as `settings listen` would: the next plain start is not wider
+    (trial 6, B10: created with --listen 127.0.0.1:0, the next `chat` listened on every
+    interface, warned only after the fact). Settings already kept win; said once."""
+    from p2pchat import settings
+
+    try:
+        kept = settings.load(home)
+    except settings.SettingsError:
+        return  # said when the node starts
+    typed = {key: value for key, value in (("listen", args.listen),
+                                           ("mdns-interface", args.mdns_interface))
+             if value and key not in kept}
+    if not typed:
+        return
+    try:
+        settings.save(home, {**kept, **{k: settings.check(k, v) for k, v in typed.items()}})
+    except (settings.SettingsError, OSError) as exc:
+        print(f"p2pchat: note: could not keep {', '.join(typed)} for next time: {exc}",
+              file=sys.stderr)
+        return
+    said = "; ".join(f"{key} {' '.join(value)}" for key, value in typed.items())
+    print(f"Kept for the next starts: {said} (the port too); 'p2pchat settings' changes it.")
 
 
 def cmd_relay(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from typing import Any
 
 from p2pchat.core import groups as core
 from p2pchat.core.gap_buffer import held_size
+from p2pchat.core.group_words import NotAContact, invitees
 from p2pchat.core.groups import (
     GroupError,
     GroupGossip,
@@ -219,12 +220,36 @@ class Groups:
 
     # ------------------------------------------------------------ commands
 
-    async def create(self, title: str) -> dict[str, Any]:
-        """Create a group we own, with us as its only member (protocol 8.5)."""
+    async def create(self, title: str, invite: list[str] | None = None) -> dict[str, Any]:
+        """Create a group we own, with us as its only member (protocol 8.5); then invite
+        each contact `invite` names, all checked first: one that is not, and nothing is
+        created (the chat's /group create rule, core/group_words.py)."""
         try:
             title = valid_name(title)
         except BadName as exc:
             raise CommandError("bad_name", str(exc)) from None
+        if len(invite or []) >= core.MAX_GROUP_MEMBERS:
+            raise CommandError("bad_request", f"a group has at most {core.MAX_GROUP_MEMBERS}"
+                                              " members")
+        try:
+            wanted = invitees(invite or [], self._invitable)
+        except NotAContact as exc:
+            raise CommandError("unknown_contact", str(exc)) from None
+        g = await self._create(title)
+        for key in wanted:
+            await self._invite(g, key)
+        invited = [self._views.display_name(key) for key in wanted]
+        return self.view(g) | {"invitees": invited} | self._namesake_note(title)
+
+    def _invitable(self, who: str) -> bytes | None:
+        """The key of the contact `who` names, or None (not one, or not a contact now)."""
+        try:
+            key = self._contact_key(who)
+        except CommandError:
+            return None
+        return key if self._contact_state(key) == "contact" else None
+
+    async def _create(self, title: str) -> Group:
         change = core.create(self._identity, title, self._name, self._random)
         assert change.key is not None
         conv = change.state.group
@@ -237,7 +262,7 @@ class Groups:
                                  joined={self._key}))
         await self._outbox.durable()
         self._events.emit({"type": "group_created", **self.view(g)})  # for open chats too
-        return self.view(g) | self._namesake_note(title)
+        return g
 
     def _namesake_note(self, title: str) -> dict[str, Any]:
         """A group named like a contact: a bare name then fits both (trial 2, B15)."""
@@ -254,6 +279,9 @@ class Groups:
         member = self._contact_key(who)
         if self._contact_state(member) != "contact":
             raise CommandError("unknown_contact", f"{who!r} is not a contact")
+        return await self._invite(g, member)
+
+    async def _invite(self, g: Group, member: bytes) -> dict[str, Any]:
         if g.state.is_member(member):
             raise CommandError("exists", "already a member of this group")
         name = self._views.display_name(member)

@@ -382,6 +382,12 @@ class LinkTable:
         link = self.by_peer.get(key)
         return link if link is not None and not link.closed else None
 
+    def dialed_at(self, key: bytes) -> list[Address]:
+        """Where we dialed `key`'s live link ([] for one they made, or one through a relay):
+        where they listen, even once the advert we found that address in is gone (issue 23)."""
+        link = self.by_peer.get(key)
+        return [link.dialed] if link is not None and link.dialed is not None else []
+
     def count_strangers(self) -> int:
         """How many connections are with strangers (not contacts)."""
         return sum(1 for link in self.connections if link.peer.stranger)

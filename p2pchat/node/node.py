@@ -292,9 +292,10 @@ class Node:
         """Replace the addresses a contact is dialled at."""
         return await self._storing(self.trust.set_contact_addrs(who, addrs))
 
-    async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
-        """Accept a contact request, optionally under another name."""
-        return await self._storing(self.trust.accept_contact(who, name))
+    async def accept_contact(self, who: str, name: str | None = None,
+                             anyway: bool = False) -> dict[str, Any]:
+        """Accept a contact request, optionally under another name (see Trust's)."""
+        return await self._storing(self.trust.accept_contact(who, name, anyway))
 
     async def block_contact(self, who: str) -> dict[str, Any]:
         """Block a contact or a stranger: no links, messages or requests from them."""
@@ -415,9 +416,9 @@ class Node:
         contact = self.trust.contact_for(name, states=states)
         return self.conversations.history(contact.key, limit)
 
-    async def create_group(self, title: str) -> dict[str, Any]:
-        """Create a group owned by us."""
-        return await self._storing(self.groups.create(title))
+    async def create_group(self, title: str, invite: list[str] | None = None) -> dict[str, Any]:
+        """Create a group owned by us, inviting the contacts `invite` names (all or none)."""
+        return await self._storing(self.groups.create(title, invite))
 
     async def invite_to_group(self, group: str, who: str) -> dict[str, Any]:
         """Invite a contact into a group we own."""
@@ -478,7 +479,7 @@ class Node:
                  for link in list(self.links.connections)
                  if (view := self.views.link(link)) is not None]
         linked_at = {format_addr(a) for key in self.links.by_peer
-                     for a in self.trust.addresses_for(key)}
+                     for a in [*self.trust.addresses_for(key), *self.links.dialed_at(key)]}
         return {"links": links, "nearby": self.nearby.view(self.db.contacts.get, linked_at),
                 "requests": self.trust.requests(), "nearby_hidden": self.nearby.hidden()}
 

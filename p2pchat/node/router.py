@@ -112,7 +112,7 @@ class Router:
                 return
             self._on_record(link, record)
         elif isinstance(event, KeyMismatch):
-            self._trust.on_key_mismatch(link, event)
+            self._trust.key_mismatches.on_key_mismatch(link, event)
         elif isinstance(event, Closed):
             log.debug("session %s closed: %s", format_addr(link.address), event.reason)
 

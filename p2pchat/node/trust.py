@@ -23,17 +23,17 @@ from p2pchat.core.identity import (
     short_fingerprint,
 )
 from p2pchat.core.messages import ContactAccept, ContactRequest, Hello
-from p2pchat.core.session import KeyMismatch, ReplayGuard
+from p2pchat.core.session import ReplayGuard
 from p2pchat.core.text import MAX_NAME_CHARS, BadName, valid_name
 from p2pchat.event_types import (
     ContactRequestEvent,
-    KeyMismatchEvent,
     PeerRenamedEvent,
     RequestsDroppedEvent,
 )
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import Address, format_addr, parse_addr
 from p2pchat.node.config import MAX_ADDRS, CommandError, NodeConfig
+from p2pchat.node.key_mismatches import KeyMismatches
 from p2pchat.node.links import LinkTable
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.peer_state import PeerLink
@@ -43,7 +43,6 @@ from p2pchat.storage.store import Contact, Store, StoreError
 log = logging.getLogger("p2pchat.node")
 
 MAX_LEARNED = 1024  # peers whose dial-back addresses we remember
-MAX_MISMATCH_WARNINGS = 1024
 MAX_REQUESTS_PER_ADDRESS = 4  # waiting requests from one source address
 
 
@@ -79,14 +78,12 @@ class Trust:
         self._advertised = advertised
         self._is_group_peer = is_group_peer
         self._learned_addrs: dict[bytes, list[Address]] = {}
-        # What each contact calls itself (its Hello), folded, since we started: a new key
-        # asking under that name is as suspect as one under our name for them (issue 23 pt 30).
-        self._announced: dict[bytes, str] = {}
         self._request_sources: dict[bytes, str] = {}  # waiting request -> address it came from
         # Requests the user renamed (bounded by the inbox): a sender's new name leaves them be.
         self._named_by_user: set[bytes] = set()
         self.requests_dropped = 0
-        self._mismatches: set[tuple[str, bytes, bytes]] = set()
+        # A contact answering with another key is refused by the session; told of once here.
+        self.key_mismatches = KeyMismatches(store=store, events=events)
 
     def rename_self(self, name: str) -> None:
         """Our own name, as later requests and accepts carry it."""
@@ -157,9 +154,10 @@ class Trust:
                 del self._learned_addrs[next(iter(self._learned_addrs))]
             self._learned_addrs[key] = learned[:MAX_ADDRS]
         if self.is_contact(key):
-            if key not in self._announced and len(self._announced) >= MAX_LEARNED:
-                del self._announced[next(iter(self._announced))]
-            self._announced[key] = _fold(hello.name)
+            # What a contact calls itself, kept in the store: a new key asking under that name
+            # is as suspect as one under our name for them, after a restart too (issue 23).
+            self._store().announced.keep(key, _fold(hello.name))
+            self._outbox.schedule_flush()
             # We added them; if they don't know us yet, ask (once per link) and then wait for
             # them to accept and dial us rather than knocking again and again.
             self._links.dialer.set_patient(key, not hello.knows_you)
@@ -238,7 +236,7 @@ class Trust:
     def announced_as(self, name: str, key: bytes) -> Contact | None:
         """The contact (not `key`) that announced `name` for itself, if any."""
         fold = _fold(name)
-        for other, theirs in self._announced.items():
+        for other, theirs in self._store().announced.all().items():
             if theirs == fold and other != key:
                 contact = self._store().contacts.get(other)
                 if contact is not None and contact.state == "contact":
@@ -268,28 +266,6 @@ class Trust:
         """A stranger's link becomes a contact's link (we accepted them, or they us)."""
         link.peer.stranger_until = None
         self._on_promoted(link, key)
-
-    def on_key_mismatch(self, link: PeerLink, event: KeyMismatch) -> None:
-        """We dialled a contact and another key answered: warn, never link."""
-        contact = self._store().contacts.get(event.expected)
-        who = contact.name if contact else short_fingerprint(event.expected)
-        address = format_addr(link.dialed or link.address)
-        seen = (address, event.expected, event.presented)
-        if seen in self._mismatches:  # loud once; the dialer will keep meeting it
-            log.debug("the peer at %s still presents a different key", address)
-            return
-        if len(self._mismatches) < MAX_MISMATCH_WARNINGS:
-            self._mismatches.add(seen)
-        log.warning(
-            "WARNING: the peer at %s presented key %s, not the key pinned for %s (%s). Refused."
-            " Someone may be impersonating them. If %s really has a new key, verify the safety"
-            " number in person, then remove and re-add the contact.",
-            address, fingerprint(event.presented), who, fingerprint(event.expected), who,
-            extra={"shown_as_event": True})  # UIs show the event; they skip this log line
-        self._events.emit(KeyMismatchEvent(
-            type="key_mismatch", address=address, name=who,
-            expected=fingerprint(event.expected), presented=fingerprint(event.presented),
-        ))
 
     def addresses_for(self, key: bytes) -> list[Address]:
         """Where to dial `key`: addresses the user gave, then learned, then advertised."""
@@ -355,7 +331,10 @@ class Trust:
         await self._outbox.durable()
         self._became_contact(key)
         self._contacts_changed(key)
-        return self._views.contact(self.contact_for(fingerprint(key)))
+        added = self._views.contact(self.contact_for(fingerprint(key)))
+        # Their request was waiting: the add is mutual, and says so (trial 7, 18).
+        added["they_asked"] = existing is not None and existing.state == "request"
+        return added
 
     async def set_contact_addrs(self, who: str, addrs: list[str]) -> dict[str, Any]:
         """Where to reach a contact, typed (replacing what was typed before; none: discovery
@@ -367,9 +346,11 @@ class Trust:
         self._links.dialer.wake(contact.key)
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
-    async def accept_contact(self, who: str, name: str | None = None) -> dict[str, Any]:
-        """Accept a pending request."""
+    async def accept_contact(self, who: str, name: str | None = None,
+                             anyway: bool = False) -> dict[str, Any]:
+        """Accept a pending request (a new key under a verified name only `anyway`)."""
         contact = self.contact_for(who, states=("request",))
+        _refuse_new_key(self._views.contact(contact), anyway)
         db = self._store()
         if name:
             db.contacts.set_name(contact.key, _valid_name(name))
@@ -381,8 +362,7 @@ class Trust:
         return self._views.contact(self.contact_for(fingerprint(contact.key)))
 
     def _contacts_changed(self, key: bytes) -> None:
-        """Added, removed, blocked, unblocked, renamed or verified (from the CLI too): open
-        screens re-read."""
+        """Added, removed, (un)blocked, renamed or verified (CLI too): open screens re-read."""
         self._events.emit({"type": "contacts_changed", "fingerprint": fingerprint(key)})
 
     def _became_contact(self, key: bytes) -> None:
@@ -435,7 +415,6 @@ class Trust:
         _remove_keeping_name(self._store(), contact)
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
-        self._announced.pop(contact.key, None)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "contact removed")
         self._contacts_changed(contact.key)
@@ -539,9 +518,19 @@ def _request_name(listed: Contact, announced: str, taken: bool) -> str:
 def _remove_keeping_name(db: Store, contact: Contact) -> None:
     """A contact goes; its kept history keeps its name, for `log @NAME` (trial 6, B8)."""
     db.contacts.remove(contact.key)
+    db.announced.forget(contact.key)
     conv = db.conversations.for_peer(contact.key)
     if conv is not None:
         db.conversations.set_title(conv.id, contact.name)
+
+
+def _refuse_new_key(request: dict[str, Any], anyway: bool) -> None:
+    """The impostor rule, here so every UI and script obeys it (the CLI alone checked): a
+    request under the name of a contact you verified is accepted only `anyway`."""
+    if request.get("same_name_verified") is True and not anyway:
+        raise CommandError("new_key", f"{request['name']!r} is a NEW KEY under the name of a"
+                           " contact you verified: it may not be them. Compare safety numbers"
+                           " in person before you accept (anyway: true accepts it).")
 
 
 def _fold(name: str) -> str:

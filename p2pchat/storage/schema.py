@@ -262,6 +262,17 @@ _V8: Final[tuple[str, ...]] = (
     """,
 )
 
+# v9: the name each contact announces for itself (its Hello), casefolded; storage/announced.py
+# owns it. Kept so a new key under a verified contact's own name is flagged after a restart.
+_V9: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE announced_names (
+        key  BLOB PRIMARY KEY CHECK (length(key) = 32),
+        fold TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID
+    """,
+)
+
 # Files (docs/protocol.md section 13): one row per transfer, each way. storage/files.py owns
 # the statements. `hashes` is the verified chunk hash list, `have` one bit per verified chunk
 # (both NULL until known); `path` is where the file is read from (sending) or was saved
@@ -313,4 +324,5 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     migration(_V6),
     migration(_V7),
     migration(_V8),
+    migration(_V9),
 )

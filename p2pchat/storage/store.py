@@ -4,7 +4,8 @@ transactions and hands out one part per kind of data, each owning its tables' st
 - `contacts` (storage/contacts.py): the address book;
 - `conversations` (storage/conversations.py): conversations, their messages, heads, delivery;
 - `groups` (storage/groups.py): each group's op chain, keys, leaves and invitations;
-- `ik_stamps` (storage/ik_stamps.py): IK replay protection.
+- `ik_stamps` (storage/ik_stamps.py): IK replay protection;
+- `announced` (storage/announced.py): the name each contact calls itself.
 
 Durability model: every write joins one open transaction (begun on the first write) and becomes
 durable only at `commit()`. The node batches the writes of one event-loop turn and commits once;
@@ -34,6 +35,7 @@ from typing import Final
 import nacl.secret
 
 from p2pchat.clock import wall_ns
+from p2pchat.storage.announced import AnnouncedTable
 from p2pchat.storage.contacts import (
     MAX_ADDRS,
     MAX_NAME,
@@ -135,6 +137,7 @@ class Store:
     conversations: ConversationTable
     groups: GroupTable
     ik_stamps: IkStampTable
+    announced: AnnouncedTable
 
     def __init__(
         self,
@@ -203,6 +206,7 @@ class Store:
         self.conversations = ConversationTable(self._db)
         self.groups = GroupTable(self._db)
         self.ik_stamps = IkStampTable(self._db)
+        self.announced = AnnouncedTable(self._db)
         self.files = FileTable(self._db)
 
     # -- opening steps --

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from prompt_toolkit.application import Application
-from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
@@ -55,8 +54,9 @@ from p2pchat.tui.commands import (
     secret_without_slash,
     split_message,
 )
-from p2pchat.tui.completing import InputCompleter, complete_now, conversation_name, listed
+from p2pchat.tui.completing import InputCompleter, complete_now, listed
 from p2pchat.tui.controller import PASSING, Controller
+from p2pchat.tui.drafts import Drafts
 from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import Notifier
 from p2pchat.tui.panes import (
@@ -152,8 +152,6 @@ class ChatApp:
         self._quitting = False
         self._confirm: tuple[str, dict[str, Callable[[], None]]] | None = None
         self.quit_choice = "quit"  # "quit" or "background": what main does after the screen
-        self._draft_for: str | None = None
-        self.drafts: dict[str, str] = {}
         self.input = TextArea(
             height=self._input_height, prompt=INPUT_PREFIX, multiline=True,
             wrap_lines=True, completer=InputCompleter(self.state), complete_while_typing=True,
@@ -195,7 +193,8 @@ class ChatApp:
         # a "/" typed after it are two keys, never Alt+/.
         self.application.ttimeoutlen = 0.05
         self.application.timeoutlen = 0.2  # other key sequences (none wait on a lone Esc)
-        self.application.before_render += lambda _: self._sync_draft()
+        self.drafts = Drafts(self.state, self.input.buffer)
+        self.application.before_render += lambda _: self.drafts.sync()
 
     async def run(self, *, started: Callable[[], Awaitable[None]] | None = None) -> None:
         """Take the screen at once; load behind it; leave on /quit, Ctrl-C or Ctrl-D.
@@ -233,17 +232,10 @@ class ChatApp:
 
     # ------------------------------------------------------------ leaving
 
-    def drafts_in(self) -> list[str]:
-        """The names of the conversations with unsent text, the open one first."""
-        self._sync_draft()
-        held = [conv_id for conv_id, text in self.drafts.items() if text.strip()]
-        open_one = [self._draft_for or ""] if self.input.text.strip() else []
-        return [conversation_name(self.state, c) for c in open_one + held]
-
     def request_quit(self) -> None:
         """Leave, but ask first if a draft would be lost or the node goes offline."""
         questions = []
-        if (held := self.drafts_in()):
+        if (held := self.drafts.unsent()):
             questions.append(f"You have unsent text for {listed(held)}.")
         choices: dict[str, Callable[[], None]] = {
             "y": self.exit, "n": lambda: self._said_no("Quit?")}
@@ -296,21 +288,6 @@ class ChatApp:
         if said:  # quitting: a statement, not the question again (a newcomer read it so)
             self.state.notice("info", unanswered(question), key=f"{PASSING}:{question}")
         self.redraw()
-
-    # ------------------------------------------------------------ drafts
-
-    def _sync_draft(self) -> None:
-        """Each conversation keeps what was typed for it; switching swaps the input."""
-        selected = self.state.selected
-        if selected == self._draft_for:
-            return
-        if self._draft_for is None:  # typed before anything was open: it goes with the first
-            self._draft_for = selected
-            return
-        self.drafts[self._draft_for] = self.input.text
-        text = self.drafts.pop(selected, "") if selected is not None else ""
-        self.input.buffer.set_document(Document(text, len(text)), bypass_readonly=True)
-        self._draft_for = selected
 
     # ------------------------------------------------------------ panes
 

@@ -46,7 +46,7 @@ class ChatBackend(Protocol):
     async def send(self, who: str, text: str) -> dict[str, Any]: ...
     async def add_contact(self, fingerprint: str, name: str,
                           addrs: list[str]) -> dict[str, Any]: ...
-    async def accept(self, who: str) -> dict[str, Any]: ...
+    async def accept(self, who: str, anyway: bool = False) -> dict[str, Any]: ...
     async def block(self, who: str) -> dict[str, Any]: ...
     async def remove(self, who: str) -> dict[str, Any]: ...
     async def unblock(self, who: str) -> dict[str, Any]: ...
@@ -156,9 +156,9 @@ class NodeBackend:
         with _node_errors():
             return await self.node.add_contact(fingerprint, name, addrs)
 
-    async def accept(self, who: str) -> dict[str, Any]:
+    async def accept(self, who: str, anyway: bool = False) -> dict[str, Any]:
         with _node_errors():
-            return await self.node.accept_contact(who)
+            return await self.node.accept_contact(who, anyway=anyway)
 
     async def block(self, who: str) -> dict[str, Any]:
         with _node_errors():
@@ -329,8 +329,8 @@ class ControlBackend:
             "contacts.add", fingerprint=fingerprint, name=name, addrs=addrs)
         return result
 
-    async def accept(self, who: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("contacts.accept", who=who)
+    async def accept(self, who: str, anyway: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("contacts.accept", who=who, anyway=anyway)
         return result
 
     async def block(self, who: str) -> dict[str, Any]:

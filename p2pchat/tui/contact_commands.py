@@ -64,7 +64,11 @@ class ContactCommands:
         contact = await self._backend.add_contact(fingerprint_text, name, addrs)
         conv = self._state.upsert_contact(contact)
         if conv is not None:
-            if conv.online:
+            if contact.get("they_asked"):  # their request was waiting: mutual (trial 7, 18)
+                self._state.notice("info", f"added {conv.name}; they had added you too, so "
+                                   + ("you are linked: you can chat" if conv.online else
+                                      "you can chat (the link comes up when they are online)"))
+            elif conv.online:
                 self._state.notice("info", f"added {conv.name}: linked, you can chat")
             else:  # dropped when the link comes up (they had added us, or accept)
                 self._state.notice("info", f"added {conv.name}; they see a request until they"
@@ -116,17 +120,25 @@ class ContactCommands:
         only after a yes (trial 5, B5: the CLI wants --anyway)."""
         target = self._known(who)
         conv = self._contact(who)
+        asking = [c.name for c in self._state.conversations.values() if c.state == "request"
+                  and c.name.casefold().startswith(f"{who.strip().casefold()} (")]
+        if conv is not None and conv.state == "contact" and asking:  # trial 8, B11
+            raise BackendError("exists", f"{conv.name!r} is already a contact; the request is"
+                                         f" from {asking[0]!r}: /accept {asking[0]}")
         if conv is not None and conv.state == "request" and conv.impostor_of:
             question = impostor_question(conv.name, conv.impostor_of)
             ask = self._ask()
             if ask is None:  # nobody to ask: not on our own
                 raise BackendError("new_key", question.replace(" y/n", ""))
-            ask(question, lambda: self._spawn_guarded(lambda: self._accept_now(target), "accept"))
+            # A yes is the node's `anyway`: it refuses such an accept otherwise.
+            ask(question, lambda: self._spawn_guarded(
+                lambda: self._accept_now(target, anyway=True), "accept"))
             return
         await self._accept_now(target)
 
-    async def _accept_now(self, target: str) -> None:
-        contact = await self._backend.accept(target)
+    async def _accept_now(self, target: str, *, anyway: bool = False) -> None:
+        contact = await (self._backend.accept(target, anyway=True) if anyway
+                         else self._backend.accept(target))
         conv = self._state.upsert_contact(contact)
         if conv is not None:  # opened, and said: the next line goes there (trial 5, B2)
             self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation")

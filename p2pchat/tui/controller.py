@@ -29,9 +29,11 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
+from p2pchat.tui.contact_only import ContactOnly
 from p2pchat.tui.conversation import AmbiguousName, Conversation, first_open
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
+from p2pchat.tui.held_lines import hold_behind, refused
 from p2pchat.tui.kept_history import KeptHistory
 from p2pchat.tui.network_commands import NetworkCommands
 from p2pchat.tui.news import listen_news, node_gone, port_news
@@ -82,6 +84,7 @@ class Controller:
             self.state, backend, ask=lambda: self.ask, spawn_guarded=self.spawn_guarded,
             switch_to=self.switch_to, load_current=self._load_current,
             load_nearby=self._load_nearby, on_removed=self.kept.note_removed)
+        self.contact_only = ContactOnly(self.state, self.contacts)  # /verify bob: the contact
         self.groups = GroupCommands(self.state, backend, ask=lambda: self.ask,
                                     spawn_guarded=self.spawn_guarded, switch_to=self.switch_to)
         self.networks = NetworkCommands(self.state, backend)
@@ -300,7 +303,10 @@ class Controller:
         while True:
             self.running = await self._lines.get()
             await self.gate.wait()  # a question asked by the line before comes first
-            await self.execute(self.running)
+            # What was typed after a refused command counts on it (the node gone: each line
+            # comes back as it runs, saying so).
+            if not await self.execute(self.running) and self.state.connected:
+                hold_behind(self.running, self._lines, self.hand_back)
             self.running = ""
 
     def busy(self) -> bool:
@@ -308,9 +314,9 @@ class Controller:
         conversation, so it is judged where it runs (trial 6, B1)."""
         return bool(self.running) or not self._lines.empty()
 
-    async def execute(self, line: str) -> None:
+    async def execute(self, line: str) -> bool:
         # Errors about what was typed a while ago are no news any more.
-        """Run one typed line; what fails becomes a notice."""
+        """Run one typed line; what fails becomes a notice. False: a command refused."""
         user_acted(self.state)
         age_notices(self.state)
         now = self.state.clock()
@@ -322,7 +328,7 @@ class Controller:
         if not self.state.connected and (why := node_stopped(line)) is not None:
             self.hand_back(line, why)  # typed behind a command, before the node went
             self._changed()
-            return
+            return True
         before = list(self.state.notices)
         try:
             command = parse_command(line)
@@ -331,9 +337,11 @@ class Controller:
             command = None
         if command is not None:
             await self._guarded(self._run(command))
+        ran = not refused(line, before, self.state.notices)
         if not isinstance(command, SendText):  # a message not sent stays said a while
             answers_pass(self.state, before)  # a command's refusals are one-off answers
         self._changed()
+        return ran
 
     async def _guarded(self, work: Awaitable[None]) -> None:
         """Run `work`; whatever fails is told in one notice line."""
@@ -361,14 +369,18 @@ class Controller:
             handler = self.handlers().get(command.command)
             if handler is None:
                 raise BackendError("unknown_command", f"/{command.command} is not available")
-            await handler(command.who if isinstance(command, Named) else "")
+            try:
+                await handler(command.who if isinstance(command, Named) else "")
+            except AmbiguousName as exc:  # its hint in the command typed (trial 8, B7)
+                raise AmbiguousName(str(exc).replace("/msg ", f"/{command.command} ")) from None
 
     def handlers(self) -> dict[str, Callable[[str], Awaitable[None]]]:
         """Command name -> what it does with its argument: the method `cmd_<name>` of the
         controller or of one of its parts. A new command is one Spec in commands.COMMANDS and
         one such method."""
         found: dict[str, Callable[[str], Awaitable[None]]] = {}
-        for part in (self, self.contacts, self.groups, self.networks, self.search):
+        for part in (self, self.contacts, self.contact_only, self.groups, self.networks,
+                     self.search):
             found.update((name[1:], getattr(part, f"cmd_{name[1:]}"))
                          for name in COMMANDS | IRC_COMMANDS if hasattr(part, f"cmd_{name[1:]}"))
         found["contacts"] = self.reach.around(found["contacts"])  # why one is offline
@@ -437,7 +449,10 @@ class Controller:
 
     async def cmd_notices(self, _: str) -> None:
         """/notices: the recent notices in full (the row cuts a long one)."""
-        self.state.show_page("Recent notices, newest last", said_lines(self.state.said))
+        # Newest first: a page opens at its top, and the newest is what is looked for (trial
+        # 8, B12: "newest last" opened on the oldest, the newest below the fold).
+        self.state.show_page("Recent notices, newest first",
+                             said_lines(reversed(self.state.said)))
 
     async def cmd_help(self, _: str) -> None:
         """/help."""
@@ -490,6 +505,7 @@ _CLI_TO_CHAT = (
     ("see 'p2pchat contacts list'", "see /contacts"),
     ("accept them first", "/accept them first"),
     ("unblock them first", "/unblock them first"),
+    ("('group transfer GROUP MEMBER')", "with /group transfer MEMBER in the group"),
 )
 
 

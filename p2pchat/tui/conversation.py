@@ -161,6 +161,14 @@ def find_conversation(conversations: Iterable[Conversation], who: str) -> Conver
     return None
 
 
+def group_label(conversations: Iterable[Conversation], conv: Conversation) -> str:
+    """How a notice names a group: `#NAME` where a contact has its name too, as /msg takes it
+    (trial 8, B17: "you joined bob" read as the contact bob); else its name."""
+    wanted = conv.name.casefold()
+    namesake = any(c.kind != "group" and c.name.casefold() == wanted for c in conversations)
+    return f"#{conv.name}" if conv.kind == "group" and namesake else conv.name
+
+
 def by_activity(conversations: Iterable[Conversation]) -> list[Conversation]:
     """Requests first (they wait for an answer), then by last activity, then by name."""
     by_name = sorted(conversations, key=lambda c: (c.name.casefold(), c.id))

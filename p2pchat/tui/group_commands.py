@@ -8,11 +8,12 @@ import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from p2pchat.core.group_words import NotAContact, and_invited, how_to_quote, invitees
 from p2pchat.core.text import membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
-from p2pchat.tui.conversation import Conversation
+from p2pchat.tui.conversation import Conversation, group_label
 from p2pchat.tui.news import group_key
 from p2pchat.tui.receipts import receipts
 from p2pchat.tui.sanitize import clean
@@ -87,24 +88,29 @@ class GroupCommands:
                                   source=f"members:{conv.id}")  # follows the node (open_page)
             return
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
+        label = group_label(self._state.conversations.values(), conv)  # #bob by a contact bob
         if action == "invite":
             group = await self._backend.invite(conv.id, name)
-            self._state.notice("info", f"invited {name} to {conv.name}",
+            self._state.notice("info", f"invited {name} to {label}",
                               key=group_key(conv.id, "add", name), member=self._member(name))
         elif action == "remove":
             group = await self._backend.remove_member(conv.id, name)
-            self._state.notice("info", f"removed {name} from {conv.name}",
+            self._state.notice("info", f"removed {name} from {label}",
                               key=group_key(conv.id, "remove", name), member=self._member(name))
         elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
             group = await self._backend.manage_member(action, conv.id, name)
-            self._state.notice("info", f"{action}: {name} in {conv.name}",
+            self._state.notice("info", f"{action}: {name} in {label}",
                                key=group_key(conv.id, action, name))
         else:  # leave: asked first, as /group forget and /block are (trial 3, B3)
+            if conv.state == "owner" and conv.members > 1:  # the node's refusal, before asking
+                raise BackendError("owner", f"not left: you own {label}; hand it on first"
+                                            " with /group transfer MEMBER (typed here), or"
+                                            " /group remove the others")
             ask = self._ask()
             if ask is None:
                 await self._leave_now(conv)
             else:
-                ask(f"Leave {conv.name}? You get none of its messages after. y/n",
+                ask(f"Leave {label}? You get none of its messages after. y/n",
                     lambda: self._spawn_guarded(lambda: self._leave_now(conv), "leave"))
             return
         self._state.upsert_group(group)
@@ -115,20 +121,20 @@ class GroupCommands:
         """/group create NAME [CONTACT...]: the group, then each contact invited, as IRC and
         other tools read it (trial 7, B1: "team bob carol" became one group's name). Every
         word after NAME must be a contact, else nothing is created."""
-        title, invitees = self._create_words(rest)
+        title, wanted = self._create_words(rest)
         conv = self._state.upsert_group(await self._backend.create_group(title))
         if conv is None:
             return
         invited: list[str] = []
         try:
-            for contact in invitees:
+            for contact in wanted:
                 self._state.upsert_group(await self._backend.invite(conv.id, contact.id))
                 invited.append(contact.name)
         except BackendError as exc:  # the group is there: say what was done, and what not
-            self._state.notice("error", f"created {conv.name}{_and_invited(invited)}; could not"
-                                        f" invite {invitees[len(invited)].name}: {exc}")
+            self._state.notice("error", f"created {conv.name}{and_invited(invited)}; could not"
+                                        f" invite {wanted[len(invited)].name}: {exc}")
         else:
-            self._state.notice("info", f"created {conv.name}{_and_invited(invited)}"
+            self._state.notice("info", f"created {conv.name}{and_invited(invited)}"
                                + ("" if invited else ": /group invite NAME to add people")
                                + self._namesake_hint(conv))
         # What the node's events say of each invitation is said above, in one sentence.
@@ -143,16 +149,18 @@ class GroupCommands:
             words = [rest]
         if len(words) <= 1:
             return (words[0] if words else rest), []
-        invitees: list[Conversation] = []
-        for word in words[1:]:
-            contact = self._state.find("@" + word)
-            if contact is None or contact.kind == "group" or contact.state != "contact":
-                raise BackendError("usage", f"nothing created: {word!r} is not a contact"
-                                   f" (/group create NAME CONTACT... invites contacts; a name"
-                                   f" with spaces goes in quotes: /group create \"{rest}\")")
-            if contact not in invitees:
-                invitees.append(contact)
-        return words[0], invitees
+
+        def contact(word: str) -> Conversation | None:
+            found = self._state.find("@" + word)
+            return found if found is not None and found.kind != "group" \
+                and found.state == "contact" else None
+
+        try:
+            return words[0], invitees(words[1:], contact)
+        except NotAContact as exc:
+            quoted = '"' + rest + '"'
+            raise BackendError("usage", f"{exc} ({how_to_quote('/group create', quoted)})"
+                               ) from None
 
     def _namesake_hint(self, conv: Conversation) -> str:
         """A group named as a contact is: how to reach each (trial 6, B11)."""
@@ -170,7 +178,8 @@ class GroupCommands:
 
     async def _leave_now(self, conv: Conversation) -> None:
         group = await self._backend.leave_group(conv.id)
-        self._state.notice("info", f"you left {conv.name} (its history is kept)",
+        label = group_label(self._state.conversations.values(), conv)
+        self._state.notice("info", f"you left {label} (its history is kept)",
                            key=group_key(conv.id, "leave", "you"))
         # No event tells us of our own leave: the node's log line for it ("you left"),
         # with its id, comes from reading the log again (trial 2, 7).
@@ -215,22 +224,16 @@ class GroupCommands:
             joined = group_key(target, "join", "you")
             self._state.drop_notices(key=joined)  # the event's, if first: this one says more
             # Opened, as /accept opens a contact's (trial 5, B2): the next line goes there.
-            self._state.notice("info", f"you joined {title}{why}: opened it", key=joined)
             conv = self._state.conversations.get(target)
+            shown = title if conv is None else group_label(self._state.conversations.values(),
+                                                          conv)
+            self._state.notice("info", f"you joined {shown}{why}: opened it", key=joined)
             if conv is not None:
                 await self._switch_to(conv)
             return
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"
                           else f"forgot {title} and its history")
-
-
-def _and_invited(names: list[str]) -> str:
-    """" and invited bob and carol" (nothing when nobody was)."""
-    if not names:
-        return ""
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    return f" and invited {listed} (they join when they accept)"
 
 
 def _invitation_hint(group: dict[str, Any]) -> str:

@@ -73,8 +73,13 @@ class NetworkCommands:
                                f"{said}: {'; '.join(warnings)}" if warnings
                                else f"{said} (a member's running node nearby admits you)",
                                key=key)
-        else:
-            self._state.notice("info", said)
+        else:  # one answer about the networks at a time: a /network list after a leave
+            # showed "networks: none" twice (trial 8, B9); and what was done, first
+            self._state.drop_notices(key="networks")
+            done = {"leave": "left", "join": "joined"}.get(command.action)
+            name = clean(command.name)
+            self._state.notice("info", f"{done} {name}; {said}" if done else said,
+                               key="networks")
             for warning in warnings:
                 self._state.notice("warning", warning)
         if command.action == "join" and codes.get(command.name):

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from p2pchat.event_types import ContactRequestEvent, GroupEvent
+from p2pchat.tui.conversation import group_label
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
     if event.get("type") == "group_joined":
         by = clean(event.get("by_name"))
         # As `log` says it (you accepted: nobody "added" you), one notice with /group accept's
-        state.notice("info", f"you joined {conv.name} ({by} invited you; /msg {conv.name})",
+        label = group_label(state.conversations.values(), conv)
+        state.notice("info", f"you joined {label} ({by} invited you; /msg {label})",
                      key=group_key(conv.id, "join", "you"))
         number = event.get("number")
         if isinstance(number, int) and not isinstance(number, bool) and number > 0:
@@ -50,7 +52,8 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
             # after a concurrent change, a catch-up) is no news, and must not bring back a
             # notice that aged (trial 7, 18: joins stayed on the row for minutes).
             return
-        state.notice("info", f"{unverified(said, event)} ({conv.name})",
+        state.notice("info", f"{unverified(said, event)}"
+                             f" ({group_label(state.conversations.values(), conv)})",
                      key=group_key(conv.id, kind, who), member=_member(event))
         state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")),
                        about=event)
@@ -63,7 +66,9 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
               "unadmin": "are no longer an admin of" if who == "you"
               else "is no longer an admin of"}
     text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
-    state.notice("info", text, key=group_key(conv.id, kind, who), member=_member(event))
+    label = group_label(state.conversations.values(), conv)
+    state.notice("info", text[:-len(conv.name)] + label, key=group_key(conv.id, kind, who),
+                 member=_member(event))
     state.add_line(conv, text, about=event)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.cli import assert_clean_failure
 from tests.integration.test_groups_cli import MakeNode, hub, invited
 from tests.nodes import wait_for
 
@@ -43,3 +44,34 @@ def test_an_invitation_hint_uses_the_id_when_two_invitations_share_a_title(
     listed = bob.cli("group", "list", check=True).stdout
     for g in ids:
         assert f"(p2pchat group accept {g}, or decline)" in listed, listed
+
+
+def test_create_with_contacts_invites_them_as_the_chat_does(make_node: MakeNode) -> None:
+    """Trial 7, B1 on the CLI: `group create team bob carol` stopped with "unrecognized
+    arguments: bob carol" (exit 2); the chat's /group create invites them."""
+    alice, bob, carol = (make_node(n).start() for n in ("alice", "bob", "carol"))
+    hub(alice, bob, carol)
+    made = alice.cli("group", "create", "team", "bob", "carol", check=True).stdout
+    assert made.startswith("Created the group team (id "), made
+    assert "invited bob and carol (they join when they accept)" in made, made
+    group = alice.json("group", "list")[0]
+    assert (group["title"], group["members"], group["invited"]) == ("team", 3, 2), group
+    wait_for(lambda: invited(bob, group["group"]) and invited(carol, group["group"]), 20,
+             "both invitations")
+    # --json: the group, and whom it invited; a contact named twice is invited once
+    said = alice.json("group", "create", "crew", "carol", bob.fingerprint, "Carol")
+    assert said["title"] == "crew" and said["invitees"] == ["carol", "bob"] \
+        and said["invited"] == 2, said
+
+
+def test_create_with_a_word_not_a_contact_creates_nothing_and_says_how_to_quote(
+        make_node: MakeNode) -> None:
+    alice, bob = make_node("alice").start(), make_node("bob").start()
+    hub(alice, bob)
+    refused = alice.cli("group", "create", "team", "bob", "zed")
+    assert_clean_failure(refused)
+    assert "nothing created: 'zed' is not a contact" in refused.stderr, refused.stderr
+    assert "p2pchat group create 'team bob zed'" in refused.stderr, refused.stderr
+    assert alice.json("group", "list") == []
+    made = alice.json("group", "create", "team bob zed")  # quoted: one name with spaces
+    assert made["title"] == "team bob zed" and made["invitees"] == [], made

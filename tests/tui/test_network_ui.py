@@ -66,13 +66,19 @@ async def test_join_and_leave_update_the_status_line() -> None:
         assert ("network", ("join", "class", "blue-otter-42")) in backend.calls
         assert controller.state.networks == ["class"]
         assert "network class" in text_of(render.status_line(controller.state))
+        assert "joined class; networks: class" in notices(controller)
         await controller.execute("/network list")
         await controller.execute("/network leave class")
         assert controller.state.networks == []
+        await controller.execute("/network list")  # one answer on the row (trial 8, B9)
         await controller.execute("/network join class")
         text = notices(controller)
-        assert "networks: class" in text and "networks: none" in text
+        assert "left class; networks: none" not in text and text.count("networks: none") == 1
         assert "usage: /network" in text and "blue-otter-42" not in text
+        await controller.execute("/network join class blue-otter-42")
+        await controller.execute("/network leave class")
+        text = notices(controller)
+        assert "left class; networks: none" in text and text.count("networks:") == 1, text
     finally:
         await controller.stop()
 

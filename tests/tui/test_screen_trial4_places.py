@@ -61,7 +61,7 @@ async def test_text_typed_into_a_group_you_left_stays_in_the_input() -> None:
         chat.state.upsert_group(group(title="climbing") | {"role": "left"})
         chat.state.select(GROUP)
         chat.redraw()
-        await until(lambda: chat._draft_for == GROUP, 10, "the group open")
+        await until(lambda: chat.drafts.showing == GROUP, 10, "the group open")
         keys.send_text("anyone still here?" + ENTER)
         await until(lambda: any("you left climbing" in n.text for n in chat.state.notices),
                     10, "the refusal")
@@ -236,7 +236,7 @@ async def test_text_typed_to_a_removed_contact_stays_in_the_input() -> None:
         await chat.controller.execute("/remove @dave")
         chat.state.select(DAVE)
         chat.redraw()
-        await until(lambda: chat._draft_for == DAVE, 10, "dave's history open")
+        await until(lambda: chat.drafts.showing == DAVE, 10, "dave's history open")
         keys.send_text("still there?" + ENTER)
         await until(lambda: any("no longer a contact" in n.text for n in chat.state.notices),
                     10, "the refusal")

@@ -58,8 +58,9 @@ class ImpostorBackend(FakeBackend):
              "same_name_as": BOB, "same_name_verified": True},
         ]
 
-    async def accept(self, who: str) -> dict[str, Any]:
-        self.calls.append(("accept", who))
+    async def accept(self, who: str, anyway: bool = False) -> dict[str, Any]:
+        # The node refuses a new key under a verified name unless `anyway` (issue 23).
+        self.calls.append(("accept", who) if anyway else ("refused", who))
         return contact(who, f"bob ({CAROL[:7]})")
 
 

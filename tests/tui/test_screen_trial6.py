@@ -100,7 +100,7 @@ async def test_a_line_typed_after_msg_in_a_left_group_goes_where_msg_opens() -> 
         await until(lambda: ("send", (BOB, "race test 3")) in backend.calls, 10,
                     f"sent to bob: {backend.calls}")
         assert chat.state.selected == BOB and chat.input.text == ""
-        assert "race test 3" not in chat.drafts.values()
+        assert "race test 3" not in chat.drafts.held.values()
         keys.send_text("/quit" + ENTER)
 
 

@@ -1,0 +1,60 @@
+"""Lines typed behind a command that failed: none of them runs (notes/s33/trial8.md, B1).
+
+`/msg dave` Enter `oops` Enter in one burst: the lines leave the input before `/msg dave` has
+run. When it is refused (no such name, an ambiguous one) the conversation open is still the
+old one, and "oops" went there: to the wrong people. As lines typed behind a pending y/n
+question wait, lines typed behind a failed command are not run: they come back to the input
+(quoted in the notice if something was typed since), saying which command failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+from p2pchat.tui.commands import secret_start
+from p2pchat.tui.conversation import Notice
+
+MAX_HELD_SHOWN = 60  # characters of the failed command the notice repeats
+
+
+def is_command(line: str) -> bool:
+    return line.startswith("/") and not line.startswith("//")
+
+
+def refused(line: str, before: Iterable[Notice], after: Iterable[Notice]) -> bool:
+    """`line` was a command, and running it said an error: it did not do what the lines
+    typed after it count on."""
+    earlier = {id(n) for n in before}
+    return is_command(line) and any(n.kind == "error" and id(n) not in earlier for n in after)
+
+
+def take_queued(lines: asyncio.Queue[str]) -> list[str]:
+    """Every line waiting to run, in the order typed (the queue is left empty)."""
+    taken: list[str] = []
+    while not lines.empty():
+        taken.append(lines.get_nowait())
+    return taken
+
+
+def without_secret(line: str) -> str:
+    """A held `/network join NAME PASSPHRASE` comes back without its passphrase: only the
+    input's first line is masked, and a quoted line would show it in clear."""
+    start = secret_start(line)
+    return line if start is None else line[:start] + "PASSPHRASE"
+
+
+def hold_behind(failed: str, lines: asyncio.Queue[str],
+                hand_back: Callable[[str, str], None]) -> int:
+    """Take the lines queued behind `failed` (a command that failed) and hand them back, in
+    one piece, with why; the number of lines held."""
+    held = [without_secret(line) for line in take_queued(lines)]
+    if not held:
+        return 0
+    verb = failed.split("\n")[0]
+    verb = verb if len(verb) <= MAX_HELD_SHOWN else verb[:MAX_HELD_SHOWN] + "…"
+    what = "the line" if len(held) == 1 else f"the {len(held)} lines"
+    # Back in the input, or quoted after this if something was typed since (hand_back).
+    hand_back("\n".join(held), f"not sent: {verb} failed, so {what} typed after it did not"
+                               " run")
+    return len(held)
