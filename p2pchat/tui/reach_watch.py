@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 PERIOD = 5.0  # seconds between reads of the node
 # Dials that failed in a row before a contact's last known address is called stale: the
 # dialer's back-off (net/dialer.py) makes these a few seconds, more than a blip.
-STUCK_DIALS = 4
+STUCK_DIALS = 6
 KEY = "reach:"  # the notice key prefix: one notice per contact
 MAX_RELAYS = 16
 
