@@ -4,6 +4,7 @@ and `relay`."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,20 @@ def _with_settings(args: argparse.Namespace) -> argparse.Namespace:
     return merged
 
 
+# Tests only: seconds between a group's anti-entropy rounds (10 by default), for tests of real
+# processes that would otherwise wait out a round to see what it carries (e.g. `delivered_to`).
+# Anything but a number from 0.1 to 3600 is ignored.
+GROUP_SYNC_ENV = "P2PCHAT_TEST_GROUP_SYNC_INTERVAL"
+
+
+def _group_sync_interval(default: float) -> float:
+    try:
+        seconds = float(os.environ.get(GROUP_SYNC_ENV) or "nan")
+    except ValueError:
+        return default
+    return seconds if 0.1 <= seconds <= 3600 else default
+
+
 def _node_config(args: argparse.Namespace) -> Any:
     """The NodeConfig that `node` and `chat` build from their shared options and the home's
     settings."""
@@ -53,6 +68,7 @@ def _node_config(args: argparse.Namespace) -> Any:
         listen=listen, mdns=not args.no_mdns,
         mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
         presence=args.presence, relays=relays, keep_port=args.keep_port, **file_config(args),
+        group_sync_interval=_group_sync_interval(NodeConfig.group_sync_interval),
     )
 
 

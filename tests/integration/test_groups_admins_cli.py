@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from p2pchat.cli.serve import GROUP_SYNC_ENV
 from tests.integration.test_groups_cli import MakeNode, group_view, has, start_group, texts
 from tests.nodes import wait_for
 
@@ -42,7 +43,10 @@ def test_an_admin_keeps_the_hall_going_after_the_owner_is_gone(make_node: MakeNo
 
 
 def test_delivered_to_names_and_changes_in_the_log(make_node: MakeNode) -> None:
-    alice, bob, carol = (make_node(n).start() for n in ("alice", "bob", "carol"))
+    # A member's vector, which says what it holds, goes at the group's next anti-entropy round:
+    # half a second here, not ten.
+    rounds = {GROUP_SYNC_ENV: "0.5"}
+    alice, bob, carol = (make_node(n).start(env=rounds) for n in ("alice", "bob", "carol"))
     group = start_group(alice, bob, carol, title="hall")
     alice.cli("send", "hall", "welcome", check=True)
 
