@@ -119,7 +119,8 @@ class Downloads:
         self._writers.clear()
 
     def forget(self, peer: bytes | None) -> None:
-        """`peer`'s link went: what we asked of it is asked again on the next link."""
+        """`peer`'s link went: what we asked of it is forgotten (protocol.md 13.3), and asked
+        at once of another member that holds it, or of `peer` on its next link."""
         for key, source in list(self._active.items()):
             if source == peer:
                 del self._active[key]
@@ -128,6 +129,7 @@ class Downloads:
                 if dl is not None and t is not None:
                     dl.reset_requests()
                     self._save_progress(t, dl, force=True)
+        self.pump()
 
     def retry_sources(self) -> None:
         """Forget which members said "not here", so they are asked again."""
@@ -171,14 +173,19 @@ class Downloads:
         return None
 
     def _linked(self, key: bytes) -> bool:
-        link = self._live_link(key)
-        return link is not None and link.peer.up and not link.peer.stranger
+        return self._usable(key) is not None
 
     def pump(self, now: float | None = None) -> None:
         """Start downloads (at most MAX_ACTIVE_PER_PEER per peer fetched from) and send what
         each asks for."""
         if now is None:
             now = asyncio.get_running_loop().time()
+        for gone_key, was in list(self._active.items()):
+            if self._usable(was) is None:  # its link went: fetched anew, from whoever has it
+                del self._active[gone_key]
+                stale = self._downloads.get(gone_key)
+                if stale is not None:
+                    stale.reset_requests()
         busy: dict[bytes, int] = {}
         for fetching_from in self._active.values():
             busy[fetching_from] = busy.get(fetching_from, 0) + 1
@@ -204,10 +211,18 @@ class Downloads:
             if dl.failed is not None:
                 self._fail(t, dl.failed)
         for source, requests in out.items():
-            link = self._live_link(source)
+            link = self._usable(source)
             if requests and link is not None:
                 with contextlib.suppress(Exception):
                     link.send_records(requests)
+
+    def _usable(self, source: bytes) -> Link | None:
+        """`source`'s live link, open: the only place a request may be marked as asked, since
+        one marked and never sent would wait out REQUEST_TIMEOUT on the next link."""
+        link = self._live_link(source)
+        if link is None or link.closed or not link.peer.up or link.peer.stranger:
+            return None
+        return link
 
     def _download(self, t: Transfer) -> Download:
         dl = self._downloads.get((t.peer, t.id))
@@ -278,7 +293,7 @@ class Downloads:
             self._written, f, link, peer, t, dl, record.index, warn))
         # The next request goes now, while this chunk is hashed and written: the sender's
         # pipeline stays full without more chunks in flight ahead of a chat record.
-        self._ask(link, t, dl)
+        self._ask(t, dl)
 
     def _writer(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -304,7 +319,7 @@ class Downloads:
             self._spawn(self._finish(t, dl, peer), "finish file")
             return
         self._save_progress(t, dl)
-        self._ask(link, t, dl)
+        self._ask(t, dl)
 
     def _after_bad(self, link: Link, t: Transfer, dl: Download,
                    warn: Callable[[Transfer], None]) -> None:
@@ -312,14 +327,22 @@ class Downloads:
         if dl.failed is not None:
             self._fail(t, dl.failed)
         else:
-            self._ask(link, t, dl)
+            self._ask(t, dl)
 
-    def _ask(self, link: Link, t: Transfer, dl: Download) -> None:
+    def _ask(self, t: Transfer, dl: Download) -> None:
+        """The next requests of `t`, on the live link of the peer it is fetched from now. A
+        chunk written after its link went (the writer thread is behind) asks nothing there:
+        `forget` reset the requests, and ones marked as asked that no link carried would hold
+        the next link back until they time out (REQUEST_TIMEOUT)."""
+        source = self._active.get((t.peer, t.id))
+        current = None if source is None else self._usable(source)
+        if current is None:
+            return
         requests = [encode_file_record(r)
                     for r in dl.requests(asyncio.get_running_loop().time(), t.id)]
-        if requests and not link.closed:
+        if requests:
             with contextlib.suppress(Exception):
-                link.send_records(requests)
+                current.send_records(requests)
 
     def _save_progress(self, t: Transfer, dl: Download, force: bool = False) -> None:
         now = asyncio.get_running_loop().time()
