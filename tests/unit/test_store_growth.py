@@ -283,8 +283,8 @@ def downgrade_to_v1(path: Path) -> None:
     group_joins (issue 23), v8 blocked_from (trial 4), v9 announced_names (trial 7)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        for table in ("announced_names", "blocked_from", "group_joins", "group_receipts", "group_base",
-                      "group_changes", "files", "group_invitations", "equivocations",
+        for table in ("announced_names", "blocked_from", "group_joins", "group_receipts",
+                      "group_base", "group_changes", "files", "group_invitations", "equivocations",
                       "group_floors", "group_invites", "group_leaves", "group_start", "group_keys",
                       "group_ops", "groups"):
             conn.execute(f"DROP TABLE {table}")
