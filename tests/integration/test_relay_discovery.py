@@ -68,7 +68,9 @@ async def test_running_nodes_find_a_relay_that_appears_later_network_or_not(
     for node in (plain, member):
         view = relay_view(node, fingerprint)
         assert view is not None and view["found_by"] == "mdns"
-    await until(lambda: relay.read_status_file()["clients"] == 2, 10, "two clients")
+    # At least ours: an open relay on 127.0.0.1 mDNS serves every node that hears it, and the
+    # nodes of other tests (or a trial) running beside this one on the machine hear it too.
+    await until(lambda: relay.read_status_file()["clients"] >= 2, 10, "our two clients")
 
 
 @pytest.fixture
