@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from p2pchat.event_types import ContactRequestEvent, GroupEvent
 from p2pchat.tui.conversation import group_label
+from p2pchat.tui.notice_ageing import NODE_DOWN
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def node_gone(state: ChatState) -> None:
     """The node stopped: what was said about that node goes with it (trial 6, B18: "Your node
     was already running (pid N), so --relay did nothing" stayed after it stopped)."""
     state.drop_notices(key=ATTACHED)
-    state.notice("warning", "the node stopped; reconnecting when it is back")
+    state.notice("warning", "the node stopped; reconnecting when it is back", key=NODE_DOWN)
 
 
 def drop_about(state: ChatState, conversation: str, group: bool) -> None:

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from p2pchat.tui.notice_ageing import REACH
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ PERIOD = 5.0  # seconds between reads of the node
 # Dials that failed in a row before a contact's last known address is called stale: the
 # dialer's back-off (net/dialer.py) makes these a few seconds, more than a blip.
 STUCK_DIALS = 6
-KEY = "reach:"  # the notice key prefix: one notice per contact
+KEY = REACH  # the notice key prefix: one notice per contact
 MAX_RELAYS = 16
 
 

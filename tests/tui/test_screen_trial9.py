@@ -1,0 +1,61 @@
+"""notes/s33/trial9.md B3: a notice tied to a state goes as soon as that state ends, and never
+comes back when newer notices go: "the node stopped; reconnecting when it is back" stayed five
+minutes after "reconnected to the node"; "last known at ... does not answer" stayed while the
+contact showed online."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pchat.tui.news import node_gone
+from p2pchat.tui.notice_ageing import age_notices
+from p2pchat.tui.state import ChatState
+from tests.aio import until
+from tests.local_nodes import MakeLocalNode
+from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
+from tests.tui.test_screen_trial8_reach import said, watched
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def test_the_node_stopped_goes_when_the_node_is_back_and_stays_gone() -> None:
+    now = [0.0]
+    state = ChatState()
+    state.clock = lambda: now[0]
+    state.connected = False
+    node_gone(state)
+    state.connected = True
+    age_notices(state)
+    state.notice("info", "reconnected to the node")
+    assert [n.text for n in state.notices] == ["reconnected to the node"]
+    now[0] += 600.0  # the newer one ages: nothing older shows again
+    age_notices(state)
+    assert not [n for n in state.notices if "node stopped" in n.text]
+
+
+def test_the_node_stopped_stays_while_the_node_is_away() -> None:
+    state = ChatState()
+    state.connected = False
+    node_gone(state)
+    age_notices(state)
+    assert [n.text for n in state.notices] == ["the node stopped; reconnecting when it is back"]
+
+
+async def test_does_not_answer_goes_when_the_contact_links(
+        make_local_node: MakeLocalNode) -> None:
+    carol, bob = await linked_pair(make_local_node, "carol", "bob")
+    host, port = bob.listen_addresses[0]
+    chat = await watched(carol)
+    try:
+        conv = chat.state.conversations[fp(bob)]
+        await until(lambda: conv.online, what="bob online")
+        was = addr(bob)
+        await bob.stop()
+        await until(lambda: bool(said(chat, "does not answer")), 30, "the /addr hint")
+        assert was in said(chat, "does not answer")[0]
+        chat.reach.period = 3600.0  # the watch's next read would drop it too: not the rule
+        await make_local_node("bob", bob.identity, listen=((host, port),))
+        await until(lambda: conv.online, 30, "bob back")
+        assert not said(chat, "does not answer")
+    finally:
+        await chat.stop()
