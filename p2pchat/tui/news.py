@@ -149,7 +149,10 @@ def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:
         return
     failed = event.get("failed")
     count = str(failed) if isinstance(failed, int) and 0 < failed < 10**6 else "several"
-    state.notice("warning", f"{count} wrong network passphrases from {source}: most likely a"
+    network = clean(event.get("network"))  # absent from older nodes
+    what = f"wrong passphrases for your network {network}" if network \
+        else "wrong network passphrases"
+    state.notice("warning", f"{count} {what} from {source}: most likely a"
                             " mistyped passphrase, else someone guessing (each try waits"
                             " longer; nobody gets in without the passphrase)", key=key)
 
