@@ -9,6 +9,7 @@ import pytest
 
 from p2pchat.tui.news import node_gone
 from p2pchat.tui.notice_ageing import age_notices
+from p2pchat.tui.render import conversation_list
 from p2pchat.tui.state import ChatState
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
@@ -59,3 +60,16 @@ async def test_does_not_answer_goes_when_the_contact_links(
         assert not said(chat, "does not answer")
     finally:
         await chat.stop()
+
+
+def test_a_left_group_is_marked_in_the_list() -> None:
+    """B16: after /group leave the list read "6 # trio" like an active group; `p2pchat group`
+    says "(left)"."""
+    state = ChatState()
+    state.set_groups([{"group": "a" * 32, "title": "trio", "role": "left"},
+                      {"group": "b" * 32, "title": "team", "role": "member"},
+                      {"group": "c" * 32, "title": "club", "role": "removed"}])
+    rows = "".join(text for _, text in conversation_list(state, 24)).split("\n")
+    assert any(row.rstrip().endswith("# trio (left)") for row in rows), rows
+    assert any(row.rstrip().endswith("# team") for row in rows), rows
+    assert any(row.rstrip().endswith("# club (removed)") for row in rows), rows
