@@ -56,7 +56,10 @@ def no_longer_true(state: ChatState, notice: Notice) -> bool:
         return state.connected
     if notice.key.startswith(REACH):
         conv = state.conversations.get(notice.key.removeprefix(REACH))
-        return conv is not None and conv.online
+        if conv is None or not conv.online:
+            return False
+        conv.unreachable = ""  # linked: if it stops answering again, the watch says it again
+        return True
     return False
 
 

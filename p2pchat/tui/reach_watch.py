@@ -95,6 +95,7 @@ class ReachWatch:
         self._on_change = on_change
         self.period = period
         self._linked: set[str] = set()  # contacts seen linked by this screen: removed us?
+        self._told: set[str] = set()  # relays found by mDNS said as attached (MAX_RELAYS)
 
     async def run(self) -> None:
         # Here, not at the top: `p2pchat contacts` reads STUCK_DIALS without loading the node.
@@ -129,6 +130,21 @@ class ReachWatch:
                                " offline until it answers (/peers says why)", key=KEY + "relay")
         elif words.startswith("via relay"):
             self._state.drop_notices(key=KEY + "relay")
+        self._found_news(relays)
+
+    def _found_news(self, relays: list[dict[str, Any]]) -> None:
+        """A relay another person advertises on the LAN, attached to unasked: said once per
+        relay, with how to stop it (notes/s33/trial9.md B17: only the node's log said it);
+        the notice goes when we are no longer attached to it."""
+        found = {clean(r.get("relay")).split("#")[0] for r in relays
+                 if r.get("found_by") == "mdns" and r.get("state") == "attached"}
+        for label in self._told - found:
+            self._state.drop_notices(key=f"{KEY}found:{label}")
+        for label in sorted(found - self._told):
+            self._state.notice("info", f"attached to relay {label} found nearby (not one you"
+                               " chose): 'p2pchat settings presence private' (or --presence"
+                               " private) turns that off", key=f"{KEY}found:{label}")
+        self._told = found
 
     def _take(self, contact: dict[str, Any]) -> bool:
         fp = clean(contact.get("fingerprint"))

@@ -5,6 +5,8 @@ contact showed online."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from p2pchat.tui.news import node_gone
@@ -12,9 +14,11 @@ from p2pchat.tui.notice_ageing import age_notices
 from p2pchat.tui.render import conversation_list
 from p2pchat.tui.state import ChatState
 from tests.aio import until
+from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
+from tests.relay_client import RelayProcess
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
-from tests.tui.test_screen_trial8_reach import said, watched
+from tests.tui.test_screen_trial8_reach import line, polls, said, watched
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -73,3 +77,29 @@ def test_a_left_group_is_marked_in_the_list() -> None:
     assert any(row.rstrip().endswith("# trio (left)") for row in rows), rows
     assert any(row.rstrip().endswith("# team") for row in rows), rows
     assert any(row.rstrip().endswith("# club (removed)") for row in rows), rows
+
+
+async def test_a_relay_found_nearby_is_said_once_with_how_to_stop_it(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    """B17: carol's node attached to another person's relay found by mDNS, and only its log
+    said so."""
+    relay = RelayProcess(tmp_path / "relay").start(mdns=True)
+    try:
+        where = f"127.0.0.1:{relay.port}"
+        carol = await make_local_node("carol", **LOOPBACK_MDNS)
+        chat = await watched(carol)
+        try:
+            await until(lambda: bool(said(chat, f"attached to relay {where}")), 60,
+                        "the notice")
+            assert said(chat, f"attached to relay {where}") == [
+                f"attached to relay {where} found nearby (not one you chose): 'p2pchat settings"
+                " presence private' (or --presence private) turns that off"]
+            await polls(5)
+            assert len(said(chat, "found nearby")) == 1  # once
+            assert f"via relay {where}" in line(chat)
+            relay.stop()
+            await until(lambda: not said(chat, "found nearby"), 60, "gone with the relay")
+        finally:
+            await chat.stop()
+    finally:
+        relay.close()
