@@ -5,10 +5,12 @@ contact showed online."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
+from p2pchat.tui.main import _NoticeHandler, logs_as_notices
 from p2pchat.tui.news import node_gone
 from p2pchat.tui.notice_ageing import age_notices
 from p2pchat.tui.render import conversation_list
@@ -103,3 +105,21 @@ async def test_a_relay_found_nearby_is_said_once_with_how_to_stop_it(
             await chat.stop()
     finally:
         relay.close()
+
+
+def test_any_loggers_warning_is_a_notice_while_the_screen_runs() -> None:
+    """B10: text appeared on the input row and went at the next redraw. Nothing of ours
+    prints there (the "Note: ..." the tester saw is printed only by the `p2pchat group accept`
+    command, to its own terminal), but a warning of any logger but p2pchat's went to Python's
+    last-resort stderr handler under the full screen: asyncio's, or the screen's own when
+    attached to a running node. Now it is a notice."""
+    handler = _NoticeHandler()
+    state = ChatState()
+    handler.show_in(state, lambda: None)
+    with logs_as_notices(handler):
+        logging.getLogger("asyncio").warning("Task exception was never retrieved")
+        logging.getLogger("p2pchat.tui").warning("the screen's own warning")
+    logging.getLogger("asyncio").warning("after the screen: not a notice")
+    assert [n.text for n in state.notices] == ["Task exception was never retrieved",
+                                               "the screen's own warning"]
+    assert handler not in logging.getLogger().handlers
