@@ -116,6 +116,10 @@ class Admissions:
         # Sources told about (one warning each, cleared when they prove the passphrase); a
         # single wrong try is a typo as often as a guess, and a joiner asks several members.
         self._suspects: dict[str, int] = {}
+        # Wrong passphrases per source at OUR networks: source -> (count, last try, monotonic).
+        # A try at a network we are not in is someone else's join, not a guess at ours
+        # (notes/s33/trial9.md B6: other people's joins on the machine raised the warning).
+        self._wrong: dict[str, tuple[int, float]] = {}
         self._spawn = spawn
         self._adverts = adverts
         self.limiter = GuessLimiter(limits, ours=networks.admits_id)
@@ -172,23 +176,36 @@ class Admissions:
             name, final = member.on_confirm(body)
         except (adm.AdmissionError, TimeoutError, ConnectionError, OSError):
             self.failed_guesses += 1
-            self._failed(source)
+            ours = self._networks.admission_secret(network)
+            self._failed(source, ours[0] if ours is not None else "")
             raise
         self.limiter.succeeded(source, network)
+        self._wrong.pop(source, None)
         self._cleared(source)
         writer.write(_frame(adm.KIND_ADMIT4, final))
         await writer.drain()
         self.admitted += 1
         log.info("admitted a node at %s to network %s", source, name)
 
-    def _failed(self, source: str) -> None:
-        """A wrong passphrase (or a hang-up before proving it) from `source`, asking us: only
-        past the free tries is it worth a warning, once per source."""
-        failed = self.limiter.failures(source, time.monotonic())
+    def _failed(self, source: str, network: str) -> None:
+        """A wrong passphrase (or a hang-up before proving it) from `source`, asking us to
+        admit it to `network` ("": one we are not in): only past the free tries at one of our
+        networks is it worth a warning, once per source, naming the network."""
+        if not network:
+            log.info("admission: %s asked to join a network we are not in (someone else's"
+                     " join, not a guess at ours)", source)
+            return
+        if source not in self._wrong and len(self._wrong) >= MAX_REMEMBERED:
+            del self._wrong[next(iter(self._wrong))]
+        now = time.monotonic()
+        before, last = self._wrong.get(source, (0, now))
+        # forgotten after a quiet hour, as the limiter forgets
+        failed = 1 if now - last >= self.limiter.limits.forget_after else before + 1
+        self._wrong[source] = (failed, now)
         free = self.limiter.limits.free_per_source
         if failed < free or source in self._suspects:
-            log.info("admission: a wrong passphrase for one of our networks from %s (%d of %d"
-                     " free tries; a typo as often as a guess)", source, failed, free)
+            log.info("admission: a wrong passphrase for network %s from %s (%d of %d free"
+                     " tries; a typo as often as a guess)", network, source, failed, free)
             return
         pending = self._networks.to_ask()
         if pending:  # our own join is refused or unconfirmed: ours is the likely wrong one
@@ -200,12 +217,12 @@ class Admissions:
         if len(self._suspects) >= MAX_REMEMBERED:
             del self._suspects[next(iter(self._suspects))]
         self._suspects[source] = failed
-        log.warning("admission: %d wrong passphrases for one of your networks from %s: most"
+        log.warning("admission: %d wrong passphrases for your network %s from %s: most"
                     " likely a mistyped passphrase, else someone guessing; each try from there"
                     " now waits longer, and nobody gets in without the passphrase", failed,
-                    source, extra={"shown_as_event": True})
+                    network, source, extra={"shown_as_event": True})
         self._emit({"type": "admission_guesses", "source": source, "failed": failed,
-                    "cleared": False})
+                    "network": network, "cleared": False})
 
     def _cleared(self, source: str) -> None:
         """`source` proved the passphrase in the end: what we warned of was a typo."""

@@ -264,6 +264,7 @@ class Controller:
                 await asyncio.sleep(RECONNECT_DELAY)
                 continue
             self.state.connected = True
+            age_notices(self.state)  # "the node stopped" is untrue now (trial 9, B3)
             self.state.notice("info", "reconnected to the node")
             self._changed()
             return True
@@ -271,6 +272,7 @@ class Controller:
 
     async def _on_event(self, event: Mapping[str, Any]) -> None:
         refresh = self.state.apply(event)
+        age_notices(self.state)  # what the event ended ("does not answer": linked) goes
         self._changed()
         if event.get("type") == "message" and event.get("conversation") == self.state.selected:
             await self._mark_read()

@@ -100,6 +100,9 @@ class Notice:
     # text gives them, so a /rename renames it there too (notes/s32/trial7.md 18, B3).
     member: str = ""
     member_name: str = ""
+    # Shown whole in the notice row when it is the newest, past the row's usual rows: /id,
+    # whose address was cut at 80 columns (notes/s33/trial9.md B9).
+    whole: bool = False
 
     def renamed(self, fingerprint: str, name: str) -> Notice:
         """This notice with `fingerprint`'s name as it is now: the first whole-word mention

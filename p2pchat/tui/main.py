@@ -332,10 +332,29 @@ def _node_answers_quietly(home: Path) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def logs_as_notices(handler: _NoticeHandler) -> Any:
+    """While the full screen runs, every logger's warnings (asyncio's "Task exception was
+    never retrieved", prompt_toolkit's, a library's) become notices: with no handler on the
+    root logger, Python's last-resort handler writes them to stderr, on the screen's rows
+    (notes/s33/trial9.md B10: stray text on the input row, gone at the next redraw)."""
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
 async def _run_app(app: ChatApp, handler: _NoticeHandler | None, *,
                    started: Callable[[], Any] | None = None) -> None:
-    if handler is not None:
-        handler.show_in(app.state, app.redraw)
+    handler = handler or _NoticeHandler()  # attached to a running node: the others' logs
+    handler.show_in(app.state, app.redraw)
+    with logs_as_notices(handler):
+        await _run_app_shown(app, started)
+
+
+async def _run_app_shown(app: ChatApp, started: Callable[[], Any] | None) -> None:
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGHUP)
     for sig in signals:  # a closed terminal or a kill still stops the node cleanly

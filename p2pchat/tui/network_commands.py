@@ -104,7 +104,7 @@ class NetworkCommands:
         if addrs:
             lines.append(f"  reachable at {', '.join(addrs[:4])} (for /addr where discovery"
                          " does not find you)")
-        self._state.notice("info", "\n".join(lines))
+        self._state.notice("info", "\n".join(lines), whole=True)  # the address too (trial 9, B9)
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         lines = []

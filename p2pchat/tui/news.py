@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from p2pchat.event_types import ContactRequestEvent, GroupEvent
 from p2pchat.tui.conversation import group_label
+from p2pchat.tui.notice_ageing import NODE_DOWN
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def node_gone(state: ChatState) -> None:
     """The node stopped: what was said about that node goes with it (trial 6, B18: "Your node
     was already running (pid N), so --relay did nothing" stayed after it stopped)."""
     state.drop_notices(key=ATTACHED)
-    state.notice("warning", "the node stopped; reconnecting when it is back")
+    state.notice("warning", "the node stopped; reconnecting when it is back", key=NODE_DOWN)
 
 
 def drop_about(state: ChatState, conversation: str, group: bool) -> None:
@@ -148,7 +149,10 @@ def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:
         return
     failed = event.get("failed")
     count = str(failed) if isinstance(failed, int) and 0 < failed < 10**6 else "several"
-    state.notice("warning", f"{count} wrong network passphrases from {source}: most likely a"
+    network = clean(event.get("network"))  # absent from older nodes
+    what = f"wrong passphrases for your network {network}" if network \
+        else "wrong network passphrases"
+    state.notice("warning", f"{count} {what} from {source}: most likely a"
                             " mistyped passphrase, else someone guessing (each try waits"
                             " longer; nobody gets in without the passphrase)", key=key)
 

@@ -9,7 +9,10 @@ stays until it is answered or no longer true.
 - an error in answer to a command ("no contact named 'nobody'") is a one-off answer: it goes at
   the next command typed or conversation switched to (`answers_pass`, the controller);
 - other errors go ERROR_LIFETIME after the next line typed (the controller);
-- warnings and requests stay until what they are about changes (keyed notices).
+- warnings and requests stay until what they are about changes (keyed notices);
+- a notice tied to a state goes as soon as that state ends, whatever its kind: "the node
+  stopped" when the node is back, "last known at ... does not answer" when the contact links
+  (notes/s33/trial9.md B3: both stayed for minutes, and came back when newer ones went).
 
 Time comes from `ChatState.clock` (a monotonic clock; tests pass their own)."""
 
@@ -30,6 +33,8 @@ INFO_LIFETIME = 120.0  # seconds an unkeyed informational notice stays when noth
 # or key that does something (notes/s31/trial3.md 18, notes/s32/trial5.md 18: they lingered).
 PASSING = "passing"
 ONGOING = ("pending:",)  # "they see a request until they add you too": still true
+NODE_DOWN = "node:down"  # "the node stopped; reconnecting when it is back"
+REACH = "reach:"  # why a contact seems offline (tui/reach_watch.py): one per contact
 
 
 def user_acted(state: ChatState) -> None:
@@ -45,6 +50,19 @@ def _still_going_on(state: ChatState, notice: Notice) -> bool:
         and notice.key.removeprefix("admission:") in state.networks_waiting
 
 
+def no_longer_true(state: ChatState, notice: Notice) -> bool:
+    """The state this notice says has ended."""
+    if notice.key == NODE_DOWN:
+        return state.connected
+    if notice.key.startswith(REACH):
+        conv = state.conversations.get(notice.key.removeprefix(REACH))
+        if conv is None or not conv.online:
+            return False
+        conv.unreachable = ""  # linked: if it stops answering again, the watch says it again
+        return True
+    return False
+
+
 def _aged(state: ChatState, notice: Notice, now: float) -> bool:
     if notice.kind != "info" or _still_going_on(state, notice):
         return False
@@ -55,7 +73,8 @@ def _aged(state: ChatState, notice: Notice, now: float) -> bool:
 def age_notices(state: ChatState) -> bool:
     """Drop the notices that are no news any more; whether any went."""
     now = state.clock()
-    kept = [n for n in state.notices if not _aged(state, n, now)]
+    kept = [n for n in state.notices
+            if not _aged(state, n, now) and not no_longer_true(state, n)]
     if len(kept) == len(state.notices):
         return False
     state.notices = deque(kept, maxlen=state.notices.maxlen)

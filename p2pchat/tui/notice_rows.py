@@ -13,6 +13,7 @@ from p2pchat.tui import render
 from p2pchat.tui.conversation import Notice
 
 INDENT = 2  # continuation rows of a wrapped notice
+MAX_WHOLE_ROWS = 8  # a notice meant to be read whole (/id), when it is the newest
 
 
 def _rows(lines: Iterable[tuple[str, str]], width: int) -> list[StyleAndTextTuples]:
@@ -56,7 +57,8 @@ def notice_rows(notices: Iterable[Notice], question: str | None, width: int,
     for group in reversed(said_together(notices)):
         rows = _rows(((f"class:notice.{n.kind}", n.text) for n in group), width)
         if not shown:
-            shown = _cut(rows, width, limit)
+            shown = _cut(rows, width, max(limit, min(len(rows), MAX_WHOLE_ROWS))
+                         if group[0].whole else limit)
         else:  # an older one above, from its start, cut to the rows left
             shown = _cut(rows, width, limit - len(shown)) + shown
         if len(shown) >= limit:

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from p2pchat.tui.notice_ageing import REACH
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ PERIOD = 5.0  # seconds between reads of the node
 # Dials that failed in a row before a contact's last known address is called stale: the
 # dialer's back-off (net/dialer.py) makes these a few seconds, more than a blip.
 STUCK_DIALS = 6
-KEY = "reach:"  # the notice key prefix: one notice per contact
+KEY = REACH  # the notice key prefix: one notice per contact
 MAX_RELAYS = 16
 
 
@@ -94,6 +95,7 @@ class ReachWatch:
         self._on_change = on_change
         self.period = period
         self._linked: set[str] = set()  # contacts seen linked by this screen: removed us?
+        self._told: set[str] = set()  # relays found by mDNS said as attached (MAX_RELAYS)
 
     async def run(self) -> None:
         # Here, not at the top: `p2pchat contacts` reads STUCK_DIALS without loading the node.
@@ -128,6 +130,21 @@ class ReachWatch:
                                " offline until it answers (/peers says why)", key=KEY + "relay")
         elif words.startswith("via relay"):
             self._state.drop_notices(key=KEY + "relay")
+        self._found_news(relays)
+
+    def _found_news(self, relays: list[dict[str, Any]]) -> None:
+        """A relay another person advertises on the LAN, attached to unasked: said once per
+        relay, with how to stop it (notes/s33/trial9.md B17: only the node's log said it);
+        the notice goes when we are no longer attached to it."""
+        found = {clean(r.get("relay")).split("#")[0] for r in relays
+                 if r.get("found_by") == "mdns" and r.get("state") == "attached"}
+        for label in self._told - found:
+            self._state.drop_notices(key=f"{KEY}found:{label}")
+        for label in sorted(found - self._told):
+            self._state.notice("info", f"attached to relay {label} found nearby (not one you"
+                               " chose): 'p2pchat settings presence private' (or --presence"
+                               " private) turns that off", key=f"{KEY}found:{label}")
+        self._told = found
 
     def _take(self, contact: dict[str, Any]) -> bool:
         fp = clean(contact.get("fingerprint"))

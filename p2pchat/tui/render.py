@@ -127,7 +127,9 @@ def _conversation_row(conv: Conversation, selected: bool, width: int,
     badge = f" ({conv.unread})" if conv.unread else ""
     lead = f" {number}" if number else ""
     used = 3 + len(lead)
-    removed = " (removed)" * (conv.kind != "group" and conv.state == "removed")
+    # A group we left or were removed from reads as `p2pchat group` lists it (trial 9, B16).
+    removed = " (removed)" if conv.state == "removed" else \
+        " (left)" if conv.kind == "group" and conv.state == "left" else ""
     label = fit(conv.name + removed, max(1, width - used - get_cwidth(badge)))
     pad = " " * max(0, width - used - get_cwidth(label) - get_cwidth(badge))
     name_style = base + (" class:conv.request" if conv.state == "request" else

@@ -476,7 +476,7 @@ class ChatState:
     # ------------------------------------------------------------ notices
 
     def notice(self, kind: str, text: str, key: str = "",
-               member: tuple[str, str] = ("", "")) -> None:
+               member: tuple[str, str] = ("", ""), whole: bool = False) -> None:
         """A notice line; with a `key`, only if none about the same thing is shown already;
         `member`: whom a membership notice names (fingerprint, name: news.renamed_in_notices)."""
         if key and any(n.key == key for n in self.notices):
@@ -484,7 +484,7 @@ class ChatState:
         now = self.clock()
         self.said.append((time.time(), kind, clean(text, newlines=True)))
         for part, line in enumerate(clean(text, newlines=True).split("\n")):
-            self.notices.append(Notice(kind, line, key, now, part, *member))
+            self.notices.append(Notice(kind, line, key, now, part, *member, whole=whole))
 
     def drop_notices(self, *, key: str = "", kind: str = "", said_before: float = 0.0,
                      mentioning: tuple[str, ...] = (), unkeyed: bool = False) -> None:

@@ -231,3 +231,45 @@ async def test_no_guessing_alarm_while_our_own_join_is_unconfirmed(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING
                 and "wrong passphrases" in r.getMessage()]
     assert any("not warned of: our own join to club" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_guessing_alarm_names_our_network_and_ignores_others_joins(
+        make_local_node: MakeLocalNode) -> None:
+    """notes/s33/trial9.md B6: "3 wrong network passphrases from 127.0.0.1" named no network,
+    and was raised by other people on the machine joining THEIR networks: tries at a network
+    we are not in are not guesses at ours; the warning names the network they were for."""
+    a = await make_local_node("alice")
+    stored.save(a.home, a.identity, stored.joined([], stored.Network("lab", CLUB_KEY,
+                                                                     "stuff-tank-gift-busy")))
+    a.networks.reload()
+    a.admissions.limiter.limits = GuessLimits(backoff=0.05)
+    events = a.events.subscribe()
+
+    async def wrong(network: str, n: int) -> None:
+        for _ in range(n):
+            await until(lambda: a.admissions.limiter.wait("127.0.0.1", time.monotonic()) == 0,
+                        5, "the limiter's wait")
+            with pytest.raises(adm.AdmissionError):
+                await ask(a.listen_addresses[0], network, "topsecret")
+
+    def warned() -> list[dict[str, Any]]:
+        out = []
+        while not events.empty():
+            event = events.get_nowait()
+            if event is not None and event["type"] == "admission_guesses":
+                out.append(event)
+        return out
+
+    await wrong("room9", 4)  # someone else's network, asked of every node here
+    await until(lambda: a.admissions.failed_guesses == 4, 10, "the tries counted")
+    assert warned() == []
+    await wrong("lab", 3)
+    await until(lambda: a.admissions.failed_guesses == 7, 10, "the guesses counted")
+    [event] = warned()
+    assert event["network"] == "lab" and event["failed"] == 3
+    state = loaded_state()
+    state.apply(event)
+    assert [n.text for n in state.notices if "127.0.0.1" in n.text] == [
+        "3 wrong passphrases for your network lab from 127.0.0.1: most likely a mistyped"
+        " passphrase, else someone guessing (each try waits longer; nobody gets in without the"
+        " passphrase)"]
