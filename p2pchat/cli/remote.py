@@ -190,7 +190,10 @@ def stale_address(contact: dict[str, Any]) -> bool:
 
 
 def _print_contacts(contacts: list[dict[str, Any]],
-                    nearby: frozenset[str] | set[str] = frozenset()) -> None:
+                    nearby: frozenset[str] | set[str] = frozenset(),
+                    known: list[dict[str, Any]] | None = None) -> None:
+    """Rows for `contacts`; `known`: every contact, to name a verified namesake when only one
+    row is printed (trial 9: after unblock, the warning said "a contact", not bob)."""
     if not contacts:
         print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
     names = [with_their_name(clean(c["name"]), c.get("their_name")) for c in contacts]
@@ -214,7 +217,7 @@ def _print_contacts(contacts: list[dict[str, Any]],
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<{width}} asks to connect{note}"
                   f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))})")
-            warning = impostor_warning(c, contacts)
+            warning = impostor_warning(c, known or contacts)
             if warning:
                 print(f"{'':<{width}} {warning}")
 
@@ -280,7 +283,8 @@ def cmd_contacts(args: argparse.Namespace) -> int:
               f" 'p2pchat contacts block {result['removed']}' refuses them for good.")
     else:
         if action != "accept":  # its sentence alone: a row said "offline", then "linked" (B12)
-            _print_contacts([result], _nearby(args))
+            known = _read(args, "contacts.list") if result.get("same_name_as") else None
+            _print_contacts([result], _nearby(args), known)
         if action == "add" and result.get("state") == "contact":
             # More than the contact's line: what happens next (as the chat screen says).
             print(_added_sentence(args, result))

@@ -38,8 +38,9 @@ def left_group_row(group: dict[str, Any], *, said: bool = False) -> str:
     title = clean(group["title"])
     if said:
         how = "You left" if group["role"] == "left" else "You were removed from"
+        # The name form, as the group list's row says it (trial 9: the id here, '#title' there).
         return (f"{how} {title}  {group['group']}  (its history is kept:"
-                f" p2pchat log {group['group']})")
+                f" p2pchat log {shlex.quote('#' + title)})")
     how = "left" if group["role"] == "left" else "removed"
     return (f"{title:<20} {how}  (history kept: p2pchat log {shlex.quote('#' + title)};"
             f" p2pchat group forget {shlex.quote(title)})")
