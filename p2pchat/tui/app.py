@@ -533,9 +533,12 @@ class ChatApp:
                      lambda: self._send_parts(parts), about_input=True)
             return
         if secret_without_slash(text):
-            self.state.notice("error", "not sent: that is /network join without its \"/\", and"
-                                       " the passphrase would go out in clear. Type"
-                                       " /network join NAME PASSPHRASE to join",
+            what = ("that is /network join without its \"/\"" if text.lstrip()[:1] != "/"
+                    and text.lstrip()[:7].lower() == "network"
+                    else "the line holds /network join after other text")
+            self.state.notice("error", f"not sent: {what}, and the passphrase would go out in"
+                                       " clear. Type /network join NAME PASSPHRASE alone to"
+                                       " join",
                               key=f"{PASSING}:slashless")  # refusals pass at the next command
             self.redraw()  # the line stays (masked) for the "/" to be added
             return

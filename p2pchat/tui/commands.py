@@ -253,15 +253,16 @@ def parse_network(rest: str) -> NetworkCommand:
                      " NAME, /network list")
 
 
-# The "/" is optional: a line that lost it somewhere must not show or send the passphrase.
-_SECRET_AFTER = re.compile(r"\s*/?network\s+join\s+\S+\s", re.IGNORECASE)
+# The "/" is optional at the start: a line that lost it must not show or send the passphrase;
+# after other text (a draft left in the input, trial 9 B12) the "/" marks the command.
+_SECRET_AFTER = re.compile(r"(?:^\s*/?|/)network\s+join\s+\S+\s", re.IGNORECASE)
 _VIA = re.compile(r"\s*--via(?:\s+\S*(?:\s+|$)|$)")
 
 
 def secret_start(text: str) -> int | None:
     """Where the passphrase of a typed `/network join NAME PASSPHRASE` begins, or None: the
     screen masks it from there and the input history never keeps the line."""
-    found = _SECRET_AFTER.match(text)
+    found = _SECRET_AFTER.search(text)
     if found is None:
         return None
     # `--via HOST:PORT` is an address, not a secret: masked, a typo in it could not be seen
@@ -274,8 +275,8 @@ def secret_start(text: str) -> int | None:
 
 
 def secret_without_slash(text: str) -> bool:
-    """`network join NAME PASSPHRASE` typed as a message: never sent, the passphrase would go
-    out in clear to whoever the conversation is with."""
+    """`network join NAME PASSPHRASE` typed as a message, without its "/" or after other text:
+    never sent, the passphrase would go out in clear to whoever the conversation is with."""
     return not text.lstrip().startswith("/") and secret_start(text) is not None
 
 

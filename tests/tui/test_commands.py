@@ -115,7 +115,10 @@ def test_help_names_every_command() -> None:
     ("/network join office", None),
     ("/network leave office", None),
     ("/network list", None),
-    ("say /network join office pw", None),
+    # after other text, as a draft left in the input makes it (trial 9, B12)
+    ("say /network join office pw", "pw"),
+    ("and then/network join room9 crisp-print", "crisp-print"),
+    ("say network join office pw", None),  # no "/": a message about it, nothing to hide
     # only the passphrase, never the --via address (trial 5, B11)
     # (typed text only: nothing binds or dials this address)
     ("/network join club --via host.lan:43031 PASS word", "PASS word"),

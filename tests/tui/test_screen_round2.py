@@ -57,6 +57,21 @@ async def test_network_join_without_its_slash_is_never_sent() -> None:
         assert sent(backend) == [] and chat.input.text == "network join club topsecret"
 
 
+async def test_network_join_after_a_draft_is_masked_and_never_sent() -> None:
+    """Trial 9, B12: a draft "and then" left in the input, then "/network join room9 PASS"
+    typed at its end went out as one message with the passphrase in clear."""
+    backend = FakeBackend()
+    async with running(backend) as (chat, keys):
+        keys.send_text("and then/network join room9 crisp-print")
+        await until(lambda: chat.input.text.endswith("crisp-print"), 10, "the typed line")
+        shown = "".join(f[1] for f in chat.input.control.create_content(80, 3).get_line(0))
+        assert "crisp" not in shown and shown.rstrip().endswith("room9 " + "*" * len("crisp-print"))
+        keys.send_text(ENTER)
+        await until(lambda: any("after other text" in n.text for n in chat.state.notices), 10,
+                    "the refusal")
+        assert sent(backend) == [] and chat.input.text.endswith("crisp-print")
+
+
 async def test_block_of_an_unknown_name_says_so_without_asking() -> None:
     backend = FakeBackend()
     async with running(backend) as (chat, keys):
