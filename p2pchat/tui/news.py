@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from p2pchat.event_types import ContactRequestEvent, GroupEvent
+from p2pchat.event_types import ContactRequestEvent, GroupEvent, PeerRenamedEvent
 from p2pchat.tui.conversation import group_label
 from p2pchat.tui.notice_ageing import NODE_DOWN
 from p2pchat.tui.sanitize import clean
@@ -211,3 +211,19 @@ def unverified(said: str, event: Mapping[str, Any]) -> str:
     if said.startswith(name + " "):
         return "~" + said
     return said[:-len(name)] + "~" + name if said.endswith(" " + name) else said
+
+
+def nick_news(state: ChatState, event: PeerRenamedEvent) -> None:
+    """A contact's new nick replaces what was said of their last one, and a nick already told
+    is not told again (trial 9, B3: "/nick Bobby" then "/nick bob" kept the Bobby notice, and
+    it came back later). Back to the name we call them by, there is nothing to rename."""
+    fp, name = clean(event.get("fingerprint")), clean(event.get("name"))
+    theirs = clean(event.get("their_name"))
+    if state.told_names.get(fp) == theirs:
+        return
+    state.told_names[fp] = theirs
+    key = f"renamed:{fp}"
+    state.drop_notices(key=key)
+    hint = "" if theirs.casefold() == name.casefold() \
+        else f" (/rename {name} {theirs} to call them that too)"
+    state.notice("info", f"{name} now calls themself {theirs!r}{hint}", key=key)

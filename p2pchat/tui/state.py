@@ -85,6 +85,7 @@ class ChatState:
         self.jump_to: str | None = None  # a message the pane scrolls to once (/jump)
         self.listen: list[str] = []  # the node's listening addresses, as status gives them
         self.relays: list[dict[str, Any]] = []
+        self.told_names: dict[str, str] = {}  # fingerprint -> the nick last told (news.py)
         self._numbers_fixed = False
         self._places: dict[str, int] = {}  # fingerprint -> place in the list, once fixed
         self._next_place = 0
@@ -351,11 +352,7 @@ class ChatState:
         elif kind == "admission_guesses":
             news.guesses_news(self, event)
         elif kind == "peer_renamed":
-            renamed = cast(PeerRenamedEvent, event)
-            name, theirs = clean(renamed.get("name")), clean(renamed.get("their_name"))
-            self.notice("info", f"{name} now calls themself {theirs!r}"
-                                f" (/rename {name} {theirs} to call them that too)",
-                        key=f"renamed:{clean(renamed.get('fingerprint'))}")
+            news.nick_news(self, cast(PeerRenamedEvent, event))
         elif kind == "lagged":
             # The controller re-subscribes and re-reads everything.
             self.notice("warning", "fell behind the node's events; reloading")

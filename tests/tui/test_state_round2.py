@@ -42,6 +42,30 @@ def test_a_contact_renaming_themself_is_said() -> None:
     assert "bob now calls themself 'Robert'" in state.notices[-1].text
 
 
+def test_a_nick_and_back_leaves_one_true_notice_that_does_not_come_back() -> None:
+    """Trial 9, B3: "/nick Bobby" then "/nick bob" kept "bob now calls themself 'Bobby'"
+    (the newer notice was refused as a duplicate of its key), and after it had gone, the same
+    news told again brought it back."""
+    state = loaded_state()
+
+    def renamed(theirs: str) -> None:
+        state.apply({"type": "peer_renamed", "fingerprint": BOB, "name": "bob",
+                     "their_name": theirs})
+
+    def about_bob() -> list[str]:
+        return [n.text for n in state.notices if "calls themself" in n.text]
+
+    renamed("Bobby")
+    renamed("bob")
+    assert about_bob() == ["bob now calls themself 'bob'"]
+    state.clear_notices()  # as ageing or Esc does
+    renamed("bob")  # the same news again: nothing new to say
+    assert about_bob() == []
+    renamed("Bobby")
+    assert about_bob() == ["bob now calls themself 'Bobby' (/rename bob Bobby to call them"
+                           " that too)"]
+
+
 def test_places_stay_put_once_loaded_and_alt_a_finds_the_unread() -> None:
     from tests.tui.test_state import CAROL, DAVE, message
     state = loaded_state()
