@@ -145,6 +145,8 @@ class ChatState:
         for fp in [fp for fp, conv in self.conversations.items()
                    if fp not in seen and conv.kind != "group"]:
             self.forget(fp)
+        for request in (c for c in contacts if fresh and c.get("state") == "request"):
+            news.request_news(self, cast(ContactRequestEvent, request))  # still unanswered
         self._ensure_selection()
 
 

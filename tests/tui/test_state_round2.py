@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from p2pchat.tui import render
 from tests.tui.test_state import BOB, loaded_state
+from tests.tui.test_state import CAROL as CAROL_FP
 
 
 def text_of(fragments: list[tuple[str, str]]) -> str:
@@ -195,3 +196,22 @@ def test_a_full_reread_decides_who_is_online() -> None:
     assert not state.conversations[BOB].online  # a partial read: the later event stands
     state.set_contacts([contact(BOB, "bob", online=True), contact(CAROL, "carol")], fresh=True)
     assert state.conversations[BOB].online  # after a reconnection: the node's answer
+
+
+def test_a_request_still_waiting_when_the_screen_starts_is_said_again() -> None:
+    """Trial 9, B5: after a restart of the screen, a pending request from a NEW KEY under
+    the name of a verified contact had only its "!" mark, no warning (README: requests and
+    warnings stay until answered)."""
+    from tests.tui.test_state import DAVE, contact
+
+    verified = {**contact(BOB, "bob"), "verified": True}
+    impostor = {**contact(DAVE, "bob (ABCDEFG)", state="request"), "same_name_as": BOB,
+                "same_name_verified": True}
+    state = loaded_state()
+    state.set_contacts([verified, contact(CAROL_FP, "carol"), impostor], fresh=True)
+    warnings = [n.text for n in state.notices if n.kind == "warning"]
+    assert len(warnings) == 1 and "a NEW KEY, not the bob you VERIFIED" in warnings[0]
+    state.set_contacts([verified, contact(CAROL_FP, "carol"), impostor], fresh=True)
+    assert len([n for n in state.notices if n.kind == "warning"]) == 1  # said once
+    state.set_contacts([verified, contact(CAROL_FP, "carol")])  # answered elsewhere
+    assert not [n for n in state.notices if n.kind == "warning"]
