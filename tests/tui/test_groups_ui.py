@@ -10,7 +10,7 @@ from p2pchat.tui.commands import Named, ParseError, parse, parse_group
 from p2pchat.tui.controller import Controller
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend, notices
-from tests.tui.test_state import BOB, loaded_state, message
+from tests.tui.test_state import BOB, CAROL, loaded_state, message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -191,3 +191,16 @@ def test_tab_after_group_invite_offers_only_contacts_not_in_the_group() -> None:
                  "member_name": "carol", "you": False, "number": 4,
                  "member_fingerprints": [BOB, CAROL, ME]})
     assert completions(state, "/group invite ") == []
+
+
+def test_our_own_invitation_told_by_the_node_is_a_line_not_a_third_notice() -> None:
+    """Trial 10, B9: after accepting, "alice invited you (hikers)" and "you joined hikers:
+    opened it" were two notices for one accept; the invitation had its own notice before."""
+    state = loaded_state()
+    state.apply({"type": "group_changed", **group(), "change": "add", "you": True,
+                 "member_name": "you", "text": "bob invited you", "number": 4})
+    assert not [n for n in state.notices if "invited you" in n.text]
+    assert state.conversations[GROUP].find("change-4") is not None  # the line is there
+    state.apply({"type": "group_changed", **group(), "change": "add", "member": CAROL,
+                 "member_name": "carol", "text": "bob invited carol", "number": 5})
+    assert [n.text for n in state.notices if "invited" in n.text] == ["bob invited carol (club)"]

@@ -57,11 +57,13 @@ def test_a_nick_and_back_leaves_one_true_notice_that_does_not_come_back() -> Non
         return [n.text for n in state.notices if "calls themself" in n.text]
 
     renamed("Bobby")
-    renamed("bob")
-    assert about_bob() == ["bob now calls themself 'bob'"]
-    state.clear_notices()  # as ageing or Esc does
-    renamed("bob")  # the same news again: nothing new to say
+    renamed("bob")  # back to the name we call them: the Bobby notice goes, nothing else
     assert about_bob() == []
+    renamed("Bobby")
+    state.clear_notices()  # as ageing or Esc does
+    renamed("Bobby")  # the same news again: nothing new to say
+    assert about_bob() == []
+    renamed("Robert")
     renamed("Bobby")
     assert about_bob() == ["bob now calls themself 'Bobby' (/rename bob Bobby to call them"
                            " that too)"]
