@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.nodes import NodeProcess, wait_for
+from tests.nodes import NodeProcess
 
 
 def test_group_leave_names_the_log_as_the_group_list_does(tmp_path: Path) -> None:
@@ -25,20 +25,13 @@ def test_group_leave_names_the_log_as_the_group_list_does(tmp_path: Path) -> Non
 def test_unblocking_a_new_key_under_a_verified_name_names_the_contact(tmp_path: Path) -> None:
     """Trial 9: `contacts unblock 'bob (K55H6V5)'` warned of "a NEW KEY under the name of a
     contact, whom you VERIFIED" without saying whose name (the listing named bob)."""
-    from tests.tui.test_tmux import mutual
+    from tests.tui.test_tmux import impostor_asks
 
     alice = NodeProcess(tmp_path / "alice", "alice").start()
     bob = NodeProcess(tmp_path / "bob", "bob").start()
     impostor = NodeProcess(tmp_path / "impostor", "bob").start()
     try:
-        mutual(alice, bob, "alice", "bob")
-        alice.cli("contacts", "verify", "bob", check=True)
-        impostor.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr",
-                     alice.addr, check=True)
-        wait_for(lambda: any(c["state"] == "request" for c in alice.json("contacts", "list")),
-                 20, "the impostor's request")
-        asking = next(c["name"] for c in alice.json("contacts", "list")
-                      if c["state"] == "request")
+        asking = impostor_asks(alice, bob, impostor)
         alice.cli("contacts", "block", asking, check=True)
         said = alice.cli("contacts", "unblock", asking, check=True).stdout
         assert "a NEW KEY under the name of bob, whom you VERIFIED" in said, said
