@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from p2pchat import __version__
+from p2pchat.clock import wall_ns
 from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
 from p2pchat.core.messages import dm_conversation_id
@@ -39,6 +40,7 @@ from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
+from p2pchat.node.peer_state import PeerLink
 from p2pchat.node.reach import with_dial_state
 from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relays import Relays
@@ -73,6 +75,7 @@ class Node:
         self.store: Store | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock_fd: int | None = None
+        self._started_ms = 0  # wall clock, for how long a contact has been silent (reach.py)
         self._stopping = False
 
         self.outbox = Outbox(lambda: self.db, on_failed=lambda exc: self.health.failed(exc),
@@ -100,7 +103,7 @@ class Node:
         self.links = LinkTable(
             identity, self.config, replay_guard=replay_guard, spawn=self._spawn,
             on_event=lambda link, event: self.router.on_event(link, event),
-            on_gone=lambda link: self.router.on_gone(link),
+            on_gone=self._link_gone,
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
@@ -193,6 +196,7 @@ class Node:
             raise
 
     async def _start(self) -> None:
+        self._started_ms = wall_ns() // 1_000_000
         try:
             self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
         except StoreError as exc:
@@ -330,7 +334,32 @@ class Node:
 
     def list_contacts(self) -> list[dict[str, Any]]:
         """Every contact, request and blocked key, as `Views.contact` shows them."""
-        return with_dial_state(self.trust.list_contacts(), self.links.dialer)
+        def elsewhere(key: bytes) -> bool:  # an address it linked from, or advertises
+            contact = self.db.contacts.get(key)
+            stored = set(contact.addrs) if contact is not None else set()
+            return any(format_addr(a) not in stored for a in self.trust.addresses_for(key))
+
+        def last_seen(key: bytes) -> int | None:
+            contact = self.db.contacts.get(key)
+            return contact.last_seen if contact is not None else None
+
+        return with_dial_state(self.trust.list_contacts(), self.links.dialer,
+                               now_ms=wall_ns() // 1_000_000, since_ms=self._started_ms,
+                               last_seen=last_seen, elsewhere=elsewhere,
+                               stale_after=self.config.stale_address_after)
+
+    def _link_gone(self, link: PeerLink) -> None:
+        """A link ended: the router lets go of it; a contact's is when we last saw them (the
+        screens' "offline (last seen HH:MM)", trial 9, B7)."""
+        self.router.on_gone(link)
+        key = link.remote_key
+        if key is None or not link.peer.up or self.links.is_linked(key) or self.store is None \
+                or self.store.contacts.state_of(key) != "contact":
+            return
+        try:
+            self.store.contacts.set_last_seen(key, wall_ns() // 1_000_000)
+        except StoreError as exc:  # a hint for screens: not worth a failed node
+            log.warning("could not note when %s was last seen: %s", self.views.who(key), exc)
 
     def rename_self(self, name: str) -> dict[str, Any]:
         """A new name for us: kept with the identity, sent at once in a fresh Hello on every

@@ -62,6 +62,7 @@ class Conversation:
     member_fps: frozenset[str] = frozenset()  # a group's members' fingerprints, the invited too
     # A contact's: why the node cannot link to them, when it knows (tui/reach_watch.py)
     unreachable: str = ""
+    last_seen: str = ""  # a contact's: when a link with them last ended (ISO), "" unknown
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)

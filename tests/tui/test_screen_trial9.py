@@ -13,14 +13,14 @@ import pytest
 from p2pchat.tui.main import _NoticeHandler, logs_as_notices
 from p2pchat.tui.news import node_gone
 from p2pchat.tui.notice_ageing import age_notices
-from p2pchat.tui.render import conversation_list
+from p2pchat.tui.render import conversation_list, header
 from p2pchat.tui.state import ChatState
 from tests.aio import until
 from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
 from tests.relay_client import RelayProcess
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
-from tests.tui.test_screen_trial8_reach import line, polls, said, watched
+from tests.tui.test_screen_trial8_reach import line, minutes_later, polls, said, watched
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -49,21 +49,25 @@ def test_the_node_stopped_stays_while_the_node_is_away() -> None:
 
 
 async def test_does_not_answer_goes_when_the_contact_links(
-        make_local_node: MakeLocalNode) -> None:
+        make_local_node: MakeLocalNode, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The hint is in the header now, not a notice (trial 9, B7): it goes from there."""
     carol, bob = await linked_pair(make_local_node, "carol", "bob")
     host, port = bob.listen_addresses[0]
     chat = await watched(carol)
     try:
         conv = chat.state.conversations[fp(bob)]
+        chat.state.select(fp(bob))
         await until(lambda: conv.online, what="bob online")
         was = addr(bob)
         await bob.stop()
-        await until(lambda: bool(said(chat, "does not answer")), 30, "the /addr hint")
-        assert was in said(chat, "does not answer")[0]
+        minutes_later(monkeypatch, tmp_path)
+        await until(lambda: "does not answer" in header(chat.state), 30, "the /addr hint")
+        assert was in header(chat.state)
         chat.reach.period = 3600.0  # the watch's next read would drop it too: not the rule
         await make_local_node("bob", bob.identity, listen=((host, port),))
         await until(lambda: conv.online, 30, "bob back")
-        assert not said(chat, "does not answer")
+        assert "does not answer" not in header(chat.state)
+        assert header(chat.state).startswith(" bob · online")
     finally:
         await chat.stop()
 
