@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from p2pchat.node import Node
 from p2pchat.tui.main import _NoticeHandler, logs_as_notices
 from p2pchat.tui.news import node_gone
 from p2pchat.tui.notice_ageing import age_notices
@@ -127,3 +128,57 @@ def test_any_loggers_warning_is_a_notice_while_the_screen_runs() -> None:
     assert [n.text for n in state.notices] == ["Task exception was never retrieved",
                                                "the screen's own warning"]
     assert handler not in logging.getLogger().handlers
+
+
+async def test_a_member_not_a_contact_is_named_on_the_screen_as_in_log(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    """B4 on the screen: carol invited mallory (who calls herself bob; her request waits at
+    alice as "bob (SHORT)") under carol's name for her, "mal". A chat opened after mallory
+    wrote read "~mal: hello" from the history, live events "~bob (SHORT)": one name, the one
+    she gave, as `log` has it."""
+    from p2pchat.core.identity import Identity
+    from p2pchat.home import ensure_home
+    from p2pchat.node import NodeConfig
+
+    alice, bob, carol = [await make_local_node(n) for n in ("alice", "bob", "carol")]
+    mallory = Node(ensure_home(tmp_path / "mallory"), Identity.generate(), "bob",  # so she says
+                   NodeConfig(listen=(("127.0.0.1", 0),), mdns=False))
+    await mallory.start()
+    try:
+        await _one_name_for_mallory(alice, bob, carol, mallory)
+    finally:
+        await mallory.stop()
+
+
+async def _one_name_for_mallory(alice: Node, bob: Node, carol: Node, mallory: Node) -> None:
+    from tests.groups_net import befriend, caught_up, invite_and_accept, set_contact
+    from tests.tui.test_screen_trial4_nodes import screen
+
+    await befriend(alice, bob)
+    await befriend(carol, alice)
+    await mallory.add_contact(fp(alice), "alice", [addr(alice)])  # asks alice, as "bob"
+    asking = f"bob ({fp(mallory)[:7]})"
+    await until(lambda: any(c["name"] == asking for c in alice.list_contacts()), 20,
+                "mallory's request at alice")
+    await set_contact(carol, mallory, "mal", dial=True)
+    await set_contact(mallory, carol, "carol", dial=False)
+    group = (await carol.create_group("trio"))["group"]
+    await invite_and_accept(carol, group, alice)
+    await invite_and_accept(carol, group, mallory, "mal")
+    await until(lambda: caught_up(mallory, group, carol), 20, "mallory in the group")
+    await mallory.send(group, "hello trio, mal here")
+    await until(lambda: any(m["text"] == "hello trio, mal here"
+                            for m in alice.history(group)), 20, "her message at alice")
+    chat = await screen(alice)
+    try:
+        chat.select(group)
+        conv = chat.state.conversations[group]
+        await until(lambda: conv.loaded, 10, "the group's history on the screen")
+        shown = next(m for m in conv.messages if m.text.startswith("hello trio"))
+        assert shown.author_name == f"~{asking}"
+        joined = [m.text for m in conv.messages if m.system and "joined" in m.text]
+        assert f"~{asking} joined" in joined, joined
+    finally:
+        await chat.stop()
+    logged = next(m for m in alice.history(group) if m["text"].startswith("hello trio"))
+    assert (logged["author_name"], logged["author_contact"]) == (asking, False)
