@@ -41,7 +41,7 @@ from p2pchat.node.nearby import Nearby
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.peer_state import PeerLink
-from p2pchat.node.reach import with_dial_state
+from p2pchat.node.reach import last_seen_in, note_last_seen, seen_elsewhere, with_dial_state
 from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relays import Relays
 from p2pchat.node.router import Router
@@ -334,32 +334,16 @@ class Node:
 
     def list_contacts(self) -> list[dict[str, Any]]:
         """Every contact, request and blocked key, as `Views.contact` shows them."""
-        def elsewhere(key: bytes) -> bool:  # an address it linked from, or advertises
-            contact = self.db.contacts.get(key)
-            stored = set(contact.addrs) if contact is not None else set()
-            return any(format_addr(a) not in stored for a in self.trust.addresses_for(key))
-
-        def last_seen(key: bytes) -> int | None:
-            contact = self.db.contacts.get(key)
-            return contact.last_seen if contact is not None else None
-
         return with_dial_state(self.trust.list_contacts(), self.links.dialer,
                                now_ms=wall_ns() // 1_000_000, since_ms=self._started_ms,
-                               last_seen=last_seen, elsewhere=elsewhere,
+                               last_seen=last_seen_in(self.db),
+                               elsewhere=seen_elsewhere(self.db, self.trust.addresses_for),
                                stale_after=self.config.stale_address_after)
 
     def _link_gone(self, link: PeerLink) -> None:
-        """A link ended: the router lets go of it; a contact's is when we last saw them (the
-        screens' "offline (last seen HH:MM)", trial 9, B7)."""
+        """A link ended: the router lets go of it; a contact's is when we last saw them."""
         self.router.on_gone(link)
-        key = link.remote_key
-        if key is None or not link.peer.up or self.links.is_linked(key) or self.store is None \
-                or self.store.contacts.state_of(key) != "contact":
-            return
-        try:
-            self.store.contacts.set_last_seen(key, wall_ns() // 1_000_000)
-        except StoreError as exc:  # a hint for screens: not worth a failed node
-            log.warning("could not note when %s was last seen: %s", self.views.who(key), exc)
+        note_last_seen(self.store, link, self.links.is_linked, self.views.who)
 
     def rename_self(self, name: str) -> dict[str, Any]:
         """A new name for us: kept with the identity, sent at once in a fresh Hello on every
@@ -622,3 +606,4 @@ def group_members(groups: Groups, conv: bytes) -> frozenset[bytes]:
     except CommandError:
         return frozenset()
     return frozenset() if g.left else frozenset(g.state.members)
+

@@ -9,12 +9,20 @@ advice came 20 s after carol's node stopped)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.clock import wall_ns
 from p2pchat.core.identity import parse_fingerprint
 from p2pchat.core.timestamps import iso_from_ms
+from p2pchat.net.addresses import Address, format_addr, parse_addr
 from p2pchat.net.dialer import Dialer
+from p2pchat.node.peer_state import PeerLink
+from p2pchat.storage.store import Store, StoreError
+
+log = logging.getLogger(__name__)
 
 # Dials that failed in a row before a contact's last known address may be called stale: the
 # dialer's back-off (net/dialer.py) makes these a few seconds, more than a blip.
@@ -50,3 +58,39 @@ def with_dial_state(views: list[dict[str, Any]], dialer: Dialer, *, now_ms: int,
         if dialer.waits_for_answer(key):
             view["awaits_answer"] = True
     return views
+
+
+def last_seen_in(db: Store) -> Callable[[bytes], int | None]:
+    """When a link with each contact last ended (unix ms), as the store keeps it."""
+    def last_seen(key: bytes) -> int | None:
+        contact = db.contacts.get(key)
+        return contact.last_seen if contact is not None else None
+    return last_seen
+
+
+def seen_elsewhere(db: Store, addresses_for: Callable[[bytes], list[Address]]
+                   ) -> Callable[[bytes], bool]:
+    """Whether the node knows an address for a contact that the user did not store: one it
+    linked from, or one it advertises (`addresses_for`, node/trust.py)."""
+    def elsewhere(key: bytes) -> bool:
+        contact = db.contacts.get(key)
+        stored = set(contact.addrs) if contact is not None else set()
+        for text in list(stored):  # as the dialer writes them
+            with contextlib.suppress(ValueError):
+                stored.add(format_addr(parse_addr(text)))
+        return any(format_addr(a) not in stored for a in addresses_for(key))
+    return elsewhere
+
+
+def note_last_seen(db: Store | None, link: PeerLink, is_linked: Callable[[bytes], bool],
+                   who: Callable[[bytes], str]) -> None:
+    """A contact's link ended (and no other carries them): now is when we last saw them, the
+    screens' "offline (last seen HH:MM)" (trial 9, B7)."""
+    key = link.remote_key
+    if key is None or not link.peer.up or is_linked(key) or db is None \
+            or db.contacts.state_of(key) != "contact":
+        return
+    try:
+        db.contacts.set_last_seen(key, wall_ns() // 1_000_000)
+    except StoreError as exc:  # a hint for screens: not worth a failed node
+        log.warning("could not note when %s was last seen: %s", who(key), exc)
