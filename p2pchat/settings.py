@@ -13,9 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 SETTINGS_FILE = "settings.json"
 PORT_FILE = "port"
@@ -140,8 +139,7 @@ def mdns_words(status: dict[str, Any]) -> str:
     return f"on {', '.join(str(i) for i in only)} only" if only else "on"
 
 
-@dataclass(frozen=True)
-class LastRun:
+class LastRun(NamedTuple):  # not a dataclass: `p2pchat --help` stays light
     """Where the node listened and looked for people last time (the `port` file): a start
     that is told neither does the same, never wider (trial 9, B1; trial 10, B1)."""
 
