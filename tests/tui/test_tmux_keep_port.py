@@ -67,3 +67,26 @@ def test_a_kept_node_told_nothing_keeps_the_chat_nodes_place_as_it_came(
         assert status["mdns"] is False, status
     finally:
         os.kill(pid, signal.SIGTERM)
+
+
+def test_the_chats_mdns_choice_is_kept_though_its_screen_starts_discovery_late(
+    tmp_path: Path, terminal: Terminal,
+) -> None:
+    """The chat's node starts without mDNS and the screen starts it once drawn: last run's
+    choice kept in the home is still the one typed (here the loopback only), not "off"."""
+    import sys
+
+    from p2pchat import settings
+
+    home = NodeProcess(tmp_path / "alice", "alice").home
+    exit_file = tmp_path / "exit"
+    terminal.start([sys.executable, "-m", "p2pchat", "--home", str(home), "chat",
+                    "--listen", "127.0.0.1:0", "--mdns-interface", "127.0.0.1"], exit_file)
+    terminal.wait_screen(lambda s: "alice" in s and "/nearby" in s, "the chat")
+    terminal.line("/quit")
+    terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
+    terminal.keys("y")
+    assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
+        (tmp_path / "exit.err").read_text()
+    last = settings.last_run(home)
+    assert last.host == "127.0.0.1" and last.mdns == ("127.0.0.1",), last
