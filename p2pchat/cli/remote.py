@@ -102,6 +102,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"links: {status['links']}   mDNS: {clean(mdns_words(status))}"
           f"{said_from(status.get('mdns_from'))}"
           f"   presence: {status['presence']}")
+    if not status["mdns"] and status.get("mdns_from") == "last run":  # kept, so say how to undo
+        print("  discovery stays off as last run; 'p2pchat settings mdns on' turns it on")
     visible = _VISIBLE.get(status.get("visible_to", ""))
     if visible:
         print(visible)

@@ -64,7 +64,9 @@ def test_a_plain_restart_after_no_mdns_stays_off_and_settings_or_options_win(
         assert getattr(_planned(alice.home), "mdns") is False  # noqa: B009
         again = _start_node(alice)
         assert again["listen"] == [f"127.0.0.1:{first}"] and again["mdns"] is False, again
-        assert "mDNS: off (as last run)" in alice.cli("status", check=True).stdout
+        said = alice.cli("status", check=True).stdout
+        assert "mDNS: off (as last run)" in said, said
+        assert "'p2pchat settings mdns on' turns it on" in said, said
         assert alice.stop() == 0
         # A setting wins over last run (here: look on the loopback only).
         alice.cli("settings", "mdns-interface", "127.0.0.1", check=True)
