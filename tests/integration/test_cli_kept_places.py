@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 from tests.integration.test_cli_trial4 import _port, _start_node
 from tests.nodes import NodeProcess
 
 
-def _planned(home: Path, *typed: str) -> object:
+def _planned(home: Path, *typed: str) -> Any:
     """The NodeConfig `p2pchat --home HOME node TYPED` would start with (nothing binds)."""
     from p2pchat.cli.parser import build_parser
     from p2pchat.cli.serve import _node_config
@@ -36,8 +37,8 @@ def test_a_plain_restart_keeps_the_host_the_port_and_the_mdns_interface(
                                   "--mdns-interface", "127.0.0.1"))
         assert carol.stop() == 0
         plan = _planned(carol.home)
-        assert getattr(plan, "listen") == (("127.0.0.1", 0),), plan  # noqa: B009
-        assert getattr(plan, "mdns_interfaces") == ("127.0.0.1",), plan  # noqa: B009
+        assert plan.listen == (("127.0.0.1", 0),), plan
+        assert plan.mdns_interfaces == ("127.0.0.1",), plan
         again = _start_node(carol)
         assert again["listen"] == [f"127.0.0.1:{first}"], again
         assert again["listen_from"] == "last run" and again["mdns_from"] == "last run", again
@@ -61,7 +62,7 @@ def test_a_plain_restart_after_no_mdns_stays_off_and_settings_or_options_win(
     try:
         first = _port(_start_node(alice, "--listen", "127.0.0.1:0", "--no-mdns"))
         assert alice.stop() == 0
-        assert getattr(_planned(alice.home), "mdns") is False  # noqa: B009
+        assert _planned(alice.home).mdns is False
         again = _start_node(alice)
         assert again["listen"] == [f"127.0.0.1:{first}"] and again["mdns"] is False, again
         said = alice.cli("status", check=True).stdout
@@ -71,7 +72,7 @@ def test_a_plain_restart_after_no_mdns_stays_off_and_settings_or_options_win(
         # A setting wins over last run (here: look on the loopback only).
         alice.cli("settings", "mdns-interface", "127.0.0.1", check=True)
         plan = _planned(alice.home)
-        assert getattr(plan, "mdns") is True, plan  # noqa: B009
+        assert plan.mdns is True, plan
         turned = _start_node(alice)
         assert turned["mdns"] is True and turned["mdns_from"] == "settings", turned
         assert turned["mdns_interfaces"] == ["127.0.0.1"], turned
@@ -104,3 +105,24 @@ def test_what_the_port_file_says_of_the_last_run(tmp_path: Path) -> None:
         assert settings.last_run(tmp_path) == settings.LastRun(35471, "127.0.0.1", mdns)
     (tmp_path / settings.PORT_FILE).write_text("99999\nno such host!\nmdns 0.0.0.0\n")
     assert settings.last_run(tmp_path) == settings.LastRun()
+
+
+def test_an_option_or_a_setting_widens_on_purpose(tmp_path: Path) -> None:
+    """Last run on 127.0.0.1 with discovery off: a typed `--listen 0.0.0.0:0` or a `listen`
+    setting on every interface wins (checked as the CLI plans the start: nothing binds)."""
+    from p2pchat import settings
+    from tests.cli import run
+
+    home = NodeProcess(tmp_path / "alice", "alice").home
+    settings.keep_last_run(home, settings.LastRun(35471, "127.0.0.1", False))
+    plan = _planned(home)
+    assert (plan.listen, plan.mdns, plan.keep_port) == \
+        ((("127.0.0.1", 0),), False, True), plan
+    typed = _planned(home, "--listen", "0.0.0.0:0", "--mdns-interface", "127.0.0.1")
+    assert typed.listen == (("0.0.0.0", 0),), typed
+    assert typed.keep_port is False and typed.mdns is True
+    run(home, "settings", "listen", "[::]:0", check=True)
+    run(home, "settings", "mdns", "on", check=True)
+    kept = _planned(home)
+    assert (kept.listen, kept.mdns, kept.mdns_interfaces,
+            kept.listen_from) == ((("::", 0),), True, None, "settings"), kept
