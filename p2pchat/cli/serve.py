@@ -36,7 +36,8 @@ def _with_settings(args: argparse.Namespace) -> argparse.Namespace:
         merged.listen, merged.listen_from = [format_addr((last.host, 0))], "last run"
     merged.relay = args.relay or kept.get("relay")
     merged.mdns_interface = args.mdns_interface or kept.get("mdns-interface")
-    merged.no_mdns = args.no_mdns or kept.get("mdns") is False
+    # A typed --mdns-interface is discovery on there, whatever the setting says.
+    merged.no_mdns = args.no_mdns or (kept.get("mdns") is False and not args.mdns_interface)
     merged.mdns_from = "options" if args.no_mdns or args.mdns_interface else \
         "settings" if "mdns" in kept or "mdns-interface" in kept else "default"
     if merged.mdns_from == "default" and last.mdns is not None:

@@ -126,3 +126,7 @@ def test_an_option_or_a_setting_widens_on_purpose(tmp_path: Path) -> None:
     kept = _planned(home)
     assert (kept.listen, kept.mdns, kept.mdns_interfaces,
             kept.listen_from) == ((("::", 0),), True, None, "settings"), kept
+    run(home, "settings", "mdns", "off", check=True)  # as a first `chat --no-mdns` keeps it
+    assert _planned(home).mdns is False
+    flag = _planned(home, "--mdns-interface", "127.0.0.1")  # was off: the setting won
+    assert (flag.mdns, flag.mdns_interfaces) == (True, ("127.0.0.1",)), flag
