@@ -164,7 +164,8 @@ def last_run(home: Path) -> LastRun:
     """What the `port` file says of the last run; what it does not say (a file from before
     trial 5 holds the port alone, before trial 11 no mDNS line) is left unknown."""
     try:
-        lines = [line.strip() for line in (home / PORT_FILE).read_text().split("\n")]
+        with (home / PORT_FILE).open("rb") as handle:  # ours, but bounded like settings.json
+            lines = [line.strip() for line in handle.read(4096).decode().split("\n")]
     except (OSError, ValueError):
         return LastRun()
     try:
