@@ -19,7 +19,7 @@ from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
 from p2pchat.core.group_words import NOT_A_CONTACT, how_to_quote
 from p2pchat.core.text import hidden_nearby, membership
-from p2pchat.settings import widened_warning
+from p2pchat.settings import mdns_words, said_from
 from p2pchat.tui.sanitize import clean
 
 ACCEPT_LINK_WAIT = 3.0  # seconds `contacts accept` waits for a link before saying there is none
@@ -94,14 +94,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_json(status)
         return 0
     print(f"{clean(status['name'])}  {status['fingerprint']}")
-    print(f"listening: {clean(', '.join(status['listen']))}")
+    print(f"listening: {clean(', '.join(status['listen']))}"
+          f"{said_from(status.get('listen_from'))}")
     if status.get("port_changed_from"):  # said, not only logged (trial 4, 16)
         print(f"  a new port: {status['port_changed_from']} (last time's) was taken; friends"
               " who typed your address need the new one (/addr, 'p2pchat contacts addr')")
-    for line in filter(None, [widened_warning(status)]):  # trial 5, B1: never in silence
-        print(f"  {line}")
-    print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
+    print(f"links: {status['links']}   mDNS: {clean(mdns_words(status))}"
+          f"{said_from(status.get('mdns_from'))}"
           f"   presence: {status['presence']}")
+    if not status["mdns"] and status.get("mdns_from") == "last run":  # kept, so say how to undo
+        print("  discovery stays off as last run; 'p2pchat settings mdns on' turns it on")
     visible = _VISIBLE.get(status.get("visible_to", ""))
     if visible:
         print(visible)

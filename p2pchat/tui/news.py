@@ -194,16 +194,6 @@ def port_news(state: ChatState, status: Mapping[str, Any]) -> None:
                      key="port_changed")
 
 
-def listen_news(state: ChatState, status: Mapping[str, Any]) -> None:
-    """The node listens wider than its last run did (a one-off --listen 127.0.0.1:0 before):
-    said once, with the setting that keeps it narrow (trial 5, B1)."""
-    from p2pchat.settings import widened_warning
-
-    said = widened_warning(dict(status))
-    if said:
-        state.notice("error", said.removeprefix("warning: "), key="listen_widened")
-
-
 def unverified(said: str, event: Mapping[str, Any]) -> str:
     """A membership notice names a member who is not a contact "~dave", as the Members page
     does ("dave joined" read as the contact dave; trial 5, B9)."""
