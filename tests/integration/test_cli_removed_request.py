@@ -6,9 +6,14 @@ where we do not know it). That request is kept under the name we last gave them,
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+from p2pchat.core.messages import ContactRequest
+from tests.aio import until
 from tests.cli import run
+from tests.local_nodes import MakeLocalNode
 from tests.nodes import NodeProcess, wait_for
+from tests.tui.test_screen_trial4_nodes import linked_pair
 from tests.tui.test_tmux import mutual
 
 
@@ -82,3 +87,32 @@ def test_a_removed_contact_not_linked_is_told_as_before(tmp_path: Path) -> None:
         alice.close()
         dave.close()
         erin.close()
+
+
+async def test_a_request_stored_under_its_own_name_still_leaves_the_history_to_log(
+        make_local_node: MakeLocalNode) -> None:
+    """A request stored before this fix is named as its sender calls itself ("carol"): the
+    name the removal notice gave ("Carol S", the kept conversation's) still finds the
+    history, and their own does too (it is the request's)."""
+    alice, carol = await linked_pair(make_local_node, "alice", "carol")
+    await alice.send("carol", "chalk bag?")
+    await alice.rename_contact("carol", "Carol S")
+    await alice.remove_contact("Carol S")
+    await until(lambda: alice.db.contacts.get(carol.key) is not None, 20, "asking again")
+    await alice.rename_contact("Carol S", "carol")  # as such a request was named
+    for who in ("@Carol S", "Carol S", "carol"):
+        assert [m["text"] for m in alice.history(who)] == ["chalk bag?"], who
+
+
+async def test_their_new_nick_leaves_our_name_for_a_removed_contact(
+        make_local_node: MakeLocalNode) -> None:
+    """A waiting request follows its sender's renames (trial B14), but not ours for someone we
+    removed: their node knocks again under its new nick and "Carol S" stays."""
+    alice, carol = await linked_pair(make_local_node, "alice", "carol")
+    await alice.rename_contact("carol", "Carol S")
+    await alice.remove_contact("Carol S")
+    await until(lambda: alice.db.contacts.get(carol.key) is not None, 20, "asking again")
+    knock = SimpleNamespace(peer=SimpleNamespace(group_only=True), source="127.0.0.1")
+    alice.trust.on_contact_request(knock, carol.key,  # type: ignore[arg-type]
+                                   ContactRequest(name="Caz", note=""))
+    assert alice.db.contacts.get(carol.key).name == "Carol S"  # type: ignore[union-attr]
