@@ -514,7 +514,10 @@ def keep_removed(conv: Conversation, numbers_fixed: bool) -> bool:
     if conv.kind == "group" or conv.state not in ("contact", "blocked", "removed") \
             or not numbers_fixed:
         return False
-    conv.state, conv.online, conv.unread, conv.asks_again = "removed", False, 0, False
+    # Their node still has us though its request is no longer listed (asked again between
+    # /remove and the node's list, or dropped from a full inbox): it still does.
+    conv.asks_again = conv.asks_again and conv.state == "removed"
+    conv.state, conv.online, conv.unread = "removed", False, 0
     return True
 
 

@@ -16,7 +16,7 @@ from tests.aio import until
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_screen import text
 from tests.tui.test_screen_trial4_nodes import fp, linked_pair, screen
-from tests.tui.test_state import CAROL, contact, loaded_state
+from tests.tui.test_state import BOB, CAROL, contact, loaded_state
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -109,3 +109,17 @@ async def test_msg_by_the_kept_name_after_the_screen_restarted(
         assert any("rope is in my car" in line for _, line in page.lines), page.lines
     finally:
         await chat.stop()
+
+
+def test_the_mark_stays_while_the_node_lists_them_no_more() -> None:
+    """Said by /remove, before the node's request came: a re-read of the list in between
+    (contacts_changed) must not take it back, their node still has us."""
+    state = loaded_state()
+    state.fix_numbers()
+    state.forget(CAROL)
+    state.conversations[CAROL].asks_again = True  # as /remove's answer said
+    state.set_contacts([contact(BOB, "bob")])
+    assert state.conversations[CAROL].asks_again
+    state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol")])  # added again
+    state.forget(CAROL)  # removed again, not linked this time
+    assert not state.conversations[CAROL].asks_again
