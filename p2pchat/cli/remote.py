@@ -506,7 +506,9 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print(hidden_nearby(hidden))
     for r in result["requests"]:
         name = clean(r["name"])
-        print(f"{name} asks to connect: p2pchat contacts accept {shlex.quote(name)}")
+        asks = "(you removed them) still has you as a contact" \
+            if r.get("after_removal") is True else "asks to connect"
+        print(f"{name} {asks}: p2pchat contacts accept {shlex.quote(name)}")
     return 0
 
 

@@ -35,8 +35,10 @@ def test_a_removed_contact_asking_again_keeps_our_name_and_its_history(tmp_path:
         [request] = _asking(alice)
         assert request["name"] == "Carol S", request  # ours, not her announced "carol"
         assert request["after_removal"] is True, request
-        listed = alice.cli("contacts", check=True).stdout
-        assert "still has you as a contact" in listed, listed
+        for command in ("contacts", "peers"):  # not "asks to connect": their node does
+            listed = alice.cli(command, check=True).stdout
+            assert "still has you as a contact" in listed, listed
+            assert "asks to connect" not in listed, listed
         for who in ("@Carol S", "Carol S", carol.fingerprint):
             log = alice.cli("log", who)
             assert log.returncode == 0, (who, log.stderr)
