@@ -123,3 +123,25 @@ def test_the_mark_stays_while_the_node_lists_them_no_more() -> None:
     state.set_contacts([contact(BOB, "bob"), contact(CAROL, "carol")])  # added again
     state.forget(CAROL)  # removed again, not linked this time
     assert not state.conversations[CAROL].asks_again
+
+
+async def test_block_by_the_kept_name_stops_it_asking(make_local_node: MakeLocalNode) -> None:
+    """The hint's /block NAME: their waiting request, or (none yet) their key, blocked under
+    the name we gave them."""
+    alice, carol = await linked_pair(make_local_node, "alice", "carol")
+    dave = await make_local_node("dave")
+    await alice.add_contact(fp(dave), "Dave D")
+    chat = await screen(alice)
+    try:
+        await chat.execute("/remove carol")
+        await _asking_again(alice, carol.key)
+        await until(lambda: chat.state.conversations[fp(carol)].asks_again, 10, "marked")
+        await chat.execute("/block carol")
+        await chat.execute("/remove Dave D")  # dave's node never had us: nothing asks
+        await chat.execute("/block Dave D")
+        for node, name in ((carol, "carol"), (dave, "Dave D")):
+            blocked = alice.db.contacts.get(node.key)
+            assert blocked is not None and (blocked.name, blocked.state) == (name, "blocked")
+            assert chat.state.conversations[fp(node)].state == "blocked"
+    finally:
+        await chat.stop()
