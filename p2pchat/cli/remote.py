@@ -215,7 +215,10 @@ def _print_contacts(contacts: list[dict[str, Any]],
         elif stale_address(c):  # trial 8, B5: both moved, nothing said /addr
             print(f"{'':<{width}} last known at {clean(c['addrs'][0])} does not answer: if they"
                   f" moved, p2pchat contacts addr {shlex.quote(clean(c['name']))} HOST:PORT")
-        if c["state"] == "request":
+        if c["state"] == "request" and c.get("after_removal") is True:  # issue 23, B4
+            print(f"{'':<{width}} you removed them; their node still has you as a contact"
+                  f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))} links you again)")
+        elif c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<{width}} asks to connect{note}"
                   f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))})")
@@ -279,10 +282,15 @@ def cmd_contacts(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     elif action == "remove":
-        name = clean(result["name"])
+        name, fp = clean(result["name"]), result["removed"]
         print(f"Removed {name}; your history is kept ('p2pchat log {result['removed']}'"
-              f" shows it). They can ask to connect again;"
-              f" 'p2pchat contacts block {result['removed']}' refuses them for good.")
+              f" shows it). " + (
+                  f"{name}'s node still has you as a contact, so it asks to connect again"
+                  f" (listed as a request under this name): 'p2pchat contacts add {fp} --name"
+                  f" {shlex.quote(name)}' links you again; 'p2pchat contacts block {fp}' stops"
+                  " it asking." if result.get("they_have_you") else
+                  f"They can ask to connect again; 'p2pchat contacts block {fp}' refuses them"
+                  " for good."))
     else:
         if action != "accept":  # its sentence alone: a row said "offline", then "linked" (B12)
             known = _read(args, "contacts.list") if result.get("same_name_as") else None
@@ -500,7 +508,9 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print(hidden_nearby(hidden))
     for r in result["requests"]:
         name = clean(r["name"])
-        print(f"{name} asks to connect: p2pchat contacts accept {shlex.quote(name)}")
+        asks = "(you removed them) still has you as a contact" \
+            if r.get("after_removal") is True else "asks to connect"
+        print(f"{name} {asks}: p2pchat contacts accept {shlex.quote(name)}")
     return 0
 
 

@@ -18,6 +18,7 @@ from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.event_types import MessageEvent
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.peer_state import PeerLink
+from p2pchat.node.removed_contacts import after_removal
 from p2pchat.storage.store import Contact, Store
 
 UNREADABLE = "(unreadable message)"
@@ -88,6 +89,8 @@ class Views:
         lift the flag from a stranger under its old name (trial 6, B4)."""
         if contact.state != "request":
             return {}
+        if after_removal(self._store(), contact):  # the key we knew, asking again (issue 23)
+            return {"after_removal": True}
         suffix = f" ({short_fingerprint(contact.key)})"
         base = contact.name[:-len(suffix)] if contact.name.endswith(suffix) else contact.name
         namesake = self._store().contacts.by_name(base)

@@ -167,10 +167,13 @@ def request_news(state: ChatState, request: ContactRequestEvent) -> None:
     conversation shows the warning in full."""
     fp = clean(request.get("fingerprint"))
     name = clean(request.get("name")) or fp[:7]
-    state.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
-                          "note": request.get("note") or "", "online": False,
-                          "same_name_as": request.get("same_name_as"),
-                          "same_name_verified": request.get("same_name_verified")})
+    conv = state.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
+                                 "note": request.get("note") or "", "online": False,
+                                 "same_name_as": request.get("same_name_as"),
+                                 "same_name_verified": request.get("same_name_verified"),
+                                 "after_removal": request.get("after_removal")})
+    if conv is not None and conv.asks_again:  # their node asks by itself: no news (B4)
+        return
     namesake = state.conversations.get(clean(request.get("same_name_as")))
     tag = "" if fp[:7] in name else f" ({fp[:7]})"  # a namesake's name has it already
     if namesake is not None and (request.get("same_name_verified") or namesake.verified):

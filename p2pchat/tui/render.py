@@ -265,6 +265,8 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
                 rows += chunk
         return rows
     files = [wrap([file_line(t)], width, 9) for t in state.transfers.of(conv.id)]
+    if conv.asks_again:  # below the kept history, where the eye is (issue 23, B4)
+        files.append([[], *wrap([("class:empty", still_asking(conv.name))], width)])
     if not conv.messages:
         loading = "" if conv.loaded else " (loading)"
         return wrap([("class:empty", f"No messages with {conv.name} yet{loading}.")], width) \
@@ -273,6 +275,14 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
     for _, _, chunk in _message_rows(state, conv, width, today):
         rows += chunk
     return rows + [row for rows_ in files for row in rows_]
+
+
+def still_asking(name: str, typed: str = "") -> str:
+    """A removed contact whose node still has us (it asks again by itself), in words; `typed`:
+    the name as commands take it ("@carol" when a group is called carol too)."""
+    typed = typed or name
+    return (f"{name}'s node still has you as a contact: /add {typed} links you again;"
+            f" /block {typed} stops it asking.")
 
 
 def message_row(state: ChatState, width: int, message_id: str) -> int | None:
@@ -452,6 +462,9 @@ def header(state: ChatState) -> str:
         where = "asks to connect"
     elif conv.state == "blocked":
         where = f"blocked (/unblock {conv.name})"
+    elif conv.state == "removed" and conv.asks_again:  # quietly, not "asks to connect" (B4)
+        where = f"removed; their node still has you as a contact (/add {conv.name} links you" \
+            " again)"
     elif conv.state == "removed" and conv.kind != "group":
         where = "removed: the kept history, read-only (/add FINGERPRINT NAME writes again)"
     elif conv.kind == "group":
