@@ -232,7 +232,7 @@ class Groups:
             raise CommandError("bad_request", f"a group has at most {core.MAX_GROUP_MEMBERS}"
                                               " members")
         try:
-            wanted = invitees(invite or [], self._invitable)
+            wanted = invitees(invite or [], self._invitable, self._views.now_called)
         except NotAContact as exc:
             raise CommandError("unknown_contact", str(exc)) from None
         g = await self._create(title)

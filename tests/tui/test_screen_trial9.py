@@ -123,3 +123,27 @@ def test_any_loggers_warning_is_a_notice_while_the_screen_runs() -> None:
     assert [n.text for n in state.notices] == ["Task exception was never retrieved",
                                                "the screen's own warning"]
     assert handler not in logging.getLogger().handlers
+
+
+async def test_group_create_names_a_renamed_contact_as_they_are_now(
+        make_local_node: MakeLocalNode) -> None:
+    """B11: carol renamed 'Carol S': `/group create climbing bob carol` said "a name with
+    spaces goes in quotes: /group create "climbing bob carol"" (trial 10, B7: commas too)."""
+    from tests.tui.test_screen_trial4_nodes import screen
+    from tests.tui.test_screen_trial7 import texts, three
+
+    alice, _, carol = await three(make_local_node)
+    await until(lambda: alice.db.announced.get(carol.key) == "carol", what="carol's own name")
+    await alice.rename_contact(fp(carol), "Carol S")
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create climbing bob carol")
+        assert alice.list_groups() == []
+        assert texts(chat)[-1] == "nothing created: carol is now called 'Carol S':" \
+                                  ' /group create climbing bob "Carol S"', texts(chat)
+        await chat.execute('/group create climbing bob, "Carol S"')
+        await until(lambda: [g["title"] for g in alice.list_groups()] == ["climbing"],
+                    what="the group")
+        assert "invited bob and Carol S" in texts(chat)[-1], texts(chat)
+    finally:
+        await chat.stop()
