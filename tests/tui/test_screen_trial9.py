@@ -147,3 +147,31 @@ async def test_group_create_names_a_renamed_contact_as_they_are_now(
         assert "invited bob and Carol S" in texts(chat)[-1], texts(chat)
     finally:
         await chat.stop()
+
+
+async def test_nearby_marks_contacts_requests_and_blocked_ones() -> None:
+    """B13: /nearby listed '1. bob', '2. bob (K55H6V5)' (a pending impostor) and '3. Carol S'
+    alike; `/add 1` then said "already a contact"."""
+    from p2pchat.core.identity import Identity
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_screen_trial2 import NearbyBackend
+    from tests.tui.test_state import BOB, CAROL, contact
+
+    dan, erin = (Identity.from_seed(seed * 32).fingerprint for seed in (b"d", b"e"))
+    backend = NearbyBackend()
+    backend.contact_list = [contact(BOB, "bob"), contact(CAROL, "bob (K55H6V5)", "request"),
+                            contact(dan, "dan", "blocked")]
+    backend.nearby = [{"fingerprint": fp_, "name": name, "contact": fp_ == BOB}
+                      for fp_, name in ((BOB, "bob"), (CAROL, "bob (K55H6V5)"), (dan, "dan"),
+                                        (erin, "erin"))]
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        await chat.execute("/nearby")
+        page = chat.state.page
+        assert page is not None
+        rows = [line.split("  ")[1] for _, line in page.lines[:4]]
+        assert rows == ["1. bob (contact)", "2. bob (K55H6V5) (asks to connect)",
+                        "3. dan (blocked)", "4. erin"], page.lines
+    finally:
+        await chat.stop()
