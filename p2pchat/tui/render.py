@@ -497,10 +497,14 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     unread = f"{state.unread_total} unread" if state.unread_total else ""
     background = ("node in another chat screen" if state.node_in_chat_screen else
                   "node in background") if state.mode == "attached" else ""
+    # Contacts only, and it says so: a group's member who is no contact is not counted
+    # (trial 10, B10: "1 online" beside a Members page with two online).
+    contacts = f"{online} contact{'s' * (online != 1)} online"
     candidates = (
-        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[0], relay[0], unread,
+        [f" {me.name} {me.fingerprint[:7]}", contacts, network[0], relay[0], unread,
          background],
-        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[1], relay[0], unread],
+        [f" {me.name} {me.fingerprint[:7]}", contacts, network[1], relay[0], unread],
+        [f" {me.name}", contacts, network[1], relay[1], unread],
         [f" {me.name}", f"{online} on", network[1], relay[1], unread],
     )
     text = ""
