@@ -5,6 +5,7 @@ the count says it is the one known then."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -38,3 +39,31 @@ def test_a_count_short_of_all_says_it_stopped_when_we_went(role: str, said: str)
 def test_a_count_in_a_group_we_are_in_says_nothing_more() -> None:
     text = shown_marks("member")
     assert "count me in 1 ✓ 1/2" in text and "when you" not in text, text
+
+
+async def test_the_receipts_page_of_a_group_we_were_removed_from_says_so() -> None:
+    from p2pchat.tui.receipts import receipts
+
+    state = loaded_state()
+    state.upsert_group(group())
+    mine = message(GROUP, "m1", "count me in", own=True) | {
+        "group": "club", "status": "sent", "delivered_to": ["B" * 52], "recipients": 2,
+        "sent_to": ["B" * 52, "C" * 52]}
+    state.apply(mine)
+    state.upsert_group(group() | {"role": "removed"})
+    state.select(GROUP)
+
+    class Backend:
+        async def history(self, who: str, limit: int | None = None) -> list[dict[str, Any]]:
+            return [mine]
+
+        async def group_members(self, group_id: str) -> list[dict[str, Any]]:
+            return [{"fingerprint": "B" * 52, "name": "bob", "online": True},
+                    {"fingerprint": "C" * 52, "name": "carol", "online": True}]
+
+    await receipts(state, Backend(), "")  # type: ignore[arg-type]
+    assert state.page is not None
+    lines = [text for _, text in state.page.lines]
+    assert lines[1].startswith("  not yet: carol"), lines
+    assert lines[2] == ("  (as known when you were removed: no receipt reaches you since, so"
+                        " those not yet may have it now)"), lines
