@@ -312,6 +312,7 @@ class Groups:
         if member in g.state.admins and g.state.owner != self._key:
             raise CommandError("not_owner", "only the owner removes an admin")
         cut = self._conversations.log_of(g.conv).head(member)[0]
+        self._group_links.tell_holders(g, member)  # before the op on its link (8.16)
         self._changes.apply_change(g, checked_change(
             lambda: core.remove(g.state, self._identity, member, cut, self._random)))
         await self._outbox.durable()
