@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
                           " it (each must be a contact, else nothing is created)",
                           ("name", "what to call the group (quote a name with spaces)"))
     create.add_argument("contacts", nargs="*", metavar="CONTACT",
-                        help="contacts to invite: their names or fingerprints")
+                        help="contacts to invite: their names or fingerprints"
+                             " (\"bob, carol\" works too)")
     group_action("invite", "add a contact to a group you own or are an admin of", which,
                  ("contact", "their name or fingerprint"))
     group_action("remove", "remove a member (owner or admin; they get no new key)", which,

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.cli.contact_warnings import check_accept, impostor_warning
+from p2pchat.cli.group_create import refused_create
 from p2pchat.cli.group_said import said_group
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
-from p2pchat.core.group_words import NOT_A_CONTACT, how_to_quote
+from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import hidden_nearby, membership
 from p2pchat.settings import mdns_words, said_from
 from p2pchat.tui.sanitize import clean
@@ -479,14 +480,13 @@ def cmd_group(args: argparse.Namespace) -> int:
 
 def _create_group(args: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
     """`group create NAME CONTACT...`: a word not a contact creates nothing, and the error
-    says how to quote a name with spaces (as the chat's /group create does)."""
+    says what to type instead (cli/group_create.py)."""
     try:
         return _call(args, method, **params)
     except UserError as exc:
         if not args.contacts or not str(exc).startswith(NOT_A_CONTACT):
             raise
-        whole = shlex.quote(" ".join([args.name, *args.contacts]))
-        fail(f"{exc} ({how_to_quote('p2pchat group create', whole)})")
+        fail(refused_create(args.name, args.contacts, _call(args, "contacts.list"), str(exc)))
 
 
 def cmd_peers(args: argparse.Namespace) -> int:

@@ -67,6 +67,12 @@ class Views:
             return contact.name
         return short_fingerprint(key)
 
+    def now_called(self, word: str) -> str | None:
+        """Our name for the contact that calls itself `word`, when we call them otherwise."""
+        contact = self._announced_as(word, b"")
+        return None if contact is None or contact.name.casefold() == word.casefold() \
+            else contact.name
+
     def contact(self, contact: Contact) -> dict[str, Any]:
         """A contact as docs/api.md shows it."""
         return {
@@ -79,6 +85,8 @@ class Views:
             "verified": self._is_verified(contact.key),
             # What they call themselves on the live link: `contacts` shows a /nick (trial 5, B8).
             "their_name": self._their_name(contact.key),
+            # What they last called themselves, kept: /group create's hint (trial 9, B11).
+            "announced_name": self._store().announced.get(contact.key),
             **self._namesake(contact),
         }
 

@@ -256,7 +256,8 @@ class ContactCommands:
         lines = []
         for number, near in enumerate(self._state.nearby, 1):
             label = near.get("name") or "(private: only contacts recognise them)"
-            lines.append(f"  {number}. {label}  {near.get('fingerprint') or ''}")
+            lines.append(f"  {number}. {label}{self._known_as(near)}"
+                         f"  {near.get('fingerprint') or ''}")
         if lines:
             lines += ["", "Add someone with /add NUMBER (or /add NAME; Tab completes)."]
         elif self._state.mdns:  # the first /nearby, seconds after the start, said nothing
@@ -267,6 +268,15 @@ class ContactCommands:
                      " contacts with an address (/addr) are reached."]
         # source: the page follows the node's nearby_changed while it is open (controller)
         self._state.show_page("Nearby", lines + hidden_nearby_lines(peers), source="nearby")
+
+    def _known_as(self, near: dict[str, Any]) -> str:
+        """Who of those nearby we know, and how (trial 9, B13: `/add 1` said "already a
+        contact"): " (contact)", " (asks to connect)", " (blocked)"."""
+        conv = self._state.conversations.get(clean(near.get("fingerprint")))
+        state = conv.state if conv is not None and conv.kind == "dm" \
+            else "contact" if near.get("contact") else ""
+        return {"contact": " (contact)", "request": " (asks to connect)",
+                "blocked": " (blocked)"}.get(state, "")
 
     async def cmd_verify(self, rest: str) -> None:
         """/verify NAME [yes|no]: the safety number and our QR code, or the mark."""

@@ -312,7 +312,8 @@ def _message_rows(state: ChatState, conv: Conversation, width: int,
         if message.id == conv.first_unread:
             rows.append(_rule("new messages", width, "class:newline"))
         rules = len(rows)
-        fragments, indent = _message(message, today)
+        fragments, indent = _message(message, today, RECEIPTS_STOPPED.get(conv.state, "")
+                                     if conv.kind == "group" else "")
         if state.search_term:
             fragments = highlight(fragments, state.search_term, start=2)
         for line_index, line in enumerate(_split_newlines(fragments)):
@@ -392,7 +393,12 @@ def history(state: ChatState, today: date | None = None) -> tuple[Fragments, int
     return out, len(rows)
 
 
-def _message(message: Message, today: date) -> tuple[Fragments, int]:
+# A group we are out of: no member's vector reaches us any more, so a count short of all is
+# as it was then, and says so (trial 10, B5: "✓ 1/2" for ever though both had it).
+RECEIPTS_STOPPED = {"removed": "when you were removed", "left": "when you left"}
+
+
+def _message(message: Message, today: date, stopped: str = "") -> tuple[Fragments, int]:
     stamp = local_time(message.sent_at, today)
     if len(stamp) > 5:
         stamp = stamp[-5:]  # the day separator above says which day
@@ -416,7 +422,7 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
             done = count >= of
             if done or count:
                 mark = STATUS_MARKS["delivered" if done else "sent"]
-            mark = f"{mark} {count}/{of}"
+            mark = f"{mark} {count}/{of}" + (f" {stopped}" if stopped and not done else "")
             mark_style = "class:mark.delivered" if done else "class:mark"
         out.append((mark_style, " " + mark))
     return out, indent
@@ -510,10 +516,14 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     unread = f"{state.unread_total} unread" if state.unread_total else ""
     background = ("node in another chat screen" if state.node_in_chat_screen else
                   "node in background") if state.mode == "attached" else ""
+    # Contacts only, and it says so: a group's member who is no contact is not counted
+    # (trial 10, B10: "1 online" beside a Members page with two online).
+    contacts = f"{online} contact{'s' * (online != 1)} online"
     candidates = (
-        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[0], relay[0], unread,
+        [f" {me.name} {me.fingerprint[:7]}", contacts, network[0], relay[0], unread,
          background],
-        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[1], relay[0], unread],
+        [f" {me.name} {me.fingerprint[:7]}", contacts, network[1], relay[0], unread],
+        [f" {me.name}", contacts, network[1], relay[1], unread],
         [f" {me.name}", f"{online} on", network[1], relay[1], unread],
     )
     text = ""
