@@ -49,6 +49,7 @@ class ContactRequestEvent(TypedDict):
     same_name_as: NotRequired[str]  # a contact with that name: maybe them, maybe not
     same_name_verified: NotRequired[bool]
     same_name_announced: NotRequired[bool]  # the name is the one that contact calls itself
+    after_removal: NotRequired[bool]  # a contact we removed, its node still having us
 
 
 class RequestsDroppedEvent(TypedDict):

@@ -166,9 +166,11 @@ def _former_by_name(store: Store, text: str, is_group: Callable[[str], bool]) ->
     if not name or text.startswith("#") or store.contacts.by_name(name) is not None:
         return None
     fold = name.casefold()
+    # A removed contact's node may ask again at once, so its key may be a request now (one
+    # stored before issue 23's B4 under the name it gave itself): the history is still kept.
     former = [c for c in store.conversations.list_all() if c.kind == "dm" and c.title
               and c.title.casefold() == fold and c.peer is not None
-              and store.contacts.get(c.peer) is None]
+              and _no_contact(store.contacts.get(c.peer))]
     if not former:
         return None
     if not text.startswith("@") and is_group(name):
@@ -177,3 +179,7 @@ def _former_by_name(store: Store, text: str, is_group: Callable[[str], bool]) ->
                            f" contact's kept history. Write '#{name}' for the group, or"
                            f" '@{name}' (or {fp}) for the history")
     return former[-1].id
+
+
+def _no_contact(row: Contact | None) -> bool:
+    return row is None or row.state == "request"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 from pathlib import Path
 
 from p2pchat import settings
@@ -27,12 +26,13 @@ async def serve(home: Path, identity: Identity, name: str, config: NodeConfig,
         await control.start()
         status = node.status()
         print(f"p2pchat node for {status['name']} ({status['fingerprint']})", flush=True)
-        print(f"listening on {', '.join(status['listen'])}", flush=True)
+        print(f"listening on {', '.join(status['listen'])}"
+              f"{settings.said_from(status.get('listen_from'))}", flush=True)
+        print(f"mDNS: {settings.mdns_words(status)}{settings.said_from(status.get('mdns_from'))}",
+              flush=True)
         if status.get("port_changed_from"):  # said at start, not only logged (trial 4, 16)
             print(f"a new port: {status['port_changed_from']} (last time's) was taken; friends"
                   " who typed your address need the new one", flush=True)
-        if warning := settings.widened_warning(status):  # trial 5, B1: never in silence
-            print(warning, file=sys.stderr, flush=True)
         print("stop with Ctrl-C", flush=True)
         if ready is not None:
             ready.set()

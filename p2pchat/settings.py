@@ -1,9 +1,11 @@
 """What the home remembers about how its node runs: `settings.json` (what the user set with
-`p2pchat settings`) and `port` (the listening port the node picked, kept across restarts so a
-friend's typed address keeps working).
+`p2pchat settings`) and `port` (where the node listened last time, and whether it looked for
+people: kept across restarts so a friend's typed address keeps working, and so a start told
+nothing is never more exposed than the last one).
 
-Options on the command line win over the settings; the settings win over the defaults. Nothing
-secret lives here (the file is 0600 anyway, like everything in the home).
+Options on the command line win over the settings; the settings win over last run's choices,
+and those over the defaults. Nothing secret lives here (the file is 0600 anyway, like
+everything in the home).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 SETTINGS_FILE = "settings.json"
 PORT_FILE = "port"
@@ -120,53 +122,74 @@ def save(home: Path, settings: dict[str, Any]) -> None:
     replace_file(home / SETTINGS_FILE, (json.dumps(settings, indent=2) + "\n").encode())
 
 
-def kept_port(home: Path) -> int:
-    """The port the node listened on last time, or 0 (none kept)."""
+_FROM = {"last run": "as last run", "settings": "from 'p2pchat settings'"}
+
+
+def said_from(origin: object) -> str:
+    """" (as last run)" after where the node listens or looks (`status`'s listen_from,
+    mdns_from), when the user did not type it this time; "" otherwise."""
+    return f" ({_FROM[origin]})" if isinstance(origin, str) and origin in _FROM else ""
+
+
+def mdns_words(status: dict[str, Any]) -> str:
+    """Discovery as `status` reports it, in words: "on", "on 127.0.0.1 only", "off"."""
+    if not status.get("mdns"):
+        return "off"
+    only = status.get("mdns_interfaces") or []
+    return f"on {', '.join(str(i) for i in only)} only" if only else "on"
+
+
+class LastRun(NamedTuple):  # not a dataclass: `p2pchat --help` stays light
+    """Where the node listened and looked for people last time (the `port` file): a start
+    that is told neither does the same, never wider (trial 9, B1; trial 10, B1)."""
+
+    port: int = 0  # 0: none kept
+    host: str | None = None  # the first listening address's host ("::": every interface)
+    mdns: bool | tuple[str, ...] | None = None  # off, on everywhere, on these interfaces
+
+
+def _is_host(text: str) -> bool:
+    """An IP address (an IPv6 one with its %zone) or a host name, as --listen takes."""
+    import ipaddress
+    import re
+
     try:
-        port = int((home / PORT_FILE).read_text().split("\n")[0].strip())
+        ipaddress.ip_address(text.split("%")[0])
+        return True
+    except ValueError:
+        return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}", text) is not None
+
+
+def last_run(home: Path) -> LastRun:
+    """What the `port` file says of the last run; what it does not say (a file from before
+    trial 5 holds the port alone, before trial 11 no mDNS line) is left unknown."""
+    try:
+        with (home / PORT_FILE).open("rb") as handle:  # ours, but bounded like settings.json
+            lines = [line.strip() for line in handle.read(4096).decode().split("\n")]
     except (OSError, ValueError):
-        return 0
-    return port if 0 < port < 65536 else 0
-
-
-def kept_host(home: Path) -> str | None:
-    """The host the node listened on last time with the kept port ("::": every interface), or
-    None if not recorded (a port file from before trial 5 holds the port alone)."""
+        return LastRun()
     try:
-        lines = (home / PORT_FILE).read_text().split("\n")
-    except OSError:
-        return None
-    return lines[1].strip() if len(lines) > 1 and lines[1].strip() else None
+        port = int(lines[0])
+    except ValueError:
+        port = 0
+    host = lines[1] if len(lines) > 1 and _is_host(lines[1]) else None
+    mdns: bool | tuple[str, ...] | None = None
+    for line in lines[2:]:
+        key, _, value = line.partition(" ")
+        if key == "mdns" and value in ("on", "off"):
+            mdns = value == "on"
+        elif key == "mdns" and value:
+            with contextlib.suppress(ValueError):
+                mdns = tuple(_interfaces(value.split()[:MAX_VALUES]))
+    return LastRun(port if 0 < port < 65536 else 0, host, mdns)
 
 
-ANY_HOST = frozenset({"", "::", "0.0.0.0"})
-
-
-def widened_from(last_host: str | None, host: str) -> str | None:
-    """Last run's host when it listened on one address and this run listens on another (every
-    interface, after a one-off `--listen 127.0.0.1:0`): never widened in silence (trial 5,
-    B1). None when last time was already every interface, this run is one address, or not
-    known."""
-    if last_host is None or last_host in ANY_HOST or host not in ANY_HOST:
-        return None
-    return last_host
-
-
-def widened_warning(status: dict[str, Any]) -> str:
-    """The line `node`, `chat` and `status` print when this run listens wider than the last
-    (`status`'s listen_widened_from), with the setting that keeps it narrow; "" if not."""
-    from p2pchat.net.addresses import format_addr, parse_addr
-
-    host = status.get("listen_widened_from")
-    if not isinstance(host, str) or not status.get("listen"):
-        return ""
-    port = parse_addr(str(status["listen"][0]))[1]
-    return (f"warning: listening on {', '.join(status['listen'])}, wider than last run"
-            f" ({host} only); 'p2pchat settings listen {format_addr((host, port))}' keeps it")
-
-
-def keep_port(home: Path, port: int, host: str = "::") -> None:
+def keep_last_run(home: Path, run: LastRun) -> None:
     from p2pchat.storage.atomic import replace_file
 
+    mdns = run.mdns
+    said = ("on" if mdns else "off") if isinstance(mdns, bool) else " ".join(mdns or ())
+    lines = [str(run.port), run.host or ""] + ([f"mdns {said}"] if said else [])
     with contextlib.suppress(OSError):  # a port not kept is picked afresh next time
-        replace_file(home / PORT_FILE, f"{port}\n{host}\n".encode(), durable=False)
+        replace_file(home / PORT_FILE, "".join(f"{line}\n" for line in lines).encode(),
+                     durable=False)

@@ -36,14 +36,16 @@ def _add_passphrase_file(parser: argparse.ArgumentParser) -> None:
 def _add_node_options(parser: argparse.ArgumentParser) -> None:
     """How a node runs: shared by `node` and by `chat`, which runs one when none is running."""
     parser.add_argument("--listen", action="append", metavar="HOST:PORT",
-                        help="address to accept links on; repeatable; port 0 picks a free one"
-                        " (default: the home's setting, else every interface on the port used"
-                        " last time, else a free one)")
+                        help="address to accept links on; repeatable; port 0 picks a fresh"
+                        " one (default: the home's setting, else last run's host and port, else"
+                        " every interface on a free port)")
     parser.add_argument("--no-mdns", action="store_true",
-                        help="don't advertise or look for nodes on the local network")
+                        help="don't advertise or look for nodes on the local network (default:"
+                        " the home's setting, else as last run)")
     parser.add_argument("--mdns-interface", action="append", metavar="ADDR",
                         help="announce and browse only on the interface with this address"
-                        " (repeatable; default: every non-loopback interface)")
+                        " (repeatable; default: the home's setting, else as last run, else every"
+                        " non-loopback interface)")
     parser.add_argument("--presence", choices=("public", "private"),
                         help="public: announce your name and fingerprint; private: only people"
                         " who know your key can recognise and reach you (default: the home's"
@@ -185,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
                           " it (each must be a contact, else nothing is created)",
                           ("name", "what to call the group (quote a name with spaces)"))
     create.add_argument("contacts", nargs="*", metavar="CONTACT",
-                        help="contacts to invite: their names or fingerprints")
+                        help="contacts to invite: their names or fingerprints"
+                             " (\"bob, carol\" works too)")
     group_action("invite", "add a contact to a group you own or are an admin of", which,
                  ("contact", "their name or fingerprint"))
     group_action("remove", "remove a member (owner or admin; they get no new key)", which,

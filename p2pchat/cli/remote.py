@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.cli.contact_warnings import check_accept, impostor_warning
+from p2pchat.cli.group_create import refused_create
 from p2pchat.cli.group_said import said_group
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
-from p2pchat.core.group_words import NOT_A_CONTACT, how_to_quote
+from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import hidden_nearby, membership
-from p2pchat.settings import widened_warning
+from p2pchat.settings import mdns_words, said_from
 from p2pchat.tui.sanitize import clean
 
 ACCEPT_LINK_WAIT = 3.0  # seconds `contacts accept` waits for a link before saying there is none
@@ -94,14 +95,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_json(status)
         return 0
     print(f"{clean(status['name'])}  {status['fingerprint']}")
-    print(f"listening: {clean(', '.join(status['listen']))}")
+    print(f"listening: {clean(', '.join(status['listen']))}"
+          f"{said_from(status.get('listen_from'))}")
     if status.get("port_changed_from"):  # said, not only logged (trial 4, 16)
         print(f"  a new port: {status['port_changed_from']} (last time's) was taken; friends"
               " who typed your address need the new one (/addr, 'p2pchat contacts addr')")
-    for line in filter(None, [widened_warning(status)]):  # trial 5, B1: never in silence
-        print(f"  {line}")
-    print(f"links: {status['links']}   mDNS: {'on' if status['mdns'] else 'off'}"
+    print(f"links: {status['links']}   mDNS: {clean(mdns_words(status))}"
+          f"{said_from(status.get('mdns_from'))}"
           f"   presence: {status['presence']}")
+    if not status["mdns"] and status.get("mdns_from") == "last run":  # kept, so say how to undo
+        print("  discovery stays off as last run; 'p2pchat settings mdns on' turns it on")
     visible = _VISIBLE.get(status.get("visible_to", ""))
     if visible:
         print(visible)
@@ -211,7 +214,10 @@ def _print_contacts(contacts: list[dict[str, Any]],
         elif stale_address(c):  # trial 8, B5: both moved, nothing said /addr
             print(f"{'':<{width}} last known at {clean(c['addrs'][0])} does not answer: if they"
                   f" moved, p2pchat contacts addr {shlex.quote(clean(c['name']))} HOST:PORT")
-        if c["state"] == "request":
+        if c["state"] == "request" and c.get("after_removal") is True:  # issue 23, B4
+            print(f"{'':<{width}} you removed them; their node still has you as a contact"
+                  f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))} links you again)")
+        elif c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<{width}} asks to connect{note}"
                   f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))})")
@@ -275,10 +281,15 @@ def cmd_contacts(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     elif action == "remove":
-        name = clean(result["name"])
+        name, fp = clean(result["name"]), result["removed"]
         print(f"Removed {name}; your history is kept ('p2pchat log {result['removed']}'"
-              f" shows it). They can ask to connect again;"
-              f" 'p2pchat contacts block {result['removed']}' refuses them for good.")
+              f" shows it). " + (
+                  f"{name}'s node still has you as a contact, so it asks to connect again"
+                  f" (listed as a request under this name): 'p2pchat contacts add {fp} --name"
+                  f" {shlex.quote(name)}' links you again; 'p2pchat contacts block {fp}' stops"
+                  " it asking." if result.get("they_have_you") else
+                  f"They can ask to connect again; 'p2pchat contacts block {fp}' refuses them"
+                  " for good."))
     else:
         if action != "accept":  # its sentence alone: a row said "offline", then "linked" (B12)
             known = _read(args, "contacts.list") if result.get("same_name_as") else None
@@ -467,14 +478,13 @@ def cmd_group(args: argparse.Namespace) -> int:
 
 def _create_group(args: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
     """`group create NAME CONTACT...`: a word not a contact creates nothing, and the error
-    says how to quote a name with spaces (as the chat's /group create does)."""
+    says what to type instead (cli/group_create.py)."""
     try:
         return _call(args, method, **params)
     except UserError as exc:
         if not args.contacts or not str(exc).startswith(NOT_A_CONTACT):
             raise
-        whole = shlex.quote(" ".join([args.name, *args.contacts]))
-        fail(f"{exc} ({how_to_quote('p2pchat group create', whole)})")
+        fail(refused_create(args.name, args.contacts, _call(args, "contacts.list"), str(exc)))
 
 
 def cmd_peers(args: argparse.Namespace) -> int:
@@ -496,7 +506,9 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print(hidden_nearby(hidden))
     for r in result["requests"]:
         name = clean(r["name"])
-        print(f"{name} asks to connect: p2pchat contacts accept {shlex.quote(name)}")
+        asks = "(you removed them) still has you as a contact" \
+            if r.get("after_removal") is True else "asks to connect"
+        print(f"{name} {asks}: p2pchat contacts accept {shlex.quote(name)}")
     return 0
 
 

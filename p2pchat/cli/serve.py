@@ -15,19 +15,35 @@ from p2pchat.home import ensure_home
 
 
 def _with_settings(args: argparse.Namespace) -> argparse.Namespace:
-    """The options as typed, with the home's settings (p2pchat settings) where none was typed."""
+    """The options as typed, with the home's settings (p2pchat settings) where none was typed,
+    and last run's choices where neither says: a start told nothing listens where the last
+    one did (its port too) and looks for people as it did, never wider (trial 9, B1). Only an
+    option or a setting widens it (`--listen [::]:0`, `settings mdns on`)."""
     from p2pchat import settings
+    from p2pchat.net.addresses import format_addr
 
     try:
         kept = settings.load(args.home)
     except settings.SettingsError as exc:
         fail(str(exc))
+    last = settings.last_run(args.home)
     merged = argparse.Namespace(**vars(args))
-    merged.keep_port = not args.listen  # a typed --listen (port 0 too) is told
+    merged.keep_port = not args.listen  # a typed --listen (port 0 too) is told: a fresh port
     merged.listen = args.listen or kept.get("listen")
+    merged.listen_from = "options" if args.listen else "settings" if merged.listen else \
+        "default"
+    if not merged.listen and last.host is not None:
+        merged.listen, merged.listen_from = [format_addr((last.host, 0))], "last run"
     merged.relay = args.relay or kept.get("relay")
     merged.mdns_interface = args.mdns_interface or kept.get("mdns-interface")
-    merged.no_mdns = args.no_mdns or kept.get("mdns") is False
+    # A typed --mdns-interface is discovery on there, whatever the setting says.
+    merged.no_mdns = args.no_mdns or (kept.get("mdns") is False and not args.mdns_interface)
+    merged.mdns_from = "options" if args.no_mdns or args.mdns_interface else \
+        "settings" if "mdns" in kept or "mdns-interface" in kept else "default"
+    if merged.mdns_from == "default" and last.mdns is not None:
+        merged.mdns_from = "last run"
+        merged.no_mdns = last.mdns is False
+        merged.mdns_interface = list(last.mdns) if isinstance(last.mdns, tuple) else None
     merged.presence = args.presence or kept.get("presence") or "public"
     return merged
 
@@ -68,6 +84,7 @@ def _node_config(args: argparse.Namespace) -> Any:
         listen=listen, mdns=not args.no_mdns,
         mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
         presence=args.presence, relays=relays, keep_port=args.keep_port, **file_config(args),
+        listen_from=args.listen_from, mdns_from=args.mdns_from,
         group_sync_interval=_group_sync_interval(NodeConfig.group_sync_interval),
     )
 
@@ -118,21 +135,25 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from p2pchat.tui.main import Background, StartError, run_chat  # prompt_toolkit only here
 
     unlocked: list[bytes | None] = []
+    first_kept: list[dict[str, Any]] = []  # what the first run kept as settings, said at the end
 
     def unlock() -> Any:
         if not keystore.exists(home):  # a first run: create the identity, ask nothing twice
             print("Welcome to p2pchat. First, your identity (it stays on this machine).")
             stored, passphrase = create_identity(home, args)
-            _keep_first_run_places(home, args)
+            first_kept.append(_keep_first_run_places(home, args))
         else:
             stored, passphrase = unlock_identity(home, args)
         unlocked.append(passphrase)
         return stored
 
     def background(bound: list[str]) -> Background:
-        # On the chat node's own addresses and ports (not --listen ...:0 again): an address a
-        # friend typed keeps working (trial 2, 16).
-        kept = argparse.Namespace(**{**vars(args), "listen": bound or args.listen})
+        # A typed --listen on the chat node's own addresses and ports (not ...:0 again): an
+        # address a friend typed keeps working (trial 2, 16). Untyped, the background node
+        # keeps the chat node's host, port and mDNS choice from the home as any start does
+        # (its bound 0.0.0.0 and [::] would not be the "::" it was).
+        kept = argparse.Namespace(**{**vars(args),
+                                     "listen": (bound or args.listen) if args.listen else None})
         argv = [sys.executable, "-m", "p2pchat", "--home", str(home), "node",
                 "--passphrase-file", "/dev/stdin", *node_arguments(kept)]
         return Background(argv, unlocked[0] if unlocked else None)
@@ -149,32 +170,57 @@ def cmd_chat(args: argparse.Namespace) -> int:
         return run_chat(home, config, unlock, background, typed)
     except StartError as exc:
         fail(str(exc))
+    finally:
+        if first_kept and first_kept[0]:
+            from p2pchat.tui.farewell import say
+
+            say(_kept_words(home, first_kept[0]))
 
 
-def _keep_first_run_places(home: Path, args: argparse.Namespace) -> None:
-    """The run that creates the home keeps where it was told to listen (and look for people)
-    as the home's settings, as `settings listen` would: the next plain start is not wider
-    (trial 6, B10: created with --listen 127.0.0.1:0, the next `chat` listened on every
-    interface, warned only after the fact). Settings already kept win; said once."""
+def _keep_first_run_places(home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The run that creates the home keeps where it was told to listen and whether to look for
+    people as the home's settings, as `settings listen` / `settings mdns off` would (trial 6,
+    B10; trial 10, B1: --no-mdns was not kept). Settings already kept win. Returns what it
+    kept, for `_kept_words` to say once the port is known."""
     from p2pchat import settings
 
     try:
         kept = settings.load(home)
     except settings.SettingsError:
-        return  # said when the node starts
+        return {}  # said when the node starts
     typed = {key: value for key, value in (("listen", args.listen),
-                                           ("mdns-interface", args.mdns_interface))
+                                           ("mdns-interface", args.mdns_interface),
+                                           ("mdns", ["off"] if args.no_mdns else None))
              if value and key not in kept}
     if not typed:
-        return
+        return {}
     try:
-        settings.save(home, {**kept, **{k: settings.check(k, v) for k, v in typed.items()}})
+        chosen = {k: settings.check(k, v) for k, v in typed.items()}
+        settings.save(home, {**kept, **chosen})
     except (settings.SettingsError, OSError) as exc:
         print(f"p2pchat: note: could not keep {', '.join(typed)} for next time: {exc}",
               file=sys.stderr)
-        return
-    said = "; ".join(f"{key} {' '.join(value)}" for key, value in typed.items())
-    print(f"Kept for the next starts: {said} (the port too); 'p2pchat settings' changes it.")
+        return {}
+    return chosen
+
+
+def _kept_words(home: Path, kept: dict[str, Any]) -> str:
+    """What the first run kept, in words, with the port it really got (trial 10, B6: "listen
+    127.0.0.1:0 (the port too)" said neither which port nor that --no-mdns was kept)."""
+    from p2pchat import settings
+    from p2pchat.net.addresses import parse_addr
+
+    said = []
+    if kept.get("listen"):
+        first, *others = [parse_addr(text) for text in kept["listen"]]
+        port = first[1] or settings.last_run(home).port
+        said.append(f"listen {' and '.join(h for h, _ in [first, *others])}"
+                    + (f", port {port}" if port else ""))
+    if kept.get("mdns") is False:
+        said.append("discovery off")
+    elif kept.get("mdns-interface"):
+        said.append(f"discovery on {', '.join(kept['mdns-interface'])} only")
+    return f"Kept for the next starts: {'; '.join(said)}; 'p2pchat settings' changes it."
 
 
 def cmd_relay(args: argparse.Namespace) -> int:

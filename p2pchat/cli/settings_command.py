@@ -47,10 +47,21 @@ def cmd_settings(args: argparse.Namespace) -> int:
     for key, value in kept.items():
         shown = " ".join(value) if isinstance(value, list) else \
             ("on" if value is True else "off" if value is False else value)
-        print(f"{key:<15} {shown}")
+        print(f"{key:<15} {shown}{_port_note(home, key, value)}")
     if args.key and _node_runs(home):
         print("Your node is running: it keeps its options until it restarts.")
     return 0
+
+
+def _port_note(home: Any, key: str, value: Any) -> str:
+    """A listen setting on port 0 keeps the port the node got (trial 10, B6: "which port, if
+    the setting says :0?"): the port, in words."""
+    from p2pchat.settings import last_run
+
+    port = last_run(home).port
+    if key != "listen" or not port or not str(value[0]).endswith(":0"):
+        return ""
+    return f"  (port {port}, kept from the last run)"
 
 
 def _node_runs(home: Any) -> bool:

@@ -5,8 +5,9 @@ resolves a word to a contact its own way and gives that here as `contact`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -14,24 +15,66 @@ NOT_A_CONTACT = "nothing created: "  # how NotAContact's message starts, across 
 
 
 class NotAContact(ValueError):
-    """A word after the group's name is no contact: nothing is created."""
+    """A word after the group's name is no contact: nothing is created. `now_called`: the
+    name of the contact that calls itself `word` (we renamed them), when one does."""
 
-    def __init__(self, word: str) -> None:
-        super().__init__(f"{NOT_A_CONTACT}{word!r} is not a contact")
+    def __init__(self, word: str, now_called: str | None = None) -> None:
+        super().__init__(f"{NOT_A_CONTACT}{word} is now called {now_called!r}" if now_called
+                         else f"{NOT_A_CONTACT}{word!r} is not a contact")
         self.word = word
+        self.now_called = now_called
 
 
-def invitees(words: Iterable[str], contact: Callable[[str], T | None]) -> list[T]:
-    """The contact each word names, in order, each once; NotAContact for the first that
-    names none."""
-    found: list[T] = []
+def listed(words: Iterable[str], contact: Callable[[str], object | None]) -> list[str]:
+    """The words as contacts' names: "bob, carol" is bob and carol, as a list is written
+    (trial 10, B7: "'bob,' is not a contact"); a word naming a contact whole stays whole."""
+    parts: list[str] = []
     for word in words:
+        if "," not in word or contact(word) is not None:
+            parts.append(word)
+        else:
+            parts.extend(part.strip() for part in word.split(",") if part.strip())
+    return parts
+
+
+def invitees(words: Iterable[str], contact: Callable[[str], T | None],
+             now_called: Callable[[str], str | None] = lambda word: None) -> list[T]:
+    """The contact each word names, in order, each once; NotAContact for the first that
+    names none (with the name of the contact that calls itself so, from `now_called`)."""
+    found: list[T] = []
+    for word in listed(words, contact):
         who = contact(word)
         if who is None:
-            raise NotAContact(word)
+            raise NotAContact(word, now_called(word))
         if who not in found:
             found.append(who)
     return found
+
+
+def renamed_as(contacts: Iterable[Mapping[str, Any]]) -> Callable[[str], str | None]:
+    """`now_called` from contact views (docs/api.md): the name we gave the one contact whose
+    own name (`announced_name`) is the word, when we call them otherwise (trial 9, B11:
+    carol, renamed 'Carol S', got "a name with spaces goes in quotes")."""
+    views = [c for c in contacts if c.get("state") == "contact"]
+
+    def now_called(word: str) -> str | None:
+        fold = unicodedata.normalize("NFKC", word).casefold()  # as the node keeps it
+        names = {str(c.get("name")) for c in views if c.get("announced_name") == fold
+                 and unicodedata.normalize("NFKC", str(c.get("name"))).casefold() != fold}
+        return names.pop() if len(names) == 1 else None
+    return now_called
+
+
+def instead(command: str, words: list[str], refused: NotAContact,
+            quote: Callable[[str], str], contact: Callable[[str], object | None]) -> str:
+    """What to type instead of `command` + `words` (NAME, then contacts, as `contact` tells
+    them): the renamed contact under their name now; else the rule, and the whole as one
+    quoted name."""
+    if refused.now_called is None:
+        return how_to_quote(command, quote(" ".join(words)))
+    fixed = [refused.now_called if word == refused.word else word
+             for word in listed(words[1:], contact)]
+    return f"{command} {' '.join(quote(word) for word in [words[0], *fixed])}"
 
 
 def how_to_quote(command: str, quoted_name: str) -> str:

@@ -50,6 +50,13 @@ class NodeConfig:
     # Listen on last time's port (kept in the home) where the port is not fixed, so a typed
     # address keeps working; never with private presence (ports rotate there).
     keep_port: bool = False
+    # The chat screen starts discovery itself once drawn (Node.start_discovery), on a node
+    # started with mdns=False: still the home's choice to keep for the next start.
+    mdns_deferred: bool = False
+    # Where listen and the mDNS choice came from, for `status` to say: "options",
+    # "settings", "last run" (kept in the home, cli/serve.py) or "default".
+    listen_from: str = "default"
+    mdns_from: str = "default"
     # The node runs inside a chat screen's process (`status` says so: another screen that
     # attaches to it tells its user that screen runs it, not a background node).
     in_chat_screen: bool = False

@@ -96,6 +96,16 @@ class GroupLinks:
         if g.state.epoch not in g.keys:
             self._outbox.queue(link, GroupKeyRequest(group=g.conv, epoch=g.state.epoch))
 
+    def tell_holders(self, g: Group, member: bytes) -> None:
+        """What we heard others hold of `member`'s log (8.16), now: queued before its removal
+        op, it is the last it hears, taken while it is still a member (trial 10, B5: its "✓
+        1/2" stayed for ever though both others held the message)."""
+        link = self._book.linked().get(member)
+        holders = g.holders_for(member, self._key)
+        if link is not None and holders is not None \
+                and link.session.peer_revision >= GroupHolders.REVISION:
+            self._outbox.queue(link, holders)
+
     def greet_all(self, g: Group) -> None:
         """Greet every linked member of `g` (we just joined it)."""
         for peer, other in self._book.linked_members(g).items():

@@ -232,7 +232,7 @@ class Groups:
             raise CommandError("bad_request", f"a group has at most {core.MAX_GROUP_MEMBERS}"
                                               " members")
         try:
-            wanted = invitees(invite or [], self._invitable)
+            wanted = invitees(invite or [], self._invitable, self._views.now_called)
         except NotAContact as exc:
             raise CommandError("unknown_contact", str(exc)) from None
         g = await self._create(title)
@@ -312,6 +312,7 @@ class Groups:
         if member in g.state.admins and g.state.owner != self._key:
             raise CommandError("not_owner", "only the owner removes an admin")
         cut = self._conversations.log_of(g.conv).head(member)[0]
+        self._group_links.tell_holders(g, member)  # before the op on its link (8.16)
         self._changes.apply_change(g, checked_change(
             lambda: core.remove(g.state, self._identity, member, cut, self._random)))
         await self._outbox.durable()

@@ -83,7 +83,6 @@ class LinkTable:
         self.ik_stamps = IkStamps()  # the node gives it the stored floor at start
         self._stopping = False
         self.port_changed: int | None = None  # the kept port this start could not have
-        self.widened_from: str | None = None  # last run's one host, this run listens wider
         # Inbound handshakes refused because we answer only contacts and networks' members
         # (in a network, or waiting to be admitted to one): `status` says how many (trial 4, B4).
         self.strangers_refused = 0
@@ -115,16 +114,14 @@ class LinkTable:
     async def listen_configured(self, home: Path, *, keep: bool, record: bool = True) -> None:
         """Listen on every configured address; with `keep`, the first one on the port it had
         last time when it asks for any port (friends who typed the address still reach us).
-        With `record`, the port the first one got is kept for next time even when this run
-        was told "any port" (trial 4, 16: `--listen 127.0.0.1:0` kept nothing, so the next
-        start without --listen came up on a new port). `port_changed` is the kept port that
-        could not be had again, for `status` to say."""
+        Where it listens and whether it looks for people is kept for the next start that is
+        told neither (cli/serve.py): never wider than this one (trial 9, B1). With `record`,
+        the port too, even when this run was told "any port" (trial 4, 16). `port_changed` is
+        the kept port that could not be had again, for `status` to say."""
         from p2pchat import settings
 
-        kept = settings.kept_port(home) if keep else 0
-        if keep and self._config.listen:  # said, never silent (trial 5, B1)
-            self.widened_from = settings.widened_from(settings.kept_host(home),
-                                                      self._config.listen[0][0])
+        last = settings.last_run(home)
+        kept = last.port if keep else 0
         for index, (host, port) in enumerate(self._config.listen):
             if index == 0 and port == 0 and kept:
                 try:
@@ -136,8 +133,12 @@ class LinkTable:
                                 " contacts who typed the old address need the new one",
                                 kept, exc.strerror or exc)
             await self.listen(host, port)
-        if (keep or record) and self.listen_addresses and self._config.listen[0][1] == 0:
-            settings.keep_port(home, self.listen_addresses[0][1], self._config.listen[0][0])
+        if self.listen_addresses and self._config.listen:
+            config = self._config
+            looks = config.mdns or config.mdns_deferred
+            settings.keep_last_run(home, settings.LastRun(
+                self.listen_addresses[0][1] if record else last.port, config.listen[0][0],
+                (config.mdns_interfaces or True) if looks else False))
 
     async def stop(self) -> None:
         """Stop listening and dialling, and close every link."""

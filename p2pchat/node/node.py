@@ -530,9 +530,11 @@ def status_of(node: Node) -> dict[str, Any]:
         "home": str(node.home),
         "listen": [format_addr(a) for a in node.listen_addresses],
         "port_changed_from": node.links.port_changed,  # the kept port was taken (trial 4, 16)
-        "listen_widened_from": node.links.widened_from,  # trial 5, B1: never in silence
+        "listen_from": node.config.listen_from,  # "last run": kept, never wider (trial 9, B1)
         "links": sum(1 for link in node.links.by_peer.values() if not link.closed),
         "mdns": node.nearby.on,
+        "mdns_interfaces": list(node.config.mdns_interfaces or []),
+        "mdns_from": node.config.mdns_from,
         "relays": node.relays.view(),
         "presence": node.config.presence,
         "visible_to": node.nearby.visible_to(),  # what the advert really shows (nearby.py)

@@ -37,6 +37,7 @@ from p2pchat.node.key_mismatches import KeyMismatches
 from p2pchat.node.links import LinkTable
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.peer_state import PeerLink
+from p2pchat.node.removed_contacts import kept_conversation, kept_name, remove_keeping_name
 from p2pchat.node.views import Views
 from p2pchat.storage.store import Contact, Store, StoreError
 
@@ -176,7 +177,8 @@ class Trust:
         db = self._store()
         listed = db.contacts.get(key)
         if listed is not None:  # one request per stranger: it is already listed
-            if listed.state == "request" and key not in self._named_by_user:
+            if listed.state == "request" and key not in self._named_by_user \
+                    and kept_conversation(db, key) is None:  # ours for one removed stays
                 self._rename_request(listed, request.name)  # they renamed themselves (B14)
             return
         source = link.source
@@ -191,12 +193,16 @@ class Trust:
             self._request_sources.pop(oldest.key, None)
             self._dropped(f"the inbox holds {self._config.max_requests}; the oldest went")
         addrs = [format_addr(a) for a in self._learned_addrs.get(key, [])]
-        name = request.name
+        # A contact we removed whose node still has us asks at once (protocol.md 7.1): the
+        # key we knew, under the name we gave it (node/removed_contacts.py; issue 23, B4).
+        removed = kept_conversation(db, key) is not None
+        name = kept_name(db, key) or request.name
         namesake = db.contacts.by_name(name)
         if namesake is not None:  # a stranger can't take a known name
             suffix = f" ({short_fingerprint(key)})"
             name = name[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
-        announced = None if namesake is not None else self.announced_as(request.name, key)
+        announced = None if namesake is not None or removed \
+            else self.announced_as(request.name, key)
         try:
             db.contacts.add(key, name, "request", addrs=addrs, note=request.note)
         except (StoreError, ValueError) as exc:
@@ -207,6 +213,9 @@ class Trust:
         self._outbox.schedule_flush()
         event: ContactRequestEvent = {"type": "contact_request", "fingerprint": fingerprint(key),
                                  "name": name, "note": request.note}
+        if removed:  # not a new key under a known name: the one we had
+            event["after_removal"] = True
+            namesake = None
         if namesake is None and announced is not None:  # the name a contact calls itself
             namesake = announced
             event["same_name_announced"] = True
@@ -406,19 +415,26 @@ class Trust:
         name = short_fingerprint(key)
         if db.contacts.by_name(name) is not None:
             name = fingerprint(key)
-        db.contacts.add(key, name, "blocked")
+        db.contacts.add(key, kept_name(db, key) or name, "blocked")
         return self.contact_for(fingerprint(key), states=("blocked",))
 
     async def remove_contact(self, who: str) -> dict[str, Any]:
-        """Remove a contact; its history stays, under its fingerprint."""
+        """Remove a contact; its history stays, under its fingerprint. `they_have_you`: it
+        was linked as a contact (its Hello knew us), so its node will ask again at once."""
         contact = self.contact_for(who, states=("contact", "request", "blocked"))
-        _remove_keeping_name(self._store(), contact)
+        link = self._links.live(contact.key)
+        they_have_you = contact.state == "contact" and link is not None and link.peer.up \
+            and not link.peer.stranger and not self._links.dialer.waits_for_answer(contact.key)
+        remove_keeping_name(self._store(), contact)
         await self._outbox.durable()
         self._replay_guard.unpin(contact.key)
         self._links.dialer.forget(contact.key)
         self._links.close_peer(contact.key, "contact removed")
         self._contacts_changed(contact.key)
-        return {"removed": fingerprint(contact.key), "name": contact.name}
+        removed: dict[str, Any] = {"removed": fingerprint(contact.key), "name": contact.name}
+        if they_have_you:
+            removed["they_have_you"] = True
+        return removed
 
     async def unblock_contact(self, who: str) -> dict[str, Any]:
         """A blocked key goes back to what it was: a contact's links and messages resume; a
@@ -513,15 +529,6 @@ def _request_name(listed: Contact, announced: str, taken: bool) -> str:
     suffixed = announced[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
     kept = listed.name.endswith(suffix) and _fold(listed.name) == _fold(suffixed)
     return suffixed if taken or kept else announced
-
-
-def _remove_keeping_name(db: Store, contact: Contact) -> None:
-    """A contact goes; its kept history keeps its name, for `log @NAME` (trial 6, B8)."""
-    db.contacts.remove(contact.key)
-    db.announced.forget(contact.key)
-    conv = db.conversations.for_peer(contact.key)
-    if conv is not None:
-        db.conversations.set_title(conv.id, contact.name)
 
 
 def _refuse_new_key(request: dict[str, Any], anyway: bool) -> None:

@@ -18,6 +18,7 @@ from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.event_types import MessageEvent
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.peer_state import PeerLink
+from p2pchat.node.removed_contacts import after_removal
 from p2pchat.storage.store import Contact, Store
 
 UNREADABLE = "(unreadable message)"
@@ -66,6 +67,12 @@ class Views:
             return contact.name
         return short_fingerprint(key)
 
+    def now_called(self, word: str) -> str | None:
+        """Our name for the contact that calls itself `word`, when we call them otherwise."""
+        contact = self._announced_as(word, b"")
+        return None if contact is None or contact.name.casefold() == word.casefold() \
+            else contact.name
+
     def contact(self, contact: Contact) -> dict[str, Any]:
         """A contact as docs/api.md shows it."""
         return {
@@ -78,6 +85,8 @@ class Views:
             "verified": self._is_verified(contact.key),
             # What they call themselves on the live link: `contacts` shows a /nick (trial 5, B8).
             "their_name": self._their_name(contact.key),
+            # What they last called themselves, kept: /group create's hint (trial 9, B11).
+            "announced_name": self._store().announced.get(contact.key),
             **self._namesake(contact),
         }
 
@@ -88,6 +97,8 @@ class Views:
         lift the flag from a stranger under its old name (trial 6, B4)."""
         if contact.state != "request":
             return {}
+        if after_removal(self._store(), contact):  # the key we knew, asking again (issue 23)
+            return {"after_removal": True}
         suffix = f" ({short_fingerprint(contact.key)})"
         base = contact.name[:-len(suffix)] if contact.name.endswith(suffix) else contact.name
         namesake = self._store().contacts.by_name(base)

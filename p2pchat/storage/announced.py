@@ -18,6 +18,11 @@ class AnnouncedTable:
         """Every kept name, by key."""
         return {k: fold for k, fold in self._db.all("SELECT key, fold FROM announced_names")}
 
+    def get(self, key: bytes) -> str | None:
+        """The name `key` announced, casefolded; None if none was heard."""
+        row = self._db.one("SELECT fold FROM announced_names WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
     def keep(self, key: bytes, fold: str) -> None:
         """The name `key` announced, casefolded (replacing the one it had)."""
         check_bytes("key", key, KEY_BYTES)

@@ -519,6 +519,14 @@ class ChatApp:
 
         for char in ESC_THEN_TYPED:
             keys.add("escape", char, filter=~confirming)(_clear_then_typed)
+        # Our Alt keys come as the same two bytes: while a page, a menu or a search's marks
+        # are up for Esc to close, they are Esc and the key (trial 9, B8: Esc then "are you
+        # there?" went in as "re you there?"); else Alt+key. Notices alone do not count: they
+        # are up most of the time, and Alt+A and Alt+1..9 would seldom work.
+        closable = Condition(lambda: self.state.page is not None or bool(
+            self.state.search_term or self.input.buffer.complete_state))
+        for char in "123456789aA":
+            keys.add("escape", char, filter=~confirming & closable)(_clear_then_typed)
 
         return keys
 

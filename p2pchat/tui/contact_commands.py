@@ -12,6 +12,7 @@ from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.qr import qr_lines
+from p2pchat.tui.render import still_asking
 from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
@@ -77,6 +78,10 @@ class ContactCommands:
 
     async def add_nearby(self, who: str) -> None:
         """Add someone /nearby shows, by number or name."""
+        removed = self._contact(who)
+        if removed is not None and removed.state == "removed":  # /add NAME, as the hint says
+            await self.add(removed.id, removed.name, [])
+            return
         if not self._state.nearby and not self._state.nearby_now:
             await self._load_nearby()
         words = who.split()
@@ -195,9 +200,12 @@ class ContactCommands:
         # The name as /msg finds it: "@carol" when a group is called carol too (trial 4, B7).
         found = self._state.find(name)
         shown = name if found is not None and found.id == result.get("removed") else f"@{name}"
+        if found is not None and result.get("they_have_you") is True:
+            found.asks_again = True  # their node asks again by itself, at once (issue 23, B4)
+        then = still_asking(name, shown) if result.get("they_have_you") is True else \
+            f"They can ask again: /block {result.get('removed')} refuses them for good"
         self._state.notice("info", f"removed {name}; the history is kept: /msg {shown} shows it"
-                                   f"\nThey can ask again: /block"
-                                   f" {result.get('removed')} refuses them for good")
+                                   f"\n{then}")
         await self._load_current()
 
     async def cmd_rename(self, rest: str) -> None:
@@ -248,7 +256,8 @@ class ContactCommands:
         lines = []
         for number, near in enumerate(self._state.nearby, 1):
             label = near.get("name") or "(private: only contacts recognise them)"
-            lines.append(f"  {number}. {label}  {near.get('fingerprint') or ''}")
+            lines.append(f"  {number}. {label}{self._known_as(near)}"
+                         f"  {near.get('fingerprint') or ''}")
         if lines:
             lines += ["", "Add someone with /add NUMBER (or /add NAME; Tab completes)."]
         elif self._state.mdns:  # the first /nearby, seconds after the start, said nothing
@@ -259,6 +268,15 @@ class ContactCommands:
                      " contacts with an address (/addr) are reached."]
         # source: the page follows the node's nearby_changed while it is open (controller)
         self._state.show_page("Nearby", lines + hidden_nearby_lines(peers), source="nearby")
+
+    def _known_as(self, near: dict[str, Any]) -> str:
+        """Who of those nearby we know, and how (trial 9, B13: `/add 1` said "already a
+        contact"): " (contact)", " (asks to connect)", " (blocked)"."""
+        conv = self._state.conversations.get(clean(near.get("fingerprint")))
+        state = conv.state if conv is not None and conv.kind == "dm" \
+            else "contact" if near.get("contact") else ""
+        return {"contact": " (contact)", "request": " (asks to connect)",
+                "blocked": " (blocked)"}.get(state, "")
 
     async def cmd_verify(self, rest: str) -> None:
         """/verify NAME [yes|no]: the safety number and our QR code, or the mark."""

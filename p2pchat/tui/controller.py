@@ -36,7 +36,7 @@ from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.held_lines import hold_behind, refused
 from p2pchat.tui.kept_history import KeptHistory
 from p2pchat.tui.network_commands import NetworkCommands
-from p2pchat.tui.news import listen_news, node_gone, port_news
+from p2pchat.tui.news import node_gone, port_news
 from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_acted
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
@@ -151,7 +151,6 @@ class Controller:
     async def _reload(self) -> None:
         self.state.set_status(status := await self.backend.status())
         port_news(self.state, status)
-        listen_news(self.state, status)
         # Fresh: a link event from before a restart must not outvote the node's answer now.
         self.state.set_contacts(await self.backend.contacts(), fresh=True)
         self.state.set_groups(await self.backend.groups())

@@ -63,6 +63,9 @@ class Conversation:
     # A contact's: why the node cannot link to them, when it knows (tui/reach_watch.py)
     unreachable: str = ""
     last_seen: str = ""  # a contact's: when a link with them last ended (ISO), "" unknown
+    # Removed, and their node still has us as a contact: it asks again by itself (the node's
+    # `after_removal` request), shown quietly in the removed conversation (issue 23, B4).
+    asks_again: bool = False
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)

@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from p2pchat.core.group_words import NotAContact, and_invited, how_to_quote, invitees
+from p2pchat.core.group_words import NotAContact, and_invited, instead, invitees, renamed_as
 from p2pchat.core.text import membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
@@ -121,7 +121,7 @@ class GroupCommands:
         """/group create NAME [CONTACT...]: the group, then each contact invited, as IRC and
         other tools read it (trial 7, B1: "team bob carol" became one group's name). Every
         word after NAME must be a contact, else nothing is created."""
-        title, wanted = self._create_words(rest)
+        title, wanted = await self._create_words(rest)
         conv = self._state.upsert_group(await self._backend.create_group(title))
         if conv is None:
             return
@@ -141,7 +141,7 @@ class GroupCommands:
         self._state.drop_notices(key=f"group:{conv.id}:add")
         await self._switch_to(conv)
 
-    def _create_words(self, rest: str) -> tuple[str, list[Conversation]]:
+    async def _create_words(self, rest: str) -> tuple[str, list[Conversation]]:
         """NAME and the contacts after it; a name with spaces is quoted."""
         try:
             words = shlex.split(rest)
@@ -157,10 +157,16 @@ class GroupCommands:
 
         try:
             return words[0], invitees(words[1:], contact)
+        except NotAContact:
+            pass
+        # A word no contact is named: one may call itself so (the node keeps what each says)
+        now_called = renamed_as(await self._backend.contacts())
+        try:
+            return words[0], invitees(words[1:], contact, now_called)
         except NotAContact as exc:
-            quoted = '"' + rest + '"'
-            raise BackendError("usage", f"{exc} ({how_to_quote('/group create', quoted)})"
-                               ) from None
+            hint = instead("/group create", words, exc, _chat_quote, contact)
+            raise BackendError("usage", f"{exc}: {hint}" if exc.now_called
+                               else f"{exc} ({hint})") from None
 
     def _namesake_hint(self, conv: Conversation) -> str:
         """A group named as a contact is: how to reach each (trial 6, B11)."""
@@ -241,6 +247,13 @@ def _invitation_hint(group: dict[str, Any]) -> str:
     title = clean(group.get("title"))
     return f": /group accept {title} or /group decline {title}" \
         if group.get("role") == "invited" and title else ""
+
+
+def _chat_quote(word: str) -> str:
+    """A word as /group create reads it back (shlex): quoted when it has spaces or quotes."""
+    if word and not any(ch.isspace() or ch in "\"'\\" for ch in word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def name_clashes(names: list[str]) -> set[str]:

@@ -57,7 +57,7 @@ class KeptHistory:
 
     async def show(self, who: str) -> bool:
         """The kept history of `who` as a read-only page; False if `who` is nobody we know."""
-        found = self.find(who)
+        found = self.find(who) or await self._by_kept_name(who)
         if found is None:
             return False
         key, name = found
@@ -73,6 +73,18 @@ class KeptHistory:
         self._state.show_page(f"History with {name}, no longer a contact (read-only)",
                               [f"/add {key} NAME to write again.", "", *lines])
         return True
+
+    async def _by_kept_name(self, who: str) -> tuple[str, str] | None:
+        """One removed before this screen started, by the name they had: the node keeps it
+        with their history (`log @NAME`; issue 23, B3: `/msg Carol S` found nothing)."""
+        name = who.strip().removeprefix("@")
+        messages = await self.messages(f"@{name}") if name else []
+        peer = next((clean(m.get("conversation")) for m in messages if m.get("conversation")),
+                    "")
+        if not peer or self._state.conversations.get(peer) is not None:
+            return None  # nothing kept, or one the list has (found there, by its name)
+        self.note_removed(peer, name)
+        return peer, name
 
     async def search(self, wanted: str) -> list[tuple[str, dict[str, Any]]]:
         """(name, message) for every kept message containing `wanted` (casefolded)."""

@@ -234,7 +234,8 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig,
     logger.propagate = False  # nothing may write to the terminal under the UI
     # mDNS starts once the screen is up: it is most of the start-up time.
     node = Node(home, stored.identity, stored.name,
-                dataclasses.replace(config, mdns=False, in_chat_screen=True))
+                dataclasses.replace(config, mdns=False, mdns_deferred=config.mdns,
+                                    in_chat_screen=True))
     control = ControlServer(node)
     app = ChatApp(NodeBackend(node))
     app.notifier.remember_in(home)

@@ -167,10 +167,13 @@ def request_news(state: ChatState, request: ContactRequestEvent) -> None:
     conversation shows the warning in full."""
     fp = clean(request.get("fingerprint"))
     name = clean(request.get("name")) or fp[:7]
-    state.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
-                          "note": request.get("note") or "", "online": False,
-                          "same_name_as": request.get("same_name_as"),
-                          "same_name_verified": request.get("same_name_verified")})
+    conv = state.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
+                                 "note": request.get("note") or "", "online": False,
+                                 "same_name_as": request.get("same_name_as"),
+                                 "same_name_verified": request.get("same_name_verified"),
+                                 "after_removal": request.get("after_removal")})
+    if conv is not None and conv.asks_again:  # their node asks by itself: no news (B4)
+        return
     namesake = state.conversations.get(clean(request.get("same_name_as")))
     tag = "" if fp[:7] in name else f" ({fp[:7]})"  # a namesake's name has it already
     if namesake is not None and (request.get("same_name_verified") or namesake.verified):
@@ -192,16 +195,6 @@ def port_news(state: ChatState, status: Mapping[str, Any]) -> None:
         state.notice("error", f"listening on a new port: {moved} (last time's) was taken;"
                      " friends who typed your address need the new one (/id shows it)",
                      key="port_changed")
-
-
-def listen_news(state: ChatState, status: Mapping[str, Any]) -> None:
-    """The node listens wider than its last run did (a one-off --listen 127.0.0.1:0 before):
-    said once, with the setting that keeps it narrow (trial 5, B1)."""
-    from p2pchat.settings import widened_warning
-
-    said = widened_warning(dict(status))
-    if said:
-        state.notice("error", said.removeprefix("warning: "), key="listen_widened")
 
 
 def unverified(said: str, event: Mapping[str, Any]) -> str:

@@ -32,8 +32,12 @@ async def receipts(state: ChatState, backend: ChatBackend, rest: str) -> None:
     message = mine[-number]
     held, sent_to = await _delivered_to(backend, conv.id, message)
     members = await backend.group_members(conv.id)
-    state.show_page(f"Who has your message {_quote(message)}",
-                    lines_for(held, members, sent_to))
+    lines = lines_for(held, members, sent_to)
+    if conv.state in ("removed", "left") and any(line.startswith("  not yet") for line in lines):
+        how = "you were removed" if conv.state == "removed" else "you left"
+        lines[2:2] = [f"  (as known when {how}: no receipt reaches you since, so those not"
+                      " yet may have it now)"]
+    state.show_page(f"Who has your message {_quote(message)}", lines)
 
 
 async def _delivered_to(backend: ChatBackend, conv: str, message: Message

@@ -265,6 +265,8 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
                 rows += chunk
         return rows
     files = [wrap([file_line(t)], width, 9) for t in state.transfers.of(conv.id)]
+    if conv.asks_again:  # below the kept history, where the eye is (issue 23, B4)
+        files.append([[], *wrap([("class:empty", still_asking(conv.name))], width)])
     if not conv.messages:
         loading = "" if conv.loaded else " (loading)"
         return wrap([("class:empty", f"No messages with {conv.name} yet{loading}.")], width) \
@@ -273,6 +275,14 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
     for _, _, chunk in _message_rows(state, conv, width, today):
         rows += chunk
     return rows + [row for rows_ in files for row in rows_]
+
+
+def still_asking(name: str, typed: str = "") -> str:
+    """A removed contact whose node still has us (it asks again by itself), in words; `typed`:
+    the name as commands take it ("@carol" when a group is called carol too)."""
+    typed = typed or name
+    return (f"{name}'s node still has you as a contact: /add {typed} links you again;"
+            f" /block {typed} stops it asking.")
 
 
 def message_row(state: ChatState, width: int, message_id: str) -> int | None:
@@ -302,7 +312,8 @@ def _message_rows(state: ChatState, conv: Conversation, width: int,
         if message.id == conv.first_unread:
             rows.append(_rule("new messages", width, "class:newline"))
         rules = len(rows)
-        fragments, indent = _message(message, today)
+        fragments, indent = _message(message, today, RECEIPTS_STOPPED.get(conv.state, "")
+                                     if conv.kind == "group" else "")
         if state.search_term:
             fragments = highlight(fragments, state.search_term, start=2)
         for line_index, line in enumerate(_split_newlines(fragments)):
@@ -382,7 +393,12 @@ def history(state: ChatState, today: date | None = None) -> tuple[Fragments, int
     return out, len(rows)
 
 
-def _message(message: Message, today: date) -> tuple[Fragments, int]:
+# A group we are out of: no member's vector reaches us any more, so a count short of all is
+# as it was then, and says so (trial 10, B5: "✓ 1/2" for ever though both had it).
+RECEIPTS_STOPPED = {"removed": "when you were removed", "left": "when you left"}
+
+
+def _message(message: Message, today: date, stopped: str = "") -> tuple[Fragments, int]:
     stamp = local_time(message.sent_at, today)
     if len(stamp) > 5:
         stamp = stamp[-5:]  # the day separator above says which day
@@ -406,7 +422,7 @@ def _message(message: Message, today: date) -> tuple[Fragments, int]:
             done = count >= of
             if done or count:
                 mark = STATUS_MARKS["delivered" if done else "sent"]
-            mark = f"{mark} {count}/{of}"
+            mark = f"{mark} {count}/{of}" + (f" {stopped}" if stopped and not done else "")
             mark_style = "class:mark.delivered" if done else "class:mark"
         out.append((mark_style, " " + mark))
     return out, indent
@@ -454,6 +470,9 @@ def header(state: ChatState) -> str:
         where = "asks to connect"
     elif conv.state == "blocked":
         where = f"blocked (/unblock {conv.name})"
+    elif conv.state == "removed" and conv.asks_again:  # quietly, not "asks to connect" (B4)
+        where = f"removed; their node still has you as a contact (/add {conv.name} links you" \
+            " again)"
     elif conv.state == "removed" and conv.kind != "group":
         where = "removed: the kept history, read-only (/add FINGERPRINT NAME writes again)"
     elif conv.kind == "group":
@@ -499,10 +518,14 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     unread = f"{state.unread_total} unread" if state.unread_total else ""
     background = ("node in another chat screen" if state.node_in_chat_screen else
                   "node in background") if state.mode == "attached" else ""
+    # Contacts only, and it says so: a group's member who is no contact is not counted
+    # (trial 10, B10: "1 online" beside a Members page with two online).
+    contacts = f"{online} contact{'s' * (online != 1)} online"
     candidates = (
-        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[0], relay[0], unread,
+        [f" {me.name} {me.fingerprint[:7]}", contacts, network[0], relay[0], unread,
          background],
-        [f" {me.name} {me.fingerprint[:7]}", f"{online} online", network[1], relay[0], unread],
+        [f" {me.name} {me.fingerprint[:7]}", contacts, network[1], relay[0], unread],
+        [f" {me.name}", contacts, network[1], relay[1], unread],
         [f" {me.name}", f"{online} on", network[1], relay[1], unread],
     )
     text = ""

@@ -48,7 +48,12 @@ MAX_SAID = 100  # notices /notices shows in full, however long ago or cut on the
 MAX_LINK_STATES = 4096
 
 
-def _set_state(chat: ChatState, conv: Conversation, state: str) -> None:
+def _set_state(chat: ChatState, conv: Conversation, contact: Mapping[str, Any]) -> None:
+    """`contact`'s state; a request after a removal (their node still has us) stays the
+    removed conversation, marked, not a fresh request (issue 23, B4)."""
+    state = clean(contact.get("state")) or "contact"
+    conv.asks_again = state == "request" and contact.get("after_removal") is True
+    state = "removed" if conv.asks_again else state
     if conv.state == "request" != state:
         conv.loaded = False  # accepted: read from the node again (a request's is its kept log)
     if conv.state != state:  # "blocked bob" stayed up after a CLI unblock (trial 3, 18)
@@ -169,7 +174,7 @@ class ChatState:
                           contact=(clean(contact.get("state")) or "contact") == "contact")
             news.renamed_in_notices(self, fp, renamed)
         conv.name = renamed
-        _set_state(self, conv, clean(contact.get("state")) or "contact")
+        _set_state(self, conv, contact)
         if conv.state != "request":  # answered, from here or the CLI: its notice is stale
             self.drop_notices(key=f"request:{fp}")
         conv.note = clean(contact.get("note"))
@@ -512,6 +517,9 @@ def keep_removed(conv: Conversation, numbers_fixed: bool) -> bool:
     if conv.kind == "group" or conv.state not in ("contact", "blocked", "removed") \
             or not numbers_fixed:
         return False
+    # Their node still has us though its request is no longer listed (asked again between
+    # /remove and the node's list, or dropped from a full inbox): it still does.
+    conv.asks_again = conv.asks_again and conv.state == "removed"
     conv.state, conv.online, conv.unread = "removed", False, 0
     return True
 

@@ -75,3 +75,21 @@ def test_create_with_a_word_not_a_contact_creates_nothing_and_says_how_to_quote(
     assert alice.json("group", "list") == []
     made = alice.json("group", "create", "team bob zed")  # quoted: one name with spaces
     assert made["title"] == "team bob zed" and made["invitees"] == [], made
+
+
+def test_create_names_a_renamed_contact_as_they_are_now_and_takes_commas(
+        make_node: MakeNode) -> None:
+    """Trial 9, B11: carol, renamed 'Carol S', got "a name with spaces goes in quotes: p2pchat
+    group create 'climbing bob carol'"; trial 10, B7: "bob, carol" refused "'bob,'"."""
+    alice, bob, carol = (make_node(n).start() for n in ("alice", "bob", "carol"))
+    hub(alice, bob, carol)
+    wait_for(lambda: [c.get("announced_name") for c in alice.json("contacts", "list")]
+             == ["bob", "carol"], 20, "what bob and carol call themselves")
+    alice.cli("contacts", "rename", "carol", "Carol S", check=True)
+    refused = alice.cli("group", "create", "climbing", "bob", "carol")
+    assert_clean_failure(refused)
+    assert "nothing created: carol is now called 'Carol S':" \
+           " p2pchat group create climbing bob 'Carol S'" in refused.stderr, refused.stderr
+    assert alice.json("group", "list") == []
+    made = alice.json("group", "create", "climbing", "bob,", "Carol S")
+    assert made["invitees"] == ["bob", "Carol S"], made

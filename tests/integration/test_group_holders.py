@@ -10,7 +10,7 @@ from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint
 from p2pchat.core.messages import GroupHolders, decode_record, encode_record
 from tests.aio import until
-from tests.groups_net import texts
+from tests.groups_net import group_of, texts
 from tests.integration.test_groups_trial1 import own, three
 from tests.local_nodes import MakeLocalNode
 
@@ -64,3 +64,27 @@ def test_the_record_is_bounded_and_canonical() -> None:
                 tuple((i.to_bytes(32, "big"), 1) for i in range(101))):  # over 100
         with pytest.raises(ProtocolError):
             GroupHolders(group=conv, held=bad)
+
+
+async def test_a_removed_member_hears_who_holds_its_messages_before_the_removal(
+        make_local_node: MakeLocalNode) -> None:
+    """Trial 10, B5: carol's "count me in" stayed "✓ 1/2" for ever though alice and bob held
+    it: bob's receipt reached alice at once (his ack), but alice passes receipts on only on
+    her next anti-entropy tick, and removed carol first. The remover tells them just before."""
+    a, b, c, group = await three(make_local_node)
+    await b.remove_contact(fingerprint(c.key))
+    await c.remove_contact(fingerprint(b.key))
+    await until(lambda: not b.links.is_linked(c.key) and not c.links.is_linked(b.key), 10,
+                "b and c unlinked")
+    a.groups._group_links._interval = 3600.0  # no tick of a's passes it on: only the removal
+    g = a.groups.find(group)
+    await c.send(group, "count me in")
+    seq = own(c, group, "count me in")["seq"]
+    await until(lambda: g.heard.get(b.key, {}).get(c.key, 0) >= seq, 15, "a hears b holds it")
+    assert fingerprint(b.key) not in own(c, group, "count me in")["delivered_to"]
+    await a.remove_from_group(group, fingerprint(c.key))
+    await until(lambda: group_of(c, group)["role"] == "removed", 15, "c removed")
+    mine = own(c, group, "count me in")
+    await until(lambda: len(own(c, group, "count me in")["delivered_to"]) == 2, 10,
+                "c's message held by both, as c knows it")
+    assert mine["recipients"] == 2

@@ -89,7 +89,7 @@ def test_status_line_speaks_plainly() -> None:
     state = loaded_state()
     state.conversations[BOB].online = True
     text = text_of(render.status_line(state))
-    assert "me " + state.me.fingerprint[:7] in text and "1 online" in text
+    assert "me " + state.me.fingerprint[:7] in text and "1 contact online" in text
     assert "discovery off: reached by address only" in text  # trial1 B8: it was cryptic
     assert "links" not in text and "mDNS" not in text and "in-process" not in text
     state.mdns = True
@@ -100,7 +100,12 @@ def test_status_line_speaks_plainly() -> None:
     assert "reconnecting" in text_of(render.status_line(state))
     state.connected = True
     narrow = text_of(render.status_line(state, 40))
-    assert len(narrow) <= 40 and "1 online" in narrow and "private" in narrow
+    assert len(narrow) <= 40 and "1 contact online" in narrow and "private" in narrow
+    state.conversations[CAROL].online = True  # carol, a request, is not counted
+    state.conversations[CAROL].state = "request"
+    assert "1 contact online" in text_of(render.status_line(state))
+    state.conversations[CAROL].state = "contact"
+    assert "2 contacts online" in text_of(render.status_line(state, 80))
 
 
 def test_wrap_breaks_at_words_with_a_hanging_indent() -> None:

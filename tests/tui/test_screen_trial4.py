@@ -209,21 +209,6 @@ def test_a_port_that_had_to_change_is_said_once() -> None:
                     " your address need the new one (/id shows it)"]
 
 
-def test_a_listen_wider_than_last_run_is_said_once() -> None:
-    """Trial 5, B1: a kept port came back on every interface in silence."""
-    from p2pchat.tui.news import listen_news
-
-    state = loaded_state()
-    listen_news(state, {"listen": ["0.0.0.0:35471"], "listen_widened_from": None})
-    assert not [n for n in state.notices if "wider" in n.text]
-    for _ in range(2):  # every status read repeats the field
-        listen_news(state, {"listen": ["0.0.0.0:35471"], "listen_widened_from": "127.0.0.1"})
-    said = [n.text for n in state.notices if "wider" in n.text]
-    here = "127.0.0.1"  # words on the screen only: nothing binds this port
-    assert said == ["listening on 0.0.0.0:35471, wider than last run (127.0.0.1 only);"
-                    f" 'p2pchat settings listen {here}:35471' keeps it"]
-
-
 def test_a_join_notice_names_a_member_not_a_contact_with_a_tilde() -> None:
     """Trial 5, B9: "dave joined (climb)" for dave, no contact: the Members page says ~dave."""
     state = loaded_state()

@@ -83,7 +83,7 @@ async def test_a_request_accepted_from_the_cli_is_a_contact_on_the_open_screen(
         await until(lambda: not any(n.key == f"request:{fp(dave)}"
                                     for n in chat.state.notices), what="the notice to go")
         await until(lambda: conv.online, what="dave online")
-        await until(lambda: "1 online" in "".join(t for _, t in status_line(chat.state)),
+        await until(lambda: "1 contact online" in "".join(t for _, t in status_line(chat.state)),
                     what="the online count")
     finally:
         await chat.stop()

@@ -182,3 +182,55 @@ async def _one_name_for_mallory(alice: Node, bob: Node, carol: Node, mallory: No
         await chat.stop()
     logged = next(m for m in alice.history(group) if m["text"].startswith("hello trio"))
     assert (logged["author_name"], logged["author_contact"]) == (asking, False)
+
+
+async def test_group_create_names_a_renamed_contact_as_they_are_now(
+        make_local_node: MakeLocalNode) -> None:
+    """B11: carol renamed 'Carol S': `/group create climbing bob carol` said "a name with
+    spaces goes in quotes: /group create "climbing bob carol"" (trial 10, B7: commas too)."""
+    from tests.tui.test_screen_trial4_nodes import screen
+    from tests.tui.test_screen_trial7 import texts, three
+
+    alice, _, carol = await three(make_local_node)
+    await until(lambda: alice.db.announced.get(carol.key) == "carol", what="carol's own name")
+    await alice.rename_contact(fp(carol), "Carol S")
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create climbing bob carol")
+        assert alice.list_groups() == []
+        assert texts(chat)[-1] == "nothing created: carol is now called 'Carol S':" \
+                                  ' /group create climbing bob "Carol S"', texts(chat)
+        await chat.execute('/group create climbing bob, "Carol S"')
+        await until(lambda: [g["title"] for g in alice.list_groups()] == ["climbing"],
+                    what="the group")
+        assert "invited bob and Carol S" in texts(chat)[-1], texts(chat)
+    finally:
+        await chat.stop()
+
+
+async def test_nearby_marks_contacts_requests_and_blocked_ones() -> None:
+    """B13: /nearby listed '1. bob', '2. bob (K55H6V5)' (a pending impostor) and '3. Carol S'
+    alike; `/add 1` then said "already a contact"."""
+    from p2pchat.core.identity import Identity
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_screen_trial2 import NearbyBackend
+    from tests.tui.test_state import BOB, CAROL, contact
+
+    dan, erin = (Identity.from_seed(seed * 32).fingerprint for seed in (b"d", b"e"))
+    backend = NearbyBackend()
+    backend.contact_list = [contact(BOB, "bob"), contact(CAROL, "bob (K55H6V5)", "request"),
+                            contact(dan, "dan", "blocked")]
+    backend.nearby = [{"fingerprint": fp_, "name": name, "contact": fp_ == BOB}
+                      for fp_, name in ((BOB, "bob"), (CAROL, "bob (K55H6V5)"), (dan, "dan"),
+                                        (erin, "erin"))]
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        await chat.execute("/nearby")
+        page = chat.state.page
+        assert page is not None
+        rows = [line.split("  ")[1] for _, line in page.lines[:4]]
+        assert rows == ["1. bob (contact)", "2. bob (K55H6V5) (asks to connect)",
+                        "3. dan (blocked)", "4. erin"], page.lines
+    finally:
+        await chat.stop()

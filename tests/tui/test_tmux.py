@@ -144,7 +144,7 @@ def test_first_run_asks_once_greets_and_can_leave_the_node_running(
                          "the confirmation again")
     terminal.line(PW)
     # No third passphrase: the chat opens with the identity just made, and greets.
-    screen = terminal.wait_screen(lambda s: "Welcome, alice!" in s and "0 online" in s
+    screen = terminal.wait_screen(lambda s: "Welcome, alice!" in s and "0 contacts online" in s
                                   and "/nearby" in s, "the greeting")
     fingerprint = run_json(home, "id")["fingerprint"]  # public: no passphrase, no terminal
     assert fingerprint in screen and f"alice {fingerprint[:7]}" in screen

@@ -1,6 +1,7 @@
 """Trial 6, B10: the chat run that created the home with `--listen 127.0.0.1:0` kept the port
 but not the host: the next plain `chat` listened on every interface (warned after the fact).
-The run that creates the home keeps its typed --listen as the home's setting, and says so.
+The run that creates the home keeps its typed --listen and --no-mdns as the home's settings,
+and says so with the port it got (trial 10, B1, B6).
 Also (issue 23): the chat's y to a new key under a verified name is the node's `anyway`. A
 real terminal (tmux), real processes."""
 
@@ -32,29 +33,47 @@ def _quit(terminal: Terminal, exit_file: Path) -> None:
         exit_file.with_suffix(".err").read_text()
 
 
-def test_the_first_run_keeps_its_listen_host_with_the_port(tmp_path: Path,
-                                                           terminal: Terminal) -> None:
+def test_the_first_run_keeps_its_listen_host_with_the_port_and_no_mdns(
+    tmp_path: Path, terminal: Terminal,
+) -> None:
+    """Trial 10, B1: the first run's --no-mdns was not kept (a later plain `chat` would
+    announce alice on the LAN); B6: "listen 127.0.0.1:0 (the port too)" named no port."""
+    import sys
+
     from p2pchat import settings
+    from tests.cli import run, run_json
 
     home = tmp_path / "alice"
     first = tmp_path / "first"
     terminal.start(["env", f"P2PCHAT_PASSPHRASE={PW}",
-                    *chat_argv(home, "--listen", "127.0.0.1:0")], first)
+                    *chat_argv(home, "--listen", "127.0.0.1:0")], first)  # with --no-mdns
     terminal.wait_screen(lambda s: "Your name" in s, "the name question")
     terminal.line("alice")
     terminal.wait_screen(lambda s: "/nearby" in s, "the chat")
     where = _reachable(terminal)
     _quit(terminal, first)
-    # Checked before the second start: without the setting it would listen on every interface.
-    assert settings.load(home).get("listen") == ["127.0.0.1:0"], settings.load(home)
+    port = where.rsplit(":", 1)[1]
+    said = first.with_suffix(".err").read_text()
+    assert (f"Kept for the next starts: listen 127.0.0.1, port {port}; discovery off;"
+            " 'p2pchat settings' changes it.") in said, said
+    # Checked before the second start, which is told neither: without these settings it
+    # would listen on every interface and announce alice there.
+    assert settings.load(home) == {"listen": ["127.0.0.1:0"], "mdns": False}, \
+        settings.load(home)
+    shown = run(home, "settings", check=True).stdout
+    assert f"127.0.0.1:0  (port {port}, kept from the last run)" in shown, shown
+    assert "mdns            off" in shown, shown
     terminal.close()
     again = Terminal()
     second = tmp_path / "second"
     try:
-        again.start(["env", f"P2PCHAT_PASSPHRASE={PW}", *chat_argv(home)], second)
+        again.start(["env", f"P2PCHAT_PASSPHRASE={PW}", sys.executable, "-m", "p2pchat",
+                     "--home", str(home), "chat"], second)
         again.wait_screen(lambda s: "/nearby" in s, "the chat again")
         assert _reachable(again) == where
-        assert "wider than last run" not in again.screen()
+        status = run_json(home, "status")
+        assert status["mdns"] is False and status["mdns_from"] == "settings", status
+        assert "Kept for" not in second.with_suffix(".err").read_text()  # said once
         _quit(again, second)
     finally:
         again.close()

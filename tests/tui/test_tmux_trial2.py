@@ -61,7 +61,7 @@ def test_the_completion_menu_leaves_the_status_line_and_says_there_is_more(
     alice.cli("contacts", "block", "Bob Builder", check=True)
     exit_file = tmp_path / "exit"
     terminal.start(chat_argv(alice.home), exit_file)
-    terminal.wait_screen(lambda s: "0 online" in s, "the chat")
+    terminal.wait_screen(lambda s: "0 contacts online" in s, "the chat")
     terminal.literal("/")
     terminal.keys("Tab")
     screen = terminal.wait_screen(lambda s: "/msg" in s and "/rename" in s, "the menu")

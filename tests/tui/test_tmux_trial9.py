@@ -35,3 +35,31 @@ def test_id_shows_the_address_whole_at_80_columns(tmp_path: Path, terminal: Term
     said = (tmp_path / "exit.err").read_text() if (tmp_path / "exit.err").exists() else ""
     if "(pid " in said:  # a node kept running: stop it
         os.kill(int(said.split("(pid ")[1].split(";")[0]), signal.SIGTERM)
+
+
+def test_esc_then_a_letter_closes_the_page_and_types_it_and_alt_a_still_works(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B8: Esc (closing a page) then "are you there?" at once arrived as "re you there?": the
+    "a" was read as Alt+A. tmux hands both over in one write, as it does for a real Alt+A: with
+    a page up for Esc to close, they are Esc then the letter; with none, Alt+A."""
+    from tests.tui.test_tmux import header, open_on_bob
+    from tests.tui.test_tmux_keys import sent_by_alice
+
+    alice, _ = pair
+    exit_file = open_on_bob(terminal, alice.home, tmp_path)
+    for keys, typed in (("\x1bare you there?", "are you there?"), ("\x1b1 more", "1 more")):
+        terminal.line("/help")
+        terminal.wait_screen(lambda s: "Help (Esc to close)" in header(s), "the help page")
+        terminal.literal(keys)  # ONE write: Esc and the text
+        terminal.wait_screen(lambda s, t=typed: f"> {t}" in s  # type: ignore[misc]
+                             and "bob · online" in header(s), "the page closed, the text typed")
+        terminal.keys("Enter")
+        wait_for(lambda t=typed: t in sent_by_alice(alice), 20, "the message sent")  # type: ignore[misc]
+    # Nothing open: the same bytes are Alt+A (nothing unread here), no "a" typed.
+    terminal.literal("\x1ba")
+    screen = terminal.wait_screen(lambda s: "nothing unread" in s, "Alt+A's answer")
+    assert "> a" not in screen, screen
+    assert sent_by_alice(alice) == ["are you there?", "1 more"]
+    terminal.keys("C-c")
+    assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"

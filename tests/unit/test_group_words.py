@@ -1,0 +1,60 @@
+"""core/group_words.py: the rule for `group create NAME CONTACT...` that the chat and the node
+share: commas separate contacts (trial 10, B7), and a word that is the name a contact calls
+itself, whom we renamed, says what to type (trial 9, B11)."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from p2pchat.core.group_words import NotAContact, instead, invitees, listed, renamed_as
+
+CONTACTS = {"bob": "B", "carol s": "C", "smith, john": "J"}
+
+
+def contact(word: str) -> str | None:
+    return CONTACTS.get(word.casefold())
+
+
+VIEWS = [{"name": "bob", "state": "contact", "announced_name": "bob"},
+         {"name": "Carol S", "state": "contact", "announced_name": "carol"},
+         {"name": "Dan", "state": "request", "announced_name": "danny"}]
+
+
+@pytest.mark.parametrize("words", [["bob,", "Carol S"], ["bob,Carol S"], ["bob", ",", "carol s,"]])
+def test_commas_separate_contacts(words: list[str]) -> None:
+    assert invitees(words, contact) == ["B", "C"]
+
+
+def test_a_contact_named_with_a_comma_stays_whole() -> None:
+    assert listed(["Smith, John", "bob"], contact) == ["Smith, John", "bob"]
+    assert invitees(["Smith, John"], contact) == ["J"]
+
+
+def test_a_word_with_a_comma_not_a_contact_is_refused_by_its_part() -> None:
+    with pytest.raises(NotAContact) as refused:
+        invitees(["bob,zed"], contact)
+    assert refused.value.word == "zed"
+
+
+def test_a_renamed_contact_is_named_as_they_are_now() -> None:
+    with pytest.raises(NotAContact) as refused:
+        invitees(["bob", "carol"], contact, renamed_as(VIEWS))
+    assert str(refused.value) == "nothing created: carol is now called 'Carol S'"
+    words = ["climbing", "bob", "carol"]
+    assert instead("p2pchat group create", words, refused.value, shlex.quote, contact) \
+        == "p2pchat group create climbing bob 'Carol S'"
+
+
+def test_only_a_contact_whose_own_name_it_is_and_only_one() -> None:
+    now_called = renamed_as(VIEWS)
+    assert now_called("danny") is None  # a request: not one to invite
+    assert now_called("bob") is None  # called so by us too
+    assert renamed_as([*VIEWS, {"name": "Caz", "state": "contact",
+                                "announced_name": "carol"}])("carol") is None  # which one?
+    with pytest.raises(NotAContact) as refused:
+        invitees(["zed"], contact, now_called)
+    assert str(refused.value) == "nothing created: 'zed' is not a contact"
+    assert instead("/group create", ["team", "zed"], refused.value, shlex.quote, contact) \
+        .endswith("a name with spaces goes in quotes: /group create 'team zed'")
