@@ -21,7 +21,7 @@ from p2pchat.node.config import CommandError
 from p2pchat.node.conversations import dm_history
 from p2pchat.node.files import transfer_view
 from p2pchat.node.group_invitations import Invitations
-from p2pchat.node.group_state import Group, added_name, find_group, group_view, stored_groups
+from p2pchat.node.group_state import find_group, group_view, member_name, stored_groups
 from p2pchat.node.groups import group_history
 from p2pchat.node.node import DB_FILE
 from p2pchat.node.verified import VerifiedKeys
@@ -119,22 +119,17 @@ class OfflineReader:
                     raise CommandError("unknown_contact",
                                        f"no contact or group named {who!r}") from None
                 return group_history(self._views, store, group, limit,
-                                     lambda _g, key: self._views.display_name(key), me=self._key,
-                                     changes=params.get("changes") is True)
+                                     lambda g, key: member_name(store, g, key, self._key,
+                                                                self._name),
+                                     me=self._key, changes=params.get("changes") is True)
             return dm_history(self._views, store, dm_conversation_id(self._key, contact.key),
                               limit)
         raise CommandError("no_node", f"'{method}' needs the running node")
 
     def _groups(self, store: Store) -> list[dict[str, Any]]:
         """`groups.list` as the node answers it (nobody online), then pending invitations."""
-        def name_of(g: Group, key: bytes) -> str:
-            if key == self._key:
-                return self._name
-            if store.contacts.get(key) is None:
-                return added_name(g, key) or self._views.display_name(key)
-            return self._views.display_name(key)
-
-        listed = [group_view(g, self._key, name_of(g, g.state.owner), 0)
+        listed = [group_view(g, self._key,
+                             member_name(store, g, g.state.owner, self._key, self._name), 0)
                   for g in stored_groups(store).values()]
         invitations = Invitations(self._key, store=self._opened, events=EventBus(),
                                   name_of=self._views.display_name)

@@ -184,12 +184,10 @@ def _nearby(args: argparse.Namespace) -> set[str]:
 
 
 def stale_address(contact: dict[str, Any]) -> bool:
-    """A contact whose last known address failed the dialer's last few tries (docs/api.md)."""
-    from p2pchat.tui.reach_watch import STUCK_DIALS
-
-    failed = contact.get("failed_dials")
+    """A contact whose last known address the node calls stale (`address_stale`, docs/api.md:
+    silent for long, or their node seen elsewhere; not one who just went, trial 9, B7)."""
     return bool(contact.get("addrs")) and not contact.get("online") \
-        and isinstance(failed, int) and failed >= STUCK_DIALS
+        and contact.get("address_stale") is True
 
 
 def _print_contacts(contacts: list[dict[str, Any]],

@@ -44,6 +44,9 @@ class NodeConfig:
     # Head start of a round's direct dials before a relay is tried alongside them (happy
     # eyeballs, net/dialer.py); with no address to dial the relay is tried at once.
     relay_after: float = 0.25
+    # How long a contact's last known address may not answer before the screens suggest it
+    # moved (node/reach.py): at first a contact who went is just "offline" (trial 9, B7).
+    stale_address_after: float = 600.0
     # Listen on last time's port (kept in the home) where the port is not fixed, so a typed
     # address keeps working; never with private presence (ports rotate there).
     keep_port: bool = False

@@ -26,7 +26,13 @@ from p2pchat.core.groups import (
     GroupGossip,
     GroupState,
 )
-from p2pchat.core.identity import FingerprintError, Identity, fingerprint, parse_fingerprint
+from p2pchat.core.identity import (
+    FingerprintError,
+    Identity,
+    fingerprint,
+    parse_fingerprint,
+    short_fingerprint,
+)
 from p2pchat.core.messages import (
     MAX_GROUP_OPS,
     Envelope,
@@ -373,12 +379,8 @@ class GroupBook:
         return event
 
     def member_name(self, g: Group, key: bytes) -> str:
-        """A member's name: ours, a contact's, else the one it was added under."""
-        if key == self._key:
-            return self._name
-        if self._contact_state(key) is not None:
-            return self._views.display_name(key)
-        return added_name(g, key) or self._views.display_name(key)
+        """A member's name, the one for the chat, `log` and `group members` (`member_name`)."""
+        return member_name(self._store(), g, key, self._key, self._name)
 
     def is_contact(self, key: bytes) -> bool:
         """Whether the user knows `key` as a contact (or it is us): anyone else in a group is
@@ -491,6 +493,21 @@ def group_view(g: Group, me: bytes, owner_name: str, online: int) -> dict[str, A
         "has_key": g.state.epoch in g.keys,
         "behind": g.stuck,  # why we could not catch up (protocol 8.14), else None
     }
+
+
+def member_name(db: Store, g: Group, key: bytes, me: bytes, my_name: str) -> str:
+    """The one name a group member goes by, wherever it is shown (the chat, `log`, `group
+    members`, with or without the node): ours; a contact's; for anyone else listed (a request),
+    the name they gave themselves, with their short fingerprint where a contact has that name;
+    else the one they were added under; else their short fingerprint. Screens mark a member who
+    is not a contact `~name` (trial 9, B4: the chat said "~bob (K55H6V5)" and `log` "~mal",
+    the inviter's name for her, for one member)."""
+    if key == me:
+        return my_name
+    listed = db.contacts.get(key)
+    if listed is not None:
+        return listed.name
+    return added_name(g, key) or short_fingerprint(key)
 
 
 def added_name(g: Group, key: bytes) -> str | None:

@@ -528,11 +528,12 @@ def group_history(views: Views, db: Store, g: Group, limit: int | None,
             if recipients and len(delivered) == len(recipients):  # as the delivery event says
                 message["status"] = "delivered"
             message["sent_to"] = [fingerprint(k) for k in recipients]  # who it was for
-        else:  # a member who is not a contact: the name it was added under, unverified
+        else:  # a member who is not a contact: named as the chat names it, unverified
             contact = db.contacts.state_of(env.author) == "contact"
             message["author_contact"] = contact
             if not contact:
-                message["author_name"] = added_name(g, env.author) or message["author_name"]
+                message["author_name"] = name_of(g, env.author) if name_of is not None else \
+                    added_name(g, env.author) or message["author_name"]
         out.append(message)
     if changes:
         out += change_lines(db, g, limit, me, name_of)

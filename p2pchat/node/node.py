@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from p2pchat import __version__
+from p2pchat.clock import wall_ns
 from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
 from p2pchat.core.messages import dm_conversation_id
@@ -39,7 +40,8 @@ from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
-from p2pchat.node.reach import with_dial_state
+from p2pchat.node.peer_state import PeerLink
+from p2pchat.node.reach import last_seen_in, note_last_seen, seen_elsewhere, with_dial_state
 from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relays import Relays
 from p2pchat.node.router import Router
@@ -73,6 +75,7 @@ class Node:
         self.store: Store | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock_fd: int | None = None
+        self._started_ms = 0  # wall clock, for how long a contact has been silent (reach.py)
         self._stopping = False
 
         self.outbox = Outbox(lambda: self.db, on_failed=lambda exc: self.health.failed(exc),
@@ -100,7 +103,7 @@ class Node:
         self.links = LinkTable(
             identity, self.config, replay_guard=replay_guard, spawn=self._spawn,
             on_event=lambda link, event: self.router.on_event(link, event),
-            on_gone=lambda link: self.router.on_gone(link),
+            on_gone=self._link_gone,
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
@@ -193,6 +196,7 @@ class Node:
             raise
 
     async def _start(self) -> None:
+        self._started_ms = wall_ns() // 1_000_000
         try:
             self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
         except StoreError as exc:
@@ -330,7 +334,16 @@ class Node:
 
     def list_contacts(self) -> list[dict[str, Any]]:
         """Every contact, request and blocked key, as `Views.contact` shows them."""
-        return with_dial_state(self.trust.list_contacts(), self.links.dialer)
+        return with_dial_state(self.trust.list_contacts(), self.links.dialer,
+                               now_ms=wall_ns() // 1_000_000, since_ms=self._started_ms,
+                               last_seen=last_seen_in(self.db),
+                               elsewhere=seen_elsewhere(self.db, self.trust.addresses_for),
+                               stale_after=self.config.stale_address_after)
+
+    def _link_gone(self, link: PeerLink) -> None:
+        """A link ended: the router lets go of it; a contact's is when we last saw them."""
+        self.router.on_gone(link)
+        note_last_seen(self.store, link, self.links.is_linked, self.views.who)
 
     def rename_self(self, name: str) -> dict[str, Any]:
         """A new name for us: kept with the identity, sent at once in a fresh Hello on every
@@ -595,3 +608,4 @@ def group_members(groups: Groups, conv: bytes) -> frozenset[bytes]:
     except CommandError:
         return frozenset()
     return frozenset() if g.left else frozenset(g.state.members)
+

@@ -62,6 +62,7 @@ class Conversation:
     member_fps: frozenset[str] = frozenset()  # a group's members' fingerprints, the invited too
     # A contact's: why the node cannot link to them, when it knows (tui/reach_watch.py)
     unreachable: str = ""
+    last_seen: str = ""  # a contact's: when a link with them last ended (ISO), "" unknown
     # Removed, and their node still has us as a contact: it asks again by itself (the node's
     # `after_removal` request), shown quietly in the removed conversation (issue 23, B4).
     asks_again: bool = False

@@ -1,6 +1,6 @@
 """Why a contact seems offline, and how the relay is doing, said where the user looks
 (notes/s33/trial8.md B2, B5, B6, B13, B15): the node knows (`contacts.list`'s `unanswered`,
-`awaits_answer` and `failed_dials`, `status`'s `relays`), the screen showed "offline" for ever.
+`awaits_answer` and `address_stale`, `status`'s `relays`), the screen showed "offline" for ever.
 
 The watch reads both every PERIOD seconds (the node sends no event when a dial fails) and keeps
 each contact's reason in `Conversation.unreachable`, which the conversation's header and the
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
     from p2pchat.tui.state import ChatState
 
 PERIOD = 5.0  # seconds between reads of the node
-# Dials that failed in a row before a contact's last known address is called stale: the
-# dialer's back-off (net/dialer.py) makes these a few seconds, more than a blip.
-STUCK_DIALS = 6
 KEY = REACH  # the notice key prefix: one notice per contact
 MAX_RELAYS = 16
 
@@ -49,8 +46,7 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
         return (f"{name}'s node has your request and has not added you: not yet, or they"
                 " removed you")
     addrs = [clean(a) for a in contact.get("addrs") or [] if isinstance(a, str)]
-    failed = contact.get("failed_dials")
-    if addrs and isinstance(failed, int) and failed >= STUCK_DIALS:
+    if addrs and contact.get("address_stale") is True:  # silent long, or seen elsewhere
         return (f"last known at {addrs[0]} does not answer: if they moved,"
                 f" /addr {name} HOST:PORT")
     return ""
@@ -98,7 +94,7 @@ class ReachWatch:
         self._told: set[str] = set()  # relays found by mDNS said as attached (MAX_RELAYS)
 
     async def run(self) -> None:
-        # Here, not at the top: `p2pchat contacts` reads STUCK_DIALS without loading the node.
+        # Here, not at the top: importing this module stays cheap (render reads it).
         import asyncio
 
         from p2pchat.tui.backend import BackendError
@@ -153,17 +149,21 @@ class ReachWatch:
             return False
         if conv.online or contact.get("online"):
             self._linked.add(fp)
+        seen = clean(contact.get("last_seen"))
+        changed = bool(seen) and seen != conv.last_seen
+        conv.last_seen = seen or conv.last_seen
         knew_us = fp in self._linked or any(  # they wrote, or held what we wrote
             (not m.own and not m.system) or m.status == "delivered" for m in conv.messages)
         asked = any(n.key == f"pending:{fp}" for n in self._state.notices)
         why = reason(contact, conv, knew_us, asked)
         if why == conv.unreachable:
-            return False
+            return changed
         conv.unreachable = why
         self._state.drop_notices(key=KEY + fp)
-        if why:
-            if contact.get("unanswered") is True or contact.get("awaits_answer") is True:
-                self._state.drop_notices(key=f"pending:{fp}")  # "they see a request": untrue
+        # A quiet address is said in the header and on /contacts only: no notice pops up for
+        # a contact who went away (trial 9, B7).
+        if why and (contact.get("unanswered") is True or contact.get("awaits_answer") is True):
+            self._state.drop_notices(key=f"pending:{fp}")  # "they see a request": untrue
             self._state.notice("warning", why, key=KEY + fp)
         return True
 

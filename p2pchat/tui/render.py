@@ -458,8 +458,10 @@ def header(state: ChatState) -> str:
     if conv is None:
         return " p2pchat"
     where = "online" if conv.online else "offline"
+    if not conv.online and conv.last_seen and conv.state == "contact":  # trial 9, B7
+        where = f"offline (last seen {local_time(conv.last_seen)})"
     if not conv.online and conv.unreachable and conv.state == "contact":  # trial 8, B2/B5
-        where = f"offline: {conv.unreachable}"
+        where = f"{where}: {conv.unreachable}"
     if conv.online and conv.relay:  # slower, and the relay sees when we talk (not what)
         where = f"online via relay {conv.relay.split('#')[0]}"  # its key is in /peers
     if conv.verified:

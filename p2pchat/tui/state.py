@@ -183,6 +183,7 @@ class ChatState:
         conv.impostor_of = namesake.name if namesake is not None and conv.state == "request" \
             and (contact.get("same_name_verified") is True or namesake.verified) else ""
         conv.online = self._linked.get(fp, bool(contact.get("online")))
+        conv.last_seen = clean(contact.get("last_seen")) or conv.last_seen
         self._ensure_selection()
         return conv
 
@@ -302,6 +303,8 @@ class ChatState:
             if conv is not None and up:
                 self.drop_notices(key=f"pending:{fp}")  # linked: they added us too
             if conv is not None:
+                if conv.online and not up:  # "offline (last seen HH:MM)", trial 9, B7
+                    conv.last_seen = datetime.now(UTC).isoformat()
                 conv.online = up
                 if kind == "link_up":
                     conv.relay = clean(link_up.get("relay")) if link_up.get("path") == "relay" \

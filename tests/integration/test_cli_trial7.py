@@ -40,18 +40,13 @@ def test_the_control_api_refuses_a_new_key_under_a_verified_name_without_anyway(
 
     from p2pchat.control_client import ControlClient, ControlError
     from tests.cli import assert_clean_failure
-    from tests.tui.test_tmux import mutual
+    from tests.tui.test_tmux import impostor_asks
 
     alice = NodeProcess(tmp_path / "alice", "alice").start()
     bob = NodeProcess(tmp_path / "bob", "bob").start()
     impostor = NodeProcess(tmp_path / "impostor", "bob").start()
     try:
-        mutual(alice, bob, "alice", "bob")
-        alice.cli("contacts", "verify", "bob", check=True)
-        impostor.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr",
-                     alice.addr, check=True)
-        wait_for(lambda: any(c["state"] == "request" for c in alice.json("contacts", "list")),
-                 20, "the impostor's request")
+        impostor_asks(alice, bob, impostor)
         with ControlClient(alice.home) as client, pytest.raises(ControlError) as refused:
             client.call("contacts.accept", who=impostor.fingerprint)
         assert refused.value.code == "new_key", refused.value

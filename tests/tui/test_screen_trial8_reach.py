@@ -99,10 +99,27 @@ async def test_a_contact_who_removed_us_is_said_on_the_screen(
         await chat.stop()
 
 
+def minutes_later(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The wall clock of this process's nodes steps past STALE_AFTER (p2pchat/clock.py's
+    hook), as if the contact had stayed silent that long."""
+    from p2pchat import clock
+    from p2pchat.node.reach import STALE_AFTER
+
+    skew = tmp_path / "clock-skew"
+    skew.write_text(str(STALE_AFTER + 60))
+    monkeypatch.setattr(clock, "_skew_file", str(skew))
+    monkeypatch.setattr(clock, "_cached", (float("-inf"), 0))
+
+
 async def test_a_contact_whose_last_address_does_not_answer_gets_the_addr_hint(
-        make_local_node: MakeLocalNode) -> None:
+        make_local_node: MakeLocalNode, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """B5: bob went (restarted elsewhere on a new port); carol's screen said "offline" and
-    nothing suggested /addr."""
+    nothing suggested /addr. Trial 9, B7: nor does it 20 s after he went (he may have closed
+    his laptop): "offline (last seen HH:MM)" first, the hint once his address has been silent
+    for long, in the header and on /contacts, never as a notice."""
+    from p2pchat.node.reach import STUCK_DIALS
+    from p2pchat.tui.render import local_time
+
     carol, bob = await linked_pair(make_local_node, "carol", "bob")
     was = addr(bob)
     chat = await watched(carol)
@@ -111,11 +128,23 @@ async def test_a_contact_whose_last_address_does_not_answer_gets_the_addr_hint(
         await until(lambda: conv.online, what="bob online")
         assert conv.unreachable == ""
         await bob.stop()
+        await until(lambda: carol.list_contacts()[0].get("failed_dials", 0) >= STUCK_DIALS + 2,
+                    30, "bob's address refused a few times")
+        await until(lambda: conv.last_seen != "", 10, "when bob was last seen")
+        await polls(3)
+        assert header(chat.state) == f" bob · offline (last seen {local_time(conv.last_seen)})"
+        assert conv.unreachable == "" and not said(chat, "does not answer")
+        assert carol.list_contacts()[0]["address_stale"] is False
+        minutes_later(monkeypatch, tmp_path)
         hint = f"last known at {was} does not answer: if they moved, /addr bob HOST:PORT"
         await until(lambda: conv.unreachable == hint, 30, "the /addr hint")
-        assert header(chat.state) == f" bob · offline: {hint}"
+        assert header(chat.state) == \
+            f" bob · offline (last seen {local_time(conv.last_seen)}): {hint}"
+        await chat.execute("/contacts")
+        assert chat.state.page is not None
+        assert ("warning", "      " + hint) in chat.state.page.lines
         await polls(5)
-        assert said(chat, "does not answer") == [hint]
+        assert said(chat, "does not answer") == []  # where the user looks, no notice
     finally:
         await chat.stop()
 
@@ -181,9 +210,12 @@ def test_status_says_a_stopped_relay_in_words(tmp_path: Path) -> None:
 
 def test_contacts_says_a_last_known_address_does_not_answer(tmp_path: Path) -> None:
     """B5 in the CLI: `p2pchat contacts` said only "offline" once bob's address went stale."""
+    from p2pchat.clock import SKEW_ENV
+    from p2pchat.node.reach import STALE_AFTER, STUCK_DIALS
     from tests.nodes import NodeProcess, wait_for
 
-    carol = NodeProcess(tmp_path / "carol", "carol").start()
+    skew = tmp_path / "clock-skew"
+    carol = NodeProcess(tmp_path / "carol", "carol").start(env={SKEW_ENV: str(skew)})
     bob = NodeProcess(tmp_path / "bob", "bob").start()
     try:
         was = bob.addr
@@ -193,8 +225,14 @@ def test_contacts_says_a_last_known_address_does_not_answer(tmp_path: Path) -> N
         wait_for(lambda: carol.json("contacts", "list")[0]["online"], 30, "the link")
         assert "does not answer" not in carol.cli("contacts", check=True).stdout
         bob.stop()
-        wait_for(lambda: carol.json("contacts", "list")[0].get("failed_dials", 0) >= 6, 60,
-                 "a few failed dials")
+        wait_for(lambda: carol.json("contacts", "list")[0].get("failed_dials", 0)
+                 >= STUCK_DIALS + 2, 60, "a few failed dials")
+        # Trial 9, B7: he may just have gone; the hint waits until he is silent for long.
+        assert "does not answer" not in carol.cli("contacts", check=True).stdout
+        skew.write_text(str(STALE_AFTER + 60))  # carol's node: ten minutes later
+        wait_for(lambda: carol.json("contacts", "list")[0].get("address_stale"), 20,
+                 "the address called stale")
+        assert carol.json("contacts", "list")[0]["last_seen"]  # when the link ended
         said = carol.cli("contacts", check=True).stdout
         assert f"last known at {was} does not answer: if they moved, p2pchat contacts addr" \
             " bob HOST:PORT" in said, said

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from p2pchat.node import Node
 from p2pchat.tui.main import _NoticeHandler, logs_as_notices
 from p2pchat.tui.news import node_gone
 from p2pchat.tui.notice_ageing import age_notices
-from p2pchat.tui.render import conversation_list
+from p2pchat.tui.render import conversation_list, header
 from p2pchat.tui.state import ChatState
 from tests.aio import until
 from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
 from tests.relay_client import RelayProcess
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
-from tests.tui.test_screen_trial8_reach import line, polls, said, watched
+from tests.tui.test_screen_trial8_reach import line, minutes_later, polls, said, watched
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -49,21 +50,25 @@ def test_the_node_stopped_stays_while_the_node_is_away() -> None:
 
 
 async def test_does_not_answer_goes_when_the_contact_links(
-        make_local_node: MakeLocalNode) -> None:
+        make_local_node: MakeLocalNode, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The hint is in the header now, not a notice (trial 9, B7): it goes from there."""
     carol, bob = await linked_pair(make_local_node, "carol", "bob")
     host, port = bob.listen_addresses[0]
     chat = await watched(carol)
     try:
         conv = chat.state.conversations[fp(bob)]
+        chat.state.select(fp(bob))
         await until(lambda: conv.online, what="bob online")
         was = addr(bob)
         await bob.stop()
-        await until(lambda: bool(said(chat, "does not answer")), 30, "the /addr hint")
-        assert was in said(chat, "does not answer")[0]
+        minutes_later(monkeypatch, tmp_path)
+        await until(lambda: "does not answer" in header(chat.state), 30, "the /addr hint")
+        assert was in header(chat.state)
         chat.reach.period = 3600.0  # the watch's next read would drop it too: not the rule
         await make_local_node("bob", bob.identity, listen=((host, port),))
         await until(lambda: conv.online, 30, "bob back")
-        assert not said(chat, "does not answer")
+        assert "does not answer" not in header(chat.state)
+        assert header(chat.state).startswith(" bob · online")
     finally:
         await chat.stop()
 
@@ -123,6 +128,60 @@ def test_any_loggers_warning_is_a_notice_while_the_screen_runs() -> None:
     assert [n.text for n in state.notices] == ["Task exception was never retrieved",
                                                "the screen's own warning"]
     assert handler not in logging.getLogger().handlers
+
+
+async def test_a_member_not_a_contact_is_named_on_the_screen_as_in_log(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    """B4 on the screen: carol invited mallory (who calls herself bob; her request waits at
+    alice as "bob (SHORT)") under carol's name for her, "mal". A chat opened after mallory
+    wrote read "~mal: hello" from the history, live events "~bob (SHORT)": one name, the one
+    she gave, as `log` has it."""
+    from p2pchat.core.identity import Identity
+    from p2pchat.home import ensure_home
+    from p2pchat.node import NodeConfig
+
+    alice, bob, carol = [await make_local_node(n) for n in ("alice", "bob", "carol")]
+    mallory = Node(ensure_home(tmp_path / "mallory"), Identity.generate(), "bob",  # so she says
+                   NodeConfig(listen=(("127.0.0.1", 0),), mdns=False))
+    await mallory.start()
+    try:
+        await _one_name_for_mallory(alice, bob, carol, mallory)
+    finally:
+        await mallory.stop()
+
+
+async def _one_name_for_mallory(alice: Node, bob: Node, carol: Node, mallory: Node) -> None:
+    from tests.groups_net import befriend, caught_up, invite_and_accept, set_contact
+    from tests.tui.test_screen_trial4_nodes import screen
+
+    await befriend(alice, bob)
+    await befriend(carol, alice)
+    await mallory.add_contact(fp(alice), "alice", [addr(alice)])  # asks alice, as "bob"
+    asking = f"bob ({fp(mallory)[:7]})"
+    await until(lambda: any(c["name"] == asking for c in alice.list_contacts()), 20,
+                "mallory's request at alice")
+    await set_contact(carol, mallory, "mal", dial=True)
+    await set_contact(mallory, carol, "carol", dial=False)
+    group = (await carol.create_group("trio"))["group"]
+    await invite_and_accept(carol, group, alice)
+    await invite_and_accept(carol, group, mallory, "mal")
+    await until(lambda: caught_up(mallory, group, carol), 20, "mallory in the group")
+    await mallory.send(group, "hello trio, mal here")
+    await until(lambda: any(m["text"] == "hello trio, mal here"
+                            for m in alice.history(group)), 20, "her message at alice")
+    chat = await screen(alice)
+    try:
+        chat.select(group)
+        conv = chat.state.conversations[group]
+        await until(lambda: conv.loaded, 10, "the group's history on the screen")
+        shown = next(m for m in conv.messages if m.text.startswith("hello trio"))
+        assert shown.author_name == f"~{asking}"
+        joined = [m.text for m in conv.messages if m.system and "joined" in m.text]
+        assert f"~{asking} joined" in joined, joined
+    finally:
+        await chat.stop()
+    logged = next(m for m in alice.history(group) if m["text"].startswith("hello trio"))
+    assert (logged["author_name"], logged["author_contact"]) == (asking, False)
 
 
 async def test_group_create_names_a_renamed_contact_as_they_are_now(

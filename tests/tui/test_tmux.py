@@ -110,6 +110,18 @@ def mutual(a: NodeProcess, b: NodeProcess, a_name: str, b_name: str) -> None:
     wait_for(lambda: any(c["online"] for c in a.json("contacts", "list")), 20, "the link")
 
 
+def impostor_asks(alice: NodeProcess, bob: NodeProcess, impostor: NodeProcess) -> str:
+    """alice and bob linked, bob verified at alice; then a new key calling itself bob
+    (`impostor`) asks alice to connect. The name alice's request list gives it."""
+    mutual(alice, bob, "alice", "bob")
+    alice.cli("contacts", "verify", "bob", check=True)
+    impostor.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr", alice.addr,
+                 check=True)
+    wait_for(lambda: any(c["state"] == "request" for c in alice.json("contacts", "list")),
+             20, "the impostor's request")
+    return next(c["name"] for c in alice.json("contacts", "list") if c["state"] == "request")
+
+
 def test_first_run_asks_once_greets_and_can_leave_the_node_running(
     tmp_path: Path, terminal: Terminal,
 ) -> None:
