@@ -19,8 +19,6 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from p2pchat import __version__
-from p2pchat.clock import wall_ns
 from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
 from p2pchat.core.messages import dm_conversation_id
@@ -40,11 +38,11 @@ from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
-from p2pchat.node.peer_state import PeerLink
-from p2pchat.node.reach import last_seen_in, note_last_seen, seen_elsewhere, with_dial_state
+from p2pchat.node.reach import Reach
 from p2pchat.node.reading import ReadPositions
 from p2pchat.node.relays import Relays
 from p2pchat.node.router import Router
+from p2pchat.node.status import status_of
 from p2pchat.node.trust import Trust
 from p2pchat.node.verified import VerifiedKeys
 from p2pchat.node.views import Views
@@ -75,7 +73,6 @@ class Node:
         self.store: Store | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock_fd: int | None = None
-        self._started_ms = 0  # wall clock, for how long a contact has been silent (reach.py)
         self._stopping = False
 
         self.outbox = Outbox(lambda: self.db, on_failed=lambda exc: self.health.failed(exc),
@@ -103,7 +100,7 @@ class Node:
         self.links = LinkTable(
             identity, self.config, replay_guard=replay_guard, spawn=self._spawn,
             on_event=lambda link, event: self.router.on_event(link, event),
-            on_gone=self._link_gone,
+            on_gone=lambda link: self.router.on_gone(link),
             addresses_for=lambda key: self.trust.addresses_for(key),
             is_stale=self.nearby.is_stale, relays=lambda: self.relays.attached(),
             network_psks=self.networks.psks, psk_for=self.networks.psk_for,
@@ -117,6 +114,10 @@ class Node:
             psk_for=self.networks.relay_psk,
         )
         self.verified = VerifiedKeys(home)
+        self.reach = Reach(store=lambda: self.store, dialer=lambda: self.links.dialer,
+                           addresses_for=lambda key: self.trust.addresses_for(key),
+                           is_linked=self.links.is_linked, who=lambda key: self.views.who(key),
+                           stale_after=self.config.stale_address_after)
         self.views = Views(self.key, name, store=lambda: self.db,
                            is_linked=self.links.is_linked,
                            peer_of=lambda conv: self.conversations.peer_of(conv),
@@ -162,7 +163,7 @@ class Node:
             knows=self._knows, outbox=self.outbox, backlog=self.backlog, events=self.events,
             views=self.views, links=self.links, networks=self.networks, trust=self.trust,
             conversations=self.conversations, groups=self.groups, files=self.files,
-            is_group_peer=self._is_group_peer,
+            is_group_peer=self._is_group_peer, reach=self.reach,
         )
 
     def _knows(self, key: bytes) -> bool:
@@ -196,7 +197,7 @@ class Node:
             raise
 
     async def _start(self) -> None:
-        self._started_ms = wall_ns() // 1_000_000
+        self.reach.started()
         try:
             self.store = Store(self.home / DB_FILE, self.identity.derive_key("store"))
         except StoreError as exc:
@@ -334,16 +335,7 @@ class Node:
 
     def list_contacts(self) -> list[dict[str, Any]]:
         """Every contact, request and blocked key, as `Views.contact` shows them."""
-        return with_dial_state(self.trust.list_contacts(), self.links.dialer,
-                               now_ms=wall_ns() // 1_000_000, since_ms=self._started_ms,
-                               last_seen=last_seen_in(self.db),
-                               elsewhere=seen_elsewhere(self.db, self.trust.addresses_for),
-                               stale_after=self.config.stale_address_after)
-
-    def _link_gone(self, link: PeerLink) -> None:
-        """A link ended: the router lets go of it; a contact's is when we last saw them."""
-        self.router.on_gone(link)
-        note_last_seen(self.store, link, self.links.is_linked, self.views.who)
+        return self.reach.contacts(self.trust.list_contacts())
 
     def rename_self(self, name: str) -> dict[str, Any]:
         """A new name for us: kept with the identity, sent at once in a fresh Hello on every
@@ -417,17 +409,7 @@ class Node:
                 changes: bool = False) -> list[dict[str, Any]]:
         """The messages with a contact, a group, or a removed contact (by fingerprint);
         `changes`: a group's membership changes as lines too."""
-        states = ("contact", "request", "blocked")
-        from p2pchat.offline import removed_contact_conv
-
-        former = removed_contact_conv(self.db, self.key, who, self.groups.names)
-        if former is not None:  # a removed contact: the history is kept, by fingerprint
-            return dm_history(self.views, self.db, former, limit)
-        kind, name = which_of(who, states, self.trust, self.groups)
-        if kind == "group":
-            return self.groups.history(name, limit, changes=changes)
-        contact = self.trust.contact_for(name, states=states)
-        return self.conversations.history(contact.key, limit)
+        return history_of(self, who, limit, changes)
 
     async def create_group(self, title: str, invite: list[str] | None = None) -> dict[str, Any]:
         """Create a group owned by us, inviting the contacts `invite` names (all or none)."""
@@ -521,39 +503,6 @@ class Node:
         self.events.emit(NearbyChangedEvent(type="nearby_changed"))
 
 
-def status_of(node: Node) -> dict[str, Any]:
-    """`status`: built from the node's parts."""
-    return {
-        "name": node.name,
-        "fingerprint": fingerprint(node.key),
-        "public_key": node.key.hex(),
-        "home": str(node.home),
-        "listen": [format_addr(a) for a in node.listen_addresses],
-        "port_changed_from": node.links.port_changed,  # the kept port was taken (trial 4, 16)
-        "listen_from": node.config.listen_from,  # "last run": kept, never wider (trial 9, B1)
-        "links": sum(1 for link in node.links.by_peer.values() if not link.closed),
-        "mdns": node.nearby.on,
-        "mdns_interfaces": list(node.config.mdns_interfaces or []),
-        "mdns_from": node.config.mdns_from,
-        "relays": node.relays.view(),
-        "presence": node.config.presence,
-        "visible_to": node.nearby.visible_to(),  # what the advert really shows (nearby.py)
-        "networks": node.networks.names(),
-        "networks_waiting": [n for n, _ in node.networks.waiting()],
-        "networks_refused": node.networks.refused_names(),
-        "requests_dropped": node.trust.requests_dropped,
-        # Strangers' handshakes are refused in a network, and while waiting to join one: why
-        # a contact request does not arrive (trial 4, B3, B4), and how many were refused.
-        "closed_to_strangers": (node.networks.names() or [n.name for n in node.networks.pending()])
-        if node.networks.joined else [],
-        "strangers_refused": node.links.strangers_refused,
-        "version": __version__,
-        "pid": os.getpid(),  # what to stop: a background node has no terminal
-        "in_chat_screen": node.config.in_chat_screen,
-        **node.health.view(),
-    }
-
-
 def reading_name(who: str, trust: Trust, groups: Groups) -> str:
     """What read positions are kept under for `who`: a contact's fingerprint, or a group's id
     when no contact has that name (node/reading.py)."""
@@ -609,3 +558,18 @@ def group_members(groups: Groups, conv: bytes) -> frozenset[bytes]:
         return frozenset()
     return frozenset() if g.left else frozenset(g.state.members)
 
+
+def history_of(node: Node, who: str, limit: int | None, changes: bool) -> list[dict[str, Any]]:
+    """`Node.history`: a removed contact's kept conversation first (by the name we gave them
+    or the fingerprint), then a group or a contact."""
+    from p2pchat.offline import removed_contact_conv
+
+    states = ("contact", "request", "blocked")
+    former = removed_contact_conv(node.db, node.key, who, node.groups.names)
+    if former is not None:
+        return dm_history(node.views, node.db, former, limit)
+    kind, name = which_of(who, states, node.trust, node.groups)
+    if kind == "group":
+        return node.groups.history(name, limit, changes=changes)
+    contact = node.trust.contact_for(name, states=states)
+    return node.conversations.history(contact.key, limit)

@@ -94,3 +94,31 @@ def note_last_seen(db: Store | None, link: PeerLink, is_linked: Callable[[bytes]
         db.contacts.set_last_seen(key, wall_ns() // 1_000_000)
     except StoreError as exc:  # a hint for screens: not worth a failed node
         log.warning("could not note when %s was last seen: %s", who(key), exc)
+
+
+class Reach:
+    """The contact part of `contacts.list` and of a link's end, built with what it reads: the
+    store, the dialer, the addresses the node knows, whether a key is linked, a name for logs."""
+
+    def __init__(self, *, store: Callable[[], Store | None], dialer: Callable[[], Dialer],
+                 addresses_for: Callable[[bytes], list[Address]],
+                 is_linked: Callable[[bytes], bool], who: Callable[[bytes], str],
+                 stale_after: float = STALE_AFTER) -> None:
+        self._store, self._dialer, self._addresses_for = store, dialer, addresses_for
+        self._is_linked, self._who, self._stale_after = is_linked, who, stale_after
+        self._started_ms = 0  # how long a contact has been silent counts from here at most
+
+    def started(self) -> None:
+        self._started_ms = wall_ns() // 1_000_000
+
+    def contacts(self, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        db = self._store()
+        if db is None:
+            return views
+        return with_dial_state(views, self._dialer(), now_ms=wall_ns() // 1_000_000,
+                               since_ms=self._started_ms, last_seen=last_seen_in(db),
+                               elsewhere=seen_elsewhere(db, self._addresses_for),
+                               stale_after=self._stale_after)
+
+    def link_gone(self, link: PeerLink) -> None:
+        note_last_seen(self._store(), link, self._is_linked, self._who)

@@ -40,6 +40,7 @@ from p2pchat.node.links import LinkTable
 from p2pchat.node.networks import Networks
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.peer_state import PeerLink
+from p2pchat.node.reach import Reach
 from p2pchat.node.trust import Trust
 from p2pchat.node.views import Views
 from p2pchat.storage.store import StoreError
@@ -67,6 +68,7 @@ class Router:
         groups: Groups,
         files: Files,
         is_group_peer: Callable[[bytes], bool],
+        reach: Reach,
     ) -> None:
         self._name = name
         self._listen_addresses = listen_addresses
@@ -82,6 +84,7 @@ class Router:
         self._groups = groups
         self._files = files
         self._is_group_peer = is_group_peer
+        self._reach = reach
 
     def on_event(self, link: PeerLink, event: Event) -> None:
         """Every session event of every link, in order (`Link`'s callback)."""
@@ -190,6 +193,7 @@ class Router:
         self._backlog.forget(link)
         self._groups.forget(link)
         self._conversations.release(link)
+        self._reach.link_gone(link)  # a contact's: when we last saw them
         key = link.remote_key
         reason = link.close_reason or "closed"
         if key is None:
