@@ -65,6 +65,7 @@ class Relays:
         ik_timestamp: Callable[[bytes], int],
         accept: OnInbound,
         on_attached: Callable[[], None],
+        on_change: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
         psk_for: Callable[[bytes | None, bool], tuple[bytes, ...]] = lambda key, configured: (),
     ) -> None:
@@ -74,6 +75,7 @@ class Relays:
         self._ik_timestamp = ik_timestamp
         self._accept = accept
         self._on_attached = on_attached
+        self._on_change = on_change  # a relay attached or was lost: the node says so
         self._rng = rng or random.Random()
         self._psk_for = psk_for  # a network's PSK for the relay, if any (node/networks.py)
         self._relays: list[_Relay] = []
@@ -194,6 +196,7 @@ class Relays:
         self._drop_duplicates()
         if self.attached():
             self._on_attached()
+        self._on_change()
 
     def _drop_duplicates(self) -> None:
         """One connection per relay key: the relay replaces a key's older connection with its

@@ -74,3 +74,31 @@ async def test_the_relay_down_notice_leaves_the_screen_when_the_relay_is_back(
             await screen.chat.stop()
     finally:
         relay.close()
+
+
+async def test_the_screen_hears_the_relay_attach_without_waiting_for_its_next_read(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    """The node says when a relay attaches or is lost (`relays_changed`): the notice goes then,
+    not up to 5 s later at the screen's next read of the node."""
+    relay = RelayProcess(tmp_path / "relay").start()
+    try:
+        where = f"127.0.0.1:{relay.port}"
+        dave = await make_local_node(
+            "dave", relays=(parse_relay(f"{where}#{relay.status['fingerprint']}"),))
+        await until(lambda: dave.status()["relays"][0]["state"] == "attached", 30, "attached")
+        screen = Screen(dave)
+        await screen.chat.start()
+        try:
+            down = f"relay {where} unreachable: contacts reached only through it are offline"
+            relay.stop()
+            await until(lambda: bool(dave.status()["relays"][0]["last_error"]), 30,
+                        "the relay down")
+            await screen.chat.reach.check()  # the read that finds it down
+            assert [n for n in screen.notices if down in n]
+            await asyncio.to_thread(relay.start, "--listen", where)
+            await until(lambda: f"via relay {where}" in screen.line, 60, "drawn attached")
+            assert not [n for n in screen.notices if down in n]
+        finally:
+            await screen.chat.stop()
+    finally:
+        relay.close()
