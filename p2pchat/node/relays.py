@@ -28,7 +28,10 @@ log = logging.getLogger("p2pchat.node")
 
 MAX_MDNS_RELAYS = 4  # relays found by mDNS that we attach to (adverts are anyone's)
 BACKOFF_BASE = 0.5
-BACKOFF_CAP = 30.0
+# A relay that comes back is found within a few seconds (a redial is a TCP connect and one
+# handshake, cheap for both sides): at 30 s a node reattached up to 23 s after its relay's
+# restart (issue 23, 18: dave's link waited 25 s); at 5 s, 2.5 s at most in the same run.
+BACKOFF_CAP = 5.0
 # A relay connection lost after this long attached (or after carrying anything) was a working
 # one: reconnect at once. One lost sooner grows the backoff, so a relay that attaches and then
 # drops us every time is not hammered.
