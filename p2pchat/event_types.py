@@ -122,6 +122,12 @@ class NearbyChangedEvent(TypedDict):
     type: Literal["nearby_changed"]
 
 
+class RelaysChangedEvent(TypedDict):
+    """A relay attached or was lost: `status`'s `relays` are read again (issue 23, 18)."""
+
+    type: Literal["relays_changed"]
+
+
 class ReadChangedEvent(TypedDict):
     """A read position moved (any client): unread counts are read again."""
 
@@ -193,6 +199,7 @@ NodeEvent = (
     | NetworksChangedEvent
     | AdmissionGuessesEvent
     | NearbyChangedEvent
+    | RelaysChangedEvent
     | ReadChangedEvent
     | EquivocationEvent
     | GroupEvent

@@ -23,7 +23,12 @@ from p2pchat.core.addressing import Ambiguous, resolve
 from p2pchat.core.identity import Identity, fingerprint, short_fingerprint
 from p2pchat.core.messages import dm_conversation_id
 from p2pchat.core.session import ReplayGuard
-from p2pchat.event_types import NearbyChangedEvent, NetworksChangedEvent, ReadChangedEvent
+from p2pchat.event_types import (
+    NearbyChangedEvent,
+    NetworksChangedEvent,
+    ReadChangedEvent,
+    RelaysChangedEvent,
+)
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.admission import Admissions
@@ -111,6 +116,7 @@ class Node:
             identity, self.config, spawn=self._spawn,
             ik_timestamp=lambda key: self.links.ik_stamps.next(key),
             accept=self.links.accept_relayed, on_attached=self.links.dialer.wake_all,
+            on_change=lambda: self.events.emit(RelaysChangedEvent(type="relays_changed")),
             psk_for=self.networks.relay_psk,
         )
         self.verified = VerifiedKeys(home)

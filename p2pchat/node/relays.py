@@ -28,7 +28,10 @@ log = logging.getLogger("p2pchat.node")
 
 MAX_MDNS_RELAYS = 4  # relays found by mDNS that we attach to (adverts are anyone's)
 BACKOFF_BASE = 0.5
-BACKOFF_CAP = 30.0
+# A relay that comes back is found within a few seconds (a redial is a TCP connect and one
+# handshake, cheap for both sides): at 30 s a node reattached up to 23 s after its relay's
+# restart (issue 23, 18: dave's link waited 25 s); at 5 s, 2.5 s at most in the same run.
+BACKOFF_CAP = 5.0
 # A relay connection lost after this long attached (or after carrying anything) was a working
 # one: reconnect at once. One lost sooner grows the backoff, so a relay that attaches and then
 # drops us every time is not hammered.
@@ -65,6 +68,7 @@ class Relays:
         ik_timestamp: Callable[[bytes], int],
         accept: OnInbound,
         on_attached: Callable[[], None],
+        on_change: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
         psk_for: Callable[[bytes | None, bool], tuple[bytes, ...]] = lambda key, configured: (),
     ) -> None:
@@ -74,6 +78,7 @@ class Relays:
         self._ik_timestamp = ik_timestamp
         self._accept = accept
         self._on_attached = on_attached
+        self._on_change = on_change  # a relay attached or was lost: the node says so
         self._rng = rng or random.Random()
         self._psk_for = psk_for  # a network's PSK for the relay, if any (node/networks.py)
         self._relays: list[_Relay] = []
@@ -194,6 +199,7 @@ class Relays:
         self._drop_duplicates()
         if self.attached():
             self._on_attached()
+        self._on_change()
 
     def _drop_duplicates(self) -> None:
         """One connection per relay key: the relay replaces a key's older connection with its

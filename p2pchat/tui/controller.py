@@ -287,6 +287,8 @@ class Controller:
             self.state.set_unread(await self.backend.unread())
         await follow_open_page(self.state, self.contacts, self.groups, event, refresh)
         self.reach.annotate_page()
+        if event.get("type") == "relays_changed":  # at once, not at the watch's next read
+            await self.reach.check()
         if "contacts" in refresh and self.state.current is not None \
                 and not self.state.current.loaded:
             # A request that became a contact (accepted from the CLI, say): its history now.

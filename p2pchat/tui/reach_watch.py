@@ -108,12 +108,16 @@ class ReachWatch:
         """Read the node once; say what changed."""
         status = await self._backend.status()
         relays = [r for r in status.get("relays") or [] if isinstance(r, dict)][:MAX_RELAYS]
+        # A notice said or dropped is a change to draw even when the relays are as the screen
+        # had them: a link's event re-reads the status first, and "relay ... unreachable"
+        # stayed drawn until Esc after the relay came back (issue 23, point 18).
+        notices = list(self._state.notices)
         changed = relays != self._state.relays
         self._state.relays = relays
         self._relay_news(relays)
         for contact in await self._backend.contacts():
             changed = self._take(contact) or changed
-        changed = self.annotate_page() or changed
+        changed = self.annotate_page() or changed or list(self._state.notices) != notices
         if changed:
             self._on_change()
 
