@@ -109,9 +109,11 @@ class Reach:
         self._started_ms = 0  # how long a contact has been silent counts from here at most
 
     def started(self) -> None:
+        """The node started now: a contact never seen since is silent from here."""
         self._started_ms = wall_ns() // 1_000_000
 
     def contacts(self, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`views` (Trust's list) with each unlinked contact's dial state (`with_dial_state`)."""
         db = self._store()
         if db is None:
             return views
@@ -121,4 +123,5 @@ class Reach:
                                stale_after=self._stale_after)
 
     def link_gone(self, link: PeerLink) -> None:
+        """A link ended: a contact's is when we last saw them (`note_last_seen`)."""
         note_last_seen(self._store(), link, self._is_linked, self._who)
