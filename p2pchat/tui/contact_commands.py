@@ -66,9 +66,13 @@ class ContactCommands:
         conv = self._state.upsert_contact(contact)
         if conv is not None:
             if contact.get("they_asked"):  # their request was waiting: mutual (trial 7, 18)
-                self._state.notice("info", f"added {conv.name}; they had added you too, so "
-                                   + ("you are linked: you can chat" if conv.online else
-                                      "you can chat (the link comes up when they are online)"))
+                if conv.online:
+                    self._state.notice("info", f"added {conv.name}; they had added you too, so"
+                                               " you are linked: you can chat")
+                else:  # untrue once linked, a moment later when they are online: it goes then
+                    self._state.notice("info", f"added {conv.name}; they had added you too, so"
+                                       " you can chat (the link comes up when they are online)",
+                                       key=f"linking:{conv.id}")
             elif conv.online:
                 self._state.notice("info", f"added {conv.name}: linked, you can chat")
             else:  # dropped when the link comes up (they had added us, or accept)

@@ -32,7 +32,9 @@ INFO_LIFETIME = 120.0  # seconds an unkeyed informational notice stays when noth
 # The key prefix of a one-off answer ("nothing unread", a refusal): it goes at the next command
 # or key that does something (notes/s31/trial3.md 18, notes/s32/trial5.md 18: they lingered).
 PASSING = "passing"
-ONGOING = ("pending:",)  # "they see a request until they add you too": still true
+# "they see a request until they add you too", "the link comes up when they are online": true
+# until the link comes up, which drops them (ChatState)
+ONGOING = ("pending:", "linking:")
 NODE_DOWN = "node:down"  # "the node stopped; reconnecting when it is back"
 REACH = "reach:"  # why a contact seems offline (tui/reach_watch.py): one per contact
 

@@ -301,7 +301,8 @@ class ChatState:
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
                 self._linked[fp] = up
             if conv is not None and up:
-                self.drop_notices(key=f"pending:{fp}")  # linked: they added us too
+                for key in (f"pending:{fp}", f"linking:{fp}"):  # linked: both untrue now
+                    self.drop_notices(key=key)
             if conv is not None:
                 if conv.online and not up:  # "offline (last seen HH:MM)", trial 9, B7
                     conv.last_seen = datetime.now(UTC).isoformat()

@@ -42,3 +42,21 @@ async def test_adding_someone_who_asked_says_it_is_mutual(online: bool) -> None:
         assert expected in said, said
     finally:
         await controller.stop()
+
+
+async def test_the_mutual_add_waiting_for_the_link_goes_when_the_link_comes_up() -> None:
+    """"the link comes up when they are online" is untrue once it has: a moment later when
+    they are online (notes/s34: seen after /add of a removed contact)."""
+    controller = Controller(MutualBackend(online=False))
+    await controller.start()
+    try:
+        await controller.execute(f"/add {CAROL} carol")
+        waiting = "the link comes up when they are online"
+        assert any(waiting in n.text for n in controller.state.notices)
+        controller.state.apply({"type": "link_up", "fingerprint": CAROL, "name": "carol",
+                                "contact": True})
+        assert controller.state.conversations[CAROL].online
+        assert not any(waiting in n.text for n in controller.state.notices), \
+            [n.text for n in controller.state.notices]
+    finally:
+        await controller.stop()
