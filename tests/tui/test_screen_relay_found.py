@@ -88,3 +88,23 @@ async def test_a_chosen_relays_notice_cleared_with_esc_stays_cleared(
             await screen.chat.stop()
     finally:
         relay.close()
+
+
+async def test_the_node_lets_go_of_a_found_relay_whose_advert_goes(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    """A relay stopped properly withdraws its advert: the node stops trying it and `status`
+    no longer lists it (nothing left for the screen to say)."""
+    relay = RelayProcess(tmp_path / "relay").start(mdns=True)
+    try:
+        fingerprint = relay.status["fingerprint"]
+        alice = await make_local_node("alice", **LOOPBACK_MDNS)
+
+        def listed_relay() -> dict[str, object] | None:
+            return next((r for r in alice.status()["relays"]
+                         if str(r["relay"]).endswith(fingerprint)), None)
+
+        await until(lambda: (listed_relay() or {}).get("state") == "attached", 60, "attached")
+        assert relay.stop() == 0  # SIGTERM: the advert's goodbye goes out
+        await until(lambda: listed_relay() is None, 30, "the relay let go")
+    finally:
+        relay.close()
