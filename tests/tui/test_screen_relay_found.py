@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from p2pchat.net.relay_connection import parse_relay
+from p2pchat.tui.reach_watch import relay_lines, relay_words
 from tests.aio import until
 from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
@@ -108,3 +109,16 @@ async def test_the_node_lets_go_of_a_found_relay_whose_advert_goes(
         await until(lambda: listed_relay() is None, 30, "the relay let go")
     finally:
         relay.close()
+
+
+def test_the_status_words_report_only_a_chosen_relay_down() -> None:
+    found = {"relay": "127.0.0.1:33033#AAAA", "found_by": "mdns", "state": "waiting",
+             "links": 0, "last_error": "cannot connect: connection refused"}
+    chosen = {"relay": "127.0.0.1:47744#BBBB", "found_by": "config", "state": "waiting",
+              "links": 0, "last_error": "cannot connect: connection refused"}
+    assert relay_words([found]) == ("", "")
+    assert relay_words([found, chosen]) == ("relay 127.0.0.1:47744 unreachable", "relay down")
+    assert relay_words([{**found, "state": "attached"}, chosen])[0] == \
+        "via relay 127.0.0.1:33033"
+    assert relay_lines([found]) == [
+        "relay 127.0.0.1:33033 (found nearby): not answering, not used until it does"]
