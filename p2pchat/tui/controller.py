@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from p2pchat.core.error_words import in_words
+from p2pchat.core.typed_name import unquoted
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
     COMMANDS,
@@ -424,7 +425,8 @@ class Controller:
             await self._send(text)
 
     async def cmd_nick(self, name: str) -> None:
-        """/nick NAME: our own new name."""
+        """/nick NAME: our own new name ("Carol S" is Carol S)."""
+        name = unquoted(name)
         if not name:
             raise BackendError("usage", "usage: /nick NAME")
         result = await self.backend.rename_self(name)
