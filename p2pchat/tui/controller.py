@@ -75,6 +75,7 @@ class Controller:
         self.hand_back: Callable[[str, str], None] = self.quote_unsent
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self.running = ""  # the typed line being run, if any
+        self.name_refused = False  # the last command was refused for a name it does not know
         self.gate = QuestionGate()  # closed while a question waits (tui/question.py)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
@@ -310,7 +311,7 @@ class Controller:
             # What was typed after a refused command counts on it (the node gone: each line
             # comes back as it runs, saying so).
             if not await self.execute(self.running) and self.state.connected:
-                hold_behind(self.running, self._lines, self.hand_back)
+                hold_behind(self.running, self._lines, self.hand_back, self.name_refused)
             self.running = ""
 
     def busy(self) -> bool:
@@ -349,11 +350,14 @@ class Controller:
 
     async def _guarded(self, work: Awaitable[None]) -> None:
         """Run `work`; whatever fails is told in one notice line."""
+        self.name_refused = False
         try:
             await work
         except BackendError as exc:
+            self.name_refused = exc.code == "unknown_contact"  # the line comes back (trial 11)
             self.state.notice("error", in_chat_words(str(exc)))
         except AmbiguousName as exc:  # a group titled like a contact (issue 22)
+            self.name_refused = True
             self.state.notice("error", str(exc))
         except asyncio.CancelledError:
             raise
@@ -410,7 +414,7 @@ class Controller:
     def quote_unsent(self, line: str, why: str) -> None:
         """A line that could not run, quoted in the notice with why."""
         shown = line if len(line) <= 200 else line[:200] + "…"
-        self.state.notice("error", f"{why} (your line: {shown!r})")
+        self.state.notice("error", f"{why or 'not run'} (your line: {shown!r})")
 
     async def cmd_msg(self, rest: str) -> None:
         """/msg NAME [TEXT]: open a conversation, and send TEXT if given."""

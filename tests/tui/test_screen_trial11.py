@@ -42,3 +42,26 @@ async def test_quoted_names_are_read_without_their_quotes(
         assert asked == ["Alice L"]
     finally:
         await chat.stop()
+
+
+@pytest.mark.parametrize("line", ["/msg bob hello who?", "/msg nobody hello who?"])
+async def test_a_command_refused_for_its_name_comes_back_as_typed(
+        make_local_node: MakeLocalNode, line: str) -> None:
+    """Trial 11: with a group called bob, `/msg bob hello who?` said it was ambiguous and the
+    line was gone; so for a name nobody has."""
+    from p2pchat.tui.backend import NodeBackend
+    from tests.aio import until
+    from tests.tui.test_screen import ENTER, running
+    from tests.tui.test_screen_trial7 import texts
+
+    alice, _ = await linked_pair(make_local_node, "alice", "bob")
+    await alice.create_group("bob")
+    async with running(NodeBackend(alice)) as (chat, keys):  # type: ignore[arg-type]
+        keys.send_text(f"{line}{ENTER}")
+        await until(lambda: chat.input.text == line, 10,
+                    f"the line back in the input: {texts(chat.controller)}")
+        said = texts(chat.controller)
+        assert sum("ambiguous" in t or "/contacts" in t for t in said) == 1, said
+        assert not any("not run" in t or "failed" in t for t in said), said
+        assert not [m for m in alice.history("@bob") if "who?" in str(m.get("text"))]
+        keys.send_text("\x15" * 3 + "/quit" + ENTER)
