@@ -15,6 +15,7 @@ from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
 from p2pchat.tui.conversation import Conversation, group_label
 from p2pchat.tui.news import group_key
+from p2pchat.tui.receipts import follow as follow_receipts
 from p2pchat.tui.receipts import receipts
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
@@ -197,6 +198,10 @@ class GroupCommands:
     async def cmd_receipts(self, rest: str) -> None:
         """/receipts [N]: who has your Nth newest message in the open group, who not yet."""
         await receipts(self._state, self._backend, rest)
+
+    async def follow_receipts(self, source: str) -> None:
+        """The open /receipts page again, as receipts come (tui/open_page.py)."""
+        await follow_receipts(self._state, self._backend, source)
 
     async def _group_consent(self, action: str, name: str) -> None:
         """/group accept|decline|forget [NAME]: NAME, or the group open now (issue 22)."""

@@ -65,3 +65,45 @@ async def test_a_command_refused_for_its_name_comes_back_as_typed(
         assert not any("not run" in t or "failed" in t for t in said), said
         assert not [m for m in alice.history("@bob") if "who?" in str(m.get("text"))]
         keys.send_text("\x15" * 3 + "/quit" + ENTER)
+
+
+async def test_an_open_receipts_page_follows_new_receipts() -> None:
+    """Trial 11: the /receipts page was a snapshot; as the Members page, it follows."""
+    from typing import Any
+
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_groups_ui import GROUP, GroupBackend, group
+    from tests.tui.test_state import message
+
+    carol = "C" * 52
+    mine = message(GROUP, "m1", "count me in", own=True) | {
+        "group": "club", "status": "sent", "delivered_to": [], "recipients": 2,
+        "sent_to": ["B" * 52, carol]}
+
+    class Backend(GroupBackend):
+        async def history(self, who: str, limit: int | None = None,
+                          **_: Any) -> list[dict[str, Any]]:
+            return [mine]
+
+        async def group_members(self, group_id: str) -> list[dict[str, Any]]:
+            return [{"fingerprint": "B" * 52, "name": "bob", "online": True},
+                    {"fingerprint": carol, "name": "carol", "online": True}]
+
+    backend = Backend()
+    backend.group_list = [group(role="owner")]
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        controller.state.upsert_group(group(role="owner"))
+        controller.state.select(GROUP)
+        controller.state.apply(mine)
+        await controller.execute("/receipts")
+        page = controller.state.page
+        assert page is not None and "delivered to 0 of 2: nobody yet" in page.lines[0][1], page
+        mine["delivered_to"] = [carol]
+        await controller._on_event({"type": "delivery", "fingerprint": GROUP, "id": "m1",
+                                    "delivered_to": [carol], "recipients": 2})
+        page = controller.state.page
+        assert page is not None and "carol" in page.lines[0][1], page.lines
+    finally:
+        await controller.stop()
