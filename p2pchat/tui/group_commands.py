@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.core.group_words import NotAContact, and_invited, instead, invitees, renamed_as
-from p2pchat.core.text import membership
+from p2pchat.core.text import group_size, membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
@@ -46,8 +46,7 @@ class GroupCommands:
             self._state.set_groups(groups)
             self._state.show_page("Groups", [
                 f"  {g.get('title')!s:<20}"
-                f" {membership(int(g.get('members') or 0), int(g.get('invited') or 0))},"
-                f" {g.get('online')} online,"
+                f" {_size(g)},"
                 f" you are {g.get('role')}" + _invitation_hint(g) for g in groups]
                 or ["  none yet: /group create NAME"], source="groups")
             return
@@ -245,6 +244,12 @@ class GroupCommands:
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"
                           else f"forgot {title} and its history")
+
+
+def _size(group: dict[str, Any]) -> str:
+    """"3 members, 1 other online", as the CLI's `group` says it (core/text.py)."""
+    return group_size(int(group.get("members") or 0), int(group.get("invited") or 0),
+                      int(group.get("online") or 0))
 
 
 def _invitation_hint(group: dict[str, Any]) -> str:
