@@ -90,7 +90,12 @@ _VISIBLE = {  # status["visible_to"]: what our mDNS advert shows, in words
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = _call(args, "status")
+    status = _ask_node(args, "status", {}, offline=True)
+    if status is _NO_NODE:  # and what starting one would use (trial 11)
+        from p2pchat.cli.plain_start import plain_start
+
+        fail(f"no node is running for {args.home}: start one with 'p2pchat --home {args.home}"
+             f" node'. {plain_start(args.home)}")
     if args.json:
         print_json(status)
         return 0

@@ -4,10 +4,13 @@ list (it tried bob, Carol and S)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tests.integration.test_cli_trial4 import _port, _start_node
 from tests.integration.test_groups_cli import MakeNode, hub, invited
-from tests.nodes import wait_for
+from tests.nodes import NodeProcess, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,3 +31,26 @@ def test_group_lists_you_alone_as_you_and_a_comma_list_names_contacts(
     assert refused.returncode != 0
     assert "p2pchat group create hike bob 'Carol S'" in refused.stderr, refused.stderr
     assert "'Carol S' S" not in refused.stderr, refused.stderr
+
+
+def test_settings_and_status_say_where_a_plain_start_listens(tmp_path: Path) -> None:
+    """Trial 11: after a run with `--listen 127.0.0.1:0 --mdns-interface 127.0.0.1`, `settings`
+    said "No settings kept: the node runs with the defaults..." and `status` "no node is
+    running", so bob and carol typed the options again on restart."""
+    carol = NodeProcess(tmp_path / "carol", "carol")
+    try:
+        first = _port(_start_node(carol, "--listen", "127.0.0.1:0",
+                                  "--mdns-interface", "127.0.0.1"))
+        assert carol.stop() == 0
+        plain = (f"A plain start listens on 127.0.0.1:{first} (as last run) and looks for"
+                 " people on 127.0.0.1 only (as last run)")
+        said = carol.cli("settings", check=True).stdout
+        assert said.startswith("No settings kept.") and plain in said, said
+        status = carol.cli("status")
+        assert status.returncode != 0 and "no node is running" in status.stderr
+        assert plain in " ".join(status.stderr.split()), status.stderr
+        carol.cli("settings", "mdns", "off", check=True)
+        said = carol.cli("settings", check=True).stdout
+        assert "does not look for people nearby (from 'p2pchat settings')" in said, said
+    finally:
+        carol.close()
