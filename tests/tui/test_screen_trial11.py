@@ -107,3 +107,24 @@ async def test_an_open_receipts_page_follows_new_receipts() -> None:
         assert page is not None and "carol" in page.lines[0][1], page.lines
     finally:
         await controller.stop()
+
+
+async def test_group_create_reads_a_comma_list_and_suggests_no_stray_words(
+        make_local_node: MakeLocalNode) -> None:
+    """Trial 11: `/group create climbing bob, Carol S` answered "nothing created: Carol is now
+    called 'Carol S': /group create climbing bob "Carol S" S"."""
+    from tests.tui.test_screen_trial7 import texts, three
+
+    alice, _, _ = await three(make_local_node)
+    await alice.rename_contact("carol", "Carol S")
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create hike bob Carol S")
+        said = texts(chat)
+        assert any(t.endswith('/group create hike bob "Carol S"') for t in said), said
+        assert not [g for g in alice.list_groups() if g["title"] == "hike"]
+        await chat.execute("/group create climbing bob, Carol S")
+        said = texts(chat)
+        assert any("created climbing and invited bob and Carol S" in t for t in said), said
+    finally:
+        await chat.stop()
