@@ -89,6 +89,7 @@ class ContactCommands:
 
     async def add_nearby(self, who: str) -> None:
         """Add someone /nearby shows, by number or name."""
+        who = unquoted(who)  # /add "Carol S": the name, not its quotes
         removed = self._contact(who)
         if removed is not None and removed.state == "removed":  # /add NAME, as the hint says
             await self.add(removed.id, removed.name, [])

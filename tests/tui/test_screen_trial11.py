@@ -128,3 +128,27 @@ async def test_group_create_reads_a_comma_list_and_suggests_no_stray_words(
         assert any("created climbing and invited bob and Carol S" in t for t in said), said
     finally:
         await chat.stop()
+
+
+async def test_add_takes_a_quoted_name_without_its_quotes() -> None:
+    from typing import Any
+
+    from p2pchat.tui.backend import BackendError
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_controller import FakeBackend
+    from tests.tui.test_state import DAVE
+
+    class Backend(FakeBackend):
+        async def add_contact(self, fingerprint: str, name: str,
+                              addrs: list[str]) -> dict[str, Any]:
+            self.calls.append(("add_contact", name))
+            raise BackendError("exists", "stop here")
+
+    backend = Backend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute(f'/add {DAVE} "Carol S"')
+        assert ("add_contact", "Carol S") in backend.calls, backend.calls
+    finally:
+        await controller.stop()
