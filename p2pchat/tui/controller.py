@@ -335,6 +335,7 @@ class Controller:
             self._changed()
             return True
         before = list(self.state.notices)
+        self.name_refused = False  # this line's own (_guarded says), never the last one's
         try:
             command = parse_command(line)
         except ParseError as exc:
@@ -350,7 +351,6 @@ class Controller:
 
     async def _guarded(self, work: Awaitable[None]) -> None:
         """Run `work`; whatever fails is told in one notice line."""
-        self.name_refused = False
         try:
             await work
         except BackendError as exc:

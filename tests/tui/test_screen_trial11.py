@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from p2pchat.core.typed_name import first_quoted, unquoted
+from tests.aio import until
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_screen_trial4_nodes import linked_pair, screen
 
@@ -150,5 +151,24 @@ async def test_add_takes_a_quoted_name_without_its_quotes() -> None:
     try:
         await controller.execute(f'/add {DAVE} "Carol S"')
         assert ("add_contact", "Carol S") in backend.calls, backend.calls
+    finally:
+        await controller.stop()
+
+
+async def test_only_the_line_refused_for_its_name_comes_back() -> None:
+    """A mistyped command after one refused for its name is not handed back (it was: the
+    flag stayed from the line before)."""
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_controller import FakeBackend
+
+    controller = Controller(FakeBackend())
+    await controller.start()
+    handed: list[str] = []
+    controller.hand_back = lambda line, why: handed.append(line)
+    try:
+        for line in ("/msg nobody hi", "/frobnicate"):  # one after the other, not queued
+            controller.submit(line)
+            await until(lambda: not controller.busy(), 10, f"{line} run")
+        assert handed == ["/msg nobody hi"], handed
     finally:
         await controller.stop()
