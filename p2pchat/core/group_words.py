@@ -88,6 +88,9 @@ def instead(command: str, words: list[str], refused: NotAContact,
     """What to type instead of `command` + `words` (NAME, then contacts, as `contact` tells
     them): the renamed contact under their name now; else the rule, and the whole as one
     quoted name."""
+    if refused.now_called is None and any("," in word for word in words[1:]):
+        # a list, plainly: never "the whole as one name" (it would carry the list along)
+        return f"{command} NAME CONTACT, CONTACT... invites contacts, each one of yours"
     if refused.now_called is None:
         return how_to_quote(command, quote(" ".join(words)))
     fixed = listed(words[1:], contact)

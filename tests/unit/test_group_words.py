@@ -74,3 +74,11 @@ def test_the_name_to_retype_carries_no_stray_words() -> None:
         invitees(words[1:], contact, renamed_as(VIEWS))
     assert instead("/group create", words, refused.value, shlex.quote, contact) \
         == "/group create climbing bob 'Carol S'"
+
+
+def test_a_list_with_a_stranger_is_not_offered_as_one_name() -> None:
+    words = ["climbing", "bob,", "zed"]
+    with pytest.raises(NotAContact) as refused:
+        invitees(words[1:], contact)
+    hint = instead("/group create", words, refused.value, shlex.quote, contact)
+    assert "zed" not in hint and "climbing" not in hint, hint
