@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
 
-from p2pchat.core.text import membership
+from p2pchat.core.text import group_size
 from p2pchat.tui.conversation import Conversation, Message, Page
 from p2pchat.tui.files import line as file_line
 from p2pchat.tui.reach_watch import relay_words
@@ -479,7 +479,7 @@ def header(state: ChatState) -> str:
         where = {"left": "group (you left)", "removed": "group (you were removed)"}.get(
             conv.state, "group")
         if conv.members and where == "group":  # "3 members, 1 invited", as /names lists
-            where += f" · {membership(conv.members, conv.invited)}"
+            where += f" · {group_size(conv.members, conv.invited)}"
     return f" {conv.name} · {where}"
 
 
