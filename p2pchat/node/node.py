@@ -41,7 +41,7 @@ from p2pchat.node.health import StorageHealth
 from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
-from p2pchat.node.networks import Networks
+from p2pchat.node.networks import Networks, listens_at
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.reach import Reach
 from p2pchat.node.reading import ReadPositions
@@ -87,9 +87,11 @@ class Node:
                                     on_recovered=lambda: self.router.resync_all())
         self.networks = Networks(home, identity, name, on_change=self._on_networks_changed,
                                  on_waiting=lambda: self.admissions.wake(),
-                                 discovering=lambda: self.nearby.on)
+                                 discovering=lambda: self.nearby.on,
+                                 is_own=self._is_own_address)
         self.admissions = Admissions(self.networks, spawn=self._spawn,
                                      adverts=lambda: self.nearby.adverts(),
+                                     is_own=self._is_own_address,
                                      connect_timeout=self.config.connect_timeout,
                                      emit=lambda event: self.events.emit(event))
         self.nearby = Nearby(
@@ -190,6 +192,11 @@ class Node:
     def listen_addresses(self) -> list[tuple[str, int]]:
         """The addresses the node listens on (ports resolved)."""
         return self.links.listen_addresses
+
+    def _is_own_address(self, address: tuple[str, int]) -> bool:
+        """`address` is this node's own listening socket (an advert of ours still cached under
+        an older instance name, or our address given as --via): never a node to ask."""
+        return listens_at(address, self.listen_addresses)
 
     # ------------------------------------------------------------ lifecycle
 
