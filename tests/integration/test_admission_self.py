@@ -6,6 +6,8 @@ its own listening socket, from an advert or as --via. Real nodes, real mDNS on 1
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from p2pchat.net.addresses import is_own
@@ -87,3 +89,24 @@ def test_the_screen_never_says_wrong_passphrase_for_sure() -> None:
     assert any("book: no node nearby admitted you: either nobody here is in book yet, or the"
                " passphrase is wrong" in text for text in texts), texts
     assert not any("refused your passphrase" in text for text in texts)
+
+
+def test_the_cli_join_via_the_running_nodes_own_address(make_node: Any) -> None:
+    """`p2pchat network join book --via` with the address of our own running node: said as
+    such, not "a wrong passphrase" (our node, not in book, would have said no)."""
+    from tests.cli import assert_clean_failure
+
+    alice = make_node("alice")
+    alice.json("network", "create", "club")
+    alice.start()  # --no-mdns
+    proc = alice.cli("network", "join", "book", "--via", alice.addr,
+                     env={"P2PCHAT_NETWORK_PASSPHRASE": WRONG})
+    assert_clean_failure(proc)
+    assert "is this node's own address" in proc.stderr, proc.stderr
+    assert "book" not in alice.json("network", "list")["states"]  # nothing joined
+
+
+def test_network_list_never_says_wrong_passphrase_for_sure() -> None:
+    from p2pchat.network_command import STATE_NOTES
+
+    assert "either none of them is in it yet, or the passphrase is wrong" in STATE_NOTES["refused"]
