@@ -85,13 +85,15 @@ class Node:
         self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
                                     on_failed=self._reload_memory,
                                     on_recovered=lambda: self.router.resync_all())
+        # Our own listening socket is never a node to ask for admission (trial 11).
+        self._listens_at = lambda address: listens_at(address, self.listen_addresses)
         self.networks = Networks(home, identity, name, on_change=self._on_networks_changed,
                                  on_waiting=lambda: self.admissions.wake(),
                                  discovering=lambda: self.nearby.on,
-                                 is_own=self._is_own_address)
+                                 is_own=self._listens_at)
         self.admissions = Admissions(self.networks, spawn=self._spawn,
                                      adverts=lambda: self.nearby.adverts(),
-                                     is_own=self._is_own_address,
+                                     is_own=self._listens_at,
                                      connect_timeout=self.config.connect_timeout,
                                      emit=lambda event: self.events.emit(event))
         self.nearby = Nearby(
@@ -192,11 +194,6 @@ class Node:
     def listen_addresses(self) -> list[tuple[str, int]]:
         """The addresses the node listens on (ports resolved)."""
         return self.links.listen_addresses
-
-    def _is_own_address(self, address: tuple[str, int]) -> bool:
-        """`address` is this node's own listening socket (an advert of ours still cached under
-        an older instance name, or our address given as --via): never a node to ask."""
-        return listens_at(address, self.listen_addresses)
 
     # ------------------------------------------------------------ lifecycle
 
