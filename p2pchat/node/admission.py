@@ -288,14 +288,16 @@ class Admissions:
     def _refused_by(self, name: str, passphrase: str, address: Address,
                     heard: list[Address]) -> None:
         """Note a refusal. Once REFUSED_AFTER nodes, or every node we hear, refused it, the
-        passphrase is most likely wrong: the network shows as refused. Nodes that have not been
-        asked yet still are (a joiner cannot tell a member of another network from one of its
-        own, so a right passphrase must not be given up on a busy LAN); refusers never again."""
+        network shows as refused: none of them in it, or a wrong passphrase (never known
+        which). Nodes that have not been asked yet still are (a joiner cannot tell a member of
+        another network from one of its own, so a right passphrase must not be given up on a
+        busy LAN); refusers never again."""
         refusals = self._refusals.setdefault((name, passphrase), set())
         if len(refusals) < MAX_REFUSERS:
             refusals.add(address)
-        log.info("network %s: %s refused the passphrase (%d node(s) so far)", name,
-                 format_addr(address), len(refusals))
+        # a member refusing a wrong passphrase, or a node not in `name`: alike by design
+        log.info("network %s: %s did not admit us (not in %s, or a wrong passphrase; %d"
+                 " node(s) so far)", name, format_addr(address), name, len(refusals))
         if len(refusals) >= REFUSED_AFTER or refusals.issuperset(heard):
             self._networks.refuse(name, passphrase)
 
