@@ -504,8 +504,9 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
                    "discovery off")
     elif state.networks_refused:  # failed, not waiting (trial 3, 15): an advert, no entries
         names = ", ".join(state.networks_refused)
-        network = (f"{names}: passphrase refused (/network join {state.networks_refused[0]}"
-                   " again)", "passphrase refused")
+        # not "passphrase refused": nobody nearby may be in it yet (trial 11)
+        network = (f"{names}: not admitted: nobody in it here, or a wrong passphrase"
+                   f" (/network join {state.networks_refused[0]} again)", "not admitted")
     elif state.networks_waiting:  # an advert with no entries
         network = (f"hidden nearby until admitted to {', '.join(state.networks_waiting)}",
                    "hidden")
