@@ -115,7 +115,7 @@ def load_names(home: Path) -> list[str] | None:
         if len(set(names)) != len(names):
             raise ValueError("a name is listed twice")
     except (ValueError, NetworkError) as exc:
-        raise NetworksFileError(f"{path} is damaged: {exc}") from None
+        raise NetworksFileError(f"{path} is damaged (its list of names): {exc}") from None
     return names
 
 
