@@ -54,8 +54,12 @@ def add_network_arguments(parser: argparse.ArgumentParser, home_option: Any) -> 
     relay_key = action("relay-key", "print a network's key for `p2pchat relay --network NAME"
                        " --network-key-file FILE` (whoever holds it is a member: keep it private)")
     relay_key.add_argument("name", nargs="+", help="the networks' names")
-    listing = action("list", "list the networks you are in")
+    listing = action("list", "list the networks you are in (with no node running, their names"
+                     " only, no passphrase asked; --unlock for states and check codes)")
     listing.add_argument("--json", action="store_true", help="print a JSON object")
+    listing.add_argument("--unlock", action="store_true",
+                         help="with no node running, unlock your identity to show each"
+                         " network's state and check code (asks its passphrase)")
 
 
 def read_network_passphrase(name: str, passphrase_file: str | None) -> bytes:
@@ -145,6 +149,23 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
         if listed is not None:
             _print_view(listed, args.json)
             return 0
+        from p2pchat.storage import keystore
+
+        # An identity with no passphrase is unlocked at no cost: then the full view, as --unlock.
+        if not args.unlock and keystore.read_header(home).sealed:
+            try:
+                names = stored.load_names(home)
+            except stored.NetworksFileError as exc:
+                raise NetworkCommandError(str(exc)) from None
+            if names is not None:
+                _print_names(names, args.json)
+                return 0
+            # Written before the names were kept in the clear: unlocking is the only way, and
+            # the file is then rewritten so that the next list needs no passphrase.
+            print(f"p2pchat: {stored.path_of(home)} was written by an older p2pchat: its"
+                  " network names are sealed, so your identity is unlocked to read them (once:"
+                  " the file is then rewritten with the names readable without a passphrase)",
+                  file=sys.stderr)
     # Here --passphrase-file is the network's: the identity's has an option of its own.
     identity = load_identity(home, argparse.Namespace(
         passphrase_file=args.identity_passphrase_file,
@@ -154,6 +175,8 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
         if args.action == "list":
             from p2pchat.node.networks import networks_view
 
+            if stored.load_names(home) is None:  # an older file: its names made clear
+                current = stored.change(home, identity, lambda now: now)  # same networks
             _print_view(networks_view(current), args.json)
             return 0
         if args.action == "create":
@@ -276,6 +299,20 @@ def _ask_node(home: Path) -> dict[str, Any] | None:
     except (ControlError, OSError):
         return None
     return result if isinstance(result, dict) else None
+
+
+NOT_UNLOCKED = ("node not running: each network's state and check code show while it runs,"
+                " or with `p2pchat network list --unlock`")
+
+
+def _print_names(names: list[str], as_json: bool) -> None:
+    """The names alone, from the file's clear list (no node running, nothing unlocked)."""
+    if as_json:
+        print(json.dumps({"names": names, "unlocked": False, "node_running": False}))
+        return
+    for name in names:
+        print(name)
+    print(f"({NOT_UNLOCKED})" if names else "In no network.")
 
 
 def _print_view(view: dict[str, Any], as_json: bool) -> None:

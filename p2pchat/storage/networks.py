@@ -1,11 +1,15 @@
 """The networks a home is in: names, network keys and passphrases, sealed with the identity.
 
-`networks.json` (version 2) holds one SecretBox (key: the identity's derived "networks" key) over
-the msgpack list of [name, network key, passphrase, legacy] entries. A member keeps the
-passphrase because it admits others with it (a SPAKE2 exchange needs it on both sides); a node
-still waiting to be admitted has a passphrase and no key yet. Reading it takes the unlocked
-identity. A version-1 file (from before admissions: [name, Argon2id key] pairs) is read as
-legacy networks, which keep working but can admit nobody (docs/protocol.md 10.8).
+`networks.json` (version 3) holds one SecretBox (key: the identity's derived "networks" key) over
+the msgpack list of [name, network key, passphrase, legacy] entries, and the names alone in the
+clear (`names`), so `p2pchat network list` with no node running needs no passphrase: they are no
+more secret than the contacts' names in the address book (docs/privacy.md). The sealed list is
+the truth; the clear one is only shown. A version-2 file is the same without `names`. A member
+keeps the passphrase because it admits others with it (a SPAKE2 exchange needs it on both
+sides); a node still waiting to be admitted has a passphrase and no key yet. Reading the sealed
+list takes the unlocked identity. A version-1 file (from before admissions: [name, Argon2id
+key] pairs) is read as legacy networks, which keep working but can admit nobody (docs/
+protocol.md 10.8).
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from p2pchat.storage.atomic import replace_file
 FILE_NAME = "networks.json"
 LOCK_NAME = ".networks.lock"
 FORMAT = "p2pchat-networks"
-VERSION = 2
+VERSION = 3
+SEALED_ONLY_VERSION = 2  # no clear `names` yet: written again as VERSION at the next change
 LEGACY_VERSION = 1
+READABLE = (VERSION, SEALED_ONLY_VERSION, LEGACY_VERSION)
 MAX_FILE_SIZE = 64 * 1024  # eight passphrases of up to 1024 bytes, in hex
 MAX_PASSPHRASE_BYTES = 1024
 PURPOSE = "networks"
@@ -70,28 +76,62 @@ def path_of(home: Path) -> Path:
     return home / FILE_NAME
 
 
-def load(home: Path, identity: Identity) -> list[Network]:
-    """The joined networks; [] when the file is missing."""
-    path = path_of(home)
+def _read_record(path: Path) -> dict[str, object] | None:
+    """The file's JSON object, its format and version checked; None when it is missing."""
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_FILE_SIZE + 1)
     except FileNotFoundError:
-        return []
+        return None
     except OSError as exc:
         raise NetworksFileError(f"cannot read {path}: {exc}") from None
     if len(data) > MAX_FILE_SIZE:
         raise NetworksFileError(f"{path} is too large")
     try:
         record = json.loads(data)
-        version = record.get("version")
-        if record.get("format") != FORMAT or version not in (VERSION, LEGACY_VERSION):
+        if (not isinstance(record, dict) or record.get("format") != FORMAT
+                or record.get("version") not in READABLE):
             raise ValueError("not a networks file of this version")
-        sealed = bytes.fromhex(record["sealed"])
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; so nesting
+        raise NetworksFileError(f"{path} is damaged: {exc}") from None
+    return record
+
+
+def load_names(home: Path) -> list[str] | None:
+    """The joined networks' names, read without the identity: [] when the file is missing,
+    None when it is from before the names were kept in the clear (only unlocking tells)."""
+    path = path_of(home)
+    record = _read_record(path)
+    if record is None:
+        return []
+    if record["version"] != VERSION:
+        return None
+    names = record.get("names")
+    try:
+        if not isinstance(names, list) or len(names) > MAX_NETWORKS:
+            raise ValueError(f"`names` is not a list of at most {MAX_NETWORKS}")
+        for name in names:
+            check_name(name)  # bounded: at most 32 characters of a-z 0-9 . _ -
+        if len(set(names)) != len(names):
+            raise ValueError("a name is listed twice")
+    except (ValueError, NetworkError) as exc:
+        raise NetworksFileError(f"{path} is damaged (its list of names): {exc}") from None
+    return names
+
+
+def load(home: Path, identity: Identity) -> list[Network]:
+    """The joined networks; [] when the file is missing."""
+    path = path_of(home)
+    record = _read_record(path)
+    if record is None:
+        return []
+    try:
+        version = record["version"]
+        sealed = bytes.fromhex(str(record["sealed"]))
         plain = nacl.secret.SecretBox(identity.derive_key(PURPOSE)).decrypt(sealed)
         items = unpack(plain, max_len=MAX_FILE_SIZE, max_str=MAX_PASSPHRASE_BYTES,
                        max_bin=KEY_LEN, max_array=MAX_NETWORKS, max_map=0, what="networks file")
-        parse = _network if version == VERSION else _legacy_network
+        parse = _legacy_network if version == LEGACY_VERSION else _network
         return [parse(item) for item in _as_list(items)]
     except nacl.exceptions.CryptoError:
         raise NetworksFileError(f"{path} was not sealed by this identity") from None
@@ -133,7 +173,8 @@ def save(home: Path, identity: Identity, networks: list[Network]) -> None:
         raise NetworkError(f"at most {MAX_NETWORKS} networks")
     box = nacl.secret.SecretBox(identity.derive_key(PURPOSE))
     sealed = box.encrypt(pack([[n.name, n.key, n.passphrase, n.legacy] for n in networks]))
-    data = json.dumps({"format": FORMAT, "version": VERSION, "sealed": bytes(sealed).hex()})
+    data = json.dumps({"format": FORMAT, "version": VERSION, "names": [n.name for n in networks],
+                       "sealed": bytes(sealed).hex()})
     replace_file(path_of(home), data.encode("ascii"))
 
 

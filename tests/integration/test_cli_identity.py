@@ -44,7 +44,7 @@ def test_wrong_or_missing_passphrase(tmp_path: Path) -> None:
     as_json = run(home, "log", "bob", "--json")
     assert as_json.returncode == 1 and '"code": "passphrase_needed"' in as_json.stdout
     # `network` reads the network's passphrase from --passphrase-file: its hint names its own.
-    missing = run(home, "network", "list")
+    missing = run(home, "network", "list", "--unlock")  # names alone need none (issue 23.14)
     assert_clean_failure(missing)
     assert "--identity-passphrase-file FILE" in missing.stderr
     listed = run(home, "network", "list", "--identity-passphrase-file", str(pwfile), check=True)

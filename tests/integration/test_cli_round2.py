@@ -163,8 +163,11 @@ def test_network_list_needs_no_passphrase_while_the_node_runs(tmp_path: Path) ->
     finally:
         os.killpg(node.pid, signal.SIGTERM)
         node.wait(timeout=15)
-    # With no node, the list is in the sealed file: the passphrase is asked for, by its name.
+    # With no node, the names are read from the file's clear list; states and check codes are
+    # sealed: --unlock asks for the passphrase, by its name.
     proc = run(home, "network", "list")
+    assert proc.returncode == 0 and proc.stdout.splitlines()[:2] == ["lab", "club"], proc
+    proc = run(home, "network", "list", "--unlock")
     assert proc.returncode == 1 and "passphrase" in proc.stderr
 
 

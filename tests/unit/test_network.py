@@ -157,7 +157,8 @@ def test_networks_file_round_trip_and_sealing(tmp_path: Path) -> None:
     networks = stored.joined(networks, stored.Network("club", OTHER_KEY))
     stored.save(tmp_path, ALICE, networks)
     text = (tmp_path / stored.FILE_NAME).read_text()
-    assert KEY.hex() not in text and "class" not in text  # names and keys are sealed
+    assert KEY.hex() not in text  # keys are sealed; the names alone are also in the clear
+    assert json.loads(text)["names"] == ["class", "club"] == stored.load_names(tmp_path)
     assert (tmp_path / stored.FILE_NAME).stat().st_mode & 0o777 == 0o600
     assert stored.load(tmp_path, ALICE) == networks
     with pytest.raises(stored.NetworksFileError, match="not sealed by this identity"):
@@ -178,7 +179,7 @@ def test_networks_file_round_trip_and_sealing(tmp_path: Path) -> None:
     stored.save(tmp_path, ALICE, done)
     assert stored.load(tmp_path, ALICE) == done
     text = (tmp_path / stored.FILE_NAME).read_text()
-    assert "blue-otter" not in text and '"version": 2' in text
+    assert "blue-otter" not in text and '"version": 3' in text
     assert [n.name for n in stored.left(rejoined, "club")] == ["class"]
     with pytest.raises(net.NetworkError):
         stored.left(rejoined, "nope")
