@@ -123,5 +123,10 @@ class Reach:
                                stale_after=self._stale_after)
 
     def link_gone(self, link: PeerLink) -> None:
-        """A link ended: a contact's is when we last saw them (`note_last_seen`)."""
+        """A link ended: a contact's is when we last saw them (`note_last_seen`); not a knock
+        on a node that has our request and has not added us: we never had a link with them
+        (trial 11: "offline (last seen 16:40)" for a contact who had not yet accepted)."""
+        key = link.remote_key
+        if key is not None and self._dialer().waits_for_answer(key):
+            return
         note_last_seen(self._store(), link, self._is_linked, self._who)

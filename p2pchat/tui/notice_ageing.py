@@ -58,7 +58,7 @@ def no_longer_true(state: ChatState, notice: Notice) -> bool:
         return state.connected
     if notice.key.startswith(REACH):
         conv = state.conversations.get(notice.key.removeprefix(REACH))
-        if conv is None or not conv.online:
+        if conv is None or not conv.online or conv.answers:  # a knock's moment is no link
             return False
         conv.unreachable = ""  # linked: if it stops answering again, the watch says it again
         return True

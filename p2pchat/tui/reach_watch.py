@@ -39,8 +39,8 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
                 " network (join it: /network join NAME ...) or may have removed you")
     if contact.get("awaits_answer") is True:
         if was_linked:  # they knew us, and now their node takes us for a stranger
-            return (f"{name}'s node no longer knows you: they may have removed you (they see"
-                    " a request until they add you again)")
+            return (f"{name}'s node no longer knows you (they may have removed you); they see"
+                    " a request until they add you again")
         if asked_here:  # a new request: "they see a request until they add you too" says it
             return ""
         return (f"{name}'s node has your request and has not added you: not yet, or they"
@@ -153,10 +153,21 @@ class ReachWatch:
             return False
         if conv.online or contact.get("online"):
             self._linked.add(fp)
+        answers = "" if contact.get("online") or contact.get("state") != "contact" else \
+            "unanswered" if contact.get("unanswered") is True else \
+            "awaits" if contact.get("awaits_answer") is True else ""
+        if answers != conv.answers:
+            if conv.answers == "awaits" and contact.get("online"):  # they accepted
+                self._state.drop_notices(key=f"pending:{fp}")
+            conv.answers, changed_answers = answers, True
+        else:
+            changed_answers = False
         seen = clean(contact.get("last_seen"))
-        changed = bool(seen) and seen != conv.last_seen
+        changed = (bool(seen) and seen != conv.last_seen) or changed_answers
         conv.last_seen = seen or conv.last_seen
-        knew_us = fp in self._linked or any(  # they wrote, or held what we wrote
+        # A last link's end is one with them (a knock on a node that has our request leaves
+        # none): they knew us (trial 11); or they wrote, or held what we wrote
+        knew_us = fp in self._linked or bool(conv.last_seen) or any(
             (not m.own and not m.system) or m.status == "delivered" for m in conv.messages)
         asked = any(n.key == f"pending:{fp}" for n in self._state.notices)
         why = reason(contact, conv, knew_us, asked)
