@@ -4,14 +4,20 @@ link (a request not yet answered, a contact who removed us), said once; a knock 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from p2pchat.node import Node
+from p2pchat.tui import render
+from p2pchat.tui.main import left_running
 from p2pchat.tui.render import header
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
+from tests.tui.test_render import text_of
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
 from tests.tui.test_screen_trial8_reach import polls, watched
+from tests.tui.test_state import loaded_state
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -75,3 +81,34 @@ async def test_a_contact_who_removed_us_is_not_called_offline(
         assert len([t for t in texts if "no longer knows you" in t]) == 1, texts
     finally:
         await chat.stop()
+
+
+def test_the_status_line_while_the_node_is_away_says_only_what_is_true() -> None:
+    """`p2pchat stop` under an attached chat: "... 0 contacts online · visible on this network
+    · node in background  node stopped: reconnecting..." (a visibility claim while stopped, no
+    separator before "node stopped")."""
+    state = loaded_state()
+    state.mode, state.mdns, state.presence = "attached", True, "public"
+    state.relays = [{"relay": "127.0.0.1:4000#AB", "state": "attached"}]
+    assert "visible on this network" in text_of(render.status_line(state))
+    assert "node runs apart" in text_of(render.status_line(state))
+    state.connected = False
+    for width in (200, 80, 40):
+        text = text_of(render.status_line(state, width))
+        for untrue in ("visible", "online", "relay", "node runs apart", "background", " on "):
+            assert untrue not in text, (width, text)
+    text = text_of(render.status_line(state))
+    assert text.startswith(f" {state.me.name} {state.me.fingerprint[:7]} · node stopped:"
+                           " reconnecting..."), text
+
+
+def test_an_attached_chat_does_not_call_its_node_a_background_one(tmp_path: Path) -> None:
+    """A `p2pchat node` in another terminal is no background node: the status line said "node
+    in background" and /q "Your node is still running in the background (pid 11482)"."""
+    state = loaded_state()
+    state.mode = "attached"
+    assert "background" not in text_of(render.status_line(state))
+    said = left_running(False, 11482, tmp_path)
+    assert said.startswith("Your node is still running (pid 11482): you stay online.")
+    assert "background" not in said
+    assert "Another chat screen (pid 7) runs your node" in left_running(True, 7, tmp_path)
