@@ -156,6 +156,9 @@ class ReachWatch:
         answers = "" if contact.get("online") or contact.get("state") != "contact" else \
             "unanswered" if contact.get("unanswered") is True else \
             "awaits" if contact.get("awaits_answer") is True else ""
+        if not answers and conv.answers == "awaits" and not contact.get("online") \
+                and contact.get("state") == "contact":  # asked here, their node not met yet:
+            answers = "awaits"  # still asked (its first knock is no link either)
         if answers != conv.answers:
             if conv.answers == "awaits" and contact.get("online"):  # they accepted
                 self._state.drop_notices(key=f"pending:{fp}")

@@ -112,3 +112,31 @@ def test_an_attached_chat_does_not_call_its_node_a_background_one(tmp_path: Path
     assert said.startswith("Your node is still running (pid 11482): you stay online.")
     assert "background" not in said
     assert "Another chat screen (pid 7) runs your node" in left_running(True, 7, tmp_path)
+
+
+async def test_a_contact_asked_while_away_stays_asked_when_their_node_comes(
+        make_local_node: MakeLocalNode) -> None:
+    """Asked while carol's node was stopped: the first knock when it starts is no link either
+    ("they see a request" stays, nothing says she was seen)."""
+    alice, carol = await make_local_node("alice"), await make_local_node("carol")
+    host, port = carol.listen_addresses[0]
+    identity = carol.identity
+    await carol.stop()
+    chat = await watched(alice)
+    try:
+        await chat.execute(f"/add {fp(carol)} carol {host}:{port}")
+        conv = chat.state.conversations[fp(carol)]
+        chat.state.select(fp(carol))
+        await polls(3)
+        assert header(chat.state) == " carol · asked, waiting for carol to accept"
+        carol = await make_local_node("carol", identity, listen=((host, port),))
+        await until(lambda: any(c.get("awaits_answer") for c in alice.list_contacts()), 30,
+                    "carol's node has the request")
+        await knocked(alice, 1)
+        await polls(2)
+        assert header(chat.state) == " carol · asked, waiting for carol to accept"
+        assert [n.text for n in chat.state.notices] == [
+            "added carol; they see a request until they add you too"]
+        assert not conv.last_seen
+    finally:
+        await chat.stop()
