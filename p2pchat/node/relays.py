@@ -58,6 +58,10 @@ class _Relay:
         self.wake = asyncio.Event()
 
 
+def _attached(relay: _Relay) -> bool:
+    return relay.conn is not None and relay.conn.attached
+
+
 class Relays:
     def __init__(
         self,
@@ -178,6 +182,8 @@ class Relays:
             if relay.found_by == "mdns" and not relay.ever_attached and failures >= MDNS_TRIES:
                 self._give_up(relay)
                 break
+            if relay.gone:  # a duplicate dropped while this connection ended
+                break
             delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(failures, 16))
             relay.wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
@@ -202,18 +208,29 @@ class Relays:
         self._on_change()
 
     def _drop_duplicates(self) -> None:
-        """One connection per relay key: the relay replaces a key's older connection with its
-        newer one, so two of ours (two addresses of one relay, or --relay and its advert)
-        would push each other out for ever. The later one goes."""
-        seen: set[bytes] = set()
-        for relay in self._relays:
-            conn = relay.conn
-            if conn is None or not conn.attached or conn.key is None:
+        """One relay per key: the relay replaces a key's older connection with its newer one,
+        so two of ours (two addresses of one relay, or --relay and its advert) would push each
+        other out for ever. Looking only while both were attached lost a race: the relay closes
+        the older before it answers the newer, and when the older's end came first neither saw
+        the other, again at each backoff (a node took over 15 s to settle). So a duplicate goes
+        as soon as its key is known (pinned, or proven by a handshake), attached or not: the
+        later one goes (a --relay stays over an advert) and hands the earlier its addresses,
+        tried in turn when one fails (the other address may be the one that answers)."""
+        kept: dict[bytes, _Relay] = {}
+        for relay in list(self._relays):
+            key = relay.conn.key if relay.conn is not None else relay.key
+            if key is None or relay.gone:
                 continue
-            if conn.key in seen:
-                relay.gone = True
-                conn.close("already attached to this relay at another address")
-            seen.add(conn.key)
+            keep = kept.setdefault(key, relay)
+            if keep is relay:
+                continue
+            keep.addresses.extend(a for a in relay.addresses if a not in keep.addresses)
+            relay.gone = True
+            relay.wake.set()
+            if relay.conn is not None:
+                relay.conn.close("already attached to this relay at another address")
+            if not _attached(keep):
+                keep.wake.set()  # it was pushed out by the one going: back at once
 
     async def _ticker(self) -> None:
         while not self._stopping:

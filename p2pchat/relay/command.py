@@ -225,6 +225,7 @@ def _run(args: argparse.Namespace) -> int:
                                 mdns_interfaces=args.mdns_interface))
     except OSError as exc:
         raise RelayError(f"cannot start the relay: {exc.strerror or exc}") from None
+    print("relay stopped", flush=True)  # Ctrl-C or SIGTERM: said, and status 0
     return 0
 
 

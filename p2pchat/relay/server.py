@@ -169,6 +169,11 @@ class RelayServer:
             self._tasks.add(task)
         try:
             await self._pump(conn)
+        except asyncio.CancelledError:
+            # Only stop() cancels these tasks, and it is waiting for them: ended, not failed.
+            # Let through, 3.11's streams log a cancelled handler as an error with a traceback
+            # (trial 11: Ctrl-C on a relay printed one).
+            self._close(conn, "relay shutting down", count=None)
         except (ConnectionError, OSError):
             self._close(conn, "connection error", count=None)
         except Exception:  # a bug must cost one connection, never the relay

@@ -11,8 +11,9 @@ stays until it is answered or no longer true.
 - other errors go ERROR_LIFETIME after the next line typed (the controller);
 - warnings and requests stay until what they are about changes (keyed notices);
 - a notice tied to a state goes as soon as that state ends, whatever its kind: "the node
-  stopped" when the node is back, "last known at ... does not answer" when the contact links
-  (notes/s33/trial9.md B3: both stayed for minutes, and came back when newer ones went).
+  stopped" when the node is back (notes/s33/trial9.md B3: it stayed for minutes); why a
+  contact seems offline goes when the reach watch reads that the node links to them (a link
+  coming up is not enough: it may be a knock their node closes, tui/reach_watch.py).
 
 Time comes from `ChatState.clock` (a monotonic clock; tests pass their own)."""
 
@@ -56,12 +57,10 @@ def no_longer_true(state: ChatState, notice: Notice) -> bool:
     """The state this notice says has ended."""
     if notice.key == NODE_DOWN:
         return state.connected
-    if notice.key.startswith(REACH):
-        conv = state.conversations.get(notice.key.removeprefix(REACH))
-        if conv is None or not conv.online or conv.answers:  # a knock's moment is no link
-            return False
-        conv.unreachable = ""  # linked: if it stops answering again, the watch says it again
-        return True
+    # A REACH notice ("dave's node no longer knows you", "closes the connection unanswered")
+    # is not ended by a link coming up: our node knocks on such a contact (net/dialer.py),
+    # and each knock is a link that their node closes at once; the notice went at each knock
+    # and was said again at the watch's next read. The watch, reading the node, drops it.
     return False
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 PERIOD = 5.0  # seconds between reads of the node
 KEY = REACH  # the notice key prefix: one notice per contact
 MAX_RELAYS = 16
+MAX_TOLD = 64  # relays found nearby already said on this screen (not said again)
 
 
 def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
@@ -54,17 +55,23 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
 
 def relay_words(relays: list[dict[str, Any]]) -> tuple[str, str]:
     """The status line's words for the relays (long, short): "via relay HOST:PORT" when one
-    carries us, "relay HOST:PORT unreachable" when none is attached; ("", "") without one."""
-    if not relays:
-        return "", ""
-    labels = [clean(r.get("relay")).split("#")[0] for r in relays]
-    attached = [label for r, label in zip(relays, labels, strict=True)
-                if r.get("state") == "attached"]
+    carries us, "relay HOST:PORT unreachable" when none is attached and one the user chose
+    does not answer; ("", "") without one. A relay found nearby (mDNS) that is not attached
+    is not ours to report: someone else's, it comes and goes (trial 11: "relay down" for a
+    relay alice never chose)."""
+    attached = [r for r in relays if r.get("state") == "attached"]
     if attached:
-        return f"via relay {attached[0]}", "relay"
-    if any(r.get("last_error") for r in relays):
-        return f"relay {labels[0]} unreachable", "relay down"
-    return f"connecting to relay {labels[0]}", "relay..."
+        return f"via relay {_label(attached[0])}", "relay"
+    chosen = [r for r in relays if r.get("found_by") != "mdns"]
+    if not chosen:
+        return "", ""
+    if any(r.get("last_error") for r in chosen):
+        return f"relay {_label(chosen[0])} unreachable", "relay down"
+    return f"connecting to relay {_label(chosen[0])}", "relay..."
+
+
+def _label(relay: dict[str, Any]) -> str:
+    return clean(relay.get("relay")).split("#")[0]
 
 
 def relay_lines(relays: list[dict[str, Any]]) -> list[str]:
@@ -75,6 +82,8 @@ def relay_lines(relays: list[dict[str, Any]]) -> list[str]:
         if r.get("state") == "attached":
             links = r.get("links") if isinstance(r.get("links"), int) else 0
             out.append(f"relay {label}: attached, {links} link(s) through it")
+        elif r.get("found_by") == "mdns":  # someone else's, maybe gone: not a warning
+            out.append(f"relay {label} (found nearby): not answering, not used until it does")
         elif r.get("last_error"):
             out.append(f"relay {label} unreachable ({clean(r.get('last_error'))}): contacts"
                        " reached only through it are offline until it answers")
@@ -91,7 +100,9 @@ class ReachWatch:
         self._on_change = on_change
         self.period = period
         self._linked: set[str] = set()  # contacts seen linked by this screen: removed us?
-        self._told: set[str] = set()  # relays found by mDNS said as attached (MAX_RELAYS)
+        self._found: set[str] = set()  # relays found by mDNS attached at the last read
+        self._told: set[str] = set()  # of those, said once on this screen (MAX_TOLD)
+        self._down = ""  # "relay ... unreachable" as said last (not said again after Esc)
 
     async def run(self) -> None:
         # Here, not at the top: importing this module stays cheap (render reads it).
@@ -122,29 +133,37 @@ class ReachWatch:
             self._on_change()
 
     def _relay_news(self, relays: list[dict[str, Any]]) -> None:
-        """One notice when the relays that carried us are all unreachable; it goes when one
-        is attached again."""
+        """One notice when the relays that carried us are all unreachable (one the user
+        chose among them); it goes when one is attached again. Said once per outage: a
+        notice cleared with Esc stays cleared (trial 11: it came back at the next read)."""
         words = relay_words(relays)[0]
-        if words.endswith("unreachable"):
-            self._state.notice("warning", f"{words}: contacts reached only through it are"
-                               " offline until it answers (/peers says why)", key=KEY + "relay")
-        elif words.startswith("via relay"):
+        down = words if words.endswith("unreachable") else ""
+        if down != self._down:
             self._state.drop_notices(key=KEY + "relay")
+            if down:
+                self._state.notice("warning", f"{down}: contacts reached only through it are"
+                                   " offline until it answers (/peers says why)",
+                                   key=KEY + "relay")
+            self._down = down
         self._found_news(relays)
 
     def _found_news(self, relays: list[dict[str, Any]]) -> None:
         """A relay another person advertises on the LAN, attached to unasked: said once per
         relay, with how to stop it (notes/s33/trial9.md B17: only the node's log said it);
-        the notice goes when we are no longer attached to it."""
-        found = {clean(r.get("relay")).split("#")[0] for r in relays
+        the notice goes when we are no longer attached to it, and is not said again when
+        we attach to it again (trial 11: other people's relays coming and going)."""
+        found = {_label(r) for r in relays
                  if r.get("found_by") == "mdns" and r.get("state") == "attached"}
-        for label in self._told - found:
+        for label in self._found - found:
             self._state.drop_notices(key=f"{KEY}found:{label}")
         for label in sorted(found - self._told):
+            if len(self._told) >= MAX_TOLD:
+                break
+            self._told.add(label)
             self._state.notice("info", f"attached to relay {label} found nearby (not one you"
                                " chose): 'p2pchat settings presence private' (or --presence"
                                " private) turns that off", key=f"{KEY}found:{label}")
-        self._told = found
+        self._found = found
 
     def _take(self, contact: dict[str, Any]) -> bool:
         fp = clean(contact.get("fingerprint"))

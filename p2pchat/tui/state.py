@@ -45,6 +45,7 @@ STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2}
 MAX_EARLY_DELIVERIES = 1024
 MAX_NOTICES = 200
 MAX_SAID = 100  # notices /notices shows in full, however long ago or cut on the row
+SAID_AGAIN_AFTER = 60.0  # seconds: a keyed notice said again sooner is listed once
 MAX_LINK_STATES = 4096
 
 
@@ -492,9 +493,21 @@ class ChatState:
         if key and any(n.key == key for n in self.notices):
             return
         now = self.clock()
-        self.said.append((time.time(), kind, clean(text, newlines=True)))
+        if not (key and self._said_lately(kind, clean(text, newlines=True))):
+            self.said.append((time.time(), kind, clean(text, newlines=True)))
         for part, line in enumerate(clean(text, newlines=True).split("\n")):
             self.notices.append(Notice(kind, line, key, now, part, *member, whole=whole))
+
+    def _said_lately(self, kind: str, text: str) -> bool:
+        """The same notice of a state said less than SAID_AGAIN_AFTER seconds ago: /notices
+        lists it once (trial 11: one relay's notice three times in a minute)."""
+        since = time.time() - SAID_AGAIN_AFTER
+        for when, was_kind, was_text in reversed(self.said):
+            if when < since:
+                return False
+            if (was_kind, was_text) == (kind, text):
+                return True
+        return False
 
     def drop_notices(self, *, key: str = "", kind: str = "", said_before: float = 0.0,
                      mentioning: tuple[str, ...] = (), unkeyed: bool = False) -> None:

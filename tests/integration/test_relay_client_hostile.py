@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,6 +177,36 @@ async def test_two_addresses_of_one_relay_make_one_attachment(
     relay = RelayProcess(tmp_path / "relay").start()
     try:
         # Unpinned: the node learns only after attaching that both lines are one relay.
+        node = await make_local_node("twice", relays=(
+            RelayAddress(("127.0.0.1", relay.port)), RelayAddress(("localhost", relay.port))))
+        view = await until(lambda: (v := node.status()["relays"]) and len(v) == 1
+                           and v[0]["state"] == "attached" and v, 15, "one relay left")
+        assert view[0]["relay"].endswith(relay.status["fingerprint"])
+        relay.status_where(lambda s: s["clients"] == 1, "one client attached")
+    finally:
+        relay.close()
+
+
+async def test_two_addresses_of_one_relay_settle_when_the_pushed_out_one_ends_first(
+        make_local_node: MakeLocalNode, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relay closes a key's older connection before it answers the newer one's Attach; when
+    the node saw the older one's end first (under load), it never saw both attached, and the
+    two addresses pushed each other out at each backoff (the test above once took over 15 s).
+    Here the node always sees that end first."""
+    from p2pchat.core.session import Closed
+    from p2pchat.net.relay_connection import RelayConnection
+
+    on_event = RelayConnection._on_relay_event
+
+    def end_seen_first(self: RelayConnection, link: Any, event: Any) -> None:
+        if isinstance(event, Closed):
+            self.attached = False
+        on_event(self, link, event)
+
+    monkeypatch.setattr(RelayConnection, "_on_relay_event", end_seen_first)
+    relay = RelayProcess(tmp_path / "relay").start()
+    try:
         node = await make_local_node("twice", relays=(
             RelayAddress(("127.0.0.1", relay.port)), RelayAddress(("localhost", relay.port))))
         view = await until(lambda: (v := node.status()["relays"]) and len(v) == 1
