@@ -32,7 +32,8 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
     """Why the node cannot link to `contact`, in words with the fix; "" when it can, or
     when it does not know better than "offline". `was_linked`: they knew us once;
     `asked_here`: this screen just said "they see a request until they add you too"."""
-    if contact.get("online") or contact.get("state") != "contact":
+    awaits = contact.get("awaits_answer") is True  # online too while we knock (trial 11)
+    if (contact.get("online") and not awaits) or contact.get("state") != "contact":
         return ""
     name = conv.name
     if contact.get("unanswered") is True:
@@ -170,16 +171,20 @@ class ReachWatch:
         conv = self._state.conversations.get(fp)
         if conv is None or conv.kind == "group":
             return False
-        if conv.online or contact.get("online"):
+        # Their node has our request (`awaits_answer`): a link now is our knock, which it
+        # closes at once (trial 11), not a link to chat on.
+        awaits = contact.get("awaits_answer") is True
+        linked = bool(contact.get("online")) and not awaits
+        if (conv.online and not conv.answers and not awaits) or linked:
             self._linked.add(fp)
-        answers = "" if contact.get("online") or contact.get("state") != "contact" else \
-            "unanswered" if contact.get("unanswered") is True else \
-            "awaits" if contact.get("awaits_answer") is True else ""
-        if not answers and conv.answers == "awaits" and not contact.get("online") \
+        answers = "" if linked or contact.get("state") != "contact" else \
+            "awaits" if awaits else \
+            "unanswered" if contact.get("unanswered") is True else ""
+        if not answers and conv.answers == "awaits" and not linked \
                 and contact.get("state") == "contact":  # asked here, their node not met yet:
             answers = "awaits"  # still asked (its first knock is no link either)
         if answers != conv.answers:
-            if conv.answers == "awaits" and contact.get("online"):  # they accepted
+            if conv.answers == "awaits" and linked:  # they accepted
                 self._state.drop_notices(key=f"pending:{fp}")
             conv.answers, changed_answers = answers, True
         else:

@@ -14,6 +14,8 @@ from p2pchat.tui.main import left_running
 from p2pchat.tui.render import header
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
+from tests.tui.test_controller import BOB, started
+from tests.tui.test_reach_knocks import link
 from tests.tui.test_render import text_of
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
 from tests.tui.test_screen_trial8_reach import polls, watched
@@ -138,5 +140,39 @@ async def test_a_contact_asked_while_away_stays_asked_when_their_node_comes(
         assert [n.text for n in chat.state.notices] == [
             "added carol; they see a request until they add you too"]
         assert not conv.last_seen
+    finally:
+        await chat.stop()
+
+
+async def test_a_read_of_the_node_during_a_knock_is_no_link() -> None:
+    """The node lists a contact it knocks on as `online` with `awaits_answer` (the knock's
+    moment): the screen keeps "they see a request" and "asked, waiting" (a read at that moment
+    took it for an accepted request)."""
+    chat, backend, _ = await started()
+    try:
+        chat.state.select(BOB)
+        conv = chat.state.conversations[BOB]
+        backend.contact_list[0] = backend.contact_list[0] | {"online": False}
+        conv.online = False
+        conv.answers = "awaits"
+        chat.state.notice("info", "added bob; they see a request until they add you too",
+                          key=f"pending:{BOB}")
+        await chat._on_event(link("link_up"))
+        backend.contact_list[0] = backend.contact_list[0] | {"online": True,
+                                                              "awaits_answer": True}
+        await chat.reach.check()
+        await chat._on_event(link("link_down", reason="closed by peer", online=False))
+        backend.contact_list[0] = backend.contact_list[0] | {"online": False}
+        await chat.reach.check()
+        assert header(chat.state) == " bob · asked, waiting for bob to accept"
+        assert [n.text for n in chat.state.notices if "bob" in n.text] == [
+            "added bob; they see a request until they add you too"]
+        assert not conv.last_seen
+        backend.contact_list[0] = backend.contact_list[0] | {"online": True,
+                                                              "awaits_answer": False}
+        await chat._on_event(link("link_up"))  # accepted: linked, the request said goes
+        await chat.reach.check()
+        assert not [n for n in chat.state.notices if "bob" in n.text]
+        assert header(chat.state) == " bob · online"
     finally:
         await chat.stop()
