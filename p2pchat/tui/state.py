@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -493,21 +493,10 @@ class ChatState:
         if key and any(n.key == key for n in self.notices):
             return
         now = self.clock()
-        if not (key and self._said_lately(kind, clean(text, newlines=True))):
+        if not (key and said_lately(self.said, kind, clean(text, newlines=True))):
             self.said.append((time.time(), kind, clean(text, newlines=True)))
         for part, line in enumerate(clean(text, newlines=True).split("\n")):
             self.notices.append(Notice(kind, line, key, now, part, *member, whole=whole))
-
-    def _said_lately(self, kind: str, text: str) -> bool:
-        """The same notice of a state said less than SAID_AGAIN_AFTER seconds ago: /notices
-        lists it once (trial 11: one relay's notice three times in a minute)."""
-        since = time.time() - SAID_AGAIN_AFTER
-        for when, was_kind, was_text in reversed(self.said):
-            if when < since:
-                return False
-            if (was_kind, was_text) == (kind, text):
-                return True
-        return False
 
     def drop_notices(self, *, key: str = "", kind: str = "", said_before: float = 0.0,
                      mentioning: tuple[str, ...] = (), unkeyed: bool = False) -> None:
@@ -578,3 +567,14 @@ def _take_members(conv: Conversation, group: Mapping[str, Any]) -> None:
     if isinstance(fps, list):
         conv.member_fps = frozenset(clean(fp) for fp in fps)
 
+
+def said_lately(said: Sequence[tuple[float, str, str]], kind: str, text: str) -> bool:
+    """The same notice of a state said less than SAID_AGAIN_AFTER seconds ago: /notices lists
+    it once (trial 11: one relay's notice three times in a minute). `said`: oldest first."""
+    since = time.time() - SAID_AGAIN_AFTER
+    for when, was_kind, was_text in reversed(said):
+        if when < since:
+            return False
+        if (was_kind, was_text) == (kind, text):
+            return True
+    return False
