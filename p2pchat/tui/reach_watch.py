@@ -180,11 +180,11 @@ class ReachWatch:
         answers = "" if linked or contact.get("state") != "contact" else \
             "awaits" if awaits else \
             "unanswered" if contact.get("unanswered") is True else ""
-        if not answers and conv.answers == "awaits" and not linked \
-                and contact.get("state") == "contact":  # asked here, their node not met yet:
-            answers = "awaits"  # still asked (its first knock is no link either)
+        if not answers and conv.answers in ("asked", "awaits") and not linked \
+                and contact.get("state") == "contact":  # asked, their node not met (again):
+            answers = conv.answers  # still asked (its first knock is no link either)
         if answers != conv.answers:
-            if conv.answers == "awaits" and linked:  # they accepted
+            if conv.answers in ("asked", "awaits") and linked:  # they accepted
                 self._state.drop_notices(key=f"pending:{fp}")
             conv.answers, changed_answers = answers, True
         else:

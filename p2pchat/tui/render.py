@@ -462,8 +462,8 @@ def header(state: ChatState) -> str:
         where = f"offline (last seen {local_time(conv.last_seen)})"
     if not conv.online and conv.unreachable and conv.state == "contact":  # trial 8, B2/B5
         where = f"{where}: {conv.unreachable}"
-    if not conv.online and conv.answers and conv.state == "contact":  # their node runs: no
-        # "offline", and no "last seen" from a knock (trial 11)
+    # Their node runs and does not link: not "offline", no "last seen" from a knock (trial 11)
+    if not conv.online and conv.answers in ("awaits", "unanswered") and conv.state == "contact":
         where = f"not linked: {conv.unreachable}" if conv.unreachable else \
             f"asked, waiting for {conv.name} to accept"
     if conv.online and conv.relay:  # slower, and the relay sees when we talk (not what)

@@ -303,7 +303,7 @@ class ChatState:
                 self._linked[fp] = up
             # A node that has our request and has not added us links for a moment (a knock:
             # its Hello does not know us): "they see a request" stays true (trial 11).
-            if conv is not None and up and conv.answers != "awaits":
+            if conv is not None and up and not conv.answers:
                 for key in (f"pending:{fp}", f"linking:{fp}"):  # linked: both untrue now
                     self.drop_notices(key=key)
             if conv is not None:
