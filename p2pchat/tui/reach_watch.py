@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from p2pchat.tui.state import ChatState
 
 PERIOD = 5.0  # seconds between reads of the node
+# After a link came up to a contact we asked: a knock has gone by then, an accepted link stays
+SETTLE = 1.0
 KEY = REACH  # the notice key prefix: one notice per contact
 MAX_RELAYS = 16
 MAX_TOLD = 64  # relays found nearby already said on this screen (not said again)
@@ -104,6 +106,17 @@ class ReachWatch:
         self._found: set[str] = set()  # relays found by mDNS attached at the last read
         self._told: set[str] = set()  # of those, said once on this screen (MAX_TOLD)
         self._down = ""  # "relay ... unreachable" as said last (not said again after Esc)
+        import asyncio  # here, not at the top: importing this module stays cheap
+
+        self._soon = asyncio.Event()  # set: read the node SETTLE from now
+
+    def link_came(self, fingerprint: str) -> None:
+        """A link came up: for a contact we asked, read the node SETTLE later rather than a
+        period later, so "they see a request" goes at once when they accepted (a knock, a link
+        their node closes at once, changes nothing then)."""
+        conv = self._state.conversations.get(fingerprint)
+        if conv is not None and conv.answers:
+            self._soon.set()
 
     async def run(self) -> None:
         # Here, not at the top: importing this module stays cheap (render reads it).
@@ -112,7 +125,11 @@ class ReachWatch:
         from p2pchat.tui.backend import BackendError
 
         while True:  # the start read everything: the first look is a period later
-            await asyncio.sleep(self.period)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._soon.wait(), self.period)
+            if self._soon.is_set():
+                self._soon.clear()
+                await asyncio.sleep(SETTLE)
             with contextlib.suppress(BackendError):  # the node went: the controller says
                 await self.check()
 
