@@ -105,7 +105,7 @@ class NetworksChangedEvent(TypedDict):
     type: Literal["networks_changed"]
     networks: list[str]
     waiting: list[str]  # joined, still asking members to admit us
-    refused: list[str]  # the nodes asked refused the passphrase (docs/protocol.md 10.7)
+    refused: list[str]  # no node asked admitted us: none in it, or a wrong passphrase (10.7)
 
 
 class AdmissionGuessesEvent(TypedDict):

@@ -122,8 +122,9 @@ def _tell_node(home: Path, method: str) -> bool:
 STATE_NOTES = {
     "member": "",
     "waiting": " (waiting for a member to admit you: a node must run and see one)",
-    "refused": " (refused: the members asked refused the passphrase: wrong passphrase or name?"
-               " Not asking again until you join again with the right one)",
+    "refused": " (not admitted: no node nearby admitted you: either none of them is in it yet,"
+               " or the passphrase is wrong; nodes heard later are still asked; join again"
+               " to try another passphrase)",
     "legacy": " (old scheme: its passphrase can be guessed offline; upgrade: one member runs"
               " `p2pchat network create NAME`, the others join again)",
 }
@@ -177,7 +178,7 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
             warning = _weak_warning(text)
             if warning:
                 print(warning, file=sys.stderr)
-            key = _admitted_via(args.via, args.name, text) if args.via else b""
+            key = _admitted_via(args.via, args.name, text, home) if args.via else b""
             network = stored.Network(args.name, key, text)
             stored.change(home, identity, lambda now: stored.joined(now, network))
         else:
@@ -199,16 +200,25 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     return 0
 
 
-def _admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
+def _admitted_via(address_text: str, name: str, passphrase: str, home: Path) -> bytes:
     """Run the admission with the member at `address_text` from here; its network key (the
-    node's own join --via says the same: node/networks.py)."""
+    node's own join --via says the same: node/networks.py). The running node's own address is
+    no member's: it would refuse and look like a wrong passphrase (trial 11)."""
     import asyncio
 
+    from p2pchat.net.addresses import parse_addr
     from p2pchat.node.config import CommandError
-    from p2pchat.node.networks import admitted_via
+    from p2pchat.node.networks import admitted_via, listens_at
 
+    listening = []
+    for text in _node_status(home).get("listen") or []:
+        try:
+            listening.append(parse_addr(str(text)))
+        except ValueError:
+            continue
     try:
-        return asyncio.run(admitted_via(address_text, name, passphrase))
+        return asyncio.run(admitted_via(address_text, name, passphrase,
+                                        lambda address: listens_at(address, listening)))
     except CommandError as exc:
         raise NetworkCommandError(str(exc)) from None
 

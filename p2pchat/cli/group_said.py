@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from p2pchat.core.group_words import and_invited
-from p2pchat.core.text import membership
+from p2pchat.core.text import group_size
 from p2pchat.tui.sanitize import clean
 
 
@@ -26,9 +26,8 @@ def said_group(action: str, result: dict[str, Any]) -> None:
         print(f"Created the group {title} (id {result['group']}); you are its owner and its only"
               f" member. Invite contacts with: p2pchat group invite {name} CONTACT")
     else:  # in words, as `group decline` says it (trial 2, B11)
-        size = membership(result["members"], result.get("invited", 0))
-        others = "other" if result["online"] == 1 else "others"  # "2 others online" (B17)
-        print(f"You joined {title} ({size}, {result['online']} {others} online): the members you"
+        size = group_size(result["members"], result.get("invited", 0), result["online"])
+        print(f"You joined {title} ({size}): the members you"
               f" reach bring you its messages; p2pchat send {name} TEXT writes to it.")
     if result.get("note"):  # e.g. a group named like a contact
         print(f"Note: {clean(result['note'])}", file=sys.stderr)

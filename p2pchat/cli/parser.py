@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                           ("name", "what to call the group (quote a name with spaces)"))
     create.add_argument("contacts", nargs="*", metavar="CONTACT",
                         help="contacts to invite: their names or fingerprints"
-                             " (\"bob, carol\" works too)")
+                             " (with commas, commas separate them: bob, Carol S)")
     group_action("invite", "add a contact to a group you own or are an admin of", which,
                  ("contact", "their name or fingerprint"))
     group_action("remove", "remove a member (owner or admin; they get no new key)", which,

@@ -19,7 +19,7 @@ from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
 from p2pchat.core.group_words import NOT_A_CONTACT
-from p2pchat.core.text import hidden_nearby, membership
+from p2pchat.core.text import group_size, hidden_nearby
 from p2pchat.settings import mdns_words, said_from
 from p2pchat.tui.sanitize import clean
 
@@ -90,7 +90,12 @@ _VISIBLE = {  # status["visible_to"]: what our mDNS advert shows, in words
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = _call(args, "status")
+    status = _ask_node(args, "status", {}, offline=True)
+    if status is _NO_NODE:  # and what starting one would use (trial 11)
+        from p2pchat.cli.plain_start import plain_start
+
+        fail(f"no node is running for {args.home}: start one with 'p2pchat --home {args.home}"
+             f" node'. {plain_start(args.home)}")
     if args.json:
         print_json(status)
         return 0
@@ -420,11 +425,9 @@ def _print_groups(groups: list[dict[str, Any]], said: bool = False) -> None:
             print(left_group_row(g, said=said))  # listed: a row, not an event (trial 5, B13)
             continue
         role = "" if g["role"] in ("owner", "member") else f"  [{clean(g['role'])}]"
-        size = membership(g['members'], g.get('invited', 0))  # "3 members, 1 invited"
-        # The node counts the others linked to us: "2 members, 1 online" read as one away.
-        others = ("other " if g["online"] == 1 else "others ") * (g["members"] > 1)
-        print(f"{clean(g['title']):<20} {size + ',':<11}"
-              f"{g['online']:>2} {others}online"
+        # "1 member (you)", "3 members, 1 other online": the node counts the others linked
+        size = group_size(g["members"], g.get("invited", 0), g["online"])
+        print(f"{clean(g['title']):<20} {size:<27}"
               f"  owner {clean(g['owner_name'])}  {g['group']}{role}")
         if g.get("behind"):  # away too long to catch up yet (protocol 8.14)
             print(f"{'':<20} behind: {clean(g['behind'])}")

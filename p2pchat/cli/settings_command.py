@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from p2pchat.cli.output import fail, print_json
+from p2pchat.cli.plain_start import plain_start
 from p2pchat.home import ensure_home
 
 
@@ -43,11 +44,12 @@ def cmd_settings(args: argparse.Namespace) -> int:
         print_json(kept)
         return 0
     if not kept:
-        print("No settings kept: the node runs with the defaults and the options you type.")
+        print("No settings kept.")
     for key, value in kept.items():
         shown = " ".join(value) if isinstance(value, list) else \
             ("on" if value is True else "off" if value is False else value)
         print(f"{key:<15} {shown}{_port_note(home, key, value)}")
+    print(plain_start(home))  # settings, else the last run's, else defaults (trial 11)
     if args.key and _node_runs(home):
         print("Your node is running: it keeps its options until it restarts.")
     return 0

@@ -26,14 +26,32 @@ class NotAContact(ValueError):
 
 
 def listed(words: Iterable[str], contact: Callable[[str], object | None]) -> list[str]:
-    """The words as contacts' names: "bob, carol" is bob and carol, as a list is written
-    (trial 10, B7: "'bob,' is not a contact"); a word naming a contact whole stays whole."""
+    """The words as contacts' names. With a comma anywhere, commas separate names and spaces
+    don't: "bob, Carol S" is bob and Carol S, as a list is written (trial 10, B7; trial 11:
+    "bob, Carol S" read as bob, Carol and S). Without one, each word is a name. A word naming
+    a contact whole (commas and all, as typed in quotes) stays whole."""
+    words = list(words)
+    if not any("," in word for word in words):
+        return words
     parts: list[str] = []
+    run: list[str] = []
+
+    def close() -> None:
+        name = " ".join(piece.strip() for piece in run if piece.strip())
+        if name:
+            parts.append(name)
+        run.clear()
     for word in words:
-        if "," not in word or contact(word) is not None:
+        if "," in word and contact(word) is not None:
+            close()
             parts.append(word)
-        else:
-            parts.extend(part.strip() for part in word.split(",") if part.strip())
+            continue
+        first, *after = word.split(",")
+        run.append(first)
+        for piece in after:
+            close()
+            run.append(piece)
+    close()
     return parts
 
 
@@ -70,10 +88,20 @@ def instead(command: str, words: list[str], refused: NotAContact,
     """What to type instead of `command` + `words` (NAME, then contacts, as `contact` tells
     them): the renamed contact under their name now; else the rule, and the whole as one
     quoted name."""
+    if refused.now_called is None and any("," in word for word in words[1:]):
+        # a list, plainly: never "the whole as one name" (it would carry the list along)
+        return f"{command} NAME CONTACT, CONTACT... invites contacts, each one of yours"
     if refused.now_called is None:
         return how_to_quote(command, quote(" ".join(words)))
-    fixed = [refused.now_called if word == refused.word else word
-             for word in listed(words[1:], contact)]
+    fixed = listed(words[1:], contact)
+    at = fixed.index(refused.word)
+    # "bob Carol S": Carol, now called 'Carol S', takes the S along (no stray words, trial 11)
+    called = [word.casefold() for word in refused.now_called.split()]
+    rest = called[1:] if called[:1] == [refused.word.casefold()] else []
+    tail = fixed[at + 1:]
+    if rest and [word.casefold() for word in tail[:len(rest)]] == rest:
+        tail = tail[len(rest):]
+    fixed = [*fixed[:at], refused.now_called, *tail]
     return f"{command} {' '.join(quote(word) for word in [words[0], *fixed])}"
 
 

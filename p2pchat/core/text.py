@@ -97,6 +97,20 @@ def membership(members: int, invited: int) -> str:
     return f"{size}, {invited} invited" if invited else size
 
 
+def group_size(members: int, invited: int, online: int | None = None) -> str:
+    """A group's size, and who else is online (`online`: the others linked to us, the API's
+    count; None: not said), one rule for the chat's header and lists and the CLI's:
+    "1 member (you)", "3 members, 1 invited, 1 other online" (trial 11: "1 member, 0 online"
+    read as if you were not running)."""
+    invited = max(0, min(invited, members))
+    if members - invited <= 1:  # only you have joined: nobody else to be online
+        return "1 member (you)" + (f", {invited} invited" if invited else "")
+    size = membership(members, invited)
+    if online is None:
+        return size
+    return f"{size}, {online} {'other' if online == 1 else 'others'} online"
+
+
 def hidden_nearby(n: int) -> str:
     """What `peers` and the chat screen say of the nearby nodes whose adverts are sealed for
     networks we are not in (their count is all anyone outside learns)."""

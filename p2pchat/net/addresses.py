@@ -41,3 +41,18 @@ def parse_addr(text: str) -> Address:
     if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r} is not HOST:PORT")
     return host, int(port_text)
+
+
+def is_own(address: Address, listening: list[Address], local_hosts: list[str]) -> bool:
+    """Whether `address` reaches one of our `listening` sockets: the same host and port, or our
+    port at a loopback or local address (`local_hosts`) when we listen on every address. A
+    node must not take itself for another node (trial 11: a joiner asked itself to admit it)."""
+    host, port = plain_host(address[0]), address[1]
+    for listen_host, listen_port in listening:
+        if listen_port != port:
+            continue
+        if host == plain_host(listen_host):
+            return True
+        if listen_host in ("0.0.0.0", "::", "") and (is_loopback(host) or host in local_hosts):
+            return True
+    return False

@@ -110,8 +110,13 @@ class Admissions:
 
     def __init__(self, networks: Any, *, spawn: Spawn, adverts: Callable[[], list[Advert]],
                  limits: GuessLimits | None = None, connect_timeout: float = 5.0,
-                 emit: Callable[[dict[str, Any]], None] = lambda event: None) -> None:
+                 emit: Callable[[dict[str, Any]], None] = lambda event: None,
+                 is_own: Callable[[Address], bool] = lambda address: False) -> None:
         self._networks = networks
+        # Our own listening socket: an advert of ours under an older instance name stays in the
+        # mDNS caches (the name changes at each join), and asking ourselves counted our own
+        # refusal as another node's (trial 11: "127.0.0.1:37821 refused", our own port).
+        self._is_own = is_own
         self._emit = emit
         # Sources told about (one warning each, cleared when they prove the passphrase); a
         # single wrong try is a typo as often as a guess, and a joiner asks several members.
@@ -253,7 +258,7 @@ class Admissions:
         now = time.monotonic()
         refusers = self._refusals.get((name, passphrase), set())
         heard = [address for advert in self._adverts() if advert.sealed
-                 for address in advert.addresses[:2]]
+                 for address in advert.addresses[:2] if not self._is_own(address)]
         for address in heard:
             if address in refusers:
                 continue  # it said no to this passphrase: asking again is only another guess
@@ -283,14 +288,16 @@ class Admissions:
     def _refused_by(self, name: str, passphrase: str, address: Address,
                     heard: list[Address]) -> None:
         """Note a refusal. Once REFUSED_AFTER nodes, or every node we hear, refused it, the
-        passphrase is most likely wrong: the network shows as refused. Nodes that have not been
-        asked yet still are (a joiner cannot tell a member of another network from one of its
-        own, so a right passphrase must not be given up on a busy LAN); refusers never again."""
+        network shows as refused: none of them in it, or a wrong passphrase (never known
+        which). Nodes that have not been asked yet still are (a joiner cannot tell a member of
+        another network from one of its own, so a right passphrase must not be given up on a
+        busy LAN); refusers never again."""
         refusals = self._refusals.setdefault((name, passphrase), set())
         if len(refusals) < MAX_REFUSERS:
             refusals.add(address)
-        log.info("network %s: %s refused the passphrase (%d node(s) so far)", name,
-                 format_addr(address), len(refusals))
+        # a member refusing a wrong passphrase, or a node not in `name`: alike by design
+        log.info("network %s: %s did not admit us (not in %s, or a wrong passphrase; %d"
+                 " node(s) so far)", name, format_addr(address), name, len(refusals))
         if len(refusals) >= REFUSED_AFTER or refusals.issuperset(heard):
             self._networks.refuse(name, passphrase)
 

@@ -41,8 +41,10 @@ class Networks:
     def __init__(self, home: Path, identity: Identity, name: str, *,
                  on_change: Callable[[], None],
                  on_waiting: Callable[[], None] = lambda: None,
-                 discovering: Callable[[], bool] = lambda: True) -> None:
+                 discovering: Callable[[], bool] = lambda: True,
+                 is_own: Callable[[tuple[str, int]], bool] = lambda address: False) -> None:
         self._home = home
+        self._is_own = is_own  # our own listening socket: not a member to ask (--via)
         # Whether mDNS discovery runs: admission finds members by their adverts only.
         self._discovering = discovering
         self._identity = identity
@@ -117,14 +119,17 @@ class Networks:
         return [n.name for n in self._all if n.pending and (n.name, n.passphrase) in self._refused]
 
     def refuse(self, name: str, passphrase: str) -> None:
-        """The nodes we asked refused this passphrase: say so (once); nodes not asked yet still
-        are, in case those were members of another network of that name."""
+        """The nodes we asked did not admit us with this passphrase: say so (once); nodes not
+        asked yet still are (members of `name` may come later, or those were in another)."""
         if (name, passphrase) in self._refused:
             return
         if len(self._refused) < 64:  # bounded: one per waiting network at most, in practice
             self._refused.add((name, passphrase))
-        log.warning("network %s: the nodes asked refused the passphrase (wrong passphrase or"
-                    " name?); they are not asked again", name,
+        # A node not in the network answers as a member refusing a wrong passphrase does
+        # (docs/protocol.md 10.7): which of the two it was cannot be known, so neither is said.
+        log.warning("network %s: no node nearby admitted us: either none of them is in %s yet,"
+                    " or the passphrase is wrong (they cannot be told apart); those are not"
+                    " asked again, nodes heard later are", name, name,
                     extra={"shown_as_event": True})  # networks_changed's `refused` says it
         self._on_change()
 
@@ -249,7 +254,7 @@ class Networks:
         except net.NetworkError as exc:
             raise CommandError("bad_network", str(exc)) from None
         if via:
-            key = await admitted_via(via, name, passphrase)
+            key = await admitted_via(via, name, passphrase, self._is_own)
             return await self._change(lambda now: stored.joined(
                 now, stored.Network(name, key, passphrase)), "bad_network", "admitted to", name)
         network = stored.Network(name, b"", passphrase)
@@ -310,9 +315,11 @@ class Networks:
         return {"network": name} if name is not None else {}
 
 
-async def admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
+async def admitted_via(address_text: str, name: str, passphrase: str,
+                       is_own: Callable[[tuple[str, int]], bool] = lambda address: False
+                       ) -> bytes:
     """The key of `name` from the member at `address_text`, or a CommandError in the words
-    of `network join --via` (network_command.py)."""
+    of `network join --via` (network_command.py). `is_own`: the address is our node's own."""
     from p2pchat.net.addresses import parse_addr
     from p2pchat.node.admission import Busy, ask
 
@@ -320,6 +327,9 @@ async def admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
         address = parse_addr(address_text)
     except ValueError as exc:
         raise CommandError("bad_address", f"--via: {exc}") from None
+    if is_own(address):  # we would refuse ourselves and call it a wrong passphrase (trial 11)
+        raise CommandError("bad_address", f"--via {address_text} is this node's own address:"
+                                          " give the address of a member of the network")
     try:
         return await ask(address, name, passphrase)
     except Busy as exc:
@@ -331,6 +341,17 @@ async def admitted_via(address_text: str, name: str, passphrase: str) -> bytes:
     except (OSError, TimeoutError) as exc:
         raise CommandError("unreachable", f"cannot reach {address_text}:"
                                           f" {str(exc) or 'timed out'}") from None
+
+
+def listens_at(address: tuple[str, int], listening: list[tuple[str, int]]) -> bool:
+    """Whether `address` is one of the `listening` sockets of our node: never a member to ask
+    for admission (net/addresses.py is_own)."""
+    if all(port != address[1] for _, port in listening):
+        return False  # the usual case, without looking at the interfaces
+    from p2pchat.net.addresses import is_own
+    from p2pchat.net.discovery import local_addresses
+
+    return is_own(address, listening, local_addresses())
 
 
 def no_discovery(name: str) -> str:

@@ -41,7 +41,7 @@ from p2pchat.node.health import StorageHealth
 from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.links import LinkTable
 from p2pchat.node.nearby import Nearby
-from p2pchat.node.networks import Networks
+from p2pchat.node.networks import Networks, listens_at
 from p2pchat.node.outbox import Outbox
 from p2pchat.node.reach import Reach
 from p2pchat.node.reading import ReadPositions
@@ -85,11 +85,15 @@ class Node:
         self.health = StorageHealth(store=lambda: self.db, events=self.events, spawn=self._spawn,
                                     on_failed=self._reload_memory,
                                     on_recovered=lambda: self.router.resync_all())
+        # Our own listening socket is never a node to ask for admission (trial 11).
+        self._listens_at = lambda address: listens_at(address, self.listen_addresses)
         self.networks = Networks(home, identity, name, on_change=self._on_networks_changed,
                                  on_waiting=lambda: self.admissions.wake(),
-                                 discovering=lambda: self.nearby.on)
+                                 discovering=lambda: self.nearby.on,
+                                 is_own=self._listens_at)
         self.admissions = Admissions(self.networks, spawn=self._spawn,
                                      adverts=lambda: self.nearby.adverts(),
+                                     is_own=self._listens_at,
                                      connect_timeout=self.config.connect_timeout,
                                      emit=lambda event: self.events.emit(event))
         self.nearby = Nearby(

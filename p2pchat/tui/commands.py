@@ -63,7 +63,7 @@ COMMANDS: dict[str, Spec] = {
     "/safety": Spec("NAME", "the safety number to compare with NAME in person", "name"),
     "/group": Spec("ACTION [NAME]", "create NAME [CONTACT...], list; in a group: invite/remove"
                    " NAME, admin/unadmin/transfer NAME, members, leave; accept/decline; forget"),
-    "/receipts": Spec("[N]", "in a group: who has your last (Nth) message, who not yet",
+    "/receipts": Spec("[N]", "in a group: who has your last (Nth) message, who not yet (live)",
                       takes_rest=True),
     "/rekey": Spec("", "new session keys on every link, now"),
     "/peers": Spec("", "live links, nearby nodes and requests"),

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
+from p2pchat.core.typed_name import first_quoted, unquoted
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
@@ -51,7 +52,12 @@ class ContactCommands:
         return conv
 
     def split_name(self, rest: str) -> tuple[Conversation, str]:
-        """NAME then more text, where NAME may have spaces: the longest name that fits."""
+        """NAME then more text, where NAME may have spaces: the longest name that fits, or
+        the name in quotes ("Carol S" hi)."""
+        quoted = first_quoted(rest)
+        named = self._state.find(quoted[0]) if quoted is not None else None
+        if quoted is not None and named is not None:
+            return named, quoted[1]
         words = rest.split(" ")
         for cut in range(len(words), 0, -1):
             conv = self._state.find(" ".join(words[:cut]))
@@ -62,6 +68,7 @@ class ContactCommands:
 
     async def add(self, fingerprint_text: str, name: str, addrs: list[str]) -> None:
         """Add a contact and open its conversation."""
+        name = unquoted(name)  # "Carol S" is Carol S, as everywhere a name is typed
         contact = await self._backend.add_contact(fingerprint_text, name, addrs)
         conv = self._state.upsert_contact(contact)
         if conv is not None:
@@ -83,6 +90,7 @@ class ContactCommands:
 
     async def add_nearby(self, who: str) -> None:
         """Add someone /nearby shows, by number or name."""
+        who = unquoted(who)  # /add "Carol S": the name, not its quotes
         removed = self._contact(who)
         if removed is not None and removed.state == "removed":  # /add NAME, as the hint says
             await self.add(removed.id, removed.name, [])
@@ -128,6 +136,7 @@ class ContactCommands:
     async def cmd_accept(self, who: str) -> None:
         """/accept NAME: accept a contact request; a new key under a verified contact's name
         only after a yes (trial 5, B5: the CLI wants --anyway)."""
+        who = unquoted(who)  # /accept "Carol S" (the node is asked by name when unknown here)
         target = self._known(who)
         conv = self._contact(who)
         asking = [c.name for c in self._state.conversations.values() if c.state == "request"
@@ -216,6 +225,7 @@ class ContactCommands:
     async def cmd_rename(self, rest: str) -> None:
         """/rename NAME NEWNAME."""
         conv, new_name = self.split_name(rest)
+        new_name = unquoted(new_name)  # "Carol S" is Carol S (trial 11: the quotes were kept)
         if not new_name:
             raise BackendError("usage", "usage: /rename NAME NEWNAME")
         old_name = conv.name

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from p2pchat.core.error_words import in_words
+from p2pchat.core.typed_name import unquoted
 from p2pchat.tui.backend import BackendError, ChatBackend, EventStream
 from p2pchat.tui.commands import (
     COMMANDS,
@@ -74,6 +75,7 @@ class Controller:
         self.hand_back: Callable[[str, str], None] = self.quote_unsent
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self.running = ""  # the typed line being run, if any
+        self.name_refused = False  # the last command was refused for a name it does not know
         self.gate = QuestionGate()  # closed while a question waits (tui/question.py)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
@@ -311,7 +313,7 @@ class Controller:
             # What was typed after a refused command counts on it (the node gone: each line
             # comes back as it runs, saying so).
             if not await self.execute(self.running) and self.state.connected:
-                hold_behind(self.running, self._lines, self.hand_back)
+                hold_behind(self.running, self._lines, self.hand_back, self.name_refused)
             self.running = ""
 
     def busy(self) -> bool:
@@ -335,6 +337,7 @@ class Controller:
             self._changed()
             return True
         before = list(self.state.notices)
+        self.name_refused = False  # this line's own (_guarded says), never the last one's
         try:
             command = parse_command(line)
         except ParseError as exc:
@@ -353,8 +356,10 @@ class Controller:
         try:
             await work
         except BackendError as exc:
+            self.name_refused = exc.code == "unknown_contact"  # the line comes back (trial 11)
             self.state.notice("error", in_chat_words(str(exc)))
         except AmbiguousName as exc:  # a group titled like a contact (issue 22)
+            self.name_refused = True
             self.state.notice("error", str(exc))
         except asyncio.CancelledError:
             raise
@@ -411,7 +416,7 @@ class Controller:
     def quote_unsent(self, line: str, why: str) -> None:
         """A line that could not run, quoted in the notice with why."""
         shown = line if len(line) <= 200 else line[:200] + "…"
-        self.state.notice("error", f"{why} (your line: {shown!r})")
+        self.state.notice("error", f"{why or 'not run'} (your line: {shown!r})")
 
     async def cmd_msg(self, rest: str) -> None:
         """/msg NAME [TEXT]: open a conversation, and send TEXT if given."""
@@ -426,7 +431,8 @@ class Controller:
             await self._send(text)
 
     async def cmd_nick(self, name: str) -> None:
-        """/nick NAME: our own new name."""
+        """/nick NAME: our own new name ("Carol S" is Carol S)."""
+        name = unquoted(name)
         if not name:
             raise BackendError("usage", "usage: /nick NAME")
         result = await self.backend.rename_self(name)

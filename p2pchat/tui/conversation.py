@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from p2pchat.core.typed_name import unquoted
+
 
 @dataclass
 class Message:
@@ -151,7 +153,7 @@ class Me:
 def find_conversation(conversations: Iterable[Conversation], who: str) -> Conversation | None:
     """ChatState.find's rule, on any conversations."""
     convs = list(conversations)
-    wanted = who.strip().casefold()
+    wanted = unquoted(who).casefold()  # "Carol S" is Carol S (core/typed_name.py)
     only = {"#": "group", "@": "dm"}.get(wanted[:1]) if len(wanted) > 1 else None
     if only is not None:
         wanted = wanted[1:]

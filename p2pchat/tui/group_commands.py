@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.core.group_words import NotAContact, and_invited, instead, invitees, renamed_as
-from p2pchat.core.text import membership
+from p2pchat.core.text import group_size, membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
 from p2pchat.tui.conversation import Conversation, group_label
 from p2pchat.tui.news import group_key
+from p2pchat.tui.receipts import follow as follow_receipts
 from p2pchat.tui.receipts import receipts
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
@@ -45,8 +46,7 @@ class GroupCommands:
             self._state.set_groups(groups)
             self._state.show_page("Groups", [
                 f"  {g.get('title')!s:<20}"
-                f" {membership(int(g.get('members') or 0), int(g.get('invited') or 0))},"
-                f" {g.get('online')} online,"
+                f" {_size(g)},"
                 f" you are {g.get('role')}" + _invitation_hint(g) for g in groups]
                 or ["  none yet: /group create NAME"], source="groups")
             return
@@ -198,6 +198,10 @@ class GroupCommands:
         """/receipts [N]: who has your Nth newest message in the open group, who not yet."""
         await receipts(self._state, self._backend, rest)
 
+    async def follow_receipts(self, source: str) -> None:
+        """The open /receipts page again, as receipts come (tui/open_page.py)."""
+        await follow_receipts(self._state, self._backend, source)
+
     async def _group_consent(self, action: str, name: str) -> None:
         """/group accept|decline|forget [NAME]: NAME, or the group open now (issue 22)."""
         conv = self._state.find("#" + name) if name else self._state.current
@@ -240,6 +244,12 @@ class GroupCommands:
         self._state.forget(target)
         self._state.notice("info", f"declined the invitation to {title}" if action == "decline"
                           else f"forgot {title} and its history")
+
+
+def _size(group: dict[str, Any]) -> str:
+    """"3 members, 1 other online", as the CLI's `group` says it (core/text.py)."""
+    return group_size(int(group.get("members") or 0), int(group.get("invited") or 0),
+                      int(group.get("online") or 0))
 
 
 def _invitation_hint(group: dict[str, Any]) -> str:

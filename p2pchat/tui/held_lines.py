@@ -45,16 +45,27 @@ def without_secret(line: str) -> str:
 
 
 def hold_behind(failed: str, lines: asyncio.Queue[str],
-                hand_back: Callable[[str, str], None]) -> int:
+                hand_back: Callable[[str, str], None], itself: bool = False) -> int:
     """Take the lines queued behind `failed` (a command that failed) and hand them back, in
-    one piece, with why; the number of lines held."""
+    one piece, with why; the number of lines held. `itself`: `failed` comes back first, as
+    typed (refused for its name, unknown or ambiguous: trial 11, `/msg bob hello who?` was
+    lost); its notice is said already."""
     held = [without_secret(line) for line in take_queued(lines)]
+    if itself:
+        hand_back("\n".join([without_secret(failed), *held]), _behind(failed, held))
+        return len(held)
     if not held:
         return 0
+    hand_back("\n".join(held), _behind(failed, held))
+    return len(held)
+
+
+def _behind(failed: str, held: list[str]) -> str:
+    """Why the lines `held` behind `failed` did not run ("" when none were)."""
+    if not held:
+        return ""
     verb = failed.split("\n")[0]
     verb = verb if len(verb) <= MAX_HELD_SHOWN else verb[:MAX_HELD_SHOWN] + "…"
     what = "the line" if len(held) == 1 else f"the {len(held)} lines"
     # Back in the input, or quoted after this if something was typed since (hand_back).
-    hand_back("\n".join(held), f"not sent: {verb} failed, so {what} typed after it did not"
-                               " run")
-    return len(held)
+    return f"not sent: {verb} failed, so {what} typed after it did not run"

@@ -59,8 +59,9 @@ class NetworkCommands:
         waiting = [clean(n) for n in result.get("waiting") or [] if states.get(n) != "refused"]
         said = f"networks: {names}" + (f"; waiting to be admitted: {', '.join(waiting)}"
                                        if waiting else "") \
-            + (f"; refused: {', '.join(refused)} (the members asked refused the passphrase:"
-               f" /network join {refused[0]} PASSPHRASE to try another)" if refused else "")
+            + (f"; not admitted: {', '.join(refused)} (no node nearby admitted you: nobody"
+               f" here is in it yet, or the passphrase is wrong; /network join {refused[0]}"
+               " PASSPHRASE to try another)" if refused else "")
         found_warnings = result.get("warnings") if command.action == "join" else None
         warnings = [clean(w) for w in found_warnings[:4]] \
             if isinstance(found_warnings, list) else []  # a weak passphrase, discovery off

@@ -97,12 +97,16 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
         if name in state.networks_waiting or name in state.networks_refused:
             state.drop_notices(key=f"admission:{name}")
             state.drop_notices(mentioning=(name, "refused"))  # its refusal, however worded
+            state.drop_notices(mentioning=(name, "admitted you"))
             state.notice("info", f"admitted to {name}", key=f"admission:{name}")
     for name in refused:
         if name not in state.networks_refused:
             state.drop_notices(key=f"admission:{name}")
-            state.notice("warning", f"{name}: the nodes asked refused your passphrase"
-                                   " (wrong passphrase or name?); type /network join"
+            # A node not in the network says no as a member does to a wrong passphrase
+            # (docs/protocol.md 10.7): never "wrong passphrase" for sure (trial 11).
+            state.notice("warning", f"{name}: no node nearby admitted you: either nobody here"
+                                   f" is in {name} yet, or the passphrase is wrong (check it"
+                                   f" with whoever created {name}); waiting, /network join"
                                    f" {name} PASSPHRASE to try another",
                         key=f"admission:{name}")
     state.networks = joined
@@ -139,6 +143,7 @@ def drop_left_networks(state: ChatState) -> None:
         if notice.key.startswith("admission:") and name not in ours:
             state.drop_notices(key=notice.key)
             state.drop_notices(mentioning=(name, "refused"))
+            state.drop_notices(mentioning=(name, "admitted you"))
 
 
 def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:

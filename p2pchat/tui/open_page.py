@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from p2pchat.tui.receipts import RECEIPTS
+
 if TYPE_CHECKING:
     from p2pchat.tui.contact_commands import ContactCommands
     from p2pchat.tui.group_commands import GroupCommands
@@ -37,3 +39,5 @@ async def follow_open_page(state: ChatState, contacts: ContactCommands, groups: 
     elif page.source.startswith(MEMBERS) and about_groups and state.current is not None \
             and page.source == MEMBERS + state.current.id:
         await groups.cmd_group("members")  # the open group's, as the page shows
+    elif page.source.startswith(RECEIPTS) and (kind == "delivery" or about_groups):
+        await groups.follow_receipts(page.source)

@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from p2pchat.tui.backend import BackendError, ChatBackend
-from p2pchat.tui.conversation import Message
+from p2pchat.tui.conversation import Conversation, Message
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
 
 HISTORY_READ = 500  # of the node's log, to find the message's `delivered_to` (controller's)
 MAX_NAMES = 200  # names per line shown; the rest are counted
+RECEIPTS = "receipts:"  # the page's source: RECEIPTS + the group's id + " " + the message's
 
 
 async def receipts(state: ChatState, backend: ChatBackend, rest: str) -> None:
@@ -29,7 +30,21 @@ async def receipts(state: ChatState, backend: ChatBackend, rest: str) -> None:
         raise BackendError("usage", f"you have written nothing in {conv.name} yet")
     if not 1 <= number <= len(mine):
         raise BackendError("usage", f"/receipts N: 1 to {len(mine)} (your messages here)")
-    message = mine[-number]
+    await _show(state, backend, conv, mine[-number])
+
+
+async def follow(state: ChatState, backend: ChatBackend, source: str) -> None:
+    """The open receipts page (`source`: RECEIPTS + group id + " " + message id) drawn again
+    from the node: it follows receipts as they come (trial 11: it was a snapshot)."""
+    group, _, message_id = source.removeprefix(RECEIPTS).partition(" ")
+    conv = state.conversations.get(group)
+    message = conv.find(message_id) if conv is not None else None
+    if conv is not None and message is not None:
+        await _show(state, backend, conv, message)
+
+
+async def _show(state: ChatState, backend: ChatBackend, conv: Conversation,
+                message: Message) -> None:
     held, sent_to = await _delivered_to(backend, conv.id, message)
     members = await backend.group_members(conv.id)
     lines = lines_for(held, members, sent_to)
@@ -37,7 +52,8 @@ async def receipts(state: ChatState, backend: ChatBackend, rest: str) -> None:
         how = "you were removed" if conv.state == "removed" else "you left"
         lines[2:2] = [f"  (as known when {how}: no receipt reaches you since, so those not"
                       " yet may have it now)"]
-    state.show_page(f"Who has your message {_quote(message)}", lines)
+    state.show_page(f"Who has your message {_quote(message)}", lines,
+                    source=f"{RECEIPTS}{conv.id} {message.id}")
 
 
 async def _delivered_to(backend: ChatBackend, conv: str, message: Message

@@ -90,5 +90,6 @@ def hand_back(into: _Input, controller: _Quoting, line: str, why: str) -> None:
     else:
         into.text = line
         into.buffer.cursor_position = len(line)
-        controller.state.notice("error", why, key=f"{PASSING}:refused:{why}")
+        if why:  # else said already (a command refused for its name)
+            controller.state.notice("error", why, key=f"{PASSING}:refused:{why}")
     controller.on_change()

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
 
-from p2pchat.core.text import membership
+from p2pchat.core.text import group_size
 from p2pchat.tui.conversation import Conversation, Message, Page
 from p2pchat.tui.files import line as file_line
 from p2pchat.tui.reach_watch import relay_words
@@ -483,7 +483,7 @@ def header(state: ChatState) -> str:
         where = {"left": "group (you left)", "removed": "group (you were removed)"}.get(
             conv.state, "group")
         if conv.members and where == "group":  # "3 members, 1 invited", as /names lists
-            where += f" · {membership(conv.members, conv.invited)}"
+            where += f" · {group_size(conv.members, conv.invited)}"
     return f" {conv.name} · {where}"
 
 
@@ -508,8 +508,9 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
                    "discovery off")
     elif state.networks_refused:  # failed, not waiting (trial 3, 15): an advert, no entries
         names = ", ".join(state.networks_refused)
-        network = (f"{names}: passphrase refused (/network join {state.networks_refused[0]}"
-                   " again)", "passphrase refused")
+        # not "passphrase refused": nobody nearby may be in it yet (trial 11)
+        network = (f"{names}: not admitted: nobody in it here, or a wrong passphrase"
+                   f" (/network join {state.networks_refused[0]} again)", "not admitted")
     elif state.networks_waiting:  # an advert with no entries
         network = (f"hidden nearby until admitted to {', '.join(state.networks_waiting)}",
                    "hidden")

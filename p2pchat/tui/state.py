@@ -71,7 +71,7 @@ class ChatState:
         self.presence = ""
         self.networks: list[str] = []
         self.networks_waiting: list[str] = []  # asking members to admit us
-        self.networks_refused: list[str] = []  # the members asked refused the passphrase
+        self.networks_refused: list[str] = []  # nobody asked admitted us (none in it, or wrong)
         self.connected = True
         self.conversations: dict[str, Conversation] = {}
         self.selected: str | None = None

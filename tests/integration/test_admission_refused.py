@@ -41,8 +41,11 @@ async def test_a_wrong_passphrase_is_refused_said_and_no_longer_tried(
     assert joiner.status()["networks_refused"] == ["lab"]
     assert [m.admissions.failed_guesses for m in members] == [1, 1, 1]
     screen.apply(event)
-    assert any("refused your passphrase" in n.text and n.kind == "warning"
-               for n in screen.notices)
+    # A node not in lab would have said the same (docs/protocol.md 10.7): never "wrong
+    # passphrase" for sure (trial 11).
+    assert any("lab: no node nearby admitted you: either nobody here is in lab yet, or the"
+               " passphrase is wrong (check it with whoever created lab)" in n.text
+               and n.kind == "warning" for n in screen.notices), [n.text for n in screen.notices]
 
     # Refused, so no longer shown as waiting (the refusers are never asked that passphrase
     # again: the next test shows it).

@@ -204,9 +204,10 @@ def test_network_commands_on_a_running_node(make_node: Any) -> None:
     assert "the running node is asking" in proc.stdout
     assert "weak" in proc.stderr and "online guesses" in proc.stderr  # "blue-otter-42"
     assert alice.json("status")["networks"] == []  # waiting for a member
-    assert alice.json("network", "list", "--json") == {
-        "networks": [], "waiting": ["class"], "legacy": [], "states": {"class": "waiting"},
-        "check_codes": {}}
+    listed = alice.json("network", "list", "--json")
+    # "refused" once 3 nodes said no: other people's nodes in networks on 127.0.0.1 may (s34)
+    assert listed.pop("states") in ({"class": "waiting"}, {"class": "refused"})
+    assert listed == {"networks": [], "waiting": ["class"], "legacy": [], "check_codes": {}}
     created = alice.json("network", "create", "club", "--json")
     assert len(created["passphrase"]) >= 16 and created["node_running"] is True
     assert alice.json("status")["networks"] == ["club"]

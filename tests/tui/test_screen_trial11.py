@@ -1,179 +1,174 @@
-"""notes/s34/trial11.md: what the chat screen says about a contact whose node runs but does not
-link (a request not yet answered, a contact who removed us), said once; a knock on their node
-(a moment's link: its Hello does not know us) is no link and no "last seen"."""
+"""notes/s34/trial11.md on the chat screen: a quoted name is the name without its quotes
+(`/rename carol "Carol S"` kept them), wherever a name is typed; a command refused for an
+ambiguous or unknown name gives the typed line back; an open /receipts page follows receipts."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from p2pchat.node import Node
-from p2pchat.tui import render
-from p2pchat.tui.main import left_running
-from p2pchat.tui.render import header
+from p2pchat.core.typed_name import first_quoted, unquoted
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
-from tests.tui.test_controller import BOB, started
-from tests.tui.test_reach_knocks import link
-from tests.tui.test_render import text_of
-from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
-from tests.tui.test_screen_trial8_reach import polls, watched
-from tests.tui.test_state import loaded_state
+from tests.tui.test_screen_trial4_nodes import linked_pair, screen
 
 pytestmark = pytest.mark.timeout(90)
 
 
-async def knocked(node: Node, times: int) -> None:
-    """Until `node` has knocked `times` times on nodes that have its request (the dialer's
-    own count): each knock is a link up for a moment."""
-    knocks = node.links.dialer._knocks
-    await until(lambda: sum(knocks.values()) >= times, 30, f"{times} knocks")
+def test_the_one_rule() -> None:
+    assert unquoted('"Carol S"') == unquoted("'Carol S'") == unquoted(" Carol S ") == "Carol S"
+    assert unquoted('"Carol" S') == '"Carol" S'  # not one quoted name: as typed
+    assert unquoted('"Carol S') == '"Carol S'  # an unclosed quote stays
+    assert first_quoted('"Carol S" Carol T') == ("Carol S", "Carol T")
+    assert first_quoted("carol x") is None
 
 
-async def test_a_contact_asked_and_not_answering_is_not_called_offline(
+async def test_quoted_names_are_read_without_their_quotes(
         make_local_node: MakeLocalNode) -> None:
-    """alice added carol, who runs and has not accepted: alice's header said "carol · offline
-    (last seen 16:40)", /notices had "carol's node has your request ..." twice, and the answer
-    to /add left the row (dave's "added bob; they see a request ..." in the trial)."""
-    alice, carol = await make_local_node("alice"), await make_local_node("carol")
-    chat = await watched(alice)
+    alice, carol = await linked_pair(make_local_node, "alice", "carol")
+    chat = await screen(alice)
     try:
-        await chat.execute(f"/add {fp(carol)} carol {addr(carol)}")
-        conv = chat.state.conversations[fp(carol)]
-        chat.state.select(fp(carol))
-        await until(lambda: any(c.get("awaits_answer") for c in alice.list_contacts()), 30,
-                    "alice's node knows carol has the request")
-        await knocked(alice, 2)
-        await polls(2)
-        assert header(chat.state) == " carol · asked, waiting for carol to accept"
-        listed = next(c for c in alice.list_contacts() if c["fingerprint"] == fp(carol))
-        assert "last_seen" not in listed and not conv.last_seen  # no link with her yet
-        texts = [text for _, _, text in chat.state.said]
-        assert len(texts) == len(set(texts)), texts  # each said once
-        # The answer to /add stays on the row while her node is knocked on
-        assert [n.text for n in chat.state.notices] == [
-            "added carol; they see a request until they add you too"]
-        await carol.add_contact(fp(alice), "alice")  # she accepts: linked, and said so
-        await until(lambda: conv.online and not chat.state.notices, 30, "the request gone")
-        assert header(chat.state) == " carol · online"
+        await chat.execute('/rename carol "Carol S"')
+        assert alice.db.contacts.get(carol.key).name == "Carol S"  # type: ignore[union-attr]
+        await chat.execute("/rename 'Carol S' \"Carol T\"")
+        assert alice.db.contacts.get(carol.key).name == "Carol T"  # type: ignore[union-attr]
+        await chat.execute('/msg "Carol T" on my way')
+        assert chat.state.current is not None and chat.state.current.name == "Carol T"
+        asked: list[str] = []
+
+        async def rename_self(name: str) -> dict[str, object]:
+            asked.append(name)
+            return {}
+        chat.backend.rename_self = rename_self  # type: ignore[method-assign]
+        await chat.execute('/nick "Alice L"')
+        assert asked == ["Alice L"]
     finally:
         await chat.stop()
 
 
-async def test_a_contact_who_removed_us_is_not_called_offline(
+@pytest.mark.parametrize("line", ["/msg bob hello who?", "/msg nobody hello who?"])
+async def test_a_command_refused_for_its_name_comes_back_as_typed(
+        make_local_node: MakeLocalNode, line: str) -> None:
+    """Trial 11: with a group called bob, `/msg bob hello who?` said it was ambiguous and the
+    line was gone; so for a name nobody has."""
+    from p2pchat.tui.backend import NodeBackend
+    from tests.aio import until
+    from tests.tui.test_screen import ENTER, running
+    from tests.tui.test_screen_trial7 import texts
+
+    alice, _ = await linked_pair(make_local_node, "alice", "bob")
+    await alice.create_group("bob")
+    async with running(NodeBackend(alice)) as (chat, keys):  # type: ignore[arg-type]
+        keys.send_text(f"{line}{ENTER}")
+        await until(lambda: chat.input.text == line, 10,
+                    f"the line back in the input: {texts(chat.controller)}")
+        said = texts(chat.controller)
+        assert sum("ambiguous" in t or "/contacts" in t for t in said) == 1, said
+        assert not any("not run" in t or "failed" in t for t in said), said
+        assert not [m for m in alice.history("@bob") if "who?" in str(m.get("text"))]
+        keys.send_text("\x15" * 3 + "/quit" + ENTER)
+
+
+async def test_an_open_receipts_page_follows_new_receipts() -> None:
+    """Trial 11: the /receipts page was a snapshot; as the Members page, it follows."""
+    from typing import Any
+
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_groups_ui import GROUP, GroupBackend, group
+    from tests.tui.test_state import message
+
+    carol = "C" * 52
+    mine = message(GROUP, "m1", "count me in", own=True) | {
+        "group": "club", "status": "sent", "delivered_to": [], "recipients": 2,
+        "sent_to": ["B" * 52, carol]}
+
+    class Backend(GroupBackend):
+        async def history(self, who: str, limit: int | None = None,
+                          **_: Any) -> list[dict[str, Any]]:
+            return [mine]
+
+        async def group_members(self, group_id: str) -> list[dict[str, Any]]:
+            return [{"fingerprint": "B" * 52, "name": "bob", "online": True},
+                    {"fingerprint": carol, "name": "carol", "online": True}]
+
+    backend = Backend()
+    backend.group_list = [group(role="owner")]
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        controller.state.upsert_group(group(role="owner"))
+        controller.state.select(GROUP)
+        controller.state.apply(mine)
+        await controller.execute("/receipts")
+        page = controller.state.page
+        assert page is not None and "delivered to 0 of 2: nobody yet" in page.lines[0][1], page
+        mine["delivered_to"] = [carol]
+        await controller._on_event({"type": "delivery", "fingerprint": GROUP, "id": "m1",
+                                    "delivered_to": [carol], "recipients": 2})
+        page = controller.state.page
+        assert page is not None and "carol" in page.lines[0][1], page.lines
+    finally:
+        await controller.stop()
+
+
+async def test_group_create_reads_a_comma_list_and_suggests_no_stray_words(
         make_local_node: MakeLocalNode) -> None:
-    """alice removed carol; carol's header said "alice · offline (last seen 16:43): alice's
-    node no longer knows you ..." though alice runs."""
-    carol, alice = await linked_pair(make_local_node, "carol", "alice")
-    chat = await watched(carol)
+    """Trial 11: `/group create climbing bob, Carol S` answered "nothing created: Carol is now
+    called 'Carol S': /group create climbing bob "Carol S" S"."""
+    from tests.tui.test_screen_trial7 import texts, three
+
+    alice, _, _ = await three(make_local_node)
+    await alice.rename_contact("carol", "Carol S")
+    chat = await screen(alice)
     try:
-        conv = chat.state.conversations[fp(alice)]
-        chat.state.select(fp(alice))
-        await until(lambda: conv.online, what="alice online on carol's screen")
-        await alice.remove_contact("carol")
-        await until(lambda: bool(conv.answers and conv.unreachable), 30, "the reason")
-        want = (" alice · not linked: alice's node no longer knows you (they may have removed"
-                " you); they see a request until they add you again")
-        assert header(chat.state) == want
-        await knocked(carol, 2)
-        await polls(2)
-        assert header(chat.state) == want
-        texts = [text for _, _, text in chat.state.said]
-        assert len([t for t in texts if "no longer knows you" in t]) == 1, texts
+        await chat.execute("/group create hike bob Carol S")
+        said = texts(chat)
+        assert any(t.endswith('/group create hike bob "Carol S"') for t in said), said
+        assert not [g for g in alice.list_groups() if g["title"] == "hike"]
+        await chat.execute("/group create climbing bob, Carol S")
+        said = texts(chat)
+        assert any("created climbing and invited bob and Carol S" in t for t in said), said
     finally:
         await chat.stop()
 
 
-def test_the_status_line_while_the_node_is_away_says_only_what_is_true() -> None:
-    """`p2pchat stop` under an attached chat: "... 0 contacts online · visible on this network
-    · node in background  node stopped: reconnecting..." (a visibility claim while stopped, no
-    separator before "node stopped")."""
-    state = loaded_state()
-    state.mode, state.mdns, state.presence = "attached", True, "public"
-    state.relays = [{"relay": "127.0.0.1:4000#AB", "state": "attached"}]
-    assert "visible on this network" in text_of(render.status_line(state))
-    assert "node runs apart" in text_of(render.status_line(state))
-    state.connected = False
-    for width in (200, 80, 40):
-        text = text_of(render.status_line(state, width))
-        for untrue in ("visible", "online", "relay", "node runs apart", "background", " on "):
-            assert untrue not in text, (width, text)
-    text = text_of(render.status_line(state))
-    assert text.startswith(f" {state.me.name} {state.me.fingerprint[:7]} · node stopped:"
-                           " reconnecting..."), text
+async def test_add_takes_a_quoted_name_without_its_quotes() -> None:
+    from typing import Any
 
+    from p2pchat.tui.backend import BackendError
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_controller import FakeBackend
+    from tests.tui.test_state import DAVE
 
-def test_an_attached_chat_does_not_call_its_node_a_background_one(tmp_path: Path) -> None:
-    """A `p2pchat node` in another terminal is no background node: the status line said "node
-    in background" and /q "Your node is still running in the background (pid 11482)"."""
-    state = loaded_state()
-    state.mode = "attached"
-    assert "background" not in text_of(render.status_line(state))
-    said = left_running(False, 11482, tmp_path)
-    assert said.startswith("Your node is still running (pid 11482): you stay online.")
-    assert "background" not in said
-    assert "Another chat screen (pid 7) runs your node" in left_running(True, 7, tmp_path)
+    class Backend(FakeBackend):
+        async def add_contact(self, fingerprint: str, name: str,
+                              addrs: list[str]) -> dict[str, Any]:
+            self.calls.append(("add_contact", name))
+            raise BackendError("exists", "stop here")
 
-
-async def test_a_contact_asked_while_away_stays_asked_when_their_node_comes(
-        make_local_node: MakeLocalNode) -> None:
-    """Asked while carol's node was stopped: the first knock when it starts is no link either
-    ("they see a request" stays, nothing says she was seen)."""
-    alice, carol = await make_local_node("alice"), await make_local_node("carol")
-    host, port = carol.listen_addresses[0]
-    identity = carol.identity
-    await carol.stop()
-    chat = await watched(alice)
+    backend = Backend()
+    controller = Controller(backend)
+    await controller.start()
     try:
-        await chat.execute(f"/add {fp(carol)} carol {host}:{port}")
-        conv = chat.state.conversations[fp(carol)]
-        chat.state.select(fp(carol))
-        await polls(3)
-        assert header(chat.state) == " carol · offline"  # she has not got it yet
-        carol = await make_local_node("carol", identity, listen=((host, port),))
-        await until(lambda: any(c.get("awaits_answer") for c in alice.list_contacts()), 30,
-                    "carol's node has the request")
-        await knocked(alice, 1)
-        await polls(2)
-        assert header(chat.state) == " carol · asked, waiting for carol to accept"
-        assert [n.text for n in chat.state.notices] == [
-            "added carol; they see a request until they add you too"]
-        assert not conv.last_seen
+        await controller.execute(f'/add {DAVE} "Carol S"')
+        assert ("add_contact", "Carol S") in backend.calls, backend.calls
     finally:
-        await chat.stop()
+        await controller.stop()
 
 
-async def test_a_read_of_the_node_during_a_knock_is_no_link() -> None:
-    """The node lists a contact it knocks on as `online` with `awaits_answer` (the knock's
-    moment): the screen keeps "they see a request" and "asked, waiting" (a read at that moment
-    took it for an accepted request)."""
-    chat, backend, _ = await started()
+async def test_only_the_line_refused_for_its_name_comes_back() -> None:
+    """A mistyped command after one refused for its name is not handed back (it was: the
+    flag stayed from the line before)."""
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_controller import FakeBackend
+
+    controller = Controller(FakeBackend())
+    await controller.start()
+    handed: list[str] = []
+    controller.hand_back = lambda line, why: handed.append(line)
     try:
-        chat.state.select(BOB)
-        conv = chat.state.conversations[BOB]
-        backend.contact_list[0] = backend.contact_list[0] | {"online": False}
-        conv.online = False
-        conv.answers = "asked"  # as /add leaves it
-        chat.state.notice("info", "added bob; they see a request until they add you too",
-                          key=f"pending:{BOB}")
-        await chat._on_event(link("link_up"))
-        backend.contact_list[0] = backend.contact_list[0] | {"online": True,
-                                                              "awaits_answer": True}
-        await chat.reach.check()
-        await chat._on_event(link("link_down", reason="closed by peer", online=False))
-        backend.contact_list[0] = backend.contact_list[0] | {"online": False}
-        await chat.reach.check()
-        assert header(chat.state) == " bob · asked, waiting for bob to accept"
-        assert [n.text for n in chat.state.notices if "bob" in n.text] == [
-            "added bob; they see a request until they add you too"]
-        assert not conv.last_seen
-        backend.contact_list[0] = backend.contact_list[0] | {"online": True,
-                                                              "awaits_answer": False}
-        chat.reach.period = 3600.0  # not the watch's next read: the link's
-        await chat._on_event(link("link_up"))  # accepted: linked, the request said goes
-        await until(lambda: not [n for n in chat.state.notices if "bob" in n.text], 10,
-                    "the request said gone a moment after the link")
-        assert header(chat.state) == " bob · online"
+        for line in ("/msg nobody hi", "/frobnicate"):  # one after the other, not queued
+            controller.submit(line)
+            await until(lambda: not controller.busy(), 10, f"{line} run")
+        assert handed == ["/msg nobody hi"], handed
     finally:
-        await chat.stop()
+        await controller.stop()

@@ -24,7 +24,7 @@ from tests.tui.test_state import BOB, CAROL, loaded_state
 
 pytestmark = pytest.mark.timeout(30)
 
-REFUSED = "the nodes asked refused your passphrase"
+REFUSED = "no node nearby admitted you"
 
 
 def test_a_left_networks_refusal_goes_for_good() -> None:

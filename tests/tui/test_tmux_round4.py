@@ -62,11 +62,11 @@ def test_an_invitation_reads_invited_until_accepted_and_a_no_says_declined(
 
     terminal.line("/group invite bob")
     screen = terminal.wait_screen(lambda s: "you invited bob" in s, "the invitation's line")
-    assert "1 member, 1 invited" in header(screen), header(screen)
+    assert "1 member (you), 1 invited" in header(screen), header(screen)
     assert "bob joined" not in flat(screen)
     assert "(invited, not joined yet)" in alice.cli("group", "members", "hall",
                                                     check=True).stdout
-    assert "1 member, 1 invited" in alice.cli("group", "list", check=True).stdout
+    assert "1 member (you), 1 invited" in alice.cli("group", "list", check=True).stdout
     view = group_view(alice, "hall")
     assert view is not None and (view["members"], view["invited"]) == (2, 1)
 

@@ -58,3 +58,27 @@ def test_only_a_contact_whose_own_name_it_is_and_only_one() -> None:
     assert str(refused.value) == "nothing created: 'zed' is not a contact"
     assert instead("/group create", ["team", "zed"], refused.value, shlex.quote, contact) \
         .endswith("a name with spaces goes in quotes: /group create 'team zed'")
+
+
+def test_with_commas_spaces_stay_in_a_name() -> None:
+    """Trial 11: "bob, Carol S" was read as bob, Carol and S."""
+    assert listed(["bob,", "Carol", "S"], contact) == ["bob", "Carol S"]
+    assert invitees(["bob,", "Carol", "S"], contact) == ["B", "C"]
+    assert listed(["bob", "carol"], contact) == ["bob", "carol"]  # no comma: a word each
+
+
+def test_the_name_to_retype_carries_no_stray_words() -> None:
+    """Trial 11: "/group create climbing bob Carol S" suggested '... "Carol S" S'."""
+    words = ["climbing", "bob", "Carol", "S"]
+    with pytest.raises(NotAContact) as refused:
+        invitees(words[1:], contact, renamed_as(VIEWS))
+    assert instead("/group create", words, refused.value, shlex.quote, contact) \
+        == "/group create climbing bob 'Carol S'"
+
+
+def test_a_list_with_a_stranger_is_not_offered_as_one_name() -> None:
+    words = ["climbing", "bob,", "zed"]
+    with pytest.raises(NotAContact) as refused:
+        invitees(words[1:], contact)
+    hint = instead("/group create", words, refused.value, shlex.quote, contact)
+    assert "zed" not in hint and "climbing" not in hint, hint

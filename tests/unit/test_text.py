@@ -106,3 +106,14 @@ def test_iso_from_ms_is_datetimes_own_format(ms: int) -> None:
 
 def test_counts_read_as_english() -> None:
     assert [counted(n, "member") for n in (0, 1, 2)] == ["0 members", "1 member", "2 members"]
+
+
+def test_a_group_s_size_counts_the_others_online() -> None:
+    """Trial 11: `group` said "1 member, 0 online" of a group with only you in it."""
+    from p2pchat.core.text import group_size
+
+    assert group_size(1, 0, 0) == "1 member (you)"
+    assert group_size(2, 1, 0) == "1 member (you), 1 invited"
+    assert group_size(3, 0, 1) == "3 members, 1 other online"
+    assert group_size(4, 1, 2) == "3 members, 1 invited, 2 others online"
+    assert group_size(3, 0) == "3 members"  # the chat's header: no count of who is online
