@@ -41,11 +41,15 @@ def with_dial_state(views: list[dict[str, Any]], dialer: Dialer, *, now_ms: int,
     when its node has our request and has not added us, `awaits_answer: true`. `since_ms`:
     when the node started; `elsewhere(key)`: its node was seen at an address not stored."""
     for view in views:
-        if view.get("online") or view.get("state") != "contact":
+        if view.get("state") != "contact":
             continue
         try:
             key = parse_fingerprint(str(view.get("fingerprint")))
         except ValueError:
+            continue
+        if dialer.waits_for_answer(key):  # linked now too: a knock their node closes at once
+            view["awaits_answer"] = True
+        if view.get("online"):
             continue
         failed = dialer.failures(key)
         view["failed_dials"] = failed
@@ -55,8 +59,6 @@ def with_dial_state(views: list[dict[str, Any]], dialer: Dialer, *, now_ms: int,
         silent = (now_ms - max(seen or 0, since_ms)) / 1000
         view["address_stale"] = bool(view.get("addrs")) and failed >= STUCK_DIALS and (
             silent >= stale_after or elsewhere(key))
-        if dialer.waits_for_answer(key):
-            view["awaits_answer"] = True
     return views
 
 
@@ -123,5 +125,10 @@ class Reach:
                                stale_after=self._stale_after)
 
     def link_gone(self, link: PeerLink) -> None:
-        """A link ended: a contact's is when we last saw them (`note_last_seen`)."""
+        """A link ended: a contact's is when we last saw them (`note_last_seen`); not a knock
+        on a node that has our request and has not added us: we never had a link with them
+        (trial 11: "offline (last seen 16:40)" for a contact who had not yet accepted)."""
+        key = link.remote_key
+        if key is not None and self._dialer().waits_for_answer(key):
+            return
         note_last_seen(self._store(), link, self._is_linked, self._who)

@@ -83,6 +83,7 @@ class ContactCommands:
             elif conv.online:
                 self._state.notice("info", f"added {conv.name}: linked, you can chat")
             else:  # dropped when the link comes up (they had added us, or accept)
+                conv.answers = "asked"  # their node's knock at once is no link (trial 11)
                 self._state.notice("info", f"added {conv.name}; they see a request until they"
                                           " add you too", key=f"pending:{conv.id}")
             await self._switch_to(conv)

@@ -64,6 +64,9 @@ class Conversation:
     member_fps: frozenset[str] = frozenset()  # a group's members' fingerprints, the invited too
     # A contact's: why the node cannot link to them, when it knows (tui/reach_watch.py)
     unreachable: str = ""
+    # A contact's node answers without linking (contacts.list's `awaits_answer`: it has our
+    # request; `unanswered`: it closes us unanswered): it runs, so never "offline" (trial 11)
+    answers: str = ""  # "awaits", "unanswered"; "asked": asked here, their node not met yet
     last_seen: str = ""  # a contact's: when a link with them last ended (ISO), "" unknown
     # Removed, and their node still has us as a contact: it asks again by itself (the node's
     # `after_removal` request), shown quietly in the removed conversation (issue 23, B4).

@@ -211,15 +211,19 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
         await _run_app(app, None)
     finally:
         await backend.close()
-    if app.state.connected and app.state.node_in_chat_screen:
-        pid = app.state.node_pid
-        say(f"Another chat screen{f' (pid {pid})' if pid else ''} runs your node: you stay"
-            " online while it is open, and quitting it decides whether the node stays.")
-    elif app.state.connected:
-        pid = app.state.node_pid
-        stop = f"'{stop_command(home)}' stops it"  # not kill (trial 4, B15)
-        say(f"Your node is still running in the background{f' (pid {pid})' if pid else ''}:"
-            f" you stay online. 'p2pchat chat' attaches to it again; {stop}.")
+    if app.state.connected:
+        say(left_running(app.state.node_in_chat_screen, app.state.node_pid, home))
+
+
+def left_running(in_chat_screen: bool, pid: int | None, home: Path) -> str:
+    """What a chat attached to a node says as it leaves: the node runs on. Not "in the
+    background": it may be a `p2pchat node` in another terminal (trial 11)."""
+    if in_chat_screen:
+        return (f"Another chat screen{f' (pid {pid})' if pid else ''} runs your node: you stay"
+                " online while it is open, and quitting it decides whether the node stays.")
+    stop = f"'{stop_command(home)}' stops it"  # not kill (trial 4, B15)
+    return (f"Your node is still running{f' (pid {pid})' if pid else ''}: you stay online."
+            f" 'p2pchat chat' attaches to it again; {stop}.")
 
 
 async def _in_process(home: Path, stored: Any, config: NodeConfig,

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from p2pchat.tui.state import ChatState
 
 PERIOD = 5.0  # seconds between reads of the node
+# After a link came up to a contact we asked: a knock has gone by then, an accepted link stays
+SETTLE = 1.0
 KEY = REACH  # the notice key prefix: one notice per contact
 MAX_RELAYS = 16
 MAX_TOLD = 64  # relays found nearby already said on this screen (not said again)
@@ -32,7 +34,8 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
     """Why the node cannot link to `contact`, in words with the fix; "" when it can, or
     when it does not know better than "offline". `was_linked`: they knew us once;
     `asked_here`: this screen just said "they see a request until they add you too"."""
-    if contact.get("online") or contact.get("state") != "contact":
+    awaits = contact.get("awaits_answer") is True  # online too while we knock (trial 11)
+    if (contact.get("online") and not awaits) or contact.get("state") != "contact":
         return ""
     name = conv.name
     if contact.get("unanswered") is True:
@@ -40,8 +43,8 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
                 " network (join it: /network join NAME ...) or may have removed you")
     if contact.get("awaits_answer") is True:
         if was_linked:  # they knew us, and now their node takes us for a stranger
-            return (f"{name}'s node no longer knows you: they may have removed you (they see"
-                    " a request until they add you again)")
+            return (f"{name}'s node no longer knows you (they may have removed you); they see"
+                    " a request until they add you again")
         if asked_here:  # a new request: "they see a request until they add you too" says it
             return ""
         return (f"{name}'s node has your request and has not added you: not yet, or they"
@@ -103,6 +106,17 @@ class ReachWatch:
         self._found: set[str] = set()  # relays found by mDNS attached at the last read
         self._told: set[str] = set()  # of those, said once on this screen (MAX_TOLD)
         self._down = ""  # "relay ... unreachable" as said last (not said again after Esc)
+        import asyncio  # here, not at the top: importing this module stays cheap
+
+        self._soon = asyncio.Event()  # set: read the node SETTLE from now
+
+    def link_came(self, fingerprint: str) -> None:
+        """A link came up: for a contact we asked, read the node SETTLE later rather than a
+        period later, so "they see a request" goes at once when they accepted (a knock, a link
+        their node closes at once, changes nothing then)."""
+        conv = self._state.conversations.get(fingerprint)
+        if conv is not None and conv.answers:
+            self._soon.set()
 
     async def run(self) -> None:
         # Here, not at the top: importing this module stays cheap (render reads it).
@@ -111,7 +125,11 @@ class ReachWatch:
         from p2pchat.tui.backend import BackendError
 
         while True:  # the start read everything: the first look is a period later
-            await asyncio.sleep(self.period)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._soon.wait(), self.period)
+            if self._soon.is_set():
+                self._soon.clear()
+                await asyncio.sleep(SETTLE)
             with contextlib.suppress(BackendError):  # the node went: the controller says
                 await self.check()
 
@@ -170,12 +188,30 @@ class ReachWatch:
         conv = self._state.conversations.get(fp)
         if conv is None or conv.kind == "group":
             return False
-        if conv.online or contact.get("online"):
+        # Their node has our request (`awaits_answer`): a link now is our knock, which it
+        # closes at once (trial 11), not a link to chat on.
+        awaits = contact.get("awaits_answer") is True
+        linked = bool(contact.get("online")) and not awaits
+        if (conv.online and not conv.answers and not awaits) or linked:
             self._linked.add(fp)
+        answers = "" if linked or contact.get("state") != "contact" else \
+            "awaits" if awaits else \
+            "unanswered" if contact.get("unanswered") is True else ""
+        if not answers and conv.answers in ("asked", "awaits") and not linked \
+                and contact.get("state") == "contact":  # asked, their node not met (again):
+            answers = conv.answers  # still asked (its first knock is no link either)
+        if answers != conv.answers:
+            if conv.answers in ("asked", "awaits") and linked:  # they accepted
+                self._state.drop_notices(key=f"pending:{fp}")
+            conv.answers, changed_answers = answers, True
+        else:
+            changed_answers = False
         seen = clean(contact.get("last_seen"))
-        changed = bool(seen) and seen != conv.last_seen
+        changed = (bool(seen) and seen != conv.last_seen) or changed_answers
         conv.last_seen = seen or conv.last_seen
-        knew_us = fp in self._linked or any(  # they wrote, or held what we wrote
+        # A last link's end is one with them (a knock on a node that has our request leaves
+        # none): they knew us (trial 11); or they wrote, or held what we wrote
+        knew_us = fp in self._linked or bool(conv.last_seen) or any(
             (not m.own and not m.system) or m.status == "delivered" for m in conv.messages)
         asked = any(n.key == f"pending:{fp}" for n in self._state.notices)
         why = reason(contact, conv, knew_us, asked)

@@ -462,6 +462,10 @@ def header(state: ChatState) -> str:
         where = f"offline (last seen {local_time(conv.last_seen)})"
     if not conv.online and conv.unreachable and conv.state == "contact":  # trial 8, B2/B5
         where = f"{where}: {conv.unreachable}"
+    # Their node runs and does not link: not "offline", no "last seen" from a knock (trial 11)
+    if not conv.online and conv.answers in ("awaits", "unanswered") and conv.state == "contact":
+        where = f"not linked: {conv.unreachable}" if conv.unreachable else \
+            f"asked, waiting for {conv.name} to accept"
     if conv.online and conv.relay:  # slower, and the relay sees when we talk (not what)
         where = f"online via relay {conv.relay.split('#')[0]}"  # its key is in /peers
     if conv.verified:
@@ -515,19 +519,22 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     else:
         network = ("visible on this network", "visible")
     relay = relay_words(state.relays)  # trial 8, B15: a relay-only node said nothing of it
-    warn = " node stopped: reconnecting... " if not state.connected else ""
+    warn = "· node stopped: reconnecting... " if not state.connected else ""
     unread = f"{state.unread_total} unread" if state.unread_total else ""
+    # Not "in background": it may be a `p2pchat node` in another terminal (trial 11)
     background = ("node in another chat screen" if state.node_in_chat_screen else
-                  "node in background") if state.mode == "attached" else ""
+                  "node runs apart") if state.mode == "attached" else ""
     # Contacts only, and it says so: a group's member who is no contact is not counted
     # (trial 10, B10: "1 online" beside a Members page with two online).
     contacts = f"{online} contact{'s' * (online != 1)} online"
+    if not state.connected:  # only what is true while the node is away (trial 11)
+        contacts, network, relay, background = "", ("", ""), ("", ""), ""
     candidates = (
         [f" {me.name} {me.fingerprint[:7]}", contacts, network[0], relay[0], unread,
          background],
         [f" {me.name} {me.fingerprint[:7]}", contacts, network[1], relay[0], unread],
         [f" {me.name}", contacts, network[1], relay[1], unread],
-        [f" {me.name}", f"{online} on", network[1], relay[1], unread],
+        [f" {me.name}", f"{online} on" if contacts else "", network[1], relay[1], unread],
     )
     text = ""
     for parts in candidates:

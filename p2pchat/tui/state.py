@@ -301,11 +301,13 @@ class ChatState:
             known = conv is not None or bool(link_up.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
                 self._linked[fp] = up
-            if conv is not None and up:
+            # A node that has our request and has not added us links for a moment (a knock:
+            # its Hello does not know us): "they see a request" stays true (trial 11).
+            if conv is not None and up and not conv.answers:
                 for key in (f"pending:{fp}", f"linking:{fp}"):  # linked: both untrue now
                     self.drop_notices(key=key)
             if conv is not None:
-                if conv.online and not up:  # "offline (last seen HH:MM)", trial 9, B7
+                if conv.online and not up and not conv.answers:  # "offline (last seen HH:MM)"
                     conv.last_seen = datetime.now(UTC).isoformat()
                 conv.online = up
                 if kind == "link_up":

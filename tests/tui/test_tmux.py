@@ -165,7 +165,7 @@ def test_first_run_asks_once_greets_and_can_leave_the_node_running(
         # The next chat attaches to it, and reconnects by itself when it restarts.
         exit_file.unlink()
         terminal.start(chat_argv(home), exit_file)
-        terminal.wait_screen(lambda s: "node in background" in s, "the attached screen")
+        terminal.wait_screen(lambda s: "node runs apart" in s, "the attached screen")
         os.kill(pid, signal.SIGTERM)
         terminal.wait_screen(lambda s: "node stopped: reconnecting" in s, "the node gone")
         node = subprocess.Popen(

@@ -47,7 +47,7 @@ def test_attached_screen_says_what_it_ignores_where_it_is_and_that_the_node_stay
         assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
         said = (tmp_path / "exit.err").read_text()
         pid = alice.json("status")["pid"]
-        assert f"still running in the background (pid {pid})" in said, said
+        assert f"Your node is still running (pid {pid}): you stay online" in said, said
         assert f"'p2pchat --home {alice.home} stop' stops it" in said
     finally:
         alice.close()

@@ -43,3 +43,21 @@ def test_an_address_silent_for_long_is_stale() -> None:
 def test_a_node_seen_at_another_address_makes_the_old_one_stale_at_once() -> None:
     assert view(STUCK_DIALS, now_s=20, seen_s=0, elsewhere=True)["address_stale"] is True
     assert view(1, now_s=20, seen_s=0, elsewhere=True)["address_stale"] is False
+
+
+def test_a_knock_on_a_node_that_has_our_request_is_listed_as_awaiting() -> None:
+    """Trial 11: our knock on a node that has our request is a link for a moment; read then,
+    the contact is `online` and still `awaits_answer` (no link to chat on), and nothing else."""
+    async def connect(key: bytes, address: Any) -> bool:
+        return False
+
+    dialer = Dialer(connect, lambda key: [], lambda key: False)
+    dialer._patient[KEY] = 0.0  # their Hello did not know us: we wait for their answer
+    row = {"fingerprint": fingerprint(KEY), "state": "contact", "online": True}
+    got = with_dial_state([row], dialer, now_ms=STARTED, since_ms=STARTED,
+                          last_seen=lambda key: None, elsewhere=lambda key: False)[0]
+    assert got == {**row, "awaits_answer": True}
+    del dialer._patient[KEY]  # they added us: a link
+    got = with_dial_state([dict(row)], dialer, now_ms=STARTED, since_ms=STARTED,
+                          last_seen=lambda key: None, elsewhere=lambda key: False)[0]
+    assert got == row
