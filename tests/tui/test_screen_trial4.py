@@ -52,7 +52,7 @@ async def test_network_list_says_refused_as_the_status_line_does() -> None:
         await controller.execute("/network list")
         said = notices(controller)
         assert "waiting to be admitted: hike;" in said
-        assert "refused: club" in said and "/network join club PASSPHRASE" in said
+        assert "not admitted: club" in said and "/network join club PASSPHRASE" in said
         assert "waiting to be admitted: club" not in said
     finally:
         await controller.stop()
