@@ -170,8 +170,8 @@ class ReachWatch:
                 break
             self._told.add(label)
             self._state.notice("info", f"attached to relay {label} found nearby (not one you"
-                               " chose): 'p2pchat settings presence private' (or --presence"
-                               " private) turns that off", key=f"{KEY}found:{label}")
+                               " chose): 'p2pchat settings found-relays off' (or"
+                               " --no-found-relays) turns that off", key=f"{KEY}found:{label}")
         self._found = found
 
     def _take(self, contact: dict[str, Any]) -> bool:

@@ -100,7 +100,7 @@ async def test_a_relay_found_nearby_is_said_once_with_how_to_stop_it(
                         "the notice")
             assert said(chat, f"attached to relay {where}") == [
                 f"attached to relay {where} found nearby (not one you chose): 'p2pchat settings"
-                " presence private' (or --presence private) turns that off"]
+                " found-relays off' (or --no-found-relays) turns that off"]
             await polls(5)
             # once (other people's relays on 127.0.0.1 are said too: ours by its address)
             assert len(said(chat, f"relay {where} found nearby")) == 1
