@@ -47,6 +47,7 @@ async def test_found_relays_off_in_the_settings_uses_no_relay_found_nearby(
         status = wait_for(lambda: (p := run(home, "status", "--json")).returncode == 0
                           and json.loads(p.stdout), 20, "the node")
         assert status["mdns"] is True and status["presence"] == "public"  # only relays off
+        assert status["found_relays"] is False
         # A node with found relays on (the default) sees and attaches to this relay...
         bob = await make_local_node("bob", **LOOPBACK_MDNS)
         await until(lambda: any(str(r["relay"]).endswith(fingerprint)
