@@ -77,6 +77,8 @@ KEYS: dict[str, tuple[str, Callable[[list[str]], Any]]] = {
     "mdns-interface": ("discovery only on the interfaces with these addresses,"
                        " as --mdns-interface", _interfaces),
     "presence": ("public or private, as --presence", _presence),
+    "found-relays": ("on or off: use relays other people advertise on the local network"
+                     " (--no-found-relays is off)", _switch),
 }
 
 

@@ -182,10 +182,13 @@ class RelayProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.status: dict[str, Any] = {}
 
-    def start(self, *extra: str, mdns: bool = False) -> RelayProcess:
-        """`mdns`: advertise on 127.0.0.1 only (zeroconf on loopback, as the tests bind it)."""
+    def start(self, *extra: str, mdns: bool = False,
+              listen: str = "127.0.0.1:0") -> RelayProcess:
+        """`mdns`: advertise on 127.0.0.1 only (zeroconf on loopback, as the tests bind it).
+        `listen`: where; a restart "--listen HOST:PORT" in `extra` listens on a fresh port too,
+        and the advert carries that one (the found-relay test waited for the old port)."""
         argv = [sys.executable, "-m", "p2pchat", "--home", str(self.home), "relay",
-                "--listen", "127.0.0.1:0",
+                "--listen", listen,
                 *(["--mdns-interface", "127.0.0.1"] if mdns else ["--no-mdns"]), *extra]
         with self.log_path.open("a") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,

@@ -54,6 +54,10 @@ def _add_node_options(parser: argparse.ArgumentParser) -> None:
                         help="a relay to attach to, for contacts you cannot reach directly"
                         " (repeatable; the line 'p2pchat relay' prints; with a fingerprint"
                         " the relay must prove that key). Relays found by mDNS are used too")
+    parser.add_argument("--no-found-relays", action="store_true",
+                        help="don't use relays other people advertise on the local network,"
+                        " only those given with --relay (default: the home's setting, else use"
+                        " them)")
     add_file_node_options(parser)
     _add_passphrase_file(parser)
 

@@ -20,6 +20,7 @@ def plain_start(home: Path) -> str:
     from p2pchat.net.addresses import format_addr, parse_addr
 
     typed = argparse.Namespace(home=home, listen=None, relay=None, no_mdns=False,
+                               no_found_relays=False,
                                mdns_interface=None, presence=None)
     merged = _with_settings(typed)
     listen = merged.listen or [DEFAULT_LISTEN]

@@ -45,6 +45,8 @@ def _with_settings(args: argparse.Namespace) -> argparse.Namespace:
         merged.no_mdns = last.mdns is False
         merged.mdns_interface = list(last.mdns) if isinstance(last.mdns, tuple) else None
     merged.presence = args.presence or kept.get("presence") or "public"
+    merged.no_found_relays = getattr(args, "no_found_relays", False) or \
+        kept.get("found-relays") is False
     return merged
 
 
@@ -84,6 +86,7 @@ def _node_config(args: argparse.Namespace) -> Any:
         listen=listen, mdns=not args.no_mdns,
         mdns_interfaces=tuple(args.mdns_interface) if args.mdns_interface else None,
         presence=args.presence, relays=relays, keep_port=args.keep_port, **file_config(args),
+        found_relays=not args.no_found_relays,
         listen_from=args.listen_from, mdns_from=args.mdns_from,
         group_sync_interval=_group_sync_interval(NodeConfig.group_sync_interval),
     )
@@ -120,6 +123,8 @@ def node_arguments(args: argparse.Namespace) -> list[str]:
             argv += [option, value]
     if args.no_mdns:
         argv.append("--no-mdns")
+    if getattr(args, "no_found_relays", False):
+        argv.append("--no-found-relays")
     from p2pchat.cli.files import file_node_arguments
 
     return argv + file_node_arguments(args)
@@ -162,6 +167,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     typed = {"--listen": args.listen, "--relay": args.relay, "--no-mdns": args.no_mdns,
              "--mdns-interface": args.mdns_interface, "--presence": args.presence,
+             "--no-found-relays": args.no_found_relays,
              # the file options too: a running node keeps its own (trial 5, 11)
              "--downloads": args.downloads,
              "--auto-accept-size": args.auto_accept_size

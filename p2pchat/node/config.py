@@ -28,6 +28,8 @@ class NodeConfig:
     mdns: bool = True
     mdns_interfaces: tuple[str, ...] | None = None
     presence: str = "public"  # or "private": see docs/privacy.md
+    # Attach to relays other people advertise by mDNS (settings found-relays, --no-found-relays)
+    found_relays: bool = True
     max_links: int = 128  # authenticated links, and our own dials
     max_links_per_ip: int = 16
     # Inbound connections still handshaking: kept apart from the links above, so strangers

@@ -102,9 +102,10 @@ class Relays:
                 self._add(_Relay([relay.address], relay.key, "config"))
         if self._config.relays or self._config.mdns:
             self._spawn(self._ticker(), "relay-ticker")
-        if self._config.mdns and self._config.presence != "private":
+        if self._config.mdns and self._config.found_relays and \
+                self._config.presence != "private":
             # Attaching proves our key to the relay: a private node uses only relays it was
-            # given (docs/privacy.md).
+            # given (docs/privacy.md); found-relays off asks for that alone (trial 11, B1).
             await self._browse()
 
     async def stop(self) -> None:

@@ -29,6 +29,7 @@ def status_of(node: Node) -> dict[str, Any]:
         "mdns_interfaces": list(node.config.mdns_interfaces or []),
         "mdns_from": node.config.mdns_from,
         "relays": node.relays.view(),
+        "found_relays": node.config.found_relays,  # off: no relay found nearby is used
         "presence": node.config.presence,
         "visible_to": node.nearby.visible_to(),  # what the advert really shows (nearby.py)
         "networks": node.networks.names(),

@@ -135,6 +135,8 @@ def ignored_options(typed: dict[str, Any], status: dict[str, Any]) -> list[str]:
             return status.get("mdns") is False
         if option == "--presence":
             return bool(status.get("presence") == value)
+        if option == "--no-found-relays":
+            return status.get("found_relays") is False
         return False  # --mdns-interface: the status does not say
 
     return [option for option, value in typed.items() if value and not followed(option, value)]

@@ -58,19 +58,27 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
 
 def relay_words(relays: list[dict[str, Any]]) -> tuple[str, str]:
     """The status line's words for the relays (long, short): "via relay HOST:PORT" when one
-    carries us, "relay HOST:PORT unreachable" when none is attached and one the user chose
-    does not answer; ("", "") without one. A relay found nearby (mDNS) that is not attached
-    is not ours to report: someone else's, it comes and goes (trial 11: "relay down" for a
-    relay alice never chose)."""
-    attached = [r for r in relays if r.get("state") == "attached"]
-    if attached:
-        return f"via relay {_label(attached[0])}", "relay"
+    carries a link, or when one the user chose is attached (they chose it: they see it
+    attached); "relay HOST:PORT unreachable" when none of those is and one the user chose does
+    not answer; ("", "") without one. A relay found nearby (mDNS) that carries no link is not
+    ours to report, attached or not: someone else's, on hand (/peers says so), it comes and
+    goes (trial 11: "relay down", and "via relay ..." while every link was direct)."""
+    carrying = [r for r in relays if r.get("state") == "attached"
+                and (_links(r) or r.get("found_by") != "mdns")]
+    if carrying:
+        busiest = max(carrying, key=lambda r: _links(r) > 0)  # the first with a link
+        return f"via relay {_label(busiest)}", "relay"
     chosen = [r for r in relays if r.get("found_by") != "mdns"]
     if not chosen:
         return "", ""
     if any(r.get("last_error") for r in chosen):
         return f"relay {_label(chosen[0])} unreachable", "relay down"
     return f"connecting to relay {_label(chosen[0])}", "relay..."
+
+
+def _links(relay: dict[str, Any]) -> int:
+    links = relay.get("links")
+    return links if isinstance(links, int) else 0
 
 
 def _label(relay: dict[str, Any]) -> str:
@@ -82,9 +90,10 @@ def relay_lines(relays: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in relays:
         label = clean(r.get("relay")).split("#")[0]
-        if r.get("state") == "attached":
-            links = r.get("links") if isinstance(r.get("links"), int) else 0
-            out.append(f"relay {label}: attached, {links} link(s) through it")
+        if r.get("state") == "attached" and r.get("found_by") == "mdns" and not _links(r):
+            out.append(f"relay {label} (found nearby): on hand, no link through it")
+        elif r.get("state") == "attached":
+            out.append(f"relay {label}: attached, {_links(r)} link(s) through it")
         elif r.get("found_by") == "mdns":  # someone else's, maybe gone: not a warning
             out.append(f"relay {label} (found nearby): not answering, not used until it does")
         elif r.get("last_error"):
@@ -179,8 +188,8 @@ class ReachWatch:
                 break
             self._told.add(label)
             self._state.notice("info", f"attached to relay {label} found nearby (not one you"
-                               " chose): 'p2pchat settings presence private' (or --presence"
-                               " private) turns that off", key=f"{KEY}found:{label}")
+                               " chose): 'p2pchat settings found-relays off' (or"
+                               " --no-found-relays) turns that off", key=f"{KEY}found:{label}")
         self._found = found
 
     def _take(self, contact: dict[str, Any]) -> bool:

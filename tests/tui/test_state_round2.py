@@ -188,6 +188,10 @@ def test_only_options_a_running_node_does_not_follow_are_reported() -> None:
     assert ignored_options(typed | {"--listen": ["127.0.0.1:0"]}, status) == ["--listen"]
     typed |= {"--relay": ["10.0.0.8:1"], "--presence": "private", "--listen": ["::1:5"]}
     assert ignored_options(typed, status) == ["--listen", "--relay", "--presence"]
+    # --no-found-relays: followed by a node that uses none, else ignored (trial 11, B1)
+    off = {"--no-found-relays": True}
+    assert ignored_options(off, {**status, "found_relays": False}) == []
+    assert ignored_options(off, {**status, "found_relays": True}) == ["--no-found-relays"]
 
 
 def test_a_full_reread_decides_who_is_online() -> None:

@@ -10,7 +10,8 @@ from p2pchat.cli.serve import node_arguments
 
 TYPED = ["--listen", "192.0.2.1:7331", "--listen", "[::1]:0", "--no-mdns",
          "--mdns-interface", "192.0.2.7", "--presence", "private",
-         "--relay", "192.0.2.2:9000#FINGERPRINT", "--relay", "192.0.2.3:9000"]
+         "--relay", "192.0.2.2:9000#FINGERPRINT", "--relay", "192.0.2.3:9000",
+         "--no-found-relays"]
 
 
 def node_option_names() -> set[str]:
