@@ -1,0 +1,36 @@
+"""notes/s34/trial11.md on the chat screen, the answers and notices: an answer to a y/n
+question is a passing notice (18 f), ..."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pchat.tui.notice_ageing import age_notices
+from tests.aio import until
+from tests.tui.test_controller import FakeBackend
+from tests.tui.test_screen import running
+from tests.tui.test_state import BOB, CAROL, contact
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_an_answer_to_a_question_passes_even_when_nothing_is_typed() -> None:
+    """18 f: carol's "not quitting" (Ctrl-C, then n) was on the row 3½ minutes later."""
+    backend = FakeBackend()
+    backend.contact_list = [contact(BOB, "bob"), contact(CAROL, "carol")]
+    async with running(backend) as (chat, keys):
+        now = [1000.0]
+        chat.state.clock = lambda: now[0]
+        keys.send_text("a draft")
+        await until(lambda: chat.input.text == "a draft", 10, "the draft")
+        chat.request_quit()
+        await until(lambda: chat.confirm is not None, 10, "the question")
+        keys.send_text("n")
+        await until(lambda: chat.confirm is None, 10, "the answer")
+        assert "not quitting" in [n.text for n in chat.state.notices]
+        now[0] += 5.0
+        age_notices(chat.state)  # read just now: it stays a moment
+        assert "not quitting" in [n.text for n in chat.state.notices]
+        now[0] += 30.0  # nothing typed since
+        age_notices(chat.state)
+        assert "not quitting" not in [n.text for n in chat.state.notices]
