@@ -7,8 +7,11 @@ import pytest
 
 from p2pchat.tui.notice_ageing import age_notices
 from tests.aio import until
+from tests.integration.test_relay_discovery import LOOPBACK_MDNS
+from tests.local_nodes import MakeLocalNode
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_screen import running
+from tests.tui.test_screen_trial4_nodes import screen
 from tests.tui.test_state import BOB, CAROL, contact
 
 pytestmark = pytest.mark.timeout(60)
@@ -34,3 +37,21 @@ async def test_an_answer_to_a_question_passes_even_when_nothing_is_typed() -> No
         now[0] += 30.0  # nothing typed since
         age_notices(chat.state)
         assert "not quitting" not in [n.text for n in chat.state.notices]
+
+
+async def test_a_join_that_waits_is_answered_in_words(make_local_node: MakeLocalNode) -> None:
+    """B7: "networks: none; waiting to be admitted: club: weak passphrase (about 20 bits,
+    guessed online in ~129 days)" read as if the weak passphrase were why it waits; the status
+    line turned to "hidden nearby until admitted to club" with nothing to say why."""
+    alice = await make_local_node("alice", **LOOPBACK_MDNS)
+    chat = await screen(alice)
+    try:
+        await chat.execute("/network join club topsecret")
+        said = [n.text for n in chat.state.notices]
+        assert ("joining club: waiting for a member nearby to admit you; until then only your"
+                " contacts can find you (your node is hidden from others nearby). this"
+                " passphrase is weak: about 20 bits, guessed online in ~129 days; a longer one"
+                " is safer") in said, said
+        assert not any("topsecret" in text or "networks: none" in text for text in said)
+    finally:
+        await chat.stop()
