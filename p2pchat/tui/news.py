@@ -225,6 +225,17 @@ def nick_news(state: ChatState, event: PeerRenamedEvent) -> None:
     state.told_names[fp] = theirs
     key = f"renamed:{fp}"
     state.drop_notices(key=key)
-    if theirs.casefold() != name.casefold():  # back to our name for them: nothing to say
+    if theirs.casefold() == name.casefold():  # back to our name for them: nothing to say
+        return
+    other = next((c for c in state.conversations.values() if c.kind == "dm" and c.id != fp
+                  and c.name.casefold() == theirs.casefold()), None)
+    if other is None:
         state.notice("info", f"{name} now calls themself {theirs!r}"
                              f" (/rename {name} {theirs} to call them that too)", key=key)
+        return
+    # The name of another contact: a rename to it is refused, and they are not that contact
+    # (trial 11, B9: the hint led to "you already have a contact named 'bob'", and nothing
+    # said that Carol now went by the name of a verified contact).
+    how = "verified" if other.verified else "not verified"
+    state.notice("warning", f"{name} now calls themself {theirs!r}, the name of your contact"
+                            f" {other.name} ({how}): they are not {other.name}", key=key)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from p2pchat.storage import keystore
 from p2pchat.tui.notice_ageing import age_notices
 from tests.aio import until
 from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_screen import running
-from tests.tui.test_screen_trial4_nodes import screen
+from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair, screen
 from tests.tui.test_state import BOB, CAROL, contact
 
 pytestmark = pytest.mark.timeout(60)
@@ -53,5 +54,34 @@ async def test_a_join_that_waits_is_answered_in_words(make_local_node: MakeLocal
                 " passphrase is weak: about 20 bits, guessed online in ~129 days; a longer one"
                 " is safer") in said, said
         assert not any("topsecret" in text or "networks: none" in text for text in said)
+    finally:
+        await chat.stop()
+
+
+async def test_a_nick_that_is_another_contacts_name_is_said_so(
+        make_local_node: MakeLocalNode) -> None:
+    """B9: after carol took the nick 'bob', alice was told "Carol S now calls themself 'bob'
+    (/rename Carol S bob ...)", a rename refused ("you already have a contact named 'bob'"),
+    and nothing said that a contact now went by the name of her verified contact bob."""
+    alice, carol = await linked_pair(make_local_node, "alice", "Carol S")
+    bob = await make_local_node("bob")
+    await alice.add_contact(fp(bob), "bob", [addr(bob)])
+    await bob.add_contact(fp(alice), "alice", [addr(alice)])
+    await until(lambda: alice.links.is_linked(bob.key), what="the link to bob")
+    alice.verify_contact("bob", True)
+    keystore.create(carol.home, carol.identity, "carol", None)
+    chat = await screen(alice)
+    try:
+        await until(lambda: chat.state.conversations[fp(bob)].verified, 10, "bob verified")
+        carol.rename_self("bob")
+        warned = ("Carol S now calls themself 'bob', the name of your contact bob (verified):"
+                  " they are not bob")
+        await until(lambda: warned in [n.text for n in chat.state.notices], 10, "the warning")
+        assert not any("/rename" in n.text for n in chat.state.notices)
+        carol.rename_self("Carla")  # a free name: the hint, as before
+        await until(lambda: "Carol S now calls themself 'Carla' (/rename Carol S Carla to call"
+                            " them that too)" in [n.text for n in chat.state.notices], 10,
+                    "the hint")
+        assert warned not in [n.text for n in chat.state.notices]
     finally:
         await chat.stop()
