@@ -55,8 +55,9 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
             return
         if not (kind == "add" and who == "you"):  # our invitation: its request notice, then
             # "you joined" say it; a third notice for one accept was one too many (trial 10, B9)
-            state.notice("info", f"{unverified(said, event)}"
-                                 f" ({group_label(state.conversations.values(), conv)})",
+            label = group_label(state.conversations.values(), conv)
+            state.notice("info", removal_words(event, who, label) if kind == "remove"
+                         else f"{unverified(said, event)} ({label})",
                          key=group_key(conv.id, kind, who), member=_member(event))
         state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")),
                        about=event)
@@ -73,6 +74,18 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
     state.notice("info", text[:-len(conv.name)] + label, key=group_key(conv.id, kind, who),
                  member=_member(event))
     state.add_line(conv, text, about=event)
+
+
+def removal_words(event: GroupEvent, who: str, label: str) -> str:
+    """A removal said one way from each point of view, whichever of the command's answer and
+    the node's event comes first (trial 11, B13: "removed Carol S from climbing", then "bob was
+    removed (climbing)"): "you removed bob from climbing", "bob was removed from climbing by
+    alice", "you were removed from climbing by alice"."""
+    by = clean(event.get("by_name"))
+    if by == "you":
+        return f"you removed {who} from {label}"
+    removed = "you were" if who == "you" else unverified(f"{who} was", event)
+    return f"{removed} removed from {label}" + (f" by {by}" if by else "")
 
 
 def renamed_in_notices(state: ChatState, fingerprint: str, name: str) -> None:

@@ -13,6 +13,7 @@ from tests.local_nodes import MakeLocalNode
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_screen import running
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair, screen
+from tests.tui.test_screen_trial7 import team_with_bob_and_carol, texts, three
 from tests.tui.test_state import BOB, CAROL, contact
 
 pytestmark = pytest.mark.timeout(60)
@@ -85,3 +86,27 @@ async def test_a_nick_that_is_another_contacts_name_is_said_so(
         assert warned not in [n.text for n in chat.state.notices]
     finally:
         await chat.stop()
+
+
+async def test_a_removal_is_said_one_way_from_each_point_of_view(
+        make_local_node: MakeLocalNode) -> None:
+    """B13 a: "removed Carol S from climbing" for one removal, "bob was removed (climbing)"
+    for the next: which was said depended on whether the command's answer or the node's
+    event came first."""
+    alice, bob, carol = await three(make_local_node)
+    chat, bobs = await screen(alice), await screen(bob)
+    try:
+        gid = await team_with_bob_and_carol(alice, bob, carol, chat)
+        chat.state.select(gid)
+        await chat.execute("/group remove carol")  # the command's answer
+        await until(lambda: "you removed carol from team" in texts(chat), 10, "carol removed")
+        await until(lambda: "~carol was removed from team by alice" in texts(bobs), 10,
+                    "bob told")
+        await alice.remove_from_group(gid, "bob")  # the node's event only (as from the CLI)
+        await until(lambda: "you removed bob from team" in texts(chat), 10, "bob removed")
+        await until(lambda: "you were removed from team by alice" in texts(bobs), 10,
+                    "bob told he was removed")
+        assert not [t for t in texts(chat) if "was removed" in t or t.startswith("removed")]
+    finally:
+        await chat.stop()
+        await bobs.stop()
