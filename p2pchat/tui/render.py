@@ -424,6 +424,8 @@ def _message(message: Message, today: date, stopped: str = "") -> tuple[Fragment
                 mark = STATUS_MARKS["delivered" if done else "sent"]
             mark = f"{mark} {count}/{of}" + (f" {stopped}" if stopped and not done else "")
             mark_style = "class:mark.delivered" if done else "class:mark"
+        elif message.delivered is not None:  # a group with nobody else in it (trial 11,
+            mark = "· 0/0 only you"  # B13 b: '·' for ever read as waiting to be sent)
         out.append((mark_style, " " + mark))
     return out, indent
 

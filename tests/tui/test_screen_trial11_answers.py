@@ -3,14 +3,18 @@ question is a passing notice (18 f), ..."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from p2pchat.storage import keystore
 from p2pchat.tui.notice_ageing import age_notices
+from p2pchat.tui.render import _message
 from tests.aio import until
 from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_controller import FakeBackend
+from tests.tui.test_group_delivery import text_of
 from tests.tui.test_screen import running
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair, screen
 from tests.tui.test_screen_trial7 import team_with_bob_and_carol, texts, three
@@ -110,3 +114,28 @@ async def test_a_removal_is_said_one_way_from_each_point_of_view(
     finally:
         await chat.stop()
         await bobs.stop()
+
+
+async def test_a_message_in_a_group_of_one_says_nobody_else_is_there(
+        make_local_node: MakeLocalNode) -> None:
+    """B13 b: a message in a group with nobody else in it showed '·' (queued) for ever."""
+    alice = await make_local_node("alice")
+    chat = await screen(alice)
+    try:
+        gid = str((await alice.create_group("solo"))["group"])
+        await until(lambda: gid in chat.state.conversations, 10, "the group")
+        chat.state.select(gid)
+        await chat.execute("anyone?")
+        conv = chat.state.conversations[gid]
+        await until(lambda: any(m.own and m.delivered is not None for m in conv.messages), 10,
+                    "the message")
+        shown = next(m for m in conv.messages if m.own)
+        assert text_of(_message(shown, date.today())[0]).endswith(" · 0/0 only you")
+        await chat.execute("/receipts")
+        page = chat.state.page
+        assert page is not None
+        assert any("nobody else was in the group when you wrote it" in line
+                   for _, line in page.lines), page.lines
+        assert not any("every member has it" in line for _, line in page.lines)
+    finally:
+        await chat.stop()
