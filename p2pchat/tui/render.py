@@ -524,11 +524,14 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     # Contacts only, and it says so: a group's member who is no contact is not counted
     # (trial 10, B10: "1 online" beside a Members page with two online).
     contacts = f"{online} contact{'s' * (online != 1)} online"
+    # Who you are is the last thing shortened: everything else has its short words first
+    # (trial 11, B13 c: at 80 columns a relay down dropped the user's own fingerprint).
+    you = f" {me.name} {me.fingerprint[:7]}"
     candidates = (
-        [f" {me.name} {me.fingerprint[:7]}", contacts, network[0], relay[0], unread,
-         background],
-        [f" {me.name} {me.fingerprint[:7]}", contacts, network[1], relay[0], unread],
-        [f" {me.name}", contacts, network[1], relay[1], unread],
+        [you, contacts, network[0], relay[0], unread, background],
+        [you, contacts, network[1], relay[0], unread],
+        [you, contacts, network[1], relay[1], unread],
+        [you, f"{online} on", network[1], relay[1], unread],
         [f" {me.name}", f"{online} on", network[1], relay[1], unread],
     )
     text = ""

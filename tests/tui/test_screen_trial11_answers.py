@@ -9,7 +9,7 @@ import pytest
 
 from p2pchat.storage import keystore
 from p2pchat.tui.notice_ageing import age_notices
-from p2pchat.tui.render import _message
+from p2pchat.tui.render import _message, status_line
 from tests.aio import until
 from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
@@ -18,7 +18,7 @@ from tests.tui.test_group_delivery import text_of
 from tests.tui.test_screen import running
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair, screen
 from tests.tui.test_screen_trial7 import team_with_bob_and_carol, texts, three
-from tests.tui.test_state import BOB, CAROL, contact
+from tests.tui.test_state import BOB, CAROL, contact, loaded_state
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -139,3 +139,16 @@ async def test_a_message_in_a_group_of_one_says_nobody_else_is_there(
         assert not any("every member has it" in line for _, line in page.lines)
     finally:
         await chat.stop()
+
+
+def test_at_80_columns_your_own_fingerprint_is_the_last_thing_dropped() -> None:
+    """B13 c: frank at 80 columns, relay down: "frank · 0 contacts online · discovery off ·
+    relay down": his own fingerprint went before the relay's address was shortened."""
+    state = loaded_state()
+    state.set_status({"name": "frank", "fingerprint": "3FAVKX7" + "A" * 49, "mdns": False,
+                      "mode": "attached"})
+    state.relays = [{"relay": "127.0.0.1:47744#" + "B" * 56, "state": "connecting",
+                     "last_error": "connection refused"}]
+    text = text_of(status_line(state, 80))
+    assert text.startswith(" frank 3FAVKX7 · ") and "relay down" in text, text
+    assert text_of(status_line(state, 30)).startswith(" frank"), "narrower: the name stays"
