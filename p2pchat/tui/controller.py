@@ -85,7 +85,8 @@ class Controller:
         self.contacts = ContactCommands(
             self.state, backend, ask=lambda: self.ask, spawn_guarded=self.spawn_guarded,
             switch_to=self.switch_to, load_current=self._load_current,
-            load_nearby=self._load_nearby, on_removed=self.kept.note_removed)
+            load_nearby=self._load_nearby, on_removed=self.kept.note_removed,
+            changed=self._changed)
         self.contact_only = ContactOnly(self.state, self.contacts)  # /verify bob: the contact
         self.groups = GroupCommands(self.state, backend, ask=lambda: self.ask,
                                     spawn_guarded=self.spawn_guarded, switch_to=self.switch_to)

@@ -3,11 +3,14 @@ question is a passing notice (18 f), ..."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
+from typing import Any
 
 import pytest
 
 from p2pchat.storage import keystore
+from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_ageing import age_notices
 from p2pchat.tui.render import _message, status_line
 from tests.aio import until
@@ -152,3 +155,35 @@ def test_at_80_columns_your_own_fingerprint_is_the_last_thing_dropped() -> None:
     text = text_of(status_line(state, 80))
     assert text.startswith(" frank 3FAVKX7 · ") and "relay down" in text, text
     assert text_of(status_line(state, 30)).startswith(" frank"), "narrower: the name stays"
+
+
+async def test_the_first_nearby_says_it_is_looking_until_the_node_answers() -> None:
+    """B13 d: the first /nearby showed an empty pane for about 2 s, no "looking…" text."""
+    answer = asyncio.Event()
+
+    class Slow(FakeBackend):
+        slow = False
+
+        async def peers(self) -> dict[str, Any]:
+            if self.slow:
+                await asyncio.wait_for(answer.wait(), 10)
+            return {"links": [], "nearby": [{"name": "carol", "fingerprint": CAROL}],
+                    "requests": []}
+
+    backend = Slow()
+    controller = Controller(backend)
+    await controller.start()
+    backend.slow = True
+    drawn: list[list[str]] = []
+    controller.on_change = lambda: drawn.append(
+        [line for _, line in controller.state.page.lines] if controller.state.page else [])
+    try:
+        running = asyncio.create_task(controller.execute("/nearby"))
+        await until(lambda: ["looking for people nearby…"] in drawn, 10, "the looking page")
+        assert not running.done()
+        answer.set()
+        await asyncio.wait_for(running, 10)
+        page = controller.state.page
+        assert page is not None and any("carol" in line for _, line in page.lines)
+    finally:
+        await controller.stop()
