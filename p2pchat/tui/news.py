@@ -88,6 +88,18 @@ def removal_words(event: GroupEvent, who: str, label: str) -> str:
     return f"{removed} removed from {label}" + (f" by {by}" if by else "")
 
 
+NICK = "nick:self"  # the notice of our own new name: one, whoever changed it
+
+
+def self_renamed(state: ChatState, name: str) -> set[str]:
+    """Our name changed, maybe from the CLI: said, and the status line reads it again (trial
+    11, B13 e: `p2pchat nick X` showed nothing on the open screen). A /nick typed here says
+    it itself (the controller), so not twice; what to read again."""
+    if name and name != state.me.name and not any(n.key == NICK for n in state.notices):
+        state.notice("info", f"you are now called {name}", key=NICK)
+    return {"status"}
+
+
 def renamed_in_notices(state: ChatState, fingerprint: str, name: str) -> None:
     """The notice row names a renamed contact as the conversation's lines do (trial 7, 18:
     "removed carol from bob" stayed after /rename carol caz)."""

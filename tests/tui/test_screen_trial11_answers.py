@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from p2pchat.storage import keystore
+from p2pchat.tui.backend import ControlBackend
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_ageing import age_notices
 from p2pchat.tui.render import _message, status_line
@@ -19,7 +20,7 @@ from tests.local_nodes import MakeLocalNode
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_group_delivery import text_of
 from tests.tui.test_screen import running
-from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair, screen
+from tests.tui.test_screen_trial4_nodes import addr, cli, control_of, fp, linked_pair, screen
 from tests.tui.test_screen_trial7 import team_with_bob_and_carol, texts, three
 from tests.tui.test_state import BOB, CAROL, contact, loaded_state
 
@@ -187,3 +188,25 @@ async def test_the_first_nearby_says_it_is_looking_until_the_node_answers() -> N
         assert page is not None and any("carol" in line for _, line in page.lines)
     finally:
         await controller.stop()
+
+
+async def test_a_nick_from_the_cli_shows_on_the_open_screen(
+        make_local_node: MakeLocalNode) -> None:
+    """B13 e: `p2pchat nick X` while the chat was attached showed nothing on the screen."""
+    alice = await make_local_node("alice")
+    keystore.create(alice.home, alice.identity, "alice", None)
+    async with control_of(alice):
+        chat = Controller(await ControlBackend.connect(alice.home, timeout=10))  # `p2pchat chat`
+        await chat.start()
+        try:
+            await cli(alice, "rename_self", name="Alice L")  # `p2pchat nick "Alice L"`
+            await until(lambda: chat.state.me.name == "Alice L", 10, "the status line's name")
+            assert " Alice L " in text_of(status_line(chat.state))
+            assert [n.text for n in chat.state.notices if "called" in n.text] == \
+                ["you are now called Alice L"]
+            await chat.execute("/nick Alicia")  # typed here: said once, as before
+            said = [n.text for n in chat.state.notices if "Alicia" in n.text]
+            assert len(said) == 1 and said[0].startswith("you are now Alicia;"), said
+            assert not [n for n in chat.state.notices if "Alice L" in n.text]
+        finally:
+            await chat.stop()
