@@ -210,3 +210,17 @@ async def test_a_nick_from_the_cli_shows_on_the_open_screen(
             assert not [n for n in chat.state.notices if "Alice L" in n.text]
         finally:
             await chat.stop()
+
+
+async def test_a_question_not_asked_is_a_passing_answer_too() -> None:
+    """18 f, every answer of a question: "not asked, so nothing done: Block bob?" stayed
+    until Esc, as a warning about nothing still going on."""
+    backend = FakeBackend()
+    backend.contact_list = [contact(BOB, "bob"), contact(CAROL, "carol")]
+    async with running(backend) as (chat, keys):
+        keys.send_text("half a line")
+        await until(lambda: chat.input.text == "half a line", 10, "the draft")
+        chat.ask("Block bob?", lambda: None)
+        assert any(n.text.startswith("not asked, so nothing done") for n in chat.state.notices)
+        chat.controller.switch(1)  # a key that does something
+        assert not any(n.text.startswith("not asked") for n in chat.state.notices)
