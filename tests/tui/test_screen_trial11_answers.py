@@ -1,5 +1,7 @@
 """notes/s34/trial11.md on the chat screen, the answers and notices: an answer to a y/n
-question is a passing notice (18 f), ..."""
+question is a passing notice (18 f); a join that waits is answered in words (B7); a nick that
+is another contact's name is a warning (B9); one wording per removal, a group of one, your own
+fingerprint kept at 80 columns, /nearby looking, a nick from the CLI (B13 a-e)."""
 
 from __future__ import annotations
 
