@@ -122,6 +122,14 @@ class NearbyChangedEvent(TypedDict):
     type: Literal["nearby_changed"]
 
 
+class SelfRenamedEvent(TypedDict):
+    """Our own name changed (`rename_self`: `p2pchat nick` or another screen's /nick): an open
+    chat screen follows it (trial 11, B13 e)."""
+
+    type: Literal["self_renamed"]
+    name: str
+
+
 class RelaysChangedEvent(TypedDict):
     """A relay attached or was lost: `status`'s `relays` are read again (issue 23, 18)."""
 
@@ -200,6 +208,7 @@ NodeEvent = (
     | AdmissionGuessesEvent
     | NearbyChangedEvent
     | RelaysChangedEvent
+    | SelfRenamedEvent
     | ReadChangedEvent
     | EquivocationEvent
     | GroupEvent

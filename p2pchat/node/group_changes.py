@@ -241,8 +241,10 @@ class GroupChanges:
         after_flush(self._book.close_unshared)
 
     def _inviter(self, before: GroupState, op: GroupOp, came_from: bytes | None) -> bytes | None:
-        """Who signed an add (us, the owner or an admin), for its line; None for other kinds."""
-        if op.kind != GroupOpKind.ADD:
+        """Who signed an add or a remove (us, the owner or an admin), for its line and its
+        event's `by` ("bob was removed from climbing by alice", trial 11, B13); None for other
+        kinds."""
+        if op.kind not in (GroupOpKind.ADD, GroupOpKind.REMOVE):
             return None
         if came_from is None:
             return self._key

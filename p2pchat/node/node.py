@@ -28,6 +28,7 @@ from p2pchat.event_types import (
     NetworksChangedEvent,
     ReadChangedEvent,
     RelaysChangedEvent,
+    SelfRenamedEvent,
 )
 from p2pchat.events import EventBus
 from p2pchat.net.addresses import format_addr
@@ -360,6 +361,7 @@ class Node:
         for part in (self.views, self.trust, self.nearby):
             part.rename_self(name)
         told = self.router.announce_name()
+        self.events.emit(SelfRenamedEvent(type="self_renamed", name=name))  # screens follow
         return self.status() | {"told": told}
 
     def mark_read(self, who: str, message_id: str) -> dict[str, Any]:

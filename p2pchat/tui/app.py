@@ -256,7 +256,8 @@ class ChatApp:
         it (saying so), and a typed key then goes to the input as typed. Not put while text
         typed since waits in the input (tui/question.py): its next key would answer unseen."""
         if self.input.text.strip() and not about_input:
-            self.state.notice("warning", not_asked(question))
+            self.state.notice("warning", not_asked(question),  # goes at the next command
+                              key=f"{PASSING}:not-asked")  # or key (trial 11, 18 f)
             self.redraw()
             return
         self.confirm = (question, {"y": on_yes, "n": lambda: self._said_no(question)})

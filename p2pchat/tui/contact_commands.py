@@ -33,8 +33,10 @@ class ContactCommands:
                  switch_to: Callable[[Conversation], Awaitable[None]],
                  load_current: Callable[[], Awaitable[None]],
                  load_nearby: Callable[[], Awaitable[None]],
-                 on_removed: Callable[[str, str], None] = lambda key, name: None) -> None:
+                 on_removed: Callable[[str, str], None] = lambda key, name: None,
+                 changed: Callable[[], None] = lambda: None) -> None:
         self._state = state
+        self._changed = changed  # drawn now, before the command's answer
         self._backend = backend
         self._ask = ask
         self._spawn_guarded = spawn_guarded
@@ -265,6 +267,11 @@ class ContactCommands:
 
     async def cmd_nearby(self, _: str) -> None:
         """/nearby: who discovery sees, numbered for /add."""
+        if self._state.page is None or self._state.page.source != "nearby":
+            # The first answer can take seconds (a node starting): an empty pane meanwhile
+            # said nothing (trial 11, B13 d)
+            self._state.show_page("Nearby", ["looking for people nearby…"], source="nearby")
+            self._changed()
         peers = await self._backend.peers()
         nearby = peers.get("nearby") or []
         self._state.nearby = [n for n in nearby if isinstance(n, dict)][:MAX_NEARBY]
@@ -275,7 +282,8 @@ class ContactCommands:
                          f"  {near.get('fingerprint') or ''}")
         if lines:
             lines += ["", "Add someone with /add NUMBER (or /add NAME; Tab completes)."]
-        elif self._state.mdns:  # the first /nearby, seconds after the start, said nothing
+        elif self._state.mdns or self._state.discovering or self._state.starting:
+            # the first /nearby, seconds after the start, said nothing
             lines = ["Nobody nearby yet (still looking…): people appear here as discovery hears"
                      " them."]
         else:

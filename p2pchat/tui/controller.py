@@ -37,7 +37,7 @@ from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.held_lines import hold_behind, refused
 from p2pchat.tui.kept_history import KeptHistory
 from p2pchat.tui.network_commands import NetworkCommands
-from p2pchat.tui.news import node_gone, port_news
+from p2pchat.tui.news import NICK, node_gone, port_news
 from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_acted
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
@@ -85,7 +85,8 @@ class Controller:
         self.contacts = ContactCommands(
             self.state, backend, ask=lambda: self.ask, spawn_guarded=self.spawn_guarded,
             switch_to=self.switch_to, load_current=self._load_current,
-            load_nearby=self._load_nearby, on_removed=self.kept.note_removed)
+            load_nearby=self._load_nearby, on_removed=self.kept.note_removed,
+            changed=self._changed)
         self.contact_only = ContactOnly(self.state, self.contacts)  # /verify bob: the contact
         self.groups = GroupCommands(self.state, backend, ask=lambda: self.ask,
                                     spawn_guarded=self.spawn_guarded, switch_to=self.switch_to)
@@ -437,6 +438,7 @@ class Controller:
             raise BackendError("usage", "usage: /nick NAME")
         result = await self.backend.rename_self(name)
         self.state.set_status(result)
+        self.state.drop_notices(key=NICK)  # its event's, if that came first: said once
         told = result.get("told")
         now = f"the {told} linked now see it at once, " if isinstance(told, int) and told else ""
         self.state.notice("info", f"you are now {self.state.me.name}; {now}other contacts on"

@@ -95,7 +95,7 @@ class GroupCommands:
                               key=group_key(conv.id, "add", name), member=self._member(name))
         elif action == "remove":
             group = await self._backend.remove_member(conv.id, name)
-            self._state.notice("info", f"removed {name} from {label}",
+            self._state.notice("info", f"you removed {name} from {label}",  # news.removal_words
                               key=group_key(conv.id, "remove", name), member=self._member(name))
         elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
             group = await self._backend.manage_member(action, conv.id, name)

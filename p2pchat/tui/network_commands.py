@@ -5,6 +5,7 @@ the controller (tui/controller.py).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,23 @@ from p2pchat.tui.reach import local_addresses, reachable
 from p2pchat.tui.reach_watch import relay_lines
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
+
+# The node's short weak-passphrase warning (passphrases.join_warning): said in words here.
+_WEAK = re.compile(r"weak passphrase \(about (\d+) bits, guessed online in ~([^)]*)\)")
+
+
+def joining_words(name: str, warnings: list[str]) -> str:
+    """The answer to a join that waits, in words (trial 11, B7: "networks: none; waiting to
+    be admitted: club: weak passphrase (...)" read as if the weak passphrase were why it
+    waits, and nothing said why the status line turned to "hidden nearby"). The passphrase
+    itself is never said: "this passphrase"."""
+    said = [f"joining {name}: waiting for a member nearby to admit you; until then only your"
+            " contacts can find you (your node is hidden from others nearby)"]
+    for warning in warnings:
+        found = _WEAK.fullmatch(warning)
+        said.append(f"this passphrase is weak: about {found[1]} bits, guessed online in"
+                    f" ~{found[2]}; a longer one is safer" if found else warning)
+    return ". ".join(said)
 
 
 class NetworkCommands:
@@ -71,9 +89,7 @@ class NetworkCommands:
             key = f"admission:{clean(command.name)}"
             self._state.drop_notices(key=key)
             self._state.notice("warning" if warnings else "info",
-                               f"{said}: {'; '.join(warnings)}" if warnings
-                               else f"{said} (a member's running node nearby admits you)",
-                               key=key)
+                               joining_words(clean(command.name), warnings), key=key)
         else:  # one answer about the networks at a time: a /network list after a leave
             # showed "networks: none" twice (trial 8, B9); and what was done, first
             self._state.drop_notices(key="networks")

@@ -55,8 +55,9 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
             return
         if not (kind == "add" and who == "you"):  # our invitation: its request notice, then
             # "you joined" say it; a third notice for one accept was one too many (trial 10, B9)
-            state.notice("info", f"{unverified(said, event)}"
-                                 f" ({group_label(state.conversations.values(), conv)})",
+            label = group_label(state.conversations.values(), conv)
+            state.notice("info", removal_words(event, who, label) if kind == "remove"
+                         else f"{unverified(said, event)} ({label})",
                          key=group_key(conv.id, kind, who), member=_member(event))
         state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")),
                        about=event)
@@ -73,6 +74,30 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
     state.notice("info", text[:-len(conv.name)] + label, key=group_key(conv.id, kind, who),
                  member=_member(event))
     state.add_line(conv, text, about=event)
+
+
+def removal_words(event: GroupEvent, who: str, label: str) -> str:
+    """A removal said one way from each point of view, whichever of the command's answer and
+    the node's event comes first (trial 11, B13: "removed Carol S from climbing", then "bob was
+    removed (climbing)"): "you removed bob from climbing", "bob was removed from climbing by
+    alice", "you were removed from climbing by alice"."""
+    by = clean(event.get("by_name"))
+    if by == "you":
+        return f"you removed {who} from {label}"
+    removed = "you were" if who == "you" else unverified(f"{who} was", event)
+    return f"{removed} removed from {label}" + (f" by {by}" if by else "")
+
+
+NICK = "nick:self"  # the notice of our own new name: one, whoever changed it
+
+
+def self_renamed(state: ChatState, name: str) -> set[str]:
+    """Our name changed, maybe from the CLI: said, and the status line reads it again (trial
+    11, B13 e: `p2pchat nick X` showed nothing on the open screen). A /nick typed here says
+    it itself (the controller), so not twice; what to read again."""
+    if name and name != state.me.name and not any(n.key == NICK for n in state.notices):
+        state.notice("info", f"you are now called {name}", key=NICK)
+    return {"status"}
 
 
 def renamed_in_notices(state: ChatState, fingerprint: str, name: str) -> None:
@@ -225,6 +250,17 @@ def nick_news(state: ChatState, event: PeerRenamedEvent) -> None:
     state.told_names[fp] = theirs
     key = f"renamed:{fp}"
     state.drop_notices(key=key)
-    if theirs.casefold() != name.casefold():  # back to our name for them: nothing to say
+    if theirs.casefold() == name.casefold():  # back to our name for them: nothing to say
+        return
+    other = next((c for c in state.conversations.values() if c.kind == "dm" and c.id != fp
+                  and c.name.casefold() == theirs.casefold()), None)
+    if other is None:
         state.notice("info", f"{name} now calls themself {theirs!r}"
                              f" (/rename {name} {theirs} to call them that too)", key=key)
+        return
+    # The name of another contact: a rename to it is refused, and they are not that contact
+    # (trial 11, B9: the hint led to "you already have a contact named 'bob'", and nothing
+    # said that Carol now went by the name of a verified contact).
+    how = "verified" if other.verified else "not verified"
+    state.notice("warning", f"{name} now calls themself {theirs!r}, the name of your contact"
+                            f" {other.name} ({how}): they are not {other.name}", key=key)

@@ -8,6 +8,9 @@ stays until it is answered or no longer true.
 - any informational notice about nothing still going on goes after INFO_LIFETIME regardless;
 - an error in answer to a command ("no contact named 'nobody'") is a one-off answer: it goes at
   the next command typed or conversation switched to (`answers_pass`, the controller);
+- an answer to a y/n question ("not quitting", "bob not blocked") goes at the next command or
+  key that does something, and after ANSWER_LIFETIME even when nothing is done (trial 11,
+  18 f: "not quitting" stayed 3½ minutes with nothing typed);
 - other errors go ERROR_LIFETIME after the next line typed (the controller);
 - warnings and requests stay until what they are about changes (keyed notices);
 - a notice tied to a state goes as soon as that state ends, whatever its kind: "the node
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 EVENT_LIFETIME = 60.0  # seconds an informational notice stays once the user acted since
 INFO_LIFETIME = 120.0  # seconds an unkeyed informational notice stays when nothing happens
+ANSWER_LIFETIME = 20.0  # seconds a passing answer ("not quitting") stays when nothing happens
 # The key prefix of a one-off answer ("nothing unread", a refusal): it goes at the next command
 # or key that does something (notes/s31/trial3.md 18, notes/s32/trial5.md 18: they lingered).
 PASSING = "passing"
@@ -67,6 +71,8 @@ def no_longer_true(state: ChatState, notice: Notice) -> bool:
 def _aged(state: ChatState, notice: Notice, now: float) -> bool:
     if notice.kind != "info" or _still_going_on(state, notice):
         return False
+    if notice.key.startswith(PASSING) and now - notice.at >= ANSWER_LIFETIME:
+        return True  # a one-off answer read at once, or never needed again
     seen = state.acted_at > notice.at and now - notice.at >= EVENT_LIFETIME
     return seen or (not notice.key and now - notice.at >= INFO_LIFETIME)
 

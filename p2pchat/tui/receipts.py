@@ -81,6 +81,9 @@ def lines_for(held: set[str] | None, members: list[dict[str, Any]],
     if held is None:
         return ["  the node's log has no delivery record for this message (older than its"
                 f" newest {HISTORY_READ}? `p2pchat log GROUP --json` has them all)"]
+    if not others:  # "✓✓ delivered to 0 of 0", "every member has it" (trial 11, B13 b)
+        return ["  nobody else was in the group when you wrote it: no one to deliver it to"
+                " (· 0/0 only you); it stays in the group's log here"]
     got = [m for m in others if clean(m.get("fingerprint")) in held]
     missing = [m for m in others if clean(m.get("fingerprint")) not in held]
     tick = "✓✓" if not missing else "✓"  # a double tick only once all have it (trial1 B3)

@@ -424,6 +424,8 @@ def _message(message: Message, today: date, stopped: str = "") -> tuple[Fragment
                 mark = STATUS_MARKS["delivered" if done else "sent"]
             mark = f"{mark} {count}/{of}" + (f" {stopped}" if stopped and not done else "")
             mark_style = "class:mark.delivered" if done else "class:mark"
+        elif message.delivered is not None:  # a group with nobody else in it (trial 11,
+            mark = "· 0/0 only you"  # B13 b: '·' for ever read as waiting to be sent)
         out.append((mark_style, " " + mark))
     return out, indent
 
@@ -529,12 +531,16 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     contacts = f"{online} contact{'s' * (online != 1)} online"
     if not state.connected:  # only what is true while the node is away (trial 11)
         contacts, network, relay, background = "", ("", ""), ("", ""), ""
+    # Who you are is the last thing shortened: everything else has its short words first
+    # (trial 11, B13 c: at 80 columns a relay down dropped the user's own fingerprint).
+    you = f" {me.name} {me.fingerprint[:7]}"
+    few = f"{online} on" if contacts else ""
     candidates = (
-        [f" {me.name} {me.fingerprint[:7]}", contacts, network[0], relay[0], unread,
-         background],
-        [f" {me.name} {me.fingerprint[:7]}", contacts, network[1], relay[0], unread],
-        [f" {me.name}", contacts, network[1], relay[1], unread],
-        [f" {me.name}", f"{online} on" if contacts else "", network[1], relay[1], unread],
+        [you, contacts, network[0], relay[0], unread, background],
+        [you, contacts, network[1], relay[0], unread],
+        [you, contacts, network[1], relay[1], unread],
+        [you, few, network[1], relay[1], unread],
+        [f" {me.name}", few, network[1], relay[1], unread],
     )
     text = ""
     for parts in candidates:

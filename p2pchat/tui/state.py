@@ -352,6 +352,8 @@ class ChatState:
                                        " Nothing unsaved is acknowledged; retrying.")
         elif kind == "nearby_changed":
             refresh.add("nearby")
+        elif kind == "self_renamed":  # `p2pchat nick` from the CLI too (trial 11, B13 e)
+            refresh.update(news.self_renamed(self, clean(event.get("name"))))
         elif kind in ("file", "file_offer", "file_progress"):
             told = self.transfers.apply(event)
             if told is not None:
