@@ -463,10 +463,9 @@ class ChatState:
         return sum(c.unread for c in self.conversations.values())
 
     def select_next(self, step: int) -> Conversation | None:
-        order = self.order()
-        if not order:
+        fps = [c.id for c in self.order()]
+        if not fps:
             return None
-        fps = [c.id for c in order]
         index = fps.index(self.selected) + step if self.selected in fps else 0
         return self.select(fps[index % len(fps)])
 
@@ -475,8 +474,7 @@ class ChatState:
         return self.conversations.get(self.selected) if self.selected else None
 
     def find(self, who: str) -> Conversation | None:
-        """By name (case-insensitive), else by fingerprint (dashes and case don't matter).
-        `#NAME` is a group, `@NAME` a contact; a bare name that is both is refused (issue 22)."""
+        """By name or fingerprint (core.addressing): `#NAME` a group, `@NAME` a contact."""
         return find_conversation(self.conversations.values(), who)
 
     def _ensure_selection(self) -> None:
