@@ -7,7 +7,10 @@ so it found nothing changed and did not redraw: the screen showed a notice it no
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -37,6 +40,41 @@ class Screen:
     def _draw(self) -> None:
         self.notices = [n.text for n in self.chat.state.notices]
         self.line = "".join(text for _, text in status_line(self.chat.state))
+
+
+class ChosenRelayDown(NamedTuple):
+    relay: RelayProcess
+    where: str  # 127.0.0.1:PORT
+    node: Node
+    screen: Screen
+    notice: str  # the words of its "unreachable" notice
+
+
+@asynccontextmanager
+async def chosen_relay_down(make_local_node: MakeLocalNode,
+                            tmp_path: Path) -> AsyncIterator[ChosenRelayDown]:
+    """dave with a relay he chose, attached, his screen started; then the relay stops and the
+    screen's read that finds it down says so (the notice is checked said)."""
+    relay = RelayProcess(tmp_path / "relay").start()
+    try:
+        where = f"127.0.0.1:{relay.port}"
+        dave = await make_local_node(
+            "dave", relays=(parse_relay(f"{where}#{relay.status['fingerprint']}"),))
+        await until(lambda: dave.status()["relays"][0]["state"] == "attached", 30, "attached")
+        screen = Screen(dave)
+        await screen.chat.start()
+        try:
+            down = f"relay {where} unreachable: contacts reached only through it are offline"
+            relay.stop()
+            await until(lambda: bool(dave.status()["relays"][0]["last_error"]), 30,
+                        "the relay down")
+            await screen.chat.reach.check()  # the read that finds it down
+            assert [n for n in screen.notices if down in n]
+            yield ChosenRelayDown(relay, where, dave, screen, down)
+        finally:
+            await screen.chat.stop()
+    finally:
+        relay.close()
 
 
 async def test_the_relay_down_notice_leaves_the_screen_when_the_relay_is_back(
@@ -80,25 +118,7 @@ async def test_the_screen_hears_the_relay_attach_without_waiting_for_its_next_re
         make_local_node: MakeLocalNode, tmp_path: Path) -> None:
     """The node says when a relay attaches or is lost (`relays_changed`): the notice goes then,
     not up to 5 s later at the screen's next read of the node."""
-    relay = RelayProcess(tmp_path / "relay").start()
-    try:
-        where = f"127.0.0.1:{relay.port}"
-        dave = await make_local_node(
-            "dave", relays=(parse_relay(f"{where}#{relay.status['fingerprint']}"),))
-        await until(lambda: dave.status()["relays"][0]["state"] == "attached", 30, "attached")
-        screen = Screen(dave)
-        await screen.chat.start()
-        try:
-            down = f"relay {where} unreachable: contacts reached only through it are offline"
-            relay.stop()
-            await until(lambda: bool(dave.status()["relays"][0]["last_error"]), 30,
-                        "the relay down")
-            await screen.chat.reach.check()  # the read that finds it down
-            assert [n for n in screen.notices if down in n]
-            await asyncio.to_thread(relay.start, "--listen", where)
-            await until(lambda: f"via relay {where}" in screen.line, 60, "drawn attached")
-            assert not [n for n in screen.notices if down in n]
-        finally:
-            await screen.chat.stop()
-    finally:
-        relay.close()
+    async with chosen_relay_down(make_local_node, tmp_path) as down:
+        await asyncio.to_thread(down.relay.start, "--listen", down.where)
+        await until(lambda: f"via relay {down.where}" in down.screen.line, 60, "drawn attached")
+        assert not [n for n in down.screen.notices if down.notice in n]

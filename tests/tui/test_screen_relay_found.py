@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 
-from p2pchat.net.relay_connection import parse_relay
 from p2pchat.node import Node
 from p2pchat.tui.reach_watch import relay_lines, relay_words
 from tests.aio import until
 from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
 from tests.relay_client import RelayProcess
-from tests.tui.test_screen_relay_back import Screen
+from tests.tui.test_screen_relay_back import chosen_relay_down
 from tests.tui.test_screen_trial8_reach import line, polls, said, watched
 
 pytestmark = pytest.mark.timeout(120)
@@ -76,32 +75,15 @@ async def test_a_relay_found_nearby_that_stops_answering_is_let_go_quietly(
 
 async def test_a_chosen_relays_notice_cleared_with_esc_stays_cleared(
         make_local_node: MakeLocalNode, tmp_path: Path) -> None:
-    relay = RelayProcess(tmp_path / "relay").start()
-    try:
-        where = f"127.0.0.1:{relay.port}"
-        dave = await make_local_node(
-            "dave", relays=(parse_relay(f"{where}#{relay.status['fingerprint']}"),))
-        await until(lambda: dave.status()["relays"][0]["state"] == "attached", 30, "attached")
-        screen = Screen(dave)
-        await screen.chat.start()
-        try:
-            down = f"relay {where} unreachable: contacts reached only through it are offline"
-            relay.stop()
-            await until(lambda: bool(dave.status()["relays"][0]["last_error"]), 30,
-                        "the relay down")
+    async with chosen_relay_down(make_local_node, tmp_path) as down:
+        screen = down.screen  # a relay dave chose: said, on the status line too
+        assert f"relay {down.where} unreachable" in screen.line
+        screen.chat.state.clear_notices()  # Esc
+        for _ in range(3):
             await screen.chat.reach.check()
-            assert [n for n in screen.notices if down in n]  # a relay dave chose: said
-            assert f"relay {where} unreachable" in screen.line
-            screen.chat.state.clear_notices()  # Esc
-            for _ in range(3):
-                await screen.chat.reach.check()
-            assert not [n.text for n in screen.chat.state.notices if down in n.text]
-            assert f"relay {where} unreachable" in screen.line  # the status line still says
-            assert listed(screen.chat.state.said, down) == 1
-        finally:
-            await screen.chat.stop()
-    finally:
-        relay.close()
+        assert not [n.text for n in screen.chat.state.notices if down.notice in n.text]
+        assert f"relay {down.where} unreachable" in screen.line  # the status line still says
+        assert listed(screen.chat.state.said, down.notice) == 1
 
 
 async def test_the_node_lets_go_of_a_found_relay_whose_advert_goes(
