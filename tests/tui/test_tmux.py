@@ -104,6 +104,17 @@ def open_on_bob(terminal: Terminal, home: Path, tmp_path: Path) -> Path:
     return exit_file
 
 
+def leave_keeping_the_node(terminal: Terminal, exit_file: Path) -> tuple[str, int]:
+    """/quit, and "b: keep the node running": what the chat said as it left, the node's pid."""
+    terminal.line("/quit")
+    terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
+    terminal.keys("b")
+    err = exit_file.with_name(exit_file.name + ".err")
+    assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", err.read_text()
+    said = err.read_text()
+    return said, int(said.split("(pid ")[1].split(";")[0])
+
+
 def mutual(a: NodeProcess, b: NodeProcess, a_name: str, b_name: str) -> None:
     a.cli("contacts", "add", b.fingerprint, "--name", b_name, "--addr", b.addr, check=True)
     b.cli("contacts", "add", a.fingerprint, "--name", a_name, "--addr", a.addr, check=True)
@@ -150,14 +161,8 @@ def test_first_run_asks_once_greets_and_can_leave_the_node_running(
     assert fingerprint in screen and f"alice {fingerprint[:7]}" in screen
 
     # The node runs in this window: leaving asks, and it can keep running in the background.
-    terminal.line("/quit")
-    terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("b")
-    assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
-        (tmp_path / "exit.err").read_text()
-    said = (tmp_path / "exit.err").read_text()
+    said, pid = leave_keeping_the_node(terminal, exit_file)
     assert "keeps running in the background" in said
-    pid = int(said.split("(pid ")[1].split(";")[0])
     try:
         # The background node got the passphrase from the chat: nobody typed it again.
         assert run_json(home, "status")["fingerprint"] == fingerprint

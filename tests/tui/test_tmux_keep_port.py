@@ -12,7 +12,7 @@ import pytest
 
 from tests.cli import run_json
 from tests.nodes import NodeProcess, wait_for
-from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited
+from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited, leave_keeping_the_node
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(120)]
@@ -27,13 +27,7 @@ def test_the_kept_node_listens_where_the_chat_node_did(tmp_path: Path,
     terminal.line("/id")
     screen = terminal.wait_screen(lambda s: "reachable at 127.0.0.1:" in s, "the address")
     where = screen.split("reachable at ")[1].split()[0].rstrip(".,;)")
-    terminal.line("/quit")
-    terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("b")
-    assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
-        (tmp_path / "exit.err").read_text()
-    said = (tmp_path / "exit.err").read_text()
-    pid = int(said.split("(pid ")[1].split(";")[0])
+    _, pid = leave_keeping_the_node(terminal, exit_file)
     try:
         assert run_json(home, "status")["listen"] == [where]
     finally:
@@ -54,13 +48,7 @@ def test_a_kept_node_told_nothing_keeps_the_chat_nodes_place_as_it_came(
     terminal.line("/id")
     screen = terminal.wait_screen(lambda s: "reachable at 127.0.0.1:" in s, "the address")
     where = screen.split("reachable at ")[1].split()[0].rstrip(".,;)")
-    terminal.line("/quit")
-    terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("b")
-    assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
-        (tmp_path / "exit.err").read_text()
-    said = (tmp_path / "exit.err").read_text()
-    pid = int(said.split("(pid ")[1].split(";")[0])
+    _, pid = leave_keeping_the_node(terminal, exit_file)
     try:
         status = run_json(home, "status")
         assert status["listen"] == [where] and status["listen_from"] == "settings", status
