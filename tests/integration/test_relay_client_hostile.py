@@ -172,11 +172,12 @@ async def test_a_relay_that_never_attaches_us_is_left_and_retried(
     await until(lambda: lying_relay.attaches >= 2, 15, "a new attempt after the backoff")
 
 
-async def test_two_addresses_of_one_relay_make_one_attachment(
-        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+async def one_attachment_for_two_addresses(make_local_node: MakeLocalNode,
+                                           tmp_path: Path) -> None:
+    """A node given one relay twice, unpinned (it learns only after attaching that both lines
+    are one relay), ends with one attachment."""
     relay = RelayProcess(tmp_path / "relay").start()
     try:
-        # Unpinned: the node learns only after attaching that both lines are one relay.
         node = await make_local_node("twice", relays=(
             RelayAddress(("127.0.0.1", relay.port)), RelayAddress(("localhost", relay.port))))
         view = await until(lambda: (v := node.status()["relays"]) and len(v) == 1
@@ -185,6 +186,11 @@ async def test_two_addresses_of_one_relay_make_one_attachment(
         relay.status_where(lambda s: s["clients"] == 1, "one client attached")
     finally:
         relay.close()
+
+
+async def test_two_addresses_of_one_relay_make_one_attachment(
+        make_local_node: MakeLocalNode, tmp_path: Path) -> None:
+    await one_attachment_for_two_addresses(make_local_node, tmp_path)
 
 
 async def test_two_addresses_of_one_relay_settle_when_the_pushed_out_one_ends_first(
@@ -205,16 +211,7 @@ async def test_two_addresses_of_one_relay_settle_when_the_pushed_out_one_ends_fi
         on_event(self, link, event)
 
     monkeypatch.setattr(RelayConnection, "_on_relay_event", end_seen_first)
-    relay = RelayProcess(tmp_path / "relay").start()
-    try:
-        node = await make_local_node("twice", relays=(
-            RelayAddress(("127.0.0.1", relay.port)), RelayAddress(("localhost", relay.port))))
-        view = await until(lambda: (v := node.status()["relays"]) and len(v) == 1
-                           and v[0]["state"] == "attached" and v, 15, "one relay left")
-        assert view[0]["relay"].endswith(relay.status["fingerprint"])
-        relay.status_where(lambda s: s["clients"] == 1, "one client attached")
-    finally:
-        relay.close()
+    await one_attachment_for_two_addresses(make_local_node, tmp_path)
 
 
 async def test_a_relay_record_that_is_not_a_bucket_size_drops_the_relay(
