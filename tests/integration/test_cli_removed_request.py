@@ -21,17 +21,24 @@ def _asking(node: NodeProcess) -> list[dict[str, object]]:
     return [c for c in node.json("contacts", "list") if c["state"] == "request"]
 
 
+def _removed_carol_asks_again(alice: NodeProcess, carol: NodeProcess, said: str) -> str:
+    """alice and carol linked; alice calls her "Carol S", writes `said`, removes her; carol's
+    node, which still has alice, asks again. What `contacts remove` printed."""
+    mutual(alice, carol, "alice", "carol")
+    alice.cli("contacts", "rename", "carol", "Carol S", check=True)
+    alice.cli("send", "Carol S", said, check=True)
+    removed = alice.cli("contacts", "remove", "Carol S", check=True).stdout
+    wait_for(lambda: bool(_asking(alice)), 20, "carol's node asking again")
+    return removed
+
+
 def test_a_removed_contact_asking_again_keeps_our_name_and_its_history(tmp_path: Path) -> None:
     alice = NodeProcess(tmp_path / "alice", "alice").start()
     carol = NodeProcess(tmp_path / "carol", "carol").start()
     try:
-        mutual(alice, carol, "alice", "carol")
-        alice.cli("contacts", "rename", "carol", "Carol S", check=True)
-        alice.cli("send", "Carol S", "see you at the crag", check=True)
-        removed = alice.cli("contacts", "remove", "Carol S", check=True).stdout
+        removed = _removed_carol_asks_again(alice, carol, "see you at the crag")
         # Linked when removed: her node still has us, and says so at once.
         assert "Carol S's node still has you as a contact" in removed, removed
-        wait_for(lambda: bool(_asking(alice)), 20, "carol's node asking again")
         [request] = _asking(alice)
         assert request["name"] == "Carol S", request  # ours, not her announced "carol"
         assert request["after_removal"] is True, request
@@ -57,11 +64,7 @@ def test_the_kept_name_finds_the_history_with_no_node_running(tmp_path: Path) ->
     alice = NodeProcess(tmp_path / "alice", "alice").start()
     carol = NodeProcess(tmp_path / "carol", "carol").start()
     try:
-        mutual(alice, carol, "alice", "carol")
-        alice.cli("contacts", "rename", "carol", "Carol S", check=True)
-        alice.cli("send", "Carol S", "rope is in my car", check=True)
-        alice.cli("contacts", "remove", "Carol S", check=True)
-        wait_for(lambda: bool(_asking(alice)), 20, "carol's node asking again")
+        _removed_carol_asks_again(alice, carol, "rope is in my car")
         alice.stop()
         log = run(alice.home, "log", "@Carol S")
         assert log.returncode == 0 and "rope is in my car" in log.stdout, log
