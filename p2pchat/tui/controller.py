@@ -48,6 +48,10 @@ from p2pchat.tui.search_command import SearchCommands
 from p2pchat.tui.state import ChatState
 
 log = logging.getLogger("p2pchat.tui")
+# A line refused for a name it does not know is not put back in the input, where the next
+# line typed would run on from it (trial 12: a passphrase typed next went out in a notice, a
+# "y" was lost): Up recalls it, as in a shell or weechat (trial 11: "I had to retype it").
+UP_BRINGS_IT_BACK = " (Up brings the line back)"
 
 HISTORY_LIMIT = 500  # messages read per conversation when it is opened
 MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on forever
@@ -75,7 +79,6 @@ class Controller:
         self.hand_back: Callable[[str, str], None] = self.quote_unsent
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self.running = ""  # the typed line being run, if any
-        self.name_refused = False  # the last command was refused for a name it does not know
         self.gate = QuestionGate()  # closed while a question waits (tui/question.py)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
@@ -314,7 +317,7 @@ class Controller:
             # What was typed after a refused command counts on it (the node gone: each line
             # comes back as it runs, saying so).
             if not await self.execute(self.running) and self.state.connected:
-                hold_behind(self.running, self._lines, self.hand_back, self.name_refused)
+                hold_behind(self.running, self._lines, self.hand_back)
             self.running = ""
 
     def busy(self) -> bool:
@@ -338,7 +341,6 @@ class Controller:
             self._changed()
             return True
         before = list(self.state.notices)
-        self.name_refused = False  # this line's own (_guarded says), never the last one's
         try:
             command = parse_command(line)
         except ParseError as exc:
@@ -357,11 +359,10 @@ class Controller:
         try:
             await work
         except BackendError as exc:
-            self.name_refused = exc.code == "unknown_contact"  # the line comes back (trial 11)
-            self.state.notice("error", in_chat_words(str(exc)))
+            self.state.notice("error", in_chat_words(str(exc)) + (
+                UP_BRINGS_IT_BACK if exc.code == "unknown_contact" else ""))
         except AmbiguousName as exc:  # a group titled like a contact (issue 22)
-            self.name_refused = True
-            self.state.notice("error", str(exc))
+            self.state.notice("error", str(exc) + UP_BRINGS_IT_BACK)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not kill the UI, and must be seen

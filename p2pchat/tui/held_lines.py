@@ -45,15 +45,10 @@ def without_secret(line: str) -> str:
 
 
 def hold_behind(failed: str, lines: asyncio.Queue[str],
-                hand_back: Callable[[str, str], None], itself: bool = False) -> int:
+                hand_back: Callable[[str, str], None]) -> int:
     """Take the lines queued behind `failed` (a command that failed) and hand them back, in
-    one piece, with why; the number of lines held. `itself`: `failed` comes back first, as
-    typed (refused for its name, unknown or ambiguous: trial 11, `/msg bob hello who?` was
-    lost); its notice is said already."""
+    one piece, with why; the number of lines held. `failed` itself is not: Up recalls it."""
     held = [without_secret(line) for line in take_queued(lines)]
-    if itself:
-        hand_back("\n".join([without_secret(failed), *held]), _behind(failed, held))
-        return len(held)
     if not held:
         return 0
     hand_back("\n".join(held), _behind(failed, held))

@@ -157,8 +157,7 @@ async def test_j_opens_and_never_sends_and_me_is_an_action() -> None:
         keys.send_text(f"/j club topsecret{ENTER}")
         await until(lambda: any("no conversation named 'club topsecret'" in n.text
                                 for n in chat.state.notices), 10, "the refusal")
-        await until(lambda: chat.input.text == "/j club topsecret", 10, "back in the input")
-        keys.send_text(f"\x15/me waves{ENTER}")  # refused for its name, it came back
+        keys.send_text(f"/me waves{ENTER}")  # the refused line is not in the input: Up has it
         await until(lambda: sent(backend), 10, "the action sent")
         assert sent(backend) == [(chat.state.selected, "/me waves")]
         text = "".join(t for _, t in render.history(chat.state)[0])

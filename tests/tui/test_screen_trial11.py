@@ -46,10 +46,11 @@ async def test_quoted_names_are_read_without_their_quotes(
 
 
 @pytest.mark.parametrize("line", ["/msg bob hello who?", "/msg nobody hello who?"])
-async def test_a_command_refused_for_its_name_comes_back_as_typed(
+async def test_a_command_refused_for_its_name_is_brought_back_by_up(
         make_local_node: MakeLocalNode, line: str) -> None:
     """Trial 11: with a group called bob, `/msg bob hello who?` said it was ambiguous and the
-    line was gone; so for a name nobody has."""
+    line was gone; so for a name nobody has. Trial 12: put back in the input, the next line
+    typed ran on from it. Now Up brings it back, and what is typed next runs alone."""
     from p2pchat.tui.backend import NodeBackend
     from tests.aio import until
     from tests.tui.test_screen import ENTER, running
@@ -59,13 +60,19 @@ async def test_a_command_refused_for_its_name_comes_back_as_typed(
     await alice.create_group("bob")
     async with running(NodeBackend(alice)) as (chat, keys):  # type: ignore[arg-type]
         keys.send_text(f"{line}{ENTER}")
-        await until(lambda: chat.input.text == line, 10,
-                    f"the line back in the input: {texts(chat.controller)}")
+        await until(lambda: any("(Up brings the line back)" in t
+                                for t in texts(chat.controller)), 10, "the refusal")
         said = texts(chat.controller)
         assert sum("ambiguous" in t or "/contacts" in t for t in said) == 1, said
         assert not any("not run" in t or "failed" in t for t in said), said
+        assert chat.input.text == ""
+        keys.send_text("\x1b[A")  # Up
+        await until(lambda: chat.input.text == line, 10, "the line recalled")
+        keys.send_text("\x15/id" + ENTER)  # typed next, alone: it runs
+        await until(lambda: any("You are alice" in t for t in texts(chat.controller)), 10,
+                    "/id ran")
         assert not [m for m in alice.history("@bob") if "who?" in str(m.get("text"))]
-        keys.send_text("\x15" * 3 + "/quit" + ENTER)
+        keys.send_text("/quit" + ENTER)
 
 
 async def test_an_open_receipts_page_follows_new_receipts() -> None:
@@ -155,9 +162,9 @@ async def test_add_takes_a_quoted_name_without_its_quotes() -> None:
         await controller.stop()
 
 
-async def test_only_the_line_refused_for_its_name_comes_back() -> None:
-    """A mistyped command after one refused for its name is not handed back (it was: the
-    flag stayed from the line before)."""
+async def test_a_line_refused_for_its_name_is_not_handed_back() -> None:
+    """Nothing refused is put back in the input (trial 12: the next line typed ran on from
+    it, a passphrase into a notice); only lines queued behind a refused one are."""
     from p2pchat.tui.controller import Controller
     from tests.tui.test_controller import FakeBackend
 
@@ -169,6 +176,6 @@ async def test_only_the_line_refused_for_its_name_comes_back() -> None:
         for line in ("/msg nobody hi", "/frobnicate"):  # one after the other, not queued
             controller.submit(line)
             await until(lambda: not controller.busy(), 10, f"{line} run")
-        assert handed == ["/msg nobody hi"], handed
+        assert handed == [], handed
     finally:
         await controller.stop()

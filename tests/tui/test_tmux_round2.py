@@ -140,9 +140,6 @@ def test_a_newcomers_second_trial(tmp_path: Path, terminal: Terminal) -> None:
         terminal.line("/block nobody")
         screen = terminal.wait_screen(lambda s: "no contact named 'nobody'" in s, "the error")
         assert "y/n" not in screen
-        # Refused for its name, the line came back to the input (trial 11): cleared first.
-        terminal.wait_screen(lambda s: "> /block nobody" in s, "the refused line back")
-        terminal.keys("C-u")
         # 20: a rename reaches the past messages.
         terminal.line("/rename bob Robert")
         terminal.wait_screen(lambda s: "Robert: hello from bob" in s
