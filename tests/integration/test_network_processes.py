@@ -6,6 +6,7 @@ wrong passphrase is refused and counted."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 
@@ -132,9 +133,11 @@ def test_status_says_hidden_while_a_network_waits_or_refused(make_node: MakeNode
     alice = make_node("alice")
     alice.start(*LOOPBACK_MDNS, mdns=True)
     assert alice.json("status")["visible_to"] == "everyone"
-    alice.cli("network", "join", "club", env={"P2PCHAT_NETWORK_PASSPHRASE": "topsecret"},
+    # A name no other run on 127.0.0.1 uses: a node there in a "club" would refuse the join.
+    club = f"club{secrets.token_hex(4)}"
+    alice.cli("network", "join", club, env={"P2PCHAT_NETWORK_PASSPHRASE": "topsecret"},
               check=True)
-    wait_for(lambda: alice.json("status")["networks_waiting"] == ["club"], 10, "the join")
+    wait_for(lambda: alice.json("status")["networks_waiting"] == [club], 10, "the join")
     assert alice.json("status")["visible_to"] == "nobody"
     said = alice.cli("status", check=True).stdout
     assert "hidden from everyone" in said and "visible to everyone" not in said
