@@ -134,8 +134,11 @@ class ReachWatch:
         from p2pchat.tui.backend import BackendError
 
         while True:  # the start read everything: the first look is a period later
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that comes
+            # as the event is set, and the screen's stop then waited for this loop for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._soon.wait(), self.period)
+                async with asyncio.timeout(self.period):
+                    await self._soon.wait()
             if self._soon.is_set():
                 self._soon.clear()
                 await asyncio.sleep(SETTLE)
