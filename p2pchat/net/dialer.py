@@ -26,12 +26,12 @@ never in a loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
 
 from p2pchat.net.addresses import Address
+from p2pchat.waits import woken
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,7 @@ class Dialer:
                 continue
             patient = self.patient_delay(key, loop.time())
             if patient is not None:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wake.wait(), patient)
+                await woken(wake, patient)
                 if self._is_linked(key) or self._stopped:
                     continue
             addresses = self._addresses(key)
@@ -225,8 +224,7 @@ class Dialer:
                 continue
             else:
                 self._failures[key] = self._failures.get(key, 0) + 1
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), self.backoff(self._failures[key] - 1))
+            await woken(wake, self.backoff(self._failures[key] - 1))
 
     async def _direct(self, key: bytes, addresses: list[Address]) -> bool:
         for address in addresses:

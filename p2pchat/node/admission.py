@@ -23,6 +23,7 @@ from p2pchat.core.framing import FrameDecoder, encode_frame
 from p2pchat.core.guess_limits import GuessLimiter, GuessLimits
 from p2pchat.core.presence import Advert
 from p2pchat.net.addresses import Address, format_addr
+from p2pchat.waits import woken
 
 log = logging.getLogger("p2pchat.node")
 
@@ -245,8 +246,7 @@ class Admissions:
     async def run(self) -> None:
         """While some network waits for admission: ask the nodes advertising network entries."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), LOOK_EVERY)
+            await woken(self._wake, LOOK_EVERY)
             self._wake.clear()
             for name, passphrase in self._networks.to_ask():
                 try:

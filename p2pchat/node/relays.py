@@ -23,6 +23,7 @@ from p2pchat.net.addresses import Address, format_addr
 from p2pchat.net.relay_connection import RELAY_SESSION, OnInbound, RelayAddress, RelayConnection
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.links import Spawn
+from p2pchat.waits import woken
 
 log = logging.getLogger("p2pchat.node")
 
@@ -187,8 +188,7 @@ class Relays:
                 break
             delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(failures, 16))
             relay.wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(relay.wake.wait(), delay * (0.5 + self._rng.random() / 2))
+            await woken(relay.wake, delay * (0.5 + self._rng.random() / 2))
         if relay in self._relays:  # an mDNS relay whose advert went: a new advert adds it again
             self._relays.remove(relay)
 

@@ -132,13 +132,10 @@ class ReachWatch:
         import asyncio
 
         from p2pchat.tui.backend import BackendError
+        from p2pchat.waits import woken
 
         while True:  # the start read everything: the first look is a period later
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that comes
-            # as the event is set, and the screen's stop then waited for this loop for ever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.period):
-                    await self._soon.wait()
+            await woken(self._soon, self.period)  # not wait_for: p2pchat/waits.py says why
             if self._soon.is_set():
                 self._soon.clear()
                 await asyncio.sleep(SETTLE)
