@@ -196,10 +196,10 @@ def _never_started(home: Path) -> bool:
 
 
 def _keep_first_run_places(home: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """The run that creates the home keeps where it was told to listen and whether to look for
-    people as the home's settings, as `settings listen` / `settings mdns off` would (trial 6,
-    B10; trial 10, B1: --no-mdns was not kept). Settings already kept win. Returns what it
-    kept, for `_kept_words` to say once the port is known."""
+    """The run that creates the home keeps where it was told to listen, its relays and whether
+    to look for people as the home's settings, as `settings listen` / `settings relay` /
+    `settings mdns off` would (trial 6, B10; trial 10, B1: --no-mdns was not kept). Settings
+    already kept win. Returns what it kept, for `_kept_words` to say once the port is known."""
     from p2pchat import settings
 
     try:
