@@ -148,7 +148,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
             stored, passphrase = create_identity(home, args)
             first_kept.append(_keep_first_run_places(home, args))
         else:
+            never_started = _never_started(home)  # a home made with `init` (trial: its relay lost)
             stored, passphrase = unlock_identity(home, args)
+            if never_started:
+                first_kept.append(_keep_first_run_places(home, args))
         unlocked.append(passphrase)
         return stored
 
@@ -183,11 +186,20 @@ def cmd_chat(args: argparse.Namespace) -> int:
             say(_kept_words(home, first_kept[0]))
 
 
+def _never_started(home: Path) -> bool:
+    """No node ever ran in `home` (no last-run file, no store): its first `chat` keeps what it
+    was told as a first run does, if the identity came from `init`."""
+    from p2pchat import settings
+    from p2pchat.node.node import DB_FILE
+
+    return not (home / settings.PORT_FILE).exists() and not (home / DB_FILE).exists()
+
+
 def _keep_first_run_places(home: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """The run that creates the home keeps where it was told to listen and whether to look for
-    people as the home's settings, as `settings listen` / `settings mdns off` would (trial 6,
-    B10; trial 10, B1: --no-mdns was not kept). Settings already kept win. Returns what it
-    kept, for `_kept_words` to say once the port is known."""
+    """The run that creates the home keeps where it was told to listen, its relays and whether
+    to look for people as the home's settings, as `settings listen` / `settings relay` /
+    `settings mdns off` would (trial 6, B10; trial 10, B1: --no-mdns was not kept). Settings
+    already kept win. Returns what it kept, for `_kept_words` to say once the port is known."""
     from p2pchat import settings
 
     try:
@@ -195,6 +207,7 @@ def _keep_first_run_places(home: Path, args: argparse.Namespace) -> dict[str, An
     except settings.SettingsError:
         return {}  # said when the node starts
     typed = {key: value for key, value in (("listen", args.listen),
+                                           ("relay", args.relay),
                                            ("mdns-interface", args.mdns_interface),
                                            ("mdns", ["off"] if args.no_mdns else None))
              if value and key not in kept}
@@ -222,6 +235,8 @@ def _kept_words(home: Path, kept: dict[str, Any]) -> str:
         port = first[1] or settings.last_run(home).port
         said.append(f"listen {' and '.join(h for h, _ in [first, *others])}"
                     + (f", port {port}" if port else ""))
+    if kept.get("relay"):  # trial: a relay typed on the first chat was lost on restart
+        said.append(f"relay {', '.join(relay.split('#')[0] for relay in kept['relay'])}")
     if kept.get("mdns") is False:
         said.append("discovery off")
     elif kept.get("mdns-interface"):

@@ -130,3 +130,17 @@ def test_an_option_or_a_setting_widens_on_purpose(tmp_path: Path) -> None:
     assert _planned(home).mdns is False
     flag = _planned(home, "--mdns-interface", "127.0.0.1")  # was off: the setting won
     assert (flag.mdns, flag.mdns_interfaces) == (True, ("127.0.0.1",)), flag
+
+
+def test_every_form_of_settings_ends_its_output_with_a_newline(tmp_path: Path) -> None:
+    """Issue 23, point 11 (a newcomer trial): "`p2pchat settings` prints no final newline: the
+    next output runs on". Every form, empty and with values kept, ends its line."""
+    from tests.cli import run
+
+    home = tmp_path / "home"
+    relay = "127.0.0.1:17744"
+    for form in [(), ("--json",), ("relay", relay), (), ("--json",), ("mdns", "off"), (),
+                 ("relay", "--unset"), ("mdns", "--unset"), ()]:
+        shown = run(home, "settings", *form, check=True).stdout
+        assert shown.endswith("\n") and shown.strip(), (form, shown)
+    assert "No settings kept." in shown, shown

@@ -108,3 +108,49 @@ def test_the_chats_yes_to_a_new_key_is_the_nodes_anyway(
         assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
     finally:
         impostor.close()
+
+
+def test_the_first_chat_of_a_home_made_with_init_keeps_its_relay(
+    tmp_path: Path, terminal: Terminal,
+) -> None:
+    """Issue 23, point 11 (a newcomer trial): `--relay` typed on the first chat of a home made
+    with `init` was lost on restart, silently: `settings` said "No settings kept", and a
+    contact reachable only through the relay showed offline."""
+    import sys
+
+    from p2pchat import settings
+    from tests.cli import run, run_json
+    from tests.integration.test_relay_nodes import relay_arg
+    from tests.relay_client import RelayProcess
+
+    relay = RelayProcess(tmp_path / "relay").start()
+    home = tmp_path / "alice"
+    try:
+        run(home, "init", "--name", "alice", env={"P2PCHAT_PASSPHRASE": PW}, check=True)
+        typed = relay_arg(relay)
+        first = tmp_path / "first"
+        terminal.start(["env", f"P2PCHAT_PASSPHRASE={PW}",
+                        *chat_argv(home, "--listen", "127.0.0.1:0", "--relay", typed)], first)
+        terminal.wait_screen(lambda s: "/nearby" in s, "the chat")
+        _reachable(terminal)
+        _quit(terminal, first)
+        said = first.with_suffix(".err").read_text()
+        assert f"relay 127.0.0.1:{relay.port}; discovery off;" in said, said
+        assert settings.load(home)["relay"] == [typed], settings.load(home)
+        shown = run(home, "settings", check=True).stdout
+        assert f"relay           {typed}" in shown, shown
+        terminal.close()
+        again = Terminal()
+        second = tmp_path / "second"
+        try:
+            again.start(["env", f"P2PCHAT_PASSPHRASE={PW}", sys.executable, "-m", "p2pchat",
+                         "--home", str(home), "chat"], second)
+            again.wait_screen(lambda s: "/nearby" in s, "the chat again")
+            wait_for(lambda: [r["state"] for r in run_json(home, "status")["relays"]]
+                     == ["attached"], 30, "the kept relay attached after a plain restart")
+            assert "Kept for" not in second.with_suffix(".err").read_text()  # said once
+            _quit(again, second)
+        finally:
+            again.close()
+    finally:
+        relay.close()
