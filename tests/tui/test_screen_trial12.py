@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 
 import p2pchat.tui.controller as controller_module
+from p2pchat.storage import keystore
 from p2pchat.tui.backend import BackendError
 from p2pchat.tui.completing import completions
 from p2pchat.tui.controller import Controller
 from tests.aio import until
+from tests.local_nodes import MakeLocalNode
+from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair, screen
 from tests.tui.test_screen_trial5 import ImpostorBackend, said
 from tests.tui.test_state import CAROL, contact
 
@@ -91,3 +94,28 @@ async def test_tab_keeps_a_verified_name_and_offers_the_impostor_last() -> None:
         assert completions(state, "/msg ")[0][0] != IMPOSTOR + " ", completions(state, "/msg ")
     finally:
         await controller.stop()
+
+
+async def test_unblocking_an_impostor_on_real_nodes_warns_again(
+        make_local_node: MakeLocalNode) -> None:
+    """The same on real nodes: the node's answer to /unblock names the verified namesake."""
+    alice, _bob = await linked_pair(make_local_node, "alice", "bob")
+    alice.verify_contact("bob", True)
+    mallory = await make_local_node("mallory")
+    keystore.create(mallory.home, mallory.identity, "mallory", None)
+    mallory.rename_self("bob")  # a new key that calls itself bob
+    await mallory.add_contact(fp(alice), "alice", [addr(alice)])
+    chat = await screen(alice)
+    chat.ask = None  # /block at once
+    try:
+        await until(lambda: len(warnings(chat)) == 1, 20, "the NEW KEY warning")
+        name = chat.state.conversations[fp(mallory)].name
+        await chat.execute(f"/block {name}")
+        await until(lambda: chat.state.conversations[fp(mallory)].state == "blocked", 10,
+                    "blocked")
+        assert not warnings(chat), said(chat)
+        await chat.execute(f"/unblock {name}")
+        assert len(warnings(chat)) == 1, said(chat)
+        assert said(chat)[-1].startswith("WARNING"), said(chat)
+    finally:
+        await chat.stop()
