@@ -336,9 +336,12 @@ def _arguments(typed: str, candidates: Iterable[str], *,
     """The candidates that complete the argument being typed, each with the space after it."""
     prefix = typed.lstrip()
     wanted = prefix.casefold()
-    return [(name + " " * space, -len(prefix))
-            for name in sorted(set(candidates), key=str.casefold)
-            if name.casefold().startswith(wanted) and name.casefold() != wanted]
+    names = sorted(set(candidates), key=str.casefold)
+    # A whole name typed is kept, first (trial 12: "/msg bob" Tab gave a longer "bob (X)").
+    longer = [(name + " " * space, -len(prefix)) for name in names
+              if name.casefold().startswith(wanted) and name.casefold() != wanted]
+    whole = [name for name in names if name.casefold() == wanted] if longer and space else []
+    return [(name + " ", -len(prefix)) for name in whole] + longer
 
 
 # What the NAME of each /group action is: `extra`'s key for its candidates, None for

@@ -50,12 +50,15 @@ def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
     current = state.current  # /group invite: only those not in it yet (trial 6, B16)
     in_group = current.member_fps if current is not None and current.kind == "group" \
         else frozenset()
-    return complete(text, names, {
+    options = complete(text, names, {
         "blocked": state.blocked, "nearby": nearby, "path": paths,
         "contacts": [c.name for c in convs if c.kind != "group" and c.state == "contact"
                      and c.id not in in_group],
         "invited": [c.name for c in groups if c.state == "invited"],
         "ended": [c.name for c in groups if c.state in ("left", "removed")]})
+    # A request under a NEW KEY in a verified contact's name is never offered first (trial 12).
+    suspect = {c.name for c in convs if c.impostor_of}
+    return sorted(options, key=lambda option: option[0].rstrip(" ") in suspect)
 
 
 def conversation_name(state: ChatState, conv_id: str) -> str:

@@ -5,13 +5,15 @@ and who is nearby. One part of the controller (tui/controller.py), built with wh
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.core.typed_name import first_quoted, unquoted
+from p2pchat.event_types import ContactRequestEvent
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
+from p2pchat.tui.news import request_news
 from p2pchat.tui.qr import qr_lines
 from p2pchat.tui.render import still_asking
 from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
@@ -196,11 +198,15 @@ class ContactCommands:
     async def cmd_unblock(self, who: str) -> None:
         """/unblock NAME."""
         contact = await self._backend.unblock(who)
-        self._state.upsert_contact(contact)
+        conv = self._state.upsert_contact(contact)
         again = f": a request again, /accept {contact.get('name')} to chat" \
             if contact.get("state") == "request" else ""  # never a contact unasked (trial 4, B1)
+        if conv is not None and conv.impostor_of:  # the NEW KEY warning, not "/accept" (trial 12)
+            again = ": a request again"
         self._state.notice("info", f"unblocked {contact.get('name')}{again}",
                            key=f"contact:{clean(contact.get('fingerprint'))}")
+        if conv is not None and conv.impostor_of:
+            request_news(self._state, cast(ContactRequestEvent, contact))
         self._blocked_changed(str(contact.get("name")), add=False)
 
     def _blocked_changed(self, name: str, *, add: bool) -> None:

@@ -217,6 +217,16 @@ def request_news(state: ChatState, request: ContactRequestEvent) -> None:
                  key=f"request:{fp}")
 
 
+def requests_again(state: ChatState) -> None:
+    """A request still unanswered is said again, as the newest notices, after what was said
+    since it (trial 12: after "reconnected to the node" the NEW KEY warning had gone off the
+    row's rows while the request was pending). Moved, not repeated: one per request."""
+    pending = [n for n in state.notices if n.key.startswith("request:")]
+    if pending:
+        state.notices = deque([n for n in state.notices if not n.key.startswith("request:")]
+                              + pending, maxlen=state.notices.maxlen)
+
+
 def port_news(state: ChatState, status: Mapping[str, Any]) -> None:
     """The node could not listen on last time's port (taken): friends who typed the old
     address need the new one (trial 4, 16). Keyed: said once however often status is read."""
