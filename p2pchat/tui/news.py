@@ -94,8 +94,10 @@ NICK = "nick:self"  # the notice of our own new name: one, whoever changed it
 def self_renamed(state: ChatState, name: str) -> set[str]:
     """Our name changed, maybe from the CLI: said, and the status line reads it again (trial
     11, B13 e: `p2pchat nick X` showed nothing on the open screen). A /nick typed here says
-    it itself (the controller), so not twice; what to read again."""
-    if name and name != state.me.name and not any(n.key == NICK for n in state.notices):
+    it itself (the controller), so not twice; what to read again. A newer name replaces what
+    was said of the last (trial 12, B5b: "Dave D" stayed after `p2pchat nick dave`)."""
+    if name and name != state.me.name:
+        state.drop_notices(key=NICK)
         state.notice("info", f"you are now called {name}", key=NICK)
     return {"status"}
 
