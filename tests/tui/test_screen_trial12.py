@@ -12,7 +12,8 @@ from p2pchat.tui.backend import ControlBackend
 from p2pchat.tui.controller import Controller
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
-from tests.tui.test_screen_trial4_nodes import cli, control_of
+from tests.tui.test_screen_trial4_nodes import cli, control_of, fp, screen
+from tests.tui.test_screen_trial7 import texts, three
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,3 +44,30 @@ async def test_a_newer_own_nick_replaces_the_older(make_local_node: MakeLocalNod
             assert len(said) == 1 and said[0].startswith("you are now bob;"), said
         finally:
             await chat.stop()
+
+
+async def test_a_members_newest_notice_replaces_the_older(
+        make_local_node: MakeLocalNode) -> None:
+    """B7: after `/group remove bob` the row said "you invited bob (team)" / "bob joined
+    (team)" / "you removed bob from team": only the last is still true."""
+    alice, bob, carol = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        group = await alice.create_group("team")
+        gid = str(group["group"])
+        await until(lambda: gid in chat.state.conversations, 10, "the group on the screen")
+        chat.state.select(gid)
+        await chat.execute("/group invite bob")
+        await until(lambda: any(g.get("role") == "invited" for g in bob.list_groups()), 10,
+                    "the invitation")
+        await bob.accept_group("team")
+        await until(lambda: "bob joined (team)" in texts(chat), 10, "the join")
+        assert not [t for t in texts(chat) if "invited bob" in t], texts(chat)
+        await chat.execute("/group remove bob")
+        await until(lambda: "you removed bob from team" in texts(chat), 10, "the removal")
+        await alice.invite_to_group(gid, fp(carol))  # another member's news stays its own
+        await until(lambda: any("carol" in t for t in texts(chat)), 10, "carol invited")
+        about_bob = [t for t in texts(chat) if "bob" in t]
+        assert about_bob == ["you removed bob from team"], texts(chat)
+    finally:
+        await chat.stop()
