@@ -10,9 +10,11 @@ import pytest
 from p2pchat.storage import keystore
 from p2pchat.tui.backend import ControlBackend
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.render import history_rows
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
-from tests.tui.test_screen_trial4_nodes import cli, control_of, fp, screen
+from tests.tui.test_screen import text
+from tests.tui.test_screen_trial4_nodes import cli, control_of, fp, linked_pair, screen
 from tests.tui.test_screen_trial7 import texts, three
 
 pytestmark = pytest.mark.timeout(60)
@@ -69,5 +71,31 @@ async def test_a_members_newest_notice_replaces_the_older(
         await until(lambda: any("carol" in t for t in texts(chat)), 10, "carol invited")
         about_bob = [t for t in texts(chat) if "bob" in t]
         assert about_bob == ["you removed bob from team"], texts(chat)
+    finally:
+        await chat.stop()
+
+
+async def test_removing_a_contact_who_still_has_us_says_so_once(
+        make_local_node: MakeLocalNode) -> None:
+    """B4: "Caro's node still has you as a contact: /add Caro links you again; /block Caro
+    stops it asking." showed twice, the removed conversation's last line right above the
+    notice row's "removed Caro; ..." and its own second line."""
+    alice, carol = await linked_pair(make_local_node, "alice", "carol")
+    await alice.send("carol", "hello carol")
+    chat = await screen(alice)
+    try:
+        await chat.execute("/remove carol")
+        conv = chat.state.conversations[fp(carol)]
+        await until(lambda: conv.asks_again, 10, "their node still has us")
+        chat.state.select(conv.id)
+        still = "carol's node still has you as a contact: /add carol links you again;"
+
+        def said() -> int:
+            pane = "\n".join(text(history_rows(chat.state, 200)))
+            return pane.count(still) + sum(still in n.text for n in chat.state.notices)
+
+        assert said() == 1, (list(chat.state.notices), text(history_rows(chat.state, 200)))
+        chat.state.clear_notices()  # Esc, or aged: the conversation still says it
+        assert said() == 1, text(history_rows(chat.state, 200))
     finally:
         await chat.stop()
