@@ -15,7 +15,7 @@ from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.news import request_news
 from p2pchat.tui.qr import qr_lines
-from p2pchat.tui.render import still_asking
+from p2pchat.tui.render import asking_key, still_asking
 from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
@@ -226,8 +226,12 @@ class ContactCommands:
             found.asks_again = True  # their node asks again by itself, at once (issue 23, B4)
         then = still_asking(name, shown) if result.get("they_have_you") is True else \
             f"They can ask again: /block {result.get('removed')} refuses them for good"
+        key = asking_key(clean(result.get("removed"))) if result.get("they_have_you") is True \
+            else ""
+        if key:  # one answer per removal: the pane's line waits until it has gone
+            self._state.drop_notices(key=key)
         self._state.notice("info", f"removed {name}; the history is kept: /msg {shown} shows it"
-                                   f"\n{then}")
+                                   f"\n{then}", key=key)
         await self._load_current()
 
     async def cmd_rename(self, rest: str) -> None:

@@ -440,11 +440,11 @@ class Controller:
             raise BackendError("usage", "usage: /nick NAME")
         result = await self.backend.rename_self(name)
         self.state.set_status(result)
-        self.state.drop_notices(key=NICK)  # its event's, if that came first: said once
+        self.state.drop_notices(key=NICK)  # its event's or the last /nick's: said once (B5)
         told = result.get("told")
         now = f"the {told} linked now see it at once, " if isinstance(told, int) and told else ""
         self.state.notice("info", f"you are now {self.state.me.name}; {now}other contacts on"
-                                  " their next link")
+                                  " their next link", key=NICK)
 
     async def cmd_j(self, who: str) -> None:
         """/j NAME: open a conversation."""

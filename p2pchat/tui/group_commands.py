@@ -14,7 +14,7 @@ from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
 from p2pchat.tui.conversation import Conversation, group_label
-from p2pchat.tui.news import group_key
+from p2pchat.tui.news import group_key, member_notice
 from p2pchat.tui.receipts import follow as follow_receipts
 from p2pchat.tui.receipts import receipts
 from p2pchat.tui.sanitize import clean
@@ -91,12 +91,12 @@ class GroupCommands:
         label = group_label(self._state.conversations.values(), conv)  # #bob by a contact bob
         if action == "invite":
             group = await self._backend.invite(conv.id, name)
-            self._state.notice("info", f"invited {name} to {label}",
-                              key=group_key(conv.id, "add", name), member=self._member(name))
+            member_notice(self._state, conv.id, "add", name, f"invited {name} to {label}",
+                          self._member(name))
         elif action == "remove":
             group = await self._backend.remove_member(conv.id, name)
-            self._state.notice("info", f"you removed {name} from {label}",  # news.removal_words
-                              key=group_key(conv.id, "remove", name), member=self._member(name))
+            member_notice(self._state, conv.id, "remove", name,  # news.removal_words
+                          f"you removed {name} from {label}", self._member(name))
         elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
             group = await self._backend.manage_member(action, conv.id, name)
             self._state.notice("info", f"{action}: {name} in {label}",

@@ -21,6 +21,23 @@ def group_key(group: str, change: str, who: str) -> str:
     return f"group:{group}:{change}:{who.casefold()}"
 
 
+def member_notice(state: ChatState, group: str, change: str, who: str, text: str,
+                  member: tuple[str, str] = ("", "")) -> None:
+    """One notice per member of a group, the newest: "you removed bob from team" replaces
+    "you invited bob (team)" and "bob joined (team)" (trial 12, B7); the same change said
+    again (the command's answer, then the node's event) is said once."""
+    key = group_key(group, change, who)
+    if change == "add" and any(n.key == group_key(group, "join", who) for n in state.notices):
+        return  # told after the join (a catch-up): the older news
+    start, end = f"group:{group}:", f":{who.casefold()}"
+    for notice in list(state.notices):
+        change_said = notice.key[len(start):-len(end)]  # "add" of "group:G:add:bob"
+        if notice.key != key and notice.key.startswith(start) and notice.key.endswith(end) \
+                and len(notice.key) > len(start) + len(end) and ":" not in change_said:
+            state.drop_notices(key=notice.key)
+    state.notice("info", text, key=key, member=member)
+
+
 def group_news(state: ChatState, event: GroupEvent) -> None:
     """Joined, or someone came or went: the side panel, one notice (the command that did
     it may have said it already), and a line in the group's conversation."""
@@ -31,8 +48,8 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         by = clean(event.get("by_name"))
         # As `log` says it (you accepted: nobody "added" you), one notice with /group accept's
         label = group_label(state.conversations.values(), conv)
-        state.notice("info", f"you joined {label} ({by} invited you; /msg {label})",
-                     key=group_key(conv.id, "join", "you"))
+        member_notice(state, conv.id, "join", "you",
+                      f"you joined {label} ({by} invited you; /msg {label})")
         number = event.get("number")
         if isinstance(number, int) and not isinstance(number, bool) and number > 0:
             # The two lines `log` keeps for it (node/group_lines.py), with their ids.
@@ -56,9 +73,9 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         if not (kind == "add" and who == "you"):  # our invitation: its request notice, then
             # "you joined" say it; a third notice for one accept was one too many (trial 10, B9)
             label = group_label(state.conversations.values(), conv)
-            state.notice("info", removal_words(event, who, label) if kind == "remove"
-                         else f"{unverified(said, event)} ({label})",
-                         key=group_key(conv.id, kind, who), member=_member(event))
+            member_notice(state, conv.id, kind, who, removal_words(event, who, label)
+                          if kind == "remove" else f"{unverified(said, event)} ({label})",
+                          _member(event))
         state.add_line(conv, said, line_id=line_id, at=clean(event.get("sent_at")),
                        about=event)
         return
@@ -71,8 +88,7 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
               else "is no longer an admin of"}
     text = f"{who} {change.get(kind, 'changed in')} {conv.name}"
     label = group_label(state.conversations.values(), conv)
-    state.notice("info", text[:-len(conv.name)] + label, key=group_key(conv.id, kind, who),
-                 member=_member(event))
+    member_notice(state, conv.id, kind, who, text[:-len(conv.name)] + label, _member(event))
     state.add_line(conv, text, about=event)
 
 
@@ -94,8 +110,10 @@ NICK = "nick:self"  # the notice of our own new name: one, whoever changed it
 def self_renamed(state: ChatState, name: str) -> set[str]:
     """Our name changed, maybe from the CLI: said, and the status line reads it again (trial
     11, B13 e: `p2pchat nick X` showed nothing on the open screen). A /nick typed here says
-    it itself (the controller), so not twice; what to read again."""
-    if name and name != state.me.name and not any(n.key == NICK for n in state.notices):
+    it itself (the controller), so not twice; what to read again. A newer name replaces what
+    was said of the last (trial 12, B5b: "Dave D" stayed after `p2pchat nick dave`)."""
+    if name and name != state.me.name:
+        state.drop_notices(key=NICK)
         state.notice("info", f"you are now called {name}", key=NICK)
     return {"status"}
 

@@ -265,7 +265,9 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
                 rows += chunk
         return rows
     files = [wrap([file_line(t)], width, 9) for t in state.transfers.of(conv.id)]
-    if conv.asks_again:  # below the kept history, where the eye is (issue 23, B4)
+    if conv.asks_again and not any(n.key == asking_key(conv.id) for n in state.notices):
+        # below the kept history, where the eye is (issue 23, B4); not while /remove's answer
+        # says it on the notice row just below (trial 12, B4: said twice)
         files.append([[], *wrap([("class:empty", still_asking(conv.name))], width)])
     if not conv.messages:
         loading = "" if conv.loaded else " (loading)"
@@ -275,6 +277,11 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
     for _, _, chunk in _message_rows(state, conv, width, today):
         rows += chunk
     return rows + [row for rows_ in files for row in rows_]
+
+
+def asking_key(fingerprint: str) -> str:
+    """The key of /remove's answer when their node still has us: the pane says it otherwise."""
+    return f"asking:{fingerprint}"
 
 
 def still_asking(name: str, typed: str = "") -> str:
