@@ -15,6 +15,7 @@ from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
 from p2pchat.tui.conversation import Conversation, group_label
 from p2pchat.tui.news import group_key, member_notice
+from p2pchat.tui.notice_ageing import PASSING
 from p2pchat.tui.receipts import follow as follow_receipts
 from p2pchat.tui.receipts import receipts
 from p2pchat.tui.sanitize import clean
@@ -134,9 +135,12 @@ class GroupCommands:
             self._state.notice("error", f"created {conv.name}{and_invited(invited)}; could not"
                                         f" invite {wanted[len(invited)].name}: {exc}")
         else:
+            hint = self._namesake_hint(conv)
+            # The namesake hint is untrue once either is renamed (trial 12): it is an answer,
+            # gone at the next command, as /rename is.
             self._state.notice("info", f"created {conv.name}{and_invited(invited)}"
                                + ("" if invited else ": /group invite NAME to add people")
-                               + self._namesake_hint(conv))
+                               + hint, key=f"{PASSING}:created:{conv.id}" if hint else "")
         # What the node's events say of each invitation is said above, in one sentence.
         self._state.drop_notices(key=f"group:{conv.id}:add")
         await self._switch_to(conv)

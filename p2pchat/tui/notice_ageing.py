@@ -41,6 +41,9 @@ PASSING = "passing"
 # until the link comes up, which drops them (ChatState)
 ONGOING = ("pending:", "linking:")
 NODE_DOWN = "node:down"  # "the node stopped; reconnecting when it is back"
+# The words of a refusal while the node is stopped (tui/refusals.py), in its key (tui/app.py
+# keys refusals by their words): untrue once reconnected
+NODE_STOPPED_KEY = "your node is stopped"
 REACH = "reach:"  # why a contact seems offline (tui/reach_watch.py): one per contact
 
 
@@ -59,8 +62,8 @@ def _still_going_on(state: ChatState, notice: Notice) -> bool:
 
 def no_longer_true(state: ChatState, notice: Notice) -> bool:
     """The state this notice says has ended."""
-    if notice.key == NODE_DOWN:
-        return state.connected
+    if notice.key == NODE_DOWN or NODE_STOPPED_KEY in notice.key:
+        return state.connected  # trial 12: "not sent: your node is stopped" beside "reconnected"
     # A REACH notice ("dave's node no longer knows you", "closes the connection unanswered")
     # is not ended by a link coming up: our node knocks on such a contact (net/dialer.py),
     # and each knock is a link that their node closes at once; the notice went at each knock

@@ -9,7 +9,7 @@ from typing import Protocol
 from prompt_toolkit.buffer import Buffer
 
 from p2pchat.tui.conversation import Conversation
-from p2pchat.tui.notice_ageing import PASSING
+from p2pchat.tui.notice_ageing import NODE_STOPPED_KEY, PASSING
 from p2pchat.tui.state import ChatState
 
 
@@ -47,9 +47,9 @@ def node_stopped(text: str) -> str | None:
     if text.startswith("/") and not text.startswith("//"):
         if text.split()[0].casefold() in LOCAL_COMMANDS:
             return None
-        return ("not done: your node is stopped (the command stays here; Enter again once"
+        return (f"not done: {NODE_STOPPED_KEY} (the command stays here; Enter again once"
                 " reconnected; /help, /notices and /quit still work)")
-    return "not sent: your node is stopped (it stays here; Enter again once reconnected)"
+    return f"not sent: {NODE_STOPPED_KEY} (it stays here; Enter again once reconnected)"
 
 
 def unsendable(state: ChatState, conv: Conversation | None, text: str) -> str | None:

@@ -477,6 +477,8 @@ def header(state: ChatState) -> str:
             f"asked, waiting for {conv.name} to accept"
     if conv.online and conv.relay:  # slower, and the relay sees when we talk (not what)
         where = f"online via relay {conv.relay.split('#')[0]}"  # its key is in /peers
+    if not state.connected and conv.state == "contact":  # it cannot know (trial 12, B9)
+        where = "not known while your node is stopped"
     if conv.verified:
         where += " · verified"
     if conv.state == "request":

@@ -177,3 +177,16 @@ async def test_a_read_of_the_node_during_a_knock_is_no_link() -> None:
         assert header(chat.state) == " bob · online"
     finally:
         await chat.stop()
+
+
+def test_a_header_claims_nothing_while_our_node_is_stopped() -> None:
+    """Trial 12, B9: with bob's own node stopped, his screen's header said "alice · offline",
+    which it cannot know."""
+    from tests.tui.test_state import contact
+
+    state = loaded_state()
+    state.upsert_contact(contact(BOB, "bob", online=True))
+    state.select(BOB)
+    assert header(state) == " bob · online"
+    state.connected = False
+    assert header(state) == " bob · not known while your node is stopped"

@@ -15,6 +15,7 @@ import p2pchat.tui.controller as controller_module
 from p2pchat.tui.backend import BackendError
 from p2pchat.tui.contact_commands import impostor_question
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.notice_ageing import age_notices
 from p2pchat.tui.question import answered_no
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
@@ -85,6 +86,10 @@ async def test_a_line_typed_while_the_node_is_stopped_stays_in_the_input() -> No
                                 for n in chat.state.notices), 10, "the command refused")
         assert chat.input.text == "/peers"
         assert not [c for c in backend.calls if c[0] == "send"], backend.calls
+        # Reconnected (trial 12): the refusals say what is no longer true, so they go.
+        chat.state.connected = True
+        age_notices(chat.state)
+        assert not [n.text for n in chat.state.notices if "your node is stopped" in n.text]
         keys.send_text("\x15/quit" + ENTER)  # what the screen does alone still works
 
 

@@ -203,3 +203,21 @@ async def test_a_held_line_never_carries_a_passphrase_back() -> None:
     assert lines.empty()
     assert hold_behind("/msg dave", lines, lambda text, why: handed.append((text, why))) == 0
     assert len(handed) == 1
+
+
+async def test_the_namesake_hint_goes_with_the_next_command(
+        make_local_node: MakeLocalNode) -> None:
+    """Trial 12: "created carol: ... a contact is called carol too: /msg #carol ..." stayed
+    after the contact was renamed "Carol S", no longer true: an answer, it goes at the next."""
+    alice, _, _ = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create bob")
+        assert any("a contact is called bob too" in t for t in texts(chat)), texts(chat)
+        await chat.execute("/rename @bob Bobby")
+        await until(lambda: any(c.name == "Bobby" for c in chat.state.conversations.values()),
+                    10, "the contact renamed")
+        assert not any("a contact is called bob too" in n.text for n in chat.state.notices), \
+            [n.text for n in chat.state.notices]
+    finally:
+        await chat.stop()
