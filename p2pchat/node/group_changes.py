@@ -215,6 +215,7 @@ class GroupChanges:
         declined = op.kind == GroupOpKind.LEAVE and op.subject not in g.joined
         if op.kind in (GroupOpKind.ADD, GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             g.joined.discard(op.subject)  # added (again): invited until seen holding it
+            g.seen.discard(op.subject)
         db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
                              self._book.member_name(g, op.subject), by)
         if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
@@ -257,20 +258,31 @@ class GroupChanges:
         """`member` is seen holding the group (its sync, an envelope it wrote in its current
         membership): it accepted its invitation. A line and an event, once per membership;
         `before`: the time of the first message it wrote, which its join line goes ahead of."""
-        if member in g.joined or not g.state.is_member(member):
+        if not g.state.is_member(member):
+            return
+        number = g.state.joined_at[member]
+        if member in g.joined:
+            if member in g.seen or number > g.state.joined_at.get(self._key, number):
+                return
+            g.seen.add(member)  # taken as joined when we accepted; now seen: ours to tell
+            self._tell_joined(g, member)
             return
         g.joined.add(member)
-        number = g.state.joined_at[member]
+        if number < g.state.joined_at.get(self._key, number):
+            g.seen.add(member)
         at = now_ms() if before is None else min(now_ms(), max(before - 1, 0))
         self._store().groups.add_join(g.conv, number, at)
         self._outbox.schedule_lazy_flush()  # lost in a crash: the next sync says it again
+        self._tell_joined(g, member)
+        if number > g.state.joined_at.get(self._key, number):  # we saw it invited: news
+            self._events.emit({**self._book.change_event(g, None, member),
+                               "sent_at": iso_from_ms(at)})
+
+    def _tell_joined(self, g: Group, member: bytes) -> None:
         news = GroupJoins(group=g.conv, members=(member,))
         for peer, link in self._book.linked_members(g).items():  # at once, not at the tick
             if peer != member and link.session.peer_revision >= GroupJoins.REVISION:
                 self._outbox.queue(link, news)  # each member passes a join on once (8.17)
-        if number > g.state.joined_at.get(self._key, number):  # we saw it invited: news
-            self._events.emit({**self._book.change_event(g, None, member),
-                               "sent_at": iso_from_ms(at)})
 
     def wrote(self, g: Group, env: Envelope) -> None:
         """An envelope its author wrote in its current membership (past the cut of an earlier
@@ -337,6 +349,7 @@ class GroupChanges:
         for number in set(g.state.joined_at.values()):
             db.groups.add_join(g.conv, number, at)
         g.joined = set(g.state.members)
+        g.seen = set()  # those we take as joined here are not ours to pass on (GroupJoins)
         self._events.emit({"type": "group_joined", **self._book.view(g),
                            "by": fingerprint(inviter),
                            "by_name": self._views.display_name(inviter),

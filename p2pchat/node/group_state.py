@@ -111,6 +111,11 @@ class Group:
     # Members seen holding the group (their sync, an envelope they wrote): they accepted. The
     # others were invited and have not (to our knowledge) said yes yet.
     joined: set[bytes] = field(default_factory=set)
+    # Of those added before us, the ones we saw accept (or a member told us of), memory only:
+    # the rest we only took as joined when we accepted, which we must not tell anyone (trial
+    # 12, B6: a member passed on a pending invitee as joined, and its decline read as
+    # "bob joined" / "bob left" on the inviter's screen).
+    seen: set[bytes] = field(default_factory=set)
 
     def invited(self) -> list[bytes]:
         """Members added but not seen to accept yet (in the chain, so counted in `members`)."""
@@ -139,10 +144,13 @@ class Group:
     def joins_for(self, reader: bytes, me: bytes) -> GroupJoins | None:
         """Who we saw accept that `reader` cannot have seen itself (protocol 8.17): members
         added after it (it takes those added before it as joined), but it and us, the latest
-        added when there are more than a record holds."""
+        added when there are more than a record holds. Not those we only took as joined
+        (added before us, never seen to accept): we cannot tell."""
         start = self.state.joined_at.get(reader, 0)
+        ours = self.state.joined_at.get(me, 0)
         seen = sorted((self.state.joined_at[k], k) for k in self.joined
-                      if k not in (reader, me) and self.state.joined_at.get(k, 0) > start)
+                      if k not in (reader, me) and self.state.joined_at.get(k, 0) > start
+                      and (self.state.joined_at.get(k, 0) > ours or k in self.seen))
         members = sorted(k for _, k in seen[-MAX_GROUP_OPS:])
         return GroupJoins(group=self.conv, members=tuple(members)) if members else None
 
