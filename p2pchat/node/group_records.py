@@ -146,7 +146,7 @@ class GroupRecords:
             if g is not None:  # advisory, like 8.16: a member says it saw them hold it
                 for member in record.members:
                     if member != self._key:
-                        self._changes.mark_joined(g, member)
+                        self._changes.mark_joined(g, member, told=True)
         elif isinstance(record, GroupDigest):
             g = self._book.member_group(record.group, key)
             if g is not None:

@@ -154,6 +154,16 @@ class Group:
         members = sorted(k for _, k in seen[-MAX_GROUP_OPS:])
         return GroupJoins(group=self.conv, members=tuple(members)) if members else None
 
+    def all_joins_for(self, reader: bytes, me: bytes) -> list[GroupJoins]:
+        """Every member we saw accept (or were told of) but `reader` and us, added before it
+        too, in records of at most MAX_GROUP_OPS (protocol 8.17, revision 6): what a member
+        that counts only what it is told needs on accepting, and on link start."""
+        ours = self.state.joined_at.get(me, 0)
+        told = sorted(k for k in self.joined if k not in (reader, me)
+                      and (self.state.joined_at.get(k, 0) > ours or k in self.seen))
+        return [GroupJoins(group=self.conv, members=tuple(told[i:i + MAX_GROUP_OPS]))
+                for i in range(0, len(told), MAX_GROUP_OPS)]
+
     def delivered_to(self, seq: int, recipients: Iterable[bytes]) -> list[bytes]:
         """Which of `recipients` are known to hold our envelope `seq` (never more than them)."""
         return sorted(k for k in recipients if self.receipts.get(k, 0) >= seq)
@@ -453,6 +463,9 @@ class GroupBook:
 # A bare GroupCheckpoint (a vouch, protocol 8.14) is a new use of a revision-3 record: a
 # revision-3 peer that predates it ignores it, a revision-2 peer would close on code 43.
 VOUCH_REVISION = GroupCheckpoint.REVISION
+# From revision 6 a member tells a peer every join it saw, not only those of members added after
+# the peer, and one that accepts from such an inviter counts only what it is told (8.17).
+ALL_JOINS_REVISION = 6
 
 
 def fits(link: Link, record: Record) -> bool:

@@ -38,6 +38,8 @@ async def test_a_decline_is_no_join_on_the_inviters_screen(
     joined when he accepts, but must not tell alice bob said yes (GroupJoins, 8.17): alice
     then showed "bob joined" / "bob left" for bob's decline."""
     alice, bob, dave = await three(make_local_node)
+    dave_events: list[Any] = []
+    dave.events.subscribe(lambda event: dave_events.append(event) or True)
     group = (await alice.create_group("hikers", ["bob", "dave"]))["group"]
     await until(lambda: group_of(bob, group)["role"] == "invited", 10, "bob's invitation")
     await accept_invitation(dave, group)
@@ -49,6 +51,15 @@ async def test_a_decline_is_no_join_on_the_inviters_screen(
     lines = changes(alice, group)
     assert "bob declined the invitation" in lines, lines
     assert "bob joined" not in lines and "bob left" not in lines, lines
+    # dave, added after bob, was told who had said yes (revision 6), not left to guess: he
+    # sees the decline as one too, live and in the log.
+    await until(lambda: group_of(dave, group)["members"] == 2, 10, "dave has the leave")
+    lines = changes(dave, group)
+    assert "~bob declined the invitation" in lines, lines
+    assert not any(line.startswith("~bob") and line != "~bob declined the invitation"
+                   for line in lines), lines
+    said = [e["text"] for e in dave_events if e.get("type") == "group_changed"]
+    assert "~bob declined the invitation" in said, said
 
 
 def invited(node: Node, group: str) -> list[str]:
