@@ -78,7 +78,7 @@ F_REVISION: Final = "rev"
 # which two peers must share to complete a handshake at all. Within it, each handshake payload
 # announces the revision of the protocol page the sender follows (absent: 1). A peer below the
 # revision we need is told so in words (a CLOSE reason) after the handshake, never just dropped.
-PROTOCOL_REVISION: Final = 5
+PROTOCOL_REVISION: Final = 6
 MIN_REVISION: Final = 1  # the oldest revision this implementation still talks to
 MAX_REVISION: Final = 2**16 - 1
 

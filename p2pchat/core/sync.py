@@ -40,6 +40,8 @@ from p2pchat.core.messages import (
 __all__ = [
     "ACK_DELAY",
     "ACK_DELAY_MAX",
+    "GROUP_ACK_DELAY",
+    "GROUP_ACK_DELAY_MAX",
     "MAX_ACCEPTED_LAMPORT",
     "AckWait",
     "ConversationLog",
@@ -66,6 +68,11 @@ MAX_FLOORS = 32
 # per ACK_DELAY (docs/performance.md, "Sixth round").
 ACK_DELAY = 0.005
 ACK_DELAY_MAX = 0.05
+# A group member's receipt to an envelope's author (the reference node's choice, protocol 8.8):
+# longer, as a group's vector names every author and each linked member sends one; a member
+# receiving a stream sends its author one vector a second at most, a lone message's within 0.2 s.
+GROUP_ACK_DELAY = 0.2
+GROUP_ACK_DELAY_MAX = 1.0
 
 
 @dataclass
@@ -74,11 +81,13 @@ class AckWait:
 
     started: float  # when the first envelope it acknowledges was accepted
     more: int = 0  # envelopes accepted since the current wait began
+    delay: float = ACK_DELAY  # one wait
+    most: float = ACK_DELAY_MAX  # all the waits of one vector
 
     def again(self, now: float) -> bool:
-        """At the end of a wait: True to wait ACK_DELAY once more (envelopes kept coming, and
-        that wait still ends by ACK_DELAY_MAX), False to send the vector now."""
-        if self.more and now + ACK_DELAY <= self.started + ACK_DELAY_MAX:
+        """At the end of a wait: True to wait `delay` once more (envelopes kept coming, and
+        that wait still ends by `most` after the first), False to send the vector now."""
+        if self.more and now + self.delay <= self.started + self.most:
             self.more = 0
             return True
         return False

@@ -26,7 +26,7 @@ from p2pchat.core.messages import (
     dm_conversation_id,
     encode_text,
 )
-from p2pchat.core.sync import ACK_DELAY, AckWait, ConversationLog
+from p2pchat.core.sync import ACK_DELAY, ACK_DELAY_MAX, AckWait, ConversationLog
 from p2pchat.event_types import DeliveryEvent
 from p2pchat.events import EventBus
 from p2pchat.node.backlog import Backlog
@@ -238,25 +238,26 @@ class Conversations:
         for request in received.requests:
             self._outbox.queue(link, request)
         if received.accepted:
-            self._schedule_ack(link, env.conv)
+            self.schedule_ack(link, env.conv)
 
-    def _schedule_ack(self, link: PeerLink, conv: bytes) -> None:
+    def schedule_ack(self, link: PeerLink, conv: bytes, delay: float = ACK_DELAY,
+                     most: float = ACK_DELAY_MAX) -> None:
         """One vector per conversation per wait (core.sync.AckWait): it acknowledges everything
-        accepted so far. The vector leaves only after the commit it triggers, so what arrives
-        during the wait (a stream of messages, the reads of one catch-up step) shares one
-        commit: the receiver fsyncs once per wait, not once per record, and the sender handles
-        one vector."""
+        accepted so far (a group's too, to an envelope's author: GroupRecords). The vector
+        leaves only after the commit it triggers, so what arrives during the wait (a stream of
+        messages, the reads of one catch-up step) shares one commit: the receiver fsyncs once
+        per wait, not once per record, and the sender handles one vector."""
         pending = link.peer.ack_pending
         wait = pending.get(conv)
         if wait is not None:
             wait.more += 1
             return
         loop = asyncio.get_running_loop()
-        wait = pending[conv] = AckWait(started=loop.time())
+        wait = pending[conv] = AckWait(started=loop.time(), delay=delay, most=most)
 
         def send_ack() -> None:
             if not link.closed and wait.again(loop.time()):
-                loop.call_later(ACK_DELAY, send_ack)
+                loop.call_later(delay, send_ack)
                 return
             pending.pop(conv, None)
             if link.closed:  # gone meanwhile: commit what it sent; its next link re-syncs
@@ -264,7 +265,7 @@ class Conversations:
                 return
             self._outbox.queue(link, SyncVector(conv=conv, vector=self._log(conv).vector()))
 
-        loop.call_later(ACK_DELAY, send_ack)
+        loop.call_later(delay, send_ack)
 
     def on_sync_vector(self, link: PeerLink, peer: bytes, sync: SyncVector) -> None:
         """A contact's vector: their receipts of ours, and what they have that we lack."""

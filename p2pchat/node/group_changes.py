@@ -40,6 +40,7 @@ from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.group_catchup import GroupCatchUp
 from p2pchat.node.group_links import GroupLinks
 from p2pchat.node.group_state import (
+    ALL_JOINS_REVISION,
     CHANGES,
     MAX_LOST,
     Group,
@@ -215,6 +216,7 @@ class GroupChanges:
         declined = op.kind == GroupOpKind.LEAVE and op.subject not in g.joined
         if op.kind in (GroupOpKind.ADD, GroupOpKind.REMOVE, GroupOpKind.LEAVE):
             g.joined.discard(op.subject)  # added (again): invited until seen holding it
+            g.seen.discard(op.subject)
         db.groups.add_change(g.conv, op.number, now_ms(), CHANGES[op.kind], op.subject,
                              self._book.member_name(g, op.subject), by)
         if op.kind in (GroupOpKind.REMOVE, GroupOpKind.LEAVE):
@@ -253,24 +255,43 @@ class GroupChanges:
         except GroupError:
             return None
 
-    def mark_joined(self, g: Group, member: bytes, before: int | None = None) -> None:
+    def mark_joined(self, g: Group, member: bytes, before: int | None = None, *,
+                    told: bool = False) -> None:
         """`member` is seen holding the group (its sync, an envelope it wrote in its current
-        membership): it accepted its invitation. A line and an event, once per membership;
-        `before`: the time of the first message it wrote, which its join line goes ahead of."""
-        if member in g.joined or not g.state.is_member(member):
+        membership), or a member `told` us so: it accepted its invitation. A line and an event,
+        once per membership; `before`: the time of the first message it wrote, which its join
+        line goes ahead of."""
+        if not g.state.is_member(member):
+            return
+        number = g.state.joined_at[member]
+        earlier = number < g.state.joined_at.get(self._key, number)  # added before us
+        if member in g.joined:
+            if member in g.seen or not earlier:
+                return
+            g.seen.add(member)  # taken as joined when we accepted; now seen: ours to tell
+            if not told:
+                self._tell_joined(g, member)
             return
         g.joined.add(member)
-        number = g.state.joined_at[member]
+        if earlier:
+            g.seen.add(member)
         at = now_ms() if before is None else min(now_ms(), max(before - 1, 0))
         self._store().groups.add_join(g.conv, number, at)
         self._outbox.schedule_lazy_flush()  # lost in a crash: the next sync says it again
+        if not (told and earlier):  # a join before ours that we are told of is no news
+            self._tell_joined(g, member)
+        if number > g.state.joined_at.get(self._key, number):  # we saw it invited: news
+            self._events.emit({**self._book.change_event(g, None, member),
+                               "sent_at": iso_from_ms(at)})
+
+    def _tell_joined(self, g: Group, member: bytes) -> None:
         news = GroupJoins(group=g.conv, members=(member,))
         for peer, link in self._book.linked_members(g).items():  # at once, not at the tick
             if peer != member and link.session.peer_revision >= GroupJoins.REVISION:
                 self._outbox.queue(link, news)  # each member passes a join on once (8.17)
-        if number > g.state.joined_at.get(self._key, number):  # we saw it invited: news
-            self._events.emit({**self._book.change_event(g, None, member),
-                               "sent_at": iso_from_ms(at)})
+            elif peer == member and link.session.peer_revision >= ALL_JOINS_REVISION:
+                for told in g.all_joins_for(member, self._key):  # who it cannot know (rev. 6)
+                    self._outbox.queue(link, told)
 
     def wrote(self, g: Group, env: Envelope) -> None:
         """An envelope its author wrote in its current membership (past the cut of an earlier
@@ -331,12 +352,21 @@ class GroupChanges:
             if cp is not None and state.root is not None and state.root.is_manager(cp.signer):
                 g.vouches[(cp.number, cp.signer)] = cp  # a manager's: ours to hand on (8.14)
             self._conversations.forget_log(state.group)
-        # We hold it now: joined. Whether those added before us accepted we cannot tell (only
-        # their inviter saw it): taken as joined, as they were shown before we came.
+        # We hold it now: joined. Whether those added before us accepted only their inviter
+        # saw: an inviter of revision 6 tells us every join it knows once it sees ours (8.17),
+        # so until then they are invited (else a pending invitee's decline read "left", trial
+        # 12, B6). From an older one, or one not linked now, we take them as joined, as they
+        # were shown before we came; those are not ours to pass on (GroupJoins).
         at = now_ms()
-        for number in set(g.state.joined_at.values()):
+        link = self._book.linked().get(inviter)
+        if link is not None and link.session.peer_revision >= ALL_JOINS_REVISION:
+            g.joined = {k for k in (self._key, inviter) if g.state.is_member(k)}
+            g.seen = g.joined - {self._key}  # it sent us the invitation: it holds the group
+        else:
+            g.joined = set(g.state.members)
+            g.seen = set()
+        for number in {g.state.joined_at[k] for k in g.joined}:
             db.groups.add_join(g.conv, number, at)
-        g.joined = set(g.state.members)
         self._events.emit({"type": "group_joined", **self._book.view(g),
                            "by": fingerprint(inviter),
                            "by_name": self._views.display_name(inviter),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from p2pchat.core.identity import fingerprint
+from p2pchat.core.messages import GroupOpKind
 from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.storage.store import Store
 
@@ -60,7 +61,10 @@ def change_lines(db: Store, g: Group, limit: int | None,
             contacts[member] = held.name if held is not None \
                 and db.contacts.state_of(member) == "contact" else None
         name = contacts[member] or name  # else the name it was shown under then
-        declined = change == "leave" and member in added and added[member] not in joins
+        declined = False
+        if change == "leave":
+            add = added[member] if member in added else _added_at(g, member, number)
+            declined = add is not None and add not in joins
         inviter = None
         if change == "add" and by is not None and name_of is not None:
             inviter = "you" if by == me else name_of(g, by)
@@ -78,6 +82,15 @@ def change_lines(db: Store, g: Group, limit: int | None,
     if limit is not None:
         out = out[-limit:] if limit else []
     return out
+
+
+def _added_at(g: Group, member: bytes, before: int) -> int | None:
+    """The op that last added `member` before op `before`, for one added before our own first
+    line (a revision-6 member counts such a member joined only once told, protocol 8.17)."""
+    for op in reversed(g.state.ops):
+        if op.number < before and op.kind == GroupOpKind.ADD and op.subject == member:
+            return op.number
+    return None
 
 
 def _line(g: Group, line_id: str, at: int, change: str, member: bytes, name: str, you: bool,

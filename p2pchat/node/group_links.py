@@ -22,7 +22,7 @@ from p2pchat.net.link import Link
 from p2pchat.node.conversations import Conversations, now_ms
 from p2pchat.node.equivocations import Equivocations
 from p2pchat.node.group_invitations import Invitations
-from p2pchat.node.group_state import Group, GroupBook, fits, head_record
+from p2pchat.node.group_state import ALL_JOINS_REVISION, Group, GroupBook, fits, head_record
 from p2pchat.node.outbox import Outbox
 
 
@@ -82,9 +82,13 @@ class GroupLinks:
             holders = g.holders_for(key, self._key)  # for a member it has no link to (8.16)
             if holders is not None and link.session.peer_revision >= GroupHolders.REVISION:
                 self._outbox.queue(link, holders)
-            joins = g.joins_for(key, self._key)  # who said yes beyond its links (8.17)
-            if joins is not None and link.session.peer_revision >= GroupJoins.REVISION:
-                self._outbox.queue(link, joins)
+            if invite and link.session.peer_revision >= ALL_JOINS_REVISION:
+                for told in g.all_joins_for(key, self._key):  # on link start (8.17, rev. 6)
+                    self._outbox.queue(link, told)
+            else:
+                joins = g.joins_for(key, self._key)  # who said yes beyond its links (8.17)
+                if joins is not None and link.session.peer_revision >= GroupJoins.REVISION:
+                    self._outbox.queue(link, joins)
         head = head_record(g)  # our head op, or the checkpoint we just caught up from
         if head is not None and fits(link, head):
             self._outbox.queue(link, head)

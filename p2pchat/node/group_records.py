@@ -43,6 +43,7 @@ from p2pchat.core.messages import (
     SyncVector,
     encode_record,
 )
+from p2pchat.core.sync import GROUP_ACK_DELAY, GROUP_ACK_DELAY_MAX
 from p2pchat.events import EventBus
 from p2pchat.net.link import Link
 from p2pchat.node.backlog import Backlog
@@ -145,7 +146,7 @@ class GroupRecords:
             if g is not None:  # advisory, like 8.16: a member says it saw them hold it
                 for member in record.members:
                     if member != self._key:
-                        self._changes.mark_joined(g, member)
+                        self._changes.mark_joined(g, member, told=True)
         elif isinstance(record, GroupDigest):
             g = self._book.member_group(record.group, key)
             if g is not None:
@@ -222,6 +223,10 @@ class GroupRecords:
         for env in envelopes:
             if not db.conversations.insert_envelope(env, now, own=env.author == self._key):
                 continue
+            author_link = linked.get(env.author) if env.author != self._key else None
+            if author_link is not None:  # its receipt now, not at the next round (trial 12, B13)
+                self._conversations.schedule_ack(author_link, g.conv, GROUP_ACK_DELAY,
+                                                 GROUP_ACK_DELAY_MAX)
             # Its author accepted: the join line first, just before what it wrote.
             self._changes.wrote(g, env)
             self._show(g, env)

@@ -111,6 +111,11 @@ class Group:
     # Members seen holding the group (their sync, an envelope they wrote): they accepted. The
     # others were invited and have not (to our knowledge) said yes yet.
     joined: set[bytes] = field(default_factory=set)
+    # Of those added before us, the ones we saw accept (or a member told us of), memory only:
+    # the rest we only took as joined when we accepted, which we must not tell anyone (trial
+    # 12, B6: a member passed on a pending invitee as joined, and its decline read as
+    # "bob joined" / "bob left" on the inviter's screen).
+    seen: set[bytes] = field(default_factory=set)
 
     def invited(self) -> list[bytes]:
         """Members added but not seen to accept yet (in the chain, so counted in `members`)."""
@@ -139,12 +144,25 @@ class Group:
     def joins_for(self, reader: bytes, me: bytes) -> GroupJoins | None:
         """Who we saw accept that `reader` cannot have seen itself (protocol 8.17): members
         added after it (it takes those added before it as joined), but it and us, the latest
-        added when there are more than a record holds."""
+        added when there are more than a record holds. Not those we only took as joined
+        (added before us, never seen to accept): we cannot tell."""
         start = self.state.joined_at.get(reader, 0)
+        ours = self.state.joined_at.get(me, 0)
         seen = sorted((self.state.joined_at[k], k) for k in self.joined
-                      if k not in (reader, me) and self.state.joined_at.get(k, 0) > start)
+                      if k not in (reader, me) and self.state.joined_at.get(k, 0) > start
+                      and (self.state.joined_at.get(k, 0) > ours or k in self.seen))
         members = sorted(k for _, k in seen[-MAX_GROUP_OPS:])
         return GroupJoins(group=self.conv, members=tuple(members)) if members else None
+
+    def all_joins_for(self, reader: bytes, me: bytes) -> list[GroupJoins]:
+        """Every member we saw accept (or were told of) but `reader` and us, added before it
+        too, in records of at most MAX_GROUP_OPS (protocol 8.17, revision 6): what a member
+        that counts only what it is told needs on accepting, and on link start."""
+        ours = self.state.joined_at.get(me, 0)
+        told = sorted(k for k in self.joined if k not in (reader, me)
+                      and (self.state.joined_at.get(k, 0) > ours or k in self.seen))
+        return [GroupJoins(group=self.conv, members=tuple(told[i:i + MAX_GROUP_OPS]))
+                for i in range(0, len(told), MAX_GROUP_OPS)]
 
     def delivered_to(self, seq: int, recipients: Iterable[bytes]) -> list[bytes]:
         """Which of `recipients` are known to hold our envelope `seq` (never more than them)."""
@@ -445,6 +463,9 @@ class GroupBook:
 # A bare GroupCheckpoint (a vouch, protocol 8.14) is a new use of a revision-3 record: a
 # revision-3 peer that predates it ignores it, a revision-2 peer would close on code 43.
 VOUCH_REVISION = GroupCheckpoint.REVISION
+# From revision 6 a member tells a peer every join it saw, not only those of members added after
+# the peer, and one that accepts from such an inviter counts only what it is told (8.17).
+ALL_JOINS_REVISION = 6
 
 
 def fits(link: Link, record: Record) -> bool:

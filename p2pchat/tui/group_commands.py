@@ -60,6 +60,9 @@ class GroupCommands:
         if action == "members":
             lines = []
             members = await self._backend.group_members(conv.id)
+            # Out of the group, its links are gone: who is online now is not the snapshot's
+            # to say ("~carol: offline" while she was online, trial 12, B8).
+            frozen = conv.state in ("removed", "left")
             clashes = name_clashes([self._state.me.name if m.get("you") else str(m.get("name"))
                                     for m in members])
             for member in members:
@@ -78,10 +81,13 @@ class GroupCommands:
                 # yours as it is now, after /nick
                 shown = self._state.me.name if member.get("you") \
                     else "~" * unverified + str(member.get("name"))
-                lines.append(f"  {shown}{marks}: {online}")
+                if frozen and not member.get("invited"):
+                    lines.append(f"  {shown}{marks}")
+                else:
+                    lines.append(f"  {shown}{marks}: {online}")
             invited = sum(1 for m in members if m.get("invited"))
             title = f"Members of {conv.name}"
-            if conv.state in ("removed", "left"):  # no news reaches us any more: say so
+            if frozen:  # no news reaches us any more: say so
                 how = "you were removed" if conv.state == "removed" else "you left"
                 title += f" ({how})"  # the rest in the page: the title fits (trial 4, B20)
                 lines[:0] = [f"As they were when {how}: no news reaches you since.", ""]

@@ -34,7 +34,7 @@ def _established(events: list[object]) -> Established:
 def test_both_sides_learn_each_others_revision(ik: bool) -> None:
     pair = Pair(initiator(BOB if ik else None), responder())
     pair.pump()
-    assert _established(pair.a_events).revision == PROTOCOL_REVISION == 5
+    assert _established(pair.a_events).revision == PROTOCOL_REVISION == 6
     assert _established(pair.b_events).revision == PROTOCOL_REVISION
 
 
