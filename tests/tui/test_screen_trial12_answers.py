@@ -1,0 +1,61 @@
+"""notes/s34/trial12.md on the chat screen, what commands answer: an answer outlived the
+documented two minutes (B7b: "left club; networks: none", "you joined hikers: opened it")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from p2pchat.tui.controller import Controller
+from p2pchat.tui.notice_ageing import age_notices
+from tests.tui.test_controller import notices
+from tests.tui.test_group_consent_ui import ConsentBackend, invited
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class AnswersBackend(ConsentBackend):
+    async def network(self, action: str, name: str = "", passphrase: str = "",
+                      *via: str) -> dict[str, Any]:
+        return {"networks": [], "waiting": [], "legacy": [], "states": {}, "check_codes": {}}
+
+
+async def test_a_command_answer_goes_after_two_minutes_whatever_its_key() -> None:
+    """B7b: mallory's "left club; networks: none" (/network leave club at 17:36:45) and dave's
+    "you joined hikers: opened it" (/group accept at 17:37:10) were on the row at 17:41:06,
+    nothing typed since; README: what a command said goes after two minutes."""
+    controller = Controller(AnswersBackend())
+    now = [1000.0]
+    controller.state.clock = lambda: now[0]
+    await controller.start()
+    try:
+        controller.state.apply(invited())
+        await controller.execute("/group accept club")
+        await controller.execute("/network leave club")
+        said = notices(controller)
+        assert "you joined club: opened it" in said and "left club; networks: none" in said
+        now[0] += 60.0
+        age_notices(controller.state)  # a minute, nothing typed since: still there to read
+        assert "left club; networks: none" in notices(controller)
+        now[0] += 61.0
+        age_notices(controller.state)
+        said = notices(controller)
+        assert "you joined club" not in said and "left club" not in said, said
+    finally:
+        await controller.stop()
+
+
+async def test_a_command_answer_goes_once_another_command_runs_a_while_later() -> None:
+    """README: what a command said goes once another command runs a while later."""
+    controller = Controller(AnswersBackend())
+    now = [1000.0]
+    controller.state.clock = lambda: now[0]
+    await controller.start()
+    try:
+        await controller.execute("/network leave club")
+        now[0] += 30.0
+        await controller.execute("/help")
+        assert "left club" not in notices(controller), notices(controller)
+    finally:
+        await controller.stop()
