@@ -7,10 +7,15 @@ from typing import Any
 
 import pytest
 
+from p2pchat.cli.remote import _print_contacts
+from p2pchat.core.identity import Identity
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_ageing import age_notices
-from tests.tui.test_controller import notices
+from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_group_consent_ui import ConsentBackend, invited
+from tests.tui.test_state import BOB, CAROL, DAVE, contact
+
+ERIN, FRANK = (Identity.from_seed(seed * 32).fingerprint for seed in (b"e", b"f"))
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -57,5 +62,47 @@ async def test_a_command_answer_goes_once_another_command_runs_a_while_later() -
         now[0] += 30.0
         await controller.execute("/help")
         assert "left club" not in notices(controller), notices(controller)
+    finally:
+        await controller.stop()
+
+
+class PresenceBackend(FakeBackend):
+    """bob's node is seen nearby, not linked; dave has our request; erin closes us unanswered;
+    carol is away; frank asks, seen nearby."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contact_list = [
+            contact(BOB, "bob"), {**contact(DAVE, "dave"), "awaits_answer": True},
+            {**contact(ERIN, "erin"), "unanswered": True}, contact(CAROL, "carol"),
+            contact(FRANK, "frank", state="request")]
+
+    async def peers(self) -> dict[str, Any]:
+        return {"links": [], "nearby": [{"name": "bob", "fingerprint": BOB},
+                                        {"name": "frank", "fingerprint": FRANK}],
+                "requests": []}
+
+
+async def test_names_says_how_contacts_are_in_the_clis_words(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """B10: /names listed "bob (VIJYYUM) offline" and "Caro offline" while `p2pchat contacts`
+    said "nearby" for both at the same moment: one rule, from the same reads."""
+    backend = PresenceBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/names")
+        page = controller.state.page
+        assert page is not None and page.title == "Contacts"
+        screen = {line.split()[0]: line for _, line in page.lines}
+        _print_contacts(await backend.contacts(),
+                        {str(n["fingerprint"]) for n in (await backend.peers())["nearby"]})
+        cli = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()
+               if line and not line.startswith(" ")}
+        for name, word in (("bob", "nearby"), ("dave", "asked, waiting"),
+                           ("erin", "not linked"), ("carol", "offline"),
+                           ("frank", "nearby")):
+            assert f" {word} " in screen[name], (name, screen[name])
+            assert f" {word} " in cli[name], (name, cli[name])
     finally:
         await controller.stop()
