@@ -11,6 +11,7 @@ from p2pchat.cli.remote import _print_contacts
 from p2pchat.core.identity import Identity
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_ageing import age_notices
+from p2pchat.tui.render import header
 from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_group_consent_ui import ConsentBackend, invited
 from tests.tui.test_state import BOB, CAROL, DAVE, contact
@@ -104,5 +105,8 @@ async def test_names_says_how_contacts_are_in_the_clis_words(
                            ("frank", "nearby")):
             assert f" {word} " in screen[name], (name, screen[name])
             assert f" {word} " in cli[name], (name, cli[name])
+        controller.state.page = None
+        controller.state.select(BOB)  # the header too, with what it adds after the word
+        assert header(controller.state) == " bob · nearby"
     finally:
         await controller.stop()
