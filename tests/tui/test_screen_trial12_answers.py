@@ -110,3 +110,40 @@ async def test_names_says_how_contacts_are_in_the_clis_words(
         assert header(controller.state) == " bob · nearby"
     finally:
         await controller.stop()
+
+
+FOUND = {"relay": "127.0.0.1:42605#" + "R" * 8, "found_by": "mdns", "state": "attached",
+         "links": 0, "last_error": None}
+
+
+class FoundRelayBackend(FakeBackend):
+    mode = "attached"  # a node that ran before the screen
+
+    def __init__(self, relays: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.relays = relays
+
+    async def status(self) -> dict[str, Any]:
+        return {**await super().status(), "relays": list(self.relays)}
+
+
+def attached_notices(controller: Controller) -> list[str]:
+    return [n.text for n in controller.state.notices if n.text.startswith("attached to relay")]
+
+
+async def test_a_screen_opened_on_a_running_node_does_not_repeat_a_found_relay() -> None:
+    """B12: a freshly opened chat repeated "attached to relay 127.0.0.1:42605 found nearby
+    (not one you chose)..." of a relay its node had attached to before: once per relay."""
+    backend = FoundRelayBackend([FOUND])
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.reach.check()
+        assert attached_notices(controller) == []
+        backend.relays = [FOUND, {**FOUND, "relay": "127.0.0.1:35237#" + "S" * 8}]
+        await controller.reach.check()  # one attached while the screen is open: said
+        assert attached_notices(controller) == [
+            "attached to relay 127.0.0.1:35237 found nearby (not one you chose): 'p2pchat"
+            " settings found-relays off' (or --no-found-relays) turns that off"]
+    finally:
+        await controller.stop()
