@@ -6,14 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prompt_toolkit.document import Document
 
 from p2pchat.cli.remote import _print_contacts
 from p2pchat.core.identity import Identity
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_ageing import age_notices
 from p2pchat.tui.render import header
+from tests.aio import until
 from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_group_consent_ui import ConsentBackend, invited
+from tests.tui.test_screen import running
 from tests.tui.test_state import BOB, CAROL, DAVE, contact
 
 ERIN, FRANK = (Identity.from_seed(seed * 32).fingerprint for seed in (b"e", b"f"))
@@ -147,3 +150,18 @@ async def test_a_screen_opened_on_a_running_node_does_not_repeat_a_found_relay()
             " settings found-relays off' (or --no-found-relays) turns that off"]
     finally:
         await controller.stop()
+
+
+async def test_ctrl_u_clears_every_line_before_the_cursor() -> None:
+    """B14: after a burst the input held "/msg nobody" / "burst two"; Ctrl-U cleared only the
+    current line. As readline: everything before the cursor, whatever its lines."""
+    async with running(FakeBackend()) as (chat, keys):
+        buffer = chat.input.buffer
+        buffer.document = Document("/msg nobody\nburst two", len("/msg nobody\nburst two"))
+        keys.send_text("\x15")  # Ctrl-U
+        await until(lambda: chat.input.text == "", 10, "the input cleared")
+        buffer.document = Document("hello world", len("hello"))  # one line: up to the cursor
+        keys.send_text("\x15")
+        await until(lambda: chat.input.text == " world", 10, "the start cleared")
+        keys.send_text("\x19")  # Ctrl-Y: back
+        await until(lambda: chat.input.text == "hello world", 10, "yanked back")
