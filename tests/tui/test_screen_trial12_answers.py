@@ -80,11 +80,11 @@ class PresenceBackend(FakeBackend):
             contact(BOB, "bob"), {**contact(DAVE, "dave"), "awaits_answer": True},
             {**contact(ERIN, "erin"), "unanswered": True}, contact(CAROL, "carol"),
             contact(FRANK, "frank", state="request")]
+        self.nearby = [{"name": "bob", "fingerprint": BOB},
+                       {"name": "frank", "fingerprint": FRANK}]
 
     async def peers(self) -> dict[str, Any]:
-        return {"links": [], "nearby": [{"name": "bob", "fingerprint": BOB},
-                                        {"name": "frank", "fingerprint": FRANK}],
-                "requests": []}
+        return {"links": [], "nearby": list(self.nearby), "requests": []}
 
 
 async def test_names_says_how_contacts_are_in_the_clis_words(
@@ -165,3 +165,23 @@ async def test_ctrl_u_clears_every_line_before_the_cursor() -> None:
         await until(lambda: chat.input.text == " world", 10, "the start cleared")
         keys.send_text("\x19")  # Ctrl-Y: back
         await until(lambda: chat.input.text == "hello world", 10, "yanked back")
+
+
+async def test_an_open_contacts_page_follows_who_is_nearby() -> None:
+    """B10: the page says "nearby" as the CLI does; when discovery hears carol, it says so."""
+    backend = PresenceBackend()
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/names")
+
+        def carol() -> str:
+            page = controller.state.page
+            return next((line for _, line in page.lines if line.split()[0] == "carol"), "") \
+                if page is not None else ""
+        assert " offline " in carol()
+        backend.nearby.append({"name": "carol", "fingerprint": CAROL})
+        backend.streams[0].queue.put_nowait({"type": "nearby_changed"})
+        await until(lambda: " nearby " in carol(), 10, "carol nearby on the open page")
+    finally:
+        await controller.stop()
