@@ -18,6 +18,7 @@ from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
+from p2pchat.core.contact_words import contact_presence
 from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import group_size, hidden_nearby
 from p2pchat.settings import mdns_words, said_from
@@ -197,17 +198,20 @@ def stale_address(contact: dict[str, Any]) -> bool:
 
 def _print_contacts(contacts: list[dict[str, Any]],
                     nearby: frozenset[str] | set[str] = frozenset(),
-                    known: list[dict[str, Any]] | None = None) -> None:
+                    known: list[dict[str, Any]] | None = None, asked: bool = False) -> None:
     """Rows for `contacts`; `known`: every contact, to name a verified namesake when only one
-    row is printed (trial 9: after unblock, the warning said "a contact", not bob)."""
+    row is printed (trial 9: after unblock, the warning said "a contact", not bob); `asked`:
+    the one row is a contact just added, whose node ours has not met yet."""
     if not contacts:
         print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
     names = [with_their_name(clean(c["name"]), c.get("their_name")) for c in contacts]
     width = max(20, min(40, max(map(len, names), default=0)))  # one column (trial 6, B9)
-    for c, name in zip(contacts, names, strict=True):
-        # Not linked, but discovery sees them: "offline" would say they are away.
-        online = "online " if c["online"] else "nearby " if c["fingerprint"] in nearby \
-            else "asking " if c["state"] == "request" else "offline"
+    # The chat screen's words (core/contact_words.py: trial 12, B10, B15)
+    words = [contact_presence(c, nearby=c["fingerprint"] in nearby, asked=asked)
+             for c in contacts]
+    column = max(map(len, words), default=0)
+    for c, name, word in zip(contacts, names, words, strict=True):
+        online = f"{word:<{column}}"
         state = "" if c["state"] == "contact" else f"  [{clean(c['state'])}]"
         if c.get("path") == "relay" or c.get("asked_via") == "relay":  # as the node sees it
             state += "  via relay"
@@ -298,7 +302,9 @@ def cmd_contacts(args: argparse.Namespace) -> int:
     else:
         if action != "accept":  # its sentence alone: a row said "offline", then "linked" (B12)
             known = _read(args, "contacts.list") if result.get("same_name_as") else None
-            _print_contacts([result], _nearby(args), known)
+            _print_contacts([result], _nearby(args), known, asked=action == "add"
+                            and result.get("state") == "contact"
+                            and not result.get("they_asked"))
         if action == "add" and result.get("state") == "contact":
             # More than the contact's line: what happens next (as the chat screen says).
             print(_added_sentence(args, result))

@@ -412,6 +412,15 @@ class ChatApp:
                 return
             self.submit()
 
+        @keys.add("c-u", filter=~confirming)
+        def _discard(event: KeyPressEvent) -> None:
+            """Ctrl-U: everything before the cursor, every line of a multi-line input, as
+            readline's unix-line-discard (whose line is the whole input): prompt_toolkit's
+            cleared one line only, and a second line stayed (trial 12, B14). Ctrl-Y puts it
+            back."""
+            buffer = self.input.buffer
+            event.app.clipboard.set_text(buffer.delete_before_cursor(buffer.cursor_position))
+
         @keys.add("escape", "enter", filter=~confirming)
         @keys.add("c-j", filter=~confirming)
         def _newline(event: KeyPressEvent) -> None:

@@ -81,7 +81,7 @@ IRC_COMMANDS: dict[str, Spec] = {
 ALIASES = {"/to": "/msg", "/q": "/quit", "/query": "/msg", "/join": "/j"}
 IRC_HELP = "  IRC: /me TEXT, /query NAME (/msg), /j NAME (opens, sends nothing), /names."
 KEYS_HELP = (  # "Keys:" shares its row: the whole page fits 120x40 (tests/tui/test_tmux.py)
-    "Keys: Alt+Enter or Ctrl-J starts a new line in a message.",
+    "Keys: Alt+Enter or Ctrl-J starts a new line; Ctrl-U clears all before the cursor.",
     "  Tab completes commands and names. Alt+Up/Down, Ctrl-P/N or Alt+1..9 (the list's"
     " numbers) switch conversation, Alt+A to the next unread; each keeps its draft.",
     "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."

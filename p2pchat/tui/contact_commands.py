@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+from p2pchat.core.contact_words import contact_presence
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.core.typed_name import first_quoted, unquoted
 from p2pchat.event_types import ContactRequestEvent
@@ -260,9 +261,18 @@ class ContactCommands:
     async def cmd_contacts(self, _: str) -> None:
         """/contacts: every contact and its state."""
         contacts = await self._backend.contacts()
+        # As `p2pchat contacts` says it, from the same reads (trial 12, B10: "offline" here
+        # while the CLI said "nearby")
+        try:
+            nearby = (await self._backend.peers()).get("nearby")
+        except BackendError:  # who is nearby is a detail: the list still shows
+            nearby = []
+        seen = {str(n.get("fingerprint")) for n in nearby or [] if isinstance(n, dict)}
+        words = [self._presence(c, seen) for c in contacts]
+        column = max(map(len, words), default=0)
         lines = []
-        for c in contacts:
-            online = "online " if c.get("online") else "offline"
+        for c, word in zip(contacts, words, strict=True):
+            online = f"{word:<{column}}"
             state = "" if c.get("state") == "contact" else f" [{c.get('state')}]"
             known = self._state.conversations.get(clean(c.get("fingerprint")))
             if known is not None and known.impostor_of:
@@ -274,6 +284,12 @@ class ContactCommands:
                               if c.get("state") == "blocked"][:MAX_NEARBY]
         self._state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"],
                               source="contacts")
+
+    def _presence(self, contact: dict[str, Any], nearby: set[str]) -> str:
+        fingerprint = clean(contact.get("fingerprint"))
+        known = self._state.conversations.get(fingerprint)
+        return contact_presence(contact, nearby=fingerprint in nearby,
+                                asked=known is not None and known.answers == "asked")
 
     async def cmd_nearby(self, _: str) -> None:
         """/nearby: who discovery sees, numbered for /add."""

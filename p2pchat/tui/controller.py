@@ -109,6 +109,8 @@ class Controller:
         self._events = await self.backend.subscribe()
         try:
             await self._reload()
+            if self.backend.mode == "attached":  # a node that ran before this screen:
+                self.reach.opened(self.state.relays)  # what it did then is no news here
         except BackendError as exc:
             self.state.notice("error", in_chat_words(str(exc)))
         self._spawn(self._run_events(), "tui-events")

@@ -112,6 +112,9 @@ class Notice:
     # Shown whole in the notice row when it is the newest, past the row's usual rows: /id,
     # whose address was cut at 80 columns (notes/s33/trial9.md B9).
     whole: bool = False
+    # Said in answer to a command ("left club; networks: none"): it goes after two minutes or
+    # once another command runs a while later, keyed or not (notes/s34/trial12.md, B7b)
+    answer: bool = False
 
     def renamed(self, fingerprint: str, name: str) -> Notice:
         """This notice with `fingerprint`'s name as it is now: the first whole-word mention
@@ -127,11 +130,11 @@ class Notice:
                     unkeyed: bool) -> bool:
         """About `key` ("KEY:more" is about KEY too), or of `kind` said before `said_before`
         (a monotonic time; errors about what was typed long ago; with `unkeyed`, only those
-        about nothing still going on), or `mentioning` all those words."""
+        about nothing still going on, and a command's answers), or `mentioning` all those words."""
         return bool((key and (self.key == key or self.key.startswith(f"{key}:")))
                     or (mentioning and all(word in self.text for word in mentioning))
                     or (kind and self.kind == kind and self.at < said_before
-                        and not (unkeyed and self.key)))
+                        and not (unkeyed and self.key and not self.answer)))
 
 
 @dataclass

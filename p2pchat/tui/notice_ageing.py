@@ -11,6 +11,9 @@ stays until it is answered or no longer true.
 - an answer to a y/n question ("not quitting", "bob not blocked") goes at the next command or
   key that does something, and after ANSWER_LIFETIME even when nothing is done (trial 11,
   18 f: "not quitting" stayed 3½ minutes with nothing typed);
+- what a command said ("left club; networks: none", "you joined hikers: opened it") goes
+  after INFO_LIFETIME, or once another command runs a while later, whatever its key
+  (`answers_pass` marks it; notes/s34/trial12.md B7b: keyed answers stayed for minutes);
 - other errors go ERROR_LIFETIME after the next line typed (the controller);
 - warnings and requests stay until what they are about changes (keyed notices);
 - a notice tied to a state goes as soon as that state ends, whatever its kind: "the node
@@ -76,6 +79,8 @@ def _aged(state: ChatState, notice: Notice, now: float) -> bool:
         return False
     if notice.key.startswith(PASSING) and now - notice.at >= ANSWER_LIFETIME:
         return True  # a one-off answer read at once, or never needed again
+    if notice.answer and now - notice.at >= INFO_LIFETIME:
+        return True  # what a command said, even keyed (trial 12, B7b)
     seen = state.acted_at > notice.at and now - notice.at >= EVENT_LIFETIME
     return seen or (not notice.key and now - notice.at >= INFO_LIFETIME)
 
@@ -91,14 +96,24 @@ def age_notices(state: ChatState) -> bool:
     return True
 
 
+def _answered(state: ChatState, notice: Notice) -> Notice:
+    """`notice`, said while a command ran, as that command's answer."""
+    if notice.kind == "error" and not notice.key:
+        return dataclasses.replace(notice, key=f"{PASSING}:answer")
+    if notice.kind == "info" and not notice.answer and not _still_going_on(state, notice) \
+            and not notice.key.startswith(REACH):  # why a contact seems offline: while true
+        return dataclasses.replace(notice, answer=True)
+    return notice
+
+
 def answers_pass(state: ChatState, before: list[Notice]) -> None:
     """The errors said since `before` (the notices when a command started) answer that
-    command: they pass at the next one, whichever handler said them (trial 5, 18). Warnings,
-    requests and keyed notices (what is still going on) keep their own rules."""
+    command: they pass at the next one, whichever handler said them (trial 5, 18); its
+    information goes after INFO_LIFETIME (trial 12, B7b). Warnings, requests and what is
+    still going on keep their own rules."""
     earlier = {id(n) for n in before}
-    if not any(n.kind == "error" and not n.key and id(n) not in earlier for n in state.notices):
+    said = [n for n in state.notices if id(n) not in earlier]
+    if not said:
         return
-    state.notices = deque(
-        (dataclasses.replace(n, key=f"{PASSING}:answer")
-         if n.kind == "error" and not n.key and id(n) not in earlier else n
-         for n in state.notices), maxlen=state.notices.maxlen)
+    state.notices = deque((n if id(n) in earlier else _answered(state, n)
+                           for n in state.notices), maxlen=state.notices.maxlen)

@@ -30,7 +30,9 @@ async def follow_open_page(state: ChatState, contacts: ContactCommands, groups: 
         return
     kind = event.get("type")
     about_groups = kind in GROUP_EVENTS or kind in LINK_EVENTS or "groups" in refresh
-    if page.source == "contacts" and ("contacts" in refresh or kind in LINK_EVENTS):
+    # "nearby" too: the page says who discovery sees (trial 12, B10), as `p2pchat contacts`
+    if page.source == "contacts" and ("contacts" in refresh or "nearby" in refresh
+                                      or kind in LINK_EVENTS):
         await contacts.cmd_contacts("")
     elif page.source == "nearby" and "nearby" in refresh:
         await contacts.cmd_nearby("")

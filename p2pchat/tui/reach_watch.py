@@ -119,6 +119,17 @@ class ReachWatch:
 
         self._soon = asyncio.Event()  # set: read the node SETTLE from now
 
+    def opened(self, relays: list[dict[str, Any]]) -> None:
+        """The relays of a node that ran before this screen, as it opened: one found nearby
+        it was attached to already was said when it attached (by the screen open then; the
+        node's log says it too), and is in /peers: not news on a screen opened later (trial
+        12, B12: each chat opened on a running node said it again). A screen that runs its
+        node says what that node attaches to, from its start."""
+        found = {_label(r) for r in relays
+                 if r.get("found_by") == "mdns" and r.get("state") == "attached"}
+        self._told |= set(sorted(found)[:MAX_TOLD - len(self._told)])
+        self._found |= found
+
     def link_came(self, fingerprint: str) -> None:
         """A link came up: for a contact we asked, read the node SETTLE later rather than a
         period later, so "they see a request" goes at once when they accepted (a knock, a link

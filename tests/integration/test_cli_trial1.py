@@ -83,5 +83,8 @@ def test_contacts_add_says_what_happens_next(tmp_path: Path) -> None:
         said = alice.cli("contacts", "add", Identity.generate().fingerprint, "--name", "bob",
                          check=True).stdout
         assert "Added bob: they see a request until they add you too." in said, said
+        # trial 12, B15: "bob  offline ..." just before it read as a failure
+        row = next(line for line in said.splitlines() if line.startswith("bob "))
+        assert "offline" not in row and " asked, waiting " in row, said
     finally:
         alice.close()

@@ -221,7 +221,7 @@ def test_a_session_with_bob(tmp_path: Path, terminal: Terminal) -> None:
         # A second conversation; Tab completes and never switches.
         carol = Identity.generate().fingerprint
         terminal.line(f"/add {carol} carol")
-        terminal.wait_screen(lambda s: "carol · offline" in header(s), "carol open")
+        terminal.wait_screen(lambda s: "carol · asked, waiting" in header(s), "carol open")
         terminal.literal("see you at")
         terminal.keys("Tab")
         terminal.literal(" /ms")

@@ -1,0 +1,37 @@
+"""How a contact is, in one word, from what the node says of it (`contacts.list`, docs/api.md)
+and whether discovery sees its node: one rule for `p2pchat contacts`, the chat screen's
+`/contacts` (`/names`) and its header, which add their details after the word (trial 12, B10:
+the screen said "offline" where the CLI said "nearby" at the same moment; B15: `contacts add`
+said "offline" of someone just asked)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+ONLINE = "online"
+ASKING = "asking"  # a request: their node asks us
+ASKED = "asked, waiting"  # their node has our request, or we just asked it
+NOT_LINKED = "not linked"  # their node closes our connection unanswered
+NEARBY = "nearby"  # discovery sees their node, no link: "offline" would say they are away
+OFFLINE = "offline"
+WIDEST = max(len(w) for w in (ONLINE, ASKING, ASKED, NOT_LINKED, NEARBY, OFFLINE))
+
+
+def contact_presence(contact: Mapping[str, Any], *, nearby: bool = False,
+                     asked: bool = False) -> str:
+    """`contact` as contacts.list gives it; `nearby`: discovery sees its node now; `asked`: we
+    asked just now, before our node met theirs (its `awaits_answer` comes at the first knock).
+    A knock our node makes on a node that has our request is `online` with `awaits_answer`:
+    no link to chat on, so it is "asked, waiting" (docs/api.md)."""
+    awaits = contact.get("awaits_answer") is True
+    if contact.get("online") and not awaits:
+        return ONLINE
+    if contact.get("state") == "contact":
+        if awaits or asked:
+            return ASKED
+        if contact.get("unanswered") is True:
+            return NOT_LINKED
+    if nearby:  # a requester too: seen here, "[request]" says the rest (trial 1, B14)
+        return NEARBY
+    return ASKING if contact.get("state") == "request" else OFFLINE
