@@ -217,11 +217,13 @@ class ReachWatch:
         answers = "" if linked or contact.get("state") != "contact" else \
             "awaits" if awaits else \
             "unanswered" if contact.get("unanswered") is True else ""
+        # Their node said it has us, the link gone since (the node's `asked`): asked no more
+        accepted = conv.answers == "asked" and contact.get("asked") is False
         if not answers and conv.answers in ("asked", "awaits") and not linked \
-                and contact.get("state") == "contact":  # asked, their node not met (again):
+                and contact.get("state") == "contact" and not accepted:  # their node not met:
             answers = conv.answers  # still asked (its first knock is no link either)
         if answers != conv.answers:
-            if conv.answers in ("asked", "awaits") and linked:  # they accepted
+            if conv.answers in ("asked", "awaits") and (linked or accepted):  # they accepted
                 self._state.drop_notices(key=f"pending:{fp}")
             conv.answers, changed_answers = answers, True
         else:

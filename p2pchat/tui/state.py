@@ -184,6 +184,9 @@ class ChatState:
         conv.impostor_of = namesake.name if namesake is not None and conv.state == "request" \
             and (contact.get("same_name_verified") is True or namesake.verified) else ""
         conv.online = self._linked.get(fp, bool(contact.get("online")))
+        if contact.get("asked") is True and not conv.online and not conv.answers \
+                and conv.state == "contact":  # the node's: asked, never answered (B15)
+            conv.answers = "asked"  # as /add here says it, on a screen opened later too
         conv.last_seen = clean(contact.get("last_seen")) or conv.last_seen
         self._ensure_selection()
         return conv
