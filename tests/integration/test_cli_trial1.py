@@ -124,7 +124,9 @@ def test_a_contact_who_never_accepted_reads_asked_waiting_after_a_restart(
         assert listed()["asked"] is False
         bob.stop()
         wait_for(lambda: " offline " in row(), 20, "bob gone")
-        assert listed().get("last_seen") and listed()["asked"] is False
+        seen = listed()["last_seen"]  # as the header's "offline (last seen HH:MM)"
+        assert row().endswith(f"  last seen {seen[:10]} {seen[11:16]} UTC"), row()
+        assert listed()["asked"] is False
     finally:
         alice.close()
         bob.close()
