@@ -232,9 +232,11 @@ class ReachWatch:
         changed = (bool(seen) and seen != conv.last_seen) or changed_answers
         conv.last_seen = seen or conv.last_seen
         # A last link's end is one with them (a knock on a node that has our request leaves
-        # none): they knew us (trial 11); or they wrote, or held what we wrote
-        knew_us = fp in self._linked or bool(conv.last_seen) or any(
-            (not m.own and not m.system) or m.status == "delivered" for m in conv.messages)
+        # none): they knew us (trial 11); or they wrote, or held what we wrote; or the node
+        # says their node once said it has us (`asked` false, kept: trial 12, B15)
+        knew_us = fp in self._linked or bool(conv.last_seen) or contact.get("asked") is False \
+            or any((not m.own and not m.system) or m.status == "delivered"
+                   for m in conv.messages)
         asked = any(n.key == f"pending:{fp}" for n in self._state.notices)
         why = reason(contact, conv, knew_us, asked)
         if why == conv.unreachable:

@@ -120,8 +120,8 @@ def test_a_contact_who_never_accepted_reads_asked_waiting_after_a_restart(
                  20, "alice's request at bob's")
         assert " asked, waiting " in row(), row()  # a knock: no link to chat on
         bob.cli("contacts", "accept", "alice", check=True)
+        wait_for(lambda: listed()["asked"] is False, 20, "bob's Hello that knows alice")
         wait_for(lambda: " online " in row(), 20, "the link once bob accepted")
-        assert listed()["asked"] is False
         bob.stop()
         wait_for(lambda: " offline " in row(), 20, "bob gone")
         seen = listed()["last_seen"]  # as the header's "offline (last seen HH:MM)"

@@ -9,6 +9,7 @@ import pytest
 from p2pchat.tui.render import header
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
+from tests.tui.test_controller import BOB, started
 from tests.tui.test_screen_trial4_nodes import fp
 from tests.tui.test_screen_trial8_reach import polls, watched
 
@@ -38,12 +39,36 @@ async def test_a_screen_opened_later_says_asked_waiting_then_online_then_offline
         await until(lambda: any(c["state"] == "request" for c in carol.list_contacts()), 30,
                     "alice's request at carol's")
         await carol.add_contact(fp(alice), "alice")  # she accepts
+        await until(lambda: [c["asked"] for c in alice.list_contacts()] == [False], 30,
+                    "carol's Hello that knows alice")
         await until(lambda: header(chat.state) == " carol · online", 30, "carol online")
-        assert [c["asked"] for c in alice.list_contacts()] == [False]
         await carol.stop()
         await until(lambda: not conv.online, 30, "carol gone")
         # the screen reads the node a second after a link came (reach_watch.SETTLE)
         await until(lambda: header(chat.state).startswith(" carol · offline (last seen "), 30,
                     "offline, last seen")
+    finally:
+        await chat.stop()
+
+
+@pytest.mark.parametrize(("asked", "why"), [
+    (False, "bob's node no longer knows you (they may have removed you)"),
+    (True, "bob's node has your request and has not added you: not yet, or they removed you"),
+])
+async def test_a_knock_says_removed_from_the_nodes_asked(asked: bool, why: str) -> None:
+    """A screen opened later, nothing of bob's in it (no last_seen: a node killed while
+    linked notes none): the node's `asked` says whether bob's node once had us, so a knock
+    reads as "no longer knows you" or as a request not answered yet, the two kept apart."""
+    chat, backend, _ = await started()
+    try:
+        chat.state.select(BOB)
+        conv = chat.state.conversations[BOB]
+        conv.messages.clear()
+        backend.contact_list[0] = backend.contact_list[0] | {
+            "online": False, "awaits_answer": True, "asked": asked}
+        conv.online = False
+        await chat.reach.check()
+        assert conv.unreachable.startswith(why), conv.unreachable
+        assert header(chat.state).startswith(" bob · not linked: "), header(chat.state)
     finally:
         await chat.stop()
