@@ -217,11 +217,13 @@ class ReachWatch:
         answers = "" if linked or contact.get("state") != "contact" else \
             "awaits" if awaits else \
             "unanswered" if contact.get("unanswered") is True else ""
+        # Their node said it has us, the link gone since (the node's `asked`): asked no more
+        accepted = conv.answers == "asked" and contact.get("asked") is False
         if not answers and conv.answers in ("asked", "awaits") and not linked \
-                and contact.get("state") == "contact":  # asked, their node not met (again):
+                and contact.get("state") == "contact" and not accepted:  # their node not met:
             answers = conv.answers  # still asked (its first knock is no link either)
         if answers != conv.answers:
-            if conv.answers in ("asked", "awaits") and linked:  # they accepted
+            if conv.answers in ("asked", "awaits") and (linked or accepted):  # they accepted
                 self._state.drop_notices(key=f"pending:{fp}")
             conv.answers, changed_answers = answers, True
         else:
@@ -230,9 +232,11 @@ class ReachWatch:
         changed = (bool(seen) and seen != conv.last_seen) or changed_answers
         conv.last_seen = seen or conv.last_seen
         # A last link's end is one with them (a knock on a node that has our request leaves
-        # none): they knew us (trial 11); or they wrote, or held what we wrote
-        knew_us = fp in self._linked or bool(conv.last_seen) or any(
-            (not m.own and not m.system) or m.status == "delivered" for m in conv.messages)
+        # none): they knew us (trial 11); or they wrote, or held what we wrote; or the node
+        # says their node once said it has us (`asked` false, kept: trial 12, B15)
+        knew_us = fp in self._linked or bool(conv.last_seen) or contact.get("asked") is False \
+            or any((not m.own and not m.system) or m.status == "delivered"
+                   for m in conv.messages)
         asked = any(n.key == f"pending:{fp}" for n in self._state.notices)
         why = reason(contact, conv, knew_us, asked)
         if why == conv.unreachable:

@@ -62,6 +62,16 @@ def _set_state(chat: ChatState, conv: Conversation, contact: Mapping[str, Any]) 
     conv.state = state
 
 
+def _met(conv: Conversation, contact: Mapping[str, Any]) -> None:
+    """When a link with them last ended (`last_seen`), or that their node never said it has
+    us (`asked`, kept by the node): "asked, waiting" as after /add here, on a screen opened
+    later too (trial 12, B15: it said "offline" where `contacts add` said "asked, waiting")."""
+    if contact.get("asked") is True and not conv.online and not conv.answers \
+            and conv.state == "contact":
+        conv.answers = "asked"
+    conv.last_seen = clean(contact.get("last_seen")) or conv.last_seen
+
+
 class ChatState:
     def __init__(self, mode: str = "in-process") -> None:
         self.mode = mode
@@ -184,7 +194,7 @@ class ChatState:
         conv.impostor_of = namesake.name if namesake is not None and conv.state == "request" \
             and (contact.get("same_name_verified") is True or namesake.verified) else ""
         conv.online = self._linked.get(fp, bool(contact.get("online")))
-        conv.last_seen = clean(contact.get("last_seen")) or conv.last_seen
+        _met(conv, contact)
         self._ensure_selection()
         return conv
 
