@@ -195,8 +195,9 @@ class GroupCommands:
     async def _leave_now(self, conv: Conversation) -> None:
         group = await self._backend.leave_group(conv.id)
         label = group_label(self._state.conversations.values(), conv)
-        self._state.notice("info", f"you left {label} (its history is kept)",
-                           key=group_key(conv.id, "leave", "you"))
+        # As the member's newest news: "you joined team: opened it" is untrue now
+        member_notice(self._state, conv.id, "leave", "you",
+                      f"you left {label} (its history is kept)")
         # No event tells us of our own leave: the node's log line for it ("you left"),
         # with its id, comes from reading the log again (trial 2, 7).
         conv.loaded = False
@@ -252,8 +253,11 @@ class GroupCommands:
                 await self._switch_to(conv)
             return
         self._state.forget(target)
-        self._state.notice("info", f"declined the invitation to {title}" if action == "decline"
-                          else f"forgot {title} and its history")
+        if action == "decline":  # what became of you there, until invited again
+            member_notice(self._state, target, "leave", "you",
+                          f"declined the invitation to {title}")
+        else:
+            self._state.notice("info", f"forgot {title} and its history")
 
 
 def _size(group: dict[str, Any]) -> str:

@@ -29,13 +29,19 @@ def member_notice(state: ChatState, group: str, change: str, who: str, text: str
     key = group_key(group, change, who)
     if change == "add" and any(n.key == group_key(group, "join", who) for n in state.notices):
         return  # told after the join (a catch-up): the older news
+    drop_member_news(state, group, who, keep=key)
+    state.notice("info", text, key=key, member=member)
+
+
+def drop_member_news(state: ChatState, group: str, who: str, keep: str = "") -> None:
+    """The notices of what became of `who` in `group` but `keep`: newer news came (an
+    invitation after "declined the invitation to team" or "you left team": session 35)."""
     start, end = f"group:{group}:", f":{who.casefold()}"
     for notice in list(state.notices):
         change_said = notice.key[len(start):-len(end)]  # "add" of "group:G:add:bob"
-        if notice.key != key and notice.key.startswith(start) and notice.key.endswith(end) \
+        if notice.key != keep and notice.key.startswith(start) and notice.key.endswith(end) \
                 and len(notice.key) > len(start) + len(end) and ":" not in change_said:
             state.drop_notices(key=notice.key)
-    state.notice("info", text, key=key, member=member)
 
 
 def group_news(state: ChatState, event: GroupEvent) -> None:

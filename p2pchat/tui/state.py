@@ -330,6 +330,7 @@ class ChatState:
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
             if conv is not None:  # keyed: it goes when answered, here or from the CLI
+                news.drop_member_news(self, conv.id, "you")  # "declined ...", "you left ..."
                 self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
                                        f" the group {conv.name} (/group accept {conv.name},"
                                        f" /group decline {conv.name})", key=f"invite:{conv.id}")

@@ -1,0 +1,63 @@
+"""Issue 23, point 18, hunted on real chat screens (session 35): a notice that is no longer
+true, or one thing said twice. Each test here failed before its fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pchat.tui.controller import Controller
+from tests.aio import until
+from tests.local_nodes import MakeLocalNode
+from tests.tui.test_screen_trial4_nodes import fp, linked_pair, screen
+from tests.tui.test_screen_trial7 import texts
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def invited_to_team(make_local_node: MakeLocalNode) -> tuple[Controller, str]:
+    """bob's screen, with alice's invitation to team waiting."""
+    alice, bob = await linked_pair(make_local_node, "alice", "bob")
+    chat = await screen(bob)
+    group = await alice.create_group("team")
+    gid = str(group["group"])
+    await alice.invite_to_group(gid, fp(bob))
+    await until(lambda: any("invites you" in t for t in texts(chat)), 10, "the invitation")
+    return chat, gid
+
+
+async def test_leaving_a_group_drops_you_joined_it(make_local_node: MakeLocalNode) -> None:
+    """carol's row said "you joined team: opened it" above "you left team (its history is
+    kept)": the first was no longer true."""
+    chat, _ = await invited_to_team(make_local_node)
+    try:
+        await chat.execute("/group accept team")
+        await until(lambda: any(t.startswith("you joined team") for t in texts(chat)), 10,
+                    "the join")
+        chat.ask = lambda question, yes: yes()
+        await chat.execute("/group leave")
+        await until(lambda: "you left team (its history is kept)" in texts(chat), 10,
+                    "the leave")
+        assert not [t for t in texts(chat) if "joined" in t], texts(chat)
+    finally:
+        await chat.stop()
+
+
+async def test_an_invitation_again_drops_declined_it(make_local_node: MakeLocalNode) -> None:
+    """carol's row said "declined the invitation to team" beside alice's new invitation to
+    team: only the invitation was still true."""
+    alice, bob = await linked_pair(make_local_node, "alice", "bob")
+    chat = await screen(bob)
+    try:
+        group = await alice.create_group("team")
+        gid = str(group["group"])
+        await alice.invite_to_group(gid, fp(bob))
+        await until(lambda: any("invites you" in t for t in texts(chat)), 10, "the invitation")
+        await chat.execute("/group decline team")
+        await until(lambda: "declined the invitation to team" in texts(chat), 10, "declined")
+        await until(lambda: not alice.groups.find(gid).state.is_member(bob.key), 10,
+                    "alice told of the decline")
+        await alice.invite_to_group(gid, fp(bob))
+        await until(lambda: any("invites you" in t for t in texts(chat)), 10, "invited again")
+        assert not [t for t in texts(chat) if "declined" in t], texts(chat)
+    finally:
+        await chat.stop()
