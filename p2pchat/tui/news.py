@@ -147,6 +147,14 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
             state.drop_notices(key=f"admission:{name}")
             state.drop_notices(mentioning=(name, "refused"))  # its refusal, however worded
             state.drop_notices(mentioning=(name, "admitted you"))
+    # A join or leave from the CLI while the screen is open: "joined club; networks: club"
+    # and club's check code stayed after `p2pchat network leave club` (session 35)
+    said = networks_key(state.networks)
+    for notice in list(state.notices):
+        if (notice.key.startswith(f"{NETWORKS}:") and notice.key != said) or \
+                (notice.key.startswith(CHECK_CODE)
+                 and notice.key.removeprefix(CHECK_CODE) not in state.networks):
+            state.drop_notices(key=notice.key)
             state.notice("info", f"admitted to {name}", key=f"admission:{name}")
     for name in refused:
         if name not in state.networks_refused:
@@ -182,6 +190,15 @@ def drop_about(state: ChatState, conversation: str, group: bool) -> None:
         state.drop_notices(key=f"{about}:{conversation}")
 
 
+NETWORKS = "networks"  # what /network said our networks are ("left club; networks: none")
+CHECK_CODE = "check-code:"  # "every member sees the same check code", while in that network
+
+
+def networks_key(names: list[str]) -> str:
+    """The key of what /network said, naming the networks it said we are in."""
+    return f"{NETWORKS}:" + "\n".join(sorted(names))
+
+
 def drop_left_networks(state: ChatState) -> None:
     """A network we are no longer in nor joining says nothing any more: its admission notice
     ("refused your passphrase ... /network join club PASSPHRASE") stayed hidden behind newer
@@ -193,6 +210,14 @@ def drop_left_networks(state: ChatState) -> None:
             state.drop_notices(key=notice.key)
             state.drop_notices(mentioning=(name, "refused"))
             state.drop_notices(mentioning=(name, "admitted you"))
+    # A join or leave from the CLI while the screen is open: "joined club; networks: club"
+    # and club's check code stayed after `p2pchat network leave club` (session 35)
+    said = networks_key(state.networks)
+    for notice in list(state.notices):
+        if (notice.key.startswith(f"{NETWORKS}:") and notice.key != said) or \
+                (notice.key.startswith(CHECK_CODE)
+                 and notice.key.removeprefix(CHECK_CODE) not in state.networks):
+            state.drop_notices(key=notice.key)
 
 
 def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:

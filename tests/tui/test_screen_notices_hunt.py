@@ -3,11 +3,15 @@ true, or one thing said twice. Each test here failed before its fix."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from p2pchat.tui.controller import Controller
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
+from tests.tui.test_controller import notices
+from tests.tui.test_network_ui import NetworkBackend
 from tests.tui.test_screen_trial4_nodes import fp, linked_pair, screen
 from tests.tui.test_screen_trial7 import texts
 
@@ -59,5 +63,37 @@ async def test_an_invitation_again_drops_declined_it(make_local_node: MakeLocalN
         await alice.invite_to_group(gid, fp(bob))
         await until(lambda: any("invites you" in t for t in texts(chat)), 10, "invited again")
         assert not [t for t in texts(chat) if "declined" in t], texts(chat)
+    finally:
+        await chat.stop()
+
+
+class CodedBackend(NetworkBackend):
+    """A node that gives each network joined its check code, as `/network join` shows it."""
+
+    async def network(self, action: str, name: str = "",
+                      passphrase: str = "") -> dict[str, Any]:
+        view = await super().network(action, name, passphrase)
+        return {**view, "check_codes": {n: "4243 1436" for n in self.networks}}
+
+
+async def test_a_network_left_from_the_cli_takes_what_the_join_said() -> None:
+    """bob's row kept "joined club; networks: club (check code 4243 1436)" and "every member
+    sees the same check code" after `p2pchat network leave club` (the status line had it)."""
+    backend = CodedBackend()
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        await chat.execute("/network join club iron-purse-turf-dwell-slot-dairy")
+        assert "check code 4243 1436" in notices(chat) and "same check code" in notices(chat)
+        backend.networks.remove("club")  # `p2pchat network leave club`
+        await chat._on_event({"type": "networks_changed", "networks": [], "waiting": []})
+        assert chat.state.networks == []
+        assert "club" not in notices(chat) and "check code" not in notices(chat), notices(chat)
+        await chat.execute("/network join club iron-purse-turf-dwell-slot-dairy")
+        await chat.execute("/network leave club")  # and the other way round
+        assert "left club; networks: none" in notices(chat)
+        backend.networks.append("club")  # `p2pchat network join club`
+        await chat._on_event({"type": "networks_changed", "networks": ["club"], "waiting": []})
+        assert "networks: none" not in notices(chat), notices(chat)
     finally:
         await chat.stop()
