@@ -147,14 +147,6 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
             state.drop_notices(key=f"admission:{name}")
             state.drop_notices(mentioning=(name, "refused"))  # its refusal, however worded
             state.drop_notices(mentioning=(name, "admitted you"))
-    # A join or leave from the CLI while the screen is open: "joined club; networks: club"
-    # and club's check code stayed after `p2pchat network leave club` (session 35)
-    said = networks_key(state.networks)
-    for notice in list(state.notices):
-        if (notice.key.startswith(f"{NETWORKS}:") and notice.key != said) or \
-                (notice.key.startswith(CHECK_CODE)
-                 and notice.key.removeprefix(CHECK_CODE) not in state.networks):
-            state.drop_notices(key=notice.key)
             state.notice("info", f"admitted to {name}", key=f"admission:{name}")
     for name in refused:
         if name not in state.networks_refused:
