@@ -200,13 +200,16 @@ class ContactCommands:
         """/unblock NAME."""
         contact = await self._backend.unblock(who)
         conv = self._state.upsert_contact(contact)
-        again = f": a request again, /accept {contact.get('name')} to chat" \
-            if contact.get("state") == "request" else ""  # never a contact unasked (trial 4, B1)
-        if conv is not None and conv.impostor_of:  # the NEW KEY warning, not "/accept" (trial 12)
-            again = ": a request again"
+        asks = contact.get("state") == "request"  # never a contact unasked (trial 4, B1)
+        # A request again is said as a request, until answered (the NEW KEY warning too,
+        # trial 12): "unblocked dave: a request again, /accept dave to chat" went after two
+        # minutes as a command's answer while dave still asked (session 35)
+        told = asks and conv is not None and not conv.asks_again
+        again = ": a request again" if told else \
+            f": a request again, /accept {contact.get('name')} to chat" if asks else ""
         self._state.notice("info", f"unblocked {contact.get('name')}{again}",
                            key=f"contact:{clean(contact.get('fingerprint'))}")
-        if conv is not None and conv.impostor_of:
+        if told:
             request_news(self._state, cast(ContactRequestEvent, contact))
         self._blocked_changed(str(contact.get("name")), add=False)
 
