@@ -158,7 +158,9 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
                                    f" with whoever created {name}); waiting, /network join"
                                    f" {name} PASSPHRASE to try another",
                         key=f"admission:{name}")
-    state.networks = joined
+    if joined != state.networks:
+        state.networks = joined
+        networks_changed(state)
     state.networks_waiting = [clean(n) for n in event.get("waiting") or []]
     state.networks_refused = refused
     drop_left_networks(state)
@@ -202,8 +204,13 @@ def drop_left_networks(state: ChatState) -> None:
             state.drop_notices(key=notice.key)
             state.drop_notices(mentioning=(name, "refused"))
             state.drop_notices(mentioning=(name, "admitted you"))
-    # A join or leave from the CLI while the screen is open: "joined club; networks: club"
-    # and club's check code stayed after `p2pchat network leave club` (session 35)
+
+
+def networks_changed(state: ChatState) -> None:
+    """The node's networks changed (a join or leave from the CLI while the screen is open):
+    what /network said of them is untrue ("joined club; networks: club" and club's check
+    code stayed after `p2pchat network leave club`, session 35). Only on a change: a status
+    read before the node finished a join must not take its fresh answer."""
     said = networks_key(state.networks)
     for notice in list(state.notices):
         if (notice.key.startswith(f"{NETWORKS}:") and notice.key != said) or \

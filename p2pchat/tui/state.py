@@ -117,7 +117,10 @@ class ChatState:
         self.links = int(status.get("links") or 0)
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
-        self.networks = [clean(n) for n in status.get("networks") or []]
+        networks = [clean(n) for n in status.get("networks") or []]
+        if networks != self.networks:
+            self.networks = networks
+            news.networks_changed(self)
         self.networks_waiting = [clean(n) for n in status.get("networks_waiting") or []]
         self.networks_refused = [clean(n) for n in status.get("networks_refused") or []]
         news.drop_left_networks(self)
