@@ -14,7 +14,7 @@ from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
 from p2pchat.tui.conversation import Conversation, group_label
-from p2pchat.tui.news import group_key, member_notice
+from p2pchat.tui.news import CREATED, group_key, member_notice
 from p2pchat.tui.notice_ageing import PASSING
 from p2pchat.tui.receipts import follow as follow_receipts
 from p2pchat.tui.receipts import receipts
@@ -146,7 +146,8 @@ class GroupCommands:
             # gone at the next command, as /rename is.
             self._state.notice("info", f"created {conv.name}{and_invited(invited)}"
                                + ("" if invited else ": /group invite NAME to add people")
-                               + hint, key=f"{PASSING}:created:{conv.id}" if hint else "")
+                               + hint, key=f"{PASSING}:{CREATED}{conv.id}" if hint
+                               else f"{CREATED}{conv.id}")
         # What the node's events say of each invitation is said above, in one sentence.
         self._state.drop_notices(key=f"group:{conv.id}:add")
         await self._switch_to(conv)

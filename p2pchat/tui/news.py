@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from p2pchat.tui.state import ChatState
 
 
+# What /group create said ("created crew and invited bob (they join when they accept)"):
+# untrue once one it invited answers, whose news says the rest (session 35)
+CREATED = "created:"
+
+
 def group_key(group: str, change: str, who: str) -> str:
     """One notice per group change, whether the command or the node's event says it first."""
     return f"group:{group}:{change}:{who.casefold()}"
@@ -30,6 +35,8 @@ def member_notice(state: ChatState, group: str, change: str, who: str, text: str
     if change == "add" and any(n.key == group_key(group, "join", who) for n in state.notices):
         return  # told after the join (a catch-up): the older news
     drop_member_news(state, group, who, keep=key)
+    if change != "add":
+        state.drop_notices(key=f"{CREATED}{group}")
     state.notice("info", text, key=key, member=member)
 
 

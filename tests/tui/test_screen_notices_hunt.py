@@ -97,3 +97,21 @@ async def test_a_network_left_from_the_cli_takes_what_the_join_said() -> None:
         assert "networks: none" not in notices(chat), notices(chat)
     finally:
         await chat.stop()
+
+
+async def test_an_invitee_answering_takes_what_create_said(
+        make_local_node: MakeLocalNode) -> None:
+    """alice's row kept "created crew and invited bob (they join when they accept)" above
+    "bob joined (crew)"."""
+    alice, bob = await linked_pair(make_local_node, "alice", "bob")
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create crew bob")
+        assert any(t.startswith("created crew and invited bob") for t in texts(chat))
+        await until(lambda: any(g.get("role") == "invited" for g in bob.list_groups()), 10,
+                    "the invitation")
+        await bob.accept_group("crew")
+        await until(lambda: "bob joined (crew)" in texts(chat), 10, "the join")
+        assert not [t for t in texts(chat) if "created crew" in t], texts(chat)
+    finally:
+        await chat.stop()
