@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
+from p2pchat.tui import reach_watch
 from p2pchat.tui.controller import Controller
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
-from tests.tui.test_controller import notices
+from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_network_ui import NetworkBackend
 from tests.tui.test_screen_trial4_nodes import fp, linked_pair, screen
 from tests.tui.test_screen_trial7 import texts
+from tests.tui.test_state import BOB
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -113,5 +115,24 @@ async def test_an_invitee_answering_takes_what_create_said(
         await bob.accept_group("crew")
         await until(lambda: "bob joined (crew)" in texts(chat), 10, "the join")
         assert not [t for t in texts(chat) if "created crew" in t], texts(chat)
+    finally:
+        await chat.stop()
+
+
+async def test_a_contact_removed_from_the_cli_takes_why_they_seem_offline() -> None:
+    """carol's row kept "alice's node no longer knows you (they may have removed you); they
+    see a request until they add you again" after `p2pchat contacts remove alice`: alice was
+    no contact of hers any more."""
+    backend = FakeBackend()
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        chat.state.notice("warning", "bob's node no longer knows you (they may have removed"
+                          " you); they see a request until they add you again",
+                          key=reach_watch.KEY + BOB)  # as the reach watch says it
+        backend.contact_list = [c for c in backend.contact_list if c["fingerprint"] != BOB]
+        await chat._on_event({"type": "contacts_changed"})  # `p2pchat contacts remove bob`
+        assert chat.state.conversations[BOB].state == "removed"
+        assert "no longer knows you" not in notices(chat), notices(chat)
     finally:
         await chat.stop()
