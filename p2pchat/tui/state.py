@@ -207,7 +207,11 @@ class ChatState:
                                                           state="member", kind="group")
         conv.kind = "group"
         conv.name = clean(group.get("title")) or conv.name
-        conv.state = clean(group.get("role")) or conv.state
+        role = clean(group.get("role")) or conv.state
+        if role in ("left", "removed") and conv.state != role:  # however we learn it (a
+            # catch-up while the screen was away too): "you joined band" is untrue (session 35)
+            self.drop_notices(key=news.group_key(gid, "join", "you"))
+        conv.state = role
         conv.online = bool(group.get("online"))
         conv.note = clean(group.get("role"))
         _take_members(conv, group)

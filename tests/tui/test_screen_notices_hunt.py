@@ -9,6 +9,7 @@ import pytest
 
 from p2pchat.tui import reach_watch
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.news import group_key
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_controller import FakeBackend, notices
@@ -134,5 +135,35 @@ async def test_a_contact_removed_from_the_cli_takes_why_they_seem_offline() -> N
         await chat._on_event({"type": "contacts_changed"})  # `p2pchat contacts remove bob`
         assert chat.state.conversations[BOB].state == "removed"
         assert "no longer knows you" not in notices(chat), notices(chat)
+    finally:
+        await chat.stop()
+
+
+class BandBackend(FakeBackend):
+    """A node whose group band we are in, until it says we were removed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.role = "member"
+
+    async def groups(self) -> list[dict[str, Any]]:
+        return [{"group": "b" * 32, "title": "band", "role": self.role, "members": 2}]
+
+
+async def test_removed_while_away_takes_you_joined() -> None:
+    """carol's node was stopped while alice removed her from band: once it was back, her
+    screen read the group as removed (its line "you were removed"), and the row still said
+    "you joined band: opened it"."""
+    backend = BandBackend()
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        chat.state.set_groups(await backend.groups())
+        chat.state.notice("info", "you joined band: opened it",
+                          key=group_key("b" * 32, "join", "you"))  # as /group accept says
+        backend.role = "removed"  # told by the node's catch-up, read at the reconnection
+        chat.state.set_groups(await backend.groups())
+        assert chat.state.conversations["b" * 32].state == "removed"
+        assert "you joined" not in notices(chat), notices(chat)
     finally:
         await chat.stop()
