@@ -248,7 +248,11 @@ class ContactCommands:
         contact = await self._backend.rename(conv.id, new_name)
         self._state.upsert_contact(contact)
         tag = "" if conv.id[:7] in old_name else f" ({conv.id[:7]})"  # once (trial 4, B6)
-        self._state.notice("info", f"{old_name}{tag} is now called {clean(contact.get('name'))}")
+        # One per contact: "bob is now called Bobby" stayed beside "Bobby is now called bob"
+        # after renaming them back (session 35)
+        self._state.drop_notices(key=f"named:{conv.id}")
+        self._state.notice("info", f"{old_name}{tag} is now called {clean(contact.get('name'))}",
+                           key=f"named:{conv.id}")
 
     async def cmd_addr(self, rest: str) -> None:
         """/addr NAME HOST:PORT...: where a contact is dialled."""

@@ -16,7 +16,7 @@ from tests.tui.test_controller import FakeBackend, notices
 from tests.tui.test_network_ui import NetworkBackend
 from tests.tui.test_screen_trial4_nodes import fp, linked_pair, screen
 from tests.tui.test_screen_trial7 import texts
-from tests.tui.test_state import BOB
+from tests.tui.test_state import BOB, contact
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -165,5 +165,24 @@ async def test_removed_while_away_takes_you_joined() -> None:
         chat.state.set_groups(await backend.groups())
         assert chat.state.conversations["b" * 32].state == "removed"
         assert "you joined" not in notices(chat), notices(chat)
+    finally:
+        await chat.stop()
+
+
+class RenamingBackend(FakeBackend):
+    async def rename(self, who: str, name: str) -> dict[str, Any]:
+        return contact(BOB, name)
+
+
+async def test_renaming_back_says_the_newer_name_only() -> None:
+    """alice's row said "bob (WUN5CDY) is now called Bobby" above "Bobby (WUN5CDY) is now
+    called bob" after /rename bob Bobby and /rename Bobby bob."""
+    chat = Controller(RenamingBackend())
+    await chat.start()
+    try:
+        await chat.execute("/rename bob Bobby")
+        await chat.execute("/rename Bobby bob")
+        said = [t for t in notices(chat).split("\n") if "is now called" in t]
+        assert len(said) == 1 and said[0].endswith("is now called bob"), said
     finally:
         await chat.stop()
