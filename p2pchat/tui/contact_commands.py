@@ -248,11 +248,15 @@ class ContactCommands:
         contact = await self._backend.rename(conv.id, new_name)
         self._state.upsert_contact(contact)
         tag = "" if conv.id[:7] in old_name else f" ({conv.id[:7]})"  # once (trial 4, B6)
-        # One per contact: "bob is now called Bobby" stayed beside "Bobby is now called bob"
-        # after renaming them back (session 35)
-        self._state.drop_notices(key=f"named:{conv.id}")
-        self._state.notice("info", f"{old_name}{tag} is now called {clean(contact.get('name'))}",
-                           key=f"named:{conv.id}")
+        self._newest(f"named:{conv.id}",
+                     f"{old_name}{tag} is now called {clean(contact.get('name'))}")
+
+    def _newest(self, key: str, text: str) -> None:
+        """A command's answer about one contact that replaces its last: "bob is now called
+        Bobby" stayed beside "Bobby is now called bob" after renaming them back, and "bob
+        is reached at" one address beside another (session 35)."""
+        self._state.drop_notices(key=key)
+        self._state.notice("info", text, key=key)
 
     async def cmd_addr(self, rest: str) -> None:
         """/addr NAME HOST:PORT...: where a contact is dialled."""
@@ -263,7 +267,7 @@ class ContactCommands:
         self._state.upsert_contact(contact)
         where = ", ".join(clean(a) for a in contact.get("addrs") or []) or "wherever" \
             " discovery finds them"
-        self._state.notice("info", f"{clean(contact.get('name'))} is reached at {where}")
+        self._newest(f"addrs:{conv.id}", f"{clean(contact.get('name'))} is reached at {where}")
 
     async def cmd_contacts(self, _: str) -> None:
         """/contacts: every contact and its state."""

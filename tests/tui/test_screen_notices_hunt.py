@@ -176,7 +176,8 @@ class RenamingBackend(FakeBackend):
 
 async def test_renaming_back_says_the_newer_name_only() -> None:
     """alice's row said "bob (WUN5CDY) is now called Bobby" above "Bobby (WUN5CDY) is now
-    called bob" after /rename bob Bobby and /rename Bobby bob."""
+    called bob" after /rename bob Bobby and /rename Bobby bob; "bob is reached at
+    127.0.0.1:40677" above "bob is reached at 127.0.0.1:40678" after two /addr."""
     chat = Controller(RenamingBackend())
     await chat.start()
     try:
@@ -184,5 +185,9 @@ async def test_renaming_back_says_the_newer_name_only() -> None:
         await chat.execute("/rename Bobby bob")
         said = [t for t in notices(chat).split("\n") if "is now called" in t]
         assert len(said) == 1 and said[0].endswith("is now called bob"), said
+        await chat.execute("/addr bob 127.0.0.1:40677")  # and where they are reached
+        await chat.execute("/addr bob 127.0.0.1:40678")
+        said = [t for t in notices(chat).split("\n") if "is reached at" in t]
+        assert said == ["bob is reached at 127.0.0.1:40678"], said
     finally:
         await chat.stop()
