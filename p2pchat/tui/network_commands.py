@@ -124,7 +124,9 @@ class NetworkCommands:
         if addrs:
             lines.append(f"  reachable at {', '.join(addrs[:4])} (for /addr where discovery"
                          " does not find you)")
-        self._state.notice("info", "\n".join(lines), whole=True)  # the address too (trial 9, B9)
+        self._state.drop_notices(key="id")  # said once, as now (session 35: /id twice, twice)
+        self._state.notice("info", "\n".join(lines), key="id",
+                           whole=True)  # the address too (trial 9, B9)
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         lines = []

@@ -191,3 +191,15 @@ async def test_renaming_back_says_the_newer_name_only() -> None:
         assert said == ["bob is reached at 127.0.0.1:40678"], said
     finally:
         await chat.stop()
+
+
+async def test_id_twice_says_it_once() -> None:
+    """/id then /id again left two copies of the fingerprint notice on the row."""
+    chat = Controller(FakeBackend())
+    await chat.start()
+    try:
+        await chat.execute("/id")
+        await chat.execute("/id")
+        assert notices(chat).count("your fingerprint, for friends to add") == 1, notices(chat)
+    finally:
+        await chat.stop()
