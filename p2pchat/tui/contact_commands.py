@@ -253,8 +253,9 @@ class ContactCommands:
 
     def _newest(self, key: str, text: str) -> None:
         """A command's answer about one contact that replaces its last: "bob is now called
-        Bobby" stayed beside "Bobby is now called bob" after renaming them back, and "bob
-        is reached at" one address beside another (session 35)."""
+        Bobby" stayed beside "Bobby is now called bob" after renaming them back, "bob is
+        reached at" one address beside another, "marked verified" beside "not marked verified
+        any more" (session 35)."""
         self._state.drop_notices(key=key)
         self._state.notice("info", text, key=key)
 
@@ -348,9 +349,9 @@ class ContactCommands:
             if page is not None and page.title in (f"Verify {conv.name}",
                                                    f"Safety number with {conv.name}"):
                 self._state.page = None  # done with it: the notice says so (round 2, 4)
-            self._state.notice("info", f"{conv.name} is marked verified: a new key under their"
-                                      " name will be flagged" if answer.lower() == "yes"
-                              else f"{conv.name} is not marked verified any more")
+            self._newest(f"verified:{conv.id}", f"{conv.name} is marked verified: a new key"
+                         " under their name will be flagged" if answer.lower() == "yes"
+                         else f"{conv.name} is not marked verified any more")
             return
         if answer:
             raise BackendError("usage", f"usage: /verify {conv.name} [yes|no]")

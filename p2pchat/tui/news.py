@@ -173,6 +173,7 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     drop_left_networks(state)
 
 
+RECONNECTED = "reconnected to the node"  # news, untrue once the node stops again
 ATTACHED = "attached"  # the note that a running node ignored the options typed (tui/main.py)
 
 
@@ -180,6 +181,8 @@ def node_gone(state: ChatState) -> None:
     """The node stopped: what was said about that node goes with it (trial 6, B18: "Your node
     was already running (pid N), so --relay did nothing" stayed after it stopped)."""
     state.drop_notices(key=ATTACHED)
+    # Untrue now (a stop and start again said it twice); unkeyed, it goes in two minutes
+    state.drop_notices(mentioning=(RECONNECTED,))
     state.notice("warning", "the node stopped; reconnecting when it is back", key=NODE_DOWN)
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+import p2pchat.tui.controller as controller_module
 from p2pchat.tui import reach_watch
+from p2pchat.tui.backend import BackendError
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.news import group_key
 from tests.aio import until
@@ -201,5 +203,53 @@ async def test_id_twice_says_it_once() -> None:
         await chat.execute("/id")
         await chat.execute("/id")
         assert notices(chat).count("your fingerprint, for friends to add") == 1, notices(chat)
+    finally:
+        await chat.stop()
+
+
+class VerifyingBackend(RenamingBackend):
+    async def verify(self, who: str, verified: bool) -> dict[str, Any]:
+        return contact(BOB, "bob") | {"verified": verified}
+
+
+async def test_verify_then_unverify_says_the_newer_only() -> None:
+    """/verify bob yes then /verify bob no left "bob is marked verified: a new key under
+    their name will be flagged" above "bob is not marked verified any more"."""
+    chat = Controller(VerifyingBackend())
+    await chat.start()
+    try:
+        await chat.execute("/verify bob yes")
+        await chat.execute("/verify bob no")
+        assert "is marked verified" not in notices(chat), notices(chat)
+        assert "bob is not marked verified any more" in notices(chat)
+    finally:
+        await chat.stop()
+
+
+class Restarting(FakeBackend):
+    mode = "attached"
+    down = True
+
+    async def reconnect(self) -> None:
+        if self.down:
+            raise BackendError("no_node", "no node is running")
+
+
+async def test_a_second_stop_takes_reconnected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`p2pchat stop` and a start, twice: the row said "reconnected to the node" above "the
+    node stopped", and twice once it was back."""
+    monkeypatch.setattr(controller_module, "RECONNECT_DELAY", 0.01)
+    backend = Restarting()
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        for stream in (0, 1):
+            backend.down = True
+            backend.streams[stream].queue.put_nowait(None)  # the node stops
+            await until(lambda: not chat.state.connected, 10, "disconnected")
+            assert "reconnected" not in notices(chat), notices(chat)
+            backend.down = False
+            await until(lambda: chat.state.connected, 10, "reconnected")
+        assert notices(chat).count("reconnected to the node") == 1, notices(chat)
     finally:
         await chat.stop()
