@@ -106,8 +106,9 @@ class GroupCommands:
                           f"you removed {name} from {label}", self._member(name))
         elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
             group = await self._backend.manage_member(action, conv.id, name)
-            self._state.notice("info", f"{action}: {name} in {label}",
-                               key=group_key(conv.id, action, name))
+            # The member's newest news: "admin: bob" stayed beside "unadmin: bob" (session 35)
+            member_notice(self._state, conv.id, action, name, f"{action}: {name} in {label}",
+                          self._member(name))
         else:  # leave: asked first, as /group forget and /block are (trial 3, B3)
             if conv.state == "owner" and conv.members > 1:  # the node's refusal, before asking
                 raise BackendError("owner", f"not left: you own {label}; hand it on first"

@@ -253,3 +253,43 @@ async def test_a_second_stop_takes_reconnected(monkeypatch: pytest.MonkeyPatch) 
         assert notices(chat).count("reconnected to the node") == 1, notices(chat)
     finally:
         await chat.stop()
+
+
+async def test_rekey_twice_says_it_once() -> None:
+    chat = Controller(FakeBackend())
+    await chat.start()
+    try:
+        await chat.execute("/rekey")
+        await chat.execute("/rekey")
+        assert notices(chat).count("new session keys") == 1, notices(chat)
+    finally:
+        await chat.stop()
+
+
+TEAM: dict[str, Any] = {"group": "t" * 32, "title": "team", "role": "owner", "members": 2}
+
+
+class TeamBackend(FakeBackend):
+    """A node whose group team we own, with bob in it; no events come of what is done."""
+
+    async def groups(self) -> list[dict[str, Any]]:
+        return [TEAM]
+
+    async def manage_member(self, action: str, group: str, who: str) -> dict[str, Any]:
+        return TEAM
+
+
+async def test_unadmin_replaces_admin() -> None:
+    """/group admin bob then /group unadmin bob left "admin: bob in team" beside "unadmin:
+    bob in team" until the node's event came."""
+    chat = Controller(TeamBackend())
+    await chat.start()
+    try:
+        chat.state.set_groups(await chat.backend.groups())
+        chat.state.select("t" * 32)
+        await chat.execute("/group admin bob")
+        await chat.execute("/group unadmin bob")
+        about = [t for t in notices(chat).split("\n") if "admin" in t]
+        assert about == ["unadmin: bob in team"], notices(chat)
+    finally:
+        await chat.stop()
