@@ -200,13 +200,16 @@ class ContactCommands:
         """/unblock NAME."""
         contact = await self._backend.unblock(who)
         conv = self._state.upsert_contact(contact)
-        again = f": a request again, /accept {contact.get('name')} to chat" \
-            if contact.get("state") == "request" else ""  # never a contact unasked (trial 4, B1)
-        if conv is not None and conv.impostor_of:  # the NEW KEY warning, not "/accept" (trial 12)
-            again = ": a request again"
+        asks = contact.get("state") == "request"  # never a contact unasked (trial 4, B1)
+        # A request again is said as a request, until answered (the NEW KEY warning too,
+        # trial 12): "unblocked dave: a request again, /accept dave to chat" went after two
+        # minutes as a command's answer while dave still asked (session 35)
+        told = asks and conv is not None and not conv.asks_again
+        again = ": a request again" if told else \
+            f": a request again, /accept {contact.get('name')} to chat" if asks else ""
         self._state.notice("info", f"unblocked {contact.get('name')}{again}",
                            key=f"contact:{clean(contact.get('fingerprint'))}")
-        if conv is not None and conv.impostor_of:
+        if told:
             request_news(self._state, cast(ContactRequestEvent, contact))
         self._blocked_changed(str(contact.get("name")), add=False)
 
@@ -245,7 +248,16 @@ class ContactCommands:
         contact = await self._backend.rename(conv.id, new_name)
         self._state.upsert_contact(contact)
         tag = "" if conv.id[:7] in old_name else f" ({conv.id[:7]})"  # once (trial 4, B6)
-        self._state.notice("info", f"{old_name}{tag} is now called {clean(contact.get('name'))}")
+        self._newest(f"named:{conv.id}",
+                     f"{old_name}{tag} is now called {clean(contact.get('name'))}")
+
+    def _newest(self, key: str, text: str) -> None:
+        """A command's answer about one contact that replaces its last: "bob is now called
+        Bobby" stayed beside "Bobby is now called bob" after renaming them back, "bob is
+        reached at" one address beside another, "marked verified" beside "not marked verified
+        any more" (session 35)."""
+        self._state.drop_notices(key=key)
+        self._state.notice("info", text, key=key)
 
     async def cmd_addr(self, rest: str) -> None:
         """/addr NAME HOST:PORT...: where a contact is dialled."""
@@ -256,7 +268,7 @@ class ContactCommands:
         self._state.upsert_contact(contact)
         where = ", ".join(clean(a) for a in contact.get("addrs") or []) or "wherever" \
             " discovery finds them"
-        self._state.notice("info", f"{clean(contact.get('name'))} is reached at {where}")
+        self._newest(f"addrs:{conv.id}", f"{clean(contact.get('name'))} is reached at {where}")
 
     async def cmd_contacts(self, _: str) -> None:
         """/contacts: every contact and its state."""
@@ -337,9 +349,9 @@ class ContactCommands:
             if page is not None and page.title in (f"Verify {conv.name}",
                                                    f"Safety number with {conv.name}"):
                 self._state.page = None  # done with it: the notice says so (round 2, 4)
-            self._state.notice("info", f"{conv.name} is marked verified: a new key under their"
-                                      " name will be flagged" if answer.lower() == "yes"
-                              else f"{conv.name} is not marked verified any more")
+            self._newest(f"verified:{conv.id}", f"{conv.name} is marked verified: a new key"
+                         " under their name will be flagged" if answer.lower() == "yes"
+                         else f"{conv.name} is not marked verified any more")
             return
         if answer:
             raise BackendError("usage", f"usage: /verify {conv.name} [yes|no]")

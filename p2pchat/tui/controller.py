@@ -37,7 +37,7 @@ from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.held_lines import hold_behind, refused
 from p2pchat.tui.kept_history import KeptHistory
 from p2pchat.tui.network_commands import NetworkCommands
-from p2pchat.tui.news import NICK, node_gone, port_news, requests_again
+from p2pchat.tui.news import NICK, RECONNECTED, node_gone, port_news, requests_again
 from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_acted
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
@@ -272,7 +272,7 @@ class Controller:
                 continue
             self.state.connected = True
             age_notices(self.state)  # "the node stopped" is untrue now (trial 9, B3)
-            self.state.notice("info", "reconnected to the node")
+            self.state.notice("info", RECONNECTED)
             requests_again(self.state)  # a pending request stays in sight (trial 12)
             self._changed()
             return True

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from p2pchat.tui.state import ChatState
 
 
+# What /group create said ("created crew and invited bob (they join when they accept)"):
+# untrue once one it invited answers, whose news says the rest (session 35)
+CREATED = "created:"
+
+
 def group_key(group: str, change: str, who: str) -> str:
     """One notice per group change, whether the command or the node's event says it first."""
     return f"group:{group}:{change}:{who.casefold()}"
@@ -29,13 +34,21 @@ def member_notice(state: ChatState, group: str, change: str, who: str, text: str
     key = group_key(group, change, who)
     if change == "add" and any(n.key == group_key(group, "join", who) for n in state.notices):
         return  # told after the join (a catch-up): the older news
+    drop_member_news(state, group, who, keep=key)
+    if change != "add":
+        state.drop_notices(key=f"{CREATED}{group}")
+    state.notice("info", text, key=key, member=member)
+
+
+def drop_member_news(state: ChatState, group: str, who: str, keep: str = "") -> None:
+    """The notices of what became of `who` in `group` but `keep`: newer news came (an
+    invitation after "declined the invitation to team" or "you left team": session 35)."""
     start, end = f"group:{group}:", f":{who.casefold()}"
     for notice in list(state.notices):
         change_said = notice.key[len(start):-len(end)]  # "add" of "group:G:add:bob"
-        if notice.key != key and notice.key.startswith(start) and notice.key.endswith(end) \
+        if notice.key != keep and notice.key.startswith(start) and notice.key.endswith(end) \
                 and len(notice.key) > len(start) + len(end) and ":" not in change_said:
             state.drop_notices(key=notice.key)
-    state.notice("info", text, key=key, member=member)
 
 
 def group_news(state: ChatState, event: GroupEvent) -> None:
@@ -152,12 +165,15 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
                                    f" with whoever created {name}); waiting, /network join"
                                    f" {name} PASSPHRASE to try another",
                         key=f"admission:{name}")
-    state.networks = joined
+    if joined != state.networks:
+        state.networks = joined
+        networks_changed(state)
     state.networks_waiting = [clean(n) for n in event.get("waiting") or []]
     state.networks_refused = refused
     drop_left_networks(state)
 
 
+RECONNECTED = "reconnected to the node"  # news, untrue once the node stops again
 ATTACHED = "attached"  # the note that a running node ignored the options typed (tui/main.py)
 
 
@@ -165,6 +181,8 @@ def node_gone(state: ChatState) -> None:
     """The node stopped: what was said about that node goes with it (trial 6, B18: "Your node
     was already running (pid N), so --relay did nothing" stayed after it stopped)."""
     state.drop_notices(key=ATTACHED)
+    # Untrue now (a stop and start again said it twice); unkeyed, it goes in two minutes
+    state.drop_notices(mentioning=(RECONNECTED,))
     state.notice("warning", "the node stopped; reconnecting when it is back", key=NODE_DOWN)
 
 
@@ -174,6 +192,15 @@ def drop_about(state: ChatState, conversation: str, group: bool) -> None:
     state.drop_notices(key=f"request:{conversation}")
     for about in ("group", "invite") if group else ():
         state.drop_notices(key=f"{about}:{conversation}")
+
+
+NETWORKS = "networks"  # what /network said our networks are ("left club; networks: none")
+CHECK_CODE = "check-code:"  # "every member sees the same check code", while in that network
+
+
+def networks_key(names: list[str]) -> str:
+    """The key of what /network said, naming the networks it said we are in."""
+    return f"{NETWORKS}:" + "\n".join(sorted(names))
 
 
 def drop_left_networks(state: ChatState) -> None:
@@ -187,6 +214,19 @@ def drop_left_networks(state: ChatState) -> None:
             state.drop_notices(key=notice.key)
             state.drop_notices(mentioning=(name, "refused"))
             state.drop_notices(mentioning=(name, "admitted you"))
+
+
+def networks_changed(state: ChatState) -> None:
+    """The node's networks changed (a join or leave from the CLI while the screen is open):
+    what /network said of them is untrue ("joined club; networks: club" and club's check
+    code stayed after `p2pchat network leave club`, session 35). Only on a change: a status
+    read before the node finished a join must not take its fresh answer."""
+    said = networks_key(state.networks)
+    for notice in list(state.notices):
+        if (notice.key.startswith(f"{NETWORKS}:") and notice.key != said) or \
+                (notice.key.startswith(CHECK_CODE)
+                 and notice.key.removeprefix(CHECK_CODE) not in state.networks):
+            state.drop_notices(key=notice.key)
 
 
 def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:

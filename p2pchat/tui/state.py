@@ -38,6 +38,7 @@ from p2pchat.tui.conversation import (
     renamed_line,
 )
 from p2pchat.tui.files import Transfers
+from p2pchat.tui.notice_ageing import REACH
 from p2pchat.tui.sanitize import clean
 
 # A delivery can overtake the reply to its own send (or refer to history not loaded yet).
@@ -127,7 +128,10 @@ class ChatState:
         self.links = int(status.get("links") or 0)
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
-        self.networks = [clean(n) for n in status.get("networks") or []]
+        networks = [clean(n) for n in status.get("networks") or []]
+        if networks != self.networks:
+            self.networks = networks
+            news.networks_changed(self)
         self.networks_waiting = [clean(n) for n in status.get("networks_waiting") or []]
         self.networks_refused = [clean(n) for n in status.get("networks_refused") or []]
         news.drop_left_networks(self)
@@ -213,7 +217,11 @@ class ChatState:
                                                           state="member", kind="group")
         conv.kind = "group"
         conv.name = clean(group.get("title")) or conv.name
-        conv.state = clean(group.get("role")) or conv.state
+        role = clean(group.get("role")) or conv.state
+        if role in ("left", "removed") and conv.state != role:  # however we learn it (a
+            # catch-up while the screen was away too): "you joined band" is untrue (session 35)
+            self.drop_notices(key=news.group_key(gid, "join", "you"))
+        conv.state = role
         conv.online = bool(group.get("online"))
         conv.note = clean(group.get("role"))
         _take_members(conv, group)
@@ -242,6 +250,11 @@ class ChatState:
 
     def forget(self, fingerprint: str) -> None:
         conv = self.conversations.get(fingerprint)  # a contact removed stays: keep_removed
+        if conv is not None and conv.kind != "group":  # no longer ours: why they seem offline,
+            # "they see a request", is untrue (session 35: it stayed after `contacts remove`)
+            self.drop_notices(key=f"{REACH}{fingerprint}")
+            self.drop_notices(key=f"pending:{fingerprint}")
+            conv.unreachable = ""
         if conv is not None and keep_removed(conv, self._numbers_fixed):
             return
         news.drop_about(self, fingerprint, conv is not None and conv.kind == "group")
@@ -340,6 +353,7 @@ class ChatState:
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
             if conv is not None:  # keyed: it goes when answered, here or from the CLI
+                news.drop_member_news(self, conv.id, "you")  # "declined ...", "you left ..."
                 self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
                                        f" the group {conv.name} (/group accept {conv.name},"
                                        f" /group decline {conv.name})", key=f"invite:{conv.id}")
