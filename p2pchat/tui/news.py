@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from p2pchat.event_types import ContactRequestEvent, GroupEvent, PeerRenamedEvent
 from p2pchat.tui.conversation import group_label
-from p2pchat.tui.notice_ageing import NODE_DOWN
+from p2pchat.tui.notice_ageing import NODE_DOWN, REACH
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
+    from p2pchat.tui.conversation import Conversation
     from p2pchat.tui.state import ChatState
 
 
@@ -184,6 +185,14 @@ def node_gone(state: ChatState) -> None:
     # Untrue now (a stop and start again said it twice); unkeyed, it goes in two minutes
     state.drop_notices(mentioning=(RECONNECTED,))
     state.notice("warning", "the node stopped; reconnecting when it is back", key=NODE_DOWN)
+
+
+def contact_gone(state: ChatState, conv: Conversation) -> None:
+    """A contact no longer ours: why they seemed offline and "they see a request" are untrue
+    (session 35: they stayed after `contacts remove`)."""
+    state.drop_notices(key=f"{REACH}{conv.id}")
+    state.drop_notices(key=f"pending:{conv.id}")
+    conv.unreachable = ""
 
 
 def drop_about(state: ChatState, conversation: str, group: bool) -> None:

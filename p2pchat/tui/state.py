@@ -38,7 +38,6 @@ from p2pchat.tui.conversation import (
     renamed_line,
 )
 from p2pchat.tui.files import Transfers
-from p2pchat.tui.notice_ageing import REACH
 from p2pchat.tui.sanitize import clean
 
 # A delivery can overtake the reply to its own send (or refer to history not loaded yet).
@@ -250,11 +249,8 @@ class ChatState:
 
     def forget(self, fingerprint: str) -> None:
         conv = self.conversations.get(fingerprint)  # a contact removed stays: keep_removed
-        if conv is not None and conv.kind != "group":  # no longer ours: why they seem offline,
-            # "they see a request", is untrue (session 35: it stayed after `contacts remove`)
-            self.drop_notices(key=f"{REACH}{fingerprint}")
-            self.drop_notices(key=f"pending:{fingerprint}")
-            conv.unreachable = ""
+        if conv is not None and conv.kind != "group":
+            news.contact_gone(self, conv)
         if conv is not None and keep_removed(conv, self._numbers_fixed):
             return
         news.drop_about(self, fingerprint, conv is not None and conv.kind == "group")
