@@ -106,6 +106,23 @@ def _answered(state: ChatState, notice: Notice) -> Notice:
     return notice
 
 
+LINK_WAIT = "you can chat (the link comes up when they are online)"  # "added carol; ..." (linking:)
+LINKED = "you are linked: you can chat"
+
+
+def linked_now(state: ChatState, fingerprint: str) -> None:
+    """The link to `fingerprint` is up: "added carol; they had added you too, so you can chat
+    (the link comes up when they are online)" says it is, and stays as /add's answer for its
+    time (notes/s35/trial13a.md 18 b: the wait stayed 9 minutes beside the link; 18 f: the
+    answer went within 3 s when the link dropped it)."""
+    key = f"linking:{fingerprint}"
+    if not any(n.key == key for n in state.notices):
+        return
+    state.notices = deque((dataclasses.replace(n, text=n.text.replace(LINK_WAIT, LINKED),
+                                               key="", answer=True) if n.key == key else n
+                           for n in state.notices), maxlen=state.notices.maxlen)
+
+
 def answers_pass(state: ChatState, before: list[Notice]) -> None:
     """The errors said since `before` (the notices when a command started) answer that
     command: they pass at the next one, whichever handler said them (trial 5, 18); its

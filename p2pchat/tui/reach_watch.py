@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from p2pchat.tui.notice_ageing import REACH
+from p2pchat.tui.notice_ageing import REACH, linked_now
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -214,6 +214,8 @@ class ReachWatch:
         linked = bool(contact.get("online")) and not awaits
         if (conv.online and not conv.answers and not awaits) or linked:
             self._linked.add(fp)
+        if linked:  # a link event missed or taken for a knock: "the link comes up" is untrue
+            linked_now(self._state, fp)
         answers = "" if linked or contact.get("state") != "contact" else \
             "awaits" if awaits else \
             "unanswered" if contact.get("unanswered") is True else ""

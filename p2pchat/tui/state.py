@@ -38,6 +38,7 @@ from p2pchat.tui.conversation import (
     renamed_line,
 )
 from p2pchat.tui.files import Transfers
+from p2pchat.tui.notice_ageing import REACH, linked_now
 from p2pchat.tui.sanitize import clean
 
 # A delivery can overtake the reply to its own send (or refer to history not loaded yet).
@@ -59,6 +60,8 @@ def _set_state(chat: ChatState, conv: Conversation, contact: Mapping[str, Any]) 
         conv.loaded = False  # accepted: read from the node again (a request's is its kept log)
     if conv.state != state:  # "blocked bob" stayed up after a CLI unblock (trial 3, 18)
         chat.drop_notices(key=f"contact:{conv.id}")
+    if conv.state != state == "contact":  # "their node still has you: /add carol links you
+        chat.drop_notices(key=f"asking:{conv.id}")  # again" is done (trial13a 18 c)
     conv.state = state
 
 
@@ -231,6 +234,11 @@ class ChatState:
                 conv.relay = relayed.get(conv.id, "")
 
     def forget(self, fingerprint: str) -> None:
+        # What was said of them as a contact is untrue now, and hidden behind newer notices
+        # it showed again when those went (trial13a 18 a: "added dave; they see a request
+        # until they add you too" came back after /remove dave)
+        for about in ("pending", "linking", REACH.rstrip(":")):
+            self.drop_notices(key=f"{about}:{fingerprint}")
         conv = self.conversations.get(fingerprint)  # a contact removed stays: keep_removed
         if conv is not None and keep_removed(conv, self._numbers_fixed):
             return
@@ -303,9 +311,16 @@ class ChatState:
                 self._linked[fp] = up
             # A node that has our request and has not added us links for a moment (a knock:
             # its Hello does not know us): "they see a request" stays true (trial 11).
-            if conv is not None and up and not conv.answers:
-                for key in (f"pending:{fp}", f"linking:{fp}"):  # linked: both untrue now
-                    self.drop_notices(key=key)
+            if conv is not None and up and not conv.answers:  # linked: untrue now
+                self.drop_notices(key=f"pending:{fp}")
+            if conv is not None and up:  # a mutual add links at once: no knock to wait out
+                linked_now(self, fp)
+            if conv is not None and up and conv.answers == "unanswered":  # a node that closed
+                # us unanswered knocks on no one: a link is their node knowing us again, and
+                # "closes the connection unanswered" is untrue now (trial13a 18 c: it stayed
+                # 25-60 s beside "online"); the watch's reason stays, so a late read of the
+                # node does not say it again
+                self.drop_notices(key=f"{REACH}{fp}")
             if conv is not None:
                 if conv.online and not up and not conv.answers:  # "offline (last seen HH:MM)"
                     conv.last_seen = datetime.now(UTC).isoformat()

@@ -1,0 +1,128 @@
+"""notes/s35/trial13a.md on the chat screen, point 18 (stale or doubled notices): a removed
+contact's "they see a request" came back (a); /add's mutual answer stayed 9 minutes beside the
+link (b) or went within 3 s (f); "closes the connection unanswered" and "still has you as a
+contact" outlived their truth (c)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from p2pchat.tui.controller import Controller
+from p2pchat.tui.notice_ageing import age_notices
+from tests.tui.test_controller import BOB, FakeBackend, notices, started
+from tests.tui.test_screen_trial7_add import MutualBackend
+from tests.tui.test_state import CAROL, DAVE, contact
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class AddRemoveBackend(FakeBackend):
+    """dave is added (not linked: he sees a request), then removed."""
+
+    async def add_contact(self, fingerprint: str, name: str,
+                          addrs: list[str]) -> dict[str, Any]:
+        added = contact(fingerprint, name)
+        self.contact_list = [*self.contact_list, added]
+        return added
+
+    async def remove(self, who: str) -> dict[str, Any]:
+        self.contact_list = [c for c in self.contact_list if c["fingerprint"] != who]
+        return {"removed": who, "name": "dave"}
+
+
+async def test_a_removed_contacts_request_notice_goes_with_them() -> None:
+    """18 a: `/add dave`, `/remove dave`: "added dave; they see a request until they add you
+    too" stayed behind "removed dave ..." and showed again when that aged."""
+    controller = Controller(AddRemoveBackend())
+    now = [1000.0]
+    controller.state.clock = lambda: now[0]
+    await controller.start()
+    try:
+        await controller.execute(f"/add {DAVE} dave")
+        assert "added dave; they see a request until they add you too" in notices(controller)
+        await controller.execute("/remove dave")
+        now[0] += 600.0
+        age_notices(controller.state)
+        assert "they see a request" not in notices(controller), notices(controller)
+    finally:
+        await controller.stop()
+
+
+def link_up(fingerprint: str, name: str) -> dict[str, Any]:
+    return {"type": "link_up", "fingerprint": fingerprint, "name": name, "contact": True,
+            "address": "127.0.0.1:9", "path": "direct", "relay": None}
+
+
+@pytest.mark.parametrize("answers", ["", "unanswered"])
+async def test_a_mutual_adds_answer_says_linked_and_stays_its_time(answers: str) -> None:
+    """18 b: "added carol; they had added you too, so you can chat (the link comes up when they
+    are online)" stayed 9 minutes with carol linked (her node had closed us unanswered, so the
+    link was taken for a knock); 18 f: the answer went within 3 s once linked."""
+    controller = Controller(MutualBackend(online=False))
+    now = [1000.0]
+    controller.state.clock = lambda: now[0]
+    await controller.start()
+    try:
+        await controller.execute(f"/add {CAROL} carol")
+        controller.state.conversations[CAROL].answers = answers
+        now[0] += 3.0
+        controller.state.apply(link_up(CAROL, "carol"))
+        linked = "added carol; they had added you too, so you are linked: you can chat"
+        assert linked in notices(controller).split("\n"), notices(controller)
+        assert "the link comes up" not in notices(controller)
+        now[0] += 60.0
+        age_notices(controller.state)
+        assert linked in notices(controller), "gone before its time"
+        now[0] += 60.0
+        age_notices(controller.state)
+        assert "added carol" not in notices(controller), notices(controller)
+    finally:
+        await controller.stop()
+
+
+async def test_closed_unanswered_goes_when_the_link_comes_up() -> None:
+    """18 c: both linked again, "bob's node closes the connection unanswered: ..." stayed
+    25-60 s beside "bob · online"."""
+    chat, backend, _ = await started()
+    try:
+        backend.contact_list[0] = backend.contact_list[0] | {"unanswered": True}
+        await chat.reach.check()
+        assert "bob's node closes the connection unanswered" in notices(chat)
+        await chat._on_event(link_up(BOB, "bob"))
+        assert "unanswered" not in notices(chat), notices(chat)
+        await chat.reach.check()  # the node's flag read late: not said again
+        assert "unanswered" not in notices(chat), notices(chat)
+    finally:
+        await chat.stop()
+
+
+class ReAddBackend(FakeBackend):
+    """bob's node still has us after /remove bob; /add bob links again."""
+
+    async def remove(self, who: str) -> dict[str, Any]:
+        self.contact_list = [c for c in self.contact_list if c["fingerprint"] != who]
+        return {"removed": who, "name": "bob", "they_have_you": True}
+
+    async def add_contact(self, fingerprint: str, name: str,
+                          addrs: list[str]) -> dict[str, Any]:
+        added = {**contact(fingerprint, name, online=True), "they_asked": True}
+        self.contact_list = [*self.contact_list, added]
+        return added
+
+
+async def test_still_has_you_goes_when_they_are_a_contact_again() -> None:
+    """18 c: "Carol S's node still has you as a contact: /add Carol S links you again; ..."
+    stayed about 2 minutes after /add Carol S linked them."""
+    chat = Controller(ReAddBackend())
+    await chat.start()
+    try:
+        chat.state._numbers_fixed = True  # the list was shown: a removed contact keeps its row
+        await chat.execute("/remove bob")
+        assert "bob's node still has you as a contact" in notices(chat), notices(chat)
+        await chat.execute("/add bob")
+        assert chat.state.conversations[BOB].state == "contact"
+        assert "still has you" not in notices(chat), notices(chat)
+    finally:
+        await chat.stop()
