@@ -242,7 +242,7 @@ class GroupCommands:
         if action == "accept":
             self._state.upsert_group(result)
             joined = group_key(target, "join", "you")
-            self._state.drop_notices(key=joined)  # the event's, if first: this one says more
+            self._state.replace_notice(joined)  # the event's, if first: this one says more
             # Opened, as /accept opens a contact's (trial 5, B2): the next line goes there.
             conv = self._state.conversations.get(target)
             shown = title if conv is None else group_label(self._state.conversations.values(),

@@ -521,6 +521,16 @@ class ChatState:
         if len(kept) != len(self.notices):
             self.notices = deque(kept, maxlen=MAX_NOTICES)
 
+    def replace_notice(self, key: str) -> None:
+        """Drop the notice keyed `key` from the row and from /notices: what is said next
+        says the same thing with more (trial13a 18 d: one /group accept listed "you joined
+        hike 3 (bob invited you; ...)" and "you joined hike 3 ...: opened it")."""
+        text = "\n".join(n.text for n in self.notices if n.key == key)  # one per key
+        self.drop_notices(key=key)
+        said = next((s for s in reversed(self.said) if text and s[2] == text), None)
+        if said is not None:
+            self.said.remove(said)
+
     def clear_notices(self) -> None:
         self.notices.clear()
 

@@ -11,7 +11,10 @@ import pytest
 
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_ageing import age_notices
+from p2pchat.tui.state import ChatState
 from tests.tui.test_controller import BOB, FakeBackend, notices, started
+from tests.tui.test_group_consent_ui import ConsentBackend, invited
+from tests.tui.test_groups_ui import group
 from tests.tui.test_screen_trial7_add import MutualBackend
 from tests.tui.test_state import CAROL, DAVE, contact
 
@@ -124,5 +127,35 @@ async def test_still_has_you_goes_when_they_are_a_contact_again() -> None:
         await chat.execute("/add bob")
         assert chat.state.conversations[BOB].state == "contact"
         assert "still has you" not in notices(chat), notices(chat)
+    finally:
+        await chat.stop()
+
+
+class JoinFirstBackend(ConsentBackend):
+    """The node's group_joined event reaches the screen before /group accept's reply."""
+
+    state: ChatState | None = None
+
+    async def group_consent(self, action: str, group_id: str) -> dict[str, Any]:
+        assert self.state is not None
+        self.state.apply({"type": "group_joined", **group(role="member"), "by": BOB,
+                          "by_name": "bob"})
+        return await super().group_consent(action, group_id)
+
+
+async def test_one_group_accept_is_one_notice() -> None:
+    """18 d: /notices listed "you joined hike 3 (bob invited you; /msg hike 3)" and "you
+    joined hike 3 (your only pending invitation): opened it" for one /group accept."""
+    backend = JoinFirstBackend()
+    chat = Controller(backend)
+    backend.state = chat.state
+    await chat.start()
+    try:
+        chat.state.apply(invited())
+        await chat.execute("/group accept")
+        joined = [text for _, _, text in chat.state.said if text.startswith("you joined")]
+        assert joined == ["you joined club (your only pending invitation): opened it"], joined
+        assert [n.text for n in chat.state.notices if n.text.startswith("you joined")] \
+            == joined
     finally:
         await chat.stop()
