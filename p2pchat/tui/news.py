@@ -132,6 +132,9 @@ def _member(event: GroupEvent) -> tuple[str, str]:
     return clean(event.get("member")), clean(event.get("member_name"))
 
 
+JOINING = "joining "  # how /network join's answer starts while it waits (network_commands.py)
+
+
 def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     """A network we waited for: admitted, or refused (its passphrase, most likely)."""
     joined = [clean(n) for n in event.get("networks") or []]
@@ -144,11 +147,19 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
             state.notice("info", f"admitted to {name}", key=f"admission:{name}")
     for name in refused:
         if name not in state.networks_refused:
+            # Refused once more after a join typed again: said as new, on the row and in
+            # /notices (trial13a 18 e: the same words read as the old refusal kept)
+            again = " (again, with the passphrase just typed)" if any(
+                n.key == f"admission:{name}" and n.text.startswith(JOINING)
+                for n in state.notices) and any(
+                said.startswith(f"{name}: no node nearby admitted you")
+                for _, _, said in state.said) else ""
             state.drop_notices(key=f"admission:{name}")
             # A node not in the network says no as a member does to a wrong passphrase
             # (docs/protocol.md 10.7): never "wrong passphrase" for sure (trial 11).
-            state.notice("warning", f"{name}: no node nearby admitted you: either nobody here"
-                                   f" is in {name} yet, or the passphrase is wrong (check it"
+            state.notice("warning", f"{name}: no node nearby admitted you{again}: either"
+                                   f" nobody here is in {name} yet, or the passphrase is wrong"
+                                   " (check it"
                                    f" with whoever created {name}); waiting, /network join"
                                    f" {name} PASSPHRASE to try another",
                         key=f"admission:{name}")

@@ -159,3 +159,37 @@ async def test_one_group_accept_is_one_notice() -> None:
             == joined
     finally:
         await chat.stop()
+
+
+class JoinBackend(FakeBackend):
+    async def status(self) -> dict[str, Any]:
+        return {**await super().status(), "networks_waiting": ["hikers"]}
+
+    async def network(self, action: str, name: str = "", passphrase: str = "",
+                      *via: str) -> dict[str, Any]:
+        return {"networks": [], "waiting": [name], "legacy": [], "states": {},
+                "check_codes": {}}
+
+
+async def test_a_refusal_after_a_join_typed_again_is_said_as_new() -> None:
+    """18 e: mallory, refused, typed `/network join hikers ANOTHER`; it was refused at once,
+    and the row's refusal read as the old one kept: the same words, listed once in
+    /notices, below "joining hikers: waiting ..."."""
+    chat = Controller(JoinBackend())
+    await chat.start()
+    try:
+        refused = {"type": "networks_changed", "networks": [], "waiting": ["hikers"],
+                   "refused": ["hikers"]}
+        chat.state.apply(refused)
+        await chat.execute("/network join hikers another-wrong-passphrase-x")
+        assert any(n.text.startswith("joining hikers: waiting") for n in chat.state.notices), \
+            notices(chat)
+        chat.state.apply({**refused, "refused": []})  # asking again
+        chat.state.apply(refused)  # and refused again
+        newest = chat.state.notices[-1].text
+        assert newest.startswith("hikers: no node nearby admitted you (again, with the"
+                                 " passphrase just typed)"), newest
+        listed = [text for _, _, text in chat.state.said if "no node nearby" in text]
+        assert len(listed) == 2, listed
+    finally:
+        await chat.stop()
