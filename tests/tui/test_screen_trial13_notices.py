@@ -193,3 +193,24 @@ async def test_a_refusal_after_a_join_typed_again_is_said_as_new() -> None:
         assert len(listed) == 2, listed
     finally:
         await chat.stop()
+
+
+def test_a_wrong_passphrase_warning_is_not_dropped_unread() -> None:
+    """18 g: "3 wrong passphrases for your network hikers from 127.0.0.1: ..." was never on
+    the row: another joiner on 127.0.0.1 proved the passphrase seconds later, which dropped
+    it. It stays, in true words, for an informational notice's time."""
+    state = ChatState()
+    now = [1000.0]
+    state.clock = lambda: now[0]
+    guesses = {"type": "admission_guesses", "source": "127.0.0.1", "failed": 3,
+               "network": "hikers", "cleared": False}
+    state.apply(guesses)
+    assert state.notices[-1].kind == "warning"
+    now[0] += 5.0
+    state.apply({**guesses, "failed": 0, "cleared": True})
+    shown = [n.text for n in state.notices if "wrong passphrases" in n.text]
+    assert shown == ["3 wrong passphrases for your network hikers from 127.0.0.1, then the"
+                     " right one: a mistyped passphrase, not a guess"], shown
+    now[0] += 121.0
+    age_notices(state)
+    assert not [n for n in state.notices if "wrong passphrases" in n.text]
