@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
+from p2pchat.tui.commands import help_lines
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_ageing import age_notices
+from p2pchat.tui.refusals import refusal
+from p2pchat.tui.render import header
 from p2pchat.tui.state import ChatState
 from tests.tui.test_controller import BOB, FakeBackend, notices, started
 from tests.tui.test_group_consent_ui import ConsentBackend, invited
@@ -214,3 +217,23 @@ def test_a_wrong_passphrase_warning_is_not_dropped_unread() -> None:
     now[0] += 121.0
     age_notices(state)
     assert not [n for n in state.notices if "wrong passphrases" in n.text]
+
+
+async def test_one_re_add_hint_everywhere() -> None:
+    """B7: the header said "(/add Carol S links you again)", a line typed in the conversation
+    "/add B4IMZ5B-...-A3FPQA2 Carol S adds them again", /help "/add FINGERPRINT NAME"; the
+    short one works, so it is the one said."""
+    chat = Controller(ReAddBackend())
+    await chat.start()
+    try:
+        chat.state._numbers_fixed = True
+        await chat.execute("/remove bob")
+        chat.state.select(BOB)
+        assert "/add bob links you again" in header(chat.state), header(chat.state)
+        said = refusal(chat.state, "hello")
+        assert said is not None and "/add bob adds them again" in said, said
+        assert any("/add NUMBER (/nearby) or NAME" in line for line in help_lines())
+        await chat.execute("/add bob")  # and it works
+        assert chat.state.conversations[BOB].state == "contact"
+    finally:
+        await chat.stop()
