@@ -19,6 +19,7 @@ from tests.tui.test_controller import BOB, FakeBackend, notices, started
 from tests.tui.test_group_consent_ui import ConsentBackend, invited
 from tests.tui.test_groups_ui import group
 from tests.tui.test_screen_trial7_add import MutualBackend
+from tests.tui.test_screen_trial12_answers import FOUND, FoundRelayBackend, attached_notices
 from tests.tui.test_state import CAROL, DAVE, contact
 
 pytestmark = pytest.mark.timeout(30)
@@ -235,5 +236,33 @@ async def test_one_re_add_hint_everywhere() -> None:
         assert any("/add NUMBER (/nearby) or NAME" in line for line in help_lines())
         await chat.execute("/add bob")  # and it works
         assert chat.state.conversations[BOB].state == "contact"
+    finally:
+        await chat.stop()
+
+
+async def test_a_found_relay_is_news_only_once_it_carries_a_link() -> None:
+    """B12: on a busy LAN each stranger's relay found nearby added "attached to relay
+    127.0.0.1:NNNNN found nearby (not one you chose) ...": four in four minutes. Attached with
+    no link of ours through it, it is only in /peers; said once when it first carries one."""
+    strangers = [{**FOUND, "relay": f"127.0.0.1:{port}#" + "S" * 8} for port in (1, 2, 3, 4)]
+    backend = FoundRelayBackend([])
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        for count in range(1, 5):
+            backend.relays = strangers[:count]
+            await chat.reach.check()
+        assert attached_notices(chat) == [], attached_notices(chat)
+        backend.relays = [*strangers[:3], {**strangers[3], "links": 1}]
+        await chat.reach.check()
+        assert attached_notices(chat) == [
+            "a link goes through relay 127.0.0.1:4, found nearby (not one you chose):"
+            " 'p2pchat settings found-relays off' (or --no-found-relays) turns that off"]
+        backend.relays = strangers  # the link went, and comes back: not said again
+        await chat.reach.check()
+        backend.relays = [*strangers[:3], {**strangers[3], "links": 2}]
+        await chat.reach.check()
+        assert len(attached_notices(chat)) == 1
+        assert sum("127.0.0.1:4" in text for _, _, text in chat.state.said) == 1
     finally:
         await chat.stop()
