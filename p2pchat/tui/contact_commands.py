@@ -165,7 +165,10 @@ class ContactCommands:
                          else self._backend.accept(target))
         conv = self._state.upsert_contact(contact)
         if conv is not None:  # opened, and said: the next line goes there (trial 5, B2)
-            self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation")
+            key = f"contact:{conv.id}"  # renamed with them (conversation.Notice.renamed)
+            self._state.drop_notices(key=key)
+            self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation",
+                               key=key, member=(conv.id, conv.name))
             await self._switch_to(conv)
 
     async def cmd_block(self, who: str) -> None:

@@ -266,3 +266,28 @@ async def test_a_found_relay_is_news_only_once_it_carries_a_link() -> None:
         assert sum("127.0.0.1:4" in text for _, _, text in chat.state.said) == 1
     finally:
         await chat.stop()
+
+
+class RenameBackend(FakeBackend):
+    async def accept(self, who: str) -> dict[str, Any]:
+        return contact(CAROL, "bob (CVZVPAH)")
+
+    async def rename(self, who: str, name: str) -> dict[str, Any]:
+        return contact(who, name)
+
+
+async def test_an_answer_naming_a_contact_shows_their_new_name() -> None:
+    """20, a leftover: after `/rename bob (CVZVPAH) mallory` the row kept "accepted bob
+    (CVZVPAH): opened bob (CVZVPAH)'s conversation" beside "bob (CVZVPAH) is now called
+    mallory"."""
+    chat = Controller(RenameBackend())
+    await chat.start()
+    try:
+        await chat.execute("/accept carol")
+        assert "accepted bob (CVZVPAH): opened bob (CVZVPAH)'s conversation" in notices(chat)
+        await chat.execute("/rename bob (CVZVPAH) mallory")
+        said = notices(chat)
+        assert "accepted mallory: opened mallory's conversation" in said, said
+        assert "accepted bob" not in said
+    finally:
+        await chat.stop()
