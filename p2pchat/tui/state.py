@@ -62,6 +62,8 @@ def _set_state(chat: ChatState, conv: Conversation, contact: Mapping[str, Any]) 
         chat.drop_notices(key=f"contact:{conv.id}")
     if conv.state != state == "contact":  # "their node still has you: /add carol links you
         chat.drop_notices(key=f"asking:{conv.id}")  # again" is done (trial13a 18 c)
+    if conv.state != state and state in ("blocked", "removed"):
+        chat.drop_contact_news(conv.id)
     conv.state = state
 
 
@@ -233,12 +235,16 @@ class ChatState:
             if conv.kind != "group":
                 conv.relay = relayed.get(conv.id, "")
 
-    def forget(self, fingerprint: str) -> None:
-        # What was said of them as a contact is untrue now, and hidden behind newer notices
-        # it showed again when those went (trial13a 18 a: "added dave; they see a request
-        # until they add you too" came back after /remove dave)
-        for about in ("pending", "linking", REACH.rstrip(":")):
+    def drop_contact_news(self, fingerprint: str) -> None:
+        """What was said of them as a contact, untrue once they are blocked or removed, and
+        hidden behind newer notices it showed again when those went (trial13a 18 a: "added
+        dave; they see a request until they add you too" and "mallory now calls themself
+        'bob'" came back after /remove dave and /block mallory)."""
+        for about in ("pending", "linking", REACH.rstrip(":"), "renamed"):
             self.drop_notices(key=f"{about}:{fingerprint}")
+
+    def forget(self, fingerprint: str) -> None:
+        self.drop_contact_news(fingerprint)
         conv = self.conversations.get(fingerprint)  # a contact removed stays: keep_removed
         if conv is not None and keep_removed(conv, self._numbers_fixed):
             return

@@ -291,3 +291,16 @@ async def test_an_answer_naming_a_contact_shows_their_new_name() -> None:
         assert "accepted bob" not in said
     finally:
         await chat.stop()
+
+
+async def test_a_blocked_contacts_news_goes_with_them() -> None:
+    """18 a: after `/block mallory` + y, "mallory now calls themself 'bob' ..." came back."""
+    chat, _, _ = await started()
+    try:
+        chat.state.apply({"type": "peer_renamed", "fingerprint": BOB, "name": "bob",
+                          "their_name": "Bobby"})
+        assert "bob now calls themself 'Bobby'" in notices(chat), notices(chat)
+        await chat.execute("/block bob")
+        assert "calls themself" not in notices(chat), notices(chat)
+    finally:
+        await chat.stop()
