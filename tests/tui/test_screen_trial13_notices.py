@@ -304,3 +304,21 @@ async def test_a_blocked_contacts_news_goes_with_them() -> None:
         assert "calls themself" not in notices(chat), notices(chat)
     finally:
         await chat.stop()
+
+
+async def test_the_watch_reading_them_linked_ends_the_wait() -> None:
+    """18 b: no link event to end "(the link comes up when they are online)" (the link was
+    up before /add's answer, taken for a knock): the node read says they are linked."""
+    backend = MutualBackend(online=False)
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        await chat.execute(f"/add {CAROL} carol")
+        assert "the link comes up" in notices(chat)
+        backend.contact_list = [{**c, "online": True} if c["fingerprint"] == CAROL else c
+                                for c in backend.contact_list]
+        await chat.reach.check()
+        assert "added carol; they had added you too, so you are linked: you can chat" \
+            in notices(chat), notices(chat)
+    finally:
+        await chat.stop()
