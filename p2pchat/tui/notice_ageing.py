@@ -19,7 +19,9 @@ stays until it is answered or no longer true.
 - a notice tied to a state goes as soon as that state ends, whatever its kind: "the node
   stopped" when the node is back (notes/s33/trial9.md B3: it stayed for minutes); why a
   contact seems offline goes when the reach watch reads that the node links to them (a link
-  coming up is not enough: it may be a knock their node closes, tui/reach_watch.py).
+  coming up is not enough: it may be a knock their node closes, tui/reach_watch.py);
+- /add's "the link comes up when they are online" becomes "you are linked" when it has
+  (`linked_now`), and from then on ages as the answer it is.
 
 Time comes from `ChatState.clock` (a monotonic clock; tests pass their own)."""
 
