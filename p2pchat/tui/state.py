@@ -25,7 +25,7 @@ from p2pchat.event_types import (
     PeerRenamedEvent,
     StorageEvent,
 )
-from p2pchat.tui import news
+from p2pchat.tui import contact_news, news
 from p2pchat.tui.conversation import (
     Conversation,
     Me,
@@ -38,7 +38,6 @@ from p2pchat.tui.conversation import (
     renamed_line,
 )
 from p2pchat.tui.files import Transfers
-from p2pchat.tui.notice_ageing import REACH, linked_now
 from p2pchat.tui.sanitize import clean
 
 # A delivery can overtake the reply to its own send (or refer to history not loaded yet).
@@ -60,10 +59,7 @@ def _set_state(chat: ChatState, conv: Conversation, contact: Mapping[str, Any]) 
         conv.loaded = False  # accepted: read from the node again (a request's is its kept log)
     if conv.state != state:  # "blocked bob" stayed up after a CLI unblock (trial 3, 18)
         chat.drop_notices(key=f"contact:{conv.id}")
-    if conv.state != state == "contact":  # "their node still has you: /add carol links you
-        chat.drop_notices(key=f"asking:{conv.id}")  # again" is done (trial13a 18 c)
-    if conv.state != state and state in ("blocked", "removed"):
-        chat.drop_contact_news(conv.id)
+    contact_news.state_news(chat, conv, state)
     conv.state = state
 
 
@@ -235,16 +231,8 @@ class ChatState:
             if conv.kind != "group":
                 conv.relay = relayed.get(conv.id, "")
 
-    def drop_contact_news(self, fingerprint: str) -> None:
-        """What was said of them as a contact, untrue once they are blocked or removed, and
-        hidden behind newer notices it showed again when those went (trial13a 18 a: "added
-        dave; they see a request until they add you too" and "mallory now calls themself
-        'bob'" came back after /remove dave and /block mallory)."""
-        for about in ("pending", "linking", REACH.rstrip(":"), "renamed"):
-            self.drop_notices(key=f"{about}:{fingerprint}")
-
     def forget(self, fingerprint: str) -> None:
-        self.drop_contact_news(fingerprint)
+        contact_news.drop_contact_news(self, fingerprint)
         conv = self.conversations.get(fingerprint)  # a contact removed stays: keep_removed
         if conv is not None and keep_removed(conv, self._numbers_fixed):
             return
@@ -315,18 +303,8 @@ class ChatState:
             known = conv is not None or bool(link_up.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
                 self._linked[fp] = up
-            # A node that has our request and has not added us links for a moment (a knock:
-            # its Hello does not know us): "they see a request" stays true (trial 11).
-            if conv is not None and up and not conv.answers:  # linked: untrue now
-                self.drop_notices(key=f"pending:{fp}")
-            if conv is not None and up:  # a mutual add links at once: no knock to wait out
-                linked_now(self, fp)
-            if conv is not None and up and conv.answers == "unanswered":  # a node that closed
-                # us unanswered knocks on no one: a link is their node knowing us again, and
-                # "closes the connection unanswered" is untrue now (trial13a 18 c: it stayed
-                # 25-60 s beside "online"); the watch's reason stays, so a late read of the
-                # node does not say it again
-                self.drop_notices(key=f"{REACH}{fp}")
+            if conv is not None and up:  # what waited for it, a knock aside (contact_news.py)
+                contact_news.linked_news(self, conv)
             if conv is not None:
                 if conv.online and not up and not conv.answers:  # "offline (last seen HH:MM)"
                     conv.last_seen = datetime.now(UTC).isoformat()
@@ -526,16 +504,6 @@ class ChatState:
                 if not n.out_of_date(key, kind, said_before, mentioning, unkeyed)]
         if len(kept) != len(self.notices):
             self.notices = deque(kept, maxlen=MAX_NOTICES)
-
-    def replace_notice(self, key: str) -> None:
-        """Drop the notice keyed `key` from the row and from /notices: what is said next
-        says the same thing with more (trial13a 18 d: one /group accept listed "you joined
-        hike 3 (bob invited you; ...)" and "you joined hike 3 ...: opened it")."""
-        text = "\n".join(n.text for n in self.notices if n.key == key)  # one per key
-        self.drop_notices(key=key)
-        said = next((s for s in reversed(self.said) if text and s[2] == text), None)
-        if said is not None:
-            self.said.remove(said)
 
     def clear_notices(self) -> None:
         self.notices.clear()
