@@ -38,7 +38,7 @@ COMMANDS: dict[str, Spec] = {
     "/msg": Spec("NAME [TEXT]", "open NAME's conversation (contact or group), send TEXT;"
                  " or /to", "name"),
     "/add": Spec("FINGERPRINT NAME", "add a contact, + HOST:PORT if not found; /add NUMBER"
-                 " from /nearby", "nearby"),
+                 " or NAME", "nearby"),
     "/addr": Spec("NAME HOST:PORT...", "where to reach a contact discovery can't find (none:"
                   " discovery)", "name"),
     "/accept": Spec("NAME", "accept someone who asks to connect", "name"),

@@ -15,6 +15,7 @@ from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.news import request_news
+from p2pchat.tui.notice_ageing import LINK_WAIT, LINKED
 from p2pchat.tui.qr import qr_lines
 from p2pchat.tui.render import asking_key, still_asking
 from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
@@ -80,11 +81,10 @@ class ContactCommands:
             if contact.get("they_asked"):  # their request was waiting: mutual (trial 7, 18)
                 if conv.online:
                     self._state.notice("info", f"added {conv.name}; they had added you too, so"
-                                               " you are linked: you can chat")
+                                               f" {LINKED}")
                 else:  # untrue once linked, a moment later when they are online: it goes then
                     self._state.notice("info", f"added {conv.name}; they had added you too, so"
-                                       " you can chat (the link comes up when they are online)",
-                                       key=f"linking:{conv.id}")
+                                       f" {LINK_WAIT}", key=f"linking:{conv.id}")
             elif conv.online:
                 self._state.notice("info", f"added {conv.name}: linked, you can chat")
             else:  # dropped when the link comes up (they had added us, or accept)
@@ -165,7 +165,10 @@ class ContactCommands:
                          else self._backend.accept(target))
         conv = self._state.upsert_contact(contact)
         if conv is not None:  # opened, and said: the next line goes there (trial 5, B2)
-            self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation")
+            key = f"contact:{conv.id}"  # renamed with them (conversation.Notice.renamed)
+            self._state.drop_notices(key=key)
+            self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation",
+                               key=key, member=(conv.id, conv.name))
             await self._switch_to(conv)
 
     async def cmd_block(self, who: str) -> None:

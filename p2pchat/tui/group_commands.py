@@ -13,6 +13,7 @@ from p2pchat.core.text import group_size, membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
+from p2pchat.tui.contact_news import replace_notice
 from p2pchat.tui.conversation import Conversation, group_label
 from p2pchat.tui.news import CREATED, group_key, member_notice
 from p2pchat.tui.notice_ageing import PASSING
@@ -245,7 +246,7 @@ class GroupCommands:
         if action == "accept":
             self._state.upsert_group(result)
             joined = group_key(target, "join", "you")
-            self._state.drop_notices(key=joined)  # the event's, if first: this one says more
+            replace_notice(self._state, joined)  # the event's, if first: this one says more
             # Opened, as /accept opens a contact's (trial 5, B2): the next line goes there.
             conv = self._state.conversations.get(target)
             shown = title if conv is None else group_label(self._state.conversations.values(),

@@ -146,6 +146,9 @@ def _member(event: GroupEvent) -> tuple[str, str]:
     return clean(event.get("member")), clean(event.get("member_name"))
 
 
+JOINING = "joining "  # how /network join's answer starts while it waits (network_commands.py)
+
+
 def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     """A network we waited for: admitted, or refused (its passphrase, most likely)."""
     joined = [clean(n) for n in event.get("networks") or []]
@@ -158,11 +161,19 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
             state.notice("info", f"admitted to {name}", key=f"admission:{name}")
     for name in refused:
         if name not in state.networks_refused:
+            # Refused once more after a join typed again: said as new, on the row and in
+            # /notices (trial13a 18 e: the same words read as the old refusal kept)
+            again = " (again, with the passphrase just typed)" if any(
+                n.key == f"admission:{name}" and n.text.startswith(JOINING)
+                for n in state.notices) and any(
+                said.startswith(f"{name}: no node nearby admitted you")
+                for _, _, said in state.said) else ""
             state.drop_notices(key=f"admission:{name}")
             # A node not in the network says no as a member does to a wrong passphrase
             # (docs/protocol.md 10.7): never "wrong passphrase" for sure (trial 11).
-            state.notice("warning", f"{name}: no node nearby admitted you: either nobody here"
-                                   f" is in {name} yet, or the passphrase is wrong (check it"
+            state.notice("warning", f"{name}: no node nearby admitted you{again}: either"
+                                   f" nobody here is in {name} yet, or the passphrase is wrong"
+                                   " (check it"
                                    f" with whoever created {name}); waiting, /network join"
                                    f" {name} PASSPHRASE to try another",
                         key=f"admission:{name}")
@@ -243,8 +254,15 @@ def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:
     notice per address, gone when it proves the passphrase after all."""
     source = clean(event.get("source"))
     key = f"guesses:{source}"
+    warned = [n for n in state.notices if n.key == key and n.part == 0]
     state.drop_notices(key=key)
     if event.get("cleared"):
+        # Not dropped unread: a warning stays to be seen, in its true words now, for an
+        # informational notice's time (trial13a 18 g: another joiner on the same address
+        # proved the passphrase seconds later, and the warning was never on the row)
+        for notice in warned[:1]:
+            state.notice("info", notice.text.split(": most likely")[0] + ", then the right"
+                                 " one: a mistyped passphrase, not a guess")
         return
     failed = event.get("failed")
     count = str(failed) if isinstance(failed, int) and 0 < failed < 10**6 else "several"

@@ -25,7 +25,7 @@ from p2pchat.event_types import (
     PeerRenamedEvent,
     StorageEvent,
 )
-from p2pchat.tui import news
+from p2pchat.tui import contact_news, news
 from p2pchat.tui.conversation import (
     Conversation,
     Me,
@@ -59,6 +59,7 @@ def _set_state(chat: ChatState, conv: Conversation, contact: Mapping[str, Any]) 
         conv.loaded = False  # accepted: read from the node again (a request's is its kept log)
     if conv.state != state:  # "blocked bob" stayed up after a CLI unblock (trial 3, 18)
         chat.drop_notices(key=f"contact:{conv.id}")
+    contact_news.state_news(chat, conv, state)
     conv.state = state
 
 
@@ -248,6 +249,7 @@ class ChatState:
                 conv.relay = relayed.get(conv.id, "")
 
     def forget(self, fingerprint: str) -> None:
+        contact_news.drop_contact_news(self, fingerprint)
         conv = self.conversations.get(fingerprint)  # a contact removed stays: keep_removed
         if conv is not None and conv.kind != "group":
             news.contact_gone(self, conv)
@@ -320,11 +322,8 @@ class ChatState:
             known = conv is not None or bool(link_up.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
                 self._linked[fp] = up
-            # A node that has our request and has not added us links for a moment (a knock:
-            # its Hello does not know us): "they see a request" stays true (trial 11).
-            if conv is not None and up and not conv.answers:
-                for key in (f"pending:{fp}", f"linking:{fp}"):  # linked: both untrue now
-                    self.drop_notices(key=key)
+            if conv is not None and up:  # what waited for it, a knock aside (contact_news.py)
+                contact_news.linked_news(self, conv)
             if conv is not None:
                 if conv.online and not up and not conv.answers:  # "offline (last seen HH:MM)"
                     conv.last_seen = datetime.now(UTC).isoformat()
