@@ -7,7 +7,13 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from p2pchat.event_types import ContactRequestEvent, GroupEvent, PeerRenamedEvent
+from p2pchat.event_types import (
+    ContactRequestEvent,
+    GroupEvent,
+    KeyMismatchEvent,
+    PeerRenamedEvent,
+    StorageEvent,
+)
 from p2pchat.tui.conversation import group_label
 from p2pchat.tui.notice_ageing import NODE_DOWN, REACH
 from p2pchat.tui.sanitize import clean
@@ -359,3 +365,22 @@ def nick_news(state: ChatState, event: PeerRenamedEvent) -> None:
     how = "verified" if other.verified else "not verified"
     state.notice("warning", f"{name} now calls themself {theirs!r}, the name of your contact"
                             f" {other.name} ({how}): they are not {other.name}", key=key)
+
+
+def key_mismatch(state: ChatState, mismatch: KeyMismatchEvent) -> None:
+    pinned = state.find(clean(mismatch.get("name")))
+    if pinned is not None and pinned.verified:
+        state.notice("warning", f"WARNING: {pinned.name} is a contact you VERIFIED.")
+    state.notice("warning",
+                 f"WARNING: the peer at {clean(mismatch.get('address'))} presented key"
+                 f" {clean(mismatch.get('presented'))}, not the one pinned for"
+                 f" {clean(mismatch.get('name'))}. Refused: someone may be impersonating"
+                 " them. Compare safety numbers in person (/safety NAME).")
+
+
+def storage_news(state: ChatState, storage: StorageEvent) -> None:
+    if storage.get("state") == "ok":
+        state.notice("info", "storage works again; missed messages are being fetched")
+    else:
+        state.notice("warning", f"cannot save to disk: {clean(storage.get('error'))}."
+                                " Nothing unsaved is acknowledged; retrying.")

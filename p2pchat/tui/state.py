@@ -333,15 +333,7 @@ class ChatState:
                         else ""
             refresh.add("status")
         elif kind == "key_mismatch":
-            mismatch = cast(KeyMismatchEvent, event)
-            pinned = self.find(clean(mismatch.get("name")))
-            if pinned is not None and pinned.verified:
-                self.notice("warning", f"WARNING: {pinned.name} is a contact you VERIFIED.")
-            self.notice("warning",
-                        f"WARNING: the peer at {clean(mismatch.get('address'))} presented key"
-                        f" {clean(mismatch.get('presented'))}, not the one pinned for"
-                        f" {clean(mismatch.get('name'))}. Refused: someone may be impersonating"
-                        " them. Compare safety numbers in person (/safety NAME).")
+            news.key_mismatch(self, cast(KeyMismatchEvent, event))
         elif kind in ("group_joined", "group_changed"):
             news.group_news(self, cast(GroupEvent, event))
         elif kind == "group_invited":  # issue 22: a request, like a contact's
@@ -363,12 +355,7 @@ class ChatState:
             self.notice("warning", f"WARNING in {clean(lie.get('title'))}:"
                                    f" {clean(lie.get('text'))}")
         elif kind == "storage":
-            storage = cast(StorageEvent, event)
-            if storage.get("state") == "ok":
-                self.notice("info", "storage works again; missed messages are being fetched")
-            else:
-                self.notice("warning", f"cannot save to disk: {clean(storage.get('error'))}."
-                                       " Nothing unsaved is acknowledged; retrying.")
+            news.storage_news(self, cast(StorageEvent, event))
         elif kind == "nearby_changed":
             refresh.add("nearby")
         elif kind == "self_renamed":  # `p2pchat nick` from the CLI too (trial 11, B13 e)
