@@ -40,7 +40,7 @@ async def test_a_contact_asked_and_not_answering_is_not_called_offline(
     """alice added carol, who runs and has not accepted: alice's header said "carol · offline
     (last seen 16:40)", /notices had "carol's node has your request ..." twice, and the answer
     to /add left the row (dave's "added bob; they see a request ..." in the trial)."""
-    alice, carol = await make_local_node("alice"), await make_local_node("carol")
+    alice, carol = await make_local_node("alice", **QUICK_KNOCKS), await make_local_node("carol")
     chat = await watched(alice)
     try:
         await chat.execute(f"/add {fp(carol)} carol {addr(carol)}")
