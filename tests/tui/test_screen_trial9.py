@@ -22,7 +22,14 @@ from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
 from tests.relay_client import RelayProcess
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
-from tests.tui.test_screen_trial8_reach import line, minutes_later, polls, said, watched
+from tests.tui.test_screen_trial8_reach import (
+    QUICK_DIALS,
+    line,
+    minutes_later,
+    polls,
+    said,
+    watched,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -53,7 +60,7 @@ def test_the_node_stopped_stays_while_the_node_is_away() -> None:
 async def test_does_not_answer_goes_when_the_contact_links(
         make_local_node: MakeLocalNode, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The hint is in the header now, not a notice (trial 9, B7): it goes from there."""
-    carol, bob = await linked_pair(make_local_node, "carol", "bob")
+    carol, bob = await linked_pair(make_local_node, "carol", "bob", **QUICK_DIALS)
     host, port = bob.listen_addresses[0]
     chat = await watched(carol)
     try:

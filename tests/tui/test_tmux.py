@@ -104,6 +104,13 @@ def open_on_bob(terminal: Terminal, home: Path, tmp_path: Path) -> Path:
     return exit_file
 
 
+def reachable_at(terminal: Terminal) -> str:
+    """/id, and the "reachable at HOST:PORT" address the chat answers with."""
+    terminal.line("/id")
+    screen = terminal.wait_screen(lambda s: "reachable at 127.0.0.1:" in s, "the address")
+    return screen.split("reachable at ")[1].split()[0].rstrip(".,;)")
+
+
 def leave_keeping_the_node(terminal: Terminal, exit_file: Path) -> tuple[str, int]:
     """/quit, and "b: keep the node running": what the chat said as it left, the node's pid."""
     terminal.line("/quit")
