@@ -94,7 +94,7 @@ async def test_a_long_paste_is_counted_and_offered_in_parts() -> None:
         keys.send_text(ENTER)
         await until(lambda: chat.confirm is not None, 10, "the offer")
         assert "Send it as 2 messages" in chat.confirm[0]
-        keys.send_text("y")
+        keys.send_text(f"y{ENTER}")
         await until(lambda: len(sent(backend)) == 2, 10, "both parts sent")
         assert "".join(text for _, text in sent(backend)) == "é" * 10 + " " + "x" * MAX_TEXT_BYTES
         assert chat.input.text == ""

@@ -61,7 +61,7 @@ def test_answers_pastes_and_blocked_contacts_in_a_real_terminal(
     terminal.wait_screen(lambda s: "× carol" in s, "carol listed, marked blocked")
     terminal.line("/block bob")
     terminal.wait_screen(lambda s: "Block bob" in s and "y/n" in s, "the question")
-    terminal.literal("n")
+    terminal.line("n")
     terminal.wait_screen(lambda s: f"bob ({bob.fingerprint[:7]}) not blocked" in s, "the no")
     terminal.tmux("set-buffer", "pasted line\n")
     terminal.tmux("paste-buffer", "-p", "-t", "chat")
