@@ -585,7 +585,10 @@ class ChatApp:
                               key=f"{PASSING}:slashless")  # refusals pass at the next command
             self.redraw()  # the line stays (masked) for the "/" to be added
             return
-        if (why := refusal(self.state, text, self.controller.busy())) is not None:
+        if (why := refusal(self.state, text, self.controller.busy())) is None \
+                and not self.controller.busy():  # else judged behind the line before
+            why = self.controller.switch_refused.hold(text, self.state.selected)
+        if why is not None:
             self.state.notice("error", why, key=f"{PASSING}:refused:{why}")
             self.kept.keep(text)  # a "/" typed at its end starts a command apart
             self.redraw()  # the line stays

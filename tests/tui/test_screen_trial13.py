@@ -109,3 +109,33 @@ async def test_a_command_typed_after_kept_text_starts_apart() -> None:
         keys.send_text("\x1b[A\x1b[A")  # Up, Up: /help, then the kept text
         await until(lambda: chat.input.text == "still here?", 10, "the kept text back")
         assert sent(backend) == []
+
+
+async def test_a_message_entered_just_after_a_refused_switch_waits_once() -> None:
+    """B6: `/query bob` refused as ambiguous, `/me waves` typed a second later went to the
+    group still open. Within a few seconds it stays in the input once; Enter again sends it."""
+    backend = Blocking()
+    async with running(backend) as (chat, keys):
+        now = [1000.0]
+        chat.state.clock = lambda: now[0]
+        chat.controller.select(DAVE)
+        keys.send_text(f"/query nobody{ENTER}")
+        await until(lambda: any("'nobody'" in n.text for n in chat.state.notices), 10,
+                    "the refusal")
+        await until(lambda: not chat.controller.busy(), 10, "the command done")
+        now[0] += 1.0
+        keys.send_text(f"/me waves{ENTER}")
+        await until(lambda: any(n.text.startswith("not sent: /query nobody failed, so the line"
+                                                  " typed after it did not run")
+                                for n in chat.state.notices), 10, "the line held")
+        assert chat.input.text == "/me waves" and sent(backend) == []
+        keys.send_text(ENTER)  # read, and meant for dave
+        await until(lambda: sent(backend), 10, "the line sent on the second Enter")
+        chat.state.clear_notices()
+        keys.send_text(f"/query nobody{ENTER}")
+        await until(lambda: any("'nobody'" in n.text for n in chat.state.notices), 10,
+                    "the refusal again")
+        await until(lambda: not chat.controller.busy(), 10, "the command done")
+        now[0] += 4.0  # long enough to have read the refusal
+        keys.send_text(f"hello{ENTER}")
+        await until(lambda: (DAVE, "hello") in sent(backend), 10, "sent at once")
