@@ -79,6 +79,7 @@ from p2pchat.tui.question import (
     unanswered,
 )
 from p2pchat.tui.refusals import hand_back, refusal
+from p2pchat.tui.word_wrap import WrapWords
 
 CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
@@ -163,9 +164,16 @@ class ChatApp:
         self.input = TextArea(
             height=self._input_height, prompt=INPUT_PREFIX, multiline=True,
             wrap_lines=True, completer=InputCompleter(self.state), complete_while_typing=True,
-            input_processors=[_MaskSecret()], get_line_prefix=continuation_prefix,
+            input_processors=[_MaskSecret(), WrapWords()], get_line_prefix=continuation_prefix,
         )
         wide = Condition(lambda: self._columns() >= NARROW)
+        # The menu is a row band of its own at the foot of the main pane, under the notices,
+        # next to the input: a float at the cursor was drawn over the status line, cut off,
+        # and showed 8 commands as if there were no more; a band across the screen covered
+        # the conversation list from column 0 (trial 13a, B16).
+        menu = CompletionsMenu(max_height=MENU_ROWS, display_arrows=Condition(
+            lambda: menu_height(self.input.buffer, MENU_ROWS + 1).max > MENU_ROWS))
+        cast(Window, menu.content).height = lambda: menu_height(self.input.buffer, MENU_ROWS)
         body = VSplit([
             ConditionalContainer(
                 Window(_RowsControl(self._conversation_rows, on_click=self._click),
@@ -178,16 +186,11 @@ class ChatApp:
                        height=lambda: len(self._header_rows(self._main_width()))),
                 Window(_RowsControl(self._history_rows, on_wheel=self.scroll)),
                 Window(_RowsControl(self._notice_rows), height=self._notices_height),
+                menu,
             ]),
         ])
-        # The menu is a row of its own above the status line: a float at the cursor was drawn
-        # over the status line, cut off, and showed 8 commands as if there were no more.
-        menu = CompletionsMenu(max_height=MENU_ROWS, display_arrows=Condition(
-            lambda: menu_height(self.input.buffer, MENU_ROWS + 1).max > MENU_ROWS))
-        cast(Window, menu.content).height = lambda: menu_height(self.input.buffer, MENU_ROWS)
         root = HSplit([
             body,
-            menu,
             Window(FormattedTextControl(self._status_text), height=1, style="class:status"),
             self.input,
         ])

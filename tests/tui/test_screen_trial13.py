@@ -4,6 +4,7 @@ by the first letter of a chat line (B1)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -139,3 +140,31 @@ async def test_a_message_entered_just_after_a_refused_switch_waits_once() -> Non
         now[0] += 4.0  # long enough to have read the refusal
         keys.send_text(f"hello{ENTER}")
         await until(lambda: (DAVE, "hello") in sent(backend), 10, "sent at once")
+
+
+async def test_a_long_message_in_the_input_wraps_at_spaces() -> None:
+    """B17: a long message in the input wrapped in the middle of words ("word18" / "48"),
+    unlike the conversation pane, which wraps at spaces."""
+    from prompt_toolkit.output import DummyOutput
+
+    from p2pchat.tui.app import ChatApp
+    from p2pchat.tui.panes import input_rows
+
+    chat = ChatApp(Blocking(), output=DummyOutput())
+    typed = " ".join(f"word{i}" for i in range(1, 60))
+    chat.input.text = typed
+    width = 47
+    content = chat.input.control.create_content(width, 10)
+    line = "".join(fragment[1] for fragment in content.get_line(0))
+    rows, rest = [line[:width]], line[width:]  # the rows the window cuts it into
+    while rest:
+        rows.append(rest[:width - 2])  # under the two spaces of the continuation prefix
+        rest = rest[width - 2:]
+    for row, after in pairwise(rows):
+        assert row.endswith(" ") or after.startswith(" "), (row, after)  # never in a word
+    assert " ".join(" ".join(rows)[2:].split()) == typed  # nothing lost or moved
+    assert input_rows(typed, width, 99) == len(rows)
+    for word in ("word59", "word8 ", "word50"):  # the cursor on a word moved whole: on it
+        chat.input.buffer.cursor_position = typed.index(word)
+        content = chat.input.control.create_content(width, 10)
+        assert content.cursor_position.x == line.index(word), word
