@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
 def _quit(terminal: Terminal, exit_file: Path) -> None:
     terminal.line("/quit")
     terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("y")
+    terminal.keys("y", "Enter")
     assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
         exit_file.with_suffix(".err").read_text()
 
@@ -102,7 +102,7 @@ def test_the_chats_yes_to_a_new_key_is_the_nodes_anyway(
         terminal.wait_screen(lambda s: "/nearby" in s or "bob" in s, "the chat")
         terminal.line(f"/accept {name}")
         terminal.wait_screen(lambda s: "accept anyway? y/n" in s, "the question")
-        terminal.keys("y")
+        terminal.keys("y", "Enter")
         wait_for(lambda: [c["state"] for c in alice.json("contacts", "list")
                           if c["fingerprint"] == impostor.fingerprint] == ["contact"], 20,
                  "accepted after the yes")

@@ -79,7 +79,7 @@ def test_the_chats_mdns_choice_is_kept_though_its_screen_starts_discovery_late(
     terminal.wait_screen(lambda s: "alice" in s and "/nearby" in s, "the chat")
     terminal.line("/quit")
     terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("y")
+    terminal.keys("y", "Enter")
     assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
         (tmp_path / "exit.err").read_text()
     last = settings.last_run(home)
