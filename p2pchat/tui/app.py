@@ -9,8 +9,8 @@
     └ > input, wraps over a few rows; Tab completes ──────────┘
 
 Below NARROW columns the conversation list folds away (the header names the conversation).
-The main pane is drawn by `_RowsControl`, which gets the real width and height, so wrapping,
-paging and the "new messages below" line are exact at every size.
+The main pane is drawn by `RowsControl` (tui/controls.py), which gets the real width and
+height, so wrapping, paging and the "new messages below" line are exact at every size.
 """
 
 from __future__ import annotations
@@ -33,15 +33,8 @@ from prompt_toolkit.layout import (
     VSplit,
     Window,
 )
-from prompt_toolkit.layout.controls import FormattedTextControl, UIContent, UIControl
+from prompt_toolkit.layout.controls import FormattedTextControl
 from prompt_toolkit.layout.menus import CompletionsMenu
-from prompt_toolkit.layout.processors import (
-    Processor,
-    Transformation,
-    TransformationInput,
-)
-from prompt_toolkit.layout.utils import explode_text_fragments
-from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 from prompt_toolkit.widgets import TextArea
@@ -56,7 +49,9 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.completing import InputCompleter, complete_now, listed
 from p2pchat.tui.controller import PASSING, Controller
+from p2pchat.tui.controls import MaskSecret, RowsControl
 from p2pchat.tui.drafts import Drafts
+from p2pchat.tui.history_view import HistoryView
 from p2pchat.tui.kept_input import KeptInput
 from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import Notifier
@@ -85,56 +80,7 @@ CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
 MAX_NOTICE_ROWS = 3
 MAX_INPUT_ROWS = 5
-WHEEL_ROWS = 3
 MENU_ROWS = 12  # completions shown at once; more scroll (arrows say so)
-
-
-class _RowsControl(UIControl):
-    """Rows computed for the exact size the window gets; the mouse wheel scrolls."""
-
-    def __init__(self, rows: Callable[[int, int], list[StyleAndTextTuples]],
-                 on_wheel: Callable[[int], None] | None = None,
-                 on_click: Callable[[int], None] | None = None) -> None:
-        self._rows = rows
-        self._on_wheel = on_wheel
-        self._on_click = on_click
-
-    def create_content(self, width: int, height: int) -> UIContent:
-        rows = self._rows(width, height)
-        return UIContent(get_line=lambda i: rows[i] if i < len(rows) else [],
-                         line_count=len(rows), show_cursor=False)
-
-    def mouse_handler(self, mouse_event: MouseEvent) -> object:
-        kind = mouse_event.event_type
-        if kind == MouseEventType.SCROLL_UP and self._on_wheel:
-            self._on_wheel(WHEEL_ROWS)
-        elif kind == MouseEventType.SCROLL_DOWN and self._on_wheel:
-            self._on_wheel(-WHEEL_ROWS)
-        elif kind == MouseEventType.MOUSE_UP and self._on_click:
-            self._on_click(mouse_event.position.y)
-        else:
-            return NotImplemented
-        return None
-
-    def is_focusable(self) -> bool:
-        return False
-
-
-class _MaskSecret(Processor):
-    """Shows the passphrase of `/network join NAME PASSPHRASE` as stars while it is typed."""
-
-    def apply_transformation(self, ti: TransformationInput) -> Transformation:
-        start = secret_start(ti.document.text)
-        if start is None:
-            return Transformation(ti.fragments)
-        line_start = ti.document.translate_row_col_to_index(ti.lineno, 0)
-        line = ti.document.lines[ti.lineno]
-        fragments = explode_text_fragments(ti.fragments)  # one character each
-        for column in range(max(0, start - line_start), len(line)):
-            at = ti.source_to_display(column)  # after the prompt the processors before added
-            if at < len(fragments):
-                fragments[at] = (fragments[at][0], "*")
-        return Transformation(fragments)
 
 
 class ChatApp:
@@ -152,11 +98,7 @@ class ChatApp:
         self.state = self.controller.state
         self.notifier = notifier or Notifier(self._write_raw)
         controller.networks.notes = self.notifier.status_lines
-        self._scroll = 0  # rows scrolled up from the bottom
-        self._page_rows = 10
-        self._total_rows = 0
-        self._shown_for: object = None  # what the pane showed last: a new one starts at the end
-        self.new_below = False
+        self.view = HistoryView(self.state)  # what the conversation pane shows, scrolled
         self._quitting = False
         self._confirm: tuple[str, dict[str, Callable[[], None]]] | None = None
         self._held = ""
@@ -164,7 +106,7 @@ class ChatApp:
         self.input = TextArea(
             height=self._input_height, prompt=INPUT_PREFIX, multiline=True,
             wrap_lines=True, completer=InputCompleter(self.state), complete_while_typing=True,
-            input_processors=[_MaskSecret(), WrapWords()], get_line_prefix=continuation_prefix,
+            input_processors=[MaskSecret(), WrapWords()], get_line_prefix=continuation_prefix,
         )
         wide = Condition(lambda: self._columns() >= NARROW)
         # The menu is a row band of its own at the foot of the main pane, under the notices,
@@ -176,16 +118,16 @@ class ChatApp:
         cast(Window, menu.content).height = lambda: menu_height(self.input.buffer, MENU_ROWS)
         body = VSplit([
             ConditionalContainer(
-                Window(_RowsControl(self._conversation_rows, on_click=self._click),
+                Window(RowsControl(self._conversation_rows, on_click=self._click),
                        width=CONVERSATIONS_WIDTH),
                 filter=wide),
             ConditionalContainer(Window(width=1, char="│", style="class:separator"),
                                  filter=wide),
             HSplit([
-                Window(_RowsControl(self._header_rows), style="class:header",
+                Window(RowsControl(self._header_rows), style="class:header",
                        height=lambda: len(self._header_rows(self._main_width()))),
-                Window(_RowsControl(self._history_rows, on_wheel=self.scroll)),
-                Window(_RowsControl(self._notice_rows), height=self._notices_height),
+                Window(RowsControl(self.view.rows, on_wheel=self.scroll)),
+                Window(RowsControl(self._notice_rows), height=self._notices_height),
                 menu,
             ]),
         ])
@@ -323,38 +265,8 @@ class ChatApp:
         if 1 <= row <= len(order):
             self.controller.select(order[row - 1].id)
 
-    def _history_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
-        rows = cast(list[StyleAndTextTuples], render.history_rows(self.state, width))
-        page = self.state.page
-        shown_for = ("page", id(page)) if page is not None else ("conv", self.state.selected)
-        if shown_for != self._shown_for:
-            # A conversation opens at its newest message, a page (help...) at its top.
-            top = len(rows) if self.state.page is not None else 0
-            self._shown_for, self._scroll, self.new_below = shown_for, top, False
-        elif self._scroll and len(rows) > self._total_rows:
-            self._scroll += len(rows) - self._total_rows  # keep the rows being read in place
-            self.new_below = self.state.page is None
-        if self.state.jump_to is not None and self.state.page is None:
-            at = render.message_row(self.state, width, self.state.jump_to)
-            self.state.jump_to = None
-            if at is not None:  # the message a third of the way down the pane
-                self._scroll = max(0, len(rows) - at - max(1, (2 * height) // 3))
-        self._total_rows = len(rows)
-        self._page_rows = max(1, height - 1)
-        self._scroll = max(0, min(self._scroll, len(rows) - height))
-        if self._scroll == 0:
-            self.new_below = False
-        end = len(rows) - self._scroll
-        visible: list[StyleAndTextTuples] = list(rows[max(0, end - height):end])
-        if self.state.page is None and len(visible) < height:
-            visible = [[] for _ in range(height - len(visible))] + visible  # newest at the bottom
-        if self._scroll:
-            label = "new messages below: End" if self.new_below else "more below: End"
-            visible[-1] = [("class:more", render.fit(f" ↓ {label} ", width))]
-        return visible
-
     def scroll(self, rows: int) -> None:
-        self._scroll = max(0, self._scroll + rows)  # clamped when drawn
+        self.view.scroll(rows)
         self.redraw()
 
     def _header_rows(self, width: int, height: int = 0) -> list[StyleAndTextTuples]:
@@ -496,21 +408,21 @@ class ChatApp:
 
         @keys.add("pageup")
         def _up(event: KeyPressEvent) -> None:
-            self.scroll(self._page_rows)
+            self.scroll(self.view.page_rows)
 
         @keys.add("pagedown")
         def _down(event: KeyPressEvent) -> None:
-            self.scroll(-self._page_rows)
+            self.scroll(-self.view.page_rows)
 
         @keys.add("home", filter=~typing)
         @keys.add("c-home")
         def _top(event: KeyPressEvent) -> None:
-            self.scroll(self._total_rows)
+            self.scroll(self.view.total_rows)
 
         @keys.add("end", filter=~typing)
         @keys.add("c-end")
         def _bottom(event: KeyPressEvent) -> None:
-            self._scroll = 0
+            self.view.offset = 0
             self.redraw()
 
         # A lone Esc acts at once. A terminal sends Alt+key as Esc and the key in one write,
@@ -596,7 +508,7 @@ class ChatApp:
             self.kept.keep(text)  # a "/" typed at its end starts a command apart
             self.redraw()  # the line stays
             return
-        self._scroll = 0
+        self.view.offset = 0
         keep = bool(text.strip()) and secret_start(text) is None  # Up never recalls a passphrase
         self.input.buffer.reset(append_to_history=keep)
         if text.strip():
@@ -604,7 +516,7 @@ class ChatApp:
 
     def _send_parts(self, parts: list[str]) -> None:
         self.confirm = None
-        self._scroll = 0
+        self.view.offset = 0
         self.input.buffer.reset(append_to_history=False)
         for part in parts:  # in order: the controller runs lines one after another
             self.controller.submit(part)

@@ -308,8 +308,6 @@ class Controller:
         if refresh:
             self._changed()
 
-    # ------------------------------------------------------------ commands
-
     def submit(self, line: str) -> None:
         """Queue a typed line; they run one after another."""
         self._lines.put_nowait(line)
@@ -318,9 +316,8 @@ class Controller:
         while True:
             self.running = await self._lines.get()
             await self.gate.wait()  # a question asked by the line before comes first
-            # What was typed after a refused command counts on it (the node gone: each line
-            # comes back as it runs, saying so).
-            ran = await self.execute(self.running)
+            ran = await self.execute(self.running)  # what was typed after a refused command
+            # counts on it (the node gone: each line comes back as it runs, saying so)
             self.switch_refused.ran(self.running, ran, self.state.selected)
             if not ran and self.state.connected:
                 hold_behind(self.running, self._lines, self.hand_back)

@@ -133,7 +133,7 @@ async def test_add_send_deliver_and_unread(make_local_node: MakeLocalNode, attac
         await until(lambda: state.selected == conv.id, 10, "Alt+1 to select bob")
         keys.send_text(PAGE_UP)  # everything fits: nothing to scroll
         keys.send_text(PAGE_DOWN)
-        await until(lambda: chat._scroll == 0, 10, "no scrolling past the history")
+        await until(lambda: chat.view.offset == 0, 10, "no scrolling past the history")
 
         # Mistakes are notices, not tracebacks.
         # Each answers its own command and goes at the next (trial 5, 18).

@@ -18,9 +18,10 @@ from prompt_toolkit.mouse_events import MouseButton, MouseEvent, MouseEventType
 from prompt_toolkit.output import DummyOutput
 
 from p2pchat.core.messages import MAX_TEXT_BYTES
-from p2pchat.tui.app import ChatApp, _RowsControl
+from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.controls import RowsControl
 from p2pchat.tui.notify import Notifier
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
@@ -49,38 +50,38 @@ def with_history(n: int) -> ChatApp:
 
 def test_paging_is_exact_from_the_first_press() -> None:
     chat = with_history(50)  # a day separator and 50 one-row messages: 51 rows
-    rows = text(chat._history_rows(40, 10))
+    rows = text(chat.view.rows(40, 10))
     assert rows[-1].endswith("bob: line 49") and len(rows) == 10
-    chat.scroll(chat._page_rows)  # PageUp: nine rows up at once (one row kept for context)
-    rows = text(chat._history_rows(40, 10))
+    chat.scroll(chat.view.page_rows)  # PageUp: nine rows up at once (one row kept for context)
+    rows = text(chat.view.rows(40, 10))
     assert rows[0].endswith("bob: line 31") and "more below" in rows[-1]
-    chat.scroll(-chat._page_rows)  # PageDown: straight back, no wasted press
-    assert text(chat._history_rows(40, 10))[-1].endswith("bob: line 49")
-    chat.scroll(-chat._page_rows)  # past the end: stays at the end
+    chat.scroll(-chat.view.page_rows)  # PageDown: straight back, no wasted press
+    assert text(chat.view.rows(40, 10))[-1].endswith("bob: line 49")
+    chat.scroll(-chat.view.page_rows)  # past the end: stays at the end
     chat.scroll(10_000)  # Home: the top, and no further
-    rows = text(chat._history_rows(40, 10))
+    rows = text(chat.view.rows(40, 10))
     assert "Thursday 01 January 2026" in rows[0] and rows[1].endswith("bob: line 0")
-    chat.scroll(-chat._page_rows)  # one press down from the top moves at once
-    assert text(chat._history_rows(40, 10))[0].endswith("bob: line 8")
+    chat.scroll(-chat.view.page_rows)  # one press down from the top moves at once
+    assert text(chat.view.rows(40, 10))[0].endswith("bob: line 8")
 
 
 def test_new_messages_below_while_reading_older_ones() -> None:
     chat = with_history(30)
-    chat._history_rows(40, 10)
+    chat.view.rows(40, 10)
     chat.scroll(5)
-    before = text(chat._history_rows(40, 10))
+    before = text(chat.view.rows(40, 10))
     chat.state.apply(message(BOB, "new", "fresh", at="2026-01-01T11:00:00.000+00:00"))
-    after = text(chat._history_rows(40, 10))
+    after = text(chat.view.rows(40, 10))
     assert after[:-1] == before[:-1]  # what was being read stays in place
     assert "new messages below" in after[-1]
     chat.scroll(-100)  # End
-    assert text(chat._history_rows(40, 10))[-1].endswith("bob: fresh")
+    assert text(chat.view.rows(40, 10))[-1].endswith("bob: fresh")
 
 
 def test_narrow_rows_wrap_at_words_under_the_text() -> None:
     chat = with_history(0)
     chat.state.apply(message(BOB, "long", "a few words that will not fit in a narrow pane"))
-    rows = [row for row in text(chat._history_rows(24, 10)) if row]  # newest at the bottom
+    rows = [row for row in text(chat.view.rows(24, 10)) if row]  # newest at the bottom
     assert rows[1] == "10:00 bob: a few words" and rows[2].startswith("      that")
     assert all(len(row) <= 24 for row in rows)
 
@@ -88,21 +89,21 @@ def test_narrow_rows_wrap_at_words_under_the_text() -> None:
 def test_the_help_page_opens_at_its_top_and_esc_closes_it() -> None:
     chat = with_history(30)
     chat.state.show_page("Help", [f"row {i}" for i in range(40)])
-    rows = text(chat._history_rows(60, 10))
+    rows = text(chat.view.rows(60, 10))
     assert rows[0] == "row 0" and "more below" in rows[-1]
     chat.state.page = None
-    assert text(chat._history_rows(60, 10))[-1].endswith("bob: line 29")
+    assert text(chat.view.rows(60, 10))[-1].endswith("bob: line 29")
 
 
 def test_the_mouse_wheel_scrolls_and_a_click_opens_a_conversation() -> None:
     chat = with_history(30)
-    chat._history_rows(40, 10)
-    wheel = _RowsControl(lambda w, h: [], on_wheel=chat.scroll)
+    chat.view.rows(40, 10)
+    wheel = RowsControl(lambda w, h: [], on_wheel=chat.scroll)
     wheel.mouse_handler(MouseEvent(Point(0, 0), MouseEventType.SCROLL_UP, MouseButton.NONE,
                                    frozenset()))
-    assert text(chat._history_rows(40, 10))[0].endswith("bob: line 17")  # three rows up
+    assert text(chat.view.rows(40, 10))[0].endswith("bob: line 17")  # three rows up
     clicked: list[int] = []
-    rows = _RowsControl(lambda w, h: [], on_click=clicked.append)
+    rows = RowsControl(lambda w, h: [], on_click=clicked.append)
     rows.mouse_handler(MouseEvent(Point(3, 2), MouseEventType.MOUSE_UP, MouseButton.LEFT,
                                   frozenset()))
     assert clicked == [2]
