@@ -120,8 +120,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if status.get("networks"):
         print(f"networks: {clean(', '.join(status['networks']))}")
     for name in status.get("networks_refused") or []:
-        print(clean(f"network {name}: refused (wrong passphrase or name?); not asking again"
-                    f" until you join again: p2pchat network join {name}"))
+        print(clean(f"network {name}: refused by the nodes asked (nobody there in it yet, or"
+                    " a wrong passphrase or name); nodes heard later are asked; joining again"
+                    f" with another passphrase asks them all again: p2pchat network join {name}"))
     _print_closed(status)
     for relay in status.get("relays", []):
         error = f" ({relay['last_error']})" if relay["last_error"] and \

@@ -365,6 +365,8 @@ class ChatState:
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
             news.admission_news(self, event)
+        elif kind == "admission_waiting":
+            news.admission_waiting_news(self, event)
         elif kind == "admission_guesses":
             news.guesses_news(self, event)
         elif kind == "peer_renamed":
