@@ -136,6 +136,11 @@ class NetworkCommands:
         if addrs:
             lines.append(f"  reachable at {', '.join(addrs[:4])} (for /addr where discovery"
                          " does not find you)")
+        for relay in self._state.relays[:2]:  # trial 13, B15: what a friend off the LAN needs
+            line = str(relay.get("relay") or "")
+            if relay.get("state") == "attached" and "#" in line:
+                lines.append(f"  via relay: --relay {clean(line)} (a friend who cannot reach"
+                             " your address uses this relay too: docs/relay.md)")
         self._state.notice("info", "\n".join(lines), whole=True)  # the address too (trial 9, B9)
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
