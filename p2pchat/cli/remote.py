@@ -119,6 +119,15 @@ def cmd_status(args: argparse.Namespace) -> int:
                     " unsaved is acknowledged, and the node retries"))
     if status.get("networks"):
         print(f"networks: {clean(', '.join(status['networks']))}")
+    for name, why in (status.get("networks_waiting_why") or {}).items():
+        if why.get("reason") == "limited":
+            print(clean(f"network {name}: waiting: the nodes heard limit guesses from this"
+                        " address (wrong passphrases came from it before, from any node on this"
+                        f" machine); asking again in {why.get('seconds')} s"))
+        elif why.get("reason") == "none_heard":
+            print(clean(f"network {name}: waiting: no node of a network is heard nearby yet (a"
+                        f" member must run with discovery on; or p2pchat network join {name}"
+                        " --via HOST:PORT)"))
     for name in status.get("networks_refused") or []:
         print(clean(f"network {name}: refused by the nodes asked (nobody there in it yet, or"
                     " a wrong passphrase or name); nodes heard later are asked; joining again"

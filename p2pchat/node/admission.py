@@ -248,6 +248,24 @@ class Admissions:
 
     # ------------------------------------------------------------ joiner side
 
+    def waiting_why(self) -> dict[str, dict[str, Any]]:
+        """Why each network still waiting waits, as last said ("limited" while those nodes
+        still limit us, with the seconds left; "none_heard"): for `status`."""
+        now = time.monotonic()
+        why: dict[str, dict[str, Any]] = {}
+        for name, passphrase in self._networks.waiting():
+            told = self._told.get((name, passphrase))
+            if told is None:
+                continue
+            if told[0] == "limited":
+                left = [until - now for until in self._limiting.values() if until > now]
+                if not left:
+                    continue
+                why[name] = {"reason": "limited", "seconds": max(1, round(min(left)))}
+            else:
+                why[name] = {"reason": told[0]}
+        return why
+
     def wake(self) -> None:
         """A network started waiting: look for members now rather than at the next round."""
         self._wake.set()
@@ -305,7 +323,7 @@ class Admissions:
             self._remember(address, now + pause, pause)
             self._limiting.pop(address, None)
             log.info("network %s: %s did not admit us (%s); asking again in %.0f s",
-                     name, format_addr(address), exc, pause)
+                     name, format_addr(address), exc or "no answer in time", pause)
         return None
 
     def _conclude(self, name: str, passphrase: str, heard: list[Address], now: float) -> None:

@@ -89,6 +89,8 @@ async def test_a_join_the_members_limit_says_so_and_a_new_passphrase_asks_again(
     screen.apply(await next_event(events, "networks_changed"))
     event = await next_event(events, "admission_waiting", timeout=10)
     assert event["reason"] == "limited" and event["seconds"] > 0, event
+    why = joiner.status()["networks_waiting_why"]  # `p2pchat status` says it too
+    assert why["lab"]["reason"] == "limited" and why["lab"]["seconds"] > 0, why
     screen.apply(event)
     assert any("joining lab: the node nearby limits guesses from this address" in n.text
                and "asking again in" in n.text for n in screen.notices), \
