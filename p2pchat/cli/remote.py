@@ -21,6 +21,7 @@ from p2pchat.cli.send_input import line_batches, stdin_message
 from p2pchat.core.contact_words import contact_presence
 from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import group_size, hidden_nearby
+from p2pchat.network_command import waiting_lines
 from p2pchat.settings import mdns_words, said_from
 from p2pchat.tui.sanitize import clean
 
@@ -119,19 +120,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                     " unsaved is acknowledged, and the node retries"))
     if status.get("networks"):
         print(f"networks: {clean(', '.join(status['networks']))}")
-    for name, why in (status.get("networks_waiting_why") or {}).items():
-        if why.get("reason") == "limited":
-            print(clean(f"network {name}: waiting: the nodes heard limit guesses from this"
-                        " address (wrong passphrases came from it before, from any node on this"
-                        f" machine); asking again in {why.get('seconds')} s"))
-        elif why.get("reason") == "none_heard":
-            print(clean(f"network {name}: waiting: no node of a network is heard nearby yet (a"
-                        f" member must run with discovery on; or p2pchat network join {name}"
-                        " --via HOST:PORT)"))
-    for name in status.get("networks_refused") or []:
-        print(clean(f"network {name}: refused by the nodes asked (nobody there in it yet, or"
-                    " a wrong passphrase or name); nodes heard later are asked; joining again"
-                    f" with another passphrase asks them all again: p2pchat network join {name}"))
+    for line in waiting_lines(status):  # why a join waits, or its refusal (trial 13, 15)
+        print(clean(line))
     _print_closed(status)
     for relay in status.get("relays", []):
         error = f" ({relay['last_error']})" if relay["last_error"] and \

@@ -215,6 +215,9 @@ def drop_left_networks(state: ChatState) -> None:
 def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:
     """Wrong passphrases asking our node to admit them, past an address's free tries: one
     notice per address, gone when it proves the passphrase after all."""
+    if event.get("type") == "admission_waiting":  # our own join, not guesses at ours
+        admission_waiting_news(state, event)
+        return
     source = clean(event.get("source"))
     key = f"guesses:{source}"
     state.drop_notices(key=key)

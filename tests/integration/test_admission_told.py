@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from p2pchat.core.presence import Advert
+from p2pchat.network_command import waiting_lines
 from p2pchat.node import Node
 from p2pchat.tui.state import ChatState
 from tests.aio import next_event, until
@@ -91,6 +92,9 @@ async def test_a_join_the_members_limit_says_so_and_a_new_passphrase_asks_again(
     assert event["reason"] == "limited" and event["seconds"] > 0, event
     why = joiner.status()["networks_waiting_why"]  # `p2pchat status` says it too
     assert why["lab"]["reason"] == "limited" and why["lab"]["seconds"] > 0, why
+    said = waiting_lines(joiner.status())
+    assert said[0].startswith("network lab: waiting: the nodes heard limit guesses from this"
+                              " address") and "asking again in" in said[0], said
     screen.apply(event)
     assert any("joining lab: the node nearby limits guesses from this address" in n.text
                and "asking again in" in n.text for n in screen.notices), \
