@@ -28,8 +28,8 @@ def joining_words(name: str, warnings: list[str], again: bool = False) -> str:
     be admitted: club: weak passphrase (...)" read as if the weak passphrase were why it
     waits, and nothing said why the status line turned to "hidden nearby"). The passphrase
     itself is never said: "this passphrase"."""
-    said = [f"joining {name} with this passphrase: asking the nodes nearby again, including"
-            " those that refused the last one" if again else
+    said = [f"joining {name} again with this passphrase: asking the nodes nearby now (one"
+            " that refused this very passphrase before is not asked it again)" if again else
             f"joining {name}: waiting for a member nearby to admit you; until then only your"
             " contacts can find you (your node is hidden from others nearby)"]
     for warning in warnings:

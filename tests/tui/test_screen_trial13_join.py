@@ -34,7 +34,7 @@ async def test_joining_again_after_a_refusal_says_it_asks_again_and_a_new_refusa
         assert "hikers: no node nearby admitted you" in notices(controller)
         await controller.execute("/network join hikers other-passphrase")
         said = notices(controller)
-        assert "joining hikers with this passphrase: asking the nodes nearby again" in said
+        assert "joining hikers again with this passphrase: asking the nodes nearby now" in said
         assert "no node nearby admitted you" not in said  # the old refusal went
         assert state.networks_refused == []
         # The node refuses the new one too, before its own networks_changed of the join came:
