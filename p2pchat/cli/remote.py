@@ -18,7 +18,7 @@ from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
-from p2pchat.core.contact_words import contact_presence
+from p2pchat.core.contact_words import OFFLINE, contact_presence
 from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import group_size, hidden_nearby
 from p2pchat.network_command import waiting_lines
@@ -216,6 +216,8 @@ def _print_contacts(contacts: list[dict[str, Any]],
         if c.get("path") == "relay" or c.get("asked_via") == "relay":  # as the node sees it
             state += "  via relay"
         state += "  verified" * (c.get("verified") is True)
+        if word == OFFLINE and c.get("last_seen"):  # the header's "(last seen HH:MM)" (B7)
+            state += f"  last seen {clean(c['last_seen'])[:16].replace('T', ' ')} UTC"
         print(f"{name:<{width}} {online} {clean(c['fingerprint'])}{state}")
         if c.get("unanswered") and not c["online"]:  # trial 4, B4: nothing said why
             print(f"{'':<{width}} their node closes the connection unanswered: they may be in a"

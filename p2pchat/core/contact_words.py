@@ -23,15 +23,19 @@ def contact_presence(contact: Mapping[str, Any], *, nearby: bool = False,
     """`contact` as contacts.list gives it; `nearby`: discovery sees its node now; `asked`: we
     asked just now, before our node met theirs (its `awaits_answer` comes at the first knock).
     A knock our node makes on a node that has our request is `online` with `awaits_answer`:
-    no link to chat on, so it is "asked, waiting" (docs/api.md)."""
+    no link to chat on, so it is "asked, waiting" (docs/api.md); so is a contact whose node
+    never said it has us (its `asked`, kept by the node across restarts: trial 12, B15), unless
+    its node closes us unanswered, which says more."""
     awaits = contact.get("awaits_answer") is True
     if contact.get("online") and not awaits:
         return ONLINE
     if contact.get("state") == "contact":
-        if awaits or asked:
+        if awaits:
             return ASKED
         if contact.get("unanswered") is True:
             return NOT_LINKED
+        if asked or contact.get("asked") is True:
+            return ASKED
     if nearby:  # a requester too: seen here, "[request]" says the rest (trial 1, B14)
         return NEARBY
     return ASKING if contact.get("state") == "request" else OFFLINE

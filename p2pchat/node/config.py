@@ -46,6 +46,12 @@ class NodeConfig:
     # Head start of a round's direct dials before a relay is tried alongside them (happy
     # eyeballs, net/dialer.py); with no address to dial the relay is tried at once.
     relay_after: float = 0.25
+    # The longest wait between two dials of a contact that does not answer (net/dialer.py's
+    # backoff cap); tests shorten it so a few failed dials take a moment, not a quarter minute.
+    dial_cap: float = 4.0
+    # The first waits between knocks on a node that has our contact request (net/dialer.py's
+    # patient_interval: they may accept at any moment and be unable to dial back).
+    knock_interval: float = 2.0
     # How long a contact's last known address may not answer before the screens suggest it
     # moved (node/reach.py): at first a contact who went is just "offline" (trial 9, B7).
     stale_address_after: float = 600.0

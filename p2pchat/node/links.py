@@ -77,7 +77,9 @@ class LinkTable:
         self.listen_addresses: list[Address] = []
         self._replay_guard = replay_guard
         self.dialer = Dialer(self.dial, addresses_for, self.has_working_link,
-                             fallback=self.dial_via_relay, fallback_after=config.relay_after)
+                             cap=config.dial_cap, patient_interval=config.knock_interval,
+                             fallback=self.dial_via_relay,
+                             fallback_after=config.relay_after)
         self._per_ip: Counter[str] = Counter()
         self._servers: list[asyncio.Server] = []
         self.ik_stamps = IkStamps()  # the node gives it the stored floor at start

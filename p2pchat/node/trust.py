@@ -162,7 +162,9 @@ class Trust:
             # We added them; if they don't know us yet, ask (once per link) and then wait for
             # them to accept and dial us rather than knocking again and again.
             self._links.dialer.set_patient(key, not hello.knows_you)
-            if not hello.knows_you:
+            if hello.knows_you:  # they accepted: no longer "asked, waiting" (trial 12, B15)
+                self._store().contacts.answered(key)
+            else:
                 self._outbox.queue(link, ContactRequest(name=self._name, note=""))
 
     def on_contact_request(self, link: PeerLink, key: bytes, request: ContactRequest) -> None:
@@ -330,7 +332,7 @@ class Trust:
             hint = " (to change where they are: contacts addr NAME HOST:PORT)" if parsed else ""
             raise CommandError("exists", f"already a contact, named {existing.name!r}{hint}")
         if existing is None:
-            db.contacts.add(key, name, "contact", addrs=parsed)
+            db.contacts.add(key, name, "contact", addrs=parsed, asked=True)
         else:
             db.contacts.set_name(key, name)
             db.contacts.set_state(key, "contact")

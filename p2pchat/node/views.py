@@ -88,6 +88,8 @@ class Views:
             # What they last called themselves, kept: /group create's hint (trial 9, B11).
             "announced_name": self._store().announced.get(contact.key),
             **self._namesake(contact),
+            # We asked; their node never said it has us: "asked, waiting" (trial 12, B15)
+            **({"asked": contact.asked} if contact.state == "contact" else {}),
         }
 
     def _namesake(self, contact: Contact) -> dict[str, Any]:

@@ -42,6 +42,8 @@ class Contact:
     addrs: tuple[str, ...]
     created_at: int  # unix ms
     last_seen: int | None  # unix ms; None until we have had a link with them
+    # We asked them (contacts add) and their node has not yet said it has us (schema v10)
+    asked: bool = False
 
 
 def _clean_name(name: str) -> tuple[str, str]:
@@ -91,12 +93,13 @@ class ContactTable:
         """Drop the cached index (a rollback may undo what it holds)."""
         self._forget_contacts()
 
-    _CONTACT_COLS: Final = "key, name, state, note, addrs, created_at, last_seen"
+    _CONTACT_COLS: Final = "key, name, state, note, addrs, created_at, last_seen, asked"
 
     @staticmethod
     def _contact(row: Any) -> Contact:
-        key, name, state, note, addrs, created_at, last_seen = row
-        return Contact(key, name, state, note, tuple(json.loads(addrs)), created_at, last_seen)
+        key, name, state, note, addrs, created_at, last_seen, asked = row
+        return Contact(key, name, state, note, tuple(json.loads(addrs)), created_at, last_seen,
+                       bool(asked))
 
     def _contact_index(self) -> dict[bytes, Contact]:
         """Every contact by key, read in one query and kept until a contact is written or a
@@ -126,8 +129,9 @@ class ContactTable:
         state: ContactState,
         addrs: Iterable[str] = (),
         note: str = "",
+        asked: bool = False,
     ) -> Contact:
-        """Add or replace a contact row."""
+        """Add a contact row; `asked`: we ask them (their node has not said it has us)."""
         check_bytes("key", key, KEY_BYTES)
         name, fold = _clean_name(name)
         state = _check_state(state)
@@ -137,9 +141,10 @@ class ContactTable:
             raise StoreError("this key is already in contacts")
         self._check_name_free(fold, key)
         self._contact_written(
-            "INSERT INTO contacts (key, name, name_fold, state, note, addrs, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, name, fold, state, note, json.dumps(list(clean_addrs)), self._db.clock()),
+            "INSERT INTO contacts (key, name, name_fold, state, note, addrs, created_at, asked)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, name, fold, state, note, json.dumps(list(clean_addrs)), self._db.clock(),
+             int(asked)),
         )
         contact = self.get(key)
         assert contact is not None
@@ -226,6 +231,12 @@ class ContactTable:
     def set_last_seen(self, key: bytes, when: int) -> None:
         """Note when the contact was last linked."""
         self._update_contact(key, "last_seen = ?", (when,))
+
+    def answered(self, key: bytes) -> None:
+        """Their node said it has us: no longer asked (written once, not at every Hello)."""
+        contact = self.get(key)
+        if contact is not None and contact.asked:
+            self._update_contact(key, "asked = 0", ())
 
     def remove(self, key: bytes) -> bool:
         """Forget a contact. Its conversation and messages stay; returns False if unknown."""

@@ -273,6 +273,24 @@ _V9: Final[tuple[str, ...]] = (
     """,
 )
 
+# v10 (trial 12, B10 and B15): whether we asked a contact and its node has never yet said it has
+# us (a Hello with knows_you): "asked, waiting" on every screen, across restarts, where the node
+# kept nothing and said "offline". Rows before v10: asked when nothing says they met us (no
+# link ended, nothing from them in our conversation, no vector of theirs, no request note: a
+# request carries one). Each test is an index lookup (conversations.peer, then the keys of
+# messages and peer_seqs), not a walk of the history.
+_V10: Final[tuple[str, ...]] = (
+    "ALTER TABLE contacts ADD COLUMN asked INTEGER NOT NULL DEFAULT 0 CHECK (asked IN (0, 1))",
+    """
+    UPDATE contacts SET asked = 1
+    WHERE state = 'contact' AND last_seen IS NULL AND note = ''
+      AND NOT EXISTS (SELECT 1 FROM conversations c JOIN messages m
+                      ON m.conv = c.id AND m.author = c.peer WHERE c.peer = contacts.key)
+      AND NOT EXISTS (SELECT 1 FROM conversations c JOIN peer_seqs p
+                      ON p.conv = c.id AND p.peer = c.peer WHERE c.peer = contacts.key)
+    """,
+)
+
 # Files (docs/protocol.md section 13): one row per transfer, each way. storage/files.py owns
 # the statements. `hashes` is the verified chunk hash list, `have` one bit per verified chunk
 # (both NULL until known); `path` is where the file is read from (sending) or was saved
@@ -325,4 +343,5 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     migration(_V7),
     migration(_V8),
     migration(_V9),
+    migration(_V10),
 )

@@ -57,6 +57,7 @@ from p2pchat.tui.commands import (
 from p2pchat.tui.completing import InputCompleter, complete_now, listed
 from p2pchat.tui.controller import PASSING, Controller
 from p2pchat.tui.drafts import Drafts
+from p2pchat.tui.kept_input import KeptInput
 from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.notify import Notifier
 from p2pchat.tui.panes import (
@@ -70,8 +71,15 @@ from p2pchat.tui.panes import (
     pasted,
     typed_text,
 )
-from p2pchat.tui.question import answered_no, not_asked, unanswered
+from p2pchat.tui.question import (
+    answered_no,
+    as_shown,
+    not_asked,
+    on_key,
+    unanswered,
+)
 from p2pchat.tui.refusals import hand_back, refusal
+from p2pchat.tui.word_wrap import WrapWords
 
 CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
@@ -151,13 +159,21 @@ class ChatApp:
         self.new_below = False
         self._quitting = False
         self._confirm: tuple[str, dict[str, Callable[[], None]]] | None = None
+        self._held = ""
         self.quit_choice = "quit"  # "quit" or "background": what main does after the screen
         self.input = TextArea(
             height=self._input_height, prompt=INPUT_PREFIX, multiline=True,
             wrap_lines=True, completer=InputCompleter(self.state), complete_while_typing=True,
-            input_processors=[_MaskSecret()], get_line_prefix=continuation_prefix,
+            input_processors=[_MaskSecret(), WrapWords()], get_line_prefix=continuation_prefix,
         )
         wide = Condition(lambda: self._columns() >= NARROW)
+        # The menu is a row band of its own at the foot of the main pane, under the notices,
+        # next to the input: a float at the cursor was drawn over the status line, cut off,
+        # and showed 8 commands as if there were no more; a band across the screen covered
+        # the conversation list from column 0 (trial 13a, B16).
+        menu = CompletionsMenu(max_height=MENU_ROWS, display_arrows=Condition(
+            lambda: menu_height(self.input.buffer, MENU_ROWS + 1).max > MENU_ROWS))
+        cast(Window, menu.content).height = lambda: menu_height(self.input.buffer, MENU_ROWS)
         body = VSplit([
             ConditionalContainer(
                 Window(_RowsControl(self._conversation_rows, on_click=self._click),
@@ -170,16 +186,11 @@ class ChatApp:
                        height=lambda: len(self._header_rows(self._main_width()))),
                 Window(_RowsControl(self._history_rows, on_wheel=self.scroll)),
                 Window(_RowsControl(self._notice_rows), height=self._notices_height),
+                menu,
             ]),
         ])
-        # The menu is a row of its own above the status line: a float at the cursor was drawn
-        # over the status line, cut off, and showed 8 commands as if there were no more.
-        menu = CompletionsMenu(max_height=MENU_ROWS, display_arrows=Condition(
-            lambda: menu_height(self.input.buffer, MENU_ROWS + 1).max > MENU_ROWS))
-        cast(Window, menu.content).height = lambda: menu_height(self.input.buffer, MENU_ROWS)
         root = HSplit([
             body,
-            menu,
             Window(FormattedTextControl(self._status_text), height=1, style="class:status"),
             self.input,
         ])
@@ -194,6 +205,7 @@ class ChatApp:
         self.application.ttimeoutlen = 0.05
         self.application.timeoutlen = 0.2  # other key sequences (none wait on a lone Esc)
         self.drafts = Drafts(self.state, self.input.buffer)
+        self.kept = KeptInput(self.state, self.input.buffer)  # text a refusal kept (B8)
         self.application.before_render += lambda _: self.drafts.sync()
 
     async def run(self, *, started: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -252,9 +264,9 @@ class ChatApp:
         self.redraw()
 
     def ask(self, question: str, on_yes: Callable[[], None], about_input: bool = False) -> None:
-        """A yes/no question in the notice row. y or n answers; Esc or any other key cancels
-        it (saying so), and a typed key then goes to the input as typed. Not put while text
-        typed since waits in the input (tui/question.py): its next key would answer unseen."""
+        """A yes/no question in the notice row. y or n, then Enter, answers; Esc or any other
+        key cancels it (saying so), and what was typed then goes to the input as typed. Not
+        put while text typed since waits in the input (tui/question.py)."""
         if self.input.text.strip() and not about_input:
             self.state.notice("warning", not_asked(question),  # goes at the next command
                               key=f"{PASSING}:not-asked")  # or key (trial 11, 18 f)
@@ -270,6 +282,7 @@ class ChatApp:
     @confirm.setter
     def confirm(self, value: tuple[str, dict[str, Callable[[], None]]] | None) -> None:
         self._confirm = value  # lines typed after the asking command wait for the answer
+        self._held = ""  # typed towards an answer of this question, shown beside it
         (self.controller.gate.open if value is None else self.controller.gate.close)()
 
     def _leave_in_background(self) -> None:
@@ -352,7 +365,7 @@ class ChatApp:
 
     def _all_notice_rows(self, width: int) -> list[StyleAndTextTuples]:
         """The newest notices from their start (tui/notice_rows.py), or the question."""
-        question = self.confirm[0] if self.confirm is not None else None
+        question = as_shown(self.confirm[0], self._held) if self.confirm is not None else None
         return notice_rows(self.state.notices, question, width, MAX_NOTICE_ROWS)
 
     def _notice_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
@@ -385,14 +398,24 @@ class ChatApp:
 
         @keys.add("<any>", filter=confirming, eager=True)  # before Enter's default newline
         def _answer(event: KeyPressEvent) -> None:
+            """A pending question's keys (tui/question.py): its letter or word, then Enter,
+            answers; a key that makes it no answer cancels the question (saying so) and goes
+            to the input with what was held, as typed; Esc cancels."""
             assert self.confirm is not None
-            pressed = event.key_sequence[0]
-            action = self.confirm[1].get(event.data.lower())
-            if action is not None and pressed.key not in (Keys.Escape, Keys.BracketedPaste):
+            pressed, held, choices = event.key_sequence[0], self._held, self.confirm[1]
+            what, value = on_key(pressed, held, choices)
+            if what == "answer":
                 self.confirm = None
-                action()
+                choices[value]()
+                return
+            if what == "hold":
+                self._held = value
+                self.redraw()
                 return
             self._cancel_confirm(said=True)
+            if pressed.key == Keys.Escape:
+                return
+            self.input.buffer.insert_text(held)
             if typed_text(pressed):
                 # Not an answer: the key goes to the input as typed ("/" starts a command
                 # there), never swallowed, so nothing typed after it can become a message.
@@ -519,7 +542,12 @@ class ChatApp:
         @keys.add("escape", "/", filter=~confirming)
         def _clear_then_command(event: KeyPressEvent) -> None:
             _clear(event)
-            self.input.buffer.insert_text("/")
+            self.kept.slash()
+
+        @keys.add("/", filter=~confirming & Condition(lambda: self.kept.at_end()))
+        def _command_after_kept(event: KeyPressEvent) -> None:
+            self.kept.slash()
+            self.redraw()
 
         # The same for every printable key with no Alt binding of ours: emacs keys read Esc
         # then "c" as Alt+C and ate the "c" of "carol" typed right after closing a page.
@@ -560,8 +588,12 @@ class ChatApp:
                               key=f"{PASSING}:slashless")  # refusals pass at the next command
             self.redraw()  # the line stays (masked) for the "/" to be added
             return
-        if (why := refusal(self.state, text, self.controller.busy())) is not None:
+        if (why := refusal(self.state, text, self.controller.busy())) is None \
+                and not self.controller.busy():  # else judged behind the line before
+            why = self.controller.switch_refused.hold(text, self.state.selected)
+        if why is not None:
             self.state.notice("error", why, key=f"{PASSING}:refused:{why}")
+            self.kept.keep(text)  # a "/" typed at its end starts a command apart
             self.redraw()  # the line stays
             return
         self._scroll = 0

@@ -38,7 +38,7 @@ COMMANDS: dict[str, Spec] = {
     "/msg": Spec("NAME [TEXT]", "open NAME's conversation (contact or group), send TEXT;"
                  " or /to", "name"),
     "/add": Spec("FINGERPRINT NAME", "add a contact, + HOST:PORT if not found; /add NUMBER"
-                 " from /nearby", "nearby"),
+                 " or NAME", "nearby"),
     "/addr": Spec("NAME HOST:PORT...", "where to reach a contact discovery can't find (none:"
                   " discovery)", "name"),
     "/accept": Spec("NAME", "accept someone who asks to connect", "name"),
@@ -87,7 +87,8 @@ KEYS_HELP = (  # "Keys:" shares its row: the whole page fits 120x40 (tests/tui/t
     "  PageUp/PageDown, Home/End (Ctrl-Home/Ctrl-End while typing) and the mouse wheel scroll."
     " Esc closes this page and clears the notices (a key typed right after it is typed).",
     "  Ctrl-D deletes a character, and quits on an empty line; Ctrl-C quits (asking first if"
-    " a draft would be lost). //text sends text starting with /.",
+    " a draft would be lost). //text sends text starting with /. A y/n question: y or n, then"
+    " Enter.",
 )
 
 

@@ -15,6 +15,7 @@ from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.news import request_news
+from p2pchat.tui.notice_ageing import LINK_WAIT, LINKED
 from p2pchat.tui.qr import qr_lines
 from p2pchat.tui.render import asking_key, still_asking
 from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
@@ -80,11 +81,10 @@ class ContactCommands:
             if contact.get("they_asked"):  # their request was waiting: mutual (trial 7, 18)
                 if conv.online:
                     self._state.notice("info", f"added {conv.name}; they had added you too, so"
-                                               " you are linked: you can chat")
+                                               f" {LINKED}")
                 else:  # untrue once linked, a moment later when they are online: it goes then
                     self._state.notice("info", f"added {conv.name}; they had added you too, so"
-                                       " you can chat (the link comes up when they are online)",
-                                       key=f"linking:{conv.id}")
+                                       f" {LINK_WAIT}", key=f"linking:{conv.id}")
             elif conv.online:
                 self._state.notice("info", f"added {conv.name}: linked, you can chat")
             else:  # dropped when the link comes up (they had added us, or accept)
@@ -179,7 +179,10 @@ class ContactCommands:
                          else self._backend.accept(target))
         conv = self._state.upsert_contact(contact)
         if conv is not None:  # opened, and said: the next line goes there (trial 5, B2)
-            self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation")
+            key = f"contact:{conv.id}"  # renamed with them (conversation.Notice.renamed)
+            self._state.drop_notices(key=key)
+            self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation",
+                               key=key, member=(conv.id, conv.name))
             await self._switch_to(conv)
 
     async def cmd_block(self, who: str) -> None:
@@ -214,13 +217,16 @@ class ContactCommands:
         """/unblock NAME."""
         contact = await self._backend.unblock(who)
         conv = self._state.upsert_contact(contact)
-        again = f": a request again, /accept {contact.get('name')} to chat" \
-            if contact.get("state") == "request" else ""  # never a contact unasked (trial 4, B1)
-        if conv is not None and conv.impostor_of:  # the NEW KEY warning, not "/accept" (trial 12)
-            again = ": a request again"
+        asks = contact.get("state") == "request"  # never a contact unasked (trial 4, B1)
+        # A request again is said as a request, until answered (the NEW KEY warning too,
+        # trial 12): "unblocked dave: a request again, /accept dave to chat" went after two
+        # minutes as a command's answer while dave still asked (session 35)
+        told = asks and conv is not None and not conv.asks_again
+        again = ": a request again" if told else \
+            f": a request again, /accept {contact.get('name')} to chat" if asks else ""
         self._state.notice("info", f"unblocked {contact.get('name')}{again}",
                            key=f"contact:{clean(contact.get('fingerprint'))}")
-        if conv is not None and conv.impostor_of:
+        if told:
             request_news(self._state, cast(ContactRequestEvent, contact))
         self._blocked_changed(str(contact.get("name")), add=False)
 
@@ -259,7 +265,16 @@ class ContactCommands:
         contact = await self._backend.rename(conv.id, new_name)
         self._state.upsert_contact(contact)
         tag = "" if conv.id[:7] in old_name else f" ({conv.id[:7]})"  # once (trial 4, B6)
-        self._state.notice("info", f"{old_name}{tag} is now called {clean(contact.get('name'))}")
+        self._newest(f"named:{conv.id}",
+                     f"{old_name}{tag} is now called {clean(contact.get('name'))}")
+
+    def _newest(self, key: str, text: str) -> None:
+        """A command's answer about one contact that replaces its last: "bob is now called
+        Bobby" stayed beside "Bobby is now called bob" after renaming them back, "bob is
+        reached at" one address beside another, "marked verified" beside "not marked verified
+        any more" (session 35)."""
+        self._state.drop_notices(key=key)
+        self._state.notice("info", text, key=key)
 
     async def cmd_addr(self, rest: str) -> None:
         """/addr NAME HOST:PORT...: where a contact is dialled."""
@@ -270,7 +285,7 @@ class ContactCommands:
         self._state.upsert_contact(contact)
         where = ", ".join(clean(a) for a in contact.get("addrs") or []) or "wherever" \
             " discovery finds them"
-        self._state.notice("info", f"{clean(contact.get('name'))} is reached at {where}")
+        self._newest(f"addrs:{conv.id}", f"{clean(contact.get('name'))} is reached at {where}")
 
     async def cmd_contacts(self, _: str) -> None:
         """/contacts: every contact and its state."""
@@ -351,9 +366,9 @@ class ContactCommands:
             if page is not None and page.title in (f"Verify {conv.name}",
                                                    f"Safety number with {conv.name}"):
                 self._state.page = None  # done with it: the notice says so (round 2, 4)
-            self._state.notice("info", f"{conv.name} is marked verified: a new key under their"
-                                      " name will be flagged" if answer.lower() == "yes"
-                              else f"{conv.name} is not marked verified any more")
+            self._newest(f"verified:{conv.id}", f"{conv.name} is marked verified: a new key"
+                         " under their name will be flagged" if answer.lower() == "yes"
+                         else f"{conv.name} is not marked verified any more")
             return
         if answer:
             raise BackendError("usage", f"usage: /verify {conv.name} [yes|no]")

@@ -34,10 +34,10 @@ from p2pchat.tui.contact_only import ContactOnly
 from p2pchat.tui.conversation import AmbiguousName, Conversation, first_open
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
-from p2pchat.tui.held_lines import hold_behind, refused
+from p2pchat.tui.held_lines import AfterSwitchRefused, hold_behind, refused
 from p2pchat.tui.kept_history import KeptHistory
 from p2pchat.tui.network_commands import NetworkCommands
-from p2pchat.tui.news import NICK, node_gone, port_news, requests_again
+from p2pchat.tui.news import NICK, RECONNECTED, node_gone, port_news, requests_again
 from p2pchat.tui.notice_ageing import PASSING, age_notices, answers_pass, user_acted
 from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
@@ -79,6 +79,7 @@ class Controller:
         self.hand_back: Callable[[str, str], None] = self.quote_unsent
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self.running = ""  # the typed line being run, if any
+        self.switch_refused = AfterSwitchRefused(lambda: self.state.clock())  # (B6)
         self.gate = QuestionGate()  # closed while a question waits (tui/question.py)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
@@ -272,7 +273,7 @@ class Controller:
                 continue
             self.state.connected = True
             age_notices(self.state)  # "the node stopped" is untrue now (trial 9, B3)
-            self.state.notice("info", "reconnected to the node")
+            self.state.notice("info", RECONNECTED)
             requests_again(self.state)  # a pending request stays in sight (trial 12)
             self._changed()
             return True
@@ -319,7 +320,9 @@ class Controller:
             await self.gate.wait()  # a question asked by the line before comes first
             # What was typed after a refused command counts on it (the node gone: each line
             # comes back as it runs, saying so).
-            if not await self.execute(self.running) and self.state.connected:
+            ran = await self.execute(self.running)
+            self.switch_refused.ran(self.running, ran, self.state.selected)
+            if not ran and self.state.connected:
                 hold_behind(self.running, self._lines, self.hand_back)
             self.running = ""
 

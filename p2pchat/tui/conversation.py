@@ -122,8 +122,11 @@ class Notice:
         old = self.member_name
         if self.member != fingerprint or not old or old == name:
             return self
+        # A notice about that contact alone names only them ("accepted bob (CVZVPAH): opened
+        # bob (CVZVPAH)'s conversation", trial13a 20): every mention
+        every = self.key == f"contact:{fingerprint}"
         text, count = re.subn(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: name, self.text,
-                              count=1)
+                              count=0 if every else 1)
         return replace(self, text=text, member_name=name) if count else self
 
     def out_of_date(self, key: str, kind: str, said_before: float, mentioning: tuple[str, ...],

@@ -13,8 +13,9 @@ from p2pchat.core.text import group_size, membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
 from p2pchat.tui.contact_commands import Ask
+from p2pchat.tui.contact_news import replace_notice
 from p2pchat.tui.conversation import Conversation, group_label
-from p2pchat.tui.news import group_key, member_notice
+from p2pchat.tui.news import CREATED, group_key, member_notice
 from p2pchat.tui.notice_ageing import PASSING
 from p2pchat.tui.receipts import follow as follow_receipts
 from p2pchat.tui.receipts import receipts
@@ -106,8 +107,9 @@ class GroupCommands:
                           f"you removed {name} from {label}", self._member(name))
         elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
             group = await self._backend.manage_member(action, conv.id, name)
-            self._state.notice("info", f"{action}: {name} in {label}",
-                               key=group_key(conv.id, action, name))
+            # The member's newest news: "admin: bob" stayed beside "unadmin: bob" (session 35)
+            member_notice(self._state, conv.id, action, name, f"{action}: {name} in {label}",
+                          self._member(name))
         else:  # leave: asked first, as /group forget and /block are (trial 3, B3)
             if conv.state == "owner" and conv.members > 1:  # the node's refusal, before asking
                 raise BackendError("owner", f"not left: you own {label}; hand it on first"
@@ -146,7 +148,8 @@ class GroupCommands:
             # gone at the next command, as /rename is.
             self._state.notice("info", f"created {conv.name}{and_invited(invited)}"
                                + ("" if invited else ": /group invite NAME to add people")
-                               + hint, key=f"{PASSING}:created:{conv.id}" if hint else "")
+                               + hint, key=f"{PASSING}:{CREATED}{conv.id}" if hint
+                               else f"{CREATED}{conv.id}")
         # What the node's events say of each invitation is said above, in one sentence.
         self._state.drop_notices(key=f"group:{conv.id}:add")
         await self._switch_to(conv)
@@ -195,8 +198,9 @@ class GroupCommands:
     async def _leave_now(self, conv: Conversation) -> None:
         group = await self._backend.leave_group(conv.id)
         label = group_label(self._state.conversations.values(), conv)
-        self._state.notice("info", f"you left {label} (its history is kept)",
-                           key=group_key(conv.id, "leave", "you"))
+        # As the member's newest news: "you joined team: opened it" is untrue now
+        member_notice(self._state, conv.id, "leave", "you",
+                      f"you left {label} (its history is kept)")
         # No event tells us of our own leave: the node's log line for it ("you left"),
         # with its id, comes from reading the log again (trial 2, 7).
         conv.loaded = False
@@ -242,7 +246,7 @@ class GroupCommands:
         if action == "accept":
             self._state.upsert_group(result)
             joined = group_key(target, "join", "you")
-            self._state.drop_notices(key=joined)  # the event's, if first: this one says more
+            replace_notice(self._state, joined)  # the event's, if first: this one says more
             # Opened, as /accept opens a contact's (trial 5, B2): the next line goes there.
             conv = self._state.conversations.get(target)
             shown = title if conv is None else group_label(self._state.conversations.values(),
@@ -252,8 +256,11 @@ class GroupCommands:
                 await self._switch_to(conv)
             return
         self._state.forget(target)
-        self._state.notice("info", f"declined the invitation to {title}" if action == "decline"
-                          else f"forgot {title} and its history")
+        if action == "decline":  # what became of you there, until invited again
+            member_notice(self._state, target, "leave", "you",
+                          f"declined the invitation to {title}")
+        else:
+            self._state.notice("info", f"forgot {title} and its history")
 
 
 def _size(group: dict[str, Any]) -> str:

@@ -5,6 +5,12 @@ run. When it is refused (no such name, an ambiguous one) the conversation open i
 old one, and "oops" went there: to the wrong people. As lines typed behind a pending y/n
 question wait, lines typed behind a failed command are not run: they come back to the input
 (quoted in the notice if something was typed since), saying which command failed.
+
+A line typed a moment after such a refusal is no safer (trial 13a, B6: `/query bob` refused as
+ambiguous, `/me waves` typed a second later went to the group still open): the first message
+(plain text or /me) entered within HOLD_AFTER_SWITCH seconds of a refused conversation switch
+(/msg, /query, /j), in the conversation still open, stays in the input once, saying so; Enter
+again sends it there.
 """
 
 from __future__ import annotations
@@ -64,3 +70,36 @@ def _behind(failed: str, held: list[str]) -> str:
     what = "the line" if len(held) == 1 else f"the {len(held)} lines"
     # Back in the input, or quoted after this if something was typed since (hand_back).
     return f"not sent: {verb} failed, so {what} typed after it did not run"
+
+
+SWITCHING = frozenset({"/msg", "/to", "/query", "/j", "/join"})  # open another conversation
+HOLD_AFTER_SWITCH = 3.0  # seconds: about the time to type a short line without reading
+
+
+def is_message(line: str) -> bool:
+    """A line that goes to the open conversation: text, `//text` or /me."""
+    return not is_command(line) or line.split(maxsplit=1)[0].casefold() == "/me"
+
+
+class AfterSwitchRefused:
+    """The last conversation switch refused, when, and where the screen stayed."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._last: tuple[float, str, str | None] | None = None
+
+    def ran(self, line: str, ok: bool, where: str | None) -> None:
+        """`line` ran (`ok`: not refused) with the conversation `where` open after it."""
+        switch = is_command(line) and line.split(maxsplit=1)[0].casefold() in SWITCHING
+        self._last = (self._clock(), line, where) if switch and not ok else None
+
+    def hold(self, line: str, where: str | None) -> str | None:
+        """Why `line`, entered now in `where`, waits once (None: it goes)."""
+        if self._last is None or not is_message(line) or not line.strip():
+            return None
+        at, failed, there = self._last
+        self._last = None
+        if there != where or self._clock() - at > HOLD_AFTER_SWITCH:
+            return None
+        return (f"{_behind(failed, [line])} (it stays in the input; Enter sends it here, Up"
+                " brings the command back to correct)")

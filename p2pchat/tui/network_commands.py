@@ -14,6 +14,7 @@ from p2pchat.node.networks import no_discovery
 from p2pchat.tui import news
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import ParseError, parse_network
+from p2pchat.tui.news import CHECK_CODE, NETWORKS, networks_key
 from p2pchat.tui.reach import local_addresses, reachable
 from p2pchat.tui.reach_watch import relay_lines
 from p2pchat.tui.sanitize import clean
@@ -51,7 +52,9 @@ class NetworkCommands:
     async def cmd_rekey(self, _: str) -> None:
         """/rekey: new session keys on every contact link."""
         result = await self._backend.rekey()
-        self._state.notice("info", f"new session keys on {result.get('links', 0)} link(s)")
+        self._state.drop_notices(key="rekey")  # said once, as now (session 35)
+        self._state.notice("info", f"new session keys on {result.get('links', 0)} link(s)",
+                           key="rekey")
 
     async def cmd_network(self, rest: str) -> None:
         """/network ACTION [NAME]: create, join, leave, list."""
@@ -107,16 +110,18 @@ class NetworkCommands:
                                    joining_words(name, warnings, again=again), key=key)
         else:  # one answer about the networks at a time: a /network list after a leave
             # showed "networks: none" twice (trial 8, B9); and what was done, first
-            self._state.drop_notices(key="networks")
+            self._state.drop_notices(key=NETWORKS)
             done = {"leave": "left", "join": "joined"}.get(command.action)
             name = clean(command.name)
+            # Keyed by the networks it names: a join or leave from the CLI makes it untrue
             self._state.notice("info", f"{done} {name}; {said}" if done else said,
-                               key="networks")
+                               key=networks_key([clean(n) for n in result.get("networks") or []]))
             for warning in warnings:
                 self._state.notice("warning", warning)
         if command.action == "join" and codes.get(command.name):
             self._state.notice("info", "every member sees the same check code; a different one"
-                                      " means another network of the same name")
+                                      " means another network of the same name",
+                               key=f"{CHECK_CODE}{clean(command.name)}")
         self._state.set_status(await self._backend.status())
 
     async def cmd_peers(self, _: str) -> None:
@@ -141,7 +146,9 @@ class NetworkCommands:
             if relay.get("state") == "attached" and "#" in line:
                 lines.append(f"  via relay: --relay {clean(line)} (a friend who cannot reach"
                              " your address uses this relay too: docs/relay.md)")
-        self._state.notice("info", "\n".join(lines), whole=True)  # the address too (trial 9, B9)
+        self._state.drop_notices(key="id")  # said once, as now (session 35: /id twice, twice)
+        self._state.notice("info", "\n".join(lines), key="id",
+                           whole=True)  # the address too (trial 9, B9)
 
     def _show_peers(self, peers: dict[str, Any]) -> None:
         lines = []

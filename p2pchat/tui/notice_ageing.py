@@ -19,7 +19,9 @@ stays until it is answered or no longer true.
 - a notice tied to a state goes as soon as that state ends, whatever its kind: "the node
   stopped" when the node is back (notes/s33/trial9.md B3: it stayed for minutes); why a
   contact seems offline goes when the reach watch reads that the node links to them (a link
-  coming up is not enough: it may be a knock their node closes, tui/reach_watch.py).
+  coming up is not enough: it may be a knock their node closes, tui/reach_watch.py);
+- /add's "the link comes up when they are online" becomes "you are linked" when it has
+  (`linked_now`), and from then on ages as the answer it is.
 
 Time comes from `ChatState.clock` (a monotonic clock; tests pass their own)."""
 
@@ -104,6 +106,23 @@ def _answered(state: ChatState, notice: Notice) -> Notice:
             and not notice.key.startswith(REACH):  # why a contact seems offline: while true
         return dataclasses.replace(notice, answer=True)
     return notice
+
+
+LINK_WAIT = "you can chat (the link comes up when they are online)"  # "added carol; ..." (linking:)
+LINKED = "you are linked: you can chat"
+
+
+def linked_now(state: ChatState, fingerprint: str) -> None:
+    """The link to `fingerprint` is up: "added carol; they had added you too, so you can chat
+    (the link comes up when they are online)" says it is, and stays as /add's answer for its
+    time (notes/s35/trial13a.md 18 b: the wait stayed 9 minutes beside the link; 18 f: the
+    answer went within 3 s when the link dropped it)."""
+    key = f"linking:{fingerprint}"
+    if not any(n.key == key for n in state.notices):
+        return
+    state.notices = deque((dataclasses.replace(n, text=n.text.replace(LINK_WAIT, LINKED),
+                                               key="", answer=True) if n.key == key else n
+                           for n in state.notices), maxlen=state.notices.maxlen)
 
 
 def answers_pass(state: ChatState, before: list[Notice]) -> None:

@@ -9,10 +9,10 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.key_binding.key_processor import KeyPress
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import Dimension
-from prompt_toolkit.utils import get_cwidth
 
 from p2pchat.tui import render
 from p2pchat.tui.state import ChatState
+from p2pchat.tui.word_wrap import word_breaks
 
 MAX_HEADER_ROWS = 2  # a page's title wraps to this many rows, then ends in "…"
 
@@ -53,7 +53,7 @@ def input_rows(text: str, columns: int, limit: int) -> int:
     columns = max(1, columns - len(INPUT_PREFIX))
     rows = 0
     for line in text.split("\n") if text else [""]:
-        rows += max(1, -(-get_cwidth(line) // columns))
+        rows += word_breaks(line, columns)[1]
         if rows >= limit:
             break
     return min(rows, limit)

@@ -13,6 +13,12 @@ user has not seen (notes/s31/trial2.md B3):
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+
+from prompt_toolkit.key_binding import KeyPress
+from prompt_toolkit.keys import Keys
+
+from p2pchat.tui.panes import typed_text
 
 
 class QuestionGate:
@@ -66,3 +72,47 @@ def answered_no(question: str) -> str:
             what = asked[len(verb):]
             return f"{not_done} {what}" if not_done.endswith(" in") else f"{what} {not_done}"
     return "no: nothing done"
+
+
+# How a question is answered (trial 13a, B1: "yo what is up" typed without reading the row
+# blocked mallory and sent "o what is up"). A letter alone answers nothing: the answer is typed
+# and Enter gives it, so a word that starts with an answer letter is a word. The letter (or its
+# word) is held beside the question until Enter; a key that makes it no answer cancels the
+# question, saying so, and what was held goes to the input with that key, as typed.
+_WORDS = {"y": ("y", "yes"), "n": ("n", "no")}
+
+
+def _words(choices: Iterable[str]) -> list[tuple[str, str]]:
+    return [(letter, word) for letter in choices for word in _WORDS.get(letter, (letter,))]
+
+
+def answer_of(typed: str, choices: Iterable[str]) -> str | None:
+    """The choice `typed` gives (its letter or word, any case), or None."""
+    typed = typed.lower()
+    return next((letter for letter, word in _words(choices) if typed == word), None)
+
+
+def may_answer(typed: str, choices: Iterable[str]) -> bool:
+    """`typed` may still become an answer (a start of one's letter or word)."""
+    typed = typed.lower()
+    return bool(typed) and any(word.startswith(typed) for _, word in _words(choices))
+
+
+def as_shown(question: str, held: str) -> str:
+    """The question's row: how to answer it, and what is typed towards an answer."""
+    shown = (question.replace("y/n", "y/n + Enter", 1) if "y/n" in question
+             else f"{question} (then Enter)")
+    return f"{shown}  answer: {held}" if held else shown
+
+
+def on_key(pressed: KeyPress, held: str, choices: Iterable[str]) -> tuple[str, str]:
+    """What a key does to a pending question: ("answer", letter) for Enter after an answer,
+    ("hold", typed so far) while it may become one, else ("cancel", "")."""
+    if pressed.key == Keys.ControlM and (choice := answer_of(held, choices)):
+        return "answer", choice
+    if pressed.key == Keys.ControlH and held:
+        return "hold", held[:-1]
+    if (typed_text(pressed) and pressed.key != Keys.BracketedPaste
+            and may_answer(held + pressed.data, choices)):
+        return "hold", held + pressed.data
+    return "cancel", ""

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from p2pchat.tui.notice_ageing import REACH
+from p2pchat.tui.notice_ageing import REACH, linked_now
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -76,6 +76,12 @@ def relay_words(relays: list[dict[str, Any]]) -> tuple[str, str]:
     return f"connecting to relay {_label(chosen[0])}", "relay..."
 
 
+def _found(relay: dict[str, Any], *, carrying: bool = True) -> bool:
+    """A relay found nearby (mDNS) we are attached to; `carrying`: with a link through it."""
+    return relay.get("found_by") == "mdns" and relay.get("state") == "attached" \
+        and (_links(relay) > 0 or not carrying)
+
+
 def _links(relay: dict[str, Any]) -> int:
     links = relay.get("links")
     return links if isinstance(links, int) else 0
@@ -113,7 +119,7 @@ class ReachWatch:
         self.period = period
         self._linked: set[str] = set()  # contacts seen linked by this screen: removed us?
         self._found: set[str] = set()  # relays found by mDNS attached at the last read
-        self._told: set[str] = set()  # of those, said once on this screen (MAX_TOLD)
+        self._told: set[str] = set()  # of those, said once a link went through (MAX_TOLD)
         self._down = ""  # "relay ... unreachable" as said last (not said again after Esc)
         import asyncio  # here, not at the top: importing this module stays cheap
 
@@ -121,14 +127,13 @@ class ReachWatch:
 
     def opened(self, relays: list[dict[str, Any]]) -> None:
         """The relays of a node that ran before this screen, as it opened: one found nearby
-        it was attached to already was said when it attached (by the screen open then; the
-        node's log says it too), and is in /peers: not news on a screen opened later (trial
-        12, B12: each chat opened on a running node said it again). A screen that runs its
-        node says what that node attaches to, from its start."""
-        found = {_label(r) for r in relays
-                 if r.get("found_by") == "mdns" and r.get("state") == "attached"}
-        self._told |= set(sorted(found)[:MAX_TOLD - len(self._told)])
-        self._found |= found
+        that carried a link already was said then (by the screen open then; the node's log
+        says it too), and is in /peers: not news on a screen opened later (trial 12, B12:
+        each chat opened on a running node said it again). A screen that runs its node says
+        what that node's links go through, from its start."""
+        carrying = {_label(r) for r in relays if _found(r)}
+        self._told |= set(sorted(carrying)[:MAX_TOLD - len(self._told)])
+        self._found |= {_label(r) for r in relays if _found(r, carrying=False)}
 
     def link_came(self, fingerprint: str) -> None:
         """A link came up: for a contact we asked, read the node SETTLE later rather than a
@@ -186,22 +191,23 @@ class ReachWatch:
         self._found_news(relays)
 
     def _found_news(self, relays: list[dict[str, Any]]) -> None:
-        """A relay another person advertises on the LAN, attached to unasked: said once per
-        relay, with how to stop it (notes/s33/trial9.md B17: only the node's log said it);
-        the notice goes when we are no longer attached to it, and is not said again when
-        we attach to it again (trial 11: other people's relays coming and going)."""
-        found = {_label(r) for r in relays
-                 if r.get("found_by") == "mdns" and r.get("state") == "attached"}
-        for label in self._found - found:
+        """A relay another person advertises on the LAN, once it carries a link of ours:
+        said once per relay, with how to stop it (notes/s33/trial9.md B17: only the node's
+        log said it). Attached with no link through it, it is no news: /peers lists it
+        (trial13a B12: four strangers' relays, four notices in four minutes). The notice
+        goes when we are no longer attached to it, and is not said again when a link goes
+        through it again (trial 11: other people's relays coming and going)."""
+        attached = {_label(r) for r in relays if _found(r, carrying=False)}
+        for label in self._found - attached:
             self._state.drop_notices(key=f"{KEY}found:{label}")
-        for label in sorted(found - self._told):
+        for label in sorted({_label(r) for r in relays if _found(r)} - self._told):
             if len(self._told) >= MAX_TOLD:
                 break
             self._told.add(label)
-            self._state.notice("info", f"attached to relay {label} found nearby (not one you"
-                               " chose): 'p2pchat settings found-relays off' (or"
+            self._state.notice("info", f"a link goes through relay {label}, found nearby (not"
+                               " one you chose): 'p2pchat settings found-relays off' (or"
                                " --no-found-relays) turns that off", key=f"{KEY}found:{label}")
-        self._found = found
+        self._found = attached
 
     def _take(self, contact: dict[str, Any]) -> bool:
         fp = clean(contact.get("fingerprint"))
@@ -214,14 +220,18 @@ class ReachWatch:
         linked = bool(contact.get("online")) and not awaits
         if (conv.online and not conv.answers and not awaits) or linked:
             self._linked.add(fp)
+        if linked:  # a link event missed or taken for a knock: "the link comes up" is untrue
+            linked_now(self._state, fp)
         answers = "" if linked or contact.get("state") != "contact" else \
             "awaits" if awaits else \
             "unanswered" if contact.get("unanswered") is True else ""
+        # Their node said it has us, the link gone since (the node's `asked`): asked no more
+        accepted = conv.answers == "asked" and contact.get("asked") is False
         if not answers and conv.answers in ("asked", "awaits") and not linked \
-                and contact.get("state") == "contact":  # asked, their node not met (again):
+                and contact.get("state") == "contact" and not accepted:  # their node not met:
             answers = conv.answers  # still asked (its first knock is no link either)
         if answers != conv.answers:
-            if conv.answers in ("asked", "awaits") and linked:  # they accepted
+            if conv.answers in ("asked", "awaits") and (linked or accepted):  # they accepted
                 self._state.drop_notices(key=f"pending:{fp}")
             conv.answers, changed_answers = answers, True
         else:
@@ -230,9 +240,11 @@ class ReachWatch:
         changed = (bool(seen) and seen != conv.last_seen) or changed_answers
         conv.last_seen = seen or conv.last_seen
         # A last link's end is one with them (a knock on a node that has our request leaves
-        # none): they knew us (trial 11); or they wrote, or held what we wrote
-        knew_us = fp in self._linked or bool(conv.last_seen) or any(
-            (not m.own and not m.system) or m.status == "delivered" for m in conv.messages)
+        # none): they knew us (trial 11); or they wrote, or held what we wrote; or the node
+        # says their node once said it has us (`asked` false, kept: trial 12, B15)
+        knew_us = fp in self._linked or bool(conv.last_seen) or contact.get("asked") is False \
+            or any((not m.own and not m.system) or m.status == "delivered"
+                   for m in conv.messages)
         asked = any(n.key == f"pending:{fp}" for n in self._state.notices)
         why = reason(contact, conv, knew_us, asked)
         if why == conv.unreachable:

@@ -31,7 +31,7 @@ def refusal(state: ChatState, text: str, behind: bool = False) -> str | None:
                 f" input; /group forget {conv.name} takes it off the list)")
     if conv.state == "removed":  # a removed contact's kept history (trial 4, 9)
         return (f"not sent: {conv.name} is no longer a contact (your text stays in the input;"
-                f" /add {conv.id} {conv.name} adds them again)")
+                f" /add {conv.name} adds them again)")  # as the header says (trial13a B7)
     return None
 
 

@@ -25,7 +25,7 @@ from p2pchat.event_types import (
     PeerRenamedEvent,
     StorageEvent,
 )
-from p2pchat.tui import news
+from p2pchat.tui import contact_news, news
 from p2pchat.tui.conversation import (
     Conversation,
     Me,
@@ -59,7 +59,18 @@ def _set_state(chat: ChatState, conv: Conversation, contact: Mapping[str, Any]) 
         conv.loaded = False  # accepted: read from the node again (a request's is its kept log)
     if conv.state != state:  # "blocked bob" stayed up after a CLI unblock (trial 3, 18)
         chat.drop_notices(key=f"contact:{conv.id}")
+    contact_news.state_news(chat, conv, state)
     conv.state = state
+
+
+def _met(conv: Conversation, contact: Mapping[str, Any]) -> None:
+    """When a link with them last ended (`last_seen`), or that their node never said it has
+    us (`asked`, kept by the node): "asked, waiting" as after /add here, on a screen opened
+    later too (trial 12, B15: it said "offline" where `contacts add` said "asked, waiting")."""
+    if contact.get("asked") is True and not conv.online and not conv.answers \
+            and conv.state == "contact":
+        conv.answers = "asked"
+    conv.last_seen = clean(contact.get("last_seen")) or conv.last_seen
 
 
 class ChatState:
@@ -117,7 +128,10 @@ class ChatState:
         self.links = int(status.get("links") or 0)
         self.mdns = bool(status.get("mdns"))
         self.presence = clean(status.get("presence"))
-        self.networks = [clean(n) for n in status.get("networks") or []]
+        networks = [clean(n) for n in status.get("networks") or []]
+        if networks != self.networks:
+            self.networks = networks
+            news.networks_changed(self)
         self.networks_waiting = [clean(n) for n in status.get("networks_waiting") or []]
         self.networks_refused = [clean(n) for n in status.get("networks_refused") or []]
         news.drop_left_networks(self)
@@ -184,7 +198,7 @@ class ChatState:
         conv.impostor_of = namesake.name if namesake is not None and conv.state == "request" \
             and (contact.get("same_name_verified") is True or namesake.verified) else ""
         conv.online = self._linked.get(fp, bool(contact.get("online")))
-        conv.last_seen = clean(contact.get("last_seen")) or conv.last_seen
+        _met(conv, contact)
         self._ensure_selection()
         return conv
 
@@ -203,7 +217,11 @@ class ChatState:
                                                           state="member", kind="group")
         conv.kind = "group"
         conv.name = clean(group.get("title")) or conv.name
-        conv.state = clean(group.get("role")) or conv.state
+        role = clean(group.get("role")) or conv.state
+        if role in ("left", "removed") and conv.state != role:  # however we learn it (a
+            # catch-up while the screen was away too): "you joined band" is untrue (session 35)
+            self.drop_notices(key=news.group_key(gid, "join", "you"))
+        conv.state = role
         conv.online = bool(group.get("online"))
         conv.note = clean(group.get("role"))
         _take_members(conv, group)
@@ -231,7 +249,10 @@ class ChatState:
                 conv.relay = relayed.get(conv.id, "")
 
     def forget(self, fingerprint: str) -> None:
+        contact_news.drop_contact_news(self, fingerprint)
         conv = self.conversations.get(fingerprint)  # a contact removed stays: keep_removed
+        if conv is not None and conv.kind != "group":
+            news.contact_gone(self, conv)
         if conv is not None and keep_removed(conv, self._numbers_fixed):
             return
         news.drop_about(self, fingerprint, conv is not None and conv.kind == "group")
@@ -301,11 +322,8 @@ class ChatState:
             known = conv is not None or bool(link_up.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
                 self._linked[fp] = up
-            # A node that has our request and has not added us links for a moment (a knock:
-            # its Hello does not know us): "they see a request" stays true (trial 11).
-            if conv is not None and up and not conv.answers:
-                for key in (f"pending:{fp}", f"linking:{fp}"):  # linked: both untrue now
-                    self.drop_notices(key=key)
+            if conv is not None and up:  # what waited for it, a knock aside (contact_news.py)
+                contact_news.linked_news(self, conv)
             if conv is not None:
                 if conv.online and not up and not conv.answers:  # "offline (last seen HH:MM)"
                     conv.last_seen = datetime.now(UTC).isoformat()
@@ -315,21 +333,14 @@ class ChatState:
                         else ""
             refresh.add("status")
         elif kind == "key_mismatch":
-            mismatch = cast(KeyMismatchEvent, event)
-            pinned = self.find(clean(mismatch.get("name")))
-            if pinned is not None and pinned.verified:
-                self.notice("warning", f"WARNING: {pinned.name} is a contact you VERIFIED.")
-            self.notice("warning",
-                        f"WARNING: the peer at {clean(mismatch.get('address'))} presented key"
-                        f" {clean(mismatch.get('presented'))}, not the one pinned for"
-                        f" {clean(mismatch.get('name'))}. Refused: someone may be impersonating"
-                        " them. Compare safety numbers in person (/safety NAME).")
+            news.key_mismatch(self, cast(KeyMismatchEvent, event))
         elif kind in ("group_joined", "group_changed"):
             news.group_news(self, cast(GroupEvent, event))
         elif kind == "group_invited":  # issue 22: a request, like a contact's
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
             if conv is not None:  # keyed: it goes when answered, here or from the CLI
+                news.drop_member_news(self, conv.id, "you")  # "declined ...", "you left ..."
                 self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
                                        f" the group {conv.name} (/group accept {conv.name},"
                                        f" /group decline {conv.name})", key=f"invite:{conv.id}")
@@ -344,12 +355,7 @@ class ChatState:
             self.notice("warning", f"WARNING in {clean(lie.get('title'))}:"
                                    f" {clean(lie.get('text'))}")
         elif kind == "storage":
-            storage = cast(StorageEvent, event)
-            if storage.get("state") == "ok":
-                self.notice("info", "storage works again; missed messages are being fetched")
-            else:
-                self.notice("warning", f"cannot save to disk: {clean(storage.get('error'))}."
-                                       " Nothing unsaved is acknowledged; retrying.")
+            news.storage_news(self, cast(StorageEvent, event))
         elif kind == "nearby_changed":
             refresh.add("nearby")
         elif kind == "self_renamed":  # `p2pchat nick` from the CLI too (trial 11, B13 e)

@@ -4,6 +4,7 @@ the real command in real processes."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,44 @@ def test_contacts_add_says_what_happens_next(tmp_path: Path) -> None:
         assert "offline" not in row and " asked, waiting " in row, said
     finally:
         alice.close()
+
+
+def test_a_contact_who_never_accepted_reads_asked_waiting_after_a_restart(
+        tmp_path: Path) -> None:
+    """Trial 12, B15 (issue 23 point 18): `contacts add` and the chat header said "asked,
+    waiting" for a contact not met yet, `p2pchat contacts` run later (or after a restart)
+    "offline": the node kept nothing. Now it keeps `asked` until their node accepts us."""
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    where = bob.addr
+    bob.stop()  # away: nothing from their node says anything
+
+    def row() -> str:
+        said = alice.cli("contacts", check=True).stdout
+        return next(line for line in said.splitlines() if line.startswith("bob "))
+
+    def listed() -> dict[str, Any]:
+        return next(c for c in alice.json("contacts", "list") if c["name"] == "bob")
+
+    try:
+        alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", "--addr", where,
+                  check=True)
+        assert " asked, waiting " in row() and listed()["asked"] is True, row()
+        alice.stop()
+        alice.start()
+        assert " asked, waiting " in row(), row()  # the node kept it
+        bob.start()
+        wait_for(lambda: any(c["state"] == "request" for c in bob.json("contacts", "list")),
+                 20, "alice's request at bob's")
+        assert " asked, waiting " in row(), row()  # a knock: no link to chat on
+        bob.cli("contacts", "accept", "alice", check=True)
+        wait_for(lambda: listed()["asked"] is False, 20, "bob's Hello that knows alice")
+        wait_for(lambda: " online " in row(), 20, "the link once bob accepted")
+        bob.stop()
+        wait_for(lambda: " offline " in row(), 20, "bob gone")
+        seen = listed()["last_seen"]  # as the header's "offline (last seen HH:MM)"
+        assert row().endswith(f"  last seen {seen[:10]} {seen[11:16]} UTC"), row()
+        assert listed()["asked"] is False
+    finally:
+        alice.close()
+        bob.close()

@@ -150,7 +150,7 @@ async def test_add_send_deliver_and_unread(make_local_node: MakeLocalNode, attac
         keys.send_text(CTRL_D)
         await until(lambda: chat.confirm is not None, 10, "the question before quitting")
         assert "unsent text" in chat.confirm[0]
-        keys.send_text("y")
+        keys.send_text(f"y{ENTER}")
 
 
 async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> None:
@@ -185,7 +185,7 @@ async def test_requests_accept_and_safety(make_local_node: MakeLocalNode) -> Non
                     "the first message after accepting")
         keys.send_text(CTRL_C)
         await until(lambda: chat.confirm is not None, 10, "the question before quitting")
-        keys.send_text("y")
+        keys.send_text(f"y{ENTER}")
 
 
 async def test_in_process_serves_the_cli_and_stops_cleanly(
@@ -206,7 +206,7 @@ async def test_in_process_serves_the_cli_and_stops_cleanly(
             await client.close()
         assert status["fingerprint"] == identity.fingerprint
         keys.send_text(CTRL_C)
-        keys.send_text("y")
+        keys.send_text(f"y{ENTER}")
         assert await asyncio.wait_for(task, 15) == "quit"
     assert "You are offline now" in capsys.readouterr().err  # said once the screen is gone
     assert not socket_path(home).exists()
@@ -251,4 +251,4 @@ async def test_nick_and_rekey(make_local_node: MakeLocalNode) -> None:
                     "bob to see the new name on a new link")
         keys.send_text(CTRL_C)
         await until(lambda: chat.confirm is not None, 10, "the question before quitting")
-        keys.send_text("y")
+        keys.send_text(f"y{ENTER}")

@@ -147,7 +147,7 @@ async def test_an_over_long_message_stays_in_the_input() -> None:
         keys.send_text(ENTER)
         await until(lambda: chat.confirm and "the limit is" in chat.confirm[0], 10,
                     "the offer to split it")
-        keys.send_text("n")
+        keys.send_text(f"n{ENTER}")
         await until(lambda: chat.confirm is None, 10, "the answer")
         assert chat.input.text == too_long  # nothing lost
         chat.input.text = "fine"
@@ -188,12 +188,12 @@ async def test_block_asks_first() -> None:
         keys.send_text(f"/block bob{ENTER}")
         await until(lambda: chat.confirm is not None, 10, "the question")
         assert "Block bob" in chat.confirm[0] and BOB[:7] in chat.confirm[0]
-        keys.send_text("n")
+        keys.send_text(f"n{ENTER}")
         await until(lambda: chat.confirm is None, 10, "the answer")
         assert BOB in chat.state.conversations  # not blocked
         keys.send_text(f"/block bob{ENTER}")
         await until(lambda: chat.confirm is not None, 10, "the question again")
-        keys.send_text("y")
+        keys.send_text(f"y{ENTER}")
         await until(lambda: chat.state.conversations[BOB].state == "blocked", 10,
                     "bob blocked")
         assert "bob" in chat.state.blocked  # /unblock completes him

@@ -94,7 +94,7 @@ async def test_a_long_paste_is_counted_and_offered_in_parts() -> None:
         keys.send_text(ENTER)
         await until(lambda: chat.confirm is not None, 10, "the offer")
         assert "Send it as 2 messages" in chat.confirm[0]
-        keys.send_text("y")
+        keys.send_text(f"y{ENTER}")
         await until(lambda: len(sent(backend)) == 2, 10, "both parts sent")
         assert "".join(text for _, text in sent(backend)) == "é" * 10 + " " + "x" * MAX_TEXT_BYTES
         assert chat.input.text == ""
@@ -158,6 +158,11 @@ async def test_j_opens_and_never_sends_and_me_is_an_action() -> None:
         await until(lambda: any("no conversation named 'club topsecret'" in n.text
                                 for n in chat.state.notices), 10, "the refusal")
         keys.send_text(f"/me waves{ENTER}")  # the refused line is not in the input: Up has it
+        # Entered a moment after the refused /j, it waits once (trial 13a, B6): Enter again.
+        await until(lambda: any("/j club topsecret failed" in n.text
+                                for n in chat.state.notices), 10, "the line held once")
+        assert chat.input.text == "/me waves" and sent(backend) == []
+        keys.send_text(ENTER)
         await until(lambda: sent(backend), 10, "the action sent")
         assert sent(backend) == [(chat.state.selected, "/me waves")]
         text = "".join(t for _, t in render.history(chat.state)[0])

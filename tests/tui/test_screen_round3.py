@@ -22,7 +22,7 @@ async def test_the_block_question_names_a_suffixed_request_once() -> None:
         await until(lambda: chat.confirm is not None, 10, "the question")
         assert chat.confirm is not None
         assert f"Block {suffixed}?" in chat.confirm[0], chat.confirm[0]
-        keys.send_text("n")
+        keys.send_text(f"n{ENTER}")
         await until(lambda: chat.confirm is None, 10, "the answer")
 
 

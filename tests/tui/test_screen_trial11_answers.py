@@ -21,7 +21,7 @@ from tests.integration.test_relay_discovery import LOOPBACK_MDNS
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_controller import FakeBackend
 from tests.tui.test_group_delivery import text_of
-from tests.tui.test_screen import running
+from tests.tui.test_screen import ENTER, running
 from tests.tui.test_screen_trial4_nodes import addr, cli, control_of, fp, linked_pair, screen
 from tests.tui.test_screen_trial7 import team_with_bob_and_carol, texts, three
 from tests.tui.test_state import BOB, CAROL, contact, loaded_state
@@ -40,7 +40,7 @@ async def test_an_answer_to_a_question_passes_even_when_nothing_is_typed() -> No
         await until(lambda: chat.input.text == "a draft", 10, "the draft")
         chat.request_quit()
         await until(lambda: chat.confirm is not None, 10, "the question")
-        keys.send_text("n")
+        keys.send_text(f"n{ENTER}")
         await until(lambda: chat.confirm is None, 10, "the answer")
         assert "not quitting" in [n.text for n in chat.state.notices]
         now[0] += 5.0

@@ -18,10 +18,14 @@ from tests.tui.test_controller import BOB, started
 from tests.tui.test_reach_knocks import link
 from tests.tui.test_render import text_of
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
-from tests.tui.test_screen_trial8_reach import polls, watched
+from tests.tui.test_screen_trial8_reach import QUICK_DIALS, polls, watched
 from tests.tui.test_state import loaded_state
 
 pytestmark = pytest.mark.timeout(90)
+
+# NodeConfig for the nodes that knock: the knocks these tests wait for come a few tenths of a
+# second apart, not 1-2 s (knock_interval), and so do the failed dials before a node comes.
+QUICK_KNOCKS = {**QUICK_DIALS, "knock_interval": 0.2}
 
 
 async def knocked(node: Node, times: int) -> None:
@@ -36,7 +40,7 @@ async def test_a_contact_asked_and_not_answering_is_not_called_offline(
     """alice added carol, who runs and has not accepted: alice's header said "carol · offline
     (last seen 16:40)", /notices had "carol's node has your request ..." twice, and the answer
     to /add left the row (dave's "added bob; they see a request ..." in the trial)."""
-    alice, carol = await make_local_node("alice"), await make_local_node("carol")
+    alice, carol = await make_local_node("alice", **QUICK_KNOCKS), await make_local_node("carol")
     chat = await watched(alice)
     try:
         await chat.execute(f"/add {fp(carol)} carol {addr(carol)}")
@@ -65,7 +69,7 @@ async def test_a_contact_who_removed_us_is_not_called_offline(
         make_local_node: MakeLocalNode) -> None:
     """alice removed carol; carol's header said "alice · offline (last seen 16:43): alice's
     node no longer knows you ..." though alice runs."""
-    carol, alice = await linked_pair(make_local_node, "carol", "alice")
+    carol, alice = await linked_pair(make_local_node, "carol", "alice", **QUICK_KNOCKS)
     chat = await watched(carol)
     try:
         conv = chat.state.conversations[fp(alice)]
@@ -120,7 +124,7 @@ async def test_a_contact_asked_while_away_stays_asked_when_their_node_comes(
         make_local_node: MakeLocalNode) -> None:
     """Asked while carol's node was stopped: the first knock when it starts is no link either
     ("they see a request" stays, nothing says she was seen)."""
-    alice, carol = await make_local_node("alice"), await make_local_node("carol")
+    alice, carol = await make_local_node("alice", **QUICK_DIALS), await make_local_node("carol")
     host, port = carol.listen_addresses[0]
     identity = carol.identity
     await carol.stop()

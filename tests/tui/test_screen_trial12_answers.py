@@ -131,7 +131,7 @@ class FoundRelayBackend(FakeBackend):
 
 
 def attached_notices(controller: Controller) -> list[str]:
-    return [n.text for n in controller.state.notices if n.text.startswith("attached to relay")]
+    return [n.text for n in controller.state.notices if "found nearby" in n.text]
 
 
 async def test_a_screen_opened_on_a_running_node_does_not_repeat_a_found_relay() -> None:
@@ -143,11 +143,12 @@ async def test_a_screen_opened_on_a_running_node_does_not_repeat_a_found_relay()
     try:
         await controller.reach.check()
         assert attached_notices(controller) == []
-        backend.relays = [FOUND, {**FOUND, "relay": "127.0.0.1:35237#" + "S" * 8}]
-        await controller.reach.check()  # one attached while the screen is open: said
+        backend.relays = [FOUND, {**FOUND, "relay": "127.0.0.1:35237#" + "S" * 8,
+                                  "links": 1}]
+        await controller.reach.check()  # one carrying a link while the screen is open: said
         assert attached_notices(controller) == [
-            "attached to relay 127.0.0.1:35237 found nearby (not one you chose): 'p2pchat"
-            " settings found-relays off' (or --no-found-relays) turns that off"]
+            "a link goes through relay 127.0.0.1:35237, found nearby (not one you chose):"
+            " 'p2pchat settings found-relays off' (or --no-found-relays) turns that off"]
     finally:
         await controller.stop()
 

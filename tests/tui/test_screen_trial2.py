@@ -41,7 +41,7 @@ async def test_lines_typed_after_an_asking_command_wait_for_the_answer() -> None
         keys.send_text(f"/block bob{ENTER}/help{ENTER}")
         await until(lambda: chat.confirm is not None, 10, "the question")
         assert chat.state.page is None  # /help waits
-        keys.send_text("n")
+        keys.send_text(f"n{ENTER}")
         await until(lambda: chat.state.page is not None, 10, "/help after the answer")
         assert BOB in chat.state.conversations
 

@@ -39,7 +39,7 @@ async def test_no_to_a_question_says_what_was_not_done() -> None:
     async with running(backend) as (chat, keys):
         keys.send_text(f"/block bob{ENTER}")
         await until(lambda: chat.confirm is not None, 10, "the question")
-        keys.send_text("n")
+        keys.send_text(f"n{ENTER}")
         await until(lambda: chat.confirm is None, 10, "the answer")
         assert f"bob ({BOB[:7]}) not blocked" in [n.text for n in chat.state.notices]
         for question, said in (("Leave club? You get none of its messages after. y/n",
@@ -49,7 +49,7 @@ async def test_no_to_a_question_says_what_was_not_done() -> None:
                                ("That message is 20000 bytes; the limit is 16384. Send it as"
                                 " 2 messages? y/n", "not sent: your text stays in the input")):
             chat.ask(question, lambda: None)
-            keys.send_text("n")
+            keys.send_text(f"n{ENTER}")
             await until(lambda: chat.confirm is None, 10, "the answer")
             assert chat.state.notices[-1].text.startswith(said), chat.state.notices[-1]
 

@@ -58,8 +58,9 @@ async def cli(node: Node, method: str, **params: Any) -> Any:
 
 
 async def linked_pair(make_local_node: MakeLocalNode, one: str,
-                      two: str) -> tuple[Node, Node]:
-    first, second = await make_local_node(one), await make_local_node(two)
+                      two: str, **config: Any) -> tuple[Node, Node]:
+    """Two nodes (`config`: NodeConfig fields of both), contacts of each other and linked."""
+    first, second = await make_local_node(one, **config), await make_local_node(two, **config)
     await first.add_contact(fp(second), two, [addr(second)])
     await second.add_contact(fp(first), one, [addr(first)])
     await until(lambda: first.links.is_linked(second.key), what="the link")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,10 @@ from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair
 pytestmark = pytest.mark.timeout(90)
 
 POLL = 0.2  # the screen's reads of the node, in these tests
+# NodeConfig for nodes whose contact stops answering: the failed dials these tests wait for
+# come several a second, not one every few seconds (the dialer's back-off cap, 4 s by default,
+# and a round's wait for a relay, which these nodes do not have, a quarter second).
+QUICK_DIALS: dict[str, Any] = {"dial_cap": 0.2, "relay_after": 0.02}
 
 
 async def watched(node: Node) -> Controller:
@@ -120,7 +125,7 @@ async def test_a_contact_whose_last_address_does_not_answer_gets_the_addr_hint(
     from p2pchat.node.reach import STUCK_DIALS
     from p2pchat.tui.render import local_time
 
-    carol, bob = await linked_pair(make_local_node, "carol", "bob")
+    carol, bob = await linked_pair(make_local_node, "carol", "bob", **QUICK_DIALS)
     was = addr(bob)
     chat = await watched(carol)
     try:
@@ -225,8 +230,10 @@ def test_contacts_says_a_last_known_address_does_not_answer(tmp_path: Path) -> N
         wait_for(lambda: carol.json("contacts", "list")[0]["online"], 30, "the link")
         assert "does not answer" not in carol.cli("contacts", check=True).stdout
         bob.stop()
+        # As many failed dials as make an address stale once it has been silent for long (the
+        # node's dialer backs off to 4 s: each more costs that).
         wait_for(lambda: carol.json("contacts", "list")[0].get("failed_dials", 0)
-                 >= STUCK_DIALS + 2, 60, "a few failed dials")
+                 >= STUCK_DIALS, 60, "the failed dials a stale address needs")
         # Trial 9, B7: he may just have gone; the hint waits until he is silent for long.
         assert "does not answer" not in carol.cli("contacts", check=True).stdout
         skew.write_text(str(STALE_AFTER + 60))  # carol's node: ten minutes later

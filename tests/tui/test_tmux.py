@@ -104,11 +104,18 @@ def open_on_bob(terminal: Terminal, home: Path, tmp_path: Path) -> Path:
     return exit_file
 
 
+def reachable_at(terminal: Terminal) -> str:
+    """/id, and the "reachable at HOST:PORT" address the chat answers with."""
+    terminal.line("/id")
+    screen = terminal.wait_screen(lambda s: "reachable at 127.0.0.1:" in s, "the address")
+    return screen.split("reachable at ")[1].split()[0].rstrip(".,;)")
+
+
 def leave_keeping_the_node(terminal: Terminal, exit_file: Path) -> tuple[str, int]:
     """/quit, and "b: keep the node running": what the chat said as it left, the node's pid."""
     terminal.line("/quit")
     terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("b")
+    terminal.keys("b", "Enter")
     err = exit_file.with_name(exit_file.name + ".err")
     assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", err.read_text()
     said = err.read_text()
@@ -282,12 +289,12 @@ def test_a_session_with_bob(tmp_path: Path, terminal: Terminal) -> None:
         terminal.wait_screen(lambda s: "> nsent words" in s, "Ctrl-D to delete a character")
         terminal.keys("C-c")
         terminal.wait_screen(lambda s: "You have unsent text" in s, "the question")
-        terminal.keys("n")
+        terminal.keys("n", "Enter")
         terminal.wait_screen(lambda s: "You have unsent text" not in s and "> nsent words" in s,
                              "still there, draft kept")
         terminal.keys("C-c")
         terminal.wait_screen(lambda s: "You have unsent text" in s, "the question again")
-        terminal.keys("y")
+        terminal.keys("y", "Enter")
         assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0", \
             (tmp_path / "exit.err").read_text()
         assert alice.json("status")["name"] == "alice"  # leaving the UI leaves the node running

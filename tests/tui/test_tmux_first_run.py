@@ -7,30 +7,43 @@ real terminal (tmux), real processes."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.nodes import wait_for
-from tests.tui.test_tmux import PW, TMUX, Terminal, chat_argv, exited
+from tests.tui.test_tmux import PW, TMUX, Terminal, chat_argv, exited, reachable_at
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(120)]
 
 
-def _reachable(terminal: Terminal) -> str:
-    terminal.line("/id")
-    screen = terminal.wait_screen(lambda s: "reachable at 127.0.0.1:" in s, "the address")
-    return screen.split("reachable at ")[1].split()[0].rstrip(".,;)")
-
-
 def _quit(terminal: Terminal, exit_file: Path) -> None:
     terminal.line("/quit")
     terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("y")
+    terminal.keys("y", "Enter")
     assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
         exit_file.with_suffix(".err").read_text()
+
+
+@contextlib.contextmanager
+def _plain_restart(home: Path, exit_file: Path) -> Iterator[Terminal]:
+    """A plain `chat` of `home` (nothing typed but the passphrase) in a new terminal, on its
+    screen; once the body is done, it said nothing of kept settings again and leaves cleanly."""
+    again = Terminal()
+    try:
+        again.start(["env", f"P2PCHAT_PASSPHRASE={PW}", sys.executable, "-m", "p2pchat",
+                     "--home", str(home), "chat"], exit_file)
+        again.wait_screen(lambda s: "/nearby" in s, "the chat again")
+        yield again
+        assert "Kept for" not in exit_file.with_suffix(".err").read_text()  # said once
+        _quit(again, exit_file)
+    finally:
+        again.close()
 
 
 def test_the_first_run_keeps_its_listen_host_with_the_port_and_no_mdns(
@@ -38,8 +51,6 @@ def test_the_first_run_keeps_its_listen_host_with_the_port_and_no_mdns(
 ) -> None:
     """Trial 10, B1: the first run's --no-mdns was not kept (a later plain `chat` would
     announce alice on the LAN); B6: "listen 127.0.0.1:0 (the port too)" named no port."""
-    import sys
-
     from p2pchat import settings
     from tests.cli import run, run_json
 
@@ -50,7 +61,7 @@ def test_the_first_run_keeps_its_listen_host_with_the_port_and_no_mdns(
     terminal.wait_screen(lambda s: "Your name" in s, "the name question")
     terminal.line("alice")
     terminal.wait_screen(lambda s: "/nearby" in s, "the chat")
-    where = _reachable(terminal)
+    where = reachable_at(terminal)
     _quit(terminal, first)
     port = where.rsplit(":", 1)[1]
     said = first.with_suffix(".err").read_text()
@@ -64,19 +75,10 @@ def test_the_first_run_keeps_its_listen_host_with_the_port_and_no_mdns(
     assert f"127.0.0.1:0  (port {port}, kept from the last run)" in shown, shown
     assert "mdns            off" in shown, shown
     terminal.close()
-    again = Terminal()
-    second = tmp_path / "second"
-    try:
-        again.start(["env", f"P2PCHAT_PASSPHRASE={PW}", sys.executable, "-m", "p2pchat",
-                     "--home", str(home), "chat"], second)
-        again.wait_screen(lambda s: "/nearby" in s, "the chat again")
-        assert _reachable(again) == where
+    with _plain_restart(home, tmp_path / "second") as again:
+        assert reachable_at(again) == where
         status = run_json(home, "status")
         assert status["mdns"] is False and status["mdns_from"] == "settings", status
-        assert "Kept for" not in second.with_suffix(".err").read_text()  # said once
-        _quit(again, second)
-    finally:
-        again.close()
 
 
 def test_the_chats_yes_to_a_new_key_is_the_nodes_anyway(
@@ -100,7 +102,7 @@ def test_the_chats_yes_to_a_new_key_is_the_nodes_anyway(
         terminal.wait_screen(lambda s: "/nearby" in s or "bob" in s, "the chat")
         terminal.line(f"/accept {name}")
         terminal.wait_screen(lambda s: "accept anyway? y/n" in s, "the question")
-        terminal.keys("y")
+        terminal.keys("y", "Enter")
         wait_for(lambda: [c["state"] for c in alice.json("contacts", "list")
                           if c["fingerprint"] == impostor.fingerprint] == ["contact"], 20,
                  "accepted after the yes")
@@ -116,8 +118,6 @@ def test_the_first_chat_of_a_home_made_with_init_keeps_its_relay(
     """Issue 23, point 11 (a newcomer trial): `--relay` typed on the first chat of a home made
     with `init` was lost on restart, silently: `settings` said "No settings kept", and a
     contact reachable only through the relay showed offline."""
-    import sys
-
     from p2pchat import settings
     from tests.cli import run, run_json
     from tests.integration.test_relay_nodes import relay_arg
@@ -132,7 +132,7 @@ def test_the_first_chat_of_a_home_made_with_init_keeps_its_relay(
         terminal.start(["env", f"P2PCHAT_PASSPHRASE={PW}",
                         *chat_argv(home, "--listen", "127.0.0.1:0", "--relay", typed)], first)
         terminal.wait_screen(lambda s: "/nearby" in s, "the chat")
-        _reachable(terminal)
+        reachable_at(terminal)
         _quit(terminal, first)
         said = first.with_suffix(".err").read_text()
         assert f"relay 127.0.0.1:{relay.port}; discovery off;" in said, said
@@ -140,17 +140,8 @@ def test_the_first_chat_of_a_home_made_with_init_keeps_its_relay(
         shown = run(home, "settings", check=True).stdout
         assert f"relay           {typed}" in shown, shown
         terminal.close()
-        again = Terminal()
-        second = tmp_path / "second"
-        try:
-            again.start(["env", f"P2PCHAT_PASSPHRASE={PW}", sys.executable, "-m", "p2pchat",
-                         "--home", str(home), "chat"], second)
-            again.wait_screen(lambda s: "/nearby" in s, "the chat again")
+        with _plain_restart(home, tmp_path / "second"):
             wait_for(lambda: [r["state"] for r in run_json(home, "status")["relays"]]
                      == ["attached"], 30, "the kept relay attached after a plain restart")
-            assert "Kept for" not in second.with_suffix(".err").read_text()  # said once
-            _quit(again, second)
-        finally:
-            again.close()
     finally:
         relay.close()

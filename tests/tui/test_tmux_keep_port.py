@@ -12,21 +12,31 @@ import pytest
 
 from tests.cli import run_json
 from tests.nodes import NodeProcess, wait_for
-from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited, leave_keeping_the_node
+from tests.tui.test_tmux import (
+    TMUX,
+    Terminal,
+    chat_argv,
+    exited,
+    leave_keeping_the_node,
+    reachable_at,
+)
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(120)]
+
+
+def _chat_address(terminal: Terminal, argv: list[str], exit_file: Path) -> str:
+    """Start alice's chat with `argv` and wait for it: the address its /id gives."""
+    terminal.start(argv, exit_file)
+    terminal.wait_screen(lambda s: "alice" in s and "/nearby" in s, "the chat")
+    return reachable_at(terminal)
 
 
 def test_the_kept_node_listens_where_the_chat_node_did(tmp_path: Path,
                                                        terminal: Terminal) -> None:
     home = NodeProcess(tmp_path / "alice", "alice").home  # an identity, no node running
     exit_file = tmp_path / "exit"
-    terminal.start(chat_argv(home, "--listen", "127.0.0.1:0"), exit_file)
-    terminal.wait_screen(lambda s: "alice" in s and "/nearby" in s, "the chat")
-    terminal.line("/id")
-    screen = terminal.wait_screen(lambda s: "reachable at 127.0.0.1:" in s, "the address")
-    where = screen.split("reachable at ")[1].split()[0].rstrip(".,;)")
+    where = _chat_address(terminal, chat_argv(home, "--listen", "127.0.0.1:0"), exit_file)
     _, pid = leave_keeping_the_node(terminal, exit_file)
     try:
         assert run_json(home, "status")["listen"] == [where]
@@ -43,11 +53,7 @@ def test_a_kept_node_told_nothing_keeps_the_chat_nodes_place_as_it_came(
     home = NodeProcess(tmp_path / "alice", "alice").home
     run_json(home, "settings", "listen", "127.0.0.1:0")
     exit_file = tmp_path / "exit"
-    terminal.start(chat_argv(home), exit_file)  # --no-mdns only
-    terminal.wait_screen(lambda s: "alice" in s and "/nearby" in s, "the chat")
-    terminal.line("/id")
-    screen = terminal.wait_screen(lambda s: "reachable at 127.0.0.1:" in s, "the address")
-    where = screen.split("reachable at ")[1].split()[0].rstrip(".,;)")
+    where = _chat_address(terminal, chat_argv(home), exit_file)  # --no-mdns only
     _, pid = leave_keeping_the_node(terminal, exit_file)
     try:
         status = run_json(home, "status")
@@ -73,7 +79,7 @@ def test_the_chats_mdns_choice_is_kept_though_its_screen_starts_discovery_late(
     terminal.wait_screen(lambda s: "alice" in s and "/nearby" in s, "the chat")
     terminal.line("/quit")
     terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("y")
+    terminal.keys("y", "Enter")
     assert wait_for(lambda: exited(exit_file), 30, "the chat to exit") == "0", \
         (tmp_path / "exit.err").read_text()
     last = settings.last_run(home)

@@ -115,7 +115,7 @@ def test_esc_then_a_command_at_typing_speed_runs_the_command(
     terminal.wait_screen(lambda s: "unsent text" in s or exited(exit_file) is not None,
                          "the question or the exit")
     if exited(exit_file) is None:
-        terminal.keys("y")
+        terminal.keys("y", "Enter")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
 
 

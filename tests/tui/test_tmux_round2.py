@@ -167,7 +167,7 @@ def test_a_newcomers_second_trial(tmp_path: Path, terminal: Terminal) -> None:
         terminal.wait_screen(lambda s: "13000/16384 bytes" in s, "the counter")
         terminal.keys("C-c")
         terminal.wait_screen(lambda s: "unsent text" in s, "the question")
-        terminal.keys("y")
+        terminal.keys("y", "Enter")
         assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
     finally:
         alice.close()

@@ -37,7 +37,7 @@ def test_the_block_hint_after_remove_is_a_command_that_works(
     assert hint == f"/block {bob.fingerprint}", hint
     terminal.line(hint)
     terminal.wait_screen(lambda s: "y/n" in s, "the question")
-    terminal.keys("y")
+    terminal.keys("y", "Enter")
     terminal.wait_screen(lambda s: "blocked " in s, "the block said")
     assert [(c["fingerprint"], c["state"]) for c in alice.json("contacts", "list")] == [
         (bob.fingerprint, "blocked")]

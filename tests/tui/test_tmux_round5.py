@@ -3,6 +3,7 @@ round 2): the completion menu's size, and page titles at 80 columns."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,17 @@ pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
 
 
 def menu_rows(screen: str) -> list[str]:
-    """The rows between the panes (the last row with the list's "│") and the status line."""
+    """The menu's rows: at the foot of the main pane, right of the list's "│", just above the
+    status line (trial 13a, B16: it was drawn from column 0, over the conversation list)."""
     rows = screen.splitlines()
     status = max(i for i, row in enumerate(rows) if row.startswith(" alice "))
-    last_pane = max(i for i, row in enumerate(rows[:status]) if "│" in row)
-    return [row.rstrip() for row in rows[last_pane + 1:status]]
+    found = []
+    for row in reversed(rows[:status]):
+        right = row.split("│", 1)[1] if "│" in row else ""
+        if not re.match(r" \S", right):  # a choice: one space, then its text
+            break
+        found.append(right.rstrip())
+    return found[::-1]
 
 
 def test_two_names_take_two_menu_rows_and_long_titles_wrap(
@@ -61,7 +68,7 @@ def test_answers_pastes_and_blocked_contacts_in_a_real_terminal(
     terminal.wait_screen(lambda s: "× carol" in s, "carol listed, marked blocked")
     terminal.line("/block bob")
     terminal.wait_screen(lambda s: "Block bob" in s and "y/n" in s, "the question")
-    terminal.literal("n")
+    terminal.line("n")
     terminal.wait_screen(lambda s: f"bob ({bob.fingerprint[:7]}) not blocked" in s, "the no")
     terminal.tmux("set-buffer", "pasted line\n")
     terminal.tmux("paste-buffer", "-p", "-t", "chat")

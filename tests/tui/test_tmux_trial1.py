@@ -67,7 +67,7 @@ def test_esc_then_a_letter_is_esc_then_the_letter_and_our_alt_keys_still_work(
                          "no question a second time")
     terminal.keys("C-c")
     terminal.wait_screen(lambda s: "Quit anyway? y/n" in s, "asked again")
-    terminal.keys("y")
+    terminal.keys("y", "Enter")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
 
 
@@ -168,7 +168,7 @@ def test_a_request_answered_from_the_cli_leaves_no_notice_and_the_contacts_page_
         assert "asks to connect" not in screen, screen
         terminal.line("/block carol")
         terminal.wait_screen(lambda s: "y/n" in s, "the question")
-        terminal.keys("y")
+        terminal.keys("y", "Enter")
         terminal.wait_screen(lambda s: "[blocked]" in carol_row(s)
                              and "offline" in carol_row(s), "the page following the block")
         terminal.line("/unblock carol")

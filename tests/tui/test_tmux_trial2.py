@@ -27,7 +27,7 @@ def test_a_question_comes_before_the_lines_typed_after_its_command(
     screen = terminal.wait_screen(lambda s: "Block bob" in s and "y/n" in s, "the question")
     assert "networks:" not in screen
     assert "club" not in alice.cli("network", "list").stdout  # the join has not run
-    terminal.keys("n")
+    terminal.keys("n", "Enter")
     # Now the join runs (refused: discovery is off on these nodes, and it says what to type).
     screen = terminal.wait_screen(lambda s: "discovery is off" in s, "the join, after")
     assert "topsecret" not in screen
@@ -94,7 +94,7 @@ def test_your_own_leave_is_a_line_in_the_open_group_at_once(
     terminal.wait_screen(lambda s: header(s).split("·")[0].strip().endswith("hall"), "hall open")
     terminal.line("/group leave")
     terminal.wait_screen(lambda s: "Leave hall?" in s, "the question (trial 3, B3)")
-    terminal.literal("y")
+    terminal.line("y")
     terminal.wait_screen(lambda s: any(row.endswith("— you left") for row in conversation(s)),
                          "the line of the leave in the conversation")
     assert "group: you left" in bob.cli("log", "hall", check=True).stdout

@@ -72,6 +72,6 @@ def test_a_pasted_second_line_lines_up_under_the_first(
     terminal.wait_screen(lambda s: "unsent text" in s or exited(exit_file) is not None,
                          "the chat to end or ask")
     if exited(exit_file) is None:
-        terminal.keys("y")
+        terminal.keys("y", "Enter")
     assert wait_for(lambda: exited(exit_file), 20, "the chat to exit") == "0"
     assert bob.log_json("alice") == []  # nothing sent

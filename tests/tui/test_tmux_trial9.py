@@ -30,7 +30,7 @@ def test_id_shows_the_address_whole_at_80_columns(tmp_path: Path, terminal: Term
     assert "does not find you)" in after, screen  # to its last word
     terminal.line("/quit")
     terminal.wait_screen(lambda s: "you will be offline" in s, "the question before leaving")
-    terminal.keys("y")
+    terminal.keys("y", "Enter")
     wait_for(lambda: exited(exit_file), 30, "the chat to exit")
     said = (tmp_path / "exit.err").read_text() if (tmp_path / "exit.err").exists() else ""
     if "(pid " in said:  # a node kept running: stop it

@@ -23,7 +23,38 @@ async def test_unblocking_a_request_leaves_a_request_and_says_accept() -> None:
     await controller.start()
     try:
         await controller.execute(f"/unblock {CAROL}")
-        assert "unblocked carol: a request again, /accept carol to chat" in notices(controller)
+        assert "unblocked carol: a request again" in notices(controller)
+        assert "asks to connect (/accept carol" in notices(controller)
         assert controller.state.conversations[CAROL].state == "request"
+    finally:
+        await controller.stop()
+
+
+class BlockedRequestBackend(RequestBackend):
+    """carol blocked while she asked: /unblock makes her a request again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contact_list = [contact(CAROL, "carol", state="blocked")]
+
+    async def unblock(self, who: str) -> dict[str, Any]:
+        self.contact_list = [await super().unblock(who)]
+        return self.contact_list[0]
+
+
+async def test_a_request_unblocked_stays_on_the_row_until_answered() -> None:
+    """Session 35: "unblocked dave: a request again, /accept dave to chat" was the only
+    notice of the request, a command's answer: it went two minutes later (or at the next
+    command a while later) while dave still asked."""
+    now = [1000.0]
+    backend = BlockedRequestBackend()
+    controller = Controller(backend)
+    controller.state.clock = lambda: now[0]
+    await controller.start()
+    try:
+        await controller.execute(f"/unblock {CAROL}")
+        now[0] += 150.0  # past every answer's lifetime
+        await controller.execute("/notices")
+        assert "asks to connect (/accept carol" in notices(controller), notices(controller)
     finally:
         await controller.stop()

@@ -1,0 +1,45 @@
+"""Text a refusal kept in the input, and a command typed after it (trial 13a, B8).
+
+A line the open conversation cannot take stays in the input ("not sent: ... your text stays in
+the input"). Typing a command at its end read "still here?/group forget", and Enter only
+refused it again. A "/" typed at the end of the kept text, as kept, starts the command on an
+empty input; the kept text goes to the input's history, where Up brings it back, and the
+screen says so. A kept passphrase line never goes to the history.
+"""
+
+from __future__ import annotations
+
+from prompt_toolkit.buffer import Buffer
+
+from p2pchat.tui.commands import secret_start
+from p2pchat.tui.notice_ageing import PASSING
+from p2pchat.tui.state import ChatState
+
+MOVED = "your kept text is in the history: Up brings it back"
+
+
+class KeptInput:
+    def __init__(self, state: ChatState, buffer: Buffer) -> None:
+        self._state = state
+        self._buffer = buffer
+        self._kept: str | None = None
+
+    def keep(self, text: str) -> None:
+        """A refusal left `text` in the input."""
+        self._kept = text
+
+    def at_end(self) -> bool:
+        """The input holds the kept text, as kept, the cursor at its end."""
+        text = self._buffer.text
+        return (self._kept is not None and text.rstrip() == self._kept.rstrip()
+                and self._buffer.cursor_position == len(text)
+                and secret_start(text) is None)
+
+    def slash(self) -> None:
+        """A "/" typed: it starts a command, apart from the kept text."""
+        if self.at_end():
+            self._buffer.text = self._buffer.text.rstrip()
+            self._buffer.reset(append_to_history=True)
+            self._state.notice("info", MOVED, key=f"{PASSING}:kept")
+        self._kept = None
+        self._buffer.insert_text("/")
