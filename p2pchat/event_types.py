@@ -118,6 +118,18 @@ class AdmissionGuessesEvent(TypedDict):
     cleared: bool
 
 
+class AdmissionWaitingEvent(TypedDict):
+    """Why a join still waits: `reason` "limited" (every node that answered limits guesses
+    from our address for `seconds` more) or "none_heard" (no node with a network is heard)."""
+
+    type: Literal["admission_waiting"]
+    network: str
+    reason: str
+    seconds: int
+    heard: int
+    limiting: int
+
+
 class NearbyChangedEvent(TypedDict):
     type: Literal["nearby_changed"]
 

@@ -326,3 +326,23 @@ def _print_view(view: dict[str, Any], as_json: bool) -> None:
         print(f"{name}{code}{STATE_NOTES.get(str(states[name]), '')}")
     if not states:
         print("In no network.")
+
+
+def waiting_lines(status: dict[str, Any]) -> list[str]:
+    """What `p2pchat status` says of each network not admitted to yet: why it waits (the
+    nodes heard limit guesses from this address, or none is heard), or that it was refused."""
+    lines = []
+    for name, why in (status.get("networks_waiting_why") or {}).items():
+        if why.get("reason") == "limited":
+            lines.append(f"network {name}: waiting: the nodes heard limit guesses from this"
+                         " address (wrong passphrases came from it before, from any node on"
+                         f" this machine); asking again in {why.get('seconds')} s")
+        elif why.get("reason") == "none_heard":
+            lines.append(f"network {name}: waiting: no node of a network is heard nearby yet"
+                         " (a member must run with discovery on; or p2pchat network join"
+                         f" {name} --via HOST:PORT)")
+    lines += [f"network {name}: refused by the nodes asked (nobody there in it yet, or a wrong"
+              " passphrase or name); nodes heard later are asked; joining again with another"
+              f" passphrase asks them all again: p2pchat network join {name}"
+              for name in status.get("networks_refused") or []]
+    return lines

@@ -21,6 +21,7 @@ from p2pchat.cli.send_input import line_batches, stdin_message
 from p2pchat.core.contact_words import OFFLINE, contact_presence
 from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import group_size, hidden_nearby
+from p2pchat.network_command import waiting_lines
 from p2pchat.settings import mdns_words, said_from
 from p2pchat.tui.sanitize import clean
 
@@ -119,9 +120,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                     " unsaved is acknowledged, and the node retries"))
     if status.get("networks"):
         print(f"networks: {clean(', '.join(status['networks']))}")
-    for name in status.get("networks_refused") or []:
-        print(clean(f"network {name}: refused (wrong passphrase or name?); not asking again"
-                    f" until you join again: p2pchat network join {name}"))
+    for line in waiting_lines(status):  # why a join waits, or its refusal (trial 13, 15)
+        print(clean(line))
     _print_closed(status)
     for relay in status.get("relays", []):
         error = f" ({relay['last_error']})" if relay["last_error"] and \

@@ -92,7 +92,7 @@ def instead(command: str, words: list[str], refused: NotAContact,
         # a list, plainly: never "the whole as one name" (it would carry the list along)
         return f"{command} NAME CONTACT, CONTACT... invites contacts, each one of yours"
     if refused.now_called is None:
-        return how_to_quote(command, quote(" ".join(words)))
+        return _not_a_contact(command, words, refused.word, quote, contact)
     fixed = listed(words[1:], contact)
     at = fixed.index(refused.word)
     # "bob Carol S": Carol, now called 'Carol S', takes the S along (no stray words, trial 11)
@@ -103,6 +103,25 @@ def instead(command: str, words: list[str], refused: NotAContact,
         tail = tail[len(rest):]
     fixed = [*fixed[:at], refused.now_called, *tail]
     return f"{command} {' '.join(quote(word) for word in [words[0], *fixed])}"
+
+
+def _not_a_contact(command: str, words: list[str], word: str, quote: Callable[[str], str],
+                   contact: Callable[[str], object | None]) -> str:
+    """`word` names no contact. Words before the first contact may be a name with spaces
+    ("hike 3 alice": 'hike 3' alice); a word after a contact cannot be (trial 13, B9: "hike2
+    alice dave" was offered as the group 'hike2 alice dave'): add them first, or leave out."""
+    known = [contact(w) is not None for w in words]
+    first = next((at for at in range(1, len(words)) if known[at]), len(words))
+    if word not in words[1:]:  # a part of a word: the rule, the whole as one quoted name
+        return how_to_quote(command, quote(" ".join(words)))
+    if words.index(word, 1) < first:  # before any contact: part of the name, quoted
+        return how_to_quote(command, " ".join([quote(" ".join(words[:first])),
+                                               *map(quote, words[first:])]))
+    strangers = [w for w in words[first:] if not contact(w)]
+    adding = "/add FINGERPRINT" if command.startswith("/") else "p2pchat contacts add FINGERPRINT"
+    return (f"add {' and '.join(map(quote, strangers))} as a contact first ({adding}"
+            f" {quote(strangers[0])}), then invite them; or now without them:"
+            f" {command} {' '.join(quote(w) for w in words if w not in strangers)}")
 
 
 def how_to_quote(command: str, quoted_name: str) -> str:

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 RELAY_SESSION = SessionConfig(max_record=MAX_RELAY_RECORD, keepalive_interval=10.0,
                               idle_timeout=30.0, handshake_timeout=10.0)
 ATTACH_TIMEOUT = 10.0  # from connecting to Attached
+NOT_ON_RELAY = "peer not on the relay"  # a stream's close reason after the relay's NotHere
 MAX_STREAMS = 256  # end-to-end links one relay connection carries at once
 DEAD_STREAMS = 1024  # closed streams remembered, so their late frames start nothing new
 FLUSH_AT = 256 * 1024  # a turn that writes this much sends at once rather than at its end
@@ -255,7 +256,7 @@ class RelayConnection:
         elif isinstance(record, NotHere | Refused) and self.attached:
             stream = self.streams.get((record.to, record.stream))
             if stream is not None:  # bytes of it were lost: its nonces no longer line up
-                stream.close("peer not on the relay" if isinstance(record, NotHere)
+                stream.close(NOT_ON_RELAY if isinstance(record, NotHere)
                              else "the relay dropped a frame")
         elif isinstance(record, Attached) and not self.attached:
             self.max_data = record.max_data

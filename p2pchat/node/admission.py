@@ -3,7 +3,7 @@
 The exchange itself is core/admission.py (SPAKE2, sans-IO); this part moves its four frames over
 a connection to the node's usual listening port (docs/protocol.md 10.7). A member answers on
 the connection whose first frame is ADMIT1, after the rate limiter (core/guess_limits.py) lets
-the source and the network guess again. A node waiting to be admitted asks, one at a time, the
+the source and the network guess again. A node waiting to be admitted asks, a round at a time, the
 nodes whose adverts carry network entries (it can't tell a member of its network from others
 before it holds the key), and backs off from each one that did not admit it.
 """
@@ -28,10 +28,13 @@ from p2pchat.waits import woken
 log = logging.getLogger("p2pchat.node")
 
 TIMEOUT = 10.0  # one frame of an exchange; SPAKE2 is milliseconds a side
+# A joiner waits less for an answer: a member answers in milliseconds, and a silent node must
+# not keep the user's "refused" from being said (trial 13, 15)
+ASK_TIMEOUT = 3.0
 MAX_ANSWERING = 8  # exchanges answered at once (each costs two Ed25519 multiplications)
 RETRY_AFTER = 30.0  # a node that did not admit us is asked again after this, doubling
 MAX_RETRY_AFTER = 3600.0
-REFUSED_AFTER = 3  # nodes refusing one passphrase that make it "refused" (or all we hear)
+MAX_ASKED_AT_ONCE = 8  # nodes asked together in one round (the rest at the next)
 MAX_REFUSERS = 256  # refusing nodes remembered per passphrase: never asked it again
 MAX_REMEMBERED = 256  # nodes remembered with their back-off
 LOOK_EVERY = 1.0  # how often a waiting node looks at the adverts for someone to ask
@@ -50,8 +53,10 @@ class Busy(Exception):
 class Frames:
     """Admission frames off a stream, after `initial` bytes already read from it."""
 
-    def __init__(self, reader: asyncio.StreamReader, initial: bytes = b"") -> None:
+    def __init__(self, reader: asyncio.StreamReader, initial: bytes = b"",
+                 timeout: float = TIMEOUT) -> None:
         self._reader = reader
+        self._timeout = timeout
         self._decoder = FrameDecoder(max_frame=adm.MAX_FRAME)
         if initial:
             self._decoder.receive_data(initial)
@@ -60,7 +65,7 @@ class Frames:
         """(kind, body) of the next frame; AdmissionError if the peer sends something else."""
         try:
             while (frame := self._decoder.next_frame()) is None:
-                data = await asyncio.wait_for(self._reader.read(256), TIMEOUT)
+                data = await asyncio.wait_for(self._reader.read(256), self._timeout)
                 if not data:
                     raise adm.AdmissionError("connection closed")
                 self._decoder.receive_data(data)
@@ -83,7 +88,7 @@ async def ask(address: Address, name: str, passphrase: str,
     """Run the joiner's side with the node at `address`; the network key, or AdmissionError
     (not admitted: a wrong passphrase, or not a member), Busy, OSError or TimeoutError."""
     reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), connect_timeout)
-    frames = Frames(reader)
+    frames = Frames(reader, timeout=ASK_TIMEOUT)
     try:
         joiner = adm.Joiner(name, passphrase)
         writer.write(_frame(adm.KIND_ADMIT1, joiner.first()))
@@ -133,10 +138,14 @@ class Admissions:
         self._answering = 0
         self._wake = asyncio.Event()
         self._next_try: dict[Address, tuple[float, float]] = {}  # address -> (when, pause)
-        # (network, passphrase) -> who refused it, in order
         # (network, passphrase) -> the nodes that refused it: never asked it again, so a wrong
         # passphrase costs each node one counted guess, whatever else the joiner hears
         self._refusals: dict[tuple[str, str], set[Address]] = {}
+        # address -> until when it limits our guesses (its BUSY): why a join still waits
+        self._limiting: dict[Address, float] = {}
+        # (network, passphrase) -> why it waits, as last said ("limited" and seconds, or
+        # "none_heard"): a new passphrase is said afresh
+        self._told: dict[tuple[str, str], tuple[str, int]] = {}
         self.failed_guesses = 0  # exchanges answered that did not prove the passphrase
         self.admitted = 0  # joiners we admitted
 
@@ -239,6 +248,24 @@ class Admissions:
 
     # ------------------------------------------------------------ joiner side
 
+    def waiting_why(self) -> dict[str, dict[str, Any]]:
+        """Why each network still waiting waits, as last said ("limited" while those nodes
+        still limit us, with the seconds left; "none_heard"): for `status`."""
+        now = time.monotonic()
+        why: dict[str, dict[str, Any]] = {}
+        for name, passphrase in self._networks.waiting():
+            told = self._told.get((name, passphrase))
+            if told is None:
+                continue
+            if told[0] == "limited":
+                left = [until - now for until in self._limiting.values() if until > now]
+                if not left:
+                    continue
+                why[name] = {"reason": "limited", "seconds": max(1, round(min(left)))}
+            else:
+                why[name] = {"reason": told[0]}
+        return why
+
     def wake(self) -> None:
         """A network started waiting: look for members now rather than at the next round."""
         self._wake.set()
@@ -255,51 +282,86 @@ class Admissions:
                     log.warning("network %s: asking for admission failed: %r", name, exc)
 
     async def _try_all(self, name: str, passphrase: str) -> None:
+        """One round: ask every node heard that may be asked now, at once (a silent or dead
+        node must not hold back a member's answer: trial 13, 15: 95 s of "waiting" with the
+        creator nearby), then say what came of it."""
         now = time.monotonic()
         refusers = self._refusals.get((name, passphrase), set())
-        heard = [address for advert in self._adverts() if advert.sealed
-                 for address in advert.addresses[:2] if not self._is_own(address)]
-        for address in heard:
-            if address in refusers:
-                continue  # it said no to this passphrase: asking again is only another guess
-            when, pause = self._next_try.get(address, (0.0, 0.0))
-            if now < when:
-                continue
-            try:
-                key = await ask(address, name, passphrase, self._connect_timeout)
-            except Busy as exc:
-                self._remember(address, now + exc.retry_after, pause)
-                continue
-            except NotAdmitted:
-                self._refused_by(name, passphrase, address, heard)
-                continue
-            except (adm.AdmissionError, OSError, TimeoutError) as exc:
-                pause = min(max(pause * 2, RETRY_AFTER), MAX_RETRY_AFTER)
-                self._remember(address, now + pause, pause)
-                log.info("network %s: %s did not admit us (%s); asking again in %.0f s",
-                         name, format_addr(address), exc, pause)
-                continue
-            log.info("network %s: admitted by the node at %s", name, format_addr(address))
-            self._next_try.pop(address, None)
-            self._refusals.pop((name, passphrase), None)
-            await self._networks.admitted(name, passphrase, key)
-            return
+        heard = list(dict.fromkeys(
+            address for advert in self._adverts() if advert.sealed
+            for address in advert.addresses[:2] if not self._is_own(address)))
+        due = [address for address in heard if address not in refusers
+               and now >= self._next_try.get(address, (0.0, 0.0))[0]]
+        results = await asyncio.gather(*(self._ask_one(name, passphrase, address, now)
+                                         for address in due[:MAX_ASKED_AT_ONCE]))
+        for address, key in zip(due, results, strict=False):
+            if key is not None:
+                log.info("network %s: admitted by the node at %s", name, format_addr(address))
+                self._next_try.pop(address, None)
+                self._refusals.pop((name, passphrase), None)
+                self._told.pop((name, passphrase), None)
+                await self._networks.admitted(name, passphrase, key)
+                return
+        self._conclude(name, passphrase, heard, now)
 
-    def _refused_by(self, name: str, passphrase: str, address: Address,
-                    heard: list[Address]) -> None:
-        """Note a refusal. Once REFUSED_AFTER nodes, or every node we hear, refused it, the
-        network shows as refused: none of them in it, or a wrong passphrase (never known
-        which). Nodes that have not been asked yet still are (a joiner cannot tell a member of
-        another network from one of its own, so a right passphrase must not be given up on a
-        busy LAN); refusers never again."""
+    async def _ask_one(self, name: str, passphrase: str, address: Address,
+                       now: float) -> bytes | None:
+        """The key from `address`, or None, its answer noted (refused, limiting, or silent)."""
+        pause = self._next_try.get(address, (0.0, 0.0))[1]
+        try:
+            return await ask(address, name, passphrase, self._connect_timeout)
+        except Busy as exc:
+            self._remember(address, now + exc.retry_after, pause)
+            if address not in self._limiting and len(self._limiting) >= MAX_REMEMBERED:
+                del self._limiting[next(iter(self._limiting))]
+            self._limiting[address] = now + exc.retry_after
+        except NotAdmitted:
+            self._limiting.pop(address, None)
+            self._refused_by(name, passphrase, address)
+        except (adm.AdmissionError, OSError, TimeoutError) as exc:
+            pause = min(max(pause * 2, RETRY_AFTER), MAX_RETRY_AFTER)
+            self._remember(address, now + pause, pause)
+            self._limiting.pop(address, None)
+            log.info("network %s: %s did not admit us (%s); asking again in %.0f s",
+                     name, format_addr(address), exc or "no answer in time", pause)
+        return None
+
+    def _conclude(self, name: str, passphrase: str, heard: list[Address], now: float) -> None:
+        """After a round: refused once some node refused this passphrase and no node heard can
+        still answer it now (the others refused, are unreachable, or limit our guesses): a
+        stale advert or a silent node must not keep a wrong passphrase untold. Else, while only
+        nodes that limit guesses are left, say why it waits and for how long."""
+        refusers = self._refusals.get((name, passphrase), set())
+        limiting = {address: until for address, until in self._limiting.items()
+                    if address in heard and until > now and address not in refusers}
+        if refusers:
+            self._networks.refuse(name, passphrase)
+        if not heard:
+            reason: tuple[str, int] = ("none_heard", 0)
+        elif limiting and not refusers:
+            reason = ("limited", max(1, round(min(limiting.values()) - now)))
+        else:
+            return
+        told = self._told.get((name, passphrase))
+        if told is not None and told[0] == reason[0] and (
+                reason[0] == "none_heard" or told[1] >= reason[1]):
+            return  # said already (a wait only said again when it grew)
+        if (name, passphrase) not in self._told and len(self._told) >= MAX_REMEMBERED:
+            del self._told[next(iter(self._told))]
+        self._told[(name, passphrase)] = reason
+        self._emit({"type": "admission_waiting", "network": name, "reason": reason[0],
+                    "seconds": reason[1], "heard": len(heard), "limiting": len(limiting)})
+
+    def _refused_by(self, name: str, passphrase: str, address: Address) -> None:
+        """Note a refusal: that node is never asked this passphrase again. Nodes that have not
+        been asked yet still are (a joiner cannot tell a member of another network from one of
+        its own, so a right passphrase must not be given up on a busy LAN)."""
         refusals = self._refusals.setdefault((name, passphrase), set())
         if len(refusals) < MAX_REFUSERS:
             refusals.add(address)
         # a member refusing a wrong passphrase, or a node not in `name`: alike by design
         log.info("network %s: %s did not admit us (not in %s, or a wrong passphrase; %d"
                  " node(s) so far)", name, format_addr(address), name, len(refusals))
-        if len(refusals) >= REFUSED_AFTER or refusals.issuperset(heard):
-            self._networks.refuse(name, passphrase)
 
     def _remember(self, address: Address, when: float, pause: float) -> None:
         if address not in self._next_try and len(self._next_try) >= MAX_REMEMBERED:

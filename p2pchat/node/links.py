@@ -23,7 +23,7 @@ from p2pchat.net.addresses import Address, format_addr, plain_host
 from p2pchat.net.dialer import Dialer
 from p2pchat.net.link import OnEvent, TcpLink
 from p2pchat.net.listen import bound_addresses, listen
-from p2pchat.net.relay_connection import RelayConnection, RelayedLink
+from p2pchat.net.relay_connection import NOT_ON_RELAY, RelayConnection, RelayedLink
 from p2pchat.node.config import NodeConfig
 from p2pchat.node.ik_stamps import IkStamps
 from p2pchat.node.peer_state import PeerLink, PeerState
@@ -306,7 +306,7 @@ class LinkTable:
         # handshake times out.
         refused = "closed by peer" in reason if link.relay is None \
             else reason.startswith("handshake timed out")
-        if ok:
+        if ok or reason == NOT_ON_RELAY:  # the relay says they are not there: offline
             self.unanswered.discard(key)
         elif link.remote_key is None and refused and len(self.unanswered) < MAX_UNANSWERED:
             self.unanswered.add(key)

@@ -35,6 +35,7 @@ def status_of(node: Node) -> dict[str, Any]:
         "networks": node.networks.names(),
         "networks_waiting": [n for n, _ in node.networks.waiting()],
         "networks_refused": node.networks.refused_names(),
+        "networks_waiting_why": node.admissions.waiting_why(),  # why a join waits (trial 13)
         "requests_dropped": node.trust.requests_dropped,
         # Strangers' handshakes are refused in a network, and while waiting to join one: why
         # a contact request does not arrive (trial 4, B3, B4), and how many were refused.

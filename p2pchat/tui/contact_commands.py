@@ -112,14 +112,28 @@ class ContactCommands:
             name = " ".join(words[1:])
         else:
             wanted = who.casefold()
-            chosen = next((n for n in self._state.nearby + self._state.nearby_now
-                           if wanted in (str(n.get("name") or "").casefold(),
-                                         str(n.get("fingerprint") or "").casefold())), None)
+            matches = {str(n.get("fingerprint")): n for n in self._state.nearby
+                       + self._state.nearby_now if n.get("fingerprint")
+                       and wanted in (str(n.get("name") or "").casefold(),
+                                      str(n.get("fingerprint") or "").casefold())}
+            if len(matches) > 1:  # anyone can pick any name: never guess (trial 13, B2)
+                raise BackendError("ambiguous", self._several_nearby(who, list(matches)))
+            chosen = next(iter(matches.values()), None)
             name = who
         if chosen is None or not chosen.get("fingerprint"):
             raise BackendError("unknown_contact", f"no one called {who!r} is nearby (/nearby"
                                                   " lists who is); or /add FINGERPRINT NAME")
         await self.add(str(chosen["fingerprint"]), name or str(chosen.get("name") or ""), [])
+
+    def _several_nearby(self, who: str, fingerprints: list[str]) -> str:
+        """Which of the nodes nearby called `who` to add: by their /nearby numbers."""
+        numbered = [str(n.get("fingerprint")) for n in self._state.nearby or self._state.nearby_now]
+        numbers = [str(numbered.index(f) + 1) for f in fingerprints if f in numbered]
+        count = {2: "two", 3: "three"}.get(len(fingerprints), str(len(fingerprints)))
+        how = (" or ".join(f"/add {n}" for n in numbers) + " (numbers from /nearby), or"
+               if len(numbers) == len(fingerprints) else "/nearby numbers them: /add NUMBER, or")
+        return (f"{count} people nearby are called {clean(who)}: {how} /add FINGERPRINT"
+                " (compare it with theirs)")
 
     async def _node_knows(self, who: str) -> bool:
         """A name or fingerprint of a contact, request or blocked one the node holds."""

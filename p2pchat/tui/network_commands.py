@@ -11,6 +11,7 @@ from typing import Any
 
 from p2pchat.core.text import hidden_nearby
 from p2pchat.node.networks import no_discovery
+from p2pchat.tui import news
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import ParseError, parse_network
 from p2pchat.tui.news import CHECK_CODE, NETWORKS, networks_key
@@ -23,12 +24,14 @@ from p2pchat.tui.state import ChatState
 _WEAK = re.compile(r"weak passphrase \(about (\d+) bits, guessed online in ~([^)]*)\)")
 
 
-def joining_words(name: str, warnings: list[str]) -> str:
+def joining_words(name: str, warnings: list[str], again: bool = False) -> str:
     """The answer to a join that waits, in words (trial 11, B7: "networks: none; waiting to
     be admitted: club: weak passphrase (...)" read as if the weak passphrase were why it
     waits, and nothing said why the status line turned to "hidden nearby"). The passphrase
     itself is never said: "this passphrase"."""
-    said = [f"joining {name}: waiting for a member nearby to admit you; until then only your"
+    said = [f"joining {name} again with this passphrase: asking the nodes nearby now (one"
+            " that refused this very passphrase before is not asked it again)" if again else
+            f"joining {name}: waiting for a member nearby to admit you; until then only your"
             " contacts can find you (your node is hidden from others nearby)"]
     for warning in warnings:
         found = _WEAK.fullmatch(warning)
@@ -89,10 +92,22 @@ class NetworkCommands:
         if command.action == "join" and command.name in (result.get("waiting") or []):
             # Keyed: "admitted to" or "refused" replaces it when the node knows. One notice
             # with the node's warnings: the last notice is the one the row shows.
-            key = f"admission:{clean(command.name)}"
+            name = clean(command.name)
+            key = f"admission:{name}"
+            again = name in self._state.networks_refused
             self._state.drop_notices(key=key)
-            self._state.notice("warning" if warnings else "info",
-                               joining_words(clean(command.name), warnings), key=key)
+            self._state.drop_notices(mentioning=(name, "admitted you"))  # the old refusal
+            if states.get(command.name) == "refused":  # refused already, before this answer
+                self._state.networks_refused = [n for n in self._state.networks_refused
+                                                if n != name]
+                news.admission_news(self._state, {
+                    "networks": result.get("networks") or [], "refused": refused,
+                    "waiting": [n for n in result.get("waiting") or [] if n not in refused]})
+            else:  # a join is a fresh start: its refusal, if it comes, is said anew (B5)
+                self._state.networks_refused = [n for n in self._state.networks_refused
+                                                if n != name]
+                self._state.notice("warning" if warnings else "info",
+                                   joining_words(name, warnings, again=again), key=key)
         else:  # one answer about the networks at a time: a /network list after a leave
             # showed "networks: none" twice (trial 8, B9); and what was done, first
             self._state.drop_notices(key=NETWORKS)
@@ -126,6 +141,11 @@ class NetworkCommands:
         if addrs:
             lines.append(f"  reachable at {', '.join(addrs[:4])} (for /addr where discovery"
                          " does not find you)")
+        for relay in self._state.relays[:2]:  # trial 13, B15: what a friend off the LAN needs
+            line = str(relay.get("relay") or "")
+            if relay.get("state") == "attached" and "#" in line:
+                lines.append(f"  via relay: --relay {clean(line)} (a friend who cannot reach"
+                             " your address uses this relay too: docs/relay.md)")
         self._state.drop_notices(key="id")  # said once, as now (session 35: /id twice, twice)
         self._state.notice("info", "\n".join(lines), key="id",
                            whole=True)  # the address too (trial 9, B9)

@@ -191,6 +191,29 @@ def admission_news(state: ChatState, event: Mapping[str, Any]) -> None:
     drop_left_networks(state)
 
 
+def admission_waiting_news(state: ChatState, event: Mapping[str, Any]) -> None:
+    """Why a join still waits (trial 13, 15): the members heard limit guesses from this
+    address (every node on one machine shares it), or no node with a network is heard."""
+    name = clean(event.get("network"))
+    if name not in state.networks_waiting:
+        return
+    seconds = event.get("seconds")
+    if event.get("reason") == "limited" and isinstance(seconds, int):
+        count = event.get("limiting")
+        nodes = "the node nearby limits" if count == 1 else "the nodes nearby limit"
+        text = (f"joining {name}: {nodes} guesses from this address (wrong passphrases came"
+                f" from it before), so nothing is said about this one yet; asking again in"
+                f" {seconds} s")
+    elif event.get("reason") == "none_heard":
+        text = (f"joining {name}: waiting for a node of a network to be heard nearby (none is"
+                f" yet): a member must run with discovery on; /network join {name} --via"
+                f" HOST:PORT PASSPHRASE asks one by its address")
+    else:
+        return
+    state.drop_notices(key=f"admission:{name}")
+    state.notice("info", text, key=f"admission:{name}")
+
+
 RECONNECTED = "reconnected to the node"  # news, untrue once the node stops again
 ATTACHED = "attached"  # the note that a running node ignored the options typed (tui/main.py)
 
@@ -258,6 +281,9 @@ def networks_changed(state: ChatState) -> None:
 def guesses_news(state: ChatState, event: Mapping[str, Any]) -> None:
     """Wrong passphrases asking our node to admit them, past an address's free tries: one
     notice per address, gone when it proves the passphrase after all."""
+    if event.get("type") == "admission_waiting":  # our own join, not guesses at ours
+        admission_waiting_news(state, event)
+        return
     source = clean(event.get("source"))
     key = f"guesses:{source}"
     warned = [n for n in state.notices if n.key == key and n.part == 0]

@@ -361,7 +361,12 @@ def welcome_rows(state: ChatState, width: int) -> list[Fragments]:
         ("", "To share it: /id shows it again; /verify NAME shows it as a QR code with the"
              " safety number you compare in person.", 2),
         ("", "To add someone: /nearby lists people on this network, then /add NUMBER;"
-             " or /add FINGERPRINT NAME with the fingerprint they gave you.", 2),
+             " or /add FINGERPRINT NAME with the fingerprint they gave you.", 2)
+        if state.mdns or state.discovering or state.starting else
+        # /nearby finds no one with discovery off (trial 13, B15)
+        ("", "To add someone: discovery is off here, so /nearby finds no one: /add FINGERPRINT"
+             " NAME HOST:PORT with the fingerprint and address their /id shows (the address"
+             " may be left out when you both use the same relay).", 2),
         ("", "Everything else: /help.", 0),
     ]
     if state.starting:

@@ -371,7 +371,7 @@ class ChatState:
         elif kind == "networks_changed":  # joined or left here, from the CLI or a script
             refresh.add("status")
             news.admission_news(self, event)
-        elif kind == "admission_guesses":
+        elif kind in ("admission_guesses", "admission_waiting"):  # ours waits, or theirs
             news.guesses_news(self, event)
         elif kind == "peer_renamed":
             news.nick_news(self, cast(PeerRenamedEvent, event))

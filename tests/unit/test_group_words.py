@@ -82,3 +82,20 @@ def test_a_list_with_a_stranger_is_not_offered_as_one_name() -> None:
         invitees(words[1:], contact)
     hint = instead("/group create", words, refused.value, shlex.quote, contact)
     assert "zed" not in hint and "climbing" not in hint, hint
+
+
+def test_a_stranger_after_a_contact_is_never_offered_as_part_of_the_name() -> None:
+    """Trial 13, B9: `group create hike2 bob dave` offered 'hike2 bob dave' as one name."""
+    words = ["hike2", "bob", "dave"]
+    with pytest.raises(NotAContact) as refused:
+        invitees(words[1:], contact)
+    hint = instead("p2pchat group create", words, refused.value, shlex.quote, contact)
+    assert "'hike2 bob dave'" not in hint, hint
+    assert hint == ("add dave as a contact first (p2pchat contacts add FINGERPRINT dave), then"
+                    " invite them; or now without them: p2pchat group create hike2 bob")
+    # Words before the first contact: a name with spaces, quoted without the contacts
+    words = ["hike", "3", "bob"]
+    with pytest.raises(NotAContact) as refused:
+        invitees(words[1:], contact)
+    assert instead("/group create", words, refused.value, shlex.quote, contact) \
+        .endswith("a name with spaces goes in quotes: /group create 'hike 3' bob")
