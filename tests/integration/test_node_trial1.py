@@ -133,7 +133,11 @@ def test_the_screen_shows_a_guesser_once_and_lets_it_clear() -> None:
                     " without the passphrase)"]
     state.apply({"type": "admission_guesses", "source": "127.0.0.1", "failed": 0,
                  "cleared": True})
-    assert not [n for n in state.notices if "127.0.0.1" in n.text]
+    # The address then proved the passphrase: no longer a warning, said so, never unread
+    # (trial 13a, 18 g: it was dropped before it was seen).
+    assert [(n.kind, n.text) for n in state.notices if "127.0.0.1" in n.text] == [
+        ("info", "3 wrong network passphrases from 127.0.0.1, then the right one: a mistyped"
+                 " passphrase, not a guess")]
 
 
 async def test_a_removed_contact_backs_off_and_the_remover_logs_one_line(
