@@ -71,11 +71,26 @@ class Terminal:
         self.literal(text)
         self.keys("Enter")
 
+    def ended(self) -> bool:
+        """The command has ended: its tmux session, and the pane with it, is gone."""
+        assert TMUX is not None
+        return subprocess.run([TMUX, "-u", "-S", str(self._socket), "has-session", "-t", "chat"],
+                              capture_output=True, timeout=10, env=cli_env({})).returncode != 0
+
     def wait_screen(self, condition: Callable[[str], bool], what: str, timeout: float = 20) -> str:
+        def seen() -> str | bool:
+            if (screen := self.screen()):
+                return condition(screen) and screen
+            # A blank capture: the pane between two frames, or gone for good once the command
+            # ended. Gone, no screen ever comes: say so at once, not a blank screen after the
+            # timeout, which read as a chat that hung while quitting (it had quit in 0.1 s).
+            if self.ended():
+                raise AssertionError(f"{what}: the command ended (its tmux session is gone)")
+            return False
         try:
-            return str(wait_for(lambda: (s := self.screen()) and condition(s) and s, timeout, what))
-        except AssertionError:
-            raise AssertionError(f"{what}; the screen was:\n{self.screen()}") from None
+            return str(wait_for(seen, timeout, what))
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the screen was:\n{self.screen()}") from None
 
     def close(self) -> None:
         self.tmux("kill-server", check=False)
@@ -138,6 +153,19 @@ def impostor_asks(alice: NodeProcess, bob: NodeProcess, impostor: NodeProcess) -
     wait_for(lambda: any(c["state"] == "request" for c in alice.json("contacts", "list")),
              20, "the impostor's request")
     return next(c["name"] for c in alice.json("contacts", "list") if c["state"] == "request")
+
+
+def test_waiting_on_the_screen_of_a_command_that_ended_says_it_ended(
+    tmp_path: Path, terminal: Terminal,
+) -> None:
+    """A chat that quit leaves no pane: the wait says the command ended, not a blank screen
+    after its timeout (a quit in 0.1 s read as a quit that hung, after Ctrl-U cleared all)."""
+    exit_file = tmp_path / "exit"
+    terminal.start(["true"], exit_file)
+    assert wait_for(lambda: exited(exit_file), 20, "the command to end") == "0"
+    wait_for(terminal.ended, 20, "its tmux session to go")
+    with pytest.raises(AssertionError, match="the command ended"):
+        terminal.wait_screen(lambda s: True, "any screen")
 
 
 def test_first_run_asks_once_greets_and_can_leave_the_node_running(
