@@ -18,7 +18,7 @@ from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
-from p2pchat.core.contact_words import OFFLINE, contact_presence
+from p2pchat.core.contact_words import OFFLINE, contact_presence, still_has_you
 from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import group_size, hidden_nearby
 from p2pchat.settings import mdns_words, said_from
@@ -226,8 +226,8 @@ def _print_contacts(contacts: list[dict[str, Any]],
             print(f"{'':<{width}} last known at {clean(c['addrs'][0])} does not answer: if they"
                   f" moved, p2pchat contacts addr {shlex.quote(clean(c['name']))} HOST:PORT")
         if c["state"] == "request" and c.get("after_removal") is True:  # issue 23, B4
-            print(f"{'':<{width}} you removed them; their node still has you as a contact"
-                  f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))} links you again)")
+            again = f"p2pchat contacts accept {shlex.quote(clean(c['name']))}"
+            print(f"{'':<{width}} {still_has_you(again)}")
         elif c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<{width}} asks to connect{note}"
