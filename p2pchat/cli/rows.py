@@ -56,8 +56,8 @@ def member_rows(members: list[dict[str, Any]], contacts: list[dict[str, Any]],
     seen = nearby or set()
     own = {c["fingerprint"]: contact_presence(c, nearby=c["fingerprint"] in seen)
            for c in contacts if c.get("state") == "contact"}
-    words = [member_presence(m, nearby=m["fingerprint"] in seen, contact=own.get(m["fingerprint"]))
-             for m in members]
+    words = [member_presence({**m, "invited": False}, nearby=m["fingerprint"] in seen,
+                             contact=own.get(m["fingerprint"])) for m in members]
     column = max(map(len, words), default=0)
     rows = []
     for m, word in zip(members, words, strict=True):
@@ -65,6 +65,7 @@ def member_rows(members: list[dict[str, Any]], contacts: list[dict[str, Any]],
             + " (you)" * m["you"] \
             + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
         name = clean(m["name"]) if m.get("contact", True) else "~" + clean(m["name"])
-        marks += " (not a contact: unverified)" * (not m.get("contact", True))
+        marks += " (invited, not joined yet)" * m.get("invited", False) \
+            + " (not a contact: unverified)" * (not m.get("contact", True))
         rows.append(f"{name:<20} {word:<{column}} {m['fingerprint']}{marks}")
     return rows

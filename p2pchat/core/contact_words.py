@@ -46,16 +46,16 @@ INVITED = "invited, not joined yet"  # a group member added who has not said yes
 
 def member_presence(member: Mapping[str, Any], *, nearby: bool = False,
                     contact: str | None = None) -> str:
-    """A group member (`groups.members`, docs/api.md) in the words above: online (linked, or
-    us); invited; a contact as `contacts` says it (`contact`: that word, when known); one who
+    """A group member (`groups.members`, docs/api.md) in the words above: invited; online
+    (linked, or us); a contact as `contacts` says it (`contact`: that word, when known); one who
     is not a contact: nearby when discovery sees its node, else "not linked". Our node links
     to only a few members who are not contacts, where it learns an address; the others' news
     comes through the rest, so nothing here knows whether their node runs: "offline" was said
     of running nodes (trial 13, B4)."""
+    if member.get("invited"):  # linked maybe, but not in the group yet
+        return INVITED
     if member.get("you") or member.get("online"):
         return ONLINE
-    if member.get("invited"):
-        return INVITED
     if member.get("contact") is not False:
         return contact or OFFLINE
     return NEARBY if nearby else NOT_LINKED

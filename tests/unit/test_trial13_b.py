@@ -86,3 +86,5 @@ def test_group_members_in_the_words_of_contacts() -> None:
     assert rows["bob"].split()[1] == "offline"  # a contact: the node dials it
     assert " nearby " in rows["~erin"] and " not linked " in rows["~frank"], rows
     assert " online " in rows["me"]
+    invited = member_rows([{**members[0], "online": True, "invited": True}], contacts, set())
+    assert " online " in invited[0] and "(invited, not joined yet)" in invited[0], invited
