@@ -37,5 +37,15 @@ def plain_start(home: Path) -> str:
         f"looks for people on {', '.join(merged.mdns_interface)} only" \
         if merged.mdns_interface else "looks for people on every network"
     return (f"A plain start listens on {where}{more}{settings.said_from(merged.listen_from)}"
-            f" and {looks}{settings.said_from(merged.mdns_from)}; options and"
-            " 'p2pchat settings' change it.")
+            f" and {looks}{settings.said_from(merged.mdns_from)}{_relays(merged.relay)};"
+            " options and 'p2pchat settings' change it.")
+
+
+def _relays(kept: object) -> str:
+    """The kept relays a plain start attaches to (trial 13, B10: `status` with no node said
+    where it listens and looks, not that dan's start would go through his relay), in the
+    farewell's words ("relay 127.0.0.1:17931"): where it is, its key is in `settings`."""
+    if not isinstance(kept, list) or not kept:
+        return ""
+    shown = ", ".join(str(r).split("#")[0] for r in kept)
+    return f", and attaches to relay {shown} (from 'p2pchat settings')"

@@ -16,9 +16,9 @@ from p2pchat.cli.group_create import refused_create
 from p2pchat.cli.group_said import said_group
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import UserError, fail, peer_lines, print_json
-from p2pchat.cli.rows import left_group_row, peer_row, with_their_name
+from p2pchat.cli.rows import left_group_row, member_rows, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
-from p2pchat.core.contact_words import OFFLINE, contact_presence
+from p2pchat.core.contact_words import OFFLINE, contact_presence, still_has_you
 from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import group_size, hidden_nearby
 from p2pchat.network_command import waiting_lines
@@ -176,15 +176,15 @@ def _added_sentence(args: argparse.Namespace, contact: dict[str, Any]) -> str:
     return f"Added {name}: they see a request until they add you too."
 
 
-def _nearby(args: argparse.Namespace) -> set[str]:
-    """The fingerprints discovery sees now (nothing when no node runs)."""
+def _nearby(args: argparse.Namespace) -> set[str] | None:
+    """The fingerprints discovery sees now (None when no node answers: presence unknown)."""
     from p2pchat.control_client import ControlClient, ControlError
 
     try:
         with ControlClient(args.home, timeout=5.0) as client:
             peers = client.call("peers")
     except (ControlError, OSError):
-        return set()
+        return None
     nearby = peers.get("nearby") if isinstance(peers, dict) else None
     return {str(n.get("fingerprint")) for n in nearby or [] if isinstance(n, dict)}
 
@@ -197,18 +197,22 @@ def stale_address(contact: dict[str, Any]) -> bool:
 
 
 def _print_contacts(contacts: list[dict[str, Any]],
-                    nearby: frozenset[str] | set[str] = frozenset(),
+                    nearby: frozenset[str] | set[str] | None = frozenset(),
                     known: list[dict[str, Any]] | None = None, asked: bool = False) -> None:
-    """Rows for `contacts`; `known`: every contact, to name a verified namesake when only one
+    """Rows for `contacts`; `nearby` None: no node runs, so who is online is not known (trial
+    13, B4: "bob offline"); `known`: every contact, to name a verified namesake when only one
     row is printed (trial 9: after unblock, the warning said "a contact", not bob); `asked`:
     the one row is a contact just added, whose node ours has not met yet."""
     if not contacts:
         print("No contacts yet. Add one with: p2pchat contacts add FINGERPRINT --name NAME")
+    elif nearby is None:
+        print("(node not running: presence not known)")
     names = [with_their_name(clean(c["name"]), c.get("their_name")) for c in contacts]
     width = max(20, min(40, max(map(len, names), default=0)))  # one column (trial 6, B9)
     # The chat screen's words (core/contact_words.py: trial 12, B10, B15)
-    words = [contact_presence(c, nearby=c["fingerprint"] in nearby, asked=asked)
+    words = [contact_presence(c, nearby=c["fingerprint"] in (nearby or ()), asked=asked)
              for c in contacts]
+    words = ["" if nearby is None and w == OFFLINE else w for w in words]
     column = max(map(len, words), default=0)
     for c, name, word in zip(contacts, names, words, strict=True):
         online = f"{word:<{column}}"
@@ -216,7 +220,7 @@ def _print_contacts(contacts: list[dict[str, Any]],
         if c.get("path") == "relay" or c.get("asked_via") == "relay":  # as the node sees it
             state += "  via relay"
         state += "  verified" * (c.get("verified") is True)
-        if word == OFFLINE and c.get("last_seen"):  # the header's "(last seen HH:MM)" (B7)
+        if word in (OFFLINE, "") and c.get("last_seen"):  # the header's "last seen" (B7)
             state += f"  last seen {clean(c['last_seen'])[:16].replace('T', ' ')} UTC"
         print(f"{name:<{width}} {online} {clean(c['fingerprint'])}{state}")
         if c.get("unanswered") and not c["online"]:  # trial 4, B4: nothing said why
@@ -226,8 +230,8 @@ def _print_contacts(contacts: list[dict[str, Any]],
             print(f"{'':<{width}} last known at {clean(c['addrs'][0])} does not answer: if they"
                   f" moved, p2pchat contacts addr {shlex.quote(clean(c['name']))} HOST:PORT")
         if c["state"] == "request" and c.get("after_removal") is True:  # issue 23, B4
-            print(f"{'':<{width}} you removed them; their node still has you as a contact"
-                  f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))} links you again)")
+            again = f"p2pchat contacts accept {shlex.quote(clean(c['name']))}"
+            print(f"{'':<{width}} {still_has_you(again)}")
         elif c["state"] == "request":
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<{width}} asks to connect{note}"
@@ -466,16 +470,8 @@ def cmd_group(args: argparse.Namespace) -> int:
         result = _call(args, method, **params)
     if args.json:
         print_json(result)
-    elif action == "members":
-        for m in result:
-            marks = " (owner)" * m["owner"] + " (admin)" * m.get("admin", False) \
-                + " (you)" * m["you"] \
-                + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
-            online = "online " if m["online"] else "offline"
-            marks += " (invited, not joined yet)" * m.get("invited", False)
-            name = clean(m["name"]) if m.get("contact", True) else "~" + clean(m["name"])
-            marks += " (not a contact: unverified)" * (not m.get("contact", True))
-            print(f"{name:<20} {online} {m['fingerprint']}{marks}")
+    elif action == "members":  # in `contacts`' words (trial 13, B4)
+        print("\n".join(member_rows(result, _call(args, "contacts.list"), _nearby(args))))
     elif action == "list":
         _print_groups(result)
     elif action in ("create", "accept"):

@@ -44,3 +44,28 @@ def left_group_row(group: dict[str, Any], *, said: bool = False) -> str:
     how = "left" if group["role"] == "left" else "removed"
     return (f"{title:<20} {how}  (history kept: p2pchat log {shlex.quote('#' + title)};"
             f" p2pchat group forget {shlex.quote(title)})")
+
+
+def member_rows(members: list[dict[str, Any]], contacts: list[dict[str, Any]],
+                nearby: set[str] | None) -> list[str]:
+    """`group members`' rows, each member in `contacts`' words (core/contact_words.py): a
+    contact as its own row says it, one who is not a contact "nearby" or "not linked", never
+    a guessed "offline" (trial 13, B4: said of running nodes we had no link to)."""
+    from p2pchat.core.contact_words import contact_presence, member_presence
+
+    seen = nearby or set()
+    own = {c["fingerprint"]: contact_presence(c, nearby=c["fingerprint"] in seen)
+           for c in contacts if c.get("state") == "contact"}
+    words = [member_presence({**m, "invited": False}, nearby=m["fingerprint"] in seen,
+                             contact=own.get(m["fingerprint"])) for m in members]
+    column = max(map(len, words), default=0)
+    rows = []
+    for m, word in zip(members, words, strict=True):
+        marks = " (owner)" * m["owner"] + " (admin)" * m.get("admin", False) \
+            + " (you)" * m["you"] \
+            + " (caught lying: signed two versions of a message)" * m.get("equivocated", False)
+        name = clean(m["name"]) if m.get("contact", True) else "~" + clean(m["name"])
+        marks += " (invited, not joined yet)" * m.get("invited", False) \
+            + " (not a contact: unverified)" * (not m.get("contact", True))
+        rows.append(f"{name:<20} {word:<{column}} {m['fingerprint']}{marks}")
+    return rows

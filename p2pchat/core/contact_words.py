@@ -39,3 +39,37 @@ def contact_presence(contact: Mapping[str, Any], *, nearby: bool = False,
     if nearby:  # a requester too: seen here, "[request]" says the rest (trial 1, B14)
         return NEARBY
     return ASKING if contact.get("state") == "request" else OFFLINE
+
+
+INVITED = "invited, not joined yet"  # a group member added who has not said yes yet
+
+
+def member_presence(member: Mapping[str, Any], *, nearby: bool = False,
+                    contact: str | None = None) -> str:
+    """A group member (`groups.members`, docs/api.md) in the words above: invited; online
+    (linked, or us); a contact as `contacts` says it (`contact`: that word, when known); one who
+    is not a contact: nearby when discovery sees its node, else "not linked". Our node links
+    to only a few members who are not contacts, where it learns an address; the others' news
+    comes through the rest, so nothing here knows whether their node runs: "offline" was said
+    of running nodes (trial 13, B4)."""
+    if member.get("invited"):  # linked maybe, but not in the group yet
+        return INVITED
+    if member.get("you") or member.get("online"):
+        return ONLINE
+    if member.get("contact") is not False:
+        return contact or OFFLINE
+    return NEARBY if nearby else NOT_LINKED
+
+
+# Under a Members page that says "not linked" of a member who is not a contact.
+NOT_LINKED_MEMBER = ("not linked: not your contact, and your node has no link to theirs (it"
+                     " links to a few such members, where it learns an address): their"
+                     " messages reach you through the others; whether their node runs is not"
+                     " known here")
+
+
+def still_has_you(again: str) -> str:
+    """Under a request from a contact we removed whose node still has us (`after_removal`):
+    `p2pchat contacts` and the chat's /contacts in one wording (trial 13, B4); `again`: the
+    command that links again, as each says it."""
+    return f"you removed them; their node still has you as a contact ({again} links you again)"

@@ -90,6 +90,10 @@ class Views:
             **self._namesake(contact),
             # We asked; their node never said it has us: "asked, waiting" (trial 12, B15)
             **({"asked": contact.asked} if contact.state == "contact" else {}),
+            # When the request first came (a knock again later keeps it): the screen's list
+            # places it by this, not above every newer conversation (trial 13, B13)
+            **({"requested_at": iso_from_ms(contact.created_at)}
+               if contact.state == "request" else {}),
         }
 
     def _namesake(self, contact: Contact) -> dict[str, Any]:

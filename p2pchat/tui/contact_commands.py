@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from p2pchat.core.contact_words import contact_presence
+from p2pchat.core.contact_words import contact_presence, still_has_you
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.core.typed_name import first_quoted, unquoted
 from p2pchat.event_types import ContactRequestEvent
@@ -309,6 +309,9 @@ class ContactCommands:
             marks = " (verified)" * (c.get("verified") is True)
             lines.append(f"  {c.get('name')!s:<20} {online} {c.get('fingerprint')}{state}"
                          f"{marks}")
+            if c.get("state") == "request" and c.get("after_removal") is True:  # as the CLI
+                # four spaces: six are the reach watch's reasons, said again on each draw
+                lines.append(f"    {still_has_you('/add ' + clean(c.get('name')))}")
         self._state.blocked = [clean(c.get("name")) for c in contacts
                               if c.get("state") == "blocked"][:MAX_NEARBY]
         self._state.show_page("Contacts", lines or ["  none yet: /add, or /nearby"],

@@ -188,10 +188,11 @@ def group_label(conversations: Iterable[Conversation], conv: Conversation) -> st
 
 
 def by_activity(conversations: Iterable[Conversation]) -> list[Conversation]:
-    """Requests first (they wait for an answer), then by last activity, then by name."""
+    """By last activity, newest first, then by name. A request's activity is when it came
+    (`requested_at`): an old one no longer tops the list each time the screen opens, above
+    conversations active since (trial 13, B13); its mark, notice and Alt+A still find it."""
     by_name = sorted(conversations, key=lambda c: (c.name.casefold(), c.id))
-    by_activity = sorted(by_name, key=lambda c: c.last_activity, reverse=True)
-    return sorted(by_activity, key=lambda c: c.state != "request")
+    return sorted(by_name, key=lambda c: c.last_activity, reverse=True)
 
 
 def first_open(order: list[Conversation]) -> Conversation | None:

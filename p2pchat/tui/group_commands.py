@@ -8,6 +8,13 @@ import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from p2pchat.core.contact_words import (
+    NOT_LINKED,
+    NOT_LINKED_MEMBER,
+    OFFLINE,
+    contact_presence,
+    member_presence,
+)
 from p2pchat.core.group_words import NotAContact, and_invited, instead, invitees, renamed_as
 from p2pchat.core.text import group_size, membership
 from p2pchat.tui.backend import BackendError, ChatBackend
@@ -19,6 +26,7 @@ from p2pchat.tui.news import CREATED, group_key, member_notice
 from p2pchat.tui.notice_ageing import PASSING
 from p2pchat.tui.receipts import follow as follow_receipts
 from p2pchat.tui.receipts import receipts
+from p2pchat.tui.render import local_time
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
 
@@ -66,6 +74,7 @@ class GroupCommands:
             frozen = conv.state in ("removed", "left")
             clashes = name_clashes([self._state.me.name if m.get("you") else str(m.get("name"))
                                     for m in members])
+            unlinked = False
             for member in members:
                 # one parenthesis, "you" first: "alice (you, owner)" (trial 5, B15)
                 tags = [tag for tag, on in (("you", member.get("you")),
@@ -75,9 +84,9 @@ class GroupCommands:
                     # "bob (you)" and "~bob (N6PYCKC)": which is which (trial 6, B5)
                     tags.append(clean(str(member.get("fingerprint", ""))).split("-")[0])
                 marks = f" ({', '.join(tags)})" if tags else ""
-                online = "online" if member.get("online") else "offline"
-                if member.get("invited"):  # in the group, but has not said yes yet
-                    online = "invited, not joined yet"
+                # one wording with /contacts and `p2pchat group members` (trial 13, B4)
+                online = self._presence(member)
+                unlinked = unlinked or online == NOT_LINKED
                 unverified = member.get("contact") is False  # ~name: not a contact (issue 24)
                 # yours as it is now, after /nick
                 shown = self._state.me.name if member.get("you") \
@@ -92,6 +101,8 @@ class GroupCommands:
                 how = "you were removed" if conv.state == "removed" else "you left"
                 title += f" ({how})"  # the rest in the page: the title fits (trial 4, B20)
                 lines[:0] = [f"As they were when {how}: no news reaches you since.", ""]
+            elif unlinked:
+                lines += ["", NOT_LINKED_MEMBER]
             self._state.show_page(f"{title}: {membership(len(members), invited)}", lines,
                                   source=f"members:{conv.id}")  # follows the node (open_page)
             return
@@ -125,6 +136,22 @@ class GroupCommands:
         self._state.upsert_group(group)
         if not conv.loaded and self._state.current is conv:
             await self._switch_to(conv)
+
+    def _presence(self, member: dict[str, Any]) -> str:
+        """A member in `/contacts`' words: a contact's from its conversation, as its header
+        says it; one who is not a contact, nearby or not linked (never a guessed offline)."""
+        fingerprint = clean(member.get("fingerprint"))
+        nearby = any(n.get("fingerprint") == fingerprint for n in self._state.nearby_now)
+        conv = self._state.conversations.get(fingerprint)
+        word = None
+        if conv is not None and conv.kind == "dm":
+            word = contact_presence({"state": conv.state,
+                                     "unanswered": conv.answers == "unanswered",
+                                     "awaits_answer": conv.answers == "awaits"},
+                                    nearby=nearby, asked=conv.answers == "asked")
+            if word == OFFLINE and conv.last_seen:
+                word = f"offline (last seen {local_time(conv.last_seen)})"
+        return member_presence(member, nearby=nearby, contact=word)
 
     async def _create(self, rest: str) -> None:
         """/group create NAME [CONTACT...]: the group, then each contact invited, as IRC and

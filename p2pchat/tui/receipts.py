@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from p2pchat.core.contact_words import member_presence
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.conversation import Conversation, Message
 from p2pchat.tui.sanitize import clean
@@ -113,7 +114,7 @@ def _why(member: dict[str, Any]) -> str:
         return "no longer a member"
     if member.get("invited"):
         return "invited, has not joined yet"
-    return "online" if member.get("online") else "offline"
+    return member_presence(member)  # "~erin (not linked)", not a guessed offline (trial 13, B4)
 
 
 def _quote(message: Message) -> str:

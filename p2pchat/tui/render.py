@@ -544,21 +544,25 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     warn = "· node stopped: reconnecting... " if not state.connected else ""
     unread = f"{state.unread_total} unread" if state.unread_total else ""
     # Not "in background": it may be a `p2pchat node` in another terminal (trial 11)
-    background = ("node in another chat screen" if state.node_in_chat_screen else
-                  "node runs apart") if state.mode == "attached" else ""
+    background = (("node in another chat screen", "node in other screen")
+                  if state.node_in_chat_screen else ("node runs apart", "node apart")) \
+        if state.mode == "attached" else ("", "")
     # Contacts only, and it says so: a group's member who is no contact is not counted
     # (trial 10, B10: "1 online" beside a Members page with two online).
     contacts = f"{online} contact{'s' * (online != 1)} online"
     if not state.connected:  # only what is true while the node is away (trial 11)
-        contacts, network, relay, background = "", ("", ""), ("", ""), ""
+        contacts, network, relay, background = "", ("", ""), ("", ""), ("", "")
     # Who you are is the last thing shortened: everything else has its short words first
     # (trial 11, B13 c: at 80 columns a relay down dropped the user's own fingerprint).
     you = f" {me.name} {me.fingerprint[:7]}"
     few = f"{online} on" if contacts else ""
+    # Whether quitting stops the node is kept in short words down to the last but one (trial
+    # 13, B14: at 80 columns "node runs apart" went first, and nothing else on screen said it).
     candidates = (
-        [you, contacts, network[0], relay[0], unread, background],
-        [you, contacts, network[1], relay[0], unread],
-        [you, contacts, network[1], relay[1], unread],
+        [you, contacts, network[0], relay[0], unread, background[0]],
+        [you, contacts, network[1], relay[0], unread, background[1]],
+        [you, contacts, network[1], relay[1], unread, background[1]],
+        [you, few, network[1], relay[1], unread, background[1]],
         [you, few, network[1], relay[1], unread],
         [f" {me.name}", few, network[1], relay[1], unread],
     )

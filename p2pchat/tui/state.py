@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.event_types import (
     ContactRequestEvent,
     DeliveryEvent,
@@ -71,6 +72,11 @@ def _met(conv: Conversation, contact: Mapping[str, Any]) -> None:
             and conv.state == "contact":
         conv.answers = "asked"
     conv.last_seen = clean(contact.get("last_seen")) or conv.last_seen
+    if conv.state == "request":  # its time in the list: when it came (trial 13, B13); one
+        # told live (its event has no time) came now
+        came = clean(contact.get("requested_at")) or conv.last_activity or iso_from_ms(
+            time.time_ns() // 1_000_000)
+        conv.last_activity = max(conv.last_activity, came)
 
 
 class ChatState:

@@ -76,7 +76,7 @@ async def test_the_owner_names_an_admin_and_members_show_admins_and_unverified_n
         await controller.execute("/group members")
         assert controller.state.page is not None
         lines = [text for _, text in controller.state.page.lines]
-        assert "  bob (admin): online" in lines and "  ~dave: offline" in lines
+        assert "  bob (admin): online" in lines and "  ~dave: not linked" in lines
     finally:
         await controller.stop()
 

@@ -29,7 +29,7 @@ async def test_the_frozen_members_page_claims_no_presence() -> None:
         await controller.execute("/group members")
         assert controller.state.page is not None
         live = [line for _, line in controller.state.page.lines]
-        assert "  ~carol: offline" in live  # while a member, presence is the node's, now
+        assert "  ~carol: not linked" in live  # while a member, presence is the node's, now
         controller.state.apply({"type": "group_changed", "group": GROUP, "title": "club",
                                 "role": "removed", "change": "remove", "member": "x",
                                 "member_name": "me", "you": True})

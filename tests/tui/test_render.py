@@ -35,10 +35,25 @@ def test_conversation_list_marks_online_requests_and_unread() -> None:
     state.apply(message(CAROL, "c1", "hi", author_name="carol"))
     state.apply({"type": "contact_request", "fingerprint": "D" * 56, "name": "dave", "note": ""})
     rows = text_of(render.conversation_list(state, 20)).splitlines()
-    # Requests first, then by last activity (carol wrote), then by name.
+    # By last activity (dave's request came just now, carol wrote), then by name.
     assert rows[1].startswith(" 1 ? dave") and rows[2].startswith(" 2 ○ carol (1)")
     assert rows[3].startswith(" 3 ● bob")
     assert all(len(row) == 20 for row in rows[1:])
+
+
+def test_an_old_request_does_not_top_the_list_when_the_screen_opens() -> None:
+    """Trial 13, B13: after a plain restart "1 ! bob (CVZVPAH)" (a request from 18:56) came
+    above erin (messages at 19:07): a request's place is when it came, as a message's is."""
+    state = ChatState()
+    state.set_contacts([contact(BOB, "erin"), contact(CAROL, "carol"),
+                        {**contact("D" * 56, "bob (CVZVPAH)", "request"),
+                         "requested_at": "2026-01-01T18:56:00.000+00:00"}])
+    state.apply(message(BOB, "e1", "hi", author_name="erin", at="2026-01-01T19:07:00.000+00:00"))
+    state.apply(message(CAROL, "c1", "hi", author_name="carol",
+                        at="2026-01-01T18:00:00.000+00:00"))
+    rows = text_of(render.conversation_list(state, 30)).splitlines()
+    assert rows[1].startswith(" 1 ○ erin") and rows[2].startswith(" 2 ? bob (CVZVPAH)"), rows
+    assert rows[3].startswith(" 3 ○ carol"), rows
 
 
 def test_fit_counts_terminal_cells() -> None:

@@ -226,3 +226,18 @@ async def test_a_question_not_asked_is_a_passing_answer_too() -> None:
         assert any(n.text.startswith("not asked, so nothing done") for n in chat.state.notices)
         chat.controller.switch(1)  # a key that does something
         assert not any(n.text.startswith("not asked") for n in chat.state.notices)
+
+
+def test_at_80_columns_an_attached_screen_still_says_the_node_runs_apart() -> None:
+    """Trial 13, B14: at 120 columns "... via relay 127.0.0.1:17931 · node runs apart"; at 80
+    the status line dropped it, and nothing else on the screen said quitting leaves the node."""
+    state = loaded_state()
+    state.set_status({"name": "dan", "fingerprint": "D7QWERT" + "A" * 49, "mdns": False})
+    state.mode = "attached"  # the chat attached to a node already running (tui/main.py)
+    state.relays = [{"relay": "127.0.0.1:17931#" + "B" * 56, "state": "attached", "links": 1,
+                     "found_by": "settings"}]
+    assert "node runs apart" in text_of(status_line(state, 120))
+    text = text_of(status_line(state, 80))
+    assert text.startswith(" dan D7QWERT · ") and "node apart" in text, text
+    state.node_in_chat_screen = True
+    assert "node in other screen" in text_of(status_line(state, 80))
