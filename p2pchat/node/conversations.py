@@ -240,8 +240,8 @@ class Conversations:
         if received.accepted:
             self.schedule_ack(link, env.conv)
 
-    def schedule_ack(self, link: PeerLink, conv: bytes, delay: float = ACK_DELAY,
-                     most: float = ACK_DELAY_MAX) -> None:
+    def schedule_ack(self, link: PeerLink, conv: bytes, delay: float | None = None,
+                     most: float | None = None) -> None:
         """One vector per conversation per wait (core.sync.AckWait): it acknowledges everything
         accepted so far (a group's too, to an envelope's author: GroupRecords). The vector
         leaves only after the commit it triggers, so what arrives during the wait (a stream of
@@ -253,6 +253,8 @@ class Conversations:
             wait.more += 1
             return
         loop = asyncio.get_running_loop()
+        delay = ACK_DELAY if delay is None else delay  # read now: tests lengthen it
+        most = ACK_DELAY_MAX if most is None else most
         wait = pending[conv] = AckWait(started=loop.time(), delay=delay, most=most)
 
         def send_ack() -> None:

@@ -30,6 +30,7 @@ async def test_envelopes_that_keep_coming_share_one_vector(
     monkeypatch.setattr(conversations, "ACK_DELAY", WAIT)
     monkeypatch.setattr(sync, "ACK_DELAY", WAIT)
     monkeypatch.setattr(sync, "ACK_DELAY_MAX", 600.0)
+    monkeypatch.setattr(conversations, "ACK_DELAY_MAX", 600.0)
     alice = await make_local_node("alice")
     mallory = await hostile_contact(alice)
     chain: list[Envelope] = []

@@ -186,8 +186,8 @@ async def test_a_refusal_after_a_join_typed_again_is_said_as_new() -> None:
                    "refused": ["hikers"]}
         chat.state.apply(refused)
         await chat.execute("/network join hikers another-wrong-passphrase-x")
-        assert any(n.text.startswith("joining hikers: waiting") for n in chat.state.notices), \
-            notices(chat)
+        assert any(n.text.startswith("joining hikers again with this passphrase")
+                   for n in chat.state.notices), notices(chat)
         chat.state.apply({**refused, "refused": []})  # asking again
         chat.state.apply(refused)  # and refused again
         newest = chat.state.notices[-1].text
