@@ -3,7 +3,8 @@
 `create` draws the network's random key and a strong passphrase for the others; `join` stores a
 typed passphrase as waiting, and the node asks members to admit it (a SPAKE2 exchange, docs/
 protocol.md 10.7). Both are written sealed with the identity; a node running for the home is
-then told to re-read the file, so the change takes effect at once.
+then told to re-read the file, so the change takes effect at once; `join` then waits (bounded)
+for that node's first round of asking, to say admitted, refused or still waiting.
 """
 
 from __future__ import annotations
@@ -214,12 +215,52 @@ def cmd_network(args: argparse.Namespace, load_identity: Any) -> int:
     if args.action == "join" and args.via:
         print(f"Joined network {args.name}: admitted by the member at {args.via}"
               + (" (the running node knows)" if running else ""))
+    elif args.action == "join" and running:
+        return _await_admission(home, args.name)
     elif args.action == "join":
-        print(f"Joined network {args.name}: waiting for a member to admit you"
-              + (" (the running node is asking)" if running else
-                 " (your node asks members once it runs)"))
+        print(f"Not joined yet: network {args.name} is kept as waiting; your node asks a"
+              " member nearby to admit you once it runs (`p2pchat network list` then says)")
     else:
         print(f"Left network {args.name}" + (" (the running node knows)" if running else ""))
+    return 0
+
+
+# How long `network join` waits for the running node's first round of asking (each node heard
+# answers within node/admission.py's ASK_TIMEOUT): "Joined" is said only of an admission
+# (trial 13b, B5: "Joined" was printed, then the chat said the passphrase was refused).
+JOIN_WAIT = 5.0
+JOIN_POLL = 0.2
+
+
+def _await_admission(home: Path, name: str, wait: float = JOIN_WAIT) -> int:
+    """Watch the running node's `status` after a join (bounded): admitted (0), refused (1, as
+    `--via` refused is: the join is kept and asked on, but a script can tell), or still waiting
+    (0, with why: `p2pchat status` goes on saying it)."""
+    import time
+
+    print(f"Asking to join network {name}: the running node asks the members it hears"
+          f" (waiting up to {wait:.0f} s for an answer)", flush=True)
+    deadline = time.monotonic() + wait
+    status: dict[str, Any] = {}
+    while True:
+        status = _node_status(home)
+        if name in (status.get("networks") or []):
+            print(f"Admitted to network {name} by a member nearby: you are a member")
+            return 0
+        if name in (status.get("networks_refused") or []):
+            print(f"p2pchat: {name}: no node nearby admitted you: either nobody here is in"
+                  f" {name} yet, or the passphrase is wrong (check it with whoever created"
+                  f" {name}); the node keeps asking nodes heard later; `p2pchat network join"
+                  f" {name}` again tries another passphrase, `p2pchat network leave {name}`"
+                  " stops it", file=sys.stderr)
+            return 1
+        why = [line for line in waiting_lines(status) if line.startswith(f"network {name}:")]
+        if why or not status or time.monotonic() >= deadline:
+            break
+        time.sleep(JOIN_POLL)
+    print(why[0] + " (p2pchat status shows it)" if why else
+          f"network {name}: waiting: no member has answered yet; the node keeps asking"
+          " (p2pchat status shows it)")
     return 0
 
 

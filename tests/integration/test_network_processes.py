@@ -36,7 +36,7 @@ def test_create_join_see_chat_and_a_stranger_sees_neither(make_node: MakeNode) -
     assert len(passphrase) >= 16 and created["bits"] >= 60
     joined = bob.cli("network", "join", "lab", env={"P2PCHAT_NETWORK_PASSPHRASE": passphrase},
                      check=True)
-    assert "waiting for a member to admit you" in joined.stdout and "weak" not in joined.stderr
+    assert "Not joined yet" in joined.stdout and "weak" not in joined.stderr  # no node runs
     # Carol guesses; Dave is in no network at all.
     carol.cli("network", "join", "lab", env={"P2PCHAT_NETWORK_PASSPHRASE": "physics101"},
               check=True)
@@ -144,3 +144,21 @@ def test_status_says_hidden_while_a_network_waits_or_refused(make_node: MakeNode
     assert alice.json("status")["visible_to"] == "nobody"
     said = alice.cli("status", check=True).stdout
     assert "hidden from everyone" in said and "visible to everyone" not in said
+
+
+def test_join_on_a_running_node_says_whether_it_was_admitted(make_node: MakeNode) -> None:
+    """Trial 13b, B5: `network join` printed "Joined network crew: waiting for a member to
+    admit you" and exit status 0 for a wrong passphrase; the refusal only showed in a chat."""
+    alice, bob = make_node("alice"), make_node("bob")
+    passphrase = alice.json("network", "create", "crew")["passphrase"]
+    alice.start(*LOOPBACK_MDNS, mdns=True)
+    bob.start(*LOOPBACK_MDNS, mdns=True)
+    wait_for(lambda: bob.json("peers")["nearby_hidden"] >= 1, 20, "bob to hear a network node")
+    wrong = bob.cli("network", "join", "crew", env={"P2PCHAT_NETWORK_PASSPHRASE": "physics101"})
+    assert wrong.returncode == 1 and "Joined" not in wrong.stdout, wrong
+    assert "crew: no node nearby admitted you" in wrong.stderr, wrong.stderr
+    assert "p2pchat network leave crew" in wrong.stderr
+    right = bob.cli("network", "join", "crew", env={"P2PCHAT_NETWORK_PASSPHRASE": passphrase})
+    assert right.returncode == 0 and "Admitted to network crew" in right.stdout, right
+    assert bob.json("status")["networks"] == ["crew"]
+    print(wrong.stdout, wrong.stderr, right.stdout, sep="")

@@ -200,8 +200,12 @@ def test_network_commands_on_a_running_node(make_node: Any) -> None:
     # discovery on (loopback only): a join without --via waits for a member seen nearby
     alice = make_node("alice").start("--mdns-interface", "127.0.0.1", mdns=True)
     env = {"P2PCHAT_NETWORK_PASSPHRASE": "blue-otter-42"}
-    proc = alice.cli("network", "join", "class", env=env, check=True)
-    assert "the running node is asking" in proc.stdout
+    proc = alice.cli("network", "join", "class", env=env)
+    # Not "Joined" (trial 13b, B5): the first round's outcome. Nobody is in class here, but
+    # other people's nodes on 127.0.0.1 may be heard and say no (s34): refused, exit status 1.
+    assert "Joined" not in proc.stdout and "Asking to join network class" in proc.stdout
+    assert (proc.returncode, "waiting" in proc.stdout) == (0, True) or (
+        proc.returncode, "no node nearby admitted you" in proc.stderr) == (1, True), proc
     assert "weak" in proc.stderr and "online guesses" in proc.stderr  # "blue-otter-42"
     assert alice.json("status")["networks"] == []  # waiting for a member
     listed = alice.json("network", "list", "--json")
