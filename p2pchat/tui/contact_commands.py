@@ -12,10 +12,11 @@ from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerp
 from p2pchat.core.typed_name import first_quoted, unquoted
 from p2pchat.event_types import ContactRequestEvent
 from p2pchat.tui.backend import BackendError, ChatBackend
+from p2pchat.tui.contact_news import removed_key
 from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
-from p2pchat.tui.news import request_news
-from p2pchat.tui.notice_ageing import LINK_WAIT, LINKED
+from p2pchat.tui.news import request_news, requests_again
+from p2pchat.tui.notice_ageing import LINK_WAIT, LINKED, LINKED_KEY
 from p2pchat.tui.qr import qr_lines
 from p2pchat.tui.render import asking_key, still_asking
 from p2pchat.tui.safety import SAFETY_NOTE, safety_rows
@@ -81,12 +82,13 @@ class ContactCommands:
             if contact.get("they_asked"):  # their request was waiting: mutual (trial 7, 18)
                 if conv.online:
                     self._state.notice("info", f"added {conv.name}; they had added you too, so"
-                                               f" {LINKED}")
+                                               f" {LINKED}", key=f"{LINKED_KEY}{conv.id}")
                 else:  # untrue once linked, a moment later when they are online: it goes then
                     self._state.notice("info", f"added {conv.name}; they had added you too, so"
                                        f" {LINK_WAIT}", key=f"linking:{conv.id}")
             elif conv.online:
-                self._state.notice("info", f"added {conv.name}: linked, you can chat")
+                self._state.notice("info", f"added {conv.name}: linked, you can chat",
+                                   key=f"{LINKED_KEY}{conv.id}")
             else:  # dropped when the link comes up (they had added us, or accept)
                 conv.answers = "asked"  # their node's knock at once is no link (trial 11)
                 self._state.notice("info", f"added {conv.name}; they see a request until they"
@@ -226,8 +228,9 @@ class ContactCommands:
             f": a request again, /accept {contact.get('name')} to chat" if asks else ""
         self._state.notice("info", f"unblocked {contact.get('name')}{again}",
                            key=f"contact:{clean(contact.get('fingerprint'))}")
-        if told:
+        if told:  # the newest, after "unblocked": a re-read may have said it first (B10)
             request_news(self._state, cast(ContactRequestEvent, contact))
+            requests_again(self._state)
         self._blocked_changed(str(contact.get("name")), add=False)
 
     def _blocked_changed(self, name: str, *, add: bool) -> None:
@@ -247,10 +250,11 @@ class ContactCommands:
             found.asks_again = True  # their node asks again by itself, at once (issue 23, B4)
         then = still_asking(name, shown) if result.get("they_have_you") is True else \
             f"They can ask again: /block {result.get('removed')} refuses them for good"
+        # Keyed: one answer per removal (the pane's line waits until it has gone), untrue when
+        # they are a contact again (contact_news.state_news)
         key = asking_key(clean(result.get("removed"))) if result.get("they_have_you") is True \
-            else ""
-        if key:  # one answer per removal: the pane's line waits until it has gone
-            self._state.drop_notices(key=key)
+            else removed_key(clean(result.get("removed")))
+        self._state.drop_notices(key=key)
         self._state.notice("info", f"removed {name}; the history is kept: /msg {shown} shows it"
                                    f"\n{then}", key=key)
         await self._load_current()

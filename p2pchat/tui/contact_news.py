@@ -5,9 +5,13 @@ screen's state (tui/state.py calls them), so ChatState stays one class of one si
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
-from p2pchat.tui.notice_ageing import REACH, linked_now
+from p2pchat.event_types import ContactRequestEvent
+from p2pchat.tui import news
+from p2pchat.tui.notice_ageing import LINKED_KEY, REACH, linked_now
+from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
     from p2pchat.tui.conversation import Conversation
@@ -28,9 +32,26 @@ def state_news(state: ChatState, conv: Conversation, new_state: str) -> None:
     if conv.state == new_state:
         return
     if new_state == "contact":  # "their node still has you: /add carol links you again" is
-        state.drop_notices(key=f"asking:{conv.id}")  # done (18 c: it stayed 2 minutes)
+        state.drop_notices(key=f"asking:{conv.id}")  # done (18 c: it stayed 2 minutes), and
+        # "removed Gus M; ... They can ask again: /block ..." untrue (trial13b, B4: it stayed
+        # 2 minutes after /add Gus M)
+        state.drop_notices(key=removed_key(conv.id))
     elif new_state in ("blocked", "removed"):
         drop_contact_news(state, conv.id)
+
+
+def removed_key(fingerprint: str) -> str:
+    """The key of /remove's answer (when their node does not still have us: `asking:`)."""
+    return f"removed:{fingerprint}"
+
+
+def link_news(state: ChatState, conv: Conversation, up: bool) -> None:
+    """A link to `conv` came up, or went down: "added carol; ... so you are linked" is
+    untrue then (trial13b, B9: it stayed a minute beside "offline")."""
+    if up:
+        linked_news(state, conv)
+    else:
+        state.drop_notices(key=f"{LINKED_KEY}{conv.id}")
 
 
 def linked_news(state: ChatState, conv: Conversation) -> None:
@@ -46,6 +67,18 @@ def linked_news(state: ChatState, conv: Conversation) -> None:
         # beside "online"). The watch's reason stays, so a late read of the node does not
         # say it again.
         state.drop_notices(key=f"{REACH}{conv.id}")
+
+
+def requests_news(state: ChatState, contacts: list[dict[str, Any]],
+                  before: Mapping[str, str], fresh: bool) -> None:
+    """The requests of a re-read of the contacts that are news: all on a `fresh` read (start,
+    reconnection: still unanswered), else those that were not requests `before` it (trial13b,
+    B10: `p2pchat contacts unblock` from the CLI brought the request back silently, and no
+    NEW KEY warning, where /unblock here says both). One told already is not said again."""
+    for request in contacts:
+        fp = clean(request.get("fingerprint"))
+        if request.get("state") == "request" and (fresh or before.get(fp) != "request"):
+            news.request_news(state, cast(ContactRequestEvent, request))
 
 
 def replace_notice(state: ChatState, key: str) -> None:

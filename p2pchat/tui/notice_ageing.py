@@ -110,6 +110,7 @@ def _answered(state: ChatState, notice: Notice) -> Notice:
 
 LINK_WAIT = "you can chat (the link comes up when they are online)"  # "added carol; ..." (linking:)
 LINKED = "you are linked: you can chat"
+LINKED_KEY = "linked:"  # /add's answer that says they are linked: untrue at link down
 
 
 def linked_now(state: ChatState, fingerprint: str) -> None:
@@ -121,7 +122,8 @@ def linked_now(state: ChatState, fingerprint: str) -> None:
     if not any(n.key == key for n in state.notices):
         return
     state.notices = deque((dataclasses.replace(n, text=n.text.replace(LINK_WAIT, LINKED),
-                                               key="", answer=True) if n.key == key else n
+                                               key=f"{LINKED_KEY}{fingerprint}", answer=True)
+                           if n.key == key else n
                            for n in state.notices), maxlen=state.notices.maxlen)
 
 

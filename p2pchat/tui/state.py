@@ -162,6 +162,7 @@ class ChatState:
         whether each contact is online is taken from it."""
         if fresh:
             self._linked.clear()
+        before = {fp: conv.state for fp, conv in self.conversations.items()}
         seen = set()  # the node's blocked contacts complete after /unblock (trial 2, B8)
         self.blocked = [clean(c.get("name")) for c in contacts if c.get("state") == "blocked"]
         for contact in contacts:
@@ -171,8 +172,7 @@ class ChatState:
         for fp in [fp for fp, conv in self.conversations.items()
                    if fp not in seen and conv.kind != "group"]:
             self.forget(fp)
-        for request in (c for c in contacts if fresh and c.get("state") == "request"):
-            news.request_news(self, cast(ContactRequestEvent, request))  # still unanswered
+        contact_news.requests_news(self, contacts, before, fresh)  # unanswered, or anew
         self._ensure_selection()
 
 
@@ -328,8 +328,8 @@ class ChatState:
             known = conv is not None or bool(link_up.get("contact"))
             if known and (len(self._linked) < MAX_LINK_STATES or fp in self._linked):
                 self._linked[fp] = up
-            if conv is not None and up:  # what waited for it, a knock aside (contact_news.py)
-                contact_news.linked_news(self, conv)
+            if conv is not None:  # what waited for it, a knock aside; untrue once down
+                contact_news.link_news(self, conv, up)
             if conv is not None:
                 if conv.online and not up and not conv.answers:  # "offline (last seen HH:MM)"
                     conv.last_seen = datetime.now(UTC).isoformat()
