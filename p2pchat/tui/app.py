@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from prompt_toolkit.application import Application
-from prompt_toolkit.filters import Condition, has_completions
+from prompt_toolkit.filters import Condition, has_completions, is_done
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
@@ -116,6 +116,12 @@ class ChatApp:
         menu = CompletionsMenu(max_height=MENU_ROWS, display_arrows=Condition(
             lambda: menu_height(self.input.buffer, MENU_ROWS + 1).max > MENU_ROWS))
         cast(Window, menu.content).height = lambda: menu_height(self.input.buffer, MENU_ROWS)
+        # In a row of its own with a filler beside it: alone in the pane's column, the menu's
+        # narrow width became the column's, and every line above wrapped to it (trial 13b, B1).
+        menu_band = ConditionalContainer(
+            VSplit([menu, Window()],
+                   height=lambda: menu_height(self.input.buffer, MENU_ROWS)),
+            filter=has_completions & ~is_done)
         body = VSplit([
             ConditionalContainer(
                 Window(RowsControl(self._conversation_rows, on_click=self._click),
@@ -128,7 +134,7 @@ class ChatApp:
                        height=lambda: len(self._header_rows(self._main_width()))),
                 Window(RowsControl(self.view.rows, on_wheel=self.scroll)),
                 Window(RowsControl(self._notice_rows), height=self._notices_height),
-                menu,
+                menu_band,
             ]),
         ])
         root = HSplit([
