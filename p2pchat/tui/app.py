@@ -152,8 +152,8 @@ class ChatApp:
         # a "/" typed after it are two keys, never Alt+/.
         self.application.ttimeoutlen = 0.05
         self.application.timeoutlen = 0.2  # other key sequences (none wait on a lone Esc)
-        self.drafts = Drafts(self.state, self.input.buffer)
-        self.kept = KeptInput(self.state, self.input.buffer)  # text a refusal kept (B8)
+        self.kept = KeptInput(self.state, self.input.buffer)  # text not typed there (B8, B15)
+        self.drafts = Drafts(self.state, self.input.buffer, restored=self.kept.keep)
         self.application.before_render += lambda _: self.drafts.sync()
 
     async def run(self, *, started: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -209,6 +209,7 @@ class ChatApp:
             self.exit()
             return
         self.confirm = (prompt, choices)
+        self.kept.keep(self.input.text)  # "not quitting" leaves it (trial 13b, B15)
         self.redraw()
 
     def ask(self, question: str, on_yes: Callable[[], None], about_input: bool = False) -> None:
@@ -505,6 +506,10 @@ class ChatApp:
                                        " join",
                               key=f"{PASSING}:slashless")  # refusals pass at the next command
             self.redraw()  # the line stays (masked) for the "/" to be added
+            return
+        if (command := self.kept.glued(text)) is not None:  # "draft/quit": never a message
+            self.kept.split_off(command)
+            self.submit()
             return
         if (why := refusal(self.state, text, self.controller.busy())) is None \
                 and not self.controller.busy():  # else judged behind the line before
