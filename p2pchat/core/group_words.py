@@ -114,14 +114,17 @@ def _not_a_contact(command: str, words: list[str], word: str, quote: Callable[[s
     first = next((at for at in range(1, len(words)) if known[at]), len(words))
     if word not in words[1:]:  # a part of a word: the rule, the whole as one quoted name
         return how_to_quote(command, quote(" ".join(words)))
-    if words.index(word, 1) < first:  # before any contact: part of the name, quoted
-        return how_to_quote(command, " ".join([quote(" ".join(words[:first])),
-                                               *map(quote, words[first:])]))
+    name = quote(" ".join(words[:first]))  # the words before any contact: part of the name
     strangers = [w for w in words[first:] if not contact(w)]
+    if not strangers:  # the quoted name, then contacts only: it would work as offered
+        return how_to_quote(command, " ".join([name, *map(quote, words[first:])]))
+    # trial 13b, B6: "climbing with bob and carol" was offered '"climbing with" bob and carol',
+    # refused again for 'and'
     adding = "/add FINGERPRINT" if command.startswith("/") else "p2pchat contacts add FINGERPRINT"
+    without = [name, *(quote(w) for w in words[first:] if w not in strangers)]
     return (f"add {' and '.join(map(quote, strangers))} as a contact first ({adding}"
             f" {quote(strangers[0])}), then invite them; or now without them:"
-            f" {command} {' '.join(quote(w) for w in words if w not in strangers)}")
+            f" {command} {' '.join(without)}")
 
 
 def how_to_quote(command: str, quoted_name: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from prompt_toolkit.application import Application
-from prompt_toolkit.filters import Condition, has_completions
+from prompt_toolkit.filters import Condition, has_completions, is_done
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
@@ -116,6 +116,12 @@ class ChatApp:
         menu = CompletionsMenu(max_height=MENU_ROWS, display_arrows=Condition(
             lambda: menu_height(self.input.buffer, MENU_ROWS + 1).max > MENU_ROWS))
         cast(Window, menu.content).height = lambda: menu_height(self.input.buffer, MENU_ROWS)
+        # In a row of its own with a filler beside it: alone in the pane's column, the menu's
+        # narrow width became the column's, and every line above wrapped to it (trial 13b, B1).
+        menu_band = ConditionalContainer(
+            VSplit([menu, Window()],
+                   height=lambda: menu_height(self.input.buffer, MENU_ROWS)),
+            filter=has_completions & ~is_done)
         body = VSplit([
             ConditionalContainer(
                 Window(RowsControl(self._conversation_rows, on_click=self._click),
@@ -128,7 +134,7 @@ class ChatApp:
                        height=lambda: len(self._header_rows(self._main_width()))),
                 Window(RowsControl(self.view.rows, on_wheel=self.scroll)),
                 Window(RowsControl(self._notice_rows), height=self._notices_height),
-                menu,
+                menu_band,
             ]),
         ])
         root = HSplit([
@@ -146,8 +152,8 @@ class ChatApp:
         # a "/" typed after it are two keys, never Alt+/.
         self.application.ttimeoutlen = 0.05
         self.application.timeoutlen = 0.2  # other key sequences (none wait on a lone Esc)
-        self.drafts = Drafts(self.state, self.input.buffer)
-        self.kept = KeptInput(self.state, self.input.buffer)  # text a refusal kept (B8)
+        self.kept = KeptInput(self.state, self.input.buffer)  # text not typed there (B8, B15)
+        self.drafts = Drafts(self.state, self.input.buffer, restored=self.kept.keep)
         self.application.before_render += lambda _: self.drafts.sync()
 
     async def run(self, *, started: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -203,6 +209,7 @@ class ChatApp:
             self.exit()
             return
         self.confirm = (prompt, choices)
+        self.kept.keep(self.input.text)  # "not quitting" leaves it (trial 13b, B15)
         self.redraw()
 
     def ask(self, question: str, on_yes: Callable[[], None], about_input: bool = False) -> None:
@@ -499,6 +506,10 @@ class ChatApp:
                                        " join",
                               key=f"{PASSING}:slashless")  # refusals pass at the next command
             self.redraw()  # the line stays (masked) for the "/" to be added
+            return
+        if (command := self.kept.glued(text)) is not None:  # "draft/quit": never a message
+            self.kept.split_off(command)
+            self.submit()
             return
         if (why := refusal(self.state, text, self.controller.busy())) is None \
                 and not self.controller.busy():  # else judged behind the line before

@@ -3,6 +3,8 @@ part of the chat screen (tui/app.py), given the state and the input's buffer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.document import Document
 
@@ -13,9 +15,11 @@ from p2pchat.tui.state import ChatState
 class Drafts:
     """The text typed for each conversation not open now, and which one the input holds."""
 
-    def __init__(self, state: ChatState, buffer: Buffer) -> None:
+    def __init__(self, state: ChatState, buffer: Buffer,
+                 restored: Callable[[str], None] = lambda text: None) -> None:
         self._state = state
         self._buffer = buffer
+        self._restored = restored  # told the text put back in the input (tui/kept_input.py)
         self.showing: str | None = None  # the conversation whose draft the input holds
         self.held: dict[str, str] = {}  # conversation id -> text typed for it
 
@@ -31,6 +35,7 @@ class Drafts:
         text = self.held.pop(selected, "") if selected is not None else ""
         self._buffer.set_document(Document(text, len(text)), bypass_readonly=True)
         self.showing = selected
+        self._restored(text)
 
     def unsent(self) -> list[str]:
         """The names of the conversations with unsent text, the open one first."""

@@ -18,7 +18,11 @@ from p2pchat.core.contact_words import (
 from p2pchat.core.group_words import NotAContact, and_invited, instead, invitees, renamed_as
 from p2pchat.core.text import group_size, membership
 from p2pchat.tui.backend import BackendError, ChatBackend
-from p2pchat.tui.commands import GROUP_ACTIONS_NAME_OR_CURRENT, parse_group
+from p2pchat.tui.commands import (
+    GROUP_ACTIONS_NAME_OR_CURRENT,
+    GROUP_ACTIONS_WITH_NAME,
+    parse_group,
+)
 from p2pchat.tui.contact_commands import Ask
 from p2pchat.tui.contact_news import replace_notice
 from p2pchat.tui.conversation import Conversation, group_label
@@ -48,6 +52,8 @@ class GroupCommands:
         """/group ACTION [NAME]: create, list, members, invite, remove, leave, accept, decline,
         forget."""
         action, name = parse_group(rest)
+        if action != "create" and action in GROUP_ACTIONS_WITH_NAME:
+            name = name.removeprefix("@")  # the contact, as /msg @bob (trial 13b, B6)
         if action == "create":
             await self._create(name)
             return
@@ -191,7 +197,7 @@ class GroupCommands:
             return (words[0] if words else rest), []
 
         def contact(word: str) -> Conversation | None:
-            found = self._state.find("@" + word)
+            found = self._state.find("@" + word.removeprefix("@"))  # "@bob" too (13b, B6)
             return found if found is not None and found.kind != "group" \
                 and found.state == "contact" else None
 

@@ -43,6 +43,8 @@ def test_two_names_take_two_menu_rows_and_long_titles_wrap(
         terminal.keys("Tab")
         screen = terminal.wait_screen(lambda s: " bobcats" in menu_rows(s), "the menu")
         assert menu_rows(screen) == [" bob", " bobcats"], screen  # no arrows, no empty rows
+        # trial 13b, B1: the pane above kept its width (the header was cut to "bob ·")
+        assert "bob · online" in header(screen), screen
         terminal.keys("Escape", "C-u")
         terminal.wait_screen(lambda s: menu_rows(s) == [], "the menu gone")
     terminal.resize(80, 30)

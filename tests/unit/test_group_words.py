@@ -99,3 +99,15 @@ def test_a_stranger_after_a_contact_is_never_offered_as_part_of_the_name() -> No
         invitees(words[1:], contact)
     assert instead("/group create", words, refused.value, shlex.quote, contact) \
         .endswith("a name with spaces goes in quotes: /group create 'hike 3' bob")
+
+
+def test_a_quoted_name_is_offered_only_when_the_rest_are_contacts() -> None:
+    """Trial 13b, B6: `group create climbing with bob and carol` offered '"climbing with" bob
+    and carol', refused again for 'and'."""
+    words = ["climbing", "with", "bob", "and", "carol s"]
+    with pytest.raises(NotAContact) as refused:
+        invitees(words[1:], contact)
+    hint = instead("/group create", words, refused.value, shlex.quote, contact)
+    assert "goes in quotes" not in hint, hint
+    assert hint == ("add and as a contact first (/add FINGERPRINT and), then invite them; or"
+                    " now without them: /group create 'climbing with' bob 'carol s'")
