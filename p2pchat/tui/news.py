@@ -47,6 +47,31 @@ def member_notice(state: ChatState, group: str, change: str, who: str, text: str
     state.notice("info", text, key=key, member=member)
 
 
+def kept_role(conv: Conversation, role: str) -> str:
+    """The role an invitation to a group hides ("removed", "left"): what it is again when
+    the invitation goes unanswered (trial 13b, B2)."""
+    if role == "invited":
+        return conv.state if conv.state in ("removed", "left") else conv.kept_role
+    return conv.kept_role if role in ("removed", "left") else ""
+
+
+def invitation_closed(state: ChatState, event: Mapping[str, Any]) -> set[str]:
+    """An invitation answered or gone (a group forgotten too), here or from the CLI: its
+    notice goes; a group we were in before it (removed, history kept) goes back to that,
+    re-read from the node, rather than off the list (trial 13b, B2); anything else goes."""
+    gid = clean(event.get("group"))
+    state.drop_notices(key=f"invite:{gid}")  # trial 4, 18
+    if event.get("reason") == "accepted":
+        return set()
+    conv = state.conversations.get(gid)
+    if event.get("type") == "group_invitation_closed" and conv is not None \
+            and conv.kept_role:
+        conv.state = conv.note = conv.kept_role
+        return {"groups"}
+    state.forget(gid)
+    return set()
+
+
 def drop_member_news(state: ChatState, group: str, who: str, keep: str = "") -> None:
     """The notices of what became of `who` in `group` but `keep`: newer news came (an
     invitation after "declined the invitation to team" or "you left team": session 35)."""
