@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from p2pchat.tui.state import ChatState
 
 
+# Seconds after "you joined" a group in which its other changes are the chain catching up
+# (what happened before you joined, learned only now): lines in the conversation, no news on
+# the row (trial 13b, B8: "carol invited ~dave" told as new, dave had joined before you)
+CATCH_UP_QUIET = 30.0
+
 # What /group create said ("created crew and invited bob (they join when they accept)"):
 # untrue once one it invited answers, whose news says the rest (session 35)
 CREATED = "created:"
@@ -95,6 +100,7 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         label = group_label(state.conversations.values(), conv)
         member_notice(state, conv.id, "join", "you",
                       f"you joined {label} ({by} invited you; /msg {label})")
+        conv.joined_clock = state.clock()
         number = event.get("number")
         if isinstance(number, int) and not isinstance(number, bool) and number > 0:
             # The two lines `log` keeps for it (node/group_lines.py), with their ids.
@@ -115,8 +121,12 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
             # after a concurrent change, a catch-up) is no news, and must not bring back a
             # notice that aged (trial 7, 18: joins stayed on the row for minutes).
             return
-        if not (kind == "add" and who == "you"):  # our invitation: its request notice, then
-            # "you joined" say it; a third notice for one accept was one too many (trial 10, B9)
+        joined = conv.joined_clock
+        catching_up = who != "you" and joined is not None \
+            and state.clock() - joined < CATCH_UP_QUIET
+        # Our invitation: its request notice, then "you joined" say it; a third notice for
+        # one accept was one too many (trial 10, B9)
+        if not (kind == "add" and who == "you") and not catching_up:
             label = group_label(state.conversations.values(), conv)
             member_notice(state, conv.id, kind, who, removal_words(event, who, label)
                           if kind == "remove" else f"{unverified(said, event)} ({label})",

@@ -163,3 +163,23 @@ async def test_the_groups_page_claims_no_presence_in_a_group_you_were_removed_fr
         assert "you are removed" in text and "online" not in text
     finally:
         await controller.stop()
+
+
+def test_changes_learned_just_after_you_joined_are_lines_not_news() -> None:
+    """Trial 13b, B8: the chain catching up after an accept ("carol invited ~dave", "~dave
+    joined": both before you joined) went on the row as news; a change later is news."""
+    state = loaded_state()
+    now = [100.0]
+    state.clock = lambda: now[0]
+    state.apply({"type": "group_joined", **group(), "by": BOB, "by_name": "carol",
+                 "number": 2})
+    dave = "D" * 52
+    state.apply({"type": "group_changed", **group(), "change": "add", "member": dave,
+                 "member_name": "dave", "you": False, "number": 3,
+                 "text": "carol invited ~dave"})
+    assert not any("dave" in n.text for n in state.notices)
+    assert state.conversations[GROUP].find("change-3") is not None  # the line is there
+    now[0] += 120
+    state.apply({"type": "group_changed", **group(), "change": "leave", "member": dave,
+                 "member_name": "dave", "you": False, "number": 4, "text": "~dave left"})
+    assert any("~dave left" in n.text for n in state.notices)
