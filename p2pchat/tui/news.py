@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from p2pchat.tui.state import ChatState
 
 
-# Seconds after "you joined" a group in which its other changes are the chain catching up
-# (what happened before you joined, learned only now): lines in the conversation, no news on
-# the row (trial 13b, B8: "carol invited ~dave" told as new, dave had joined before you)
+# Seconds after "you joined" a group in which others' invitations and joins are the chain
+# catching up (what happened before you joined, learned only now): lines in the conversation,
+# no news on the row; a removal or a leave is news still (trial 13b, B8: "carol invited ~dave"
+# told as new, dave had joined before you)
 CATCH_UP_QUIET = 30.0
 
 # What /group create said ("created crew and invited bob (they join when they accept)"):
@@ -122,7 +123,7 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
             # notice that aged (trial 7, 18: joins stayed on the row for minutes).
             return
         joined = conv.joined_clock
-        catching_up = who != "you" and joined is not None \
+        catching_up = who != "you" and kind in ("add", "join") and joined is not None \
             and state.clock() - joined < CATCH_UP_QUIET
         # Our invitation: its request notice, then "you joined" say it; a third notice for
         # one accept was one too many (trial 10, B9)

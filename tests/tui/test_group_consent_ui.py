@@ -179,7 +179,12 @@ def test_changes_learned_just_after_you_joined_are_lines_not_news() -> None:
                  "text": "carol invited ~dave"})
     assert not any("dave" in n.text for n in state.notices)
     assert state.conversations[GROUP].find("change-3") is not None  # the line is there
+    erin = "E" * 52
+    state.apply({"type": "group_changed", **group(), "change": "remove", "member": erin,
+                 "member_name": "erin", "you": False, "number": 4,
+                 "text": "~erin was removed by carol"})
+    assert any("erin" in n.text for n in state.notices)  # a removal is news still
     now[0] += 120
     state.apply({"type": "group_changed", **group(), "change": "leave", "member": dave,
-                 "member_name": "dave", "you": False, "number": 4, "text": "~dave left"})
+                 "member_name": "dave", "you": False, "number": 5, "text": "~dave left"})
     assert any("~dave left" in n.text for n in state.notices)
