@@ -71,6 +71,10 @@ class Conversation:
     # Removed, and their node still has us as a contact: it asks again by itself (the node's
     # `after_removal` request), shown quietly in the removed conversation (issue 23, B4).
     asks_again: bool = False
+    # A group's role ("removed", "left") under an invitation to it again: what declining or
+    # letting the invitation expire leaves, with its history (trial 13b, B2)
+    kept_role: str = ""
+    joined_clock: float | None = None  # a group's: ChatState.clock when "you joined" came
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)

@@ -26,7 +26,7 @@ from p2pchat.tui.commands import (
 from p2pchat.tui.contact_commands import Ask
 from p2pchat.tui.contact_news import replace_notice
 from p2pchat.tui.conversation import Conversation, group_label
-from p2pchat.tui.news import CREATED, group_key, member_notice
+from p2pchat.tui.news import CREATED, group_key, invitation_closed, member_notice
 from p2pchat.tui.notice_ageing import PASSING
 from p2pchat.tui.receipts import follow as follow_receipts
 from p2pchat.tui.receipts import receipts
@@ -288,7 +288,9 @@ class GroupCommands:
             if conv is not None:
                 await self._switch_to(conv)
             return
-        self._state.forget(target)
+        closed = "group_invitation_closed" if action == "decline" else "group_forgotten"
+        if invitation_closed(self._state, {"type": closed, "group": target}):
+            self._state.set_groups(await self._backend.groups())  # removed, kept (13b, B2)
         if action == "decline":  # what became of you there, until invited again
             member_notice(self._state, target, "leave", "you",
                           f"declined the invitation to {title}")
@@ -297,9 +299,11 @@ class GroupCommands:
 
 
 def _size(group: dict[str, Any]) -> str:
-    """"3 members, 1 other online", as the CLI's `group` says it (core/text.py)."""
+    """"3 members, 1 other online", as the CLI's `group` says it (core/text.py); no presence
+    in a group you left or were removed from, as its Members page (trial 13b, B13)."""
+    gone = group.get("role") in ("left", "removed")
     return group_size(int(group.get("members") or 0), int(group.get("invited") or 0),
-                      int(group.get("online") or 0))
+                      None if gone else int(group.get("online") or 0))
 
 
 def _invitation_hint(group: dict[str, Any]) -> str:

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from p2pchat.tui.state import ChatState
 
 
+# Seconds after "you joined" a group in which others' invitations and joins are the chain
+# catching up (what happened before you joined, learned only now): lines in the conversation,
+# no news on the row; a removal or a leave is news still (trial 13b, B8: "carol invited ~dave"
+# told as new, dave had joined before you)
+CATCH_UP_QUIET = 30.0
+
 # What /group create said ("created crew and invited bob (they join when they accept)"):
 # untrue once one it invited answers, whose news says the rest (session 35)
 CREATED = "created:"
@@ -45,6 +51,31 @@ def member_notice(state: ChatState, group: str, change: str, who: str, text: str
     if change != "add":
         state.drop_notices(key=f"{CREATED}{group}")
     state.notice("info", text, key=key, member=member)
+
+
+def kept_role(conv: Conversation, role: str) -> str:
+    """The role an invitation to a group hides ("removed", "left"): what it is again when
+    the invitation goes unanswered (trial 13b, B2)."""
+    if role == "invited":
+        return conv.state if conv.state in ("removed", "left") else conv.kept_role
+    return conv.kept_role if role in ("removed", "left") else ""
+
+
+def invitation_closed(state: ChatState, event: Mapping[str, Any]) -> set[str]:
+    """An invitation answered or gone (a group forgotten too), here or from the CLI: its
+    notice goes; a group we were in before it (removed, history kept) goes back to that,
+    re-read from the node, rather than off the list (trial 13b, B2); anything else goes."""
+    gid = clean(event.get("group"))
+    state.drop_notices(key=f"invite:{gid}")  # trial 4, 18
+    if event.get("reason") == "accepted":
+        return set()
+    conv = state.conversations.get(gid)
+    if event.get("type") == "group_invitation_closed" and conv is not None \
+            and conv.kept_role:
+        conv.state = conv.note = conv.kept_role
+        return {"groups"}
+    state.forget(gid)
+    return set()
 
 
 def drop_member_news(state: ChatState, group: str, who: str, keep: str = "") -> None:
@@ -70,6 +101,7 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
         label = group_label(state.conversations.values(), conv)
         member_notice(state, conv.id, "join", "you",
                       f"you joined {label} ({by} invited you; /msg {label})")
+        conv.joined_clock = state.clock()
         number = event.get("number")
         if isinstance(number, int) and not isinstance(number, bool) and number > 0:
             # The two lines `log` keeps for it (node/group_lines.py), with their ids.
@@ -90,8 +122,12 @@ def group_news(state: ChatState, event: GroupEvent) -> None:
             # after a concurrent change, a catch-up) is no news, and must not bring back a
             # notice that aged (trial 7, 18: joins stayed on the row for minutes).
             return
-        if not (kind == "add" and who == "you"):  # our invitation: its request notice, then
-            # "you joined" say it; a third notice for one accept was one too many (trial 10, B9)
+        joined = conv.joined_clock
+        catching_up = who != "you" and kind in ("add", "join") and joined is not None \
+            and state.clock() - joined < CATCH_UP_QUIET
+        # Our invitation: its request notice, then "you joined" say it; a third notice for
+        # one accept was one too many (trial 10, B9)
+        if not (kind == "add" and who == "you") and not catching_up:
             label = group_label(state.conversations.values(), conv)
             member_notice(state, conv.id, kind, who, removal_words(event, who, label)
                           if kind == "remove" else f"{unverified(said, event)} ({label})",

@@ -48,7 +48,7 @@ async def _show(state: ChatState, backend: ChatBackend, conv: Conversation,
                 message: Message) -> None:
     held, sent_to = await _delivered_to(backend, conv.id, message)
     members = await backend.group_members(conv.id)
-    lines = lines_for(held, members, sent_to)
+    lines = lines_for(held, members, sent_to, message.status)
     if conv.state in ("removed", "left") and any(line.startswith("  not yet") for line in lines):
         how = "you were removed" if conv.state == "removed" else "you left"
         lines[2:2] = [f"  (as known when {how}: no receipt reaches you since, so those not"
@@ -70,10 +70,11 @@ async def _delivered_to(backend: ChatBackend, conv: str, message: Message
 
 
 def lines_for(held: set[str] | None, members: list[dict[str, Any]],
-              sent_to: list[str] | None = None) -> list[str]:
+              sent_to: list[str] | None = None, status: str | None = None) -> list[str]:
     """Delivered to whom, and who not yet (and why, where we know: offline, not joined).
     `sent_to`: who the message was for when it was sent (the node's), so a member who joined
-    later is not listed and one who left since still is; None: the current members."""
+    later is not listed and one who left since still is; None: the current members.
+    `status`: the message's, so the mark is the line's ("· 0/1" queued: "·", trial 13b B16)."""
     others = [m for m in members if not m.get("you")]
     if sent_to is not None:
         by_fp = {clean(m.get("fingerprint")): m for m in others}
@@ -88,6 +89,8 @@ def lines_for(held: set[str] | None, members: list[dict[str, Any]],
     got = [m for m in others if clean(m.get("fingerprint")) in held]
     missing = [m for m in others if clean(m.get("fingerprint")) not in held]
     tick = "✓✓" if not missing else "✓"  # a double tick only once all have it (trial1 B3)
+    if not got and status == "queued":  # render.py's mark for it: one mark, one state (B16)
+        tick = "·"
     lines = [f"  {tick} delivered to {len(got)} of {len(others)}: {_names(got) or 'nobody yet'}"]
     if missing:
         why = [f"{_name(m)} ({_why(m)})" for m in missing[:MAX_NAMES]]

@@ -227,7 +227,7 @@ class ChatState:
         if role in ("left", "removed") and conv.state != role:  # however we learn it (a
             # catch-up while the screen was away too): "you joined band" is untrue (session 35)
             self.drop_notices(key=news.group_key(gid, "join", "you"))
-        conv.state = role
+        conv.kept_role, conv.state = news.kept_role(conv, role), role
         conv.online = bool(group.get("online"))
         conv.note = clean(group.get("role"))
         _take_members(conv, group)
@@ -351,9 +351,7 @@ class ChatState:
                                        f" the group {conv.name} (/group accept {conv.name},"
                                        f" /group decline {conv.name})", key=f"invite:{conv.id}")
         elif kind in ("group_invitation_closed", "group_forgotten"):  # by the CLI too (trial 6)
-            self.drop_notices(key=f"invite:{clean(event.get('group'))}")  # trial 4, 18
-            if event.get("reason") != "accepted":
-                self.forget(clean(event.get("group")))
+            refresh.update(news.invitation_closed(self, event))  # a kept group stays (B2)
         elif kind == "read_changed":  # read in another screen of this node (trial 4, B11)
             refresh.add("unread")
         elif kind == "equivocation":  # issue 22: a member lied, in words a person understands

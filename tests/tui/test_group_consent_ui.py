@@ -114,3 +114,77 @@ async def test_an_equivocation_line_in_the_log_is_never_marked_read() -> None:
                        for call in backend.calls)
     finally:
         await controller.stop()
+
+
+def test_declining_an_invitation_to_a_group_you_were_removed_from_keeps_it() -> None:
+    """Trial 13b, B2: the kept group (removed, history readable) stays as it was, live."""
+    state = loaded_state()
+    state.upsert_group(group(role="removed"))
+    state.apply(invited())
+    assert state.conversations[GROUP].state == "invited"
+    refresh = state.apply({"type": "group_invitation_closed", "group": GROUP, "title": "club",
+                           "reason": "declined"})  # the CLI's decline
+    assert state.conversations[GROUP].state == "removed"
+    assert "groups" in refresh  # re-read: the node's kept view
+    state.apply({"type": "group_forgotten", "group": GROUP})
+    assert GROUP not in state.conversations
+
+
+async def test_group_decline_in_the_chat_leaves_a_kept_group_removed() -> None:
+    backend = ConsentBackend()
+    backend.group_list = [group(role="removed")]
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        assert controller.state.conversations[GROUP].state == "removed"
+        controller.state.apply(invited())
+        await controller.execute("/group decline club")
+        assert ("decline", GROUP) in backend.calls
+        assert controller.state.conversations[GROUP].state == "removed"
+        # the node's event after the command's answer: still there
+        controller.state.apply({"type": "group_invitation_closed", "group": GROUP,
+                                "title": "club", "reason": "declined"})
+        assert controller.state.conversations[GROUP].state == "removed"
+    finally:
+        await controller.stop()
+
+
+async def test_the_groups_page_claims_no_presence_in_a_group_you_were_removed_from() -> None:
+    """Trial 13b, B13: "club  3 members, you are removed", no "1 other online"."""
+    backend = ConsentBackend()
+    backend.group_list = [group(role="removed", online=1)]
+    controller = Controller(backend)
+    await controller.start()
+    try:
+        await controller.execute("/group list")
+        page = controller.state.page
+        assert page is not None
+        text = "\n".join(line for _, line in page.lines)
+        assert "you are removed" in text and "online" not in text
+    finally:
+        await controller.stop()
+
+
+def test_changes_learned_just_after_you_joined_are_lines_not_news() -> None:
+    """Trial 13b, B8: the chain catching up after an accept ("carol invited ~dave", "~dave
+    joined": both before you joined) went on the row as news; a change later is news."""
+    state = loaded_state()
+    now = [100.0]
+    state.clock = lambda: now[0]
+    state.apply({"type": "group_joined", **group(), "by": BOB, "by_name": "carol",
+                 "number": 2})
+    dave = "D" * 52
+    state.apply({"type": "group_changed", **group(), "change": "add", "member": dave,
+                 "member_name": "dave", "you": False, "number": 3,
+                 "text": "carol invited ~dave"})
+    assert not any("dave" in n.text for n in state.notices)
+    assert state.conversations[GROUP].find("change-3") is not None  # the line is there
+    erin = "E" * 52
+    state.apply({"type": "group_changed", **group(), "change": "remove", "member": erin,
+                 "member_name": "erin", "you": False, "number": 4,
+                 "text": "~erin was removed by carol"})
+    assert any("erin" in n.text for n in state.notices)  # a removal is news still
+    now[0] += 120
+    state.apply({"type": "group_changed", **group(), "change": "leave", "member": dave,
+                 "member_name": "dave", "you": False, "number": 5, "text": "~dave left"})
+    assert any("~dave left" in n.text for n in state.notices)

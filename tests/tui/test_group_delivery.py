@@ -102,3 +102,21 @@ def test_the_receipts_page_lists_who_the_message_was_for_not_who_is_in_now() -> 
     assert "dave" not in "\n".join(lines)
     assert lines[1] == "  not yet: EEEEEEEE (no longer a member)"
     assert lines_for({"B" * 52}, members, ["B" * 52])[0].startswith("  ✓✓ delivered to 1 of 1")
+
+
+def test_the_receipts_page_marks_a_queued_message_as_its_line_does() -> None:
+    """Trial 13b, B16: the line's "· 0/1" (queued) and the page's "✓ delivered to 0 of 1"
+    (sent) told one state two ways: the page takes the line's mark."""
+    from datetime import date
+
+    from p2pchat.tui.conversation import Message
+    from p2pchat.tui.receipts import lines_for
+    from p2pchat.tui.render import _message
+
+    members = [{"fingerprint": "B" * 52, "name": "bob", "online": False}]
+    queued = Message("m1", "A" * 52, "alice", "away?", "2026-01-01T10:00:00+00:00", True,
+                     status="queued", delivered=(0, 1))
+    line = "".join(text for _, text in _message(queued, date(2026, 1, 1))[0])
+    assert line.endswith(" · 0/1")
+    assert lines_for(set(), members, None, "queued")[0].startswith("  · delivered to 0 of 1")
+    assert lines_for({"B" * 52}, members, None, "queued")[0].startswith("  ✓✓ delivered to 1")
