@@ -78,3 +78,20 @@ async def test_rekey_counts_links_in_words() -> None:
         assert "new session keys on 1 link" in said, said
     finally:
         await controller.stop()
+
+
+def test_the_node_is_read_soon_after_a_request_is_said() -> None:
+    """B3: a node closed to strangers refuses erin's first dial at once, yet "they see a
+    request" stayed ~35 s: the watch reads the node every SETTLE while that claim is new."""
+    from p2pchat.tui.reach_watch import FRESH, SETTLE, ReachWatch
+
+    state = loaded_state()
+    now = [100.0]
+    state.clock = lambda: now[0]
+    watch = ReachWatch(state, FakeBackend(), on_change=lambda: None, period=5.0)
+    assert watch.wait() == 5.0
+    state.notice("info", "added alice; they see a request until they add you too",
+                 key="pending:" + "A" * 56)
+    assert watch.wait() == SETTLE
+    now[0] += FRESH
+    assert watch.wait() == 5.0
