@@ -31,3 +31,12 @@ def said_group(action: str, result: dict[str, Any]) -> None:
               f" reach bring you its messages; p2pchat send {name} TEXT writes to it.")
     if result.get("note"):  # e.g. a group named like a contact
         print(f"Note: {clean(result['note'])}", file=sys.stderr)
+
+
+def said_member(action: str, who: str, result: dict[str, Any]) -> None:
+    """What `group invite` and `group remove` did, in a sentence with the group's size (trial
+    13b, B11: a `group list` row alone said nothing of carol)."""
+    title = clean(result["title"])
+    size = group_size(result["members"], result.get("invited", 0), result.get("online"))
+    print(f"Invited {who} to {title}: they join when they accept ({size})." if action == "invite"
+          else f"Removed {who} from {title} ({size}).")

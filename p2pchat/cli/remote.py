@@ -13,11 +13,12 @@ from typing import Any
 
 from p2pchat.cli.contact_warnings import check_accept, impostor_warning
 from p2pchat.cli.group_create import refused_create
-from p2pchat.cli.group_said import said_group
+from p2pchat.cli.group_said import said_group, said_member
 from p2pchat.cli.identity import load_identity, public_identity
 from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, member_rows, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
+from p2pchat.core import contact_words
 from p2pchat.core.contact_words import OFFLINE, contact_presence, still_has_you
 from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import group_size, hidden_nearby
@@ -226,6 +227,8 @@ def _print_contacts(contacts: list[dict[str, Any]],
         if c.get("unanswered") and not c["online"]:  # trial 4, B4: nothing said why
             print(f"{'':<{width}} their node closes the connection unanswered: they may be in a"
                   " closed network (then they can't see your request), or have blocked you")
+        elif contact_words.forgotten(c):  # trial 13b, B7: the header's words, not "asked, waiting"
+            print(f"{'':<{width}} {contact_words.FORGOTTEN}")
         elif stale_address(c):  # trial 8, B5: both moved, nothing said /addr
             print(f"{'':<{width}} last known at {clean(c['addrs'][0])} does not answer: if they"
                   f" moved, p2pchat contacts addr {shlex.quote(clean(c['name']))} HOST:PORT")
@@ -305,6 +308,8 @@ def cmd_contacts(args: argparse.Namespace) -> int:
                   " it asking." if result.get("they_have_you") else
                   f"They can ask to connect again; 'p2pchat contacts block {fp}' refuses them"
                   " for good."))
+    elif action == "block":  # a sentence, no presence word (trial 13b, B11: "offline")
+        print(contact_words.blocked(clean(result["name"]), "p2pchat contacts unblock"))
     else:
         if action != "accept":  # its sentence alone: a row said "offline", then "linked" (B12)
             known = _read(args, "contacts.list") if result.get("same_name_as") else None
@@ -476,6 +481,8 @@ def cmd_group(args: argparse.Namespace) -> int:
         _print_groups(result)
     elif action in ("create", "accept"):
         said_group(action, result)  # a sentence, not a list row (issue 23)
+    elif action in ("invite", "remove"):  # a sentence, not a row (trial 13b, B11)
+        said_member(action, clean(vars(args).get("contact") or vars(args).get("member")), result)
     else:
         _print_groups([result], said=True)
         if result.get("note"):  # e.g. a group named like a contact

@@ -6,6 +6,7 @@ said "offline" of someone just asked)."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,11 +26,14 @@ def contact_presence(contact: Mapping[str, Any], *, nearby: bool = False,
     A knock our node makes on a node that has our request is `online` with `awaits_answer`:
     no link to chat on, so it is "asked, waiting" (docs/api.md); so is a contact whose node
     never said it has us (its `asked`, kept by the node across restarts: trial 12, B15), unless
-    its node closes us unanswered, which says more."""
+    its node closes us unanswered, which says more; one whose node had us (`asked` false) and
+    takes us for a stranger now is "not linked" too: they removed us (`forgotten`)."""
     awaits = contact.get("awaits_answer") is True
     if contact.get("online") and not awaits:
         return ONLINE
     if contact.get("state") == "contact":
+        if awaits and contact.get("asked") is False:  # their node had us, and forgot us:
+            return NOT_LINKED  # "no longer knows you", as the header says (trial 13b, B7)
         if awaits:
             return ASKED
         if contact.get("unanswered") is True:
@@ -73,3 +77,21 @@ def still_has_you(again: str) -> str:
     `p2pchat contacts` and the chat's /contacts in one wording (trial 13, B4); `again`: the
     command that links again, as each says it."""
     return f"you removed them; their node still has you as a contact ({again} links you again)"
+
+
+def forgotten(contact: Mapping[str, Any]) -> bool:
+    """Their node accepted us once (`asked` false) and now has our request again: they
+    removed us. Under the row: `p2pchat contacts` says it as the chat's header does."""
+    return contact.get("state") == "contact" and contact.get("awaits_answer") is True \
+        and contact.get("asked") is False
+
+
+FORGOTTEN = ("their node no longer knows you (they may have removed you); they see a request"
+             " until they add you again")
+
+
+def blocked(name: str, unblock: str) -> str:
+    """What `contacts block` did, in a sentence (trial 13b, B11: a row called a blocked node that
+    runs "offline"); `unblock`: the command that undoes it, before the name."""
+    return (f"Blocked {name}: no links or requests from them; {unblock} {shlex.quote(name)}"
+            " undoes it.")

@@ -89,6 +89,11 @@ class LinkTable:
         # (in a network, or waiting to be admitted to one): `status` says how many (trial 4, B4).
         self.strangers_refused = 0
         self.unanswered: set[bytes] = set()  # keys whose nodes closed our handshake unanswered
+        # Of those, the address where their node closed a direct dial unanswered: a relay
+        # that does not have them says nothing of it (trial 13b, B3: its NotHere cleared the
+        # note each round, and "not linked" became "offline"); that address refusing the
+        # connection itself does (their node went from it).
+        self._refused_at: dict[bytes, Address] = {}
 
     # ------------------------------------------------------------ listening
 
@@ -257,6 +262,8 @@ class LinkTable:
                 asyncio.open_connection(*address), self._config.connect_timeout)
         except (TimeoutError, OSError) as exc:
             log.debug("cannot reach %s: %s", format_addr(address), exc)
+            if self._refused_at.get(key) == address:  # their node is not there any more
+                self.answered(key)
             return False
         link = TcpLink(reader, writer, self._initiator_session(key), outbound=True,
                        on_event=self._on_event, peer=PeerState())
@@ -306,10 +313,17 @@ class LinkTable:
         # handshake times out.
         refused = "closed by peer" in reason if link.relay is None \
             else reason.startswith("handshake timed out")
-        if ok or reason == NOT_ON_RELAY:  # the relay says they are not there: offline
-            self.unanswered.discard(key)
+        if ok or (reason == NOT_ON_RELAY and key not in self._refused_at):
+            self.answered(key)  # or the relay says they are not there: offline
         elif link.remote_key is None and refused and len(self.unanswered) < MAX_UNANSWERED:
             self.unanswered.add(key)
+            if link.relay is None and link.dialed is not None:
+                self._refused_at[key] = link.dialed
+
+    def answered(self, key: bytes) -> None:
+        """Their node answered us, or is gone: no longer refusing."""
+        self.unanswered.discard(key)
+        self._refused_at.pop(key, None)
 
     def _next_ik_timestamp(self, key: bytes) -> int:
         """Never at or below what we sent before, even across a clock step and a restart: a

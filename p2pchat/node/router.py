@@ -130,7 +130,7 @@ class Router:
         link.peer.since_ms = now_ms()
         # They answer, whoever dialled: a refusal noted before (a network PSK they lack) is
         # no longer true; kept, it showed as "closes unanswered" once they stopped (trial 13 B1b)
-        self._links.unanswered.discard(key)
+        self._links.answered(key)
         self._outbox.queue(link, self._hello(is_contact))
         if is_contact:
             self._conversations.start_sync(link, key)

@@ -53,8 +53,9 @@ class NetworkCommands:
         """/rekey: new session keys on every contact link."""
         result = await self._backend.rekey()
         self._state.drop_notices(key="rekey")  # said once, as now (session 35)
-        self._state.notice("info", f"new session keys on {result.get('links', 0)} link(s)",
-                           key="rekey")
+        links = result.get("links", 0)
+        self._state.notice("info", f"new session keys on {links} link"
+                           f"{'' if links == 1 else 's'}", key="rekey")
 
     async def cmd_network(self, rest: str) -> None:
         """/network ACTION [NAME]: create, join, leave, list."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 PERIOD = 5.0  # seconds between reads of the node
 # After a link came up to a contact we asked: a knock has gone by then, an accepted link stays
 SETTLE = 1.0
+FRESH = 10.0  # seconds after "they see a request" when the node is read every SETTLE
 KEY = REACH  # the notice key prefix: one notice per contact
 MAX_RELAYS = 16
 MAX_TOLD = 64  # relays found nearby already said on this screen (not said again)
@@ -151,12 +152,21 @@ class ReachWatch:
         from p2pchat.waits import woken
 
         while True:  # the start read everything: the first look is a period later
-            await woken(self._soon, self.period)  # not wait_for: p2pchat/waits.py says why
+            await woken(self._soon, self.wait())  # not wait_for: p2pchat/waits.py says why
             if self._soon.is_set():
                 self._soon.clear()
                 await asyncio.sleep(SETTLE)
             with contextlib.suppress(BackendError):  # the node went: the controller says
                 await self.check()
+
+    def wait(self) -> float:
+        """Until the next read: SETTLE while "they see a request" is new (a node closed to
+        strangers refuses the first dial at once: the claim stayed ~35 s, trial 13b, B3),
+        else the period."""
+        now = self._state.clock()
+        fresh = any(n.key.startswith("pending:") and now - n.at < FRESH
+                    for n in self._state.notices)
+        return min(SETTLE, self.period) if fresh else self.period
 
     async def check(self) -> None:
         """Read the node once; say what changed."""

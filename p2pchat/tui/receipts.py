@@ -98,8 +98,8 @@ def lines_for(held: set[str] | None, members: list[dict[str, Any]],
         lines.append("  not yet: " + ", ".join(why) + (f" and {more} more" if more > 0 else ""))
     else:
         lines.append("  every member has it")
-    return [*lines, "", "A member counts once its node tells us it holds the message (its"
-                        " sync vector); one who is offline gets it from any member later."]
+    return [*lines, "", "A member counts when its node confirms it holds the message; one"
+                        " who is offline gets it from any member later."]
 
 
 def _name(member: dict[str, Any]) -> str:

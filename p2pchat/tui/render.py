@@ -521,7 +521,8 @@ def status_line(state: ChatState, width: int = 10_000) -> Fragments:
     elif state.networks:  # only members of these networks see or reach us
         names = ", ".join(state.networks)
         network = (f"visible to network {names}" if state.mdns
-                   else f"network {names}, discovery off", f"net {names}")
+                   else f"network {names}, discovery off",
+                   f"net {names}" if state.mdns else f"net {names}, discovery off")  # 13b B12
     elif state.networks_waiting and not state.mdns:  # strangers are refused (trial 4, B3)
         network = (f"closed to strangers until admitted to {', '.join(state.networks_waiting)}",
                    "closed")

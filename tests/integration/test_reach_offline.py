@@ -43,3 +43,25 @@ async def test_a_link_up_either_way_clears_a_refusal_noted_before(
     view = next(c for c in erin.trust.list_contacts()
                 if c["fingerprint"] == fingerprint(dan.key))
     assert not view.get("unanswered")
+
+
+async def test_a_direct_refusal_stays_when_the_relay_has_not_got_them(
+        make_local_node: MakeLocalNode) -> None:
+    """Trial 13b, B3: alice's node (in a closed network) closed erin's direct dials unanswered,
+    and the relay erin also tried said alice was not there: each NotHere cleared the note, and
+    erin's header went from "not linked: ... closed network" to "offline". The address that
+    refused, refusing the connection itself, does clear it: their node went."""
+    import socket
+
+    erin = await make_local_node("erin")
+    alice = bytes(range(32))
+    with socket.socket() as probe:  # a port nobody listens on, once closed
+        probe.bind(("127.0.0.1", 0))
+        gone = probe.getsockname()
+    direct = SimpleNamespace(close_reason="connection closed by peer", relay=None,
+                             remote_key=None, dialed=gone)
+    erin.links._note_answer(alice, direct, False)
+    erin.links._note_answer(alice, _closed(NOT_ON_RELAY), False)
+    assert alice in erin.links.unanswered
+    assert await erin.links.dial(alice, gone) is False  # alice's node stopped
+    assert alice not in erin.links.unanswered

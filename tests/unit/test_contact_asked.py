@@ -36,7 +36,7 @@ def row(**fields: Any) -> dict[str, Any]:
     (row(), False, OFFLINE),  # a node before v10 says nothing: as before
     (row(asked=True, online=True), False, ONLINE),  # they accepted: linked
     (row(asked=True, online=True, awaits_answer=True), False, ASKED),  # a knock
-    (row(asked=False, awaits_answer=True), False, ASKED),  # removed us: asked again
+    (row(asked=False, awaits_answer=True), False, NOT_LINKED),  # removed us (13b, B7)
     (row(asked=True, unanswered=True), False, NOT_LINKED),  # says more: as the header
     (row(asked=True, state="request"), False, "asking"),  # only a contact's counts
 ])
