@@ -74,6 +74,7 @@ from p2pchat.tui.question import (
     unanswered,
 )
 from p2pchat.tui.refusals import hand_back, refusal
+from p2pchat.tui.typed_after import TypedAfter
 from p2pchat.tui.word_wrap import WrapWords
 
 CONVERSATIONS_WIDTH = 24
@@ -153,6 +154,7 @@ class ChatApp:
         self.application.ttimeoutlen = 0.05
         self.application.timeoutlen = 0.2  # other key sequences (none wait on a lone Esc)
         self.kept = KeptInput(self.state, self.input.buffer)  # text not typed there (B8, B15)
+        self.typed_after = TypedAfter()  # "3/block bob", "q" after Quit? (trial 13c, B1, B2)
         self.drafts = Drafts(self.state, self.input.buffer, restored=self.kept.keep)
         self.application.before_render += lambda _: self.drafts.sync()
 
@@ -321,7 +323,7 @@ class ChatApp:
             answers; a key that makes it no answer cancels the question (saying so) and goes
             to the input with what was held, as typed; Esc cancels."""
             assert self.confirm is not None
-            pressed, held, choices = event.key_sequence[0], self._held, self.confirm[1]
+            pressed, held, (asked, choices) = event.key_sequence[0], self._held, self.confirm
             what, value = on_key(pressed, held, choices)
             if what == "answer":
                 self.confirm = None
@@ -336,6 +338,7 @@ class ChatApp:
                 return
             self.input.buffer.insert_text(held)
             if typed_text(pressed):
+                self.typed_after.cancelled(asked, held + pressed.data)  # held once (13c B2)
                 # Not an answer: the key goes to the input as typed ("/" starts a command
                 # there), never swallowed, so nothing typed after it can become a message.
                 event.app.key_processor.feed(pressed, first=True)
@@ -403,9 +406,9 @@ class ChatApp:
         for digit in "123456789":
             @keys.add("escape", digit, filter=~confirming)
             def _number(event: KeyPressEvent) -> None:
-                order = self.state.order()
-                number = int(event.key_sequence[-1].data)
-                if number <= len(order):
+                order, number = self.state.order(), int(event.key_sequence[-1].data)
+                if number <= len(order):  # a page and a search's marks close (13c, B1)
+                    self.state.page, self.state.search_term = None, ""
                     self.controller.select(order[number - 1].id)
 
         @keys.add("escape", "a", filter=~confirming)
@@ -476,13 +479,12 @@ class ChatApp:
 
         for char in ESC_THEN_TYPED:
             keys.add("escape", char, filter=~confirming)(_clear_then_typed)
-        # Our Alt keys come as the same two bytes: while a page, a menu or a search's marks
-        # are up for Esc to close, they are Esc and the key (trial 9, B8: Esc then "are you
-        # there?" went in as "re you there?"); else Alt+key. Notices alone do not count: they
-        # are up most of the time, and Alt+A and Alt+1..9 would seldom work.
+        # Alt+A comes as Esc, "a": while a page, a menu or a search's marks are up, Esc then
+        # "a" (trial 9, B8: "are you there?" went in as "re you there?"). Notices do not count.
+        # Alt+digit always switches (trial 13c, B1: its digit went in, glued to a command).
         closable = Condition(lambda: self.state.page is not None or bool(
             self.state.search_term or self.input.buffer.complete_state))
-        for char in "123456789aA":
+        for char in "aA":
             keys.add("escape", char, filter=~confirming & closable)(_clear_then_typed)
 
         return keys
@@ -511,9 +513,9 @@ class ChatApp:
             self.kept.split_off(command)
             self.submit()
             return
-        if (why := refusal(self.state, text, self.controller.busy())) is None \
-                and not self.controller.busy():  # else judged behind the line before
-            why = self.controller.switch_refused.hold(text, self.state.selected)
+        busy = self.controller.busy()  # if busy, a switch is judged behind the line before
+        why = (refusal(self.state, text, busy) or (None if busy else self.controller.switch_refused
+               .hold(text, self.state.selected)) or self.typed_after.hold(text))  # 13c B1, B2
         if why is not None:
             self.state.notice("error", why, key=f"{PASSING}:refused:{why}")
             self.kept.keep(text)  # a "/" typed at its end starts a command apart

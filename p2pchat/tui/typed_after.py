@@ -1,0 +1,77 @@
+"""A line that is held once on Enter because it was typed as something else (trial 13c, B1, B2).
+
+- A known command glued after other text ("3/block bob", "2/id", "draft/quit"): a digit of a
+  missed Alt+digit, or a draft, ran into a command typed right after. It stays in the input,
+  saying so; Enter again sends it as a message.
+- A one-word line begun by the key that cancelled a question ("q" to "Quit? y: yes  b: ...
+  n: no"): a wrong answer, likely. It stays in the input, saying the question was cancelled;
+  Enter again sends it. A longer line ("yo what is up", trial 13a, B1) is a message: it goes.
+
+As held_lines.AfterSwitchRefused: each holds once; Enter on the same text again sends it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from p2pchat.tui.commands import COMMANDS, canonical, secret_start
+from p2pchat.tui.held_lines import is_message
+
+MAX_SHOWN = 30  # characters of the text quoted in the notice
+_GLUED = re.compile(r"(\S+)(/[A-Za-z]+)(?=\s|$)")
+
+
+def _short(text: str) -> str:
+    text = text.split("\n")[0]
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
+
+
+def glued_command(text: str) -> tuple[str, str] | None:
+    """(the text before, the command) of a known command glued after other text in `text`."""
+    if not is_message(text) or secret_start(text) is not None:
+        return None
+    for found in _GLUED.finditer(text):
+        before, verb = found.group(1), found.group(2)
+        if "://" in before or before.endswith("/"):  # an address, "a//b"
+            continue
+        if canonical(verb) in COMMANDS:
+            return before, verb
+    return None
+
+
+def short_question(question: str) -> str:
+    """"Quit?" of "Leaving stops your node: you will be offline. Quit? y: yes ..."."""
+    asked = question.split("?")[0] + "?" if "?" in question else question
+    return asked.rsplit(". ", 1)[-1]
+
+
+class TypedAfter:
+    """What the next Enter holds once."""
+
+    def __init__(self) -> None:
+        self._held: str | None = None  # the text held last: Enter on it again sends it
+        self._cancelled: tuple[str, str] | None = None  # (question, the key that cancelled it)
+
+    def cancelled(self, question: str, typed: str) -> None:
+        """`typed`, going to the input, cancelled `question`."""
+        self._cancelled = (question, typed)
+
+    def hold(self, text: str) -> str | None:
+        """Why `text`, entered now, stays in the input once (None: it goes)."""
+        cancelled, self._cancelled = self._cancelled, None
+        if text == self._held or not text.strip():
+            self._held = None
+            return None
+        why = None
+        if cancelled is not None and is_message(text) and text.startswith(cancelled[1]) \
+                and len(text.split()) == 1:
+            question, typed = cancelled
+            why = (f"not sent: your '{_short(typed)}' cancelled the question"
+                   f" '{short_question(question)}'; Enter again sends '{_short(text)}' as a"
+                   " message")
+        elif (glued := glued_command(text)) is not None:
+            before, verb = glued
+            why = (f"not sent: '{verb}' is glued to '{_short(before)}' (a command typed after"
+                   " other text?). Enter again sends it as a message; Ctrl-U clears it")
+        self._held = text if why is not None else None
+        return why
