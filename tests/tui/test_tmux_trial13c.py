@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import run_json
-from tests.nodes import wait_for
+from tests.nodes import NodeProcess, wait_for
 from tests.tui.test_tmux import (
     PW,
     TMUX,
@@ -65,3 +65,62 @@ def test_init_enter_once_then_a_passphrase_protects_it(tmp_path: Path, terminal:
         exit_file.with_name("exit.err").read_text()
     header = run_json(home, "id")
     assert header["name"] == "carol" and header["passphrase_protected"] is True
+
+
+def _chat_pid(terminal: Terminal) -> int:
+    """The chat's own pid: the child of the pane's `sh -c` (tmux runs the command in it)."""
+    shell = int(terminal.tmux("list-panes", "-t", "chat", "-F", "#{pane_pid}").split()[0])
+    children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def _gone(pid: int) -> bool:
+    """`pid` has exited (a zombie waiting for its new parent counts: it runs no more)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+def _attached_chat(terminal: Terminal, node: NodeProcess, exit_file: Path) -> int:
+    terminal.start(chat_argv(node.home), exit_file)
+    terminal.wait_screen(lambda s: "node runs apart" in s, "the attached screen")
+    return _chat_pid(terminal)
+
+
+def test_a_chat_whose_terminal_goes_away_exits(tmp_path: Path, terminal: Terminal) -> None:
+    """B17 a: a chat attached to a background node outlived its tmux session (killed), its
+    terminal deleted, for good. It ends as /quit would, the node left running."""
+    node = NodeProcess(tmp_path / "alice", "alice").start()
+    try:
+        pid = _attached_chat(terminal, node, tmp_path / "exit")
+        terminal.literal("a draft never sent")
+        terminal.wait_screen(lambda s: "a draft never sent" in s, "the draft typed")
+        terminal.tmux("kill-session", "-t", "chat")
+        wait_for(lambda: _gone(pid), 10, "the chat to exit with its terminal gone")
+        assert node.json("status")["pid"] == node.proc.pid  # type: ignore[union-attr]
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_running_chat_ends_on_sigterm_and_sighup(
+    tmp_path: Path, terminal: Terminal, sig: signal.Signals,
+) -> None:
+    """B17 b: an orphan chat did not end on SIGTERM (it needed SIGKILL). A chat running its own
+    node ends on either, the node stopped cleanly with it (nothing asked, nothing lost)."""
+    home, exit_file = tmp_path / "alice", tmp_path / "exit"
+    NodeProcess(home, "alice")  # an identity, no node
+    terminal.start(chat_argv(home, "--listen", "127.0.0.1:0"), exit_file, size=(80, 24))
+    terminal.wait_screen(lambda s: "Welcome" in s or ("alice" in s and "online" in s), "the chat")
+    pid = _chat_pid(terminal)
+    terminal.literal("a draft never sent")
+    terminal.wait_screen(lambda s: "a draft never sent" in s, "the draft typed")
+    os.kill(pid, sig)
+    wait_for(lambda: _gone(pid), 10, f"the chat to exit on {sig.name}")
+    assert wait_for(lambda: exited(exit_file), 10, "the exit status") == "0"
+    said = exit_file.with_name("exit.err").read_text()
+    assert "Traceback" not in said, said
+    assert "p2pchat stop" not in said and NodeProcess is not None  # its node stopped with it
