@@ -7,7 +7,7 @@ said "offline" of someone just asked)."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 ONLINE = "online"
@@ -84,6 +84,24 @@ def forgotten(contact: Mapping[str, Any]) -> bool:
     removed us. Under the row: `p2pchat contacts` says it as the chat's header does."""
     return contact.get("state") == "contact" and contact.get("awaits_answer") is True \
         and contact.get("asked") is False
+
+
+def unanswered(name: str, networks: Sequence[str] = (), waiting: Sequence[str] = ()) -> str:
+    """Why `name`'s node closes our connection unanswered (`unanswered`), as the chat's header,
+    row and /contacts and `p2pchat contacts` say it (trial 13c, B3: the chat blamed them, "may
+    have removed you", for our own network, and the CLI said another thing). `networks`: the
+    ones we are in; `waiting`: the ones we wait to be admitted to. In or joining one, our node
+    dials them in it, and answers only contacts and members: a node not in it (not admitted, or
+    not yet) cannot answer us there, which is said first; they may also not have us at all."""
+    head = f"{name}'s node closes the connection unanswered"
+    ours = list(networks) or list(waiting)
+    if ours:
+        where = "in" if networks else "waiting to join"
+        nets = f"network {ours[0]}" if len(ours) == 1 else f"networks {', '.join(ours)}"
+        return (f"{head}: you are {where} {nets} and {name} is not (or not yet) admitted to"
+                f" it; or they do not have you as a contact (not yet, removed or blocked)")
+    return (f"{head}: they may be in a closed network, or not have you as a contact (not yet,"
+            " removed or blocked)")
 
 
 FORGOTTEN = ("their node no longer knows you (they may have removed you); they see a request"

@@ -1,0 +1,45 @@
+"""Trial 13c (notes/s35/trial13c.md), what the chat screen says, with real nodes: why a contact's
+node closes us unanswered when the cause is our own network (B3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pchat.core.contact_words import unanswered
+from tests.aio import until
+from tests.integration.test_networks import CLASS_KEY, _join
+from tests.local_nodes import MakeLocalNode
+from tests.tui.test_screen_trial4_nodes import addr, fp
+from tests.tui.test_screen_trial8_reach import watched
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def test_our_own_network_is_said_as_the_reason_not_their_removing_us(
+        make_local_node: MakeLocalNode) -> None:
+    """B3: mallory, in network club, added alice (in no network, who never had her): the
+    header said alice "may have removed you". Now it says mallory is in club and alice not."""
+    alice, mallory = await make_local_node("alice"), await make_local_node("mallory")
+    _join(mallory, CLASS_KEY, "club")
+    chat = await watched(mallory)
+    try:
+        await chat.execute(f"/add {fp(alice)} alice")
+        await chat.execute(f"/addr alice {addr(alice)}")
+        conv = chat.state.conversations[fp(alice)]
+        await until(lambda: "closes the connection unanswered" in conv.unreachable, 30,
+                    "the reason on the screen")
+        assert conv.unreachable == (
+            "alice's node closes the connection unanswered: you are in network club and alice"
+            " is not (or not yet) admitted to it; or they do not have you as a contact (not yet,"
+            " removed or blocked)")
+        assert "may have removed you" not in conv.unreachable
+    finally:
+        await chat.stop()
+
+
+def test_the_reason_names_a_network_we_wait_to_join_and_several() -> None:
+    """B3: the same words for a join that waits, and for two networks."""
+    assert unanswered("bob", (), ["club"]).startswith(
+        "bob's node closes the connection unanswered: you are waiting to join network club and"
+        " bob is not (or not yet) admitted to it;")
+    assert "you are in networks club, lab and bob" in unanswered("bob", ["club", "lab"])
