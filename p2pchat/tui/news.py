@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from p2pchat.event_types import (
@@ -179,6 +180,20 @@ def renamed_in_notices(state: ChatState, fingerprint: str, name: str) -> None:
     "removed carol from bob" stayed after /rename carol caz)."""
     state.notices = deque((n.renamed(fingerprint, name) for n in state.notices),
                           maxlen=state.notices.maxlen)
+
+
+def renamed_namesake(state: ChatState, old: str, name: str) -> None:
+    """A VERIFIED contact renamed: a NEW KEY warning (a request under their old name) names
+    them as they are now (trial 13c, B9: "not the bob you VERIFIED" after /rename bob "Bob B",
+    no contact bob any more). Contact names are unique, so "the OLD you VERIFIED" is them."""
+    said = f" NEW KEY, not the {old} you VERIFIED."
+    for conv in state.conversations.values():
+        if conv.impostor_of == old:
+            conv.impostor_of = name
+    state.notices = deque((replace(n, text=n.text.replace(said, f" NEW KEY, not the {name}"
+                                                             " you VERIFIED."))
+                           if n.key.startswith("request:") and said in n.text else n
+                           for n in state.notices), maxlen=state.notices.maxlen)
 
 
 def _member(event: GroupEvent) -> tuple[str, str]:

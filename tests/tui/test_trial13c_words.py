@@ -43,3 +43,23 @@ def test_the_reason_names_a_network_we_wait_to_join_and_several() -> None:
         "bob's node closes the connection unanswered: you are waiting to join network club and"
         " bob is not (or not yet) admitted to it;")
     assert "you are in networks club, lab and bob" in unanswered("bob", ["club", "lab"])
+
+
+@pytest.mark.parametrize("request_first", [False, True])
+def test_the_new_key_warning_names_the_verified_contact_as_renamed(request_first: bool) -> None:
+    """B9: after /rename bob "Bob B", the row still said "a NEW KEY, not the bob you VERIFIED":
+    no contact was called bob any more. The warning and the request's page name "Bob B",
+    whichever of the two the node lists first."""
+    from tests.tui.test_state import BOB, DAVE, contact, loaded_state
+
+    impostor = {**contact(DAVE, "bob (ABCDEFG)", state="request"), "same_name_as": BOB,
+                "same_name_verified": True}
+    state = loaded_state()
+    state.set_contacts([{**contact(BOB, "bob"), "verified": True}, impostor], fresh=True)
+    assert any("not the bob you VERIFIED" in n.text for n in state.notices)
+    renamed = {**contact(BOB, "Bob B"), "verified": True}
+    state.set_contacts([impostor, renamed] if request_first else [renamed, impostor])
+    warnings = [n.text for n in state.notices if "NEW KEY" in n.text]
+    assert len(warnings) == 1 and "a NEW KEY, not the Bob B you VERIFIED." in warnings[0]
+    assert warnings[0].startswith("WARNING: bob (ABCDEFG) ")  # its own name, as the node set it
+    assert state.conversations[DAVE].impostor_of == "Bob B"
