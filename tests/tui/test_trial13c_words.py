@@ -63,3 +63,23 @@ def test_the_new_key_warning_names_the_verified_contact_as_renamed(request_first
     assert len(warnings) == 1 and "a NEW KEY, not the Bob B you VERIFIED." in warnings[0]
     assert warnings[0].startswith("WARNING: bob (ABCDEFG) ")  # its own name, as the node set it
     assert state.conversations[DAVE].impostor_of == "Bob B"
+
+
+async def test_group_create_with_filler_words_names_them_all_and_hints_without_them(
+        make_local_node: MakeLocalNode) -> None:
+    """B10: `/group create crew with bob and carol` said "'with' is not a contact (add and as a
+    contact first (/add FINGERPRINT and) ...; or now without them: /group create "crew with"
+    bob carol)": two words mixed in one sentence, and an odd name offered."""
+    from tests.tui.test_screen_trial4_nodes import screen
+    from tests.tui.test_screen_trial7 import texts, three
+
+    alice, _, _ = await three(make_local_node)
+    chat = await screen(alice)
+    try:
+        await chat.execute("/group create crew with bob and carol")
+        assert alice.list_groups() == []
+        assert texts(chat)[-1] == (
+            "nothing created: 'with' and 'and' are not contacts (add them first (/add FINGERPRINT"
+            " NAME), then invite them; or now without them: /group create crew bob carol)")
+    finally:
+        await chat.stop()
