@@ -7,7 +7,8 @@ said "offline" of someone just asked)."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 ONLINE = "online"
@@ -102,6 +103,19 @@ def unanswered(name: str, networks: Sequence[str] = (), waiting: Sequence[str] =
                 f" it; or they do not have you as a contact (not yet, removed or blocked)")
     return (f"{head}: they may be in a closed network, or not have you as a contact (not yet,"
             " removed or blocked)")
+
+
+def look_alike(name: str, me: str, contacts: Iterable[str]) -> str:
+    """The mark after a stranger nearby (not our contact: another key) who goes by our own name
+    or a contact's, as the list marks a request under a contact's name (trial 13c, B15: "3. bob"
+    listed on bob's screen unmarked); "" for any other name."""
+    fold = unicodedata.normalize("NFKC", name).casefold()
+    if not fold:
+        return ""
+    if fold == unicodedata.normalize("NFKC", me).casefold():
+        return " (not you: another key)"
+    same = next((c for c in contacts if unicodedata.normalize("NFKC", c).casefold() == fold), "")
+    return f" (not your contact {same}: another key)" if same else ""
 
 
 FORGOTTEN = ("their node no longer knows you (they may have removed you); they see a request"

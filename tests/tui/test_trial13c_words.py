@@ -83,3 +83,29 @@ async def test_group_create_with_filler_words_names_them_all_and_hints_without_t
             " NAME), then invite them; or now without them: /group create crew bob carol)")
     finally:
         await chat.stop()
+
+
+async def test_nearby_marks_a_stranger_under_your_own_name_or_a_contacts() -> None:
+    """B15: bob's /nearby listed "3. bob  6MRPPSW-..." (another key, under bob's own name)
+    unmarked. A stranger under your name, or a contact's, says it is another key."""
+    from p2pchat.core.identity import Identity
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_screen_trial2 import NearbyBackend
+    from tests.tui.test_state import BOB, contact
+
+    dan, erin, eve = (Identity.from_seed(seed * 32).fingerprint for seed in (b"d", b"e", b"v"))
+    backend = NearbyBackend()  # its node is called "me"
+    backend.contact_list = [contact(BOB, "bob")]
+    backend.nearby = [{"fingerprint": fp_, "name": name, "contact": fp_ == BOB}
+                      for fp_, name in ((BOB, "bob"), (dan, "Me"), (erin, "bob"), (eve, "eve"))]
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        await chat.execute("/nearby")
+        page = chat.state.page
+        assert page is not None
+        rows = [line.split("  ")[1] for _, line in page.lines[:4]]
+        assert rows == ["1. bob (contact)", "2. Me (not you: another key)",
+                        "3. bob (not your contact bob: another key)", "4. eve"], page.lines
+    finally:
+        await chat.stop()
