@@ -256,13 +256,26 @@ def admission_waiting_news(state: ChatState, event: Mapping[str, Any]) -> None:
                 f" from it before), so nothing is said about this one yet; asking again in"
                 f" {seconds} s")
     elif event.get("reason") == "none_heard":
-        text = (f"joining {name}: waiting for a node of a network to be heard nearby (none is"
-                f" yet): a member must run with discovery on; /network join {name} --via"
-                f" HOST:PORT PASSPHRASE asks one by its address")
+        text = (f"joining {name}: waiting for a member nearby to admit you, and no node of a"
+                f" network is heard nearby yet: a member must run with discovery on; /network"
+                f" join {name} --via HOST:PORT PASSPHRASE asks one by its address")
     else:
         return
-    state.drop_notices(key=f"admission:{name}")
-    state.notice("info", text, key=f"admission:{name}")
+    key = f"admission:{name}"
+    # The join's answer, or the last word on it, made more precise: it replaces that one on
+    # the row and in /notices, with the node's warnings said with it (trial 13c, B13: one join
+    # gave two different answers in a row in /notices)
+    old = next((n for n in state.notices if n.key == key and n.text.startswith(JOINING)), None)
+    kind = "info"
+    if old is not None:
+        text = ". ".join([text, *old.text.split(". ", 1)[1:]])
+        kind = old.kind
+        at = next((i for i in range(len(state.said) - 1, -1, -1)
+                   if state.said[i][2] == old.text), None)
+        if at is not None:
+            del state.said[at]
+    state.drop_notices(key=key)
+    state.notice(kind, text, key=key)
 
 
 RECONNECTED = "reconnected to the node"  # news, untrue once the node stops again

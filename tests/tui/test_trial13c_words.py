@@ -109,3 +109,34 @@ async def test_nearby_marks_a_stranger_under_your_own_name_or_a_contacts() -> No
                         "3. bob (not your contact bob: another key)", "4. eve"], page.lines
     finally:
         await chat.stop()
+
+
+async def test_one_join_is_one_entry_in_notices_updated_when_the_node_says_why_it_waits(
+        ) -> None:
+    """B13: one `/network join club PASS` gave two different answers in a row in /notices
+    ("waiting for a member nearby to admit you; ..." then "waiting for a node of a network to
+    be heard nearby (none is yet) ..."). The node's word updates the join's answer."""
+    from p2pchat.tui.controller import Controller
+    from tests.tui.test_controller import notices
+    from tests.tui.test_screen_trial13_join import JoinBackend
+
+    controller = Controller(JoinBackend())
+    await controller.start()
+    state = controller.state
+    try:
+        await controller.execute("/network join hikers some-passphrase")
+        assert "joining hikers: waiting for a member nearby to admit you" in notices(controller)
+        state.networks_waiting = ["hikers"]
+        state.apply({"type": "admission_waiting", "network": "hikers", "reason": "none_heard",
+                     "heard": 0, "limiting": 0})
+        await controller.execute("/notices")
+        assert state.page is not None
+        joins = [text for _, text in state.page.lines if "joining hikers" in text]
+        assert len(joins) == 1, state.page.lines
+        assert joins[0].endswith(
+            "joining hikers: waiting for a member nearby to admit you, and no node of a network"
+            " is heard nearby yet: a member must run with discovery on; /network join hikers"
+            " --via HOST:PORT PASSPHRASE asks one by its address")
+        assert len([n for n in state.notices if n.key == "admission:hikers"]) == 1
+    finally:
+        await controller.stop()
