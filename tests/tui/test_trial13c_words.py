@@ -107,6 +107,12 @@ async def test_nearby_marks_a_stranger_under_your_own_name_or_a_contacts() -> No
         rows = [line.split("  ")[1] for _, line in page.lines[:4]]
         assert rows == ["1. bob (contact)", "2. Me (not you: another key)",
                         "3. bob (not your contact bob: another key)", "4. eve"], page.lines
+        await chat.execute("/peers")  # its "nearby:" lines say it too
+        assert chat.state.page is not None
+        near = [text.rsplit(" ", 2)[0] for _, text in chat.state.page.lines
+                if text.startswith("nearby: ")]
+        assert near == ["nearby: bob", "nearby: Me (not you: another key)",
+                        "nearby: bob (not your contact bob: another key)", "nearby: eve"], near
     finally:
         await chat.stop()
 
