@@ -16,6 +16,7 @@ from p2pchat.cli.contact_warnings import check_accept, impostor_warning
 from p2pchat.cli.group_create import refused_create
 from p2pchat.cli.group_said import said_group, said_member
 from p2pchat.cli.identity import load_identity, public_identity
+from p2pchat.cli.node_reads import nearby, networks, print_closed
 from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, member_rows, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
@@ -124,7 +125,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"networks: {clean(', '.join(status['networks']))}")
     for line in waiting_lines(status):  # why a join waits, or its refusal (trial 13, 15)
         print(clean(line))
-    _print_closed(status)
+    print_closed(status)
     for relay in status.get("relays", []):
         error = f" ({relay['last_error']})" if relay["last_error"] and \
             relay["state"] != "attached" else ""
@@ -133,20 +134,6 @@ def cmd_status(args: argparse.Namespace) -> int:
                     " open through it (links up or being set up),"
                     f" {_FOUND_BY.get(relay['found_by'], 'from ' + relay['found_by'])}{error}"))
     return 0
-
-
-def _print_closed(status: dict[str, Any]) -> None:
-    """Why strangers' requests don't arrive, and how many were refused (trial 4, B3, B4)."""
-    closed = [clean(n) for n in status.get("closed_to_strangers") or []]
-    refused = status.get("strangers_refused") or 0
-    if closed and set(closed) <= set(status.get("networks_waiting") or []):
-        print(f"closed to strangers until admitted to {', '.join(closed)}: contact requests"
-              " are refused until then")
-    elif closed:
-        print(f"closed to strangers: only contacts and members of {', '.join(closed)} reach you")
-    if refused:
-        print(f"strangers refused: {refused} (in a network, or waiting to join one, the node"
-              " answers only contacts and members)")
 
 
 def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],
@@ -164,17 +151,6 @@ def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],
     return bool(contact.get("online"))
 
 
-def _nearby(args: argparse.Namespace) -> set[str] | None:
-    """The fingerprints discovery sees now (None when no node answers: presence unknown)."""
-    from p2pchat.control_client import ControlClient, ControlError
-
-    try:
-        with ControlClient(args.home, timeout=5.0) as client:
-            peers = client.call("peers")
-    except (ControlError, OSError):
-        return None
-    nearby = peers.get("nearby") if isinstance(peers, dict) else None
-    return {str(n.get("fingerprint")) for n in nearby or [] if isinstance(n, dict)}
 
 
 def stale_address(contact: dict[str, Any]) -> bool:
@@ -186,7 +162,8 @@ def stale_address(contact: dict[str, Any]) -> bool:
 
 def _print_contacts(contacts: list[dict[str, Any]],
                     nearby: frozenset[str] | set[str] | None = frozenset(),
-                    known: list[dict[str, Any]] | None = None, asked: bool = False) -> None:
+                    known: list[dict[str, Any]] | None = None, asked: bool = False,
+                    networks: tuple[list[str], list[str]] = ([], [])) -> None:
     """Rows for `contacts`; `nearby` None: no node runs, so who is online is not known (trial
     13, B4: "bob offline"); `known`: every contact, to name a verified namesake when only one
     row is printed (trial 9: after unblock, the warning said "a contact", not bob); `asked`:
@@ -212,8 +189,7 @@ def _print_contacts(contacts: list[dict[str, Any]],
             state += f"  last seen {clean(c['last_seen'])[:16].replace('T', ' ')} UTC"
         print(f"{name:<{width}} {online} {clean(c['fingerprint'])}{state}")
         if c.get("unanswered") and not c["online"]:  # trial 4, B4: nothing said why
-            print(f"{'':<{width}} their node closes the connection unanswered: they may be in a"
-                  " closed network (then they can't see your request), or have blocked you")
+            print(f"{'':<{width}} {contact_words.unanswered(clean(c['name']), *networks)}")
         elif contact_words.forgotten(c):  # trial 13b, B7: the header's words, not "asked, waiting"
             print(f"{'':<{width}} {contact_words.FORGOTTEN}")
         elif stale_address(c):  # trial 8, B5: both moved, nothing said /addr
@@ -268,7 +244,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result)
         else:
-            _print_contacts(result, _nearby(args))
+            _print_contacts(result, nearby(args), networks=networks(args))
         return 0
     if action == "add":
         from p2pchat.core.identity import FingerprintError, parse_fingerprint
@@ -455,7 +431,7 @@ def cmd_group(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     elif action == "members":  # in `contacts`' words (trial 13, B4)
-        print("\n".join(member_rows(result, _call(args, "contacts.list"), _nearby(args))))
+        print("\n".join(member_rows(result, _call(args, "contacts.list"), nearby(args))))
     elif action == "list":
         _print_groups(result)
     elif action in ("create", "accept"):

@@ -7,7 +7,8 @@ said "offline" of someone just asked)."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 ONLINE = "online"
@@ -84,6 +85,37 @@ def forgotten(contact: Mapping[str, Any]) -> bool:
     removed us. Under the row: `p2pchat contacts` says it as the chat's header does."""
     return contact.get("state") == "contact" and contact.get("awaits_answer") is True \
         and contact.get("asked") is False
+
+
+def unanswered(name: str, networks: Sequence[str] = (), waiting: Sequence[str] = ()) -> str:
+    """Why `name`'s node closes our connection unanswered (`unanswered`), as the chat's header,
+    row and /contacts and `p2pchat contacts` say it (trial 13c, B3: the chat blamed them, "may
+    have removed you", for our own network, and the CLI said another thing). `networks`: the
+    ones we are in; `waiting`: the ones we wait to be admitted to. In or joining one, our node
+    dials them in it, and answers only contacts and members: a node not in it (not admitted, or
+    not yet) cannot answer us there, which is said first; they may also not have us at all."""
+    head = f"{name}'s node closes the connection unanswered"
+    ours = list(networks) or list(waiting)
+    if ours:
+        where = "in" if networks else "waiting to join"
+        nets = f"network {ours[0]}" if len(ours) == 1 else f"networks {', '.join(ours)}"
+        return (f"{head}: you are {where} {nets} and {name} is not (or not yet) admitted to"
+                f" it; or they do not have you as a contact (not yet, removed or blocked)")
+    return (f"{head}: they may be in a closed network, or not have you as a contact (not yet,"
+            " removed or blocked)")
+
+
+def look_alike(name: str, me: str, contacts: Iterable[str]) -> str:
+    """The mark after a stranger nearby (not our contact: another key) who goes by our own name
+    or a contact's, as the list marks a request under a contact's name (trial 13c, B15: "3. bob"
+    listed on bob's screen unmarked); "" for any other name."""
+    fold = unicodedata.normalize("NFKC", name).casefold()
+    if not fold:
+        return ""
+    if fold == unicodedata.normalize("NFKC", me).casefold():
+        return " (not you: another key)"
+    same = next((c for c in contacts if unicodedata.normalize("NFKC", c).casefold() == fold), "")
+    return f" (not your contact {same}: another key)" if same else ""
 
 
 FORGOTTEN = ("their node no longer knows you (they may have removed you); they see a request"

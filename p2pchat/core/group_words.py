@@ -6,7 +6,7 @@ resolves a word to a contact its own way and gives that here as `contact`."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -18,11 +18,29 @@ class NotAContact(ValueError):
     """A word after the group's name is no contact: nothing is created. `now_called`: the
     name of the contact that calls itself `word` (we renamed them), when one does."""
 
-    def __init__(self, word: str, now_called: str | None = None) -> None:
+    def __init__(self, word: str, now_called: str | None = None,
+                 others: Sequence[str] = ()) -> None:
+        """`others`: the words after `word` that name no contact either, said with it (trial
+        13c, B10: "'with' is not a contact (add and as a contact first ...)")."""
+        unknown = [word, *(w for w in others if w != word)]
         super().__init__(f"{NOT_A_CONTACT}{word} is now called {now_called!r}" if now_called
-                         else f"{NOT_A_CONTACT}{word!r} is not a contact")
+                         else f"{NOT_A_CONTACT}{_and(unknown)} is not a contact"
+                         if len(unknown) == 1 else
+                         f"{NOT_A_CONTACT}{_and(unknown)} are not contacts")
         self.word = word
         self.now_called = now_called
+        self.unknown = unknown
+
+
+def _and(words: Sequence[str]) -> str:
+    """'a', 'b' and 'c'."""
+    quoted = [repr(w) for w in words]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+# Words a group's name is seldom made of, typed between contacts' names ("crew with bob and
+# carol"): a hint leaves them out rather than offering "crew with" as the name (trial 13c, B10)
+FILLER = frozenset({"with", "and", "&", "+", "plus", "for", "to"})
 
 
 def listed(words: Iterable[str], contact: Callable[[str], object | None]) -> list[str]:
@@ -60,12 +78,17 @@ def invitees(words: Iterable[str], contact: Callable[[str], T | None],
     """The contact each word names, in order, each once; NotAContact for the first that
     names none (with the name of the contact that calls itself so, from `now_called`)."""
     found: list[T] = []
+    unknown: list[str] = []
     for word in listed(words, contact):
         who = contact(word)
         if who is None:
-            raise NotAContact(word, now_called(word))
-        if who not in found:
+            if not unknown and now_called(word):
+                raise NotAContact(word, now_called(word))
+            unknown.append(word)
+        elif who not in found:
             found.append(who)
+    if unknown:  # every word that names no contact, said at once
+        raise NotAContact(unknown[0], None, unknown[1:])
     return found
 
 
@@ -114,17 +137,25 @@ def _not_a_contact(command: str, words: list[str], word: str, quote: Callable[[s
     first = next((at for at in range(1, len(words)) if known[at]), len(words))
     if word not in words[1:]:  # a part of a word: the rule, the whole as one quoted name
         return how_to_quote(command, quote(" ".join(words)))
-    name = quote(" ".join(words[:first]))  # the words before any contact: part of the name
+    contacts = [quote(w) for w, k in zip(words[first:], known[first:], strict=True) if k]
     strangers = [w for w in words[first:] if not contact(w)]
-    if not strangers:  # the quoted name, then contacts only: it would work as offered
-        return how_to_quote(command, " ".join([name, *map(quote, words[first:])]))
+    filler = all(w.casefold() in FILLER for w in words[1:first])
+    if not strangers and not filler:  # the quoted name, then contacts: it works as offered
+        return how_to_quote(command, " ".join([quote(" ".join(words[:first])), *contacts]))
+    if not strangers:  # "crew with bob carol": 'crew with' is seldom meant (trial 13c, B10)
+        return f"{command} NAME CONTACT... invites contacts: {command} " + \
+            " ".join([quote(words[0]), *contacts])
     # trial 13b, B6: "climbing with bob and carol" was offered '"climbing with" bob and carol',
-    # refused again for 'and'
-    adding = "/add FINGERPRINT" if command.startswith("/") else "p2pchat contacts add FINGERPRINT"
-    without = [name, *(quote(w) for w in words[first:] if w not in strangers)]
-    return (f"add {' and '.join(map(quote, strangers))} as a contact first ({adding}"
-            f" {quote(strangers[0])}), then invite them; or now without them:"
-            f" {command} {' '.join(without)}")
+    # refused again for 'and'; trial 13c, B10: then 'with' and 'and' mixed in one sentence.
+    # Without every word that names no contact, and the quoted name when it is more than filler
+    unknown = [w for w in words[1:] if not contact(w)]
+    name = words[0] if filler else " ".join(words[:first])
+    adding = "/add FINGERPRINT" if command.startswith("/") else \
+        "p2pchat contacts add FINGERPRINT --name"
+    who = f"{quote(unknown[0])} as a contact" if len(unknown) == 1 else "them"
+    return (f"add {who} first ({adding} {quote(unknown[0]) if len(unknown) == 1 else 'NAME'}),"
+            f" then invite them; or now without them: {command} {quote(name)}"
+            f" {' '.join(contacts)}")
 
 
 def how_to_quote(command: str, quoted_name: str) -> str:

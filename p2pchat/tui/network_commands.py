@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.core.contact_words import look_alike
 from p2pchat.core.text import hidden_nearby
 from p2pchat.node.networks import no_discovery
 from p2pchat.tui import news
@@ -165,6 +166,10 @@ class NetworkCommands:
                          f" {link.get('direction')} {path}")
         for near in peers.get("nearby") or []:
             label = near.get("name") or "(private)"
+            if near.get("name") and not near.get("contact"):  # as /nearby marks it (B15)
+                label += look_alike(clean(near.get("name")), self._state.me.name, (
+                    c.name for c in self._state.conversations.values()
+                    if c.kind == "dm" and c.state == "contact"))
             lines.append(f"nearby: {label} {near.get('fingerprint') or ''}"
                          f" {' '.join(near.get('addresses') or [])}")
         lines += hidden_nearby_lines(peers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from p2pchat.event_types import (
@@ -181,6 +182,20 @@ def renamed_in_notices(state: ChatState, fingerprint: str, name: str) -> None:
                           maxlen=state.notices.maxlen)
 
 
+def renamed_namesake(state: ChatState, old: str, name: str) -> None:
+    """A VERIFIED contact renamed: a NEW KEY warning (a request under their old name) names
+    them as they are now (trial 13c, B9: "not the bob you VERIFIED" after /rename bob "Bob B",
+    no contact bob any more). Contact names are unique, so "the OLD you VERIFIED" is them."""
+    said = f" NEW KEY, not the {old} you VERIFIED."
+    for conv in state.conversations.values():
+        if conv.impostor_of == old:
+            conv.impostor_of = name
+    state.notices = deque((replace(n, text=n.text.replace(said, f" NEW KEY, not the {name}"
+                                                             " you VERIFIED."))
+                           if n.key.startswith("request:") and said in n.text else n
+                           for n in state.notices), maxlen=state.notices.maxlen)
+
+
 def _member(event: GroupEvent) -> tuple[str, str]:
     """Whom a membership notice names (not us): renamed there when they are."""
     if event.get("you"):
@@ -241,13 +256,26 @@ def admission_waiting_news(state: ChatState, event: Mapping[str, Any]) -> None:
                 f" from it before), so nothing is said about this one yet; asking again in"
                 f" {seconds} s")
     elif event.get("reason") == "none_heard":
-        text = (f"joining {name}: waiting for a node of a network to be heard nearby (none is"
-                f" yet): a member must run with discovery on; /network join {name} --via"
-                f" HOST:PORT PASSPHRASE asks one by its address")
+        text = (f"joining {name}: waiting for a member nearby to admit you, and no node of a"
+                f" network is heard nearby yet: a member must run with discovery on; /network"
+                f" join {name} --via HOST:PORT PASSPHRASE asks one by its address")
     else:
         return
-    state.drop_notices(key=f"admission:{name}")
-    state.notice("info", text, key=f"admission:{name}")
+    key = f"admission:{name}"
+    # The join's answer, or the last word on it, made more precise: it replaces that one on
+    # the row and in /notices, with the node's warnings said with it (trial 13c, B13: one join
+    # gave two different answers in a row in /notices)
+    old = next((n for n in state.notices if n.key == key and n.text.startswith(JOINING)), None)
+    kind = "info"
+    if old is not None:
+        text = ". ".join([text, *old.text.split(". ", 1)[1:]])
+        kind = old.kind
+        at = next((i for i in range(len(state.said) - 1, -1, -1)
+                   if state.said[i][2] == old.text), None)
+        if at is not None:
+            del state.said[at]
+    state.drop_notices(key=key)
+    state.notice(kind, text, key=key)
 
 
 RECONNECTED = "reconnected to the node"  # news, untrue once the node stops again

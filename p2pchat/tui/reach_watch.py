@@ -10,9 +10,10 @@ the contact links (no stream of notices: one keyed notice per contact)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from p2pchat.core.contact_words import unanswered
 from p2pchat.tui.notice_ageing import REACH, linked_now
 from p2pchat.tui.sanitize import clean
 
@@ -31,17 +32,18 @@ MAX_TOLD = 64  # relays found nearby already said on this screen (not said again
 
 
 def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
-           asked_here: bool = False) -> str:
+           asked_here: bool = False, networks: Sequence[str] = (),
+           waiting: Sequence[str] = ()) -> str:
     """Why the node cannot link to `contact`, in words with the fix; "" when it can, or
     when it does not know better than "offline". `was_linked`: they knew us once;
-    `asked_here`: this screen just said "they see a request until they add you too"."""
+    `asked_here`: this screen just said "they see a request until they add you too";
+    `networks`, `waiting`: the networks we are in, and wait to be admitted to."""
     awaits = contact.get("awaits_answer") is True  # online too while we knock (trial 11)
     if (contact.get("online") and not awaits) or contact.get("state") != "contact":
         return ""
     name = conv.name
     if contact.get("unanswered") is True:
-        return (f"{name}'s node closes the connection unanswered: they may be in a closed"
-                " network (join it: /network join NAME ...) or may have removed you")
+        return unanswered(name, networks, waiting)  # one wording with `contacts` (B3)
     if contact.get("awaits_answer") is True:
         if was_linked:  # they knew us, and now their node takes us for a stranger
             return (f"{name}'s node no longer knows you (they may have removed you); they see"
@@ -122,6 +124,7 @@ class ReachWatch:
         self._found: set[str] = set()  # relays found by mDNS attached at the last read
         self._told: set[str] = set()  # of those, said once a link went through (MAX_TOLD)
         self._down = ""  # "relay ... unreachable" as said last (not said again after Esc)
+        self._networks: tuple[list[str], list[str]] = ([], [])  # in, and waiting to join
         import asyncio  # here, not at the top: importing this module stays cheap
 
         self._soon = asyncio.Event()  # set: read the node SETTLE from now
@@ -178,6 +181,9 @@ class ReachWatch:
         notices = list(self._state.notices)
         changed = relays != self._state.relays
         self._state.relays = relays
+        # The networks as the node has them now: a join or leave changes why (trial 13c, B3)
+        self._networks = ([clean(n) for n in status.get("networks") or []],
+                          [clean(n) for n in status.get("networks_waiting") or []])
         self._relay_news(relays)
         for contact in await self._backend.contacts():
             changed = self._take(contact) or changed
@@ -256,7 +262,7 @@ class ReachWatch:
             or any((not m.own and not m.system) or m.status == "delivered"
                    for m in conv.messages)
         asked = any(n.key == f"pending:{fp}" for n in self._state.notices)
-        why = reason(contact, conv, knew_us, asked)
+        why = reason(contact, conv, knew_us, asked, *self._networks)
         if why == conv.unreachable:
             return changed
         conv.unreachable = why

@@ -194,6 +194,8 @@ class ChatState:
             rename_author(self.conversations, fp, renamed,
                           contact=(clean(contact.get("state")) or "contact") == "contact")
             news.renamed_in_notices(self, fp, renamed)
+            if not new:
+                news.renamed_namesake(self, conv.name, renamed)
         conv.name = renamed
         _set_state(self, conv, contact)
         if conv.state != "request":  # answered, from here or the CLI: its notice is stale

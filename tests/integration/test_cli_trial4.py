@@ -272,14 +272,19 @@ def test_a_stranger_refused_by_a_node_in_a_network_is_told_why_and_counted(
         wait_for(lambda: erin.json("contacts", "list")[0].get("unanswered"), 20,
                  "erin's dial closed unanswered")
         said = erin.cli("contacts", check=True).stdout
-        assert "their node closes the connection unanswered: they may be in a closed" \
-            " network" in said, said
+        # The chat's words (trial 13c, B3): one wording for one state
+        assert "alice's node closes the connection unanswered: they may be in a closed" \
+            " network, or not have you as a contact (not yet, removed or blocked)" in said, said
         status = alice.json("status")
         assert status["closed_to_strangers"] == ["club"] and status["strangers_refused"] > 0
         told = alice.cli("status", check=True).stdout
         assert "closed to strangers: only contacts and members of club reach you" in told
         assert alice.json("contacts", "list") == []
         alice.cli("network", "leave", "club", check=True)  # open again: the request comes in
+        # In no network now: the count is said as of before (trial 13c, B12)
+        told = alice.cli("status", check=True).stdout
+        assert "strangers refused while you were in a network: " in told, told
+        assert "(in a network, or waiting" not in told and "closed to strangers" not in told
         wait_for(lambda: alice.json("contacts", "list"), 30, "erin's request")
         wait_for(lambda: not erin.json("contacts", "list")[0].get("unanswered"), 20,
                  "the note gone once answered")

@@ -73,7 +73,7 @@ def test_create_with_a_word_not_a_contact_creates_nothing_and_says_how_to_quote(
     assert "nothing created: 'zed' is not a contact" in refused.stderr, refused.stderr
     # zed comes after a contact: no name with spaces explains it (trial 13, B9)
     assert "'team bob zed'" not in refused.stderr, refused.stderr
-    assert "add zed as a contact first (p2pchat contacts add FINGERPRINT zed), then invite" \
+    assert "add zed as a contact first (p2pchat contacts add FINGERPRINT --name zed), then invite" \
         " them; or now without them: p2pchat group create team bob" in refused.stderr, \
         refused.stderr
     assert alice.json("group", "list") == []

@@ -64,11 +64,11 @@ async def test_a_request_a_closed_network_drops_is_said_on_the_screen(
         await chat.execute(f"/addr alice {addr(alice)}")
         conv = chat.state.conversations[fp(alice)]
         closed = "alice's node closes the connection unanswered: they may be in a closed" \
-            " network (join it: /network join NAME ...) or may have removed you"
+            " network, or not have you as a contact (not yet, removed or blocked)"
         await until(lambda: conv.unreachable == closed, 30, "the reason on the screen")
         assert header(chat.state) == f" alice · not linked: {closed}"  # it runs (trial 11)
         rows = ["".join(f[1] for f in row) for row in header_rows(header(chat.state), 80)]
-        assert rows[-1].endswith("removed you")  # whole on an 80-column screen
+        assert rows[-1].endswith("removed or blocked)")  # whole on an 80-column screen
         await polls(5)
         assert said(chat, "closes the connection unanswered") == [closed]  # once
         assert not said(chat, "they see a request")  # untrue: alice sees nothing

@@ -91,8 +91,8 @@ def test_a_stranger_after_a_contact_is_never_offered_as_part_of_the_name() -> No
         invitees(words[1:], contact)
     hint = instead("p2pchat group create", words, refused.value, shlex.quote, contact)
     assert "'hike2 bob dave'" not in hint, hint
-    assert hint == ("add dave as a contact first (p2pchat contacts add FINGERPRINT dave), then"
-                    " invite them; or now without them: p2pchat group create hike2 bob")
+    assert hint == ("add dave as a contact first (p2pchat contacts add FINGERPRINT --name dave),"
+                    " then invite them; or now without them: p2pchat group create hike2 bob")
     # Words before the first contact: a name with spaces, quoted without the contacts
     words = ["hike", "3", "bob"]
     with pytest.raises(NotAContact) as refused:
@@ -109,5 +109,24 @@ def test_a_quoted_name_is_offered_only_when_the_rest_are_contacts() -> None:
         invitees(words[1:], contact)
     hint = instead("/group create", words, refused.value, shlex.quote, contact)
     assert "goes in quotes" not in hint, hint
-    assert hint == ("add and as a contact first (/add FINGERPRINT and), then invite them; or"
-                    " now without them: /group create 'climbing with' bob 'carol s'")
+    # trial 13c, B10: both words named, coherently, and the hint is without either
+    assert str(refused.value) == "nothing created: 'with' and 'and' are not contacts"
+    assert hint == ("add them first (/add FINGERPRINT NAME), then invite them; or now without"
+                    " them: /group create climbing bob 'carol s'")
+
+
+def test_filler_words_before_the_contacts_are_left_out_of_the_hint() -> None:
+    """Trial 13c, B10: "crew with bob carol" was offered '"crew with" bob carol' as the name;
+    a name more than filler is still offered quoted ("hike 3 bob": 'hike 3' bob)."""
+    words = ["crew", "with", "bob", "carol s"]
+    with pytest.raises(NotAContact) as refused:
+        invitees(words[1:], contact)
+    assert str(refused.value) == "nothing created: 'with' is not a contact"
+    assert instead("/group create", words, refused.value, shlex.quote, contact) == \
+        "/group create NAME CONTACT... invites contacts: /group create crew bob 'carol s'"
+    words = ["a", "b", "c", "bob"]
+    with pytest.raises(NotAContact) as refused:
+        invitees(words[1:], contact)
+    assert str(refused.value) == "nothing created: 'b' and 'c' are not contacts"
+    assert instead("/group create", words, refused.value, shlex.quote, contact) \
+        .endswith("goes in quotes: /group create 'a b c' bob")
