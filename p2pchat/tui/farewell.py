@@ -27,3 +27,9 @@ def say(text: str) -> None:
     tty = sys.stderr.isatty()
     with contextlib.suppress(OSError):  # a terminal gone (EIO): nobody reads it any more
         print(wrapped(text, shutil.get_terminal_size().columns) if tty else text, file=sys.stderr)
+
+
+def say_as_is(text: str) -> None:
+    """`text` on stderr as typed (its own line breaks), e.g. a draft not sent."""
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr)

@@ -29,7 +29,7 @@ from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
 from p2pchat.tui.conversation import Me
 from p2pchat.tui.ending import Ended, Ending, quiet_terminal, terminal_gone
-from p2pchat.tui.farewell import say
+from p2pchat.tui.farewell import say, say_as_is
 from p2pchat.tui.news import ATTACHED
 from p2pchat.tui.state import ChatState
 
@@ -382,8 +382,14 @@ async def _run_app(app: ChatApp, handler: _NoticeHandler | None, ending: Ending 
     handler.show_in(app.state, app.redraw)
     if ending is not None:  # SIGTERM, SIGHUP: leave as /quit does, asking nothing
         ending.leave = app.exit
-    with logs_as_notices(handler):
-        await _run_app_shown(app, started)
+    try:
+        with logs_as_notices(handler):
+            await _run_app_shown(app, started)
+    finally:
+        if ending is not None and ending.signalled:  # nobody asked: typed text is not lost
+            for name, text in app.drafts.texts():
+                say(f"Not sent (the chat was ended by a signal), typed for {name}:")
+                say_as_is(text)
 
 
 async def _run_app_shown(app: ChatApp, started: Callable[[], Any] | None) -> None:
