@@ -28,13 +28,7 @@ def _read_passphrase(args: argparse.Namespace, *, confirm: bool) -> bytes | None
     elif os.environ.get(PASSPHRASE_ENV):
         passphrase = os.environ[PASSPHRASE_ENV]
     elif sys.stdin.isatty() and confirm:
-        for _ in range(PASSPHRASE_TRIES):  # a slip in the second: ask both again, not the name
-            passphrase = getpass.getpass("Choose a passphrase for your identity: ")
-            if getpass.getpass("The same passphrase again: ") == passphrase:
-                break
-            print("The two passphrases differ; once more.")  # beside the prompts
-        else:
-            fail("the two passphrases differed three times; nothing was written")
+        return _choose_passphrase()
     elif sys.stdin.isatty():
         passphrase = getpass.getpass("Passphrase of your identity: ")
     else:
@@ -45,6 +39,32 @@ def _read_passphrase(args: argparse.Namespace, *, confirm: bool) -> bytes | None
 
 
 PASSPHRASE_TRIES = 3
+CHOOSE = "Choose a passphrase for your identity: "
+CHOOSE_AGAIN = "Choose a passphrase for your identity (or Enter again for none): "
+EMPTY = ("Empty: no passphrase would protect your identity on this machine (anyone who can read"
+         " its files could use it). Type one, or press Enter again to go without (as"
+         " --no-passphrase does).")
+
+
+def _choose_passphrase() -> bytes | None:
+    """A new passphrase typed twice at a terminal; None: the user chose none, by pressing Enter
+    at two prompts in a row, told what that means between them. A slip asks both again, never
+    the name (trial 13c, B8: an empty one exited, losing the name typed before)."""
+    differed = 0
+    empty = False  # the last prompt got Enter alone, and EMPTY was said
+    while differed < PASSPHRASE_TRIES:
+        passphrase = getpass.getpass(CHOOSE_AGAIN if empty else CHOOSE)
+        if not passphrase and empty:
+            return None
+        empty = not passphrase
+        if empty:
+            print(EMPTY)  # beside the prompts, as the mismatch line is
+            continue
+        if getpass.getpass("The same passphrase again: ") == passphrase:
+            return passphrase.encode("utf-8")
+        differed += 1
+        print("The two passphrases differ; once more.")
+    fail("the two passphrases differed three times; nothing was written")
 
 
 def load_identity(home: Path, args: argparse.Namespace) -> Any:
@@ -124,8 +144,10 @@ def create_identity(home: Path, args: argparse.Namespace) -> tuple[Any, bytes | 
         name = _ask_name()
     else:
         name = keystore.validate_name(getpass.getuser())
+    asked = sys.stdin.isatty() and not getattr(args, "passphrase_file", None) \
+        and not os.environ.get(PASSPHRASE_ENV)  # None from the prompt: the user chose none
     passphrase = None if no_passphrase else _read_passphrase(args, confirm=True)
-    if passphrase is None and not no_passphrase:
+    if passphrase is None and not no_passphrase and not asked:
         fail(
             "a passphrase is needed to protect your identity: run this in a terminal, set"
             f" {PASSPHRASE_ENV}, pass --passphrase-file FILE, or choose --no-passphrase"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from p2pchat.cli.contact_said import said_contact
 from p2pchat.cli.contact_warnings import check_accept, impostor_warning
 from p2pchat.cli.group_create import refused_create
 from p2pchat.cli.group_said import said_group, said_member
@@ -150,18 +151,6 @@ def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],
     return bool(contact.get("online"))
 
 
-def _added_sentence(args: argparse.Namespace, contact: dict[str, Any]) -> str:
-    """What `contacts add` did; their request waiting makes it mutual: said so, after waiting
-    for the link as `accept` does (trial 7, 18: "they see a request" was said of it)."""
-    name = clean(contact["name"])
-    if contact.get("they_asked"):
-        if _linked_soon(args, contact):
-            return f"Added {name}; they had added you too, so you are linked: you can chat."
-        return (f"Added {name}; they had added you too, so you can chat: messages wait until"
-                " they are online.")
-    if contact.get("online"):
-        return f"Added {name}: linked, you can chat."
-    return f"Added {name}: they see a request until they add you too."
 
 
 def stale_address(contact: dict[str, Any]) -> bool:
@@ -284,23 +273,14 @@ def cmd_contacts(args: argparse.Namespace) -> int:
                   " for good."))
     elif action == "block":  # a sentence, no presence word (trial 13b, B11: "offline")
         print(contact_words.blocked(clean(result["name"]), "p2pchat contacts unblock"))
-    else:
-        if action != "accept":  # its sentence alone: a row said "offline", then "linked" (B12)
-            known = _read(args, "contacts.list") if result.get("same_name_as") else None
-            _print_contacts([result], nearby(args), known, networks=networks(args),
-                            asked=action == "add"
-                            and result.get("state") == "contact"
-                            and not result.get("they_asked"))
-        if action == "add" and result.get("state") == "contact":
-            # More than the contact's line: what happens next (as the chat screen says).
-            print(_added_sentence(args, result))
-        if action == "accept":  # in words, not only a listing row (trial 2, B11)
-            print(f"Accepted {clean(result['name'])}: " + (
-                "linked, you can chat." if _linked_soon(args, result) else
-                "you can chat; messages wait until they are online."))
-        if action == "addr":
-            where = ", ".join(clean(a) for a in result["addrs"]) or "wherever discovery finds them"
-            print(f"{'':<20} reached at {where}")
+    elif action == "accept":  # in words, not only a listing row (trial 2, B11)
+        print(f"Accepted {clean(result['name'])}: " + (
+            "linked, you can chat." if _linked_soon(args, result) else
+            "you can chat; messages wait until they are online."))
+    else:  # one sentence, never a list row (trial 13c, B7: "offline", then "linked")
+        print(said_contact(action, str(getattr(args, "who", "")), result,
+                           lambda c: _linked_soon(args, c),
+                           lambda: list(_read(args, "contacts.list"))))
     return 0
 
 

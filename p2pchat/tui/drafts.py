@@ -37,6 +37,13 @@ class Drafts:
         self.showing = selected
         self._restored(text)
 
+    def texts(self) -> list[tuple[str, str]]:
+        """(conversation name, text) of each unsent text, the open one first."""
+        self.sync()
+        held = [(c, t) for c, t in self.held.items() if t.strip()]
+        open_one = [(self.showing or "", self._buffer.text)] if self._buffer.text.strip() else []
+        return [(conversation_name(self._state, c), t) for c, t in open_one + held]
+
     def unsent(self) -> list[str]:
         """The names of the conversations with unsent text, the open one first."""
         self.sync()

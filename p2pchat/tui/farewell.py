@@ -4,6 +4,7 @@ spaces, and never inside a short quoted command: the terminal itself cut "'kill 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import sys
@@ -24,4 +25,11 @@ def wrapped(text: str, width: int) -> str:
 def say(text: str) -> None:
     """`text` on stderr, wrapped to the terminal's width (as is when it goes to a file)."""
     tty = sys.stderr.isatty()
-    print(wrapped(text, shutil.get_terminal_size().columns) if tty else text, file=sys.stderr)
+    with contextlib.suppress(OSError):  # a terminal gone (EIO): nobody reads it any more
+        print(wrapped(text, shutil.get_terminal_size().columns) if tty else text, file=sys.stderr)
+
+
+def say_as_is(text: str) -> None:
+    """`text` on stderr as typed (its own line breaks), e.g. a draft not sent."""
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr)

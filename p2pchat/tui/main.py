@@ -14,9 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +28,8 @@ from p2pchat.node import CommandError, Node, NodeConfig
 from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
 from p2pchat.tui.conversation import Me
-from p2pchat.tui.farewell import say
+from p2pchat.tui.ending import Ended, Ending, quiet_terminal, terminal_gone
+from p2pchat.tui.farewell import say, say_as_is
 from p2pchat.tui.news import ATTACHED
 from p2pchat.tui.state import ChatState
 
@@ -94,14 +93,16 @@ def run_chat(home: Path, config: NodeConfig, unlock: Callable[[], Any],
     if _node_answers(home):
         status = _node_status(home)
         ignored = ignored_options(typed_options or {}, status)
-        asyncio.run(_attached(home, ignored, followed_options(typed_options or {}, ignored,
-                                                               status)))
+        with Ending().installed() as ending, contextlib.suppress(Ended):
+            asyncio.run(_attached(home, ignored, followed_options(
+                typed_options or {}, ignored, status), ending=ending))
         return 0
     stored = unlock()
     bound: list[str] = []  # where the chat's node listened: the kept node listens there too
-    choice = asyncio.run(_in_process(home, stored, config, bound))
-    if choice == "background" and background is not None:
-        _start_background(home, background(bound))
+    with Ending().installed() as ending, contextlib.suppress(Ended):
+        choice = asyncio.run(_in_process(home, stored, config, bound, ending))
+        if choice == "background" and background is not None:
+            _start_background(home, background(bound))
     return 0
 
 
@@ -196,7 +197,7 @@ def _say_attached(app: ChatApp, home: Path, pid: int | None, ignored: list[str],
 
 
 async def _attached(home: Path, typed_options: list[str] | None = None,
-                    followed: list[str] | None = None) -> None:
+                    followed: list[str] | None = None, *, ending: Ending) -> None:
     try:
         backend = await ControlBackend.connect(home)
     except BackendError as exc:
@@ -210,16 +211,38 @@ async def _attached(home: Path, typed_options: list[str] | None = None,
         _say_attached(app, home, pid, typed_options, followed or [],
                       [str(a) for a in status.get("listen") or []])
     try:
-        await _run_app(app, None)
+        await _run_app(app, None, ending)
     finally:
         await backend.close()
     if app.state.connected:
-        say(left_running(app.state.node_in_chat_screen, app.state.node_pid, home))
+        say(left_attached(app.state.node_in_chat_screen, app.state.node_pid, home))
+
+
+def left_attached(in_chat_screen: bool, pid: int | None, home: Path) -> str:
+    """The parting line of a chat attached to a node, true as it is printed: `p2pchat stop`
+    may have run since /quit (trial 13c, B17: "still running" was said of a node just
+    stopped). The node's pid says it (a node stopped by SIGSTOP still runs); without one, its
+    control socket."""
+    if pid is not None:
+        try:
+            os.kill(pid, 0)
+            running = True
+        except ProcessLookupError:
+            running = False
+        except OSError:  # not ours to signal, but there
+            running = True
+    else:
+        running = _node_answers_quietly(home)
+    if running:
+        return left_running(in_chat_screen, pid, home)
+    return (f"Your node{f' (pid {pid})' if pid else ''} has stopped since you quit: you are"
+            " offline until it runs again ('p2pchat chat' starts it).")
 
 
 def left_running(in_chat_screen: bool, pid: int | None, home: Path) -> str:
-    """What a chat attached to a node says as it leaves: the node runs on. Not "in the
-    background": it may be a `p2pchat node` in another terminal (trial 11)."""
+    """What a chat attached to a node says as it leaves, the node answering at that moment:
+    it runs on. Not "in the background": it may be a `p2pchat node` in another terminal
+    (trial 11)."""
     if in_chat_screen:
         return (f"Another chat screen{f' (pid {pid})' if pid else ''} runs your node: you stay"
                 " online while it is open, and quitting it decides whether the node stays.")
@@ -229,7 +252,7 @@ def left_running(in_chat_screen: bool, pid: int | None, home: Path) -> str:
 
 
 async def _in_process(home: Path, stored: Any, config: NodeConfig,
-                      bound: list[str] | None = None) -> str:
+                      bound: list[str] | None = None, ending: Ending | None = None) -> str:
     """Run the node here with the screen; returns how the user left ("quit", "background").
     `bound` gets the addresses the node listened on (ports resolved)."""
     handler = _NoticeHandler()
@@ -283,7 +306,7 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig,
             app.controller.spawn_guarded(discover, "mdns-start")
 
     try:
-        await _run_app(app, handler, started=start_node)
+        await _run_app(app, handler, ending, started=start_node)
     finally:
         with contextlib.suppress(Exception):
             await control.stop()
@@ -294,12 +317,12 @@ async def _in_process(home: Path, stored: Any, config: NodeConfig,
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
     if busy:
-        await _attached(home)
+        await _attached(home, ending=ending or Ending())
         return "quit"
     if failed:
         raise StartError(failed[0])
     if app.quit_choice == "quit":
-        print("You are offline now: your node stopped with the chat.", file=sys.stderr)
+        say("You are offline now: your node stopped with the chat.")
     return app.quit_choice
 
 
@@ -353,23 +376,30 @@ def logs_as_notices(handler: _NoticeHandler) -> Any:
         root.removeHandler(handler)
 
 
-async def _run_app(app: ChatApp, handler: _NoticeHandler | None, *,
+async def _run_app(app: ChatApp, handler: _NoticeHandler | None, ending: Ending | None, *,
                    started: Callable[[], Any] | None = None) -> None:
     handler = handler or _NoticeHandler()  # attached to a running node: the others' logs
     handler.show_in(app.state, app.redraw)
-    with logs_as_notices(handler):
-        await _run_app_shown(app, started)
+    if ending is not None:  # SIGTERM, SIGHUP: leave as /quit does, asking nothing
+        ending.leave = app.exit
+    try:
+        with logs_as_notices(handler):
+            await _run_app_shown(app, started)
+    finally:
+        if ending is not None and ending.signalled:  # nobody asked: typed text is not lost
+            for name, text in app.drafts.texts():
+                say(f"Not sent (the chat was ended by a signal), typed for {name}:")
+                say_as_is(text)
 
 
 async def _run_app_shown(app: ChatApp, started: Callable[[], Any] | None) -> None:
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGHUP)
-    for sig in signals:  # a closed terminal or a kill still stops the node cleanly
-        loop.add_signal_handler(sig, app.exit)
     try:
         await app.run(started=started)
     except BackendError as exc:
         raise StartError(f"cannot read from the node: {exc}") from None
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+    except (EOFError, OSError) as exc:
+        if not terminal_gone(exc):
+            raise
+        # The terminal went away (EOF, or EIO drawing the last frame): the chat ends as /quit
+        # does, and says nothing more there (trial 13c, B17).
+        quiet_terminal()
