@@ -342,6 +342,8 @@ class ChatState:
             news.key_mismatch(self, cast(KeyMismatchEvent, event))
         elif kind in ("group_joined", "group_changed"):
             news.group_news(self, cast(GroupEvent, event))
+        elif kind == "group_updated":  # its counts alone (trial 13c, B4: a stale header)
+            self.upsert_group(cast(GroupEvent, event))
         elif kind == "group_invited":  # issue 22: a request, like a contact's
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)

@@ -1,0 +1,59 @@
+"""Trial 13c on the chat screen with real nodes: a group's size follows its member list (B4)."""
+
+from __future__ import annotations
+
+from p2pchat.node import Node
+from p2pchat.tui.render import header
+from tests.aio import until
+from tests.local_nodes import MakeLocalNode
+from tests.tui.test_screen_trial4_nodes import addr, fp, screen
+
+
+async def hike(make_local_node: MakeLocalNode) -> tuple[Node, Node, Node, str]:
+    """carol's group hike with bob and dave, contacts of hers but not of each other; both
+    invited, bob has accepted and carol saw it."""
+    carol, bob, dave = [await make_local_node(n) for n in ("carol", "bob", "dave")]
+    for other in (bob, dave):
+        await carol.add_contact(fp(other), other.name, [addr(other)])
+        await other.add_contact(fp(carol), "carol", [addr(carol)])
+        await until(lambda o=other: carol.links.is_linked(o.key), what="the link")
+    gid = str((await carol.create_group("hike", [fp(bob), fp(dave)]))["group"])
+    for member in (bob, dave):
+        await until(lambda m=member: any(g.get("role") == "invited" for g in m.list_groups()),
+                    what="the invitation")
+    await bob.accept_group("hike")
+    await until(lambda: not any(m["invited"] for m in carol.group_members(gid)
+                                if m["name"] == "bob"), 10, "carol sees bob join")
+    return carol, bob, dave, gid
+
+
+async def test_the_header_counts_a_member_who_accepted_before_you(
+        make_local_node: MakeLocalNode) -> None:
+    """B4: dave accepted after bob; his header stayed "hike · group · 2 members, 1 invited" for
+    minutes while his Members page and `p2pchat group` said 3 members: carol tells him bob
+    accepted a moment after his accept, and the header follows it."""
+    _, _, dave, gid = await hike(make_local_node)
+    daves = await screen(dave)
+    try:
+        await dave.accept_group("hike")  # as the chat and a plain API call do: no waiting
+        await until(lambda: not any(m["invited"] for m in dave.group_members(gid)), 10,
+                    "dave's node to learn that bob accepted")
+        await daves.execute("/msg hike")
+        await until(lambda: header(daves.state) == " hike · group · 3 members", 10,
+                    "the header's count")
+        conv = daves.state.conversations[gid]
+        # No news: bob accepted before dave was in; no line or notice says it.
+        assert not [m.text for m in conv.messages if "bob" in m.text], \
+            [m.text for m in conv.messages]
+        assert not [n.text for n in daves.state.notices if "bob" in n.text]
+    finally:
+        await daves.stop()
+
+
+async def test_an_accept_that_waits_counts_the_members_the_inviter_saw_accept(
+        make_local_node: MakeLocalNode) -> None:
+    """B4, trial 13b B8 (3): `group accept` said "(2 members, 1 invited, 1 other online)",
+    the invitation's chain; asked to wait (the CLI does), it answers once carol told it."""
+    _, _, dave, _ = await hike(make_local_node)
+    said = await dave.accept_group("hike", wait=True)
+    assert (said["members"], said["invited"]) == (3, 0), said
