@@ -575,6 +575,9 @@ def _take_members(conv: Conversation, group: Mapping[str, Any]) -> None:
         value = group.get(count)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             setattr(conv, count, value)
+    if group.get("role") == "invited":  # who asks; its view counts nobody invited (13c, B6)
+        conv.invited_by = clean(group.get("invited_by_name")) or conv.invited_by
+        conv.invited = 0
     fps = group.get("member_fingerprints")
     if isinstance(fps, list):
         conv.member_fps = frozenset(clean(fp) for fp in fps)

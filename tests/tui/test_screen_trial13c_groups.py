@@ -57,3 +57,33 @@ async def test_an_accept_that_waits_counts_the_members_the_inviter_saw_accept(
     _, _, dave, _ = await hike(make_local_node)
     said = await dave.accept_group("hike", wait=True)
     assert (said["members"], said["invited"]) == (3, 0), said
+
+
+def test_an_invitation_beside_a_group_of_its_name_is_answered_by_its_id() -> None:
+    """B6: the pane's commands pick this invitation, not a joined group of the same name (the
+    id, where the name is not enough); a group's kept history shows below the invitation."""
+    from p2pchat.tui.render import history_rows
+    from tests.tui.test_groups_ui import GROUP, group
+    from tests.tui.test_state import BOB, loaded_state, message
+
+    state = loaded_state()
+    state.apply({"type": "group_joined", **group(), "by": BOB, "by_name": "bob"})
+    state.apply(message(GROUP, "m1", "hello from before", author_name="carol")
+                | {"group": "club"})
+    state.conversations[GROUP].loaded = True
+    other = "cd" * 16
+    state.apply({"type": "group_invited", **group(role="invited"), "group": other,
+                 "members": 2, "invited_by": BOB, "invited_by_name": "bob"})
+    state.select(other)
+    shown = ["".join(text for _, text in row) for row in history_rows(state, 200)]
+    assert shown == [f"bob invites you to club (2 members): /group accept {other} or /group"
+                     f" decline {other}"], shown
+    state.apply({"type": "group_invitation_closed", "group": other, "title": "club",
+                 "reason": "declined"})
+    state.apply({"type": "group_invited", **group(role="invited"), "members": 3,
+                 "invited_by": BOB, "invited_by_name": "bob"})  # removed, invited back
+    state.select(GROUP)
+    shown = ["".join(text for _, text in row) for row in history_rows(state, 200)]
+    assert shown[0].startswith("bob invites you to club (3 members): /group accept club"), shown
+    assert "Your history from before, kept:" in shown
+    assert any("hello from before" in row for row in shown), shown
