@@ -87,3 +87,29 @@ def test_an_invitation_beside_a_group_of_its_name_is_answered_by_its_id() -> Non
     assert shown[0].startswith("bob invites you to club (3 members): /group accept club"), shown
     assert "Your history from before, kept:" in shown
     assert any("hello from before" in row for row in shown), shown
+
+
+async def test_an_accept_counts_members_added_after_you_who_accepted_first(
+        make_local_node: MakeLocalNode) -> None:
+    """Trial 13b, B8: carol invited alice, then dave; dave accepted, then alice: "You joined
+    book club (2 members, 1 other online)", the invitation's chain (dave's add came after
+    it), and "~dave joined" only at the next anti-entropy round (10 s; none here). The inviter
+    sends its head op before the joins it saw, and the accept waits for them."""
+    quiet = {"group_sync_interval": 600.0}  # no tick helps: only what the accept brings
+    carol, alice, dave = [await make_local_node(n, **quiet) for n in ("carol", "alice", "dave")]
+    for other in (alice, dave):
+        await carol.add_contact(fp(other), other.name, [addr(other)])
+        await other.add_contact(fp(carol), "carol", [addr(carol)])
+        await until(lambda o=other: carol.links.is_linked(o.key), what="the link")
+    gid = str((await carol.create_group("book club"))["group"])
+    for member in (alice, dave):
+        await carol.invite_to_group(gid, fp(member))
+        await until(lambda m=member: any(g.get("role") == "invited" for g in m.list_groups()),
+                    what="the invitation")
+    await dave.accept_group("book club")
+    await until(lambda: not any(m["invited"] for m in carol.group_members(gid)
+                                if m["name"] == "dave"), 10, "carol sees dave join")
+    said = await alice.accept_group("book club", wait=True)
+    assert (said["members"], said["invited"]) == (3, 0), said
+    lines = [m["text"] for m in alice.history(gid, changes=True)]
+    assert "~dave joined" in lines, lines
