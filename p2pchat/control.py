@@ -162,7 +162,8 @@ class ControlServer:
             "groups.transfer": lambda p: node_.transfer_group(
                 _text(p, "group"), _text(p, "member")),
             "groups.leave": lambda p: node_.leave_group(_text(p, "group")),
-            "groups.accept": lambda p: node_.accept_group(_text(p, "group")),
+            "groups.accept": lambda p: node_.accept_group(_text(p, "group"),
+                                                          p.get("wait") is True),
             "groups.decline": lambda p: node_.decline_group(_text(p, "group")),
             "groups.forget": lambda p: node_.forget_group(_text(p, "group")),
             "groups.list": self._sync(lambda p: node_.list_groups()),

@@ -172,7 +172,7 @@ class EquivocationEvent(TypedDict):
 class GroupEvent(TypedDict, total=False):
     """A group as `groups.list` shows it, with what changed (node/group*.py build these)."""
 
-    type: Literal["group_joined", "group_changed", "group_invited"]
+    type: Literal["group_joined", "group_changed", "group_invited", "group_updated"]
     group: str  # id (hex)
     title: str
     role: str  # owner, member, invited, left or removed

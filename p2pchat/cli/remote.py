@@ -230,7 +230,7 @@ _GROUP_CALLS: dict[str, Call] = {
     "unadmin": lambda a: ("groups.unadmin", {"group": a.group, "member": a.member}),
     "transfer": lambda a: ("groups.transfer", {"group": a.group, "member": a.member}),
     "leave": lambda a: ("groups.leave", {"group": a.group}),
-    "accept": lambda a: ("groups.accept", {"group": a.group}),
+    "accept": lambda a: ("groups.accept", {"group": a.group, "wait": True}),  # counts (B4)
     "decline": lambda a: ("groups.decline", {"group": a.group}),
     "forget": lambda a: ("groups.forget", {"group": a.group}),
 }

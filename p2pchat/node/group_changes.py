@@ -6,6 +6,8 @@ happens in the turn that made it; everything sent goes through the `Outbox`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -93,12 +95,18 @@ class GroupChanges:
         self._retake = retake  # an envelope that overtook its epoch's op, handled again
         self._ask_key = ask_key
         self._keep_lost = keep_lost
+        self._moved = asyncio.Event()  # a join marked, an op heard: told_joins looks again
+        # (group, inviter) -> the highest op number heard from it, while an accept waits for it
+        self._heads: dict[tuple[bytes, bytes], int] = {}
 
     def on_op(self, link: Link, key: bytes, op: GroupOp) -> None:
         """A member's op: applied in order, caught up on a gap, or a fork resolved (8.13)."""
         g = self._book.get(op.group)
         if g is None or g.left:
             return
+        if (op.group, key) in self._heads:  # the inviter's head, after our accept (8.17)
+            self._heads[(op.group, key)] = max(self._heads[(op.group, key)], op.number)
+        self._moved.set()
         if op.number < g.state.base:  # below our checkpoint: it was away too long (8.14)
             if self._book.active(g):  # a former member too, whose span we no longer hold
                 self._catch_up.serve(g, link, key, op.number)
@@ -273,6 +281,7 @@ class GroupChanges:
                 self._tell_joined(g, member)
             return
         g.joined.add(member)
+        self._moved.set()
         if earlier:
             g.seen.add(member)
         at = now_ms() if before is None else min(now_ms(), max(before - 1, 0))
@@ -283,6 +292,37 @@ class GroupChanges:
         if number > g.state.joined_at.get(self._key, number):  # we saw it invited: news
             self._events.emit({**self._book.change_event(g, None, member),
                                "sent_at": iso_from_ms(at)})
+        else:  # added before us: no news, but one invited fewer (trial 13c, B4: the chat's
+            # header said "2 members, 1 invited" for minutes while its Members page said 3)
+            self._events.emit({"type": "group_updated", **self._book.view(g)})
+
+    async def told_joins(self, g: Group, inviter: bytes, wait: float) -> None:
+        """Wait, at most `wait` seconds, until the inviter told us where the chain stands and
+        who accepted: one of revision 6 sends its head op, then every join it saw, once it sees
+        ours (8.17), a round trip after our accept. Until then our chain is the invitation's:
+        members added after us are missing (trial 13b, B8: "2 members" of 3), those added
+        before counted invited (trial 13c, B4: "2 members, 1 invited"). What `group accept`
+        answers counts them. Bounded: an earlier invitee may never say yes, an older node
+        sends no head."""
+        link = self._book.linked().get(inviter)
+        if link is None or link.session.peer_revision < ALL_JOINS_REVISION:
+            return  # join() took those added before us as joined
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        ours = g.state.joined_at.get(self._key, 0)
+        at = (g.conv, inviter)
+        self._heads[at] = 0
+        try:
+            while not self._heads[at] or g.state.number < self._heads[at] \
+                    or any(g.state.joined_at.get(k, ours) < ours for k in g.invited()):
+                left = deadline - loop.time()
+                if left <= 0:
+                    return
+                self._moved.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._moved.wait(), left)
+        finally:
+            del self._heads[at]
 
     def _tell_joined(self, g: Group, member: bytes) -> None:
         news = GroupJoins(group=g.conv, members=(member,))
@@ -290,6 +330,9 @@ class GroupChanges:
             if peer != member and link.session.peer_revision >= GroupJoins.REVISION:
                 self._outbox.queue(link, news)  # each member passes a join on once (8.17)
             elif peer == member and link.session.peer_revision >= ALL_JOINS_REVISION:
+                # Our head first: the ops that added the others are then in its chain when
+                # their joins come, and it knows where the chain stands (8.17, told_joins)
+                self.send_head(g, link)
                 for told in g.all_joins_for(member, self._key):  # who it cannot know (rev. 6)
                     self._outbox.queue(link, told)
 

@@ -73,6 +73,10 @@ from p2pchat.storage.store import Store, StoreError
 
 log = logging.getLogger("p2pchat.node")
 
+# How long an accept that asks to `wait` waits for its inviter to say who accepted before us
+# (a round trip on a working link; an invitee that never says yes must not hold it up long).
+JOINS_WAIT = 1.5
+
 
 class Groups:
     """The node's part for group chat: the group commands, over the composed group parts."""
@@ -424,8 +428,9 @@ class Groups:
             events = [{**event, "note": NO_MEMBERS_YET} for event in events]
         return events
 
-    async def accept(self, which: str) -> dict[str, Any]:
-        """Join a group we were invited to (protocol 8.5, "Consent")."""
+    async def accept(self, which: str, wait: bool = False) -> dict[str, Any]:
+        """Join a group we were invited to (protocol 8.5, "Consent"); `wait`: answer once the
+        inviter said who accepted before us (at most JOINS_WAIT seconds), so the counts hold."""
         pending = self._invitations.get(which)
         active = self._book.count_active()
         if active >= MAX_GROUPS:
@@ -434,6 +439,8 @@ class Groups:
         self._invitations.drop(pending.conv, "accepted")
         g = self._changes.join(pending.inviter, pending.invite, pending.state)
         await self._outbox.durable()
+        if wait:
+            await self._changes.told_joins(g, pending.inviter, JOINS_WAIT)
         view = self.view(g)  # a contact of the same name: the hint writes #NAME (trial 4, B17)
         return view | self._namesake_note(str(view.get("title", "")))
 

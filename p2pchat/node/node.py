@@ -451,9 +451,9 @@ class Node:
         """Leave a group; its history is kept."""
         return await self._storing(self.groups.leave(group))
 
-    async def accept_group(self, group: str) -> dict[str, Any]:
-        """Accept an invitation to a group."""
-        return await self._storing(self.groups.accept(group))
+    async def accept_group(self, group: str, wait: bool = False) -> dict[str, Any]:
+        """Accept an invitation to a group (`wait`: Groups.accept)."""
+        return await self._storing(self.groups.accept(group, wait))
 
     async def decline_group(self, group: str) -> dict[str, Any]:
         """Decline an invitation to a group."""

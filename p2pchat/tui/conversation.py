@@ -75,6 +75,7 @@ class Conversation:
     # letting the invitation expire leaves, with its history (trial 13b, B2)
     kept_role: str = ""
     joined_clock: float | None = None  # a group's: ChatState.clock when "you joined" came
+    invited_by: str = ""  # a pending invitation's: who asks (`invited_by_name`)
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -189,6 +190,19 @@ def group_label(conversations: Iterable[Conversation], conv: Conversation) -> st
     wanted = conv.name.casefold()
     namesake = any(c.kind != "group" and c.name.casefold() == wanted for c in conversations)
     return f"#{conv.name}" if conv.kind == "group" and namesake else conv.name
+
+
+def invitation_words(conversations: Iterable[Conversation], conv: Conversation) -> str:
+    """What a pending invitation is and how to answer it, said at once where it opens (trial
+    13c, B6: "No messages with carol yet (loading)." for an invitation to a group carol). The
+    commands take a group's name; its id where two groups have it."""
+    convs = list(conversations)
+    wanted = conv.name.casefold()
+    twins = sum(1 for c in convs if c.kind == "group" and c.name.casefold() == wanted)
+    typed = conv.id if twins > 1 else conv.name
+    size = f" ({conv.members} member{'s' * (conv.members != 1)})" if conv.members else ""
+    return (f"{conv.invited_by or 'A member'} invites you to {group_label(convs, conv)}{size}:"
+            f" /group accept {typed} or /group decline {typed}")
 
 
 def by_activity(conversations: Iterable[Conversation]) -> list[Conversation]:

@@ -252,6 +252,8 @@ class GroupCommands:
     async def _group_consent(self, action: str, name: str) -> None:
         """/group accept|decline|forget [NAME]: NAME, or the group open now (issue 22)."""
         conv = self._state.find("#" + name) if name else self._state.current
+        if conv is None and name.startswith("#"):  # "#carol", as its list row reads (13c, B6)
+            conv = self._state.find(name)
         only = ""
         if not name and action == "accept" and (conv is None or conv.kind != "group"):
             # No group open: the one invitation waiting is the one meant (and is named).

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from p2pchat.tui.state import ChatState
 
 LINK_EVENTS = frozenset({"link_up", "link_down"})  # who is online
-GROUP_EVENTS = frozenset({"group_joined", "group_changed", "group_invited",
+GROUP_EVENTS = frozenset({"group_joined", "group_changed", "group_invited", "group_updated",
                           "group_invitation_closed", "group_created",
                           "group_forgotten"})
 MEMBERS = "members:"  # a group's members page: "members:" + the group's id

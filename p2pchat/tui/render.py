@@ -14,7 +14,7 @@ from prompt_toolkit.utils import get_cwidth
 
 from p2pchat.core.contact_words import ASKED, OFFLINE, contact_presence
 from p2pchat.core.text import group_size
-from p2pchat.tui.conversation import Conversation, Message, Page
+from p2pchat.tui.conversation import Conversation, Message, Page, invitation_words
 from p2pchat.tui.files import line as file_line
 from p2pchat.tui.reach_watch import relay_words
 from p2pchat.tui.state import ChatState
@@ -131,7 +131,8 @@ def _conversation_row(conv: Conversation, selected: bool, width: int,
     # A group we left or were removed from reads as `p2pchat group` lists it (trial 9, B16).
     removed = " (removed)" if conv.state == "removed" else \
         " (left)" if conv.kind == "group" and conv.state == "left" else ""
-    label = fit(conv.name + removed, max(1, width - used - get_cwidth(badge)))
+    mark = "#" * (conv.kind == "group" and conv.state == "invited")  # "?" alone: a request's
+    label = fit(mark + conv.name + removed, max(1, width - used - get_cwidth(badge)))
     pad = " " * max(0, width - used - get_cwidth(label) - get_cwidth(badge))
     name_style = base + (" class:conv.request" if conv.state == "request" else
                          " class:offline" if removed else "")
@@ -247,6 +248,10 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
     conv = state.current
     if conv is None:
         return welcome_rows(state, width)
+    if conv.kind == "group" and conv.state == "invited":  # never "(loading)" (trial 13c, B6)
+        rows = wrap([("class:notice.request",
+                      invitation_words(state.conversations.values(), conv))], width)
+        return rows + _kept_rows(state, conv, width, today)
     if conv.state == "request":
         note = f' ("{conv.note}")' if conv.note else ""
         rows = wrap([("class:notice.request", f"{conv.name} asks to connect{note}.")], width)
@@ -260,11 +265,8 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
         rows += wrap([("class:notice.request",
                        f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
                        f" /verify {conv.name} to check who it is.")], width)
-        if conv.messages:  # asked again after /remove: the kept history shows (trial 3, 27)
-            rows += [[], *wrap([("class:empty", "Your history from before, kept:")], width)]
-            for _, _, chunk in _message_rows(state, conv, width, today):
-                rows += chunk
-        return rows
+        # asked again after /remove: the kept history shows (trial 3, 27)
+        return rows + _kept_rows(state, conv, width, today)
     files = [wrap([file_line(t)], width, 9) for t in state.transfers.of(conv.id)]
     if conv.asks_again and not any(n.key == asking_key(conv.id) for n in state.notices):
         # below the kept history, where the eye is (issue 23, B4); not while /remove's answer
@@ -278,6 +280,17 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
     for _, _, chunk in _message_rows(state, conv, width, today):
         rows += chunk
     return rows + [row for rows_ in files for row in rows_]
+
+
+def _kept_rows(state: ChatState, conv: Conversation, width: int,
+               today: date | None) -> list[Fragments]:
+    """Below a request or an invitation: the history kept from before, if any."""
+    if not conv.messages:
+        return []
+    rows = [[], *wrap([("class:empty", "Your history from before, kept:")], width)]
+    for _, _, chunk in _message_rows(state, conv, width, today):
+        rows += chunk
+    return rows
 
 
 def asking_key(fingerprint: str) -> str:
@@ -502,9 +515,9 @@ def header(state: ChatState) -> str:
     elif conv.state == "removed" and conv.kind != "group":
         where = "removed: the kept history, read-only (/add FINGERPRINT NAME writes again)"
     elif conv.kind == "group":
-        where = {"left": "group (you left)", "removed": "group (you were removed)"}.get(
-            conv.state, "group")
-        if conv.members and where == "group":  # "3 members, 1 invited", as /names lists
+        where = {"left": "group (you left)", "removed": "group (you were removed)",
+                 "invited": "group invitation"}.get(conv.state, "group")
+        if conv.members and where.endswith(("group", "invitation")):  # "3 members, 1 invited"
             where += f" · {group_size(conv.members, conv.invited)}"
     return f" {conv.name} · {where}"
 

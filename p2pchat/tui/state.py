@@ -344,6 +344,8 @@ class ChatState:
             news.key_mismatch(self, cast(KeyMismatchEvent, event))
         elif kind in ("group_joined", "group_changed"):
             news.group_news(self, cast(GroupEvent, event))
+        elif kind == "group_updated":  # its counts alone (trial 13c, B4: a stale header)
+            self.upsert_group(cast(GroupEvent, event))
         elif kind == "group_invited":  # issue 22: a request, like a contact's
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
@@ -575,6 +577,9 @@ def _take_members(conv: Conversation, group: Mapping[str, Any]) -> None:
         value = group.get(count)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             setattr(conv, count, value)
+    if group.get("role") == "invited":  # who asks; its view counts nobody invited (13c, B6)
+        conv.invited_by = clean(group.get("invited_by_name")) or conv.invited_by
+        conv.invited = 0
     fps = group.get("member_fingerprints")
     if isinstance(fps, list):
         conv.member_fps = frozenset(clean(fp) for fp in fps)
