@@ -1,7 +1,8 @@
 """notes/s35/trial13c.md (B) on the chat screen, keys on prompt_toolkit's pipe input with the
 scripted backends of the other screen tests: /remove and /group remove ask first (B5); Tab
 never completes a name Enter refuses as ambiguous, and a question names such a group "#carol"
-(B11); Esc leaves an unanswered NEW KEY warning on the row (B16)."""
+(B11); Esc leaves an unanswered NEW KEY warning on the row (B16); a command's answer stays
+through the next commands that have none of their own (B14, a guard: it held already)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from typing import Any
 import pytest
 
 from p2pchat.tui.completing import completions
+from p2pchat.tui.controller import SUPERSEDED_AFTER, Controller
 from p2pchat.tui.state import ChatState
 from tests.aio import until
+from tests.tui.test_controller import notices
 from tests.tui.test_groups_ui import GROUP, GroupBackend, group
 from tests.tui.test_screen import ENTER, running
+from tests.tui.test_screen_trial4 import Clock
 from tests.tui.test_screen_trial5 import ImpostorBackend
+from tests.tui.test_screen_trial7_add import MutualBackend
 from tests.tui.test_screen_trial13b import ESC, TAB, drawn
 from tests.tui.test_screen_trial13b_notices import CliUnblock
 from tests.tui.test_state import BOB, CAROL, ME, contact
@@ -172,3 +177,26 @@ async def test_the_warning_goes_once_the_request_is_answered() -> None:
         await until(lambda: chat.confirm is not None, 10, "the question")
         keys.send_text(f"y{ENTER}")
         await until(lambda: not on_screen(chat, "WARNING: bob"), 10, "the warning gone")
+
+
+async def test_an_answer_stays_through_commands_of_no_answer_a_few_seconds_later() -> None:
+    """B14 (a guard of the README's rule, which held already): "added carol; they had added you
+    too, so you are linked" went ~2 s later as /query carol and /j hike were typed. A command
+    with no answer of its own leaves the last answer; one run SUPERSEDED_AFTER later ends it."""
+    controller = Controller(MutualBackend(online=True))
+    clock = Clock()
+    controller.state.clock = clock
+    await controller.start()
+    try:
+        await controller.execute(f"/add {CAROL} carol")
+        answer = "added carol; they had added you too, so you are linked: you can chat"
+        assert answer in notices(controller)
+        for line in ("/query carol", "/j bob", "/msg carol"):
+            clock.now += 2
+            await controller.execute(line)
+            assert answer in notices(controller), (line, notices(controller))
+        clock.now += SUPERSEDED_AFTER
+        await controller.execute("/j carol")
+        assert answer not in notices(controller), notices(controller)
+    finally:
+        await controller.stop()
