@@ -338,9 +338,14 @@ def _arguments(typed: str, candidates: Iterable[str], *,
     prefix = typed.lstrip()
     wanted = prefix.casefold()
     names = sorted(set(candidates), key=str.casefold)
+
+    def bare(name: str) -> str:  # "ca" completes "@carol" and "#carol" (trial 13c, B11)
+        folded = name.casefold()
+        return folded[1:] if folded[:1] in "@#" and wanted[:1] not in "@#" else folded
+
     # A whole name typed is kept, first (trial 12: "/msg bob" Tab gave a longer "bob (X)").
     longer = [(name + " " * space, -len(prefix)) for name in names
-              if name.casefold().startswith(wanted) and name.casefold() != wanted]
+              if bare(name).startswith(wanted) and name.casefold() != wanted]
     whole = [name for name in names if name.casefold() == wanted] if longer and space else []
     return [(name + " ", -len(prefix)) for name in whole] + longer
 

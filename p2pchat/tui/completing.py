@@ -10,6 +10,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from p2pchat.tui.commands import COMMANDS, IRC_COMMANDS, canonical, complete
+from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.files import path_completions
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
@@ -40,6 +41,8 @@ def _what_it_does(command: str) -> str:
 def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
     convs = list(state.conversations.values())
     names = [c.name for c in convs]
+    if canonical(text.partition(" ")[0]) in EITHER_KIND:  # never a name Enter refuses
+        names = addressed(convs)
     strangers = [n for n in state.nearby + state.nearby_now if not n.get("contact")]
     offered = [str(n.get(field) or "") for n in strangers for field in ("name", "fingerprint")]
     # Heard on the network: only what is already safe to show (and to type) is offered.
@@ -59,6 +62,29 @@ def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
     # A request under a NEW KEY in a verified contact's name is never offered first (trial 12).
     suspect = {c.name for c in convs if c.impostor_of}
     return sorted(options, key=lambda option: option[0].rstrip(" ") in suspect)
+
+
+# The commands whose NAME may be a contact's or a group's: a name both have is ambiguous there
+# (conversation.find_conversation); the others take a contact's (tui/contact_only.py).
+EITHER_KIND = ("/msg", "/j")
+
+
+def addressed(convs: list[Conversation]) -> list[str]:
+    """The conversations' names as /msg takes them: "@carol" and "#carol" where a contact and
+    a group are both called carol, as find_conversation would refuse the bare name (trial
+    13c, B11: "/msg ca" Tab gave "carol", which Enter refused)."""
+    by_name: dict[str, list[Conversation]] = {}
+    for conv in convs:
+        by_name.setdefault(conv.name.casefold(), []).append(conv)
+    names: list[str] = []
+    for named in by_name.values():
+        if len({c.kind for c in named}) > 1:  # a removed contact's history yields, as there
+            named = [c for c in named if c.state != "removed" or c.kind == "group"]
+        if len({c.kind for c in named}) > 1:
+            names += [("#" if c.kind == "group" else "@") + c.name for c in named]
+        else:
+            names += [c.name for c in named]
+    return names
 
 
 def conversation_name(state: ChatState, conv_id: str) -> str:

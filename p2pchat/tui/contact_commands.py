@@ -238,8 +238,26 @@ class ContactCommands:
         self._state.blocked = [*names, name] if add else names
 
     async def cmd_remove(self, who: str) -> None:
-        """/remove NAME: the history is kept."""
-        result = await self._backend.remove(self._known(who))
+        """/remove NAME: the history is kept; after a yes when the screen can ask, as /block
+        (notes/s35/trial13c.md B5: a "y" typed for a question that never came went out)."""
+        conv = self._contact(who)
+        if conv is None and not _is_fingerprint(who) and not await self._node_knows(who):
+            raise BackendError("unknown_contact", f"no contact named {who!r}: /contacts"
+                                                  " lists them")
+        target = self._known(who)
+        ask = self._ask()
+        if ask is None or (conv is not None and conv.state == "removed"):  # the node says
+            await self._remove_now(target)
+            return
+        shown = conv.name if conv is not None else who
+        verified = f" You VERIFIED {shown} (safety numbers compared)." \
+            if conv is not None and conv.verified else ""
+        ask(f"Remove {shown}?{verified} No more links or messages with them; the history is"
+            " kept, and they may ask again. y/n",
+            lambda: self._spawn_guarded(lambda: self._remove_now(target), "remove"))
+
+    async def _remove_now(self, target: str) -> None:
+        result = await self._backend.remove(target)
         self._state.forget(str(result.get("removed")))
         name = clean(result.get("name"))
         self._on_removed(clean(result.get("removed")), name)

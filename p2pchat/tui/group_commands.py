@@ -16,6 +16,7 @@ from p2pchat.core.contact_words import (
     member_presence,
 )
 from p2pchat.core.group_words import NotAContact, and_invited, instead, invitees, renamed_as
+from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.core.text import group_size, membership
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import (
@@ -118,10 +119,15 @@ class GroupCommands:
             group = await self._backend.invite(conv.id, name)
             member_notice(self._state, conv.id, "add", name, f"invited {name} to {label}",
                           self._member(name))
-        elif action == "remove":
-            group = await self._backend.remove_member(conv.id, name)
-            member_notice(self._state, conv.id, "remove", name,  # news.removal_words
-                          f"you removed {name} from {label}", self._member(name))
+        elif action == "remove":  # asked first, as /remove and /group leave are (13c, B5)
+            ask = self._ask()
+            if ask is None:
+                await self._remove_now(conv, name)
+            else:
+                shown = await self._member_to_remove(conv, name)
+                ask(f"Remove {shown} from {label}? They get none of its messages after. y/n",
+                    lambda: self._spawn_guarded(lambda: self._remove_now(conv, name), "remove"))
+            return
         elif action in ("admin", "unadmin", "transfer"):  # the owner's (issue 24)
             group = await self._backend.manage_member(action, conv.id, name)
             # The member's newest news: "admin: bob" stayed beside "unadmin: bob" (session 35)
@@ -228,6 +234,35 @@ class GroupCommands:
         return (contact.id, name) if contact is not None and contact.kind != "group" \
             else ("", "")
 
+    async def _member_to_remove(self, conv: Conversation, name: str) -> str:
+        """The member `name` is, as the node finds them (node/group_state.member_key), or the
+        node's refusal now, before a question it would refuse after (trial 13, 19)."""
+        members = await self._backend.group_members(conv.id)
+        if not any(m.get("you") and (m.get("owner") or m.get("admin")) for m in members):
+            raise BackendError("not_owner", "only the group's owner or an admin changes who is"
+                                            " in it")
+        try:
+            wanted = parse_fingerprint(name).hex()
+        except FingerprintError:
+            wanted = ""
+        named = [m for m in members if (wanted and _key_of(m) == wanted) or (
+            not wanted and str(m.get("name") or "").casefold() == name.strip().casefold())]
+        if len(named) != 1:
+            raise BackendError("unknown_member", f"no single member of {conv.name} called"
+                                                 f" {name!r}: /group members lists them")
+        if named[0].get("you"):
+            raise BackendError("bad_request", "you cannot remove yourself: /group leave")
+        return clean(named[0].get("name")) or name
+
+    async def _remove_now(self, conv: Conversation, name: str) -> None:
+        label = group_label(self._state.conversations.values(), conv)
+        group = await self._backend.remove_member(conv.id, name)
+        member_notice(self._state, conv.id, "remove", name,  # news.removal_words
+                      f"you removed {name} from {label}", self._member(name))
+        self._state.upsert_group(group)
+        if not conv.loaded and self._state.current is conv:
+            await self._switch_to(conv)
+
     async def _leave_now(self, conv: Conversation) -> None:
         group = await self._backend.leave_group(conv.id)
         label = group_label(self._state.conversations.values(), conv)
@@ -263,7 +298,8 @@ class GroupCommands:
                 conv, only = waiting[0], " (your only pending invitation)"
         if conv is None or conv.kind != "group":
             raise BackendError("usage", f"/group {action} NAME, or open the group first")
-        target, title = conv.id, conv.name
+        # "#carol" where a contact is called carol too, as /msg takes it (trial 13c, B11)
+        target, title = conv.id, group_label(self._state.conversations.values(), conv)
         if only:
             await self._consent_now(action, target, title, only)
             return
@@ -298,6 +334,14 @@ class GroupCommands:
                           f"declined the invitation to {title}")
         else:
             self._state.notice("info", f"forgot {title} and its history")
+
+
+def _key_of(member: dict[str, Any]) -> str:
+    """A member's key in hex, "" for a fingerprint that does not parse."""
+    try:
+        return parse_fingerprint(str(member.get("fingerprint") or "")).hex()
+    except FingerprintError:
+        return ""
 
 
 def _size(group: dict[str, Any]) -> str:

@@ -55,7 +55,7 @@ def unanswered(question: str) -> str:
 
 # What a "no" to each question did (trial 3, 5: "n" to /block said nothing at all).
 _NOT_DONE = (("Block ", "not blocked"), ("Leave ", "not left: you stay in"),
-             ("Forget ", "not forgotten"))
+             ("Forget ", "not forgotten"), ("Remove ", "not removed"))
 
 
 def answered_no(question: str) -> str:
@@ -70,6 +70,10 @@ def answered_no(question: str) -> str:
     for verb, not_done in _NOT_DONE:
         if asked.startswith(verb):
             what = asked[len(verb):]
+            what = what.split(" and delete ")[0]  # "Forget crew and delete ...": crew
+            if verb == "Remove " and " from " in what:  # a member: "carol not removed from crew"
+                member, group = what.rsplit(" from ", 1)
+                return f"{member} {not_done} from {group}"
             return f"{not_done} {what}" if not_done.endswith(" in") else f"{what} {not_done}"
     return "no: nothing done"
 

@@ -521,7 +521,9 @@ class ChatState:
             self.notices = deque(kept, maxlen=MAX_NOTICES)
 
     def clear_notices(self) -> None:
-        self.notices.clear()
+        """Esc: all but an unanswered NEW KEY warning (trial 13c, B16: a stray Esc hid it)."""
+        self.notices = deque((n for n in self.notices if n.kind == "warning"
+                              and n.key.startswith("request:")), maxlen=MAX_NOTICES)
 
     def show_page(self, title: str, lines: list[str], kind: str = "info",
                   source: str = "") -> None:

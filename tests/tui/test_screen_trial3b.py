@@ -45,7 +45,7 @@ async def test_no_to_a_question_says_what_was_not_done() -> None:
         for question, said in (("Leave club? You get none of its messages after. y/n",
                                 "not left: you stay in club"),
                                ("Forget club and delete all its messages? y/n",
-                                "club and delete all its messages not forgotten"),
+                                "club not forgotten"),
                                ("That message is 20000 bytes; the limit is 16384. Send it as"
                                 " 2 messages? y/n", "not sent: your text stays in the input")):
             chat.ask(question, lambda: None)

@@ -234,6 +234,9 @@ async def test_text_typed_to_a_removed_contact_stays_in_the_input() -> None:
     async with running(backend) as (chat, keys):
         chat.state.fix_numbers()
         await chat.controller.execute("/remove @dave")
+        await until(lambda: chat.confirm is not None, 10, "the question")  # 13c, B5
+        keys.send_text("y" + ENTER)
+        await until(lambda: ("remove", DAVE) in backend.calls, 10, "dave removed")
         chat.state.select(DAVE)
         chat.redraw()
         await until(lambda: chat.drafts.showing == DAVE, 10, "dave's history open")

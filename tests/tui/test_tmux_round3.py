@@ -29,6 +29,8 @@ def test_the_block_hint_after_remove_is_a_command_that_works(
     terminal.wait_screen(lambda s: "bob · offline" in header(s),
                          "bob gone")
     terminal.line("/remove bob")
+    terminal.wait_screen(lambda s: "Remove bob?" in s, "the question")  # trial 13c, B5
+    terminal.keys("y", "Enter")
     screen = terminal.wait_screen(lambda s: "refuses them for good" in s, "the hint")
     # The notice rows right of the conversation list, joined back into one line.
     flat = " ".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())

@@ -45,6 +45,8 @@ def test_fingerprint_whole_tab_after_a_word_and_a_removed_contact_in_place(
     bob.stop()  # else bob, who still has alice, asks again at once (a request, not removed)
     terminal.wait_screen(lambda s: "bob · offline" in s, "bob offline")
     terminal.line("/remove bob")
+    terminal.wait_screen(lambda s: "Remove bob?" in s, "the question")  # trial 13c, B5
+    terminal.keys("y", "Enter")
     screen = terminal.wait_screen(lambda s: "(removed)" in s, "bob marked removed")
     assert " 1 ~ bob (removed)" in screen, screen  # its number and place kept
     assert "/msg bob shows it" in screen, screen  # the hint is not cut at 80 columns
