@@ -8,6 +8,13 @@ from typing import Protocol
 
 from prompt_toolkit.buffer import Buffer
 
+from p2pchat.tui.commands import (
+    COMMANDS,
+    IRC_COMMANDS,
+    canonical,
+    holds_secret,
+    masked,
+)
 from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.notice_ageing import NODE_STOPPED_KEY, PASSING
 from p2pchat.tui.state import ChatState
@@ -33,6 +40,35 @@ def refusal(state: ChatState, text: str, behind: bool = False) -> str | None:
         return (f"not sent: {conv.name} is no longer a contact (your text stays in the input;"
                 f" /add {conv.name} adds them again)")  # as the header says (trial13a B7)
     return None
+
+
+SWITCH_AND_SEND = frozenset({"/msg"})  # canonical: /to, /query
+
+
+def secret_refusal(text: str, here: str | None) -> str | None:
+    """Why `text`, entered with `here` open (or leaving as a message to `here`), does not go:
+    it holds what the input stars as a passphrase, and only `/network join` may carry one
+    (trial 14a, B2). None: it may go. A command unknown (a typo) is refused as one, and a
+    slashless `network join` has its own words (`secret_without_slash`)."""
+    if not holds_secret(text):
+        return None
+    who = here or "the open conversation"
+    if text.startswith("/") and not text.startswith("//"):
+        verb = canonical(text.split(maxsplit=1)[0])
+        if verb == "/network" or (verb not in COMMANDS and verb not in IRC_COMMANDS):
+            return None
+        if verb in SWITCH_AND_SEND:
+            words = text.split(maxsplit=2)
+            who = words[1].lstrip("@#") if len(words) > 1 else who
+        elif verb != "/me":
+            who = f"whoever {verb} tells"
+    return secret_words(who)
+
+
+def secret_words(who: str) -> str:
+    """The refusal of a message holding a passphrase, going to `who`."""
+    return (f"not sent: it holds a network passphrase (the stars), which would go out in clear"
+            f" to {who}; remove it to send the rest")
 
 
 # Commands the screen answers on its own, without the node.
@@ -64,7 +100,7 @@ def unsendable(state: ChatState, conv: Conversation | None, text: str) -> str | 
     why = refusal(state, text) if state.connected else None
     if why is None:
         return None
-    shown = text if len(text) <= 200 else text[:200] + "…"
+    shown = masked(text) if len(text) <= 200 else masked(text)[:200] + "…"
     return why.replace("your text stays in the input", f"your line: {shown!r}")
 
 
