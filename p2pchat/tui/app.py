@@ -45,7 +45,6 @@ from p2pchat.tui.backend import ChatBackend
 from p2pchat.tui.commands import (
     as_command,
     secret_start,
-    secret_without_slash,
     split_message,
 )
 from p2pchat.tui.completing import InputCompleter, complete_now, listed
@@ -74,7 +73,7 @@ from p2pchat.tui.question import (
     on_key,
     unanswered,
 )
-from p2pchat.tui.refusals import hand_back, refusal, secret_refusal
+from p2pchat.tui.refusals import hand_back, passphrase_refusal, refusal
 from p2pchat.tui.typed_after import TypedAfter
 from p2pchat.tui.word_wrap import WrapWords
 
@@ -493,7 +492,9 @@ class ChatApp:
     def submit(self) -> None:
         """Enter: send the line, unless it is too long (then it stays, with the reason)."""
         text = as_command(pasted(self.input.text))  # " /help" is /help (trial 14a, B1)
-        if self._holds_passphrase(text):  # before all else: a long one is not split and sent
+        if (why := passphrase_refusal(self.state, text)) is not None:  # first: no split either
+            self.state.notice("error", why, key=f"{PASSING}:secret")  # pass at the next command
+            self.redraw()  # the line stays (masked) to be mended
             return
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > MAX_TEXT_BYTES and not text.startswith("/"):
@@ -519,22 +520,6 @@ class ChatApp:
         self.input.buffer.reset(append_to_history=keep)
         if text.strip():
             self.controller.submit(text)
-
-    def _holds_passphrase(self, text: str) -> bool:
-        """A line with a passphrase (starred) that would leave as a message: it stays."""
-        if secret_without_slash(text):
-            what = ("that is /network join without its \"/\"" if text.lstrip()[:1] != "/"
-                    and text.lstrip()[:7].lower() == "network"
-                    else "the line holds /network join after other text")
-            why = (f"not sent: {what}, and the passphrase would go out in clear. Type /network"
-                   " join NAME PASSPHRASE alone to join")
-        else:
-            current = self.state.current
-            why = secret_refusal(text, current.name if current is not None else None) or ""
-        if why:
-            self.state.notice("error", why, key=f"{PASSING}:secret")  # pass at the next command
-            self.redraw()  # the line stays (masked) to be mended
-        return bool(why)
 
     def _send_parts(self, parts: list[str]) -> None:
         self.confirm = None

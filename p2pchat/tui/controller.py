@@ -27,7 +27,6 @@ from p2pchat.tui.commands import (
     Plain,
     SendText,
     help_lines,
-    holds_secret,
     masked,
 )
 from p2pchat.tui.commands import parse as parse_command
@@ -45,7 +44,7 @@ from p2pchat.tui.notice_rows import said_lines
 from p2pchat.tui.open_page import follow_open_page
 from p2pchat.tui.question import QuestionGate
 from p2pchat.tui.reach_watch import ReachWatch
-from p2pchat.tui.refusals import node_stopped, secret_words, unsendable
+from p2pchat.tui.refusals import node_stopped, unsendable
 from p2pchat.tui.search_command import SearchCommands
 from p2pchat.tui.state import ChatState
 
@@ -405,12 +404,7 @@ class Controller:
 
     async def _send(self, text: str) -> None:
         conv = self.state.current
-        # The last step before text leaves: whatever path it came by (/msg NAME TEXT, /me,
-        # "//", a part of a long one), what the input stars never goes (trial 14a, B2).
-        if conv is not None and holds_secret(text):
-            self.hand_back(self.running or text, secret_words(conv.name))  # input or quoted
-            return
-        why = unsendable(self.state, conv, text)
+        why = unsendable(self.state, conv, text)  # a passphrase never leaves (trial 14a, B2)
         if why is not None or conv is None:  # never None without a conversation
             self.state.notice("error", why or "")
             return

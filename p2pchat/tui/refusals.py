@@ -14,6 +14,7 @@ from p2pchat.tui.commands import (
     canonical,
     holds_secret,
     masked,
+    secret_without_slash,
 )
 from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.notice_ageing import NODE_STOPPED_KEY, PASSING
@@ -65,6 +66,18 @@ def secret_refusal(text: str, here: str | None) -> str | None:
     return secret_words(who)
 
 
+def passphrase_refusal(state: ChatState, text: str) -> str | None:
+    """Why `text`, entered now, stays in the input: it holds a passphrase the input stars,
+    which would leave in clear (trial 9 B12, trial 14a B1, B2). None: it may go."""
+    if secret_without_slash(text):
+        what = ("that is /network join without its \"/\"" if text.lstrip()[:1] != "/"
+                and text.lstrip()[:7].lower() == "network"
+                else "the line holds /network join after other text")
+        return (f"not sent: {what}, and the passphrase would go out in clear. Type /network"
+                " join NAME PASSPHRASE alone to join")
+    return secret_refusal(text, state.current.name if state.current is not None else None)
+
+
 def secret_words(who: str) -> str:
     """The refusal of a message holding a passphrase, going to `who`."""
     return (f"not sent: it holds a network passphrase (the stars), which would go out in clear"
@@ -94,13 +107,15 @@ def unsendable(state: ChatState, conv: Conversation | None, text: str) -> str | 
     it is quoted, so nothing typed is lost without a trace."""
     if conv is None:
         return "no conversation open: /msg NAME, or /add someone"
+    shown = masked(text) if len(text) <= 200 else masked(text)[:200] + "…"
+    if holds_secret(text):  # the last step before a message leaves, whatever its path (B2)
+        return f"{secret_words(conv.name)} (your line: {shown!r})"
     if conv.state in ("request", "blocked"):
         return f"{conv.name} is blocked: /unblock {conv.name}" if conv.state == "blocked" \
             else f"{conv.name} is not a contact yet: /accept {conv.name}"
     why = refusal(state, text) if state.connected else None
     if why is None:
         return None
-    shown = masked(text) if len(text) <= 200 else masked(text)[:200] + "…"
     return why.replace("your text stays in the input", f"your line: {shown!r}")
 
 
