@@ -3,12 +3,15 @@ as a passphrase never reaches the peer and is never shown in clear (B1, B2, B3).
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.nodes import NodeProcess, wait_for
-from tests.tui.test_tmux import TMUX, Terminal, open_on_bob
+from tests.tui.test_tmux import TMUX, Terminal, chat_argv, exited, open_on_bob
+from tests.tui.test_tmux_chat_life import _chat_pid, _gone
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
@@ -67,3 +70,22 @@ def test_a_typed_passphrase_reaches_nobody_and_is_never_shown(
                 bob.cli("log", "alice", check=True).stdout):
         assert "all done" in log, log
         assert "secretpw" not in log and "network join" not in log and "/help" not in log, log
+
+
+def test_a_draft_printed_at_a_signal_stars_its_passphrase(tmp_path: Path,
+                                                          terminal: Terminal) -> None:
+    """B3: every quote of a typed line stars it as the input did; the drafts printed when a
+    signal ends the chat are one."""
+    home, exit_file = tmp_path / "alice", tmp_path / "exit"
+    NodeProcess(home, "alice")  # an identity, no node
+    terminal.start(chat_argv(home, "--listen", "127.0.0.1:0"), exit_file, size=(80, 24))
+    terminal.wait_screen(lambda s: "Welcome" in s or ("alice" in s and "online" in s), "the chat")
+    pid = _chat_pid(terminal)
+    terminal.literal("a draft /network join club secretpw1")
+    terminal.wait_screen(lambda s: "a draft /network join club *********" in s, "the draft")
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: _gone(pid), 10, "the chat to exit")
+    assert wait_for(lambda: exited(exit_file), 10, "the exit status") == "0"
+    said = exit_file.with_name("exit.err").read_text()
+    assert "a draft /network join club *********" in said, said
+    assert "secretpw" not in said, said
