@@ -8,6 +8,7 @@ from typing import Protocol
 
 from prompt_toolkit.buffer import Buffer
 
+from p2pchat.core.typed_name import first_quoted
 from p2pchat.tui.commands import (
     COMMANDS,
     IRC_COMMANDS,
@@ -58,9 +59,10 @@ def secret_refusal(text: str, here: str | None) -> str | None:
         verb = canonical(text.split(maxsplit=1)[0])
         if verb == "/network" or (verb not in COMMANDS and verb not in IRC_COMMANDS):
             return None
-        if verb in SWITCH_AND_SEND:
-            words = text.split(maxsplit=2)
-            who = words[1].lstrip("@#") if len(words) > 1 else who
+        if verb in SWITCH_AND_SEND:  # the name as typed: `/msg "Carol S" ...`, `/msg @bob ...`
+            rest = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+            quoted = first_quoted(rest)
+            who = quoted[0] if quoted is not None else (rest.split() or [who])[0].lstrip("@#")
         elif verb != "/me":
             who = f"whoever {verb} tells"
     return secret_words(who)

@@ -64,6 +64,7 @@ def test_blanks_before_a_known_command_run_it(typed: str, runs: str) -> None:
 
 @pytest.mark.parametrize(("line", "to"), [
     ("/msg @bob /network join club pw", "bob"), ("/to #team /network join club pw", "team"),
+    ('/msg "Carol S" /network join club pw', "Carol S"),
     ("//network join club pw", "carol"), ("/me /network join club pw", "carol"),
     (" /netwrok join club pw", "carol"), ("/nick /network join club pw", "whoever /nick tells"),
 ])
