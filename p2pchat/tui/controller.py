@@ -52,6 +52,9 @@ log = logging.getLogger("p2pchat.tui")
 # line typed would run on from it (trial 12: a passphrase typed next went out in a notice, a
 # "y" was lost): Up recalls it, as in a shell or weechat (trial 11: "I had to retype it").
 UP_BRINGS_IT_BACK = " (Up brings the line back)"
+# A refusal that offers the command as it works ("carol is now called 'Carol S': /group create
+# team bob "Carol S"") puts it in the input: one name corrected, nothing retyped (trial 14a, B17).
+OFFERED = " (the corrected line is in the input: Enter runs it)"
 
 HISTORY_LIMIT = 500  # messages read per conversation when it is opened
 MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on forever
@@ -77,6 +80,9 @@ class Controller:
         # A line that left the input and could not run (the node went meanwhile): back to
         # the input, with why (the screen sets it); without a screen, quoted in the notice.
         self.hand_back: Callable[[str, str], None] = self.quote_unsent
+        # A refusal's corrected command line put in the input, not run (the screen sets it);
+        # False: not put there (text typed since, or no screen), the refusal quotes it anyway.
+        self.offer: Callable[[str], bool] = lambda line: False
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self.running = ""  # the typed line being run, if any
         self.switch_refused = AfterSwitchRefused(lambda: self.state.clock())  # (B6)
@@ -363,7 +369,8 @@ class Controller:
             await work
         except BackendError as exc:
             self.state.notice("error", in_chat_words(str(exc)) + (
-                UP_BRINGS_IT_BACK if exc.code == "unknown_contact" else ""))
+                OFFERED if exc.corrected and self.offer(exc.corrected)
+                else UP_BRINGS_IT_BACK if exc.code == "unknown_contact" else ""))
         except AmbiguousName as exc:  # a group titled like a contact (issue 22)
             self.state.notice("error", str(exc) + UP_BRINGS_IT_BACK)
         except asyncio.CancelledError:

@@ -93,3 +93,13 @@ def hand_back(into: _Input, controller: _Quoting, line: str, why: str) -> None:
         if why:  # else said already (a command refused for its name)
             controller.state.notice("error", why, key=f"{PASSING}:refused:{why}")
     controller.on_change()
+
+
+def offer(into: _Input, line: str) -> bool:
+    """A refusal's corrected command in the input, the cursor at its end, not run; False
+    when something was typed since (it is not overwritten)."""
+    if into.text:
+        return False
+    into.text = line
+    into.buffer.cursor_position = len(line)
+    return True

@@ -1,6 +1,7 @@
 """notes/s36/trial14a.md (B) on the chat screen, keys on prompt_toolkit's pipe input with the
 scripted backends of the other screen tests: Tab and /search tell a group from a contact of
-the same name (B9)."""
+the same name (B9); /group remove by the name a member calls themself says so (B10); a
+refusal's corrected command line is put in the input (B17)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from p2pchat.tui.controller import Controller
 from p2pchat.tui.state import ChatState
 from tests.aio import until
 from tests.tui.test_groups_ui import GROUP, group
-from tests.tui.test_screen import running
+from tests.tui.test_screen import ENTER, running
 from tests.tui.test_screen_trial13b import TAB
-from tests.tui.test_screen_trial13c_asks import Removing
-from tests.tui.test_state import CAROL, message
+from tests.tui.test_screen_trial13c_asks import Removing, on_screen, removals
+from tests.tui.test_state import BOB, CAROL, ME, contact, message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -73,3 +74,75 @@ async def test_search_labels_a_shared_name_as_msg_takes_it() -> None:
         assert any("[#carol]" in line and "for all" in line for line in shown), shown
     finally:
         await controller.stop()
+
+
+class Renamed(Removing):
+    """carol, who calls herself carol, is "Carol S" here; she and bob are in a group "team"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contact_list = [contact(BOB, "bob"),
+                             {**contact(CAROL, "Carol S"), "announced_name": "carol"}]
+        self.group_list = [group("team", role="owner")]
+
+    async def group_members(self, group_id: str) -> list[dict[str, Any]]:
+        return [{"fingerprint": ME, "name": "me", "owner": True, "you": True},
+                {"fingerprint": BOB, "name": "bob", "you": False, "contact": True},
+                {"fingerprint": CAROL, "name": "Carol S", "you": False, "contact": True}]
+
+    async def remove_member(self, group_id: str, member: str) -> dict[str, Any]:
+        self.calls.append(("remove_member", (group_id, member)))
+        return group("team", role="owner")
+
+    async def create_group(self, title: str) -> dict[str, Any]:
+        self.calls.append(("create", title))
+        return group(title, role="owner")
+
+
+async def test_group_remove_by_the_name_a_member_calls_themself() -> None:
+    """B10: `/group remove carol` (carol is "Carol S" here) said "no single member called
+    'carol'" with no hint; B17: the corrected line is put in the input, not run."""
+    backend = Renamed()
+    async with running(backend) as (chat, keys):
+        chat.controller.select(GROUP)
+        await until(lambda: chat.state.current is not None and chat.state.current.loaded, 10,
+                    "the group open")
+        keys.send_text(f"/group remove carol{ENTER}")
+        await until(lambda: on_screen(chat, "carol is now called 'Carol S'"), 10, "the hint")
+        assert on_screen(chat, "the corrected line is in the input: Enter runs it")
+        assert chat.input.text == '/group remove "Carol S"'
+        assert chat.input.buffer.cursor_position == len(chat.input.text)
+        assert chat.confirm is None and removals(backend) == []  # nothing run
+        keys.send_text(ENTER)
+        await until(lambda: chat.confirm is not None, 10, "the question")
+        assert chat.confirm[0].startswith("Remove Carol S from team?"), chat.confirm[0]
+        keys.send_text(f"y{ENTER}")
+        await until(lambda: removals(backend) == [(GROUP, "Carol S")], 10, "carol removed")
+        keys.send_text(f"/group remove dave{ENTER}")
+        await until(lambda: on_screen(chat, "no member called 'dave' in team: /group members"
+                                            " lists them"), 10, "no such member, said so")
+        assert chat.input.text == ""
+
+
+async def test_group_create_puts_the_corrected_line_in_the_input() -> None:
+    """B17: "nothing created: carol is now called 'Carol S': /group create team bob "Carol
+    S"", and everything had to be typed again."""
+    backend = Renamed()
+    async with running(backend) as (chat, keys):
+        keys.send_text(f"/group create crew bob carol{ENTER}")
+        await until(lambda: on_screen(chat, "the corrected line is in the input"), 10, "it")
+        assert on_screen(chat, "nothing created: carol is now called 'Carol S'")
+        assert chat.input.text == '/group create crew bob "Carol S"'
+        assert ("create", "crew") not in backend.calls
+        keys.send_text(ENTER)
+        await until(lambda: ("create", "crew") in backend.calls, 10, "created on Enter")
+
+
+async def test_the_corrected_line_never_replaces_text_typed_since() -> None:
+    backend = Renamed()
+    async with running(backend) as (chat, _keys):
+        chat.controller.offer("/x")  # the screen's offer, as a refusal makes it
+        assert chat.input.text == "/x"
+        chat.input.text = "typed since"
+        assert not chat.controller.offer("/group create crew bob \"Carol S\"")
+        assert chat.input.text == "typed since"
