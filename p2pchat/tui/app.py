@@ -73,7 +73,7 @@ from p2pchat.tui.question import (
     on_key,
     unanswered,
 )
-from p2pchat.tui.refusals import hand_back, offer, refusal
+from p2pchat.tui.refusals import into_input, refusal
 from p2pchat.tui.typed_after import TypedAfter
 from p2pchat.tui.word_wrap import WrapWords
 
@@ -95,8 +95,7 @@ class ChatApp:
         controller.on_change = self.redraw
         controller.on_quit = self.request_quit
         controller.ask = self.ask
-        controller.hand_back = lambda line, why: hand_back(self.input, controller, line, why)
-        controller.offer = lambda line: offer(self.input, line)
+        into_input(lambda: self.input, controller)  # refused lines back: tui/refusals.py
         self.state = self.controller.state
         self.notifier = notifier or Notifier(self._write_raw)
         controller.networks.notes = self.notifier.status_lines

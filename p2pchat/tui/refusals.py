@@ -4,6 +4,7 @@ emptied)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from prompt_toolkit.buffer import Buffer
@@ -103,3 +104,15 @@ def offer(into: _Input, line: str) -> bool:
     into.text = line
     into.buffer.cursor_position = len(line)
     return True
+
+
+class _Handing(_Quoting, Protocol):
+    hand_back: Callable[[str, str], None]
+    offer: Callable[[str], bool]
+
+
+def into_input(into: Callable[[], _Input], controller: _Handing) -> None:
+    """On the screen (`into`: its input, once made), a line that could not run comes back to
+    the input (`hand_back`), and a refusal's corrected command is put there (`offer`)."""
+    controller.hand_back = lambda line, why: hand_back(into(), controller, line, why)
+    controller.offer = lambda line: offer(into(), line)
