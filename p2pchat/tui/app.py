@@ -286,8 +286,8 @@ class ChatApp:
 
     def _all_notice_rows(self, width: int) -> list[StyleAndTextTuples]:
         """The newest notices from their start (tui/notice_rows.py), or the question."""
-        question = as_shown(self.confirm[0], self._held) if self.confirm is not None else None
-        return notice_rows(self.state.notices, question, width, MAX_NOTICE_ROWS)
+        asked = as_shown(self.confirm[0], self._held) if self.confirm is not None else None
+        return notice_rows(self.state.notices, asked, width, MAX_NOTICE_ROWS, self.state.acted_at)
 
     def _notice_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
         return self._all_notice_rows(width)[-height:] if height else []

@@ -11,13 +11,15 @@ import pytest
 
 from p2pchat.tui.completing import completions
 from p2pchat.tui.controller import Controller
+from p2pchat.tui.notice_rows import notice_rows
 from p2pchat.tui.state import ChatState
 from tests.aio import until
 from tests.tui.test_groups_ui import GROUP, group
 from tests.tui.test_screen import ENTER, running
+from tests.tui.test_screen_trial4 import Clock
 from tests.tui.test_screen_trial13b import TAB
 from tests.tui.test_screen_trial13c_asks import Removing, on_screen, removals
-from tests.tui.test_state import BOB, CAROL, ME, contact, message
+from tests.tui.test_state import BOB, CAROL, DAVE, ME, contact, loaded_state, message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -146,3 +148,34 @@ async def test_the_corrected_line_never_replaces_text_typed_since() -> None:
         chat.input.text = "typed since"
         assert not chat.controller.offer("/group create crew bob \"Carol S\"")
         assert chat.input.text == "typed since"
+
+
+def rows_of(state: ChatState, seen_at: float, width: int = 55) -> list[str]:
+    return ["".join(f[1] for f in row)
+            for row in notice_rows(state.notices, None, width, 3, seen_at)]
+
+
+def test_a_fresh_warning_shows_below_a_standing_new_key_warning() -> None:
+    """B11: a warning said as the chat opened never reached the row under a NEW KEY warning;
+    information does not push the NEW KEY warning's commands off (round 2, 2)."""
+    clock = Clock()
+    state = loaded_state()
+    state.clock = clock
+    state.upsert_contact({**contact(BOB, "bob"), "verified": True})
+    clock.now = 5.0
+    state.notice("warning", "Your node was already running (pid 9), so --listen did nothing"
+                            " (it listens on 127.0.0.1:4); to change that: quit, stop")
+    state.notice("info", "some information")
+    name = f"bob ({DAVE[:7]})"
+    state.apply({"type": "contact_request", "fingerprint": DAVE, "name": name,
+                 "same_name_as": BOB, "same_name_verified": True})
+    rows = rows_of(state, seen_at=0.0)
+    assert rows[0].startswith("WARNING: bob") and rows[1].startswith("Your node was"), rows
+    assert len(rows) == 3
+    rows = rows_of(state, seen_at=10.0)  # the user acted since: the newest, as before
+    assert " ".join(rows).endswith(f"/accept {name}"), rows
+    state.notices.clear()
+    state.notice("info", "some information")
+    state.apply({"type": "contact_request", "fingerprint": DAVE, "name": name,
+                 "same_name_as": BOB, "same_name_verified": True})
+    assert " ".join(rows_of(state, seen_at=0.0)).endswith(f"/accept {name}")
