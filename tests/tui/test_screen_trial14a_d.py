@@ -179,3 +179,49 @@ def test_a_fresh_warning_shows_below_a_standing_new_key_warning() -> None:
     state.apply({"type": "contact_request", "fingerprint": DAVE, "name": name,
                  "same_name_as": BOB, "same_name_verified": True})
     assert " ".join(rows_of(state, seen_at=0.0)).endswith(f"/accept {name}")
+
+
+async def test_nearby_in_a_network_marks_a_stranger_outside_it() -> None:
+    """B8: in network club, bob's /nearby listed a stranger by name, unmarked, as if the
+    network reached them. A stranger outside the network says so; a member and a contact
+    don't; outside any network nothing is marked."""
+    from p2pchat.core.identity import Identity
+    from tests.tui.test_screen_trial2 import NearbyBackend
+
+    class InClub(NearbyBackend):
+        networks: tuple[str, ...] = ("club",)
+
+        async def status(self) -> dict[str, Any]:
+            return {**await super().status(), "networks": list(self.networks)}
+
+    dan, erin = (Identity.from_seed(seed * 32).fingerprint for seed in (b"d", b"e"))
+    backend = InClub()
+    backend.contact_list = [contact(BOB, "bob")]
+    backend.nearby = [{"fingerprint": BOB, "name": "bob", "contact": True},
+                      {"fingerprint": dan, "name": "dan", "contact": False, "network": "club"},
+                      {"fingerprint": erin, "name": "erin", "contact": False}]
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        await until(lambda: chat.state.networks == ["club"], 10, "in club")
+        await chat.execute("/nearby")
+        page = chat.state.page
+        assert page is not None
+        rows = [line.split("  ")[1] for _, line in page.lines[:3]]
+        assert rows == ["1. bob (contact)", "2. dan", "3. erin (not in club)"], page.lines
+        await chat.execute("/peers")
+        assert chat.state.page is not None
+        near = [text.rsplit(" ", 2)[0] for _, text in chat.state.page.lines
+                if text.startswith("nearby: ")]
+        assert near == ["nearby: bob", "nearby: dan", "nearby: erin (not in club)"], near
+    finally:
+        await chat.stop()
+    backend.networks = ()
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        await chat.execute("/nearby")
+        assert chat.state.page is not None
+        assert not any("not in" in line for _, line in chat.state.page.lines)
+    finally:
+        await chat.stop()
