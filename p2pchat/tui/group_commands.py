@@ -119,7 +119,12 @@ class GroupCommands:
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
         label = group_label(self._state.conversations.values(), conv)  # #bob by a contact bob
         if action == "invite":
-            group = await self._backend.invite(conv.id, name)
+            try:
+                group = await self._backend.invite(conv.id, name)
+            except BackendError as exc:  # carol, called "Carol S" here: said so (14a, B17)
+                if exc.code == "unknown_contact":
+                    await self._now_called("invite", name)
+                raise
             member_notice(self._state, conv.id, "add", name, f"invited {name} to {label}",
                           self._member(name))
         elif action == "remove":  # asked first, as /remove and /group leave are (13c, B5)
@@ -252,7 +257,7 @@ class GroupCommands:
         named = [m for m in members if (wanted and _key_of(m) == wanted) or (
             not wanted and str(m.get("name") or "").casefold() == name.strip().casefold())]
         if not named and not wanted:
-            await self._now_called(conv, name, members)
+            await self._now_called("remove", name, members)
         label = group_label(self._state.conversations.values(), conv)
         if len(named) > 1:  # really ambiguous: which one, by fingerprint
             raise BackendError("unknown_member", f"no single member of {label} called"
@@ -265,17 +270,18 @@ class GroupCommands:
             raise BackendError("bad_request", "you cannot remove yourself: /group leave")
         return clean(named[0].get("name")) or name
 
-    async def _now_called(self, conv: Conversation, name: str,
-                          members: list[dict[str, Any]]) -> None:
-        """A member we renamed, typed by the name they call themselves: said as /group create
-        says it, the corrected line offered (trial 14a, B10)."""
+    async def _now_called(self, action: str, name: str,
+                          members: list[dict[str, Any]] | None = None) -> None:
+        """A contact we renamed (a member, when `members` are given), typed by the name they
+        call themselves: said as /group create says it, the corrected line offered (trial
+        14a, B10); nothing when no such contact is."""
         called = renamed_as(await self._backend.contacts())(name.strip())
-        if called is None or not any(str(m.get("name") or "").casefold() == called.casefold()
-                                     for m in members):
+        if called is None or (members is not None and not any(
+                str(m.get("name") or "").casefold() == called.casefold() for m in members)):
             return
-        line = f"/group remove {_chat_quote(called)}"
-        raise BackendError("unknown_member", f"{name.strip()} is now called {called!r}: {line}",
-                           corrected=line)
+        line = f"/group {action} {_chat_quote(called)}"
+        raise BackendError("unknown_contact" if members is None else "unknown_member",
+                           f"{name.strip()} is now called {called!r}: {line}", corrected=line)
 
     async def _remove_now(self, conv: Conversation, name: str) -> None:
         label = group_label(self._state.conversations.values(), conv)

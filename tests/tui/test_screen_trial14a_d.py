@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from p2pchat.tui.backend import BackendError
 from p2pchat.tui.completing import completions
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_rows import notice_rows
@@ -94,6 +95,13 @@ class Renamed(Removing):
 
     async def remove_member(self, group_id: str, member: str) -> dict[str, Any]:
         self.calls.append(("remove_member", (group_id, member)))
+        return group("team", role="owner")
+
+    async def invite(self, group_id: str, who: str) -> dict[str, Any]:
+        if who.casefold() == "carol":  # as the node refuses it: no contact is named so
+            raise BackendError("unknown_contact", "no contact named 'carol': see 'p2pchat"
+                                                  " contacts list'")
+        self.calls.append(("invite", (group_id, who)))
         return group("team", role="owner")
 
     async def create_group(self, title: str) -> dict[str, Any]:
@@ -225,3 +233,18 @@ async def test_nearby_in_a_network_marks_a_stranger_outside_it() -> None:
         assert not any("not in" in line for _, line in chat.state.page.lines)
     finally:
         await chat.stop()
+
+
+async def test_group_invite_by_the_name_a_contact_calls_themself() -> None:
+    """B17, the other refusals: `/group invite carol` said "no contact named 'carol'"."""
+    backend = Renamed()
+    async with running(backend) as (chat, keys):
+        chat.controller.select(GROUP)
+        await until(lambda: chat.state.current is not None and chat.state.current.loaded, 10,
+                    "the group open")
+        keys.send_text(f"/group invite carol{ENTER}")
+        await until(lambda: on_screen(chat, "carol is now called 'Carol S': /group invite"),
+                    10, "the hint")
+        assert chat.input.text == '/group invite "Carol S"'
+        keys.send_text(ENTER)
+        await until(lambda: ("invite", (GROUP, "Carol S")) in backend.calls, 10, "invited")
