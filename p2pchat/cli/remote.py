@@ -21,7 +21,7 @@ from p2pchat.cli.output import UserError, fail, peer_lines, print_json
 from p2pchat.cli.rows import left_group_row, member_rows, peer_row, with_their_name
 from p2pchat.cli.send_input import line_batches, stdin_message
 from p2pchat.core import contact_words
-from p2pchat.core.contact_words import OFFLINE, contact_presence, still_has_you
+from p2pchat.core.contact_words import OFFLINE, contact_presence, outside, still_has_you
 from p2pchat.core.group_words import NOT_A_CONTACT
 from p2pchat.core.text import group_size, hidden_nearby
 from p2pchat.network_command import waiting_lines
@@ -467,8 +467,9 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print(peer_row(p))  # their own names, ~ for a fellow member (trial 5, B8, B9)
     if result["nearby"]:
         print("Nearby:")
+        joined = networks(args)[0]  # a stranger outside them is marked (trial 14a, B8)
         for n in result["nearby"]:
-            label = n.get("name") or "(private)"
+            label = (n.get("name") or "(private)") + outside(n, joined)
             print(clean(f"  {label:<20} {n.get('fingerprint') or ''} {' '.join(n['addresses'])}"))
     hidden = result.get("nearby_hidden") or 0
     if hidden:

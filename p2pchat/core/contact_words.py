@@ -118,6 +118,16 @@ def look_alike(name: str, me: str, contacts: Iterable[str]) -> str:
     return f" (not your contact {same}: another key)" if same else ""
 
 
+def outside(near: Mapping[str, Any], networks: Sequence[str]) -> str:
+    """The mark after a stranger nearby whose node is in none of the networks we are in (its
+    advert is not a member's, `network` in the view): we see it, it does not see us, and no
+    request goes either way (trial 14a, B8: listed by name, unmarked, in network club); ""
+    outside any network, for a member, or a contact."""
+    if not networks or near.get("network") or near.get("contact"):
+        return ""
+    return f" (not in {networks[0]})" if len(networks) == 1 else " (in none of your networks)"
+
+
 FORGOTTEN = ("their node no longer knows you (they may have removed you); they see a request"
              " until they add you again")
 

@@ -452,8 +452,12 @@ class GroupBook:
         except FingerprintError:
             fold = who.strip().casefold()
             named = [k for k in g.state.members if self.member_name(g, k).casefold() == fold]
-            if len(named) != 1:
-                raise CommandError("unknown_member", f"no single member called {who!r}") from None
+            if len(named) > 1:  # "single" only where it is so (trial 14a, B10)
+                raise CommandError("unknown_member", f"no single member called {who!r}:"
+                                                     f" {len(named)} are; give the fingerprint"
+                                   ) from None
+            if not named:
+                raise CommandError("unknown_member", f"no member called {who!r}") from None
             key = named[0]
         if key not in g.state.members:
             raise CommandError("unknown_member", "not a member of this group")

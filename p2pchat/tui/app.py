@@ -73,7 +73,7 @@ from p2pchat.tui.question import (
     on_key,
     unanswered,
 )
-from p2pchat.tui.refusals import hand_back, passphrase_refusal, refusal
+from p2pchat.tui.refusals import into_input, passphrase_refusal, refusal
 from p2pchat.tui.typed_after import TypedAfter
 from p2pchat.tui.word_wrap import WrapWords
 
@@ -95,7 +95,7 @@ class ChatApp:
         controller.on_change = self.redraw
         controller.on_quit = self.request_quit
         controller.ask = self.ask
-        controller.hand_back = lambda line, why: hand_back(self.input, controller, line, why)
+        into_input(lambda: self.input, controller)  # refused lines back: tui/refusals.py
         self.state = self.controller.state
         self.notifier = notifier or Notifier(self._write_raw)
         controller.networks.notes = self.notifier.status_lines
@@ -286,8 +286,8 @@ class ChatApp:
 
     def _all_notice_rows(self, width: int) -> list[StyleAndTextTuples]:
         """The newest notices from their start (tui/notice_rows.py), or the question."""
-        question = as_shown(self.confirm[0], self._held) if self.confirm is not None else None
-        return notice_rows(self.state.notices, question, width, MAX_NOTICE_ROWS)
+        asked = as_shown(self.confirm[0], self._held) if self.confirm is not None else None
+        return notice_rows(self.state.notices, asked, width, MAX_NOTICE_ROWS, self.state.acted_at)
 
     def _notice_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
         return self._all_notice_rows(width)[-height:] if height else []

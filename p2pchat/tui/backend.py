@@ -22,9 +22,12 @@ from p2pchat.tui.client import AsyncControlClient
 class BackendError(Exception):
     """A command that failed; the message is for people (it becomes a notice line)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, corrected: str = "") -> None:
+        """`corrected`: the command line the message offers instead ("carol is now called
+        'Carol S': ..."): the screen puts it in the input, not run (trial 14a, B17)."""
         super().__init__(message)
         self.code = code
+        self.corrected = corrected
 
 
 class EventStream(Protocol):

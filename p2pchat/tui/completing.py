@@ -42,7 +42,7 @@ def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
     convs = list(state.conversations.values())
     names = [c.name for c in convs]
     if canonical(text.partition(" ")[0]) in EITHER_KIND:  # never a name Enter refuses
-        names = addressed(convs)
+        names = addressed(convs, text.partition(" ")[2].lstrip()[:1])
     strangers = [n for n in state.nearby + state.nearby_now if not n.get("contact")]
     offered = [str(n.get(field) or "") for n in strangers for field in ("name", "fingerprint")]
     # Heard on the network: only what is already safe to show (and to type) is offered.
@@ -69,10 +69,12 @@ def completions(state: ChatState, text: str) -> list[tuple[str, int]]:
 EITHER_KIND = ("/msg", "/j")
 
 
-def addressed(convs: list[Conversation]) -> list[str]:
+def addressed(convs: list[Conversation], mark: str = "") -> list[str]:
     """The conversations' names as /msg takes them: "@carol" and "#carol" where a contact and
     a group are both called carol, as find_conversation would refuse the bare name (trial
-    13c, B11: "/msg ca" Tab gave "carol", which Enter refused)."""
+    13c, B11: "/msg ca" Tab gave "carol", which Enter refused). With `mark` ("#" or "@")
+    typed first, every group's (or contact's) name under it, as find_conversation takes them
+    too (trial 14a, B9: "/msg #b" Tab completed nothing)."""
     by_name: dict[str, list[Conversation]] = {}
     for conv in convs:
         by_name.setdefault(conv.name.casefold(), []).append(conv)
@@ -84,7 +86,8 @@ def addressed(convs: list[Conversation]) -> list[str]:
             names += [("#" if c.kind == "group" else "@") + c.name for c in named]
         else:
             names += [c.name for c in named]
-    return names
+    kind = {"#": "group", "@": "dm"}.get(mark)
+    return names + [mark + c.name for c in convs if c.kind == kind] if kind else names
 
 
 def conversation_name(state: ChatState, conv_id: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from p2pchat.core.contact_words import contact_presence, look_alike, still_has_you
+from p2pchat.core.contact_words import contact_presence, look_alike, outside, still_has_you
 from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerprint, safety_number
 from p2pchat.core.typed_name import first_quoted, unquoted
 from p2pchat.event_types import ContactRequestEvent
@@ -379,11 +379,11 @@ class ContactCommands:
         conv = self._state.conversations.get(clean(near.get("fingerprint")))
         state = conv.state if conv is not None and conv.kind == "dm" \
             else "contact" if near.get("contact") else ""
-        return {"contact": " (contact)", "request": " (asks to connect)",
-                "blocked": " (blocked)"}.get(state) or look_alike(  # a stranger: our name? B15
+        return ({"contact": " (contact)", "request": " (asks to connect)",
+                 "blocked": " (blocked)"}.get(state) or look_alike(  # a stranger: our name? B15
             clean(near.get("name")), self._state.me.name,
             (c.name for c in self._state.conversations.values()
-             if c.kind == "dm" and c.state == "contact"))
+             if c.kind == "dm" and c.state == "contact"))) + outside(near, self._state.networks)
 
     async def cmd_verify(self, rest: str) -> None:
         """/verify NAME [yes|no]: the safety number and our QR code, or the mark."""

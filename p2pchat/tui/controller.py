@@ -53,7 +53,9 @@ log = logging.getLogger("p2pchat.tui")
 # line typed would run on from it (trial 12: a passphrase typed next went out in a notice, a
 # "y" was lost): Up recalls it, as in a shell or weechat (trial 11: "I had to retype it").
 UP_BRINGS_IT_BACK = " (Up brings the line back)"
-
+# A refusal that offers the command as it works ("carol is now called 'Carol S': /group create
+# team bob "Carol S"") puts it in the input: one name corrected, nothing retyped (trial 14a, B17).
+OFFERED = " (the corrected line is in the input: Enter runs it)"
 HISTORY_LIMIT = 500  # messages read per conversation when it is opened
 MAX_RESUBSCRIBES = 100  # a node that keeps lagging us is not worth looping on forever
 MAX_ACTIVITY_READS = 500  # conversations whose newest message is read at start
@@ -64,6 +66,14 @@ RECONNECT_ATTEMPTS = 600  # about ten minutes of waiting for a restarted node
 RECONNECT_DELAY = 1.0
 NODE_GONE = ("disconnected", "no_node")  # BackendError codes: the node is not there
 __all__ = ["PASSING", "Controller", "in_chat_words"]  # PASSING: tui/notice_ageing.py
+
+
+def _after(refused: BackendError, offer: Callable[[str], bool]) -> str:
+    """What a refusal adds: its corrected line is in the input (put there by `offer`, when
+    nothing was typed since), or Up recalls a line refused for a name it does not know."""
+    if refused.corrected and offer(refused.corrected):
+        return OFFERED
+    return UP_BRINGS_IT_BACK if refused.code == "unknown_contact" else ""
 
 
 class Controller:
@@ -78,6 +88,7 @@ class Controller:
         # A line that left the input and could not run (the node went meanwhile): back to
         # the input, with why (the screen sets it); without a screen, quoted in the notice.
         self.hand_back: Callable[[str, str], None] = self.quote_unsent
+        self.offer: Callable[[str], bool] = lambda line: False  # tui/refusals.py, the screen's
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self.running = ""  # the typed line being run, if any
         self.switch_refused = AfterSwitchRefused(lambda: self.state.clock())  # (B6)
@@ -363,8 +374,7 @@ class Controller:
         try:
             await work
         except BackendError as exc:
-            self.state.notice("error", in_chat_words(str(exc)) + (
-                UP_BRINGS_IT_BACK if exc.code == "unknown_contact" else ""))
+            self.state.notice("error", in_chat_words(str(exc)) + _after(exc, self.offer))
         except AmbiguousName as exc:  # a group titled like a contact (issue 22)
             self.state.notice("error", str(exc) + UP_BRINGS_IT_BACK)
         except asyncio.CancelledError:

@@ -193,6 +193,14 @@ def group_label(conversations: Iterable[Conversation], conv: Conversation) -> st
     return f"#{conv.name}" if conv.kind == "group" and namesake else conv.name
 
 
+def addressed_label(conversations: Iterable[Conversation], conv: Conversation) -> str:
+    """`#NAME` or `@NAME` where a contact and a group share the name, as /msg takes them; else
+    the name (trial 14a, B9: /search labelled both "[bob]")."""
+    wanted = conv.name.casefold()
+    other = any(c.kind != conv.kind and c.name.casefold() == wanted for c in conversations)
+    return ("#" if conv.kind == "group" else "@") + conv.name if other else conv.name
+
+
 def invitation_words(conversations: Iterable[Conversation], conv: Conversation) -> str:
     """What a pending invitation is and how to answer it, said at once where it opens (trial
     13c, B6: "No messages with carol yet (loading)." for an invitation to a group carol). The

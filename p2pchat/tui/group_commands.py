@@ -18,6 +18,7 @@ from p2pchat.core.contact_words import (
 from p2pchat.core.group_words import NotAContact, and_invited, instead, invitees, renamed_as
 from p2pchat.core.identity import FingerprintError, parse_fingerprint
 from p2pchat.core.text import group_size, membership
+from p2pchat.core.typed_name import unquoted
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import (
     GROUP_ACTIONS_NAME_OR_CURRENT,
@@ -54,7 +55,9 @@ class GroupCommands:
         forget."""
         action, name = parse_group(rest)
         if action != "create" and action in GROUP_ACTIONS_WITH_NAME:
-            name = name.removeprefix("@")  # the contact, as /msg @bob (trial 13b, B6)
+            # the contact, as /msg @bob (trial 13b, B6); "Carol S" quoted, as /group create
+            # takes it and its hints write it (trial 14a, B10)
+            name = unquoted(name.strip().removeprefix("@"))
         if action == "create":
             await self._create(name)
             return
@@ -116,7 +119,12 @@ class GroupCommands:
         # Keyed as the node's group_changed event is: one notice, whichever comes first.
         label = group_label(self._state.conversations.values(), conv)  # #bob by a contact bob
         if action == "invite":
-            group = await self._backend.invite(conv.id, name)
+            try:
+                group = await self._backend.invite(conv.id, name)
+            except BackendError as exc:  # carol, called "Carol S" here: said so (14a, B17)
+                if exc.code == "unknown_contact":
+                    await self._now_called("invite", name)
+                raise
             member_notice(self._state, conv.id, "add", name, f"invited {name} to {label}",
                           self._member(name))
         elif action == "remove":  # asked first, as /remove and /group leave are (13c, B5)
@@ -217,8 +225,9 @@ class GroupCommands:
             return words[0], invitees(words[1:], contact, now_called)
         except NotAContact as exc:
             hint = instead("/group create", words, exc, _chat_quote, contact)
-            raise BackendError("usage", f"{exc}: {hint}" if exc.now_called
-                               else f"{exc} ({hint})") from None
+            if exc.now_called:  # the line as it works: in the input (trial 14a, B17)
+                raise BackendError("usage", f"{exc}: {hint}", corrected=hint) from None
+            raise BackendError("usage", f"{exc} ({hint})") from None
 
     def _namesake_hint(self, conv: Conversation) -> str:
         """A group named as a contact is: how to reach each (trial 6, B11)."""
@@ -247,12 +256,32 @@ class GroupCommands:
             wanted = ""
         named = [m for m in members if (wanted and _key_of(m) == wanted) or (
             not wanted and str(m.get("name") or "").casefold() == name.strip().casefold())]
-        if len(named) != 1:
-            raise BackendError("unknown_member", f"no single member of {conv.name} called"
-                                                 f" {name!r}: /group members lists them")
+        if not named and not wanted:
+            await self._now_called("remove", name, members)
+        label = group_label(self._state.conversations.values(), conv)
+        if len(named) > 1:  # really ambiguous: which one, by fingerprint
+            raise BackendError("unknown_member", f"no single member of {label} called"
+                                                 f" {name!r}: {len(named)} are; /group remove"
+                                                 " FINGERPRINT (/group members lists them)")
+        if not named:
+            raise BackendError("unknown_member", f"no member called {name!r} in {label}:"
+                                                 " /group members lists them")
         if named[0].get("you"):
             raise BackendError("bad_request", "you cannot remove yourself: /group leave")
         return clean(named[0].get("name")) or name
+
+    async def _now_called(self, action: str, name: str,
+                          members: list[dict[str, Any]] | None = None) -> None:
+        """A contact we renamed (a member, when `members` are given), typed by the name they
+        call themselves: said as /group create says it, the corrected line offered (trial
+        14a, B10); nothing when no such contact is."""
+        called = renamed_as(await self._backend.contacts())(name.strip())
+        if called is None or (members is not None and not any(
+                str(m.get("name") or "").casefold() == called.casefold() for m in members)):
+            return
+        line = f"/group {action} {_chat_quote(called)}"
+        raise BackendError("unknown_contact" if members is None else "unknown_member",
+                           f"{name.strip()} is now called {called!r}: {line}", corrected=line)
 
     async def _remove_now(self, conv: Conversation, name: str) -> None:
         label = group_label(self._state.conversations.values(), conv)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from p2pchat.core.contact_words import look_alike
+from p2pchat.core.contact_words import look_alike, outside
 from p2pchat.core.text import hidden_nearby
 from p2pchat.node.networks import no_discovery
 from p2pchat.tui import news
@@ -170,6 +170,7 @@ class NetworkCommands:
                 label += look_alike(clean(near.get("name")), self._state.me.name, (
                     c.name for c in self._state.conversations.values()
                     if c.kind == "dm" and c.state == "contact"))
+            label += outside(near, self._state.networks)  # a stranger outside (14a, B8)
             lines.append(f"nearby: {label} {near.get('fingerprint') or ''}"
                          f" {' '.join(near.get('addresses') or [])}")
         lines += hidden_nearby_lines(peers)

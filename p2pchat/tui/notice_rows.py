@@ -48,13 +48,35 @@ def said_together(notices: Iterable[Notice]) -> list[list[Notice]]:
     return groups
 
 
+def _standing(group: list[Notice]) -> bool:
+    """A request, or a NEW KEY warning: it stays until answered, and is said again as the
+    newest notice (news.requests_again)."""
+    return group[0].key.startswith("request:")
+
+
 def notice_rows(notices: Iterable[Notice], question: str | None, width: int,
-                limit: int) -> list[StyleAndTextTuples]:
-    """At most `limit` rows: a pending question alone, else the newest notices."""
+                limit: int, seen_at: float = float("inf")) -> list[StyleAndTextTuples]:
+    """At most `limit` rows: a pending question alone, else the newest notices. A warning or
+    an error said after `seen_at` (when the user last typed a line or switched) is not hidden
+    behind a standing request: it shows below it, from its start, the request keeping a row
+    above (trial 14a, B11: "--listen --relay --no-mdns did nothing" never reached the row
+    under a NEW KEY warning); once the user acts, the newest notices show as before."""
     if question is not None:
         return _cut(_rows([("class:notice.warning", question)], width), width, limit)
+    groups = said_together(notices)
+    fresh = [g for g in groups if not _standing(g) and g[0].kind in ("warning", "error")
+             and g[0].at > seen_at]
+    standing = [g for g in groups if _standing(g)]
+    if fresh and standing and limit > 1:
+        below = _newest(fresh, width, limit - 1)
+        return _newest(standing, width, max(1, limit - len(below))) + below
+    return _newest(groups, width, limit)
+
+
+def _newest(groups: list[list[Notice]], width: int, limit: int) -> list[StyleAndTextTuples]:
+    """The newest of `groups` first, each from its start, older ones above while rows last."""
     shown: list[StyleAndTextTuples] = []
-    for group in reversed(said_together(notices)):
+    for group in reversed(groups):
         rows = _rows(((f"class:notice.{n.kind}", n.text) for n in group), width)
         if not shown:
             shown = _cut(rows, width, max(limit, min(len(rows), MAX_WHOLE_ROWS))

@@ -4,6 +4,7 @@ emptied)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from prompt_toolkit.buffer import Buffer
@@ -146,3 +147,25 @@ def hand_back(into: _Input, controller: _Quoting, line: str, why: str) -> None:
         if why:  # else said already (a command refused for its name)
             controller.state.notice("error", why, key=f"{PASSING}:refused:{why}")
     controller.on_change()
+
+
+def offer(into: _Input, line: str) -> bool:
+    """A refusal's corrected command in the input, the cursor at its end, not run; False
+    when something was typed since (it is not overwritten)."""
+    if into.text:
+        return False
+    into.text = line
+    into.buffer.cursor_position = len(line)
+    return True
+
+
+class _Handing(_Quoting, Protocol):
+    hand_back: Callable[[str, str], None]
+    offer: Callable[[str], bool]
+
+
+def into_input(into: Callable[[], _Input], controller: _Handing) -> None:
+    """On the screen (`into`: its input, once made), a line that could not run comes back to
+    the input (`hand_back`), and a refusal's corrected command is put there (`offer`)."""
+    controller.hand_back = lambda line, why: hand_back(into(), controller, line, why)
+    controller.offer = lambda line: offer(into(), line)

@@ -111,7 +111,7 @@ async def test_group_remove_asks_first() -> None:
         keys.send_text(f"n{ENTER}")
         await until(lambda: on_screen(chat, "bob not removed from #carol"), 10, "the no")
         keys.send_text(f"/group remove nobody{ENTER}")  # no question the node would refuse
-        await until(lambda: on_screen(chat, "no single member of carol called 'nobody'"), 10,
+        await until(lambda: on_screen(chat, "no member called 'nobody' in #carol"), 10,
                     "the refusal")
         assert chat.confirm is None and removals(backend) == []
         keys.send_text(f"/group remove bob{ENTER}")
