@@ -74,11 +74,11 @@ from p2pchat.tui.question import (
     unanswered,
 )
 from p2pchat.tui.refusals import hand_back, refusal
+from p2pchat.tui.switch_keys import add_switch_keys, alt_key_queued
 from p2pchat.tui.typed_after import TypedAfter
 from p2pchat.tui.word_wrap import WrapWords
 
 CONVERSATIONS_WIDTH = 24
-ALT_KEYS = frozenset([*"123456789aA", Keys.Up, Keys.Down])  # our Alt keys' second keys
 NARROW = 72  # below this many columns the conversation list folds away
 MAX_NOTICE_ROWS = 3
 MAX_INPUT_ROWS = 5
@@ -318,14 +318,7 @@ class ChatApp:
         confirming = Condition(lambda: self.confirm is not None)
         typing = Condition(lambda: bool(self.input.text))
 
-        # Alt+key comes as Esc then the key in one write: with a question up, Esc with one of
-        # our Alt keys queued behind it is that Alt key, which cancels the question (saying so)
-        # and acts, never typing its key (trial 14a, B4: Alt+2 typed "2", sent as a message).
-        def _alt_next() -> bool:
-            processor = self.application.key_processor
-            return bool(processor.key_buffer and processor.key_buffer[0].key == Keys.Escape
-                        and processor.input_queue and processor.input_queue[0].key in ALT_KEYS)
-        alt_next = Condition(_alt_next)
+        alt_next = alt_key_queued(lambda: self.application)  # (tui/switch_keys.py)
 
         @keys.add("<any>", filter=confirming & ~alt_next, eager=True)  # before Enter's newline
         def _answer(event: KeyPressEvent) -> None:
@@ -403,42 +396,8 @@ class ChatApp:
         def _shift_tab(event: KeyPressEvent) -> None:
             self.input.buffer.complete_previous()
 
-        def _unasked(act: Callable[[KeyPressEvent], None]) -> Callable[[KeyPressEvent], None]:
-            """An Alt key with a question up is no answer (trial 14a, B4): it acts, then says
-            the question went (after: a switch drops the notices of the moment)."""
-            def alt_key(event: KeyPressEvent) -> None:
-                asking = self.confirm is not None
-                act(event)
-                if asking:
-                    self._cancel_confirm(said=True)
-            return alt_key
-
-        @keys.add("escape", "down")
-        @keys.add("c-n", filter=~confirming)
-        @_unasked
-        def _next(event: KeyPressEvent) -> None:
-            self.controller.switch(1)
-
-        @keys.add("escape", "up")
-        @keys.add("c-p", filter=~confirming)
-        @_unasked
-        def _previous(event: KeyPressEvent) -> None:
-            self.controller.switch(-1)
-
-        for digit in "123456789":
-            @keys.add("escape", digit)
-            @_unasked
-            def _number(event: KeyPressEvent) -> None:
-                order, number = self.state.order(), int(event.key_sequence[-1].data)
-                if number <= len(order):  # a page and a search's marks close (13c, B1)
-                    self.state.page, self.state.search_term = None, ""
-                    self.controller.select(order[number - 1].id)
-
-        @keys.add("escape", "a")
-        @keys.add("escape", "A")
-        @_unasked
-        def _next_unread(event: KeyPressEvent) -> None:
-            self.controller.next_unread()  # weechat's Alt+A
+        add_switch_keys(keys, self.state, self.controller, lambda: self.confirm is not None,
+                        lambda: self._cancel_confirm(said=True))
 
         @keys.add("pageup")
         def _up(event: KeyPressEvent) -> None:
