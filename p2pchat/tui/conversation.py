@@ -192,6 +192,17 @@ def group_label(conversations: Iterable[Conversation], conv: Conversation) -> st
     return f"#{conv.name}" if conv.kind == "group" and namesake else conv.name
 
 
+def conversation_label(conversations: Iterable[Conversation], conv: Conversation) -> str:
+    """How a question or notice names any conversation, as /msg takes it: `#NAME` for a group
+    and `@NAME` for a contact where both have the name, else the name (trial 14a, B15: "You
+    have unsent text for bob" of a draft in the group bob)."""
+    if conv.kind == "group":
+        return group_label(conversations, conv)
+    wanted = conv.name.casefold()
+    namesake = any(c.kind == "group" and c.name.casefold() == wanted for c in conversations)
+    return f"@{conv.name}" if namesake else conv.name
+
+
 def invitation_words(conversations: Iterable[Conversation], conv: Conversation) -> str:
     """What a pending invitation is and how to answer it, said at once where it opens (trial
     13c, B6: "No messages with carol yet (loading)." for an invitation to a group carol). The
