@@ -76,6 +76,7 @@ class Conversation:
     kept_role: str = ""
     joined_clock: float | None = None  # a group's: ChatState.clock when "you joined" came
     invited_by: str = ""  # a pending invitation's: who asks (`invited_by_name`)
+    since: str = ""  # ISO: when it came to be for the node (the API's `since`), "" unknown
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -222,6 +223,15 @@ def by_activity(conversations: Iterable[Conversation]) -> list[Conversation]:
     conversations active since (trial 13, B13); its mark, notice and Alt+A still find it."""
     by_name = sorted(conversations, key=lambda c: (c.name.casefold(), c.id))
     return sorted(by_name, key=lambda c: c.last_activity, reverse=True)
+
+
+def by_arrival(conversations: Iterable[Conversation]) -> list[Conversation]:
+    """In the order they came to be for the node (`since`: a contact added or its request
+    come, a group created or its invitation come; ties by kind and id), so every screen of
+    one home numbers its list alike (trial 14a, B16: Alt+1 opened a different conversation in
+    each); those of unknown `since` after them, by activity."""
+    return sorted(by_activity(conversations),
+                  key=lambda c: (not c.since, c.since, c.kind, c.id) if c.since else (True,))
 
 
 def first_open(order: list[Conversation]) -> Conversation | None:
