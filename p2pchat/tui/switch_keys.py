@@ -19,7 +19,9 @@ from prompt_toolkit.keys import Keys
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.state import ChatState
 
-ALT_KEYS = frozenset([*"123456789aA", Keys.Up, Keys.Down])  # our Alt keys' second keys
+# Our Alt keys' second keys (Alt+Enter too: its Enter must not send the input once the Esc
+# before it cancelled the question)
+ALT_KEYS = frozenset([*"123456789aA", Keys.Up, Keys.Down, Keys.ControlM])
 
 Handler = Callable[[KeyPressEvent], None]
 
@@ -67,6 +69,10 @@ def add_switch_keys(keys: KeyBindings, state: ChatState, controller: Controller,
             if number <= len(order):  # a page and a search's marks close (13c, B1)
                 state.page, state.search_term = None, ""
                 controller.select(order[number - 1].id)
+
+    @keys.add("escape", "enter", filter=confirming)  # (Alt+Enter's newline: a question first)
+    def _alt_enter(event: KeyPressEvent) -> None:
+        unanswered()
 
     @keys.add("escape", "a")
     @keys.add("escape", "A")
