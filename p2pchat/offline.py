@@ -129,7 +129,8 @@ class OfflineReader:
     def _groups(self, store: Store) -> list[dict[str, Any]]:
         """`groups.list` as the node answers it (nobody online), then pending invitations."""
         listed = [group_view(g, self._key,
-                             member_name(store, g, g.state.owner, self._key, self._name), 0)
+                             member_name(store, g, g.state.owner, self._key, self._name), 0,
+                             getattr(store.conversations.get(g.conv), "created_at", None))
                   for g in stored_groups(store).values()]
         invitations = Invitations(self._key, store=self._opened, events=EventBus(),
                                   name_of=self._views.display_name)

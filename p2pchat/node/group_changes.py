@@ -365,8 +365,10 @@ class GroupChanges:
             last = max(last, self._conversations.log_of(state.group).head(self._key)[0])
         return core.request_leave(state, self._identity, last)
 
-    def join(self, inviter: bytes, invite: GroupInvite, state: GroupState) -> Group:
-        """The user accepted: hold the group, from the invitation's chain and heads."""
+    def join(self, inviter: bytes, invite: GroupInvite, state: GroupState,
+             since: int | None = None) -> Group:
+        """The user accepted: hold the group, from the invitation's chain and heads; `since`
+        (unix ms): when the invitation came, the group's place in the screens' lists."""
         db = self._store()
         g = self._book.get(state.group)
         if g is not None:  # left or removed before: back in, with the ops we lack
@@ -382,7 +384,8 @@ class GroupChanges:
                     break
                 self._applied(g, before, op, came_from=inviter)
         else:
-            db.groups.create(state.group, state.title, invite.lamport, core.start_heads(invite))
+            db.groups.create(state.group, state.title, invite.lamport, core.start_heads(invite),
+                             since)
             for op in invite.ops:
                 db.groups.add_op(state.group, op.number, encode_record(op))
             if invite.checkpoint is not None:  # the chain starts there (8.14)

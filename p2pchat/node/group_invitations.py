@@ -169,4 +169,5 @@ class Invitations:
             "invited_by": fingerprint(pending.inviter),
             "invited_by_name": self._name_of(pending.inviter),
             "expires_at": iso_from_ms(pending.received_at + INVITATION_TTL_MS),
+            "since": iso_from_ms(pending.received_at),
         }

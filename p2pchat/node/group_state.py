@@ -52,6 +52,7 @@ from p2pchat.core.messages import (
     decode_record,
 )
 from p2pchat.core.record_revisions import revision_3_form, revision_3_last_op
+from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.net.link import Link
 from p2pchat.node.config import CommandError
 from p2pchat.node.group_lines import change_text
@@ -374,8 +375,10 @@ class GroupBook:
     def view(self, g: Group) -> dict[str, Any]:
         """How a group looks from outside (docs/api.md)."""
         linked = self.linked()
+        conv = self._store().conversations.get(g.conv)
         return group_view(g, self._key, self.member_name(g, g.state.owner),
-                          sum(1 for k in g.state.members if k in linked))
+                          sum(1 for k in g.state.members if k in linked),
+                          conv.created_at if conv is not None else None)
 
     def change_event(self, g: Group, op: GroupOp | None, member: bytes, *,
                      by: bytes | None = None, declined: bool = False) -> dict[str, Any]:
@@ -497,8 +500,10 @@ def head_record(g: Group) -> GroupOp | GroupCheckpoint | None:
     return next((v for v in g.vouches.values() if v.number == g.state.base), None)
 
 
-def group_view(g: Group, me: bytes, owner_name: str, online: int) -> dict[str, Any]:
-    """How a group looks from outside (docs/api.md), to a node or read from the store."""
+def group_view(g: Group, me: bytes, owner_name: str, online: int,
+               since: int | None = None) -> dict[str, Any]:
+    """How a group looks from outside (docs/api.md), to a node or read from the store;
+    `since` (unix ms): when it came to be for us (created, or its invitation came)."""
     role = "left" if g.left else "removed" if not g.state.is_member(me) \
         else "owner" if g.state.owner == me \
         else "admin" if me in g.state.admins else "member"
@@ -517,6 +522,8 @@ def group_view(g: Group, me: bytes, owner_name: str, online: int) -> dict[str, A
         "epoch": g.state.epoch,
         "has_key": g.state.epoch in g.keys,
         "behind": g.stuck,  # why we could not catch up (protocol 8.14), else None
+        # the screens number their lists by it, alike in every screen (trial 14a, B16)
+        **({"since": iso_from_ms(since)} if since is not None else {}),
     }
 
 

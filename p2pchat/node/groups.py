@@ -437,7 +437,8 @@ class Groups:
             raise CommandError("group_limit", f"you are in {MAX_GROUPS} groups already:"
                                               " leave one first")
         self._invitations.drop(pending.conv, "accepted")
-        g = self._changes.join(pending.inviter, pending.invite, pending.state)
+        g = self._changes.join(pending.inviter, pending.invite, pending.state,
+                               pending.received_at)  # its place in the lists (trial 14a, B16)
         await self._outbox.durable()
         if wait:
             await self._changes.told_joins(g, pending.inviter, JOINS_WAIT)

@@ -94,6 +94,9 @@ class Views:
             # places it by this, not above every newer conversation (trial 13, B13)
             **({"requested_at": iso_from_ms(contact.created_at)}
                if contact.state == "request" else {}),
+            # When it came to be (added, or its request came): the screens number their lists
+            # by it, alike in every screen (trial 14a, B16)
+            "since": iso_from_ms(contact.created_at),
         }
 
     def _namesake(self, contact: Contact) -> dict[str, Any]:

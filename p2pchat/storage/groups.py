@@ -19,13 +19,15 @@ class GroupTable:
         self._db = db
 
     def create(self, conv: bytes, title: str, lamport: int,
-                     start: dict[bytes, tuple[int, bytes]]) -> None:
-        """A group we created or joined; its logs start at `start` (an invitation's heads)."""
+                     start: dict[bytes, tuple[int, bytes]], created_at: int | None = None) -> None:
+        """A group we created or joined; its logs start at `start` (an invitation's heads).
+        `created_at` (unix ms): when it came to be for us, if not now (an invitation's arrival:
+        the screens number their lists by it, trial 14a B16)."""
         check_bytes("conv", conv, CONV_ID_BYTES)
         title = check_text("title", title, MAX_NAME, newlines=False)
         self._db.write(
             "INSERT INTO conversations (id, kind, title, created_at) VALUES (?, 'group', ?, ?)",
-            (conv, title, self._db.clock()),
+            (conv, title, self._db.clock() if created_at is None else created_at),
         )
         self._db.write("INSERT INTO groups (conv, lamport) VALUES (?, ?)", (conv, lamport))
         for author, (seq, hash_) in start.items():

@@ -74,6 +74,7 @@ from p2pchat.tui.question import (
     unanswered,
 )
 from p2pchat.tui.refusals import into_input, passphrase_refusal, refusal
+from p2pchat.tui.switch_keys import add_switch_keys, alt_key_queued
 from p2pchat.tui.typed_after import TypedAfter
 from p2pchat.tui.word_wrap import WrapWords
 
@@ -317,7 +318,9 @@ class ChatApp:
         confirming = Condition(lambda: self.confirm is not None)
         typing = Condition(lambda: bool(self.input.text))
 
-        @keys.add("<any>", filter=confirming, eager=True)  # before Enter's default newline
+        alt_next = alt_key_queued(lambda: self.application)  # (tui/switch_keys.py)
+
+        @keys.add("<any>", filter=confirming & ~alt_next, eager=True)  # before Enter's newline
         def _answer(event: KeyPressEvent) -> None:
             """A pending question's keys (tui/question.py): its letter or word, then Enter,
             answers; a key that makes it no answer cancels the question (saying so) and goes
@@ -393,28 +396,8 @@ class ChatApp:
         def _shift_tab(event: KeyPressEvent) -> None:
             self.input.buffer.complete_previous()
 
-        @keys.add("escape", "down", filter=~confirming)
-        @keys.add("c-n", filter=~confirming)
-        def _next(event: KeyPressEvent) -> None:
-            self.controller.switch(1)
-
-        @keys.add("escape", "up", filter=~confirming)
-        @keys.add("c-p", filter=~confirming)
-        def _previous(event: KeyPressEvent) -> None:
-            self.controller.switch(-1)
-
-        for digit in "123456789":
-            @keys.add("escape", digit, filter=~confirming)
-            def _number(event: KeyPressEvent) -> None:
-                order, number = self.state.order(), int(event.key_sequence[-1].data)
-                if number <= len(order):  # a page and a search's marks close (13c, B1)
-                    self.state.page, self.state.search_term = None, ""
-                    self.controller.select(order[number - 1].id)
-
-        @keys.add("escape", "a", filter=~confirming)
-        @keys.add("escape", "A", filter=~confirming)
-        def _next_unread(event: KeyPressEvent) -> None:
-            self.controller.next_unread()  # weechat's Alt+A
+        add_switch_keys(keys, self.state, self.controller, lambda: self.confirm is not None,
+                        lambda: self._cancel_confirm(said=True))
 
         @keys.add("pageup")
         def _up(event: KeyPressEvent) -> None:

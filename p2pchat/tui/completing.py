@@ -10,7 +10,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from p2pchat.tui.commands import COMMANDS, IRC_COMMANDS, canonical, complete
-from p2pchat.tui.conversation import Conversation
+from p2pchat.tui.conversation import Conversation, conversation_label
 from p2pchat.tui.files import path_completions
 from p2pchat.tui.sanitize import clean
 from p2pchat.tui.state import ChatState
@@ -91,9 +91,11 @@ def addressed(convs: list[Conversation], mark: str = "") -> list[str]:
 
 
 def conversation_name(state: ChatState, conv_id: str) -> str:
+    """How a question names a conversation (a draft's): as the list and /msg tell it apart."""
     conv = state.conversations.get(conv_id)
-    return conv.name if conv is not None else "a conversation now gone" if conv_id \
-        else "the input"
+    if conv is None:
+        return "a conversation now gone" if conv_id else "the input"
+    return conversation_label(state.conversations.values(), conv)  # trial 14a, B15
 
 
 def listed(names: list[str]) -> str:

@@ -32,7 +32,7 @@ from p2pchat.tui.commands import (
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
 from p2pchat.tui.contact_only import ContactOnly
-from p2pchat.tui.conversation import AmbiguousName, Conversation, first_open
+from p2pchat.tui.conversation import AmbiguousName, Conversation, by_activity, first_open
 from p2pchat.tui.file_command import file_command
 from p2pchat.tui.group_commands import GroupCommands
 from p2pchat.tui.held_lines import AfterSwitchRefused, hold_behind, refused
@@ -181,10 +181,10 @@ class Controller:
             conv.loaded = False
         await self._load_activity()
         self.state.fix_numbers()
-        top = first_open(self.state.order())
+        top = first_open(by_activity(self.state.conversations.values()))  # the latest
         if not self.ready.is_set() and top is not None:
-            # The list is in its order only now: open its top, not the first contact read
-            # (trial 2, B18), whose unread count that first pick had cleared.
+            # The activity is known only now: open the latest conversation, not the first
+            # contact read (trial 2, B18), whose unread count that first pick had cleared.
             self.state.select(top.id)
             self.state.set_unread(unread)
         await self._load_nearby()

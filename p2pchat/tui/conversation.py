@@ -77,6 +77,7 @@ class Conversation:
     kept_role: str = ""
     joined_clock: float | None = None  # a group's: ChatState.clock when "you joined" came
     invited_by: str = ""  # a pending invitation's: who asks (`invited_by_name`)
+    since: str = ""  # ISO: when it came to be for the node (the API's `since`), "" unknown
 
     def find(self, message_id: str) -> Message | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -193,12 +194,15 @@ def group_label(conversations: Iterable[Conversation], conv: Conversation) -> st
     return f"#{conv.name}" if conv.kind == "group" and namesake else conv.name
 
 
-def addressed_label(conversations: Iterable[Conversation], conv: Conversation) -> str:
-    """`#NAME` or `@NAME` where a contact and a group share the name, as /msg takes them; else
-    the name (trial 14a, B9: /search labelled both "[bob]")."""
+def conversation_label(conversations: Iterable[Conversation], conv: Conversation) -> str:
+    """How a question or notice names any conversation, as /msg takes it: `#NAME` for a group
+    and `@NAME` for a contact where both have the name, else the name (trial 14a, B15: "You
+    have unsent text for bob" of a draft in the group bob; B9: /search labelled both "[bob]")."""
+    if conv.kind == "group":
+        return group_label(conversations, conv)
     wanted = conv.name.casefold()
-    other = any(c.kind != conv.kind and c.name.casefold() == wanted for c in conversations)
-    return ("#" if conv.kind == "group" else "@") + conv.name if other else conv.name
+    namesake = any(c.kind == "group" and c.name.casefold() == wanted for c in conversations)
+    return f"@{conv.name}" if namesake else conv.name
 
 
 def invitation_words(conversations: Iterable[Conversation], conv: Conversation) -> str:
@@ -220,6 +224,15 @@ def by_activity(conversations: Iterable[Conversation]) -> list[Conversation]:
     conversations active since (trial 13, B13); its mark, notice and Alt+A still find it."""
     by_name = sorted(conversations, key=lambda c: (c.name.casefold(), c.id))
     return sorted(by_name, key=lambda c: c.last_activity, reverse=True)
+
+
+def by_arrival(conversations: Iterable[Conversation]) -> list[Conversation]:
+    """In the order they came to be for the node (`since`: a contact added or its request
+    come, a group created or its invitation come; ties by kind and id), so every screen of
+    one home numbers its list alike (trial 14a, B16: Alt+1 opened a different conversation in
+    each); those of unknown `since` after them, by activity."""
+    return sorted(by_activity(conversations),
+                  key=lambda c: (not c.since, c.since, c.kind, c.id) if c.since else (True,))
 
 
 def first_open(order: list[Conversation]) -> Conversation | None:

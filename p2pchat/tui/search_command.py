@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.tui.backend import BackendError, ChatBackend
-from p2pchat.tui.conversation import Conversation, addressed_label
+from p2pchat.tui.conversation import Conversation, conversation_label
 from p2pchat.tui.kept_history import KeptHistory, kept_line
 from p2pchat.tui.state import ChatState
 
@@ -51,7 +51,7 @@ class SearchCommands:
         self._state.found = [(conv.id, m.id) for conv, m in found]
         self._state.search_term = text
         convs_now = list(self._state.conversations.values())
-        lines = [f"  {n}. [{addressed_label(convs_now, conv)}"
+        lines = [f"  {n}. [{conversation_label(convs_now, conv)}"
                  f"{', removed' * (conv.state == 'removed')}]"
                  f" {m.sent_at[:16].replace('T', ' ')} {m.author_name}:"
                  f" {' '.join(m.text.split())}" for n, (conv, m) in enumerate(found, 1)]

@@ -33,7 +33,7 @@ from p2pchat.tui.conversation import (
     Message,
     Notice,
     Page,
-    by_activity,
+    by_arrival,
     find_conversation,
     next_to_visit,
     renamed_line,
@@ -72,6 +72,7 @@ def _met(conv: Conversation, contact: Mapping[str, Any]) -> None:
             and conv.state == "contact":
         conv.answers = "asked"
     conv.last_seen = clean(contact.get("last_seen")) or conv.last_seen
+    conv.since = clean(contact.get("since")) or conv.since  # its number (trial 14a, B16)
     if conv.state == "request":  # its time in the list: when it came (trial 13, B13); one
         # told live (its event has no time) came now
         came = clean(contact.get("requested_at")) or conv.last_activity or iso_from_ms(
@@ -230,8 +231,8 @@ class ChatState:
             # catch-up while the screen was away too): "you joined band" is untrue (session 35)
             self.drop_notices(key=news.group_key(gid, "join", "you"))
         conv.kept_role, conv.state = news.kept_role(conv, role), role
-        conv.online = bool(group.get("online"))
-        conv.note = clean(group.get("role"))
+        conv.online, conv.note = bool(group.get("online")), clean(group.get("role"))
+        conv.since = clean(group.get("since")) or conv.since  # its number (trial 14a, B16)
         _take_members(conv, group)
         self._ensure_selection()
         return conv
@@ -440,16 +441,16 @@ class ChatState:
 
     def fix_numbers(self) -> None:
         """From now on each conversation keeps its place (and its Alt+number), as weechat's
-        buffers do: the ones loaded first by activity, each new one at the end."""
+        buffers do: those loaded first as they came to be (by_arrival), new ones at the end."""
         self._numbers_fixed = True
         self.order()
 
     def order(self) -> list[Conversation]:
-        """The list as shown: by activity until the first load is done, then in fixed places;
-        one that goes away closes its gap."""
+        """The list as shown: in the order the conversations came to be, in fixed places once
+        the first load is done; one that goes away closes its gap."""
         if not self._numbers_fixed:
-            return by_activity(self.conversations.values())
-        for conv in by_activity(self.conversations.values()):
+            return by_arrival(self.conversations.values())
+        for conv in by_arrival(self.conversations.values()):
             if conv.id not in self._places:
                 self._places[conv.id] = self._next_place
                 self._next_place += 1

@@ -63,8 +63,8 @@ def test_the_impostor_warning_stays_on_the_request_across_a_restart(
         exit_file = tmp_path / "exit"
         terminal.start(chat_argv(alice.home), exit_file)  # a screen that never saw the event
         terminal.wait_screen(lambda s: "bob · online" in header(s), "bob open")
-        terminal.wait_screen(lambda s: "1 ! bob (" in s, "the request listed first, marked")
-        terminal.keys("M-1")
+        terminal.wait_screen(lambda s: "2 ! bob (" in s, "the request listed, after bob, marked")
+        terminal.keys("M-2")  # numbered as it came: after bob (trial 14a, B16)
         screen = terminal.wait_screen(lambda s: "asks to connect" in header(s), "the request")
         flat = " ".join(row.split("│", 1)[-1].strip() for row in screen.splitlines())
         assert "WARNING: a NEW KEY under the name of bob, whom you VERIFIED" in flat, screen
