@@ -281,8 +281,8 @@ class Controller:
 
     async def _on_event(self, event: Mapping[str, Any]) -> None:
         refresh = self.state.apply(event)
-        if event.get("type") == "link_up":  # a contact we asked: accepted, or a knock?
-            self.reach.link_came(str(event.get("fingerprint")))
+        if event.get("type") in ("link_up", "contacts_changed"):  # accepted, or a knock? (B6)
+            self.reach.link_came(str(event.get("fingerprint")), event["type"] != "link_up")
         age_notices(self.state)  # what the event ended ("does not answer": linked) goes
         self._changed()
         if event.get("type") == "message" and event.get("conversation") == self.state.selected:
