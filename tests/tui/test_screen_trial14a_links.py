@@ -18,7 +18,8 @@ from p2pchat.tui.render import header, status_line
 from tests.aio import until
 from tests.groups_net import befriend, invite_and_accept
 from tests.local_nodes import MakeLocalNode
-from tests.tui.test_screen_trial4_nodes import screen
+from tests.tui.test_screen_trial4_nodes import addr, screen
+from tests.tui.test_screen_trial8_reach import polls, watched
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -84,5 +85,33 @@ async def test_re_adding_a_fellow_member_keeps_the_answer_through_the_links_flap
         said = [n.text for n in chat.state.notices]
         assert any("added carol; they had added you too, so you are linked: you can chat" in t
                    for t in said), said
+    finally:
+        await chat.stop()
+
+
+async def test_add_says_they_see_a_request_only_once_their_node_has_it(
+        make_local_node: MakeLocalNode) -> None:
+    """B18: carol `/add FINGERPRINT erin` for erin, whose node she cannot find (discovery off,
+    no address): "added erin; they see a request until they add you too" and "asked, waiting
+    for erin to accept", while erin's node never saw a request."""
+    carol, erin = await make_local_node("carol"), await make_local_node("erin")
+    chat = await watched(carol)
+    try:
+        await chat.execute(f"/add {fingerprint(erin.key)} erin")
+        said = [n.text for n in chat.state.notices if "erin" in n.text]
+        assert said == ["added erin; the request waits here until erin's node is reached: not"
+                        " found nearby and no address: /addr erin HOST:PORT if you know where"
+                        " it runs, or both use the same relay"], said
+        assert header(chat.state) == (" erin · asked: your request waits here until erin's"
+                                      " node is reached")
+        await polls(2)  # the screen's reads of the node keep it
+        assert [n.text for n in chat.state.notices if "erin" in n.text] == said
+        assert not erin.list_contacts(), "nothing reached erin's node"
+        await chat.execute(f"/addr erin {addr(erin)}")
+        await until(lambda: any(c["state"] == "request" for c in erin.list_contacts()), 20,
+                    "the request at erin's")
+        await until(lambda: "added erin; they see a request until they add you too"
+                    in [n.text for n in chat.state.notices], 10, "they see it now")
+        assert header(chat.state) == " erin · asked, waiting for erin to accept"
     finally:
         await chat.stop()
