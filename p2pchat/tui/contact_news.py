@@ -114,3 +114,25 @@ def request_delivered(state: ChatState, conv: Conversation) -> bool:
     state.drop_notices(key=key)
     state.notice("info", f"added {conv.name}; {SEES_REQUEST}", key=key)
     return True
+
+
+def sent_news(state: ChatState, conv: Conversation, result: Any) -> None:
+    """What a send's answer notes (`note`: a group with nobody else in it yet), and where a
+    message to a contact not linked as one waits, and until when: their node has our request
+    (`awaits_answer`: a link to it carries no chat; trial 14a, B6: one ✓ said nothing), or
+    has not been reached. Kept here, nothing lost; said once per conversation while so."""
+    if isinstance(result, Mapping) and isinstance(result.get("note"), str):
+        state.notice("info", clean(result["note"]))
+    if conv.kind == "group" or conv.online or conv.state != "contact":
+        return
+    if conv.awaited and "no longer knows you" in conv.unreachable:
+        until = f"{conv.name}'s node no longer knows you: it goes when they add you again"
+    elif conv.awaited:
+        until = f"{conv.name} has not accepted your request yet: it goes when they do"
+    elif conv.answers == "asked":
+        until = (f"your request has not reached {conv.name}'s node yet: it goes once it has"
+                 " and they accept")
+    else:
+        return
+    state.notice("info", f"your message waits here ({until}); nothing is lost",
+                 key=f"kept:{conv.id}")

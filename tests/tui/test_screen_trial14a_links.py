@@ -58,12 +58,19 @@ async def test_a_contact_who_removed_you_is_not_online_though_a_group_links_you(
         assert not conv.online, header(chat.state)
         assert "alice · not linked:" in header(chat.state), header(chat.state)
         assert "0 contacts online" in _status(chat), _status(chat)
+        await chat.execute("are you there?")  # kept here, one ✓ or less: the row says why
+        said = [n.text for n in chat.state.notices if n.key == f"kept:{conv.id}"]
+        assert said == ["your message waits here (alice's node no longer knows you: it goes"
+                        " when they add you again); nothing is lost"], said
         await chat.stop()
         chat = await screen(carol)  # a screen opened later says the same at once
         conv = chat.state.conversations[fingerprint(alice.key)]
         assert not conv.online and "0 contacts online" in _status(chat), _status(chat)
         await alice.add_contact(fingerprint(carol.key), "carol")  # linked as contacts again
         await until(lambda: conv.online, 20, "online once alice adds carol again")
+        await until(lambda: any(m["text"] == "are you there?"
+                                for m in alice.history(fingerprint(carol.key))), 20,
+                    "nothing lost: the message reaches alice then")
     finally:
         await chat.stop()
 
