@@ -1,6 +1,6 @@
 """The chat screen in a real terminal (tmux), trial 14a: what it says of a contact is the
 node's 1:1 state, as `p2pchat contacts` says it (B6), and "they see a request" only once their
-node has it (B18)."""
+node has it (B18); an answer to /add stays through the flap of links that follows it (B12)."""
 
 from __future__ import annotations
 
@@ -60,3 +60,34 @@ def test_add_of_a_node_not_reached_says_the_request_waits_here(
                  10, "the request at erin's")
     finally:
         erin.close()
+
+
+def test_re_adding_a_fellow_member_keeps_the_answer(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B12: alice `/add` of bob, whom she had removed and who still had her (they share a
+    group): "added bob; they had added you too, so you are linked: you can chat", and 3 s later
+    the row was empty (the group's link closed to link again as contacts)."""
+    import time
+
+    alice, bob = pair
+    group = alice.json("group", "create", "crew", "bob")["group"]
+    wait_for(lambda: any(g["role"] == "invited" for g in bob.json("group", "list")), 20,
+             "the invitation")
+    bob.cli("group", "accept", group, check=True)
+    terminal.start(chat_argv(alice.home), tmp_path / "exit")  # open while the links change
+    terminal.wait_screen(lambda s: "bob · online" in header(s), "bob online")
+    alice.cli("contacts", "remove", "bob", check=True)
+    wait_for(lambda: any(p["fingerprint"] == bob.fingerprint and p["state"] == "group"
+                         for p in alice.json("peers")["links"]), 20, "the group's link")
+    terminal.wait_screen(lambda s: "~ bob (removed)" in s, "bob removed in the list")
+    terminal.line("/add bob")
+    answer = "added bob; they had added you too, so you are linked: you can chat"
+    terminal.wait_screen(lambda s: answer in " ".join(s.split()), "the answer")
+    wait_for(lambda: any(p["fingerprint"] == bob.fingerprint and p["state"] == "contact"
+                         for p in alice.json("peers")["links"]), 20, "a contacts' link")
+    deadline = time.monotonic() + 6  # two of the screen's reads of the node, and the flap
+    while time.monotonic() < deadline:  # bounded: the answer stays all along
+        screen = terminal.screen()
+        assert answer in " ".join(screen.split()), screen
+        time.sleep(0.5)  # sampling the screen, not waiting for it
