@@ -133,6 +133,7 @@ class Node:
                            is_linked=self.links.is_linked,
                            peer_of=lambda conv: self.conversations.peer_of(conv),
                            is_verified=self.verified.is_verified,
+                           awaits=lambda key: self.links.dialer.waits_for_answer(key),
                            announced_as=lambda name, key: self.trust.announced_as(name, key),
                            their_name=lambda key: (link.peer.their_name if (
                                link := self.links.by_peer.get(key)) and not link.closed else None))

@@ -58,6 +58,8 @@ async def test_a_contact_who_removed_you_is_not_online_though_a_group_links_you(
         assert not conv.online, header(chat.state)
         assert "alice · not linked:" in header(chat.state), header(chat.state)
         assert "0 contacts online" in _status(chat), _status(chat)
+        await chat.execute(f"/addr alice {addr(alice)}")  # a command's answer says it too
+        assert not conv.online and "0 contacts online" in _status(chat), _status(chat)
         await chat.execute("are you there?")  # kept here, one ✓ or less: the row says why
         said = [n.text for n in chat.state.notices if n.key == f"kept:{conv.id}"]
         assert said == ["your message waits here (alice's node no longer knows you: it goes"
