@@ -43,8 +43,8 @@ from p2pchat.core.messages import MAX_TEXT_BYTES
 from p2pchat.tui import render
 from p2pchat.tui.backend import ChatBackend
 from p2pchat.tui.commands import (
+    as_command,
     secret_start,
-    secret_without_slash,
     split_message,
 )
 from p2pchat.tui.completing import InputCompleter, complete_now, listed
@@ -73,7 +73,7 @@ from p2pchat.tui.question import (
     on_key,
     unanswered,
 )
-from p2pchat.tui.refusals import hand_back, refusal
+from p2pchat.tui.refusals import hand_back, passphrase_refusal, refusal
 from p2pchat.tui.typed_after import TypedAfter
 from p2pchat.tui.word_wrap import WrapWords
 
@@ -491,23 +491,17 @@ class ChatApp:
 
     def submit(self) -> None:
         """Enter: send the line, unless it is too long (then it stays, with the reason)."""
-        text = pasted(self.input.text)  # never a trailing blank line (a paste's newline)
+        text = as_command(pasted(self.input.text))  # " /help" is /help (trial 14a, B1)
+        if (why := passphrase_refusal(self.state, text)) is not None:  # first: no split either
+            self.state.notice("error", why, key=f"{PASSING}:secret")  # pass at the next command
+            self.redraw()  # the line stays (masked) to be mended
+            return
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > MAX_TEXT_BYTES and not text.startswith("/"):
             parts = split_message(text, MAX_TEXT_BYTES)
             self.ask(f"That message is {size} bytes; the limit is {MAX_TEXT_BYTES}. Send it as"
                      f" {len(parts)} messages? y/n (n: it stays here to shorten)",
                      lambda: self._send_parts(parts), about_input=True)
-            return
-        if secret_without_slash(text):
-            what = ("that is /network join without its \"/\"" if text.lstrip()[:1] != "/"
-                    and text.lstrip()[:7].lower() == "network"
-                    else "the line holds /network join after other text")
-            self.state.notice("error", f"not sent: {what}, and the passphrase would go out in"
-                                       " clear. Type /network join NAME PASSPHRASE alone to"
-                                       " join",
-                              key=f"{PASSING}:slashless")  # refusals pass at the next command
-            self.redraw()  # the line stays (masked) for the "/" to be added
             return
         if (command := self.kept.glued(text)) is not None:  # "draft/quit": never a message
             self.kept.split_off(command)

@@ -257,28 +257,94 @@ def parse_network(rest: str) -> NetworkCommand:
 # The "/" is optional at the start: a line that lost it must not show or send the passphrase;
 # after other text (a draft left in the input, trial 9 B12) the "/" marks the command.
 _SECRET_AFTER = re.compile(r"(?:^\s*/?|/)network\s+join\s+\S+\s", re.IGNORECASE)
+# A near miss of it (trial 14a, B3: `/netwrok join club PASS` showed the passphrase): a "/"
+# word close to "network" (or its start, "/net"), a word close to "join" (or "create", which
+# a user may think takes one), a name, then the passphrase.
+_NEAR_SECRET = re.compile(r"/([A-Za-z]+)\s+([A-Za-z]+)\s+\S+\s")
+_WORD_SLASH = re.compile(r"(?:^|(?<=\s))/")  # where a command may start
 _VIA = re.compile(r"\s*--via(?:\s+\S*(?:\s+|$)|$)")
+NEAR_MISS = 2  # edits (a swap of two letters is one) from the word meant
+
+
+def _edits(typed: str, word: str) -> int:
+    """The optimal-string-alignment distance: insertions, deletions, changes and swaps."""
+    rows = [list(range(len(word) + 1))]
+    for i, a in enumerate(typed, 1):
+        row = [i] + [0] * len(word)
+        for j, b in enumerate(word, 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a != b))
+            if i > 1 and j > 1 and a == word[j - 2] and typed[i - 2] == b:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def _near_passphrase_command(verb: str, action: str) -> bool:
+    verb, action = verb.lower(), action.lower()
+    network = (len(verb) >= 3 and "network".startswith(verb)) \
+        or _edits(verb, "network") <= NEAR_MISS
+    return network and len(action) >= 3 and any(
+        _edits(action, meant) <= NEAR_MISS for meant in ("join", "create"))
+
+
+def _secret_after(text: str) -> int | None:
+    """Where the words before the passphrase end (`/network join NAME `), or None."""
+    found = _SECRET_AFTER.search(text)
+    if found is not None:
+        return found.end()
+    for slash in _WORD_SLASH.finditer(text):  # each in turn: `/msg bob /netwrok join ...`
+        near = _NEAR_SECRET.match(text, slash.start())
+        if near is not None and _near_passphrase_command(near.group(1), near.group(2)):
+            return near.end()
+    return None
 
 
 def secret_start(text: str) -> int | None:
-    """Where the passphrase of a typed `/network join NAME PASSPHRASE` begins, or None: the
-    screen masks it from there and the input history never keeps the line."""
-    found = _SECRET_AFTER.search(text)
-    if found is None:
+    """Where the passphrase of a typed `/network join NAME PASSPHRASE` (or a near miss of it)
+    begins, or None: the screen masks it from there and the input history never keeps the
+    line."""
+    end = _secret_after(text)
+    if end is None:
         return None
     # `--via HOST:PORT` is an address, not a secret: masked, a typo in it could not be seen
     # (trial 5, B11); while "--via" itself is being typed nothing is masked yet either.
-    rest = text[found.end():]
+    rest = text[end:]
     via = _VIA.match(rest)
     if via is not None:
-        return found.end() + via.end()
-    return len(text) if rest.strip() and "--via".startswith(rest.lstrip()) else found.end()
+        return end + via.end()
+    return len(text) if rest.strip() and "--via".startswith(rest.lstrip()) else end
+
+
+def holds_secret(text: str) -> bool:
+    """The input's mask would star some of `text`: it holds a passphrase. Such text never
+    leaves as a message, whatever the path (trial 14a, B1, B2)."""
+    start = secret_start(text)
+    return start is not None and bool(text[start:].strip())
+
+
+def masked(text: str) -> str:
+    """`text` as the input shows it: the passphrase starred, one star a character. Every
+    place that quotes a typed line back (answers, refusals, /notices) quotes it so."""
+    start = secret_start(text)
+    if start is None:
+        return text
+    return text[:start] + "".join(ch if ch == "\n" else "*" for ch in text[start:])
 
 
 def secret_without_slash(text: str) -> bool:
     """`network join NAME PASSPHRASE` typed as a message, without its "/" or after other text:
     never sent, the passphrase would go out in clear to whoever the conversation is with."""
     return not text.lstrip().startswith("/") and secret_start(text) is not None
+
+
+def as_command(text: str) -> str:
+    """` /help`: blanks typed before a known command; the line runs as that command (trial
+    14a, B1: it went out as a message, the passphrase of ` /network join` with it)."""
+    stripped = text.lstrip()
+    if stripped == text or not stripped.startswith("/") or stripped.startswith("//"):
+        return text
+    verb = canonical(stripped.split(maxsplit=1)[0])
+    return stripped if verb in COMMANDS or verb in IRC_COMMANDS else text
 
 
 def usage(command: str) -> str:

@@ -12,6 +12,7 @@ from p2pchat.core.identity import FingerprintError, IdentityError, parse_fingerp
 from p2pchat.core.typed_name import first_quoted, unquoted
 from p2pchat.event_types import ContactRequestEvent
 from p2pchat.tui.backend import BackendError, ChatBackend
+from p2pchat.tui.commands import masked
 from p2pchat.tui.contact_news import asked_news, removed_key
 from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
@@ -54,7 +55,7 @@ class ContactCommands:
         """The conversation typed as `who`; an error naming /contacts if there is none."""
         conv = self._state.find(who)
         if conv is None:
-            raise BackendError("unknown_contact", f"no conversation named {who!r}:"
+            raise BackendError("unknown_contact", f"no conversation named {masked(who)!r}:"
                                                   " /contacts lists them")
         return conv
 

@@ -27,6 +27,7 @@ from p2pchat.tui.commands import (
     Plain,
     SendText,
     help_lines,
+    masked,
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
@@ -404,7 +405,7 @@ class Controller:
 
     async def _send(self, text: str) -> None:
         conv = self.state.current
-        why = unsendable(self.state, conv, text)
+        why = unsendable(self.state, conv, text)  # a passphrase never leaves (trial 14a, B2)
         if why is not None or conv is None:  # never None without a conversation
             self.state.notice("error", why or "")
             return
@@ -420,7 +421,7 @@ class Controller:
 
     def quote_unsent(self, line: str, why: str) -> None:
         """A line that could not run, quoted in the notice with why."""
-        shown = line if len(line) <= 200 else line[:200] + "…"
+        shown = masked(line) if len(line) <= 200 else masked(line)[:200] + "…"
         self.state.notice("error", f"{why or 'not run'} (your line: {shown!r})")
 
     async def cmd_msg(self, rest: str) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from p2pchat.core.typed_name import unquoted
+from p2pchat.tui.commands import masked
 
 
 @dataclass
@@ -175,7 +176,7 @@ def find_conversation(conversations: Iterable[Conversation], who: str) -> Conver
     if len({conv.kind for conv in named}) > 1:  # a removed contact's history yields
         named = [conv for conv in named if conv.state != "removed" or conv.kind == "group"]
     if len({conv.kind for conv in named}) > 1:
-        raise AmbiguousName(f"{who.strip()!r} is ambiguous, a contact and a group:"
+        raise AmbiguousName(f"{masked(who.strip())!r} is ambiguous, a contact and a group:"
                             f" /msg #{wanted} for the group, /msg @{wanted} (or the"
                             " fingerprint) for the contact")
     if named:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 
-from p2pchat.tui.commands import secret_start
+from p2pchat.tui.commands import masked, secret_start
 from p2pchat.tui.conversation import Notice
 
 MAX_HELD_SHOWN = 60  # characters of the failed command the notice repeats
@@ -65,7 +65,7 @@ def _behind(failed: str, held: list[str]) -> str:
     """Why the lines `held` behind `failed` did not run ("" when none were)."""
     if not held:
         return ""
-    verb = failed.split("\n")[0]
+    verb = masked(failed).split("\n")[0]  # as the input showed it (trial 14a, B3)
     verb = verb if len(verb) <= MAX_HELD_SHOWN else verb[:MAX_HELD_SHOWN] + "…"
     what = "the line" if len(held) == 1 else f"the {len(held)} lines"
     # Back in the input, or quoted after this if something was typed since (hand_back).

@@ -27,6 +27,7 @@ from p2pchat.net.addresses import format_addr
 from p2pchat.node import CommandError, Node, NodeConfig
 from p2pchat.tui.app import ChatApp
 from p2pchat.tui.backend import BackendError, ControlBackend, NodeBackend
+from p2pchat.tui.commands import masked
 from p2pchat.tui.conversation import Me
 from p2pchat.tui.ending import Ended, Ending, quiet_terminal, terminal_gone
 from p2pchat.tui.farewell import say, say_as_is
@@ -389,7 +390,7 @@ async def _run_app(app: ChatApp, handler: _NoticeHandler | None, ending: Ending 
         if ending is not None and ending.signalled:  # nobody asked: typed text is not lost
             for name, text in app.drafts.texts():
                 say(f"Not sent (the chat was ended by a signal), typed for {name}:")
-                say_as_is(text)
+                say_as_is(masked(text))  # a passphrase as the input showed it (14a B3)
 
 
 async def _run_app_shown(app: ChatApp, started: Callable[[], Any] | None) -> None:

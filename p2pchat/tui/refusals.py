@@ -8,6 +8,15 @@ from typing import Protocol
 
 from prompt_toolkit.buffer import Buffer
 
+from p2pchat.core.typed_name import first_quoted
+from p2pchat.tui.commands import (
+    COMMANDS,
+    IRC_COMMANDS,
+    canonical,
+    holds_secret,
+    masked,
+    secret_without_slash,
+)
 from p2pchat.tui.conversation import Conversation
 from p2pchat.tui.notice_ageing import NODE_STOPPED_KEY, PASSING
 from p2pchat.tui.state import ChatState
@@ -35,6 +44,48 @@ def refusal(state: ChatState, text: str, behind: bool = False) -> str | None:
     return None
 
 
+SWITCH_AND_SEND = frozenset({"/msg"})  # canonical: /to, /query
+
+
+def secret_refusal(text: str, here: str | None) -> str | None:
+    """Why `text`, entered with `here` open (or leaving as a message to `here`), does not go:
+    it holds what the input stars as a passphrase, and only `/network join` may carry one
+    (trial 14a, B2). None: it may go. A command unknown (a typo) is refused as one, and a
+    slashless `network join` has its own words (`secret_without_slash`)."""
+    if not holds_secret(text):
+        return None
+    who = here or "the open conversation"
+    if text.startswith("/") and not text.startswith("//"):
+        verb = canonical(text.split(maxsplit=1)[0])
+        if verb == "/network" or (verb not in COMMANDS and verb not in IRC_COMMANDS):
+            return None
+        if verb in SWITCH_AND_SEND:  # the name as typed: `/msg "Carol S" ...`, `/msg @bob ...`
+            rest = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+            quoted = first_quoted(rest)
+            who = quoted[0] if quoted is not None else (rest.split() or [who])[0].lstrip("@#")
+        elif verb != "/me":
+            who = f"whoever {verb} tells"
+    return secret_words(who)
+
+
+def passphrase_refusal(state: ChatState, text: str) -> str | None:
+    """Why `text`, entered now, stays in the input: it holds a passphrase the input stars,
+    which would leave in clear (trial 9 B12, trial 14a B1, B2). None: it may go."""
+    if secret_without_slash(text):
+        what = ("that is /network join without its \"/\"" if text.lstrip()[:1] != "/"
+                and text.lstrip()[:7].lower() == "network"
+                else "the line holds /network join after other text")
+        return (f"not sent: {what}, and the passphrase would go out in clear. Type /network"
+                " join NAME PASSPHRASE alone to join")
+    return secret_refusal(text, state.current.name if state.current is not None else None)
+
+
+def secret_words(who: str) -> str:
+    """The refusal of a message holding a passphrase, going to `who`."""
+    return (f"not sent: it holds a network passphrase (the stars), which would go out in clear"
+            f" to {who}; remove it to send the rest")
+
+
 # Commands the screen answers on its own, without the node.
 LOCAL_COMMANDS = frozenset({"/help", "/quit", "/q", "/notices"})
 
@@ -58,13 +109,15 @@ def unsendable(state: ChatState, conv: Conversation | None, text: str) -> str | 
     it is quoted, so nothing typed is lost without a trace."""
     if conv is None:
         return "no conversation open: /msg NAME, or /add someone"
+    shown = masked(text) if len(text) <= 200 else masked(text)[:200] + "…"
+    if holds_secret(text):  # the last step before a message leaves, whatever its path (B2)
+        return f"{secret_words(conv.name)} (your line: {shown!r})"
     if conv.state in ("request", "blocked"):
         return f"{conv.name} is blocked: /unblock {conv.name}" if conv.state == "blocked" \
             else f"{conv.name} is not a contact yet: /accept {conv.name}"
     why = refusal(state, text) if state.connected else None
     if why is None:
         return None
-    shown = text if len(text) <= 200 else text[:200] + "…"
     return why.replace("your text stays in the input", f"your line: {shown!r}")
 
 
