@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from p2pchat.cli.contact_warnings import impostor_warning
+from p2pchat.core.contact_words import SEES_REQUEST, chats, request_waits
 from p2pchat.tui.sanitize import clean
 
 # Whether a contact is linked now, or within a few seconds (a requester is often dialled again
@@ -19,16 +20,22 @@ Contacts = Callable[[], list[dict[str, Any]]]
 
 def added(contact: dict[str, Any], linked_soon: LinkedSoon) -> str:
     """What `contacts add` did; their request waiting makes it mutual: said so, after waiting
-    for the link as `accept` does (trial 7, 18: "they see a request" was said of it)."""
+    for the link as `accept` does (trial 7, 18: "they see a request" was said of it); else
+    "they see a request" once their node has it, or where it waits (`nearby`: discovery sees
+    their node; trial 14a, B18: said of a node never reached)."""
     name = clean(contact["name"])
     if contact.get("they_asked"):
         if linked_soon(contact):
             return f"Added {name}; they had added you too, so you are linked: you can chat."
         return (f"Added {name}; they had added you too, so you can chat: messages wait until"
                 " they are online.")
-    if contact.get("online"):
+    if chats(contact) and contact.get("asked") is not True:  # their node said it has us
         return f"Added {name}: linked, you can chat."
-    return f"Added {name}: they see a request until they add you too."
+    if contact.get("awaits_answer") is True:  # their node has it (trial 14a, B18)
+        return f"Added {name}: {SEES_REQUEST}."
+    return f"Added {name}; " + request_waits(
+        name, f"p2pchat contacts addr {shlex.quote(name)}",
+        somewhere=bool(contact.get("addrs")) or contact.get("nearby") is True) + "."
 
 
 def unblocked(contact: dict[str, Any], linked_soon: LinkedSoon, contacts: Contacts) -> str:

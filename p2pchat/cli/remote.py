@@ -153,6 +153,24 @@ def _linked_soon(args: argparse.Namespace, contact: dict[str, Any],
 
 
 
+def _reached_soon(args: argparse.Namespace, contact: dict[str, Any],
+                  wait: float = ACCEPT_LINK_WAIT) -> dict[str, Any]:
+    """An added contact once their node answered (linked, or it has the request:
+    `awaits_answer`), or after `wait` seconds; at once when nothing says where it runs (no
+    address, not nearby). `nearby` is added: discovery sees it (trial 14a, B18)."""
+    import time
+
+    fp = contact.get("fingerprint")
+    contact = {**contact, "nearby": fp in (nearby(args) or ())}
+    deadline = time.monotonic() + wait
+    while not (contact.get("awaits_answer") or contact.get("asked") is False) \
+            and (contact["nearby"] or contact.get("addrs")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling the node, as `wait_for` would
+        contact = next(({**c, "nearby": contact["nearby"]} for c in _call(args, "contacts.list")
+                        if c.get("fingerprint") == fp), contact)
+    return contact
+
+
 def stale_address(contact: dict[str, Any]) -> bool:
     """A contact whose last known address the node calls stale (`address_stale`, docs/api.md:
     silent for long, or their node seen elsewhere; not one who just went, trial 9, B7)."""
@@ -256,6 +274,8 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             fail(f"that fingerprint is not valid: {exc}")
         result = _call(args, "contacts.add", fingerprint=typed, name=args.name,
                        addrs=args.addr or [])
+        if not args.json and not result.get("they_asked"):  # "they see a request": once so
+            result = _reached_soon(args, result)
     else:
         method, params = _CONTACT_CALLS[action](args)
         result = _call(args, method, **params)

@@ -30,7 +30,7 @@ def contact_presence(contact: Mapping[str, Any], *, nearby: bool = False,
     its node closes us unanswered, which says more; one whose node had us (`asked` false) and
     takes us for a stranger now is "not linked" too: they removed us (`forgotten`)."""
     awaits = contact.get("awaits_answer") is True
-    if contact.get("online") and not awaits:
+    if chats(contact):
         return ONLINE
     if contact.get("state") == "contact":
         if awaits and contact.get("asked") is False:  # their node had us, and forgot us:
@@ -44,6 +44,40 @@ def contact_presence(contact: Mapping[str, Any], *, nearby: bool = False,
     if nearby:  # a requester too: seen here, "[request]" says the rest (trial 1, B14)
         return NEARBY
     return ASKING if contact.get("state") == "request" else OFFLINE
+
+
+def chats(contact: Mapping[str, Any]) -> bool:
+    """Linked as contacts, to chat on: a link, and their node has us. A link to a node that has
+    our request (`awaits_answer`) is our knock, or a group's link to a node that removed us:
+    no 1:1 link. The chat screen's "online" (its header, list and count) is this, as
+    `p2pchat contacts` says it (trial 14a, B6: the screen said "online" beside "not linked")."""
+    return bool(contact.get("online")) and contact.get("awaits_answer") is not True
+
+
+SEES_REQUEST = "they see a request until they add you too"
+NOT_REACHED = "the request waits here until"  # the start of `request_waits`
+
+
+def request_waits(name: str, addr: str, *, somewhere: bool) -> str:
+    """Our request to `name`, not delivered: their node has not answered (no `awaits_answer`,
+    not linked), so it has not seen it; our node sends it when it reaches theirs (trial 14a,
+    B18: "they see a request" was said of a node never reached). `addr`: the command that
+    sets their address, with the name as it takes it; `somewhere`: an address was typed, or
+    discovery sees their node, so it is being dialled; else nothing says where it runs. The
+    chat's /add answer and `p2pchat contacts add` say it in these words."""
+    head = f"{NOT_REACHED} {name}'s node is reached"
+    if somewhere:
+        return f"{head} (it is being dialled); they see it then"
+    return (f"{head}: not found nearby and no address: {addr} HOST:PORT if you know where it"
+            " runs, or both use the same relay")
+
+
+def asked_header(name: str, delivered: bool) -> str:
+    """A contact asked and not linked, in the chat's header: waiting for them once their node
+    has the request (`awaits_answer`), else waiting for their node (trial 14a, B18)."""
+    if delivered:
+        return f"asked, waiting for {name} to accept"
+    return f"asked: your request waits here until {name}'s node is reached"
 
 
 INVITED = "invited, not joined yet"  # a group member added who has not said yes yet

@@ -133,6 +133,7 @@ class Node:
                            is_linked=self.links.is_linked,
                            peer_of=lambda conv: self.conversations.peer_of(conv),
                            is_verified=self.verified.is_verified,
+                           awaits=self.links.dialer.waits_for_answer,
                            announced_as=lambda name, key: self.trust.announced_as(name, key),
                            their_name=lambda key: (link.peer.their_name if (
                                link := self.links.by_peer.get(key)) and not link.closed else None))
@@ -178,8 +179,7 @@ class Node:
         )
 
     def _knows(self, key: bytes) -> bool:
-        """A contact or a fellow group member: who may still link to a node in a network
-        without that network's key (docs/protocol.md section 10)."""
+        """A contact or fellow member: linking without a network's key (protocol.md 10)."""
         return self.trust.is_contact(key) or self._is_group_peer(key)
 
     def _is_group_peer(self, key: bytes) -> bool:

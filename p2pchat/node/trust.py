@@ -161,7 +161,10 @@ class Trust:
             self._outbox.schedule_flush()
             # We added them; if they don't know us yet, ask (once per link) and then wait for
             # them to accept and dial us rather than knocking again and again.
+            waited = self._links.dialer.waits_for_answer(key)
             self._links.dialer.set_patient(key, not hello.knows_you)
+            if waited != (not hello.knows_you):  # `awaits_answer` changed: screens re-read,
+                self._contacts_changed(key)  # not "online" beside "not linked" (14a, B6)
             if hello.knows_you:  # they accepted: no longer "asked, waiting" (trial 12, B15)
                 self._store().contacts.answered(key)
             else:

@@ -40,7 +40,9 @@ class Views:
         is_verified: Callable[[bytes], bool] = lambda key: False,
         their_name: Callable[[bytes], str | None] = lambda key: None,
         announced_as: Callable[[str, bytes], Contact | None] = lambda name, key: None,
+        awaits: Callable[[bytes], bool] = lambda key: False,
     ) -> None:
+        self._awaits = awaits  # their node has our request, and has not added us (yet)
         self._their_name = their_name
         self._announced_as = announced_as
         self._is_verified = is_verified
@@ -90,6 +92,10 @@ class Views:
             **self._namesake(contact),
             # We asked; their node never said it has us: "asked, waiting" (trial 12, B15)
             **({"asked": contact.asked} if contact.state == "contact" else {}),
+            # In every view of a contact, a command's answer too: a screen's "online" is
+            # `online` without it, whatever it read last (trial 14a, B6)
+            **({"awaits_answer": True}
+               if contact.state == "contact" and self._awaits(contact.key) else {}),
             # When the request first came (a knock again later keeps it): the screen's list
             # places it by this, not above every newer conversation (trial 13, B13)
             **({"requested_at": iso_from_ms(contact.created_at)}

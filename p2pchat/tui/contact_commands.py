@@ -13,7 +13,7 @@ from p2pchat.core.typed_name import first_quoted, unquoted
 from p2pchat.event_types import ContactRequestEvent
 from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import masked
-from p2pchat.tui.contact_news import removed_key
+from p2pchat.tui.contact_news import asked_news, removed_key
 from p2pchat.tui.conversation import Conversation, find_conversation
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.news import request_news, requests_again
@@ -91,9 +91,7 @@ class ContactCommands:
                 self._state.notice("info", f"added {conv.name}: linked, you can chat",
                                    key=f"{LINKED_KEY}{conv.id}")
             else:  # dropped when the link comes up (they had added us, or accept)
-                conv.answers = "asked"  # their node's knock at once is no link (trial 11)
-                self._state.notice("info", f"added {conv.name}; they see a request until they"
-                                          " add you too", key=f"pending:{conv.id}")
+                asked_news(self._state, conv, contact)
             await self._switch_to(conv)
 
     async def add_nearby(self, who: str) -> None:

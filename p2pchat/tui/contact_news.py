@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from p2pchat.core.contact_words import NOT_REACHED, SEES_REQUEST, request_waits
 from p2pchat.event_types import ContactRequestEvent
 from p2pchat.tui import news
-from p2pchat.tui.notice_ageing import LINKED_KEY, REACH, linked_now
+from p2pchat.tui.notice_ageing import REACH, link_lost, linked_now
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -47,11 +48,12 @@ def removed_key(fingerprint: str) -> str:
 
 def link_news(state: ChatState, conv: Conversation, up: bool) -> None:
     """A link to `conv` came up, or went down: "added carol; ... so you are linked" is
-    untrue then (trial13b, B9: it stayed a minute beside "offline")."""
+    untrue then (trial13b, B9: it stayed a minute beside "offline"), and true again when a
+    link is up (trial 14a, B12: a flap as a group's link gave way to a contact's erased it)."""
     if up:
         linked_news(state, conv)
-    else:
-        state.drop_notices(key=f"{LINKED_KEY}{conv.id}")
+    else:  # said as "the link comes up when they are online", back at the next link (B12)
+        link_lost(state, conv.id)
 
 
 def linked_news(state: ChatState, conv: Conversation) -> None:
@@ -90,3 +92,47 @@ def replace_notice(state: ChatState, key: str) -> None:
     said = next((s for s in reversed(state.said) if text and s[2] == text), None)
     if said is not None:
         state.said.remove(said)
+
+
+def asked_news(state: ChatState, conv: Conversation, contact: Mapping[str, Any]) -> None:
+    """/add's answer for a contact not linked who had not asked us: "they see a request" once
+    their node has it (`awaits_answer`), else that it waits here for their node (trial 14a,
+    B18: said of a node never reached); `request_delivered` says the first when it is so."""
+    conv.answers = "asked"  # their node's knock at once is no link (trial 11)
+    nearby = any(n.get("fingerprint") == conv.id for n in state.nearby_now)
+    said = SEES_REQUEST if contact.get("awaits_answer") is True else request_waits(
+        conv.name, f"/addr {conv.name}", somewhere=bool(contact.get("addrs")) or nearby)
+    state.notice("info", f"added {conv.name}; {said}", key=f"pending:{conv.id}")
+
+
+def request_delivered(state: ChatState, conv: Conversation) -> bool:
+    """Their node has our request now (`awaits_answer`): /add's "the request waits here"
+    says "they see a request" (trial 14a, B18); whether it did."""
+    key = f"pending:{conv.id}"
+    if not any(n.key == key and NOT_REACHED in n.text for n in state.notices):
+        return False
+    state.drop_notices(key=key)
+    state.notice("info", f"added {conv.name}; {SEES_REQUEST}", key=key)
+    return True
+
+
+def sent_news(state: ChatState, conv: Conversation, result: Any) -> None:
+    """What a send's answer notes (`note`: a group with nobody else in it yet), and where a
+    message to a contact not linked as one waits, and until when: their node has our request
+    (`awaits_answer`: a link to it carries no chat; trial 14a, B6: one ✓ said nothing), or
+    has not been reached. Kept here, nothing lost; said once per conversation while so."""
+    if isinstance(result, Mapping) and isinstance(result.get("note"), str):
+        state.notice("info", clean(result["note"]))
+    if conv.kind == "group" or conv.online or conv.state != "contact":
+        return
+    if conv.awaited and "no longer knows you" in conv.unreachable:
+        until = f"{conv.name}'s node no longer knows you: it goes when they add you again"
+    elif conv.awaited:
+        until = f"{conv.name} has not accepted your request yet: it goes when they do"
+    elif conv.answers == "asked":
+        until = (f"your request has not reached {conv.name}'s node yet: it goes once it has"
+                 " and they accept")
+    else:
+        return
+    state.notice("info", f"your message waits here ({until}); nothing is lost",
+                 key=f"kept:{conv.id}")

@@ -31,6 +31,7 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
+from p2pchat.tui.contact_news import sent_news
 from p2pchat.tui.contact_only import ContactOnly
 from p2pchat.tui.conversation import AmbiguousName, Conversation, by_activity, first_open
 from p2pchat.tui.file_command import file_command
@@ -293,8 +294,8 @@ class Controller:
 
     async def _on_event(self, event: Mapping[str, Any]) -> None:
         refresh = self.state.apply(event)
-        if event.get("type") == "link_up":  # a contact we asked: accepted, or a knock?
-            self.reach.link_came(str(event.get("fingerprint")))
+        if event.get("type") in ("link_up", "contacts_changed"):  # accepted, or a knock? (B6)
+            self.reach.link_came(str(event.get("fingerprint")), event["type"] != "link_up")
         age_notices(self.state)  # what the event ended ("does not answer": linked) goes
         self._changed()
         if event.get("type") == "message" and event.get("conversation") == self.state.selected:
@@ -426,8 +427,7 @@ class Controller:
             self.hand_back(text, node_stopped(text) or str(exc))  # went as this line ran
             return
         self.state.apply(result)  # the event may come first or later: applying is idempotent
-        if isinstance(result, dict) and isinstance(result.get("note"), str):
-            self.state.notice("info", result["note"])  # a group with nobody else in it yet
+        sent_news(self.state, conv, result)  # kept for whom, and why (trial 14a, B6)
 
     def quote_unsent(self, line: str, why: str) -> None:
         """A line that could not run, quoted in the notice with why."""

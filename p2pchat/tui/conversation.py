@@ -68,6 +68,9 @@ class Conversation:
     # A contact's node answers without linking (contacts.list's `awaits_answer`: it has our
     # request; `unanswered`: it closes us unanswered): it runs, so never "offline" (trial 11)
     answers: str = ""  # "awaits", "unanswered"; "asked": asked here, their node not met yet
+    # The node's `awaits_answer` as last read: their node has our request, so a link to it
+    # (a knock, or a group's link to a node that removed us) is not "online" (trial 14a, B6)
+    awaited: bool = False
     last_seen: str = ""  # a contact's: when a link with them last ended (ISO), "" unknown
     # Removed, and their node still has us as a contact: it asks again by itself (the node's
     # `after_removal` request), shown quietly in the removed conversation (issue 23, B4).

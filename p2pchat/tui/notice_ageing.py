@@ -118,11 +118,26 @@ def linked_now(state: ChatState, fingerprint: str) -> None:
     (the link comes up when they are online)" says it is, and stays as /add's answer for its
     time (notes/s35/trial13a.md 18 b: the wait stayed 9 minutes beside the link; 18 f: the
     answer went within 3 s when the link dropped it)."""
-    key = f"linking:{fingerprint}"
-    if not any(n.key == key for n in state.notices):
+    _reword(state, f"linking:{fingerprint}", LINK_WAIT, LINKED, answer=True)
+    _reword(state, f"{LINKED_KEY}{fingerprint}", LINK_WAIT, LINKED)
+
+
+def link_lost(state: ChatState, fingerprint: str) -> None:
+    """The link to `fingerprint` went down: /add's "you are linked" says "the link comes up
+    when they are online" again, still the answer ageing as one, and `linked_now` says it
+    is linked when it is again (trial 14a, B12: re-adding a fellow member, their group link
+    closed to link again as contacts, and the answer went at that flap)."""
+    _reword(state, f"{LINKED_KEY}{fingerprint}", LINKED, LINK_WAIT)
+
+
+def _reword(state: ChatState, key: str, old: str, new: str, *, answer: bool = False) -> None:
+    """The notice keyed `key` with `old` said as `new`, keyed as a linked answer."""
+    if not any(n.key == key and old in n.text for n in state.notices):
         return
-    state.notices = deque((dataclasses.replace(n, text=n.text.replace(LINK_WAIT, LINKED),
-                                               key=f"{LINKED_KEY}{fingerprint}", answer=True)
+    fingerprint = key.split(":", 1)[1]
+    state.notices = deque((dataclasses.replace(n, text=n.text.replace(old, new),
+                                               key=f"{LINKED_KEY}{fingerprint}",
+                                               answer=answer or n.answer)
                            if n.key == key else n
                            for n in state.notices), maxlen=state.notices.maxlen)
 

@@ -13,7 +13,8 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from p2pchat.core.contact_words import unanswered
+from p2pchat.core.contact_words import chats, unanswered
+from p2pchat.tui.contact_news import request_delivered
 from p2pchat.tui.notice_ageing import REACH, linked_now
 from p2pchat.tui.sanitize import clean
 
@@ -139,12 +140,14 @@ class ReachWatch:
         self._told |= set(sorted(carrying)[:MAX_TOLD - len(self._told)])
         self._found |= {_label(r) for r in relays if _found(r, carrying=False)}
 
-    def link_came(self, fingerprint: str) -> None:
+    def link_came(self, fingerprint: str, changed: bool = False) -> None:
         """A link came up: for a contact we asked, read the node SETTLE later rather than a
         period later, so "they see a request" goes at once when they accepted (a knock, a link
-        their node closes at once, changes nothing then)."""
+        their node closes at once, changes nothing then). `changed`: the contact changed
+        (`contacts_changed`: its node said whether it has us, say), whoever it is: why it is
+        not linked is said then, not a period later (trial 14a, B6)."""
         conv = self._state.conversations.get(fingerprint)
-        if conv is not None and conv.answers:
+        if conv is not None and (conv.answers or changed):
             self._soon.set()
 
     async def run(self) -> None:
@@ -158,7 +161,7 @@ class ReachWatch:
             await woken(self._soon, self.wait())  # not wait_for: p2pchat/waits.py says why
             if self._soon.is_set():
                 self._soon.clear()
-                await asyncio.sleep(SETTLE)
+                await asyncio.sleep(min(SETTLE, self.period))  # never later than the period
             with contextlib.suppress(BackendError):  # the node went: the controller says
                 await self.check()
 
@@ -233,7 +236,12 @@ class ReachWatch:
         # Their node has our request (`awaits_answer`): a link now is our knock, which it
         # closes at once (trial 11), not a link to chat on.
         awaits = contact.get("awaits_answer") is True
-        linked = bool(contact.get("online")) and not awaits
+        linked = chats(contact)
+        moved = awaits != conv.awaited or (awaits and conv.online)  # not "online" (14a, B6)
+        if awaits != conv.awaited:  # their node said whether it has us: as a re-read would
+            conv.online = linked
+        conv.awaited, conv.online = awaits, conv.online and not awaits
+        moved = (awaits and request_delivered(self._state, conv)) or moved  # B18
         if (conv.online and not conv.answers and not awaits) or linked:
             self._linked.add(fp)
         if linked:  # a link event missed or taken for a knock: "the link comes up" is untrue
@@ -253,7 +261,7 @@ class ReachWatch:
         else:
             changed_answers = False
         seen = clean(contact.get("last_seen"))
-        changed = (bool(seen) and seen != conv.last_seen) or changed_answers
+        changed = (bool(seen) and seen != conv.last_seen) or changed_answers or moved
         conv.last_seen = seen or conv.last_seen
         # A last link's end is one with them (a knock on a node that has our request leaves
         # none): they knew us (trial 11); or they wrote, or held what we wrote; or the node

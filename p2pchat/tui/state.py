@@ -176,7 +176,6 @@ class ChatState:
         contact_news.requests_news(self, contacts, before, fresh)  # unanswered, or anew
         self._ensure_selection()
 
-
     def upsert_contact(self, contact: dict[str, Any]) -> Conversation | None:
         """A contact dict from the node; one blocked while listed stays in its place, marked
         (weechat-like numbers stay put, trial 3, 9); one blocked before is listed the same way,
@@ -206,7 +205,8 @@ class ChatState:
         namesake = self.conversations.get(clean(contact.get("same_name_as")))
         conv.impostor_of = namesake.name if namesake is not None and conv.state == "request" \
             and (contact.get("same_name_verified") is True or namesake.verified) else ""
-        conv.online = self._linked.get(fp, bool(contact.get("online")))
+        conv.awaited = contact.get("awaits_answer") is True  # a link to it is no 1:1 (14a B6)
+        conv.online = self._linked.get(fp, bool(contact.get("online"))) and not conv.awaited
         _met(conv, contact)
         self._ensure_selection()
         return conv
@@ -336,7 +336,7 @@ class ChatState:
             if conv is not None:
                 if conv.online and not up and not conv.answers:  # "offline (last seen HH:MM)"
                     conv.last_seen = datetime.now(UTC).isoformat()
-                conv.online = up
+                conv.online = up and not conv.awaited  # a knock, or a group's link (B6)
                 if kind == "link_up":
                     conv.relay = clean(link_up.get("relay")) if link_up.get("path") == "relay" \
                         else ""

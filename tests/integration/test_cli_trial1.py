@@ -83,10 +83,15 @@ def test_contacts_add_says_what_happens_next(tmp_path: Path) -> None:
     try:
         said = alice.cli("contacts", "add", Identity.generate().fingerprint, "--name", "bob",
                          check=True).stdout
-        assert "Added bob: they see a request until they add you too." in said, said
-        # trial 12, B15: "bob  offline ..." just before it read as a failure
-        row = next(line for line in said.splitlines() if line.startswith("bob "))
-        assert "offline" not in row and " asked, waiting " in row, said
+        # Trial 14a, B18: no node of theirs reached, so nobody sees a request yet
+        assert said.strip() == (
+            "Added bob; the request waits here until bob's node is reached: not found nearby"
+            " and no address: p2pchat contacts addr bob HOST:PORT if you know where it runs,"
+            " or both use the same relay."), said
+        # trial 12, B15: "bob  offline ..." read as a failure; the list says asked
+        row = next(line for line in alice.cli("contacts", check=True).stdout.splitlines()
+                   if line.startswith("bob "))
+        assert "offline" not in row and " asked, waiting " in row, row
     finally:
         alice.close()
 

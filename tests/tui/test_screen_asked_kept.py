@@ -27,14 +27,15 @@ async def test_a_screen_opened_later_says_asked_waiting_then_online_then_offline
     try:
         conv = chat.state.conversations[fp(carol)]
         chat.state.select(fp(carol))
-        assert header(chat.state) == " carol · asked, waiting for carol to accept"
+        waits = " carol · asked: your request waits here until carol's node is reached"
+        assert header(chat.state) == waits  # not delivered yet (trial 14a, B18)
         await chat.execute("/names")
         page = chat.state.page
         assert page is not None and " carol " in page.lines[0][1], page.lines
         assert " asked, waiting " in page.lines[0][1], page.lines
         chat.state.page = None
         await polls(2)  # the screen's reads of the node keep it
-        assert header(chat.state) == " carol · asked, waiting for carol to accept"
+        assert header(chat.state) == waits
         carol = await make_local_node("carol", identity, listen=((host, port),))
         await until(lambda: any(c["state"] == "request" for c in carol.list_contacts()), 30,
                     "alice's request at carol's")

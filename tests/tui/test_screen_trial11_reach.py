@@ -134,8 +134,10 @@ async def test_a_contact_asked_while_away_stays_asked_when_their_node_comes(
         conv = chat.state.conversations[fp(carol)]
         chat.state.select(fp(carol))
         await polls(3)
-        # she has not got it yet; not "offline", which read as a failure (trial 12, B15)
-        assert header(chat.state) == " carol · asked, waiting for carol to accept"
+        # she has not got it yet; not "offline", which read as a failure (trial 12, B15), and
+        # not "waiting for carol" either: for her node (trial 14a, B18)
+        assert header(chat.state) == (" carol · asked: your request waits here until carol's"
+                                      " node is reached")
         carol = await make_local_node("carol", identity, listen=((host, port),))
         await until(lambda: any(c.get("awaits_answer") for c in alice.list_contacts()), 30,
                     "carol's node has the request")

@@ -48,11 +48,13 @@ async def test_a_removed_contacts_request_notice_goes_with_them() -> None:
     await controller.start()
     try:
         await controller.execute(f"/add {DAVE} dave")
-        assert "added dave; they see a request until they add you too" in notices(controller)
+        # Their node not reached yet: the request waits here (trial 14a, B18)
+        assert "added dave; the request waits here until dave's node is reached" \
+            in notices(controller)
         await controller.execute("/remove dave")
         now[0] += 600.0
         age_notices(controller.state)
-        assert "they see a request" not in notices(controller), notices(controller)
+        assert "the request waits" not in notices(controller), notices(controller)
     finally:
         await controller.stop()
 

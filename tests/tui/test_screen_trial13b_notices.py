@@ -63,7 +63,11 @@ async def test_linked_goes_when_the_link_does(online: bool) -> None:
         assert "so you are linked" in notices(chat), notices(chat)
         chat.state.apply(link_down(CAROL))
         assert not chat.state.conversations[CAROL].online
-        assert "added carol" not in notices(chat), notices(chat)
+        assert "so you are linked" not in notices(chat), notices(chat)
+        # Trial 14a, B12: still the answer, true again when a link is (a flap erased it)
+        assert "so you can chat (the link comes up when they are online)" in notices(chat)
+        chat.state.apply(link_up(CAROL, "carol"))
+        assert "so you are linked: you can chat" in notices(chat), notices(chat)
     finally:
         await chat.stop()
 
