@@ -136,3 +136,19 @@ def sent_news(state: ChatState, conv: Conversation, result: Any) -> None:
         return
     state.notice("info", f"your message waits here ({until}); nothing is lost",
                  key=f"kept:{conv.id}")
+
+
+def heard_from(state: ChatState, event: Mapping[str, Any]) -> None:
+    """Their 1:1 message, or ours delivered to them: their node has us as a contact, so /add's
+    "the request waits here" (or "they see a request") is untrue now. It stayed beside their
+    reply until the next read of the node (session 36: the link came up before /add's answer,
+    so no read came SETTLE after it)."""
+    kind = event.get("type")
+    if kind == "message" and (event.get("own") or event.get("group") is not None):
+        return
+    fp = clean(event.get("conversation") if kind == "message" else event.get("fingerprint"))
+    conv = state.conversations.get(fp) if kind in ("message", "delivery") else None
+    if conv is None or conv.kind == "group" or conv.answers not in ("asked", "awaits"):
+        return
+    state.drop_notices(key=f"pending:{fp}")
+    conv.answers = ""

@@ -31,7 +31,7 @@ from p2pchat.tui.commands import (
 )
 from p2pchat.tui.commands import parse as parse_command
 from p2pchat.tui.contact_commands import MAX_NEARBY, ContactCommands
-from p2pchat.tui.contact_news import sent_news
+from p2pchat.tui.contact_news import heard_from, sent_news
 from p2pchat.tui.contact_only import ContactOnly
 from p2pchat.tui.conversation import AmbiguousName, Conversation, by_activity, first_open
 from p2pchat.tui.file_command import file_command
@@ -294,6 +294,7 @@ class Controller:
 
     async def _on_event(self, event: Mapping[str, Any]) -> None:
         refresh = self.state.apply(event)
+        heard_from(self.state, event)  # their reply, or our ✓✓: "the request waits" untrue
         if event.get("type") in ("link_up", "contacts_changed"):  # accepted, or a knock? (B6)
             self.reach.link_came(str(event.get("fingerprint")), event["type"] != "link_up")
         age_notices(self.state)  # what the event ended ("does not answer": linked) goes
