@@ -151,5 +151,9 @@ def answers_pass(state: ChatState, before: list[Notice]) -> None:
     said = [n for n in state.notices if id(n) not in earlier]
     if not said:
         return
-    state.notices = deque((n if id(n) in earlier else _answered(state, n)
-                           for n in state.notices), maxlen=state.notices.maxlen)
+    marked = [n if id(n) in earlier else _answered(state, n) for n in state.notices]
+    if any(n.answer or n.key.startswith(PASSING) for n in marked if id(n) not in earlier):
+        # A newer command's answer replaces the older ones (trial 14b, B11: "accepted alice:
+        # opened alice's conversation" stayed beside /add carol's answer)
+        marked = [n for n in marked if id(n) not in earlier or not n.answer]
+    state.notices = deque(marked, maxlen=state.notices.maxlen)
