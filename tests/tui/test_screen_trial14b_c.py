@@ -16,7 +16,7 @@ from p2pchat.tui.state import ChatState
 from tests.aio import until
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_screen_trial4 import Clock
-from tests.tui.test_screen_trial4_nodes import addr, fp
+from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair, screen
 from tests.tui.test_screen_trial5 import ImpostorBackend, said
 from tests.tui.test_screen_trial8_reach import polls, watched
 from tests.tui.test_screen_trial12 import IMPOSTOR, Unblocking
@@ -153,5 +153,36 @@ async def test_esc_on_they_see_a_request_is_not_said_again_in_new_words(
         assert not [n.text for n in chat.state.notices], said(chat)
         await alice.add_contact(fp(mallory), "mallory")  # the state changes: linked now
         await until(lambda: conv.online, 30, "linked")
+    finally:
+        await chat.stop()
+
+
+async def test_your_new_names_answer_goes_as_the_readme_says(
+        make_local_node: MakeLocalNode) -> None:
+    """B11: "you are now bob; the 2 linked now see it at once..." stayed over a minute while
+    bob ran other commands. README: what a command said goes once another runs a while later,
+    or at once when a newer command says something."""
+    bob, _alice = await linked_pair(make_local_node, "bob", "alice")
+    chat = await screen(bob)
+    clock = Clock()
+    chat.state.clock = clock
+
+    async def rename_self(name: str) -> dict[str, object]:  # the node's, without a keystore
+        return {**bob.status(), "name": name, "told": 1}
+    chat.backend.rename_self = rename_self  # type: ignore[method-assign]
+    try:
+        await chat.execute("/nick Bobby")
+        assert any(n.text.startswith("you are now Bobby;") for n in chat.state.notices), \
+            said(chat)
+        await chat.execute("/j alice")  # at once: still there to read
+        assert any(n.text.startswith("you are now Bobby;") for n in chat.state.notices)
+        clock.now += 16
+        await chat.execute("/j alice")  # a while later: gone
+        assert not any(n.text.startswith("you are now") for n in chat.state.notices), \
+            said(chat)
+        await chat.execute("/nick bob")
+        await chat.execute("/addr alice 127.0.0.1:9")  # a newer answer, at once
+        assert not any(n.text.startswith("you are now") for n in chat.state.notices), \
+            said(chat)
     finally:
         await chat.stop()
