@@ -96,10 +96,11 @@ async def test_unblock_says_its_answer_on_the_row_under_the_warning() -> None:
 def test_a_newer_commands_answer_replaces_the_older_one() -> None:
     """B11: "accepted alice: opened alice's conversation" stayed beside /add carol's answer."""
     state = loaded_state()
-    state.notice("info", "accepted alice: opened alice's conversation", key="accepted:x")
+    state.notice("info", "accepted alice: opened alice's conversation", key="contact:x")
     answers_pass(state, [])
-    before = list(state.notices)
-    state.notice("info", "added carol; they see a request until they add you too")
+    before = list(state.notices)  # /add's answer, true while the request waits: kept itself
+    state.notice("info", "added carol; they see a request until they add you too",
+                 key=f"pending:{DAVE}")
     answers_pass(state, before)
     assert [n.text for n in state.notices] == [
         "added carol; they see a request until they add you too"]
