@@ -18,7 +18,7 @@ from p2pchat.core.timestamps import iso_from_ms
 from p2pchat.event_types import MessageEvent
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.peer_state import PeerLink
-from p2pchat.node.removed_contacts import after_removal
+from p2pchat.node.removed_contacts import after_removal, since
 from p2pchat.storage.store import Contact, Store
 
 UNREADABLE = "(unreadable message)"
@@ -100,9 +100,10 @@ class Views:
             # places it by this, not above every newer conversation (trial 13, B13)
             **({"requested_at": iso_from_ms(contact.created_at)}
                if contact.state == "request" else {}),
-            # When it came to be (added, or its request came): the screens number their lists
-            # by it, alike in every screen (trial 14a, B16)
-            "since": iso_from_ms(contact.created_at),
+            # When it came to be (added, or its request came; a removed one's kept conversation
+            # keeps it): the screens number their lists by it, alike in every screen and
+            # across restarts (trial 14a B16, 14b B4)
+            "since": iso_from_ms(since(self._store(), contact)),
         }
 
     def _namesake(self, contact: Contact) -> dict[str, Any]:
