@@ -15,7 +15,7 @@ from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import Envelope, decode_text, envelope_hash
 from p2pchat.core.timestamps import iso_from_ms
-from p2pchat.event_types import MessageEvent
+from p2pchat.event_types import MessageEvent, PeerRenamedEvent
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.peer_state import PeerLink
 from p2pchat.node.removed_contacts import after_removal, since
@@ -74,6 +74,26 @@ class Views:
         contact = self._announced_as(word, b"")
         return None if contact is None or contact.name.casefold() == word.casefold() \
             else contact.name
+
+    def renamed(self, key: bytes, word: str) -> PeerRenamedEvent:
+        """`key` calls itself `word` now (a Hello again): with whose name that already is,
+        ours (`yours`) or another contact's, ours for them or their own (`namesake`), so a
+        screen warns rather than offer a /rename to it, and offers one only to a contact
+        (trial 14b, B5)."""
+        contact = self._store().contacts.get(key)
+        event = PeerRenamedEvent(type="peer_renamed", fingerprint=fingerprint(key),
+                                 name=self.display_name(key), their_name=word,
+                                 state=contact.state if contact else "")
+        if word.casefold() == self._name.casefold():
+            event["yours"] = True
+            return event
+        other = self._store().contacts.by_name(word)
+        if other is None or other.key == key or other.state != "contact":
+            other = self._announced_as(word, key)
+        if other is not None:
+            event["namesake"] = other.name
+            event["namesake_verified"] = self._is_verified(other.key)
+        return event
 
     def contact(self, contact: Contact) -> dict[str, Any]:
         """A contact as docs/api.md shows it."""
