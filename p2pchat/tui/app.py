@@ -356,7 +356,7 @@ class ChatApp:
                 self.redraw()
                 return
             self._cancel_confirm(said=True)
-            if pressed.key in (Keys.Escape, Keys.ControlU):  # Ctrl-U clears the answer too
+            if pressed.key in (Keys.Escape, Keys.ControlU, Keys.ControlW):  # they clear it
                 return
             self.input.buffer.insert_text(held)
             where = self.state.selected

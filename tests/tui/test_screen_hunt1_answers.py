@@ -57,12 +57,13 @@ async def test_an_answer_then_a_key_that_cancels_is_held_once_never_sent(key: st
         await until(lambda: sent(backend) != [], 10, "sent on the second Enter")
 
 
-async def test_ctrl_u_after_an_answer_clears_it() -> None:
+@pytest.mark.parametrize("key", ["\x15", "\x17"], ids=["Ctrl-U", "Ctrl-W"])
+async def test_ctrl_u_after_an_answer_clears_it(key: str) -> None:
     """F7: Ctrl-U, meant to clear the answer, left "> y" in the input."""
     backend = Two()
     async with running(backend) as (chat, keys):
         await asked_with_y(chat, keys)
-        keys.send_text("\x15")
+        keys.send_text(key)
         await until(lambda: chat.confirm is None, 10, "the question cancelled")
         await until(lambda: on_screen(chat, NOT_ANSWERED), 10, "said on the row")
         assert chat.input.text == ""
@@ -131,3 +132,4 @@ def test_every_command_glued_after_text_is_held_once() -> None:
         line = f"x{verb} carol"
         assert typed.hold(line) is not None, verb
         assert typed.hold(line) is None, verb  # Enter again sends it
+    assert TypedAfter().hold("\u00ad/names") is not None  # a soft hyphen from a web page
