@@ -60,6 +60,19 @@ def short_question(question: str) -> str:
     return asked.rsplit(". ", 1)[-1]
 
 
+# A line that starts with one of these was meant as the answer ("yes please do" to "Block
+# mal?" went to the group, mal included: trial 14b, B3); other lines ("yo there", "bye
+# everyone") are chat a question was in the way of.
+ANSWER_WORDS = frozenset({"y", "yes", "n", "no", "b", "ok", "okay", "yeah", "yep", "sure",
+                          "nope", "nah"})
+
+
+def _answers(text: str) -> bool:
+    """`text` begins with an answer word."""
+    first = text.split(maxsplit=1)[0].casefold().rstrip(",.!;:")
+    return first in ANSWER_WORDS
+
+
 class TypedAfter:
     """What the next Enter holds once."""
 
@@ -85,7 +98,7 @@ class TypedAfter:
             return None
         why = None
         if cancelled is not None and is_message(text) and text.startswith(cancelled[1]) \
-                and len(text.split()) == 1:
+                and (len(text.split()) == 1 or _answers(text)):
             question, typed, by_key = cancelled
             why = (f"not sent: your '{_short(typed)}' cancelled the question"
                    f" '{short_question(question)}'; Enter again sends '{_short(text)}' as a"

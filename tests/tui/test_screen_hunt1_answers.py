@@ -133,3 +133,34 @@ def test_every_command_glued_after_text_is_held_once() -> None:
         assert typed.hold(line) is not None, verb
         assert typed.hold(line) is None, verb  # Enter again sends it
     assert TypedAfter().hold("\u00ad/names") is not None  # a soft hyphen from a web page
+
+
+@pytest.mark.parametrize("line", ["yes please do", "y, block them", "no thanks"])
+async def test_a_line_that_begins_with_an_answer_word_is_held_once(line: str) -> None:
+    """Trial 14b, B3: "yes please do" typed to "Block mal?" cancelled it at the space and went
+    to the group, mal included; mal was not blocked."""
+    backend = Two()
+    async with running(backend) as (chat, keys):
+        chat.controller.select(BOB)
+        await until(lambda: chat.drafts.showing == BOB, 10, "bob open")
+        chat.ask("Block carol (YOWAINW)? y/n", lambda: None)
+        keys.send_text(line)
+        await until(lambda: chat.confirm is None, 10, "the question cancelled")
+        keys.send_text(ENTER)
+        await until(lambda: on_screen(chat, "cancelled the question"), 10, "held once")
+        assert chat.input.text == line and sent(backend) == []
+        keys.send_text(ENTER)  # Enter again sends it, as said
+        await until(lambda: sent(backend) != [], 10, "sent on the second Enter")
+
+
+async def test_chat_a_question_was_in_the_way_of_goes_at_once() -> None:
+    """"yo there" is chat, not an answer: the question goes, the line is sent at Enter."""
+    backend = Two()
+    async with running(backend) as (chat, keys):
+        chat.controller.select(BOB)
+        await until(lambda: chat.drafts.showing == BOB, 10, "bob open")
+        chat.ask("Block carol (YOWAINW)? y/n", lambda: None)
+        keys.send_text("yo there")
+        await until(lambda: chat.confirm is None, 10, "the question cancelled")
+        keys.send_text(ENTER)
+        await until(lambda: sent(backend) != [], 10, "sent at once")
