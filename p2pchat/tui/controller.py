@@ -462,11 +462,7 @@ class Controller:
 
     async def cmd_j(self, who: str) -> None:
         """/j NAME: open a conversation."""
-        words = who.split()
-        if len(words) > 1 and self.state.find(who) is None:  # IRC's `/join class KEY` (F5)
-            raise BackendError("unknown_contact", f"no conversation named {words[0]!r}"
-                                                  " (/j takes a name only): /contacts lists them")
-        await self.switch_to(self.contacts.resolve(who))  # the whole rest is the name: nothing sent
+        await self.switch_to(self.contacts.resolve(who, irc=True))  # the rest is the name
 
     async def cmd_names(self, _: str) -> None:
         """/names: a group's members, or the contacts."""
