@@ -498,7 +498,7 @@ class ChatApp:
         """Enter: send the line, unless it is too long (then it stays, with the reason)."""
         text = as_command(pasted(self.input.text))  # " /help" is /help (trial 14a, B1)
         if (why := passphrase_refusal(self.state, text)) is not None:  # first: no split either
-            self.state.notice("error", why, key=f"{PASSING}:secret")  # pass at the next command
+            self.state.notice("error", why, key=f"{PASSING}:secret:{why}")  # each reason once
             self.redraw()  # the line stays (masked) to be mended
             return
         size = len(text.encode("utf-8", "surrogatepass"))
