@@ -3,6 +3,8 @@
 - A known command glued after other text ("3/block bob", "2/id", "draft/quit"): a digit of a
   missed Alt+digit, or a draft, ran into a command typed right after. It stays in the input,
   saying so; Enter again sends it as a message.
+- A known command behind a mistyped slash ("?help", "\\quit", ".msg carol hi", "／id": Shift
+  slipping on the "/" key, a neighbour key, a full-width slash; s36 hunt1 F6): the same.
 - A one-word line begun by the key that cancelled a question ("q" to "Quit? y: yes  b: ...
   n: no"): a wrong answer, likely. It stays in the input, saying the question was cancelled;
   Enter again sends it. A longer line ("yo what is up", trial 13a, B1) is a message: it goes.
@@ -22,6 +24,8 @@ from p2pchat.tui.held_lines import is_message
 
 MAX_SHOWN = 30  # characters of the text quoted in the notice
 _GLUED = re.compile(r"(\S+)(/[A-Za-z]+)(?=\s|$)")
+# A slash mistyped: its shifted key, the keys beside it, full-width and look-alike slashes.
+_MISSLASHED = re.compile(r"\s*[?\\.,;\-\uff0f\u2215\u2044](?P<verb>[A-Za-z]+)(?=\s|$)")
 
 
 def _short(text: str) -> str:
@@ -39,6 +43,15 @@ def known_command(verb: str) -> bool:
 def every_verb() -> list[str]:
     """Every command word the screen takes, aliases included."""
     return [*COMMANDS, *IRC_COMMANDS, *ALIASES]
+
+
+def misslashed(text: str) -> str | None:
+    """The command ("/help") behind a mistyped slash at the start of `text` ("?help")."""
+    found = _MISSLASHED.match(text)
+    if found is None or not is_message(text):
+        return None
+    verb = "/" + found.group("verb")
+    return verb if known_command(verb) else None
 
 
 def glued_command(text: str) -> tuple[str, str] | None:
@@ -106,6 +119,9 @@ class TypedAfter:
                    f"not sent: '{_short(typed)}' was typed for the question"
                    f" '{short_question(question)}', which is cancelled; Enter again sends it"
                    " as a message")
+        elif (verb := misslashed(text)) is not None:
+            why = (f"not sent: '{_short(text.split()[0])}' looks like {verb} with its '/'"
+                   " mistyped. Enter again sends it as a message; Ctrl-U clears it")
         elif (glued := glued_command(text)) is not None:
             before, verb = glued
             why = (f"not sent: '{verb}' is glued to '{_short(before)}' (a command typed after"

@@ -164,3 +164,19 @@ async def test_chat_a_question_was_in_the_way_of_goes_at_once() -> None:
         await until(lambda: chat.confirm is None, 10, "the question cancelled")
         keys.send_text(ENTER)
         await until(lambda: sent(backend) != [], 10, "sent at once")
+
+
+@pytest.mark.parametrize("line", ["?help", "\\quit", ".msg carol hi", "／id", "∕id", " -names",
+                                  ";me waves", ",j carol", "?NETWORK list"])
+def test_a_command_behind_a_mistyped_slash_is_held_once(line: str) -> None:
+    """s36 hunt1, F6: "?help", "\\quit", ".msg carol hi" went out as messages."""
+    held = TypedAfter()
+    why = held.hold(line, BOB)
+    assert why is not None and "with its '/' mistyped" in why, why
+    assert held.hold(line, BOB) is None  # Enter again sends it
+
+
+@pytest.mark.parametrize("line", ["?", "what?", "hello?help", "?helpful", "...", ".net is up",
+                                  "-1 for that"])
+def test_text_that_is_no_mistyped_command_goes(line: str) -> None:
+    assert TypedAfter().hold(line, BOB) is None
