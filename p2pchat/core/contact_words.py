@@ -162,8 +162,16 @@ def outside(near: Mapping[str, Any], networks: Sequence[str]) -> str:
     return f" (not in {networks[0]})" if len(networks) == 1 else " (in none of your networks)"
 
 
-FORGOTTEN = ("their node no longer knows you (they may have removed you); they see a request"
-             " until they add you again")
+def no_longer_knows(whose: str) -> str:
+    """A contact whose node had us and takes us for a stranger now (`forgotten`), as the chat's
+    header, row and /contacts and `p2pchat contacts` say it; `whose`: "their" or "carol's".
+    Not "they see a request": a node that removed us keeps our request silently, its screen
+    shows only the removed conversation (trial 14b, B10)."""
+    return (f"{whose} node no longer knows you (they may have removed you); you are linked"
+            " again once they add you")
+
+
+FORGOTTEN = no_longer_knows("their")
 
 
 def blocked(name: str, unblock: str) -> str:
