@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
 
-from p2pchat.core.contact_words import ASKED, OFFLINE, asked_header, contact_presence
+from p2pchat.core.contact_words import ASKED, NOT_DELIVERED, OFFLINE, asked_header, contact_presence
 from p2pchat.core.text import group_size
 from p2pchat.tui.conversation import Conversation, Message, Page, invitation_words
 from p2pchat.tui.files import line as file_line
@@ -489,7 +489,7 @@ def header(state: ChatState) -> str:
     nearby = any(n.get("fingerprint") == conv.id for n in state.nearby_now)
     where = "online" if conv.online else contact_presence(
         {"state": conv.state}, nearby=nearby, asked=conv.answers == "asked")
-    if where == ASKED:  # their node has it (`awaited`), or not yet (trial 14a, B18)
+    if where in (ASKED, NOT_DELIVERED):  # their node has it (`awaited`), or not (14a, B18)
         where = asked_header(conv.name, conv.awaited)
     if where == OFFLINE and conv.last_seen and conv.state == "contact":  # trial 9, B7
         where = f"offline (last seen {local_time(conv.last_seen)})"
