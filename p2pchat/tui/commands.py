@@ -250,6 +250,11 @@ def parse_network(rest: str) -> NetworkCommand:
         via, _, passphrase = passphrase.strip()[len("--via "):].strip().partition(" ")
     if action == "join" and name and passphrase.strip():
         return NetworkCommand("join", name, passphrase.strip(), via)
+    if action == "create":  # where, not only how not (trial 14b, B12)
+        name = name if name.isprintable() and name else "NAME"  # never the passphrase
+        raise ParseError(f"networks are created from the command line: p2pchat network create"
+                         f" {name} (it makes the passphrase the others join with); here:"
+                         f" /network join {name} PASSPHRASE")
     raise ParseError("usage: /network join NAME [--via HOST:PORT] PASSPHRASE, /network leave"
                      " NAME, /network list")
 

@@ -480,6 +480,7 @@ def page_rows(page: Page, width: int, mark: str = "") -> list[Fragments]:
 
 def header(state: ChatState) -> str:
     """The main pane's title: what it shows, and how to leave a page."""
+    from p2pchat.tui.conversation import conversation_label  # (a module of 600 lines)
     if state.page is not None:
         return f" {state.page.title} (Esc to close)"
     conv = state.current
@@ -503,8 +504,7 @@ def header(state: ChatState) -> str:
         where = f"online via relay {conv.relay.split('#')[0]}"  # its key is in /peers
     if not state.connected and conv.state == "contact":  # it cannot know (trial 12, B9)
         where = "not known while your node is stopped"
-    if conv.verified:
-        where += " · verified"
+    where += " · verified" * conv.verified
     if conv.state == "request":
         where = "asks to connect"
     elif conv.state == "blocked":
@@ -519,7 +519,7 @@ def header(state: ChatState) -> str:
                  "invited": "group invitation"}.get(conv.state, "group")
         if conv.members and where.endswith(("group", "invitation")):  # "3 members, 1 invited"
             where += f" · {group_size(conv.members, conv.invited)}"
-    return f" {conv.name} · {where}"
+    return f" {conversation_label(state.conversations.values(), conv)} · {where}"  # 14b B9: #bob
 
 
 def status_line(state: ChatState, width: int = 10_000) -> Fragments:
