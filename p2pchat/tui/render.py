@@ -480,7 +480,7 @@ def page_rows(page: Page, width: int, mark: str = "") -> list[Fragments]:
 
 def header(state: ChatState) -> str:
     """The main pane's title: what it shows, and how to leave a page."""
-    from p2pchat.tui.conversation import conversation_label  # (a module of 600 lines)
+    from p2pchat.tui.conversation import conversation_label  # here: render.py is at its limit
     if state.page is not None:
         return f" {state.page.title} (Esc to close)"
     conv = state.current
