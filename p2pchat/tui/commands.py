@@ -264,6 +264,12 @@ def parse_network(rest: str) -> NetworkCommand:
         return NetworkCommand("list")
     if action == "leave" and args and len(args.split()) == 1:
         return NetworkCommand("leave", args)
+    if action == "create":  # where, not only how not (trial 14b, B12)
+        name = args.split()[0] if args else ""
+        name = name if name.isprintable() and name else "NAME"  # never the passphrase
+        raise ParseError(f"networks are created from the command line: p2pchat network create"
+                         f" {name} (it makes the passphrase the others join with); here:"
+                         f" /network join {name} PASSPHRASE")
     if action != "join":
         raise ParseError(_NETWORK_USAGE)
     via, name, pos = "", "", 0
