@@ -51,11 +51,14 @@ class ContactCommands:
         self._load_nearby = load_nearby
         self._on_removed = on_removed  # (fingerprint, name): its history stays readable
 
-    def resolve(self, who: str) -> Conversation:
-        """The conversation typed as `who`; an error naming /contacts if there is none."""
+    def resolve(self, who: str, irc: bool = False) -> Conversation:
+        """The conversation typed as `who`; an error naming /contacts if there is none (`irc`:
+        /j's, naming the first word only: IRC's `/join class KEY`, s36 hunt1 F5)."""
         conv = self._state.find(who)
         if conv is None:
-            raise BackendError("unknown_contact", f"no conversation named {masked(who)!r}:"
+            said = f"{who.split()[0]!r} (/j takes a name only)" if irc and len(who.split()) > 1 \
+                else repr(masked(who))
+            raise BackendError("unknown_contact", f"no conversation named {said}:"
                                                   " /contacts lists them")
         return conv
 

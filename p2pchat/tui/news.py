@@ -90,6 +90,16 @@ def drop_member_news(state: ChatState, group: str, who: str, keep: str = "") -> 
             state.drop_notices(key=notice.key)
 
 
+def invited_news(state: ChatState, conv: Conversation, by: str) -> None:
+    """An invitation to the group `conv`, keyed: it goes when answered, here or from the CLI.
+    The group named as the list and questions name it: "#carol" where a contact is called carol
+    too (trial 14b, B9: "invites you to the group carol" beside "? #carol" in the list)."""
+    drop_member_news(state, conv.id, "you")  # "declined ...", "you left ..."
+    label = group_label(state.conversations.values(), conv)
+    state.notice("request", f"{by} invites you to the group {label} (/group accept {conv.name},"
+                            f" /group decline {conv.name})", key=f"invite:{conv.id}")
+
+
 def group_news(state: ChatState, event: GroupEvent) -> None:
     """Joined, or someone came or went: the side panel, one notice (the command that did
     it may have said it already), and a line in the group's conversation."""

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from p2pchat.core.contact_words import chats, unanswered
+from p2pchat.core.contact_words import chats, no_longer_knows, unanswered
 from p2pchat.tui.contact_news import request_answered, request_delivered
 from p2pchat.tui.notice_ageing import REACH, linked_now
 from p2pchat.tui.sanitize import clean
@@ -47,8 +47,7 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
         return unanswered(name, networks, waiting)  # one wording with `contacts` (B3)
     if contact.get("awaits_answer") is True:
         if was_linked:  # they knew us, and now their node takes us for a stranger
-            return (f"{name}'s node no longer knows you (they may have removed you); they see"
-                    " a request until they add you again")
+            return no_longer_knows(f"{name}'s")  # no "they see a request" (14b, B10)
         if asked_here:  # a new request: "they see a request until they add you too" says it
             return ""
         return (f"{name}'s node has your request and has not added you: not yet, or they"

@@ -79,8 +79,9 @@ async def test_a_contact_who_removed_us_is_not_called_offline(
         await until(lambda: conv.online, what="alice online on carol's screen")
         await alice.remove_contact("carol")
         await until(lambda: bool(conv.answers and conv.unreachable), 30, "the reason")
+        # trial 14b, B10: not "they see a request": alice's node keeps carol's silently
         want = (" alice · not linked: alice's node no longer knows you (they may have removed"
-                " you); they see a request until they add you again")
+                " you); you are linked again once they add you")
         assert header(chat.state) == want
         await knocked(carol, 2)
         await polls(2)
