@@ -453,18 +453,28 @@ def nick_news(state: ChatState, event: PeerRenamedEvent) -> None:
     state.drop_notices(key=key)
     if theirs.casefold() == name.casefold():  # back to our name for them: nothing to say
         return
+    said = f"{name} now calls themself {theirs!r}"
+    if event.get("yours") or theirs.casefold() == state.me.name.casefold():  # trial 14b, B5
+        state.notice("warning", f"{said}, your own name: they are not you", key=key)
+        return
     other = next((c for c in state.conversations.values() if c.kind == "dm" and c.id != fp
                   and c.name.casefold() == theirs.casefold()), None)
-    if other is None:
-        state.notice("info", f"{name} now calls themself {theirs!r}"
-                             f" (/rename {name} {theirs} to call them that too)", key=key)
+    namesake = clean(event.get("namesake")) or (other.name if other else "")
+    if namesake:
+        # The name of another contact (ours for them, or their own: the node says): a rename
+        # to it is refused, and they are not that contact (trial 11, B9: the hint led to "you
+        # already have a contact named 'bob'"; trial 14b, B5: "Carol S" calls herself carol).
+        verified = event.get("namesake_verified") if "namesake" in event \
+            else other is not None and other.verified
+        how = "verified" if verified else "not verified"
+        state.notice("warning", f"{said}, the name of your contact {namesake} ({how}): they"
+                                f" are not {namesake}", key=key)
         return
-    # The name of another contact: a rename to it is refused, and they are not that contact
-    # (trial 11, B9: the hint led to "you already have a contact named 'bob'", and nothing
-    # said that Carol now went by the name of a verified contact).
-    how = "verified" if other.verified else "not verified"
-    state.notice("warning", f"{name} now calls themself {theirs!r}, the name of your contact"
-                            f" {other.name} ({how}): they are not {other.name}", key=key)
+    conv = state.conversations.get(fp)
+    if (clean(event.get("state")) or (conv.state if conv else "")) != "contact":
+        state.notice("info", said, key=key)  # a request, never accepted: nothing to rename
+        return
+    state.notice("info", f"{said} (/rename {name} {theirs} to call them that too)", key=key)
 
 
 def key_mismatch(state: ChatState, mismatch: KeyMismatchEvent) -> None:

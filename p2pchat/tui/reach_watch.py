@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from p2pchat.core.contact_words import chats, no_longer_knows, unanswered
-from p2pchat.tui.contact_news import request_delivered
+from p2pchat.tui.contact_news import request_answered, request_delivered
 from p2pchat.tui.notice_ageing import REACH, linked_now
 from p2pchat.tui.sanitize import clean
 
@@ -255,7 +255,7 @@ class ReachWatch:
             answers = conv.answers  # still asked (its first knock is no link either)
         if answers != conv.answers:
             if conv.answers in ("asked", "awaits") and (linked or accepted):  # they accepted
-                self._state.drop_notices(key=f"pending:{fp}")
+                request_answered(self._state, conv, linked=linked)  # said so (14b, B7)
             conv.answers, changed_answers = answers, True
         else:
             changed_answers = False
