@@ -65,6 +65,10 @@ class PeerRenamedEvent(TypedDict):
     fingerprint: str
     name: str  # what we call them
     their_name: str  # what they call themselves
+    state: NotRequired[str]  # contact, request or blocked ("": none): a /rename only for a contact
+    yours: NotRequired[bool]  # their new name is our own
+    namesake: NotRequired[str]  # our name for the other contact called so (ours or their own)
+    namesake_verified: NotRequired[bool]
 
 
 class KeyMismatchEvent(TypedDict):

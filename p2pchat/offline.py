@@ -4,7 +4,8 @@
 whether or not a node runs: with none, the store is opened for reading only (SQLite's WAL lets
 a reader in beside a writer), and the answers have the same shape as the control API's
 (docs/api.md), built by the node's own Views and group code (a group's state rebuilt from its
-stored op chain). Nobody is online when no node runs.
+stored op chain). Whether anyone is online is not known when no node runs: a contact's
+`online` is null (None), never false.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ class OfflineReader:
         if method == "contacts.list":
             if self._store is None:
                 return []
-            return [self._views.contact(c) for c in self._store.contacts.list_all()]
+            # Not known, so not false (trial 14b, B2: `--json` said "online": false)
+            return [{**self._views.contact(c), "online": None}
+                    for c in self._store.contacts.list_all()]
         if method == "groups.list":
             return [] if self._store is None else self._groups(self._store)
         if method == "file.list":

@@ -12,7 +12,9 @@ from p2pchat.tui.sanitize import clean
 def nearby(args: argparse.Namespace) -> set[str] | None:
     """The fingerprints discovery sees now (None when no node answers: presence unknown)."""
     peers = _read(args, "peers")
-    found = peers.get("nearby") if isinstance(peers, dict) else None
+    if not isinstance(peers, dict):  # trial 14b, B2: an empty set called everyone offline
+        return None
+    found = peers.get("nearby")
     return {str(n.get("fingerprint")) for n in found or [] if isinstance(n, dict)}
 
 

@@ -13,11 +13,15 @@ from typing import Any
 
 ONLINE = "online"
 ASKING = "asking"  # a request: their node asks us
-ASKED = "asked, waiting"  # their node has our request, or we just asked it
+ASKED = "asked, waiting"  # their node has our request (`awaits_answer`)
+# Asked, and their node has not said it has the request: it waits in ours until their node is
+# reached, as the header says (asked_header; trial 14b, B13: the list said "asked, waiting")
+NOT_DELIVERED = "asked, not delivered"
 NOT_LINKED = "not linked"  # their node closes our connection unanswered
 NEARBY = "nearby"  # discovery sees their node, no link: "offline" would say they are away
 OFFLINE = "offline"
-WIDEST = max(len(w) for w in (ONLINE, ASKING, ASKED, NOT_LINKED, NEARBY, OFFLINE))
+WIDEST = max(len(w) for w in (ONLINE, ASKING, ASKED, NOT_DELIVERED, NOT_LINKED, NEARBY,
+                               OFFLINE))
 
 
 def contact_presence(contact: Mapping[str, Any], *, nearby: bool = False,
@@ -25,9 +29,10 @@ def contact_presence(contact: Mapping[str, Any], *, nearby: bool = False,
     """`contact` as contacts.list gives it; `nearby`: discovery sees its node now; `asked`: we
     asked just now, before our node met theirs (its `awaits_answer` comes at the first knock).
     A knock our node makes on a node that has our request is `online` with `awaits_answer`:
-    no link to chat on, so it is "asked, waiting" (docs/api.md); so is a contact whose node
-    never said it has us (its `asked`, kept by the node across restarts: trial 12, B15), unless
-    its node closes us unanswered, which says more; one whose node had us (`asked` false) and
+    no link to chat on, so it is "asked, waiting" (docs/api.md); a contact whose node never
+    said it has us (its `asked`, kept by the node across restarts: trial 12, B15) and has not
+    said it has our request either is "asked, not delivered", unless its node closes us
+    unanswered, which says more; one whose node had us (`asked` false) and
     takes us for a stranger now is "not linked" too: they removed us (`forgotten`)."""
     awaits = contact.get("awaits_answer") is True
     if chats(contact):
@@ -40,7 +45,7 @@ def contact_presence(contact: Mapping[str, Any], *, nearby: bool = False,
         if contact.get("unanswered") is True:
             return NOT_LINKED
         if asked or contact.get("asked") is True:
-            return ASKED
+            return NOT_DELIVERED  # their node not met, or met and not asked (`awaits`: above)
     if nearby:  # a requester too: seen here, "[request]" says the rest (trial 1, B14)
         return NEARBY
     return ASKING if contact.get("state") == "request" else OFFLINE
@@ -162,8 +167,16 @@ def outside(near: Mapping[str, Any], networks: Sequence[str]) -> str:
     return f" (not in {networks[0]})" if len(networks) == 1 else " (in none of your networks)"
 
 
-FORGOTTEN = ("their node no longer knows you (they may have removed you); they see a request"
-             " until they add you again")
+def no_longer_knows(whose: str) -> str:
+    """A contact whose node had us and takes us for a stranger now (`forgotten`), as the chat's
+    header, row and /contacts and `p2pchat contacts` say it; `whose`: "their" or "carol's".
+    Not "they see a request": a node that removed us keeps our request silently, its screen
+    shows only the removed conversation (trial 14b, B10)."""
+    return (f"{whose} node no longer knows you (they may have removed you); you are linked"
+            " again once they add you")
+
+
+FORGOTTEN = no_longer_knows("their")
 
 
 def blocked(name: str, unblock: str) -> str:

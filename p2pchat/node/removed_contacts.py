@@ -23,6 +23,15 @@ def remove_keeping_name(db: Store, contact: Contact) -> None:
     conv = db.conversations.for_peer(contact.key)
     if conv is not None:
         db.conversations.set_title(conv.id, contact.name)
+        db.conversations.came_by(conv.id, contact.created_at)
+
+
+def since(db: Store, contact: Contact) -> int:
+    """When the conversation with `contact` came to be (unix ms): a removed contact's, added
+    again (or asking again, or unblocked), is the same conversation and keeps its time, so
+    the screens' list numbers stay put across restarts (trial 14b, B4)."""
+    conv = kept_conversation(db, contact.key)
+    return contact.created_at if conv is None else min(contact.created_at, conv.created_at)
 
 
 def kept_conversation(db: Store, key: bytes) -> Conversation | None:

@@ -27,7 +27,6 @@ from p2pchat.core.session import ReplayGuard
 from p2pchat.core.text import MAX_NAME_CHARS, BadName, valid_name
 from p2pchat.event_types import (
     ContactRequestEvent,
-    PeerRenamedEvent,
     RequestsDroppedEvent,
 )
 from p2pchat.events import EventBus
@@ -144,10 +143,7 @@ class Trust:
         link.peer.their_name = hello.name
         if before is not None and before != hello.name and not link.peer.stranger:
             # A Hello again on a live link: they renamed themselves (docs/protocol.md 7.1).
-            contact = self._store().contacts.get(key)
-            self._events.emit(PeerRenamedEvent(
-                type="peer_renamed", fingerprint=fingerprint(key),
-                name=contact.name if contact else short_fingerprint(key), their_name=hello.name))
+            self._events.emit(self._views.renamed(key, hello.name))
         if not link.outbound and link.relay is None:  # a relay's address is not the peer's
             learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
             if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:

@@ -15,10 +15,10 @@ from p2pchat.core.errors import ProtocolError
 from p2pchat.core.identity import fingerprint, short_fingerprint
 from p2pchat.core.messages import Envelope, decode_text, envelope_hash
 from p2pchat.core.timestamps import iso_from_ms
-from p2pchat.event_types import MessageEvent
+from p2pchat.event_types import MessageEvent, PeerRenamedEvent
 from p2pchat.net.addresses import format_addr
 from p2pchat.node.peer_state import PeerLink
-from p2pchat.node.removed_contacts import after_removal
+from p2pchat.node.removed_contacts import after_removal, since
 from p2pchat.storage.store import Contact, Store
 
 UNREADABLE = "(unreadable message)"
@@ -75,6 +75,26 @@ class Views:
         return None if contact is None or contact.name.casefold() == word.casefold() \
             else contact.name
 
+    def renamed(self, key: bytes, word: str) -> PeerRenamedEvent:
+        """`key` calls itself `word` now (a Hello again): with whose name that already is,
+        ours (`yours`) or another contact's, ours for them or their own (`namesake`), so a
+        screen warns rather than offer a /rename to it, and offers one only to a contact
+        (trial 14b, B5)."""
+        contact = self._store().contacts.get(key)
+        event = PeerRenamedEvent(type="peer_renamed", fingerprint=fingerprint(key),
+                                 name=self.display_name(key), their_name=word,
+                                 state=contact.state if contact else "")
+        if word.casefold() == self._name.casefold():
+            event["yours"] = True
+            return event
+        other = self._store().contacts.by_name(word)
+        if other is None or other.key == key or other.state != "contact":
+            other = self._announced_as(word, key)
+        if other is not None:
+            event["namesake"] = other.name
+            event["namesake_verified"] = self._is_verified(other.key)
+        return event
+
     def contact(self, contact: Contact) -> dict[str, Any]:
         """A contact as docs/api.md shows it."""
         return {
@@ -100,9 +120,10 @@ class Views:
             # places it by this, not above every newer conversation (trial 13, B13)
             **({"requested_at": iso_from_ms(contact.created_at)}
                if contact.state == "request" else {}),
-            # When it came to be (added, or its request came): the screens number their lists
-            # by it, alike in every screen (trial 14a, B16)
-            "since": iso_from_ms(contact.created_at),
+            # When it came to be (added, or its request came; a removed one's kept conversation
+            # keeps it): the screens number their lists by it, alike in every screen and
+            # across restarts (trial 14a B16, 14b B4)
+            "since": iso_from_ms(since(self._store(), contact)),
         }
 
     def _namesake(self, contact: Contact) -> dict[str, Any]:

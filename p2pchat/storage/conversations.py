@@ -109,6 +109,12 @@ class ConversationTable:
         """A dm's title: the name a removed contact had, so `log @NAME` still finds it."""
         self._db.write("UPDATE conversations SET title = ? WHERE id = ?", (title, conv))
 
+    def came_by(self, conv: bytes, when: int) -> None:
+        """`conv` came to be no later than `when` (unix ms): a removed contact's kept dm keeps
+        when the contact came (its request before the accept), so a re-add keeps its place."""
+        self._db.write("UPDATE conversations SET created_at = MIN(created_at, ?) WHERE id = ?",
+                       (when, conv))
+
     def list_all(self) -> list[Conversation]:
         """Every stored conversation."""
         rows = self._db.all(f"SELECT {self._CONV_COLS} FROM conversations ORDER BY created_at, id")

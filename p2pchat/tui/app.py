@@ -78,6 +78,8 @@ from p2pchat.tui.switch_keys import add_switch_keys, alt_key_queued
 from p2pchat.tui.typed_after import TypedAfter
 from p2pchat.tui.word_wrap import WrapWords
 
+MOUSE_KEYS = (Keys.Vt100MouseEvent, Keys.WindowsMouseEvent)
+
 CONVERSATIONS_WIDTH = 24
 NARROW = 72  # below this many columns the conversation list folds away
 MAX_NOTICE_ROWS = 3
@@ -273,7 +275,19 @@ class ChatApp:
     def _click(self, row: int) -> None:
         order = self.state.order()
         if 1 <= row <= len(order):
+            asked = self.confirm is not None
+            self._answer_to_input()  # the draft of the conversation left keeps it
             self.controller.select(order[row - 1].id)
+            if asked:  # after: a switch drops the notices of the moment (s36 hunt1, F12)
+                self._cancel_confirm(said=True)
+
+    def _answer_to_input(self) -> None:
+        """What was typed towards an answer goes to the input, as typed, before a click or a
+        switch cancels the question; Enter there holds it once (tui/typed_after.py)."""
+        if self.confirm is not None and self._held:
+            self.input.buffer.insert_text(self._held)
+            self.typed_after.cancelled(self.confirm[0], self._held, self.state.selected,
+                                       by_key=False)
 
     def scroll(self, rows: int) -> None:
         self.view.scroll(rows)
@@ -320,7 +334,12 @@ class ChatApp:
 
         alt_next = alt_key_queued(lambda: self.application)  # (tui/switch_keys.py)
 
-        @keys.add("<any>", filter=confirming & ~alt_next, eager=True)  # before Enter's newline
+        # A mouse event is no key: a click on the list switches (cancelling the question, see
+        # _click); the wheel scrolls, and a click elsewhere does nothing, the question up.
+        mouse = Condition(lambda: bool(self.application.key_processor.key_buffer) and (
+            self.application.key_processor.key_buffer[0].key in MOUSE_KEYS))
+
+        @keys.add("<any>", filter=confirming & ~alt_next & ~mouse, eager=True)  # before Enter
         def _answer(event: KeyPressEvent) -> None:
             """A pending question's keys (tui/question.py): its letter or word, then Enter,
             answers; a key that makes it no answer cancels the question (saying so) and goes
@@ -337,14 +356,17 @@ class ChatApp:
                 self.redraw()
                 return
             self._cancel_confirm(said=True)
-            if pressed.key == Keys.Escape:
+            if pressed.key in (Keys.Escape, Keys.ControlU, Keys.ControlW):  # they clear it
                 return
             self.input.buffer.insert_text(held)
+            where = self.state.selected
             if typed_text(pressed):
-                self.typed_after.cancelled(asked, held + pressed.data)  # held once (13c B2)
+                self.typed_after.cancelled(asked, held + pressed.data, where)  # (13c B2)
                 # Not an answer: the key goes to the input as typed ("/" starts a command
                 # there), never swallowed, so nothing typed after it can become a message.
                 event.app.key_processor.feed(pressed, first=True)
+            else:  # Left, Ctrl-J, PageUp...: the answer typed is held once too (s36 F7)
+                self.typed_after.cancelled(asked, held, where, by_key=False)
 
         @keys.add(Keys.BracketedPaste, filter=~confirming)
         def _paste(event: KeyPressEvent) -> None:
@@ -397,7 +419,7 @@ class ChatApp:
             self.input.buffer.complete_previous()
 
         add_switch_keys(keys, self.state, self.controller, lambda: self.confirm is not None,
-                        lambda: self._cancel_confirm(said=True))
+                        lambda: self._cancel_confirm(said=True), self._answer_to_input)
 
         @keys.add("pageup")
         def _up(event: KeyPressEvent) -> None:
@@ -476,7 +498,7 @@ class ChatApp:
         """Enter: send the line, unless it is too long (then it stays, with the reason)."""
         text = as_command(pasted(self.input.text))  # " /help" is /help (trial 14a, B1)
         if (why := passphrase_refusal(self.state, text)) is not None:  # first: no split either
-            self.state.notice("error", why, key=f"{PASSING}:secret")  # pass at the next command
+            self.state.notice("error", why, key=f"{PASSING}:secret:{why}")  # each reason once
             self.redraw()  # the line stays (masked) to be mended
             return
         size = len(text.encode("utf-8", "surrogatepass"))
@@ -491,8 +513,9 @@ class ChatApp:
             self.submit()
             return
         busy = self.controller.busy()  # if busy, a switch is judged behind the line before
+        here = self.state.selected
         why = (refusal(self.state, text, busy) or (None if busy else self.controller.switch_refused
-               .hold(text, self.state.selected)) or self.typed_after.hold(text))  # 13c B1, B2
+               .hold(text, here)) or self.typed_after.hold(text, here))  # 13c B1, B2
         if why is not None:
             self.state.notice("error", why, key=f"{PASSING}:refused:{why}")
             self.kept.keep(text)  # a "/" typed at its end starts a command apart

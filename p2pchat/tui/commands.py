@@ -12,6 +12,7 @@ handler in the controller's table.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -139,6 +140,9 @@ GROUP_ACTIONS = (*GROUP_ACTIONS_WITH_NAME, "members", "leave", "list",
                  *GROUP_ACTIONS_NAME_OR_CURRENT)
 
 
+_GAPS = re.compile(r"[^\S\n]")  # whitespace but a new line
+
+
 def canonical(verb: str) -> str:
     verb = verb.lower()
     return ALIASES.get(verb, verb)
@@ -152,9 +156,12 @@ def parse(line: str) -> Command | None:
         return SendText(line)
     if line.startswith("//"):
         return SendText(line[1:])  # "//" escapes a message that starts with a slash
-    verb, _, rest = line.partition(" ")
+    # Any whitespace ends the verb, a tab or a no-break space too (s36 hunt1 F2: a pasted
+    # `/network<TAB>join ...` was an "unknown command" quoting the passphrase); the gaps of
+    # a NAME are spaces (/network reads its own words: a passphrase is kept as typed).
+    verb, rest = (*line.split(None, 1), "")[:2]
     verb = canonical(verb)
-    rest = rest.strip()
+    rest = rest.strip() if verb in ("/network", "/file") else _GAPS.sub(" ", rest).strip()
     spec = COMMANDS.get(verb) or IRC_COMMANDS.get(verb)
     if verb == "/me":
         if not rest:
@@ -237,32 +244,71 @@ class NetworkCommand:
     via: str = ""  # join --via HOST:PORT: the member to ask (discovery off, trial 4, B3)
 
 
+_NETWORK_USAGE = ("usage: /network join NAME [--via HOST:PORT] PASSPHRASE, /network leave"
+                  " NAME, /network list")
+# A word of /network join's line: a quoted name ("my class", as README allows), or a word;
+# any whitespace (a tab, a no-break space, a newline) is a gap (s36 hunt1 F2, F13).
+_TOKEN = re.compile(r"""\s*("[^"\n]*"(?=\s|$)|'[^'\n]*'(?=\s|$)|\S+)""")
+
+
+def _via(word: str) -> bool:
+    return word.lower() == "--via" or word.lower().startswith("--via=")
+
+
 def parse_network(rest: str) -> NetworkCommand:
     """The arguments of /network (the passphrase is the rest of the line: it may have spaces)."""
-    action, _, args = rest.strip().partition(" ")
-    name, _, passphrase = args.strip().partition(" ")
-    if action == "list" and not args.strip():
+    words = rest.split(None, 1)
+    action = words[0].lower() if words else ""
+    args = words[1].strip() if len(words) > 1 else ""
+    if action == "list" and not args:
         return NetworkCommand("list")
-    if action == "leave" and name and not passphrase.strip():
-        return NetworkCommand("leave", name)
-    via = ""
-    if action == "join" and passphrase.strip().startswith("--via "):
-        via, _, passphrase = passphrase.strip()[len("--via "):].strip().partition(" ")
-    if action == "join" and name and passphrase.strip():
-        return NetworkCommand("join", name, passphrase.strip(), via)
-    raise ParseError("usage: /network join NAME [--via HOST:PORT] PASSPHRASE, /network leave"
-                     " NAME, /network list")
+    if action == "leave" and args and len(args.split()) == 1:
+        return NetworkCommand("leave", args)
+    if action == "create":  # where, not only how not (trial 14b, B12)
+        name = args.split()[0] if args else ""
+        name = name if name.isprintable() and name else "NAME"  # never the passphrase
+        raise ParseError(f"networks are created from the command line: p2pchat network create"
+                         f" {name} (it makes the passphrase the others join with); here:"
+                         f" /network join {name} PASSPHRASE")
+    if action != "join":
+        raise ParseError(_NETWORK_USAGE)
+    via, name, pos = "", "", 0
+    while (token := _TOKEN.match(args, pos)) is not None:
+        word, pos = token.group(1), token.end()
+        if _via(word) and not via:
+            via = word.partition("=")[2]
+            if not via and (address := _TOKEN.match(args, pos)) is not None:
+                via, pos = address.group(1), address.end()
+            continue
+        if name:
+            pos = token.start(1)
+            break
+        if word[:1] in "\"'":
+            if len(word) < 2 or word[-1] != word[0]:
+                raise ParseError(f"the name's {word[0]} is not closed: /network join"
+                                 " \"NAME WITH SPACES\" PASSPHRASE")
+            word = word[1:-1]
+        name = word
+    passphrase = args[pos:].strip() if name else ""
+    if name and passphrase and (via or not _via(passphrase.split()[0])):
+        return NetworkCommand("join", name, passphrase, via)
+    raise ParseError(_NETWORK_USAGE)
 
 
-# The "/" is optional at the start: a line that lost it must not show or send the passphrase;
-# after other text (a draft left in the input, trial 9 B12) the "/" marks the command.
-_SECRET_AFTER = re.compile(r"(?:^\s*/?|/)network\s+join\s+\S+\s", re.IGNORECASE)
-# A near miss of it (trial 14a, B3: `/netwrok join club PASS` showed the passphrase): a "/"
-# word close to "network" (or its start, "/net"), a word close to "join" (or "create", which
-# a user may think takes one), a name, then the passphrase.
-_NEAR_SECRET = re.compile(r"/([A-Za-z]+)\s+([A-Za-z]+)\s+\S+\s")
-_WORD_SLASH = re.compile(r"(?:^|(?<=\s))/")  # where a command may start
-_VIA = re.compile(r"\s*--via(?:\s+\S*(?:\s+|$)|$)")
+# `network join NAME ` anywhere in a line, whatever is before it: a "/" lost or mistyped
+# (`?network`, `\network`, `／network`, `/ network`), after other text (a draft left in the
+# input, trial 9 B12), on a second line, or inside a command that sends (`/me network ...`,
+# `/nick network ...`): the passphrase is never shown nor sent (s36 hunt1 F1, F3, F6, F8, F9).
+_SECRET_AFTER = re.compile(r"network(?:\s|[-_])+join\s+", re.IGNORECASE)
+# A near miss of it (trial 14a, B3: `/netwrok join club PASS` showed the passphrase): after a
+# mark typed for the "/" (`/`, `//`, `?`, `\`...), a word close to "network" (or its start,
+# "/net"), a word close to "join" (or "create", which a user may think takes one).
+_MARK = re.compile(r"[^\w\s]+")
+_NEAR_SECRET = re.compile(r"\s*([A-Za-z]+)(?:\s|[-_])+([A-Za-z]+)\s+")
+# IRC's channel key: `/join #class PASS` (s36 hunt1 F5); no key has a use here.
+_IRC_KEY = re.compile(r"(?:^|(?<=\s))/j(?:oin)?\s+#\S+\s", re.IGNORECASE)
+# What `--via` is followed by while it is an address (typed, or being typed): shown.
+_ADDR_LIKE = re.compile(r"(?:[\w.\-]+|\[[0-9A-Fa-f:.]*\]?)?:\d*|[\d.]+|\[[0-9A-Fa-f:.]*")
 NEAR_MISS = 2  # edits (a swap of two letters is one) from the word meant
 
 
@@ -287,32 +333,53 @@ def _near_passphrase_command(verb: str, action: str) -> bool:
         _edits(action, meant) <= NEAR_MISS for meant in ("join", "create"))
 
 
-def _secret_after(text: str) -> int | None:
-    """Where the words before the passphrase end (`/network join NAME `), or None."""
-    found = _SECRET_AFTER.search(text)
-    if found is not None:
-        return found.end()
-    for slash in _WORD_SLASH.finditer(text):  # each in turn: `/msg bob /netwrok join ...`
-        near = _NEAR_SECRET.match(text, slash.start())
+def _joins(text: str) -> list[int]:
+    """Where each `network join ` (or a near miss after a mark) in `text` ends."""
+    ends = [found.end() for found in _SECRET_AFTER.finditer(text)]
+    for mark in _MARK.finditer(text):  # each in turn: `/msg bob /netwrok join ...`
+        near = _NEAR_SECRET.match(text, mark.end())
         if near is not None and _near_passphrase_command(near.group(1), near.group(2)):
-            return near.end()
-    return None
+            ends.append(near.end())
+    return sorted(ends)
+
+
+def _passphrase_at(text: str, pos: int) -> int | None:
+    """After `join `: where the passphrase begins, past the NAME (maybe quoted) and any
+    `--via HOST:PORT` (an address, not a secret: masked, a typo in it could not be seen,
+    trial 5, B11); len(text) while "--via" is being typed; None while the NAME is."""
+    named, after_via = False, False
+    while (token := _TOKEN.match(text, pos)) is not None:
+        word, pos = token.group(1), token.end()
+        typing = pos == len(text)
+        if after_via and _ADDR_LIKE.fullmatch(word):
+            after_via = False
+        elif _via(word):
+            after_via = word.lower() == "--via"
+        elif not named:
+            if typing:
+                return None
+            named = True
+        elif typing and word.startswith("-") and "--via".startswith(word.lower()):
+            return len(text)
+        else:
+            return token.start(1)  # `--via PASS`, the address forgotten, is starred (F4)
+    return len(text) if named else None
+
+
+def _secret_after(text: str) -> int | None:
+    """Where the passphrase begins in `text`, or None (see secret_start)."""
+    starts = [at for end in _joins(text) if (at := _passphrase_at(text, end)) is not None]
+    key = _IRC_KEY.search(text)
+    if key is not None:
+        starts.append(key.end())
+    return min(starts) if starts else None
 
 
 def secret_start(text: str) -> int | None:
-    """Where the passphrase of a typed `/network join NAME PASSPHRASE` (or a near miss of it)
-    begins, or None: the screen masks it from there and the input history never keeps the
-    line."""
-    end = _secret_after(text)
-    if end is None:
-        return None
-    # `--via HOST:PORT` is an address, not a secret: masked, a typo in it could not be seen
-    # (trial 5, B11); while "--via" itself is being typed nothing is masked yet either.
-    rest = text[end:]
-    via = _VIA.match(rest)
-    if via is not None:
-        return end + via.end()
-    return len(text) if rest.strip() and "--via".startswith(rest.lstrip()) else end
+    """Where the passphrase of a typed `/network join NAME PASSPHRASE` (or a near miss of it,
+    anywhere in the line) begins, or None: the screen masks it from there and the input
+    history never keeps the line."""
+    return _secret_after(text)
 
 
 def holds_secret(text: str) -> bool:
@@ -340,7 +407,9 @@ def secret_without_slash(text: str) -> bool:
 def as_command(text: str) -> str:
     """` /help`: blanks typed before a known command; the line runs as that command (trial
     14a, B1: it went out as a message, the passphrase of ` /network join` with it)."""
-    stripped = text.lstrip()
+    stripped = text
+    while stripped[:1] and (stripped[0].isspace() or unicodedata.category(stripped[0]) == "Cf"):
+        stripped = stripped[1:]  # a soft hyphen or a zero-width space from a paste (F11)
     if stripped == text or not stripped.startswith("/") or stripped.startswith("//"):
         return text
     verb = canonical(stripped.split(maxsplit=1)[0])

@@ -4,7 +4,7 @@ and who is nearby. One part of the controller (tui/controller.py), built with wh
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from p2pchat.core.contact_words import contact_presence, look_alike, outside, still_has_you
@@ -51,11 +51,14 @@ class ContactCommands:
         self._load_nearby = load_nearby
         self._on_removed = on_removed  # (fingerprint, name): its history stays readable
 
-    def resolve(self, who: str) -> Conversation:
-        """The conversation typed as `who`; an error naming /contacts if there is none."""
+    def resolve(self, who: str, irc: bool = False) -> Conversation:
+        """The conversation typed as `who`; an error naming /contacts if there is none (`irc`:
+        /j's, naming the first word only: IRC's `/join class KEY`, s36 hunt1 F5)."""
         conv = self._state.find(who)
         if conv is None:
-            raise BackendError("unknown_contact", f"no conversation named {masked(who)!r}:"
+            said = f"{who.split()[0]!r} (/j takes a name only)" if irc and len(who.split()) > 1 \
+                else repr(masked(who))
+            raise BackendError("unknown_contact", f"no conversation named {said}:"
                                                   " /contacts lists them")
         return conv
 
@@ -182,7 +185,8 @@ class ContactCommands:
         if conv is not None:  # opened, and said: the next line goes there (trial 5, B2)
             key = f"contact:{conv.id}"  # renamed with them (conversation.Notice.renamed)
             self._state.drop_notices(key=key)
-            self._state.notice("info", f"accepted {conv.name}: opened {conv.name}'s conversation",
+            self._state.notice("info", f"accepted {conv.name}{_by_your_name(contact, self._state)}:"
+                                       f" opened {conv.name}'s conversation",
                                key=key, member=(conv.id, conv.name))
             await self._switch_to(conv)
 
@@ -445,3 +449,14 @@ def impostor_question(name: str, verified: str) -> str:
     changed"): asked, with how to check first."""
     return f"{name} is a NEW KEY, not the {verified} you verified: accept anyway? y/n" \
         f" (compare safety numbers first: /verify {name})"
+
+
+def _by_your_name(contact: Mapping[str, Any], state: ChatState) -> str:
+    """An accepted request that calls itself by our own name says so (trial 14b, B5: bob
+    accepted a "bob" without a word): the name it asked under or the one it calls itself."""
+    mine = state.me.name.casefold()
+    name = clean(contact.get("name"))
+    short = name.rsplit(" (", 1)[0] if name.endswith(")") else name
+    theirs = (short, clean(contact.get("their_name")), clean(contact.get("announced_name")))
+    return "; they call themselves by your name" if mine and mine in \
+        (n.casefold() for n in theirs if n) else ""

@@ -5,13 +5,15 @@ screen's state (tui/state.py calls them), so ChatState stays one class of one si
 
 from __future__ import annotations
 
+import dataclasses
+from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from p2pchat.core.contact_words import NOT_REACHED, SEES_REQUEST, request_waits
 from p2pchat.event_types import ContactRequestEvent
 from p2pchat.tui import news
-from p2pchat.tui.notice_ageing import REACH, link_lost, linked_now
+from p2pchat.tui.notice_ageing import LINK_WAIT, LINKED, LINKED_KEY, REACH, link_lost, linked_now
 from p2pchat.tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -150,5 +152,20 @@ def heard_from(state: ChatState, event: Mapping[str, Any]) -> None:
     conv = state.conversations.get(fp) if kind in ("message", "delivery") else None
     if conv is None or conv.kind == "group" or conv.answers not in ("asked", "awaits"):
         return
-    state.drop_notices(key=f"pending:{fp}")
+    request_answered(state, conv, linked=True)
     conv.answers = ""
+
+
+def request_answered(state: ChatState, conv: Conversation, *, linked: bool) -> None:
+    """Their node added us too (linked as a contact, their reply, our ✓✓): /add's "the request
+    waits here" or "they see a request" says so, keyed and ageing as the linked answer, so a
+    link down says "the link comes up" (trial 14b, B7: the answer went without a word)."""
+    key, answer = f"pending:{conv.id}", f"{LINKED_KEY}{conv.id}"
+    if not any(n.key == key for n in state.notices):
+        return
+    state.drop_notices(key=key)
+    state.drop_notices(key=answer)
+    state.notice("info", f"added {conv.name}; they added you too, so"
+                         f" {LINKED if linked else LINK_WAIT}", key=answer)
+    state.notices = deque((dataclasses.replace(n, answer=True) if n.key == answer else n
+                           for n in state.notices), maxlen=state.notices.maxlen)

@@ -462,7 +462,7 @@ class Controller:
 
     async def cmd_j(self, who: str) -> None:
         """/j NAME: open a conversation."""
-        await self.switch_to(self.contacts.resolve(who))  # the whole rest is the name: nothing sent
+        await self.switch_to(self.contacts.resolve(who, irc=True))  # the rest is the name
 
     async def cmd_names(self, _: str) -> None:
         """/names: a group's members, or the contacts."""

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from prompt_toolkit.buffer import Buffer
 
-from p2pchat.tui.commands import COMMANDS, canonical, secret_start
+from p2pchat.tui.commands import secret_start
 from p2pchat.tui.notice_ageing import PASSING
 from p2pchat.tui.state import ChatState
+from p2pchat.tui.typed_after import known_command
 
 MOVED = "your kept text is in the history: Up brings it back"
 
@@ -55,7 +56,7 @@ class KeptInput:
             return None
         rest = text[len(kept):].lstrip()
         verb = rest.split(maxsplit=1)[0] if rest.startswith("/") else ""
-        return rest if canonical(verb) in COMMANDS else None
+        return rest if verb and known_command(verb) else None
 
     def split_off(self, command: str) -> None:
         """The kept text to the history, the input holding `command` alone."""

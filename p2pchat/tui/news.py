@@ -90,6 +90,16 @@ def drop_member_news(state: ChatState, group: str, who: str, keep: str = "") -> 
             state.drop_notices(key=notice.key)
 
 
+def invited_news(state: ChatState, conv: Conversation, by: str) -> None:
+    """An invitation to the group `conv`, keyed: it goes when answered, here or from the CLI.
+    The group named as the list and questions name it: "#carol" where a contact is called carol
+    too (trial 14b, B9: "invites you to the group carol" beside "? #carol" in the list)."""
+    drop_member_news(state, conv.id, "you")  # "declined ...", "you left ..."
+    label = group_label(state.conversations.values(), conv)
+    state.notice("request", f"{by} invites you to the group {label} (/group accept {conv.name},"
+                            f" /group decline {conv.name})", key=f"invite:{conv.id}")
+
+
 def group_news(state: ChatState, event: GroupEvent) -> None:
     """Joined, or someone came or went: the side panel, one notice (the command that did
     it may have said it already), and a line in the group's conversation."""
@@ -443,18 +453,28 @@ def nick_news(state: ChatState, event: PeerRenamedEvent) -> None:
     state.drop_notices(key=key)
     if theirs.casefold() == name.casefold():  # back to our name for them: nothing to say
         return
+    said = f"{name} now calls themself {theirs!r}"
+    if event.get("yours") or theirs.casefold() == state.me.name.casefold():  # trial 14b, B5
+        state.notice("warning", f"{said}, your own name: they are not you", key=key)
+        return
     other = next((c for c in state.conversations.values() if c.kind == "dm" and c.id != fp
                   and c.name.casefold() == theirs.casefold()), None)
-    if other is None:
-        state.notice("info", f"{name} now calls themself {theirs!r}"
-                             f" (/rename {name} {theirs} to call them that too)", key=key)
+    namesake = clean(event.get("namesake")) or (other.name if other else "")
+    if namesake:
+        # The name of another contact (ours for them, or their own: the node says): a rename
+        # to it is refused, and they are not that contact (trial 11, B9: the hint led to "you
+        # already have a contact named 'bob'"; trial 14b, B5: "Carol S" calls herself carol).
+        verified = event.get("namesake_verified") if "namesake" in event \
+            else other is not None and other.verified
+        how = "verified" if verified else "not verified"
+        state.notice("warning", f"{said}, the name of your contact {namesake} ({how}): they"
+                                f" are not {namesake}", key=key)
         return
-    # The name of another contact: a rename to it is refused, and they are not that contact
-    # (trial 11, B9: the hint led to "you already have a contact named 'bob'", and nothing
-    # said that Carol now went by the name of a verified contact).
-    how = "verified" if other.verified else "not verified"
-    state.notice("warning", f"{name} now calls themself {theirs!r}, the name of your contact"
-                            f" {other.name} ({how}): they are not {other.name}", key=key)
+    conv = state.conversations.get(fp)
+    if (clean(event.get("state")) or (conv.state if conv else "")) != "contact":
+        state.notice("info", said, key=key)  # a request, never accepted: nothing to rename
+        return
+    state.notice("info", f"{said} (/rename {name} {theirs} to call them that too)", key=key)
 
 
 def key_mismatch(state: ChatState, mismatch: KeyMismatchEvent) -> None:

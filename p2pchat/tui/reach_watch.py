@@ -13,8 +13,8 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from p2pchat.core.contact_words import chats, unanswered
-from p2pchat.tui.contact_news import request_delivered
+from p2pchat.core.contact_words import chats, no_longer_knows, unanswered
+from p2pchat.tui.contact_news import request_answered, request_delivered
 from p2pchat.tui.notice_ageing import REACH, linked_now
 from p2pchat.tui.sanitize import clean
 
@@ -48,8 +48,7 @@ def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
         return unanswered(name, networks, waiting)  # one wording with `contacts` (B3)
     if contact.get("awaits_answer") is True:
         if was_linked:  # they knew us, and now their node takes us for a stranger
-            return (f"{name}'s node no longer knows you (they may have removed you); they see"
-                    " a request until they add you again")
+            return no_longer_knows(f"{name}'s")  # no "they see a request" (14b, B10)
         if asked_here:  # a new request: "they see a request until they add you too" says it
             return ""
         return (f"{name}'s node has your request and has not added you: not yet, or they"
@@ -261,7 +260,7 @@ class ReachWatch:
             answers = conv.answers  # still asked (its first knock is no link either)
         if answers != conv.answers:
             if conv.answers in ("asked", "awaits") and (linked or accepted):  # they accepted
-                self._state.drop_notices(key=f"pending:{fp}")
+                request_answered(self._state, conv, linked=linked)  # said so (14b, B7)
             conv.answers, changed_answers = answers, True
             if answers not in ("asked", "awaits"):
                 self._asked.discard(fp)

@@ -60,6 +60,9 @@ def secret_refusal(text: str, here: str | None) -> str | None:
         verb = canonical(text.split(maxsplit=1)[0])
         if verb == "/network" or (verb not in COMMANDS and verb not in IRC_COMMANDS):
             return None
+        if verb == "/j":  # `/join #class KEY`, IRC's channel key (s36 hunt1 F5)
+            return ("not run: /j takes a conversation's name only; the words after it (the"
+                    " stars, a channel key?) have no use here: remove them")
         if verb in SWITCH_AND_SEND:  # the name as typed: `/msg "Carol S" ...`, `/msg @bob ...`
             rest = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
             quoted = first_quoted(rest)
@@ -73,8 +76,10 @@ def passphrase_refusal(state: ChatState, text: str) -> str | None:
     """Why `text`, entered now, stays in the input: it holds a passphrase the input stars,
     which would leave in clear (trial 9 B12, trial 14a B1, B2). None: it may go."""
     if secret_without_slash(text):
-        what = ("that is /network join without its \"/\"" if text.lstrip()[:1] != "/"
-                and text.lstrip()[:7].lower() == "network"
+        before = text[:text.lower().find("network")] if "network" in text.lower() else text
+        what = ("that is /network join without its \"/\"" if not before.strip()
+                else f"that is /network join with {before.strip()!r} for its \"/\""
+                if before.strip() and not any(ch.isalnum() for ch in before)
                 else "the line holds /network join after other text")
         return (f"not sent: {what}, and the passphrase would go out in clear. Type /network"
                 " join NAME PASSPHRASE alone to join")

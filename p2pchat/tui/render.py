@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from prompt_toolkit.utils import get_cwidth
 
-from p2pchat.core.contact_words import ASKED, OFFLINE, asked_header, contact_presence
+from p2pchat.core.contact_words import ASKED, NOT_DELIVERED, OFFLINE, asked_header, contact_presence
 from p2pchat.core.text import group_size
 from p2pchat.tui.conversation import Conversation, Message, Page, invitation_words
 from p2pchat.tui.files import line as file_line
@@ -480,6 +480,7 @@ def page_rows(page: Page, width: int, mark: str = "") -> list[Fragments]:
 
 def header(state: ChatState) -> str:
     """The main pane's title: what it shows, and how to leave a page."""
+    from p2pchat.tui.conversation import conversation_label  # here: render.py is at its limit
     if state.page is not None:
         return f" {state.page.title} (Esc to close)"
     conv = state.current
@@ -489,7 +490,7 @@ def header(state: ChatState) -> str:
     nearby = any(n.get("fingerprint") == conv.id for n in state.nearby_now)
     where = "online" if conv.online else contact_presence(
         {"state": conv.state}, nearby=nearby, asked=conv.answers == "asked")
-    if where == ASKED:  # their node has it (`awaited`), or not yet (trial 14a, B18)
+    if where in (ASKED, NOT_DELIVERED):  # their node has it (`awaited`), or not (14a, B18)
         where = asked_header(conv.name, conv.awaited)
     if where == OFFLINE and conv.last_seen and conv.state == "contact":  # trial 9, B7
         where = f"offline (last seen {local_time(conv.last_seen)})"
@@ -503,8 +504,7 @@ def header(state: ChatState) -> str:
         where = f"online via relay {conv.relay.split('#')[0]}"  # its key is in /peers
     if not state.connected and conv.state == "contact":  # it cannot know (trial 12, B9)
         where = "not known while your node is stopped"
-    if conv.verified:
-        where += " · verified"
+    where += " · verified" * conv.verified
     if conv.state == "request":
         where = "asks to connect"
     elif conv.state == "blocked":
@@ -519,7 +519,7 @@ def header(state: ChatState) -> str:
                  "invited": "group invitation"}.get(conv.state, "group")
         if conv.members and where.endswith(("group", "invitation")):  # "3 members, 1 invited"
             where += f" · {group_size(conv.members, conv.invited)}"
-    return f" {conv.name} · {where}"
+    return f" {conversation_label(state.conversations.values(), conv)} · {where}"  # 14b B9: #bob
 
 
 def status_line(state: ChatState, width: int = 10_000) -> Fragments:

@@ -350,11 +350,8 @@ class ChatState:
         elif kind == "group_invited":  # issue 22: a request, like a contact's
             invited = cast(GroupEvent, event)
             conv = self.upsert_group(invited)
-            if conv is not None:  # keyed: it goes when answered, here or from the CLI
-                news.drop_member_news(self, conv.id, "you")  # "declined ...", "you left ..."
-                self.notice("request", f"{clean(invited.get('invited_by_name'))} invites you to"
-                                       f" the group {conv.name} (/group accept {conv.name},"
-                                       f" /group decline {conv.name})", key=f"invite:{conv.id}")
+            if conv is not None:
+                news.invited_news(self, conv, clean(invited.get("invited_by_name")))
         elif kind in ("group_invitation_closed", "group_forgotten"):  # by the CLI too (trial 6)
             refresh.update(news.invitation_closed(self, event))  # a kept group stays (B2)
         elif kind == "read_changed":  # read in another screen of this node (trial 4, B11)

@@ -36,14 +36,18 @@ def alt_key_queued(application: Callable[[], Application[None]]) -> Filter:
 
 
 def add_switch_keys(keys: KeyBindings, state: ChatState, controller: Controller,
-                    asking: Callable[[], bool], unanswered: Callable[[], None]) -> None:
+                    asking: Callable[[], bool], unanswered: Callable[[], None],
+                    answer_kept: Callable[[], None] = lambda: None) -> None:
     """Bind the switching keys; `asking()`: a question is up; `unanswered()` cancels it,
-    saying so."""
+    saying so; `answer_kept()` puts what was typed towards an answer in the input, held once
+    there (s36 hunt1, F12: Alt+Down lost a typed "y"), before the switch takes the input."""
     confirming = Condition(asking)
 
     def unasked(act: Handler) -> Handler:
         def alt_key(event: KeyPressEvent) -> None:
             asked = asking()
+            if asked:
+                answer_kept()
             act(event)
             if asked:  # after: a switch drops the notices of the moment
                 unanswered()
@@ -72,6 +76,7 @@ def add_switch_keys(keys: KeyBindings, state: ChatState, controller: Controller,
 
     @keys.add("escape", "enter", filter=confirming)  # (Alt+Enter's newline: a question first)
     def _alt_enter(event: KeyPressEvent) -> None:
+        answer_kept()
         unanswered()
 
     @keys.add("escape", "a")

@@ -27,8 +27,11 @@ def _removed_carol_asks_again(alice: NodeProcess, carol: NodeProcess, said: str)
     mutual(alice, carol, "alice", "carol")
     alice.cli("contacts", "rename", "carol", "Carol S", check=True)
     alice.cli("send", "Carol S", said, check=True)
+    [since] = [c["since"] for c in alice.json("contacts", "list")]
     removed = alice.cli("contacts", "remove", "Carol S", check=True).stdout
     wait_for(lambda: bool(_asking(alice)), 20, "carol's node asking again")
+    # The same conversation: its place in the chat's list stays (trial 14b, B4)
+    assert [c["since"] for c in _asking(alice)] == [since]
     return removed
 
 

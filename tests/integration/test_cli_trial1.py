@@ -91,7 +91,7 @@ def test_contacts_add_says_what_happens_next(tmp_path: Path) -> None:
         # trial 12, B15: "bob  offline ..." read as a failure; the list says asked
         row = next(line for line in alice.cli("contacts", check=True).stdout.splitlines()
                    if line.startswith("bob "))
-        assert "offline" not in row and " asked, waiting " in row, row
+        assert "offline" not in row and " asked, not delivered " in row, row  # 14b, B13
     finally:
         alice.close()
 
@@ -116,10 +116,10 @@ def test_a_contact_who_never_accepted_reads_asked_waiting_after_a_restart(
     try:
         alice.cli("contacts", "add", bob.fingerprint, "--name", "bob", "--addr", where,
                   check=True)
-        assert " asked, waiting " in row() and listed()["asked"] is True, row()
+        assert " asked, not delivered " in row() and listed()["asked"] is True, row()
         alice.stop()
         alice.start()
-        assert " asked, waiting " in row(), row()  # the node kept it
+        assert " asked, not delivered " in row(), row()  # the node kept it (14b, B13)
         bob.start()
         wait_for(lambda: any(c["state"] == "request" for c in bob.json("contacts", "list")),
                  20, "alice's request at bob's")

@@ -110,7 +110,7 @@ def test_help_names_every_command() -> None:
 
 @pytest.mark.parametrize(("typed", "secret"), [
     ("/network join office correct horse", "correct horse"),
-    ("  /network   join  office  pw", " pw"),
+    ("  /network   join  office  pw", "pw"),
     ("/network join office ", ""),
     ("/network join office", None),
     ("/network leave office", None),
@@ -118,7 +118,7 @@ def test_help_names_every_command() -> None:
     # after other text, as a draft left in the input makes it (trial 9, B12)
     ("say /network join office pw", "pw"),
     ("and then/network join room9 crisp-print", "crisp-print"),
-    ("say network join office pw", None),  # no "/": a message about it, nothing to hide
+    ("say network join office pw", "pw"),  # no "/", after other text: hidden (s36 hunt1 F6)
     # only the passphrase, never the --via address (trial 5, B11)
     # (typed text only: nothing binds or dials this address)
     ("/network join club --via host.lan:43031 PASS word", "PASS word"),

@@ -32,13 +32,20 @@ async def test_a_screen_opened_later_says_asked_waiting_then_online_then_offline
         await chat.execute("/names")
         page = chat.state.page
         assert page is not None and " carol " in page.lines[0][1], page.lines
-        assert " asked, waiting " in page.lines[0][1], page.lines
+        # trial 14b, B13: not "asked, waiting" while the request is only in alice's node
+        assert " asked, not delivered " in page.lines[0][1], page.lines
         chat.state.page = None
         await polls(2)  # the screen's reads of the node keep it
         assert header(chat.state) == waits
         carol = await make_local_node("carol", identity, listen=((host, port),))
         await until(lambda: any(c["state"] == "request" for c in carol.list_contacts()), 30,
                     "alice's request at carol's")
+        await until(lambda: header(chat.state) == " carol · asked, waiting for carol to accept",
+                    30, "the header once carol's node has the request")
+        await chat.execute("/names")  # the list tells it apart as the header does (14b, B13)
+        page = chat.state.page
+        assert page is not None and " asked, waiting " in page.lines[0][1], page.lines
+        chat.state.page = None
         await carol.add_contact(fp(alice), "alice")  # she accepts
         await until(lambda: [c["asked"] for c in alice.list_contacts()] == [False], 30,
                     "carol's Hello that knows alice")

@@ -155,7 +155,7 @@ async def test_j_opens_and_never_sends_and_me_is_an_action() -> None:
     backend = FakeBackend()
     async with running(backend) as (chat, keys):
         keys.send_text(f"/j club topsecret{ENTER}")
-        await until(lambda: any("no conversation named 'club topsecret'" in n.text
+        await until(lambda: any("no conversation named 'club' (/j takes a name" in n.text
                                 for n in chat.state.notices), 10, "the refusal")
         keys.send_text(f"/me waves{ENTER}")  # the refused line is not in the input: Up has it
         # Entered a moment after the refused /j, it waits once (trial 13a, B6): Enter again.

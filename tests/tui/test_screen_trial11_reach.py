@@ -59,7 +59,9 @@ async def test_a_contact_asked_and_not_answering_is_not_called_offline(
         assert [n.text for n in chat.state.notices] == [
             "added carol; they see a request until they add you too"]
         await carol.add_contact(fp(alice), "alice")  # she accepts: linked, and said so
-        await until(lambda: conv.online and not chat.state.notices, 30, "the request gone")
+        await until(lambda: conv.online and [n.text for n in chat.state.notices] == [
+            "added carol; they added you too, so you are linked: you can chat"], 30,
+            "the request gone, said answered (trial 14b, B7)")
         assert header(chat.state) == " carol · online"
     finally:
         await chat.stop()
@@ -77,8 +79,9 @@ async def test_a_contact_who_removed_us_is_not_called_offline(
         await until(lambda: conv.online, what="alice online on carol's screen")
         await alice.remove_contact("carol")
         await until(lambda: bool(conv.answers and conv.unreachable), 30, "the reason")
+        # trial 14b, B10: not "they see a request": alice's node keeps carol's silently
         want = (" alice · not linked: alice's node no longer knows you (they may have removed"
-                " you); they see a request until they add you again")
+                " you); you are linked again once they add you")
         assert header(chat.state) == want
         await knocked(carol, 2)
         await polls(2)
@@ -179,8 +182,9 @@ async def test_a_read_of_the_node_during_a_knock_is_no_link() -> None:
                                                               "awaits_answer": False}
         chat.reach.period = 3600.0  # not the watch's next read: the link's
         await chat._on_event(link("link_up"))  # accepted: linked, the request said goes
-        await until(lambda: not [n for n in chat.state.notices if "bob" in n.text], 10,
-                    "the request said gone a moment after the link")
+        await until(lambda: [n.text for n in chat.state.notices if "bob" in n.text] == [
+            "added bob; they added you too, so you are linked: you can chat"], 10,
+            "the request said answered a moment after the link (trial 14b, B7)")
         assert header(chat.state) == " bob · online"
     finally:
         await chat.stop()

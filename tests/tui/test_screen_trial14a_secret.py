@@ -146,7 +146,7 @@ async def test_a_failed_line_quoted_back_is_starred(make_local_node: MakeLocalNo
         await chat.controller.execute("/j /network join club secretpw5")
         chat.controller.quote_unsent("/network join club secretpw5", "not run")
         said = texts(chat.controller)
-        assert any("no conversation named '/network join club *********'" in t for t in said)
+        assert any("no conversation named '/network' (/j takes a name only)" in t for t in said)
         assert any("(your line: '/network join club *********')" in t for t in said), said
         assert not [t for t in said if "secretpw" in t], said
         keys.send_text("/quit" + ENTER)

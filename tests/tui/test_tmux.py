@@ -246,6 +246,8 @@ def test_a_session_with_bob(tmp_path: Path, terminal: Terminal) -> None:
         # Their reply says their node has us: /add's "the request waits here" is untrue then
         # (session 36: it stayed beside the reply until the next read of the node).
         assert "request waits" not in screen and "see a request" not in screen, screen
+        # ... and /add's answer says they are linked, not gone without a word (trial 14b, B7)
+        assert "added bob; they added you too, so you are linked: you can chat" in screen, screen
 
         # /help at 120x40: every command at once, in the main pane (its last line drawn).
         terminal.line("/help")

@@ -31,8 +31,9 @@ def test_a_contact_who_removed_you_reads_as_the_header_says(
     _print_contacts([FORGOT], set())
     said = capsys.readouterr().out
     assert "not linked" in said and "asked, waiting" not in said, said
-    assert "their node no longer knows you (they may have removed you); they see a request" \
-        " until they add you again" in said, said
+    assert "their node no longer knows you (they may have removed you); you are linked again" \
+        " once they add you" in said, said  # trial 14b, B10: no "they see a request"
+    assert "see a request" not in said, said
 
 
 def test_group_invite_and_remove_say_a_sentence(capsys: pytest.CaptureFixture[str]) -> None:

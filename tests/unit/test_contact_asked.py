@@ -14,6 +14,7 @@ import p2pchat.storage.store as store_mod
 from p2pchat.core.contact_words import (
     ASKED,
     NEARBY,
+    NOT_DELIVERED,
     NOT_LINKED,
     OFFLINE,
     ONLINE,
@@ -29,8 +30,9 @@ def row(**fields: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("contact", "nearby", "word"), [
-    (row(asked=True), False, ASKED),  # asked, their node never met: not "offline"
-    (row(asked=True), True, ASKED),  # seen nearby: still waiting for their accept
+    (row(asked=True), False, NOT_DELIVERED),  # asked, their node never met: not "offline"
+    (row(asked=True), True, NOT_DELIVERED),  # seen nearby, not told it has the request
+    (row(asked=True, awaits_answer=True), False, ASKED),  # their node has it (14b, B13)
     (row(asked=False), False, OFFLINE),  # they accepted once, away now
     (row(asked=False), True, NEARBY),
     (row(), False, OFFLINE),  # a node before v10 says nothing: as before

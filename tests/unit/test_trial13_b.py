@@ -62,7 +62,7 @@ def test_contacts_with_no_node_claim_no_presence(capsys: pytest.CaptureFixture[s
     assert rows[0] == "(node not running: presence not known)", rows
     assert not any("offline" in row for row in rows), rows
     assert "last seen 2026-12-06 19:21 UTC" in rows[1], rows  # a fact, kept
-    assert " asked, waiting " in rows[2] and " asking " in rows[3], rows
+    assert " asked, not delivered " in rows[2] and " asking " in rows[3], rows
     _print_contacts([{"name": "bob", "online": False, "state": "contact", "fingerprint": "B7"}],
                     set())
     assert capsys.readouterr().out.split()[:2] == ["bob", "offline"]
