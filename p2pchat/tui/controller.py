@@ -286,7 +286,7 @@ class Controller:
                 continue
             self.state.connected = True
             age_notices(self.state)  # "the node stopped" is untrue now (trial 9, B3)
-            self.state.notice("info", RECONNECTED)
+            self.state.notice("info", RECONNECTED, key=f"{PASSING}:reconnected")  # 14b, B11
             requests_again(self.state)  # a pending request stays in sight (trial 12)
             self._changed()
             return True

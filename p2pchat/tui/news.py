@@ -288,7 +288,7 @@ def admission_waiting_news(state: ChatState, event: Mapping[str, Any]) -> None:
     state.notice(kind, text, key=key)
 
 
-RECONNECTED = "reconnected to the node"  # news, untrue once the node stops again
+RECONNECTED = "reconnected to the node"  # a passing note (the status line says it after)
 ATTACHED = "attached"  # the note that a running node ignored the options typed (tui/main.py)
 
 

@@ -145,11 +145,15 @@ def _reword(state: ChatState, key: str, old: str, new: str, *, answer: bool = Fa
 def answers_pass(state: ChatState, before: list[Notice]) -> None:
     """The errors said since `before` (the notices when a command started) answer that
     command: they pass at the next one, whichever handler said them (trial 5, 18); its
-    information goes after INFO_LIFETIME (trial 12, B7b). Warnings, requests and what is
-    still going on keep their own rules."""
+    information goes after INFO_LIFETIME (trial 12, B7b), or at once when a newer command
+    says something. Warnings, requests and what is still going on keep their own rules."""
     earlier = {id(n) for n in before}
     said = [n for n in state.notices if id(n) not in earlier]
     if not said:
         return
-    state.notices = deque((n if id(n) in earlier else _answered(state, n)
-                           for n in state.notices), maxlen=state.notices.maxlen)
+    marked = [n if id(n) in earlier else _answered(state, n) for n in state.notices]
+    if any(n.kind in ("info", "error") for n in said):
+        # A newer command's answer replaces the older ones (trial 14b, B11: "accepted alice:
+        # opened alice's conversation" stayed beside /add carol's answer)
+        marked = [n for n in marked if id(n) not in earlier or not n.answer]
+    state.notices = deque(marked, maxlen=state.notices.maxlen)

@@ -54,33 +54,54 @@ def _standing(group: list[Notice]) -> bool:
     return group[0].key.startswith("request:")
 
 
+def _fresh(group: list[Notice], seen_at: float) -> bool:
+    """An answer, a warning or an error said since the user last acted (typed a line or
+    switched): what they are looking for now."""
+    first = group[0]
+    return first.at >= seen_at and (first.answer or first.kind in ("warning", "error")
+                                   or first.key.startswith("passing"))
+
+
 def notice_rows(notices: Iterable[Notice], question: str | None, width: int,
                 limit: int, seen_at: float = float("inf")) -> list[StyleAndTextTuples]:
-    """At most `limit` rows: a pending question alone, else the newest notices. A warning or
-    an error said after `seen_at` (when the user last typed a line or switched) is not hidden
-    behind a standing request: it shows below it, from its start, the request keeping a row
-    above (trial 14a, B11: "--listen --relay --no-mdns did nothing" never reached the row
-    under a NEW KEY warning); once the user acts, the newest notices show as before."""
+    """At most `limit` rows: a pending question alone, else the newest notices. A standing
+    request or NEW KEY warning always keeps a row, the top one, cut with "…" if need be
+    (trial 14b, B1: group joins, /id's answer, "not answered" lines pushed it off the row for
+    minutes while the request was pending); the rest goes below it: first the newest answer,
+    warning or error said since `seen_at` (when the user last typed a line or switched), from
+    its start (trial 14a, B11; 14b, B8: "unblocked bob (324TGN6): a request again" never
+    showed under the 2-row warning), then the newest other notices while rows last. Once the
+    user acts again, the newest notices show below it as before; the warning as the newest,
+    nothing said since, shows whole."""
     if question is not None:
         return _cut(_rows([("class:notice.warning", question)], width), width, limit)
     groups = said_together(notices)
-    fresh = [g for g in groups if not _standing(g) and g[0].kind in ("warning", "error")
-             and g[0].at > seen_at]
     standing = [g for g in groups if _standing(g)]
-    if fresh and standing and limit > 1:
-        below = _newest(fresh, width, limit - 1)
-        return _newest(standing, width, max(1, limit - len(below))) + below
-    return _newest(groups, width, limit)
+    if not standing or limit < 2:
+        return _newest(groups, width, limit)
+    others = [g for g in groups if not _standing(g)]
+    fresh = [g for g in others if _fresh(g, seen_at)]
+    if not fresh and _standing(groups[-1]):  # the newest: whole, its commands in view
+        return _newest(groups, width, limit)
+    below = _newest(fresh[-1:], width, limit - 1) if fresh else []
+    if len(below) < limit - 1:  # rows left: the newest of the rest above it
+        rest = [g for g in others if not fresh or g is not fresh[-1]]
+        below = _newest(rest, width, limit - 1 - len(below), whole=not below) + below
+    return _newest(standing, width, max(1, limit - len(below))) + below
 
 
-def _newest(groups: list[list[Notice]], width: int, limit: int) -> list[StyleAndTextTuples]:
-    """The newest of `groups` first, each from its start, older ones above while rows last."""
+def _newest(groups: list[list[Notice]], width: int, limit: int,
+            whole: bool = True) -> list[StyleAndTextTuples]:
+    """The newest of `groups` first, each from its start, older ones above while rows last;
+    `whole`: the newest meant to be read whole (/id) may take more rows."""
     shown: list[StyleAndTextTuples] = []
+    if limit <= 0:
+        return shown
     for group in reversed(groups):
         rows = _rows(((f"class:notice.{n.kind}", n.text) for n in group), width)
         if not shown:
             shown = _cut(rows, width, max(limit, min(len(rows), MAX_WHOLE_ROWS))
-                         if group[0].whole else limit)
+                         if group[0].whole and whole else limit)
         else:  # an older one above, from its start, cut to the rows left
             shown = _cut(rows, width, limit - len(shown)) + shown
         if len(shown) >= limit:

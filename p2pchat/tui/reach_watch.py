@@ -30,6 +30,7 @@ FRESH = 10.0  # seconds after "they see a request" when the node is read every S
 KEY = REACH  # the notice key prefix: one notice per contact
 MAX_RELAYS = 16
 MAX_TOLD = 64  # relays found nearby already said on this screen (not said again)
+MAX_ASKED = 4096  # contacts whose request this screen said (ReachWatch._asked)
 
 
 def reason(contact: dict[str, Any], conv: Conversation, was_linked: bool,
@@ -124,6 +125,10 @@ class ReachWatch:
         self._found: set[str] = set()  # relays found by mDNS attached at the last read
         self._told: set[str] = set()  # of those, said once a link went through (MAX_TOLD)
         self._down = ""  # "relay ... unreachable" as said last (not said again after Esc)
+        # Contacts whose "they see a request" this screen said: cleared with Esc, it is not
+        # said again in other words ("has your request and has not added you") while the
+        # request waits (trial 14b, B6); they go when the request is answered or gone
+        self._asked: set[str] = set()
         self._networks: tuple[list[str], list[str]] = ([], [])  # in, and waiting to join
         import asyncio  # here, not at the top: importing this module stays cheap
 
@@ -257,6 +262,8 @@ class ReachWatch:
             if conv.answers in ("asked", "awaits") and (linked or accepted):  # they accepted
                 request_answered(self._state, conv, linked=linked)  # said so (14b, B7)
             conv.answers, changed_answers = answers, True
+            if answers not in ("asked", "awaits"):
+                self._asked.discard(fp)
         else:
             changed_answers = False
         seen = clean(contact.get("last_seen"))
@@ -268,7 +275,10 @@ class ReachWatch:
         knew_us = fp in self._linked or bool(conv.last_seen) or contact.get("asked") is False \
             or any((not m.own and not m.system) or m.status == "delivered"
                    for m in conv.messages)
-        asked = any(n.key == f"pending:{fp}" for n in self._state.notices)
+        if any(n.key == f"pending:{fp}" for n in self._state.notices) \
+                and len(self._asked) < MAX_ASKED:
+            self._asked.add(fp)
+        asked = fp in self._asked
         why = reason(contact, conv, knew_us, asked, *self._networks)
         if why == conv.unreachable:
             return changed
