@@ -201,6 +201,7 @@ class ContactTable:
         had, which `unblocked_state` gives back (trial 4, B1)."""
         before = self.get(key)
         self._update_contact(key, "state = ?", (_check_state(state),))
+        self._db.write("DELETE FROM requests_held WHERE key = ?", (key,))  # as the dialer's
         if state != "blocked":
             self._db.write("DELETE FROM blocked_from WHERE key = ?", (key,))
         elif before is not None and before.state != "blocked":

@@ -122,6 +122,9 @@ def test_a_request_held_is_kept_until_answered_or_removed(tmp_path: Path) -> Non
         assert store.contacts.request_held(KEYS[0]) and store.contacts.request_held(KEYS[1])
         store.contacts.hold_request(KEYS[0], False)  # their node knows us now
         store.contacts.remove(KEYS[1])
+        store.contacts.add(KEYS[1], "again", "contact", asked=True)
+        store.contacts.hold_request(KEYS[1], True)
+        store.contacts.set_state(KEYS[1], "blocked")  # the dialer forgets it too
         assert not store.contacts.request_held(KEYS[0])
         assert not store.contacts.request_held(KEYS[1])
     finally:
