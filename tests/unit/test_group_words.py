@@ -143,3 +143,15 @@ def test_words_that_split_a_name_are_said_so_not_as_a_rename(typed: str) -> None
     assert "is now called" not in str(refused.value)
     assert instead("/group create", ["team", "bob", typed, "S"], refused.value, shlex.quote,
                    contact) == f"/group create team bob '{typed} S'"
+
+
+def test_the_cli_says_the_split_name_with_the_line_that_works() -> None:
+    """Trial 14c, B3 in `p2pchat group create carol Bob B`, as the CLI words the refusal."""
+    from p2pchat.cli.group_create import refused_create
+
+    views = [{"name": "Bob B", "state": "contact", "announced_name": "bob", "fingerprint": "F1"},
+             {"name": "carol", "state": "contact", "announced_name": "carol",
+              "fingerprint": "F2"}]
+    said = refused_create("carol", ["Bob", "B"], views, "nothing created: ...")
+    assert said == ("nothing created: 'Bob' is no contact; did you mean 'Bob B' (in quotes):"
+                    " p2pchat group create carol 'Bob B'"), said
