@@ -19,11 +19,15 @@ class NotAContact(ValueError):
     name of the contact that calls itself `word` (we renamed them), when one does."""
 
     def __init__(self, word: str, now_called: str | None = None,
-                 others: Sequence[str] = ()) -> None:
+                 others: Sequence[str] = (), split: bool = False) -> None:
         """`others`: the words after `word` that name no contact either, said with it (trial
-        13c, B10: "'with' is not a contact (add and as a contact first ...)")."""
+        13c, B10: "'with' is not a contact (add and as a contact first ...)"). `split`: the
+        words from `word` on are `now_called` unquoted, not a name anyone calls themself
+        (trial 14c, B3: "Bob B" typed bare said "Bob is now called 'Bob B'")."""
         unknown = [word, *(w for w in others if w != word)]
-        super().__init__(f"{NOT_A_CONTACT}{word} is now called {now_called!r}" if now_called
+        super().__init__(f"{NOT_A_CONTACT}{word!r} is no contact; did you mean {now_called!r}"
+                         " (in quotes)" if now_called and split
+                         else f"{NOT_A_CONTACT}{word} is now called {now_called!r}" if now_called
                          else f"{NOT_A_CONTACT}{_and(unknown)} is not a contact"
                          if len(unknown) == 1 else
                          f"{NOT_A_CONTACT}{_and(unknown)} are not contacts")
@@ -79,9 +83,13 @@ def invitees(words: Iterable[str], contact: Callable[[str], T | None],
     names none (with the name of the contact that calls itself so, from `now_called`)."""
     found: list[T] = []
     unknown: list[str] = []
-    for word in listed(words, contact):
+    words = listed(words, contact)
+    for at, word in enumerate(words):
         who = contact(word)
         if who is None:
+            whole = _split_name(words[at:], contact)
+            if not unknown and whole:
+                raise NotAContact(word, whole, split=True)
             if not unknown and now_called(word):
                 raise NotAContact(word, now_called(word))
             unknown.append(word)
@@ -90,6 +98,13 @@ def invitees(words: Iterable[str], contact: Callable[[str], T | None],
     if unknown:  # every word that names no contact, said at once
         raise NotAContact(unknown[0], None, unknown[1:])
     return found
+
+
+def _split_name(words: Sequence[str], contact: Callable[[str], object | None]) -> str:
+    """The longest run of `words` from the first that names a contact whole ("Bob B" typed
+    without quotes), or ""."""
+    return next((" ".join(words[:n]) for n in range(len(words), 1, -1)
+                 if contact(" ".join(words[:n])) is not None), "")
 
 
 def renamed_as(contacts: Iterable[Mapping[str, Any]]) -> Callable[[str], str | None]:

@@ -81,7 +81,11 @@ class Dialer:
         self._failures: dict[bytes, int] = {}  # attempts since a link last carried a record
         self._not_before: dict[bytes, float] = {}  # after a link that carried nothing
 
-    def want(self, key: bytes) -> None:
+    def want(self, key: bytes, patient: bool = False) -> None:
+        """Dial `key`; `patient`: its node has our request (set_patient), as it said before
+        our restart (trial 14c, B6)."""
+        if patient:
+            self.set_patient(key, True)
         if self._stopped:
             return
         if key in self._tasks:

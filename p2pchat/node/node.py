@@ -228,8 +228,8 @@ class Node:
         self._spawn(self._ticker(), "ticker")
         self._spawn(self.admissions.run(), "admissions")
         await self.relays.start()
-        for contact in self.store.contacts.list_all(states=("contact",)):
-            self.links.dialer.want(contact.key)
+        for contact in self.store.contacts.list_all(states=("contact",)):  # held: 14c, B6
+            self.links.dialer.want(contact.key, self.store.contacts.request_held(contact.key))
         if self.config.mdns:
             await self.nearby.start(self.listen_addresses[0][1])
         log.info("node %s listening on %s", short_fingerprint(self.key),

@@ -161,6 +161,7 @@ class Trust:
             self._links.dialer.set_patient(key, not hello.knows_you)
             if waited != (not hello.knows_you):  # `awaits_answer` changed: screens re-read,
                 self._contacts_changed(key)  # not "online" beside "not linked" (14a, B6)
+                self._store().contacts.hold_request(key, not hello.knows_you)  # kept (14c B6)
             if hello.knows_you:  # they accepted: no longer "asked, waiting" (trial 12, B15)
                 self._store().contacts.answered(key)
             else:

@@ -201,6 +201,7 @@ class ContactTable:
         had, which `unblocked_state` gives back (trial 4, B1)."""
         before = self.get(key)
         self._update_contact(key, "state = ?", (_check_state(state),))
+        self._db.write("DELETE FROM requests_held WHERE key = ?", (key,))  # as the dialer's
         if state != "blocked":
             self._db.write("DELETE FROM blocked_from WHERE key = ?", (key,))
         elif before is not None and before.state != "blocked":
@@ -238,7 +239,20 @@ class ContactTable:
         if contact is not None and contact.asked:
             self._update_contact(key, "asked = 0", ())
 
+    def hold_request(self, key: bytes, held: bool) -> None:
+        """Whether their node said (at its last Hello) it has our request and has not added
+        us: kept, so `awaits_answer` outlives our restart (schema v11, trial 14c, B6)."""
+        if held:
+            self._db.write("INSERT OR IGNORE INTO requests_held (key) VALUES (?)", (key,))
+        else:
+            self._db.write("DELETE FROM requests_held WHERE key = ?", (key,))
+
+    def request_held(self, key: bytes) -> bool:
+        """What `hold_request` kept for `key`."""
+        return self._db.one("SELECT 1 FROM requests_held WHERE key = ?", (key,)) is not None
+
     def remove(self, key: bytes) -> bool:
         """Forget a contact. Its conversation and messages stay; returns False if unknown."""
         self._db.write("DELETE FROM blocked_from WHERE key = ?", (key,))
+        self._db.write("DELETE FROM requests_held WHERE key = ?", (key,))
         return self._contact_written("DELETE FROM contacts WHERE key = ?", (key,)) > 0

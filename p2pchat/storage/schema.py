@@ -291,6 +291,18 @@ _V10: Final[tuple[str, ...]] = (
     """,
 )
 
+# v11 (trial 14c, B6): the contacts whose node said, at its last Hello, that it has our request
+# and has not added us (`awaits_answer`): "asked, waiting" after our restart too, until a
+# link says otherwise; the header had gone back to "your request waits here". A row goes when
+# their node knows us, or the contact goes (storage/contacts.py).
+_V11: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE requests_held (
+        key BLOB PRIMARY KEY CHECK (length(key) = 32)
+    ) STRICT, WITHOUT ROWID
+    """,
+)
+
 # Files (docs/protocol.md section 13): one row per transfer, each way. storage/files.py owns
 # the statements. `hashes` is the verified chunk hash list, `have` one bit per verified chunk
 # (both NULL until known); `path` is where the file is read from (sending) or was saved
@@ -344,4 +356,5 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     migration(_V8),
     migration(_V9),
     migration(_V10),
+    migration(_V11),
 )

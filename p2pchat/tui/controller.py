@@ -293,7 +293,7 @@ class Controller:
         return False
 
     async def _on_event(self, event: Mapping[str, Any]) -> None:
-        refresh = self.state.apply(event)
+        shown, refresh = self.state.selected, self.state.apply(event)  # shown: before it
         heard_from(self.state, event)  # their reply, or our ✓✓: "the request waits" untrue
         if event.get("type") in ("link_up", "contacts_changed"):  # accepted, or a knock? (B6)
             self.reach.link_came(str(event.get("fingerprint")), event["type"] != "link_up")
@@ -315,9 +315,9 @@ class Controller:
         self.reach.annotate_page()
         if event.get("type") == "relays_changed":  # at once, not at the watch's next read
             await self.reach.check()
-        if "contacts" in refresh and self.state.current is not None \
-                and not self.state.current.loaded:
-            # A request that became a contact (accepted from the CLI, say): its history now.
+        # A request accepted from the CLI, or the next shown after a forget (trial 14c, B4)
+        if ("contacts" in refresh or self.state.selected != shown) \
+                and self.state.current is not None and not self.state.current.loaded:
             await self._load_current()
         if refresh:
             self._changed()

@@ -358,6 +358,9 @@ class GroupCommands:
         closed = "group_invitation_closed" if action == "decline" else "group_forgotten"
         if invitation_closed(self._state, {"type": closed, "group": target}):
             self._state.set_groups(await self._backend.groups())  # removed, kept (13b, B2)
+        now_open = self._state.current  # the next, if the open group went: its history now
+        if now_open is not None and not now_open.loaded:  # not "(loading)" (trial 14c, B4)
+            await self._switch_to(now_open)
         if action == "decline":  # what became of you there, until invited again
             member_notice(self._state, target, "leave", "you",
                           f"declined the invitation to {title}")

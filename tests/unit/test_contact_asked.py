@@ -103,3 +103,29 @@ def test_a_v9_home_asks_only_where_nothing_says_they_met(tmp_path: Path,
         assert asked == {never}
     finally:
         store.close()
+
+
+def test_a_request_held_is_kept_until_answered_or_removed(tmp_path: Path) -> None:
+    """Trial 14c, B6 (schema v11): their node's "it has our request" outlives a restart."""
+    store = open_store(tmp_path / "db")
+    try:
+        for key in KEYS[:2]:
+            store.contacts.add(key, key.hex()[:4], "contact", asked=True)
+        store.contacts.hold_request(KEYS[0], True)
+        store.contacts.hold_request(KEYS[0], True)  # once
+        store.contacts.hold_request(KEYS[1], True)
+        store.commit()
+    finally:
+        store.close()
+    store = open_store(tmp_path / "db")
+    try:
+        assert store.contacts.request_held(KEYS[0]) and store.contacts.request_held(KEYS[1])
+        store.contacts.hold_request(KEYS[0], False)  # their node knows us now
+        store.contacts.remove(KEYS[1])
+        store.contacts.add(KEYS[1], "again", "contact", asked=True)
+        store.contacts.hold_request(KEYS[1], True)
+        store.contacts.set_state(KEYS[1], "blocked")  # the dialer forgets it too
+        assert not store.contacts.request_held(KEYS[0])
+        assert not store.contacts.request_held(KEYS[1])
+    finally:
+        store.close()

@@ -130,3 +130,28 @@ def test_filler_words_before_the_contacts_are_left_out_of_the_hint() -> None:
     assert str(refused.value) == "nothing created: 'b' and 'c' are not contacts"
     assert instead("/group create", words, refused.value, shlex.quote, contact) \
         .endswith("goes in quotes: /group create 'a b c' bob")
+
+
+@pytest.mark.parametrize("typed", ["Carol", "carol"])
+def test_words_that_split_a_name_are_said_so_not_as_a_rename(typed: str) -> None:
+    """Trial 14c, B3: `/group create carol Bob B` said "Bob is now called 'Bob B'" (bob calls
+    himself bob; nobody was ever "Bob"): the typed words split the name, said so."""
+    with pytest.raises(NotAContact) as refused:
+        invitees(["bob", typed, "S"], contact, renamed_as(VIEWS))
+    assert str(refused.value) == (f"nothing created: {typed!r} is no contact; did you mean"
+                                  f" '{typed} S' (in quotes)")
+    assert "is now called" not in str(refused.value)
+    assert instead("/group create", ["team", "bob", typed, "S"], refused.value, shlex.quote,
+                   contact) == f"/group create team bob '{typed} S'"
+
+
+def test_the_cli_says_the_split_name_with_the_line_that_works() -> None:
+    """Trial 14c, B3 in `p2pchat group create carol Bob B`, as the CLI words the refusal."""
+    from p2pchat.cli.group_create import refused_create
+
+    views = [{"name": "Bob B", "state": "contact", "announced_name": "bob", "fingerprint": "F1"},
+             {"name": "carol", "state": "contact", "announced_name": "carol",
+              "fingerprint": "F2"}]
+    said = refused_create("carol", ["Bob", "B"], views, "nothing created: ...")
+    assert said == ("nothing created: 'Bob' is no contact; did you mean 'Bob B' (in quotes):"
+                    " p2pchat group create carol 'Bob B'"), said
