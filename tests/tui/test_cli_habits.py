@@ -100,6 +100,10 @@ def test_contact_commands_say_what_is_wrong(tmp_path: Path) -> None:
         blocked = alice.cli("contacts", "accept", "Carol S")
         assert "'Carol S' is blocked: unblock them first" in blocked.stderr
         assert alice.json("contacts", "unblock", "Carol S")["state"] == "contact"
+        again = alice.cli("contacts", "unblock", "Carol S")  # trial 14c, B9
+        assert_clean_failure(again)
+        assert "Carol S is not blocked: a contact, not linked" in again.stderr, again.stderr
+        assert "already a contact" not in again.stderr
         removed = alice.cli("contacts", "remove", "Carol S", check=True).stdout
         assert "can ask to connect again" in removed and "block" in removed
     finally:

@@ -11,7 +11,7 @@ from tests.aio import until
 from tests.tui.test_screen import ENTER, running
 from tests.tui.test_screen_trial13b import Two, sent
 from tests.tui.test_screen_trial13c import on_screen
-from tests.tui.test_state import BOB
+from tests.tui.test_state import BOB, CAROL, contact
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -56,3 +56,20 @@ async def test_a_tab_that_completes_nothing_in_a_message_is_a_space() -> None:
         await until(lambda: chat.drafts.showing == BOB, 10, "bob open")
         keys.send_text("hello\tthere")
         await until(lambda: chat.input.text == "hello there", 10, "a gap")
+
+
+@pytest.mark.parametrize("who, state, said", [
+    ("bob", "contact", "bob is not blocked: a contact, linked"),
+    ("carol", "request", f"carol ({CAROL[:7]}) is not blocked: a request; /accept to"
+                                " add them"),
+])
+async def test_unblock_of_one_not_blocked_says_what_they_are(
+        who: str, state: str, said: str) -> None:
+    """B9: `/unblock bob` with bob a contact said "'bob' is already a contact"."""
+    backend = Two()
+    backend.contact_list = [contact(BOB, "bob", online=True), contact(CAROL, "carol", state)]
+    async with running(backend) as (chat, keys):
+        await until(lambda: len(chat.state.conversations) == 2, 10, "listed")
+        keys.send_text(f"/unblock {who}{ENTER}")
+        await until(lambda: on_screen(chat, said), 10, said)
+        assert not on_screen(chat, "already a contact")
