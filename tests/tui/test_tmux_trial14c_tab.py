@@ -52,3 +52,23 @@ def test_a_tab_before_a_passphrase_is_a_gap_never_a_leak(
     wait_for(lambda: "all done" in bob.cli("log", "alice").stdout, 20, "bob has it")
     log = bob.cli("log", "alice", check=True).stdout
     assert "aroma" not in log and "network join" not in log, log
+
+
+def test_a_line_behind_a_question_is_said_then_goes_with_the_answer_shown(
+    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """B5: burst `/block bob` Enter `hello there` Enter: the waiting line is said on the
+    question's row; after "n" it goes, and "not blocked" still shows."""
+    alice, bob = pair
+    open_on_bob(terminal, alice.home, tmp_path)
+    terminal.keys("/block bob", "Enter", "hello there", "Enter")  # one burst
+    terminal.wait_screen(lambda s: "1 line waits for this answer" in _words(s),
+                         "the waiting line said")
+    terminal.keys("n", "Enter")
+    terminal.wait_screen(lambda s: "alice: hello there" in s and "not blocked" in s,
+                         "sent, the answer shown")
+    wait_for(lambda: "hello there" in bob.cli("log", "alice").stdout, 20, "bob has it")
+
+
+def _words(screen: str) -> str:
+    return " ".join(screen.replace("│", " ").split())
