@@ -24,7 +24,8 @@ STARS = "*" * len(PASS)
     (f"/network join club \t{PASS}", "/network join club "),
     (f"see network join club\t{PASS}", "see network join club "),
     (f"ok\tsee\tnetwork\tjoin\tclub\t{PASS}", "ok see network join club "),
-], ids=["typed", "after-a-blank", "in-a-message", "pasted-with-tabs"])
+    (f"/network\tjoin\tclub\t{PASS}", "/network join club "),
+], ids=["typed", "after-a-blank", "in-a-message", "pasted-with-tabs", "a-command-with-tabs"])
 async def test_a_tab_before_a_passphrase_is_a_gap_and_it_is_starred(
         keys_typed: str, shown: str) -> None:
     """B2: the Tab inserted nothing; the line read "/network join clubaroma-…" in clear, Up

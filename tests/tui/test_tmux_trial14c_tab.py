@@ -38,6 +38,12 @@ def test_a_tab_before_a_passphrase_is_a_gap_never_a_leak(
         terminal.keys("Up")  # the history never has it in clear
         screens.append(terminal.wait_screen(lambda s: True, "after Up"))
         terminal.keys("C-u")
+    terminal.tmux("set-buffer", "-b", "cmd", f"/network\tjoin\tclub\t{PASS}")
+    terminal.tmux("paste-buffer", "-b", "cmd", "-t", "chat")  # no -p: typed keys, Tab keys
+    screens.append(terminal.wait_screen(
+        lambda s: f"> /network join club {STARS}" in s, "the pasted command starred"))
+    terminal.keys("C-u")
+    terminal.wait_screen(lambda s: s.splitlines()[-1].rstrip() == ">", "the input cleared")
     terminal.tmux("set-buffer", "-b", "tabs", f"ok\tsee\tnetwork\tjoin\tclub\t{PASS}")
     terminal.tmux("paste-buffer", "-b", "tabs", "-t", "chat")  # no -p: typed keys, Tab keys
     screens.append(terminal.wait_screen(
