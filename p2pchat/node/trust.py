@@ -442,7 +442,10 @@ class Trust:
         """A blocked key goes back to what it was: a contact's links and messages resume; a
         request is a request again, still waiting for an accept (trial 4, B1: an impostor's
         request, blocked then unblocked, had become a contact)."""
-        contact = self.contact_for(who, states=("blocked",))
+        contact = self.contact_for(who, states=("blocked", "contact", "request"))
+        if contact.state != "blocked":  # what they are instead (trial 14c, B9)
+            raise CommandError("not_blocked",
+                               _not_blocked(contact, self._links.is_linked(contact.key)))
         db = self._store()
         state = db.contacts.unblocked_state(contact.key)
         db.contacts.set_state(contact.key, state)
@@ -501,6 +504,14 @@ _IS = {
     "request": "asked to connect and is not a contact yet: accept them first",
     "blocked": "is blocked: unblock them first",
 }
+
+
+def _not_blocked(contact: Contact, linked: bool) -> str:
+    if contact.state == "request":
+        suffix = f"({short_fingerprint(contact.key)})"
+        shown = contact.name if contact.name.endswith(suffix) else f"{contact.name} {suffix}"
+        return f"{shown} is not blocked: a request; accept them to add them"
+    return f"{contact.name} is not blocked: a contact, {'linked' if linked else 'not linked'}"
 
 
 def _parsed_addrs(addrs: list[str]) -> list[str]:

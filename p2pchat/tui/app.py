@@ -301,7 +301,8 @@ class ChatApp:
 
     def _all_notice_rows(self, width: int) -> list[StyleAndTextTuples]:
         """The newest notices from their start (tui/notice_rows.py), or the question."""
-        asked = as_shown(self.confirm[0], self._held) if self.confirm is not None else None
+        asked = None if self.confirm is None else \
+            as_shown(self.confirm[0], self._held, self.controller.gate.waiting())
         return notice_rows(self.state.notices, asked, width, MAX_NOTICE_ROWS, self.state.acted_at)
 
     def _notice_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:

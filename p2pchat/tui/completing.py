@@ -9,7 +9,7 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from p2pchat.tui.commands import COMMANDS, IRC_COMMANDS, canonical, complete
+from p2pchat.tui.commands import COMMANDS, IRC_COMMANDS, canonical, complete, secret_start
 from p2pchat.tui.conversation import Conversation, conversation_label
 from p2pchat.tui.files import path_completions
 from p2pchat.tui.sanitize import clean
@@ -106,8 +106,16 @@ def listed(names: list[str]) -> str:
 def complete_now(state: ChatState, buffer: Buffer) -> None:
     """Complete from what is typed right now, not from a background run that may lag a
     quick typist: one match is inserted, several open the menu."""
-    options = completions(state, buffer.document.text_before_cursor)
-    if len(options) == 1:
+    before = buffer.document.text_before_cursor
+    # A word typed here would be a passphrase (`/network join NAME `, or inside one): nothing
+    # there is a name, so Tab is a gap (trial 14c, B2: a Tab glued the passphrase to the
+    # name, unstarred, into the history and out as a message).
+    options = [] if secret_start(before + " x") is not None else completions(state, before)
+    if not options and before and not before[-1].isspace():
+        # Nothing to complete: a gap, so a tab-separated paste without bracketed paste (each
+        # tab a Tab key) keeps its words apart, and the mask sees the passphrase.
+        buffer.insert_text(" ")
+    elif len(options) == 1:
         text, start = options[0]
         buffer.delete_before_cursor(-start)
         buffer.insert_text(text)

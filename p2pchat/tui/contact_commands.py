@@ -220,6 +220,9 @@ class ContactCommands:
 
     async def cmd_unblock(self, who: str) -> None:
         """/unblock NAME."""
+        conv = self._contact(who)
+        if conv is not None and conv.state in ("contact", "request"):  # trial 14c, B9
+            raise BackendError("not_blocked", not_blocked(conv))
         contact = await self._backend.unblock(who)
         conv = self._state.upsert_contact(contact)
         asks = contact.get("state") == "request"  # never a contact unasked (trial 4, B1)
@@ -460,3 +463,13 @@ def _by_your_name(contact: Mapping[str, Any], state: ChatState) -> str:
     theirs = (short, clean(contact.get("their_name")), clean(contact.get("announced_name")))
     return "; they call themselves by your name" if mine and mine in \
         (n.casefold() for n in theirs if n) else ""
+
+
+def not_blocked(conv: Conversation) -> str:
+    """Why /unblock does nothing: what they are instead (trial 14c, B9: "'bob' is already a
+    contact" read as a refusal to add)."""
+    if conv.state == "request":
+        shown = conv.name if conv.name.endswith(f"({conv.id[:7]})") \
+            else f"{conv.name} ({conv.id[:7]})"
+        return f"{shown} is not blocked: a request; /accept to add them"
+    return f"{conv.name} is not blocked: a contact, {'linked' if conv.online else 'not linked'}"

@@ -93,7 +93,7 @@ class Controller:
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self.running = ""  # the typed line being run, if any
         self.switch_refused = AfterSwitchRefused(lambda: self.state.clock())  # (B6)
-        self.gate = QuestionGate()  # closed while a question waits (tui/question.py)
+        self.gate = QuestionGate(self._lines)  # closed while a question waits (tui/question.py)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: EventStream | None = None
         self.ready = asyncio.Event()  # set once the first load is done
@@ -329,9 +329,9 @@ class Controller:
     async def _run_commands(self) -> None:
         while True:
             self.running = await self._lines.get()
-            await self.gate.wait()  # a question asked by the line before comes first
-            ran = await self.execute(self.running)  # what was typed after a refused command
-            # counts on it (the node gone: each line comes back as it runs, saying so)
+            answered = await self.gate.wait()  # a question asked by the line before first
+            ran = await self.execute(self.running, answered)  # lines typed after a refused
+            # command count on it (the node gone: each line comes back as it runs, saying so)
             self.switch_refused.ran(self.running, ran, self.state.selected)
             if not ran and self.state.connected:
                 hold_behind(self.running, self._lines, self.hand_back)
@@ -342,7 +342,7 @@ class Controller:
         conversation, so it is judged where it runs (trial 6, B1)."""
         return bool(self.running) or not self._lines.empty()
 
-    async def execute(self, line: str) -> bool:
+    async def execute(self, line: str, after_answer: bool = False) -> bool:
         # Errors about what was typed a while ago are no news any more.
         """Run one typed line; what fails becomes a notice. False: a command refused."""
         user_acted(self.state)
@@ -352,7 +352,7 @@ class Controller:
         # What a command said a while before (/id, say) is superseded by this one; what is
         # still going on (keyed notices) stays.
         self.state.drop_notices(kind="info", said_before=now - SUPERSEDED_AFTER, unkeyed=True)
-        self.state.drop_notices(key=PASSING)  # one-off answers go at the next command
+        self.state.drop_notices(key="" if after_answer else PASSING)  # answers pass (14c B5)
         if not self.state.connected and (why := node_stopped(line)) is not None:
             self.hand_back(line, why)  # typed behind a command, before the node went
             self._changed()

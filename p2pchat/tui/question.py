@@ -24,9 +24,11 @@ from p2pchat.tui.panes import typed_text
 class QuestionGate:
     """Open unless a question is pending; the command runner waits on it between lines."""
 
-    def __init__(self) -> None:
+    def __init__(self, lines: asyncio.Queue[str] | None = None) -> None:
         self._open = asyncio.Event()
         self._open.set()
+        self._lines = lines  # the typed lines queued behind the one taken
+        self._taken = 0  # 1 while the line taken waits for the answer
 
     def close(self) -> None:
         self._open.clear()
@@ -34,8 +36,20 @@ class QuestionGate:
     def open(self) -> None:
         self._open.set()
 
-    async def wait(self) -> None:
-        await self._open.wait()
+    async def wait(self) -> bool:
+        """True: a question was up, and this waited for its answer (`waiting` meanwhile)."""
+        if self._open.is_set():
+            return False
+        self._taken = 1
+        try:
+            await self._open.wait()
+        finally:
+            self._taken = 0
+        return True
+
+    def waiting(self) -> int:
+        """How many typed lines wait for the pending question's answer."""
+        return self._taken + (self._lines.qsize() if self._lines is not None else 0)
 
 
 def not_asked(question: str) -> str:
@@ -102,10 +116,14 @@ def may_answer(typed: str, choices: Iterable[str]) -> bool:
     return bool(typed) and any(word.startswith(typed) for _, word in _words(choices))
 
 
-def as_shown(question: str, held: str) -> str:
-    """The question's row: how to answer it, and what is typed towards an answer."""
+def as_shown(question: str, held: str, waiting: int = 0) -> str:
+    """The question's row: how to answer it, the lines typed behind it that wait for the
+    answer (trial 14c, B5: said nowhere, then sent), and what is typed towards an answer."""
     shown = (question.replace("y/n", "y/n + Enter", 1) if "y/n" in question
              else f"{question} (then Enter)")
+    if waiting:
+        shown += (" · 1 line waits for this answer: it is sent after" if waiting == 1 else
+                  f" · {waiting} lines wait for this answer: they are sent after")
     return f"{shown}  answer: {held}" if held else shown
 
 

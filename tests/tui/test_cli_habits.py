@@ -13,6 +13,7 @@ from p2pchat.storage.store import Store
 from p2pchat.tui.safety import safety_rows
 from tests.cli import assert_clean_failure, run, run_json
 from tests.nodes import NodeProcess, wait_for
+from tests.tui.test_tmux import mutual
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -100,6 +101,10 @@ def test_contact_commands_say_what_is_wrong(tmp_path: Path) -> None:
         blocked = alice.cli("contacts", "accept", "Carol S")
         assert "'Carol S' is blocked: unblock them first" in blocked.stderr
         assert alice.json("contacts", "unblock", "Carol S")["state"] == "contact"
+        again = alice.cli("contacts", "unblock", "Carol S")  # trial 14c, B9
+        assert_clean_failure(again)
+        assert "Carol S is not blocked: a contact, not linked" in again.stderr, again.stderr
+        assert "already a contact" not in again.stderr
         removed = alice.cli("contacts", "remove", "Carol S", check=True).stdout
         assert "can ask to connect again" in removed and "block" in removed
     finally:
@@ -132,3 +137,29 @@ def test_nick_without_a_node_changes_the_name_only(tmp_path: Path) -> None:
     assert after["name"] == "Ada" and after["fingerprint"] == before["fingerprint"]
     assert_clean_failure(run(home, "nick", "bad\x1bname"))
     assert run_json(home, "id")["name"] == "Ada"
+
+
+def test_unblock_of_a_linked_contact_or_a_request_says_what_they_are(tmp_path: Path) -> None:
+    """trial 14c, B9: "'carol (X)' asked to connect and is not a contact yet: accept them
+    first" and "'erin' is already a contact" for `contacts unblock` of one not blocked."""
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    bob = NodeProcess(tmp_path / "bob", "bob").start()
+    carol = NodeProcess(tmp_path / "carol", "carol").start()
+    try:
+        mutual(alice, bob, "alice", "bob")
+        linked = alice.cli("contacts", "unblock", "bob")
+        assert_clean_failure(linked)
+        assert "bob is not blocked: a contact, linked" in linked.stderr, linked.stderr
+        carol.cli("contacts", "add", alice.fingerprint, "--name", "alice", "--addr", alice.addr,
+                  check=True)
+        wait_for(lambda: any(c["state"] == "request" for c in alice.json("contacts", "list")),
+                 20, "carol's request")
+        asks = alice.cli("contacts", "unblock", "carol")
+        assert_clean_failure(asks)
+        short = carol.fingerprint.replace("-", "")[:7]
+        assert f"carol ({short}) is not blocked: a request; accept them to add them" \
+            in asks.stderr, asks.stderr
+    finally:
+        carol.close()
+        bob.close()
+        alice.close()
