@@ -87,6 +87,9 @@ def requests_news(state: ChatState, contacts: list[dict[str, Any]],
                 not fresh or f"request:{fp}" in state.cleared)):
             continue
         news.request_news(state, cast(ContactRequestEvent, request))
+    if fresh:  # bounded: only requests still listed stay cleared
+        state.cleared &= {f"request:{clean(c.get('fingerprint'))}" for c in contacts
+                          if c.get("state") == "request"}
 
 
 def replace_notice(state: ChatState, key: str) -> None:
