@@ -109,11 +109,12 @@ def displaced(notices: Iterable[Notice], shown: set[int]) -> None:
     """Mark the notices off the row while a newer one is on it (`shown`, from notice_rows):
     they never come back to the row when the newer ones go (trial 14c, B7: "bob joined
     (crew)" and "left club; networks: none" came back a minute after they had left it). A
-    standing request or warning is not displaced: it keeps its line."""
+    standing request or warning is not displaced: it keeps its line; nor an invitation,
+    which waits for its answer."""
     groups = said_together(notices)
     newest = max((i for i, g in enumerate(groups) if id(g[0]) in shown), default=-1)
     for group in groups[:newest]:
-        if id(group[0]) not in shown and not _standing(group):
+        if id(group[0]) not in shown and not _standing(group) and group[0].kind != "request":
             for notice in group:  # in place: the notice keeps its identity (answers_pass)
                 object.__setattr__(notice, "displaced", True)
 

@@ -138,3 +138,19 @@ def test_a_question_leaves_the_standing_warning_a_row_above_it(width: int) -> No
     plain.notice("info", "bob joined (crew)")
     rows = texts(notice_rows(plain.notices, question, width, ROWS))
     assert rows[0].startswith("Block carol"), rows
+
+
+def test_an_invitation_pushed_off_by_news_is_back_when_the_news_goes() -> None:
+    """An invitation waits for its answer: pushed off, it is not displaced for good."""
+    clock = Clock()
+    state = loaded_state()
+    state.clock = clock
+    state.notice("request", "bob invites you to the group hike (/group accept hike, /group"
+                            " decline hike)", key="invite:hike")
+    for news in ("carol joined (crew)", "dave joined (crew)", "erin joined (crew)"):
+        clock.now += 1
+        state.notice("info", news)
+    assert not any("invites" in row for row in shown(state))
+    for news in ("carol joined", "dave joined", "erin joined"):
+        state.drop_notices(mentioning=(news,))
+    assert any("invites you" in row for row in shown(state)), shown(state)
