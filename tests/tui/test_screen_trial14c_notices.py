@@ -14,7 +14,9 @@ from p2pchat.tui.notice_rows import notice_rows, row_lines
 from p2pchat.tui.state import ChatState
 from tests.aio import until
 from tests.tui.test_controller import FakeBackend
+from tests.tui.test_screen import running, text
 from tests.tui.test_screen_trial4 import Clock
+from tests.tui.test_screen_trial13 import Blocking
 from tests.tui.test_screen_trial14b_c import warned
 from tests.tui.test_state import CAROL, contact, loaded_state
 
@@ -154,3 +156,17 @@ def test_an_invitation_pushed_off_by_news_is_back_when_the_news_goes() -> None:
     for news in ("carol joined", "dave joined", "erin joined"):
         state.drop_notices(mentioning=(news,))
     assert any("invites you" in row for row in shown(state)), shown(state)
+
+
+async def test_the_screen_marks_what_it_pushes_off_the_row() -> None:
+    """B7 through the app's own drawing of the row: news pushed off it stays off."""
+    async with running(Blocking()) as (chat, _keys):
+        state = chat.state
+        state.notice("info", "bob joined (crew)", key="group:crew:join:bob")
+        assert text(chat._notice_rows(78, ROWS)) == ["bob joined (crew)"]
+        for news in ("carol joined (crew)", "dave joined (crew)", "erin joined (crew)"):
+            state.notice("info", news)
+        assert "bob joined (crew)" not in text(chat._notice_rows(78, ROWS))
+        for news in ("carol joined", "dave joined", "erin joined"):
+            state.drop_notices(mentioning=(news,))
+        assert text(chat._notice_rows(78, ROWS)) == [], [n.text for n in state.notices]
