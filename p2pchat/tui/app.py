@@ -53,7 +53,7 @@ from p2pchat.tui.controls import MaskSecret, RowsControl
 from p2pchat.tui.drafts import Drafts
 from p2pchat.tui.history_view import HistoryView
 from p2pchat.tui.kept_input import KeptInput
-from p2pchat.tui.notice_rows import notice_rows
+from p2pchat.tui.notice_rows import row_lines
 from p2pchat.tui.notify import Notifier
 from p2pchat.tui.panes import (
     ESC_THEN_TYPED,
@@ -303,7 +303,7 @@ class ChatApp:
         """The newest notices from their start (tui/notice_rows.py), or the question."""
         asked = None if self.confirm is None else \
             as_shown(self.confirm[0], self._held, self.controller.gate.waiting())
-        return notice_rows(self.state.notices, asked, width, MAX_NOTICE_ROWS, self.state.acted_at)
+        return row_lines(self.state.notices, asked, width, MAX_NOTICE_ROWS, self.state.acted_at)
 
     def _notice_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
         return self._all_notice_rows(width)[-height:] if height else []

@@ -78,11 +78,18 @@ def requests_news(state: ChatState, contacts: list[dict[str, Any]],
     """The requests of a re-read of the contacts that are news: all on a `fresh` read (start,
     reconnection: still unanswered), else those that were not requests `before` it (trial13b,
     B10: `p2pchat contacts unblock` from the CLI brought the request back silently, and no
-    NEW KEY warning, where /unblock here says both). One told already is not said again."""
+    NEW KEY warning, where /unblock here says both). One told already is not said again,
+    nor one cleared with Esc that was a request before this read (trial 14c, B7: it came
+    back after a node restart)."""
     for request in contacts:
         fp = clean(request.get("fingerprint"))
-        if request.get("state") == "request" and (fresh or before.get(fp) != "request"):
-            news.request_news(state, cast(ContactRequestEvent, request))
+        if request.get("state") != "request" or (before.get(fp) == "request" and (
+                not fresh or f"request:{fp}" in state.cleared)):
+            continue
+        news.request_news(state, cast(ContactRequestEvent, request))
+    if fresh:  # bounded: only requests still listed stay cleared
+        state.cleared &= {f"request:{clean(c.get('fingerprint'))}" for c in contacts
+                          if c.get("state") == "request"}
 
 
 def replace_notice(state: ChatState, key: str) -> None:

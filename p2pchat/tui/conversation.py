@@ -125,6 +125,10 @@ class Notice:
     # Said in answer to a command ("left club; networks: none"): it goes after two minutes or
     # once another command runs a while later, keyed or not (notes/s34/trial12.md, B7b)
     answer: bool = False
+    # Gone from the notice row, displaced by newer notices: it never comes back there, only
+    # /notices keeps it (notes/s36/trial14c.md B7). The row's memory, set in place by
+    # notice_rows.displaced so the notice keeps its identity (notice_ageing.answers_pass).
+    displaced: bool = field(default=False, compare=False)
 
     def renamed(self, fingerprint: str, name: str) -> Notice:
         """This notice with `fingerprint`'s name as it is now: the first whole-word mention

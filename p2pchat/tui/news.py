@@ -387,6 +387,7 @@ def request_news(state: ChatState, request: ContactRequestEvent) -> None:
     2: the warning and the request were two notices, and the commands were cut off); the
     conversation shows the warning in full."""
     fp = clean(request.get("fingerprint"))
+    state.cleared.discard(f"request:{fp}")  # asked anew: said, whatever Esc cleared before
     name = clean(request.get("name")) or fp[:7]
     conv = state.upsert_contact({"fingerprint": fp, "name": name, "state": "request",
                                  "note": request.get("note") or "", "online": False,

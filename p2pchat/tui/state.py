@@ -110,6 +110,7 @@ class ChatState:
         self.listen: list[str] = []  # the node's listening addresses, as status gives them
         self.relays: list[dict[str, Any]] = []
         self.told_names: dict[str, str] = {}  # fingerprint -> the nick last told (news.py)
+        self.cleared: set[str] = set()  # request notices cleared with Esc: not said again
         self._numbers_fixed = False
         self._places: dict[str, int] = {}  # fingerprint -> place in the list, once fixed
         self._next_place = 0
@@ -519,7 +520,9 @@ class ChatState:
             self.notices = deque(kept, maxlen=MAX_NOTICES)
 
     def clear_notices(self) -> None:
-        """Esc: all but an unanswered NEW KEY warning (trial 13c, B16: a stray Esc hid it)."""
+        """Esc: all but an unanswered NEW KEY warning (trial 13c, B16: a stray Esc hid it);
+        a request cleared is not said again on a reconnection (contact_news.requests_news)."""
+        self.cleared |= {n.key for n in self.notices if n.key.startswith("request:")}
         self.notices = deque((n for n in self.notices if n.kind == "warning"
                               and n.key.startswith("request:")), maxlen=MAX_NOTICES)
 
