@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from p2pchat.tui.reach_watch import SETTLE
 from tests.nodes import NodeProcess, wait_for
 from tests.tui.test_tmux import TMUX, Terminal, chat_argv, header
 
@@ -86,7 +87,10 @@ def test_re_adding_a_fellow_member_keeps_the_answer(
     terminal.wait_screen(lambda s: answer in " ".join(s.split()), "the answer")
     wait_for(lambda: any(p["fingerprint"] == bob.fingerprint and p["state"] == "contact"
                          for p in alice.json("peers")["links"]), 20, "a contacts' link")
-    deadline = time.monotonic() + 6  # two of the screen's reads of the node, and the flap
+    # The new link makes the screen read the node SETTLE later: the read that dropped the answer
+    # (3 s after it, in the trial). Sampled past it with room; the later period reads are driven
+    # one by one in test_screen_trial14a_links (same rule, no clock).
+    deadline = time.monotonic() + 3 * SETTLE
     while time.monotonic() < deadline:  # bounded: the answer stays all along
         screen = terminal.screen()
         assert answer in " ".join(screen.split()), screen
