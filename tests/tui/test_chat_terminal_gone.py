@@ -30,13 +30,19 @@ def _size(fd: int, rows: int, columns: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
 
-def _chat_on_pty(home: Path, err: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """An attached chat on a fresh pty; returns it and the pty's master side, the screen up."""
+def _chat_on_pty(home: Path, err: Path, grace: float | None = None,
+                 ) -> tuple[subprocess.Popen[bytes], int]:
+    """An attached chat on a fresh pty; returns it and the pty's master side, the screen up.
+    `grace`: the chat's ending.GRACE (seconds a signalled chat has to end by itself) set to
+    that, so a test of the grace's end need not wait the 5 s a user is given."""
     master, slave = os.openpty()
     _size(slave, 40, 120)
+    run = ["-m", "p2pchat"] if grace is None else [
+        "-c", "import runpy, p2pchat.tui.ending as e;"
+        f" e.GRACE = {grace!r}; runpy.run_module('p2pchat', run_name='__main__')"]
     with err.open("w") as stderr:
         chat = subprocess.Popen(
-            [sys.executable, "-m", "p2pchat", "--home", str(home), "chat", "--no-mdns"],
+            [sys.executable, *run, "--home", str(home), "chat", "--no-mdns"],
             stdin=slave, stdout=slave, stderr=stderr, env=cli_env({"TERM": "xterm"}),
             start_new_session=True)
     os.close(slave)
@@ -70,7 +76,7 @@ def test_sigterm_ends_a_chat_whose_terminal_reads_nothing(tmp_path: Path) -> Non
     where the event loop's signal handlers never ran: SIGTERM did nothing. It ends now."""
     node = NodeProcess(tmp_path / "alice", "alice").start()
     err = tmp_path / "err"
-    chat, master = _chat_on_pty(node.home, err)
+    chat, master = _chat_on_pty(node.home, err, grace=1.0)  # blocked, it ends at the grace's end
     try:
         for i in range(400):  # each new size redraws the whole screen; nobody reads it
             _size(master, 30 + i % 20, 100 + i % 40)

@@ -5,9 +5,14 @@ types its key, nor sends the input (B4)."""
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
 import pytest
 
 from tests.aio import until
+from tests.groups_net import befriend, group_of
+from tests.local_nodes import MakeLocalNode
 from tests.tui.test_groups_ui import GROUP
 from tests.tui.test_screen import ENTER, running
 from tests.tui.test_screen_trial13b import Two, sent
@@ -70,3 +75,24 @@ async def test_alt_enter_at_the_quit_question_never_sends_the_draft() -> None:
         await until(lambda: chat.confirm is None, 10, "the question cancelled")
         await until(lambda: on_screen(chat, "not quitting"), 10, "said on the row")
         assert chat.input.text == "half a line" and sent(backend) == []
+
+
+async def test_a_group_keeps_its_invitations_place_once_accepted(
+        make_local_node: MakeLocalNode) -> None:
+    """B16: a group's `since` is when its invitation came, before and after the accept, so a
+    screen opened after it numbers the group where the screens open before it had it. (Real
+    nodes in this test's loop: no screen is needed to read what the node lists.)"""
+    alice, bob = await make_local_node("alice"), await make_local_node("bob")
+    await befriend(bob, alice)
+    group = str((await bob.create_group("crew", ["alice"]))["group"])
+    await until(lambda: group_of(alice, group)["role"] == "invited", 20, "alice's invitation")
+    before = group_of(alice, group)
+    came = datetime.fromisoformat(before["since"]).timestamp()
+    # the accept a millisecond later at least: at the same one, an accept's own time would pass
+    await until(lambda: time.time() >= came + 0.002, 5, "the clock past the invitation's")
+    await alice.accept_group("crew")
+    after = group_of(alice, group)
+    assert before["role"] == "invited" and after["role"] == "member", (before, after)
+    assert before["since"] == after["since"], (before, after)
+    created = group_of(bob, group)
+    assert created["since"] <= before["since"], (created, before)

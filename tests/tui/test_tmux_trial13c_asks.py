@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from p2pchat.core.identity import Identity
 from tests.nodes import NodeProcess, wait_for
 from tests.tui.test_tmux import TMUX, Terminal, chat_argv, header, open_on_bob
 
@@ -39,14 +40,21 @@ def test_remove_asks_and_a_no_keeps_the_contact(
 
 
 def test_tab_offers_the_contact_and_the_group_of_one_name(
-    tmp_path: Path, terminal: Terminal, pair: tuple[NodeProcess, NodeProcess],
+    tmp_path: Path, terminal: Terminal,
 ) -> None:
-    """B11: "/msg ca" + Tab gave "/msg carol" (a contact and a group), refused on Enter."""
-    alice, _bob = pair
-    alice.cli("group", "create", "bob", check=True)
-    terminal.start(chat_argv(alice.home), tmp_path / "exit")
-    terminal.wait_screen(lambda s: "bob · " in header(s), "the chat open, on either bob")
-    terminal.literal("/msg bo")
-    terminal.keys("Tab")
-    screen = terminal.wait_screen(lambda s: "@bob" in s and "#bob" in s, "both forms offered")
-    assert "/msg bob " not in screen, screen
+    """B11: "/msg ca" + Tab gave "/msg carol" (a contact and a group), refused on Enter.
+    (Only names count: bob is a contact whose node need not run.)"""
+    alice = NodeProcess(tmp_path / "alice", "alice").start()
+    try:
+        alice.cli("contacts", "add", Identity.generate().fingerprint, "--name", "bob",
+                  check=True)
+        alice.cli("group", "create", "bob", check=True)
+        terminal.start(chat_argv(alice.home), tmp_path / "exit")
+        terminal.wait_screen(lambda s: "bob · " in header(s), "the chat open, on either bob")
+        terminal.literal("/msg bo")
+        terminal.keys("Tab")
+        screen = terminal.wait_screen(lambda s: "@bob" in s and "#bob" in s,
+                                      "both forms offered")
+        assert "/msg bob " not in screen, screen
+    finally:
+        alice.close()

@@ -94,23 +94,3 @@ def test_two_screens_of_one_home_number_the_list_alike(
         second.wait_screen(lambda s: "bob · " in header(s), "Alt+1: bob")
     finally:
         second.close()
-
-
-def test_a_group_keeps_its_invitations_place_once_accepted(
-    pair: tuple[NodeProcess, NodeProcess],
-) -> None:
-    """B16: a group's `since` is when its invitation came, before and after the accept, so a
-    screen opened after it numbers the group where the screens open before it had it."""
-    from tests.integration.test_groups_cli import api, invited
-    from tests.nodes import wait_for
-
-    alice, bob = pair
-    group = bob.json("group", "create", "crew", "alice")["group"]
-    wait_for(lambda: invited(alice, group), 20, "alice's invitation")
-    before = next(g for g in api(alice, "groups.list") if g["group"] == group)
-    alice.cli("group", "accept", "crew", check=True)
-    after = next(g for g in api(alice, "groups.list") if g["group"] == group)
-    assert before["role"] == "invited" and after["role"] == "member", (before, after)
-    assert before["since"] == after["since"], (before, after)
-    created = next(g for g in api(bob, "groups.list") if g["group"] == group)
-    assert created["since"] <= before["since"], (created, before)

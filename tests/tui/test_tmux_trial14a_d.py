@@ -6,6 +6,7 @@ contact renamed: the corrected line in the input)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,15 +26,29 @@ pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.timeout(180)]
 
 
-@pytest.fixture
-def three(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, NodeProcess]]:
-    nodes = [NodeProcess(tmp_path / home, name).start()
-             for home, name in (("alice", "alice"), ("bob", "bob"), ("impostor", "bob"))]
+@contextmanager
+def _started(tmp_path: Path, *homes: tuple[str, str]) -> Iterator[list[NodeProcess]]:
+    nodes: list[NodeProcess] = []
     try:
-        yield nodes[0], nodes[1], nodes[2]
+        for home, name in homes:
+            nodes.append(NodeProcess(tmp_path / home, name).start())
+        yield nodes
     finally:
         for node in nodes:
             node.close()
+
+
+@pytest.fixture
+def three(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, NodeProcess]]:
+    with _started(tmp_path, ("alice", "alice"), ("bob", "bob"), ("impostor", "bob")) as nodes:
+        yield nodes[0], nodes[1], nodes[2]
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
+    """alice and bob, not contacts yet: for the tests with no impostor (a node less to start)."""
+    with _started(tmp_path, ("alice", "alice"), ("bob", "bob")) as nodes:
+        yield nodes[0], nodes[1]
 
 
 def flat(screen: str) -> str:
@@ -71,11 +86,11 @@ def test_attaching_with_ignored_options_shows_beside_a_new_key_warning(
 
 def test_tab_after_hash_completes_a_group_of_a_contacts_name(
     tmp_path: Path, terminal: Terminal,
-    three: tuple[NodeProcess, NodeProcess, NodeProcess],
+    two: tuple[NodeProcess, NodeProcess],
 ) -> None:
     """B9: with a contact and a group both called bob, "/msg #b" + Tab completed nothing (held
     on main since the s36-a merge: a guard); "/msg #h" for a group "hikers" still did."""
-    alice, bob, _impostor = three
+    alice, bob = two
     mutual(alice, bob, "alice", "bob")
     alice.cli("group", "create", "bob", check=True)
     terminal.start(chat_argv(alice.home), tmp_path / "exit")
@@ -98,13 +113,13 @@ def test_tab_after_hash_completes_a_group_of_a_contacts_name(
 
 def test_a_renamed_contact_corrected_in_the_input_for_create_and_remove(
     tmp_path: Path, terminal: Terminal,
-    three: tuple[NodeProcess, NodeProcess, NodeProcess],
+    two: tuple[NodeProcess, NodeProcess],
 ) -> None:
     """B17: `/group create team bob carol` (carol renamed "Carol S") was refused and had to be
     typed again; B10: `/group remove carol` then said "no single member called 'carol'"."""
     from tests.integration.test_groups_cli import hub
 
-    alice, bob, _impostor = three
+    alice, bob = two
     carol = NodeProcess(tmp_path / "carol", "carol").start()
     try:
         hub(alice, bob, carol)
