@@ -19,7 +19,8 @@ class RequestBackend(FakeBackend):
 
 
 async def test_unblocking_a_request_leaves_a_request_and_says_accept() -> None:
-    controller = Controller(RequestBackend())
+    # Blocked first: one not blocked is told so (trial 14c, B9).
+    controller = Controller(BlockedRequestBackend())
     await controller.start()
     try:
         await controller.execute(f"/unblock {CAROL}")
