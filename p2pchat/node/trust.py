@@ -221,6 +221,7 @@ class Trust:
             namesake = announced
             event["same_name_announced"] = True
         if namesake is not None:  # a new key under a contact's name: maybe them, maybe not
+            db.lookalikes.keep(key, request.name, namesake.key)  # for good (trial 14c, B1)
             event["same_name_as"] = fingerprint(namesake.key)
             event["same_name_verified"] = self._views.contact(namesake).get("verified") is True
         self._events.emit(event)
@@ -231,8 +232,11 @@ class Trust:
         db = self._store()
         namesake = db.contacts.by_name(announced)
         taken = namesake is not None and namesake.key != listed.key
-        name = _request_name(listed, announced, taken or self.announced_as(announced, listed.key)
-                             is not None)
+        claimed = namesake if taken and namesake is not None and namesake.state == "contact" \
+            else self.announced_as(announced, listed.key)
+        if claimed is not None and listed.state == "request":  # renamed TO a contact's name
+            db.lookalikes.keep(listed.key, announced, claimed.key)
+        name = _request_name(listed, announced, taken or claimed is not None)
         if name == listed.name:
             return
         try:

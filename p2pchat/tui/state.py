@@ -193,7 +193,7 @@ class ChatState:
         if renamed != conv.name or new:  # their past messages carry the new name too
             rename_author(self.conversations, fp, renamed,
                           contact=(clean(contact.get("state")) or "contact") == "contact")
-            news.renamed_in_notices(self, fp, renamed)
+            news.renamed_in_notices(self, fp, renamed, "" if new else conv.name)
             if not new:
                 news.renamed_namesake(self, conv.name, renamed)
         conv.name = renamed

@@ -333,7 +333,7 @@ def test_a_v1_home_migrates_and_keeps_every_message(
     store = open_store(path)
     try:
         version = store._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == store_mod.SCHEMA_VERSION == 10
+        assert version == store_mod.SCHEMA_VERSION == 11
         assert store.conversations.history(CONV) == before
         assert [m.status for m in before].count("queued") == 30
         assert store.conversations.heads(CONV) == {
