@@ -1,0 +1,68 @@
+"""notes/s36/trial14c.md B1 on the chat screen: a NEW KEY request that renames itself (mallory,
+asking as "bob", then `/nick carol`) keeps its "!" and its WARNING, which names it as the list
+does, so the commands it prints work as printed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from p2pchat.tui.controller import Controller
+from p2pchat.tui.render import row_mark
+from p2pchat.tui.state import ChatState
+from tests.tui.test_screen_trial5 import ImpostorBackend, said
+from tests.tui.test_state import BOB, CAROL, DAVE, contact, loaded_state
+
+pytestmark = pytest.mark.timeout(60)
+BEFORE, AFTER = f"bob ({DAVE[:7]})", f"carol ({DAVE[:7]})"
+
+
+def renamed(name: str = AFTER) -> dict[str, Any]:
+    """The node's view of mallory's request once she calls herself carol: still bob's."""
+    return {**contact(DAVE, name, state="request"), "same_name_as": BOB,
+            "same_name_verified": True, "claimed_name": "bob"}
+
+
+def warned() -> ChatState:
+    state = loaded_state()
+    state.upsert_contact({**contact(BOB, "bob"), "verified": True})
+    state.upsert_contact(contact(CAROL, "carol"))
+    state.apply({"type": "contact_request", "fingerprint": DAVE, "name": BEFORE,
+                 "same_name_as": BOB, "same_name_verified": True})
+    return state
+
+
+def test_the_warning_follows_the_requests_new_name_and_the_mark_stays() -> None:
+    state = warned()
+    state.upsert_contact(renamed())
+    assert row_mark(state.conversations[DAVE])[0] == "!"
+    warning = [n.text for n in state.notices if n.text.startswith("WARNING")]
+    assert len(warning) == 1, warning
+    assert warning[0].startswith(f"WARNING: {AFTER} asks to connect: a NEW KEY, not the bob"
+                                 " you VERIFIED."), warning
+    assert f"/verify {AFTER} first, /block {AFTER} or /accept {AFTER}" in warning[0], warning
+    assert BEFORE not in warning[0], warning
+
+
+class Renamed(ImpostorBackend):
+    """bob verified, carol a contact, and mallory's request now called "carol (DAVE7)"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contact_list = [{**contact(BOB, "bob"), "verified": True},
+                             contact(CAROL, "carol"), renamed()]
+
+
+async def test_the_warnings_own_verify_command_works_as_printed() -> None:
+    controller = Controller(Renamed())
+    await controller.start()
+    try:
+        warning = next(s for s in said(controller) if s.startswith("WARNING"))
+        assert f"/verify {AFTER}" in warning, warning
+        before = len(said(controller))
+        await controller.execute(f"/verify {AFTER}")
+        assert not any(s.startswith("usage") for s in said(controller)[before:]), \
+            said(controller)
+    finally:
+        await controller.stop()
