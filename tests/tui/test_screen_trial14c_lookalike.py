@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from p2pchat.cli.contact_warnings import lookalike_note
 from p2pchat.tui.controller import Controller
-from p2pchat.tui.render import row_mark
+from p2pchat.tui.render import history_rows, row_mark
 from p2pchat.tui.state import ChatState
 from tests.tui.test_screen_trial5 import ImpostorBackend, said
 from tests.tui.test_state import BOB, CAROL, DAVE, contact, loaded_state
@@ -66,3 +67,30 @@ async def test_the_warnings_own_verify_command_works_as_printed() -> None:
             said(controller)
     finally:
         await controller.stop()
+
+
+def page(state: ChatState, fp: str) -> str:
+    state.select(fp)
+    return " ".join("".join(f[1] for f in row) for row in history_rows(state, 100))
+
+
+def test_the_request_page_says_whose_name_it_asked_under_whatever_it_is_called_now() -> None:
+    """Rule 1 for a contact not verified: zed asked as "carol" (a contact), then "zed"."""
+    state = loaded_state()
+    state.upsert_contact(contact(CAROL, "carol"))
+    state.upsert_contact({**contact(DAVE, "zed", state="request"), "same_name_as": CAROL,
+                          "same_name_verified": False, "claimed_name": "carol"})
+    assert row_mark(state.conversations[DAVE])[0] == "?"
+    assert "Not your contact carol: another key, that asked under the name carol." \
+        in page(state, DAVE)
+    state = warned()
+    state.upsert_contact(renamed())
+    assert "WARNING: a NEW KEY under the name of bob, whom you VERIFIED." in page(state, DAVE)
+
+
+def test_contacts_in_the_cli_notes_a_look_alike_of_a_contact_not_verified() -> None:
+    request = {**contact(DAVE, "zed", state="request"), "same_name_as": CAROL,
+               "same_name_verified": False}
+    assert lookalike_note(request, [contact(CAROL, "carol"), request]).startswith(
+        "note: not your contact carol: another key, that asked under their name")
+    assert lookalike_note({**request, "same_name_verified": True}, [contact(CAROL, "c")]) == ""
