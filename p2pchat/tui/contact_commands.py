@@ -331,6 +331,8 @@ class ContactCommands:
             known = self._state.conversations.get(clean(c.get("fingerprint")))
             if known is not None and known.impostor_of:
                 state += f" WARNING: a new key under the name of {known.impostor_of}"
+            elif known is not None and known.lookalike_of and c.get("state") == "request":
+                state += f" (not your contact {known.lookalike_of}: another key)"
             marks = " (verified)" * (c.get("verified") is True)
             lines.append(f"  {c.get('name')!s:<20} {online} {c.get('fingerprint')}{state}"
                          f"{marks}")
@@ -381,6 +383,10 @@ class ContactCommands:
         conv = self._state.conversations.get(clean(near.get("fingerprint")))
         state = conv.state if conv is not None and conv.kind == "dm" \
             else "contact" if near.get("contact") else ""
+        namesake = conv.impostor_of or conv.lookalike_of if conv is not None else ""
+        if state == "request" and namesake:  # the node's flag, whatever it is called now (14c)
+            return f" (asks to connect) (not your contact {namesake}: another key)" \
+                + outside(near, self._state.networks)
         return ({"contact": " (contact)", "request": " (asks to connect)",
                  "blocked": " (blocked)"}.get(state) or look_alike(  # a stranger: our name? B15
             clean(near.get("name")), self._state.me.name,

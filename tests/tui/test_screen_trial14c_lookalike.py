@@ -94,3 +94,28 @@ def test_contacts_in_the_cli_notes_a_look_alike_of_a_contact_not_verified() -> N
     assert lookalike_note(request, [contact(CAROL, "carol"), request]).startswith(
         "note: not your contact carol: another key, that asked under their name")
     assert lookalike_note({**request, "same_name_verified": True}, [contact(CAROL, "c")]) == ""
+
+
+async def test_nearby_and_contacts_say_whose_name_a_request_asked_under() -> None:
+    """/nearby listed mallory, renamed carol, as "carol (AYWKDPS) (asks to connect)", and
+    /contacts said nothing of bob either."""
+    from tests.tui.test_screen_trial2 import NearbyBackend
+
+    backend = NearbyBackend()
+    backend.contact_list = [{**contact(BOB, "bob"), "verified": True},
+                            contact(CAROL, "carol"), renamed()]
+    backend.nearby = [{"fingerprint": DAVE, "name": "carol", "contact": False}]
+    chat = Controller(backend)
+    await chat.start()
+    try:
+        await chat.execute("/nearby")
+        page = chat.state.page
+        assert page is not None
+        assert any("(asks to connect) (not your contact bob: another key)" in line
+                   for _, line in page.lines), page.lines
+        await chat.execute("/contacts")
+        assert chat.state.page is not None
+        assert any(AFTER in line and "WARNING: a new key under the name of bob" in line
+                   for _, line in chat.state.page.lines), chat.state.page.lines
+    finally:
+        await chat.stop()
