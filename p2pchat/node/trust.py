@@ -220,8 +220,9 @@ class Trust:
         if namesake is None and announced is not None:  # the name a contact calls itself
             namesake = announced
             event["same_name_announced"] = True
+        if not removed:
+            _flag_lookalike(db, key, request.name, namesake, (self._key, self._name))
         if namesake is not None:  # a new key under a contact's name: maybe them, maybe not
-            db.lookalikes.keep(key, request.name, namesake.key)  # for good (trial 14c, B1)
             event["same_name_as"] = fingerprint(namesake.key)
             event["same_name_verified"] = self._views.contact(namesake).get("verified") is True
         self._events.emit(event)
@@ -234,8 +235,7 @@ class Trust:
         taken = namesake is not None and namesake.key != listed.key
         claimed = namesake if taken and namesake is not None and namesake.state == "contact" \
             else self.announced_as(announced, listed.key)
-        if claimed is not None and listed.state == "request":  # renamed TO a contact's name
-            db.lookalikes.keep(listed.key, announced, claimed.key)
+        _flag_lookalike(db, listed.key, announced, claimed, (self._key, self._name))  # or ours
         name = _request_name(listed, announced, taken or claimed is not None)
         if name == listed.name:
             return
@@ -543,6 +543,16 @@ def _refuse_new_key(request: dict[str, Any], anyway: bool) -> None:
         raise CommandError("new_key", f"{request['name']!r} is a NEW KEY under the name of a"
                            " contact you verified: it may not be them. Compare safety numbers"
                            " in person before you accept (anyway: true accepts it).")
+
+
+def _flag_lookalike(db: Store, key: bytes, claimed: str, namesake: Contact | None,
+                    own: tuple[bytes, str]) -> None:
+    """A request that asks under a contact's name (`namesake`), or our own, is flagged for
+    good: whatever it calls itself later (trial 14c, B1: one /nick lifted the warning)."""
+    if namesake is not None:
+        db.lookalikes.keep(key, claimed, namesake.key)
+    elif _fold(claimed) == _fold(own[1]):
+        db.lookalikes.keep(key, claimed, own[0])
 
 
 def _fold(name: str) -> str:

@@ -137,6 +137,8 @@ class Views:
             return {"after_removal": True}
         now = self._namesake_now(contact)
         flagged = self._store().lookalikes.get(contact.key)
+        if flagged is not None and flagged[1] == self._key and not now:  # our own name
+            return {"same_name_yours": True, "claimed_name": flagged[0]}
         first = self._store().contacts.get(flagged[1]) if flagged is not None else None
         if flagged is None or first is None or first.state != "contact" or (
                 now and (now["same_name_verified"] or not self._is_verified(first.key))):

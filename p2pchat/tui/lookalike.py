@@ -3,16 +3,26 @@ keeps the flag whatever the request renames itself to (trial 14c, B1)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from p2pchat.tui.conversation import Conversation
 
+# lookalike_of for our own name: no name holds a control character (core/text.py valid_name)
+YOU = "\x00you"
 
-def namesakes(conv: Conversation, namesake: Conversation | None, verified: bool) -> tuple[str, str]:
+
+def namesakes(conv: Conversation, namesake: Conversation | None,
+              contact: Mapping[str, Any]) -> tuple[str, str]:
     """(impostor_of, lookalike_of) of a request the node says asked under `namesake`'s name
     (kept by the node whatever it renames itself to, trial 14c B1): the first if `namesake` is
-    VERIFIED, the second if not."""
-    if namesake is None or conv.state != "request":
+    VERIFIED, the second if not; YOU for one that asked under our own name."""
+    if conv.state != "request":
         return "", ""
-    return (namesake.name, "") if verified or namesake.verified else ("", namesake.name)
+    if namesake is None:
+        return "", YOU if contact.get("same_name_yours") is True else ""
+    verified = contact.get("same_name_verified") is True or namesake.verified
+    return (namesake.name, "") if verified else ("", namesake.name)
 
 
 def lookalike_words(conv: Conversation) -> list[tuple[str, str]]:
@@ -23,6 +33,9 @@ def lookalike_words(conv: Conversation) -> list[tuple[str, str]]:
                  f"WARNING: a NEW KEY under the name of {conv.impostor_of}, whom you VERIFIED."
                  f" Its safety number is different: it may not be {conv.impostor_of}. Compare"
                  f" in person (/verify {conv.name}) before you accept.")]
+    if conv.lookalike_of == YOU:
+        return [("class:notice.warning", "Not you: another key, that asked under your name."
+                 f" /verify {conv.name} before you accept.")]
     if conv.lookalike_of:
         return [("class:notice.warning",
                  f"Not your contact {conv.lookalike_of}: another key, that asked under the name"

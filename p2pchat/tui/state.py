@@ -204,8 +204,7 @@ class ChatState:
         conv.note = clean(contact.get("note"))
         conv.verified = contact.get("verified") is True
         namesake = self.conversations.get(clean(contact.get("same_name_as")))
-        conv.impostor_of, conv.lookalike_of = namesakes(conv, namesake, contact.get(
-            "same_name_verified") is True)
+        conv.impostor_of, conv.lookalike_of = namesakes(conv, namesake, contact)
         conv.awaited = contact.get("awaits_answer") is True  # a link to it is no 1:1 (14a B6)
         conv.online = self._linked.get(fp, bool(contact.get("online"))) and not conv.awaited
         _met(conv, contact)

@@ -82,3 +82,20 @@ async def test_a_request_renaming_itself_to_a_contacts_name_is_flagged_from_then
     assert asked is not None and asked["name"] == "zed"
     assert asked["same_name_as"] == carol.identity.fingerprint
     assert asked["same_name_verified"] is False and asked["claimed_name"] == "carol"
+
+
+async def test_a_request_renaming_itself_to_your_own_name_is_flagged_from_then_on(
+        make_local_node: MakeLocalNode) -> None:
+    alice = await make_local_node("alice")
+    port = alice.listen_addresses[0][1]
+    zed = await make_local_node("zed")
+    await zed.add_contact(alice.identity.fingerprint, "alice", [f"127.0.0.1:{port}"])
+    fp = zed.identity.fingerprint
+    await until(lambda: _request(alice, fp) is not None, 15, "zed's request")
+    for name in ("Alice", "zed"):
+        listed = alice.db.contacts.get(zed.key)
+        assert listed is not None
+        alice.trust._rename_request(listed, name)
+    asked = _request(alice, fp)
+    assert asked is not None and asked["name"] == "zed"
+    assert asked["same_name_yours"] is True and asked["claimed_name"] == "Alice"

@@ -119,3 +119,12 @@ async def test_nearby_and_contacts_say_whose_name_a_request_asked_under() -> Non
                    for _, line in chat.state.page.lines), chat.state.page.lines
     finally:
         await chat.stop()
+
+
+def test_a_request_that_asked_under_your_own_name_says_so() -> None:
+    state = loaded_state()  # "me"
+    state.upsert_contact({**contact(DAVE, "zed", state="request"), "same_name_yours": True,
+                          "claimed_name": "me"})
+    assert "Not you: another key, that asked under your name." in page(state, DAVE)
+    assert lookalike_note({**contact(DAVE, "zed", state="request"), "same_name_yours": True},
+                          []).startswith("note: not you: another key")
