@@ -23,6 +23,9 @@ class LookalikesTable:
         """Flag `key`; the first claim is kept (a later one changes nothing)."""
         check_bytes("key", key, KEY_BYTES)
         check_bytes("namesake", namesake, KEY_BYTES)
+        # Bounded as the address book is: a request dropped or declined takes its flag along
+        # (a blocked one keeps its row, so its flag too).
+        self._db.write("DELETE FROM lookalikes WHERE key NOT IN (SELECT key FROM contacts)")
         self._db.write("INSERT INTO lookalikes (key, claimed, namesake) VALUES (?, ?, ?)"
                        " ON CONFLICT (key) DO NOTHING", (key, claimed, namesake))
 

@@ -281,12 +281,13 @@ def downgrade_to_v1(path: Path) -> None:
     """Turn a current store into exactly what v1 left: v2 only added an index and a table, v3
     the group tables, v4 the tables of issue 22, v5 the files table, v6 those of issue 24, v7
     group_joins (issue 23), v8 blocked_from (trial 4), v9 announced_names (trial 7), v10 the
-    contacts' `asked` (trial 12)."""
+    contacts' `asked` (trial 12), v11 lookalikes (trial 14c)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("ALTER TABLE contacts DROP COLUMN asked")
-        for table in ("announced_names", "blocked_from", "group_joins", "group_receipts",
-                      "group_base", "group_changes", "files", "group_invitations", "equivocations",
+        for table in ("lookalikes", "announced_names", "blocked_from", "group_joins",
+                      "group_receipts", "group_base", "group_changes", "files",
+                      "group_invitations", "equivocations",
                       "group_floors", "group_invites", "group_leaves", "group_start", "group_keys",
                       "group_ops", "groups"):
             conn.execute(f"DROP TABLE {table}")
