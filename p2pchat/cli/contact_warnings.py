@@ -24,6 +24,21 @@ def impostor_warning(request: dict[str, Any], contacts: list[dict[str, Any]]) ->
             f" {shlex.quote(clean(request['name']))}) before you accept.")
 
 
+def lookalike_note(request: dict[str, Any], contacts: list[dict[str, Any]]) -> str:
+    """A request that asked under the name of a contact not verified, whatever it calls itself
+    now (the node keeps the flag, trial 14c B1): "not your contact carol: another key"."""
+    if request.get("state") == "request" and request.get("same_name_yours") is True:
+        return (f"note: not you: another key, that asked under your name (p2pchat safety"
+                f" {shlex.quote(clean(request['name']))} to check)")
+    if request.get("state") != "request" or request.get("same_name_verified") is not False:
+        return ""
+    namesake = next((clean(c["name"]) for c in contacts
+                     if c.get("fingerprint") == request.get("same_name_as")), "")
+    return (f"note: not your contact {namesake}: another key, that asked under their name"
+            f" (p2pchat safety {shlex.quote(clean(request['name']))} to check)"
+            if namesake else "")
+
+
 def check_accept(args: argparse.Namespace, contacts: list[dict[str, Any]]) -> None:
     """`contacts accept` of a request flagged as a new key under a verified name: the node
     refused it (`new_key`) without --anyway, and this says so in the CLI's words (trial 4,

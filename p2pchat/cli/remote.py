@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.cli.contact_said import said_contact
-from p2pchat.cli.contact_warnings import check_accept, impostor_warning
+from p2pchat.cli.contact_warnings import check_accept, impostor_warning, lookalike_note
 from p2pchat.cli.group_create import refused_create
 from p2pchat.cli.group_said import said_group, said_member
 from p2pchat.cli.identity import load_identity, public_identity
@@ -220,7 +220,8 @@ def _print_contacts(contacts: list[dict[str, Any]],
             note = f": {peer_lines(c['note'])}" if c["note"] else ""
             print(f"{'':<{width}} asks to connect{note}"
                   f"  (p2pchat contacts accept {shlex.quote(clean(c['name']))})")
-            warning = impostor_warning(c, known or contacts)
+            warning = impostor_warning(c, known or contacts) or lookalike_note(
+                c, known or contacts)
             if warning:
                 print(f"{'':<{width}} {warning}")
 

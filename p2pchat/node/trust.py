@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from p2pchat.core.identity import (
@@ -145,11 +145,7 @@ class Trust:
             # A Hello again on a live link: they renamed themselves (docs/protocol.md 7.1).
             self._events.emit(self._views.renamed(key, hello.name))
         if not link.outbound and link.relay is None:  # a relay's address is not the peer's
-            learned = [(link.address[0], port) for port in hello.ports if 0 < port < 65536]
-            if key not in self._learned_addrs and len(self._learned_addrs) >= MAX_LEARNED:
-                # Strangers come and go: forget the oldest rather than grow without end.
-                del self._learned_addrs[next(iter(self._learned_addrs))]
-            self._learned_addrs[key] = learned[:MAX_ADDRS]
+            _learn(self._learned_addrs, key, link.address[0], hello.ports)
         if self.is_contact(key):
             # What a contact calls itself, kept in the store: a new key asking under that name
             # is as suspect as one under our name for them, after a restart too (issue 23).
@@ -221,6 +217,8 @@ class Trust:
         if namesake is None and announced is not None:  # the name a contact calls itself
             namesake = announced
             event["same_name_announced"] = True
+        if not removed:
+            _flag_lookalike(db, key, request.name, namesake, (self._key, self._name))
         if namesake is not None:  # a new key under a contact's name: maybe them, maybe not
             event["same_name_as"] = fingerprint(namesake.key)
             event["same_name_verified"] = self._views.contact(namesake).get("verified") is True
@@ -232,8 +230,10 @@ class Trust:
         db = self._store()
         namesake = db.contacts.by_name(announced)
         taken = namesake is not None and namesake.key != listed.key
-        name = _request_name(listed, announced, taken or self.announced_as(announced, listed.key)
-                             is not None)
+        claimed = namesake if taken and namesake is not None and namesake.state == "contact" \
+            else self.announced_as(announced, listed.key)
+        _flag_lookalike(db, listed.key, announced, claimed, (self._key, self._name))  # or ours
+        name = _request_name(listed, announced, taken or claimed is not None)
         if name == listed.name:
             return
         try:
@@ -553,6 +553,26 @@ def _refuse_new_key(request: dict[str, Any], anyway: bool) -> None:
                            " in person before you accept (anyway: true accepts it).")
 
 
+def _flag_lookalike(db: Store, key: bytes, claimed: str, namesake: Contact | None,
+                    own: tuple[bytes, str]) -> None:
+    """A request that asks under a contact's name (`namesake`), or our own, is flagged for
+    good: whatever it calls itself later (trial 14c, B1: one /nick lifted the warning)."""
+    if namesake is not None:
+        db.lookalikes.keep(key, claimed, namesake.key)
+    elif _fold(claimed) == _fold(own[1]):
+        db.lookalikes.keep(key, claimed, own[0])
+
+
 def _fold(name: str) -> str:
     """A name as names are compared (the address book's rule: NFKC, then casefolded)."""
     return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _learn(learned_addrs: dict[bytes, list[Address]], key: bytes, host: str,
+           ports: Sequence[int]) -> None:
+    """Where a peer that dialled us listens: its host, with the ports its Hello gives."""
+    learned = [(host, port) for port in ports if 0 < port < 65536]
+    if key not in learned_addrs and len(learned_addrs) >= MAX_LEARNED:
+        # Strangers come and go: forget the oldest rather than grow without end.
+        del learned_addrs[next(iter(learned_addrs))]
+    learned_addrs[key] = learned[:MAX_ADDRS]

@@ -135,6 +135,21 @@ class Views:
             return {}
         if after_removal(self._store(), contact):  # the key we knew, asking again (issue 23)
             return {"after_removal": True}
+        now = self._namesake_now(contact)
+        flagged = self._store().lookalikes.get(contact.key)
+        if flagged is not None and flagged[1] == self._key and not now:  # our own name
+            return {"same_name_yours": True, "claimed_name": flagged[0]}
+        first = self._store().contacts.get(flagged[1]) if flagged is not None else None
+        if flagged is None or first is None or first.state != "contact" or (
+                now and (now["same_name_verified"] or not self._is_verified(first.key))):
+            return now
+        # It once asked under a contact's name: flagged whatever it calls itself now, the
+        # verified one first (trial 14c, B1: one /nick lifted the NEW KEY warning for good).
+        return {"same_name_as": fingerprint(first.key), "claimed_name": flagged[0],
+                "same_name_verified": self._is_verified(first.key)}
+
+    def _namesake_now(self, contact: Contact) -> dict[str, Any]:
+        """Whose name a request's current name is, if a contact's."""
         suffix = f" ({short_fingerprint(contact.key)})"
         base = contact.name[:-len(suffix)] if contact.name.endswith(suffix) else contact.name
         namesake = self._store().contacts.by_name(base)

@@ -333,6 +333,20 @@ _FILES: Final[tuple[str, ...]] = (
 )
 
 
+# v12 (trial 14c, B1): a request that ever came under the name of one of our contacts stays a
+# look-alike whatever it renames itself to: the name it claimed first and whose name that was
+# (storage/lookalikes.py). Keyed by the request's key; the contact it named may go later.
+_V12: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE lookalikes (
+        key      BLOB PRIMARY KEY CHECK (length(key) = 32),
+        claimed  TEXT NOT NULL,
+        namesake BLOB NOT NULL CHECK (length(namesake) = 32)
+    ) STRICT, WITHOUT ROWID
+    """,
+)
+
+
 def migration(statements: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
     def migrate(conn: sqlite3.Connection) -> None:
         # Statement by statement, not executescript(): executescript() COMMITs first, which
@@ -357,4 +371,5 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     migration(_V9),
     migration(_V10),
     migration(_V11),
+    migration(_V12),
 )

@@ -6,6 +6,7 @@ transactions and hands out one part per kind of data, each owning its tables' st
 - `groups` (storage/groups.py): each group's op chain, keys, leaves and invitations;
 - `ik_stamps` (storage/ik_stamps.py): IK replay protection;
 - `announced` (storage/announced.py): the name each contact calls itself.
+- `lookalikes` (storage/lookalikes.py): requests that came under a contact's name.
 
 Durability model: every write joins one open transaction (begun on the first write) and becomes
 durable only at `commit()`. The node batches the writes of one event-loop turn and commits once;
@@ -55,6 +56,7 @@ from p2pchat.storage.database import Database, StoreError, check_bytes
 from p2pchat.storage.files import FileTable
 from p2pchat.storage.groups import GroupTable
 from p2pchat.storage.ik_stamps import IkStampTable
+from p2pchat.storage.lookalikes import LookalikesTable
 from p2pchat.storage.schema import APPLICATION_ID as _APPLICATION_ID
 from p2pchat.storage.schema import MIGRATIONS
 
@@ -138,6 +140,7 @@ class Store:
     groups: GroupTable
     ik_stamps: IkStampTable
     announced: AnnouncedTable
+    lookalikes: LookalikesTable
 
     def __init__(
         self,
@@ -207,6 +210,7 @@ class Store:
         self.groups = GroupTable(self._db)
         self.ik_stamps = IkStampTable(self._db)
         self.announced = AnnouncedTable(self._db)
+        self.lookalikes = LookalikesTable(self._db)
         self.files = FileTable(self._db)
 
     # -- opening steps --

@@ -15,6 +15,7 @@ from p2pchat.tui.backend import BackendError, ChatBackend
 from p2pchat.tui.commands import masked
 from p2pchat.tui.contact_news import asked_news, removed_key
 from p2pchat.tui.conversation import Conversation, find_conversation
+from p2pchat.tui.lookalike import YOU
 from p2pchat.tui.network_commands import hidden_nearby_lines
 from p2pchat.tui.news import request_news, requests_again
 from p2pchat.tui.notice_ageing import LINK_WAIT, LINKED, LINKED_KEY
@@ -334,6 +335,9 @@ class ContactCommands:
             known = self._state.conversations.get(clean(c.get("fingerprint")))
             if known is not None and known.impostor_of:
                 state += f" WARNING: a new key under the name of {known.impostor_of}"
+            elif known is not None and known.lookalike_of and c.get("state") == "request":
+                state += " (not you: another key)" if known.lookalike_of == YOU \
+                    else f" (not your contact {known.lookalike_of}: another key)"
             marks = " (verified)" * (c.get("verified") is True)
             lines.append(f"  {c.get('name')!s:<20} {online} {c.get('fingerprint')}{state}"
                          f"{marks}")
@@ -384,6 +388,11 @@ class ContactCommands:
         conv = self._state.conversations.get(clean(near.get("fingerprint")))
         state = conv.state if conv is not None and conv.kind == "dm" \
             else "contact" if near.get("contact") else ""
+        namesake = conv.impostor_of or conv.lookalike_of if conv is not None else ""
+        if state == "request" and namesake:  # the node's flag, whatever it is called now (14c)
+            return (" (asks to connect) (not you: another key)" if namesake == YOU else
+                    f" (asks to connect) (not your contact {namesake}: another key)") \
+                + outside(near, self._state.networks)
         return ({"contact": " (contact)", "request": " (asks to connect)",
                  "blocked": " (blocked)"}.get(state) or look_alike(  # a stranger: our name? B15
             clean(near.get("name")), self._state.me.name,

@@ -60,6 +60,8 @@ class Conversation:
     relay: str = ""  # the relay our link to them goes through; "" for a direct link
     verified: bool = False  # safety numbers compared in person (the node keeps it)
     impostor_of: str = ""  # a request: the VERIFIED contact whose name it asks under
+    # A request that asked under a contact's name (not verified), whatever it is called now
+    lookalike_of: str = ""
     members: int = 0  # a group's: everyone in it, the invited included (the API's `members`)
     invited: int = 0  # a group's: of those, added but not seen to accept yet
     member_fps: frozenset[str] = frozenset()  # a group's members' fingerprints, the invited too
@@ -247,3 +249,4 @@ def first_open(order: list[Conversation]) -> Conversation | None:
     (they have no history to show)."""
     return next((c for c in order if c.state not in ("request", "invited")),
                 order[0] if order else None)
+

@@ -3,6 +3,7 @@ beside `ChatState` (tui/state.py), through its public methods, so the view-model
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import replace
@@ -185,10 +186,15 @@ def self_renamed(state: ChatState, name: str) -> set[str]:
     return {"status"}
 
 
-def renamed_in_notices(state: ChatState, fingerprint: str, name: str) -> None:
+def renamed_in_notices(state: ChatState, fingerprint: str, name: str, old: str = "") -> None:
     """The notice row names a renamed contact as the conversation's lines do (trial 7, 18:
-    "removed carol from bob" stayed after /rename carol caz)."""
-    state.notices = deque((n.renamed(fingerprint, name) for n in state.notices),
+    "removed carol from bob" stayed after /rename carol caz). A request's notice (its NEW
+    KEY warning too) names it as the list does, so the commands it suggests work as printed
+    (trial 14c, B1: "/verify bob (AYWKDPS)" after it renamed itself carol)."""
+    said = re.compile(rf"(?<!\w){re.escape(old)}(?!\w)") if old and old != name else None
+    state.notices = deque((replace(n, text=said.sub(lambda _: name, n.text))
+                           if said is not None and n.key == f"request:{fingerprint}"
+                           else n.renamed(fingerprint, name) for n in state.notices),
                           maxlen=state.notices.maxlen)
 
 

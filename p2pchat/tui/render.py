@@ -16,6 +16,7 @@ from p2pchat.core.contact_words import ASKED, NOT_DELIVERED, OFFLINE, asked_head
 from p2pchat.core.text import group_size
 from p2pchat.tui.conversation import Conversation, Message, Page, invitation_words
 from p2pchat.tui.files import line as file_line
+from p2pchat.tui.lookalike import lookalike_words
 from p2pchat.tui.reach_watch import relay_words
 from p2pchat.tui.state import ChatState
 
@@ -256,12 +257,7 @@ def history_rows(state: ChatState, width: int, today: date | None = None) -> lis
         note = f' ("{conv.note}")' if conv.note else ""
         rows = wrap([("class:notice.request", f"{conv.name} asks to connect{note}.")], width)
         rows += wrap([("", f"Fingerprint: {conv.id}")], width, 13)
-        if conv.impostor_of:  # shown as long as the request is, restarts included
-            rows += wrap([("class:notice.warning",
-                           f"WARNING: a NEW KEY under the name of {conv.impostor_of}, whom you"
-                           f" VERIFIED. Its safety number is different: it may not be"
-                           f" {conv.impostor_of}. Compare in person (/verify {conv.name})"
-                           " before you accept.")], width)
+        rows += wrap(lookalike_words(conv), width) if lookalike_words(conv) else []  # 14c B1
         rows += wrap([("class:notice.request",
                        f"/accept {conv.name} to chat, /block {conv.name} to refuse,"
                        f" /verify {conv.name} to check who it is.")], width)

@@ -39,6 +39,7 @@ from p2pchat.tui.conversation import (
     renamed_line,
 )
 from p2pchat.tui.files import Transfers
+from p2pchat.tui.lookalike import namesakes
 from p2pchat.tui.sanitize import clean
 
 # A delivery can overtake the reply to its own send (or refer to history not loaded yet).
@@ -194,7 +195,7 @@ class ChatState:
         if renamed != conv.name or new:  # their past messages carry the new name too
             rename_author(self.conversations, fp, renamed,
                           contact=(clean(contact.get("state")) or "contact") == "contact")
-            news.renamed_in_notices(self, fp, renamed)
+            news.renamed_in_notices(self, fp, renamed, "" if new else conv.name)
             if not new:
                 news.renamed_namesake(self, conv.name, renamed)
         conv.name = renamed
@@ -204,8 +205,7 @@ class ChatState:
         conv.note = clean(contact.get("note"))
         conv.verified = contact.get("verified") is True
         namesake = self.conversations.get(clean(contact.get("same_name_as")))
-        conv.impostor_of = namesake.name if namesake is not None and conv.state == "request" \
-            and (contact.get("same_name_verified") is True or namesake.verified) else ""
+        conv.impostor_of, conv.lookalike_of = namesakes(conv, namesake, contact)
         conv.awaited = contact.get("awaits_answer") is True  # a link to it is no 1:1 (14a B6)
         conv.online = self._linked.get(fp, bool(contact.get("online"))) and not conv.awaited
         _met(conv, contact)

@@ -281,13 +281,13 @@ def downgrade_to_v1(path: Path) -> None:
     """Turn a current store into exactly what v1 left: v2 only added an index and a table, v3
     the group tables, v4 the tables of issue 22, v5 the files table, v6 those of issue 24, v7
     group_joins (issue 23), v8 blocked_from (trial 4), v9 announced_names (trial 7), v10 the
-    contacts' `asked` (trial 12), v11 requests_held (trial 14c)."""
+    contacts' `asked` (trial 12), v11 requests_held and v12 lookalikes (trial 14c)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("ALTER TABLE contacts DROP COLUMN asked")
-        for table in ("requests_held", "announced_names", "blocked_from", "group_joins",
-                      "group_receipts",
-                      "group_base", "group_changes", "files", "group_invitations", "equivocations",
+        for table in ("lookalikes", "requests_held", "announced_names", "blocked_from",
+                      "group_joins", "group_receipts", "group_base", "group_changes", "files",
+                      "group_invitations", "equivocations",
                       "group_floors", "group_invites", "group_leaves", "group_start", "group_keys",
                       "group_ops", "groups"):
             conn.execute(f"DROP TABLE {table}")
@@ -334,7 +334,7 @@ def test_a_v1_home_migrates_and_keeps_every_message(
     store = open_store(path)
     try:
         version = store._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == store_mod.SCHEMA_VERSION == 11
+        assert version == store_mod.SCHEMA_VERSION == 12
         assert store.conversations.history(CONV) == before
         assert [m.status for m in before].count("queued") == 30
         assert store.conversations.heads(CONV) == {
