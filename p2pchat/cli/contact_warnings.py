@@ -12,13 +12,18 @@ from p2pchat.cli.output import fail
 from p2pchat.tui.sanitize import clean
 
 
+def _namesake(request: dict[str, Any], contacts: list[dict[str, Any]]) -> str:
+    """The name of the contact whose name `request` asked under ("" if none is listed)."""
+    return next((clean(c["name"]) for c in contacts
+                 if c.get("fingerprint") == request.get("same_name_as")), "")
+
+
 def impostor_warning(request: dict[str, Any], contacts: list[dict[str, Any]]) -> str:
     """The chat's `!` warning, in words, for a request under a VERIFIED contact's name (trial
     4, B2: the CLI listed and accepted it without a word)."""
     if request.get("state") != "request" or request.get("same_name_verified") is not True:
         return ""
-    namesake = next((clean(c["name"]) for c in contacts
-                     if c.get("fingerprint") == request.get("same_name_as")), "")
+    namesake = _namesake(request, contacts)
     return (f"WARNING: a NEW KEY under the name of {namesake or 'a contact'}, whom you VERIFIED:"
             f" it may not be them. Compare safety numbers in person (p2pchat safety"
             f" {shlex.quote(clean(request['name']))}) before you accept.")
@@ -32,8 +37,7 @@ def lookalike_note(request: dict[str, Any], contacts: list[dict[str, Any]]) -> s
                 f" {shlex.quote(clean(request['name']))} to check)")
     if request.get("state") != "request" or request.get("same_name_verified") is not False:
         return ""
-    namesake = next((clean(c["name"]) for c in contacts
-                     if c.get("fingerprint") == request.get("same_name_as")), "")
+    namesake = _namesake(request, contacts)
     return (f"note: not your contact {namesake}: another key, that asked under their name"
             f" (p2pchat safety {shlex.quote(clean(request['name']))} to check)"
             if namesake else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -506,8 +506,7 @@ class ChatState:
         if key and any(n.key == key for n in self.notices):
             return
         now = self.clock()
-        if not (key and said_lately(self.said, kind, clean(text, newlines=True))):
-            self.said.append((time.time(), kind, clean(text, newlines=True)))
+        say_once(self.said, kind, clean(text, newlines=True), keyed=bool(key))
         for part, line in enumerate(clean(text, newlines=True).split("\n")):
             self.notices.append(Notice(kind, line, key, now, part, *member, whole=whole))
 
@@ -588,13 +587,13 @@ def _take_members(conv: Conversation, group: Mapping[str, Any]) -> None:
         conv.member_fps = frozenset(clean(fp) for fp in fps)
 
 
-def said_lately(said: Sequence[tuple[float, str, str]], kind: str, text: str) -> bool:
-    """The same notice of a state said less than SAID_AGAIN_AFTER seconds ago: /notices lists
-    it once (trial 11: one relay's notice three times in a minute). `said`: oldest first."""
+def say_once(said: deque[tuple[float, str, str]], kind: str, text: str, *, keyed: bool) -> None:
+    """Into /notices (`said`, oldest first): a keyed notice said again within SAID_AGAIN_AFTER
+    seconds is listed once (trial 11: one relay's notice three times in a minute), moved to now,
+    so the list reads in the order things last happened (trial 14d, B9: a rename said again
+    stayed at its older time, below the rename it undid)."""
     since = time.time() - SAID_AGAIN_AFTER
-    for when, was_kind, was_text in reversed(said):
-        if when < since:
-            return False
-        if (was_kind, was_text) == (kind, text):
-            return True
-    return False
+    again = next((e for e in reversed(said) if e[0] >= since and e[1:] == (kind, text)), None)
+    if keyed and again is not None and again[0] >= since:
+        said.remove(again)
+    said.append((time.time(), kind, text))

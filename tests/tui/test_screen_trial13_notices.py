@@ -324,3 +324,17 @@ async def test_the_watch_reading_them_linked_ends_the_wait() -> None:
             in notices(chat), notices(chat)
     finally:
         await chat.stop()
+
+
+def test_a_notice_said_again_is_listed_once_at_its_newest_time() -> None:
+    """Trial 14d, B9: `/rename carol "Carol S"`, back to carol, then "Carol S" again: /notices
+    listed "... is now called Carol S" once, at its first time, below the rename it undid, so
+    read top to bottom her name was still carol."""
+    state = ChatState()
+    state.notice("info", "carol is now called Carol S", key="renamed:X")
+    state.drop_notices(key="renamed:X")
+    state.notice("info", "Carol S is now called carol", key="renamed:X")
+    state.drop_notices(key="renamed:X")
+    state.notice("info", "carol is now called Carol S", key="renamed:X")
+    listed = [text for _, _, text in state.said]
+    assert listed == ["Carol S is now called carol", "carol is now called Carol S"], listed
