@@ -53,16 +53,18 @@ async def test_unblocking_a_new_key_under_a_verified_name_warns_again() -> None:
         await controller.stop()
 
 
+class Restarting(ImpostorBackend):
+    """An attached chat whose node is down until `down` is cleared: reconnections fail."""
+    mode = "attached"
+    down = True
+
+    async def reconnect(self) -> None:
+        if self.down:
+            raise BackendError("no_node", "no node is running")
+
+
 async def test_a_pending_warning_is_the_newest_after_a_reconnection(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    class Restarting(ImpostorBackend):
-        mode = "attached"
-        down = True
-
-        async def reconnect(self) -> None:
-            if self.down:
-                raise BackendError("no_node", "no node is running")
-
     monkeypatch.setattr(controller_module, "RECONNECT_DELAY", 0.01)
     backend = Restarting()
     controller = Controller(backend)

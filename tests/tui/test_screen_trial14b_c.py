@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 import p2pchat.tui.controller as controller_module
-from p2pchat.tui.backend import BackendError
 from p2pchat.tui.controller import Controller
 from p2pchat.tui.notice_ageing import answers_pass
 from p2pchat.tui.notice_rows import notice_rows
@@ -17,9 +16,9 @@ from tests.aio import until
 from tests.local_nodes import MakeLocalNode
 from tests.tui.test_screen_trial4 import Clock
 from tests.tui.test_screen_trial4_nodes import addr, fp, linked_pair, screen
-from tests.tui.test_screen_trial5 import ImpostorBackend, said
+from tests.tui.test_screen_trial5 import said
 from tests.tui.test_screen_trial8_reach import polls, watched
-from tests.tui.test_screen_trial12 import IMPOSTOR, Unblocking
+from tests.tui.test_screen_trial12 import IMPOSTOR, Restarting, Unblocking
 from tests.tui.test_state import BOB, DAVE, contact, loaded_state
 
 pytestmark = pytest.mark.timeout(60)
@@ -111,14 +110,6 @@ def test_a_newer_commands_answer_replaces_the_older_one() -> None:
 
 async def test_reconnected_goes_at_the_next_command(monkeypatch: pytest.MonkeyPatch) -> None:
     """B11: "reconnected to the node" stayed about 2 minutes: it is a passing note."""
-    class Restarting(ImpostorBackend):
-        mode = "attached"
-        down = True
-
-        async def reconnect(self) -> None:
-            if self.down:
-                raise BackendError("no_node", "no node is running")
-
     monkeypatch.setattr(controller_module, "RECONNECT_DELAY", 0.01)
     backend = Restarting()
     controller = Controller(backend)
